@@ -1,0 +1,40 @@
+# bgsub: the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP      := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: demo test lint bench bench-accuracy clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/bgsub demo --output demo-output
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: $(TEST_STAMP) lint
+	@tools/system-deps.sh imagej || echo "ImageJ not installed: its fidelity tests will be skipped"
+	$(BIN)/python -m pytest
+
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	@tools/system-deps.sh imagej
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

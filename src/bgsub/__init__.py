@@ -1,0 +1,9 @@
+"""bgsub: fast, exact and dtype-safe background subtraction for microscopy images."""
+
+from bgsub.api import estimate_background, subtract_background
+from bgsub.methods import get_method, list_methods
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "estimate_background", "get_method", "list_methods",
+           "subtract_background"]

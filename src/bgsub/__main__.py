@@ -1,0 +1,5 @@
+"""``python -m bgsub`` runs the command line."""
+
+from bgsub.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""Axes: which array axes are spatial and which are processed independently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+SPATIAL = "ZYX"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an array's axes are processed.
+
+    Attributes
+    ----------
+    axes : str
+        One letter per array axis (``"TZCYX"``-style).
+    spatial : tuple of int
+        The array axes filtered together, in Z, Y, X order (2 or 3 of them).
+    """
+
+    axes: str
+    spatial: tuple[int, ...]
+
+    @property
+    def ndim_spatial(self) -> int:
+        return len(self.spatial)
+
+    def planes(self, shape: tuple[int, ...]) -> Iterator[tuple]:
+        """Index tuples selecting each independent 2D/3D block of the array."""
+        others = [ax for ax in range(len(shape)) if ax not in self.spatial]
+        for index in np.ndindex(*(shape[ax] for ax in others)):
+            selector: list = [slice(None)] * len(shape)
+            for ax, i in zip(others, index, strict=True):
+                selector[ax] = i
+            yield tuple(selector)
+
+    def block(self, array: np.ndarray, selector: tuple) -> np.ndarray:
+        """The block at ``selector`` with its axes in Z, Y, X order."""
+        block = array[selector]
+        kept = sorted(self.spatial)
+        order = [kept.index(ax) for ax in self.spatial]
+        return np.transpose(block, order)
+
+    def put(self, array: np.ndarray, selector: tuple, values: np.ndarray) -> None:
+        """Write a Z, Y, X-ordered block back at ``selector``."""
+        kept = sorted(self.spatial)
+        order = [self.spatial.index(ax) for ax in kept]
+        array[selector] = np.transpose(values, order)
+
+
+def default_axes(shape: tuple[int, ...]) -> str:
+    """Guess axes for an array whose caller gave none.
+
+    The last two axes are Y and X, except that a trailing axis of length 3 or
+    4 after two larger ones is taken as RGB(A) samples (``"YXS"``), as napari
+    guesses. A 3D array is ``"ZYX"``; further leading axes are independent
+    (``"Q"``).
+    """
+    ndim = len(shape)
+    if ndim >= 3 and shape[-1] in (3, 4) and shape[-2] > 4 and shape[-3] > 4:
+        return "Q" * (ndim - 3) + "YXS"
+    if ndim == 3:
+        return "ZYX"
+    return "Q" * (ndim - 2) + "YX"
+
+
+def parse_axes(axes: str | None, shape: tuple[int, ...], true_3d: bool) -> Layout:
+    """Validate ``axes`` for an array of ``shape`` and return its layout."""
+    if axes is None:
+        axes = default_axes(shape)
+    if not isinstance(axes, str):
+        raise TypeError(f"axes must be a string such as 'TZYX', got {type(axes).__name__}")
+    axes = axes.upper()
+    if len(axes) != len(shape):
+        raise ValueError(
+            f"axes={axes!r} names {len(axes)} axes but the image has {len(shape)} "
+            f"(shape {shape}); give one letter per axis, e.g. "
+            f"{default_axes(shape)!r}"
+        )
+    if not axes.isalpha() or len(set(axes)) != len(axes):
+        raise ValueError(f"axes={axes!r} must be distinct letters, one per axis, e.g. 'TZCYX'")
+    if "Y" not in axes or "X" not in axes:
+        raise ValueError(f"axes={axes!r} must contain 'Y' and 'X' (the image plane)")
+    letters = SPATIAL if true_3d else SPATIAL[1:]
+    if true_3d and "Z" not in axes:
+        raise ValueError(f"true_3d=True needs a 'Z' axis, but axes={axes!r} has none")
+    spatial = tuple(axes.index(letter) for letter in letters)
+    return Layout(axes=axes, spatial=spatial)

@@ -1,0 +1,301 @@
+"""The public entry points: estimate a background, subtract it safely."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from bgsub._axes import Layout, parse_axes
+from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
+from bgsub._presmooth import Presmooth, parse_presmooth
+from bgsub.methods import Method, get_method
+
+__all__ = ["estimate_background", "subtract_background"]
+
+RadiusLike = float | Sequence[float]
+
+
+def estimate_background(
+    image: Any,
+    method: str = "rolling_ball",
+    radius: RadiusLike = 50,
+    *,
+    axes: str | None = None,
+    true_3d: bool = False,
+    spacing: Sequence[float] | None = None,
+    light_background: bool = False,
+    presmooth: Any = None,
+    **options: Any,
+) -> np.ndarray:
+    """Estimate the smooth background of an image.
+
+    Parameters
+    ----------
+    image : array_like
+        Integer or float image, 2D or with extra axes (see ``axes``).
+    method : str
+        A registered method (see :func:`bgsub.list_methods`): ``"rolling_ball"``,
+        ``"paraboloid"``, ``"tophat"`` (alias ``"opening"``), ``"median"``,
+        ``"mean"``, ``"gaussian"`` or ``"dog"``.
+    radius : float or sequence of float
+        Size of the neighbourhood in pixels (the ball's radius, the footprint's
+        radius, the Gaussian's sigma). A sequence gives one radius per spatial
+        axis in Z, Y, X order.
+    axes : str, optional
+        One letter per array axis, e.g. ``"TCZYX"``; ``Y`` and ``X`` are the
+        image plane, ``Z`` the optional depth, any other letter an axis
+        processed independently (time, channel, RGB samples ``S``). Guessed
+        when omitted: ``"YX"``, ``"ZYX"``, or ``"YXS"`` for a trailing axis of
+        length 3 or 4.
+    true_3d : bool
+        Use a true 3D neighbourhood over Z, Y, X instead of processing each Z
+        plane on its own (the default, right for anisotropic stacks).
+    spacing : sequence of float, optional
+        Physical pixel size per spatial axis (Z, Y, X or Y, X). A scalar
+        ``radius`` is then in X pixels and is scaled to the other axes.
+    light_background : bool
+        The background is bright and the objects dark (bright field). The
+        background is then estimated from above.
+    presmooth : str or tuple, optional
+        Smooth the image before estimating: ``"mean:1"``, ``"median:1"``
+        (box radius) or ``"gaussian:1"`` (sigma). The foreground is still
+        computed from the unsmoothed image.
+    **options
+        The method's own options (see ``bgsub.get_method(name).parameters``).
+
+    Returns
+    -------
+    ndarray
+        The background, float32 (float64 for float64 and 32/64-bit integer
+        input), the shape of ``image``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bgsub
+    >>> image = np.add.outer(np.arange(64), np.arange(64)).astype(np.uint16)
+    >>> image[30:34, 30:34] += 500
+    >>> background = bgsub.estimate_background(image, "tophat", radius=5)
+    >>> background.dtype, float(background[31, 31])
+    (dtype('float32'), 62.0)
+    """
+    plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
+                 options)
+    background = np.empty(plan.image.shape, dtype=plan.work_dtype)
+    for selector in plan.layout.planes(plan.image.shape):
+        block = plan.layout.block(plan.image, selector)
+        plan.layout.put(background, selector, plan.background_of(block))
+    return background
+
+
+def subtract_background(
+    image: Any,
+    method: str = "rolling_ball",
+    radius: RadiusLike = 50,
+    *,
+    axes: str | None = None,
+    true_3d: bool = False,
+    spacing: Sequence[float] | None = None,
+    light_background: bool = False,
+    presmooth: Any = None,
+    output_dtype: str | np.dtype = "same",
+    offset: float = 0.0,
+    return_background: bool = False,
+    **options: Any,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Subtract the estimated background and return the foreground.
+
+    The foreground is ``image - background`` for a dark background and
+    ``background - image`` for a light one, so objects are always positive
+    on a zero background. Integer images come back in their own dtype,
+    rounded and clipped to its range -- never the wrap-around of
+    ``uint16_image - background``. NaN pixels stay NaN and do not affect the
+    background around them.
+
+    Parameters
+    ----------
+    image, method, radius, axes, true_3d, spacing, light_background, presmooth, **options
+        As for :func:`estimate_background`.
+    output_dtype : {"same", "float", "float32", "float64"}
+        ``"same"`` (default) keeps the input dtype; ``"float"`` returns the
+        working float type (float32, or float64 for wide input).
+    offset : float
+        Added to the foreground before rounding and clipping, to keep
+        slightly negative values of integer images (e.g. ``offset=100``).
+    return_background : bool
+        Also return the background (float).
+
+    Returns
+    -------
+    foreground : ndarray
+        Same shape as ``image``.
+    background : ndarray
+        Only with ``return_background=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import bgsub
+    >>> image = np.full((64, 64), 1000, dtype=np.uint16)
+    >>> image[20:24, 20:24] = 1500
+    >>> foreground = bgsub.subtract_background(image, "rolling_ball", radius=10)
+    >>> foreground.dtype, int(foreground.max()), int(foreground.min())
+    (dtype('uint16'), 500, 0)
+    """
+    plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
+                 options)
+    out_dtype = output_dtype_for(plan.image.dtype, output_dtype)
+    offset = _check_offset(offset)
+    foreground = np.empty(plan.image.shape, dtype=out_dtype)
+    background = np.empty(plan.image.shape, dtype=plan.work_dtype) if return_background else None
+    for selector in plan.layout.planes(plan.image.shape):
+        block = plan.layout.block(plan.image, selector)
+        bg = plan.background_of(block)
+        values = block.astype(plan.work_dtype)
+        fg = np.subtract(bg, values, out=values) if light_background else np.subtract(
+            values, bg, out=values)
+        plan.layout.put(foreground, selector, cast_result(fg, out_dtype, offset))
+        if background is not None:
+            plan.layout.put(background, selector, bg)
+    if background is not None:
+        return foreground, background
+    return foreground
+
+
+class _Plan:
+    """Everything validated once, applied to each independent block."""
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        method: Method,
+        layout: Layout,
+        radius: tuple[float, ...],
+        light_background: bool,
+        presmooth: Presmooth | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.image = image
+        self.method = method
+        self.layout = layout
+        self.radius = radius
+        self.light_background = light_background
+        self.presmooth = presmooth
+        self.options = options
+        self.work_dtype = work_dtype(image.dtype)
+
+    def background_of(self, block: np.ndarray) -> np.ndarray:
+        """Background of one Z, Y, X-ordered block, in the working float dtype."""
+        work = np.array(block, dtype=self.work_dtype, order="C")
+        invalid = None
+        if np.issubdtype(block.dtype, np.floating):
+            invalid = ~np.isfinite(work)
+            if invalid.all():
+                return np.full(work.shape, np.nan, dtype=self.work_dtype)
+            if invalid.any():
+                work = _fill_from_nearest(work, invalid)
+        if self.light_background:
+            np.negative(work, out=work)
+        if self.presmooth is not None:
+            scale = tuple(r / self.radius[-1] for r in self.radius)
+            work = self.presmooth.apply(work, scale)
+        background = self.method.estimate(np.ascontiguousarray(work), self.radius,
+                                          **self.options)
+        background = np.asarray(background, dtype=self.work_dtype)
+        if self.light_background:
+            np.negative(background, out=background)
+        return background
+
+
+def _plan(
+    image: Any,
+    method: str,
+    radius: RadiusLike,
+    axes: str | None,
+    true_3d: bool,
+    spacing: Sequence[float] | None,
+    light_background: bool,
+    presmooth: Any,
+    options: dict[str, Any],
+) -> _Plan:
+    array = _check_image(image)
+    chosen = get_method(method)
+    layout = parse_axes(axes, array.shape, bool(true_3d))
+    if layout.ndim_spatial == 3 and not chosen.supports_3d:
+        raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
+    radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
+    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    return _Plan(array, chosen, layout, radii, bool(light_background),
+                 parse_presmooth(presmooth), chosen.resolve_options(options))
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if isinstance(image, (str, bytes)) or image is None:
+        raise TypeError(
+            f"image must be an array, got {type(image).__name__}; "
+            "read files with bgsub.io.read_image(path)"
+        )
+    array = np.asarray(image)
+    check_dtype(array.dtype)
+    if array.ndim < 2:
+        raise ValueError(
+            f"image must have at least 2 dimensions (Y, X), got shape {array.shape}; "
+            "for a 1D profile pass image[np.newaxis, :]"
+        )
+    if array.size == 0:
+        raise ValueError(f"image is empty (shape {array.shape}); there is nothing to process")
+    return array
+
+
+def _resolve_radius(
+    radius: RadiusLike, ndim: int, spacing: Sequence[float] | None
+) -> tuple[float, ...]:
+    """Per-axis radius in pixels, Z, Y, X order."""
+    if np.ndim(radius) == 0:
+        value = _positive_number(radius, "radius")
+        if spacing is None:
+            return (value,) * ndim
+        sizes = [_positive_number(s, "spacing") for s in np.ravel(spacing)]
+        if len(sizes) != ndim:
+            raise ValueError(
+                f"spacing has {len(sizes)} entries but {ndim} spatial axes are processed; "
+                "give one pixel size per spatial axis (Z, Y, X or Y, X)"
+            )
+        return tuple(value * sizes[-1] / s for s in sizes)
+    values = [_positive_number(r, "radius") for r in np.ravel(radius)]
+    if len(values) != ndim:
+        raise ValueError(
+            f"radius has {len(values)} entries but {ndim} spatial axes are processed; "
+            f"give one radius or {ndim} (Z, Y, X order)"
+        )
+    if spacing is not None:
+        raise ValueError("give either a per-axis radius or spacing, not both")
+    return tuple(values)
+
+
+def _positive_number(value: Any, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number of pixels, got {value!r}")
+    number = float(value)
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name}={value!r} is out of range; use a finite number > 0")
+    return number
+
+
+def _check_offset(offset: Any) -> float:
+    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, (int, float, np.number)):
+        raise TypeError(f"offset must be a number, got {offset!r}")
+    if not np.isfinite(offset):
+        raise ValueError(f"offset={offset!r} must be finite")
+    return float(offset)
+
+
+def _fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """Replace missing pixels by their nearest valid neighbour's value."""
+    nearest = ndi.distance_transform_edt(invalid, return_distances=False, return_indices=True)
+    return np.ascontiguousarray(work[tuple(nearest)])

@@ -1,0 +1,1 @@
+"""Hot loops (numba) behind the methods; no validation happens here."""

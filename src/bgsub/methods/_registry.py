@@ -1,0 +1,161 @@
+"""The method registry: every background method declares itself here once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Method", "Parameter", "get_method", "list_methods", "register"]
+
+Radius = tuple[float, ...]
+EstimateFunc = Callable[..., np.ndarray]
+HaloFunc = Callable[[Radius, Mapping[str, Any]], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One keyword option of a method.
+
+    Attributes
+    ----------
+    name : str
+        Keyword name, as passed to :func:`bgsub.estimate_background`.
+    default : object
+        Value used when the caller does not pass the option.
+    doc : str
+        One-line description.
+    choices : tuple, optional
+        The accepted values, when the option is a choice.
+    minimum : float, optional
+        Smallest accepted value for a number (exclusive when ``exclusive``).
+    """
+
+    name: str
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    exclusive: bool = True
+    allow_none: bool = True
+
+    def validate(self, value: Any, method: str) -> Any:
+        """Return ``value`` if acceptable, else raise a one-line error."""
+        if value is None and self.allow_none:
+            return value
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"{method}: {self.name}={value!r} is not accepted; use one of "
+                f"{', '.join(repr(c) for c in self.choices)}"
+            )
+        if self.minimum is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise TypeError(f"{method}: {self.name} must be a number, got {value!r}")
+            bad = value <= self.minimum if self.exclusive else value < self.minimum
+            if bad or not np.isfinite(value):
+                op = ">" if self.exclusive else ">="
+                raise ValueError(
+                    f"{method}: {self.name}={value!r} is out of range; use a finite number "
+                    f"{op} {self.minimum}"
+                )
+        return value
+
+
+def _radius_halo(radius: Radius, options: Mapping[str, Any]) -> tuple[int, ...]:
+    return tuple(int(np.ceil(r)) for r in radius)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A background-estimation method.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``method=`` in the API and ``--method`` on the CLI).
+    summary : str
+        One-line description.
+    estimate : callable
+        ``estimate(image, radius, **options) -> background``. ``image`` is a
+        C-contiguous float32/float64 array of 2 or 3 spatial dimensions with
+        no NaN; ``radius`` has one entry per axis, in pixels. Axes, dtypes,
+        NaNs, light background and pre-smoothing are handled by the API.
+    parameters : tuple of Parameter
+        The method's own keyword options.
+    supports_3d : bool
+        Whether the method works on a true 3D neighbourhood.
+    halo : callable
+        ``halo(radius, options) -> per-axis pixels`` of context a chunk needs
+        so that chunked results equal in-memory ones.
+    background_model : bool
+        False for feature enhancers (difference of Gaussians) whose
+        "background" is not a model of the illumination.
+    reference : str
+        The library call the method reproduces, if any.
+    aliases : tuple of str
+        Other names accepted for the method.
+    """
+
+    name: str
+    summary: str
+    estimate: EstimateFunc
+    parameters: tuple[Parameter, ...] = ()
+    supports_3d: bool = True
+    halo: HaloFunc = _radius_halo
+    background_model: bool = True
+    reference: str = ""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    def defaults(self) -> dict[str, Any]:
+        """The default value of every option."""
+        return {p.name: p.default for p in self.parameters}
+
+    def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``options`` and fill in defaults; unknown keys are an error."""
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            accepted = ", ".join(sorted(known)) or "none"
+            raise TypeError(
+                f"method {self.name!r} got unknown option(s) {', '.join(unknown)}; "
+                f"accepted options: {accepted}"
+            )
+        resolved = self.defaults()
+        for key, value in options.items():
+            resolved[key] = known[key].validate(value, self.name)
+        return resolved
+
+
+_REGISTRY: dict[str, Method] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry and return it."""
+    for name in (method.name, *method.aliases):
+        if name in _REGISTRY or name in _ALIASES:
+            raise ValueError(f"a method named {name!r} is already registered")
+    _REGISTRY[method.name] = method
+    for alias in method.aliases:
+        _ALIASES[alias] = method.name
+    return method
+
+
+def get_method(name: str) -> Method:
+    """Return the registered method called ``name`` (or one of its aliases)."""
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a method name (str), got {type(name).__name__}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown method {name!r}; available methods: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def list_methods() -> tuple[Method, ...]:
+    """All registered methods, sorted by name."""
+    return tuple(_REGISTRY[name] for name in sorted(_REGISTRY))

@@ -1,0 +1,36 @@
+"""Shared fixtures: small generated images with known ground truth."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from bgsub.data import synthetic
+
+settings.register_profile(
+    "bgsub", deadline=None, max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bgsub"))
+
+
+@pytest.fixture(scope="session")
+def blobs_2d() -> np.ndarray:
+    """96x112 uint16 blobs on an uneven background (12-bit range)."""
+    return synthetic((96, 112), object_radius=(3, 6), seed=3).image
+
+
+@pytest.fixture(scope="session")
+def blobs_3d() -> np.ndarray:
+    """20x40x44 uint16 stack."""
+    return synthetic((20, 40, 44), object_radius=(2, 4), density=0.05, seed=4).image
+
+
+def as_dtype(image: np.ndarray, dtype) -> np.ndarray:
+    """``image`` converted to ``dtype``, rescaled into range for uint8."""
+    if np.dtype(dtype) == np.uint8:
+        return (image.astype(np.float64) * 255 / image.max()).round().astype(np.uint8)
+    return image.astype(dtype)
