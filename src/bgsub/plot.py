@@ -1,13 +1,45 @@
-"""Figures: raw | background | foreground side by side, with a line profile."""
+"""Figures to choose settings: raw | background | foreground, and parameter sweeps."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["compare"]
+__all__ = ["SweepResult", "compare", "sweep", "to_plane"]
+
+
+def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = False) -> np.ndarray:
+    """Reduce an image to one 2D plane for display.
+
+    Parameters
+    ----------
+    data : ndarray
+        A 2D image or a stack whose last two axes are Y, X (an RGB image is
+        shown by its mean over the last axis).
+    plane : int, optional
+        Index into the flattened leading axes; the middle plane by default.
+    project : bool
+        Show the maximum projection over the leading axes instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_plane(np.zeros((5, 8, 9)), project=True).shape
+    (8, 9)
+    """
+    data = np.asarray(data)
+    if data.ndim == 3 and data.shape[-1] in (3, 4) and min(data.shape[:2]) > 4:
+        return data[..., :3].astype(np.float64).mean(axis=-1)
+    if data.ndim == 2:
+        return data
+    flat = data.reshape(-1, *data.shape[-2:])
+    if project:
+        return np.nanmax(flat, axis=0)
+    return flat[flat.shape[0] // 2 if plane is None else int(plane)]
 
 
 def compare(
@@ -18,19 +50,36 @@ def compare(
     title: str = "",
     path: str | Path | None = None,
     profile_row: int | None = None,
+    pixel_size: float | None = None,
+    unit: str = "µm",
+    plane: int | None = None,
+    project: bool = False,
 ) -> Any:
     """Figure of raw, background and foreground with a line profile across them.
+
+    Raw and background share one contrast range so the background can be
+    read against the raw image; the foreground has its own. An orange line
+    marks the row of the profile drawn below, where the three curves show
+    whether the background runs under the objects and through the noise.
 
     Parameters
     ----------
     image, background, foreground : ndarray
-        2D arrays of the same shape (pass a plane or a projection of a stack).
+        Same-shaped 2D images or stacks (see ``plane`` and ``project``).
     title : str
         Figure title (e.g. the method and radius).
     path : str or Path, optional
         Where to save a PNG; the figure is returned either way.
     profile_row : int, optional
         Row of the line profile; the middle row by default.
+    pixel_size : float, optional
+        Size of a pixel in ``unit``; adds a scale bar when given.
+    unit : str
+        Unit of ``pixel_size``.
+    plane : int, optional
+        For stacks: the plane shown (index into the flattened leading axes).
+    project : bool
+        For stacks: show maximum projections instead of one plane.
 
     Returns
     -------
@@ -40,27 +89,28 @@ def compare(
     --------
     >>> import numpy as np
     >>> img = np.random.default_rng(0).random((32, 32))
-    >>> fig = compare(img, img * 0, img)
-    >>> len(fig.axes)
-    4
+    >>> fig = compare(img, img * 0, img, pixel_size=0.65)
+    >>> [ax.get_title() for ax in fig.axes[:3]]
+    ['raw', 'background', 'foreground']
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
+    image, background, foreground = (to_plane(a, plane=plane, project=project)
+                                     for a in (image, background, foreground))
     row = image.shape[0] // 2 if profile_row is None else int(profile_row)
     fig = Figure(figsize=(13, 7.5), layout="constrained")
     grid = fig.add_gridspec(2, 3, height_ratios=(3, 1.4))
-    low, high = np.nanpercentile(image, (0.5, 99.8))
-    panels = (("raw", image, (low, high)), ("background", background, (low, high)),
-              ("foreground", foreground, tuple(np.nanpercentile(foreground, (0.5, 99.8)))))
+    shared = _contrast(image)
+    panels = (("raw", image, shared), ("background", background, shared),
+              ("foreground", foreground, _contrast(foreground)))
     for col, (name, data, (vmin, vmax)) in enumerate(panels):
         ax = fig.add_subplot(grid[0, col])
         ax.imshow(data, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.axhline(row, color="tab:orange", lw=0.8, alpha=0.7)
         ax.set_title(name)
         ax.set_axis_off()
+        if pixel_size:
+            _scale_bar(ax, data.shape, pixel_size, unit)
     ax = fig.add_subplot(grid[1, :])
     ax.plot(image[row], lw=0.8, color="0.4", label="raw")
     ax.plot(background[row], lw=1.6, color="tab:blue", label="background")
@@ -73,3 +123,169 @@ def compare(
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+@dataclass
+class SweepResult:
+    """What :func:`sweep` computed.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+        The montage: one row per method (or per minimum size), one column per radius.
+    rows, columns : list of str
+        Labels of the montage's rows and columns.
+    scores : list of dict
+        One record per tile: method, radius, options, and quality scores.
+    """
+
+    figure: Any
+    rows: list[str]
+    columns: list[str]
+    scores: list[dict[str, Any]] = field(default_factory=list)
+
+    def table(self) -> str:
+        """The scores as a Markdown table."""
+        keys = [k for k in self.scores[0] if k not in ("method", "radius", "options")]
+        lines = ["| method | radius | options | " + " | ".join(keys) + " |",
+                 "|---" * (3 + len(keys)) + "|"]
+        for s in self.scores:
+            opts = ", ".join(f"{k}={v}" for k, v in s["options"].items()) or "-"
+            vals = " | ".join(_fmt(s[k]) for k in keys)
+            lines.append(f"| {s['method']} | {s['radius']:g} | {opts} | {vals} |")
+        return "\n".join(lines)
+
+
+def sweep(
+    image: np.ndarray,
+    methods: Sequence[str] = ("rolling_ball", "tophat", "median"),
+    radii: Sequence[float] = (10, 20, 40, 80),
+    *,
+    show: str = "foreground",
+    min_sizes: Sequence[float] | None = None,
+    max_sizes: Sequence[float] | None = None,
+    score: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
+    path: str | Path | None = None,
+    plane: int | None = None,
+    project: bool = False,
+    **kwargs: Any,
+) -> SweepResult:
+    """Montage of foregrounds (or backgrounds) over methods x radii, with scores.
+
+    Parameters
+    ----------
+    image : ndarray
+        The image (a stack is shown by one plane or its projection).
+    methods : sequence of str
+        Methods to compare, one montage row each.
+    radii : sequence of float
+        Radii to compare, one montage column each.
+    show : {"foreground", "background"}
+        What each tile shows.
+    min_sizes, max_sizes : sequence of float, optional
+        Sweep the two sizes of the min-then-max top-hat instead: rows are
+        erosion radii, columns dilation radii (``methods``/``radii`` unused),
+        like a grid of ``minimum_filter`` then ``maximum_filter`` sizes.
+    score : callable, optional
+        ``score(image, background) -> dict`` of quality numbers for each tile;
+        :func:`bgsub.auto.quality` when available.
+    path : str or Path, optional
+        Where to save the PNG.
+    plane, project
+        Which plane of a stack is shown (see :func:`compare`).
+    **kwargs
+        Passed to :func:`bgsub.subtract_background` (e.g. ``light_background``).
+
+    Returns
+    -------
+    SweepResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.random.default_rng(0).poisson(50, (48, 48)).astype(np.uint16)
+    >>> result = sweep(img, ["tophat", "median"], [3, 6])
+    >>> result.rows, result.columns
+    (['tophat', 'median'], ['r=3', 'r=6'])
+    """
+    from matplotlib.figure import Figure
+
+    from bgsub.api import subtract_background
+
+    if show not in ("foreground", "background"):
+        raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
+    if score is None:
+        score = _default_score()
+    cases = _sweep_cases(methods, radii, min_sizes, max_sizes)
+    rows = list(dict.fromkeys(c[0] for c in cases))
+    columns = list(dict.fromkeys(c[1] for c in cases))
+    fig = Figure(figsize=(2.6 * len(columns) + 0.6, 2.6 * len(rows) + 0.6),
+                 layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), len(columns), squeeze=False))
+    result = SweepResult(fig, rows, columns)
+    raw_plane = to_plane(image, plane=plane, project=project)
+    for row_label, col_label, method, radius, options in cases:
+        fg, bg = subtract_background(image, method, radius, return_background=True,
+                                     output_dtype="float", **options, **kwargs)
+        shown = to_plane(fg if show == "foreground" else bg, plane=plane, project=project)
+        ax = axes[rows.index(row_label), columns.index(col_label)]
+        vmin, vmax = _contrast(shown if show == "foreground" else raw_plane)
+        ax.imshow(shown, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(f"{row_label}, {col_label}", fontsize="small")
+        ax.set_axis_off()
+        record = {"method": method, "radius": float(radius), "options": dict(options)}
+        record.update(score(np.asarray(image), bg))
+        result.scores.append(record)
+    fig.suptitle(f"{show} over {'min x max sizes' if min_sizes else 'methods x radii'}")
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return result
+
+
+def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
+    if min_sizes is not None or max_sizes is not None:
+        mins = list(min_sizes or max_sizes)
+        maxs = list(max_sizes or min_sizes)
+        return [(f"min={a:g}", f"max={b:g}", "tophat", a, {"dilation_radius": b})
+                for a in mins for b in maxs]
+    if not methods or not radii:
+        raise ValueError("sweep needs at least one method and one radius")
+    return [(m, f"r={r:g}", m, r, {}) for m in methods for r in radii]
+
+
+def _default_score() -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    try:
+        from bgsub.auto import quality
+    except ImportError:  # pragma: no cover - bgsub.auto is part of the package
+        return _residual_spread
+    return quality
+
+
+def _residual_spread(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
+    residual = np.asarray(image, dtype=np.float64) - background
+    return {"residual_median": float(np.nanmedian(residual))}
+
+
+def _contrast(data: np.ndarray) -> tuple[float, float]:
+    low, high = np.nanpercentile(data, (0.5, 99.8))
+    return float(low), float(high if high > low else low + 1)
+
+
+def _scale_bar(ax: Any, shape: tuple[int, ...], pixel_size: float, unit: str) -> None:
+    width_units = shape[1] * pixel_size
+    nice = 10 ** np.floor(np.log10(width_units / 5))
+    for step in (5, 2, 1):
+        if step * nice <= width_units / 4:
+            length = step * nice
+            break
+    else:
+        length = nice
+    pixels = length / pixel_size
+    x0, y0 = shape[1] * 0.95 - pixels, shape[0] * 0.93
+    ax.plot([x0, x0 + pixels], [y0, y0], color="white", lw=3, solid_capstyle="butt")
+    ax.text(x0 + pixels / 2, y0 - shape[0] * 0.02, f"{length:g} {unit}", color="white",
+            ha="center", va="bottom", fontsize="small")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
