@@ -340,7 +340,7 @@ def _paraboloid_halo(radius: tuple[float, ...], span: float) -> tuple[int, ...]:
     Examples
     --------
     >>> _paraboloid_halo((8.0, 8.0), 100.0)
-    (84, 84)
+    (82, 82)
     """
     return tuple(2 * (math.ceil(math.sqrt(span * 2.0 * r)) + 1) for r in radius)
 
