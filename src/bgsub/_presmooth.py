@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PRESMOOTH_KINDS = ("mean", "gaussian", "median")
+TRUNCATE = 4.0
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,30 @@ class Presmooth:
         from bgsub.kernels.gaussian import gaussian_filter
         from bgsub.kernels.rank import mean_filter, median_filter
 
-        size = tuple(self.size * s for s in scale)
+        size = self._sizes(scale)
         if self.kind == "gaussian":
-            return gaussian_filter(image, size, 4.0).astype(image.dtype, copy=False)
+            return gaussian_filter(image, size, TRUNCATE).astype(image.dtype, copy=False)
         if self.kind == "mean":
             return mean_filter(image, size, "box").astype(image.dtype, copy=False)
         return median_filter(image, size, "box").astype(image.dtype, copy=False)
+
+    def halo(self, scale: tuple[float, ...]) -> tuple[int, ...]:
+        """Pixels of context per axis that :meth:`apply` reads around each pixel.
+
+        Examples
+        --------
+        >>> Presmooth("median", 1.5).halo((1.0, 1.0))
+        (1, 1)
+        >>> Presmooth("gaussian", 1.0).halo((2.0, 1.0))
+        (8, 4)
+        """
+        size = self._sizes(scale)
+        if self.kind == "gaussian":
+            return tuple(int(TRUNCATE * s + 0.5) for s in size)
+        return tuple(int(np.floor(s)) for s in size)
+
+    def _sizes(self, scale: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(self.size * s for s in scale)
 
 
 def parse_presmooth(value: object) -> Presmooth | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -12,6 +14,9 @@ from bgsub._axes import Layout, parse_axes
 from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import Method, get_method
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["estimate_background", "subtract_background"]
 
@@ -29,13 +34,16 @@ def estimate_background(
     light_background: bool = False,
     presmooth: Any = None,
     **options: Any,
-) -> np.ndarray:
+) -> np.ndarray | da.Array:
     """Estimate the smooth background of an image.
 
     Parameters
     ----------
-    image : array_like
-        Integer or float image, 2D or with extra axes (see ``axes``).
+    image : array_like or dask.array.Array
+        Integer or float image, 2D or with extra axes (see ``axes``). A Dask
+        array is processed lazily, chunk by chunk with overlapping halos, and
+        gives a Dask array equal to the in-memory result (see
+        :mod:`bgsub.chunked` and ``docs/dask.md``).
     method : str
         A registered method (see :func:`bgsub.list_methods`): ``"rolling_ball"``,
         ``"paraboloid"``, ``"tophat"`` (alias ``"opening"``), ``"median"``,
@@ -68,7 +76,7 @@ def estimate_background(
 
     Returns
     -------
-    ndarray
+    ndarray or dask.array.Array
         The background, float32 (float64 for float64 and 32/64-bit integer
         input), the shape of ``image``.
 
@@ -82,6 +90,12 @@ def estimate_background(
     >>> background.dtype, float(background[31, 31])
     (dtype('float32'), 62.0)
     """
+    if _is_dask_array(image):
+        from bgsub import chunked
+
+        return chunked.estimate_background(
+            image, method, radius, axes=axes, true_3d=true_3d, spacing=spacing,
+            light_background=light_background, presmooth=presmooth, **options)
     plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
                  options)
     background = np.empty(plan.image.shape, dtype=plan.work_dtype)
@@ -105,7 +119,7 @@ def subtract_background(
     offset: float = 0.0,
     return_background: bool = False,
     **options: Any,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray | da.Array | tuple[np.ndarray | da.Array, np.ndarray | da.Array]:
     """Subtract the estimated background and return the foreground.
 
     The foreground is ``image - background`` for a dark background and
@@ -130,9 +144,9 @@ def subtract_background(
 
     Returns
     -------
-    foreground : ndarray
-        Same shape as ``image``.
-    background : ndarray
+    foreground : ndarray or dask.array.Array
+        Same shape as ``image`` (a Dask array, with its chunks, for Dask input).
+    background : ndarray or dask.array.Array
         Only with ``return_background=True``.
 
     Examples
@@ -145,6 +159,13 @@ def subtract_background(
     >>> foreground.dtype, int(foreground.max()), int(foreground.min())
     (dtype('uint16'), 500, 0)
     """
+    if _is_dask_array(image):
+        from bgsub import chunked
+
+        return chunked.subtract_background(
+            image, method, radius, axes=axes, true_3d=true_3d, spacing=spacing,
+            light_background=light_background, presmooth=presmooth, output_dtype=output_dtype,
+            offset=offset, return_background=return_background, **options)
     plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
                  options)
     out_dtype = output_dtype_for(plan.image.dtype, output_dtype)
@@ -187,6 +208,12 @@ class _Plan:
         self.options = options
         self.work_dtype = work_dtype(image.dtype)
 
+    def detached(self) -> _Plan:
+        """A copy without the image, small enough to send to every Dask task."""
+        plan = copy.copy(self)
+        plan.image = None
+        return plan
+
     def background_of(self, block: np.ndarray) -> np.ndarray:
         """Background of one Z, Y, X-ordered block, in the working float dtype."""
         work = np.array(block, dtype=self.work_dtype, order="C")
@@ -208,6 +235,12 @@ class _Plan:
         if self.light_background:
             np.negative(background, out=background)
         return background
+
+
+def _is_dask_array(image: Any) -> bool:
+    """Whether ``image`` is a Dask array, without importing Dask when it is not loaded."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(image, dask_array.Array)
 
 
 def _plan(
@@ -240,7 +273,7 @@ def _check_image(image: Any) -> np.ndarray:
             f"image must be an array, got {type(image).__name__}; "
             "read files with bgsub.io.read_image(path)"
         )
-    array = np.asarray(image)
+    array = image if _is_dask_array(image) else np.asarray(image)
     check_dtype(array.dtype)
     if array.ndim < 2:
         raise ValueError(
