@@ -88,7 +88,7 @@ def estimate_background(
     >>> image[30:34, 30:34] += 500
     >>> background = bgsub.estimate_background(image, "tophat", radius=5)
     >>> background.dtype, float(background[31, 31])
-    (dtype('float32'), 62.0)
+    (dtype('float32'), 64.0)
     """
     if _is_dask_array(image):
         from bgsub import chunked
