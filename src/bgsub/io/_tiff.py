@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -194,7 +195,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
         kwargs.update(ome=True, compression="zlib", metadata=_ome_metadata(meta, provenance))
         kwargs.update(_resolution_kwargs(meta, fmt))
     elif fmt == "imagej":
-        _check_imagej(data, meta.axes)
+        data, meta = _imagej_order(data, meta)
         kwargs.update(imagej=True, metadata=_imagej_metadata(meta, data.shape, provenance))
         kwargs.update(_resolution_kwargs(meta, fmt))
     else:
@@ -254,16 +255,18 @@ def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: di
     return metadata
 
 
-def _check_imagej(data: np.ndarray, axes: str) -> None:
+def _imagej_order(data: np.ndarray, meta: ImageMetadata) -> tuple[np.ndarray, ImageMetadata]:
+    """``data`` and ``meta`` with the axes in ImageJ's TZCYX(S) order."""
     if data.dtype not in (np.uint8, np.uint16, np.float32):
         raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not {data.dtype}; "
                          "use --output-dtype float32 or --format tiff")
-    stripped = axes.replace("S", "")
-    order = "TZCYX"
-    if any(a not in order for a in stripped) or sorted(stripped, key=order.index) != list(
-            stripped):
-        raise ValueError(f"ImageJ hyperstacks need axes in TZCYX order, got {axes!r}; "
-                         "use --format tiff or ome-tiff")
+    order = "TZCYXS"
+    if any(a not in order for a in meta.axes):
+        raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
+                         f"{meta.axes!r}; use --format tiff or ome-tiff")
+    axes = "".join(sorted(meta.axes, key=order.index))
+    data = np.transpose(data, [meta.axes.index(a) for a in axes])
+    return data, dataclasses.replace(meta, axes=axes)
 
 
 def _shaped_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any]:
