@@ -424,6 +424,7 @@ def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
                    parameters: dict[str, Any], source: dict[str, Any],
                    foreground: np.ndarray, background: np.ndarray | None) -> None:
     out_meta = dataclasses.replace(meta, provenance=None)
+    job.output.parent.mkdir(parents=True, exist_ok=True)
     io.write_image(job.output, foreground, out_meta,
                    provenance.embedded_record(parameters, source, "foreground"),
                    format=job.output_format)
