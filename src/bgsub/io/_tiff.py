@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,9 @@ def _ome_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any
     if provenance is not None:
         metadata["CommentAnnotation"] = {"Namespace": OME_NAMESPACE,
                                          "Value": _dumps(provenance)}
+        # A UUID derived from the content, so that re-running writes identical bytes.
+        metadata["UUID"] = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_OID, _dumps(provenance))}"
+        metadata["Creator"] = "bgsub"
     return metadata
 
 
