@@ -257,3 +257,13 @@ def test_a_provenance_record_is_a_config_that_reproduces_its_output(tree, tmp_pa
     batch.prepare_folders(jobs)
     batch.run_batch(jobs, again)
     assert (tmp_path / "again/a.tif").read_bytes() == (tmp_path / "out/a.tif").read_bytes()
+
+
+def test_outputs_written_into_an_input_folder_are_not_taken_as_inputs_again(tree):
+    settings = Settings(radius=5, suffix="_bg", save_background=True)
+    sources = [batch.Source(tree / "a.tif", Path("a.tif"))]
+    jobs, _ = batch.plan_jobs(sources, tree, settings.validated())
+    batch.run_batch(jobs, settings.validated())
+    assert (tree / "a_bg.tif").exists() and (tree / "a_bg_background.tif").exists()
+    assert names(batch.expand_inputs([str(tree)])[0]) == ["a.tif", "b.tif"]
+    assert names(batch.expand_inputs([str(tree / "a_bg.tif")])[0]) == ["a_bg.tif"]  # named

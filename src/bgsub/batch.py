@@ -118,15 +118,35 @@ def expand_inputs(patterns: Sequence[str], recursive: bool = False
 def _expand_one(pattern: str, recursive: bool) -> list[Source]:
     path = Path(pattern)
     if path.is_dir() and not io._zarr.is_zarr(path):
-        return [Source(p, p.relative_to(path)) for p in _walk(path, recursive)]
-    if path.exists():
-        return [Source(path, Path(path.name))]
-    if not glob.has_magic(pattern):
+        found = [Source(p, p.relative_to(path)) for p in _walk(path, recursive)]
+    elif path.exists():
+        return [Source(path, Path(path.name))]  # named explicitly: always taken
+    elif not glob.has_magic(pattern):
         return []
-    root = _static_root(pattern)
-    matches = sorted(glob.glob(pattern, recursive=recursive))
-    return [Source(Path(m), Path(m).relative_to(root)) for m in matches
-            if _is_image_candidate(Path(m))]
+    else:
+        root = _static_root(pattern)
+        found = [Source(Path(m), Path(m).relative_to(root))
+                 for m in sorted(glob.glob(pattern, recursive=recursive))
+                 if _is_image_candidate(Path(m))]
+    outputs = _outputs_recorded_near(s.path.parent for s in found)
+    return [s for s in found if _key(s.path) not in outputs]
+
+
+def _outputs_recorded_near(folders: Iterable[Path]) -> set[str]:
+    """Outputs of earlier runs written into these folders (so that they are not re-processed).
+
+    An output written over its own input (``--overwrite``) stays an input.
+    """
+    outputs: set[str] = set()
+    for folder in set(folders):
+        for sidecar in folder.glob(f"*{provenance.SIDECAR_SUFFIX}"):
+            record = provenance.read_sidecar(sidecar) or {}
+            source = record.get("input", {}).get("path", "")
+            for entry in record.get("outputs", {}).values():
+                path = entry.get("path", "")
+                if path and path != source:
+                    outputs.add(_key(Path(path)))
+    return outputs
 
 
 def _static_root(pattern: str) -> Path:

@@ -165,9 +165,24 @@ def run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, confi
       bgsub run "raw/*.ome.tif" -o corrected --config lab.toml --pipeline nuclei
       bgsub run --config corrected/cells.tif.bgsub.json -o again   # reproduce
     """
+    started = time.perf_counter()
+    _install_signal_handlers()
+    try:
+        _run_command(ctx, inputs, outdir, config, pipeline, imagej, options, jobs, recursive,
+                     overwrite, force, dry_run, quiet, verbose, started)
+    except KeyboardInterrupt as exc:  # before any output was started
+        signum = getattr(exc, "signum", signal.SIGINT)
+        _fail(f"interrupted by {signal.Signals(signum).name} before anything was written",
+              128 + signum)
+
+
+def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
+                 config: Path | None, pipeline: str | None, imagej: str | None,
+                 options: tuple[str, ...], jobs: int, recursive: bool, overwrite: bool,
+                 force: bool, dry_run: bool, quiet: bool, verbose: bool, started: float
+                 ) -> NoReturn:
     from bgsub import batch
 
-    started = time.perf_counter()
     try:
         settings, inputs = _settings(ctx, inputs, config, pipeline, imagej, options)
     except ConfigError as exc:
@@ -255,7 +270,6 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int) -> list:
         out.result(result, bar)
 
     stack = _stack_bar(out) if workers == 1 and not out.quiet else None
-    previous = _install_signal_handlers()
     try:
         return batch.run_batch(todo, settings, workers=workers, on_result=on_result,
                                cancel=cancel, stack_progress=stack)
@@ -272,18 +286,19 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int) -> list:
         os._exit(128 + signum)  # do not wait for worker threads still computing
     finally:
         bar.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
-def _install_signal_handlers() -> dict[int, Any]:
+def _install_signal_handlers() -> None:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread.
+
+    A SIGINT that is ignored (a background job of a script, ``nohup``) stays ignored.
+    """
     def handler(signum: int, frame: Any) -> None:
         raise Interrupted(signum)
 
-    previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, handler)
-    return previous
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, handler)
 
 
 def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:
