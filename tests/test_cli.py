@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import imagecodecs
 import numpy as np
+import pytest
 import tifffile
+
+import bgsub
+from bgsub.data import synthetic
+from bgsub.io import ImageMetadata, is_temp_name, read_image, write_image
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bgsub", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bgsub", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def hidden(folder: Path) -> list[Path]:
+    """Temporary (partial) files: ``.<name>.<pid>.bgsub-tmp``."""
+    return [p for p in folder.rglob(".*") if is_temp_name(p.name) or "bgsub" in p.name]
 
 
 def test_demo_writes_the_corrected_image_and_a_figure(tmp_path):
@@ -29,3 +50,234 @@ def test_methods_lists_every_method():
     assert result.returncode == 0
     for name in ("rolling_ball", "paraboloid", "tophat", "median", "mean", "gaussian", "dog"):
         assert name in result.stdout
+
+
+# -- one mixed batch, run once for several tests --------------------------------------------
+
+CZYX = synthetic((2, 3, 36, 40), object_radius=(2, 4), seed=7).image
+
+
+def make_inputs(folder: Path) -> dict[str, tuple]:
+    """Every readable format (name -> axes, spacing, channel names) and a corrupt TIFF."""
+    folder.mkdir()
+    plane = synthetic((48, 52), seed=8).image
+    tifffile.imwrite(folder / "plain.tif", plane, resolution=(40000.0, 40000.0),
+                     resolutionunit="CENTIMETER")
+    tifffile.imwrite(folder / "cells.ome.tif", CZYX, ome=True, metadata={
+        "axes": "CZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.0,
+        "Channel": {"Name": ["DAPI", "GFP"]}})
+    hyper = np.ascontiguousarray(CZYX.transpose(1, 0, 2, 3))  # ZCYX
+    tifffile.imwrite(folder / "hyper.tif", hyper, imagej=True, resolution=(5.0, 5.0),
+                     metadata={"axes": "ZCYX", "spacing": 1.0, "unit": "micron",
+                               "Labels": ["DAPI", "GFP"] * 3})
+    meta = ImageMetadata("CZYX", spacing={"Z": 1.0, "Y": 0.2, "X": 0.2},
+                         units={"Z": "µm", "Y": "µm", "X": "µm"}, channel_names=("DAPI", "GFP"))
+    write_image(folder / "cells.ome.zarr", CZYX, meta, format="ome-zarr")
+    (folder / "grey.png").write_bytes(imagecodecs.png_encode((plane // 16).astype(np.uint8)))
+    (folder / "bad.tif").write_bytes(b"II*\0" + b"\x07" * 64)
+    xy = {"Y": 0.25, "X": 0.25}
+    zyx = {"Z": 1.0, "Y": 0.2, "X": 0.2}
+    return {"plain.tif": ("YX", xy, None), "cells.ome.tif": ("CZYX", zyx, ("DAPI", "GFP")),
+            "hyper.tif": ("ZCYX", zyx, ("DAPI", "GFP")),
+            "cells.ome.zarr": ("CZYX", zyx, ("DAPI", "GFP")), "grey.png": ("YX", {}, None)}
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch")
+    expected = make_inputs(root / "in")
+    result = run_cli("run", str(root / "in"), "-o", str(root / "out"), "--method", "tophat",
+                     "--radius", "6", "-O", "footprint=box", "--jobs", "2")
+    return root, expected, result
+
+
+def test_every_format_keeps_axes_pixel_size_and_channel_names(batch_run):
+    root, expected, result = batch_run
+    for name, (axes, spacing, channels) in expected.items():
+        image, _ = read_image(root / "in" / name)
+        out, meta = read_image(root / "out" / name)
+        assert (meta.axes, meta.channel_names) == (axes, channels), name
+        assert meta.spacing == pytest.approx(spacing), name
+        reference = bgsub.subtract_background(image, "tophat", 6, axes=axes, footprint="box")
+        np.testing.assert_array_equal(out, reference, err_msg=name)
+        assert meta.provenance["parameters"]["options"]["footprint"] == "box"
+    assert not hidden(root / "out")
+
+
+def test_a_corrupt_file_fails_alone_with_one_line_and_exit_code_1(batch_run):
+    root, expected, result = batch_run
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "bad.tif" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and "Traceback" not in \
+        result.stderr
+    assert "5 done, 0 skipped (up to date), 1 failed" in result.stderr
+    assert not (root / "out" / "bad.tif").exists()
+
+
+def test_rerun_skips_up_to_date_outputs_and_force_redoes_them(batch_run, tmp_path):
+    root, expected, _ = batch_run
+    inputs = [str(root / "in" / name) for name in ("plain.tif", "cells.ome.zarr")]
+    args = ["run", *inputs, "-o", str(root / "out"), "--method", "tophat", "--radius", "6",
+            "-O", "footprint=box"]
+    before = (root / "out" / "plain.tif").stat().st_mtime_ns
+    again = run_cli(*args, "-v")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("skip:") == 2 and "0 done, 2 skipped" in again.stdout
+    forced = run_cli(*args, "--force", "-q")
+    assert forced.returncode == 0 and forced.stdout == "" and forced.stderr == ""
+    assert (root / "out" / "plain.tif").stat().st_mtime_ns > before
+
+
+def test_the_provenance_record_reproduces_the_output_bit_for_bit(batch_run, tmp_path):
+    root, _, _ = batch_run
+    sidecar = root / "out" / "cells.ome.tif.bgsub.json"
+    record = json.loads(sidecar.read_text())
+    assert record["parameters"]["method"] == "tophat" and record["bgsub_version"] == \
+        bgsub.__version__
+    with tifffile.TiffFile(root / "out" / "cells.ome.tif") as tif:
+        assert 'Namespace="bgsub.provenance"' in tif.ome_metadata
+    result = run_cli("run", "--config", str(sidecar), "-o", str(tmp_path / "again"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "again" / "cells.ome.tif").read_bytes() == (
+        root / "out" / "cells.ome.tif").read_bytes()
+
+
+def test_info_prints_shape_axes_dtype_pixel_size_and_range(batch_run):
+    root, _, _ = batch_run
+    result = run_cli("info", str(root / "in" / "cells.ome.tif"), str(root / "in" / "bad.tif"))
+    assert result.returncode == 1
+    for text in ("shape      : (2, 3, 36, 40)", "axes       : CZYX", "dtype      : uint16",
+                 "pixel size : Z 1 µm, Y 0.2 µm, X 0.2 µm", "channels   : DAPI, GFP",
+                 f"range      : {CZYX.min()} - {CZYX.max()}"):
+        assert text in result.stdout
+    assert result.stderr.count("\n") == 1 and "bad.tif" in result.stderr
+
+
+# -- single behaviours ------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def three(tmp_path) -> Path:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for i, name in enumerate(("a.tif", "b.tif", "sub/c.tif")):
+        tifffile.imwrite(folder / name, synthetic((40, 44), seed=i).image)
+    return folder
+
+
+def test_dry_run_writes_nothing(three, tmp_path):
+    result = run_cli("run", str(three), "-r", "-o", str(tmp_path / "out"), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("would write") == 3 and "nothing written" in result.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_globs_folders_and_recursion(three, tmp_path):
+    result = run_cli("run", f"{three}/**/*.tif", "-r", "-o", str(tmp_path / "out"), "-q",
+                     "--suffix", "_bg", "--radius", "5")
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path / "out").as_posix()
+                     for p in (tmp_path / "out").rglob("*.tif"))
+    assert written == ["a_bg.tif", "b_bg.tif", "sub/c_bg.tif"]
+
+
+def test_collisions_and_inputs_are_refused_before_anything_is_written(three, tmp_path):
+    shutil.copy(three / "a.tif", three / "sub" / "a.tif")
+    clash = run_cli("run", str(three / "a.tif"), str(three / "sub" / "a.tif"), "-o",
+                    str(tmp_path / "clash"))
+    assert clash.returncode == 2 and "would both write" in clash.stderr
+    assert not (tmp_path / "clash").exists()
+    in_place = run_cli("run", str(three / "b.tif"), "-o", str(three))
+    assert in_place.returncode == 2 and "pass --overwrite" in in_place.stderr
+    assert in_place.stderr.count("\n") == 1
+
+
+def test_config_pipeline_with_command_line_override(three, tmp_path):
+    lab = tmp_path / "lab.toml"
+    lab.write_text('default = "nuclei"\n[pipelines.nuclei]\nmethod = "median"\nradius = 9\n'
+                   'presmooth = "gaussian:1"\n[pipelines.nuclei.options]\nfootprint = "box"\n'
+                   '[pipelines.other]\nmethod = "mean"\n')
+    result = run_cli("run", str(three / "a.tif"), "-o", str(tmp_path / "out"), "--config",
+                     str(lab), "--pipeline", "nuclei", "--radius", "4", "--save-background")
+    assert result.returncode == 0, result.stderr
+    params = json.loads((tmp_path / "out" / "a.tif.bgsub.json").read_text())["parameters"]
+    assert (params["method"], params["radius"], params["presmooth"]) == ("median", 4.0,
+                                                                         "gaussian:1")
+    assert params["options"] == {"footprint": "box"}
+    background = tifffile.imread(tmp_path / "out" / "a_background.tif")
+    assert background.dtype == np.float32
+
+
+def test_bad_settings_are_one_line_usage_errors(three, tmp_path):
+    result = run_cli("run", str(three), "-o", str(tmp_path / "out"), "-O", "footprnt=box")
+    assert result.returncode == 2
+    assert result.stderr.startswith("bgsub: error: method 'rolling_ball' got unknown option")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_verbose_shows_the_traceback_of_a_bad_file(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    result = run_cli("run", str(tmp_path / "bad.png"), "-o", str(tmp_path / "out"), "-v")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_imagej_options(three, tmp_path):
+    if not hasattr(bgsub, "from_imagej"):
+        pytest.skip("bgsub.from_imagej is not available yet")
+    result = run_cli("run", str(three / "a.tif"), "-o", str(tmp_path / "out"), "--imagej",
+                     "rolling=12 light")
+    assert result.returncode == 0, result.stderr
+    params = json.loads((tmp_path / "out" / "a.tif.bgsub.json").read_text())["parameters"]
+    assert params["radius"] == 12 and params["light_background"] is True
+
+
+# -- interruption and read-only folders ----------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, signum):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        tifffile.imwrite(folder / f"f{i}.tif", synthetic((150, 150), seed=i).image)
+    args = ["run", str(folder), "-o", str(tmp_path / "out"), "--method", "median",
+            "--radius", "14"]
+    process = start_cli(*args)
+    first = tmp_path / "out" / "f0.tif.bgsub.json"
+    deadline = time.monotonic() + 120
+    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    if process.poll() is not None:
+        pytest.skip("the batch finished before it could be interrupted")
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    outputs = sorted((tmp_path / "out").glob("*.tif"))
+    assert 1 <= len(outputs) < 6 and not hidden(tmp_path / "out")
+    for output in outputs:  # every file there is complete, with its record
+        assert tifffile.imread(output).shape == (150, 150)
+        assert output.with_name(output.name + ".bgsub.json").exists()
+    resumed = run_cli(*args, "-v")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("skip:") == len(outputs)
+    assert len(list((tmp_path / "out").glob("*.tif"))) == 6
+
+
+def test_a_read_only_output_folder_is_one_clean_error(three, tmp_path):
+    """A real read-only bind mount, in a private user + mount namespace (root ignores chmod)."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "-rm", "true"], capture_output=True) \
+        if unshare else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("unshare -rm (user namespaces) is not available here")
+    command = (f"mount --bind -o ro '{target}' '{target}' && exec '{sys.executable}' -m bgsub "
+               f"run '{three}' -o '{target}/out'")
+    result = subprocess.run([unshare, "-rm", "sh", "-c", command], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (f"bgsub: error: cannot write to output folder {target}/out: "
+                             "Read-only file system; choose a writable folder with -o\n")

@@ -8,3 +8,12 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "data", "estimate_background", "get_method", "list_methods",
            "subtract_background"]
+
+
+def __getattr__(name: str):
+    """``bgsub.io`` (and the batch modules) on first use, keeping ``import bgsub`` light."""
+    if name in ("io", "batch", "config", "provenance"):
+        import importlib
+
+        return importlib.import_module(f"bgsub.{name}")
+    raise AttributeError(f"module 'bgsub' has no attribute {name!r}")

@@ -1,21 +1,42 @@
-"""The ``bgsub`` command line."""
+"""The ``bgsub`` command line: ``run``, ``info``, ``methods`` and ``demo``.
+
+A thin face over :mod:`bgsub.batch` (planning and running) and :mod:`bgsub.io`
+(files); see ``docs/cli.md`` for every option.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 import numpy as np
 
 import bgsub
 from bgsub.api import subtract_background
+from bgsub.config import (
+    OUTPUT_FORMATS,
+    ConfigError,
+    Settings,
+    load_config,
+    parse_option,
+    settings_from_imagej,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bgsub.__version__, prog_name="bgsub")
 def main() -> None:
     """Remove uneven background from microscopy images."""
+    # tifffile logs every oddity of a damaged file; bgsub reports one line per file instead.
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
 
 
 @main.command("methods")
@@ -61,6 +82,346 @@ def _atomic_tiff(path: Path, data: np.ndarray, tifffile) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tifffile.imwrite(tmp, data, compression="zlib")
     tmp.replace(path)
+
+
+# -- bgsub run ----------------------------------------------------------------------------
+
+# click parameter name -> Settings field, for values given on the command line
+_SETTING_PARAMS = {
+    "method": "method", "radius": "radius", "light_background": "light_background",
+    "presmooth": "presmooth", "true_3d": "true_3d", "axes": "axes", "spacing": "spacing",
+    "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
+    "fmt": "format", "suffix": "suffix", "series": "series",
+}
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@main.command("run")
+@click.argument("inputs", nargs=-1)
+@click.option("-o", "--output", "outdir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the results (created if needed).")
+@click.option("-m", "--method", default="rolling_ball", show_default=True,
+              help="Background method (see `bgsub methods`).")
+@click.option("--radius", default="50", show_default=True,
+              help="Neighbourhood radius in pixels; or one per spatial axis, Z,Y,X.")
+@click.option("--light/--dark", "light_background", default=False,
+              help="Bright background with dark objects (bright field).  [default: dark]")
+@click.option("--presmooth", default=None, metavar="KIND:SIZE",
+              help="Smooth before estimating: mean:1, median:1, gaussian:1 (or none).")
+@click.option("--3d/--per-slice", "true_3d", default=False,
+              help="True 3D neighbourhood over Z, Y, X, or each Z plane alone.  "
+                   "[default: per-slice]")
+@click.option("--axes", default=None, metavar="TZCYX",
+              help="Override the file's axes, one letter per array axis.")
+@click.option("--spacing", default="auto", show_default=True, metavar="auto|none|Z,Y,X",
+              help="Pixel sizes that scale a scalar radius per axis; auto: from the file.")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A method option, e.g. -O footprint=box (repeatable).")
+@click.option("--offset", type=float, default=0.0, show_default=True,
+              help="Added before rounding, to keep slightly negative values.")
+@click.option("--output-dtype", type=click.Choice(["same", "float", "float32", "float64"]),
+              default="same", show_default=True, help="Pixel type of the result.")
+@click.option("--save-background", is_flag=True,
+              help="Also write the background (float32) as <name>_background.")
+@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="same",
+              show_default=True, help="Output format (same: as the input; JPEG -> PNG).")
+@click.option("--suffix", default="", help="Added to output file names, e.g. _bgsub.")
+@click.option("--series", default="all", show_default=True, metavar="all|N",
+              help="Which series of multi-series files.")
+@click.option("--imagej", default=None, metavar="OPTIONS",
+              help='ImageJ "Subtract Background" options, e.g. "rolling=50 light".')
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Settings file (TOML/YAML) or a provenance record (.bgsub.json).")
+@click.option("--pipeline", default=None, help="Named pipeline of the --config file.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Files processed at once (threads).")
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (and **).")
+@click.option("--overwrite", is_flag=True,
+              help="Allow an output to replace its own input (-o the input folder).")
+@click.option("--force", is_flag=True, help="Redo outputs that are up to date.")
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would be done; write nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Print every file and full tracebacks of errors.")
+@click.pass_context
+def run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, config: Path | None,
+                pipeline: str | None, imagej: str | None, options: tuple[str, ...], jobs: int,
+                recursive: bool, overwrite: bool, force: bool, dry_run: bool, quiet: bool,
+                verbose: bool, **_: Any) -> None:
+    """Subtract the background of every INPUT (files, folders or glob patterns).
+
+    \b
+    Examples:
+      bgsub run cells.tif -o corrected
+      bgsub run raw/ -r -o corrected --method tophat --radius 30 -O footprint=box
+      bgsub run "raw/*.ome.tif" -o corrected --config lab.toml --pipeline nuclei
+      bgsub run --config corrected/cells.tif.bgsub.json -o again   # reproduce
+    """
+    started = time.perf_counter()
+    _install_signal_handlers()
+    try:
+        _run_command(ctx, inputs, outdir, config, pipeline, imagej, options, jobs, recursive,
+                     overwrite, force, dry_run, quiet, verbose, started)
+    except KeyboardInterrupt as exc:  # before any output was started
+        signum = getattr(exc, "signum", signal.SIGINT)
+        _fail(f"interrupted by {signal.Signals(signum).name} before anything was written",
+              128 + signum)
+
+
+def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
+                 config: Path | None, pipeline: str | None, imagej: str | None,
+                 options: tuple[str, ...], jobs: int, recursive: bool, overwrite: bool,
+                 force: bool, dry_run: bool, quiet: bool, verbose: bool, started: float
+                 ) -> NoReturn:
+    from bgsub import batch
+
+    try:
+        settings, inputs = _settings(ctx, inputs, config, pipeline, imagej, options)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    if not inputs:
+        _fail("no INPUT given; name files, folders or patterns (or a provenance --config)", 2)
+    sources, problems = batch.expand_inputs(inputs, recursive)
+    try:
+        jobs_planned, plan_problems = batch.plan_jobs(sources, outdir, settings,
+                                                      overwrite=overwrite, force=force)
+    except batch.PlanError as exc:
+        _fail(str(exc), 2)
+    problems += plan_problems
+    problems += [batch.Result(j.source.path, "failed", j.reason, j)
+                 for j in jobs_planned if j.action == "refuse"]
+    todo = [j for j in jobs_planned if j.action == "run"]
+    skipped = [batch.Result(j.source.path, "skipped", j.reason, j)
+               for j in jobs_planned if j.action == "skip"]
+    out = _Printer(quiet, verbose)
+    for problem in problems:
+        out.result(problem)
+    if dry_run:
+        _dry_run(out, todo, skipped, problems)
+    for result in skipped:
+        out.result(result)
+    if todo:
+        try:
+            batch.prepare_folders(todo)
+        except batch.PlanError as exc:
+            _fail(str(exc), 1)
+    results = _run(out, todo, settings, jobs)
+    code = out.summary(results + skipped + problems, time.perf_counter() - started)
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
+              pipeline: str | None, imagej: str | None, options: tuple[str, ...]
+              ) -> tuple[Settings, list[str]]:
+    """Defaults < config file < --imagej < options given on the command line."""
+    settings = Settings()
+    found: list[str] = []
+    if config is not None:
+        values, found = load_config(config, pipeline)
+        settings = settings.updated(values)
+    elif pipeline is not None:
+        raise ConfigError("--pipeline needs --config FILE")
+    if imagej is not None:
+        settings = settings.updated(settings_from_imagej(imagej))
+    explicit: dict[str, Any] = {}
+    for param, name in _SETTING_PARAMS.items():
+        if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE:
+            explicit[name] = ctx.params[param]
+    explicit["options"] = dict(parse_option(text) for text in options)
+    return settings.updated(explicit).validated(), list(inputs) or found
+
+
+def _dry_run(out: _Printer, todo: list, skipped: list, problems: list) -> NoReturn:
+    for job in todo:
+        why = f" ({job.reason})" if job.reason else ""
+        out.always(f"would write {job.output}  <- {job.source.path}{_series(job)}{why}")
+        if job.background is not None:
+            out.always(f"would write {job.background}")
+    for result in skipped:
+        out.always(f"would skip  {result.job.output} ({result.message})")
+    out.always(f"dry run: {len(todo)} to do, {len(skipped)} up to date, "
+               f"{len(problems)} failed; nothing written")
+    sys.exit(1 if problems else 0)
+
+
+def _series(job: Any) -> str:
+    return f" [series {job.series}]" if job.series is not None else ""
+
+
+def _run(out: _Printer, todo: list, settings: Settings, workers: int) -> list:
+    from tqdm import tqdm
+
+    from bgsub import batch, io
+
+    cancel = threading.Event()
+    bar = tqdm(total=len(todo), unit="file", desc="bgsub", disable=True if out.quiet or
+               len(todo) < 2 else None, file=sys.stderr, dynamic_ncols=True)
+
+    def on_result(result: batch.Result) -> None:
+        bar.update(1)
+        out.result(result, bar)
+
+    stack = _stack_bar(out) if workers == 1 and not out.quiet else None
+    try:
+        return batch.run_batch(todo, settings, workers=workers, on_result=on_result,
+                               cancel=cancel, stack_progress=stack)
+    except KeyboardInterrupt as exc:
+        cancel.set()
+        removed = io.cleanup_live_temp_files()
+        bar.close()
+        signum = getattr(exc, "signum", signal.SIGINT)
+        out.error(f"interrupted by {signal.Signals(signum).name}: {out.count('done')} done, "
+                  f"the rest not written (removed {removed} partial file(s)); run the same "
+                  "command again to resume")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)  # do not wait for worker threads still computing
+    finally:
+        bar.close()
+
+
+def _install_signal_handlers() -> None:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread.
+
+    A SIGINT that is ignored (a background job of a script, ``nohup``) stays ignored.
+    """
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, handler)
+
+
+def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:
+    from tqdm import tqdm
+
+    def make(job: Any, total: int) -> Callable[[int], Any] | None:
+        if total < 2:
+            return None
+        bar = tqdm(total=total, unit="plane", desc=job.source.path.name, leave=False,
+                   file=sys.stderr, disable=None, position=1, dynamic_ncols=True)
+
+        def update(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return update
+
+    return make
+
+
+class _Printer:
+    """Per-file lines (verbose), errors (always), the summary (unless quiet)."""
+
+    def __init__(self, quiet: bool, verbose: bool) -> None:
+        self.quiet, self.verbose = quiet, verbose
+        self.counts: dict[str, int] = {}
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+    def always(self, text: str) -> None:
+        click.echo(text)
+
+    def error(self, text: str) -> None:
+        click.echo(f"bgsub: {text}", err=True)
+
+    def result(self, result: Any, bar: Any = None) -> None:
+        self.counts[result.status] = self.count(result.status) + 1
+        series = _series(result.job) if result.job is not None else ""
+        if result.status == "failed":
+            line = f"error: {result.path}{series}: {result.message}"
+            if self.verbose and result.details:
+                line += "\n" + result.details.rstrip()
+            _write(line, bar, err=True)
+        elif self.verbose and result.status == "done":
+            _write(f"done: {result.path}{series} -> {result.message} "
+                   f"({result.seconds:.1f} s)", bar)
+        elif self.verbose and result.status == "skipped":
+            _write(f"skip: {result.job.output} ({result.message})", bar)
+
+    def summary(self, results: list, seconds: float) -> int:
+        failed = sum(r.status == "failed" for r in results)
+        done = sum(r.status == "done" for r in results)
+        skipped = sum(r.status == "skipped" for r in results)
+        if not self.quiet or failed:
+            click.echo(f"bgsub: {done} done, {skipped} skipped (up to date), {failed} failed "
+                       f"in {seconds:.1f} s", err=bool(failed))
+        return 1 if failed else 0
+
+
+def _write(text: str, bar: Any = None, err: bool = False) -> None:
+    if bar is not None and not bar.disable:
+        bar.write(text, file=sys.stderr if err else sys.stdout)
+    else:
+        click.echo(text, err=err)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"bgsub: error: {message}", err=True)
+    sys.exit(code)
+
+
+# -- bgsub info ---------------------------------------------------------------------------
+
+
+@main.command("info")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--series", default=None, type=click.IntRange(min=0),
+              help="Only this series (default: every series).")
+def info_command(files: tuple[str, ...], series: int | None) -> None:
+    """Print shape, axes, dtype, pixel size, channels and value range of image FILES."""
+    from bgsub import io
+    from bgsub.batch import one_line
+
+    failed = 0
+    for name in files:
+        try:
+            fmt, count = io.probe(name)
+            click.echo(f"{name}: {fmt}, {count} series")
+            for index in [series] if series is not None else range(count):
+                _print_series(*io.read_image(name, index), count)
+        except Exception as exc:
+            click.echo(f"bgsub: error: {name}: {one_line(exc)}", err=True)
+            failed += 1
+    sys.exit(1 if failed else 0)
+
+
+def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
+    indent = "  "
+    if count > 1:
+        click.echo(f"  series {meta.series}:")
+        indent = "    "
+    click.echo(f"{indent}shape      : {image.shape}")
+    click.echo(f"{indent}axes       : {meta.axes}")
+    click.echo(f"{indent}dtype      : {image.dtype}")
+    sizes = ", ".join(f"{a} {meta.spacing[a]:g} {meta.units.get(a, '')}".rstrip()
+                      for a in meta.axes if a in meta.spacing)
+    click.echo(f"{indent}pixel size : {sizes or 'unknown'}")
+    if meta.channel_names:
+        click.echo(f"{indent}channels   : {', '.join(meta.channel_names)}")
+    if meta.name:
+        click.echo(f"{indent}name       : {meta.name}")
+    if image.size and np.issubdtype(image.dtype, np.number):
+        finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
+        low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+        click.echo(f"{indent}range      : {low} - {high}")
+    record = meta.provenance
+    if record and "parameters" in record:
+        params = record["parameters"]
+        click.echo(f"{indent}bgsub      : {record.get('kind', 'output')} of "
+                   f"{record.get('input', {}).get('name')}, {params.get('method')} radius "
+                   f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
 
 
 if __name__ == "__main__":  # pragma: no cover

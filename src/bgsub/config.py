@@ -1,0 +1,349 @@
+"""Processing settings: defaults, configuration files, ImageJ option strings.
+
+A configuration file is TOML (``.toml``), YAML (``.yaml``/``.yml``, needs
+PyYAML) or a bgsub provenance record (``<output>.bgsub.json``). It holds one
+pipeline (the settings at the top level) or several named ones::
+
+    default = "nuclei"
+
+    [pipelines.nuclei]
+    method = "rolling_ball"
+    radius = 30
+    presmooth = "gaussian:1"
+
+    [pipelines.nuclei.options]
+    envelope = true
+
+Keys are the long command-line options (``light``, ``true_3d``/``3d``,
+``save_background``, ...); see ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgsub._dtypes import output_dtype_for
+from bgsub._presmooth import parse_presmooth
+from bgsub.methods import get_method
+
+__all__ = ["ConfigError", "Settings", "load_config", "settings_from_imagej"]
+
+OUTPUT_FORMATS = ("same", "tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
+_API_KEYS = ("method", "radius", "axes", "true_3d", "spacing", "light_background",
+             "presmooth", "output_dtype", "offset")
+_ALIASES = {"light": "light_background", "3d": "true_3d", "output-dtype": "output_dtype",
+            "save-background": "save_background", "light-background": "light_background",
+            "true-3d": "true_3d", "option": "options"}
+_IGNORED = ("description", "name")
+
+
+class ConfigError(ValueError):
+    """A configuration file or a setting is invalid."""
+
+
+@dataclass
+class Settings:
+    """Everything that decides what an output contains.
+
+    Attributes
+    ----------
+    method, radius, axes, true_3d, light_background, presmooth, output_dtype, offset
+        As for :func:`bgsub.subtract_background`; ``axes=None`` takes each
+        file's own axes.
+    spacing : "auto", "none" or tuple of float
+        ``"auto"`` uses the file's physical pixel sizes (see ``docs/cli.md``).
+    options : dict
+        The method's own options.
+    save_background : bool
+        Also write the background (float32) next to each output.
+    format : str
+        Output format, or ``"same"`` as the input (JPEG is written as PNG).
+    series : "all" or int
+        Which series of multi-series files to process.
+    suffix : str
+        Added to each output's file name before its extension.
+    """
+
+    method: str = "rolling_ball"
+    radius: float | tuple[float, ...] = 50.0
+    axes: str | None = None
+    true_3d: bool = False
+    spacing: str | tuple[float, ...] = "auto"
+    light_background: bool = False
+    presmooth: str | None = None
+    output_dtype: str = "same"
+    offset: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+    save_background: bool = False
+    format: str = "same"
+    series: str | int = "all"
+    suffix: str = ""
+
+    def updated(self, values: Mapping[str, Any]) -> Settings:
+        """A copy with ``values`` (setting names or aliases) applied; options are merged."""
+        values = normalise_keys(values)
+        options = {**self.options, **dict(values.pop("options", None) or {})}
+        return dataclasses.replace(self, **values, options=options)
+
+    def validated(self) -> Settings:
+        """A copy in canonical form (method name, full options, numbers); raise ConfigError."""
+        try:
+            method = get_method(self.method)
+            options = method.resolve_options(self.options)
+            presmooth = parse_presmooth(self.presmooth)
+            output_dtype_for(np.dtype(np.uint16), self.output_dtype)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from None
+        return dataclasses.replace(
+            self, method=method.name, options=options, radius=_radius(self.radius),
+            spacing=_spacing(self.spacing), presmooth=None if presmooth is None else str(
+                presmooth), axes=_axes(self.axes), format=_choice(self.format, OUTPUT_FORMATS,
+                                                                  "format"),
+            series=_series(self.series), output_dtype=str(self.output_dtype),
+            offset=_number(self.offset, "offset"), true_3d=_flag(self.true_3d, "true_3d"),
+            light_background=_flag(self.light_background, "light"),
+            save_background=_flag(self.save_background, "save_background"))
+
+    def request(self) -> dict[str, Any]:
+        """The settings that decide an output's content, as JSON-friendly values."""
+        record = dataclasses.asdict(self)
+        for key in ("radius", "spacing"):
+            if isinstance(record[key], tuple):
+                record[key] = list(record[key])
+        return record
+
+
+def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Map aliases (``light``, ``3d``, dashes) to setting names; reject unknown keys."""
+    known = {f.name for f in dataclasses.fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = _ALIASES.get(key, key.replace("-", "_"))
+        if name in _IGNORED:
+            continue
+        if name not in known:
+            raise ConfigError(f"unknown setting {key!r}; use one of "
+                              f"{', '.join(sorted(known | set(_ALIASES)))}")
+        out[name] = value
+    return out
+
+
+def _radius(value: Any) -> float | tuple[float, ...]:
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, (list, tuple)):
+        radii = tuple(_number(v, "radius") for v in value)
+        return radii[0] if len(radii) == 1 else radii
+    return _number(value, "radius")
+
+
+def _spacing(value: Any) -> str | tuple[float, ...]:
+    if value is None:
+        return "none"
+    if isinstance(value, str) and value.lower() in ("auto", "none"):
+        return value.lower()
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, (list, tuple)):
+        return tuple(_number(v, "spacing") for v in value)
+    raise ConfigError(f"spacing={value!r} is not understood; use auto, none or e.g. 2,0.5,0.5")
+
+
+def _axes(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not value.isalpha():
+        raise ConfigError(f"axes={value!r} must be letters, one per axis, e.g. TZCYX")
+    return value.upper()
+
+
+def _series(value: Any) -> str | int:
+    if isinstance(value, str) and value.lower() == "all":
+        return "all"
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"series={value!r} is not understood; use all or a number") from None
+    if index < 0:
+        raise ConfigError(f"series={value!r} must be 0 or more (or all)")
+    return index
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} must be a number") from None
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise ConfigError(f"{name}={value!r} must be true or false")
+
+
+def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
+    text = str(value).lower()
+    if text not in choices:
+        raise ConfigError(f"{name}={value!r} is not known; use one of {', '.join(choices)}")
+    return text
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``"footprint=box"`` -> ``("footprint", "box")``; values are JSON-ish typed.
+
+    Examples
+    --------
+    >>> parse_option("envelope=true"), parse_option("height=20")
+    (('envelope', True), ('height', 20))
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"option {text!r} is not KEY=VALUE; write e.g. footprint=box")
+    raw = raw.strip()
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return key.strip(), lowered == "true"
+    if lowered in ("none", "null"):
+        return key.strip(), None
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
+
+
+def settings_from_imagej(options: str) -> dict[str, Any]:
+    """Settings from an ImageJ "Subtract Background" option string, via ``bgsub.from_imagej``."""
+    import bgsub
+
+    convert = getattr(bgsub, "from_imagej", None)
+    if convert is None:
+        raise ConfigError("this bgsub has no ImageJ option support (bgsub.from_imagej); "
+                          "give --method and --radius instead")
+    try:
+        kwargs = dict(convert(options))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--imagej {options!r}: {exc}") from None
+    values: dict[str, Any] = {"options": {}}
+    if kwargs.pop("return_background", False):
+        values["save_background"] = True
+    for key, value in kwargs.items():
+        if key in _API_KEYS:
+            values[key] = value
+        else:
+            values["options"][key] = value
+    return values
+
+
+def load_config(path: Path | str, pipeline: str | None = None
+                ) -> tuple[dict[str, Any], list[str]]:
+    """Read the settings of ``pipeline`` (or the only/default one) from a configuration file.
+
+    Returns
+    -------
+    values : dict
+        Settings as found in the file (apply with :meth:`Settings.updated`).
+    inputs : list of str
+        The input path of a provenance record, else empty.
+    """
+    path = Path(path)
+    data = _read_file(path)
+    if "bgsub_provenance" in data:
+        return _from_provenance(data), [data["input"]["path"]] if "path" in data.get(
+            "input", {}) else []
+    values = _pick_pipeline(data, pipeline, path)
+    imagej = values.pop("imagej", None)
+    merged = settings_from_imagej(imagej) if imagej else {}
+    options = {**merged.pop("options", {}), **dict(values.pop("options", None) or {})}
+    merged.update(normalise_keys(values))
+    merged["options"] = options
+    return merged, []
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}; check the path") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = _yaml(text)
+        else:
+            data = _toml(text)
+    except ConfigError:
+        raise
+    except Exception as exc:  # each parser has its own error type
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"config {path} is not valid {suffix.lstrip('.') or 'TOML'}: "
+                          f"{first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must hold a table of settings")
+    return data
+
+
+def _toml(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib.loads(text)
+
+
+def _yaml(text: str) -> Any:
+    try:
+        import yaml
+    except ModuleNotFoundError:
+        raise ConfigError("YAML configs need PyYAML (pip install pyyaml); "
+                          "or write the config as TOML") from None
+    return yaml.safe_load(text)
+
+
+def _pick_pipeline(data: dict[str, Any], pipeline: str | None, path: Path) -> dict[str, Any]:
+    pipelines = data.get("pipelines", data.get("pipeline"))
+    if pipelines is None:
+        if pipeline is not None:
+            raise ConfigError(f"config {path} holds a single pipeline; drop --pipeline "
+                              f"{pipeline}")
+        return dict(data)
+    if not isinstance(pipelines, dict) or not pipelines:
+        raise ConfigError(f"config {path}: [pipelines] must hold named tables")
+    name = pipeline or data.get("default")
+    if name is None and len(pipelines) == 1:
+        name = next(iter(pipelines))
+    if name is None:
+        raise ConfigError(f"config {path} holds pipelines {', '.join(pipelines)}; "
+                          "choose one with --pipeline NAME")
+    if name not in pipelines:
+        raise ConfigError(f"config {path} has no pipeline {name!r}; "
+                          f"choose one of {', '.join(pipelines)}")
+    return dict(pipelines[name])
+
+
+def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
+    """Settings that reproduce the output a provenance record describes."""
+    params = dict(record.get("parameters", {}))
+    values = {key: params[key] for key in _API_KEYS if key in params}
+    values["options"] = dict(params.get("options", {}))
+    if values.get("spacing") is None:
+        values["spacing"] = "none"
+    settings = record.get("settings", {})
+    for key in ("save_background", "format", "suffix"):
+        if key in settings:
+            values[key] = settings[key]
+    series = record.get("input", {}).get("series")
+    values["series"] = "all" if series is None else series
+    return values

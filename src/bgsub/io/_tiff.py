@@ -1,0 +1,291 @@
+"""TIFF, OME-TIFF and ImageJ hyperstacks, through tifffile."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from bgsub.io._metadata import ImageMetadata, normalise_unit
+
+PROVENANCE_KEY = "bgsub"
+OME_NAMESPACE = "bgsub.provenance"
+_IMAGEJ_INFO_PREFIX = "bgsub provenance: "
+_IMAGEJ_KEEP = ("unit", "spacing", "finterval", "fps", "loop", "mode", "LUTs", "Labels")
+_RESOLUTION_CM = 3
+
+
+def series_count(path: Path) -> int:
+    """Number of image series in the TIFF file at ``path``."""
+    with tifffile.TiffFile(path) as tif:
+        return len(tif.series)
+
+
+def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of series ``series`` of a TIFF file."""
+    with tifffile.TiffFile(path) as tif:
+        count = len(tif.series)
+        if not 0 <= series < count:
+            raise ValueError(f"series {series} does not exist (the file has {count}); "
+                             f"use --series 0 to {count - 1}")
+        s = tif.series[series]
+        data = s.asarray()
+        page = s.keyframe
+        meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
+        meta.original["resolution"] = _resolution(page)
+        if tif.is_ome:
+            _read_ome(tif.ome_metadata or "", series, meta)
+        elif tif.is_imagej:
+            _read_imagej(tif.imagej_metadata or {}, data.shape, meta)
+        else:
+            _read_shaped(tif.shaped_metadata, series, meta)
+    if data.ndim != len(meta.axes):
+        raise ValueError(f"the file's axes {meta.axes!r} do not match its shape {data.shape}; "
+                         "give the right ones with --axes")
+    return data, meta
+
+
+def _resolution(page: Any) -> tuple[tuple[int, int], tuple[int, int], int] | None:
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    unit = tags["ResolutionUnit"].value if "ResolutionUnit" in tags else 2
+    return tuple(tags["XResolution"].value), tuple(tags["YResolution"].value), int(unit)
+
+
+def _pixel_size(rational: tuple[int, int]) -> float | None:
+    numerator, denominator = rational
+    return denominator / numerator if numerator else None
+
+
+def _read_ome(xml: str, series: int, meta: ImageMetadata) -> None:
+    meta.format = "ome-tiff"
+    meta.original["ome_xml"] = xml
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return
+    images = [el for el in root if _local(el.tag) == "Image"]
+    if series >= len(images):
+        return
+    image = images[series]
+    meta.name = image.get("Name")
+    pixels = next((el for el in image if _local(el.tag) == "Pixels"), None)
+    if pixels is None:
+        return
+    for letter in "ZYX":
+        size = pixels.get(f"PhysicalSize{letter}")
+        if size is not None:
+            meta.spacing[letter] = float(size)
+            meta.units[letter] = normalise_unit(pixels.get(f"PhysicalSize{letter}Unit", "µm"))
+    names = [ch.get("Name") for ch in pixels if _local(ch.tag) == "Channel"]
+    if names and all(names):
+        meta.channel_names = tuple(names)
+    meta.provenance = _ome_provenance(root, image)
+
+
+def _ome_provenance(root: ET.Element, image: ET.Element) -> dict | None:
+    refs = {el.get("ID") for el in image if _local(el.tag) == "AnnotationRef"}
+    for element in root.iter():
+        if _local(element.tag) != "CommentAnnotation":
+            continue
+        if element.get("Namespace") != OME_NAMESPACE or element.get("ID") not in refs:
+            continue
+        value = next((el for el in element if _local(el.tag) == "Value"), None)
+        if value is not None and value.text:
+            return _loads(value.text)
+    return None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_imagej(ij: dict, shape: tuple[int, ...], meta: ImageMetadata) -> None:
+    meta.format = "imagej"
+    meta.original["imagej"] = {k: ij[k] for k in _IMAGEJ_KEEP if k in ij}
+    unit = normalise_unit(ij.get("unit", "pixel"))
+    resolution = meta.original.get("resolution")
+    if resolution is not None and unit != "pixel":
+        for letter, rational in zip("XY", resolution[:2], strict=True):
+            size = _pixel_size(rational)
+            if size is not None:
+                meta.spacing[letter], meta.units[letter] = size, unit
+    if "spacing" in ij and "Z" in meta.axes:
+        meta.spacing["Z"], meta.units["Z"] = float(ij["spacing"]), unit
+    info = ij.get("Info", "")
+    if isinstance(info, str) and info.startswith(_IMAGEJ_INFO_PREFIX):
+        meta.provenance = _loads(info[len(_IMAGEJ_INFO_PREFIX):])
+    meta.channel_names = _channels_from_labels(ij.get("Labels"), meta.axes, shape)
+
+
+def _plane_shape(axes: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for a, n in zip(axes, shape, strict=True) if a not in "YXS")
+
+
+def _channels_from_labels(labels: Any, axes: str, shape: tuple[int, ...]
+                          ) -> tuple[str, ...] | None:
+    """Channel names from ImageJ slice labels that repeat the channel's name on each plane."""
+    planes = _plane_shape(axes, shape)
+    if not labels or "C" not in axes or len(labels) != int(np.prod(planes)):
+        return None
+    grid = np.array(labels, dtype=object).reshape(planes)
+    grid = np.moveaxis(grid, [a for a in axes if a not in "YXS"].index("C"), -1)
+    rows = grid.reshape(-1, grid.shape[-1])
+    if not all(all(row == rows[0]) for row in rows) or not all(rows[0]):
+        return None
+    return tuple(str(name) for name in rows[0])
+
+
+def _labels_from_channels(names: tuple[str, ...], axes: str, shape: tuple[int, ...]
+                          ) -> list[str]:
+    planes = _plane_shape(axes, shape)
+    others = [a for a in axes if a not in "YXS"]
+    grid = np.empty(planes, dtype=object)
+    index = others.index("C")
+    for c, name in enumerate(names):
+        grid[(slice(None),) * index + (c,)] = name
+    return [str(v) for v in grid.ravel()]
+
+
+def _read_shaped(shaped: Any, series: int, meta: ImageMetadata) -> None:
+    meta.format = "tiff"
+    info = shaped[series] if shaped and series < len(shaped) else {}
+    stored = info.get("spacing") if isinstance(info, dict) else None
+    if isinstance(stored, dict):
+        meta.spacing = {k: float(v) for k, v in stored.items()}
+        meta.units = {k: str(v) for k, v in (info.get("units") or {}).items()}
+    else:
+        resolution = meta.original.get("resolution")
+        if resolution is not None and resolution[2] == _RESOLUTION_CM:
+            for letter, rational in zip("XY", resolution[:2], strict=True):
+                size = _pixel_size(rational)
+                if size is not None:
+                    meta.spacing[letter], meta.units[letter] = size * 1e4, "µm"
+    if isinstance(info, dict):
+        names = info.get("channel_names")
+        meta.channel_names = tuple(names) if names else None
+        meta.name = info.get("name")
+        record = info.get(PROVENANCE_KEY)
+        meta.provenance = record if isinstance(record, dict) else None
+
+
+def _loads(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
+          provenance: dict | None) -> None:
+    """Write ``data`` as ``fmt`` (``tiff``, ``ome-tiff`` or ``imagej``) to ``path``."""
+    kwargs: dict[str, Any] = {
+        "bigtiff": data.nbytes > 2**32 - 2**25 and fmt != "imagej",
+        "photometric": _photometric(data, meta.axes),
+        "software": "bgsub",
+    }
+    if fmt == "ome-tiff":
+        kwargs.update(ome=True, compression="zlib", metadata=_ome_metadata(meta, provenance))
+        kwargs.update(_resolution_kwargs(meta, fmt))
+    elif fmt == "imagej":
+        data, meta = _imagej_order(data, meta)
+        kwargs.update(imagej=True, metadata=_imagej_metadata(meta, data.shape, provenance))
+        kwargs.update(_resolution_kwargs(meta, fmt))
+    else:
+        kwargs.update(compression="zlib", metadata=_shaped_metadata(meta, provenance))
+        kwargs.update(_resolution_kwargs(meta, fmt))
+    tifffile.imwrite(path, data, **kwargs)
+
+
+def _photometric(data: np.ndarray, axes: str) -> str:
+    rgb = axes.endswith("S") and data.shape[-1] in (3, 4) and data.dtype in (np.uint8, np.uint16)
+    return "rgb" if rgb else "minisblack"
+
+
+def _resolution_kwargs(meta: ImageMetadata, fmt: str) -> dict[str, Any]:
+    """TIFF resolution tags from the pixel size, else as read from the input."""
+    has_xy = "X" in meta.spacing and "Y" in meta.spacing
+    if fmt == "imagej" and has_xy:
+        return {"resolution": (1 / meta.spacing["X"], 1 / meta.spacing["Y"])}
+    if has_xy and meta.units.get("X") == "µm":
+        return {"resolution": (1e4 / meta.spacing["X"], 1e4 / meta.spacing["Y"]),
+                "resolutionunit": _RESOLUTION_CM}
+    original = meta.original.get("resolution")
+    if original is not None:
+        return {"resolution": (original[0], original[1]), "resolutionunit": original[2]}
+    return {}
+
+
+def _ome_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"axes": meta.axes}
+    if meta.name:
+        metadata["Name"] = meta.name
+    for letter, size in meta.spacing.items():
+        if letter in "ZYX":
+            metadata[f"PhysicalSize{letter}"] = size
+            metadata[f"PhysicalSize{letter}Unit"] = meta.units.get(letter, "µm")
+    if meta.channel_names:
+        metadata["Channel"] = {"Name": list(meta.channel_names)}
+    if provenance is not None:
+        metadata["CommentAnnotation"] = {"Namespace": OME_NAMESPACE,
+                                         "Value": _dumps(provenance)}
+        # A UUID derived from the content, so that re-running writes identical bytes.
+        metadata["UUID"] = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_OID, _dumps(provenance))}"
+        metadata["Creator"] = "bgsub"
+    return metadata
+
+
+def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: dict | None
+                     ) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"axes": meta.axes}
+    metadata.update(meta.original.get("imagej", {}))
+    if "Z" in meta.spacing:
+        metadata["spacing"] = meta.spacing["Z"]
+    unit = meta.units.get("X")
+    if unit and "unit" not in metadata:
+        metadata["unit"] = "micron" if unit == "µm" else unit
+    if meta.channel_names and "C" in meta.axes:
+        metadata["Labels"] = _labels_from_channels(meta.channel_names, meta.axes, shape)
+    if provenance is not None:
+        metadata["Info"] = _IMAGEJ_INFO_PREFIX + _dumps(provenance)
+    return metadata
+
+
+def _imagej_order(data: np.ndarray, meta: ImageMetadata) -> tuple[np.ndarray, ImageMetadata]:
+    """``data`` and ``meta`` with the axes in ImageJ's TZCYX(S) order."""
+    if data.dtype not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not {data.dtype}; "
+                         "use --output-dtype float32 or --format tiff")
+    order = "TZCYXS"
+    if any(a not in order for a in meta.axes):
+        raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
+                         f"{meta.axes!r}; use --format tiff or ome-tiff")
+    axes = "".join(sorted(meta.axes, key=order.index))
+    data = np.transpose(data, [meta.axes.index(a) for a in axes])
+    return data, dataclasses.replace(meta, axes=axes)
+
+
+def _shaped_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"axes": meta.axes}
+    if meta.spacing:
+        metadata["spacing"] = dict(meta.spacing)
+        metadata["units"] = dict(meta.units)
+    if meta.channel_names:
+        metadata["channel_names"] = list(meta.channel_names)
+    if meta.name:
+        metadata["name"] = meta.name
+    if provenance is not None:
+        metadata[PROVENANCE_KEY] = provenance
+    return metadata
+
+
+def _dumps(record: dict) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

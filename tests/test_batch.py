@@ -1,0 +1,269 @@
+"""bgsub.batch and bgsub.config: inputs, planning, skipping, settings files."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import bgsub
+from bgsub import batch, io
+from bgsub.config import ConfigError, Settings, load_config, parse_option
+from bgsub.data import synthetic
+
+
+@pytest.fixture()
+def tree(tmp_path) -> Path:
+    """in/a.tif, in/b.tif, in/sub/c.tif, in/sub/deep/d.png, in/notes.txt, in/.hidden.tif"""
+    root = tmp_path / "in"
+    (root / "sub" / "deep").mkdir(parents=True)
+    image = synthetic((40, 44), seed=5).image
+    for name in ("a.tif", "b.tif", "sub/c.tif", ".hidden.tif"):
+        tifffile.imwrite(root / name, image)
+    io.write_image(root / "sub/deep/d.png", (image // 16).astype(np.uint8),
+                   io.ImageMetadata("YX"), format="png")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def names(sources):
+    return sorted(s.relative.as_posix() for s in sources)
+
+
+def test_folders_globs_and_recursion_expand_to_images(tree):
+    assert names(batch.expand_inputs([str(tree)])[0]) == ["a.tif", "b.tif"]
+    assert names(batch.expand_inputs([str(tree)], recursive=True)[0]) == [
+        "a.tif", "b.tif", "sub/c.tif", "sub/deep/d.png"]
+    assert names(batch.expand_inputs([f"{tree}/*.tif"])[0]) == ["a.tif", "b.tif"]
+    assert names(batch.expand_inputs([f"{tree}/**/*.tif"], recursive=True)[0]) == [
+        "a.tif", "b.tif", "sub/c.tif"]
+    sources, problems = batch.expand_inputs([str(tree / "a.tif"), f"{tree}/a*",
+                                             str(tree / "nope.tif")])
+    assert names(sources) == ["a.tif"]  # deduplicated
+    assert [p.status for p in problems] == ["failed"]
+
+
+def plan(tree, outdir, settings=None, **kwargs):
+    sources, _ = batch.expand_inputs([str(tree)], recursive=True)
+    return batch.plan_jobs(sources, outdir, (settings or Settings(radius=5)).validated(),
+                           **kwargs)
+
+
+def test_outputs_mirror_the_input_tree_and_collisions_are_refused(tree, tmp_path):
+    jobs, problems = plan(tree, tmp_path / "out")
+    assert not problems
+    assert sorted(j.output.relative_to(tmp_path / "out").as_posix() for j in jobs) == [
+        "a.tif", "b.tif", "sub/c.tif", "sub/deep/d.png"]
+    flat = [batch.Source(tree / "a.tif", Path("a.tif")),
+            batch.Source(tree / "sub/c.tif", Path("a.tif"))]
+    with pytest.raises(batch.PlanError, match="would both write"):
+        batch.plan_jobs(flat, tmp_path / "out", Settings().validated())
+    assert not (tmp_path / "out").exists()
+
+
+def test_inputs_are_overwritten_only_in_place_with_overwrite(tree):
+    sources = [batch.Source(tree / "a.tif", Path("a.tif"))]
+    with pytest.raises(batch.PlanError, match="pass --overwrite"):
+        batch.plan_jobs(sources, tree, Settings().validated())
+    jobs, _ = batch.plan_jobs(sources, tree, Settings().validated(), overwrite=True)
+    assert jobs[0].in_place
+    # the background of a.tif would land on another input: never allowed, even in place
+    tifffile.imwrite(tree / "a_background.tif", np.zeros((4, 4), np.uint8))
+    other = [batch.Source(tree / "a.tif", Path("a.tif"))]
+    with pytest.raises(batch.PlanError, match="choose another output folder"):
+        batch.check_collisions(
+            batch.plan_jobs(other, tree, Settings(save_background=True).validated(),
+                            overwrite=True)[0], [tree / "a.tif", tree / "a_background.tif"],
+            overwrite=True)
+
+
+def run_all(jobs, settings):
+    return batch.run_batch([j for j in jobs if j.action == "run"], settings.validated())
+
+
+def test_up_to_date_outputs_are_skipped_until_settings_or_input_change(tree, tmp_path):
+    out = tmp_path / "out"
+    settings = Settings(radius=5)
+    jobs, _ = plan(tree, out, settings)
+    batch.prepare_folders(jobs)
+    assert {r.status for r in run_all(jobs, settings)} == {"done"}
+    assert {j.action for j in plan(tree, out, settings)[0]} == {"skip"}
+    assert {j.action for j in plan(tree, out, settings, force=True)[0]} == {"run"}
+    changed = plan(tree, out, Settings(radius=6))[0]
+    assert {(j.action, j.reason) for j in changed} == {("run", "settings changed")}
+    image = tifffile.imread(tree / "a.tif")
+    tifffile.imwrite(tree / "a.tif", image + 1)
+    actions = {j.source.path.name: (j.action, j.reason) for j in plan(tree, out, settings)[0]}
+    assert actions["a.tif"] == ("run", "input changed")
+    assert actions["b.tif"] == ("skip", "up to date")
+    os.utime(tree / "b.tif", ns=(1, 1))  # touched, same bytes: still up to date (hash)
+    assert {j.source.path.name: j.action for j in plan(tree, out, settings)[0]}["b.tif"] == "skip"
+
+
+def test_a_foreign_file_in_the_output_folder_is_not_replaced_without_force(tree, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    tifffile.imwrite(out / "a.tif", np.zeros((3, 3), np.uint8))
+    jobs = {j.source.path.name: j for j in plan(tree, out)[0]}
+    assert jobs["a.tif"].action == "refuse" and "--force" in jobs["a.tif"].reason
+    assert {j.source.path.name: j for j in plan(tree, out, force=True)[0]}["a.tif"].action == \
+        "run"
+
+
+def test_one_bad_file_fails_alone_with_a_one_line_reason(tree, tmp_path):
+    (tree / "bad.tif").write_bytes(b"II*\0" + b"\0" * 4)
+    (tree / "bool.tif").write_bytes(b"")
+    tifffile.imwrite(tree / "bool.tif", np.zeros((8, 8), bool))
+    jobs, problems = plan(tree, tmp_path / "out")
+    results = run_all(jobs, Settings(radius=5)) + problems
+    status = {r.path.name: (r.status, r.message) for r in results}
+    assert status["bad.tif"][0] == "failed" and "\n" not in status["bad.tif"][1]
+    assert status["bool.tif"][0] == "failed" and "boolean" in status["bool.tif"][1]
+    assert status["a.tif"][0] == "done" and status["sub/c.tif".split("/")[-1]][0] == "done"
+
+
+def test_an_unwritable_output_folder_is_one_clean_error(tree, tmp_path, monkeypatch):
+    """Simulated in-process (root ignores chmod); tests/test_cli.py uses a real ro mount."""
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    jobs, _ = plan(tree, tmp_path / "out")
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(batch.PlanError, match="Read-only file system; choose a writable"):
+        batch.prepare_folders(jobs)
+
+
+def test_a_write_failure_mid_batch_fails_that_file_only(tree, tmp_path, monkeypatch):
+    jobs, _ = plan(tree, tmp_path / "out")
+    batch.prepare_folders(jobs)
+    real = io.write_image
+
+    def flaky(path, *args, **kwargs):
+        if Path(path).name == "b.tif":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(io, "write_image", flaky)
+    results = {r.path.name: r for r in run_all(jobs, Settings(radius=5))}
+    assert results["b.tif"].status == "failed"
+    assert results["b.tif"].message.startswith("No space left on device")
+    assert results["a.tif"].status == "done"
+
+
+def test_block_by_block_processing_equals_one_call():
+    image = synthetic((3, 2, 30, 34), seed=2).image
+    params = {"method": "tophat", "radius": 4.0, "axes": "TCYX", "true_3d": False,
+              "spacing": None, "light_background": False, "presmooth": "gaussian:1",
+              "output_dtype": "same", "offset": 0.0, "options": {"footprint": "box"}}
+    ticks = []
+    fg, bg = batch.process(image, params, True, progress=ticks.append)
+    ref_fg, ref_bg = bgsub.subtract_background(image, "tophat", 4.0, axes="TCYX",
+                                               presmooth="gaussian:1", footprint="box",
+                                               return_background=True)
+    np.testing.assert_array_equal(fg, ref_fg)
+    np.testing.assert_array_equal(bg, ref_bg)
+    assert len(ticks) == batch.block_count(image.shape, params) == 6
+
+
+def test_spacing_auto_uses_the_file_pixel_size_in_3d_only_when_it_matters():
+    meta = io.ImageMetadata("ZYX", spacing={"Z": 2.0, "Y": 0.5, "X": 0.5},
+                            units={a: "µm" for a in "ZYX"})
+    shape = (4, 10, 10)
+    assert batch.resolve_parameters(Settings(true_3d=True).validated(), meta,
+                                    shape)["spacing"] == [2.0, 0.5, 0.5]
+    assert batch.resolve_parameters(Settings().validated(), meta, shape)["spacing"] is None
+    assert batch.resolve_parameters(Settings(true_3d=True, spacing="none").validated(), meta,
+                                    shape)["spacing"] is None
+    with pytest.raises(ValueError, match="--axes"):
+        batch.resolve_parameters(Settings(axes="YX").validated(), meta, shape)
+    with pytest.raises(ValueError, match="--3d needs a Z axis"):
+        batch.resolve_parameters(Settings(true_3d=True).validated(),
+                                 io.ImageMetadata("IYX"), shape)
+
+
+LAB = """
+default = "nuclei"
+
+[pipelines.nuclei]
+description = "DAPI, 60x"
+method = "tophat"
+radius = 8
+light = false
+presmooth = "gaussian:1"
+[pipelines.nuclei.options]
+footprint = "box"
+
+[pipelines.brightfield]
+method = "paraboloid"
+radius = 40
+light = true
+"""
+
+
+def test_config_files_hold_named_or_single_pipelines(tmp_path):
+    lab = tmp_path / "lab.toml"
+    lab.write_text(LAB)
+    values, inputs = load_config(lab)
+    settings = Settings().updated(values).validated()
+    assert (settings.method, settings.radius, settings.presmooth) == ("tophat", 8.0,
+                                                                      "gaussian:1")
+    assert settings.options == {"footprint": "box", "dilation_radius": None} and not inputs
+    bright = Settings().updated(load_config(lab, "brightfield")[0]).validated()
+    assert bright.light_background and bright.method == "paraboloid"
+    with pytest.raises(ConfigError, match="no pipeline 'nope'; choose one of nuclei"):
+        load_config(lab, "nope")
+    single = tmp_path / "one.toml"
+    single.write_text('method = "median"\nradius = 3\n"3d" = true\n')
+    assert Settings().updated(load_config(single)[0]).validated().true_3d
+    single.write_text('method = "median"\nradus = 3\n')
+    with pytest.raises(ConfigError, match="unknown setting 'radus'"):
+        load_config(single)
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "lab.yaml").write_text(yaml.safe_dump({"pipelines": {"x": {"radius": 7}}}))
+    assert load_config(tmp_path / "lab.yaml")[0]["radius"] == 7
+
+
+def test_settings_are_validated_with_one_line_errors():
+    with pytest.raises(ConfigError, match="unknown method"):
+        Settings(method="rolling").validated()
+    with pytest.raises(ConfigError, match="unknown option"):
+        Settings(options={"footprint": "box"}).validated()
+    with pytest.raises(ConfigError, match="output_dtype"):
+        Settings(output_dtype="int8").validated()
+    assert Settings(radius="2,8,8").validated().radius == (2.0, 8.0, 8.0)
+    assert parse_option("footprint=box") == ("footprint", "box")
+    assert parse_option("height=2.5") == ("height", 2.5)
+
+
+def test_a_provenance_record_is_a_config_that_reproduces_its_output(tree, tmp_path):
+    settings = Settings(method="tophat", radius=5, presmooth="median:1")
+    jobs, _ = plan(tree, tmp_path / "out", settings)
+    batch.prepare_folders(jobs)
+    run_all(jobs, settings)
+    sidecar = tmp_path / "out" / "a.tif.bgsub.json"
+    record = json.loads(sidecar.read_text())
+    assert record["parameters"]["method"] == "tophat" and record["bgsub_version"] == \
+        bgsub.__version__
+    values, inputs = load_config(sidecar)
+    assert inputs == [str((tree / "a.tif").resolve())]
+    again = Settings().updated(values).validated()
+    sources, _ = batch.expand_inputs(inputs)
+    jobs, _ = batch.plan_jobs(sources, tmp_path / "again", again)
+    batch.prepare_folders(jobs)
+    batch.run_batch(jobs, again)
+    assert (tmp_path / "again/a.tif").read_bytes() == (tmp_path / "out/a.tif").read_bytes()
+
+
+def test_outputs_written_into_an_input_folder_are_not_taken_as_inputs_again(tree):
+    settings = Settings(radius=5, suffix="_bg", save_background=True)
+    sources = [batch.Source(tree / "a.tif", Path("a.tif"))]
+    jobs, _ = batch.plan_jobs(sources, tree, settings.validated())
+    batch.run_batch(jobs, settings.validated())
+    assert (tree / "a_bg.tif").exists() and (tree / "a_bg_background.tif").exists()
+    assert names(batch.expand_inputs([str(tree)])[0]) == ["a.tif", "b.tif"]
+    assert names(batch.expand_inputs([str(tree / "a_bg.tif")])[0]) == ["a_bg.tif"]  # named

@@ -1,0 +1,195 @@
+"""bgsub.io: every format keeps its axes, pixel sizes, channel names and provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from bgsub import io
+from bgsub.io import ImageMetadata, read_image, write_image
+
+RECORD = {"bgsub_provenance": 1, "parameters": {"method": "tophat", "radius": 5.0}}
+
+
+@pytest.fixture(scope="module")
+def stack() -> np.ndarray:
+    """C, Z, Y, X uint16 stack."""
+    return np.random.default_rng(1).integers(0, 4000, (2, 3, 20, 24), dtype=np.uint16)
+
+
+def czyx_meta(fmt: str) -> ImageMetadata:
+    return ImageMetadata(axes="CZYX", spacing={"Z": 2.0, "Y": 0.25, "X": 0.25},
+                         units={"Z": "µm", "Y": "µm", "X": "µm"},
+                         channel_names=("DAPI", "GFP"), format=fmt)
+
+
+@pytest.mark.parametrize("fmt, name", [("tiff", "a.tif"), ("ome-tiff", "a.ome.tif"),
+                                       ("imagej", "a.tif"), ("ome-zarr", "a.ome.zarr"),
+                                       ("zarr", "a.zarr")])
+def test_stack_metadata_round_trips(tmp_path, stack, fmt, name):
+    path = write_image(tmp_path / name, stack, czyx_meta(fmt), RECORD, format=fmt)
+    assert io.detect_format(path) == fmt
+    data, meta = read_image(path)
+    order = {"imagej": "ZCYX", "ome-zarr": "CZYX"}.get(fmt, "CZYX")  # ImageJ order is TZCYX
+    assert meta.axes == order
+    np.testing.assert_array_equal(data, np.transpose(stack, ["CZYX".index(a) for a in order]))
+    assert meta.spacing == pytest.approx({"Z": 2.0, "Y": 0.25, "X": 0.25})
+    assert {meta.units[a] for a in "ZYX"} == {"µm"}
+    assert meta.channel_names == ("DAPI", "GFP")
+    assert meta.provenance == RECORD
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_imagej_hyperstack_from_tifffile_keeps_resolution_and_frame_interval(tmp_path, stack):
+    data = np.stack([stack.transpose(1, 0, 2, 3)] * 2)  # T, Z, C, Y, X
+    tifffile.imwrite(tmp_path / "hyper.tif", data, imagej=True, resolution=(4.0, 4.0),
+                     metadata={"axes": "TZCYX", "spacing": 1.5, "unit": "micron",
+                               "finterval": 30.0})
+    image, meta = read_image(tmp_path / "hyper.tif")
+    assert (meta.format, meta.axes, image.shape) == ("imagej", "TZCYX", data.shape)
+    assert meta.spacing == pytest.approx({"X": 0.25, "Y": 0.25, "Z": 1.5})
+    write_image(tmp_path / "out.tif", image, meta, RECORD)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.is_imagej
+        assert tif.imagej_metadata["finterval"] == 30.0
+        assert tif.imagej_metadata["unit"] == "micron"
+        assert tif.pages[0].resolution == pytest.approx((4.0, 4.0))
+        assert json.loads(tif.imagej_metadata["Info"].split(": ", 1)[1]) == RECORD
+
+
+def test_plain_tiff_keeps_resolution_tags_and_description_holds_provenance(tmp_path):
+    image = np.arange(30 * 40, dtype=np.uint16).reshape(30, 40)
+    tifffile.imwrite(tmp_path / "in.tif", image, resolution=(5000.0, 5000.0),
+                     resolutionunit="CENTIMETER")
+    data, meta = read_image(tmp_path / "in.tif")
+    assert meta.spacing == pytest.approx({"X": 2.0, "Y": 2.0})  # 5000 px/cm = 2 µm
+    write_image(tmp_path / "out.tif", data, meta, RECORD)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert json.loads(tif.pages[0].description)["bgsub"] == RECORD
+        assert tif.pages[0].resolution == pytest.approx((5000.0, 5000.0))
+
+
+def test_ome_tiff_provenance_is_an_ome_comment_annotation(tmp_path, stack):
+    write_image(tmp_path / "a.ome.tif", stack, czyx_meta("ome-tiff"), RECORD)
+    with tifffile.TiffFile(tmp_path / "a.ome.tif") as tif:
+        xml = tif.ome_metadata
+    assert 'CommentAnnotation ID="Annotation:0" Namespace="bgsub.provenance"' in xml
+
+
+def test_multi_series_tiff_reads_the_chosen_series(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "two.ome.tif", ome=True) as tif:
+        tif.write(np.zeros((8, 9), np.uint8), metadata={"axes": "YX"})
+        tif.write(np.full((2, 10, 11), 7, np.uint16), metadata={"axes": "ZYX"})
+    assert io.probe(tmp_path / "two.ome.tif") == ("ome-tiff", 2)
+    image, meta = read_image(tmp_path / "two.ome.tif", series=1)
+    assert image.shape == (2, 10, 11) and meta.axes == "ZYX" and meta.series_count == 2
+    with pytest.raises(ValueError, match="series 2 does not exist"):
+        read_image(tmp_path / "two.ome.tif", series=2)
+
+
+def test_ome_zarr_05_and_bioformats2raw_are_read(tmp_path):
+    data = np.arange(2 * 16 * 18, dtype=np.uint16).reshape(2, 16, 18)
+    root = zarr.open_group(str(tmp_path / "v05.ome.zarr"), mode="w", zarr_format=3)
+    root.create_array("s0", shape=data.shape, dtype=data.dtype)[...] = data
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space",
+                                                     "unit": "micrometer"},
+                 {"name": "x", "type": "space", "unit": "micrometer"}],
+        "datasets": [{"path": "s0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 0.5, 0.5]}]}]}]}
+    image, meta = read_image(tmp_path / "v05.ome.zarr")
+    np.testing.assert_array_equal(image, data)
+    assert meta.axes == "CYX" and meta.spacing == {"Y": 0.5, "X": 0.5}
+    assert meta.units["X"] == "µm"
+
+    b2r = tmp_path / "plate.zarr"
+    top = zarr.open_group(str(b2r), mode="w", zarr_format=2)
+    top.attrs["bioformats2raw.layout"] = 3
+    for i in range(2):
+        write_image(tmp_path / f"img{i}.ome.zarr", data + i, ImageMetadata(axes="CYX"),
+                    format="ome-zarr")
+        (tmp_path / f"img{i}.ome.zarr").rename(b2r / str(i))
+    assert io.probe(b2r) == ("ome-zarr", 2)
+    np.testing.assert_array_equal(read_image(b2r, series=1)[0], data + 1)
+
+
+def test_png_8_and_16_bit_rgb_and_jpeg(tmp_path):
+    grey = np.arange(12 * 14, dtype=np.uint16).reshape(12, 14) * 300
+    rgb = np.random.default_rng(0).integers(0, 255, (12, 14, 3), dtype=np.uint8)
+    (tmp_path / "g.png").write_bytes(imagecodecs.png_encode(grey))
+    (tmp_path / "c.jpg").write_bytes(imagecodecs.jpeg8_encode(rgb, level=95))
+    image, meta = read_image(tmp_path / "g.png")
+    assert image.dtype == np.uint16 and meta.axes == "YX"
+    np.testing.assert_array_equal(image, grey)
+    image, meta = read_image(tmp_path / "c.jpg")
+    assert (image.shape, meta.axes, meta.format) == ((12, 14, 3), "YXS", "jpeg")
+    meta = ImageMetadata(axes="YXS", spacing={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
+    write_image(tmp_path / "out.png", rgb, meta, RECORD, format="png")
+    back, back_meta = read_image(tmp_path / "out.png")
+    np.testing.assert_array_equal(back, rgb)
+    assert back_meta.spacing == pytest.approx({"Y": 0.5, "X": 0.5}, rel=1e-5)
+    assert back_meta.provenance == RECORD
+    with pytest.raises(ValueError, match="PNG holds uint8 or uint16"):
+        write_image(tmp_path / "f.png", grey.astype(np.float32), ImageMetadata("YX"),
+                    format="png")
+
+
+def test_bigtiff_is_chosen_for_outputs_over_4_gib(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(tifffile, "imwrite", lambda path, data, **kw: seen.update(kw))
+    big = np.broadcast_to(np.zeros(1, np.uint16), (2**31 + 1,))  # 4 GiB, no memory used
+    io._tiff.write(tmp_path / "big.tif", big, ImageMetadata(axes="X"), "tiff", None)
+    assert seen["bigtiff"] is True
+
+
+def test_corrupt_and_unsupported_files_give_one_line_errors(tmp_path):
+    (tmp_path / "bad.tif").write_bytes(b"II*\0" + b"\xff" * 20)
+    (tmp_path / "notes.tif").write_text("hello")
+    with pytest.raises(ValueError, match="holds no image|TIFF"):
+        read_image(tmp_path / "bad.tif")
+    with pytest.raises(io.UnsupportedFileError, match="unknown file signature"):
+        read_image(tmp_path / "notes.tif")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_image(tmp_path / "missing.tif")
+
+
+def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monkeypatch):
+    def half_then_fail(path, data, **kwargs):
+        Path(path).write_bytes(b"II*\0 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tifffile, "imwrite", half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(tmp_path / "out.tif", np.zeros((4, 4), np.uint8), ImageMetadata("YX"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
+    stale = tmp_path / ".a.tif.999999999.bgsub-tmp"
+    stale.write_bytes(b"partial")
+    live = io._atomic.temp_path_for(tmp_path / "b.tif")
+    live.write_bytes(b"being written by this process")
+    assert io.remove_stale_temp_files(tmp_path) == [stale]
+    assert live.exists() and not stale.exists()
+
+
+def test_zarr_output_replaces_an_existing_store_atomically(tmp_path):
+    meta = ImageMetadata(axes="YX")
+    write_image(tmp_path / "a.zarr", np.zeros((5, 6), np.uint8), meta, format="zarr")
+    write_image(tmp_path / "a.zarr", np.ones((5, 6), np.uint8), meta, format="zarr")
+    np.testing.assert_array_equal(read_image(tmp_path / "a.zarr")[0], 1)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.zarr"]
+
+
+def test_split_name_and_extensions():
+    assert io.split_name("x.ome.tiff") == ("x", ".ome.tiff")
+    assert io.split_name("x.tif") == ("x", ".tif")
+    assert io.extension_for("tiff", "x.TIFF") == ".TIFF"
+    assert io.extension_for("png", "x.jpg") == ".png"
+    assert io.extension_for("ome-zarr", "x.tif") == ".ome.zarr"
