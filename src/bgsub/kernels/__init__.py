@@ -1,0 +1,1 @@
+"""Numba kernels: flat morphology and rank filters used by the background methods."""
