@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from skimage import morphology as morph
 
+from bgsub.kernels import flat
 from bgsub.kernels.flat import (
     SUPPORTED_DTYPES,
     flat_dilation,
@@ -181,6 +182,26 @@ def test_radius_larger_than_image(dtype: type, shape: str, img_shape: tuple[int,
         np.testing.assert_array_equal(ours(img, r, shape=shape), expected, err_msg=op)
     # every pixel sees the whole image for these small sizes
     assert (flat_erosion(img, r, shape) == img.min()).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("forced", ["van_herk", "tables"])
+def test_box_pass_variants(dtype: type, forced: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each 1D box pass has a van Herk and a table/direct variant: check both everywhere."""
+    if forced == "van_herk":
+        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 0)
+        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 0)
+    else:
+        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 10**6)
+        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 10**6)
+    img2 = random_image((26, 35), dtype, seed=12)
+    img3 = random_image((11, 13, 17), dtype, seed=13)
+    for img, radii in ((img2, [1, 4, 12, 40, (0, 9), (9, 0)]), (img3, [1, 3, 9, (6, 0, 2)])):
+        for r in radii:
+            fp = footprint_array(r, "box", ndim=img.ndim)
+            for op, (ours, ref) in OPS.items():
+                expected = ref(img, fp, mode="ignore")
+                np.testing.assert_array_equal(ours(img, r, "box"), expected, err_msg=f"{op} {r}")
 
 
 def test_opening_with_dilation_radius() -> None:
