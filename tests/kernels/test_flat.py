@@ -297,3 +297,14 @@ def test_property_opening_idempotent(img: np.ndarray, r: float, shape: str) -> N
 def test_property_equals_skimage(img: np.ndarray, r: float, shape: str) -> None:
     fp = footprint_array(r, shape, ndim=img.ndim)
     np.testing.assert_array_equal(flat_opening(img, r, shape), morph.opening(img, fp))
+
+
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_multithreaded_equals_skimage(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small jobs run single-threaded; force every thread on a mid-size image."""
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
+    img2 = random_image((201, 233), np.uint16, seed=21)
+    img3 = random_image((17, 40, 37), np.float32, seed=22)
+    for img, r in ((img2, 9), (img2, 30), (img3, 3), (img3, (2, 5, 5))):
+        fp = footprint_array(r, shape, ndim=img.ndim)
+        np.testing.assert_array_equal(flat_opening(img, r, shape), morph.opening(img, fp))

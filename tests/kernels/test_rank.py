@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
+from bgsub.kernels import flat
 from bgsub.kernels.flat import SUPPORTED_DTYPES, flat_dilation, flat_erosion, footprint_array
 from bgsub.kernels.rank import mean_filter, median_filter, rank_transform
 
@@ -255,3 +256,14 @@ def test_property_mean_within_window_range(img: np.ndarray, r: float, shape: str
     slack = 1e-6 * np.maximum(1.0, np.abs(img.astype(np.float64)).max())
     assert (lo - slack <= mean).all()
     assert (mean <= hi + slack).all()
+
+
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_multithreaded_equals_scipy(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small jobs run single-threaded; force every thread on a mid-size image."""
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
+    img2 = random_image((151, 173), np.uint16, seed=21)
+    img3 = random_image((9, 30, 27), np.float32, seed=22)
+    for img, r in ((img2, 7), (img3, (1, 3, 3))):
+        np.testing.assert_array_equal(median_filter(img, r, shape), scipy_median(img, r, shape))
+        assert_mean_close(mean_filter(img, r, shape), img, r, shape)

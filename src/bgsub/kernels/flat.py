@@ -37,7 +37,7 @@ from numba import njit, prange
 
 __all__ = [
     "SUPPORTED_DTYPES",
-    "dynamic_schedule",
+    "parallel_region",
     "flat_dilation",
     "flat_erosion",
     "flat_opening",
@@ -263,18 +263,44 @@ def _as3d(a: np.ndarray) -> np.ndarray:
     return a[None] if a.ndim == 2 else a
 
 
-@contextmanager
-def dynamic_schedule(chunksize: int = 1) -> Iterator[None]:
-    """Hand out ``prange`` iterations ``chunksize`` at a time (dynamic scheduling).
+# A job smaller than this (in simple vector operations) per thread runs on fewer threads:
+# below about a millisecond of work, waking a second thread costs more than it saves.
+_MIN_WORK_PER_THREAD = 4_000_000
 
-    The kernels' parallel loops run over a few coarse tiles per thread; dynamic scheduling
-    keeps both cores busy when one of them is shared with another process.
+
+def _planned_threads() -> int:
+    """Thread count used to size tiles (fixed, so tiling does not depend on the load)."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextmanager
+def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
+    """Run the enclosed numba ``prange`` loops with dynamic scheduling and enough threads.
+
+    Parameters
+    ----------
+    work : float
+        Rough number of simple operations; jobs below ``_MIN_WORK_PER_THREAD`` per thread
+        use fewer threads (small images run single-threaded).
+    chunksize : int
+        ``prange`` iterations handed out at a time. The kernels loop over a few coarse
+        tiles per thread; dynamic hand-out keeps both cores busy when one of them is
+        shared with another process.
+
+    Examples
+    --------
+    >>> with parallel_region(work=1e9):
+    ...     pass
     """
-    old = numba.set_parallel_chunksize(chunksize)
+    threads = numba.get_num_threads()
+    use = int(max(1, min(threads, work // _MIN_WORK_PER_THREAD)))
+    old_chunk = numba.set_parallel_chunksize(chunksize)
+    numba.set_num_threads(use)
     try:
         yield
     finally:
-        numba.set_parallel_chunksize(old)
+        numba.set_num_threads(threads)
+        numba.set_parallel_chunksize(old_chunk)
 
 
 # ---------------------------------------------------------------------------
@@ -389,7 +415,7 @@ def _row_plan(hw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
 
 def _tiles(nz: int, ny: int) -> tuple[int, int]:
     """Tile sizes ``(bz, by)`` giving a few tiles per thread."""
-    target = 4 * numba.get_num_threads()
+    target = 4 * _planned_threads()
     kz = min(nz, target)
     ky = min(ny, max(1, -(-target // kz)))
     return -(-nz // kz), -(-ny // ky)
@@ -402,7 +428,8 @@ def _rows_min(
     rowk, rowa, rowb, nlev, pad = _row_plan(hw)
     bz, by = _tiles(*src3.shape[:2])
     ident, inv_c = _min_identity(dtype), _inversion_constant(dtype)
-    with dynamic_schedule():
+    work = src3.size * (int((rowk >= 0).sum()) + nlev)
+    with parallel_region(work):
         _rows_min_kernel(
             src3, out3, rowk, rowa, rowb, nlev, pad, ident, inv_c, flip_in, flip_out, bz, by
         )
@@ -557,12 +584,11 @@ def _box_min(
     tmp = np.empty_like(out3) if len(passes) > 1 else out3
     dests = [out3 if (len(passes) - 1 - i) % 2 == 0 else tmp for i in range(len(passes))]
     cur = src3
-    with dynamic_schedule():
-        for i, ((ax, w), dst) in enumerate(zip(passes, dests, strict=True)):
-            fin = flip_in and i == 0
-            fout = flip_out and i == len(passes) - 1
-            _box_pass(cur, dst, ax, w, fin, fout)
-            cur = dst
+    for i, ((ax, w), dst) in enumerate(zip(passes, dests, strict=True)):
+        fin = flip_in and i == 0
+        fout = flip_out and i == len(passes) - 1
+        _box_pass(cur, dst, ax, w, fin, fout)
+        cur = dst
 
 
 def _box_pass(
@@ -574,12 +600,29 @@ def _box_pass(
     ident, inv_c = _min_identity(dtype), _inversion_constant(dtype)
     if axis == 2 and w <= _BOX_X_TABLE_MAX:
         _rows_min(src3, dst3, np.full((1, 1), w, dtype=np.int64), flip_in, flip_out)
-    elif axis == 2:
-        src2, dst2 = src3.reshape(nz * ny, nx), dst3.reshape(nz * ny, nx)
-        _vhgw_last_axis(src2, dst2, w, ident, inv_c, flip_in, flip_out)
-    elif w <= _BOX_YZ_DIRECT_MAX:
+    elif w <= _BOX_YZ_DIRECT_MAX and axis != 2:
         hw = np.zeros((2 * w + 1, 1) if axis == 0 else (1, 2 * w + 1), dtype=np.int64)
         _rows_min(src3, dst3, hw, flip_in, flip_out)
+    else:
+        with parallel_region(6 * src3.size):
+            _van_herk_pass(src3, dst3, axis, w, ident, inv_c, flip_in, flip_out)
+
+
+def _van_herk_pass(
+    src3: np.ndarray,
+    dst3: np.ndarray,
+    axis: int,
+    w: int,
+    ident: np.generic,
+    inv_c: np.generic,
+    flip_in: bool,
+    flip_out: bool,
+) -> None:
+    nz, ny, nx = src3.shape
+    dtype = src3.dtype
+    if axis == 2:
+        src2, dst2 = src3.reshape(nz * ny, nx), dst3.reshape(nz * ny, nx)
+        _vhgw_last_axis(src2, dst2, w, ident, inv_c, flip_in, flip_out)
     elif axis == 1:
         strip = _strip(nz, ny + 2 * w, nx, dtype)
         _vhgw_mid_axis(src3, dst3, w, ident, inv_c, flip_in, flip_out, strip)
@@ -594,7 +637,7 @@ def _box_pass(
 def _strip(nb: int, width: int, m: int, dtype: np.dtype, budget: int = 1 << 22) -> int:
     """Column-strip width for :func:`_vhgw_mid_axis`: wide, a few tasks per thread and a
     per-task buffer of at most ``budget`` bytes."""
-    per_b = max(1, -(-2 * numba.get_num_threads() // nb))
+    per_b = max(1, -(-2 * _planned_threads() // nb))
     strip = -(-m // per_b)
     strip = min(strip, max(64, budget // (width * dtype.itemsize)))
     return max(1, min(m, -(-strip // 64) * 64))

@@ -27,9 +27,10 @@ from .flat import (
     RadiusLike,
     _as_supported,
     _check_shape,
-    dynamic_schedule,
+    _planned_threads,
     footprint_array,
     normalize_radius,
+    parallel_region,
     row_halfwidths,
 )
 
@@ -319,7 +320,8 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
     plan = _window_plan(fp3, padded.shape)
     out = np.empty(ranks3.shape, dtype=ranks.dtype)
     by = _median_rows_per_tile(ranks3.shape)
-    with dynamic_schedule():
+    work = 4 * src.size * plan["right_add"].size
+    with parallel_region(work):
         _median_kernel(
             padded,
             out,
@@ -340,10 +342,8 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
 
 def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
     """Rows per tile: a few tiles per thread, long snakes (initialisation is O(r**2))."""
-    from numba import get_num_threads
-
     nz, ny, _ = shape
-    per_plane = max(1, -(-4 * get_num_threads() // nz))
+    per_plane = max(1, -(-4 * _planned_threads() // nz))
     return max(1, -(-ny // per_plane))
 
 
@@ -421,7 +421,7 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
     np.cumsum(padded, axis=2, dtype=acc_dtype, out=prefix[:, :, 1:])
     dz, dy = np.nonzero(hw >= 0)
     sums = np.empty(src3.shape, dtype=acc_dtype)
-    with dynamic_schedule(4):
+    with parallel_region(src.size * dz.size, chunksize=4):
         _segment_sum_kernel(
             prefix,
             sums,
