@@ -223,6 +223,28 @@ def test_input_layouts() -> None:
     assert flat_erosion(img.astype(">i2"), 3).dtype == np.int16
 
 
+@pytest.mark.parametrize("img_shape", [(0, 5), (4, 0), (0, 3, 3), (2, 0, 4)])
+def test_empty_images(img_shape: tuple[int, ...]) -> None:
+    img = np.zeros(img_shape, np.float32)
+    for op in (flat_erosion, flat_dilation, flat_opening):
+        for shape in ("disk", "box"):
+            out = op(img, 3, shape=shape)
+            assert out.shape == img.shape
+            assert out.dtype == img.dtype
+
+
+def test_huge_radius_is_cheap() -> None:
+    """Offsets beyond the image extent are dropped (exact: they only reach outside)."""
+    img = random_image((6, 9), np.uint16, seed=14)
+    for shape in ("disk", "box"):
+        np.testing.assert_array_equal(flat_erosion(img, 1e6, shape), np.full_like(img, img.min()))
+    np.testing.assert_array_equal(
+        flat_opening(img, (1e6, 2), "box"), flat_opening(img, (5, 2), "box")
+    )
+    fp = footprint_array((1e3, 2))[1000 - 5 : 1000 + 6]  # the rows that can reach the image
+    np.testing.assert_array_equal(flat_opening(img, (1e3, 2)), morph.opening(img, fp))
+
+
 def test_errors() -> None:
     img = np.zeros((5, 5), np.uint16)
     with pytest.raises(ValueError, match="shape"):

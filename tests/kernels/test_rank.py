@@ -149,6 +149,12 @@ def test_median_step_edges_uint16() -> None:
     np.testing.assert_array_equal(median_filter(img, 6), scipy_median(img, 6, "disk"))
 
 
+def test_empty_images() -> None:
+    img = np.zeros((0, 7), np.uint16)
+    assert median_filter(img, 2).shape == (0, 7)
+    assert mean_filter(img, 2).dtype == np.float32
+
+
 def test_median_input_layouts_and_errors() -> None:
     img = random_image((30, 40), np.uint16, seed=3)
     ref = scipy_median(img, 3, "disk")

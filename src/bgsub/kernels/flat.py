@@ -112,10 +112,15 @@ def _largest_offset(budget: Fraction, r: Fraction) -> int:
 
 
 @lru_cache(maxsize=64)
-def _row_halfwidths_cached(radius: tuple[float, ...], shape: str) -> np.ndarray:
+def _row_halfwidths_cached(
+    radius: tuple[float, ...], shape: str, limit: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Row half-widths (see :func:`row_halfwidths`), rows limited to ``|dz|, |dy| <= limit``."""
     rads = (0.0,) * (3 - len(radius)) + radius
     rz, ry, rx = (Fraction(r) for r in rads)
     nz, ny = math.floor(rads[0]), math.floor(rads[1])
+    if limit is not None:
+        nz, ny = min(nz, limit[0]), min(ny, limit[1])
     hw = np.full((2 * nz + 1, 2 * ny + 1), -1, dtype=np.int64)
     for dz in range(-nz, nz + 1):
         budget_z = Fraction(1) if rz == 0 else 1 - Fraction(dz * dz) / (rz * rz)
@@ -127,6 +132,19 @@ def _row_halfwidths_cached(radius: tuple[float, ...], shape: str) -> np.ndarray:
             hw[dz + nz, dy + ny] = _largest_offset(budget, rx)
     hw.setflags(write=False)
     return hw
+
+
+def _clipped_halfwidths(
+    radius: tuple[float, ...], shape: str, shape3: tuple[int, int, int]
+) -> np.ndarray:
+    """Row half-widths without offsets that no output pixel can reach inside the image.
+
+    Offsets with ``|o_i| >= n_i`` only ever point outside an image of extent ``n_i``, and
+    out-of-image pixels are ignored, so dropping them is exact for erosion/dilation.
+    """
+    nz, ny, nx = shape3
+    hw = _row_halfwidths_cached(radius, shape, (nz - 1, ny - 1))
+    return np.minimum(hw, nx - 1)
 
 
 def row_halfwidths(radius: RadiusLike, shape: str = "disk", ndim: int | None = None) -> np.ndarray:
@@ -504,7 +522,7 @@ def _vhgw_row(p, g, h, k):
 
 @njit(cache=True, parallel=True)
 def _vhgw_last_axis(src, out, w, ident, inv_c, flip_in, flip_out):
-    """Running minimum of half-width ``w`` along the last axis of 2D arrays (may alias)."""
+    """Running minimum of half-width ``w`` along the last axis of 2D arrays."""
     nrows, n = src.shape
     width = n + 2 * w
     chunk = 16
@@ -520,39 +538,67 @@ def _vhgw_last_axis(src, out, w, ident, inv_c, flip_in, flip_out):
             _store(out[r], h[:n], g[2 * w : 2 * w + n], inv_c, flip_out)
 
 
-@njit(cache=True, parallel=True)
-def _vhgw_mid_axis(src, out, w, ident, inv_c, flip_in, flip_out, strip):
-    """Running minimum of half-width ``w`` along axis 1 of 3D arrays (may alias).
+@njit(cache=True)
+def _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in):
+    """``suffix[t] = min of padded lines start + t .. start + k - 1`` (``k = 2w + 1``).
 
-    Lines along the last axis are processed as vectors, in strips of ``strip`` columns.
+    Padded line ``j`` is source line ``j - w``; lines outside the source are the identity.
+    """
+    n = src2.shape[0]
+    k = suffix.shape[0]
+    for t in range(k - 1, -1, -1):
+        i = start + t - w
+        line = src2[min(max(i, 0), n - 1), c0:c1]
+        if t == k - 1:
+            _load(suffix[t], line, ident, 0 <= i < n, inv_c, flip_in)
+        else:
+            _accumulate(suffix[t], suffix[t + 1], line, 0 <= i < n, inv_c, flip_in)
+
+
+@njit(cache=True, parallel=True)
+def _vhgw_mid_axis(src, out, w, ident, inv_c, flip_in, flip_out, strip, band):
+    """Running minimum of half-width ``w`` along axis 1 of 3D arrays (no aliasing).
+
+    Van Herk / Gil-Werman streamed block by block: for each block of ``k = 2w + 1``
+    padded lines the suffix minima are kept (``k`` lines of ``strip`` columns, sized to
+    stay in cache) while a running prefix minimum over the next block yields the outputs,
+    so the source is read from memory once. Tasks are (batch, band of ``band`` output
+    lines, column strip).
     """
     nb, n, m = src.shape
     k = 2 * w + 1
-    width = n + 2 * w
     nstrips = (m + strip - 1) // strip
-    for t in prange(nb * nstrips):
-        b = t // nstrips
-        c0 = (t - b * nstrips) * strip
+    nbands = (n + band - 1) // band
+    for task in prange(nb * nbands * nstrips):
+        b = task // (nbands * nstrips)
+        rest = task - b * nbands * nstrips
+        ib = rest // nstrips
+        c0 = (rest - ib * nstrips) * strip
         c1 = min(m, c0 + strip)
         s = c1 - c0
-        g = np.empty((width, s), dtype=src.dtype)
-        h = np.empty(s, dtype=src.dtype)
-        for j in range(width):
-            inside = 0 <= j - w < n
-            row = src[b, min(max(j - w, 0), n - 1), c0:c1]
-            if j % k == 0:
-                _load(g[j], row, ident, inside, inv_c, flip_in)
-            else:
-                _accumulate(g[j], g[j - 1], row, inside, inv_c, flip_in)
-        for j in range(width - 1, -1, -1):
-            inside = 0 <= j - w < n
-            row = src[b, min(max(j - w, 0), n - 1), c0:c1]
-            if j % k == k - 1 or j == width - 1:
-                _load(h, row, ident, inside, inv_c, flip_in)
-            else:
-                _accumulate(h, h, row, inside, inv_c, flip_in)
-            if j < n:
-                _store(out[b, j, c0:c1], h, g[j + 2 * w], inv_c, flip_out)
+        y0 = ib * band
+        y1 = min(n, y0 + band)
+        suffix = np.empty((k, s), dtype=src.dtype)
+        prefix = np.empty(s, dtype=src.dtype)
+        src2 = src[b]
+        start = y0  # padded line where the current block starts; output i <-> window [i, i+2w]
+        _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in)
+        while start < y1:
+            _store(out[b, start, c0:c1], suffix[0], suffix[0], inv_c, flip_out)
+            for t in range(1, k):
+                i_out = start + t
+                if i_out >= y1:
+                    break
+                i = start + k + t - 1 - w  # source line of padded line i_out + 2w
+                line = src2[min(max(i, 0), n - 1), c0:c1]
+                if t == 1:
+                    _load(prefix, line, ident, 0 <= i < n, inv_c, flip_in)
+                else:
+                    _accumulate(prefix, prefix, line, 0 <= i < n, inv_c, flip_in)
+                _store(out[b, i_out, c0:c1], suffix[t], prefix, inv_c, flip_out)
+            start += k
+            if start < y1:
+                _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in)
 
 
 # Per-axis choice for the separable box (measured on 2048x2048 uint16): along the last
@@ -564,31 +610,56 @@ _BOX_X_TABLE_MAX = 255
 _BOX_YZ_DIRECT_MAX = 8
 
 
-def _box_min(
-    src3: np.ndarray,
-    out3: np.ndarray,
-    radius3: tuple[float, float, float],
+def _box_passes(
+    radius3: tuple[float, float, float], shape3: tuple[int, int, int]
+) -> list[tuple[int, int]]:
+    """``(axis, half-width)`` of the 1D passes of a box, clipped to the image extent."""
+    ws = [min(math.floor(r), n - 1) for r, n in zip(radius3, shape3, strict=True)]
+    return [(ax, ws[ax]) for ax in (2, 1, 0) if ws[ax] > 0]
+
+
+def _run_chain(src3: np.ndarray, out3: np.ndarray, steps: list[tuple]) -> None:
+    """Run 1D/row minimum passes one after the other, ``src3 -> ... -> out3``.
+
+    ``steps`` holds ``(kind, arg, flip_in, flip_out)`` with ``kind`` "rows" (``arg``: row
+    half-widths), "box" (``arg``: ``(axis, w)``) or "flip" (order-reversing copy). One
+    scratch buffer is used; destinations alternate so no pass reads what it writes.
+    """
+    if not steps:
+        out3[...] = src3
+        return
+    scratch = np.empty_like(out3) if len(steps) > 1 else out3
+    cur = src3
+    for i, (kind, arg, flip_in, flip_out) in enumerate(steps):
+        dst = out3 if (len(steps) - 1 - i) % 2 == 0 else scratch
+        if kind == "rows":
+            _rows_min(cur, dst, arg, flip_in, flip_out)
+        elif kind == "box":
+            _box_pass(cur, dst, arg[0], arg[1], flip_in, flip_out)
+        else:
+            _flip_copy(cur, dst)
+        cur = dst
+
+
+def _stage_steps(
+    radius: tuple[float, ...],
+    shape: str,
+    shape3: tuple[int, int, int],
     flip_in: bool,
     flip_out: bool,
-) -> None:
-    """Separable box minimum, one 1D pass per axis with a non-zero radius."""
-    wz, wy, wx = (math.floor(r) for r in radius3)
-    passes = [(ax, w) for ax, w in zip((2, 1, 0), (wx, wy, wz), strict=True) if w > 0]
-    if not passes:
-        if flip_in != flip_out:
-            _flip_copy(src3, out3)
-        else:
-            out3[...] = src3
-        return
-    # destinations alternate so that no pass reads the buffer it writes; the last is out3
-    tmp = np.empty_like(out3) if len(passes) > 1 else out3
-    dests = [out3 if (len(passes) - 1 - i) % 2 == 0 else tmp for i in range(len(passes))]
-    cur = src3
-    for i, ((ax, w), dst) in enumerate(zip(passes, dests, strict=True)):
-        fin = flip_in and i == 0
-        fout = flip_out and i == len(passes) - 1
-        _box_pass(cur, dst, ax, w, fin, fout)
-        cur = dst
+) -> list[tuple]:
+    """Passes of one minimum filter (order-reversed on input/output as asked)."""
+    if shape == "box":
+        passes = _box_passes((0.0,) * (3 - len(radius)) + radius, shape3)
+        steps = [("box", p, False, False) for p in passes]
+    else:
+        steps = [("rows", _clipped_halfwidths(radius, shape, shape3), False, False)]
+    if not steps:
+        return [("flip", None, True, True)] if flip_in != flip_out else []
+    first, last = steps[0], steps[-1]
+    steps[0] = (first[0], first[1], flip_in, first[3])
+    steps[-1] = (last[0], last[1], steps[-1][2], flip_out)
+    return steps
 
 
 def _box_pass(
@@ -623,24 +694,40 @@ def _van_herk_pass(
     if axis == 2:
         src2, dst2 = src3.reshape(nz * ny, nx), dst3.reshape(nz * ny, nx)
         _vhgw_last_axis(src2, dst2, w, ident, inv_c, flip_in, flip_out)
-    elif axis == 1:
-        strip = _strip(nz, ny + 2 * w, nx, dtype)
-        _vhgw_mid_axis(src3, dst3, w, ident, inv_c, flip_in, flip_out, strip)
     else:
-        shape = (1, nz, ny * nx)
-        strip = _strip(1, nz + 2 * w, ny * nx, dtype)
+        shape = (nz, ny, nx) if axis == 1 else (1, nz, ny * nx)
+        strip, band = _mid_axis_tiling(shape, w, dtype)
         _vhgw_mid_axis(
-            src3.reshape(shape), dst3.reshape(shape), w, ident, inv_c, flip_in, flip_out, strip
+            src3.reshape(shape),
+            dst3.reshape(shape),
+            w,
+            ident,
+            inv_c,
+            flip_in,
+            flip_out,
+            strip,
+            band,
         )
 
 
-def _strip(nb: int, width: int, m: int, dtype: np.dtype, budget: int = 1 << 22) -> int:
-    """Column-strip width for :func:`_vhgw_mid_axis`: wide, a few tasks per thread and a
-    per-task buffer of at most ``budget`` bytes."""
-    per_b = max(1, -(-2 * _planned_threads() // nb))
-    strip = -(-m // per_b)
-    strip = min(strip, max(64, budget // (width * dtype.itemsize)))
-    return max(1, min(m, -(-strip // 64) * 64))
+def _mid_axis_tiling(
+    shape: tuple[int, int, int], w: int, dtype: np.dtype, budget: int = 1 << 18
+) -> tuple[int, int]:
+    """``(strip, band)`` for :func:`_vhgw_mid_axis`.
+
+    The strip keeps the ``2w + 1`` suffix lines within ``budget`` bytes (cache); bands of
+    output lines (each reading ``2w`` extra lines) are added until there are a few tasks
+    per thread, but never shorter than ``4w + 2`` lines.
+    """
+    nb, n, m = shape
+    k = 2 * w + 1
+    strip = max(64, budget // (k * dtype.itemsize))
+    strip = min(m, -(-strip // 64) * 64)
+    tasks = nb * -(-m // strip)
+    want = 4 * _planned_threads()
+    bands = 1 if tasks >= want else -(-want // tasks)
+    band = max(-(-n // bands), 2 * k)
+    return strip, min(band, n)
 
 
 def _flip_copy(src: np.ndarray, out: np.ndarray) -> None:
@@ -656,19 +743,21 @@ def _flip_copy(src: np.ndarray, out: np.ndarray) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _min_filter(
-    image: np.ndarray, radius: RadiusLike, shape: str, flip_in: bool, flip_out: bool
+def _min_chain(
+    image: np.ndarray, shape: str, stages: list[tuple[RadiusLike, bool, bool]]
 ) -> np.ndarray:
+    """Apply minimum filters ``(radius, flip_in, flip_out)`` in sequence."""
     _check_shape(shape)
     src = _as_supported(image)
-    rad = normalize_radius(radius, src.ndim)
     out = np.empty_like(src)
+    if src.size == 0:
+        return out
     src3, out3 = _as3d(src), _as3d(out)
-    rad3 = (0.0,) * (3 - src.ndim) + rad
-    if shape == "box":
-        _box_min(src3, out3, rad3, flip_in, flip_out)
-    else:
-        _rows_min(src3, out3, row_halfwidths(rad, shape), flip_in, flip_out)
+    steps: list[tuple] = []
+    for radius, flip_in, flip_out in stages:
+        rad = normalize_radius(radius, src.ndim)
+        steps += _stage_steps(rad, shape, src3.shape, flip_in, flip_out)
+    _run_chain(src3, out3, steps)
     return out
 
 
@@ -699,7 +788,7 @@ def flat_erosion(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> 
            [1, 1, 1],
            [5, 1, 5]], dtype=uint8)
     """
-    return _min_filter(image, radius, shape, False, False)
+    return _min_chain(image, shape, [(radius, False, False)])
 
 
 def flat_dilation(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> np.ndarray:
@@ -727,7 +816,7 @@ def flat_dilation(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
            [7, 7, 7],
            [7, 7, 7]], dtype=int16)
     """
-    return _min_filter(image, radius, shape, True, True)
+    return _min_chain(image, shape, [(radius, True, True)])
 
 
 def flat_opening(
@@ -764,19 +853,6 @@ def flat_opening(
     >>> int(flat_opening(img, 1).max())
     0
     """
-    _check_shape(shape)
-    src = _as_supported(image)
-    rad = normalize_radius(radius, src.ndim)
-    drad = rad if dilation_radius is None else normalize_radius(dilation_radius, src.ndim)
-    tmp = np.empty_like(src)
-    out = np.empty_like(src)
-    src3, tmp3, out3 = _as3d(src), _as3d(tmp), _as3d(out)
-    pad = (0.0,) * (3 - src.ndim)
-    # erosion, stored order-reversed so that the dilation can run as a plain minimum
-    if shape == "box":
-        _box_min(src3, tmp3, pad + rad, False, True)
-        _box_min(tmp3, out3, pad + drad, False, True)
-    else:
-        _rows_min(src3, tmp3, row_halfwidths(rad, shape), False, True)
-        _rows_min(tmp3, out3, row_halfwidths(drad, shape), False, True)
-    return out
+    drad = radius if dilation_radius is None else dilation_radius
+    # the erosion is stored order-reversed so that the dilation runs as a plain minimum
+    return _min_chain(image, shape, [(radius, False, True), (drad, False, True)])

@@ -310,6 +310,8 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
     _check_shape(shape)
     src = _as_supported(image)
     rad = normalize_radius(radius, src.ndim)
+    if src.size == 0:
+        return src.copy()
     fp = footprint_array(rad, shape)
     fp3 = fp[None] if fp.ndim == 2 else fp
     n = int(fp.sum())
@@ -407,6 +409,8 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
     src = _as_supported(image)
     rad = normalize_radius(radius, src.ndim)
     out_dtype = np.float64 if src.dtype == np.float64 else np.float32
+    if src.size == 0:
+        return np.zeros(src.shape, dtype=out_dtype)
     if shape == "box":
         size = [2 * int(np.floor(r)) + 1 for r in rad]
         res = ndi.uniform_filter(src.astype(np.float64), size=size, mode="reflect")
