@@ -191,7 +191,7 @@ def run(size: int, quick: bool) -> None:
             ours,
             "skimage opening",
             lambda a, fp=fp: morphology.opening(a, fp),
-            crop_side=512,
+            crop_side=256,
         )
 
     # flat opening, box

@@ -84,6 +84,15 @@ def test_ball_equals_skimage(r: int) -> None:
     assert np.array_equal(footprint_array(r, ndim=3), morph.ball(r).astype(bool))
 
 
+@pytest.mark.parametrize("r", [1, 2, 7, 12])
+def test_half_integer_radius_equals_non_strict(r: int) -> None:
+    """``disk(r, strict_radius=False)`` / ``ball`` are our footprints of radius ``r + 0.5``."""
+    loose = footprint_array(r + 0.5, ndim=2)
+    assert np.array_equal(loose, morph.disk(r, strict_radius=False).astype(bool))
+    loose = footprint_array(r + 0.5, ndim=3)
+    assert np.array_equal(loose, morph.ball(r, strict_radius=False).astype(bool))
+
+
 @pytest.mark.parametrize("r", [0, 1, 4])
 def test_box_equals_skimage(r: int) -> None:
     side = 2 * r + 1
