@@ -1,1 +1,1 @@
-"""Hot loops (numba) behind the methods; no validation happens here."""
+"""Numba kernels: flat morphology and rank filters used by the background methods."""

@@ -1,0 +1,341 @@
+"""Flat erosion/dilation/opening against skimage.morphology and OpenCV (exact equality)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import product
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from skimage import morphology as morph
+
+from bgsub.kernels import flat
+from bgsub.kernels.flat import (
+    SUPPORTED_DTYPES,
+    flat_dilation,
+    flat_erosion,
+    flat_opening,
+    footprint_array,
+    footprint_offsets,
+    normalize_radius,
+    row_halfwidths,
+)
+
+DTYPES = [d.type for d in SUPPORTED_DTYPES]
+CV2_DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+OPS = {
+    "erosion": (flat_erosion, morph.erosion),
+    "dilation": (flat_dilation, morph.dilation),
+    "opening": (flat_opening, morph.opening),
+}
+
+
+def random_image(shape: tuple[int, ...], dtype: type, seed: int = 0) -> np.ndarray:
+    """Random image over the dtype's full range (ints) or with +-0, ties and big values."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        img = rng.normal(scale=1e3, size=shape).astype(dtype)
+        img.flat[::7] = 0.0
+        img.flat[::11] = -0.0
+        img.flat[::13] = np.finfo(dtype).max
+        return img
+    info = np.iinfo(dtype)
+    img = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    img.flat[::5] = info.min
+    img.flat[::9] = info.max
+    return img
+
+
+def brute_footprint(radius: tuple[float, ...], shape: str) -> np.ndarray:
+    """Footprint from its definition, with exact rational arithmetic."""
+    ext = [int(np.floor(r)) for r in radius]
+    fp = np.zeros([2 * e + 1 for e in ext], dtype=bool)
+    for off in product(*[range(-e, e + 1) for e in ext]):
+        if shape == "box":
+            inside = True
+        else:
+            total = Fraction(0)
+            inside = True
+            for o, r in zip(off, radius, strict=True):
+                if r == 0:
+                    inside &= o == 0
+                else:
+                    total += Fraction(o) ** 2 / Fraction(r) ** 2
+            inside &= total <= 1
+        fp[tuple(o + e for o, e in zip(off, ext, strict=True))] = inside
+    return fp
+
+
+# ---------------------------------------------------------------------------
+# Footprints
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("r", range(0, 26))
+def test_disk_equals_skimage(r: int) -> None:
+    assert np.array_equal(footprint_array(r, ndim=2), morph.disk(r).astype(bool))
+
+
+@pytest.mark.parametrize("r", range(0, 11))
+def test_ball_equals_skimage(r: int) -> None:
+    assert np.array_equal(footprint_array(r, ndim=3), morph.ball(r).astype(bool))
+
+
+@pytest.mark.parametrize("r", [1, 2, 7, 12])
+def test_half_integer_radius_equals_non_strict(r: int) -> None:
+    """``disk(r, strict_radius=False)`` / ``ball`` are our footprints of radius ``r + 0.5``."""
+    loose = footprint_array(r + 0.5, ndim=2)
+    assert np.array_equal(loose, morph.disk(r, strict_radius=False).astype(bool))
+    loose = footprint_array(r + 0.5, ndim=3)
+    assert np.array_equal(loose, morph.ball(r, strict_radius=False).astype(bool))
+
+
+@pytest.mark.parametrize("r", [0, 1, 4])
+def test_box_equals_skimage(r: int) -> None:
+    side = 2 * r + 1
+    assert footprint_array(r, "box", ndim=2).all()
+    assert np.array_equal(
+        footprint_array(r, "box", ndim=2), morph.footprint_rectangle((side, side)).astype(bool)
+    )
+    assert np.array_equal(
+        footprint_array(r, "box", ndim=3), morph.footprint_rectangle((side,) * 3).astype(bool)
+    )
+
+
+@pytest.mark.parametrize(
+    "radius",
+    [(2.5, 2.5), (3, 1.5), (0, 4), (4.2, 0), (0.5, 0.99), (1, 2, 3), (2.5, 0, 1.7), (5, 5, 5)],
+)
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_footprint_matches_definition(radius: tuple[float, ...], shape: str) -> None:
+    assert np.array_equal(footprint_array(radius, shape), brute_footprint(radius, shape))
+
+
+def test_footprint_offsets_and_rows() -> None:
+    offs = footprint_offsets((2, 3))
+    fp = footprint_array((2, 3))
+    assert len(offs) == fp.sum()
+    assert np.array_equal(np.sort(offs, axis=0), np.sort(-offs, axis=0))  # symmetric
+    hw = row_halfwidths((2, 3))
+    assert hw.shape == (1, 5)
+    assert np.array_equal(hw[0], fp.sum(axis=1) // 2)
+
+
+def test_normalize_radius_errors() -> None:
+    assert normalize_radius(2, 3) == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError):
+        normalize_radius((1, 2), 3)
+    with pytest.raises(ValueError):
+        normalize_radius(-1, 2)
+    with pytest.raises(ValueError):
+        normalize_radius(float("nan"), 2)
+
+
+# ---------------------------------------------------------------------------
+# Against skimage
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("shape", ["disk", "box"])
+@pytest.mark.parametrize("r", [1, 3, 7])
+def test_2d_equals_skimage(dtype: type, op: str, shape: str, r: int) -> None:
+    img = random_image((23, 37), dtype, seed=r)
+    ours, ref = OPS[op]
+    fp = footprint_array(r, shape, ndim=2)
+    out = ours(img, r, shape=shape)
+    assert out.dtype == img.dtype
+    np.testing.assert_array_equal(out, ref(img, fp))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_3d_equals_skimage(dtype: type, op: str, shape: str) -> None:
+    img = random_image((9, 14, 11), dtype, seed=3)
+    ours, ref = OPS[op]
+    for r in (1, 2, 4):
+        np.testing.assert_array_equal(
+            ours(img, r, shape=shape), ref(img, footprint_array(r, shape, ndim=3))
+        )
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize(
+    "radius", [(2, 5), (5, 2), (0, 3), (3, 0), (2.5, 1.5), (0, 0), (1, 3, 2), (0, 2, 2), (2, 0, 0)]
+)
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_anisotropic_equals_skimage(op: str, radius: tuple[float, ...], shape: str) -> None:
+    img = random_image((7, 19, 16)[-len(radius) :], np.uint16, seed=5)
+    ours, ref = OPS[op]
+    np.testing.assert_array_equal(
+        ours(img, radius, shape=shape), ref(img, footprint_array(radius, shape))
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.int32])
+@pytest.mark.parametrize("shape", ["disk", "box"])
+@pytest.mark.parametrize("img_shape", [(1, 1), (1, 9), (9, 1), (5, 7), (3, 4, 2), (1, 1, 6)])
+def test_radius_larger_than_image(dtype: type, shape: str, img_shape: tuple[int, ...]) -> None:
+    img = random_image(img_shape, dtype, seed=7)
+    r = 12
+    fp = footprint_array(r, shape, ndim=img.ndim)
+    for op, (ours, ref) in OPS.items():
+        # mode="ignore": scipy's "reflect" (skimage's default) reads garbage for 3D
+        # footprints much larger than the image (seen with scipy 1.17)
+        expected = ref(img, fp, mode="ignore")
+        np.testing.assert_array_equal(ours(img, r, shape=shape), expected, err_msg=op)
+    # every pixel sees the whole image for these small sizes
+    assert (flat_erosion(img, r, shape) == img.min()).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("forced", ["van_herk", "tables"])
+def test_box_pass_variants(dtype: type, forced: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each 1D box pass has a van Herk and a table/direct variant: check both everywhere."""
+    if forced == "van_herk":
+        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 0)
+        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 0)
+    else:
+        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 10**6)
+        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 10**6)
+    img2 = random_image((26, 35), dtype, seed=12)
+    img3 = random_image((11, 13, 17), dtype, seed=13)
+    for img, radii in ((img2, [1, 4, 12, 40, (0, 9), (9, 0)]), (img3, [1, 3, 9, (6, 0, 2)])):
+        for r in radii:
+            fp = footprint_array(r, "box", ndim=img.ndim)
+            for op, (ours, ref) in OPS.items():
+                expected = ref(img, fp, mode="ignore")
+                np.testing.assert_array_equal(ours(img, r, "box"), expected, err_msg=f"{op} {r}")
+
+
+def test_opening_with_dilation_radius() -> None:
+    img = random_image((31, 29), np.uint16, seed=2)
+    got = flat_opening(img, 3, dilation_radius=5)
+    np.testing.assert_array_equal(got, flat_dilation(flat_erosion(img, 3), 5))
+    got = flat_opening(img, (2, 4), "box", dilation_radius=(1, 1))
+    np.testing.assert_array_equal(got, flat_dilation(flat_erosion(img, (2, 4), "box"), 1, "box"))
+
+
+def test_input_layouts() -> None:
+    img = random_image((40, 30), np.int16, seed=4)
+    fp = morph.disk(3)
+    ref = morph.erosion(img, fp)
+    np.testing.assert_array_equal(flat_erosion(np.asfortranarray(img), 3), ref)
+    np.testing.assert_array_equal(flat_erosion(img.astype(">i2"), 3), ref)
+    view = img[::2, 1::3]
+    np.testing.assert_array_equal(flat_erosion(view, 3), morph.erosion(view, fp))
+    assert flat_erosion(img.astype(">i2"), 3).dtype == np.int16
+
+
+@pytest.mark.parametrize("img_shape", [(0, 5), (4, 0), (0, 3, 3), (2, 0, 4)])
+def test_empty_images(img_shape: tuple[int, ...]) -> None:
+    img = np.zeros(img_shape, np.float32)
+    for op in (flat_erosion, flat_dilation, flat_opening):
+        for shape in ("disk", "box"):
+            out = op(img, 3, shape=shape)
+            assert out.shape == img.shape
+            assert out.dtype == img.dtype
+
+
+def test_huge_radius_is_cheap() -> None:
+    """Offsets beyond the image extent are dropped (exact: they only reach outside)."""
+    img = random_image((6, 9), np.uint16, seed=14)
+    for shape in ("disk", "box"):
+        np.testing.assert_array_equal(flat_erosion(img, 1e6, shape), np.full_like(img, img.min()))
+    np.testing.assert_array_equal(
+        flat_opening(img, (1e6, 2), "box"), flat_opening(img, (5, 2), "box")
+    )
+    fp = footprint_array((1e3, 2))[1000 - 5 : 1000 + 6]  # the rows that can reach the image
+    np.testing.assert_array_equal(flat_opening(img, (1e3, 2)), morph.opening(img, fp))
+
+
+def test_errors() -> None:
+    img = np.zeros((5, 5), np.uint16)
+    with pytest.raises(ValueError, match="shape"):
+        flat_erosion(img, 1, shape="diamond")
+    with pytest.raises(TypeError):
+        flat_erosion(img.astype(np.int64), 1)
+    with pytest.raises(TypeError):
+        flat_erosion(img.astype(bool), 1)
+    with pytest.raises(ValueError):
+        flat_erosion(np.zeros(5, np.uint8), 1)
+    with pytest.raises(ValueError):
+        flat_erosion(img, (1, 1, 1))
+
+
+# ---------------------------------------------------------------------------
+# Against OpenCV (2D)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", CV2_DTYPES)
+@pytest.mark.parametrize("r", [1, 2, 6, 20])
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_2d_equals_cv2(dtype: type, r: int, shape: str) -> None:
+    cv2 = pytest.importorskip("cv2")
+    img = random_image((41, 57), dtype, seed=r)
+    kernel = footprint_array(r, shape, ndim=2).astype(np.uint8)
+    np.testing.assert_array_equal(
+        flat_opening(img, r, shape), cv2.morphologyEx(img, cv2.MORPH_OPEN, kernel)
+    )
+    np.testing.assert_array_equal(flat_erosion(img, r, shape), cv2.erode(img, kernel))
+    np.testing.assert_array_equal(flat_dilation(img, r, shape), cv2.dilate(img, kernel))
+
+
+# ---------------------------------------------------------------------------
+# Properties
+# ---------------------------------------------------------------------------
+
+images = st.sampled_from(DTYPES).flatmap(
+    lambda dt: hnp.arrays(
+        dt,
+        hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=12),
+        elements=hnp.from_dtype(np.dtype(dt), allow_nan=False, allow_infinity=True)
+        if np.dtype(dt).kind == "f"
+        else None,
+    )
+)
+radii = st.floats(min_value=0, max_value=4, allow_nan=False)
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(img=images, r=radii, shape=st.sampled_from(["disk", "box"]))
+def test_property_ordering(img: np.ndarray, r: float, shape: str) -> None:
+    ero = flat_erosion(img, r, shape)
+    dil = flat_dilation(img, r, shape)
+    opened = flat_opening(img, r, shape)
+    assert (ero <= img).all()
+    assert (img <= dil).all()
+    assert (ero <= opened).all()
+    assert (opened <= img).all()
+
+
+@PROPS
+@given(img=images, r=radii, shape=st.sampled_from(["disk", "box"]))
+def test_property_opening_idempotent(img: np.ndarray, r: float, shape: str) -> None:
+    opened = flat_opening(img, r, shape)
+    np.testing.assert_array_equal(flat_opening(opened, r, shape), opened)
+
+
+@PROPS
+@given(img=images, r=radii, shape=st.sampled_from(["disk", "box"]))
+def test_property_equals_skimage(img: np.ndarray, r: float, shape: str) -> None:
+    fp = footprint_array(r, shape, ndim=img.ndim)
+    np.testing.assert_array_equal(flat_opening(img, r, shape), morph.opening(img, fp))
+
+
+@pytest.mark.parametrize("shape", ["disk", "box"])
+def test_multithreaded_equals_skimage(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small jobs run single-threaded; force every thread on a mid-size image."""
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
+    img2 = random_image((201, 233), np.uint16, seed=21)
+    img3 = random_image((17, 40, 37), np.float32, seed=22)
+    for img, r in ((img2, 9), (img2, 30), (img3, 3), (img3, (2, 5, 5))):
+        fp = footprint_array(r, shape, ndim=img.ndim)
+        np.testing.assert_array_equal(flat_opening(img, r, shape), morph.opening(img, fp))
