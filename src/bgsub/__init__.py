@@ -1,0 +1,1 @@
+"""bgsub: fast, exact and dtype-safe background subtraction for microscopy images."""

@@ -1,0 +1,1 @@
+"""Numeric kernels (numba-compiled morphology and filters) used by bgsub."""
