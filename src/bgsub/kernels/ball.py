@@ -92,7 +92,7 @@ def _in_support(q: float) -> bool:
 
 def _row_profiles(
     radii: tuple[float, ...], height: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tabulate the 1D cross-sections of the ellipsoid along the last axis.
 
     Returns
@@ -100,10 +100,11 @@ def _row_profiles(
     widths : ndarray of int64, shape (fz + 1, fy + 1)
         Half-width ``w`` (in pixels) of the row at outer offset ``(|dz|, |dy|)``,
         or -1 if that row is empty.  For a 2D image ``fz == 0``.
-    rhos, hps : ndarray of float64, same shape
-        Real half-width and cap height of the semi-ellipse of each row.
-    costs : ndarray of float64, shape (fz + 1, fy + 1, wmax + 1)
-        ``costs[i, j, k] = height - K(i, j, k)`` for ``k <= widths[i, j]``.
+    rhos : ndarray of float64, same shape
+        Real half-width of each row's semi-ellipse.
+    costs : ndarray of float64, shape (fz + 1, fy + 1, 2 * P + 1)
+        ``costs[i, j, P + dx] = height - K(i, j, dx)`` for ``|dx| <= widths[i, j]``
+        (``+inf`` elsewhere), with ``P = max(widths)``.
     """
     outer = radii[:-1] if len(radii) == 3 else (1.0,) + radii[:-1]
     rz, ry = outer
@@ -112,9 +113,6 @@ def _row_profiles(
     fy = int(math.floor(ry))
     widths = np.full((fz + 1, fy + 1), -1, dtype=np.int64)
     rhos = np.zeros((fz + 1, fy + 1))
-    hps = np.zeros((fz + 1, fy + 1))
-    wmax = int(math.floor(rx)) + 1
-    costs = np.full((fz + 1, fy + 1, wmax + 1), np.inf)
     for i in range(fz + 1):
         for j in range(fy + 1):
             q_outer = (i / rz) ** 2 + (j / ry) ** 2
@@ -124,14 +122,19 @@ def _row_profiles(
             while _in_support(q_outer + ((k + 1) / rx) ** 2):
                 k += 1
             widths[i, j] = k
-            frac = max(1.0 - q_outer, 0.0)
-            rhos[i, j] = rx * math.sqrt(frac)
-            hps[i, j] = height * math.sqrt(frac)
-            ks = np.arange(k + 1) / rx
-            costs[i, j, : k + 1] = height - height * np.sqrt(
-                np.clip(1.0 - (q_outer + ks**2), 0.0, None)
-            )
-    return widths, rhos, hps, costs
+            rhos[i, j] = rx * math.sqrt(max(1.0 - q_outer, 0.0))
+    pad = int(widths.max())
+    costs = np.full((fz + 1, fy + 1, 2 * pad + 1), np.inf)
+    for i in range(fz + 1):
+        for j in range(fy + 1):
+            w = widths[i, j]
+            if w < 0:
+                continue
+            q_outer = (i / rz) ** 2 + (j / ry) ** 2
+            dx = np.arange(-w, w + 1)
+            frac = np.clip(1.0 - (q_outer + (dx / rx) ** 2), 0.0, None)
+            costs[i, j, pad - w : pad + w + 1] = height - height * np.sqrt(frac)
+    return widths, rhos, costs
 
 
 def ball_support(
@@ -181,90 +184,155 @@ def ball_support(
 
 
 # ----------------------------------------------------------------------------
-# 1D erosion by a semicircular cap (monotone deque)
+# 1D erosion of one row by one cap
 # ----------------------------------------------------------------------------
 
+#: Rows whose half-width is at most this are eroded by a direct (vectorised)
+#: minimum over the ``2 w + 1`` offsets; wider rows use the lower-envelope (stack) algorithm.
+_BRUTE_MAX_WIDTH = 72
 
-@njit(cache=True)
-def _switch_point(ga, gb, a, b, w, rho, inv_s, span, cost):  # pragma: no cover - numba
+#: A closed-form switch-over point this close to an integer is re-checked by
+#: direct comparison (the closed form is accurate to ~1e-11 pixels).
+_NEAR_INTEGER = 1e-6
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _better(ga, gb, a, b, x, w, cs):  # pragma: no cover - numba
+    """Whether candidate ``b`` is at least as good as ``a`` at ``x``."""
+    return gb + cs[x - b + w] <= ga + cs[x - a + w]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _switch_point(ga, gb, a, b, w, rho, inv_s, span, cs):  # pragma: no cover - numba
     """First integer x at which candidate ``b > a`` is at least as good as ``a``.
 
-    Candidate ``c`` offers ``g_c + cost[|x - c|]`` for ``|x - c| <= w``.  The
-    answer lies in ``[b - w, a + w + 1]``; ``a + w + 1`` means "only once ``a``
-    has left the window".  A closed-form estimate (crossing of two equal
-    circles) is refined by direct comparison, which is exact because the
-    difference of two translates of a convex function is monotone.
+    Candidate ``c`` offers ``g_c + cs[x - c + w]`` for ``|x - c| <= w``, a
+    translate of a convex function, so "``b`` is at least as good as ``a``" is
+    monotone in ``x``.  The answer lies in ``[b - w, a + w + 1]``, where
+    ``a + w + 1`` means "only once ``a`` has left the window".  It is found in
+    closed form from the crossing of two equal circles (intensities scaled by
+    ``inv_s``) and re-checked by direct comparison when that crossing is within
+    rounding of an integer, so the result is exact for the tabulated costs.
     """
     lo = b - w
     hi = a + w + 1
     delta = gb - ga
-    if delta != delta:  # both +inf or both -inf: equal everywhere
-        t = lo
-    elif delta > span:  # b is worse everywhere in the overlap
-        t = hi
-    elif delta <= -span:  # b is at least as good everywhere
-        t = lo
+    if delta > span:  # b worse everywhere in the overlap (also gb = +inf)
+        return hi
+    if delta <= -span:  # b at least as good everywhere (also gb = -inf)
+        return lo
+    if delta != delta:  # both infinite with the same sign: a tie everywhere
+        return lo
+    ds = delta * inv_s
+    d = np.float64(b - a)
+    l2 = d * d + ds * ds
+    edge = 2.0 * rho * d
+    if l2 > edge:  # the lower semicircles do not cross
+        t = hi if delta > 0 else lo
+        near = l2 - edge < _NEAR_INTEGER * edge
     else:
-        ds = delta * inv_s
-        d = float(b - a)
-        l2 = d * d + ds * ds
-        if l2 > 2.0 * rho * d:  # lower semicircles do not cross
-            t = hi if delta > 0 else lo
+        xc = 0.5 * (a + b) + ds * math.sqrt(max(rho * rho / l2 - 0.25, 0.0))
+        if xc <= lo:
+            t = lo
+        elif xc >= hi:
+            t = hi
         else:
-            half_chord = math.sqrt(max(rho * rho - 0.25 * l2, 0.0))
-            xc = 0.5 * (a + b) + half_chord * ds / math.sqrt(l2)
-            t = int(math.ceil(xc))
-            if t < lo:
-                t = lo
-            elif t > hi:
-                t = hi
-    while t > lo and gb + cost[abs(t - 1 - b)] <= ga + cost[abs(t - 1 - a)]:
-        t -= 1
-    while t < hi and not (gb + cost[abs(t - b)] <= ga + cost[abs(t - a)]):
-        t += 1
+            t = np.int64(math.ceil(xc))
+        near = abs(xc - math.floor(xc + 0.5)) < _NEAR_INTEGER
+    if near:
+        while t > lo and _better(ga, gb, a, b, t - 1, w, cs):
+            t -= 1
+        while t < hi and not _better(ga, gb, a, b, t, w, cs):
+            t += 1
     return t
 
 
-@njit(cache=True)
-def _erode_line(src, sign, cost, w, rho, inv_s, out, qa, qg, qt):  # pragma: no cover
-    """1D erosion of ``sign * src`` by the cap ``cost[|dx|]``, ``|dx| <= w``.
+@njit(cache=True, error_model="numpy")
+def _erode_line_envelope(g, cs, w, rho, inv_s, out, sa, sg, st):  # pragma: no cover - numba
+    """``out[x] = min_{|dx| <= w, 0 <= x + dx < n} g[x + dx] + cs[dx + w]``, O(n).
 
-    ``qa``, ``qg``, ``qt`` are scratch arrays of the line's length holding the
-    deque's candidate positions, values and switch-over points.
+    First pass: build the lower envelope of the candidates' cost translates on
+    a stack (``sa``/``sg`` hold the candidates' positions and values, ``st[i]``
+    the first x where candidate ``i`` is the best).  A candidate that would be
+    best on an empty range is popped; since the switch-over points are clamped
+    to the candidates' windows, expiry is handled too.  Second pass: read the
+    envelope out segment by segment.
     """
-    n = src.shape[0]
-    if w == 0:
-        c0 = cost[0]
-        for x in range(n):
-            out[x] = sign * src[x] + c0
-        return
-    span = cost[w] - cost[0]
-    head = 0
-    tail = 0
-    nxt = 0
-    for x in range(n):
-        lim = x + w
-        if lim > n - 1:
-            lim = n - 1
-        while nxt <= lim:
-            g = sign * np.float64(src[nxt])
+    n = g.shape[0]
+    span = cs[0] - cs[w]
+    top = -1
+    for b in range(n):
+        gb = g[b]
+        t = 0
+        while top >= 0:
+            t = _switch_point(sg[top], gb, sa[top], b, w, rho, inv_s, span, cs)
+            if st[top] >= t:
+                top -= 1
+            else:
+                break
+        if top < 0:
             t = 0
-            while tail > head:
-                last = tail - 1
-                t = _switch_point(qg[last], g, qa[last], nxt, w, rho, inv_s, span, cost)
-                if tail - head >= 2 and qt[last] >= t:
-                    tail -= 1
-                else:
-                    break
-            qa[tail] = nxt
-            qg[tail] = g
-            qt[tail] = t
-            tail += 1
-            nxt += 1
-        while tail - head >= 2 and qt[head + 1] <= x:
-            head += 1
-        a = qa[head]
-        out[x] = qg[head] + cost[abs(x - a)]
+        top += 1
+        sa[top] = b
+        sg[top] = gb
+        st[top] = t
+    for i in range(top + 1):
+        ga = sg[i]
+        off = w - sa[i]
+        x1 = min(st[i + 1], n) if i < top else n
+        for x in range(st[i], x1):
+            out[x] = ga + cs[x + off]
+
+
+@njit(cache=True, error_model="numpy")
+def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numba
+    """Direct erosion of ``row[pad:pad + n]`` (padded with ``+inf``) by ``cs``.
+
+    Takes four offsets per pass over the line and ping-pongs between two
+    buffers, so the inner loop vectorises without masked stores; returns the
+    buffer holding the result.
+    """
+    n = buf_a.shape[0]
+    base = pad - w
+    m = 2 * w + 1
+    first = row[base : base + n]
+    c = cs[0]
+    for x in range(n):
+        buf_a[x] = first[x] + c
+    src = buf_a
+    dst = buf_b
+    k = 1
+    while k + 4 <= m:
+        c0 = cs[k]
+        c1 = cs[k + 1]
+        c2 = cs[k + 2]
+        c3 = cs[k + 3]
+        s0 = row[base + k : base + k + n]
+        s1 = row[base + k + 1 : base + k + 1 + n]
+        s2 = row[base + k + 2 : base + k + 2 + n]
+        s3 = row[base + k + 3 : base + k + 3 + n]
+        for x in range(n):
+            v0 = s0[x] + c0
+            v1 = s1[x] + c1
+            v2 = s2[x] + c2
+            v3 = s3[x] + c3
+            v0 = v0 if v0 < v1 else v1
+            v2 = v2 if v2 < v3 else v3
+            v0 = v0 if v0 < v2 else v2
+            o = src[x]
+            dst[x] = v0 if v0 < o else o
+        src, dst = dst, src
+        k += 4
+    while k < m:
+        c = cs[k]
+        s0 = row[base + k : base + k + n]
+        for x in range(n):
+            v = s0[x] + c
+            o = src[x]
+            dst[x] = v if v < o else o
+        src, dst = dst, src
+        k += 1
+    return src
 
 
 # ----------------------------------------------------------------------------
@@ -272,59 +340,79 @@ def _erode_line(src, sign, cost, w, rho, inv_s, out, qa, qg, qt):  # pragma: no 
 # ----------------------------------------------------------------------------
 
 
-@njit(cache=True)
-def _min_into(dst, row):  # pragma: no cover - numba
-    """``dst = minimum(dst, row)`` with ``row`` in float64 (exact after rounding)."""
-    for x in range(row.shape[0]):
+@njit(cache=True, error_model="numpy")
+def _min_into(dst, row, scratch):  # pragma: no cover - numba
+    """``dst = minimum(dst, row)``; exact after rounding to ``dst``'s dtype.
+
+    Goes through ``scratch`` because an in-place conditional update compiles
+    to slow masked stores.
+    """
+    n = row.shape[0]
+    for x in range(n):
         v = row[x]
-        if v < dst[x]:
-            dst[x] = v
+        o = dst[x]
+        scratch[x] = v if v < o else o
+    for x in range(n):
+        dst[x] = scratch[x]
 
 
-@njit(cache=True)
-def _erode_block(img, out, sign, widths, rhos, costs, inv_s, z0, z1, y0, y1):  # pragma: no cover
-    """Erode output rows ``[z0, z1) x [y0, y1)`` of ``out`` (3D views)."""
+@njit(cache=True, error_model="numpy")
+def _erode_block(
+    img, out, sign, widths, rhos, costs, inv_s, wbrute, z0, z1, y0, y1
+):  # pragma: no cover - numba
+    """Erode the output rows ``[z0, z1) x [y0, y1)`` of ``out`` (3D arrays).
+
+    Every input row within reach is loaded once (times ``sign``, padded with
+    ``+inf``); its erosion by the cap of each outer offset ``(|dz|, |dy|)`` is
+    computed once and min-ed into the up to four output rows it serves.
+    """
     nz, ny, nx = img.shape
     fz = widths.shape[0] - 1
     fy = widths.shape[1] - 1
+    pad = (costs.shape[2] - 1) // 2
     for z in range(z0, z1):
         for y in range(y0, y1):
             out[z, y, :] = np.inf
-    tmp = np.empty(nx)
+    row = np.full(nx + 2 * pad, np.inf)
+    line = row[pad : pad + nx]
+    buf_a = np.empty(nx)
+    buf_b = np.empty(nx)
+    scratch = np.empty(nx)
     qa = np.empty(nx, dtype=np.int64)
     qg = np.empty(nx)
     qt = np.empty(nx, dtype=np.int64)
     for k in range(max(0, z0 - fz), min(nz, z1 + fz)):
         for j in range(max(0, y0 - fy), min(ny, y1 + fy)):
             src = img[k, j]
+            for x in range(nx):
+                line[x] = sign * np.float64(src[x])
             for dz in range(fz + 1):
-                za = k - dz
-                zb = k + dz
-                za_in = z0 <= za < z1
-                zb_in = dz > 0 and z0 <= zb < z1
+                za_in = z0 <= k - dz < z1
+                zb_in = dz > 0 and z0 <= k + dz < z1
                 if not (za_in or zb_in):
                     continue
                 for dy in range(fy + 1):
                     w = widths[dz, dy]
                     if w < 0:
                         break
-                    ya = j - dy
-                    yb = j + dy
-                    ya_in = y0 <= ya < y1
-                    yb_in = dy > 0 and y0 <= yb < y1
+                    ya_in = y0 <= j - dy < y1
+                    yb_in = dy > 0 and y0 <= j + dy < y1
                     if not (ya_in or yb_in):
                         continue
-                    _erode_line(src, sign, costs[dz, dy], w, rhos[dz, dy], inv_s, tmp, qa, qg, qt)
-                    if za_in:
-                        if ya_in:
-                            _min_into(out[za, ya], tmp)
-                        if yb_in:
-                            _min_into(out[za, yb], tmp)
-                    if zb_in:
-                        if ya_in:
-                            _min_into(out[zb, ya], tmp)
-                        if yb_in:
-                            _min_into(out[zb, yb], tmp)
+                    cs = costs[dz, dy, pad - w : pad + w + 1]
+                    if w <= wbrute:
+                        res = _erode_line_brute(row, pad, cs, w, buf_a, buf_b)
+                    else:
+                        _erode_line_envelope(line, cs, w, rhos[dz, dy], inv_s, buf_a, qa, qg, qt)
+                        res = buf_a
+                    if za_in and ya_in:
+                        _min_into(out[k - dz, j - dy], res, scratch)
+                    if za_in and yb_in:
+                        _min_into(out[k - dz, j + dy], res, scratch)
+                    if zb_in and ya_in:
+                        _min_into(out[k + dz, j - dy], res, scratch)
+                    if zb_in and yb_in:
+                        _min_into(out[k + dz, j + dy], res, scratch)
     if sign < 0:
         for z in range(z0, z1):
             for y in range(y0, y1):
@@ -333,7 +421,7 @@ def _erode_block(img, out, sign, widths, rhos, costs, inv_s, z0, z1, y0, y1):  #
 
 
 @njit(cache=True, parallel=True)
-def _erode_nd(img, out, sign, widths, rhos, costs, inv_s, bz, by):  # pragma: no cover - numba
+def _erode_nd(img, out, sign, widths, rhos, costs, inv_s, wbrute, bz, by):  # pragma: no cover
     """Run :func:`_erode_block` over all ``bz x by`` blocks of output rows in parallel."""
     nz, ny, _ = img.shape
     nbz = (nz + bz - 1) // bz
@@ -341,9 +429,9 @@ def _erode_nd(img, out, sign, widths, rhos, costs, inv_s, bz, by):  # pragma: no
     for b in prange(nbz * nby):
         z0 = (b // nby) * bz
         y0 = (b % nby) * by
-        _erode_block(
-            img, out, sign, widths, rhos, costs, inv_s, z0, min(z0 + bz, nz), y0, min(y0 + by, ny)
-        )
+        z1 = min(z0 + bz, nz)
+        y1 = min(y0 + by, ny)
+        _erode_block(img, out, sign, widths, rhos, costs, inv_s, wbrute, z0, z1, y0, y1)
 
 
 def _block_shape(nz: int, ny: int) -> tuple[int, int]:
@@ -370,12 +458,14 @@ def _morph(
     image = _check_image(image)
     radii = _normalize_radius(radius, image.ndim)
     h = _normalize_height(radii, height)
-    widths, rhos, _, costs = _row_profiles(radii, h)
+    widths, rhos, costs = _row_profiles(radii, h)
     img3 = image if image.ndim == 3 else image[np.newaxis]
     out = np.empty(img3.shape, dtype=image.dtype if out_dtype is None else out_dtype)
     if image.size:
         bz, by = _block_shape(img3.shape[0], img3.shape[1])
-        _erode_nd(img3, out, float(sign), widths, rhos, costs, radii[-1] / h, bz, by)
+        _erode_nd(
+            img3, out, float(sign), widths, rhos, costs, radii[-1] / h, _BRUTE_MAX_WIDTH, bz, by
+        )
     return out.reshape(image.shape)
 
 
