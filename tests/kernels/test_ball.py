@@ -66,13 +66,20 @@ def assert_close(got, ref, dtype):
         np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL64)
 
 
-@pytest.fixture(params=["auto", "envelope", "direct"])
+@pytest.fixture(params=["auto", "envelope", "envelope-filtered", "direct"])
 def row_method(request, monkeypatch):
-    """Run a test with the default row-method split, all-envelope and all-direct."""
-    if request.param == "envelope":
-        monkeypatch.setattr(ball, "_BRUTE_MAX_WIDTH", -1)
+    """Run a test with the default per-row method choice, or one method forced.
+
+    "envelope" uses the lower envelope on every row (no candidate filtering, as
+    rows of width 0 take part); "envelope-filtered" on every row wider than 2
+    pixels, with the candidate filter active; "direct" never.
+    """
+    if request.param.startswith("envelope"):
+        min_width = -1 if request.param == "envelope" else 2
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", min_width)
+        monkeypatch.setattr(ball, "_ENVELOPE_COST", (0.0, 0.0))
     elif request.param == "direct":
-        monkeypatch.setattr(ball, "_BRUTE_MAX_WIDTH", 10**9)
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", 10**9)
     return request.param
 
 
@@ -175,10 +182,10 @@ def test_opening_is_dilation_of_erosion(dtype, row_method):
 
 
 def test_large_radius_envelope_on_wide_rows():
-    """Rows wider than the direct-minimum threshold go through the envelope by default."""
-    x = _image((9, 240), np.float64, seed=4, kind="smooth")
+    """Wide rows of noisy data go through the envelope under the default choice."""
+    x = _image((9, 240), np.float64, seed=4, kind="noise")
     radius = (3.0, 100.0)
-    assert ball._BRUTE_MAX_WIDTH < 100
+    assert ball._ENVELOPE_MIN_WIDTH < 100
     assert_close(ball_erosion(x, radius, 20.0), ref_erosion(x, radius, 20.0), np.float64)
 
 
