@@ -18,15 +18,29 @@ The ellipsoid is cut into rows along the last axis.  For a fixed offset in the
 outer axes the cross-section is a semi-ellipse of half-width
 ``rho = radius_x * sqrt(1 - q_outer)`` and height ``h' = height * sqrt(1 - q_outer)``;
 scaled by ``s = height / radius_x`` in intensity it is a semicircle of radius
-``rho``.  A 1D erosion by such a concave cap is the lower envelope of translated
-lower semicircles of equal radius, restricted to a sliding window.  Two such
-translates cross at most once, so the envelope is maintained with a monotone
-deque (the convex-hull trick with expiry) in O(1) amortised time per pixel; the
-crossing of two equal circles has a closed form, and the integer switch-over
-point is then corrected by direct evaluation, so the result is exact with
-respect to the tabulated costs.  The 2D (3D) erosion is then the minimum over
-O(r) (O(r^2)) row erosions.  Each input row's erosion for a given |offset| is
-shared by the two (four) output rows it serves.
+``rho``.  The 2D (3D) erosion is the minimum over the O(r) (O(r^2)) rows of 1D
+erosions of the input rows by these caps; each input row's erosion for a given
+``|offset|`` is computed once and min-ed into the two (four) output rows it
+serves.  Output rows are processed in blocks (one per thread, ``prange``), so
+memory beyond the output is a few row buffers per thread.
+
+Each 1D erosion uses one of two exact methods, chosen per row by a cost model:
+
+* direct: the minimum over the ``2 w + 1`` offsets, vectorised (four offsets
+  per pass, ping-pong buffers); O(w) per pixel with a tiny constant, best for
+  narrow rows;
+* envelope: the lower envelope of the candidates' translated semicircles,
+  restricted to their windows.  Two translates cross at most once, so a stack
+  (the convex-hull trick with expiry, as in Felzenszwalb-Huttenlocher) builds
+  it in O(1) amortised time per pixel.  The crossing of two equal circles has a
+  closed form; when it falls within rounding of an integer the integer
+  switch-over point is settled by direct comparison, so the result is exact
+  for the tabulated costs.  Before that, pixels that a strictly lower
+  neighbour within 8 pixels dominates on both sides are dropped once per input
+  row (for noisy images about 80 % of them).
+
+So the time per pixel is bounded by O(r) row operations in 2D (O(r^2) in 3D),
+whatever the radius; small radii run the vectorised direct minimum.
 """
 
 from __future__ import annotations
