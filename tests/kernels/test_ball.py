@@ -189,6 +189,30 @@ def test_large_radius_envelope_on_wide_rows():
     assert_close(ball_erosion(x, radius, 20.0), ref_erosion(x, radius, 20.0), np.float64)
 
 
+def _brute_erosion(x, radius, height):
+    """Direct evaluation of the definition over all pixel pairs (small images only)."""
+    pts = np.indices(x.shape).reshape(x.ndim, -1).T
+    vals = x.astype(np.float64).ravel()
+    out = np.empty(vals.size)
+    for i, p in enumerate(pts):
+        q = (((pts - p) / np.asarray(radius)) ** 2).sum(axis=1)
+        inside = q <= 1.0 + 1e-12
+        k = height * np.sqrt(np.clip(1.0 - q[inside], 0.0, None))
+        out[i] = np.min(vals[inside] + height - k)
+    return out.reshape(x.shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "radius", "height"),
+    [((6, 9), (1e5, 3e4), 50.0), ((3, 4, 5), (2e4, 7.5, 1e6), 8.0), ((5, 7), (2.0, 1e7), 1.0)],
+)
+def test_ball_much_larger_than_image(shape, radius, height, row_method):
+    x = _image(shape, np.float64, seed=9, kind="noise")
+    np.testing.assert_allclose(
+        ball_erosion(x, radius, height), _brute_erosion(x, radius, height), rtol=0, atol=1e-9
+    )
+
+
 def test_exact_ties_on_sphere_surface():
     """Offsets exactly on the ball (e.g. (3, 4) for r = 5) belong to the support."""
     fp, _ = ball_support(5.0)

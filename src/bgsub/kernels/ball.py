@@ -105,9 +105,12 @@ def _in_support(q: float) -> bool:
 
 
 def _row_profiles(
-    radii: tuple[float, ...], height: float
+    radii: tuple[float, ...], height: float, shape: tuple[int, ...] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tabulate the 1D cross-sections of the ellipsoid along the last axis.
+
+    Offsets that cannot fit in an image of ``shape`` (``|o_i| >= shape[i]``)
+    are left out, so the tables stay small for balls larger than the image.
 
     Returns
     -------
@@ -123,8 +126,10 @@ def _row_profiles(
     outer = radii[:-1] if len(radii) == 3 else (1.0,) + radii[:-1]
     rz, ry = outer
     rx = radii[-1]
-    fz = int(math.floor(rz)) if len(radii) == 3 else 0
-    fy = int(math.floor(ry))
+    limits = [10**18] * len(radii) if shape is None else [max(n - 1, 0) for n in shape]
+    fz = min(int(math.floor(rz)), limits[0]) if len(radii) == 3 else 0
+    fy = min(int(math.floor(ry)), limits[-2])
+    kmax = limits[-1]
     widths = np.full((fz + 1, fy + 1), -1, dtype=np.int64)
     rhos = np.zeros((fz + 1, fy + 1))
     for i in range(fz + 1):
@@ -133,7 +138,7 @@ def _row_profiles(
             if not _in_support(q_outer):
                 continue
             k = 0
-            while _in_support(q_outer + ((k + 1) / rx) ** 2):
+            while k < kmax and _in_support(q_outer + ((k + 1) / rx) ** 2):
                 k += 1
             widths[i, j] = k
             rhos[i, j] = rx * math.sqrt(max(1.0 - q_outer, 0.0))
@@ -602,7 +607,7 @@ def _morph(
     image = _check_image(image)
     radii = _normalize_radius(radius, image.ndim)
     h = _normalize_height(radii, height)
-    widths, rhos, costs = _row_profiles(radii, h)
+    widths, rhos, costs = _row_profiles(radii, h, image.shape)
     img3 = image if image.ndim == 3 else image[np.newaxis]
     out = np.empty(img3.shape, dtype=image.dtype if out_dtype is None else out_dtype)
     if image.size:
