@@ -1,1 +1,1 @@
-"""Numba kernels: flat morphology and rank filters used by the background methods."""
+"""Numeric kernels (numba-compiled morphology and filters) used by bgsub."""

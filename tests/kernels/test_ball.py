@@ -1,0 +1,312 @@
+"""Tests for bgsub.kernels.ball (rolling-ball erosion, dilation and opening).
+
+References
+----------
+* ``skimage.restoration.rolling_ball`` with ``ball_kernel`` / ``ellipsoid_kernel``
+  (integer radii), run on float64.
+* ``scipy.ndimage.grey_erosion`` / ``grey_dilation`` with an explicit non-flat
+  ellipsoid structure built independently here (any radii), pixels outside the
+  image ignored (``cval=+inf`` for erosion, ``-inf`` for dilation).
+
+Tolerances
+----------
+* float64 input: ``ATOL64 = 1e-9`` absolute (the kernels are exact up to rounding).
+* float32 input: result must match the float64 reference rounded to float32
+  within ``1e-3`` grey levels plus one float32 ulp of the value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import ndimage as ndi
+from skimage.restoration import ball_kernel, ellipsoid_kernel, rolling_ball
+
+from bgsub.kernels import ball
+from bgsub.kernels.ball import ball_dilation, ball_erosion, ball_opening, ball_support
+
+ATOL64 = 1e-9
+ATOL32 = 1e-3
+
+
+def _structure(radius, height):
+    """Independent construction of the ellipsoid's footprint and additive structure."""
+    half = [int(np.floor(r)) for r in radius]
+    grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
+    q = np.zeros(grids[0].shape)
+    for g, r in zip(grids, radius, strict=True):
+        q += (g / r) ** 2
+    footprint = q <= 1.0 + 1e-12
+    structure = np.where(footprint, height * np.sqrt(np.clip(1.0 - q, 0.0, None)) - height, 0.0)
+    return footprint, structure
+
+
+def ref_erosion(x, radius, height):
+    fp, s = _structure(radius, height)
+    x = np.asarray(x, dtype=np.float64)
+    return ndi.grey_erosion(x, footprint=fp, structure=s, mode="constant", cval=np.inf)
+
+
+def ref_dilation(x, radius, height):
+    fp, s = _structure(radius, height)
+    x = np.asarray(x, dtype=np.float64)
+    return ndi.grey_dilation(x, footprint=fp, structure=s, mode="constant", cval=-np.inf)
+
+
+def assert_close(got, ref, dtype):
+    """Compare with the stated tolerance for the input dtype."""
+    assert got.dtype == dtype
+    if dtype == np.float32:
+        ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+        np.testing.assert_array_less(np.abs(got.astype(np.float64) - ref), ATOL32 + ulp)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL64)
+
+
+@pytest.fixture(params=["auto", "envelope", "envelope-filtered", "direct"])
+def row_method(request, monkeypatch):
+    """Run a test with the default per-row method choice, or one method forced.
+
+    "envelope" uses the lower envelope on every row (no candidate filtering, as
+    rows of width 0 take part); "envelope-filtered" on every row wider than 2
+    pixels, with the candidate filter active; "direct" never.
+    """
+    if request.param.startswith("envelope"):
+        min_width = -1 if request.param == "envelope" else 2
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", min_width)
+        monkeypatch.setattr(ball, "_ENVELOPE_COST", (0.0, 0.0))
+    elif request.param == "direct":
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", 10**9)
+    return request.param
+
+
+def _image(shape, dtype, seed=0, kind="noise"):
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        x = rng.normal(100.0, 30.0, size=shape)
+    elif kind == "integer":  # many exact ties
+        x = rng.integers(0, 5, size=shape) * 3.0
+    else:  # smooth background plus spots
+        grids = np.meshgrid(*[np.linspace(0, 3, n) for n in shape], indexing="ij")
+        x = 50 + 40 * np.sin(sum(grids)) + 200 * (rng.random(shape) > 0.97)
+    return x.astype(dtype)
+
+
+# ----------------------------------------------------------------------------
+# Against skimage
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("radius", [1, 2, 5, 12])
+@pytest.mark.parametrize("shape", [(31, 47), (7, 5), (1, 9)])
+def test_erosion_matches_skimage_ball_2d(shape, radius, dtype, row_method):
+    x = _image(shape, dtype, seed=radius)
+    ref = rolling_ball(x.astype(np.float64), kernel=ball_kernel(radius, 2))
+    assert_close(ball_erosion(x, (float(radius),) * 2), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("radius", [1, 3])
+def test_erosion_matches_skimage_ball_3d(radius, dtype, row_method):
+    x = _image((9, 11, 13), dtype, seed=3)
+    ref = rolling_ball(x.astype(np.float64), radius=radius)
+    assert_close(ball_erosion(x, float(radius)), ref, dtype)
+
+
+@pytest.mark.parametrize(
+    ("semi_axes", "height"), [((3, 7), 10.0), ((6, 2), 2.5), ((1, 4), 40.0), ((2, 3, 4), 5.0)]
+)
+def test_erosion_matches_skimage_ellipsoid(semi_axes, height, row_method):
+    shape = (23, 29) if len(semi_axes) == 2 else (9, 10, 11)
+    x = _image(shape, np.float64, seed=1, kind="smooth")
+    kernel = ellipsoid_kernel([2 * a + 1 for a in semi_axes], height)
+    ref = rolling_ball(x, kernel=kernel)
+    got = ball_erosion(x, tuple(float(a) for a in semi_axes), height)
+    assert_close(got, ref, np.float64)
+
+
+def test_skimage_default_call_float32():
+    """skimage's float32 path (float32 arithmetic) agrees within the float32 tolerance."""
+    x = _image((40, 40), np.float32, seed=5, kind="smooth")
+    ref = rolling_ball(x, radius=6).astype(np.float64)
+    got = ball_erosion(x, 6.0)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL32)
+
+
+# ----------------------------------------------------------------------------
+# Against scipy with the explicit non-flat structure (any radii)
+# ----------------------------------------------------------------------------
+
+
+CASES_2D = [
+    ((2.5, 2.5), None),
+    ((3.7, 1.2), 4.0),
+    ((0.5, 6.3), 9.0),
+    ((5.0, 5.0), 0.3),
+    ((1.0, 1.0), None),
+    ((40.0, 33.3), 25.0),  # larger than the image
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("radius", "height"), CASES_2D)
+@pytest.mark.parametrize("kind", ["noise", "integer", "smooth"])
+def test_erosion_dilation_2d_match_scipy(radius, height, kind, dtype, row_method):
+    x = _image((21, 34), dtype, seed=7, kind=kind)
+    h = radius[0] if height is None else height
+    assert_close(ball_erosion(x, radius, height), ref_erosion(x, radius, h), dtype)
+    assert_close(ball_dilation(x, radius, height), ref_dilation(x, radius, h), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("radius", "height"), [((1.5, 2.5, 3.5), 4.0), ((2.0, 2.0, 2.0), None), ((0.7, 3.2, 1.1), 2.0)]
+)
+def test_erosion_dilation_3d_match_scipy(radius, height, dtype, row_method):
+    x = _image((7, 9, 12), dtype, seed=11, kind="noise")
+    h = radius[0] if height is None else height
+    assert_close(ball_erosion(x, radius, height), ref_erosion(x, radius, h), dtype)
+    assert_close(ball_dilation(x, radius, height), ref_dilation(x, radius, h), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_opening_is_dilation_of_erosion(dtype, row_method):
+    x = _image((25, 31), dtype, seed=2, kind="smooth")
+    radius, h = (4.5, 3.5), 6.0
+    ref = ref_dilation(ref_erosion(x, radius, h), radius, h)
+    assert_close(ball_opening(x, radius, h), ref, dtype)
+
+
+def test_large_radius_envelope_on_wide_rows():
+    """Wide rows of noisy data go through the envelope under the default choice."""
+    x = _image((9, 240), np.float64, seed=4, kind="noise")
+    radius = (3.0, 100.0)
+    assert ball._ENVELOPE_MIN_WIDTH < 100
+    assert_close(ball_erosion(x, radius, 20.0), ref_erosion(x, radius, 20.0), np.float64)
+
+
+def _brute_erosion(x, radius, height):
+    """Direct evaluation of the definition over all pixel pairs (small images only)."""
+    pts = np.indices(x.shape).reshape(x.ndim, -1).T
+    vals = x.astype(np.float64).ravel()
+    out = np.empty(vals.size)
+    for i, p in enumerate(pts):
+        q = (((pts - p) / np.asarray(radius)) ** 2).sum(axis=1)
+        inside = q <= 1.0 + 1e-12
+        k = height * np.sqrt(np.clip(1.0 - q[inside], 0.0, None))
+        out[i] = np.min(vals[inside] + height - k)
+    return out.reshape(x.shape)
+
+
+@pytest.mark.parametrize(
+    ("shape", "radius", "height"),
+    [((6, 9), (1e5, 3e4), 50.0), ((3, 4, 5), (2e4, 7.5, 1e6), 8.0), ((5, 7), (2.0, 1e7), 1.0)],
+)
+def test_ball_much_larger_than_image(shape, radius, height, row_method):
+    x = _image(shape, np.float64, seed=9, kind="noise")
+    np.testing.assert_allclose(
+        ball_erosion(x, radius, height), _brute_erosion(x, radius, height), rtol=0, atol=1e-9
+    )
+
+
+def test_exact_ties_on_sphere_surface():
+    """Offsets exactly on the ball (e.g. (3, 4) for r = 5) belong to the support."""
+    fp, _ = ball_support(5.0)
+    assert fp[5 + 3, 5 + 4] and fp[5 + 4, 5 - 3]
+    x = np.full((11, 11), 10.0)
+    x[5 + 3, 5 + 4] = 0.0
+    assert ball_erosion(x, 5.0)[5, 5] == pytest.approx(5.0)
+
+
+def test_single_pixel_and_inf_values():
+    x = np.array([[3.0]])
+    assert ball_erosion(x, (2.0, 2.0))[0, 0] == 3.0
+    y = np.array([[1.0, np.inf, 2.0], [np.inf, np.inf, np.inf], [-np.inf, 0.0, 5.0]])
+    for radius in [(1.0, 1.0), (2.5, 2.5)]:
+        for fn, ref in ((ball_erosion, ref_erosion), (ball_dilation, ref_dilation)):
+            got = fn(y, radius)
+            assert not np.isnan(got).any()
+            np.testing.assert_array_equal(got, ref(y, radius, radius[0]))
+
+
+def test_dtype_shape_and_input_untouched():
+    x = _image((6, 8), np.float32)
+    before = x.copy()
+    for fn in (ball_erosion, ball_dilation, ball_opening):
+        out = fn(x, 2.0)
+        assert out.dtype == np.float32 and out.shape == x.shape
+    np.testing.assert_array_equal(x, before)
+    # non-contiguous input is accepted
+    xt = _image((8, 6), np.float64).T
+    assert_close(ball_erosion(xt, 2.0), ref_erosion(xt, (2.0, 2.0), 2.0), np.float64)
+
+
+def test_invalid_arguments():
+    x = np.zeros((4, 4))
+    with pytest.raises(TypeError):
+        ball_erosion(x.astype(np.int32), 2.0)
+    with pytest.raises(ValueError):
+        ball_erosion(np.zeros(4), 2.0)
+    with pytest.raises(ValueError):
+        ball_erosion(x, (2.0, 3.0))  # anisotropic needs a height
+    with pytest.raises(ValueError):
+        ball_erosion(x, (2.0, 0.0), 1.0)
+    with pytest.raises(ValueError):
+        ball_erosion(x, 2.0, height=0.0)
+    with pytest.raises(ValueError):
+        ball_erosion(x, (1.0, 1.0, 1.0))
+
+
+def test_ball_support_structure():
+    fp, s = ball_support((1.0, 1.0))
+    np.testing.assert_array_equal(fp, [[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    assert s[1, 1] == 0.0 and s[0, 1] == -1.0 and s[0, 0] == -np.inf
+
+
+# ----------------------------------------------------------------------------
+# Properties (hypothesis)
+# ----------------------------------------------------------------------------
+
+images_2d = hnp.arrays(
+    np.float64,
+    hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=14),
+    elements=st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False),
+)
+radii = st.tuples(st.floats(0.5, 9.0), st.floats(0.5, 9.0))
+heights = st.floats(0.1, 50.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=images_2d, radius=radii, height=heights)
+def test_property_matches_reference_and_orders(x, radius, height):
+    ero = ball_erosion(x, radius, height)
+    dil = ball_dilation(x, radius, height)
+    np.testing.assert_allclose(ero, ref_erosion(x, radius, height), rtol=0, atol=ATOL64)
+    np.testing.assert_allclose(dil, ref_dilation(x, radius, height), rtol=0, atol=ATOL64)
+    assert np.all(ero <= x) and np.all(dil >= x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=images_2d, radius=radii, height=heights)
+def test_property_opening(x, radius, height):
+    opened = ball_opening(x, radius, height)
+    tol = 1e-9 * max(1.0, float(np.abs(x).max()))
+    assert np.all(opened <= x + tol)
+    again = ball_opening(opened, radius, height)
+    np.testing.assert_allclose(again, opened, rtol=0, atol=tol)  # idempotent
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    value=st.floats(-1e4, 1e4),
+    shape=hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=8),
+    r=st.floats(0.5, 6.0),
+)
+def test_property_constant_image_unchanged(value, shape, r):
+    x = np.full(shape, value)
+    np.testing.assert_array_equal(ball_opening(x, r), x)
+    np.testing.assert_array_equal(ball_erosion(x, r), x)
