@@ -186,14 +186,18 @@ def _roll_ball(img, ball):  # pragma: no cover - numba
     ph = h + 2 * r2
     pw = w + 2 * r2
     pad = np.full((ph, pw), _INF, dtype=np.float32)  # +inf outside: ignored by min
-    pad[r2:r2 + h, r2:r2 + w] = img
+    for y in range(h):
+        for x in range(w):
+            v = img[y, x]
+            # ImageJ's "if (z > zReduced)" never picks a NaN: treat NaN like "outside"
+            pad[r2 + y, r2 + x] = v if v == v else _INF
     eh = h + r2
     ew = w + r2
     ero = np.empty((eh, ew), dtype=np.float32)
     for iyy in prange(eh):  # centre row iy - r; pixel rows iy + r -/+ dy in `pad`
         iy = np.int64(iyy)
         row = ero[iy]
-        row[:] = _INF
+        row[:] = _FLT_MAX  # ImageJ starts z at Float.MAX_VALUE
         tmp = np.empty(pw, dtype=np.float32)
         for dy in range(r + 1):
             ya = iy + r - dy
@@ -220,7 +224,7 @@ def _roll_ball(img, ball):  # pragma: no cover - numba
     for ypp in prange(h):  # centres (yp + r -/+ dy, xp + r -/+ dx) in `ero`
         yp = np.int64(ypp)
         orow = out[yp]
-        orow[:] = -_INF
+        orow[:] = -_FLT_MAX  # ImageJ starts the background at -Float.MAX_VALUE
         tmp = np.empty(ew, dtype=np.float32)
         for dy in range(r + 1):
             a = ero[yp + r - dy]
@@ -663,6 +667,11 @@ def _background(
     fp = np.array(plane, dtype=np.float32, order="C", copy=True)
     h, w = fp.shape
     if paraboloid:
+        if not np.isfinite(fp).all():
+            raise ValueError(
+                f"sliding paraboloid needs finite pixel values (ImageJ {IMAGEJ_VERSION} "
+                "does not terminate on NaN)"
+            )
         flat = fp.reshape(-1)
         _sliding_paraboloid(
             flat, w, h, np.float32(radius), invert, presmooth, correct_corners
