@@ -1,0 +1,184 @@
+"""Measure how closely :func:`bgsub.imagej.imagej_subtract` reproduces ImageJ.
+
+Runs the real ImageJ (``/usr/share/java/ij.jar``, Debian's 1.53t) once, through
+``tests/imagej/RunSubtract.java``, on generated images for every option set and
+bit depth, and prints markdown tables:
+
+1. agreement with ImageJ (option set x bit depth: % equal values, max |difference|),
+2. how ImageJ's rolling ball differs from the exact rolling ball of
+   ``skimage.restoration.rolling_ball`` (mean / max |difference| of the backgrounds).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src python benchmarks/imagej_agreement.py [--size 255x257] [--no-skimage]
+
+Needs ``java``, ``javac`` and ``ij.jar`` (Debian: ``libij-java``,
+``openjdk-17-jdk-headless``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "imagej"))
+
+from test_imagej_fidelity import (  # noqa: E402  (shared generator and ImageJ runner)
+    IJ_JAR,
+    OPTION_SETS,
+    Case,
+    agreement,
+    make_image,
+    make_rgb,
+    run_imagej,
+)
+
+from bgsub.imagej import imagej_subtract  # noqa: E402
+
+TABLE_SETS = (
+    "default",
+    "light",
+    "create",
+    "disable",
+    "sliding",
+    "sliding+light",
+    "sliding+disable",
+    "sliding+nocorners",
+    "create+light+disable",
+    "all",
+)
+DEPTHS = ("8-bit", "16-bit", "32-bit", "RGB", "RGB separate")
+
+
+def _image(depth: str, shape: tuple[int, int]) -> np.ndarray:
+    if depth.startswith("RGB"):
+        return make_rgb(shape, seed=5)
+    dtype = {"8-bit": np.uint8, "16-bit": np.uint16, "32-bit": np.float32}[depth]
+    return make_image(shape, dtype, seed=3)
+
+
+def agreement_table(shape: tuple[int, int], radii: list[float], classes: Path) -> str:
+    cases: list[Case] = []
+    labels: dict[str, tuple[str, str]] = {}
+    for depth in DEPTHS:
+        img = _image(depth, shape)
+        for name in TABLE_SETS:
+            opts = dict(OPTION_SETS[name])
+            if depth == "RGB separate":
+                opts["separate_colors"] = True
+            for r in radii:
+                cid = f"{depth.replace(' ', '_')}-{name}-r{r:g}"
+                cases.append(Case(cid, img, r, opts, rgb=depth.startswith("RGB")))
+                labels[cid] = (depth, name)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        refs = run_imagej(cases, classes, Path(tmp))
+        t_java = time.perf_counter() - t0
+    stats: dict[tuple[str, str], list] = {}
+    t0 = time.perf_counter()
+    for case in cases:
+        ref = refs[case.id]
+        if not isinstance(ref, np.ndarray):
+            raise RuntimeError(f"ImageJ failed on {case.id}: {ref}")
+        ours = imagej_subtract(case.image, case.radius, rgb=case.rgb, **case.options)
+        ref = ref.reshape(ours.shape)
+        equal, maxdiff = agreement(ours, ref)
+        rng = float(ref.max() - ref.min()) or 1.0
+        stats.setdefault(labels[case.id], []).append((equal, ours.size, maxdiff, maxdiff / rng))
+    t_py = time.perf_counter() - t0
+
+    lines = [
+        f"ImageJ {refs['__version__']}, image {shape[0]}x{shape[1]}, radii "
+        f"{', '.join(f'{r:g}' for r in radii)} pooled per cell; cell = % equal values / "
+        "max |difference| (32-bit: max |difference| relative to the value range).",
+        "",
+        "| option set | " + " | ".join(DEPTHS) + " |",
+        "|---|" + "---|" * len(DEPTHS),
+    ]
+    for name in TABLE_SETS:
+        cells = []
+        for depth in DEPTHS:
+            rows = stats[(depth, name)]
+            n = sum(size for _, size, _, _ in rows)
+            eq = sum(e * size for e, size, _, _ in rows) / n
+            if depth == "32-bit":
+                rel = max(rel for *_, rel in rows)
+                cells.append(f"{100 * eq:.2f} % / {rel:.1e}")
+            else:
+                cells.append(f"{100 * eq:.2f} % / {max(m for _, _, m, _ in rows):g}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"({len(cases)} cases; ImageJ incl. JVM start {t_java:.1f} s, bgsub {t_py:.1f} s.)"
+    )
+    return "\n".join(lines)
+
+
+def skimage_table(size: int, radii: list[float]) -> str:
+    from skimage.restoration import rolling_ball
+
+    img = make_image((size, size), np.float32, seed=11)
+    value_range = float(img.max() - img.min())
+    lines = [
+        f"{size}x{size} float32 image (value range {value_range:.0f}); backgrounds of "
+        "`imagej_subtract(..., create_background=True)` vs "
+        "`skimage.restoration.rolling_ball(image, radius=r)`.",
+        "",
+        "| radius | ImageJ shrink | smoothing | mean abs diff | max abs diff | "
+        "mean (ImageJ - exact) | ImageJ time | skimage time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in radii:  # warm up the JIT (compilation / cache load) outside the timings
+        imagej_subtract(img[:32, :32], r, create_background=True)
+    for r in radii:
+        t0 = time.perf_counter()
+        exact = rolling_ball(img.astype(np.float64), radius=r)
+        t_sk = time.perf_counter() - t0
+        shrink = 1 if r <= 10 else 2 if r <= 30 else 4 if r <= 100 else 8
+        for smooth in (False, True):
+            t0 = time.perf_counter()
+            bg = imagej_subtract(img, r, create_background=True, disable_smoothing=not smooth)
+            t_ij = time.perf_counter() - t0
+            d = bg.astype(np.float64) - exact
+            lines.append(
+                f"| {r:g} | {shrink} | {'3x3 mean' if smooth else 'off'} | "
+                f"{np.abs(d).mean():.2f} | {np.abs(d).max():.2f} | {d.mean():+.2f} | "
+                f"{t_ij:.2f} s | {t_sk:.2f} s |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="255x257", help="HxW of the agreement images")
+    ap.add_argument("--radii", default="5,11,31,101", help="radii pooled in the table")
+    ap.add_argument("--skimage-size", type=int, default=512)
+    ap.add_argument("--skimage-radii", default="10,50,100")
+    ap.add_argument("--no-skimage", action="store_true")
+    args = ap.parse_args(argv)
+    shape = tuple(int(v) for v in args.size.lower().split("x"))
+    radii = [float(v) for v in args.radii.split(",")]
+
+    with tempfile.TemporaryDirectory() as classes:
+        subprocess.run(
+            ["javac", "-d", classes, "-cp", str(IJ_JAR),
+             str(ROOT / "tests" / "imagej" / "RunSubtract.java")],
+            check=True,
+        )
+        print("## Agreement with ImageJ\n")
+        print(agreement_table(shape, radii, Path(classes)))
+    if not args.no_skimage:
+        print("\n## ImageJ rolling ball vs exact rolling ball (skimage)\n")
+        print(skimage_table(args.skimage_size, [float(v) for v in args.skimage_radii.split(",")]))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
