@@ -1,1 +1,19 @@
 """bgsub: fast, exact and dtype-safe background subtraction for microscopy images."""
+
+from bgsub import data
+from bgsub.api import estimate_background, subtract_background
+from bgsub.methods import get_method, list_methods
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "data", "estimate_background", "get_method", "list_methods",
+           "subtract_background"]
+
+
+def __getattr__(name: str):
+    """``bgsub.io`` (and the batch modules) on first use, keeping ``import bgsub`` light."""
+    if name in ("io", "batch", "config", "provenance"):
+        import importlib
+
+        return importlib.import_module(f"bgsub.{name}")
+    raise AttributeError(f"module 'bgsub' has no attribute {name!r}")
