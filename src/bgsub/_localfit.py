@@ -49,7 +49,7 @@ def local_polynomial_fit(
     *,
     ridge: float = 1e-4,
     leverage: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray | tuple[np.ndarray, float]:
     """Gaussian-windowed weighted least-squares polynomial fit at every pixel.
 
     Parameters
@@ -67,8 +67,8 @@ def local_polynomial_fit(
         window's total weight; steadies fits whose window holds weight on one
         side only.
     leverage : bool
-        Also return each pixel's leverage (the hat matrix's diagonal: how much
-        the fit at a pixel follows that pixel's own value), for
+        Also return the total leverage (the trace of the hat matrix: how many
+        degrees of freedom the fit spends following the data), for
         cross-validation.
 
     Returns
@@ -76,9 +76,9 @@ def local_polynomial_fit(
     fit : ndarray
         The fitted surface (float64), the shape of ``values``. Where a whole
         window holds no weight, the nearest fitted level is carried over.
-    leverage : ndarray
-        Only with ``leverage=True``: ``weights * [M^-1]_00``, the shape of
-        ``values``.
+    leverage : float
+        Only with ``leverage=True``: the sum over pixels of
+        ``weights * [M^-1]_00``, taking each block's node for its pixels.
 
     Examples
     --------
@@ -103,8 +103,8 @@ def local_polynomial_fit(
     fit = _evaluate(coeffs, basis, values.shape, step, sigma)
     if not leverage:
         return fit
-    hat = _evaluate(inverse00[..., None], basis[:1], values.shape, step, sigma)
-    return fit, weights * np.clip(hat, 0.0, None)
+    # each pixel's leverage is its weight times [M^-1]_00 at its block's node
+    return fit, float(np.sum(w_blocks[(0,) * values.ndim] * np.clip(inverse00, 0.0, None)))
 
 
 def _block_moments(
@@ -199,28 +199,27 @@ def _solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> tuple[np.ndarray,
     return coeffs, inverse00
 
 
-def _interpolation_matrix(n: int, q: int, s: float, power: int, nodes: int) -> np.ndarray:
-    """Catmull-Rom weights from the nodes to the pixels, times ``offset ** power``.
+def _interpolation_taps(
+    n: int, q: int, s: float, power: int, nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Catmull-Rom taps from the nodes to the pixels, times ``offset ** power``.
 
+    Returns the four node indices and weights of every pixel, shape ``(n, 4)``.
     Nodes beyond the grid are clamped to the edge node, whose polynomial then
     extrapolates with the pixel's true offset from it.
     """
     pixel = np.arange(n, dtype=np.float64)
     t = (pixel - (q - 1) / 2) / q
-    first = np.floor(t).astype(np.intp) - 1
     frac = t - np.floor(t)
-    taps = (
+    index = np.clip(np.floor(t).astype(np.intp)[:, None] + np.arange(-1, 3), 0, nodes - 1)
+    taps = np.stack([
         ((-frac + 2) * frac - 1) * frac / 2,
         ((3 * frac - 5) * frac * frac + 2) / 2,
         ((-3 * frac + 4) * frac + 1) * frac / 2,
         (frac - 1) * frac * frac / 2,
-    )
-    matrix = np.zeros((n, nodes))
-    for k, tap in enumerate(taps):
-        node = np.clip(first + k, 0, nodes - 1)
-        offset = (pixel - (node * q + (q - 1) / 2)) / s
-        np.add.at(matrix, (np.arange(n), node), tap * offset**power)
-    return matrix
+    ], axis=1)
+    offset = (pixel[:, None] - (index * q + (q - 1) / 2)) / s
+    return index, taps * offset**power
 
 
 def _evaluate(
@@ -230,13 +229,23 @@ def _evaluate(
     step: tuple[int, ...],
     sigma: tuple[float, ...],
 ) -> np.ndarray:
-    """Blend the nodes' polynomials at every pixel."""
-    out = np.zeros(shape)
+    """Blend the nodes' polynomials at every pixel.
+
+    Axis by axis, from the last: terms that share their exponents on the axes
+    still to be expanded are summed first, so the full-size products are few.
+    """
     nodes = coeffs.shape[:-1]
-    for index, exponent in enumerate(basis):
-        field = coeffs[..., index]
-        for axis, (n, q, s, power) in enumerate(zip(shape, step, sigma, exponent, strict=True)):
-            matrix = _interpolation_matrix(n, q, s, power, nodes[axis])
-            field = np.moveaxis(np.tensordot(matrix, field, axes=(1, axis)), 0, axis)
-        out += field
-    return out
+    terms: dict[Exponent, np.ndarray] = {e: coeffs[..., i] for i, e in enumerate(basis)}
+    for axis in reversed(range(len(shape))):
+        taps = {power: _interpolation_taps(shape[axis], step[axis], sigma[axis], power,
+                                           nodes[axis])
+                for power in {e[axis] for e in terms}}
+        grouped: dict[Exponent, np.ndarray] = {}
+        for exponent, field in terms.items():
+            index, weight = taps[exponent[axis]]
+            moved = np.moveaxis(field, axis, -1)
+            expanded = np.moveaxis((moved[..., index] * weight).sum(axis=-1), -1, axis)
+            key = exponent[:axis]
+            grouped[key] = expanded if key not in grouped else grouped[key] + expanded
+        terms = grouped
+    return np.ascontiguousarray(terms[()])

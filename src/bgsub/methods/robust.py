@@ -134,8 +134,8 @@ def _cross_validated_fit(
         if step not in scores:
             fraction = DEFAULT_SMOOTHING * np.sqrt(2.0) ** step
             window = tuple(fraction * r for r in radius)
-            fit, hat = local_polynomial_fit(image, keep, window, order, leverage=True)
-            scores[step] = (_gcv(image, fit, hat, keep, model), fit)
+            fit, trace = local_polynomial_fit(image, keep, window, order, leverage=True)
+            scores[step] = (_gcv(image, fit, trace, keep, model), fit)
         return scores[step][0]
 
     best = 0
@@ -149,7 +149,7 @@ def _cross_validated_fit(
 
 
 def _gcv(
-    image: np.ndarray, fit: np.ndarray, hat: np.ndarray, keep: np.ndarray, model: NoiseModel
+    image: np.ndarray, fit: np.ndarray, trace: float, keep: np.ndarray, model: NoiseModel
 ) -> float:
     """Generalised cross-validation score of a fit over the background pixels.
 
@@ -161,7 +161,7 @@ def _gcv(
     if count == 0:
         return float("inf")
     residual = (image - fit)[keep] / model.sd(fit[keep])
-    dof = float(hat.sum()) / count
+    dof = trace / count
     if dof >= 1.0:
         return float("inf")
     return float(np.mean(residual**2)) / (1.0 - dof) ** 2
