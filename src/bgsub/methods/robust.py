@@ -11,13 +11,14 @@ noise. This method instead
    estimate (an opening of the smoothed image) exceeds ``threshold`` noise
    standard deviations, grown by ``grow`` pixels;
 3. fits a smooth surface through the remaining, background pixels by local
-   quadratic regression in a Gaussian window of ``radius / 2``
+   quadratic regression in a Gaussian window
    (:func:`bgsub._localfit.local_polynomial_fit`) -- a least-squares fit, so
    it runs through the middle of the noise, and a quadratic one, so it follows
-   vignetting and bridges the holes the objects leave without sagging;
-4. repeats 2-3 against the new surface (``iterations`` fits in all), the last
-   fit's window chosen by generalised cross-validation (the best trade between
-   averaging noise away and following the background's shape);
+   vignetting and bridges the holes the objects leave without sagging. The
+   window (0.25-1.4 x ``radius``) is chosen by generalised cross-validation:
+   the best trade between averaging the noise away and following the
+   background's shape;
+4. repeats 2-3 against the new surface (``iterations`` fits in all);
 5. keeps the result a lower envelope of the signal: it never rises more than
    ``threshold`` noise standard deviations above the image averaged over a
    couple of pixels, so unmasked object light cannot lift it above the data.
@@ -68,9 +69,9 @@ def robust_background(
     smoothing : float, optional
         The fit's Gaussian window (sigma) as a fraction of ``radius``. Smaller
         follows the background more closely but averages less noise and
-        bridges smaller holes. ``None`` (default): ``0.5`` while the objects
-        are being found, then the final window is chosen by generalised
-        cross-validation among ``0.25``-``1.4`` x ``radius``.
+        bridges smaller holes. ``None`` (default): each fit's window is chosen
+        by generalised cross-validation among ``0.25 * sqrt(2) ** k`` x
+        ``radius``, ``k = 0..5`` (0.25-1.4), walking downhill from ``0.5``.
     iterations : int
         Number of fit / re-classify rounds.
     order : {0, 1, 2}
@@ -103,16 +104,16 @@ def robust_background(
     smoothed = ndi.gaussian_filter(work, presmooth, mode="reflect")
     envelope = _opening(smoothed, radius)
     mask, _ = _objects(smoothed - envelope, model.sd(envelope) * gain, threshold, grow)
-    fraction = DEFAULT_SMOOTHING if smoothing is None else float(smoothing)
-    window = tuple(fraction * r for r in radius)
-    for _ in range(int(iterations) - 1):
-        background = local_polynomial_fit(work, ~mask, window, order)
-        residual = ndi.gaussian_filter(work - background, presmooth, mode="reflect")
-        mask, _ = _objects(residual, model.sd(background) * gain, threshold, grow)
-    if smoothing is None:
-        background = _cross_validated_fit(work, ~mask, radius, order, model)
-    else:
-        background = local_polynomial_fit(work, ~mask, window, order)
+    step = 0
+    for round_ in range(int(iterations)):
+        if smoothing is None:
+            background, step = _cross_validated_fit(work, ~mask, radius, order, model, step)
+        else:
+            background = local_polynomial_fit(work, ~mask, tuple(smoothing * r for r in radius),
+                                              order)
+        if round_ + 1 < iterations:
+            residual = ndi.gaussian_filter(work - background, presmooth, mode="reflect")
+            mask, _ = _objects(residual, model.sd(background) * gain, threshold, grow)
     return _below_signal(background, work, model, threshold).astype(image.dtype, copy=False)
 
 
@@ -122,11 +123,12 @@ def _cross_validated_fit(
     radius: tuple[float, ...],
     order: int,
     model: NoiseModel,
-) -> np.ndarray:
+    start: int = 0,
+) -> tuple[np.ndarray, int]:
     """The fit whose window minimises the generalised cross-validation score.
 
     Walks the ladder ``DEFAULT_SMOOTHING * radius * sqrt(2) ** k`` from
-    ``k = 0`` downhill in both directions.
+    ``k = start`` downhill in both directions; returns the fit and its ``k``.
     """
     scores: dict[int, tuple[float, np.ndarray]] = {}
 
@@ -138,14 +140,14 @@ def _cross_validated_fit(
             scores[step] = (_gcv(image, fit, trace, keep, model), fit)
         return scores[step][0]
 
-    best = 0
+    best = start
     for direction in (-1, 1):
         step = best
         while step + direction in LADDER and score(step + direction) < score(step):
             step += direction
         if score(step) < score(best):
             best = step
-    return scores[best][1]
+    return scores[best][1], best
 
 
 def _gcv(
