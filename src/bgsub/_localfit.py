@@ -98,8 +98,15 @@ def local_polynomial_fit(
     basis = exponents(values.ndim, order)
     w_blocks = _block_moments(weights, step, sigma, 2 * order)
     v_blocks = _block_moments(weights * values, step, sigma, order)
-    gram = _window_moments(w_blocks, basis, basis, step, sigma)
-    rhs = _window_moments(v_blocks, basis, [(0,) * values.ndim], step, sigma)[..., 0]
+    w_moments = _window_moments(w_blocks, 2 * order, step, sigma)
+    v_moments = _window_moments(v_blocks, order, step, sigma)
+    nodes = w_moments[basis[0]].shape
+    gram = np.empty(nodes + (len(basis), len(basis)))
+    rhs = np.empty(nodes + (len(basis),))
+    for i, r in enumerate(basis):
+        rhs[..., i] = v_moments[r]
+        for j, c in enumerate(basis):
+            gram[..., i, j] = w_moments[_add(r, c)]
     damped = np.array([float(sum(e) == order and order > 0) for e in basis])
     coeffs, inverse00 = _solve(gram, rhs, ridge * damped)
     fit = _evaluate(coeffs, basis, values.shape, step, sigma)
@@ -107,6 +114,10 @@ def local_polynomial_fit(
         return fit
     # each pixel's leverage is its weight times [M^-1]_00 at its block's node
     return fit, float(np.sum(w_blocks[(0,) * values.ndim] * np.clip(inverse00, 0.0, None)))
+
+
+def _add(a: Exponent, b: Exponent) -> Exponent:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 def _block_moments(
@@ -143,38 +154,33 @@ def _window_kernel(q: int, s: float, power: int) -> np.ndarray:
 
 def _window_moments(
     blocks: dict[Exponent, np.ndarray],
-    rows: list[Exponent],
-    cols: list[Exponent],
+    degree: int,
     step: tuple[int, ...],
     sigma: tuple[float, ...],
-) -> np.ndarray:
-    """``sum_x G(x - p) B(x) (x - p) ** (r + c)`` at every node ``p``.
+) -> dict[Exponent, np.ndarray]:
+    """``sum_x G(x - p) B(x) (x - p) ** t`` at every node ``p``, for ``|t| <= degree``.
 
     ``x - p`` splits into the block centre's offset from the node and the
     pixel's offset inside its block; the binomial expansion combines the exact
-    within-block moments with windows sampled at the block centres.
+    within-block moments with windows sampled at the block centres. Window and
+    expansion both factor over the axes, so they are applied one axis at a
+    time: after axis ``a`` the keys hold totals ``t`` on axes ``<= a`` and
+    within-block exponents on the others.
     """
-    cache: dict[tuple[Exponent, Exponent], np.ndarray] = {}
-
-    def windowed(inner: Exponent, outer: Exponent) -> np.ndarray:
-        if (inner, outer) not in cache:
-            out = blocks[inner]
-            for axis, (q, s, power) in enumerate(zip(step, sigma, outer, strict=True)):
-                out = ndi.correlate1d(out, _window_kernel(q, s, power), axis=axis,
-                                      mode="constant")
-            cache[(inner, outer)] = out
-        return cache[(inner, outer)]
-
-    shape = next(iter(blocks.values())).shape
-    result = np.zeros(shape + (len(rows), len(cols)))
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            total = tuple(a + b for a, b in zip(r, c, strict=True))
-            for inner in itertools.product(*(range(t + 1) for t in total)):
-                outer = tuple(t - k for t, k in zip(total, inner, strict=True))
-                factor = float(np.prod([comb(t, k) for t, k in zip(total, inner, strict=True)]))
-                result[..., i, j] += factor * windowed(inner, outer)
-    return result
+    current = blocks
+    for axis, (q, s) in enumerate(zip(step, sigma, strict=True)):
+        kernels = {power: _window_kernel(q, s, power) for power in range(degree + 1)}
+        following: dict[Exponent, np.ndarray] = {}
+        for key in exponents(len(step), degree):
+            total = key[axis]
+            terms = []
+            for inner in range(total + 1):
+                source = current[(*key[:axis], inner, *key[axis + 1:])]
+                terms.append(comb(total, inner) * ndi.correlate1d(
+                    source, kernels[total - inner], axis=axis, mode="constant"))
+            following[key] = np.sum(terms, axis=0) if len(terms) > 1 else terms[0]
+        current = following
+    return current
 
 
 def _solve(
