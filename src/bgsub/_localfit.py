@@ -26,6 +26,7 @@ from scipy import ndimage as ndi
 __all__ = ["exponents", "local_polynomial_fit"]
 
 TRUNCATE = 4.0
+LOWER_DAMPING = 0.01
 Exponent = tuple[int, ...]
 
 
@@ -63,10 +64,12 @@ def local_polynomial_fit(
     order : int
         Degree of the local polynomial (0, 1 or 2).
     ridge : float
-        Tikhonov damping of the highest-degree coefficients, relative to the
-        window's total weight: it leaves well-supported fits almost untouched
-        but keeps a window that holds weight on one side only (a corner or an
-        edge covered by objects) from extrapolating a wild curvature.
+        Tikhonov damping of the highest-degree coefficients (the lower,
+        non-constant ones get a hundredth of it), relative to the weight of a
+        window with every pixel present: it leaves well-supported fits almost
+        untouched but keeps a window that holds little weight, or weight on one
+        side only (deep inside a large hole, a corner covered by objects), from
+        extrapolating a wild curvature or slope.
     leverage : bool
         Also return the total leverage (the trace of the hat matrix: how many
         degrees of freedom the fit spends following the data), for
@@ -107,13 +110,20 @@ def local_polynomial_fit(
         rhs[..., i] = v_moments[r]
         for j, c in enumerate(basis):
             gram[..., i, j] = w_moments[_add(r, c)]
-    damped = np.array([float(sum(e) == order and order > 0) for e in basis])
-    coeffs, inverse00 = _solve(gram, rhs, ridge * damped)
+    full = float(np.prod([np.sqrt(2 * np.pi) * s for s in sigma]))  # weight of a full window
+    coeffs, inverse00 = _solve(gram, rhs, ridge * _damping(basis, order), full)
     fit = _evaluate(coeffs, basis, values.shape, step, sigma)
     if not leverage:
         return fit
     # each pixel's leverage is its weight times [M^-1]_00 at its block's node
     return fit, float(np.sum(w_blocks[(0,) * values.ndim] * np.clip(inverse00, 0.0, None)))
+
+
+def _damping(basis: list[Exponent], order: int) -> np.ndarray:
+    """Relative ridge of each coefficient: 1 for the highest degree, 1/100 for the
+    other non-constant ones, 0 for the constant term (the fitted level)."""
+    degrees = np.array([sum(e) for e in basis])
+    return np.where(degrees == order, 1.0, LOWER_DAMPING) * (degrees > 0)
 
 
 def _add(a: Exponent, b: Exponent) -> Exponent:
@@ -184,14 +194,14 @@ def _window_moments(
 
 
 def _solve(
-    gram: np.ndarray, rhs: np.ndarray, ridge: np.ndarray
+    gram: np.ndarray, rhs: np.ndarray, ridge: np.ndarray, full: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-node least-squares coefficients (empty windows copy the nearest node)
     and the constant term's entry of the inverse normal matrix."""
     size = gram.shape[-1]
     total = gram[..., 0, 0]
     empty = total <= 1e-9 * max(float(total.max()), 1e-300)
-    gram = gram + (np.diag(ridge) + 1e-12 * np.eye(size)) * total[..., None, None]
+    gram = gram + np.diag(ridge) * full + 1e-12 * np.eye(size) * total[..., None, None]
     gram[empty] = np.eye(size)
     rhs = np.where(empty[..., None], 0.0, rhs)
     unit = np.zeros(rhs.shape[:-1] + (size, 2))

@@ -39,8 +39,8 @@ from bgsub.methods._registry import Method, Parameter, register
 
 PRESMOOTH_SIGMA = 1.0
 CAP_SIGMA = 2.0
-DEFAULT_SMOOTHING = 0.5
-LADDER = range(-2, 4)  # window = DEFAULT_SMOOTHING * radius * sqrt(2) ** k: 0.25-1.4 x radius
+WINDOW_RANGE = (0.2, 1.45)  # cross-validated windows, as fractions of the radius
+WINDOW_START = 0.5
 
 
 def robust_background(
@@ -70,8 +70,9 @@ def robust_background(
         The fit's Gaussian window (sigma) as a fraction of ``radius``. Smaller
         follows the background more closely but averages less noise and
         bridges smaller holes. ``None`` (default): each fit's window is chosen
-        by generalised cross-validation among ``0.25 * sqrt(2) ** k`` x
-        ``radius``, ``k = 0..5`` (0.25-1.4), walking downhill from ``0.5``.
+        by generalised cross-validation among windows of ``sqrt(2) ** k``
+        pixels between 0.2 and 1.45 x ``radius``, walking downhill from the
+        one nearest 0.5 x ``radius``.
     iterations : int
         Number of fit / re-classify rounds.
     order : {0, 1, 2}
@@ -104,7 +105,7 @@ def robust_background(
     smoothed = ndi.gaussian_filter(work, presmooth, mode="reflect")
     envelope = _opening(smoothed, radius)
     mask, _ = _objects(smoothed - envelope, model.sd(envelope) * gain, threshold, grow)
-    step = 0
+    step = None
     for round_ in range(int(iterations)):
         if smoothing is None:
             background, step = _cross_validated_fit(work, ~mask, radius, order, model, step)
@@ -123,27 +124,38 @@ def _cross_validated_fit(
     radius: tuple[float, ...],
     order: int,
     model: NoiseModel,
-    start: int = 0,
+    start: int | None = None,
 ) -> tuple[np.ndarray, int]:
     """The fit whose window minimises the generalised cross-validation score.
 
-    Walks the ladder ``DEFAULT_SMOOTHING * radius * sqrt(2) ** k`` from
-    ``k = start`` downhill in both directions; returns the fit and its ``k``.
+    The windows are ``sqrt(2) ** k`` pixels (along the axis of the largest
+    radius; the others in proportion) between ``WINDOW_RANGE`` times the
+    radius: a ladder fixed in pixels, so that nearby radii choose among the
+    same windows. Walks it from ``k = start`` (default: the window nearest
+    ``WINDOW_START`` x radius) downhill in both directions; returns the fit
+    and its ``k``.
     """
+    largest = max(radius)
+    ladder = range(int(np.ceil(2 * np.log2(WINDOW_RANGE[0] * largest))),
+                   int(np.floor(2 * np.log2(WINDOW_RANGE[1] * largest))) + 1)
+    if len(ladder) == 0:
+        ladder = range(ladder.start, ladder.start + 1)
+    if start is None:
+        start = int(np.round(2 * np.log2(WINDOW_START * largest)))
     scores: dict[int, tuple[float, np.ndarray]] = {}
 
     def score(step: int) -> float:
         if step not in scores:
-            fraction = DEFAULT_SMOOTHING * np.sqrt(2.0) ** step
-            window = tuple(fraction * r for r in radius)
+            size = np.sqrt(2.0) ** step
+            window = tuple(size * r / largest for r in radius)
             fit, trace = local_polynomial_fit(image, keep, window, order, leverage=True)
             scores[step] = (_gcv(image, fit, trace, keep, model), fit)
         return scores[step][0]
 
-    best = start
+    best = min(max(start, ladder.start), ladder.stop - 1)
     for direction in (-1, 1):
         step = best
-        while step + direction in LADDER and score(step + direction) < score(step):
+        while step + direction in ladder and score(step + direction) < score(step):
             step += direction
         if score(step) < score(best):
             best = step
