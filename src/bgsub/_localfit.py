@@ -26,7 +26,7 @@ from scipy import ndimage as ndi
 __all__ = ["exponents", "local_polynomial_fit"]
 
 TRUNCATE = 4.0
-LOWER_DAMPING = 0.01
+LOWER_DAMPING = 0.0
 Exponent = tuple[int, ...]
 
 

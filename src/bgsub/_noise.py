@@ -138,6 +138,8 @@ def _highpass(image: np.ndarray) -> np.ndarray:
 
 def _flat_pixels(image: np.ndarray) -> np.ndarray:
     """Pixels away from edges: a gradient no larger than noise typically makes."""
+    if min(image.shape) < 2:
+        return np.ones(image.shape, dtype=bool)
     smooth = ndi.gaussian_filter(image, 1.0, mode="reflect")
     magnitude = np.sqrt(sum(g**2 for g in np.gradient(smooth)))
     return magnitude <= EDGE_FACTOR * np.median(magnitude)
