@@ -200,7 +200,8 @@ def detect_blobs(plane: np.ndarray, *, threshold: float = DETECTION_THRESHOLD) -
     sigmas = _scales(min(plane.shape))
     if sigmas.size < 3:
         return Blobs(np.empty(0), np.empty(0))
-    layers = [_response(plane, s) for s in sigmas]
+    pixel_sd = float(estimate_noise(plane).sd(float(np.median(plane))))
+    layers = [_response(plane, s, pixel_sd) for s in sigmas]
     radii, strengths, centres = [], [], []
     for k in range(1, len(sigmas) - 1):
         peaks = _peaks(layers, k, threshold)
@@ -339,14 +340,23 @@ def _scales(smaller_side: int) -> np.ndarray:
     return MIN_SIGMA * 2.0 ** (np.arange(count) / SCALES_PER_OCTAVE)
 
 
-def _response(plane: np.ndarray, sigma: float) -> _Layer:
-    """Scale-normalised LoG on a grid coarsened so that sigma stays 2-4 cells."""
+def _response(plane: np.ndarray, sigma: float, pixel_sd: float) -> _Layer:
+    """Scale-normalised LoG on a grid coarsened so that sigma stays 2-4 cells.
+
+    The response's noise is the larger of its robust spread over the image and
+    what white noise of ``pixel_sd`` gives through the filter (the spread of a
+    smooth, large-scale response rests on few independent samples).
+    """
     factor = 1 << max(0, int(np.floor(np.log2(sigma / 2.0))))
     coarse = _block_mean(plane, factor)
     s = sigma / factor
     values = -(s**2) * ndi.gaussian_laplace(coarse, s, mode="reflect")
     _, spread = robust_centre_scale(values)
-    return _Layer(values, factor, spread if spread > 0 else np.inf)
+    impulse = np.zeros((2 * int(4 * s + 1) + 1,) * 2)
+    impulse[impulse.shape[0] // 2, impulse.shape[1] // 2] = 1.0
+    gain = float(np.sqrt(np.sum((s**2 * ndi.gaussian_laplace(impulse, s)) ** 2)))
+    noise = max(spread, pixel_sd / factor * gain)
+    return _Layer(values, factor, noise if noise > 0 else np.inf)
 
 
 def _block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
