@@ -171,9 +171,20 @@ def score(truth: Synthetic, background: np.ndarray, radius: float | None) -> Sco
 
 
 def best_of(truth: Synthetic, radii: Sequence[float],
-            backgrounds: Callable[[Sequence[float]], list[np.ndarray]]) -> Score:
-    """The sweep's best radius by background RMSE."""
-    scores = [score(truth, b, r) for r, b in zip(radii, backgrounds(radii), strict=True)]
+            background: Callable[[float], np.ndarray]) -> Score:
+    """The sweep's best radius by background RMSE.
+
+    Radii are tried in increasing order and the sweep stops once the error has
+    risen twice in a row (the error is unimodal in the radius for these
+    methods; this skips the slowest, largest windows once past the best).
+    """
+    scores: list[Score] = []
+    rises = 0
+    for r in radii:
+        scores.append(score(truth, background(r), r))
+        rises = rises + 1 if len(scores) > 1 and scores[-1].rmse > scores[-2].rmse else 0
+        if rises == 2:
+            break
     return min(scores, key=lambda s: s.rmse)
 
 
@@ -186,10 +197,11 @@ def run_case(case: Case, methods: dict[str, BackgroundFn], imagej: bool) -> dict
     as_float = image.astype(np.float64)
     for name, fn in methods.items():
         source = image if name.startswith("bgsub") else as_float
-        results[name] = best_of(truth, radii, lambda rs, fn=fn, s=source: [fn(s, r) for r in rs])
+        results[name] = best_of(truth, radii, lambda r, fn=fn, s=source: fn(s, r))
     if imagej:
-        results[IMAGEJ] = best_of(truth, radii,
-                                  lambda rs: _imagej_runner.imagej_backgrounds(as_float, rs))
+        backgrounds = dict(zip(radii, _imagej_runner.imagej_backgrounds(as_float, radii),
+                               strict=True))
+        results[IMAGEJ] = best_of(truth, radii, backgrounds.__getitem__)
     return results
 
 
