@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import re
 import sys
@@ -246,7 +247,8 @@ def header(imagej: bool) -> str:
     ij = "ImageJ 1.x from /usr/share/java/ij.jar" if imagej else "ImageJ not installed: no column"
     return (
         f"Generated {when} by `python benchmarks/accuracy.py` (`make bench-accuracy`) on "
-        f"{platform.machine()} {platform.system()}, Python {platform.python_version()}, "
+        f"{platform.machine()} {platform.system()} ({os.cpu_count()} cores), "
+        f"Python {platform.python_version()}, "
         f"NumPy {np.__version__}, SciPy {scipy.__version__}, scikit-image {skimage.__version__}, "
         f"numba {numba.__version__}, bgsub {bgsub.__version__}; {ij}.\n\n"
         "Each cell: background RMSE (grey levels) / error of the objects' integrated intensity "
