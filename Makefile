@@ -36,5 +36,8 @@ $(BENCH_STAMP): $(TEST_STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py
 
+bench-accuracy: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/accuracy.py
+
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

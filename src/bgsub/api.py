@@ -13,20 +13,24 @@ from scipy import ndimage as ndi
 from bgsub._axes import Layout, parse_axes
 from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
+from bgsub.auto import suggest_radius
 from bgsub.methods import Method, get_method
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["estimate_background", "subtract_background"]
+__all__ = ["RECOMMENDED_METHOD", "estimate_background", "subtract_background"]
 
 RadiusLike = float | Sequence[float]
+#: The method used when ``method`` is not given: noise-aware, through the middle of the noise.
+RECOMMENDED_METHOD = "robust"
+AUTO = "auto"
 
 
 def estimate_background(
     image: Any,
-    method: str = "rolling_ball",
-    radius: RadiusLike = 50,
+    method: str | None = None,
+    radius: RadiusLike | str = 50,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -44,14 +48,22 @@ def estimate_background(
         array is processed lazily, chunk by chunk with overlapping halos, and
         gives a Dask array equal to the in-memory result (see
         :mod:`bgsub.chunked` and ``docs/dask.md``).
-    method : str
-        A registered method (see :func:`bgsub.list_methods`): ``"rolling_ball"``,
-        ``"paraboloid"``, ``"tophat"`` (alias ``"opening"``), ``"median"``,
-        ``"mean"``, ``"gaussian"`` or ``"dog"``.
-    radius : float or sequence of float
+    method : str, optional
+        A registered method (see :func:`bgsub.list_methods`): ``"robust"``
+        (alias ``"noise_aware"``), ``"rolling_ball"``, ``"paraboloid"``,
+        ``"tophat"`` (alias ``"opening"``), ``"median"``, ``"mean"``,
+        ``"gaussian"`` or ``"dog"``. ``None`` (default) is the recommended
+        method, :data:`RECOMMENDED_METHOD` (``"robust"``: the noise-aware
+        background through the middle of the noise); name ``"rolling_ball"``
+        for a classic rolling ball.
+    radius : float, sequence of float or "auto"
         Size of the neighbourhood in pixels (the ball's radius, the footprint's
         radius, the Gaussian's sigma). A sequence gives one radius per spatial
-        axis in Z, Y, X order.
+        axis in Z, Y, X order. ``"auto"`` measures the objects' size on the
+        whole image and takes three times their typical radius
+        (:func:`bgsub.auto.suggest_radius`); one radius, measured in the Y-X
+        plane, serves every plane of a stack so the planes stay comparable
+        (with ``true_3d``, scaled to Z by ``spacing`` when given).
     axes : str, optional
         One letter per array axis, e.g. ``"TCZYX"``; ``Y`` and ``X`` are the
         image plane, ``Z`` the optional depth, any other letter an axis
@@ -89,6 +101,15 @@ def estimate_background(
     >>> background = bgsub.estimate_background(image, "tophat", radius=5)
     >>> background.dtype, float(background[31, 31])
     (dtype('float32'), 64.0)
+    (dtype('float32'), 62.0)
+
+    The recommended setting: the noise-aware method and an automatic radius.
+
+    >>> from bgsub.data import synthetic
+    >>> s = synthetic((128, 128), object_radius=5, seed=0)
+    >>> background = bgsub.estimate_background(s.image, radius="auto")
+    >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 5)
+    True
     """
     if _is_dask_array(image):
         from bgsub import chunked
@@ -107,8 +128,8 @@ def estimate_background(
 
 def subtract_background(
     image: Any,
-    method: str = "rolling_ball",
-    radius: RadiusLike = 50,
+    method: str | None = None,
+    radius: RadiusLike | str = 50,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -158,6 +179,9 @@ def subtract_background(
     >>> foreground = bgsub.subtract_background(image, "rolling_ball", radius=10)
     >>> foreground.dtype, int(foreground.max()), int(foreground.min())
     (dtype('uint16'), 500, 0)
+
+    Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
+    noise-aware method, its radius measured from the objects.
     """
     if _is_dask_array(image):
         from bgsub import chunked
@@ -245,8 +269,8 @@ def _is_dask_array(image: Any) -> bool:
 
 def _plan(
     image: Any,
-    method: str,
-    radius: RadiusLike,
+    method: str | None,
+    radius: RadiusLike | str,
     axes: str | None,
     true_3d: bool,
     spacing: Sequence[float] | None,
@@ -255,14 +279,16 @@ def _plan(
     options: dict[str, Any],
 ) -> _Plan:
     array = _check_image(image)
-    chosen = get_method(method)
+    chosen = get_method(RECOMMENDED_METHOD if method is None else method)
     layout = parse_axes(axes, array.shape, bool(true_3d))
     if layout.ndim_spatial == 3 and not chosen.supports_3d:
         raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
-    radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if isinstance(radius, str) and radius == AUTO:
+        radius = suggest_radius(array, layout.axes, light_background=bool(light_background)).radius
+    radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     return _Plan(array, chosen, layout, radii, bool(light_background),
                  parse_presmooth(presmooth), chosen.resolve_options(options))
 
@@ -289,6 +315,8 @@ def _resolve_radius(
     radius: RadiusLike, ndim: int, spacing: Sequence[float] | None
 ) -> tuple[float, ...]:
     """Per-axis radius in pixels, Z, Y, X order."""
+    if isinstance(radius, str):
+        raise TypeError(f"radius must be a number of pixels or {AUTO!r}, got {radius!r}")
     if np.ndim(radius) == 0:
         value = _positive_number(radius, "radius")
         if spacing is None:
