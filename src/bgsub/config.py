@@ -139,9 +139,11 @@ def _radius(value: Any) -> float | tuple[float, ...]:
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
-        radii = tuple(_number(v, "radius") for v in value)
+        radii = tuple(_number(v, "radius", positive=True) for v in value)
+        if not radii:
+            raise ConfigError("radius is empty; give one radius or one per axis, e.g. 2,20,20")
         return radii[0] if len(radii) == 1 else radii
-    return _number(value, "radius")
+    return _number(value, "radius", positive=True)
 
 
 def _spacing(value: Any) -> str | tuple[float, ...]:
@@ -152,7 +154,7 @@ def _spacing(value: Any) -> str | tuple[float, ...]:
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
-        return tuple(_number(v, "spacing") for v in value)
+        return tuple(_number(v, "spacing", positive=True) for v in value)
     raise ConfigError(f"spacing={value!r} is not understood; use auto, none or e.g. 2,0.5,0.5")
 
 
@@ -176,13 +178,18 @@ def _series(value: Any) -> str | int:
     return index
 
 
-def _number(value: Any, name: str) -> float:
+def _number(value: Any, name: str, positive: bool = False) -> float:
+    """``value`` as a finite float (``> 0`` when ``positive``), else a ConfigError."""
     if isinstance(value, bool):
         raise ConfigError(f"{name}={value!r} must be a number")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}={value!r} must be a number") from None
+    if not np.isfinite(number) or (positive and number <= 0):
+        wanted = "a finite number > 0" if positive else "a finite number"
+        raise ConfigError(f"{name}={value!r} is out of range; use {wanted}")
+    return number
 
 
 def _flag(value: Any, name: str) -> bool:
