@@ -31,7 +31,33 @@ from bgsub.config import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineGroup(click.Group):
+    """Usage errors as one ``bgsub: error:`` line naming the fix, not click's usage block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line; print a usage error on one line and exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Abort:  # Ctrl-C outside `bgsub run`, which has its own
+            _fail("interrupted by SIGINT", 128 + signal.SIGINT)
+        except click.exceptions.NoArgsIsHelpError as exc:  # plain `bgsub`: the help
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "bgsub"
+            _fail(f"{_unquote(exc.format_message())}; see {command} -h", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unquote(message: str) -> str:
+    """Click's message without its trailing full stop, on one line."""
+    return " ".join(message.split()).rstrip(".")
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bgsub.__version__, prog_name="bgsub")
 def main() -> None:
     """Remove uneven background from microscopy images."""
