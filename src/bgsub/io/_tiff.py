@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from bgsub.io._errors import UnsupportedFileError
+from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -27,14 +29,23 @@ def series_count(path: Path) -> int:
         return len(tif.series)
 
 
-def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
-    """Pixels and metadata of series ``series`` of a TIFF file."""
+def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of series ``series`` of a TIFF file.
+
+    The series' declared shape is checked against ``max_bytes`` before its
+    pixels are read.
+    """
     with tifffile.TiffFile(path) as tif:
         count = len(tif.series)
         if not 0 <= series < count:
-            raise ValueError(f"series {series} does not exist (the file has {count}); "
-                             f"use --series 0 to {count - 1}")
+            raise UnsupportedFileError(f"series {series} does not exist (the file has {count}); "
+                                       f"use --series 0 to {count - 1}")
         s = tif.series[series]
+        if s.dtype is None:
+            raise UnsupportedFileError("the TIFF's pixel type is not supported; "
+                                       "save it as 8/16/32-bit integer or float")
+        check_size(s.shape, s.dtype, max_bytes)
+        _check_complete(s.keyframe, path.stat().st_size)
         data = s.asarray()
         page = s.keyframe
         meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
@@ -46,9 +57,30 @@ def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
         else:
             _read_shaped(tif.shaped_metadata, series, meta)
     if data.ndim != len(meta.axes):
-        raise ValueError(f"the file's axes {meta.axes!r} do not match its shape {data.shape}; "
+        raise UnsupportedFileError(f"the file's axes {meta.axes!r} do not match its shape "
+                                   f"{data.shape}; "
                          "give the right ones with --axes")
     return data, meta
+
+
+def _check_complete(page: Any, file_size: int) -> None:
+    """Refuse a page whose pixel data lies beyond the end of the file or is missing.
+
+    Checked on the first page of a series only (the others are read lazily).
+    Uncompressed data must fill the page; a page that declares 20 GB but
+    holds 16 bytes would otherwise get its 20 GB allocated before the read fails.
+    """
+    offsets, counts = page.dataoffsets, page.databytecounts
+    ends = [o + c for o, c in zip(offsets, counts, strict=False) if c]
+    if ends and max(ends) > file_size:
+        raise UnsupportedFileError(f"truncated TIFF: its pixel data ends at byte {max(ends)} "
+                                   f"but the file has {file_size}; copy or export it again")
+    # bits, not bytes: 1-bit (bool) and 12-bit samples are packed
+    expected = int(np.prod(page.shape, dtype=object)) * int(page.bitspersample) // 8
+    if page.compression == 1 and sum(counts) < expected:
+        raise UnsupportedFileError(f"truncated TIFF: {sum(counts)} bytes of pixel data for a "
+                                   f"{'x'.join(map(str, page.shape))} {page.dtype} image; "
+                                   "copy or export it again")
 
 
 def _resolution(page: Any) -> tuple[tuple[int, int], tuple[int, int], int] | None:

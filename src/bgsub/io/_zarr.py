@@ -17,6 +17,8 @@ import numpy as np
 import zarr
 
 from bgsub._axes import default_axes
+from bgsub.io._errors import UnsupportedFileError
+from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -55,14 +57,18 @@ def series_count(path: Path) -> int:
     return len(_series_groups(_open(path)))
 
 
-def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
-    """Pixels and metadata of image ``series`` of a Zarr store."""
+def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of image ``series`` of a Zarr store.
+
+    The array's declared shape is checked against ``max_bytes`` before it is read.
+    """
     groups = _series_groups(_open(path))
     if not 0 <= series < len(groups):
-        raise ValueError(f"series {series} does not exist (the store has {len(groups)}); "
+        raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
                          f"use --series 0 to {len(groups) - 1}")
     node = groups[series]
     if isinstance(node, zarr.Array):
+        check_size(node.shape, node.dtype, max_bytes)
         data = node[...]
         meta = ImageMetadata(axes=_array_axes(node, data.shape), format="zarr")
         attrs = dict(node.attrs)
@@ -78,10 +84,10 @@ def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
         if not multiscales:
             arrays = list(node.array_keys())
             if len(arrays) != 1:
-                raise ValueError("the Zarr group is neither OME-Zarr nor a single array; "
-                                 "point bgsub at the array's folder")
-            return read(path / arrays[0], 0)
-        data, meta = _read_multiscale(node, multiscales[0])
+                raise UnsupportedFileError("the Zarr group is neither OME-Zarr nor a single "
+                                           "array; point bgsub at the array's folder")
+            return read(path / arrays[0], 0, max_bytes)
+        data, meta = _read_multiscale(node, multiscales[0], max_bytes)
         meta.original["omero"] = attrs.get("omero")
         labels = [ch.get("label") for ch in (attrs.get("omero") or {}).get("channels", [])]
         if labels and all(labels) and "C" in meta.axes and len(labels) == data.shape[
@@ -102,9 +108,12 @@ def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
     return default_axes(shape)
 
 
-def _read_multiscale(group: Any, multiscale: dict) -> tuple[np.ndarray, ImageMetadata]:
+def _read_multiscale(group: Any, multiscale: dict, max_bytes: int
+                     ) -> tuple[np.ndarray, ImageMetadata]:
     level0 = multiscale["datasets"][0]
-    data = group[level0["path"]][...]
+    array = group[level0["path"]]
+    check_size(array.shape, array.dtype, max_bytes)
+    data = array[...]
     axes_info = multiscale.get("axes") or [{"name": n} for n in "tczyx"[-data.ndim:]]
     axes_info = [a if isinstance(a, dict) else {"name": a} for a in axes_info]
     axes = "".join(_AXIS_NAMES.get(str(a["name"]).lower(), "Q") for a in axes_info)
