@@ -129,7 +129,7 @@ def probe(path: Path | str) -> tuple[str, int]:
         magic = handle.read(8)
     if magic[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
         with _converted_errors("TIFF"):
-            return _tiff_format(path)
+            return _tiff.format_and_count(path)
     if magic == _png.PNG_SIGNATURE:
         return "png", 1
     if magic[:3] == b"\xff\xd8\xff":
@@ -181,17 +181,6 @@ def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _tiff_format(path: Path) -> tuple[str, int]:
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        count = len(tif.series)
-        fmt = "ome-tiff" if tif.is_ome else "imagej" if tif.is_imagej else "tiff"
-    if count == 0:
-        raise UnsupportedFileError("the TIFF file holds no image; check that it is complete")
-    return fmt, count
 
 
 def _zarr_format(path: Path) -> str:
