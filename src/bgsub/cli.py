@@ -240,6 +240,7 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
         except batch.PlanError as exc:
             _fail(str(exc), 1)
     results = _run(out, todo, settings, jobs)
+    _ignore_late_signals()
     code = out.summary(results + skipped + problems, time.perf_counter() - started)
     sys.exit(code)
 
@@ -254,7 +255,8 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
         values, found = load_config(config, pipeline)
         settings = settings.updated(values)
     elif pipeline is not None:
-        raise ConfigError("--pipeline needs --config FILE")
+        raise ConfigError("--pipeline needs --config FILE; add the config file or drop "
+                          "--pipeline")
     if imagej is not None:
         settings = settings.updated(settings_from_imagej(imagej))
     explicit: dict[str, Any] = {}
@@ -319,12 +321,22 @@ def _install_signal_handlers() -> None:
 
     A SIGINT that is ignored (a background job of a script, ``nohup``) stays ignored.
     """
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, handler)
+            signal.signal(signum, _raise_interrupted)
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def _ignore_late_signals() -> None:
+    """Every output is written: a SIGINT/SIGTERM now changes nothing, so the summary and
+    the exit code stay those of the finished batch (not "interrupted before anything
+    was written")."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is _raise_interrupted:
+            signal.signal(signum, lambda *_: None)
 
 
 def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:

@@ -174,18 +174,18 @@ def _series(value: Any) -> str | int:
     except (TypeError, ValueError):
         raise ConfigError(f"series={value!r} is not understood; use all or a number") from None
     if index < 0:
-        raise ConfigError(f"series={value!r} must be 0 or more (or all)")
+        raise ConfigError(f"series={value!r} is out of range; use all or a number 0, 1, ...")
     return index
 
 
 def _number(value: Any, name: str, positive: bool = False) -> float:
     """``value`` as a finite float (``> 0`` when ``positive``), else a ConfigError."""
     if isinstance(value, bool):
-        raise ConfigError(f"{name}={value!r} must be a number")
+        raise ConfigError(f"{name}={value!r} must be a number; use e.g. {name}=30")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} must be a number") from None
+        raise ConfigError(f"{name}={value!r} must be a number; use e.g. {name}=30") from None
     if not np.isfinite(number) or (positive and number <= 0):
         wanted = "a finite number > 0" if positive else "a finite number"
         raise ConfigError(f"{name}={value!r} is out of range; use {wanted}")
@@ -197,7 +197,7 @@ def _flag(value: Any, name: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
         return value.lower() in ("true", "yes", "1")
-    raise ConfigError(f"{name}={value!r} must be true or false")
+    raise ConfigError(f"{name}={value!r} must be true or false; use true, false, yes or no")
 
 
 def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
@@ -298,7 +298,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {path} is not valid {suffix.lstrip('.') or 'TOML'}: "
                           f"{first}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must hold a table of settings")
+        raise ConfigError(f"config {path} must hold a table of settings; see docs/cli.md for "
+                          "the format")
     return data
 
 
@@ -327,7 +328,8 @@ def _pick_pipeline(data: dict[str, Any], pipeline: str | None, path: Path) -> di
                               f"{pipeline}")
         return dict(data)
     if not isinstance(pipelines, dict) or not pipelines:
-        raise ConfigError(f"config {path}: [pipelines] must hold named tables")
+        raise ConfigError(f"config {path}: [pipelines] must hold named tables; write e.g. "
+                          "[pipelines.nuclei]")
     name = pipeline or data.get("default")
     if name is None and len(pipelines) == 1:
         name = next(iter(pipelines))
