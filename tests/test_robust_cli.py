@@ -346,3 +346,28 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
             ours = json.loads((out / sidecar.name).read_text())
             assert ours["parameters"] == json.loads(sidecar.read_text())["parameters"]
     assert interrupted >= 2  # the delays land inside the batch
+
+
+def test_an_unreadable_input_fails_alone_with_one_line(tmp_path):
+    """Root reads any file; in `unshare -r`, a mode-000 file owned by an unmapped user is not."""
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-r", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -r (user namespaces) is not available")
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"bgsub-perm-cli-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    try:
+        for name in ("locked.tif", "open.tif"):
+            tifffile.imwrite(folder / name, synthetic((30, 30), seed=2).image)
+        os.chown(folder / "locked.tif", 54321, 54321)
+        os.chmod(folder / "locked.tif", 0)
+        result = subprocess.run(["unshare", "-r", sys.executable, "-m", "bgsub", "run",
+                                 str(folder / "locked.tif"), str(folder / "open.tif"), "-o",
+                                 str(folder / "out"), "--radius", "4"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert errors == [f"error: {folder}/locked.tif: Permission denied ({folder}/locked.tif); "
+                          "check the permissions of the file and its folder"]
+        assert (folder / "out" / "open.tif").exists() and "Traceback" not in result.stderr
+    finally:
+        shutil.rmtree(folder)

@@ -196,6 +196,7 @@ def _damage(store: Path, relative: str, content: bytes | None) -> Path:
     ("ome", ".zattrs", b'{"multiscales": [{"datasets": [{"path": "nope"}]}]}', "damaged"),
     ("ome", "0", None, "damaged"),
     ("ome", "0/0.0", b"\x02\x01\x21\x02" + b"\0" * 30, "damaged"),
+    ("ome", "0/0.0", b"\x02\x01\x23\x00\x00\x00\x00\x7f\xff\xff", "declares 2130706432 bytes"),
 ])
 def test_damaged_zarr_stores_get_one_line(stores, store, relative, content, words):
     assert words in refused(_damage(stores[store], relative, content))

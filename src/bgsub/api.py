@@ -295,7 +295,8 @@ def _as_array(image: Any) -> np.ndarray:
     try:
         return np.asarray(image)
     except (TypeError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # NumPy's first sentence: "setting an array element with a sequence"
+        reason = str(exc).split(". ")[0].strip() if str(exc) else type(exc).__name__
         raise TypeError(f"image cannot be made into an array ({reason}); pass a rectangular "
                         "NumPy array") from None
 

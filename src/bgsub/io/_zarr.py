@@ -150,8 +150,11 @@ def _check_chunk_headers(array: Any, root: Path) -> None:
 
 
 def _blosc_size(head: bytes) -> int | None:
-    """Uncompressed size in a Blosc header (bytes 4-8, little-endian)."""
-    return struct.unpack("<I", head[4:8])[0] if len(head) >= 16 else None
+    """Uncompressed size in a Blosc header (bytes 4-8, little-endian).
+
+    Read even from a chunk shorter than the 16-byte header: Blosc does.
+    """
+    return struct.unpack("<I", head[4:8])[0] if len(head) >= 8 else None
 
 
 def _zstd_size(head: bytes) -> int | None:
