@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint bench bench-accuracy clean
+.PHONY: demo test lint fuzz bench bench-accuracy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -28,6 +28,13 @@ test: $(TEST_STAMP) lint
 	@tools/system-deps.sh imagej || echo "ImageJ not installed: its fidelity tests will be skipped"
 	$(BIN)/python -m pytest
 
+# Mutated TIFF/OME-TIFF/ImageJ/PNG/JPEG/Zarr inputs against the readers (docs/robustness.md).
+FUZZ_SECONDS ?= 120
+FUZZ_SEED    ?= 0
+fuzz: $(TEST_STAMP)
+	$(BIN)/python benchmarks/fuzz_readers.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
+		--keep fuzz-failures
+
 $(BENCH_STAMP): $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	@tools/system-deps.sh imagej
@@ -40,4 +47,4 @@ bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis

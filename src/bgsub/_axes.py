@@ -74,14 +74,14 @@ def parse_axes(axes: str | None, shape: tuple[int, ...], true_3d: bool) -> Layou
         axes = default_axes(shape)
     if not isinstance(axes, str):
         raise TypeError(f"axes must be a string such as 'TZYX', got {type(axes).__name__}")
-    axes = axes.upper()
+    axes = axes.upper() if axes.isascii() else axes  # "ß".upper() is "SS": two letters
     if len(axes) != len(shape):
         raise ValueError(
             f"axes={axes!r} names {len(axes)} axes but the image has {len(shape)} "
             f"(shape {shape}); give one letter per axis, e.g. "
             f"{default_axes(shape)!r}"
         )
-    if not axes.isalpha() or len(set(axes)) != len(axes):
+    if not (axes.isascii() and axes.isalpha()) or len(set(axes)) != len(axes):
         raise ValueError(f"axes={axes!r} must be distinct letters, one per axis, e.g. 'TZCYX'")
     if "Y" not in axes or "X" not in axes:
         raise ValueError(f"axes={axes!r} must contain 'Y' and 'X' (the image plane)")

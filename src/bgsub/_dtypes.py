@@ -6,7 +6,8 @@ import numpy as np
 
 OUTPUT_DTYPES = ("same", "float", "float32", "float64")
 
-_WIDE = {np.dtype(t) for t in (np.float64, np.int32, np.uint32, np.int64, np.uint64)}
+_WIDE = {np.dtype(t) for t in (np.float64, np.longdouble, np.int32, np.uint32, np.int64,
+                               np.uint64)}
 
 
 def check_dtype(dtype: np.dtype) -> np.dtype:
@@ -19,7 +20,8 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
         )
     if np.issubdtype(dtype, np.complexfloating):
         raise TypeError("complex images are not supported; pass np.abs(image) or image.real")
-    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+    # kinds, not issubdtype: NumPy counts timedelta64 as an integer type
+    if dtype.kind not in "iuf":
         raise TypeError(
             f"images of dtype {dtype} are not supported; convert to an integer or float "
             "array, e.g. np.asarray(image, dtype=np.float32)"
@@ -30,8 +32,8 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
 def work_dtype(dtype: np.dtype) -> np.dtype:
     """The float dtype the background is computed in.
 
-    float64 for float64 and 32/64-bit integer input (float32 cannot hold
-    their values exactly), float32 for everything else.
+    float64 for float64, long double and 32/64-bit integer input (float32
+    cannot hold their values exactly), float32 for everything else.
     """
     return np.dtype(np.float64) if np.dtype(dtype) in _WIDE else np.dtype(np.float32)
 
@@ -62,11 +64,31 @@ def cast_result(values: np.ndarray, dtype: np.dtype, offset: float = 0.0) -> np.
         values = values + offset
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
+        low, high = integer_bounds(dtype, values.dtype)
         rounded = np.rint(values)
-        np.clip(rounded, info.min, info.max, out=rounded)
+        np.clip(rounded, low, high, out=rounded)
         return rounded.astype(dtype)
     if dtype == np.float16:
         finite = np.finfo(np.float16).max
         values = np.clip(values, -finite, finite)
     return values.astype(dtype, copy=False)
+
+
+def integer_bounds(dtype: np.dtype, float_dtype: np.dtype) -> tuple[float, float]:
+    """The widest ``float_dtype`` interval whose values all fit in the integer ``dtype``.
+
+    ``float(np.iinfo(np.int64).max)`` rounds up to 2**63, which is out of range
+    and casts to the most negative int64 (a wrap-around); the upper bound is
+    therefore the largest float not above the true maximum.
+
+    Examples
+    --------
+    >>> integer_bounds(np.dtype(np.uint64), np.dtype(np.float64))[1] < 2.0**64
+    True
+    """
+    info = np.iinfo(dtype)
+    ftype = np.dtype(float_dtype).type
+    low, high = ftype(info.min), ftype(info.max)
+    if int(high) > info.max:
+        high = np.nextafter(high, ftype(0))
+    return float(low), float(high)

@@ -26,6 +26,10 @@ RadiusLike = float | Sequence[float]
 RECOMMENDED_METHOD = "robust"
 AUTO = "auto"
 
+#: A radius larger than the image is accepted while its neighbourhood (2r+1 pixels per
+#: spatial axis) holds at most this many pixels; beyond, footprints would need gigabytes.
+MAX_NEIGHBOURHOOD = 2**24
+
 
 def estimate_background(
     image: Any,
@@ -289,6 +293,7 @@ def _plan(
     if isinstance(radius, str) and radius == AUTO:
         radius = suggest_radius(array, layout.axes, light_background=bool(light_background)).radius
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
+    _check_radius_fits(radii, tuple(array.shape[ax] for ax in layout.spatial))
     return _Plan(array, chosen, layout, radii, bool(light_background),
                  parse_presmooth(presmooth), chosen.resolve_options(options))
 
@@ -299,7 +304,7 @@ def _check_image(image: Any) -> np.ndarray:
             f"image must be an array, got {type(image).__name__}; "
             "read files with bgsub.io.read_image(path)"
         )
-    array = image if _is_dask_array(image) else np.asarray(image)
+    array = image if _is_dask_array(image) else _as_array(image)
     check_dtype(array.dtype)
     if array.ndim < 2:
         raise ValueError(
@@ -309,6 +314,37 @@ def _check_image(image: Any) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape}); there is nothing to process")
     return array
+
+
+def _as_array(image: Any) -> np.ndarray:
+    """``np.asarray(image)``, with a one-line error for what NumPy cannot make an array of."""
+    try:
+        return np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        # NumPy's first sentence: "setting an array element with a sequence"
+        reason = str(exc).split(". ")[0].strip() if str(exc) else type(exc).__name__
+        raise TypeError(f"image cannot be made into an array ({reason}); pass a rectangular "
+                        "NumPy array") from None
+
+
+def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> None:
+    """Refuse a radius beyond the image whose neighbourhood would be huge to allocate.
+
+    A radius larger than the image is fine while its neighbourhood stays small
+    (say 50 on a 20x20 thumbnail); ``radius=1e6`` on the same image would need a
+    footprint of 10**12 pixels.
+    """
+    sides = [2 * int(np.ceil(r)) + 1 for r in radius]
+    beyond = any(r > n for r, n in zip(radius, extent, strict=True))
+    if beyond and float(np.prod(sides, dtype=np.float64)) > MAX_NEIGHBOURHOOD:
+        shown = tuple(round(r, 6) for r in radius)
+        fits = tuple(float(min(r, n)) for r, n in zip(radius, extent, strict=True))
+        raise ValueError(
+            f"radius {shown if len(set(shown)) > 1 else shown[0]} spans a neighbourhood of "
+            f"{'x'.join(map(str, sides))} pixels, beyond the image "
+            f"({'x'.join(map(str, extent))}) and too large to compute; use a radius no "
+            f"larger than the image, e.g. radius={fits if len(set(fits)) > 1 else fits[0]}"
+        )
 
 
 def _resolve_radius(
@@ -344,8 +380,13 @@ def _positive_number(value: Any, name: str) -> float:
         raise TypeError(f"{name} must be a number of pixels, got {value!r}")
     number = float(value)
     if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name}={value!r} is out of range; use a finite number > 0")
+        raise ValueError(f"{name}={_plain(value)} is out of range; use a finite number > 0")
     return number
+
+
+def _plain(value: Any) -> str:
+    """``np.float64(0.0)`` shown as ``0.0``: messages name values, not NumPy types."""
+    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
 
 def _check_offset(offset: Any) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import errno
 import glob
 import os
 import threading
@@ -511,23 +512,48 @@ def run_batch(
 # -- helpers ------------------------------------------------------------------------------
 
 
+#: What to do about an operating-system error, by errno.
+_OS_HINTS = {
+    errno.EACCES: "check the permissions of the file and its folder",
+    errno.EPERM: "check the permissions of the file and its folder",
+    errno.ENOSPC: "free some space, or choose another output folder with -o",
+    errno.EDQUOT: "free some space (disk quota), or choose another output folder with -o",
+    errno.EROFS: "choose a writable output folder with -o",
+    errno.EIO: "the disk or network share failed; check it and run again",
+    errno.ENAMETOOLONG: "use a shorter name or folder",
+    errno.EISDIR: "give a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+    errno.ENOENT: "check the path",
+}
+
+
 def one_line(exc: BaseException) -> str:
-    """A one-line reason for ``exc``, without a traceback."""
+    """A one-line reason for ``exc``, without a traceback; OS errors name the fix.
+
+    Examples
+    --------
+    >>> one_line(OSError(errno.ENOSPC, "No space left on device", "out/a.tif"))
+    'No space left on device (out/a.tif); free some space, or choose another output folder with -o'
+    """
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror}{where}"
+        hint = _OS_HINTS.get(exc.errno or 0)
+        return f"{exc.strerror}{where}" + (f"; {hint}" if hint else "")
     text = str(exc).strip().splitlines()
     message = text[0] if text else ""
     name = type(exc).__name__
     if not message:
         return name
-    if name in ("ValueError", "TypeError", "UnsupportedFileError", "FileNotFoundError"):
+    if isinstance(exc, (ValueError, TypeError, FileNotFoundError)) and not name.endswith(
+            "Warning"):
         return message
     return f"{name}: {message}"
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(os.path.abspath(path))
+    """One spelling per file: symbolic links resolved, so that an output folder that is a
+    link to an input folder is seen to overwrite its inputs."""
+    return os.path.normcase(os.path.realpath(path))
 
 
 def _same_path(a: Path, b: Path) -> bool:

@@ -31,7 +31,33 @@ from bgsub.config import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineGroup(click.Group):
+    """Usage errors as one ``bgsub: error:`` line naming the fix, not click's usage block."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line; print a usage error on one line and exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Abort:  # Ctrl-C outside `bgsub run`, which has its own
+            _fail("interrupted by SIGINT", 128 + signal.SIGINT)
+        except click.exceptions.NoArgsIsHelpError as exc:  # plain `bgsub`: the help
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "bgsub"
+            _fail(f"{_unquote(exc.format_message())}; see {command} -h", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unquote(message: str) -> str:
+    """Click's message without its trailing full stop, on one line."""
+    return " ".join(message.split()).rstrip(".")
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bgsub.__version__, prog_name="bgsub")
 def main() -> None:
     """Remove uneven background from microscopy images."""
@@ -214,6 +240,7 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
         except batch.PlanError as exc:
             _fail(str(exc), 1)
     results = _run(out, todo, settings, jobs)
+    _ignore_late_signals()
     code = out.summary(results + skipped + problems, time.perf_counter() - started)
     sys.exit(code)
 
@@ -228,7 +255,8 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
         values, found = load_config(config, pipeline)
         settings = settings.updated(values)
     elif pipeline is not None:
-        raise ConfigError("--pipeline needs --config FILE")
+        raise ConfigError("--pipeline needs --config FILE; add the config file or drop "
+                          "--pipeline")
     if imagej is not None:
         settings = settings.updated(settings_from_imagej(imagej))
     explicit: dict[str, Any] = {}
@@ -293,12 +321,22 @@ def _install_signal_handlers() -> None:
 
     A SIGINT that is ignored (a background job of a script, ``nohup``) stays ignored.
     """
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, handler)
+            signal.signal(signum, _raise_interrupted)
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def _ignore_late_signals() -> None:
+    """Every output is written: a SIGINT/SIGTERM now changes nothing, so the summary and
+    the exit code stay those of the finished batch (not "interrupted before anything
+    was written")."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is _raise_interrupted:
+            signal.signal(signum, lambda *_: None)
 
 
 def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:

@@ -139,9 +139,11 @@ def _radius(value: Any) -> float | tuple[float, ...]:
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
-        radii = tuple(_number(v, "radius") for v in value)
+        radii = tuple(_number(v, "radius", positive=True) for v in value)
+        if not radii:
+            raise ConfigError("radius is empty; give one radius or one per axis, e.g. 2,20,20")
         return radii[0] if len(radii) == 1 else radii
-    return _number(value, "radius")
+    return _number(value, "radius", positive=True)
 
 
 def _spacing(value: Any) -> str | tuple[float, ...]:
@@ -152,7 +154,7 @@ def _spacing(value: Any) -> str | tuple[float, ...]:
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
-        return tuple(_number(v, "spacing") for v in value)
+        return tuple(_number(v, "spacing", positive=True) for v in value)
     raise ConfigError(f"spacing={value!r} is not understood; use auto, none or e.g. 2,0.5,0.5")
 
 
@@ -172,17 +174,22 @@ def _series(value: Any) -> str | int:
     except (TypeError, ValueError):
         raise ConfigError(f"series={value!r} is not understood; use all or a number") from None
     if index < 0:
-        raise ConfigError(f"series={value!r} must be 0 or more (or all)")
+        raise ConfigError(f"series={value!r} is out of range; use all or a number 0, 1, ...")
     return index
 
 
-def _number(value: Any, name: str) -> float:
+def _number(value: Any, name: str, positive: bool = False) -> float:
+    """``value`` as a finite float (``> 0`` when ``positive``), else a ConfigError."""
     if isinstance(value, bool):
-        raise ConfigError(f"{name}={value!r} must be a number")
+        raise ConfigError(f"{name}={value!r} must be a number; use e.g. {name}=30")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} must be a number") from None
+        raise ConfigError(f"{name}={value!r} must be a number; use e.g. {name}=30") from None
+    if not np.isfinite(number) or (positive and number <= 0):
+        wanted = "a finite number > 0" if positive else "a finite number"
+        raise ConfigError(f"{name}={value!r} is out of range; use {wanted}")
+    return number
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -190,7 +197,7 @@ def _flag(value: Any, name: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
         return value.lower() in ("true", "yes", "1")
-    raise ConfigError(f"{name}={value!r} must be true or false")
+    raise ConfigError(f"{name}={value!r} must be true or false; use true, false, yes or no")
 
 
 def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
@@ -291,7 +298,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config {path} is not valid {suffix.lstrip('.') or 'TOML'}: "
                           f"{first}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must hold a table of settings")
+        raise ConfigError(f"config {path} must hold a table of settings; see docs/cli.md for "
+                          "the format")
     return data
 
 
@@ -320,7 +328,8 @@ def _pick_pipeline(data: dict[str, Any], pipeline: str | None, path: Path) -> di
                               f"{pipeline}")
         return dict(data)
     if not isinstance(pipelines, dict) or not pipelines:
-        raise ConfigError(f"config {path}: [pipelines] must hold named tables")
+        raise ConfigError(f"config {path}: [pipelines] must hold named tables; write e.g. "
+                          "[pipelines.nuclei]")
     name = pipeline or data.get("default")
     if name is None and len(pipelines) == 1:
         name = next(iter(pipelines))

@@ -19,7 +19,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,16 @@ from bgsub.io._atomic import (
     is_temp_name,
     remove_stale_temp_files,
 )
+from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
+from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
+from bgsub.io._limits import max_image_bytes
 from bgsub.io._metadata import FORMATS, ImageMetadata
 
 __all__ = [
-    "FORMATS", "ImageMetadata", "UnsupportedFileError", "atomic_target",
-    "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name",
-    "probe", "read_image", "read_provenance", "remove_stale_temp_files", "split_name",
-    "write_image", "write_json",
+    "FORMATS", "MAX_BYTES_ENV", "ImageMetadata", "ImageTooLargeError", "UnsupportedFileError",
+    "atomic_target", "cleanup_live_temp_files", "detect_format", "extension_for",
+    "is_temp_name", "max_image_bytes", "probe", "read_image", "read_provenance",
+    "remove_stale_temp_files", "split_name", "write_image", "write_json",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -48,10 +54,6 @@ _EXTENSIONS = {"tiff": ".tif", "ome-tiff": ".ome.tif", "imagej": ".tif", "png": 
                "jpeg": ".jpg", "zarr": ".zarr", "ome-zarr": ".ome.zarr"}
 _FAMILY = {"tiff": "tiff", "ome-tiff": "tiff", "imagej": "tiff", "png": "png", "jpeg": "jpeg",
            "zarr": "zarr", "ome-zarr": "zarr"}
-
-
-class UnsupportedFileError(ValueError):
-    """The file is not an image bgsub can read."""
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -93,7 +95,7 @@ def detect_format(path: Path | str) -> str:
     Raises
     ------
     UnsupportedFileError
-        When it is not a TIFF, PNG, JPEG or Zarr store.
+        When it is not a TIFF, PNG, JPEG or Zarr store, or is damaged.
     FileNotFoundError
         When ``path`` does not exist.
     """
@@ -101,7 +103,18 @@ def detect_format(path: Path | str) -> str:
 
 
 def probe(path: Path | str) -> tuple[str, int]:
-    """``(format, number of series)`` of the file at ``path``, without reading pixels."""
+    """``(format, number of series)`` of the file at ``path``, without reading pixels.
+
+    Raises
+    ------
+    UnsupportedFileError
+        Not a regular file or Zarr folder, an unknown signature, or a file
+        too damaged to list its images.
+    FileNotFoundError
+        ``path`` does not exist.
+    OSError
+        The operating system refused to read it (``PermissionError``, I/O error).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path")
@@ -109,11 +122,14 @@ def probe(path: Path | str) -> tuple[str, int]:
         if not _zarr.is_zarr(path):
             raise UnsupportedFileError("a folder that is not a Zarr store; give its image "
                                        "files, or the folder as an input to process them all")
-        return _zarr_format(path), _zarr.series_count(path)
+        with _converted_errors("Zarr store"):
+            return _zarr_format(path), _zarr.series_count(path)
+    _check_regular(path)
     with open(path, "rb") as handle:
         magic = handle.read(8)
     if magic[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
-        return _tiff_format(path)
+        with _converted_errors("TIFF"):
+            return _tiff.format_and_count(path)
     if magic == _png.PNG_SIGNATURE:
         return "png", 1
     if magic[:3] == b"\xff\xd8\xff":
@@ -122,15 +138,49 @@ def probe(path: Path | str) -> tuple[str, int]:
                                "convert it to TIFF first")
 
 
-def _tiff_format(path: Path) -> tuple[str, int]:
-    import tifffile
+def _check_regular(path: Path) -> None:
+    """Refuse FIFOs, sockets and devices, which would block or never end when read."""
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket"
+                if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or
+                stat.S_ISBLK(mode) else "not a regular file")
+        raise UnsupportedFileError(f"{kind}, not an image file; copy the image to a "
+                                   "regular file first")
 
-    with tifffile.TiffFile(path) as tif:
-        count = len(tif.series)
-        fmt = "ome-tiff" if tif.is_ome else "imagej" if tif.is_imagej else "tiff"
-    if count == 0:
-        raise UnsupportedFileError("the TIFF file holds no image; check that it is complete")
-    return fmt, count
+
+@contextlib.contextmanager
+def _converted_errors(kind: str) -> Iterator[None]:
+    """Turn whatever a format library raises on a damaged file into one UnsupportedFileError.
+
+    bgsub's own errors, real operating-system errors (permission, I/O, with an
+    ``errno``) and interrupts pass unchanged.
+    """
+    try:
+        yield
+    except UnsupportedFileError:
+        raise
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise UnsupportedFileError(_damaged(kind, exc)) from exc
+    except MemoryError as exc:
+        raise ImageTooLargeError(
+            f"reading this {kind} needs more memory than is available ({_first_line(exc)}); "
+            f"free memory, or check the file if it should be small") from exc
+    except Exception as exc:  # tifffile, imagecodecs, zarr, json, struct: many types
+        raise UnsupportedFileError(_damaged(kind, exc)) from exc
+
+
+def _damaged(kind: str, exc: BaseException) -> str:
+    return (f"damaged or truncated {kind} ({type(exc).__name__}: {_first_line(exc)}); "
+            "copy or export the file again")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _zarr_format(path: Path) -> str:
@@ -143,7 +193,8 @@ def _zarr_format(path: Path) -> str:
     return "ome-zarr" if "multiscales" in attrs or "bioformats2raw.layout" in attrs else "zarr"
 
 
-def read_image(path: Path | str, series: int | None = None) -> tuple[np.ndarray, ImageMetadata]:
+def read_image(path: Path | str, series: int | None = None, *, max_bytes: int | None = None
+               ) -> tuple[np.ndarray, ImageMetadata]:
     """Read one image (series) of a file with its metadata.
 
     Parameters
@@ -152,6 +203,10 @@ def read_image(path: Path | str, series: int | None = None) -> tuple[np.ndarray,
         A TIFF, OME-TIFF, ImageJ hyperstack, PNG, JPEG, Zarr or OME-Zarr file.
     series : int, optional
         Which series of a multi-series file (default: the first).
+    max_bytes : int, optional
+        Refuse an image whose declared size is larger, before allocating it.
+        Default: :func:`max_image_bytes` (``$BGSUB_MAX_IMAGE_BYTES``, else
+        the memory available).
 
     Returns
     -------
@@ -163,19 +218,36 @@ def read_image(path: Path | str, series: int | None = None) -> tuple[np.ndarray,
     Raises
     ------
     UnsupportedFileError
-        For a file bgsub cannot read; the message names the reason.
+        For a file bgsub cannot read (unknown, damaged or truncated, no such
+        series); the message names the reason and the fix.
+    ImageTooLargeError
+        (an ``UnsupportedFileError``) The file declares an image larger than
+        ``max_bytes``; nothing was allocated.
+    FileNotFoundError, OSError
+        The file does not exist, or the operating system refused to read it.
     """
     path = Path(path)
     fmt, _ = probe(path)
-    index = 0 if series is None else int(series)
-    if _FAMILY[fmt] == "tiff":
-        return _tiff.read(path, index)
-    if _FAMILY[fmt] == "zarr":
-        return _zarr.read(path, index)
-    if index != 0:
-        raise ValueError(f"series {index} does not exist (a {fmt.upper()} file has one); "
-                         "use --series 0")
-    return _png.read(path, fmt)
+    index = _series_index(series)
+    limit = max_image_bytes() if max_bytes is None else int(max_bytes)
+    kind = {"tiff": "TIFF", "zarr": "Zarr store"}.get(_FAMILY[fmt], fmt.upper())
+    with _converted_errors(kind):
+        if _FAMILY[fmt] == "tiff":
+            return _tiff.read(path, index, limit)
+        if _FAMILY[fmt] == "zarr":
+            return _zarr.read(path, index, limit)
+        if index != 0:
+            raise UnsupportedFileError(f"series {index} does not exist (a {fmt.upper()} file "
+                                       "has one); use --series 0")
+        return _png.read(path, fmt, limit)
+
+
+def _series_index(series: Any) -> int:
+    if series is None:
+        return 0
+    if isinstance(series, bool) or not isinstance(series, (int, np.integer)) or series < 0:
+        raise TypeError(f"series must be an image index 0, 1, ..., got {series!r}")
+    return int(series)
 
 
 def read_provenance(path: Path | str, series: int | None = None) -> dict[str, Any] | None:

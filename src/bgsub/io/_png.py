@@ -15,15 +15,26 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 
+from bgsub.io._errors import UnsupportedFileError
+from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_KEY = b"bgsub"
+# PNG colour type -> samples once decoded (a palette is expanded to RGB(A))
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+# JPEG start-of-frame markers (C4, C8 and CC are other segments)
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def read(path: Path, fmt: str) -> tuple[np.ndarray, ImageMetadata]:
-    """Pixels and metadata of a PNG or JPEG file."""
+def read(path: Path, fmt: str, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of a PNG or JPEG file.
+
+    The size its header declares is checked against ``max_bytes`` before decoding.
+    """
     raw = path.read_bytes()
+    shape, dtype = png_header(raw) if fmt == "png" else jpeg_header(raw)
+    check_size(shape, dtype, max_bytes)
     if fmt == "png":
         data = imagecodecs.png_decode(raw)
     else:
@@ -36,6 +47,40 @@ def read(path: Path, fmt: str) -> tuple[np.ndarray, ImageMetadata]:
         _read_phys(chunks.get(b"pHYs"), meta)
         meta.provenance = _read_text(raw)
     return data, meta
+
+
+def png_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape (upper bound on samples) and dtype a PNG's IHDR chunk declares."""
+    if len(raw) < 33 or raw[12:16] != b"IHDR":
+        raise UnsupportedFileError("truncated PNG: no image header (IHDR); copy or export "
+                                   "the file again")
+    width, height, depth, colour = struct.unpack(">IIBB", raw[16:26])
+    samples = _PNG_SAMPLES.get(colour, 4)
+    return (height, width, samples), np.dtype(np.uint16 if depth == 16 else np.uint8)
+
+
+def jpeg_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype a JPEG's start-of-frame segment declares (zeros if none is found)."""
+    pos = 2
+    while pos + 9 < len(raw):
+        if raw[pos] != 0xFF:
+            break
+        marker = raw[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        length = struct.unpack(">H", raw[pos + 2:pos + 4])[0]
+        if marker in _JPEG_SOF:
+            precision, height, width, components = struct.unpack(">BHHB", raw[pos + 4:pos + 10])
+            dtype = np.uint16 if precision > 8 else np.uint8
+            return (height, width, max(components, 1)), np.dtype(dtype)
+        if marker == 0xDA or length < 2:  # image data: no frame header before it
+            break
+        pos += 2 + length
+    return (0,), np.dtype(np.uint8)
 
 
 def _chunks(raw: bytes, wanted: set[bytes]):
@@ -76,8 +121,9 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
     if data.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"PNG holds uint8 or uint16 pixels, not {data.dtype}; "
                          "use --format tiff")
-    if meta.axes not in ("YX", "YXS") or (meta.axes == "YXS" and data.shape[-1] not in (3, 4)):
-        raise ValueError(f"PNG holds a single grey or RGB(A) plane, not axes {meta.axes!r}; "
+    if meta.axes not in ("YX", "YXS") or (meta.axes == "YXS" and data.shape[-1] not in (2, 3, 4)):
+        raise ValueError(f"PNG holds a single grey, grey+alpha or RGB(A) plane, not axes "
+                         f"{meta.axes!r}; "
                          "use --format tiff")
     encoded = imagecodecs.png_encode(np.ascontiguousarray(data))
     extra = b""

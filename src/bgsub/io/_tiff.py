@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from bgsub.io._errors import UnsupportedFileError
+from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -21,20 +24,88 @@ _IMAGEJ_KEEP = ("unit", "spacing", "finterval", "fps", "loop", "mode", "LUTs", "
 _RESOLUTION_CM = 3
 
 
-def series_count(path: Path) -> int:
-    """Number of image series in the TIFF file at ``path``."""
-    with tifffile.TiffFile(path) as tif:
-        return len(tif.series)
+def open_tiff(path: Path) -> tifffile.TiffFile:
+    """``tifffile.TiffFile(path)``, after checking that its chain of IFDs ends."""
+    check_ifd_chain(path)
+    return tifffile.TiffFile(path)
 
 
-def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
-    """Pixels and metadata of series ``series`` of a TIFF file."""
-    with tifffile.TiffFile(path) as tif:
+def check_ifd_chain(path: Path) -> int:
+    """Walk the file's chain of image directories (IFDs); return how many there are.
+
+    tifffile notices a chain that loops back only at its 100th page, and not
+    at all when pages are read one at a time (as ``TiffFile.series`` does), so
+    a damaged next-IFD offset could make it read the same pages for ever.
+    Each offset is visited once here; a repeat is an error.
+
+    Raises
+    ------
+    UnsupportedFileError
+        The chain loops back to an IFD already seen.
+    """
+    with open(path, "rb") as handle:
+        header = handle.read(16)
+        order = {b"II": "<", b"MM": ">"}.get(header[:2])
+        if order is None or len(header) < 8:
+            return 0
+        version = struct.unpack(order + "H", header[2:4])[0]
+        if version == 43 and len(header) >= 16:  # BigTIFF
+            count_fmt, offset_fmt, tag_size = "Q", "Q", 20
+            offset = struct.unpack(order + "Q", header[8:16])[0]
+        else:
+            count_fmt, offset_fmt, tag_size = "H", "I", 12
+            offset = struct.unpack(order + "I", header[4:8])[0]
+        count_size, offset_size = struct.calcsize(count_fmt), struct.calcsize(offset_fmt)
+        size = path.stat().st_size
+        seen: set[int] = set()
+        while 0 < offset < size:
+            if offset in seen:
+                raise UnsupportedFileError(
+                    f"damaged TIFF: its chain of images loops back to the one at byte {offset}; "
+                    "copy or export the file again")
+            seen.add(offset)
+            handle.seek(offset)
+            raw = handle.read(count_size)
+            if len(raw) < count_size:
+                break
+            tags = struct.unpack(order + count_fmt, raw)[0]
+            if tags > 4096:  # tifffile refuses this itself
+                break
+            handle.seek(offset + count_size + tags * tag_size)
+            raw = handle.read(offset_size)
+            if len(raw) < offset_size:
+                break
+            offset = struct.unpack(order + offset_fmt, raw)[0]
+    return len(seen)
+
+
+def format_and_count(path: Path) -> tuple[str, int]:
+    """``("tiff" | "ome-tiff" | "imagej", number of series)`` of a TIFF file."""
+    with open_tiff(path) as tif:
+        count = len(tif.series)
+        fmt = "ome-tiff" if tif.is_ome else "imagej" if tif.is_imagej else "tiff"
+    if count == 0:
+        raise UnsupportedFileError("the TIFF file holds no image; check that it is complete")
+    return fmt, count
+
+
+def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of series ``series`` of a TIFF file.
+
+    The series' declared shape is checked against ``max_bytes`` before its
+    pixels are read.
+    """
+    with open_tiff(path) as tif:
         count = len(tif.series)
         if not 0 <= series < count:
-            raise ValueError(f"series {series} does not exist (the file has {count}); "
-                             f"use --series 0 to {count - 1}")
+            raise UnsupportedFileError(f"series {series} does not exist (the file has {count}); "
+                                       f"use --series 0 to {count - 1}")
         s = tif.series[series]
+        if s.dtype is None:
+            raise UnsupportedFileError("the TIFF's pixel type is not supported; "
+                                       "save it as 8/16/32-bit integer or float")
+        check_size(s.shape, s.dtype, max_bytes)
+        _check_complete(s.keyframe, path.stat().st_size)
         data = s.asarray()
         page = s.keyframe
         meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
@@ -46,9 +117,30 @@ def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
         else:
             _read_shaped(tif.shaped_metadata, series, meta)
     if data.ndim != len(meta.axes):
-        raise ValueError(f"the file's axes {meta.axes!r} do not match its shape {data.shape}; "
+        raise UnsupportedFileError(f"the file's axes {meta.axes!r} do not match its shape "
+                                   f"{data.shape}; "
                          "give the right ones with --axes")
     return data, meta
+
+
+def _check_complete(page: Any, file_size: int) -> None:
+    """Refuse a page whose pixel data lies beyond the end of the file or is missing.
+
+    Checked on the first page of a series only (the others are read lazily).
+    Uncompressed data must fill the page; a page that declares 20 GB but
+    holds 16 bytes would otherwise get its 20 GB allocated before the read fails.
+    """
+    offsets, counts = page.dataoffsets, page.databytecounts
+    ends = [o + c for o, c in zip(offsets, counts, strict=False) if c]
+    if ends and max(ends) > file_size:
+        raise UnsupportedFileError(f"truncated TIFF: its pixel data ends at byte {max(ends)} "
+                                   f"but the file has {file_size}; copy or export it again")
+    # bits, not bytes: 1-bit (bool) and 12-bit samples are packed
+    expected = int(np.prod(page.shape, dtype=object)) * int(page.bitspersample) // 8
+    if page.compression == 1 and sum(counts) < expected:
+        raise UnsupportedFileError(f"truncated TIFF: {sum(counts)} bytes of pixel data for a "
+                                   f"{'x'.join(map(str, page.shape))} {page.dtype} image; "
+                                   "copy or export it again")
 
 
 def _resolution(page: Any) -> tuple[tuple[int, int], tuple[int, int], int] | None:

@@ -10,6 +10,7 @@ with ``dimension_names``.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import zarr
 
 from bgsub._axes import default_axes
+from bgsub.io._errors import UnsupportedFileError
+from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -55,15 +58,18 @@ def series_count(path: Path) -> int:
     return len(_series_groups(_open(path)))
 
 
-def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
-    """Pixels and metadata of image ``series`` of a Zarr store."""
+def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
+    """Pixels and metadata of image ``series`` of a Zarr store.
+
+    The array's declared shape is checked against ``max_bytes`` before it is read.
+    """
     groups = _series_groups(_open(path))
     if not 0 <= series < len(groups):
-        raise ValueError(f"series {series} does not exist (the store has {len(groups)}); "
+        raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
                          f"use --series 0 to {len(groups) - 1}")
     node = groups[series]
     if isinstance(node, zarr.Array):
-        data = node[...]
+        data = _read_array(node, path, max_bytes)
         meta = ImageMetadata(axes=_array_axes(node, data.shape), format="zarr")
         attrs = dict(node.attrs)
         if isinstance(attrs.get("spacing"), dict):
@@ -78,10 +84,10 @@ def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
         if not multiscales:
             arrays = list(node.array_keys())
             if len(arrays) != 1:
-                raise ValueError("the Zarr group is neither OME-Zarr nor a single array; "
-                                 "point bgsub at the array's folder")
-            return read(path / arrays[0], 0)
-        data, meta = _read_multiscale(node, multiscales[0])
+                raise UnsupportedFileError("the Zarr group is neither OME-Zarr nor a single "
+                                           "array; point bgsub at the array's folder")
+            return read(path / arrays[0], 0, max_bytes)
+        data, meta = _read_multiscale(node, multiscales[0], path, max_bytes)
         meta.original["omero"] = attrs.get("omero")
         labels = [ch.get("label") for ch in (attrs.get("omero") or {}).get("channels", [])]
         if labels and all(labels) and "C" in meta.axes and len(labels) == data.shape[
@@ -93,6 +99,81 @@ def read(path: Path, series: int) -> tuple[np.ndarray, ImageMetadata]:
     return data, meta
 
 
+def _read_array(array: Any, root: Path, max_bytes: int) -> np.ndarray:
+    """All of ``array``, once its declared size and its chunks' headers were checked."""
+    if not isinstance(array, zarr.Array):
+        raise UnsupportedFileError("the OME-Zarr image's level 0 is not an array; "
+                                   "copy or export the store again")
+    check_size(array.shape, array.dtype, max_bytes)
+    _check_chunk_headers(array, root)
+    return array[...]
+
+
+_METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+
+
+def _codec_names(array: Any) -> set[str]:
+    """``{"blosc", "zstd", "bytes", "sharding", ...}``: the codecs of a Zarr 2 or 3 array."""
+    meta = array.metadata
+    names = set()
+    compressor = getattr(meta, "compressor", None)
+    if compressor is not None:
+        names.add(str(getattr(compressor, "codec_id", "")).lower())
+    for codec in getattr(meta, "codecs", None) or ():
+        names.add(type(codec).__name__.lower().removesuffix("codec"))
+    return names
+
+
+def _check_chunk_headers(array: Any, root: Path) -> None:
+    """Refuse a chunk whose Blosc or Zstd header declares more bytes than a chunk holds.
+
+    The codecs allocate what the header declares before they notice the
+    damage: a flipped byte in a 200-byte chunk can make Blosc ask for 1 GiB.
+    Only the first 32 bytes of each chunk are read.
+    """
+    names = _codec_names(array)
+    codec = "blosc" if "blosc" in names else "zstd" if "zstd" in names else None
+    if codec is None or "sharding" in names:
+        return
+    holds = int(np.prod(array.chunks, dtype=object)) * np.dtype(array.dtype).itemsize
+    folder = root / array.path if array.path else root
+    for chunk in sorted(folder.rglob("*")):
+        if chunk.name in _METADATA_FILES or not chunk.is_file():
+            continue
+        with open(chunk, "rb") as handle:
+            head = handle.read(32)
+        declared = _blosc_size(head) if codec == "blosc" else _zstd_size(head)
+        if declared is not None and declared > holds:
+            raise UnsupportedFileError(
+                f"damaged Zarr chunk {chunk.relative_to(root)}: its {codec} header declares "
+                f"{declared} bytes but a chunk holds {holds}; copy or export the store again")
+
+
+def _blosc_size(head: bytes) -> int | None:
+    """Uncompressed size in a Blosc header (bytes 4-8, little-endian).
+
+    Read even from a chunk shorter than the 16-byte header: Blosc does.
+    """
+    return struct.unpack("<I", head[4:8])[0] if len(head) >= 8 else None
+
+
+def _zstd_size(head: bytes) -> int | None:
+    """Frame content size of a Zstd frame header, or None when absent."""
+    if len(head) < 6 or head[:4] != b"\x28\xb5\x2f\xfd":
+        return None
+    descriptor = head[4]
+    size_flag, single = descriptor >> 6, (descriptor >> 5) & 1
+    field = (1 if single else 0, 2, 4, 8)[size_flag]
+    if field == 0:
+        return None
+    start = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+    raw = head[start:start + field]
+    if len(raw) < field:
+        return None
+    value = int.from_bytes(raw, "little")
+    return value + 256 if field == 2 else value
+
+
 def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
     """Axes from ``dimension_names`` (Zarr 3), ``_ARRAY_DIMENSIONS`` (xarray) or a guess."""
     names = getattr(array.metadata, "dimension_names", None) or array.attrs.get(
@@ -102,9 +183,10 @@ def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
     return default_axes(shape)
 
 
-def _read_multiscale(group: Any, multiscale: dict) -> tuple[np.ndarray, ImageMetadata]:
+def _read_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
+                     ) -> tuple[np.ndarray, ImageMetadata]:
     level0 = multiscale["datasets"][0]
-    data = group[level0["path"]][...]
+    data = _read_array(group[level0["path"]], root, max_bytes)
     axes_info = multiscale.get("axes") or [{"name": n} for n in "tczyx"[-data.ndim:]]
     axes_info = [a if isinstance(a, dict) else {"name": a} for a in axes_info]
     axes = "".join(_AXIS_NAMES.get(str(a["name"]).lower(), "Q") for a in axes_info)

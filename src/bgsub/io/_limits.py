@@ -1,0 +1,96 @@
+"""How large an image a reader may allocate, checked against the file's declared size.
+
+A file's header can declare any size: a 114 KB TIFF can claim a
+1000 x 100000 x 100000 uint16 stack (18 TiB). The readers compare the
+declared size with :func:`max_image_bytes` *before* asking NumPy or a codec
+for the memory, and refuse with :class:`ImageTooLargeError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from bgsub.io._errors import ImageTooLargeError
+
+__all__ = ["ENV_VAR", "ImageTooLargeError", "check_size", "format_bytes", "max_image_bytes",
+           "parse_size"]
+
+#: Environment variable that overrides the limit, e.g. ``BGSUB_MAX_IMAGE_BYTES=64G``.
+ENV_VAR = "BGSUB_MAX_IMAGE_BYTES"
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``"64G"``, ``"512M"``, ``"1.5GiB"`` or a number of bytes -> bytes.
+
+    Examples
+    --------
+    >>> parse_size("2K"), parse_size("1.5 GiB"), parse_size("100")
+    (2048, 1610612736, 100)
+    """
+    match = _SIZE_RE.match(str(text))
+    if match is None:
+        raise ValueError(f"{ENV_VAR}={text!r} is not a size; write e.g. 64G, 512M or 1000000")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (``MemAvailable``), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def max_image_bytes() -> int:
+    """The largest image a reader may allocate: ``$BGSUB_MAX_IMAGE_BYTES``, else free memory.
+
+    Without the variable and without a way to know the free memory, 1 TiB.
+    """
+    text = os.environ.get(ENV_VAR)
+    if text:
+        return parse_size(text)
+    available = available_memory()
+    return available if available else 2**40
+
+
+def format_bytes(size: float) -> str:
+    """``19999999999`` -> ``"18.6 GiB"``.
+
+    Examples
+    --------
+    >>> format_bytes(3 * 2**30)
+    '3.0 GiB'
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_size(shape: tuple[int, ...], dtype: np.dtype | str, limit: int) -> None:
+    """Raise :class:`ImageTooLargeError` when ``shape`` x ``dtype`` exceeds ``limit`` bytes."""
+    itemsize = np.dtype(dtype).itemsize
+    # Python integers: a declared shape can overflow int64
+    nbytes = itemsize
+    for n in shape:
+        nbytes *= int(n)
+    if nbytes > limit:
+        dims = "x".join(str(int(n)) for n in shape)
+        raise ImageTooLargeError(
+            f"the file declares a {dims} {np.dtype(dtype)} image ({format_bytes(nbytes)}), "
+            f"more than the {format_bytes(limit)} bgsub may allocate; check the file, "
+            f"or raise the limit with {ENV_VAR}=SIZE (e.g. 64G) if it is real"
+        )
