@@ -95,7 +95,8 @@ def test_apply_adds_layers_equal_to_subtract_background(viewer_widget, qtbot, im
 
 def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
     viewer, widget = viewer_widget
-    viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5))
+    source = viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5), units="um",
+                              axis_labels=("z", "y", "x"))
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("gaussian"))
     widget.radius.setValue(3)
     widget.light_check.setChecked(True)
@@ -107,6 +108,8 @@ def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
     expected = bgsub.subtract_background(stack, "gaussian", 3, true_3d=True,
                                          spacing=(2.0, 0.5, 0.5), light_background=True)
     np.testing.assert_array_equal(foreground_layer.data, expected)
+    assert foreground_layer.units == source.units
+    assert foreground_layer.axis_labels == source.axis_labels
     assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method gaussian --radius 3 "
                                     "--light --3d --spacing 2,0.5,0.5")
 
