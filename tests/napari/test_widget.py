@@ -219,13 +219,7 @@ def test_layer_choice_follows_viewer(viewer_widget, image):
     assert widget.layer().name == "renamed"
 
 
-def test_sample_data_loads(viewer_widget):
-    viewer, _ = viewer_widget
-    viewer.open_sample("bgsub", "nuclei")
-    np.testing.assert_array_equal(viewer.layers[-1].data, bgsub.data.sample())
-
-
-def test_function_contributions(viewer_widget, image):
+def test_function_and_sample_contributions(viewer_widget, image):
     from magicgui import magicgui
 
     from bgsub.napari import _functions
@@ -243,6 +237,9 @@ def test_function_contributions(viewer_widget, image):
             "envelope"} <= {w.name for w in widget}
     widget.radius.value = 8
     np.testing.assert_array_equal(widget(), bgsub.subtract_background(image, "rolling_ball", 8))
+
+    viewer.open_sample("bgsub", "nuclei")
+    np.testing.assert_array_equal(viewer.layers[-1].data, bgsub.data.sample())
 
 
 def test_manifest_is_valid_and_lists_every_method():

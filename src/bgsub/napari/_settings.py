@@ -116,8 +116,7 @@ class Settings:
             words += ["--spacing", ",".join(_number(s) for s in self.spacing)]
         for key, value in self.options.items():
             words += ["-O", f"{key}={_cli_value(value)}"]
-        return " ".join(shlex.quote(word) if word not in (inputs, outdir) else word
-                        for word in words)
+        return shlex.join(words)
 
     def metadata(self) -> dict[str, Any]:
         """A JSON-friendly record of the settings, for ``layer.metadata["bgsub"]``."""

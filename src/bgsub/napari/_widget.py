@@ -206,7 +206,8 @@ class BackgroundWidget(QWidget):
                   if isinstance(layer, Image) and not layer.metadata.get(PREVIEW_TAG)]
         if current is None:
             active = self.viewer.layers.selection.active
-            current = active if any(active is layer for layer in layers) else None
+            # `==`, not `is`: napari may hand a plugin a proxy of the active layer
+            current = next((layer for layer in layers if layer == active), None)
         self._layers = layers
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
