@@ -6,6 +6,7 @@ Skipped where napari or pytest-qt is missing (`pip install -e ".[napari-test]"`)
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_apply_adds_layers_equal_to_subtract_background(viewer_widget, qtbot, im
         assert layer.metadata["bgsub"]["kwargs"] == {
             "method": "tophat", "radius": 6.0, "presmooth": "gaussian:1.5", "footprint": "box"}
         assert layer.metadata["bgsub"]["source"] == "cells"
-    assert not widget.progress.isVisible()
+    assert widget.progress.isHidden()
 
     widget.radius.setValue(9)  # applying again updates the same two layers
     _apply(qtbot, widget)
@@ -112,6 +113,28 @@ def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
     assert foreground_layer.axis_labels == source.axis_labels
     assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method gaussian --radius 3 "
                                     "--light --3d --spacing 2,0.5,0.5")
+
+
+def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+
+    def endless(image, settings):
+        done = 0
+        while True:
+            time.sleep(0.01)
+            done += 1
+            yield done, 10**6
+
+    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", endless)
+    worker = widget.apply()
+    assert widget.apply_button.text() == "Cancel" and not widget.progress.isHidden()
+    with qtbot.waitSignal(worker.aborted, timeout=WAIT_MS):
+        widget.apply_button.click()
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert widget.apply_button.text() == "Apply" and widget.progress.isHidden()
+    assert "cancelled" in widget.message.text()
+    assert [layer.name for layer in viewer.layers] == ["cells"]
 
 
 def test_preview_follows_settings_and_plane(viewer_widget, qtbot, stack):

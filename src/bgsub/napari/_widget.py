@@ -300,6 +300,10 @@ class BackgroundWidget(QWidget):
         scale = tuple(source.scale)[-plane_ndim:]
         translate = tuple(source.translate)[-plane_ndim:]
         existing = self._preview_layer(kind)
+        if existing is not None and (existing.rgb != source.rgb
+                                     or existing.data.shape != data.shape):
+            self.viewer.layers.remove(existing)  # another kind of image: start afresh
+            existing = None
         if existing is not None:
             existing.data = data
             existing.scale, existing.translate = scale, translate
@@ -360,6 +364,7 @@ class BackgroundWidget(QWidget):
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_applied, layer, settings))
         worker.errored.connect(self._on_error)
+        worker.aborted.connect(partial(self._say, "cancelled: no layers were added"))
         worker.finished.connect(self._on_apply_finished)
         self._apply_worker = worker
         self.apply_button.setText("Cancel")
