@@ -2,6 +2,8 @@
 # Install the Debian packages bgsub's set-up needs, only when missing.
 #   tools/system-deps.sh venv    -> python3-venv (for `python3 -m venv`)
 #   tools/system-deps.sh imagej  -> ImageJ 1.x + a JDK (for the ImageJ fidelity tests/benchmarks)
+#   tools/system-deps.sh napari  -> Xvfb, Mesa's software OpenGL and Qt's X11 libraries
+#                                   (for the napari plugin's tests, tests/napari)
 set -euo pipefail
 
 need_root() {
@@ -10,6 +12,20 @@ need_root() {
         echo "system-deps: '$*' is missing and I am not root; install it with apt-get" >&2
         exit 1
     fi
+}
+
+# What Qt 6's xcb platform, napari's OpenGL canvas and a virtual screen load.
+NAPARI_PKGS=(xvfb libgl1 libegl1 libglx-mesa0 libgl1-mesa-dri libfontconfig1 fonts-dejavu-core
+    libdbus-1-3 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0
+    libxcb-glx0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
+    libxcb-shape0 libxcb-sync1 libxcb-xfixes0 libxcb-xkb1)
+
+missing_pkgs() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed \
+            || echo "$pkg"
+    done
 }
 
 apt_install() {
@@ -29,6 +45,13 @@ case "${1:-}" in
         pkgs=(imagej)
         command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
         apt_install "${pkgs[@]}" ;;
+    napari)
+        command -v dpkg-query >/dev/null 2>&1 || { echo "system-deps: no dpkg here" >&2; exit 1; }
+        mapfile -t pkgs < <(missing_pkgs "${NAPARI_PKGS[@]}")
+        [ "${#pkgs[@]}" -eq 0 ] && exit 0
+        command -v apt-get >/dev/null 2>&1 || { echo "system-deps: no apt-get here" >&2; exit 1; }
+        echo "system-deps: installing ${pkgs[*]}" >&2
+        apt_install "${pkgs[@]}" ;;
     *)
-        echo "usage: tools/system-deps.sh venv|imagej" >&2; exit 2 ;;
+        echo "usage: tools/system-deps.sh venv|imagej|napari" >&2; exit 2 ;;
 esac

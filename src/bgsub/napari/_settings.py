@@ -1,0 +1,219 @@
+"""The widget's settings as plain data: keyword arguments, Python and CLI text.
+
+Nothing here imports Qt or napari, so it is tested with the core suite.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import bgsub
+
+__all__ = ["PRESMOOTH_CHOICES", "Settings", "array_axes", "spatial_spacing"]
+
+PRESMOOTH_CHOICES = ("none", "mean", "median", "gaussian")
+
+# Letters for the leading, independently processed axes of an nD layer.
+_OTHER_AXES = "TCQABDEFGHIJKLMNOPRUVW"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides a background subtraction, as the widget shows it.
+
+    Attributes
+    ----------
+    method : str
+        A registered method name (see :func:`bgsub.list_methods`).
+    radius : float
+        Radius in pixels.
+    light_background : bool
+        Bright background, dark objects.
+    presmooth : str
+        ``"none"``, ``"mean"``, ``"median"`` or ``"gaussian"``.
+    presmooth_size : float
+        Box radius (mean, median) or sigma (gaussian) of the pre-smoothing.
+    true_3d : bool
+        A 3D neighbourhood over Z, Y, X instead of one Z plane at a time.
+    options : dict
+        The method's own options that differ from their defaults.
+    axes : str, optional
+        One letter per array axis; None lets bgsub guess.
+    spacing : tuple of float, optional
+        Pixel size per spatial axis (Z, Y, X or Y, X); None for square pixels.
+    """
+
+    method: str = "rolling_ball"
+    radius: float = 50.0
+    light_background: bool = False
+    presmooth: str = "none"
+    presmooth_size: float = 1.0
+    true_3d: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    axes: str | None = None
+    spacing: tuple[float, ...] | None = None
+
+    def presmooth_text(self) -> str | None:
+        """The ``presmooth=`` argument: ``"gaussian:1"`` or None."""
+        if self.presmooth == "none":
+            return None
+        return f"{self.presmooth}:{_number(self.presmooth_size)}"
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`bgsub.subtract_background`, defaults left out.
+
+        Examples
+        --------
+        >>> Settings("tophat", 25, light_background=True).kwargs()
+        {'method': 'tophat', 'radius': 25.0, 'light_background': True}
+        """
+        kwargs: dict[str, Any] = {"method": self.method, "radius": float(self.radius)}
+        optional = {
+            "axes": self.axes,
+            "true_3d": self.true_3d or None,
+            "spacing": self.spacing,
+            "light_background": self.light_background or None,
+            "presmooth": self.presmooth_text(),
+        }
+        kwargs.update({key: value for key, value in optional.items() if value is not None})
+        kwargs.update(self.options)
+        return kwargs
+
+    def as_python(self, image: str = "image") -> str:
+        """The :func:`bgsub.subtract_background` call for these settings.
+
+        Examples
+        --------
+        >>> Settings("tophat", 25, light_background=True).as_python()
+        'bgsub.subtract_background(image, method="tophat", radius=25, light_background=True)'
+        """
+        arguments = [image] + [f"{key}={_literal(value)}" for key, value in self.kwargs().items()]
+        return f"bgsub.subtract_background({', '.join(arguments)})"
+
+    def as_cli(self, inputs: str = "INPUT", outdir: str = "OUTDIR") -> str:
+        """The ``bgsub run`` command line for these settings.
+
+        Examples
+        --------
+        >>> Settings("tophat", 25, light_background=True).as_cli()
+        'bgsub run INPUT -o OUTDIR --method tophat --radius 25 --light'
+        """
+        words = ["bgsub", "run", inputs, "-o", outdir, "--method", self.method,
+                 "--radius", _number(self.radius)]
+        if self.light_background:
+            words.append("--light")
+        if self.presmooth_text() is not None:
+            words += ["--presmooth", self.presmooth_text()]
+        if self.true_3d:
+            words.append("--3d")
+        if self.axes is not None:
+            words += ["--axes", self.axes]
+        if self.spacing is not None:
+            words += ["--spacing", ",".join(_number(s) for s in self.spacing)]
+        for key, value in self.options.items():
+            words += ["-O", f"{key}={_cli_value(value)}"]
+        return shlex.join(words)
+
+    def metadata(self) -> dict[str, Any]:
+        """A JSON-friendly record of the settings, for ``layer.metadata["bgsub"]``."""
+        return {
+            "bgsub_version": bgsub.__version__,
+            "function": "bgsub.subtract_background",
+            "kwargs": {key: list(value) if isinstance(value, tuple) else value
+                       for key, value in self.kwargs().items()},
+            "python": self.as_python(),
+            "cli": self.as_cli(),
+        }
+
+
+def array_axes(ndim: int, rgb: bool = False) -> str | None:
+    """Axes letters for an array shown by napari, or None where bgsub's guess is right.
+
+    napari shows the last two axes (before an RGB(A) axis) as the image plane;
+    the axis before them is taken as Z and any others as independent axes.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of array dimensions, including an RGB(A) axis.
+    rgb : bool
+        Whether the last axis holds colour samples.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"TZYX"``; None for ``YX``, ``ZYX`` and ``YXS`` (bgsub's guess).
+
+    Examples
+    --------
+    >>> array_axes(2), array_axes(3), array_axes(5), array_axes(4, rgb=True)
+    (None, None, 'TCZYX', 'ZYXS')
+    """
+    plane = "YXS" if rgb else "YX"
+    count = ndim - len(plane)
+    if count < 0:
+        raise ValueError(f"an image needs at least {len(plane)} axes, got {ndim}")
+    axes = _OTHER_AXES[: max(count - 1, 0)] + "Z" * min(count, 1) + plane
+    return None if axes in ("YX", "ZYX", "YXS") else axes
+
+
+def spatial_spacing(scale: tuple[float, ...], true_3d: bool) -> tuple[float, ...] | None:
+    """The ``spacing=`` for a layer's ``scale``, or None when it changes nothing.
+
+    Parameters
+    ----------
+    scale : tuple of float
+        The layer's scale, one per displayed (non-RGB) axis.
+    true_3d : bool
+        Whether Z, Y and X (rather than Y and X) are filtered together.
+
+    Returns
+    -------
+    tuple of float or None
+        Z, Y, X (or Y, X) pixel sizes when they differ, else None: with equal
+        sizes, a scalar radius means the same number of pixels on every axis.
+
+    Examples
+    --------
+    >>> spatial_spacing((2.0, 0.5, 0.5), true_3d=True), spatial_spacing((2.0, 0.5, 0.5), False)
+    ((2.0, 0.5, 0.5), None)
+    """
+    sizes = tuple(abs(float(s)) for s in scale[-3 if true_3d else -2:])
+    if len(set(sizes)) <= 1:
+        return None
+    return sizes
+
+
+def _number(value: float) -> str:
+    """``25.0`` -> ``"25"``, ``2.5`` -> ``"2.5"``."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _literal(value: Any) -> str:
+    """Python source text for a keyword value."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(_literal(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    return repr(value)
+
+
+def _cli_value(value: Any) -> str:
+    """Text of a ``-O KEY=VALUE`` option value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, (int, float)):
+        return _number(value)
+    return str(value)

@@ -1,0 +1,487 @@
+"""The dock widget: choose an image and settings, preview the shown plane, apply."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.layers import Image
+from napari.qt.threading import create_worker
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import bgsub
+from bgsub.napari._compute import Plane, preview, subtract_in_blocks
+from bgsub.napari._controls import OptionsForm, RadiusControl
+from bgsub.napari._settings import PRESMOOTH_CHOICES, Settings, array_axes, spatial_spacing
+
+if TYPE_CHECKING:
+    import napari
+    from napari.qt.threading import WorkerBase
+
+__all__ = ["BackgroundWidget"]
+
+PREVIEW_DELAY_MS = 300
+PREVIEW_TAG = "bgsub_preview"
+PREVIEW_NAMES = {"background": "bgsub preview: background",
+                 "foreground": "bgsub preview: foreground"}
+# Where a result layer sits in space: copied from the source layer.
+GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
+ERROR_STYLE = "color: #ff6b6b;"
+
+
+class BackgroundWidget(QWidget):
+    """Background subtraction for napari image layers.
+
+    Pick an image layer, a method (from bgsub's registry), a radius and the
+    options; the plane on screen is previewed as two layers (background and
+    foreground), recomputed in a worker thread 300 ms after the last change.
+    *Apply* computes the whole layer with a progress bar and adds
+    ``"<name> foreground"`` and ``"<name> background"`` layers placed like the
+    source, with the settings in ``layer.metadata["bgsub"]``.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer (napari passes it in when it docks the widget).
+    """
+
+    preview_updated = Signal()
+    applied = Signal(object)
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.preview_settings: Settings | None = None
+        self._layers: list[Image] = []
+        self._generation = 0
+        self._preview_worker: WorkerBase | None = None
+        self._preview_pending = False
+        self._apply_worker: WorkerBase | None = None
+        self._auto_worker: WorkerBase | None = None
+        self._suggest, auto_tip = _find_suggest_radius()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREVIEW_DELAY_MS)
+        self._timer.timeout.connect(self._start_preview)
+        self._build(auto_tip)
+        self._connect_viewer()
+        self.refresh_layers()
+        self._method_changed()
+
+    # ----------------------------------------------------------------- layout
+    def _build(self, auto_tip: str) -> None:
+        self.layer_combo = QComboBox()
+        self.method_combo = QComboBox()
+        for method in bgsub.list_methods():
+            self.method_combo.addItem(method.name.replace("_", " "), method.name)
+            self.method_combo.setItemData(self.method_combo.count() - 1, method.summary,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.radius = RadiusControl(50.0)
+        self.auto_button = QPushButton("Auto")
+        self.auto_button.setToolTip(auto_tip)
+        self.auto_button.setEnabled(self._suggest is not None)
+        self.light_check = QCheckBox("bright background, dark objects")
+        self.presmooth_combo = QComboBox()
+        self.presmooth_combo.addItems(PRESMOOTH_CHOICES)
+        self.presmooth_size = QDoubleSpinBox()
+        self.presmooth_size.setRange(0.1, 100.0)
+        self.presmooth_size.setValue(1.0)
+        self.presmooth_size.setSingleStep(0.5)
+        self.presmooth_size.setKeyboardTracking(False)
+        self.presmooth_size.setToolTip("box radius (mean, median) or sigma (gaussian), px")
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("2D, each plane", False)
+        self.mode_combo.addItem("3D neighbourhood", True)
+        self.options = OptionsForm()
+        self.preview_check = QCheckBox("live preview of the shown plane")
+        self.preview_check.setChecked(True)
+        self.apply_button = QPushButton("Apply")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.copy_python_button = QPushButton("Copy as Python")
+        self.copy_cli_button = QPushButton("Copy as CLI")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("image", self.layer_combo)
+        form.addRow("method", self.method_combo)
+        form.addRow("radius", _row(self.radius, self.auto_button))
+        form.addRow("light", self.light_check)
+        form.addRow("pre-smooth", _row(self.presmooth_combo, self.presmooth_size))
+        form.addRow("stack", self.mode_combo)
+        box = QGroupBox("method options")
+        QVBoxLayout(box).addWidget(self.options)
+        self.options_box = box
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(box)
+        layout.addWidget(self.preview_check)
+        layout.addWidget(_row(self.apply_button, self.progress))
+        layout.addWidget(_row(self.copy_python_button, self.copy_cli_button))
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self._connect_controls()
+
+    def _connect_controls(self) -> None:
+        self.layer_combo.currentIndexChanged.connect(self._layer_changed)
+        self.method_combo.currentIndexChanged.connect(self._method_changed)
+        self.presmooth_combo.currentIndexChanged.connect(self._presmooth_changed)
+        for signal in (self.radius.valueChanged, self.light_check.toggled,
+                       self.presmooth_size.valueChanged, self.mode_combo.currentIndexChanged,
+                       self.options.changed):
+            signal.connect(self.schedule_preview)
+        self.preview_check.toggled.connect(self._preview_toggled)
+        self.auto_button.clicked.connect(self.auto_radius)
+        self.apply_button.clicked.connect(self.apply)
+        self.copy_python_button.clicked.connect(self.copy_as_python)
+        self.copy_cli_button.clicked.connect(self.copy_as_cli)
+        self._presmooth_changed()
+
+    def _connect_viewer(self) -> None:
+        events = self.viewer.layers.events
+        connections = [(events.inserted, self.refresh_layers),
+                       (events.removed, self.refresh_layers),
+                       (events.reordered, self.refresh_layers),
+                       (events.renamed, self.refresh_layers),
+                       (self.viewer.dims.events.current_step, self._dims_changed)]
+        for emitter, callback in connections:
+            emitter.connect(callback)
+        self.destroyed.connect(partial(_disconnect, connections))
+
+    # ---------------------------------------------------------------- reading
+    def layer(self) -> Image | None:
+        """The chosen image layer, if any."""
+        index = self.layer_combo.currentIndex()
+        return self._layers[index] if 0 <= index < len(self._layers) else None
+
+    def settings(self) -> Settings:
+        """The current settings, with the axes and pixel sizes of the chosen layer."""
+        layer = self.layer()
+        true_3d = bool(self.mode_combo.currentData()) and self.mode_combo.isEnabled()
+        axes = spacing = None
+        if layer is not None:
+            axes = array_axes(layer.ndim + int(layer.rgb), bool(layer.rgb))
+            spacing = spatial_spacing(tuple(layer.scale), true_3d)
+        return Settings(
+            method=self.method_combo.currentData(),
+            radius=self.radius.value(),
+            light_background=self.light_check.isChecked(),
+            presmooth=self.presmooth_combo.currentText(),
+            presmooth_size=self.presmooth_size.value(),
+            true_3d=true_3d,
+            options=self.options.values(),
+            axes=axes,
+            spacing=spacing,
+        )
+
+    def is_busy(self) -> bool:
+        """Whether a preview or an apply is waiting or running."""
+        workers = (self._preview_worker, self._apply_worker, self._auto_worker)
+        return self._timer.isActive() or any(w is not None for w in workers)
+
+    # ---------------------------------------------------------------- changes
+    def refresh_layers(self, event: Any = None) -> None:
+        """Re-read the viewer's image layers, keeping the chosen one if it is still there."""
+        current = self.layer()
+        layers = [layer for layer in self.viewer.layers
+                  if isinstance(layer, Image) and not layer.metadata.get(PREVIEW_TAG)]
+        if current is None:
+            active = self.viewer.layers.selection.active
+            # `==`, not `is`: napari may hand a plugin a proxy of the active layer
+            current = next((layer for layer in layers if layer == active), None)
+        self._layers = layers
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItems([layer.name for layer in layers])
+        index = next((i for i, layer in enumerate(layers) if layer is current), 0)
+        self.layer_combo.setCurrentIndex(index if layers else -1)
+        self.layer_combo.blockSignals(False)
+        if self.layer() is not current:
+            self._layer_changed()
+
+    def _layer_changed(self, index: int | None = None) -> None:
+        layer = self.layer()
+        self.mode_combo.setEnabled(layer is not None and layer.ndim >= 3
+                                   and bgsub.get_method(self.settings().method).supports_3d)
+        self.apply_button.setEnabled(layer is not None or self._apply_worker is not None)
+        if layer is None:
+            self._remove_preview_layers()
+        self.schedule_preview()
+
+    def _method_changed(self, index: int | None = None) -> None:
+        method = bgsub.get_method(self.method_combo.currentData())
+        self.method_combo.setToolTip(method.summary)
+        self.options.set_method(method)
+        self.options_box.setVisible(bool(method.parameters))
+        self._layer_changed()
+
+    def _presmooth_changed(self, index: int | None = None) -> None:
+        self.presmooth_size.setEnabled(self.presmooth_combo.currentText() != "none")
+        self.schedule_preview()
+
+    def _dims_changed(self, event: Any = None) -> None:
+        self.schedule_preview()
+
+    def _preview_toggled(self, checked: bool) -> None:
+        if checked:
+            self.schedule_preview()
+        else:
+            self._generation += 1
+            self._timer.stop()
+            self._remove_preview_layers()
+
+    # ---------------------------------------------------------------- preview
+    def schedule_preview(self, *args: Any) -> None:
+        """Recompute the preview 300 ms after the last change (results already on
+        their way become stale and are dropped)."""
+        self._generation += 1
+        if self.preview_check.isChecked() and self.layer() is not None:
+            self._timer.start()
+
+    def _start_preview(self) -> None:
+        layer = self.layer()
+        if layer is None or not self.preview_check.isChecked():
+            return
+        if self._preview_worker is not None:
+            self._preview_pending = True
+            return
+        if layer.multiscale:
+            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
+            return
+        settings = self.settings()
+        worker = create_worker(preview, layer.data, settings, self._position(layer),
+                               _start_thread=False)
+        worker.returned.connect(partial(self._on_preview, self._generation, layer, settings,
+                                        time.perf_counter()))
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_preview_finished)
+        self._preview_worker = worker
+        self._say("computing the preview ...")
+        worker.start()
+
+    def _on_preview(self, generation: int, source: Image, settings: Settings, started: float,
+                    result: tuple[np.ndarray, np.ndarray]) -> None:
+        if generation != self._generation or source is not self.layer():
+            return
+        background, foreground = result
+        self._show_preview(source, "background", background)
+        self._show_preview(source, "foreground", foreground)
+        self.preview_settings = settings
+        self._say(f"preview: {time.perf_counter() - started:.2f} s")
+        self.preview_updated.emit()
+
+    def _on_preview_finished(self) -> None:
+        self._preview_worker = None
+        if self._preview_pending:
+            self._preview_pending = False
+            self._start_preview()
+
+    def _show_preview(self, source: Image, kind: str, data: np.ndarray) -> None:
+        plane_ndim = 2
+        scale = tuple(source.scale)[-plane_ndim:]
+        translate = tuple(source.translate)[-plane_ndim:]
+        existing = self._preview_layer(kind)
+        if existing is not None and (existing.rgb != source.rgb
+                                     or existing.data.shape != data.shape):
+            self.viewer.layers.remove(existing)  # another kind of image: start afresh
+            existing = None
+        if existing is not None:
+            existing.data = data
+            existing.scale, existing.translate = scale, translate
+        else:
+            selection = (set(self.viewer.layers.selection), self.viewer.layers.selection.active)
+            existing = self.viewer.add_image(
+                data, name=PREVIEW_NAMES[kind], scale=scale, translate=translate,
+                rgb=source.rgb, metadata={PREVIEW_TAG: True}, visible=kind == "foreground")
+            self.viewer.layers.selection.update(selection[0])
+            self.viewer.layers.selection.active = selection[1]
+        if not source.rgb:
+            if kind == "background":
+                existing.contrast_limits = source.contrast_limits
+            else:
+                existing.reset_contrast_limits()
+
+    def _preview_layer(self, kind: str) -> Image | None:
+        for layer in self.viewer.layers:
+            if layer.name == PREVIEW_NAMES[kind] and layer.metadata.get(PREVIEW_TAG):
+                return layer
+        return None
+
+    def _remove_preview_layers(self) -> None:
+        for kind in PREVIEW_NAMES:
+            layer = self._preview_layer(kind)
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+        self.preview_settings = None
+
+    def _position(self, layer: Image) -> tuple[int, ...]:
+        """Index of the shown plane along every array axis of ``layer``."""
+        coords = layer.world_to_data(self.viewer.dims.point)
+        index = [int(round(float(c))) for c in coords]
+        return tuple(index + [0] * int(layer.rgb))
+
+    # ------------------------------------------------------------------ apply
+    def apply(self) -> WorkerBase | None:
+        """Compute the whole layer in a worker thread; a second click cancels.
+
+        Returns
+        -------
+        worker or None
+            The running worker (``applied`` is emitted with the two new
+            layers when it is done), or None when there was nothing to do.
+        """
+        if self._apply_worker is not None:
+            self._apply_worker.quit()
+            return None
+        layer = self.layer()
+        if layer is None:
+            self._say("Add an image layer first.", error=True)
+            return None
+        if layer.multiscale:
+            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
+            return None
+        settings = self.settings()
+        worker = create_worker(subtract_in_blocks, layer.data, settings, _start_thread=False)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(partial(self._on_applied, layer, settings))
+        worker.errored.connect(self._on_error)
+        worker.aborted.connect(partial(self._say, "cancelled: no layers were added"))
+        worker.finished.connect(self._on_apply_finished)
+        self._apply_worker = worker
+        self.apply_button.setText("Cancel")
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self._say(f"applying {settings.method} to {layer.name!r} ...")
+        worker.start()
+        return worker
+
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+
+    def _on_applied(self, source: Image, settings: Settings,
+                    result: tuple[np.ndarray, np.ndarray]) -> None:
+        foreground, background = result
+        layers = (self._publish(source, settings, "background", background),
+                  self._publish(source, settings, "foreground", foreground))
+        self._say(f"added {layers[1].name!r} and {layers[0].name!r}")
+        self.applied.emit(layers)
+
+    def _on_apply_finished(self) -> None:
+        self._apply_worker = None
+        self.apply_button.setText("Apply")
+        self.progress.setVisible(False)
+        self.apply_button.setEnabled(self.layer() is not None)
+
+    def _publish(self, source: Image, settings: Settings, kind: str, data: np.ndarray) -> Image:
+        """Add (or update) the ``kind`` result layer of ``source``."""
+        name = f"{source.name} {kind}"
+        record = {**settings.metadata(), "source": source.name, "output": kind}
+        metadata = {**source.metadata, "bgsub": record}
+        for layer in self.viewer.layers:
+            old = layer.metadata.get("bgsub", {}) if isinstance(layer, Image) else {}
+            if layer.name == name and old.get("source") == source.name:
+                layer.data = data
+                layer.metadata = metadata
+                return layer
+        state = source.as_layer_data_tuple()[1]
+        geometry = {key: state[key] for key in GEOMETRY if key in state}
+        extra: dict[str, Any] = {"rgb": source.rgb}
+        if not source.rgb:
+            extra["colormap"] = source.colormap.name
+            if kind == "background":
+                extra["contrast_limits"] = source.contrast_limits
+        return self.viewer.add_image(data, name=name, metadata=metadata, **geometry, **extra)
+
+    # ------------------------------------------------------------------- misc
+    def auto_radius(self) -> WorkerBase | None:
+        """Set the radius from ``bgsub.auto.suggest_radius`` on the shown plane."""
+        layer = self.layer()
+        if self._suggest is None or layer is None or self._auto_worker is not None:
+            return None
+        settings = self.settings()
+        plane_settings = Settings(axes=settings.axes)
+        plane = Plane(layer.data, plane_settings, self._position(layer))
+        worker = create_worker(self._suggest, plane.data, axes=plane.axes, _start_thread=False)
+        worker.returned.connect(self._on_suggestion)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(partial(setattr, self, "_auto_worker", None))
+        self._auto_worker = worker
+        self._say("looking at the objects' size ...")
+        worker.start()
+        return worker
+
+    def _on_suggestion(self, suggestion: Any) -> None:
+        radius = np.ravel(suggestion.radius)[-1]
+        self.radius.setValue(float(radius))
+        self._say(f"radius {float(radius):g} px: {suggestion.reason}")
+
+    def copy_as_python(self) -> str:
+        """Put the ``bgsub.subtract_background(...)`` call on the clipboard and return it."""
+        text = self.settings().as_python()
+        QApplication.clipboard().setText(text)
+        self._say(f"copied: {text}")
+        return text
+
+    def copy_as_cli(self) -> str:
+        """Put the ``bgsub run ...`` command line on the clipboard and return it."""
+        text = self.settings().as_cli()
+        QApplication.clipboard().setText(text)
+        self._say(f"copied: {text}")
+        return text
+
+    def _on_error(self, error: Exception) -> None:
+        self._say(f"{type(error).__name__}: {error}", error=True)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(ERROR_STYLE if error else "")
+
+
+def _find_suggest_radius() -> tuple[Callable[..., Any] | None, str]:
+    """``bgsub.auto.suggest_radius`` where this bgsub has it, and the button's tooltip."""
+    try:
+        module = importlib.import_module("bgsub.auto")
+    except ImportError as err:
+        return None, f"Needs bgsub.auto.suggest_radius, which this bgsub lacks ({err})."
+    suggest = getattr(module, "suggest_radius", None)
+    if suggest is None:
+        return None, "Needs bgsub.auto.suggest_radius, which this bgsub lacks."
+    return suggest, "Suggest a radius from the size of the objects in the shown plane."
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row
+
+
+def _disconnect(connections: list[tuple[Any, Callable[..., Any]]], *args: Any) -> None:
+    for emitter, callback in connections:
+        try:
+            emitter.disconnect(callback)
+        except (RuntimeError, TypeError, ValueError):
+            pass

@@ -1,0 +1,120 @@
+"""The plugin's Qt-free parts: settings text and the plane/block computations.
+
+These need neither napari nor Qt, so they run with the core suite.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+import pytest
+
+import bgsub
+from bgsub.data import synthetic
+from bgsub.napari._compute import Plane, preview, subtract_in_blocks
+from bgsub.napari._settings import Settings, array_axes, spatial_spacing
+
+
+def _run(generator):
+    """Exhaust a progress generator; return what it yielded and its return value."""
+    progress = []
+    try:
+        while True:
+            progress.append(next(generator))
+    except StopIteration as stop:
+        return progress, stop.value
+
+
+@pytest.fixture(scope="module")
+def stack() -> np.ndarray:
+    """2x20x40x44 uint16 time series of stacks (T, Z, Y, X)."""
+    one = synthetic((20, 40, 44), object_radius=(2, 4), density=0.05, seed=4).image
+    return np.stack([one, one[::-1]])
+
+
+def test_defaults_are_left_out_of_python_and_cli():
+    settings = Settings("tophat", 25, light_background=True)
+    assert settings.as_python() == ('bgsub.subtract_background(image, method="tophat", '
+                                    'radius=25, light_background=True)')
+    assert settings.as_cli() == "bgsub run INPUT -o OUTDIR --method tophat --radius 25 --light"
+
+
+def test_every_setting_reaches_python_and_cli():
+    settings = Settings("rolling_ball", 12.5, presmooth="gaussian", presmooth_size=1.5,
+                        true_3d=True, options={"envelope": True, "height": 30.0},
+                        axes="TZYX", spacing=(2.0, 0.5, 0.5))
+    assert settings.kwargs() == {
+        "method": "rolling_ball", "radius": 12.5, "axes": "TZYX", "true_3d": True,
+        "spacing": (2.0, 0.5, 0.5), "presmooth": "gaussian:1.5", "envelope": True,
+        "height": 30.0}
+    assert settings.as_python("data") == (
+        'bgsub.subtract_background(data, method="rolling_ball", radius=12.5, axes="TZYX", '
+        'true_3d=True, spacing=(2, 0.5, 0.5), presmooth="gaussian:1.5", envelope=True, '
+        'height=30)')
+    assert shlex.split(settings.as_cli("in.tif", "out")) == [
+        "bgsub", "run", "in.tif", "-o", "out", "--method", "rolling_ball", "--radius", "12.5",
+        "--presmooth", "gaussian:1.5", "--3d", "--axes", "TZYX", "--spacing", "2,0.5,0.5",
+        "-O", "envelope=true", "-O", "height=30"]
+
+
+def test_python_text_evaluates_to_the_same_result(stack):
+    settings = Settings("gaussian", 3, light_background=True, axes=array_axes(stack.ndim),
+                        options={"sigma": 2.0})
+    result = eval(settings.as_python(), {"bgsub": bgsub, "image": stack})  # noqa: S307
+    np.testing.assert_array_equal(result, bgsub.subtract_background(stack, **settings.kwargs()))
+
+
+def test_metadata_is_json_friendly():
+    import json
+
+    record = Settings("tophat", 5, spacing=(1.0, 2.0)).metadata()
+    assert json.loads(json.dumps(record)) == record
+    assert record["kwargs"]["spacing"] == [1.0, 2.0]
+    assert record["bgsub_version"] == bgsub.__version__
+
+
+@pytest.mark.parametrize(("ndim", "rgb", "axes"), [
+    (2, False, None), (3, False, None), (4, False, "TZYX"), (5, False, "TCZYX"),
+    (3, True, None), (4, True, "ZYXS"), (6, True, "TCZYXS"),
+])
+def test_array_axes(ndim, rgb, axes):
+    assert array_axes(ndim, rgb) == axes
+
+
+def test_spacing_only_when_it_matters():
+    assert spatial_spacing((1.0, 1.0), true_3d=False) is None
+    assert spatial_spacing((3.0, 1.0, 1.0), true_3d=False) is None
+    assert spatial_spacing((3.0, 1.0, 1.0), true_3d=True) == (3.0, 1.0, 1.0)
+    assert spatial_spacing((5.0, 1.0, 0.5), true_3d=False) == (1.0, 0.5)
+
+
+@pytest.mark.parametrize("true_3d", [False, True])
+def test_blocks_with_progress_equal_one_call(stack, true_3d):
+    settings = Settings("tophat", 3, true_3d=true_3d, axes="TZYX", presmooth="mean")
+    progress, (foreground, background) = _run(subtract_in_blocks(stack, settings))
+    expected = bgsub.subtract_background(stack, return_background=True, **settings.kwargs())
+    np.testing.assert_array_equal(foreground, expected[0])
+    np.testing.assert_array_equal(background, expected[1])
+    total = 2 if true_3d else 40
+    assert progress == [(i, total) for i in range(total + 1)]
+
+
+@pytest.mark.parametrize("z", [0, 3, 10, 19])
+def test_3d_preview_of_a_window_equals_the_whole_stack(stack, z):
+    settings = Settings("tophat", 3, true_3d=True, axes="TZYX", presmooth="gaussian",
+                        spacing=(2.0, 1.0, 1.0))
+    plane = Plane(stack, settings, (1, z, 0, 0))
+    assert plane.axes == "ZYX" and plane.data.shape[0] < stack.shape[1]
+    background, foreground = preview(stack, settings, (1, z, 0, 0))
+    expected = bgsub.subtract_background(stack[1], return_background=True,
+                                         **{**settings.kwargs(), "axes": "ZYX"})
+    np.testing.assert_array_equal(foreground, expected[0][z])
+    np.testing.assert_array_equal(background, expected[1][z])
+
+
+def test_2d_preview_clips_the_position_and_keeps_rgb():
+    rgb = synthetic((32, 36), seed=2).image[..., None].repeat(3, axis=-1)
+    background, foreground = preview(rgb, Settings("mean", 4), (99, 99, 0))
+    np.testing.assert_array_equal(foreground, bgsub.subtract_background(rgb, "mean", 4))
+    assert background.shape == rgb.shape

@@ -1,0 +1,278 @@
+"""The napari plugin in a real viewer: widget, preview, apply, copy, functions, manifest.
+
+Skipped where napari or pytest-qt is missing (`pip install -e ".[napari-test]"`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari.viewer", reason="napari is not installed (extra bgsub[napari])")
+pytest.importorskip("pytestqt", reason="pytest-qt is not installed (extra bgsub[napari-test])")
+
+import bgsub  # noqa: E402
+from bgsub.data import synthetic  # noqa: E402
+
+WAIT_MS = 30_000
+WIDGET = ("bgsub", "Background subtraction")
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    """80x96 uint16 blobs on an uneven background."""
+    return synthetic((80, 96), object_radius=(3, 6), seed=7).image
+
+
+@pytest.fixture
+def stack() -> np.ndarray:
+    """14x48x52 uint16 stack."""
+    return synthetic((14, 48, 52), object_radius=(2, 4), density=0.05, seed=8).image
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, need_screen, qtbot):
+    """A viewer with the plugin's dock widget (preview off), left idle at the end."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(*WIDGET)
+    widget.preview_check.setChecked(False)
+    yield viewer, widget
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+
+
+def _settle(qtbot, widget) -> None:
+    """Wait until the preview shows the widget's current settings."""
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.preview_settings == widget.settings(),
+                    timeout=WAIT_MS)
+
+
+def _apply(qtbot, widget):
+    with qtbot.waitSignal(widget.applied, timeout=WAIT_MS) as blocker:
+        widget.apply_button.click()
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    return blocker.args[0]
+
+
+def test_apply_adds_layers_equal_to_subtract_background(viewer_widget, qtbot, image):
+    viewer, widget = viewer_widget
+    source = viewer.add_image(image, name="cells", scale=(0.5, 0.5), translate=(10, -4),
+                              metadata={"origin": "test"})
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(6)
+    widget.presmooth_combo.setCurrentText("gaussian")
+    widget.presmooth_size.setValue(1.5)
+    widget.options.editor("footprint").setCurrentText("box")
+
+    background_layer, foreground_layer = _apply(qtbot, widget)
+
+    expected = bgsub.subtract_background(image, "tophat", 6, presmooth="gaussian:1.5",
+                                         footprint="box", return_background=True)
+    assert foreground_layer.name == "cells foreground"
+    assert background_layer.name == "cells background"
+    np.testing.assert_array_equal(foreground_layer.data, expected[0])
+    np.testing.assert_array_equal(background_layer.data, expected[1])
+    assert foreground_layer.data.dtype == np.uint16
+    for layer in (foreground_layer, background_layer):
+        np.testing.assert_array_equal(layer.scale, source.scale)
+        np.testing.assert_array_equal(layer.translate, source.translate)
+        assert layer.metadata["origin"] == "test"
+        assert layer.metadata["bgsub"]["kwargs"] == {
+            "method": "tophat", "radius": 6.0, "presmooth": "gaussian:1.5", "footprint": "box"}
+        assert layer.metadata["bgsub"]["source"] == "cells"
+    assert widget.progress.isHidden()
+
+    widget.radius.setValue(9)  # applying again updates the same two layers
+    _apply(qtbot, widget)
+    assert len(viewer.layers) == 3
+    np.testing.assert_array_equal(viewer.layers["cells foreground"].data,
+                                  bgsub.subtract_background(image, "tophat", 9,
+                                                            presmooth="gaussian:1.5",
+                                                            footprint="box"))
+
+
+def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
+    viewer, widget = viewer_widget
+    source = viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5), units="um",
+                              axis_labels=("z", "y", "x"))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("gaussian"))
+    widget.radius.setValue(3)
+    widget.light_check.setChecked(True)
+    assert widget.mode_combo.isEnabled()
+    widget.mode_combo.setCurrentIndex(1)
+
+    _, foreground_layer = _apply(qtbot, widget)
+
+    expected = bgsub.subtract_background(stack, "gaussian", 3, true_3d=True,
+                                         spacing=(2.0, 0.5, 0.5), light_background=True)
+    np.testing.assert_array_equal(foreground_layer.data, expected)
+    assert foreground_layer.units == source.units
+    assert foreground_layer.axis_labels == source.axis_labels
+    assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method gaussian --radius 3 "
+                                    "--light --3d --spacing 2,0.5,0.5")
+
+
+def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+
+    def endless(image, settings):
+        done = 0
+        while True:
+            time.sleep(0.01)
+            done += 1
+            yield done, 10**6
+
+    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", endless)
+    worker = widget.apply()
+    assert widget.apply_button.text() == "Cancel" and not widget.progress.isHidden()
+    with qtbot.waitSignal(worker.aborted, timeout=WAIT_MS):
+        widget.apply_button.click()
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert widget.apply_button.text() == "Apply" and widget.progress.isHidden()
+    assert "cancelled" in widget.message.text()
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def test_preview_follows_settings_and_plane(viewer_widget, qtbot, stack):
+    viewer, widget = viewer_widget
+    viewer.add_image(stack, name="stack")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(4)
+    widget.mode_combo.setCurrentIndex(1)
+    widget.preview_check.setChecked(True)
+    viewer.dims.set_current_step(0, 6)
+    _settle(qtbot, widget)
+    full = bgsub.subtract_background(stack, "tophat", 4, true_3d=True, return_background=True)
+    foreground = viewer.layers["bgsub preview: foreground"]
+    background = viewer.layers["bgsub preview: background"]
+    np.testing.assert_array_equal(foreground.data, full[0][6])
+    np.testing.assert_array_equal(background.data, full[1][6])
+    assert viewer.layers.selection.active.name == "stack"  # the preview does not steal it
+
+    widget.radius.setValue(7)
+    viewer.dims.set_current_step(0, 2)
+    _settle(qtbot, widget)
+    full = bgsub.subtract_background(stack, "tophat", 7, true_3d=True)
+    np.testing.assert_array_equal(viewer.layers["bgsub preview: foreground"].data, full[2])
+    assert "bgsub preview: foreground" not in [widget.layer_combo.itemText(i)
+                                               for i in range(widget.layer_combo.count())]
+
+    widget.preview_check.setChecked(False)
+    assert "bgsub preview: foreground" not in viewer.layers
+
+
+def test_stale_preview_is_dropped(viewer_widget, qtbot, image):
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("gaussian"))
+    widget.preview_check.setChecked(True)
+    for radius in (2, 3, 4, 5, 6):  # faster than the debounce: one preview, the last
+        widget.radius.setValue(radius)
+    _settle(qtbot, widget)
+    assert widget.preview_settings.radius == 6
+    np.testing.assert_array_equal(viewer.layers["bgsub preview: foreground"].data,
+                                  bgsub.subtract_background(image, "gaussian", 6))
+
+
+def test_copy_as_python_reproduces_apply(viewer_widget, qtbot, image):
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
+    widget.radius.setValue(12.5)
+    widget.light_check.setChecked(True)
+    widget.options.editor("envelope").setChecked(True)
+
+    text = widget.copy_as_python()
+
+    from qtpy.QtWidgets import QApplication
+
+    assert QApplication.clipboard().text() == text
+    assert text == ('bgsub.subtract_background(image, method="rolling_ball", radius=12.5, '
+                    'light_background=True, envelope=True)')
+    _, foreground_layer = _apply(qtbot, widget)
+    result = eval(text, {"bgsub": bgsub, "image": image})  # noqa: S307 -- our own text
+    np.testing.assert_array_equal(result, foreground_layer.data)
+    assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method rolling_ball "
+                                    "--radius 12.5 --light -O envelope=true")
+
+
+def test_auto_radius_button(viewer_widget, qtbot, image, monkeypatch):
+    viewer, widget = viewer_widget
+    if not hasattr(sys.modules.get("bgsub.auto"), "suggest_radius"):
+        assert not widget.auto_button.isEnabled()
+        assert "suggest_radius" in widget.auto_button.toolTip()
+
+    seen = {}
+
+    def suggest_radius(image, axes=None):
+        seen["shape"], seen["axes"] = image.shape, axes
+        return types.SimpleNamespace(radius=17.0, object_radius=6.0, reason="objects ~6 px")
+
+    monkeypatch.setitem(sys.modules, "bgsub.auto",
+                        types.SimpleNamespace(suggest_radius=suggest_radius))
+    viewer.add_image(image, name="cells")
+    from bgsub.napari._widget import BackgroundWidget
+
+    auto_widget = BackgroundWidget(viewer)
+    viewer.window.add_dock_widget(auto_widget, name="bgsub with auto")
+    auto_widget.preview_check.setChecked(False)
+    assert auto_widget.auto_button.isEnabled()
+    auto_widget.auto_button.click()
+    qtbot.waitUntil(lambda: auto_widget.radius.value() == 17.0, timeout=WAIT_MS)
+    assert seen == {"shape": image.shape, "axes": "YX"}
+    assert "objects ~6 px" in auto_widget.message.text()
+
+
+def test_layer_choice_follows_viewer(viewer_widget, image):
+    viewer, widget = viewer_widget
+    assert widget.layer() is None and not widget.apply_button.isEnabled()
+    viewer.add_image(image, name="a")
+    viewer.add_points([[1, 1]], name="points")
+    viewer.add_image(image, name="b")
+    names = [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())]
+    assert names == ["a", "b"]
+    widget.layer_combo.setCurrentText("b")
+    viewer.layers["a"].name = "renamed"
+    assert widget.layer().name == "b"
+    viewer.layers.remove("b")
+    assert widget.layer().name == "renamed"
+
+
+def test_function_and_sample_contributions(viewer_widget, image):
+    from magicgui import magicgui
+
+    from bgsub.napari import _functions
+
+    for method in bgsub.list_methods():
+        assert callable(getattr(_functions, method.name))
+    result = _functions.tophat(image, radius=5, footprint="box", dilation_radius=0.0)
+    np.testing.assert_array_equal(result, bgsub.subtract_background(image, "tophat", 5,
+                                                                    footprint="box"))
+    viewer, _ = viewer_widget
+    viewer.add_image(image, name="cells")
+    widget = magicgui(_functions.rolling_ball)
+    viewer.window.add_dock_widget(widget)
+    assert {"image", "radius", "light_background", "presmooth", "height",
+            "envelope"} <= {w.name for w in widget}
+    widget.radius.value = 8
+    np.testing.assert_array_equal(widget(), bgsub.subtract_background(image, "rolling_ball", 8))
+
+    viewer.open_sample("bgsub", "nuclei")
+    np.testing.assert_array_equal(viewer.layers[-1].data, bgsub.data.sample())
+
+
+def test_manifest_is_valid_and_lists_every_method():
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("bgsub")
+    manifest.validate_imports()
+    commands = {c.python_name for c in manifest.contributions.commands}
+    widgets = {w.command for w in manifest.contributions.widgets}
+    for method in bgsub.list_methods():
+        assert f"bgsub.napari._functions:{method.name}" in commands
+        assert f"bgsub.subtract_{method.name}" in widgets
+    assert [s.key for s in manifest.contributions.sample_data] == ["nuclei"]
