@@ -24,7 +24,13 @@ $(TEST_STAMP): $(STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-test: $(TEST_STAMP) lint
+NAPARI_STAMP := $(VENV)/.installed-napari
+$(NAPARI_STAMP): $(TEST_STAMP)
+	@tools/system-deps.sh napari
+	$(BIN)/python -m pip install --quiet -e ".[napari-test]"
+	@touch $@
+
+test: $(TEST_STAMP) $(NAPARI_STAMP) lint
 	@tools/system-deps.sh imagej || echo "ImageJ not installed: its fidelity tests will be skipped"
 	$(BIN)/python -m pytest
 

@@ -42,7 +42,7 @@ case "${1:-}" in
     imagej)
         if [ -f /usr/share/java/ij.jar ] && command -v javac >/dev/null 2>&1; then exit 0; fi
         command -v apt-get >/dev/null 2>&1 || { echo "system-deps: no apt-get here" >&2; exit 1; }
-        pkgs=(imagej)
+        pkgs=(libij-java)
         command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
         apt_install "${pkgs[@]}" ;;
     napari)

@@ -198,6 +198,8 @@ def subtract_background(
                  options)
     out_dtype = output_dtype_for(plan.image.dtype, output_dtype)
     offset = _check_offset(offset)
+    if plan.method.subtract is not None:
+        return _subtract_whole(plan, out_dtype, offset, return_background)
     foreground = np.empty(plan.image.shape, dtype=out_dtype)
     background = np.empty(plan.image.shape, dtype=plan.work_dtype) if return_background else None
     for selector in plan.layout.planes(plan.image.shape):
@@ -212,6 +214,22 @@ def subtract_background(
     if background is not None:
         return foreground, background
     return foreground
+
+
+def _subtract_whole(
+    plan: _Plan, out_dtype: np.dtype, offset: float, return_background: bool
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A method that reproduces another program's whole command (see ``Method.subtract``)."""
+    result = plan.method.subtract(plan.image, plan.layout, plan.radius, plan.light_background,
+                                  **plan.options)
+    foreground = cast_result(result.astype(np.float64), out_dtype, offset) if (
+        offset or out_dtype != result.dtype) else result
+    if not return_background:
+        return foreground
+    options = dict(plan.options, create_background=True)
+    background = plan.method.subtract(plan.image, plan.layout, plan.radius,
+                                      plan.light_background, **options)
+    return foreground, background.astype(plan.work_dtype)
 
 
 class _Plan:

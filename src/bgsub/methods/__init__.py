@@ -6,6 +6,7 @@ below.
 
 from bgsub.methods import (  # noqa: F401
     gaussian,
+    imagej,
     morphology,
     paraboloid,
     rank,

@@ -96,6 +96,12 @@ class Method:
         The library call the method reproduces, if any.
     aliases : tuple of str
         Other names accepted for the method.
+    subtract : callable, optional
+        For a method that reproduces another program's whole command, output
+        rounding included (ImageJ): ``subtract(image, layout, radius,
+        light_background, **options) -> result`` in the image's dtype, used
+        by :func:`bgsub.subtract_background` instead of the generic
+        subtraction.
     """
 
     name: str
@@ -107,6 +113,7 @@ class Method:
     background_model: bool = True
     reference: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    subtract: Callable[..., np.ndarray] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""
