@@ -281,3 +281,33 @@ def test_a_read_only_output_folder_is_one_clean_error(three, tmp_path):
     assert result.returncode == 1
     assert result.stderr == (f"bgsub: error: cannot write to output folder {target}/out: "
                              "Read-only file system; choose a writable folder with -o\n")
+
+
+def test_suggest_prints_the_radius_and_why():
+    from bgsub.data import sample_path
+
+    result = run_cli("suggest", sample_path())
+    assert result.returncode == 0, result.stderr
+    radius = float(result.stdout.split("radius        :")[1].split("px")[0])
+    assert 18 <= radius <= 45  # sample nuclei have radius 6-14 px
+    assert "why" in result.stdout
+
+
+def test_sweep_writes_a_montage_and_a_score_table(tmp_path):
+    from bgsub.data import sample_path
+
+    out = tmp_path / "sweep.png"
+    result = run_cli("sweep", sample_path(), "-m", "tophat,median", "--radius", "10:20:10",
+                     "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| tophat")
+            or line.startswith("| median")]
+    assert len(rows) == 4
+
+
+def test_sweep_rejects_a_bad_range(tmp_path):
+    from bgsub.data import sample_path
+
+    result = run_cli("sweep", sample_path(), "--radius", "50:10:5")
+    assert result.returncode == 2 and "START:STOP:STEP" in result.stderr

@@ -464,3 +464,79 @@ def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.command("suggest")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--light/--dark", "light_background", default=False,
+              help="Bright background, dark objects.")
+@click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
+def suggest_command(file: Path, light_background: bool, series: int) -> None:
+    """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
+    from bgsub import io
+    from bgsub.auto import suggest_radius
+    from bgsub.batch import one_line
+
+    try:
+        image, meta = io.read_image(file, series)
+        found = suggest_radius(image, meta.axes, light_background=light_background)
+    except Exception as exc:
+        _fail(f"{file}: {one_line(exc)}", 1)
+    click.echo(f"object radius : {found.object_radius:.1f} px")
+    click.echo(f"radius        : {found.radius:.1f} px")
+    click.echo(f"why           : {found.reason}")
+
+
+def _radius_range(text: str) -> list[float]:
+    """``10:100:10`` (start:stop:step, stop included) or ``10,20,40``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            return [float(v) for v in np.arange(start, stop + step / 2, step)]
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use START:STOP:STEP (e.g. 10:100:10) or 10,20,40"
+                                 ) from None
+
+
+@main.command("sweep")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-m", "--method", "methods", default="rolling_ball,tophat,median",
+              show_default=True, help="Comma-separated methods, one montage row each.")
+@click.option("--radius", "radii", default="10:50:10", show_default=True,
+              help="Radii: START:STOP:STEP or a comma list, one montage column each.")
+@click.option("--min-size", default=None, help="Erosion radii of the min-then-max top-hat.")
+@click.option("--max-size", default=None, help="Dilation radii of the min-then-max top-hat.")
+@click.option("--show", type=click.Choice(["foreground", "background"]), default="foreground",
+              show_default=True)
+@click.option("--light/--dark", "light_background", default=False)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="PNG of the montage (default: FILE stem + _sweep.png).")
+@click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
+def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
+                  max_size: str | None, show: str, light_background: bool, out: Path | None,
+                  series: int) -> None:
+    """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
+    from bgsub import io
+    from bgsub.batch import one_line
+    from bgsub.plot import sweep
+
+    out = out or file.with_name(f"{file.stem}_sweep.png")
+    try:
+        image, meta = io.read_image(file, series)
+        result = sweep(image, [m.strip() for m in methods.split(",") if m.strip()],
+                       _radius_range(radii), show=show,
+                       min_sizes=_radius_range(min_size) if min_size else None,
+                       max_sizes=_radius_range(max_size) if max_size else None,
+                       axes=meta.axes, light_background=light_background)
+        tmp = out.with_name(f".{out.name}.partial.png")
+        result.figure.savefig(tmp, dpi=100)
+        tmp.replace(out)
+    except click.BadParameter:
+        raise
+    except Exception as exc:
+        _fail(f"{file}: {one_line(exc)}", 1)
+    click.echo(result.table())
+    click.echo(f"wrote {out}")

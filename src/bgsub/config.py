@@ -135,7 +135,9 @@ def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _radius(value: Any) -> float | tuple[float, ...]:
+def _radius(value: Any) -> float | tuple[float, ...] | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
