@@ -19,7 +19,8 @@ from bgsub.api import subtract_background
 from bgsub.methods import Method, Parameter, get_method
 from bgsub.napari._settings import PRESMOOTH_CHOICES, array_axes
 
-__all__ = ["dog", "gaussian", "mean", "median", "paraboloid", "rolling_ball", "tophat"]
+__all__ = ["dog", "gaussian", "imagej", "mean", "median", "paraboloid", "robust", "rolling_ball",
+           "tophat"]
 
 Radius = Annotated[float, {"min": 0.5, "max": 10_000.0, "step": 0.5}]
 Size = Annotated[float, {"min": 0.1, "max": 100.0, "step": 0.5}]
@@ -95,8 +96,10 @@ def _docstring(name: str, summary: str, options: tuple[Parameter, ...]) -> str:
 
 dog = _function_for("dog")
 gaussian = _function_for("gaussian")
+imagej = _function_for("imagej")
 mean = _function_for("mean")
 median = _function_for("median")
 paraboloid = _function_for("paraboloid")
+robust = _function_for("robust")
 rolling_ball = _function_for("rolling_ball")
 tophat = _function_for("tophat")
