@@ -216,3 +216,9 @@ def test_list_methods_describes_every_method():
     assert bgsub.get_method("opening").name == "tophat"
     for m in bgsub.list_methods():
         assert m.summary and all(p.doc for p in m.parameters)
+
+
+def test_four_and_five_dimensional_arrays_need_no_axes():
+    image = np.arange(2 * 3 * 2 * 8 * 8, dtype=np.uint16).reshape(2, 3, 2, 8, 8)
+    out = bgsub.subtract_background(image, **FAST)
+    np.testing.assert_array_equal(out[1, 2, 0], bgsub.subtract_background(image[1, 2, 0], **FAST))

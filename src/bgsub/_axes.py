@@ -58,14 +58,22 @@ def default_axes(shape: tuple[int, ...]) -> str:
     The last two axes are Y and X, except that a trailing axis of length 3 or
     4 after two larger ones is taken as RGB(A) samples (``"YXS"``), as napari
     guesses. A 3D array is ``"ZYX"``; further leading axes are independent
-    (``"Q"``).
+    (``"Q"``, ``"P"``, ``"O"``, ...: distinct letters, so the string is valid).
     """
     ndim = len(shape)
     if ndim >= 3 and shape[-1] in (3, 4) and shape[-2] > 4 and shape[-3] > 4:
-        return "Q" * (ndim - 3) + "YXS"
+        return _independent(ndim - 3) + "YXS"
     if ndim == 3:
         return "ZYX"
-    return "Q" * (ndim - 2) + "YX"
+    return _independent(ndim - 2) + "YX"
+
+
+def _independent(count: int) -> str:
+    """``count`` distinct letters for leading axes processed independently."""
+    letters = "QPONMLKJIHGFEDBA"
+    if count > len(letters):
+        raise ValueError(f"an image with {count + 2} axes needs an explicit axes string")
+    return letters[:count][::-1]
 
 
 def parse_axes(axes: str | None, shape: tuple[int, ...], true_3d: bool) -> Layout:
