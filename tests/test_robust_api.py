@@ -29,7 +29,9 @@ def _usable_with_defaults(method) -> bool:
     return True
 
 
-DEFAULT_METHODS = [m.name for m in bgsub.list_methods() if _usable_with_defaults(m)]
+# 'imagej' reproduces ImageJ's own NaN and dtype behaviour (tests/imagej, tests/methods)
+DEFAULT_METHODS = [m.name for m in bgsub.list_methods()
+                   if _usable_with_defaults(m) and m.subtract is None]
 
 
 def one_line_error(error, call):
