@@ -79,26 +79,33 @@ def methods_command() -> None:
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-output"), show_default=True, help="Folder for the results.")
-@click.option("--method", default="rolling_ball", show_default=True)
-@click.option("--radius", type=float, default=30.0, show_default=True)
-def demo_command(outdir: Path, method: str, radius: float) -> None:
+@click.option("--method", default="robust", show_default=True,
+              help="Method; the default is the recommended noise-aware one.")
+@click.option("--radius", default="auto", show_default=True,
+              help="Radius in pixels, or 'auto' to measure it from the objects.")
+def demo_command(outdir: Path, method: str, radius: str) -> None:
     """Correct the bundled sample image and write the result and a comparison figure."""
     import tifffile
 
+    from bgsub.auto import suggest_radius
     from bgsub.data import sample
     from bgsub.plot import compare
 
     image = sample()
-    foreground, background = subtract_background(image, method, radius, return_background=True)
+    try:
+        size = suggest_radius(image).radius if radius == "auto" else float(radius)
+    except ValueError:
+        _fail(f"--radius {radius!r} is not a number; give pixels or 'auto'", 2)
+    foreground, background = subtract_background(image, method, size, return_background=True)
     outdir.mkdir(parents=True, exist_ok=True)
     tif = outdir / "sample_nuclei_foreground.tif"
     png = outdir / "sample_nuclei_comparison.png"
     _atomic_tiff(tif, foreground, tifffile)
-    compare(image, background, foreground, title=f"bgsub demo: {method}, radius {radius:g}",
+    compare(image, background, foreground, title=f"bgsub demo: {method}, radius {size:.1f}",
             path=png)
     click.echo(f"input      : bundled sample {image.shape} {image.dtype}, "
                f"range {int(image.min())}-{int(image.max())}")
-    click.echo(f"background : {method}, radius {radius:g}; "
+    click.echo(f"background : {method}, radius {size:.1f} ({radius}); "
                f"range {float(np.min(background)):.0f}-{float(np.max(background)):.0f}")
     click.echo(f"wrote      : {tif}")
     click.echo(f"wrote      : {png}")
