@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub.kernels.parabola import paraboloid_dilation, paraboloid_erosion
+from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.methods._registry import Method, register
 
 
@@ -39,7 +39,7 @@ def paraboloid_background(image: np.ndarray, radius: tuple[float, ...]) -> np.nd
     0.0
     """
     coeff = tuple(0.5 / r for r in radius)
-    return paraboloid_dilation(paraboloid_erosion(image, coeff), coeff)
+    return paraboloid_opening(image, coeff)
 
 
 def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:

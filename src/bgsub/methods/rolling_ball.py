@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub.kernels.ball import ball_dilation, ball_erosion
+from bgsub.kernels.ball import ball_erosion, ball_opening
 from bgsub.methods._registry import Method, Parameter, register
 
 
@@ -52,10 +52,9 @@ def rolling_ball_background(
     """
     if height is None:
         height = float(max(radius))
-    background = ball_erosion(image, radius, height)
     if envelope:
-        background = ball_dilation(background, radius, height)
-    return background
+        return ball_opening(image, radius, height)
+    return ball_erosion(image, radius, height)
 
 
 def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
