@@ -128,7 +128,7 @@ def test_usage_errors_in_a_real_process(inputs, case):
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["frobnicate"], "No such command 'frobnicate'"), (["info"], "Missing argument"),
-    (["demo", "--radius", "x"], "is not a valid float")])
+    (["demo", "--radius", "x"], "is not a number")])
 def test_other_commands_usage_errors(args, expected, monkeypatch):
     check_usage_error(*invoke(args, monkeypatch), expected)
 
