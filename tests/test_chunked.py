@@ -115,6 +115,18 @@ def test_too_small_halo_would_be_caught(image_2d, monkeypatch):
     assert not np.array_equal(lazy.compute(), bgsub.estimate_background(image_2d, "median", 3))
 
 
+@pytest.mark.parametrize("light", [False, True], ids=["dark", "light"])
+@pytest.mark.parametrize("method", ["imagej", "robust"])
+def test_whole_plane_methods_equal_numpy(stack_3d, method, light):
+    """ImageJ's whole command (its own rounding and light background) and the noise-aware
+    fit run on whole planes: chunks that split a plane are merged, the result is exact."""
+    image = stack_3d[:3]
+    _assert_same(image, (1, 17, 23), method=method, radius=8, light_background=light,
+                 offset=3.0, axes="ZYX")
+    lazy = bgsub.subtract_background(da.from_array(image, chunks=(1, 17, 23)), method, 8)
+    assert lazy.chunks == da.from_array(image, chunks=(1, 17, 23)).chunks
+
+
 # --- stacks, 3D, other axes --------------------------------------------------------------------
 
 @pytest.mark.parametrize("true_3d", [False, True], ids=["per-slice", "true-3d"])

@@ -39,7 +39,14 @@ import dask.array as da
 import numpy as np
 
 from bgsub._dtypes import cast_result, output_dtype_for
-from bgsub.api import RadiusLike, _check_offset, _fill_from_nearest, _Plan, _plan
+from bgsub.api import (
+    RadiusLike,
+    _check_offset,
+    _fill_from_nearest,
+    _Plan,
+    _plan,
+    _subtract_whole,
+)
 
 __all__ = ["FILL_NAN_MODES", "estimate_background", "overlap_depth", "subtract_background"]
 
@@ -156,7 +163,10 @@ def subtract_background(
                       presmooth, options)
     out_dtype = output_dtype_for(image.dtype, output_dtype)
     offset = _check_offset(offset)
-    background = _background(image, plan, _check_fill_nan(fill_nan))
+    fill_nan = _check_fill_nan(fill_nan)
+    if plan.method.subtract is not None:
+        return _whole_command(image, plan, out_dtype, offset, return_background)
+    background = _background(image, plan, fill_nan)
     foreground = da.map_blocks(
         _foreground_chunk, image, background, dtype=out_dtype,
         meta=np.empty((0,) * image.ndim, dtype=out_dtype),
@@ -289,6 +299,38 @@ def _foreground_chunk(
     else:
         foreground = np.subtract(values, background, out=values)
     return cast_result(foreground, out_dtype, offset)
+
+
+def _whole_command(
+    image: da.Array, plan: _Plan, out_dtype: np.dtype, offset: float, return_background: bool
+) -> da.Array | tuple[da.Array, da.Array]:
+    """A method reproducing another program's whole command (``Method.subtract``: ImageJ).
+
+    Its rounding and its light-background handling are the command's own, so
+    it runs on whole independent blocks (whole planes, and the RGB samples
+    together), exactly as :func:`bgsub.subtract_background` runs it in memory.
+    """
+    whole = {axis: -1 for axis in plan.layout.spatial}
+    if "S" in plan.layout.axes:
+        whole[plan.layout.axes.index("S")] = -1
+    source = image.rechunk(whole)
+    task_plan = plan.detached()
+    parts = [(out_dtype, False), (plan.work_dtype, True)][: 2 if return_background else 1]
+    results = tuple(
+        source.map_blocks(_command_chunk, dtype=dtype, meta=np.empty((0,) * image.ndim, dtype),
+                          plan=task_plan, out_dtype=out_dtype, offset=offset,
+                          background=background).rechunk(image.chunks)
+        for dtype, background in parts)
+    return results if return_background else results[0]
+
+
+def _command_chunk(chunk: np.ndarray, plan: _Plan, out_dtype: np.dtype, offset: float,
+                   background: bool) -> np.ndarray:
+    """The foreground (or background) of whole blocks, as :func:`bgsub.subtract_background`."""
+    whole = plan.detached()
+    whole.image = chunk
+    foreground_and_background = _subtract_whole(whole, out_dtype, offset, background)
+    return foreground_and_background[1] if background else foreground_and_background
 
 
 # --- halos ----------------------------------------------------------------------------------
