@@ -153,9 +153,12 @@ def suggest_radius(
     factor = float(factor)
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")
-    planes = list(_planes(image, axes, light_background))
-    blobs = _pool([detect_blobs(plane) for plane in planes])
-    smaller_side = min(min(p.shape) for p in planes)
+    found, sides = [], []
+    for plane in _planes(image, axes, light_background):  # one plane in memory at a time
+        found.append(detect_blobs(plane))
+        sides.append(min(plane.shape))
+    blobs = _pool(found)
+    smaller_side = min(sides)
     if len(blobs) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
         return Suggestion(radius, float("nan"),
@@ -408,8 +411,10 @@ def _pool(found: list[Blobs]) -> Blobs:
 
 def _planes(image: Any, axes: str | None, light_background: bool) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN filled, dark objects
-    negated."""
-    array = np.asarray(image)
+    negated. A Dask array stays lazy: only the chosen planes are computed."""
+    from bgsub.api import _is_dask_array
+
+    array = image if _is_dask_array(image) else np.asarray(image)
     if array.ndim < 2:
         raise ValueError(f"image must have at least 2 dimensions (Y, X), got shape "
                          f"{array.shape}")
