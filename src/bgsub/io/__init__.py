@@ -4,6 +4,8 @@
 
 * :func:`read_image` -- pixels and :class:`ImageMetadata` of one series of a
   TIFF, OME-TIFF, ImageJ hyperstack, PNG, JPEG, Zarr or OME-Zarr file.
+* :func:`open_image` -- the same, lazily: an array that reads only the pages,
+  tiles or chunks it is indexed with (for images larger than memory).
 * :func:`write_image` -- write pixels, metadata and a provenance record,
   atomically (a temporary file in the target folder, renamed when complete).
 * :func:`probe` -- a file's format and number of series, without its pixels.
@@ -37,13 +39,13 @@ from bgsub.io._atomic import (
 )
 from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
 from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
-from bgsub.io._limits import max_image_bytes
+from bgsub.io._limits import max_image_bytes, max_stream_bytes
 from bgsub.io._metadata import FORMATS, ImageMetadata
 
 __all__ = [
     "FORMATS", "MAX_BYTES_ENV", "ImageMetadata", "ImageTooLargeError", "UnsupportedFileError",
     "atomic_target", "cleanup_live_temp_files", "detect_format", "extension_for",
-    "is_temp_name", "max_image_bytes", "probe", "read_image", "read_provenance",
+    "is_temp_name", "max_image_bytes", "open_image", "probe", "read_image", "read_provenance",
     "remove_stale_temp_files", "split_name", "write_image", "write_json",
 ]
 
@@ -240,6 +242,61 @@ def read_image(path: Path | str, series: int | None = None, *, max_bytes: int | 
             raise UnsupportedFileError(f"series {index} does not exist (a {fmt.upper()} file "
                                        "has one); use --series 0")
         return _png.read(path, fmt, limit)
+
+
+def open_image(path: Path | str, series: int | None = None, *, max_bytes: int | None = None
+               ) -> tuple[Any, ImageMetadata]:
+    """One image (series) of a TIFF or Zarr file, lazily: its pixels stay on disk.
+
+    Parameters
+    ----------
+    path : path-like
+        A TIFF, OME-TIFF, ImageJ hyperstack, Zarr or OME-Zarr file (for
+        OME-Zarr, level 0). PNG and JPEG cannot be read in parts: they are
+        read whole.
+    series : int, optional
+        Which series of a multi-series file (default: the first).
+    max_bytes : int, optional
+        Refuse an image whose declared size is larger. Default:
+        ``$BGSUB_MAX_IMAGE_BYTES`` when set, else no limit (see
+        :func:`bgsub.io._limits.max_stream_bytes`).
+
+    Returns
+    -------
+    array : array-like
+        ``shape``, ``dtype``, ``ndim``, ``chunks`` (the file's own: strips,
+        tiles, pages or Zarr chunks) and NumPy indexing that reads only what it
+        selects: a ``zarr.Array``, or a :class:`bgsub.io._tiff.TiffArray`.
+        Wrap it with ``dask.array.from_array(array, chunks=...)``.
+    metadata : ImageMetadata
+        As :func:`read_image` gives it; for OME-Zarr with the input's pyramid
+        in ``original``, from which :func:`write_image` and ``bgsub run``
+        rebuild it.
+
+    Raises
+    ------
+    UnsupportedFileError, ImageTooLargeError, FileNotFoundError, OSError
+        As :func:`read_image`.
+
+    Examples
+    --------
+    >>> from bgsub.io import open_image
+    >>> from bgsub.data import sample_path
+    >>> array, meta = open_image(sample_path())
+    >>> array.shape, array[100:102, 200:203].shape  # reads the strip holding rows 100-101
+    ((512, 512), (2, 3))
+    """
+    path = Path(path)
+    fmt, _ = probe(path)
+    index = _series_index(series)
+    limit = max_stream_bytes() if max_bytes is None else int(max_bytes)
+    kind = {"tiff": "TIFF", "zarr": "Zarr store"}.get(_FAMILY[fmt], fmt.upper())
+    with _converted_errors(kind):
+        if _FAMILY[fmt] == "tiff":
+            return _tiff.open_array(path, index, 2**63 if limit is None else limit)
+        if _FAMILY[fmt] == "zarr":
+            return _zarr.open_array(path, index, 2**63 if limit is None else limit)
+    return read_image(path, index, max_bytes=limit)
 
 
 def _series_index(series: Any) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,38 @@ def atomic_target(target: Path | str) -> Iterator[Path]:
         with _lock:
             _live.discard(tmp)
         _remove(tmp)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then act on them as usual.
+
+    For writes that cannot be abandoned half-way: zarr-python performs its I/O
+    in a thread of its own, which goes on writing into a temporary store after
+    an interrupt stops the calling thread from waiting for it, so the store
+    could not be removed cleanly. Only in the main thread (the only one that
+    receives signals); elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum, handler in previous.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(signum, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            else:  # the default action (terminate): as if the signal came now
+                os.kill(os.getpid(), caught[0])
 
 
 def _replace(tmp: Path, target: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from bgsub.io._errors import ImageTooLargeError
 
 __all__ = ["ENV_VAR", "ImageTooLargeError", "check_size", "format_bytes", "max_image_bytes",
-           "parse_size"]
+           "max_stream_bytes", "parse_size"]
 
 #: Environment variable that overrides the limit, e.g. ``BGSUB_MAX_IMAGE_BYTES=64G``.
 ENV_VAR = "BGSUB_MAX_IMAGE_BYTES"
@@ -63,6 +63,16 @@ def max_image_bytes() -> int:
         return parse_size(text)
     available = available_memory()
     return available if available else 2**40
+
+
+def max_stream_bytes() -> int | None:
+    """The largest image read lazily, in parts: ``$BGSUB_MAX_IMAGE_BYTES`` when set, else None.
+
+    Reading in parts allocates a chunk at a time, so the free memory is no
+    limit; the variable still refuses larger files if you set it.
+    """
+    text = os.environ.get(ENV_VAR)
+    return parse_size(text) if text else None
 
 
 def format_bytes(size: float) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
+import threading
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -96,31 +98,97 @@ def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMeta
     pixels are read.
     """
     with open_tiff(path) as tif:
-        count = len(tif.series)
-        if not 0 <= series < count:
-            raise UnsupportedFileError(f"series {series} does not exist (the file has {count}); "
-                                       f"use --series 0 to {count - 1}")
-        s = tif.series[series]
-        if s.dtype is None:
-            raise UnsupportedFileError("the TIFF's pixel type is not supported; "
-                                       "save it as 8/16/32-bit integer or float")
-        check_size(s.shape, s.dtype, max_bytes)
-        _check_complete(s.keyframe, path.stat().st_size)
+        s, meta = _open_series(tif, path, series, max_bytes)
         data = s.asarray()
-        page = s.keyframe
-        meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
-        meta.original["resolution"] = _resolution(page)
-        if tif.is_ome:
-            _read_ome(tif.ome_metadata or "", series, meta)
-        elif tif.is_imagej:
-            _read_imagej(tif.imagej_metadata or {}, data.shape, meta)
-        else:
-            _read_shaped(tif.shaped_metadata, series, meta)
-    if data.ndim != len(meta.axes):
-        raise UnsupportedFileError(f"the file's axes {meta.axes!r} do not match its shape "
-                                   f"{data.shape}; "
-                         "give the right ones with --axes")
     return data, meta
+
+
+def open_array(path: Path, series: int, max_bytes: int) -> tuple[TiffArray, ImageMetadata]:
+    """Series ``series`` of a TIFF file, lazily (see :class:`TiffArray`), and its metadata."""
+    with open_tiff(path) as tif:
+        s, meta = _open_series(tif, path, series, max_bytes)
+        shape, dtype = tuple(s.shape), np.dtype(s.dtype)
+    return TiffArray(path, series, shape, dtype), meta
+
+
+def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
+                 ) -> tuple[Any, ImageMetadata]:
+    """Series ``series`` after its size and first page were checked, and its metadata."""
+    count = len(tif.series)
+    if not 0 <= series < count:
+        raise UnsupportedFileError(f"series {series} does not exist (the file has {count}); "
+                                   f"use --series 0 to {count - 1}")
+    s = tif.series[series]
+    if s.dtype is None:
+        raise UnsupportedFileError("the TIFF's pixel type is not supported; "
+                                   "save it as 8/16/32-bit integer or float")
+    check_size(s.shape, s.dtype, max_bytes)
+    _check_complete(s.keyframe, path.stat().st_size)
+    shape = tuple(s.shape)
+    meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
+    meta.original["resolution"] = _resolution(s.keyframe)
+    if tif.is_ome:
+        _read_ome(tif.ome_metadata or "", series, meta)
+    elif tif.is_imagej:
+        _read_imagej(tif.imagej_metadata or {}, shape, meta)
+    else:
+        _read_shaped(tif.shaped_metadata, series, meta)
+    if len(shape) != len(meta.axes):
+        raise UnsupportedFileError(f"the file's axes {meta.axes!r} do not match its shape "
+                                   f"{shape}; give the right ones with --axes")
+    return s, meta
+
+
+class TiffArray:
+    """One series of a TIFF file, read lazily: indexing reads only the strips it covers.
+
+    Backed by tifffile's Zarr store of the series (``tifffile.imread(path,
+    aszarr=True)``), whose chunks are the file's strips or tiles. Safe to read
+    from several threads; picklable (each process opens the file on first
+    use), so Dask workers of a ``distributed`` cluster can read it.
+    """
+
+    def __init__(self, path: Path, series: int, shape: tuple[int, ...], dtype: np.dtype
+                 ) -> None:
+        self.path, self.series = Path(path), int(series)
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._array: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The file's own chunks: its strips or tiles (pages in Zarr terms)."""
+        return tuple(self._zarr().chunks)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self._zarr()[key])
+
+    def close(self) -> None:
+        """Close the file (it is opened again if read afterwards)."""
+        with self._lock:
+            if self._array is not None:
+                self._array.store.close()
+                self._array = None
+
+    def _zarr(self) -> Any:
+        import zarr
+
+        with self._lock:
+            if self._array is None:
+                store = tifffile.imread(self.path, aszarr=True, series=self.series)
+                self._array = zarr.open(store, mode="r")
+            return self._array
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "series": self.series, "shape": self.shape,
+                "dtype": self.dtype}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
 
 def _check_complete(page: Any, file_size: int) -> None:
@@ -279,26 +347,92 @@ def _loads(text: str) -> dict | None:
 def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
           provenance: dict | None) -> None:
     """Write ``data`` as ``fmt`` (``tiff``, ``ome-tiff`` or ``imagej``) to ``path``."""
+    order, meta = output_order(meta, data.dtype, fmt)
+    data = np.transpose(data, order)
+    tifffile.imwrite(path, data, **_write_kwargs(data.shape, data.dtype, meta, fmt,
+                                                 provenance))
+
+
+def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
+                dtype: np.dtype, meta: ImageMetadata, fmt: str, provenance: dict | None
+                ) -> None:
+    """Write an image given page by page, so that it is never whole in memory.
+
+    ``shape``, ``dtype`` and ``meta`` describe the whole image in the order
+    ``fmt`` stores it (see :func:`output_order`); ``pages`` yields its pages in
+    that order, each of the shape of its last :func:`page_ndim` axes. The
+    file is the one :func:`write` makes of the whole image.
+    """
+    tifffile.imwrite(path, iter(pages), shape=shape, dtype=dtype,
+                     **_write_kwargs(shape, np.dtype(dtype), meta, fmt, provenance))
+
+
+def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
+                 ) -> tuple[tuple[int, ...], ImageMetadata]:
+    """The axis permutation ``fmt`` stores an image in, and ``meta`` in that order.
+
+    ImageJ hyperstacks are TZCYX(S); the other formats keep the image's order.
+
+    Raises
+    ------
+    ValueError
+        ImageJ cannot hold ``dtype`` or one of the axes.
+    """
+    if fmt != "imagej":
+        return tuple(range(len(meta.axes))), meta
+    if np.dtype(dtype) not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not "
+                         f"{np.dtype(dtype)}; use --output-dtype float32 or --format tiff")
+    order = "TZCYXS"
+    if any(a not in order for a in meta.axes):
+        raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
+                         f"{meta.axes!r}; use --format tiff or ome-tiff")
+    axes = "".join(sorted(meta.axes, key=order.index))
+    return tuple(meta.axes.index(a) for a in axes), dataclasses.replace(meta, axes=axes)
+
+
+def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
+    """How many trailing axes one page holds: 2 (Y, X) or 3 (RGB: Y, X, S).
+
+    None when the pages are not made of the trailing axes that way (Y and X
+    not last, or samples that are not RGB), so the image cannot be written
+    page by page.
+
+    Examples
+    --------
+    >>> page_ndim((5, 64, 70), np.dtype("uint16"), "ZYX")
+    2
+    >>> page_ndim((64, 70, 3), np.dtype("uint8"), "YXS"), page_ndim((64, 70, 2), np.dtype(
+    ...     "uint8"), "YXS")
+    (3, None)
+    """
+    if _photometric(shape, dtype, axes) == "rgb" and axes.endswith("YXS"):
+        return 3
+    return 2 if axes.endswith("YX") else None
+
+
+def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
+                  provenance: dict | None) -> dict[str, Any]:
+    """``tifffile.imwrite`` keywords for an image of ``shape`` already in ``fmt``'s order."""
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
     kwargs: dict[str, Any] = {
-        "bigtiff": data.nbytes > 2**32 - 2**25 and fmt != "imagej",
-        "photometric": _photometric(data, meta.axes),
+        "bigtiff": nbytes > 2**32 - 2**25 and fmt != "imagej",
+        "photometric": _photometric(shape, dtype, meta.axes),
         "software": "bgsub",
     }
     if fmt == "ome-tiff":
         kwargs.update(ome=True, compression="zlib", metadata=_ome_metadata(meta, provenance))
-        kwargs.update(_resolution_kwargs(meta, fmt))
     elif fmt == "imagej":
-        data, meta = _imagej_order(data, meta)
-        kwargs.update(imagej=True, metadata=_imagej_metadata(meta, data.shape, provenance))
-        kwargs.update(_resolution_kwargs(meta, fmt))
+        kwargs.update(imagej=True, metadata=_imagej_metadata(meta, shape, provenance))
     else:
         kwargs.update(compression="zlib", metadata=_shaped_metadata(meta, provenance))
-        kwargs.update(_resolution_kwargs(meta, fmt))
-    tifffile.imwrite(path, data, **kwargs)
+    kwargs.update(_resolution_kwargs(meta, fmt))
+    return kwargs
 
 
-def _photometric(data: np.ndarray, axes: str) -> str:
-    rgb = axes.endswith("S") and data.shape[-1] in (3, 4) and data.dtype in (np.uint8, np.uint16)
+def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:
+    rgb = axes.endswith("S") and shape[-1] in (3, 4) and np.dtype(dtype) in (np.uint8,
+                                                                             np.uint16)
     return "rgb" if rgb else "minisblack"
 
 
@@ -349,20 +483,6 @@ def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: di
     if provenance is not None:
         metadata["Info"] = _IMAGEJ_INFO_PREFIX + _dumps(provenance)
     return metadata
-
-
-def _imagej_order(data: np.ndarray, meta: ImageMetadata) -> tuple[np.ndarray, ImageMetadata]:
-    """``data`` and ``meta`` with the axes in ImageJ's TZCYX(S) order."""
-    if data.dtype not in (np.uint8, np.uint16, np.float32):
-        raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not {data.dtype}; "
-                         "use --output-dtype float32 or --format tiff")
-    order = "TZCYXS"
-    if any(a not in order for a in meta.axes):
-        raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
-                         f"{meta.axes!r}; use --format tiff or ome-tiff")
-    axes = "".join(sorted(meta.axes, key=order.index))
-    data = np.transpose(data, [meta.axes.index(a) for a in axes])
-    return data, dataclasses.replace(meta, axes=axes)
 
 
 def _shaped_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any]:

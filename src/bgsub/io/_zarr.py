@@ -18,6 +18,7 @@ import numpy as np
 import zarr
 
 from bgsub._axes import default_axes
+from bgsub.io._atomic import deferred_interrupts
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
@@ -63,14 +64,24 @@ def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMeta
 
     The array's declared shape is checked against ``max_bytes`` before it is read.
     """
+    array, meta = open_array(path, series, max_bytes)
+    return array[...], meta
+
+
+def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetadata]:
+    """The ``zarr.Array`` of image ``series`` (level 0 of OME-Zarr), unread, and its metadata.
+
+    Its declared shape is checked against ``max_bytes`` and its chunks'
+    headers are checked (see :func:`_check_chunk_headers`) before it is returned.
+    """
     groups = _series_groups(_open(path))
     if not 0 <= series < len(groups):
         raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
                          f"use --series 0 to {len(groups) - 1}")
     node = groups[series]
     if isinstance(node, zarr.Array):
-        data = _read_array(node, path, max_bytes)
-        meta = ImageMetadata(axes=_array_axes(node, data.shape), format="zarr")
+        array = _checked(node, path, max_bytes)
+        meta = ImageMetadata(axes=_array_axes(node, array.shape), format="zarr")
         attrs = dict(node.attrs)
         if isinstance(attrs.get("spacing"), dict):
             meta.spacing = {k: float(v) for k, v in attrs["spacing"].items()}
@@ -86,27 +97,27 @@ def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMeta
             if len(arrays) != 1:
                 raise UnsupportedFileError("the Zarr group is neither OME-Zarr nor a single "
                                            "array; point bgsub at the array's folder")
-            return read(path / arrays[0], 0, max_bytes)
-        data, meta = _read_multiscale(node, multiscales[0], path, max_bytes)
+            return open_array(path / arrays[0], 0, max_bytes)
+        array, meta = _open_multiscale(node, multiscales[0], path, max_bytes)
         meta.original["omero"] = attrs.get("omero")
         labels = [ch.get("label") for ch in (attrs.get("omero") or {}).get("channels", [])]
-        if labels and all(labels) and "C" in meta.axes and len(labels) == data.shape[
+        if labels and all(labels) and "C" in meta.axes and len(labels) == array.shape[
                 meta.axes.index("C")]:
             meta.channel_names = tuple(labels)
         record = dict(node.attrs).get(PROVENANCE_KEY)
     meta.series, meta.series_count = series, len(groups)
     meta.provenance = record if isinstance(record, dict) else None
-    return data, meta
+    return array, meta
 
 
-def _read_array(array: Any, root: Path, max_bytes: int) -> np.ndarray:
-    """All of ``array``, once its declared size and its chunks' headers were checked."""
+def _checked(array: Any, root: Path, max_bytes: int) -> Any:
+    """``array``, once its declared size and its chunks' headers were checked."""
     if not isinstance(array, zarr.Array):
         raise UnsupportedFileError("the OME-Zarr image's level 0 is not an array; "
                                    "copy or export the store again")
     check_size(array.shape, array.dtype, max_bytes)
     _check_chunk_headers(array, root)
-    return array[...]
+    return array
 
 
 _METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
@@ -183,15 +194,20 @@ def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
     return default_axes(shape)
 
 
-def _read_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
-                     ) -> tuple[np.ndarray, ImageMetadata]:
+def _open_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
+                     ) -> tuple[Any, ImageMetadata]:
+    """Level 0 of an OME-Zarr image, unread, with its metadata.
+
+    ``meta.original`` keeps the ``multiscale`` entry and the shape of every
+    level, from which :func:`pyramid_levels` rebuilds the pyramid on output.
+    """
     level0 = multiscale["datasets"][0]
-    data = _read_array(group[level0["path"]], root, max_bytes)
-    axes_info = multiscale.get("axes") or [{"name": n} for n in "tczyx"[-data.ndim:]]
+    array = _checked(group[level0["path"]], root, max_bytes)
+    axes_info = multiscale.get("axes") or [{"name": n} for n in "tczyx"[-array.ndim:]]
     axes_info = [a if isinstance(a, dict) else {"name": a} for a in axes_info]
     axes = "".join(_AXIS_NAMES.get(str(a["name"]).lower(), "Q") for a in axes_info)
     meta = ImageMetadata(axes=axes, format="ome-zarr", name=multiscale.get("name"))
-    scale = np.ones(data.ndim)
+    scale = np.ones(array.ndim)
     for transforms in (level0.get("coordinateTransformations"),
                        multiscale.get("coordinateTransformations")):
         for t in transforms or []:
@@ -202,7 +218,23 @@ def _read_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
             meta.spacing[letter] = float(size)
             unit = {v: k for k, v in _NGFF_UNITS.items()}.get(info.get("unit"), info.get("unit"))
             meta.units[letter] = normalise_unit(unit) if unit else "pixel"
-    return data, meta
+    meta.original["multiscale"] = multiscale
+    meta.original["level_shapes"] = _level_shapes(group, multiscale["datasets"], array.ndim)
+    return array, meta
+
+
+def _level_shapes(group: Any, datasets: list[dict], ndim: int) -> list[tuple[int, ...]]:
+    """The shape of each level, as long as the levels are arrays of ``ndim`` axes."""
+    shapes = []
+    for dataset in datasets:
+        try:
+            level = group[dataset["path"]]
+        except (KeyError, TypeError):
+            break
+        if not isinstance(level, zarr.Array) or level.ndim != ndim:
+            break
+        shapes.append(tuple(int(n) for n in level.shape))
+    return shapes
 
 
 def ngff_order(axes: str) -> str | None:
@@ -215,41 +247,228 @@ def ngff_order(axes: str) -> str | None:
 
 def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
           provenance: dict | None) -> None:
-    """Write ``data`` as OME-Zarr 0.4 (``fmt="ome-zarr"``) or a plain Zarr array."""
-    chunks = tuple(min(n, 1024) if a in "YX" else (n if a == "S" else 1)
-                   for a, n in zip(meta.axes, data.shape, strict=True))
-    if fmt == "ome-zarr":
-        order = ngff_order(meta.axes)
-        if order is None:
-            raise ValueError(f"OME-Zarr holds T, C, Z, Y and X axes only, not {meta.axes!r}; "
-                             "use --format zarr or tiff")
-        data = np.transpose(data, [meta.axes.index(a) for a in order])
-        meta = dataclasses.replace(meta, axes=order)
-        chunks = tuple(min(n, 1024) if a in "YX" else 1 for a, n in zip(order, data.shape,
-                                                                       strict=True))
-        root = zarr.open_group(store=str(path), mode="w", zarr_format=2)
-        array = root.create_array("0", shape=data.shape, dtype=data.dtype, chunks=chunks)
-        array[...] = data
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(meta)]}
-        if meta.channel_names:
-            attrs["omero"] = {"version": "0.4", "channels": [
-                {"label": name, "active": True} for name in meta.channel_names]}
+    """Write ``data`` as OME-Zarr 0.4 (``fmt="ome-zarr"``) or a plain Zarr array.
+
+    An OME-Zarr image read with a pyramid gets its pyramid rebuilt from ``data``
+    (see :func:`pyramid_levels`).
+    """
+    with deferred_interrupts():  # zarr writes in a thread of its own: let it finish
+        store = create(path, data.shape, data.dtype, meta, fmt, provenance)
+        level = np.transpose(data, store.order)
+        store.arrays[0][...] = level
+        for array, spec in zip(store.arrays[1:], store.levels, strict=True):
+            level = downsample(level, spec.factors, spec.scheme)[spec.crop]
+            array[...] = level
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """How one level of an OME-Zarr pyramid is made from the level above it.
+
+    Attributes
+    ----------
+    factors : tuple of int
+        Downsampling factor per stored axis (1 for T, C and axes not reduced).
+    shape : tuple of int
+        The level's shape: ``ceil(above / factor)``, or the input's level
+        shape when that is one smaller (a pyramid that drops the partial
+        block at the edge).
+    scheme : {"mean", "nearest"}
+        Mean of each block (default), or its first pixel when the input's
+        pyramid says it was made by picking pixels (``type`` nearest).
+    """
+
+    factors: tuple[int, ...]
+    shape: tuple[int, ...]
+    scheme: str = "mean"
+
+    @property
+    def crop(self) -> tuple[slice, ...]:
+        """Selects the level's shape from the :func:`downsample` of the level above."""
+        return tuple(slice(0, n) for n in self.shape)
+
+
+@dataclasses.dataclass
+class ZarrStore:
+    """A Zarr store created by :func:`create`, ready to be filled.
+
+    Attributes
+    ----------
+    arrays : list of zarr.Array
+        Level 0 (the image), then the pyramid's levels, in the stored axis order.
+    order : tuple of int
+        Stored axis ``i`` is the image's axis ``order[i]`` (OME-Zarr is ``[T][C][Z]YX``).
+    levels : list of Level
+        How ``arrays[k + 1]`` is made from ``arrays[k]``.
+    """
+
+    arrays: list[Any]
+    order: tuple[int, ...]
+    levels: list[Level]
+
+
+_NEAREST_TYPES = ("nearest", "stride", "subsample", "pick", "nearest_neighbor")
+
+
+def create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
+           provenance: dict | None, chunks: tuple[int, ...] | None = None) -> ZarrStore:
+    """Create a Zarr store with the metadata of ``meta`` and empty arrays to fill.
+
+    Parameters
+    ----------
+    path : Path
+        The store to create (a folder; replaced if present).
+    shape, dtype : tuple of int, dtype
+        The image's, in the order of ``meta.axes``.
+    meta : ImageMetadata
+        Axes, pixel sizes, channel names; for OME-Zarr the input's pyramid
+        (``original["level_shapes"]``) decides the levels created.
+    fmt : {"zarr", "ome-zarr"}
+        OME-Zarr 0.4 (Zarr format 2) or a plain Zarr 3 array.
+    provenance : dict, optional
+        Stored in the attributes.
+    chunks : tuple of int, optional
+        Chunk shape in the order of ``meta.axes``; default: Y-X tiles of up to
+        1024 x 1024, one plane deep. Writers filling the arrays in parallel
+        should write whole chunks.
+
+    Returns
+    -------
+    ZarrStore
+    """
+    with deferred_interrupts():  # zarr writes in a thread of its own: let it finish
+        return _create(path, shape, dtype, meta, fmt, provenance, chunks)
+
+
+def _create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
+            provenance: dict | None, chunks: tuple[int, ...] | None) -> ZarrStore:
+    order, stored = output_order(meta, fmt)
+    shape = tuple(int(shape[i]) for i in order)
+    if chunks is None:
+        chunks = tuple(min(n, 1024) if a in "YX" else (n if a == "S" and fmt == "zarr" else 1)
+                       for a, n in zip(stored.axes, shape, strict=True))
     else:
-        root = zarr.create_array(store=str(path), shape=data.shape, dtype=data.dtype,
-                                 chunks=chunks, zarr_format=3,
-                                 dimension_names=list(meta.axes))
-        root[...] = data
-        attrs = {"axes": meta.axes}
-        if meta.spacing:
-            attrs.update(spacing=meta.spacing, units=meta.units)
-        if meta.channel_names:
-            attrs["channel_names"] = list(meta.channel_names)
+        chunks = tuple(max(1, min(int(chunks[i]), n)) for i, n in zip(order, shape, strict=True))
+    if fmt != "ome-zarr":
+        root = zarr.create_array(store=str(path), shape=shape, dtype=dtype, chunks=chunks,
+                                 zarr_format=3, dimension_names=list(stored.axes))
+        attrs: dict[str, Any] = {"axes": stored.axes}
+        if stored.spacing:
+            attrs.update(spacing=stored.spacing, units=stored.units)
+        if stored.channel_names:
+            attrs["channel_names"] = list(stored.channel_names)
+        arrays, levels = [root], []
+    else:
+        levels = pyramid_levels(meta, order, shape)
+        root = zarr.open_group(store=str(path), mode="w", zarr_format=2)
+        arrays = [root.create_array("0", shape=shape, dtype=dtype, chunks=chunks)]
+        for k, level in enumerate(levels, start=1):
+            arrays.append(root.create_array(str(k), shape=level.shape, dtype=dtype, chunks=tuple(
+                min(c, n) for c, n in zip(chunks, level.shape, strict=True))))
+        attrs = {"multiscales": [_multiscale(stored, levels, _translations(meta, order))]}
+        if stored.channel_names:
+            attrs["omero"] = {"version": "0.4", "channels": [
+                {"label": name, "active": True} for name in stored.channel_names]}
     if provenance is not None:
         attrs[PROVENANCE_KEY] = provenance
     root.attrs.update(attrs)
+    return ZarrStore(arrays, order, levels)
 
 
-def _multiscale(meta: ImageMetadata) -> dict[str, Any]:
+def output_order(meta: ImageMetadata, fmt: str) -> tuple[tuple[int, ...], ImageMetadata]:
+    """The axis permutation ``fmt`` stores an image in, and ``meta`` in that order.
+
+    Raises
+    ------
+    ValueError
+        OME-Zarr cannot hold one of the axes.
+    """
+    if fmt != "ome-zarr":
+        return tuple(range(len(meta.axes))), meta
+    axes = ngff_order(meta.axes)
+    if axes is None:
+        raise ValueError(f"OME-Zarr holds T, C, Z, Y and X axes only, not {meta.axes!r}; "
+                         "use --format zarr or tiff")
+    return tuple(meta.axes.index(a) for a in axes), dataclasses.replace(meta, axes=axes)
+
+
+def pyramid_levels(meta: ImageMetadata, order: tuple[int, ...], shape: tuple[int, ...]
+                   ) -> list[Level]:
+    """The levels below level 0 to build for an image of stored ``shape``, as the input had.
+
+    Each level is reduced from the one above by the ratio of the input's
+    level shapes (rounded; typically 2 along Y and X, 1 along T and C), so
+    the output has the input's number of levels and shapes. None for an
+    input without a pyramid, or whose level 0 is not this image's shape.
+
+    Examples
+    --------
+    >>> meta = ImageMetadata("ZYX", original={"level_shapes": [(3, 64, 70), (3, 32, 35),
+    ...                                                        (3, 16, 17)]})
+    >>> [(level.factors, level.shape) for level in pyramid_levels(meta, (0, 1, 2), (3, 64, 70))]
+    [((1, 2, 2), (3, 32, 35)), ((1, 2, 2), (3, 16, 17))]
+    """
+    shapes = [tuple(int(s[i]) for i in order) for s in meta.original.get("level_shapes") or []]
+    if len(shapes) < 2 or shapes[0] != tuple(shape):
+        return []
+    kind = str((meta.original.get("multiscale") or {}).get("type", "")).lower()
+    scheme = "nearest" if kind in _NEAREST_TYPES else "mean"
+    levels: list[Level] = []
+    above = tuple(shape)
+    for wanted in shapes[1:]:
+        factors = tuple(max(1, round(a / b)) if b > 0 else 1
+                        for a, b in zip(above, wanted, strict=True))
+        size = tuple(min(max(b, 1), -(-a // f))
+                     for a, b, f in zip(above, wanted, factors, strict=True))
+        levels.append(Level(factors, size, scheme))
+        above = size
+    return levels
+
+
+def downsample(data: np.ndarray, factors: tuple[int, ...], scheme: str = "mean"
+               ) -> np.ndarray:
+    """Reduce ``data`` by ``factors`` per axis: the mean of each block, or its first pixel.
+
+    A partial block at the end of an axis gives one more pixel, the mean of
+    what it holds (``ceil(n / factor)`` pixels). Means are computed in float64
+    and rounded to the nearest integer for integer data, so the same block
+    gives the same value wherever it is cut from.
+
+    Examples
+    --------
+    >>> downsample(np.array([[1, 2, 3], [3, 4, 5]], dtype=np.uint8), (2, 2))
+    array([[2, 4]], dtype=uint8)
+    """
+    if scheme == "nearest":
+        return data[tuple(slice(None, None, f) for f in factors)]
+    values = data.astype(np.float64)
+    for axis, factor in enumerate(factors):
+        if factor == 1:
+            continue
+        starts = np.arange(0, values.shape[axis], factor)
+        counts = np.diff(np.append(starts, values.shape[axis]))
+        shape = [1] * values.ndim
+        shape[axis] = len(counts)
+        values = np.add.reduceat(values, starts, axis=axis) / counts.reshape(shape)
+    if np.issubdtype(data.dtype, np.integer):
+        np.rint(values, out=values)
+    return values.astype(data.dtype)
+
+
+def _translations(meta: ImageMetadata, order: tuple[int, ...]) -> list[list[float] | None]:
+    """The input's translation of each level, in the stored order (None where it had none)."""
+    datasets = (meta.original.get("multiscale") or {}).get("datasets") or []
+    found: list[list[float] | None] = []
+    for dataset in datasets:
+        shift = next((t.get("translation") for t in dataset.get("coordinateTransformations")
+                      or [] if t.get("type") == "translation"), None)
+        found.append([float(shift[i]) for i in order] if shift and len(shift) == len(order)
+                     else None)
+    return found
+
+
+def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
+                translations: list[list[float] | None] | None = None) -> dict[str, Any]:
     axes = []
     for letter in meta.axes:
         entry = {"name": letter.lower(), "type": _NGFF_TYPES[letter]}
@@ -257,12 +476,32 @@ def _multiscale(meta: ImageMetadata) -> dict[str, Any]:
         if letter in "ZYX" and unit and unit != "pixel":
             entry["unit"] = _NGFF_UNITS.get(unit, unit)
         axes.append(entry)
-    scale = [float(meta.spacing.get(letter, 1.0)) for letter in meta.axes]
-    multiscale: dict[str, Any] = {
-        "version": "0.4", "axes": axes,
-        "datasets": [{"path": "0", "coordinateTransformations": [
-            {"type": "scale", "scale": scale}]}],
-    }
+    scale = np.array([float(meta.spacing.get(letter, 1.0)) for letter in meta.axes])
+    datasets = []
+    for k, level in enumerate([None, *(levels or [])]):
+        if level is not None:
+            scale = scale * np.asarray(level.factors, dtype=float)
+        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale.tolist()}]
+        shift = (translations or [])[k] if k < len(translations or []) else None
+        if shift is not None:
+            transforms.append({"type": "translation", "translation": shift})
+        datasets.append({"path": str(k), "coordinateTransformations": transforms})
+    multiscale: dict[str, Any] = {"version": "0.4", "axes": axes, "datasets": datasets}
     if meta.name:
         multiscale["name"] = meta.name
+    if levels:
+        scheme = levels[0].scheme
+        multiscale["type"] = "local_mean" if scheme == "mean" else "nearest"
+        multiscale["metadata"] = {
+            "method": "bgsub", "version": _bgsub_version(),
+            "description": ("each level is the mean of blocks of the level above, rounded "
+                            "for integers" if scheme == "mean" else
+                            "each level takes the first pixel of each block of the level "
+                            "above")}
     return multiscale
+
+
+def _bgsub_version() -> str:
+    import bgsub
+
+    return bgsub.__version__
