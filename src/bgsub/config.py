@@ -33,7 +33,7 @@ from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
 from bgsub.methods import get_method
 
-__all__ = ["ConfigError", "Settings", "load_config", "settings_from_imagej"]
+__all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
 
 OUTPUT_FORMATS = ("same", "tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
 _API_KEYS = ("method", "radius", "axes", "true_3d", "spacing", "light_background",
@@ -230,6 +230,34 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key.strip(), json.loads(raw)
     except ValueError:
         return key.strip(), raw
+
+
+def parse_chunks(text: str) -> tuple[int, ...] | None:
+    """``--chunks``: ``auto`` -> None, else chunk sizes per Z, Y, X (Y, X with two values).
+
+    ``-1`` takes the whole axis.
+
+    Raises
+    ------
+    ConfigError
+        Not ``auto`` nor two or three whole numbers >= 1 (or -1).
+
+    Examples
+    --------
+    >>> parse_chunks("auto"), parse_chunks("1,1024,1024"), parse_chunks("512 -1")
+    (None, (1, 1024, 1024), (512, -1))
+    """
+    if text.strip().lower() == "auto":
+        return None
+    parts = [part for part in text.replace(",", " ").split() if part]
+    try:
+        sizes = tuple(int(part) for part in parts)
+    except ValueError:
+        sizes = ()
+    if len(sizes) not in (2, 3) or any(size < 1 and size != -1 for size in sizes):
+        raise ConfigError(f"--chunks {text!r} is not understood; give auto, or chunk sizes in "
+                          "pixels per Y,X or Z,Y,X (-1: the whole axis), e.g. 1,1024,1024")
+    return sizes
 
 
 def settings_from_imagej(options: str) -> dict[str, Any]:

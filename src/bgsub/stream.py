@@ -1,0 +1,608 @@
+"""Streaming: images larger than memory, and Zarr stores, through the lazy Dask path.
+
+``bgsub run`` hands a job here, instead of reading its image whole, when the
+input is a Zarr or OME-Zarr store, a TIFF larger than :data:`STREAM_BYTES`,
+or any TIFF or Zarr while ``--chunks`` or ``--scheduler`` is given
+(:meth:`Streaming.wants`). Then
+
+1. the image is opened lazily (:func:`bgsub.io.open_image`) as a Dask array
+   of :func:`plan_chunks` chunks: it is read chunk by chunk, TIFFs page by
+   page (or strip by strip);
+2. :func:`bgsub.subtract_background` computes the foreground lazily, each
+   chunk with the halo that makes it equal to the in-memory result;
+3. the result is written chunk by chunk to a temporary path, renamed when
+   complete: a Zarr store with one task per Zarr chunk, a TIFF page by page
+   in file order, a few chunks at a time; an OME-Zarr input's pyramid is
+   rebuilt level by level from the level written above it.
+
+Memory is a few chunks per thread, whatever the size of the image. The
+graphs run on local threads (``--jobs`` of them, default one per core) or on
+a ``dask.distributed`` cluster (``--scheduler ADDRESS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgsub import io, provenance
+from bgsub._dtypes import output_dtype_for, work_dtype
+from bgsub.config import Settings
+from bgsub.io import _tiff, _zarr
+
+__all__ = ["AUTO_CHUNK_BYTES", "STREAM_BYTES", "StreamError", "Streaming", "connect",
+           "plan_chunks", "run_job"]
+
+#: TIFFs whose pixels take more bytes than this are streamed (Zarr stores always are).
+STREAM_BYTES = 2**30
+#: ``--chunks auto``: largest chunk, in bytes of the float type the background is computed in.
+AUTO_CHUNK_BYTES = 64 * 2**20
+#: Seconds to wait for a ``--scheduler`` to answer.
+CONNECT_TIMEOUT = 10
+
+_TIFF = ("tiff", "ome-tiff", "imagej")
+_ZARR = ("zarr", "ome-zarr")
+Progress = Callable[[int], Any]
+
+
+class StreamError(ValueError):
+    """``--scheduler`` cannot be used as given; the message names the fix."""
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``.
+
+    Raises
+    ------
+    StreamError
+        ``distributed`` is not installed, or no scheduler answers at
+        ``address`` within ``timeout`` seconds.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise StreamError("--scheduler needs dask.distributed; install it with "
+                          "pip install 'bgsub[dask-distributed]'") from None
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StreamError(f"cannot reach a Dask scheduler at {address} ({reason[:160]}); "
+                          "check the address, e.g. tcp://host:8786, and that the scheduler "
+                          "runs") from None
+
+
+@dataclass
+class Streaming:
+    """Which inputs ``bgsub run`` streams, in which chunks, on which threads or cluster.
+
+    Attributes
+    ----------
+    chunks : tuple of int, optional
+        Chunk size per Z, Y, X (two values: Y, X), ``-1`` for a whole axis
+        (:func:`bgsub.config.parse_chunks`); None chooses them (:func:`plan_chunks`).
+    threads : int, optional
+        Threads of the local scheduler (``--jobs``); None: one per core.
+    always : bool
+        Stream every TIFF and Zarr input, whatever its size (``--chunks``
+        or ``--scheduler`` was given).
+    client : distributed.Client, optional
+        Compute on this cluster instead of local threads.
+    threshold : int
+        TIFFs with more bytes of pixels than this are streamed.
+    """
+
+    chunks: tuple[int, ...] | None = None
+    threads: int | None = None
+    always: bool = False
+    client: Any = None
+    threshold: int = STREAM_BYTES
+    _opened: dict[tuple[Path, int], tuple[Any, io.ImageMetadata]] = field(
+        default_factory=dict, repr=False)
+
+    def wants(self, job: Any, settings: Settings) -> bool:
+        """Whether ``job`` is streamed: a streamable input and output, and large, Zarr or forced.
+
+        An input that cannot be opened, or not processed, is not streamed:
+        reading it whole reports its problem as usual.
+        """
+        outputs = {job.output_format, job.background_format or job.output_format}
+        if job.input_format not in _TIFF + _ZARR or not outputs <= set(_TIFF + _ZARR):
+            return False
+        if len({fmt in _ZARR for fmt in outputs}) != 1:  # one writer for every output
+            return False
+        try:
+            array, meta = self._open(job)
+            nbytes = math.prod(array.shape) * np.dtype(array.dtype).itemsize
+            large = job.input_format in _ZARR or self.always or nbytes > self.threshold
+            return large and _pages_fit(job, settings, array, meta)
+        except Exception:
+            return False
+
+    def open(self, job: Any) -> tuple[Any, io.ImageMetadata]:
+        """The lazily opened image of ``job`` (the one :meth:`wants` opened, if any)."""
+        array, meta = self._open(job)
+        self._opened.pop(_key(job), None)
+        return array, meta
+
+    def _open(self, job: Any) -> tuple[Any, io.ImageMetadata]:
+        key = _key(job)
+        if key not in self._opened:
+            self._opened[key] = io.open_image(job.source.path, job.series)
+        return self._opened[key]
+
+
+def _key(job: Any) -> tuple[Path, int]:
+    return job.source.path, job.series or 0
+
+
+def _pages_fit(job: Any, settings: Settings, array: Any, meta: io.ImageMetadata) -> bool:
+    """A TIFF output can be written page by page (its pages are the last axes)."""
+    outputs = [(job.output_format, output_dtype_for(array.dtype, settings.output_dtype))]
+    if job.background is not None:
+        outputs.append((job.background_format or job.output_format, np.dtype(np.float32)))
+    for fmt, dtype in outputs:
+        if fmt not in _TIFF:
+            continue
+        try:
+            order, stored = _tiff.output_order(meta, dtype, fmt)
+        except ValueError:
+            return True  # the writer reports it, before anything is computed
+        shape = tuple(array.shape[i] for i in order)
+        if _tiff.page_ndim(shape, dtype, stored.axes) is None:
+            return False
+    return True
+
+
+# --- chunks ----------------------------------------------------------------------------------
+
+
+def plan_chunks(
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    axes: str,
+    true_3d: bool = False,
+    chunks: Sequence[int] | None = None,
+    native: Sequence[int] | None = None,
+) -> tuple[int, ...]:
+    """Chunk shape for processing an image lazily.
+
+    Parameters
+    ----------
+    shape, dtype, axes
+        The image's; ``axes`` one letter per array axis.
+    true_3d : bool
+        Z is filtered with Y and X (else each Z plane is independent).
+    chunks : sequence of int, optional
+        Sizes per Z, Y, X, or Y, X (``--chunks``); ``-1`` is the whole
+        axis; Z is ignored for an image without one. Other axes (T, C, ...)
+        get 1, RGB samples ``S`` the whole axis.
+    native : sequence of int, optional
+        The file's own chunks (pages, tiles, Zarr chunks); automatic tiles
+        are rounded to multiples of them.
+
+    Returns
+    -------
+    tuple of int
+        Without ``chunks``: independent planes (volumes in 3D) whole when
+        they take at most :data:`AUTO_CHUNK_BYTES` in the working float
+        type, else split into near-square (cubic) tiles that do.
+
+    Examples
+    --------
+    >>> plan_chunks((256, 2048, 4096), np.dtype("uint16"), "ZYX")
+    (1, 2048, 4096)
+    >>> plan_chunks((2, 50000, 50000), np.dtype("uint16"), "CYX")
+    (1, 3847, 3847)
+    >>> plan_chunks((40, 512, 512, 3), np.dtype("uint8"), "TYXS", chunks=(256, 256))
+    (1, 256, 256, 3)
+    """
+    spatial = "ZYX" if true_3d else "YX"
+    given = dict(zip("ZYX"[-len(chunks):], chunks, strict=True)) if chunks else {}
+    sizes = dict(zip(axes, shape, strict=True))
+    out = {}
+    for letter, n in sizes.items():
+        if letter in given:
+            out[letter] = n if given[letter] == -1 else min(given[letter], n)
+        elif letter == "S":
+            out[letter] = n
+        elif letter not in spatial:
+            out[letter] = 1
+    auto = [letter for letter in spatial if letter in sizes and letter not in out]
+    budget = AUTO_CHUNK_BYTES // work_dtype(dtype).itemsize
+    budget //= math.prod(out.get(letter, 1) for letter in spatial if letter in sizes) or 1
+    out.update(_tiles({letter: sizes[letter] for letter in auto}, max(budget, 1)))
+    native_of = dict(zip(axes, native, strict=True)) if native else {}
+    for letter in auto:
+        step = int(native_of.get(letter, 1))
+        if 1 < step < out[letter] < sizes[letter]:
+            out[letter] = max(step, round(out[letter] / step) * step)
+    return tuple(int(out[letter]) for letter in axes)
+
+
+def _tiles(extents: dict[str, int], budget: int) -> dict[str, int]:
+    """Near-cubic tile sizes over ``extents`` with at most about ``budget`` pixels.
+
+    Axes shorter than the tile's side are taken whole and their share of the
+    budget goes to the others; the rest are cut into equal chunks.
+    """
+    tiles: dict[str, int] = {}
+    left = dict(extents)
+    while left:
+        side = budget ** (1 / len(left))
+        short = {a: n for a, n in left.items() if n <= side}
+        if not short:
+            for letter, n in left.items():
+                pieces = math.ceil(n / max(1, int(side)))
+                tiles[letter] = math.ceil(n / pieces)
+            break
+        for letter, n in short.items():
+            tiles[letter] = n
+            budget = max(1, budget // n)
+            del left[letter]
+    return tiles
+
+
+# --- one job ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    """One output to write: where, in which format, and the lazy pixels (image order)."""
+
+    path: Path
+    fmt: str
+    data: Any
+    meta: io.ImageMetadata
+    record: dict[str, Any]
+
+
+def run_job(
+    job: Any,
+    settings: Settings,
+    streaming: Streaming,
+    source: dict[str, Any],
+    progress: Callable[[int], Progress | None] | None = None,
+) -> dict[str, Any]:
+    """Stream one job: read lazily, subtract, write each output chunk by chunk, atomically.
+
+    Parameters
+    ----------
+    job : bgsub.batch.Job
+        What to read and where to write.
+    settings : Settings
+        The batch's settings.
+    streaming : Streaming
+        Chunks and scheduler.
+    source : dict
+        The input's provenance record (:func:`bgsub.provenance.input_record`).
+    progress : callable, optional
+        ``progress(total)`` -> an ``update(n)`` called as chunks are written
+        (``total`` chunks), or None.
+
+    Returns
+    -------
+    dict
+        The parameters given to :func:`bgsub.subtract_background`, as
+        :func:`bgsub.batch.resolve_parameters` gives them.
+    """
+    import dask.array as da
+
+    from bgsub.api import subtract_background
+    from bgsub.batch import resolve_parameters
+
+    array, meta = streaming.open(job)
+    try:
+        parameters = resolve_parameters(settings, meta, array.shape)
+        chunks = plan_chunks(array.shape, array.dtype, parameters["axes"],
+                             parameters["true_3d"], streaming.chunks,
+                             getattr(array, "chunks", None))
+        name = "bgsub-read-" + _token(job, source)
+        image = da.from_array(array, chunks=chunks, name=name, lock=False, asarray=True,
+                              meta=np.empty((0,) * array.ndim, dtype=array.dtype))
+        kwargs = {k: v for k, v in parameters.items() if k != "options"}
+        kwargs.update(parameters["options"])
+        if kwargs["spacing"] is not None:
+            kwargs["spacing"] = tuple(kwargs["spacing"])
+        result = subtract_background(image, return_background=settings.save_background,
+                                     **kwargs)
+        foreground, background = result if settings.save_background else (result, None)
+        out_meta = dataclasses.replace(meta, provenance=None)
+        targets = [_Target(job.output, job.output_format, foreground, out_meta,
+                           provenance.embedded_record(parameters, source, "foreground"))]
+        if background is not None and job.background is not None:
+            targets.append(_Target(job.background, job.background_format or job.output_format,
+                                   background.astype(np.float32), out_meta,
+                                   provenance.embedded_record(parameters, source,
+                                                              "background")))
+        update = progress(math.prod(foreground.numblocks)) if progress else None
+        _write(targets, streaming, update)
+    finally:
+        if hasattr(array, "close"):
+            array.close()
+    return parameters
+
+
+def _token(job: Any, source: dict[str, Any]) -> str:
+    from dask.base import tokenize
+
+    return tokenize(str(job.source.path), job.series, source.get("size"),
+                    source.get("mtime_ns"), source.get("sha256"))
+
+
+def _write(targets: list[_Target], streaming: Streaming, update: Progress | None) -> None:
+    """Write every target at once (their pixels computed once), each to a temporary path.
+
+    On an error or interrupt the computation stops (running tasks finish)
+    before the temporary paths are removed.
+    """
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(io.atomic_target(t.path)) for t in targets]
+        with _Runner(streaming) as runner:
+            if all(t.fmt in _ZARR for t in targets):
+                _write_zarr(targets, tmps, runner, update)
+            else:
+                _write_tiff(targets, tmps, runner, update)
+
+
+# --- Zarr ------------------------------------------------------------------------------------
+
+
+def _write_zarr(targets: list[_Target], tmps: list[Path], runner: _Runner,
+                update: Progress | None) -> None:
+    """Level 0 of every target in one graph (one task per Zarr chunk), then each pyramid."""
+    stores, sources = [], []
+    for target, tmp in zip(targets, tmps, strict=True):
+        chunks = tuple(sizes[0] for sizes in target.data.chunks)
+        store = _zarr.create(tmp, target.data.shape, target.data.dtype, target.meta,
+                             target.fmt, target.record, chunks)
+        stores.append(store)
+        sources.append(target.data.transpose(store.order))
+    runner.store(sources, [store.arrays[0] for store in stores], update)
+    for store in stores:
+        for above, below, level in zip(store.arrays, store.arrays[1:], store.levels,
+                                       strict=False):
+            runner.store([_downsampled(above, level, below.chunks)], [below])
+
+
+def _downsampled(above: Any, level: _zarr.Level, chunks: tuple[int, ...]) -> Any:
+    """The level below ``above`` (a Zarr array), lazily, in chunks aligned with ``chunks``."""
+    import dask.array as da
+
+    source = da.from_array(above, chunks=tuple(c * f for c, f in zip(chunks, level.factors,
+                                                                     strict=True)),
+                           lock=False, name=False, asarray=True)
+    reduced = tuple(tuple(-(-n // f) for n in sizes)
+                    for sizes, f in zip(source.chunks, level.factors, strict=True))
+    down = source.map_blocks(_zarr.downsample, factors=level.factors, scheme=level.scheme,
+                             chunks=reduced, dtype=above.dtype,
+                             meta=np.empty((0,) * above.ndim, dtype=above.dtype))
+    return down[level.crop]
+
+
+# --- TIFF ------------------------------------------------------------------------------------
+
+
+def _write_tiff(targets: list[_Target], tmps: list[Path], runner: _Runner,
+                update: Progress | None) -> None:
+    """Every target page by page, in file order; a window of a few chunks computed at a time.
+
+    The first target is written in this thread, the others each in a thread
+    of its own fed through a short queue, so that their pixels are computed
+    together.
+    """
+    stored, writers = [], []
+    for target, tmp in zip(targets, tmps, strict=True):
+        order, meta = _tiff.output_order(target.meta, target.data.dtype, target.fmt)
+        data = target.data.transpose(order)
+        ndim = _tiff.page_ndim(data.shape, data.dtype, meta.axes)
+        if ndim is None:
+            raise ValueError(f"cannot write axes {meta.axes!r} page by page; "
+                             "use --format zarr")
+        stored.append(data)
+        writers.append(_PageWriter(tmp, data.shape, data.dtype, meta, target.fmt,
+                                   target.record, ndim))
+    slabs = _slabs(stored[0].chunks, writers[0].page_ndim)
+    per_slab = math.prod(stored[0].numblocks) // len(slabs)
+    size = max(1, math.ceil(runner.workers / per_slab))
+
+    def first_slabs() -> Iterator[np.ndarray]:
+        """Compute window after window; the first target's slabs, the others' queued."""
+        for start in range(0, len(slabs), size):
+            window = slabs[start:start + size]
+            computed = runner.compute(*(data[region] for data in stored for region in window))
+            if update is not None:
+                update(per_slab * len(window))
+            count = len(window)
+            for i, writer in enumerate(writers[1:], start=1):
+                writer.put(computed[i * count:(i + 1) * count])
+            yield from computed[:count]
+
+    for writer in writers[1:]:
+        writer.start()
+    try:
+        writers[0].write(first_slabs())
+    finally:
+        for writer in writers[1:]:
+            writer.finish()
+    for writer in writers[1:]:
+        writer.raise_error()
+
+
+def _slabs(chunks: tuple[tuple[int, ...], ...], page_ndim: int) -> list[tuple[slice, ...]]:
+    """Regions of consecutive pages, in file order, each a whole number of chunks.
+
+    The leading (non-page) axes are stepped one index at a time up to the
+    first one chunked more than one deep, which is stepped a chunk at a
+    time, with every later axis whole: each region's pages follow the
+    previous region's in C order.
+
+    Examples
+    --------
+    T, Z, Y, X chunked (1, 2, whole, whole): one time point and two planes at a time.
+
+    >>> [(t.start, z.start, z.stop) for t, z, y, x in _slabs(((1, 1), (2, 2), (3,), (4,)), 2)]
+    [(0, 0, 2), (0, 2, 4), (1, 0, 2), (1, 2, 4)]
+    """
+    leading = chunks[:len(chunks) - page_ndim]
+    rest = (slice(None),) * page_ndim
+    if not leading:
+        return [rest]
+    deep = next((i for i, sizes in enumerate(leading) if max(sizes) > 1), len(leading) - 1)
+    bounds = np.cumsum((0, *leading[deep]))
+    regions = []
+    for index in np.ndindex(*(sum(sizes) for sizes in leading[:deep])):
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            regions.append((*(slice(i, i + 1) for i in index), slice(int(start), int(stop)),
+                            *(slice(None),) * (len(leading) - deep - 1), *rest))
+    return regions
+
+
+_END = object()
+
+
+class _PageWriter:
+    """A TIFF written page by page from slabs (blocks of consecutive pages).
+
+    :meth:`write` writes in the calling thread; :meth:`start` writes in a
+    thread of its own, fed with :meth:`put` and ended with :meth:`finish`.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype,
+                 meta: io.ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int
+                 ) -> None:
+        self.path, self.shape, self.dtype = path, shape, dtype
+        self.meta, self.fmt, self.record, self.page_ndim = meta, fmt, record, page_ndim
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def write(self, slabs: Iterable[np.ndarray]) -> None:
+        """Write the whole file from ``slabs``, in this thread."""
+        _tiff.write_pages(self.path, self._pages(slabs), self.shape, self.dtype, self.meta,
+                          self.fmt, self.record)
+
+    def _pages(self, slabs: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        page_shape = self.shape[len(self.shape) - self.page_ndim:]
+        for slab in slabs:
+            yield from np.asarray(slab).reshape(-1, *page_shape)
+
+    def start(self) -> None:
+        """Write from the slabs given to :meth:`put`, in a thread of its own."""
+        self._thread = threading.Thread(target=self._run, name="bgsub-tiff-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def put(self, slabs: Sequence[np.ndarray]) -> None:
+        """Queue ``slabs`` for the writing thread; raise its error if it failed."""
+        self.raise_error()
+        self._queue.put(slabs)
+
+    def finish(self) -> None:
+        """End the input and wait for the writing thread."""
+        if self._thread is None:
+            return
+        self._queue.put(_END)
+        self._thread.join()
+
+    def raise_error(self) -> None:
+        """Raise what the writing thread failed with, if it did."""
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            self.write(slab for slabs in iter(self._queue.get, _END) for slab in slabs)
+        except BaseException as exc:  # reported by put() or raise_error() in the caller
+            self._error = exc
+            while self._queue.get() is not _END:  # keep the producer from blocking
+                pass
+
+
+# --- schedulers ------------------------------------------------------------------------------
+
+
+class _Runner:
+    """Computes Dask graphs on local threads (a pool of its own) or a distributed client.
+
+    On an interrupt or error the local pool is drained (its running tasks
+    finish, no new ones start) before the temporary outputs are removed.
+    """
+
+    def __init__(self, streaming: Streaming) -> None:
+        self.client = streaming.client
+        if self.client is not None:
+            self.workers = max(1, sum(self.client.nthreads().values()))
+            self._pool = None
+        else:
+            self.workers = streaming.threads or os.cpu_count() or 1
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bgsub-dask")
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _options(self) -> dict[str, Any]:
+        if self.client is not None:
+            return {"scheduler": self.client}
+        return {"scheduler": "threads", "pool": self._pool, "num_workers": self.workers}
+
+    def compute(self, *arrays: Any) -> tuple[np.ndarray, ...]:
+        """``dask.compute(*arrays)`` on this runner's scheduler."""
+        import dask
+
+        return dask.compute(*arrays, **self._options())
+
+    def store(self, sources: list[Any], targets: list[Any], update: Progress | None = None
+              ) -> None:
+        """``dask.array.store`` (no lock: each task writes its own Zarr chunks).
+
+        ``update(1)`` is called as each chunk is stored (local threads; on a
+        cluster, once for all of them at the end).
+        """
+        import dask
+        import dask.array as da
+
+        graph = da.store(sources, targets, lock=False, compute=False)
+        local = update is not None and self.client is None
+        with _store_progress(update) if local else contextlib.nullcontext():
+            dask.compute(graph, **self._options())
+        if update is not None and self.client is not None:
+            update(math.prod(sources[0].numblocks))
+
+
+def _store_progress(update: Progress) -> Any:
+    """A Dask callback calling ``update(1)`` as each chunk of one source is stored."""
+    from dask.callbacks import Callback
+
+    class StoreProgress(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer: str | None = None  # the first store layer seen: one per source
+
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any
+                      ) -> None:
+            name = key[0] if isinstance(key, tuple) else key
+            if isinstance(name, str) and name.startswith("store-map"):
+                self.layer = self.layer or name
+                if name == self.layer:
+                    update(1)
+
+    return StoreProgress()
