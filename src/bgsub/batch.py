@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bgsub import io, provenance
+from bgsub import stream as _stream
 from bgsub.api import subtract_background
 from bgsub.config import Settings
 
@@ -416,12 +417,21 @@ def run_job(
     *,
     cancel: threading.Event | None = None,
     stack_progress: Callable[[Job, int], Callable[[int], Any] | None] | None = None,
+    streaming: _stream.Streaming | None = None,
 ) -> Result:
-    """Read, process and write one job; a failure becomes a ``failed`` result."""
+    """Read, process and write one job; a failure becomes a ``failed`` result.
+
+    With ``streaming``, a job it wants (a Zarr store, a large TIFF) is
+    streamed chunk by chunk instead (:func:`bgsub.stream.run_job`).
+    """
     start = time.perf_counter()
     try:
         _check(cancel)
         source = provenance.input_record(job.source.path, job.series)
+        if streaming is not None and streaming.wants(job, settings):
+            _run_streamed(job, settings, streaming, source, stack_progress)
+            return Result(job.source.path, "done", str(job.output), job,
+                          seconds=time.perf_counter() - start)
         image, meta = io.read_image(job.source.path, job.series)
         parameters = resolve_parameters(settings, meta, image.shape)
         progress = None
@@ -455,10 +465,28 @@ def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
                        provenance.embedded_record(parameters, source, "background"),
                        format=job.background_format)
         outputs["background"] = (job.background, job.background_format or job.output_format)
+    _write_sidecar(job, settings, parameters, source, outputs)
+
+
+def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
+                   source: dict[str, Any], outputs: dict[str, tuple[Path, str]]) -> None:
     run_settings = {"format": job.output_format, "save_background": settings.save_background,
                     "suffix": settings.suffix}
     io.write_json(job.sidecar, provenance.sidecar_record(
         parameters, source, settings.request(), run_settings, outputs))
+
+
+def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
+                  source: dict[str, Any],
+                  stack_progress: Callable[..., Callable[[int], Any] | None] | None) -> None:
+    """Stream one job (read, subtract, write chunk by chunk), then write its sidecar."""
+    progress = None if stack_progress is None else (
+        lambda total: stack_progress(job, total, "chunk"))
+    parameters = _stream.run_job(job, settings, streaming, source, progress)
+    outputs = {"image": (job.output, job.output_format)}
+    if job.background is not None:
+        outputs["background"] = (job.background, job.background_format or job.output_format)
+    _write_sidecar(job, settings, parameters, source, outputs)
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -474,12 +502,15 @@ def run_batch(
     on_result: Callable[[Result], Any] | None = None,
     cancel: threading.Event | None = None,
     stack_progress: Callable[[Job, int], Callable[[int], Any] | None] | None = None,
+    streaming: _stream.Streaming | None = None,
 ) -> list[Result]:
     """Run ``jobs`` (one at a time, or on ``workers`` threads); report each result.
 
     With one worker everything runs in the calling thread, so an interrupt
     (``KeyboardInterrupt``) stops the batch at once and removes the temporary
     file being written. With several, the caller sets ``cancel`` on interrupt.
+    Jobs that ``streaming`` streams run one at a time in the calling thread,
+    after the others, each on the scheduler's threads (``streaming.threads``).
     """
     results: list[Result] = []
 
@@ -488,10 +519,16 @@ def run_batch(
         if on_result is not None:
             on_result(result)
 
+    def one_at_a_time(todo: Iterable[Job]) -> None:
+        for job in todo:
+            report(run_job(job, settings, cancel=cancel, stack_progress=stack_progress,
+                           streaming=streaming))
+
     if workers <= 1:
-        for job in jobs:
-            report(run_job(job, settings, cancel=cancel, stack_progress=stack_progress))
+        one_at_a_time(jobs)
         return results
+    streamed = [job for job in jobs if streaming is not None and streaming.wants(job, settings)]
+    jobs = [job for job in jobs if not any(job is other for other in streamed)]
     cancel = cancel or threading.Event()
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bgsub")
     futures = [pool.submit(run_job, job, settings, cancel=cancel) for job in jobs]
@@ -506,6 +543,7 @@ def run_batch(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+    one_at_a_time(streamed)
     return results
 
 

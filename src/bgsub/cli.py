@@ -26,6 +26,7 @@ from bgsub.config import (
     ConfigError,
     Settings,
     load_config,
+    parse_chunks,
     parse_option,
     settings_from_imagej,
 )
@@ -119,6 +120,28 @@ def _atomic_tiff(path: Path, data: np.ndarray, tifffile) -> None:
 
 # -- bgsub run ----------------------------------------------------------------------------
 
+def _chunks_option(ctx: click.Context, param: click.Parameter, value: str | None
+                   ) -> tuple[int, ...] | None:
+    try:
+        return None if value is None else parse_chunks(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--chunks "), ctx, param) from None
+
+
+def _streaming(ctx: click.Context, jobs: int | None) -> Any:
+    """``--chunks``, ``--scheduler`` and ``--jobs`` as :class:`bgsub.stream.Streaming`."""
+    from bgsub.stream import StreamError, Streaming, connect
+
+    given = ctx.get_parameter_source("chunks") == click.core.ParameterSource.COMMANDLINE
+    address = ctx.params.get("scheduler")
+    try:
+        client = connect(address) if address else None
+    except StreamError as exc:
+        _fail(str(exc), 2)
+    return Streaming(chunks=ctx.params.get("chunks"), threads=jobs,
+                     always=given or client is not None, client=client)
+
+
 # click parameter name -> Settings field, for values given on the command line
 _SETTING_PARAMS = {
     "method": "method", "radius": "radius", "light_background": "light_background",
@@ -174,8 +197,14 @@ class Interrupted(KeyboardInterrupt):
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Settings file (TOML/YAML) or a provenance record (.bgsub.json).")
 @click.option("--pipeline", default=None, help="Named pipeline of the --config file.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Files processed at once (threads).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Files processed at once (threads); for a streamed input, its threads.  "
+                   "[default: 1 file; streamed: one thread per core]")
+@click.option("--chunks", default=None, metavar="auto|Y,X|Z,Y,X", callback=_chunks_option,
+              help="Stream TIFF and Zarr inputs in chunks of this many pixels (-1: whole axis); "
+                   "Zarr and TIFFs over 1 GiB are streamed anyway.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Stream inputs on this dask.distributed scheduler, e.g. tcp://host:8786.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (and **).")
 @click.option("--overwrite", is_flag=True,
               help="Allow an output to replace its own input (-o the input folder).")
@@ -186,7 +215,8 @@ class Interrupted(KeyboardInterrupt):
               help="Print every file and full tracebacks of errors.")
 @click.pass_context
 def run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, config: Path | None,
-                pipeline: str | None, imagej: str | None, options: tuple[str, ...], jobs: int,
+                pipeline: str | None, imagej: str | None, options: tuple[str, ...],
+                jobs: int | None,
                 recursive: bool, overwrite: bool, force: bool, dry_run: bool, quiet: bool,
                 verbose: bool, **_: Any) -> None:
     """Subtract the background of every INPUT (files, folders or glob patterns).
@@ -211,7 +241,7 @@ def run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, confi
 
 def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
                  config: Path | None, pipeline: str | None, imagej: str | None,
-                 options: tuple[str, ...], jobs: int, recursive: bool, overwrite: bool,
+                 options: tuple[str, ...], jobs: int | None, recursive: bool, overwrite: bool,
                  force: bool, dry_run: bool, quiet: bool, verbose: bool, started: float
                  ) -> NoReturn:
     from bgsub import batch
@@ -239,6 +269,7 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
         out.result(problem)
     if dry_run:
         _dry_run(out, todo, skipped, problems)
+    streaming = _streaming(ctx, jobs)
     for result in skipped:
         out.result(result)
     if todo:
@@ -246,7 +277,11 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
             batch.prepare_folders(todo)
         except batch.PlanError as exc:
             _fail(str(exc), 1)
-    results = _run(out, todo, settings, jobs)
+    try:
+        results = _run(out, todo, settings, jobs or 1, streaming)
+    finally:
+        if streaming.client is not None:
+            streaming.client.close()
     _ignore_late_signals()
     code = out.summary(results + skipped + problems, time.perf_counter() - started)
     sys.exit(code)
@@ -291,7 +326,8 @@ def _series(job: Any) -> str:
     return f" [series {job.series}]" if job.series is not None else ""
 
 
-def _run(out: _Printer, todo: list, settings: Settings, workers: int) -> list:
+def _run(out: _Printer, todo: list, settings: Settings, workers: int, streaming: Any = None
+         ) -> list:
     from tqdm import tqdm
 
     from bgsub import batch, io
@@ -304,10 +340,10 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int) -> list:
         bar.update(1)
         out.result(result, bar)
 
-    stack = _stack_bar(out) if workers == 1 and not out.quiet else None
+    stack = _stack_bar(out) if not out.quiet else None  # for jobs run one at a time
     try:
         return batch.run_batch(todo, settings, workers=workers, on_result=on_result,
-                               cancel=cancel, stack_progress=stack)
+                               cancel=cancel, stack_progress=stack, streaming=streaming)
     except KeyboardInterrupt as exc:
         cancel.set()
         removed = io.cleanup_live_temp_files()
@@ -349,10 +385,10 @@ def _ignore_late_signals() -> None:
 def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:
     from tqdm import tqdm
 
-    def make(job: Any, total: int) -> Callable[[int], Any] | None:
+    def make(job: Any, total: int, unit: str = "plane") -> Callable[[int], Any] | None:
         if total < 2:
             return None
-        bar = tqdm(total=total, unit="plane", desc=job.source.path.name, leave=False,
+        bar = tqdm(total=total, unit=unit, desc=job.source.path.name, leave=False,
                    file=sys.stderr, disable=None, position=1, dynamic_ncols=True)
 
         def update(n: int) -> None:
