@@ -100,6 +100,7 @@ def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMeta
     with open_tiff(path) as tif:
         s, meta = _open_series(tif, path, series, max_bytes)
         data = s.asarray()
+    _check_axes(meta.axes, data.shape)  # a damaged file can read as another shape
     return data, meta
 
 
@@ -133,10 +134,14 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
         _read_imagej(tif.imagej_metadata or {}, shape, meta)
     else:
         _read_shaped(tif.shaped_metadata, series, meta)
-    if len(shape) != len(meta.axes):
-        raise UnsupportedFileError(f"the file's axes {meta.axes!r} do not match its shape "
-                                   f"{shape}; give the right ones with --axes")
+    _check_axes(meta.axes, shape)
     return s, meta
+
+
+def _check_axes(axes: str, shape: tuple[int, ...]) -> None:
+    if len(shape) != len(axes):
+        raise UnsupportedFileError(f"the file's axes {axes!r} do not match its shape "
+                                   f"{shape}; give the right ones with --axes")
 
 
 class TiffArray:
