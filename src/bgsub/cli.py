@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -414,6 +415,10 @@ def _write(text: str, bar: Any = None, err: bool = False) -> None:
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"bgsub: error: {message}", err=True)
+    if code > 128:
+        # an interrupted read can leave a coroutine (zarr's async I/O) never awaited; its
+        # RuntimeWarning at shutdown would break the promise of one error line
+        warnings.simplefilter("ignore")
     sys.exit(code)
 
 
