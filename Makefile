@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint fuzz bench bench-accuracy clean
+.PHONY: demo test lint fuzz bench bench-accuracy figures clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -51,6 +51,10 @@ bench: $(BENCH_STAMP)
 
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
+
+# The README's figures (docs/images/compare.png, sweep.png, sweep_minmax.png).
+figures: $(STAMP)
+	$(BIN)/python docs/images/make_figures.py
 
 clean:
 	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis

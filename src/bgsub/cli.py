@@ -126,6 +126,7 @@ _SETTING_PARAMS = {
     "presmooth": "presmooth", "true_3d": "true_3d", "axes": "axes", "spacing": "spacing",
     "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
     "fmt": "format", "suffix": "suffix", "series": "series",
+    "figure": "figure", "figure_plane": "figure_plane",
 }
 
 
@@ -165,6 +166,12 @@ class Interrupted(KeyboardInterrupt):
               default="same", show_default=True, help="Pixel type of the result.")
 @click.option("--save-background", is_flag=True,
               help="Also write the background (float32) as <name>_background.")
+@click.option("--figure/--no-figure", default=False,
+              help="Also write raw | background | foreground with a line profile as "
+                   "<name>_comparison.png.  [default: no-figure]")
+@click.option("--figure-plane", default="middle", show_default=True, metavar="middle|max|N",
+              help="The plane of a stack that --figure shows: the middle one, the maximum "
+                   "projection, or plane N.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="same",
               show_default=True, help="Output format (same: as the input; JPEG -> PNG).")
 @click.option("--suffix", default="", help="Added to output file names, e.g. _bgsub.")
@@ -281,6 +288,8 @@ def _dry_run(out: _Printer, todo: list, skipped: list, problems: list) -> NoRetu
         out.always(f"would write {job.output}  <- {job.source.path}{_series(job)}{why}")
         if job.background is not None:
             out.always(f"would write {job.background}")
+        if job.figure is not None:
+            out.always(f"would write {job.figure}")
     for result in skipped:
         out.always(f"would skip  {result.job.output} ({result.message})")
     out.always(f"dry run: {len(todo)} to do, {len(skipped)} up to date, "
