@@ -483,10 +483,6 @@ def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
                    f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 @main.command("suggest")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--light/--dark", "light_background", default=False,
