@@ -41,13 +41,14 @@ fuzz: $(TEST_STAMP)
 	$(BIN)/python benchmarks/fuzz_readers.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
 		--keep fuzz-failures
 
-$(BENCH_STAMP): $(TEST_STAMP)
+$(BENCH_STAMP): $(TEST_STAMP) benchmarks/requirements.txt
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	@tools/system-deps.sh imagej
+	@tools/system-deps.sh imagej || echo "ImageJ not installed: bench_imagej.py will skip its table"
 	@touch $@
 
+# Every benchmarks/bench_*.py in turn (BENCH_ARGS=--quick for a shorter run); docs/benchmarks.md
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
