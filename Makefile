@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint fuzz bench bench-accuracy clean
+.PHONY: demo test lint fuzz bench bench-accuracy figures clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -41,16 +41,21 @@ fuzz: $(TEST_STAMP)
 	$(BIN)/python benchmarks/fuzz_readers.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
 		--keep fuzz-failures
 
-$(BENCH_STAMP): $(TEST_STAMP)
+$(BENCH_STAMP): $(TEST_STAMP) benchmarks/requirements.txt
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	@tools/system-deps.sh imagej
+	@tools/system-deps.sh imagej || echo "ImageJ not installed: bench_imagej.py will skip its table"
 	@touch $@
 
+# Every benchmarks/bench_*.py in turn (BENCH_ARGS=--quick for a shorter run); docs/benchmarks.md
 bench: $(BENCH_STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
+
+# The README's figures (docs/images/compare.png, sweep.png, sweep_minmax.png).
+figures: $(STAMP)
+	$(BIN)/python docs/images/make_figures.py
 
 clean:
 	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis

@@ -63,12 +63,21 @@ def available() -> bool:
 
 
 @functools.cache
-def _compiled() -> Path:
+def compile_class(name: str, source: str) -> Path:
+    """Compile the Java class ``name`` from ``source`` against ``ij.jar``; its folder.
+
+    Compiled once per process, into a temporary folder (put it on the class path
+    next to ``ij.jar``).
+    """
     folder = Path(tempfile.mkdtemp(prefix="bgsub-imagej-"))
-    (folder / "RollingBallRunner.java").write_text(_SOURCE)
-    subprocess.run(["javac", "-cp", str(IJ_JAR), "RollingBallRunner.java"], cwd=folder,
+    (folder / f"{name}.java").write_text(source)
+    subprocess.run(["javac", "-cp", str(IJ_JAR), f"{name}.java"], cwd=folder,
                    check=True, capture_output=True)
     return folder
+
+
+def _compiled() -> Path:
+    return compile_class("RollingBallRunner", _SOURCE)
 
 
 def imagej_backgrounds(

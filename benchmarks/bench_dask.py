@@ -50,6 +50,8 @@ DEFAULT_OPTIONS = {"tophat": ["footprint=box"]}
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--phase``, one phase of it in this process)."""
     args = _parser().parse_args(argv)
+    if args.quick:
+        args.gib, args.numpy_planes = min(args.gib, 0.5), min(args.numpy_planes, 4)
     if args.phase:
         result = PHASES[args.phase](args)
         print(json.dumps(result))
@@ -80,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                         default=Path(tempfile.gettempdir()) / "bgsub-dask-bench")
     parser.add_argument("--keep", action="store_true", help="keep the Zarr stacks afterwards")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--quick", action="store_true",
+                        help="a 0.5 GiB stack and 4 planes in memory (as `benchmarks/run.py "
+                             "--quick`)")
     parser.add_argument("--phase", choices=tuple(PHASES), help=argparse.SUPPRESS)
     return parser
 

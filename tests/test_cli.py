@@ -312,3 +312,77 @@ def test_sweep_rejects_a_bad_range(tmp_path):
 
     result = run_cli("sweep", sample_path(), "--radius", "50:10:5")
     assert result.returncode == 2 and "START:STOP:STEP" in result.stderr
+
+
+# -- bgsub run --figure ----------------------------------------------------------------------
+
+
+@pytest.fixture()
+def plane_and_stack(tmp_path) -> Path:
+    """A 2D TIFF with a pixel size, and a 5-plane ZYX OME-TIFF."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tifffile.imwrite(folder / "plain.tif", synthetic((48, 60), seed=3).image,
+                     resolution=(40000.0, 40000.0), resolutionunit="CENTIMETER")
+    tifffile.imwrite(folder / "stack.ome.tif", synthetic((5, 40, 44), seed=4).image, ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2,
+                               "PhysicalSizeZ": 1.0})
+    return folder
+
+
+def panel_widths(png: Path) -> list[int]:
+    """Widths of the image panels side by side in the upper part of a comparison figure:
+    runs of columns that are mostly not white there."""
+    rgba = imagecodecs.png_decode(png.read_bytes())
+    band = rgba[int(rgba.shape[0] * 0.25):int(rgba.shape[0] * 0.45), :, :3]
+    inked = (band < 245).any(axis=-1).mean(axis=0) > 0.5
+    edges = np.flatnonzero(np.diff(np.r_[0, inked.astype(np.int8), 0]))
+    return [int(b - a) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a > 20]
+
+
+def test_run_figure_writes_a_comparison_png_per_input_and_skips_it_when_up_to_date(
+        plane_and_stack, tmp_path):
+    out = tmp_path / "out"
+    args = ["run", str(plane_and_stack), "-o", str(out), "--method", "tophat", "--radius", "6",
+            "--figure", "-j", "2"]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    figures = sorted(p.name for p in out.glob("*.png"))
+    assert figures == ["plain_comparison.png", "stack_comparison.png"]
+    for name in figures:
+        png = out / name
+        assert imagecodecs.png_decode(png.read_bytes()).shape == (825, 1430, 4)  # 13x7.5 in
+        widths = panel_widths(png)  # raw | background | foreground, equally wide
+        assert len(widths) == 3 and max(widths) - min(widths) <= 3, (name, widths)
+        assert sum(widths) > 0.7 * 1430
+    record = json.loads((out / "stack.ome.tif.bgsub.json").read_text())
+    assert record["outputs"]["figure"]["path"] == str((out / "stack_comparison.png").resolve())
+    assert record["settings"]["figure"] is True
+    assert not hidden(out)
+    # up to date: nothing redone; a deleted figure is redone (with its image)
+    before = (out / "plain_comparison.png").stat().st_mtime_ns
+    (out / "stack_comparison.png").unlink()
+    again = run_cli(*args, "-v")
+    assert again.returncode == 0, again.stderr
+    assert "skip: " in again.stdout and "1 done, 1 skipped" in again.stdout
+    assert (out / "plain_comparison.png").stat().st_mtime_ns == before
+    assert (out / "stack_comparison.png").exists()
+    # the provenance record carries --figure: reproducing an output redraws its figure
+    copy = run_cli("run", "--config", str(out / "plain.tif.bgsub.json"), "-o",
+                   str(tmp_path / "again"))
+    assert copy.returncode == 0, copy.stderr
+    assert (tmp_path / "again" / "plain_comparison.png").stat().st_size > 10_000
+
+
+def test_run_figure_is_listed_by_a_dry_run_and_not_written(plane_and_stack, tmp_path):
+    config = tmp_path / "figures.toml"
+    config.write_text('method = "tophat"\nradius = 6\nfigure = true\nfigure_plane = "max"\n')
+    result = run_cli("run", str(plane_and_stack), "-o", str(tmp_path / "out"), "--config",
+                     str(config), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    for name in ("plain_comparison.png", "stack_comparison.png"):
+        assert f"would write {tmp_path / 'out' / name}\n" in result.stdout
+    assert not (tmp_path / "out").exists()
+    bad = run_cli("run", str(plane_and_stack), "-o", str(tmp_path / "out"), "--figure",
+                  "--figure-plane", "top")
+    assert bad.returncode == 2 and "figure_plane='top' is not understood" in bad.stderr

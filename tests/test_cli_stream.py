@@ -170,6 +170,21 @@ def test_ome_tiff_channels_and_imagej_output_stream_with_their_metadata(tmp_path
         np.testing.assert_array_equal(image, np.transpose(fg, ["CZYX".index(a) for a in axes]))
 
 
+@pytest.mark.parametrize("plane", ["middle", "max"])
+def test_a_streamed_figure_is_the_in_memory_one(tmp_path, plane):
+    """--figure on a streamed input: the same PNG as reading the image whole."""
+    tifffile.imwrite(tmp_path / "stack.tif", STACK)
+    args = (*ARGS, "--figure", "--figure-plane", plane)
+    whole = run_cli("run", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "whole"), *args)
+    streamed = run_cli("run", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "streamed"),
+                       *args, "--chunks", "1,40,50")
+    assert whole.returncode == 0 and streamed.returncode == 0, whole.stderr + streamed.stderr
+    figure = (tmp_path / "streamed" / "stack_comparison.png").read_bytes()
+    assert figure == (tmp_path / "whole" / "stack_comparison.png").read_bytes()
+    record = json.loads((tmp_path / "streamed" / "stack.tif.bgsub.json").read_text())
+    assert set(record["outputs"]) == {"image", "figure"}
+
+
 # --- a distributed cluster -----------------------------------------------------------------
 
 

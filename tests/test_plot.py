@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,61 @@ def test_sweep_of_min_and_max_sizes(small):
 def test_sweep_rejects_bad_show(small):
     with pytest.raises(ValueError, match="show="):
         plot.sweep(small, ["tophat"], [3], show="both")
+
+
+# -- bgsub run --figure: what the batch draws -------------------------------------------------
+
+
+def test_run_figure_shows_the_chosen_plane_of_the_computed_background(tmp_path, monkeypatch):
+    import tifffile
+
+    from bgsub import batch
+    from bgsub.config import Settings
+
+    stack = bgsub.data.synthetic((5, 40, 44), seed=4).image
+    tifffile.imwrite(tmp_path / "s.ome.tif", stack, ome=True, metadata={
+        "axes": "ZYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.0})
+    drawn, calls = [], []
+    real_compare, real_subtract = plot.compare, batch.subtract_background
+    monkeypatch.setattr(plot, "compare", lambda *a, **k: drawn.append(
+        real_compare(*a, **k)) or drawn[-1])
+    monkeypatch.setattr(batch, "subtract_background",
+                        lambda *a, **k: calls.append(k) or real_subtract(*a, **k))
+    background = bgsub.estimate_background(stack, "tophat", 6, axes="ZYX")
+
+    def run(plane, out):
+        settings = Settings(method="tophat", radius=6, figure=True,
+                            figure_plane=plane).validated()
+        sources = [batch.Source(tmp_path / "s.ome.tif", Path("s.ome.tif"))]
+        jobs, _ = batch.plan_jobs(sources, tmp_path / out, settings)
+        batch.prepare_folders(jobs)
+        return batch.run_batch(jobs, settings)[0]
+
+    assert run("middle", "a").status == "done"
+    assert len(calls) == 1 and calls[0]["return_background"]  # one background, reused
+    fig = drawn[-1]
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["raw", "background", "foreground"]
+    assert fig.get_suptitle() == "s.ome.tif: tophat, radius 6 (plane 2 of 5)"
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), stack[2])
+    np.testing.assert_allclose(fig.axes[3].get_lines()[1].get_ydata(), background[2, 20],
+                               rtol=1e-6)
+    assert any("µm" in t.get_text() for t in fig.axes[0].texts)  # scale bar from the file
+    assert (tmp_path / "a" / "s_comparison.png").read_bytes()[:4] == b"\x89PNG"
+
+    assert run("max", "b").status == "done"
+    assert drawn[-1].get_suptitle().endswith("(maximum projection of 5 planes)")
+    np.testing.assert_array_equal(drawn[-1].axes[0].images[0].get_array(), stack.max(axis=0))
+
+    failed = run(9, "c")
+    assert failed.status == "failed" and failed.message.startswith(
+        "--figure-plane 9: plane 9 does not exist (the image has 5 planes)")
+    assert not (tmp_path / "c" / "s.ome.tif").exists()
+
+
+def test_to_plane_follows_the_axes():
+    data = np.arange(2 * 3 * 4 * 5 * 3).reshape(2, 4, 5, 3, 3)  # C, Y, X, Z, S
+    shown = plot.to_plane(data, axes="CYXZS", plane=4)  # c=1, z=1
+    np.testing.assert_allclose(shown, data[1, :, :, 1, :].mean(axis=-1))
+    assert plot.to_plane(data, axes="CYXZS", project=True).shape == (4, 5)
+    with pytest.raises(ValueError, match="plane 6 does not exist"):
+        plot.to_plane(data, axes="CYXZS", plane=6)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
+from scipy import ndimage as ndi
 
 import bgsub
 from bgsub._dtypes import integer_bounds
@@ -109,6 +110,23 @@ def test_a_huge_radius_beyond_the_image_is_refused_before_allocating(method):
     image = np.zeros((8, 8), np.uint16)
     message = one_line_error(ValueError, lambda: bgsub.subtract_background(image, method, 1e6))
     assert "beyond the image (8x8)" in message and "radius=8.0" in message
+
+
+@pytest.mark.parametrize(("method", "options"), [
+    ("gaussian", {"sigma": 1e9}), ("dog", {"high_sigma": 1e12}), ("dog", {"low_sigma": 1e9}),
+    ("tophat", {"dilation_radius": 1e9})])
+def test_a_huge_method_option_is_refused_before_allocating(method, options):
+    image = np.zeros((8, 8), np.uint16)
+    message = one_line_error(
+        ValueError, lambda: bgsub.subtract_background(image, method, 3, **options))
+    assert f"method {method!r}" in message and "beyond the image (8x8)" in message
+
+
+def test_a_large_option_beyond_a_small_image_still_runs():
+    image = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    expected = ndi.gaussian_filter(image.astype(np.float64), 1000.0, mode="reflect")
+    background = bgsub.estimate_background(image, "gaussian", 3, sigma=1000.0)
+    np.testing.assert_allclose(background, expected, rtol=1e-5)
 
 
 def test_a_huge_radius_within_a_large_image_is_not_refused_by_that_rule():

@@ -29,6 +29,8 @@ AUTO = "auto"
 #: A radius larger than the image is accepted while its neighbourhood (2r+1 pixels per
 #: spatial axis) holds at most this many pixels; beyond, footprints would need gigabytes.
 MAX_NEIGHBOURHOOD = 2**24
+#: Largest reach (pixels along one axis) allowed beyond the image's own size.
+MAX_REACH = 2**20
 
 
 def estimate_background(
@@ -310,9 +312,12 @@ def _plan(
     if isinstance(radius, str) and radius == AUTO:
         radius = suggest_radius(array, layout.axes, light_background=bool(light_background)).radius
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
-    _check_radius_fits(radii, tuple(array.shape[ax] for ax in layout.spatial))
+    extent = tuple(array.shape[ax] for ax in layout.spatial)
+    _check_radius_fits(radii, extent)
+    resolved = chosen.resolve_options(options)
+    _check_options_reach(chosen, radii, resolved, extent)
     return _Plan(array, chosen, layout, radii, bool(light_background),
-                 parse_presmooth(presmooth), chosen.resolve_options(options))
+                 parse_presmooth(presmooth), resolved)
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -361,6 +366,25 @@ def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> No
             f"{'x'.join(map(str, sides))} pixels, beyond the image "
             f"({'x'.join(map(str, extent))}) and too large to compute; use a radius no "
             f"larger than the image, e.g. radius={fits if len(set(fits)) > 1 else fits[0]}"
+        )
+
+
+def _check_options_reach(
+    method: Method, radius: tuple[float, ...], options: dict[str, Any], extent: tuple[int, ...]
+) -> None:
+    """Refuse options (e.g. ``sigma=1e9``) whose reach would be huge to allocate.
+
+    The method's halo is how far a pixel's background looks; beyond the image
+    and beyond :data:`MAX_REACH` pixels it only costs memory (a Gaussian's
+    kernel of ``8 * sigma`` taps) without changing the result meaningfully.
+    """
+    reach = method.halo(radius, options)
+    if any(h > max(n, MAX_REACH) for h, n in zip(reach, extent, strict=True)):
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items() if v is not None)
+        raise ValueError(
+            f"method {method.name!r} with {given or 'this radius'} reaches {max(reach)} pixels, "
+            f"beyond the image ({'x'.join(map(str, extent))}) and too large to compute; "
+            "use values no larger than the image"
         )
 
 

@@ -35,6 +35,11 @@ __all__ = ["Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
 #: Stacks at least this large get their own progress bar (when bars are shown).
 STACK_PROGRESS_BYTES = 64 * 2**20
 _FLOAT_ONLY = ("png",)
+#: Name of the comparison figure (``--figure``), after the output's stem and suffix.
+FIGURE_SUFFIX = "_comparison.png"
+FIGURE_DPI = 110
+# Matplotlib's text and font caches are not thread safe: one figure is drawn at a time.
+_FIGURE_LOCK = threading.Lock()
 
 
 class PlanError(Exception):
@@ -64,6 +69,7 @@ class Job:
     output_format: str
     background: Path | None = None
     background_format: str | None = None
+    figure: Path | None = None
     action: str = "run"
     reason: str = ""
 
@@ -79,6 +85,8 @@ class Job:
         paths = {"image": self.output}
         if self.background is not None:
             paths["background"] = self.background
+        if self.figure is not None:
+            paths["figure"] = self.figure
         return paths
 
 
@@ -235,6 +243,8 @@ def _jobs_for(source: Source, outdir: Path, settings: Settings) -> list[Job]:
             bg_ext = io.extension_for(bg_fmt, source.relative.name)
             job.background, job.background_format = folder / f"{stem}{tag}_background{bg_ext}", \
                 bg_fmt
+        if settings.figure:
+            job.figure = folder / f"{stem}{tag}{FIGURE_SUFFIX}"
         jobs.append(job)
     return jobs
 
@@ -438,10 +448,12 @@ def run_job(
         if stack_progress is not None and image.nbytes >= STACK_PROGRESS_BYTES:
             progress = stack_progress(job, block_count(image.shape, parameters))
         _check(cancel)
-        foreground, background = process(image, parameters, settings.save_background, progress)
+        foreground, background = process(image, parameters, settings.save_background or
+                                          job.figure is not None, progress)
+        planes = _figure_planes(job, settings, parameters, image, background, foreground)
         del image
         _check(cancel)
-        _write_outputs(job, settings, meta, parameters, source, foreground, background)
+        _write_outputs(job, settings, meta, parameters, source, foreground, background, planes)
     except Cancelled:
         return Result(job.source.path, "cancelled", "interrupted", job)
     except Exception as exc:  # one bad file must not stop the batch
@@ -453,7 +465,8 @@ def run_job(
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
                    parameters: dict[str, Any], source: dict[str, Any],
-                   foreground: np.ndarray, background: np.ndarray | None) -> None:
+                   foreground: np.ndarray, background: np.ndarray | None,
+                   planes: tuple[tuple[np.ndarray, ...], str] | None = None) -> None:
     out_meta = dataclasses.replace(meta, provenance=None)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     io.write_image(job.output, foreground, out_meta,
@@ -465,6 +478,9 @@ def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
                        provenance.embedded_record(parameters, source, "background"),
                        format=job.background_format)
         outputs["background"] = (job.background, job.background_format or job.output_format)
+    if job.figure is not None and planes is not None:
+        _write_figure(job, meta, parameters, *planes)
+        outputs["figure"] = (job.figure, "png")
     _write_sidecar(job, settings, parameters, source, outputs)
 
 
@@ -472,6 +488,8 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
                    source: dict[str, Any], outputs: dict[str, tuple[Path, str]]) -> None:
     run_settings = {"format": job.output_format, "save_background": settings.save_background,
                     "suffix": settings.suffix}
+    if settings.figure:
+        run_settings.update(figure=True, figure_plane=settings.figure_plane)
     io.write_json(job.sidecar, provenance.sidecar_record(
         parameters, source, settings.request(), run_settings, outputs))
 
@@ -479,14 +497,66 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
 def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
                   source: dict[str, Any],
                   stack_progress: Callable[..., Callable[[int], Any] | None] | None) -> None:
-    """Stream one job (read, subtract, write chunk by chunk), then write its sidecar."""
+    """Stream one job (read, subtract, write chunk by chunk), then its figure and sidecar."""
     progress = None if stack_progress is None else (
         lambda total: stack_progress(job, total, "chunk"))
-    parameters = _stream.run_job(job, settings, streaming, source, progress)
+    done = _stream.run_job(job, settings, streaming, source, progress)
     outputs = {"image": (job.output, job.output_format)}
     if job.background is not None:
         outputs["background"] = (job.background, job.background_format or job.output_format)
-    _write_sidecar(job, settings, parameters, source, outputs)
+    if job.figure is not None and done.figure is not None:
+        _write_figure(job, done.metadata, done.parameters, *done.figure)
+        outputs["figure"] = (job.figure, "png")
+    _write_sidecar(job, settings, done.parameters, source, outputs)
+
+
+def _figure_planes(job: Job, settings: Settings, parameters: dict[str, Any],
+                   image: np.ndarray, background: np.ndarray | None, foreground: np.ndarray
+                   ) -> tuple[tuple[np.ndarray, ...], str] | None:
+    """The 2D planes of raw, background and foreground that ``--figure`` shows, and which."""
+    if job.figure is None or background is None:
+        return None
+    from bgsub.plot import to_plane
+
+    choice = settings.figure_plane
+    axes = parameters["axes"]
+    count = int(np.prod([n for a, n in zip(axes, image.shape, strict=True)
+                         if a not in "YXS"]))
+    where = {"plane": None if choice == "middle" else choice, "project": choice == "max",
+             "axes": axes}
+    try:
+        planes = tuple(to_plane(a, **where) for a in (image, background, foreground))
+    except ValueError as exc:
+        raise ValueError(f"--figure-plane {choice}: {exc}, middle or max") from None
+    if count < 2:
+        return planes, ""
+    if choice == "max":
+        return planes, f"maximum projection of {count} planes"
+    return planes, f"plane {count // 2 if choice == 'middle' else choice} of {count}"
+
+
+def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
+                  planes: tuple[np.ndarray, ...], shown: str) -> None:
+    """raw | background | foreground with a line profile, as :func:`bgsub.plot.compare`,
+    drawn with matplotlib's Agg canvas (no pyplot) and written atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bgsub.plot import compare
+
+    radius = parameters["radius"]
+    radius = ",".join(f"{r:g}" for r in radius) if isinstance(radius, list) else (
+        f"{radius:g}" if isinstance(radius, float) else str(radius))
+    series = f" [series {job.series}]" if job.series is not None else ""
+    title = f"{job.source.path.name}{series}: {parameters['method']}, radius {radius}"
+    if shown:
+        title += f" ({shown})"
+    size, unit = meta.spacing.get("X"), meta.units.get("X")
+    with _FIGURE_LOCK:
+        figure = compare(*planes, title=title, pixel_size=size if unit else None,
+                         unit=unit or "")
+        FigureCanvasAgg(figure)
+        with io.atomic_target(job.figure) as tmp:
+            figure.savefig(tmp, format="png", dpi=FIGURE_DPI)
 
 
 def _check(cancel: threading.Event | None) -> None:

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -148,6 +149,7 @@ _SETTING_PARAMS = {
     "presmooth": "presmooth", "true_3d": "true_3d", "axes": "axes", "spacing": "spacing",
     "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
     "fmt": "format", "suffix": "suffix", "series": "series",
+    "figure": "figure", "figure_plane": "figure_plane",
 }
 
 
@@ -187,6 +189,12 @@ class Interrupted(KeyboardInterrupt):
               default="same", show_default=True, help="Pixel type of the result.")
 @click.option("--save-background", is_flag=True,
               help="Also write the background (float32) as <name>_background.")
+@click.option("--figure/--no-figure", default=False,
+              help="Also write raw | background | foreground with a line profile as "
+                   "<name>_comparison.png.  [default: no-figure]")
+@click.option("--figure-plane", default="middle", show_default=True, metavar="middle|max|N",
+              help="The plane of a stack that --figure shows: the middle one, the maximum "
+                   "projection, or plane N.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="same",
               show_default=True, help="Output format (same: as the input; JPEG -> PNG).")
 @click.option("--suffix", default="", help="Added to output file names, e.g. _bgsub.")
@@ -315,6 +323,8 @@ def _dry_run(out: _Printer, todo: list, skipped: list, problems: list) -> NoRetu
         out.always(f"would write {job.output}  <- {job.source.path}{_series(job)}{why}")
         if job.background is not None:
             out.always(f"would write {job.background}")
+        if job.figure is not None:
+            out.always(f"would write {job.figure}")
     for result in skipped:
         out.always(f"would skip  {result.job.output} ({result.message})")
     out.always(f"dry run: {len(todo)} to do, {len(skipped)} up to date, "
@@ -450,6 +460,10 @@ def _write(text: str, bar: Any = None, err: bool = False) -> None:
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"bgsub: error: {message}", err=True)
+    if code > 128:
+        # an interrupted read can leave a coroutine (zarr's async I/O) never awaited; its
+        # RuntimeWarning at shutdown would break the promise of one error line
+        warnings.simplefilter("ignore")
     sys.exit(code)
 
 
@@ -503,10 +517,6 @@ def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
         click.echo(f"{indent}bgsub      : {record.get('kind', 'output')} of "
                    f"{record.get('input', {}).get('name')}, {params.get('method')} radius "
                    f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 @main.command("suggest")

@@ -15,7 +15,7 @@ pipeline (the settings at the top level) or several named ones::
     envelope = true
 
 Keys are the long command-line options (``light``, ``true_3d``/``3d``,
-``save_background``, ...); see ``docs/cli.md``.
+``save_background``, ``figure``, ...); see ``docs/cli.md``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ class Settings:
         Which series of multi-series files to process.
     suffix : str
         Added to each output's file name before its extension.
+    figure : bool
+        Also write a comparison figure (raw | background | foreground, with a
+        line profile) next to each output, ``<name>_comparison.png``.
+    figure_plane : "middle", "max" or int
+        Which plane of a stack the figure shows: the middle one, the maximum
+        projection, or plane N (the leading axes counted in file order).
     """
 
     method: str = "rolling_ball"
@@ -85,6 +91,8 @@ class Settings:
     format: str = "same"
     series: str | int = "all"
     suffix: str = ""
+    figure: bool = False
+    figure_plane: str | int = "middle"
 
     def updated(self, values: Mapping[str, Any]) -> Settings:
         """A copy with ``values`` (setting names or aliases) applied; options are merged."""
@@ -109,7 +117,8 @@ class Settings:
             series=_series(self.series), output_dtype=str(self.output_dtype),
             offset=_number(self.offset, "offset"), true_3d=_flag(self.true_3d, "true_3d"),
             light_background=_flag(self.light_background, "light"),
-            save_background=_flag(self.save_background, "save_background"))
+            save_background=_flag(self.save_background, "save_background"),
+            figure=_flag(self.figure, "figure"), figure_plane=_figure_plane(self.figure_plane))
 
     def request(self) -> dict[str, Any]:
         """The settings that decide an output's content, as JSON-friendly values."""
@@ -177,6 +186,19 @@ def _series(value: Any) -> str | int:
         raise ConfigError(f"series={value!r} is not understood; use all or a number") from None
     if index < 0:
         raise ConfigError(f"series={value!r} is out of range; use all or a number 0, 1, ...")
+    return index
+
+
+def _figure_plane(value: Any) -> str | int:
+    if isinstance(value, str) and value.strip().lower() in ("middle", "max"):
+        return value.strip().lower()
+    try:
+        index = int(value)
+    except (TypeError, ValueError):
+        index = -1
+    if isinstance(value, bool) or index < 0 or str(index) != str(value).strip():
+        raise ConfigError(f"figure_plane={value!r} is not understood; use middle, max or a "
+                          "plane number 0, 1, ...")
     return index
 
 
@@ -380,7 +402,7 @@ def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
     if values.get("spacing") is None:
         values["spacing"] = "none"
     settings = record.get("settings", {})
-    for key in ("save_background", "format", "suffix"):
+    for key in ("save_background", "format", "suffix", "figure", "figure_plane"):
         if key in settings:
             values[key] = settings[key]
     series = record.get("input", {}).get("series")

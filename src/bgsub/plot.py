@@ -12,7 +12,8 @@ import numpy as np
 __all__ = ["SweepResult", "compare", "sweep", "to_plane"]
 
 
-def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = False) -> np.ndarray:
+def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = False,
+             axes: str | None = None) -> np.ndarray:
     """Reduce an image to one 2D plane for display.
 
     Parameters
@@ -23,23 +24,62 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
     plane : int, optional
         Index into the flattened leading axes; the middle plane by default.
     project : bool
-        Show the maximum projection over the leading axes instead.
+        Show the maximum projection over the leading axes instead (NaNs ignored).
+    axes : str, optional
+        One letter per axis of ``data`` (e.g. ``"CZYX"``, ``"ZYXS"``): Y and X
+        are shown, RGB samples ``S`` averaged, and every other axis counts as
+        a leading axis in the given order. Without it the last two axes are
+        Y, X.
 
     Examples
     --------
     >>> import numpy as np
     >>> to_plane(np.zeros((5, 8, 9)), project=True).shape
     (8, 9)
+    >>> to_plane(np.zeros((8, 9, 5)), axes="YXZ", plane=4).shape
+    (8, 9)
     """
-    data = np.asarray(data)
-    if data.ndim == 3 and data.shape[-1] in (3, 4) and min(data.shape[:2]) > 4:
+    lazy = _is_dask_array(data)  # a Dask array: only the plane shown is computed
+    data = data if lazy else np.asarray(data)
+    samples = False
+    if axes is not None:
+        axes = axes.upper()
+        if len(axes) != data.ndim or "Y" not in axes or "X" not in axes:
+            raise ValueError(f"axes {axes!r} do not fit an image of shape {data.shape}; "
+                             "give one letter per axis, with Y and X")
+        last = ("Y", "X", "S") if "S" in axes else ("Y", "X")
+        data = np.transpose(data, [i for i, a in enumerate(axes) if a not in last]
+                            + [axes.index(a) for a in last])
+        samples = "S" in axes
+    elif data.ndim == 3 and data.shape[-1] in (3, 4) and min(data.shape[:2]) > 4:
         return data[..., :3].astype(np.float64).mean(axis=-1)
-    if data.ndim == 2:
-        return data
-    flat = data.reshape(-1, *data.shape[-2:])
-    if project:
-        return np.nanmax(flat, axis=0)
-    return flat[flat.shape[0] // 2 if plane is None else int(plane)]
+    spatial = 3 if samples else 2
+    if data.ndim > spatial:
+        flat = data.reshape(-1, *data.shape[-spatial:])
+        if project:
+            data = _max_ignoring_nan(flat) if lazy else np.fmax.reduce(flat, axis=0)
+        else:
+            index = flat.shape[0] // 2 if plane is None else int(plane)
+            if not -flat.shape[0] <= index < flat.shape[0]:
+                raise ValueError(f"plane {index} does not exist (the image has "
+                                 f"{flat.shape[0]} planes); use 0 to {flat.shape[0] - 1}")
+            data = flat[index]
+    if samples:
+        data = data[..., :3].astype(np.float64).mean(axis=-1)
+    return np.asarray(data)
+
+
+def _is_dask_array(data: Any) -> bool:
+    from bgsub.api import _is_dask_array
+
+    return _is_dask_array(data)
+
+
+def _max_ignoring_nan(flat: Any) -> Any:
+    """``np.fmax.reduce(flat, axis=0)`` of a Dask array, lazily."""
+    import dask.array as da
+
+    return da.reduction(flat, np.fmax.reduce, np.fmax.reduce, axis=0, dtype=flat.dtype)
 
 
 def compare(
@@ -54,6 +94,7 @@ def compare(
     unit: str = "µm",
     plane: int | None = None,
     project: bool = False,
+    axes: str | None = None,
 ) -> Any:
     """Figure of raw, background and foreground with a line profile across them.
 
@@ -80,6 +121,9 @@ def compare(
         For stacks: the plane shown (index into the flattened leading axes).
     project : bool
         For stacks: show maximum projections instead of one plane.
+    axes : str, optional
+        Axes of the arrays, e.g. ``"CZYX"`` (see :func:`to_plane`); by default
+        the last two are Y, X.
 
     Returns
     -------
@@ -95,7 +139,7 @@ def compare(
     """
     from matplotlib.figure import Figure
 
-    image, background, foreground = (to_plane(a, plane=plane, project=project)
+    image, background, foreground = (to_plane(a, plane=plane, project=project, axes=axes)
                                      for a in (image, background, foreground))
     row = image.shape[0] // 2 if profile_row is None else int(profile_row)
     fig = Figure(figsize=(13, 7.5), layout="constrained")

@@ -261,6 +261,26 @@ def _tiles(extents: dict[str, int], budget: int) -> dict[str, int]:
 
 
 @dataclass
+class Streamed:
+    """What :func:`run_job` did: the parameters used, the input's metadata, the figure's planes.
+
+    Attributes
+    ----------
+    parameters : dict
+        The keyword arguments given to :func:`bgsub.subtract_background`.
+    metadata : ImageMetadata
+        The input's.
+    figure : tuple, optional
+        ``((raw, background, foreground), caption)``: the planes ``--figure``
+        shows, computed after the outputs were written; None without ``--figure``.
+    """
+
+    parameters: dict[str, Any]
+    metadata: io.ImageMetadata
+    figure: tuple[tuple[np.ndarray, ...], str] | None = None
+
+
+@dataclass
 class _Target:
     """One output to write: where, in which format, and the lazy pixels (image order)."""
 
@@ -277,7 +297,7 @@ def run_job(
     streaming: Streaming,
     source: dict[str, Any],
     progress: Callable[[int], Progress | None] | None = None,
-) -> dict[str, Any]:
+) -> Streamed:
     """Stream one job: read lazily, subtract, write each output chunk by chunk, atomically.
 
     Parameters
@@ -296,14 +316,16 @@ def run_job(
 
     Returns
     -------
-    dict
-        The parameters given to :func:`bgsub.subtract_background`, as
-        :func:`bgsub.batch.resolve_parameters` gives them.
+    Streamed
+        The parameters (as :func:`bgsub.batch.resolve_parameters` gives them),
+        the input's metadata and, for ``--figure``, the planes to show: the
+        chosen plane is computed again (the whole stack, for a maximum
+        projection), from the input.
     """
     import dask.array as da
 
     from bgsub.api import subtract_background
-    from bgsub.batch import resolve_parameters
+    from bgsub.batch import _figure_planes, resolve_parameters
 
     array, meta = streaming.open(job)
     try:
@@ -318,9 +340,9 @@ def run_job(
         kwargs.update(parameters["options"])
         if kwargs["spacing"] is not None:
             kwargs["spacing"] = tuple(kwargs["spacing"])
-        result = subtract_background(image, return_background=settings.save_background,
-                                     **kwargs)
-        foreground, background = result if settings.save_background else (result, None)
+        with_background = settings.save_background or job.figure is not None
+        result = subtract_background(image, return_background=with_background, **kwargs)
+        foreground, background = result if with_background else (result, None)
         out_meta = dataclasses.replace(meta, provenance=None)
         targets = [_Target(job.output, job.output_format, foreground, out_meta,
                            provenance.embedded_record(parameters, source, "foreground"))]
@@ -331,10 +353,11 @@ def run_job(
                                                               "background")))
         update = progress(math.prod(foreground.numblocks)) if progress else None
         _write(targets, streaming, update)
+        figure = _figure_planes(job, settings, parameters, image, background, foreground)
     finally:
         if hasattr(array, "close"):
             array.close()
-    return parameters
+    return Streamed(parameters, meta, figure)
 
 
 def _token(job: Any, source: dict[str, Any]) -> str:

@@ -194,23 +194,62 @@ def test_radius_larger_than_image(dtype: type, shape: str, img_shape: tuple[int,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("forced", ["van_herk", "tables"])
-def test_box_pass_variants(dtype: type, forced: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each 1D box pass has a van Herk and a table/direct variant: check both everywhere."""
-    if forced == "van_herk":
-        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 0)
-        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 0)
-    else:
-        monkeypatch.setattr(flat, "_BOX_X_TABLE_MAX", 10**6)
-        monkeypatch.setattr(flat, "_BOX_YZ_DIRECT_MAX", 10**6)
-    img2 = random_image((26, 35), dtype, seed=12)
+@pytest.mark.parametrize("tiling", ["default", "strips", "bands"])
+def test_box_tilings(dtype: type, tiling: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box kernel's tasks (bands of lines with halos, column strips) on every thread."""
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
+    if tiling == "strips":  # 64-column strips for runs without row windows
+        monkeypatch.setattr(flat, "_BOX_STRIP_BYTES", 1)
+    elif tiling == "bands":  # as if there were 16 threads: bands of 16 lines or 2x the halo
+        monkeypatch.setattr(flat, "_planned_threads", lambda: 16)
+    img2 = random_image((70, 150), dtype, seed=12)
     img3 = random_image((11, 13, 17), dtype, seed=13)
-    for img, radii in ((img2, [1, 4, 12, 40, (0, 9), (9, 0)]), (img3, [1, 3, 9, (6, 0, 2)])):
+    for img, radii in (
+        (img2, [1, 4, 12, 40, (0, 9), (9, 0), (3, 30)]),
+        (img3, [1, 3, 9, (6, 0, 2), (2, 3, 0), (0, 0, 4)]),
+    ):
         for r in radii:
             fp = footprint_array(r, "box", ndim=img.ndim)
             for op, (ours, ref) in OPS.items():
                 expected = ref(img, fp, mode="ignore")
                 np.testing.assert_array_equal(ours(img, r, "box"), expected, err_msg=f"{op} {r}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("img_shape", [(1, 1), (1, 2), (2, 3), (3, 3), (3, 40), (40, 1), (2, 2, 3)])
+def test_box_narrow_images(dtype: type, img_shape: tuple[int, ...]) -> None:
+    """Widths/heights 1..3 with radii below, at and beyond the image size."""
+    img = random_image(img_shape, dtype, seed=sum(img_shape))
+    for r in (1, 2, 3, 5, (0,) * (img.ndim - 1) + (2,), (2,) + (0,) * (img.ndim - 1)):
+        fp = footprint_array(r, "box", ndim=img.ndim)
+        for op, (ours, ref) in OPS.items():
+            expected = ref(img, fp, mode="ignore")
+            np.testing.assert_array_equal(ours(img, r, "box"), expected, err_msg=f"{op} {r}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_box_ties_and_plateaus(dtype: type) -> None:
+    """Few distinct values (many equal minima/maxima in a window) and constant images."""
+    rng = np.random.default_rng(3)
+    few = rng.integers(0, 3, size=(37, 53)).astype(dtype)
+    steps = np.repeat(np.repeat(rng.integers(0, 4, size=(5, 7)), 8, 0), 8, 1).astype(dtype)
+    flat_img = np.full((19, 23), 7, dtype)
+    for img in (few, steps, flat_img):
+        for r in (1, 2, 6, 30):
+            fp = footprint_array(r, "box", ndim=2)
+            for op, (ours, ref) in OPS.items():
+                expected = ref(img, fp, mode="ignore")
+                np.testing.assert_array_equal(ours(img, r, "box"), expected, err_msg=f"{op} {r}")
+
+
+def test_box_calls_group_the_passes() -> None:
+    """A 2D opening is one kernel run: x min -> (y min, y max) -> x max."""
+    calls = flat._box_calls([((3.0, 5.0), False), ((3.0, 5.0), True)], (1, 20, 20))
+    assert calls == [(1, ([(5, False)], [(3, False), (3, True)], [(5, True)]))]
+    calls3 = flat._box_calls([((1.0, 2.0, 3.0), False), ((1.0, 2.0, 3.0), True)], (4, 9, 9))
+    assert [axis for axis, _ in calls3] == [1, 0, 1]
+    assert calls3[1][1] == ([], [(1, False), (1, True)], [])
+    assert flat._box_calls([((0.0, 0.0), False)], (1, 5, 5)) == []
 
 
 def test_opening_with_dilation_radius() -> None:
@@ -339,3 +378,44 @@ def test_multithreaded_equals_skimage(shape: str, monkeypatch: pytest.MonkeyPatc
     for img, r in ((img2, 9), (img2, 30), (img3, 3), (img3, (2, 5, 5))):
         fp = footprint_array(r, shape, ndim=img.ndim)
         np.testing.assert_array_equal(flat_opening(img, r, shape), morph.opening(img, fp))
+
+
+# ---------------------------------------------------------------------------
+# Threads: the kernels release the GIL
+# ---------------------------------------------------------------------------
+
+
+def test_kernels_release_the_gil() -> None:
+    """Every numba kernel of flat.py and rank.py is compiled with ``nogil=True``."""
+    from numba.core.registry import CPUDispatcher
+
+    from bgsub.kernels import rank
+
+    kernels = [
+        obj for module in (flat, rank) for obj in vars(module).values()
+        if isinstance(obj, CPUDispatcher)
+    ]
+    assert len(kernels) >= 10
+    assert all(k.targetoptions.get("nogil") for k in kernels), [
+        k.__name__ for k in kernels if not k.targetoptions.get("nogil")
+    ]
+
+
+def test_concurrent_calls_equal_sequential() -> None:
+    """Two Python threads running the kernels at once get the sequential results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bgsub.kernels.rank import mean_filter, median_filter
+
+    imgs = [random_image((300, 310), np.uint16, seed=s) for s in range(4)]
+    jobs = [
+        (flat_opening, 9, "box"), (flat_opening, 6, "disk"), (flat_erosion, 20, "box"),
+        (median_filter, 3, "disk"), (mean_filter, 4, "disk"),
+    ]
+    calls = [(fn, img, r, shape) for fn, r, shape in jobs for img in imgs]
+    expected = [fn(img, r, shape) for fn, img, r, shape in calls]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda c: c[0](c[1], c[2], c[3]), calls))
+            for g, e in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(g, e)

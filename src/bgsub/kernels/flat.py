@@ -15,24 +15,27 @@ Algorithms
   ``O(number of rows)`` = ``O(r)`` (2D) or ``O(r**2)`` (3D) work per pixel. Output is
   processed in tiles of rows (numba ``prange``); each input row's table is built once per
   tile and scattered to the output rows it touches, so memory is one table per thread.
-* Box: separable 1D passes. Along y/z: van Herk / Gil-Werman, streamed block by block
-  (``O(1)`` per pixel in the radius; a direct minimum over the ``2r + 1`` lines for
-  ``r <= 8``). Along x: the row sparse tables above (``O(log r)`` with vectorised passes,
-  measured faster than the serial van Herk recurrence) up to ``r = 255`` and van Herk
-  beyond, so the cost is bounded independently of the radius.
+* Box: separable 1D windows in the input dtype (no float copy). Along x each row is
+  padded and goes through ``log2(2r + 1)`` vectorised doubling steps (``O(log r)``); across
+  lines (y, z) van Herk / Gil-Werman on whole lines (``O(1)`` in ``r``, vectorised along
+  the lines). Windows of consecutive filters along the same axes are fused: an opening
+  runs x min -> y min -> y max -> x max on bands of lines held in per-thread buffers, so
+  the image is read and written once.
 * Offsets that can only reach outside the image (``|o_i| >= n_i``) are dropped, so huge
   radii cost no more than the image extent.
 
-Dilation is computed as an erosion of the order-reversed image (``max - v`` for unsigned,
-``-1 - v`` for signed integers, ``-v`` for floats), which is exact and is fused into the
-kernels' input and output passes. NaN handling is unspecified.
+For the disk, dilation is computed as an erosion of the order-reversed image (``max - v``
+for unsigned, ``-1 - v`` for signed integers, ``-v`` for floats), which is exact and is
+fused into the kernels' input and output passes; the box kernels take the maximum
+directly. The kernels release the GIL. NaN handling is unspecified.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from fractions import Fraction
 from functools import lru_cache
 
@@ -269,6 +272,13 @@ def _min_identity(dtype: np.dtype) -> np.generic:
     return dtype.type(np.iinfo(dtype).max)
 
 
+def _max_identity(dtype: np.dtype) -> np.generic:
+    """Neutral element of ``max`` for ``dtype`` (its smallest value)."""
+    if dtype.kind == "f":
+        return dtype.type(-np.inf)
+    return dtype.type(np.iinfo(dtype).min)
+
+
 def _inversion_constant(dtype: np.dtype) -> np.generic:
     """``c`` such that ``v -> c - v`` is an exact order-reversing bijection of ``dtype``.
 
@@ -296,6 +306,21 @@ def _planned_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+# numba's fallback threading layer ("workqueue", used when neither TBB nor OpenMP loads)
+# aborts when two threads launch parallel kernels at once; the kernels release the GIL
+# (``nogil=True``), so launches are serialised there.
+_WORKQUEUE_LOCK = threading.RLock()
+
+
+def _launch_guard() -> threading.RLock | nullcontext:
+    """A lock around kernel launches if the threading layer is not thread-safe."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        layer = "workqueue"
+    return _WORKQUEUE_LOCK if layer == "workqueue" else nullcontext()
+
+
 @contextmanager
 def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
     """Run the enclosed numba ``prange`` loops with dynamic scheduling and enough threads.
@@ -310,6 +335,13 @@ def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
         tiles per thread; dynamic hand-out keeps both cores busy when one of them is
         shared with another process.
 
+    Notes
+    -----
+    The thread count and chunk size are numba's per-thread settings, so Python threads
+    (a Dask threaded scheduler, ``bgsub run --jobs``) can run kernels side by side: they
+    release the GIL. Under numba's "workqueue" threading layer, which is not thread-safe,
+    the regions run one at a time.
+
     Examples
     --------
     >>> with parallel_region(work=1e9):
@@ -317,13 +349,14 @@ def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
     """
     threads = numba.get_num_threads()
     use = int(max(1, min(threads, work // _MIN_WORK_PER_THREAD)))
-    old_chunk = numba.set_parallel_chunksize(chunksize)
-    numba.set_num_threads(use)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(threads)
-        numba.set_parallel_chunksize(old_chunk)
+    with _launch_guard():
+        old_chunk = numba.set_parallel_chunksize(chunksize)
+        numba.set_num_threads(use)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(threads)
+            numba.set_parallel_chunksize(old_chunk)
 
 
 # ---------------------------------------------------------------------------
@@ -331,13 +364,13 @@ def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _flip(v, c):
     """Order-reversing bijection ``c - v`` (see :func:`_inversion_constant`)."""
     return c - v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _build_sparse_table(row, table, nlev, pad, ident, inv_c, flip_in):
     """Fill ``table[k, j] = min(p[j : j + 2**k])`` where ``p`` is ``row`` padded by ``pad``.
 
@@ -366,7 +399,7 @@ def _build_sparse_table(row, table, nlev, pad, ident, inv_c, flip_in):
         span *= 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _min_update(out_row, level, a, b):
     """``out_row[x] = min(out_row[x], level[x + a], level[x + b])``."""
     n = out_row.shape[0]
@@ -376,7 +409,7 @@ def _min_update(out_row, level, a, b):
         out_row[x] = min(out_row[x], min(la[x], lb[x]))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _rows_min_kernel(
     src, out, rowk, rowa, rowb, nlev, pad, ident, inv_c, flip_in, flip_out, bz, by
 ):
@@ -459,288 +492,340 @@ def _rows_min(
 
 
 # ---------------------------------------------------------------------------
-# Numba kernels: box (van Herk / Gil-Werman along one axis)
+# Numba kernels: box (separable 1D passes in the input dtype, fused per band)
 # ---------------------------------------------------------------------------
+#
+# Every element loop below writes an array that it reads at most at the same index, so
+# LLVM vectorises it (its runtime overlap check fails for ``f(x, x, y)``-style calls,
+# which would then run scalar). The helpers are inlined: a call per line costs more than
+# the line's work on narrow images.
 
 
-@njit(cache=True)
-def _load(dst, src, ident, inside, inv_c, flip_in):
-    """``dst[:] = src`` (order-reversed if ``flip_in``), or the identity if not ``inside``."""
-    if not inside:
-        dst[:] = ident
-    elif flip_in:
+@njit(cache=True, nogil=True, inline="always")
+def _pair(dst, a, b, use_max):
+    """``dst = max(a, b)`` or ``min(a, b)`` element-wise (``dst`` overlaps neither)."""
+    if use_max:
         for i in range(dst.shape[0]):
-            dst[i] = _flip(src[i], inv_c)
-    else:
-        for i in range(dst.shape[0]):
-            dst[i] = src[i]
-
-
-@njit(cache=True)
-def _accumulate(dst, prev, src, inside, inv_c, flip_in):
-    """``dst[:] = min(prev, src)`` (``src`` order-reversed if ``flip_in``; ignored if not
-    ``inside``). ``dst`` may be ``prev``."""
-    if not inside:
-        for i in range(dst.shape[0]):
-            dst[i] = prev[i]
-    elif flip_in:
-        for i in range(dst.shape[0]):
-            dst[i] = min(prev[i], _flip(src[i], inv_c))
-    else:
-        for i in range(dst.shape[0]):
-            dst[i] = min(prev[i], src[i])
-
-
-@njit(cache=True)
-def _store(dst, a, b, inv_c, flip_out):
-    """``dst[:] = min(a, b)`` (order-reversed if ``flip_out``)."""
-    if flip_out:
-        for i in range(dst.shape[0]):
-            dst[i] = _flip(min(a[i], b[i]), inv_c)
+            dst[i] = max(a[i], b[i])
     else:
         for i in range(dst.shape[0]):
             dst[i] = min(a[i], b[i])
 
 
-@njit(cache=True)
-def _vhgw_row(p, g, h, k):
-    """Block-wise prefix (``g``) and suffix (``h``) minima of ``p`` in blocks of ``k``.
+@njit(cache=True, nogil=True, inline="always")
+def _fold(acc, src, use_max):
+    """``acc = max(acc, src)`` or ``min(acc, src)`` element-wise."""
+    if use_max:
+        for i in range(acc.shape[0]):
+            acc[i] = max(acc[i], src[i])
+    else:
+        for i in range(acc.shape[0]):
+            acc[i] = min(acc[i], src[i])
 
-    Both running minima are carried in one loop (two independent dependency chains).
+
+@njit(cache=True, nogil=True, inline="always")
+def _copy_line(dst, src):
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True, nogil=True)
+def _row_window(src, dst, w, use_max, ident, pa, pb):
+    """``dst[x] = min/max(src[x - w : x + w + 1])`` along a row, out-of-row pixels ignored.
+
+    The row is padded with the identity ``ident``; ``log2(2w + 1)`` doubling steps
+    (``p[j] = min(p[j], p[j + span])``) leave minima over ``span`` pixels, and two
+    overlapping look-ups answer every window. ``pa`` and ``pb`` hold ``len(src) + 2w``.
     """
-    width = p.shape[0]
-    for bs in range(0, width, k):
-        be = min(bs + k, width)
-        pb = p[bs:be]
-        gb = g[bs:be]
-        hb = h[bs:be]
-        size = be - bs
-        ag = pb[0]
-        ah = pb[size - 1]
-        for t in range(size):
-            ag = min(ag, pb[t])
-            gb[t] = ag
-            u = size - 1 - t
-            ah = min(ah, pb[u])
-            hb[u] = ah
-
-
-@njit(cache=True, parallel=True)
-def _vhgw_last_axis(src, out, w, ident, inv_c, flip_in, flip_out):
-    """Running minimum of half-width ``w`` along the last axis of 2D arrays."""
-    nrows, n = src.shape
+    n = src.shape[0]
     width = n + 2 * w
-    chunk = 16
-    for c in prange((nrows + chunk - 1) // chunk):
-        p = np.empty(width, dtype=src.dtype)
-        g = np.empty(width, dtype=src.dtype)
-        h = np.empty(width, dtype=src.dtype)
-        p[:w] = ident
-        p[w + n :] = ident
-        for r in range(c * chunk, min(nrows, (c + 1) * chunk)):
-            _load(p[w : w + n], src[r], ident, True, inv_c, flip_in)
-            _vhgw_row(p, g, h, 2 * w + 1)
-            _store(out[r], h[:n], g[2 * w : 2 * w + n], inv_c, flip_out)
+    k = 2 * w + 1
+    cur = pa[:width]
+    other = pb[:width]
+    cur[:w] = ident
+    cur[w + n :] = ident
+    _copy_line(cur[w : w + n], src)
+    span = 1
+    while 2 * span <= k:
+        m = width - 2 * span + 1
+        _pair(other[:m], cur[:m], cur[span : span + m], use_max)
+        cur, other = other, cur
+        span *= 2
+    _pair(dst, cur[:n], cur[k - span : k - span + n], use_max)
 
 
-@njit(cache=True)
-def _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in):
-    """``suffix[t] = min of padded lines start + t .. start + k - 1`` (``k = 2w + 1``).
+@njit(cache=True, nogil=True)
+def _row_stages(src, dst, ws, maxes, top, bottom, rows):
+    """Row windows ``(ws[j], maxes[j])`` one after the other, ``src -> dst`` (a copy if
+    there are none). ``rows`` holds three scratch rows (``len(src) + 2 max(ws)``)."""
+    nst = ws.shape[0]
+    if nst == 0:
+        _copy_line(dst, src)
+        return
+    n = src.shape[0]
+    tmp = rows[2][:n]
+    cur = src
+    for j in range(nst):
+        target = dst if j == nst - 1 else tmp
+        ident = bottom if maxes[j] else top
+        _row_window(cur, target, ws[j], maxes[j], ident, rows[0], rows[1])
+        cur = tmp
 
-    Padded line ``j`` is source line ``j - w``; lines outside the source are the identity.
+
+@njit(cache=True, nogil=True)
+def _line_window(src, src_lo, sc0, dst, dst_lo, dc0, width, n, y0, y1, w, use_max, suffix,
+                 prefix):
+    """Window of half-width ``w`` across lines, on ``width`` columns.
+
+    ``dst[y - dst_lo][dc0:]`` = min/max of lines ``y - w .. y + w`` for ``y0 <= y < y1``,
+    line ``y`` being ``src[y - src_lo][sc0:]``; lines outside ``[0, n)`` are ignored.
+    Van Herk / Gil-Werman on whole lines (vectorised along them): for each block of
+    ``k = 2w + 1`` outputs, suffix minima over the block's first window and a running
+    prefix minimum over the lines after it; each output is one ``min`` of the two.
+    ``suffix`` holds ``k`` lines, ``prefix`` one.
     """
-    n = src2.shape[0]
-    k = suffix.shape[0]
-    for t in range(k - 1, -1, -1):
-        i = start + t - w
-        line = src2[min(max(i, 0), n - 1), c0:c1]
-        if t == k - 1:
-            _load(suffix[t], line, ident, 0 <= i < n, inv_c, flip_in)
-        else:
-            _accumulate(suffix[t], suffix[t + 1], line, 0 <= i < n, inv_c, flip_in)
+    k = 2 * w + 1
+    sc1 = sc0 + width
+    dc1 = dc0 + width
+    pre = prefix[:width]
+    for s in range(y0, y1, k):
+        # suffix[t] = min(lines s + t - w .. s + w), for t in [t_lo, t_hi] (lines in [0, n))
+        t_hi = min(k - 1, n - 1 + w - s)
+        t_lo = max(0, w - s)
+        _copy_line(suffix[t_hi][:width], src[s + t_hi - w - src_lo][sc0:sc1])
+        for t in range(t_hi - 1, t_lo - 1, -1):
+            _pair(suffix[t][:width], suffix[t + 1][:width], src[s + t - w - src_lo][sc0:sc1],
+                  use_max)
+        _copy_line(dst[s - dst_lo][dc0:dc1], suffix[t_lo][:width])
+        prefix_empty = s + w + 1 >= n
+        for t in range(1, min(y1, s + k) - s):
+            j = s + w + t  # the line entering the prefix for output s + t
+            if j < n:
+                if t == 1:
+                    _copy_line(pre, src[j - src_lo][sc0:sc1])
+                else:
+                    _fold(pre, src[j - src_lo][sc0:sc1], use_max)
+            head = suffix[max(t, t_lo)][:width]
+            if prefix_empty:
+                _copy_line(dst[s + t - dst_lo][dc0:dc1], head)
+            else:
+                _pair(dst[s + t - dst_lo][dc0:dc1], head, pre, use_max)
 
 
-@njit(cache=True, parallel=True)
-def _vhgw_mid_axis(src, out, w, ident, inv_c, flip_in, flip_out, strip, band):
-    """Running minimum of half-width ``w`` along axis 1 of 3D arrays (no aliasing).
+@njit(cache=True, nogil=True, parallel=True)
+def _box_band_kernel(
+    src, dst, pre_w, pre_max, line_w, line_max, post_w, post_max, top, bottom, band, cols,
+    bufs, suffixes, prefixes, rows,
+):
+    """Windows along the rows (``pre``), across the lines (axis 1, ``line``) and along the
+    rows again (``post``) of 3D ``src``, ``-> dst`` (not ``src``).
 
-    Van Herk / Gil-Werman streamed block by block: for each block of ``k = 2w + 1``
-    padded lines the suffix minima are kept (``k`` lines of ``strip`` columns, sized to
-    stay in cache) while a running prefix minimum over the next block yields the outputs,
-    so the source is read from memory once. Tasks are (batch, band of ``band`` output
-    lines, column strip).
+    Tasks are (plane, band of ``band`` output lines, strip of ``cols`` columns; row
+    windows need whole rows, ``cols = m``). A task filters the input lines its band
+    depends on (the band plus the line windows' total half-width on each side) into the
+    calling thread's buffers, runs the line windows between them and writes the band
+    through the post windows: memory is read and written once.
     """
     nb, n, m = src.shape
-    k = 2 * w + 1
-    nstrips = (m + strip - 1) // strip
+    nl = line_w.shape[0]
+    halo = 0
+    for i in range(nl):
+        halo += line_w[i]
     nbands = (n + band - 1) // band
+    nstrips = (m + cols - 1) // cols
     for task in prange(nb * nbands * nstrips):
+        tid = numba.get_thread_id()
         b = task // (nbands * nstrips)
         rest = task - b * nbands * nstrips
-        ib = rest // nstrips
-        c0 = (rest - ib * nstrips) * strip
-        c1 = min(m, c0 + strip)
-        s = c1 - c0
-        y0 = ib * band
+        y0 = (rest // nstrips) * band
         y1 = min(n, y0 + band)
-        suffix = np.empty((k, s), dtype=src.dtype)
-        prefix = np.empty(s, dtype=src.dtype)
-        src2 = src[b]
-        start = y0  # padded line where the current block starts; output i <-> window [i, i+2w]
-        _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in)
-        while start < y1:
-            _store(out[b, start, c0:c1], suffix[0], suffix[0], inv_c, flip_out)
-            for t in range(1, k):
-                i_out = start + t
-                if i_out >= y1:
-                    break
-                i = start + k + t - 1 - w  # source line of padded line i_out + 2w
-                line = src2[min(max(i, 0), n - 1), c0:c1]
-                if t == 1:
-                    _load(prefix, line, ident, 0 <= i < n, inv_c, flip_in)
-                else:
-                    _accumulate(prefix, prefix, line, 0 <= i < n, inv_c, flip_in)
-                _store(out[b, i_out, c0:c1], suffix[t], prefix, inv_c, flip_out)
-            start += k
-            if start < y1:
-                _block_suffix(src2, suffix, start, w, c0, c1, ident, inv_c, flip_in)
+        c0 = (rest % nstrips) * cols
+        width = min(m, c0 + cols) - c0
+        lo = max(0, y0 - halo)
+        cur = src[b]
+        cur_lo = 0
+        cur_c0 = c0
+        if pre_w.shape[0] > 0:  # whole rows (cols == m)
+            cur = bufs[tid, 0]
+            cur_lo = lo
+            cur_c0 = 0
+            last = min(n, y1 + halo) if nl > 0 else y1
+            for y in range(lo, last):
+                target = dst[b, y] if nl == 0 else cur[y - lo]
+                _row_stages(src[b, y], target, pre_w, pre_max, top, bottom, rows[tid])
+            if nl == 0:
+                continue
+        left = halo
+        for i in range(nl):
+            left -= line_w[i]
+            o0 = max(0, y0 - left)
+            o1 = min(n, y1 + left)
+            direct = i == nl - 1 and post_w.shape[0] == 0
+            target = dst[b] if direct else bufs[tid, (i + 1) % 2]
+            t_lo = 0 if direct else o0
+            t_c0 = c0 if direct else 0
+            _line_window(cur, cur_lo, cur_c0, target, t_lo, t_c0, width, n, o0, o1,
+                         line_w[i], line_max[i], suffixes[tid], prefixes[tid])
+            cur = target
+            cur_lo = t_lo
+            cur_c0 = t_c0
+        if post_w.shape[0] > 0:  # whole rows
+            for y in range(y0, y1):
+                _row_stages(cur[y - cur_lo], dst[b, y], post_w, post_max, top, bottom,
+                            rows[tid])
 
 
-# Per-axis choice for the separable box (measured on 2048x2048 uint16): along the last
-# axis the sparse-table row kernel (O(log r), vectorised) beats the scalar van Herk pass
-# up to very large windows, so van Herk takes over only above _BOX_X_TABLE_MAX; along the
-# other axes van Herk (vectorised over whole rows) wins above _BOX_YZ_DIRECT_MAX, below
-# which the direct minimum over the 2r+1 rows is cheaper.
-_BOX_X_TABLE_MAX = 255
-_BOX_YZ_DIRECT_MAX = 8
+# Bytes of per-thread line buffers a task of the band kernel aims for (L2-sized) when its
+# line windows can run on column strips (no row windows in the same run).
+_BOX_STRIP_BYTES = 1 << 19
 
 
-def _box_passes(
-    radius3: tuple[float, float, float], shape3: tuple[int, int, int]
-) -> list[tuple[int, int]]:
-    """``(axis, half-width)`` of the 1D passes of a box, clipped to the image extent."""
-    ws = [min(math.floor(r), n - 1) for r, n in zip(radius3, shape3, strict=True)]
-    return [(ax, ws[ax]) for ax in (2, 1, 0) if ws[ax] > 0]
+def _box_tiling(
+    shape: tuple[int, int, int], halo: int, k_max: int, whole_rows: bool, nbuf: int,
+    itemsize: int,
+) -> tuple[int, int]:
+    """``(band, cols)`` for :func:`_box_band_kernel` on an array of ``shape``.
 
-
-def _run_chain(src3: np.ndarray, out3: np.ndarray, steps: list[tuple]) -> None:
-    """Run 1D/row minimum passes one after the other, ``src3 -> ... -> out3``.
-
-    ``steps`` holds ``(kind, arg, flip_in, flip_out)`` with ``kind`` "rows" (``arg``: row
-    half-widths), "box" (``arg``: ``(axis, w)``) or "flip" (order-reversing copy). One
-    scratch buffer is used; destinations alternate so no pass reads what it writes.
+    With row windows a task needs whole rows; bands give a few tasks per thread but are
+    at least twice the halo, so re-filtered halo lines at most double the work. Without,
+    a task takes every line of a column strip (no halo work) sized to the cache.
     """
-    if not steps:
+    nb, n, m = shape
+    want = 4 * _planned_threads()
+    if whole_rows:
+        per_plane = -(-want // nb)
+        return min(n, max(-(-n // per_plane), 2 * halo, 16)), m
+    cols = _BOX_STRIP_BYTES // ((nbuf * n + k_max + 1) * itemsize) // 64 * 64
+    cols = max(64, cols)
+    if nb * -(-m // cols) < want:
+        cols = max(64, -(-m * nb // want))
+    return n, min(cols, m)
+
+
+def _box_call(src3: np.ndarray, dst3: np.ndarray, call: tuple[list, list, list]) -> None:
+    """One :func:`_box_band_kernel` run; ``call`` is (pre, line, post) lists of ``(w,
+    use_max)``."""
+    pre, line, post = call
+    if not line:
+        pre, post = pre + post, []
+    nb, n, m = src3.shape
+    dtype = src3.dtype
+    halo = sum(w for w, _ in line)
+    k_max = 2 * max([w for w, _ in line], default=0) + 1
+    whole_rows = bool(pre or post)
+    nbuf = 2 if whole_rows or len(line) > 2 else 1
+    band, cols = _box_tiling(src3.shape, halo, k_max, whole_rows, nbuf, dtype.itemsize)
+    lines = min(n, band + 2 * halo) if (whole_rows or len(line) > 1) else 1
+    wx = max([w for w, _ in pre + post], default=0)
+    row_work = sum(2 + math.log2(2 * w + 1) for w, _ in pre + post)
+    work = src3.size * (1 + row_work + 3 * len(line)) * min(2.0, lines / band)
+
+    def arrays(stages: list) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([w for w, _ in stages], dtype=np.int64),
+                np.array([mx for _, mx in stages], dtype=np.bool_))
+
+    with parallel_region(work):
+        threads = numba.get_num_threads()
+        bufs = np.empty((threads, 2, lines, cols), dtype=dtype)
+        suffixes = np.empty((threads, k_max, cols), dtype=dtype)
+        prefixes = np.empty((threads, cols), dtype=dtype)
+        rows = np.empty((threads, 3, (m + 2 * wx) if whole_rows else 1), dtype=dtype)
+        _box_band_kernel(src3, dst3, *arrays(pre), *arrays(line), *arrays(post),
+                         _min_identity(dtype), _max_identity(dtype), band, cols, bufs,
+                         suffixes, prefixes, rows)
+
+
+def _box_calls(
+    ops: list[tuple[tuple[float, ...], bool]], shape3: tuple[int, int, int]
+) -> list[tuple[int, tuple[list, list, list]]]:
+    """Box filters ``(radius, use_max)`` as kernel runs ``(line axis, (pre, line, post))``.
+
+    A box filter is a window along each axis in any order, so consecutive filters visit
+    the axes in opposite orders (x, y, z, then z, y, x) and one run takes the row windows
+    before and after a run of line windows: a 2D opening is a single run, x min ->
+    (y min, y max) -> x max. Windows along z (line axis 0) run on their own.
+    """
+    passes = []
+    for i, (radius, use_max) in enumerate(ops):
+        rad3 = (0.0,) * (3 - len(radius)) + tuple(radius)
+        for axis in ((2, 1, 0) if i % 2 == 0 else (0, 1, 2)):
+            w = min(math.floor(rad3[axis]), shape3[axis] - 1)
+            if w > 0:
+                passes.append((axis, w, use_max))
+    calls: list[tuple[int, tuple[list, list, list]]] = []
+    i = 0
+    while i < len(passes):
+        pre, line, post = [], [], []
+        while i < len(passes) and passes[i][0] == 2:
+            pre.append(passes[i][1:])
+            i += 1
+        axis = 1
+        if i < len(passes) and (passes[i][0] == 1 or not pre):
+            axis = passes[i][0]
+            while i < len(passes) and passes[i][0] == axis:
+                line.append(passes[i][1:])
+                i += 1
+        while axis == 1 and line and i < len(passes) and passes[i][0] == 2:
+            post.append(passes[i][1:])
+            i += 1
+        calls.append((axis, (pre, line, post)))
+    return calls
+
+
+def _box_chain(
+    src3: np.ndarray, out3: np.ndarray, ops: list[tuple[tuple[float, ...], bool]]
+) -> None:
+    """Box minimum/maximum filters in sequence, ``src3 -> out3`` (3D, C-contiguous)."""
+    calls = _box_calls(ops, src3.shape)
+    if not calls:
         out3[...] = src3
         return
-    scratch = np.empty_like(out3) if len(steps) > 1 else out3
+    nz, ny, nx = src3.shape
+    scratch = np.empty_like(out3) if len(calls) > 1 else out3
     cur = src3
-    for i, (kind, arg, flip_in, flip_out) in enumerate(steps):
-        dst = out3 if (len(steps) - 1 - i) % 2 == 0 else scratch
-        if kind == "rows":
-            _rows_min(cur, dst, arg, flip_in, flip_out)
-        elif kind == "box":
-            _box_pass(cur, dst, arg[0], arg[1], flip_in, flip_out)
+    for i, (axis, call) in enumerate(calls):
+        dst = out3 if (len(calls) - 1 - i) % 2 == 0 else scratch
+        if axis == 1:
+            _box_call(cur, dst, call)
         else:
-            _flip_copy(cur, dst)
+            _box_call(cur.reshape(1, nz, ny * nx), dst.reshape(1, nz, ny * nx), call)
         cur = dst
 
 
-def _stage_steps(
-    radius: tuple[float, ...],
-    shape: str,
-    shape3: tuple[int, int, int],
-    flip_in: bool,
-    flip_out: bool,
-) -> list[tuple]:
-    """Passes of one minimum filter (order-reversed on input/output as asked)."""
-    if shape == "box":
-        passes = _box_passes((0.0,) * (3 - len(radius)) + radius, shape3)
-        steps = [("box", p, False, False) for p in passes]
-    else:
-        steps = [("rows", _clipped_halfwidths(radius, shape, shape3), False, False)]
-    if not steps:
-        return [("flip", None, True, True)] if flip_in != flip_out else []
-    first, last = steps[0], steps[-1]
-    steps[0] = (first[0], first[1], flip_in, first[3])
-    steps[-1] = (last[0], last[1], steps[-1][2], flip_out)
-    return steps
+# ---------------------------------------------------------------------------
+# Chains of filters (disk: minimum passes on possibly order-reversed data)
+# ---------------------------------------------------------------------------
 
 
-def _box_pass(
-    src3: np.ndarray, dst3: np.ndarray, axis: int, w: int, flip_in: bool, flip_out: bool
-) -> None:
-    """1D running minimum of half-width ``w`` along ``axis`` (``dst3`` is not ``src3``)."""
-    nz, ny, nx = src3.shape
-    dtype = src3.dtype
-    ident, inv_c = _min_identity(dtype), _inversion_constant(dtype)
-    if axis == 2 and w <= _BOX_X_TABLE_MAX:
-        _rows_min(src3, dst3, np.full((1, 1), w, dtype=np.int64), flip_in, flip_out)
-    elif w <= _BOX_YZ_DIRECT_MAX and axis != 2:
-        hw = np.zeros((2 * w + 1, 1) if axis == 0 else (1, 2 * w + 1), dtype=np.int64)
-        _rows_min(src3, dst3, hw, flip_in, flip_out)
-    else:
-        with parallel_region(6 * src3.size):
-            _van_herk_pass(src3, dst3, axis, w, ident, inv_c, flip_in, flip_out)
+def _run_chain(src3: np.ndarray, out3: np.ndarray, steps: list[tuple]) -> None:
+    """Run row-minimum passes ``(half-widths, flip_in, flip_out)`` in turn, ``src3 -> out3``.
 
-
-def _van_herk_pass(
-    src3: np.ndarray,
-    dst3: np.ndarray,
-    axis: int,
-    w: int,
-    ident: np.generic,
-    inv_c: np.generic,
-    flip_in: bool,
-    flip_out: bool,
-) -> None:
-    nz, ny, nx = src3.shape
-    dtype = src3.dtype
-    if axis == 2:
-        src2, dst2 = src3.reshape(nz * ny, nx), dst3.reshape(nz * ny, nx)
-        _vhgw_last_axis(src2, dst2, w, ident, inv_c, flip_in, flip_out)
-    else:
-        shape = (nz, ny, nx) if axis == 1 else (1, nz, ny * nx)
-        strip, band = _mid_axis_tiling(shape, w, dtype)
-        _vhgw_mid_axis(
-            src3.reshape(shape),
-            dst3.reshape(shape),
-            w,
-            ident,
-            inv_c,
-            flip_in,
-            flip_out,
-            strip,
-            band,
-        )
-
-
-def _mid_axis_tiling(
-    shape: tuple[int, int, int], w: int, dtype: np.dtype, budget: int = 1 << 18
-) -> tuple[int, int]:
-    """``(strip, band)`` for :func:`_vhgw_mid_axis`.
-
-    The strip keeps the ``2w + 1`` suffix lines within ``budget`` bytes (cache); bands of
-    output lines (each reading ``2w`` extra lines) are added until there are a few tasks
-    per thread, but never shorter than ``4w + 2`` lines.
+    One scratch buffer is used; destinations alternate so no pass reads what it writes.
     """
-    nb, n, m = shape
-    k = 2 * w + 1
-    strip = max(64, budget // (k * dtype.itemsize))
-    strip = min(m, -(-strip // 64) * 64)
-    tasks = nb * -(-m // strip)
-    want = 4 * _planned_threads()
-    bands = 1 if tasks >= want else -(-want // tasks)
-    band = max(-(-n // bands), 2 * k)
-    return strip, min(band, n)
+    scratch = np.empty_like(out3) if len(steps) > 1 else out3
+    cur = src3
+    for i, (hw, flip_in, flip_out) in enumerate(steps):
+        dst = out3 if (len(steps) - 1 - i) % 2 == 0 else scratch
+        _rows_min(cur, dst, hw, flip_in, flip_out)
+        cur = dst
 
 
-def _flip_copy(src: np.ndarray, out: np.ndarray) -> None:
-    """``out = order-reversed src`` (exact)."""
-    if src.dtype.kind == "f":
-        np.negative(src, out=out)
-    else:
-        np.invert(src, out=out)
+def _disk_steps(
+    ops: list[tuple[tuple[float, ...], bool]], shape3: tuple[int, int, int]
+) -> list[tuple]:
+    """Disk filters ``(radius, use_max)`` as row-minimum passes.
+
+    A maximum is a minimum of the order-reversed image, reversed back; reversals between
+    two filters cancel or merge into the passes' input/output.
+    """
+    steps: list[tuple] = []
+    for i, (radius, use_max) in enumerate(ops):
+        flip_in = use_max if i == 0 else False
+        following = ops[i + 1][1] if i + 1 < len(ops) else False
+        flip_out = use_max != following
+        hw = _clipped_halfwidths(radius, "disk", shape3)
+        steps.append((hw, flip_in, flip_out))
+    return steps
 
 
 # ---------------------------------------------------------------------------
@@ -748,21 +833,21 @@ def _flip_copy(src: np.ndarray, out: np.ndarray) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _min_chain(
-    image: np.ndarray, shape: str, stages: list[tuple[RadiusLike, bool, bool]]
+def _filter_chain(
+    image: np.ndarray, shape: str, ops: list[tuple[RadiusLike, bool]]
 ) -> np.ndarray:
-    """Apply minimum filters ``(radius, flip_in, flip_out)`` in sequence."""
+    """Apply minimum (``use_max=False``) / maximum filters ``(radius, use_max)`` in turn."""
     _check_shape(shape)
     src = _as_supported(image)
     out = np.empty_like(src)
     if src.size == 0:
         return out
     src3, out3 = _as3d(src), _as3d(out)
-    steps: list[tuple] = []
-    for radius, flip_in, flip_out in stages:
-        rad = normalize_radius(radius, src.ndim)
-        steps += _stage_steps(rad, shape, src3.shape, flip_in, flip_out)
-    _run_chain(src3, out3, steps)
+    resolved = [(normalize_radius(radius, src.ndim), use_max) for radius, use_max in ops]
+    if shape == "box":
+        _box_chain(src3, out3, resolved)
+    else:
+        _run_chain(src3, out3, _disk_steps(resolved, src3.shape))
     return out
 
 
@@ -793,7 +878,7 @@ def flat_erosion(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> 
            [1, 1, 1],
            [5, 1, 5]], dtype=uint8)
     """
-    return _min_chain(image, shape, [(radius, False, False)])
+    return _filter_chain(image, shape, [(radius, False)])
 
 
 def flat_dilation(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> np.ndarray:
@@ -821,7 +906,7 @@ def flat_dilation(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
            [7, 7, 7],
            [7, 7, 7]], dtype=int16)
     """
-    return _min_chain(image, shape, [(radius, True, True)])
+    return _filter_chain(image, shape, [(radius, True)])
 
 
 def flat_opening(
@@ -859,5 +944,4 @@ def flat_opening(
     0
     """
     drad = radius if dilation_radius is None else dilation_radius
-    # the erosion is stored order-reversed so that the dilation runs as a plain minimum
-    return _min_chain(image, shape, [(radius, False, True), (drad, False, True)])
+    return _filter_chain(image, shape, [(radius, False), (drad, True)])

@@ -136,7 +136,7 @@ def _window_plan(fp3: np.ndarray, padded_shape: tuple[int, int, int]) -> dict[st
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _move(pflat, c, add, rem, fine, coarse, t, below, track_coarse):
     """Apply one window move; return the updated count of elements below bin ``t``."""
     if track_coarse:
@@ -161,7 +161,7 @@ def _move(pflat, c, add, rem, fine, coarse, t, below, track_coarse):
     return below
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _block_sum(h, start):
     """Sum of the 256 counts ``h[start : start + 256]``."""
     total = 0
@@ -171,7 +171,7 @@ def _block_sum(h, start):
     return total
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _seek(fine, coarse, t, below, rank, track_coarse):
     """Move bin ``t`` until ``below <= rank < below + fine[t]`` (``below`` = count < t).
 
@@ -218,7 +218,7 @@ def _seek(fine, coarse, t, below, rank, track_coarse):
     return t, below
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _median_kernel(
     padded,
     out,
@@ -354,7 +354,7 @@ def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _segment_sum_kernel(prefix, out, rows_dz, rows_dy, rows_w, pads, acc_dtype):
     """``out[z, y, x] = sum over footprint rows of the padded row sums (prefix diffs)``."""
     nz, ny, nx = out.shape
