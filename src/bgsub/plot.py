@@ -18,9 +18,10 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
 
     Parameters
     ----------
-    data : ndarray
+    data : ndarray or dask.array.Array
         A 2D image or a stack whose last two axes are Y, X (an RGB image is
-        shown by its mean over the last axis).
+        shown by its mean over the last axis). A Dask array stays lazy: only
+        the plane shown (or the projection) is computed.
     plane : int, optional
         Index into the flattened leading axes; the middle plane by default.
     project : bool
