@@ -91,7 +91,9 @@ def _lower_envelope(f, c, out, v, z):  # pragma: no cover - numba
         while z[j + 1] < x:
             j += 1
         d = np.float64(x - v[j])
-        out[x] = f[v[j]] + c * d * d
+        # the take-over points are rounded: near a tie the chosen parabola may beat f[x]
+        # by less than an ulp of the values, which must not put the erosion above f
+        out[x] = min(f[v[j]] + c * d * d, f[x])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
