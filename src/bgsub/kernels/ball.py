@@ -225,13 +225,13 @@ _CANDIDATE_REACH = 8
 _NEAR_INTEGER = 1e-6
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _better(ga, gb, a, b, x, w, cs):  # pragma: no cover - numba
     """Whether candidate ``b`` is at least as good as ``a`` at ``x``."""
     return gb + cs[x - b + w] <= ga + cs[x - a + w]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _switch_point(ga, gb, a, b, w, rho, inv_s, span, cs):  # pragma: no cover - numba
     """First integer x at which candidate ``b > a`` is at least as good as ``a``.
 
@@ -276,7 +276,7 @@ def _switch_point(ga, gb, a, b, w, rho, inv_s, span, cs):  # pragma: no cover - 
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _candidates(row, pad, n, margins, cpos, cval, flags):  # pragma: no cover - numba
     """Keep the pixels of ``row[pad:pad + n]`` that may win some envelope; return their count.
 
@@ -318,7 +318,7 @@ def _candidates(row, pad, n, margins, cpos, cval, flags):  # pragma: no cover - 
     return nk
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _erode_line_envelope(
     cpos, cval, nk, cs, w, rho, inv_s, out, sa, sg, st
 ):  # pragma: no cover - numba
@@ -363,7 +363,7 @@ def _erode_line_envelope(
             out[x] = ga + cs[x + off]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numba
     """Direct erosion of ``row[pad:pad + n]`` (padded with ``+inf``) by ``cs``.
 
@@ -419,7 +419,7 @@ def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numb
 # ----------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _min_into(dst, row, scratch):  # pragma: no cover - numba
     """``dst = minimum(dst, row)``; exact after rounding to ``dst``'s dtype.
 
@@ -435,7 +435,7 @@ def _min_into(dst, row, scratch):  # pragma: no cover - numba
         dst[x] = scratch[x]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _load_row(img32, img64, in64, k, j, sign, line):  # pragma: no cover - numba
     """``line = sign * image[k, j]`` in float64, from whichever input array is used."""
     if in64:
@@ -448,7 +448,7 @@ def _load_row(img32, img64, in64, k, j, sign, line):  # pragma: no cover - numba
             line[x] = sign * np.float64(src32[x])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _store_min(out32, out64, out64_used, z, y, res, scratch):  # pragma: no cover - numba
     """``out[z, y] = minimum(out[z, y], res)`` in whichever output array is used."""
     if out64_used:
@@ -457,7 +457,7 @@ def _store_min(out32, out64, out64_used, z, y, res, scratch):  # pragma: no cove
         _min_into(out32[z, y], res, scratch)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fill_rows(out, z0, z1, y0, y1, sign, init):  # pragma: no cover - numba
     """Set rows to ``+inf`` (``init``) or flip their sign back (``0 - v``, no ``-0``)."""
     for z in range(z0, z1):
@@ -469,7 +469,7 @@ def _fill_rows(out, z0, z1, y0, y1, sign, init):  # pragma: no cover - numba
                     out[z, y, x] = 0.0 - out[z, y, x]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _erode_block(
     img32, img64, out32, out64, sign, widths, rhos, costs, inv_s, method, margins, block
 ):  # pragma: no cover - numba
@@ -551,7 +551,7 @@ def _erode_block(
         _fill_rows(out32, z0, z1, y0, y1, sign, False)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _erode_nd(
     img32, img64, out32, out64, sign, widths, rhos, costs, inv_s, method, margins, bz, by
 ):  # pragma: no cover - numba
