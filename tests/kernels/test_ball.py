@@ -66,20 +66,32 @@ def assert_close(got, ref, dtype):
         np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL64)
 
 
-@pytest.fixture(params=["auto", "envelope", "envelope-filtered", "direct"])
-def row_method(request, monkeypatch):
-    """Run a test with the default per-row method choice, or one method forced.
+ROW_METHODS = {
+    # name: (forced method, lower bounds, pruning); see bgsub.kernels.ball
+    "auto": (0, -1, True),
+    "direct": (1, 0, True),
+    "gather": (2, 1, True),
+    "gather-unpruned": (2, 0, False),
+    "envelope": (3, 0, True),
+    "envelope-unpruned": (3, 1, False),
+}
 
-    "envelope" uses the lower envelope on every row (no candidate filtering, as
-    rows of width 0 take part); "envelope-filtered" on every row wider than 2
-    pixels, with the candidate filter active; "direct" never.
+
+@pytest.fixture(params=list(ROW_METHODS))
+def row_method(request, monkeypatch):
+    """Run a test with the default per-row method choice, or one path forced.
+
+    "direct", "gather" and "envelope" force that 1D method on every row (the
+    envelope also on rows of width 0); "-unpruned" keeps every pixel as a
+    candidate.  The lower-bound skipping (two sweeps) is forced on for
+    "gather" and "envelope-unpruned", off for the others except "auto".
     """
-    if request.param.startswith("envelope"):
-        min_width = -1 if request.param == "envelope" else 2
-        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", min_width)
-        monkeypatch.setattr(ball, "_ENVELOPE_COST", (0.0, 0.0))
-    elif request.param == "direct":
-        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", 10**9)
+    force, bounds, prune = ROW_METHODS[request.param]
+    monkeypatch.setattr(ball, "_FORCE_METHOD", force)
+    monkeypatch.setattr(ball, "_FORCE_BOUNDS", bounds)
+    monkeypatch.setattr(ball, "_PRUNE", prune)
+    if force == 3:
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
     return request.param
 
 
