@@ -224,8 +224,12 @@ _COST_DIRECT = 0.09
 _ENVELOPE_MIN_WIDTH = 12
 
 #: The lower-bound skipping (two sweeps) is used when the ellipsoid has at
-#: least this many rows (cross-sections) besides the central one.
+#: least ``_BOUNDS_MIN_ROWS`` rows (cross-sections) besides the central one
+#: and the central row is at least ``_BOUNDS_MIN_WIDTH`` pixels wide on each
+#: side: it saves erosion work only where rows are wide enough for the gather
+#: method, and costs a second sweep.
 _BOUNDS_MIN_ROWS = 8
+_BOUNDS_MIN_WIDTH = 18
 
 #: Testing hooks: force one method for every row (0 = cost model, 1 = direct,
 #: 2 = gather, 3 = envelope), the lower-bound skipping (-1 = automatic, 0 = off,
@@ -745,22 +749,34 @@ def _min_row(dst, res, n):  # pragma: no cover - numba
         dst[x] = (v if v < o else o) + 0.0
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _round_up32(value):  # pragma: no cover - numba
+    """The smallest float32 that is ``>= value``."""
+    up = np.float32(value)
+    if np.float64(up) < value:
+        up = np.nextafter(up, np.float32(np.inf))
+    return up
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _update_target(dst, res, blocks, nb, top, n):  # pragma: no cover - numba
-    """Min ``res`` into ``dst`` on the blocks ``blocks[:nb]`` and refresh their maxima ``top``."""
+    """Min ``res`` into ``dst`` on the blocks ``blocks[:nb]``; refresh their maxima ``top``.
+
+    ``top`` is float32, rounded up (an upper bound is all the test needs).
+    """
     nfull = n // _BLOCK
     for i in range(nb):
         blk = blocks[i]
         x0 = blk * _BLOCK
         if blk < nfull:
-            top[blk] = _block_min_into(dst, res, x0)
+            top[blk] = _round_up32(_block_min_into(dst, res, x0))
         else:
             high = -np.inf
             for x in range(x0, n):
                 if res[x] < dst[x]:
                     dst[x] = res[x]
                 high = max(high, np.float64(dst[x]))
-            top[blk] = high
+            top[blk] = _round_up32(high)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -955,7 +971,7 @@ def _erode_block(
     qg = np.empty(nx)
     qt = np.empty(nx, dtype=np.int64)
     use_bounds = method[1] > 0
-    tops = np.full((z1 - z0, y1 - y0, nblk if use_bounds else 0), np.inf)
+    tops = np.full((z1 - z0, y1 - y0, nblk if use_bounds else 0), np.inf, dtype=np.float32)
     if out64_used:
         _fill_rows(out64, z0, z1, y0, y1, sign, True)
     else:
@@ -972,6 +988,7 @@ def _erode_block(
             k = k_lo + r // n_j
             j = j_lo + r % n_j
             loaded = False
+            have_e0 = False
             levels = 0
             for dz in range(fz + 1):
                 for dy in range(fy + 1):
@@ -993,20 +1010,22 @@ def _erode_block(
                             tz[nt] = zt
                             ty[nt] = yt
                             nt += 1
-                    if nt == 0 and not (use_bounds and central):
+                    if nt == 0:
                         continue
                     if not loaded:
                         _load_row(img32, img64, in64, k, j, sign, line)
                         nks[:] = -1
                         nks[0] = nx
                         loaded = True
-                    if use_bounds and central:
+                    if use_bounds and not have_e0:  # the central cap's erosion: the bound
                         levels = _erode_row(
                             row, pad, nx, 0, 0, widths, rhos, costs, ctabs, inv_s, method,
                             margins, groups, mins, levels, cpos, cval, first, nks, ar, al, keep,
                             all_blocks, nblk, e0, buf, qa, qg, qt,
                         )
                         _block_minima(e0, nx, e0_min)
+                        have_e0 = True
+                    if use_bounds and central:
                         for t in range(nt):
                             top = tops[tz[t] - z0, ty[t] - y0]
                             if out64_used:
@@ -1163,7 +1182,9 @@ def _morph(
         scale = _max_abs_finite(img3) + float(costs[costs < np.inf].max())
         ctabs, offs, groups, margins = _cap_tables(widths, costs, scale)
         nrows = int((widths >= 0).sum()) - 1
-        bounds = nrows >= _BOUNDS_MIN_ROWS if _FORCE_BOUNDS < 0 else bool(_FORCE_BOUNDS)
+        bounds = nrows >= _BOUNDS_MIN_ROWS and widths[0, 0] >= _BOUNDS_MIN_WIDTH
+        if _FORCE_BOUNDS >= 0:
+            bounds = bool(_FORCE_BOUNDS)
         method = np.array(
             [_FORCE_METHOD, bounds, *_COST_GATHER, *_COST_ENVELOPE, _COST_DIRECT,
              _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES],
