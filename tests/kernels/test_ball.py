@@ -497,6 +497,34 @@ def test_property_matches_reference_and_orders(x, radius, height):
     assert np.all(ero <= x) and np.all(dil >= x)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    x=images_2d,
+    radius=radii,
+    height=heights,
+    path=st.sampled_from([(0, True), (2, True), (3, True), (2, False), (3, False)]),
+    inf_mask=hnp.arrays(np.int8, 14 * 14, elements=st.integers(-1, 12)),
+)
+def test_property_fast_paths_match_reference(x, radius, height, path, inf_mask):
+    """Lower-bound sweeps with each 1D method (pruned or not), some pixels infinite."""
+    force, prune = path
+    marks = inf_mask[: x.size].reshape(x.shape)
+    x = np.where(marks == -1, -np.inf, np.where(marks == 0, np.inf, x))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ball, "_FORCE_BOUNDS", 1)
+        mp.setattr(ball, "_FORCE_METHOD", force)
+        mp.setattr(ball, "_PRUNE", prune)
+        if force == 3:
+            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        ero = ball_erosion(x, radius, height)
+        dil = ball_dilation(x, radius, height)
+    for got, ref in ((ero, ref_erosion(x, radius, height)), (dil, ref_dilation(x, radius, height))):
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(ref))
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(got[finite], ref[finite], rtol=0, atol=ATOL64)
+
+
 @settings(max_examples=40, deadline=None)
 @given(x=images_2d, radius=radii, height=heights)
 def test_property_opening(x, radius, height):
