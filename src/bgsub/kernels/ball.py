@@ -278,7 +278,7 @@ _TIER_HI = (1, 2, 4, 8, 16, 32)
 _NGROUPS = len(_TIER_HI) + 1
 
 #: Estimated cost (ns per pixel) of building a candidate list: a base plus one
-#: term per tier; a list is built only when the blocks to erode repay it.
+#: term per tier (see :func:`_erode_row` for when a list is built).
 _COST_CANDIDATES = (1.5, 0.5)
 
 #: A closed-form switch-over point this close to an integer is re-checked by
@@ -304,6 +304,17 @@ def _group_of(w: int) -> int:
 
 _LANES = 4
 _NVEC = _BLOCK // _LANES
+
+
+def _rows_ok(*arrays, dtypes=(types.float64,)):
+    """Whether every argument is a C-contiguous 1D array of one of ``dtypes``.
+
+    The IR walks raw pointers, so anything else must fail to type.
+    """
+    return all(
+        isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype in dtypes
+        for a in arrays
+    )
 
 
 def _ir_data(context, builder, arrty, value):
@@ -364,6 +375,8 @@ def _gather_block(typingctx, cpos, cval, i0, i1, ctab, base, res, x0):  # pragma
     The sixteen lanes stay in four vector accumulators across the loop over
     candidates.  All arrays are float64 except ``cpos`` (int64).
     """
+    if not (_rows_ok(cpos, dtypes=(types.int64,)) and _rows_ok(cval, ctab, res)):
+        return None
     sig = types.void(cpos, cval, types.intp, types.intp, ctab, types.intp, res, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -397,6 +410,8 @@ def _block_any_below(typingctx, lower, off, dst, x0):  # pragma: no cover
 
     ``lower`` is float64, ``dst`` float32 or float64 (compared in float64).
     """
+    if not (_rows_ok(lower) and _rows_ok(dst, dtypes=(types.float32, types.float64))):
+        return None
     sig = types.boolean(lower, types.float64, dst, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -424,6 +439,8 @@ def _block_min_into(typingctx, dst, res, x0):  # pragma: no cover
     ``res`` is float64; a float32 ``dst`` gets ``res`` rounded to nearest
     first, so the result is exact after rounding (rounding is monotone).
     """
+    if not (_rows_ok(res) and _rows_ok(dst, dtypes=(types.float32, types.float64))):
+        return None
     sig = types.float64(dst, res, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -448,6 +465,8 @@ def _block_min_into(typingctx, dst, res, x0):  # pragma: no cover
 @intrinsic
 def _block_min(typingctx, src, x0):  # pragma: no cover
     """``min(src[x0:x0 + 16])`` of a float64 array."""
+    if not _rows_ok(src):
+        return None
     sig = types.float64(src, types.intp)
 
     def codegen(context, builder, signature, args):
