@@ -1030,6 +1030,7 @@ def _erode_block(
     nrows = (min(nz, z1 + fz) - k_lo) * n_j
     tz = np.empty(4, dtype=np.int64)
     ty = np.empty(4, dtype=np.int64)
+    zero = np.int64(0)  # not a literal 0: keeps callees to one compiled signature
     for sweep in range(2 if use_bounds else 1):
         for idx in range(nrows):
             r = idx if sweep == 0 else nrows - 1 - idx
@@ -1037,7 +1038,7 @@ def _erode_block(
             j = j_lo + r % n_j
             loaded = False
             have_e0 = False
-            levels = 0
+            levels = zero
             for dz in range(fz + 1):
                 for dy in range(fy + 1):
                     w = widths[dz, dy]
@@ -1068,7 +1069,7 @@ def _erode_block(
                         loaded = True
                     if use_bounds and not have_e0:  # the central cap's erosion: the bound
                         levels = _erode_row(
-                            row, pad, nx, 0, 0, widths, rhos, costs, ctabs, inv_s, method,
+                            row, pad, nx, zero, zero, widths, rhos, costs, ctabs, inv_s, method,
                             margins, groups, mins, levels, cpos, cval, first, nks, debt, ar, al,
                             keep, all_blocks, nblk, e0, buf, qa, qg, qt,
                         )
@@ -1084,7 +1085,7 @@ def _erode_block(
                         continue
                     if use_bounds:
                         off = offs[dz, dy] - slack
-                        nlive = 0
+                        nlive = zero
                         for t in range(nt):
                             top = tops[tz[t] - z0, ty[t] - y0]
                             if out64_used:
