@@ -594,9 +594,10 @@ def _candidates(
     whose half-width is at least ``K``, that right neighbour is at least as
     good as ``b`` at every ``x >= b`` in ``b``'s window (closer, or within
     ``k`` at a cost no higher than ``g[b] + c(0)``), and the left one at every
-    ``x <= b``.  The margins are at least four ulps of the image's largest
-    finite value, so ``g[b + k] + m[k] <= g[b]`` implies ``g[b + k] < g[b]``
-    for finite values (the tests ``< inf`` and ``g[b] > -inf`` cover the
+    ``x <= b``.  The margins exceed those increments by four ulps of the
+    largest finite value involved (:func:`_cap_tables`), so the neighbour's
+    sums stay at or below ``b``'s after rounding, and ``g[b + k] < g[b]`` for
+    finite values (the tests ``< inf`` and ``g[b] > -inf`` cover the
     infinite ones); chains of dropped pixels therefore end at a kept one, and
     every erosion value is attained by a kept pixel.
 
@@ -1166,9 +1167,10 @@ def _cap_tables(
     """Per-cap tables for the kernel.
 
     ``scale`` bounds the magnitude of every finite value the kernel adds or
-    compares (largest finite pixel plus largest cost): the pruning margins are
-    at least four of its ulps, and pruning is off when it is not finite or
-    beyond ``1e300``.
+    compares (largest finite pixel plus largest cost): four of its ulps are
+    added to the pruning margins, so that a dropped pixel is beaten by more
+    than rounding (the comparisons are exact, not merely within an ulp), and
+    pruning is off when it is not finite or beyond ``1e300``.
 
     Returns
     -------
@@ -1180,8 +1182,8 @@ def _cap_tables(
     groups : ndarray of int64, shape (fz + 1, fy + 1)
         Candidate group of each cap (see :func:`_group_of`).
     margins : ndarray of float64, shape (_NGROUPS, 33)
-        ``margins[g, k]``: the largest ``c(k) - c(0)`` over the caps of group ``g``
-        (at least ``4 * spacing(scale)`` for ``k >= 1``).
+        ``margins[g, k]``: the largest ``c(k) - c(0)`` over the caps of group ``g``,
+        plus ``4 * spacing(scale)`` for ``k >= 1``.
     """
     pad = (costs.shape[2] - 1) // 2
     ctabs = np.pad(costs, ((0, 0), (0, 0), (_BLOCK, _BLOCK)), constant_values=np.inf)
@@ -1200,7 +1202,7 @@ def _cap_tables(
         inc = costs[dz, dy, pad : pad + reach + 1] - costs[dz, dy, pad]
         margins[g, : reach + 1] = np.maximum(margins[g, : reach + 1], inc)
     if math.isfinite(scale):
-        margins[:, 1:] = np.maximum(margins[:, 1:], 4.0 * np.spacing(scale))
+        margins[:, 1:] += 4.0 * np.spacing(scale)
     return ctabs, offs, groups, margins
 
 
