@@ -33,8 +33,12 @@ ATOL32 = 1e-3
 
 
 def _structure(radius, height):
-    """Independent construction of the ellipsoid's footprint and additive structure."""
-    half = [int(np.floor(r)) for r in radius]
+    """Independent construction of the ellipsoid's footprint and additive structure.
+
+    Offsets on the surface within the relative tolerance count as inside, also
+    just beyond ``floor(r)`` (e.g. offset 2 for ``r = 2 - 2e-15``).
+    """
+    half = [int(np.floor(r * (1 + 1e-12))) for r in radius]
     grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
     q = np.zeros(grids[0].shape)
     for g, r in zip(grids, radius, strict=True):
@@ -282,6 +286,16 @@ def test_ball_support_structure():
     fp, s = ball_support((1.0, 1.0))
     np.testing.assert_array_equal(fp, [[0, 1, 0], [1, 1, 1], [0, 1, 0]])
     assert s[1, 1] == 0.0 and s[0, 1] == -1.0 and s[0, 0] == -np.inf
+
+
+def test_support_within_rounding_of_an_integer_radius():
+    """A radius just below an integer keeps the offset on its surface, like the kernel does."""
+    r = 2.0 - 2e-15
+    fp, _ = ball_support((1.0, r), 1.0)
+    assert fp.shape == (3, 5) and fp[1, 0] and fp[1, 4]
+    x = np.full((1, 5), 10.0)
+    x[0, 0] = 0.0  # reaches x = 2 only through the offset on the surface, at cost 1
+    assert ball_erosion(x, (1.0, r), 1.0)[0, 2] == pytest.approx(1.0)
 
 
 # ----------------------------------------------------------------------------

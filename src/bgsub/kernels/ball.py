@@ -220,7 +220,7 @@ def ball_support(
         ndim = 2 if np.ndim(radius) == 0 else len(radius)
     radii = _normalize_radius(radius, ndim)
     h = _normalize_height(radii, height)
-    half = [int(math.floor(r)) for r in radii]
+    half = [int(math.floor(r * math.sqrt(1.0 + _SUPPORT_TOL))) for r in radii]
     grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
     q = np.zeros(grids[0].shape)
     for g, r in zip(grids, radii, strict=True):
