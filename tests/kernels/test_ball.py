@@ -33,8 +33,12 @@ ATOL32 = 1e-3
 
 
 def _structure(radius, height):
-    """Independent construction of the ellipsoid's footprint and additive structure."""
-    half = [int(np.floor(r)) for r in radius]
+    """Independent construction of the ellipsoid's footprint and additive structure.
+
+    Offsets on the surface within the relative tolerance count as inside, also
+    just beyond ``floor(r)`` (e.g. offset 2 for ``r = 2 - 2e-15``).
+    """
+    half = [int(np.floor(r * (1 + 1e-12))) for r in radius]
     grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
     q = np.zeros(grids[0].shape)
     for g, r in zip(grids, radius, strict=True):
@@ -66,20 +70,37 @@ def assert_close(got, ref, dtype):
         np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL64)
 
 
-@pytest.fixture(params=["auto", "envelope", "envelope-filtered", "direct"])
-def row_method(request, monkeypatch):
-    """Run a test with the default per-row method choice, or one method forced.
+ROW_METHODS = {
+    # name: (forced method, lower bounds, pruning); see bgsub.kernels.ball
+    "auto": (0, -1, True),
+    "auto-bounds-nolists": (0, 1, True),
+    "direct": (1, 0, True),
+    "gather": (2, 1, True),
+    "gather-unpruned": (2, 0, False),
+    "envelope": (3, 0, True),
+    "envelope-unpruned": (3, 1, False),
+}
 
-    "envelope" uses the lower envelope on every row (no candidate filtering, as
-    rows of width 0 take part); "envelope-filtered" on every row wider than 2
-    pixels, with the candidate filter active; "direct" never.
+
+@pytest.fixture(params=list(ROW_METHODS))
+def row_method(request, monkeypatch):
+    """Run a test with the default per-row method choice, or one path forced.
+
+    "direct", "gather" and "envelope" force that 1D method on every row (the
+    envelope also on rows of width 0); "-unpruned" keeps every pixel as a
+    candidate.  The lower-bound skipping (two sweeps) is forced on for
+    "gather", "envelope-unpruned" and "auto-bounds-nolists", off for the
+    others except "auto".  "auto-bounds-nolists" makes candidate lists too
+    expensive to build, so the cost model uses every pixel (group 0).
     """
-    if request.param.startswith("envelope"):
-        min_width = -1 if request.param == "envelope" else 2
-        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", min_width)
-        monkeypatch.setattr(ball, "_ENVELOPE_COST", (0.0, 0.0))
-    elif request.param == "direct":
-        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", 10**9)
+    force, bounds, prune = ROW_METHODS[request.param]
+    monkeypatch.setattr(ball, "_FORCE_METHOD", force)
+    monkeypatch.setattr(ball, "_FORCE_BOUNDS", bounds)
+    monkeypatch.setattr(ball, "_PRUNE", prune)
+    if request.param == "auto-bounds-nolists":
+        monkeypatch.setattr(ball, "_COST_CANDIDATES", (1e9, 0.0))
+    if force == 3:
+        monkeypatch.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
     return request.param
 
 
@@ -267,6 +288,206 @@ def test_ball_support_structure():
     assert s[1, 1] == 0.0 and s[0, 1] == -1.0 and s[0, 0] == -np.inf
 
 
+def test_support_within_rounding_of_an_integer_radius():
+    """A radius just below an integer keeps the offset on its surface, like the kernel does."""
+    r = 2.0 - 2e-15
+    fp, _ = ball_support((1.0, r), 1.0)
+    assert fp.shape == (3, 5) and fp[1, 0] and fp[1, 4]
+    x = np.full((1, 5), 10.0)
+    x[0, 0] = 0.0  # reaches x = 2 only through the offset on the surface, at cost 1
+    assert ball_erosion(x, (1.0, r), 1.0)[0, 2] == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------
+# Pruning, lower bounds and blocking (the fast paths)
+# ----------------------------------------------------------------------------
+
+
+def _hard_rows(n, rng):
+    """Rows that stress the pruning: ties, plateaus, steep ramps, spikes, infinities."""
+    ramp = np.arange(n) * 1000.0
+    yield np.repeat(rng.integers(0, 3, (n + 3) // 4), 4)[:n] * 1.0  # plateaus of 4, ties
+    yield np.full(n, 7.0)  # constant: every pixel ties with its neighbours
+    yield np.full(n, 1e6)  # ties where tiny margins vanish in rounding (the margin floor)
+    yield ramp  # steep: every neighbour to the left is far lower
+    yield ramp[::-1].copy()
+    yield np.minimum(ramp, ramp[::-1])  # a V
+    yield np.where(np.arange(n) % 2 == 0, 0.0, 1e6)  # alternating
+    yield 1e6 + rng.integers(0, 2, n) * np.spacing(1e6)  # ties one ulp apart at 1e6
+    row = rng.normal(0.0, 50.0, n)
+    row[rng.random(n) < 0.1] = np.inf
+    row[rng.random(n) < 0.05] = -np.inf
+    yield row
+    yield rng.normal(0.0, 50.0, n)
+
+
+def _erode_row_brute(g, cs, w):
+    """``min_b g[b] + cs[x - b + w]`` over ``|x - b| <= w`` (NaN-free: ``-inf + inf`` skipped)."""
+    n = g.size
+    out = np.full(n, np.inf)
+    for x in range(n):
+        for b in range(max(0, x - w), min(n, x + w + 1)):
+            v = g[b] + cs[x - b + w]
+            if v < out[x]:
+                out[x] = v
+    return out
+
+
+@pytest.mark.parametrize(
+    ("radius", "height"), [((3.0, 40.0), 8.0), ((20.0, 20.0), None), ((2.0, 5e5), 1e-3)]
+)
+def test_candidates_attain_every_erosion_value(radius, height):
+    """The pruned candidates give the same 1D erosion as all pixels, for every cap of their group.
+
+    The last case has margins far below the values' ulps (the margin floor).
+    """
+    rng = np.random.default_rng(5)
+    n = 150
+    h = radius[0] if height is None else height
+    widths, _, costs = ball._row_profiles(radius, h, (n, n))
+    pad = (costs.shape[2] - 1) // 2
+    for g in _hard_rows(n, rng):
+        scale = ball._max_abs_finite(g) + float(costs[costs < np.inf].max())
+        _, _, groups, margins = ball._cap_tables(widths, costs, scale)
+        rpad = max(pad, 32)
+        row = np.concatenate([np.full(rpad, np.inf), g, np.full(rpad, np.inf)])
+        mins = np.empty((4, row.size))
+        ball._tier_minima(row, 0, 4, mins)
+        for (_, dy), w in np.ndenumerate(widths):
+            grp = groups[0, dy]
+            if w < 1 or grp == 0:
+                continue
+            cpos = np.empty(n, np.int64)
+            cval = np.empty(n)
+            first = np.empty(n + 1, np.int64)
+            scratch = (np.empty(n), np.empty(n), np.empty(n, np.uint8))
+            nk = ball._candidates(
+                row, rpad, n, mins, margins[grp], grp, cpos, cval, first, *scratch
+            )
+            kept = np.full(n, np.inf)
+            kept[cpos[:nk]] = cval[:nk]
+            cs = costs[0, dy, pad - w : pad + w + 1]
+            np.testing.assert_array_equal(
+                _erode_row_brute(kept, cs, w), _erode_row_brute(g, cs, w), err_msg=f"dy={dy}"
+            )
+            assert np.array_equal(first[cpos[:nk]], np.arange(nk)) and first[n] == nk
+
+
+def test_cap_offsets_bound_every_cap():
+    """Every cap costs at least ``offs`` more than the central one, offset by offset."""
+    for radius, height in [((7.5, 30.0), 12.0), ((50.0, 50.0), 50.0), ((3.0, 4.0, 9.0), 2.0)]:
+        shape = (40,) * len(radius)
+        widths, _, costs = ball._row_profiles(radius, height, shape)
+        _, offs, _, _ = ball._cap_tables(widths, costs, 1e4)
+        pad = (costs.shape[2] - 1) // 2
+        for idx, w in np.ndenumerate(widths):
+            if w < 0:
+                continue
+            window = slice(pad - w, pad + w + 1)
+            assert np.all(costs[idx][window] >= costs[0, 0][window] + offs[idx])
+            assert offs[idx] >= 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [16, 53, 130])
+def test_block_update_and_live_test(n, dtype):
+    """Block primitives: min-into with maxima rounded up, and the live-block test."""
+    rng = np.random.default_rng(n)
+    nblk = -(-n // ball._BLOCK)
+    for trial in range(20):
+        dst = rng.normal(0.0, 1.0, n).astype(dtype)
+        if trial % 4 == 1:  # equal values and ties with the update
+            dst = np.round(dst * 2).astype(dtype)
+        res = np.full(nblk * ball._BLOCK, np.inf)
+        res[:n] = np.round(rng.normal(0.3, 1.0, n) * 8) / 8 + rng.normal(0.0, 1e-9, n)
+        blocks = np.flatnonzero(rng.random(nblk) < 0.6).astype(np.int64)
+        expect = dst.copy()
+        top = np.full(nblk, np.inf, dtype=np.float32)
+        for blk in blocks:
+            sl = slice(blk * ball._BLOCK, min(n, (blk + 1) * ball._BLOCK))
+            expect[sl] = np.minimum(expect[sl], res[sl].astype(dtype))
+        ball._update_target(dst, res, blocks, blocks.size, top, n)
+        np.testing.assert_array_equal(dst, expect)
+        for blk in blocks:
+            high = float(dst[blk * ball._BLOCK : (blk + 1) * ball._BLOCK].max())
+            below = np.nextafter(top[blk], np.float32(-np.inf))
+            assert float(top[blk]) >= high and float(below) < high  # compare in float64
+        # live test: exactly the blocks where lower + off < dst somewhere
+        lower = np.full(nblk * ball._BLOCK, np.inf)
+        lower[:n] = rng.normal(0.0, 1.0, n)
+        off = float(rng.choice([0.0, 0.25, 1.5]))
+        if trial % 2 == 0:  # blocks decided by one ulp at the block's maximum
+            off = 0.0
+            lower[:n] = dst.astype(np.float64) + 1.0
+            for blk in range(nblk):
+                sl = slice(blk * 16, min(n, blk * 16 + 16))
+                x = sl.start + int(np.argmax(dst[sl]))
+                lower[x] = dst[x]
+                if rng.random() < 0.5:
+                    lower[x] = np.nextafter(np.float64(dst[x]), -np.inf)
+        lower_min = np.array([lower[b * 16 : min(n, b * 16 + 16)].min() for b in range(nblk)])
+        tops = np.array(  # block maxima as float32 upper bounds
+            [ball._round_up32(float(dst[b * 16 : b * 16 + 16].max())) for b in range(nblk)],
+            dtype=np.float32,
+        )
+        live = np.zeros(nblk, np.uint8)
+        listed = np.empty(nblk, np.int64)
+        maybe = np.zeros(-(-nblk // 8) * 8, np.uint8)
+        count = ball._flag_live(lower, lower_min, off, dst, tops, live, listed, 0, maybe, n)
+        want = [b for b in range(nblk) if np.any(lower[b * 16 : min(n, b * 16 + 16)] + off
+                                                 < dst[b * 16 : b * 16 + 16])]
+        assert sorted(listed[:count]) == want
+        assert np.array_equal(np.flatnonzero(live), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["noise", "integer", "smooth"])
+def test_wide_ball_with_lower_bounds_matches_scipy(kind, dtype, row_method):
+    """Radii where the default uses the lower bounds and gather/envelope on wide rows."""
+    x = _image((48, 150), dtype, seed=12, kind=kind)
+    if kind == "smooth":  # a smooth surface touches many caps at once
+        x = ndi.gaussian_filter(x.astype(np.float64), 4.0).astype(dtype)
+    radius, h = (25.0, 30.0), 25.0
+    assert_close(ball_erosion(x, radius, h), ref_erosion(x, radius, h), dtype)
+    assert_close(ball_dilation(x, radius, h), ref_dilation(x, radius, h), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_ellipsoid_3d_with_lower_bounds_matches_scipy(dtype):
+    x = _image((5, 30, 70), dtype, seed=13, kind="noise")
+    radius, h = (2.0, 9.5, 20.0), 15.0
+    assert ball._FORCE_BOUNDS < 0  # the default choice takes the two sweeps here
+    assert_close(ball_erosion(x, radius, h), ref_erosion(x, radius, h), dtype)
+    assert_close(ball_dilation(x, radius, h), ref_dilation(x, radius, h), dtype)
+
+
+@pytest.mark.parametrize("bounds", [0, 1])
+@pytest.mark.parametrize(("shape", "blocks"), [((37, 90), (1, 3)), ((7, 13, 40), (2, 5))])
+def test_small_row_blocks(shape, blocks, bounds, monkeypatch):
+    """Many small blocks of output rows: halos, partial blocks and block order."""
+    monkeypatch.setattr(ball, "_block_shape", lambda nz, ny: blocks)
+    monkeypatch.setattr(ball, "_FORCE_BOUNDS", bounds)
+    x = _image(shape, np.float64, seed=14, kind="noise")
+    radius = (20.0,) * len(shape) if len(shape) == 2 else (2.0, 4.0, 20.0)
+    h = 20.0
+    assert_close(ball_erosion(x, radius, h), ref_erosion(x, radius, h), np.float64)
+    assert_close(ball_dilation(x, radius, h), ref_dilation(x, radius, h), np.float64)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 15, 16, 17, 31, 32, 33])
+def test_hard_rows_every_width(width, row_method):
+    """Row patterns that defeat a wrong pruning, at widths around each candidate group."""
+    rng = np.random.default_rng(width)
+    radius, h = (1.5, width + 0.5), 3.0
+    for g in _hard_rows(70, rng):
+        x = np.stack([g, g[::-1], np.roll(g, 7)])
+        got = ball_erosion(x, radius, h)
+        ref = ref_erosion(x, radius, h)
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-15, atol=ATOL64)
+
+
 # ----------------------------------------------------------------------------
 # Properties (hypothesis)
 # ----------------------------------------------------------------------------
@@ -290,6 +511,34 @@ def test_property_matches_reference_and_orders(x, radius, height):
     assert np.all(ero <= x) and np.all(dil >= x)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    x=images_2d,
+    radius=radii,
+    height=heights,
+    path=st.sampled_from([(0, True), (2, True), (3, True), (2, False), (3, False)]),
+    inf_mask=hnp.arrays(np.int8, 14 * 14, elements=st.integers(-1, 12)),
+)
+def test_property_fast_paths_match_reference(x, radius, height, path, inf_mask):
+    """Lower-bound sweeps with each 1D method (pruned or not), some pixels infinite."""
+    force, prune = path
+    marks = inf_mask[: x.size].reshape(x.shape)
+    x = np.where(marks == -1, -np.inf, np.where(marks == 0, np.inf, x))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ball, "_FORCE_BOUNDS", 1)
+        mp.setattr(ball, "_FORCE_METHOD", force)
+        mp.setattr(ball, "_PRUNE", prune)
+        if force == 3:
+            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        ero = ball_erosion(x, radius, height)
+        dil = ball_dilation(x, radius, height)
+    for got, ref in ((ero, ref_erosion(x, radius, height)), (dil, ref_dilation(x, radius, height))):
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(ref))
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(got[finite], ref[finite], rtol=0, atol=ATOL64)
+
+
 @settings(max_examples=40, deadline=None)
 @given(x=images_2d, radius=radii, height=heights)
 def test_property_opening(x, radius, height):
@@ -310,3 +559,36 @@ def test_property_constant_image_unchanged(value, shape, r):
     x = np.full(shape, value)
     np.testing.assert_array_equal(ball_opening(x, r), x)
     np.testing.assert_array_equal(ball_erosion(x, r), x)
+
+
+# ----------------------------------------------------------------------------
+# Threads
+# ----------------------------------------------------------------------------
+
+
+def test_concurrent_calls_from_threads_match_sequential():
+    """The kernels release the GIL (``nogil``); concurrent calls stay correct."""
+    import threading
+
+    import numba
+
+    images = [_image((37, 45), np.float32, seed=s, kind="noise") for s in range(4)]
+    radii = [3.0, 7.5, 12.0, 20.0]
+    expected = [ball_erosion(x, r) for x, r in zip(images, radii, strict=True)]
+    if numba.threading_layer() == "workqueue":  # not thread-safe for concurrent launches
+        pytest.skip("numba's workqueue threading layer does not allow concurrent calls")
+    results = [None] * len(images)
+    barrier = threading.Barrier(len(images))
+
+    def work(i):
+        barrier.wait()
+        for _ in range(3):
+            results[i] = ball_erosion(images[i], radii[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, ref in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(got, ref)

@@ -48,7 +48,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _lower_envelope(f, c, out, v, z):  # pragma: no cover - numba
     """``out[x] = min_q f[q] + c * (x - q) ** 2`` for one line, in O(n).
 
@@ -96,7 +96,7 @@ def _lower_envelope(f, c, out, v, z):  # pragma: no cover - numba
         out[x] = min(f[v[j]] + c * d * d, f[x])
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _envelope_axis(work, c, nchunks):  # pragma: no cover - numba
     """Apply :func:`_lower_envelope` in place along axis 1 of a 3D array."""
     n_outer, n, n_inner = work.shape
