@@ -241,7 +241,7 @@ _BLOCK = 16
 #: Estimated costs (ns, development machine: AVX2 x86-64) used to pick each
 #: row's method: gather per (candidate, block) and per block; envelope per
 #: candidate and per pixel; direct per (pixel, offset).
-_COST_GATHER = (1.6, 8.0)
+_COST_GATHER = (1.6, 16.0)
 _COST_ENVELOPE = (16.0, 1.5)
 _COST_DIRECT = 0.09
 
@@ -708,18 +708,22 @@ def _erode_line_envelope(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numba
-    """Direct erosion of ``row[pad:pad + n]`` (padded with ``+inf``) by ``cs`` into ``buf_a``.
+def _erode_line_brute(row, pad, n, costs, dz, dy, w, buf_a, buf_b):  # pragma: no cover - numba
+    """Direct erosion of ``row[pad:pad + n]`` (padded with ``+inf``); return where it is.
+
+    The cap is ``cs = costs[dz, dy, P - w : P + w + 1]`` (``P`` the table's
+    half-length), read in place.
 
     Takes four offsets per pass over the line and ping-pongs between two
-    buffers, so the inner loop vectorises without masked stores; ``buf_b`` is
-    scratch (length ``n`` both).
+    buffers, so the inner loop vectorises without masked stores.  Returns
+    whether the result ended in ``buf_b`` (else ``buf_a``), first ``n`` values.
     """
-    n = buf_a.shape[0]
+    cs = costs[dz, dy]
+    off = (costs.shape[2] - 1) // 2 - w
     base = pad - w
     m = 2 * w + 1
     first = row[base : base + n]
-    c = cs[0]
+    c = cs[off]
     for x in range(n):
         buf_a[x] = first[x] + c
     src = buf_a
@@ -727,10 +731,10 @@ def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numb
     swapped = False
     k = 1
     while k + 4 <= m:
-        c0 = cs[k]
-        c1 = cs[k + 1]
-        c2 = cs[k + 2]
-        c3 = cs[k + 3]
+        c0 = cs[off + k]
+        c1 = cs[off + k + 1]
+        c2 = cs[off + k + 2]
+        c3 = cs[off + k + 3]
         s0 = row[base + k : base + k + n]
         s1 = row[base + k + 1 : base + k + 1 + n]
         s2 = row[base + k + 2 : base + k + 2 + n]
@@ -749,7 +753,7 @@ def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numb
         swapped = not swapped
         k += 4
     while k < m:
-        c = cs[k]
+        c = cs[off + k]
         s0 = row[base + k : base + k + n]
         for x in range(n):
             v = s0[x] + c
@@ -758,9 +762,7 @@ def _erode_line_brute(row, pad, cs, w, buf_a, buf_b):  # pragma: no cover - numb
         src, dst = dst, src
         swapped = not swapped
         k += 1
-    if swapped:
-        for x in range(n):
-            buf_a[x] = buf_b[x]
+    return swapped
 
 
 # ----------------------------------------------------------------------------
@@ -887,6 +889,24 @@ def _fill_rows(out, z0, z1, y0, y1, sign, init):  # pragma: no cover - numba
                     out[z, y, x] = 0.0 - out[z, y, x]
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _direct_first(method, w, nlive, n, no_list):  # pragma: no cover - numba
+    """Whether a row goes straight to the direct method, before any candidate list.
+
+    Forced, of width 0, or (without a list yet) cheaper than a gather would
+    be even at a low candidate density (1 / 4).  Checked by the caller, so
+    that the common narrow rows skip :func:`_erode_row`'s long argument list.
+    """
+    force = method[0]
+    if force == 1:
+        return True
+    if force != 0:
+        return False
+    cost_direct = (2 * w + 1) * n * method[6]
+    gather_low = nlive * ((2 * w + _BLOCK) * method[2] / 4 + method[3])
+    return w == 0 or (no_list and cost_direct <= gather_low)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _erode_row(
     row, pad, n, dz, dy, ws, rhos, costs, ctabs, inv_s, method, margins, groups,
@@ -910,7 +930,8 @@ def _erode_row(
     pad_c = (costs.shape[2] - 1) // 2
     g = groups[dz, dy]
     force = method[0]
-    if force == 1 or (force == 0 and w == 0):
+    cost_direct = (2 * w + 1) * n * method[6]
+    if _direct_first(method, w, nlive, n, nks[g] < 0):
         use = 1
     else:
         if nks[g] < 0:
@@ -929,7 +950,6 @@ def _erode_row(
                 g = 0
         nk = nks[g]
         reach = nk * (2 * w + _BLOCK) / n
-        cost_direct = (2 * w + 1) * n * method[6]
         cost_gather = nlive * (reach * method[2] + method[3])
         cost_env = nk * method[4] + n * method[5] if w > method[7] else np.inf
         if force == 2:
@@ -943,8 +963,8 @@ def _erode_row(
         else:
             use = 3
     if use == 1:
-        cs = costs[dz, dy, pad_c - w : pad_c + w + 1]
-        _erode_line_brute(row, pad, cs, w, res[:n], buf[:n])
+        if _erode_line_brute(row, pad, n, costs, dz, dy, w, res, buf):
+            res[:n] = buf[:n]
     elif use == 2:
         values = row[pad : pad + n] if g == 0 else cval[g]
         _erode_gather(
@@ -1069,11 +1089,16 @@ def _erode_block(
                         debt[:] = 0.0
                         loaded = True
                     if use_bounds and not have_e0:  # the central cap's erosion: the bound
-                        levels = _erode_row(
-                            row, pad, nx, zero, zero, widths, rhos, costs, ctabs, inv_s, method,
-                            margins, groups, mins, levels, cpos, cval, first, nks, debt, ar, al,
-                            keep, all_blocks, nblk, e0, buf, qa, qg, qt,
-                        )
+                        w0 = widths[0, 0]
+                        if _direct_first(method, w0, nblk, nx, nks[groups[0, 0]] < 0):
+                            if _erode_line_brute(row, pad, nx, costs, zero, zero, w0, e0, buf):
+                                e0[:nx] = buf[:nx]
+                        else:
+                            levels = _erode_row(
+                                row, pad, nx, zero, zero, widths, rhos, costs, ctabs, inv_s,
+                                method, margins, groups, mins, levels, cpos, cval, first, nks,
+                                debt, ar, al, keep, all_blocks, nblk, e0, buf, qa, qg, qt,
+                            )
                         _block_minima(e0, nx, e0_min)
                         have_e0 = True
                     if use_bounds and central:
@@ -1107,22 +1132,27 @@ def _erode_block(
                     else:
                         nlive = nblk
                         todo = all_blocks
-                    levels = _erode_row(
-                        row, pad, nx, dz, dy, widths, rhos, costs, ctabs, inv_s, method,
-                        margins, groups, mins, levels, cpos, cval, first, nks, debt, ar, al, keep,
-                        todo, nlive, res, buf, qa, qg, qt,
-                    )
+                    result = res
+                    if _direct_first(method, w, nlive, nx, nks[groups[dz, dy]] < 0):
+                        if _erode_line_brute(row, pad, nx, costs, dz, dy, w, res, buf):
+                            result = buf
+                    else:
+                        levels = _erode_row(
+                            row, pad, nx, dz, dy, widths, rhos, costs, ctabs, inv_s, method,
+                            margins, groups, mins, levels, cpos, cval, first, nks, debt, ar, al,
+                            keep, todo, nlive, res, buf, qa, qg, qt,
+                        )
                     for t in range(nt):
                         if use_bounds:
                             top = tops[tz[t] - z0, ty[t] - y0]
                             if out64_used:
-                                _update_target(out64[tz[t], ty[t]], res, todo, nlive, top, nx)
+                                _update_target(out64[tz[t], ty[t]], result, todo, nlive, top, nx)
                             else:
-                                _update_target(out32[tz[t], ty[t]], res, todo, nlive, top, nx)
+                                _update_target(out32[tz[t], ty[t]], result, todo, nlive, top, nx)
                         elif out64_used:
-                            _min_row(out64[tz[t], ty[t]], res, nx)
+                            _min_row(out64[tz[t], ty[t]], result, nx)
                         else:
-                            _min_row(out32[tz[t], ty[t]], res, nx)
+                            _min_row(out32[tz[t], ty[t]], result, nx)
     if out64_used:
         _fill_rows(out64, z0, z1, y0, y1, sign, False)
     else:
