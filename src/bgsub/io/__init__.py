@@ -232,8 +232,7 @@ def read_image(path: Path | str, series: int | None = None, *, max_bytes: int | 
     fmt, _ = probe(path)
     index = _series_index(series)
     limit = max_image_bytes() if max_bytes is None else int(max_bytes)
-    kind = {"tiff": "TIFF", "zarr": "Zarr store"}.get(_FAMILY[fmt], fmt.upper())
-    with _converted_errors(kind):
+    with _converted_errors(_kind_name(fmt)):
         if _FAMILY[fmt] == "tiff":
             return _tiff.read(path, index, limit)
         if _FAMILY[fmt] == "zarr":
@@ -242,6 +241,11 @@ def read_image(path: Path | str, series: int | None = None, *, max_bytes: int | 
             raise UnsupportedFileError(f"series {index} does not exist (a {fmt.upper()} file "
                                        "has one); use --series 0")
         return _png.read(path, fmt, limit)
+
+
+def _kind_name(fmt: str) -> str:
+    """How error messages name a file of format ``fmt``."""
+    return {"tiff": "TIFF", "zarr": "Zarr store"}.get(_FAMILY[fmt], fmt.upper())
 
 
 def open_image(path: Path | str, series: int | None = None, *, max_bytes: int | None = None
@@ -290,8 +294,7 @@ def open_image(path: Path | str, series: int | None = None, *, max_bytes: int | 
     fmt, _ = probe(path)
     index = _series_index(series)
     limit = max_stream_bytes() if max_bytes is None else int(max_bytes)
-    kind = {"tiff": "TIFF", "zarr": "Zarr store"}.get(_FAMILY[fmt], fmt.upper())
-    with _converted_errors(kind):
+    with _converted_errors(_kind_name(fmt)):
         if _FAMILY[fmt] == "tiff":
             return _tiff.open_array(path, index, 2**63 if limit is None else limit)
         if _FAMILY[fmt] == "zarr":
