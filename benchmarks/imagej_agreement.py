@@ -1,4 +1,4 @@
-"""Measure how closely :func:`bgsub.imagej.imagej_subtract` reproduces ImageJ.
+"""Measure how closely :func:`bgsub.methods.imagej.imagej_subtract` reproduces ImageJ.
 
 Runs the real ImageJ (``/usr/share/java/ij.jar``, Debian's 1.53t) once, through
 ``tests/imagej/RunSubtract.java``, on generated images for every option set and
@@ -40,7 +40,7 @@ from test_imagej_fidelity import (  # noqa: E402  (shared generator and ImageJ r
     run_imagej,
 )
 
-from bgsub.imagej import imagej_subtract  # noqa: E402
+from bgsub.methods.imagej import imagej_subtract  # noqa: E402
 
 TABLE_SETS = (
     "default",

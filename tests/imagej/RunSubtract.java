@@ -14,6 +14,11 @@
  * unless "separate" is 1.  A job that throws is reported as
  * "ERROR <output> <exception>" on stdout and the remaining jobs still run;
  * successful jobs print "OK <output>".  Lines starting with '#' are ignored.
+ *
+ * The first two lines of the output name the ImageJ release of the jar
+ * ("IMAGEJ 1.53t") and where BackgroundSubtracter was loaded from
+ * ("SUBTRACTER <location>"): a BackgroundSubtracter compiled from another
+ * release's source and put before the jar on the class path replaces the jar's.
  */
 import ij.IJ;
 import ij.ImagePlus;
@@ -71,6 +76,8 @@ public class RunSubtract {
             System.exit(2);
         }
         System.out.println("IMAGEJ " + IJ.getVersion());
+        System.out.println("SUBTRACTER "
+                + BackgroundSubtracter.class.getProtectionDomain().getCodeSource().getLocation());
         try (BufferedReader r = new BufferedReader(new FileReader(args[0]))) {
             String line;
             while ((line = r.readLine()) != null) {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bgsub
-from bgsub.imagej import imagej_subtract, parse_imagej_options
+from bgsub.methods.imagej import imagej_subtract, parse_imagej_options
 
 
 @pytest.mark.parametrize("options", ["rolling=12", "rolling=31 light", "rolling=8 sliding disable",
