@@ -28,7 +28,12 @@ import numpy as np
 import pytest
 import tifffile
 
-from bgsub.methods.imagej import IMAGEJ_VERSIONS, imagej_subtract, parse_imagej_options
+from bgsub.methods.imagej import (
+    IMAGEJ_VERSIONS,
+    imagej_reading,
+    imagej_subtract,
+    parse_imagej_options,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -464,55 +469,33 @@ def test_153_refuses_what_it_never_finishes():
     assert port_result(case, "1.54t").shape == case.image.shape
 
 
+#: macro option strings whose radius ImageJ's Macro.getValue must read as the mirror does
+MACRO_STRINGS = [
+    "rolling=50", "rolling=[50", "rolling=[5] light", "rolling=[ 7 ]  sliding", "rolling='50'",
+    "rolling='5", "rolling=[[5]]", "rolling=[[5]", "rolling=[5]]", "rolling=[a [b] c] d",
+    "xrolling=3 rolling=4", "_rolling=7", "Rolling=7", "rolling=", "rolling=[]", "light",
+    "rolling=5 rolling=6", "rolling=5light", " rolling=5", "rolling=5\tlight", "rolling=''",
+    "sliding rolling=[3] white", "rolling=1e2", "rolling=[5 6]", "arolling=5",
+]
+
+
+@needs_imagej
+def test_option_mirror_reads_the_radius_as_imagej_does(imagej_classes, tmp_path):
+    strings = tmp_path / "strings.txt"
+    strings.write_text("\n".join(MACRO_STRINGS) + "\n")
+    proc = subprocess.run(
+        ["java", "-Djava.awt.headless=true", "-cp", f"{imagej_classes}{os.pathsep}{IJ_JAR}",
+         "RunSubtract", "--macro-values", str(strings)],
+        check=True, capture_output=True, text=True, timeout=120,
+    )
+    java = [None if line == "DEFAULT" else line.removeprefix("VALUE:")
+            for line in proc.stdout.splitlines()]
+    assert java == [imagej_reading(text)["rolling"] for text in MACRO_STRINGS]
+
+
 # --------------------------------------------------------------------------------------
 # pure-Python tests (no Java needed)
 # --------------------------------------------------------------------------------------
-def test_parse_full_option_string():
-    kw = parse_imagej_options("rolling=50 light separate create sliding disable")
-    assert kw == {
-        "radius": 50.0,
-        "light_background": True,
-        "separate_colors": True,
-        "create_background": True,
-        "sliding_paraboloid": True,
-        "disable_smoothing": True,
-    }
-
-
-def test_parse_defaults_and_bracket_form():
-    kw = parse_imagej_options("rolling=[12.5]")
-    assert kw["radius"] == 12.5
-    assert not any(v for k, v in kw.items() if k != "radius")
-    assert parse_imagej_options("  rolling=[ 7 ]   sliding ")["sliding_paraboloid"]
-
-
-def test_parse_legacy_white_and_stack():
-    kw = parse_imagej_options("rolling=3 white stack")
-    assert kw["light_background"] and kw["radius"] == 3.0
-
-
-def test_parse_unknown_key_names_accepted_keys():
-    with pytest.raises(ValueError, match="unknown ImageJ option 'ball'.*rolling.*light"):
-        parse_imagej_options("rolling=5 ball=3")
-
-
-@pytest.mark.parametrize("text", ["", "light", "sliding disable"])
-def test_parse_missing_rolling(text):
-    with pytest.raises(ValueError, match="rolling"):
-        parse_imagej_options(text)
-
-
-@pytest.mark.parametrize("text", ["rolling=", "rolling=abc", "rolling=0", "rolling=[-2]"])
-def test_parse_bad_radius(text):
-    with pytest.raises(ValueError, match="rolling|radius"):
-        parse_imagej_options(text)
-
-
-def test_parse_flag_with_value_is_error():
-    with pytest.raises(ValueError, match="flag"):
-        parse_imagej_options("rolling=5 light=true")
-
-
 def test_parsed_options_feed_imagej_subtract():
     img = make_image((24, 30), np.uint8, seed=1)
     kw = parse_imagej_options("rolling=[6] light sliding")
@@ -536,3 +519,5 @@ def test_invalid_arguments():
         imagej_subtract(np.zeros((8, 8), np.uint8), 5, rgb=True)
     with pytest.raises(ValueError):
         imagej_subtract(np.zeros(8, np.uint8), 5)
+    with pytest.raises(ValueError, match="unknown ImageJ version '1.52a'"):
+        imagej_subtract(np.zeros((8, 8), np.uint8), 5, version="1.52a")

@@ -41,7 +41,6 @@ Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,7 +48,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "imagej_subtract", "parse_imagej_options"]
+__all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "imagej_subtract"]
 
 #: The ImageJ releases whose output this module reproduces, oldest first.
 IMAGEJ_VERSIONS = ("1.53t", "1.54t")
@@ -1015,88 +1014,3 @@ def imagej_subtract(
             bright = _process_gray(hsb[2], *settings)
             out[k] = _hsb_bytes_to_rgb(hsb[0], hsb[1], np.ascontiguousarray(bright))
     return out.reshape(arr.shape)
-
-
-# --------------------------------------------------------------------------------------
-# macro options
-# --------------------------------------------------------------------------------------
-_FLAG_KEYS = {
-    "light": "light_background",
-    "white": "light_background",  # legacy name; ImageJ rewrites it to "light"
-    "separate": "separate_colors",
-    "create": "create_background",
-    "sliding": "sliding_paraboloid",
-    "disable": "disable_smoothing",
-}
-_IGNORED_KEYS = ("stack",)  # "process all slices": bgsub always processes all slices
-_ACCEPTED = ("rolling", *_FLAG_KEYS, *_IGNORED_KEYS)
-_TOKEN = re.compile(r"\s*([^\s=]+)(?:=(\[[^\]]*\]|\S*))?")
-
-
-def parse_imagej_options(options: str) -> dict:
-    """Parse an ImageJ macro option string for ``Subtract Background...``.
-
-    The syntax is ImageJ's: ``key=value`` pairs (a value with spaces in square
-    brackets) and bare flags, separated by spaces, e.g. the string recorded by
-    ``run("Subtract Background...", "rolling=50 light sliding")``.
-
-    Parameters
-    ----------
-    options : str
-        Macro options.  Accepted keys: ``rolling`` (required, the radius), the flags
-        ``light`` (alias ``white``), ``separate``, ``create``, ``sliding``,
-        ``disable``, and ``stack`` (accepted and ignored: all slices are processed).
-
-    Returns
-    -------
-    dict
-        Keyword arguments for :func:`imagej_subtract`: ``radius``,
-        ``light_background``, ``separate_colors``, ``create_background``,
-        ``sliding_paraboloid`` and ``disable_smoothing``.
-
-    Raises
-    ------
-    ValueError
-        On unknown keys, a missing or invalid ``rolling=`` value, or a flag given a value.
-
-    Examples
-    --------
-    >>> parse_imagej_options("rolling=[25.5] light sliding")["radius"]
-    25.5
-    >>> parse_imagej_options("rolling=50 light")["light_background"]
-    True
-    """
-    kwargs = {name: False for name in dict.fromkeys(_FLAG_KEYS.values())}
-    radius = None
-    pos = 0
-    text = options.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:  # pragma: no cover - regex always advances
-            raise ValueError(f"cannot parse ImageJ options near {text[pos:]!r}")
-        pos = m.end()
-        key, value = m.group(1).lower(), m.group(2)
-        if value is not None and value.startswith("["):
-            value = value[1:-1].strip()
-        if key == "rolling":
-            if not value:
-                raise ValueError("'rolling=' needs a value, e.g. rolling=50")
-            try:
-                radius = float(value)
-            except ValueError:
-                raise ValueError(f"invalid rolling ball radius {value!r}") from None
-            if not math.isfinite(radius) or radius <= 0.0001:
-                raise ValueError(f"rolling ball radius must be > 0.0001, got {value!r}")
-        elif key in _FLAG_KEYS:
-            if value is not None:
-                raise ValueError(f"'{key}' is a flag and takes no value (got {key}={value})")
-            kwargs[_FLAG_KEYS[key]] = True
-        elif key in _IGNORED_KEYS:
-            continue
-        else:
-            raise ValueError(
-                f"unknown ImageJ option {key!r}; accepted keys: {', '.join(_ACCEPTED)}"
-            )
-    if radius is None:
-        raise ValueError("missing 'rolling=<radius>' in ImageJ options")
-    return {"radius": radius, **kwargs}

@@ -12,16 +12,13 @@ from typing import Any
 import numpy as np
 
 from bgsub._axes import Layout
-from bgsub.methods._imagej_port import (
-    DEFAULT_IMAGEJ_VERSION,
-    IMAGEJ_VERSIONS,
-    imagej_subtract,
-    parse_imagej_options,
-)
+from bgsub.methods._imagej_options import imagej_reading, parse_imagej_options
+from bgsub.methods._imagej_port import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS, imagej_subtract
 from bgsub.methods._registry import Method, Parameter, register
 
 __all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "UNVERSIONED_IMAGEJ_VERSION",
-           "from_imagej", "imagej_background", "imagej_subtract", "parse_imagej_options"]
+           "from_imagej", "imagej_background", "imagej_reading", "imagej_subtract",
+           "parse_imagej_options"]
 
 #: The release reproduced by bgsub before ``imagej_version`` existed: what a provenance
 #: record of the ``imagej`` method without that option was made with.
