@@ -230,6 +230,30 @@ def _nan_cases() -> list[Case]:
     return cases
 
 
+def _spanning(shape: tuple[int, int], seed: int, span: float) -> np.ndarray:
+    """A 32-bit image whose values span ``span`` (up to beyond the float range)."""
+    img = make_image(shape, np.float32, seed).astype(np.float64)
+    img = (img - img.min()) / (img.max() - img.min())
+    return ((img - 0.5) * span).astype(np.float32)
+
+
+def _extreme_cases() -> list[Case]:
+    """Infinite pixels, and values spanning nearly or more than the float range."""
+    cases = []
+    inf = make_image((20, 24), np.float32, seed=3)
+    inf[3, 4] = inf[0, 0] = np.inf
+    inf[10, 0] = -np.inf
+    inf[15, 20] = np.nan
+    for combo in ((), ("disable",), ("light",), ("sliding",), ("sliding", "disable")):
+        cases.append(Case(f"32bit-inf-r5-{_name(combo)}", inf, 5, _opts(combo), group="extreme"))
+    for span, tag in ((1.5e38, "wide"), (4e38, "too-wide")):  # 1.53t never ends on too-wide
+        img = _spanning((20, 24), seed=4, span=span)
+        for combo in (("sliding",), ("sliding", "light"), ("sliding", "disable")):
+            cases.append(Case(f"32bit-{tag}-r5-{_name(combo)}", img, 5, _opts(combo),
+                              group="extreme"))
+    return cases
+
+
 def _rgb_cases() -> list[Case]:
     cases = []
     rgb = make_rgb((57, 71), seed=50)
@@ -249,16 +273,19 @@ def _rgb_cases() -> list[Case]:
     return cases
 
 
-def _nan_with_sliding(case: Case) -> bool:
+def _hangs_153(case: Case) -> bool:
+    """ImageJ 1.53t's sliding paraboloid loops for ever on non-finite values, and on
+    values spanning more than the float range (a slope overflows)."""
     if not case.options.get("sliding_paraboloid") or case.image.dtype != np.float32:
         return False
-    return bool(np.isnan(case.image).any())
+    values = case.image.astype(np.float64)
+    return not np.isfinite(values).all() or np.ptp(values) >= np.finfo(np.float32).max
 
 
-CASES = _grey_cases() + _shape_cases() + _nan_cases() + _rgb_cases()
+CASES = _grey_cases() + _shape_cases() + _nan_cases() + _extreme_cases() + _rgb_cases()
 assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 #: 1.53t never finishes on these (the port refuses them for that release)
-HANGS_153 = [c for c in CASES if _nan_with_sliding(c)]
+HANGS_153 = [c for c in CASES if _hangs_153(c)]
 #: ImageJ throws ArrayIndexOutOfBoundsException for these (width <= shrink factor)
 FAILING = [
     Case("8bit-4x30-r50", make_image((30, 4), np.uint8, seed=70), 50, group="failing"),
@@ -441,15 +468,17 @@ def test_matches_imagej(group, version, imagej_results):
 
 @needs_imagej
 def test_the_releases_differ_where_the_port_switches(imagej_results):
-    """The suite can tell the releases apart: their oracles differ on these groups."""
-    differ = {}
+    """The suite can tell the releases apart: their oracles differ on these groups, and
+    only with the sliding paraboloid or on images with NaN or infinite pixels."""
+    differ: dict[str, list[Case]] = {}
     for case in cases_for("1.53t"):
         a, b = imagej_results["1.53t"][case.id], imagej_results["1.54t"][case.id]
         if isinstance(a, np.ndarray) and differences(a, b)[0]:
-            differ.setdefault(case.group, []).append(case.id)
+            differ.setdefault(case.group, []).append(case)
     assert {"elongated", "nan", "tiny"} <= set(differ), differ.keys()
-    assert any("-40x23-" in cid and "sliding" in cid for cid in differ["elongated"])
-    assert all(("sliding" in cid) or ("nan" in cid) for ids in differ.values() for cid in ids)
+    assert any("-40x23-" in c.id and "sliding" in c.id for c in differ["elongated"])
+    for case in (c for cases in differ.values() for c in cases):
+        assert case.options.get("sliding_paraboloid") or not np.isfinite(case.image).all()
 
 
 @needs_imagej
@@ -461,9 +490,10 @@ def test_fails_where_imagej_fails(version, imagej_results):
             port_result(case, version)
 
 
-def test_153_refuses_what_it_never_finishes():
-    # ImageJ 1.53t never terminates on NaN with the sliding paraboloid; 1.54t does
-    case = HANGS_153[0]
+@pytest.mark.parametrize("case", [HANGS_153[0], HANGS_153[-1]], ids=lambda c: c.id)
+def test_153_refuses_what_it_never_finishes(case):
+    # ImageJ 1.53t never terminates on these (NaN; values spanning more than the float
+    # range) with the sliding paraboloid; 1.54t does, and the oracle test compares it
     with pytest.raises(ValueError, match="1.53t.*never finishes"):
         port_result(case, "1.53t")
     assert port_result(case, "1.54t").shape == case.image.shape

@@ -517,7 +517,9 @@ def _line_slide_parabola(
     ``want_edges`` the two estimated edge values (corrected for edge particles,
     allowing for vignetting as a 6th-order polynomial) are written to ``edges``.
     ``v154`` selects ImageJ 1.54t's rules (NaN pixels are bridged; the corners are
-    the first and last *inner* touching points) instead of 1.53t's.
+    the first and last *inner* touching points) instead of 1.53t's.  Returns True
+    where 1.53t never finishes: no slope below ``Float.MAX_VALUE`` was found, so it
+    goes back to the line's start and repeats itself for ever.
     """
     min_value = _find_touching_points(
         pixels, start, inc, length, coeff2, cache, next_point, v154
@@ -563,6 +565,8 @@ def _line_slide_parabola(
             if i2 < length - 1:
                 last_corner = i2
         else:
+            if i2 == 0:  # 1.53t would restart the line here, endlessly
+                return True
             if i1 == 0:
                 first_corner = i2
             if i2 == length - 1:
@@ -576,11 +580,15 @@ def _line_slide_parabola(
 
     if want_edges:
         _corrected_edges(cache, length, coeff2, first_corner, last_corner, edges, v154)
+    return False
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def _filter1d(pixels, width, height, direction, coeff2, v154):  # pragma: no cover - numba
-    """Slide the parabola along all lines of one direction (as ImageJ's ``filter1D``)."""
+    """Slide the parabola along all lines of one direction (as ImageJ's ``filter1D``).
+
+    Returns True if ImageJ 1.53t would never finish one of the lines.
+    """
     start_line = 0
     n_lines = 0
     line_inc = 0
@@ -614,6 +622,7 @@ def _filter1d(pixels, width, height, direction, coeff2, v154):  # pragma: no cov
         n_lines = height - 2
         line_inc = width
         point_inc = width - 1
+    stuck = np.zeros(max(n_lines, 0), dtype=np.bool_)
     for ii in prange(start_line, n_lines):  # the lines of one direction are disjoint
         i = np.int64(ii)
         start_pixel = i * line_inc
@@ -632,9 +641,10 @@ def _filter1d(pixels, width, height, direction, coeff2, v154):  # pragma: no cov
         cache = np.empty(n, dtype=np.float32)
         next_point = np.empty(n, dtype=np.int64)
         edges = np.zeros(2, dtype=np.float32)
-        _line_slide_parabola(
+        stuck[i] = _line_slide_parabola(
             pixels, start_pixel, point_inc, n, coeff2, cache, next_point, edges, False, v154
         )
+    return stuck.any()
 
 
 @njit(**_NJIT)
@@ -657,37 +667,34 @@ def _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):  #
     Note that, as in ImageJ, the edge rows/columns and the four corner diagonals are
     themselves parabola-filtered in the process.  1.53t averages the three estimates
     of each corner; 1.54t averages those that are not NaN and also replaces a NaN
-    corner pixel.
+    corner pixel.  Returns True if ImageJ 1.53t would never finish one of the lines
+    (the pixels are then left half done).
     """
     corners = np.zeros(4, dtype=np.float32)
     counts = np.zeros(4, dtype=np.int64)
     e = np.zeros(2, dtype=np.float32)
     w1 = width - 1
     last_row = (height - 1) * width
-    _line_slide_parabola(pixels, 0, 1, width, coeff2, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 0, e[0], True, v154)
-    _add_corner(corners, counts, 1, e[1], True, v154)
-    _line_slide_parabola(pixels, last_row, 1, width, coeff2, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 2, e[0], True, v154)
-    _add_corner(corners, counts, 3, e[1], True, v154)
-    _line_slide_parabola(pixels, 0, width, height, coeff2, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 0, e[0], False, v154)
-    _add_corner(corners, counts, 2, e[1], False, v154)
-    _line_slide_parabola(pixels, w1, width, height, coeff2, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 1, e[0], False, v154)
-    _add_corner(corners, counts, 3, e[1], False, v154)
     diag = min(width, height)
     c2d = _TWO * coeff2
-    _line_slide_parabola(pixels, 0, 1 + width, diag, c2d, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 0, e[0], False, v154)
-    _line_slide_parabola(pixels, w1, w1, diag, c2d, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 1, e[0], False, v154)
-    _line_slide_parabola(pixels, last_row, 1 - width, diag, c2d, cache, next_point, e, True, v154)
-    _add_corner(corners, counts, 2, e[0], False, v154)
-    _line_slide_parabola(
-        pixels, width * height - 1, -1 - width, diag, c2d, cache, next_point, e, True, v154
-    )
-    _add_corner(corners, counts, 3, e[0], False, v154)
+    # (first pixel, step, length, coefficient, corner of e[0], corner of e[1] or -1):
+    # top and bottom rows, left and right columns, then the four corner diagonals
+    lines = ((0, 1, width, coeff2, 0, 1), (last_row, 1, width, coeff2, 2, 3),
+             (0, width, height, coeff2, 0, 2), (w1, width, height, coeff2, 1, 3),
+             (0, 1 + width, diag, c2d, 0, -1), (w1, w1, diag, c2d, 1, -1),
+             (last_row, 1 - width, diag, c2d, 2, -1),
+             (width * height - 1, -1 - width, diag, c2d, 3, -1))
+    n = 0
+    for start, inc, length, coefficient, c0, c1 in lines:
+        if _line_slide_parabola(
+            pixels, start, inc, length, coefficient, cache, next_point, e, True, v154
+        ):
+            return True
+        first = n < 2  # 1.53t assigns the rows' estimates and adds the others
+        _add_corner(corners, counts, c0, e[0], first, v154)
+        if c1 >= 0:
+            _add_corner(corners, counts, c1, e[1], first, v154)
+        n += 1
     idx = (0, w1, last_row, width * height - 1)
     for k in range(4):
         divisor = np.float32(counts[k]) if v154 else np.float32(3.0)
@@ -695,13 +702,17 @@ def _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):  #
         v = pixels[idx[k]]
         if v > est or (v154 and v != v):
             pixels[idx[k]] = est
+    return False
 
 
 @njit(**_NJIT)
 def _sliding_paraboloid(
     pixels, width, height, radius, invert, presmooth, corners, v154
 ):  # pragma: no cover - numba
-    """ImageJ's ``slidingParaboloidFloatBackground`` (1.53t or 1.54t) on a flat float32 array."""
+    """ImageJ's ``slidingParaboloidFloatBackground`` (1.53t or 1.54t) on a flat float32 array.
+
+    Returns True (leaving ``pixels`` half done) where ImageJ 1.53t never finishes.
+    """
     n = max(width, height)
     cache = np.empty(n, dtype=np.float32)
     next_point = np.empty(n, dtype=np.int64)
@@ -716,23 +727,22 @@ def _sliding_paraboloid(
         _filter3x3(pixels, width, height, False, v154)
         if v154:  # 1.54t's mean increase is per row or column step: half of 1.53t's
             shift_by = _TWO * shift_by
-    if corners:
-        _correct_corners(pixels, width, height, coeff2, cache, next_point, v154)
-    _filter1d(pixels, width, height, _X_DIRECTION, coeff2, v154)
-    _filter1d(pixels, width, height, _Y_DIRECTION, coeff2, v154)
-    _filter1d(pixels, width, height, _X_DIRECTION, coeff2, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_1A, coeff2diag, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_1B, coeff2diag, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_2A, coeff2diag, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_2B, coeff2diag, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_1A, coeff2diag, v154)
-    _filter1d(pixels, width, height, _DIAGONAL_1B, coeff2diag, v154)
+    if corners and _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):
+        return True
+    passes = ((_X_DIRECTION, coeff2), (_Y_DIRECTION, coeff2), (_X_DIRECTION, coeff2),
+              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag),
+              (_DIAGONAL_2A, coeff2diag), (_DIAGONAL_2B, coeff2diag),
+              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag))
+    for direction, coefficient in passes:
+        if _filter1d(pixels, width, height, direction, coefficient, v154):
+            return True
     if invert:
         for i in range(pixels.size):
             pixels[i] = -(pixels[i] - shift_by)
     elif presmooth:
         for i in range(pixels.size):
             pixels[i] = pixels[i] - shift_by
+    return False
 
 
 # --------------------------------------------------------------------------------------
@@ -865,9 +875,14 @@ def _background(
                 "use imagej_version='1.54t' or the rolling ball"
             )
         with _threads_for(fp.size):
-            _sliding_paraboloid(
+            endless = _sliding_paraboloid(
                 fp.reshape(-1), w, h, np.float32(radius), invert, presmooth, correct_corners,
                 v154,
+            )
+        if endless:
+            raise ValueError(
+                "ImageJ 1.53t's sliding paraboloid never finishes on this image (values "
+                "spanning more than the float range); use imagej_version='1.54t'"
             )
         return fp
     with _threads_for(fp.size):
