@@ -8,12 +8,15 @@ markdown tables:
 1. agreement with each release (option set x bit depth: % equal values, max
    |difference|) on a larger image,
 2. where 1.53t and 1.54t differ from each other, over the fidelity tests' cases,
-3. how ImageJ's rolling ball differs from the exact rolling ball of
+3. with ``--sweep N``: N random cases (sizes 1x1 to 48x48, radii 0.3 to 1000, random
+   options, bit depths, NaN) against both releases,
+4. how ImageJ's rolling ball differs from the exact rolling ball of
    ``skimage.restoration.rolling_ball`` (mean / max |difference| of the backgrounds).
 
 Usage (from the repository root)::
 
     PYTHONPATH=src python benchmarks/imagej_agreement.py [--size 255x257] [--no-skimage]
+        [--sweep 1600]
 
 Needs ``java``, ``javac`` and ``ij.jar`` (``tools/system-deps.sh imagej``).
 """
@@ -34,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests" / "imagej"))
 
 from test_imagej_fidelity import (  # noqa: E402  (shared generator and ImageJ runner)
     CASES,
+    FLAGS,
     IJ_JAR,
     Case,
     agreement,
@@ -42,6 +46,7 @@ from test_imagej_fidelity import (  # noqa: E402  (shared generator and ImageJ r
     make_image,
     make_rgb,
     oracle_classpath,
+    port_result,
     run_imagej,
     write_inputs,
 )
@@ -168,6 +173,60 @@ def release_table(classes: Path) -> str:
     return "\n".join(lines)
 
 
+def _random_case(k: int, rng: np.random.Generator) -> Case:
+    h, w = int(rng.integers(1, 49)), int(rng.integers(1, 49))
+    if rng.random() < 0.3:
+        h = int(rng.integers(1, 8))  # many elongated ones
+    kind = str(rng.choice(["8", "16", "32", "rgb"]))
+    options = {FLAGS[f]: True for f in FLAGS if rng.random() < 0.5}
+    if rng.random() < 0.15:
+        options["correct_corners"] = False
+    if kind == "rgb":
+        image = make_rgb((h, w), k)
+        options["separate_colors"] = bool(rng.random() < 0.5)
+    else:
+        image = make_image((h, w), {"8": np.uint8, "16": np.uint16, "32": np.float32}[kind], k)
+        if kind == "32" and rng.random() < 0.3:
+            image[rng.random((h, w)) < rng.random() * 0.3] = np.nan
+    radius = float(rng.choice([0.3, 1, 2.5, 5, 7.5, 10, 10.5, 20, 30, 30.5, 50, 100, 100.5,
+                               150, 300, 1000]))
+    return Case(f"sweep{k}", image, radius, options, rgb=kind == "rgb", group="sweep")
+
+
+def random_sweep(n: int, classes: Path, seed: int = 2026) -> str:
+    """``n`` random cases against both releases: exact, differing, thrown by both."""
+    from test_imagej_fidelity import _hangs_153
+
+    rng = np.random.default_rng(seed)
+    cases = [_random_case(k, rng) for k in range(n)]
+    lines = ["| release | cases | bit-identical | differing | ImageJ and bgsub both fail | "
+             "only one fails |", "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = write_inputs(cases, Path(tmp))
+        for version in IMAGEJ_VERSIONS:
+            run = [c for c in cases if not (version == "1.53t" and _hangs_153(c))]
+            refs = run_imagej(run, oracle_classpath(version, classes), Path(tmp) / version,
+                              inputs)
+            exact = differ = both_fail = one_fails = 0
+            for case in run:
+                ref = refs[case.id]
+                try:
+                    ours = port_result(case, version)
+                except ValueError:
+                    both_fail += isinstance(ref, str)
+                    one_fails += not isinstance(ref, str)
+                    continue
+                if isinstance(ref, str):
+                    one_fails += 1
+                elif differences(ours, ref.reshape(ours.shape))[0]:
+                    differ += 1
+                else:
+                    exact += 1
+            lines.append(f"| {version} | {len(run)} | {exact} | {differ} | {both_fail} | "
+                         f"{one_fails} |")
+    return "\n".join(lines)
+
+
 def skimage_table(size: int, radii: list[float]) -> str:
     from skimage.restoration import rolling_ball
 
@@ -209,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skimage-size", type=int, default=512)
     ap.add_argument("--skimage-radii", default="10,50,100")
     ap.add_argument("--no-skimage", action="store_true")
+    ap.add_argument("--sweep", type=int, default=0, help="random cases against both releases")
     args = ap.parse_args(argv)
     shape = tuple(int(v) for v in args.size.lower().split("x"))
     radii = [float(v) for v in args.radii.split(",")]
@@ -224,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
             print(agreement_table(shape, radii, Path(classes), version) + "\n")
         print("## Where 1.53t and 1.54t differ\n")
         print(release_table(Path(classes)))
+        if args.sweep:
+            print(f"\n## {args.sweep} random cases\n")
+            print(random_sweep(args.sweep, Path(classes)))
     if not args.no_skimage:
         print("\n## ImageJ rolling ball vs exact rolling ball (skimage)\n")
         print(skimage_table(args.skimage_size, [float(v) for v in args.skimage_radii.split(",")]))
