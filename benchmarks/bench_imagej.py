@@ -163,7 +163,8 @@ def run_bgsub(image: np.ndarray, kind: str, radius: int, repeat: int) -> dict[st
                                                    **options),
         "port": lambda: bgsub.subtract_background(image, "imagej", radius,
                                                   create_background=True,
-                                                  sliding_paraboloid=kind == "paraboloid"),
+                                                  sliding_paraboloid=kind == "paraboloid",
+                                                  imagej_version="1.53t"),  # = the jar
     }
     if kind == "ball":
         funcs["apex"] = lambda: bgsub.estimate_background(image, "rolling_ball", radius)
