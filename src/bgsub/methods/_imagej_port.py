@@ -113,8 +113,8 @@ def _imagej_ball(radius: float) -> tuple[np.ndarray, int]:
 # 3x3 filters
 # --------------------------------------------------------------------------------------
 @njit(**_NJIT)
-def _filter3(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
-    """In-place 3-point mean or maximum along one line; returns the summed shift."""
+def _filter3_153(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
+    """1.53t's line filter: in-place 3-point mean or maximum; returns the summed shift."""
     shift = 0.0
     v3 = pixels[pixel0]
     v2 = v3
@@ -148,11 +148,11 @@ def _filter3x3_153(pixels, width, height, maximum):  # pragma: no cover - numba
     row_sums = np.empty(height, dtype=np.float64)
     for yy in prange(height):
         y = np.int64(yy)
-        row_sums[y] = _filter3(pixels, width, y * width, 1, maximum)
+        row_sums[y] = _filter3_153(pixels, width, y * width, 1, maximum)
     col_sums = np.empty(width, dtype=np.float64)
     for xx in prange(width):
         x = np.int64(xx)
-        col_sums[x] = _filter3(pixels, height, x, width, maximum)
+        col_sums[x] = _filter3_153(pixels, height, x, width, maximum)
     total = 0.0
     for y in range(height):
         total += row_sums[y]
