@@ -16,7 +16,7 @@ uneven background, blurred spots, noise; seeded -- rounded to uint16) goes to
 * **bgsub apex**: the default ``estimate_background(img, "rolling_ball", r)`` (the ball's
   apex height, skimage's definition, no presmoothing): timed for reference.
 * **bgsub port**: ``subtract_background(img, "imagej", r, create_background=True)``, the
-  pixel-for-pixel re-implementation of ImageJ (``bgsub.imagej``).
+  pixel-for-pixel re-implementation of ImageJ (``bgsub.methods.imagej``).
 
 Printed as a markdown table: times (best wall, and the CPU time of that call), the
 ratio ImageJ / bgsub exact (wall), and max |difference| of ImageJ's background to the
@@ -163,7 +163,8 @@ def run_bgsub(image: np.ndarray, kind: str, radius: int, repeat: int) -> dict[st
                                                    **options),
         "port": lambda: bgsub.subtract_background(image, "imagej", radius,
                                                   create_background=True,
-                                                  sliding_paraboloid=kind == "paraboloid"),
+                                                  sliding_paraboloid=kind == "paraboloid",
+                                                  imagej_version="1.53t"),  # = the jar
     }
     if kind == "ball":
         funcs["apex"] = lambda: bgsub.estimate_background(image, "rolling_ball", radius)

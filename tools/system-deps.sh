@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages bgsub's set-up needs, only when missing.
 #   tools/system-deps.sh venv    -> python3-venv (for `python3 -m venv`)
-#   tools/system-deps.sh imagej  -> ImageJ 1.x + a JDK (for the ImageJ fidelity tests/benchmarks)
+#   tools/system-deps.sh imagej  -> ImageJ 1.53t (Debian's jar) + a JDK, for the ImageJ fidelity
+#                                   tests/benchmarks; with that JDK they also compile ImageJ
+#                                   1.54t's BackgroundSubtracter from ../shared/imagej-1.54t
+#                                   into build/imagej-1.54t (nothing to install for it)
 #   tools/system-deps.sh napari  -> Xvfb, Mesa's software OpenGL and Qt's X11 libraries
 #                                   (for the napari plugin's tests, tests/napari)
 set -euo pipefail

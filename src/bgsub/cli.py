@@ -31,6 +31,7 @@ from bgsub.config import (
     parse_option,
     settings_from_imagej,
 )
+from bgsub.methods.imagej import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS
 
 
 class _OneLineGroup(click.Group):
@@ -202,6 +203,9 @@ class Interrupted(KeyboardInterrupt):
               help="Which series of multi-series files.")
 @click.option("--imagej", default=None, metavar="OPTIONS",
               help='ImageJ "Subtract Background" options, e.g. "rolling=50 light".')
+@click.option("--imagej-version", type=click.Choice(IMAGEJ_VERSIONS), default=None,
+              help=f"The ImageJ release the imagej method reproduces.  "
+                   f"[default: {DEFAULT_IMAGEJ_VERSION}, today's Fiji]")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Settings file (TOML/YAML) or a provenance record (.bgsub.json).")
 @click.option("--pipeline", default=None, help="Named pipeline of the --config file.")
@@ -314,7 +318,14 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
         if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE:
             explicit[name] = ctx.params[param]
     explicit["options"] = dict(parse_option(text) for text in options)
-    return settings.updated(explicit).validated(), list(inputs) or found
+    settings = settings.updated(explicit).validated()
+    version = ctx.params.get("imagej_version")
+    if version is not None:
+        if settings.method != "imagej":
+            raise ConfigError(f"--imagej-version applies to the imagej method, not "
+                              f"{settings.method!r}; add --imagej OPTIONS or --method imagej")
+        settings = settings.updated({"options": {"imagej_version": version}}).validated()
+    return settings, list(inputs) or found
 
 
 def _dry_run(out: _Printer, todo: list, skipped: list, problems: list) -> NoReturn:

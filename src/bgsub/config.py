@@ -32,6 +32,7 @@ import numpy as np
 from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
 from bgsub.methods import get_method
+from bgsub.methods.imagej import UNVERSIONED_IMAGEJ_VERSION
 
 __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
 
@@ -399,6 +400,8 @@ def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
     params = dict(record.get("parameters", {}))
     values = {key: params[key] for key in _API_KEYS if key in params}
     values["options"] = dict(params.get("options", {}))
+    if values.get("method") == "imagej":  # a record from before imagej_version existed
+        values["options"].setdefault("imagej_version", UNVERSIONED_IMAGEJ_VERSION)
     if values.get("spacing") is None:
         values["spacing"] = "none"
     settings = record.get("settings", {})

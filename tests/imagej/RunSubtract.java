@@ -14,10 +14,21 @@
  * unless "separate" is 1.  A job that throws is reported as
  * "ERROR <output> <exception>" on stdout and the remaining jobs still run;
  * successful jobs print "OK <output>".  Lines starting with '#' are ignored.
+ *
+ * "RunSubtract --macro-values strings.txt" instead prints, for every line of
+ * the file, what ImageJ's Macro.getValue reads as the rolling ball radius from
+ * that macro option string: "VALUE:<text>", or "DEFAULT" when it falls back to
+ * the dialog's default (the option parser's tests compare their mirror with it).
+ *
+ * The first two lines of the output name the ImageJ release of the jar
+ * ("IMAGEJ 1.53t") and where BackgroundSubtracter was loaded from
+ * ("SUBTRACTER <location>"): a BackgroundSubtracter compiled from another
+ * release's source and put before the jar on the class path replaces the jar's.
  */
 import ij.IJ;
 import ij.ImagePlus;
 import ij.ImageStack;
+import ij.Macro;
 import ij.io.FileSaver;
 import ij.io.Opener;
 import ij.plugin.filter.BackgroundSubtracter;
@@ -65,12 +76,28 @@ public class RunSubtract {
             throw new IllegalStateException("cannot save " + out);
     }
 
+    private static void macroValues(String path) throws Exception {
+        try (BufferedReader r = new BufferedReader(new FileReader(path))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                String value = Macro.getValue(line, "Rolling ball radius:", null);
+                System.out.println(value == null ? "DEFAULT" : "VALUE:" + value);
+            }
+        }
+    }
+
     public static void main(String[] args) throws Exception {
+        if (args.length == 2 && args[0].equals("--macro-values")) {
+            macroValues(args[1]);
+            return;
+        }
         if (args.length != 1) {
             System.err.println("usage: RunSubtract jobs.txt");
             System.exit(2);
         }
         System.out.println("IMAGEJ " + IJ.getVersion());
+        System.out.println("SUBTRACTER "
+                + BackgroundSubtracter.class.getProtectionDomain().getCodeSource().getLocation());
         try (BufferedReader r = new BufferedReader(new FileReader(args[0]))) {
             String line;
             while ((line = r.readLine()) != null) {

@@ -1,4 +1,8 @@
-"""ImageJ 1.x "Subtract Background..." reproduced pixel for pixel (see ``bgsub.imagej``)."""
+"""ImageJ 1.x "Subtract Background..." reproduced pixel for pixel (1.54t or 1.53t).
+
+The port itself lives in :mod:`bgsub.methods._imagej_port`; this module registers it
+as the ``imagej`` method and is the public place to import it from.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,17 @@ from typing import Any
 import numpy as np
 
 from bgsub._axes import Layout
-from bgsub.imagej import imagej_subtract, parse_imagej_options
+from bgsub.methods._imagej_options import imagej_reading, parse_imagej_options
+from bgsub.methods._imagej_port import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS, imagej_subtract
 from bgsub.methods._registry import Method, Parameter, register
+
+__all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "UNVERSIONED_IMAGEJ_VERSION",
+           "from_imagej", "imagej_background", "imagej_reading", "imagej_subtract",
+           "parse_imagej_options"]
+
+#: The release reproduced by bgsub before ``imagej_version`` existed: what a provenance
+#: record of the ``imagej`` method without that option was made with.
+UNVERSIONED_IMAGEJ_VERSION = "1.53t"
 
 _FLAGS = ("separate_colors", "create_background", "sliding_paraboloid", "disable_smoothing",
           "correct_corners")
@@ -27,12 +40,15 @@ def imagej_background(image: np.ndarray, radius: tuple[float, ...], **options: A
     """
     options = dict(options, create_background=True)
     options.pop("separate_colors", None)
+    version = options.pop("imagej_version", DEFAULT_IMAGEJ_VERSION)
     data = np.ascontiguousarray(image, dtype=np.float32)
-    return imagej_subtract(data, float(radius[-1]), **options).astype(image.dtype)
+    return imagej_subtract(data, float(radius[-1]), version=version,
+                           **options).astype(image.dtype)
 
 
 def _subtract(image: np.ndarray, layout: Layout, radius: tuple[float, ...],
-              light_background: bool, **options: Any) -> np.ndarray:
+              light_background: bool, imagej_version: str = DEFAULT_IMAGEJ_VERSION,
+              **options: Any) -> np.ndarray:
     """What ImageJ leaves in the image, for every plane of ``image``."""
     if len(set(radius)) != 1 or layout.ndim_spatial != 2:
         raise ValueError("method 'imagej' works plane by plane with one radius; "
@@ -46,26 +62,47 @@ def _subtract(image: np.ndarray, layout: Layout, radius: tuple[float, ...],
         raise TypeError(f"method 'imagej' reproduces 8-bit, 16-bit, 32-bit and RGB images; "
                         f"convert {image.dtype} with image.astype(np.float32)")
     result = imagej_subtract(np.ascontiguousarray(moved), float(radius[0]),
-                             light_background=light_background, rgb=rgb, **options)
+                             light_background=light_background, rgb=rgb,
+                             version=imagej_version, **options)
     return np.moveaxis(result, range(-len(spatial), 0), spatial)
 
 
-def from_imagej(options: str) -> dict[str, Any]:
+def from_imagej(options: str, version: str = DEFAULT_IMAGEJ_VERSION) -> dict[str, Any]:
     """Keyword arguments for :func:`bgsub.subtract_background` from an ImageJ macro string.
 
     ``bgsub.subtract_background(image, **from_imagej("rolling=50 light sliding disable"))``
     returns exactly what ``run("Subtract Background...", "rolling=50 light sliding
-    disable")`` leaves in the image in ImageJ 1.53t (the background with ``create``).
+    disable")`` leaves in the image in ImageJ 1.54t, today's Fiji (the background with
+    ``create``); ``version="1.53t"`` reproduces ImageJ 1.53t instead.
+
+    Parameters
+    ----------
+    options : str
+        The macro options, as ImageJ's recorder writes them.
+    version : {"1.54t", "1.53t"}
+        The ImageJ release to reproduce (the ``imagej_version`` option).
+
+    Raises
+    ------
+    ValueError
+        For a string ImageJ would read differently (or not at all), and an unknown
+        version.
 
     Examples
     --------
     >>> kwargs = from_imagej("rolling=50 light sliding")
     >>> kwargs["method"], kwargs["radius"], kwargs["light_background"]
     ('imagej', 50.0, True)
+    >>> kwargs["imagej_version"], from_imagej("rolling=5", "1.53t")["imagej_version"]
+    ('1.54t', '1.53t')
     """
+    if version not in IMAGEJ_VERSIONS:
+        raise ValueError(f"unknown ImageJ version {version!r}; choose one of "
+                         f"{', '.join(IMAGEJ_VERSIONS)}")
     parsed = parse_imagej_options(options)
     return {"method": "imagej", "radius": float(parsed.pop("radius")),
-            "light_background": bool(parsed.pop("light_background", False)), **parsed}
+            "light_background": bool(parsed.pop("light_background", False)), **parsed,
+            "imagej_version": version}
 
 
 def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
@@ -75,14 +112,20 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, .
 register(
     Method(
         name="imagej",
-        summary="ImageJ 1.53t Subtract Background, pixel for pixel (shrinks; approximate)",
+        summary="ImageJ's Subtract Background (1.54t, or 1.53t), pixel for pixel "
+                "(shrinks; approximate)",
         estimate=imagej_background,
-        parameters=tuple(
-            Parameter(flag, flag == "correct_corners", f"ImageJ option: {flag.replace('_', ' ')}",
-                      choices=(False, True), allow_none=False) for flag in _FLAGS),
+        parameters=(
+            *(Parameter(flag, flag == "correct_corners",
+                        f"ImageJ option: {flag.replace('_', ' ')}",
+                        choices=(False, True), allow_none=False) for flag in _FLAGS),
+            Parameter("imagej_version", DEFAULT_IMAGEJ_VERSION,
+                      "The ImageJ release reproduced: 1.54t (today's Fiji) or 1.53t",
+                      choices=IMAGEJ_VERSIONS, allow_none=False),
+        ),
         supports_3d=False,
         halo=_halo,
-        reference="ImageJ 1.53t ij.plugin.filter.BackgroundSubtracter",
+        reference="ImageJ 1.54t / 1.53t ij.plugin.filter.BackgroundSubtracter",
         subtract=_subtract,
     )
 )

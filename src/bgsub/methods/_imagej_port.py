@@ -1,17 +1,20 @@
 """Pixel-exact re-implementation of ImageJ 1.x ``Process > Subtract Background...``.
 
-This module reproduces what ImageJ **1.53t** (``ij.plugin.filter.BackgroundSubtracter``)
-leaves in an image, for every option of the dialog (rolling ball radius, light
-background, separate colors, create background, sliding paraboloid, disable smoothing)
-and for 8-bit, 16-bit, 32-bit and RGB images.  It is written from the published
-description of the algorithm and from the observed behaviour of the installed
-release; the code is our own.
+This module reproduces what ImageJ **1.54t** (the release Fiji ships today) and
+**1.53t** (``ij.plugin.filter.BackgroundSubtracter``) leave in an image, for every
+option of the dialog (rolling ball radius, light background, separate colors, create
+background, sliding paraboloid, disable smoothing) and for 8-bit, 16-bit, 32-bit and
+RGB images.  One implementation serves both releases: the ``v154`` switch of the
+kernels selects 1.54t's code where the two differ.  It is written from the published
+description of the algorithm and from the observed behaviour of the two releases;
+the code is our own.
 
 Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in Java):
 
 * The image is converted to float.  With *light background* it is negated.
 * Unless *disable smoothing* is set, a 3x3 mean (rows, then columns, edge pixels
-  replicated) is applied to the copy used for the background.
+  replicated) is applied to the copy used for the background.  In 1.54t a mean that
+  would be NaN leaves the pixel unchanged (NaN no longer spreads).
 * **Rolling ball**: for radius > 10 the image is shrunk by taking block minima
   (factor 2 up to r = 30, 4 up to r = 100, 8 above); a "ball" that is the top
   patch of a sphere of radius ``r / shrink`` (trimmed by 24/24/32/40 % per side,
@@ -22,8 +25,12 @@ Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in 
   increase ``shift`` is remembered) precedes the 3x3 mean; corner pixels that look
   like foreground are lowered (*correct corners*); then a parabola with
   curvature ``1/r`` is slid along rows, columns, rows again and both diagonals
-  (9 passes).  Finally ``shift`` is subtracted once (1.53t; newer releases
-  subtract ``2 * shift``).
+  (9 passes).  Finally the maximum's increase is subtracted.  1.53t divides the
+  summed increase by ``width * height`` and subtracts it once; 1.54t divides by the
+  number of (non-NaN) row and column steps, ``2 * width * height``, and subtracts it
+  twice: the same amount.  1.54t also estimates the corners differently (only from
+  touching points inside the line, and not from lines too short for a slope) and
+  handles NaN pixels, on which 1.53t never terminates.
 * The result is ``image - background`` (+ 0.5 for rounding, + full scale with a light
   background, clipped) for 8/16-bit, ``image - background`` for 32-bit, and the
   background itself with *create background*.  RGB images are processed on the
@@ -34,15 +41,19 @@ Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["imagej_subtract", "parse_imagej_options", "IMAGEJ_VERSION"]
+__all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "imagej_subtract"]
 
-#: The ImageJ release whose output this module reproduces.
-IMAGEJ_VERSION = "1.53t"
+#: The ImageJ releases whose output this module reproduces, oldest first.
+IMAGEJ_VERSIONS = ("1.53t", "1.54t")
+#: The release reproduced unless another is asked for: the one Fiji runs today.
+DEFAULT_IMAGEJ_VERSION = "1.54t"
 
 _F32 = np.float32
 _FLT_MAX = np.float32(3.4028235e38)
@@ -58,6 +69,9 @@ _X_DIRECTION, _Y_DIRECTION = 0, 1
 _DIAGONAL_1A, _DIAGONAL_1B, _DIAGONAL_2A, _DIAGONAL_2B = 2, 3, 4, 5
 
 _NJIT = {"cache": True, "error_model": "numpy"}
+#: Planes with fewer pixels run on one thread: starting numba's threads for each of
+#: the ~20 parallel loops of a plane costs more than it saves (results are identical).
+_SERIAL_BELOW_PIXELS = 1 << 16
 
 
 # --------------------------------------------------------------------------------------
@@ -99,8 +113,8 @@ def _imagej_ball(radius: float) -> tuple[np.ndarray, int]:
 # 3x3 filters
 # --------------------------------------------------------------------------------------
 @njit(**_NJIT)
-def _filter3(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
-    """In-place 3-point mean or maximum along one line; returns the summed shift."""
+def _filter3_153(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
+    """1.53t's line filter: in-place 3-point mean or maximum; returns the summed shift."""
     shift = 0.0
     v3 = pixels[pixel0]
     v2 = v3
@@ -123,26 +137,100 @@ def _filter3(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _filter3x3(pixels, width, height, maximum):  # pragma: no cover - numba
-    """3x3 mean or maximum (rows, then columns); returns the mean increase.
+def _filter3x3_153(pixels, width, height, maximum):  # pragma: no cover - numba
+    """1.53t's 3x3 mean or maximum (rows, then columns); returns the mean increase.
 
     Lines are independent, so they run in parallel; the per-line shift sums are
     added up afterwards in ImageJ's order, giving the identical double result.
+    The summed increase is divided by ``width * height`` (rows and columns both
+    contribute, so this is twice the mean increase per step).
     """
     row_sums = np.empty(height, dtype=np.float64)
     for yy in prange(height):
         y = np.int64(yy)
-        row_sums[y] = _filter3(pixels, width, y * width, 1, maximum)
+        row_sums[y] = _filter3_153(pixels, width, y * width, 1, maximum)
     col_sums = np.empty(width, dtype=np.float64)
     for xx in prange(width):
         x = np.int64(xx)
-        col_sums[x] = _filter3(pixels, height, x, width, maximum)
+        col_sums[x] = _filter3_153(pixels, height, x, width, maximum)
     total = 0.0
     for y in range(height):
         total += row_sums[y]
     for x in range(width):
         total += col_sums[x]
     return total / np.float64(width) / np.float64(height)
+
+
+@njit(**_NJIT)
+def _filter3_154(pixels, length, pixel0, inc, maximum, shifts):  # pragma: no cover - numba
+    """1.54t's line filter: NaN neighbours are skipped, a NaN mean leaves the pixel.
+
+    With ``maximum`` the increase of every pixel is stored in ``shifts`` (NaN where
+    the pixel stays NaN), to be summed in ImageJ's order by the caller.
+    """
+    v3 = pixels[pixel0]
+    v2 = v3
+    p = pixel0
+    for i in range(length):
+        v1 = v2
+        v2 = v3
+        if i < length - 1:
+            v3 = pixels[p + inc]
+        if maximum:
+            mx = v1 if (v1 > v3 or v3 != v3) else v3
+            if v2 > mx or mx != mx:
+                mx = v2
+            shifts[p] = mx - v2
+            pixels[p] = mx
+        else:
+            mean = ((v1 + v2) + v3) * _THIRD
+            if mean == mean:
+                pixels[p] = mean
+        p += inc
+
+
+@njit(**_NJIT)
+def _add_shifts(shifts, start, count, inc, total):  # pragma: no cover - numba
+    """Add the non-NaN ``shifts`` of one line to ``total = [sum, n]`` in line order."""
+    p = start
+    for _ in range(count):
+        s = shifts[p]
+        if s == s:
+            total[0] += np.float64(s)
+            total[1] += 1.0
+        p += inc
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _filter3x3_154(pixels, width, height, maximum):  # pragma: no cover - numba
+    """1.54t's 3x3 mean or maximum; returns the mean increase per (non-NaN) step.
+
+    The filtering runs in parallel over lines; the increases are then summed in
+    one double, in ImageJ's order (all rows, then all columns), as 1.54t does.
+    """
+    shifts = np.empty(pixels.size if maximum else 0, dtype=np.float32)
+    total = np.zeros(2, dtype=np.float64)
+    for yy in prange(height):
+        y = np.int64(yy)
+        _filter3_154(pixels, width, y * width, 1, maximum, shifts)
+    if maximum:
+        for y in range(height):
+            _add_shifts(shifts, y * width, width, 1, total)
+    for xx in prange(width):
+        x = np.int64(xx)
+        _filter3_154(pixels, height, x, width, maximum, shifts)
+    if maximum:
+        for x in range(width):
+            _add_shifts(shifts, x, height, width, total)
+    return total[0] / total[1]
+
+
+@njit(**_NJIT)
+def _filter3x3(pixels, width, height, maximum, v154):  # pragma: no cover - numba
+    """The 3x3 mean or maximum of the chosen release (see the two versions)."""
+    if v154:
+        return _filter3x3_154(pixels, width, height, maximum)
+    return _filter3x3_153(pixels, width, height, maximum)
 
 
 # --------------------------------------------------------------------------------------
@@ -289,19 +377,21 @@ def _enlarge_image(small, height, width, factor):  # pragma: no cover - numba
     return out
 
 
-def _rolling_ball_background(fp: np.ndarray, radius: float, invert: bool, presmooth: bool):
+def _rolling_ball_background(
+    fp: np.ndarray, radius: float, invert: bool, presmooth: bool, v154: bool
+) -> np.ndarray:
     """Background of one float32 plane by ImageJ's rolling ball (in place on ``fp``)."""
     ball, shrink = _imagej_ball(radius)
     h, w = fp.shape
     if shrink > 1 and w <= shrink:
         raise ValueError(
-            f"ImageJ {IMAGEJ_VERSION} fails (ArrayIndexOutOfBoundsException) on images "
-            f"with width <= {shrink} for radius {radius:g}"
+            f"ImageJ fails (ArrayIndexOutOfBoundsException) on images with width <= "
+            f"{shrink} for radius {radius:g}; use a radius <= 10 or a wider image"
         )
     if invert:
         np.negative(fp, out=fp)
     if presmooth:
-        _filter3x3(fp.reshape(-1), w, h, False)
+        _filter3x3(fp.reshape(-1), w, h, False, v154)
     if shrink > 1:
         small = _roll_ball(_shrink_image(fp, shrink), ball)
         bg = _enlarge_image(small, h, w, shrink)
@@ -333,19 +423,16 @@ def _pow6(dx):  # pragma: no cover - numba
 
 
 @njit(**_NJIT)
-def _line_slide_parabola(
-    pixels, start, inc, length, coeff2, cache, next_point, edges, want_edges
+def _find_touching_points(
+    pixels, start, inc, length, coeff2, cache, next_point, v154
 ):  # pragma: no cover - numba
-    """Slide a parabola (curvature ``2*coeff2``) under one line of ``pixels``.
+    """Copy one line to ``cache``; chain the points a parabola may touch in ``next_point``.
 
-    Points that the parabola does not touch are replaced by the parabola.  With
-    ``want_edges`` the two estimated edge values (corrected for edge particles,
-    allowing for vignetting as a 6th-order polynomial) are written to ``edges``.
+    Returns the line's minimum.  1.54t also chains the non-NaN neighbours of NaN
+    pixels and leaves a NaN last pixel out of the chain.
     """
     min_value = _FLT_MAX
     lastpoint = 0
-    first_corner = length - 1
-    last_corner = 0
     v_prev1 = np.float32(0.0)
     v_prev2 = np.float32(0.0)
     curvature_test = _CURV_TEST * coeff2
@@ -355,16 +442,93 @@ def _line_slide_parabola(
         cache[i] = v
         if v < min_value:
             min_value = v
-        if i >= 2 and ((v_prev1 + v_prev1) - v_prev2) - v < curvature_test:
-            next_point[lastpoint] = i - 1
-            lastpoint = i - 1
+        if i >= 2:
+            touch = ((v_prev1 + v_prev1) - v_prev2) - v < curvature_test
+            if v154 and not touch:
+                touch = (v_prev2 != v_prev2 or v != v) and v_prev1 == v_prev1
+            if touch:
+                next_point[lastpoint] = i - 1
+                lastpoint = i - 1
         v_prev2 = v_prev1
         v_prev1 = v
         p += inc
-    next_point[lastpoint] = length - 1
-    next_point[length - 1] = _INT_MAX
+    last = cache[length - 1]
+    if v154 and last != last:
+        next_point[lastpoint] = _INT_MAX
+    else:
+        next_point[lastpoint] = length - 1
+        next_point[length - 1] = _INT_MAX
+    return min_value
 
+
+@njit(**_NJIT)
+def _corrected_edges(
+    cache, length, coeff2, first_corner, last_corner, edges, v154
+):  # pragma: no cover - numba
+    """Both edge values of a line estimated without edge particles (``edges``).
+
+    The line through the outermost inner touching points, plus a 6th-order
+    polynomial that allows for vignetting, plus the parabola up to the edge.
+    1.54t gives NaN (no estimate) when no inner point was touched or when the
+    baseline is too short for a slope.
+    """
+    if v154 and first_corner > last_corner:
+        edges[0] = np.float32(np.nan)
+        edges[1] = np.float32(np.nan)
+        return
+    if 4 * first_corner >= length and (not v154 or cache[0] == cache[0]):
+        first_corner = 0
+    last = cache[length - 1]
+    if 4 * (length - 1 - last_corner) >= length and (not v154 or last == last):
+        last_corner = length - 1
+    v1 = cache[first_corner]
+    v2 = cache[last_corner]
+    span_f = np.float32(last_corner - first_corner)
+    if v154 and last_corner - first_corner <= length // 4 + 1:
+        slope = np.float32(np.nan)
+    else:
+        slope = (v2 - v1) / span_f
+    value0 = v1 - slope * np.float32(first_corner)
+    coeff6 = np.float32(0.0)
+    mid = _HALF * np.float32(last_corner + first_corner)
+    for i in range((length + 2) // 3, (2 * length) // 3 + 1):
+        dx = (np.float32(i) - mid) * _TWO / span_f
+        poly6 = _pow6(dx) - _ONE
+        if cache[i] < (value0 + slope * np.float32(i)) + coeff6 * poly6:
+            coeff6 = -((value0 + slope * np.float32(i)) - cache[i]) / poly6
+    dx = (np.float32(first_corner) - mid) * _TWO / span_f
+    fc = np.float32(first_corner)
+    edges[0] = (value0 + coeff6 * (_pow6(dx) - _ONE)) + coeff2 * fc * fc
+    dx = (np.float32(last_corner) - mid) * _TWO / span_f
+    lc = np.float32(length - 1 - last_corner)
+    edges[1] = (
+        ((value0 + np.float32(length - 1) * slope) + coeff6 * (_pow6(dx) - _ONE))
+        + coeff2 * lc * lc
+    )
+
+
+@njit(**_NJIT)
+def _line_slide_parabola(
+    pixels, start, inc, length, coeff2, cache, next_point, edges, want_edges, v154
+):  # pragma: no cover - numba
+    """Slide a parabola (curvature ``2*coeff2``) under one line of ``pixels``.
+
+    Points that the parabola does not touch are replaced by the parabola.  With
+    ``want_edges`` the two estimated edge values (corrected for edge particles,
+    allowing for vignetting as a 6th-order polynomial) are written to ``edges``.
+    ``v154`` selects ImageJ 1.54t's rules (NaN pixels are bridged; the corners are
+    the first and last *inner* touching points) instead of 1.53t's.  Returns True
+    where 1.53t never finishes: no slope below ``Float.MAX_VALUE`` was found, so it
+    goes back to the line's start and repeats itself for ever.
+    """
+    min_value = _find_touching_points(
+        pixels, start, inc, length, coeff2, cache, next_point, v154
+    )
+    first_corner = length if v154 else length - 1
+    last_corner = 0
     i1 = 0
+    if v154 and cache[0] != cache[0]:  # a line that starts with NaN starts later
+        i1 = next_point[0]
     while i1 < length - 1:
         v1 = cache[i1]
         min_slope = _FLT_MAX
@@ -374,6 +538,9 @@ def _line_slide_parabola(
         j = next_point[i1]
         while j < search_to:
             v2 = cache[j]
+            if v154 and v2 != v2:  # no parabola can end on NaN: give up this line
+                i1 = length - 1
+                break
             dj = np.float32(j - i1)
             slope = (v2 - v1) / dj + coeff2 * dj
             if slope < min_slope:
@@ -390,10 +557,20 @@ def _line_slide_parabola(
                     search_to = max_search
             j = next_point[j]
             recalculate += 1
-        if i1 == 0:
-            first_corner = i2
-        if i2 == length - 1:
-            last_corner = i1
+        if v154:
+            if i2 <= i1:  # no second point (e.g. all NaN)
+                i2 = length - 1
+            if first_corner >= length and i1 > 0:
+                first_corner = i1
+            if i2 < length - 1:
+                last_corner = i2
+        else:
+            if i2 == 0:  # 1.53t would restart the line here, endlessly
+                return True
+            if i1 == 0:
+                first_corner = i2
+            if i2 == length - 1:
+                last_corner = i1
         p = start + (i1 + 1) * inc
         for jj in range(i1 + 1, i2):
             dj = np.float32(jj - i1)
@@ -402,36 +579,16 @@ def _line_slide_parabola(
         i1 = i2
 
     if want_edges:
-        if 4 * first_corner >= length:
-            first_corner = 0
-        if 4 * (length - 1 - last_corner) >= length:
-            last_corner = length - 1
-        v1 = cache[first_corner]
-        v2 = cache[last_corner]
-        span_f = np.float32(last_corner - first_corner)
-        slope = (v2 - v1) / span_f
-        value0 = v1 - slope * np.float32(first_corner)
-        coeff6 = np.float32(0.0)
-        mid = _HALF * np.float32(last_corner + first_corner)
-        for i in range((length + 2) // 3, (2 * length) // 3 + 1):
-            dx = (np.float32(i) - mid) * _TWO / span_f
-            poly6 = _pow6(dx) - _ONE
-            if cache[i] < (value0 + slope * np.float32(i)) + coeff6 * poly6:
-                coeff6 = -((value0 + slope * np.float32(i)) - cache[i]) / poly6
-        dx = (np.float32(first_corner) - mid) * _TWO / span_f
-        fc = np.float32(first_corner)
-        edges[0] = (value0 + coeff6 * (_pow6(dx) - _ONE)) + coeff2 * fc * fc
-        dx = (np.float32(last_corner) - mid) * _TWO / span_f
-        lc = np.float32(length - 1 - last_corner)
-        edges[1] = (
-            ((value0 + np.float32(length - 1) * slope) + coeff6 * (_pow6(dx) - _ONE))
-            + coeff2 * lc * lc
-        )
+        _corrected_edges(cache, length, coeff2, first_corner, last_corner, edges, v154)
+    return False
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _filter1d(pixels, width, height, direction, coeff2):  # pragma: no cover - numba
-    """Slide the parabola along all lines of one direction (as ImageJ's ``filter1D``)."""
+def _filter1d(pixels, width, height, direction, coeff2, v154):  # pragma: no cover - numba
+    """Slide the parabola along all lines of one direction (as ImageJ's ``filter1D``).
+
+    Returns True if ImageJ 1.53t would never finish one of the lines.
+    """
     start_line = 0
     n_lines = 0
     line_inc = 0
@@ -465,6 +622,7 @@ def _filter1d(pixels, width, height, direction, coeff2):  # pragma: no cover - n
         n_lines = height - 2
         line_inc = width
         point_inc = width - 1
+    stuck = np.zeros(max(n_lines, 0), dtype=np.bool_)
     for ii in prange(start_line, n_lines):  # the lines of one direction are disjoint
         i = np.int64(ii)
         start_pixel = i * line_inc
@@ -483,59 +641,78 @@ def _filter1d(pixels, width, height, direction, coeff2):  # pragma: no cover - n
         cache = np.empty(n, dtype=np.float32)
         next_point = np.empty(n, dtype=np.int64)
         edges = np.zeros(2, dtype=np.float32)
-        _line_slide_parabola(
-            pixels, start_pixel, point_inc, n, coeff2, cache, next_point, edges, False
+        stuck[i] = _line_slide_parabola(
+            pixels, start_pixel, point_inc, n, coeff2, cache, next_point, edges, False, v154
         )
+    return stuck.any()
 
 
 @njit(**_NJIT)
-def _correct_corners(pixels, width, height, coeff2, cache, next_point):  # pragma: no cover
+def _add_corner(corners, counts, k, value, first, v154):  # pragma: no cover - numba
+    """Add one edge estimate to corner ``k`` (1.54t skips NaN estimates and counts)."""
+    if v154:
+        if value == value:
+            corners[k] += value
+            counts[k] += 1
+    elif first:
+        corners[k] = value
+    else:
+        corners[k] += value
+
+
+@njit(**_NJIT)
+def _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):  # pragma: no cover
     """Lower corner pixels that look like foreground to the estimated background.
 
     Note that, as in ImageJ, the edge rows/columns and the four corner diagonals are
-    themselves parabola-filtered in the process.
+    themselves parabola-filtered in the process.  1.53t averages the three estimates
+    of each corner; 1.54t averages those that are not NaN and also replaces a NaN
+    corner pixel.  Returns True if ImageJ 1.53t would never finish one of the lines
+    (the pixels are then left half done).
     """
     corners = np.zeros(4, dtype=np.float32)
+    counts = np.zeros(4, dtype=np.int64)
     e = np.zeros(2, dtype=np.float32)
-    _line_slide_parabola(pixels, 0, 1, width, coeff2, cache, next_point, e, True)
-    corners[0] = e[0]
-    corners[1] = e[1]
-    _line_slide_parabola(
-        pixels, (height - 1) * width, 1, width, coeff2, cache, next_point, e, True
-    )
-    corners[2] = e[0]
-    corners[3] = e[1]
-    _line_slide_parabola(pixels, 0, width, height, coeff2, cache, next_point, e, True)
-    corners[0] += e[0]
-    corners[2] += e[1]
-    _line_slide_parabola(pixels, width - 1, width, height, coeff2, cache, next_point, e, True)
-    corners[1] += e[0]
-    corners[3] += e[1]
+    w1 = width - 1
+    last_row = (height - 1) * width
     diag = min(width, height)
     c2d = _TWO * coeff2
-    _line_slide_parabola(pixels, 0, 1 + width, diag, c2d, cache, next_point, e, True)
-    corners[0] += e[0]
-    _line_slide_parabola(pixels, width - 1, width - 1, diag, c2d, cache, next_point, e, True)
-    corners[1] += e[0]
-    _line_slide_parabola(
-        pixels, (height - 1) * width, 1 - width, diag, c2d, cache, next_point, e, True
-    )
-    corners[2] += e[0]
-    _line_slide_parabola(
-        pixels, width * height - 1, -1 - width, diag, c2d, cache, next_point, e, True
-    )
-    corners[3] += e[0]
-    three = np.float32(3.0)
-    idx = (0, width - 1, (height - 1) * width, width * height - 1)
+    # (first pixel, step, length, coefficient, corner of e[0], corner of e[1] or -1):
+    # top and bottom rows, left and right columns, then the four corner diagonals
+    lines = ((0, 1, width, coeff2, 0, 1), (last_row, 1, width, coeff2, 2, 3),
+             (0, width, height, coeff2, 0, 2), (w1, width, height, coeff2, 1, 3),
+             (0, 1 + width, diag, c2d, 0, -1), (w1, w1, diag, c2d, 1, -1),
+             (last_row, 1 - width, diag, c2d, 2, -1),
+             (width * height - 1, -1 - width, diag, c2d, 3, -1))
+    n = 0
+    for start, inc, length, coefficient, c0, c1 in lines:
+        if _line_slide_parabola(
+            pixels, start, inc, length, coefficient, cache, next_point, e, True, v154
+        ):
+            return True
+        first = n < 2  # 1.53t assigns the rows' estimates and adds the others
+        _add_corner(corners, counts, c0, e[0], first, v154)
+        if c1 >= 0:
+            _add_corner(corners, counts, c1, e[1], first, v154)
+        n += 1
+    idx = (0, w1, last_row, width * height - 1)
     for k in range(4):
-        est = corners[k] / three
-        if pixels[idx[k]] > est:
+        divisor = np.float32(counts[k]) if v154 else np.float32(3.0)
+        est = corners[k] / divisor
+        v = pixels[idx[k]]
+        if v > est or (v154 and v != v):
             pixels[idx[k]] = est
+    return False
 
 
 @njit(**_NJIT)
-def _sliding_paraboloid(pixels, width, height, radius, invert, presmooth, corners):
-    """ImageJ 1.53t ``slidingParaboloidFloatBackground`` on a flat float32 array."""
+def _sliding_paraboloid(
+    pixels, width, height, radius, invert, presmooth, corners, v154
+):  # pragma: no cover - numba
+    """ImageJ's ``slidingParaboloidFloatBackground`` (1.53t or 1.54t) on a flat float32 array.
+
+    Returns True (leaving ``pixels`` half done) where ImageJ 1.53t never finishes.
+    """
     n = max(width, height)
     cache = np.empty(n, dtype=np.float32)
     next_point = np.empty(n, dtype=np.int64)
@@ -546,25 +723,26 @@ def _sliding_paraboloid(pixels, width, height, radius, invert, presmooth, corner
             pixels[i] = -pixels[i]
     shift_by = np.float32(0.0)
     if presmooth:
-        shift_by = np.float32(_filter3x3(pixels, width, height, True))
-        _filter3x3(pixels, width, height, False)
-    if corners:
-        _correct_corners(pixels, width, height, coeff2, cache, next_point)
-    _filter1d(pixels, width, height, _X_DIRECTION, coeff2)
-    _filter1d(pixels, width, height, _Y_DIRECTION, coeff2)
-    _filter1d(pixels, width, height, _X_DIRECTION, coeff2)
-    _filter1d(pixels, width, height, _DIAGONAL_1A, coeff2diag)
-    _filter1d(pixels, width, height, _DIAGONAL_1B, coeff2diag)
-    _filter1d(pixels, width, height, _DIAGONAL_2A, coeff2diag)
-    _filter1d(pixels, width, height, _DIAGONAL_2B, coeff2diag)
-    _filter1d(pixels, width, height, _DIAGONAL_1A, coeff2diag)
-    _filter1d(pixels, width, height, _DIAGONAL_1B, coeff2diag)
+        shift_by = np.float32(_filter3x3(pixels, width, height, True, v154))
+        _filter3x3(pixels, width, height, False, v154)
+        if v154:  # 1.54t's mean increase is per row or column step: half of 1.53t's
+            shift_by = _TWO * shift_by
+    if corners and _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):
+        return True
+    passes = ((_X_DIRECTION, coeff2), (_Y_DIRECTION, coeff2), (_X_DIRECTION, coeff2),
+              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag),
+              (_DIAGONAL_2A, coeff2diag), (_DIAGONAL_2B, coeff2diag),
+              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag))
+    for direction, coefficient in passes:
+        if _filter1d(pixels, width, height, direction, coefficient, v154):
+            return True
     if invert:
         for i in range(pixels.size):
             pixels[i] = -(pixels[i] - shift_by)
     elif presmooth:
         for i in range(pixels.size):
             pixels[i] = pixels[i] - shift_by
+    return False
 
 
 # --------------------------------------------------------------------------------------
@@ -655,6 +833,29 @@ def _hsb_bytes_to_rgb(hb, sb, bb):  # pragma: no cover - numba
 # --------------------------------------------------------------------------------------
 # per-plane driver
 # --------------------------------------------------------------------------------------
+def _is_154(version: str) -> bool:
+    """True for 1.54t's code paths; a one-line error for a release we do not reproduce."""
+    if version not in IMAGEJ_VERSIONS:
+        raise ValueError(
+            f"unknown ImageJ version {version!r}; choose one of {', '.join(IMAGEJ_VERSIONS)}"
+        )
+    return version != "1.53t"
+
+
+@contextmanager
+def _threads_for(n_pixels: int) -> Iterator[None]:
+    """One numba thread (for the calling thread only) while a small plane is processed."""
+    if n_pixels >= _SERIAL_BELOW_PIXELS:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def _background(
     plane: np.ndarray,
     radius: float,
@@ -662,22 +863,30 @@ def _background(
     presmooth: bool,
     paraboloid: bool,
     correct_corners: bool,
+    v154: bool,
 ) -> np.ndarray:
     """float32 background of one 2-D plane, as ImageJ computes it."""
     fp = np.array(plane, dtype=np.float32, order="C", copy=True)
     h, w = fp.shape
     if paraboloid:
-        if not np.isfinite(fp).all():
+        if not v154 and not np.isfinite(fp).all():
             raise ValueError(
-                f"sliding paraboloid needs finite pixel values (ImageJ {IMAGEJ_VERSION} "
-                "does not terminate on NaN)"
+                "ImageJ 1.53t's sliding paraboloid never finishes on NaN or infinite pixels; "
+                "use imagej_version='1.54t' or the rolling ball"
             )
-        flat = fp.reshape(-1)
-        _sliding_paraboloid(
-            flat, w, h, np.float32(radius), invert, presmooth, correct_corners
-        )
+        with _threads_for(fp.size):
+            endless = _sliding_paraboloid(
+                fp.reshape(-1), w, h, np.float32(radius), invert, presmooth, correct_corners,
+                v154,
+            )
+        if endless:
+            raise ValueError(
+                "ImageJ 1.53t's sliding paraboloid never finishes on this image (values "
+                "spanning more than the float range); use imagej_version='1.54t'"
+            )
         return fp
-    return _rolling_ball_background(fp, radius, invert, presmooth)
+    with _threads_for(fp.size):
+        return _rolling_ball_background(fp, radius, invert, presmooth, v154)
 
 
 def _finish(
@@ -695,8 +904,8 @@ def _finish(
     return value.astype(plane.dtype)  # truncation == Java (int) cast for values >= 0
 
 
-def _process_gray(plane, radius, invert, create, presmooth, paraboloid, corners):
-    bg = _background(plane, radius, invert, presmooth, paraboloid, corners)
+def _process_gray(plane, radius, invert, create, presmooth, paraboloid, corners, v154):
+    bg = _background(plane, radius, invert, presmooth, paraboloid, corners, v154)
     full = 255.0 if plane.dtype == np.uint8 else 65535.0
     return _finish(plane, bg, create, invert, full)
 
@@ -712,8 +921,9 @@ def imagej_subtract(
     disable_smoothing: bool = False,
     correct_corners: bool = True,
     rgb: bool = False,
+    version: str = DEFAULT_IMAGEJ_VERSION,
 ) -> np.ndarray:
-    """Reproduce ImageJ 1.53t ``Process > Subtract Background...`` pixel for pixel.
+    """Reproduce ImageJ's ``Process > Subtract Background...`` pixel for pixel.
 
     Parameters
     ----------
@@ -742,6 +952,11 @@ def imagej_subtract(
         dialog; only the API can switch it off).  Ignored for the rolling ball.
     rgb : bool
         Treat the last axis (length 3, ``uint8``) as RGB, i.e. an ImageJ RGB image.
+    version : {"1.54t", "1.53t"}
+        The ImageJ release to reproduce: ``"1.54t"`` (the default; what Fiji runs
+        today, also the 1.54u daily builds) or ``"1.53t"`` (older analyses).  They
+        differ for the sliding paraboloid (corner estimate, NaN pixels) and for the
+        3x3 smoothing of 32-bit images with NaN.
 
     Returns
     -------
@@ -756,13 +971,15 @@ def imagej_subtract(
     TypeError
         For unsupported dtypes.
     ValueError
-        For bad shapes or radius, and where ImageJ 1.53t itself fails (rolling ball
-        with shrinking on an image whose width is <= the shrink factor).
+        For bad shapes, radius or version; where ImageJ itself fails (rolling ball
+        with shrinking on an image whose width is <= the shrink factor); and for the
+        sliding paraboloid on NaN or infinite pixels with ``version="1.53t"``, on
+        which that release never finishes.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from bgsub.imagej import imagej_subtract
+    >>> from bgsub.methods.imagej import imagej_subtract
     >>> img = np.full((64, 64), 100, np.uint8)
     >>> img[30:34, 30:34] = 200
     >>> out = imagej_subtract(img, 10, disable_smoothing=True)
@@ -787,6 +1004,7 @@ def imagej_subtract(
             )
         if arr.ndim < 2:
             raise ValueError(f"image must be at least 2-D, got shape {arr.shape}")
+    v154 = _is_154(version)
     invert = bool(light_background)
     presmooth = not disable_smoothing
     create = bool(create_background)
@@ -798,103 +1016,16 @@ def imagej_subtract(
         raise ValueError(f"empty image plane: shape {arr.shape}")
     planes = arr.reshape((-1, *plane_shape))
     out = np.empty_like(planes)
+    settings = (radius, invert, create, presmooth, para, corners, v154)
     for k in range(planes.shape[0]):
         plane = planes[k]
         if not rgb:
-            out[k] = _process_gray(plane, radius, invert, create, presmooth, para, corners)
+            out[k] = _process_gray(plane, *settings)
         elif separate_colors:
             for c in range(3):
-                out[k, ..., c] = _process_gray(
-                    np.ascontiguousarray(plane[..., c]),
-                    radius, invert, create, presmooth, para, corners,
-                )
+                out[k, ..., c] = _process_gray(np.ascontiguousarray(plane[..., c]), *settings)
         else:
             hsb = _rgb_to_hsb_bytes(np.ascontiguousarray(plane))
-            bright = _process_gray(hsb[2], radius, invert, create, presmooth, para, corners)
+            bright = _process_gray(hsb[2], *settings)
             out[k] = _hsb_bytes_to_rgb(hsb[0], hsb[1], np.ascontiguousarray(bright))
     return out.reshape(arr.shape)
-
-
-# --------------------------------------------------------------------------------------
-# macro options
-# --------------------------------------------------------------------------------------
-_FLAG_KEYS = {
-    "light": "light_background",
-    "white": "light_background",  # legacy name; ImageJ rewrites it to "light"
-    "separate": "separate_colors",
-    "create": "create_background",
-    "sliding": "sliding_paraboloid",
-    "disable": "disable_smoothing",
-}
-_IGNORED_KEYS = ("stack",)  # "process all slices": bgsub always processes all slices
-_ACCEPTED = ("rolling", *_FLAG_KEYS, *_IGNORED_KEYS)
-_TOKEN = re.compile(r"\s*([^\s=]+)(?:=(\[[^\]]*\]|\S*))?")
-
-
-def parse_imagej_options(options: str) -> dict:
-    """Parse an ImageJ macro option string for ``Subtract Background...``.
-
-    The syntax is ImageJ's: ``key=value`` pairs (a value with spaces in square
-    brackets) and bare flags, separated by spaces, e.g. the string recorded by
-    ``run("Subtract Background...", "rolling=50 light sliding")``.
-
-    Parameters
-    ----------
-    options : str
-        Macro options.  Accepted keys: ``rolling`` (required, the radius), the flags
-        ``light`` (alias ``white``), ``separate``, ``create``, ``sliding``,
-        ``disable``, and ``stack`` (accepted and ignored: all slices are processed).
-
-    Returns
-    -------
-    dict
-        Keyword arguments for :func:`imagej_subtract`: ``radius``,
-        ``light_background``, ``separate_colors``, ``create_background``,
-        ``sliding_paraboloid`` and ``disable_smoothing``.
-
-    Raises
-    ------
-    ValueError
-        On unknown keys, a missing or invalid ``rolling=`` value, or a flag given a value.
-
-    Examples
-    --------
-    >>> parse_imagej_options("rolling=[25.5] light sliding")["radius"]
-    25.5
-    >>> parse_imagej_options("rolling=50 light")["light_background"]
-    True
-    """
-    kwargs = {name: False for name in dict.fromkeys(_FLAG_KEYS.values())}
-    radius = None
-    pos = 0
-    text = options.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:  # pragma: no cover - regex always advances
-            raise ValueError(f"cannot parse ImageJ options near {text[pos:]!r}")
-        pos = m.end()
-        key, value = m.group(1).lower(), m.group(2)
-        if value is not None and value.startswith("["):
-            value = value[1:-1].strip()
-        if key == "rolling":
-            if not value:
-                raise ValueError("'rolling=' needs a value, e.g. rolling=50")
-            try:
-                radius = float(value)
-            except ValueError:
-                raise ValueError(f"invalid rolling ball radius {value!r}") from None
-            if not math.isfinite(radius) or radius <= 0.0001:
-                raise ValueError(f"rolling ball radius must be > 0.0001, got {value!r}")
-        elif key in _FLAG_KEYS:
-            if value is not None:
-                raise ValueError(f"'{key}' is a flag and takes no value (got {key}={value})")
-            kwargs[_FLAG_KEYS[key]] = True
-        elif key in _IGNORED_KEYS:
-            continue
-        else:
-            raise ValueError(
-                f"unknown ImageJ option {key!r}; accepted keys: {', '.join(_ACCEPTED)}"
-            )
-    if radius is None:
-        raise ValueError("missing 'rolling=<radius>' in ImageJ options")
-    return {"radius": radius, **kwargs}
