@@ -1,37 +1,105 @@
-"""One function per method, for magicgui and napari-assistant style tools.
+"""One function per method, for magicgui, napari's *Layers > Filter* menu and napari-assistant.
 
-Each takes a ``napari.types.ImageData`` and returns the foreground as
-``ImageData``. Their signatures are built from the registry (the shared
+Each takes an image layer (or a plain array) and returns the foreground as
+``ImageData``; napari places the result like the source layer (scale,
+translate, units). Their signatures and numpydoc docstrings, which magicgui
+turns into widgets and tooltips, are built from the registry (the shared
 settings plus the method's own options), so a new option shows up here by
-itself; a new method needs one line below and one command in ``napari.yaml``.
+itself; a new method needs one line below and a command, a widget and a menu
+entry in ``napari.yaml``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bgsub.napari._functions import mean
+>>> image = np.full((24, 24), 100, dtype=np.uint16)
+>>> image[10:13, 10:13] = 160
+>>> int(mean(image, radius=6).max()), int(mean(image, radius=6)[0, 0])
+(55, 0)
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
 import numpy as np
+from magicgui.widgets import FloatSpinBox
+from napari.layers import Image
 from napari.types import ImageData
 
 from bgsub.api import subtract_background
 from bgsub.methods import Method, Parameter, get_method
-from bgsub.napari._settings import PRESMOOTH_CHOICES, array_axes
+from bgsub.napari._settings import (
+    DEFAULT_RADIUS,
+    PRESMOOTH_CHOICES,
+    guess_channel_axis,
+    layer_axes,
+)
 
-__all__ = ["dog", "gaussian", "imagej", "mean", "median", "paraboloid", "robust", "rolling_ball",
-           "tophat"]
+__all__ = ["OptionalFloatSpinBox", "dog", "gaussian", "imagej", "mean", "median", "paraboloid",
+           "robust", "rolling_ball", "tophat"]
 
+OPTION_MAX = 100_000.0
+DEFAULT_TEXT = "default"
 Radius = Annotated[float, {"min": 0.5, "max": 10_000.0, "step": 0.5}]
 Size = Annotated[float, {"min": 0.1, "max": 100.0, "step": 0.5}]
-Number = Annotated[float, {"min": 0.0, "max": 100_000.0, "step": 0.5}]
+
+SHARED_DOCS = {
+    "image": ("napari.layers.Image or array_like",
+              "The image. For a layer, its scale is the voxel size of the 3D neighbourhood and "
+              "an axis labelled c/ch/channel is processed channel by channel."),
+    "radius": ("float", "Size of the neighbourhood in pixels (ball radius, footprint radius, "
+                        "Gaussian sigma)."),
+    "light_background": ("bool", "Bright background with dark objects."),
+    "presmooth": ('{"none", "mean", "median", "gaussian"}',
+                  "Smooth the image before estimating the background."),
+    "presmooth_size": ("float", "Box radius (mean, median) or sigma (gaussian) of the "
+                                "pre-smoothing, in pixels."),
+    "true_3d": ("bool", "A 3D neighbourhood over Z, Y and X instead of each Y, X plane alone "
+                        "(ignored for images without a Z axis)."),
+}
+
+
+class OptionalFloatSpinBox(FloatSpinBox):
+    """A magicgui spin box whose lowest entry, shown as ``default``, stands for None.
+
+    For the options whose default is None (e.g. the rolling ball's ``height``:
+    "equal to the radius"): the box shows ``default`` rather than a number and
+    its value is None there.
+
+    Parameters
+    ----------
+    value : float or None
+        The starting value; None shows ``default``.
+    **kwargs
+        As for :class:`magicgui.widgets.FloatSpinBox` (``min`` is the entry
+        that means None).
+    """
+
+    def __init__(self, value: float | None = None, **kwargs: Any) -> None:
+        kwargs.pop("nullable", None)
+        super().__init__(**kwargs)
+        self.native.setSpecialValueText(DEFAULT_TEXT)
+        self.value = value
+
+    @property
+    def value(self) -> float | None:
+        """The number, or None where the box shows ``default``."""
+        number = FloatSpinBox.value.fget(self)
+        return None if number == self.min else number
+
+    @value.setter
+    def value(self, value: float | None) -> None:
+        FloatSpinBox.value.fset(self, self.min if value is None else value)
 
 
 def _shared_parameters() -> list[inspect.Parameter]:
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return [
-        inspect.Parameter("image", keyword, annotation=ImageData),
-        inspect.Parameter("radius", keyword, default=50.0, annotation=Radius),
+        inspect.Parameter("image", keyword, annotation=Image),
+        inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=Radius),
         inspect.Parameter("light_background", keyword, default=False, annotation=bool),
         inspect.Parameter("presmooth", keyword, default="none",
                           annotation=Literal[PRESMOOTH_CHOICES]),  # type: ignore[valid-type]
@@ -41,16 +109,23 @@ def _shared_parameters() -> list[inspect.Parameter]:
 
 
 def _option_parameter(option: Parameter) -> inspect.Parameter:
-    """A signature entry for a method option; 0 stands for None ("default")."""
+    """A signature entry for a method option; None shows as ``default``."""
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     if option.choices is not None and set(option.choices) == {False, True}:
         return inspect.Parameter(option.name, keyword, default=option.default, annotation=bool)
     if option.choices is not None:
         return inspect.Parameter(option.name, keyword, default=option.default,
                                  annotation=Literal[option.choices])  # type: ignore[valid-type]
-    if option.default is None or isinstance(option.default, (int, float)):
-        default = 0.0 if option.default is None else float(option.default)
-        return inspect.Parameter(option.name, keyword, default=default, annotation=Number)
+    low = option.minimum if option.minimum is not None else 0.0
+    if option.default is None:
+        spin = {"widget_type": OptionalFloatSpinBox, "min": low, "max": OPTION_MAX, "step": 0.5}
+        return inspect.Parameter(option.name, keyword, default=None,
+                                 annotation=Annotated[Optional[float], spin])  # noqa: UP045
+    if isinstance(option.default, (int, float)):
+        low += 0.01 if option.exclusive else 0.0
+        spin = {"min": low, "max": OPTION_MAX, "step": 0.5}
+        return inspect.Parameter(option.name, keyword, default=float(option.default),
+                                 annotation=Annotated[float, spin])
     return inspect.Parameter(option.name, keyword, default=option.default, annotation=str)
 
 
@@ -68,30 +143,55 @@ def _function_for(name: str) -> Callable[..., ImageData]:
     subtract.__signature__ = signature  # type: ignore[attr-defined]
     subtract.__name__ = subtract.__qualname__ = name
     subtract.__module__ = __name__
-    subtract.__doc__ = _docstring(method.name, method.summary, method.parameters)
+    subtract.__doc__ = _docstring(method)
     return subtract
 
 
-def _subtract(method: Method, image: ImageData, radius: float, light_background: bool,
+def _subtract(method: Method, image: Any, radius: float, light_background: bool,
               presmooth: str, presmooth_size: float, true_3d: bool,
               **options: Any) -> ImageData:
-    for option in method.parameters:  # 0 stands for None where None is the default
-        if option.default is None and options.get(option.name) == 0:
-            options[option.name] = None
+    if isinstance(image, Image):
+        data, rgb = image.data, bool(image.rgb)
+        scale, labels = tuple(image.scale), tuple(image.axis_labels)
+    else:
+        data, rgb, scale, labels = image, False, None, None
+    ndim = np.ndim(data)
+    channel_axis = guess_channel_axis(labels, rgb) if labels is not None else None
+    axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
     return subtract_background(
-        image, method.name, radius, axes=array_axes(np.ndim(image)), true_3d=true_3d,
+        np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,
         light_background=light_background,
         presmooth=None if presmooth == "none" else f"{presmooth}:{presmooth_size:g}",
         **options)
 
 
-def _docstring(name: str, summary: str, options: tuple[Parameter, ...]) -> str:
-    lines = [f"Subtract the background with {name!r}: {summary}.", "",
-             "Returns the foreground (``bgsub.subtract_background``); options",
-             "whose default is None take 0 for None."]
-    if options:
-        lines += ["", "Method options:"] + [f"    {p.name}: {p.doc}" for p in options]
+def _docstring(method: Method) -> str:
+    """A numpydoc docstring: magicgui shows each parameter's description as its tooltip."""
+    lines = [f"Subtract the background with bgsub's {method.name!r} method.", "",
+             f"{method.summary}.", "", "Parameters", "----------"]
+    for name, (kind, doc) in SHARED_DOCS.items():
+        lines += [f"{name} : {kind}", f"    {doc}"]
+    for option in method.parameters:
+        lines += [f"{option.name} : {_kind(option)}", f"    {_sentence(option.doc)}"]
+    lines += ["", "Returns", "-------", "ndarray",
+              "    The foreground, as ``bgsub.subtract_background`` returns it (the image's "
+              "dtype)."]
     return "\n".join(lines)
+
+
+def _kind(option: Parameter) -> str:
+    if option.choices is not None and set(option.choices) == {False, True}:
+        return "bool"
+    if option.choices is not None:
+        return "{" + ", ".join(repr(c) for c in option.choices) + "}"
+    if option.default is None:
+        return f"float, optional ({DEFAULT_TEXT!r}: None)"
+    return type(option.default).__name__
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 dog = _function_for("dog")
