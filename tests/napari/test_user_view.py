@@ -297,10 +297,10 @@ def test_screenshot_of_the_docked_widget(make_napari_viewer, need_screen, qtbot,
     # the layer list shows the source and both previews, by name
     names = _layer_list_names(viewer)
     assert names == ["bgsub preview: foreground", "bgsub preview: background", "cells"]
-    # units: napari renders physical units (the scale bar's), and no warning popped up
+    # no warning popped up, and napari renders physical units (the scale bar's)
+    assert not [t for t in warnings_shown if "WARNING" in t.upper() or "ERROR" in t.upper()]
     assert viewer.layers.extent.units is not None
     assert str(viewer.layers.extent.units[-1]) == "micrometer"
-    assert not [t for t in warnings_shown if "WARNING" in t.upper() or "ERROR" in t.upper()]
     from qtpy.QtWidgets import QApplication
 
     dialogs = [w for w in QApplication.topLevelWidgets()

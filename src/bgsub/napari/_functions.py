@@ -156,7 +156,7 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
     else:
         data, rgb, scale, labels = image, False, None, None
     ndim = np.ndim(data)
-    channel_axis = guess_channel_axis(labels, rgb) if labels is not None else None
+    channel_axis = guess_channel_axis(labels) if labels is not None else None
     axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
     return subtract_background(
         np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,

@@ -227,10 +227,11 @@ def layer_axes(
     return axes, spacing, true_3d
 
 
-def guess_channel_axis(axis_labels: tuple[str, ...], rgb: bool = False) -> int | None:
+def guess_channel_axis(axis_labels: tuple[str, ...]) -> int | None:
     """The axis whose label names channels (``c``, ``ch``, ``channel``), if any.
 
-    Only the axes before the image plane are looked at.
+    ``axis_labels`` are a napari layer's, one per non-RGB axis; only the axes
+    before the image plane (the last two) are looked at.
 
     Examples
     --------

@@ -255,7 +255,7 @@ class BackgroundWidget(QWidget):
             labels = tuple(str(label) for label in layer.axis_labels)
             for axis in range(layer.ndim - 2):
                 self.channel_combo.addItem(f"axis {axis} ({labels[axis]})", axis)
-            guess = guess_channel_axis(labels, bool(layer.rgb))
+            guess = guess_channel_axis(labels)
             self.channel_combo.setCurrentIndex(0 if guess is None else guess + 1)
         self.channel_combo.setEnabled(self.channel_combo.count() > 1)
         self.channel_combo.blockSignals(False)
