@@ -186,12 +186,10 @@ def test_channel_axis_is_offered_and_processed_per_channel(make_napari_viewer, n
 # ----------------------------------------------------------------- functions
 def test_function_widgets_tooltips_defaults_and_voxel_size(make_napari_viewer, need_screen,
                                                            qtbot, stack):
-    from magicgui import magicgui
-
     from bgsub.napari import _functions
 
     for method in bgsub.list_methods():
-        gui = magicgui(getattr(_functions, method.name))
+        gui = getattr(_functions, f"{method.name}_widget")()  # what napari docks
         for sub in gui:
             if sub.name != "call_button":
                 assert sub.tooltip, f"{method.name}: {sub.name} has no tooltip"
@@ -203,7 +201,7 @@ def test_function_widgets_tooltips_defaults_and_voxel_size(make_napari_viewer, n
 
     viewer = make_napari_viewer()
     layer = viewer.add_image(stack, name="stack", scale=(2.0, 0.5, 0.5), units="um")
-    gui = magicgui(_functions.gaussian)
+    gui = _functions.gaussian_widget()
     viewer.window.add_dock_widget(gui)
     gui.image.value = layer
     gui.radius.value = 3
@@ -235,6 +233,34 @@ def test_functions_are_in_the_layers_filter_menu_and_the_assistant_category():
         # napari-assistant lists npe2 widgets named "<its category> > <operation>"
         assert widgets[command].startswith("Filtering / background removal > ")
     assert "bgsub.widget" in in_filter
+
+
+def test_functions_take_what_napari_assistant_passes(image):
+    """napari-assistant builds each listed widget, takes its function and calls it with the
+    layer's array followed by the values of the parameters annotated int/float/bool/str, in
+    signature order; so every parameter after the image must be plain, and defaults that a
+    spin box cannot hold (None, "") must read as "default"."""
+    from npe2 import PluginManifest
+
+    from bgsub.napari import _functions
+
+    manifest = PluginManifest.from_distribution("bgsub")
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    for widget in manifest.contributions.widgets:
+        if widget.command == "bgsub.widget":
+            continue
+        module, name = commands[widget.command].split(":")
+        function = getattr(sys.modules[module], name)()._function
+        parameters = list(inspect.signature(function).parameters.values())
+        assert "Image" in str(parameters[0].annotation)
+        assert all(p.annotation in (int, float, bool, str) for p in parameters[1:]), function
+    plain = [p.name for p in inspect.signature(_functions.rolling_ball).parameters.values()][1:]
+    assistant_values = {"radius": 10.0, "light_background": False, "presmooth": "",
+                        "presmooth_size": 10.0, "true_3d": False, "height": 0.0,
+                        "envelope": False}
+    assert plain == list(assistant_values)
+    np.testing.assert_array_equal(_functions.rolling_ball(image, *assistant_values.values()),
+                                  bgsub.subtract_background(image, "rolling_ball", 10))
 
 
 def test_layers_filter_menu_of_a_running_napari_lists_the_plugin(make_napari_viewer,

@@ -273,6 +273,6 @@ def test_manifest_is_valid_and_lists_every_method():
     commands = {c.python_name for c in manifest.contributions.commands}
     widgets = {w.command for w in manifest.contributions.widgets}
     for method in bgsub.list_methods():
-        assert f"bgsub.napari._functions:{method.name}" in commands
+        assert f"bgsub.napari._functions:{method.name}_widget" in commands
         assert f"bgsub.subtract_{method.name}" in widgets
     assert [s.key for s in manifest.contributions.sample_data] == ["nuclei"]

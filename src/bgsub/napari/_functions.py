@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Optional
+from typing import Any
 
 import numpy as np
-from magicgui.widgets import FloatSpinBox
+from magicgui import magicgui
+from magicgui.widgets import FloatSpinBox, FunctionGui
 from napari.layers import Image
 from napari.types import ImageData
 
@@ -38,13 +39,15 @@ from bgsub.napari._settings import (
     layer_axes,
 )
 
-__all__ = ["OptionalFloatSpinBox", "dog", "gaussian", "imagej", "mean", "median", "paraboloid",
-           "robust", "rolling_ball", "tophat"]
+__all__ = ["WIDGET_OPTIONS", "OptionalFloatSpinBox", "dog", "dog_widget", "gaussian",
+           "gaussian_widget", "imagej", "imagej_widget", "mean", "mean_widget", "median",
+           "median_widget", "paraboloid", "paraboloid_widget", "robust", "robust_widget",
+           "rolling_ball", "rolling_ball_widget", "tophat", "tophat_widget", "widget_for"]
 
 OPTION_MAX = 100_000.0
 DEFAULT_TEXT = "default"
-Radius = Annotated[float, {"min": 0.5, "max": 10_000.0, "step": 0.5}]
-Size = Annotated[float, {"min": 0.1, "max": 100.0, "step": 0.5}]
+#: magicgui options per function and parameter (ranges, choices, the "default" spin box).
+WIDGET_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {}
 
 SHARED_DOCS = {
     "image": ("napari.layers.Image or array_like",
@@ -95,45 +98,58 @@ class OptionalFloatSpinBox(FloatSpinBox):
         FloatSpinBox.value.fset(self, self.min if value is None else value)
 
 
-def _shared_parameters() -> list[inspect.Parameter]:
+Options = dict[str, Any]  # magicgui options of one parameter
+
+
+def _shared_parameters() -> list[tuple[inspect.Parameter, Options]]:
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return [
-        inspect.Parameter("image", keyword, annotation=Image),
-        inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=Radius),
-        inspect.Parameter("light_background", keyword, default=False, annotation=bool),
-        inspect.Parameter("presmooth", keyword, default="none",
-                          annotation=Literal[PRESMOOTH_CHOICES]),  # type: ignore[valid-type]
-        inspect.Parameter("presmooth_size", keyword, default=1.0, annotation=Size),
-        inspect.Parameter("true_3d", keyword, default=False, annotation=bool),
+        (inspect.Parameter("image", keyword, annotation=Image), {}),
+        (inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=float),
+         {"min": 0.5, "max": 10_000.0, "step": 0.5}),
+        (inspect.Parameter("light_background", keyword, default=False, annotation=bool), {}),
+        (inspect.Parameter("presmooth", keyword, default="none", annotation=str),
+         {"choices": PRESMOOTH_CHOICES}),
+        (inspect.Parameter("presmooth_size", keyword, default=1.0, annotation=float),
+         {"min": 0.1, "max": 100.0, "step": 0.5}),
+        (inspect.Parameter("true_3d", keyword, default=False, annotation=bool), {}),
     ]
 
 
-def _option_parameter(option: Parameter) -> inspect.Parameter:
-    """A signature entry for a method option; None shows as ``default``."""
+def _option_parameter(option: Parameter) -> tuple[inspect.Parameter, Options]:
+    """A signature entry for a method option (plain type) and its magicgui options."""
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     if option.choices is not None and set(option.choices) == {False, True}:
-        return inspect.Parameter(option.name, keyword, default=option.default, annotation=bool)
-    if option.choices is not None:
         return inspect.Parameter(option.name, keyword, default=option.default,
-                                 annotation=Literal[option.choices])  # type: ignore[valid-type]
+                                 annotation=bool), {}
+    if option.choices is not None:
+        kind = type(option.choices[0])
+        return (inspect.Parameter(option.name, keyword, default=option.default, annotation=kind),
+                {"choices": list(option.choices)})
     low = option.minimum if option.minimum is not None else 0.0
-    if option.default is None:
-        spin = {"widget_type": OptionalFloatSpinBox, "min": low, "max": OPTION_MAX, "step": 0.5}
-        return inspect.Parameter(option.name, keyword, default=None,
-                                 annotation=Annotated[Optional[float], spin])  # noqa: UP045
+    if option.default is None:  # the lowest entry reads "default" and means None
+        return (inspect.Parameter(option.name, keyword, default=None, annotation=float),
+                {"widget_type": OptionalFloatSpinBox, "min": low, "max": OPTION_MAX,
+                 "step": 0.1})
     if isinstance(option.default, (int, float)):
         low += 0.01 if option.exclusive else 0.0
-        spin = {"min": low, "max": OPTION_MAX, "step": 0.5}
-        return inspect.Parameter(option.name, keyword, default=float(option.default),
-                                 annotation=Annotated[float, spin])
-    return inspect.Parameter(option.name, keyword, default=option.default, annotation=str)
+        return (inspect.Parameter(option.name, keyword, default=float(option.default),
+                                  annotation=float),
+                {"min": low, "max": OPTION_MAX, "step": 0.5})
+    return inspect.Parameter(option.name, keyword, default=option.default, annotation=str), {}
 
 
 def _function_for(name: str) -> Callable[..., ImageData]:
-    """``<name>(image, radius, ..., **options) -> foreground`` for the method ``name``."""
+    """``<name>(image, radius, ..., **options) -> foreground`` for the method ``name``.
+
+    The parameters after ``image`` have plain ``float``/``int``/``bool``/``str``
+    annotations, the kinds napari-assistant passes on; their ranges, choices
+    and ``default`` entries are in :data:`WIDGET_OPTIONS`, for :func:`widget_for`.
+    """
     method = get_method(name)
-    parameters = _shared_parameters() + [_option_parameter(p) for p in method.parameters]
-    signature = inspect.Signature(parameters, return_annotation=ImageData)
+    entries = _shared_parameters() + [_option_parameter(p) for p in method.parameters]
+    signature = inspect.Signature([p for p, _ in entries], return_annotation=ImageData)
+    WIDGET_OPTIONS[name] = {p.name: options for p, options in entries if options}
 
     def subtract(*args: Any, **kwargs: Any) -> ImageData:
         bound = signature.bind(*args, **kwargs)
@@ -147,6 +163,36 @@ def _function_for(name: str) -> Callable[..., ImageData]:
     return subtract
 
 
+def widget_for(name: str) -> FunctionGui:
+    """The magicgui widget of the function for method ``name`` (what napari docks).
+
+    Parameters
+    ----------
+    name : str
+        A method name, e.g. ``"rolling_ball"``.
+
+    Returns
+    -------
+    magicgui.widgets.FunctionGui
+        Spin boxes with the option ranges, drop-downs for choices, ``default``
+        for options whose default is None, and tooltips from the docstring.
+    """
+    function = globals()[name]
+    return magicgui(function, **WIDGET_OPTIONS[name])
+
+
+def _widget_factory(name: str) -> Callable[[], FunctionGui]:
+    """``<name>_widget()``: the npe2 widget contribution of the function ``name``."""
+
+    def factory() -> FunctionGui:
+        return widget_for(name)
+
+    factory.__name__ = factory.__qualname__ = f"{name}_widget"
+    factory.__module__ = __name__
+    factory.__doc__ = f"The magicgui widget of :func:`{name}` (see :func:`widget_for`)."
+    return factory
+
+
 def _subtract(method: Method, image: Any, radius: float, light_background: bool,
               presmooth: str, presmooth_size: float, true_3d: bool,
               **options: Any) -> ImageData:
@@ -158,10 +204,14 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
     ndim = np.ndim(data)
     channel_axis = guess_channel_axis(labels) if labels is not None else None
     axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
+    for option in method.parameters:  # the spin box's bottom entry, "default", is None
+        value = options.get(option.name)
+        if option.default is None and value is not None and value <= (option.minimum or 0.0):
+            options[option.name] = None
     return subtract_background(
         np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,
         light_background=light_background,
-        presmooth=None if presmooth == "none" else f"{presmooth}:{presmooth_size:g}",
+        presmooth=None if presmooth in ("", "none") else f"{presmooth}:{presmooth_size:g}",
         **options)
 
 
@@ -203,3 +253,12 @@ paraboloid = _function_for("paraboloid")
 robust = _function_for("robust")
 rolling_ball = _function_for("rolling_ball")
 tophat = _function_for("tophat")
+dog_widget = _widget_factory("dog")
+gaussian_widget = _widget_factory("gaussian")
+imagej_widget = _widget_factory("imagej")
+mean_widget = _widget_factory("mean")
+median_widget = _widget_factory("median")
+paraboloid_widget = _widget_factory("paraboloid")
+robust_widget = _widget_factory("robust")
+rolling_ball_widget = _widget_factory("rolling_ball")
+tophat_widget = _widget_factory("tophat")
