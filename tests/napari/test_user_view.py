@@ -261,6 +261,9 @@ def test_functions_take_what_napari_assistant_passes(image):
     assert plain == list(assistant_values)
     np.testing.assert_array_equal(_functions.rolling_ball(image, *assistant_values.values()),
                                   bgsub.subtract_background(image, "rolling_ball", 10))
+    # an empty text box for a choice is its default (tophat: footprint, dilation_radius)
+    np.testing.assert_array_equal(_functions.tophat(image, 10.0, False, "", 1.0, False, "", 0.0),
+                                  bgsub.subtract_background(image, "tophat", 10))
 
 
 def test_layers_filter_menu_of_a_running_napari_lists_the_plugin(make_napari_viewer,

@@ -204,10 +204,12 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
     ndim = np.ndim(data)
     channel_axis = guess_channel_axis(labels) if labels is not None else None
     axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
-    for option in method.parameters:  # the spin box's bottom entry, "default", is None
+    for option in method.parameters:
         value = options.get(option.name)
         if option.default is None and value is not None and value <= (option.minimum or 0.0):
-            options[option.name] = None
+            options[option.name] = None  # the spin box's bottom entry, "default"
+        elif value == "" and isinstance(option.default, str):
+            options[option.name] = option.default  # an empty text box, as napari-assistant's
     return subtract_background(
         np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,
         light_background=light_background,
