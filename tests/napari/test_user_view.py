@@ -181,6 +181,9 @@ def test_channel_axis_is_offered_and_processed_per_channel(make_napari_viewer, n
     assert widget.settings().axes == "CYX" and not widget.settings().true_3d
     widget.channel_combo.setCurrentIndex(0)  # the user says: no channels, this is Z
     assert widget.mode_combo.isEnabled()
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("mean"))
+    assert widget.channel_combo.currentData() is None  # a new method keeps that choice
+    assert widget.settings().axes is None
 
 
 # ----------------------------------------------------------------- functions

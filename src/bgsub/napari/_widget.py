@@ -96,6 +96,7 @@ class BackgroundWidget(QWidget):
         self._connect_viewer()
         self.refresh_layers()
         self._method_changed()
+        self._layer_changed()
 
     # ----------------------------------------------------------------- layout
     def _build(self, auto_tip: str) -> None:
@@ -279,7 +280,8 @@ class BackgroundWidget(QWidget):
         self.method_combo.setToolTip(method.summary)
         self.options.set_method(method)
         self.options_box.setVisible(bool(method.parameters))
-        self._layer_changed()
+        self._update_mode()
+        self.schedule_preview()
 
     def _presmooth_changed(self, index: int | None = None) -> None:
         self.presmooth_size.setEnabled(self.presmooth_combo.currentText() != "none")
