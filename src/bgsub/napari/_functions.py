@@ -224,7 +224,10 @@ def _docstring(method: Method) -> str:
     for name, (kind, doc) in SHARED_DOCS.items():
         lines += [f"{name} : {kind}", f"    {doc}"]
     for option in method.parameters:
-        lines += [f"{option.name} : {_kind(option)}", f"    {_sentence(option.doc)}"]
+        doc = _sentence(option.doc)
+        if option.default is None:
+            doc += f" The spin box's lowest entry, {DEFAULT_TEXT!r}, means None."
+        lines += [f"{option.name} : {_kind(option)}", f"    {doc}"]
     lines += ["", "Returns", "-------", "ndarray",
               "    The foreground, as ``bgsub.subtract_background`` returns it (the image's "
               "dtype)."]
@@ -237,7 +240,7 @@ def _kind(option: Parameter) -> str:
     if option.choices is not None:
         return "{" + ", ".join(repr(c) for c in option.choices) + "}"
     if option.default is None:
-        return f"float, optional ({DEFAULT_TEXT!r}: None)"
+        return "float, optional"
     return type(option.default).__name__
 
 
