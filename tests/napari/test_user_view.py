@@ -304,7 +304,9 @@ def test_screenshot_of_the_docked_widget(make_napari_viewer, need_screen, qtbot,
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("gaussian"))
     widget.radius.setValue(8)
     _settle(qtbot, widget)
-    viewer.scale_bar.visible = True
+    scale_bar = viewer.canvas.overlays.scale_bar
+    scale_bar.visible = True
+    viewer.reset_view()
     picture = _draw(viewer)
     out = Path(os.environ.get("BGSUB_SCREENSHOT_DIR", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
@@ -333,6 +335,8 @@ def test_screenshot_of_the_docked_widget(make_napari_viewer, need_screen, qtbot,
     assert not [t for t in warnings_shown if "WARNING" in t.upper() or "ERROR" in t.upper()]
     assert viewer.layers.extent.units is not None
     assert str(viewer.layers.extent.units[-1]) == "micrometer"
+    drawn_bar = viewer.window._qt_viewer.canvas._viewer_overlay_to_visual[scale_bar][0]
+    assert drawn_bar.node.text.text.endswith("µm"), drawn_bar.node.text.text
     from qtpy.QtWidgets import QApplication
 
     dialogs = [w for w in QApplication.topLevelWidgets()
