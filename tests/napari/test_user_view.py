@@ -70,7 +70,7 @@ def _settle(qtbot, widget) -> None:
 
 
 def _draw(viewer) -> np.ndarray:
-    """Render the whole window (canvas and docked widgets) and return the picture."""
+    """Render the whole window (canvas and docked widgets); napari checks units as it draws."""
     from qtpy.QtWidgets import QApplication
 
     QApplication.processEvents()
@@ -295,7 +295,8 @@ def test_npe2_validate_and_napari_info_list_the_plugin():
 # ---------------------------------------------------------------- screenshot
 def test_screenshot_of_the_docked_widget(make_napari_viewer, need_screen, qtbot, image,
                                          warnings_shown, tmp_path):
-    from qtpy.QtWidgets import QDialog
+    """Grab the X display (Xvfb's framebuffer, what a user would see) and check the picture."""
+    from qtpy.QtWidgets import QApplication, QDialog
 
     viewer = make_napari_viewer(show=True)
     viewer.window.resize(1400, 800)
@@ -307,42 +308,70 @@ def test_screenshot_of_the_docked_widget(make_napari_viewer, need_screen, qtbot,
     scale_bar = viewer.canvas.overlays.scale_bar
     scale_bar.visible = True
     viewer.reset_view()
-    picture = _draw(viewer)
+    qt_window = viewer.window._qt_window
+    qtbot.waitExposed(qt_window, timeout=WAIT_MS)
+    layer_list = viewer.window._qt_viewer.layers
+    # the widget and the layer list are on the screen as Qt draws them (nothing over them);
+    # waited for, since the X server shows a frame a little after Qt paints it
+    qtbot.waitUntil(lambda: _on_screen(widget, qt_window) and _on_screen(layer_list, qt_window),
+                    timeout=WAIT_MS)
+    picture = _screen_of(qt_window)
     out = Path(os.environ.get("BGSUB_SCREENSHOT_DIR", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
     from PIL import Image as PILImage
 
     PILImage.fromarray(picture).save(out / "napari_docked_widget.png")
 
-    # the picture is the window, with the widget drawn in it where Qt says it is
-    qt_window = viewer.window._qt_window
-    ratio = picture.shape[1] / qt_window.width()
-    assert picture.shape[0] == pytest.approx(qt_window.height() * ratio, abs=2)
-    corner = widget.mapTo(qt_window, widget.rect().topLeft())
-    drawn = widget.grab().toImage()
-    alone = _qimage_to_array(drawn)
-    top, left = round(corner.y() * ratio), round(corner.x() * ratio)
-    region = picture[top:top + alone.shape[0], left:left + alone.shape[1], :3]
-    assert region.shape == alone.shape[:2] + (3,)
-    assert np.mean(np.abs(region.astype(int) - alone[..., :3].astype(int))) < 8
+    assert picture.shape[:2] == (qt_window.height(), qt_window.width())
     # the canvas shows the image (not a blank or a dialog over it)
-    canvas = np.asarray(viewer.screenshot(canvas_only=True, flash=False))
-    assert canvas[..., :3].std() > 10
-    # the layer list shows the source and both previews, by name
-    names = _layer_list_names(viewer)
-    assert names == ["bgsub preview: foreground", "bgsub preview: background", "cells"]
+    assert _region(picture, viewer.window._qt_viewer.canvas.native, qt_window).std() > 10
+    # the layer list (on screen, checked above) names the source and both previews
+    assert _layer_list_names(viewer) == ["bgsub preview: foreground",
+                                         "bgsub preview: background", "cells"]
     # no warning popped up, and napari renders physical units (the scale bar's)
     assert not [t for t in warnings_shown if "WARNING" in t.upper() or "ERROR" in t.upper()]
     assert viewer.layers.extent.units is not None
     assert str(viewer.layers.extent.units[-1]) == "micrometer"
     drawn_bar = viewer.window._qt_viewer.canvas._viewer_overlay_to_visual[scale_bar][0]
     assert drawn_bar.node.text.text.endswith("µm"), drawn_bar.node.text.text
-    from qtpy.QtWidgets import QApplication
-
     dialogs = [w for w in QApplication.topLevelWidgets()
                if isinstance(w, QDialog) and w.isVisible()]
     assert not dialogs
     assert "Error" not in widget.message.text()
+
+    # control: a warning box over the widget is seen on the screen
+    from qtpy.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Warning, "napari", UNITS_WARNING)
+    box.show()
+    corner = widget.mapToGlobal(widget.rect().topLeft())
+    box.move(corner.x() + 10, corner.y() + 10)
+    qtbot.waitExposed(box, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not _on_screen(widget, qt_window), timeout=WAIT_MS)
+    box.close()
+
+
+def _screen_of(window) -> np.ndarray:
+    """The X display's pixels under ``window`` (RGB)."""
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    screen = _qimage_to_array(QApplication.primaryScreen().grabWindow(0).toImage())
+    frame = window.geometry()
+    return screen[frame.top():frame.top() + frame.height(),
+                  frame.left():frame.left() + frame.width(), :3]
+
+
+def _region(picture: np.ndarray, child, window) -> np.ndarray:
+    corner = child.mapTo(window, child.rect().topLeft())
+    return picture[corner.y():corner.y() + child.height(), corner.x():corner.x() + child.width()]
+
+
+def _on_screen(child, window) -> bool:
+    """Whether the screen shows ``child`` as it draws itself (mean difference < 8 levels)."""
+    alone = _qimage_to_array(child.grab().toImage())[..., :3].astype(int)
+    shown = _region(_screen_of(window), child, window).astype(int)
+    return shown.shape == alone.shape and float(np.mean(np.abs(shown - alone))) < 8
 
 
 def _qimage_to_array(qimage) -> np.ndarray:
