@@ -60,9 +60,11 @@ ERROR_STYLE = "color: #ff6b6b;"
 class BackgroundWidget(QWidget):
     """Background subtraction for napari image layers.
 
-    Pick an image layer, a method (from bgsub's registry), a radius and the
-    options; the plane on screen is previewed as two layers (background and
-    foreground), recomputed in a worker thread 300 ms after the last change.
+    Pick an image layer, a method (from bgsub's registry; it opens on bgsub's
+    default method and radius), a radius and the options, and for a
+    multichannel layer its channel axis; the plane on screen is previewed as
+    two layers (background and foreground) placed like that plane of the
+    source, recomputed in a worker thread 300 ms after the last change.
     *Apply* computes the whole layer with a progress bar and adds
     ``"<name> foreground"`` and ``"<name> background"`` layers placed like the
     source, with the settings in ``layer.metadata["bgsub"]``.
