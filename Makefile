@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint fuzz bench bench-accuracy figures clean
+.PHONY: demo test lint fuzz bench bench-accuracy figures screenshot clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -56,6 +56,11 @@ bench-accuracy: $(BENCH_STAMP)
 # The README's figures (docs/images/compare.png, sweep.png, sweep_minmax.png).
 figures: $(STAMP)
 	$(BIN)/python docs/images/make_figures.py
+
+# The README's napari screenshot (docs/images/napari_widget.png), taken from the running plugin
+# on a virtual display.
+screenshot: $(NAPARI_STAMP)
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python tools/napari_screenshot.py
 
 clean:
 	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis

@@ -13,7 +13,13 @@ import pytest
 import bgsub
 from bgsub.data import synthetic
 from bgsub.napari._compute import Plane, preview, subtract_in_blocks
-from bgsub.napari._settings import Settings, array_axes, spatial_spacing
+from bgsub.napari._settings import (
+    Settings,
+    array_axes,
+    guess_channel_axis,
+    layer_axes,
+    spatial_spacing,
+)
 
 
 def _run(generator):
@@ -75,11 +81,43 @@ def test_metadata_is_json_friendly():
 
 
 @pytest.mark.parametrize(("ndim", "rgb", "axes"), [
-    (2, False, None), (3, False, None), (4, False, "TZYX"), (5, False, "TCZYX"),
-    (3, True, None), (4, True, "ZYXS"), (6, True, "TCZYXS"),
+    (2, False, None), (3, False, None), (4, False, "TZYX"), (5, False, "TQZYX"),
+    (3, True, None), (4, True, "ZYXS"), (6, True, "TQZYXS"),
 ])
 def test_array_axes(ndim, rgb, axes):
     assert array_axes(ndim, rgb) == axes
+
+
+@pytest.mark.parametrize(("ndim", "rgb", "channel_axis", "axes"), [
+    (3, False, 0, "CYX"), (4, False, 0, "CZYX"), (4, False, 1, "ZCYX"), (4, False, -3, "ZCYX"),
+    (5, False, 1, "TCZYX"), (5, False, 2, "TZCYX"), (4, True, 0, "CYXS"),
+])
+def test_array_axes_with_channels(ndim, rgb, channel_axis, axes):
+    assert array_axes(ndim, rgb, channel_axis) == axes
+
+
+@pytest.mark.parametrize("channel_axis", [2, 3, -1, -2, 7])
+def test_channel_axis_must_be_before_the_plane(channel_axis):
+    with pytest.raises(ValueError, match="channel_axis"):
+        array_axes(4, False, channel_axis)
+
+
+def test_channel_axis_guessed_from_labels_and_z_kept_apart():
+    assert guess_channel_axis(("T", "Channel", "z", "y", "x")) == 1
+    assert guess_channel_axis(("axis -3", "axis -2", "axis -1")) is None
+    assert guess_channel_axis(("y", "c")) is None  # a plane axis is never the channel axis
+    assert layer_axes(4, False, (4.0, 1.0, 0.5, 0.5), True, 1) == ("ZCYX", (4.0, 0.5, 0.5), True)
+    assert layer_axes(3, False, (1.0, 0.5, 0.5), True, 0) == ("CYX", None, False)
+    assert layer_axes(3, False, (2.0, 0.5, 0.5), True, None) == (None, (2.0, 0.5, 0.5), True)
+    assert layer_axes(2, False, (2.0, 1.0), True) == (None, (2.0, 1.0), False)
+
+
+def test_defaults_are_the_apis():
+    import inspect
+
+    assert Settings().method == bgsub.api.RECOMMENDED_METHOD
+    radius = inspect.signature(bgsub.subtract_background).parameters["radius"].default
+    assert Settings().radius == radius
 
 
 def test_spacing_only_when_it_matters():

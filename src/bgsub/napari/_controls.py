@@ -66,6 +66,10 @@ class RadiusControl(QWidget):
         """The radius in pixels."""
         return float(self.spin.value())
 
+    def text(self) -> str:
+        """The radius as the spin box shows it, e.g. ``"31.6 px"`` (its 1 decimal)."""
+        return self.spin.textFromValue(self.spin.value()) + self.spin.suffix()
+
     def setValue(self, value: float) -> None:  # noqa: N802 -- Qt naming
         """Set the radius (in pixels); emits ``valueChanged`` when it changes."""
         self.spin.setValue(float(value))

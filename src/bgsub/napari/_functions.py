@@ -1,64 +1,155 @@
-"""One function per method, for magicgui and napari-assistant style tools.
+"""One function per method, for magicgui, napari's *Layers > Filter* menu and napari-assistant.
 
-Each takes a ``napari.types.ImageData`` and returns the foreground as
-``ImageData``. Their signatures are built from the registry (the shared
+Each takes an image layer (or a plain array) and returns the foreground as
+``ImageData``; napari places the result like the source layer (scale,
+translate, units). Their signatures and numpydoc docstrings, which magicgui
+turns into widgets and tooltips, are built from the registry (the shared
 settings plus the method's own options), so a new option shows up here by
-itself; a new method needs one line below and one command in ``napari.yaml``.
+itself; a new method needs one line below and a command, a widget and a menu
+entry in ``napari.yaml``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bgsub.napari._functions import mean
+>>> image = np.full((24, 24), 100, dtype=np.uint16)
+>>> image[10:13, 10:13] = 160
+>>> int(mean(image, radius=6).max()), int(mean(image, radius=6)[0, 0])
+(55, 0)
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
+from magicgui import magicgui
+from magicgui.widgets import FloatSpinBox, FunctionGui
+from napari.layers import Image
 from napari.types import ImageData
 
 from bgsub.api import subtract_background
 from bgsub.methods import Method, Parameter, get_method
-from bgsub.napari._settings import PRESMOOTH_CHOICES, array_axes
+from bgsub.napari._settings import (
+    DEFAULT_RADIUS,
+    PRESMOOTH_CHOICES,
+    guess_channel_axis,
+    layer_axes,
+)
 
-__all__ = ["dog", "gaussian", "imagej", "mean", "median", "paraboloid", "robust", "rolling_ball",
-           "tophat"]
+__all__ = ["WIDGET_OPTIONS", "OptionalFloatSpinBox", "dog", "dog_widget", "gaussian",
+           "gaussian_widget", "imagej", "imagej_widget", "mean", "mean_widget", "median",
+           "median_widget", "paraboloid", "paraboloid_widget", "robust", "robust_widget",
+           "rolling_ball", "rolling_ball_widget", "tophat", "tophat_widget", "widget_for"]
 
-Radius = Annotated[float, {"min": 0.5, "max": 10_000.0, "step": 0.5}]
-Size = Annotated[float, {"min": 0.1, "max": 100.0, "step": 0.5}]
-Number = Annotated[float, {"min": 0.0, "max": 100_000.0, "step": 0.5}]
+OPTION_MAX = 100_000.0
+DEFAULT_TEXT = "default"
+#: magicgui options per function and parameter (ranges, choices, the "default" spin box).
+WIDGET_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {}
+
+SHARED_DOCS = {
+    "image": ("napari.layers.Image or array_like",
+              "The image. For a layer, its scale is the voxel size of the 3D neighbourhood and "
+              "an axis labelled c/ch/channel is processed channel by channel."),
+    "radius": ("float", "Size of the neighbourhood in pixels (ball radius, footprint radius, "
+                        "Gaussian sigma)."),
+    "light_background": ("bool", "Bright background with dark objects."),
+    "presmooth": ('{"none", "mean", "median", "gaussian"}',
+                  "Smooth the image before estimating the background."),
+    "presmooth_size": ("float", "Box radius (mean, median) or sigma (gaussian) of the "
+                                "pre-smoothing, in pixels."),
+    "true_3d": ("bool", "A 3D neighbourhood over Z, Y and X instead of each Y, X plane alone "
+                        "(ignored for images without a Z axis)."),
+}
 
 
-def _shared_parameters() -> list[inspect.Parameter]:
+class OptionalFloatSpinBox(FloatSpinBox):
+    """A magicgui spin box whose lowest entry, shown as ``default``, stands for None.
+
+    For the options whose default is None (e.g. the rolling ball's ``height``:
+    "equal to the radius"): the box shows ``default`` rather than a number and
+    its value is None there.
+
+    Parameters
+    ----------
+    value : float or None
+        The starting value; None shows ``default``.
+    **kwargs
+        As for :class:`magicgui.widgets.FloatSpinBox` (``min`` is the entry
+        that means None).
+    """
+
+    def __init__(self, value: float | None = None, **kwargs: Any) -> None:
+        kwargs.pop("nullable", None)
+        super().__init__(**kwargs)
+        self.native.setSpecialValueText(DEFAULT_TEXT)
+        self.value = value
+
+    @property
+    def value(self) -> float | None:
+        """The number, or None where the box shows ``default``."""
+        number = FloatSpinBox.value.fget(self)
+        return None if number == self.min else number
+
+    @value.setter
+    def value(self, value: float | None) -> None:
+        FloatSpinBox.value.fset(self, self.min if value is None else value)
+
+
+Options = dict[str, Any]  # magicgui options of one parameter
+
+
+def _shared_parameters() -> list[tuple[inspect.Parameter, Options]]:
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return [
-        inspect.Parameter("image", keyword, annotation=ImageData),
-        inspect.Parameter("radius", keyword, default=50.0, annotation=Radius),
-        inspect.Parameter("light_background", keyword, default=False, annotation=bool),
-        inspect.Parameter("presmooth", keyword, default="none",
-                          annotation=Literal[PRESMOOTH_CHOICES]),  # type: ignore[valid-type]
-        inspect.Parameter("presmooth_size", keyword, default=1.0, annotation=Size),
-        inspect.Parameter("true_3d", keyword, default=False, annotation=bool),
+        (inspect.Parameter("image", keyword, annotation=Image), {}),
+        (inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=float),
+         {"min": 0.5, "max": 10_000.0, "step": 0.5}),
+        (inspect.Parameter("light_background", keyword, default=False, annotation=bool), {}),
+        (inspect.Parameter("presmooth", keyword, default="none", annotation=str),
+         {"choices": PRESMOOTH_CHOICES}),
+        (inspect.Parameter("presmooth_size", keyword, default=1.0, annotation=float),
+         {"min": 0.1, "max": 100.0, "step": 0.5}),
+        (inspect.Parameter("true_3d", keyword, default=False, annotation=bool), {}),
     ]
 
 
-def _option_parameter(option: Parameter) -> inspect.Parameter:
-    """A signature entry for a method option; 0 stands for None ("default")."""
+def _option_parameter(option: Parameter) -> tuple[inspect.Parameter, Options]:
+    """A signature entry for a method option (plain type) and its magicgui options."""
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     if option.choices is not None and set(option.choices) == {False, True}:
-        return inspect.Parameter(option.name, keyword, default=option.default, annotation=bool)
-    if option.choices is not None:
         return inspect.Parameter(option.name, keyword, default=option.default,
-                                 annotation=Literal[option.choices])  # type: ignore[valid-type]
-    if option.default is None or isinstance(option.default, (int, float)):
-        default = 0.0 if option.default is None else float(option.default)
-        return inspect.Parameter(option.name, keyword, default=default, annotation=Number)
-    return inspect.Parameter(option.name, keyword, default=option.default, annotation=str)
+                                 annotation=bool), {}
+    if option.choices is not None:
+        kind = type(option.choices[0])
+        return (inspect.Parameter(option.name, keyword, default=option.default, annotation=kind),
+                {"choices": list(option.choices)})
+    low = option.minimum if option.minimum is not None else 0.0
+    if option.default is None:  # the lowest entry reads "default" and means None
+        return (inspect.Parameter(option.name, keyword, default=None, annotation=float),
+                {"widget_type": OptionalFloatSpinBox, "min": low, "max": OPTION_MAX,
+                 "step": 0.1})
+    if isinstance(option.default, (int, float)):
+        low += 0.01 if option.exclusive else 0.0
+        return (inspect.Parameter(option.name, keyword, default=float(option.default),
+                                  annotation=float),
+                {"min": low, "max": OPTION_MAX, "step": 0.5})
+    return inspect.Parameter(option.name, keyword, default=option.default, annotation=str), {}
 
 
 def _function_for(name: str) -> Callable[..., ImageData]:
-    """``<name>(image, radius, ..., **options) -> foreground`` for the method ``name``."""
+    """``<name>(image, radius, ..., **options) -> foreground`` for the method ``name``.
+
+    The parameters after ``image`` have plain ``float``/``int``/``bool``/``str``
+    annotations, the kinds napari-assistant passes on; their ranges, choices
+    and ``default`` entries are in :data:`WIDGET_OPTIONS`, for :func:`widget_for`.
+    """
     method = get_method(name)
-    parameters = _shared_parameters() + [_option_parameter(p) for p in method.parameters]
-    signature = inspect.Signature(parameters, return_annotation=ImageData)
+    entries = _shared_parameters() + [_option_parameter(p) for p in method.parameters]
+    signature = inspect.Signature([p for p, _ in entries], return_annotation=ImageData)
+    WIDGET_OPTIONS[name] = {p.name: options for p, options in entries if options}
 
     def subtract(*args: Any, **kwargs: Any) -> ImageData:
         bound = signature.bind(*args, **kwargs)
@@ -68,30 +159,94 @@ def _function_for(name: str) -> Callable[..., ImageData]:
     subtract.__signature__ = signature  # type: ignore[attr-defined]
     subtract.__name__ = subtract.__qualname__ = name
     subtract.__module__ = __name__
-    subtract.__doc__ = _docstring(method.name, method.summary, method.parameters)
+    subtract.__doc__ = _docstring(method)
     return subtract
 
 
-def _subtract(method: Method, image: ImageData, radius: float, light_background: bool,
+def widget_for(name: str) -> FunctionGui:
+    """The magicgui widget of the function for method ``name`` (what napari docks).
+
+    Parameters
+    ----------
+    name : str
+        A method name, e.g. ``"rolling_ball"``.
+
+    Returns
+    -------
+    magicgui.widgets.FunctionGui
+        Spin boxes with the option ranges, drop-downs for choices, ``default``
+        for options whose default is None, and tooltips from the docstring.
+    """
+    function = globals()[name]
+    return magicgui(function, **WIDGET_OPTIONS[name])
+
+
+def _widget_factory(name: str) -> Callable[[], FunctionGui]:
+    """``<name>_widget()``: the npe2 widget contribution of the function ``name``."""
+
+    def factory() -> FunctionGui:
+        return widget_for(name)
+
+    factory.__name__ = factory.__qualname__ = f"{name}_widget"
+    factory.__module__ = __name__
+    factory.__doc__ = f"The magicgui widget of :func:`{name}` (see :func:`widget_for`)."
+    return factory
+
+
+def _subtract(method: Method, image: Any, radius: float, light_background: bool,
               presmooth: str, presmooth_size: float, true_3d: bool,
               **options: Any) -> ImageData:
-    for option in method.parameters:  # 0 stands for None where None is the default
-        if option.default is None and options.get(option.name) == 0:
-            options[option.name] = None
+    if isinstance(image, Image):
+        data, rgb = image.data, bool(image.rgb)
+        scale, labels = tuple(image.scale), tuple(image.axis_labels)
+    else:
+        data, rgb, scale, labels = image, False, None, None
+    ndim = np.ndim(data)
+    channel_axis = guess_channel_axis(labels) if labels is not None else None
+    axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
+    for option in method.parameters:
+        value = options.get(option.name)
+        if option.default is None and value is not None and value <= (option.minimum or 0.0):
+            options[option.name] = None  # the spin box's bottom entry, "default"
+        elif value == "" and isinstance(option.default, str):
+            options[option.name] = option.default  # an empty text box, as napari-assistant's
     return subtract_background(
-        image, method.name, radius, axes=array_axes(np.ndim(image)), true_3d=true_3d,
+        np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,
         light_background=light_background,
-        presmooth=None if presmooth == "none" else f"{presmooth}:{presmooth_size:g}",
+        presmooth=None if presmooth in ("", "none") else f"{presmooth}:{presmooth_size:g}",
         **options)
 
 
-def _docstring(name: str, summary: str, options: tuple[Parameter, ...]) -> str:
-    lines = [f"Subtract the background with {name!r}: {summary}.", "",
-             "Returns the foreground (``bgsub.subtract_background``); options",
-             "whose default is None take 0 for None."]
-    if options:
-        lines += ["", "Method options:"] + [f"    {p.name}: {p.doc}" for p in options]
+def _docstring(method: Method) -> str:
+    """A numpydoc docstring: magicgui shows each parameter's description as its tooltip."""
+    lines = [f"Subtract the background with bgsub's {method.name!r} method.", "",
+             f"{method.summary}.", "", "Parameters", "----------"]
+    for name, (kind, doc) in SHARED_DOCS.items():
+        lines += [f"{name} : {kind}", f"    {doc}"]
+    for option in method.parameters:
+        doc = _sentence(option.doc)
+        if option.default is None:
+            doc += f" The spin box's lowest entry, {DEFAULT_TEXT!r}, means None."
+        lines += [f"{option.name} : {_kind(option)}", f"    {doc}"]
+    lines += ["", "Returns", "-------", "ndarray",
+              "    The foreground, as ``bgsub.subtract_background`` returns it (the image's "
+              "dtype)."]
     return "\n".join(lines)
+
+
+def _kind(option: Parameter) -> str:
+    if option.choices is not None and set(option.choices) == {False, True}:
+        return "bool"
+    if option.choices is not None:
+        return "{" + ", ".join(repr(c) for c in option.choices) + "}"
+    if option.default is None:
+        return "float, optional"
+    return type(option.default).__name__
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 dog = _function_for("dog")
@@ -103,3 +258,12 @@ paraboloid = _function_for("paraboloid")
 robust = _function_for("robust")
 rolling_ball = _function_for("rolling_ball")
 tophat = _function_for("tophat")
+dog_widget = _widget_factory("dog")
+gaussian_widget = _widget_factory("gaussian")
+imagej_widget = _widget_factory("imagej")
+mean_widget = _widget_factory("mean")
+median_widget = _widget_factory("median")
+paraboloid_widget = _widget_factory("paraboloid")
+robust_widget = _widget_factory("robust")
+rolling_ball_widget = _widget_factory("rolling_ball")
+tophat_widget = _widget_factory("tophat")

@@ -5,6 +5,7 @@ Nothing here imports Qt or napari, so it is tested with the core suite.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
 from collections.abc import Mapping
@@ -12,13 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bgsub
+from bgsub.api import RECOMMENDED_METHOD, subtract_background
 
-__all__ = ["PRESMOOTH_CHOICES", "Settings", "array_axes", "spatial_spacing"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "PRESMOOTH_CHOICES", "Settings", "array_axes",
+           "guess_channel_axis", "layer_axes", "spatial_spacing"]
+
+#: The method and radius the widget and the functions open on: the API's own defaults.
+DEFAULT_METHOD: str = RECOMMENDED_METHOD
+DEFAULT_RADIUS: float = float(inspect.signature(subtract_background).parameters["radius"].default)
 
 PRESMOOTH_CHOICES = ("none", "mean", "median", "gaussian")
 
-# Letters for the leading, independently processed axes of an nD layer.
-_OTHER_AXES = "TCQABDEFGHIJKLMNOPRUVW"
+# Letters for the leading, independently processed axes of an nD layer ("C" marks channels).
+_OTHER_AXES = "TQABDEFGHIJKLMNOPRUVW"
+# Axis labels (lower case) that name a channel axis.
+_CHANNEL_LABELS = frozenset({"c", "ch", "channel", "channels"})
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,8 @@ class Settings:
         Pixel size per spatial axis (Z, Y, X or Y, X); None for square pixels.
     """
 
-    method: str = "rolling_ball"
-    radius: float = 50.0
+    method: str = DEFAULT_METHOD
+    radius: float = DEFAULT_RADIUS
     light_background: bool = False
     presmooth: str = "none"
     presmooth_size: float = 1.0
@@ -130,11 +139,13 @@ class Settings:
         }
 
 
-def array_axes(ndim: int, rgb: bool = False) -> str | None:
+def array_axes(ndim: int, rgb: bool = False, channel_axis: int | None = None) -> str | None:
     """Axes letters for an array shown by napari, or None where bgsub's guess is right.
 
-    napari shows the last two axes (before an RGB(A) axis) as the image plane;
-    the axis before them is taken as Z and any others as independent axes.
+    napari shows the last two axes (before an RGB(A) axis) as the image plane.
+    The channel axis, if any, is ``C`` (processed channel by channel); of the
+    other leading axes the one nearest the plane is Z and the rest are
+    independent (``T``, ``Q``, ...).
 
     Parameters
     ----------
@@ -142,6 +153,9 @@ def array_axes(ndim: int, rgb: bool = False) -> str | None:
         Number of array dimensions, including an RGB(A) axis.
     rgb : bool
         Whether the last axis holds colour samples.
+    channel_axis : int, optional
+        The array axis that holds channels (negative counts from the end);
+        it must be one of the axes before the image plane.
 
     Returns
     -------
@@ -151,17 +165,88 @@ def array_axes(ndim: int, rgb: bool = False) -> str | None:
     Examples
     --------
     >>> array_axes(2), array_axes(3), array_axes(5), array_axes(4, rgb=True)
-    (None, None, 'TCZYX', 'ZYXS')
+    (None, None, 'TQZYX', 'ZYXS')
+    >>> array_axes(3, channel_axis=0), array_axes(4, channel_axis=1)
+    ('CYX', 'ZCYX')
     """
     plane = "YXS" if rgb else "YX"
     count = ndim - len(plane)
     if count < 0:
         raise ValueError(f"an image needs at least {len(plane)} axes, got {ndim}")
-    axes = _OTHER_AXES[: max(count - 1, 0)] + "Z" * min(count, 1) + plane
+    leading = [""] * count
+    if channel_axis is not None:
+        index = channel_axis + ndim if channel_axis < 0 else channel_axis
+        if not 0 <= index < count:
+            raise ValueError(f"channel_axis={channel_axis} is not an axis before the image "
+                             f"plane of a {ndim}D layer; pick one of 0..{count - 1}")
+        leading[index] = "C"
+    free = [i for i, letter in enumerate(leading) if not letter]
+    if free:
+        leading[free[-1]] = "Z"
+    for i, letter in zip(free[:-1], _OTHER_AXES, strict=False):
+        leading[i] = letter
+    axes = "".join(leading) + plane
     return None if axes in ("YX", "ZYX", "YXS") else axes
 
 
-def spatial_spacing(scale: tuple[float, ...], true_3d: bool) -> tuple[float, ...] | None:
+def layer_axes(
+    ndim: int, rgb: bool, scale: tuple[float, ...] | None, true_3d: bool,
+    channel_axis: int | None = None,
+) -> tuple[str | None, tuple[float, ...] | None, bool]:
+    """``axes``, ``spacing`` and ``true_3d`` for a napari layer, as the widget passes them.
+
+    Parameters
+    ----------
+    ndim : int
+        Number of array dimensions, including an RGB(A) axis.
+    rgb : bool
+        Whether the last axis holds colour samples.
+    scale : tuple of float or None
+        The layer's scale (one per non-RGB axis); None for square pixels.
+    true_3d : bool
+        Whether a 3D neighbourhood is wanted; dropped where the layer has no Z.
+    channel_axis : int, optional
+        The axis holding channels (see :func:`array_axes`).
+
+    Returns
+    -------
+    axes : str or None
+    spacing : tuple of float or None
+    true_3d : bool
+
+    Examples
+    --------
+    >>> layer_axes(4, False, (1.0, 3.0, 0.5, 0.5), True, channel_axis=0)
+    ('CZYX', (3.0, 0.5, 0.5), True)
+    >>> layer_axes(3, False, (1.0, 0.5, 0.5), True, channel_axis=0)
+    ('CYX', None, False)
+    """
+    axes = array_axes(ndim, rgb, channel_axis)
+    true_3d = true_3d and "Z" in (axes or ("ZYX" if ndim - int(rgb) >= 3 else "YX"))
+    spacing = None if scale is None else spatial_spacing(scale, true_3d, axes)
+    return axes, spacing, true_3d
+
+
+def guess_channel_axis(axis_labels: tuple[str, ...]) -> int | None:
+    """The axis whose label names channels (``c``, ``ch``, ``channel``), if any.
+
+    ``axis_labels`` are a napari layer's, one per non-RGB axis; only the axes
+    before the image plane (the last two) are looked at.
+
+    Examples
+    --------
+    >>> guess_channel_axis(("t", "c", "y", "x")), guess_channel_axis(("z", "y", "x"))
+    (1, None)
+    """
+    count = len(axis_labels) - 2
+    for index, label in enumerate(axis_labels[:max(count, 0)]):
+        if str(label).strip().lower() in _CHANNEL_LABELS:
+            return index
+    return None
+
+
+def spatial_spacing(scale: tuple[float, ...], true_3d: bool,
+                    axes: str | None = None) -> tuple[float, ...] | None:
     """The ``spacing=`` for a layer's ``scale``, or None when it changes nothing.
 
     Parameters
@@ -170,6 +255,9 @@ def spatial_spacing(scale: tuple[float, ...], true_3d: bool) -> tuple[float, ...
         The layer's scale, one per displayed (non-RGB) axis.
     true_3d : bool
         Whether Z, Y and X (rather than Y and X) are filtered together.
+    axes : str, optional
+        The layer's axes letters (as :func:`array_axes` gives them); None for
+        Z (if any), Y, X as the last axes.
 
     Returns
     -------
@@ -181,8 +269,16 @@ def spatial_spacing(scale: tuple[float, ...], true_3d: bool) -> tuple[float, ...
     --------
     >>> spatial_spacing((2.0, 0.5, 0.5), true_3d=True), spatial_spacing((2.0, 0.5, 0.5), False)
     ((2.0, 0.5, 0.5), None)
+    >>> spatial_spacing((2.0, 1.0, 0.5, 0.5), true_3d=True, axes="ZCYX")
+    (2.0, 0.5, 0.5)
     """
-    sizes = tuple(abs(float(s)) for s in scale[-3 if true_3d else -2:])
+    letters = "ZYX" if true_3d else "YX"
+    if axes is None:
+        picked = scale[-len(letters):]
+    else:
+        shown = axes.upper().replace("S", "")
+        picked = tuple(scale[shown.index(letter)] for letter in letters)
+    sizes = tuple(abs(float(s)) for s in picked)
     if len(set(sizes)) <= 1:
         return None
     return sizes

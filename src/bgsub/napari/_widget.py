@@ -30,7 +30,14 @@ from qtpy.QtWidgets import (
 import bgsub
 from bgsub.napari._compute import Plane, preview, subtract_in_blocks
 from bgsub.napari._controls import OptionsForm, RadiusControl
-from bgsub.napari._settings import PRESMOOTH_CHOICES, Settings, array_axes, spatial_spacing
+from bgsub.napari._settings import (
+    DEFAULT_METHOD,
+    DEFAULT_RADIUS,
+    PRESMOOTH_CHOICES,
+    Settings,
+    guess_channel_axis,
+    layer_axes,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -44,15 +51,20 @@ PREVIEW_NAMES = {"background": "bgsub preview: background",
                  "foreground": "bgsub preview: foreground"}
 # Where a result layer sits in space: copied from the source layer.
 GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
+# What a preview (one plane of the source) copies for its two axes.
+PLANE_GEOMETRY = ("scale", "translate", "units", "axis_labels")
+NO_CHANNELS = "none"
 ERROR_STYLE = "color: #ff6b6b;"
 
 
 class BackgroundWidget(QWidget):
     """Background subtraction for napari image layers.
 
-    Pick an image layer, a method (from bgsub's registry), a radius and the
-    options; the plane on screen is previewed as two layers (background and
-    foreground), recomputed in a worker thread 300 ms after the last change.
+    Pick an image layer, a method (from bgsub's registry; it opens on bgsub's
+    default method and radius), a radius and the options, and for a
+    multichannel layer its channel axis; the plane on screen is previewed as
+    two layers (background and foreground) placed like that plane of the
+    source, recomputed in a worker thread 300 ms after the last change.
     *Apply* computes the whole layer with a progress bar and adds
     ``"<name> foreground"`` and ``"<name> background"`` layers placed like the
     source, with the settings in ``layer.metadata["bgsub"]``.
@@ -70,6 +82,7 @@ class BackgroundWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.preview_settings: Settings | None = None
+        self._note: tuple[Settings, str] | None = None  # Auto's reason, while it applies
         self._layers: list[Image] = []
         self._generation = 0
         self._preview_worker: WorkerBase | None = None
@@ -85,6 +98,7 @@ class BackgroundWidget(QWidget):
         self._connect_viewer()
         self.refresh_layers()
         self._method_changed()
+        self._layer_changed()
 
     # ----------------------------------------------------------------- layout
     def _build(self, auto_tip: str) -> None:
@@ -94,7 +108,8 @@ class BackgroundWidget(QWidget):
             self.method_combo.addItem(method.name.replace("_", " "), method.name)
             self.method_combo.setItemData(self.method_combo.count() - 1, method.summary,
                                           Qt.ItemDataRole.ToolTipRole)
-        self.radius = RadiusControl(50.0)
+        self.method_combo.setCurrentIndex(max(self.method_combo.findData(DEFAULT_METHOD), 0))
+        self.radius = RadiusControl(DEFAULT_RADIUS)
         self.auto_button = QPushButton("Auto")
         self.auto_button.setToolTip(auto_tip)
         self.auto_button.setEnabled(self._suggest is not None)
@@ -110,6 +125,9 @@ class BackgroundWidget(QWidget):
         self.mode_combo = QComboBox()
         self.mode_combo.addItem("2D, each plane", False)
         self.mode_combo.addItem("3D neighbourhood", True)
+        self.channel_combo = QComboBox()
+        self.channel_combo.setToolTip("The axis that holds channels: each channel is processed "
+                                      "on its own, never as Z of a 3D neighbourhood.")
         self.options = OptionsForm()
         self.preview_check = QCheckBox("live preview of the shown plane")
         self.preview_check.setChecked(True)
@@ -127,6 +145,7 @@ class BackgroundWidget(QWidget):
         form.addRow("radius", _row(self.radius, self.auto_button))
         form.addRow("light", self.light_check)
         form.addRow("pre-smooth", _row(self.presmooth_combo, self.presmooth_size))
+        form.addRow("channels", self.channel_combo)
         form.addRow("stack", self.mode_combo)
         box = QGroupBox("method options")
         QVBoxLayout(box).addWidget(self.options)
@@ -144,6 +163,7 @@ class BackgroundWidget(QWidget):
     def _connect_controls(self) -> None:
         self.layer_combo.currentIndexChanged.connect(self._layer_changed)
         self.method_combo.currentIndexChanged.connect(self._method_changed)
+        self.channel_combo.currentIndexChanged.connect(self._channels_changed)
         self.presmooth_combo.currentIndexChanged.connect(self._presmooth_changed)
         for signal in (self.radius.valueChanged, self.light_check.toggled,
                        self.presmooth_size.valueChanged, self.mode_combo.currentIndexChanged,
@@ -179,8 +199,9 @@ class BackgroundWidget(QWidget):
         true_3d = bool(self.mode_combo.currentData()) and self.mode_combo.isEnabled()
         axes = spacing = None
         if layer is not None:
-            axes = array_axes(layer.ndim + int(layer.rgb), bool(layer.rgb))
-            spacing = spatial_spacing(tuple(layer.scale), true_3d)
+            axes, spacing, true_3d = layer_axes(
+                layer.ndim + int(layer.rgb), bool(layer.rgb), tuple(layer.scale), true_3d,
+                self.channel_combo.currentData())
         return Settings(
             method=self.method_combo.currentData(),
             radius=self.radius.value(),
@@ -219,12 +240,41 @@ class BackgroundWidget(QWidget):
             self._layer_changed()
 
     def _layer_changed(self, index: int | None = None) -> None:
+        self._fill_channels()
+        self._update_mode()
         layer = self.layer()
-        self.mode_combo.setEnabled(layer is not None and layer.ndim >= 3
-                                   and bgsub.get_method(self.settings().method).supports_3d)
         self.apply_button.setEnabled(layer is not None or self._apply_worker is not None)
         if layer is None:
             self._remove_preview_layers()
+        self.schedule_preview()
+
+    def _fill_channels(self) -> None:
+        """Offer the layer's axes before the image plane as the channel axis."""
+        layer = self.layer()
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        self.channel_combo.addItem(NO_CHANNELS, None)
+        if layer is not None:
+            labels = tuple(str(label) for label in layer.axis_labels)
+            for axis in range(layer.ndim - 2):
+                self.channel_combo.addItem(f"axis {axis} ({labels[axis]})", axis)
+            guess = guess_channel_axis(labels)
+            self.channel_combo.setCurrentIndex(0 if guess is None else guess + 1)
+        self.channel_combo.setEnabled(self.channel_combo.count() > 1)
+        self.channel_combo.blockSignals(False)
+
+    def _update_mode(self) -> None:
+        """3D is offered where the layer has a Z axis besides its channels."""
+        layer = self.layer()
+        has_z = False
+        if layer is not None:
+            has_z = layer_axes(layer.ndim + int(layer.rgb), bool(layer.rgb), None, True,
+                               self.channel_combo.currentData())[2]
+        method = bgsub.get_method(self.method_combo.currentData())
+        self.mode_combo.setEnabled(has_z and method.supports_3d)
+
+    def _channels_changed(self, index: int | None = None) -> None:
+        self._update_mode()
         self.schedule_preview()
 
     def _method_changed(self, index: int | None = None) -> None:
@@ -232,7 +282,8 @@ class BackgroundWidget(QWidget):
         self.method_combo.setToolTip(method.summary)
         self.options.set_method(method)
         self.options_box.setVisible(bool(method.parameters))
-        self._layer_changed()
+        self._update_mode()
+        self.schedule_preview()
 
     def _presmooth_changed(self, index: int | None = None) -> None:
         self.presmooth_size.setEnabled(self.presmooth_combo.currentText() != "none")
@@ -275,7 +326,7 @@ class BackgroundWidget(QWidget):
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_preview_finished)
         self._preview_worker = worker
-        self._say("computing the preview ...")
+        self._say(self._with_note("computing the preview ..."))
         worker.start()
 
     def _on_preview(self, generation: int, source: Image, settings: Settings, started: float,
@@ -286,7 +337,7 @@ class BackgroundWidget(QWidget):
         self._show_preview(source, "background", background)
         self._show_preview(source, "foreground", foreground)
         self.preview_settings = settings
-        self._say(f"preview: {time.perf_counter() - started:.2f} s")
+        self._say(self._with_note(f"preview: {time.perf_counter() - started:.2f} s"))
         self.preview_updated.emit()
 
     def _on_preview_finished(self) -> None:
@@ -296,9 +347,7 @@ class BackgroundWidget(QWidget):
             self._start_preview()
 
     def _show_preview(self, source: Image, kind: str, data: np.ndarray) -> None:
-        plane_ndim = 2
-        scale = tuple(source.scale)[-plane_ndim:]
-        translate = tuple(source.translate)[-plane_ndim:]
+        geometry = _plane_geometry(source)
         existing = self._preview_layer(kind)
         if existing is not None and (existing.rgb != source.rgb
                                      or existing.data.shape != data.shape):
@@ -306,12 +355,13 @@ class BackgroundWidget(QWidget):
             existing = None
         if existing is not None:
             existing.data = data
-            existing.scale, existing.translate = scale, translate
+            for key, value in geometry.items():
+                setattr(existing, key, value)
         else:
             selection = (set(self.viewer.layers.selection), self.viewer.layers.selection.active)
             existing = self.viewer.add_image(
-                data, name=PREVIEW_NAMES[kind], scale=scale, translate=translate,
-                rgb=source.rgb, metadata={PREVIEW_TAG: True}, visible=kind == "foreground")
+                data, name=PREVIEW_NAMES[kind], rgb=source.rgb, metadata={PREVIEW_TAG: True},
+                visible=kind == "foreground", **geometry)
             self.viewer.layers.selection.update(selection[0])
             self.viewer.layers.selection.active = selection[1]
         if not source.rgb:
@@ -432,9 +482,16 @@ class BackgroundWidget(QWidget):
         return worker
 
     def _on_suggestion(self, suggestion: Any) -> None:
-        radius = np.ravel(suggestion.radius)[-1]
-        self.radius.setValue(float(radius))
-        self._say(f"radius {float(radius):g} px: {suggestion.reason}")
+        self.radius.setValue(float(np.ravel(suggestion.radius)[-1]))
+        note = f"radius {self.radius.text()}: {suggestion.reason}"
+        self._note = (self.settings(), note)  # shown until the settings change
+        self._say(note)
+
+    def _with_note(self, text: str) -> str:
+        """``text`` after *Auto*'s reason while the settings are those it chose."""
+        if self._note is not None and self._note[0] != self.settings():
+            self._note = None
+        return text if self._note is None else f"{self._note[1]}\n{text}"
 
     def copy_as_python(self) -> str:
         """Put the ``bgsub.subtract_background(...)`` call on the clipboard and return it."""
@@ -468,6 +525,12 @@ def _find_suggest_radius() -> tuple[Callable[..., Any] | None, str]:
     if suggest is None:
         return None, "Needs bgsub.auto.suggest_radius, which this bgsub lacks."
     return suggest, "Suggest a radius from the size of the objects in the shown plane."
+
+
+def _plane_geometry(source: Image) -> dict[str, Any]:
+    """Scale, translate, units and axis labels of the source's Y, X plane."""
+    state = source.as_layer_data_tuple()[1]
+    return {key: tuple(state[key])[-2:] for key in PLANE_GEOMETRY if key in state}
 
 
 def _row(*widgets: QWidget) -> QWidget:
