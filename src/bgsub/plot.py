@@ -71,9 +71,9 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
 
 
 def _is_dask_array(data: Any) -> bool:
-    from bgsub.api import _is_dask_array
+    from bgsub.engine import is_dask_array
 
-    return _is_dask_array(data)
+    return is_dask_array(data)
 
 
 def _max_ignoring_nan(flat: Any) -> Any:

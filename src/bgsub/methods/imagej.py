@@ -9,7 +9,7 @@ import numpy as np
 
 from bgsub._axes import Layout
 from bgsub.imagej import imagej_subtract, parse_imagej_options
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 _FLAGS = ("separate_colors", "create_background", "sliding_paraboloid", "disable_smoothing",
           "correct_corners")
@@ -68,8 +68,9 @@ def from_imagej(options: str) -> dict[str, Any]:
             "light_background": bool(parsed.pop("light_background", False)), **parsed}
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(-1 for _ in radius)  # ImageJ shrinks and interpolates over the whole plane
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
+    return extent.shape  # ImageJ shrinks and interpolates over the whole plane
 
 
 register(

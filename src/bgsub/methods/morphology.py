@@ -9,7 +9,7 @@ import numpy as np
 
 from bgsub._footprint import FOOTPRINT_SHAPES
 from bgsub.kernels.flat import flat_dilation, flat_erosion
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 
 def opening_background(
@@ -62,7 +62,8 @@ def _per_axis(value: float | tuple[float, ...], ndim: int) -> tuple[float, ...]:
     return values
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
     grow = options.get("dilation_radius")
     grow = radius if grow is None else _per_axis(grow, len(radius))
     return tuple(int(np.ceil(a)) + int(np.ceil(b)) for a, b in zip(radius, grow, strict=True))
