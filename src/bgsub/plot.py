@@ -71,7 +71,7 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
 
 
 def _is_dask_array(data: Any) -> bool:
-    from bgsub.engine import is_dask_array
+    from bgsub._arrays import is_dask_array
 
     return is_dask_array(data)
 
