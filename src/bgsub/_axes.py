@@ -29,9 +29,12 @@ class Layout:
     def ndim_spatial(self) -> int:
         return len(self.spatial)
 
-    def planes(self, shape: tuple[int, ...]) -> Iterator[tuple]:
-        """Index tuples selecting each independent 2D/3D block of the array."""
-        others = [ax for ax in range(len(shape)) if ax not in self.spatial]
+    def planes(self, shape: tuple[int, ...], together: tuple[int, ...] = ()) -> Iterator[tuple]:
+        """Index tuples selecting each independent 2D/3D block of the array.
+
+        ``together``: further axes kept whole in each block (RGB samples).
+        """
+        others = [ax for ax in range(len(shape)) if ax not in self.spatial + tuple(together)]
         for index in np.ndindex(*(shape[ax] for ax in others)):
             selector: list = [slice(None)] * len(shape)
             for ax, i in zip(others, index, strict=True):

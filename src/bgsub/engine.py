@@ -116,13 +116,7 @@ class Plan:
         ``command``: the blocks of a whole-command method's subtraction (RGB
         samples kept together) rather than those of the background estimate.
         """
-        joint = self.joint_axes if command else self.layout.spatial
-        loop = [ax for ax in range(len(shape)) if ax not in joint]
-        for index in np.ndindex(*(shape[ax] for ax in loop)):
-            selector: list[Any] = [slice(None)] * len(shape)
-            for ax, i in zip(loop, index, strict=True):
-                selector[ax] = i
-            yield tuple(selector)
+        return self.layout.planes(shape, self.joint_axes if command else ())
 
     def block_count(self, shape: tuple[int, ...] | None = None, command: bool = False) -> int:
         """How many blocks :meth:`blocks` gives for ``shape`` (default: the input's)."""

@@ -16,7 +16,7 @@ import numpy as np
 from napari.types import ImageData
 
 from bgsub.api import subtract_background
-from bgsub.methods import Method, Parameter, get_method
+from bgsub.methods import DEFAULT_RADIUS, Method, Parameter, get_method
 from bgsub.napari._settings import PRESMOOTH_CHOICES, array_axes
 
 __all__ = ["dog", "gaussian", "imagej", "mean", "median", "paraboloid", "robust", "rolling_ball",
@@ -31,7 +31,7 @@ def _shared_parameters() -> list[inspect.Parameter]:
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return [
         inspect.Parameter("image", keyword, annotation=ImageData),
-        inspect.Parameter("radius", keyword, default=50.0, annotation=Radius),
+        inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=Radius),
         inspect.Parameter("light_background", keyword, default=False, annotation=bool),
         inspect.Parameter("presmooth", keyword, default="none",
                           annotation=Literal[PRESMOOTH_CHOICES]),  # type: ignore[valid-type]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bgsub
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 __all__ = ["PRESMOOTH_CHOICES", "Settings", "array_axes", "spatial_spacing"]
 
@@ -47,8 +48,8 @@ class Settings:
         Pixel size per spatial axis (Z, Y, X or Y, X); None for square pixels.
     """
 
-    method: str = "rolling_ball"
-    radius: float = 50.0
+    method: str = DEFAULT_METHOD
+    radius: float = DEFAULT_RADIUS
     light_background: bool = False
     presmooth: str = "none"
     presmooth_size: float = 1.0

@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 import bgsub
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 from bgsub.napari._compute import Plane, preview, subtract_in_blocks
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import PRESMOOTH_CHOICES, Settings, array_axes, spatial_spacing
@@ -94,7 +95,8 @@ class BackgroundWidget(QWidget):
             self.method_combo.addItem(method.name.replace("_", " "), method.name)
             self.method_combo.setItemData(self.method_combo.count() - 1, method.summary,
                                           Qt.ItemDataRole.ToolTipRole)
-        self.radius = RadiusControl(50.0)
+        self.method_combo.setCurrentIndex(self.method_combo.findData(DEFAULT_METHOD))
+        self.radius = RadiusControl(DEFAULT_RADIUS)
         self.auto_button = QPushButton("Auto")
         self.auto_button.setToolTip(auto_tip)
         self.auto_button.setEnabled(self._suggest is not None)
