@@ -308,8 +308,7 @@ def _command_chunk(chunk: np.ndarray, plan: Plan, out_dtype: np.dtype, offset: f
 def _depth(image: da.Array, plan: Plan) -> dict[int, int]:
     """Overlap per array axis: the spatial halo on spatial axes, 0 elsewhere."""
     depth = dict.fromkeys(range(image.ndim), 0)
-    halo = plan.halo(engine.extent_of(plan, image))
-    for axis, pixels in zip(plan.layout.spatial, halo, strict=True):
+    for axis, pixels in zip(plan.layout.spatial, plan.halo(), strict=True):
         depth[axis] = pixels
     return depth
 

@@ -11,8 +11,8 @@ chunks (:mod:`bgsub.chunked`), the CLI's batches and streams and the napari
 plugin, so that every face gives the same pixels.
 
 A plan also knows how far each pixel's background looks (:meth:`Plan.halo`):
-the method's reach for the resolved radius, options and data, plus the
-pre-smoothing's, in finite pixels per spatial axis.
+the method's reach for the resolved radius, options and data (computed once,
+when planning), plus the pre-smoothing's, in finite pixels per spatial axis.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "Cancelled", "Plan", "Progress",
-           "check_offset", "estimate", "estimate_steps", "extent_of", "fill_from_nearest",
+           "check_offset", "estimate", "estimate_steps", "fill_from_nearest",
            "fill_steps", "is_dask_array", "plan", "run", "subtract", "subtract_steps",
            "value_span"]
 
@@ -80,6 +80,8 @@ class Plan:
         The input's dtype.
     shape : tuple of int
         The input's shape.
+    reach : tuple of int
+        The method's halo for the input (:attr:`Method.halo`), per spatial axis.
     """
 
     method: Method
@@ -90,6 +92,7 @@ class Plan:
     options: dict[str, Any]
     dtype: np.dtype
     shape: tuple[int, ...]
+    reach: tuple[int, ...]
 
     @property
     def work_dtype(self) -> np.dtype:
@@ -124,24 +127,23 @@ class Plan:
         joint = self.joint_axes if command else self.layout.spatial
         return int(np.prod([n for ax, n in enumerate(shape) if ax not in joint]))
 
-    def halo(self, extent: Extent) -> tuple[int, ...]:
+    def halo(self) -> tuple[int, ...]:
         """Pixels of context per spatial axis (Z, Y, X order) that make a window exact.
 
-        The method's reach for the radius and options (and, where it depends
-        on them, ``extent``'s size and value range) plus the pre-smoothing's.
+        The method's reach for the radius, the options and the input (its size
+        and, where the reach depends on it, its value range) plus the
+        pre-smoothing's.
 
         Examples
         --------
         >>> import numpy as np
-        >>> p = plan(np.zeros((64, 64), np.uint8), "gaussian", 3, presmooth="median:1")
-        >>> p.halo(Extent((64, 64), 0.0))
+        >>> plan(np.zeros((64, 64), np.uint8), "gaussian", 3, presmooth="median:1").halo()
         (13, 13)
         """
-        halo = tuple(int(h) for h in self.method.halo(self.radius, self.options, extent))
-        if self.presmooth is not None:
-            smooth = self.presmooth.halo(self._presmooth_scale())
-            halo = tuple(h + p for h, p in zip(halo, smooth, strict=True))
-        return halo
+        if self.presmooth is None:
+            return self.reach
+        smooth = self.presmooth.halo(self._presmooth_scale())
+        return tuple(h + p for h, p in zip(self.reach, smooth, strict=True))
 
     def _presmooth_scale(self) -> tuple[float, ...]:
         return tuple(r / self.radius[-1] for r in self.radius)
@@ -232,17 +234,11 @@ def plan(
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
-    result = Plan(chosen, layout, radii, bool(light_background), parse_presmooth(presmooth),
-                  resolved, np.dtype(array.dtype), tuple(array.shape))
-    _check_options_reach(result, array)
-    return result
-
-
-def extent_of(plan: Plan, image: Any) -> Extent:
-    """The :class:`Extent` of ``image`` (NumPy or Dask): its spatial size, its value range
-    computed only if a method's reach asks for it."""
-    return Extent(tuple(image.shape[ax] for ax in plan.layout.spatial),
-                  lambda: value_span(image))
+    reach = tuple(int(h) for h in chosen.halo(radii, resolved, Extent(
+        extent, lambda: value_span(array))))  # the value range only if the method asks
+    _check_reach(chosen, resolved, reach, extent)
+    return Plan(chosen, layout, radii, bool(light_background), parse_presmooth(presmooth),
+                resolved, np.dtype(array.dtype), tuple(array.shape), reach)
 
 
 def _check_image(image: Any) -> Any:
@@ -294,20 +290,19 @@ def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> No
         )
 
 
-def _check_options_reach(plan: Plan, image: Any) -> None:
+def _check_reach(method: Method, options: dict[str, Any], reach: tuple[int, ...],
+                 extent: tuple[int, ...]) -> None:
     """Refuse options (e.g. ``sigma=1e9``) whose reach would be huge to allocate.
 
     The method's halo is how far a pixel's background looks; beyond the image
     and beyond :data:`MAX_REACH` pixels it only costs memory (a Gaussian's
     kernel of ``8 * sigma`` taps) without changing the result meaningfully.
     """
-    extent = extent_of(plan, image)
-    reach = plan.method.halo(plan.radius, plan.options, extent)
-    if any(h > max(n, MAX_REACH) for h, n in zip(reach, extent.shape, strict=True)):
-        given = ", ".join(f"{k}={v!r}" for k, v in plan.options.items() if v is not None)
+    if any(h > max(n, MAX_REACH) for h, n in zip(reach, extent, strict=True)):
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items() if v is not None)
         raise ValueError(
-            f"method {plan.method.name!r} with {given or 'this radius'} reaches {max(reach)} "
-            f"pixels, beyond the image ({'x'.join(map(str, extent.shape))}) and too large to "
+            f"method {method.name!r} with {given or 'this radius'} reaches {max(reach)} "
+            f"pixels, beyond the image ({'x'.join(map(str, extent))}) and too large to "
             "compute; use values no larger than the image"
         )
 

@@ -9,6 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from bgsub.methods import DEFAULT_METHOD
+
+#: The rows of :func:`sweep` (and ``bgsub sweep``) when none are named: the default
+#: method, then the classic ones.
+SWEEP_METHODS = tuple(dict.fromkeys((DEFAULT_METHOD, "rolling_ball", "tophat", "median")))
+
 __all__ = ["SweepResult", "compare", "sweep", "to_plane"]
 
 
@@ -203,7 +209,7 @@ class SweepResult:
 
 def sweep(
     image: np.ndarray,
-    methods: Sequence[str] = ("rolling_ball", "tophat", "median"),
+    methods: Sequence[str] = SWEEP_METHODS,
     radii: Sequence[float] = (10, 20, 40, 80),
     *,
     show: str = "foreground",

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._footprint import footprint
 from bgsub._localfit import local_polynomial_fit
 from bgsub._noise import NoiseModel, estimate_noise, robust_centre_scale
+from bgsub.kernels.flat import footprint_array as footprint
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
 PRESMOOTH_SIGMA = 1.0

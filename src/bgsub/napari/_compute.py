@@ -135,5 +135,4 @@ def _block_kwargs(settings: Settings) -> dict[str, Any]:
 def _z_margin(image: Any, settings: Settings) -> int:
     """Z planes of context that make the shown plane of a window exact: the plan's halo
     along Z for the whole image (its size and value range), as the Dask path uses."""
-    plan = engine.plan(image, **settings.kwargs())
-    return plan.halo(engine.extent_of(plan, image))[0]
+    return engine.plan(image, **settings.kwargs()).halo()[0]
