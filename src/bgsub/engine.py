@@ -148,15 +148,21 @@ class Plan:
     def _presmooth_scale(self) -> tuple[float, ...]:
         return tuple(r / self.radius[-1] for r in self.radius)
 
-    def background_of(self, block: np.ndarray) -> np.ndarray:
-        """Background of one Z, Y, X-ordered block, in the working float dtype."""
+    def filled(self, block: np.ndarray) -> np.ndarray:
+        """A C-contiguous working-dtype copy of a block, NaN/inf pixels replaced by their
+        nearest valid neighbour's value (left as they are when no pixel is valid)."""
         work = np.array(block, dtype=self.work_dtype, order="C")
         if np.issubdtype(block.dtype, np.floating):
             invalid = ~np.isfinite(work)
-            if invalid.all():
-                return np.full(work.shape, np.nan, dtype=self.work_dtype)
-            if invalid.any():
+            if invalid.any() and not invalid.all():
                 work = fill_from_nearest(work, invalid)
+        return work
+
+    def background_of(self, block: np.ndarray) -> np.ndarray:
+        """Background of one Z, Y, X-ordered block, in the working float dtype."""
+        work = self.filled(block)
+        if not np.isfinite(work.flat[0]):  # still invalid after filling: none is valid
+            return np.full(work.shape, np.nan, dtype=self.work_dtype)
         if self.light_background:
             np.negative(work, out=work)
         if self.presmooth is not None:
@@ -451,11 +457,7 @@ def fill_steps(plan: Plan, image: np.ndarray) -> Steps:
     filled = np.empty(image.shape, dtype=plan.work_dtype)
 
     def one(selector: tuple) -> None:
-        work = np.array(plan.layout.block(image, selector), dtype=plan.work_dtype, order="C")
-        invalid = ~np.isfinite(work)
-        if invalid.any() and not invalid.all():
-            work = fill_from_nearest(work, invalid)
-        plan.layout.put(filled, selector, work)
+        plan.layout.put(filled, selector, plan.filled(plan.layout.block(image, selector)))
 
     yield from _each_block(plan, image.shape, False, one)
     return filled
