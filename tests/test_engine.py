@@ -28,15 +28,18 @@ from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent
 ROOT = Path(__file__).resolve().parent.parent
 HAS_NAPARI = importlib.util.find_spec("napari") is not None
 
-#: (method, options) of every registered method at its defaults, and option sets that
-#: change how blocks are formed or rounded.
-CASES = [(m.name, {}) for m in bgsub.list_methods()] + [
-    ("imagej", {"separate_colors": True}),
-    ("imagej", {"sliding_paraboloid": True}),
-    ("tophat", {"footprint": "box"}),
-    ("rolling_ball", {"envelope": True}),
+LIGHT = {"light_background": True}
+#: (method, options, shared settings): every registered method at its defaults, and option
+#: sets that change how blocks are formed, smoothed or rounded.
+CASES = [(m.name, {}, {}) for m in bgsub.list_methods()] + [
+    ("imagej", {"separate_colors": True}, {}),
+    ("imagej", {"sliding_paraboloid": True}, LIGHT),
+    ("tophat", {"footprint": "box"}, {**LIGHT, "presmooth": "mean:1"}),
+    ("median", {}, {"presmooth": "gaussian:1"}),
+    ("paraboloid", {}, LIGHT),
+    ("rolling_ball", {"envelope": True}, {}),
 ]
-IDS = [name + "".join(f"-{k}" for k in options) for name, options in CASES]
+IDS = [name + "".join(f"-{k}" for k in (*options, *shared)) for name, options, shared in CASES]
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +63,15 @@ def _inputs(method: str, stack: np.ndarray, rgb: np.ndarray) -> list[tuple[np.nd
     return out
 
 
-def _batch_face(image: np.ndarray, axes: str, method: str, options: dict, tmp: Path,
-                streaming: stream.Streaming | None = None, progress_bytes: int = 2**40
-                ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def _batch_face(image: np.ndarray, axes: str, method: str, options: dict, shared: dict,
+                tmp: Path, streaming: stream.Streaming | None = None,
+                progress_bytes: int = 2**40) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """``bgsub run`` on a file holding ``image``: the foreground it writes, and the
     progress steps it reported."""
     source = tmp / "in" / "image.tif"
     source.parent.mkdir(parents=True, exist_ok=True)
     io.write_image(source, image, io.ImageMetadata(axes))
-    settings = Settings(method=method, radius=6.0, options=dict(options)).validated()
+    settings = Settings(method=method, radius=6.0, options=dict(options), **shared).validated()
     sources, problems = batch.expand_inputs([str(source)])
     jobs, problems = batch.plan_jobs(sources, tmp / "out", settings)
     assert not problems
@@ -85,15 +88,15 @@ def _batch_face(image: np.ndarray, axes: str, method: str, options: dict, tmp: P
     return io.read_image(jobs[0].output)[0], steps
 
 
-@pytest.mark.parametrize(("method", "options"), CASES, ids=IDS)
-def test_every_face_gives_the_api_pixels(method, options, stack, rgb, tmp_path):
+@pytest.mark.parametrize(("method", "options", "shared"), CASES, ids=IDS)
+def test_every_face_gives_the_api_pixels(method, options, shared, stack, rgb, tmp_path):
     for index, (image, axes) in enumerate(_inputs(method, stack, rgb)):
-        expected = bgsub.subtract_background(image, method, 6, axes=axes, **options)
+        expected = bgsub.subtract_background(image, method, 6, axes=axes, **shared, **options)
         # the API with progress and a cancel flag that is never set
         steps = []
         with_progress = bgsub.subtract_background(
             image, method, 6, axes=axes, progress=lambda *s, seen=steps: seen.append(s),
-            cancel=threading.Event(), **options)
+            cancel=threading.Event(), **shared, **options)
         np.testing.assert_array_equal(with_progress, expected)
         total = 1 if axes == "YXS" and method == "imagej" else image.shape[axes.index(
             "T" if "T" in axes else "S")]
@@ -101,29 +104,33 @@ def test_every_face_gives_the_api_pixels(method, options, stack, rgb, tmp_path):
         # Dask, chunks smaller than a plane
         chunks = tuple(1 if a in "TS" else 10 for a in axes)
         lazy = bgsub.subtract_background(da.from_array(image, chunks=chunks), method, 6,
-                                         axes=axes, **options)
+                                         axes=axes, **shared, **options)
         np.testing.assert_array_equal(lazy.compute(), expected)
         # the CLI batch: whole, then block by block with a progress bar
         for threshold in (2**40, 0):
-            written, bar = _batch_face(image, axes, method, options,
+            written, bar = _batch_face(image, axes, method, options, shared,
                                        tmp_path / f"batch{index}-{threshold}",
                                        progress_bytes=threshold)
             np.testing.assert_array_equal(written, expected)
             assert bar == ([(done, total) for done in range(total + 1)] if threshold == 0
                            else [])
         # streaming, chunk by chunk
-        written, _ = _batch_face(image, axes, method, options, tmp_path / f"stream{index}",
+        written, _ = _batch_face(image, axes, method, options, shared, tmp_path / f"stream{index}",
                                  streaming=stream.Streaming(always=True, chunks=(12, 14)))
         np.testing.assert_array_equal(written, expected)
         if HAS_NAPARI:
-            _check_napari_apply(image, axes, method, options, expected)
+            _check_napari_apply(image, axes, method, options, shared, expected)
 
 
-def _check_napari_apply(image, axes, method, options, expected):
+def _check_napari_apply(image, axes, method, options, shared, expected):
     from bgsub.napari._compute import subtract_in_blocks
     from bgsub.napari._settings import Settings as NapariSettings
 
-    steps = subtract_in_blocks(image, NapariSettings(method, 6, axes=axes, options=options))
+    kind, _, size = (shared.get("presmooth") or "none:1").partition(":")
+    settings = NapariSettings(method, 6, axes=axes, options=options, presmooth=kind,
+                              presmooth_size=float(size),
+                              light_background=shared.get("light_background", False))
+    steps = subtract_in_blocks(image, settings)
     while True:
         try:
             next(steps)
