@@ -26,6 +26,13 @@ def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[
 
     ``axes`` come from ``--axes`` or the file; ``spacing="auto"`` uses the
     file's pixel sizes in 3D, and in 2D only when Y and X sizes differ.
+
+    Examples
+    --------
+    >>> settings = Settings(method="median", radius=3).validated()
+    >>> parameters = resolve_parameters(settings, io.ImageMetadata("TYX"), (2, 8, 8))
+    >>> parameters["method"], parameters["axes"], parameters["spacing"]
+    ('median', 'TYX', None)
     """
     axes = settings.axes or meta.axes
     if len(axes) != len(shape):

@@ -11,9 +11,10 @@ or any TIFF or Zarr while ``--chunks`` or ``--scheduler`` is given
 2. :func:`bgsub.subtract_background` computes the foreground lazily, each
    chunk with the halo that makes it equal to the in-memory result;
 3. the result is written chunk by chunk to a temporary path, renamed when
-   complete: a Zarr store with one task per Zarr chunk, a TIFF page by page
-   in file order, a few chunks at a time; an OME-Zarr input's pyramid is
-   rebuilt level by level from the level written above it.
+   complete (:func:`bgsub.io.write_chunked`): a Zarr store with one task per
+   Zarr chunk, a TIFF page by page in file order, a few chunks at a time; an
+   OME-Zarr input's pyramid is rebuilt level by level from the level written
+   above it.
 
 Memory is a few chunks per thread, whatever the size of the image. The
 graphs run on local threads (``--jobs`` of them, default one per core) or on

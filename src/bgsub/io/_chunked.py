@@ -78,7 +78,13 @@ def write_chunked(outputs: Sequence[ChunkedOutput], open_runner: Callable[[], An
 def pages_fit(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str) -> bool:
     """Whether an image of ``shape`` and ``dtype`` (in ``meta``'s axes) can be written to a
     ``fmt`` TIFF page by page (its pages are the last axes); True for other formats and for
-    what the writer itself refuses (it reports why, before anything is computed)."""
+    what the writer itself refuses (it reports why, before anything is computed).
+
+    Examples
+    --------
+    >>> pages_fit((4, 16, 16), np.dtype("uint16"), ImageMetadata("ZYX"), "tiff")
+    True
+    """
     if fmt not in TIFF_FORMATS:
         return True
     try:
