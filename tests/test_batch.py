@@ -161,13 +161,13 @@ def test_block_by_block_processing_equals_one_call():
               "spacing": None, "light_background": False, "presmooth": "gaussian:1",
               "output_dtype": "same", "offset": 0.0, "options": {"footprint": "box"}}
     ticks = []
-    fg, bg = batch.process(image, params, True, progress=ticks.append)
+    fg, bg = batch.process(image, params, True, progress=lambda *step: ticks.append(step))
     ref_fg, ref_bg = bgsub.subtract_background(image, "tophat", 4.0, axes="TCYX",
                                                presmooth="gaussian:1", footprint="box",
                                                return_background=True)
     np.testing.assert_array_equal(fg, ref_fg)
     np.testing.assert_array_equal(bg, ref_bg)
-    assert len(ticks) == batch.block_count(image.shape, params) == 6
+    assert ticks == [(done, 6) for done in range(7)]
 
 
 def test_spacing_auto_uses_the_file_pixel_size_in_3d_only_when_it_matters():

@@ -108,9 +108,10 @@ def test_presmooth_adds_its_reach(image_2d, low_range_2d, method, radius, option
 
 def test_too_small_halo_would_be_caught(image_2d, monkeypatch):
     """The test images do cut objects at chunk boundaries: one pixel less of halo shows."""
-    full = chunked._spatial_halo
-    monkeypatch.setattr(chunked, "_spatial_halo",
-                        lambda image, plan: tuple(h - 1 for h in full(image, plan)))
+    full = chunked._depth
+    monkeypatch.setattr(chunked, "_depth", lambda image, plan: {
+        axis: h - 1 if axis in plan.layout.spatial else h
+        for axis, h in full(image, plan).items()})
     lazy = bgsub.estimate_background(da.from_array(image_2d, chunks=CHUNKS_2D), "median", 3)
     assert not np.array_equal(lazy.compute(), bgsub.estimate_background(image_2d, "median", 3))
 

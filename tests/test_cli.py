@@ -211,7 +211,8 @@ def test_config_pipeline_with_command_line_override(three, tmp_path):
 def test_bad_settings_are_one_line_usage_errors(three, tmp_path):
     result = run_cli("run", str(three), "-o", str(tmp_path / "out"), "-O", "footprnt=box")
     assert result.returncode == 2
-    assert result.stderr.startswith("bgsub: error: method 'rolling_ball' got unknown option")
+    assert result.stderr.startswith(
+        f"bgsub: error: method {bgsub.methods.DEFAULT_METHOD!r} got unknown option")
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
 
 

@@ -130,7 +130,7 @@ def test_a_large_option_beyond_a_small_image_still_runs():
 
 
 def test_a_huge_radius_within_a_large_image_is_not_refused_by_that_rule():
-    from bgsub.api import _check_radius_fits
+    from bgsub.engine import _check_radius_fits
 
     _check_radius_fits((3000.0, 3000.0), (8000, 8000))  # a big neighbourhood, inside the image
     with pytest.raises(ValueError, match=r"radius=\(10.0, 200.0, 200.0\)"):

@@ -256,7 +256,8 @@ def test_a_full_output_disk_fails_file_by_file_and_leaves_no_partial_output(tmp_
     (tmp_path / "check.py").write_text(CHECK_OUTPUTS)
     mount = tmp_path / "disk"
     mount.mkdir()
-    bgsub_run = f"'{sys.executable}' -m bgsub run '{folder}' -o '{mount}/out' --radius 3"
+    bgsub_run = f"'{sys.executable}' -m bgsub run '{folder}' -o '{mount}/out' --radius 3 " \
+        "--method rolling_ball"
     script = (f"mount -t tmpfs -o size=48k tmpfs '{mount}' || exit 99\n"
               f"{bgsub_run} 2> '{tmp_path}/first.err'; echo $? > '{tmp_path}/first.rc'\n"
               f"{bgsub_run} > '{tmp_path}/second.out' 2>&1; echo $? > '{tmp_path}/second.rc'\n"

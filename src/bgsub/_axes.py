@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 SPATIAL = "ZYX"
+
+
+def per_axis(value: float | Sequence[float], ndim: int, name: str = "radius",
+             positive: bool = True) -> tuple[float, ...]:
+    """``value`` as one finite float per axis: a scalar is repeated, a sequence checked.
+
+    The one place per-axis values (radius, sigma, coefficients) are spread
+    and checked, for the kernels' and the methods' public functions.
+
+    Examples
+    --------
+    >>> per_axis(3, 2)
+    (3.0, 3.0)
+    >>> per_axis((1, 2.5, 2.5), 3, "sigma", positive=False)
+    (1.0, 2.5, 2.5)
+    """
+    if np.ndim(value) == 0:
+        values = (float(value),) * ndim  # type: ignore[arg-type]
+    else:
+        values = tuple(float(v) for v in value)  # type: ignore[union-attr]
+    if len(values) != ndim:
+        raise ValueError(f"{name} has {len(values)} entries, the image has {ndim} axes")
+    if not all(math.isfinite(v) and (v > 0 if positive else v >= 0) for v in values):
+        raise ValueError(f"{name} entries must be finite and {'>' if positive else '>='} 0, "
+                         f"got {values}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -29,9 +56,12 @@ class Layout:
     def ndim_spatial(self) -> int:
         return len(self.spatial)
 
-    def planes(self, shape: tuple[int, ...]) -> Iterator[tuple]:
-        """Index tuples selecting each independent 2D/3D block of the array."""
-        others = [ax for ax in range(len(shape)) if ax not in self.spatial]
+    def planes(self, shape: tuple[int, ...], together: tuple[int, ...] = ()) -> Iterator[tuple]:
+        """Index tuples selecting each independent 2D/3D block of the array.
+
+        ``together``: further axes kept whole in each block (RGB samples).
+        """
+        others = [ax for ax in range(len(shape)) if ax not in self.spatial + tuple(together)]
         for index in np.ndindex(*(shape[ax] for ax in others)):
             selector: list = [slice(None)] * len(shape)
             for ax, i in zip(others, index, strict=True):

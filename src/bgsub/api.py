@@ -1,48 +1,45 @@
-"""The public entry points: estimate a background, subtract it safely."""
+"""The public entry points: estimate a background, subtract it safely.
+
+Both plan once (:func:`bgsub.engine.plan`) and run the plan block by block
+(:mod:`bgsub.engine`); Dask arrays go to :mod:`bgsub.chunked`, which runs the
+same plan chunk by chunk.
+"""
 
 from __future__ import annotations
 
-import copy
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from bgsub._axes import Layout, parse_axes
-from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
-from bgsub._presmooth import Presmooth, parse_presmooth
-from bgsub.auto import suggest_radius
-from bgsub.methods import Method, get_method
+from bgsub import engine
+from bgsub._dtypes import output_dtype_for
+from bgsub.engine import CancelFlag, Progress
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["RECOMMENDED_METHOD", "estimate_background", "subtract_background"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "RECOMMENDED_METHOD", "estimate_background",
+           "subtract_background"]
 
 RadiusLike = float | Sequence[float]
-#: The method used when ``method`` is not given: noise-aware, through the middle of the noise.
-RECOMMENDED_METHOD = "robust"
-AUTO = "auto"
-
-#: A radius larger than the image is accepted while its neighbourhood (2r+1 pixels per
-#: spatial axis) holds at most this many pixels; beyond, footprints would need gigabytes.
-MAX_NEIGHBOURHOOD = 2**24
-#: Largest reach (pixels along one axis) allowed beyond the image's own size.
-MAX_REACH = 2**20
+#: The earlier name of :data:`bgsub.methods.DEFAULT_METHOD` (the same object).
+RECOMMENDED_METHOD = DEFAULT_METHOD
 
 
 def estimate_background(
     image: Any,
     method: str | None = None,
-    radius: RadiusLike | str = 50,
+    radius: RadiusLike | str = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
     presmooth: Any = None,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
     **options: Any,
 ) -> np.ndarray | da.Array:
     """Estimate the smooth background of an image.
@@ -59,7 +56,7 @@ def estimate_background(
         (alias ``"noise_aware"``), ``"rolling_ball"``, ``"paraboloid"``,
         ``"tophat"`` (alias ``"opening"``), ``"median"``, ``"mean"``,
         ``"gaussian"`` or ``"dog"``. ``None`` (default) is the recommended
-        method, :data:`RECOMMENDED_METHOD` (``"robust"``: the noise-aware
+        method, :data:`DEFAULT_METHOD` (``"robust"``: the noise-aware
         background through the middle of the noise); name ``"rolling_ball"``
         for a classic rolling ball.
     radius : float, sequence of float or "auto"
@@ -89,6 +86,12 @@ def estimate_background(
         Smooth the image before estimating: ``"mean:1"``, ``"median:1"``
         (box radius) or ``"gaussian:1"`` (sigma). The foreground is still
         computed from the unsmoothed image.
+    progress : callable, optional
+        ``progress(done, total)``, called with ``(0, total)`` and then after
+        each independent block (plane, volume) is done; in-memory arrays only.
+    cancel : threading.Event, optional
+        Anything with ``is_set()``; once set, the computation stops before
+        the next block and raises :class:`bgsub.engine.Cancelled`.
     **options
         The method's own options (see ``bgsub.get_method(name).parameters``).
 
@@ -116,25 +119,21 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 8)  # noise sd ~30
     True
     """
-    if _is_dask_array(image):
+    settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
+                    light_background=light_background, presmooth=presmooth, **options)
+    if engine.is_dask_array(image):
+        _no_progress_for_dask(progress, cancel)
         from bgsub import chunked
 
-        return chunked.estimate_background(
-            image, method, radius, axes=axes, true_3d=true_3d, spacing=spacing,
-            light_background=light_background, presmooth=presmooth, **options)
-    plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
-                 options)
-    background = np.empty(plan.image.shape, dtype=plan.work_dtype)
-    for selector in plan.layout.planes(plan.image.shape):
-        block = plan.layout.block(plan.image, selector)
-        plan.layout.put(background, selector, plan.background_of(block))
-    return background
+        return chunked.estimate_background(image, **settings)
+    plan = engine.plan(image, **settings)
+    return engine.estimate(plan, np.asarray(image), progress, cancel)
 
 
 def subtract_background(
     image: Any,
     method: str | None = None,
-    radius: RadiusLike | str = 50,
+    radius: RadiusLike | str = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -144,6 +143,8 @@ def subtract_background(
     output_dtype: str | np.dtype = "same",
     offset: float = 0.0,
     return_background: bool = False,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
     **options: Any,
 ) -> np.ndarray | da.Array | tuple[np.ndarray | da.Array, np.ndarray | da.Array]:
     """Subtract the estimated background and return the foreground.
@@ -159,6 +160,10 @@ def subtract_background(
     ----------
     image, method, radius, axes, true_3d, spacing, light_background, presmooth, **options
         As for :func:`estimate_background`.
+    progress, cancel
+        As for :func:`estimate_background`. A method that reproduces another
+        program's whole command (``imagej``) counts a plane with its RGB
+        samples as one block.
     output_dtype : {"same", "float", "float32", "float64"}
         ``"same"`` (default) keeps the input dtype; ``"float"`` returns the
         working float type (float32, or float64 for wide input).
@@ -188,257 +193,21 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
-    if _is_dask_array(image):
+    settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
+                    light_background=light_background, presmooth=presmooth, **options)
+    if engine.is_dask_array(image):
+        _no_progress_for_dask(progress, cancel)
         from bgsub import chunked
 
-        return chunked.subtract_background(
-            image, method, radius, axes=axes, true_3d=true_3d, spacing=spacing,
-            light_background=light_background, presmooth=presmooth, output_dtype=output_dtype,
-            offset=offset, return_background=return_background, **options)
-    plan = _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
-                 options)
-    out_dtype = output_dtype_for(plan.image.dtype, output_dtype)
-    offset = _check_offset(offset)
-    if plan.method.subtract is not None:
-        return _subtract_whole(plan, out_dtype, offset, return_background)
-    foreground = np.empty(plan.image.shape, dtype=out_dtype)
-    background = np.empty(plan.image.shape, dtype=plan.work_dtype) if return_background else None
-    for selector in plan.layout.planes(plan.image.shape):
-        block = plan.layout.block(plan.image, selector)
-        bg = plan.background_of(block)
-        values = block.astype(plan.work_dtype)
-        fg = np.subtract(bg, values, out=values) if light_background else np.subtract(
-            values, bg, out=values)
-        plan.layout.put(foreground, selector, cast_result(fg, out_dtype, offset))
-        if background is not None:
-            plan.layout.put(background, selector, bg)
-    if background is not None:
-        return foreground, background
-    return foreground
+        return chunked.subtract_background(image, output_dtype=output_dtype, offset=offset,
+                                           return_background=return_background, **settings)
+    plan = engine.plan(image, **settings)
+    out_dtype = output_dtype_for(plan.dtype, output_dtype)
+    return engine.subtract(plan, np.asarray(image), out_dtype, engine.check_offset(offset),
+                           return_background, progress, cancel)
 
 
-def _subtract_whole(
-    plan: _Plan, out_dtype: np.dtype, offset: float, return_background: bool
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """A method that reproduces another program's whole command (see ``Method.subtract``)."""
-    result = plan.method.subtract(plan.image, plan.layout, plan.radius, plan.light_background,
-                                  **plan.options)
-    foreground = cast_result(result.astype(np.float64), out_dtype, offset) if (
-        offset or out_dtype != result.dtype) else result
-    if not return_background:
-        return foreground
-    options = dict(plan.options, create_background=True)
-    background = plan.method.subtract(plan.image, plan.layout, plan.radius,
-                                      plan.light_background, **options)
-    return foreground, background.astype(plan.work_dtype)
-
-
-class _Plan:
-    """Everything validated once, applied to each independent block."""
-
-    def __init__(
-        self,
-        image: np.ndarray,
-        method: Method,
-        layout: Layout,
-        radius: tuple[float, ...],
-        light_background: bool,
-        presmooth: Presmooth | None,
-        options: dict[str, Any],
-    ) -> None:
-        self.image = image
-        self.method = method
-        self.layout = layout
-        self.radius = radius
-        self.light_background = light_background
-        self.presmooth = presmooth
-        self.options = options
-        self.work_dtype = work_dtype(image.dtype)
-
-    def detached(self) -> _Plan:
-        """A copy without the image, small enough to send to every Dask task."""
-        plan = copy.copy(self)
-        plan.image = None
-        return plan
-
-    def background_of(self, block: np.ndarray) -> np.ndarray:
-        """Background of one Z, Y, X-ordered block, in the working float dtype."""
-        work = np.array(block, dtype=self.work_dtype, order="C")
-        invalid = None
-        if np.issubdtype(block.dtype, np.floating):
-            invalid = ~np.isfinite(work)
-            if invalid.all():
-                return np.full(work.shape, np.nan, dtype=self.work_dtype)
-            if invalid.any():
-                work = _fill_from_nearest(work, invalid)
-        if self.light_background:
-            np.negative(work, out=work)
-        if self.presmooth is not None:
-            scale = tuple(r / self.radius[-1] for r in self.radius)
-            work = self.presmooth.apply(work, scale)
-        background = self.method.estimate(np.ascontiguousarray(work), self.radius,
-                                          **self.options)
-        background = np.asarray(background, dtype=self.work_dtype)
-        if self.light_background:
-            np.negative(background, out=background)
-        return background
-
-
-def _is_dask_array(image: Any) -> bool:
-    """Whether ``image`` is a Dask array, without importing Dask when it is not loaded."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(image, dask_array.Array)
-
-
-def _plan(
-    image: Any,
-    method: str | None,
-    radius: RadiusLike | str,
-    axes: str | None,
-    true_3d: bool,
-    spacing: Sequence[float] | None,
-    light_background: bool,
-    presmooth: Any,
-    options: dict[str, Any],
-) -> _Plan:
-    array = _check_image(image)
-    chosen = get_method(RECOMMENDED_METHOD if method is None else method)
-    layout = parse_axes(axes, array.shape, bool(true_3d))
-    if layout.ndim_spatial == 3 and not chosen.supports_3d:
-        raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
-    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
-    if isinstance(radius, str) and radius == AUTO:
-        radius = suggest_radius(array, layout.axes, light_background=bool(light_background)).radius
-    radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
-    extent = tuple(array.shape[ax] for ax in layout.spatial)
-    _check_radius_fits(radii, extent)
-    resolved = chosen.resolve_options(options)
-    _check_options_reach(chosen, radii, resolved, extent)
-    return _Plan(array, chosen, layout, radii, bool(light_background),
-                 parse_presmooth(presmooth), resolved)
-
-
-def _check_image(image: Any) -> np.ndarray:
-    if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(
-            f"image must be an array, got {type(image).__name__}; "
-            "read files with bgsub.io.read_image(path)"
-        )
-    array = image if _is_dask_array(image) else _as_array(image)
-    check_dtype(array.dtype)
-    if array.ndim < 2:
-        raise ValueError(
-            f"image must have at least 2 dimensions (Y, X), got shape {array.shape}; "
-            "for a 1D profile pass image[np.newaxis, :]"
-        )
-    if array.size == 0:
-        raise ValueError(f"image is empty (shape {array.shape}); there is nothing to process")
-    return array
-
-
-def _as_array(image: Any) -> np.ndarray:
-    """``np.asarray(image)``, with a one-line error for what NumPy cannot make an array of."""
-    try:
-        return np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        # NumPy's first sentence: "setting an array element with a sequence"
-        reason = str(exc).split(". ")[0].strip() if str(exc) else type(exc).__name__
-        raise TypeError(f"image cannot be made into an array ({reason}); pass a rectangular "
-                        "NumPy array") from None
-
-
-def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> None:
-    """Refuse a radius beyond the image whose neighbourhood would be huge to allocate.
-
-    A radius larger than the image is fine while its neighbourhood stays small
-    (say 50 on a 20x20 thumbnail); ``radius=1e6`` on the same image would need a
-    footprint of 10**12 pixels.
-    """
-    sides = [2 * int(np.ceil(r)) + 1 for r in radius]
-    beyond = any(r > n for r, n in zip(radius, extent, strict=True))
-    if beyond and float(np.prod(sides, dtype=np.float64)) > MAX_NEIGHBOURHOOD:
-        shown = tuple(round(r, 6) for r in radius)
-        fits = tuple(float(min(r, n)) for r, n in zip(radius, extent, strict=True))
-        raise ValueError(
-            f"radius {shown if len(set(shown)) > 1 else shown[0]} spans a neighbourhood of "
-            f"{'x'.join(map(str, sides))} pixels, beyond the image "
-            f"({'x'.join(map(str, extent))}) and too large to compute; use a radius no "
-            f"larger than the image, e.g. radius={fits if len(set(fits)) > 1 else fits[0]}"
-        )
-
-
-def _check_options_reach(
-    method: Method, radius: tuple[float, ...], options: dict[str, Any], extent: tuple[int, ...]
-) -> None:
-    """Refuse options (e.g. ``sigma=1e9``) whose reach would be huge to allocate.
-
-    The method's halo is how far a pixel's background looks; beyond the image
-    and beyond :data:`MAX_REACH` pixels it only costs memory (a Gaussian's
-    kernel of ``8 * sigma`` taps) without changing the result meaningfully.
-    """
-    reach = method.halo(radius, options)
-    if any(h > max(n, MAX_REACH) for h, n in zip(reach, extent, strict=True)):
-        given = ", ".join(f"{k}={v!r}" for k, v in options.items() if v is not None)
-        raise ValueError(
-            f"method {method.name!r} with {given or 'this radius'} reaches {max(reach)} pixels, "
-            f"beyond the image ({'x'.join(map(str, extent))}) and too large to compute; "
-            "use values no larger than the image"
-        )
-
-
-def _resolve_radius(
-    radius: RadiusLike, ndim: int, spacing: Sequence[float] | None
-) -> tuple[float, ...]:
-    """Per-axis radius in pixels, Z, Y, X order."""
-    if isinstance(radius, str):
-        raise TypeError(f"radius must be a number of pixels or {AUTO!r}, got {radius!r}")
-    if np.ndim(radius) == 0:
-        value = _positive_number(radius, "radius")
-        if spacing is None:
-            return (value,) * ndim
-        sizes = [_positive_number(s, "spacing") for s in np.ravel(spacing)]
-        if len(sizes) != ndim:
-            raise ValueError(
-                f"spacing has {len(sizes)} entries but {ndim} spatial axes are processed; "
-                "give one pixel size per spatial axis (Z, Y, X or Y, X)"
-            )
-        return tuple(value * sizes[-1] / s for s in sizes)
-    values = [_positive_number(r, "radius") for r in np.ravel(radius)]
-    if len(values) != ndim:
-        raise ValueError(
-            f"radius has {len(values)} entries but {ndim} spatial axes are processed; "
-            f"give one radius or {ndim} (Z, Y, X order)"
-        )
-    if spacing is not None:
-        raise ValueError("give either a per-axis radius or spacing, not both")
-    return tuple(values)
-
-
-def _positive_number(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number of pixels, got {value!r}")
-    number = float(value)
-    if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name}={_plain(value)} is out of range; use a finite number > 0")
-    return number
-
-
-def _plain(value: Any) -> str:
-    """``np.float64(0.0)`` shown as ``0.0``: messages name values, not NumPy types."""
-    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
-
-
-def _check_offset(offset: Any) -> float:
-    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, (int, float, np.number)):
-        raise TypeError(f"offset must be a number, got {offset!r}")
-    if not np.isfinite(offset):
-        raise ValueError(f"offset={offset!r} must be finite")
-    return float(offset)
-
-
-def _fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-    """Replace missing pixels by their nearest valid neighbour's value."""
-    nearest = ndi.distance_transform_edt(invalid, return_distances=False, return_indices=True)
-    return np.ascontiguousarray(work[tuple(nearest)])
+def _no_progress_for_dask(progress: Progress | None, cancel: CancelFlag | None) -> None:
+    if progress is not None or cancel is not None:
+        raise TypeError("progress and cancel apply to in-memory arrays; a Dask array is "
+                        "computed lazily: use dask.diagnostics.ProgressBar when computing it")

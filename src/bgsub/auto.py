@@ -412,9 +412,9 @@ def _pool(found: list[Blobs]) -> Blobs:
 def _planes(image: Any, axes: str | None, light_background: bool) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN filled, dark objects
     negated. A Dask array stays lazy: only the chosen planes are computed."""
-    from bgsub.api import _is_dask_array
+    from bgsub._arrays import is_dask_array
 
-    array = image if _is_dask_array(image) else np.asarray(image)
+    array = image if is_dask_array(image) else np.asarray(image)
     if array.ndim < 2:
         raise ValueError(f"image must have at least 2 dimensions (Y, X), got shape "
                          f"{array.shape}")

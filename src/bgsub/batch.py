@@ -28,12 +28,16 @@ from bgsub import io, provenance
 from bgsub import stream as _stream
 from bgsub.api import subtract_background
 from bgsub.config import Settings
+from bgsub.engine import Cancelled, Progress
+from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
 
-__all__ = ["Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
+__all__ = ["Cancelled", "Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
            "prepare_folders", "resolve_parameters", "run_batch", "run_job"]
 
 #: Stacks at least this large get their own progress bar (when bars are shown).
 STACK_PROGRESS_BYTES = 64 * 2**20
+#: ``stack_progress(job, total[, unit])``: an ``update(n)`` for a bar of ``total`` steps, or None.
+StackProgress = Callable[..., Callable[[int], Any] | None]
 _FLOAT_ONLY = ("png",)
 #: Name of the comparison figure (``--figure``), after the output's stem and suffix.
 FIGURE_SUFFIX = "_comparison.png"
@@ -44,10 +48,6 @@ _FIGURE_LOCK = threading.Lock()
 
 class PlanError(Exception):
     """The batch cannot start without losing data; nothing was written."""
-
-
-class Cancelled(Exception):
-    """The batch was interrupted before this job finished."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def expand_inputs(patterns: Sequence[str], recursive: bool = False
 
 def _expand_one(pattern: str, recursive: bool) -> list[Source]:
     path = Path(pattern)
-    if path.is_dir() and not io._zarr.is_zarr(path):
+    if path.is_dir() and not io.is_zarr(path):
         found = [Source(p, p.relative_to(path)) for p in _walk(path, recursive)]
     elif path.exists():
         return [Source(path, Path(path.name))]  # named explicitly: always taken
@@ -173,7 +173,7 @@ def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() and not io._zarr.is_zarr(entry):
+        if entry.is_dir() and not io.is_zarr(entry):
             if recursive:
                 yield from _walk(entry, recursive)
         elif _is_image_candidate(entry):
@@ -184,7 +184,7 @@ def _is_image_candidate(path: Path) -> bool:
     if path.name.startswith(".") or path.name.endswith(provenance.SIDECAR_SUFFIX):
         return False
     if path.is_dir():
-        return io._zarr.is_zarr(path)
+        return io.is_zarr(path)
     return path.suffix.lower() in io.IMAGE_SUFFIXES
 
 
@@ -320,7 +320,7 @@ def prepare_folders(jobs: Sequence[Job]) -> None:
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = io._atomic.temp_path_for(folder / "write-probe")
+            probe = io.temp_path_for(folder / "write-probe")
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
@@ -333,92 +333,35 @@ def prepare_folders(jobs: Sequence[Job]) -> None:
 # -- running ------------------------------------------------------------------------------
 
 
-def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[int, ...]
-                       ) -> dict[str, Any]:
-    """The exact keyword arguments for :func:`bgsub.subtract_background` for one image.
-
-    ``axes`` come from ``--axes`` or the file; ``spacing="auto"`` uses the
-    file's pixel sizes in 3D, and in 2D only when Y and X sizes differ.
-    """
-    axes = settings.axes or meta.axes
-    if len(axes) != len(shape):
-        raise ValueError(f"axes {axes!r} name {len(axes)} axes but the image has "
-                         f"{len(shape)} (shape {shape}); give one letter per axis with --axes")
-    if settings.true_3d and "Z" not in axes:
-        raise ValueError(f"--3d needs a Z axis but the axes are {axes!r}; "
-                         "name the depth axis with --axes, e.g. --axes ZYX")
-    return {
-        "method": settings.method,
-        "radius": list(settings.radius) if isinstance(settings.radius, tuple) else
-        settings.radius,
-        "axes": axes,
-        "true_3d": settings.true_3d,
-        "spacing": _spacing_for(settings, meta, axes),
-        "light_background": settings.light_background,
-        "presmooth": settings.presmooth,
-        "output_dtype": settings.output_dtype,
-        "offset": settings.offset,
-        "options": dict(settings.options),
-    }
-
-
-def _spacing_for(settings: Settings, meta: io.ImageMetadata, axes: str) -> list[float] | None:
-    if isinstance(settings.spacing, tuple):
-        return list(settings.spacing)
-    if settings.spacing == "none" or isinstance(settings.radius, tuple):
-        return None
-    letters = "ZYX" if settings.true_3d else "YX"
-    sizes = meta.spatial_spacing(letters) if all(a in axes for a in letters) else None
-    if sizes is None or len({meta.units.get(a) for a in letters}) != 1:
-        return None
-    if not settings.true_3d and np.isclose(sizes[0], sizes[1], rtol=1e-6, atol=0):
-        return None
-    return list(sizes)
-
-
 def process(
     image: np.ndarray,
     parameters: dict[str, Any],
     save_background: bool,
-    progress: Callable[[int], Any] | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Foreground (and background) of ``image``; block by block when ``progress`` is given.
-
-    The API processes each independent 2D/3D block on its own, so calling it
-    per block gives the same pixels; ``progress(n)`` is called after each.
-    """
-    kwargs = {k: v for k, v in parameters.items() if k != "options"}
-    kwargs.update(parameters["options"])
-    if kwargs["spacing"] is not None:
-        kwargs["spacing"] = tuple(kwargs["spacing"])
-    axes = kwargs["axes"]
-    spatial = "ZYX" if kwargs["true_3d"] else "YX"
-    loop = [i for i, a in enumerate(axes) if a not in spatial]
-    if progress is None or not loop:
-        result = subtract_background(image, return_background=save_background, **kwargs)
-        return result if save_background else (result, None)
-    kwargs["axes"] = "".join(a for a in axes if a in spatial)
-    foreground = background = None
-    for index in np.ndindex(*(image.shape[i] for i in loop)):
-        selector: list[Any] = [slice(None)] * image.ndim
-        for axis, i in zip(loop, index, strict=True):
-            selector[axis] = i
-        out = subtract_background(image[tuple(selector)], return_background=True, **kwargs)
-        if foreground is None:
-            foreground = np.empty(image.shape, dtype=out[0].dtype)
-            background = np.empty(image.shape, dtype=out[1].dtype) if save_background else None
-        foreground[tuple(selector)] = out[0]
-        if background is not None:
-            background[tuple(selector)] = out[1]
-        progress(1)
-    return foreground, background
+    """Foreground (and background) of ``image``: :func:`bgsub.subtract_background` with
+    ``parameters`` (as :func:`resolve_parameters` gives them), its progress and cancel."""
+    result = subtract_background(image, return_background=save_background, progress=progress,
+                                 cancel=cancel, **api_keywords(parameters))
+    return result if save_background else (result, None)
 
 
-def block_count(shape: tuple[int, ...], parameters: dict[str, Any]) -> int:
-    """How many independent blocks :func:`process` goes through."""
-    spatial = "ZYX" if parameters["true_3d"] else "YX"
-    return int(np.prod([n for a, n in zip(parameters["axes"], shape, strict=True)
-                        if a not in spatial]))
+def _bar(job: Job, stack_progress: StackProgress) -> Progress:
+    """``progress(done, total)`` for the API, feeding the ``update(n)`` that
+    ``stack_progress(job, total)`` makes once the total is known."""
+    update: Callable[[int], Any] | None = None
+    reported = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal update, reported
+        if update is None and done == 0:
+            update = stack_progress(job, total)
+        elif update is not None:
+            update(done - reported)
+        reported = done
+
+    return progress
 
 
 def run_job(
@@ -426,13 +369,15 @@ def run_job(
     settings: Settings,
     *,
     cancel: threading.Event | None = None,
-    stack_progress: Callable[[Job, int], Callable[[int], Any] | None] | None = None,
+    stack_progress: StackProgress | None = None,
     streaming: _stream.Streaming | None = None,
+    progress_bytes: int = STACK_PROGRESS_BYTES,
 ) -> Result:
     """Read, process and write one job; a failure becomes a ``failed`` result.
 
     With ``streaming``, a job it wants (a Zarr store, a large TIFF) is
-    streamed chunk by chunk instead (:func:`bgsub.stream.run_job`).
+    streamed chunk by chunk instead (:func:`bgsub.stream.run_job`). An image
+    of at least ``progress_bytes`` reports its blocks to ``stack_progress``.
     """
     start = time.perf_counter()
     try:
@@ -445,12 +390,12 @@ def run_job(
         image, meta = io.read_image(job.source.path, job.series)
         parameters = resolve_parameters(settings, meta, image.shape)
         progress = None
-        if stack_progress is not None and image.nbytes >= STACK_PROGRESS_BYTES:
-            progress = stack_progress(job, block_count(image.shape, parameters))
+        if stack_progress is not None and image.nbytes >= progress_bytes:
+            progress = _bar(job, stack_progress)
         _check(cancel)
         foreground, background = process(image, parameters, settings.save_background or
-                                          job.figure is not None, progress)
-        planes = _figure_planes(job, settings, parameters, image, background, foreground)
+                                          job.figure is not None, progress, cancel)
+        planes = figure_planes(job, settings, parameters, image, background, foreground)
         del image
         _check(cancel)
         _write_outputs(job, settings, meta, parameters, source, foreground, background, planes)
@@ -495,8 +440,7 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
 
 
 def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
-                  source: dict[str, Any],
-                  stack_progress: Callable[..., Callable[[int], Any] | None] | None) -> None:
+                  source: dict[str, Any], stack_progress: StackProgress | None) -> None:
     """Stream one job (read, subtract, write chunk by chunk), then its figure and sidecar."""
     progress = None if stack_progress is None else (
         lambda total: stack_progress(job, total, "chunk"))
@@ -508,31 +452,6 @@ def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
         _write_figure(job, done.metadata, done.parameters, *done.figure)
         outputs["figure"] = (job.figure, "png")
     _write_sidecar(job, settings, done.parameters, source, outputs)
-
-
-def _figure_planes(job: Job, settings: Settings, parameters: dict[str, Any],
-                   image: np.ndarray, background: np.ndarray | None, foreground: np.ndarray
-                   ) -> tuple[tuple[np.ndarray, ...], str] | None:
-    """The 2D planes of raw, background and foreground that ``--figure`` shows, and which."""
-    if job.figure is None or background is None:
-        return None
-    from bgsub.plot import to_plane
-
-    choice = settings.figure_plane
-    axes = parameters["axes"]
-    count = int(np.prod([n for a, n in zip(axes, image.shape, strict=True)
-                         if a not in "YXS"]))
-    where = {"plane": None if choice == "middle" else choice, "project": choice == "max",
-             "axes": axes}
-    try:
-        planes = tuple(to_plane(a, **where) for a in (image, background, foreground))
-    except ValueError as exc:
-        raise ValueError(f"--figure-plane {choice}: {exc}, middle or max") from None
-    if count < 2:
-        return planes, ""
-    if choice == "max":
-        return planes, f"maximum projection of {count} planes"
-    return planes, f"plane {count // 2 if choice == 'middle' else choice} of {count}"
 
 
 def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
@@ -571,8 +490,9 @@ def run_batch(
     workers: int = 1,
     on_result: Callable[[Result], Any] | None = None,
     cancel: threading.Event | None = None,
-    stack_progress: Callable[[Job, int], Callable[[int], Any] | None] | None = None,
+    stack_progress: StackProgress | None = None,
     streaming: _stream.Streaming | None = None,
+    progress_bytes: int = STACK_PROGRESS_BYTES,
 ) -> list[Result]:
     """Run ``jobs`` (one at a time, or on ``workers`` threads); report each result.
 
@@ -592,7 +512,7 @@ def run_batch(
     def one_at_a_time(todo: Iterable[Job]) -> None:
         for job in todo:
             report(run_job(job, settings, cancel=cancel, stack_progress=stack_progress,
-                           streaming=streaming))
+                           streaming=streaming, progress_bytes=progress_bytes))
 
     if workers <= 1:
         one_at_a_time(jobs)

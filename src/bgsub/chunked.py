@@ -12,10 +12,10 @@ whole array, so the result is the NumPy path's, value for value:
 * chunks at the array's edge are not padded (``boundary="none"``), so the
   kernels see the true edge, which they either ignore (morphology, rolling
   ball) or reflect (median, mean, Gaussian), exactly as in memory;
-* the paraboloid's reach is unbounded in principle, but a parabola
-  ``c * d**2`` taller than the image's value range cannot win, so its reach
-  is ``ceil(sqrt(range / c)) + 1`` per step, from a cheap min/max reduction
-  computed when the graph is built;
+* a reach that depends on the data is the method's to compute from the
+  image's value range (the paraboloid's: a parabola ``c * d**2`` taller
+  than the range cannot win), from a cheap min/max reduction computed when
+  the graph is built, and only for such a method;
 * NaN/inf pixels of float images are filled from their nearest valid pixel,
   whose distance is unbounded: by default the fill is done on whole
   independent blocks (2D planes, or 3D volumes with ``true_3d``), as in
@@ -34,19 +34,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 
-from bgsub._dtypes import cast_result, output_dtype_for
-from bgsub.api import (
-    RadiusLike,
-    _check_offset,
-    _fill_from_nearest,
-    _Plan,
-    _plan,
-    _subtract_whole,
-)
+from bgsub import engine
+from bgsub._dtypes import output_dtype_for
+from bgsub.engine import Plan, RadiusLike
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 __all__ = ["FILL_NAN_MODES", "estimate_background", "overlap_depth", "subtract_background"]
 
@@ -56,8 +50,8 @@ Chunks = tuple[tuple[int, ...], ...]
 
 def estimate_background(
     image: da.Array,
-    method: str = "rolling_ball",
-    radius: RadiusLike = 50,
+    method: str = DEFAULT_METHOD,
+    radius: RadiusLike = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -109,8 +103,8 @@ def estimate_background(
 
 def subtract_background(
     image: da.Array,
-    method: str = "rolling_ball",
-    radius: RadiusLike = 50,
+    method: str = DEFAULT_METHOD,
+    radius: RadiusLike = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -162,15 +156,15 @@ def subtract_background(
     plan = _lazy_plan(image, method, radius, axes, true_3d, spacing, light_background,
                       presmooth, options)
     out_dtype = output_dtype_for(image.dtype, output_dtype)
-    offset = _check_offset(offset)
+    offset = engine.check_offset(offset)
     fill_nan = _check_fill_nan(fill_nan)
-    if plan.method.subtract is not None:
+    if plan.whole_command:
         return _whole_command(image, plan, out_dtype, offset, return_background)
     background = _background(image, plan, fill_nan)
     foreground = da.map_blocks(
         _foreground_chunk, image, background, dtype=out_dtype,
         meta=np.empty((0,) * image.ndim, dtype=out_dtype),
-        light=plan.light_background, out_dtype=out_dtype, offset=offset,
+        plan=plan, out_dtype=out_dtype, offset=offset,
     )
     if return_background:
         return foreground, background
@@ -179,8 +173,8 @@ def subtract_background(
 
 def overlap_depth(
     image: da.Array,
-    method: str = "rolling_ball",
-    radius: RadiusLike = 50,
+    method: str = DEFAULT_METHOD,
+    radius: RadiusLike = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
     true_3d: bool = False,
@@ -191,10 +185,10 @@ def overlap_depth(
     """The halo, in pixels per array axis, each chunk needs for an exact result.
 
     The method's reach for the resolved radius and options plus the
-    pre-smoothing's reach along spatial axes, 0 along the others. For the
-    paraboloid it is derived from the image's value range (computed now, a
-    min/max reduction); for a method with an unbounded reach and no such rule
-    it is the axis' whole length.
+    pre-smoothing's reach along spatial axes, 0 along the others. A reach
+    that depends on the data (the paraboloid's) is derived from the image's
+    value range (computed now, a min/max reduction); a method that looks at
+    the whole block (``robust``, ``imagej``) reaches the axis' whole length.
 
     Examples
     --------
@@ -220,15 +214,15 @@ def _lazy_plan(
     light_background: bool,
     presmooth: Any,
     options: dict[str, Any],
-) -> _Plan:
+) -> Plan:
     if not isinstance(image, da.Array):
         raise TypeError(f"image must be a dask.array.Array, got {type(image).__name__}")
     if any(math.isnan(size) for sizes in image.chunks for size in sizes):
         raise ValueError(
             "image has unknown chunk sizes; call image.compute_chunk_sizes() first"
         )
-    return _plan(image, method, radius, axes, true_3d, spacing, light_background, presmooth,
-                 options)
+    return engine.plan(image, method, radius, axes=axes, true_3d=true_3d, spacing=spacing,
+                       light_background=light_background, presmooth=presmooth, **options)
 
 
 def _check_fill_nan(fill_nan: Any) -> str:
@@ -243,23 +237,22 @@ def _check_fill_nan(fill_nan: Any) -> str:
 # --- the background graph -------------------------------------------------------------------
 
 
-def _background(image: da.Array, plan: _Plan, fill_nan: str) -> da.Array:
+def _background(image: da.Array, plan: Plan, fill_nan: str) -> da.Array:
     """The lazy background of ``image``, with its chunks."""
     depth = _depth(image, plan)
-    task_plan = plan.detached()
     source = image
     if fill_nan == "exact" and np.issubdtype(image.dtype, np.floating):
-        source = _filled(image, task_plan)
+        source = _filled(image, plan)
     chunks, depth = _overlap_chunks(source.chunks, depth)
     meta = np.empty((0,) * image.ndim, dtype=plan.work_dtype)
     background = source.rechunk(chunks).map_overlap(
         _background_chunk, depth=depth, boundary="none", trim=True, dtype=plan.work_dtype,
-        meta=meta, plan=task_plan,
+        meta=meta, plan=plan,
     )
     return background.rechunk(image.chunks)
 
 
-def _filled(image: da.Array, plan: _Plan) -> da.Array:
+def _filled(image: da.Array, plan: Plan) -> da.Array:
     """``image`` with NaN/inf filled per whole independent block, in the working dtype."""
     whole = {axis: -1 for axis in plan.layout.spatial}
     meta = np.empty((0,) * image.ndim, dtype=plan.work_dtype)
@@ -267,42 +260,24 @@ def _filled(image: da.Array, plan: _Plan) -> da.Array:
                                            plan=plan)
 
 
-def _background_chunk(chunk: np.ndarray, plan: _Plan) -> np.ndarray:
+def _background_chunk(chunk: np.ndarray, plan: Plan) -> np.ndarray:
     """Background of every independent block of one chunk (halo included)."""
-    background = np.empty(chunk.shape, dtype=plan.work_dtype)
-    for selector in plan.layout.planes(chunk.shape):
-        block = plan.layout.block(chunk, selector)
-        plan.layout.put(background, selector, plan.background_of(block))
-    return background
+    return engine.estimate(plan, chunk)
 
 
-def _fill_chunk(chunk: np.ndarray, plan: _Plan) -> np.ndarray:
+def _fill_chunk(chunk: np.ndarray, plan: Plan) -> np.ndarray:
     """Fill NaN/inf of each whole block from the nearest valid pixel, as the API does."""
-    filled = np.empty(chunk.shape, dtype=plan.work_dtype)
-    for selector in plan.layout.planes(chunk.shape):
-        work = np.array(plan.layout.block(chunk, selector), dtype=plan.work_dtype, order="C")
-        invalid = ~np.isfinite(work)
-        if invalid.any() and not invalid.all():
-            work = _fill_from_nearest(work, invalid)
-        plan.layout.put(filled, selector, work)
-    return filled
+    return engine.run(engine.fill_steps(plan, chunk))
 
 
-def _foreground_chunk(
-    image: np.ndarray, background: np.ndarray, *, light: bool, out_dtype: np.dtype,
-    offset: float,
-) -> np.ndarray:
+def _foreground_chunk(image: np.ndarray, background: np.ndarray, *, plan: Plan,
+                      out_dtype: np.dtype, offset: float) -> np.ndarray:
     """``image - background`` (reversed for a light background), cast safely."""
-    values = image.astype(background.dtype)
-    if light:
-        foreground = np.subtract(background, values, out=values)
-    else:
-        foreground = np.subtract(values, background, out=values)
-    return cast_result(foreground, out_dtype, offset)
+    return plan.foreground_of(image, background, out_dtype, offset)
 
 
 def _whole_command(
-    image: da.Array, plan: _Plan, out_dtype: np.dtype, offset: float, return_background: bool
+    image: da.Array, plan: Plan, out_dtype: np.dtype, offset: float, return_background: bool
 ) -> da.Array | tuple[da.Array, da.Array]:
     """A method reproducing another program's whole command (``Method.subtract``: ImageJ).
 
@@ -310,93 +285,32 @@ def _whole_command(
     it runs on whole independent blocks (whole planes, and the RGB samples
     together), exactly as :func:`bgsub.subtract_background` runs it in memory.
     """
-    whole = {axis: -1 for axis in plan.layout.spatial}
-    if "S" in plan.layout.axes:
-        whole[plan.layout.axes.index("S")] = -1
-    source = image.rechunk(whole)
-    task_plan = plan.detached()
+    source = image.rechunk(dict.fromkeys(plan.joint_axes, -1))
     parts = [(out_dtype, False), (plan.work_dtype, True)][: 2 if return_background else 1]
     results = tuple(
         source.map_blocks(_command_chunk, dtype=dtype, meta=np.empty((0,) * image.ndim, dtype),
-                          plan=task_plan, out_dtype=out_dtype, offset=offset,
+                          plan=plan, out_dtype=out_dtype, offset=offset,
                           background=background).rechunk(image.chunks)
         for dtype, background in parts)
     return results if return_background else results[0]
 
 
-def _command_chunk(chunk: np.ndarray, plan: _Plan, out_dtype: np.dtype, offset: float,
+def _command_chunk(chunk: np.ndarray, plan: Plan, out_dtype: np.dtype, offset: float,
                    background: bool) -> np.ndarray:
     """The foreground (or background) of whole blocks, as :func:`bgsub.subtract_background`."""
-    whole = plan.detached()
-    whole.image = chunk
-    foreground_and_background = _subtract_whole(whole, out_dtype, offset, background)
-    return foreground_and_background[1] if background else foreground_and_background
+    result = engine.subtract(plan, chunk, out_dtype, offset, return_background=background)
+    return result[1] if background else result
 
 
 # --- halos ----------------------------------------------------------------------------------
 
 
-def _depth(image: da.Array, plan: _Plan) -> dict[int, int]:
+def _depth(image: da.Array, plan: Plan) -> dict[int, int]:
     """Overlap per array axis: the spatial halo on spatial axes, 0 elsewhere."""
     depth = dict.fromkeys(range(image.ndim), 0)
-    for axis, pixels in zip(plan.layout.spatial, _spatial_halo(image, plan), strict=True):
+    for axis, pixels in zip(plan.layout.spatial, plan.halo(), strict=True):
         depth[axis] = pixels
     return depth
-
-
-def _spatial_halo(image: da.Array, plan: _Plan) -> tuple[int, ...]:
-    """Halo per spatial axis (Z, Y, X order): the method's plus the pre-smoothing's."""
-    sizes = tuple(image.shape[axis] for axis in plan.layout.spatial)
-    halo = tuple(int(h) for h in plan.method.halo(plan.radius, plan.options))
-    if any(h < 0 for h in halo):
-        halo = _bounded_halo(image, plan, halo, sizes)
-    if plan.presmooth is not None:
-        # the same per-axis scale as _Plan.background_of gives the pre-smoothing
-        scale = tuple(r / plan.radius[-1] for r in plan.radius)
-        halo = tuple(h + p for h, p in zip(halo, plan.presmooth.halo(scale), strict=True))
-    return halo
-
-
-def _bounded_halo(
-    image: da.Array, plan: _Plan, halo: tuple[int, ...], sizes: tuple[int, ...]
-) -> tuple[int, ...]:
-    """Replace unbounded (-1) halos by a finite exact reach, or the whole axis."""
-    if plan.method.name == "paraboloid":
-        bounded = _paraboloid_halo(plan.radius, _value_span(image))
-    else:
-        bounded = sizes
-    return tuple(min(b, size) if h < 0 else h
-                 for h, b, size in zip(halo, bounded, sizes, strict=True))
-
-
-def _paraboloid_halo(radius: tuple[float, ...], span: float) -> tuple[int, ...]:
-    """Exact reach of the opening by the paraboloid ``sum(d_i**2 / (2 r_i))``.
-
-    At distance ``d`` along an axis the paraboloid has risen ``c * d**2``
-    (``c = 1 / (2 r)``); once that exceeds the value range ``span`` of the
-    image no pixel that far can beat the pixel itself, neither in the
-    erosion nor in the dilation (whose input stays within the range). Each
-    step therefore reaches ``ceil(sqrt(span / c))`` pixels (one more for
-    rounding), the opening twice that.
-
-    Examples
-    --------
-    >>> _paraboloid_halo((8.0, 8.0), 100.0)
-    (82, 82)
-    """
-    return tuple(2 * (math.ceil(math.sqrt(span * 2.0 * r)) + 1) for r in radius)
-
-
-def _value_span(image: da.Array) -> float:
-    """``max - min`` of the finite values of ``image`` (0 if none), computed now."""
-    if np.issubdtype(image.dtype, np.floating):
-        finite = da.isfinite(image)
-        low, high = dask.compute(da.where(finite, image, np.inf).min(),
-                                 da.where(finite, image, -np.inf).max())
-    else:
-        low, high = dask.compute(image.min(), image.max())
-    low, high = float(low), float(high)
-    return high - low if high >= low else 0.0
 
 
 def _overlap_chunks(chunks: Chunks, depth: dict[int, int]) -> tuple[Chunks, dict[int, int]]:

@@ -31,7 +31,9 @@ from bgsub.config import (
     parse_option,
     settings_from_imagej,
 )
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 from bgsub.methods.imagej import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS
+from bgsub.plot import SWEEP_METHODS
 
 
 class _OneLineGroup(click.Group):
@@ -73,7 +75,8 @@ def methods_command() -> None:
     """List the background methods and their options."""
     for method in bgsub.list_methods():
         aliases = f" (alias: {', '.join(method.aliases)})" if method.aliases else ""
-        click.echo(f"{method.name}{aliases}: {method.summary}")
+        default = " [default]" if method.name == DEFAULT_METHOD else ""
+        click.echo(f"{method.name}{aliases}{default}: {method.summary}")
         for p in method.parameters:
             choices = f" [{'|'.join(map(str, p.choices))}]" if p.choices else ""
             click.echo(f"    {p.name}={p.default!r}{choices}: {p.doc}")
@@ -82,7 +85,7 @@ def methods_command() -> None:
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-output"), show_default=True, help="Folder for the results.")
-@click.option("--method", default="robust", show_default=True,
+@click.option("--method", default=DEFAULT_METHOD, show_default=True,
               help="Method; the default is the recommended noise-aware one.")
 @click.option("--radius", default="auto", show_default=True,
               help="Radius in pixels, or 'auto' to measure it from the objects.")
@@ -167,9 +170,9 @@ class Interrupted(KeyboardInterrupt):
 @click.option("-o", "--output", "outdir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the results (created if needed).")
-@click.option("-m", "--method", default="rolling_ball", show_default=True,
+@click.option("-m", "--method", default=DEFAULT_METHOD, show_default=True,
               help="Background method (see `bgsub methods`).")
-@click.option("--radius", default="50", show_default=True,
+@click.option("--radius", default=f"{DEFAULT_RADIUS:g}", show_default=True,
               help="Neighbourhood radius in pixels; or one per spatial axis, Z,Y,X.")
 @click.option("--light/--dark", "light_background", default=False,
               help="Bright background with dark objects (bright field).  [default: dark]")
@@ -567,7 +570,7 @@ def _radius_range(text: str) -> list[float]:
 
 @main.command("sweep")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-m", "--method", "methods", default="rolling_ball,tophat,median",
+@click.option("-m", "--method", "methods", default=",".join(SWEEP_METHODS),
               show_default=True, help="Comma-separated methods, one montage row each.")
 @click.option("--radius", "radii", default="10:50:10", show_default=True,
               help="Radii: START:STOP:STEP or a comma list, one montage column each.")

@@ -31,7 +31,7 @@ import numpy as np
 
 from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
-from bgsub.methods import get_method
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, get_method
 from bgsub.methods.imagej import UNVERSIONED_IMAGEJ_VERSION
 
 __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
@@ -78,8 +78,8 @@ class Settings:
         projection, or plane N (the leading axes counted in file order).
     """
 
-    method: str = "rolling_ball"
-    radius: float | tuple[float, ...] = 50.0
+    method: str = DEFAULT_METHOD
+    radius: float | tuple[float, ...] = DEFAULT_RADIUS
     axes: str | None = None
     true_3d: bool = False
     spacing: str | tuple[float, ...] = "auto"

@@ -9,6 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from bgsub.methods import DEFAULT_METHOD
+
+#: The rows of :func:`sweep` (and ``bgsub sweep``) when none are named: the default
+#: method, then the classic ones.
+SWEEP_METHODS = tuple(dict.fromkeys((DEFAULT_METHOD, "rolling_ball", "tophat", "median")))
+
 __all__ = ["SweepResult", "compare", "sweep", "to_plane"]
 
 
@@ -71,9 +77,9 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
 
 
 def _is_dask_array(data: Any) -> bool:
-    from bgsub.api import _is_dask_array
+    from bgsub._arrays import is_dask_array
 
-    return _is_dask_array(data)
+    return is_dask_array(data)
 
 
 def _max_ignoring_nan(flat: Any) -> Any:
@@ -203,7 +209,7 @@ class SweepResult:
 
 def sweep(
     image: np.ndarray,
-    methods: Sequence[str] = ("rolling_ball", "tophat", "median"),
+    methods: Sequence[str] = SWEEP_METHODS,
     radii: Sequence[float] = (10, 20, 40, 80),
     *,
     show: str = "foreground",

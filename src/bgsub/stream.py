@@ -11,9 +11,10 @@ or any TIFF or Zarr while ``--chunks`` or ``--scheduler`` is given
 2. :func:`bgsub.subtract_background` computes the foreground lazily, each
    chunk with the halo that makes it equal to the in-memory result;
 3. the result is written chunk by chunk to a temporary path, renamed when
-   complete: a Zarr store with one task per Zarr chunk, a TIFF page by page
-   in file order, a few chunks at a time; an OME-Zarr input's pyramid is
-   rebuilt level by level from the level written above it.
+   complete (:func:`bgsub.io.write_chunked`): a Zarr store with one task per
+   Zarr chunk, a TIFF page by page in file order, a few chunks at a time; an
+   OME-Zarr input's pyramid is rebuilt level by level from the level written
+   above it.
 
 Memory is a few chunks per thread, whatever the size of the image. The
 graphs run on local threads (``--jobs`` of them, default one per core) or on
@@ -26,9 +27,7 @@ import contextlib
 import dataclasses
 import math
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,9 @@ import numpy as np
 
 from bgsub import io, provenance
 from bgsub._dtypes import output_dtype_for, work_dtype
+from bgsub.api import subtract_background
 from bgsub.config import Settings
-from bgsub.io import _tiff, _zarr
+from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
 
 __all__ = ["AUTO_CHUNK_BYTES", "STREAM_BYTES", "StreamError", "Streaming", "connect",
            "plan_chunks", "run_job"]
@@ -51,8 +51,8 @@ AUTO_CHUNK_BYTES = 64 * 2**20
 #: Seconds to wait for a ``--scheduler`` to answer.
 CONNECT_TIMEOUT = 10
 
-_TIFF = ("tiff", "ome-tiff", "imagej")
-_ZARR = ("zarr", "ome-zarr")
+_TIFF = io.TIFF_FORMATS
+_ZARR = io.ZARR_FORMATS
 Progress = Callable[[int], Any]
 
 
@@ -155,17 +155,7 @@ def _pages_fit(job: Any, settings: Settings, array: Any, meta: io.ImageMetadata)
     outputs = [(job.output_format, output_dtype_for(array.dtype, settings.output_dtype))]
     if job.background is not None:
         outputs.append((job.background_format or job.output_format, np.dtype(np.float32)))
-    for fmt, dtype in outputs:
-        if fmt not in _TIFF:
-            continue
-        try:
-            order, stored = _tiff.output_order(meta, dtype, fmt)
-        except ValueError:
-            return True  # the writer reports it, before anything is computed
-        shape = tuple(array.shape[i] for i in order)
-        if _tiff.page_ndim(shape, dtype, stored.axes) is None:
-            return False
-    return True
+    return all(io.pages_fit(array.shape, dtype, meta, fmt) for fmt, dtype in outputs)
 
 
 # --- chunks ----------------------------------------------------------------------------------
@@ -280,17 +270,6 @@ class Streamed:
     figure: tuple[tuple[np.ndarray, ...], str] | None = None
 
 
-@dataclass
-class _Target:
-    """One output to write: where, in which format, and the lazy pixels (image order)."""
-
-    path: Path
-    fmt: str
-    data: Any
-    meta: io.ImageMetadata
-    record: dict[str, Any]
-
-
 def run_job(
     job: Any,
     settings: Settings,
@@ -317,15 +296,12 @@ def run_job(
     Returns
     -------
     Streamed
-        The parameters (as :func:`bgsub.batch.resolve_parameters` gives them),
+        The parameters (as :func:`bgsub.jobs.resolve_parameters` gives them),
         the input's metadata and, for ``--figure``, the planes to show: the
         chosen plane is computed again (the whole stack, for a maximum
         projection), from the input.
     """
     import dask.array as da
-
-    from bgsub.api import subtract_background
-    from bgsub.batch import _figure_planes, resolve_parameters
 
     array, meta = streaming.open(job)
     try:
@@ -336,24 +312,22 @@ def run_job(
         name = "bgsub-read-" + _token(job, source)
         image = da.from_array(array, chunks=chunks, name=name, lock=False, asarray=True,
                               meta=np.empty((0,) * array.ndim, dtype=array.dtype))
-        kwargs = {k: v for k, v in parameters.items() if k != "options"}
-        kwargs.update(parameters["options"])
-        if kwargs["spacing"] is not None:
-            kwargs["spacing"] = tuple(kwargs["spacing"])
         with_background = settings.save_background or job.figure is not None
-        result = subtract_background(image, return_background=with_background, **kwargs)
+        result = subtract_background(image, return_background=with_background,
+                                     **api_keywords(parameters))
         foreground, background = result if with_background else (result, None)
         out_meta = dataclasses.replace(meta, provenance=None)
-        targets = [_Target(job.output, job.output_format, foreground, out_meta,
-                           provenance.embedded_record(parameters, source, "foreground"))]
+        targets = [io.ChunkedOutput(
+            job.output, job.output_format, foreground, out_meta,
+            provenance.embedded_record(parameters, source, "foreground"))]
         if background is not None and job.background is not None:
-            targets.append(_Target(job.background, job.background_format or job.output_format,
-                                   background.astype(np.float32), out_meta,
-                                   provenance.embedded_record(parameters, source,
-                                                              "background")))
+            targets.append(io.ChunkedOutput(
+                job.background, job.background_format or job.output_format,
+                background.astype(np.float32), out_meta,
+                provenance.embedded_record(parameters, source, "background")))
         update = progress(math.prod(foreground.numblocks)) if progress else None
-        _write(targets, streaming, update)
-        figure = _figure_planes(job, settings, parameters, image, background, foreground)
+        io.write_chunked(targets, lambda: _Runner(streaming), update)
+        figure = figure_planes(job, settings, parameters, image, background, foreground)
     finally:
         if hasattr(array, "close"):
             array.close()
@@ -365,195 +339,6 @@ def _token(job: Any, source: dict[str, Any]) -> str:
 
     return tokenize(str(job.source.path), job.series, source.get("size"),
                     source.get("mtime_ns"), source.get("sha256"))
-
-
-def _write(targets: list[_Target], streaming: Streaming, update: Progress | None) -> None:
-    """Write every target at once (their pixels computed once), each to a temporary path.
-
-    On an error or interrupt the computation stops (running tasks finish)
-    before the temporary paths are removed.
-    """
-    with contextlib.ExitStack() as stack:
-        tmps = [stack.enter_context(io.atomic_target(t.path)) for t in targets]
-        with _Runner(streaming) as runner:
-            if all(t.fmt in _ZARR for t in targets):
-                _write_zarr(targets, tmps, runner, update)
-            else:
-                _write_tiff(targets, tmps, runner, update)
-
-
-# --- Zarr ------------------------------------------------------------------------------------
-
-
-def _write_zarr(targets: list[_Target], tmps: list[Path], runner: _Runner,
-                update: Progress | None) -> None:
-    """Level 0 of every target in one graph (one task per Zarr chunk), then each pyramid."""
-    stores, sources = [], []
-    for target, tmp in zip(targets, tmps, strict=True):
-        chunks = tuple(sizes[0] for sizes in target.data.chunks)
-        store = _zarr.create(tmp, target.data.shape, target.data.dtype, target.meta,
-                             target.fmt, target.record, chunks)
-        stores.append(store)
-        sources.append(target.data.transpose(store.order))
-    runner.store(sources, [store.arrays[0] for store in stores], update)
-    for store in stores:
-        for above, below, level in zip(store.arrays, store.arrays[1:], store.levels,
-                                       strict=False):
-            runner.store([_downsampled(above, level, below.chunks)], [below])
-
-
-def _downsampled(above: Any, level: _zarr.Level, chunks: tuple[int, ...]) -> Any:
-    """The level below ``above`` (a Zarr array), lazily, in chunks aligned with ``chunks``."""
-    import dask.array as da
-
-    source = da.from_array(above, chunks=tuple(c * f for c, f in zip(chunks, level.factors,
-                                                                     strict=True)),
-                           lock=False, name=False, asarray=True)
-    reduced = tuple(tuple(-(-n // f) for n in sizes)
-                    for sizes, f in zip(source.chunks, level.factors, strict=True))
-    down = source.map_blocks(_zarr.downsample, factors=level.factors, scheme=level.scheme,
-                             chunks=reduced, dtype=above.dtype,
-                             meta=np.empty((0,) * above.ndim, dtype=above.dtype))
-    return down[level.crop]
-
-
-# --- TIFF ------------------------------------------------------------------------------------
-
-
-def _write_tiff(targets: list[_Target], tmps: list[Path], runner: _Runner,
-                update: Progress | None) -> None:
-    """Every target page by page, in file order; a window of a few chunks computed at a time.
-
-    The first target is written in this thread, the others each in a thread
-    of its own fed through a short queue, so that their pixels are computed
-    together.
-    """
-    stored, writers = [], []
-    for target, tmp in zip(targets, tmps, strict=True):
-        order, meta = _tiff.output_order(target.meta, target.data.dtype, target.fmt)
-        data = target.data.transpose(order)
-        ndim = _tiff.page_ndim(data.shape, data.dtype, meta.axes)
-        if ndim is None:
-            raise ValueError(f"cannot write axes {meta.axes!r} page by page; "
-                             "use --format zarr")
-        stored.append(data)
-        writers.append(_PageWriter(tmp, data.shape, data.dtype, meta, target.fmt,
-                                   target.record, ndim))
-    slabs = _slabs(stored[0].chunks, writers[0].page_ndim)
-    per_slab = math.prod(stored[0].numblocks) // len(slabs)
-    size = max(1, math.ceil(runner.workers / per_slab))
-
-    def first_slabs() -> Iterator[np.ndarray]:
-        """Compute window after window; the first target's slabs, the others' queued."""
-        for start in range(0, len(slabs), size):
-            window = slabs[start:start + size]
-            computed = runner.compute(*(data[region] for data in stored for region in window))
-            if update is not None:
-                update(per_slab * len(window))
-            count = len(window)
-            for i, writer in enumerate(writers[1:], start=1):
-                writer.put(computed[i * count:(i + 1) * count])
-            yield from computed[:count]
-
-    for writer in writers[1:]:
-        writer.start()
-    try:
-        writers[0].write(first_slabs())
-    finally:
-        for writer in writers[1:]:
-            writer.finish()
-    for writer in writers[1:]:
-        writer.raise_error()
-
-
-def _slabs(chunks: tuple[tuple[int, ...], ...], page_ndim: int) -> list[tuple[slice, ...]]:
-    """Regions of consecutive pages, in file order, each a whole number of chunks.
-
-    The leading (non-page) axes are stepped one index at a time up to the
-    first one chunked more than one deep, which is stepped a chunk at a
-    time, with every later axis whole: each region's pages follow the
-    previous region's in C order.
-
-    Examples
-    --------
-    T, Z, Y, X chunked (1, 2, whole, whole): one time point and two planes at a time.
-
-    >>> [(t.start, z.start, z.stop) for t, z, y, x in _slabs(((1, 1), (2, 2), (3,), (4,)), 2)]
-    [(0, 0, 2), (0, 2, 4), (1, 0, 2), (1, 2, 4)]
-    """
-    leading = chunks[:len(chunks) - page_ndim]
-    rest = (slice(None),) * page_ndim
-    if not leading:
-        return [rest]
-    deep = next((i for i, sizes in enumerate(leading) if max(sizes) > 1), len(leading) - 1)
-    bounds = np.cumsum((0, *leading[deep]))
-    regions = []
-    for index in np.ndindex(*(sum(sizes) for sizes in leading[:deep])):
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-            regions.append((*(slice(i, i + 1) for i in index), slice(int(start), int(stop)),
-                            *(slice(None),) * (len(leading) - deep - 1), *rest))
-    return regions
-
-
-_END = object()
-
-
-class _PageWriter:
-    """A TIFF written page by page from slabs (blocks of consecutive pages).
-
-    :meth:`write` writes in the calling thread; :meth:`start` writes in a
-    thread of its own, fed with :meth:`put` and ended with :meth:`finish`.
-    """
-
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype,
-                 meta: io.ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int
-                 ) -> None:
-        self.path, self.shape, self.dtype = path, shape, dtype
-        self.meta, self.fmt, self.record, self.page_ndim = meta, fmt, record, page_ndim
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def write(self, slabs: Iterable[np.ndarray]) -> None:
-        """Write the whole file from ``slabs``, in this thread."""
-        _tiff.write_pages(self.path, self._pages(slabs), self.shape, self.dtype, self.meta,
-                          self.fmt, self.record)
-
-    def _pages(self, slabs: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        page_shape = self.shape[len(self.shape) - self.page_ndim:]
-        for slab in slabs:
-            yield from np.asarray(slab).reshape(-1, *page_shape)
-
-    def start(self) -> None:
-        """Write from the slabs given to :meth:`put`, in a thread of its own."""
-        self._thread = threading.Thread(target=self._run, name="bgsub-tiff-writer",
-                                        daemon=True)
-        self._thread.start()
-
-    def put(self, slabs: Sequence[np.ndarray]) -> None:
-        """Queue ``slabs`` for the writing thread; raise its error if it failed."""
-        self.raise_error()
-        self._queue.put(slabs)
-
-    def finish(self) -> None:
-        """End the input and wait for the writing thread."""
-        if self._thread is None:
-            return
-        self._queue.put(_END)
-        self._thread.join()
-
-    def raise_error(self) -> None:
-        """Raise what the writing thread failed with, if it did."""
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        try:
-            self.write(slab for slabs in iter(self._queue.get, _END) for slab in slabs)
-        except BaseException as exc:  # reported by put() or raise_error() in the caller
-            self._error = exc
-            while self._queue.get() is not _END:  # keep the producer from blocking
-                pass
 
 
 # --- schedulers ------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_box_tilings(dtype: type, tiling: str, monkeypatch: pytest.MonkeyPatch) 
     if tiling == "strips":  # 64-column strips for runs without row windows
         monkeypatch.setattr(flat, "_BOX_STRIP_BYTES", 1)
     elif tiling == "bands":  # as if there were 16 threads: bands of 16 lines or 2x the halo
-        monkeypatch.setattr(flat, "_planned_threads", lambda: 16)
+        monkeypatch.setattr(flat, "planned_threads", lambda: 16)
     img2 = random_image((70, 150), dtype, seed=12)
     img3 = random_image((11, 13, 17), dtype, seed=13)
     for img, radii in (

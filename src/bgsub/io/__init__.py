@@ -9,6 +9,8 @@
 * :func:`write_image` -- write pixels, metadata and a provenance record,
   atomically (a temporary file in the target folder, renamed when complete).
 * :func:`probe` -- a file's format and number of series, without its pixels.
+* :func:`write_chunked` -- write lazily computed (Dask) images chunk by chunk:
+  Zarr stores, TIFFs page by page (:func:`pages_fit` says whether they can be).
 
 Examples
 --------
@@ -36,17 +38,29 @@ from bgsub.io._atomic import (
     cleanup_live_temp_files,
     is_temp_name,
     remove_stale_temp_files,
+    temp_path_for,
+)
+from bgsub.io._chunked import (
+    TIFF_FORMATS,
+    ZARR_FORMATS,
+    ChunkedOutput,
+    Runner,
+    pages_fit,
+    write_chunked,
 )
 from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
 from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
 from bgsub.io._limits import max_image_bytes, max_stream_bytes
 from bgsub.io._metadata import FORMATS, ImageMetadata
+from bgsub.io._zarr import is_zarr
 
 __all__ = [
-    "FORMATS", "MAX_BYTES_ENV", "ImageMetadata", "ImageTooLargeError", "UnsupportedFileError",
-    "atomic_target", "cleanup_live_temp_files", "detect_format", "extension_for",
-    "is_temp_name", "max_image_bytes", "open_image", "probe", "read_image", "read_provenance",
-    "remove_stale_temp_files", "split_name", "write_image", "write_json",
+    "FORMATS", "MAX_BYTES_ENV", "TIFF_FORMATS", "ZARR_FORMATS", "ChunkedOutput", "ImageMetadata",
+    "ImageTooLargeError", "Runner", "UnsupportedFileError", "atomic_target",
+    "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
+    "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
+    "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
+    "write_json",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -191,7 +205,7 @@ def _zarr_format(path: Path) -> str:
     node = zarr.open(store=str(path), mode="r")
     if isinstance(node, zarr.Array):
         return "zarr"
-    attrs = _zarr._attrs(node)
+    attrs = _zarr.attributes(node)
     return "ome-zarr" if "multiscales" in attrs or "bioformats2raw.layout" in attrs else "zarr"
 
 

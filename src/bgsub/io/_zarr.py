@@ -39,7 +39,7 @@ def _open(path: Path) -> Any:
     return zarr.open(store=str(path), mode="r")
 
 
-def _attrs(node: Any) -> dict[str, Any]:
+def attributes(node: Any) -> dict[str, Any]:
     attrs = dict(node.attrs)
     return {**attrs, **attrs["ome"]} if isinstance(attrs.get("ome"), dict) else attrs
 
@@ -48,7 +48,7 @@ def _series_groups(root: Any) -> list[Any]:
     """The images of a store: one per bioformats2raw series, else the store itself."""
     if isinstance(root, zarr.Array):
         return [root]
-    if "bioformats2raw.layout" in _attrs(root):
+    if "bioformats2raw.layout" in attributes(root):
         keys = sorted((k for k in root.group_keys() if k.isdigit()), key=int)
         return [root[k] for k in keys]
     return [root]
@@ -90,7 +90,7 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
             meta.channel_names = tuple(attrs["channel_names"])
         record = attrs.get(PROVENANCE_KEY)
     else:
-        attrs = _attrs(node)
+        attrs = attributes(node)
         multiscales = attrs.get("multiscales")
         if not multiscales:
             arrays = list(node.array_keys())

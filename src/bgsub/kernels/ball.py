@@ -80,6 +80,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from bgsub._axes import per_axis
+
 __all__ = ["ball_erosion", "ball_dilation", "ball_opening", "ball_support"]
 
 #: Relative slack when testing ``q(o) <= 1`` so that offsets lying exactly on
@@ -90,19 +92,6 @@ _SUPPORT_TOL = 1e-12
 # ----------------------------------------------------------------------------
 # Parameter handling
 # ----------------------------------------------------------------------------
-
-
-def _normalize_radius(radius: float | Sequence[float], ndim: int) -> tuple[float, ...]:
-    """Return ``radius`` as a tuple of ``ndim`` positive floats."""
-    if np.ndim(radius) == 0:
-        radii = (float(radius),) * ndim
-    else:
-        radii = tuple(float(r) for r in radius)
-    if len(radii) != ndim:
-        raise ValueError(f"radius has {len(radii)} entries, image has {ndim} axes")
-    if not all(math.isfinite(r) and r > 0 for r in radii):
-        raise ValueError(f"radius entries must be finite and > 0, got {radii}")
-    return radii
 
 
 def _normalize_height(radii: tuple[float, ...], height: float | None) -> float:
@@ -218,7 +207,7 @@ def ball_support(
     """
     if ndim is None:
         ndim = 2 if np.ndim(radius) == 0 else len(radius)
-    radii = _normalize_radius(radius, ndim)
+    radii = per_axis(radius, ndim, "radius")
     h = _normalize_height(radii, height)
     half = [int(math.floor(r * math.sqrt(1.0 + _SUPPORT_TOL))) for r in radii]
     grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
@@ -1254,7 +1243,7 @@ def _morph(
 ) -> np.ndarray:
     """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``)."""
     image = _check_image(image)
-    radii = _normalize_radius(radius, image.ndim)
+    radii = per_axis(radius, image.ndim, "radius")
     h = _normalize_height(radii, height)
     widths, rhos, costs = _row_profiles(radii, h, image.shape)
     img3 = image if image.ndim == 3 else image[np.newaxis]

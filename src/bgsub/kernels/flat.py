@@ -43,7 +43,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from bgsub._axes import per_axis
+
 __all__ = [
+    "FOOTPRINT_SHAPES",
     "SUPPORTED_DTYPES",
     "parallel_region",
     "flat_dilation",
@@ -59,7 +62,7 @@ SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(
     np.dtype(t)
     for t in (np.uint8, np.uint16, np.int16, np.uint32, np.int32, np.float32, np.float64)
 )
-_SHAPES = ("disk", "box")
+FOOTPRINT_SHAPES = ("disk", "box")
 
 RadiusLike = float | Sequence[float]
 
@@ -70,40 +73,19 @@ RadiusLike = float | Sequence[float]
 
 
 def normalize_radius(radius: RadiusLike, ndim: int) -> tuple[float, ...]:
-    """Return ``radius`` as a tuple of ``ndim`` non-negative finite floats.
-
-    Parameters
-    ----------
-    radius : float or sequence of float
-        A scalar (used for every axis) or one value per axis.
-    ndim : int
-        Number of image axes.
-
-    Returns
-    -------
-    tuple of float
+    """``radius`` as ``ndim`` finite floats >= 0 (:func:`bgsub._axes.per_axis`).
 
     Examples
     --------
     >>> normalize_radius(3, 2)
     (3.0, 3.0)
-    >>> normalize_radius((1, 2.5, 2.5), 3)
-    (1.0, 2.5, 2.5)
     """
-    if np.ndim(radius) == 0:
-        values = (float(radius),) * ndim  # type: ignore[arg-type]
-    else:
-        values = tuple(float(r) for r in radius)  # type: ignore[union-attr]
-    if len(values) != ndim:
-        raise ValueError(f"radius needs {ndim} values (one per axis), got {len(values)}")
-    if not all(math.isfinite(r) and r >= 0 for r in values):
-        raise ValueError(f"radius values must be finite and >= 0, got {values}")
-    return values
+    return per_axis(radius, ndim, "radius", positive=False)
 
 
-def _check_shape(shape: str) -> None:
-    if shape not in _SHAPES:
-        raise ValueError(f"shape must be one of {_SHAPES}, got {shape!r}")
+def check_shape(shape: str) -> None:
+    if shape not in FOOTPRINT_SHAPES:
+        raise ValueError(f"shape must be one of {FOOTPRINT_SHAPES}, got {shape!r}")
 
 
 def _largest_offset(budget: Fraction, r: Fraction) -> int:
@@ -179,7 +161,7 @@ def row_halfwidths(radius: RadiusLike, shape: str = "disk", ndim: int | None = N
     >>> row_halfwidths(2, ndim=2)
     array([[0, 1, 2, 1, 0]])
     """
-    _check_shape(shape)
+    check_shape(shape)
     if ndim is None:
         ndim = int(np.size(radius))
     if ndim not in (2, 3):
@@ -255,7 +237,7 @@ def footprint_offsets(
 # ---------------------------------------------------------------------------
 
 
-def _as_supported(image: np.ndarray) -> np.ndarray:
+def as_supported(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim not in (2, 3):
         raise ValueError(f"image must be 2D or 3D, got ndim={image.ndim}")
@@ -301,7 +283,7 @@ def _as3d(a: np.ndarray) -> np.ndarray:
 _MIN_WORK_PER_THREAD = 4_000_000
 
 
-def _planned_threads() -> int:
+def planned_threads() -> int:
     """Thread count used to size tiles (fixed, so tiling does not depend on the load)."""
     return int(numba.config.NUMBA_NUM_THREADS)
 
@@ -471,7 +453,7 @@ def _row_plan(hw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, 
 
 def _tiles(nz: int, ny: int) -> tuple[int, int]:
     """Tile sizes ``(bz, by)`` giving a few tiles per thread."""
-    target = 4 * _planned_threads()
+    target = 4 * planned_threads()
     kz = min(nz, target)
     ky = min(ny, max(1, -(-target // kz)))
     return -(-nz // kz), -(-ny // ky)
@@ -691,7 +673,7 @@ def _box_tiling(
     a task takes every line of a column strip (no halo work) sized to the cache.
     """
     nb, n, m = shape
-    want = 4 * _planned_threads()
+    want = 4 * planned_threads()
     if whole_rows:
         per_plane = -(-want // nb)
         return min(n, max(-(-n // per_plane), 2 * halo, 16)), m
@@ -837,8 +819,8 @@ def _filter_chain(
     image: np.ndarray, shape: str, ops: list[tuple[RadiusLike, bool]]
 ) -> np.ndarray:
     """Apply minimum (``use_max=False``) / maximum filters ``(radius, use_max)`` in turn."""
-    _check_shape(shape)
-    src = _as_supported(image)
+    check_shape(shape)
+    src = as_supported(image)
     out = np.empty_like(src)
     if src.size == 0:
         return out

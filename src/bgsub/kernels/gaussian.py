@@ -18,6 +18,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage as ndi
 
+from bgsub._axes import per_axis
+
 __all__ = ["gaussian_filter", "gaussian_kernel1d", "reflect_indices"]
 
 #: Kernel radius from which the FFT path is used (measured crossover: scipy's
@@ -78,19 +80,6 @@ def reflect_indices(n: int, before: int, after: int) -> np.ndarray:
     """
     i = np.arange(-before, n + after) % (2 * n)
     return np.where(i >= n, 2 * n - 1 - i, i)
-
-
-def _normalize_sigma(sigma: float | Sequence[float], ndim: int) -> tuple[float, ...]:
-    """Return ``sigma`` as a tuple of ``ndim`` non-negative floats."""
-    if np.ndim(sigma) == 0:
-        sigmas = (float(sigma),) * ndim
-    else:
-        sigmas = tuple(float(s) for s in sigma)
-    if len(sigmas) != ndim:
-        raise ValueError(f"sigma has {len(sigmas)} entries, image has {ndim} axes")
-    if not all(np.isfinite(s) and s >= 0 for s in sigmas):
-        raise ValueError(f"sigma entries must be finite and >= 0, got {sigmas}")
-    return sigmas
 
 
 def _fft_filter_axis(
@@ -168,7 +157,7 @@ def gaussian_filter(
     """
     image = np.asarray(image)
     out_dtype = image.dtype if image.dtype in (np.float32, np.float64) else np.float64
-    sigmas = _normalize_sigma(sigma, image.ndim)
+    sigmas = per_axis(sigma, image.ndim, "sigma", positive=False)
     radii = [int(truncate * s + 0.5) for s in sigmas]
     if all(s <= 1e-15 or r < FFT_MIN_RADIUS for s, r in zip(sigmas, radii, strict=True)):
         # scipy alone, on the input dtype: identical to the reference and fastest

@@ -15,27 +15,15 @@ pixel makes its whole line ``-inf``, so no NaN is produced.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numba
 import numpy as np
 from numba import njit, prange
 
+from bgsub._axes import per_axis
+
 __all__ = ["paraboloid_erosion", "paraboloid_dilation", "paraboloid_opening"]
-
-
-def _normalize_coeff(coeff: float | Sequence[float], ndim: int) -> tuple[float, ...]:
-    """Return ``coeff`` as a tuple of ``ndim`` finite positive floats."""
-    if np.ndim(coeff) == 0:
-        coeffs = (float(coeff),) * ndim
-    else:
-        coeffs = tuple(float(c) for c in coeff)
-    if len(coeffs) != ndim:
-        raise ValueError(f"coeff has {len(coeffs)} entries, image has {ndim} axes")
-    if not all(math.isfinite(c) and c > 0 for c in coeffs):
-        raise ValueError(f"coeff entries must be finite and > 0, got {coeffs}")
-    return coeffs
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -162,7 +150,7 @@ def paraboloid_erosion(image: np.ndarray, coeff: float | Sequence[float]) -> np.
     array([1., 0., 1., 4., 5.])
     """
     image = _check_image(image)
-    coeffs = _normalize_coeff(coeff, image.ndim)
+    coeffs = per_axis(coeff, image.ndim, "coeff")
     return _separable(image, coeffs, 1.0).astype(image.dtype, copy=False)
 
 
@@ -190,7 +178,7 @@ def paraboloid_dilation(image: np.ndarray, coeff: float | Sequence[float]) -> np
     array([1., 7., 9., 7., 1.])
     """
     image = _check_image(image)
-    coeffs = _normalize_coeff(coeff, image.ndim)
+    coeffs = per_axis(coeff, image.ndim, "coeff")
     return _separable(image, coeffs, -1.0).astype(image.dtype, copy=False)
 
 
@@ -219,6 +207,6 @@ def paraboloid_opening(image: np.ndarray, coeff: float | Sequence[float]) -> np.
     array([0., 0., 1., 0., 0.])
     """
     image = _check_image(image)
-    coeffs = _normalize_coeff(coeff, image.ndim)
+    coeffs = per_axis(coeff, image.ndim, "coeff")
     eroded = _separable(image, coeffs, 1.0)
     return _separable(eroded, coeffs, -1.0).astype(image.dtype, copy=False)

@@ -25,12 +25,12 @@ from scipy import ndimage as ndi
 
 from .flat import (
     RadiusLike,
-    _as_supported,
-    _check_shape,
-    _planned_threads,
+    as_supported,
+    check_shape,
     footprint_array,
     normalize_radius,
     parallel_region,
+    planned_threads,
     row_halfwidths,
 )
 
@@ -307,8 +307,8 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
            [1, 1, 1],
            [1, 1, 1]], dtype=uint16)
     """
-    _check_shape(shape)
-    src = _as_supported(image)
+    check_shape(shape)
+    src = as_supported(image)
     rad = normalize_radius(radius, src.ndim)
     if src.size == 0:
         return src.copy()
@@ -345,7 +345,7 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
 def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
     """Rows per tile: a few tiles per thread, long snakes (initialisation is O(r**2))."""
     nz, ny, _ = shape
-    per_plane = max(1, -(-4 * _planned_threads() // nz))
+    per_plane = max(1, -(-4 * planned_threads() // nz))
     return max(1, -(-ny // per_plane))
 
 
@@ -405,8 +405,8 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
            [1., 1., 1.],
            [0., 1., 0.]], dtype=float32)
     """
-    _check_shape(shape)
-    src = _as_supported(image)
+    check_shape(shape)
+    src = as_supported(image)
     rad = normalize_radius(radius, src.ndim)
     out_dtype = np.float64 if src.dtype == np.float64 else np.float32
     if src.size == 0:

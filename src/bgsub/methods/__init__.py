@@ -13,6 +13,16 @@ from bgsub.methods import (  # noqa: F401
     robust,
     rolling_ball,
 )
-from bgsub.methods._registry import Method, Parameter, get_method, list_methods, register
+from bgsub.methods._registry import (
+    DEFAULT_METHOD,
+    DEFAULT_RADIUS,
+    Extent,
+    Method,
+    Parameter,
+    get_method,
+    list_methods,
+    register,
+)
 
-__all__ = ["Method", "Parameter", "get_method", "list_methods", "register"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "get_method",
+           "list_methods", "register"]

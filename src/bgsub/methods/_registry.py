@@ -8,11 +8,49 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Method", "Parameter", "get_method", "list_methods", "register"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "get_method",
+           "list_methods", "register"]
+
+#: The method every face uses when none is named: noise-aware, through the middle of the noise.
+DEFAULT_METHOD = "robust"
+#: The radius (pixels) every face uses when none is given.
+DEFAULT_RADIUS = 50.0
 
 Radius = tuple[float, ...]
 EstimateFunc = Callable[..., np.ndarray]
-HaloFunc = Callable[[Radius, Mapping[str, Any]], tuple[int, ...]]
+
+
+class Extent:
+    """What a method's reach may depend on besides its parameters.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The spatial size (Z, Y, X or Y, X) of the blocks the method will see.
+    span : callable or float
+        ``max - min`` of the image's finite values, or a function computing it;
+        called at most once, and only by a method whose reach depends on it.
+
+    Examples
+    --------
+    >>> extent = Extent((64, 64), lambda: 100.0)
+    >>> extent.shape, extent.span()
+    ((64, 64), 100.0)
+    """
+
+    def __init__(self, shape: tuple[int, ...], span: Callable[[], float] | float) -> None:
+        self.shape = tuple(int(n) for n in shape)
+        self._span = span
+        self._value: float | None = None
+
+    def span(self) -> float:
+        """The value range of the image's finite values (0 for a constant image)."""
+        if self._value is None:
+            self._value = float(self._span() if callable(self._span) else self._span)
+        return self._value
+
+
+HaloFunc = Callable[[Radius, Mapping[str, Any], Extent], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -63,7 +101,8 @@ class Parameter:
         return value
 
 
-def _radius_halo(radius: Radius, options: Mapping[str, Any]) -> tuple[int, ...]:
+def _radius_halo(radius: Radius, options: Mapping[str, Any], extent: Extent
+                 ) -> tuple[int, ...]:
     return tuple(int(np.ceil(r)) for r in radius)
 
 
@@ -87,8 +126,11 @@ class Method:
     supports_3d : bool
         Whether the method works on a true 3D neighbourhood.
     halo : callable
-        ``halo(radius, options) -> per-axis pixels`` of context a chunk needs
-        so that chunked results equal in-memory ones.
+        ``halo(radius, options, extent) -> per-axis pixels`` of context a chunk
+        needs so that chunked results equal in-memory ones: finite numbers
+        computed from the parameters and, where the reach depends on them, the
+        block's size and the data's value range (:class:`Extent`). A reach
+        that covers the whole block is the block's size (``extent.shape``).
     background_model : bool
         False for feature enhancers (difference of Gaussians) whose
         "background" is not a model of the illumination.

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from bgsub.kernels.gaussian import gaussian_filter
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 TRUNCATE = 4.0
 
@@ -67,11 +67,13 @@ def _gauss_halo(sigma: float | None, radius: tuple[float, ...]) -> tuple[int, ..
     return tuple(int(TRUNCATE * s + 0.5) for s in _sigmas(radius, sigma))
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
     return _gauss_halo(options.get("sigma"), radius)
 
 
-def _dog_halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _dog_halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+              ) -> tuple[int, ...]:
     low = _gauss_halo(options.get("low_sigma", 1.0), radius)
     high = _gauss_halo(options.get("high_sigma"), radius)
     return tuple(max(a, b) for a, b in zip(low, high, strict=True))

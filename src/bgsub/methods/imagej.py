@@ -14,7 +14,7 @@ import numpy as np
 from bgsub._axes import Layout
 from bgsub.methods._imagej_options import imagej_reading, parse_imagej_options
 from bgsub.methods._imagej_port import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS, imagej_subtract
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 __all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "UNVERSIONED_IMAGEJ_VERSION",
            "from_imagej", "imagej_background", "imagej_reading", "imagej_subtract",
@@ -105,8 +105,9 @@ def from_imagej(options: str, version: str = DEFAULT_IMAGEJ_VERSION) -> dict[str
             "imagej_version": version}
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
-    return tuple(-1 for _ in radius)  # ImageJ shrinks and interpolates over the whole plane
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
+    return extent.shape  # ImageJ shrinks and interpolates over the whole plane
 
 
 register(

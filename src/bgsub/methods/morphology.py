@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._footprint import FOOTPRINT_SHAPES
-from bgsub.kernels.flat import flat_dilation, flat_erosion
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub._axes import per_axis
+from bgsub.kernels.flat import FOOTPRINT_SHAPES, flat_dilation, flat_erosion
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 
 def opening_background(
@@ -49,22 +49,15 @@ def opening_background(
     >>> float(opening_background(img, (3.0, 3.0)).max())
     0.0
     """
-    grow = radius if dilation_radius is None else _per_axis(dilation_radius, len(radius))
+    grow = radius if dilation_radius is None else per_axis(dilation_radius, len(radius),
+                                                           "dilation_radius")
     return flat_dilation(flat_erosion(image, radius, footprint), grow, footprint)
 
 
-def _per_axis(value: float | tuple[float, ...], ndim: int) -> tuple[float, ...]:
-    if np.ndim(value) == 0:
-        return (float(value),) * ndim
-    values = tuple(float(v) for v in value)
-    if len(values) != ndim:
-        raise ValueError(f"dilation_radius has {len(values)} entries; the image has {ndim} axes")
-    return values
-
-
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
     grow = options.get("dilation_radius")
-    grow = radius if grow is None else _per_axis(grow, len(radius))
+    grow = radius if grow is None else per_axis(grow, len(radius), "dilation_radius")
     return tuple(int(np.ceil(a)) + int(np.ceil(b)) for a, b in zip(radius, grow, strict=True))
 
 

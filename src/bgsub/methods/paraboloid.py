@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from bgsub.kernels.parabola import paraboloid_opening
-from bgsub.methods._registry import Method, register
+from bgsub.methods._registry import Extent, Method, register
+
+#: Value ranges beyond this reach past any image anyway (and would overflow ``math.ceil``).
+_LARGEST_SPAN = 1e300
 
 
 def paraboloid_background(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
@@ -42,10 +46,29 @@ def paraboloid_background(image: np.ndarray, radius: tuple[float, ...]) -> np.nd
     return paraboloid_opening(image, coeff)
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
-    # The paraboloid has unbounded support; chunked runs use the whole extent
-    # along each axis unless the caller caps it (see bgsub.chunked).
-    return tuple(-1 for _ in radius)
+def paraboloid_reach(radius: tuple[float, ...], span: float) -> tuple[int, ...]:
+    """Exact reach of the opening by the paraboloid ``sum(d_i**2 / (2 r_i))``.
+
+    At distance ``d`` along an axis the paraboloid has risen ``c * d**2``
+    (``c = 1 / (2 r)``); once that exceeds the value range ``span`` of the
+    image no pixel that far can beat the pixel itself, neither in the
+    erosion nor in the dilation (whose input stays within the range). Each
+    step therefore reaches ``ceil(sqrt(span / c))`` pixels (one more for
+    rounding), the opening twice that.
+
+    Examples
+    --------
+    >>> paraboloid_reach((8.0, 8.0), 100.0)
+    (82, 82)
+    """
+    return tuple(2 * (math.ceil(math.sqrt(span * 2.0 * r)) + 1) for r in radius)
+
+
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
+    # the reach grows with the data's range; no farther than the whole block
+    return tuple(min(reach, n) for reach, n in zip(
+        paraboloid_reach(radius, min(extent.span(), _LARGEST_SPAN)), extent.shape, strict=True))
 
 
 register(

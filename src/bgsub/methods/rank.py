@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bgsub._footprint import FOOTPRINT_SHAPES
+from bgsub.kernels.flat import FOOTPRINT_SHAPES
 from bgsub.kernels.rank import mean_filter, median_filter
 from bgsub.methods._registry import Method, Parameter, register
 

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._footprint import footprint
 from bgsub._localfit import local_polynomial_fit
 from bgsub._noise import NoiseModel, estimate_noise, robust_centre_scale
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.kernels.flat import footprint_array as footprint
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 PRESMOOTH_SIGMA = 1.0
 CAP_SIGMA = 2.0
@@ -240,9 +240,10 @@ def _objects(
     return mask, level
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
     # The noise model and the object threshold are measured on the whole block.
-    return tuple(-1 for _ in radius)
+    return extent.shape
 
 
 register(

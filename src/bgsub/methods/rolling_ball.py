@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from bgsub.kernels.ball import ball_erosion, ball_opening
-from bgsub.methods._registry import Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, register
 
 
 def rolling_ball_background(
@@ -57,7 +57,8 @@ def rolling_ball_background(
     return ball_erosion(image, radius, height)
 
 
-def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
+def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
+          ) -> tuple[int, ...]:
     factor = 2 if options.get("envelope") else 1
     return tuple(factor * int(np.ceil(r)) for r in radius)
 

@@ -6,15 +6,14 @@ tests check them against :func:`bgsub.subtract_background` directly.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
 
-from bgsub._axes import default_axes, parse_axes
+from bgsub import engine
+from bgsub._axes import default_axes
 from bgsub.api import subtract_background
-from bgsub.methods import get_method
 from bgsub.napari._settings import Settings
 
 __all__ = ["Plane", "preview", "subtract_in_blocks"]
@@ -27,10 +26,9 @@ def subtract_in_blocks(
 ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
     """Subtract the background block by block, yielding ``(done, total)`` after each.
 
-    bgsub processes each independent 2D plane (or 3D volume) of a stack on its
-    own, so doing it one block at a time gives exactly
-    ``bgsub.subtract_background(image, **settings.kwargs())`` while telling a
-    progress bar how far it is, and letting a worker stop between blocks.
+    The engine's own block loop (:func:`bgsub.engine.subtract_steps`): exactly
+    ``bgsub.subtract_background(image, **settings.kwargs())``, while telling a
+    progress bar how far it is and letting a worker stop between blocks.
 
     Parameters
     ----------
@@ -50,23 +48,8 @@ def subtract_in_blocks(
         As ``subtract_background(..., return_background=True)`` returns them.
     """
     data = np.asarray(image)
-    axes = _axes_of(data.shape, settings)
-    layout = parse_axes(axes, data.shape, settings.true_3d)
-    selectors = list(layout.planes(data.shape))
-    kwargs = _block_kwargs(settings)
-    foreground = background = None
-    yield 0, len(selectors)
-    for done, selector in enumerate(selectors, start=1):
-        block_axes = "".join(a for a, s in zip(axes, selector, strict=True) if s == slice(None))
-        fg, bg = subtract_background(data[selector], axes=block_axes, return_background=True,
-                                     **kwargs)
-        if foreground is None:
-            foreground = np.empty(data.shape, dtype=fg.dtype)
-            background = np.empty(data.shape, dtype=bg.dtype)
-        foreground[selector] = fg
-        background[selector] = bg
-        yield done, len(selectors)
-    return foreground, background
+    plan = engine.plan(data, **settings.kwargs())
+    return (yield from engine.subtract_steps(plan, data, plan.dtype, return_background=True))
 
 
 class Plane:
@@ -101,7 +84,7 @@ class Plane:
         for letter, size, index in zip(axes, image.shape, position, strict=True):
             index = int(np.clip(index, 0, size - 1))
             if letter == "Z" and settings.true_3d:
-                margin = _z_margin(settings)
+                margin = _z_margin(image, settings)
                 start, stop = max(index - margin, 0), min(index + margin + 1, size)
                 selector.append(slice(start, stop))
                 self.z = index - start
@@ -124,8 +107,9 @@ def preview(
     """Background and foreground of the plane shown at ``position``.
 
     Equal to that plane of the whole layer's result: in 3D mode the Z window
-    around the plane is wider than the method's reach (its ``halo``) plus the
-    pre-smoothing's.
+    around the plane reaches as far as the method (its ``halo`` for this image)
+    plus the pre-smoothing -- the whole stack for a method that looks at the
+    whole block.
 
     Returns
     -------
@@ -148,15 +132,7 @@ def _block_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def _z_margin(settings: Settings) -> int:
-    """Z planes of context that make the shown plane of a window exact."""
-    radius = float(settings.radius)
-    spacing = settings.spacing
-    scale_z = 1.0 if spacing is None else spacing[-1] / spacing[0]
-    radii = (radius * scale_z, radius, radius)
-    method = get_method(settings.method)
-    halo = method.halo(radii, method.resolve_options(dict(settings.options)))[0]
-    smooth = 0
-    if settings.presmooth != "none":
-        smooth = math.ceil(4 * settings.presmooth_size * scale_z) + 1
-    return int(halo) + smooth + 1
+def _z_margin(image: Any, settings: Settings) -> int:
+    """Z planes of context that make the shown plane of a window exact: the plan's halo
+    along Z for the whole image (its size and value range), as the Dask path uses."""
+    return engine.plan(image, **settings.kwargs()).halo()[0]

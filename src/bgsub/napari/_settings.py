@@ -5,7 +5,6 @@ Nothing here imports Qt or napari, so it is tested with the core suite.
 
 from __future__ import annotations
 
-import inspect
 import json
 import shlex
 from collections.abc import Mapping
@@ -13,14 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bgsub
-from bgsub.api import RECOMMENDED_METHOD, subtract_background
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 __all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "PRESMOOTH_CHOICES", "Settings", "array_axes",
            "guess_channel_axis", "layer_axes", "spatial_spacing"]
 
-#: The method and radius the widget and the functions open on: the API's own defaults.
-DEFAULT_METHOD: str = RECOMMENDED_METHOD
-DEFAULT_RADIUS: float = float(inspect.signature(subtract_background).parameters["radius"].default)
 
 PRESMOOTH_CHOICES = ("none", "mean", "median", "gaussian")
 
