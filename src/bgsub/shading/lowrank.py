@@ -26,10 +26,12 @@ from bgsub.shading._fields import cosine_basis, fit_smooth
 from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shading
 
 _CAUCHY = 2.385  # 95 % efficiency at Gaussian noise
+_TUKEY = 4.685  # likewise
+_CAUCHY_STEPS = 5  # Cauchy steps before the biweight
 _STRIDE = 7  # the residuals' spread is taken from every 7th one: as exact, 7x faster
 
 
-def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 6,
+def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 3,
              smoothness: float = 1e-6, iterations: int = 30, tolerance: float = 1e-5,
              centres: tuple[np.ndarray, np.ndarray] | None = None) -> FieldEstimate:
     """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting."""
@@ -46,15 +48,12 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     dark = np.zeros_like(flat)
     baseline = np.median(data / flat, axis=1)
     weights = np.ones_like(data)
-    for _ in range(iterations):
+    for step in range(iterations):
         # residuals in the specimen's frame (divided by the flat-field), so that a bright
         # object counts as much in a dim corner as in the bright centre
         residual = (data - baseline[:, None] * flat - dark) / flat
         spread = _one_sided_spread(residual.ravel()[::_STRIDE])
-        np.divide(residual, _CAUCHY * spread, out=residual)
-        np.square(residual, out=residual)
-        residual += 1.0
-        np.divide(1.0, residual, out=weights)
+        _weigh(residual, spread, redescending=step >= _CAUCHY_STEPS, out=weights)
         previous = flat
         flat, dark = _fit_fields(data, weights, baseline, (ny, nx), basis, dark_basis,
                                  smoothness, darkfield)
@@ -77,6 +76,22 @@ def _fit_fields(data, weights, baseline, shape, basis, dark_basis, smoothness, d
     flat, dark = fit_smooth([[w_bb, w_b], [w_b, w_1]], [r_b, r_1], [basis, dark_basis],
                             smoothness)
     return flat.ravel(), dark.ravel()
+
+
+def _weigh(residual: np.ndarray, spread: float, redescending: bool, out: np.ndarray) -> None:
+    """IRLS weights: Cauchy first (converges from a rough start), then Tukey's biweight,
+    which gives the specimen no weight at all once the fit is close."""
+    if redescending:
+        np.divide(residual, _TUKEY * spread, out=residual)
+        np.square(residual, out=residual)
+        np.subtract(1.0, residual, out=residual)
+        np.maximum(residual, 0.0, out=residual)
+        np.square(residual, out=out)
+        return
+    np.divide(residual, _CAUCHY * spread, out=residual)
+    np.square(residual, out=residual)
+    residual += 1.0
+    np.divide(1.0, residual, out=out)
 
 
 def _one_sided_spread(residual: np.ndarray) -> float:
@@ -118,7 +133,7 @@ register_shading(ShadingMethod(
     parameters=(
         Parameter("terms", 8, "cosine terms per axis of the flat-field (more: sharper shading)",
                   minimum=1, exclusive=False, allow_none=False),
-        Parameter("darkfield_terms", 6, "cosine terms per axis of the dark-field",
+        Parameter("darkfield_terms", 3, "cosine terms per axis of the dark-field",
                   minimum=1, exclusive=False, allow_none=False),
         Parameter("smoothness", 1e-6, "roughness penalty of the fields",
                   minimum=0, exclusive=False, allow_none=False),
