@@ -133,7 +133,7 @@ def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = Fa
     >>> flat = np.full((4, 4), 2.0, np.float32); flat[0] = 0.5
     >>> profile = ShadingProfile(flat / flat.mean(), np.zeros((4, 4), np.float32))
     >>> correct_shading(np.full((4, 4), 100, np.uint16), profile)[:2, 0].tolist()
-    [350, 88]
+    [325, 81]
     """
     if not isinstance(profile, ShadingProfile):
         raise TypeError("profile must be a ShadingProfile (from bgsub.estimate_shading or "
