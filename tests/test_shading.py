@@ -271,6 +271,14 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     shaded = bgsub.correct_shading(tiles[0], saved)
     want = bgsub.subtract_background(shaded, "rolling_ball", 10)
     assert_array_equal(tifffile.imread(tmp_path / "out" / "t00.tif"), want)
+    done = runner.invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
+                                "--flatfield", str(tmp_path / "p.ome.tif")])
+    assert done.exit_code == 0, done.output
+    assert_array_equal(tifffile.imread(tmp_path / "flat" / "t03.tif"),
+                       bgsub.correct_shading(tiles[3], saved))
+    done = runner.invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
+                                "--flatfield", str(tmp_path / "p.ome.tif")])
+    assert done.exit_code != 0 and "--overwrite" in done.output
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
     assert done.exit_code != 0 and "stack of tiles" in done.output
