@@ -41,9 +41,11 @@ class ShadingMethod:
     summary : str
         One-line description.
     estimate : callable
-        ``estimate(stack, darkfield, **options) -> FieldEstimate``. ``stack`` is
-        a C-contiguous float64 array (n_images, y, x) of one channel at working
-        size, finite; ``darkfield`` says whether an additive field is wanted.
+        ``estimate(stack, darkfield, *, centres, **options) -> FieldEstimate``.
+        ``stack`` is a C-contiguous float64 array (n_images, y, x) of one
+        channel at working size, finite; ``darkfield`` says whether an additive
+        field is wanted; ``centres`` are the bins' centres per axis, as
+        fractions of the tile's size (bins may differ by a pixel).
     parameters : tuple of Parameter
         The method's own keyword options.
     darkfield : bool

@@ -119,8 +119,7 @@ def _from_list(images: Sequence[Any]) -> TileSet:
     first = np.asarray(images[0])
     if first.ndim not in (2, 3):
         raise ValueError(f"tile 0 has shape {first.shape}; each tile must be (Y, X) or (C, Y, X)")
-    shape = (len(images), *first.shape) if first.ndim == 3 else (len(images), *first.shape)
-    channels, channel_axis = _checked(shape, first.dtype, "the list")
+    channels, channel_axis = _checked((len(images), *first.shape), first.dtype, "the list")
     return TileSet(len(images), channels, tuple(first.shape[-2:]), first.dtype, channel_axis,
                    lambda i: images[i], [str(i) for i in range(len(images))])
 

@@ -78,13 +78,11 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
     fit_rows = _sample_rows(tiles.count, sample)
     rows = np.arange(tiles.count) if baseline else fit_rows
     binned = tiles.binned(rows, grid)
-    fit_stack = binned if baseline and len(fit_rows) == tiles.count else (
-        binned[np.searchsorted(rows, fit_rows)] if baseline else binned)
+    fit_stack = binned[np.searchsorted(rows, fit_rows)] if baseline else binned
     flats, darks, baselines = [], [], []
-    extra = {"centres": grid.centres} if shading.name == "lowrank" else {}
     for channel in range(tiles.channels):
         stack = np.ascontiguousarray(fit_stack[:, channel])
-        fields = shading.estimate(stack, darkfield, **resolved, **extra)
+        fields = shading.estimate(stack, darkfield, centres=grid.centres, **resolved)
         flat = _normalised_flat(fields.flatfield, shading.name)
         dark = np.zeros_like(flat) if fields.darkfield is None else fields.darkfield
         if baseline:
@@ -139,9 +137,10 @@ def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = Fa
         raise TypeError("profile must be a ShadingProfile (from bgsub.estimate_shading or "
                         "ShadingProfile.load)")
     if isinstance(images, (list, tuple)):
-        return [correct_shading(i, profile, output_dtype=output_dtype) for i in images] \
-            if not baseline else list(correct_shading(np.stack(images), profile, baseline=True,
-                                                      output_dtype=output_dtype))
+        if baseline:  # the drift is indexed by tile: correct the list as the stack it is
+            return list(correct_shading(np.stack(images), profile, baseline=True,
+                                        output_dtype=output_dtype))
+        return [correct_shading(i, profile, output_dtype=output_dtype) for i in images]
     if isinstance(images, (str, bytes)) or hasattr(images, "__fspath__"):
         raise TypeError("correct_shading takes pixels, not paths; read them with "
                         "bgsub.io.read_image, or run `bgsub run ... --flatfield PROFILE`")
