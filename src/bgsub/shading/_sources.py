@@ -7,7 +7,9 @@ grid) one at a time: memory holds the binned stack and one tile, never the set.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,11 @@ class TileSet:
             stack = _binned_dask(self.lazy[np.asarray(indices)], grid)
         else:
             stack = np.empty((len(indices), self.channels, *grid.shape))
-            for row, index in enumerate(indices):
-                stack[row] = grid.bin(self._tile(index))
+            # reading and binning release the GIL: a few threads overlap file reads
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                for row, binned in enumerate(pool.map(lambda i: grid.bin(self._tile(i)),
+                                                      indices)):
+                    stack[row] = binned
         bad = ~np.isfinite(stack).all(axis=(1, 2, 3))
         if bad.any():
             first = self.names[indices[int(np.argmax(bad))]]
