@@ -66,6 +66,14 @@ def test_lowrank_recovers_dark_offset():
     assert profile.darkfield_estimated
 
 
+def test_dark_field_of_evenly_bright_tiles_is_refused_with_a_warning():
+    rng = np.random.default_rng(3)
+    even = rng.poisson(np.full((TILES, 1, 1), 300.0) * _vignetting() + 100).astype(np.uint16)
+    with pytest.warns(UserWarning, match="too little to tell a dark-field"):
+        profile = bgsub.estimate_shading(even, darkfield=True)
+    assert not profile.darkfield.any()
+
+
 def test_baseline_follows_each_tile(tiles):
     profile = bgsub.estimate_shading(tiles, baseline=True)
     level = np.random.default_rng(0).uniform(150, 450, TILES)

@@ -19,6 +19,8 @@ that offset is flat.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from bgsub.methods import Parameter
@@ -27,6 +29,8 @@ from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shadi
 
 _CAUCHY = 2.385  # 95 % efficiency at Gaussian noise
 _TUKEY = 4.685  # likewise
+# below this spread of the baselines (relative to their mean) a dark-field is not estimable
+_LEAST_VARIATION = 0.05
 _CAUCHY_STEPS = 5  # Cauchy steps before the biweight
 _STRIDE = 7  # the residuals' spread is taken from every 7th one: as exact, 7x faster
 
@@ -61,6 +65,14 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
         flat, dark, baseline = _normalised(flat, dark, baseline)
         if np.max(np.abs(flat - previous)) < tolerance:
             break
+    if darkfield and float(np.std(baseline)) < _LEAST_VARIATION * abs(float(np.mean(baseline))):
+        warnings.warn(f"the tiles' baselines vary by {np.std(baseline) / np.mean(baseline):.1%}: "
+                      "too little to tell a dark-field from the flat-field; it is set to 0. "
+                      "Use tiles of varying brightness, or a dark frame (--darkfield FILE)",
+                      stacklevel=4)
+        fields = estimate(stack, False, terms=terms, smoothness=smoothness,
+                          iterations=iterations, tolerance=tolerance, centres=centres)
+        return FieldEstimate(fields.flatfield, np.zeros((ny, nx)))
     return FieldEstimate(flat.reshape(ny, nx), dark.reshape(ny, nx) * scale if darkfield else None)
 
 
