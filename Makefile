@@ -72,4 +72,4 @@ figures: $(STAMP)
 	$(BIN)/python docs/images/make_figures.py
 
 clean:
-	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-basicpy demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis
