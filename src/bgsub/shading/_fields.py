@@ -10,7 +10,6 @@ interpolated back to full resolution with cubic splines.
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 __all__ = ["Grid", "cosine_basis", "fit_smooth", "upsample"]
 
@@ -140,6 +139,8 @@ def upsample(field: np.ndarray, grid: Grid) -> np.ndarray:
 
 def _interpolation_matrix(centres: np.ndarray, size: int) -> np.ndarray:
     """(size, len(centres)): row m interpolates pixel centre m from values at ``centres``."""
+    from scipy.interpolate import CubicSpline  # lazily: keeps `import bgsub` light
+
     if len(centres) == 1:
         return np.ones((size, 1))
     kind = "not-a-knot" if len(centres) > 3 else "natural"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import BSpline
 
 from bgsub.methods import Parameter
 from bgsub.shading._fields import fit_smooth
@@ -86,6 +85,8 @@ def spline(stack: np.ndarray, darkfield: bool, *, points: int = 5, rejection: fl
 
 def _bspline_design(n: int, points: int, order: int = 3) -> np.ndarray:
     """Cubic B-spline design matrix on ``n`` samples with ``points`` evenly spaced knots."""
+    from scipy.interpolate import BSpline  # lazily: keeps `import bgsub` light
+
     inner = np.linspace(0.0, 1.0, max(points, 2))
     knots = np.concatenate([[0.0] * order, inner, [1.0] * order])
     u = (np.arange(n) + 0.5) / n
