@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint fuzz bench bench-accuracy figures screenshot clean
+.PHONY: demo test lint fuzz bench bench-accuracy bench-shading figures screenshot clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -53,6 +53,20 @@ bench: $(BENCH_STAMP)
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 
+# BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.
+# torch 2.13.0 first: that takes the CPU build instead of a several-GB CUDA one.
+BASICPY_STAMP := .venv-basicpy/.installed
+$(BASICPY_STAMP): benchmarks/requirements-basicpy.txt
+	$(PYTHON) -m venv .venv-basicpy
+	.venv-basicpy/bin/python -m pip install --quiet torch==2.13.0
+	.venv-basicpy/bin/python -m pip install --quiet -r benchmarks/requirements-basicpy.txt
+	@touch $@
+
+# Flat-/dark-field estimation against BaSiCPy and CellProfiler-style functions (docs/shading.md);
+# BENCH_ARGS=--quick for three small cases, --speed for the throughput case.
+bench-shading: $(BENCH_STAMP) $(BASICPY_STAMP)
+	$(BIN)/python benchmarks/bench_shading.py $(BENCH_ARGS)
+
 # The README's figures (docs/images/compare.png, sweep.png, sweep_minmax.png).
 figures: $(STAMP)
 	$(BIN)/python docs/images/make_figures.py
@@ -63,4 +77,4 @@ screenshot: $(NAPARI_STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python tools/napari_screenshot.py
 
 clean:
-	rm -rf $(VENV) demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-basicpy demo-output fuzz-failures .pytest_cache .ruff_cache .hypothesis

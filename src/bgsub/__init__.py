@@ -1,14 +1,14 @@
 """bgsub: fast, exact and dtype-safe background subtraction for microscopy images."""
 
 from bgsub import data
+from bgsub._version import __version__
 from bgsub.api import estimate_background, subtract_background
 from bgsub.methods import get_method, list_methods
 from bgsub.methods.imagej import from_imagej
+from bgsub.shading import ShadingProfile, correct_shading, estimate_shading
 
-__version__ = "0.1.0"
-
-__all__ = ["__version__", "data", "estimate_background", "from_imagej", "get_method",
-           "list_methods", "subtract_background"]
+__all__ = ["ShadingProfile", "__version__", "data", "correct_shading", "estimate_background",
+           "estimate_shading", "from_imagej", "get_method", "list_methods", "subtract_background"]
 
 
 def __getattr__(name: str):

@@ -30,6 +30,7 @@ from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.engine import Cancelled, Progress
 from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
+from bgsub.shading.files import apply_to_image, load_fields
 
 __all__ = ["Cancelled", "Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
            "prepare_folders", "resolve_parameters", "run_batch", "run_job"]
@@ -383,11 +384,15 @@ def run_job(
     try:
         _check(cancel)
         source = provenance.input_record(job.source.path, job.series)
-        if streaming is not None and streaming.wants(job, settings):
+        shaded = settings.flatfield is not None or settings.darkfield is not None
+        if streaming is not None and not shaded and streaming.wants(job, settings):
             _run_streamed(job, settings, streaming, source, stack_progress)
             return Result(job.source.path, "done", str(job.output), job,
                           seconds=time.perf_counter() - start)
         image, meta = io.read_image(job.source.path, job.series)
+        if shaded:  # shading correction first (docs/shading.md)
+            image = apply_to_image(image, meta.axes, load_fields(settings.flatfield,
+                                                                 settings.darkfield))
         parameters = resolve_parameters(settings, meta, image.shape)
         progress = None
         if stack_progress is not None and image.nbytes >= progress_bytes:

@@ -34,6 +34,7 @@ from bgsub.config import (
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 from bgsub.methods.imagej import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS
 from bgsub.plot import SWEEP_METHODS
+from bgsub.shading.commands import shading_group
 
 
 class _OneLineGroup(click.Group):
@@ -68,6 +69,9 @@ def main() -> None:
     """Remove uneven background from microscopy images."""
     # tifffile logs every oddity of a damaged file; bgsub reports one line per file instead.
     logging.getLogger("tifffile").setLevel(logging.ERROR)
+
+
+main.add_command(shading_group)
 
 
 @main.command("methods")
@@ -154,6 +158,7 @@ _SETTING_PARAMS = {
     "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
     "fmt": "format", "suffix": "suffix", "series": "series",
     "figure": "figure", "figure_plane": "figure_plane",
+    "flatfield": "flatfield", "darkfield": "darkfield",
 }
 
 
@@ -220,6 +225,10 @@ class Interrupted(KeyboardInterrupt):
                    "Zarr and TIFFs over 1 GiB are streamed anyway.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Stream inputs on this dask.distributed scheduler, e.g. tcp://host:8786.")
+@click.option("--flatfield", default=None, metavar="FILE", help="Divide by this flat-field "
+              "first: a `bgsub shading estimate` profile or a flat-field image.")
+@click.option("--darkfield", default=None, metavar="FILE",
+              help="Subtract this dark-field (a dark-frame image) before --flatfield.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (and **).")
 @click.option("--overwrite", is_flag=True,
               help="Allow an output to replace its own input (-o the input folder).")

@@ -76,6 +76,9 @@ class Settings:
     figure_plane : "middle", "max" or int
         Which plane of a stack the figure shows: the middle one, the maximum
         projection, or plane N (the leading axes counted in file order).
+    flatfield, darkfield : str, optional
+        Shading correction applied first: a profile from ``bgsub shading
+        estimate`` or a flat-field image, and a dark-frame image (docs/shading.md).
     """
 
     method: str = DEFAULT_METHOD
@@ -94,6 +97,8 @@ class Settings:
     suffix: str = ""
     figure: bool = False
     figure_plane: str | int = "middle"
+    flatfield: str | None = None
+    darkfield: str | None = None
 
     def updated(self, values: Mapping[str, Any]) -> Settings:
         """A copy with ``values`` (setting names or aliases) applied; options are merged."""

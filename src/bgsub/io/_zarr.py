@@ -502,6 +502,6 @@ def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
 
 
 def _bgsub_version() -> str:
-    import bgsub
+    from bgsub._version import __version__
 
-    return bgsub.__version__
+    return __version__

@@ -1,0 +1,338 @@
+"""Shading (flat-/dark-field) estimation against BaSiCPy and CellProfiler-style functions.
+
+Cases (``make bench-shading``):
+
+* generated mosaics: one continuous specimen (sparse: a few bright spots; dense: cells
+  covering about half the area) cut into a grid of tiles, each tile ``(b_i + specimen)
+  * F + D`` with Poisson noise, for several vignetting shapes and strengths ``F``,
+  with or without a dark-field ``D`` (a camera offset with a gentle gradient) and with
+  or without temporal drift of the per-tile baseline ``b_i`` (bleaching);
+* real images (scikit-image's bundled Hubble deep field: sparse; its
+  immunohistochemistry slide: dense brightfield) cut into tiles, with a known field
+  applied the same way.
+
+Scores: flat-field RMSE (both fields scaled to mean 1), dark-field RMSE (counts) and
+the seam step of the stitched, corrected mosaic (each tile's known background level
+removed: the mean jump across tile borders, in % of the mean background level, over
+16-pixel segments averaged 4 pixels deep on each side; the ground-truth correction
+gives the floor that noise and the specimen cause).
+Every method runs on the same tiles in the same run: bgsub's ``lowrank`` and its
+CellProfiler-style functions in this process, BaSiCPy (defaults; ``get_darkfield``
+when the case has a dark-field) in its own environment (``.venv-basicpy``: it pins
+NumPy 1.x), timed inside that process without import and file reading.
+
+``--speed`` adds the throughput case: N uint16 tiles written to a folder,
+``bgsub.estimate_shading(folder)`` (reading the files) in a fresh process with its peak
+memory, against BaSiCPy fitting the same stack held in memory.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/bench_shading.py [--quick] [--speed] [--tiles 1000]
+        [--size 256] [--no-basicpy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import bgsub
+
+HERE = Path(__file__).resolve().parent
+BASICPY = HERE.parent / ".venv-basicpy" / "bin" / "python"
+CELLPROFILER = ("gaussian", "median", "block_minimum", "polynomial", "spline")
+
+
+@dataclass
+class Case:
+    name: str
+    tiles: np.ndarray  # (N, Y, X) uint16
+    flat: np.ndarray  # truth, mean 1
+    dark: np.ndarray | None
+    level: np.ndarray  # (N,) each tile's background level (removed before seams are measured)
+    grid: tuple[int, int]  # tiles per column, per row (row-major order)
+
+
+# -- fields ------------------------------------------------------------------------------
+
+def vignetting(shape: tuple[int, int], kind: str, strength: float) -> np.ndarray:
+    """A flat-field of mean 1: ``strength`` is the fraction lost at the dimmest pixel."""
+    y, x = (np.mgrid[: shape[0], : shape[1]] + 0.5) / np.array(shape)[:, None, None]
+    if kind == "radial":  # cos^4-like falloff centred a little off the middle
+        r2 = (y - 0.47) ** 2 + (x - 0.54) ** 2
+        field = 1.0 / (1.0 + r2 / 0.18) ** 2
+    elif kind == "gaussian":  # a laser beam, off-centre
+        field = np.exp(-((y - 0.38) ** 2 + (x - 0.62) ** 2) / (2 * 0.3**2))
+    elif kind == "tilted":  # tilted illumination: a gradient times a weak radial term
+        field = (1.0 + 0.8 * (x - 0.5) + 0.4 * (y - 0.5)) * (1.0 - 0.3 * ((x - 0.5) ** 2
+                                                                          + (y - 0.5) ** 2))
+    else:
+        raise ValueError(kind)
+    field = field - field.min()
+    field = 1.0 - strength + strength * field / field.max()
+    return field / field.mean()
+
+
+def dark_field(shape: tuple[int, int]) -> np.ndarray:
+    y, x = (np.mgrid[: shape[0], : shape[1]] + 0.5) / np.array(shape)[:, None, None]
+    return 100.0 + 12.0 * (x - 0.5)  # a camera offset with a little amplifier glow
+
+
+# -- specimens ---------------------------------------------------------------------------
+
+def specimen(shape: tuple[int, int], dense: bool, rng: np.random.Generator) -> np.ndarray:
+    """A continuous specimen: Gaussian spots (sparse) or many overlapping cells (dense)."""
+    from scipy import ndimage
+
+    image = np.zeros(shape)
+    count = int(shape[0] * shape[1] / (900 if dense else 12000))
+    ys, xs = rng.integers(0, shape[0], count), rng.integers(0, shape[1], count)
+    image[ys, xs] = rng.uniform(0.5, 1.5, count)
+    if dense:
+        cells = ndimage.grey_dilation(image, size=(15, 15))
+        return 300.0 * ndimage.gaussian_filter(cells, 2.0)
+    return 6000.0 * ndimage.gaussian_filter(image, 2.5) * 2 * np.pi * 2.5**2 / 8
+
+
+def cut(image: np.ndarray, tile: int) -> tuple[np.ndarray, tuple[int, int]]:
+    rows, cols = image.shape[0] // tile, image.shape[1] // tile
+    tiles = image[: rows * tile, : cols * tile].reshape(rows, tile, cols, tile)
+    return tiles.transpose(0, 2, 1, 3).reshape(rows * cols, tile, tile), (rows, cols)
+
+
+def shaded_case(name: str, content: np.ndarray, tile: int, flat_kind: str, strength: float,
+                with_dark: bool, drift: bool, rng: np.random.Generator) -> Case:
+    clean, grid = cut(content, tile)
+    flat = vignetting((tile, tile), flat_kind, strength)
+    dark = dark_field((tile, tile)) if with_dark else None
+    count = len(clean)
+    level = rng.uniform(150, 250, count)
+    if drift:  # bleaching through the acquisition, as order = tile index
+        level *= np.exp(-1.2 * np.arange(count) / count)
+    truth = clean + level[:, None, None]
+    expected = truth * flat + (0.0 if dark is None else dark)
+    tiles = np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
+    return Case(name, tiles, flat, dark, level, grid)
+
+
+def generated_cases(quick: bool) -> list[Case]:
+    rng = np.random.default_rng(19)
+    tile, grid = 256, (10, 10)
+    if quick:
+        tile, grid = 128, (8, 8)
+    area = (tile * grid[0], tile * grid[1])
+    sparse, dense = specimen(area, False, rng), specimen(area, True, rng)
+    plans = [
+        ("radial 50% sparse", sparse, "radial", 0.5, False, False),
+        ("radial 50% dense", dense, "radial", 0.5, False, False),
+        ("radial 20% sparse +dark", sparse, "radial", 0.2, True, False),
+        ("radial 20% dense +dark +drift", dense, "radial", 0.2, True, True),
+        ("gaussian 60% sparse +drift", sparse, "gaussian", 0.6, False, True),
+        ("gaussian 60% dense +dark", dense, "gaussian", 0.6, True, False),
+        ("tilted 40% sparse +dark +drift", sparse, "tilted", 0.4, True, True),
+        ("tilted 40% dense +drift", dense, "tilted", 0.4, False, True),
+    ]
+    if quick:
+        plans = plans[:2] + plans[5:6]
+    return [shaded_case(n, c, tile, k, s, d, t, rng) for n, c, k, s, d, t in plans]
+
+
+def real_cases(quick: bool) -> list[Case]:
+    from skimage import color, data
+
+    rng = np.random.default_rng(20)
+    hubble = color.rgb2gray(data.hubble_deep_field()) * 3000.0
+    ihc = color.rgb2gray(data.immunohistochemistry()) * 1500.0
+    cases = [shaded_case("real: Hubble (sparse) 50%", hubble, 96, "radial", 0.5, False, False,
+                         rng),
+             shaded_case("real: IHC (dense) +dark", ihc, 64, "gaussian", 0.4, True, False, rng)]
+    return cases[:1] if quick else cases
+
+
+# -- scores ------------------------------------------------------------------------------
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - b) ** 2)))
+
+
+def stitch(tiles: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    rows, cols = grid
+    size = tiles.shape[1:]
+    return tiles.reshape(rows, cols, *size).transpose(0, 2, 1, 3).reshape(rows * size[0],
+                                                                         cols * size[1])
+
+
+def seam_step(mosaic: np.ndarray, tile: int, level: float, depth: int = 4,
+              segment: int = 16) -> float:
+    """Mean jump across tile borders (% of ``level``), 16-px segments, 4 px deep."""
+    jumps = []
+    for axis in (0, 1):
+        image = mosaic if axis == 1 else mosaic.T
+        for border in range(tile, image.shape[1], tile):
+            left = image[:, border - depth:border].mean(axis=1)
+            right = image[:, border:border + depth].mean(axis=1)
+            usable = len(left) // segment * segment
+            diff = (left[:usable] - right[:usable]).reshape(-1, segment).mean(axis=1)
+            jumps.append(np.abs(diff))
+    return 100.0 * float(np.mean(np.concatenate(jumps))) / level
+
+
+def corrected(case: Case, flat: np.ndarray, dark: np.ndarray | None) -> np.ndarray:
+    values = case.tiles.astype(np.float64) - (0.0 if dark is None else dark)
+    return values / flat - case.level[:, None, None]
+
+
+# -- peers -------------------------------------------------------------------------------
+
+def run_basicpy(stack: np.ndarray, darkfield: bool, workdir: Path) -> dict | None:
+    if not BASICPY.exists():
+        return None
+    stack_path, out_path = workdir / "stack.npy", workdir / "basicpy.npz"
+    np.save(stack_path, stack)
+    command = [str(BASICPY), str(HERE / "_basicpy_runner.py"), str(stack_path), str(out_path)]
+    done = subprocess.run(command + (["--darkfield"] if darkfield else []), capture_output=True,
+                          text=True, timeout=1800)
+    if done.returncode != 0:
+        print(f"BaSiCPy failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    fields = np.load(out_path)
+    flat = fields["flatfield"] / fields["flatfield"].mean()
+    return {**report, "flat": flat, "dark": fields["darkfield"] if darkfield else None}
+
+
+def score_case(case: Case, use_basicpy: bool, workdir: Path) -> list[dict]:
+    with_dark = case.dark is not None
+    tile = case.tiles.shape[1]
+    results = []
+
+    def add(name: str, flat: np.ndarray, dark: np.ndarray | None, seconds: float) -> None:
+        mosaic = stitch(corrected(case, flat, dark), case.grid)
+        results.append({
+            "method": name, "flat_rmse": rmse(flat / flat.mean(), case.flat),
+            "dark_rmse": rmse(dark, case.dark) if with_dark and dark is not None else None,
+            "seam": seam_step(mosaic, tile, float(case.level.mean())), "seconds": seconds})
+
+    add("(uncorrected)", np.ones_like(case.flat), None, 0.0)
+    add("(ground truth)", case.flat, case.dark, 0.0)
+    start = time.perf_counter()
+    profile = bgsub.estimate_shading(case.tiles, "lowrank", darkfield=with_dark)
+    add("bgsub lowrank", profile.flatfield, profile.darkfield if with_dark else None,
+        time.perf_counter() - start)
+    if with_dark:  # what the flat-field alone gives when the dark-field is left out
+        start = time.perf_counter()
+        profile = bgsub.estimate_shading(case.tiles, "lowrank")
+        add("bgsub lowrank, no dark-field", profile.flatfield, None, time.perf_counter() - start)
+
+    for method in CELLPROFILER:
+        start = time.perf_counter()
+        profile = bgsub.estimate_shading(case.tiles, method)
+        add(f"CP-style {method}", profile.flatfield, None, time.perf_counter() - start)
+    if use_basicpy:
+        peer = run_basicpy(case.tiles, with_dark, workdir)
+        if peer is not None:
+            add("BaSiCPy 2.0", peer["flat"], peer["dark"], peer["seconds"])
+    return results
+
+
+def print_case(case: Case, results: list[dict]) -> dict:
+    n, y, x = case.tiles.shape
+    print(f"\n### {case.name} ({n} tiles {y}x{x})\n")
+    print("| method | flat-field RMSE | dark-field RMSE (counts) | seam step % | time s |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        dark = "" if r["dark_rmse"] is None else f"{r['dark_rmse']:.2f}"
+        print(f"| {r['method']} | {r['flat_rmse']:.4f} | {dark} | {r['seam']:.2f} | "
+              f"{r['seconds']:.2f} |")
+    by = {r["method"]: r for r in results}
+    ours = by["bgsub lowrank"]["flat_rmse"]
+    best_cp = min(by[f"CP-style {m}"]["flat_rmse"] for m in CELLPROFILER)
+    summary = {"case": case.name, "ours": ours, "best_cp": best_cp,
+               "basicpy": by.get("BaSiCPy 2.0", {}).get("flat_rmse")}
+    ratio = "" if summary["basicpy"] is None else f"; vs BaSiCPy {ours / summary['basicpy']:.2f}x"
+    print(f"\nflat-field error: lowrank / best CP-style {ours / best_cp:.2f}x{ratio}")
+    return summary
+
+
+# -- speed -------------------------------------------------------------------------------
+
+def speed_case(count: int, size: int, use_basicpy: bool, workdir: Path) -> None:
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    folder = workdir / "tiles"
+    folder.mkdir()
+    flat = vignetting((size, size), "radial", 0.4)
+    content = specimen((size * 2, size * 2), False, rng)
+    for i in range(count):
+        y0, x0 = rng.integers(0, size, 2)
+        tile = (content[y0:y0 + size, x0:x0 + size] + rng.uniform(150, 250)) * flat
+        tifffile.imwrite(folder / f"tile_{i:05d}.tif", rng.poisson(tile).astype(np.uint16))
+    code = ("import json, resource, sys, time, bgsub; t = time.perf_counter(); "
+            "p = bgsub.estimate_shading(sys.argv[1]); s = time.perf_counter() - t; "
+            "print(json.dumps({'seconds': s, 'peak_bytes': "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                          text=True, check=True)
+    ours = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\n### speed: {count} tiles {size}x{size} uint16\n")
+    print("| | time s | peak memory MiB |\n|---|---:|---:|")
+    print(f"| bgsub lowrank (from files, reading included) | {ours['seconds']:.1f} | "
+          f"{ours['peak_bytes'] / 2**20:.0f} |")
+    if use_basicpy and BASICPY.exists():
+        stack = np.stack([tifffile.imread(p) for p in sorted(folder.iterdir())])
+        peer = run_basicpy(stack, False, workdir)
+        del stack
+        if peer is not None:
+            print(f"| BaSiCPy 2.0 (stack in memory, fit only) | {peer['seconds']:.1f} | "
+                  f"{peer['peak_bytes'] / 2**20:.0f} |")
+            print(f"\nbgsub is {peer['seconds'] / ours['seconds']:.1f}x faster")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="three small cases")
+    parser.add_argument("--speed", action="store_true", help="add the throughput case")
+    parser.add_argument("--tiles", type=int, default=1000, help="tiles of the speed case")
+    parser.add_argument("--size", type=int, default=256, help="tile size of the speed case")
+    parser.add_argument("--no-basicpy", action="store_true", help="leave BaSiCPy out")
+    parser.add_argument("--speed-only", action="store_true", help="only the throughput case")
+    args = parser.parse_args()
+    use_basicpy = not args.no_basicpy
+    if use_basicpy and not BASICPY.exists():
+        print(f"BaSiCPy not installed ({BASICPY}): `make bench-shading` builds it; "
+              "its rows are left out", file=sys.stderr)
+    print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    summaries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [] if args.speed_only else generated_cases(args.quick) + real_cases(args.quick)
+        for case in cases:
+            summaries.append(print_case(case, score_case(case, use_basicpy, Path(tmp))))
+            sys.stdout.flush()
+        if summaries:
+            print("\n### summary: flat-field RMSE\n")
+            print("| case | bgsub lowrank | best CP-style | BaSiCPy | lowrank / BaSiCPy |")
+            print("|---|---:|---:|---:|---:|")
+        for s in summaries:
+            peer = "" if s["basicpy"] is None else f"{s['basicpy']:.4f}"
+            ratio = "" if s["basicpy"] is None else f"{s['ours'] / s['basicpy']:.2f}"
+            print(f"| {s['case']} | {s['ours']:.4f} | {s['best_cp']:.4f} | {peer} | {ratio} |")
+        if args.speed or args.speed_only:
+            speed_case(args.tiles, args.size, use_basicpy, Path(tmp))
+    print(f"\n(peak memory of this process: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

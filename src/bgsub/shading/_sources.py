@@ -1,0 +1,183 @@
+"""Tile sets: lists, stacks, files, folders, Zarr stores and Dask arrays, read one tile at a time.
+
+Shading is estimated from many tiles that share one field, so every input is seen
+as ``count`` tiles of ``channels`` x Y x X pixels, read (and binned to the working
+grid) one at a time: memory holds the binned stack and one tile, never the set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgsub._dtypes import check_dtype
+from bgsub.shading._fields import Grid
+
+__all__ = ["TileSet", "is_dask_array", "tile_set"]
+
+
+def is_dask_array(value: Any) -> bool:
+    """Whether ``value`` is a Dask array (without importing Dask for NumPy input)."""
+    return type(value).__module__.startswith("dask.")
+
+
+@dataclass
+class TileSet:
+    """``count`` tiles of shape (channels, Y, X); ``channel_axis`` says if the input had one."""
+
+    count: int
+    channels: int
+    shape: tuple[int, int]
+    dtype: np.dtype
+    channel_axis: bool
+    read: Callable[[int], np.ndarray]
+    names: Sequence[str]
+    lazy: Any = None  # the Dask array (count, channels, Y, X), binned with Dask when set
+
+    def binned(self, indices: Sequence[int], grid: Grid) -> np.ndarray:
+        """Tiles ``indices`` binned to ``grid``: float64 (len, channels, y, x), checked finite."""
+        if self.lazy is not None:
+            stack = _binned_dask(self.lazy[np.asarray(indices)], grid)
+        else:
+            stack = np.empty((len(indices), self.channels, *grid.shape))
+            # reading and binning release the GIL: a few threads overlap file reads
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                for row, binned in enumerate(pool.map(lambda i: grid.bin(self._tile(i)),
+                                                      indices)):
+                    stack[row] = binned
+        bad = ~np.isfinite(stack).all(axis=(1, 2, 3))
+        if bad.any():
+            first = self.names[indices[int(np.argmax(bad))]]
+            raise ValueError(f"tile {first} contains NaN or infinite values; replace them "
+                             "first (e.g. np.nan_to_num) or leave that tile out")
+        return stack
+
+    def _tile(self, index: int) -> np.ndarray:
+        tile = np.asarray(self.read(index))
+        tile = tile.reshape(1, *tile.shape) if tile.ndim == 2 else tile
+        if tile.shape != (self.channels, *self.shape):
+            first = (self.channels, *self.shape) if self.channel_axis else self.shape
+            here = tile.shape if self.channel_axis else tile.shape[-2:]
+            raise ValueError(f"tile {self.names[index]} has shape {tuple(here)} but the first "
+                             f"has {tuple(first)}; all tiles must have one shape: estimate "
+                             "each size separately")
+        return tile
+
+
+def _binned_dask(lazy: Any, grid: Grid) -> np.ndarray:
+    stack = lazy.rechunk({2: -1, 3: -1})
+    out = stack.map_blocks(grid.bin, dtype=np.float64,
+                           chunks=(stack.chunks[0], stack.chunks[1], (grid.shape[0],),
+                                   (grid.shape[1],)))
+    return np.asarray(out.compute())
+
+
+def tile_set(images: Any) -> TileSet:
+    """Describe ``images`` as a tile set, reading nothing but shapes.
+
+    Accepts a (N, Y, X) or (N, C, Y, X) array, a Dask or Zarr array of that
+    shape, a list of (Y, X) or (C, Y, X) arrays, a list of image files, a
+    folder of image files, or one file or Zarr store holding a stack.
+    """
+    if isinstance(images, (str, Path)):
+        return _from_path(Path(images))
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("no tiles given; pass a list of images, a stack or a folder")
+        if all(isinstance(i, (str, Path)) for i in images):
+            return _from_files([Path(i) for i in images])
+        return _from_list(images)
+    if is_dask_array(images):
+        return _from_stack(images, lazy=True)
+    if hasattr(images, "shape") and hasattr(images, "dtype") and hasattr(images, "__getitem__"):
+        return _from_stack(images if hasattr(images, "chunks") else np.asarray(images))
+    raise TypeError(f"cannot estimate shading from {type(images).__name__}; pass a stack "
+                    "(N, Y, X) or (N, C, Y, X), a list of arrays or files, or a folder")
+
+
+def _checked(shape: tuple[int, ...], dtype: Any, what: str) -> tuple[int, bool]:
+    check_dtype(dtype)
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{what} has shape {tuple(shape)}; shading needs a stack of tiles "
+                         "(N, Y, X) or (N, C, Y, X), or a list of 2D tiles")
+    if shape[0] < 2:
+        raise ValueError(f"{what} holds {shape[0]} tile; shading is estimated from many tiles "
+                         "(at least 2, ideally 50 or more)")
+    return (shape[1] if len(shape) == 4 else 1), len(shape) == 4
+
+
+def _from_stack(array: Any, lazy: bool = False, what: str = "the stack") -> TileSet:
+    channels, channel_axis = _checked(array.shape, array.dtype, what)
+    names = [str(i) for i in range(array.shape[0])]
+    four = (array if channel_axis else array[:, None]) if lazy else None
+    return TileSet(array.shape[0], channels, tuple(array.shape[-2:]), np.dtype(array.dtype),
+                   channel_axis, lambda i: array[i], names, four)
+
+
+def _from_list(images: Sequence[Any]) -> TileSet:
+    first = np.asarray(images[0])
+    if first.ndim not in (2, 3):
+        raise ValueError(f"tile 0 has shape {first.shape}; each tile must be (Y, X) or (C, Y, X)")
+    channels, channel_axis = _checked((len(images), *first.shape), first.dtype, "the list")
+    return TileSet(len(images), channels, tuple(first.shape[-2:]), first.dtype, channel_axis,
+                   lambda i: images[i], [str(i) for i in range(len(images))])
+
+
+def _from_path(path: Path) -> TileSet:
+    from bgsub import io
+
+    if path.is_dir() and not _is_store(path):
+        files = sorted(p for p in path.iterdir() if not p.name.startswith(".")
+                       and (p.suffix.lower() in io.IMAGE_SUFFIXES))
+        if not files:
+            raise ValueError(f"{path} holds no image files (TIFF, PNG, JPEG or Zarr); "
+                             "give the folder of the tiles")
+        return _from_files(files)
+    array, meta = io.open_image(path)
+    if "C" in meta.axes and meta.axes.index("C") != len(meta.axes) - 3:
+        raise ValueError(f"{path.name} has axes {meta.axes}; shading reads stacks whose axes "
+                         "end in CYX or YX")
+    return _from_stack(array, what=path.name)
+
+
+def _is_store(path: Path) -> bool:
+    from bgsub import io
+
+    try:
+        return io.detect_format(path) in ("zarr", "ome-zarr")
+    except io.UnsupportedFileError:
+        return False
+
+
+def _from_files(files: list[Path]) -> TileSet:
+    if len(files) < 2:
+        raise ValueError(f"{len(files)} file given; shading is estimated from many tiles "
+                         "(at least 2, ideally 50 or more)")
+    first = _read_tile(files[0])
+    channels, channel_axis = _checked((len(files), *first.shape) if first.shape[0] > 1
+                                      else (len(files), *first.shape[1:]), first.dtype,
+                                      "the files")
+    return TileSet(len(files), channels, tuple(first.shape[-2:]), first.dtype, channel_axis,
+                   lambda i: _read_tile(files[i]), [f.name for f in files])
+
+
+def _read_tile(path: Path) -> np.ndarray:
+    """One tile file as (C, Y, X): a 2D image, a CYX stack or an RGB image (samples last)."""
+    from bgsub import io
+
+    image, meta = io.read_image(path)
+    axes = meta.axes
+    if axes.endswith("S"):
+        image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
+    if axes == "YX":
+        return image[None]
+    if axes == "CYX":
+        return image
+    raise ValueError(f"{path.name} has axes {axes}; shading expects one 2D (or multichannel "
+                     "CYX) tile per file, or one stack file given on its own")

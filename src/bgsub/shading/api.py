@@ -1,0 +1,259 @@
+"""``estimate_shading`` and ``correct_shading``: the shading face of the API."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
+from bgsub.shading._fields import Grid, upsample
+from bgsub.shading._registry import get_shading_method
+from bgsub.shading._sources import is_dask_array, tile_set
+from bgsub.shading.profile import ShadingProfile
+
+__all__ = ["DEFAULT_SHADING_METHOD", "correct_shading", "estimate_shading"]
+
+DEFAULT_SHADING_METHOD = "lowrank"
+_CAUCHY = 2.385
+_SMALLEST_FLAT = 0.05  # a fitted flat-field is kept at least this (relative to its mean of 1)
+
+
+def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfield: bool = False,
+                     *, baseline: bool = False, working_size: int = 64,
+                     sample: int | None = 1000, **options: Any) -> ShadingProfile:
+    """Estimate the flat-field (and dark-field) shared by a set of tiles.
+
+    Parameters
+    ----------
+    images : array-like, list, path or Dask array
+        The tiles: a (N, Y, X) or (N, C, Y, X) stack (NumPy, Zarr or Dask), a
+        list of (Y, X) or (C, Y, X) arrays, a list of image files, a folder
+        of image files, or one file or Zarr store holding a stack. Tiles are
+        read one at a time; only their binned copies stay in memory.
+    method : str
+        A shading method (see :func:`bgsub.shading.list_shading_methods`):
+        ``"lowrank"`` (BaSiC-style, the default), or the CellProfiler-style
+        ``"gaussian"``, ``"median"``, ``"block_minimum"``, ``"polynomial"``,
+        ``"spline"``.
+    darkfield : bool
+        Also estimate an additive dark-field (``lowrank`` only). It is only
+        identifiable when tiles differ in brightness.
+    baseline : bool
+        Also estimate every tile's baseline (its background level), for
+        temporal drift; reads every tile, not only the sample.
+    working_size : int
+        Tiles are binned (mean of pixel blocks) to at most this many pixels
+        per axis before fitting.
+    sample : int, optional
+        Fit on at most this many tiles, evenly spaced through the set; None: all.
+    **options
+        The method's own options.
+
+    Returns
+    -------
+    ShadingProfile
+        ``flatfield`` (mean 1 per channel), ``darkfield`` and ``baseline``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> flat = 1.2 - ((yy - 32) ** 2 + (xx - 32) ** 2) / 64**2
+    >>> rng = np.random.default_rng(0)
+    >>> tiles = rng.poisson(100 * flat, size=(40, 64, 64)).astype(np.uint16)
+    >>> profile = estimate_shading(tiles)
+    >>> bool(np.abs(profile.flatfield - flat / flat.mean()).max() < 0.02)
+    True
+    """
+    shading = get_shading_method(method)
+    resolved = shading.resolve_options(options)
+    if darkfield and not shading.darkfield:
+        raise ValueError(f"shading method {shading.name!r} does not estimate a dark-field; use "
+                         "method='lowrank', or darkfield=False")
+    working_size = _positive_int(working_size, "working_size")
+    tiles = tile_set(images)
+    grid = Grid(tiles.shape, working_size)
+    fit_rows = _sample_rows(tiles.count, sample)
+    rows = np.arange(tiles.count) if baseline else fit_rows
+    binned = tiles.binned(rows, grid)
+    fit_stack = binned[np.searchsorted(rows, fit_rows)] if baseline else binned
+    flats, darks, baselines = [], [], []
+    for channel in range(tiles.channels):
+        stack = np.ascontiguousarray(fit_stack[:, channel])
+        fields = shading.estimate(stack, darkfield, centres=grid.centres, **resolved)
+        flat = _normalised_flat(fields.flatfield, shading.name)
+        dark = np.zeros_like(flat) if fields.darkfield is None else fields.darkfield
+        if baseline:
+            baselines.append(_baselines(binned[:, channel], flat, dark))
+        flats.append(_full(flat, grid, flat=True))
+        darks.append(_full(dark, grid, flat=False))
+    flatfield, darkfield_ = np.stack(flats), np.stack(darks)
+    if not tiles.channel_axis:
+        flatfield, darkfield_ = flatfield[0], darkfield_[0]
+    base = None
+    if baseline:
+        base = np.stack(baselines, axis=1) if tiles.channel_axis else baselines[0]
+    settings = {**resolved, "working_size": working_size, "tiles": tiles.count,
+                "tiles_fitted": len(fit_rows)}
+    return ShadingProfile(flatfield.astype(np.float32), darkfield_.astype(np.float32), base,
+                          shading.name, settings, bool(darkfield))
+
+
+def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = False,
+                    output_dtype: str | np.dtype = "same") -> Any:
+    """Apply a shading profile: ``(image - darkfield) / flatfield``, dtype-safe, per channel.
+
+    Parameters
+    ----------
+    images : ndarray, list of ndarray, Dask or Zarr array
+        One tile (Y, X) or (C, Y, X), or a stack whose last axes are the
+        profile's ((..., Y, X), or (..., C, Y, X) for a profile with channels).
+    profile : ShadingProfile
+        From :func:`estimate_shading` or :meth:`ShadingProfile.load`.
+    baseline : bool
+        Also remove the drift of the per-tile baseline (``baseline_i - mean``),
+        which needs the stack the profile was estimated from.
+    output_dtype : {"same", "float", "float32", "float64"}
+        ``"same"``: the input's dtype (integers rounded and clipped, never
+        wrapped); ``"float"``: the float type the work is done in.
+
+    Returns
+    -------
+    Same kind as ``images``
+        An ndarray (a list for a list); a lazy Dask array for Dask or Zarr
+        input, computed chunk by chunk with the same result as in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flat = np.full((4, 4), 2.0, np.float32); flat[0] = 0.5
+    >>> profile = ShadingProfile(flat / flat.mean(), np.zeros((4, 4), np.float32))
+    >>> correct_shading(np.full((4, 4), 100, np.uint16), profile)[:2, 0].tolist()
+    [325, 81]
+    """
+    if not isinstance(profile, ShadingProfile):
+        raise TypeError("profile must be a ShadingProfile (from bgsub.estimate_shading or "
+                        "ShadingProfile.load)")
+    if isinstance(images, (list, tuple)):
+        if baseline:  # the drift is indexed by tile: correct the list as the stack it is
+            return list(correct_shading(np.stack(images), profile, baseline=True,
+                                        output_dtype=output_dtype))
+        return [correct_shading(i, profile, output_dtype=output_dtype) for i in images]
+    if isinstance(images, (str, bytes)) or hasattr(images, "__fspath__"):
+        raise TypeError("correct_shading takes pixels, not paths; read them with "
+                        "bgsub.io.read_image, or run `bgsub run ... --flatfield PROFILE`")
+    lazy = is_dask_array(images) or (hasattr(images, "chunks") and not
+                                     isinstance(images, np.ndarray))
+    if not lazy:
+        images = np.asarray(images)
+    dtype = check_dtype(images.dtype)
+    _check_fits(images.shape, profile, baseline)
+    work = work_dtype(dtype)
+    out = output_dtype_for(dtype, output_dtype)
+    flat, dark = profile.flatfield.astype(work), profile.darkfield.astype(work)
+    drift = _drift(profile, images.shape, work) if baseline else None
+    if lazy:
+        return _correct_dask(images, flat, dark, drift, work, out)
+    if images.ndim == flat.ndim:
+        return _correct_block(images, flat, dark, drift, work, out)
+    result = np.empty(images.shape, out)
+    lead = images.shape[: images.ndim - flat.ndim]
+    for index in np.ndindex(*lead):
+        here = None if drift is None else drift[index[:1]]
+        result[index] = _correct_block(images[index], flat, dark, here, work, out)
+    return result
+
+
+def _correct_block(block: np.ndarray, flat: np.ndarray, dark: np.ndarray,
+                   drift: np.ndarray | None, work: np.dtype, out: np.dtype) -> np.ndarray:
+    values = block.astype(work)
+    values -= dark
+    values /= flat
+    if drift is not None:
+        values -= drift
+    return cast_result(values, out)
+
+
+def _correct_dask(images: Any, flat: np.ndarray, dark: np.ndarray, drift: np.ndarray | None,
+                  work: np.dtype, out: np.dtype) -> Any:
+    import dask.array as da
+
+    images = images if is_dask_array(images) else da.from_array(images, chunks=images.chunks)
+    field_chunks = images.chunks[-flat.ndim:]
+    flat_d = da.from_array(flat, chunks=field_chunks)
+    dark_d = da.from_array(dark, chunks=field_chunks)
+    if drift is None:
+        return da.map_blocks(_correct_block, images, flat_d, dark_d, None, work, out, dtype=out)
+    drift_d = da.from_array(drift, chunks=images.chunks[:1] + ((1,),) * (drift.ndim - 1))
+    return da.map_blocks(_correct_block, images, flat_d, dark_d, drift_d, work, out, dtype=out)
+
+
+def _check_fits(shape: tuple[int, ...], profile: ShadingProfile, baseline: bool) -> None:
+    fields = profile.flatfield.shape
+    if len(shape) < len(fields) or tuple(shape[-len(fields):]) != fields:
+        what = "(C, Y, X)" if profile.channel_axis else "(Y, X)"
+        raise ValueError(f"the profile is for tiles of shape {what} = {fields}, the images have "
+                         f"shape {tuple(shape)}; estimate a profile from tiles of this size")
+    if baseline:
+        if profile.baseline is None:
+            raise ValueError("the profile has no baseline; estimate it with baseline=True, or "
+                             "correct without baseline=True")
+        if len(shape) != len(fields) + 1 or shape[0] != len(profile.baseline):
+            raise ValueError(f"the profile's baseline is for a stack of {len(profile.baseline)} "
+                             f"tiles, the images have shape {tuple(shape)}; pass that stack")
+
+
+def _drift(profile: ShadingProfile, shape: tuple[int, ...], work: np.dtype) -> np.ndarray:
+    values = np.asarray(profile.baseline, dtype=np.float64)
+    drift = (values - values.mean(axis=0)).astype(work)
+    return drift.reshape(drift.shape + (1,) * (len(shape) - drift.ndim))
+
+
+def _normalised_flat(flat: np.ndarray, method: str) -> np.ndarray:
+    flat = np.asarray(flat, dtype=np.float64)
+    mean = float(flat.mean())
+    if not np.isfinite(flat).all() or mean <= 0:
+        raise ValueError(f"shading method {method!r} found no usable flat-field (mean {mean:g}); "
+                         "check that the tiles are not empty or constant")
+    flat = flat / mean
+    if flat.min() < _SMALLEST_FLAT:
+        warnings.warn(f"the {method} flat-field falls to {flat.min():.3g} of its mean; kept at "
+                      f"{_SMALLEST_FLAT} there (are the tiles mostly empty?)", stacklevel=3)
+        flat = np.maximum(flat, _SMALLEST_FLAT)
+    return flat
+
+
+def _full(field: np.ndarray, grid: Grid, flat: bool) -> np.ndarray:
+    full = upsample(field, grid)
+    if flat:
+        full = np.maximum(full / full.mean(), _SMALLEST_FLAT)
+    return full
+
+
+def _baselines(stack: np.ndarray, flat: np.ndarray, dark: np.ndarray,
+               iterations: int = 10) -> np.ndarray:
+    """Each tile's baseline: a Cauchy-weighted fit of ``tile ~ b * flat + dark``."""
+    data = stack.reshape(len(stack), -1) - dark.ravel()
+    f = flat.ravel()
+    b = np.median(data / f, axis=1)
+    for _ in range(iterations):
+        residual = data - b[:, None] * f
+        spread = 1.4826 * np.median(np.abs(residual), axis=1, keepdims=True)
+        weights = 1.0 / (1.0 + (residual / (_CAUCHY * np.maximum(spread, 1e-12))) ** 2)
+        b = (weights * data) @ f / np.maximum(weights @ f**2, np.finfo(float).tiny)
+    return b
+
+
+def _sample_rows(count: int, sample: int | None) -> np.ndarray:
+    if sample is None or sample >= count:
+        return np.arange(count)
+    sample = _positive_int(sample, "sample")
+    return np.unique(np.linspace(0, count - 1, max(sample, 2)).round().astype(np.intp))
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is not accepted; use a whole number >= 1")
+    return int(value)

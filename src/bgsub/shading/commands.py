@@ -1,0 +1,156 @@
+"""``bgsub shading``: estimate a profile from a folder or store, apply one to images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from bgsub.shading._registry import list_shading_methods
+from bgsub.shading.api import DEFAULT_SHADING_METHOD, estimate_shading
+
+__all__ = ["shading_group"]
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
+    from bgsub.config import parse_option
+
+    options: dict[str, Any] = {}
+    for text in values:
+        options.update(parse_option(text))
+    return options
+
+
+@click.group("shading")
+def shading_group() -> None:
+    """Flat-field and dark-field shared by many tiles (see docs/shading.md)."""
+
+
+@shading_group.command("methods")
+def methods_command() -> None:
+    """List the shading methods and their options."""
+    for method in list_shading_methods():
+        dark = " (+dark-field)" if method.darkfield else ""
+        click.echo(f"{method.name}{dark}: {method.summary}")
+        for p in method.parameters:
+            click.echo(f"    {p.name}={p.default!r}  {p.doc}")
+
+
+@shading_group.command("estimate")
+@click.argument("source")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The profile to write, e.g. profile.ome.tif (OME-TIFF).")
+@click.option("-m", "--method", default=DEFAULT_SHADING_METHOD, show_default=True,
+              type=click.Choice([m.name for m in list_shading_methods()]),
+              help="Shading method.")
+@click.option("--darkfield/--no-darkfield", default=False, show_default=True,
+              help="Also estimate the dark-field (lowrank only).")
+@click.option("--baseline", is_flag=True, help="Also estimate each tile's baseline (drift).")
+@click.option("--working-size", default=64, show_default=True, type=click.IntRange(min=4),
+              help="Tiles are binned to at most this many pixels per axis.")
+@click.option("--sample", default=1000, show_default=True, type=click.IntRange(min=2),
+              help="Fit on at most this many tiles, evenly spaced.")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="A method option, e.g. -O terms=10 (repeatable).")
+@click.option("--figure/--no-figure", default=False, show_default=True,
+              help="Also write <output>.png: the fields and a before/after mosaic.")
+@click.option("--grid", "columns", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Tiles per row of the figure's mosaic (the first rows are shown).")
+def estimate_command(source: str, output: Path, method: str, darkfield: bool, baseline: bool,
+                     working_size: int, sample: int, options: tuple[str, ...], figure: bool,
+                     columns: int) -> None:
+    """Estimate the shading of the tiles in SOURCE (a folder of images, a stack file or a Zarr
+    store) and save it as an OME-TIFF profile for `bgsub run --flatfield`.
+
+    \b
+    Examples:
+      bgsub shading estimate tiles/ -o profile.ome.tif --figure
+      bgsub shading estimate plate.zarr -o profile.ome.tif --darkfield
+    """
+    try:
+        profile = estimate_shading(source, method, darkfield, baseline=baseline,
+                                   working_size=working_size, sample=sample,
+                                   **_parse_options(options))
+    except (TypeError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    profile.save(output)
+    flat = profile.flatfield
+    click.echo(f"profile    : {method}, {profile.options['tiles']} tiles "
+               f"{profile.shape[0]}x{profile.shape[1]}; flat-field "
+               f"{float(flat.min()):.3f}-{float(flat.max()):.3f}"
+               + (f"; dark-field mean {float(profile.darkfield.mean()):.1f}" if darkfield else ""))
+    click.echo(f"wrote      : {output}")
+    if figure:
+        png = output.with_name(output.name.split(".")[0] + ".png")
+        tiles = _first_tiles(source, columns * min(columns, 3))
+        from bgsub.shading.figure import profile_figure
+
+        profile_figure(profile, tiles, columns, title=f"bgsub shading: {method}", path=png)
+        click.echo(f"wrote      : {png}")
+
+
+def _first_tiles(source: str, count: int) -> np.ndarray:
+    """The first ``count`` tiles of ``source``, first channel: (count, Y, X)."""
+    from bgsub.shading._sources import tile_set
+
+    tiles = tile_set(source)
+    picked = [np.asarray(tiles.read(i)) for i in range(min(count, tiles.count))]
+    return np.stack([t if t.ndim == 2 else t[0] for t in picked])
+
+
+@shading_group.command("apply")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "outdir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
+@click.option("--flatfield", default=None, metavar="FILE",
+              help="A `bgsub shading estimate` profile or a flat-field image.")
+@click.option("--darkfield", default=None, metavar="FILE", help="A dark-frame image.")
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
+                  darkfield: str | None, recursive: bool, overwrite: bool) -> None:
+    """Correct the shading of every INPUT, instead of subtracting a background (for both in
+    one pass: `bgsub run ... --flatfield FILE`). Outputs keep the input's name, format,
+    dtype and metadata, with a provenance record.
+
+    \b
+    Example:
+      bgsub shading apply tiles/ -o flat --flatfield profile.ome.tif
+    """
+    import dataclasses
+
+    from bgsub import io
+    from bgsub._version import __version__
+    from bgsub.batch import expand_inputs
+    from bgsub.shading.files import apply_to_image, load_fields
+
+    try:
+        profile = load_fields(flatfield, darkfield)
+    except (TypeError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    sources, problems = expand_inputs(inputs, recursive)
+    failed = len(problems)
+    for problem in problems:
+        click.echo(f"failed     : {problem.path}: {problem.message}", err=True)
+    record = {"kind": "bgsub shading correction", "bgsub": __version__,
+              "flatfield": flatfield, "darkfield": darkfield, "method": profile.method}
+    for source in sources:
+        target = outdir / source.relative
+        try:
+            if target.exists() and not overwrite:
+                raise ValueError(f"{target} exists; add --overwrite or choose another -o")
+            if target.resolve() == source.path.resolve():
+                raise ValueError("the output would replace its input; choose another -o")
+            image, meta = io.read_image(source.path)
+            corrected = apply_to_image(image, meta.axes, profile)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            io.write_image(target, corrected, dataclasses.replace(meta, provenance=None),
+                           {**record, "input": str(source.path)})
+            click.echo(f"done       : {target}")
+        except (TypeError, ValueError, OSError) as exc:
+            failed += 1
+            click.echo(f"failed     : {source.path}: {exc}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} input(s) failed")

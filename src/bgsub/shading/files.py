@@ -1,0 +1,92 @@
+"""Shading fields from files, applied to images with their axes: what ``bgsub run`` uses."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bgsub.shading.api import correct_shading
+from bgsub.shading.profile import PROFILE_KIND, ShadingProfile
+
+__all__ = ["apply_to_image", "load_fields"]
+
+
+@lru_cache(maxsize=4)
+def load_fields(flatfield: str | None, darkfield: str | None = None) -> ShadingProfile:
+    """A profile from a ``--flatfield`` file and/or a ``--darkfield`` file.
+
+    ``flatfield`` is a profile written by ``bgsub shading estimate`` (flat- and
+    dark-field), or any image of the flat-field (e.g. a fluorescent slide), which
+    is scaled to mean 1 per channel after the dark-field is subtracted.
+    ``darkfield`` is an image of the camera offset (e.g. the mean of frames taken
+    with the shutter closed); it replaces a profile's dark-field.
+    """
+    from bgsub import io
+
+    profile = None
+    if flatfield is not None:
+        image, meta = io.read_image(flatfield)
+        if (meta.provenance or {}).get("kind") == PROFILE_KIND:
+            profile = ShadingProfile.load(flatfield)
+    dark = None if darkfield is None else _fields_image(Path(darkfield))
+    if profile is not None:
+        if dark is None:
+            return profile
+        return ShadingProfile(profile.flatfield, _shaped(dark, profile.flatfield, darkfield),
+                              profile.baseline, profile.method, profile.options, True)
+    if flatfield is None:
+        if dark is None:
+            raise ValueError("give --flatfield, --darkfield or both")
+        return ShadingProfile(np.ones_like(dark), dark, method="dark frame")
+    flat = _fields_image(Path(flatfield))
+    dark = np.zeros_like(flat) if dark is None else _shaped(dark, flat, darkfield)
+    flat = flat - dark
+    means = flat.mean(axis=(-2, -1), keepdims=True)
+    if np.any(means <= 0):
+        raise ValueError(f"{Path(flatfield).name} has no positive mean after the dark-field is "
+                         "subtracted; give a flat-field image (bright, even specimen)")
+    return ShadingProfile((flat / means).astype(np.float32), dark.astype(np.float32),
+                          method="measured", options={"flatfield": str(flatfield)},
+                          darkfield_estimated=darkfield is not None)
+
+
+def _fields_image(path: Path) -> np.ndarray:
+    from bgsub import io
+
+    image, meta = io.read_image(path)
+    axes = meta.axes
+    if axes.endswith("S"):
+        image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
+    if axes not in ("YX", "CYX"):
+        raise ValueError(f"{path.name} has axes {axes}; a flat- or dark-field image is one "
+                         "2D plane, or one per channel (CYX)")
+    return np.asarray(image, dtype=np.float32)
+
+
+def _shaped(dark: np.ndarray, flat: np.ndarray, name: str) -> np.ndarray:
+    if dark.shape != flat.shape:
+        raise ValueError(f"the dark-field {Path(name).name} has shape {dark.shape}, the "
+                         f"flat-field {flat.shape}; give fields of one shape")
+    return dark
+
+
+def apply_to_image(image: np.ndarray, axes: str, profile: ShadingProfile) -> np.ndarray:
+    """Correct every Y-X plane of ``image`` (axes as the file names them), dtype kept.
+
+    A profile with channels is matched to the image's ``C`` (or RGB ``S``) axis;
+    a single-channel profile applies to every plane.
+    """
+    channel = next((axes.index(a) for a in "CS" if a in axes), None)
+    y, x = axes.index("Y"), axes.index("X")
+    if profile.channel_axis:
+        if channel is None:
+            raise ValueError(f"the profile has {profile.flatfield.shape[0]} channels, the image "
+                             f"(axes {axes}) has none; use a single-channel profile")
+        order = [i for i in range(image.ndim) if i not in (channel, y, x)] + [channel, y, x]
+    else:
+        order = [i for i in range(image.ndim) if i not in (y, x)] + [y, x]
+    moved = np.transpose(image, order)
+    corrected = correct_shading(moved, profile)
+    return np.transpose(corrected, np.argsort(order))

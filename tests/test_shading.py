@@ -1,0 +1,292 @@
+"""Shading correction: known-field recovery, dtype safety, in memory == Dask == cluster,
+bad inputs, and the command line round trip (docs/shading.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from numpy.testing import assert_allclose, assert_array_equal
+
+import bgsub
+from bgsub.shading import ShadingProfile, get_shading_method, list_shading_methods
+from bgsub.shading.files import apply_to_image, load_fields
+
+SIZE = 64
+TILES = 40
+
+
+def _vignetting(size: int = SIZE, power: float = 2.0) -> np.ndarray:
+    """Off-centre radial falloff: to 26 % of the mean in a corner (power 2), 63 % (power 0.5)."""
+    y, x = (np.mgrid[:size, :size] + 0.5) / size
+    field = 1.0 / (1.0 + ((y - 0.45) ** 2 + (x - 0.55) ** 2) / 0.25) ** power
+    return field / field.mean()
+
+
+def _tiles(dark: float | np.ndarray = 0.0, spots: bool = True, seed: int = 0,
+           count: int = TILES, power: float = 2.0) -> np.ndarray:
+    """(count, SIZE, SIZE) uint16: (level_i + sparse spots) * F + D, Poisson noise."""
+    rng = np.random.default_rng(seed)
+    flat = _vignetting(power=power)
+    level = rng.uniform(150, 450, count)
+    scene = np.repeat(level[:, None, None], SIZE, 1).repeat(SIZE, 2)
+    if spots:
+        for i in range(count):
+            ys, xs = rng.integers(0, SIZE, (2, 6))
+            scene[i, ys, xs] += rng.uniform(2000, 4000, 6)
+    return rng.poisson(scene * flat + dark).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def tiles() -> np.ndarray:
+    return _tiles()
+
+
+@pytest.fixture(scope="module")
+def profile(tiles) -> ShadingProfile:
+    return bgsub.estimate_shading(tiles)
+
+
+# -- recovery of known fields --------------------------------------------------------------
+
+def test_lowrank_recovers_flatfield(profile):
+    # 40 noisy tiles of 64x64 with bright spots: the field within 1 % RMSE, 3 % anywhere
+    error = profile.flatfield - _vignetting()
+    assert np.sqrt(np.mean(error**2)) < 0.01
+    assert np.abs(error).max() < 0.03
+    assert profile.flatfield.dtype == np.float32
+    assert abs(float(profile.flatfield.mean()) - 1.0) < 1e-5
+
+
+def test_lowrank_recovers_dark_offset():
+    # a flat camera offset of 100 counts: recovered within 10 counts, the flat-field within 2 %
+    profile = bgsub.estimate_shading(_tiles(dark=100.0, seed=1), darkfield=True)
+    assert abs(float(profile.darkfield.mean()) - 100.0) < 10.0
+    assert np.sqrt(np.mean((profile.flatfield - _vignetting()) ** 2)) < 0.02
+    assert profile.darkfield_estimated
+
+
+def test_dark_field_of_evenly_bright_tiles_is_refused_with_a_warning():
+    rng = np.random.default_rng(3)
+    even = rng.poisson(np.full((TILES, 1, 1), 300.0) * _vignetting() + 100).astype(np.uint16)
+    with pytest.warns(UserWarning, match="too little to tell a dark-field"):
+        profile = bgsub.estimate_shading(even, darkfield=True)
+    assert not profile.darkfield.any()
+
+
+def test_baseline_follows_each_tile(tiles):
+    profile = bgsub.estimate_shading(tiles, baseline=True)
+    level = np.random.default_rng(0).uniform(150, 450, TILES)
+    # the spots sit on top of the level; the baseline is the level within 3 %
+    assert_allclose(profile.baseline, level, rtol=0.03)
+
+
+@pytest.mark.parametrize("method", ["gaussian", "median", "block_minimum", "polynomial",
+                                    "spline"])
+def test_cellprofiler_style_methods_find_the_field(method):
+    # a milder field without spots (their smoothing cannot reject them): within 3 % RMSE
+    profile = bgsub.estimate_shading(_tiles(spots=False, seed=2, power=0.5), method)
+    assert np.sqrt(np.mean((profile.flatfield - _vignetting(power=0.5)) ** 2)) < 0.03
+
+
+def test_registry_lists_methods_and_aliases():
+    names = [m.name for m in list_shading_methods()]
+    assert names == sorted(names) and "lowrank" in names
+    assert get_shading_method("BaSiC").name == "lowrank"
+
+
+# -- correction --------------------------------------------------------------------------
+
+def test_correct_is_dtype_safe_and_matches_float64_reference(tiles, profile):
+    corrected = bgsub.correct_shading(tiles, profile)
+    assert corrected.dtype == np.uint16
+    reference = (tiles.astype(np.float64) - profile.darkfield) / profile.flatfield
+    assert np.abs(corrected - np.clip(np.rint(reference), 0, 65535)).max() <= 1
+    floats = bgsub.correct_shading(tiles, profile, output_dtype="float")
+    assert floats.dtype == np.float32
+    assert_allclose(floats, reference, rtol=1e-5)
+
+
+def test_correct_clips_instead_of_wrapping():
+    flat = np.full((4, 4), 1.0, np.float32)
+    flat[0, 0] = 0.01
+    profile = ShadingProfile(flat / flat.mean(), np.full((4, 4), 50, np.float32))
+    image = np.full((4, 4), 60000, np.uint16)
+    image[1, 1] = 10  # below the dark-field: 0, not 65496
+    out = bgsub.correct_shading(image, profile)
+    assert out[0, 0] == 65535 and out[1, 1] == 0
+
+
+def test_correct_flattens_the_tiles(tiles, profile):
+    plain = _tiles(spots=False)
+    corrected = bgsub.correct_shading(plain, profile, output_dtype="float64")
+    # each tile's rows and columns become even: edge vs centre within 3 %
+    ratio = corrected[:, :8, :8].mean() / corrected[:, 28:36, 28:36].mean()
+    assert abs(ratio - 1.0) < 0.03
+
+
+def test_channels_are_corrected_separately(tiles):
+    stack = np.stack([tiles, tiles // 2], axis=1)  # (N, C, Y, X)
+    profile = bgsub.estimate_shading(stack, "gaussian")
+    assert profile.flatfield.shape == (2, SIZE, SIZE)
+    one = bgsub.estimate_shading(tiles, "gaussian")
+    assert_allclose(profile.flatfield[0], one.flatfield, atol=1e-6)
+    corrected = bgsub.correct_shading(stack[:3], profile)
+    assert corrected.shape == (3, 2, SIZE, SIZE)
+
+
+def test_baseline_drift_is_removed(tiles):
+    profile = bgsub.estimate_shading(tiles, baseline=True)
+    corrected = bgsub.correct_shading(tiles, profile, baseline=True, output_dtype="float64")
+    medians = np.median(corrected.reshape(TILES, -1), axis=1)
+    assert medians.std() < 0.05 * tiles.std(axis=(1, 2)).mean() + 0.02 * medians.mean()
+
+
+# -- inputs: lists, files, Zarr, Dask, cluster ---------------------------------------------
+
+def test_every_input_kind_gives_the_same_profile(tmp_path, tiles):
+    # reading is the same for every method: the quick median filter stands for all
+    want = bgsub.estimate_shading(tiles, "median")
+    import dask.array as da
+    import zarr
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles):
+        tifffile.imwrite(folder / f"tile_{i:02d}.tif", tile)
+    store = zarr.open_array(str(tmp_path / "tiles.zarr"), mode="w", shape=tiles.shape,
+                            chunks=(4, SIZE, SIZE), dtype=tiles.dtype)
+    store[:] = tiles
+    sources = [list(tiles), folder, sorted(folder.glob("*.tif")),
+               str(tmp_path / "tiles.zarr"), da.from_array(tiles, chunks=(7, 32, 32))]
+    for source in sources:
+        assert_array_equal(bgsub.estimate_shading(source, "median").flatfield, want.flatfield)
+
+
+def test_sample_bounds_the_tiles_used(tiles):
+    profile = bgsub.estimate_shading(tiles, sample=10)
+    assert profile.options["tiles_fitted"] == 10 and profile.options["tiles"] == TILES
+
+
+def test_dask_and_cluster_equal_memory(tiles):
+    import dask.array as da
+
+    distributed = pytest.importorskip("distributed")
+    profile = bgsub.estimate_shading(tiles, darkfield=True, baseline=True, iterations=6)
+    want = bgsub.correct_shading(tiles, profile, baseline=True)
+    lazy = bgsub.correct_shading(da.from_array(tiles, chunks=(7, 24, 40)), profile,
+                                 baseline=True)
+    assert_array_equal(lazy.compute(scheduler="threads"), want)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            assert_array_equal(lazy.compute(), want)
+            estimated = bgsub.estimate_shading(da.from_array(tiles, chunks=(9, SIZE, SIZE)),
+                                               darkfield=True, baseline=True, iterations=6)
+    assert_array_equal(estimated.flatfield, profile.flatfield)
+    assert_array_equal(estimated.darkfield, profile.darkfield)
+
+
+# -- bad inputs ----------------------------------------------------------------------------
+
+def test_tiles_of_different_shapes(tiles):
+    with pytest.raises(ValueError, match=r"tile 1 has shape \(60, 64\).*one shape"):
+        bgsub.estimate_shading([tiles[0], tiles[1][:60], tiles[2]])
+
+
+def test_profile_of_the_wrong_shape(profile):
+    with pytest.raises(ValueError, match="profile is for tiles of shape.*estimate a profile"):
+        bgsub.correct_shading(np.zeros((32, 32), np.uint16), profile)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan])
+def test_flatfield_with_zero_negative_or_nan(bad):
+    flat = np.ones((8, 8), np.float32)
+    flat[2, 3] = bad
+    with pytest.raises(ValueError, match="1 pixel.*must be positive everywhere.*clip"):
+        ShadingProfile(flat, np.zeros((8, 8), np.float32))
+
+
+def test_nan_in_tiles(tiles):
+    bad = tiles.astype(np.float32)
+    bad[5, 3, 3] = np.nan
+    with pytest.raises(ValueError, match="tile 5 contains NaN.*nan_to_num"):
+        bgsub.estimate_shading(bad)
+
+
+def test_other_bad_inputs(tiles, profile):
+    with pytest.raises(ValueError, match="does not estimate a dark-field.*lowrank"):
+        bgsub.estimate_shading(tiles, "gaussian", darkfield=True)
+    with pytest.raises(ValueError, match="at least 2"):
+        bgsub.estimate_shading(tiles[:1])
+    with pytest.raises(ValueError, match="shape.*stack of tiles"):
+        bgsub.estimate_shading(tiles[0])
+    with pytest.raises(ValueError, match="unknown shading method"):
+        bgsub.estimate_shading(tiles, "nope")
+    with pytest.raises(TypeError, match="unknown option"):
+        bgsub.estimate_shading(tiles, terms_x=3)
+    with pytest.raises(ValueError, match="no baseline"):
+        bgsub.correct_shading(tiles, profile, baseline=True)
+    with pytest.raises(TypeError, match="bgsub run"):
+        bgsub.correct_shading("tile.tif", profile)
+    with pytest.raises(ValueError, match="dark-field has NaN"):
+        ShadingProfile(np.ones((4, 4)), np.full((4, 4), np.nan))
+
+
+# -- files and the command line ------------------------------------------------------------
+
+def test_profile_file_round_trip(tmp_path, tiles):
+    profile = bgsub.estimate_shading(tiles, darkfield=True, baseline=True)
+    profile.save(tmp_path / "p.ome.tif")
+    back = ShadingProfile.load(tmp_path / "p.ome.tif")
+    assert_array_equal(back.flatfield, profile.flatfield)
+    assert_array_equal(back.darkfield, profile.darkfield)
+    assert_allclose(back.baseline, profile.baseline)
+    assert back.method == "lowrank" and back.darkfield_estimated
+
+
+def test_measured_flatfield_image_is_normalised(tmp_path):
+    flat = (_vignetting() * 1000 + 100).astype(np.float32)
+    tifffile.imwrite(tmp_path / "flat.tif", flat)
+    tifffile.imwrite(tmp_path / "dark.tif", np.full((SIZE, SIZE), 100, np.float32))
+    profile = load_fields(str(tmp_path / "flat.tif"), str(tmp_path / "dark.tif"))
+    assert_allclose(profile.flatfield, _vignetting(), rtol=1e-4)
+    image = np.stack([np.full((SIZE, SIZE), 7, np.uint8)] * 3, axis=-1)  # RGB, YXS
+    assert apply_to_image(image, "YXS", ShadingProfile(np.ones((SIZE, SIZE)),
+                                                       np.ones((SIZE, SIZE)))).max() == 6
+
+
+def test_cli_estimate_then_run(tmp_path, tiles):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:12]):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o",
+                                str(tmp_path / "p.ome.tif"), "--figure"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "p.png").stat().st_size > 0
+    saved = ShadingProfile.load(tmp_path / "p.ome.tif")
+    assert_array_equal(saved.flatfield, bgsub.estimate_shading(folder).flatfield)
+    done = runner.invoke(main, ["run", str(folder / "t00.tif"), "-o", str(tmp_path / "out"),
+                                "--flatfield", str(tmp_path / "p.ome.tif"), "--method",
+                                "rolling_ball", "--radius", "10", "-q"])
+    assert done.exit_code == 0, done.output
+    shaded = bgsub.correct_shading(tiles[0], saved)
+    want = bgsub.subtract_background(shaded, "rolling_ball", 10)
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "t00.tif"), want)
+    done = runner.invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
+                                "--flatfield", str(tmp_path / "p.ome.tif")])
+    assert done.exit_code == 0, done.output
+    assert_array_equal(tifffile.imread(tmp_path / "flat" / "t03.tif"),
+                       bgsub.correct_shading(tiles[3], saved))
+    done = runner.invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
+                                "--flatfield", str(tmp_path / "p.ome.tif")])
+    assert done.exit_code != 0 and "--overwrite" in done.output
+    done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
+                                str(tmp_path / "q.ome.tif")])
+    assert done.exit_code != 0 and "stack of tiles" in done.output
