@@ -16,7 +16,7 @@ import numpy as np
 import tifffile
 
 from bgsub.io._errors import UnsupportedFileError
-from bgsub.io._limits import check_size
+from bgsub.io._limits import check_size, check_tiff_blocks
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -124,6 +124,7 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
         raise UnsupportedFileError("the TIFF's pixel type is not supported; "
                                    "save it as 8/16/32-bit integer or float")
     check_size(s.shape, s.dtype, max_bytes)
+    check_tiff_blocks(s.keyframe, max_bytes)
     _check_complete(s.keyframe, path.stat().st_size)
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
