@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from bgsub._axes import Layout, parse_axes
+from bgsub._bounds import check_presmooth_fits, refuse_masked
 from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.auto import suggest_radius
@@ -316,8 +317,9 @@ def _plan(
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
     _check_options_reach(chosen, radii, resolved, extent)
-    return _Plan(array, chosen, layout, radii, bool(light_background),
-                 parse_presmooth(presmooth), resolved)
+    smoothing = parse_presmooth(presmooth)
+    check_presmooth_fits(smoothing, radii, extent)
+    return _Plan(array, chosen, layout, radii, bool(light_background), smoothing, resolved)
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -326,6 +328,7 @@ def _check_image(image: Any) -> np.ndarray:
             f"image must be an array, got {type(image).__name__}; "
             "read files with bgsub.io.read_image(path)"
         )
+    refuse_masked(image)
     array = image if _is_dask_array(image) else _as_array(image)
     check_dtype(array.dtype)
     if array.ndim < 2:
