@@ -136,7 +136,7 @@ def _expand_one(pattern: str, recursive: bool) -> list[Source]:
     else:
         root = _static_root(pattern)
         found = [Source(Path(m), Path(m).relative_to(root))
-                 for m in sorted(glob.glob(pattern, recursive=recursive))
+                 for m in paths.glob_once(pattern, root, recursive, io._zarr.is_zarr)
                  if _is_image_candidate(Path(m))]
     outputs = _outputs_recorded_near(s.path.parent for s in found)
     return [s for s in found if _key(s.path) not in outputs]

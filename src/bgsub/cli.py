@@ -98,14 +98,14 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
     image = sample()
     try:
         size = suggest_radius(image).radius if radius == "auto" else float(radius)
+    except ValueError:
+        _fail(f"--radius {radius!r} is not a number; give pixels or 'auto'", 2)
+    try:
         foreground, background = subtract_background(image, method, size,
                                                      return_background=True)
         tif = paths.check_inside(outdir / "sample_nuclei_foreground.tif", outdir)
         png = paths.check_inside(outdir / "sample_nuclei_comparison.png", outdir)
-    except ValueError as exc:
-        _fail(f"--radius {radius!r}: {exc}" if "radius" in str(exc) and radius != "auto"
-              else str(exc), 2)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         _fail(str(exc), 2)
     outdir.mkdir(parents=True, exist_ok=True)
     _atomic_tiff(tif, foreground, tifffile)

@@ -14,12 +14,13 @@ before writing, and cheap enough to call for every file.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 __all__ = ["OutsideOutputError", "check_inside", "check_name", "check_not_input",
-           "is_inside", "real", "walk_once"]
+           "glob_once", "is_inside", "real", "walk_once"]
 
 #: The longest file name (bytes) most file systems accept.
 NAME_MAX = 255
@@ -139,3 +140,33 @@ def walk_once(folder: Path, recursive: bool, is_leaf: Callable[[Path], bool]
                 yield entry
 
     yield from walk(folder)
+
+
+def glob_once(pattern: str, root: Path, recursive: bool, is_leaf: Callable[[Path], bool]
+              ) -> list[Path]:
+    """The paths below ``root`` matching ``pattern`` (glob syntax), each real folder walked once.
+
+    :func:`glob.glob` follows links to folders without end: two links to
+    ``.`` make ``"in/**/*.tif"`` run for ever. Here ``**`` (with
+    ``recursive``) matches any number of folders, ``*``, ``?`` and ``[...]``
+    match within one name, as for :func:`glob.glob`; hidden names are skipped.
+    """
+    wanted = Path(pattern).parts[len(root.parts) if str(root) != "." else 0:]
+    if not recursive:
+        wanted = tuple("*" if part == "**" else part for part in wanted)
+    deep = len(wanted) > 1 or "**" in wanted
+    found = []
+    for path in walk_once(root, deep, is_leaf):
+        parts = path.relative_to(root).parts
+        if _matches(parts, wanted):
+            found.append(path)
+    return sorted(found)
+
+
+def _matches(parts: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    if not wanted:
+        return not parts
+    if wanted[0] == "**":
+        return _matches(parts, wanted[1:]) or (bool(parts) and _matches(parts[1:], wanted))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], wanted[0]) and _matches(
+        parts[1:], wanted[1:])
