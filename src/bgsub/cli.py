@@ -6,6 +6,7 @@ A thin face over :mod:`bgsub.batch` (planning and running) and :mod:`bgsub.io`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ class _OneLineGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line; print a usage error on one line and exit 2."""
         kwargs["standalone_mode"] = False
+        _escape_undecodable_names()
         try:
             code = super().main(*args, **kwargs)
         except click.exceptions.Abort:  # Ctrl-C outside `bgsub run`, which has its own
@@ -53,6 +55,17 @@ class _OneLineGroup(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _escape_undecodable_names() -> None:
+    """Print a file name with bytes that are not UTF-8 (``a\\xffb.tif``) escaped.
+
+    Python decodes such bytes to lone surrogates, which a UTF-8 stream refuses
+    to print (``UnicodeEncodeError``): one odd name would end the batch.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _unquote(message: str) -> str:

@@ -365,7 +365,8 @@ def load_config(path: Path | str, pipeline: str | None = None
         # every value but the method's options (checked with the final method) on its own
         Settings().updated({k: v for k, v in values.items() if k != "options"}).validated()
     except ConfigError as exc:
-        raise ConfigError(f"config {path}: {exc}") from None
+        named = str(exc).startswith(f"config {path}")
+        raise ConfigError(str(exc) if named else f"config {path}: {exc}") from None
     return values, inputs
 
 
