@@ -661,3 +661,14 @@ def test_a_name_with_a_byte_that_is_not_utf8_is_done_and_then_up_to_date(tmp_pat
     assert provenance.read_sidecar(provenance.sidecar_path(out / name)) is not None
     code, stdout, _ = invoke(args, monkeypatch)
     assert code == 0 and "0 done, 1 skipped" in stdout
+
+
+@pytest.mark.parametrize("flag", ["-n", "-v"])
+def test_a_name_that_is_not_utf8_is_printed_escaped_not_a_traceback(tmp_path, flag,
+                                                                    monkeypatch):
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / os.fsdecode(b"a\xffb.tif"), image())
+    code, stdout, err = invoke(["run", "--radius", "3", "-m", "gaussian", flag,
+                                tmp_path / "in", "-o", tmp_path / "out"], monkeypatch)
+    assert code == 0 and "Traceback" not in err, err
+    assert "a\\udcffb.tif" in stdout
