@@ -320,8 +320,11 @@ def invoke(args: list[str]) -> tuple[int, str, BaseException | None]:
 
 
 def run(invocations: int, seed: int, seconds: float | None = None,
-        keep: Path | None = None) -> Report:
-    """Run ``invocations`` random commands (or until ``seconds`` have passed)."""
+        keep: Path | None = None, progress: int = 0) -> Report:
+    """Run ``invocations`` random commands (or until ``seconds`` have passed).
+
+    With ``progress``, the counts so far are printed every ``progress`` invocations.
+    """
     from bgsub import cli
 
     cli._install_signal_handlers = lambda: None  # the runner is not the main program
@@ -355,6 +358,10 @@ def run(invocations: int, seed: int, seconds: float | None = None,
             if code not in (0, 1, 2):
                 problems.append(("exit", f"exit {code}: {stderr[-200:]}"))
         report.invocations += 1
+        if progress and report.invocations % progress == 0:
+            report.seconds = time.perf_counter() - start
+            print(report.summary().splitlines()[0], "|", report.summary().splitlines()[3],
+                  flush=True)
         report.exits[code] += 1
         report.commands[info["command"]] += 1
         for kind, detail in problems:
@@ -375,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="folder for failing cases")
+    parser.add_argument("--progress", type=int, default=0, help="print counts every N")
     parser.add_argument("--replay", type=Path, default=None,
                         help="a kept failure: print its command line and seed")
     args = parser.parse_args(argv)
@@ -387,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    report = run(args.invocations, args.seed, args.seconds, args.keep)
+    report = run(args.invocations, args.seed, args.seconds, args.keep, args.progress)
     print(report.summary())
     return 1 if report.violations else 0
 
