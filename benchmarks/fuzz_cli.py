@@ -20,6 +20,7 @@ The oracle, after each invocation:
   ``--overwrite`` run) whose bytes changed.
 * **traceback**: an exception escaped (other than ``SystemExit``), or
   ``Traceback`` was printed without ``-v``.
+* **hang**: an invocation still running after ``--timeout`` seconds (stopped by SIGALRM).
 * **bad exit**: an exit code other than 0, 1 or 2.
 
 Examples
@@ -84,9 +85,11 @@ class Report:
         lines = [f"{self.invocations} invocations in {self.seconds:.0f} s "
                  f"({self.invocations / max(self.seconds, 1e-9):.1f}/s)",
                  f"commands: {dict(self.commands)}", f"exit codes: {dict(self.exits)}",
-                 "writes outside -o: {}, lost inputs: {}, tracebacks: {}, bad exits: {}".format(
+                 "writes outside -o: {}, lost inputs: {}, tracebacks: {}, hangs: {}, "
+                 "bad exits: {}".format(
                      self.violations["outside"], self.violations["lost"],
-                     self.violations["traceback"], self.violations["exit"])]
+                     self.violations["traceback"], self.violations["hang"],
+                     self.violations["exit"])]
         for failure in self.failures[:10]:
             lines.append(f"  FAIL {failure['kind']}: {failure['detail'][:300]}")
         return "\n".join(lines)
@@ -309,21 +312,39 @@ def check(before: dict[str, str], after: dict[str, str], box: dict[str, Any],
     return problems
 
 
-def invoke(args: list[str]) -> tuple[int, str, BaseException | None]:
+class Hang(BaseException):
+    """An invocation ran past its time (a BaseException: click's runner does not catch it)."""
+
+
+def invoke(args: list[str], timeout: int = 0) -> tuple[int, str, BaseException | None]:
+    """Exit code, stderr and escaped exception of ``bgsub ARGS``; Hang after ``timeout`` s."""
+    import signal
+
     from click.testing import CliRunner
 
     from bgsub import cli
 
-    result = CliRunner().invoke(cli.main, args, prog_name="bgsub")
+    def expire(signum: int, frame: Any) -> None:
+        raise Hang(f"no answer within {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, expire) if timeout else None
+    signal.alarm(timeout)
+    try:
+        result = CliRunner().invoke(cli.main, args, prog_name="bgsub")
+    finally:
+        signal.alarm(0)
+        if previous is not None:
+            signal.signal(signal.SIGALRM, previous)
     exception = result.exception if not isinstance(result.exception, SystemExit) else None
     return result.exit_code, result.stderr, exception
 
 
 def run(invocations: int, seed: int, seconds: float | None = None,
-        keep: Path | None = None, progress: int = 0) -> Report:
+        keep: Path | None = None, progress: int = 0, timeout: int = 60) -> Report:
     """Run ``invocations`` random commands (or until ``seconds`` have passed).
 
-    With ``progress``, the counts so far are printed every ``progress`` invocations.
+    With ``progress``, the counts so far are printed every ``progress`` invocations; an
+    invocation still running after ``timeout`` seconds is stopped and counted as a hang.
     """
     from bgsub import cli
 
@@ -342,12 +363,17 @@ def run(invocations: int, seed: int, seconds: float | None = None,
             before = snapshot(base)
             cwd = os.getcwd()
             os.chdir(box["in"])
+            hang = None
             try:
-                code, stderr, exception = invoke(args)
+                code, stderr, exception = invoke(args, timeout)
+            except Hang as exc:
+                code, stderr, exception, hang = -1, "", None, exc
             finally:
                 os.chdir(cwd)
             after = snapshot(base)
             problems = check(before, after, box, info)
+            if hang is not None:
+                problems.append(("hang", str(hang)))
             if exception is not None or "Traceback" in stderr:
                 import traceback
 
@@ -355,7 +381,7 @@ def run(invocations: int, seed: int, seconds: float | None = None,
                     if exception is not None else ""
                 problems.append(("traceback", f"{type(exception).__name__}: {exception}\n"
                                  f"{where}" if exception else stderr[-300:]))
-            if code not in (0, 1, 2):
+            if code not in (0, 1, 2) and hang is None:
                 problems.append(("exit", f"exit {code}: {stderr[-200:]}"))
         report.invocations += 1
         if progress and report.invocations % progress == 0:
@@ -383,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="folder for failing cases")
     parser.add_argument("--progress", type=int, default=0, help="print counts every N")
+    parser.add_argument("--timeout", type=int, default=60,
+                        help="seconds before an invocation counts as a hang")
     parser.add_argument("--replay", type=Path, default=None,
                         help="a kept failure: print its command line and seed")
     args = parser.parse_args(argv)
@@ -395,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    report = run(args.invocations, args.seed, args.seconds, args.keep, args.progress)
+    report = run(args.invocations, args.seed, args.seconds, args.keep, args.progress,
+                 args.timeout)
     print(report.summary())
     return 1 if report.violations else 0
 
