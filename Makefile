@@ -34,12 +34,17 @@ test: $(TEST_STAMP) $(NAPARI_STAMP) lint
 	@tools/system-deps.sh imagej || echo "ImageJ not installed: its fidelity tests will be skipped"
 	$(BIN)/python -m pytest
 
-# Mutated TIFF/OME-TIFF/ImageJ/PNG/JPEG/Zarr inputs against the readers (docs/robustness.md).
+# Mutated TIFF/OME-TIFF/ImageJ/PNG/JPEG/Zarr inputs against the readers, then random hostile
+# command lines (options, configs, provenance records, links, file names) against the CLI,
+# counting writes outside -o and lost inputs (docs/robustness.md).
 FUZZ_SECONDS ?= 120
 FUZZ_SEED    ?= 0
+FUZZ_CLI_INVOCATIONS ?= 2000
 fuzz: $(TEST_STAMP)
 	$(BIN)/python benchmarks/fuzz_readers.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
 		--keep fuzz-failures
+	$(BIN)/python benchmarks/fuzz_cli.py --invocations $(FUZZ_CLI_INVOCATIONS) \
+		--seed $(FUZZ_SEED) --keep fuzz-failures
 
 $(BENCH_STAMP): $(TEST_STAMP) benchmarks/requirements.txt
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt

@@ -201,7 +201,7 @@ def detect_blobs(plane: np.ndarray, *, threshold: float = DETECTION_THRESHOLD) -
     """
     plane = np.asarray(plane, dtype=np.float64)
     sigmas = _scales(min(plane.shape))
-    if sigmas.size < 3:
+    if sigmas.size < 3 or not np.ptp(plane) > 0:  # a constant plane has no blobs
         return Blobs(np.empty(0), np.empty(0))
     pixel_sd = float(estimate_noise(plane).sd(float(np.median(plane))))
     layers = [_response(plane, s, pixel_sd) for s in sigmas]

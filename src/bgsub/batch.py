@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub import io, provenance
+from bgsub import io, paths, provenance
 from bgsub import stream as _stream
 from bgsub.api import subtract_background
 from bgsub.config import Settings
@@ -137,7 +137,7 @@ def _expand_one(pattern: str, recursive: bool) -> list[Source]:
     else:
         root = _static_root(pattern)
         found = [Source(Path(m), Path(m).relative_to(root))
-                 for m in sorted(glob.glob(pattern, recursive=recursive))
+                 for m in paths.glob_once(pattern, root, recursive, io.is_zarr)
                  if _is_image_candidate(Path(m))]
     outputs = _outputs_recorded_near(s.path.parent for s in found)
     return [s for s in found if _key(s.path) not in outputs]
@@ -151,12 +151,7 @@ def _outputs_recorded_near(folders: Iterable[Path]) -> set[str]:
     outputs: set[str] = set()
     for folder in set(folders):
         for sidecar in folder.glob(f"*{provenance.SIDECAR_SUFFIX}"):
-            record = provenance.read_sidecar(sidecar) or {}
-            source = record.get("input", {}).get("path", "")
-            for entry in record.get("outputs", {}).values():
-                path = entry.get("path", "")
-                if path and path != source:
-                    outputs.add(_key(Path(path)))
+            outputs.update(_key(p) for p in provenance.recorded_outputs(sidecar))
     return outputs
 
 
@@ -171,13 +166,8 @@ def _static_root(pattern: str) -> Path:
 
 
 def _walk(folder: Path, recursive: bool) -> Iterable[Path]:
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir() and not io.is_zarr(entry):
-            if recursive:
-                yield from _walk(entry, recursive)
-        elif _is_image_candidate(entry):
+    for entry in paths.walk_once(folder, recursive, io.is_zarr):
+        if _is_image_candidate(entry):
             yield entry
 
 
@@ -211,10 +201,11 @@ def plan_jobs(
     problems: list[Result] = []
     for source in sources:
         try:
-            jobs.extend(_jobs_for(source, outdir, settings))
+            jobs.extend(check_names(_jobs_for(source, outdir, settings)))
         except Exception as exc:  # a bad file is reported, the batch goes on
             problems.append(Result(source.path, "failed", one_line(exc),
                                    details=traceback.format_exc()))
+    check_inside_output(jobs, outdir)
     check_collisions(jobs, [s.path for s in sources], overwrite)
     for job in jobs:
         _decide(job, settings, force)
@@ -257,6 +248,27 @@ def _output_format(input_format: str, settings: Settings) -> str:
         if fmt == "png" and settings.output_dtype != "same":
             fmt = "tiff"  # PNG holds no floats
     return fmt
+
+
+def check_names(jobs: list[Job]) -> list[Job]:
+    """``jobs``, once every file name they write fits the file system (ValueError if not)."""
+    for job in jobs:
+        for path in (*job.outputs().values(), job.sidecar):
+            paths.check_name(path)
+    return jobs
+
+
+def check_inside_output(jobs: Sequence[Job], outdir: Path) -> None:
+    """Refuse (PlanError) any output, sidecar or figure that resolves outside ``outdir``."""
+    for job in jobs:
+        if job.source.path.is_dir() and paths.is_inside(outdir, job.source.path):
+            raise PlanError(f"the output folder {outdir} lies inside the input store "
+                            f"{job.source.path}; choose an output folder outside it")
+        for path in (*job.outputs().values(), job.sidecar):
+            try:
+                paths.check_inside(path, outdir)
+            except paths.OutsideOutputError as exc:
+                raise PlanError(str(exc)) from None
 
 
 def check_collisions(jobs: Sequence[Job], inputs: Sequence[Path], overwrite: bool) -> None:

@@ -6,7 +6,9 @@ A thin face over :mod:`bgsub.batch` (planning and running) and :mod:`bgsub.io`
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -43,6 +45,7 @@ class _OneLineGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line; print a usage error on one line and exit 2."""
         kwargs["standalone_mode"] = False
+        _escape_undecodable_names()
         try:
             code = super().main(*args, **kwargs)
         except click.exceptions.Abort:  # Ctrl-C outside `bgsub run`, which has its own
@@ -56,6 +59,17 @@ class _OneLineGroup(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _escape_undecodable_names() -> None:
+    """Print a file name with bytes that are not UTF-8 (``a\\xffb.tif``) escaped.
+
+    Python decodes such bytes to lone surrogates, which a UTF-8 stream refuses
+    to print (``UnicodeEncodeError``): one odd name would end the batch.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _unquote(message: str) -> str:
@@ -97,6 +111,7 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
     """Correct the bundled sample image and write the result and a comparison figure."""
     import tifffile
 
+    from bgsub import io, paths
     from bgsub.auto import suggest_radius
     from bgsub.data import sample
     from bgsub.plot import compare
@@ -106,13 +121,19 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
         size = suggest_radius(image).radius if radius == "auto" else float(radius)
     except ValueError:
         _fail(f"--radius {radius!r} is not a number; give pixels or 'auto'", 2)
-    foreground, background = subtract_background(image, method, size, return_background=True)
+    try:
+        foreground, background = subtract_background(image, method, size,
+                                                     return_background=True)
+        tif = paths.check_inside(outdir / "sample_nuclei_foreground.tif", outdir)
+        png = paths.check_inside(outdir / "sample_nuclei_comparison.png", outdir)
+    except (TypeError, ValueError) as exc:
+        _fail(str(exc), 2)
     outdir.mkdir(parents=True, exist_ok=True)
-    tif = outdir / "sample_nuclei_foreground.tif"
-    png = outdir / "sample_nuclei_comparison.png"
     _atomic_tiff(tif, foreground, tifffile)
-    compare(image, background, foreground, title=f"bgsub demo: {method}, radius {size:.1f}",
-            path=png)
+    figure = compare(image, background, foreground,
+                     title=f"bgsub demo: {method}, radius {size:.1f}")
+    with io.atomic_target(png) as tmp:
+        figure.savefig(tmp, format="png")
     click.echo(f"input      : bundled sample {image.shape} {image.dtype}, "
                f"range {int(image.min())}-{int(image.max())}")
     click.echo(f"background : {method}, radius {size:.1f} ({radius}); "
@@ -122,9 +143,10 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
 
 
 def _atomic_tiff(path: Path, data: np.ndarray, tifffile) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tifffile.imwrite(tmp, data, compression="zlib")
-    tmp.replace(path)
+    from bgsub import io
+
+    with io.atomic_target(path) as tmp:
+        tifffile.imwrite(tmp, data, compression="zlib")
 
 
 # -- bgsub run ----------------------------------------------------------------------------
@@ -274,6 +296,8 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
         settings, inputs = _settings(ctx, inputs, config, pipeline, imagej, options)
     except ConfigError as exc:
         _fail(str(exc), 2)
+    if config is not None:
+        _warn_if_record_input_changed(config)
     if not inputs:
         _fail("no INPUT given; name files, folders or patterns (or a provenance --config)", 2)
     sources, problems = batch.expand_inputs(inputs, recursive)
@@ -338,6 +362,16 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
                               f"{settings.method!r}; add --imagej OPTIONS or --method imagej")
         settings = settings.updated({"options": {"imagej_version": version}}).validated()
     return settings, list(inputs) or found
+
+
+def _warn_if_record_input_changed(config: Path) -> None:
+    """``--config RECORD``: say so when the input the record names is not what it was made from."""
+    from bgsub import provenance
+
+    record = provenance.read_sidecar(config)
+    why = provenance.input_mismatch(record) if record is not None else None
+    if why:
+        click.echo(f"bgsub: warning: {config}: {why}", err=True)
 
 
 def _dry_run(out: _Printer, todo: list, skipped: list, problems: list) -> NoReturn:
@@ -563,18 +597,38 @@ def suggest_command(file: Path, light_background: bool, series: int) -> None:
     click.echo(f"why           : {found.reason}")
 
 
+#: Most columns (radii) and cells (methods x radii) a sweep montage may have.
+MAX_SWEEP_RADII = 50
+MAX_SWEEP_CELLS = 200
+
+
 def _radius_range(text: str) -> list[float]:
-    """``10:100:10`` (start:stop:step, stop included) or ``10,20,40``."""
+    """``10:100:10`` (start:stop:step, stop included) or ``10,20,40``; at most 50 finite radii > 0.
+
+    The count is checked before the list is made: ``1:100000:1`` is refused, not built.
+    """
     try:
         if ":" in text:
             start, stop, step = (float(v) for v in text.split(":"))
-            if step <= 0 or stop < start:
+            if not (step > 0 and stop >= start and np.isfinite([start, stop, step]).all()):
                 raise ValueError
-            return [float(v) for v in np.arange(start, stop + step / 2, step)]
-        return [float(v) for v in text.split(",")]
+            count = math.floor((stop - start) / step + 0.5) + 1
+            if count > MAX_SWEEP_RADII:
+                raise click.BadParameter(
+                    f"{text!r} gives {count} radii; a montage shows at most {MAX_SWEEP_RADII}, "
+                    "use a larger step, e.g. 10:100:10")
+            radii = [start + i * step for i in range(count)]
+        else:
+            radii = [float(v) for v in text.split(",")]
+        if len(radii) > MAX_SWEEP_RADII:
+            raise click.BadParameter(f"{len(radii)} radii; a montage shows at most "
+                                     f"{MAX_SWEEP_RADII}")
+        if not all(np.isfinite(r) and r > 0 for r in radii):
+            raise ValueError
+        return radii
     except ValueError:
-        raise click.BadParameter(f"{text!r}: use START:STOP:STEP (e.g. 10:100:10) or 10,20,40"
-                                 ) from None
+        raise click.BadParameter(f"{text!r}: use START:STOP:STEP (e.g. 10:100:10) or 10,20,40, "
+                                 "with radii > 0") from None
 
 
 @main.command("sweep")
@@ -600,19 +654,48 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     from bgsub.plot import sweep
 
     out = out or file.with_name(f"{file.stem}_sweep.png")
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    columns = _radius_range(radii)
+    mins = _radius_range(min_size) if min_size else None
+    maxs = _radius_range(max_size) if max_size else None
+    cells = len(chosen) * max(len(columns), len(mins or ()), len(maxs or ()))
+    if cells > MAX_SWEEP_CELLS:
+        _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
+              "(fewer methods or radii)", 2)
+    _check_sweep_output(out, file)
     try:
         image, meta = io.read_image(file, series)
-        result = sweep(image, [m.strip() for m in methods.split(",") if m.strip()],
-                       _radius_range(radii), show=show,
-                       min_sizes=_radius_range(min_size) if min_size else None,
-                       max_sizes=_radius_range(max_size) if max_size else None,
+        result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
                        axes=meta.axes, light_background=light_background)
-        tmp = out.with_name(f".{out.name}.partial.png")
-        result.figure.savefig(tmp, dpi=100)
-        tmp.replace(out)
+        with io.atomic_target(out) as tmp:
+            result.figure.savefig(tmp, dpi=100, format="png")
     except click.BadParameter:
         raise
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(result.table())
     click.echo(f"wrote {out}")
+
+
+def _check_sweep_output(out: Path, file: Path) -> None:
+    """Refuse a montage path that is the input, a folder, or a file that is not a PNG."""
+    from bgsub import paths
+
+    try:
+        paths.check_not_input(out, [file], "choose another -o, e.g. montage.png")
+        paths.check_name(out, "montage")
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    if out.is_dir():
+        _fail(f"{out} is a folder; give the montage's file name with -o, e.g. montage.png", 2)
+    if out.exists() and not _is_png(out):
+        _fail(f"{out} exists and is not a PNG image; choose another -o (the montage is a PNG)",
+              2)
+
+
+def _is_png(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False

@@ -103,7 +103,7 @@ class Settings:
     def updated(self, values: Mapping[str, Any]) -> Settings:
         """A copy with ``values`` (setting names or aliases) applied; options are merged."""
         values = normalise_keys(values)
-        options = {**self.options, **dict(values.pop("options", None) or {})}
+        options = {**self.options, **_options_table(values.pop("options", None), "options")}
         return dataclasses.replace(self, **values, options=options)
 
     def validated(self) -> Settings:
@@ -113,14 +113,18 @@ class Settings:
             options = method.resolve_options(self.options)
             presmooth = parse_presmooth(self.presmooth)
             output_dtype_for(np.dtype(np.uint16), self.output_dtype)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(str(exc)) from None
+        except ConfigError:
+            raise
+        except Exception as exc:  # any value a config file can hold gets one line
+            raise ConfigError(str(exc).splitlines()[0] if str(exc) else
+                              f"{type(exc).__name__} in the settings") from None
         return dataclasses.replace(
             self, method=method.name, options=options, radius=_radius(self.radius),
             spacing=_spacing(self.spacing), presmooth=None if presmooth is None else str(
                 presmooth), axes=_axes(self.axes), format=_choice(self.format, OUTPUT_FORMATS,
                                                                   "format"),
             series=_series(self.series), output_dtype=str(self.output_dtype),
+            suffix=_suffix(self.suffix),
             offset=_number(self.offset, "offset"), true_3d=_flag(self.true_3d, "true_3d"),
             light_background=_flag(self.light_background, "light"),
             save_background=_flag(self.save_background, "save_background"),
@@ -140,6 +144,7 @@ def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
     known = {f.name for f in dataclasses.fields(Settings)}
     out: dict[str, Any] = {}
     for key, value in values.items():
+        key = str(key)
         name = _ALIASES.get(key, key.replace("-", "_"))
         if name in _IGNORED:
             continue
@@ -181,6 +186,38 @@ def _axes(value: Any) -> str | None:
     if not isinstance(value, str) or not value.isalpha():
         raise ConfigError(f"axes={value!r} must be letters, one per axis, e.g. TZCYX")
     return value.upper()
+
+
+def _options_table(value: Any, where: str) -> dict[str, Any]:
+    """``value`` as a table of method options; ``None`` is none. ConfigError otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} = {value!r} must be a table of method options; write e.g. "
+                          "options = {sigma = 2} (TOML) or options: {sigma: 2} (YAML)")
+    return {str(key): option for key, option in value.items()}
+
+
+def _suffix(value: Any) -> str:
+    """``--suffix``: text added to a file name, never a path (``/``, ``..``) or a control byte.
+
+    Examples
+    --------
+    >>> _suffix("_bgsub")
+    '_bgsub'
+    >>> _suffix("/../../escaped")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bgsub.config.ConfigError: suffix='/../../escaped' must be part of a file name, without / ...
+    """
+    if value is None:
+        return ""
+    bad = not isinstance(value, str) or any(
+        ch in "/\\" or ord(ch) < 32 or ch == "\x7f" for ch in value)
+    if bad or len(str(value)) > 100:
+        raise ConfigError(f"suffix={value!r} must be part of a file name, without / or \\ or "
+                          "control characters; use e.g. _bgsub")
+    return value
 
 
 def _series(value: Any) -> str | int:
@@ -324,23 +361,57 @@ def load_config(path: Path | str, pipeline: str | None = None
     """
     path = Path(path)
     data = _read_file(path)
-    if "bgsub_provenance" in data:
-        return _from_provenance(data), [data["input"]["path"]] if "path" in data.get(
-            "input", {}) else []
-    values = _pick_pipeline(data, pipeline, path)
+    try:
+        if "bgsub_provenance" in data:
+            values = _from_provenance(data)
+            source = _table(data, "input").get("path")
+            inputs = [source] if isinstance(source, str) and source else []
+        else:
+            values, inputs = _from_settings(_pick_pipeline(data, pipeline, path)), []
+        # every value but the method's options (checked with the final method) on its own
+        Settings().updated({k: v for k, v in values.items() if k != "options"}).validated()
+    except ConfigError as exc:
+        named = str(exc).startswith(f"config {path}")
+        raise ConfigError(str(exc) if named else f"config {path}: {exc}") from None
+    return values, inputs
+
+
+def _from_settings(values: dict[str, Any]) -> dict[str, Any]:
     imagej = values.pop("imagej", None)
+    if imagej is not None and not isinstance(imagej, str):
+        raise ConfigError(f"imagej = {imagej!r} must be text; write e.g. imagej = "
+                          '"rolling=50 light"')
     merged = settings_from_imagej(imagej) if imagej else {}
-    options = {**merged.pop("options", {}), **dict(values.pop("options", None) or {})}
+    options = {**merged.pop("options", {}), **_options_table(values.pop("options", None),
+                                                             "options")}
     merged.update(normalise_keys(values))
     merged["options"] = options
-    return merged, []
+    return merged
+
+
+def _table(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` if it is a table, else ConfigError naming the key (None: empty)."""
+    value = record.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} = {value!r} must be a table; copy the record bgsub wrote "
+                          "again, or write the settings as a TOML config")
+    return value
+
+
+#: A settings file is a few lines; anything larger is not one (or /dev/zero).
+MAX_CONFIG_BYTES = 2**20
 
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                          f"at position {exc.start}); save it as UTF-8") from None
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -352,13 +423,29 @@ def _read_file(path: Path) -> dict[str, Any]:
     except ConfigError:
         raise
     except Exception as exc:  # each parser has its own error type
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ConfigError(f"config {path} is not valid {suffix.lstrip('.') or 'TOML'}: "
                           f"{first}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must hold a table of settings; see docs/cli.md for "
                           "the format")
     return data
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refusing what is not a regular file of at most MAX_CONFIG_BYTES."""
+    import stat
+
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"config {path} is not a regular file; give a TOML, YAML or "
+                          ".bgsub.json file")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES // 2**20} MiB; "
+                          "a settings file is a few lines, check the path")
+    return data.decode("utf-8")
 
 
 def _toml(text: str) -> dict[str, Any]:
@@ -396,23 +483,26 @@ def _pick_pipeline(data: dict[str, Any], pipeline: str | None, path: Path) -> di
                           "choose one with --pipeline NAME")
     if name not in pipelines:
         raise ConfigError(f"config {path} has no pipeline {name!r}; "
-                          f"choose one of {', '.join(pipelines)}")
+                          f"choose one of {', '.join(map(str, pipelines))}")
+    if not isinstance(pipelines[name], dict):
+        raise ConfigError(f"config {path}: pipeline {name!r} = {pipelines[name]!r} must be a "
+                          f"table of settings; write e.g. [pipelines.{name}]")
     return dict(pipelines[name])
 
 
 def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
     """Settings that reproduce the output a provenance record describes."""
-    params = dict(record.get("parameters", {}))
+    params = _table(record, "parameters")
     values = {key: params[key] for key in _API_KEYS if key in params}
-    values["options"] = dict(params.get("options", {}))
+    values["options"] = _options_table(params.get("options"), "parameters.options")
     if values.get("method") == "imagej":  # a record from before imagej_version existed
         values["options"].setdefault("imagej_version", UNVERSIONED_IMAGEJ_VERSION)
     if values.get("spacing") is None:
         values["spacing"] = "none"
-    settings = record.get("settings", {})
+    settings = _table(record, "settings")
     for key in ("save_background", "format", "suffix", "figure", "figure_plane"):
         if key in settings:
             values[key] = settings[key]
-    series = record.get("input", {}).get("series")
+    series = _table(record, "input").get("series")
     values["series"] = "all" if series is None else series
     return values

@@ -26,6 +26,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import is_dask_array, value_span
 from bgsub._axes import Layout, parse_axes
+from bgsub._bounds import check_presmooth_fits, refuse_masked
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
@@ -243,8 +244,10 @@ def plan(
     reach = tuple(int(h) for h in chosen.halo(radii, resolved, Extent(
         extent, lambda: value_span(array))))  # the value range only if the method asks
     _check_reach(chosen, resolved, reach, extent)
-    return Plan(chosen, layout, radii, bool(light_background), parse_presmooth(presmooth),
-                resolved, np.dtype(array.dtype), tuple(array.shape), reach)
+    smoothing = parse_presmooth(presmooth)
+    check_presmooth_fits(smoothing, radii, extent)
+    return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
+                np.dtype(array.dtype), tuple(array.shape), reach)
 
 
 def _check_image(image: Any) -> Any:
@@ -253,6 +256,7 @@ def _check_image(image: Any) -> Any:
             f"image must be an array, got {type(image).__name__}; "
             "read files with bgsub.io.read_image(path)"
         )
+    refuse_masked(image)
     array = image if is_dask_array(image) else _as_array(image)
     check_dtype(array.dtype)
     if array.ndim < 2:

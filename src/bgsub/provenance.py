@@ -12,21 +12,47 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import bgsub
 
-__all__ = ["RECORD_VERSION", "embedded_record", "file_identity", "input_record",
-           "read_sidecar", "sha256_of", "sidecar_path", "sidecar_record", "up_to_date"]
+__all__ = ["RECORD_VERSION", "embedded_record", "file_identity", "input_mismatch",
+           "input_record", "read_sidecar", "recorded_outputs", "sha256_of", "sidecar_path",
+           "sidecar_record", "up_to_date"]
 
 RECORD_VERSION = 1
 SIDECAR_SUFFIX = ".bgsub.json"
+#: The longest file name (bytes) most file systems accept.
+_NAME_MAX = 255
 
 
 def sidecar_path(output: Path) -> Path:
-    """``out/cells.tif`` -> ``out/cells.tif.bgsub.json``."""
-    return output.with_name(output.name + SIDECAR_SUFFIX)
+    """``out/cells.tif`` -> ``out/cells.tif.bgsub.json``.
+
+    A name too long for the suffix (over 255 bytes with it) is shortened, and
+    tagged with a hash of the full name so that two long names stay apart.
+
+    Examples
+    --------
+    >>> sidecar_path(Path("out/cells.tif")).name
+    'cells.tif.bgsub.json'
+    >>> len(sidecar_path(Path("out/" + "x" * 250 + ".tif")).name.encode())
+    255
+    """
+    name = output.name + SIDECAR_SUFFIX
+    if len(os.fsencode(name)) <= _NAME_MAX:
+        return output.with_name(name)
+    tag = "~" + hashlib.sha256(os.fsencode(output.name)).hexdigest()[:12] + SIDECAR_SUFFIX
+    return output.with_name(_cut(output.name, _NAME_MAX - len(tag)) + tag)
+
+
+def _cut(name: str, limit: int) -> str:
+    """The longest start of ``name`` whose encoding fits in ``limit`` bytes."""
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
 
 
 def sha256_of(path: Path) -> str:
@@ -53,10 +79,15 @@ def file_identity(path: Path) -> dict[str, int]:
 
 
 def input_record(path: Path, series: int | None) -> dict[str, Any]:
-    """Name, series, size, time and hash of an input, taken before it is read."""
+    """Name, series, size, time, file identity and hash of an input, taken before it is read.
+
+    ``device`` and ``inode`` tell a file from another one of the same name,
+    size and time (copied with ``cp -p`` into its place, or in another folder).
+    """
     identity = file_identity(path)
+    stat = path.stat()
     return {"path": str(path.resolve()), "name": path.name, "series": series,
-            **identity, "sha256": sha256_of(path)}
+            **identity, "device": stat.st_dev, "inode": stat.st_ino, "sha256": sha256_of(path)}
 
 
 def embedded_record(parameters: dict[str, Any], source: dict[str, Any], kind: str
@@ -100,9 +131,53 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The sidecar record at ``path``, or None if it is missing or unreadable."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) and "bgsub_provenance" in record else None
+
+
+def _table(record: Any, key: str) -> dict[str, Any]:
+    """``record[key]`` when both are JSON objects, else ``{}`` (a damaged or foreign record)."""
+    value = record.get(key) if isinstance(record, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def recorded_outputs(sidecar: Path) -> list[Path]:
+    """The outputs a sidecar says it wrote (not its input, for an in-place run).
+
+    A damaged, foreign or malformed sidecar gives ``[]``: it never stops a batch.
+
+    Examples
+    --------
+    >>> recorded_outputs(Path("no-such.bgsub.json"))
+    []
+    """
+    record = read_sidecar(sidecar)
+    source = _table(record, "input").get("path")
+    found = []
+    for entry in _table(record, "outputs").values():
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and path and path != source:
+            found.append(Path(path))
+    return found
+
+
+def input_mismatch(record: dict[str, Any]) -> str | None:
+    """Why the input a provenance record names is not the one it was made from, or None.
+
+    Used by ``--config RECORD``: reproducing from a changed input gives another result.
+    """
+    entry = _table(record, "input")
+    path, digest = entry.get("path"), entry.get("sha256")
+    if not isinstance(path, str) or not isinstance(digest, str):
+        return None
+    source = Path(path)
+    if not source.exists():
+        return f"{path}, the input the record names, does not exist"
+    if sha256_of(source) != digest:
+        return (f"{path} has changed since the record was made (its SHA-256 differs); "
+                "the result will not reproduce the recorded output")
+    return None
 
 
 def up_to_date(
@@ -119,6 +194,14 @@ def up_to_date(
     """
     if record is None:
         return False, "no provenance record"
+    try:
+        return _up_to_date(record, request, source, outputs, in_place)
+    except (AttributeError, KeyError, TypeError, ValueError, OSError):
+        return False, "provenance record damaged"
+
+
+def _up_to_date(record: dict[str, Any], request: dict[str, Any], source: Path,
+                outputs: dict[str, Path], in_place: bool) -> tuple[bool, str]:
     if record.get("bgsub_version") != bgsub.__version__:
         return False, f"made by bgsub {record.get('bgsub_version')}"
     if record.get("request") != request:
@@ -139,13 +222,24 @@ def up_to_date(
 
 
 def _same_input(entry: dict[str, Any], source: Path) -> tuple[bool, str]:
+    """The recorded input is ``source``: the same file untouched, or the same content.
+
+    Name, size and time alone are not an identity (two folders can hold files
+    alike in all three): the resolved path and the device and inode must also
+    match, else the content hash decides.
+    """
     if not source.exists():
         return False, "input missing"
     identity = file_identity(source)
     if identity["size"] != entry.get("size"):
         return False, "input changed"
-    if identity["mtime_ns"] == entry.get("mtime_ns"):
+    stat = source.stat()
+    same_file = (identity["mtime_ns"] == entry.get("mtime_ns")
+                 and entry.get("path") == str(source.resolve())
+                 and entry.get("inode", stat.st_ino) == stat.st_ino
+                 and entry.get("device", stat.st_dev) == stat.st_dev)
+    if same_file or sha256_of(source) == entry.get("sha256"):
         return True, ""
-    if sha256_of(source) == entry.get("sha256"):
-        return True, ""
+    if entry.get("path") != str(source.resolve()):
+        return False, f"made from another input ({entry.get('path')})"
     return False, "input changed"

@@ -379,6 +379,9 @@ def write_json(path: Path | str, record: dict[str, Any]) -> Path:
     """Write ``record`` as indented JSON, atomically."""
     path = Path(path)
     text = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if not text.isascii() and any("\udc80" <= ch <= "\udcff" for ch in text):
+        # a file name with bytes that are not UTF-8 (\udcff): escaped, read back the same
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     with atomic_target(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

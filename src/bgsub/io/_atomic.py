@@ -3,11 +3,20 @@
 A temporary file is named ``.<target name>.<pid>.bgsub-tmp``: hidden, next to
 its target (so the final rename never crosses file systems), and tagged with
 the writing process so that a later run can tell a stale one from a live one.
+A target name too long for the tags is shortened and marked with a hash of
+the full name (``.<start of name>~<hash>.<pid>.bgsub-tmp``), so that a legal
+250-character name never fails for its temporary name.
+
+A folder (Zarr store) replacing another is written in two renames: the old
+one is moved aside as ``.<name>.<pid>.bgsub-old`` first. If the process dies
+between the two, the old folder may be the user's only copy of an input
+(``--overwrite``): :func:`remove_stale_temp_files` puts it back, never deletes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -17,15 +26,39 @@ from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_TAG = ".bgsub-tmp"
-_TEMP_RE = re.compile(r"^\..+\.(\d+)\.bgsub-(?:tmp|old)$")
+OLD_TAG = ".bgsub-old"
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.bgsub-(?P<kind>tmp|old)$")
+_HASHED_RE = re.compile(r"~[0-9a-f]{12}$")
+_NAME_MAX = 255
 
 _live: set[Path] = set()
 _lock = threading.Lock()
 
 
 def temp_path_for(target: Path) -> Path:
-    """The temporary path this process uses while writing ``target``."""
-    return target.with_name(f".{target.name}.{os.getpid()}{TEMP_TAG}")
+    """The temporary path this process uses while writing ``target``.
+
+    Examples
+    --------
+    >>> temp_path_for(Path("out/a.tif")).name == f".a.tif.{os.getpid()}.bgsub-tmp"
+    True
+    >>> len(temp_path_for(Path("out/" + "x" * 250 + ".tif")).name.encode()) <= 255
+    True
+    """
+    return _tagged(target, TEMP_TAG)
+
+
+def _tagged(target: Path, tag: str) -> Path:
+    """``.<name>.<pid><tag>`` next to ``target``; a name too long is cut and hashed."""
+    end = f".{os.getpid()}{tag}"
+    name = f".{target.name}{end}"
+    if len(os.fsencode(name)) <= _NAME_MAX:
+        return target.with_name(name)
+    mark = "~" + hashlib.sha256(os.fsencode(target.name)).hexdigest()[:12]
+    head = target.name
+    while len(os.fsencode(f".{head}{mark}{end}")) > _NAME_MAX:
+        head = head[:-1]
+    return target.with_name(f".{head}{mark}{end}")
 
 
 def is_temp_name(name: str) -> bool:
@@ -96,11 +129,19 @@ def _replace(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
         return
     # A folder (Zarr) cannot replace a non-empty folder: move the old one aside first.
-    old = target.with_name(f".{target.name}.{os.getpid()}.bgsub-old")
-    if target.exists() or target.is_symlink():
-        _remove(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
+    old = _tagged(target, OLD_TAG)
+    moved = False
+    try:
+        if target.exists() or target.is_symlink():
+            _remove(old)
+            os.replace(target, old)
+            moved = True
+        os.replace(tmp, target)
+    except BaseException:
+        # interrupted or failed between the renames: the old folder goes back in place
+        if moved and not (target.exists() or target.is_symlink()):
+            os.replace(old, target)
+        raise
     _remove(old)
 
 
@@ -126,21 +167,43 @@ def cleanup_live_temp_files() -> int:
 
 
 def remove_stale_temp_files(folder: Path | str) -> list[Path]:
-    """Remove temporary files left in ``folder`` by bgsub processes that no longer run."""
+    """Remove temporary files left in ``folder`` by bgsub processes that no longer run.
+
+    A folder moved aside (``.bgsub-old``) by a process that died before the
+    new one took its place is put back under its name, never removed: it may
+    be the only copy of an input. One whose name cannot be told (a shortened
+    long name) is left alone.
+    """
     folder = Path(folder)
     removed = []
     try:
         entries = list(folder.iterdir())
     except OSError:
         return removed
-    for entry in entries:
+    for entry in sorted(entries, key=lambda e: e.name.endswith(OLD_TAG), reverse=True):
         match = _TEMP_RE.match(entry.name)
-        if match is None or _pid_alive(int(match.group(1))):
+        if match is None or _pid_alive(int(match.group("pid"))):
             continue
         with contextlib.suppress(OSError):
+            if match.group("kind") == "old" and not _replaced(entry, match.group("name")):
+                continue
             _remove(entry)
             removed.append(entry)
     return removed
+
+
+def _replaced(old: Path, name: str) -> bool:
+    """Whether the target of the moved-aside ``old`` is back in place (so ``old`` may go).
+
+    If it is not, ``old`` is renamed back to it and False is returned.
+    """
+    if _HASHED_RE.search(name):
+        return False  # the full name is unknown: keep it
+    target = old.with_name(name)
+    if target.exists() or target.is_symlink():
+        return True
+    os.replace(old, target)
+    return False
 
 
 def _pid_alive(pid: int) -> bool:

@@ -15,8 +15,8 @@ import numpy as np
 
 from bgsub.io._errors import ImageTooLargeError
 
-__all__ = ["ENV_VAR", "ImageTooLargeError", "check_size", "format_bytes", "max_image_bytes",
-           "max_stream_bytes", "parse_size"]
+__all__ = ["ENV_VAR", "ImageTooLargeError", "check_block", "check_size", "check_tiff_blocks",
+           "format_bytes", "max_image_bytes", "max_stream_bytes", "parse_size"]
 
 #: Environment variable that overrides the limit, e.g. ``BGSUB_MAX_IMAGE_BYTES=64G``.
 ENV_VAR = "BGSUB_MAX_IMAGE_BYTES"
@@ -104,3 +104,54 @@ def check_size(shape: tuple[int, ...], dtype: np.dtype | str, limit: int) -> Non
             f"more than the {format_bytes(limit)} bgsub may allocate; check the file, "
             f"or raise the limit with {ENV_VAR}=SIZE (e.g. 64G) if it is real"
         )
+
+
+def check_block(shape: tuple[int, ...], dtype: np.dtype | str, limit: int | None,
+                what: str) -> None:
+    """Refuse a chunk, tile or strip that a codec would allocate whole beyond the limit.
+
+    A reader decodes one block (a Zarr chunk, a TIFF tile or strip) at a time,
+    and allocates the block's *declared* shape, however small the image: a
+    156 KB Zarr store with 46000 x 46000 chunks would take 4 GB for a 64 x 64
+    image. Even when the image is streamed (no limit on its size), a block is
+    held whole in memory, so it must fit in :func:`max_image_bytes`.
+
+    Examples
+    --------
+    >>> check_block((46000, 46000), "uint16", 64 * 2**20, "Zarr chunk")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bgsub.io._errors.ImageTooLargeError: the file declares a Zarr chunk of 46000x46000 uint16 ...
+    """
+    bound = max_image_bytes() if limit is None else min(int(limit), max_image_bytes())
+    nbytes = np.dtype(dtype).itemsize
+    for n in shape:
+        nbytes *= max(int(n), 1)
+    if nbytes > bound:
+        dims = "x".join(str(int(n)) for n in shape)
+        raise ImageTooLargeError(
+            f"the file declares a {what} of {dims} {np.dtype(dtype)} ({format_bytes(nbytes)}), "
+            f"more than the {format_bytes(bound)} bgsub may allocate; check the file (export "
+            f"it again with smaller chunks), or raise the limit with {ENV_VAR}=SIZE")
+
+
+def check_tiff_blocks(page: object, limit: int | None) -> None:
+    """:func:`check_block` for a TIFF page's tiles (tile tags) or strips (RowsPerStrip).
+
+    tifffile decodes each tile into a buffer of the declared tile size; a
+    4 MB file whose tile tags say 46000 x 46000 would take 4 GB per tile.
+    """
+    dtype = getattr(page, "dtype", None)
+    if dtype is None:
+        return
+    samples = int(getattr(page, "samplesperpixel", 1) or 1)
+    if getattr(page, "is_tiled", False):
+        shape = (int(getattr(page, "tiledepth", 1) or 1), int(page.tilelength),
+                 int(page.tilewidth), samples)
+        check_block(shape, dtype, limit, "TIFF tile")
+    else:
+        rows = int(getattr(page, "rowsperstrip", 0) or 0)
+        length = int(getattr(page, "imagelength", 0) or 0)
+        rows = min(rows, length) if rows and length else rows or length
+        width = int(getattr(page, "imagewidth", 0) or 0)
+        check_block((rows, width, samples), dtype, limit, "TIFF strip")

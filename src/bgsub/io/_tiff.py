@@ -16,7 +16,7 @@ import numpy as np
 import tifffile
 
 from bgsub.io._errors import UnsupportedFileError
-from bgsub.io._limits import check_size
+from bgsub.io._limits import check_size, check_tiff_blocks
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -43,7 +43,8 @@ def check_ifd_chain(path: Path) -> int:
     Raises
     ------
     UnsupportedFileError
-        The chain loops back to an IFD already seen.
+        The chain loops back to an IFD already seen, or leads past the end of
+        the file (a truncated multi-page file).
     """
     with open(path, "rb") as handle:
         header = handle.read(16)
@@ -60,6 +61,7 @@ def check_ifd_chain(path: Path) -> int:
         count_size, offset_size = struct.calcsize(count_fmt), struct.calcsize(offset_fmt)
         size = path.stat().st_size
         seen: set[int] = set()
+        cut = False
         while 0 < offset < size:
             if offset in seen:
                 raise UnsupportedFileError(
@@ -69,6 +71,7 @@ def check_ifd_chain(path: Path) -> int:
             handle.seek(offset)
             raw = handle.read(count_size)
             if len(raw) < count_size:
+                cut = True
                 break
             tags = struct.unpack(order + count_fmt, raw)[0]
             if tags > 4096:  # tifffile refuses this itself
@@ -76,8 +79,15 @@ def check_ifd_chain(path: Path) -> int:
             handle.seek(offset + count_size + tags * tag_size)
             raw = handle.read(offset_size)
             if len(raw) < offset_size:
+                cut = True
                 break
             offset = struct.unpack(order + offset_fmt, raw)[0]
+    if seen and (cut or offset >= size):
+        # a page's directory, or the pointer to the next one, lies past the end: the
+        # file was cut, and tifffile would read the pages before the cut as the whole file
+        raise UnsupportedFileError(
+            f"truncated TIFF: the directory of image {len(seen) + (0 if cut else 1)} lies "
+            f"beyond the end of the file ({size} bytes); copy or export it again")
     return len(seen)
 
 
@@ -124,6 +134,7 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
         raise UnsupportedFileError("the TIFF's pixel type is not supported; "
                                    "save it as 8/16/32-bit integer or float")
     check_size(s.shape, s.dtype, max_bytes)
+    check_tiff_blocks(s.keyframe, max_bytes)
     _check_complete(s.keyframe, path.stat().st_size)
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)

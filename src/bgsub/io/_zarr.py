@@ -20,7 +20,7 @@ import zarr
 from bgsub._axes import default_axes
 from bgsub.io._atomic import deferred_interrupts
 from bgsub.io._errors import UnsupportedFileError
-from bgsub.io._limits import check_size
+from bgsub.io._limits import check_block, check_size
 from bgsub.io._metadata import ImageMetadata, normalise_unit
 
 PROVENANCE_KEY = "bgsub"
@@ -116,6 +116,7 @@ def _checked(array: Any, root: Path, max_bytes: int) -> Any:
         raise UnsupportedFileError("the OME-Zarr image's level 0 is not an array; "
                                    "copy or export the store again")
     check_size(array.shape, array.dtype, max_bytes)
+    check_block(array.chunks, array.dtype, max_bytes, "Zarr chunk")
     _check_chunk_headers(array, root)
     return array
 

@@ -235,7 +235,10 @@ def _objects(
     scale = max(scale, MIN_SCALE)  # a noise-free image: trust the model's floor
     level = centre + threshold * scale
     mask = score > level
-    if grow > 0 and mask.any():
+    diagonal = float(np.sqrt(sum(n * n for n in residual.shape)))
+    if grow >= diagonal and mask.any():  # reaches every pixel: no footprint of grow**ndim
+        mask = np.ones_like(mask)
+    elif grow > 0 and mask.any():
         mask = ndi.binary_dilation(mask, structure=footprint((grow,) * residual.ndim))
     return mask, level
 
