@@ -32,7 +32,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from bgsub._axes import parse_axes
-from bgsub._noise import estimate_noise, robust_centre_scale
+from bgsub.methods._noise import estimate_noise, robust_centre_scale
 
 __all__ = ["Blobs", "Suggestion", "detect_blobs", "quality", "suggest_radius"]
 

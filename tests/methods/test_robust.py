@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import bgsub
-from bgsub._localfit import local_polynomial_fit
-from bgsub._noise import estimate_noise
+from bgsub.methods._localfit import local_polynomial_fit
+from bgsub.methods._noise import estimate_noise
 from bgsub.data import synthetic
 from bgsub.methods.robust import robust_background
 

@@ -1,28 +1,35 @@
-"""Noise-aware background: a smooth surface through the middle of the background's noise.
+"""Noise-aware background: an exact lower envelope, lifted to the middle of the noise.
 
-Minimum-based methods (rolling ball, opening, min-then-max) rest the background
-on the *lowest* noisy pixels, so it sits a few noise standard deviations below
-the true level and the foreground keeps an offset that grows with the local
-noise. This method instead
+Every minimum-based method (rolling ball, opening) rests the background on the
+*lowest* noisy pixels, a few noise standard deviations below the true level.
+This method keeps the envelope's safety -- it can never take an object's light
+where the envelope does not -- and removes that bias where it can be measured:
 
-1. measures the noise from the image (:func:`bgsub._noise.estimate_noise`:
-   Poisson-Gaussian, variance linear in the intensity, when the data say so);
-2. finds the objects: pixels whose lightly smoothed residual above a first
-   estimate (an opening of the smoothed image) exceeds ``threshold`` noise
-   standard deviations, grown by ``grow`` pixels;
-3. fits a smooth surface through the remaining, background pixels by local
-   quadratic regression in a Gaussian window
-   (:func:`bgsub._localfit.local_polynomial_fit`) -- a least-squares fit, so
-   it runs through the middle of the noise, and a quadratic one, so it follows
-   vignetting and bridges the holes the objects leave without sagging. The
-   window (0.25-1.4 x ``radius``) is chosen by generalised cross-validation:
-   the best trade between averaging the noise away and following the
-   background's shape;
-4. repeats 2-3 against the new surface (``iterations`` fits in all);
-5. keeps the result a lower envelope of the signal: it never rises more than
-   ``2 * threshold`` standard deviations of the noise left after averaging
-   over a couple of pixels above that average, so unmasked object light cannot
-   lift it above the data.
+1. **Reduce.** The image is averaged over blocks of ``f`` pixels per axis,
+   ``f`` about an eighth of the radius (1 for radii up to 12): the background
+   is smooth at the scale of the radius, the block means are ``sqrt(f**ndim)``
+   times less noisy, and every later step costs ``f**ndim`` times less.
+2. **Noise.** The noise is measured on the full-resolution image
+   (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
+   linear in the intensity), on at most a 512x512 crop per plane.
+3. **Envelope.** The reduced image, smoothed over one cell, is opened by a
+   dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
+   radius from its apex: the exact opening (:mod:`bgsub.kernels.parabola`)
+   lies under every object of radius up to about a third of ``radius`` and
+   follows any background bending less than the dome. Scaling the dome by the
+   noise makes the result independent of the intensity unit (uint8, uint16,
+   float).
+4. **Lift.** Cells within ``threshold`` noise standard deviations of the
+   envelope (above the mode of that residual) and more than ``grow`` pixels
+   from any cell above it are background; the mean of the image above the
+   envelope over the background cells, in a Gaussian window of ``smoothing``
+   x ``radius``, is added back. Where a window holds few background cells the
+   lift falls back towards its image-wide value (``PRIOR``), so a dense field
+   degrades to the plain envelope plus the measured noise bias instead of
+   extrapolating; a :class:`bgsub.BackgroundWarning` says so.
+5. **Bound.** The result never rises above the smoothed block means plus
+   ``threshold`` of their noise, nor below the envelope; it is carried back to
+   every pixel by linear interpolation between block centres.
 """
 
 from __future__ import annotations
@@ -33,16 +40,20 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._footprint import footprint
-from bgsub._localfit import local_polynomial_fit
-from bgsub._noise import NoiseModel, estimate_noise, robust_centre_scale
+from bgsub._warnings import warn
+from bgsub.kernels.parabola import paraboloid_opening
+from bgsub.methods._localfit import local_polynomial_fit
+from bgsub.methods._noise import NoiseModel, estimate_noise
 from bgsub.methods._registry import Method, Parameter, register
 
-PRESMOOTH_SIGMA = 1.0
-CAP_SIGMA = 2.0
-WINDOW_RANGE = (0.2, 1.45)  # cross-validated windows, as fractions of the radius
-WINDOW_START = 0.5
-MIN_SCALE = 0.25  # measured residual spread never taken below this fraction of the model's
+CELLS_PER_RADIUS = 8.0  # the reduced grid has at least this many cells per radius
+PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
+DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
+PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
+OBJECT_WEIGHT = 0.1  # weight of an object cell (filled with envelope + lift) in the fit
+FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
+NOISE_CROP = 512
+MODE_BINS = 0.1  # histogram bin of the residual's mode, in noise sds
 
 
 def robust_background(
@@ -50,12 +61,10 @@ def robust_background(
     radius: tuple[float, ...],
     *,
     threshold: float = 3.0,
-    smoothing: float | None = None,
-    iterations: int = 3,
-    order: int = 2,
+    smoothing: float = 0.25,
     grow: float = 2.0,
 ) -> np.ndarray:
-    """Noise-aware background: local quadratic fit through the background pixels.
+    """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
     Parameters
     ----------
@@ -63,36 +72,33 @@ def robust_background(
         2D or 3D float image without NaN.
     radius : tuple of float
         Per-axis size in pixels of the largest structure that is *not*
-        background (as for a rolling ball: about 3x the object radius). Sets
-        the opening of the first estimate and the scale of the fit's window.
+        background (as for a rolling ball: about 3x the object radius).
     threshold : float
-        Objects are where the residual, smoothed over ~1 pixel, exceeds this
-        many noise standard deviations.
-    smoothing : float, optional
-        The fit's Gaussian window (sigma) as a fraction of ``radius``. Smaller
-        follows the background more closely but averages less noise and
-        bridges smaller holes. ``None`` (default): each fit's window is chosen
-        by generalised cross-validation among windows of ``sqrt(2) ** k``
-        pixels between 0.2 and 1.45 x ``radius``, walking downhill from the
-        one nearest 0.5 x ``radius``.
-    iterations : int
-        Number of fit / re-classify rounds.
-    order : {0, 1, 2}
-        Degree of the local polynomial (0: normalised Gaussian convolution).
+        Background cells lie within this many noise standard deviations (of
+        the smoothed block means) of the envelope's typical residual.
+    smoothing : float
+        Gaussian window (sigma) of the lift, as a fraction of ``radius``.
     grow : float
-        Radius in pixels by which the object mask is dilated (object edges
-        fainter than the threshold).
+        Pixels by which the cells above the threshold (objects) are grown
+        before the rest is taken as background.
 
     Returns
     -------
     ndarray
         The background, same shape and dtype as ``image``.
 
+    Warns
+    -----
+    BackgroundWarning
+        When fewer than 20 % of the image looks like background: the result
+        is then close to the plain envelope (a rolling ball's), not the middle
+        of the noise.
+
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> yy, xx = np.mgrid[0:96, 0:96]
+    >>> yy, xx = np.mgrid[0:128, 0:128]
     >>> truth = 500.0 + 2.0 * xx
     >>> image = rng.poisson(truth).astype(float)
     >>> image[40:50, 40:50] += 400.0
@@ -101,104 +107,147 @@ def robust_background(
     True
     """
     work = np.asarray(image, dtype=np.float64)
-    model = estimate_noise(work)
-    presmooth = tuple(PRESMOOTH_SIGMA * r / max(radius) for r in radius)
+    factor = tuple(max(1, int(r / CELLS_PER_RADIUS)) for r in radius)
+    cells = _block_mean(work, factor)
+    model = estimate_noise(_crop(work))
+    reduction = 1.0 / np.sqrt(float(np.prod(factor)))
+    cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
+    presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
+    smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
-    smoothed = ndi.gaussian_filter(work, presmooth, mode="reflect")
-    envelope = _opening(smoothed, radius)
-    mask, _ = _objects(smoothed - envelope, model.sd(envelope) * gain, threshold, grow)
-    step = None
-    for round_ in range(int(iterations)):
-        if smoothing is None:
-            background, step = _cross_validated_fit(work, ~mask, radius, order, model, step)
-        else:
-            background = local_polynomial_fit(work, ~mask, tuple(smoothing * r for r in radius),
-                                              order)
-        if round_ + 1 < iterations:
-            residual = ndi.gaussian_filter(work - background, presmooth, mode="reflect")
-            mask, _ = _objects(residual, model.sd(background) * gain, threshold, grow)
-    return _below_signal(background, work, model, threshold).astype(image.dtype, copy=False)
+    scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
+    lowest = ndi.gaussian_filter(_block_min(work, factor), presmooth, mode="nearest")
+    envelope = paraboloid_opening(lowest, tuple(DOME * scale / c**2 for c in cell_radius))
+    sd_smoothed = model.sd(envelope) * reduction * gain
+    background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
+                                   tuple(grow / f for f in factor))
+    window = tuple(smoothing * c for c in cell_radius)
+    lift = _lift(cells - envelope, background, window)
+    filled = np.where(background, cells, envelope + lift)
+    result = local_polynomial_fit(filled, np.where(background, 1.0, OBJECT_WEIGHT), window, 2)
+    np.minimum(result, smoothed + threshold * sd_smoothed, out=result)
+    np.maximum(result, envelope, out=result)
+    return _upsample(result, factor, work.shape).astype(image.dtype, copy=False)
 
 
-def _cross_validated_fit(
-    image: np.ndarray,
-    keep: np.ndarray,
-    radius: tuple[float, ...],
-    order: int,
-    model: NoiseModel,
-    start: int | None = None,
-) -> tuple[np.ndarray, int]:
-    """The fit whose window minimises the generalised cross-validation score.
-
-    The windows are ``sqrt(2) ** k`` pixels (along the axis of the largest
-    radius; the others in proportion) between ``WINDOW_RANGE`` times the
-    radius: a ladder fixed in pixels, so that nearby radii choose among the
-    same windows. Walks it from ``k = start`` (default: the window nearest
-    ``WINDOW_START`` x radius) downhill in both directions; returns the fit
-    and its ``k``.
-    """
-    largest = max(radius)
-    ladder = range(int(np.ceil(2 * np.log2(WINDOW_RANGE[0] * largest))),
-                   int(np.floor(2 * np.log2(WINDOW_RANGE[1] * largest))) + 1)
-    if len(ladder) == 0:
-        ladder = range(ladder.start, ladder.start + 1)
-    if start is None:
-        start = int(np.round(2 * np.log2(WINDOW_START * largest)))
-    scores: dict[int, tuple[float, np.ndarray]] = {}
-
-    def score(step: int) -> float:
-        if step not in scores:
-            size = np.sqrt(2.0) ** step
-            window = tuple(size * r / largest for r in radius)
-            fit, trace = local_polynomial_fit(image, keep, window, order, leverage=True)
-            scores[step] = (_gcv(image, fit, trace, keep, model), fit)
-        return scores[step][0]
-
-    best = min(max(start, ladder.start), ladder.stop - 1)
-    for direction in (-1, 1):
-        step = best
-        while step + direction in ladder and score(step + direction) < score(step):
-            step += direction
-        if score(step) < score(best):
-            best = step
-    return scores[best][1], best
+def _range_floor(values: np.ndarray) -> float:
+    """A dome scale for (nearly) noise-free images: 0.5 % of the intensity range."""
+    low, high = np.percentile(values, [1, 99])
+    return max(0.005 * float(high - low), 1e-12)
 
 
-def _gcv(
-    image: np.ndarray, fit: np.ndarray, trace: float, keep: np.ndarray, model: NoiseModel
-) -> float:
-    """Generalised cross-validation score of a fit over the background pixels.
-
-    The residuals are divided by the modelled noise so that bright, noisier
-    regions do not dominate; the score penalises a window that follows the
-    noise (its leverage) as much as one that misses the background's shape.
-    """
-    count = int(keep.sum())
-    if count == 0:
-        return float("inf")
-    residual = (image - fit)[keep] / model.sd(fit[keep])
-    dof = trace / count
-    if dof >= 1.0:
-        return float("inf")
-    return float(np.mean(residual**2)) / (1.0 - dof) ** 2
-
-
-def _below_signal(
-    background: np.ndarray, image: np.ndarray, model: NoiseModel, threshold: float
+def _background_cells(
+    residual: np.ndarray, sd: np.ndarray, threshold: float, grow: tuple[float, ...]
 ) -> np.ndarray:
-    """Cap the background at the denoised image plus twice ``threshold`` of its noise.
+    """Cells whose residual above the envelope is within the noise of its mode."""
+    score = residual / sd
+    mode = _mode(score)
+    below = mode - score[score < mode]
+    spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
+    objects = score > mode + threshold * spread
+    if objects.any() and max(grow) >= 0.5:
+        objects = ndi.binary_dilation(objects, structure=_ellipse(grow))
+    return ~objects
 
-    The true background is never above the noise-free signal (objects add
-    light), so wherever the fit rises above the locally averaged image by more
-    than the noise allows, it was pulled up by unmasked object light there.
-    The image is denoised by a local linear fit in a Gaussian window of 2
-    pixels (a plain blur would bend a tilted background at the border); the
-    margin is doubled because such a fit is noisier at the border.
-    """
-    sigma = (CAP_SIGMA,) * image.ndim
-    denoised = local_polynomial_fit(image, np.ones(image.shape), sigma, 1, ridge=0.0)
-    cap = denoised + 2 * threshold * model.sd(denoised) * _smoothing_gain(sigma)
-    return np.minimum(background, cap)
+
+def _mode(score: np.ndarray) -> float:
+    """The most common value of ``score`` (histogram over 0-20, lightly smoothed)."""
+    values = score.ravel()
+    values = values[(values >= 0) & (values <= 20)]
+    if values.size == 0:
+        return 0.0
+    counts, edges = np.histogram(values, bins=int(20 / MODE_BINS), range=(0.0, 20.0))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    peak = int(np.argmax(counts))
+    return float(0.5 * (edges[peak] + edges[peak + 1]))
+
+
+def _lift(
+    residual: np.ndarray, background: np.ndarray, sigma: tuple[float, ...]
+) -> np.ndarray:
+    """Windowed mean of ``residual`` over the background cells, shrunk to its global mean
+    where the window holds few of them."""
+    weights = background.astype(np.float64)
+    count = float(weights.sum())
+    fraction = count / weights.size
+    if fraction < FEW_BACKGROUND:
+        warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
+             "falls back towards the plain envelope (a rolling ball's) and may take object "
+             "signal: use a larger radius or method='rolling_ball'")
+    if count == 0:
+        return np.zeros_like(residual)
+    overall = float(np.sum(residual * weights) / count)
+    total = ndi.gaussian_filter(residual * weights, sigma, mode="reflect")
+    support = ndi.gaussian_filter(weights, sigma, mode="reflect")
+    lift = (total + PRIOR * overall) / (support + PRIOR)
+    return np.maximum(lift, 0.0, out=lift)
+
+
+def _block_mean(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    """Means over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
+    if all(f == 1 for f in factor):
+        return image.copy()
+    result = image
+    for axis, f in enumerate(factor):
+        if f == 1:
+            continue
+        n = result.shape[axis]
+        starts = np.arange(0, n, f)
+        sums = np.add.reduceat(result, starts, axis=axis)
+        counts = np.diff(np.append(starts, n)).astype(np.float64)
+        shape = [1] * result.ndim
+        shape[axis] = counts.size
+        result = sums / counts.reshape(shape)
+    return result
+
+
+def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    """Minimum over blocks of ``factor`` pixels of the image averaged over 2-pixel blocks."""
+    pairs = tuple(2 if f % 2 == 0 else 1 for f in factor)
+    result = _block_mean(image, pairs)
+    for axis, (f, p) in enumerate(zip(factor, pairs, strict=True)):
+        step = f // p
+        if step <= 1:
+            continue
+        n = result.shape[axis]
+        starts = np.arange(0, n, step)
+        result = np.minimum.reduceat(result, starts, axis=axis)
+    return result
+
+
+def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """Linear interpolation from block centres back to every pixel, axis by axis."""
+    result = cells
+    for axis, (f, n) in enumerate(zip(factor, shape, strict=True)):
+        if f == 1:
+            continue
+        m = result.shape[axis]
+        centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+        position = np.interp(np.arange(n), centres, np.arange(m))
+        low = np.floor(position).astype(np.intp)
+        high = np.minimum(low + 1, m - 1)
+        weight = position - low
+        shape_w = [1] * result.ndim
+        shape_w[axis] = n
+        weight = weight.reshape(shape_w)
+        result = (np.take(result, low, axis=axis) * (1 - weight)
+                  + np.take(result, high, axis=axis) * weight)
+    return result
+
+
+def _crop(image: np.ndarray) -> np.ndarray:
+    """The central ``NOISE_CROP`` pixels of each axis (the noise is measured there)."""
+    slices = []
+    for n in image.shape:
+        start = max(0, (n - NOISE_CROP) // 2)
+        slices.append(slice(start, start + NOISE_CROP))
+    return image[tuple(slices)]
+
+
+def _ellipse(radius: tuple[float, ...]) -> np.ndarray:
+    reach = [int(np.floor(r)) for r in radius]
+    grids = np.ogrid[tuple(slice(-k, k + 1) for k in reach)]
+    return sum((g / max(r, 1e-9)) ** 2 for g, r in zip(grids, radius, strict=True)) <= 1.0
 
 
 def _smoothing_gain(sigma: tuple[float, ...]) -> float:
@@ -213,54 +262,25 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
     return gain
 
 
-def _opening(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
-    """Grey opening by a box of half-size ``radius`` (separable, any radius)."""
-    size = tuple(2 * int(r) + 1 for r in radius)
-    return ndi.maximum_filter(ndi.minimum_filter(image, size, mode="nearest"), size,
-                              mode="nearest")
-
-
-def _objects(
-    residual: np.ndarray, sd: np.ndarray, threshold: float, grow: float
-) -> tuple[np.ndarray, float]:
-    """Object mask: residual beyond ``threshold`` robust sds of its own spread.
-
-    The residual is divided by the modelled noise, then centred and scaled by
-    its own clipped median and MAD, so a model off by a constant factor (or a
-    first estimate offset below the noise) still gives the right threshold.
-    Returns the mask and the threshold level in modelled-noise units.
-    """
-    score = residual / sd
-    centre, scale = robust_centre_scale(score)
-    scale = max(scale, MIN_SCALE)  # a noise-free image: trust the model's floor
-    level = centre + threshold * scale
-    mask = score > level
-    if grow > 0 and mask.any():
-        mask = ndi.binary_dilation(mask, structure=footprint((grow,) * residual.ndim))
-    return mask, level
-
-
 def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, ...]:
-    # The noise model and the object threshold are measured on the whole block.
+    # The noise model, the dome and the image-wide lift are measured on the whole block.
     return tuple(-1 for _ in radius)
 
+
+__all__ = ["NoiseModel", "robust_background"]
 
 register(
     Method(
         name="robust",
-        summary="Noise-aware: local quadratic fit through the middle of the noise of the "
-        "background pixels (objects masked from the measured noise)",
+        summary="Noise-aware: the exact paraboloid envelope lifted by the measured noise bias "
+        "(background through the middle of the noise, never above the data)",
         estimate=robust_background,
         parameters=(
-            Parameter("threshold", 3.0, "object threshold in noise standard deviations",
-                      minimum=0.0, allow_none=False),
-            Parameter("smoothing", None, "fit window (Gaussian sigma) as a fraction of radius "
-                      "(None: chosen by cross-validation)", minimum=0.0),
-            Parameter("iterations", 3, "fit / re-classify rounds", choices=(1, 2, 3, 4, 5),
-                      allow_none=False),
-            Parameter("order", 2, "degree of the local polynomial", choices=(0, 1, 2),
-                      allow_none=False),
-            Parameter("grow", 2.0, "pixels by which the object mask is dilated", minimum=0.0,
+            Parameter("threshold", 3.0, "background: within this many noise sds of the "
+                      "envelope", minimum=0.0, allow_none=False),
+            Parameter("smoothing", 0.25, "window of the lift (Gaussian sigma) as a fraction of "
+                      "radius", minimum=0.0, allow_none=False),
+            Parameter("grow", 2.0, "pixels by which objects are grown", minimum=0.0,
                       exclusive=False, allow_none=False),
         ),
         halo=_halo,
