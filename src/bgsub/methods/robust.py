@@ -49,11 +49,15 @@ from bgsub.methods._registry import Method, Parameter, register
 CELLS_PER_RADIUS = 8.0  # the reduced grid has at least this many cells per radius
 PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
+STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
+FOLLOW = 1.5  # the dome bends at least this much more than the background
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 OBJECT_WEIGHT = 0.1  # weight of an object cell (filled with envelope + lift) in the fit
+CEILING = 2.0  # the lift is at most this many times the block minima's typical depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 NOISE_CROP = 512
-MODE_BINS = 0.1  # histogram bin of the residual's mode, in noise sds
+MODE_BINS = 400  # histogram bins for the residual's mode
+PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 
 
 def robust_background(
@@ -107,7 +111,7 @@ def robust_background(
     True
     """
     work = np.asarray(image, dtype=np.float64)
-    factor = tuple(max(1, int(r / CELLS_PER_RADIUS)) for r in radius)
+    factor = _factor(radius)
     cells = _block_mean(work, factor)
     model = estimate_noise(_crop(work))
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
@@ -116,18 +120,92 @@ def robust_background(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    lowest = ndi.gaussian_filter(_block_min(work, factor), presmooth, mode="nearest")
-    envelope = paraboloid_opening(lowest, tuple(DOME * scale / c**2 for c in cell_radius))
+    envelope, lowest = _envelope(work, factor, cell_radius, scale)
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
                                    tuple(grow / f for f in factor))
     window = tuple(smoothing * c for c in cell_radius)
-    lift = _lift(cells - envelope, background, window)
+    depth = float(np.percentile(cells - lowest, 25))  # how deep block minima rest in the noise
+    ceiling = envelope + CEILING * max(depth, 0.0) + threshold * model.sd(envelope) * reduction
+    lift = np.minimum(_lift(cells - envelope, background, window), ceiling - envelope)
     filled = np.where(background, cells, envelope + lift)
     result = local_polynomial_fit(filled, np.where(background, 1.0, OBJECT_WEIGHT), window, 2)
-    np.minimum(result, smoothed + threshold * sd_smoothed, out=result)
+    np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
     np.maximum(result, envelope, out=result)
     return _upsample(result, factor, work.shape).astype(image.dtype, copy=False)
+
+
+def lower_envelope(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
+    """The exact dome envelope that :func:`robust_background` lifts (steps 1-3).
+
+    A lower envelope of the image: it rests on the bottom of the noise and
+    lies under every object up to about a third of ``radius``; returned at
+    full resolution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((64, 64), 100.0); image[20:30, 20:30] = 900.0
+    >>> bool(lower_envelope(image, (20.0, 20.0)).max() < 101.0)
+    True
+    """
+    work = np.asarray(image, dtype=np.float64)
+    factor = _factor(radius)
+    cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
+    cells = _block_mean(work, factor)
+    scale = max(float(estimate_noise(_crop(work)).sd(float(np.median(cells)))),
+                _range_floor(cells))
+    return _upsample(_envelope(work, factor, cell_radius, scale)[0], factor, work.shape)
+
+
+def _factor(radius: tuple[float, ...]) -> tuple[int, ...]:
+    return tuple(max(1, int(r / CELLS_PER_RADIUS)) for r in radius)
+
+
+def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
+              scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
+    the background), of the smoothed block minima of ``work``; and those minima."""
+    presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
+    lowest = ndi.gaussian_filter(_block_min(work, factor), presmooth, mode="nearest")
+    coeff = np.array([DOME * scale / c**2 for c in cell_radius])
+    first = paraboloid_opening(lowest, tuple(STEEP * coeff))
+    bending = np.maximum(_bending(lowest), _local_bending(first, cell_radius))
+    return paraboloid_opening(lowest, tuple(np.maximum(coeff, FOLLOW * bending))), lowest
+
+
+def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
+    """Per axis, the strong (90th percentile) downward curvature of ``surface`` smoothed
+    over a radius (at most an eighth of the image), halved: a dome's coefficient."""
+    sigma = tuple(min(c, n / 8) for c, n in zip(cell_radius, surface.shape, strict=True))
+    smooth = ndi.gaussian_filter(surface, sigma, mode="nearest")
+    result = []
+    for axis in range(surface.ndim):
+        second = np.diff(smooth, 2, axis=axis) if surface.shape[axis] >= 3 else np.zeros(1)
+        result.append(0.5 * max(0.0, float(np.percentile(-second, 90))))
+    return np.asarray(result)
+
+
+def _bending(lowest: np.ndarray) -> np.ndarray:
+    """Per axis, how much the background bends downwards: minus the squared term of a
+    quadratic fitted to the block minima (twice, the second time without the cells far
+    above the first fit), in grey levels per cell squared -- a dome's coefficient."""
+    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) - (n - 1) / 2 for n in lowest.shape],
+                        indexing="ij")
+    columns = [np.ones(lowest.size)] + [g.ravel() for g in grids] + [
+        (g**2).ravel() for g in grids]
+    design = np.stack(columns, axis=1)
+    values = lowest.ravel()
+    keep = np.ones(values.size, dtype=bool)
+    for _ in range(2):
+        if keep.sum() < design.shape[1] * 4:
+            return np.zeros(lowest.ndim)
+        coeffs = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = values - design @ coeffs
+        centre = float(np.median(residual))
+        spread = 1.4826 * float(np.median(np.abs(residual - centre)))
+        keep = residual <= centre + 2.0 * spread
+    return np.maximum(0.0, -coeffs[1 + lowest.ndim:])
 
 
 def _range_floor(values: np.ndarray) -> float:
@@ -151,14 +229,17 @@ def _background_cells(
 
 
 def _mode(score: np.ndarray) -> float:
-    """The most common value of ``score`` (histogram over 0-20, lightly smoothed)."""
-    values = score.ravel()
-    values = values[(values >= 0) & (values <= 20)]
-    if values.size == 0:
-        return 0.0
-    counts, edges = np.histogram(values, bins=int(20 / MODE_BINS), range=(0.0, 20.0))
+    """The background's most common value of ``score``: the lowest peak of its histogram
+    (lightly smoothed) at least a quarter as high as the highest -- in a dense field
+    the objects' residuals may outnumber the background's."""
+    low, high = np.percentile(score, [0.5, 99])
+    if not high > low:
+        return float(low)
+    counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
     counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
-    peak = int(np.argmax(counts))
+    peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
+        counts >= PEAK_SHARE * counts.max())
+    peak = int(np.flatnonzero(peaks)[0])
     return float(0.5 * (edges[peak] + edges[peak + 1]))
 
 
@@ -202,16 +283,19 @@ def _block_mean(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
 
 
 def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
-    """Minimum over blocks of ``factor`` pixels of the image averaged over 2-pixel blocks."""
-    pairs = tuple(2 if f % 2 == 0 else 1 for f in factor)
-    result = _block_mean(image, pairs)
-    for axis, (f, p) in enumerate(zip(factor, pairs, strict=True)):
-        step = f // p
-        if step <= 1:
+    """Minimum over blocks of ``factor`` pixels of the image's 2-pixel moving average
+    (along each axis with ``factor > 1``): the averaging halves the noise's spread so
+    the minimum rests less deep in it."""
+    result = image
+    for axis, f in enumerate(factor):
+        if f == 1:
             continue
-        n = result.shape[axis]
-        starts = np.arange(0, n, step)
-        result = np.minimum.reduceat(result, starts, axis=axis)
+        ahead = np.take(result, np.r_[1:result.shape[axis], result.shape[axis] - 1], axis=axis)
+        result = 0.5 * (result + ahead)
+    for axis, f in enumerate(factor):
+        if f == 1:
+            continue
+        result = np.minimum.reduceat(result, np.arange(0, result.shape[axis], f), axis=axis)
     return result
 
 
@@ -267,7 +351,7 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any]) -> tuple[int, .
     return tuple(-1 for _ in radius)
 
 
-__all__ = ["NoiseModel", "robust_background"]
+__all__ = ["NoiseModel", "lower_envelope", "robust_background"]
 
 register(
     Method(
