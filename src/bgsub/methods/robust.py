@@ -42,7 +42,6 @@ from scipy import ndimage as ndi
 
 from bgsub._warnings import warn
 from bgsub.kernels.parabola import paraboloid_opening
-from bgsub.methods._localfit import local_polynomial_fit
 from bgsub.methods._noise import NoiseModel, estimate_noise
 from bgsub.methods._registry import Method, Parameter, register
 
@@ -52,7 +51,6 @@ DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its ap
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
 FOLLOW = 1.5  # the dome bends at least this much more than the background
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
-OBJECT_WEIGHT = 0.1  # weight of an object cell (filled with envelope + lift) in the fit
 CEILING = 2.0  # the lift is at most this many times the block minima's typical depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 NOISE_CROP = 512
@@ -110,9 +108,9 @@ def robust_background(
     >>> bool(np.sqrt(np.mean((background - truth) ** 2)) < 3.0)
     True
     """
-    work = np.asarray(image, dtype=np.float64)
+    work = _as_float(image)
     factor = _factor(radius)
-    cells = _block_mean(work, factor)
+    cells = _block_mean(work, factor).astype(np.float64, copy=False)
     model = estimate_noise(_crop(work))
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
@@ -125,14 +123,15 @@ def robust_background(
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
                                    tuple(grow / f for f in factor))
     window = tuple(smoothing * c for c in cell_radius)
-    depth = float(np.percentile(cells - lowest, 25))  # how deep block minima rest in the noise
+    # how deep the envelope typically rests below the data (noise, a tilted plane's offset)
+    depth = float(np.percentile(cells - envelope, 25))
     ceiling = envelope + CEILING * max(depth, 0.0) + threshold * model.sd(envelope) * reduction
     lift = np.minimum(_lift(cells - envelope, background, window), ceiling - envelope)
-    filled = np.where(background, cells, envelope + lift)
-    result = local_polynomial_fit(filled, np.where(background, 1.0, OBJECT_WEIGHT), window, 2)
+    result = envelope + lift
     np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
     np.maximum(result, envelope, out=result)
-    return _upsample(result, factor, work.shape).astype(image.dtype, copy=False)
+    return _upsample(result.astype(work.dtype), factor, work.shape).astype(image.dtype,
+                                                                            copy=False)
 
 
 def lower_envelope(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
@@ -149,13 +148,19 @@ def lower_envelope(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
     >>> bool(lower_envelope(image, (20.0, 20.0)).max() < 101.0)
     True
     """
-    work = np.asarray(image, dtype=np.float64)
+    work = _as_float(image)
     factor = _factor(radius)
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     cells = _block_mean(work, factor)
     scale = max(float(estimate_noise(_crop(work)).sd(float(np.median(cells)))),
                 _range_floor(cells))
     return _upsample(_envelope(work, factor, cell_radius, scale)[0], factor, work.shape)
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    """``image`` itself when float32/float64 (full-resolution steps stay in its dtype)."""
+    image = np.asarray(image)
+    return image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
 
 
 def _factor(radius: tuple[float, ...]) -> tuple[int, ...]:
@@ -167,11 +172,14 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background), of the smoothed block minima of ``work``; and those minima."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
-    lowest = ndi.gaussian_filter(_block_min(work, factor), presmooth, mode="nearest")
+    lowest = ndi.gaussian_filter(_block_min(work, factor).astype(np.float64, copy=False),
+                                 presmooth, mode="nearest")
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    first = paraboloid_opening(lowest, tuple(STEEP * coeff))
-    bending = np.maximum(_bending(lowest), _local_bending(first, cell_radius))
-    return paraboloid_opening(lowest, tuple(np.maximum(coeff, FOLLOW * bending))), lowest
+    trend = _trend(lowest)
+    flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
+    first = paraboloid_opening(flat, tuple(STEEP * coeff))
+    coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius))
+    return paraboloid_opening(flat, tuple(coeff)) + trend, lowest
 
 
 def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
@@ -186,26 +194,26 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.nd
     return np.asarray(result)
 
 
-def _bending(lowest: np.ndarray) -> np.ndarray:
-    """Per axis, how much the background bends downwards: minus the squared term of a
-    quadratic fitted to the block minima (twice, the second time without the cells far
-    above the first fit), in grey levels per cell squared -- a dome's coefficient."""
-    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) - (n - 1) / 2 for n in lowest.shape],
-                        indexing="ij")
+def _trend(lowest: np.ndarray) -> np.ndarray:
+    """A quadratic fitted to the block minima (twice, the second time without the cells
+    far above the first fit): the background's large-scale tilt and bending."""
+    grids = np.meshgrid(*[np.linspace(-1.0, 1.0, n) for n in lowest.shape], indexing="ij")
     columns = [np.ones(lowest.size)] + [g.ravel() for g in grids] + [
         (g**2).ravel() for g in grids]
     design = np.stack(columns, axis=1)
     values = lowest.ravel()
     keep = np.ones(values.size, dtype=bool)
+    fit = np.full(values.size, float(np.median(values)))
     for _ in range(2):
         if keep.sum() < design.shape[1] * 4:
-            return np.zeros(lowest.ndim)
+            break
         coeffs = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        residual = values - design @ coeffs
+        fit = design @ coeffs
+        residual = values - fit
         centre = float(np.median(residual))
         spread = 1.4826 * float(np.median(np.abs(residual - centre)))
         keep = residual <= centre + 2.0 * spread
-    return np.maximum(0.0, -coeffs[1 + lowest.ndim:])
+    return fit.reshape(lowest.shape)
 
 
 def _range_floor(values: np.ndarray) -> float:
@@ -266,8 +274,6 @@ def _lift(
 
 def _block_mean(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Means over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
-    if all(f == 1 for f in factor):
-        return image.copy()
     result = image
     for axis, f in enumerate(factor):
         if f == 1:
@@ -288,10 +294,15 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     the minimum rests less deep in it."""
     result = image
     for axis, f in enumerate(factor):
-        if f == 1:
+        if f == 1 or image.shape[axis] < 2:
             continue
-        ahead = np.take(result, np.r_[1:result.shape[axis], result.shape[axis] - 1], axis=axis)
-        result = 0.5 * (result + ahead)
+        pairs = np.array(result, copy=True) if result is image else result
+        here = [slice(None)] * image.ndim
+        ahead = [slice(None)] * image.ndim
+        here[axis], ahead[axis] = slice(0, -1), slice(1, None)
+        pairs[tuple(here)] += pairs[tuple(ahead)]  # ascending: each reads the next, unchanged
+        pairs[tuple(here)] *= 0.5
+        result = pairs
     for axis, f in enumerate(factor):
         if f == 1:
             continue
@@ -314,8 +325,11 @@ def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]
         shape_w = [1] * result.ndim
         shape_w[axis] = n
         weight = weight.reshape(shape_w)
-        result = (np.take(result, low, axis=axis) * (1 - weight)
-                  + np.take(result, high, axis=axis) * weight)
+        upper = np.take(result, high, axis=axis)
+        result = np.take(result, low, axis=axis)
+        upper -= result
+        upper *= weight
+        result += upper
     return result
 
 
