@@ -1,14 +1,15 @@
 """bgsub: fast, exact and dtype-safe background subtraction for microscopy images."""
 
 from bgsub import data
+from bgsub._warnings import BackgroundWarning
 from bgsub.api import estimate_background, subtract_background
 from bgsub.methods import get_method, list_methods
 from bgsub.methods.imagej import from_imagej
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "data", "estimate_background", "from_imagej", "get_method",
-           "list_methods", "subtract_background"]
+__all__ = ["BackgroundWarning", "__version__", "data", "estimate_background", "from_imagej",
+           "get_method", "list_methods", "subtract_background"]
 
 
 def __getattr__(name: str):

@@ -264,8 +264,8 @@ def quality(
 ) -> dict[str, float]:
     """Score a background without ground truth.
 
-    Three measurements on the foreground ``image - background`` (reversed with
-    ``light_background``), combined into one score:
+    Measurements on the foreground ``image - background`` (reversed with
+    ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
       the background copied: the regression slope of the background's detail
@@ -273,6 +273,9 @@ def quality(
       high-pass of twice the object radius). 0: none (the background does not
       show the objects); 1: the background follows them entirely (radius far
       too small).
+    * ``copied_level`` -- that copy in noise standard deviations: the slope
+      times the RMS of the image's detail, over the median noise sd. A small
+      slope of bright objects is a large error in grey levels.
     * ``unevenness`` -- how flat the corrected background is: the spread
       (standard deviation) of the foreground's median background level over
       an 8x8 grid of tiles, in units of the local noise standard deviation.
@@ -280,8 +283,9 @@ def quality(
       standard deviations (about +2 to +3 for minimum-based methods, whose
       background rests on the bottom of the noise; 0 through its middle).
 
-    ``score = (1 - object_signal_in_background) / (1 + unevenness) / (1 + |offset|)``,
-    between 0 and 1, higher is better.
+    ``expected_error = sqrt(copied_level**2 + unevenness**2 + offset**2)`` (noise
+    sds) and ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is
+    better.
 
     Parameters
     ----------
@@ -298,8 +302,9 @@ def quality(
     Returns
     -------
     dict
-        ``score``, ``object_signal_in_background``, ``unevenness``,
-        ``offset`` (averaged over up to 8 planes) and ``object_radius``.
+        ``score``, ``expected_error``, ``object_signal_in_background``,
+        ``copied_level``, ``unevenness``, ``offset`` (averaged over up to 8
+        planes) and ``object_radius``.
 
     Notes
     -----
@@ -337,8 +342,10 @@ def quality(
     rows = [_plane_quality(i, b, float(object_radius)) for i, b in
             zip(images, backgrounds, strict=True)]
     result = {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]}
-    result["score"] = ((1.0 - result["object_signal_in_background"])
-                       / (1.0 + result["unevenness"]) / (1.0 + abs(result["offset"])))
+    result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
+                                             + np.nan_to_num(result["unevenness"]) ** 2
+                                             + np.nan_to_num(result["offset"]) ** 2))
+    result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
 
@@ -381,14 +388,36 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
         else 0.0
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
-    centre, spread = robust_centre_scale(smoothed)
+    centre, spread = _background_peak(smoothed)
     objects = ndi.binary_dilation(smoothed > centre + 3.0 * spread, iterations=2)
     levels = _tile_levels(score, ~objects)
+    copied = float(np.clip(copied, 0.0, 1.0))
+    level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
-        "object_signal_in_background": float(np.clip(copied, 0.0, 1.0)),
+        "object_signal_in_background": copied,
+        "copied_level": level,
         "unevenness": float(np.std(levels)) if levels.size > 1 else float("nan"),
         "offset": float(np.median(levels)) if levels.size else float("nan"),
     }
+
+
+def _background_peak(values: np.ndarray) -> tuple[float, float]:
+    """Centre and spread of the background's values: the lowest histogram peak at least
+    a quarter as high as the highest (objects may outnumber the background), and the
+    spread of the values below it."""
+    values = values.ravel()
+    low, high = np.percentile(values, [0.5, 99])
+    if not high > low:
+        return robust_centre_scale(values)
+    counts, edges = np.histogram(values, bins=400, range=(float(low), float(high)))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
+        counts >= 0.25 * counts.max())
+    index = int(np.flatnonzero(peaks)[0])
+    centre = float(0.5 * (edges[index] + edges[index + 1]))
+    below = centre - values[values < centre]
+    spread = 1.4826 * float(np.median(below)) if below.size else 0.0
+    return centre, max(spread, 1e-12)
 
 
 def _detail(values: np.ndarray, scale: float) -> np.ndarray:
