@@ -43,7 +43,7 @@ __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radiu
 
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
-NOISE_LEVEL = 3.0  # the threshold is never below this many noise sds of the smoothed image
+NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 MIN_RADIUS = 2.0
@@ -117,8 +117,10 @@ def suggest_radius(
     Each Y-X plane (up to 8, evenly spaced, for a stack; pooled, so every
     plane gets the same radius) is averaged down to at most 512 cells a side,
     smoothed over one cell and flattened (its noise-aware background at a
-    sixth of its size subtracted), then thresholded (Otsu, never below 3
-    noise standard deviations); holes are filled, so bright spots inside an
+    sixth of its size subtracted), then thresholded (Otsu's threshold within
+    Otsu's lower class, never below 4 noise standard deviations: between the
+    background and the objects' bodies even when bright texture inside them is
+    the upper class); holes are filled, so bright spots inside an
     object count as the object. Each connected object's inscribed radius is
     measured (touching objects that merge still measure as one of them).
     The typical object radius is the area-weighted median; the suggested
@@ -225,7 +227,10 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
         flat = smoothed - robust_background(smoothed, (side / 6.0,) * 2)
     noise = float(estimate_noise(cells).sd(float(np.median(cells)))) * 0.28  # after sigma 1
-    level = max(_otsu(flat), NOISE_LEVEL * noise)
+    # Otsu's threshold within the lower of Otsu's two classes: between the background and
+    # the objects' bodies even when bright texture inside them (chromatin) is the upper class
+    upper = _otsu(flat)
+    level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
     mask = ndi.binary_fill_holes(flat > level)
     mask = ndi.binary_opening(mask)
     labels, count = ndi.label(mask)
@@ -235,7 +240,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     area = ndi.sum_labels(mask, labels, index)
     inscribed = ndi.maximum(ndi.distance_transform_edt(mask), labels, index)
     keep = area >= MIN_AREA
-    return Objects((np.asarray(inscribed)[keep] + 0.5) * step, area[keep] * step**2)
+    # the distance transform reaches the first pixel outside: half a pixel beyond the edge
+    return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
 
 
 def _otsu(values: np.ndarray) -> float:

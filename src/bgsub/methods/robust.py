@@ -54,6 +54,7 @@ FOLLOW = 1.5  # the dome bends at least this much more than the background
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
+MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
@@ -237,6 +238,11 @@ def _background_cells(
     below = mode - score[score < mode]
     spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
     objects = score > mode + threshold * spread
+    fraction = 1.0 - float(objects.mean())
+    if fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
+        warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
+             "falls back towards the plain envelope (a rolling ball's) and may take object "
+             "signal: use a larger radius or method='rolling_ball'", stacklevel=4)
     if objects.any() and max(grow) >= 0.5:
         objects = ndi.binary_dilation(objects, structure=_ellipse(grow))
     return ~objects
@@ -264,11 +270,6 @@ def _lift(
     where the window holds few of them."""
     weights = background.astype(np.float64)
     count = float(weights.sum())
-    fraction = count / weights.size
-    if fraction < FEW_BACKGROUND:
-        warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
-             "falls back towards the plain envelope (a rolling ball's) and may take object "
-             "signal: use a larger radius or method='rolling_ball'")
     if count == 0:
         return np.zeros_like(residual)
     overall = float(np.sum(residual * weights) / count)
