@@ -190,7 +190,9 @@ def robust(image: np.ndarray, radius: float, light: bool) -> np.ndarray:
 # --- scoring ------------------------------------------------------------------------
 
 def rmse(estimate: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.sqrt(np.nanmean((np.asarray(estimate, np.float64) - truth) ** 2)))
+    """Root-mean-square error (NaN for a peer that was skipped)."""
+    error = np.asarray(estimate, np.float64) - truth
+    return float(np.sqrt(np.mean(error**2))) if np.isfinite(error).all() else float("nan")
 
 
 def best_of(radii: Sequence[float], error: Callable[[float], float]) -> tuple[float, float]:

@@ -435,6 +435,7 @@ def run_job(
     streamed chunk by chunk instead (:func:`bgsub.stream.run_job`).
     """
     start = time.perf_counter()
+    _current.path = job.source.path  # for the warnings' one line (bgsub.cli)
     try:
         _check(cancel)
         source = provenance.input_record(job.source.path, job.series)
@@ -459,8 +460,18 @@ def run_job(
     except Exception as exc:  # one bad file must not stop the batch
         return Result(job.source.path, "failed", one_line(exc), job,
                       traceback.format_exc(), time.perf_counter() - start)
+    finally:
+        _current.path = None
     return Result(job.source.path, "done", str(job.output), job,
                   seconds=time.perf_counter() - start)
+
+
+_current = threading.local()
+
+
+def current_input() -> Path | None:
+    """The input file the calling thread is processing in :func:`run_job`, if any."""
+    return getattr(_current, "path", None)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

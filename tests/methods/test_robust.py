@@ -176,3 +176,23 @@ def test_background_stays_within_the_local_data_range():
     low = ndi.minimum_filter(image.astype(np.float64), size, mode="nearest")
     high = ndi.maximum_filter(image.astype(np.float64), size, mode="nearest")
     assert np.all(background >= low - 1e-3) and np.all(background <= high + 3 * 1.0)
+
+
+def test_the_command_line_prints_the_warning_as_one_line_naming_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    import tifffile
+
+    dense = synthetic((128, 128), object_radius=(6, 10), density=1.5, seed=9).image
+    tifffile.imwrite(tmp_path / "dense.tif", dense)
+    tifffile.imwrite(tmp_path / "sparse.tif", synthetic((128, 128), seed=1).image)
+    done = subprocess.run([sys.executable, "-m", "bgsub", "run", str(tmp_path / "dense.tif"),
+                           str(tmp_path / "sparse.tif"), "-o", str(tmp_path / "out"),
+                           "--method", "robust", "--radius", "30"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warned) == 1, done.stderr
+    assert warned[0].startswith("bgsub: warning: ") and "dense.tif: only" in warned[0]
+    assert "method='rolling_ball'" in warned[0]
