@@ -6,30 +6,34 @@ This method keeps the envelope's safety -- it can never take an object's light
 where the envelope does not -- and removes that bias where it can be measured:
 
 1. **Reduce.** The image is averaged over blocks of ``f`` pixels per axis,
-   ``f`` about an eighth of the radius (1 for radii up to 12): the background
-   is smooth at the scale of the radius, the block means are ``sqrt(f**ndim)``
-   times less noisy, and every later step costs ``f**ndim`` times less.
+   ``f`` about a twelfth of the radius (1 for radii below 24; between two block
+   sizes the two results are blended, so the result varies smoothly with the
+   radius); block minima of its 2-pixel moving average are kept too (so narrow
+   gaps between crowded objects still count). Every later step costs
+   ``f**ndim`` times less.
 2. **Noise.** The noise is measured on the full-resolution image
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
-   linear in the intensity), on at most a 512x512 crop per plane.
-3. **Envelope.** The reduced image, smoothed over one cell, is opened by a
+   linear in the intensity), on its central 512-pixel crop.
+3. **Envelope.** The block minima, smoothed over one cell, less a quadratic
+   trend fitted to them (tilt and vignetting: no tilt offset), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
-   radius from its apex: the exact opening (:mod:`bgsub.kernels.parabola`)
-   lies under every object of radius up to about a third of ``radius`` and
-   follows any background bending less than the dome. Scaling the dome by the
-   noise makes the result independent of the intensity unit (uint8, uint16,
-   float).
-4. **Lift.** Cells within ``threshold`` noise standard deviations of the
-   envelope (above the mode of that residual) and more than ``grow`` pixels
-   from any cell above it are background; the mean of the image above the
-   envelope over the background cells, in a Gaussian window of ``smoothing``
-   x ``radius``, is added back. Where a window holds few background cells the
-   lift falls back towards its image-wide value (``PRIOR``), so a dense field
-   degrades to the plain envelope plus the measured noise bias instead of
-   extrapolating; a :class:`bgsub.BackgroundWarning` says so.
+   radius from its apex, or bends more than the background does, whichever is
+   steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
+   object up to about a third of ``radius``. Tied to the noise, not to grey
+   levels, the result does not depend on the intensity unit.
+4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
+   background peak (the lowest histogram peak, as objects may outnumber the
+   background) and more than ``grow`` pixels from any cell above it are
+   background; the mean of the block means above the envelope over them, in a
+   Gaussian window of ``smoothing`` x ``radius``, is added back. Where a window
+   holds few background cells the lift falls back towards its image-wide value
+   (``PRIOR``), and it never exceeds what white noise of the measured sd
+   explains, so a dense field degrades to the plain envelope instead of rising
+   into the objects; a :class:`bgsub.BackgroundWarning` says so.
 5. **Bound.** The result never rises above the smoothed block means plus
-   ``threshold`` of their noise, nor below the envelope; it is carried back to
-   every pixel by linear interpolation between block centres.
+   ``threshold`` of their noise, nor sinks below the envelope or the local
+   minimum within the radius; it is carried back to every pixel by linear
+   interpolation between block centres.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.methods._noise import NoiseModel, estimate_noise
 from bgsub.methods._registry import Method, Parameter, register
 
-CELLS_PER_RADIUS = 8.0  # the reduced grid has at least this many cells per radius
+CELLS_PER_RADIUS = 12.0  # the reduced grid has at least this many cells per radius
 PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
@@ -55,6 +59,7 @@ PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
+BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
@@ -111,9 +116,46 @@ def robust_background(
     True
     """
     work = _as_float(image)
-    factor = _factor(radius)
-    cells = _block_mean(work, factor).astype(np.float64, copy=False)
     model = estimate_noise(_crop(work))
+    options = dict(threshold=threshold, smoothing=smoothing, grow=grow)
+    (low, high), weight = _factors(radius)
+    if weight < BLEND[0]:
+        result = _estimate(work, radius, low, model, **options)
+    elif weight > BLEND[1]:
+        result = _estimate(work, radius, high, model, **options)
+    else:  # between two block sizes: blend, so the result varies smoothly with the radius
+        share = (weight - BLEND[0]) / (BLEND[1] - BLEND[0])
+        result = _estimate(work, radius, low, model, warn_dense=share < 0.5, **options)
+        result *= 1.0 - share
+        other = _estimate(work, radius, high, model, warn_dense=share >= 0.5, **options)
+        other *= share
+        result += other
+    return result.astype(image.dtype, copy=False)
+
+
+def _factors(radius: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], float]:
+    """The block sizes either side of ``radius / CELLS_PER_RADIUS`` and where between them
+    the largest radius lies (0-1)."""
+    low = tuple(max(1, int(r / CELLS_PER_RADIUS)) for r in radius)
+    high = tuple(int(r / CELLS_PER_RADIUS) + 1 if r >= CELLS_PER_RADIUS else 1 for r in radius)
+    position = max(radius) / CELLS_PER_RADIUS
+    weight = position - int(position) if position >= 1 else 0.0
+    return (low, high), weight
+
+
+def _estimate(
+    work: np.ndarray,
+    radius: tuple[float, ...],
+    factor: tuple[int, ...],
+    model: NoiseModel,
+    *,
+    threshold: float,
+    smoothing: float,
+    grow: float,
+    warn_dense: bool = True,
+) -> np.ndarray:
+    """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype."""
+    cells = _block_mean(work, factor).astype(np.float64, copy=False)
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
@@ -123,7 +165,7 @@ def robust_background(
     envelope, minima = _envelope(work, factor, cell_radius, scale)
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
-                                   tuple(grow / f for f in factor))
+                                   tuple(grow / f for f in factor), warn_dense)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift never exceeds what the noise explains: a dense field's misread cells cannot
     # raise the background into the objects
@@ -137,8 +179,9 @@ def robust_background(
     # the radius, less the cell that interpolation reaches across)
     reach = tuple(2 * max(0, int(c) - 1) + 1 for c in cell_radius)
     np.maximum(result, ndi.minimum_filter(minima, size=reach, mode="nearest"), out=result)
-    return _upsample(result.astype(work.dtype), factor, work.shape).astype(image.dtype,
-                                                                            copy=False)
+    return _upsample(result.astype(work.dtype), factor, work.shape)
+
+
 
 
 def lower_envelope(image: np.ndarray, radius: tuple[float, ...]) -> np.ndarray:
@@ -230,7 +273,8 @@ def _range_floor(values: np.ndarray) -> float:
 
 
 def _background_cells(
-    residual: np.ndarray, sd: np.ndarray, threshold: float, grow: tuple[float, ...]
+    residual: np.ndarray, sd: np.ndarray, threshold: float, grow: tuple[float, ...],
+    warn_dense: bool = True,
 ) -> np.ndarray:
     """Cells whose residual above the envelope is within the noise of its mode."""
     score = residual / sd
@@ -239,7 +283,7 @@ def _background_cells(
     spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
     objects = score > mode + threshold * spread
     fraction = 1.0 - float(objects.mean())
-    if fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
+    if warn_dense and fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
         warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
              "falls back towards the plain envelope (a rolling ball's) and may take object "
              "signal: use a larger radius or method='rolling_ball'", stacklevel=4)
