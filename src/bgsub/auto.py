@@ -74,8 +74,8 @@ class Objects:
 
         Examples
         --------
-        >>> Objects(np.array([2.0, 4.0, 8.0]), np.array([1.0, 1.0, 2.0])).quantile(0.5)
-        6.0
+        >>> round(Objects(np.array([2.0, 4.0, 8.0]), np.array([1.0, 1.0, 2.0])).quantile(0.5), 2)
+        5.33
         """
         order = np.argsort(self.radius)
         weights = self.area[order].astype(np.float64)
