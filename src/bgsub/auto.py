@@ -1,11 +1,14 @@
 """Automatic radius and a ground-truth-free quality score.
 
-:func:`suggest_radius` measures how big the objects are -- the scale at which
-each bright blob's scale-normalised Laplacian-of-Gaussian response peaks -- and
-picks the background radius from it (``factor`` times the typical object
-radius, 3 by default: the field's rule that the structuring element be about
-three times the object size, so that the background cannot follow, or "show",
-the objects).
+:func:`suggest_radius` measures how big the objects are -- not the texture
+inside them: it segments a smoothed, flattened image (Otsu's threshold, never
+below the noise), fills the objects' holes and takes each connected object's
+inscribed radius (the largest distance from its inside to its edge, so
+touching objects that merge still measure as one), and picks the background
+radius from their size distribution (``factor`` times the area-weighted median
+object radius, 3 by default: the field's rule that the structuring element be
+about three times the object size, so that the background cannot follow, or
+"show", the objects).
 
 :func:`quality` scores a background without knowing the truth: how much of the
 objects' structure went into the background, and how flat and how close to
@@ -23,58 +26,60 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.spatial import cKDTree
 
 from bgsub._axes import parse_axes
-from bgsub._noise import estimate_noise, robust_centre_scale
+from bgsub._warnings import BackgroundWarning
+from bgsub.methods.robust import estimate_noise, robust_background, robust_centre_scale
 
-__all__ = ["Blobs", "Suggestion", "detect_blobs", "quality", "suggest_radius"]
+__all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radius"]
 
-SCALES_PER_OCTAVE = 4
-MIN_SIGMA = 1.0
-DETECTION_THRESHOLD = 5.0  # blob responses, in noise standard deviations of the response
 MAX_PLANES = 8
+MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
+NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
+MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 MIN_RADIUS = 2.0
 
 
 @dataclass(frozen=True)
-class Blobs:
-    """Bright blobs found in scale space.
+class Objects:
+    """Connected objects found in an image.
 
     Attributes
     ----------
     radius : ndarray
-        Each blob's radius in pixels (``sqrt(2)`` times the scale of its peak
-        response: the radius of a flat disk peaking there).
-    strength : ndarray
-        Each blob's scale-normalised response (its contrast, roughly).
+        Each object's inscribed radius in pixels (the largest distance from a
+        point inside it to its edge: a disk's radius, a merged clump's single
+        member's radius, an elongated cell's half-width).
+    area : ndarray
+        Each object's area in pixels.
     """
 
     radius: np.ndarray
-    strength: np.ndarray
+    area: np.ndarray
 
     def __len__(self) -> int:
         return int(self.radius.size)
 
     def quantile(self, q: float) -> float:
-        """Strength-weighted quantile of the radii (``q`` in 0-1).
+        """Area-weighted quantile of the radii (``q`` in 0-1), interpolated.
 
         Examples
         --------
-        >>> Blobs(np.array([2.0, 4.0, 8.0]), np.array([1.0, 1.0, 2.0])).quantile(0.5)
-        4.0
+        >>> round(Objects(np.array([2.0, 4.0, 8.0]), np.array([1.0, 1.0, 2.0])).quantile(0.5), 2)
+        5.33
         """
         order = np.argsort(self.radius)
-        cumulative = np.cumsum(self.strength[order])
-        index = int(np.searchsorted(cumulative, q * cumulative[-1]))
-        return float(self.radius[order][min(index, order.size - 1)])
+        weights = self.area[order].astype(np.float64)
+        cumulative = np.cumsum(weights) - 0.5 * weights
+        return float(np.interp(q * weights.sum(), cumulative, self.radius[order]))
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class Suggestion:
         The suggested ``radius`` for :func:`bgsub.subtract_background`, in
         pixels of the image plane (Y, X).
     object_radius : float
-        The typical object radius found (strength-weighted median), in pixels;
+        The typical object radius found (area-weighted median), in pixels;
         ``nan`` when no object was found.
     reason : str
         One human-readable sentence: what was measured and how the radius
@@ -108,16 +113,19 @@ def suggest_radius(
 ) -> Suggestion:
     """Suggest a background radius from the size of the objects in ``image``.
 
-    Blobs are found as the peaks, over position and scale, of the
-    scale-normalised Laplacian of Gaussian (``-sigma**2 * LoG``, four scales
-    per octave, computed on a pyramid so large scales stay cheap), keeping
-    those whose response exceeds 5 noise standard deviations of the response
-    at that scale. The typical object radius is the strength-weighted median
-    of the blobs' radii; the suggested radius is ``factor`` times it, but never
-    less than the strength-weighted 90th percentile (the largest objects are
-    still left out of the background). The whole image is measured at once:
-    for stacks, up to 8 evenly spaced Y-X planes are pooled, so every plane
-    gets the same radius.
+    Each Y-X plane (up to 8, evenly spaced, for a stack; pooled, so every
+    plane gets the same radius) is averaged down to at most 512 cells a side,
+    smoothed over one cell and flattened (its noise-aware background at a
+    sixth of its size subtracted), then thresholded (Otsu's threshold within
+    Otsu's lower class, never below 4 noise standard deviations: between the
+    background and the objects' bodies even when bright texture inside them is
+    the upper class); holes are filled, so bright spots inside an
+    object count as the object. Each connected object's inscribed radius is
+    measured (touching objects that merge still measure as one of them).
+    The typical object radius is the area-weighted median; the suggested
+    radius is ``factor`` times it, but at least twice the area-weighted 90th
+    percentile (the largest objects still stay out of the background).
+    Objects under 3 cells across are re-measured on a full-resolution crop.
 
     Parameters
     ----------
@@ -137,90 +145,118 @@ def suggest_radius(
 
     Notes
     -----
-    Assumes the objects are blob-like and brighter than their surroundings
-    (darker with ``light_background``). Thin filaments, textures or a field
-    filled edge to edge with touching objects give less meaningful sizes; when
-    nothing stands out of the noise the radius falls back to an eighth of the
-    image's smaller side.
+    Assumes the objects are brighter than their surroundings (darker with
+    ``light_background``) and stand out of the noise. Thin filaments give
+    their half-width; a field filled edge to edge with merged objects gives
+    the size of the widest clump; when nothing stands out of the noise the
+    radius falls back to an eighth of the image's smaller side.
 
     Examples
     --------
     >>> from bgsub.data import synthetic
     >>> s = synthetic((256, 256), object_radius=10, seed=2)
-    >>> round(suggest_radius(s.image).object_radius)
-    10
+    >>> 8 < suggest_radius(s.image).object_radius < 12
+    True
     """
     factor = float(factor)
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")
     found, sides = [], []
     for plane in _planes(image, axes, light_background):  # one plane in memory at a time
-        found.append(detect_blobs(plane))
+        found.append(measure_objects(plane))
         sides.append(min(plane.shape))
-    blobs = _pool(found)
+    objects = Objects(np.concatenate([o.radius for o in found]),
+                      np.concatenate([o.area for o in found]))
     smaller_side = min(sides)
-    if len(blobs) == 0:
+    if len(objects) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)")
-    typical, large = blobs.quantile(0.5), blobs.quantile(0.9)
-    radius = max(factor * typical, large, MIN_RADIUS)
-    radius = min(radius, max(MIN_RADIUS, smaller_side / 2))
-    reason = (f"{len(blobs)} objects found: typical radius {typical:.3g} px "
-              f"(90% of the signal in objects up to {large:.3g} px); "
+    typical, large = objects.quantile(0.5), objects.quantile(0.9)
+    radius = max(factor * typical, 2.0 * large, MIN_RADIUS)
+    radius = min(radius, max(MIN_RADIUS, smaller_side / 4))
+    reason = (f"{len(objects)} objects found: typical radius {typical:.3g} px "
+              f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
     if radius > factor * typical + 1e-9:
         reason += " (raised to cover the largest objects)"
     return Suggestion(float(radius), float(typical), reason)
 
 
-def detect_blobs(plane: np.ndarray, *, threshold: float = DETECTION_THRESHOLD) -> Blobs:
-    """Bright blobs of a 2D image: peaks of the scale-normalised LoG.
+def measure_objects(plane: np.ndarray) -> Objects:
+    """Connected objects of a 2D image and their inscribed radii.
 
     Parameters
     ----------
     plane : ndarray
-        2D image without NaN.
-    threshold : float
-        Minimum response, in robust standard deviations of the response at
-        that scale.
+        2D image without NaN, objects brighter than the background.
 
     Returns
     -------
-    Blobs
+    Objects
+        Radii and areas in pixels of ``plane``.
 
     Examples
     --------
     >>> img = np.zeros((64, 64)); yy, xx = np.mgrid[:64, :64]
     >>> img[(yy - 32) ** 2 + (xx - 32) ** 2 <= 36] = 100.0
     >>> img += np.random.default_rng(0).normal(0, 1, img.shape)
-    >>> blobs = detect_blobs(img)
-    >>> 5 < blobs.quantile(0.5) < 7.5
-    True
+    >>> objects = measure_objects(img)
+    >>> len(objects), 5 < objects.quantile(0.5) < 7
+    (1, True)
     """
     plane = np.asarray(plane, dtype=np.float64)
-    sigmas = _scales(min(plane.shape))
-    if sigmas.size < 3 or not np.ptp(plane) > 0:  # a constant plane has no blobs
-        return Blobs(np.empty(0), np.empty(0))
-    pixel_sd = float(estimate_noise(plane).sd(float(np.median(plane))))
-    layers = [_response(plane, s, pixel_sd) for s in sigmas]
-    radii, strengths, centres = [], [], []
-    for k in range(1, len(sigmas) - 1):
-        peaks = _peaks(layers, k, threshold)
-        for index in zip(*np.nonzero(peaks), strict=True):
-            position = layers[k].position(index)
-            here = layers[k].value_at(index)
-            below = layers[k - 1].value_near(position)
-            above = layers[k + 1].value_near(position)
-            if here < below or here < above:
-                continue
-            radii.append(np.sqrt(2.0) * _refine(sigmas[k], below, here, above))
-            strengths.append(here)
-            centres.append(position)
-    keep = _outside_stronger(np.asarray(centres).reshape(-1, 2), np.asarray(radii),
-                             np.asarray(strengths))
-    return Blobs(np.asarray(radii)[keep], np.asarray(strengths)[keep])
+    step = max(1, int(np.ceil(min(plane.shape) / MEASURE_SIDE)))
+    objects = _segment(_block_mean(plane, step), step)
+    if step > 1 and len(objects) and objects.quantile(0.5) < 3 * step:
+        crop = tuple(slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2)
+                           + MEASURE_SIDE) for n in plane.shape)
+        objects = _segment(plane[crop], 1)
+    return objects
+
+
+def _segment(cells: np.ndarray, step: int) -> Objects:
+    """Otsu objects of ``cells`` (each ``step`` pixels a side), holes filled."""
+    if min(cells.shape) < 8:
+        return Objects(np.empty(0), np.empty(0))
+    smoothed = ndi.gaussian_filter(cells, 1.0, mode="nearest")
+    side = min(cells.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
+        flat = smoothed - robust_background(smoothed, (side / 6.0,) * 2)
+    noise = float(estimate_noise(cells).sd(float(np.median(cells)))) * 0.28  # after sigma 1
+    # Otsu's threshold within the lower of Otsu's two classes: between the background and
+    # the objects' bodies even when bright texture inside them (chromatin) is the upper class
+    upper = _otsu(flat)
+    level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
+    mask = ndi.binary_fill_holes(flat > level)
+    mask = ndi.binary_opening(mask)
+    labels, count = ndi.label(mask)
+    if count == 0:
+        return Objects(np.empty(0), np.empty(0))
+    index = np.arange(1, count + 1)
+    area = ndi.sum_labels(mask, labels, index)
+    inscribed = ndi.maximum(ndi.distance_transform_edt(mask), labels, index)
+    keep = area >= MIN_AREA
+    # the distance transform reaches the first pixel outside: half a pixel beyond the edge
+    return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
+
+
+def _otsu(values: np.ndarray) -> float:
+    from skimage.filters import threshold_otsu
+
+    low, high = np.percentile(values, [0.1, 99.9])
+    clipped = np.clip(values, low, high)
+    return float(threshold_otsu(clipped)) if high > low else float(high)
+
+
+def _block_mean(plane: np.ndarray, step: int) -> np.ndarray:
+    if step == 1:
+        return plane
+    rows, cols = (n // step * step for n in plane.shape)
+    trimmed = plane[:rows, :cols]
+    return trimmed.reshape(rows // step, step, cols // step, step).mean(axis=(1, 3))
 
 
 def quality(
@@ -233,8 +269,8 @@ def quality(
 ) -> dict[str, float]:
     """Score a background without ground truth.
 
-    Three measurements on the foreground ``image - background`` (reversed with
-    ``light_background``), combined into one score:
+    Measurements on the foreground ``image - background`` (reversed with
+    ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
       the background copied: the regression slope of the background's detail
@@ -242,6 +278,9 @@ def quality(
       high-pass of twice the object radius). 0: none (the background does not
       show the objects); 1: the background follows them entirely (radius far
       too small).
+    * ``copied_level`` -- that copy in noise standard deviations: the slope
+      times the RMS of the image's detail, over the median noise sd. A small
+      slope of bright objects is a large error in grey levels.
     * ``unevenness`` -- how flat the corrected background is: the spread
       (standard deviation) of the foreground's median background level over
       an 8x8 grid of tiles, in units of the local noise standard deviation.
@@ -249,8 +288,9 @@ def quality(
       standard deviations (about +2 to +3 for minimum-based methods, whose
       background rests on the bottom of the noise; 0 through its middle).
 
-    ``score = (1 - object_signal_in_background) / (1 + unevenness) / (1 + |offset|)``,
-    between 0 and 1, higher is better.
+    ``expected_error = sqrt(copied_level**2 + unevenness**2 + offset**2)`` (noise
+    sds) and ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is
+    better.
 
     Parameters
     ----------
@@ -267,8 +307,9 @@ def quality(
     Returns
     -------
     dict
-        ``score``, ``object_signal_in_background``, ``unevenness``,
-        ``offset`` (averaged over up to 8 planes) and ``object_radius``.
+        ``score``, ``expected_error``, ``object_signal_in_background``,
+        ``copied_level``, ``unevenness``, ``offset`` (averaged over up to 8
+        planes) and ``object_radius``.
 
     Notes
     -----
@@ -306,108 +347,15 @@ def quality(
     rows = [_plane_quality(i, b, float(object_radius)) for i, b in
             zip(images, backgrounds, strict=True)]
     result = {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]}
-    result["score"] = ((1.0 - result["object_signal_in_background"])
-                       / (1.0 + result["unevenness"]) / (1.0 + abs(result["offset"])))
+    result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
+                                             + np.nan_to_num(result["unevenness"]) ** 2
+                                             + np.nan_to_num(result["offset"]) ** 2))
+    result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
 
 
-# --- scale space -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Layer:
-    """``-sigma**2 * LoG`` at one scale, on a grid ``factor`` times coarser."""
-
-    values: np.ndarray
-    factor: int
-    noise: float
-
-    def position(self, index: tuple[int, ...]) -> np.ndarray:
-        return np.asarray(index) * self.factor + (self.factor - 1) / 2
-
-    def value_at(self, index: tuple[int, ...]) -> float:
-        return float(self.values[index])
-
-    def value_near(self, position: np.ndarray) -> float:
-        index = np.round((position - (self.factor - 1) / 2) / self.factor).astype(int)
-        index = np.clip(index, 0, np.asarray(self.values.shape) - 1)
-        return float(self.values[tuple(index)])
-
-
-def _scales(smaller_side: int) -> np.ndarray:
-    """Scales from 1 px to a sixth of the image's smaller side, 4 per octave."""
-    top = smaller_side / 6
-    if top <= MIN_SIGMA:
-        return np.empty(0)
-    count = int(np.floor(np.log2(top / MIN_SIGMA) * SCALES_PER_OCTAVE)) + 1
-    return MIN_SIGMA * 2.0 ** (np.arange(count) / SCALES_PER_OCTAVE)
-
-
-def _response(plane: np.ndarray, sigma: float, pixel_sd: float) -> _Layer:
-    """Scale-normalised LoG on a grid coarsened so that sigma stays 2-4 cells.
-
-    The response's noise is the larger of its robust spread over the image and
-    what white noise of ``pixel_sd`` gives through the filter (the spread of a
-    smooth, large-scale response rests on few independent samples).
-    """
-    factor = 1 << max(0, int(np.floor(np.log2(sigma / 2.0))))
-    coarse = _block_mean(plane, factor)
-    s = sigma / factor
-    values = -(s**2) * ndi.gaussian_laplace(coarse, s, mode="reflect")
-    _, spread = robust_centre_scale(values)
-    impulse = np.zeros((2 * int(4 * s + 1) + 1,) * 2)
-    impulse[impulse.shape[0] // 2, impulse.shape[1] // 2] = 1.0
-    gain = float(np.sqrt(np.sum((s**2 * ndi.gaussian_laplace(impulse, s)) ** 2)))
-    noise = max(spread, pixel_sd / factor * gain)
-    return _Layer(values, factor, noise if noise > 0 else np.inf)
-
-
-def _block_mean(plane: np.ndarray, factor: int) -> np.ndarray:
-    if factor == 1:
-        return plane
-    rows, cols = (n // factor * factor for n in plane.shape)
-    trimmed = plane[:rows, :cols]
-    return trimmed.reshape(rows // factor, factor, cols // factor, factor).mean(axis=(1, 3))
-
-
-def _peaks(layers: list[_Layer], k: int, threshold: float) -> np.ndarray:
-    """Spatial local maxima of layer ``k`` above the noise threshold."""
-    layer = layers[k]
-    values = layer.values
-    local_max = values == ndi.maximum_filter(values, size=3, mode="nearest")
-    return local_max & (values > threshold * layer.noise)
-
-
-def _outside_stronger(centres: np.ndarray, radii: np.ndarray,
-                      strengths: np.ndarray) -> np.ndarray:
-    """Drop blobs centred inside a larger, stronger one (the rim of a sharp-edged
-    object makes small-scale peaks along it)."""
-    keep = np.ones(radii.size, dtype=bool)
-    if radii.size < 2:
-        return keep
-    tree = cKDTree(centres)
-    for i in np.argsort(-strengths):
-        if not keep[i]:
-            continue
-        for j in tree.query_ball_point(centres[i], radii[i]):
-            if j != i and radii[j] < radii[i] and strengths[j] < strengths[i]:
-                keep[j] = False
-    return keep
-
-
-def _refine(sigma: float, below: float, here: float, above: float) -> float:
-    """Sub-scale peak: a parabola through three responses on a log-scale axis."""
-    curvature = below - 2 * here + above
-    if curvature >= 0:
-        return sigma
-    shift = 0.5 * (below - above) / curvature
-    return sigma * 2.0 ** (float(np.clip(shift, -0.5, 0.5)) / SCALES_PER_OCTAVE)
-
-
-def _pool(found: list[Blobs]) -> Blobs:
-    return Blobs(np.concatenate([b.radius for b in found]),
-                 np.concatenate([b.strength for b in found]))
-
+# --- planes ------------------------------------------------------------------
 
 def _planes(image: Any, axes: str | None, light_background: bool) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN filled, dark objects
@@ -445,14 +393,36 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
         else 0.0
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
-    centre, spread = robust_centre_scale(smoothed)
+    centre, spread = _background_peak(smoothed)
     objects = ndi.binary_dilation(smoothed > centre + 3.0 * spread, iterations=2)
     levels = _tile_levels(score, ~objects)
+    copied = float(np.clip(copied, 0.0, 1.0))
+    level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
-        "object_signal_in_background": float(np.clip(copied, 0.0, 1.0)),
+        "object_signal_in_background": copied,
+        "copied_level": level,
         "unevenness": float(np.std(levels)) if levels.size > 1 else float("nan"),
         "offset": float(np.median(levels)) if levels.size else float("nan"),
     }
+
+
+def _background_peak(values: np.ndarray) -> tuple[float, float]:
+    """Centre and spread of the background's values: the lowest histogram peak at least
+    a quarter as high as the highest (objects may outnumber the background), and the
+    spread of the values below it."""
+    values = values.ravel()
+    low, high = np.percentile(values, [0.5, 99])
+    if not high > low:
+        return robust_centre_scale(values)
+    counts, edges = np.histogram(values, bins=400, range=(float(low), float(high)))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
+        counts >= 0.25 * counts.max())
+    index = int(np.flatnonzero(peaks)[0])
+    centre = float(0.5 * (edges[index] + edges[index + 1]))
+    below = centre - values[values < centre]
+    spread = 1.4826 * float(np.median(below)) if below.size else 0.0
+    return centre, max(spread, 1e-12)
 
 
 def _detail(values: np.ndarray, scale: float) -> np.ndarray:

@@ -393,6 +393,7 @@ def run_job(
     of at least ``progress_bytes`` reports its blocks to ``stack_progress``.
     """
     start = time.perf_counter()
+    _current.path = job.source.path  # for the warnings' one line (bgsub.cli)
     try:
         _check(cancel)
         source = provenance.input_record(job.source.path, job.series)
@@ -421,8 +422,18 @@ def run_job(
     except Exception as exc:  # one bad file must not stop the batch
         return Result(job.source.path, "failed", one_line(exc), job,
                       traceback.format_exc(), time.perf_counter() - start)
+    finally:
+        _current.path = None
     return Result(job.source.path, "done", str(job.output), job,
                   seconds=time.perf_counter() - start)
+
+
+_current = threading.local()
+
+
+def current_input() -> Path | None:
+    """The input file the calling thread is processing in :func:`run_job`, if any."""
+    return getattr(_current, "path", None)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

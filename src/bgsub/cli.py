@@ -83,6 +83,19 @@ def main() -> None:
     """Remove uneven background from microscopy images."""
     # tifffile logs every oddity of a damaged file; bgsub reports one line per file instead.
     logging.getLogger("tifffile").setLevel(logging.ERROR)
+    # a background that may be wrong: one "bgsub: warning:" line naming the file, each time
+    warnings.simplefilter("always", bgsub.BackgroundWarning)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """Python's warnings as one ``bgsub: warning: FILE: message`` line on stderr."""
+    from bgsub.batch import current_input
+
+    where = current_input()
+    prefix = f"{where}: " if where is not None else ""
+    click.echo(f"bgsub: warning: {prefix}{' '.join(str(message).split())}", err=True)
 
 
 main.add_command(shading_group)

@@ -1,0 +1,80 @@
+"""The recommended default against the exact rolling ball: time and peak memory, one process.
+
+On a generated 2048x2048 uint16 image (nuclei r 5-20 on a vignetted background):
+``bgsub.subtract_background(image, radius="auto")`` (the noise-aware ``robust``
+method, its radius measured by ``suggest_radius``), ``robust`` at a fixed radius
+and ``suggest_radius`` alone, each against ``method="rolling_ball"`` (exact) at
+r=50 in the same process, best of ``--repeat`` runs after a warm-up. Peak memory
+is Python's traced allocations (NumPy's buffers) during one call, in units of
+one float32 copy of the image. Targets (issue #13): at most 5x the rolling ball,
+at most 6 image-sized float32 buffers.
+
+Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+import bgsub
+from bgsub.auto import suggest_radius
+from bgsub.data import synthetic
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def peak_buffers(fn: Callable[[], object], image: np.ndarray) -> float:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / (image.size * 4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1024x1024, one repeat")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    side = 1024 if args.quick else 2048
+    repeat = 1 if args.quick else args.repeat
+    image = synthetic((side, side), object_radius=(5, 20), seed=1).image
+    warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+    calls = {
+        "rolling_ball r=50 (exact)": lambda: bgsub.subtract_background(image, "rolling_ball",
+                                                                       50),
+        'default, radius="auto"': lambda: bgsub.subtract_background(image, radius="auto"),
+        "default (robust) r=50": lambda: bgsub.subtract_background(image, radius=50),
+        "suggest_radius alone": lambda: suggest_radius(image),
+    }
+    bgsub.subtract_background(image[:256, :256], "rolling_ball", 50)  # warm-up: numba
+    bgsub.subtract_background(image[:256, :256], radius="auto")
+    rows = []
+    for name, fn in calls.items():
+        rows.append((name, best_time(fn, repeat), peak_buffers(fn, image)))
+    reference = rows[0][1]
+    print(f"{side}x{side} uint16, best of {repeat}\n")
+    print("| call | time (s) | x rolling ball | peak memory (float32 images) |")
+    print("|---|---|---|---|")
+    for name, seconds, buffers in rows:
+        print(f"| {name} | {seconds:.3f} | {seconds / reference:.2f} | {buffers:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
