@@ -175,6 +175,11 @@ def _estimate(
     result = envelope + lift
     np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
     np.maximum(result, envelope, out=result)
+    # never above the data's local maximum (the noise allowance above the smoothed data could
+    # lift it there on a nearly noise-free image)
+    upper = ndi.maximum_filter(_block_max(work, factor), mode="nearest",
+                               size=tuple(2 * int(c) + 1 for c in cell_radius))
+    np.minimum(result, upper, out=result)
     # the trend may carry the envelope below the data: never under the local minimum (over
     # the radius, less the cell that interpolation reaches across)
     reach = tuple(2 * max(0, int(c) - 1) + 1 for c in cell_radius)
@@ -347,6 +352,15 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
             continue
         result = np.minimum.reduceat(result, np.arange(0, result.shape[axis], f), axis=axis)
     return result
+
+
+def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
+    result = image
+    for axis, f in enumerate(factor):
+        if f > 1:
+            result = np.maximum.reduceat(result, np.arange(0, result.shape[axis], f), axis=axis)
+    return np.asarray(result, dtype=np.float64)
 
 
 def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
