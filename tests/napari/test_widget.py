@@ -276,3 +276,20 @@ def test_manifest_is_valid_and_lists_every_method():
         assert f"bgsub.napari._functions:{method.name}_widget" in commands
         assert f"bgsub.subtract_{method.name}" in widgets
     assert [s.key for s in manifest.contributions.sample_data] == ["nuclei"]
+
+
+def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(viewer_widget,
+                                                                               qtbot):
+    """A dense field: the default's BackgroundWarning is shown in the widget's message."""
+    viewer, widget = viewer_widget
+    dense = synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
+    viewer.add_image(dense, name="dense")
+    assert widget.method_combo.currentData() == bgsub.methods.DEFAULT_METHOD
+    widget.radius.setValue(20)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+    assert "warning: only" in widget.message.text()
+    assert "look like background" in widget.message.text()
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
+    _settle(qtbot, widget)
+    assert "warning" not in widget.message.text()

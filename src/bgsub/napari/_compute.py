@@ -6,6 +6,7 @@ tests check them against :func:`bgsub.subtract_background` directly.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -13,10 +14,11 @@ import numpy as np
 
 from bgsub import engine
 from bgsub._axes import default_axes
+from bgsub._warnings import BackgroundWarning
 from bgsub.api import subtract_background
 from bgsub.napari._settings import Settings
 
-__all__ = ["Plane", "preview", "subtract_in_blocks"]
+__all__ = ["Plane", "preview", "preview_with_warnings", "subtract_in_blocks"]
 
 Progress = tuple[int, int]
 
@@ -120,6 +122,23 @@ def preview(
     fg, bg = subtract_background(plane.data, axes=plane.axes, return_background=True,
                                  **_block_kwargs(settings))
     return plane.shown(bg), plane.shown(fg)
+
+
+def preview_with_warnings(
+    image: Any, settings: Settings, position: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`preview`, and the messages of the :class:`bgsub.BackgroundWarning` it raised
+    (the method's assumptions failed on this plane), for the widget to show."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BackgroundWarning)
+        background, foreground = preview(image, settings, position)
+    messages = []
+    for w in caught:
+        if issubclass(w.category, BackgroundWarning):
+            messages.append(str(w.message))
+        else:  # not ours to show: pass it on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return background, foreground, list(dict.fromkeys(messages))
 
 
 def _axes_of(shape: tuple[int, ...], settings: Settings) -> str:

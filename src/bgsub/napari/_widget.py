@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 import bgsub
-from bgsub.napari._compute import Plane, preview, subtract_in_blocks
+from bgsub.napari._compute import Plane, preview_with_warnings, subtract_in_blocks
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import (
     DEFAULT_METHOD,
@@ -55,6 +55,7 @@ GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_la
 PLANE_GEOMETRY = ("scale", "translate", "units", "axis_labels")
 NO_CHANNELS = "none"
 ERROR_STYLE = "color: #ff6b6b;"
+WARNING_STYLE = "color: #f0b030;"
 
 
 class BackgroundWidget(QWidget):
@@ -319,7 +320,7 @@ class BackgroundWidget(QWidget):
             self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
             return
         settings = self.settings()
-        worker = create_worker(preview, layer.data, settings, self._position(layer),
+        worker = create_worker(preview_with_warnings, layer.data, settings, self._position(layer),
                                _start_thread=False)
         worker.returned.connect(partial(self._on_preview, self._generation, layer, settings,
                                         time.perf_counter()))
@@ -330,14 +331,16 @@ class BackgroundWidget(QWidget):
         worker.start()
 
     def _on_preview(self, generation: int, source: Image, settings: Settings, started: float,
-                    result: tuple[np.ndarray, np.ndarray]) -> None:
+                    result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
         if generation != self._generation or source is not self.layer():
             return
-        background, foreground = result
+        background, foreground, cautions = result
         self._show_preview(source, "background", background)
         self._show_preview(source, "foreground", foreground)
         self.preview_settings = settings
-        self._say(self._with_note(f"preview: {time.perf_counter() - started:.2f} s"))
+        text = f"preview: {time.perf_counter() - started:.2f} s"
+        self._say(self._with_note("\n".join([*(f"warning: {c}" for c in cautions), text])),
+                  warning=bool(cautions))
         self.preview_updated.emit()
 
     def _on_preview_finished(self) -> None:
@@ -510,9 +513,9 @@ class BackgroundWidget(QWidget):
     def _on_error(self, error: Exception) -> None:
         self._say(f"{type(error).__name__}: {error}", error=True)
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def _say(self, text: str, error: bool = False, warning: bool = False) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet(ERROR_STYLE if error else "")
+        self.message.setStyleSheet(ERROR_STYLE if error else WARNING_STYLE if warning else "")
 
 
 def _find_suggest_radius() -> tuple[Callable[..., Any] | None, str]:
