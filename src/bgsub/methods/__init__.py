@@ -19,10 +19,12 @@ from bgsub.methods._registry import (
     Extent,
     Method,
     Parameter,
+    Registry,
     get_method,
     list_methods,
     register,
+    resolve_options,
 )
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "get_method",
-           "list_methods", "register"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "Registry",
+           "get_method", "list_methods", "register", "resolve_options"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "get_method",
-           "list_methods", "register"]
+__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "Registry",
+           "get_method", "list_methods", "register", "resolve_options"]
 
 #: The method every face uses when none is named: noise-aware, through the middle of the noise.
 DEFAULT_METHOD = "robust"
@@ -163,48 +163,103 @@ class Method:
 
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``options`` and fill in defaults; unknown keys are an error."""
-        known = {p.name: p for p in self.parameters}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            accepted = ", ".join(sorted(known)) or "none"
-            raise TypeError(
-                f"method {self.name!r} got unknown option(s) {', '.join(unknown)}; "
-                f"accepted options: {accepted}"
-            )
-        resolved = self.defaults()
-        for key, value in options.items():
-            resolved[key] = known[key].validate(value, self.name)
-        return resolved
+        return resolve_options(self.parameters, options, f"method {self.name!r}", self.name)
 
 
-_REGISTRY: dict[str, Method] = {}
-_ALIASES: dict[str, str] = {}
+def resolve_options(parameters: tuple[Parameter, ...], options: Mapping[str, Any], what: str,
+                    name: str) -> dict[str, Any]:
+    """``options`` validated against ``parameters``, defaults filled in; an unknown key is a
+    one-line TypeError naming ``what`` (e.g. ``"method 'median'"``) and the accepted keys.
+
+    Examples
+    --------
+    >>> resolve_options((Parameter("size", 3.0, "box size", minimum=1.0),), {}, "filter", "box")
+    {'size': 3.0}
+    """
+    known = {p.name: p for p in parameters}
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        raise TypeError(f"{what} got unknown option(s) {', '.join(unknown)}; "
+                        f"accepted options: {accepted}")
+    resolved = {p.name: p.default for p in parameters}
+    for key, value in options.items():
+        resolved[key] = known[key].validate(value, name)
+    return resolved
+
+
+class Named(Protocol):
+    """Anything a :class:`Registry` holds: a name and its aliases."""
+
+    name: str
+    aliases: tuple[str, ...]
+
+
+T = TypeVar("T", bound=Named)
+
+
+class Registry(Generic[T]):
+    """Named entries with aliases, looked up case-insensitively.
+
+    Parameters
+    ----------
+    kind : str
+        What the entries are, for messages (``"method"``, ``"shading method"``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> filters = Registry("filter")
+    >>> _ = filters.add(SimpleNamespace(name="box", aliases=("uniform",)))
+    >>> filters.get("Uniform").name, [f.name for f in filters.all()]
+    ('box', ['box'])
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, entry: T) -> T:
+        """Add ``entry`` (its name and aliases must be new) and return it."""
+        for name in (entry.name, *entry.aliases):
+            if name in self._entries or name in self._aliases:
+                raise ValueError(f"a {self.kind} named {name!r} is already registered")
+        self._entries[entry.name] = entry
+        for alias in entry.aliases:
+            self._aliases[alias] = entry.name
+        return entry
+
+    def get(self, name: str) -> T:
+        """The entry called ``name`` (or one of its aliases), any case."""
+        if not isinstance(name, str):
+            raise TypeError(f"method must be a {self.kind} name (str), got "
+                            f"{type(name).__name__}")
+        key = self._aliases.get(name.lower(), name.lower())
+        try:
+            return self._entries[key]
+        except KeyError:
+            raise ValueError(f"unknown {self.kind} {name!r}; available {self.kind}s: "
+                             f"{', '.join(sorted(self._entries))}") from None
+
+    def all(self) -> tuple[T, ...]:
+        """Every entry, sorted by name."""
+        return tuple(self._entries[name] for name in sorted(self._entries))
+
+
+_METHODS: Registry[Method] = Registry("method")
 
 
 def register(method: Method) -> Method:
     """Add ``method`` to the registry and return it."""
-    for name in (method.name, *method.aliases):
-        if name in _REGISTRY or name in _ALIASES:
-            raise ValueError(f"a method named {name!r} is already registered")
-    _REGISTRY[method.name] = method
-    for alias in method.aliases:
-        _ALIASES[alias] = method.name
-    return method
+    return _METHODS.add(method)
 
 
 def get_method(name: str) -> Method:
     """Return the registered method called ``name`` (or one of its aliases)."""
-    if not isinstance(name, str):
-        raise TypeError(f"method must be a method name (str), got {type(name).__name__}")
-    key = _ALIASES.get(name.lower(), name.lower())
-    try:
-        return _REGISTRY[key]
-    except KeyError:
-        raise ValueError(
-            f"unknown method {name!r}; available methods: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    return _METHODS.get(name)
 
 
 def list_methods() -> tuple[Method, ...]:
     """All registered methods, sorted by name."""
-    return tuple(_REGISTRY[name] for name in sorted(_REGISTRY))
+    return _METHODS.all()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub.methods import Parameter
+from bgsub.methods import Parameter, Registry, resolve_options
 
 __all__ = ["FieldEstimate", "ShadingMethod", "get_shading_method", "list_shading_methods",
            "register_shading"]
@@ -66,31 +66,16 @@ class ShadingMethod:
 
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``options`` and fill in defaults; unknown keys are an error."""
-        known = {p.name: p for p in self.parameters}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            accepted = ", ".join(sorted(known)) or "none"
-            raise TypeError(f"shading method {self.name!r} got unknown option(s) "
-                            f"{', '.join(unknown)}; accepted options: {accepted}")
-        resolved = {p.name: p.default for p in self.parameters}
-        for key, value in options.items():
-            resolved[key] = known[key].validate(value, self.name)
-        return resolved
+        return resolve_options(self.parameters, options, f"shading method {self.name!r}",
+                               self.name)
 
 
-_REGISTRY: dict[str, ShadingMethod] = {}
-_ALIASES: dict[str, str] = {}
+_SHADING_METHODS: Registry[ShadingMethod] = Registry("shading method")
 
 
 def register_shading(method: ShadingMethod) -> ShadingMethod:
     """Add ``method`` to the shading registry and return it."""
-    for name in (method.name, *method.aliases):
-        if name in _REGISTRY or name in _ALIASES:
-            raise ValueError(f"a shading method named {name!r} is already registered")
-    _REGISTRY[method.name] = method
-    for alias in method.aliases:
-        _ALIASES[alias] = method.name
-    return method
+    return _SHADING_METHODS.add(method)
 
 
 def get_shading_method(name: str) -> ShadingMethod:
@@ -101,14 +86,7 @@ def get_shading_method(name: str) -> ShadingMethod:
     >>> get_shading_method("basic").name
     'lowrank'
     """
-    if not isinstance(name, str):
-        raise TypeError(f"method must be a shading method name (str), got {type(name).__name__}")
-    key = _ALIASES.get(name.lower(), name.lower())
-    try:
-        return _REGISTRY[key]
-    except KeyError:
-        raise ValueError(f"unknown shading method {name!r}; available: "
-                         f"{', '.join(sorted(_REGISTRY))}") from None
+    return _SHADING_METHODS.get(name)
 
 
 def list_shading_methods() -> tuple[ShadingMethod, ...]:
@@ -119,4 +97,4 @@ def list_shading_methods() -> tuple[ShadingMethod, ...]:
     >>> [m.name for m in list_shading_methods()][:2]
     ['block_minimum', 'gaussian']
     """
-    return tuple(_REGISTRY[name] for name in sorted(_REGISTRY))
+    return _SHADING_METHODS.all()
