@@ -521,7 +521,7 @@ def _figure_planes(job: Job, settings: Settings, parameters: dict[str, Any],
     choice = settings.figure_plane
     axes = parameters["axes"]
     count = int(np.prod([n for a, n in zip(axes, image.shape, strict=True)
-                         if a not in "YXS"]))
+                         if a not in "YXSC"]))
     where = {"plane": None if choice == "middle" else choice, "project": choice == "max",
              "axes": axes}
     try:
@@ -531,7 +531,8 @@ def _figure_planes(job: Job, settings: Settings, parameters: dict[str, Any],
     if count < 2:
         return planes, ""
     if choice == "max":
-        return planes, f"maximum projection of {count} planes"
+        depth = image.shape[axes.index("Z")] if "Z" in axes else count
+        return planes, f"maximum projection of {depth} planes"
     return planes, f"plane {count // 2 if choice == 'middle' else choice} of {count}"
 
 
@@ -553,7 +554,8 @@ def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
     size, unit = meta.spacing.get("X"), meta.units.get("X")
     with _FIGURE_LOCK:
         figure = compare(*planes, title=title, pixel_size=size if unit else None,
-                         unit=unit or "")
+                         unit=unit or "", axes="CYX" if planes[0].ndim == 3 else None,
+                         channel_names=meta.channel_names)
         FigureCanvasAgg(figure)
         with io.atomic_target(job.figure) as tmp:
             figure.savefig(tmp, format="png", dpi=FIGURE_DPI)
