@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._axes import Layout, parse_axes
+from bgsub._axes import Layout, parse_axes, resolve_axes
 from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.auto import suggest_radius
@@ -39,6 +39,7 @@ def estimate_background(
     radius: RadiusLike | str = 50,
     *,
     axes: str | None = None,
+    channel_axis: int | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
@@ -75,7 +76,12 @@ def estimate_background(
         image plane, ``Z`` the optional depth, any other letter an axis
         processed independently (time, channel, RGB samples ``S``). Guessed
         when omitted: ``"YX"``, ``"ZYX"``, or ``"YXS"`` for a trailing axis of
-        length 3 or 4.
+        length 3 or 4; a shape whose guess is likely wrong, such as
+        ``(512, 512, 2)``, is refused with a message naming the fix.
+    channel_axis : int, optional
+        The axis holding channels, as in scikit-image (e.g. ``-1`` for
+        ``(Y, X, C)``): each channel is processed on its own. Shorthand for a
+        ``C`` in ``axes``.
     true_3d : bool
         Use a true 3D neighbourhood over Z, Y, X instead of processing each Z
         plane on its own (the default, right for anisotropic stacks).
@@ -116,6 +122,8 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 8)  # noise sd ~30
     True
     """
+    if channel_axis is not None:
+        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
     if _is_dask_array(image):
         from bgsub import chunked
 
@@ -137,6 +145,7 @@ def subtract_background(
     radius: RadiusLike | str = 50,
     *,
     axes: str | None = None,
+    channel_axis: int | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
@@ -157,8 +166,8 @@ def subtract_background(
 
     Parameters
     ----------
-    image, method, radius, axes, true_3d, spacing, light_background, presmooth, **options
-        As for :func:`estimate_background`.
+    image, method, radius, axes, channel_axis, true_3d, spacing, light_background, presmooth
+        As for :func:`estimate_background`; ``**options`` too.
     output_dtype : {"same", "float", "float32", "float64"}
         ``"same"`` (default) keeps the input dtype; ``"float"`` returns the
         working float type (float32, or float64 for wide input).
@@ -188,6 +197,8 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
+    if channel_axis is not None:
+        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
     if _is_dask_array(image):
         from bgsub import chunked
 
