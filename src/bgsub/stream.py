@@ -289,6 +289,7 @@ class _Target:
     data: Any
     meta: io.ImageMetadata
     record: dict[str, Any]
+    pyramid: str = "auto"  # TIFF sub-resolutions: see bgsub.io._tiff.pyramid_shapes
 
 
 def run_job(
@@ -345,12 +346,13 @@ def run_job(
         foreground, background = result if with_background else (result, None)
         out_meta = dataclasses.replace(meta, provenance=None)
         targets = [_Target(job.output, job.output_format, foreground, out_meta,
-                           provenance.embedded_record(parameters, source, "foreground"))]
+                           provenance.embedded_record(parameters, source, "foreground"),
+                           settings.pyramid)]
         if background is not None and job.background is not None:
             targets.append(_Target(job.background, job.background_format or job.output_format,
                                    background.astype(np.float32), out_meta,
                                    provenance.embedded_record(parameters, source,
-                                                              "background")))
+                                                              "background"), settings.pyramid))
         update = progress(math.prod(foreground.numblocks)) if progress else None
         _write(targets, streaming, update)
         figure = _figure_planes(job, settings, parameters, image, background, foreground)
@@ -438,7 +440,7 @@ def _write_tiff(targets: list[_Target], tmps: list[Path], runner: _Runner,
                              "use --format zarr")
         stored.append(data)
         writers.append(_PageWriter(tmp, data.shape, data.dtype, meta, target.fmt,
-                                   target.record, ndim))
+                                   target.record, ndim, target.pyramid))
     slabs = _slabs(stored[0].chunks, writers[0].page_ndim)
     per_slab = math.prod(stored[0].numblocks) // len(slabs)
     size = max(1, math.ceil(runner.workers / per_slab))
@@ -506,9 +508,9 @@ class _PageWriter:
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype,
-                 meta: io.ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int
-                 ) -> None:
-        self.path, self.shape, self.dtype = path, shape, dtype
+                 meta: io.ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int,
+                 pyramid: str = "auto") -> None:
+        self.path, self.shape, self.dtype, self.pyramid = path, shape, dtype, pyramid
         self.meta, self.fmt, self.record, self.page_ndim = meta, fmt, record, page_ndim
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._thread: threading.Thread | None = None
@@ -517,7 +519,7 @@ class _PageWriter:
     def write(self, slabs: Iterable[np.ndarray]) -> None:
         """Write the whole file from ``slabs``, in this thread."""
         _tiff.write_pages(self.path, self._pages(slabs), self.shape, self.dtype, self.meta,
-                          self.fmt, self.record)
+                          self.fmt, self.record, self.pyramid)
 
     def _pages(self, slabs: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         page_shape = self.shape[len(self.shape) - self.page_ndim:]

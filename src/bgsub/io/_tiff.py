@@ -130,6 +130,9 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
     meta.original["resolution"] = _resolution(s.keyframe)
+    if len(s.levels) > 1:
+        meta.original["level_shapes"] = [tuple(int(n) for n in level.shape)
+                                         for level in s.levels]
     if tif.is_ome:
         _ome.read(tif.ome_metadata or "", series, meta)
     elif tif.is_imagej:
