@@ -469,8 +469,9 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
         def level0() -> Iterator[np.ndarray]:
             for index, page in enumerate(pages):
                 page = np.asarray(page)
-                yield from _tiles(page)
+                # before its tiles: tifffile stops drawing once it has the last tile
                 _reduce_into(page, stores, index)
+                yield from _tiles(page)
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
                   subifds=len(levels), **kwargs)
@@ -478,7 +479,7 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
                                                         "resolutionunit")}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
-                sub["resolution"] = tuple(r / 2**k for r in kwargs["resolution"])
+                sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
             tif.write((tile for page in store for tile in _tiles(np.asarray(page))),
                       shape=(*leading, *store.shape[1:]), dtype=dtype, tile=PYRAMID_TILE,
                       subfiletype=1, **sub)
@@ -488,11 +489,23 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
 
 
 def _tiles(page: np.ndarray) -> Iterator[np.ndarray]:
-    """The tiles of a page, row by row (tifffile pads those at the edges)."""
+    """The tiles of a page, row by row; those at the edges padded with zeros."""
     ty, tx = PYRAMID_TILE
     for y in range(0, page.shape[0], ty):
         for x in range(0, page.shape[1], tx):
-            yield page[y:y + ty, x:x + tx]
+            tile = page[y:y + ty, x:x + tx]
+            if tile.shape[:2] != (ty, tx):
+                full = np.zeros((ty, tx, *page.shape[2:]), dtype=page.dtype)
+                full[:tile.shape[0], :tile.shape[1]] = tile
+                tile = full
+            yield tile
+
+
+def _number(value: Any) -> float:
+    """A TIFF resolution value: a number or a rational ``(numerator, denominator)``."""
+    if isinstance(value, (tuple, list)):
+        return value[0] / value[1] if value[1] else 0.0
+    return float(value)
 
 
 def _reduce_into(page: np.ndarray, stores: list[np.ndarray], index: int) -> None:
