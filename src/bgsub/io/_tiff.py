@@ -189,7 +189,8 @@ class TiffArray:
 
         with self._lock:
             if self._array is None:
-                store = tifffile.imread(self.path, aszarr=True, series=self.series)
+                # level 0: a pyramidal series would otherwise open as a group of levels
+                store = tifffile.imread(self.path, aszarr=True, series=self.series, level=0)
                 self._array = zarr.open(store, mode="r")
             return self._array
 
