@@ -223,18 +223,21 @@ def test_png_keeps_its_pixel_size(tmp_path):
 
 
 def test_pyramidal_ome_tiff_levels_are_tiled_2x2_means(tmp_path):
-    data = RNG.integers(0, 4000, (2, 96, 128), dtype=np.uint16)
+    data = RNG.integers(0, 4000, (2, 600, 520), dtype=np.uint16)
     meta = ImageMetadata("CYX", spacing={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"},
                          channel_names=("a", "b"))
     write_image(tmp_path / "p.ome.tif", data, meta, {"k": 1}, format="ome-tiff", pyramid="on")
     with tifffile.TiffFile(tmp_path / "p.ome.tif") as tif:
         levels = tif.series[0].levels
-        assert [level.shape for level in levels] == [(2, 96, 128), (2, 48, 64), (2, 24, 32)][
-            :len(levels)] and len(levels) >= 2
+        assert [level.shape for level in levels] == [(2, 600, 520), (2, 300, 260),
+                                                     (2, 150, 130)]
         assert tif.pages[0].is_tiled and tif.is_ome
-        np.testing.assert_array_equal(levels[0].asarray(), data)
-        expected = np.rint(data.reshape(2, 48, 2, 64, 2).mean(axis=(2, 4))).astype(np.uint16)
-        np.testing.assert_array_equal(levels[1].asarray(), expected)
+        expected = data
+        for level in levels:  # each the 2 x 2 mean of the one above, rounded
+            np.testing.assert_array_equal(level.asarray(), expected)
+            two = expected.reshape(2, expected.shape[1] // 2, 2, expected.shape[2] // 2, 2)
+            expected = np.rint(two.mean(axis=(2, 4))).astype(np.uint16)
+        assert tif.series[0].levels[1].keyframe.resolution == pytest.approx((1e4, 1e4))
     assert read_image(tmp_path / "p.ome.tif")[1].channel_names == ("a", "b")
 
 

@@ -363,7 +363,7 @@ PYRAMID_MIN_SIDE = 8192
 #: Tiles of a pyramidal TIFF (each level), and the smallest side a level is made for.
 PYRAMID_TILE = (512, 512)
 _SMALLEST_LEVEL = 256
-_BAND_ROWS = 1024  # rows of a level reduced at a time (bounded memory)
+_BAND_ROWS = 256  # rows of a level reduced at a time (bounded memory); even
 
 
 def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
@@ -454,17 +454,19 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
 def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndarray],
                    shape: tuple[int, ...], dtype: np.dtype, kwargs: dict[str, Any],
                    levels: list[tuple[int, int]], ndim: int) -> None:
-    """Level 0 in tiles with ``len(levels)`` SubIFDs per page, then each reduced level."""
+    """Level 0 in tiles with ``len(levels)`` SubIFDs per page, then each reduced level.
+
+    The reduced levels wait in raw files beside ``path`` (plain reads and
+    writes, not memory maps, so that they stay out of the process's memory).
+    """
     from bgsub.io._atomic import temp_path_for
 
     leading, samples = shape[:len(shape) - ndim], shape[len(shape) - ndim + 2:]
-    count = int(np.prod(leading, dtype=np.int64))
     path = Path(path)
     folder = temp_path_for(path.with_name(path.name + ".levels"))
     folder.mkdir()
     try:
-        stores = [np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=dtype,
-                                            shape=(count, *level, *samples))
+        stores = [_LevelFile(folder / f"{k}.raw", (*level, *samples), dtype)
                   for k, level in enumerate(levels, start=1)]
 
         def level0() -> Iterator[np.ndarray]:
@@ -476,17 +478,48 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
                   subifds=len(levels), **kwargs)
+        count = int(np.prod(leading, dtype=np.int64))
         sub = {k: v for k, v in kwargs.items() if k in ("photometric", "compression",
                                                         "resolutionunit")}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
-            tif.write((tile for page in store for tile in _tiles(np.asarray(page))),
-                      shape=(*leading, *store.shape[1:]), dtype=dtype, tile=PYRAMID_TILE,
+            tif.write((tile for index in range(count) for tile in store.tiles(index)),
+                      shape=(*leading, *store.page_shape), dtype=dtype, tile=PYRAMID_TILE,
                       subfiletype=1, **sub)
-        stores.clear()  # unmaps the files before they are removed
+        for store in stores:
+            store.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _LevelFile:
+    """The pages of one reduced level, in a raw file, written and read a band of rows at a time."""
+
+    def __init__(self, path: Path, page_shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.page_shape, self.dtype = tuple(page_shape), np.dtype(dtype)
+        self.row_shape = self.page_shape[1:]
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.page_bytes = self.row_bytes * self.page_shape[0]
+        self._handle = open(path, "w+b")  # noqa: SIM115 -- closed by close()
+
+    def write_rows(self, index: int, start: int, rows: np.ndarray) -> None:
+        self._handle.seek(index * self.page_bytes + start * self.row_bytes)
+        self._handle.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+
+    def read_rows(self, index: int, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.page_shape[0])
+        self._handle.seek(index * self.page_bytes + start * self.row_bytes)
+        raw = self._handle.read((stop - start) * self.row_bytes)
+        return np.frombuffer(raw, dtype=self.dtype).reshape(stop - start, *self.row_shape)
+
+    def tiles(self, index: int) -> Iterator[np.ndarray]:
+        """The tiles of page ``index``, read a row of tiles at a time."""
+        for start in range(0, self.page_shape[0], PYRAMID_TILE[0]):
+            yield from _tiles(self.read_rows(index, start, start + PYRAMID_TILE[0]))
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def _tiles(page: np.ndarray) -> Iterator[np.ndarray]:
@@ -509,18 +542,19 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _reduce_into(page: np.ndarray, stores: list[np.ndarray], index: int) -> None:
+def _reduce_into(page: np.ndarray, stores: list[_LevelFile], index: int) -> None:
     """Page ``index`` of each level: 2 x 2 means of the level above, a band of rows at a time."""
     from bgsub.io._zarr import downsample
 
-    above = page
+    factors = (2, 2) + (1,) * (page.ndim - 2)
+    above: Any = page
     for store in stores:
-        target = store[index]
-        factors = (2, 2) + (1,) * (page.ndim - 2)
-        for start in range(0, above.shape[0], _BAND_ROWS):
-            band = downsample(np.asarray(above[start:start + _BAND_ROWS]), factors)
-            target[start // 2:start // 2 + band.shape[0]] = band
-        above = target
+        height = page.shape[0] if above is page else above.page_shape[0]
+        for start in range(0, height, _BAND_ROWS):
+            rows = (page[start:start + _BAND_ROWS] if above is page
+                    else above.read_rows(index, start, start + _BAND_ROWS))
+            store.write_rows(index, start // 2, downsample(np.asarray(rows), factors))
+        above = store
 
 
 def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) -> None:
