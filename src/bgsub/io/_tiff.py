@@ -363,6 +363,8 @@ PYRAMID_MIN_SIDE = 8192
 #: Tiles of a pyramidal TIFF (each level), and the smallest side a level is made for.
 PYRAMID_TILE = (512, 512)
 _SMALLEST_LEVEL = 256
+# tiles tifffile compresses at once (its default, 512 MiB, would hold pages beyond the bound)
+_TILE_BUFFER = 32 * 2**20
 _BAND_ROWS = 256  # rows of a level reduced at a time (bounded memory); even
 
 
@@ -477,7 +479,7 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
                 yield from _tiles(page)
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
-                  subifds=len(levels), **kwargs)
+                  subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
         count = int(np.prod(leading, dtype=np.int64))
         sub = {k: v for k, v in kwargs.items() if k in ("photometric", "compression",
                                                         "resolutionunit")}
@@ -486,7 +488,7 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
             tif.write((tile for index in range(count) for tile in store.tiles(index)),
                       shape=(*leading, *store.page_shape), dtype=dtype, tile=PYRAMID_TILE,
-                      subfiletype=1, **sub)
+                      subfiletype=1, buffersize=_TILE_BUFFER, **sub)
         for store in stores:
             store.close()
     finally:
