@@ -28,6 +28,7 @@ from bgsub.io._metadata import ImageMetadata, hex_color, normalise_unit, rgb_of
 
 NAMESPACE = "bgsub.provenance"
 _TIME_UNITS = {"s", "ms", "µs", "ns", "min", "h"}
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
 def parse(xml: str) -> ome.OME | None:
@@ -113,7 +114,9 @@ def merged_xml(written: str, meta: ImageMetadata, record: dict | None) -> str:
     _set_provenance(model, image, record)
     model.creator = "bgsub"
     model.uuid = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_OID, _dumps(record or {}))}"
-    return to_xml(model, indent=0)
+    xml = to_xml(model, indent=0)
+    # the declaration OME-TIFF readers (Bio-Formats, tifffile) look for
+    return xml if xml.startswith("<?xml") else _DECLARATION + xml
 
 
 def _carried_image(source: ome.Image, written: ome.Image) -> ome.Image:
