@@ -254,3 +254,41 @@ def test_streamed_run_writes_the_pyramid_page_by_page(tmp_path):
     with tifffile.TiffFile(tmp_path / "out" / "s.ome.tif") as tif:
         assert len(tif.series[0].levels) == 2  # 64 x 80 -> 32 x 40
         np.testing.assert_array_equal(tif.series[0].levels[0].asarray(), expected)
+
+
+# --- across formats --------------------------------------------------------------------------
+
+
+def test_ome_zarr_to_ome_tiff_and_back_carries_time_and_colours(tmp_path):
+    write_ome_zarr(tmp_path / "t.ome.zarr", "0.5")
+    run(str(tmp_path / "t.ome.zarr"), "-o", str(tmp_path / "tif"), "--format", "ome-tiff")
+    _, meta = read_image(tmp_path / "tif" / "t.ome.tif")
+    assert meta.spacing == pytest.approx({"T": 30.0, "Y": 0.5, "X": 0.5})
+    assert meta.units == {"T": "s", "Y": "µm", "X": "µm"}
+    assert meta.channel_names == ("DAPI", "GFP")
+    assert meta.channel_colors == ("0000FF", "00FF00")
+    run(str(tmp_path / "tif" / "t.ome.tif"), "-o", str(tmp_path / "zarr"), "--format",
+        "ome-zarr")
+    attrs = dict(zarr.open_group(str(tmp_path / "zarr" / "t.ome.zarr"), mode="r").attrs)
+    axes = attrs["multiscales"][0]["axes"]
+    assert axes[0] == {"name": "t", "type": "time", "unit": "second"}
+    scale = attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
+    assert scale == [30.0, 1.0, 0.5, 0.5]
+    assert [(c["label"], c["color"]) for c in attrs["omero"]["channels"]] == [
+        ("DAPI", "0000FF"), ("GFP", "00FF00")]
+
+
+def test_info_suggest_and_sweep_take_a_zarr_store(tmp_path):
+    from bgsub.data import synthetic
+
+    image = np.stack([synthetic((64, 64), object_radius=3, seed=s).image
+                      for s in range(2)]).astype(np.uint16)
+    write_image(tmp_path / "s.ome.zarr", image, ImageMetadata("CYX"), format="ome-zarr")
+    runner = CliRunner()
+    for command in (["info"], ["suggest"], ["sweep", "-m", "tophat", "--radius", "4,8"]):
+        result = runner.invoke(main, [*command, str(tmp_path / "s.ome.zarr")],
+                               catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "s_sweep.png").stat().st_size > 1000
+    assert f"range      : {image.min()} - {image.max()}" in runner.invoke(
+        main, ["info", str(tmp_path / "s.ome.zarr")]).output
