@@ -477,6 +477,7 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
                 # before its tiles: tifffile stops drawing once it has the last tile
                 _reduce_into(page, stores, index)
                 yield from _tiles(page)
+                del page  # let the next page be computed without this one still held
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
                   subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
