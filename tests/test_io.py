@@ -53,7 +53,8 @@ def test_imagej_hyperstack_from_tifffile_keeps_resolution_and_frame_interval(tmp
                                "finterval": 30.0})
     image, meta = read_image(tmp_path / "hyper.tif")
     assert (meta.format, meta.axes, image.shape) == ("imagej", "TZCYX", data.shape)
-    assert meta.spacing == pytest.approx({"X": 0.25, "Y": 0.25, "Z": 1.5})
+    assert meta.spacing == pytest.approx({"X": 0.25, "Y": 0.25, "Z": 1.5, "T": 30.0})
+    assert meta.units["T"] == "s"
     write_image(tmp_path / "out.tif", image, meta, RECORD)
     with tifffile.TiffFile(tmp_path / "out.tif") as tif:
         assert tif.is_imagej

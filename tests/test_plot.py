@@ -26,7 +26,7 @@ def test_compare_has_raw_background_foreground_and_profile(small, tmp_path):
     assert [line.get_label() for line in profile.get_lines()] == ["raw", "background",
                                                                   "foreground"]
     np.testing.assert_array_equal(profile.get_lines()[1].get_ydata(), bg[32])
-    assert any("µm" in t.get_text() for t in fig.axes[0].texts)  # scale bar
+    assert scale_bars(fig.axes[0]) == [(0.5, "µm")]
     assert (tmp_path / "c.png").stat().st_size > 10_000
     # raw and background share one contrast range
     assert fig.axes[0].images[0].get_clim() == fig.axes[1].images[0].get_clim()
@@ -98,7 +98,7 @@ def test_run_figure_shows_the_chosen_plane_of_the_computed_background(tmp_path, 
     np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), stack[2])
     np.testing.assert_allclose(fig.axes[3].get_lines()[1].get_ydata(), background[2, 20],
                                rtol=1e-6)
-    assert any("µm" in t.get_text() for t in fig.axes[0].texts)  # scale bar from the file
+    assert scale_bars(fig.axes[0])[0][1] == "µm"  # scale bar from the file
     assert (tmp_path / "a" / "s_comparison.png").read_bytes()[:4] == b"\x89PNG"
 
     assert run("max", "b").status == "done"
@@ -111,10 +111,29 @@ def test_run_figure_shows_the_chosen_plane_of_the_computed_background(tmp_path, 
     assert not (tmp_path / "c" / "s.ome.tif").exists()
 
 
-def test_to_plane_follows_the_axes():
+def test_to_plane_follows_the_axes_and_keeps_channels_apart():
     data = np.arange(2 * 3 * 4 * 5 * 3).reshape(2, 4, 5, 3, 3)  # C, Y, X, Z, S
-    shown = plot.to_plane(data, axes="CYXZS", plane=4)  # c=1, z=1
-    np.testing.assert_allclose(shown, data[1, :, :, 1, :].mean(axis=-1))
-    assert plot.to_plane(data, axes="CYXZS", project=True).shape == (4, 5)
-    with pytest.raises(ValueError, match="plane 6 does not exist"):
-        plot.to_plane(data, axes="CYXZS", plane=6)
+    shown = plot.to_plane(data, axes="CYXZS", plane=1)  # z=1 of each channel
+    np.testing.assert_allclose(shown, data[:, :, :, 1, :].mean(axis=-1))
+    projected = plot.to_plane(data, axes="CYXZS", project=True)
+    np.testing.assert_allclose(projected, data.max(axis=3).mean(axis=-1))
+    with pytest.raises(ValueError, match="plane 3 does not exist"):
+        plot.to_plane(data, axes="CYXZS", plane=3)
+    stack = np.random.default_rng(0).random((3, 2, 4, 6, 7))  # T, C, Z, Y, X
+    np.testing.assert_array_equal(plot.to_plane(stack, axes="TCZYX", project=True),
+                                  stack[1].max(axis=1))  # middle time point, each channel
+
+
+def test_compare_draws_one_row_per_channel():
+    image = np.random.default_rng(1).random((2, 16, 18))
+    fig = plot.compare(image, image / 2, image / 2, axes="CYX", channel_names=["DAPI", "GFP"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["DAPI: raw", "DAPI: background", "DAPI: foreground"]
+    assert titles[4:7] == ["GFP: raw", "GFP: background", "GFP: foreground"]
+    np.testing.assert_array_equal(fig.axes[4].images[0].get_array(), image[1])
+
+
+def scale_bars(ax) -> list[tuple[float, str]]:
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    return [(a.dx, a.units) for a in ax.artists if isinstance(a, ScaleBar)]

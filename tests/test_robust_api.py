@@ -214,8 +214,20 @@ def test_wide_integers_never_wrap_at_the_top_of_their_range(dtype):
 
 # --- channels and axes --------------------------------------------------------------------
 
+def test_two_channels_last_are_refused_without_channel_axis_and_split_with_it():
+    image = np.random.default_rng(0).integers(0, 200, (16, 16, 2)).astype(np.uint8)
+    with pytest.raises(ValueError, match=r"ambiguous.*channel_axis=-1"):
+        bgsub.subtract_background(image, **FAST)
+    foreground = bgsub.subtract_background(image, channel_axis=-1, **FAST)
+    for c in range(2):
+        np.testing.assert_array_equal(foreground[..., c],
+                                      bgsub.subtract_background(image[..., c], **FAST))
+    with pytest.raises(ValueError, match="disagree"):
+        bgsub.subtract_background(image, channel_axis=-1, axes="ZYX", **FAST)
+
+
 @pytest.mark.parametrize(("shape", "axes"), [((16, 16, 3), "YXS"), ((16, 16, 4), "YXS"),
-                                             ((16, 16, 2), "ZYX"), ((2, 16, 16), "ZYX"),
+                                             ((2, 16, 16), "ZYX"),
                                              ((3, 16, 16), "ZYX"), ((4, 4, 3), "ZYX")])
 def test_channel_layouts_are_guessed_as_documented(shape, axes):
     from bgsub._axes import default_axes

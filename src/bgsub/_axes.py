@@ -106,9 +106,75 @@ def _independent(count: int) -> str:
     return letters[:count][::-1]
 
 
+def resolve_axes(axes: str | None, shape: tuple[int, ...], channel_axis: int | None
+                 ) -> str | None:
+    """``axes`` with ``channel_axis`` (as in scikit-image) folded in as the letter ``C``.
+
+    Parameters
+    ----------
+    axes : str, optional
+        One letter per axis, or None to guess.
+    shape : tuple of int
+        The image's shape.
+    channel_axis : int, optional
+        The axis holding channels (negative counts from the end), processed
+        independently. With ``axes`` given, its letter there must be ``C``.
+
+    Returns
+    -------
+    str or None
+        The axes string, or None when neither was given (guessed later).
+
+    Examples
+    --------
+    >>> resolve_axes(None, (64, 64, 2), channel_axis=-1)
+    'YXC'
+    >>> resolve_axes(None, (2, 5, 64, 64), channel_axis=0)
+    'CZYX'
+    """
+    if channel_axis is None:
+        return axes
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+        raise TypeError(f"channel_axis must be an axis index such as -1, got {channel_axis!r}")
+    ndim = len(shape)
+    if not -ndim <= channel_axis < ndim:
+        raise ValueError(f"channel_axis={channel_axis} does not exist in an image of shape "
+                         f"{shape}; use 0 to {ndim - 1} or -1 to {-ndim}")
+    index = int(channel_axis) % ndim
+    if axes is not None:
+        if not isinstance(axes, str) or len(axes) != ndim or axes[index].upper() != "C":
+            raise ValueError(f"channel_axis={channel_axis} and axes={axes!r} disagree: the "
+                             f"channel axis must be 'C' in axes; give one of them")
+        return axes
+    rest = tuple(n for i, n in enumerate(shape) if i != index)
+    if len(rest) < 2:
+        raise ValueError(f"an image of shape {shape} has no Y, X plane besides its channel "
+                         "axis")
+    guess = default_axes(rest)
+    return guess[:index] + "C" + guess[index:]
+
+
+def _check_unambiguous(shape: tuple[int, ...]) -> None:
+    """Refuse a guess that is likely wrong: a trailing axis of 1 or 2 after a large plane.
+
+    ``(512, 512, 2)`` is two channels far more often than 512 planes of
+    512 x 2 pixels, which is what the guess ``"ZYX"`` would process.
+    """
+    if len(shape) >= 3 and shape[-1] in (1, 2) and min(shape[-3:-1]) > 4:
+        raise ValueError(
+            f"an image of shape {shape} is ambiguous: its last axis of {shape[-1]} looks like "
+            "channels, but would be taken as X; give channel_axis=-1 (channels last) or "
+            f"axes={default_axes(shape)!r} if the last axis really is X")
+
+
 def parse_axes(axes: str | None, shape: tuple[int, ...], true_3d: bool) -> Layout:
-    """Validate ``axes`` for an array of ``shape`` and return its layout."""
+    """Validate ``axes`` for an array of ``shape`` and return its layout.
+
+    Without ``axes``, the guess of :func:`default_axes`; a shape whose guess is
+    likely wrong, e.g. ``(512, 512, 2)``, is refused with the fix.
+    """
     if axes is None:
+        _check_unambiguous(tuple(shape))
         axes = default_axes(shape)
     if not isinstance(axes, str):
         raise TypeError(f"axes must be a string such as 'TZYX', got {type(axes).__name__}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgsub import engine
+from bgsub._axes import resolve_axes
 from bgsub._dtypes import output_dtype_for
 from bgsub.engine import CancelFlag, Progress
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
@@ -34,6 +35,7 @@ def estimate_background(
     radius: RadiusLike | str = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
+    channel_axis: int | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
@@ -72,7 +74,12 @@ def estimate_background(
         image plane, ``Z`` the optional depth, any other letter an axis
         processed independently (time, channel, RGB samples ``S``). Guessed
         when omitted: ``"YX"``, ``"ZYX"``, or ``"YXS"`` for a trailing axis of
-        length 3 or 4.
+        length 3 or 4; a shape whose guess is likely wrong, such as
+        ``(512, 512, 2)``, is refused with a message naming the fix.
+    channel_axis : int, optional
+        The axis holding channels, as in scikit-image (e.g. ``-1`` for
+        ``(Y, X, C)``): each channel is processed on its own. Shorthand for a
+        ``C`` in ``axes``.
     true_3d : bool
         Use a true 3D neighbourhood over Z, Y, X instead of processing each Z
         plane on its own (the default, right for anisotropic stacks).
@@ -119,6 +126,8 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 20)  # noise sd ~30
     True
     """
+    if channel_axis is not None:
+        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
     settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
                     light_background=light_background, presmooth=presmooth, **options)
     if engine.is_dask_array(image):
@@ -136,6 +145,7 @@ def subtract_background(
     radius: RadiusLike | str = DEFAULT_RADIUS,
     *,
     axes: str | None = None,
+    channel_axis: int | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
@@ -158,8 +168,8 @@ def subtract_background(
 
     Parameters
     ----------
-    image, method, radius, axes, true_3d, spacing, light_background, presmooth, **options
-        As for :func:`estimate_background`.
+    image, method, radius, axes, channel_axis, true_3d, spacing, light_background, presmooth
+        As for :func:`estimate_background`; ``**options`` too.
     progress, cancel
         As for :func:`estimate_background`. A method that reproduces another
         program's whole command (``imagej``) counts a plane with its RGB
@@ -193,6 +203,8 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
+    if channel_axis is not None:
+        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
     settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
                     light_background=light_background, presmooth=presmooth, **options)
     if engine.is_dask_array(image):

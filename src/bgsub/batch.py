@@ -444,12 +444,12 @@ def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
     job.output.parent.mkdir(parents=True, exist_ok=True)
     io.write_image(job.output, foreground, out_meta,
                    provenance.embedded_record(parameters, source, "foreground"),
-                   format=job.output_format)
+                   format=job.output_format, pyramid=settings.pyramid)
     outputs = {"image": (job.output, job.output_format)}
     if background is not None and job.background is not None:
         io.write_image(job.background, background.astype(np.float32), out_meta,
                        provenance.embedded_record(parameters, source, "background"),
-                       format=job.background_format)
+                       format=job.background_format, pyramid=settings.pyramid)
         outputs["background"] = (job.background, job.background_format or job.output_format)
     if job.figure is not None and planes is not None:
         _write_figure(job, meta, parameters, *planes)
@@ -500,7 +500,8 @@ def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
     size, unit = meta.spacing.get("X"), meta.units.get("X")
     with _FIGURE_LOCK:
         figure = compare(*planes, title=title, pixel_size=size if unit else None,
-                         unit=unit or "")
+                         unit=unit or "", axes="CYX" if planes[0].ndim == 3 else None,
+                         channel_names=meta.channel_names)
         FigureCanvasAgg(figure)
         with io.atomic_target(job.figure) as tmp:
             figure.savefig(tmp, format="png", dpi=FIGURE_DPI)

@@ -192,7 +192,7 @@ _SETTING_PARAMS = {
     "presmooth": "presmooth", "true_3d": "true_3d", "axes": "axes", "spacing": "spacing",
     "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
     "fmt": "format", "suffix": "suffix", "series": "series",
-    "figure": "figure", "figure_plane": "figure_plane",
+    "figure": "figure", "figure_plane": "figure_plane", "pyramid": "pyramid",
     "flatfield": "flatfield", "darkfield": "darkfield",
 }
 
@@ -241,6 +241,9 @@ class Interrupted(KeyboardInterrupt):
                    "projection, or plane N.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="same",
               show_default=True, help="Output format (same: as the input; JPEG -> PNG).")
+@click.option("--pyramid", type=click.Choice(["auto", "on", "off"]), default="auto",
+              show_default=True, help="Tiled sub-resolutions in TIFF/OME-TIFF outputs; auto: "
+              "when the input had them or a plane is over 8192 px a side.")
 @click.option("--suffix", default="", help="Added to output file names, e.g. _bgsub.")
 @click.option("--series", default="all", show_default=True, metavar="all|N",
               help="Which series of multi-series files.")
@@ -555,14 +558,46 @@ def info_command(files: tuple[str, ...], series: int | None) -> None:
             fmt, count = io.probe(name)
             click.echo(f"{name}: {fmt}, {count} series")
             for index in [series] if series is not None else range(count):
-                _print_series(*io.read_image(name, index), count)
+                _print_series(*_lazy_image(name, index), count)
         except Exception as exc:
             click.echo(f"bgsub: error: {name}: {one_line(exc)}", err=True)
             failed += 1
     sys.exit(1 if failed else 0)
 
 
-def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
+def _lazy_image(path: str | Path, series: int) -> tuple[Any, Any]:
+    """A file's image as a Dask array of Y-X planes (bands of rows when a plane is large).
+
+    TIFF and Zarr stay on disk until a chunk is computed; what reads them
+    holds a few planes at a time.
+    """
+    import dask.array as da
+
+    from bgsub import io
+
+    array, meta = io.open_image(path, series)
+    itemsize = np.dtype(array.dtype).itemsize
+    chunks = []
+    for axis, size in zip(meta.axes, array.shape, strict=True):
+        chunks.append(size if axis in "YXS" else 1)
+    if "Y" in meta.axes:
+        row_bytes = int(np.prod([n for a, n in zip(meta.axes, array.shape, strict=True)
+                                 if a in "XS"])) * itemsize
+        y = meta.axes.index("Y")
+        chunks[y] = max(1, min(array.shape[y], (64 * 2**20) // max(row_bytes, 1)))
+    lazy = da.from_array(array, chunks=tuple(chunks), lock=False, asarray=True,
+                         meta=np.empty((0,) * array.ndim, dtype=array.dtype))
+    return lazy, meta
+
+
+def _middle_plane(image: Any, axes: str) -> tuple[np.ndarray, str]:
+    """The middle entry of every axis but Y, X and S, read: the plane figures show."""
+    index = tuple(slice(None) if a in "YXS" else n // 2
+                  for a, n in zip(axes, image.shape, strict=True))
+    return np.asarray(image[index]), "".join(a for a in axes if a in "YXS")
+
+
+def _print_series(image: Any, meta: Any, count: int) -> None:
     indent = "  "
     if count > 1:
         click.echo(f"  series {meta.series}:")
@@ -578,8 +613,13 @@ def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
     if meta.name:
         click.echo(f"{indent}name       : {meta.name}")
     if image.size and np.issubdtype(image.dtype, np.number):
-        finite = image[np.isfinite(image)] if image.dtype.kind == "f" else image
-        low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+        import dask
+        import dask.array as da
+
+        if image.dtype.kind == "f":
+            low, high = dask.compute(da.nanmin(image), da.nanmax(image))
+        else:
+            low, high = dask.compute(image.min(), image.max())
         click.echo(f"{indent}range      : {low} - {high}")
     record = meta.provenance
     if record and "parameters" in record:
@@ -590,18 +630,17 @@ def _print_series(image: np.ndarray, meta: Any, count: int) -> None:
 
 
 @main.command("suggest")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--light/--dark", "light_background", default=False,
               help="Bright background, dark objects.")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
 def suggest_command(file: Path, light_background: bool, series: int) -> None:
     """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
-    from bgsub import io
     from bgsub.auto import suggest_radius
     from bgsub.batch import one_line
 
     try:
-        image, meta = io.read_image(file, series)
+        image, meta = _lazy_image(file, series)  # only the planes measured are read
         found = suggest_radius(image, meta.axes, light_background=light_background)
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
@@ -645,7 +684,7 @@ def _radius_range(text: str) -> list[float]:
 
 
 @main.command("sweep")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("-m", "--method", "methods", default=",".join(SWEEP_METHODS),
               show_default=True, help="Comma-separated methods, one montage row each.")
 @click.option("--radius", "radii", default="10:50:10", show_default=True,
@@ -666,7 +705,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     from bgsub.batch import one_line
     from bgsub.plot import sweep
 
-    out = out or file.with_name(f"{file.stem}_sweep.png")
+    out = out or file.with_name(f"{io.split_name(file.name)[0]}_sweep.png")
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     columns = _radius_range(radii)
     mins = _radius_range(min_size) if min_size else None
@@ -677,9 +716,11 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
               "(fewer methods or radii)", 2)
     _check_sweep_output(out, file)
     try:
-        image, meta = io.read_image(file, series)
+        # the montage shows one plane: only that plane is read and swept
+        lazy, meta = _lazy_image(file, series)
+        image, axes = _middle_plane(lazy, meta.axes)
         result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
-                       axes=meta.axes, light_background=light_background)
+                       axes=axes, light_background=light_background)
         with io.atomic_target(out) as tmp:
             result.figure.savefig(tmp, dpi=100, format="png")
     except click.BadParameter:

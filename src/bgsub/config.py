@@ -37,6 +37,7 @@ from bgsub.methods.imagej import UNVERSIONED_IMAGEJ_VERSION
 __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
 
 OUTPUT_FORMATS = ("same", "tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
+PYRAMID_CHOICES = ("auto", "on", "off")
 _API_KEYS = ("method", "radius", "axes", "true_3d", "spacing", "light_background",
              "presmooth", "output_dtype", "offset")
 _ALIASES = {"light": "light_background", "3d": "true_3d", "output-dtype": "output_dtype",
@@ -75,10 +76,14 @@ class Settings:
         line profile) next to each output, ``<name>_comparison.png``.
     figure_plane : "middle", "max" or int
         Which plane of a stack the figure shows: the middle one, the maximum
-        projection, or plane N (the leading axes counted in file order).
+        projection (over Z, each channel on its own), or plane N (the leading
+        axes other than C counted in file order).
     flatfield, darkfield : str, optional
         Shading correction applied first: a profile from ``bgsub shading
         estimate`` or a flat-field image, and a dark-frame image (docs/shading.md).
+    pyramid : "auto", "on" or "off"
+        Sub-resolutions in TIFF and OME-TIFF outputs (tiled): ``auto`` when
+        the input had a pyramid or a plane is larger than 8192 pixels a side.
     """
 
     method: str = DEFAULT_METHOD
@@ -99,6 +104,7 @@ class Settings:
     figure_plane: str | int = "middle"
     flatfield: str | None = None
     darkfield: str | None = None
+    pyramid: str = "auto"
 
     def updated(self, values: Mapping[str, Any]) -> Settings:
         """A copy with ``values`` (setting names or aliases) applied; options are merged."""
@@ -128,7 +134,8 @@ class Settings:
             offset=_number(self.offset, "offset"), true_3d=_flag(self.true_3d, "true_3d"),
             light_background=_flag(self.light_background, "light"),
             save_background=_flag(self.save_background, "save_background"),
-            figure=_flag(self.figure, "figure"), figure_plane=_figure_plane(self.figure_plane))
+            figure=_flag(self.figure, "figure"), figure_plane=_figure_plane(self.figure_plane),
+            pyramid=_choice(self.pyramid, PYRAMID_CHOICES, "pyramid"))
 
     def request(self) -> dict[str, Any]:
         """The settings that decide an output's content, as JSON-friendly values."""
@@ -449,10 +456,8 @@ def _read_text(path: Path) -> str:
 
 
 def _toml(text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    import tomllib
+
     return tomllib.loads(text)
 
 

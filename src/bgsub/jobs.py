@@ -97,7 +97,7 @@ def figure_planes(job: Any, settings: Settings, parameters: dict[str, Any],
     choice = settings.figure_plane
     axes = parameters["axes"]
     count = int(np.prod([n for a, n in zip(axes, image.shape, strict=True)
-                         if a not in "YXS"]))
+                         if a not in "YXSC"]))
     where = {"plane": None if choice == "middle" else choice, "project": choice == "max",
              "axes": axes}
     try:
@@ -107,5 +107,6 @@ def figure_planes(job: Any, settings: Settings, parameters: dict[str, Any],
     if count < 2:
         return planes, ""
     if choice == "max":
-        return planes, f"maximum projection of {count} planes"
+        depth = image.shape[axes.index("Z")] if "Z" in axes else count
+        return planes, f"maximum projection of {depth} planes"
     return planes, f"plane {count // 2 if choice == 'middle' else choice} of {count}"

@@ -17,49 +17,74 @@ SWEEP_METHODS = tuple(dict.fromkeys((DEFAULT_METHOD, "rolling_ball", "tophat", "
 
 __all__ = ["SweepResult", "compare", "sweep", "to_plane"]
 
+# lengths matplotlib-scalebar's SI dimension knows
+_LENGTH_UNITS = ("km", "m", "cm", "mm", "µm", "um", "nm", "pm")
+
 
 def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = False,
              axes: str | None = None) -> np.ndarray:
-    """Reduce an image to one 2D plane for display.
+    """Reduce an image to one 2D plane for display, or one per channel.
 
     Parameters
     ----------
-    data : ndarray or dask.array.Array
+    data : array-like
         A 2D image or a stack whose last two axes are Y, X (an RGB image is
-        shown by its mean over the last axis). A Dask array stays lazy: only
+        shown as its mean over R, G, B). A Dask array stays lazy until only
         the plane shown (or the projection) is computed.
     plane : int, optional
-        Index into the flattened leading axes; the middle plane by default.
+        Index into the flattened leading axes (other than ``C``); the middle
+        plane by default.
     project : bool
-        Show the maximum projection over the leading axes instead (NaNs ignored).
+        Show the maximum projection (NaNs ignored) instead: over Z when
+        ``axes`` has one (at the middle time point), else over every
+        leading axis. Channels are never projected together.
     axes : str, optional
-        One letter per axis of ``data`` (e.g. ``"CZYX"``, ``"ZYXS"``): Y and X
-        are shown, RGB samples ``S`` averaged, and every other axis counts as
-        a leading axis in the given order. Without it the last two axes are
-        Y, X.
+        One letter per axis of ``data`` (e.g. ``"TCZYX"``): Y and X are
+        taken from it, and a ``C`` axis of more than one channel gives one
+        plane per channel. Without it the last two axes are Y, X and the
+        others are a stack of planes.
+
+    Returns
+    -------
+    ndarray
+        ``(Y, X)``, or ``(C, Y, X)`` when ``axes`` has more than one channel.
 
     Examples
     --------
-    >>> import numpy as np
     >>> to_plane(np.zeros((5, 8, 9)), project=True).shape
     (8, 9)
     >>> to_plane(np.zeros((8, 9, 5)), axes="YXZ", plane=4).shape
     (8, 9)
+    >>> to_plane(np.zeros((3, 2, 5, 8, 9)), axes="TCZYX", project=True).shape
+    (2, 8, 9)
     """
     lazy = _is_dask_array(data)  # a Dask array: only the plane shown is computed
     data = data if lazy else np.asarray(data)
-    samples = False
-    if axes is not None:
-        axes = axes.upper()
-        if len(axes) != data.ndim or "Y" not in axes or "X" not in axes:
-            raise ValueError(f"axes {axes!r} do not fit an image of shape {data.shape}; "
-                             "give one letter per axis, with Y and X")
-        last = ("Y", "X", "S") if "S" in axes else ("Y", "X")
-        data = np.transpose(data, [i for i, a in enumerate(axes) if a not in last]
-                            + [axes.index(a) for a in last])
-        samples = "S" in axes
-    elif data.ndim == 3 and data.shape[-1] in (3, 4) and min(data.shape[:2]) > 4:
-        return data[..., :3].astype(np.float64).mean(axis=-1)
+    if axes is None:
+        if data.ndim == 3 and data.shape[-1] in (3, 4) and min(data.shape[:2]) > 4:
+            return data[..., :3].astype(np.float64).mean(axis=-1)
+        return _one_plane(data, plane, project, lazy, samples=False)
+    axes = axes.upper()
+    if len(axes) != data.ndim or "Y" not in axes or "X" not in axes:
+        raise ValueError(f"axes {axes!r} do not fit an image of shape {data.shape}; "
+                         "give one letter per axis, with Y and X")
+    last = [a for a in ("Z", "Y", "X", "S") if a in axes] if project else [
+        a for a in ("Y", "X", "S") if a in axes]
+    first = ["C"] if "C" in axes else []
+    middle = [a for a in axes if a not in last and a not in first]
+    data = np.transpose(data, [axes.index(a) for a in first + middle + last])
+    if project and "Z" in axes and middle:  # other axes (T, ...): their middle entry
+        data = data[(slice(None),) * len(first) + tuple(data.shape[len(first) + i] // 2
+                                                       for i in range(len(middle)))]
+    samples = "S" in axes
+    channels = [data[c] for c in range(data.shape[0])] if first else [data]
+    planes = [_one_plane(c, plane, project, lazy, samples) for c in channels]
+    return planes[0] if len(planes) == 1 else np.stack(planes)
+
+
+def _one_plane(data: Any, plane: int | None, project: bool, lazy: bool, samples: bool
+               ) -> np.ndarray:
+    """A stack's plane ``plane`` (middle by default) or its maximum projection."""
     spatial = 3 if samples else 2
     if data.ndim > spatial:
         flat = data.reshape(-1, *data.shape[-spatial:])
@@ -102,6 +127,7 @@ def compare(
     plane: int | None = None,
     project: bool = False,
     axes: str | None = None,
+    channel_names: Sequence[str] | None = None,
 ) -> Any:
     """Figure of raw, background and foreground with a line profile across them.
 
@@ -123,14 +149,17 @@ def compare(
     pixel_size : float, optional
         Size of a pixel in ``unit``; adds a scale bar when given.
     unit : str
-        Unit of ``pixel_size``.
+        Unit of ``pixel_size`` (a length such as ``"µm"``; no bar otherwise).
     plane : int, optional
         For stacks: the plane shown (index into the flattened leading axes).
     project : bool
         For stacks: show maximum projections instead of one plane.
     axes : str, optional
         Axes of the arrays, e.g. ``"CZYX"`` (see :func:`to_plane`); by default
-        the last two are Y, X.
+        the last two are Y, X. With more than one channel, each channel gets
+        a row of panels and its own profile: channels are never mixed.
+    channel_names : sequence of str, optional
+        Names of the channels' rows (default ``channel 0``, ``channel 1``, ...).
 
     Returns
     -------
@@ -148,32 +177,47 @@ def compare(
 
     image, background, foreground = (to_plane(a, plane=plane, project=project, axes=axes)
                                      for a in (image, background, foreground))
-    row = image.shape[0] // 2 if profile_row is None else int(profile_row)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
-    grid = fig.add_gridspec(2, 3, height_ratios=(3, 1.4))
-    shared = _contrast(image)
-    panels = (("raw", image, shared), ("background", background, shared),
-              ("foreground", foreground, _contrast(foreground)))
-    for col, (name, data, (vmin, vmax)) in enumerate(panels):
-        ax = fig.add_subplot(grid[0, col])
-        ax.imshow(data, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.axhline(row, color="tab:orange", lw=0.8, alpha=0.7)
-        ax.set_title(name)
-        ax.set_axis_off()
-        if pixel_size:
-            _scale_bar(ax, data.shape, pixel_size, unit)
-    ax = fig.add_subplot(grid[1, :])
-    ax.plot(image[row], lw=0.8, color="0.4", label="raw")
-    ax.plot(background[row], lw=1.6, color="tab:blue", label="background")
-    ax.plot(foreground[row], lw=0.8, color="tab:green", label="foreground")
-    ax.set_xlabel(f"x (pixels), row {row}")
-    ax.set_ylabel("intensity")
-    ax.legend(loc="upper right", ncols=3, fontsize="small")
+    if image.ndim == 2:
+        image, background, foreground = image[None], background[None], foreground[None]
+        names: Sequence[str | None] = [None]
+    else:
+        names = list(channel_names or [f"channel {c}" for c in range(image.shape[0])])
+    count = image.shape[0]
+    row = image.shape[1] // 2 if profile_row is None else int(profile_row)
+    fig = Figure(figsize=(13, 7.5 if count == 1 else 2 + 4.2 * count), layout="constrained")
+    grid = fig.add_gridspec(2 * count, 3, height_ratios=(3, 1.4) * count)
+    for c in range(count):
+        _channel_rows(fig, grid, 2 * c, (image[c], background[c], foreground[c]), row,
+                      names[c], pixel_size, unit)
     if title:
         fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def _channel_rows(fig: Any, grid: Any, top: int, planes: tuple[np.ndarray, ...], row: int,
+                  name: str | None, pixel_size: float | None, unit: str) -> None:
+    """Raw, background and foreground of one channel, and their profile along ``row``."""
+    image, background, foreground = planes
+    shared = _contrast(image)
+    panels = (("raw", image, shared), ("background", background, shared),
+              ("foreground", foreground, _contrast(foreground)))
+    for col, (label, data, (vmin, vmax)) in enumerate(panels):
+        ax = fig.add_subplot(grid[top, col])
+        ax.imshow(data, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.axhline(row, color="tab:orange", lw=0.8, alpha=0.7)
+        ax.set_title(label if name is None else f"{name}: {label}")
+        ax.set_axis_off()
+        if pixel_size:
+            _scale_bar(ax, pixel_size, unit)
+    ax = fig.add_subplot(grid[top + 1, :])
+    ax.plot(image[row], lw=0.8, color="0.4", label="raw")
+    ax.plot(background[row], lw=1.6, color="tab:blue", label="background")
+    ax.plot(foreground[row], lw=0.8, color="tab:green", label="foreground")
+    ax.set_xlabel(f"x (pixels), row {row}")
+    ax.set_ylabel("intensity" if name is None else f"{name} intensity")
+    ax.legend(loc="upper right", ncols=3, fontsize="small")
 
 
 @dataclass
@@ -322,20 +366,14 @@ def _contrast(data: np.ndarray) -> tuple[float, float]:
     return float(low), float(high if high > low else low + 1)
 
 
-def _scale_bar(ax: Any, shape: tuple[int, ...], pixel_size: float, unit: str) -> None:
-    width_units = shape[1] * pixel_size
-    nice = 10 ** np.floor(np.log10(width_units / 5))
-    for step in (5, 2, 1):
-        if step * nice <= width_units / 4:
-            length = step * nice
-            break
-    else:
-        length = nice
-    pixels = length / pixel_size
-    x0, y0 = shape[1] * 0.95 - pixels, shape[0] * 0.93
-    ax.plot([x0, x0 + pixels], [y0, y0], color="white", lw=3, solid_capstyle="butt")
-    ax.text(x0 + pixels / 2, y0 - shape[0] * 0.02, f"{length:g} {unit}", color="white",
-            ha="center", va="bottom", fontsize="small")
+def _scale_bar(ax: Any, pixel_size: float, unit: str) -> None:
+    """A matplotlib-scalebar scale bar; none when ``unit`` is not a length it knows."""
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    if unit not in _LENGTH_UNITS:
+        return
+    ax.add_artist(ScaleBar(pixel_size, units=unit, location="lower right", color="white",
+                           box_alpha=0, scale_loc="top"))
 
 
 def _fmt(value: Any) -> str:

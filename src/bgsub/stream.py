@@ -319,12 +319,14 @@ def run_job(
         out_meta = dataclasses.replace(meta, provenance=None)
         targets = [io.ChunkedOutput(
             job.output, job.output_format, foreground, out_meta,
-            provenance.embedded_record(parameters, source, "foreground"))]
+            provenance.embedded_record(parameters, source, "foreground"),
+            settings.pyramid)]
         if background is not None and job.background is not None:
             targets.append(io.ChunkedOutput(
                 job.background, job.background_format or job.output_format,
                 background.astype(np.float32), out_meta,
-                provenance.embedded_record(parameters, source, "background")))
+                provenance.embedded_record(parameters, source, "background"),
+                settings.pyramid))
         update = progress(math.prod(foreground.numblocks)) if progress else None
         io.write_chunked(targets, lambda: _Runner(streaming), update)
         figure = figure_planes(job, settings, parameters, image, background, foreground)

@@ -89,10 +89,23 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def extension_for(fmt: str, input_name: str | None = None) -> str:
-    """File extension for ``fmt``; the input's own when it already fits."""
+    """File extension for ``fmt``; the input's own when it already fits.
+
+    OME formats always get an ``.ome.`` extension, and others never do, so
+    that tools going by the name see what the file holds.
+
+    Examples
+    --------
+    >>> extension_for("ome-tiff", "cells_ij.tif"), extension_for("tiff", "a.ome.tiff")
+    ('.ome.tif', '.tif')
+    >>> extension_for("ome-tiff", "a.ome.tiff"), extension_for("imagej", "a.TIFF")
+    ('.ome.tiff', '.TIFF')
+    """
     if input_name is not None:
         ext = split_name(input_name)[1]
-        if ext and _format_of_extension(ext) in (fmt, _FAMILY.get(fmt)):
+        kind = _format_of_extension(ext) if ext else None
+        if kind is not None and (kind == fmt or (kind == _FAMILY.get(fmt)
+                                                 and not fmt.startswith("ome-"))):
             return ext
     return _EXTENSIONS[fmt]
 
@@ -336,6 +349,7 @@ def write_image(
     provenance: dict[str, Any] | None = None,
     *,
     format: str | None = None,
+    pyramid: str = "auto",
 ) -> Path:
     """Write ``image`` with its metadata and provenance, atomically.
 
@@ -353,6 +367,11 @@ def write_image(
     format : str, optional
         One of ``tiff``, ``ome-tiff``, ``imagej``, ``png``, ``zarr``,
         ``ome-zarr``; default ``metadata.format`` (JPEG is written as PNG).
+    pyramid : {"auto", "on", "off"}
+        Tiled sub-resolutions in a TIFF or OME-TIFF (see
+        :func:`bgsub.io._tiff.pyramid_shapes`); ``auto``: when the input had
+        a pyramid or a plane is larger than 8192 pixels a side. OME-Zarr
+        outputs get the input's pyramid back whatever this says.
 
     Returns
     -------
@@ -367,7 +386,7 @@ def write_image(
         raise ValueError(f"axes {metadata.axes!r} do not match the image's shape {image.shape}")
     with atomic_target(path) as tmp:
         if _FAMILY[fmt] == "tiff":
-            _tiff.write(tmp, image, metadata, fmt, provenance)
+            _tiff.write(tmp, image, metadata, fmt, provenance, pyramid)
         elif _FAMILY[fmt] == "zarr":
             _zarr.write(tmp, image, metadata, fmt, provenance)
         else:

@@ -47,6 +47,7 @@ class ChunkedOutput:
     data: Any
     meta: ImageMetadata
     record: dict[str, Any]
+    pyramid: str = "auto"  # TIFF sub-resolutions: see bgsub.io._tiff.pyramid_shapes
 
 
 def write_chunked(outputs: Sequence[ChunkedOutput], open_runner: Callable[[], Any],
@@ -150,7 +151,7 @@ def _write_tiff(targets: Sequence[ChunkedOutput], tmps: list[Path], runner: Runn
                              "use --format zarr")
         stored.append(data)
         writers.append(PageWriter(tmp, data.shape, data.dtype, meta, target.fmt,
-                                   target.record, ndim))
+                                   target.record, ndim, target.pyramid))
     slabs = _slabs(stored[0].chunks, writers[0].page_ndim)
     per_slab = math.prod(stored[0].numblocks) // len(slabs)
     size = max(1, math.ceil(runner.workers / per_slab))
@@ -218,9 +219,9 @@ class PageWriter:
     """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype,
-                 meta: ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int
-                 ) -> None:
-        self.path, self.shape, self.dtype = path, shape, dtype
+                 meta: ImageMetadata, fmt: str, record: dict[str, Any], page_ndim: int,
+                 pyramid: str = "auto") -> None:
+        self.path, self.shape, self.dtype, self.pyramid = path, shape, dtype, pyramid
         self.meta, self.fmt, self.record, self.page_ndim = meta, fmt, record, page_ndim
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._thread: threading.Thread | None = None
@@ -229,7 +230,7 @@ class PageWriter:
     def write(self, slabs: Iterable[np.ndarray]) -> None:
         """Write the whole file from ``slabs``, in this thread."""
         _tiff.write_pages(self.path, self._pages(slabs), self.shape, self.dtype, self.meta,
-                          self.fmt, self.record)
+                          self.fmt, self.record, self.pyramid)
 
     def _pages(self, slabs: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         page_shape = self.shape[len(self.shape) - self.page_ndim:]

@@ -9,9 +9,10 @@ for the memory, and refuse with :class:`ImageTooLargeError`.
 from __future__ import annotations
 
 import os
-import re
 
 import numpy as np
+import psutil
+from dask.utils import parse_bytes
 
 from bgsub.io._errors import ImageTooLargeError
 
@@ -20,36 +21,33 @@ __all__ = ["ENV_VAR", "ImageTooLargeError", "check_block", "check_size", "check_
 
 #: Environment variable that overrides the limit, e.g. ``BGSUB_MAX_IMAGE_BYTES=64G``.
 ENV_VAR = "BGSUB_MAX_IMAGE_BYTES"
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
 
 def parse_size(text: str) -> int:
-    """``"64G"``, ``"512M"``, ``"1.5GiB"`` or a number of bytes -> bytes.
+    """``"64GiB"``, ``"512M"``, ``"1.5 GB"`` or a number of bytes -> bytes, by dask.
+
+    ``K``, ``M``, ``G``, ``T`` (with or without ``B``) are powers of 1000;
+    ``KiB``, ``MiB``, ``GiB``, ``TiB`` powers of 1024.
 
     Examples
     --------
     >>> parse_size("2K"), parse_size("1.5 GiB"), parse_size("100")
-    (2048, 1610612736, 100)
+    (2000, 1610612736, 100)
     """
-    match = _SIZE_RE.match(str(text))
-    if match is None:
-        raise ValueError(f"{ENV_VAR}={text!r} is not a size; write e.g. 64G, 512M or 1000000")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    try:
+        size = parse_bytes(str(text).strip())
+    except (ValueError, TypeError):
+        size = -1
+    if size < 0:
+        raise ValueError(f"{ENV_VAR}={text!r} is not a size; write e.g. 64GiB, 512M or 1000000")
+    return int(size)
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), if known."""
+    """Bytes of memory available to new allocations (psutil's ``available``), if known."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, OSError, ValueError):
+        return int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError, AttributeError):
         return None
 
 

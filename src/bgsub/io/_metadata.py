@@ -18,11 +18,19 @@ class ImageMetadata:
         One letter per array axis, e.g. ``"TZCYX"``; ``S`` is RGB(A) samples.
     spacing : dict of str to float
         Physical size of a pixel per axis letter that has one, e.g.
-        ``{"Z": 2.0, "Y": 0.325, "X": 0.325}``.
+        ``{"T": 30.0, "Z": 2.0, "Y": 0.325, "X": 0.325}`` (``T``: the time
+        between frames).
     units : dict of str to str
-        Unit of each entry of ``spacing`` (``"µm"`` when the file says micron).
+        Unit of each entry of ``spacing`` (``"µm"`` when the file says micron,
+        ``"s"`` for seconds).
     channel_names : tuple of str, optional
         One name per ``C`` entry, when the file names its channels.
+    channel_colors : tuple of str or None, optional
+        One ``"RRGGBB"`` display colour per ``C`` entry (None where the file
+        gives none), when the file gives any.
+    display_ranges : tuple of (float, float) or None, optional
+        One displayed intensity range ``(start, end)`` per ``C`` entry (None
+        where the file gives none), when the file gives any.
     format : str
         The file format read: one of ``tiff``, ``ome-tiff``, ``imagej``,
         ``png``, ``jpeg``, ``zarr``, ``ome-zarr``.
@@ -33,8 +41,9 @@ class ImageMetadata:
     name : str, optional
         The image's name, when the file stores one.
     original : dict
-        Format-specific metadata kept for writing the same format back
-        (ImageJ metadata, TIFF resolution, OME-XML text, Zarr attributes).
+        Format-specific metadata kept for writing it back: the input's
+        whole OME model (``"ome"``, an ``ome_types.OME``), ImageJ metadata,
+        TIFF resolution, NGFF attributes and version, Zarr format, pyramid.
     provenance : dict, optional
         The bgsub provenance record found in the file, if it was written by bgsub.
     """
@@ -43,6 +52,8 @@ class ImageMetadata:
     spacing: dict[str, float] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     channel_names: tuple[str, ...] | None = None
+    channel_colors: tuple[str | None, ...] | None = None
+    display_ranges: tuple[tuple[float, float] | None, ...] | None = None
     format: str = "tiff"
     series: int = 0
     series_count: int = 1
@@ -63,4 +74,29 @@ def normalise_unit(unit: Any) -> str:
     if text.lower() in ("micron", "microns", "um", "\\u00b5m", "µm", "μm", "micrometer",
                         "micrometre"):
         return "µm"
-    return text
+    return {"sec": "s", "second": "s", "seconds": "s", "msec": "ms", "millisecond": "ms",
+            "milliseconds": "ms", "minute": "min", "minutes": "min", "hour": "h",
+            "hours": "h"}.get(text.lower(), text)
+
+
+def hex_color(rgb: tuple[int, int, int]) -> str:
+    """``(255, 0, 128)`` -> ``"FF0080"``, the form OME-Zarr's ``omero`` block uses.
+
+    Examples
+    --------
+    >>> hex_color((255, 0, 128))
+    'FF0080'
+    """
+    return "".join(f"{int(v) & 255:02X}" for v in rgb)
+
+
+def rgb_of(color: str) -> tuple[int, int, int]:
+    """``"FF0080"`` -> ``(255, 0, 128)``.
+
+    Examples
+    --------
+    >>> rgb_of("FF0080")
+    (255, 0, 128)
+    """
+    value = int(color.lstrip("#")[:6], 16)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255

@@ -1,30 +1,35 @@
-"""PNG (8/16-bit, grey or RGB(A)) and JPEG (8-bit), through imagecodecs.
+"""PNG and JPEG: headers through Pillow, pixels through imagecodecs (8/16-bit, grey or RGB(A)).
 
-PNG keeps the pixel size in its ``pHYs`` chunk and the bgsub provenance in a
-``tEXt`` chunk with the keyword ``bgsub``. JPEG is read only: a lossy format
-is never written (JPEG inputs are written as PNG).
+Pillow reads a file's header (size, bands), its pixel size (``pHYs``, as
+``dpi``) and its text chunks without decoding the pixels, so the declared
+size is checked before anything is allocated. imagecodecs decodes and
+encodes the pixels (it keeps 16-bit colour, which Pillow reduces to 8 bits).
+PNG keeps the pixel size in ``pHYs`` and bgsub's provenance in a ``tEXt``
+chunk with the keyword ``bgsub``, both written with Pillow's chunk writer.
+JPEG is read only: a lossy format is never written (JPEG inputs are written
+as PNG).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import struct
-import zlib
 from pathlib import Path
 
 import imagecodecs
 import numpy as np
+from PIL import Image, JpegImagePlugin, PngImagePlugin
 
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size
 from bgsub.io._metadata import ImageMetadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TEXT_KEY = b"bgsub"
-# PNG colour type -> samples once decoded (a palette is expanded to RGB(A))
-_PNG_SAMPLES = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
-# JPEG start-of-frame markers (C4, C8 and CC are other segments)
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_TEXT_KEY = "bgsub"
+_INCH_UM = 25400.0
+# Pillow modes that may hold 16-bit samples (Pillow shows 16-bit RGB as "RGB")
+_MAYBE_16_BIT = ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA")
 
 
 def read(path: Path, fmt: str, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
@@ -33,87 +38,71 @@ def read(path: Path, fmt: str, max_bytes: int) -> tuple[np.ndarray, ImageMetadat
     The size its header declares is checked against ``max_bytes`` before decoding.
     """
     raw = path.read_bytes()
-    shape, dtype = png_header(raw) if fmt == "png" else jpeg_header(raw)
+    header = _open_header(raw, fmt)
+    shape, dtype = _declared(header, fmt)
     check_size(shape, dtype, max_bytes)
-    if fmt == "png":
-        data = imagecodecs.png_decode(raw)
-    else:
-        data = imagecodecs.jpeg8_decode(raw)
+    data = imagecodecs.png_decode(raw) if fmt == "png" else imagecodecs.jpeg8_decode(raw)
     if data.ndim == 3 and data.shape[-1] == 1:
         data = data[..., 0]
     meta = ImageMetadata(axes="YX" if data.ndim == 2 else "YXS", format=fmt)
     if fmt == "png":
-        chunks = dict(_chunks(raw, {b"pHYs", b"tEXt"}))
-        _read_phys(chunks.get(b"pHYs"), meta)
-        meta.provenance = _read_text(raw)
+        _read_dpi(header.info.get("dpi"), meta)
+        # text chunks before the pixels (where bgsub writes them) are in ``info``
+        meta.provenance = _read_text(header.info.get(_TEXT_KEY))
     return data, meta
 
 
+def _open_header(raw: bytes, fmt: str) -> Image.Image:
+    """The file opened by Pillow: header and text chunks read, pixels not decoded.
+
+    Opened through the format's plugin class rather than ``Image.open``, whose
+    decompression-bomb limit (a pixel count) would refuse what
+    :func:`check_size` measures against the memory bgsub may use.
+    """
+    plugin = PngImagePlugin.PngImageFile if fmt == "png" else JpegImagePlugin.JpegImageFile
+    try:
+        return plugin(io.BytesIO(raw))
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise UnsupportedFileError(f"damaged or truncated {fmt.upper()} ({exc}); copy or "
+                                   "export the file again") from exc
+
+
+def _declared(image: Image.Image, fmt: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Upper bound on the shape and dtype the header declares (16 bits where it may be)."""
+    width, height = image.size
+    bands = len(image.getbands())
+    if fmt == "jpeg":
+        wide = getattr(image, "bits", 8) > 8
+    else:
+        wide = image.mode in _MAYBE_16_BIT
+    return (height, width, bands), np.dtype(np.uint16 if wide else np.uint8)
+
+
 def png_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape (upper bound on samples) and dtype a PNG's IHDR chunk declares."""
-    if len(raw) < 33 or raw[12:16] != b"IHDR":
-        raise UnsupportedFileError("truncated PNG: no image header (IHDR); copy or export "
-                                   "the file again")
-    width, height, depth, colour = struct.unpack(">IIBB", raw[16:26])
-    samples = _PNG_SAMPLES.get(colour, 4)
-    return (height, width, samples), np.dtype(np.uint16 if depth == 16 else np.uint8)
+    """Shape (upper bound on samples) and dtype a PNG's header declares."""
+    return _declared(_open_header(raw, "png"), "png")
 
 
 def jpeg_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype a JPEG's start-of-frame segment declares (zeros if none is found)."""
-    pos = 2
-    while pos + 9 < len(raw):
-        if raw[pos] != 0xFF:
-            break
-        marker = raw[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
-            pos += 2
-            continue
-        length = struct.unpack(">H", raw[pos + 2:pos + 4])[0]
-        if marker in _JPEG_SOF:
-            precision, height, width, components = struct.unpack(">BHHB", raw[pos + 4:pos + 10])
-            dtype = np.uint16 if precision > 8 else np.uint8
-            return (height, width, max(components, 1)), np.dtype(dtype)
-        if marker == 0xDA or length < 2:  # image data: no frame header before it
-            break
-        pos += 2 + length
-    return (0,), np.dtype(np.uint8)
+    """Shape and dtype a JPEG's start-of-frame segment declares."""
+    return _declared(_open_header(raw, "jpeg"), "jpeg")
 
 
-def _chunks(raw: bytes, wanted: set[bytes]):
-    """Yield ``(type, data)`` of the chunks of a PNG file whose type is in ``wanted``."""
-    pos = len(PNG_SIGNATURE)
-    while pos + 8 <= len(raw):
-        length, kind = struct.unpack(">I4s", raw[pos:pos + 8])
-        if kind in wanted:
-            yield kind, raw[pos + 8:pos + 8 + length]
-        if kind == b"IEND":
-            return
-        pos += 12 + length
-
-
-def _read_phys(chunk: bytes | None, meta: ImageMetadata) -> None:
-    if chunk is None or len(chunk) != 9:
-        return
-    x_per_unit, y_per_unit, unit = struct.unpack(">IIB", chunk)
-    if unit == 1 and x_per_unit and y_per_unit:  # pixels per metre
-        meta.spacing = {"Y": 1e6 / y_per_unit, "X": 1e6 / x_per_unit}
+def _read_dpi(dpi: tuple[float, float] | None, meta: ImageMetadata) -> None:
+    """Pillow gives ``pHYs`` in dots per inch (only when its unit is the metre)."""
+    if dpi and dpi[0] > 0 and dpi[1] > 0:
+        meta.spacing = {"Y": _INCH_UM / dpi[1], "X": _INCH_UM / dpi[0]}
         meta.units = {"Y": "µm", "X": "µm"}
 
 
-def _read_text(raw: bytes) -> dict | None:
-    for _, chunk in _chunks(raw, {b"tEXt"}):
-        key, _, value = chunk.partition(b"\0")
-        if key == _TEXT_KEY:
-            try:
-                record = json.loads(value.decode("latin-1"))
-            except ValueError:
-                return None
-            return record if isinstance(record, dict) else None
-    return None
+def _read_text(value: str | None) -> dict | None:
+    if not value:
+        return None
+    try:
+        record = json.loads(value)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | None) -> None:
@@ -126,33 +115,30 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
                          f"{meta.axes!r}; "
                          "use --format tiff")
     encoded = imagecodecs.png_encode(np.ascontiguousarray(data))
-    extra = b""
+    extra: list[tuple[bytes, bytes]] = []
     if meta.units.get("X") == "µm" and "X" in meta.spacing and "Y" in meta.spacing:
-        extra += _chunk(b"pHYs", struct.pack(">IIB", round(1e6 / meta.spacing["X"]),
-                                             round(1e6 / meta.spacing["Y"]), 1))
+        per_metre = (round(1e6 / meta.spacing["X"]), round(1e6 / meta.spacing["Y"]))
+        extra.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
     if provenance is not None:
         text = json.dumps(provenance, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        extra += _chunk(b"tEXt", _TEXT_KEY + b"\0" + text.encode("latin-1"))
-    path.write_bytes(_insert_after_header(encoded, extra))
+        extra.append((b"tEXt", _TEXT_KEY.encode("latin-1") + b"\0" + text.encode("latin-1")))
+    path.write_bytes(_with_chunks(encoded, extra))
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-
-def _insert_after_header(encoded: bytes, extra: bytes) -> bytes:
-    """Insert chunks right after IHDR (the first chunk; 8 + 4 + 4 + 13 + 4 bytes in)."""
-    end_of_ihdr = len(PNG_SIGNATURE) + 25
-    without = _strip_chunks(encoded, {b"pHYs", b"tEXt"})
-    return without[:end_of_ihdr] + extra + without[end_of_ihdr:]
-
-
-def _strip_chunks(encoded: bytes, kinds: set[bytes]) -> bytes:
-    out, pos = bytearray(encoded[:len(PNG_SIGNATURE)]), len(PNG_SIGNATURE)
-    while pos + 8 <= len(encoded):
-        length, kind = struct.unpack(">I4s", encoded[pos:pos + 8])
+def _with_chunks(encoded: bytes, extra: list[tuple[bytes, bytes]]) -> bytes:
+    """``encoded`` with the ``extra`` chunks after its header (replacing chunks of those types)."""
+    kinds = {kind for kind, _ in extra}
+    stream = PngImagePlugin.ChunkStream(io.BytesIO(encoded[len(PNG_SIGNATURE):]))
+    out = io.BytesIO()
+    out.write(PNG_SIGNATURE)
+    while True:
+        kind, _, length = stream.read()
+        payload = stream.fp.read(length)
+        stream.crc_skip(kind, payload)
         if kind not in kinds:
-            out += encoded[pos:pos + 12 + length]
-        pos += 12 + length
-    return bytes(out)
+            PngImagePlugin.putchunk(out, kind, payload)
+        if kind == b"IHDR":
+            for extra_kind, extra_payload in extra:
+                PngImagePlugin.putchunk(out, extra_kind, extra_payload)
+        if kind == b"IEND":
+            return out.getvalue()

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import struct
 import threading
-import uuid
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
 
+from bgsub.io import _ome
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size, check_tiff_blocks
-from bgsub.io._metadata import ImageMetadata, normalise_unit
+from bgsub.io._metadata import ImageMetadata, hex_color, normalise_unit, rgb_of
 
 PROVENANCE_KEY = "bgsub"
-OME_NAMESPACE = "bgsub.provenance"
+OME_NAMESPACE = _ome.NAMESPACE
 _IMAGEJ_INFO_PREFIX = "bgsub provenance: "
-_IMAGEJ_KEEP = ("unit", "spacing", "finterval", "fps", "loop", "mode", "LUTs", "Labels")
+# tifffile writes these from the shape itself; every other ImageJ key is carried
+_IMAGEJ_DERIVED = ("ImageJ", "images", "channels", "slices", "frames", "hyperstack", "axes",
+                   "Info")
 _RESOLUTION_CM = 3
 
 
@@ -139,8 +141,11 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
     meta.original["resolution"] = _resolution(s.keyframe)
+    if len(s.levels) > 1:
+        meta.original["level_shapes"] = [tuple(int(n) for n in level.shape)
+                                         for level in s.levels]
     if tif.is_ome:
-        _read_ome(tif.ome_metadata or "", series, meta)
+        _ome.read(tif.ome_metadata or "", series, meta)
     elif tif.is_imagej:
         _read_imagej(tif.imagej_metadata or {}, shape, meta)
     else:
@@ -195,7 +200,8 @@ class TiffArray:
 
         with self._lock:
             if self._array is None:
-                store = tifffile.imread(self.path, aszarr=True, series=self.series)
+                # level 0: a pyramidal series would otherwise open as a group of levels
+                store = tifffile.imread(self.path, aszarr=True, series=self.series, level=0)
                 self._array = zarr.open(store, mode="r")
             return self._array
 
@@ -240,52 +246,9 @@ def _pixel_size(rational: tuple[int, int]) -> float | None:
     return denominator / numerator if numerator else None
 
 
-def _read_ome(xml: str, series: int, meta: ImageMetadata) -> None:
-    meta.format = "ome-tiff"
-    meta.original["ome_xml"] = xml
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return
-    images = [el for el in root if _local(el.tag) == "Image"]
-    if series >= len(images):
-        return
-    image = images[series]
-    meta.name = image.get("Name")
-    pixels = next((el for el in image if _local(el.tag) == "Pixels"), None)
-    if pixels is None:
-        return
-    for letter in "ZYX":
-        size = pixels.get(f"PhysicalSize{letter}")
-        if size is not None:
-            meta.spacing[letter] = float(size)
-            meta.units[letter] = normalise_unit(pixels.get(f"PhysicalSize{letter}Unit", "µm"))
-    names = [ch.get("Name") for ch in pixels if _local(ch.tag) == "Channel"]
-    if names and all(names):
-        meta.channel_names = tuple(names)
-    meta.provenance = _ome_provenance(root, image)
-
-
-def _ome_provenance(root: ET.Element, image: ET.Element) -> dict | None:
-    refs = {el.get("ID") for el in image if _local(el.tag) == "AnnotationRef"}
-    for element in root.iter():
-        if _local(element.tag) != "CommentAnnotation":
-            continue
-        if element.get("Namespace") != OME_NAMESPACE or element.get("ID") not in refs:
-            continue
-        value = next((el for el in element if _local(el.tag) == "Value"), None)
-        if value is not None and value.text:
-            return _loads(value.text)
-    return None
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _read_imagej(ij: dict, shape: tuple[int, ...], meta: ImageMetadata) -> None:
     meta.format = "imagej"
-    meta.original["imagej"] = {k: ij[k] for k in _IMAGEJ_KEEP if k in ij}
+    meta.original["imagej"] = {k: v for k, v in ij.items() if k not in _IMAGEJ_DERIVED}
     unit = normalise_unit(ij.get("unit", "pixel"))
     resolution = meta.original.get("resolution")
     if resolution is not None and unit != "pixel":
@@ -295,10 +258,51 @@ def _read_imagej(ij: dict, shape: tuple[int, ...], meta: ImageMetadata) -> None:
                 meta.spacing[letter], meta.units[letter] = size, unit
     if "spacing" in ij and "Z" in meta.axes:
         meta.spacing["Z"], meta.units["Z"] = float(ij["spacing"]), unit
+    if ij.get("finterval") and "T" in meta.axes:
+        meta.spacing["T"] = float(ij["finterval"])
+        meta.units["T"] = normalise_unit(ij.get("tunit", "sec"))
     info = ij.get("Info", "")
-    if isinstance(info, str) and info.startswith(_IMAGEJ_INFO_PREFIX):
-        meta.provenance = _loads(info[len(_IMAGEJ_INFO_PREFIX):])
+    if isinstance(info, str):
+        meta.original["imagej_info"] = _without_provenance(info)
+        line = next((x for x in info.splitlines() if x.startswith(_IMAGEJ_INFO_PREFIX)), None)
+        if line is not None:
+            meta.provenance = _loads(line[len(_IMAGEJ_INFO_PREFIX):])
     meta.channel_names = _channels_from_labels(ij.get("Labels"), meta.axes, shape)
+    channels = shape[meta.axes.index("C")] if "C" in meta.axes else 1
+    meta.channel_colors = _colors_from_luts(ij.get("LUTs"), channels)
+    meta.display_ranges = _ranges(ij, channels)
+
+
+def _without_provenance(info: str) -> str:
+    return "\n".join(x for x in info.splitlines() if not x.startswith(_IMAGEJ_INFO_PREFIX))
+
+
+def _colors_from_luts(luts: Any, channels: int) -> tuple[str | None, ...] | None:
+    """Each channel's colour: the brightest entry of its ImageJ lookup table."""
+    if not isinstance(luts, (list, tuple)) or len(luts) != channels:
+        return None
+    colors = []
+    for lut in luts:
+        lut = np.asarray(lut)
+        colors.append(hex_color(tuple(lut[:3, -1])) if lut.ndim == 2 and lut.shape[0] >= 3
+                      else None)
+    return tuple(colors) if any(colors) else None
+
+
+def _ranges(ij: dict, channels: int) -> tuple[tuple[float, float], ...] | None:
+    """Each channel's display range: ImageJ's ``Ranges`` (min, max per channel) or min/max."""
+    flat = ij.get("Ranges") or ij.get("ranges")
+    if flat is not None and len(flat) == 2 * channels:
+        return tuple((float(a), float(b)) for a, b in zip(flat[::2], flat[1::2], strict=True))
+    if channels == 1 and "min" in ij and "max" in ij:
+        return ((float(ij["min"]), float(ij["max"])),)
+    return None
+
+
+def _luts_from_colors(colors: tuple[str | None, ...]) -> list[np.ndarray]:
+    """Linear ImageJ lookup tables from black to each colour (grey where there is none)."""
+    ramp = np.arange(256, dtype=np.float64) / 255
+    return [np.rint(np.outer(rgb_of(c or "FFFFFF"), ramp)).astype(np.uint8) for c in colors]
 
 
 def _plane_shape(axes: str, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -347,6 +351,10 @@ def _read_shaped(shaped: Any, series: int, meta: ImageMetadata) -> None:
     if isinstance(info, dict):
         names = info.get("channel_names")
         meta.channel_names = tuple(names) if names else None
+        colors = info.get("channel_colors")
+        meta.channel_colors = tuple(colors) if colors else None
+        ranges = info.get("display_ranges")
+        meta.display_ranges = tuple(tuple(r) if r else None for r in ranges) if ranges else None
         meta.name = info.get("name")
         record = info.get(PROVENANCE_KEY)
         meta.provenance = record if isinstance(record, dict) else None
@@ -360,27 +368,217 @@ def _loads(text: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+PYRAMID_CHOICES = ("auto", "on", "off")
+#: ``--pyramid auto`` makes a pyramid for planes larger than this on a side.
+PYRAMID_MIN_SIDE = 8192
+#: Tiles of a pyramidal TIFF (each level), and the smallest side a level is made for.
+PYRAMID_TILE = (512, 512)
+_SMALLEST_LEVEL = 256
+# tiles tifffile compresses at once (its default, 512 MiB, would hold pages beyond the bound)
+_TILE_BUFFER = 32 * 2**20
+_BAND_ROWS = 256  # rows of a level reduced at a time (bounded memory); even
+
+
 def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
-          provenance: dict | None) -> None:
-    """Write ``data`` as ``fmt`` (``tiff``, ``ome-tiff`` or ``imagej``) to ``path``."""
+          provenance: dict | None, pyramid: str = "auto") -> None:
+    """Write ``data`` as ``fmt`` (``tiff``, ``ome-tiff`` or ``imagej``) to ``path``.
+
+    ``pyramid`` (``auto``, ``on``, ``off``): see :func:`pyramid_shapes`.
+    """
     order, meta = output_order(meta, data.dtype, fmt)
     data = np.transpose(data, order)
-    tifffile.imwrite(path, data, **_write_kwargs(data.shape, data.dtype, meta, fmt,
-                                                 provenance))
+    ndim = page_ndim(data.shape, data.dtype, meta.axes)
+    if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim):
+        pages = data.reshape(-1, *data.shape[data.ndim - ndim:])
+        write_pages(path, iter(pages), data.shape, data.dtype, meta, fmt, provenance, pyramid)
+        return
+    writer, kwargs = _write_kwargs(data.shape, data.dtype, meta, fmt, provenance)
+    tifffile.imwrite(path, data, **writer, **kwargs)
+    _finish(path, meta, fmt, provenance)
 
 
 def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
-                dtype: np.dtype, meta: ImageMetadata, fmt: str, provenance: dict | None
-                ) -> None:
+                dtype: np.dtype, meta: ImageMetadata, fmt: str, provenance: dict | None,
+                pyramid: str = "auto") -> None:
     """Write an image given page by page, so that it is never whole in memory.
 
     ``shape``, ``dtype`` and ``meta`` describe the whole image in the order
     ``fmt`` stores it (see :func:`output_order`); ``pages`` yields its pages in
     that order, each of the shape of its last :func:`page_ndim` axes. The
-    file is the one :func:`write` makes of the whole image.
+    file is the one :func:`write` makes of the whole image. With a pyramid
+    (see :func:`pyramid_shapes`) the pages are written in tiles, and each
+    page's reduced levels are kept in a temporary file beside ``path`` until
+    they are written after level 0: memory holds a page and a band of rows.
     """
-    tifffile.imwrite(path, iter(pages), shape=shape, dtype=dtype,
-                     **_write_kwargs(shape, np.dtype(dtype), meta, fmt, provenance))
+    dtype = np.dtype(dtype)
+    writer, kwargs = _write_kwargs(shape, dtype, meta, fmt, provenance)
+    ndim = page_ndim(shape, dtype, meta.axes)
+    levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim) if ndim else []
+    if not levels:
+        tifffile.imwrite(path, iter(pages), shape=shape, dtype=dtype, **writer, **kwargs)
+    else:
+        with tifffile.TiffWriter(path, **writer) as tif:
+            _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2)
+    _finish(path, meta, fmt, provenance)
+
+
+def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyramid: str,
+                   ndim: int | None = 2) -> list[tuple[int, int]]:
+    """The (Y, X) shapes of the sub-resolutions a TIFF output gets, halved one after another.
+
+    ``pyramid="off"``: none. ``"on"``: halvings until the longer side is at
+    most 256 (at least one). ``"auto"``: as many as the input's pyramid had
+    (``meta.original["level_shapes"]``), else as ``"on"`` when a side of the
+    plane is larger than :data:`PYRAMID_MIN_SIDE`, else none. ImageJ
+    hyperstacks, and images whose Y and X are not the last axes, get none.
+
+    Examples
+    --------
+    >>> meta = ImageMetadata("CYX")
+    >>> pyramid_shapes((2, 1000, 600), meta, "ome-tiff", "on")
+    [(500, 300), (250, 150)]
+    >>> pyramid_shapes((2, 1000, 600), meta, "ome-tiff", "auto")
+    []
+    """
+    if pyramid not in PYRAMID_CHOICES:
+        raise ValueError(f"pyramid={pyramid!r}; use one of {', '.join(PYRAMID_CHOICES)}")
+    if pyramid == "off" or fmt == "imagej" or ndim is None:
+        return []
+    y, x = shape[len(shape) - ndim:][:2]
+    count = None
+    if pyramid == "auto":
+        had = len(meta.original.get("level_shapes") or ())
+        if had > 1:
+            count = had - 1
+        elif max(y, x) <= PYRAMID_MIN_SIDE:
+            return []
+    shapes: list[tuple[int, int]] = []
+    while (count is None and (not shapes or max(y, x) > _SMALLEST_LEVEL)) or (
+            count is not None and len(shapes) < count):
+        if max(y, x) <= 1:
+            break
+        y, x = -(-y // 2), -(-x // 2)
+        shapes.append((y, x))
+        if count is None and max(y, x) <= _SMALLEST_LEVEL:
+            break
+    return shapes
+
+
+def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndarray],
+                   shape: tuple[int, ...], dtype: np.dtype, kwargs: dict[str, Any],
+                   levels: list[tuple[int, int]], ndim: int) -> None:
+    """Level 0 in tiles with ``len(levels)`` SubIFDs per page, then each reduced level.
+
+    The reduced levels wait in raw files beside ``path`` (plain reads and
+    writes, not memory maps, so that they stay out of the process's memory).
+    """
+    from bgsub.io._atomic import temp_path_for
+
+    leading, samples = shape[:len(shape) - ndim], shape[len(shape) - ndim + 2:]
+    path = Path(path)
+    folder = temp_path_for(path.with_name(path.name + ".levels"))
+    folder.mkdir()
+    try:
+        stores = [_LevelFile(folder / f"{k}.raw", (*level, *samples), dtype)
+                  for k, level in enumerate(levels, start=1)]
+
+        def level0() -> Iterator[np.ndarray]:
+            for index, page in enumerate(pages):
+                page = np.asarray(page)
+                # before its tiles: tifffile stops drawing once it has the last tile
+                _reduce_into(page, stores, index)
+                yield from _tiles(page)
+                del page  # let the next page be computed without this one still held
+
+        tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
+                  subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
+        count = int(np.prod(leading, dtype=np.int64))
+        sub = {k: v for k, v in kwargs.items() if k in ("photometric", "compression",
+                                                        "resolutionunit")}
+        for k, store in enumerate(stores, start=1):
+            if "resolution" in kwargs:
+                sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
+            tif.write((tile for index in range(count) for tile in store.tiles(index)),
+                      shape=(*leading, *store.page_shape), dtype=dtype, tile=PYRAMID_TILE,
+                      subfiletype=1, buffersize=_TILE_BUFFER, **sub)
+        for store in stores:
+            store.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _LevelFile:
+    """The pages of one reduced level, in a raw file, written and read a band of rows at a time."""
+
+    def __init__(self, path: Path, page_shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.page_shape, self.dtype = tuple(page_shape), np.dtype(dtype)
+        self.row_shape = self.page_shape[1:]
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.page_bytes = self.row_bytes * self.page_shape[0]
+        self._handle = open(path, "w+b")  # noqa: SIM115 -- closed by close()
+
+    def write_rows(self, index: int, start: int, rows: np.ndarray) -> None:
+        self._handle.seek(index * self.page_bytes + start * self.row_bytes)
+        self._handle.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+
+    def read_rows(self, index: int, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.page_shape[0])
+        self._handle.seek(index * self.page_bytes + start * self.row_bytes)
+        raw = self._handle.read((stop - start) * self.row_bytes)
+        return np.frombuffer(raw, dtype=self.dtype).reshape(stop - start, *self.row_shape)
+
+    def tiles(self, index: int) -> Iterator[np.ndarray]:
+        """The tiles of page ``index``, read a row of tiles at a time."""
+        for start in range(0, self.page_shape[0], PYRAMID_TILE[0]):
+            yield from _tiles(self.read_rows(index, start, start + PYRAMID_TILE[0]))
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _tiles(page: np.ndarray) -> Iterator[np.ndarray]:
+    """The tiles of a page, row by row; those at the edges padded with zeros."""
+    ty, tx = PYRAMID_TILE
+    for y in range(0, page.shape[0], ty):
+        for x in range(0, page.shape[1], tx):
+            tile = page[y:y + ty, x:x + tx]
+            if tile.shape[:2] != (ty, tx):
+                full = np.zeros((ty, tx, *page.shape[2:]), dtype=page.dtype)
+                full[:tile.shape[0], :tile.shape[1]] = tile
+                tile = full
+            yield tile
+
+
+def _number(value: Any) -> float:
+    """A TIFF resolution value: a number or a rational ``(numerator, denominator)``."""
+    if isinstance(value, (tuple, list)):
+        return value[0] / value[1] if value[1] else 0.0
+    return float(value)
+
+
+def _reduce_into(page: np.ndarray, stores: list[_LevelFile], index: int) -> None:
+    """Page ``index`` of each level: 2 x 2 means of the level above, a band of rows at a time."""
+    from bgsub.io._zarr import downsample
+
+    factors = (2, 2) + (1,) * (page.ndim - 2)
+    above: Any = page
+    for store in stores:
+        height = page.shape[0] if above is page else above.page_shape[0]
+        for start in range(0, height, _BAND_ROWS):
+            rows = (page[start:start + _BAND_ROWS] if above is page
+                    else above.read_rows(index, start, start + _BAND_ROWS))
+            store.write_rows(index, start // 2, downsample(np.asarray(rows), factors))
+        above = store
+
+
+def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) -> None:
+    """OME-TIFF: replace tifffile's OME-XML by the one carrying every field of the input's."""
+    if fmt != "ome-tiff":
+        return
+    with tifffile.TiffFile(path) as tif:
+        written = tif.pages[0].description
+    xml = _ome.merged_xml(written, meta, provenance)
+    tifffile.tiffcomment(path, xml.encode("utf-8"))
 
 
 def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
@@ -428,22 +626,22 @@ def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
 
 
 def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
-                  provenance: dict | None) -> dict[str, Any]:
-    """``tifffile.imwrite`` keywords for an image of ``shape`` already in ``fmt``'s order."""
+                  provenance: dict | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``TiffWriter`` and ``TiffWriter.write`` keywords for ``shape`` in ``fmt``'s order."""
     nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
-    kwargs: dict[str, Any] = {
-        "bigtiff": nbytes > 2**32 - 2**25 and fmt != "imagej",
-        "photometric": _photometric(shape, dtype, meta.axes),
-        "software": "bgsub",
-    }
+    # a pyramid adds a third; BigTIFF also past 4 GiB of compressed data
+    writer = {"bigtiff": nbytes * 4 // 3 > 2**32 - 2**25 and fmt != "imagej",
+              "ome": fmt == "ome-tiff", "imagej": fmt == "imagej"}
+    kwargs: dict[str, Any] = {"photometric": _photometric(shape, dtype, meta.axes),
+                              "software": "bgsub"}
     if fmt == "ome-tiff":
-        kwargs.update(ome=True, compression="zlib", metadata=_ome_metadata(meta, provenance))
+        kwargs.update(compression="zlib", metadata=_ome_metadata(meta))
     elif fmt == "imagej":
-        kwargs.update(imagej=True, metadata=_imagej_metadata(meta, shape, provenance))
+        kwargs.update(metadata=_imagej_metadata(meta, shape, provenance))
     else:
         kwargs.update(compression="zlib", metadata=_shaped_metadata(meta, provenance))
     kwargs.update(_resolution_kwargs(meta, fmt))
-    return kwargs
+    return writer, kwargs
 
 
 def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:
@@ -466,22 +664,11 @@ def _resolution_kwargs(meta: ImageMetadata, fmt: str) -> dict[str, Any]:
     return {}
 
 
-def _ome_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, Any]:
+def _ome_metadata(meta: ImageMetadata) -> dict[str, Any]:
+    """What tifffile needs to lay out the OME-XML; :func:`_finish` completes it."""
     metadata: dict[str, Any] = {"axes": meta.axes}
     if meta.name:
         metadata["Name"] = meta.name
-    for letter, size in meta.spacing.items():
-        if letter in "ZYX":
-            metadata[f"PhysicalSize{letter}"] = size
-            metadata[f"PhysicalSize{letter}Unit"] = meta.units.get(letter, "µm")
-    if meta.channel_names:
-        metadata["Channel"] = {"Name": list(meta.channel_names)}
-    if provenance is not None:
-        metadata["CommentAnnotation"] = {"Namespace": OME_NAMESPACE,
-                                         "Value": _dumps(provenance)}
-        # A UUID derived from the content, so that re-running writes identical bytes.
-        metadata["UUID"] = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_OID, _dumps(provenance))}"
-        metadata["Creator"] = "bgsub"
     return metadata
 
 
@@ -494,10 +681,23 @@ def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: di
     unit = meta.units.get("X")
     if unit and "unit" not in metadata:
         metadata["unit"] = "micron" if unit == "µm" else unit
+    if "T" in meta.spacing and "finterval" not in metadata:
+        metadata["finterval"] = meta.spacing["T"]
+        if meta.units.get("T", "s") != "s":
+            metadata["tunit"] = meta.units["T"]
+    channels = shape[meta.axes.index("C")] if "C" in meta.axes else 1
     if meta.channel_names and "C" in meta.axes:
         metadata["Labels"] = _labels_from_channels(meta.channel_names, meta.axes, shape)
+    if meta.channel_colors and len(meta.channel_colors) == channels and "LUTs" not in metadata:
+        metadata["LUTs"] = _luts_from_colors(meta.channel_colors)
+    ranges = meta.display_ranges
+    if ranges and len(ranges) == channels and all(ranges) and "Ranges" not in metadata:
+        metadata["Ranges"] = tuple(v for pair in ranges if pair for v in pair)
+    info = [meta.original.get("imagej_info") or ""]
     if provenance is not None:
-        metadata["Info"] = _IMAGEJ_INFO_PREFIX + _dumps(provenance)
+        info.append(_IMAGEJ_INFO_PREFIX + _dumps(provenance))
+    if any(info):
+        metadata["Info"] = "\n".join(line for line in info if line)
     return metadata
 
 
@@ -508,6 +708,10 @@ def _shaped_metadata(meta: ImageMetadata, provenance: dict | None) -> dict[str, 
         metadata["units"] = dict(meta.units)
     if meta.channel_names:
         metadata["channel_names"] = list(meta.channel_names)
+    if meta.channel_colors:
+        metadata["channel_colors"] = list(meta.channel_colors)
+    if meta.display_ranges:
+        metadata["display_ranges"] = [list(r) if r else None for r in meta.display_ranges]
     if meta.name:
         metadata["name"] = meta.name
     if provenance is not None:

@@ -1,21 +1,30 @@
 """Zarr arrays and OME-Zarr images (NGFF 0.4 and 0.5), through zarr-python.
 
 OME-Zarr is read at its full resolution (multiscales level 0) with its axes,
-scale and channel labels; a ``bioformats2raw`` layout holds one image per
-series. Output is OME-Zarr 0.4 (Zarr format 2, the most widely read) when
-the axes fit the NGFF model (``[T][C][Z]YX``), otherwise a plain Zarr array
-with ``dimension_names``.
+scale (time included), channel labels, colours and display windows (the
+``omero`` block); its attributes are validated with ``ome-zarr-models`` (a
+warning names what does not follow NGFF). A ``bioformats2raw`` layout holds
+one image per series. Output keeps the input's container: NGFF 0.4 (Zarr
+format 2) or 0.5 (Zarr format 3), a plain Zarr 2 or 3 array; OME-Zarr from
+another format is 0.4 (the most widely read), a plain Zarr array is Zarr 3
+with ``dimension_names``. The attributes written are built and validated
+with ``ome-zarr-models``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numcodecs.blosc
 import numpy as np
 import zarr
+import zstandard
+from ome_zarr_models.v04.image import ImageAttrs as ImageAttrs04
+from ome_zarr_models.v05.image import ImageAttrs as ImageAttrs05
+from pydantic import ValidationError
 
 from bgsub._axes import default_axes
 from bgsub.io._atomic import deferred_interrupts
@@ -26,7 +35,13 @@ from bgsub.io._metadata import ImageMetadata, normalise_unit
 PROVENANCE_KEY = "bgsub"
 _AXIS_NAMES = {"time": "T", "channel": "C", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _NGFF_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-_NGFF_UNITS = {"µm": "micrometer", "nm": "nanometer", "mm": "millimeter", "s": "second"}
+_NGFF_UNITS = {"µm": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter",
+               "m": "meter", "pm": "picometer", "Å": "angstrom", "s": "second",
+               "ms": "millisecond", "µs": "microsecond", "ns": "nanosecond", "min": "minute",
+               "h": "hour"}
+#: NGFF version of OME-Zarr written from another format (0.4: the most widely read).
+DEFAULT_NGFF = "0.4"
+_OWN_KEYS = ("multiscales", "omero", "ome", "bgsub", "_ARRAY_DIMENSIONS")
 
 
 def is_zarr(path: Path) -> bool:
@@ -42,6 +57,53 @@ def _open(path: Path) -> Any:
 def attributes(node: Any) -> dict[str, Any]:
     attrs = dict(node.attrs)
     return {**attrs, **attrs["ome"]} if isinstance(attrs.get("ome"), dict) else attrs
+
+
+def _validated_version(group: Any) -> str:
+    """The NGFF version of an image group ("0.4" or "0.5"), after checking it with ome-zarr-models.
+
+    Metadata that does not follow the specification is still read as far as
+    it goes, with a warning naming the first problem.
+    """
+    raw = dict(group.attrs)
+    if isinstance(raw.get("ome"), dict):
+        version, model, payload = str(raw["ome"].get("version", "0.5")), ImageAttrs05, raw["ome"]
+    else:
+        multiscales = raw.get("multiscales")
+        first = multiscales[0] if isinstance(multiscales, list) and multiscales else {}
+        version = str(first.get("version", "0.4")) if isinstance(first, dict) else "0.4"
+        model, payload = ImageAttrs04, raw
+    try:
+        model.model_validate(payload)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem.get("loc", ()))
+        warnings.warn(f"the OME-Zarr metadata does not follow NGFF {version} ({where}: "
+                      f"{problem.get('msg')}); it is read as far as it goes", stacklevel=5)
+    return "0.5" if version.startswith("0.5") else "0.4"
+
+
+def _read_omero(omero: Any, shape: tuple[int, ...], meta: ImageMetadata) -> None:
+    """Channel labels, colours and display windows of an ``omero`` block."""
+    if not isinstance(omero, dict):
+        return
+    meta.original["omero"] = omero
+    channels = [ch for ch in omero.get("channels") or [] if isinstance(ch, dict)]
+    if "C" not in meta.axes or len(channels) != shape[meta.axes.index("C")]:
+        return
+    labels = [ch.get("label") for ch in channels]
+    if all(labels):
+        meta.channel_names = tuple(str(label) for label in labels)
+    colors = [str(ch["color"]).lstrip("#").upper() if ch.get("color") else None
+              for ch in channels]
+    if any(colors):
+        meta.channel_colors = tuple(colors)
+    windows = [ch.get("window") if isinstance(ch.get("window"), dict) else {}
+               for ch in channels]
+    ranges = [(float(w["start"]), float(w["end"])) if "start" in w and "end" in w else None
+              for w in windows]
+    if any(ranges):
+        meta.display_ranges = tuple(ranges)
 
 
 def _series_groups(root: Any) -> list[Any]:
@@ -88,6 +150,9 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
             meta.units = dict(attrs.get("units") or {})
         if attrs.get("channel_names"):
             meta.channel_names = tuple(attrs["channel_names"])
+        meta.original["zarr_format"] = node.metadata.zarr_format
+        meta.original["attributes"] = {k: v for k, v in attrs.items() if k not in (
+            "spacing", "units", "channel_names", "axes", *_OWN_KEYS)}
         record = attrs.get(PROVENANCE_KEY)
     else:
         attrs = attributes(node)
@@ -98,12 +163,12 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
                 raise UnsupportedFileError("the Zarr group is neither OME-Zarr nor a single "
                                            "array; point bgsub at the array's folder")
             return open_array(path / arrays[0], 0, max_bytes)
+        version = _validated_version(node)
         array, meta = _open_multiscale(node, multiscales[0], path, max_bytes)
-        meta.original["omero"] = attrs.get("omero")
-        labels = [ch.get("label") for ch in (attrs.get("omero") or {}).get("channels", [])]
-        if labels and all(labels) and "C" in meta.axes and len(labels) == array.shape[
-                meta.axes.index("C")]:
-            meta.channel_names = tuple(labels)
+        meta.original["ngff_version"] = version
+        meta.original["attributes"] = {k: v for k, v in dict(node.attrs).items()
+                                       if k not in _OWN_KEYS}
+        _read_omero(attrs.get("omero"), array.shape, meta)
         record = dict(node.attrs).get(PROVENANCE_KEY)
     meta.series, meta.series_count = series, len(groups)
     meta.provenance = record if isinstance(record, dict) else None
@@ -154,36 +219,30 @@ def _check_chunk_headers(array: Any, root: Path) -> None:
             continue
         with open(chunk, "rb") as handle:
             head = handle.read(32)
-        declared = _blosc_size(head) if codec == "blosc" else _zstd_size(head)
+        declared = _declared_size(codec, head)
         if declared is not None and declared > holds:
             raise UnsupportedFileError(
                 f"damaged Zarr chunk {chunk.relative_to(root)}: its {codec} header declares "
                 f"{declared} bytes but a chunk holds {holds}; copy or export the store again")
 
 
-def _blosc_size(head: bytes) -> int | None:
-    """Uncompressed size in a Blosc header (bytes 4-8, little-endian).
+def _declared_size(codec: str, head: bytes) -> int | None:
+    """The uncompressed size a Blosc or Zstd chunk's header declares, if it declares one.
 
-    Read even from a chunk shorter than the 16-byte header: Blosc does.
+    A Blosc header is read even from a chunk shorter than its 16 bytes
+    (padded with zeros): Blosc does.
     """
-    return struct.unpack("<I", head[4:8])[0] if len(head) >= 8 else None
-
-
-def _zstd_size(head: bytes) -> int | None:
-    """Frame content size of a Zstd frame header, or None when absent."""
-    if len(head) < 6 or head[:4] != b"\x28\xb5\x2f\xfd":
+    if codec == "blosc":
+        if len(head) < 8:
+            return None
+        # public as cbuffer_sizes up to numcodecs 0.15, private since
+        sizes = getattr(numcodecs.blosc, "cbuffer_sizes", None) or numcodecs.blosc._cbuffer_sizes
+        return int(sizes(head[:16].ljust(16, b"\0"))[0])
+    try:
+        size = zstandard.frame_content_size(head)
+    except zstandard.ZstdError:
         return None
-    descriptor = head[4]
-    size_flag, single = descriptor >> 6, (descriptor >> 5) & 1
-    field = (1 if single else 0, 2, 4, 8)[size_flag]
-    if field == 0:
-        return None
-    start = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
-    raw = head[start:start + field]
-    if len(raw) < field:
-        return None
-    value = int.from_bytes(raw, "little")
-    return value + 256 if field == 2 else value
+    return int(size) if size >= 0 else None
 
 
 def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
@@ -215,10 +274,11 @@ def _open_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
             if t.get("type") == "scale":
                 scale = scale * np.asarray(t["scale"], dtype=float)
     for letter, info, size in zip(axes, axes_info, scale, strict=True):
-        if letter in "ZYX":
+        unit = {v: k for k, v in _NGFF_UNITS.items()}.get(info.get("unit"), info.get("unit"))
+        if letter in "ZYX" or (letter == "T" and (unit or size != 1.0)):
             meta.spacing[letter] = float(size)
-            unit = {v: k for k, v in _NGFF_UNITS.items()}.get(info.get("unit"), info.get("unit"))
-            meta.units[letter] = normalise_unit(unit) if unit else "pixel"
+            meta.units[letter] = normalise_unit(unit) if unit else (
+                "pixel" if letter != "T" else "frame")
     meta.original["multiscale"] = multiscale
     meta.original["level_shapes"] = _level_shapes(group, multiscale["datasets"], array.ndim)
     return array, meta
@@ -351,25 +411,33 @@ def _create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMeta
     else:
         chunks = tuple(max(1, min(int(chunks[i]), n)) for i, n in zip(order, shape, strict=True))
     if fmt != "ome-zarr":
+        zarr_format = int(meta.original.get("zarr_format", 3)) if meta.format == "zarr" else 3
+        names = {"dimension_names": list(stored.axes)} if zarr_format == 3 else {}
         root = zarr.create_array(store=str(path), shape=shape, dtype=dtype, chunks=chunks,
-                                 zarr_format=3, dimension_names=list(stored.axes))
-        attrs: dict[str, Any] = {"axes": stored.axes}
+                                 zarr_format=zarr_format, **names)
+        attrs: dict[str, Any] = dict(meta.original.get("attributes") or {}) if (
+            meta.format == "zarr") else {}
+        attrs["axes"] = stored.axes
+        if zarr_format == 2:
+            attrs["_ARRAY_DIMENSIONS"] = list(stored.axes)
         if stored.spacing:
             attrs.update(spacing=stored.spacing, units=stored.units)
         if stored.channel_names:
             attrs["channel_names"] = list(stored.channel_names)
         arrays, levels = [root], []
     else:
+        version = ngff_version(meta)
+        zarr_format = 3 if version == "0.5" else 2
         levels = pyramid_levels(meta, order, shape)
-        root = zarr.open_group(store=str(path), mode="w", zarr_format=2)
-        arrays = [root.create_array("0", shape=shape, dtype=dtype, chunks=chunks)]
+        root = zarr.open_group(store=str(path), mode="w", zarr_format=zarr_format)
+        names = {"dimension_names": [a.lower() for a in stored.axes]} if zarr_format == 3 else {}
+        arrays = [root.create_array("0", shape=shape, dtype=dtype, chunks=chunks, **names)]
         for k, level in enumerate(levels, start=1):
             arrays.append(root.create_array(str(k), shape=level.shape, dtype=dtype, chunks=tuple(
-                min(c, n) for c, n in zip(chunks, level.shape, strict=True))))
-        attrs = {"multiscales": [_multiscale(stored, levels, _translations(meta, order))]}
-        if stored.channel_names:
-            attrs["omero"] = {"version": "0.4", "channels": [
-                {"label": name, "active": True} for name in stored.channel_names]}
+                min(c, n) for c, n in zip(chunks, level.shape, strict=True)), **names))
+        attrs = dict(meta.original.get("attributes") or {}) if meta.format == "ome-zarr" else {}
+        attrs.update(ngff_attributes(stored, levels, _translations(meta, order), version,
+                                     np.dtype(dtype)))
     if provenance is not None:
         attrs[PROVENANCE_KEY] = provenance
     root.attrs.update(attrs)
@@ -468,16 +536,91 @@ def _translations(meta: ImageMetadata, order: tuple[int, ...]) -> list[list[floa
     return found
 
 
+def ngff_version(meta: ImageMetadata) -> str:
+    """The NGFF version an OME-Zarr output gets: the input's, else :data:`DEFAULT_NGFF`."""
+    if meta.format == "ome-zarr":
+        return str(meta.original.get("ngff_version", DEFAULT_NGFF))
+    return DEFAULT_NGFF
+
+
+def ngff_attributes(meta: ImageMetadata, levels: list[Level], translations: list,
+                    version: str, dtype: np.dtype) -> dict[str, Any]:
+    """The group attributes of an OME-Zarr image, validated with ``ome-zarr-models``.
+
+    ``meta`` is in the stored (``[T][C][Z]YX``) order. NGFF 0.5 nests them
+    under ``"ome"``.
+    """
+    multiscale = _multiscale(meta, levels, translations)
+    omero = _omero(meta, dtype)
+    if version == "0.5":
+        ome: dict[str, Any] = {"version": "0.5", "multiscales": [multiscale]}
+        if omero is not None:
+            ome["omero"] = omero
+        validated = ImageAttrs05.model_validate(ome)
+        return {"ome": validated.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    multiscale["version"] = "0.4"
+    attrs: dict[str, Any] = {"multiscales": [multiscale]}
+    if omero is not None:
+        attrs["omero"] = omero
+    return ImageAttrs04.model_validate(attrs).model_dump(mode="json", by_alias=True,
+                                                         exclude_none=True)
+
+
+def _omero(meta: ImageMetadata, dtype: np.dtype) -> dict[str, Any] | None:
+    """The input's ``omero`` block with this image's channel names, or one made from ``meta``."""
+    names, colors, ranges = meta.channel_names, meta.channel_colors, meta.display_ranges
+    if not (names or colors or ranges):
+        return None
+    size = len(names or colors or ranges or ())
+    source = meta.original.get("omero") if meta.format == "ome-zarr" else None
+    channels_in = [dict(ch) for ch in (source or {}).get("channels") or []]
+    if len(channels_in) != size:
+        channels_in = [{} for _ in range(size)]
+    low, high = _dtype_range(dtype)
+    channels = []
+    for c, channel in enumerate(channels_in):
+        if names:
+            channel["label"] = names[c]
+        if colors and colors[c]:
+            channel["color"] = colors[c]
+        channel.setdefault("color", "FFFFFF")
+        window = dict(channel.get("window") or {})
+        if ranges and ranges[c]:
+            window["start"], window["end"] = ranges[c]
+        window.setdefault("min", min(low, window.get("start", low)))
+        window.setdefault("max", max(high, window.get("end", high)))
+        window.setdefault("start", window["min"])
+        window.setdefault("end", window["max"])
+        channel["window"] = window
+        channel.setdefault("active", True)
+        channels.append(channel)
+    block = {k: v for k, v in (source or {}).items() if k != "channels"}
+    block["channels"] = channels
+    return block
+
+
+def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    return 0.0, 1.0
+
+
 def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
                 translations: list[list[float] | None] | None = None) -> dict[str, Any]:
+    source = meta.original.get("multiscale") if meta.format == "ome-zarr" else None
+    source_axes = {_AXIS_NAMES.get(str(a.get("name")).lower()): a
+                   for a in (source or {}).get("axes") or [] if isinstance(a, dict)}
     axes = []
     for letter in meta.axes:
-        entry = {"name": letter.lower(), "type": _NGFF_TYPES[letter]}
+        entry = dict(source_axes.get(letter) or {})
+        entry.update(name=entry.get("name", letter.lower()), type=_NGFF_TYPES[letter])
         unit = meta.units.get(letter)
-        if letter in "ZYX" and unit and unit != "pixel":
+        if letter in "TZYX" and unit and unit not in ("pixel", "frame"):
             entry["unit"] = _NGFF_UNITS.get(unit, unit)
         axes.append(entry)
-    scale = np.array([float(meta.spacing.get(letter, 1.0)) for letter in meta.axes])
+    scale = np.array([float(meta.spacing.get(letter, 1.0)) if letter != "C" else 1.0
+                      for letter in meta.axes])
     datasets = []
     for k, level in enumerate([None, *(levels or [])]):
         if level is not None:
@@ -487,7 +630,9 @@ def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
         if shift is not None:
             transforms.append({"type": "translation", "translation": shift})
         datasets.append({"path": str(k), "coordinateTransformations": transforms})
-    multiscale: dict[str, Any] = {"version": "0.4", "axes": axes, "datasets": datasets}
+    multiscale: dict[str, Any] = {k: v for k, v in (source or {}).items() if k not in (
+        "axes", "datasets", "version", "coordinateTransformations", "type", "metadata")}
+    multiscale.update(axes=axes, datasets=datasets)
     if meta.name:
         multiscale["name"] = meta.name
     if levels:
