@@ -116,7 +116,7 @@ def sidecar_record(
     """
     record = embedded_record(parameters, source, "foreground")
     record.pop("kind")
-    record["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     record["input"] = dict(source)
     record["request"] = request
     record["settings"] = settings
