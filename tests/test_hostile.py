@@ -671,3 +671,28 @@ def test_a_name_that_is_not_utf8_is_printed_escaped_not_a_traceback(tmp_path, fl
                                 tmp_path / "in", "-o", tmp_path / "out"], monkeypatch)
     assert code == 0 and "Traceback" not in err, err
     assert "a\\udcffb.tif" in stdout
+
+
+def test_chunks_that_cut_an_image_into_too_many_pieces_are_refused(tmp_path, monkeypatch):
+    """``--chunks 1,1`` on a 600x600 image would be 360,000 Dask tasks: refused for that file,
+    before any task is built; the same size with automatic chunks runs."""
+    from bgsub import stream
+
+    src = tmp_path / "big.tif"
+    tifffile.imwrite(src, image(1, (600, 600)))
+    monkeypatch.setattr(stream, "MAX_CHUNKS", 10_000)
+    code, _, stderr = invoke(["run", src, "-o", tmp_path / "out", "--method", "tophat",
+                              "--radius", "3", "--chunks", "1,1"], monkeypatch)
+    assert code == 1 and "Traceback" not in stderr, stderr
+    assert "pieces, more than 10000 tasks to plan; use larger --chunks" in stderr
+    assert not (tmp_path / "out" / "big.tif").exists()
+    code, _, stderr = invoke(["run", src, "-o", tmp_path / "auto", "--method", "tophat",
+                              "--radius", "3", "--chunks", "auto"], monkeypatch)
+    assert code == 0, stderr
+
+
+def test_jobs_beyond_256_threads_are_a_usage_error(tmp_path, monkeypatch):
+    tifffile.imwrite(tmp_path / "a.tif", image())
+    code, _, stderr = invoke(["run", tmp_path / "a.tif", "-o", tmp_path / "out", "-j",
+                              "100000"], monkeypatch)
+    assert code == 2 and "100000 is not in the range" in stderr and "Traceback" not in stderr

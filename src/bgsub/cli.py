@@ -255,7 +255,7 @@ class Interrupted(KeyboardInterrupt):
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Settings file (TOML/YAML) or a provenance record (.bgsub.json).")
 @click.option("--pipeline", default=None, help="Named pipeline of the --config file.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+@click.option("-j", "--jobs", type=click.IntRange(min=1, max=256), default=None,
               help="Files processed at once (threads); for a streamed input, its threads.  "
                    "[default: 1 file; streamed: one thread per core]")
 @click.option("--chunks", default=None, metavar="auto|Y,X|Z,Y,X", callback=_chunks_option,

@@ -161,6 +161,10 @@ def _pages_fit(job: Any, settings: Settings, array: Any, meta: io.ImageMetadata)
 # --- chunks ----------------------------------------------------------------------------------
 
 
+#: More chunks than this would take Dask longer to plan (and more memory) than to compute.
+MAX_CHUNKS = 2**18
+
+
 def plan_chunks(
     shape: tuple[int, ...],
     dtype: np.dtype,
@@ -221,7 +225,13 @@ def plan_chunks(
         step = int(native_of.get(letter, 1))
         if 1 < step < out[letter] < sizes[letter]:
             out[letter] = max(step, round(out[letter] / step) * step)
-    return tuple(int(out[letter]) for letter in axes)
+    planned = tuple(int(out[letter]) for letter in axes)
+    count = math.prod(math.ceil(n / c) for n, c in zip(shape, planned, strict=True))
+    if count > MAX_CHUNKS:
+        raise ValueError(f"chunks of {'x'.join(map(str, planned))} cut this image into {count} "
+                         f"pieces, more than {MAX_CHUNKS} tasks to plan; use larger --chunks "
+                         "or --chunks auto")
+    return planned
 
 
 def _tiles(extents: dict[str, int], budget: int) -> dict[str, int]:
