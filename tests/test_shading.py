@@ -290,3 +290,24 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
     assert done.exit_code != 0 and "stack of tiles" in done.output
+
+
+def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, tiles):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:3]):
+        Image.fromarray((tile // 256).astype(np.uint8)).save(folder / f"t{i}.jpg", quality=95)
+    profile = bgsub.estimate_shading([t.astype(np.float64) for t in tiles])
+    profile.save(tmp_path / "p.ome.tif")
+    done = CliRunner().invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
+                                     "--flatfield", str(tmp_path / "p.ome.tif")])
+    assert done.exit_code == 0, done.output
+    written = sorted(p.name for p in (tmp_path / "flat").iterdir() if not p.name.startswith("."))
+    assert [n for n in written if n.endswith((".png", ".jpg"))] == ["t0.png", "t1.png", "t2.png"]
+    with Image.open(tmp_path / "flat" / "t0.png") as im:
+        assert im.format == "PNG"

@@ -124,6 +124,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     from bgsub import io
     from bgsub._version import __version__
     from bgsub.batch import expand_inputs
+    from bgsub.paths import check_inside
     from bgsub.shading.files import apply_to_image, load_fields
 
     try:
@@ -138,7 +139,10 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
               "flatfield": flatfield, "darkfield": darkfield, "method": profile.method}
     for source in sources:
         target = outdir / source.relative
+        if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG is lossy: written as PNG
+            target = target.with_suffix(".png")
         try:
+            check_inside(target, outdir)
             if target.exists() and not overwrite:
                 raise ValueError(f"{target} exists; add --overwrite or choose another -o")
             if target.resolve() == source.path.resolve():
