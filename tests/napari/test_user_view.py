@@ -250,8 +250,8 @@ def test_functions_take_what_napari_assistant_passes(image):
     manifest = PluginManifest.from_distribution("bgsub")
     commands = {c.id: c.python_name for c in manifest.contributions.commands}
     for widget in manifest.contributions.widgets:
-        if widget.command == "bgsub.widget":
-            continue
+        if not widget.command.startswith("bgsub.subtract_"):
+            continue  # the dock widget; the shading functions are not the assistant's
         module, name = commands[widget.command].split(":")
         function = getattr(sys.modules[module], name)()._function
         parameters = list(inspect.signature(function).parameters.values())

@@ -1,0 +1,140 @@
+"""Shading correction in napari: estimate the fields from a stack of tiles, and apply them.
+
+Two magicgui functions, registered in ``napari.yaml`` like the background
+functions: :func:`estimate_shading` (a layer holding a (N, Y, X) or
+(N, C, Y, X) stack of tiles -> ``flatfield`` and, when asked, ``darkfield``
+layers) and :func:`correct_shading` (a tile or stack plus those layers -> the
+corrected layer). Both call the API (:func:`bgsub.estimate_shading`,
+:func:`bgsub.correct_shading`) and return napari layer-data tuples placed like
+the source's Y, X plane (scale, translate, units). Bad input is the API's
+one-line ``ValueError``, which napari shows as a notification.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bgsub.napari._shading import correct_shading, estimate_shading
+>>> tiles = np.random.default_rng(0).poisson(100, (8, 32, 32)).astype(np.uint16)
+>>> [(meta["name"], data.shape) for data, meta, _ in estimate_shading(tiles, "gaussian")]
+[('flatfield', (32, 32))]
+"""
+
+# No "from __future__ import annotations": magicgui reads these annotations at run time.
+from typing import Any
+
+import numpy as np
+from magicgui import magicgui
+from magicgui.widgets import FunctionGui
+from napari.layers import Image
+from napari.types import LayerDataTuple
+
+from bgsub.shading import (
+    DEFAULT_SHADING_METHOD,
+    ShadingProfile,
+    list_shading_methods,
+)
+from bgsub.shading import correct_shading as _correct_with_profile
+from bgsub.shading import estimate_shading as _estimate_profile
+
+__all__ = ["correct_shading", "correct_shading_widget", "estimate_shading",
+           "estimate_shading_widget"]
+
+#: The shading methods offered in the drop-down (the registry's names).
+SHADING_METHOD_CHOICES = [m.name for m in list_shading_methods()]
+
+
+def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
+                     darkfield: bool = False) -> list[LayerDataTuple]:
+    """Estimate the flat-field (and dark-field) shared by a stack of tiles.
+
+    Parameters
+    ----------
+    image : napari.layers.Image or array_like
+        A stack of tiles: (N, Y, X), or (N, C, Y, X) with a channel axis
+        (one field per channel).
+    method : str
+        The shading method (``bgsub.shading.list_shading_methods()``); ``lowrank``
+        is BaSiC-style, the others CellProfiler-style.
+    darkfield : bool
+        Also estimate the additive dark-field (``lowrank`` only; needs tiles of
+        different brightness).
+
+    Returns
+    -------
+    list of napari layer-data tuples
+        ``flatfield`` (mean 1 per channel) and, when asked, ``darkfield``:
+        ``bgsub.estimate_shading(stack, method, darkfield)``'s fields, placed
+        like the source's Y, X plane.
+    """
+    data, place = _data_and_placement(image)
+    if data.ndim not in (3, 4):
+        raise ValueError(f"the layer has shape {data.shape}; shading is estimated from a stack of "
+                         "tiles (N, Y, X) or (N, C, Y, X): stack the tiles into one layer")
+    profile = _estimate_profile(data, method=method, darkfield=darkfield)
+    layers = [_layer(profile.flatfield, "flatfield", place)]
+    if darkfield:
+        layers.append(_layer(profile.darkfield, "darkfield", place))
+    return layers
+
+
+def correct_shading(image: Image, flatfield: Image,
+                    darkfield: Image | None = None) -> LayerDataTuple:
+    """Correct the shading of a tile or a stack: ``(image - darkfield) / flatfield``.
+
+    Parameters
+    ----------
+    image : napari.layers.Image or array_like
+        A tile (Y, X) or a stack whose last axes are the fields' ((..., Y, X),
+        or (..., C, Y, X) for fields with channels).
+    flatfield : napari.layers.Image or array_like
+        The flat-field, e.g. from *Estimate shading*; positive everywhere.
+    darkfield : napari.layers.Image or array_like, optional
+        The dark-field, same shape as the flat-field; none: zeros.
+
+    Returns
+    -------
+    napari layer-data tuple
+        ``<image> corrected``: ``bgsub.correct_shading`` with these fields (the
+        image's dtype, rounded and clipped), placed like the source.
+    """
+    data, place = _data_and_placement(image)
+    flat = np.asarray(_data_and_placement(flatfield)[0], dtype=np.float32)
+    dark = (np.zeros_like(flat) if darkfield is None
+            else np.asarray(_data_and_placement(darkfield)[0], dtype=np.float32))
+    profile = ShadingProfile(flat, dark)
+    corrected = _correct_with_profile(data, profile)
+    name = f"{image.name} corrected" if isinstance(image, Image) else "corrected"
+    return corrected, {**place(corrected.ndim), "name": name}, "image"
+
+
+def estimate_shading_widget() -> FunctionGui:
+    """The magicgui widget of :func:`estimate_shading` (method drop-down from the registry)."""
+    return magicgui(estimate_shading, method={"choices": SHADING_METHOD_CHOICES})
+
+
+def correct_shading_widget() -> FunctionGui:
+    """The magicgui widget of :func:`correct_shading`."""
+    return magicgui(correct_shading)
+
+
+Placement = Any  # ndim -> {"scale", "translate", "units"} of the source's last ndim axes
+
+
+def _data_and_placement(image: Any) -> tuple[np.ndarray, Placement]:
+    if not isinstance(image, Image):
+        return np.asarray(image), lambda ndim: {}
+    if image.rgb:
+        raise ValueError(f"layer {image.name!r} is RGB; shading needs one channel per field: "
+                         "split the channels into a (N, C, Y, X) stack first")
+    scale = tuple(float(s) for s in image.scale)
+    translate = tuple(float(t) for t in image.translate)
+    units = tuple(str(u) for u in image.units)
+
+    def place(ndim: int) -> dict[str, Any]:
+        ndim = min(ndim, len(scale))
+        return {"scale": scale[-ndim:], "translate": translate[-ndim:], "units": units[-ndim:]}
+
+    return np.asarray(image.data), place
+
+
+def _layer(field: np.ndarray, name: str, place: Placement) -> LayerDataTuple:
+    return field, {**place(field.ndim), "name": name}, "image"

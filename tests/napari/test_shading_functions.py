@@ -1,0 +1,146 @@
+"""The shading functions in napari: manifest entries, results equal to the API, one-line errors.
+
+Skipped where napari or pytest-qt is missing (`pip install -e ".[napari-test]"`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari.viewer", reason="napari is not installed (extra bgsub[napari])")
+
+import bgsub  # noqa: E402
+from bgsub.shading import list_shading_methods  # noqa: E402
+
+SIZE = 64
+TILES = 12
+COMMANDS = {"bgsub.estimate_shading": "bgsub.napari._shading:estimate_shading_widget",
+            "bgsub.correct_shading": "bgsub.napari._shading:correct_shading_widget"}
+
+
+def _vignetting() -> np.ndarray:
+    """Off-centre radial falloff to about a quarter of the mean in a corner."""
+    y, x = (np.mgrid[:SIZE, :SIZE] + 0.5) / SIZE
+    field = 1.0 / (1.0 + ((y - 0.45) ** 2 + (x - 0.55) ** 2) / 0.25) ** 2
+    return field / field.mean()
+
+
+@pytest.fixture(scope="module")
+def tiles() -> np.ndarray:
+    """(12, 64, 64) uint16 tiles of different levels under a known vignetting, Poisson noise."""
+    rng = np.random.default_rng(3)
+    level = rng.uniform(150, 450, TILES)[:, None, None]
+    return rng.poisson(level * _vignetting()).astype(np.uint16)
+
+
+@pytest.fixture
+def layer(tiles):
+    from napari.layers import Image
+
+    return Image(tiles, name="tiles", scale=(1.0, 0.65, 0.65), translate=(0.0, 10.0, 20.0),
+                 units=("pixel", "micrometer", "micrometer"))
+
+
+def test_widgets_are_in_the_manifest_and_the_layers_filter_menu():
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("bgsub")
+    manifest.validate_imports()
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    widgets = {w.command: w.display_name for w in manifest.contributions.widgets}
+    in_filter = {item.command for item in manifest.contributions.menus["napari/layers/filter"]}
+    for command, python_name in COMMANDS.items():
+        assert commands[command] == python_name
+        assert widgets[command].startswith("Shading correction > ")
+        assert command in in_filter
+
+
+def test_estimate_equals_the_api_and_keeps_the_planes_placement(layer, tiles):
+    from bgsub.napari._shading import estimate_shading, estimate_shading_widget
+
+    assert estimate_shading_widget().method.choices == tuple(
+        m.name for m in list_shading_methods())
+    (flat, meta, kind), = estimate_shading(layer)
+    np.testing.assert_array_equal(flat, bgsub.estimate_shading(tiles).flatfield)
+    assert np.sqrt(np.mean((flat - _vignetting()) ** 2)) < 0.03  # the known field, roughly
+    assert kind == "image" and meta["name"] == "flatfield"
+    assert meta["scale"] == (0.65, 0.65) and meta["translate"] == (10.0, 20.0)
+    assert meta["units"] == ("micrometer", "micrometer")
+    layers = estimate_shading(layer, "lowrank", True)
+    expected = bgsub.estimate_shading(tiles, "lowrank", darkfield=True)
+    assert [m["name"] for _, m, _ in layers] == ["flatfield", "darkfield"]
+    np.testing.assert_array_equal(layers[0][0], expected.flatfield)
+    np.testing.assert_array_equal(layers[1][0], expected.darkfield)
+
+
+def test_estimate_with_a_channel_axis_gives_one_field_per_channel(tiles):
+    from napari.layers import Image
+
+    from bgsub.napari._shading import estimate_shading
+
+    stack = np.stack([tiles, tiles // 2 + 5], axis=1)  # (N, C, Y, X)
+    (flat, meta, _), = estimate_shading(Image(stack, scale=(1, 1, 0.5, 0.5)), "gaussian")
+    np.testing.assert_array_equal(flat, bgsub.estimate_shading(stack, "gaussian").flatfield)
+    assert flat.shape == (2, SIZE, SIZE) and meta["scale"] == (1.0, 0.5, 0.5)
+
+
+def test_correct_equals_the_api(layer, tiles):
+    from napari.layers import Image
+
+    from bgsub.napari._shading import correct_shading
+
+    profile = bgsub.estimate_shading(tiles, "lowrank", darkfield=True)
+    flat = Image(profile.flatfield, name="flatfield")
+    dark = Image(profile.darkfield, name="darkfield")
+    data, meta, kind = correct_shading(layer, flat, dark)
+    np.testing.assert_array_equal(data, bgsub.correct_shading(tiles, profile))
+    assert data.dtype == tiles.dtype and meta["name"] == "tiles corrected"
+    assert meta["scale"] == (1.0, 0.65, 0.65) and meta["translate"] == (0.0, 10.0, 20.0)
+    one, _, _ = correct_shading(Image(tiles[3]), flat)  # a single tile, no dark-field
+    no_dark = bgsub.shading.ShadingProfile(profile.flatfield, np.zeros_like(profile.darkfield))
+    np.testing.assert_array_equal(one, bgsub.correct_shading(tiles[3], no_dark))
+
+
+def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
+    from bgsub.napari._shading import correct_shading_widget, estimate_shading_widget
+
+    viewer = make_napari_viewer()
+    viewer.add_layer(layer)
+    estimate = estimate_shading_widget()
+    viewer.window.add_dock_widget(estimate)
+    estimate.method.value = "gaussian"
+    estimate()
+    added = viewer.layers["flatfield"]
+    np.testing.assert_array_equal(added.data, bgsub.estimate_shading(tiles, "gaussian").flatfield)
+    np.testing.assert_array_equal(added.scale, (0.65, 0.65))
+    correct = correct_shading_widget()
+    viewer.window.add_dock_widget(correct)
+    correct.image.value, correct.flatfield.value = layer, added
+    correct()
+    assert viewer.layers["tiles corrected"].data.shape == tiles.shape
+
+
+@pytest.mark.parametrize("case, words", [
+    ("not a stack", "stack of tiles"),
+    ("fields of another shape", "profile is for tiles of shape"),
+    ("zeros in the flat-field", "zero, negative or not finite"),
+    ("dark-field of another shape", "of one shape"),
+])
+def test_bad_input_is_one_line(case, words, tiles):
+    from napari.layers import Image
+
+    from bgsub.napari._shading import correct_shading, estimate_shading
+
+    flat = np.ones((SIZE, SIZE), np.float32)
+    with pytest.raises(ValueError) as error:
+        if case == "not a stack":
+            estimate_shading(Image(tiles[0]))
+        elif case == "fields of another shape":
+            correct_shading(Image(tiles), Image(np.ones((32, 32), np.float32)))
+        elif case == "zeros in the flat-field":
+            flat[5, 5] = 0
+            correct_shading(Image(tiles), Image(flat))
+        else:
+            correct_shading(Image(tiles), Image(flat), Image(np.zeros((32, 32), np.float32)))
+    assert words in str(error.value) and "\n" not in str(error.value)
