@@ -114,6 +114,8 @@ def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     added = viewer.layers["flatfield"]
     np.testing.assert_array_equal(added.data, bgsub.estimate_shading(tiles, "gaussian").flatfield)
     np.testing.assert_array_equal(added.scale, (0.65, 0.65))
+    estimate()  # again: the same layer, not a second one
+    assert [lay.name for lay in viewer.layers] == ["tiles", "flatfield"]
     correct = correct_shading_widget()
     viewer.window.add_dock_widget(correct)
     correct.image.value, correct.flatfield.value = layer, added
@@ -144,3 +146,18 @@ def test_bad_input_is_one_line(case, words, tiles):
         else:
             correct_shading(Image(tiles), Image(flat), Image(np.zeros((32, 32), np.float32)))
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_dask_layer_stays_lazy_and_gives_the_same_result(tiles):
+    da = pytest.importorskip("dask.array")
+    from napari.layers import Image
+
+    from bgsub.napari._shading import correct_shading, estimate_shading
+
+    lazy = Image(da.from_array(tiles, chunks=(3, SIZE, SIZE)), name="lazy")
+    (flat, _, _), = estimate_shading(lazy, "gaussian")
+    profile = bgsub.estimate_shading(tiles, "gaussian")
+    np.testing.assert_array_equal(flat, profile.flatfield)
+    corrected, _, _ = correct_shading(lazy, Image(flat))
+    assert isinstance(corrected, da.Array)
+    np.testing.assert_array_equal(corrected.compute(), bgsub.correct_shading(tiles, profile))

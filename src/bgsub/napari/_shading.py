@@ -133,7 +133,8 @@ def _data_and_placement(image: Any) -> tuple[np.ndarray, Placement]:
         ndim = min(ndim, len(scale))
         return {"scale": scale[-ndim:], "translate": translate[-ndim:], "units": units[-ndim:]}
 
-    return np.asarray(image.data), place
+    # the layer's own array: a Dask or Zarr layer stays lazy (the API reads it tile by tile)
+    return (image.data[0] if image.multiscale else image.data), place
 
 
 def _layer(field: np.ndarray, name: str, place: Placement) -> LayerDataTuple:
