@@ -128,6 +128,8 @@ def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     ("fields of another shape", "profile is for tiles of shape"),
     ("zeros in the flat-field", "zero, negative or not finite"),
     ("dark-field of another shape", "of one shape"),
+    ("dark-field from a method without one", "does not estimate a dark-field"),
+    ("an RGB layer", "is RGB"),
 ])
 def test_bad_input_is_one_line(case, words, tiles):
     from napari.layers import Image
@@ -143,8 +145,12 @@ def test_bad_input_is_one_line(case, words, tiles):
         elif case == "zeros in the flat-field":
             flat[5, 5] = 0
             correct_shading(Image(tiles), Image(flat))
-        else:
+        elif case == "dark-field of another shape":
             correct_shading(Image(tiles), Image(flat), Image(np.zeros((32, 32), np.float32)))
+        elif case == "dark-field from a method without one":
+            estimate_shading(Image(tiles), "gaussian", True)
+        else:
+            estimate_shading(Image(np.zeros((4, 8, 8, 3), np.uint8), rgb=True))
     assert words in str(error.value) and "\n" not in str(error.value)
 
 
