@@ -54,7 +54,8 @@ def write_chunked(outputs: Sequence[ChunkedOutput], open_runner: Callable[[], An
                   update: Progress | None = None) -> None:
     """Write every output at once (their pixels computed once), each to a temporary path
     renamed when complete: Zarr stores one task per Zarr chunk (pyramids rebuilt level by
-    level), TIFFs page by page in file order, a few chunks at a time.
+    level), TIFFs page by page in file order, a few chunks at a time (a plane chunked in
+    rows a row of chunks at a time, never whole).
 
     Parameters
     ----------
@@ -135,7 +136,8 @@ def _downsampled(above: Any, level: _zarr.Level, chunks: tuple[int, ...]) -> Any
 
 def _write_tiff(targets: Sequence[ChunkedOutput], tmps: list[Path], runner: Runner,
                 update: Progress | None) -> None:
-    """Every target page by page, in file order; a window of a few chunks computed at a time.
+    """Every target page by page (or a page's row of chunks at a time), in file order; a
+    window of a few chunks computed at a time.
 
     The first target is written in this thread, the others each in a thread
     of its own fed through a short queue, so that their pixels are computed
