@@ -256,6 +256,27 @@ def test_streamed_run_writes_the_pyramid_page_by_page(tmp_path):
         np.testing.assert_array_equal(tif.series[0].levels[0].asarray(), expected)
 
 
+
+def test_streamed_pyramid_from_bands_of_rows_across_tile_rows(tmp_path):
+    # pages given in bands of 300 rows: rows of 512-row tiles are joined across bands
+    data = RNG.integers(0, 4000, (2, 1200, 520), dtype=np.uint16)
+    write_image(tmp_path / "b.ome.tif", data, ImageMetadata("CYX"), format="ome-tiff",
+                pyramid="off")
+    run(str(tmp_path / "b.ome.tif"), "-o", str(tmp_path / "out"), "--pyramid", "on",
+        "--chunks", "300,520")
+    import bgsub
+
+    expected = bgsub.subtract_background(data, "tophat", 2, axes="CYX")
+    with tifffile.TiffFile(tmp_path / "out" / "b.ome.tif") as tif:
+        levels = tif.series[0].levels
+        assert [level.shape for level in levels] == [(2, 1200, 520), (2, 600, 260),
+                                                     (2, 300, 130), (2, 150, 65)]
+        for level in levels:  # each the 2 x 2 mean of the one above, rounded
+            np.testing.assert_array_equal(level.asarray(), expected)
+            if level is not levels[-1]:
+                two = expected.reshape(2, expected.shape[1] // 2, 2, expected.shape[2] // 2, 2)
+                expected = np.rint(two.mean(axis=(2, 4))).astype(np.uint16)
+
 # --- across formats --------------------------------------------------------------------------
 
 

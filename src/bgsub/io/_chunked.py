@@ -54,7 +54,8 @@ def write_chunked(outputs: Sequence[ChunkedOutput], open_runner: Callable[[], An
                   update: Progress | None = None) -> None:
     """Write every output at once (their pixels computed once), each to a temporary path
     renamed when complete: Zarr stores one task per Zarr chunk (pyramids rebuilt level by
-    level), TIFFs page by page in file order, a few chunks at a time.
+    level), TIFFs page by page in file order, a few chunks at a time (a plane chunked in
+    rows a row of chunks at a time, never whole).
 
     Parameters
     ----------
@@ -135,7 +136,8 @@ def _downsampled(above: Any, level: _zarr.Level, chunks: tuple[int, ...]) -> Any
 
 def _write_tiff(targets: Sequence[ChunkedOutput], tmps: list[Path], runner: Runner,
                 update: Progress | None) -> None:
-    """Every target page by page, in file order; a window of a few chunks computed at a time.
+    """Every target page by page (or a page's row of chunks at a time), in file order; a
+    window of a few chunks computed at a time.
 
     The first target is written in this thread, the others each in a thread
     of its own fed through a short queue, so that their pixels are computed
@@ -180,12 +182,15 @@ def _write_tiff(targets: Sequence[ChunkedOutput], tmps: list[Path], runner: Runn
 
 
 def _slabs(chunks: tuple[tuple[int, ...], ...], page_ndim: int) -> list[tuple[slice, ...]]:
-    """Regions of consecutive pages, in file order, each a whole number of chunks.
+    """Regions of consecutive pages, or bands of rows of one page, in file order, each a
+    whole number of chunks.
 
     The leading (non-page) axes are stepped one index at a time up to the
     first one chunked more than one deep, which is stepped a chunk at a
     time, with every later axis whole: each region's pages follow the
-    previous region's in C order.
+    previous region's in C order. Where each region is one page and the
+    page's rows are in several chunks, each page is given a row of chunks
+    at a time (bands), so that a large plane is never whole in memory.
 
     Examples
     --------
@@ -193,8 +198,19 @@ def _slabs(chunks: tuple[tuple[int, ...], ...], page_ndim: int) -> list[tuple[sl
 
     >>> [(t.start, z.start, z.stop) for t, z, y, x in _slabs(((1, 1), (2, 2), (3,), (4,)), 2)]
     [(0, 0, 2), (0, 2, 4), (1, 0, 2), (1, 2, 4)]
+
+    C, Y, X chunked (1, 2, whole): each plane in two bands of rows.
+
+    >>> [(c.start, y.start, y.stop) for c, y, x in _slabs(((1, 1), (2, 2), (4,)), 2)]
+    [(0, 0, 2), (0, 2, 4), (1, 0, 2), (1, 2, 4)]
     """
     leading = chunks[:len(chunks) - page_ndim]
+    if all(max(sizes) == 1 for sizes in leading) and len(chunks[len(leading)]) > 1:
+        bounds = np.cumsum((0, *chunks[len(leading)]))
+        return [(*(slice(i, i + 1) for i in index), slice(int(start), int(stop)),
+                 *(slice(None),) * (page_ndim - 1))
+                for index in np.ndindex(*(len(sizes) for sizes in leading))
+                for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
     rest = (slice(None),) * page_ndim
     if not leading:
         return [rest]
@@ -233,9 +249,14 @@ class PageWriter:
                           self.fmt, self.record, self.pyramid)
 
     def _pages(self, slabs: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pages, or bands of one page's rows, from slabs of whole pages or of rows."""
         page_shape = self.shape[len(self.shape) - self.page_ndim:]
         for slab in slabs:
-            yield from np.asarray(slab).reshape(-1, *page_shape)
+            slab = np.asarray(slab)
+            if slab.shape[slab.ndim - self.page_ndim] == page_shape[0]:
+                yield from slab.reshape(-1, *page_shape)
+            else:
+                yield slab.reshape(-1, *page_shape[1:])
 
     def start(self) -> None:
         """Write from the slabs given to :meth:`put`, in a thread of its own."""

@@ -404,18 +404,23 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
 
     ``shape``, ``dtype`` and ``meta`` describe the whole image in the order
     ``fmt`` stores it (see :func:`output_order`); ``pages`` yields its pages in
-    that order, each of the shape of its last :func:`page_ndim` axes. The
-    file is the one :func:`write` makes of the whole image. With a pyramid
-    (see :func:`pyramid_shapes`) the pages are written in tiles, and each
-    page's reduced levels are kept in a temporary file beside ``path`` until
-    they are written after level 0: memory holds a page and a band of rows.
+    that order, each of the shape of its last :func:`page_ndim` axes, or
+    each page as consecutive bands of its rows (of any heights). The file is
+    the one :func:`write` makes of the whole image. With a pyramid (see
+    :func:`pyramid_shapes`) the pages are written in tiles a row of tiles at
+    a time, and each page's reduced levels are kept in a temporary file
+    beside ``path`` until they are written after level 0: memory holds the
+    band given and a row of tiles, never a whole page that was given in
+    bands. Without a pyramid the bands of a page are joined into the page.
     """
     dtype = np.dtype(dtype)
     writer, kwargs = _write_kwargs(shape, dtype, meta, fmt, provenance)
     ndim = page_ndim(shape, dtype, meta.axes)
     levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim) if ndim else []
     if not levels:
-        tifffile.imwrite(path, iter(pages), shape=shape, dtype=dtype, **writer, **kwargs)
+        page_shape = shape[len(shape) - (ndim or 2):]
+        tifffile.imwrite(path, _whole_pages(pages, page_shape), shape=shape, dtype=dtype,
+                         **writer, **kwargs)
     else:
         with tifffile.TiffWriter(path, **writer) as tif:
             _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2)
@@ -481,14 +486,14 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
     try:
         stores = [_LevelFile(folder / f"{k}.raw", (*level, *samples), dtype)
                   for k, level in enumerate(levels, start=1)]
+        height = shape[len(shape) - ndim]
 
         def level0() -> Iterator[np.ndarray]:
-            for index, page in enumerate(pages):
-                page = np.asarray(page)
+            for index, start, rows in _tile_rows(pages, height):
                 # before its tiles: tifffile stops drawing once it has the last tile
-                _reduce_into(page, stores, index)
-                yield from _tiles(page)
-                del page  # let the next page be computed without this one still held
+                _reduce_rows(rows, stores, index, start, start + len(rows) == height)
+                yield from _tiles(rows)
+                del rows  # let the next band be computed without this one still held
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
                   subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
@@ -556,19 +561,68 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _reduce_into(page: np.ndarray, stores: list[_LevelFile], index: int) -> None:
-    """Page ``index`` of each level: 2 x 2 means of the level above, a band of rows at a time."""
+def _whole_pages(bands: Iterable[np.ndarray], page_shape: tuple[int, ...]
+                 ) -> Iterator[np.ndarray]:
+    """Whole pages from pages given whole or in bands of rows (joined)."""
+    for _, _, page in _row_blocks(bands, page_shape[0], page_shape[0]):
+        yield page
+
+
+def _tile_rows(bands: Iterable[np.ndarray], height: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(page, first row, rows)`` of each row of tiles of pages given in bands of rows."""
+    return _row_blocks(bands, height, PYRAMID_TILE[0])
+
+
+def _row_blocks(bands: Iterable[np.ndarray], height: int, size: int
+                ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Blocks of ``size`` rows (fewer at a page's end) of pages of ``height`` rows given in
+    bands of rows of any heights, as ``(page index, first row, rows)``, in order.
+
+    Examples
+    --------
+    >>> bands = [np.zeros((3, 2)), np.zeros((5, 2))]  # two pages of 4 rows
+    >>> [(i, start, rows.shape[0]) for i, start, rows in _row_blocks(bands, 4, 3)]
+    [(0, 0, 3), (0, 3, 1), (1, 0, 3), (1, 3, 1)]
+    """
+    pending: list[np.ndarray] = []
+    have = index = start = 0
+    for band in bands:
+        band = np.asarray(band)
+        while band.shape[0]:
+            take = min(band.shape[0], size - have, height - start - have)
+            pending.append(band[:take])
+            band, have = band[take:], have + take
+            if have == size or start + have == height:
+                block = pending[0] if len(pending) == 1 else np.concatenate(pending)
+                pending, have = [], 0
+                yield index, start, block
+                start += block.shape[0]
+                if start == height:
+                    index, start = index + 1, 0
+                del block
+    if pending or start:
+        raise ValueError("the bands given do not fill whole pages")
+
+
+def _reduce_rows(rows: np.ndarray, stores: list[_LevelFile], index: int, start: int,
+                 last: bool) -> None:
+    """Rows ``start`` on of page ``index`` (``start`` even), reduced into the first level;
+    with the page's ``last`` rows, the page of every further level, from the one above.
+
+    Each level is the 2 x 2 means of the level above, computed a band of rows at a time.
+    """
     from bgsub.io._zarr import downsample
 
-    factors = (2, 2) + (1,) * (page.ndim - 2)
-    above: Any = page
-    for store in stores:
-        height = page.shape[0] if above is page else above.page_shape[0]
-        for start in range(0, height, _BAND_ROWS):
-            rows = (page[start:start + _BAND_ROWS] if above is page
-                    else above.read_rows(index, start, start + _BAND_ROWS))
-            store.write_rows(index, start // 2, downsample(np.asarray(rows), factors))
-        above = store
+    factors = (2, 2) + (1,) * (rows.ndim - 2)
+    for first in range(0, rows.shape[0], _BAND_ROWS):
+        band = np.asarray(rows[first:first + _BAND_ROWS])
+        stores[0].write_rows(index, (start + first) // 2, downsample(band, factors))
+    if not last:
+        return
+    for above, store in zip(stores, stores[1:], strict=False):
+        for first in range(0, above.page_shape[0], _BAND_ROWS):
+            band = above.read_rows(index, first, first + _BAND_ROWS)
+            store.write_rows(index, first // 2, downsample(np.asarray(band), factors))
 
 
 def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) -> None:
