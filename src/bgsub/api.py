@@ -126,10 +126,9 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 20)  # noise sd ~30
     True
     """
-    if channel_axis is not None:
-        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
-    settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
-                    light_background=light_background, presmooth=presmooth, **options)
+    settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
+                         true_3d=true_3d, spacing=spacing, light_background=light_background,
+                         presmooth=presmooth, **options)
     if engine.is_dask_array(image):
         _no_progress_for_dask(progress, cancel)
         from bgsub import chunked
@@ -203,10 +202,9 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
-    if channel_axis is not None:
-        axes = resolve_axes(axes, tuple(np.shape(image)), channel_axis)
-    settings = dict(method=method, radius=radius, axes=axes, true_3d=true_3d, spacing=spacing,
-                    light_background=light_background, presmooth=presmooth, **options)
+    settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
+                         true_3d=true_3d, spacing=spacing, light_background=light_background,
+                         presmooth=presmooth, **options)
     if engine.is_dask_array(image):
         _no_progress_for_dask(progress, cancel)
         from bgsub import chunked
@@ -217,6 +215,13 @@ def subtract_background(
     out_dtype = output_dtype_for(plan.dtype, output_dtype)
     return engine.subtract(plan, np.asarray(image), out_dtype, engine.check_offset(offset),
                            return_background, progress, cancel)
+
+
+def _settings(image: Any, channel_axis: int | None, **settings: Any) -> dict[str, Any]:
+    """The engine's keywords, ``channel_axis`` folded into ``axes``."""
+    if channel_axis is not None:
+        settings["axes"] = resolve_axes(settings["axes"], tuple(np.shape(image)), channel_axis)
+    return settings
 
 
 def _no_progress_for_dask(progress: Progress | None, cancel: CancelFlag | None) -> None:
