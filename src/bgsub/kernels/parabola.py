@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba
 import numpy as np
-from numba import njit, prange
 
 from bgsub._axes import per_axis
+from bgsub.kernels._parabola import envelope_axis
+from bgsub.kernels.threads import num_threads
 
 __all__ = ["paraboloid_erosion", "paraboloid_dilation", "paraboloid_opening"]
 
@@ -36,82 +36,13 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _lower_envelope(f, c, out, v, z):  # pragma: no cover - numba
-    """``out[x] = min_q f[q] + c * (x - q) ** 2`` for one line, in O(n).
-
-    ``v`` (int64) and ``z`` (float64, length n + 1) are scratch arrays: the
-    envelope's parabola vertices and the points where each takes over.
-    """
-    n = f.shape[0]
-    k = -1
-    for q in range(n):
-        fq = f[q]
-        if fq == np.inf:
-            continue
-        if fq == -np.inf:
-            for x in range(n):
-                out[x] = -np.inf
-            return
-        s = -np.inf
-        while k >= 0:
-            p = v[k]
-            diff = fq - f[p]
-            s = 0.5 * (q + p)
-            if diff != 0.0:
-                s += diff / (2.0 * c * (q - p))
-            if s <= z[k]:
-                k -= 1
-            else:
-                break
-        if k < 0:
-            s = -np.inf
-        k += 1
-        v[k] = q
-        z[k] = s
-    if k < 0:
-        for x in range(n):
-            out[x] = np.inf
-        return
-    z[k + 1] = np.inf
-    j = 0
-    for x in range(n):
-        while z[j + 1] < x:
-            j += 1
-        d = np.float64(x - v[j])
-        # the take-over points are rounded: near a tie the chosen parabola may beat f[x]
-        # by less than an ulp of the values, which must not put the erosion above f
-        out[x] = min(f[v[j]] + c * d * d, f[x])
-
-
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _envelope_axis(work, c, nchunks):  # pragma: no cover - numba
-    """Apply :func:`_lower_envelope` in place along axis 1 of a 3D array."""
-    n_outer, n, n_inner = work.shape
-    n_lines = n_outer * n_inner
-    per = (n_lines + nchunks - 1) // nchunks
-    for chunk in prange(nchunks):
-        line = np.empty(n)
-        res = np.empty(n)
-        v = np.empty(n, dtype=np.int64)
-        z = np.empty(n + 1)
-        for li in range(chunk * per, min(n_lines, (chunk + 1) * per)):
-            o = li // n_inner
-            i = li % n_inner
-            for x in range(n):
-                line[x] = work[o, x, i]
-            _lower_envelope(line, c, res, v, z)
-            for x in range(n):
-                work[o, x, i] = res[x]
-
-
 def _separable(image: np.ndarray, coeffs: tuple[float, ...], sign: float) -> np.ndarray:
     """Erode ``sign * image`` axis by axis; returns ``sign * result`` in float64."""
     work = np.array(image, dtype=np.float64, order="C")
     if sign < 0:
         np.negative(work, out=work)
     if work.size:
-        nchunks = max(1, 4 * numba.get_num_threads())
+        nthreads = num_threads()
         for axis, c in enumerate(coeffs):
             shape = work.shape
             view = work.reshape(
@@ -119,7 +50,7 @@ def _separable(image: np.ndarray, coeffs: tuple[float, ...], sign: float) -> np.
                 shape[axis],
                 int(np.prod(shape[axis + 1 :], dtype=np.int64)),
             )
-            _envelope_axis(view, c, nchunks)
+            envelope_axis(view, c, nthreads)
     if sign < 0:
         np.subtract(0.0, work, out=work)  # not negative(): no negative zeros
     return work

@@ -1,0 +1,66 @@
+"""How many threads the compiled kernels may use.
+
+Every parallel kernel takes its thread count as an argument; this module is the one place
+that decides it: ``BGSUB_NUM_THREADS`` if set, else the CPUs this process may run on, lowered
+for the calling thread inside :func:`limit_threads` (for instance while a small plane runs
+where starting a thread team would cost more than it saves, or inside a pool of workers).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["max_threads", "num_threads", "limit_threads"]
+
+_local = threading.local()
+
+
+def max_threads() -> int:
+    """The threads available to this process: ``BGSUB_NUM_THREADS``, else its usable CPUs.
+
+    Examples
+    --------
+    >>> max_threads() >= 1
+    True
+    """
+    value = os.environ.get("BGSUB_NUM_THREADS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(
+                f"BGSUB_NUM_THREADS must be a positive integer, got {value!r}; unset it or give "
+                "a number such as 4"
+            ) from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def num_threads() -> int:
+    """The threads a kernel called from this thread should use now.
+
+    Examples
+    --------
+    >>> with limit_threads(1):
+    ...     num_threads()
+    1
+    """
+    limit = getattr(_local, "limit", None)
+    available = max_threads()
+    return available if limit is None else max(1, min(limit, available))
+
+
+@contextmanager
+def limit_threads(n: int) -> Iterator[None]:
+    """Run the kernels called from this thread with at most ``n`` threads inside the block."""
+    before = getattr(_local, "limit", None)
+    _local.limit = max(1, int(n))
+    try:
+        yield
+    finally:
+        _local.limit = before
