@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import psutil
-from dask.utils import parse_bytes
 
 from bgsub.io._errors import ImageTooLargeError
 
@@ -34,6 +32,8 @@ def parse_size(text: str) -> int:
     >>> parse_size("2K"), parse_size("1.5 GiB"), parse_size("100")
     (2000, 1610612736, 100)
     """
+    from dask.utils import parse_bytes  # dask takes ~0.1 s to import: only when a size is given
+
     try:
         size = parse_bytes(str(text).strip())
     except (ValueError, TypeError):
@@ -45,6 +45,8 @@ def parse_size(text: str) -> int:
 
 def available_memory() -> int | None:
     """Bytes of memory available to new allocations (psutil's ``available``), if known."""
+    import psutil
+
     try:
         return int(psutil.virtual_memory().available)
     except (OSError, RuntimeError, AttributeError):

@@ -19,10 +19,8 @@ from __future__ import annotations
 import json
 import uuid
 import warnings
-from typing import Any
-
-from ome_types import from_xml, to_xml
-from ome_types import model as ome
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from bgsub.io._metadata import ImageMetadata, hex_color, normalise_unit, rgb_of
 
@@ -30,9 +28,21 @@ NAMESPACE = "bgsub.provenance"
 _TIME_UNITS = {"s", "ms", "µs", "ns", "min", "h"}
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
+if TYPE_CHECKING:  # ome-types takes ~0.5 s to import: only OME-TIFFs need it (see _model)
+    from ome_types import model as ome
+
+
+def _model() -> ModuleType:
+    """``ome_types.model``, imported on first use."""
+    from ome_types import model
+
+    return model
+
 
 def parse(xml: str) -> ome.OME | None:
     """The OME model of ``xml``, or None (with a warning) when it is not valid OME-XML."""
+    from ome_types import from_xml
+
     try:
         return from_xml(xml)
     except Exception as exc:  # xsdata / pydantic / xml: many types
@@ -98,6 +108,9 @@ def merged_xml(written: str, meta: ImageMetadata, record: dict | None) -> str:
     record : dict, optional
         bgsub's provenance, added as a ``CommentAnnotation``.
     """
+    from ome_types import from_xml, to_xml
+
+    ome = _model()
     out = from_xml(written)
     new_image = out.images[0]
     source = meta.original.get("ome")
@@ -139,6 +152,7 @@ def _carried_image(source: ome.Image, written: ome.Image) -> ome.Image:
 
 def _apply(pixels: ome.Pixels, meta: ImageMetadata) -> None:
     """Physical sizes, time increment, channel names and colours of ``meta`` onto ``pixels``."""
+    ome = _model()
     for letter in "ZYX":
         if letter in meta.spacing and meta.spacing[letter] > 0:
             setattr(pixels, f"physical_size_{letter.lower()}", meta.spacing[letter])
@@ -160,13 +174,14 @@ def _apply(pixels: ome.Pixels, meta: ImageMetadata) -> None:
 
 def _length_unit(unit: str) -> ome.UnitsLength | None:
     try:
-        return ome.UnitsLength(unit)
+        return _model().UnitsLength(unit)
     except ValueError:
         return None
 
 
 def _set_provenance(model: ome.OME, image: ome.Image, record: dict | None) -> None:
     """Replace any earlier bgsub record of ``image`` by ``record``."""
+    ome = _model()
     notes = model.structured_annotations.comment_annotations
     stale = {note.id for note in notes if note.namespace == NAMESPACE}
     notes[:] = [note for note in notes if note.id not in stale]

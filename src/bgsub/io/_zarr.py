@@ -18,13 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numcodecs.blosc
 import numpy as np
-import zarr
-import zstandard
-from ome_zarr_models.v04.image import ImageAttrs as ImageAttrs04
-from ome_zarr_models.v05.image import ImageAttrs as ImageAttrs05
-from pydantic import ValidationError
 
 from bgsub._axes import default_axes
 from bgsub.io._atomic import deferred_interrupts
@@ -50,7 +44,13 @@ def is_zarr(path: Path) -> bool:
                                  for name in ("zarr.json", ".zgroup", ".zarray"))
 
 
+# zarr, ome-zarr-models (pydantic), numcodecs and zstandard are imported by the functions that
+# use them: together they take ~0.3 s, which a TIFF or PNG never needs.
+
+
 def _open(path: Path) -> Any:
+    import zarr
+
     return zarr.open(store=str(path), mode="r")
 
 
@@ -65,6 +65,10 @@ def _validated_version(group: Any) -> str:
     Metadata that does not follow the specification is still read as far as
     it goes, with a warning naming the first problem.
     """
+    from ome_zarr_models.v04.image import ImageAttrs as ImageAttrs04
+    from ome_zarr_models.v05.image import ImageAttrs as ImageAttrs05
+    from pydantic import ValidationError
+
     raw = dict(group.attrs)
     if isinstance(raw.get("ome"), dict):
         version, model, payload = str(raw["ome"].get("version", "0.5")), ImageAttrs05, raw["ome"]
@@ -108,6 +112,8 @@ def _read_omero(omero: Any, shape: tuple[int, ...], meta: ImageMetadata) -> None
 
 def _series_groups(root: Any) -> list[Any]:
     """The images of a store: one per bioformats2raw series, else the store itself."""
+    import zarr
+
     if isinstance(root, zarr.Array):
         return [root]
     if "bioformats2raw.layout" in attributes(root):
@@ -136,6 +142,8 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
     Its declared shape is checked against ``max_bytes`` and its chunks'
     headers are checked (see :func:`_check_chunk_headers`) before it is returned.
     """
+    import zarr
+
     groups = _series_groups(_open(path))
     if not 0 <= series < len(groups):
         raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
@@ -177,6 +185,8 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
 
 def _checked(array: Any, root: Path, max_bytes: int) -> Any:
     """``array``, once its declared size and its chunks' headers were checked."""
+    import zarr
+
     if not isinstance(array, zarr.Array):
         raise UnsupportedFileError("the OME-Zarr image's level 0 is not an array; "
                                    "copy or export the store again")
@@ -232,6 +242,9 @@ def _declared_size(codec: str, head: bytes) -> int | None:
     A Blosc header is read even from a chunk shorter than its 16 bytes
     (padded with zeros): Blosc does.
     """
+    import numcodecs.blosc
+    import zstandard
+
     if codec == "blosc":
         if len(head) < 8:
             return None
@@ -286,6 +299,8 @@ def _open_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
 
 def _level_shapes(group: Any, datasets: list[dict], ndim: int) -> list[tuple[int, ...]]:
     """The shape of each level, as long as the levels are arrays of ``ndim`` axes."""
+    import zarr
+
     shapes = []
     for dataset in datasets:
         try:
@@ -403,6 +418,8 @@ def create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetad
 
 def _create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
             provenance: dict | None, chunks: tuple[int, ...] | None) -> ZarrStore:
+    import zarr
+
     order, stored = output_order(meta, fmt)
     shape = tuple(int(shape[i]) for i in order)
     if chunks is None:
@@ -550,6 +567,9 @@ def ngff_attributes(meta: ImageMetadata, levels: list[Level], translations: list
     ``meta`` is in the stored (``[T][C][Z]YX``) order. NGFF 0.5 nests them
     under ``"ome"``.
     """
+    from ome_zarr_models.v04.image import ImageAttrs as ImageAttrs04
+    from ome_zarr_models.v05.image import ImageAttrs as ImageAttrs05
+
     multiscale = _multiscale(meta, levels, translations)
     omero = _omero(meta, dtype)
     if version == "0.5":

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
+
+from bgsub._lazy import lazy_module
+
+ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
 __all__ = ["NoiseModel", "estimate_noise", "robust_centre_scale"]
 

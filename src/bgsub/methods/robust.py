@@ -43,12 +43,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
+
+ndi = lazy_module("scipy.ndimage")  # ~0.2 s to import: on the first estimate, not on import bgsub
 
 CELLS_PER_RADIUS = 12.0  # the reduced grid has at least this many cells per radius
 PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from bgsub.kernels.ball import ball_erosion, ball_opening
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
 
@@ -50,6 +49,8 @@ def rolling_ball_background(
     >>> bool((bg <= ramp).all())
     True
     """
+    from bgsub.kernels.ball import ball_erosion, ball_opening  # imported when first used
+
     if height is None:
         height = float(max(radius))
     if envelope:

@@ -13,11 +13,13 @@ dark-field.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from bgsub._lazy import lazy_module
 from bgsub.methods import Parameter
 from bgsub.shading._fields import fit_smooth
 from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shading
+
+ndimage = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
 _SOURCE = Parameter("source", "mean", "how the tiles are combined before smoothing",
                     choices=("mean", "median"), allow_none=False)
