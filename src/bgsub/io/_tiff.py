@@ -26,6 +26,9 @@ _IMAGEJ_INFO_PREFIX = "bgsub provenance: "
 _IMAGEJ_DERIVED = ("ImageJ", "images", "channels", "slices", "frames", "hyperstack", "axes",
                    "Info")
 _RESOLUTION_CM = 3
+# zlib level 1 writes a 2048 x 2048 uint16 plane 4x faster than the default level 6 (0.07
+# against 0.29 s) for files ~6 % larger; any TIFF reader decodes either
+_ZLIB = {"compression": "zlib", "compressionargs": {"level": 1}}
 
 
 def open_tiff(path: Path) -> tifffile.TiffFile:
@@ -499,7 +502,7 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
                   subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
         count = int(np.prod(leading, dtype=np.int64))
         sub = {k: v for k, v in kwargs.items() if k in ("photometric", "compression",
-                                                        "resolutionunit")}
+                                                        "compressionargs", "resolutionunit")}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
@@ -689,11 +692,11 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
     kwargs: dict[str, Any] = {"photometric": _photometric(shape, dtype, meta.axes),
                               "software": "bgsub"}
     if fmt == "ome-tiff":
-        kwargs.update(compression="zlib", metadata=_ome_metadata(meta))
+        kwargs.update(**_ZLIB, metadata=_ome_metadata(meta))
     elif fmt == "imagej":
         kwargs.update(metadata=_imagej_metadata(meta, shape, provenance))
     else:
-        kwargs.update(compression="zlib", metadata=_shaped_metadata(meta, provenance))
+        kwargs.update(**_ZLIB, metadata=_shaped_metadata(meta, provenance))
     kwargs.update(_resolution_kwargs(meta, fmt))
     return writer, kwargs
 
