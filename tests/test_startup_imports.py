@@ -20,7 +20,7 @@ HEAVY = ("dask", "distributed", "zarr", "numcodecs", "ome_types", "ome_zarr_mode
          "psutil", "tqdm", "scipy.ndimage", "scipy.fft", "scipy.signal", "zstandard")
 # what reading and writing a plain TIFF still leaves out
 NOT_FOR_TIFF = ("dask", "distributed", "zarr", "numcodecs", "ome_types", "ome_zarr_models",
-                "pydantic", "matplotlib", "skimage", "zstandard")
+                "pydantic", "matplotlib", "skimage", "zstandard", "PIL")
 
 
 def _loaded(code: str, modules: tuple[str, ...], *args: str) -> list[str]:

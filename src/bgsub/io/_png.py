@@ -16,10 +16,9 @@ import io
 import json
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import imagecodecs
 import numpy as np
-from PIL import Image, JpegImagePlugin, PngImagePlugin
 
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size
@@ -31,12 +30,17 @@ _INCH_UM = 25400.0
 # Pillow modes that may hold 16-bit samples (Pillow shows 16-bit RGB as "RGB")
 _MAYBE_16_BIT = ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA")
 
+if TYPE_CHECKING:  # Pillow and imagecodecs are imported when a PNG or JPEG is read or written
+    from PIL import Image
+
 
 def read(path: Path, fmt: str, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
     """Pixels and metadata of a PNG or JPEG file.
 
     The size its header declares is checked against ``max_bytes`` before decoding.
     """
+    import imagecodecs
+
     raw = path.read_bytes()
     header = _open_header(raw, fmt)
     shape, dtype = _declared(header, fmt)
@@ -59,6 +63,8 @@ def _open_header(raw: bytes, fmt: str) -> Image.Image:
     decompression-bomb limit (a pixel count) would refuse what
     :func:`check_size` measures against the memory bgsub may use.
     """
+    from PIL import JpegImagePlugin, PngImagePlugin
+
     plugin = PngImagePlugin.PngImageFile if fmt == "png" else JpegImagePlugin.JpegImageFile
     try:
         return plugin(io.BytesIO(raw))
@@ -114,6 +120,8 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
         raise ValueError(f"PNG holds a single grey, grey+alpha or RGB(A) plane, not axes "
                          f"{meta.axes!r}; "
                          "use --format tiff")
+    import imagecodecs
+
     encoded = imagecodecs.png_encode(np.ascontiguousarray(data))
     extra: list[tuple[bytes, bytes]] = []
     if meta.units.get("X") == "µm" and "X" in meta.spacing and "Y" in meta.spacing:
@@ -127,6 +135,8 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
 
 def _with_chunks(encoded: bytes, extra: list[tuple[bytes, bytes]]) -> bytes:
     """``encoded`` with the ``extra`` chunks after its header (replacing chunks of those types)."""
+    from PIL import PngImagePlugin
+
     kinds = {kind for kind, _ in extra}
     stream = PngImagePlugin.ChunkStream(io.BytesIO(encoded[len(PNG_SIGNATURE):]))
     out = io.BytesIO()
