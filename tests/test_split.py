@@ -155,3 +155,25 @@ def test_napari_apply_steps_through_tiles(plane):
     steps = subtract_in_blocks(plane, NapariSettings("median", 3), split=SMALL)
     assert next(steps) == (0, 30) and next(steps) == (1, 30)
     steps.close()  # what a worker's quit does between two tiles
+
+
+def test_the_cli_batch_keeps_planes_whole_and_stops_between_them(plane, monkeypatch):
+    """``bgsub run`` keeps its throughput (no tiles) and still stops between planes."""
+    from bgsub import batch, io
+    from bgsub.config import Settings
+    from bgsub.jobs import resolve_parameters
+
+    monkeypatch.setattr(engine, "SPLIT_PIXELS", SMALL)
+    stack = np.stack([plane] * 3)
+    settings = Settings(method="median", radius=3.0, axes="TYX").validated()
+    parameters = resolve_parameters(settings, io.ImageMetadata("TYX"), stack.shape)
+    cancel, seen = threading.Event(), []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done == 1:
+            cancel.set()
+
+    with pytest.raises(engine.Cancelled):
+        batch.process(stack, parameters, False, progress, cancel)
+    assert seen == [(0, 3), (1, 3)]  # planes, not tiles
