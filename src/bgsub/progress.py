@@ -128,12 +128,21 @@ class _Lines(Task):
 
 
 def _rate(per_second: float, unit: str) -> str:
-    """``1.6 planes/s``, or ``12 s/plane`` when slower than one a second."""
+    """``1.6 planes/s``, or ``12 s/plane`` when slower than one a second.
+
+    Examples
+    --------
+    >>> [_rate(r, "file") for r in (250.0, 24.4, 1.6, 0.5, 0.04)]
+    ['250 files/s', '24 files/s', '1.6 files/s', '2 s/file', '25 s/file']
+    """
     if per_second >= 1:
-        return f"{per_second:.2g} {unit}s/s" if per_second < 100 else (
-            f"{per_second:.0f} {unit}s/s")
-    return f"{1 / per_second:.2g} s/{unit}" if per_second > 0.01 else (
-        f"{1 / per_second:.0f} s/{unit}")
+        return f"{_number(per_second)} {unit}s/s"
+    return f"{_number(1 / per_second)} s/{unit}"
+
+
+def _number(value: float) -> str:
+    """Two significant digits below 10, whole numbers above (never an exponent)."""
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
 
 class Reporter:
