@@ -15,7 +15,8 @@ large block is further split into tiles of about :data:`SPLIT_PIXELS` pixels
 (:func:`tiles`), each computed on a window enlarged by the plan's halo and
 cropped, as the Dask path does with its chunks: the same pixels, and a cancel
 checked after each tile rather than once per plane. A method whose halo spans
-the whole block (``robust``, ``imagej``) cannot be split and stays whole.
+the whole block (``robust``, ``imagej``) cannot be split and stays whole, as
+does a running sum of non-integer values (:attr:`Plan.splits_exactly`).
 
 A plan also knows how far each pixel's background looks (:meth:`Plan.halo`):
 the method's reach for the resolved radius, options and data (computed once,
@@ -46,7 +47,7 @@ __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPL
            "subtract_steps", "tiles", "value_span"]
 
 RadiusLike = float | Sequence[float]
-#: ``progress(done, total)``: called with ``(0, total)`` first, then after each block.
+#: ``progress(done, total)``: called with ``(0, total)`` first, then after each block (or tile).
 Progress = Callable[[int, int], Any]
 Steps = Generator[tuple[int, int], None, Any]
 AUTO = "auto"
@@ -145,9 +146,13 @@ class Plan:
 
     def units(self, shape: tuple[int, ...], command: bool = False,
               split: int | None = None) -> list[tuple[tuple, Tile | None]]:
-        """The steps of a block loop over an array of ``shape``: ``(selector, tile)`` pairs,
-        ``tile`` None for a whole block (always so without ``split``, the most pixels of a
-        tile, and for a whole-command method)."""
+        """The steps of a block loop over an array of ``shape``: ``(selector, tile)`` pairs.
+
+        ``split`` (pixels of a tile, :func:`tiles`) cuts each block into tiles
+        where that keeps every pixel (:attr:`splits_exactly`); ``tile`` is None
+        for a whole block: without ``split``, for a whole-command method, and
+        where the halo spans the block.
+        """
         selectors = list(self.blocks(shape, command))
         if split is None or (command and self.whole_command) or not self.splits_exactly:
             return [(selector, None) for selector in selectors]
@@ -260,7 +265,8 @@ class Tile:
 
 def tiles(extent: tuple[int, ...], halo: tuple[int, ...], pixels: int = SPLIT_PIXELS
           ) -> list[Tile]:
-    """Near-square tiles of at most about ``pixels`` pixels covering a block of ``extent``.
+    """Near-square tiles of about ``pixels`` pixels (or more, for a wide halo) covering a
+    block of ``extent``, each with the window of ``halo`` more pixels that makes it exact.
 
     Tiles along an axis differ in size by one pixel at most, and each is at least
     :data:`SPLIT_HALO_FACTOR` halos wide; an axis the halo spans stays whole,
