@@ -357,11 +357,20 @@ def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
 
 
 def _default_score() -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    """:func:`bgsub.auto.quality` for the tiles of one sweep (one image): the objects' size,
+    which it would measure again for every tile, is measured once."""
     try:
-        from bgsub.auto import quality
+        from bgsub.auto import quality, suggest_radius
     except ImportError:  # pragma: no cover - bgsub.auto is part of the package
         return _residual_spread
-    return quality
+    measured: list[float] = []
+
+    def score(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
+        if not measured:
+            measured.append(suggest_radius(image).object_radius)
+        return quality(image, background, object_radius=measured[0])
+
+    return score
 
 
 def _residual_spread(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
