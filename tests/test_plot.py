@@ -137,3 +137,13 @@ def scale_bars(ax) -> list[tuple[float, str]]:
     from matplotlib_scalebar.scalebar import ScaleBar
 
     return [(a.dx, a.units) for a in ax.artists if isinstance(a, ScaleBar)]
+
+
+def test_sweep_scores_each_tile_as_quality_does_measuring_the_objects_once():
+    from bgsub.auto import quality
+    from bgsub.data import synthetic
+
+    image = synthetic((96, 96), object_radius=4, seed=3).image
+    default = plot.sweep(image, ["tophat", "median"], [6, 12])
+    direct = plot.sweep(image, ["tophat", "median"], [6, 12], score=quality)
+    assert default.scores == direct.scores

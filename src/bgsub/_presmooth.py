@@ -20,6 +20,17 @@ class Presmooth:
     def __str__(self) -> str:
         return f"{self.kind}:{self.size:g}"
 
+    @property
+    def moving_sum(self) -> bool:
+        """Adds values up in an order that depends on where the block starts (the box mean):
+        exact on a window of the block only for integer values."""
+        return self.kind == "mean"
+
+    @property
+    def keeps_integers(self) -> bool:
+        """Integer values come out as integers (the median of an odd box is one of them)."""
+        return self.kind == "median"
+
     def apply(self, image: np.ndarray, scale: tuple[float, ...]) -> np.ndarray:
         """Smooth ``image``; ``scale`` stretches ``size`` per axis like the radius."""
         from bgsub.kernels.gaussian import gaussian_filter

@@ -98,7 +98,12 @@ def estimate_background(
         each independent block (plane, volume) is done; in-memory arrays only.
     cancel : threading.Event, optional
         Anything with ``is_set()``; once set, the computation stops before
-        the next block and raises :class:`bgsub.engine.Cancelled`.
+        the next block and raises :class:`bgsub.engine.Cancelled`. With it,
+        planes larger than :data:`bgsub.engine.SPLIT_PIXELS` are computed in
+        tiles (each with the halo that makes it exact: the same pixels), so
+        that the flag is seen within about a second; a method whose reach
+        spans the whole plane (``robust``, ``imagej``) keeps it whole.
+        ``progress`` then counts tiles.
     **options
         The method's own options (see ``bgsub.get_method(name).parameters``).
 
@@ -135,7 +140,7 @@ def estimate_background(
 
         return chunked.estimate_background(image, **settings)
     plan = engine.plan(image, **settings)
-    return engine.estimate(plan, np.asarray(image), progress, cancel)
+    return engine.estimate(plan, np.asarray(image), progress, cancel, _split(cancel))
 
 
 def subtract_background(
@@ -214,7 +219,12 @@ def subtract_background(
     plan = engine.plan(image, **settings)
     out_dtype = output_dtype_for(plan.dtype, output_dtype)
     return engine.subtract(plan, np.asarray(image), out_dtype, engine.check_offset(offset),
-                           return_background, progress, cancel)
+                           return_background, progress, cancel, _split(cancel))
+
+
+def _split(cancel: CancelFlag | None) -> int | None:
+    """Tiles of this many pixels when the caller may cancel (see ``cancel``), else whole blocks."""
+    return None if cancel is None else engine.SPLIT_PIXELS
 
 
 def _settings(image: Any, channel_axis: int | None, **settings: Any) -> dict[str, Any]:

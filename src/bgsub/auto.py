@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,7 @@ def suggest_radius(
     *,
     light_background: bool = False,
     factor: float = 3.0,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> Suggestion:
     """Suggest a background radius from the size of the objects in ``image``.
 
@@ -138,6 +139,9 @@ def suggest_radius(
         Dark objects on a bright background.
     factor : float
         Radius as a multiple of the typical object radius.
+    progress : callable, optional
+        ``progress(done, total)``: called with ``(0, total)``, then after each
+        plane measured (``total`` planes in all).
 
     Returns
     -------
@@ -162,7 +166,7 @@ def suggest_radius(
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")
     found, sides = [], []
-    for plane in _planes(image, axes, light_background):  # one plane in memory at a time
+    for plane in _planes(image, axes, light_background, progress):  # one plane at a time
         found.append(measure_objects(plane))
         sides.append(min(plane.shape))
     objects = Objects(np.concatenate([o.radius for o in found]),
@@ -357,9 +361,11 @@ def quality(
 
 # --- planes ------------------------------------------------------------------
 
-def _planes(image: Any, axes: str | None, light_background: bool) -> Iterator[np.ndarray]:
+def _planes(image: Any, axes: str | None, light_background: bool,
+            progress: Callable[[int, int], Any] | None = None) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN filled, dark objects
-    negated. A Dask array stays lazy: only the chosen planes are computed."""
+    negated. A Dask array stays lazy: only the chosen planes are computed. ``progress``
+    hears of each plane once the caller is done with it."""
     from bgsub._arrays import is_dask_array
 
     array = image if is_dask_array(image) else np.asarray(image)
@@ -370,12 +376,16 @@ def _planes(image: Any, axes: str | None, light_background: bool) -> Iterator[np
     selectors = list(layout.planes(array.shape))
     chosen = np.unique(np.linspace(0, len(selectors) - 1, min(MAX_PLANES, len(selectors)))
                        .round().astype(int))
-    for i in chosen:
+    if progress is not None:
+        progress(0, len(chosen))
+    for done, i in enumerate(chosen, start=1):
         plane = np.array(layout.block(array, selectors[i]), dtype=np.float64)
         if not np.isfinite(plane).all():
             finite = np.isfinite(plane)
             plane[~finite] = np.median(plane[finite]) if finite.any() else 0.0
         yield -plane if light_background else plane
+        if progress is not None:
+            progress(done, len(chosen))
 
 
 # --- quality -----------------------------------------------------------------

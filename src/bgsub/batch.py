@@ -354,10 +354,27 @@ def process(
     cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Foreground (and background) of ``image``: :func:`bgsub.subtract_background` with
-    ``parameters`` (as :func:`resolve_parameters` gives them), its progress and cancel."""
+    ``parameters`` (as :func:`resolve_parameters` gives them) and its progress.
+
+    ``cancel`` is checked between planes (raising :class:`Cancelled`); unlike the API's
+    ``cancel=``, planes are not cut into tiles, so a batch keeps its throughput.
+    """
+    if cancel is not None:
+        progress = _stopping(cancel, progress)
     result = subtract_background(image, return_background=save_background, progress=progress,
-                                 cancel=cancel, **api_keywords(parameters))
+                                 **api_keywords(parameters))
     return result if save_background else (result, None)
+
+
+def _stopping(cancel: threading.Event, progress: Progress | None) -> Progress:
+    """``progress`` that raises :class:`Cancelled` once ``cancel`` is set."""
+
+    def check(done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total)
+        _check(cancel)
+
+    return check
 
 
 def _bar(job: Job, stack_progress: StackProgress) -> Progress:

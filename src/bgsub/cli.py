@@ -411,26 +411,26 @@ def _series(job: Any) -> str:
 
 def _run(out: _Printer, todo: list, settings: Settings, workers: int, streaming: Any = None
          ) -> list:
-    from tqdm import tqdm
-
     from bgsub import batch, io
+    from bgsub.progress import Task
 
     cancel = threading.Event()
-    bar = tqdm(total=len(todo), unit="file", desc="bgsub", disable=True if out.quiet or
-               len(todo) < 2 else None, file=sys.stderr, dynamic_ncols=True)
+    # a bar on a terminal, a log line per file elsewhere (docs/cli.md)
+    files = (out.progress.task(len(todo), unit="file", interval=0) if len(todo) >= 2
+             else Task(len(todo)))
 
     def on_result(result: batch.Result) -> None:
-        bar.update(1)
-        out.result(result, bar)
+        out.result(result, files)
+        files.advance()
 
-    stack = _stack_bar(out) if not out.quiet else None  # for jobs run one at a time
+    stack = _stack_bar(out.progress) if not out.quiet else None  # for jobs run one at a time
     try:
         return batch.run_batch(todo, settings, workers=workers, on_result=on_result,
                                cancel=cancel, stack_progress=stack, streaming=streaming)
     except KeyboardInterrupt as exc:
         cancel.set()
         removed = io.cleanup_live_temp_files()
-        bar.close()
+        files.close()
         signum = getattr(exc, "signum", signal.SIGINT)
         out.error(f"interrupted by {signal.Signals(signum).name}: {out.count('done')} done, "
                   f"the rest not written (removed {removed} partial file(s)); run the same "
@@ -439,7 +439,7 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int, streaming:
         sys.stderr.flush()
         os._exit(128 + signum)  # do not wait for worker threads still computing
     finally:
-        bar.close()
+        files.close()
 
 
 def _install_signal_handlers() -> None:
@@ -465,19 +465,19 @@ def _ignore_late_signals() -> None:
             signal.signal(signum, lambda *_: None)
 
 
-def _stack_bar(out: _Printer) -> Callable[[Any, int], Callable[[int], Any] | None]:
-    from tqdm import tqdm
+def _stack_bar(reporter: Any) -> Callable[[Any, int], Callable[[int], Any] | None]:
+    """``batch.StackProgress``: a task of the planes (or streamed chunks) of one large file,
+    below the files' bar on a terminal; log lines at most every 10 s elsewhere."""
 
     def make(job: Any, total: int, unit: str = "plane") -> Callable[[int], Any] | None:
         if total < 2:
             return None
-        bar = tqdm(total=total, unit=unit, desc=job.source.path.name, leave=False,
-                   file=sys.stderr, disable=None, position=1, dynamic_ncols=True)
+        task = reporter.task(total, job.source.path.name, unit, position=1, leave=False)
 
         def update(n: int) -> None:
-            bar.update(n)
-            if bar.n >= total:
-                bar.close()
+            task.advance(n)
+            if task.done >= total:
+                task.close()
 
         return update
 
@@ -488,8 +488,11 @@ class _Printer:
     """Per-file lines (verbose), errors (always), the summary (unless quiet)."""
 
     def __init__(self, quiet: bool, verbose: bool) -> None:
+        from bgsub.progress import Reporter
+
         self.quiet, self.verbose = quiet, verbose
         self.counts: dict[str, int] = {}
+        self.progress = Reporter(quiet=quiet)
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -500,19 +503,19 @@ class _Printer:
     def error(self, text: str) -> None:
         click.echo(f"bgsub: {text}", err=True)
 
-    def result(self, result: Any, bar: Any = None) -> None:
+    def result(self, result: Any, task: Any = None) -> None:
         self.counts[result.status] = self.count(result.status) + 1
         series = _series(result.job) if result.job is not None else ""
         if result.status == "failed":
             line = f"error: {result.path}{series}: {result.message}"
             if self.verbose and result.details:
                 line += "\n" + result.details.rstrip()
-            _write(line, bar, err=True)
+            _write(line, task, err=True)
         elif self.verbose and result.status == "done":
             _write(f"done: {result.path}{series} -> {result.message} "
-                   f"({result.seconds:.1f} s)", bar)
+                   f"({result.seconds:.1f} s)", task)
         elif self.verbose and result.status == "skipped":
-            _write(f"skip: {result.job.output} ({result.message})", bar)
+            _write(f"skip: {result.job.output} ({result.message})", task)
 
     def summary(self, results: list, seconds: float) -> int:
         failed = sum(r.status == "failed" for r in results)
@@ -524,9 +527,10 @@ class _Printer:
         return 1 if failed else 0
 
 
-def _write(text: str, bar: Any = None, err: bool = False) -> None:
-    if bar is not None and not bar.disable:
-        bar.write(text, file=sys.stderr if err else sys.stdout)
+def _write(text: str, task: Any = None, err: bool = False) -> None:
+    """A line that does not break a progress bar being drawn."""
+    if task is not None:
+        task.write(text, err)
     else:
         click.echo(text, err=err)
 
@@ -634,14 +638,18 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
 @click.option("--light/--dark", "light_background", default=False,
               help="Bright background, dark objects.")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
-def suggest_command(file: Path, light_background: bool, series: int) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def suggest_command(file: Path, light_background: bool, series: int, quiet: bool) -> None:
     """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
     from bgsub.auto import suggest_radius
     from bgsub.batch import one_line
+    from bgsub.progress import Reporter
 
+    progress = Reporter(quiet=quiet).callback(file.name, "plane", leave=False)
     try:
         image, meta = _lazy_image(file, series)  # only the planes measured are read
-        found = suggest_radius(image, meta.axes, light_background=light_background)
+        found = suggest_radius(image, meta.axes, light_background=light_background,
+                               progress=progress)
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(f"object radius : {found.object_radius:.1f} px")
@@ -697,13 +705,15 @@ def _radius_range(text: str) -> list[float]:
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="PNG of the montage (default: FILE stem + _sweep.png).")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                   max_size: str | None, show: str, light_background: bool, out: Path | None,
-                  series: int) -> None:
+                  series: int, quiet: bool) -> None:
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
     from bgsub import io
     from bgsub.batch import one_line
     from bgsub.plot import sweep
+    from bgsub.progress import Reporter
 
     out = out or file.with_name(f"{io.split_name(file.name)[0]}_sweep.png")
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
@@ -720,7 +730,8 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         lazy, meta = _lazy_image(file, series)
         image, axes = _middle_plane(lazy, meta.axes)
         result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
-                       axes=axes, light_background=light_background)
+                       axes=axes, light_background=light_background,
+                       progress=Reporter(quiet=quiet).callback(file.name, "cell", leave=False))
         with io.atomic_target(out) as tmp:
             result.figure.savefig(tmp, dpi=100, format="png")
     except click.BadParameter:

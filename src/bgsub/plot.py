@@ -263,6 +263,7 @@ def sweep(
     path: str | Path | None = None,
     plane: int | None = None,
     project: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
     **kwargs: Any,
 ) -> SweepResult:
     """Montage of foregrounds (or backgrounds) over methods x radii, with scores.
@@ -288,6 +289,9 @@ def sweep(
         Where to save the PNG.
     plane, project
         Which plane of a stack is shown (see :func:`compare`).
+    progress : callable, optional
+        ``progress(done, total)``: called with ``(0, total)``, then after each
+        tile (``total`` tiles in all), as :func:`bgsub.subtract_background` does.
     **kwargs
         Passed to :func:`bgsub.subtract_background` (e.g. ``light_background``).
 
@@ -319,7 +323,9 @@ def sweep(
     axes = np.atleast_2d(fig.subplots(len(rows), len(columns), squeeze=False))
     result = SweepResult(fig, rows, columns)
     raw_plane = to_plane(image, plane=plane, project=project)
-    for row_label, col_label, method, radius, options in cases:
+    if progress is not None:
+        progress(0, len(cases))
+    for done, (row_label, col_label, method, radius, options) in enumerate(cases, start=1):
         fg, bg = subtract_background(image, method, radius, return_background=True,
                                      output_dtype="float", **options, **kwargs)
         shown = to_plane(fg if show == "foreground" else bg, plane=plane, project=project)
@@ -331,6 +337,8 @@ def sweep(
         record = {"method": method, "radius": float(radius), "options": dict(options)}
         record.update(score(np.asarray(image), bg))
         result.scores.append(record)
+        if progress is not None:
+            progress(done, len(cases))
     fig.suptitle(f"{show} over {'min x max sizes' if min_sizes else 'methods x radii'}")
     if path is not None:
         fig.savefig(path, dpi=100)
@@ -349,11 +357,20 @@ def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
 
 
 def _default_score() -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    """:func:`bgsub.auto.quality` for the tiles of one sweep (one image): the objects' size,
+    which it would measure again for every tile, is measured once."""
     try:
-        from bgsub.auto import quality
+        from bgsub.auto import quality, suggest_radius
     except ImportError:  # pragma: no cover - bgsub.auto is part of the package
         return _residual_spread
-    return quality
+    measured: list[float] = []
+
+    def score(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
+        if not measured:
+            measured.append(suggest_radius(image).object_radius)
+        return quality(image, background, object_radius=measured[0])
+
+    return score
 
 
 def _residual_spread(image: np.ndarray, background: np.ndarray) -> dict[str, float]:

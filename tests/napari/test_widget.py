@@ -293,3 +293,42 @@ def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(vi
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
     _settle(qtbot, widget)
     assert "warning" not in widget.message.text()
+
+
+def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeypatch):
+    """One plane cut into tiles: *Cancel* after the first tile stops before the second
+    ends, well inside the plane (the worker sees the cancel after each tile)."""
+    import threading
+
+    from bgsub import engine
+    from bgsub.napari import _compute
+
+    viewer, widget = viewer_widget
+    plane = synthetic((160, 150), object_radius=3, seed=2).image
+    viewer.add_image(plane, name="plane")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("median"))
+    widget.radius.setValue(3)
+    monkeypatch.setattr(engine, "SPLIT_PIXELS", 40 * 40)
+    seen: list[tuple[int, int]] = []
+    holding, clicked = threading.Event(), threading.Event()
+
+    def recorded(image, settings):  # the real computation, held after its first tile
+        steps = _compute.subtract_in_blocks(image, settings)
+        for step in steps:
+            seen.append(step)
+            yield step
+            if step[0] == 1:  # the worker has asked for the second tile
+                holding.set()
+                clicked.wait(WAIT_MS / 1000)
+
+    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", recorded)
+    worker = widget.apply()
+    qtbot.waitUntil(holding.is_set, timeout=WAIT_MS)
+    with qtbot.waitSignal(worker.aborted, timeout=WAIT_MS):
+        widget.apply_button.click()
+        clicked.set()
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    total = seen[0][1]
+    assert total >= 9 and [done for done, _ in seen] == [0, 1, 2]
+    assert "cancelled" in widget.message.text()
+    assert [layer.name for layer in viewer.layers] == ["plane"]

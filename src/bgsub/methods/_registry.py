@@ -144,6 +144,11 @@ class Method:
         light_background, **options) -> result`` in the image's dtype, used
         by :func:`bgsub.subtract_background` instead of the generic
         subtraction.
+    moving_sum : bool
+        The estimate adds pixel values up in an order that depends on where
+        the block starts (a running sum): on non-integer values a window with
+        its halo may then differ from the whole block in the last bit, so the
+        engine does not split such blocks into tiles (integer data sums exactly).
     """
 
     name: str
@@ -156,6 +161,7 @@ class Method:
     reference: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
     subtract: Callable[..., np.ndarray] | None = None
+    moving_sum: bool = False
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""

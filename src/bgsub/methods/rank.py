@@ -66,5 +66,6 @@ register(
         estimate=mean_background,
         parameters=(_FOOTPRINT,),
         reference="scipy.ndimage.correlate",
+        moving_sum=True,  # the kernel's prefix sums start where the block starts
     )
 )

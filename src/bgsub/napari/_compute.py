@@ -24,13 +24,17 @@ Progress = tuple[int, int]
 
 
 def subtract_in_blocks(
-    image: Any, settings: Settings
+    image: Any, settings: Settings, split: int | None = None
 ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
     """Subtract the background block by block, yielding ``(done, total)`` after each.
 
     The engine's own block loop (:func:`bgsub.engine.subtract_steps`): exactly
     ``bgsub.subtract_background(image, **settings.kwargs())``, while telling a
-    progress bar how far it is and letting a worker stop between blocks.
+    progress bar how far it is and letting a worker stop between blocks. Planes
+    larger than ``split`` pixels are computed in tiles with the method's halo
+    (the same pixels), so that *Cancel* is seen within about a second even in
+    one large plane; a method whose reach spans the whole plane (``robust``,
+    ``imagej``) keeps it whole.
 
     Parameters
     ----------
@@ -38,11 +42,13 @@ def subtract_in_blocks(
         The whole layer's data.
     settings : Settings
         What to compute.
+    split : int, optional
+        Pixels of a tile (default :data:`bgsub.engine.SPLIT_PIXELS`).
 
     Yields
     ------
     (int, int)
-        Blocks done and blocks in all.
+        Blocks (tiles) done and blocks in all.
 
     Returns
     -------
@@ -51,7 +57,9 @@ def subtract_in_blocks(
     """
     data = np.asarray(image)
     plan = engine.plan(data, **settings.kwargs())
-    return (yield from engine.subtract_steps(plan, data, plan.dtype, return_background=True))
+    split = engine.SPLIT_PIXELS if split is None else split
+    return (yield from engine.subtract_steps(plan, data, plan.dtype, return_background=True,
+                                             split=split))
 
 
 class Plane:

@@ -402,8 +402,10 @@ class BackgroundWidget(QWidget):
             The running worker (``applied`` is emitted with the two new
             layers when it is done), or None when there was nothing to do.
         """
-        if self._apply_worker is not None:
+        if self._apply_worker is not None:  # Cancel: seen after the current tile or plane
             self._apply_worker.quit()
+            self.apply_button.setEnabled(False)
+            self._say("cancelling ...")
             return None
         layer = self.layer()
         if layer is None:
