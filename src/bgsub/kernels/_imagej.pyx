@@ -490,7 +490,7 @@ cdef bint _filter1d(float* pixels, Py_ssize_t width, Py_ssize_t height, int dire
         n_lines = height - 2
         line_inc = width
         point_inc = width - 1
-    for i in prange(start_line, n_lines, num_threads=nthreads, schedule="dynamic", chunksize=8):
+    for i in prange(start_line, n_lines, num_threads=nthreads, schedule="dynamic", chunksize=16):
         # the lines of one direction are disjoint
         t = threadid()
         start_pixel = i * line_inc

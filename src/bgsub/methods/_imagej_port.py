@@ -7,7 +7,8 @@ background, sliding paraboloid, disable smoothing) and for 8-bit, 16-bit, 32-bit
 RGB images.  One implementation serves both releases: the ``v154`` switch of the
 kernels selects 1.54t's code where the two differ.  It is written from the published
 description of the algorithm and from the observed behaviour of the two releases;
-the code is our own.
+the code is our own.  This module plans the work plane by plane; the loops themselves are
+the compiled kernels of :mod:`bgsub.kernels.imagej`.
 
 Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in Java):
 
