@@ -5,14 +5,15 @@ true_3d=False)`` on a generated 512 MiB stack (each plane a smooth uneven backgr
 blurred spots and noise; seeded). Reports
 
 * wall time and CPU time (all threads); CPU / wall near the core count means the
-  kernels keep every core busy (numba ``prange`` within each plane);
+  kernels keep every core busy (parallel loops within each plane, on
+  :func:`bgsub.kernels.threads.max_threads` threads);
 * the CPU time per OS thread of the process, to show which threads did the work;
 * peak memory above the baseline (the process with the input stack loaded), three ways:
   the kernel's peak-RSS counter (``VmHWM`` after resetting it through
   ``/proc/self/clear_refs``; Linux), an RSS sampling thread (psutil, every 2 ms), and
-  tracemalloc's peak (NumPy's allocations; numba's own are not traced). Each is also
-  given in float32 stack buffers (one is ``planes x size x size x 4`` bytes) and
-  float32 planes.
+  tracemalloc's peak (NumPy's allocations; C allocations inside kernels are not traced).
+  Each is also given in float32 stack buffers (one is ``planes x size x size x 4`` bytes)
+  and float32 planes.
 
 The per-slice path should hold the input, the output and a few planes: well under the
 three float32 stack buffers the issue allows.
@@ -182,16 +183,15 @@ def main() -> int:
     args = parser.parse_args()
     planes = 8 if args.quick else args.planes
 
-    import numba
-
     import bgsub
+    from bgsub.kernels.threads import max_threads
 
-    # numba compilation / cache load on a small stack, outside the measurement
+    # a first call on a small stack, outside the measurement
     bgsub.subtract_background(make_stack(2, 64), "rolling_ball", args.radius / 10,
                               axes="ZYX", true_3d=False)
     stack = make_stack(planes, args.size)
     print(f"stack {stack.shape} {stack.dtype} ({stack.nbytes / MIB:.0f} MiB), rolling ball "
-          f"r={args.radius:g} per slice; numba threads {numba.get_num_threads()}, "
+          f"r={args.radius:g} per slice; bgsub threads {max_threads()}, "
           f"os.cpu_count() {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}",
           flush=True)
     report(run(stack, args.radius), stack)

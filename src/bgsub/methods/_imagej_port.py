@@ -7,7 +7,8 @@ background, sliding paraboloid, disable smoothing) and for 8-bit, 16-bit, 32-bit
 RGB images.  One implementation serves both releases: the ``v154`` switch of the
 kernels selects 1.54t's code where the two differ.  It is written from the published
 description of the algorithm and from the observed behaviour of the two releases;
-the code is our own.
+the code is our own.  This module plans the work plane by plane; the loops themselves are
+the compiled kernels of :mod:`bgsub.kernels.imagej`.
 
 Summary of the ImageJ algorithm (all arithmetic in IEEE single precision, as in Java):
 
@@ -44,9 +45,10 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import numba
 import numpy as np
-from numba import njit, prange
+
+from bgsub.kernels import imagej as kernels
+from bgsub.kernels.threads import limit_threads
 
 __all__ = ["DEFAULT_IMAGEJ_VERSION", "IMAGEJ_VERSIONS", "imagej_subtract"]
 
@@ -55,22 +57,10 @@ IMAGEJ_VERSIONS = ("1.53t", "1.54t")
 #: The release reproduced unless another is asked for: the one Fiji runs today.
 DEFAULT_IMAGEJ_VERSION = "1.54t"
 
-_F32 = np.float32
-_FLT_MAX = np.float32(3.4028235e38)
-_INF = np.float32(np.inf)
 _HALF = np.float32(0.5)
-_ONE = np.float32(1.0)
-_TWO = np.float32(2.0)
-_THIRD = np.float32(0.33333334)  # Java's 0.33333334f
-_CURV_TEST = np.float32(1.999)
-_INT_MAX = 2147483647
 
-_X_DIRECTION, _Y_DIRECTION = 0, 1
-_DIAGONAL_1A, _DIAGONAL_1B, _DIAGONAL_2A, _DIAGONAL_2B = 2, 3, 4, 5
-
-_NJIT = {"cache": True, "error_model": "numpy"}
-#: Planes with fewer pixels run on one thread: starting numba's threads for each of
-#: the ~20 parallel loops of a plane costs more than it saves (results are identical).
+#: Planes with fewer pixels run on one thread: starting a thread team for each of the
+#: ~20 parallel loops of a plane costs more than it saves (results are identical).
 _SERIAL_BELOW_PIXELS = 1 << 16
 
 
@@ -110,273 +100,8 @@ def _imagej_ball(radius: float) -> tuple[np.ndarray, int]:
 
 
 # --------------------------------------------------------------------------------------
-# 3x3 filters
-# --------------------------------------------------------------------------------------
-@njit(**_NJIT)
-def _filter3_153(pixels, length, pixel0, inc, maximum):  # pragma: no cover - numba
-    """1.53t's line filter: in-place 3-point mean or maximum; returns the summed shift."""
-    shift = 0.0
-    v3 = pixels[pixel0]
-    v2 = v3
-    p = pixel0
-    for i in range(length):
-        v1 = v2
-        v2 = v3
-        if i < length - 1:
-            v3 = pixels[p + inc]
-        if maximum:
-            mx = v1 if v1 > v3 else v3
-            if v2 > mx:
-                mx = v2
-            shift += np.float64(mx - v2)
-            pixels[p] = mx
-        else:
-            pixels[p] = ((v1 + v2) + v3) * _THIRD
-        p += inc
-    return shift
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _filter3x3_153(pixels, width, height, maximum):  # pragma: no cover - numba
-    """1.53t's 3x3 mean or maximum (rows, then columns); returns the mean increase.
-
-    Lines are independent, so they run in parallel; the per-line shift sums are
-    added up afterwards in ImageJ's order, giving the identical double result.
-    The summed increase is divided by ``width * height`` (rows and columns both
-    contribute, so this is twice the mean increase per step).
-    """
-    row_sums = np.empty(height, dtype=np.float64)
-    for yy in prange(height):
-        y = np.int64(yy)
-        row_sums[y] = _filter3_153(pixels, width, y * width, 1, maximum)
-    col_sums = np.empty(width, dtype=np.float64)
-    for xx in prange(width):
-        x = np.int64(xx)
-        col_sums[x] = _filter3_153(pixels, height, x, width, maximum)
-    total = 0.0
-    for y in range(height):
-        total += row_sums[y]
-    for x in range(width):
-        total += col_sums[x]
-    return total / np.float64(width) / np.float64(height)
-
-
-@njit(**_NJIT)
-def _filter3_154(pixels, length, pixel0, inc, maximum, shifts):  # pragma: no cover - numba
-    """1.54t's line filter: NaN neighbours are skipped, a NaN mean leaves the pixel.
-
-    With ``maximum`` the increase of every pixel is stored in ``shifts`` (NaN where
-    the pixel stays NaN), to be summed in ImageJ's order by the caller.
-    """
-    v3 = pixels[pixel0]
-    v2 = v3
-    p = pixel0
-    for i in range(length):
-        v1 = v2
-        v2 = v3
-        if i < length - 1:
-            v3 = pixels[p + inc]
-        if maximum:
-            mx = v1 if (v1 > v3 or v3 != v3) else v3
-            if v2 > mx or mx != mx:
-                mx = v2
-            shifts[p] = mx - v2
-            pixels[p] = mx
-        else:
-            mean = ((v1 + v2) + v3) * _THIRD
-            if mean == mean:
-                pixels[p] = mean
-        p += inc
-
-
-@njit(**_NJIT)
-def _add_shifts(shifts, start, count, inc, total):  # pragma: no cover - numba
-    """Add the non-NaN ``shifts`` of one line to ``total = [sum, n]`` in line order."""
-    p = start
-    for _ in range(count):
-        s = shifts[p]
-        if s == s:
-            total[0] += np.float64(s)
-            total[1] += 1.0
-        p += inc
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _filter3x3_154(pixels, width, height, maximum):  # pragma: no cover - numba
-    """1.54t's 3x3 mean or maximum; returns the mean increase per (non-NaN) step.
-
-    The filtering runs in parallel over lines; the increases are then summed in
-    one double, in ImageJ's order (all rows, then all columns), as 1.54t does.
-    """
-    shifts = np.empty(pixels.size if maximum else 0, dtype=np.float32)
-    total = np.zeros(2, dtype=np.float64)
-    for yy in prange(height):
-        y = np.int64(yy)
-        _filter3_154(pixels, width, y * width, 1, maximum, shifts)
-    if maximum:
-        for y in range(height):
-            _add_shifts(shifts, y * width, width, 1, total)
-    for xx in prange(width):
-        x = np.int64(xx)
-        _filter3_154(pixels, height, x, width, maximum, shifts)
-    if maximum:
-        for x in range(width):
-            _add_shifts(shifts, x, height, width, total)
-    return total[0] / total[1]
-
-
-@njit(**_NJIT)
-def _filter3x3(pixels, width, height, maximum, v154):  # pragma: no cover - numba
-    """The 3x3 mean or maximum of the chosen release (see the two versions)."""
-    if v154:
-        return _filter3x3_154(pixels, width, height, maximum)
-    return _filter3x3_153(pixels, width, height, maximum)
-
-
-# --------------------------------------------------------------------------------------
 # rolling ball
 # --------------------------------------------------------------------------------------
-@njit(**_NJIT)
-def _shrink_image(img, factor):  # pragma: no cover - numba
-    """Block minimum over ``factor x factor`` blocks (partial blocks at the end)."""
-    h, w = img.shape
-    sh = (h + factor - 1) // factor
-    sw = (w + factor - 1) // factor
-    out = np.empty((sh, sw), dtype=np.float32)
-    for ys in range(sh):
-        for xs in range(sw):
-            mn = _FLT_MAX
-            for y in range(factor * ys, min(factor * ys + factor, h)):
-                for x in range(factor * xs, min(factor * xs + factor, w)):
-                    v = img[y, x]
-                    if v < mn:
-                        mn = v
-            out[ys, xs] = mn
-    return out
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _roll_ball(img, ball):  # pragma: no cover - numba
-    """Grey-scale opening with ImageJ's (non-flat) ball, windows clipped to the image.
-
-    Ball centres range over the image extended by the ball radius on every side,
-    as in ImageJ's ``rollBall``: the erosion ``z = min(pixel - ball)`` is taken over
-    the part of the patch inside the image, the background is ``max(z + ball)``.
-    The result is bit-identical to ImageJ's because min/max are order independent
-    and float rounding is monotonic: ``min(fl(a - b), fl(c - b)) == fl(min(a, c) - b)``.
-    That lets the four mirror-symmetric offsets that share a ball value be
-    combined before the subtraction (about 2.5x fewer operations).
-    """
-    h, w = img.shape
-    bw = ball.shape[0]
-    r = bw // 2
-    r2 = 2 * r
-    ph = h + 2 * r2
-    pw = w + 2 * r2
-    pad = np.full((ph, pw), _INF, dtype=np.float32)  # +inf outside: ignored by min
-    for y in range(h):
-        for x in range(w):
-            v = img[y, x]
-            # ImageJ's "if (z > zReduced)" never picks a NaN: treat NaN like "outside"
-            pad[r2 + y, r2 + x] = v if v == v else _INF
-    eh = h + r2
-    ew = w + r2
-    ero = np.empty((eh, ew), dtype=np.float32)
-    for iyy in prange(eh):  # centre row iy - r; pixel rows iy + r -/+ dy in `pad`
-        iy = np.int64(iyy)
-        row = ero[iy]
-        row[:] = _FLT_MAX  # ImageJ starts z at Float.MAX_VALUE
-        tmp = np.empty(pw, dtype=np.float32)
-        for dy in range(r + 1):
-            ya = iy + r - dy
-            yb = iy + r + dy
-            if (ya < r2 or ya >= r2 + h) and (yb < r2 or yb >= r2 + h):
-                continue
-            a = pad[ya]
-            b = pad[yb]
-            for k in range(pw):
-                va = a[k]
-                vb = b[k]
-                tmp[k] = va if va < vb else vb
-            for dx in range(r + 1):
-                bv = ball[r + dy, r + dx]
-                tl = tmp[r - dx:r - dx + ew]
-                tr = tmp[r + dx:r + dx + ew]
-                for k in range(ew):
-                    x1 = tl[k]
-                    x2 = tr[k]
-                    v = (x1 if x1 < x2 else x2) - bv
-                    d = row[k]
-                    row[k] = v if v < d else d
-    out = np.empty((h, w), dtype=np.float32)
-    for ypp in prange(h):  # centres (yp + r -/+ dy, xp + r -/+ dx) in `ero`
-        yp = np.int64(ypp)
-        orow = out[yp]
-        orow[:] = -_FLT_MAX  # ImageJ starts the background at -Float.MAX_VALUE
-        tmp = np.empty(ew, dtype=np.float32)
-        for dy in range(r + 1):
-            a = ero[yp + r - dy]
-            b = ero[yp + r + dy]
-            for k in range(ew):
-                va = a[k]
-                vb = b[k]
-                tmp[k] = va if va > vb else vb
-            for dx in range(r + 1):
-                bv = ball[r + dy, r + dx]
-                tl = tmp[r - dx:r - dx + w]
-                tr = tmp[r + dx:r + dx + w]
-                for k in range(w):
-                    x1 = tl[k]
-                    x2 = tr[k]
-                    v = (x1 if x1 > x2 else x2) + bv
-                    d = orow[k]
-                    orow[k] = v if v > d else d
-    return out
-
-
-@njit(**_NJIT)
-def _interpolation_arrays(length, small_length, factor):  # pragma: no cover - numba
-    idx = np.empty(length, dtype=np.int64)
-    wts = np.empty(length, dtype=np.float32)
-    half = factor // 2
-    for i in range(length):
-        d = i - half
-        s = d // factor
-        if d < 0 and s * factor != d:  # Java integer division truncates toward zero
-            s += 1
-        if s >= small_length - 1:
-            s = small_length - 2
-        idx[i] = s
-        dist = (np.float32(i) + _HALF) / np.float32(factor) - (np.float32(s) + _HALF)
-        wts[i] = _ONE - dist
-    return idx, wts
-
-
-@njit(**_NJIT)
-def _enlarge_image(small, height, width, factor):  # pragma: no cover - numba
-    """ImageJ's bilinear inter-/extrapolation of the shrunken background."""
-    sh, sw = small.shape
-    xi, xw = _interpolation_arrays(width, sw, factor)
-    yi, yw = _interpolation_arrays(height, sh, factor)
-    out = np.empty((height, width), dtype=np.float32)
-    line0 = np.zeros(width, dtype=np.float32)
-    line1 = np.empty(width, dtype=np.float32)
-    for x in range(width):
-        line1[x] = small[0, xi[x]] * xw[x] + small[0, xi[x] + 1] * (_ONE - xw[x])
-    y_small_line0 = -1
-    for y in range(height):
-        if y_small_line0 < yi[y]:
-            line0, line1 = line1, line0
-            y_small_line0 += 1
-            row = yi[y] + 1
-            for x in range(width):
-                line1[x] = small[row, xi[x]] * xw[x] + small[row, xi[x] + 1] * (_ONE - xw[x])
-        weight = yw[y]
-        for x in range(width):
-            out[y, x] = line0[x] * weight + line1[x] * (_ONE - weight)
-    return out
-
-
 def _rolling_ball_background(
     fp: np.ndarray, radius: float, invert: bool, presmooth: bool, v154: bool
 ) -> np.ndarray:
@@ -391,443 +116,15 @@ def _rolling_ball_background(
     if invert:
         np.negative(fp, out=fp)
     if presmooth:
-        _filter3x3(fp.reshape(-1), w, h, False, v154)
+        kernels.filter3x3(fp, maximum=False, v154=v154)
     if shrink > 1:
-        small = _roll_ball(_shrink_image(fp, shrink), ball)
-        bg = _enlarge_image(small, h, w, shrink)
+        small = kernels.roll_ball(kernels.shrink_image(fp, shrink), ball)
+        bg = kernels.enlarge_image(small, h, w, shrink)
     else:
-        bg = _roll_ball(fp, ball)
+        bg = kernels.roll_ball(fp, ball)
     if invert:
         np.negative(bg, out=bg)
     return bg
-
-
-# --------------------------------------------------------------------------------------
-# sliding paraboloid
-# --------------------------------------------------------------------------------------
-@njit(**_NJIT)
-def _d2i(x):  # pragma: no cover - numba
-    """Java's ``(int)`` cast of a double (truncating, saturating, NaN -> 0)."""
-    if x != x:
-        return 0
-    if x >= 2147483647.0:
-        return _INT_MAX
-    if x <= -2147483648.0:
-        return -2147483648
-    return int(x)
-
-
-@njit(**_NJIT)
-def _pow6(dx):  # pragma: no cover - numba
-    return dx * dx * dx * dx * dx * dx
-
-
-@njit(**_NJIT)
-def _find_touching_points(
-    pixels, start, inc, length, coeff2, cache, next_point, v154
-):  # pragma: no cover - numba
-    """Copy one line to ``cache``; chain the points a parabola may touch in ``next_point``.
-
-    Returns the line's minimum.  1.54t also chains the non-NaN neighbours of NaN
-    pixels and leaves a NaN last pixel out of the chain.
-    """
-    min_value = _FLT_MAX
-    lastpoint = 0
-    v_prev1 = np.float32(0.0)
-    v_prev2 = np.float32(0.0)
-    curvature_test = _CURV_TEST * coeff2
-    p = start
-    for i in range(length):
-        v = pixels[p]
-        cache[i] = v
-        if v < min_value:
-            min_value = v
-        if i >= 2:
-            touch = ((v_prev1 + v_prev1) - v_prev2) - v < curvature_test
-            if v154 and not touch:
-                touch = (v_prev2 != v_prev2 or v != v) and v_prev1 == v_prev1
-            if touch:
-                next_point[lastpoint] = i - 1
-                lastpoint = i - 1
-        v_prev2 = v_prev1
-        v_prev1 = v
-        p += inc
-    last = cache[length - 1]
-    if v154 and last != last:
-        next_point[lastpoint] = _INT_MAX
-    else:
-        next_point[lastpoint] = length - 1
-        next_point[length - 1] = _INT_MAX
-    return min_value
-
-
-@njit(**_NJIT)
-def _corrected_edges(
-    cache, length, coeff2, first_corner, last_corner, edges, v154
-):  # pragma: no cover - numba
-    """Both edge values of a line estimated without edge particles (``edges``).
-
-    The line through the outermost inner touching points, plus a 6th-order
-    polynomial that allows for vignetting, plus the parabola up to the edge.
-    1.54t gives NaN (no estimate) when no inner point was touched or when the
-    baseline is too short for a slope.
-    """
-    if v154 and first_corner > last_corner:
-        edges[0] = np.float32(np.nan)
-        edges[1] = np.float32(np.nan)
-        return
-    if 4 * first_corner >= length and (not v154 or cache[0] == cache[0]):
-        first_corner = 0
-    last = cache[length - 1]
-    if 4 * (length - 1 - last_corner) >= length and (not v154 or last == last):
-        last_corner = length - 1
-    v1 = cache[first_corner]
-    v2 = cache[last_corner]
-    span_f = np.float32(last_corner - first_corner)
-    if v154 and last_corner - first_corner <= length // 4 + 1:
-        slope = np.float32(np.nan)
-    else:
-        slope = (v2 - v1) / span_f
-    value0 = v1 - slope * np.float32(first_corner)
-    coeff6 = np.float32(0.0)
-    mid = _HALF * np.float32(last_corner + first_corner)
-    for i in range((length + 2) // 3, (2 * length) // 3 + 1):
-        dx = (np.float32(i) - mid) * _TWO / span_f
-        poly6 = _pow6(dx) - _ONE
-        if cache[i] < (value0 + slope * np.float32(i)) + coeff6 * poly6:
-            coeff6 = -((value0 + slope * np.float32(i)) - cache[i]) / poly6
-    dx = (np.float32(first_corner) - mid) * _TWO / span_f
-    fc = np.float32(first_corner)
-    edges[0] = (value0 + coeff6 * (_pow6(dx) - _ONE)) + coeff2 * fc * fc
-    dx = (np.float32(last_corner) - mid) * _TWO / span_f
-    lc = np.float32(length - 1 - last_corner)
-    edges[1] = (
-        ((value0 + np.float32(length - 1) * slope) + coeff6 * (_pow6(dx) - _ONE))
-        + coeff2 * lc * lc
-    )
-
-
-@njit(**_NJIT)
-def _line_slide_parabola(
-    pixels, start, inc, length, coeff2, cache, next_point, edges, want_edges, v154
-):  # pragma: no cover - numba
-    """Slide a parabola (curvature ``2*coeff2``) under one line of ``pixels``.
-
-    Points that the parabola does not touch are replaced by the parabola.  With
-    ``want_edges`` the two estimated edge values (corrected for edge particles,
-    allowing for vignetting as a 6th-order polynomial) are written to ``edges``.
-    ``v154`` selects ImageJ 1.54t's rules (NaN pixels are bridged; the corners are
-    the first and last *inner* touching points) instead of 1.53t's.  Returns True
-    where 1.53t never finishes: no slope below ``Float.MAX_VALUE`` was found, so it
-    goes back to the line's start and repeats itself for ever.
-    """
-    min_value = _find_touching_points(
-        pixels, start, inc, length, coeff2, cache, next_point, v154
-    )
-    first_corner = length if v154 else length - 1
-    last_corner = 0
-    i1 = 0
-    if v154 and cache[0] != cache[0]:  # a line that starts with NaN starts later
-        i1 = next_point[0]
-    while i1 < length - 1:
-        v1 = cache[i1]
-        min_slope = _FLT_MAX
-        i2 = 0
-        search_to = length
-        recalculate = 0
-        j = next_point[i1]
-        while j < search_to:
-            v2 = cache[j]
-            if v154 and v2 != v2:  # no parabola can end on NaN: give up this line
-                i1 = length - 1
-                break
-            dj = np.float32(j - i1)
-            slope = (v2 - v1) / dj + coeff2 * dj
-            if slope < min_slope:
-                min_slope = slope
-                i2 = j
-                recalculate = -3
-            if recalculate == 0:
-                b = np.float64(_HALF * min_slope / coeff2)
-                span = _d2i(b + math.sqrt(b * b + np.float64((v1 - min_value) / coeff2)) + 1.0)
-                max_search = i1 + span
-                if max_search > _INT_MAX:  # int overflow as in Java
-                    max_search -= 4294967296
-                if max_search < search_to and max_search > 0:
-                    search_to = max_search
-            j = next_point[j]
-            recalculate += 1
-        if v154:
-            if i2 <= i1:  # no second point (e.g. all NaN)
-                i2 = length - 1
-            if first_corner >= length and i1 > 0:
-                first_corner = i1
-            if i2 < length - 1:
-                last_corner = i2
-        else:
-            if i2 == 0:  # 1.53t would restart the line here, endlessly
-                return True
-            if i1 == 0:
-                first_corner = i2
-            if i2 == length - 1:
-                last_corner = i1
-        p = start + (i1 + 1) * inc
-        for jj in range(i1 + 1, i2):
-            dj = np.float32(jj - i1)
-            pixels[p] = v1 + dj * (min_slope - dj * coeff2)
-            p += inc
-        i1 = i2
-
-    if want_edges:
-        _corrected_edges(cache, length, coeff2, first_corner, last_corner, edges, v154)
-    return False
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _filter1d(pixels, width, height, direction, coeff2, v154):  # pragma: no cover - numba
-    """Slide the parabola along all lines of one direction (as ImageJ's ``filter1D``).
-
-    Returns True if ImageJ 1.53t would never finish one of the lines.
-    """
-    start_line = 0
-    n_lines = 0
-    line_inc = 0
-    point_inc = 0
-    length = 0
-    if direction == _X_DIRECTION:
-        n_lines = height
-        line_inc = width
-        point_inc = 1
-        length = width
-    elif direction == _Y_DIRECTION:
-        n_lines = width
-        line_inc = 1
-        point_inc = width
-        length = height
-    elif direction == _DIAGONAL_1A:
-        n_lines = width - 2
-        line_inc = 1
-        point_inc = width + 1
-    elif direction == _DIAGONAL_1B:
-        start_line = 1
-        n_lines = height - 2
-        line_inc = width
-        point_inc = width + 1
-    elif direction == _DIAGONAL_2A:
-        start_line = 2
-        n_lines = width
-        line_inc = 1
-        point_inc = width - 1
-    else:  # _DIAGONAL_2B
-        n_lines = height - 2
-        line_inc = width
-        point_inc = width - 1
-    stuck = np.zeros(max(n_lines, 0), dtype=np.bool_)
-    for ii in prange(start_line, n_lines):  # the lines of one direction are disjoint
-        i = np.int64(ii)
-        start_pixel = i * line_inc
-        if direction == _DIAGONAL_2B:
-            start_pixel += width - 1
-        if direction == _DIAGONAL_1A:
-            n = min(height, width - i)
-        elif direction == _DIAGONAL_1B:
-            n = min(width, height - i)
-        elif direction == _DIAGONAL_2A:
-            n = min(height, i + 1)
-        elif direction == _DIAGONAL_2B:
-            n = min(width, height - i)
-        else:
-            n = length
-        cache = np.empty(n, dtype=np.float32)
-        next_point = np.empty(n, dtype=np.int64)
-        edges = np.zeros(2, dtype=np.float32)
-        stuck[i] = _line_slide_parabola(
-            pixels, start_pixel, point_inc, n, coeff2, cache, next_point, edges, False, v154
-        )
-    return stuck.any()
-
-
-@njit(**_NJIT)
-def _add_corner(corners, counts, k, value, first, v154):  # pragma: no cover - numba
-    """Add one edge estimate to corner ``k`` (1.54t skips NaN estimates and counts)."""
-    if v154:
-        if value == value:
-            corners[k] += value
-            counts[k] += 1
-    elif first:
-        corners[k] = value
-    else:
-        corners[k] += value
-
-
-@njit(**_NJIT)
-def _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):  # pragma: no cover
-    """Lower corner pixels that look like foreground to the estimated background.
-
-    Note that, as in ImageJ, the edge rows/columns and the four corner diagonals are
-    themselves parabola-filtered in the process.  1.53t averages the three estimates
-    of each corner; 1.54t averages those that are not NaN and also replaces a NaN
-    corner pixel.  Returns True if ImageJ 1.53t would never finish one of the lines
-    (the pixels are then left half done).
-    """
-    corners = np.zeros(4, dtype=np.float32)
-    counts = np.zeros(4, dtype=np.int64)
-    e = np.zeros(2, dtype=np.float32)
-    w1 = width - 1
-    last_row = (height - 1) * width
-    diag = min(width, height)
-    c2d = _TWO * coeff2
-    # (first pixel, step, length, coefficient, corner of e[0], corner of e[1] or -1):
-    # top and bottom rows, left and right columns, then the four corner diagonals
-    lines = ((0, 1, width, coeff2, 0, 1), (last_row, 1, width, coeff2, 2, 3),
-             (0, width, height, coeff2, 0, 2), (w1, width, height, coeff2, 1, 3),
-             (0, 1 + width, diag, c2d, 0, -1), (w1, w1, diag, c2d, 1, -1),
-             (last_row, 1 - width, diag, c2d, 2, -1),
-             (width * height - 1, -1 - width, diag, c2d, 3, -1))
-    n = 0
-    for start, inc, length, coefficient, c0, c1 in lines:
-        if _line_slide_parabola(
-            pixels, start, inc, length, coefficient, cache, next_point, e, True, v154
-        ):
-            return True
-        first = n < 2  # 1.53t assigns the rows' estimates and adds the others
-        _add_corner(corners, counts, c0, e[0], first, v154)
-        if c1 >= 0:
-            _add_corner(corners, counts, c1, e[1], first, v154)
-        n += 1
-    idx = (0, w1, last_row, width * height - 1)
-    for k in range(4):
-        divisor = np.float32(counts[k]) if v154 else np.float32(3.0)
-        est = corners[k] / divisor
-        v = pixels[idx[k]]
-        if v > est or (v154 and v != v):
-            pixels[idx[k]] = est
-    return False
-
-
-@njit(**_NJIT)
-def _sliding_paraboloid(
-    pixels, width, height, radius, invert, presmooth, corners, v154
-):  # pragma: no cover - numba
-    """ImageJ's ``slidingParaboloidFloatBackground`` (1.53t or 1.54t) on a flat float32 array.
-
-    Returns True (leaving ``pixels`` half done) where ImageJ 1.53t never finishes.
-    """
-    n = max(width, height)
-    cache = np.empty(n, dtype=np.float32)
-    next_point = np.empty(n, dtype=np.int64)
-    coeff2 = _HALF / radius
-    coeff2diag = _ONE / radius
-    if invert:
-        for i in range(pixels.size):
-            pixels[i] = -pixels[i]
-    shift_by = np.float32(0.0)
-    if presmooth:
-        shift_by = np.float32(_filter3x3(pixels, width, height, True, v154))
-        _filter3x3(pixels, width, height, False, v154)
-        if v154:  # 1.54t's mean increase is per row or column step: half of 1.53t's
-            shift_by = _TWO * shift_by
-    if corners and _correct_corners(pixels, width, height, coeff2, cache, next_point, v154):
-        return True
-    passes = ((_X_DIRECTION, coeff2), (_Y_DIRECTION, coeff2), (_X_DIRECTION, coeff2),
-              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag),
-              (_DIAGONAL_2A, coeff2diag), (_DIAGONAL_2B, coeff2diag),
-              (_DIAGONAL_1A, coeff2diag), (_DIAGONAL_1B, coeff2diag))
-    for direction, coefficient in passes:
-        if _filter1d(pixels, width, height, direction, coefficient, v154):
-            return True
-    if invert:
-        for i in range(pixels.size):
-            pixels[i] = -(pixels[i] - shift_by)
-    elif presmooth:
-        for i in range(pixels.size):
-            pixels[i] = pixels[i] - shift_by
-    return False
-
-
-# --------------------------------------------------------------------------------------
-# RGB <-> HSB (java.awt.Color, as used by ColorProcessor.getHSB / setHSB)
-# --------------------------------------------------------------------------------------
-@njit(**_NJIT)
-def _rgb_to_hsb_bytes(rgb):  # pragma: no cover - numba
-    h, w, _ = rgb.shape
-    out = np.empty((3, h, w), dtype=np.uint8)
-    c255 = np.float32(255.0)
-    for y in range(h):
-        for x in range(w):
-            r = np.int64(rgb[y, x, 0])
-            g = np.int64(rgb[y, x, 1])
-            b = np.int64(rgb[y, x, 2])
-            cmax = max(r, g, b)
-            cmin = min(r, g, b)
-            bright = np.float32(cmax) / c255
-            if cmax != 0:
-                sat = np.float32(cmax - cmin) / np.float32(cmax)
-            else:
-                sat = np.float32(0.0)
-            if sat == 0:
-                hue = np.float32(0.0)
-            else:
-                den = np.float32(cmax - cmin)
-                redc = np.float32(cmax - r) / den
-                greenc = np.float32(cmax - g) / den
-                bluec = np.float32(cmax - b) / den
-                if r == cmax:
-                    hue = bluec - greenc
-                elif g == cmax:
-                    hue = (_TWO + redc) - bluec
-                else:
-                    hue = (np.float32(4.0) + greenc) - redc
-                hue = hue / np.float32(6.0)
-                if hue < 0:
-                    hue = hue + _ONE
-            out[0, y, x] = np.uint8(int(np.float64(hue) * 255.0) & 255)
-            out[1, y, x] = np.uint8(int(np.float64(sat) * 255.0) & 255)
-            out[2, y, x] = np.uint8(int(np.float64(bright) * 255.0) & 255)
-    return out
-
-
-@njit(**_NJIT)
-def _to_byte(v):  # pragma: no cover - numba
-    return np.uint8(int(v * np.float32(255.0) + _HALF) & 255)
-
-
-@njit(**_NJIT)
-def _hsb_bytes_to_rgb(hb, sb, bb):  # pragma: no cover - numba
-    h, w = hb.shape
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    for y in range(h):
-        for x in range(w):
-            hue = np.float32(np.float64(hb[y, x]) / 255.0)
-            sat = np.float32(np.float64(sb[y, x]) / 255.0)
-            bri = np.float32(np.float64(bb[y, x]) / 255.0)
-            if sat == 0:
-                r = g = b = _to_byte(bri)
-            else:
-                hh = (hue - np.float32(math.floor(np.float64(hue)))) * np.float32(6.0)
-                f = hh - np.float32(math.floor(np.float64(hh)))
-                p = bri * (_ONE - sat)
-                q = bri * (_ONE - sat * f)
-                t = bri * (_ONE - sat * (_ONE - f))
-                sector = int(hh)
-                if sector == 0:
-                    r, g, b = _to_byte(bri), _to_byte(t), _to_byte(p)
-                elif sector == 1:
-                    r, g, b = _to_byte(q), _to_byte(bri), _to_byte(p)
-                elif sector == 2:
-                    r, g, b = _to_byte(p), _to_byte(bri), _to_byte(t)
-                elif sector == 3:
-                    r, g, b = _to_byte(p), _to_byte(q), _to_byte(bri)
-                elif sector == 4:
-                    r, g, b = _to_byte(t), _to_byte(p), _to_byte(bri)
-                elif sector == 5:
-                    r, g, b = _to_byte(bri), _to_byte(p), _to_byte(q)
-                else:
-                    r = g = b = np.uint8(0)
-            out[y, x, 0] = r
-            out[y, x, 1] = g
-            out[y, x, 2] = b
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -844,16 +141,12 @@ def _is_154(version: str) -> bool:
 
 @contextmanager
 def _threads_for(n_pixels: int) -> Iterator[None]:
-    """One numba thread (for the calling thread only) while a small plane is processed."""
+    """One kernel thread (for the calling thread only) while a small plane is processed."""
     if n_pixels >= _SERIAL_BELOW_PIXELS:
         yield
         return
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with limit_threads(1):
         yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _background(
@@ -875,9 +168,9 @@ def _background(
                 "use imagej_version='1.54t' or the rolling ball"
             )
         with _threads_for(fp.size):
-            endless = _sliding_paraboloid(
-                fp.reshape(-1), w, h, np.float32(radius), invert, presmooth, correct_corners,
-                v154,
+            endless = kernels.sliding_paraboloid(
+                fp, radius, invert=invert, presmooth=presmooth,
+                correct_corners=correct_corners, v154=v154,
             )
         if endless:
             raise ValueError(
@@ -1025,7 +318,7 @@ def imagej_subtract(
             for c in range(3):
                 out[k, ..., c] = _process_gray(np.ascontiguousarray(plane[..., c]), *settings)
         else:
-            hsb = _rgb_to_hsb_bytes(np.ascontiguousarray(plane))
+            hsb = kernels.rgb_to_hsb_bytes(np.ascontiguousarray(plane))
             bright = _process_gray(hsb[2], *settings)
-            out[k] = _hsb_bytes_to_rgb(hsb[0], hsb[1], np.ascontiguousarray(bright))
+            out[k] = kernels.hsb_bytes_to_rgb(hsb[0], hsb[1], np.ascontiguousarray(bright))
     return out.reshape(arr.shape)
