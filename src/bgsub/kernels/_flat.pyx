@@ -5,11 +5,15 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memcpy
 
+ctypedef unsigned char u8
+ctypedef unsigned short u16
+ctypedef unsigned int u32
+
 ctypedef fused pixel:
-    unsigned char
-    unsigned short
+    u8
+    u16
     short
-    unsigned int
+    u32
     int
     float
     double
@@ -17,31 +21,124 @@ ctypedef fused pixel:
 
 # ---------------------------------------------------------------------------
 # Element loops. ``min(a, b)`` is Python's (``b if b < a else a``, as in the numba
-# kernels this replaces), which decides the result for signed zeros and NaN.
+# kernels this replaces), which decides the result for signed zeros and NaN. The hot
+# ones are C compiled for several instruction sets (SSE2, AVX2, AVX-512) and chosen
+# when the module loads (GCC's target_clones on x86-64 Linux; plain C elsewhere).
 # ---------------------------------------------------------------------------
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define FLAT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    #else
+    #define FLAT_CLONES
+    #endif
+    #define FLAT_R __restrict
+
+    #define FLAT_LOOPS(S, T) \\
+    static inline void flat_min_update_##S(T* FLAT_R o, const T* FLAT_R a, const T* FLAT_R b, \\
+                                           Py_ssize_t n) { \\
+        for (Py_ssize_t i = 0; i < n; i++) { \\
+            T v = b[i] < a[i] ? b[i] : a[i]; \\
+            o[i] = v < o[i] ? v : o[i]; \\
+        } \\
+    } \\
+    static inline void flat_pair_min_##S(T* FLAT_R d, const T* FLAT_R a, const T* FLAT_R b, \\
+                                         Py_ssize_t n) { \\
+        for (Py_ssize_t i = 0; i < n; i++) d[i] = b[i] < a[i] ? b[i] : a[i]; \\
+    } \\
+    static inline void flat_pair_max_##S(T* FLAT_R d, const T* FLAT_R a, const T* FLAT_R b, \\
+                                         Py_ssize_t n) { \\
+        for (Py_ssize_t i = 0; i < n; i++) d[i] = b[i] > a[i] ? b[i] : a[i]; \\
+    } \\
+    static inline void flat_fold_min_##S(T* FLAT_R acc, const T* FLAT_R s, Py_ssize_t n) { \\
+        for (Py_ssize_t i = 0; i < n; i++) acc[i] = s[i] < acc[i] ? s[i] : acc[i]; \\
+    } \\
+    static inline void flat_fold_max_##S(T* FLAT_R acc, const T* FLAT_R s, Py_ssize_t n) { \\
+        for (Py_ssize_t i = 0; i < n; i++) acc[i] = s[i] > acc[i] ? s[i] : acc[i]; \\
+    }
+
+    FLAT_LOOPS(u8, unsigned char)
+    FLAT_LOOPS(u16, unsigned short)
+    FLAT_LOOPS(i16, short)
+    FLAT_LOOPS(u32, unsigned int)
+    FLAT_LOOPS(i32, int)
+    FLAT_LOOPS(f32, float)
+    FLAT_LOOPS(f64, double)
+
+    /* kind: 0 u8, 1 u16, 2 i16, 3 u32, 4 i32, 5 f32, 6 f64 */
+    #define FLAT_SWITCH(kind, CALL) switch (kind) { \\
+        case 0: CALL(u8, unsigned char); break; \\
+        case 1: CALL(u16, unsigned short); break; \\
+        case 2: CALL(i16, short); break; \\
+        case 3: CALL(u32, unsigned int); break; \\
+        case 4: CALL(i32, int); break; \\
+        case 5: CALL(f32, float); break; \\
+        default: CALL(f64, double); break; \\
+    }
+
+    /* out[i] = min(out[i], min(a[i], b[i])) */
+    static FLAT_CLONES void flat_min_update(int kind, void* out, const void* a, const void* b,
+                                            Py_ssize_t n) {
+        #define FLAT_CALL(S, T) flat_min_update_##S((T*)out, (const T*)a, (const T*)b, n)
+        FLAT_SWITCH(kind, FLAT_CALL)
+        #undef FLAT_CALL
+    }
+
+    /* dst[i] = max(a[i], b[i]) or min(a[i], b[i]); dst overlaps neither */
+    static FLAT_CLONES void flat_pair(int kind, int use_max, void* dst, const void* a,
+                                      const void* b, Py_ssize_t n) {
+        #define FLAT_CALL(S, T) if (use_max) flat_pair_max_##S((T*)dst, (const T*)a, (const T*)b, n); \\
+                                else flat_pair_min_##S((T*)dst, (const T*)a, (const T*)b, n)
+        FLAT_SWITCH(kind, FLAT_CALL)
+        #undef FLAT_CALL
+    }
+
+    /* acc[i] = max(acc[i], src[i]) or min(acc[i], src[i]) */
+    static FLAT_CLONES void flat_fold(int kind, int use_max, void* acc, const void* src,
+                                      Py_ssize_t n) {
+        #define FLAT_CALL(S, T) if (use_max) flat_fold_max_##S((T*)acc, (const T*)src, n); \\
+                                else flat_fold_min_##S((T*)acc, (const T*)src, n)
+        FLAT_SWITCH(kind, FLAT_CALL)
+        #undef FLAT_CALL
+    }
+    """
+    void flat_min_update(int kind, void* out, const void* a, const void* b,
+                         Py_ssize_t n) noexcept nogil
+    void flat_pair(int kind, int use_max, void* dst, const void* a, const void* b,
+                   Py_ssize_t n) noexcept nogil
+    void flat_fold(int kind, int use_max, void* acc, const void* src, Py_ssize_t n) noexcept nogil
+
+
+cdef inline int _kind(const pixel* p) noexcept nogil:
+    """The element type's code in the C loops' ``switch``."""
+    if pixel is u8:
+        return 0
+    elif pixel is u16:
+        return 1
+    elif pixel is short:
+        return 2
+    elif pixel is u32:
+        return 3
+    elif pixel is int:
+        return 4
+    elif pixel is float:
+        return 5
+    else:
+        return 6
 
 
 cdef inline void _pair(pixel* dst, const pixel* a, const pixel* b, Py_ssize_t n,
                        bint use_max) noexcept nogil:
     """``dst = max(a, b)`` or ``min(a, b)`` element-wise (``dst`` overlaps neither)."""
-    cdef Py_ssize_t i
-    if use_max:
-        for i in range(n):
-            dst[i] = b[i] if b[i] > a[i] else a[i]
-    else:
-        for i in range(n):
-            dst[i] = b[i] if b[i] < a[i] else a[i]
+    if n > 0:
+        flat_pair(_kind(dst), use_max, dst, a, b, n)
 
 
 cdef inline void _fold(pixel* acc, const pixel* src, Py_ssize_t n, bint use_max) noexcept nogil:
     """``acc = max(acc, src)`` or ``min(acc, src)`` element-wise."""
-    cdef Py_ssize_t i
-    if use_max:
-        for i in range(n):
-            acc[i] = src[i] if src[i] > acc[i] else acc[i]
-    else:
-        for i in range(n):
-            acc[i] = src[i] if src[i] < acc[i] else acc[i]
+    if n > 0:
+        flat_fold(_kind(acc), use_max, acc, src, n)
 
 
 cdef inline void _copy_line(pixel* dst, const pixel* src, Py_ssize_t n) noexcept nogil:
@@ -82,11 +179,8 @@ cdef void _build_sparse_table(const pixel* row, Py_ssize_t n, pixel* table, Py_s
 cdef inline void _min_update(pixel* out_row, const pixel* la, const pixel* lb,
                              Py_ssize_t n) noexcept nogil:
     """``out_row[x] = min(out_row[x], min(la[x], lb[x]))``."""
-    cdef Py_ssize_t x
-    cdef pixel v
-    for x in range(n):
-        v = lb[x] if lb[x] < la[x] else la[x]
-        out_row[x] = v if v < out_row[x] else out_row[x]
+    if n > 0:
+        flat_min_update(_kind(out_row), out_row, la, lb, n)
 
 
 def rows_min(const pixel[:, :, ::1] src, pixel[:, :, ::1] out, const int64_t[:, ::1] rowk,
