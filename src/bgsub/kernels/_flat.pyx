@@ -66,6 +66,40 @@ cdef extern from *:
     FLAT_LOOPS(f32, float)
     FLAT_LOOPS(f64, double)
 
+    /* dst[x] = min/max(src[x - w : x + w + 1]) (see _row_window in the .pyx) */
+    #define FLAT_ROW_WINDOW(S, T) \
+    static inline void flat_row_window_##S(const T* src, Py_ssize_t n, T* dst, Py_ssize_t w, \
+                                           int use_max, T ident, T* pa, T* pb) { \
+        Py_ssize_t width = n + 2 * w, k = 2 * w + 1, span = 1, m, i; \
+        T* cur = pa; \
+        T* other = pb; \
+        T* swap; \
+        for (i = 0; i < w; i++) { \
+            cur[i] = ident; \
+            cur[w + n + i] = ident; \
+        } \
+        memcpy(cur + w, src, (size_t)n * sizeof(T)); \
+        while (2 * span <= k) { \
+            m = width - 2 * span + 1; \
+            if (use_max) flat_pair_max_##S(other, cur, cur + span, m); \
+            else flat_pair_min_##S(other, cur, cur + span, m); \
+            swap = cur; \
+            cur = other; \
+            other = swap; \
+            span *= 2; \
+        } \
+        if (use_max) flat_pair_max_##S(dst, cur, cur + k - span, n); \
+        else flat_pair_min_##S(dst, cur, cur + k - span, n); \
+    }
+
+    FLAT_ROW_WINDOW(u8, unsigned char)
+    FLAT_ROW_WINDOW(u16, unsigned short)
+    FLAT_ROW_WINDOW(i16, short)
+    FLAT_ROW_WINDOW(u32, unsigned int)
+    FLAT_ROW_WINDOW(i32, int)
+    FLAT_ROW_WINDOW(f32, float)
+    FLAT_ROW_WINDOW(f64, double)
+
     /* kind: 0 u8, 1 u16, 2 i16, 3 u32, 4 i32, 5 f32, 6 f64 */
     #define FLAT_SWITCH(kind, CALL) switch (kind) { \\
         case 0: CALL(u8, unsigned char); break; \\
@@ -102,7 +136,19 @@ cdef extern from *:
         FLAT_SWITCH(kind, FLAT_CALL)
         #undef FLAT_CALL
     }
+
+    /* the row window, one call per row (the doubling steps are short on narrow images) */
+    static FLAT_CLONES void flat_row_window(int kind, const void* src, Py_ssize_t n, void* dst,
+                                            Py_ssize_t w, int use_max, const void* ident,
+                                            void* pa, void* pb) {
+        #define FLAT_CALL(S, T) flat_row_window_##S((const T*)src, n, (T*)dst, w, use_max, \
+                                                    *(const T*)ident, (T*)pa, (T*)pb)
+        FLAT_SWITCH(kind, FLAT_CALL)
+        #undef FLAT_CALL
+    }
     """
+    void flat_row_window(int kind, const void* src, Py_ssize_t n, void* dst, Py_ssize_t w,
+                         int use_max, const void* ident, void* pa, void* pb) noexcept nogil
     void flat_min_update(int kind, void* out, const void* a, const void* b,
                          Py_ssize_t n) noexcept nogil
     void flat_pair(int kind, int use_max, void* dst, const void* a, const void* b,
@@ -243,25 +289,13 @@ def rows_min(const pixel[:, :, ::1] src, pixel[:, :, ::1] out, const int64_t[:, 
 # ---------------------------------------------------------------------------
 
 
-cdef void _row_window(const pixel* src, Py_ssize_t n, pixel* dst, Py_ssize_t w, bint use_max,
-                      pixel ident, pixel* pa, pixel* pb) noexcept nogil:
-    """``dst[x] = min/max(src[x - w : x + w + 1])`` by doubling steps on the row padded
-    with ``ident``; ``pa`` and ``pb`` hold ``n + 2w``."""
-    cdef Py_ssize_t width = n + 2 * w, k = 2 * w + 1, span = 1, m
-    cdef pixel* cur = pa
-    cdef pixel* other = pb
-    cdef pixel* swap
-    _fill(cur, ident, w)
-    _fill(cur + w + n, ident, w)
-    _copy_line(cur + w, src, n)
-    while 2 * span <= k:
-        m = width - 2 * span + 1
-        _pair(other, cur, cur + span, m, use_max)
-        swap = cur
-        cur = other
-        other = swap
-        span *= 2
-    _pair(dst, cur, cur + k - span, n, use_max)
+cdef inline void _row_window(const pixel* src, Py_ssize_t n, pixel* dst, Py_ssize_t w,
+                             bint use_max, pixel ident, pixel* pa, pixel* pb) noexcept nogil:
+    """``dst[x] = min/max(src[x - w : x + w + 1])`` along a row, out-of-row pixels ignored:
+    the row padded with ``ident`` takes ``log2(2w + 1)`` doubling steps (``p[j] =
+    min(p[j], p[j + span])``), then two overlapping look-ups answer every window. ``pa`` and
+    ``pb`` hold ``n + 2w``. (The loop is the C ``flat_row_window`` above.)"""
+    flat_row_window(_kind(dst), src, n, dst, w, use_max, &ident, pa, pb)
 
 
 cdef void _row_stages(const pixel* src, pixel* dst, Py_ssize_t n, const int64_t* ws,

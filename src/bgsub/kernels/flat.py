@@ -314,6 +314,9 @@ def threads_for(work: float) -> int:
 def parallel_region(work: float, chunksize: int = 1) -> Iterator[int]:
     """Yield :func:`threads_for` ``(work)`` and limit the kernels called inside to it.
 
+    Kept for callers written for numba's regions; new code passes ``threads_for(work)``
+    to the kernel.
+
     Parameters
     ----------
     work : float
