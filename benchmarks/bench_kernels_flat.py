@@ -5,9 +5,9 @@ Prints one table row per (operation, footprint, radius, peer) on a 2048x2048 uin
 
 * ``ours``   best wall time of a few warm calls (both cores; fast calls are repeated
   for half a second), and ``cpu`` the CPU time (all threads) of that call;
-* ``cold``   the first call in this process, including numba compilation or loading
-  from numba's on-disk cache (run with ``NUMBA_CACHE_DIR`` set to an empty directory to
-  see the compile-from-scratch time);
+* ``cold``   the first call in a new Python process (the kernels are compiled when the
+  package is built, so this is the warm time plus one-off set-up such as starting the
+  thread team);
 * ``peer``   the peer's wall time (``peer cpu``: its CPU time). Slow peers are timed on
   a centred crop and scaled by the pixel count (marked ``crop NxN x k`` in the note
   column); the difference column then compares our result with the peer's on that crop;
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +41,14 @@ try:
     import cv2
 except ImportError:  # pragma: no cover - optional peer
     cv2 = None
+
+
+# Our functions by operation name, so that a new process can make the same call cold.
+OURS: dict[str, Callable[[np.ndarray, int, str], np.ndarray]] = {
+    "opening": flat_opening,
+    "median": median_filter,
+    "mean": mean_filter,
+}
 
 
 @dataclass
@@ -90,10 +100,25 @@ def best_time(func: Callable[[], object], repeat: int) -> tuple[float, float, ob
     return best[0], best[1], result
 
 
-def timed_first(func: Callable[[], object]) -> tuple[float, object]:
+def bench_image(size: int, dtype: str) -> np.ndarray:
+    """The benchmark image as uint16, or its high byte as uint8."""
+    img = make_image(size)
+    return (img >> 8).astype(np.uint8) if dtype == "uint8" else img
+
+
+def cold_call(op: str, shape: str, r: int, size: int, dtype: str) -> float:
+    """Seconds of the first call of ``OURS[op]`` in a new Python process."""
+    cmd = [sys.executable, __file__, "--cold", op, shape, str(r), "--size", str(size),
+           "--dtype", dtype]
+    return float(subprocess.run(cmd, capture_output=True, check=True, text=True).stdout)
+
+
+def print_cold_call(op: str, shape: str, r: int, size: int, dtype: str) -> None:
+    """The child side of :func:`cold_call`: time one first call and print the seconds."""
+    img = bench_image(size, dtype)
     t0 = time.perf_counter()
-    result = func()
-    return time.perf_counter() - t0, result
+    OURS[op](img, r, shape)
+    print(time.perf_counter() - t0)
 
 
 def crop(img: np.ndarray, side: int) -> np.ndarray:
@@ -118,11 +143,11 @@ class Bench:
         self.rows: list[Row] = []
         self._cold: dict[tuple, tuple[float, float, float, np.ndarray]] = {}
 
-    def ours(self, op: str, shape: str, r: int, func: Callable[[np.ndarray], np.ndarray]):
+    def ours(self, op: str, shape: str, r: int):
         key = (op, shape, r, self.img.dtype.str)
         if key not in self._cold:
-            cold, _ = timed_first(lambda: func(self.img))
-            warm, cpu, out = best_time(lambda: func(self.img), self.repeat)
+            cold = cold_call(op, shape, r, self.img.shape[0], self.img.dtype.name)
+            warm, cpu, out = best_time(lambda: OURS[op](self.img, r, shape), self.repeat)
             self._cold[key] = (warm, cpu, cold, out)
         return self._cold[key]
 
@@ -131,14 +156,13 @@ class Bench:
         op: str,
         shape: str,
         r: int,
-        func: Callable[[np.ndarray], np.ndarray],
         peer: str,
         peer_func: Callable[[np.ndarray], np.ndarray],
         crop_side: int | None = None,
         border: int = 0,
         peer_repeat: int = 1,
     ) -> None:
-        warm, cpu, cold, out = self.ours(op, shape, r, func)
+        warm, cpu, cold, out = self.ours(op, shape, r)
         size = f"{self.img.shape[0]}x{self.img.shape[1]}"
         if crop_side is None or crop_side >= self.img.shape[0]:
             peer_time, peer_cpu, ref = best_time(lambda: peer_func(self.img), peer_repeat)
@@ -149,7 +173,7 @@ class Bench:
             t, c, ref = best_time(lambda: peer_func(part), peer_repeat)
             scale = self.img.size / part.size
             peer_time, peer_cpu = t * scale, c * scale
-            diff = max_diff(func(part), ref, border)
+            diff = max_diff(OURS[op](part, r, shape), ref, border)
             note = f"crop {crop_side}x{crop_side} x{scale:g}"
         if border:
             note = (note + "; " if note else "") + f"diff {border}px from border"
@@ -179,24 +203,21 @@ def run(size: int, quick: bool) -> None:
     from skimage import morphology
     from skimage.filters import rank
 
-    img = make_image(size)
+    img = bench_image(size, "uint16")
     bench = Bench(img, repeat=5)
     disk_radii = [10, 25, 50]
     print(f"# load average before start: {os.getloadavg()}")
-    print(f"# numba cache dir: {os.environ.get('NUMBA_CACHE_DIR', '(default: __pycache__)')}")
     print(HEADER)
 
     # flat opening, disk
     for r in disk_radii:
         fp = footprint_array(r, "disk", ndim=2)
-        ours = lambda a, r=r: flat_opening(a, r)  # noqa: E731
         if cv2 is not None:
             kernel = fp.astype(np.uint8)
             bench.add(
                 "opening",
                 "disk",
                 r,
-                ours,
                 "cv2.morphologyEx",
                 lambda a, k=kernel: cv2.morphologyEx(a, cv2.MORPH_OPEN, k),
                 peer_repeat=2,
@@ -205,7 +226,6 @@ def run(size: int, quick: bool) -> None:
             "opening",
             "disk",
             r,
-            ours,
             "skimage opening",
             lambda a, fp=fp: morphology.opening(a, fp),
             crop_side=256,
@@ -213,7 +233,7 @@ def run(size: int, quick: bool) -> None:
 
     # flat opening, box: uint16 and uint8 (the image's high byte)
     if cv2 is not None:
-        for image in (img, (img >> 8).astype(np.uint8)):
+        for image in (img, bench_image(size, "uint8")):
             bench.img = image
             for r in [10, 50, 200]:
                 kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
@@ -221,7 +241,6 @@ def run(size: int, quick: bool) -> None:
                     "opening",
                     "box",
                     r,
-                    lambda a, r=r: flat_opening(a, r, "box"),
                     "cv2.morphologyEx",
                     lambda a, k=kernel: cv2.morphologyEx(a, cv2.MORPH_OPEN, k),
                     peer_repeat=5,
@@ -232,13 +251,11 @@ def run(size: int, quick: bool) -> None:
     scipy_crop = {10: 256, 25: 192, 50: 128}
     for r in disk_radii:
         fp = footprint_array(r, "disk", ndim=2)
-        ours = lambda a, r=r: median_filter(a, r)  # noqa: E731
         if not quick:
             bench.add(
                 "median",
                 "disk",
                 r,
-                ours,
                 "scipy median_filter",
                 lambda a, fp=fp: ndi.median_filter(a, footprint=fp, mode="reflect"),
                 crop_side=scipy_crop[r],
@@ -247,7 +264,6 @@ def run(size: int, quick: bool) -> None:
             "median",
             "disk",
             r,
-            ours,
             "skimage rank.median",
             lambda a, fp=fp: rank.median(a, fp),
             crop_side=1024,
@@ -262,7 +278,6 @@ def run(size: int, quick: bool) -> None:
             "mean",
             "disk",
             r,
-            lambda a, r=r: mean_filter(a, r),
             "scipy correlate",
             lambda a, w=weights: ndi.correlate(a.astype(np.float64), w, mode="reflect"),
             crop_side=512,
@@ -273,7 +288,6 @@ def run(size: int, quick: bool) -> None:
             "mean",
             "box",
             r,
-            lambda a, r=r: mean_filter(a, r, "box"),
             "scipy uniform_filter",
             lambda a, s=side: ndi.uniform_filter(a.astype(np.float64), s, mode="reflect"),
             peer_repeat=2,
@@ -285,8 +299,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="image side (default 2048)")
     parser.add_argument("--quick", action="store_true", help="skip the scipy median peer")
+    parser.add_argument("--cold", nargs=3, metavar=("OP", "SHAPE", "R"), help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="uint16", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    run(args.size, args.quick)
+    if args.cold:
+        op, shape, r = args.cold
+        print_cold_call(op, shape, int(r), args.size, args.dtype)
+    else:
+        run(args.size, args.quick)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ Algorithms
   running minimum of the shifted input row. Each input row gets a sparse table of
   power-of-two minima, so every segment minimum costs two look-ups, giving
   ``O(number of rows)`` = ``O(r)`` (2D) or ``O(r**2)`` (3D) work per pixel. Output is
-  processed in tiles of rows (numba ``prange``); each input row's table is built once per
-  tile and scattered to the output rows it touches, so memory is one table per thread.
+  processed in tiles of rows (an OpenMP ``prange``); each input row's table is built once
+  per tile and scattered to the output rows it touches, so memory is one table per thread.
 * Box: separable 1D windows in the input dtype (no float copy). Along x each row is
   padded and goes through ``log2(2r + 1)`` vectorised doubling steps (``O(log r)``); across
   lines (y, z) van Herk / Gil-Werman on whole lines (``O(1)`` in ``r``, vectorised along
@@ -27,28 +27,31 @@ Algorithms
 For the disk, dilation is computed as an erosion of the order-reversed image (``max - v``
 for unsigned, ``-1 - v`` for signed integers, ``-v`` for floats), which is exact and is
 fused into the kernels' input and output passes; the box kernels take the maximum
-directly. The kernels release the GIL. NaN handling is unspecified.
+directly. The loops are compiled (:mod:`bgsub.kernels._flat`, Cython + OpenMP) and release
+the GIL; their thread count comes from :mod:`bgsub.kernels.threads`. NaN handling is
+unspecified.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from fractions import Fraction
 from functools import lru_cache
 
-import numba
 import numpy as np
-from numba import njit, prange
 
 from bgsub._axes import per_axis
+from bgsub.kernels._flat import box_band, rows_min
+from bgsub.kernels.threads import limit_threads, max_threads, num_threads
 
 __all__ = [
     "FOOTPRINT_SHAPES",
     "SUPPORTED_DTYPES",
     "parallel_region",
+    "planned_threads",
+    "threads_for",
     "flat_dilation",
     "flat_erosion",
     "flat_opening",
@@ -284,157 +287,64 @@ _MIN_WORK_PER_THREAD = 4_000_000
 
 
 def planned_threads() -> int:
-    """Thread count used to size tiles (fixed, so tiling does not depend on the load)."""
-    return int(numba.config.NUMBA_NUM_THREADS)
+    """Thread count used to size tiles (fixed, so tiling does not depend on the load).
+
+    Examples
+    --------
+    >>> planned_threads() >= 1
+    True
+    """
+    return max_threads()
 
 
-# numba's fallback threading layer ("workqueue", used when neither TBB nor OpenMP loads)
-# aborts when two threads launch parallel kernels at once; the kernels release the GIL
-# (``nogil=True``), so launches are serialised there.
-_WORKQUEUE_LOCK = threading.RLock()
+def threads_for(work: float) -> int:
+    """Threads for a job of about ``work`` simple operations, at most
+    :func:`bgsub.kernels.threads.num_threads`; jobs below ``_MIN_WORK_PER_THREAD`` per
+    thread use fewer threads (small images run single-threaded).
 
-
-def _launch_guard() -> threading.RLock | nullcontext:
-    """A lock around kernel launches if the threading layer is not thread-safe."""
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
-        layer = "workqueue"
-    return _WORKQUEUE_LOCK if layer == "workqueue" else nullcontext()
+    Examples
+    --------
+    >>> threads_for(1.0)
+    1
+    """
+    return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
 
 
 @contextmanager
-def parallel_region(work: float, chunksize: int = 1) -> Iterator[None]:
-    """Run the enclosed numba ``prange`` loops with dynamic scheduling and enough threads.
+def parallel_region(work: float, chunksize: int = 1) -> Iterator[int]:
+    """Yield :func:`threads_for` ``(work)`` and limit the kernels called inside to it.
+
+    Kept for callers written for numba's regions; new code passes ``threads_for(work)``
+    to the kernel.
 
     Parameters
     ----------
     work : float
-        Rough number of simple operations; jobs below ``_MIN_WORK_PER_THREAD`` per thread
-        use fewer threads (small images run single-threaded).
+        Rough number of simple operations.
     chunksize : int
-        ``prange`` iterations handed out at a time. The kernels loop over a few coarse
-        tiles per thread; dynamic hand-out keeps both cores busy when one of them is
-        shared with another process.
+        Accepted for callers written for numba's regions; the compiled kernels set their
+        own chunk size (dynamic hand-out, a few coarse tiles per thread) in their loops.
 
     Notes
     -----
-    The thread count and chunk size are numba's per-thread settings, so Python threads
-    (a Dask threaded scheduler, ``bgsub run --jobs``) can run kernels side by side: they
-    release the GIL. Under numba's "workqueue" threading layer, which is not thread-safe,
-    the regions run one at a time.
+    The limit is per calling thread (:func:`bgsub.kernels.threads.limit_threads`), so
+    Python threads (a Dask threaded scheduler, ``bgsub run --jobs``) can run kernels side
+    by side: they release the GIL.
 
     Examples
     --------
-    >>> with parallel_region(work=1e9):
-    ...     pass
+    >>> with parallel_region(work=1.0) as threads:
+    ...     threads
+    1
     """
-    threads = numba.get_num_threads()
-    use = int(max(1, min(threads, work // _MIN_WORK_PER_THREAD)))
-    with _launch_guard():
-        old_chunk = numba.set_parallel_chunksize(chunksize)
-        numba.set_num_threads(use)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(threads)
-            numba.set_parallel_chunksize(old_chunk)
+    use = threads_for(work)
+    with limit_threads(use):
+        yield use
 
 
 # ---------------------------------------------------------------------------
-# Numba kernels: disk (row decomposition + sparse tables)
+# Disk (row decomposition + sparse tables; the loops are in _flat.pyx)
 # ---------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _flip(v, c):
-    """Order-reversing bijection ``c - v`` (see :func:`_inversion_constant`)."""
-    return c - v
-
-
-@njit(cache=True, nogil=True)
-def _build_sparse_table(row, table, nlev, pad, ident, inv_c, flip_in):
-    """Fill ``table[k, j] = min(p[j : j + 2**k])`` where ``p`` is ``row`` padded by ``pad``.
-
-    Loops index with the loop variable only (slices for offsets) so that LLVM vectorises.
-    """
-    n = row.shape[0]
-    p = table.shape[1]
-    t0 = table[0]
-    t0[:pad] = ident
-    t0[pad + n :] = ident
-    mid = t0[pad : pad + n]
-    if flip_in:
-        for x in range(n):
-            mid[x] = _flip(row[x], inv_c)
-    else:
-        for x in range(n):
-            mid[x] = row[x]
-    span = 1
-    for k in range(1, nlev):
-        m = p - 2 * span + 1
-        lo = table[k - 1][:m]
-        hi = table[k - 1][span : span + m]
-        cur = table[k]
-        for j in range(m):
-            cur[j] = min(lo[j], hi[j])
-        span *= 2
-
-
-@njit(cache=True, nogil=True)
-def _min_update(out_row, level, a, b):
-    """``out_row[x] = min(out_row[x], level[x + a], level[x + b])``."""
-    n = out_row.shape[0]
-    la = level[a : a + n]
-    lb = level[b : b + n]
-    for x in range(n):
-        out_row[x] = min(out_row[x], min(la[x], lb[x]))
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _rows_min_kernel(
-    src, out, rowk, rowa, rowb, nlev, pad, ident, inv_c, flip_in, flip_out, bz, by
-):
-    """Minimum over footprint rows, output tiled in ``(bz, by)`` blocks of rows."""
-    nz, ny, nx = src.shape
-    rz = (rowk.shape[0] - 1) // 2
-    ry = (rowk.shape[1] - 1) // 2
-    width = nx + 2 * pad
-    ntz = (nz + bz - 1) // bz
-    nty = (ny + by - 1) // by
-    for t in prange(ntz * nty):
-        tz = t // nty
-        ty = t - tz * nty
-        z0 = tz * bz
-        z1 = min(nz, z0 + bz)
-        y0 = ty * by
-        y1 = min(ny, y0 + by)
-        table = np.empty((nlev, width), dtype=src.dtype)
-        for z in range(z0, z1):
-            for y in range(y0, y1):
-                out[z, y, :] = ident
-        for zz in range(max(0, z0 - rz), min(nz, z1 + rz)):
-            for yy in range(max(0, y0 - ry), min(ny, y1 + ry)):
-                built = False
-                for z in range(max(z0, zz - rz), min(z1, zz + rz + 1)):
-                    iz = zz - z + rz
-                    for y in range(max(y0, yy - ry), min(y1, yy + ry + 1)):
-                        iy = yy - y + ry
-                        k = rowk[iz, iy]
-                        if k < 0:
-                            continue
-                        if not built:
-                            _build_sparse_table(
-                                src[zz, yy], table, nlev, pad, ident, inv_c, flip_in
-                            )
-                            built = True
-                        _min_update(out[z, y], table[k], rowa[iz, iy], rowb[iz, iy])
-        if flip_out:
-            for z in range(z0, z1):
-                for y in range(y0, y1):
-                    o = out[z, y]
-                    for x in range(nx):
-                        o[x] = _flip(o[x], inv_c)
 
 
 def _row_plan(hw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
@@ -465,196 +375,29 @@ def _rows_min(
     dtype = src3.dtype
     rowk, rowa, rowb, nlev, pad = _row_plan(hw)
     bz, by = _tiles(*src3.shape[:2])
-    ident, inv_c = _min_identity(dtype), _inversion_constant(dtype)
-    work = src3.size * (int((rowk >= 0).sum()) + nlev)
-    with parallel_region(work):
-        _rows_min_kernel(
-            src3, out3, rowk, rowa, rowb, nlev, pad, ident, inv_c, flip_in, flip_out, bz, by
-        )
+    consts = np.array([_min_identity(dtype), _inversion_constant(dtype)], dtype=dtype)
+    threads = threads_for(src3.size * (int((rowk >= 0).sum()) + nlev))
+    tables = np.empty((threads, nlev, src3.shape[2] + 2 * pad), dtype=dtype)
+    rows_min(src3, out3, rowk, rowa, rowb, pad, consts, flip_in, flip_out, bz, by, tables)
 
 
 # ---------------------------------------------------------------------------
-# Numba kernels: box (separable 1D passes in the input dtype, fused per band)
+# Box (separable 1D passes in the input dtype, fused per band; the loops are in _flat.pyx)
 # ---------------------------------------------------------------------------
 #
-# Every element loop below writes an array that it reads at most at the same index, so
-# LLVM vectorises it (its runtime overlap check fails for ``f(x, x, y)``-style calls,
-# which would then run scalar). The helpers are inlined: a call per line costs more than
-# the line's work on narrow images.
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pair(dst, a, b, use_max):
-    """``dst = max(a, b)`` or ``min(a, b)`` element-wise (``dst`` overlaps neither)."""
-    if use_max:
-        for i in range(dst.shape[0]):
-            dst[i] = max(a[i], b[i])
-    else:
-        for i in range(dst.shape[0]):
-            dst[i] = min(a[i], b[i])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _fold(acc, src, use_max):
-    """``acc = max(acc, src)`` or ``min(acc, src)`` element-wise."""
-    if use_max:
-        for i in range(acc.shape[0]):
-            acc[i] = max(acc[i], src[i])
-    else:
-        for i in range(acc.shape[0]):
-            acc[i] = min(acc[i], src[i])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _copy_line(dst, src):
-    for i in range(dst.shape[0]):
-        dst[i] = src[i]
-
-
-@njit(cache=True, nogil=True)
-def _row_window(src, dst, w, use_max, ident, pa, pb):
-    """``dst[x] = min/max(src[x - w : x + w + 1])`` along a row, out-of-row pixels ignored.
-
-    The row is padded with the identity ``ident``; ``log2(2w + 1)`` doubling steps
-    (``p[j] = min(p[j], p[j + span])``) leave minima over ``span`` pixels, and two
-    overlapping look-ups answer every window. ``pa`` and ``pb`` hold ``len(src) + 2w``.
-    """
-    n = src.shape[0]
-    width = n + 2 * w
-    k = 2 * w + 1
-    cur = pa[:width]
-    other = pb[:width]
-    cur[:w] = ident
-    cur[w + n :] = ident
-    _copy_line(cur[w : w + n], src)
-    span = 1
-    while 2 * span <= k:
-        m = width - 2 * span + 1
-        _pair(other[:m], cur[:m], cur[span : span + m], use_max)
-        cur, other = other, cur
-        span *= 2
-    _pair(dst, cur[:n], cur[k - span : k - span + n], use_max)
-
-
-@njit(cache=True, nogil=True)
-def _row_stages(src, dst, ws, maxes, top, bottom, rows):
-    """Row windows ``(ws[j], maxes[j])`` one after the other, ``src -> dst`` (a copy if
-    there are none). ``rows`` holds three scratch rows (``len(src) + 2 max(ws)``)."""
-    nst = ws.shape[0]
-    if nst == 0:
-        _copy_line(dst, src)
-        return
-    n = src.shape[0]
-    tmp = rows[2][:n]
-    cur = src
-    for j in range(nst):
-        target = dst if j == nst - 1 else tmp
-        ident = bottom if maxes[j] else top
-        _row_window(cur, target, ws[j], maxes[j], ident, rows[0], rows[1])
-        cur = tmp
-
-
-@njit(cache=True, nogil=True)
-def _line_window(src, src_lo, sc0, dst, dst_lo, dc0, width, n, y0, y1, w, use_max, suffix,
-                 prefix):
-    """Window of half-width ``w`` across lines, on ``width`` columns.
-
-    ``dst[y - dst_lo][dc0:]`` = min/max of lines ``y - w .. y + w`` for ``y0 <= y < y1``,
-    line ``y`` being ``src[y - src_lo][sc0:]``; lines outside ``[0, n)`` are ignored.
-    Van Herk / Gil-Werman on whole lines (vectorised along them): for each block of
-    ``k = 2w + 1`` outputs, suffix minima over the block's first window and a running
-    prefix minimum over the lines after it; each output is one ``min`` of the two.
-    ``suffix`` holds ``k`` lines, ``prefix`` one.
-    """
-    k = 2 * w + 1
-    sc1 = sc0 + width
-    dc1 = dc0 + width
-    pre = prefix[:width]
-    for s in range(y0, y1, k):
-        # suffix[t] = min(lines s + t - w .. s + w), for t in [t_lo, t_hi] (lines in [0, n))
-        t_hi = min(k - 1, n - 1 + w - s)
-        t_lo = max(0, w - s)
-        _copy_line(suffix[t_hi][:width], src[s + t_hi - w - src_lo][sc0:sc1])
-        for t in range(t_hi - 1, t_lo - 1, -1):
-            _pair(suffix[t][:width], suffix[t + 1][:width], src[s + t - w - src_lo][sc0:sc1],
-                  use_max)
-        _copy_line(dst[s - dst_lo][dc0:dc1], suffix[t_lo][:width])
-        prefix_empty = s + w + 1 >= n
-        for t in range(1, min(y1, s + k) - s):
-            j = s + w + t  # the line entering the prefix for output s + t
-            if j < n:
-                if t == 1:
-                    _copy_line(pre, src[j - src_lo][sc0:sc1])
-                else:
-                    _fold(pre, src[j - src_lo][sc0:sc1], use_max)
-            head = suffix[max(t, t_lo)][:width]
-            if prefix_empty:
-                _copy_line(dst[s + t - dst_lo][dc0:dc1], head)
-            else:
-                _pair(dst[s + t - dst_lo][dc0:dc1], head, pre, use_max)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _box_band_kernel(
-    src, dst, pre_w, pre_max, line_w, line_max, post_w, post_max, top, bottom, band, cols,
-    bufs, suffixes, prefixes, rows,
-):
-    """Windows along the rows (``pre``), across the lines (axis 1, ``line``) and along the
-    rows again (``post``) of 3D ``src``, ``-> dst`` (not ``src``).
-
-    Tasks are (plane, band of ``band`` output lines, strip of ``cols`` columns; row
-    windows need whole rows, ``cols = m``). A task filters the input lines its band
-    depends on (the band plus the line windows' total half-width on each side) into the
-    calling thread's buffers, runs the line windows between them and writes the band
-    through the post windows: memory is read and written once.
-    """
-    nb, n, m = src.shape
-    nl = line_w.shape[0]
-    halo = 0
-    for i in range(nl):
-        halo += line_w[i]
-    nbands = (n + band - 1) // band
-    nstrips = (m + cols - 1) // cols
-    for task in prange(nb * nbands * nstrips):
-        tid = numba.get_thread_id()
-        b = task // (nbands * nstrips)
-        rest = task - b * nbands * nstrips
-        y0 = (rest // nstrips) * band
-        y1 = min(n, y0 + band)
-        c0 = (rest % nstrips) * cols
-        width = min(m, c0 + cols) - c0
-        lo = max(0, y0 - halo)
-        cur = src[b]
-        cur_lo = 0
-        cur_c0 = c0
-        if pre_w.shape[0] > 0:  # whole rows (cols == m)
-            cur = bufs[tid, 0]
-            cur_lo = lo
-            cur_c0 = 0
-            last = min(n, y1 + halo) if nl > 0 else y1
-            for y in range(lo, last):
-                target = dst[b, y] if nl == 0 else cur[y - lo]
-                _row_stages(src[b, y], target, pre_w, pre_max, top, bottom, rows[tid])
-            if nl == 0:
-                continue
-        left = halo
-        for i in range(nl):
-            left -= line_w[i]
-            o0 = max(0, y0 - left)
-            o1 = min(n, y1 + left)
-            direct = i == nl - 1 and post_w.shape[0] == 0
-            target = dst[b] if direct else bufs[tid, (i + 1) % 2]
-            t_lo = 0 if direct else o0
-            t_c0 = c0 if direct else 0
-            _line_window(cur, cur_lo, cur_c0, target, t_lo, t_c0, width, n, o0, o1,
-                         line_w[i], line_max[i], suffixes[tid], prefixes[tid])
-            cur = target
-            cur_lo = t_lo
-            cur_c0 = t_c0
-        if post_w.shape[0] > 0:  # whole rows
-            for y in range(y0, y1):
-                _row_stages(cur[y - cur_lo], dst[b, y], post_w, post_max, top, bottom,
-                            rows[tid])
+# ``box_band`` runs windows along the rows (``pre``), across the lines (axis 1, ``line``)
+# and along the rows again (``post``). Tasks are (plane, band of ``band`` output lines,
+# strip of ``cols`` columns; row windows need whole rows, ``cols = m``). A task filters
+# the input lines its band depends on (the band plus the line windows' total half-width
+# on each side) into the calling thread's buffers, runs the line windows between them
+# and writes the band through the post windows: memory is read and written once.
+#
+# A row window of half-width ``w`` pads the row with the identity and takes
+# ``log2(2w + 1)`` doubling steps (``p[j] = min(p[j], p[j + span])``), which leave
+# minima over ``span`` pixels; two overlapping look-ups answer every window. A window
+# across lines is van Herk / Gil-Werman on whole lines (vectorised along them): for each
+# block of ``k = 2w + 1`` outputs, suffix minima over the block's first window and a
+# running prefix minimum over the lines after it; each output is one ``min`` of the two.
 
 
 # Bytes of per-thread line buffers a task of the band kernel aims for (L2-sized) when its
@@ -666,7 +409,7 @@ def _box_tiling(
     shape: tuple[int, int, int], halo: int, k_max: int, whole_rows: bool, nbuf: int,
     itemsize: int,
 ) -> tuple[int, int]:
-    """``(band, cols)`` for :func:`_box_band_kernel` on an array of ``shape``.
+    """``(band, cols)`` for the band kernel (``box_band``) on an array of ``shape``.
 
     With row windows a task needs whole rows; bands give a few tasks per thread but are
     at least twice the halo, so re-filtered halo lines at most double the work. Without,
@@ -685,7 +428,7 @@ def _box_tiling(
 
 
 def _box_call(src3: np.ndarray, dst3: np.ndarray, call: tuple[list, list, list]) -> None:
-    """One :func:`_box_band_kernel` run; ``call`` is (pre, line, post) lists of ``(w,
+    """One ``box_band`` run; ``call`` is (pre, line, post) lists of ``(w,
     use_max)``."""
     pre, line, post = call
     if not line:
@@ -704,17 +447,16 @@ def _box_call(src3: np.ndarray, dst3: np.ndarray, call: tuple[list, list, list])
 
     def arrays(stages: list) -> tuple[np.ndarray, np.ndarray]:
         return (np.array([w for w, _ in stages], dtype=np.int64),
-                np.array([mx for _, mx in stages], dtype=np.bool_))
+                np.array([mx for _, mx in stages], dtype=np.uint8))
 
-    with parallel_region(work):
-        threads = numba.get_num_threads()
-        bufs = np.empty((threads, 2, lines, cols), dtype=dtype)
-        suffixes = np.empty((threads, k_max, cols), dtype=dtype)
-        prefixes = np.empty((threads, cols), dtype=dtype)
-        rows = np.empty((threads, 3, (m + 2 * wx) if whole_rows else 1), dtype=dtype)
-        _box_band_kernel(src3, dst3, *arrays(pre), *arrays(line), *arrays(post),
-                         _min_identity(dtype), _max_identity(dtype), band, cols, bufs,
-                         suffixes, prefixes, rows)
+    threads = threads_for(work)
+    bufs = np.empty((threads, 2, lines, cols), dtype=dtype)
+    suffixes = np.empty((threads, k_max, cols), dtype=dtype)
+    prefixes = np.empty((threads, cols), dtype=dtype)
+    rows = np.empty((threads, 3, (m + 2 * wx) if whole_rows else 1), dtype=dtype)
+    consts = np.array([_min_identity(dtype), _max_identity(dtype)], dtype=dtype)
+    box_band(src3, dst3, *arrays(pre), *arrays(line), *arrays(post), consts, band, cols,
+             bufs, suffixes, prefixes, rows)
 
 
 def _box_calls(
