@@ -27,8 +27,8 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
     ``v`` and ``z`` (length n + 1) are scratch: the envelope's parabola vertices and the
     points where each takes over.
     """
-    cdef Py_ssize_t k = -1, q, p, x, j
-    cdef double fq, s, diff, d, a
+    cdef Py_ssize_t k = -1, q, p, x, j, end, vj
+    cdef double fq, s, diff, d, a, zj, fj
     for q in range(n):
         fq = f[q]
         if fq == INFINITY:
@@ -58,15 +58,29 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
             out[x] = INFINITY
         return
     z[k + 1] = INFINITY
+    # parabola j serves the pixels x (from where j - 1 stopped) with not z[j + 1] < x: up
+    # to floor(z[j + 1]), all the rest for +inf or NaN; a branch-free loop for each run
+    x = 0
     j = 0
-    for x in range(n):
-        while z[j + 1] < <double>x:
+    while j <= k and x < n:
+        zj = z[j + 1]
+        if not (zj < <double>(n - 1)):
+            end = n
+        elif zj < <double>x:
             j += 1
-        d = <double>(x - v[j])
-        # the take-over points are rounded: near a tie the chosen parabola may beat f[x]
-        # by less than an ulp of the values, which must not put the erosion above f
-        a = f[v[j]] + c * d * d
-        out[x] = f[x] if f[x] < a else a
+            continue
+        else:
+            end = <Py_ssize_t>zj + 1  # 0 <= x <= zj: truncation is floor
+        vj = v[j]
+        fj = f[vj]
+        while x < end:
+            d = <double>(x - vj)
+            # the take-over points are rounded: near a tie the chosen parabola may beat
+            # f[x] by less than an ulp of the values, which must not put the erosion above f
+            a = fj + c * d * d
+            out[x] = f[x] if f[x] < a else a
+            x += 1
+        j += 1
 
 
 cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
