@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import flat
 from ._rank import median_tiles, segment_sums
 from .flat import (
     RadiusLike,
@@ -37,6 +36,10 @@ from .threads import max_threads, num_threads
 __all__ = ["mean_filter", "median_filter", "rank_transform"]
 
 _BLOCK_SHIFT = 8  # coarse histogram blocks of 256 bins
+
+# A job smaller than this (in simple operations) per thread runs on fewer threads: below
+# about a millisecond of work, waking a second thread costs more than it saves.
+_MIN_WORK_PER_THREAD = 4_000_000
 
 
 # ---------------------------------------------------------------------------
@@ -195,8 +198,7 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
 
 def _threads_for(work: float) -> int:
     """Threads for a job of about ``work`` simple operations (small jobs run on fewer)."""
-    # the threshold is flat's, so that one setting (and the tests' patch of it) rules both
-    return int(max(1, min(num_threads(), work // flat._MIN_WORK_PER_THREAD)))
+    return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
 
 
 def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
