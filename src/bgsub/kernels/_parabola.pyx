@@ -1,21 +1,34 @@
 # cython: language_level=3
 """Compiled loops of :mod:`bgsub.kernels.parabola` (no validation: the wrapper checks)."""
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
 import numpy as np
 
+ctypedef fused src_t:
+    float
+    double
 
-cdef void _lower_envelope(double* f, double c, double* out, Py_ssize_t* v, double* z,
+ctypedef fused dst_t:
+    float
+    double
+
+# lines along a strided axis are processed in blocks of this many neighbours, so that
+# every cache line read or written holds a whole block row (64 bytes of float64)
+cdef enum:
+    BLOCK = 8
+
+
+cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
                           Py_ssize_t n) noexcept nogil:
     """``out[x] = min_q f[q] + c * (x - q) ** 2`` for one line, in O(n).
 
     ``v`` and ``z`` (length n + 1) are scratch: the envelope's parabola vertices and the
     points where each takes over.
     """
-    cdef Py_ssize_t k = -1, q, p, x, j
-    cdef double fq, s, diff, d, a
+    cdef Py_ssize_t k = -1, q, p, x, j, end, vj
+    cdef double fq, s, diff, d, a, zj, fj
     for q in range(n):
         fq = f[q]
         if fq == INFINITY:
@@ -45,38 +58,85 @@ cdef void _lower_envelope(double* f, double c, double* out, Py_ssize_t* v, doubl
             out[x] = INFINITY
         return
     z[k + 1] = INFINITY
+    # parabola j serves the pixels x (from where j - 1 stopped) with not z[j + 1] < x: up
+    # to floor(z[j + 1]), all the rest for +inf or NaN; a branch-free loop for each run
+    x = 0
     j = 0
-    for x in range(n):
-        while z[j + 1] < <double>x:
+    while j <= k and x < n:
+        zj = z[j + 1]
+        if not (zj < <double>(n - 1)):
+            end = n
+        elif zj < <double>x:
             j += 1
-        d = <double>(x - v[j])
-        # the take-over points are rounded: near a tie the chosen parabola may beat f[x]
-        # by less than an ulp of the values, which must not put the erosion above f
-        a = f[v[j]] + c * d * d
-        out[x] = f[x] if f[x] < a else a
+            continue
+        else:
+            end = <Py_ssize_t>zj + 1  # 0 <= x <= zj: truncation is floor
+        vj = v[j]
+        fj = f[vj]
+        while x < end:
+            d = <double>(x - vj)
+            # the take-over points are rounded: near a tie the chosen parabola may beat
+            # f[x] by less than an ulp of the values, which must not put the erosion above f
+            a = fj + c * d * d
+            out[x] = f[x] if f[x] < a else a
+            x += 1
+        j += 1
 
 
-def envelope_axis(double[:, :, ::1] work, double c, int nthreads):
-    """Apply the 1D lower envelope in place along axis 1 of a C-contiguous float64 array."""
-    cdef Py_ssize_t n_outer = work.shape[0], n = work.shape[1], n_inner = work.shape[2]
-    cdef Py_ssize_t n_lines = n_outer * n_inner
-    if n_lines == 0 or n == 0:
+cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
+                        Py_ssize_t width, double c, bint negate_in, bint negate_out,
+                        double* lines, double* results, Py_ssize_t* v,
+                        double* z) noexcept nogil:
+    """Envelope of ``width`` adjacent lines of ``n`` points ``stride`` apart, src to dst."""
+    cdef Py_ssize_t x, b
+    cdef const src_t* row
+    cdef dst_t* out
+    for x in range(n):
+        row = src + x * stride
+        if negate_in:
+            for b in range(width):
+                lines[b * n + x] = -<double>row[b]
+        else:
+            for b in range(width):
+                lines[b * n + x] = <double>row[b]
+    for b in range(width):
+        _lower_envelope(lines + b * n, c, results + b * n, v, z, n)
+    for x in range(n):
+        out = dst + x * stride
+        if negate_out:
+            for b in range(width):
+                out[b] = <dst_t>(0.0 - results[b * n + x])
+        else:
+            for b in range(width):
+                out[b] = <dst_t>results[b * n + x]
+
+
+def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint negate_in,
+                  bint negate_out, int nthreads):
+    """Lower envelope along axis 1 of ``src`` (negated if ``negate_in``) into ``dst``.
+
+    Arithmetic in float64; ``dst`` receives the envelope, or ``0.0 - envelope`` with
+    ``negate_out``, rounded to its dtype. ``dst`` may be ``src`` itself.
+    """
+    cdef Py_ssize_t n_outer = src.shape[0], n = src.shape[1], n_inner = src.shape[2]
+    if n_outer == 0 or n == 0 or n_inner == 0:
         return
-    cdef Py_ssize_t nchunks = max(1, min(n_lines, 4 * nthreads))
-    cdef Py_ssize_t per = (n_lines + nchunks - 1) // nchunks
-    # scratch rows per chunk, allocated here so that running out of memory raises
-    cdef double[:, ::1] lines = np.empty((nchunks, n))
-    cdef double[:, ::1] results = np.empty((nchunks, n))
-    cdef double[:, ::1] takeover = np.empty((nchunks, n + 1))
-    cdef Py_ssize_t[:, ::1] vertices = np.empty((nchunks, n), dtype=np.intp)
-    cdef Py_ssize_t chunk, li, o, i, x
-    for chunk in prange(nchunks, nogil=True, num_threads=nthreads, schedule="dynamic"):
-        for li in range(chunk * per, min(n_lines, (chunk + 1) * per)):
-            o = li // n_inner
-            i = li % n_inner
-            for x in range(n):
-                lines[chunk, x] = work[o, x, i]
-            _lower_envelope(&lines[chunk, 0], c, &results[chunk, 0], &vertices[chunk, 0],
-                            &takeover[chunk, 0], n)
-            for x in range(n):
-                work[o, x, i] = results[chunk, x]
+    cdef Py_ssize_t width = BLOCK if n_inner >= BLOCK else n_inner
+    cdef Py_ssize_t per_outer = (n_inner + width - 1) // width
+    cdef Py_ssize_t units = n_outer * per_outer
+    nthreads = <int>max(1, min(<Py_ssize_t>nthreads, units))
+    cdef Py_ssize_t chunk = max(1, units // (8 * nthreads))
+    # scratch per thread, allocated here so that running out of memory raises
+    cdef double[:, ::1] lines = np.empty((nthreads, width * n))
+    cdef double[:, ::1] results = np.empty((nthreads, width * n))
+    cdef double[:, ::1] takeover = np.empty((nthreads, n + 1))
+    cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, n), dtype=np.intp)
+    cdef Py_ssize_t unit, o, i0, w, tid
+    for unit in prange(units, nogil=True, num_threads=nthreads, schedule="dynamic",
+                       chunksize=chunk):
+        tid = threadid()
+        o = unit // per_outer
+        i0 = (unit - o * per_outer) * width
+        w = min(width, n_inner - i0)
+        _block(&src[o, 0, i0], &dst[o, 0, i0], n, n_inner, w, c, negate_in, negate_out,
+               &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0])

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bgsub._axes import per_axis
-from bgsub.kernels._parabola import envelope_axis
+from bgsub.kernels._parabola import envelope_pass
 from bgsub.kernels.threads import num_threads
 
 __all__ = ["paraboloid_erosion", "paraboloid_dilation", "paraboloid_opening"]
@@ -36,24 +36,45 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _separable(image: np.ndarray, coeffs: tuple[float, ...], sign: float) -> np.ndarray:
-    """Erode ``sign * image`` axis by axis; returns ``sign * result`` in float64."""
-    work = np.array(image, dtype=np.float64, order="C")
-    if sign < 0:
-        np.negative(work, out=work)
-    if work.size:
-        nthreads = num_threads()
-        for axis, c in enumerate(coeffs):
-            shape = work.shape
-            view = work.reshape(
-                int(np.prod(shape[:axis], dtype=np.int64)),
-                shape[axis],
-                int(np.prod(shape[axis + 1 :], dtype=np.int64)),
-            )
-            envelope_axis(view, c, nthreads)
-    if sign < 0:
-        np.subtract(0.0, work, out=work)  # not negative(): no negative zeros
-    return work
+def _axis_view(array: np.ndarray, axis: int) -> np.ndarray:
+    """``array`` (C-contiguous) as (before ``axis``, along ``axis``, after ``axis``)."""
+    shape = array.shape
+    return array.reshape(
+        int(np.prod(shape[:axis], dtype=np.int64)),
+        shape[axis],
+        int(np.prod(shape[axis + 1 :], dtype=np.int64)),
+    )
+
+
+def _separable(
+    image: np.ndarray, coeffs: tuple[float, ...], sign: float, out: np.ndarray
+) -> np.ndarray:
+    """Erode ``sign * image`` axis by axis in float64; write ``sign * result`` into ``out``.
+
+    ``out`` (C-contiguous, float32 or float64) may be ``image`` itself when that is a
+    C-contiguous float64 array. The passes read ``image`` and write ``out`` directly
+    (converted and negated on the fly); between axes the values stay in float64, in
+    ``out`` when it is float64, else in a scratch array.
+    """
+    src = np.ascontiguousarray(image)
+    if src.size == 0:
+        return out
+    nthreads = num_threads()
+    last = len(coeffs) - 1
+    work = out if out.dtype == np.float64 or last == 0 else np.empty(out.shape, np.float64)
+    negate = sign < 0
+    for axis, c in enumerate(coeffs):
+        dst = out if axis == last else work
+        envelope_pass(
+            _axis_view(src, axis),
+            _axis_view(dst, axis),
+            c,
+            negate and axis == 0,
+            negate and axis == last,  # 0.0 - x, not -x: no negative zeros
+            nthreads,
+        )
+        src = dst
+    return out
 
 
 def paraboloid_erosion(image: np.ndarray, coeff: float | Sequence[float]) -> np.ndarray:
@@ -82,7 +103,7 @@ def paraboloid_erosion(image: np.ndarray, coeff: float | Sequence[float]) -> np.
     """
     image = _check_image(image)
     coeffs = per_axis(coeff, image.ndim, "coeff")
-    return _separable(image, coeffs, 1.0).astype(image.dtype, copy=False)
+    return _separable(image, coeffs, 1.0, np.empty(image.shape, image.dtype))
 
 
 def paraboloid_dilation(image: np.ndarray, coeff: float | Sequence[float]) -> np.ndarray:
@@ -110,7 +131,7 @@ def paraboloid_dilation(image: np.ndarray, coeff: float | Sequence[float]) -> np
     """
     image = _check_image(image)
     coeffs = per_axis(coeff, image.ndim, "coeff")
-    return _separable(image, coeffs, -1.0).astype(image.dtype, copy=False)
+    return _separable(image, coeffs, -1.0, np.empty(image.shape, image.dtype))
 
 
 def paraboloid_opening(image: np.ndarray, coeff: float | Sequence[float]) -> np.ndarray:
@@ -139,5 +160,6 @@ def paraboloid_opening(image: np.ndarray, coeff: float | Sequence[float]) -> np.
     """
     image = _check_image(image)
     coeffs = per_axis(coeff, image.ndim, "coeff")
-    eroded = _separable(image, coeffs, 1.0)
-    return _separable(eroded, coeffs, -1.0).astype(image.dtype, copy=False)
+    eroded = _separable(image, coeffs, 1.0, np.empty(image.shape, np.float64))
+    out = eroded if image.dtype == np.float64 else np.empty(image.shape, image.dtype)
+    return _separable(eroded, coeffs, -1.0, out)

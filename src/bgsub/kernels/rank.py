@@ -20,23 +20,26 @@ image).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 from scipy import ndimage as ndi
 
+from ._rank import median_tiles, segment_sums
 from .flat import (
     RadiusLike,
     as_supported,
     check_shape,
     footprint_array,
     normalize_radius,
-    parallel_region,
-    planned_threads,
     row_halfwidths,
 )
+from .threads import max_threads, num_threads
 
 __all__ = ["mean_filter", "median_filter", "rank_transform"]
 
 _BLOCK_SHIFT = 8  # coarse histogram blocks of 256 bins
+
+# A job smaller than this (in simple operations) per thread runs on fewer threads: below
+# about a millisecond of work, waking a second thread costs more than it saves.
+_MIN_WORK_PER_THREAD = 4_000_000
 
 
 # ---------------------------------------------------------------------------
@@ -131,155 +134,6 @@ def _window_plan(fp3: np.ndarray, padded_shape: tuple[int, int, int]) -> dict[st
     }
 
 
-# ---------------------------------------------------------------------------
-# Median kernel
-# ---------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _move(pflat, c, add, rem, fine, coarse, t, below, track_coarse):
-    """Apply one window move; return the updated count of elements below bin ``t``."""
-    if track_coarse:
-        for s in range(add.shape[0]):
-            a = pflat[c + add[s]]
-            r = pflat[c + rem[s]]
-            fine[a] += 1
-            fine[r] -= 1
-            ca = a >> 8
-            cr = r >> 8
-            if ca != cr:
-                coarse[ca] += 1
-                coarse[cr] -= 1
-            below += (a < t) - (r < t)
-    else:
-        for s in range(add.shape[0]):
-            a = pflat[c + add[s]]
-            r = pflat[c + rem[s]]
-            fine[a] += 1
-            fine[r] -= 1
-            below += (a < t) - (r < t)
-    return below
-
-
-@njit(cache=True, nogil=True)
-def _block_sum(h, start):
-    """Sum of the 256 counts ``h[start : start + 256]``."""
-    total = 0
-    block = h[start : start + 256]
-    for i in range(256):
-        total += block[i]
-    return total
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _seek(fine, coarse, t, below, rank, track_coarse):
-    """Move bin ``t`` until ``below <= rank < below + fine[t]`` (``below`` = count < t).
-
-    Steps are single bins, 256-bin blocks (from ``coarse`` when it is tracked, otherwise
-    summed on demand) and, with a tracked ``coarse``, 65536-bin super-blocks (summed on
-    demand from ``coarse``). The median usually moves by a few bins per pixel.
-    """
-    while below > rank:
-        if (t & 255) == 0 and t > 0:
-            if track_coarse:
-                if (t & 65535) == 0:
-                    n = _block_sum(coarse, (t >> 8) - 256)
-                    if below - n > rank:
-                        below -= n
-                        t -= 65536
-                        continue
-                n = coarse[(t >> 8) - 1]
-            else:
-                n = _block_sum(fine, t - 256)
-            if below - n > rank:
-                below -= n
-                t -= 256
-                continue
-        t -= 1
-        below -= fine[t]
-    while below + fine[t] <= rank:
-        if (t & 255) == 0:
-            if track_coarse:
-                if (t & 65535) == 0:
-                    n = _block_sum(coarse, t >> 8)
-                    if below + n <= rank:
-                        below += n
-                        t += 65536
-                        continue
-                n = coarse[t >> 8]
-            else:
-                n = _block_sum(fine, t)
-            if below + n <= rank:
-                below += n
-                t += 256
-                continue
-        below += fine[t]
-        t += 1
-    return t, below
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _median_kernel(
-    padded,
-    out,
-    nbins,
-    rank,
-    pads,
-    every,
-    right_add,
-    right_rem,
-    left_add,
-    left_rem,
-    down_add,
-    down_rem,
-    by,
-):
-    """Sliding-histogram rank filter over tiles of ``by`` rows (one z plane per tile)."""
-    nz, ny, nx = out.shape
-    _, py, px = padded.shape
-    pz_, py_, px_ = pads
-    pflat = padded.ravel()
-    nty = (ny + by - 1) // by
-    # fine bins padded to whole 256-blocks; coarse (256-bin block counts) padded to whole
-    # 256-entry super-blocks, tracked only when there are more than 65536 bins
-    track = nbins > 65536
-    nfine = ((nbins + 255) >> 8) << 8
-    ncoarse = ((((nfine >> 8) + 255) >> 8) << 8) if track else 1
-    for tile in prange(nz * nty):
-        z = tile // nty
-        y0 = (tile - z * nty) * by
-        y1 = min(ny, y0 + by)
-        fine = np.zeros(nfine, dtype=np.int32)
-        coarse = np.zeros(ncoarse, dtype=np.int32)
-        c = ((z + pz_) * py + (y0 + py_)) * px + px_
-        for s in range(every.shape[0]):
-            v = pflat[c + every[s]]
-            fine[v] += 1
-            if track:
-                coarse[v >> 8] += 1
-        t = 0
-        below = 0
-        for y in range(y0, y1):
-            orow = out[z, y]
-            if (y - y0) % 2 == 0:
-                for x in range(nx):
-                    if x > 0:
-                        below = _move(pflat, c, right_add, right_rem, fine, coarse, t, below, track)
-                        c += 1
-                    t, below = _seek(fine, coarse, t, below, rank, track)
-                    orow[x] = t
-            else:
-                for x in range(nx - 1, -1, -1):
-                    if x < nx - 1:
-                        below = _move(pflat, c, left_add, left_rem, fine, coarse, t, below, track)
-                        c -= 1
-                    t, below = _seek(fine, coarse, t, below, rank, track)
-                    orow[x] = t
-            if y + 1 < y1:
-                below = _move(pflat, c, down_add, down_rem, fine, coarse, t, below, track)
-                c += px
-
-
 def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> np.ndarray:
     """Median filter with a flat disk/ellipsoid or box footprint and reflect boundaries.
 
@@ -323,56 +177,40 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
     out = np.empty(ranks3.shape, dtype=ranks.dtype)
     by = _median_rows_per_tile(ranks3.shape)
     work = 4 * src.size * plan["right_add"].size
-    with parallel_region(work):
-        _median_kernel(
-            padded,
-            out,
-            values.size,
-            n // 2,
-            np.array(pads, dtype=np.int64),
-            plan["every"],
-            plan["right_add"],
-            plan["right_rem"],
-            plan["left_add"],
-            plan["left_rem"],
-            plan["down_add"],
-            plan["down_rem"],
-            by,
-        )
+    median_tiles(
+        padded,
+        out,
+        values.size,
+        n // 2,
+        *pads,
+        plan["every"],
+        plan["right_add"],
+        plan["right_rem"],
+        plan["left_add"],
+        plan["left_rem"],
+        plan["down_add"],
+        plan["down_rem"],
+        by,
+        _threads_for(work),
+    )
     return values[out.reshape(src.shape)]
+
+
+def _threads_for(work: float) -> int:
+    """Threads for a job of about ``work`` simple operations (small jobs run on fewer)."""
+    return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
 
 
 def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
     """Rows per tile: a few tiles per thread, long snakes (initialisation is O(r**2))."""
     nz, ny, _ = shape
-    per_plane = max(1, -(-4 * planned_threads() // nz))
+    per_plane = max(1, -(-4 * max_threads() // nz))
     return max(1, -(-ny // per_plane))
 
 
 # ---------------------------------------------------------------------------
 # Mean filter
 # ---------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _segment_sum_kernel(prefix, out, rows_dz, rows_dy, rows_w, pads, acc_dtype):
-    """``out[z, y, x] = sum over footprint rows of the padded row sums (prefix diffs)``."""
-    nz, ny, nx = out.shape
-    pz_, py_, px_ = pads
-    for zy in prange(nz * ny):
-        z = zy // ny
-        y = zy - z * ny
-        acc = np.zeros(nx, dtype=acc_dtype)
-        for s in range(rows_dz.shape[0]):
-            row = prefix[z + pz_ + rows_dz[s], y + py_ + rows_dy[s]]
-            w = rows_w[s]
-            hi = row[px_ + w + 1 : px_ + w + 1 + nx]
-            lo = row[px_ - w : px_ - w + nx]
-            for x in range(nx):
-                acc[x] += hi[x] - lo[x]
-        orow = out[z, y]
-        for x in range(nx):
-            orow[x] = acc[x]
 
 
 def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> np.ndarray:
@@ -425,16 +263,15 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
     np.cumsum(padded, axis=2, dtype=acc_dtype, out=prefix[:, :, 1:])
     dz, dy = np.nonzero(hw >= 0)
     sums = np.empty(src3.shape, dtype=acc_dtype)
-    with parallel_region(src.size * dz.size, chunksize=4):
-        _segment_sum_kernel(
-            prefix,
-            sums,
-            (dz - pads[0]).astype(np.int64),
-            (dy - pads[1]).astype(np.int64),
-            hw[dz, dy].astype(np.int64),
-            np.array(pads, dtype=np.int64),
-            acc_dtype,
-        )
+    segment_sums(
+        prefix,
+        sums,
+        (dz - pads[0]).astype(np.int64),
+        (dy - pads[1]).astype(np.int64),
+        hw[dz, dy].astype(np.int64),
+        *pads,
+        _threads_for(src.size * dz.size),
+    )
     n = int((2 * hw[hw >= 0] + 1).sum())
     res = sums.astype(np.float64) / n
     return res.reshape(src.shape).astype(out_dtype, copy=False)
