@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
-from bgsub.kernels import flat, rank
+from bgsub.kernels import flat
 from bgsub.kernels.flat import SUPPORTED_DTYPES, flat_dilation, flat_erosion, footprint_array
 from bgsub.kernels.rank import mean_filter, median_filter, rank_transform
 from bgsub.kernels.threads import limit_threads
@@ -279,7 +279,7 @@ def test_multithreaded_equals_scipy(shape: str, monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_every_thread_count_equals_scipy(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled loops give the same result on any number of threads (tiles, rows)."""
-    monkeypatch.setattr(rank, "_MIN_WORK_PER_THREAD", 1)
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
     monkeypatch.setenv("BGSUB_NUM_THREADS", "3")
     img2 = random_image((67, 45), np.uint16, seed=31)
     img3 = random_image((5, 19, 23), np.float64, seed=32)

@@ -29,17 +29,14 @@ from .flat import (
     check_shape,
     footprint_array,
     normalize_radius,
+    planned_threads,
     row_halfwidths,
+    threads_for,
 )
-from .threads import max_threads, num_threads
 
 __all__ = ["mean_filter", "median_filter", "rank_transform"]
 
 _BLOCK_SHIFT = 8  # coarse histogram blocks of 256 bins
-
-# A job smaller than this (in simple operations) per thread runs on fewer threads: below
-# about a millisecond of work, waking a second thread costs more than it saves.
-_MIN_WORK_PER_THREAD = 4_000_000
 
 
 # ---------------------------------------------------------------------------
@@ -191,20 +188,15 @@ def median_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") ->
         plan["down_add"],
         plan["down_rem"],
         by,
-        _threads_for(work),
+        threads_for(work),
     )
     return values[out.reshape(src.shape)]
-
-
-def _threads_for(work: float) -> int:
-    """Threads for a job of about ``work`` simple operations (small jobs run on fewer)."""
-    return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
 
 
 def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
     """Rows per tile: a few tiles per thread, long snakes (initialisation is O(r**2))."""
     nz, ny, _ = shape
-    per_plane = max(1, -(-4 * max_threads() // nz))
+    per_plane = max(1, -(-4 * planned_threads() // nz))
     return max(1, -(-ny // per_plane))
 
 
@@ -270,7 +262,7 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
         (dy - pads[1]).astype(np.int64),
         hw[dz, dy].astype(np.int64),
         *pads,
-        _threads_for(src.size * dz.size),
+        threads_for(src.size * dz.size),
     )
     n = int((2 * hw[hw >= 0] + 1).sum())
     res = sums.astype(np.float64) / n
