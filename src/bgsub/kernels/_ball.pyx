@@ -15,6 +15,7 @@ import numpy as np
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
     #include <math.h>
     #if defined(__GNUC__) && defined(__x86_64__)
     #include <immintrin.h>
@@ -105,95 +106,298 @@ cdef extern from *:
             ball_gather_rows_generic(cpos, cval, first, n, ctab, w, blocks, nb, res);
     }
 
-    /* One pass of the direct erosion over four offsets (vectorised by the compiler). */
-    __attribute__((target_clones("avx2", "default")))
-    static void ball_pass4(
-        const double* restrict s, double c0, double c1, double c2, double c3,
-        const double* restrict src, double* restrict dst, int64_t n)
+    /* Direct erosion of row[0:n] (padded with +inf by at least w on each side) by the cap
+       cs[0:2w+1], centred: four offsets per pass, ping-ponging between a and b.  Returns
+       whether the result ended in b. */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static int ball_brute(const double* restrict row, int64_t n, const double* restrict cs,
+                          int64_t w, double* restrict a, double* restrict b)
+    {
+        const double* base = row - w;
+        int64_t m = 2 * w + 1, k = 1;
+        double* src = a;
+        double* dst = b;
+        int swapped = 0;
+        double c = cs[0];
+        for (int64_t x = 0; x < n; x++) a[x] = base[x] + c;
+        while (k + 4 <= m) {
+            const double* s = base + k;
+            double c0 = cs[k], c1 = cs[k + 1], c2 = cs[k + 2], c3 = cs[k + 3];
+            for (int64_t x = 0; x < n; x++) {
+                double v0 = s[x] + c0, v1 = s[x + 1] + c1, v2 = s[x + 2] + c2;
+                double v3 = s[x + 3] + c3;
+                v0 = v0 < v1 ? v0 : v1;
+                v2 = v2 < v3 ? v2 : v3;
+                v0 = v0 < v2 ? v0 : v2;
+                double o = src[x];
+                dst[x] = v0 < o ? v0 : o;
+            }
+            double* tmp = src; src = dst; dst = tmp;
+            swapped = !swapped;
+            k += 4;
+        }
+        while (k < m) {
+            const double* s = base + k;
+            double c1 = cs[k];
+            for (int64_t x = 0; x < n; x++) {
+                double v = s[x] + c1, o = src[x];
+                dst[x] = v < o ? v : o;
+            }
+            double* tmp = src; src = dst; dst = tmp;
+            swapped = !swapped;
+            k += 1;
+        }
+        return swapped;
+    }
+
+    /* dst = min(dst, res) over a row, exact after rounding to dst's dtype; "+ 0.0" (an
+       identity: no value is -0) as in the numba loop. */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_min_row_f(float* restrict dst, const double* restrict res, int64_t n)
     {
         for (int64_t x = 0; x < n; x++) {
-            double v0 = s[x] + c0, v1 = s[x + 1] + c1, v2 = s[x + 2] + c2, v3 = s[x + 3] + c3;
-            v0 = v0 < v1 ? v0 : v1;
-            v2 = v2 < v3 ? v2 : v3;
-            v0 = v0 < v2 ? v0 : v2;
-            double o = src[x];
-            dst[x] = v0 < o ? v0 : o;
+            double v = res[x], o = (double)dst[x];
+            dst[x] = (float)((v < o ? v : o) + 0.0);
         }
     }
 
-    __attribute__((target_clones("avx2", "default")))
-    static void ball_pass1(
-        const double* restrict s, double c, const double* restrict src, double* restrict dst,
-        int64_t n)
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_min_row_d(double* restrict dst, const double* restrict res, int64_t n)
     {
         for (int64_t x = 0; x < n; x++) {
-            double v = s[x] + c, o = src[x];
-            dst[x] = v < o ? v : o;
+            double v = res[x], o = dst[x];
+            dst[x] = (v < o ? v : o) + 0.0;
         }
     }
 
-    /* dst[x] = min(dst[x], res[x]) for 16 pixels; returns the block's new maximum. */
-    static inline double ball_min_into_d(double* dst, const double* res)
+    /* line = sign * src in float64. */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_load_row_f(double* restrict line, const float* restrict src, double sign,
+                                int64_t n)
     {
-        double top[4];
-        for (int k = 0; k < 4; k++) {
-            for (int l = 0; l < 4; l++) {
-                double r = res[4 * k + l], d = dst[4 * k + l];
-                double m = r < d ? r : d;
-                dst[4 * k + l] = m;
-                top[l] = k == 0 ? m : (top[l] > m ? top[l] : m);
+        for (int64_t x = 0; x < n; x++) line[x] = sign * (double)src[x];
+    }
+
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_load_row_d(double* restrict line, const double* restrict src, double sign,
+                                int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) line[x] = sign * src[x];
+    }
+
+    /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
+       in the order of the numba kernel's IR: minima and maxima "a < b ? a : b" per lane,
+       then across the lanes.  The output rows are float32 or float64 (f32), compiled
+       apart as constants. */
+    #pragma GCC diagnostic ignored "-Wpsabi"
+    typedef double ball_v4d __attribute__((vector_size(32)));
+    typedef float ball_v4f __attribute__((vector_size(16)));
+    typedef int64_t ball_v4l __attribute__((vector_size(32)));
+    #define BALL_INLINE static inline __attribute__((always_inline))
+
+    BALL_INLINE ball_v4d ball_ld(const double* p)
+    {
+        ball_v4d v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+
+    BALL_INLINE ball_v4d ball_ld_dst(const void* dst, int64_t i, int f32)
+    {
+        if (f32) {
+            ball_v4f v;
+            memcpy(&v, (const float*)dst + i, sizeof v);
+            return __builtin_convertvector(v, ball_v4d);
+        }
+        return ball_ld((const double*)dst + i);
+    }
+
+    BALL_INLINE void ball_st_dst(void* dst, int64_t i, ball_v4d v, int f32)
+    {
+        if (f32) {
+            ball_v4f f = __builtin_convertvector(v, ball_v4f);
+            memcpy((float*)dst + i, &f, sizeof f);
+        } else {
+            memcpy((double*)dst + i, &v, sizeof v);
+        }
+    }
+
+    BALL_INLINE double ball_get(const void* dst, int64_t i, int f32)
+    {
+        return f32 ? (double)((const float*)dst)[i] : ((const double*)dst)[i];
+    }
+
+    BALL_INLINE void ball_set(void* dst, int64_t i, double v, int f32)
+    {
+        if (f32) ((float*)dst)[i] = (float)v;
+        else ((double*)dst)[i] = v;
+    }
+
+    BALL_INLINE ball_v4d ball_sel(ball_v4l m, ball_v4d a, ball_v4d b)
+    {
+        return (ball_v4d)((m & (ball_v4l)a) | (~m & (ball_v4l)b));
+    }
+
+    /* The smallest float32 >= v. */
+    static inline float ball_round_up32(double v)
+    {
+        float up = (float)v;
+        if ((double)up < v) up = nextafterf(up, INFINITY);
+        return up;
+    }
+
+    /* Min res into dst on the blocks blocks[:nb] (a float32 dst gets res rounded first:
+       rounding is monotone, so the result is exact); top[blk] = the block's new maximum,
+       rounded up to float32. */
+    BALL_INLINE void ball_update_target_impl(void* dst, const double* res, const int64_t* blocks,
+                                             int64_t nb, float* top, int64_t n, int f32)
+    {
+        int64_t nfull = n / 16;
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t blk = blocks[i], x0 = blk * 16;
+            if (blk < nfull) {
+                ball_v4d hi = {0.0, 0.0, 0.0, 0.0};
+                for (int k = 0; k < 4; k++) {
+                    ball_v4d r = ball_ld(res + x0 + 4 * k);
+                    if (f32)
+                        r = __builtin_convertvector(__builtin_convertvector(r, ball_v4f), ball_v4d);
+                    ball_v4d d = ball_ld_dst(dst, x0 + 4 * k, f32);
+                    ball_v4d m = ball_sel(r < d, r, d);
+                    ball_st_dst(dst, x0 + 4 * k, m, f32);
+                    hi = k == 0 ? m : ball_sel(hi > m, hi, m);
+                }
+                double acc = hi[0];
+                for (int l = 1; l < 4; l++) acc = acc > hi[l] ? acc : hi[l];
+                top[blk] = ball_round_up32(acc);
+            } else {
+                double high = -INFINITY;
+                for (int64_t x = x0; x < n; x++) {
+                    if (res[x] < ball_get(dst, x, f32)) ball_set(dst, x, res[x], f32);
+                    double v = ball_get(dst, x, f32);
+                    if (v > high) high = v;
+                }
+                top[blk] = ball_round_up32(high);
             }
         }
-        double acc = top[0];
-        for (int l = 1; l < 4; l++) acc = acc > top[l] ? acc : top[l];
-        return acc;
     }
 
-    /* The same for float32 rows: res rounded to nearest first (rounding is monotone). */
-    static inline double ball_min_into_f(float* dst, const double* res)
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_update_target_f(float* dst, const double* res, const int64_t* blocks,
+                                     int64_t nb, float* top, int64_t n)
     {
-        double top[4];
-        for (int k = 0; k < 4; k++) {
-            for (int l = 0; l < 4; l++) {
-                double r = (double)(float)res[4 * k + l], d = (double)dst[4 * k + l];
-                double m = r < d ? r : d;
-                dst[4 * k + l] = (float)m;
-                top[l] = k == 0 ? m : (top[l] > m ? top[l] : m);
+        ball_update_target_impl(dst, res, blocks, nb, top, n, 1);
+    }
+
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_update_target_d(double* dst, const double* res, const int64_t* blocks,
+                                     int64_t nb, float* top, int64_t n)
+    {
+        ball_update_target_impl(dst, res, blocks, nb, top, n, 0);
+    }
+
+    /* Append to blocks[:nb] the blocks where lower + off < dst somewhere (live flags those
+       listed): first the blocks whose minimum of lower plus off is below top (an upper bound
+       of dst's maximum), a byte each in maybe, then pixel by pixel.  Returns the count. */
+    BALL_INLINE int64_t ball_flag_live_impl(
+        const double* lower, const double* lower_min, double off, const void* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n, int f32)
+    {
+        int64_t nfull = n / 16;
+        ball_v4d voff = {off, off, off, off};
+        for (int64_t blk = 0; blk < nblk; blk++)
+            maybe[blk] = lower_min[blk] + off < (double)top[blk];
+        for (int64_t wi = 0; wi < nmaybe / 8; wi++) {
+            uint64_t word;
+            memcpy(&word, maybe + 8 * wi, 8);
+            while (word != 0) {
+                int64_t blk = wi * 8 + (__builtin_ctzll(word) >> 3);
+                word &= word - 1;
+                if (live[blk]) continue;
+                int64_t x0 = blk * 16;
+                int hit = 0;
+                if (blk < nfull) {
+                    ball_v4l h = {0, 0, 0, 0};
+                    for (int k = 0; k < 4; k++)
+                        h |= (ball_ld(lower + x0 + 4 * k) + voff) < ball_ld_dst(dst, x0 + 4 * k, f32);
+                    hit = (h[0] | h[1] | h[2] | h[3]) != 0;
+                } else {
+                    for (int64_t x = x0; x < n; x++) hit |= lower[x] + off < ball_get(dst, x, f32);
+                }
+                if (hit) {
+                    live[blk] = 1;
+                    blocks[nb++] = blk;
+                }
             }
         }
-        double acc = top[0];
-        for (int l = 1; l < 4; l++) acc = acc > top[l] ? acc : top[l];
-        return acc;
+        return nb;
     }
 
-    /* Whether lower[x] + off < dst[x] for one of 16 pixels. */
-    static inline int ball_any_below_d(const double* lower, double off, const double* dst)
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static int64_t ball_flag_live_f(
+        const double* lower, const double* lower_min, double off, const float* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n)
     {
-        int hit = 0;
-        for (int l = 0; l < 16; l++) hit |= lower[l] + off < dst[l];
-        return hit;
+        return ball_flag_live_impl(lower, lower_min, off, dst, top, nblk, live, blocks, nb,
+                                   maybe, nmaybe, n, 1);
     }
 
-    static inline int ball_any_below_f(const double* lower, double off, const float* dst)
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static int64_t ball_flag_live_d(
+        const double* lower, const double* lower_min, double off, const double* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n)
     {
-        int hit = 0;
-        for (int l = 0; l < 16; l++) hit |= lower[l] + off < (double)dst[l];
-        return hit;
+        return ball_flag_live_impl(lower, lower_min, off, dst, top, nblk, live, blocks, nb,
+                                   maybe, nmaybe, n, 0);
     }
 
-    /* min(src[0:16]), four lanes then across them. */
-    static inline double ball_block_min(const double* src)
+    /* out[blk] = min(src[16 blk : 16 (blk + 1)]), the last block stopping at n. */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk)
     {
-        double low[4];
-        for (int l = 0; l < 4; l++) low[l] = src[l];
-        for (int k = 1; k < 4; k++)
-            for (int l = 0; l < 4; l++) {
-                double v = src[4 * k + l];
-                low[l] = low[l] < v ? low[l] : v;
+        int64_t nfull = n / 16;
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t x0 = blk * 16;
+            if (blk < nfull) {
+                ball_v4d low = ball_ld(src + x0);
+                for (int k = 1; k < 4; k++) {
+                    ball_v4d v = ball_ld(src + x0 + 4 * k);
+                    low = ball_sel(low < v, low, v);
+                }
+                double acc = low[0];
+                for (int l = 1; l < 4; l++) acc = acc < low[l] ? acc : low[l];
+                out[blk] = acc;
+            } else {
+                double low = INFINITY;
+                for (int64_t x = x0; x < n; x++) low = src[x] < low ? src[x] : low;
+                out[blk] = low;
             }
-        double acc = low[0];
-        for (int l = 1; l < 4; l++) acc = acc < low[l] ? acc : low[l];
-        return acc;
+        }
+    }
+
+    /* acc = min(acc, nb + m) ("+ 0.0" as in the numba loop). */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_lower_margin(const double* restrict nb, double m, double* restrict acc,
+                                  int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double v = nb[x] + m, a = acc[x];
+            acc[x] = (v < a ? v : a) + 0.0;
+        }
+    }
+
+    /* keep[x] = whether pixel x has no cover on both sides (see the candidates). */
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+    static void ball_keep(const double* restrict g, const double* restrict ar,
+                          const double* restrict al, uint8_t* restrict keep, int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double gb = g[x], r = ar[x], u = al[x];
+            int covered = (r <= gb) & (r < INFINITY) & (u <= gb) & (u < INFINITY) & (gb > -INFINITY);
+            keep[x] = !covered;
+        }
     }
 
     static inline int64_t ball_lowest_bit(uint64_t word) { return __builtin_ctzll(word); }
@@ -206,15 +410,29 @@ cdef extern from *:
                           const int64_t* first, int64_t n, const double* ctab, int64_t w,
                           const int64_t* blocks, int64_t nb, double* res) noexcept nogil
     int ball_cpu_has_avx2() noexcept nogil
-    void ball_pass4(const double* s, double c0, double c1, double c2, double c3,
-                    const double* src, double* dst, int64_t n) noexcept nogil
-    void ball_pass1(const double* s, double c, const double* src, double* dst,
-                    int64_t n) noexcept nogil
-    double ball_min_into_d(double* dst, const double* res) noexcept nogil
-    double ball_min_into_f(float* dst, const double* res) noexcept nogil
-    int ball_any_below_d(const double* lower, double off, const double* dst) noexcept nogil
-    int ball_any_below_f(const double* lower, double off, const float* dst) noexcept nogil
-    double ball_block_min(const double* src) noexcept nogil
+    int ball_brute(const double* row, int64_t n, const double* cs, int64_t w, double* a,
+                   double* b) noexcept nogil
+    void ball_min_row_f(float* dst, const double* res, int64_t n) noexcept nogil
+    void ball_min_row_d(double* dst, const double* res, int64_t n) noexcept nogil
+    void ball_load_row_f(double* line, const float* src, double sign, int64_t n) noexcept nogil
+    void ball_load_row_d(double* line, const double* src, double sign, int64_t n) noexcept nogil
+    float ball_round_up32(double v) noexcept nogil
+    void ball_update_target_f(float* dst, const double* res, const int64_t* blocks, int64_t nb,
+                              float* top, int64_t n) noexcept nogil
+    void ball_update_target_d(double* dst, const double* res, const int64_t* blocks,
+                              int64_t nb, float* top, int64_t n) noexcept nogil
+    int64_t ball_flag_live_f(const double* lower, const double* lower_min, double off,
+                             const float* dst, const float* top, int64_t nblk, uint8_t* live,
+                             int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
+                             int64_t n) noexcept nogil
+    int64_t ball_flag_live_d(const double* lower, const double* lower_min, double off,
+                             const double* dst, const float* top, int64_t nblk, uint8_t* live,
+                             int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
+                             int64_t n) noexcept nogil
+    void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
+    void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
+    void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
+                   int64_t n) noexcept nogil
     int64_t ball_lowest_bit(uint64_t word) noexcept nogil
     const int64_t* ball_tier_level
     const int64_t* ball_tier_lo
@@ -362,16 +580,6 @@ cdef void _tier_minima(const double* row, Py_ssize_t done, Py_ssize_t levels, do
         _min_shift(mins + 2 * size, mins + 3 * size, 8, size)
 
 
-cdef inline void _lower_margin(const double* nb, double m, double* acc,
-                               Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t x
-    cdef double v, a
-    for x in range(n):
-        v = nb[x] + m
-        a = acc[x]
-        acc[x] = (v if v < a else a) + 0.0
-
-
 cdef int64_t _candidates(const double* row, Py_ssize_t pad, Py_ssize_t n, const double* mins,
                          Py_ssize_t size, const double* margins, Py_ssize_t group,
                          int64_t* cpos, double* cval, int64_t* first, double* ar, double* al,
@@ -381,8 +589,7 @@ cdef int64_t _candidates(const double* row, Py_ssize_t pad, Py_ssize_t n, const 
     cdef const double* src
     cdef Py_ssize_t x, t, b, level
     cdef int64_t nk = 0
-    cdef double m, gb, r, u
-    cdef bint covered
+    cdef double m
     for x in range(n):
         ar[x] = INFINITY
         al[x] = INFINITY
@@ -390,15 +597,9 @@ cdef int64_t _candidates(const double* row, Py_ssize_t pad, Py_ssize_t n, const 
         level = ball_tier_level[t]
         m = margins[ball_tier_hi[t]]
         src = row if level == 0 else mins + (level - 1) * size
-        _lower_margin(src + pad + ball_tier_lo[t], m, ar, n)
-        _lower_margin(src + pad - ball_tier_hi[t], m, al, n)
-    for x in range(n):
-        gb = g[x]
-        r = ar[x]
-        u = al[x]
-        covered = ((r <= gb) & (r < INFINITY) & (u <= gb) & (u < INFINITY)
-                   & (gb > -INFINITY))
-        keep[x] = not covered
+        ball_lower_margin(src + pad + ball_tier_lo[t], m, ar, n)
+        ball_lower_margin(src + pad - ball_tier_hi[t], m, al, n)
+    ball_keep(g, ar, al, keep, n)
     if n > 1:
         keep[0] = not ((ar[0] <= g[0]) & (ar[0] < INFINITY) & (g[0] > -INFINITY))
         keep[n - 1] = not ((al[n - 1] <= g[n - 1]) & (al[n - 1] < INFINITY)
@@ -448,33 +649,11 @@ cdef void _erode_line_envelope(const int64_t* cpos, const double* cval, int64_t 
             out[x] = ga + cs[x + off]
 
 
-cdef bint _erode_line_brute(const double* row, Py_ssize_t pad, Py_ssize_t n, const double* cs,
-                            int64_t w, double* buf_a, double* buf_b) noexcept nogil:
+cdef inline bint _erode_line_brute(const double* row, Py_ssize_t pad, Py_ssize_t n,
+                                   const double* cs, int64_t w, double* buf_a,
+                                   double* buf_b) noexcept nogil:
     """Direct erosion by the cap ``cs[0:2w+1]``; whether the result ended in ``buf_b``."""
-    cdef const double* base = row + pad - w
-    cdef Py_ssize_t m = 2 * w + 1, k = 1, x
-    cdef double c = cs[0]
-    cdef double* src = buf_a
-    cdef double* dst = buf_b
-    cdef double* tmp
-    cdef bint swapped = False
-    for x in range(n):
-        buf_a[x] = base[x] + c
-    while k + 4 <= m:
-        ball_pass4(base + k, cs[k], cs[k + 1], cs[k + 2], cs[k + 3], src, dst, n)
-        tmp = src
-        src = dst
-        dst = tmp
-        swapped = not swapped
-        k += 4
-    while k < m:
-        ball_pass1(base + k, cs[k], src, dst, n)
-        tmp = src
-        src = dst
-        dst = tmp
-        swapped = not swapped
-        k += 1
-    return swapped
+    return ball_brute(row + pad, n, cs, w, buf_a, buf_b) != 0
 
 
 # ----------------------------------------------------------------------------
@@ -482,94 +661,31 @@ cdef bint _erode_line_brute(const double* row, Py_ssize_t pad, Py_ssize_t n, con
 # ----------------------------------------------------------------------------
 
 
-cdef inline float _round_up32(double value) noexcept nogil:
-    cdef float up = <float>value
-    if <double>up < value:
-        up = nextafterf(up, INFINITY)
-    return up
+cdef inline void _min_row(real_out* dst, const double* res, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        ball_min_row_f(dst, res, n)
+    else:
+        ball_min_row_d(dst, res, n)
 
 
-cdef void _min_row(real_out* dst, const double* res, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t x
-    cdef double v, o
-    for x in range(n):
-        v = res[x]
-        o = dst[x]
-        dst[x] = <real_out>((v if v < o else o) + 0.0)
+cdef inline void _update_target(real_out* dst, const double* res, const int64_t* blocks,
+                                Py_ssize_t nb, float* top, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        ball_update_target_f(dst, res, blocks, nb, top, n)
+    else:
+        ball_update_target_d(dst, res, blocks, nb, top, n)
 
 
-cdef void _update_target(real_out* dst, const double* res, const int64_t* blocks, Py_ssize_t nb,
-                         float* top, Py_ssize_t n) noexcept nogil:
-    """Min ``res`` into ``dst`` on the blocks ``blocks[:nb]``; refresh their maxima ``top``."""
-    cdef Py_ssize_t nfull = n // BLOCK, i, x, x0
-    cdef int64_t blk
-    cdef double high, v
-    for i in range(nb):
-        blk = blocks[i]
-        x0 = blk * BLOCK
-        if blk < nfull:
-            if real_out is float:
-                top[blk] = _round_up32(ball_min_into_f(dst + x0, res + x0))
-            else:
-                top[blk] = _round_up32(ball_min_into_d(dst + x0, res + x0))
-        else:
-            high = -INFINITY
-            for x in range(x0, n):
-                if res[x] < dst[x]:
-                    dst[x] = <real_out>res[x]
-                v = <double>dst[x]
-                if v > high:
-                    high = v
-            top[blk] = _round_up32(high)
-
-
-cdef Py_ssize_t _flag_live(const double* lower, const double* lower_min, double off,
-                           const real_out* dst, const float* top, Py_ssize_t nblk,
-                           uint8_t* live, int64_t* blocks, Py_ssize_t nb, uint8_t* maybe,
-                           Py_ssize_t nmaybe, Py_ssize_t n) noexcept nogil:
-    """List the blocks where ``lower + off < dst`` somewhere; return the new count."""
-    cdef Py_ssize_t blk, wi, x, x0, nfull = n // BLOCK
-    cdef uint64_t word
-    cdef bint hit
-    for blk in range(nblk):
-        maybe[blk] = lower_min[blk] + off < top[blk]
-    for wi in range(nmaybe // 8):
-        memcpy(&word, maybe + 8 * wi, 8)
-        while word != 0:
-            blk = wi * 8 + (ball_lowest_bit(word) >> 3)
-            word &= word - 1
-            if live[blk]:
-                continue
-            x0 = blk * BLOCK
-            if blk < nfull:
-                if real_out is float:
-                    hit = ball_any_below_f(lower + x0, off, dst + x0)
-                else:
-                    hit = ball_any_below_d(lower + x0, off, dst + x0)
-            else:
-                hit = False
-                for x in range(x0, n):
-                    hit |= lower[x] + off < dst[x]
-            if hit:
-                live[blk] = 1
-                blocks[nb] = blk
-                nb += 1
-    return nb
-
-
-cdef void _block_minima(const double* src, Py_ssize_t n, double* out,
-                        Py_ssize_t nblk) noexcept nogil:
-    cdef Py_ssize_t nfull = n // BLOCK, blk, x
-    cdef double low
-    for blk in range(nblk):
-        if blk < nfull:
-            out[blk] = ball_block_min(src + blk * BLOCK)
-        else:
-            low = INFINITY
-            for x in range(blk * BLOCK, n):
-                if src[x] < low:
-                    low = src[x]
-            out[blk] = low
+cdef inline Py_ssize_t _flag_live(const double* lower, const double* lower_min, double off,
+                                  const real_out* dst, const float* top, Py_ssize_t nblk,
+                                  uint8_t* live, int64_t* blocks, Py_ssize_t nb, uint8_t* maybe,
+                                  Py_ssize_t nmaybe, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        return ball_flag_live_f(lower, lower_min, off, dst, top, nblk, live, blocks, nb, maybe,
+                                nmaybe, n)
+    else:
+        return ball_flag_live_d(lower, lower_min, off, dst, top, nblk, live, blocks, nb, maybe,
+                                nmaybe, n)
 
 
 # ----------------------------------------------------------------------------
@@ -735,8 +851,10 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
                         continue
                     if not loaded:
                         src = img + (k * p.ny + j) * nx
-                        for x in range(nx):
-                            line[x] = sign * <double>src[x]
+                        if real_in is float:
+                            ball_load_row_f(line, src, sign, nx)
+                        else:
+                            ball_load_row_d(line, src, sign, nx)
                         for i in range(NGROUPS):
                             s.nks[i] = -1
                             s.debt[i] = 0.0
@@ -751,7 +869,7 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
                                 memcpy(s.e0, s.buf, nx * sizeof(double))
                         else:
                             levels = _erode_row(p, &s, 0, 0, levels, p.all_blocks, nblk, s.e0)
-                        _block_minima(s.e0, nx, s.e0_min, nblk)
+                        ball_block_minima(s.e0, nx, s.e0_min, nblk)
                         have_e0 = True
                     if use_bounds and central:
                         for t in range(nt):
@@ -929,4 +1047,4 @@ def flag_live(const double[::1] lower, const double[::1] lower_min, double off,
 
 def round_up32(double value):
     """The smallest float32 that is ``>= value``."""
-    return np.float32(_round_up32(value))
+    return np.float32(ball_round_up32(value))
