@@ -21,6 +21,12 @@ cdef extern from *:
     #include <immintrin.h>
     #define BALL_X86 1
     #endif
+    /* versions of a loop for AVX-512, AVX2 and any x86-64, picked when the module loads */
+    #if defined(BALL_X86) && defined(__linux__)
+    #define BALL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define BALL_CLONES
+    #endif
 
     static void ball_gather_rows_generic(
         const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
@@ -109,7 +115,7 @@ cdef extern from *:
     /* Direct erosion of row[0:n] (padded with +inf by at least w on each side) by the cap
        cs[0:2w+1], centred: four offsets per pass, ping-ponging between a and b.  Returns
        whether the result ended in b. */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static int ball_brute(const double* restrict row, int64_t n, const double* restrict cs,
                           int64_t w, double* restrict a, double* restrict b)
     {
@@ -152,7 +158,7 @@ cdef extern from *:
 
     /* dst = min(dst, res) over a row, exact after rounding to dst's dtype; "+ 0.0" (an
        identity: no value is -0) as in the numba loop. */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_min_row_f(float* restrict dst, const double* restrict res, int64_t n)
     {
         for (int64_t x = 0; x < n; x++) {
@@ -161,7 +167,7 @@ cdef extern from *:
         }
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_min_row_d(double* restrict dst, const double* restrict res, int64_t n)
     {
         for (int64_t x = 0; x < n; x++) {
@@ -171,14 +177,14 @@ cdef extern from *:
     }
 
     /* line = sign * src in float64. */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_load_row_f(double* restrict line, const float* restrict src, double sign,
                                 int64_t n)
     {
         for (int64_t x = 0; x < n; x++) line[x] = sign * (double)src[x];
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_load_row_d(double* restrict line, const double* restrict src, double sign,
                                 int64_t n)
     {
@@ -281,14 +287,14 @@ cdef extern from *:
         }
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_update_target_f(float* dst, const double* res, const int64_t* blocks,
                                      int64_t nb, float* top, int64_t n)
     {
         ball_update_target_impl(dst, res, blocks, nb, top, n, 1);
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_update_target_d(double* dst, const double* res, const int64_t* blocks,
                                      int64_t nb, float* top, int64_t n)
     {
@@ -333,7 +339,7 @@ cdef extern from *:
         return nb;
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static int64_t ball_flag_live_f(
         const double* lower, const double* lower_min, double off, const float* dst,
         const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
@@ -343,7 +349,7 @@ cdef extern from *:
                                    maybe, nmaybe, n, 1);
     }
 
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static int64_t ball_flag_live_d(
         const double* lower, const double* lower_min, double off, const double* dst,
         const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
@@ -354,7 +360,7 @@ cdef extern from *:
     }
 
     /* out[blk] = min(src[16 blk : 16 (blk + 1)]), the last block stopping at n. */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk)
     {
         int64_t nfull = n / 16;
@@ -378,7 +384,7 @@ cdef extern from *:
     }
 
     /* acc = min(acc, nb + m) ("+ 0.0" as in the numba loop). */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_lower_margin(const double* restrict nb, double m, double* restrict acc,
                                   int64_t n)
     {
@@ -389,7 +395,7 @@ cdef extern from *:
     }
 
     /* keep[x] = whether pixel x has no cover on both sides (see the candidates). */
-    __attribute__((target_clones("avx512f", "avx2", "default")))
+    BALL_CLONES
     static void ball_keep(const double* restrict g, const double* restrict ar,
                           const double* restrict al, uint8_t* restrict keep, int64_t n)
     {
