@@ -22,7 +22,9 @@ cdef extern from *:
     #define BALL_X86 1
     #endif
     /* versions of a loop for AVX-512, AVX2 and any x86-64, picked when the module loads */
-    #if defined(BALL_X86) && defined(__linux__)
+    #if defined(BALL_X86) && defined(__linux__) && defined(BALL_NO_AVX512)
+    #define BALL_CLONES __attribute__((target_clones("avx2", "default")))
+    #elif defined(BALL_X86) && defined(__linux__) && !defined(BALL_BASELINE)
     #define BALL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
     #else
     #define BALL_CLONES
@@ -90,13 +92,43 @@ cdef extern from *:
         }
     }
 
+    __attribute__((target("avx512f")))
+    static void ball_gather_rows_avx512(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
+    {
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            int64_t lo = x0 - w > 0 ? x0 - w : 0;
+            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
+            const double* tab = ctab + x0;
+            __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0;
+            for (int64_t j = first[lo]; j < first[hi]; j++) {
+                __m512d v = _mm512_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                a0 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t)), a0);
+                a1 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t + 8)), a1);
+            }
+            _mm512_storeu_pd(res + x0, a0);
+            _mm512_storeu_pd(res + x0 + 8, a1);
+        }
+    }
+
+    /* 2: AVX-512, 1: AVX2, 0: neither */
     static int ball_cpu_has_avx2(void)
     {
+    #ifdef BALL_BASELINE
+        return 0;  /* testing the code for any x86-64 (and below, for AVX2 without AVX-512) */
+    #endif
         __builtin_cpu_init();
+    #ifndef BALL_NO_AVX512
+        if (__builtin_cpu_supports("avx512f")) return 2;
+    #endif
         return __builtin_cpu_supports("avx2") ? 1 : 0;
     }
     #else
     #define ball_gather_rows_avx2 ball_gather_rows_generic
+    #define ball_gather_rows_avx512 ball_gather_rows_generic
     static int ball_cpu_has_avx2(void) { return 0; }
     #endif
 
@@ -106,7 +138,9 @@ cdef extern from *:
         int avx2, const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
         const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
     {
-        if (avx2)
+        if (avx2 == 2)
+            ball_gather_rows_avx512(cpos, cval, first, n, ctab, w, blocks, nb, res);
+        else if (avx2)
             ball_gather_rows_avx2(cpos, cval, first, n, ctab, w, blocks, nb, res);
         else
             ball_gather_rows_generic(cpos, cval, first, n, ctab, w, blocks, nb, res);
