@@ -190,8 +190,8 @@ cdef extern from *:
         return swapped;
     }
 
-    /* dst = min(dst, res) over a row, exact after rounding to dst's dtype; "+ 0.0" (an
-       identity: no value is -0) as in the numba loop. */
+    /* dst = min(dst, res) over a row, exact after rounding to dst's dtype ("+ 0.0" is an
+       identity here: no value is -0). */
     BALL_CLONES
     static void ball_min_row_f(float* restrict dst, const double* restrict res, int64_t n)
     {
@@ -226,8 +226,8 @@ cdef extern from *:
     }
 
     /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
-       in the order of the numba kernel's IR: minima and maxima "a < b ? a : b" per lane,
-       then across the lanes.  The output rows are float32 or float64 (f32), compiled
+       in one fixed order whatever the target: minima and maxima "a < b ? a : b" per
+       lane, then across the lanes.  The output rows are float32 or float64 (f32), compiled
        apart as constants. */
     #pragma GCC diagnostic ignored "-Wpsabi"
     typedef double ball_v4d __attribute__((vector_size(32)));
@@ -417,7 +417,7 @@ cdef extern from *:
         }
     }
 
-    /* acc = min(acc, nb + m) ("+ 0.0" as in the numba loop). */
+    /* acc = min(acc, nb + m) ("+ 0.0": an identity here). */
     BALL_CLONES
     static void ball_lower_margin(const double* restrict nb, double m, double* restrict acc,
                                   int64_t n)
