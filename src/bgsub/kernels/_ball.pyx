@@ -1,0 +1,1090 @@
+# cython: language_level=3
+"""Compiled loops of :mod:`bgsub.kernels.ball` (no validation: the wrapper checks)."""
+
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, ceil, fabs, floor, nextafterf, sqrt
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy
+
+import numpy as np
+
+# The 16-lane block primitives.  Minima are ``a < b ? a : b`` (x86 ``minpd`` has exactly
+# these semantics, so a NaN from ``-inf + inf`` at a window edge of the gather is ignored);
+# the gather keeps its 16 accumulators in vector registers, with an AVX2 version chosen at
+# run time where the CPU has it (the build itself targets any x86-64).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+    #if defined(__GNUC__) && defined(__x86_64__)
+    #include <immintrin.h>
+    #define BALL_X86 1
+    #endif
+    /* versions of a loop for AVX-512, AVX2 and any x86-64, picked when the module loads */
+    #if defined(BALL_X86) && defined(__linux__) && defined(BALL_NO_AVX512)
+    #define BALL_CLONES __attribute__((target_clones("avx2", "default")))
+    #elif defined(BALL_X86) && defined(__linux__) && !defined(BALL_BASELINE)
+    #define BALL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define BALL_CLONES
+    #endif
+
+    static void ball_gather_rows_generic(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
+    {
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            int64_t lo = x0 - w > 0 ? x0 - w : 0;
+            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
+            const double* tab = ctab + x0;
+    #ifdef BALL_X86
+            __m128d a[8];
+            for (int k = 0; k < 8; k++) a[k] = _mm_set1_pd(INFINITY);
+            for (int64_t j = first[lo]; j < first[hi]; j++) {
+                __m128d v = _mm_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                for (int k = 0; k < 8; k++)
+                    a[k] = _mm_min_pd(_mm_add_pd(v, _mm_loadu_pd(t + 2 * k)), a[k]);
+            }
+            for (int k = 0; k < 8; k++) _mm_storeu_pd(res + x0 + 2 * k, a[k]);
+    #else
+            double a[16];
+            for (int l = 0; l < 16; l++) a[l] = INFINITY;
+            for (int64_t j = first[lo]; j < first[hi]; j++) {
+                double v = cval[j];
+                const double* t = tab - cpos[j];
+                for (int l = 0; l < 16; l++) {
+                    double s = v + t[l];
+                    a[l] = s < a[l] ? s : a[l];
+                }
+            }
+            for (int l = 0; l < 16; l++) res[x0 + l] = a[l];
+    #endif
+        }
+    }
+
+    #ifdef BALL_X86
+    __attribute__((target("avx2")))
+    static void ball_gather_rows_avx2(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
+    {
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            int64_t lo = x0 - w > 0 ? x0 - w : 0;
+            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
+            const double* tab = ctab + x0;
+            __m256d a0 = _mm256_set1_pd(INFINITY), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t j = first[lo]; j < first[hi]; j++) {
+                __m256d v = _mm256_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                a0 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t)), a0);
+                a1 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 4)), a1);
+                a2 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 8)), a2);
+                a3 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 12)), a3);
+            }
+            _mm256_storeu_pd(res + x0, a0);
+            _mm256_storeu_pd(res + x0 + 4, a1);
+            _mm256_storeu_pd(res + x0 + 8, a2);
+            _mm256_storeu_pd(res + x0 + 12, a3);
+        }
+    }
+
+    __attribute__((target("avx512f")))
+    static void ball_gather_rows_avx512(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
+    {
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            int64_t lo = x0 - w > 0 ? x0 - w : 0;
+            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
+            const double* tab = ctab + x0;
+            __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0;
+            for (int64_t j = first[lo]; j < first[hi]; j++) {
+                __m512d v = _mm512_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                a0 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t)), a0);
+                a1 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t + 8)), a1);
+            }
+            _mm512_storeu_pd(res + x0, a0);
+            _mm512_storeu_pd(res + x0 + 8, a1);
+        }
+    }
+
+    /* 2: AVX-512, 1: AVX2, 0: neither */
+    static int ball_cpu_has_avx2(void)
+    {
+    #ifdef BALL_BASELINE
+        return 0;  /* testing the code for any x86-64 (and below, for AVX2 without AVX-512) */
+    #endif
+        __builtin_cpu_init();
+    #ifndef BALL_NO_AVX512
+        if (__builtin_cpu_supports("avx512f")) return 2;
+    #endif
+        return __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    #else
+    #define ball_gather_rows_avx2 ball_gather_rows_generic
+    #define ball_gather_rows_avx512 ball_gather_rows_generic
+    static int ball_cpu_has_avx2(void) { return 0; }
+    #endif
+
+    /* The gather method on the blocks blocks[:nb]: res[x] = min over the candidates i within
+       w of the block of cval[i] + ctab[x - cpos[i]] (ctab padded with +inf, no window test). */
+    static void ball_gather_rows(
+        int avx2, const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
+    {
+        if (avx2 == 2)
+            ball_gather_rows_avx512(cpos, cval, first, n, ctab, w, blocks, nb, res);
+        else if (avx2)
+            ball_gather_rows_avx2(cpos, cval, first, n, ctab, w, blocks, nb, res);
+        else
+            ball_gather_rows_generic(cpos, cval, first, n, ctab, w, blocks, nb, res);
+    }
+
+    /* Direct erosion of row[0:n] (padded with +inf by at least w on each side) by the cap
+       cs[0:2w+1], centred: four offsets per pass, ping-ponging between a and b.  Returns
+       whether the result ended in b. */
+    BALL_CLONES
+    static int ball_brute(const double* restrict row, int64_t n, const double* restrict cs,
+                          int64_t w, double* restrict a, double* restrict b)
+    {
+        const double* base = row - w;
+        int64_t m = 2 * w + 1, k = 1;
+        double* src = a;
+        double* dst = b;
+        int swapped = 0;
+        double c = cs[0];
+        for (int64_t x = 0; x < n; x++) a[x] = base[x] + c;
+        while (k + 4 <= m) {
+            const double* s = base + k;
+            double c0 = cs[k], c1 = cs[k + 1], c2 = cs[k + 2], c3 = cs[k + 3];
+            for (int64_t x = 0; x < n; x++) {
+                double v0 = s[x] + c0, v1 = s[x + 1] + c1, v2 = s[x + 2] + c2;
+                double v3 = s[x + 3] + c3;
+                v0 = v0 < v1 ? v0 : v1;
+                v2 = v2 < v3 ? v2 : v3;
+                v0 = v0 < v2 ? v0 : v2;
+                double o = src[x];
+                dst[x] = v0 < o ? v0 : o;
+            }
+            double* tmp = src; src = dst; dst = tmp;
+            swapped = !swapped;
+            k += 4;
+        }
+        while (k < m) {
+            const double* s = base + k;
+            double c1 = cs[k];
+            for (int64_t x = 0; x < n; x++) {
+                double v = s[x] + c1, o = src[x];
+                dst[x] = v < o ? v : o;
+            }
+            double* tmp = src; src = dst; dst = tmp;
+            swapped = !swapped;
+            k += 1;
+        }
+        return swapped;
+    }
+
+    /* dst = min(dst, res) over a row, exact after rounding to dst's dtype ("+ 0.0" is an
+       identity here: no value is -0). */
+    BALL_CLONES
+    static void ball_min_row_f(float* restrict dst, const double* restrict res, int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double v = res[x], o = (double)dst[x];
+            dst[x] = (float)((v < o ? v : o) + 0.0);
+        }
+    }
+
+    BALL_CLONES
+    static void ball_min_row_d(double* restrict dst, const double* restrict res, int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double v = res[x], o = dst[x];
+            dst[x] = (v < o ? v : o) + 0.0;
+        }
+    }
+
+    /* line = sign * src in float64. */
+    BALL_CLONES
+    static void ball_load_row_f(double* restrict line, const float* restrict src, double sign,
+                                int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) line[x] = sign * (double)src[x];
+    }
+
+    BALL_CLONES
+    static void ball_load_row_d(double* restrict line, const double* restrict src, double sign,
+                                int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) line[x] = sign * src[x];
+    }
+
+    /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
+       in one fixed order whatever the target: minima and maxima "a < b ? a : b" per
+       lane, then across the lanes.  The output rows are float32 or float64 (f32), compiled
+       apart as constants. */
+    #pragma GCC diagnostic ignored "-Wpsabi"
+    typedef double ball_v4d __attribute__((vector_size(32)));
+    typedef float ball_v4f __attribute__((vector_size(16)));
+    typedef int64_t ball_v4l __attribute__((vector_size(32)));
+    #define BALL_INLINE static inline __attribute__((always_inline))
+
+    BALL_INLINE ball_v4d ball_ld(const double* p)
+    {
+        ball_v4d v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+
+    BALL_INLINE ball_v4d ball_ld_dst(const void* dst, int64_t i, int f32)
+    {
+        if (f32) {
+            ball_v4f v;
+            memcpy(&v, (const float*)dst + i, sizeof v);
+            return __builtin_convertvector(v, ball_v4d);
+        }
+        return ball_ld((const double*)dst + i);
+    }
+
+    BALL_INLINE void ball_st_dst(void* dst, int64_t i, ball_v4d v, int f32)
+    {
+        if (f32) {
+            ball_v4f f = __builtin_convertvector(v, ball_v4f);
+            memcpy((float*)dst + i, &f, sizeof f);
+        } else {
+            memcpy((double*)dst + i, &v, sizeof v);
+        }
+    }
+
+    BALL_INLINE double ball_get(const void* dst, int64_t i, int f32)
+    {
+        return f32 ? (double)((const float*)dst)[i] : ((const double*)dst)[i];
+    }
+
+    BALL_INLINE void ball_set(void* dst, int64_t i, double v, int f32)
+    {
+        if (f32) ((float*)dst)[i] = (float)v;
+        else ((double*)dst)[i] = v;
+    }
+
+    BALL_INLINE ball_v4d ball_sel(ball_v4l m, ball_v4d a, ball_v4d b)
+    {
+        return (ball_v4d)((m & (ball_v4l)a) | (~m & (ball_v4l)b));
+    }
+
+    /* The smallest float32 >= v. */
+    static inline float ball_round_up32(double v)
+    {
+        float up = (float)v;
+        if ((double)up < v) up = nextafterf(up, INFINITY);
+        return up;
+    }
+
+    /* Min res into dst on the blocks blocks[:nb] (a float32 dst gets res rounded first:
+       rounding is monotone, so the result is exact); top[blk] = the block's new maximum,
+       rounded up to float32. */
+    BALL_INLINE void ball_update_target_impl(void* dst, const double* res, const int64_t* blocks,
+                                             int64_t nb, float* top, int64_t n, int f32)
+    {
+        int64_t nfull = n / 16;
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t blk = blocks[i], x0 = blk * 16;
+            if (blk < nfull) {
+                ball_v4d hi = {0.0, 0.0, 0.0, 0.0};
+                for (int k = 0; k < 4; k++) {
+                    ball_v4d r = ball_ld(res + x0 + 4 * k);
+                    if (f32)
+                        r = __builtin_convertvector(__builtin_convertvector(r, ball_v4f), ball_v4d);
+                    ball_v4d d = ball_ld_dst(dst, x0 + 4 * k, f32);
+                    ball_v4d m = ball_sel(r < d, r, d);
+                    ball_st_dst(dst, x0 + 4 * k, m, f32);
+                    hi = k == 0 ? m : ball_sel(hi > m, hi, m);
+                }
+                double acc = hi[0];
+                for (int l = 1; l < 4; l++) acc = acc > hi[l] ? acc : hi[l];
+                top[blk] = ball_round_up32(acc);
+            } else {
+                double high = -INFINITY;
+                for (int64_t x = x0; x < n; x++) {
+                    if (res[x] < ball_get(dst, x, f32)) ball_set(dst, x, res[x], f32);
+                    double v = ball_get(dst, x, f32);
+                    if (v > high) high = v;
+                }
+                top[blk] = ball_round_up32(high);
+            }
+        }
+    }
+
+    BALL_CLONES
+    static void ball_update_target_f(float* dst, const double* res, const int64_t* blocks,
+                                     int64_t nb, float* top, int64_t n)
+    {
+        ball_update_target_impl(dst, res, blocks, nb, top, n, 1);
+    }
+
+    BALL_CLONES
+    static void ball_update_target_d(double* dst, const double* res, const int64_t* blocks,
+                                     int64_t nb, float* top, int64_t n)
+    {
+        ball_update_target_impl(dst, res, blocks, nb, top, n, 0);
+    }
+
+    /* Append to blocks[:nb] the blocks where lower + off < dst somewhere (live flags those
+       listed): first the blocks whose minimum of lower plus off is below top (an upper bound
+       of dst's maximum), a byte each in maybe, then pixel by pixel.  Returns the count. */
+    BALL_INLINE int64_t ball_flag_live_impl(
+        const double* lower, const double* lower_min, double off, const void* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n, int f32)
+    {
+        int64_t nfull = n / 16;
+        ball_v4d voff = {off, off, off, off};
+        for (int64_t blk = 0; blk < nblk; blk++)
+            maybe[blk] = lower_min[blk] + off < (double)top[blk];
+        for (int64_t wi = 0; wi < nmaybe / 8; wi++) {
+            uint64_t word;
+            memcpy(&word, maybe + 8 * wi, 8);
+            while (word != 0) {
+                int64_t blk = wi * 8 + (__builtin_ctzll(word) >> 3);
+                word &= word - 1;
+                if (live[blk]) continue;
+                int64_t x0 = blk * 16;
+                int hit = 0;
+                if (blk < nfull) {
+                    ball_v4l h = {0, 0, 0, 0};
+                    for (int k = 0; k < 4; k++)
+                        h |= (ball_ld(lower + x0 + 4 * k) + voff) < ball_ld_dst(dst, x0 + 4 * k, f32);
+                    hit = (h[0] | h[1] | h[2] | h[3]) != 0;
+                } else {
+                    for (int64_t x = x0; x < n; x++) hit |= lower[x] + off < ball_get(dst, x, f32);
+                }
+                if (hit) {
+                    live[blk] = 1;
+                    blocks[nb++] = blk;
+                }
+            }
+        }
+        return nb;
+    }
+
+    BALL_CLONES
+    static int64_t ball_flag_live_f(
+        const double* lower, const double* lower_min, double off, const float* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n)
+    {
+        return ball_flag_live_impl(lower, lower_min, off, dst, top, nblk, live, blocks, nb,
+                                   maybe, nmaybe, n, 1);
+    }
+
+    BALL_CLONES
+    static int64_t ball_flag_live_d(
+        const double* lower, const double* lower_min, double off, const double* dst,
+        const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
+        uint8_t* maybe, int64_t nmaybe, int64_t n)
+    {
+        return ball_flag_live_impl(lower, lower_min, off, dst, top, nblk, live, blocks, nb,
+                                   maybe, nmaybe, n, 0);
+    }
+
+    /* out[blk] = min(src[16 blk : 16 (blk + 1)]), the last block stopping at n. */
+    BALL_CLONES
+    static void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk)
+    {
+        int64_t nfull = n / 16;
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t x0 = blk * 16;
+            if (blk < nfull) {
+                ball_v4d low = ball_ld(src + x0);
+                for (int k = 1; k < 4; k++) {
+                    ball_v4d v = ball_ld(src + x0 + 4 * k);
+                    low = ball_sel(low < v, low, v);
+                }
+                double acc = low[0];
+                for (int l = 1; l < 4; l++) acc = acc < low[l] ? acc : low[l];
+                out[blk] = acc;
+            } else {
+                double low = INFINITY;
+                for (int64_t x = x0; x < n; x++) low = src[x] < low ? src[x] : low;
+                out[blk] = low;
+            }
+        }
+    }
+
+    /* acc = min(acc, nb + m) ("+ 0.0": an identity here). */
+    BALL_CLONES
+    static void ball_lower_margin(const double* restrict nb, double m, double* restrict acc,
+                                  int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double v = nb[x] + m, a = acc[x];
+            acc[x] = (v < a ? v : a) + 0.0;
+        }
+    }
+
+    /* keep[x] = whether pixel x has no cover on both sides (see the candidates). */
+    BALL_CLONES
+    static void ball_keep(const double* restrict g, const double* restrict ar,
+                          const double* restrict al, uint8_t* restrict keep, int64_t n)
+    {
+        for (int64_t x = 0; x < n; x++) {
+            double gb = g[x], r = ar[x], u = al[x];
+            int covered = (r <= gb) & (r < INFINITY) & (u <= gb) & (u < INFINITY) & (gb > -INFINITY);
+            keep[x] = !covered;
+        }
+    }
+
+    static inline int64_t ball_lowest_bit(uint64_t word) { return __builtin_ctzll(word); }
+
+    static const int64_t ball_tier_level[6] = {0, 1, 1, 2, 3, 4};
+    static const int64_t ball_tier_lo[6] = {1, 1, 3, 5, 9, 17};
+    static const int64_t ball_tier_hi[6] = {1, 2, 4, 8, 16, 32};
+    """
+    void ball_gather_rows(int avx2, const int64_t* cpos, const double* cval,
+                          const int64_t* first, int64_t n, const double* ctab, int64_t w,
+                          const int64_t* blocks, int64_t nb, double* res) noexcept nogil
+    int ball_cpu_has_avx2() noexcept nogil
+    int ball_brute(const double* row, int64_t n, const double* cs, int64_t w, double* a,
+                   double* b) noexcept nogil
+    void ball_min_row_f(float* dst, const double* res, int64_t n) noexcept nogil
+    void ball_min_row_d(double* dst, const double* res, int64_t n) noexcept nogil
+    void ball_load_row_f(double* line, const float* src, double sign, int64_t n) noexcept nogil
+    void ball_load_row_d(double* line, const double* src, double sign, int64_t n) noexcept nogil
+    float ball_round_up32(double v) noexcept nogil
+    void ball_update_target_f(float* dst, const double* res, const int64_t* blocks, int64_t nb,
+                              float* top, int64_t n) noexcept nogil
+    void ball_update_target_d(double* dst, const double* res, const int64_t* blocks,
+                              int64_t nb, float* top, int64_t n) noexcept nogil
+    int64_t ball_flag_live_f(const double* lower, const double* lower_min, double off,
+                             const float* dst, const float* top, int64_t nblk, uint8_t* live,
+                             int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
+                             int64_t n) noexcept nogil
+    int64_t ball_flag_live_d(const double* lower, const double* lower_min, double off,
+                             const double* dst, const float* top, int64_t nblk, uint8_t* live,
+                             int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
+                             int64_t n) noexcept nogil
+    void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
+    void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
+    void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
+                   int64_t n) noexcept nogil
+    int64_t ball_lowest_bit(uint64_t word) noexcept nogil
+    const int64_t* ball_tier_level
+    const int64_t* ball_tier_lo
+    const int64_t* ball_tier_hi
+
+
+ctypedef fused real_in:
+    float
+    double
+
+ctypedef fused real_out:
+    float
+    double
+
+cdef enum:
+    BLOCK = 16
+    NGROUPS = 7
+    KMAX = 32
+
+#: A closed-form switch-over point this close to an integer is re-checked directly.
+cdef double NEAR = 1e-6
+
+cdef int AVX2 = ball_cpu_has_avx2()
+
+# the constants as the kernel uses them, for the Python module (one definition)
+BLOCK_SIZE = BLOCK
+NEAR_INTEGER = NEAR
+TIER_LEVEL = tuple([ball_tier_level[t] for t in range(6)])
+TIER_LO = tuple([ball_tier_lo[t] for t in range(6)])
+TIER_HI = tuple([ball_tier_hi[t] for t in range(6)])
+
+
+cdef struct Params:
+    # the problem, shared by every block of output rows (read-only)
+    Py_ssize_t nz, ny, nx, fz, fy, pad_c, pad, nblk, ncost, nctab, rowlen
+    const int64_t* widths
+    const double* rhos
+    const double* costs
+    const double* ctabs
+    const double* offs
+    const int64_t* groups
+    const double* margins
+    const double* method
+    const int64_t* all_blocks
+    double inv_s, slack, sign
+    bint use_bounds
+    float* tops
+
+
+cdef struct Scratch:
+    # per block of output rows: block b's buffers start at b times each length
+    double* row
+    double* res
+    double* e0
+    double* e0_min
+    double* buf
+    double* mins
+    int64_t* cpos
+    double* cval
+    int64_t* first
+    int64_t* nks
+    double* debt
+    double* ar
+    double* al
+    uint8_t* keep
+    uint8_t* live
+    uint8_t* maybe
+    int64_t* blocks
+    int64_t* qa
+    double* qg
+    int64_t* qt
+    Py_ssize_t n16, nmaybe
+
+
+# ----------------------------------------------------------------------------
+# 1D erosion of one row by one cap
+# ----------------------------------------------------------------------------
+
+
+cdef inline bint _better(double ga, double gb, int64_t a, int64_t b, int64_t x, int64_t w,
+                         const double* cs) noexcept nogil:
+    return gb + cs[x - b + w] <= ga + cs[x - a + w]
+
+
+cdef int64_t _switch_point(double ga, double gb, int64_t a, int64_t b, int64_t w, double rho,
+                           double inv_s, double span, const double* cs) noexcept nogil:
+    """First integer x at which candidate ``b > a`` is at least as good as ``a``."""
+    cdef int64_t lo = b - w, hi = a + w + 1, t
+    cdef double delta = gb - ga, ds, d, l2, edge, xc, q
+    cdef bint near
+    if delta > span:
+        return hi
+    if delta <= -span:
+        return lo
+    if delta != delta:
+        return lo
+    ds = delta * inv_s
+    d = <double>(b - a)
+    l2 = d * d + ds * ds
+    edge = 2.0 * rho * d
+    if l2 > edge:
+        t = hi if delta > 0 else lo
+        near = l2 - edge < NEAR * edge
+    else:
+        q = rho * rho / l2 - 0.25
+        if 0.0 > q:
+            q = 0.0
+        xc = 0.5 * <double>(a + b) + ds * sqrt(q)
+        if xc <= lo:
+            t = lo
+        elif xc >= hi:
+            t = hi
+        else:
+            t = <int64_t>ceil(xc)
+        near = fabs(xc - floor(xc + 0.5)) < NEAR
+    if near:
+        while t > lo and _better(ga, gb, a, b, t - 1, w, cs):
+            t -= 1
+        while t < hi and not _better(ga, gb, a, b, t, w, cs):
+            t += 1
+    return t
+
+
+cdef void _min_shift(const double* src, double* dst, Py_ssize_t half,
+                     Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef double a, b
+    for p in range(size - half):
+        a = src[p]
+        b = src[p + half]
+        dst[p] = a if a < b else b
+    for p in range(size - half if size - half > 0 else 0, size):
+        dst[p] = src[p]
+
+
+cdef void _tier_minima(const double* row, Py_ssize_t done, Py_ssize_t levels, double* mins,
+                       Py_ssize_t size) noexcept nogil:
+    if done < 1 <= levels:
+        _min_shift(row, mins, 1, size)
+    if done < 2 <= levels:
+        _min_shift(mins, mins + size, 2, size)
+    if done < 3 <= levels:
+        _min_shift(mins + size, mins + 2 * size, 4, size)
+    if done < 4 <= levels:
+        _min_shift(mins + 2 * size, mins + 3 * size, 8, size)
+
+
+cdef int64_t _candidates(const double* row, Py_ssize_t pad, Py_ssize_t n, const double* mins,
+                         Py_ssize_t size, const double* margins, Py_ssize_t group,
+                         int64_t* cpos, double* cval, int64_t* first, double* ar, double* al,
+                         uint8_t* keep) noexcept nogil:
+    """Keep the pixels of ``row[pad:pad + n]`` that may win some erosion; return their count."""
+    cdef const double* g = row + pad
+    cdef const double* src
+    cdef Py_ssize_t x, t, b, level
+    cdef int64_t nk = 0
+    cdef double m
+    for x in range(n):
+        ar[x] = INFINITY
+        al[x] = INFINITY
+    for t in range(0 if group == 1 else 1, group):
+        level = ball_tier_level[t]
+        m = margins[ball_tier_hi[t]]
+        src = row if level == 0 else mins + (level - 1) * size
+        ball_lower_margin(src + pad + ball_tier_lo[t], m, ar, n)
+        ball_lower_margin(src + pad - ball_tier_hi[t], m, al, n)
+    ball_keep(g, ar, al, keep, n)
+    if n > 1:
+        keep[0] = not ((ar[0] <= g[0]) & (ar[0] < INFINITY) & (g[0] > -INFINITY))
+        keep[n - 1] = not ((al[n - 1] <= g[n - 1]) & (al[n - 1] < INFINITY)
+                           & (g[n - 1] > -INFINITY))
+    for b in range(n):
+        first[b] = nk
+        cpos[nk] = b
+        cval[nk] = g[b]
+        nk += keep[b]
+    first[n] = nk
+    return nk
+
+
+cdef void _erode_line_envelope(const int64_t* cpos, const double* cval, int64_t nk,
+                               const double* cs, int64_t w, double rho, double inv_s,
+                               double* out, Py_ssize_t n, int64_t* sa, double* sg,
+                               int64_t* st) noexcept nogil:
+    """Lower envelope of the candidates' cost translates (stack), read out segment by segment."""
+    cdef double span = cs[0] - cs[w], gb, ga
+    cdef Py_ssize_t top = -1, i, x
+    cdef int64_t b, lo, x0, t, off, x1
+    for i in range(nk):
+        b = cpos[i]
+        gb = cval[i]
+        lo = b - w
+        while top >= 0:
+            x0 = st[top]
+            if x0 >= lo and gb + cs[x0 - lo] <= sg[top] + cs[x0 - sa[top] + w]:
+                top -= 1
+            else:
+                break
+        t = 0
+        if top >= 0:
+            t = _switch_point(sg[top], gb, sa[top], b, w, rho, inv_s, span, cs)
+        top += 1
+        sa[top] = b
+        sg[top] = gb
+        st[top] = t
+    for i in range(top + 1):
+        ga = sg[i]
+        off = w - sa[i]
+        if i < top:
+            x1 = st[i + 1] if st[i + 1] < n else n
+        else:
+            x1 = n
+        for x in range(st[i], x1):
+            out[x] = ga + cs[x + off]
+
+
+cdef inline bint _erode_line_brute(const double* row, Py_ssize_t pad, Py_ssize_t n,
+                                   const double* cs, int64_t w, double* buf_a,
+                                   double* buf_b) noexcept nogil:
+    """Direct erosion by the cap ``cs[0:2w+1]``; whether the result ended in ``buf_b``."""
+    return ball_brute(row + pad, n, cs, w, buf_a, buf_b) != 0
+
+
+# ----------------------------------------------------------------------------
+# Output-row updates (float32 or float64 output rows)
+# ----------------------------------------------------------------------------
+
+
+cdef inline void _min_row(real_out* dst, const double* res, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        ball_min_row_f(dst, res, n)
+    else:
+        ball_min_row_d(dst, res, n)
+
+
+cdef inline void _update_target(real_out* dst, const double* res, const int64_t* blocks,
+                                Py_ssize_t nb, float* top, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        ball_update_target_f(dst, res, blocks, nb, top, n)
+    else:
+        ball_update_target_d(dst, res, blocks, nb, top, n)
+
+
+cdef inline Py_ssize_t _flag_live(const double* lower, const double* lower_min, double off,
+                                  const real_out* dst, const float* top, Py_ssize_t nblk,
+                                  uint8_t* live, int64_t* blocks, Py_ssize_t nb, uint8_t* maybe,
+                                  Py_ssize_t nmaybe, Py_ssize_t n) noexcept nogil:
+    if real_out is float:
+        return ball_flag_live_f(lower, lower_min, off, dst, top, nblk, live, blocks, nb, maybe,
+                                nmaybe, n)
+    else:
+        return ball_flag_live_d(lower, lower_min, off, dst, top, nblk, live, blocks, nb, maybe,
+                                nmaybe, n)
+
+
+# ----------------------------------------------------------------------------
+# Method choice and the nD driver
+# ----------------------------------------------------------------------------
+
+
+cdef inline bint _direct_first(const double* method, int64_t w, Py_ssize_t nlive, Py_ssize_t n,
+                               bint no_list) noexcept nogil:
+    """Whether a row goes straight to the direct method, before any candidate list."""
+    cdef double force = method[0], cost_direct, gather_low
+    if force == 1:
+        return True
+    if force != 0:
+        return False
+    cost_direct = <double>((2 * w + 1) * n) * method[6]
+    gather_low = <double>nlive * (<double>(2 * w + BLOCK) * method[2] / 4.0 + method[3])
+    return w == 0 or (no_list and cost_direct <= gather_low)
+
+
+cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_ssize_t dy,
+                           Py_ssize_t levels_done, const int64_t* blocks, Py_ssize_t nlive,
+                           double* res) noexcept nogil:
+    """Erode the loaded row by the cap ``(dz, dy)`` into ``res`` on the blocks listed."""
+    cdef Py_ssize_t cap = dz * (p.fy + 1) + dy, n = p.nx
+    cdef int64_t w = p.widths[cap], g = p.groups[cap], nk = 0, ntiers, need
+    cdef double force = p.method[0], build, reach, cost_gather, cost_env
+    cdef double cost_direct = <double>((2 * w + 1) * n) * p.method[6]
+    cdef int use
+    cdef const double* values
+    if _direct_first(p.method, w, nlive, n, s.nks[g] < 0):
+        use = 1
+    else:
+        if s.nks[g] < 0:
+            ntiers = 1 if g == 1 else g - 1
+            build = <double>n * (p.method[8] + p.method[9] * <double>ntiers)
+            s.debt[g] += <double>(nlive * (2 * w + BLOCK)) * p.method[2] * 0.7
+            if force != 0 or s.debt[g] > build:
+                need = ball_tier_level[g - 1]
+                if need > levels_done:
+                    _tier_minima(s.row, levels_done, need, s.mins, p.rowlen)
+                    levels_done = need
+                s.nks[g] = _candidates(
+                    s.row, p.pad, n, s.mins, p.rowlen, p.margins + g * (KMAX + 1), g,
+                    s.cpos + g * n, s.cval + g * n, s.first + g * (n + 1), s.ar, s.al, s.keep,
+                )
+            else:
+                g = 0
+        nk = s.nks[g]
+        reach = <double>(nk * (2 * w + BLOCK)) / <double>n
+        cost_gather = <double>nlive * (reach * p.method[2] + p.method[3])
+        if w > p.method[7]:
+            cost_env = <double>nk * p.method[4] + <double>n * p.method[5]
+        else:
+            cost_env = INFINITY
+        if force == 2:
+            use = 2
+        elif force == 3:
+            use = 3
+        elif cost_direct <= cost_gather and cost_direct <= cost_env:
+            use = 1
+        elif cost_gather <= cost_env:
+            use = 2
+        else:
+            use = 3
+    if use == 1:
+        if _erode_line_brute(s.row, p.pad, n, p.costs + cap * p.ncost + p.pad_c - w, w, res,
+                             s.buf):
+            memcpy(res, s.buf, n * sizeof(double))
+    else:
+        values = s.row + p.pad if g == 0 else s.cval + g * n
+        if use == 2:
+            ball_gather_rows(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
+                             p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive, res)
+        else:
+            _erode_line_envelope(s.cpos + g * n, values, nk, p.costs + cap * p.ncost + p.pad_c - w,
+                                 w, p.rhos[cap], p.inv_s, res, n, s.qa, s.qg, s.qt)
+    return levels_done
+
+
+cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
+                       Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
+                       Py_ssize_t y1) noexcept nogil:
+    """Erode the output rows ``[z0, z1) x [y0, y1)``, one or two sweeps over the input rows."""
+    cdef Scratch s
+    cdef Py_ssize_t nx = p.nx, nblk = p.nblk, n16 = s0.n16, fz = p.fz, fy = p.fy
+    cdef Py_ssize_t k_lo, j_lo, n_j, nrows, sweep, idx, r, k, j, dz, dy, side_z, side_y
+    cdef Py_ssize_t zt, yt, nt, t, i, x, levels, nlive, cap, g0
+    cdef int64_t w, w0
+    cdef Py_ssize_t tz[4]
+    cdef Py_ssize_t ty[4]
+    cdef bint loaded, have_e0, central, before
+    cdef bint use_bounds = p.use_bounds
+    cdef double off, sign = p.sign
+    cdef double* line
+    cdef double* result
+    cdef const int64_t* todo
+    cdef const real_in* src
+    cdef real_out* dst
+    cdef float* top
+    cdef Py_ssize_t ntops = nblk if use_bounds else 0
+    s.n16 = n16
+    s.nmaybe = s0.nmaybe
+    s.row = s0.row + b * p.rowlen
+    s.res = s0.res + b * n16
+    s.e0 = s0.e0 + b * n16
+    s.e0_min = s0.e0_min + b * nblk
+    s.buf = s0.buf + b * n16
+    s.mins = s0.mins + b * 4 * p.rowlen
+    s.cpos = s0.cpos + b * NGROUPS * nx
+    s.cval = s0.cval + b * NGROUPS * nx
+    s.first = s0.first + b * NGROUPS * (nx + 1)
+    s.nks = s0.nks + b * NGROUPS
+    s.debt = s0.debt + b * NGROUPS
+    s.ar = s0.ar + b * nx
+    s.al = s0.al + b * nx
+    s.keep = s0.keep + b * nx
+    s.live = s0.live + b * nblk
+    s.maybe = s0.maybe + b * s0.nmaybe
+    s.blocks = s0.blocks + b * nblk
+    s.qa = s0.qa + b * nx
+    s.qg = s0.qg + b * nx
+    s.qt = s0.qt + b * nx
+    line = s.row + p.pad
+    for zt in range(z0, z1):
+        for yt in range(y0, y1):
+            dst = out + (zt * p.ny + yt) * nx
+            for x in range(nx):
+                dst[x] = INFINITY
+    k_lo = z0 - fz if z0 - fz > 0 else 0
+    j_lo = y0 - fy if y0 - fy > 0 else 0
+    n_j = (p.ny if p.ny < y1 + fy else y1 + fy) - j_lo
+    nrows = ((p.nz if p.nz < z1 + fz else z1 + fz) - k_lo) * n_j
+    for sweep in range(2 if use_bounds else 1):
+        for idx in range(nrows):
+            r = idx if sweep == 0 else nrows - 1 - idx
+            k = k_lo + r // n_j
+            j = j_lo + r % n_j
+            loaded = False
+            have_e0 = False
+            levels = 0
+            for dz in range(fz + 1):
+                for dy in range(fy + 1):
+                    cap = dz * (fy + 1) + dy
+                    w = p.widths[cap]
+                    if w < 0:
+                        break
+                    central = dz == 0 and dy == 0
+                    nt = 0
+                    for side_z in range(1 if dz == 0 else 2):
+                        zt = k - dz if side_z == 0 else k + dz
+                        for side_y in range(1 if dy == 0 else 2):
+                            yt = j - dy if side_y == 0 else j + dy
+                            if not (z0 <= zt < z1 and y0 <= yt < y1):
+                                continue
+                            before = zt < k or (zt == k and yt < j)
+                            if use_bounds and (before or central) != (sweep == 0):
+                                continue
+                            tz[nt] = zt
+                            ty[nt] = yt
+                            nt += 1
+                    if nt == 0:
+                        continue
+                    if not loaded:
+                        src = img + (k * p.ny + j) * nx
+                        if real_in is float:
+                            ball_load_row_f(line, src, sign, nx)
+                        else:
+                            ball_load_row_d(line, src, sign, nx)
+                        for i in range(NGROUPS):
+                            s.nks[i] = -1
+                            s.debt[i] = 0.0
+                        s.nks[0] = nx
+                        loaded = True
+                    if use_bounds and not have_e0:  # the central cap's erosion: the bound
+                        w0 = p.widths[0]
+                        g0 = p.groups[0]
+                        if _direct_first(p.method, w0, nblk, nx, s.nks[g0] < 0):
+                            if _erode_line_brute(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0,
+                                                 s.e0, s.buf):
+                                memcpy(s.e0, s.buf, nx * sizeof(double))
+                        else:
+                            levels = _erode_row(p, &s, 0, 0, levels, p.all_blocks, nblk, s.e0)
+                        ball_block_minima(s.e0, nx, s.e0_min, nblk)
+                        have_e0 = True
+                    if use_bounds and central:
+                        for t in range(nt):
+                            top = p.tops + (tz[t] * p.ny + ty[t]) * ntops
+                            dst = out + (tz[t] * p.ny + ty[t]) * nx
+                            _update_target(dst, s.e0, p.all_blocks, nblk, top, nx)
+                        continue
+                    if use_bounds:
+                        off = p.offs[cap] - p.slack
+                        nlive = 0
+                        for t in range(nt):
+                            top = p.tops + (tz[t] * p.ny + ty[t]) * ntops
+                            dst = out + (tz[t] * p.ny + ty[t]) * nx
+                            nlive = _flag_live(s.e0, s.e0_min, off, dst, top, nblk, s.live,
+                                               s.blocks, nlive, s.maybe, s.nmaybe, nx)
+                        for i in range(nlive):
+                            s.live[s.blocks[i]] = 0
+                        if nlive == 0:
+                            continue
+                        todo = s.blocks
+                    else:
+                        nlive = nblk
+                        todo = p.all_blocks
+                    result = s.res
+                    if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
+                        if _erode_line_brute(s.row, p.pad, nx, p.costs + cap * p.ncost + p.pad_c - w,
+                                             w, s.res, s.buf):
+                            result = s.buf
+                    else:
+                        levels = _erode_row(p, &s, dz, dy, levels, todo, nlive, s.res)
+                    for t in range(nt):
+                        dst = out + (tz[t] * p.ny + ty[t]) * nx
+                        if use_bounds:
+                            top = p.tops + (tz[t] * p.ny + ty[t]) * ntops
+                            _update_target(dst, result, todo, nlive, top, nx)
+                        else:
+                            _min_row(dst, result, nx)
+    if sign < 0:
+        for zt in range(z0, z1):
+            for yt in range(y0, y1):
+                dst = out + (zt * p.ny + yt) * nx
+                for x in range(nx):
+                    dst[x] = <real_out>(0.0 - <double>dst[x])
+
+
+def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
+             const int64_t[:, ::1] widths, const double[:, ::1] rhos,
+             const double[:, :, ::1] costs, const double[:, :, ::1] ctabs,
+             const double[:, ::1] offs, const int64_t[:, ::1] groups, double inv_s,
+             const double[::1] method, const double[:, ::1] margins, double slack,
+             Py_ssize_t bz, Py_ssize_t by, int nthreads):
+    """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel."""
+    cdef Params p
+    cdef Scratch s
+    cdef Py_ssize_t nz = img.shape[0], ny = img.shape[1], nx = img.shape[2]
+    cdef Py_ssize_t nbz = (nz + bz - 1) // bz, nby = (ny + by - 1) // by
+    cdef Py_ssize_t nb = nbz * nby, blk, z0, y0
+    if nz == 0 or ny == 0 or nx == 0:
+        return
+    p.nz = nz
+    p.ny = ny
+    p.nx = nx
+    p.fz = widths.shape[0] - 1
+    p.fy = widths.shape[1] - 1
+    p.ncost = costs.shape[2]
+    p.nctab = ctabs.shape[2]
+    p.pad_c = (p.ncost - 1) // 2
+    p.pad = p.pad_c if p.pad_c > KMAX else KMAX
+    p.nblk = (nx + BLOCK - 1) // BLOCK
+    p.rowlen = nx + 2 * p.pad
+    p.use_bounds = method[1] > 0
+    p.widths = &widths[0, 0]
+    p.rhos = &rhos[0, 0]
+    p.costs = &costs[0, 0, 0]
+    p.ctabs = &ctabs[0, 0, 0]
+    p.offs = &offs[0, 0]
+    p.groups = &groups[0, 0]
+    p.margins = &margins[0, 0]
+    p.method = &method[0]
+    p.inv_s = inv_s
+    p.slack = slack
+    p.sign = sign
+    # scratch for every block, allocated here so that running out of memory raises
+    cdef Py_ssize_t nblk = p.nblk, n16 = nblk * BLOCK, nmaybe = (nblk + 7) // 8 * 8
+    cdef int64_t[::1] all_blocks = np.arange(nblk, dtype=np.int64)
+    cdef float[:, :, ::1] tops = np.full((nz, ny, nblk if p.use_bounds else 1), np.inf,
+                                         dtype=np.float32)
+    cdef double[:, ::1] row = np.full((nb, p.rowlen), np.inf)
+    cdef double[:, ::1] res = np.full((nb, n16), np.inf)
+    cdef double[:, ::1] e0 = np.full((nb, n16), np.inf)
+    cdef double[:, ::1] e0_min = np.empty((nb, nblk))
+    cdef double[:, ::1] buf = np.empty((nb, n16))
+    cdef double[:, ::1] mins = np.empty((nb, 4 * p.rowlen))
+    cpos_a = np.empty((nb, NGROUPS, nx), dtype=np.int64)
+    cpos_a[:, 0] = np.arange(nx)
+    first_a = np.empty((nb, NGROUPS, nx + 1), dtype=np.int64)
+    first_a[:, 0] = np.arange(nx + 1)
+    cdef int64_t[:, :, ::1] cpos = cpos_a
+    cdef int64_t[:, :, ::1] first = first_a
+    cdef double[:, :, ::1] cval = np.empty((nb, NGROUPS, nx))
+    cdef int64_t[:, ::1] nks = np.empty((nb, NGROUPS), dtype=np.int64)
+    cdef double[:, ::1] debt = np.empty((nb, NGROUPS))
+    cdef double[:, ::1] ar = np.empty((nb, nx))
+    cdef double[:, ::1] al = np.empty((nb, nx))
+    cdef uint8_t[:, ::1] keep = np.empty((nb, nx), dtype=np.uint8)
+    cdef uint8_t[:, ::1] live = np.zeros((nb, nblk), dtype=np.uint8)
+    cdef uint8_t[:, ::1] maybe = np.zeros((nb, nmaybe), dtype=np.uint8)
+    cdef int64_t[:, ::1] blocks = np.empty((nb, nblk), dtype=np.int64)
+    cdef int64_t[:, ::1] qa = np.empty((nb, nx), dtype=np.int64)
+    cdef double[:, ::1] qg = np.empty((nb, nx))
+    cdef int64_t[:, ::1] qt = np.empty((nb, nx), dtype=np.int64)
+    p.all_blocks = &all_blocks[0]
+    p.tops = &tops[0, 0, 0]
+    s.n16 = n16
+    s.nmaybe = nmaybe
+    s.row = &row[0, 0]
+    s.res = &res[0, 0]
+    s.e0 = &e0[0, 0]
+    s.e0_min = &e0_min[0, 0]
+    s.buf = &buf[0, 0]
+    s.mins = &mins[0, 0]
+    s.cpos = &cpos[0, 0, 0]
+    s.cval = &cval[0, 0, 0]
+    s.first = &first[0, 0, 0]
+    s.nks = &nks[0, 0]
+    s.debt = &debt[0, 0]
+    s.ar = &ar[0, 0]
+    s.al = &al[0, 0]
+    s.keep = &keep[0, 0]
+    s.live = &live[0, 0]
+    s.maybe = &maybe[0, 0]
+    s.blocks = &blocks[0, 0]
+    s.qa = &qa[0, 0]
+    s.qg = &qg[0, 0]
+    s.qt = &qt[0, 0]
+    for blk in prange(nb, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
+        z0 = (blk // nby) * bz
+        y0 = (blk % nby) * by
+        _erode_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
+                     z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
+
+
+# ----------------------------------------------------------------------------
+# Entry points of the building blocks (for the tests)
+# ----------------------------------------------------------------------------
+
+
+def tier_minima(const double[::1] row, Py_ssize_t done, Py_ssize_t levels, double[:, ::1] mins):
+    """``mins[j - 1, p] = min(row[p : p + 2 ** j])`` for ``done < j <= levels``."""
+    _tier_minima(&row[0], done, levels, &mins[0, 0], row.shape[0])
+
+
+def candidates(const double[::1] row, Py_ssize_t pad, Py_ssize_t n, const double[:, ::1] mins,
+               const double[::1] margins, Py_ssize_t group, int64_t[::1] cpos, double[::1] cval,
+               int64_t[::1] first, double[::1] ar, double[::1] al, uint8_t[::1] keep):
+    """The pruned candidates of ``row[pad:pad + n]``; returns their count."""
+    return _candidates(&row[0], pad, n, &mins[0, 0], mins.shape[1], &margins[0], group,
+                       &cpos[0], &cval[0], &first[0], &ar[0], &al[0], &keep[0])
+
+
+def update_target(real_out[::1] dst, const double[::1] res, const int64_t[::1] blocks,
+                  Py_ssize_t nb, float[::1] top, Py_ssize_t n):
+    """Min ``res`` into ``dst`` on the blocks ``blocks[:nb]``; refresh their maxima ``top``."""
+    if nb > 0:
+        _update_target(&dst[0], &res[0], &blocks[0], nb, &top[0], n)
+
+
+def flag_live(const double[::1] lower, const double[::1] lower_min, double off,
+              const real_out[::1] dst, const float[::1] top, uint8_t[::1] live,
+              int64_t[::1] blocks, Py_ssize_t nb, uint8_t[::1] maybe, Py_ssize_t n):
+    """List the blocks where ``lower + off < dst`` somewhere; return the new count."""
+    return _flag_live(&lower[0], &lower_min[0], off, &dst[0], &top[0], top.shape[0], &live[0],
+                      &blocks[0], nb, &maybe[0], maybe.shape[0], n)
+
+
+def round_up32(double value):
+    """The smallest float32 that is ``>= value``."""
+    return np.float32(ball_round_up32(value))
