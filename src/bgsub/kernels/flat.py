@@ -35,8 +35,7 @@ unspecified.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
 
@@ -44,12 +43,11 @@ import numpy as np
 
 from bgsub._axes import per_axis
 from bgsub.kernels._flat import box_band, rows_min
-from bgsub.kernels.threads import limit_threads, max_threads, num_threads
+from bgsub.kernels.threads import max_threads, num_threads
 
 __all__ = [
     "FOOTPRINT_SHAPES",
     "SUPPORTED_DTYPES",
-    "parallel_region",
     "planned_threads",
     "threads_for",
     "flat_dilation",
@@ -308,38 +306,6 @@ def threads_for(work: float) -> int:
     1
     """
     return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
-
-
-@contextmanager
-def parallel_region(work: float, chunksize: int = 1) -> Iterator[int]:
-    """Yield :func:`threads_for` ``(work)`` and limit the kernels called inside to it.
-
-    Kept for callers written for numba's regions; new code passes ``threads_for(work)``
-    to the kernel.
-
-    Parameters
-    ----------
-    work : float
-        Rough number of simple operations.
-    chunksize : int
-        Accepted for callers written for numba's regions; the compiled kernels set their
-        own chunk size (dynamic hand-out, a few coarse tiles per thread) in their loops.
-
-    Notes
-    -----
-    The limit is per calling thread (:func:`bgsub.kernels.threads.limit_threads`), so
-    Python threads (a Dask threaded scheduler, ``bgsub run --jobs``) can run kernels side
-    by side: they release the GIL.
-
-    Examples
-    --------
-    >>> with parallel_region(work=1.0) as threads:
-    ...     threads
-    1
-    """
-    use = threads_for(work)
-    with limit_threads(use):
-        yield use
 
 
 # ---------------------------------------------------------------------------
