@@ -20,7 +20,7 @@ KERNELS = sorted((HERE / "src" / "bgsub" / "kernels").glob("_*.pyx"))
 
 # IEEE arithmetic exactly as written: no fused multiply-add, no fast-math, so that results are the
 # same on every machine and bit-identical to the reference definitions the tests check.
-COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-g0"]
 
 
 def _compiler_has_openmp(compiler) -> bool:
@@ -40,6 +40,7 @@ class BuildKernels(build_ext):
     """``build_ext`` that adds the optimisation flags and OpenMP when the compiler supports them."""
 
     def build_extensions(self) -> None:
+        self.parallel = self.parallel or os.cpu_count() or 1  # one module per core
         unix = self.compiler.compiler_type == "unix"
         openmp = unix and os.environ.get("BGSUB_NO_OPENMP") != "1" and _compiler_has_openmp(
             self.compiler
