@@ -74,6 +74,22 @@ def test_dark_field_of_evenly_bright_tiles_is_refused_with_a_warning():
     assert not profile.darkfield.any()
 
 
+def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
+    # brightfield-like tiles: bright glass minus absorbing tissue that covers every tile,
+    # so the tiles' brightness varies through their content, not a baseline: the
+    # dark-field cannot be told from flat x content, and the fit without it is returned
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    tissue = ndimage.gaussian_filter(rng.random((TILES, SIZE, SIZE)), (0, 3, 3))
+    scene = 1000.0 - 700.0 * (tissue - tissue.min()) / np.ptp(tissue)
+    dense = rng.poisson(scene * _vignetting() + 100).astype(np.uint16)
+    with pytest.warns(bgsub.BackgroundWarning, match="hides the dark-field.*dark frame"):
+        profile = bgsub.estimate_shading(dense, darkfield=True)
+    assert not profile.darkfield.any()
+    assert_array_equal(profile.flatfield, bgsub.estimate_shading(dense).flatfield)
+
+
 def test_baseline_follows_each_tile(tiles):
     profile = bgsub.estimate_shading(tiles, baseline=True)
     level = np.random.default_rng(0).uniform(150, 450, TILES)

@@ -19,10 +19,9 @@ that offset is flat.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from bgsub._warnings import warn
 from bgsub.methods import Parameter
 from bgsub.shading._fields import cosine_basis, fit_smooth
 from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shading
@@ -33,15 +32,80 @@ _TUKEY = 4.685  # likewise
 _LEAST_VARIATION = 0.05
 _CAUCHY_STEPS = 5  # Cauchy steps before the biweight
 _STRIDE = 7  # the residuals' spread is taken from every 7th one: as exact, 7x faster
+# the dark-field is kept when it moves the flat-field by more than this many times the
+# flat-field's own spread between halves of the tiles (MSE break-even is sqrt 2; 3 is safe)
+_SIGNIFICANCE = 3.0
+_FEWEST_PER_HALF = 4  # fewer tiles: no split-half check
 
 
 def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 3,
              smoothness: float = 1e-6, iterations: int = 30, tolerance: float = 1e-5,
              centres: tuple[np.ndarray, np.ndarray] | None = None) -> FieldEstimate:
-    """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting."""
+    """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting.
+
+    With ``darkfield``, the dark-field is kept only where the data can tell it from
+    the flat-field (see :func:`_darkfield_identifiable`); otherwise a
+    :class:`~bgsub.BackgroundWarning` names the reason and the fields are fitted
+    without it (the dark-field returned is 0).
+    """
     n, ny, nx = stack.shape
     if centres is None:
         centres = ((np.arange(ny) + 0.5) / ny, (np.arange(nx) + 0.5) / nx)
+    settings = {"terms": terms, "darkfield_terms": darkfield_terms, "smoothness": smoothness,
+                "iterations": iterations, "tolerance": tolerance, "centres": centres}
+    flat, dark, baseline = _fit(stack, darkfield, **settings)
+    if not darkfield:
+        return FieldEstimate(flat, None)
+    variation = float(np.std(baseline)) / abs(float(np.mean(baseline)))
+    if variation < _LEAST_VARIATION:
+        _warn_no_darkfield(f"the tiles' baselines vary by {variation:.1%}: too little to tell a "
+                           "dark-field from the flat-field")
+        return FieldEstimate(_fit(stack, False, **settings)[0], np.zeros((ny, nx)))
+    without, _, _ = _fit(stack, False, **settings)
+    verdict = _darkfield_identifiable(stack, flat, without, settings)
+    if verdict is not None:
+        _warn_no_darkfield(verdict)
+        return FieldEstimate(without, np.zeros((ny, nx)))
+    return FieldEstimate(flat, dark)
+
+
+def _warn_no_darkfield(reason: str) -> None:
+    warn(f"{reason}; the dark-field is set to 0 and the flat-field fitted without it. Give a "
+         "measured dark frame instead (darkfield=False, then --darkfield FILE), or tiles of "
+         "varying brightness (e.g. from a time-lapse or several exposures)", stacklevel=5)
+
+
+def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.ndarray,
+                            settings: dict) -> str | None:
+    """None when the dark-field is estimable from ``stack``, else the reason why not.
+
+    The flat-field fitted with a dark-field (``flat``) and without one (``without``)
+    differ by what the dark-field does to it; fitting the two halves of the tiles
+    (alternate tiles) separately shows how much the first one varies with the tiles'
+    content alone. When the dark-field moves the flat-field by less than
+    ``_SIGNIFICANCE`` times that spread, the dark-field is mostly the specimen's noise
+    (dense content whose level varies as much as the tiles' baselines do: a flat
+    offset and flat x content are confounded), and the flat-field fitted without it is
+    the better estimate: its error is the dark-field's small effect, not that noise.
+    """
+    if len(stack) < 2 * _FEWEST_PER_HALF:
+        return None
+    halves = [_fit(stack[start::2], True, **settings)[0] for start in (0, 1)]
+    spread = _rms(_unit_mean(halves[0]) - _unit_mean(halves[1])) / 2  # of the full-set fit
+    effect = _rms(_unit_mean(flat) - _unit_mean(without))
+    if effect >= _SIGNIFICANCE * spread:
+        return None
+    return (f"the dark-field changes the flat-field by {effect:.2%} RMS, less than "
+            f"{_SIGNIFICANCE:g}x the {spread:.2%} by which that varies between halves of the "
+            "tiles: the tiles' content (dense?) hides the dark-field")
+
+
+def _fit(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int,
+         smoothness: float, iterations: int, tolerance: float,
+         centres: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None,
+                                                            np.ndarray]:
+    """The IRLS fit: flat-field (y, x), dark-field (y, x; None without), baselines (n,)."""
+    n, ny, nx = stack.shape
     scale = float(np.median(stack)) or 1.0
     data = (stack / scale).reshape(n, ny * nx)
     basis = (cosine_basis(centres[0], min(terms, ny)), cosine_basis(centres[1], min(terms, nx)))
@@ -65,15 +129,16 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
         flat, dark, baseline = _normalised(flat, dark, baseline)
         if np.max(np.abs(flat - previous)) < tolerance:
             break
-    if darkfield and float(np.std(baseline)) < _LEAST_VARIATION * abs(float(np.mean(baseline))):
-        warnings.warn(f"the tiles' baselines vary by {np.std(baseline) / np.mean(baseline):.1%}: "
-                      "too little to tell a dark-field from the flat-field; it is set to 0. "
-                      "Use tiles of varying brightness, or a dark frame (--darkfield FILE)",
-                      stacklevel=4)
-        fields = estimate(stack, False, terms=terms, smoothness=smoothness,
-                          iterations=iterations, tolerance=tolerance, centres=centres)
-        return FieldEstimate(fields.flatfield, np.zeros((ny, nx)))
-    return FieldEstimate(flat.reshape(ny, nx), dark.reshape(ny, nx) * scale if darkfield else None)
+    return (flat.reshape(ny, nx), dark.reshape(ny, nx) * scale if darkfield else None,
+            baseline * scale)
+
+
+def _unit_mean(field: np.ndarray) -> np.ndarray:
+    return field / field.mean()
+
+
+def _rms(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(values))))
 
 
 def _fit_fields(data, weights, baseline, shape, basis, dark_basis, smoothness, darkfield):
