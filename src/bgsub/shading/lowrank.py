@@ -35,6 +35,8 @@ _STRIDE = 7  # the residuals' spread is taken from every 7th one: as exact, 7x f
 # the dark-field is kept when it moves the flat-field by more than this many times the
 # flat-field's own spread between halves of the tiles (MSE break-even is sqrt 2; 3 is safe)
 _SIGNIFICANCE = 3.0
+# a dark-field above more than this fraction of the values (beyond their noise) is refused
+_MOST_BELOW_DARK = 0.002
 _FEWEST_PER_HALF = 4  # fewer tiles: no split-half check
 
 
@@ -44,7 +46,8 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting.
 
     With ``darkfield``, the dark-field is kept only where the data can tell it from
-    the flat-field (see :func:`_darkfield_identifiable`); otherwise a
+    the flat-field and it lies below the data (see :func:`_darkfield_identifiable`,
+    :func:`_darkfield_implausible`); otherwise a
     :class:`~bgsub.BackgroundWarning` names the reason and the fields are fitted
     without it (the dark-field returned is 0).
     """
@@ -62,7 +65,8 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
                            "dark-field from the flat-field")
         return FieldEstimate(_fit(stack, False, **settings)[0], np.zeros((ny, nx)))
     without, _, _ = _fit(stack, False, **settings)
-    verdict = _darkfield_identifiable(stack, flat, without, settings)
+    verdict = _darkfield_implausible(stack, dark) or _darkfield_identifiable(stack, flat, without,
+                                                                             settings)
     if verdict is not None:
         _warn_no_darkfield(verdict)
         return FieldEstimate(without, np.zeros((ny, nx)))
@@ -73,6 +77,22 @@ def _warn_no_darkfield(reason: str) -> None:
     warn(f"{reason}; the dark-field is set to 0 and the flat-field fitted without it. Give a "
          "measured dark frame instead (darkfield=False, then --darkfield FILE), or tiles of "
          "varying brightness (e.g. from a time-lapse or several exposures)", stacklevel=5)
+
+
+def _darkfield_implausible(stack: np.ndarray, dark: np.ndarray) -> str | None:
+    """The reason why ``dark`` cannot be the dark-field of ``stack``, or None.
+
+    No pixel that received light reads below the dark-field, so a dark-field above
+    more than ``_MOST_BELOW_DARK`` of the tiles' values (by more than 3x their noise,
+    taken from the differences of neighbouring bins) has absorbed part of the content.
+    """
+    steps = np.diff(stack, axis=-1).ravel()[::_STRIDE]
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0)
+    below = float(np.mean(stack < dark - 3.0 * noise))
+    if below <= _MOST_BELOW_DARK:
+        return None
+    return (f"the fitted dark-field lies above {below:.1%} of the tiles' values (beyond their "
+            "noise), which no light can do: the tiles' content (dense?) was taken for it")
 
 
 def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.ndarray,
