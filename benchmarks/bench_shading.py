@@ -355,6 +355,73 @@ def speed_case(count: int, size: int, use_basicpy: bool, workdir: Path) -> None:
             print(f"\nbgsub is {peer['seconds'] / ours['seconds']:.1f}x faster")
 
 
+_READ_WRITE = """
+import sys, time, tifffile
+from pathlib import Path
+source, target, compression = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+target.mkdir()
+for path in sorted(source.glob("*.tif")):
+    tifffile.imwrite(target / path.name, tifffile.imread(path),
+                     compression=None if compression == "none" else compression)
+"""
+
+
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def apply_speed_case(count: int, size: int, workdir: Path) -> None:
+    """Applying a profile to ``count`` uint16 files against only reading and writing them.
+
+    Every row is a whole fresh process (start-up and imports included); the per-file
+    column takes out what the same command costs for one file.
+    """
+    import tifffile
+
+    rng = np.random.default_rng(6)
+    folder, single = workdir / "apply_tiles", workdir / "apply_one"
+    folder.mkdir()
+    single.mkdir()
+    flat = vignetting((size, size), "radial", 0.4)
+    bases = [rng.poisson((rng.uniform(150, 250) + 50 * rng.random((size, size))) * flat + 100)
+             .astype(np.uint16) for _ in range(4)]
+    for i in range(count):
+        tifffile.imwrite(folder / f"tile_{i:05d}.tif", bases[i % 4])
+    tifffile.imwrite(single / "tile_00000.tif", bases[0])
+    profile_path = workdir / "profile.ome.tif"
+    bgsub.ShadingProfile(flat.astype(np.float32),
+                         np.full((size, size), 100.0, np.float32)).save(profile_path)
+    cli = [sys.executable, "-m", "bgsub"]
+    shading = ["--flatfield", str(profile_path)]
+    run = ["--method", "paraboloid", "--radius", "50"]
+    rows = {
+        "read + write with tifffile, uncompressed": [sys.executable, "-c", _READ_WRITE, "{src}",
+                                                     "{out}", "none"],
+        "read + write with tifffile, zlib (what bgsub writes)": [sys.executable, "-c",
+                                                                 _READ_WRITE, "{src}", "{out}",
+                                                                 "zlib"],
+        "`bgsub shading apply --flatfield`": cli + ["shading", "apply", "{src}", "-o", "{out}"]
+        + shading,
+        "`bgsub run --method paraboloid --radius 50`": cli + ["run", "{src}", "-o", "{out}"] + run,
+        "the same `bgsub run` with `--flatfield`": cli + ["run", "{src}", "-o", "{out}"] + run
+        + shading,
+    }
+    megabytes = count * size * size * 2 / 2**20
+    print(f"\n### apply speed: {count} files {size}x{size} uint16 ({megabytes:.0f} MiB)\n")
+    print(f"| | {count} files, s (whole process) | 1 file, s | per further file, ms |")
+    print("|---|---:|---:|---:|")
+    for index, (name, command) in enumerate(rows.items()):
+        times = []
+        for source in (folder, single):
+            out = workdir / f"out_{index}_{source.name}"
+            times.append(_timed([str(source) if a == "{src}" else str(out) if a == "{out}"
+                                 else a for a in command]))
+        print(f"| {name} | {times[0]:.1f} | {times[1]:.1f} | "
+              f"{1000 * (times[0] - times[1]) / max(count - 1, 1):.0f} |", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="three small cases")
@@ -364,6 +431,11 @@ def main() -> int:
     parser.add_argument("--extra", action="store_true",
                         help="other real images with other fields (installed data wheels)")
     parser.add_argument("--extra-only", action="store_true", help="only the --extra cases")
+    parser.add_argument("--apply-tiles", type=int, default=200,
+                        help="files of the apply-speed case (part of --speed)")
+    parser.add_argument("--apply-size", type=int, default=1024,
+                        help="their size (square, uint16)")
+    parser.add_argument("--apply-only", action="store_true", help="only the apply-speed case")
     parser.add_argument("--no-basicpy", action="store_true", help="leave BaSiCPy out")
     parser.add_argument("--speed-only", action="store_true", help="only the throughput case")
     args = parser.parse_args()
@@ -374,7 +446,8 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     summaries = []
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.speed_only or args.extra_only else (generated_cases(args.quick)
+        only = args.speed_only or args.extra_only or args.apply_only
+        cases = [] if only else (generated_cases(args.quick)
                                                                + real_cases(args.quick))
         if args.extra or args.extra_only:
             cases += extra_cases()
@@ -391,6 +464,8 @@ def main() -> int:
             print(f"| {s['case']} | {s['ours']:.4f} | {s['best_cp']:.4f} | {peer} | {ratio} |")
         if args.speed or args.speed_only:
             speed_case(args.tiles, args.size, use_basicpy, Path(tmp))
+        if args.speed or args.apply_only:
+            apply_speed_case(args.apply_tiles, args.apply_size, Path(tmp))
     print(f"\n(peak memory of this process: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
     return 0
