@@ -308,6 +308,29 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code != 0 and "stack of tiles" in done.output
 
 
+def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):
+    # the same --flatfield path with new content: the earlier output is redone, not skipped
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    tifffile.imwrite(tmp_path / "t.tif", tiles[0])
+    profile_path = tmp_path / "p.ome.tif"
+    ShadingProfile(_vignetting(), np.zeros((SIZE, SIZE))).save(profile_path)
+    command = ["run", str(tmp_path / "t.tif"), "-o", str(tmp_path / "out"), "--flatfield",
+               str(profile_path), "--method", "rolling_ball", "--radius", "10"]
+    runner = CliRunner()
+    assert runner.invoke(main, command).exit_code == 0
+    again = runner.invoke(main, command)
+    assert again.exit_code == 0 and "0 done, 1 skipped" in again.output, again.output
+    changed = ShadingProfile(_vignetting(power=0.5), np.zeros((SIZE, SIZE)))
+    changed.save(profile_path)
+    redone = runner.invoke(main, command)
+    assert redone.exit_code == 0 and "1 done, 0 skipped" in redone.output, redone.output
+    want = bgsub.subtract_background(bgsub.correct_shading(tiles[0], changed), "rolling_ball", 10)
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "t.tif"), want)
+
+
 def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, tiles):
     from click.testing import CliRunner
     from PIL import Image

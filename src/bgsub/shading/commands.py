@@ -125,7 +125,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     from bgsub._version import __version__
     from bgsub.batch import expand_inputs
     from bgsub.paths import check_inside
-    from bgsub.shading.files import apply_to_image, load_fields
+    from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
     try:
         profile = load_fields(flatfield, darkfield)
@@ -136,7 +136,8 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     for problem in problems:
         click.echo(f"failed     : {problem.path}: {problem.message}", err=True)
     record = {"kind": "bgsub shading correction", "bgsub": __version__,
-              "flatfield": flatfield, "darkfield": darkfield, "method": profile.method}
+              "flatfield": flatfield, "darkfield": darkfield, "method": profile.method,
+              **fields_identity(flatfield, darkfield)}
     for source in sources:
         target = outdir / source.relative
         if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG is lossy: written as PNG
