@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from bgsub.shading._registry import list_shading_methods
-from bgsub.shading.api import DEFAULT_SHADING_METHOD, estimate_shading
+from bgsub.shading.api import DEFAULT_SHADING_METHOD, DEFAULT_WORKING_SIZE, estimate_shading
 
 __all__ = ["shading_group"]
 
@@ -48,7 +48,8 @@ def methods_command() -> None:
 @click.option("--darkfield/--no-darkfield", default=False, show_default=True,
               help="Also estimate the dark-field (lowrank only).")
 @click.option("--baseline", is_flag=True, help="Also estimate each tile's baseline (drift).")
-@click.option("--working-size", default=64, show_default=True, type=click.IntRange(min=4),
+@click.option("--working-size", default=DEFAULT_WORKING_SIZE, show_default=True,
+              type=click.IntRange(min=4),
               help="Tiles are binned to at most this many pixels per axis.")
 @click.option("--sample", default=1000, show_default=True, type=click.IntRange(min=2),
               help="Fit on at most this many tiles, evenly spaced.")
