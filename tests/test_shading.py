@@ -90,6 +90,15 @@ def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
     assert_array_equal(profile.flatfield, bgsub.estimate_shading(dense).flatfield)
 
 
+def test_dark_field_that_moves_the_flat_field_within_its_noise_is_dropped(tiles, profile):
+    # no dark-field in these tiles: the fitted one changes the flat-field by less than the
+    # flat-field varies between halves of the tiles (split-half check), so it is dropped
+    with pytest.warns(bgsub.BackgroundWarning, match="varies between halves of the tiles"):
+        asked = bgsub.estimate_shading(tiles, darkfield=True)
+    assert not asked.darkfield.any()
+    assert_array_equal(asked.flatfield, profile.flatfield)
+
+
 def test_baseline_follows_each_tile(tiles):
     profile = bgsub.estimate_shading(tiles, baseline=True)
     level = np.random.default_rng(0).uniform(150, 450, TILES)
