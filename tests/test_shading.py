@@ -74,6 +74,31 @@ def test_dark_field_of_evenly_bright_tiles_is_refused_with_a_warning():
     assert not profile.darkfield.any()
 
 
+def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
+    # brightfield-like tiles: bright glass minus absorbing tissue that covers every tile,
+    # so the tiles' brightness varies through their content, not a baseline: the
+    # dark-field cannot be told from flat x content, and the fit without it is returned
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    tissue = ndimage.gaussian_filter(rng.random((TILES, SIZE, SIZE)), (0, 3, 3))
+    scene = 1000.0 - 700.0 * (tissue - tissue.min()) / np.ptp(tissue)
+    dense = rng.poisson(scene * _vignetting() + 100).astype(np.uint16)
+    with pytest.warns(bgsub.BackgroundWarning, match=r"content \(dense\?\).*dark frame"):
+        profile = bgsub.estimate_shading(dense, darkfield=True)
+    assert not profile.darkfield.any()
+    assert_array_equal(profile.flatfield, bgsub.estimate_shading(dense).flatfield)
+
+
+def test_dark_field_that_moves_the_flat_field_within_its_noise_is_dropped(tiles, profile):
+    # no dark-field in these tiles: the fitted one changes the flat-field by less than the
+    # flat-field varies between halves of the tiles (split-half check), so it is dropped
+    with pytest.warns(bgsub.BackgroundWarning, match="varies between halves of the tiles"):
+        asked = bgsub.estimate_shading(tiles, darkfield=True)
+    assert not asked.darkfield.any()
+    assert_array_equal(asked.flatfield, profile.flatfield)
+
+
 def test_baseline_follows_each_tile(tiles):
     profile = bgsub.estimate_shading(tiles, baseline=True)
     level = np.random.default_rng(0).uniform(150, 450, TILES)
@@ -290,6 +315,29 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
     assert done.exit_code != 0 and "stack of tiles" in done.output
+
+
+def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):
+    # the same --flatfield path with new content: the earlier output is redone, not skipped
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    tifffile.imwrite(tmp_path / "t.tif", tiles[0])
+    profile_path = tmp_path / "p.ome.tif"
+    ShadingProfile(_vignetting(), np.zeros((SIZE, SIZE))).save(profile_path)
+    command = ["run", str(tmp_path / "t.tif"), "-o", str(tmp_path / "out"), "--flatfield",
+               str(profile_path), "--method", "rolling_ball", "--radius", "10"]
+    runner = CliRunner()
+    assert runner.invoke(main, command).exit_code == 0
+    again = runner.invoke(main, command)
+    assert again.exit_code == 0 and "0 done, 1 skipped" in again.output, again.output
+    changed = ShadingProfile(_vignetting(power=0.5), np.zeros((SIZE, SIZE)))
+    changed.save(profile_path)
+    redone = runner.invoke(main, command)
+    assert redone.exit_code == 0 and "1 done, 0 skipped" in redone.output, redone.output
+    want = bgsub.subtract_background(bgsub.correct_shading(tiles[0], changed), "rolling_ball", 10)
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "t.tif"), want)
 
 
 def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, tiles):

@@ -30,7 +30,7 @@ from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.engine import Cancelled, Progress
 from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
-from bgsub.shading.files import apply_to_image, load_fields
+from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
 __all__ = ["Cancelled", "Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
            "prepare_folders", "resolve_parameters", "run_batch", "run_job"]
@@ -298,7 +298,7 @@ def _decide(job: Job, settings: Settings, force: bool) -> None:
     if not job.output.exists():
         return
     record = provenance.read_sidecar(job.sidecar)
-    ok, reason = provenance.up_to_date(record, settings.request(), job.source.path,
+    ok, reason = provenance.up_to_date(record, _request(settings), job.source.path,
                                        job.outputs(), job.in_place)
     if ok:
         job.action, job.reason = "skip", "up to date"
@@ -481,7 +481,13 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
     if settings.figure:
         run_settings.update(figure=True, figure_plane=settings.figure_plane)
     io.write_json(job.sidecar, provenance.sidecar_record(
-        parameters, source, settings.request(), run_settings, outputs))
+        parameters, source, _request(settings), run_settings, outputs))
+
+
+def _request(settings: Settings) -> dict[str, Any]:
+    """The settings a sidecar records, with the content hashes of the shading files they name:
+    a profile changed in place makes the outputs corrected with the old one stale."""
+    return {**settings.request(), **fields_identity(settings.flatfield, settings.darkfield)}
 
 
 def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,

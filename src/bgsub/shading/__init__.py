@@ -15,9 +15,14 @@ from bgsub.shading._registry import (
     list_shading_methods,
     register_shading,
 )
-from bgsub.shading.api import DEFAULT_SHADING_METHOD, correct_shading, estimate_shading
+from bgsub.shading.api import (
+    DEFAULT_SHADING_METHOD,
+    DEFAULT_WORKING_SIZE,
+    correct_shading,
+    estimate_shading,
+)
 from bgsub.shading.profile import ShadingProfile
 
-__all__ = ["DEFAULT_SHADING_METHOD", "FieldEstimate", "ShadingMethod", "ShadingProfile",
-           "correct_shading", "estimate_shading", "get_shading_method", "list_shading_methods",
-           "register_shading"]
+__all__ = ["DEFAULT_SHADING_METHOD", "DEFAULT_WORKING_SIZE", "FieldEstimate", "ShadingMethod",
+           "ShadingProfile", "correct_shading", "estimate_shading", "get_shading_method",
+           "list_shading_methods", "register_shading"]

@@ -13,15 +13,20 @@ from bgsub.shading._registry import get_shading_method
 from bgsub.shading._sources import is_dask_array, tile_set
 from bgsub.shading.profile import ShadingProfile
 
-__all__ = ["DEFAULT_SHADING_METHOD", "correct_shading", "estimate_shading"]
+__all__ = ["DEFAULT_SHADING_METHOD", "DEFAULT_WORKING_SIZE", "correct_shading",
+           "estimate_shading"]
 
 DEFAULT_SHADING_METHOD = "lowrank"
+# 32 bins a side: on every real tile set of the benchmark (fluorescence and bright field,
+# 55-127 px tiles) the fields come out closer than with 64 (the specimen's fine structure
+# averages out in bins before the robust fit), as close on the generated ones; and faster
+DEFAULT_WORKING_SIZE = 32
 _CAUCHY = 2.385
 _SMALLEST_FLAT = 0.05  # a fitted flat-field is kept at least this (relative to its mean of 1)
 
 
 def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfield: bool = False,
-                     *, baseline: bool = False, working_size: int = 64,
+                     *, baseline: bool = False, working_size: int = DEFAULT_WORKING_SIZE,
                      sample: int | None = 1000, **options: Any) -> ShadingProfile:
     """Estimate the flat-field (and dark-field) shared by a set of tiles.
 

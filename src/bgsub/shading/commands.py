@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from bgsub.shading._registry import list_shading_methods
-from bgsub.shading.api import DEFAULT_SHADING_METHOD, estimate_shading
+from bgsub.shading.api import DEFAULT_SHADING_METHOD, DEFAULT_WORKING_SIZE, estimate_shading
 
 __all__ = ["shading_group"]
 
@@ -48,7 +48,8 @@ def methods_command() -> None:
 @click.option("--darkfield/--no-darkfield", default=False, show_default=True,
               help="Also estimate the dark-field (lowrank only).")
 @click.option("--baseline", is_flag=True, help="Also estimate each tile's baseline (drift).")
-@click.option("--working-size", default=64, show_default=True, type=click.IntRange(min=4),
+@click.option("--working-size", default=DEFAULT_WORKING_SIZE, show_default=True,
+              type=click.IntRange(min=4),
               help="Tiles are binned to at most this many pixels per axis.")
 @click.option("--sample", default=1000, show_default=True, type=click.IntRange(min=2),
               help="Fit on at most this many tiles, evenly spaced.")
@@ -125,7 +126,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     from bgsub._version import __version__
     from bgsub.batch import expand_inputs
     from bgsub.paths import check_inside
-    from bgsub.shading.files import apply_to_image, load_fields
+    from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
     try:
         profile = load_fields(flatfield, darkfield)
@@ -136,7 +137,8 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     for problem in problems:
         click.echo(f"failed     : {problem.path}: {problem.message}", err=True)
     record = {"kind": "bgsub shading correction", "bgsub": __version__,
-              "flatfield": flatfield, "darkfield": darkfield, "method": profile.method}
+              "flatfield": flatfield, "darkfield": darkfield, "method": profile.method,
+              **fields_identity(flatfield, darkfield)}
     for source in sources:
         target = outdir / source.relative
         if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG is lossy: written as PNG

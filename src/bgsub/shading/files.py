@@ -10,10 +10,41 @@ import numpy as np
 from bgsub.shading.api import correct_shading
 from bgsub.shading.profile import PROFILE_KIND, ShadingProfile
 
-__all__ = ["apply_to_image", "load_fields"]
+__all__ = ["apply_to_image", "fields_identity", "load_fields"]
 
 
-@lru_cache(maxsize=4)
+def fields_identity(flatfield: str | None, darkfield: str | None = None) -> dict[str, str]:
+    """The SHA-256 of the ``--flatfield`` / ``--darkfield`` files that exist, by role.
+
+    ``bgsub run`` records it with its settings, so that a profile changed in place
+    makes the outputs corrected with the old one stale.
+
+    Examples
+    --------
+    >>> fields_identity(None)
+    {}
+    """
+    identity = {}
+    for role, name in (("flatfield_sha256", flatfield), ("darkfield_sha256", darkfield)):
+        if name is not None and Path(name).is_file():
+            identity[role] = _sha256(*_stamp(name))
+    return identity
+
+
+def _stamp(name: str) -> tuple[str, int, int]:
+    """Path, size and time of a file: what the caches below are keyed on."""
+    path = Path(name).resolve()
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    from bgsub.provenance import sha256_of
+
+    return sha256_of(Path(path))
+
+
 def load_fields(flatfield: str | None, darkfield: str | None = None) -> ShadingProfile:
     """A profile from a ``--flatfield`` file and/or a ``--darkfield`` file.
 
@@ -22,7 +53,15 @@ def load_fields(flatfield: str | None, darkfield: str | None = None) -> ShadingP
     is scaled to mean 1 per channel after the dark-field is subtracted.
     ``darkfield`` is an image of the camera offset (e.g. the mean of frames taken
     with the shutter closed); it replaces a profile's dark-field.
+    Files are read once per process, and again when they change.
     """
+    stamps = tuple(_stamp(name) if name is not None and Path(name).is_file() else None
+                   for name in (flatfield, darkfield))
+    return _load_fields(flatfield, darkfield, stamps)
+
+
+@lru_cache(maxsize=4)
+def _load_fields(flatfield: str | None, darkfield: str | None, stamps: tuple) -> ShadingProfile:
     from bgsub import io
 
     profile = None
