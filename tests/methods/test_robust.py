@@ -94,7 +94,7 @@ def test_constant_and_noise_free_images():
     assert not fg.any()
     yy, xx = np.mgrid[0:64, 0:64].astype(np.float64)
     ramp = 100.0 + 2.0 * xx - yy
-    # the quadratic trend takes the tilt: no dome offset (measured 1.09 when written)
+    # the trend takes the tilt: no dome offset (measured 1.09 when written)
     assert np.abs(robust_background(ramp, (12.0, 12.0)) - ramp).max() < 2.0
 
 
@@ -111,8 +111,10 @@ def test_api_features_work_with_robust():
     dark = (4095 - s.image).astype(np.uint16)  # dark objects on a bright background
     bg_light = bgsub.estimate_background(dark, "robust", 12, light_background=True)
     bg_dark = bgsub.estimate_background(s.image, "robust", 12)
-    # 27 when written, the same as for the bright-object image (the opening: 45)
-    np.testing.assert_allclose(bg_light, 4095 - bg_dark, atol=0.05)
+    # the negated image's values are negative, so its noise is taken as constant (no shot
+    # noise on negative counts) where the bright one's has a Poisson term: the two differ a
+    # little (RMS 1.5 grey levels when written, errors ~23 against the truth)
+    assert rmse(bg_light, 4095 - bg_dark) < 3.0
     assert rmse(bg_light, 4095 - s.background) < 35.0
     with_nan = s.image.astype(np.float32)
     with_nan[10:14, 10:14] = np.nan
@@ -198,3 +200,25 @@ def test_the_command_line_prints_the_warning_as_one_line_naming_the_file(tmp_pat
     assert len(warned) == 1, done.stderr
     assert warned[0].startswith("bgsub: warning: ") and "dense.tif: only" in warned[0]
     assert "method='rolling_ball'" in warned[0]
+
+
+def test_a_vignetting_beyond_a_quadratic_is_followed():
+    """A quartic fall-off plus a tilt, no objects: the degree-4 trend takes it (a quadratic
+    trend left the noise-tied dome to follow it and missed by up to 32 grey levels at the
+    edges: RMSE 8.0). Measured 3.2 RMSE, 6.4 at most, when written; noise sd 3."""
+    yy, xx = np.meshgrid(np.linspace(-1, 1, 96), np.linspace(-1, 1, 128), indexing="ij")
+    truth = 400.0 + 300.0 * (1 - 0.5 * (xx**2 + yy**2)) ** 2 + 40 * xx
+    image = truth + np.random.default_rng(3).normal(0, 3.0, truth.shape)
+    background = robust_background(image, (20.0, 20.0))
+    assert rmse(background, truth) < 4.5
+    assert np.abs(background - truth).max() < 12.0
+
+
+def test_no_shot_noise_on_negative_intensities():
+    """A negated (light-background) image: a variance that grows with the negated value grows
+    where there is less light -- texture, not shot noise -- so the noise is constant."""
+    rng = np.random.default_rng(0)
+    bright = rng.poisson(np.linspace(100, 2000, 128 * 128).reshape(128, 128)).astype(float)
+    assert 0.8 < estimate_noise(bright).gain < 1.2
+    assert estimate_noise(-bright).gain == 0.0
+    assert estimate_noise(2000.0 - bright).gain == 0.0  # variance falls with the value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import bgsub
@@ -49,14 +49,17 @@ def test_background_stays_within_the_data(case):
 
 
 @SETTINGS
-@given(images(), st.floats(-100, 100))
+@given(images(), st.floats(-1, 100))
 def test_a_shifted_image_has_a_shifted_background(case, relative_shift):
     """Shifts within a hundred times the image's own scale. Far larger offsets (an image of
     range 1e-3 lifted by 97) change the measured Poisson-Gaussian noise model -- the noise
     grows with the intensity -- and with it the dome: differences up to ~2 noise sds were
-    seen there, as expected of a photon-counting noise model."""
+    seen there, as expected of a photon-counting noise model. Shifts that make most of the
+    image negative are left out: shot noise needs non-negative counts, so there (as on a
+    negated light-background image) the noise is taken as constant."""
     image, radius = case
     shift = relative_shift * float(np.max(np.abs(image)))
+    assume(float(np.median(image + shift)) >= 0)
     first = quiet(image, radius)
     second = quiet(image + shift, radius)
     tolerance = 1e-6 * (np.abs(image).max() + abs(shift)) + 1e-6 * np.ptp(image)

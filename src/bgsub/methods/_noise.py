@@ -63,7 +63,9 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     through the bins by Theil-Sen (robust to the few bins that object edges
     inflate). The Poisson term is kept only where the data say so: a positive
     slope that changes the variance by at least 20 % over the intensities
-    seen; otherwise the noise is taken as constant. Pixels on edges (a
+    seen, on non-negative intensities (a negated light-background image's noise
+    cannot grow with the negated value: that is texture); otherwise the noise
+    is taken as constant. Pixels on edges (a
     gradient well above the typical, noise-made one) are left out.
 
     Parameters
@@ -95,7 +97,10 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     gain, offset = _theil_sen(centres, variances)
     constant = float(np.median(variances))
     predicted = gain * centres + offset
-    if gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
+    # photon counts are not negative: on a negated (light-background) image a variance that
+    # grows with the value grows where there is *less* light -- texture, not shot noise
+    negated = float(np.median(centres)) < 0
+    if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)
 

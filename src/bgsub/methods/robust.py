@@ -14,8 +14,9 @@ where the envelope does not -- and removes that bias where it can be measured:
 2. **Noise.** The noise is measured on the full-resolution image
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
    linear in the intensity), on its central 512-pixel crop.
-3. **Envelope.** The block minima, smoothed over one cell, less a quadratic
-   trend fitted to them (tilt and vignetting: no tilt offset), are opened by a
+3. **Envelope.** The block minima, smoothed over one cell, less a polynomial
+   trend (degree 4) fitted to their background cells (tilt and vignetting: no
+   tilt offset, and an envelope that follows a vignetted field), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
    radius from its apex, or bends more than the background does, whichever is
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
@@ -39,6 +40,7 @@ where the envelope does not -- and removes that bias where it can be measured:
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +67,11 @@ BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part 
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
+TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
+TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
+TREND_KEEP = 2.0  # ... within this many spreads of the peak
+SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
+TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
 
 
 def robust_background(
@@ -225,25 +232,68 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.nd
 
 
 def _trend(lowest: np.ndarray) -> np.ndarray:
-    """A quadratic fitted to the block minima (twice, the second time without the cells
-    far above the first fit): the background's large-scale tilt and bending."""
-    grids = np.meshgrid(*[np.linspace(-1.0, 1.0, n) for n in lowest.shape], indexing="ij")
-    columns = [np.ones(lowest.size)] + [g.ravel() for g in grids] + [
-        (g**2).ravel() for g in grids]
-    design = np.stack(columns, axis=1)
-    values = lowest.ravel()
+    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
+    ``SHORT_AXIS`` cells) fitted to the block minima ``TREND_ROUNDS`` times, each time
+    without the cells far above the previous fit: the background's large-scale tilt,
+    bending and vignetting.
+
+    The cells kept are those within ``TREND_KEEP`` spreads of the residual's background
+    peak (its lowest histogram peak, as in :func:`_mode`, and the spread below it), so
+    that objects covering most of the field do not pull the fit up. The fit sees every
+    cell of a grid up to ``TREND_SIDE`` a side, every second (third, ...) of a larger one.
+    """
+    coords = [np.linspace(-1.0, 1.0, n) for n in lowest.shape]
+    strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
+    sample = lowest[tuple(slice(None, None, k) for k in strides)]
+    terms = _trend_terms(lowest.shape)
+    grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
+                                                                      strict=True)],
+                                             indexing="ij")]
+    design = np.stack([np.prod([grids[axis] for axis in term], axis=0) if term else
+                       np.ones(sample.size) for term in terms], axis=1)
+    values = sample.ravel()
     keep = np.ones(values.size, dtype=bool)
-    fit = np.full(values.size, float(np.median(values)))
-    for _ in range(2):
+    coeffs = np.zeros(len(terms))
+    coeffs[0] = float(np.median(values))
+    for _ in range(TREND_ROUNDS):
         if keep.sum() < design.shape[1] * 4:
             break
-        coeffs = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        fit = design @ coeffs
-        residual = values - fit
-        centre = float(np.median(residual))
-        spread = 1.4826 * float(np.median(np.abs(residual - centre)))
-        keep = residual <= centre + 2.0 * spread
-    return fit.reshape(lowest.shape)
+        coeffs = _least_squares(design[keep], values[keep])
+        residual = values - design @ coeffs
+        centre = _mode(residual)
+        below = centre - residual[residual < centre]
+        spread = 1.4826 * float(np.median(below)) if below.size else 0.0
+        keep = residual <= centre + TREND_KEEP * spread
+    # evaluated term by term on the whole grid: no design matrix of the full size
+    fit = np.zeros(lowest.shape)
+    for c, term in zip(coeffs, terms, strict=True):
+        value = np.asarray(c, dtype=np.float64)
+        for axis in term:
+            shape = [1] * lowest.ndim
+            shape[axis] = -1
+            value = value * coords[axis].reshape(shape)
+        fit += value
+    return fit
+
+
+def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients through the normal equations (a few columns, many rows:
+    far cheaper than an SVD); an SVD where they are singular."""
+    try:
+        return np.linalg.solve(design.T @ design, design.T @ values)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(design, values, rcond=None)[0]
+
+
+def _trend_terms(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The trend's monomials, each as the axes it multiplies (``()`` the constant)."""
+    most = [TREND_DEGREE if n >= SHORT_AXIS else 2 for n in shape]
+    terms: list[tuple[int, ...]] = [()]
+    for total in range(1, TREND_DEGREE + 1):
+        for axes in itertools.combinations_with_replacement(range(len(shape)), total):
+            if all(axes.count(axis) <= most[axis] for axis in set(axes)):
+                terms.append(axes)
+    return terms
 
 
 def _range_floor(values: np.ndarray) -> float:
