@@ -426,7 +426,6 @@ def f1_table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
 
 
 def header(imagej: bool) -> str:
-    import numba
     import scipy
     import skimage
 
@@ -436,7 +435,7 @@ def header(imagej: bool) -> str:
         f"Generated {when} by `python benchmarks/accuracy.py` (`make bench-accuracy`) on "
         f"{platform.machine()} {platform.system()} ({os.cpu_count()} cores), "
         f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
-        f"scikit-image {skimage.__version__}, numba {numba.__version__}, bgsub "
+        f"scikit-image {skimage.__version__}, bgsub "
         f"{bgsub.__version__}; {ij}.\n\n"
         "Each cell: background RMSE in grey levels (generated: against the true background; "
         "real: of the recovered added field) and the radius. Peers at their best radius "

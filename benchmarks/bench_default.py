@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "default (robust) r=50": lambda: bgsub.subtract_background(image, radius=50),
         "suggest_radius alone": lambda: suggest_radius(image),
     }
-    bgsub.subtract_background(image[:256, :256], "rolling_ball", 50)  # warm-up: numba
+    bgsub.subtract_background(image[:256, :256], "rolling_ball", 50)  # warm-up: lazy imports
     bgsub.subtract_background(image[:256, :256], radius="auto")
     rows = []
     for name, fn in calls.items():
