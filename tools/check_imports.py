@@ -32,8 +32,17 @@ def module_name(path: Path, root: Path = ROOT) -> str:
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of the package, by dotted name."""
+    """Every Python module of the package, by dotted name."""
     return {module_name(p, root): p for p in sorted((root / PACKAGE).rglob("*.py"))}
+
+
+def importable(root: Path = ROOT) -> dict[str, Path]:
+    """The Python modules and the compiled ones (``kernels/_ball.pyx`` -> ``bgsub.kernels._ball``).
+
+    Compiled modules are import targets only: their imports are not parsed (Cython is not Python).
+    """
+    compiled = {module_name(p, root): p for p in sorted((root / PACKAGE).rglob("*.pyx"))}
+    return {**compiled, **modules(root)}
 
 
 def _imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, list[str], int]]:
@@ -67,10 +76,10 @@ def _imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, l
 
 def graph(root: Path = ROOT) -> dict[str, set[str]]:
     """Module -> the bgsub modules it imports."""
-    known = modules(root)
+    known = importable(root)
     return {name: {target for target, _, _ in _imports(name, path, known)
                    if target in known and target != name}
-            for name, path in known.items()}
+            for name, path in modules(root).items()}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -143,9 +152,9 @@ def _private_attributes(path: Path, known: dict[str, Path]) -> list[tuple[str, i
 
 def problems(root: Path = ROOT) -> list[str]:
     """One line per cycle and per import of another module's private name or private module."""
-    known = modules(root)
+    known = importable(root)
     lines = [f"import cycle: {' <-> '.join(c)}" for c in cycles(graph(root))]
-    for name, path in known.items():
+    for name, path in modules(root).items():
         where = path.relative_to(root.parent) if root.parent in path.parents else path
         for target, names, line in _imports(name, path, known):
             owner = _private_module(target)
