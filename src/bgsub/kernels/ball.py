@@ -229,7 +229,7 @@ _BLOCK = _ball.BLOCK_SIZE  # 16
 #: candidate and per pixel; direct per (pixel, offset).
 _COST_GATHER = (1.6, 16.0)
 _COST_ENVELOPE = (16.0, 1.5)
-_COST_DIRECT = 0.09
+_COST_DIRECT = 0.08
 
 #: Rows at most this wide never use the envelope.
 _ENVELOPE_MIN_WIDTH = 12
