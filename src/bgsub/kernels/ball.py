@@ -36,8 +36,10 @@ to erode repay it.
 
 1D erosion.  One of three exact methods per row and cap, chosen by a cost model:
 
-* direct: the minimum over the ``2 w + 1`` offsets, vectorised (four offsets
-  per pass, ping-pong buffers); O(w) per pixel with a tiny constant, best for
+* direct: the minimum over the ``2 w + 1`` offsets, vectorised and
+  register-blocked (32 pixels keep their minimum in vector registers over all
+  the offsets, taken four at a time, then go straight into the output rows the
+  row serves); O(w) per pixel with a tiny constant, best for
   narrow rows;
 * gather: for each block of 16 output pixels, the minimum over the candidates
   within reach of it, with the 16 lanes held in vector registers (a small
