@@ -37,7 +37,7 @@ to erode repay it.
 1D erosion.  One of three exact methods per row and cap, chosen by a cost model:
 
 * direct: the minimum over the ``2 w + 1`` offsets, vectorised and
-  register-blocked (32 pixels keep their minimum in vector registers over all
+  register-blocked (a chunk of pixels, 32 with AVX-512, keeps their minimum in vector registers over all
   the offsets, taken four at a time, then go straight into the output rows the
   row serves); O(w) per pixel with a tiny constant, best for
   narrow rows;
