@@ -37,10 +37,10 @@ to erode repay it.
 1D erosion.  One of three exact methods per row and cap, chosen by a cost model:
 
 * direct: the minimum over the ``2 w + 1`` offsets, vectorised and
-  register-blocked (a chunk of pixels, 32 with AVX-512, keeps their minimum in vector registers over all
-  the offsets, taken four at a time, then go straight into the output rows the
-  row serves); O(w) per pixel with a tiny constant, best for
-  narrow rows;
+  register-blocked (a chunk of pixels, 32 with AVX-512, keeps its minimum in
+  vector registers over all the offsets, taken four at a time, then goes
+  straight into the output rows the row serves); O(w) per pixel with a tiny
+  constant, best for narrow rows;
 * gather: for each block of 16 output pixels, the minimum over the candidates
   within reach of it, with the 16 lanes held in vector registers (a small
   C function); O(w * candidate density) per pixel, and it erodes only
