@@ -886,6 +886,28 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
     return levels_done
 
 
+cdef Py_ssize_t _fill_rows_upto(real_out* out, const Params* p, Py_ssize_t z0, Py_ssize_t z1,
+                                Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t done,
+                                Py_ssize_t limit) noexcept nogil:
+    """Set to +inf the block's output rows from the ``done``-th on, up to row index ``limit``.
+
+    The rows ``[z0, z1) x [y0, y1)`` are counted in (z, y) order; a row's index in the
+    image is ``z * ny + y``.  Returns the count set so far.
+    """
+    cdef Py_ssize_t nyb = y1 - y0, nout = (z1 - z0) * (y1 - y0), zt, yt, x
+    cdef real_out* dst
+    while done < nout:
+        zt = z0 + done // nyb
+        yt = y0 + done % nyb
+        if zt * p.ny + yt > limit:
+            break
+        dst = out + (zt * p.ny + yt) * p.nx
+        for x in range(p.nx):
+            dst[x] = INFINITY
+        done += 1
+    return done
+
+
 cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
                        Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
                        Py_ssize_t y1) noexcept nogil:
@@ -907,6 +929,7 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
     cdef real_out* dst
     cdef float* top
     cdef Py_ssize_t ntops = nblk if use_bounds else 0
+    cdef Py_ssize_t n_init = 0
     s.n16 = n16
     s.nmaybe = s0.nmaybe
     s.row = s0.row + b * p.rowlen
@@ -929,20 +952,20 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
     s.qg = s0.qg + b * nx
     s.qt = s0.qt + b * nx
     line = s.row + p.pad
-    for zt in range(z0, z1):
-        for yt in range(y0, y1):
-            dst = out + (zt * p.ny + yt) * nx
-            for x in range(nx):
-                dst[x] = INFINITY
     k_lo = z0 - fz if z0 - fz > 0 else 0
     j_lo = y0 - fy if y0 - fy > 0 else 0
     n_j = (p.ny if p.ny < y1 + fy else y1 + fy) - j_lo
     nrows = ((p.nz if p.nz < z1 + fz else z1 + fz) - k_lo) * n_j
     for sweep in range(2 if use_bounds else 1):
+        if sweep == 1:
+            n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init, p.nz * p.ny)
         for idx in range(nrows):
             r = idx if sweep == 0 else nrows - 1 - idx
             k = k_lo + r // n_j
             j = j_lo + r % n_j
+            if sweep == 0:  # output rows start at +inf just before this row can reach them
+                n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init,
+                                         (k + fz) * p.ny + j + fy)
             loaded = False
             have_e0 = False
             levels = 0
@@ -1030,6 +1053,7 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
                             _update_target(dst, s.res, todo, nlive, top, nx)
                         else:
                             _min_row(dst, s.res, nx)
+    n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init, p.nz * p.ny)
     if sign < 0:
         for zt in range(z0, z1):
             for yt in range(y0, y1):
