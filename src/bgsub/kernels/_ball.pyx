@@ -4,7 +4,6 @@
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, ceil, fabs, floor, nextafterf, sqrt
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
 
 import numpy as np
 
@@ -132,6 +131,135 @@ cdef extern from *:
     static int ball_cpu_has_avx2(void) { return 0; }
     #endif
 
+    /* Direct erosion, register-blocked: the same expression per pixel as a pass-by-pass
+       evaluation (a = row + cs[0]; then per four offsets a = min(min(min(v0, v1),
+       min(v2, v3)), a); then the last offsets one by one; min(a, b) = a < b ? a : b, which
+       is x86 minpd), but chunks of pixels keep their minimum in vector registers over all
+       the offsets.  row[0:n] is padded with +inf by at least w on each side.  nd == 0:
+       out[0:n] = the erosion; else dst = min(dst, erosion) + 0.0 in each of the nd rows
+       dsts (float32 rows if f32, else float64). */
+    #define BALL_DIRECT_SCALAR_TAIL                                                       \
+        for (; x < n; x++) {                                                              \
+            const double* s = base + x;                                                   \
+            double a = s[0] + cs[0];                                                      \
+            int64_t k = 1;                                                                \
+            for (; k + 4 <= m; k += 4) {                                                  \
+                double v0 = s[k] + cs[k], v1 = s[k + 1] + cs[k + 1];                      \
+                double v2 = s[k + 2] + cs[k + 2], v3 = s[k + 3] + cs[k + 3];              \
+                v0 = v0 < v1 ? v0 : v1;                                                   \
+                v2 = v2 < v3 ? v2 : v3;                                                   \
+                v0 = v0 < v2 ? v0 : v2;                                                   \
+                a = v0 < a ? v0 : a;                                                      \
+            }                                                                             \
+            for (; k < m; k++) {                                                          \
+                double v = s[k] + cs[k];                                                  \
+                a = v < a ? v : a;                                                        \
+            }                                                                             \
+            if (nd == 0) out[x] = a;                                                      \
+            else if (f32)                                                                 \
+                for (int d = 0; d < nd; d++) {                                            \
+                    float* p = (float*)dsts[d];                                           \
+                    double o = (double)p[x];                                              \
+                    p[x] = (float)((a < o ? a : o) + 0.0);                                \
+                }                                                                         \
+            else                                                                          \
+                for (int d = 0; d < nd; d++) {                                            \
+                    double* p = (double*)dsts[d];                                         \
+                    double o = p[x];                                                      \
+                    p[x] = (a < o ? a : o) + 0.0;                                         \
+                }                                                                         \
+        }
+
+    #define BALL_DIRECT_DEFINE(NAME, ATTR, VD, NL, SET1, LOADU, STOREU, ADD, MIN, LOADF, STOREF) \
+    ATTR static void NAME(const double* restrict row, int64_t n, const double* restrict cs,  \
+                          int64_t w, double* restrict out, void* const* dsts, int nd, int f32) \
+    {                                                                                     \
+        const double* base = row - w;                                                     \
+        const int64_t m = 2 * w + 1, k1 = 1 + (m - 1) / 4 * 4;                            \
+        int64_t x = 0;                                                                    \
+        for (; x + 4 * NL <= n; x += 4 * NL) {                                            \
+            const double* s = base + x;                                                   \
+            VD a[4];                                                                      \
+            VD c = SET1(cs[0]);                                                           \
+            for (int j = 0; j < 4; j++) a[j] = ADD(LOADU(s + j * NL), c);                 \
+            for (int64_t k = 1; k < k1; k += 4) {                                         \
+                VD c0 = SET1(cs[k]), c1 = SET1(cs[k + 1]);                                \
+                VD c2 = SET1(cs[k + 2]), c3 = SET1(cs[k + 3]);                            \
+                const double* t = s + k;                                                  \
+                for (int j = 0; j < 4; j++) {                                             \
+                    VD v0 = ADD(LOADU(t + j * NL), c0), v1 = ADD(LOADU(t + j * NL + 1), c1); \
+                    VD v2 = ADD(LOADU(t + j * NL + 2), c2), v3 = ADD(LOADU(t + j * NL + 3), c3); \
+                    v0 = MIN(v0, v1);                                                     \
+                    v2 = MIN(v2, v3);                                                     \
+                    v0 = MIN(v0, v2);                                                     \
+                    a[j] = MIN(v0, a[j]);                                                 \
+                }                                                                         \
+            }                                                                             \
+            for (int64_t k = k1; k < m; k++) {                                            \
+                VD ck = SET1(cs[k]);                                                      \
+                for (int j = 0; j < 4; j++) a[j] = MIN(ADD(LOADU(s + k + j * NL), ck), a[j]); \
+            }                                                                             \
+            if (nd == 0) {                                                                \
+                for (int j = 0; j < 4; j++) STOREU(out + x + j * NL, a[j]);               \
+            } else if (f32) {                                                             \
+                VD zero = SET1(0.0);                                                      \
+                for (int d = 0; d < nd; d++) {                                            \
+                    float* p = (float*)dsts[d] + x;                                       \
+                    for (int j = 0; j < 4; j++)                                           \
+                        STOREF(p + j * NL, ADD(MIN(a[j], LOADF(p + j * NL)), zero));      \
+                }                                                                         \
+            } else {                                                                      \
+                VD zero = SET1(0.0);                                                      \
+                for (int d = 0; d < nd; d++) {                                            \
+                    double* p = (double*)dsts[d] + x;                                     \
+                    for (int j = 0; j < 4; j++)                                           \
+                        STOREU(p + j * NL, ADD(MIN(a[j], LOADU(p + j * NL)), zero));      \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+        BALL_DIRECT_SCALAR_TAIL                                                           \
+    }
+
+    #ifdef BALL_X86
+    #define BALL_SSE_LOADF(p) _mm_cvtps_pd(_mm_castpd_ps(_mm_load_sd((const double*)(p))))
+    #define BALL_SSE_STOREF(p, v) _mm_store_sd((double*)(p), _mm_castps_pd(_mm_cvtpd_ps(v)))
+    BALL_DIRECT_DEFINE(ball_direct_generic, , __m128d, 2, _mm_set1_pd, _mm_loadu_pd,
+                       _mm_storeu_pd, _mm_add_pd, _mm_min_pd, BALL_SSE_LOADF, BALL_SSE_STOREF)
+    #define BALL_AVX2_LOADF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+    #define BALL_AVX2_STOREF(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+    BALL_DIRECT_DEFINE(ball_direct_avx2, __attribute__((target("avx2"))), __m256d, 4,
+                       _mm256_set1_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_add_pd,
+                       _mm256_min_pd, BALL_AVX2_LOADF, BALL_AVX2_STOREF)
+    #define BALL_AVX512_LOADF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+    #define BALL_AVX512_STOREF(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+    BALL_DIRECT_DEFINE(ball_direct_avx512, __attribute__((target("avx512f"))), __m512d, 8,
+                       _mm512_set1_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd,
+                       _mm512_min_pd, BALL_AVX512_LOADF, BALL_AVX512_STOREF)
+    #else
+    static void ball_direct_generic(const double* restrict row, int64_t n,
+                                    const double* restrict cs, int64_t w, double* restrict out,
+                                    void* const* dsts, int nd, int f32)
+    {
+        const double* base = row - w;
+        const int64_t m = 2 * w + 1;
+        int64_t x = 0;
+        BALL_DIRECT_SCALAR_TAIL
+    }
+    #define ball_direct_avx2 ball_direct_generic
+    #define ball_direct_avx512 ball_direct_generic
+    #endif
+
+    static void ball_direct(int avx2, const double* row, int64_t n, const double* cs, int64_t w,
+                            double* out, void* const* dsts, int nd, int f32)
+    {
+        if (avx2 == 2)
+            ball_direct_avx512(row, n, cs, w, out, dsts, nd, f32);
+        else if (avx2)
+            ball_direct_avx2(row, n, cs, w, out, dsts, nd, f32);
+        else
+            ball_direct_generic(row, n, cs, w, out, dsts, nd, f32);
+    }
+
     /* The gather method on the blocks blocks[:nb]: res[x] = min over the candidates i within
        w of the block of cval[i] + ctab[x - cpos[i]] (ctab padded with +inf, no window test). */
     static void ball_gather_rows(
@@ -144,50 +272,6 @@ cdef extern from *:
             ball_gather_rows_avx2(cpos, cval, first, n, ctab, w, blocks, nb, res);
         else
             ball_gather_rows_generic(cpos, cval, first, n, ctab, w, blocks, nb, res);
-    }
-
-    /* Direct erosion of row[0:n] (padded with +inf by at least w on each side) by the cap
-       cs[0:2w+1], centred: four offsets per pass, ping-ponging between a and b.  Returns
-       whether the result ended in b. */
-    BALL_CLONES
-    static int ball_brute(const double* restrict row, int64_t n, const double* restrict cs,
-                          int64_t w, double* restrict a, double* restrict b)
-    {
-        const double* base = row - w;
-        int64_t m = 2 * w + 1, k = 1;
-        double* src = a;
-        double* dst = b;
-        int swapped = 0;
-        double c = cs[0];
-        for (int64_t x = 0; x < n; x++) a[x] = base[x] + c;
-        while (k + 4 <= m) {
-            const double* s = base + k;
-            double c0 = cs[k], c1 = cs[k + 1], c2 = cs[k + 2], c3 = cs[k + 3];
-            for (int64_t x = 0; x < n; x++) {
-                double v0 = s[x] + c0, v1 = s[x + 1] + c1, v2 = s[x + 2] + c2;
-                double v3 = s[x + 3] + c3;
-                v0 = v0 < v1 ? v0 : v1;
-                v2 = v2 < v3 ? v2 : v3;
-                v0 = v0 < v2 ? v0 : v2;
-                double o = src[x];
-                dst[x] = v0 < o ? v0 : o;
-            }
-            double* tmp = src; src = dst; dst = tmp;
-            swapped = !swapped;
-            k += 4;
-        }
-        while (k < m) {
-            const double* s = base + k;
-            double c1 = cs[k];
-            for (int64_t x = 0; x < n; x++) {
-                double v = s[x] + c1, o = src[x];
-                dst[x] = v < o ? v : o;
-            }
-            double* tmp = src; src = dst; dst = tmp;
-            swapped = !swapped;
-            k += 1;
-        }
-        return swapped;
     }
 
     /* dst = min(dst, res) over a row, exact after rounding to dst's dtype ("+ 0.0" is an
@@ -450,8 +534,8 @@ cdef extern from *:
                           const int64_t* first, int64_t n, const double* ctab, int64_t w,
                           const int64_t* blocks, int64_t nb, double* res) noexcept nogil
     int ball_cpu_has_avx2() noexcept nogil
-    int ball_brute(const double* row, int64_t n, const double* cs, int64_t w, double* a,
-                   double* b) noexcept nogil
+    void ball_direct(int avx2, const double* row, int64_t n, const double* cs, int64_t w,
+                     double* out, void** dsts, int nd, int f32) noexcept nogil
     void ball_min_row_f(float* dst, const double* res, int64_t n) noexcept nogil
     void ball_min_row_d(double* dst, const double* res, int64_t n) noexcept nogil
     void ball_load_row_f(double* line, const float* src, double sign, int64_t n) noexcept nogil
@@ -528,7 +612,6 @@ cdef struct Scratch:
     double* res
     double* e0
     double* e0_min
-    double* buf
     double* mins
     int64_t* cpos
     double* cval
@@ -689,11 +772,10 @@ cdef void _erode_line_envelope(const int64_t* cpos, const double* cval, int64_t 
             out[x] = ga + cs[x + off]
 
 
-cdef inline bint _erode_line_brute(const double* row, Py_ssize_t pad, Py_ssize_t n,
-                                   const double* cs, int64_t w, double* buf_a,
-                                   double* buf_b) noexcept nogil:
-    """Direct erosion by the cap ``cs[0:2w+1]``; whether the result ended in ``buf_b``."""
-    return ball_brute(row + pad, n, cs, w, buf_a, buf_b) != 0
+cdef inline void _erode_line_direct(const double* row, Py_ssize_t pad, Py_ssize_t n,
+                                    const double* cs, int64_t w, double* out) noexcept nogil:
+    """Direct erosion of ``row[pad:pad + n]`` by the cap ``cs[0:2w+1]`` into ``out``."""
+    ball_direct(AVX2, row + pad, n, cs, w, out, NULL, 0, 0)
 
 
 # ----------------------------------------------------------------------------
@@ -792,9 +874,7 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
         else:
             use = 3
     if use == 1:
-        if _erode_line_brute(s.row, p.pad, n, p.costs + cap * p.ncost + p.pad_c - w, w, res,
-                             s.buf):
-            memcpy(res, s.buf, n * sizeof(double))
+        _erode_line_direct(s.row, p.pad, n, p.costs + cap * p.ncost + p.pad_c - w, w, res)
     else:
         values = s.row + p.pad if g == 0 else s.cval + g * n
         if use == 2:
@@ -804,6 +884,28 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
             _erode_line_envelope(s.cpos + g * n, values, nk, p.costs + cap * p.ncost + p.pad_c - w,
                                  w, p.rhos[cap], p.inv_s, res, n, s.qa, s.qg, s.qt)
     return levels_done
+
+
+cdef Py_ssize_t _fill_rows_upto(real_out* out, const Params* p, Py_ssize_t z0, Py_ssize_t z1,
+                                Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t done,
+                                Py_ssize_t limit) noexcept nogil:
+    """Set to +inf the block's output rows from the ``done``-th on, up to row index ``limit``.
+
+    The rows ``[z0, z1) x [y0, y1)`` are counted in (z, y) order; a row's index in the
+    image is ``z * ny + y``.  Returns the count set so far.
+    """
+    cdef Py_ssize_t nyb = y1 - y0, nout = (z1 - z0) * (y1 - y0), zt, yt, x
+    cdef real_out* dst
+    while done < nout:
+        zt = z0 + done // nyb
+        yt = y0 + done % nyb
+        if zt * p.ny + yt > limit:
+            break
+        dst = out + (zt * p.ny + yt) * p.nx
+        for x in range(p.nx):
+            dst[x] = INFINITY
+        done += 1
+    return done
 
 
 cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -817,23 +919,23 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
     cdef int64_t w, w0
     cdef Py_ssize_t tz[4]
     cdef Py_ssize_t ty[4]
+    cdef void* dptr[4]
     cdef bint loaded, have_e0, central, before
     cdef bint use_bounds = p.use_bounds
     cdef double off, sign = p.sign
     cdef double* line
-    cdef double* result
     cdef const int64_t* todo
     cdef const real_in* src
     cdef real_out* dst
     cdef float* top
     cdef Py_ssize_t ntops = nblk if use_bounds else 0
+    cdef Py_ssize_t n_init = 0
     s.n16 = n16
     s.nmaybe = s0.nmaybe
     s.row = s0.row + b * p.rowlen
     s.res = s0.res + b * n16
     s.e0 = s0.e0 + b * n16
     s.e0_min = s0.e0_min + b * nblk
-    s.buf = s0.buf + b * n16
     s.mins = s0.mins + b * 4 * p.rowlen
     s.cpos = s0.cpos + b * NGROUPS * nx
     s.cval = s0.cval + b * NGROUPS * nx
@@ -850,20 +952,20 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
     s.qg = s0.qg + b * nx
     s.qt = s0.qt + b * nx
     line = s.row + p.pad
-    for zt in range(z0, z1):
-        for yt in range(y0, y1):
-            dst = out + (zt * p.ny + yt) * nx
-            for x in range(nx):
-                dst[x] = INFINITY
     k_lo = z0 - fz if z0 - fz > 0 else 0
     j_lo = y0 - fy if y0 - fy > 0 else 0
     n_j = (p.ny if p.ny < y1 + fy else y1 + fy) - j_lo
     nrows = ((p.nz if p.nz < z1 + fz else z1 + fz) - k_lo) * n_j
     for sweep in range(2 if use_bounds else 1):
+        if sweep == 1:
+            n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init, p.nz * p.ny)
         for idx in range(nrows):
             r = idx if sweep == 0 else nrows - 1 - idx
             k = k_lo + r // n_j
             j = j_lo + r % n_j
+            if sweep == 0:  # output rows start at +inf just before this row can reach them
+                n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init,
+                                         (k + fz) * p.ny + j + fy)
             loaded = False
             have_e0 = False
             levels = 0
@@ -904,9 +1006,7 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
                         w0 = p.widths[0]
                         g0 = p.groups[0]
                         if _direct_first(p.method, w0, nblk, nx, s.nks[g0] < 0):
-                            if _erode_line_brute(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0,
-                                                 s.e0, s.buf):
-                                memcpy(s.e0, s.buf, nx * sizeof(double))
+                            _erode_line_direct(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0, s.e0)
                         else:
                             levels = _erode_row(p, &s, 0, 0, levels, p.all_blocks, nblk, s.e0)
                         ball_block_minima(s.e0, nx, s.e0_min, nblk)
@@ -933,20 +1033,27 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
                     else:
                         nlive = nblk
                         todo = p.all_blocks
-                    result = s.res
+                    if not use_bounds and _direct_first(p.method, w, nlive, nx,
+                                                        s.nks[p.groups[cap]] < 0):
+                        # the erosion goes straight into the output rows
+                        for t in range(nt):
+                            dptr[t] = <void*>(out + (tz[t] * p.ny + ty[t]) * nx)
+                        ball_direct(AVX2, line, nx, p.costs + cap * p.ncost + p.pad_c - w, w,
+                                    s.res, dptr, <int>nt, real_out is float)
+                        continue
                     if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
-                        if _erode_line_brute(s.row, p.pad, nx, p.costs + cap * p.ncost + p.pad_c - w,
-                                             w, s.res, s.buf):
-                            result = s.buf
+                        _erode_line_direct(s.row, p.pad, nx,
+                                           p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
                     else:
                         levels = _erode_row(p, &s, dz, dy, levels, todo, nlive, s.res)
                     for t in range(nt):
                         dst = out + (tz[t] * p.ny + ty[t]) * nx
                         if use_bounds:
                             top = p.tops + (tz[t] * p.ny + ty[t]) * ntops
-                            _update_target(dst, result, todo, nlive, top, nx)
+                            _update_target(dst, s.res, todo, nlive, top, nx)
                         else:
-                            _min_row(dst, result, nx)
+                            _min_row(dst, s.res, nx)
+    n_init = _fill_rows_upto(out, p, z0, z1, y0, y1, n_init, p.nz * p.ny)
     if sign < 0:
         for zt in range(z0, z1):
             for yt in range(y0, y1):
@@ -1001,7 +1108,6 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     cdef double[:, ::1] res = np.full((nb, n16), np.inf)
     cdef double[:, ::1] e0 = np.full((nb, n16), np.inf)
     cdef double[:, ::1] e0_min = np.empty((nb, nblk))
-    cdef double[:, ::1] buf = np.empty((nb, n16))
     cdef double[:, ::1] mins = np.empty((nb, 4 * p.rowlen))
     cpos_a = np.empty((nb, NGROUPS, nx), dtype=np.int64)
     cpos_a[:, 0] = np.arange(nx)
@@ -1029,7 +1135,6 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     s.res = &res[0, 0]
     s.e0 = &e0[0, 0]
     s.e0_min = &e0_min[0, 0]
-    s.buf = &buf[0, 0]
     s.mins = &mins[0, 0]
     s.cpos = &cpos[0, 0, 0]
     s.cval = &cval[0, 0, 0]
