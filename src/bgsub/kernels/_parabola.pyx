@@ -21,14 +21,15 @@ cdef enum:
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
-                          Py_ssize_t n) noexcept nogil:
+                          double* fv, Py_ssize_t n) noexcept nogil:
     """``out[x] = min_q f[q] + c * (x - q) ** 2`` for one line, in O(n).
 
-    ``v`` and ``z`` (length n + 1) are scratch: the envelope's parabola vertices and the
-    points where each takes over.
+    ``v``, ``z`` and ``fv`` (length n + 1) are scratch: the envelope's parabola vertices,
+    the points where each takes over and the values at the vertices.
     """
     cdef Py_ssize_t k = -1, q, p, x, j, end, vj
-    cdef double fq, s, diff, d, a, zj, fj
+    cdef double fq, s, d, a, zj, fj
+    cdef double c2 = 2.0 * c
     for q in range(n):
         fq = f[q]
         if fq == INFINITY:
@@ -40,10 +41,8 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
         s = -INFINITY
         while k >= 0:
             p = v[k]
-            diff = fq - f[p]
-            s = 0.5 * <double>(q + p)
-            if diff != 0.0:
-                s += diff / (2.0 * c * <double>(q - p))
+            # when fq == fv[k] the quotient is +0.0 and s + 0.0 == s (s > 0): no branch needed
+            s = 0.5 * <double>(q + p) + (fq - fv[k]) / (c2 * <double>(q - p))
             if s <= z[k]:
                 k -= 1
             else:
@@ -53,6 +52,7 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
         k += 1
         v[k] = q
         z[k] = s
+        fv[k] = fq
     if k < 0:
         for x in range(n):
             out[x] = INFINITY
@@ -72,7 +72,7 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
         else:
             end = <Py_ssize_t>zj + 1  # 0 <= x <= zj: truncation is floor
         vj = v[j]
-        fj = f[vj]
+        fj = fv[j]
         while x < end:
             d = <double>(x - vj)
             # the take-over points are rounded: near a tie the chosen parabola may beat
@@ -86,7 +86,7 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
 cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
                         Py_ssize_t width, double c, bint negate_in, bint negate_out,
                         double* lines, double* results, Py_ssize_t* v,
-                        double* z) noexcept nogil:
+                        double* z, double* fv) noexcept nogil:
     """Envelope of ``width`` adjacent lines of ``n`` points ``stride`` apart, src to dst."""
     cdef Py_ssize_t x, b
     cdef const src_t* row
@@ -100,7 +100,7 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
             for b in range(width):
                 lines[b * n + x] = <double>row[b]
     for b in range(width):
-        _lower_envelope(lines + b * n, c, results + b * n, v, z, n)
+        _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
     for x in range(n):
         out = dst + x * stride
         if negate_out:
@@ -131,6 +131,7 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     cdef double[:, ::1] results = np.empty((nthreads, width * n))
     cdef double[:, ::1] takeover = np.empty((nthreads, n + 1))
     cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, n), dtype=np.intp)
+    cdef double[:, ::1] heights = np.empty((nthreads, n))
     cdef Py_ssize_t unit, o, i0, w, tid
     for unit in prange(units, nogil=True, num_threads=nthreads, schedule="dynamic",
                        chunksize=chunk):
@@ -139,4 +140,5 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
         i0 = (unit - o * per_outer) * width
         w = min(width, n_inner - i0)
         _block(&src[o, 0, i0], &dst[o, 0, i0], n, n_inner, w, c, negate_in, negate_out,
-               &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0])
+               &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0],
+               &heights[tid, 0])
