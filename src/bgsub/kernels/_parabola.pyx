@@ -6,6 +6,18 @@ from libc.math cimport INFINITY
 
 import numpy as np
 
+cdef extern from "_parabola.h" nogil:
+    int bgsub_parabola_set_simd(int on)
+    int bgsub_envelopes8(const double* f, double c, Py_ssize_t n, Py_ssize_t* v, double* z,
+                         double* fv, Py_ssize_t* k)
+
+bgsub_parabola_set_simd(-1)
+
+
+def set_simd(int on):
+    """Use the AVX-512 loop where the CPU has it (``on`` -1), never (0); returns whether used."""
+    return bool(bgsub_parabola_set_simd(-1 if on else 0))
+
 ctypedef fused src_t:
     float
     double
@@ -27,8 +39,8 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
     ``v``, ``z`` and ``fv`` (length n + 1) are scratch: the envelope's parabola vertices,
     the points where each takes over and the values at the vertices.
     """
-    cdef Py_ssize_t k = -1, q, p, x, j, end, vj
-    cdef double fq, s, d, a, zj, fj
+    cdef Py_ssize_t k = -1, q, p, x
+    cdef double fq, s
     cdef double c2 = 2.0 * c
     for q in range(n):
         fq = f[q]
@@ -53,6 +65,62 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
         v[k] = q
         z[k] = s
         fv[k] = fq
+    _read_out(f, c, out, v, z, fv, k, n)
+
+
+cdef void _lower_envelopes(const double* f, double c, double* out, Py_ssize_t* v, double* z,
+                           double* fv, Py_ssize_t n) noexcept nogil:
+    """:func:`_lower_envelope` of BLOCK lines (``f + b * n``, no ``-inf``) stepped together.
+
+    The stack updates are branch-free and the lines independent, so the divisions and
+    comparisons of different lines overlap instead of waiting on mispredicted branches.
+    Each step either pops the top (the same test as :func:`_lower_envelope`) or handles
+    point ``q`` (skip ``+inf``, else push), so the stacks and take-over points are the
+    same doubles. Scratch ``v``, ``z``, ``fv``: ``BLOCK * (n + 1)``, line b at ``b * (n + 1)``.
+    """
+    cdef Py_ssize_t k[BLOCK]
+    cdef Py_ssize_t q[BLOCK]
+    cdef Py_ssize_t b, kb, qb, kt, p, m = n + 1, busy
+    cdef double fq, s, c2 = 2.0 * c
+    cdef bint live, pop, push
+    if bgsub_envelopes8(f, c, n, v, z, fv, k):
+        for b in range(BLOCK):
+            _read_out(f + b * n, c, out + b * n, v + b * m, z + b * m, fv + b * m, k[b], n)
+        return
+    for b in range(BLOCK):
+        k[b] = -1
+        q[b] = 0
+    while True:
+        busy = 0
+        for b in range(BLOCK):
+            qb = q[b]
+            kb = k[b]
+            live = qb < n
+            fq = f[b * n + (qb if live else n - 1)]
+            kt = kb if kb >= 0 else 0
+            p = v[b * m + kt]
+            # garbage (never used) when the stack is empty
+            s = 0.5 * <double>(qb + p) + (fq - fv[b * m + kt]) / (c2 * <double>(qb - p))
+            pop = live & (kb >= 0) & (s <= z[b * m + kt])
+            push = live & (not pop) & (fq != INFINITY)
+            # slot kb + 1 is above the top: writing it is harmless unless pushing
+            v[b * m + kb + 1] = qb
+            z[b * m + kb + 1] = s if kb >= 0 else -INFINITY
+            fv[b * m + kb + 1] = fq
+            k[b] = kb + <Py_ssize_t>push - <Py_ssize_t>pop
+            q[b] = qb + <Py_ssize_t>(live & (not pop))
+            busy += <Py_ssize_t>live
+        if busy == 0:
+            break
+    for b in range(BLOCK):
+        _read_out(f + b * n, c, out + b * n, v + b * m, z + b * m, fv + b * m, k[b], n)
+
+
+cdef void _read_out(const double* f, double c, double* out, const Py_ssize_t* v, double* z,
+                    const double* fv, Py_ssize_t k, Py_ssize_t n) noexcept nogil:
+    """Write the envelope of the ``k + 1`` parabolas on the stack (``z`` length k + 2)."""
+    cdef Py_ssize_t x, j, end, vj
+    cdef double d, a, zj, fj
     if k < 0:
         for x in range(n):
             out[x] = INFINITY
@@ -84,32 +152,58 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
 
 
 cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
-                        Py_ssize_t width, double c, bint negate_in, bint negate_out,
-                        double* lines, double* results, Py_ssize_t* v,
+                        Py_ssize_t step, Py_ssize_t width, double c, bint negate_in,
+                        bint negate_out, double* lines, double* results, Py_ssize_t* v,
                         double* z, double* fv) noexcept nogil:
-    """Envelope of ``width`` adjacent lines of ``n`` points ``stride`` apart, src to dst."""
+    """Envelope of ``width`` lines of ``n`` points ``stride`` apart, ``step`` apart, src to dst."""
     cdef Py_ssize_t x, b
     cdef const src_t* row
     cdef dst_t* out
-    for x in range(n):
-        row = src + x * stride
-        if negate_in:
-            for b in range(width):
-                lines[b * n + x] = -<double>row[b]
-        else:
-            for b in range(width):
-                lines[b * n + x] = <double>row[b]
-    for b in range(width):
-        _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
-    for x in range(n):
-        out = dst + x * stride
-        if negate_out:
-            for b in range(width):
-                out[b] = <dst_t>(0.0 - results[b * n + x])
-        else:
-            for b in range(width):
-                out[b] = <dst_t>results[b * n + x]
-
+    cdef bint minus_inf = False
+    if step == 1:  # neighbouring lines: each cache line holds a row of the block
+        for x in range(n):
+            row = src + x * stride
+            if negate_in:
+                for b in range(width):
+                    lines[b * n + x] = -<double>row[b]
+            else:
+                for b in range(width):
+                    lines[b * n + x] = <double>row[b]
+    else:
+        for b in range(width):
+            row = src + b * step
+            if negate_in:
+                for x in range(n):
+                    lines[b * n + x] = -<double>row[x * stride]
+            else:
+                for x in range(n):
+                    lines[b * n + x] = <double>row[x * stride]
+    if width == BLOCK:
+        for x in range(BLOCK * n):
+            minus_inf |= lines[x] == -INFINITY
+    if width == BLOCK and not minus_inf:
+        _lower_envelopes(lines, c, results, v, z, fv, n)
+    else:
+        for b in range(width):
+            _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
+    if step == 1:
+        for x in range(n):
+            out = dst + x * stride
+            if negate_out:
+                for b in range(width):
+                    out[b] = <dst_t>(0.0 - results[b * n + x])
+            else:
+                for b in range(width):
+                    out[b] = <dst_t>results[b * n + x]
+    else:
+        for b in range(width):
+            out = dst + b * step
+            if negate_out:
+                for x in range(n):
+                    out[x * stride] = <dst_t>(0.0 - results[b * n + x])
+            else:
+                for x in range(n):
+                    out[x * stride] = <dst_t>results[b * n + x]
 
 def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint negate_in,
                   bint negate_out, int nthreads):
@@ -121,24 +215,34 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     cdef Py_ssize_t n_outer = src.shape[0], n = src.shape[1], n_inner = src.shape[2]
     if n_outer == 0 or n == 0 or n_inner == 0:
         return
-    cdef Py_ssize_t width = BLOCK if n_inner >= BLOCK else n_inner
+    # lines along the contiguous axis (n_inner == 1) are grouped BLOCK consecutive rows
+    # at a time; otherwise BLOCK neighbouring lines of one outer index
+    cdef bint rows = n_inner == 1
+    cdef Py_ssize_t width = BLOCK if (rows or n_inner >= BLOCK) else n_inner
     cdef Py_ssize_t per_outer = (n_inner + width - 1) // width
-    cdef Py_ssize_t units = n_outer * per_outer
+    cdef Py_ssize_t units = (n_outer + BLOCK - 1) // BLOCK if rows else n_outer * per_outer
     nthreads = <int>max(1, min(<Py_ssize_t>nthreads, units))
     cdef Py_ssize_t chunk = max(1, units // (8 * nthreads))
     # scratch per thread, allocated here so that running out of memory raises
     cdef double[:, ::1] lines = np.empty((nthreads, width * n))
     cdef double[:, ::1] results = np.empty((nthreads, width * n))
-    cdef double[:, ::1] takeover = np.empty((nthreads, n + 1))
-    cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, n), dtype=np.intp)
-    cdef double[:, ::1] heights = np.empty((nthreads, n))
+    cdef double[:, ::1] takeover = np.empty((nthreads, BLOCK * (n + 1)))
+    cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, BLOCK * (n + 1)), dtype=np.intp)
+    cdef double[:, ::1] heights = np.empty((nthreads, BLOCK * (n + 1)))
     cdef Py_ssize_t unit, o, i0, w, tid
     for unit in prange(units, nogil=True, num_threads=nthreads, schedule="dynamic",
                        chunksize=chunk):
         tid = threadid()
-        o = unit // per_outer
-        i0 = (unit - o * per_outer) * width
-        w = min(width, n_inner - i0)
-        _block(&src[o, 0, i0], &dst[o, 0, i0], n, n_inner, w, c, negate_in, negate_out,
-               &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0],
-               &heights[tid, 0])
+        if rows:
+            o = unit * BLOCK
+            w = min(BLOCK, n_outer - o)
+            _block(&src[o, 0, 0], &dst[o, 0, 0], n, 1, n, w, c, negate_in, negate_out,
+                   &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0],
+                   &heights[tid, 0])
+        else:
+            o = unit // per_outer
+            i0 = (unit - o * per_outer) * width
+            w = min(width, n_inner - i0)
+            _block(&src[o, 0, i0], &dst[o, 0, i0], n, n_inner, 1, w, c, negate_in,
+                   negate_out, &lines[tid, 0], &results[tid, 0], &vertices[tid, 0],
+                   &takeover[tid, 0], &heights[tid, 0])
