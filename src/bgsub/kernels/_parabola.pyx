@@ -10,6 +10,8 @@ cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_set_simd(int on)
     int bgsub_envelopes8(const double* f, double c, Py_ssize_t n, Py_ssize_t* v, double* z,
                          double* fv, Py_ssize_t* k)
+    int bgsub_envelopes16(const double* f, double c, Py_ssize_t n, Py_ssize_t* v, double* z,
+                          double* fv, Py_ssize_t* k)
 
 bgsub_parabola_set_simd(-1)
 
@@ -26,10 +28,11 @@ ctypedef fused dst_t:
     float
     double
 
-# lines along a strided axis are processed in blocks of this many neighbours, so that
-# every cache line read or written holds a whole block row (64 bytes of float64)
+# lines are processed in blocks of this many (neighbours along a strided axis, so that every
+# cache line read or written holds block rows), their stacks stepped together in SIMD lanes
 cdef enum:
-    BLOCK = 8
+    BLOCK = 16
+    LANES = 8
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
@@ -66,54 +69,6 @@ cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v,
         z[k] = s
         fv[k] = fq
     _read_out(f, c, out, v, z, fv, k, n)
-
-
-cdef void _lower_envelopes(const double* f, double c, double* out, Py_ssize_t* v, double* z,
-                           double* fv, Py_ssize_t n) noexcept nogil:
-    """:func:`_lower_envelope` of BLOCK lines (``f + b * n``, no ``-inf``) stepped together.
-
-    The stack updates are branch-free and the lines independent, so the divisions and
-    comparisons of different lines overlap instead of waiting on mispredicted branches.
-    Each step either pops the top (the same test as :func:`_lower_envelope`) or handles
-    point ``q`` (skip ``+inf``, else push), so the stacks and take-over points are the
-    same doubles. Scratch ``v``, ``z``, ``fv``: ``BLOCK * (n + 1)``, line b at ``b * (n + 1)``.
-    """
-    cdef Py_ssize_t k[BLOCK]
-    cdef Py_ssize_t q[BLOCK]
-    cdef Py_ssize_t b, kb, qb, kt, p, m = n + 1, busy
-    cdef double fq, s, c2 = 2.0 * c
-    cdef bint live, pop, push
-    if bgsub_envelopes8(f, c, n, v, z, fv, k):
-        for b in range(BLOCK):
-            _read_out(f + b * n, c, out + b * n, v + b * m, z + b * m, fv + b * m, k[b], n)
-        return
-    for b in range(BLOCK):
-        k[b] = -1
-        q[b] = 0
-    while True:
-        busy = 0
-        for b in range(BLOCK):
-            qb = q[b]
-            kb = k[b]
-            live = qb < n
-            fq = f[b * n + (qb if live else n - 1)]
-            kt = kb if kb >= 0 else 0
-            p = v[b * m + kt]
-            # garbage (never used) when the stack is empty
-            s = 0.5 * <double>(qb + p) + (fq - fv[b * m + kt]) / (c2 * <double>(qb - p))
-            pop = live & (kb >= 0) & (s <= z[b * m + kt])
-            push = live & (not pop) & (fq != INFINITY)
-            # slot kb + 1 is above the top: writing it is harmless unless pushing
-            v[b * m + kb + 1] = qb
-            z[b * m + kb + 1] = s if kb >= 0 else -INFINITY
-            fv[b * m + kb + 1] = fq
-            k[b] = kb + <Py_ssize_t>push - <Py_ssize_t>pop
-            q[b] = qb + <Py_ssize_t>(live & (not pop))
-            busy += <Py_ssize_t>live
-        if busy == 0:
-            break
-    for b in range(BLOCK):
-        _read_out(f + b * n, c, out + b * n, v + b * m, z + b * m, fv + b * m, k[b], n)
 
 
 cdef void _read_out(const double* f, double c, double* out, const Py_ssize_t* v, double* z,
@@ -160,6 +115,8 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
     cdef const src_t* row
     cdef dst_t* out
     cdef bint minus_inf = False
+    cdef Py_ssize_t done
+    cdef Py_ssize_t tops[BLOCK]
     if step == 1:  # neighbouring lines: each cache line holds a row of the block
         for x in range(n):
             row = src + x * stride
@@ -178,14 +135,19 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
             else:
                 for x in range(n):
                     lines[b * n + x] = <double>row[x * stride]
-    if width == BLOCK:
-        for x in range(BLOCK * n):
-            minus_inf |= lines[x] == -INFINITY
-    if width == BLOCK and not minus_inf:
-        _lower_envelopes(lines, c, results, v, z, fv, n)
-    else:
-        for b in range(width):
-            _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
+    for x in range(width * n):
+        minus_inf |= lines[x] == -INFINITY
+    done = 0
+    if not minus_inf:
+        if width == BLOCK and bgsub_envelopes16(lines, c, n, v, z, fv, tops):
+            done = BLOCK
+        elif width >= LANES and bgsub_envelopes8(lines, c, n, v, z, fv, tops):
+            done = LANES
+        for b in range(done):
+            _read_out(lines + b * n, c, results + b * n, v + b * (n + 1), z + b * (n + 1),
+                      fv + b * (n + 1), tops[b], n)
+    for b in range(done, width):
+        _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
     if step == 1:
         for x in range(n):
             out = dst + x * stride
