@@ -33,6 +33,7 @@ ctypedef fused dst_t:
 cdef enum:
     BLOCK = 16
     LANES = 8
+    STRIDED = 8
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
@@ -180,7 +181,7 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     # lines along the contiguous axis (n_inner == 1) are grouped BLOCK consecutive rows
     # at a time; otherwise BLOCK neighbouring lines of one outer index
     cdef bint rows = n_inner == 1
-    cdef Py_ssize_t width = BLOCK if (rows or n_inner >= BLOCK) else n_inner
+    cdef Py_ssize_t width = BLOCK if rows else min(n_inner, STRIDED)
     cdef Py_ssize_t per_outer = (n_inner + width - 1) // width
     cdef Py_ssize_t units = (n_outer + BLOCK - 1) // BLOCK if rows else n_outer * per_outer
     nthreads = <int>max(1, min(<Py_ssize_t>nthreads, units))
