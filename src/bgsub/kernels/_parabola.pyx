@@ -117,7 +117,7 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
     cdef dst_t* out
     cdef bint minus_inf = False
     cdef Py_ssize_t done
-    cdef Py_ssize_t tops[BLOCK]
+    cdef Py_ssize_t tops[2 * LANES]
     if step == 1:  # neighbouring lines: each cache line holds a row of the block
         for x in range(n):
             row = src + x * stride
@@ -140,8 +140,8 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
         minus_inf |= lines[x] == -INFINITY
     done = 0
     if not minus_inf:
-        if width == BLOCK and bgsub_envelopes16(lines, c, n, v, z, fv, tops):
-            done = BLOCK
+        if width >= 2 * LANES and bgsub_envelopes16(lines, c, n, v, z, fv, tops):
+            done = 2 * LANES
         elif width >= LANES and bgsub_envelopes8(lines, c, n, v, z, fv, tops):
             done = LANES
         for b in range(done):
