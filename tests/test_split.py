@@ -146,6 +146,34 @@ def test_cancel_is_seen_inside_one_plane(plane, monkeypatch):
     assert steps[-1][0] == steps[-1][1] > 1
 
 
+class _SetAfter:
+    """A cancel flag that reads as set from its ``n``-th look on, counting the looks."""
+
+    def __init__(self, n):
+        self.n, self.looks = n, 0
+
+    def is_set(self):
+        self.looks += 1
+        return self.looks >= self.n
+
+
+def test_cancel_is_seen_inside_a_plane_that_cannot_be_split(plane):
+    """``robust`` keeps a plane whole; it checks the flag between its stages, so a cancel
+    set while the only block runs stops it before that block ends."""
+    seen = []
+    flag = _SetAfter(3)  # the engine's look before the block, then robust's first two stages
+    with pytest.raises(engine.Cancelled):
+        bgsub.subtract_background(plane, "robust", 20, cancel=flag,
+                                  progress=lambda *s: seen.append(s))
+    assert flag.looks == 3 and [done for done, _ in seen] == [0]
+    # a flag that is never set changes nothing, and outside a cancellable call robust
+    # does not look at any flag
+    never = _SetAfter(10**9)
+    np.testing.assert_array_equal(bgsub.estimate_background(plane, "robust", 20, cancel=never),
+                                  bgsub.estimate_background(plane, "robust", 20))
+    assert never.looks > 3
+
+
 def test_napari_apply_steps_through_tiles(plane):
     """The napari Apply's generator yields after each tile: its worker can stop there."""
     pytest.importorskip("napari", reason="napari is not installed")

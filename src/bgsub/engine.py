@@ -29,19 +29,21 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from bgsub._arrays import is_dask_array, value_span
 from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import check_presmooth_fits, refuse_masked
+from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
-           "Cancelled", "Plan", "Progress", "Tile", "check_offset", "estimate", "estimate_steps",
+           "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_offset", "estimate",
+           "estimate_steps",
            "fill_from_nearest", "fill_steps", "is_dask_array", "plan", "run", "subtract",
            "subtract_steps", "tiles", "value_span"]
 
@@ -62,16 +64,6 @@ SPLIT_PIXELS = 2**20
 #: A tile is at least this many halos wide, so that computing its halo too costs at most
 #: (1 + 2 / 4)**2 = 2.25 times the tile's own work (1.2 times for median r=50 at 1024).
 SPLIT_HALO_FACTOR = 4
-
-
-class Cancelled(Exception):
-    """The computation was cancelled between two blocks; nothing was returned."""
-
-
-class CancelFlag(Protocol):
-    """Anything with ``is_set()``, such as :class:`threading.Event`."""
-
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -647,18 +639,21 @@ def run(steps: Steps, progress: Progress | None = None, cancel: CancelFlag | Non
     Raises
     ------
     Cancelled
-        ``cancel.is_set()`` became true: checked before the first block and after each.
+        ``cancel.is_set()`` became true: checked before the first block and after each,
+        and by methods that take long on one block between their stages
+        (:func:`bgsub._cancel.checkpoint`).
     """
-    while True:
-        if cancel is not None and cancel.is_set():
-            steps.close()
-            raise Cancelled("cancelled")
-        try:
-            done, total = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if progress is not None:
-            progress(done, total)
+    with cancellable(cancel):  # methods with long blocks check it between their stages too
+        while True:
+            if cancel is not None and cancel.is_set():
+                steps.close()
+                raise Cancelled("cancelled")
+            try:
+                done, total = next(steps)
+            except StopIteration as finished:
+                return finished.value
+            if progress is not None:
+                progress(done, total)
 
 
 def estimate(plan: Plan, image: np.ndarray, progress: Progress | None = None,

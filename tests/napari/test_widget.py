@@ -119,7 +119,7 @@ def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
     viewer, widget = viewer_widget
     viewer.add_image(image, name="cells")
 
-    def endless(image, settings):
+    def endless(image, settings, cancel=None):
         done = 0
         while True:
             time.sleep(0.01)
@@ -312,8 +312,8 @@ def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeyp
     seen: list[tuple[int, int]] = []
     holding, clicked = threading.Event(), threading.Event()
 
-    def recorded(image, settings):  # the real computation, held after its first tile
-        steps = _compute.subtract_in_blocks(image, settings)
+    def recorded(image, settings, cancel=None):  # the real computation, held after a tile
+        steps = _compute.subtract_in_blocks(image, settings, cancel=cancel)
         for step in steps:
             seen.append(step)
             yield step
@@ -332,3 +332,34 @@ def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeyp
     assert total >= 9 and [done for done, _ in seen] == [0, 1, 2]
     assert "cancelled" in widget.message.text()
     assert [layer.name for layer in viewer.layers] == ["plane"]
+
+
+def test_cancel_inside_a_plane_that_stays_whole(viewer_widget, qtbot, image, monkeypatch):
+    """A method that keeps a plane whole (robust) stops between its stages once the flag the
+    widget passes is set; the widget reports a cancel, not an error, and adds no layer."""
+    import threading
+
+    from bgsub import engine
+
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+    started, flags = threading.Event(), []
+
+    def stages(image, settings, cancel=None):  # as robust's checkpoints between its stages
+        flags.append(cancel)
+        yield 0, 1
+        started.set()
+        for _ in range(WAIT_MS // 10):
+            time.sleep(0.01)
+            if cancel.is_set():
+                raise engine.Cancelled("cancelled")
+        yield 1, 1
+
+    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", stages)
+    worker = widget.apply()
+    qtbot.waitUntil(started.is_set, timeout=WAIT_MS)
+    with qtbot.waitSignal(worker.finished, timeout=WAIT_MS):
+        widget.apply_button.click()
+    assert flags[0] is not None and flags[0].is_set()
+    assert widget.message.text() == "cancelled: no layers were added"
+    assert [layer.name for layer in viewer.layers] == ["cells"]

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.parabola import paraboloid_opening
@@ -163,8 +164,14 @@ def _estimate(
     grow: float,
     warn_dense: bool = True,
 ) -> np.ndarray:
-    """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype."""
+    """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype.
+
+    A cancel (:func:`bgsub._cancel.checkpoint`) is seen between the full-resolution stages,
+    so that *Cancel* takes effect within a fraction of a second even on a large plane.
+    """
+    checkpoint()
     cells = _block_mean(work, factor).astype(np.float64, copy=False)
+    checkpoint()
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
@@ -172,6 +179,7 @@ def _estimate(
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
     envelope, minima = _envelope(work, factor, cell_radius, scale)
+    checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
                                    tuple(grow / f for f in factor), warn_dense)
@@ -193,6 +201,7 @@ def _estimate(
     # the radius, less the cell that interpolation reaches across)
     reach = tuple(2 * max(0, int(c) - 1) + 1 for c in cell_radius)
     np.maximum(result, ndi.minimum_filter(minima, size=reach, mode="nearest"), out=result)
+    checkpoint()
     return _upsample(result.astype(work.dtype), factor, work.shape)
 
 

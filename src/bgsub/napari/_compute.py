@@ -24,7 +24,7 @@ Progress = tuple[int, int]
 
 
 def subtract_in_blocks(
-    image: Any, settings: Settings, split: int | None = None
+    image: Any, settings: Settings, split: int | None = None, cancel: Any = None
 ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
     """Subtract the background block by block, yielding ``(done, total)`` after each.
 
@@ -44,6 +44,9 @@ def subtract_in_blocks(
         What to compute.
     split : int, optional
         Pixels of a tile (default :data:`bgsub.engine.SPLIT_PIXELS`).
+    cancel : threading.Event, optional
+        Set to stop inside a block too: a method that takes long on one plane
+        (``robust``) raises :class:`bgsub.engine.Cancelled` between its stages.
 
     Yields
     ------
@@ -58,8 +61,9 @@ def subtract_in_blocks(
     data = np.asarray(image)
     plan = engine.plan(data, **settings.kwargs())
     split = engine.SPLIT_PIXELS if split is None else split
-    return (yield from engine.subtract_steps(plan, data, plan.dtype, return_background=True,
-                                             split=split))
+    with engine.cancellable(cancel):
+        return (yield from engine.subtract_steps(plan, data, plan.dtype,
+                                                 return_background=True, split=split))
 
 
 class Plane:

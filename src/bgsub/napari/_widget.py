@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -28,6 +29,7 @@ from qtpy.QtWidgets import (
 )
 
 import bgsub
+from bgsub.engine import Cancelled
 from bgsub.napari._compute import Plane, preview_with_warnings, subtract_in_blocks
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import (
@@ -89,6 +91,7 @@ class BackgroundWidget(QWidget):
         self._preview_worker: WorkerBase | None = None
         self._preview_pending = False
         self._apply_worker: WorkerBase | None = None
+        self._cancel = threading.Event()
         self._auto_worker: WorkerBase | None = None
         self._suggest, auto_tip = _find_suggest_radius()
         self._timer = QTimer(self)
@@ -402,7 +405,8 @@ class BackgroundWidget(QWidget):
             The running worker (``applied`` is emitted with the two new
             layers when it is done), or None when there was nothing to do.
         """
-        if self._apply_worker is not None:  # Cancel: seen after the current tile or plane
+        if self._apply_worker is not None:  # Cancel: seen after the current tile or stage
+            self._cancel.set()
             self._apply_worker.quit()
             self.apply_button.setEnabled(False)
             self._say("cancelling ...")
@@ -415,10 +419,13 @@ class BackgroundWidget(QWidget):
             self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
             return None
         settings = self.settings()
-        worker = create_worker(subtract_in_blocks, layer.data, settings, _start_thread=False)
+        self._cancel = threading.Event()
+        # errors go to the widget's message only (a cancel inside a plane is one, see
+        # _on_error), not also re-raised into napari's event loop
+        worker = create_worker(subtract_in_blocks, layer.data, settings, cancel=self._cancel,
+                               _start_thread=False, _connect={"errored": self._on_error})
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_applied, layer, settings))
-        worker.errored.connect(self._on_error)
         worker.aborted.connect(partial(self._say, "cancelled: no layers were added"))
         worker.finished.connect(self._on_apply_finished)
         self._apply_worker = worker
@@ -513,6 +520,9 @@ class BackgroundWidget(QWidget):
         return text
 
     def _on_error(self, error: Exception) -> None:
+        if isinstance(error, Cancelled):  # stopped inside a plane (see subtract_in_blocks)
+            self._say("cancelled: no layers were added")
+            return
         self._say(f"{type(error).__name__}: {error}", error=True)
 
     def _say(self, text: str, error: bool = False, warning: bool = False) -> None:
