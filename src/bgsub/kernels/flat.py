@@ -43,7 +43,7 @@ import numpy as np
 
 from bgsub._axes import per_axis
 from bgsub.kernels._flat import box_band, rows_min
-from bgsub.kernels.threads import max_threads, num_threads
+from bgsub.kernels.threads import max_threads, threads_for_work
 
 __all__ = [
     "FOOTPRINT_SHAPES",
@@ -305,7 +305,7 @@ def threads_for(work: float) -> int:
     >>> threads_for(1.0)
     1
     """
-    return int(max(1, min(num_threads(), work // _MIN_WORK_PER_THREAD)))
+    return threads_for_work(work, _MIN_WORK_PER_THREAD)
 
 
 # ---------------------------------------------------------------------------

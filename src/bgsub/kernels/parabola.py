@@ -21,7 +21,7 @@ import numpy as np
 
 from bgsub._axes import per_axis
 from bgsub.kernels._parabola import envelope_pass
-from bgsub.kernels.threads import num_threads
+from bgsub.kernels.threads import threads_for_work
 
 __all__ = ["paraboloid_erosion", "paraboloid_dilation", "paraboloid_opening"]
 
@@ -69,7 +69,7 @@ def _separable(
     src = np.ascontiguousarray(image)
     if src.size == 0:
         return out
-    nthreads = min(num_threads(), max(1, src.size // _PIXELS_PER_THREAD))
+    nthreads = threads_for_work(src.size, _PIXELS_PER_THREAD)
     last = len(coeffs) - 1
     if out.dtype == np.float64 or last == 0:
         work = out

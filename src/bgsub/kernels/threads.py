@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["max_threads", "num_threads", "limit_threads"]
+__all__ = ["max_threads", "num_threads", "limit_threads", "threads_for_work"]
 
 _local = threading.local()
 
@@ -53,6 +53,20 @@ def num_threads() -> int:
     limit = getattr(_local, "limit", None)
     available = max_threads()
     return available if limit is None else max(1, min(limit, available))
+
+
+def threads_for_work(work: float, per_thread: float) -> int:
+    """Threads for a job of ``work`` units, each thread getting at least ``per_thread``.
+
+    At most :func:`num_threads`; small jobs run on one thread, where waking others
+    would cost more than it saves.
+
+    Examples
+    --------
+    >>> threads_for_work(10, per_thread=100)
+    1
+    """
+    return int(max(1, min(num_threads(), work // per_thread)))
 
 
 @contextmanager
