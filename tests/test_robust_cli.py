@@ -29,6 +29,7 @@ import bgsub
 from bgsub.data import synthetic
 from bgsub.io import ImageMetadata, is_temp_name, read_image, write_image
 from crafted import tiny_tiff
+from paced import start_paced_cli
 
 # the fix, after the problem: "...; use ...", "...; see bgsub run -h", "..., e.g. TZCYX"
 HINT = re.compile(r"; (see .* -h|use|give|choose|check|write|pass|drop|add|name|rename|copy|"
@@ -333,9 +334,8 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
     for attempt, signum in enumerate([signal.SIGINT, signal.SIGTERM] * 2):
         out = tmp_path / f"out{attempt}"
         finished = rng.randint(1, 8)  # of 24 TIFF outputs: well inside the batch
-        process = subprocess.Popen([sys.executable, "-m", "bgsub", "run", str(folder), "-o",
-                                    str(out), *options], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+        # each TIFF write paced by 0.1 s: the batch outlasts a busy machine's delays
+        process = start_paced_cli("run", str(folder), "-o", str(out), *options, pause=0.1)
         _wait_for_outputs(process, out, finished)
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=120)
