@@ -38,7 +38,7 @@ STEMS = st.lists(NAME_CHARS.filter(lambda c: c != "/"), min_size=1, max_size=30)
 
 
 @settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(suffix=SUFFIXES, stem=STEMS, background=st.booleans(), figure=st.booleans())
 def test_every_planned_path_is_inside_the_output_folder_or_the_plan_is_refused(
         tmp_path, suffix, stem, background, figure):
