@@ -65,7 +65,10 @@ def _digest(array: np.ndarray) -> str:
 
 
 def main() -> None:
-    print(f"# {_flat.__file__}: OpenMP linked: {'GOMP' in open(_flat.__file__, 'rb').read().decode('latin-1')}")  # noqa: E501
+    with open(_flat.__file__, "rb") as module:
+        binary = module.read()
+    openmp = b"GOMP_" in binary or b"__kmpc_" in binary  # GCC's libgomp, LLVM's libomp
+    print(f"# {_flat.__file__}: OpenMP linked: {openmp}")
     for name, image in _images():
         for case, run in _cases():
             print(f"{name:22s} {case:32s} {_digest(run(image))}")
