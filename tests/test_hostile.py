@@ -57,7 +57,8 @@ def files_outside(root: Path, allowed: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def alarm(seconds: int):
-    """Fail, instead of hanging, when the block takes longer than ``seconds``."""
+    """Fail, instead of hanging, when the block takes longer than ``seconds`` (a hang guard,
+    not a speed check: generous, since a busy CI machine can be many times slower)."""
     def expire(signum, frame):
         raise TimeoutError(f"took longer than {seconds} s (a hang)")
 
@@ -313,7 +314,7 @@ def test_a_sweep_over_too_many_radii_is_refused_before_computing(one, radii, mon
 
     monkeypatch.setattr(plot, "sweep", lambda *a, **k: (_ for _ in ()).throw(
         AssertionError("computed")))
-    with alarm(20):
+    with alarm(120):
         code, _, err = invoke(["sweep", one, "--radius", radii], monkeypatch)
     one_line_error(code, err, "at most 50")
 
@@ -389,7 +390,7 @@ def test_a_recursive_walk_enters_each_real_folder_once(tmp_path, monkeypatch):
     (folder / "sub" / "up").symlink_to("..")
     from bgsub import batch
 
-    with alarm(20):
+    with alarm(120):
         sources, _ = batch.expand_inputs([str(folder)], recursive=True)
         globbed, _ = batch.expand_inputs([f"{folder}/**/*.tif"], recursive=True)
     assert sorted(s.relative.as_posix() for s in sources) == ["a.tif", "sub/b.tif"]
@@ -540,7 +541,7 @@ def test_a_config_that_is_not_a_regular_file_or_too_large_is_refused(one, monkey
     big.write_text("#" * (2**20 + 10))
     for config, expected in ((fifo, "is not a regular file"), ("/dev/zero", "not a regular"),
                              (big, "larger than 1 MiB")):
-        with alarm(20):
+        with alarm(120):
             code, _, err = invoke(["run", one, "-o", root / "out", "--config", config],
                                   monkeypatch)
         one_line_error(code, err, expected)
