@@ -233,6 +233,10 @@ _COST_GATHER = (1.6, 16.0)
 _COST_ENVELOPE = (16.0, 1.5)
 _COST_DIRECT = 0.08
 
+#: Estimated cost (ns) of testing one 16-pixel segment of an input row against a
+#: block's threshold in the filtered gather (the lower-bound path).
+_COST_SEGMENT = 1.0
+
 #: Rows at most this wide never use the envelope.
 _ENVELOPE_MIN_WIDTH = 12
 
@@ -374,8 +378,13 @@ def _morph(
     height: float | None,
     sign: float,
     out_dtype: np.dtype | None = None,
+    coarse_to_fine: bool = False,
 ) -> np.ndarray:
-    """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``)."""
+    """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``).
+
+    ``coarse_to_fine`` selects the one-sweep lower-bound driver (input rows coarse to
+    fine, filtered gather), made for smooth images such as an eroded one.
+    """
     image = _check_image(image)
     radii = per_axis(radius, image.ndim, "radius")
     h = _normalize_height(radii, height)
@@ -392,7 +401,7 @@ def _morph(
             bounds = bool(_FORCE_BOUNDS)
         method = np.array(
             [_FORCE_METHOD, bounds, *_COST_GATHER, *_COST_ENVELOPE, _COST_DIRECT,
-             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES],
+             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES, _COST_SEGMENT, coarse_to_fine],
             dtype=np.float64,
         )
         slack = 2.0**-49 * scale + 1e-300
@@ -515,4 +524,4 @@ def ball_opening(
     """
     image = _check_image(image)
     eroded = _morph(image, radius, height, 1.0, out_dtype=np.float64)
-    return _morph(eroded, radius, height, -1.0, out_dtype=image.dtype)
+    return _morph(eroded, radius, height, -1.0, out_dtype=image.dtype, coarse_to_fine=True)
