@@ -526,15 +526,26 @@ cdef extern from *:
 
     static inline int64_t ball_lowest_bit(uint64_t word) { return __builtin_ctzll(word); }
 
-    /* The gather restricted by a threshold: for each block, the 16-pixel segments of the
-       input row within reach are visited only where segmin[seg] + ctab[dmin] < thr[blk]
-       (dmin: the least distance between the segment and the block; the costs grow with the
-       distance), since no candidate of another segment can take any output pixel of the
-       block below thr[blk].  Lanes and order as in ball_gather_rows. */
-    static inline int64_t ball_seg_dmin(int64_t s0, int64_t x0)
+    /* The gather restricted by thresholds: for each block, a 16-pixel segment of the input
+       row within reach is visited only if segmin[seg] + cost(distance from pixel x to the
+       segment) < thr[x] for some pixel x of the block (the costs grow with the distance, so
+       no candidate of a segment that fails can take an output pixel below thr).  With the
+       table symmetric, those costs are 16 consecutive entries of ctab.  Lanes and order of
+       the minima as in ball_gather_rows. */
+    BALL_INLINE int ball_seg_hits(double m, const double* c, const double* t)
     {
-        int64_t d = s0 > x0 ? s0 - x0 - 15 : x0 - s0 - 15;
-        return d > 0 ? d : 0;
+        ball_v4d vm = {m, m, m, m};
+        ball_v4l h = {0, 0, 0, 0};
+        for (int k = 0; k < 4; k++) h |= (vm + ball_ld(c + 4 * k)) < ball_ld(t + 4 * k);
+        return (h[0] | h[1] | h[2] | h[3]) != 0;
+    }
+
+    BALL_INLINE int ball_seg_live(const double* segmin, int64_t sg, const double* ctab,
+                                    int64_t x0, const double* thr)
+    {
+        int64_t s0 = sg * 16;
+        if (s0 == x0) return 1;
+        return ball_seg_hits(segmin[sg], ctab + (s0 < x0 ? x0 - s0 - 15 : x0 - s0), thr + x0);
     }
 
     #define BALL_FILTER_LOOP(...)                                                         \
@@ -542,7 +553,6 @@ cdef extern from *:
             int64_t blk = blocks[i], x0 = blk * 16;                                       \
             int64_t lo = x0 - w > 0 ? x0 - w : 0;                                         \
             int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;                               \
-            double thr_b = thr[blk];                                                      \
             const double* tab = ctab + x0;                                                \
             (void)tab;                                                                    \
             __VA_ARGS__                                                                   \
@@ -551,26 +561,54 @@ cdef extern from *:
     #define BALL_FILTER_SEGMENTS(...)                                                     \
         for (int64_t sg = lo / 16; sg * 16 < hi; sg++) {                                  \
             int64_t s0 = sg * 16;                                                         \
-            if (!(segmin[sg] + ctab[ball_seg_dmin(s0, x0)] < thr_b)) continue;            \
+            if (!ball_seg_live(segmin, sg, ctab, x0, thr)) continue;                      \
             int64_t jlo = first[s0 > lo ? s0 : lo];                                       \
             int64_t jhi = first[s0 + 16 < hi ? s0 + 16 : hi];                             \
-            for (int64_t j = jlo; j < jhi; j++) { __VA_ARGS__ }                               \
+            for (int64_t j = jlo; j < jhi; j++) { __VA_ARGS__ }                           \
         }
 
-    /* Candidates the filtered gather visits on the blocks listed (for the cost model). */
-    static int64_t ball_filter_count(const int64_t* first, int64_t n, const double* ctab,
-                                     int64_t w, const int64_t* blocks, int64_t nb,
-                                     const double* segmin, const double* thr)
+    /* thr[x] = max over the nd rows dsts of dst[x] on the blocks listed (lanes past n:
+       -inf). */
+    BALL_INLINE void ball_thresholds_impl(void* const* dsts, int nd, const int64_t* blocks,
+                                          int64_t nb, double* thr, int64_t n, int f32)
     {
-        int64_t count = 0;
-        BALL_FILTER_LOOP(
-            for (int64_t sg = lo / 16; sg * 16 < hi; sg++) {
-                int64_t s0 = sg * 16;
-                if (!(segmin[sg] + ctab[ball_seg_dmin(s0, x0)] < thr_b)) continue;
-                count += first[s0 + 16 < hi ? s0 + 16 : hi] - first[s0 > lo ? s0 : lo];
+        int64_t nfull = n / 16;
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            if (blocks[i] < nfull) {
+                for (int k = 0; k < 4; k++) {
+                    ball_v4d m = ball_ld_dst(dsts[0], x0 + 4 * k, f32);
+                    for (int d = 1; d < nd; d++) {
+                        ball_v4d v = ball_ld_dst(dsts[d], x0 + 4 * k, f32);
+                        m = ball_sel(v > m, v, m);
+                    }
+                    memcpy(thr + x0 + 4 * k, &m, sizeof m);
+                }
+            } else {
+                for (int64_t x = x0; x < x0 + 16; x++) {
+                    double m = -INFINITY;
+                    for (int d = 0; d < nd && x < n; d++) {
+                        double v = ball_get(dsts[d], x, f32);
+                        m = v > m ? v : m;
+                    }
+                    thr[x] = m;
+                }
             }
-        )
-        return count;
+        }
+    }
+
+    BALL_CLONES
+    static void ball_thresholds_f(void* const* dsts, int nd, const int64_t* blocks, int64_t nb,
+                                  double* thr, int64_t n)
+    {
+        ball_thresholds_impl(dsts, nd, blocks, nb, thr, n, 1);
+    }
+
+    BALL_CLONES
+    static void ball_thresholds_d(void* const* dsts, int nd, const int64_t* blocks, int64_t nb,
+                                  double* thr, int64_t n)
+    {
+        ball_thresholds_impl(dsts, nd, blocks, nb, thr, n, 0);
     }
 
     static void ball_gather_filtered_generic(
@@ -686,9 +724,10 @@ cdef extern from *:
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
                    int64_t n) noexcept nogil
     int64_t ball_lowest_bit(uint64_t word) noexcept nogil
-    int64_t ball_filter_count(const int64_t* first, int64_t n, const double* ctab, int64_t w,
-                              const int64_t* blocks, int64_t nb, const double* segmin,
-                              const double* thr) noexcept nogil
+    void ball_thresholds_f(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
+                           int64_t n) noexcept nogil
+    void ball_thresholds_d(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
+                           int64_t n) noexcept nogil
     void ball_gather_filtered(int avx2, const int64_t* cpos, const double* cval,
                               const int64_t* first, int64_t n, const double* ctab, int64_t w,
                               const int64_t* blocks, int64_t nb, const double* segmin,
@@ -998,15 +1037,8 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
             else:
                 g = 0
         nk = s.nks[g]
-        if s.use_thr:  # the candidates the filtered gather visits, counted
-            reach = <double>ball_filter_count(
-                s.first + g * (n + 1), n, p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w,
-                blocks, nlive, s.segmin, s.thr)
-            cost_gather = reach * p.method[2] + <double>nlive * (
-                p.method[3] + <double>(2 * w + BLOCK) / <double>BLOCK * p.method[10])
-        else:
-            reach = <double>(nk * (2 * w + BLOCK)) / <double>n
-            cost_gather = <double>nlive * (reach * p.method[2] + p.method[3])
+        reach = <double>(nk * (2 * w + BLOCK)) / <double>n
+        cost_gather = <double>nlive * (reach * p.method[2] + p.method[3])
         if w > p.method[7]:
             cost_env = <double>nk * p.method[4] + <double>n * p.method[5]
         else:
@@ -1015,6 +1047,8 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
             use = 2
         elif force == 3:
             use = 3
+        elif s.use_thr and cost_direct > cost_env:
+            use = 2  # the filtered gather visits far fewer candidates than estimated here
         elif cost_direct <= cost_gather and cost_direct <= cost_env:
             use = 1
         elif cost_gather <= cost_env:
@@ -1086,7 +1120,7 @@ cdef void _scratch_for(const Params* p, const Scratch* s0, Py_ssize_t b,
     s.qg = s0.qg + b * nx
     s.qt = s0.qt + b * nx
     s.segmin = s0.segmin + b * nblk
-    s.thr = s0.thr + b * nblk
+    s.thr = s0.thr + b * n16
     s.use_thr = False
 
 
@@ -1155,12 +1189,13 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
     cdef Scratch s
     cdef Py_ssize_t nx = p.nx, nblk = p.nblk, fz = p.fz, fy = p.fy
     cdef Py_ssize_t k_lo, j_lo, n_j, nrows, idx, k, j, dz, dy, side_z, side_y, lev
-    cdef Py_ssize_t zt, yt, nt, t, i, x, levels, nlive, cap, blk, row
+    cdef Py_ssize_t zt, yt, nt, t, i, x, levels, nlive, cap, row
     cdef int64_t w
+    cdef void* dptr[4]
     cdef Py_ssize_t tz[4]
     cdef Py_ssize_t ty[4]
     cdef bint loaded
-    cdef double off, high
+    cdef double off
     cdef const double* lower
     cdef const double* lower_min
     cdef real_out* dst
@@ -1219,14 +1254,12 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                         _erode_line_direct(s.row, p.pad, nx,
                                            p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
                     else:
-                        for i in range(nlive):  # what a candidate must beat in the block
-                            blk = s.blocks[i]
-                            high = -INFINITY
-                            for t in range(nt):
-                                top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
-                                if top[blk] > high:
-                                    high = top[blk]
-                            s.thr[blk] = high
+                        for t in range(nt):  # what a candidate must beat, per pixel
+                            dptr[t] = <void*>(out + (tz[t] * p.ny + ty[t]) * nx)
+                        if real_out is float:
+                            ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                        else:
+                            ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
                         s.use_thr = True
                         levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
                         s.use_thr = False
@@ -1465,11 +1498,11 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     s.qg = &qg[0, 0]
     s.qt = &qt[0, 0]
     cdef double[:, ::1] segmin = np.empty((nb, nblk))
-    cdef double[:, ::1] thr = np.empty((nb, nblk))
+    cdef double[:, ::1] thr = np.empty((nb, n16))
     s.segmin = &segmin[0, 0]
     s.thr = &thr[0, 0]
     s.use_thr = False
-    if not (p.use_bounds and method[11] > 0):
+    if not (p.use_bounds and method[10] > 0):
         for blk in prange(nb, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
             z0 = (blk // nby) * bz
             y0 = (blk % nby) * by

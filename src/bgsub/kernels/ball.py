@@ -233,10 +233,6 @@ _COST_GATHER = (1.6, 16.0)
 _COST_ENVELOPE = (16.0, 1.5)
 _COST_DIRECT = 0.08
 
-#: Estimated cost (ns) of testing one 16-pixel segment of an input row against a
-#: block's threshold in the filtered gather (the lower-bound path).
-_COST_SEGMENT = 1.0
-
 #: Rows at most this wide never use the envelope.
 _ENVELOPE_MIN_WIDTH = 12
 
@@ -250,10 +246,12 @@ _BOUNDS_MIN_WIDTH = 18
 
 #: Testing hooks: force one method for every row (0 = cost model, 1 = direct,
 #: 2 = gather, 3 = envelope), the lower-bound skipping (-1 = automatic, 0 = off,
-#: 1 = on) and the candidate pruning (False = keep every pixel).
+#: 1 = on), the candidate pruning (False = keep every pixel) and the coarse-to-fine
+#: driver for every call that uses the lower bounds (not only the opening's dilation).
 _FORCE_METHOD = 0
 _FORCE_BOUNDS = -1
 _PRUNE = True
+_FORCE_COARSE_TO_FINE = False
 
 #: Pruning tiers: tier ``t`` compares the lowest neighbour at distances
 #: ``_TIER_LO[t].._TIER_HI[t]`` on each side (read from the sparse table of
@@ -401,7 +399,7 @@ def _morph(
             bounds = bool(_FORCE_BOUNDS)
         method = np.array(
             [_FORCE_METHOD, bounds, *_COST_GATHER, *_COST_ENVELOPE, _COST_DIRECT,
-             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES, _COST_SEGMENT, coarse_to_fine],
+             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES, coarse_to_fine or _FORCE_COARSE_TO_FINE],
             dtype=np.float64,
         )
         slack = 2.0**-49 * scale + 1e-300
