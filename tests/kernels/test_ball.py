@@ -696,3 +696,18 @@ def test_property_coarse_to_fine_matches_reference(x, radius, height, force, inf
         np.testing.assert_array_equal(np.isneginf(one), np.isneginf(ref))
         finite = np.isfinite(ref)
         np.testing.assert_allclose(one[finite], ref[finite], rtol=0, atol=ATOL64)
+
+
+@pytest.mark.parametrize("slope", [0.9, -0.95, 2.5])
+def test_coarse_to_fine_steep_slopes(slope, monkeypatch):
+    """Slopes close to (and beyond) the ball's: the winning candidates lie far to one side
+    of each output pixel, in segments the filtered gather must not skip."""
+    rng = np.random.default_rng(29)
+    yy, xx = np.mgrid[:24, :400]
+    x = slope * xx + 0.2 * yy + rng.normal(0, 2, xx.shape)
+    radius, height = (10.0, 60.0), 60.0
+    e = ball_erosion(x, radius, height)
+    for image in (x, e):
+        two, one = _both_drivers(ball_dilation, image, radius, height, monkeypatch)
+        np.testing.assert_array_equal(one, two)
+        assert_close(one, ref_dilation(image, radius, height), np.float64)
