@@ -65,6 +65,24 @@ input rows are swept twice: forward, serving the output rows before each
 input row (in (z, y) order) and the row itself (with ``E0``), then backward,
 serving those after it.  For noisy images 90-95 % of the blocks are skipped.
 
+Coarse to fine (the opening's dilation).  The dilation in :func:`ball_opening`
+works on an eroded image, smooth at the ball's own scale, where the best cap of
+an output pixel lies far from it (at about ``r * slope`` rows where the
+background slopes): the two sweeps bring each output row its caps in order of
+distance, so it stays far from its result, and the bounds keep most caps, until
+that cap arrives.  There a first stage computes every row's ``E0`` (kept in one
+image-sized float64 buffer, with its block minima) and starts each output row
+from it; then one sweep visits the input rows coarse to fine (every
+``2 ** L``-th row, then the rows halfway between, ...), so that each output row
+gets caps spread over its whole range first and is close to its result after a
+few, and the bounds then skip nearly everything else.  The gather is filtered
+too: a 16-pixel segment of the input row is visited for a block only if its
+minimum plus the cost at its distance from a pixel of the block is below that
+pixel's current value (the largest over the output rows served), sixteen such
+tests in one vector compare.  Everything skipped is beaten by a value already in
+place (up to the same rounding slack), so the results are those of the two
+sweeps, bit for bit; only the order of the minima changes.
+
 So the time per pixel is at most O(r) row operations in 2D (O(r^2) in 3D)
 whatever the radius, small radii run the vectorised direct minimum, and with
 the lower bounds the time on typical images grows much more slowly than r.
