@@ -54,7 +54,7 @@ import _imagej_runner  # noqa: E402  (sibling helper)
 from bench_kernels_ball import best_time, microscopy_like  # noqa: E402
 
 SIZE = 2048
-BALL_RADII = (10, 25, 50, 100, 200)
+BALL_RADII = (10, 20, 30, 50, 100, 150, 200)
 PARABOLOID_RADII = (10, 50, 200)
 
 _JAVA_CLASS = "TimeBackground"

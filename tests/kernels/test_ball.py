@@ -591,3 +591,123 @@ def test_concurrent_calls_from_threads_match_sequential():
         t.join()
     for got, ref in zip(results, expected, strict=True):
         np.testing.assert_array_equal(got, ref)
+
+
+# ----------------------------------------------------------------------------
+# The coarse-to-fine driver (the opening's dilation): same values as the two sweeps
+# ----------------------------------------------------------------------------
+
+
+def _both_drivers(func, x, radius, height, monkeypatch):
+    """``func`` with the lower bounds on, by the two sweeps and by the coarse-to-fine driver."""
+    monkeypatch.setattr(ball, "_FORCE_BOUNDS", 1)
+    two = func(x, radius, height)
+    monkeypatch.setattr(ball, "_FORCE_COARSE_TO_FINE", True)
+    one = func(x, radius, height)
+    monkeypatch.setattr(ball, "_FORCE_COARSE_TO_FINE", False)
+    return two, one
+
+
+def _eroded(x, radius, height):
+    return ball_erosion(x.astype(np.float64), radius, height)
+
+
+C2F_CASES = {
+    # name: (image maker, radius, height)
+    "noise": (lambda dt: _image((40, 150), dt, seed=21), (30.0, 30.0), 30.0),
+    "eroded-smooth": (lambda dt: _eroded(_image((50, 170), dt, seed=22, kind="smooth"),
+                                         (25.0, 25.0), 25.0).astype(dt), (25.0, 25.0), 25.0),
+    "flat": (lambda dt: np.full((30, 90), 7.0, dtype=dt), (20.0, 20.0), 20.0),
+    "small-range-tall-ball": (lambda dt: _image((40, 120), dt, seed=23, kind="integer"),
+                              (22.0, 22.0), 400.0),
+    "large-range-flat-ball": (lambda dt: (_image((40, 120), dt, seed=24) * 1e4).astype(dt),
+                              (22.0, 22.0), 0.5),
+    "anisotropic": (lambda dt: _image((60, 100), dt, seed=25, kind="smooth"), (9.5, 31.0), 12.0),
+    "stack-3d": (lambda dt: _image((6, 26, 80), dt, seed=26, kind="smooth"), (2.0, 10.0, 20.0),
+                 15.0),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", list(C2F_CASES))
+def test_coarse_to_fine_driver_identical_and_exact(case, dtype, monkeypatch):
+    make, radius, height = C2F_CASES[case]
+    x = make(dtype)
+    for func, ref in ((ball_dilation, ref_dilation), (ball_erosion, ref_erosion)):
+        two, one = _both_drivers(func, x, radius, height, monkeypatch)
+        np.testing.assert_array_equal(one, two)
+        assert_close(one, ref(x, radius, height), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_opening_uses_coarse_to_fine_with_same_values(dtype, monkeypatch):
+    """The opening (whose dilation takes the coarse-to-fine driver) against the composition
+    by the two sweeps, on an image with a slope close to the ball's."""
+    yy, xx = np.mgrid[:64, :180]
+    rng = np.random.default_rng(27)
+    x = (0.6 * xx + 0.3 * yy + rng.normal(0, 3, (64, 180))).astype(dtype)
+    radius = 40.0
+    got = ball_opening(x, radius)
+    two = ball._morph(ball._morph(x, radius, None, 1.0, out_dtype=np.float64), radius, None,
+                      -1.0, out_dtype=dtype)
+    np.testing.assert_array_equal(got, two)
+    assert_close(got, ref_dilation(ref_erosion(x, (radius,) * 2, radius), (radius,) * 2, radius),
+                 dtype)
+
+
+@pytest.mark.parametrize("bounds", [1])
+@pytest.mark.parametrize(("shape", "blocks"), [((37, 90), (1, 3)), ((7, 13, 40), (2, 5))])
+def test_coarse_to_fine_small_row_blocks(shape, blocks, bounds, monkeypatch):
+    """Many blocks of output rows: each reads the lower bounds the others computed."""
+    monkeypatch.setattr(ball, "_block_shape", lambda nz, ny: blocks)
+    monkeypatch.setattr(ball, "_FORCE_BOUNDS", bounds)
+    monkeypatch.setattr(ball, "_FORCE_COARSE_TO_FINE", True)
+    x = _image(shape, np.float64, seed=28, kind="smooth")
+    radius = (20.0,) * len(shape) if len(shape) == 2 else (2.0, 4.0, 20.0)
+    assert_close(ball_erosion(x, radius, 20.0), ref_erosion(x, radius, 20.0), np.float64)
+    assert_close(ball_dilation(x, radius, 20.0), ref_dilation(x, radius, 20.0), np.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=images_2d,
+    radius=radii,
+    height=heights,
+    force=st.sampled_from([0, 1, 2, 3]),
+    inf_mask=hnp.arrays(np.int8, 14 * 14, elements=st.integers(-1, 12)),
+    smooth=st.booleans(),
+)
+def test_property_coarse_to_fine_matches_reference(x, radius, height, force, inf_mask, smooth):
+    """The coarse-to-fine driver with each 1D method, on raw or eroded images, some pixels
+    infinite: the reference's values and the two sweeps' bits."""
+    marks = inf_mask[: x.size].reshape(x.shape)
+    if smooth:
+        x = ball_erosion(x, radius, height)
+    x = np.where(marks == -1, -np.inf, np.where(marks == 0, np.inf, x))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ball, "_FORCE_METHOD", force)
+        if force == 3:
+            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        results = [_both_drivers(f, x, radius, height, mp) for f in (ball_erosion, ball_dilation)]
+    refs = (ref_erosion(x, radius, height), ref_dilation(x, radius, height))
+    for (two, one), ref in zip(results, refs, strict=True):
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_array_equal(np.isposinf(one), np.isposinf(ref))
+        np.testing.assert_array_equal(np.isneginf(one), np.isneginf(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(one[finite], ref[finite], rtol=0, atol=ATOL64)
+
+
+@pytest.mark.parametrize("slope", [0.9, -0.95, 2.5])
+def test_coarse_to_fine_steep_slopes(slope, monkeypatch):
+    """Slopes close to (and beyond) the ball's: the winning candidates lie far to one side
+    of each output pixel, in segments the filtered gather must not skip."""
+    rng = np.random.default_rng(29)
+    yy, xx = np.mgrid[:24, :400]
+    x = slope * xx + 0.2 * yy + rng.normal(0, 2, xx.shape)
+    radius, height = (10.0, 60.0), 60.0
+    e = ball_erosion(x, radius, height)
+    for image in (x, e):
+        two, one = _both_drivers(ball_dilation, image, radius, height, monkeypatch)
+        np.testing.assert_array_equal(one, two)
+        assert_close(one, ref_dilation(image, radius, height), np.float64)

@@ -526,6 +526,172 @@ cdef extern from *:
 
     static inline int64_t ball_lowest_bit(uint64_t word) { return __builtin_ctzll(word); }
 
+    /* The gather restricted by thresholds: for each block, a 16-pixel segment of the input
+       row within reach is visited only if segmin[seg] + cost(distance from pixel x to the
+       segment) < thr[x] for some pixel x of the block (the costs grow with the distance, so
+       no candidate of a segment that fails can take an output pixel below thr).  With the
+       table symmetric, those costs are 16 consecutive entries of ctab.  Lanes and order of
+       the minima as in ball_gather_rows. */
+    BALL_INLINE int ball_seg_hits(double m, const double* c, const double* t)
+    {
+        ball_v4d vm = {m, m, m, m};
+        ball_v4l h = {0, 0, 0, 0};
+        for (int k = 0; k < 4; k++) h |= (vm + ball_ld(c + 4 * k)) < ball_ld(t + 4 * k);
+        return (h[0] | h[1] | h[2] | h[3]) != 0;
+    }
+
+    BALL_INLINE int ball_seg_live(const double* segmin, int64_t sg, const double* ctab,
+                                    int64_t x0, const double* thr)
+    {
+        int64_t s0 = sg * 16;
+        if (s0 == x0) return 1;
+        return ball_seg_hits(segmin[sg], ctab + (s0 < x0 ? x0 - s0 - 15 : x0 - s0), thr + x0);
+    }
+
+    #define BALL_FILTER_LOOP(...)                                                         \
+        for (int64_t i = 0; i < nb; i++) {                                                \
+            int64_t blk = blocks[i], x0 = blk * 16;                                       \
+            int64_t lo = x0 - w > 0 ? x0 - w : 0;                                         \
+            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;                               \
+            const double* tab = ctab + x0;                                                \
+            (void)tab;                                                                    \
+            __VA_ARGS__                                                                   \
+        }
+
+    #define BALL_FILTER_SEGMENTS(...)                                                     \
+        for (int64_t sg = lo / 16; sg * 16 < hi; sg++) {                                  \
+            int64_t s0 = sg * 16;                                                         \
+            if (!ball_seg_live(segmin, sg, ctab, x0, thr)) continue;                      \
+            int64_t jlo = first[s0 > lo ? s0 : lo];                                       \
+            int64_t jhi = first[s0 + 16 < hi ? s0 + 16 : hi];                             \
+            for (int64_t j = jlo; j < jhi; j++) { __VA_ARGS__ }                           \
+        }
+
+    /* thr[x] = max over the nd rows dsts of dst[x] on the blocks listed (lanes past n:
+       -inf). */
+    BALL_INLINE void ball_thresholds_impl(void* const* dsts, int nd, const int64_t* blocks,
+                                          int64_t nb, double* thr, int64_t n, int f32)
+    {
+        int64_t nfull = n / 16;
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t x0 = blocks[i] * 16;
+            if (blocks[i] < nfull) {
+                for (int k = 0; k < 4; k++) {
+                    ball_v4d m = ball_ld_dst(dsts[0], x0 + 4 * k, f32);
+                    for (int d = 1; d < nd; d++) {
+                        ball_v4d v = ball_ld_dst(dsts[d], x0 + 4 * k, f32);
+                        m = ball_sel(v > m, v, m);
+                    }
+                    memcpy(thr + x0 + 4 * k, &m, sizeof m);
+                }
+            } else {
+                for (int64_t x = x0; x < x0 + 16; x++) {
+                    double m = -INFINITY;
+                    for (int d = 0; d < nd && x < n; d++) {
+                        double v = ball_get(dsts[d], x, f32);
+                        m = v > m ? v : m;
+                    }
+                    thr[x] = m;
+                }
+            }
+        }
+    }
+
+    BALL_CLONES
+    static void ball_thresholds_f(void* const* dsts, int nd, const int64_t* blocks, int64_t nb,
+                                  double* thr, int64_t n)
+    {
+        ball_thresholds_impl(dsts, nd, blocks, nb, thr, n, 1);
+    }
+
+    BALL_CLONES
+    static void ball_thresholds_d(void* const* dsts, int nd, const int64_t* blocks, int64_t nb,
+                                  double* thr, int64_t n)
+    {
+        ball_thresholds_impl(dsts, nd, blocks, nb, thr, n, 0);
+    }
+
+    static void ball_gather_filtered_generic(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
+        const double* segmin, const double* thr, double* res)
+    {
+        BALL_FILTER_LOOP(
+            double a[16];
+            for (int l = 0; l < 16; l++) a[l] = INFINITY;
+            BALL_FILTER_SEGMENTS(
+                double v = cval[j];
+                const double* t = tab - cpos[j];
+                for (int l = 0; l < 16; l++) {
+                    double sum = v + t[l];
+                    a[l] = sum < a[l] ? sum : a[l];
+                }
+            )
+            for (int l = 0; l < 16; l++) res[x0 + l] = a[l];
+        )
+    }
+
+    #ifdef BALL_X86
+    __attribute__((target("avx2")))
+    static void ball_gather_filtered_avx2(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
+        const double* segmin, const double* thr, double* res)
+    {
+        BALL_FILTER_LOOP(
+            __m256d a0 = _mm256_set1_pd(INFINITY), a1 = a0, a2 = a0, a3 = a0;
+            BALL_FILTER_SEGMENTS(
+                __m256d v = _mm256_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                a0 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t)), a0);
+                a1 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 4)), a1);
+                a2 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 8)), a2);
+                a3 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 12)), a3);
+            )
+            _mm256_storeu_pd(res + x0, a0);
+            _mm256_storeu_pd(res + x0 + 4, a1);
+            _mm256_storeu_pd(res + x0 + 8, a2);
+            _mm256_storeu_pd(res + x0 + 12, a3);
+        )
+    }
+
+    __attribute__((target("avx512f")))
+    static void ball_gather_filtered_avx512(
+        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
+        const double* segmin, const double* thr, double* res)
+    {
+        BALL_FILTER_LOOP(
+            __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0;
+            BALL_FILTER_SEGMENTS(
+                __m512d v = _mm512_set1_pd(cval[j]);
+                const double* t = tab - cpos[j];
+                a0 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t)), a0);
+                a1 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t + 8)), a1);
+            )
+            _mm512_storeu_pd(res + x0, a0);
+            _mm512_storeu_pd(res + x0 + 8, a1);
+        )
+    }
+    #else
+    #define ball_gather_filtered_avx2 ball_gather_filtered_generic
+    #define ball_gather_filtered_avx512 ball_gather_filtered_generic
+    #endif
+
+    static void ball_gather_filtered(
+        int avx2, const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
+        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
+        const double* segmin, const double* thr, double* res)
+    {
+        if (avx2 == 2)
+            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+        else if (avx2)
+            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+        else
+            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+    }
+
+
     static const int64_t ball_tier_level[6] = {0, 1, 1, 2, 3, 4};
     static const int64_t ball_tier_lo[6] = {1, 1, 3, 5, 9, 17};
     static const int64_t ball_tier_hi[6] = {1, 2, 4, 8, 16, 32};
@@ -558,6 +724,14 @@ cdef extern from *:
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
                    int64_t n) noexcept nogil
     int64_t ball_lowest_bit(uint64_t word) noexcept nogil
+    void ball_thresholds_f(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
+                           int64_t n) noexcept nogil
+    void ball_thresholds_d(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
+                           int64_t n) noexcept nogil
+    void ball_gather_filtered(int avx2, const int64_t* cpos, const double* cval,
+                              const int64_t* first, int64_t n, const double* ctab, int64_t w,
+                              const int64_t* blocks, int64_t nb, const double* segmin,
+                              const double* thr, double* res) noexcept nogil
     const int64_t* ball_tier_level
     const int64_t* ball_tier_lo
     const int64_t* ball_tier_hi
@@ -604,6 +778,9 @@ cdef struct Params:
     double inv_s, slack, sign
     bint use_bounds
     float* tops
+    double* e0all
+    double* e0min_all
+    Py_ssize_t lmax
 
 
 cdef struct Scratch:
@@ -627,6 +804,9 @@ cdef struct Scratch:
     int64_t* qa
     double* qg
     int64_t* qt
+    double* segmin
+    double* thr
+    bint use_thr
     Py_ssize_t n16, nmaybe
 
 
@@ -867,6 +1047,8 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
             use = 2
         elif force == 3:
             use = 3
+        elif s.use_thr and cost_direct > cost_env:
+            use = 2  # the filtered gather visits far fewer candidates than estimated here
         elif cost_direct <= cost_gather and cost_direct <= cost_env:
             use = 1
         elif cost_gather <= cost_env:
@@ -877,7 +1059,11 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
         _erode_line_direct(s.row, p.pad, n, p.costs + cap * p.ncost + p.pad_c - w, w, res)
     else:
         values = s.row + p.pad if g == 0 else s.cval + g * n
-        if use == 2:
+        if use == 2 and s.use_thr:
+            ball_gather_filtered(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
+                                 p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive,
+                                 s.segmin, s.thr, res)
+        elif use == 2:
             ball_gather_rows(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
                              p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive, res)
         else:
@@ -908,6 +1094,187 @@ cdef Py_ssize_t _fill_rows_upto(real_out* out, const Params* p, Py_ssize_t z0, P
     return done
 
 
+cdef void _scratch_for(const Params* p, const Scratch* s0, Py_ssize_t b,
+                       Scratch* s) noexcept nogil:
+    """Point ``s`` at block ``b``'s share of the scratch buffers."""
+    cdef Py_ssize_t nx = p.nx, nblk = p.nblk, n16 = s0.n16
+    s.n16 = n16
+    s.nmaybe = s0.nmaybe
+    s.row = s0.row + b * p.rowlen
+    s.res = s0.res + b * n16
+    s.e0 = s0.e0 + b * n16
+    s.e0_min = s0.e0_min + b * nblk
+    s.mins = s0.mins + b * 4 * p.rowlen
+    s.cpos = s0.cpos + b * NGROUPS * nx
+    s.cval = s0.cval + b * NGROUPS * nx
+    s.first = s0.first + b * NGROUPS * (nx + 1)
+    s.nks = s0.nks + b * NGROUPS
+    s.debt = s0.debt + b * NGROUPS
+    s.ar = s0.ar + b * nx
+    s.al = s0.al + b * nx
+    s.keep = s0.keep + b * nx
+    s.live = s0.live + b * nblk
+    s.maybe = s0.maybe + b * s0.nmaybe
+    s.blocks = s0.blocks + b * nblk
+    s.qa = s0.qa + b * nx
+    s.qg = s0.qg + b * nx
+    s.qt = s0.qt + b * nx
+    s.segmin = s0.segmin + b * nblk
+    s.thr = s0.thr + b * n16
+    s.use_thr = False
+
+
+cdef void _load_row(const real_in* img, const Params* p, const Scratch* s, Py_ssize_t k,
+                    Py_ssize_t j) noexcept nogil:
+    """Load input row ``(k, j)`` (times the sign) and forget the previous row's candidates."""
+    cdef Py_ssize_t i
+    cdef const real_in* src = img + (k * p.ny + j) * p.nx
+    if real_in is float:
+        ball_load_row_f(s.row + p.pad, src, p.sign, p.nx)
+    else:
+        ball_load_row_d(s.row + p.pad, src, p.sign, p.nx)
+    for i in range(NGROUPS):
+        s.nks[i] = -1
+        s.debt[i] = 0.0
+    s.nks[0] = p.nx
+
+
+cdef inline Py_ssize_t _row_level(Py_ssize_t k, Py_ssize_t j, Py_ssize_t lmax) noexcept nogil:
+    """Coarse-to-fine level of input row ``(k, j)``: the trailing zero bits of its indices."""
+    cdef Py_ssize_t lev = 0
+    while lev < lmax and (j >> lev) & 1 == 0 and (k >> lev) & 1 == 0:
+        lev += 1
+    return lev
+
+
+cdef void _central_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
+                         Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
+                         Py_ssize_t y1) noexcept nogil:
+    """First stage of the bounded erosion, on the rows ``[z0, z1) x [y0, y1)``.
+
+    Each row's erosion by the central cap is kept (with its block minima) as the lower
+    bound of every cap's erosion of that row, and is the output row's first value.
+    """
+    cdef Scratch s
+    cdef Py_ssize_t nx = p.nx, nblk = p.nblk, zt, yt, x, row
+    cdef int64_t w0 = p.widths[0]
+    cdef real_out* dst
+    _scratch_for(p, s0, b, &s)
+    for zt in range(z0, z1):
+        for yt in range(y0, y1):
+            row = zt * p.ny + yt
+            _load_row(img, p, &s, zt, yt)
+            if _direct_first(p.method, w0, nblk, nx, s.nks[p.groups[0]] < 0):
+                _erode_line_direct(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0, s.e0)
+            else:
+                _erode_row(p, &s, 0, 0, 0, p.all_blocks, nblk, s.e0)
+            for x in range(nx):
+                p.e0all[row * nx + x] = s.e0[x]
+            ball_block_minima(s.e0, nx, p.e0min_all + row * nblk, nblk)
+            dst = out + row * nx
+            for x in range(nx):
+                dst[x] = INFINITY
+            _update_target(dst, s.e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
+
+
+cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
+                         Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
+                         Py_ssize_t y1) noexcept nogil:
+    """Second stage: every other cap into the rows ``[z0, z1) x [y0, y1)``.
+
+    The input rows are visited coarse to fine (every ``2 ** lmax``-th row first, then
+    the rows halfway between, ...), so that each output row soon holds values close to
+    its result and the lower bounds skip most of the caps and blocks.
+    """
+    cdef Scratch s
+    cdef Py_ssize_t nx = p.nx, nblk = p.nblk, fz = p.fz, fy = p.fy
+    cdef Py_ssize_t k_lo, j_lo, n_j, nrows, idx, k, j, dz, dy, side_z, side_y, lev
+    cdef Py_ssize_t zt, yt, nt, t, i, x, levels, nlive, cap, row
+    cdef int64_t w
+    cdef void* dptr[4]
+    cdef Py_ssize_t tz[4]
+    cdef Py_ssize_t ty[4]
+    cdef bint loaded
+    cdef double off
+    cdef const double* lower
+    cdef const double* lower_min
+    cdef real_out* dst
+    cdef float* top
+    _scratch_for(p, s0, b, &s)
+    k_lo = z0 - fz if z0 - fz > 0 else 0
+    j_lo = y0 - fy if y0 - fy > 0 else 0
+    n_j = (p.ny if p.ny < y1 + fy else y1 + fy) - j_lo
+    nrows = ((p.nz if p.nz < z1 + fz else z1 + fz) - k_lo) * n_j
+    for lev in range(p.lmax, -1, -1):
+        for idx in range(nrows):
+            k = k_lo + idx // n_j
+            j = j_lo + idx % n_j
+            if _row_level(k, j, p.lmax) != lev:
+                continue
+            row = k * p.ny + j
+            lower = p.e0all + row * nx
+            lower_min = p.e0min_all + row * nblk
+            loaded = False
+            levels = 0
+            for dz in range(fz + 1):
+                for dy in range(fy + 1):
+                    cap = dz * (fy + 1) + dy
+                    w = p.widths[cap]
+                    if w < 0:
+                        break
+                    if dz == 0 and dy == 0:
+                        continue
+                    nt = 0
+                    for side_z in range(1 if dz == 0 else 2):
+                        zt = k - dz if side_z == 0 else k + dz
+                        for side_y in range(1 if dy == 0 else 2):
+                            yt = j - dy if side_y == 0 else j + dy
+                            if z0 <= zt < z1 and y0 <= yt < y1:
+                                tz[nt] = zt
+                                ty[nt] = yt
+                                nt += 1
+                    if nt == 0:
+                        continue
+                    off = p.offs[cap] - p.slack
+                    nlive = 0
+                    for t in range(nt):
+                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
+                        dst = out + (tz[t] * p.ny + ty[t]) * nx
+                        nlive = _flag_live(lower, lower_min, off, dst, top, nblk, s.live,
+                                           s.blocks, nlive, s.maybe, s.nmaybe, nx)
+                    for i in range(nlive):
+                        s.live[s.blocks[i]] = 0
+                    if nlive == 0:
+                        continue
+                    if not loaded:
+                        _load_row(img, p, &s, k, j)
+                        ball_block_minima(s.row + p.pad, nx, s.segmin, nblk)
+                        loaded = True
+                    if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
+                        _erode_line_direct(s.row, p.pad, nx,
+                                           p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
+                    else:
+                        for t in range(nt):  # what a candidate must beat, per pixel
+                            dptr[t] = <void*>(out + (tz[t] * p.ny + ty[t]) * nx)
+                        if real_out is float:
+                            ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                        else:
+                            ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                        s.use_thr = True
+                        levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
+                        s.use_thr = False
+                    for t in range(nt):
+                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
+                        dst = out + (tz[t] * p.ny + ty[t]) * nx
+                        _update_target(dst, s.res, s.blocks, nlive, top, nx)
+    if p.sign < 0:
+        for zt in range(z0, z1):
+            for yt in range(y0, y1):
+                dst = out + (zt * p.ny + yt) * nx
+                for x in range(nx):
+                    dst[x] = <real_out>(0.0 - <double>dst[x])
+
+
 cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
                        Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
                        Py_ssize_t y1) noexcept nogil:
@@ -930,27 +1297,7 @@ cdef void _erode_block(const real_in* img, real_out* out, const Params* p, const
     cdef float* top
     cdef Py_ssize_t ntops = nblk if use_bounds else 0
     cdef Py_ssize_t n_init = 0
-    s.n16 = n16
-    s.nmaybe = s0.nmaybe
-    s.row = s0.row + b * p.rowlen
-    s.res = s0.res + b * n16
-    s.e0 = s0.e0 + b * n16
-    s.e0_min = s0.e0_min + b * nblk
-    s.mins = s0.mins + b * 4 * p.rowlen
-    s.cpos = s0.cpos + b * NGROUPS * nx
-    s.cval = s0.cval + b * NGROUPS * nx
-    s.first = s0.first + b * NGROUPS * (nx + 1)
-    s.nks = s0.nks + b * NGROUPS
-    s.debt = s0.debt + b * NGROUPS
-    s.ar = s0.ar + b * nx
-    s.al = s0.al + b * nx
-    s.keep = s0.keep + b * nx
-    s.live = s0.live + b * nblk
-    s.maybe = s0.maybe + b * s0.nmaybe
-    s.blocks = s0.blocks + b * nblk
-    s.qa = s0.qa + b * nx
-    s.qg = s0.qg + b * nx
-    s.qt = s0.qt + b * nx
+    _scratch_for(p, s0, b, &s)
     line = s.row + p.pad
     k_lo = z0 - fz if z0 - fz > 0 else 0
     j_lo = y0 - fy if y0 - fy > 0 else 0
@@ -1150,11 +1497,35 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     s.qa = &qa[0, 0]
     s.qg = &qg[0, 0]
     s.qt = &qt[0, 0]
+    cdef double[:, ::1] segmin = np.empty((nb, nblk))
+    cdef double[:, ::1] thr = np.empty((nb, n16))
+    s.segmin = &segmin[0, 0]
+    s.thr = &thr[0, 0]
+    s.use_thr = False
+    if not (p.use_bounds and method[10] > 0):
+        for blk in prange(nb, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
+            z0 = (blk // nby) * bz
+            y0 = (blk % nby) * by
+            _erode_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
+                         z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
+        return
+    cdef double[:, :, ::1] e0all = np.empty((nz, ny, nx))
+    cdef double[:, :, ::1] e0min_all = np.empty((nz, ny, nblk))
+    p.e0all = &e0all[0, 0, 0]
+    p.e0min_all = &e0min_all[0, 0, 0]
+    p.lmax = 0
+    while (4 << p.lmax) < p.fy:
+        p.lmax += 1
     for blk in prange(nb, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         z0 = (blk // nby) * bz
         y0 = (blk % nby) * by
-        _erode_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
-                     z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
+        _central_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
+                       z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
+    for blk in prange(nb, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
+        z0 = (blk // nby) * bz
+        y0 = (blk % nby) * by
+        _bounded_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
+                       z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
 
 
 # ----------------------------------------------------------------------------

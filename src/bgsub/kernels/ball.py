@@ -65,6 +65,24 @@ input rows are swept twice: forward, serving the output rows before each
 input row (in (z, y) order) and the row itself (with ``E0``), then backward,
 serving those after it.  For noisy images 90-95 % of the blocks are skipped.
 
+Coarse to fine (the opening's dilation).  The dilation in :func:`ball_opening`
+works on an eroded image, smooth at the ball's own scale, where the best cap of
+an output pixel lies far from it (at about ``r * slope`` rows where the
+background slopes): the two sweeps bring each output row its caps in order of
+distance, so it stays far from its result, and the bounds keep most caps, until
+that cap arrives.  There a first stage computes every row's ``E0`` (kept in one
+image-sized float64 buffer, with its block minima) and starts each output row
+from it; then one sweep visits the input rows coarse to fine (every
+``2 ** L``-th row, then the rows halfway between, ...), so that each output row
+gets caps spread over its whole range first and is close to its result after a
+few, and the bounds then skip nearly everything else.  The gather is filtered
+too: a 16-pixel segment of the input row is visited for a block only if its
+minimum plus the cost at its distance from a pixel of the block is below that
+pixel's current value (the largest over the output rows served), sixteen such
+tests in one vector compare.  Everything skipped is beaten by a value already in
+place (up to the same rounding slack), so the results are those of the two
+sweeps, bit for bit; only the order of the minima changes.
+
 So the time per pixel is at most O(r) row operations in 2D (O(r^2) in 3D)
 whatever the radius, small radii run the vectorised direct minimum, and with
 the lower bounds the time on typical images grows much more slowly than r.
@@ -246,10 +264,12 @@ _BOUNDS_MIN_WIDTH = 18
 
 #: Testing hooks: force one method for every row (0 = cost model, 1 = direct,
 #: 2 = gather, 3 = envelope), the lower-bound skipping (-1 = automatic, 0 = off,
-#: 1 = on) and the candidate pruning (False = keep every pixel).
+#: 1 = on), the candidate pruning (False = keep every pixel) and the coarse-to-fine
+#: driver for every call that uses the lower bounds (not only the opening's dilation).
 _FORCE_METHOD = 0
 _FORCE_BOUNDS = -1
 _PRUNE = True
+_FORCE_COARSE_TO_FINE = False
 
 #: Pruning tiers: tier ``t`` compares the lowest neighbour at distances
 #: ``_TIER_LO[t].._TIER_HI[t]`` on each side (read from the sparse table of
@@ -374,8 +394,13 @@ def _morph(
     height: float | None,
     sign: float,
     out_dtype: np.dtype | None = None,
+    coarse_to_fine: bool = False,
 ) -> np.ndarray:
-    """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``)."""
+    """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``).
+
+    ``coarse_to_fine`` selects the one-sweep lower-bound driver (input rows coarse to
+    fine, filtered gather), made for smooth images such as an eroded one.
+    """
     image = _check_image(image)
     radii = per_axis(radius, image.ndim, "radius")
     h = _normalize_height(radii, height)
@@ -392,7 +417,7 @@ def _morph(
             bounds = bool(_FORCE_BOUNDS)
         method = np.array(
             [_FORCE_METHOD, bounds, *_COST_GATHER, *_COST_ENVELOPE, _COST_DIRECT,
-             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES],
+             _ENVELOPE_MIN_WIDTH, *_COST_CANDIDATES, coarse_to_fine or _FORCE_COARSE_TO_FINE],
             dtype=np.float64,
         )
         slack = 2.0**-49 * scale + 1e-300
@@ -515,4 +540,4 @@ def ball_opening(
     """
     image = _check_image(image)
     eroded = _morph(image, radius, height, 1.0, out_dtype=np.float64)
-    return _morph(eroded, radius, height, -1.0, out_dtype=image.dtype)
+    return _morph(eroded, radius, height, -1.0, out_dtype=image.dtype, coarse_to_fine=True)
