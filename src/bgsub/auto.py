@@ -399,21 +399,33 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     image_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect"), detail_scale)
     background_detail = _detail(background, detail_scale)
     denominator = float(np.sum(image_detail**2))
-    copied = float(np.sum(background_detail * image_detail)) / denominator if denominator \
+    slope = float(np.sum(background_detail * image_detail)) / denominator if denominator \
         else 0.0
+    # a background that dips under the objects (pulled down by dark halos) is as wrong as
+    # one that follows them: the slope's size counts, not its sign
+    copied = float(np.clip(abs(slope), 0.0, 1.0))
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
     objects = ndi.binary_dilation(smoothed > centre + 3.0 * spread, iterations=2)
-    levels = _tile_levels(score, ~objects)
-    copied = float(np.clip(copied, 0.0, 1.0))
+    levels, sampling = _tile_levels(score, ~objects)
     level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
         "object_signal_in_background": copied,
         "copied_level": level,
-        "unevenness": float(np.std(levels)) if levels.size > 1 else float("nan"),
-        "offset": float(np.median(levels)) if levels.size else float("nan"),
+        "unevenness": _unevenness(levels, sampling),
+        "offset": float(np.mean(levels)) if levels.size else float("nan"),
     }
+
+
+def _unevenness(levels: np.ndarray, sampling: np.ndarray) -> float:
+    """Spread of the tiles' levels beyond what their own noise explains: the variance of
+    the levels less the mean variance of a tile's mean (each tile's pixels' variance over
+    their count), so that a flat background scores about 0 at any noise or tile size."""
+    if levels.size < 2:
+        return float("nan")
+    excess = float(np.var(levels, ddof=1)) - float(np.mean(sampling))
+    return float(np.sqrt(max(excess, 0.0)))
 
 
 def _background_peak(values: np.ndarray) -> tuple[float, float]:
@@ -439,9 +451,12 @@ def _detail(values: np.ndarray, scale: float) -> np.ndarray:
     return values - ndi.gaussian_filter(values, scale, mode="reflect")
 
 
-def _tile_levels(score: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Median of ``score`` over the kept pixels of each tile of an 8x8 grid."""
-    levels = []
+def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (tiles with less
+    than a quarter of kept pixels are skipped), and each mean's sampling variance. Means,
+    not medians: on photon-counting images the values are a few discrete steps and a
+    median jumps between them."""
+    levels, sampling = [], []
     rows = np.array_split(np.arange(score.shape[0]), TILES)
     cols = np.array_split(np.arange(score.shape[1]), TILES)
     for r in rows:
@@ -449,6 +464,8 @@ def _tile_levels(score: np.ndarray, keep: np.ndarray) -> np.ndarray:
             if r.size == 0 or c.size == 0:
                 continue
             tile_keep = keep[np.ix_(r, c)]
-            if tile_keep.mean() >= 0.25:
-                levels.append(float(np.median(score[np.ix_(r, c)][tile_keep])))
-    return np.asarray(levels)
+            if tile_keep.mean() >= 0.25 and tile_keep.sum() >= 2:
+                values = score[np.ix_(r, c)][tile_keep]
+                levels.append(float(np.mean(values)))
+                sampling.append(float(np.var(values, ddof=1)) / values.size)
+    return np.asarray(levels), np.asarray(sampling)
