@@ -45,6 +45,8 @@ MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells p
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
+PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
+MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
 
 
@@ -350,13 +352,25 @@ def quality(
     backgrounds = list(_planes(background, axes, light_background))
     rows = [_plane_quality(i, b, float(object_radius)) for i, b in
             zip(images, backgrounds, strict=True)]
-    result = {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]}
+    result = {key: _finite_mean([r[key] for r in rows]) for key in rows[0]}
+    if not (np.isfinite(result["unevenness"]) and np.isfinite(result["offset"])):
+        warnings.warn(BackgroundWarning(
+            "quality: too few background pixels to measure the corrected background's "
+            "evenness and offset (a small image or a field covered by objects); the score "
+            "counts only the objects' signal copied into the background: compare settings "
+            "on a larger image or a crop with some background"), stacklevel=2)
     result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
                                              + np.nan_to_num(result["unevenness"]) ** 2
                                              + np.nan_to_num(result["offset"]) ** 2))
     result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean of the finite values; NaN (without NumPy's empty-slice warning) when none is."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 # --- planes ------------------------------------------------------------------
@@ -398,16 +412,13 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     detail_scale = max(2.0 * object_radius, 1.0)
     image_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect"), detail_scale)
     background_detail = _detail(background, detail_scale)
-    denominator = float(np.sum(image_detail**2))
-    slope = float(np.sum(background_detail * image_detail)) / denominator if denominator \
-        else 0.0
-    # a background that dips under the objects (pulled down by dark halos) is as wrong as
-    # one that follows them: the slope's size counts, not its sign
-    copied = float(np.clip(abs(slope), 0.0, 1.0))
+    copied = _copied_fraction(image_detail, background_detail)
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
-    objects = ndi.binary_dilation(smoothed > centre + 3.0 * spread, iterations=2)
+    # dark halos (bright field, phase contrast) are no background either: far below the
+    # background's peak they would pull its level down and hide a background too low
+    objects = ndi.binary_dilation(np.abs(smoothed - centre) > 3.0 * spread, iterations=2)
     levels, sampling = _tile_levels(score, ~objects)
     level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
@@ -416,6 +427,21 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
         "unevenness": _unevenness(levels, sampling),
         "offset": float(np.mean(levels)) if levels.size else float("nan"),
     }
+
+
+def _copied_fraction(image_detail: np.ndarray, background_detail: np.ndarray) -> float:
+    """How much of the image's detail the background's detail repeats, 0-1: the RMS of the
+    background's detail explained by the image's bright and dark detail (a least-squares fit
+    on each, so a background that follows bright objects and one that dips under them into
+    dark halos both count) over the RMS of the image's detail."""
+    parts = np.stack([np.maximum(image_detail, 0.0).ravel(),
+                      np.minimum(image_detail, 0.0).ravel()], axis=1)
+    total = float(np.sqrt(np.mean(image_detail**2)))
+    if not total > 0:
+        return 0.0
+    weights, *_ = np.linalg.lstsq(parts, background_detail.ravel(), rcond=None)
+    explained = float(np.sqrt(np.mean((parts @ weights) ** 2)))
+    return float(np.clip(explained / total, 0.0, 1.0))
 
 
 def _unevenness(levels: np.ndarray, sampling: np.ndarray) -> float:
@@ -437,7 +463,10 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     if not high > low:
         return robust_centre_scale(values)
     counts, edges = np.histogram(values, bins=400, range=(float(low), float(high)))
-    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    # smoothed over a tenth of a noise sd at least (the values are in noise sds), so that
+    # the histogram's own sampling wiggles on a peak's flank are no peaks
+    width = max(2.0, PEAK_SMOOTHING / float(edges[1] - edges[0]))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), width, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= 0.25 * counts.max())
     index = int(np.flatnonzero(peaks)[0])
@@ -452,13 +481,14 @@ def _detail(values: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (tiles with less
-    than a quarter of kept pixels are skipped), and each mean's sampling variance. Means,
-    not medians: on photon-counting images the values are a few discrete steps and a
-    median jumps between them."""
+    """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (fewer, at least
+    ``MIN_TILE`` pixels a side, on a small image; tiles with less than a quarter of kept
+    pixels are skipped), and each mean's sampling variance. Means, not medians: on
+    photon-counting images the values are a few discrete steps and a median jumps between
+    them."""
     levels, sampling = [], []
-    rows = np.array_split(np.arange(score.shape[0]), TILES)
-    cols = np.array_split(np.arange(score.shape[1]), TILES)
+    rows = np.array_split(np.arange(score.shape[0]), _tile_count(score.shape[0]))
+    cols = np.array_split(np.arange(score.shape[1]), _tile_count(score.shape[1]))
     for r in rows:
         for c in cols:
             if r.size == 0 or c.size == 0:
@@ -469,3 +499,7 @@ def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.nd
                 levels.append(float(np.mean(values)))
                 sampling.append(float(np.var(values, ddof=1)) / values.size)
     return np.asarray(levels), np.asarray(sampling)
+
+
+def _tile_count(side: int) -> int:
+    return int(np.clip(side // MIN_TILE, 1, TILES))
