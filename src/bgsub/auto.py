@@ -46,6 +46,7 @@ NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smo
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
+MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
 
@@ -279,20 +280,30 @@ def quality(
     ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
-      the background copied: the regression slope of the background's detail
-      on the (lightly smoothed) image's detail at the objects' scale (Gaussian
-      high-pass of twice the object radius). 0: none (the background does not
-      show the objects); 1: the background follows them entirely (radius far
-      too small).
-    * ``copied_level`` -- that copy in noise standard deviations: the slope
+      the background repeats: the image's detail (Gaussian high-pass at twice
+      the object radius of the lightly smoothed image) is split into its
+      bright and its dark part, the background's detail is fitted on both
+      (least squares), and the fit's RMS is taken over the image detail's RMS.
+      0: none; 1: the background follows the objects entirely (radius far too
+      small). A background that dips under the objects (pulled down by dark
+      halos) counts as well as one that follows them up.
+    * ``copied_level`` -- that copy in noise standard deviations: the fraction
       times the RMS of the image's detail, over the median noise sd. A small
-      slope of bright objects is a large error in grey levels.
+      fraction of bright objects is a large error in grey levels.
     * ``unevenness`` -- how flat the corrected background is: the spread
-      (standard deviation) of the foreground's median background level over
-      an 8x8 grid of tiles, in units of the local noise standard deviation.
-    * ``offset`` -- the foreground's median background level, in noise
-      standard deviations (about +2 to +3 for minimum-based methods, whose
-      background rests on the bottom of the noise; 0 through its middle).
+      (standard deviation) of the foreground's mean background level over an
+      8x8 grid of tiles, in noise standard deviations, less the spread that
+      the tiles' own noise explains (so the true background scores about 0
+      at any noise level).
+    * ``offset`` -- the foreground's mean background level, in noise standard
+      deviations (about +2 to +3 for minimum-based methods, whose background
+      rests on the bottom of the noise; 0 through its middle).
+
+    Background pixels are those near the foreground's background peak (the
+    lowest histogram peak at least a quarter as high as the highest): bright
+    objects and dark halos, dilated, are left out. Levels are means, not
+    medians, so that on photon-counting images (a few discrete values) they
+    follow the background smoothly.
 
     ``expected_error = sqrt(copied_level**2 + unevenness**2 + offset**2)`` (noise
     sds) and ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is
@@ -321,12 +332,16 @@ def quality(
     -----
     Limits: background pixels are told from objects by a noise threshold, so
     faint objects count as background and dense fields leave few background
-    pixels per tile (tiles with less than a quarter of background pixels are
-    skipped); an error that is smooth *and* the same in every tile shows up
-    only in ``offset``; the noise is measured from the image, so a noise-free
-    or heavily filtered image makes every deviation look large. The score
-    compares backgrounds of the same image (radii, methods); it is not an
-    absolute accuracy.
+    pixels per tile (tiles less than a tenth background are skipped; when no
+    tile is left -- a small image or a field covered by objects -- a
+    ``BackgroundWarning`` says so and the score counts the copied signal
+    only); an error that is smooth *and* the same in every tile shows up only
+    in ``offset``; where strong dark halos pull the background down
+    everywhere, the background peak itself is too low and the score too
+    kind; the noise is measured from the image, so a noise-free or heavily
+    filtered image makes every deviation look large. The score compares
+    backgrounds of the same image (radii, methods); it is not an absolute
+    accuracy.
 
     Examples
     --------
@@ -482,10 +497,9 @@ def _detail(values: np.ndarray, scale: float) -> np.ndarray:
 
 def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (fewer, at least
-    ``MIN_TILE`` pixels a side, on a small image; tiles with less than a quarter of kept
-    pixels are skipped), and each mean's sampling variance. Means, not medians: on
-    photon-counting images the values are a few discrete steps and a median jumps between
-    them."""
+    ``MIN_TILE`` pixels a side, on a small image; tiles less than a tenth kept are skipped),
+    and each mean's sampling variance. Means, not medians: on photon-counting images the
+    values are a few discrete steps and a median jumps between them."""
     levels, sampling = [], []
     rows = np.array_split(np.arange(score.shape[0]), _tile_count(score.shape[0]))
     cols = np.array_split(np.arange(score.shape[1]), _tile_count(score.shape[1]))
@@ -494,7 +508,7 @@ def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.nd
             if r.size == 0 or c.size == 0:
                 continue
             tile_keep = keep[np.ix_(r, c)]
-            if tile_keep.mean() >= 0.25 and tile_keep.sum() >= 2:
+            if tile_keep.mean() >= MIN_KEPT and tile_keep.sum() >= 4:
                 values = score[np.ix_(r, c)][tile_keep]
                 levels.append(float(np.mean(values)))
                 sampling.append(float(np.var(values, ddof=1)) / values.size)

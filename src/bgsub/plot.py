@@ -284,7 +284,9 @@ def sweep(
         like a grid of ``minimum_filter`` then ``maximum_filter`` sizes.
     score : callable, optional
         ``score(image, background) -> dict`` of quality numbers for each tile;
-        :func:`bgsub.auto.quality` when available.
+        by default :func:`bgsub.auto.quality` with the ``axes`` and
+        ``light_background`` given in ``kwargs`` (the settings of the
+        backgrounds it scores), each of its warnings shown once per sweep.
     path : str or Path, optional
         Where to save the PNG.
     plane, project
