@@ -19,6 +19,9 @@ Sets of images:
   ``benchmarks/_real.py`` scores them: the error is that of the recovered field,
   ``estimate(real + field) - estimate(real)`` against ``field``, over the
   noise sd; the score is ``quality(real + field, estimate(real + field))``.
+  As in ``accuracy.py``, radii start at twice the measured object radius: a
+  smaller one follows the objects and "recovers" any field, an error this
+  measure cannot see (and ``quality`` does).
 
 Errors are RMS in noise sds (generated: against the true background). The
 object radius given to ``quality`` is the true one for generated images and
@@ -158,7 +161,7 @@ def real(item: _real.RealImage, methods: tuple[str, ...]) -> Sweep:
     noise = float(np.median(estimate_noise(plane).sd(plane)))
     sweep = Sweep(item.name, "real")
     for method in methods:
-        for f in FACTORS:
+        for f in accuracy.REAL_FACTORS:
             radius = f * objects
             if radius > min(image.shape[-2:]) / 2 or (method == "median"
                                                        and radius > MEDIAN_MAX):

@@ -46,6 +46,8 @@ NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smo
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
+LOCAL_SCALE = 2.0  # x the detail scale: quality()'s objects stand out of this much around
+OBJECT_LEVEL = 5.0  # noise sds above the background peak: an object however wide
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
@@ -431,9 +433,15 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
+    # an object is bright *and* brighter than its surroundings at a few object radii (or
+    # far above the background): a wide region where the background is too low is no
+    # object, and its level must count
+    bright = smoothed - centre > 3.0 * spread
+    local = _detail(smoothed, LOCAL_SCALE * detail_scale) > 3.0 * spread
+    bright &= local | (smoothed - centre > OBJECT_LEVEL)
     # dark halos (bright field, phase contrast) are no background either: far below the
     # background's peak they would pull its level down and hide a background too low
-    objects = ndi.binary_dilation(np.abs(smoothed - centre) > 3.0 * spread, iterations=2)
+    objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)
     levels, sampling = _tile_levels(score, ~objects)
     level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
