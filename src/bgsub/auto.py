@@ -500,7 +500,23 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
 
 
 def _detail(values: np.ndarray, scale: float) -> np.ndarray:
-    return values - ndi.gaussian_filter(values, scale, mode="reflect")
+    return values - _blur(values, scale)
+
+
+def _blur(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; a wide one on block means (a quarter sigma a side) interpolated back,
+    which differs from the full one by a small fraction of its detail and takes a fraction
+    of its time on large planes."""
+    step = int(sigma // 4)
+    if step < 2 or min(values.shape) < 4 * step:
+        return ndi.gaussian_filter(values, sigma, mode="reflect")
+    small = ndi.gaussian_filter(_block_mean(values, step), sigma / step, mode="reflect")
+    # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
+    # them (and hold the edge values beyond the last one)
+    rows = np.clip((np.arange(values.shape[0]) + 0.5) / step - 0.5, 0, small.shape[0] - 1)
+    cols = np.clip((np.arange(values.shape[1]) + 0.5) / step - 0.5, 0, small.shape[1] - 1)
+    return ndi.map_coordinates(small, np.meshgrid(rows, cols, indexing="ij"), order=1,
+                               mode="nearest")
 
 
 def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
