@@ -29,11 +29,12 @@ the measured one (``suggest_radius``) for real ones.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/bench_quality.py            # every set (~2-3 min)
+    PYTHONPATH=src python benchmarks/bench_quality.py            # every set (~6 min)
+    PYTHONPATH=src python benchmarks/bench_quality.py --quick    # the benchmark set (~40 s)
     PYTHONPATH=src python benchmarks/bench_quality.py --set benchmark --set real
     PYTHONPATH=src python benchmarks/bench_quality.py --detail   # every setting's numbers
 
-Not part of the test suite.
+Not part of the test suite; ``make bench`` runs it with the speed benchmarks.
 """
 
 from __future__ import annotations
@@ -232,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     every = ["benchmark", "seeds", "variants", "methods", "real"]
     parser.add_argument("--set", action="append", choices=every, help="only this set")
     parser.add_argument("--detail", action="store_true", help="every setting's numbers")
+    parser.add_argument("--quick", action="store_true",
+                        help="the benchmark set only (as make bench BENCH_ARGS=--quick passes)")
     args = parser.parse_args(argv)
-    chosen = set(args.set or every)
+    chosen = set(args.set or (["benchmark"] if args.quick else every))
     results: dict[str, list[Sweep]] = {}
     start = time.perf_counter()
     for set_name, sweep in sweeps(chosen):
