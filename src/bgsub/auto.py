@@ -45,6 +45,11 @@ MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells p
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
+PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
+LOCAL_SCALE = 2.0  # x the detail scale: quality()'s objects stand out of this much around
+OBJECT_LEVEL = 5.0  # noise sds above the background peak: an object however wide
+MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
+MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
 
 
@@ -277,20 +282,30 @@ def quality(
     ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
-      the background copied: the regression slope of the background's detail
-      on the (lightly smoothed) image's detail at the objects' scale (Gaussian
-      high-pass of twice the object radius). 0: none (the background does not
-      show the objects); 1: the background follows them entirely (radius far
-      too small).
-    * ``copied_level`` -- that copy in noise standard deviations: the slope
+      the background repeats: the image's detail (Gaussian high-pass at twice
+      the object radius of the lightly smoothed image) is split into its
+      bright and its dark part, the background's detail is fitted on both
+      (least squares), and the fit's RMS is taken over the image detail's RMS.
+      0: none; 1: the background follows the objects entirely (radius far too
+      small). A background that dips under the objects (pulled down by dark
+      halos) counts as well as one that follows them up.
+    * ``copied_level`` -- that copy in noise standard deviations: the fraction
       times the RMS of the image's detail, over the median noise sd. A small
-      slope of bright objects is a large error in grey levels.
+      fraction of bright objects is a large error in grey levels.
     * ``unevenness`` -- how flat the corrected background is: the spread
-      (standard deviation) of the foreground's median background level over
-      an 8x8 grid of tiles, in units of the local noise standard deviation.
-    * ``offset`` -- the foreground's median background level, in noise
-      standard deviations (about +2 to +3 for minimum-based methods, whose
-      background rests on the bottom of the noise; 0 through its middle).
+      (standard deviation) of the foreground's mean background level over an
+      8x8 grid of tiles, in noise standard deviations, less the spread that
+      the tiles' own noise explains (so the true background scores about 0
+      at any noise level).
+    * ``offset`` -- the foreground's mean background level, in noise standard
+      deviations (about +2 to +3 for minimum-based methods, whose background
+      rests on the bottom of the noise; 0 through its middle).
+
+    Background pixels are those near the foreground's background peak (the
+    lowest histogram peak at least a quarter as high as the highest): bright
+    objects and dark halos, dilated, are left out. Levels are means, not
+    medians, so that on photon-counting images (a few discrete values) they
+    follow the background smoothly.
 
     ``expected_error = sqrt(copied_level**2 + unevenness**2 + offset**2)`` (noise
     sds) and ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is
@@ -319,12 +334,16 @@ def quality(
     -----
     Limits: background pixels are told from objects by a noise threshold, so
     faint objects count as background and dense fields leave few background
-    pixels per tile (tiles with less than a quarter of background pixels are
-    skipped); an error that is smooth *and* the same in every tile shows up
-    only in ``offset``; the noise is measured from the image, so a noise-free
-    or heavily filtered image makes every deviation look large. The score
-    compares backgrounds of the same image (radii, methods); it is not an
-    absolute accuracy.
+    pixels per tile (tiles less than a tenth background are skipped; when no
+    tile is left -- a small image or a field covered by objects -- a
+    ``BackgroundWarning`` says so and the score counts the copied signal
+    only); an error that is smooth *and* the same in every tile shows up only
+    in ``offset``; where strong dark halos pull the background down
+    everywhere, the background peak itself is too low and the score too
+    kind; the noise is measured from the image, so a noise-free or heavily
+    filtered image makes every deviation look large. The score compares
+    backgrounds of the same image (radii, methods); it is not an absolute
+    accuracy.
 
     Examples
     --------
@@ -350,13 +369,25 @@ def quality(
     backgrounds = list(_planes(background, axes, light_background))
     rows = [_plane_quality(i, b, float(object_radius)) for i, b in
             zip(images, backgrounds, strict=True)]
-    result = {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]}
+    result = {key: _finite_mean([r[key] for r in rows]) for key in rows[0]}
+    if not (np.isfinite(result["unevenness"]) and np.isfinite(result["offset"])):
+        warnings.warn(BackgroundWarning(
+            "quality: too few background pixels to measure the corrected background's "
+            "evenness and offset (a small image or a field covered by objects); the score "
+            "counts only the objects' signal copied into the background: compare settings "
+            "on a larger image or a crop with some background"), stacklevel=2)
     result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
                                              + np.nan_to_num(result["unevenness"]) ** 2
                                              + np.nan_to_num(result["offset"]) ** 2))
     result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean of the finite values; NaN (without NumPy's empty-slice warning) when none is."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 # --- planes ------------------------------------------------------------------
@@ -398,22 +429,52 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     detail_scale = max(2.0 * object_radius, 1.0)
     image_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect"), detail_scale)
     background_detail = _detail(background, detail_scale)
-    denominator = float(np.sum(image_detail**2))
-    copied = float(np.sum(background_detail * image_detail)) / denominator if denominator \
-        else 0.0
+    copied = _copied_fraction(image_detail, background_detail)
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
-    objects = ndi.binary_dilation(smoothed > centre + 3.0 * spread, iterations=2)
-    levels = _tile_levels(score, ~objects)
-    copied = float(np.clip(copied, 0.0, 1.0))
+    # an object is bright *and* brighter than its surroundings at a few object radii (or
+    # far above the background): a wide region where the background is too low is no
+    # object, and its level must count
+    bright = smoothed - centre > 3.0 * spread
+    local = _detail(smoothed, LOCAL_SCALE * detail_scale) > 3.0 * spread
+    bright &= local | (smoothed - centre > OBJECT_LEVEL)
+    # dark halos (bright field, phase contrast) are no background either: far below the
+    # background's peak they would pull its level down and hide a background too low
+    objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)
+    levels, sampling = _tile_levels(score, ~objects)
     level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
     return {
         "object_signal_in_background": copied,
         "copied_level": level,
-        "unevenness": float(np.std(levels)) if levels.size > 1 else float("nan"),
-        "offset": float(np.median(levels)) if levels.size else float("nan"),
+        "unevenness": _unevenness(levels, sampling),
+        "offset": float(np.mean(levels)) if levels.size else float("nan"),
     }
+
+
+def _copied_fraction(image_detail: np.ndarray, background_detail: np.ndarray) -> float:
+    """How much of the image's detail the background's detail repeats, 0-1: the RMS of the
+    background's detail explained by the image's bright and dark detail (a least-squares fit
+    on each, so a background that follows bright objects and one that dips under them into
+    dark halos both count) over the RMS of the image's detail."""
+    parts = np.stack([np.maximum(image_detail, 0.0).ravel(),
+                      np.minimum(image_detail, 0.0).ravel()], axis=1)
+    total = float(np.sqrt(np.mean(image_detail**2)))
+    if not total > 0:
+        return 0.0
+    weights, *_ = np.linalg.lstsq(parts, background_detail.ravel(), rcond=None)
+    explained = float(np.sqrt(np.mean((parts @ weights) ** 2)))
+    return float(np.clip(explained / total, 0.0, 1.0))
+
+
+def _unevenness(levels: np.ndarray, sampling: np.ndarray) -> float:
+    """Spread of the tiles' levels beyond what their own noise explains: the variance of
+    the levels less the mean variance of a tile's mean (each tile's pixels' variance over
+    their count), so that a flat background scores about 0 at any noise or tile size."""
+    if levels.size < 2:
+        return float("nan")
+    excess = float(np.var(levels, ddof=1)) - float(np.mean(sampling))
+    return float(np.sqrt(max(excess, 0.0)))
 
 
 def _background_peak(values: np.ndarray) -> tuple[float, float]:
@@ -425,7 +486,10 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     if not high > low:
         return robust_centre_scale(values)
     counts, edges = np.histogram(values, bins=400, range=(float(low), float(high)))
-    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    # smoothed over a tenth of a noise sd at least (the values are in noise sds), so that
+    # the histogram's own sampling wiggles on a peak's flank are no peaks
+    width = max(2.0, PEAK_SMOOTHING / float(edges[1] - edges[0]))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), width, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= 0.25 * counts.max())
     index = int(np.flatnonzero(peaks)[0])
@@ -436,19 +500,44 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
 
 
 def _detail(values: np.ndarray, scale: float) -> np.ndarray:
-    return values - ndi.gaussian_filter(values, scale, mode="reflect")
+    return values - _blur(values, scale)
 
 
-def _tile_levels(score: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Median of ``score`` over the kept pixels of each tile of an 8x8 grid."""
-    levels = []
-    rows = np.array_split(np.arange(score.shape[0]), TILES)
-    cols = np.array_split(np.arange(score.shape[1]), TILES)
+def _blur(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; a wide one on block means (a quarter sigma a side) interpolated back,
+    which differs from the full one by a small fraction of its detail and takes a fraction
+    of its time on large planes."""
+    step = int(sigma // 4)
+    if step < 2 or min(values.shape) < 4 * step:
+        return ndi.gaussian_filter(values, sigma, mode="reflect")
+    small = ndi.gaussian_filter(_block_mean(values, step), sigma / step, mode="reflect")
+    # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
+    # them (and hold the edge values beyond the last one)
+    rows = np.clip((np.arange(values.shape[0]) + 0.5) / step - 0.5, 0, small.shape[0] - 1)
+    cols = np.clip((np.arange(values.shape[1]) + 0.5) / step - 0.5, 0, small.shape[1] - 1)
+    return ndi.map_coordinates(small, np.meshgrid(rows, cols, indexing="ij"), order=1,
+                               mode="nearest")
+
+
+def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (fewer, at least
+    ``MIN_TILE`` pixels a side, on a small image; tiles less than a tenth kept are skipped),
+    and each mean's sampling variance. Means, not medians: on photon-counting images the
+    values are a few discrete steps and a median jumps between them."""
+    levels, sampling = [], []
+    rows = np.array_split(np.arange(score.shape[0]), _tile_count(score.shape[0]))
+    cols = np.array_split(np.arange(score.shape[1]), _tile_count(score.shape[1]))
     for r in rows:
         for c in cols:
             if r.size == 0 or c.size == 0:
                 continue
             tile_keep = keep[np.ix_(r, c)]
-            if tile_keep.mean() >= 0.25:
-                levels.append(float(np.median(score[np.ix_(r, c)][tile_keep])))
-    return np.asarray(levels)
+            if tile_keep.mean() >= MIN_KEPT and tile_keep.sum() >= 4:
+                values = score[np.ix_(r, c)][tile_keep]
+                levels.append(float(np.mean(values)))
+                sampling.append(float(np.var(values, ddof=1)) / values.size)
+    return np.asarray(levels), np.asarray(sampling)
+
+
+def _tile_count(side: int) -> int:
+    return int(np.clip(side // MIN_TILE, 1, TILES))

@@ -284,7 +284,9 @@ def sweep(
         like a grid of ``minimum_filter`` then ``maximum_filter`` sizes.
     score : callable, optional
         ``score(image, background) -> dict`` of quality numbers for each tile;
-        :func:`bgsub.auto.quality` when available.
+        by default :func:`bgsub.auto.quality` with the ``axes`` and
+        ``light_background`` given in ``kwargs`` (the settings of the
+        backgrounds it scores), each of its warnings shown once per sweep.
     path : str or Path, optional
         Where to save the PNG.
     plane, project
@@ -314,7 +316,8 @@ def sweep(
     if show not in ("foreground", "background"):
         raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
     if score is None:
-        score = _default_score()
+        score = _default_score(axes=kwargs.get("axes"),
+                               light_background=bool(kwargs.get("light_background", False)))
     cases = _sweep_cases(methods, radii, min_sizes, max_sizes)
     rows = list(dict.fromkeys(c[0] for c in cases))
     columns = list(dict.fromkeys(c[1] for c in cases))
@@ -356,19 +359,35 @@ def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
     return [(m, f"r={r:g}", m, r, {}) for m in methods for r in radii]
 
 
-def _default_score() -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
-    """:func:`bgsub.auto.quality` for the tiles of one sweep (one image): the objects' size,
-    which it would measure again for every tile, is measured once."""
+def _default_score(*, axes: str | None = None, light_background: bool = False
+                   ) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    """:func:`bgsub.auto.quality` for the tiles of one sweep (one image), with the sweep's
+    own ``axes`` and ``light_background`` (the settings of the backgrounds it scores): the
+    objects' size, which it would measure again for every tile, is measured once, and each
+    of its warnings is shown once, not once per tile."""
     try:
         from bgsub.auto import quality, suggest_radius
     except ImportError:  # pragma: no cover - bgsub.auto is part of the package
         return _residual_spread
+    import warnings
+
     measured: list[float] = []
+    shown: set[str] = set()
 
     def score(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
-        if not measured:
-            measured.append(suggest_radius(image).object_radius)
-        return quality(image, background, object_radius=measured[0])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if not measured:
+                measured.append(suggest_radius(image, axes,
+                                               light_background=light_background).object_radius)
+            result = quality(image, background, axes=axes, light_background=light_background,
+                             object_radius=measured[0])
+        for found in caught:
+            if str(found.message) not in shown:
+                shown.add(str(found.message))
+                warnings.warn_explicit(found.message, found.category, found.filename,
+                                       found.lineno)
+        return result
 
     return score
 

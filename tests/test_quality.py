@@ -1,0 +1,153 @@
+"""``bgsub.auto.quality`` (the ground-truth-free score) and the sweep that ranks settings by it.
+
+Each test builds an image whose true background is known and checks a property of the
+score that a user's choice depends on; none compares the score with itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import tifffile
+from scipy import ndimage as ndi
+
+import bgsub
+from bgsub import plot
+from bgsub.auto import quality
+
+
+def disks(shape, centres, radius, rng=None):
+    """A mask of disks of the given radius at the given (y, x) centres."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    mask = np.zeros(shape, bool)
+    for cy, cx in centres:
+        mask |= (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+    return mask
+
+
+def field(shape, level=1000.0, tilt=0.3):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return level * (1.0 + tilt * (xx / shape[1] - 0.5))
+
+
+def photon_image(photons=5.0, seed=0, shape=(192, 192)):
+    """Few photons per pixel: values are a handful of discrete steps."""
+    rng = np.random.default_rng(seed)
+    background = field(shape)
+    mask = disks(shape, rng.uniform(10, shape[0] - 10, (12, 2)), 6)
+    per_photon = 1000.0 / photons
+    clean = background + 2.0 * 1000.0 * mask
+    image = rng.poisson(clean / per_photon) * per_photon
+    return image, background, float(np.sqrt(1000.0 * per_photon))
+
+
+def test_offset_follows_a_small_shift_of_the_background_on_a_photon_counting_image():
+    # a median over a few discrete photon counts stays put when the background moves by a
+    # fraction of a photon; the offset must move with it (sd units, sign: too high -> < 0)
+    image, background, sd = photon_image()
+    offsets = [quality(image, background + d * sd, object_radius=6)["offset"]
+               for d in (0.0, 0.1, 0.2, 0.3)]
+    steps = np.diff(offsets)
+    np.testing.assert_allclose(steps, -0.1, atol=0.03)
+
+
+def test_the_true_background_scores_no_unevenness_at_any_noise():
+    # the tiles' own sampling noise is no unevenness: the true background of a noisy image
+    # scores about 0, while a real slope of half a noise sd across the field is seen
+    rng = np.random.default_rng(1)
+    shape = (256, 256)
+    background = field(shape)
+    image = background + rng.normal(0, 30.0, shape)
+    true = quality(image, background, object_radius=6)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    tilted = quality(image, background + 15.0 * (xx / shape[1] - 0.5) * 2, object_radius=6)
+    assert true["unevenness"] < 0.03
+    assert tilted["unevenness"] > 0.15
+
+
+def test_a_background_dipping_under_objects_counts_as_copied_signal():
+    # bright cells with dark halos (phase contrast): a background pulled down under them is
+    # as wrong as one that follows them up, and must score worse than the true one
+    rng = np.random.default_rng(2)
+    shape = (192, 192)
+    centres = rng.uniform(20, 172, (14, 2))
+    cells = disks(shape, centres, 8)
+    halos = disks(shape, centres, 11) & ~cells
+    background = field(shape)
+    image = background + 400.0 * cells - 250.0 * halos + rng.normal(0, 10.0, shape)
+    dip = 60.0 * ndi.gaussian_filter((cells | halos).astype(float), 3)
+    true = quality(image, background, object_radius=8)
+    dipped = quality(image, background - dip, object_radius=8)
+    assert dipped["object_signal_in_background"] > 0.05
+    assert dipped["score"] < true["score"]
+
+
+def test_too_small_an_image_gives_a_clear_warning_not_numpys():
+    from bgsub.data import synthetic
+
+    image = synthetic((12, 12), object_radius=2, seed=1).image  # one tile: no evenness
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = quality(image, bgsub.estimate_background(image, "tophat", 5),
+                         object_radius=2)
+    kinds = [w.category for w in caught]
+    assert RuntimeWarning not in kinds
+    assert bgsub.BackgroundWarning in kinds
+    assert "too few background pixels" in str(caught[kinds.index(bgsub.BackgroundWarning)]
+                                                .message)
+    assert np.isfinite(result["score"]) and 0 < result["score"] <= 1
+
+
+def light_image():
+    """Dark objects on a light background."""
+    rng = np.random.default_rng(4)
+    shape = (128, 128)
+    mask = disks(shape, rng.uniform(10, 118, (10, 2)), 5)
+    return field(shape, 2000.0) - 900.0 * mask + rng.normal(0, 20.0, shape)
+
+
+def test_sweep_scores_with_the_light_background_of_its_estimates():
+    image = light_image()
+    result = plot.sweep(image, ["rolling_ball"], [6, 15], light_background=True)
+    for record in result.scores:
+        background = bgsub.estimate_background(image, "rolling_ball", record["radius"],
+                                               light_background=True)
+        expected = quality(image, background, light_background=True,
+                           object_radius=record["object_radius"])
+        assert record["score"] == pytest.approx(expected["score"])
+    unlit = quality(image, background, object_radius=record["object_radius"])
+    assert unlit["score"] != pytest.approx(record["score"])
+
+
+def test_sweep_scores_with_the_axes_of_its_estimates():
+    # channels last (6: no RGB guess): scored as Y-X planes of each channel, as the
+    # backgrounds were made
+    rng = np.random.default_rng(5)
+    planes = [light_image()[::-1] * -1 + 4000 + rng.normal(0, 5, (128, 128))
+              for _ in range(6)]
+    image = np.stack(planes, axis=-1)
+    result = plot.sweep(image, ["tophat"], [12], axes="YXC")
+    background = bgsub.estimate_background(image, "tophat", 12, axes="YXC")
+    expected = quality(image, background, axes="YXC",
+                       object_radius=result.scores[0]["object_radius"])
+    assert result.scores[0]["score"] == pytest.approx(expected["score"])
+    wrong_axes = quality(image, background, object_radius=result.scores[0]["object_radius"])
+    assert wrong_axes["score"] != pytest.approx(expected["score"])
+
+
+def test_bgsub_sweep_of_a_small_image_prints_no_numpy_warning(tmp_path):
+    from bgsub.data import synthetic
+
+    path = tmp_path / "small.tif"
+    tifffile.imwrite(path, synthetic((12, 12), object_radius=2, seed=1).image)
+    result = subprocess.run([sys.executable, "-m", "bgsub", "sweep", str(path), "-m",
+                             "robust,tophat", "--radius", "5,10", "-q", "-o",
+                             str(tmp_path / "m.png")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "empty slice" not in result.stderr and "RuntimeWarning" not in result.stderr
+    assert result.stderr.count("too few background pixels") == 1
