@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,9 +71,11 @@ MODE_BINS = 400  # histogram bins for the residual's mode
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
-TREND_KEEP = 2.0  # ... within this many spreads of the peak
+TREND_KEEP = 2.0  # ... within about this many spreads of the peak
+TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
+TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
 
 
 def robust_background(
@@ -127,7 +130,9 @@ def robust_background(
     """
     work = _as_float(image)
     model = estimate_noise(_crop(work))
-    options = dict(threshold=threshold, smoothing=smoothing, grow=grow)
+    trend = _fit_trend(work)
+    checkpoint()
+    options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
     if weight < BLEND[0]:
         result = _estimate(work, radius, low, model, **options)
@@ -162,6 +167,7 @@ def _estimate(
     threshold: float,
     smoothing: float,
     grow: float,
+    trend: Trend,
     warn_dense: bool = True,
 ) -> np.ndarray:
     """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype.
@@ -178,7 +184,7 @@ def _estimate(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale)
+    envelope, minima = _envelope(work, factor, cell_radius, scale, trend)
     checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
@@ -214,14 +220,15 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float) -> tuple[np.ndarray, np.ndarray]:
+              scale: float, trend: Trend) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
-    the background), of the smoothed block minima of ``work``; and those minima."""
+    the background), of the smoothed block minima of ``work`` less the ``trend``; and those
+    minima."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    trend = _trend(lowest)
+    trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
     coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius))
@@ -240,18 +247,61 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.nd
     return np.asarray(result)
 
 
-def _trend(lowest: np.ndarray) -> np.ndarray:
-    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
-    ``SHORT_AXIS`` cells) fitted to the block minima ``TREND_ROUNDS`` times, each time
-    without the cells far above the previous fit: the background's large-scale tilt,
-    bending and vignetting.
+@dataclass(frozen=True)
+class Trend:
+    """A polynomial over the image's normalised pixel coordinates (-1 to 1 along each axis):
+    its monomials (each as the axes it multiplies) and their coefficients."""
 
-    The cells kept are those within ``TREND_KEEP`` spreads of the residual's background
-    peak (its lowest histogram peak, as in :func:`_mode`, and the spread below it), so
-    that objects covering most of the field do not pull the fit up. The fit sees every
-    cell of a grid up to ``TREND_SIDE`` a side, every second (third, ...) of a larger one.
+    terms: tuple[tuple[int, ...], ...]
+    coeffs: np.ndarray
+
+    def at(self, coords: list[np.ndarray]) -> np.ndarray:
+        """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
+        evaluated term by term: no design matrix of the grid's size."""
+        fit = np.zeros(tuple(c.size for c in coords))
+        for c, term in zip(self.coeffs, self.terms, strict=True):
+            value = np.asarray(c, dtype=np.float64)
+            for axis in term:
+                shape = [1] * len(coords)
+                shape[axis] = -1
+                value = value * coords[axis].reshape(shape)
+            fit += value
+        return fit
+
+
+def _fit_trend(work: np.ndarray) -> Trend:
+    """The background's large-scale tilt, bending and vignetting, fitted once per image on
+    a grid that does not depend on the radius (blocks of ``n // TREND_CELLS`` pixels per
+    axis), so that neighbouring radii share it."""
+    factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
+    minima = _block_min(work, factor).astype(np.float64, copy=False)
+    lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
+    return _trend(lowest, _block_coordinates(factor, work.shape))
+
+
+def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Per axis, the centres of the blocks (as :func:`_upsample` places them) in normalised
+    pixel coordinates (-1 at the first pixel, 1 at the last)."""
+    coords = []
+    for f, n in zip(factor, shape, strict=True):
+        m = -(-n // f)
+        centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+        coords.append(2.0 * centres / (n - 1) - 1.0 if n > 1 else np.zeros(1))
+    return coords
+
+
+def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
+    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
+    ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
+    ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
+    fit: the background's large-scale tilt, bending and vignetting.
+
+    The cells kept are those within about ``TREND_KEEP`` spreads of the residual's
+    background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
+    it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
+    fit up. The fit sees every cell of a grid up to ``TREND_SIDE`` a side, every second
+    (third, ...) of a larger one.
     """
-    coords = [np.linspace(-1.0, 1.0, n) for n in lowest.shape]
     strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
     terms = _trend_terms(lowest.shape)
@@ -261,28 +311,32 @@ def _trend(lowest: np.ndarray) -> np.ndarray:
     design = np.stack([np.prod([grids[axis] for axis in term], axis=0) if term else
                        np.ones(sample.size) for term in terms], axis=1)
     values = sample.ravel()
-    keep = np.ones(values.size, dtype=bool)
+    weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
     coeffs[0] = float(np.median(values))
     for _ in range(TREND_ROUNDS):
-        if keep.sum() < design.shape[1] * 4:
+        if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
-        coeffs = _least_squares(design[keep], values[keep])
+        coeffs = _least_squares(design * weights[:, None], values * weights)
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = centre - residual[residual < centre]
         spread = 1.4826 * float(np.median(below)) if below.size else 0.0
-        keep = residual <= centre + TREND_KEEP * spread
-    # evaluated term by term on the whole grid: no design matrix of the full size
-    fit = np.zeros(lowest.shape)
-    for c, term in zip(coeffs, terms, strict=True):
-        value = np.asarray(c, dtype=np.float64)
-        for axis in term:
-            shape = [1] * lowest.ndim
-            shape[axis] = -1
-            value = value * coords[axis].reshape(shape)
-        fit += value
-    return fit
+        # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
+        # first fit that objects pulled up) would leave the polynomial free everywhere else
+        cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
+        weights = _keep_weights(residual - cut, spread)
+    return Trend(tuple(terms), coeffs)
+
+
+def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
+    """Weights of the trend's cells by their ``excess`` over the cut: 1 up to one ``spread``
+    below it, 0 from one spread above, a smooth (cosine) step between -- a cell near the cut
+    does not flip the fit between neighbouring images."""
+    if not spread > 0:
+        return (excess <= 0).astype(np.float64)
+    u = np.clip((excess / spread + 1.0) / 2.0, 0.0, 1.0)
+    return 0.5 + 0.5 * np.cos(np.pi * u)
 
 
 def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
