@@ -68,10 +68,12 @@ MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
+MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
+MODE_SHIFTS = 8
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
-TREND_KEEP = 2.0  # ... within about this many spreads of the peak
+TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
@@ -130,7 +132,7 @@ def robust_background(
     """
     work = _as_float(image)
     model = estimate_noise(_crop(work))
-    trend = _fit_trend(work)
+    trend = _fit_trend(work, model)
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
@@ -195,18 +197,22 @@ def _estimate(
     depth = _minimum_depth(factor) * model.sd(envelope)
     ceiling = envelope + CEILING * depth + threshold * model.sd(envelope) * reduction
     lift = np.minimum(_lift(cells - envelope, background, window), ceiling - envelope)
-    result = envelope + lift
+    # under an object the dome rests on the background either side and rises into it; the
+    # background around it says how high it really is there
+    floor = envelope - _dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
+                                  background, window)
+    result = floor + lift
     np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
-    np.maximum(result, envelope, out=result)
+    np.maximum(result, floor, out=result)
     # never above the data's local maximum (the noise allowance above the smoothed data could
     # lift it there on a nearly noise-free image)
-    upper = ndi.maximum_filter(_block_max(work, factor), mode="nearest",
-                               size=tuple(2 * int(c) + 1 for c in cell_radius))
+    upper = _window_filter(ndi.maximum_filter, _block_max(work, factor),
+                           tuple(c - 0.5 for c in cell_radius))
     np.minimum(result, upper, out=result)
     # the trend may carry the envelope below the data: never under the local minimum (over
     # the radius, less the cell that interpolation reaches across)
-    reach = tuple(2 * max(0, int(c) - 1) + 1 for c in cell_radius)
-    np.maximum(result, ndi.minimum_filter(minima, size=reach, mode="nearest"), out=result)
+    lower = _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius))
+    np.maximum(result, lower, out=result)
     checkpoint()
     return _upsample(result.astype(work.dtype), factor, work.shape)
 
@@ -269,13 +275,18 @@ class Trend:
         return fit
 
 
-def _fit_trend(work: np.ndarray) -> Trend:
+def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     """The background's large-scale tilt, bending and vignetting, fitted once per image on
     a grid that does not depend on the radius (blocks of ``n // TREND_CELLS`` pixels per
-    axis), so that neighbouring radii share it."""
+    axis), so that neighbouring radii share it.
+
+    It is fitted to the block minima raised by their expected depth in the noise (deeper
+    where shot noise is larger: without it the trend would bend with the noise, not with the
+    background)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
+    lowest += _minimum_depth(factor) * model.sd(lowest)
     return _trend(lowest, _block_coordinates(factor, work.shape))
 
 
@@ -369,7 +380,10 @@ def _background_cells(
     residual: np.ndarray, sd: np.ndarray, threshold: float, grow: tuple[float, ...],
     warn_dense: bool = True,
 ) -> np.ndarray:
-    """Cells whose residual above the envelope is within the noise of its mode."""
+    """How much each cell is background (0-1): 1 where its residual above the envelope is
+    within ``threshold - 1`` spreads of the mode, 0 from ``threshold + 1`` spreads and within
+    ``grow`` of such a cell, a smooth (cosine) step between -- so that the lift does not
+    jump when a cell crosses the threshold between neighbouring radii or images."""
     score = residual / sd
     mode = _mode(score)
     below = mode - score[score < mode]
@@ -380,12 +394,14 @@ def _background_cells(
         warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
              "falls back towards the plain envelope (a rolling ball's) and may take object "
              "signal: use a larger radius or method='rolling_ball'", stacklevel=4)
+    step = np.clip(((score - mode) / spread - (threshold - 1.0)) / 2.0, 0.0, 1.0)
+    objectness = 0.5 - 0.5 * np.cos(np.pi * step)
     diagonal = float(np.sqrt(sum(n * n for n in objects.shape)))
     if objects.any() and min(grow) >= diagonal:  # reaches every cell: no footprint of grow**n
-        objects = np.ones_like(objects)
-    elif objects.any() and max(grow) >= 0.5:
-        objects = ndi.binary_dilation(objects, structure=_ellipse(grow))
-    return ~objects
+        objectness = np.ones_like(objectness)
+    elif objectness.any() and max(grow) >= 0.5:
+        objectness = ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
+    return 1.0 - objectness
 
 
 def _mode(score: np.ndarray) -> float:
@@ -400,7 +416,53 @@ def _mode(score: np.ndarray) -> float:
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
-    return float(0.5 * (edges[peak] + edges[peak + 1]))
+    return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
+                        MODE_BANDWIDTH * float(edges[1] - edges[0]))
+
+
+def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
+    """Mean shift from ``start`` (a Gaussian kernel of ``bandwidth``): the peak's position
+    no longer depends on where the histogram's bins happen to fall."""
+    near = values[np.abs(values - start) <= 4 * bandwidth]
+    centre = start
+    for _ in range(MODE_SHIFTS):
+        weights = np.exp(-0.5 * ((near - centre) / bandwidth) ** 2)
+        total = float(weights.sum())
+        if not total > 0:
+            break
+        centre = float(np.dot(weights, near) / total)
+    return centre
+
+
+def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.ndarray:
+    """``fn`` (a min or max filter) over a window reaching ``reach`` cells (a fraction
+    included) either side: the two whole-cell windows around it, blended by the fraction,
+    so that the bound moves continuously with the radius."""
+    reach = tuple(max(0.0, r) for r in reach)
+    inner = tuple(int(r) for r in reach)
+    fraction = max(reach) - int(max(reach))
+    result = fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
+    if fraction > 0:
+        outer = fn(values, size=tuple(2 * k + 3 for k in inner), mode="nearest")
+        result += fraction * (outer - result)
+    return result
+
+
+def _dome_rise(envelope: np.ndarray, background: np.ndarray, sigma: tuple[float, ...]
+               ) -> np.ndarray:
+    """How far the ``envelope`` (less the trend: no tilt to extrapolate) rises, on the object
+    cells, above its own windowed mean over the background cells around them (0 on
+    background cells; less where a window holds few background cells)."""
+    weights = background.astype(np.float64)
+    if not weights.any() or weights.all():
+        return np.zeros_like(envelope)
+    support = ndi.gaussian_filter(weights, sigma, mode="reflect")
+    level = ndi.gaussian_filter(envelope * weights, sigma, mode="reflect")
+    level /= np.maximum(support, 1e-12)
+    rise = np.clip(envelope - level, 0.0, None)
+    rise *= support / (support + PRIOR)
+    rise *= 1.0 - weights
+    return rise
 
 
 def _lift(
