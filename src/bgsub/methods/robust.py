@@ -15,8 +15,11 @@ where the envelope does not -- and removes that bias where it can be measured:
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
    linear in the intensity), on its central 512-pixel crop.
 3. **Envelope.** The block minima, smoothed over one cell, less a polynomial
-   trend (degree 4) fitted to their background cells (tilt and vignetting: no
-   tilt offset, and an envelope that follows a vignetted field), are opened by a
+   trend (degree 4) fitted to the background cells of block minima on a grid
+   that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
+   raised by their expected depth in the noise; smooth weights, at least
+   ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
+   same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
    radius from its apex, or bends more than the background does, whichever is
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
@@ -24,17 +27,23 @@ where the envelope does not -- and removes that bias where it can be measured:
    levels, the result does not depend on the intensity unit.
 4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
-   background) and more than ``grow`` pixels from any cell above it are
-   background; the mean of the block means above the envelope over them, in a
+   background, refined by mean shift) and more than ``grow`` pixels from any
+   cell above it are background (a smooth step of one spread either side of
+   the threshold, not a hard cut); the envelope's rise on the object cells
+   above its mean over the background cells around them (the dome resting on
+   the background either side of an object rises into it) is taken off, and
+   the mean of the block means above the envelope over the background, in a
    Gaussian window of ``smoothing`` x ``radius``, is added back. Where a window
    holds few background cells the lift falls back towards its image-wide value
    (``PRIOR``), and it never exceeds what white noise of the measured sd
    explains, so a dense field degrades to the plain envelope instead of rising
    into the objects; a :class:`bgsub.BackgroundWarning` says so.
 5. **Bound.** The result never rises above the smoothed block means plus
-   ``threshold`` of their noise, nor sinks below the envelope or the local
-   minimum within the radius; it is carried back to every pixel by linear
-   interpolation between block centres.
+   ``threshold`` of their noise or the local maximum, nor sinks below the
+   envelope (less that rise) or the local minimum within the radius (windows
+   blended between whole cells, so they move continuously with the radius); it
+   is carried back to every pixel by linear interpolation between block
+   centres.
 """
 
 from __future__ import annotations
