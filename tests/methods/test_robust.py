@@ -222,3 +222,51 @@ def test_no_shot_noise_on_negative_intensities():
     assert 0.8 < estimate_noise(bright).gain < 1.2
     assert estimate_noise(-bright).gain == 0.0
     assert estimate_noise(2000.0 - bright).gain == 0.0  # variance falls with the value
+
+
+def _dim_blobs(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dim field (10 photons per pixel of background, objects 2x brighter), r 6-9."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:160, 0:160]
+    background = 10.0 * (1.0 + 0.3 * xx / 160)
+    objects = np.zeros(background.shape)
+    for _ in range(20):
+        cy, cx, r = rng.uniform(0, 160), rng.uniform(0, 160), rng.uniform(6, 9)
+        objects = np.maximum(objects, 20.0 * (np.hypot(yy - cy, xx - cx) <= r))
+    image = rng.poisson(background + objects).astype(np.float64)
+    return image, background, objects
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_dim_objects_keep_their_light(seed):
+    """The dome rests on the background either side of an object and would rise into it by
+    about 2 noise sds x (object radius / radius)^2; that rise is taken off, so the objects
+    keep (within noise) their integrated intensity. Measured when written: 97.5 / 97.0 %
+    kept (94.2 / 93.7 % before the rise was taken off)."""
+    image, background, objects = _dim_blobs(seed)
+    estimate = robust_background(image, (24.0, 24.0))
+    mask = objects > 0
+    kept = float((image - estimate)[mask].sum() / objects[mask].sum())
+    assert 0.96 < kept < 1.04
+
+
+def test_the_error_moves_smoothly_with_the_radius():
+    """No discrete step (block size, window, histogram bin, threshold) makes the error jump
+    between radii 5 % apart. Measured when written: at most 7.5 % across 30-62 px."""
+    s = synthetic((256, 256), object_radius=(6, 10), seed=5)
+    radii = 30.0 * 1.05 ** np.arange(16)
+    errors = np.array([rmse(robust_background(s.image, (r, r)), s.background) for r in radii])
+    assert np.max(np.abs(np.diff(errors)) / errors[:-1]) < 0.25
+
+
+def test_a_smooth_field_added_does_not_change_the_noise_measured():
+    """The noise of a textured image plus a smooth field is the image's noise (measured when
+    written: 3.07 and 3.07 grey levels)."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    texture = ndi.gaussian_filter(rng.normal(0, 40, (256, 256)), 2.0)
+    image = np.rint(100 + texture + rng.normal(0, 3, (256, 256)))
+    field = 60.0 * np.exp(-((xx - 0.4) ** 2 + (yy - 0.6) ** 2) / 0.2)
+    plain = float(estimate_noise(image).sd(100.0))
+    shaded = float(estimate_noise(image + field).sd(100.0))
+    assert abs(shaded / plain - 1.0) < 0.05

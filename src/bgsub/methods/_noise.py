@@ -17,6 +17,8 @@ BINS = 16
 MIN_PER_BIN = 64
 EDGE_FACTOR = 2.0
 MAX_SAMPLES = 1 << 16
+CLIP = 3.0  # the robust spread clips deviations at this many MAD-based sds ...
+WINSORISED_SD = 0.9975  # ... which leaves this much of a Gaussian's sd
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
         spread = MAD_TO_SD * _mad(residual.ravel())
         return NoiseModel(0.0, spread**2, floor)
     gain, offset = _theil_sen(centres, variances)
-    constant = float(np.median(variances))
+    # pooled over every flat pixel, not a median over intensity bins: a smooth field added to
+    # the image reorders the bins (a textured image's bins differ) but not the pixels
+    constant = _spread(residual[flat]) ** 2
     predicted = gain * centres + offset
     # photon counts are not negative: on a negated (light-background) image a variance that
     # grows with the value grows where there is *less* light -- texture, not shot noise
@@ -159,6 +163,23 @@ def _mad(values: np.ndarray) -> float:
     return float(np.median(np.abs(values - np.median(values))))
 
 
+def _spread(values: np.ndarray) -> float:
+    """Robust standard deviation: the RMS of ``values`` about their median, each clipped at
+    ``CLIP`` MAD-based sds (consistent for Gaussian noise). Unlike the MAD alone it does not
+    jump in steps on quantised (integer) data."""
+    values = _subsample(np.asarray(values, dtype=np.float64).ravel())
+    if values.size == 0:
+        return 0.0
+    centre = float(np.median(values))
+    mad = MAD_TO_SD * _mad(values)
+    deviation = values - centre
+    limit = CLIP * mad if mad > 0 else float(np.max(np.abs(deviation)))
+    if not limit > 0:
+        return 0.0
+    clipped = np.clip(deviation, -limit, limit)
+    return float(np.sqrt(np.mean(clipped**2)) / WINSORISED_SD)
+
+
 def _floor(image: np.ndarray) -> float:
     """A tiny positive noise level relative to the image's range."""
     low, high = np.percentile(image, [1, 99])
@@ -173,7 +194,7 @@ def _binned_variance(level: np.ndarray, residual: np.ndarray) -> tuple[np.ndarra
     order = np.argsort(level, kind="stable")
     centres, variances = [], []
     for chunk in np.array_split(order, bins):
-        spread = MAD_TO_SD * _mad(residual[chunk])
+        spread = _spread(residual[chunk])
         if spread > 0:
             centres.append(float(np.median(level[chunk])))
             variances.append(spread**2)

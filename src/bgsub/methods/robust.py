@@ -15,8 +15,11 @@ where the envelope does not -- and removes that bias where it can be measured:
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
    linear in the intensity), on its central 512-pixel crop.
 3. **Envelope.** The block minima, smoothed over one cell, less a polynomial
-   trend (degree 4) fitted to their background cells (tilt and vignetting: no
-   tilt offset, and an envelope that follows a vignetted field), are opened by a
+   trend (degree 4) fitted to the background cells of block minima on a grid
+   that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
+   raised by their expected depth in the noise; smooth weights, at least
+   ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
+   same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
    radius from its apex, or bends more than the background does, whichever is
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
@@ -24,17 +27,23 @@ where the envelope does not -- and removes that bias where it can be measured:
    levels, the result does not depend on the intensity unit.
 4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
-   background) and more than ``grow`` pixels from any cell above it are
-   background; the mean of the block means above the envelope over them, in a
+   background, refined by mean shift) and more than ``grow`` pixels from any
+   cell above it are background (a smooth step of one spread either side of
+   the threshold, not a hard cut); the envelope's rise on the object cells
+   above its mean over the background cells around them (the dome resting on
+   the background either side of an object rises into it) is taken off, and
+   the mean of the block means above the envelope over the background, in a
    Gaussian window of ``smoothing`` x ``radius``, is added back. Where a window
    holds few background cells the lift falls back towards its image-wide value
    (``PRIOR``), and it never exceeds what white noise of the measured sd
    explains, so a dense field degrades to the plain envelope instead of rising
    into the objects; a :class:`bgsub.BackgroundWarning` says so.
 5. **Bound.** The result never rises above the smoothed block means plus
-   ``threshold`` of their noise, nor sinks below the envelope or the local
-   minimum within the radius; it is carried back to every pixel by linear
-   interpolation between block centres.
+   ``threshold`` of their noise or the local maximum, nor sinks below the
+   envelope (less that rise) or the local minimum within the radius (windows
+   blended between whole cells, so they move continuously with the radius); it
+   is carried back to every pixel by linear interpolation between block
+   centres.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,12 +77,16 @@ MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
+MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
+MODE_SHIFTS = 8
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
-TREND_KEEP = 2.0  # ... within this many spreads of the peak
+TREND_KEEP = 3.0  # ... within about this many spreads of the peak
+TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
+TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
 
 
 def robust_background(
@@ -127,7 +141,9 @@ def robust_background(
     """
     work = _as_float(image)
     model = estimate_noise(_crop(work))
-    options = dict(threshold=threshold, smoothing=smoothing, grow=grow)
+    trend = _fit_trend(work, model)
+    checkpoint()
+    options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
     if weight < BLEND[0]:
         result = _estimate(work, radius, low, model, **options)
@@ -162,6 +178,7 @@ def _estimate(
     threshold: float,
     smoothing: float,
     grow: float,
+    trend: Trend,
     warn_dense: bool = True,
 ) -> np.ndarray:
     """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype.
@@ -178,7 +195,7 @@ def _estimate(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale)
+    envelope, minima = _envelope(work, factor, cell_radius, scale, trend)
     checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
@@ -189,18 +206,22 @@ def _estimate(
     depth = _minimum_depth(factor) * model.sd(envelope)
     ceiling = envelope + CEILING * depth + threshold * model.sd(envelope) * reduction
     lift = np.minimum(_lift(cells - envelope, background, window), ceiling - envelope)
-    result = envelope + lift
+    # under an object the dome rests on the background either side and rises into it; the
+    # background around it says how high it really is there
+    floor = envelope - _dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
+                                  background, window)
+    result = floor + lift
     np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
-    np.maximum(result, envelope, out=result)
+    np.maximum(result, floor, out=result)
     # never above the data's local maximum (the noise allowance above the smoothed data could
     # lift it there on a nearly noise-free image)
-    upper = ndi.maximum_filter(_block_max(work, factor), mode="nearest",
-                               size=tuple(2 * int(c) + 1 for c in cell_radius))
+    upper = _window_filter(ndi.maximum_filter, _block_max(work, factor),
+                           tuple(c - 0.5 for c in cell_radius))
     np.minimum(result, upper, out=result)
     # the trend may carry the envelope below the data: never under the local minimum (over
     # the radius, less the cell that interpolation reaches across)
-    reach = tuple(2 * max(0, int(c) - 1) + 1 for c in cell_radius)
-    np.maximum(result, ndi.minimum_filter(minima, size=reach, mode="nearest"), out=result)
+    lower = _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius))
+    np.maximum(result, lower, out=result)
     checkpoint()
     return _upsample(result.astype(work.dtype), factor, work.shape)
 
@@ -214,14 +235,15 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float) -> tuple[np.ndarray, np.ndarray]:
+              scale: float, trend: Trend) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
-    the background), of the smoothed block minima of ``work``; and those minima."""
+    the background), of the smoothed block minima of ``work`` less the ``trend``; and those
+    minima."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    trend = _trend(lowest)
+    trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
     coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius))
@@ -240,18 +262,66 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.nd
     return np.asarray(result)
 
 
-def _trend(lowest: np.ndarray) -> np.ndarray:
-    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
-    ``SHORT_AXIS`` cells) fitted to the block minima ``TREND_ROUNDS`` times, each time
-    without the cells far above the previous fit: the background's large-scale tilt,
-    bending and vignetting.
+@dataclass(frozen=True)
+class Trend:
+    """A polynomial over the image's normalised pixel coordinates (-1 to 1 along each axis):
+    its monomials (each as the axes it multiplies) and their coefficients."""
 
-    The cells kept are those within ``TREND_KEEP`` spreads of the residual's background
-    peak (its lowest histogram peak, as in :func:`_mode`, and the spread below it), so
-    that objects covering most of the field do not pull the fit up. The fit sees every
-    cell of a grid up to ``TREND_SIDE`` a side, every second (third, ...) of a larger one.
+    terms: tuple[tuple[int, ...], ...]
+    coeffs: np.ndarray
+
+    def at(self, coords: list[np.ndarray]) -> np.ndarray:
+        """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
+        evaluated term by term: no design matrix of the grid's size."""
+        fit = np.zeros(tuple(c.size for c in coords))
+        for c, term in zip(self.coeffs, self.terms, strict=True):
+            value = np.asarray(c, dtype=np.float64)
+            for axis in term:
+                shape = [1] * len(coords)
+                shape[axis] = -1
+                value = value * coords[axis].reshape(shape)
+            fit += value
+        return fit
+
+
+def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
+    """The background's large-scale tilt, bending and vignetting, fitted once per image on
+    a grid that does not depend on the radius (blocks of ``n // TREND_CELLS`` pixels per
+    axis), so that neighbouring radii share it.
+
+    It is fitted to the block minima raised by their expected depth in the noise (deeper
+    where shot noise is larger: without it the trend would bend with the noise, not with the
+    background)."""
+    factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
+    minima = _block_min(work, factor).astype(np.float64, copy=False)
+    lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
+    lowest += _minimum_depth(factor) * model.sd(lowest)
+    return _trend(lowest, _block_coordinates(factor, work.shape))
+
+
+def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Per axis, the centres of the blocks (as :func:`_upsample` places them) in normalised
+    pixel coordinates (-1 at the first pixel, 1 at the last)."""
+    coords = []
+    for f, n in zip(factor, shape, strict=True):
+        m = -(-n // f)
+        centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+        coords.append(2.0 * centres / (n - 1) - 1.0 if n > 1 else np.zeros(1))
+    return coords
+
+
+def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
+    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
+    ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
+    ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
+    fit: the background's large-scale tilt, bending and vignetting.
+
+    The cells kept are those within about ``TREND_KEEP`` spreads of the residual's
+    background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
+    it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
+    fit up. The fit sees every cell of a grid up to ``TREND_SIDE`` a side, every second
+    (third, ...) of a larger one.
     """
-    coords = [np.linspace(-1.0, 1.0, n) for n in lowest.shape]
     strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
     terms = _trend_terms(lowest.shape)
@@ -261,28 +331,32 @@ def _trend(lowest: np.ndarray) -> np.ndarray:
     design = np.stack([np.prod([grids[axis] for axis in term], axis=0) if term else
                        np.ones(sample.size) for term in terms], axis=1)
     values = sample.ravel()
-    keep = np.ones(values.size, dtype=bool)
+    weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
     coeffs[0] = float(np.median(values))
     for _ in range(TREND_ROUNDS):
-        if keep.sum() < design.shape[1] * 4:
+        if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
-        coeffs = _least_squares(design[keep], values[keep])
+        coeffs = _least_squares(design * weights[:, None], values * weights)
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = centre - residual[residual < centre]
         spread = 1.4826 * float(np.median(below)) if below.size else 0.0
-        keep = residual <= centre + TREND_KEEP * spread
-    # evaluated term by term on the whole grid: no design matrix of the full size
-    fit = np.zeros(lowest.shape)
-    for c, term in zip(coeffs, terms, strict=True):
-        value = np.asarray(c, dtype=np.float64)
-        for axis in term:
-            shape = [1] * lowest.ndim
-            shape[axis] = -1
-            value = value * coords[axis].reshape(shape)
-        fit += value
-    return fit
+        # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
+        # first fit that objects pulled up) would leave the polynomial free everywhere else
+        cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
+        weights = _keep_weights(residual - cut, spread)
+    return Trend(tuple(terms), coeffs)
+
+
+def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
+    """Weights of the trend's cells by their ``excess`` over the cut: 1 up to one ``spread``
+    below it, 0 from one spread above, a smooth (cosine) step between -- a cell near the cut
+    does not flip the fit between neighbouring images."""
+    if not spread > 0:
+        return (excess <= 0).astype(np.float64)
+    u = np.clip((excess / spread + 1.0) / 2.0, 0.0, 1.0)
+    return 0.5 + 0.5 * np.cos(np.pi * u)
 
 
 def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -315,7 +389,10 @@ def _background_cells(
     residual: np.ndarray, sd: np.ndarray, threshold: float, grow: tuple[float, ...],
     warn_dense: bool = True,
 ) -> np.ndarray:
-    """Cells whose residual above the envelope is within the noise of its mode."""
+    """How much each cell is background (0-1): 1 where its residual above the envelope is
+    within ``threshold - 1`` spreads of the mode, 0 from ``threshold + 1`` spreads and within
+    ``grow`` of such a cell, a smooth (cosine) step between -- so that the lift does not
+    jump when a cell crosses the threshold between neighbouring radii or images."""
     score = residual / sd
     mode = _mode(score)
     below = mode - score[score < mode]
@@ -326,12 +403,14 @@ def _background_cells(
         warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
              "falls back towards the plain envelope (a rolling ball's) and may take object "
              "signal: use a larger radius or method='rolling_ball'", stacklevel=4)
+    step = np.clip(((score - mode) / spread - (threshold - 1.0)) / 2.0, 0.0, 1.0)
+    objectness = 0.5 - 0.5 * np.cos(np.pi * step)
     diagonal = float(np.sqrt(sum(n * n for n in objects.shape)))
     if objects.any() and min(grow) >= diagonal:  # reaches every cell: no footprint of grow**n
-        objects = np.ones_like(objects)
-    elif objects.any() and max(grow) >= 0.5:
-        objects = ndi.binary_dilation(objects, structure=_ellipse(grow))
-    return ~objects
+        objectness = np.ones_like(objectness)
+    elif objectness.any() and max(grow) >= 0.5:
+        objectness = ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
+    return 1.0 - objectness
 
 
 def _mode(score: np.ndarray) -> float:
@@ -346,7 +425,53 @@ def _mode(score: np.ndarray) -> float:
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
-    return float(0.5 * (edges[peak] + edges[peak + 1]))
+    return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
+                        MODE_BANDWIDTH * float(edges[1] - edges[0]))
+
+
+def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
+    """Mean shift from ``start`` (a Gaussian kernel of ``bandwidth``): the peak's position
+    no longer depends on where the histogram's bins happen to fall."""
+    near = values[np.abs(values - start) <= 4 * bandwidth]
+    centre = start
+    for _ in range(MODE_SHIFTS):
+        weights = np.exp(-0.5 * ((near - centre) / bandwidth) ** 2)
+        total = float(weights.sum())
+        if not total > 0:
+            break
+        centre = float(np.dot(weights, near) / total)
+    return centre
+
+
+def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.ndarray:
+    """``fn`` (a min or max filter) over a window reaching ``reach`` cells (a fraction
+    included) either side: the two whole-cell windows around it, blended by the fraction,
+    so that the bound moves continuously with the radius."""
+    reach = tuple(max(0.0, r) for r in reach)
+    inner = tuple(int(r) for r in reach)
+    fraction = max(reach) - int(max(reach))
+    result = fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
+    if fraction > 0:
+        outer = fn(values, size=tuple(2 * k + 3 for k in inner), mode="nearest")
+        result += fraction * (outer - result)
+    return result
+
+
+def _dome_rise(envelope: np.ndarray, background: np.ndarray, sigma: tuple[float, ...]
+               ) -> np.ndarray:
+    """How far the ``envelope`` (less the trend: no tilt to extrapolate) rises, on the object
+    cells, above its own windowed mean over the background cells around them (0 on
+    background cells; less where a window holds few background cells)."""
+    weights = background.astype(np.float64)
+    if not weights.any() or weights.all():
+        return np.zeros_like(envelope)
+    support = ndi.gaussian_filter(weights, sigma, mode="reflect")
+    level = ndi.gaussian_filter(envelope * weights, sigma, mode="reflect")
+    level /= np.maximum(support, 1e-12)
+    rise = np.clip(envelope - level, 0.0, None)
+    rise *= support / (support + PRIOR)
+    rise *= 1.0 - weights
+    return rise
 
 
 def _lift(
