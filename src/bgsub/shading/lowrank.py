@@ -81,29 +81,32 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     n, ny, nx = stack.shape
     if centres is None:
         centres = ((np.arange(ny) + 0.5) / ny, (np.arange(nx) + 0.5) / nx)
-    settings = _tuned(stack, {"terms": terms, "darkfield_terms": darkfield_terms,
-                              "iterations": iterations, "tolerance": tolerance,
-                              "centres": centres}, loss, smoothness)
+    settings, flat_without = _tuned(stack, {"terms": terms, "darkfield_terms": darkfield_terms,
+                                            "iterations": iterations, "tolerance": tolerance,
+                                            "centres": centres}, loss, smoothness)
     chosen = {"loss": settings["loss"], "smoothness": settings["smoothness"]}
-    flat, dark, baseline = _fit(stack, darkfield, **settings)
+    if flat_without is None:  # the fit without a dark-field, unless the choice made it already
+        flat_without = _fit(stack, False, **settings)[0]
     if not darkfield:
-        return FieldEstimate(flat, None, chosen)
+        return FieldEstimate(flat_without, None, chosen)
+    flat, dark, baseline = _fit(stack, True, **settings)
     variation = float(np.std(baseline)) / abs(float(np.mean(baseline)))
     if variation < _LEAST_VARIATION:
         _warn_no_darkfield(f"the tiles' baselines vary by {variation:.1%}: too little to tell a "
                            "dark-field from the flat-field")
-        return FieldEstimate(_fit(stack, False, **settings)[0], np.zeros((ny, nx)), chosen)
-    without, _, _ = _fit(stack, False, **settings)
-    verdict = _darkfield_implausible(stack, dark) or _darkfield_identifiable(stack, flat, without,
-                                                                             settings)
+        return FieldEstimate(flat_without, np.zeros((ny, nx)), chosen)
+    verdict = _darkfield_implausible(stack, dark) or _darkfield_identifiable(
+        stack, flat, flat_without, settings)
     if verdict is not None:
         _warn_no_darkfield(verdict)
-        return FieldEstimate(without, np.zeros((ny, nx)), chosen)
+        return FieldEstimate(flat_without, np.zeros((ny, nx)), chosen)
     return FieldEstimate(flat, dark, chosen)
 
 
-def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | None) -> dict:
-    """``settings`` with the loss and the smoothness chosen from the data where asked.
+def _tuned(stack: np.ndarray, settings: dict, loss: str,
+           smoothness: float | None) -> tuple[dict, np.ndarray | None]:
+    """``settings`` with the loss and the smoothness chosen from the data where asked, and
+    the flat-field fitted to all tiles with them (without a dark-field), if one was.
 
     Both choices rest on fits to alternate halves of the tiles (without a dark-field,
     which the choice is about no more than the specimen is). Every tile shares the
@@ -118,23 +121,24 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
     losses = LOSSES[1:] if loss == "auto" else (loss,)
     penalties = SMOOTHNESS_GRID if smoothness is None else (smoothness,)
     if len(stack) < 2 * _FEWEST_PER_HALF or len(losses) == len(penalties) == 1:
-        return {**settings, "loss": losses[0], "smoothness": penalties[0]}
+        return {**settings, "loss": losses[0], "smoothness": penalties[0]}, None
     splits = {name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]})
               for name in losses}
     chosen = min(losses, key=lambda name: _mean_square(splits[name]))
     settings = {**settings, "loss": chosen}
     if len(penalties) == 1:
-        return {**settings, "smoothness": penalties[0]}
-    least = _unit_mean(_fit(stack, False, **settings, smoothness=penalties[0])[0])
-    least_split = splits[chosen]
+        return {**settings, "smoothness": penalties[0]}, None
+    fits = {penalties[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
+    least, least_split = _unit_mean(fits[penalties[0]]), splits[chosen]
     risks = {penalties[0]: _mean_square(least_split)}
     for penalty in penalties[1:]:
         here = {**settings, "smoothness": penalty}
-        fitted = _unit_mean(_fit(stack, False, **here)[0])
+        fits[penalty] = _fit(stack, False, **here)[0]
         split = _split_error(stack, here)
-        risks[penalty] = (_mean_square(fitted - least) - _mean_square(split - least_split)
-                          + _mean_square(split))
-    return {**settings, "smoothness": min(risks, key=risks.get)}
+        risks[penalty] = (_mean_square(_unit_mean(fits[penalty]) - least)
+                          - _mean_square(split - least_split) + _mean_square(split))
+    best = min(risks, key=risks.get)
+    return {**settings, "smoothness": best}, fits[best]
 
 
 def _split_error(stack: np.ndarray, settings: dict) -> np.ndarray:
