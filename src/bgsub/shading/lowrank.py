@@ -108,8 +108,8 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str,
     """``settings`` with the loss and the smoothness chosen from the data where asked, and
     the flat-field fitted to all tiles with them (without a dark-field), if one was.
 
-    Both choices rest on fits to alternate halves of the tiles (without a dark-field,
-    which the choice is about no more than the specimen is). Every tile shares the
+    Both choices rest on fits to alternate halves of the tiles, without a dark-field
+    (what they adapt to is the specimen, not the dark-field). Every tile shares the
     shading, so the halves differ only through their content and noise: half their
     difference, ``d``, is a draw of the full fit's own error. The loss is the one
     whose halves agree better. For the penalty ``s``, the full fit's expected
