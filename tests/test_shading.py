@@ -74,20 +74,66 @@ def test_dark_field_of_evenly_bright_tiles_is_refused_with_a_warning():
     assert not profile.darkfield.any()
 
 
-def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
-    # brightfield-like tiles: bright glass minus absorbing tissue that covers every tile,
-    # so the tiles' brightness varies through their content, not a baseline: the
-    # dark-field cannot be told from flat x content, and the fit without it is returned
+def _tissue(dark: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Brightfield-like tiles: bright glass minus absorbing tissue that covers every tile."""
     from scipy import ndimage
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     tissue = ndimage.gaussian_filter(rng.random((TILES, SIZE, SIZE)), (0, 3, 3))
     scene = 1000.0 - 700.0 * (tissue - tissue.min()) / np.ptp(tissue)
-    dense = rng.poisson(scene * _vignetting() + 100).astype(np.uint16)
-    with pytest.warns(bgsub.BackgroundWarning, match=r"content \(dense\?\).*dark frame"):
+    return rng.poisson(scene * _vignetting() + dark).astype(np.uint16)
+
+
+def _rmse(profile: ShadingProfile) -> float:
+    return float(np.sqrt(np.mean((profile.flatfield - _vignetting()) ** 2)))
+
+
+def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
+    # the tiles' brightness varies through their content, not a baseline, so the
+    # dark-field cannot be told from flat x content, and the fit without it is returned
+    # (the reason named: the baselines that vary too little, or the content that hides it)
+    dense = _tissue(dark=100.0)
+    with pytest.warns(bgsub.BackgroundWarning,
+                      match=r"(content \(dense\?\)|too little to tell).*dark frame"):
         profile = bgsub.estimate_shading(dense, darkfield=True)
     assert not profile.darkfield.any()
     assert_array_equal(profile.flatfield, bgsub.estimate_shading(dense).flatfield)
+
+
+@pytest.mark.parametrize("kind, steadier", [("tissue", "absolute"), ("spots", "biweight")])
+def test_auto_loss_is_the_one_closer_to_the_field(tiles, kind, steadier):
+    # dense bright-field tissue with a broad spread of values: the absolute loss (a
+    # median) is closer; sparse spots on bare background: the biweight. "auto" takes the
+    # one whose fits on halves of the tiles agree better, which is the closer one here
+    stack = _tissue() if kind == "tissue" else tiles
+    auto = bgsub.estimate_shading(stack)
+    (chosen,) = auto.options["chosen"]
+    assert chosen["loss"] == steadier
+    other = {"absolute": "biweight", "biweight": "absolute"}[steadier]
+    assert _rmse(auto) < _rmse(bgsub.estimate_shading(stack, loss=other))
+    # the choice recorded in the profile reproduces the profile
+    assert_array_equal(auto.flatfield, bgsub.estimate_shading(stack, **chosen).flatfield)
+
+
+def test_auto_smoothness_smooths_more_where_the_content_dominates(tiles, profile):
+    # 16 tiles of large blobs: the specimen, not the field, shapes a lightly smoothed fit,
+    # so a stronger penalty is chosen and lands closer; many tiles of sparse spots: the least
+    from scipy import ndimage
+
+    rng = np.random.default_rng(2)
+    blobs = ndimage.gaussian_filter(rng.standard_normal((16, SIZE, SIZE)), (0, 6, 6))
+    scene = np.clip(300.0 + 100.0 * (blobs - blobs.mean()) / blobs.std(), 10.0, None)
+    stack = rng.poisson(scene * _vignetting()).astype(np.uint16)
+    auto = bgsub.estimate_shading(stack)
+    assert auto.options["chosen"][0]["smoothness"] > 1e-6
+    assert _rmse(auto) < _rmse(bgsub.estimate_shading(stack, smoothness=1e-6))
+    assert profile.options["chosen"][0]["smoothness"] == 1e-6
+
+
+def test_unknown_loss_is_a_one_line_error(tiles):
+    with pytest.raises(ValueError, match="loss='l2' is not accepted; use one of") as error:
+        bgsub.estimate_shading(tiles, loss="l2")
+    assert "\n" not in str(error.value)
 
 
 def test_dark_field_that_moves_the_flat_field_within_its_noise_is_dropped(tiles, profile):

@@ -24,10 +24,14 @@ class FieldEstimate:
         (y, x) multiplicative field, any positive scale (the API normalises it to mean 1).
     darkfield : ndarray, optional
         (y, x) additive field, in the stack's intensity units; None when not estimated.
+    chosen : dict
+        Settings the method chose from the data (e.g. a loss, a smoothness), for the
+        profile's provenance; empty when it chose none.
     """
 
     flatfield: np.ndarray
     darkfield: np.ndarray | None = None
+    chosen: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

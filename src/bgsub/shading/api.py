@@ -84,11 +84,12 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
     rows = np.arange(tiles.count) if baseline else fit_rows
     binned = tiles.binned(rows, grid)
     fit_stack = binned[np.searchsorted(rows, fit_rows)] if baseline else binned
-    flats, darks, baselines = [], [], []
+    flats, darks, baselines, chosen = [], [], [], []
     for channel in range(tiles.channels):
         stack = np.ascontiguousarray(fit_stack[:, channel])
         fields = shading.estimate(stack, darkfield, centres=grid.centres, **resolved)
         flat = _normalised_flat(fields.flatfield, shading.name)
+        chosen.append(fields.chosen)
         dark = np.zeros_like(flat) if fields.darkfield is None else fields.darkfield
         if baseline:
             baselines.append(_baselines(binned[:, channel], flat, dark))
@@ -102,6 +103,8 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
         base = np.stack(baselines, axis=1) if tiles.channel_axis else baselines[0]
     settings = {**resolved, "working_size": working_size, "tiles": tiles.count,
                 "tiles_fitted": len(fit_rows)}
+    if any(chosen):  # what the method chose from the data, per channel
+        settings["chosen"] = chosen
     return ShadingProfile(flatfield.astype(np.float32), darkfield_.astype(np.float32), base,
                           shading.name, settings, bool(darkfield))
 

@@ -11,6 +11,18 @@ squares with a Cauchy weight (a smooth relative of the reweighted L1 the paper
 uses): pixels far from the low-rank model, in units of the residuals' robust
 spread, stop pulling on the fields.
 
+Which robust loss fits best depends on the specimen: where it leaves gaps of bare
+background (fluorescence, sparse or half-covered tiles) Tukey's biweight fits that
+background alone; where it covers every tile with a broad spread of values (dense
+bright-field tissue) the biweight's narrow window wanders between modes and the
+absolute (L1) loss, a median, is steadier. ``loss="auto"`` fits both on two halves
+of the tiles and keeps the one whose halves agree better: with the same shading in
+every tile, their disagreement is the estimate's own variance. The same split chooses
+the roughness penalty (``smoothness=None``): the penalty with the least estimated
+error, its variance from the halves and its bias from how far it moves the
+least-smoothed fit (a risk estimate, as in Stein's unbiased risk estimate, with the
+split halves standing in for the noise's covariance).
+
 ``D`` is only defined up to a multiple of ``F`` (``b_i F + D`` equals
 ``(b_i - a) F + (D + a F)``); of that family the dark-field returned is the one
 with no component along ``F``'s shape, which is the camera offset itself when
@@ -43,12 +55,22 @@ _SIGNIFICANCE = 3.0
 # a dark-field above more than this fraction of the values (beyond their noise) is refused
 _MOST_BELOW_DARK = 0.002
 _FEWEST_PER_HALF = 4  # fewer tiles: no split-half check
+LOSSES = ("auto", "biweight", "absolute")
+# the roughness penalties ``smoothness=None`` chooses from (the first is the least smoothed)
+SMOOTHNESS_GRID = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
+_ABSOLUTE_FLOOR = 0.05  # the L1 weights 1/|r| are capped at 1/(this x the noise's spread)
 
 
 def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 3,
-             smoothness: float = 1e-6, iterations: int = 30, tolerance: float = 1e-5,
+             smoothness: float | None = None, iterations: int = 30, tolerance: float = 1e-5,
+             loss: str = "auto",
              centres: tuple[np.ndarray, np.ndarray] | None = None) -> FieldEstimate:
     """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting.
+
+    ``loss`` is ``"biweight"``, ``"absolute"`` or ``"auto"`` (the one of the two
+    whose fits on alternate halves of the tiles agree better); ``smoothness`` None
+    is chosen from :data:`SMOOTHNESS_GRID` by the least estimated error (see
+    :func:`_tuned`). What was chosen is returned in ``FieldEstimate.chosen``.
 
     With ``darkfield``, the dark-field is kept only where the data can tell it from
     the flat-field and it lies below the data (see :func:`_darkfield_identifiable`,
@@ -59,23 +81,74 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     n, ny, nx = stack.shape
     if centres is None:
         centres = ((np.arange(ny) + 0.5) / ny, (np.arange(nx) + 0.5) / nx)
-    settings = {"terms": terms, "darkfield_terms": darkfield_terms, "smoothness": smoothness,
-                "iterations": iterations, "tolerance": tolerance, "centres": centres}
-    flat, dark, baseline = _fit(stack, darkfield, **settings)
+    settings, flat_without = _tuned(stack, {"terms": terms, "darkfield_terms": darkfield_terms,
+                                            "iterations": iterations, "tolerance": tolerance,
+                                            "centres": centres}, loss, smoothness)
+    chosen = {"loss": settings["loss"], "smoothness": settings["smoothness"]}
+    if flat_without is None:  # the fit without a dark-field, unless the choice made it already
+        flat_without = _fit(stack, False, **settings)[0]
     if not darkfield:
-        return FieldEstimate(flat, None)
+        return FieldEstimate(flat_without, None, chosen)
+    flat, dark, baseline = _fit(stack, True, **settings)
     variation = float(np.std(baseline)) / abs(float(np.mean(baseline)))
     if variation < _LEAST_VARIATION:
         _warn_no_darkfield(f"the tiles' baselines vary by {variation:.1%}: too little to tell a "
                            "dark-field from the flat-field")
-        return FieldEstimate(_fit(stack, False, **settings)[0], np.zeros((ny, nx)))
-    without, _, _ = _fit(stack, False, **settings)
-    verdict = _darkfield_implausible(stack, dark) or _darkfield_identifiable(stack, flat, without,
-                                                                             settings)
+        return FieldEstimate(flat_without, np.zeros((ny, nx)), chosen)
+    verdict = _darkfield_implausible(stack, dark) or _darkfield_identifiable(
+        stack, flat, flat_without, settings)
     if verdict is not None:
         _warn_no_darkfield(verdict)
-        return FieldEstimate(without, np.zeros((ny, nx)))
-    return FieldEstimate(flat, dark)
+        return FieldEstimate(flat_without, np.zeros((ny, nx)), chosen)
+    return FieldEstimate(flat, dark, chosen)
+
+
+def _tuned(stack: np.ndarray, settings: dict, loss: str,
+           smoothness: float | None) -> tuple[dict, np.ndarray | None]:
+    """``settings`` with the loss and the smoothness chosen from the data where asked, and
+    the flat-field fitted to all tiles with them (without a dark-field), if one was.
+
+    Both choices rest on fits to alternate halves of the tiles, without a dark-field
+    (what they adapt to is the specimen, not the dark-field). Every tile shares the
+    shading, so the halves differ only through their content and noise: half their
+    difference, ``d``, is a draw of the full fit's own error. The loss is the one
+    whose halves agree better. For the penalty ``s``, the full fit's expected
+    squared error is estimated as ``|F_s - F_0|^2 - |d_s - d_0|^2 + |d_s|^2``
+    (``F_0``, ``d_0``: the least-smoothed fit and its split): the bias it adds to
+    the least-smoothed fit, less the part of that change which is only variance, plus
+    its variance. Too few tiles to split: the biweight and the least penalty.
+    """
+    losses = LOSSES[1:] if loss == "auto" else (loss,)
+    penalties = SMOOTHNESS_GRID if smoothness is None else (smoothness,)
+    if len(stack) < 2 * _FEWEST_PER_HALF or len(losses) == len(penalties) == 1:
+        return {**settings, "loss": losses[0], "smoothness": penalties[0]}, None
+    splits = {name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]})
+              for name in losses}
+    chosen = min(losses, key=lambda name: _mean_square(splits[name]))
+    settings = {**settings, "loss": chosen}
+    if len(penalties) == 1:
+        return {**settings, "smoothness": penalties[0]}, None
+    fits = {penalties[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
+    least, least_split = _unit_mean(fits[penalties[0]]), splits[chosen]
+    risks = {penalties[0]: _mean_square(least_split)}
+    for penalty in penalties[1:]:
+        here = {**settings, "smoothness": penalty}
+        fits[penalty] = _fit(stack, False, **here)[0]
+        split = _split_error(stack, here)
+        risks[penalty] = (_mean_square(_unit_mean(fits[penalty]) - least)
+                          - _mean_square(split - least_split) + _mean_square(split))
+    best = min(risks, key=risks.get)
+    return {**settings, "smoothness": best}, fits[best]
+
+
+def _split_error(stack: np.ndarray, settings: dict) -> np.ndarray:
+    """Half the difference of the flat-fields fitted on alternate halves of the tiles."""
+    halves = [_unit_mean(_fit(stack[start::2], False, **settings)[0]) for start in (0, 1)]
+    return (halves[0] - halves[1]) / 2.0
+
+
+def _mean_square(values: np.ndarray) -> float:
+    return float(np.mean(np.square(values)))
 
 
 def _warn_no_darkfield(reason: str) -> None:
@@ -126,7 +199,7 @@ def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.nda
 
 
 def _fit(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int,
-         smoothness: float, iterations: int, tolerance: float,
+         smoothness: float, iterations: int, tolerance: float, loss: str,
          centres: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None,
                                                             np.ndarray]:
     """The IRLS fit: flat-field (y, x), dark-field (y, x; None without), baselines (n,)."""
@@ -146,7 +219,7 @@ def _fit(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int
         # object counts as much in a dim corner as in the bright centre
         residual = (data - baseline[:, None] * flat - dark) / flat
         spread = _one_sided_spread(residual.ravel()[::_STRIDE])
-        _weigh(residual, spread, redescending=step >= _CAUCHY_STEPS, out=weights)
+        _weigh(residual, spread, loss if step >= _CAUCHY_STEPS else "cauchy", out=weights)
         previous = flat
         flat, dark = _fit_fields(data, weights, baseline, (ny, nx), basis, dark_basis,
                                  smoothness, darkfield)
@@ -167,23 +240,37 @@ def _rms(values: np.ndarray) -> float:
 
 
 def _fit_fields(data, weights, baseline, shape, basis, dark_basis, smoothness, darkfield):
-    w_bb = (weights.T @ baseline**2).reshape(shape)
-    r_b = ((weights * data).T @ baseline).reshape(shape)
+    weighted = weights * data
+    w_bb = _over_tiles(weights, baseline**2).reshape(shape)
+    r_b = _over_tiles(weighted, baseline).reshape(shape)
     if not darkfield:
         (flat,) = fit_smooth([[w_bb]], [r_b], [basis], smoothness)
         return flat.ravel(), np.zeros(data.shape[1])
-    w_b = (weights.T @ baseline).reshape(shape)
+    w_b = _over_tiles(weights, baseline).reshape(shape)
     w_1 = weights.sum(axis=0).reshape(shape)
-    r_1 = (weights * data).sum(axis=0).reshape(shape)
+    r_1 = weighted.sum(axis=0).reshape(shape)
     flat, dark = fit_smooth([[w_bb, w_b], [w_b, w_1]], [r_b, r_1], [basis, dark_basis],
                             smoothness)
     return flat.ravel(), dark.ravel()
 
 
-def _weigh(residual: np.ndarray, spread: float, redescending: bool, out: np.ndarray) -> None:
-    """IRLS weights: Cauchy first (converges from a rough start), then Tukey's biweight,
-    which gives the specimen no weight at all once the fit is close."""
-    if redescending:
+def _over_tiles(values: np.ndarray, per_tile: np.ndarray) -> np.ndarray:
+    """sum_i per_tile[i] values[i, :]; einsum's own loop, not a threaded BLAS call, which on
+    a loaded machine costs 100x more than the arithmetic for these (tiles, bins) products."""
+    return np.einsum("ij,i->j", values, per_tile)
+
+
+def _weigh(residual: np.ndarray, spread: float, loss: str, out: np.ndarray) -> None:
+    """IRLS weights (``residual`` is overwritten): ``"cauchy"`` for the first steps
+    (converges from a rough start), then Tukey's ``"biweight"``, which gives the
+    specimen no weight at all once the fit is close, or the ``"absolute"`` loss
+    (weights 1/|r|: a median fit)."""
+    if loss == "absolute":
+        np.abs(residual, out=residual)
+        np.maximum(residual, _ABSOLUTE_FLOOR * spread, out=residual)
+        np.divide(1.0, residual, out=out)
+        return
+    if loss == "biweight":
         np.divide(residual, _TUKEY * spread, out=residual)
         np.square(residual, out=residual)
         np.subtract(1.0, residual, out=residual)
@@ -209,8 +296,8 @@ def _one_sided_spread(residual: np.ndarray) -> float:
 
 
 def _fit_baseline(data, weights, flat, dark):
-    numerator = (weights * (data - dark)) @ flat
-    denominator = weights @ flat**2
+    numerator = np.einsum("ij,j->i", weights * (data - dark), flat)
+    denominator = np.einsum("ij,j->i", weights, flat**2)
     return numerator / np.maximum(denominator, np.finfo(float).tiny)
 
 
@@ -237,12 +324,16 @@ register_shading(ShadingMethod(
                   minimum=1, exclusive=False, allow_none=False),
         Parameter("darkfield_terms", 3, "cosine terms per axis of the dark-field",
                   minimum=1, exclusive=False, allow_none=False),
-        Parameter("smoothness", 1e-6, "roughness penalty of the fields",
-                  minimum=0, exclusive=False, allow_none=False),
+        Parameter("smoothness", None, "roughness penalty of the fields; None: chosen from "
+                  "1e-6 to 0.1 by the least error estimated from halves of the tiles",
+                  minimum=0, exclusive=False),
         Parameter("iterations", 30, "most reweighting iterations",
                   minimum=1, exclusive=False, allow_none=False),
         Parameter("tolerance", 1e-5, "stop when the flat-field changes less than this",
                   minimum=0, allow_none=False),
+        Parameter("loss", "auto", "robust loss: 'biweight' (specimen with gaps of background), "
+                  "'absolute' (a median: dense, broad specimen) or 'auto' (the one whose fits "
+                  "on halves of the tiles agree better)", choices=LOSSES, allow_none=False),
     ),
     darkfield=True,
     reference="Peng et al., Nat. Commun. 8, 14836 (2017) (BaSiC)",
