@@ -655,6 +655,27 @@ def test_opening_uses_coarse_to_fine_with_same_values(dtype, monkeypatch):
                  dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("radius", "limit"), [(40.0, 30.0), (195.5, None)])
+def test_opening_erosion_coarse_to_fine_same_values(dtype, radius, limit, monkeypatch):
+    """Wide balls: the opening's erosion half also takes the coarse-to-fine driver, with
+    the values of the two sweeps (and of the reference where it is affordable)."""
+    if limit is not None:
+        monkeypatch.setattr(ball, "_OPENING_EROSION_C2F_MIN_RADIUS", limit)
+    assert ball._erosion_coarse_to_fine(2, (radius, radius))
+    shape = (64, 180) if limit is not None else (24, 420)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    rng = np.random.default_rng(31)
+    x = (0.6 * xx + 0.3 * yy + rng.normal(0, 3, shape)).astype(dtype)
+    got = ball_opening(x, radius)
+    two = ball._morph(ball._morph(x, radius, None, 1.0, out_dtype=np.float64), radius, None,
+                      -1.0, out_dtype=dtype)
+    np.testing.assert_array_equal(got, two)
+    if limit is not None:
+        assert_close(got, ref_dilation(ref_erosion(x, (radius,) * 2, radius), (radius,) * 2,
+                                       radius), dtype)
+
+
 @pytest.mark.parametrize("bounds", [1])
 @pytest.mark.parametrize(("shape", "blocks"), [((37, 90), (1, 3)), ((7, 13, 40), (2, 5))])
 def test_coarse_to_fine_small_row_blocks(shape, blocks, bounds, monkeypatch):

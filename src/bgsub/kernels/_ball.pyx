@@ -319,32 +319,12 @@ cdef extern from *:
     typedef int64_t ball_v4l __attribute__((vector_size(32)));
     #define BALL_INLINE static inline __attribute__((always_inline))
 
-    BALL_INLINE ball_v4d ball_ld(const double* p)
-    {
-        ball_v4d v;
-        memcpy(&v, p, sizeof v);
-        return v;
-    }
-
-    BALL_INLINE ball_v4d ball_ld_dst(const void* dst, int64_t i, int f32)
-    {
-        if (f32) {
-            ball_v4f v;
-            memcpy(&v, (const float*)dst + i, sizeof v);
-            return __builtin_convertvector(v, ball_v4d);
-        }
-        return ball_ld((const double*)dst + i);
-    }
-
-    BALL_INLINE void ball_st_dst(void* dst, int64_t i, ball_v4d v, int f32)
-    {
-        if (f32) {
-            ball_v4f f = __builtin_convertvector(v, ball_v4f);
-            memcpy((float*)dst + i, &f, sizeof f);
-        } else {
-            memcpy((double*)dst + i, &v, sizeof v);
-        }
-    }
+    /* Macros, not functions: clang refuses a 32-byte vector passed by value between a
+       function compiled for AVX (a target_clones version) and one that is not. */
+    #define ball_ld(p) __extension__ ({ ball_v4d ball_v_; memcpy(&ball_v_, (p), sizeof ball_v_); ball_v_; })
+    #define ball_ld_dst(dst, i, f32) __extension__ ({ ball_v4d ball_r_; if (f32) { ball_v4f ball_f_; memcpy(&ball_f_, (const float*)(dst) + (i), sizeof ball_f_); ball_r_ = __builtin_convertvector(ball_f_, ball_v4d); } else { memcpy(&ball_r_, (const double*)(dst) + (i), sizeof ball_r_); } ball_r_; })
+    #define ball_st_dst(dst, i, v, f32) do { ball_v4d ball_s_ = (v); if (f32) { ball_v4f ball_g_ = __builtin_convertvector(ball_s_, ball_v4f); memcpy((float*)(dst) + (i), &ball_g_, sizeof ball_g_); } else { memcpy((double*)(dst) + (i), &ball_s_, sizeof ball_s_); } } while (0)
+    #define ball_sel(m, a, b) ((ball_v4d)(((m) & (ball_v4l)(a)) | (~(m) & (ball_v4l)(b))))
 
     BALL_INLINE double ball_get(const void* dst, int64_t i, int f32)
     {
@@ -355,11 +335,6 @@ cdef extern from *:
     {
         if (f32) ((float*)dst)[i] = (float)v;
         else ((double*)dst)[i] = v;
-    }
-
-    BALL_INLINE ball_v4d ball_sel(ball_v4l m, ball_v4d a, ball_v4d b)
-    {
-        return (ball_v4d)((m & (ball_v4l)a) | (~m & (ball_v4l)b));
     }
 
     /* The smallest float32 >= v. */
