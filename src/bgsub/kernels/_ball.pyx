@@ -65,6 +65,32 @@ cdef extern from *:
     }
 
     #ifdef BALL_X86
+    /* One block of 16 output pixels held in vector registers: a = min(c + t[0..15], a). The
+       gathers below (all candidates, or only those of live segments) share it. */
+    #define BALL_ACC_AVX2_INIT __m256d a0 = _mm256_set1_pd(INFINITY), a1 = a0, a2 = a0, a3 = a0
+    #define BALL_ACC_AVX2_ADD(c, tp) do {                                                 \
+            __m256d v_ = _mm256_set1_pd(c);                                               \
+            const double* t_ = (tp);                                                      \
+            a0 = _mm256_min_pd(_mm256_add_pd(v_, _mm256_loadu_pd(t_)), a0);               \
+            a1 = _mm256_min_pd(_mm256_add_pd(v_, _mm256_loadu_pd(t_ + 4)), a1);           \
+            a2 = _mm256_min_pd(_mm256_add_pd(v_, _mm256_loadu_pd(t_ + 8)), a2);           \
+            a3 = _mm256_min_pd(_mm256_add_pd(v_, _mm256_loadu_pd(t_ + 12)), a3);          \
+        } while (0)
+    #define BALL_ACC_AVX2_STORE(p) do {                                                   \
+            _mm256_storeu_pd((p), a0); _mm256_storeu_pd((p) + 4, a1);                     \
+            _mm256_storeu_pd((p) + 8, a2); _mm256_storeu_pd((p) + 12, a3);                \
+        } while (0)
+    #define BALL_ACC_AVX512_INIT __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0
+    #define BALL_ACC_AVX512_ADD(c, tp) do {                                               \
+            __m512d v_ = _mm512_set1_pd(c);                                               \
+            const double* t_ = (tp);                                                      \
+            a0 = _mm512_min_pd(_mm512_add_pd(v_, _mm512_loadu_pd(t_)), a0);               \
+            a1 = _mm512_min_pd(_mm512_add_pd(v_, _mm512_loadu_pd(t_ + 8)), a1);           \
+        } while (0)
+    #define BALL_ACC_AVX512_STORE(p) do {                                                 \
+            _mm512_storeu_pd((p), a0); _mm512_storeu_pd((p) + 8, a1);                     \
+        } while (0)
+
     __attribute__((target("avx2")))
     static void ball_gather_rows_avx2(
         const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
@@ -75,19 +101,9 @@ cdef extern from *:
             int64_t lo = x0 - w > 0 ? x0 - w : 0;
             int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
             const double* tab = ctab + x0;
-            __m256d a0 = _mm256_set1_pd(INFINITY), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t j = first[lo]; j < first[hi]; j++) {
-                __m256d v = _mm256_set1_pd(cval[j]);
-                const double* t = tab - cpos[j];
-                a0 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t)), a0);
-                a1 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 4)), a1);
-                a2 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 8)), a2);
-                a3 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 12)), a3);
-            }
-            _mm256_storeu_pd(res + x0, a0);
-            _mm256_storeu_pd(res + x0 + 4, a1);
-            _mm256_storeu_pd(res + x0 + 8, a2);
-            _mm256_storeu_pd(res + x0 + 12, a3);
+            BALL_ACC_AVX2_INIT;
+            for (int64_t j = first[lo]; j < first[hi]; j++) BALL_ACC_AVX2_ADD(cval[j], tab - cpos[j]);
+            BALL_ACC_AVX2_STORE(res + x0);
         }
     }
 
@@ -101,15 +117,9 @@ cdef extern from *:
             int64_t lo = x0 - w > 0 ? x0 - w : 0;
             int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
             const double* tab = ctab + x0;
-            __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0;
-            for (int64_t j = first[lo]; j < first[hi]; j++) {
-                __m512d v = _mm512_set1_pd(cval[j]);
-                const double* t = tab - cpos[j];
-                a0 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t)), a0);
-                a1 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t + 8)), a1);
-            }
-            _mm512_storeu_pd(res + x0, a0);
-            _mm512_storeu_pd(res + x0 + 8, a1);
+            BALL_ACC_AVX512_INIT;
+            for (int64_t j = first[lo]; j < first[hi]; j++) BALL_ACC_AVX512_ADD(cval[j], tab - cpos[j]);
+            BALL_ACC_AVX512_STORE(res + x0);
         }
     }
 
@@ -614,19 +624,9 @@ cdef extern from *:
         const double* segmin, const double* thr, double* res)
     {
         BALL_FILTER_LOOP(
-            __m256d a0 = _mm256_set1_pd(INFINITY), a1 = a0, a2 = a0, a3 = a0;
-            BALL_FILTER_SEGMENTS(
-                __m256d v = _mm256_set1_pd(cval[j]);
-                const double* t = tab - cpos[j];
-                a0 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t)), a0);
-                a1 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 4)), a1);
-                a2 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 8)), a2);
-                a3 = _mm256_min_pd(_mm256_add_pd(v, _mm256_loadu_pd(t + 12)), a3);
-            )
-            _mm256_storeu_pd(res + x0, a0);
-            _mm256_storeu_pd(res + x0 + 4, a1);
-            _mm256_storeu_pd(res + x0 + 8, a2);
-            _mm256_storeu_pd(res + x0 + 12, a3);
+            BALL_ACC_AVX2_INIT;
+            BALL_FILTER_SEGMENTS(BALL_ACC_AVX2_ADD(cval[j], tab - cpos[j]);)
+            BALL_ACC_AVX2_STORE(res + x0);
         )
     }
 
@@ -637,15 +637,9 @@ cdef extern from *:
         const double* segmin, const double* thr, double* res)
     {
         BALL_FILTER_LOOP(
-            __m512d a0 = _mm512_set1_pd(INFINITY), a1 = a0;
-            BALL_FILTER_SEGMENTS(
-                __m512d v = _mm512_set1_pd(cval[j]);
-                const double* t = tab - cpos[j];
-                a0 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t)), a0);
-                a1 = _mm512_min_pd(_mm512_add_pd(v, _mm512_loadu_pd(t + 8)), a1);
-            )
-            _mm512_storeu_pd(res + x0, a0);
-            _mm512_storeu_pd(res + x0 + 8, a1);
+            BALL_ACC_AVX512_INIT;
+            BALL_FILTER_SEGMENTS(BALL_ACC_AVX512_ADD(cval[j], tab - cpos[j]);)
+            BALL_ACC_AVX512_STORE(res + x0);
         )
     }
     #else
