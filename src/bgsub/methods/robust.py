@@ -21,11 +21,10 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
    same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
-   radius from its apex, or bends more than the background does (measured over
-   half a radius), whichever is steeper: the exact opening
-   (:mod:`bgsub.kernels.parabola`) lies under every object up to about a third
-   of ``radius``. Tied to the noise, not to grey levels, the result does not
-   depend on the intensity unit.
+   radius from its apex, or bends more than the background does, whichever is
+   steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
+   object up to about a third of ``radius``. Tied to the noise, not to grey
+   levels, the result does not depend on the intensity unit.
 4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
    background, refined by mean shift) and more than ``grow`` pixels from any
@@ -71,7 +70,6 @@ PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelop
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
 FOLLOW = 1.5  # the dome bends at least this much more than the background
-BENDING_WINDOW = 0.5  # ... measured over this fraction of the radius (sigma of a Gaussian)
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
@@ -254,16 +252,8 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
 
 def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
     """Per axis, the strong (90th percentile) downward curvature of ``surface`` smoothed
-    over ``BENDING_WINDOW`` of a radius (at most an eighth of the image), halved: a dome's
-    coefficient.
-
-    Smoothing by a Gaussian of sigma ``w`` flattens a Gaussian bump of width ``s`` at its
-    peak by ``(s**2 / (s**2 + w**2))**1.5``: 0.72 for a bump as wide as the radius at half a
-    radius, so the dome (``FOLLOW`` x this) still bends at least as much as such a bump;
-    smoothed over a whole radius (0.35) it stayed flatter and cut under a narrow vignetting
-    between the objects."""
-    sigma = tuple(min(BENDING_WINDOW * c, n / 8)
-                  for c, n in zip(cell_radius, surface.shape, strict=True))
+    over a radius (at most an eighth of the image), halved: a dome's coefficient."""
+    sigma = tuple(min(c, n / 8) for c, n in zip(cell_radius, surface.shape, strict=True))
     smooth = ndi.gaussian_filter(surface, sigma, mode="nearest")
     result = []
     for axis in range(surface.ndim):
