@@ -253,7 +253,7 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     # its gap under the block means: not on the objects, which it cuts under). Over a whole
     # radius a bump of the background as wide as the radius reads 0.35x as curved (a
     # Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half a
-    # radius 0.72x, so that the dome (FOLLOW x) still follows it: a narrow vignetting
+    # radius 0.72x, so that the dome (FOLLOW x) still follows it (a narrow vignetting).
     gap = means - trend - first
     coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius, BENDING_NEAR,
                                                        gap <= np.median(gap)))
