@@ -21,7 +21,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
    same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
-   radius from its apex, or bends more than the background does, whichever is
+   radius from its apex, or bends more than the background does (over a radius, and
+   over half a radius where a steeper dome rests on the data), whichever is
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
    object up to about a third of ``radius``. Tied to the noise, not to grey
    levels, the result does not depend on the intensity unit.
@@ -70,6 +71,7 @@ PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelop
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
 FOLLOW = 1.5  # the dome bends at least this much more than the background
+BENDING_NEAR = 0.5  # ... also measured over this fraction of the radius where it rests on data
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
@@ -195,7 +197,7 @@ def _estimate(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale, trend)
+    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed)
     checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
     background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
@@ -235,10 +237,10 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float, trend: Trend) -> tuple[np.ndarray, np.ndarray]:
+              scale: float, trend: Trend, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
-    the background), of the smoothed block minima of ``work`` less the ``trend``; and those
-    minima."""
+    the background, measured on a steeper dome's opening), of the smoothed block minima of
+    ``work`` less the ``trend``; and those minima. ``means``: the smoothed block means."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
@@ -247,18 +249,36 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
     coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius))
+    # ... and over half a radius where the steep dome rests on the data (the lower half of
+    # its gap under the block means: not on the objects, which it cuts under). Over a whole
+    # radius a bump of the background as wide as the radius reads 0.35x as curved (a
+    # Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half a
+    # radius 0.72x, so that the dome (FOLLOW x) still follows it (a narrow vignetting).
+    gap = means - trend - first
+    coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius, BENDING_NEAR,
+                                                       gap <= np.median(gap)))
     return paraboloid_opening(flat, tuple(coeff)) + trend, minima
 
 
-def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
-    """Per axis, the strong (90th percentile) downward curvature of ``surface`` smoothed
-    over a radius (at most an eighth of the image), halved: a dome's coefficient."""
-    sigma = tuple(min(c, n / 8) for c, n in zip(cell_radius, surface.shape, strict=True))
+def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: float = 1.0,
+                   where: np.ndarray | None = None) -> np.ndarray:
+    """Per axis, the strong (90th percentile, over the cells ``where`` is true; all by
+    default) downward curvature of ``surface`` smoothed over ``window`` x the radius (at most
+    an eighth of the image), halved: a dome's coefficient."""
+    sigma = tuple(min(window * c, n / 8) for c, n in zip(cell_radius, surface.shape,
+                                                         strict=True))
     smooth = ndi.gaussian_filter(surface, sigma, mode="nearest")
     result = []
     for axis in range(surface.ndim):
-        second = np.diff(smooth, 2, axis=axis) if surface.shape[axis] >= 3 else np.zeros(1)
-        result.append(0.5 * max(0.0, float(np.percentile(-second, 90))))
+        if surface.shape[axis] < 3:
+            result.append(0.0)
+            continue
+        second = np.diff(smooth, 2, axis=axis)
+        if where is not None:
+            inner = [slice(None)] * surface.ndim
+            inner[axis] = slice(1, -1)
+            second = second[where[tuple(inner)]]
+        result.append(0.5 * max(0.0, float(np.percentile(-second, 90))) if second.size else 0.0)
     return np.asarray(result)
 
 
