@@ -91,37 +91,26 @@ cdef extern from *:
             _mm512_storeu_pd((p), a0); _mm512_storeu_pd((p) + 8, a1);                     \
         } while (0)
 
-    __attribute__((target("avx2")))
-    static void ball_gather_rows_avx2(
-        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
-        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
-    {
-        for (int64_t i = 0; i < nb; i++) {
-            int64_t x0 = blocks[i] * 16;
-            int64_t lo = x0 - w > 0 ? x0 - w : 0;
-            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
-            const double* tab = ctab + x0;
-            BALL_ACC_AVX2_INIT;
-            for (int64_t j = first[lo]; j < first[hi]; j++) BALL_ACC_AVX2_ADD(cval[j], tab - cpos[j]);
-            BALL_ACC_AVX2_STORE(res + x0);
+    /* The gather over every candidate within reach of each listed block, for one ISA. */
+    #define BALL_GATHER_ROWS_DEFINE(NAME, TARGET, ACC)                                    \
+        __attribute__((target(TARGET)))                                                   \
+        static void NAME(                                                                 \
+            const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,     \
+            const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res) \
+        {                                                                                 \
+            for (int64_t i = 0; i < nb; i++) {                                            \
+                int64_t x0 = blocks[i] * 16;                                              \
+                int64_t lo = x0 - w > 0 ? x0 - w : 0;                                     \
+                int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;                           \
+                const double* tab = ctab + x0;                                            \
+                BALL_ACC_##ACC##_INIT;                                                    \
+                for (int64_t j = first[lo]; j < first[hi]; j++)                           \
+                    BALL_ACC_##ACC##_ADD(cval[j], tab - cpos[j]);                         \
+                BALL_ACC_##ACC##_STORE(res + x0);                                         \
+            }                                                                             \
         }
-    }
-
-    __attribute__((target("avx512f")))
-    static void ball_gather_rows_avx512(
-        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
-        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb, double* res)
-    {
-        for (int64_t i = 0; i < nb; i++) {
-            int64_t x0 = blocks[i] * 16;
-            int64_t lo = x0 - w > 0 ? x0 - w : 0;
-            int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;
-            const double* tab = ctab + x0;
-            BALL_ACC_AVX512_INIT;
-            for (int64_t j = first[lo]; j < first[hi]; j++) BALL_ACC_AVX512_ADD(cval[j], tab - cpos[j]);
-            BALL_ACC_AVX512_STORE(res + x0);
-        }
-    }
+    BALL_GATHER_ROWS_DEFINE(ball_gather_rows_avx2, "avx2", AVX2)
+    BALL_GATHER_ROWS_DEFINE(ball_gather_rows_avx512, "avx512f", AVX512)
 
     /* 2: AVX-512, 1: AVX2, 0: neither */
     static int ball_cpu_has_avx2(void)
@@ -617,31 +606,22 @@ cdef extern from *:
     }
 
     #ifdef BALL_X86
-    __attribute__((target("avx2")))
-    static void ball_gather_filtered_avx2(
-        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
-        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
-    {
-        BALL_FILTER_LOOP(
-            BALL_ACC_AVX2_INIT;
-            BALL_FILTER_SEGMENTS(BALL_ACC_AVX2_ADD(cval[j], tab - cpos[j]);)
-            BALL_ACC_AVX2_STORE(res + x0);
-        )
-    }
-
-    __attribute__((target("avx512f")))
-    static void ball_gather_filtered_avx512(
-        const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
-        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
-    {
-        BALL_FILTER_LOOP(
-            BALL_ACC_AVX512_INIT;
-            BALL_FILTER_SEGMENTS(BALL_ACC_AVX512_ADD(cval[j], tab - cpos[j]);)
-            BALL_ACC_AVX512_STORE(res + x0);
-        )
-    }
+    /* The gather over the live segments only, for one ISA. */
+    #define BALL_GATHER_FILTERED_DEFINE(NAME, TARGET, ACC)                                \
+        __attribute__((target(TARGET)))                                                   \
+        static void NAME(                                                                 \
+            const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,     \
+            const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,             \
+            const double* segmin, const double* thr, double* res)                         \
+        {                                                                                 \
+            BALL_FILTER_LOOP(                                                             \
+                BALL_ACC_##ACC##_INIT;                                                    \
+                BALL_FILTER_SEGMENTS(BALL_ACC_##ACC##_ADD(cval[j], tab - cpos[j]);)       \
+                BALL_ACC_##ACC##_STORE(res + x0);                                         \
+            )                                                                             \
+        }
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx2, "avx2", AVX2)
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx512, "avx512f", AVX512)
     #else
     #define ball_gather_filtered_avx2 ball_gather_filtered_generic
     #define ball_gather_filtered_avx512 ball_gather_filtered_generic
