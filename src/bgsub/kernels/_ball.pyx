@@ -498,8 +498,6 @@ cdef extern from *:
         }
     }
 
-    static inline int64_t ball_lowest_bit(uint64_t word) { return __builtin_ctzll(word); }
-
     /* The gather restricted by thresholds: for each block, a 16-pixel segment of the input
        row within reach is visited only if segmin[seg] + cost(distance from pixel x to the
        segment) < thr[x] for some pixel x of the block (the costs grow with the distance, so
@@ -672,7 +670,6 @@ cdef extern from *:
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
                    int64_t n) noexcept nogil
-    int64_t ball_lowest_bit(uint64_t word) noexcept nogil
     void ball_thresholds_f(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
                            int64_t n) noexcept nogil
     void ball_thresholds_d(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
