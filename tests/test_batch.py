@@ -270,3 +270,24 @@ def test_outputs_written_into_an_input_folder_are_not_taken_as_inputs_again(tree
     assert (tree / "a_bg.tif").exists() and (tree / "a_bg_background.tif").exists()
     assert names(batch.expand_inputs([str(tree)])[0]) == ["a.tif", "b.tif"]
     assert names(batch.expand_inputs([str(tree / "a_bg.tif")])[0]) == ["a_bg.tif"]  # named
+
+
+@pytest.mark.parametrize(("cores", "workers", "each"), [(4, 1, 4), (4, 2, 2), (5, 2, 2),
+                                                         (4, 8, 1)])
+def test_files_run_at_once_share_the_cores_between_their_kernels(tree, tmp_path, monkeypatch,
+                                                                 cores, workers, each):
+    from bgsub.kernels.threads import num_threads
+
+    monkeypatch.setenv("BGSUB_NUM_THREADS", str(cores))
+    seen = []
+    run_job = batch.run_job
+
+    def recording(*args, **kwargs):
+        seen.append(num_threads())
+        return run_job(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "run_job", recording)
+    jobs, _ = plan(tree, tmp_path / "out")
+    results = batch.run_batch(jobs, Settings(radius=5), workers=workers)
+    assert {r.status for r in results} == {"done"} and len(seen) == len(jobs)
+    assert set(seen) == {each}

@@ -270,6 +270,47 @@ def test_an_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, signu
     assert len(list((tmp_path / "out").glob("*.tif"))) == count
 
 
+_SIGNAL_AFTER_THE_BATCH = """
+import os, signal
+from bgsub import batch, progress
+from bgsub.cli import main
+
+finished = []
+run_batch, make_task = batch.run_batch, progress.Reporter.task
+
+def recorded(*args, **kwargs):
+    results = run_batch(*args, **kwargs)
+    finished.append(True)
+    return results
+
+def task_signalling_on_close(self, *args, **kwargs):
+    task = make_task(self, *args, **kwargs)
+    close = task.close
+
+    def close_then_signal():
+        close()
+        if finished == [True]:  # the files' bar, closed once every output is written
+            finished.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    task.close = close_then_signal
+    return task
+
+batch.run_batch, progress.Reporter.task = recorded, task_signalling_on_close
+main(prog_name="bgsub")
+"""
+
+
+def test_a_signal_after_the_last_output_keeps_the_batch_result(three, tmp_path):
+    """Not "interrupted before anything was written": the outputs are all there."""
+    result = subprocess.run([sys.executable, "-c", _SIGNAL_AFTER_THE_BATCH, "run", str(three),
+                             "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "interrupted" not in result.stderr
+    assert len(list((tmp_path / "out").glob("*.tif"))) == 2  # a.tif, b.tif (no -r)
+
+
 def test_a_read_only_output_folder_is_one_clean_error(three, tmp_path):
     """A real read-only bind mount, in a private user + mount namespace (root ignores chmod)."""
     target = tmp_path / "ro"

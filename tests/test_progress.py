@@ -204,3 +204,24 @@ def test_sweep_and_suggest_commands_log_progress_and_quiet_silences_it(run_cli, 
         quiet = run_cli(*command)
         assert quiet.returncode == 0, quiet.stderr
         assert not [line for line in quiet.stderr.splitlines() if LINE.match(line)]
+
+
+def test_advance_from_several_threads_loses_no_step():
+    """Dask reports chunks from its worker threads; a slow display must not drop counts."""
+    import threading
+    import time
+
+    from bgsub.progress import Task
+
+    class SlowDisplay(Task):
+        def _show(self) -> None:
+            time.sleep(0.001)  # another thread reads ``done`` meanwhile
+
+    task = SlowDisplay(80)
+    threads = [threading.Thread(target=lambda: [task.advance() for _ in range(20)])
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert task.done == 80

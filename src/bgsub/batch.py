@@ -30,6 +30,7 @@ from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.engine import Cancelled, Progress
 from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
+from bgsub.kernels.threads import limit_threads, max_threads
 from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
 __all__ = ["Cancelled", "Job", "PlanError", "Result", "Source", "expand_inputs", "plan_jobs",
@@ -573,7 +574,9 @@ def run_batch(
     jobs = [job for job in jobs if not any(job is other for other in streamed)]
     cancel = cancel or threading.Event()
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bgsub")
-    futures = [pool.submit(run_job, job, settings, cancel=cancel) for job in jobs]
+    share = kernel_threads_per_worker(workers)
+    futures = [pool.submit(_run_job_with_threads, share, job, settings, cancel)
+               for job in jobs]
     try:
         pending = set(futures)
         while pending:
@@ -590,6 +593,28 @@ def run_batch(
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def kernel_threads_per_worker(workers: int) -> int:
+    """Kernel threads for each of ``workers`` files run at once: the cores shared out.
+
+    ``workers`` files each running kernels on every core would oversubscribe the
+    machine (``workers`` x cores threads); results do not depend on the thread count.
+
+    Examples
+    --------
+    >>> kernel_threads_per_worker(1) == max_threads()
+    True
+    >>> kernel_threads_per_worker(10 * max_threads())
+    1
+    """
+    return max(1, max_threads() // max(1, workers))
+
+
+def _run_job_with_threads(threads: int, job: Job, settings: Settings,
+                          cancel: threading.Event) -> Result:
+    with limit_threads(threads):
+        return run_job(job, settings, cancel=cancel)
 
 
 #: What to do about an operating-system error, by errno.

@@ -346,7 +346,6 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
     finally:
         if streaming.client is not None:
             streaming.client.close()
-    _ignore_late_signals()
     code = out.summary(results + skipped + problems, time.perf_counter() - started)
     sys.exit(code)
 
@@ -425,8 +424,10 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int, streaming:
 
     stack = _stack_bar(out.progress) if not out.quiet else None  # for jobs run one at a time
     try:
-        return batch.run_batch(todo, settings, workers=workers, on_result=on_result,
-                               cancel=cancel, stack_progress=stack, streaming=streaming)
+        results = batch.run_batch(todo, settings, workers=workers, on_result=on_result,
+                                  cancel=cancel, stack_progress=stack, streaming=streaming)
+        _ignore_late_signals()  # inside the try: no signal can land between the two
+        return results
     except KeyboardInterrupt as exc:
         cancel.set()
         removed = io.cleanup_live_temp_files()

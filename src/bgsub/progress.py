@@ -48,8 +48,10 @@ class Task:
         self._lock = threading.Lock()  # streamed chunks report from Dask's threads
 
     def advance(self, steps: int = 1) -> None:
-        """``steps`` more are done."""
-        self.reach(self.done + steps)
+        """``steps`` more are done (safe from several threads at once)."""
+        with self._lock:
+            self.done += int(steps)
+            self._show()
 
     def reach(self, done: int) -> None:
         """``done`` steps are done in all."""
