@@ -732,3 +732,19 @@ def test_coarse_to_fine_steep_slopes(slope, monkeypatch):
         two, one = _both_drivers(ball_dilation, image, radius, height, monkeypatch)
         np.testing.assert_array_equal(one, two)
         assert_close(one, ref_dilation(image, radius, height), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_coarse_to_fine_winner_at_every_distance_from_a_block(dtype, monkeypatch):
+    """One peak on a noisy background, at every position against the 16-pixel blocks: the
+    blocks whose winner lies at a segment's nearest distance (16 m - 15) must keep it (the
+    filtered gather's scalar segment test)."""
+    monkeypatch.setattr(ball, "_FORCE_METHOD", 2)
+    radius, height = (2.0, 40.0), 40.0
+    rng = np.random.default_rng(41)
+    for p in range(0, 48):
+        x = rng.uniform(0.0, 30.0, (5, 96)).astype(dtype)
+        x[2, p] = 50.0
+        two, one = _both_drivers(ball_dilation, x, radius, height, monkeypatch)
+        np.testing.assert_array_equal(one, two)
+        assert_close(one, ref_dilation(x, radius, height), dtype)

@@ -194,6 +194,21 @@ def test_mean_nd_and_anisotropic(dtype: type, shape: str, radius) -> None:
     assert_mean_close(mean_filter(img, radius, shape), img, radius, shape)
 
 
+@pytest.mark.parametrize(
+    ("shape", "radius"),
+    [((64, 57), 1), ((64, 57), 2), ((7, 30, 41), 1), ((7, 30, 41), (0, 1, 3)),
+     ((3, 40), 2), ((2, 9, 9), 1)],
+)
+def test_mean_box_bits_equal_scipy_uniform_filter(shape, radius) -> None:
+    """The box mean is SciPy's moving sum bit for bit (outer axes run it on whole planes;
+    an axis shorter than the box, here 3 < 5 and 2 < 3, falls back to SciPy)."""
+    rng = np.random.default_rng(3)
+    for img in (rng.gamma(2.0, 300.0, shape), rng.normal(0.0, 1e6, shape)):
+        size = [2 * int(r) + 1 for r in np.broadcast_to(radius, (len(shape),))]
+        expected = ndi.uniform_filter(img, size, mode="reflect")
+        np.testing.assert_array_equal(mean_filter(img, radius, "box"), expected)
+
+
 def test_mean_integer_sums_are_exact() -> None:
     img = np.full((20, 20), 2**32 - 1, dtype=np.uint32)
     assert (mean_filter(img, 7) == np.float32(2**32 - 1)).all()

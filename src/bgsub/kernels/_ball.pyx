@@ -520,12 +520,31 @@ cdef extern from *:
         return ball_seg_hits(segmin[sg], ctab + (s0 < x0 ? x0 - s0 - 15 : x0 - s0), thr + x0);
     }
 
+    /* The largest of 16 values. */
+    BALL_INLINE double ball_max16(const double* t)
+    {
+        ball_v4d m = ball_ld(t);
+        for (int k = 1; k < 4; k++) {
+            ball_v4d v = ball_ld(t + 4 * k);
+            m = ball_sel(v > m, v, m);
+        }
+        double a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
+        return a > b ? a : b;
+    }
+
+    /* Per block: a segment m >= 1 segments away is at least 16 m - 15 pixels from every
+       pixel of the block, so segmin + cost(16 m - 15) >= tmax (the block's largest
+       threshold) rules it out with one scalar test, before the 16-lane one. */
     #define BALL_FILTER_LOOP(...)                                                         \
+        double c16[(w + 31) / 16 + 2];                                                    \
+        for (int64_t m = 1; m < (w + 31) / 16 + 2; m++) c16[m] = ctab[16 * m - 15];       \
+        c16[0] = -INFINITY;                                                               \
         for (int64_t i = 0; i < nb; i++) {                                                \
             int64_t blk = blocks[i], x0 = blk * 16;                                       \
             int64_t lo = x0 - w > 0 ? x0 - w : 0;                                         \
             int64_t hi = x0 + 16 + w < n ? x0 + 16 + w : n;                               \
             const double* tab = ctab + x0;                                                \
+            double tmax = ball_max16(thr + x0);                                           \
             (void)tab;                                                                    \
             __VA_ARGS__                                                                   \
         }
@@ -533,6 +552,7 @@ cdef extern from *:
     #define BALL_FILTER_SEGMENTS(...)                                                     \
         for (int64_t sg = lo / 16; sg * 16 < hi; sg++) {                                  \
             int64_t s0 = sg * 16;                                                         \
+            if (!(segmin[sg] + c16[sg < blk ? blk - sg : sg - blk] < tmax)) continue;     \
             if (!ball_seg_live(segmin, sg, ctab, x0, thr)) continue;                      \
             int64_t jlo = first[s0 > lo ? s0 : lo];                                       \
             int64_t jhi = first[s0 + 16 < hi ? s0 + 16 : hi];                             \

@@ -79,7 +79,9 @@ few, and the bounds then skip nearly everything else.  The gather is filtered
 too: a 16-pixel segment of the input row is visited for a block only if its
 minimum plus the cost at its distance from a pixel of the block is below that
 pixel's current value (the largest over the output rows served), sixteen such
-tests in one vector compare.  Everything skipped is beaten by a value already in
+tests in one vector compare, after one scalar test that rules out most segments:
+the segment's minimum plus the cost at its nearest distance to the block against the
+block's largest such value.  Everything skipped is beaten by a value already in
 place (up to the same rounding slack), so the results are those of the two
 sweeps, bit for bit; only the order of the minima changes.  For wide 2D balls
 (radius along the rows at least ``_OPENING_EROSION_C2F_MIN_RADIUS``) the opening's
