@@ -21,7 +21,9 @@ every tile, their disagreement is the estimate's own variance. The same split ch
 the roughness penalty (``smoothness=None``): the penalty with the least estimated
 error, its variance from the halves and its bias from how far it moves the
 least-smoothed fit (a risk estimate, as in Stein's unbiased risk estimate, with the
-split halves standing in for the noise's covariance).
+split halves standing in for the noise's covariance), and the same estimate decides
+whether to average blocks of 2 x 2 bins before the robust fit (``pool=None``), which
+steadies it on a specimen with fine grain, but only when that halves the estimated error.
 
 ``D`` is only defined up to a multiple of ``F`` (``b_i F + D`` equals
 ``(b_i - a) F + (D + a F)``); of that family the dark-field returned is the one
