@@ -130,6 +130,27 @@ def test_auto_smoothness_smooths_more_where_the_content_dominates(tiles, profile
     assert profile.options["chosen"][0]["smoothness"] == 1e-6
 
 
+def test_pooled_fit_recovers_the_field_on_the_working_grid(tiles):
+    # blocks of 2 x 2 bins averaged before the robust fit, the fields interpolated back:
+    # the same field within 1 % RMSE, and the pooling recorded with the other choices
+    pooled = bgsub.estimate_shading(tiles, pool=2)
+    assert _rmse(pooled) < 0.01
+    assert pooled.options["chosen"][0]["pool"] == 2
+    dark = bgsub.estimate_shading(_tiles(dark=100.0, seed=1), darkfield=True, pool=2)
+    assert abs(float(dark.darkfield.mean()) - 100.0) < 10.0
+
+
+def test_pooling_is_chosen_only_where_it_clearly_helps(profile):
+    # sparse spots on bare background: nothing for pooling to average out, so the working
+    # grid is kept; the recorded choice (pool included) reproduces the profile
+    (chosen,) = profile.options["chosen"]
+    assert chosen["pool"] == 1
+    assert_array_equal(profile.flatfield,
+                       bgsub.estimate_shading(_tiles(), **chosen).flatfield)
+    with pytest.raises(ValueError, match="pool=5 is not accepted; use one of"):
+        bgsub.estimate_shading(_tiles(count=8), pool=5)
+
+
 def test_unknown_loss_is_a_one_line_error(tiles):
     with pytest.raises(ValueError, match="loss='l2' is not accepted; use one of") as error:
         bgsub.estimate_shading(tiles, loss="l2")

@@ -21,7 +21,9 @@ every tile, their disagreement is the estimate's own variance. The same split ch
 the roughness penalty (``smoothness=None``): the penalty with the least estimated
 error, its variance from the halves and its bias from how far it moves the
 least-smoothed fit (a risk estimate, as in Stein's unbiased risk estimate, with the
-split halves standing in for the noise's covariance).
+split halves standing in for the noise's covariance), and the same estimate decides
+whether to average blocks of 2 x 2 bins before the robust fit (``pool=None``), which
+steadies it on a specimen with fine grain, but only when that halves the estimated error.
 
 ``D`` is only defined up to a multiple of ``F`` (``b_i F + D`` equals
 ``(b_i - a) F + (D + a F)``); of that family the dark-field returned is the one
@@ -58,19 +60,29 @@ _FEWEST_PER_HALF = 4  # fewer tiles: no split-half check
 LOSSES = ("auto", "biweight", "absolute")
 # the roughness penalties ``smoothness=None`` chooses from (the first is the least smoothed)
 SMOOTHNESS_GRID = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
+# the pooling factors of the bins tried before the robust fit (``pool=None``): blocks of 2 x 2
+# bins average the specimen's fine structure before the robust weights see it, at the cost
+# of resolution; the stardist nuclei's flat-field error falls from 0.0098 to 0.0074
+POOLS = (1, 2)
+POOL_CHOICES = (1, 2, 3, 4)  # what ``pool=`` accepts
+# a pooled fit is kept only if its estimated error is under this fraction of the best unpooled
+# one: the risk estimates are noisy, and choosing among more candidates favours lucky draws
+# (with no margin, 3 of 15 outside checks came out 5-16 % worse, with 0.5 none)
+_POOL_GAIN = 0.5
 _ABSOLUTE_FLOOR = 0.05  # the L1 weights 1/|r| are capped at 1/(this x the noise's spread)
 
 
 def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 3,
              smoothness: float | None = None, iterations: int = 30, tolerance: float = 1e-5,
-             loss: str = "auto",
+             loss: str = "auto", pool: int | None = None,
              centres: tuple[np.ndarray, np.ndarray] | None = None) -> FieldEstimate:
     """Flat-field (and dark-field) of ``stack`` (n, y, x) by robust rank-two fitting.
 
     ``loss`` is ``"biweight"``, ``"absolute"`` or ``"auto"`` (the one of the two
     whose fits on alternate halves of the tiles agree better); ``smoothness`` None
-    is chosen from :data:`SMOOTHNESS_GRID` by the least estimated error (see
-    :func:`_tuned`). What was chosen is returned in ``FieldEstimate.chosen``.
+    is chosen from :data:`SMOOTHNESS_GRID` and ``pool`` None from :data:`POOLS` by
+    the least estimated error (see :func:`_tuned`). What was chosen is returned in
+    ``FieldEstimate.chosen``.
 
     With ``darkfield``, the dark-field is kept only where the data can tell it from
     the flat-field and it lies below the data (see :func:`_darkfield_identifiable`,
@@ -83,8 +95,9 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
         centres = ((np.arange(ny) + 0.5) / ny, (np.arange(nx) + 0.5) / nx)
     settings, flat_without = _tuned(stack, {"terms": terms, "darkfield_terms": darkfield_terms,
                                             "iterations": iterations, "tolerance": tolerance,
-                                            "centres": centres}, loss, smoothness)
-    chosen = {"loss": settings["loss"], "smoothness": settings["smoothness"]}
+                                            "centres": centres}, loss, smoothness, pool)
+    chosen = {"loss": settings["loss"], "smoothness": settings["smoothness"],
+              "pool": settings["pool"]}
     if flat_without is None:  # the fit without a dark-field, unless the choice made it already
         flat_without = _fit(stack, False, **settings)[0]
     if not darkfield:
@@ -103,42 +116,57 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     return FieldEstimate(flat, dark, chosen)
 
 
-def _tuned(stack: np.ndarray, settings: dict, loss: str,
-           smoothness: float | None) -> tuple[dict, np.ndarray | None]:
-    """``settings`` with the loss and the smoothness chosen from the data where asked, and
-    the flat-field fitted to all tiles with them (without a dark-field), if one was.
+def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | None,
+           pool: int | None) -> tuple[dict, np.ndarray | None]:
+    """``settings`` with the loss, the smoothness and the pooling chosen from the data where
+    asked, and the flat-field fitted to all tiles with them (without a dark-field), if one was.
 
-    Both choices rest on fits to alternate halves of the tiles, without a dark-field
+    All choices rest on fits to alternate halves of the tiles, without a dark-field
     (what they adapt to is the specimen, not the dark-field). Every tile shares the
     shading, so the halves differ only through their content and noise: half their
     difference, ``d``, is a draw of the full fit's own error. The loss is the one
-    whose halves agree better. For the penalty ``s``, the full fit's expected
-    squared error is estimated as ``|F_s - F_0|^2 - |d_s - d_0|^2 + |d_s|^2``
-    (``F_0``, ``d_0``: the least-smoothed fit and its split): the bias it adds to
-    the least-smoothed fit, less the part of that change which is only variance, plus
-    its variance. Too few tiles to split: the biweight and the least penalty.
+    whose halves agree better. For a candidate ``c`` (a penalty, and a pooling of the
+    bins), the full fit's expected squared error is estimated as
+    ``|F_c - F_0|^2 - |d_c - d_0|^2 + |d_c|^2`` (``F_0``, ``d_0``: the least-smoothed,
+    least-pooled fit and its split): the bias it adds to that fit, less the part of
+    that change which is only variance, plus its variance. A pooled candidate must
+    beat the best unpooled one by the margin ``_POOL_GAIN``. Too few tiles to split:
+    the biweight, the least penalty, no pooling.
     """
     losses = LOSSES[1:] if loss == "auto" else (loss,)
     penalties = SMOOTHNESS_GRID if smoothness is None else (smoothness,)
-    if len(stack) < 2 * _FEWEST_PER_HALF or len(losses) == len(penalties) == 1:
-        return {**settings, "loss": losses[0], "smoothness": penalties[0]}, None
+    pools = _usable_pools(stack.shape[1:], settings["terms"]) if pool is None else (pool,)
+    if len(stack) < 2 * _FEWEST_PER_HALF or len(losses) == len(penalties) == len(pools) == 1:
+        return {**settings, "loss": losses[0], "smoothness": penalties[0],
+                "pool": pools[0]}, None
+    settings = {**settings, "pool": pools[0]}
     splits = {name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]})
               for name in losses}
     chosen = min(losses, key=lambda name: _mean_square(splits[name]))
     settings = {**settings, "loss": chosen}
-    if len(penalties) == 1:
+    if len(penalties) == len(pools) == 1:
         return {**settings, "smoothness": penalties[0]}, None
-    fits = {penalties[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
-    least, least_split = _unit_mean(fits[penalties[0]]), splits[chosen]
-    risks = {penalties[0]: _mean_square(least_split)}
-    for penalty in penalties[1:]:
-        here = {**settings, "smoothness": penalty}
-        fits[penalty] = _fit(stack, False, **here)[0]
+    candidates = [(p, s) for p in pools for s in penalties]
+    fits = {candidates[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
+    least, least_split = _unit_mean(fits[candidates[0]]), splits[chosen]
+    risks = {candidates[0]: _mean_square(least_split)}
+    for factor, penalty in candidates[1:]:
+        here = {**settings, "smoothness": penalty, "pool": factor}
+        fits[factor, penalty] = _fit(stack, False, **here)[0]
         split = _split_error(stack, here)
-        risks[penalty] = (_mean_square(_unit_mean(fits[penalty]) - least)
-                          - _mean_square(split - least_split) + _mean_square(split))
-    best = min(risks, key=risks.get)
-    return {**settings, "smoothness": best}, fits[best]
+        risks[factor, penalty] = (_mean_square(_unit_mean(fits[factor, penalty]) - least)
+                                  - _mean_square(split - least_split) + _mean_square(split))
+    best = min((key for key in risks if key[0] == pools[0]), key=risks.get)
+    # pooling smooths the data, so it may add to the penalty, not stand in for one
+    pooled = min((key for key in risks if key[1] >= best[1]), key=risks.get)
+    if risks[pooled] < _POOL_GAIN * risks[best]:
+        best = pooled
+    return {**settings, "pool": best[0], "smoothness": best[1]}, fits[best]
+
+
+def _usable_pools(shape: tuple[int, int], terms: int) -> tuple[int, ...]:
+    """The factors of :data:`POOLS` that leave at least ``terms`` bins per axis."""
+    return tuple(f for f in POOLS if f == 1 or min(shape) // f >= terms) or (1,)
 
 
 def _split_error(stack: np.ndarray, settings: dict) -> np.ndarray:
@@ -198,11 +226,53 @@ def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.nda
             "tiles: the tiles' content (dense?) hides the dark-field")
 
 
-def _fit(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int,
-         smoothness: float, iterations: int, tolerance: float, loss: str,
-         centres: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None,
-                                                            np.ndarray]:
-    """The IRLS fit: flat-field (y, x), dark-field (y, x; None without), baselines (n,)."""
+def _fit(stack: np.ndarray, darkfield: bool, *, pool: int = 1,
+         centres: tuple[np.ndarray, np.ndarray], **settings) -> tuple[np.ndarray,
+                                                                      np.ndarray | None,
+                                                                      np.ndarray]:
+    """The IRLS fit: flat-field (y, x), dark-field (y, x; None without), baselines (n,).
+
+    ``pool`` > 1 fits on blocks of ``pool`` x ``pool`` bins averaged first and
+    interpolates the fields back to ``centres`` (see :func:`_pooled`).
+    """
+    if pool == 1:
+        return _fit_bins(stack, darkfield, centres=centres, **settings)
+    coarse, coarse_centres = _pooled(stack, centres, pool)
+    flat, dark, baseline = _fit_bins(coarse, darkfield, centres=coarse_centres, **settings)
+    back = [_interpolation(c, f) for c, f in zip(coarse_centres, centres, strict=True)]
+    flat = back[0] @ flat @ back[1].T
+    if dark is not None:
+        dark = back[0] @ dark @ back[1].T
+    return flat, dark, baseline
+
+
+def _pooled(stack: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
+            factor: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``stack`` averaged over blocks of ``factor`` x ``factor`` bins (the last block of an
+    axis may be smaller), and the blocks' centres (the mean of their bins' centres)."""
+    starts = [np.arange(0, len(c), factor) for c in centres]
+    counts = [np.diff(np.append(s, len(c))) for s, c in zip(starts, centres, strict=True)]
+    summed = np.add.reduceat(np.add.reduceat(stack, starts[0], axis=1), starts[1], axis=2)
+    pooled = summed / np.outer(counts[0], counts[1])
+    return np.ascontiguousarray(pooled), tuple(
+        np.add.reduceat(c, s) / k for c, s, k in zip(centres, starts, counts, strict=True))
+
+
+def _interpolation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(len(target), len(source)): cubic-spline interpolation from ``source`` positions."""
+    from scipy.interpolate import CubicSpline  # lazily: keeps `import bgsub` light
+
+    if len(source) == 1:
+        return np.ones((len(target), 1))
+    kind = "not-a-knot" if len(source) > 3 else "natural"
+    return CubicSpline(source, np.eye(len(source)), bc_type=kind, extrapolate=True)(target)
+
+
+def _fit_bins(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int,
+              smoothness: float, iterations: int, tolerance: float, loss: str,
+              centres: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None,
+                                                                 np.ndarray]:
+    """:func:`_fit` on the bins as they are."""
     n, ny, nx = stack.shape
     scale = float(np.median(stack)) or 1.0
     data = (stack / scale).reshape(n, ny * nx)
@@ -334,6 +404,9 @@ register_shading(ShadingMethod(
         Parameter("loss", "auto", "robust loss: 'biweight' (specimen with gaps of background), "
                   "'absolute' (a median: dense, broad specimen) or 'auto' (the one whose fits "
                   "on halves of the tiles agree better)", choices=LOSSES, allow_none=False),
+        Parameter("pool", None, "average blocks of pool x pool working bins before the robust "
+                  "fit (steadier on a specimen with fine structure, coarser); None: 1 or 2, "
+                  "chosen from halves of the tiles", choices=POOL_CHOICES),
     ),
     darkfield=True,
     reference="Peng et al., Nat. Commun. 8, 14836 (2017) (BaSiC)",
