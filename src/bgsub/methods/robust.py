@@ -14,7 +14,9 @@ where the envelope does not -- and removes that bias where it can be measured:
 2. **Noise.** The noise is measured on the full-resolution image
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
    linear in the intensity), on its central 512-pixel crop.
-3. **Envelope.** The block minima, smoothed over one cell, less a polynomial
+3. **Envelope.** The block minima, smoothed over one cell (but never more than
+   ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
+   that the objects around a narrow gap do not fill it), less a polynomial
    trend (degree 4) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
@@ -26,7 +28,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
    object up to about a third of ``radius``. Tied to the noise, not to grey
    levels, the result does not depend on the intensity unit.
-4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
+4. **Lift.** Cells (block means as they are; single pixels smoothed over one
+   pixel) within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
    background, refined by mean shift) and more than ``grow`` pixels from any
    cell above it are background (a smooth step of one spread either side of
@@ -81,6 +84,9 @@ NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
 MODE_SHIFTS = 8
+MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise sds (the block
+# means of photon-counting data take discrete values: a comb of narrow peaks)
+MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
@@ -197,10 +203,16 @@ def _estimate(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed)
+    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed, model)
     checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
-    background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
+    # blocks of several pixels are classified as they are: smoothing them over a cell would
+    # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed)
+    if max(factor) > 1:
+        residual, sd_residual = cells - envelope, model.sd(envelope) * reduction
+    else:
+        residual, sd_residual = smoothed - envelope, sd_smoothed
+    background = _background_cells(residual, sd_residual, threshold,
                                    tuple(grow / f for f in factor), warn_dense)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift never exceeds what the noise explains: a dense field's misread cells cannot
@@ -237,13 +249,18 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float, trend: Trend, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              scale: float, trend: Trend, means: np.ndarray, model: NoiseModel
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima of
     ``work`` less the ``trend``; and those minima. ``means``: the smoothed block means."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
+    # ... but never more than MINIMA_CAP spreads (in the noise) above the block's own
+    # minimum: the objects around a narrow gap between them do not fill it
+    np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * model.sd(lowest),
+               out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
@@ -414,7 +431,7 @@ def _background_cells(
     ``grow`` of such a cell, a smooth (cosine) step between -- so that the lift does not
     jump when a cell crosses the threshold between neighbouring radii or images."""
     score = residual / sd
-    mode = _mode(score)
+    mode = _mode(score, MODE_WIDTH)
     below = mode - score[score < mode]
     spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
     objects = score > mode + threshold * spread
@@ -433,20 +450,22 @@ def _background_cells(
     return 1.0 - objectness
 
 
-def _mode(score: np.ndarray) -> float:
+def _mode(score: np.ndarray, width: float = 0.0) -> float:
     """The background's most common value of ``score``: the lowest peak of its histogram
-    (lightly smoothed) at least a quarter as high as the highest -- in a dense field
-    the objects' residuals may outnumber the background's."""
+    (smoothed over ``width``, at least two bins) at least a quarter as high as the
+    highest -- in a dense field the objects' residuals may outnumber the background's."""
     low, high = np.percentile(score, [0.5, 99])
     if not high > low:
         return float(low)
     counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
-    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    bin_width = float(edges[1] - edges[0])
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), max(2.0, width / bin_width),
+                                   mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
     return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
-                        MODE_BANDWIDTH * float(edges[1] - edges[0]))
+                        max(MODE_BANDWIDTH * bin_width, width))
 
 
 def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
@@ -536,6 +555,17 @@ def _minimum_depth(factor: tuple[int, ...]) -> float:
     shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
     noise = np.random.default_rng(0).standard_normal(shape)
     return float(np.mean(_block_mean(noise, factor) - _block_min(noise, factor)))
+
+
+@functools.cache
+def _minimum_spread(factor: tuple[int, ...]) -> float:
+    """The standard deviation, in noise sds, of the minimum of a block (as
+    :func:`_block_min` takes it) for white noise (simulated once, fixed seed); 1 for
+    single pixels."""
+    blocks = max(8, 4096 // int(np.prod(factor)))
+    shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
+    noise = np.random.default_rng(0).standard_normal(shape)
+    return float(np.std(_block_min(noise, factor)))
 
 
 def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
