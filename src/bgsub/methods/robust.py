@@ -89,6 +89,9 @@ MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise s
 MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
+TREND_MORE = (6, 8)  # ... or of these, where each leaves at most TREND_GAIN of the spread the
+TREND_GAIN = 0.6  # lower degree leaves on its kept cells, when that spread is more than
+TREND_BEYOND = 3.0  # this many times what the noise explains
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
@@ -328,12 +331,37 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
 
     It is fitted to the block minima raised by their expected depth in the noise (deeper
     where shot noise is larger: without it the trend would bend with the noise, not with the
-    background)."""
+    background). Its degree is ``TREND_DEGREE``, raised to each of ``TREND_MORE`` in turn
+    while the lower degree leaves a spread of its kept cells more than ``TREND_BEYOND``
+    times what the noise explains and the higher degree leaves at most ``TREND_GAIN`` of
+    it (a wave or an off-centre
+    vignetting that a degree-4 polynomial does not follow; objects are not kept cells, so
+    they do not call for a higher degree)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
-    return _trend(lowest, _block_coordinates(factor, work.shape))
+    coords = _block_coordinates(factor, work.shape)
+    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
+    trend, spread = _trend(lowest, coords, TREND_DEGREE)
+    for degree in TREND_MORE:
+        if not spread > TREND_BEYOND * noise:
+            break
+        higher, less = _trend(lowest, coords, degree)
+        if not less < TREND_GAIN * spread:
+            break
+        trend, spread = higher, less
+    return trend
+
+
+@functools.cache
+def _smoothed_minimum_spread(factor: tuple[int, ...], ndim: int) -> float:
+    """The standard deviation, in noise sds, of block minima (as :func:`_block_min` takes
+    them) smoothed over ``PRESMOOTH`` cells, for white noise (simulated once, fixed seed)."""
+    cells = 64 if ndim <= 2 else 16
+    shape = tuple(f * cells for f in factor)
+    noise = np.random.default_rng(0).standard_normal(shape)
+    return float(np.std(ndi.gaussian_filter(_block_min(noise, factor), PRESMOOTH)))
 
 
 def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -347,8 +375,8 @@ def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[
     return coords
 
 
-def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
-    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
+def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int) -> tuple[Trend, float]:
+    """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
     ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
     ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
     fit: the background's large-scale tilt, bending and vignetting.
@@ -357,11 +385,12 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
     background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
     it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
     fit up. The fit sees every cell of a grid up to ``TREND_SIDE`` a side, every second
-    (third, ...) of a larger one.
+    (third, ...) of a larger one. Also returned: the spread of the residual below its
+    background peak (what the fit leaves on the kept cells).
     """
     strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
-    terms = _trend_terms(lowest.shape)
+    terms = _trend_terms(lowest.shape, degree)
     grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
                                                                       strict=True)],
                                              indexing="ij")]
@@ -371,6 +400,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
     coeffs[0] = float(np.median(values))
+    spread = float("inf")
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
@@ -383,7 +413,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
         # first fit that objects pulled up) would leave the polynomial free everywhere else
         cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
         weights = _keep_weights(residual - cut, spread)
-    return Trend(tuple(terms), coeffs)
+    return Trend(tuple(terms), coeffs), spread
 
 
 def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
@@ -405,11 +435,11 @@ def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(design, values, rcond=None)[0]
 
 
-def _trend_terms(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
     """The trend's monomials, each as the axes it multiplies (``()`` the constant)."""
-    most = [TREND_DEGREE if n >= SHORT_AXIS else 2 for n in shape]
+    most = [degree if n >= SHORT_AXIS else 2 for n in shape]
     terms: list[tuple[int, ...]] = [()]
-    for total in range(1, TREND_DEGREE + 1):
+    for total in range(1, degree + 1):
         for axes in itertools.combinations_with_replacement(range(len(shape)), total):
             if all(axes.count(axis) <= most[axis] for axis in set(axes)):
                 terms.append(axes)
