@@ -346,3 +346,33 @@ def test_photon_counting_error_moves_smoothly_with_the_radius():
     errors = np.array([rmse(robust_background(image, (r, r)), 200.0 * background)
                        for r in radii])
     assert np.max(np.abs(np.diff(errors)) / errors[:-1]) < 0.15
+
+
+def _wavy(seed: int, n: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dim objects (shot noise on a background of 4 photons) under an added noise-free
+    field of 120 grey levels: an off-centre cos^4 vignetting plus a wave sin(3x + 2y)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n), indexing="ij")
+    shade = 1.0 / (1.0 + (xx - 0.3) ** 2 + (yy + 0.2) ** 2) ** 2 + 0.15 * np.sin(3 * xx + 2 * yy)
+    field = 120.0 * (shade - shade.min()) / np.ptp(shade)
+    rows, cols = np.mgrid[0:n, 0:n]
+    objects = np.zeros((n, n))
+    for _ in range(30):
+        y, x, r = rng.uniform(0, n), rng.uniform(0, n), rng.uniform(6, 12)
+        objects = np.maximum(objects, rng.uniform(40, 150) * (np.hypot(rows - y, cols - x) <= r))
+    image = rng.poisson(4.0 + objects) + field
+    return image, 4.0 + field, objects
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_wave_beyond_a_degree_4_trend_is_followed(seed):
+    """The trend's degree rises (6, 8) where a degree-4 polynomial leaves the background
+    cells spread far beyond their noise. Measured when written at r = 60: RMSE 0.41 / 0.43
+    grey levels, objects kept 100.2 / 99.8 % (degree 4 only: 4.05 / 5.25 and 100.8 /
+    104.6 %)."""
+    image, background, objects = _wavy(seed)
+    estimate = robust_background(image, (60.0, 60.0))
+    mask = objects > 0
+    kept = float((image - estimate)[mask].sum() / objects[mask].sum())
+    assert rmse(estimate, background) < 1.5
+    assert 0.98 < kept < 1.02
