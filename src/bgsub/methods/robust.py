@@ -260,10 +260,11 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
-    # ... but never more than MINIMA_CAP spreads (in the noise) above the block's own
-    # minimum: the objects around a narrow gap between them do not fill it
-    np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * model.sd(lowest),
-               out=lowest)
+    # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
+    # noise) above the block's own minimum: the objects around a narrow gap do not fill it
+    if max(factor) > 1:
+        noise = float(model.sd(float(np.median(lowest))))
+        np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
@@ -489,13 +490,14 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
         return float(low)
     counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
     bin_width = float(edges[1] - edges[0])
-    counts = ndi.gaussian_filter1d(counts.astype(np.float64), max(2.0, width / bin_width),
-                                   mode="constant")
+    # (never wider than the histogram: scores spread over a tiny range give tiny bins)
+    sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
     return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
-                        max(MODE_BANDWIDTH * bin_width, width))
+                        max(MODE_BANDWIDTH * bin_width, min(width, float(high - low))))
 
 
 def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
