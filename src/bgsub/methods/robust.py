@@ -92,6 +92,7 @@ TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is 
 TREND_MORE = (6, 8)  # ... or of these, where each leaves at most TREND_GAIN of the spread the
 TREND_GAIN = 0.6  # lower degree leaves on its kept cells, when that spread is more than
 TREND_BEYOND = 3.0  # this many times what the noise explains
+TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
@@ -348,7 +349,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     for degree in TREND_MORE:
         if not spread > TREND_BEYOND * noise:
             break
-        higher, less = _trend(lowest, coords, degree)
+        higher, less = _trend(lowest, coords, degree, TREND_SIDE_MORE)
         if not less < TREND_GAIN * spread:
             break
         trend, spread = higher, less
@@ -376,7 +377,8 @@ def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[
     return coords
 
 
-def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int) -> tuple[Trend, float]:
+def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
+           side: int = TREND_SIDE) -> tuple[Trend, float]:
     """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
     ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
     ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
@@ -385,11 +387,11 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int) -> tuple[T
     The cells kept are those within about ``TREND_KEEP`` spreads of the residual's
     background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
     it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
-    fit up. The fit sees every cell of a grid up to ``TREND_SIDE`` a side, every second
+    fit up. The fit sees every cell of a grid up to ``side`` a side, every second
     (third, ...) of a larger one. Also returned: the spread of the residual below its
     background peak (what the fit leaves on the kept cells).
     """
-    strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
+    strides = tuple(-(-n // side) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
     terms = _trend_terms(lowest.shape, degree)
     grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
