@@ -431,9 +431,12 @@ def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
 
 def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Least-squares coefficients through the normal equations (a few columns, many rows:
-    far cheaper than an SVD); an SVD where they are singular."""
+    far cheaper than an SVD); an SVD where they are singular. The products are summed by
+    ``einsum``, not a threaded BLAS: on a busy machine BLAS threads waiting for a core made
+    these few-millisecond products take up to 0.1 s each."""
+    gram = np.einsum("ij,ik->jk", design, design)
     try:
-        return np.linalg.solve(design.T @ design, design.T @ values)
+        return np.linalg.solve(gram, np.einsum("ij,i->j", design, values))
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(design, values, rcond=None)[0]
 
