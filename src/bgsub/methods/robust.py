@@ -14,7 +14,9 @@ where the envelope does not -- and removes that bias where it can be measured:
 2. **Noise.** The noise is measured on the full-resolution image
    (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
    linear in the intensity), on its central 512-pixel crop.
-3. **Envelope.** The block minima, smoothed over one cell, less a polynomial
+3. **Envelope.** The block minima, smoothed over one cell (but never more than
+   ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
+   that the objects around a narrow gap do not fill it), less a polynomial
    trend (degree 4) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
@@ -26,7 +28,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
    object up to about a third of ``radius``. Tied to the noise, not to grey
    levels, the result does not depend on the intensity unit.
-4. **Lift.** Cells within ``threshold`` robust spreads of the residual's
+4. **Lift.** Cells (block means as they are; single pixels smoothed over one
+   pixel) within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
    background, refined by mean shift) and more than ``grow`` pixels from any
    cell above it are background (a smooth step of one spread either side of
@@ -81,8 +84,15 @@ NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
 MODE_SHIFTS = 8
+MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise sds (the block
+# means of photon-counting data take discrete values: a comb of narrow peaks)
+MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
+TREND_MORE = (6, 8)  # ... or of these, where each leaves at most TREND_GAIN of the spread the
+TREND_GAIN = 0.6  # lower degree leaves on its kept cells, when that spread is more than
+TREND_BEYOND = 3.0  # this many times what the noise explains
+TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
@@ -197,10 +207,16 @@ def _estimate(
     smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
     gain = _smoothing_gain(presmooth)
     scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed)
+    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed, model)
     checkpoint()
     sd_smoothed = model.sd(envelope) * reduction * gain
-    background = _background_cells(smoothed - envelope, sd_smoothed, threshold,
+    # blocks of several pixels are classified as they are: smoothing them over a cell would
+    # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed)
+    if max(factor) > 1:
+        residual, sd_residual = cells - envelope, model.sd(envelope) * reduction
+    else:
+        residual, sd_residual = smoothed - envelope, sd_smoothed
+    background = _background_cells(residual, sd_residual, threshold,
                                    tuple(grow / f for f in factor), warn_dense)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift never exceeds what the noise explains: a dense field's misread cells cannot
@@ -237,13 +253,19 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float, trend: Trend, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              scale: float, trend: Trend, means: np.ndarray, model: NoiseModel
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima of
     ``work`` less the ``trend``; and those minima. ``means``: the smoothed block means."""
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
+    # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
+    # noise) above the block's own minimum: the objects around a narrow gap do not fill it
+    if max(factor) > 1:
+        noise = float(model.sd(float(np.median(lowest))))
+        np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
@@ -311,12 +333,37 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
 
     It is fitted to the block minima raised by their expected depth in the noise (deeper
     where shot noise is larger: without it the trend would bend with the noise, not with the
-    background)."""
+    background). Its degree is ``TREND_DEGREE``, raised to each of ``TREND_MORE`` in turn
+    while the lower degree leaves a spread of its kept cells more than ``TREND_BEYOND``
+    times what the noise explains and the higher degree leaves at most ``TREND_GAIN`` of
+    it (a wave or an off-centre
+    vignetting that a degree-4 polynomial does not follow; objects are not kept cells, so
+    they do not call for a higher degree)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
-    return _trend(lowest, _block_coordinates(factor, work.shape))
+    coords = _block_coordinates(factor, work.shape)
+    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
+    trend, spread = _trend(lowest, coords, TREND_DEGREE)
+    for degree in TREND_MORE:
+        if not spread > TREND_BEYOND * noise:
+            break
+        higher, less = _trend(lowest, coords, degree, TREND_SIDE_MORE)
+        if not less < TREND_GAIN * spread:
+            break
+        trend, spread = higher, less
+    return trend
+
+
+@functools.cache
+def _smoothed_minimum_spread(factor: tuple[int, ...], ndim: int) -> float:
+    """The standard deviation, in noise sds, of block minima (as :func:`_block_min` takes
+    them) smoothed over ``PRESMOOTH`` cells, for white noise (simulated once, fixed seed)."""
+    cells = 64 if ndim <= 2 else 16
+    shape = tuple(f * cells for f in factor)
+    noise = np.random.default_rng(0).standard_normal(shape)
+    return float(np.std(ndi.gaussian_filter(_block_min(noise, factor), PRESMOOTH)))
 
 
 def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -330,8 +377,9 @@ def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[
     return coords
 
 
-def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
-    """A polynomial of total degree ``TREND_DEGREE`` (at most 2 along an axis of fewer than
+def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
+           side: int = TREND_SIDE) -> tuple[Trend, float]:
+    """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
     ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
     ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
     fit: the background's large-scale tilt, bending and vignetting.
@@ -339,12 +387,13 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
     The cells kept are those within about ``TREND_KEEP`` spreads of the residual's
     background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
     it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
-    fit up. The fit sees every cell of a grid up to ``TREND_SIDE`` a side, every second
-    (third, ...) of a larger one.
+    fit up. The fit sees every cell of a grid up to ``side`` a side, every second
+    (third, ...) of a larger one. Also returned: the spread of the residual below its
+    background peak (what the fit leaves on the kept cells).
     """
-    strides = tuple(-(-n // TREND_SIDE) for n in lowest.shape)
+    strides = tuple(-(-n // side) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
-    terms = _trend_terms(lowest.shape)
+    terms = _trend_terms(lowest.shape, degree)
     grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
                                                                       strict=True)],
                                              indexing="ij")]
@@ -354,6 +403,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
     coeffs[0] = float(np.median(values))
+    spread = float("inf")
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
@@ -366,7 +416,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray]) -> Trend:
         # first fit that objects pulled up) would leave the polynomial free everywhere else
         cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
         weights = _keep_weights(residual - cut, spread)
-    return Trend(tuple(terms), coeffs)
+    return Trend(tuple(terms), coeffs), spread
 
 
 def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
@@ -381,18 +431,21 @@ def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
 
 def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Least-squares coefficients through the normal equations (a few columns, many rows:
-    far cheaper than an SVD); an SVD where they are singular."""
+    far cheaper than an SVD); an SVD where they are singular. The products are summed by
+    ``einsum``, not a threaded BLAS: on a busy machine BLAS threads waiting for a core made
+    these few-millisecond products take up to 0.1 s each."""
+    gram = np.einsum("ij,ik->jk", design, design)
     try:
-        return np.linalg.solve(design.T @ design, design.T @ values)
+        return np.linalg.solve(gram, np.einsum("ij,i->j", design, values))
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(design, values, rcond=None)[0]
 
 
-def _trend_terms(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
     """The trend's monomials, each as the axes it multiplies (``()`` the constant)."""
-    most = [TREND_DEGREE if n >= SHORT_AXIS else 2 for n in shape]
+    most = [degree if n >= SHORT_AXIS else 2 for n in shape]
     terms: list[tuple[int, ...]] = [()]
-    for total in range(1, TREND_DEGREE + 1):
+    for total in range(1, degree + 1):
         for axes in itertools.combinations_with_replacement(range(len(shape)), total):
             if all(axes.count(axis) <= most[axis] for axis in set(axes)):
                 terms.append(axes)
@@ -414,7 +467,7 @@ def _background_cells(
     ``grow`` of such a cell, a smooth (cosine) step between -- so that the lift does not
     jump when a cell crosses the threshold between neighbouring radii or images."""
     score = residual / sd
-    mode = _mode(score)
+    mode = _mode(score, MODE_WIDTH)
     below = mode - score[score < mode]
     spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
     objects = score > mode + threshold * spread
@@ -433,20 +486,23 @@ def _background_cells(
     return 1.0 - objectness
 
 
-def _mode(score: np.ndarray) -> float:
+def _mode(score: np.ndarray, width: float = 0.0) -> float:
     """The background's most common value of ``score``: the lowest peak of its histogram
-    (lightly smoothed) at least a quarter as high as the highest -- in a dense field
-    the objects' residuals may outnumber the background's."""
+    (smoothed over ``width``, at least two bins) at least a quarter as high as the
+    highest -- in a dense field the objects' residuals may outnumber the background's."""
     low, high = np.percentile(score, [0.5, 99])
     if not high > low:
         return float(low)
     counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
-    counts = ndi.gaussian_filter1d(counts.astype(np.float64), 2.0, mode="constant")
+    bin_width = float(edges[1] - edges[0])
+    # (never wider than the histogram: scores spread over a tiny range give tiny bins)
+    sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
+    counts = ndi.gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
     return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
-                        MODE_BANDWIDTH * float(edges[1] - edges[0]))
+                        max(MODE_BANDWIDTH * bin_width, min(width, float(high - low))))
 
 
 def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
@@ -536,6 +592,17 @@ def _minimum_depth(factor: tuple[int, ...]) -> float:
     shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
     noise = np.random.default_rng(0).standard_normal(shape)
     return float(np.mean(_block_mean(noise, factor) - _block_min(noise, factor)))
+
+
+@functools.cache
+def _minimum_spread(factor: tuple[int, ...]) -> float:
+    """The standard deviation, in noise sds, of the minimum of a block (as
+    :func:`_block_min` takes it) for white noise (simulated once, fixed seed); 1 for
+    single pixels."""
+    blocks = max(8, 4096 // int(np.prod(factor)))
+    shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
+    noise = np.random.default_rng(0).standard_normal(shape)
+    return float(np.std(_block_min(noise, factor)))
 
 
 def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
