@@ -1124,23 +1124,23 @@ cdef void _central_block(const real_in* img, real_out* out, const Params* p, con
     cdef Scratch s
     cdef Py_ssize_t nx = p.nx, nblk = p.nblk, zt, yt, x, row
     cdef int64_t w0 = p.widths[0]
+    cdef double* e0
     cdef real_out* dst
     _scratch_for(p, s0, b, &s)
     for zt in range(z0, z1):
         for yt in range(y0, y1):
             row = zt * p.ny + yt
+            e0 = p.e0all + row * s.n16  # rows of whole blocks: eroded in place, no copy
             _load_row(img, p, &s, zt, yt)
             if _direct_first(p.method, w0, nblk, nx, s.nks[p.groups[0]] < 0):
-                _erode_line_direct(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0, s.e0)
+                _erode_line_direct(s.row, p.pad, nx, p.costs + p.pad_c - w0, w0, e0)
             else:
-                _erode_row(p, &s, 0, 0, 0, p.all_blocks, nblk, s.e0)
-            for x in range(nx):
-                p.e0all[row * nx + x] = s.e0[x]
-            ball_block_minima(s.e0, nx, p.e0min_all + row * nblk, nblk)
+                _erode_row(p, &s, 0, 0, 0, p.all_blocks, nblk, e0)
+            ball_block_minima(e0, nx, p.e0min_all + row * nblk, nblk)
             dst = out + row * nx
             for x in range(nx):
                 dst[x] = INFINITY
-            _update_target(dst, s.e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
+            _update_target(dst, e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
 
 
 cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1178,7 +1178,7 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
             if _row_level(k, j, p.lmax) != lev:
                 continue
             row = k * p.ny + j
-            lower = p.e0all + row * nx
+            lower = p.e0all + row * s.n16
             lower_min = p.e0min_all + row * nblk
             loaded = False
             levels = 0
@@ -1475,7 +1475,7 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
             _erode_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
                          z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
         return
-    cdef double[:, :, ::1] e0all = np.empty((nz, ny, nx))
+    cdef double[:, :, ::1] e0all = np.empty((nz, ny, n16))
     cdef double[:, :, ::1] e0min_all = np.empty((nz, ny, nblk))
     p.e0all = &e0all[0, 0, 0]
     p.e0min_all = &e0min_all[0, 0, 0]

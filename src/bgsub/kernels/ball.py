@@ -405,6 +405,11 @@ def _max_abs_finite(image: np.ndarray) -> float:
     return float(np.max(a, where=np.isfinite(a), initial=0.0))
 
 
+def _largest_cost(costs: np.ndarray) -> float:
+    """The largest finite cost of the ball's rows (its height, up to rounding)."""
+    return float(costs[costs < np.inf].max())
+
+
 def _morph(
     image: np.ndarray,
     radius: float | Sequence[float],
@@ -412,21 +417,27 @@ def _morph(
     sign: float,
     out_dtype: np.dtype | None = None,
     coarse_to_fine: bool = False,
+    profiles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    scale: float | None = None,
 ) -> np.ndarray:
     """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``).
 
     ``coarse_to_fine`` selects the one-sweep lower-bound driver (input rows coarse to
-    fine, filtered gather), made for smooth images such as an eroded one.
+    fine, filtered gather), made for smooth images such as an eroded one. ``profiles``
+    (:func:`_row_profiles` of these radii, height and shape) and ``scale`` (an upper
+    bound of every finite ``|pixel|`` plus the largest cost, see :func:`_cap_tables`)
+    may be passed when already known; any larger ``scale`` gives the same values.
     """
     image = _check_image(image)
     radii = per_axis(radius, image.ndim, "radius")
     h = _normalize_height(radii, height)
-    widths, rhos, costs = _row_profiles(radii, h, image.shape)
+    widths, rhos, costs = _row_profiles(radii, h, image.shape) if profiles is None else profiles
     img3 = image if image.ndim == 3 else image[np.newaxis]
     out = np.empty(img3.shape, dtype=image.dtype if out_dtype is None else out_dtype)
     if image.size:
         bz, by = _block_shape(img3.shape[0], img3.shape[1])
-        scale = _max_abs_finite(img3) + float(costs[costs < np.inf].max())
+        if scale is None:
+            scale = _max_abs_finite(img3) + _largest_cost(costs)
         ctabs, offs, groups, margins = _cap_tables(widths, costs, scale)
         nrows = int((widths >= 0).sum()) - 1
         bounds = nrows >= _BOUNDS_MIN_ROWS and widths[0, 0] >= _BOUNDS_MIN_WIDTH
@@ -557,6 +568,16 @@ def ball_opening(
     """
     image = _check_image(image)
     radii = per_axis(radius, image.ndim, "radius")
-    eroded = _morph(image, radius, height, 1.0, out_dtype=np.float64,
-                    coarse_to_fine=_erosion_coarse_to_fine(image.ndim, radii))
-    return _morph(eroded, radius, height, -1.0, out_dtype=image.dtype, coarse_to_fine=True)
+    h = _normalize_height(radii, height)
+    profiles = _row_profiles(radii, h, image.shape)
+    scale = None
+    if image.size:
+        # every finite eroded value is a finite pixel plus a cost in [0, largest cost]:
+        # the dilation's bound follows without another pass over the image
+        cost = _largest_cost(profiles[2])
+        scale = _max_abs_finite(image) + cost
+    eroded = _morph(image, radii, h, 1.0, out_dtype=np.float64,
+                    coarse_to_fine=_erosion_coarse_to_fine(image.ndim, radii),
+                    profiles=profiles, scale=scale)
+    return _morph(eroded, radii, h, -1.0, out_dtype=image.dtype, coarse_to_fine=True,
+                  profiles=profiles, scale=None if scale is None else scale + cost)

@@ -208,7 +208,8 @@ def _median_rows_per_tile(shape: tuple[int, int, int]) -> int:
 
 
 def _moving_mean_outer(values: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """``ndi.uniform_filter1d(values, size, axis, mode="reflect")`` bit for bit, for an outer axis.
+    """``ndi.uniform_filter1d(values.astype(float64), size, axis, mode="reflect")`` bit for
+    bit, for an outer axis; ``values`` of any supported dtype (converted exactly, per row).
 
     SciPy's recurrence, run on whole hyperplanes at once instead of strided lines one by
     one: the window's sum starts from ``0.0`` and adds the first ``size`` extended values
@@ -230,28 +231,33 @@ def _moving_mean_outer(values: np.ndarray, size: int, axis: int) -> np.ndarray:
         total += extended(k)
     np.divide(total, size, out=dst[0])
     for k in range(1, n):
-        np.subtract(extended(k + size - 1), extended(k - 1), out=step)
+        np.subtract(extended(k + size - 1), extended(k - 1), out=step, dtype=np.float64)
         total += step
         np.divide(total, size, out=dst[k])
     return out
 
 
-def _uniform_filter(values: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """``ndi.uniform_filter(values, sizes, mode="reflect")`` (float64) bit for bit, faster.
+def _uniform_filter(values: np.ndarray, sizes: list[int], out_dtype: np.dtype) -> np.ndarray:
+    """``ndi.uniform_filter(values.astype(float64), sizes, mode="reflect").astype(out_dtype)``
+    bit for bit, faster.
 
     SciPy filters the axes in turn; along the outer axes it copies strided lines one by
     one (about 8x slower than along the last axis on a 2048 x 2048 image), so those run
-    the same recurrence on whole hyperplanes (:func:`_moving_mean_outer`).
+    the same recurrence on whole hyperplanes (:func:`_moving_mean_outer`). No float64 copy
+    of the input is made (the first pass converts each row exactly), and the last pass
+    writes ``out_dtype`` directly (SciPy rounds its float64 line as ``astype`` does).
     """
+    axes = [axis for axis, size in enumerate(sizes) if size > 1]
     out = values
-    for axis, size in enumerate(sizes):
-        if size <= 1:
-            continue
+    for axis in axes:
+        size = sizes[axis]
         if axis == values.ndim - 1 or values.shape[axis] < size:
-            out = ndi.uniform_filter1d(out, size, axis=axis, mode="reflect")
+            line = out if out.dtype == np.float64 else out.astype(np.float64)
+            dest = np.empty(values.shape, dtype=out_dtype) if axis == axes[-1] else None
+            out = ndi.uniform_filter1d(line, size, axis=axis, mode="reflect", output=dest)
         else:
             out = _moving_mean_outer(out, size, axis)
-    return out if out is not values else values.copy()
+    return values.astype(out_dtype) if out is values else out.astype(out_dtype, copy=False)
 
 
 def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> np.ndarray:
@@ -292,8 +298,7 @@ def mean_filter(image: np.ndarray, radius: RadiusLike, shape: str = "disk") -> n
         return np.zeros(src.shape, dtype=out_dtype)
     if shape == "box":
         size = [2 * int(np.floor(r)) + 1 for r in rad]
-        res = _uniform_filter(src.astype(np.float64), size)
-        return res.astype(out_dtype, copy=False)
+        return _uniform_filter(src, size, out_dtype)
     hw = row_halfwidths(rad, shape)
     src3 = src[None] if src.ndim == 2 else src
     pads = (hw.shape[0] // 2, hw.shape[1] // 2, int(hw.max()))
