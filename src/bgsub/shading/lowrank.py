@@ -232,53 +232,72 @@ def _fit(stack: np.ndarray, darkfield: bool, *, pool: int = 1,
                                                                       np.ndarray]:
     """The IRLS fit: flat-field (y, x), dark-field (y, x; None without), baselines (n,).
 
-    ``pool`` > 1 fits on blocks of ``pool`` x ``pool`` bins averaged first and
-    interpolates the fields back to ``centres`` (see :func:`_pooled`).
+    ``pool`` > 1 fits on blocks of ``pool`` x ``pool`` bins averaged first (see
+    :func:`_pooled`) and evaluates the fields at every bin (see :func:`_refinement`).
     """
     if pool == 1:
         return _fit_bins(stack, darkfield, centres=centres, **settings)
-    coarse, coarse_centres = _pooled(stack, centres, pool)
-    flat, dark, baseline = _fit_bins(coarse, darkfield, centres=coarse_centres, **settings)
-    back = [_interpolation(c, f) for c, f in zip(coarse_centres, centres, strict=True)]
+    coarse = _pooled(stack, pool)
+    flat, dark, baseline = _fit_bins(coarse, darkfield, centres=centres, pool=pool, **settings)
+    back = [_refinement(c, pool, _terms(settings["terms"], k, pool))
+            for c, k in zip(centres, coarse.shape[1:], strict=True)]
     flat = back[0] @ flat @ back[1].T
     if dark is not None:
         dark = back[0] @ dark @ back[1].T
     return flat, dark, baseline
 
 
-def _pooled(stack: np.ndarray, centres: tuple[np.ndarray, np.ndarray],
-            factor: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def _pooled(stack: np.ndarray, factor: int) -> np.ndarray:
     """``stack`` averaged over blocks of ``factor`` x ``factor`` bins (the last block of an
-    axis may be smaller), and the blocks' centres (the mean of their bins' centres)."""
-    starts = [np.arange(0, len(c), factor) for c in centres]
-    counts = [np.diff(np.append(s, len(c))) for s, c in zip(starts, centres, strict=True)]
+    axis may be smaller)."""
+    starts = [np.arange(0, n, factor) for n in stack.shape[1:]]
+    counts = [np.diff(np.append(s, n)) for s, n in zip(starts, stack.shape[1:], strict=True)]
     summed = np.add.reduceat(np.add.reduceat(stack, starts[0], axis=1), starts[1], axis=2)
-    pooled = summed / np.outer(counts[0], counts[1])
-    return np.ascontiguousarray(pooled), tuple(
-        np.add.reduceat(c, s) / k for c, s, k in zip(centres, starts, counts, strict=True))
+    return np.ascontiguousarray(summed / np.outer(counts[0], counts[1]))
 
 
-def _interpolation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(len(target), len(source)): cubic-spline interpolation from ``source`` positions."""
-    from scipy.interpolate import CubicSpline  # lazily: keeps `import bgsub` light
+def _terms(terms: int, bins: int, pool: int) -> int:
+    """The cosine terms fitted on ``bins`` bins: pooled, no more basis functions (the terms
+    and two quadratics) than bins, so that :func:`_refinement` recovers the coefficients."""
+    return min(terms, bins) if pool == 1 else min(terms, max(bins - 2, 1))
 
-    if len(source) == 1:
-        return np.ones((len(target), 1))
-    kind = "not-a-knot" if len(source) > 3 else "natural"
-    return CubicSpline(source, np.eye(len(source)), bc_type=kind, extrapolate=True)(target)
+
+def _block_basis(centres: np.ndarray, factor: int, terms: int) -> np.ndarray:
+    """:func:`cosine_basis` at ``centres`` averaged over blocks of ``factor`` bins, as
+    :func:`_pooled` averages the data: what a pooled bin holds of each basis function."""
+    fine = cosine_basis(centres, terms)
+    if factor == 1:
+        return fine
+    starts = np.arange(0, len(centres), factor)
+    counts = np.diff(np.append(starts, len(centres)))
+    return np.add.reduceat(fine, starts, axis=0) / counts[:, None]
+
+
+def _refinement(centres: np.ndarray, factor: int, terms: int) -> np.ndarray:
+    """(len(centres), blocks): a field fitted on blocks of ``factor`` bins with the
+    :func:`_block_basis`, at every bin's centre.
+
+    ``pinv(block basis)`` recovers the field's coefficients, and the point basis
+    evaluates them at the bins: the field itself, not a spline through the blocks'
+    centres, which adds an error where the shading curves strongly (vignetting towards
+    the tile's edges: 0.0022 RMSE on 32-pixel tiles pooled to 16 bins).
+    """
+    return cosine_basis(centres, terms) @ np.linalg.pinv(_block_basis(centres, factor, terms))
 
 
 def _fit_bins(stack: np.ndarray, darkfield: bool, *, terms: int, darkfield_terms: int,
               smoothness: float, iterations: int, tolerance: float, loss: str,
-              centres: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None,
-                                                                 np.ndarray]:
-    """:func:`_fit` on the bins as they are."""
+              centres: tuple[np.ndarray, np.ndarray], pool: int = 1) -> tuple[
+                  np.ndarray, np.ndarray | None, np.ndarray]:
+    """:func:`_fit` on the bins of ``stack`` as they are: the bins at ``centres``, or
+    blocks of ``pool`` x ``pool`` of them (``stack`` already pooled)."""
     n, ny, nx = stack.shape
     scale = float(np.median(stack)) or 1.0
     data = (stack / scale).reshape(n, ny * nx)
-    basis = (cosine_basis(centres[0], min(terms, ny)), cosine_basis(centres[1], min(terms, nx)))
-    dark_basis = (cosine_basis(centres[0], min(darkfield_terms, ny)),
-                  cosine_basis(centres[1], min(darkfield_terms, nx)))
+    basis = (_block_basis(centres[0], pool, _terms(terms, ny, pool)),
+             _block_basis(centres[1], pool, _terms(terms, nx, pool)))
+    dark_basis = (_block_basis(centres[0], pool, _terms(darkfield_terms, ny, pool)),
+                  _block_basis(centres[1], pool, _terms(darkfield_terms, nx, pool)))
     flat = np.median(data, axis=0)
     flat /= flat.mean()
     dark = np.zeros_like(flat)
