@@ -150,17 +150,27 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
     fits = {candidates[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
     least, least_split = _unit_mean(fits[candidates[0]]), splits[chosen]
     risks = {candidates[0]: _mean_square(least_split)}
+    variances = dict(risks)
     for factor, penalty in candidates[1:]:
         here = {**settings, "smoothness": penalty, "pool": factor}
         fits[factor, penalty] = _fit(stack, False, **here)[0]
         split = _split_error(stack, here)
+        variances[factor, penalty] = _mean_square(split)
         risks[factor, penalty] = (_mean_square(_unit_mean(fits[factor, penalty]) - least)
-                                  - _mean_square(split - least_split) + _mean_square(split))
+                                  - _mean_square(split - least_split) + variances[factor, penalty])
     best = min((key for key in risks if key[0] == pools[0]), key=risks.get)
     # pooling smooths the data, so it may add to the penalty, not stand in for one
     pooled = min((key for key in risks if key[1] >= best[1]), key=risks.get)
+    steadier = min((key for key in variances if key[1] == best[1]), key=variances.get)
     if risks[pooled] < _POOL_GAIN * risks[best]:
         best = pooled
+    elif variances[steadier] < _POOL_GAIN * variances[best]:
+        # the risk counts all that pooling moves the unpooled fit as bias it adds; with the
+        # same basis fitted to the blocks' means it adds little, and removes a bias both
+        # halves share (the robust location of bins of one or two grainy pixels): so pooling
+        # that halves the fit's variance is kept too (stardist nuclei in 32-pixel tiles:
+        # 0.0191 -> 0.0109; risk ratio 0.8, variance ratio 0.4)
+        best = steadier
     return {**settings, "pool": best[0], "smoothness": best[1]}, fits[best]
 
 
