@@ -23,7 +23,9 @@ error, its variance from the halves and its bias from how far it moves the
 least-smoothed fit (a risk estimate, as in Stein's unbiased risk estimate, with the
 split halves standing in for the noise's covariance), and the same estimate decides
 whether to average blocks of 2 x 2 bins before the robust fit (``pool=None``), which
-steadies it on a specimen with fine grain, but only when that halves the estimated error.
+steadies it on a specimen with fine grain, but only when that halves the estimated error
+or the halves' disagreement. A pooled fit uses the basis averaged over each block and is
+evaluated at every bin, so pooling loses none of the smooth model's resolution.
 
 ``D`` is only defined up to a multiple of ``F`` (``b_i F + D`` equals
 ``(b_i - a) F + (D + a F)``); of that family the dark-field returned is the one
@@ -130,7 +132,9 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
     ``|F_c - F_0|^2 - |d_c - d_0|^2 + |d_c|^2`` (``F_0``, ``d_0``: the least-smoothed,
     least-pooled fit and its split): the bias it adds to that fit, less the part of
     that change which is only variance, plus its variance. A pooled candidate must
-    beat the best unpooled one by the margin ``_POOL_GAIN``. Too few tiles to split:
+    beat the best unpooled one by the margin ``_POOL_GAIN``, in that estimate or in its
+    variance alone at the same penalty (the estimate takes the unpooled fit as unbiased,
+    and counts a bias that pooling removes as one it adds). Too few tiles to split:
     the biweight, the least penalty, no pooling.
     """
     losses = LOSSES[1:] if loss == "auto" else (loss,)
