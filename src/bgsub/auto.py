@@ -500,19 +500,21 @@ def _copied_fraction(object_detail: np.ndarray, background_detail: np.ndarray) -
     total = float(np.sqrt(np.mean(object_detail**2)))
     if not total > 0:
         return 0.0
-    target = background_detail.ravel()
-    explained = _explained_square(object_detail, target)
-    chance = np.mean([_explained_square(flipped, target) for flipped in
-                      (object_detail[::-1], object_detail[:, ::-1], object_detail[::-1, ::-1])])
-    return float(np.clip(np.sqrt(max(explained - chance, 0.0)) / total, 0.0, 1.0))
+    parts = np.stack([np.maximum(object_detail, 0.0), np.minimum(object_detail, 0.0)])
+    gram = np.einsum("iyx,jyx->ij", parts, parts)
+    # flipping the objects' detail is flipping the background's: the same sums, no copies
+    explained, *chance = (_explained_square(parts, gram, target) for target in (
+        background_detail, background_detail[::-1], background_detail[:, ::-1],
+        background_detail[::-1, ::-1]))
+    excess = explained - float(np.mean(chance))
+    return float(np.clip(np.sqrt(max(excess, 0.0)) / total, 0.0, 1.0))
 
 
-def _explained_square(detail: np.ndarray, target: np.ndarray) -> float:
-    """Mean square of ``target`` explained by a least-squares fit on the bright and the dark
-    part of ``detail`` (normal equations: two unknowns)."""
-    parts = np.stack([np.maximum(detail, 0.0).ravel(), np.minimum(detail, 0.0).ravel()])
-    gram = parts @ parts.T
-    weights = np.linalg.lstsq(gram, parts @ target, rcond=None)[0]
+def _explained_square(parts: np.ndarray, gram: np.ndarray, target: np.ndarray) -> float:
+    """Mean square of ``target`` explained by a least-squares fit on ``parts`` (whose Gram
+    matrix is ``gram``): the normal equations, two unknowns."""
+    moments = np.einsum("iyx,yx->i", parts, target)
+    weights = np.linalg.lstsq(gram, moments, rcond=None)[0]
     return float(weights @ gram @ weights) / target.size
 
 
@@ -561,11 +563,22 @@ def _blur(values: np.ndarray, sigma: float) -> np.ndarray:
         return ndi.gaussian_filter(values, sigma, mode="reflect")
     small = ndi.gaussian_filter(_block_mean(values, step), sigma / step, mode="reflect")
     # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
-    # them (and hold the edge values beyond the last one)
-    rows = np.clip((np.arange(values.shape[0]) + 0.5) / step - 0.5, 0, small.shape[0] - 1)
-    cols = np.clip((np.arange(values.shape[1]) + 0.5) / step - 0.5, 0, small.shape[1] - 1)
-    return ndi.map_coordinates(small, np.meshgrid(rows, cols, indexing="ij"), order=1,
-                               mode="nearest")
+    # them (and hold the edge values beyond the last one), one axis at a time
+    between_rows = _linear(small, values.shape[0], step, axis=0)
+    return _linear(between_rows, values.shape[1], step, axis=1)
+
+
+def _linear(small: np.ndarray, size: int, step: int, axis: int) -> np.ndarray:
+    """Linear interpolation of block means (``step`` pixels a block) back to ``size``
+    pixels along ``axis``, the edge values held beyond the first and last block centre."""
+    position = np.clip((np.arange(size) + 0.5) / step - 0.5, 0, small.shape[axis] - 1)
+    below = np.minimum(position.astype(np.intp), small.shape[axis] - 1)
+    above = np.minimum(below + 1, small.shape[axis] - 1)
+    shape = [1, 1]
+    shape[axis] = size
+    weight = (position - below).reshape(shape)
+    return (np.take(small, below, axis=axis) * (1.0 - weight)
+            + np.take(small, above, axis=axis) * weight)
 
 
 def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
