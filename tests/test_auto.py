@@ -112,7 +112,8 @@ def test_quality_prefers_a_correct_radius_to_a_far_too_small_one(method, options
     assert good["score"] > bad["score"]
     assert bad["object_signal_in_background"] > good["object_signal_in_background"]
     assert set(good) == {"score", "expected_error", "object_signal_in_background",
-                         "copied_level", "unevenness", "offset", "object_radius"}
+                         "copied_level", "raised_under_objects", "unevenness", "offset",
+                         "object_radius"}
 
 
 def test_quality_sees_the_noise_floor_offset_of_minimum_based_methods():

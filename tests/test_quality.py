@@ -86,6 +86,30 @@ def test_a_background_dipping_under_objects_counts_as_copied_signal():
     assert dipped["score"] < true["score"]
 
 
+def test_a_background_raised_under_a_dense_field_scores_worse_than_a_smaller_tilt():
+    # a wide radius on a dense field leaves a low, smooth bump under the clusters of objects
+    # (the gaps stay about right): the score must read that error at its size, and rank it
+    # below a smooth error unrelated to the objects that is truly smaller
+    rng = np.random.default_rng(3)
+    shape = (256, 256)
+    cells = disks(shape, rng.uniform(0, 256, (300, 2)), 6)  # 41 % of the image
+    background = field(shape)
+    objects = 300.0 * ndi.gaussian_filter(cells.astype(float), 1.0)
+    noise = 10.0
+    image = background + objects + rng.normal(0, noise, shape)
+    bump = ndi.gaussian_filter(objects, 9.0)
+    raised = background + 0.03 * (bump - bump[~cells].mean())
+    raised_error = float(np.sqrt(np.mean((raised - background) ** 2)))
+    xx = np.arange(shape[1])[None, :]
+    tilted = background + 0.75 * raised_error * np.sqrt(2) * np.sin(2 * np.pi * xx / shape[1])
+    tilted_error = float(np.sqrt(np.mean((tilted - background) ** 2)))
+    assert tilted_error < 0.8 * raised_error  # the construction: the tilt is truly better
+    q_raised = quality(image, raised, object_radius=6)
+    q_tilted = quality(image, tilted, object_radius=6)
+    assert q_raised["expected_error"] > 0.7 * raised_error / noise
+    assert q_raised["score"] < q_tilted["score"]
+
+
 def test_too_small_an_image_gives_a_clear_warning_not_numpys():
     from bgsub.data import synthetic
 

@@ -282,16 +282,25 @@ def quality(
     ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
-      the background repeats: the image's detail (Gaussian high-pass at twice
-      the object radius of the lightly smoothed image) is split into its
-      bright and its dark part, the background's detail is fitted on both
-      (least squares), and the fit's RMS is taken over the image detail's RMS.
+      the background repeats: the objects' detail (Gaussian high-pass at twice
+      the object radius of the lightly smoothed image, less the background
+      its surroundings show -- see below) is split into its bright and its
+      dark part, the background's detail is fitted on both (least squares),
+      and the fit's RMS, less what the same fit explains by chance (on the
+      objects' detail flipped), is taken over the objects' detail's RMS.
       0: none; 1: the background follows the objects entirely (radius far too
       small). A background that dips under the objects (pulled down by dark
       halos) counts as well as one that follows them up.
     * ``copied_level`` -- that copy in noise standard deviations: the fraction
-      times the RMS of the image's detail, over the median noise sd. A small
+      times the RMS of the objects' detail, over the median noise sd. A small
       fraction of bright objects is a large error in grey levels.
+    * ``raised_under_objects`` -- how far the background sits above (or below)
+      under the objects what the background pixels around them show, in noise
+      sds: the mean, over the objects, of the background less the image's
+      background pixels' Gaussian-weighted mean at twice the object radius (a
+      normalised convolution), times the square root of the objects' share of
+      the image. A wide radius leaves a low, smooth bump under clusters of
+      objects that the high-pass above barely sees; this sees it.
     * ``unevenness`` -- how flat the corrected background is: the spread
       (standard deviation) of the foreground's mean background level over an
       8x8 grid of tiles, in noise standard deviations, less the spread that
@@ -307,9 +316,9 @@ def quality(
     medians, so that on photon-counting images (a few discrete values) they
     follow the background smoothly.
 
-    ``expected_error = sqrt(copied_level**2 + unevenness**2 + offset**2)`` (noise
-    sds) and ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is
-    better.
+    ``expected_error = sqrt(copied_level**2 + raised_under_objects**2
+    + unevenness**2 + offset**2)`` (noise sds) and
+    ``score = 1 / (1 + expected_error)``, between 0 and 1, higher is better.
 
     Parameters
     ----------
@@ -327,8 +336,8 @@ def quality(
     -------
     dict
         ``score``, ``expected_error``, ``object_signal_in_background``,
-        ``copied_level``, ``unevenness``, ``offset`` (averaged over up to 8
-        planes) and ``object_radius``.
+        ``copied_level``, ``raised_under_objects``, ``unevenness``, ``offset``
+        (averaged over up to 8 planes) and ``object_radius``.
 
     Notes
     -----
@@ -377,6 +386,7 @@ def quality(
             "counts only the objects' signal copied into the background: compare settings "
             "on a larger image or a crop with some background"), stacklevel=2)
     result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
+                                             + result["raised_under_objects"] ** 2
                                              + np.nan_to_num(result["unevenness"]) ** 2
                                              + np.nan_to_num(result["offset"]) ** 2))
     result["score"] = 1.0 / (1.0 + result["expected_error"])
@@ -426,10 +436,8 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     model = estimate_noise(image)
     foreground = image - background
     sd = model.sd(background)
+    noise = float(np.median(sd))
     detail_scale = max(2.0 * object_radius, 1.0)
-    image_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect"), detail_scale)
-    background_detail = _detail(background, detail_scale)
-    copied = _copied_fraction(image_detail, background_detail)
     score = foreground / sd
     smoothed = ndi.gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
@@ -442,29 +450,72 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     # dark halos (bright field, phase contrast) are no background either: far below the
     # background's peak they would pull its level down and hide a background too low
     objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)
-    levels, sampling = _tile_levels(score, ~objects)
-    level = copied * float(np.sqrt(np.mean(image_detail**2))) / float(np.median(sd))
+    keep = ~objects
+    levels, sampling = _tile_levels(score, keep)
+    reference, reached = _fill_from(image, keep, detail_scale)
+    # the objects' own light: the image over the background its surroundings show, so that
+    # the true background's variation is no part of it
+    object_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect") - reference,
+                            detail_scale)
+    copied = _copied_fraction(object_detail, _detail(background, detail_scale))
     return {
         "object_signal_in_background": copied,
-        "copied_level": level,
+        "copied_level": copied * float(np.sqrt(np.mean(object_detail**2))) / noise,
+        "raised_under_objects": _raised_under(background - reference, objects & reached)
+        / noise,
         "unevenness": _unevenness(levels, sampling),
         "offset": float(np.mean(levels)) if levels.size else float("nan"),
     }
 
 
-def _copied_fraction(image_detail: np.ndarray, background_detail: np.ndarray) -> float:
-    """How much of the image's detail the background's detail repeats, 0-1: the RMS of the
-    background's detail explained by the image's bright and dark detail (a least-squares fit
-    on each, so a background that follows bright objects and one that dips under them into
-    dark halos both count) over the RMS of the image's detail."""
-    parts = np.stack([np.maximum(image_detail, 0.0).ravel(),
-                      np.minimum(image_detail, 0.0).ravel()], axis=1)
-    total = float(np.sqrt(np.mean(image_detail**2)))
+def _fill_from(image: np.ndarray, keep: np.ndarray, scale: float) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """The image's level seen from its kept (background) pixels alone: their Gaussian-
+    weighted mean at ``scale`` (a normalised convolution), and where it reaches (some kept
+    pixel within a few ``scale``); the image itself beyond."""
+    weight = _blur(keep.astype(np.float64), scale)
+    reached = weight > 1e-3
+    filled = _blur(np.where(keep, image, 0.0), scale) / np.maximum(weight, 1e-3)
+    return np.where(reached, filled, image), reached
+
+
+def _raised_under(difference: np.ndarray, under: np.ndarray) -> float:
+    """How far the background sits above (or below) what the background around the objects
+    shows: the mean of ``difference`` over the objects, weighted by the square root of
+    their share of the image (its part of an RMS error over the whole image). A mean, not
+    an RMS: the objects' texture and the reference's noise average out, a background
+    raised under the objects does not."""
+    if not under.any():
+        return 0.0
+    return abs(float(np.mean(difference[under]))) * float(np.sqrt(under.mean()))
+
+
+def _copied_fraction(object_detail: np.ndarray, background_detail: np.ndarray) -> float:
+    """How much of the objects' detail the background's detail repeats, 0-1: the RMS of the
+    background's detail explained by the objects' bright and dark detail (a least-squares
+    fit on each, so a background that follows bright objects and one that dips under them
+    into dark halos both count), less what the same fit explains by chance (on the objects'
+    detail flipped, which keeps its texture and loses its place), over the RMS of the
+    objects' detail."""
+    total = float(np.sqrt(np.mean(object_detail**2)))
     if not total > 0:
         return 0.0
-    weights, *_ = np.linalg.lstsq(parts, background_detail.ravel(), rcond=None)
-    explained = float(np.sqrt(np.mean((parts @ weights) ** 2)))
-    return float(np.clip(explained / total, 0.0, 1.0))
+    parts = np.stack([np.maximum(object_detail, 0.0), np.minimum(object_detail, 0.0)])
+    gram = np.einsum("iyx,jyx->ij", parts, parts)
+    # flipping the objects' detail is flipping the background's: the same sums, no copies
+    explained, *chance = (_explained_square(parts, gram, target) for target in (
+        background_detail, background_detail[::-1], background_detail[:, ::-1],
+        background_detail[::-1, ::-1]))
+    excess = explained - float(np.mean(chance))
+    return float(np.clip(np.sqrt(max(excess, 0.0)) / total, 0.0, 1.0))
+
+
+def _explained_square(parts: np.ndarray, gram: np.ndarray, target: np.ndarray) -> float:
+    """Mean square of ``target`` explained by a least-squares fit on ``parts`` (whose Gram
+    matrix is ``gram``): the normal equations, two unknowns."""
+    moments = np.einsum("iyx,yx->i", parts, target)
+    weights = np.linalg.lstsq(gram, moments, rcond=None)[0]
+    return float(weights @ gram @ weights) / target.size
 
 
 def _unevenness(levels: np.ndarray, sampling: np.ndarray) -> float:
@@ -512,11 +563,22 @@ def _blur(values: np.ndarray, sigma: float) -> np.ndarray:
         return ndi.gaussian_filter(values, sigma, mode="reflect")
     small = ndi.gaussian_filter(_block_mean(values, step), sigma / step, mode="reflect")
     # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
-    # them (and hold the edge values beyond the last one)
-    rows = np.clip((np.arange(values.shape[0]) + 0.5) / step - 0.5, 0, small.shape[0] - 1)
-    cols = np.clip((np.arange(values.shape[1]) + 0.5) / step - 0.5, 0, small.shape[1] - 1)
-    return ndi.map_coordinates(small, np.meshgrid(rows, cols, indexing="ij"), order=1,
-                               mode="nearest")
+    # them (and hold the edge values beyond the last one), one axis at a time
+    between_rows = _linear(small, values.shape[0], step, axis=0)
+    return _linear(between_rows, values.shape[1], step, axis=1)
+
+
+def _linear(small: np.ndarray, size: int, step: int, axis: int) -> np.ndarray:
+    """Linear interpolation of block means (``step`` pixels a block) back to ``size``
+    pixels along ``axis``, the edge values held beyond the first and last block centre."""
+    position = np.clip((np.arange(size) + 0.5) / step - 0.5, 0, small.shape[axis] - 1)
+    below = np.minimum(position.astype(np.intp), small.shape[axis] - 1)
+    above = np.minimum(below + 1, small.shape[axis] - 1)
+    shape = [1, 1]
+    shape[axis] = size
+    weight = (position - below).reshape(shape)
+    return (np.take(small, below, axis=axis) * (1.0 - weight)
+            + np.take(small, above, axis=axis) * weight)
 
 
 def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
