@@ -163,9 +163,11 @@ def robust_background(
         result = _estimate(work, radius, high, model, **options)
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         share = (weight - BLEND[0]) / (BLEND[1] - BLEND[0])
-        result = _estimate(work, radius, low, model, warn_dense=share < 0.5, **options)
+        # the finer blocks judge how much is background (a coarser block straddling an
+        # object's edge reads as background more often), so they alone may warn
+        result = _estimate(work, radius, low, model, **options)
         result *= 1.0 - share
-        other = _estimate(work, radius, high, model, warn_dense=share >= 0.5, **options)
+        other = _estimate(work, radius, high, model, warn_dense=False, **options)
         other *= share
         result += other
     return result.astype(image.dtype, copy=False)
