@@ -568,6 +568,28 @@ def _lift(
     return np.maximum(lift, 0.0, out=lift)
 
 
+def _reduce_blocks(ufunc: np.ufunc, array: np.ndarray, f: int, axis: int) -> np.ndarray:
+    """``ufunc.reduceat`` (``np.minimum`` or ``np.maximum``: exact, so any order gives the same
+    values) over consecutive blocks of ``f`` along ``axis``; the last block may be shorter.
+
+    Along an outer axis the whole blocks are reduced as one reshaped axis: ``reduceat``
+    walks an outer axis line by line, 10-15x slower on a 2048 x 2048 image; along the last
+    axis ``reduceat`` is the faster of the two.
+    """
+    n = array.shape[axis]
+    if axis == array.ndim - 1 or n < f:
+        return ufunc.reduceat(array, np.arange(0, n, f), axis=axis)
+    whole = n - n % f
+    body = np.take(array, np.arange(whole), axis=axis) if whole < n else array
+    shape = array.shape[:axis] + (whole // f, f) + array.shape[axis + 1:]
+    result = ufunc.reduce(body.reshape(shape), axis=axis + 1)
+    if whole < n:
+        tail = ufunc.reduce(np.take(array, np.arange(whole, n), axis=axis), axis=axis,
+                            keepdims=True)
+        result = np.concatenate([result, tail], axis=axis)
+    return result
+
+
 def _block_mean(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Means over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
     result = image
@@ -625,7 +647,7 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     for axis, f in enumerate(factor):
         if f == 1:
             continue
-        result = np.minimum.reduceat(result, np.arange(0, result.shape[axis], f), axis=axis)
+        result = _reduce_blocks(np.minimum, result, f, axis)
     return result
 
 
@@ -634,7 +656,7 @@ def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     result = image
     for axis, f in enumerate(factor):
         if f > 1:
-            result = np.maximum.reduceat(result, np.arange(0, result.shape[axis], f), axis=axis)
+            result = _reduce_blocks(np.maximum, result, f, axis)
     return np.asarray(result, dtype=np.float64)
 
 
