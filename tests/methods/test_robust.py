@@ -376,3 +376,16 @@ def test_a_wave_beyond_a_degree_4_trend_is_followed(seed):
     kept = float((image - estimate)[mask].sum() / objects[mask].sum())
     assert rmse(estimate, background) < 1.5
     assert 0.98 < kept < 1.02
+
+
+@pytest.mark.parametrize("shape", [(37, 41), (64, 64), (5, 9, 13)])
+@pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
+def test_block_reductions_equal_reduceat(shape, ufunc):
+    from bgsub.methods.robust import _reduce_blocks
+
+    values = np.random.default_rng(3).random(shape).astype(np.float32)
+    values.flat[::17] = np.nan
+    for axis in range(len(shape)):
+        for f in (1, 2, 3, 4, 8, 16):
+            expected = ufunc.reduceat(values, np.arange(0, shape[axis], f), axis=axis)
+            np.testing.assert_array_equal(_reduce_blocks(ufunc, values, f, axis), expected)
