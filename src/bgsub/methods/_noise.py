@@ -171,8 +171,8 @@ def _spread(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     centre = float(np.median(values))
-    mad = MAD_TO_SD * _mad(values)
     deviation = values - centre
+    mad = MAD_TO_SD * float(np.median(np.abs(deviation)))  # _mad, its median reused
     limit = CLIP * mad if mad > 0 else float(np.max(np.abs(deviation)))
     if not limit > 0:
         return 0.0
@@ -191,14 +191,49 @@ def _binned_variance(level: np.ndarray, residual: np.ndarray) -> tuple[np.ndarra
     bins = min(BINS, level.size // MIN_PER_BIN)
     if bins < 2:
         return np.empty(0), np.empty(0)
-    order = np.argsort(level, kind="stable")
+    order = _stable_argsort(level)
+    level, residual = level[order], residual[order]
     centres, variances = [], []
-    for chunk in np.array_split(order, bins):
-        spread = _spread(residual[chunk])
+    # the bins of np.array_split: the first n % bins one longer
+    size, longer = divmod(level.size, bins)
+    stops = np.cumsum([size + 1 if i < longer else size for i in range(bins)])
+    for start, stop in zip(np.r_[0, stops[:-1]], stops, strict=True):
+        spread = _spread(residual[start:stop])
         if spread > 0:
-            centres.append(float(np.median(level[chunk])))
+            centres.append(_sorted_median(level[start:stop]))
             variances.append(spread**2)
     return np.asarray(centres), np.asarray(variances)
+
+
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` (equal values in index order), 3x faster on a
+    large float array: the unstable (vectorised) sort, then the indices of each run of equal
+    values sorted, in one integer sort of (run, index) keys."""
+    order = np.argsort(values)
+    ordered = values[order]
+    if ordered.size < 2:
+        return order
+    differs = ordered[1:] != ordered[:-1]
+    if np.isnan(ordered[-1]):  # NaNs (sorted last) are equal to each other, as the sort has it
+        differs &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+    key = np.empty(ordered.size, dtype=np.int64)
+    key[0] = 0
+    np.cumsum(differs, out=key[1:])
+    key *= ordered.size
+    key += order
+    key.sort()
+    return key % ordered.size
+
+
+def _sorted_median(values: np.ndarray) -> float:
+    """``np.median`` of values already sorted (the same arithmetic: the middle value, or
+    the mean of the two middle values)."""
+    middle = values.size // 2
+    if np.isnan(values[-1]):
+        return float("nan")
+    if values.size % 2:
+        return float(values[middle])
+    return float(np.mean(values[middle - 1:middle + 1]))
 
 
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
