@@ -530,9 +530,29 @@ def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.
     fraction = max(reach) - int(max(reach))
     result = fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
     if fraction > 0:
-        outer = fn(values, size=tuple(2 * k + 3 for k in inner), mode="nearest")
+        outer = _widen(result, np.maximum if fn is ndi.maximum_filter else np.minimum)
         result += fraction * (outer - result)
     return result
+
+
+def _widen(filtered: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """A min or max ``ufunc`` filter's result (``mode="nearest"``) over windows one cell
+    wider either side along every axis, from its result over the narrower windows: each
+    wider window is the union of the narrower ones one cell before, at and after it (at an
+    edge, the edge cell's own window stands in for the one beyond it: a subset of the
+    wider window). The same values as filtering again, at a fraction of the cost."""
+    result = filtered
+    for axis in range(result.ndim):
+        if result.shape[axis] < 2:
+            continue
+        lines = np.moveaxis(result, axis, 0)
+        wider = np.empty_like(lines)
+        ufunc(lines[:-2], lines[1:-1], out=wider[1:-1])
+        ufunc(wider[1:-1], lines[2:], out=wider[1:-1])
+        ufunc(lines[0], lines[1], out=wider[0])
+        ufunc(lines[-2], lines[-1], out=wider[-1])
+        result = np.moveaxis(wider, 0, axis)
+    return np.ascontiguousarray(result)
 
 
 def _dome_rise(envelope: np.ndarray, background: np.ndarray, sigma: tuple[float, ...]
@@ -720,17 +740,24 @@ def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]
         centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
         position = np.interp(np.arange(n), centres, np.arange(m))
         low = np.floor(position).astype(np.intp)
-        high = np.minimum(low + 1, m - 1)
         weight = position - low
         shape_w = [1] * result.ndim
         shape_w[axis] = n
         weight = weight.reshape(shape_w)
-        upper = np.take(result, high, axis=axis)
+        # the step to the next centre (the last cell's own difference, 0: high == low there),
+        # taken per cell and then spread: one full-size take and subtraction fewer
+        step = np.concatenate([np.diff(result, axis=axis),
+                               _last(result, axis) - _last(result, axis)], axis=axis)
+        upper = np.take(step, low, axis=axis)
         result = np.take(result, low, axis=axis)
-        upper -= result
         upper *= weight
         result += upper
     return result
+
+
+def _last(array: np.ndarray, axis: int) -> np.ndarray:
+    """The last cell along ``axis`` (the axis kept, of length 1)."""
+    return np.take(array, [array.shape[axis] - 1], axis=axis)
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
