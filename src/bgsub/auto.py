@@ -246,7 +246,10 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         return Objects(np.empty(0), np.empty(0))
     index = np.arange(1, count + 1)
     area = ndi.sum_labels(mask, labels, index)
-    inscribed = ndi.maximum(ndi.distance_transform_edt(mask), labels, index)
+    # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x slower)
+    inscribed = np.zeros(count + 1)
+    np.maximum.at(inscribed, labels.ravel(), ndi.distance_transform_edt(mask).ravel())
+    inscribed = inscribed[1:]
     keep = area >= MIN_AREA
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
@@ -261,11 +264,49 @@ def _otsu(values: np.ndarray) -> float:
 
 
 def _block_mean(plane: np.ndarray, step: int) -> np.ndarray:
+    """Means of ``step`` x ``step`` blocks (the last partial row and column of blocks left
+    out): ``mean(axis=(1, 3))`` of the blocks, bit for bit, 2.5x faster -- NumPy sums each
+    block's rows pairwise along the row (:func:`_pairwise_last`) and adds the rows in order
+    to a zero."""
     if step == 1:
         return plane
     rows, cols = (n // step * step for n in plane.shape)
-    trimmed = plane[:rows, :cols]
-    return trimmed.reshape(rows // step, step, cols // step, step).mean(axis=(1, 3))
+    blocks = plane[:rows, :cols].reshape(rows // step, step, cols // step, step)
+    if rows // step < 2 or cols // step < 2 or blocks.dtype != np.float64:
+        return blocks.mean(axis=(1, 3))  # (NumPy's order differs on a single row of blocks)
+    total = _pairwise_last(blocks[:, 0], step)
+    total += 0.0  # NumPy starts from +0.0: a block of -0.0 has the mean +0.0
+    for k in range(1, step):
+        total += _pairwise_last(blocks[:, k], step)
+    total /= step * step
+    return total
+
+
+def _pairwise_last(values: np.ndarray, count: int, start: int = 0) -> np.ndarray:
+    """The sum of ``values[..., start:start + count]`` over the last axis as NumPy's float
+    add reduction sums a run (pairwise: below 8 terms in order from -0.0, up to 128 in 8
+    partial sums, beyond that split in two), for all the other axes at once."""
+    if count < 8:
+        total = values[..., start].copy()
+        for i in range(start + 1, start + count):
+            total += values[..., i]
+        return total
+    if count <= 128:
+        partial = [values[..., start + j].copy() for j in range(8)]
+        whole = count - count % 8
+        for i in range(8, whole, 8):
+            for j in range(8):
+                partial[j] += values[..., start + i + j]
+        total = (partial[0] + partial[1]) + (partial[2] + partial[3])
+        total += (partial[4] + partial[5]) + (partial[6] + partial[7])
+        for i in range(whole, count):
+            total += values[..., start + i]
+        return total
+    half = count // 2
+    half -= half % 8
+    total = _pairwise_last(values, half, start)
+    total += _pairwise_last(values, count - half, start + half)
+    return total
 
 
 def quality(
