@@ -99,6 +99,7 @@ TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
 TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
+STRIP = 256  # _block_min averages about this many rows of the image at a time
 
 
 def robust_background(
@@ -600,12 +601,12 @@ def _reduce_blocks(ufunc: np.ufunc, array: np.ndarray, f: int, axis: int) -> np.
     if axis == array.ndim - 1 or n < f:
         return ufunc.reduceat(array, np.arange(0, n, f), axis=axis)
     whole = n - n % f
-    body = np.take(array, np.arange(whole), axis=axis) if whole < n else array
+    before = (slice(None),) * axis
+    body = array[(*before, slice(0, whole))] if whole < n else array  # a view, not a copy
     shape = array.shape[:axis] + (whole // f, f) + array.shape[axis + 1:]
     result = ufunc.reduce(body.reshape(shape), axis=axis + 1)
     if whole < n:
-        tail = ufunc.reduce(np.take(array, np.arange(whole, n), axis=axis), axis=axis,
-                            keepdims=True)
+        tail = ufunc.reduce(array[(*before, slice(whole, n))], axis=axis, keepdims=True)
         result = np.concatenate([result, tail], axis=axis)
     return result
 
@@ -642,8 +643,9 @@ def _block_sums(array: np.ndarray, f: int, axis: int) -> np.ndarray:
     for start, stop, size in ((0, whole, f), (whole, n, n - whole)):
         if stop > start:
             blocks = lines[:, start:stop].reshape(-1, size, lines.shape[2])
-            total = blocks[:, 0] + _pairwise_lines(blocks, 1, size - 1) if size > 1 \
-                else blocks[:, 0].copy()
+            total = blocks[:, 0].copy() if size == 1 else _pairwise_lines(blocks, 1, size - 1)
+            if size > 1:
+                np.add(blocks[:, 0], total, out=total)
             parts.append(total.reshape(lines.shape[0], -1, lines.shape[2]))
     sums = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     return sums.reshape(array.shape[:axis] + (sums.shape[1],) + array.shape[axis + 1:])
@@ -702,18 +704,37 @@ def _minimum_spread(factor: tuple[int, ...]) -> float:
 def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Minimum over blocks of ``factor`` pixels of the image's 2-pixel moving average
     (along each axis with ``factor > 1``): the averaging halves the noise's spread so
-    the minimum rests less deep in it."""
-    result = image
+    the minimum rests less deep in it.
+
+    Computed a strip of about ``STRIP`` rows (whole blocks) at a time: the same values,
+    without a moving average of the whole image in memory."""
+    n = image.shape[0]
+    rows = max(1, STRIP // factor[0]) * factor[0]
+    if n <= rows or all(f == 1 for f in factor):
+        return _strip_min(image, factor, n, image.shape)
+    return np.concatenate([_strip_min(image[start:start + rows + 1], factor,
+                                      min(rows, n - start), image.shape)
+                           for start in range(0, n, rows)], axis=0)
+
+
+def _strip_min(strip: np.ndarray, factor: tuple[int, ...], keep: int,
+               shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`_block_min` of the first ``keep`` rows of ``strip``: rows of an image of
+    ``shape`` from a block's first row on, and the row after them where there is one (the
+    moving average reads it)."""
+    result = strip
     for axis, f in enumerate(factor):
-        if f == 1 or image.shape[axis] < 2:
+        if f == 1 or shape[axis] < 2:
             continue
-        pairs = np.array(result, copy=True) if result is image else result
-        here = [slice(None)] * image.ndim
-        ahead = [slice(None)] * image.ndim
+        pairs = np.array(result, copy=True) if result is strip else result
+        here = [slice(None)] * strip.ndim
+        ahead = [slice(None)] * strip.ndim
         here[axis], ahead[axis] = slice(0, -1), slice(1, None)
         pairs[tuple(here)] += pairs[tuple(ahead)]  # ascending: each reads the next, unchanged
         pairs[tuple(here)] *= 0.5
         result = pairs
+    if keep < result.shape[0]:
+        result = result[:keep]
     for axis, f in enumerate(factor):
         if f == 1:
             continue
@@ -746,9 +767,9 @@ def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]
         weight = weight.reshape(shape_w)
         # the step to the next centre (the last cell's own difference, 0: high == low there),
         # taken per cell and then spread: one full-size take and subtraction fewer
-        step = np.concatenate([np.diff(result, axis=axis),
-                               _last(result, axis) - _last(result, axis)], axis=axis)
-        upper = np.take(step, low, axis=axis)
+        upper = np.take(np.concatenate([np.diff(result, axis=axis),
+                                        _last(result, axis) - _last(result, axis)], axis=axis),
+                        low, axis=axis)
         result = np.take(result, low, axis=axis)
         upper *= weight
         result += upper
