@@ -462,7 +462,7 @@ def _planes(image: Any, axes: str | None, light_background: bool,
         progress(0, len(chosen))
     for done, i in enumerate(chosen, start=1):
         plane = np.array(layout.block(array, selectors[i]), dtype=np.float64)
-        if not np.isfinite(plane).all():
+        if array.dtype.kind not in "iub" and not np.isfinite(plane).all():  # ints: finite
             finite = np.isfinite(plane)
             plane[~finite] = np.median(plane[finite]) if finite.any() else 0.0
         yield -plane if light_background else plane
