@@ -1,0 +1,84 @@
+"""The default's faster building blocks give NumPy's and SciPy's own values, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from bgsub.auto import _block_mean as auto_block_mean
+from bgsub.methods import _noise, robust
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+
+
+def _values(shape: tuple[int, ...], dtype: type, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = (rng.normal(size=shape) * 10.0 ** rng.uniform(-3, 3, size=shape)).astype(dtype)
+    values[rng.random(shape) < 0.05] = -0.0
+    return values
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("f", [1, 2, 3, 5, 8, 9, 16, 17, 130])
+def test_block_sums_equal_reduceat(dtype, f):
+    for shape in [(3 * f + 2, 7), (2 * f, 5), (2 * f + 1, f + 3, 4), (max(f - 1, 1), 6)]:
+        values = _values(shape, dtype, f)
+        for axis in range(len(shape)):
+            expected = np.add.reduceat(values, np.arange(0, shape[axis], f), axis=axis)
+            _same(robust._block_sums(values, f, axis), expected)
+
+
+@pytest.mark.parametrize("factor", [(5, 5), (16, 16), (1, 4), (3, 2, 2), (1, 3, 3)])
+def test_block_min_in_strips_equals_whole(monkeypatch, factor):
+    image = _values((61, 47) if len(factor) == 2 else (13, 22, 17), np.float32, 1)
+    monkeypatch.setattr(robust, "STRIP", 10**9)
+    whole = robust._block_min(image, factor)
+    for strip in (1, 4, 7, 32):
+        monkeypatch.setattr(robust, "STRIP", strip)
+        _same(robust._block_min(image, factor), whole)
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (2, 2), (17, 23), (5, 1, 8), (6, 7, 9)])
+@pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
+def test_widen_equals_filtering_again(shape, ufunc):
+    values = np.round(_values(shape, np.float64, 2))
+    filters = {np.minimum: ndi.minimum_filter, np.maximum: ndi.maximum_filter}
+    for reach in range(4):
+        narrow = filters[ufunc](values, size=2 * reach + 1, mode="nearest")
+        wide = filters[ufunc](values, size=2 * reach + 3, mode="nearest")
+        _same(robust._widen(narrow, ufunc), wide)
+
+
+def test_stable_argsort_equals_numpy():
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 9, 1000, 50_000):
+        for values in (rng.integers(0, 7, n).astype(np.float64),
+                       np.round(rng.normal(size=n), 1) * rng.choice([-1.0, 1.0], n),
+                       np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 3, n) * 1.0),
+                       np.where(rng.random(n) < 0.5, -0.0, 0.0)):
+            np.testing.assert_array_equal(_noise._stable_argsort(values),
+                                          np.argsort(values, kind="stable"))
+
+
+def test_sorted_median_equals_numpy():
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 10, 11, 1000):
+        values = np.sort(rng.normal(size=n))
+        assert _noise._sorted_median(values) == float(np.median(values))
+
+
+@pytest.mark.parametrize("step", [2, 3, 4, 8, 9, 17, 130])
+def test_auto_block_mean_equals_numpy_mean(step):
+    # (its own pairwise sums: NumPy's order, below 8, up to 128 and beyond)
+    for shape in [(5 * step + 3, 7 * step + 1), (2 * step, 40 * step), (step, 3 * step)]:
+        plane = _values(shape, np.float64, step)
+        plane[:step, :step] = -0.0
+        rows, cols = (n // step * step for n in shape)
+        expected = plane[:rows, :cols].reshape(rows // step, step, cols // step, step).mean(
+            axis=(1, 3))
+        _same(auto_block_mean(plane, step), expected)
