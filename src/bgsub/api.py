@@ -139,8 +139,8 @@ def estimate_background(
         from bgsub import chunked
 
         return chunked.estimate_background(image, **settings)
-    plan = engine.plan(image, **settings)
-    return engine.estimate(plan, np.asarray(image), progress, cancel, _split(cancel))
+    plan, prepared = engine.plan_prepared(image, **settings)
+    return engine.estimate(plan, np.asarray(image), progress, cancel, _split(cancel), prepared)
 
 
 def subtract_background(
@@ -216,10 +216,10 @@ def subtract_background(
 
         return chunked.subtract_background(image, output_dtype=output_dtype, offset=offset,
                                            return_background=return_background, **settings)
-    plan = engine.plan(image, **settings)
+    plan, prepared = engine.plan_prepared(image, **settings)
     out_dtype = output_dtype_for(plan.dtype, output_dtype)
     return engine.subtract(plan, np.asarray(image), out_dtype, engine.check_offset(offset),
-                           return_background, progress, cancel, _split(cancel))
+                           return_background, progress, cancel, _split(cancel), prepared)
 
 
 def _split(cancel: CancelFlag | None) -> int | None:

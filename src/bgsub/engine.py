@@ -18,6 +18,12 @@ checked after each tile rather than once per plane. A method whose halo spans
 the whole block (``robust``, ``imagej``) cannot be split and stays whole, as
 does a running sum of non-integer values (:attr:`Plan.splits_exactly`).
 
+With ``radius="auto"``, :func:`plan_prepared` also runs what the method measures
+whatever the radius (``Method.prepare``: ``robust``'s noise model and trend) on a
+single-block image on a second thread while the radius is measured, and
+:func:`estimate` and :func:`subtract` pass it back to the method: the same pixels,
+sooner.
+
 A plan also knows how far each pixel's background looks (:meth:`Plan.halo`):
 the method's reach for the resolved radius, options and data (computed once,
 when planning), plus the pre-smoothing's, in finite pixels per spatial axis.
@@ -28,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +51,8 @@ from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_me
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
            "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_offset", "estimate",
            "estimate_steps",
-           "fill_from_nearest", "fill_steps", "is_dask_array", "plan", "run", "subtract",
+           "fill_from_nearest", "fill_steps", "is_dask_array", "plan", "plan_prepared", "run",
+           "subtract",
            "subtract_steps", "tiles", "value_span"]
 
 RadiusLike = float | Sequence[float]
@@ -198,21 +206,40 @@ class Plan:
                 work = fill_from_nearest(work, invalid)
         return work
 
-    def background_of(self, block: np.ndarray) -> np.ndarray:
-        """Background of one Z, Y, X-ordered block, in the working float dtype."""
+    def background_of(self, block: np.ndarray, prepared: Any = None) -> np.ndarray:
+        """Background of one Z, Y, X-ordered block, in the working float dtype.
+
+        ``prepared``: :meth:`prepare_block` of this same block (None: the method measures
+        it itself).
+        """
         work = self.filled(block)
         if not np.isfinite(work.flat[0]):  # still invalid after filling: none is valid
             return np.full(work.shape, np.nan, dtype=self.work_dtype)
-        if self.light_background:
-            np.negative(work, out=work)
-        if self.presmooth is not None:
-            work = self.presmooth.apply(work, self._presmooth_scale())
-        background = self.method.estimate(np.ascontiguousarray(work), self.radius,
-                                          **self.options)
+        extra = {} if prepared is None else {"prepared": prepared}
+        background = self.method.estimate(self._method_input(work), self.radius,
+                                          **self.options, **extra)
         background = np.asarray(background, dtype=self.work_dtype)
         if self.light_background:
             np.negative(background, out=background)
         return background
+
+    def prepare_block(self, block: np.ndarray) -> Any:
+        """The method's ``prepare`` (what it measures whatever the radius) on the array its
+        estimate of this Z, Y, X-ordered block gets; None when it has none or no pixel is
+        valid."""
+        work = self.filled(block)
+        if self.method.prepare is None or not np.isfinite(work.flat[0]):
+            return None
+        return self.method.prepare(self._method_input(work))
+
+    def _method_input(self, work: np.ndarray) -> np.ndarray:
+        """A filled block as the method gets it: negated for a light background,
+        pre-smoothed, C-contiguous."""
+        if self.light_background:
+            np.negative(work, out=work)
+        if self.presmooth is not None:
+            work = self.presmooth.apply(work, self._presmooth_scale())
+        return np.ascontiguousarray(work)
 
     def foreground_of(self, values: np.ndarray, background: np.ndarray, out_dtype: np.dtype,
                       offset: float) -> np.ndarray:
@@ -344,6 +371,47 @@ def plan(
     check_presmooth_fits(smoothing, radii, extent)
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach)
+
+
+def plan_prepared(image: Any, method: str | None = None,
+                  radius: RadiusLike | str = DEFAULT_RADIUS, **settings: Any
+                  ) -> tuple[Plan, Any]:
+    """:func:`plan`, and what the method measures whatever the radius on the image's one
+    block (``Method.prepare``), for :func:`estimate` and :func:`subtract` to pass back.
+
+    With ``radius="auto"`` on an in-memory image of a single block and a method that
+    prepares (``robust``), the preparation runs on a second thread while the radius is
+    measured (NumPy and SciPy release the GIL in their loops): the same pixels as without
+    it, sooner where a core is free. Otherwise the second item is None and nothing runs
+    twice.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).poisson(100, (64, 64)).astype(np.uint16)
+    >>> p, prepared = plan_prepared(image, radius="auto")
+    >>> p.method.name, prepared is not None
+    ('robust', True)
+    >>> plan_prepared(image, radius=10)[1] is None
+    True
+    """
+    if not (isinstance(radius, str) and radius == AUTO) or is_dask_array(image):
+        return plan(image, method, radius, **settings), None
+    # every check but the radius's, and the block the estimate will see (the same for any
+    # radius: no pre-smoothing, whose scale follows the radius's per-axis ratios)
+    try:
+        first = plan(image, method, 1.0, **settings)
+    except (TypeError, ValueError):  # let the real plan say what is wrong
+        first = None
+    if first is None or first.method.prepare is None or first.presmooth is not None \
+            or first.block_count() != 1:
+        return plan(image, method, radius, **settings), None
+    array = np.asarray(image)
+    block = first.layout.block(array, next(iter(first.blocks(first.shape))))
+    with ThreadPoolExecutor(1) as pool:
+        prepared = pool.submit(first.prepare_block, block)
+        final = plan(image, method, radius, **settings)
+        return final, prepared.result()
 
 
 def _check_image(image: Any) -> Any:
@@ -508,9 +576,11 @@ class _Blocks:
     filled whole before its tiles are cut from it.
     """
 
-    def __init__(self, plan: Plan, image: np.ndarray) -> None:
+    def __init__(self, plan: Plan, image: np.ndarray, prepared: Any = None) -> None:
         self.plan, self.image = plan, image
         self._filled: tuple[tuple, np.ndarray] | None = None
+        # the method's radius-free measurements of the image's only block (plan_prepared)
+        self.prepared = prepared if plan.block_count(image.shape) == 1 else None
 
     def block(self, selector: tuple) -> np.ndarray:
         return self.plan.layout.block(self.image, selector)
@@ -518,7 +588,7 @@ class _Blocks:
     def background(self, selector: tuple, tile: Tile | None) -> np.ndarray:
         """The background of a block, or of one tile of it (computed on its window)."""
         if tile is None:
-            return self.plan.background_of(self.block(selector))
+            return self.plan.background_of(self.block(selector), self.prepared)
         return self.plan.background_of(self._source(selector)[tile.window])[tile.crop]
 
     def values(self, selector: tuple, tile: Tile | None) -> np.ndarray:
@@ -544,11 +614,13 @@ def _put(plan: Plan, array: np.ndarray, selector: tuple, tile: Tile | None,
         plan.layout.block(array, selector)[tile.inner] = values
 
 
-def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None) -> Steps:
+def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None,
+                   prepared: Any = None) -> Steps:
     """Estimate the background block by block, yielding ``(done, total)``; returns it.
 
     ``split``: cut blocks into tiles of about this many pixels where the
     method's halo allows (:func:`tiles`), for the same pixels in smaller steps.
+    ``prepared``: from :func:`plan_prepared` for this ``image``.
 
     Examples
     --------
@@ -562,7 +634,7 @@ def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None) -> S
     (0, 12)
     """
     background = np.empty(image.shape, dtype=plan.work_dtype)
-    blocks = _Blocks(plan, image)
+    blocks = _Blocks(plan, image, prepared)
 
     def one(selector: tuple, tile: Tile | None) -> None:
         _put(plan, background, selector, tile, blocks.background(selector, tile))
@@ -572,10 +644,11 @@ def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None) -> S
 
 
 def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: float = 0.0,
-                   return_background: bool = False, split: int | None = None) -> Steps:
+                   return_background: bool = False, split: int | None = None,
+                   prepared: Any = None) -> Steps:
     """Subtract block by block, yielding ``(done, total)``; returns what :func:`subtract` does.
 
-    ``split``: as for :func:`estimate_steps` (a whole-command method's blocks
+    ``split``, ``prepared``: as for :func:`estimate_steps` (a whole-command method's blocks
     are never split).
 
     Examples
@@ -588,7 +661,7 @@ def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: f
     """
     foreground = np.empty(image.shape, dtype=out_dtype)
     background = np.empty(image.shape, dtype=plan.work_dtype) if return_background else None
-    blocks = _Blocks(plan, image)
+    blocks = _Blocks(plan, image, prepared)
 
     def one(selector: tuple, tile: Tile | None) -> None:
         bg = blocks.background(selector, tile)
@@ -657,17 +730,19 @@ def run(steps: Steps, progress: Progress | None = None, cancel: CancelFlag | Non
 
 
 def estimate(plan: Plan, image: np.ndarray, progress: Progress | None = None,
-             cancel: CancelFlag | None = None, split: int | None = None) -> np.ndarray:
+             cancel: CancelFlag | None = None, split: int | None = None,
+             prepared: Any = None) -> np.ndarray:
     """The background of ``image`` (shaped as the plan's input), block by block
     (tile by tile with ``split``, see :func:`estimate_steps`)."""
-    return run(estimate_steps(plan, image, split), progress, cancel)
+    return run(estimate_steps(plan, image, split, prepared), progress, cancel)
 
 
 def subtract(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: float = 0.0,
              return_background: bool = False, progress: Progress | None = None,
-             cancel: CancelFlag | None = None, split: int | None = None) -> Any:
+             cancel: CancelFlag | None = None, split: int | None = None,
+             prepared: Any = None) -> Any:
     """The foreground of ``image`` (and its background), block by block (tile by tile
     with ``split``, see :func:`subtract_steps`)."""
-    return run(subtract_steps(plan, image, out_dtype, offset, return_background, split),
-               progress, cancel)
+    return run(subtract_steps(plan, image, out_dtype, offset, return_background, split,
+                              prepared), progress, cancel)
 

@@ -149,6 +149,13 @@ class Method:
         the block starts (a running sum): on non-integer values a window with
         its halo may then differ from the whole block in the last bit, so the
         engine does not split such blocks into tiles (integer data sums exactly).
+    prepare : callable, optional
+        ``prepare(image) -> prepared``: what the estimate measures on a block
+        whatever the radius (``robust``: its noise model and trend), on the
+        array ``estimate`` gets. The engine may call it while it measures an
+        automatic radius (on a second thread) and pass its result to
+        ``estimate(image, radius, prepared=prepared, **options)``, which must
+        then give exactly the pixels it gives without it.
     """
 
     name: str
@@ -162,6 +169,7 @@ class Method:
     aliases: tuple[str, ...] = field(default_factory=tuple)
     subtract: Callable[..., np.ndarray] | None = None
     moving_sum: bool = False
+    prepare: Callable[[np.ndarray], Any] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""

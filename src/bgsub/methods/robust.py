@@ -109,6 +109,7 @@ def robust_background(
     threshold: float = 3.0,
     smoothing: float = 0.25,
     grow: float = 2.0,
+    prepared: tuple[NoiseModel, Trend] | None = None,
 ) -> np.ndarray:
     """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
@@ -127,6 +128,9 @@ def robust_background(
     grow : float
         Pixels by which the cells above the threshold (objects) are grown
         before the rest is taken as background.
+    prepared : tuple, optional
+        :func:`prepare_robust` of this same ``image`` (its noise model and
+        trend, which do not depend on the radius); measured here when omitted.
 
     Returns
     -------
@@ -153,8 +157,7 @@ def robust_background(
     True
     """
     work = _as_float(image)
-    model = estimate_noise(_crop(work))
-    trend = _fit_trend(work, model)
+    model, trend = prepare_robust(work) if prepared is None else prepared
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
@@ -172,6 +175,14 @@ def robust_background(
         other *= share
         result += other
     return result.astype(image.dtype, copy=False)
+
+
+def prepare_robust(image: np.ndarray) -> tuple[NoiseModel, Trend]:
+    """What :func:`robust_background` measures on ``image`` whatever the radius: the noise
+    model (on the central crop) and the trend (on a grid fixed by the image's size)."""
+    work = _as_float(image)
+    model = estimate_noise(_crop(work))
+    return model, _fit_trend(work, model)
 
 
 def _factors(radius: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], float]:
@@ -815,7 +826,8 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
 
 
 # the noise model is public through this module (auto.py measures objects with it)
-__all__ = ["NoiseModel", "estimate_noise", "robust_background", "robust_centre_scale"]
+__all__ = ["NoiseModel", "estimate_noise", "prepare_robust", "robust_background",
+           "robust_centre_scale"]
 
 register(
     Method(
@@ -833,5 +845,6 @@ register(
         ),
         halo=_halo,
         aliases=("noise_aware",),
+        prepare=prepare_robust,
     )
 )
