@@ -152,8 +152,13 @@ def _flat_pixels(image: np.ndarray) -> np.ndarray:
     """Pixels away from edges: a gradient no larger than noise typically makes."""
     if min(image.shape) < 2:
         return np.ones(image.shape, dtype=bool)
-    smooth = ndi.gaussian_filter(image, 1.0, mode="reflect")
-    magnitude = np.sqrt(sum(g**2 for g in np.gradient(smooth)))
+    gradients = np.gradient(ndi.gaussian_filter(image, 1.0, mode="reflect"))
+    magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
+    magnitude *= magnitude
+    for g in gradients[1:]:
+        g *= g
+        magnitude += g
+    np.sqrt(magnitude, out=magnitude)
     return magnitude <= EDGE_FACTOR * np.median(magnitude)
 
 
