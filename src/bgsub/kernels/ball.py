@@ -283,6 +283,13 @@ _FORCE_COARSE_TO_FINE = False
 #: at 250 (the same values either way).
 _OPENING_EROSION_C2F_MIN_RADIUS = 190.0
 
+#: Candidate pruning in the opening's dilation. Its input, an erosion by the same ball, is
+#: (sign flipped) an upper envelope of the ball's translates: a pixel has a lower neighbour
+#: on one side only, except where its ball touches near the rim of a narrower cap, so the
+#: lists keep every pixel and only cost their building (2048x2048 benchmark image, r = 200:
+#: the same candidates and row erosions with and without, 6 % fewer instructions without).
+_OPENING_DILATION_PRUNE = False
+
 #: Pruning tiers: tier ``t`` compares the lowest neighbour at distances
 #: ``_TIER_LO[t].._TIER_HI[t]`` on each side (read from the sparse table of
 #: minima over windows of ``2 ** _TIER_LEVEL[t]`` pixels) against the margin at
@@ -347,7 +354,7 @@ def _block_shape(nz: int, ny: int) -> tuple[int, int]:
 
 
 def _cap_tables(
-    widths: np.ndarray, costs: np.ndarray, scale: float
+    widths: np.ndarray, costs: np.ndarray, scale: float, prune: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-cap tables for the kernel.
 
@@ -355,7 +362,7 @@ def _cap_tables(
     compares (largest finite pixel plus largest cost): four of its ulps are
     added to the pruning margins, so that a dropped pixel is beaten by more
     than rounding (the comparisons are exact, not merely within an ulp), and
-    pruning is off when it is not finite or beyond ``1e300``.
+    pruning is off when it is not finite or beyond ``1e300``, or when ``prune`` is false.
 
     Returns
     -------
@@ -381,7 +388,7 @@ def _cap_tables(
             continue
         window = slice(pad - w, pad + w + 1)
         offs[dz, dy] = float(np.min(costs[dz, dy, window] - costs[0, 0, window]))
-        g = _group_of(int(w)) if math.isfinite(scale) and scale <= 1e300 else 0
+        g = _group_of(int(w)) if prune and math.isfinite(scale) and scale <= 1e300 else 0
         groups[dz, dy] = g
         reach = min(int(w), kmax)
         inc = costs[dz, dy, pad : pad + reach + 1] - costs[dz, dy, pad]
@@ -419,6 +426,7 @@ def _morph(
     coarse_to_fine: bool = False,
     profiles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     scale: float | None = None,
+    prune: bool = True,
 ) -> np.ndarray:
     """Shared implementation of erosion (``sign=1``) and dilation (``sign=-1``).
 
@@ -427,6 +435,8 @@ def _morph(
     (:func:`_row_profiles` of these radii, height and shape) and ``scale`` (an upper
     bound of every finite ``|pixel|`` plus the largest cost, see :func:`_cap_tables`)
     may be passed when already known; any larger ``scale`` gives the same values.
+    ``prune=False`` keeps every pixel as a candidate (same values, see
+    :data:`_OPENING_DILATION_PRUNE`).
     """
     image = _check_image(image)
     radii = per_axis(radius, image.ndim, "radius")
@@ -438,7 +448,7 @@ def _morph(
         bz, by = _block_shape(img3.shape[0], img3.shape[1])
         if scale is None:
             scale = _max_abs_finite(img3) + _largest_cost(costs)
-        ctabs, offs, groups, margins = _cap_tables(widths, costs, scale)
+        ctabs, offs, groups, margins = _cap_tables(widths, costs, scale, prune)
         nrows = int((widths >= 0).sum()) - 1
         bounds = nrows >= _BOUNDS_MIN_ROWS and widths[0, 0] >= _BOUNDS_MIN_WIDTH
         if _FORCE_BOUNDS >= 0:
@@ -580,4 +590,5 @@ def ball_opening(
                     coarse_to_fine=_erosion_coarse_to_fine(image.ndim, radii),
                     profiles=profiles, scale=scale)
     return _morph(eroded, radii, h, -1.0, out_dtype=image.dtype, coarse_to_fine=True,
-                  profiles=profiles, scale=None if scale is None else scale + cost)
+                  profiles=profiles, scale=None if scale is None else scale + cost,
+                  prune=_OPENING_DILATION_PRUNE)
