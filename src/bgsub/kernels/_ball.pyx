@@ -534,11 +534,16 @@ cdef extern from *:
 
     /* Per block: a segment m >= 1 segments away is at least 16 m - 15 pixels from every
        pixel of the block, so segmin + cost(16 m - 15) >= tmax (the block's largest
-       threshold) rules it out with one scalar test, before the 16-lane one. */
+       threshold) rules it out with one scalar test, before the 16-lane one.  The scalar
+       tests of up to 64 segments go into a bit mask first (no branch per segment: about a
+       fifth pass, unpredictably), whose set bits are then visited in increasing order, the
+       order of the loop they replace; c16s holds the costs by signed segment distance. */
     #define BALL_FILTER_LOOP(...)                                                         \
-        double c16[(w + 31) / 16 + 2];                                                    \
-        for (int64_t m = 1; m < (w + 31) / 16 + 2; m++) c16[m] = ctab[16 * m - 15];       \
-        c16[0] = -INFINITY;                                                               \
+        const int64_t ms_ = (w + 31) / 16 + 1;                                            \
+        double c16s[2 * ms_ + 1];                                                         \
+        for (int64_t m = 1; m <= ms_; m++)                                                \
+            c16s[ms_ + m] = c16s[ms_ - m] = ctab[16 * m - 15];                            \
+        c16s[ms_] = -INFINITY;                                                            \
         for (int64_t i = 0; i < nb; i++) {                                                \
             int64_t blk = blocks[i], x0 = blk * 16;                                       \
             int64_t lo = x0 - w > 0 ? x0 - w : 0;                                         \
@@ -550,14 +555,29 @@ cdef extern from *:
         }
 
     #define BALL_FILTER_SEGMENTS(...)                                                     \
-        for (int64_t sg = lo / 16; sg * 16 < hi; sg++) {                                  \
-            int64_t s0 = sg * 16;                                                         \
-            if (!(segmin[sg] + c16[sg < blk ? blk - sg : sg - blk] < tmax)) continue;     \
-            if (!ball_seg_live(segmin, sg, ctab, x0, thr)) continue;                      \
-            int64_t jlo = first[s0 > lo ? s0 : lo];                                       \
-            int64_t jhi = first[s0 + 16 < hi ? s0 + 16 : hi];                             \
-            for (int64_t j = jlo; j < jhi; j++) { __VA_ARGS__ }                           \
+        for (int64_t base = lo / 16, sg_end = (hi + 15) / 16; base < sg_end; base += 64) { \
+            int64_t cnt = sg_end - base < 64 ? sg_end - base : 64;                        \
+            const double* sm_ = segmin + base;                                            \
+            const double* cs_ = c16s + ms_ + base - blk;                                  \
+            uint64_t mask = 0;                                                            \
+            for (int64_t k = 0; k < cnt; k++)                                             \
+                mask |= (uint64_t)(sm_[k] + cs_[k] < tmax) << k;                          \
+            while (mask != 0) {                                                           \
+                int64_t sg = base + __builtin_ctzll(mask);                                \
+                mask &= mask - 1;                                                         \
+                int64_t s0 = sg * 16;                                                     \
+                if (!ball_seg_live(segmin, sg, ctab, x0, thr)) continue;                  \
+                int64_t jlo = BALL_FIRST(s0 > lo ? s0 : lo);                              \
+                int64_t jhi = BALL_FIRST(s0 + 16 < hi ? s0 + 16 : hi);                    \
+                for (int64_t j = jlo; j < jhi; j++) { __VA_ARGS__ }                       \
+            }                                                                             \
         }
+
+    /* Candidate j's position and the first candidate at or after position x: through the
+       lists, or the identity when every pixel is a candidate (dense_, a constant per
+       compiled version). */
+    #define BALL_FIRST(x) (dense_ ? (x) : first[x])
+    #define BALL_CPOS(j) (dense_ ? (j) : cpos[j])
 
     /* thr[x] = max over the nd rows dsts of dst[x] on the blocks listed (lanes past n:
        -inf). */
@@ -608,6 +628,7 @@ cdef extern from *:
         const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
         const double* segmin, const double* thr, double* res)
     {
+        const int dense_ = 0;
         BALL_FILTER_LOOP(
             double a[16];
             for (int l = 0; l < 16; l++) a[l] = INFINITY;
@@ -625,33 +646,43 @@ cdef extern from *:
 
     #ifdef BALL_X86
     /* The gather over the live segments only, for one ISA. */
-    #define BALL_GATHER_FILTERED_DEFINE(NAME, TARGET, ACC)                                \
+    #define BALL_GATHER_FILTERED_DEFINE(NAME, TARGET, ACC, DENSE)                         \
         __attribute__((target(TARGET)))                                                   \
         static void NAME(                                                                 \
             const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,     \
             const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,             \
             const double* segmin, const double* thr, double* res)                         \
         {                                                                                 \
+            const int dense_ = DENSE;                                                     \
             BALL_FILTER_LOOP(                                                             \
                 BALL_ACC_##ACC##_INIT;                                                    \
-                BALL_FILTER_SEGMENTS(BALL_ACC_##ACC##_ADD(cval[j], tab - cpos[j]);)       \
+                BALL_FILTER_SEGMENTS(BALL_ACC_##ACC##_ADD(cval[j], tab - BALL_CPOS(j));)  \
                 BALL_ACC_##ACC##_STORE(res + x0);                                         \
             )                                                                             \
         }
-    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx2, "avx2", AVX2)
-    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx512, "avx512f", AVX512)
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx2, "avx2", AVX2, 0)
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_filtered_avx512, "avx512f", AVX512, 0)
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_dense_avx2, "avx2", AVX2, 1)
+    BALL_GATHER_FILTERED_DEFINE(ball_gather_dense_avx512, "avx512f", AVX512, 1)
     #else
     #define ball_gather_filtered_avx2 ball_gather_filtered_generic
     #define ball_gather_filtered_avx512 ball_gather_filtered_generic
+    #define ball_gather_dense_avx2 ball_gather_filtered_generic
+    #define ball_gather_dense_avx512 ball_gather_filtered_generic
     #endif
 
+    /* dense: every pixel is a candidate (cpos[j] == j, first[x] == x). */
     static void ball_gather_filtered(
-        int avx2, const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
-        const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
+        int avx2, int dense, const int64_t* cpos, const double* cval, const int64_t* first,
+        int64_t n, const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
         const double* segmin, const double* thr, double* res)
     {
-        if (avx2 == 2)
+        if (avx2 == 2 && dense)
+            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+        else if (avx2 == 2)
             ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+        else if (avx2 && dense)
+            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
         else if (avx2)
             ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
         else
@@ -694,7 +725,7 @@ cdef extern from *:
                            int64_t n) noexcept nogil
     void ball_thresholds_d(void** dsts, int nd, const int64_t* blocks, int64_t nb, double* thr,
                            int64_t n) noexcept nogil
-    void ball_gather_filtered(int avx2, const int64_t* cpos, const double* cval,
+    void ball_gather_filtered(int avx2, int dense, const int64_t* cpos, const double* cval,
                               const int64_t* first, int64_t n, const double* ctab, int64_t w,
                               const int64_t* blocks, int64_t nb, const double* segmin,
                               const double* thr, double* res) noexcept nogil
@@ -1041,7 +1072,7 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
     else:
         values = s.row + p.pad if g == 0 else s.cval + g * n
         if use == 2 and s.use_thr:
-            ball_gather_filtered(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
+            ball_gather_filtered(AVX2, g == 0, s.cpos + g * n, values, s.first + g * (n + 1), n,
                                  p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive,
                                  s.segmin, s.thr, res)
         elif use == 2:
