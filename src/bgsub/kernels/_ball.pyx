@@ -1447,8 +1447,12 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
              const double[:, :, ::1] costs, const double[:, :, ::1] ctabs,
              const double[:, ::1] offs, const int64_t[:, ::1] groups, double inv_s,
              const double[::1] method, const double[:, ::1] margins, double slack,
-             Py_ssize_t bz, Py_ssize_t by, int nthreads):
-    """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel."""
+             Py_ssize_t bz, Py_ssize_t by, int nthreads, alloc=None):
+    """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel.
+
+    ``alloc(shape, dtype)``, when given, supplies the image-sized scratch arrays (any
+    contents) instead of ``np.empty``, e.g. from a pool kept between calls.
+    """
     cdef Params p
     cdef Scratch s
     cdef Py_ssize_t nz = img.shape[0], ny = img.shape[1], nx = img.shape[2]
@@ -1482,8 +1486,11 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     # scratch for every block, allocated here so that running out of memory raises
     cdef Py_ssize_t nblk = p.nblk, n16 = nblk * BLOCK, nmaybe = (nblk + 7) // 8 * 8
     cdef int64_t[::1] all_blocks = np.arange(nblk, dtype=np.int64)
-    cdef float[:, :, ::1] tops = np.full((nz, ny, nblk if p.use_bounds else 1), np.inf,
-                                         dtype=np.float32)
+    if alloc is None:
+        alloc = np.empty
+    tops_a = alloc((nz, ny, nblk if p.use_bounds else 1), np.float32)
+    tops_a.fill(np.inf)
+    cdef float[:, :, ::1] tops = tops_a
     cdef double[:, ::1] row = np.full((nb, p.rowlen), np.inf)
     cdef double[:, ::1] res = np.full((nb, n16), np.inf)
     cdef double[:, ::1] e0 = np.full((nb, n16), np.inf)
@@ -1542,9 +1549,9 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
                          and nb * e0rows * (n16 + nblk + 1) * 8 <= E0_KEEP_BYTES)
     if not keep_e0:
         e0rows = 0
-    cdef double[:, :, ::1] e0keep = np.empty((nb, e0rows, n16))
-    cdef double[:, :, ::1] e0min_keep = np.empty((nb, e0rows, nblk))
-    cdef uint8_t[:, ::1] e0kept = np.empty((nb, e0rows), dtype=np.uint8)
+    cdef double[:, :, ::1] e0keep = alloc((nb, e0rows, n16), np.float64)
+    cdef double[:, :, ::1] e0min_keep = alloc((nb, e0rows, nblk), np.float64)
+    cdef uint8_t[:, ::1] e0kept = alloc((nb, e0rows), np.uint8)
     p.e0rows = e0rows
     p.e0keep = &e0keep[0, 0, 0] if keep_e0 else NULL
     p.e0min_keep = &e0min_keep[0, 0, 0] if keep_e0 else NULL
@@ -1556,8 +1563,8 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
             _erode_block(&img[0, 0, 0], &out[0, 0, 0], &p, &s, blk, z0,
                          z0 + bz if z0 + bz < nz else nz, y0, y0 + by if y0 + by < ny else ny)
         return
-    cdef double[:, :, ::1] e0all = np.empty((nz, ny, n16))
-    cdef double[:, :, ::1] e0min_all = np.empty((nz, ny, nblk))
+    cdef double[:, :, ::1] e0all = alloc((nz, ny, n16), np.float64)
+    cdef double[:, :, ::1] e0min_all = alloc((nz, ny, nblk), np.float64)
     p.e0all = &e0all[0, 0, 0]
     p.e0min_all = &e0min_all[0, 0, 0]
     p.lmax = 0
