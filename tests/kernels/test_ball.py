@@ -593,6 +593,30 @@ def test_concurrent_calls_from_threads_match_sequential():
         np.testing.assert_array_equal(got, ref)
 
 
+def test_scratch_kept_between_calls_gives_the_same_values(monkeypatch):
+    """Scratch arrays kept from a call on another image (stale values) change nothing.
+
+    r = 70 on 90 x 120: the two sweeps keep their rows' central-cap erosions (half-width at
+    least 64) and the opening's dilation runs coarse to fine, so every kept array is used.
+    """
+    a = _image((90, 120), np.float32, seed=11, kind="noise")
+    b = _image((90, 120), np.float32, seed=12, kind="noise") + np.linspace(
+        0, 80, 120, dtype=np.float32)
+    monkeypatch.setattr(ball, "_pool", type(ball._pool)())
+    monkeypatch.setattr(ball, "_POOL_MAX_BYTES", 0)  # nothing kept: new arrays every call
+    fresh = (ball_opening(b, 70.0), ball_erosion(b, 70.0))
+    assert not ball._pool
+    monkeypatch.setattr(ball, "_POOL_MAX_BYTES", 2**30)
+    ball_opening(a, 70.0)
+    ball_erosion(a, 70.0)
+    assert ball._pool
+    np.testing.assert_array_equal(ball_opening(b, 70.0), fresh[0])
+    np.testing.assert_array_equal(ball_erosion(b, 70.0), fresh[1])
+    monkeypatch.setattr(ball, "_POOL_MAX_BYTES", 0)
+    ball._pool_give([])  # over the limit: everything dropped
+    assert not ball._pool
+
+
 # ----------------------------------------------------------------------------
 # The coarse-to-fine driver (the opening's dilation): same values as the two sweeps
 # ----------------------------------------------------------------------------
