@@ -46,8 +46,9 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
     darkfield : bool, float or array-like
         ``True``: also estimate an additive dark-field (``lowrank`` only). It is
         only identifiable when tiles differ in brightness, not under dense
-        content. A number or an array of the tiles' shape ((Y, X), or
-        (C, Y, X)): a measured dark frame (camera offset), subtracted from
+        content. A number (``1`` is an offset of one count, not ``True``) or an
+        array of the tiles' shape ((Y, X), or (C, Y, X)): a measured dark frame
+        (camera offset), subtracted from
         every tile before the flat-field is fitted (any method) and returned
         as the profile's dark-field. A flat-field fitted without subtracting
         an offset that is there is off by ``offset / level`` of its contrast.
