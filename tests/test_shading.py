@@ -100,6 +100,67 @@ def test_dark_field_hidden_by_dense_content_is_dropped_with_a_warning():
     assert_array_equal(profile.flatfield, bgsub.estimate_shading(dense).flatfield)
 
 
+def _glow(size: int = SIZE) -> np.ndarray:
+    """A dark frame: a 100-count camera offset with a 24-count amplifier glow."""
+    x = (np.arange(size) + 0.5) / size
+    return np.broadcast_to(100.0 + 24.0 * (x - 0.5), (size, size)).copy()
+
+
+@pytest.mark.parametrize("method", ["lowrank", "spline"])
+def test_measured_dark_frame_is_subtracted_before_the_fit(method):
+    # dense tissue hides the dark-field from the tiles (above), and a flat-field fitted
+    # without subtracting it falls short of the field's contrast by offset / level; given
+    # as a measured frame it comes off the tiles first, with any method
+    dense, frame = _tissue(dark=_glow()), _glow()
+    profile = bgsub.estimate_shading(dense, method, darkfield=frame)
+    assert_array_equal(profile.darkfield, frame.astype(np.float32))
+    assert profile.darkfield_estimated
+    assert profile.options["dark_frame"].startswith("measured")
+    cleaned = (dense.astype(np.float64) - frame).astype(np.float32)
+    assert_allclose(profile.flatfield, bgsub.estimate_shading(cleaned, method).flatfield,
+                    atol=1e-6)
+    without = bgsub.estimate_shading(dense, method)
+    assert _rmse(profile) < 0.5 * _rmse(without)
+
+
+def test_measured_dark_offset_as_a_number_and_per_channel():
+    dense = _tissue(dark=100.0)
+    number = bgsub.estimate_shading(dense, darkfield=100.0)
+    assert_array_equal(number.darkfield, np.full((SIZE, SIZE), 100.0, np.float32))
+    frame = np.full((SIZE, SIZE), 100)
+    assert_array_equal(number.flatfield,
+                       bgsub.estimate_shading(dense, darkfield=frame).flatfield)
+    assert _rmse(number) < 0.5 * _rmse(bgsub.estimate_shading(dense))
+    two = np.stack([dense, dense], axis=1)  # (N, C, Y, X): one frame for all, or one each
+    frames = np.stack([np.full((SIZE, SIZE), 100.0), _glow()])
+    each = bgsub.estimate_shading(two, darkfield=frames)
+    assert_array_equal(each.darkfield, frames.astype(np.float32))
+    assert_array_equal(each.flatfield[0], number.flatfield)
+    shared = bgsub.estimate_shading(two, darkfield=frames[0])
+    assert_array_equal(shared.darkfield[1], shared.darkfield[0])
+
+
+def test_measured_dark_frame_gives_baselines_and_corrects_flat():
+    dense = _tissue(dark=_glow())
+    profile = bgsub.estimate_shading(dense, darkfield=_glow(), baseline=True)
+    flat = bgsub.correct_shading(dense, profile, output_dtype="float")
+    means = flat.reshape(TILES, -1).mean(axis=1)
+    assert_allclose(profile.baseline, means, rtol=0.1)
+    # with the offset removed the corrected tiles have no trace of the field left
+    assert abs(np.corrcoef(flat.mean(axis=0).ravel(), _vignetting().ravel())[0, 1]) < 0.3
+
+
+def test_bad_dark_frames(tiles):
+    with pytest.raises(ValueError, match=r"dark frame has shape \(32, 32\), the tiles \(64, 64\)"):
+        bgsub.estimate_shading(tiles, darkfield=np.zeros((32, 32)))
+    with pytest.raises(ValueError, match="dark frame contains NaN"):
+        bgsub.estimate_shading(tiles, darkfield=np.full((SIZE, SIZE), np.nan))
+    with pytest.raises(ValueError, match="dark frame has shape"):
+        bgsub.estimate_shading(tiles, darkfield=[1.0, 2.0])
+    with pytest.raises(TypeError, match="not a path.*--dark-frame"):
+        bgsub.estimate_shading(tiles, darkfield="dark.tif")
+
+
 @pytest.mark.parametrize("kind, steadier", [("tissue", "absolute"), ("spots", "biweight")])
 def test_auto_loss_is_the_one_closer_to_the_field(tiles, kind, steadier):
     # dense bright-field tissue with a broad spread of values: the absolute loss (a
@@ -418,6 +479,33 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
     assert done.exit_code != 0 and "stack of tiles" in done.output
+
+
+def test_cli_estimate_with_a_measured_dark_frame(tmp_path):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    dense = _tissue(dark=_glow())
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(dense):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    tifffile.imwrite(tmp_path / "dark.tif", _glow().astype(np.float32))
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o",
+                                str(tmp_path / "p.ome.tif"), "--dark-frame",
+                                str(tmp_path / "dark.tif")])
+    assert done.exit_code == 0, done.output
+    assert "dark-field mean 100.0" in done.output
+    saved = ShadingProfile.load(tmp_path / "p.ome.tif")
+    want = bgsub.estimate_shading(dense, darkfield=_glow().astype(np.float32))
+    assert_array_equal(saved.darkfield, want.darkfield)
+    assert_array_equal(saved.flatfield, want.flatfield)
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o",
+                                str(tmp_path / "q.ome.tif"), "--darkfield", "--dark-frame",
+                                str(tmp_path / "dark.tif")])
+    assert done.exit_code != 0 and "not both" in done.output
 
 
 def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):

@@ -25,9 +25,10 @@ _CAUCHY = 2.385
 _SMALLEST_FLAT = 0.05  # a fitted flat-field is kept at least this (relative to its mean of 1)
 
 
-def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfield: bool = False,
-                     *, baseline: bool = False, working_size: int = DEFAULT_WORKING_SIZE,
-                     sample: int | None = 1000, **options: Any) -> ShadingProfile:
+def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
+                     darkfield: bool | float | Any = False, *, baseline: bool = False,
+                     working_size: int = DEFAULT_WORKING_SIZE, sample: int | None = 1000,
+                     **options: Any) -> ShadingProfile:
     """Estimate the flat-field (and dark-field) shared by a set of tiles.
 
     Parameters
@@ -42,9 +43,15 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
         ``"lowrank"`` (BaSiC-style, the default), or the CellProfiler-style
         ``"gaussian"``, ``"median"``, ``"block_minimum"``, ``"polynomial"``,
         ``"spline"``.
-    darkfield : bool
-        Also estimate an additive dark-field (``lowrank`` only). It is only
-        identifiable when tiles differ in brightness.
+    darkfield : bool, float or array-like
+        ``True``: also estimate an additive dark-field (``lowrank`` only). It is
+        only identifiable when tiles differ in brightness, not under dense
+        content. A number (``1`` is an offset of one count, not ``True``) or an
+        array of the tiles' shape ((Y, X), or (C, Y, X)): a measured dark frame
+        (camera offset), subtracted from
+        every tile before the flat-field is fitted (any method) and returned
+        as the profile's dark-field. A flat-field fitted without subtracting
+        an offset that is there is off by ``offset / level`` of its contrast.
     baseline : bool
         Also estimate every tile's baseline (its background level), for
         temporal drift; reads every tile, not only the sample.
@@ -74,11 +81,15 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
     """
     shading = get_shading_method(method)
     resolved = shading.resolve_options(options)
-    if darkfield and not shading.darkfield:
+    given = not isinstance(darkfield, (bool, np.bool_))
+    estimated = not given and bool(darkfield)
+    if estimated and not shading.darkfield:
         raise ValueError(f"shading method {shading.name!r} does not estimate a dark-field; use "
-                         "method='lowrank', or darkfield=False")
+                         "method='lowrank', a measured dark frame (darkfield=FRAME), or "
+                         "darkfield=False")
     working_size = _positive_int(working_size, "working_size")
     tiles = tile_set(images)
+    frame = _dark_frame(darkfield, tiles.channels, tiles.shape) if given else None
     grid = Grid(tiles.shape, working_size)
     fit_rows = _sample_rows(tiles.count, sample)
     rows = np.arange(tiles.count) if baseline else fit_rows
@@ -87,14 +98,19 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
     flats, darks, baselines, chosen = [], [], [], []
     for channel in range(tiles.channels):
         stack = np.ascontiguousarray(fit_stack[:, channel])
-        fields = shading.estimate(stack, darkfield, centres=grid.centres, **resolved)
+        if frame is not None:  # the measured offset comes off before any fit
+            stack = stack - grid.bin(frame[channel])
+        fields = shading.estimate(stack, estimated, centres=grid.centres, **resolved)
         flat = _normalised_flat(fields.flatfield, shading.name)
         chosen.append(fields.chosen)
-        dark = np.zeros_like(flat) if fields.darkfield is None else fields.darkfield
+        if frame is not None:
+            dark = grid.bin(frame[channel])
+        else:
+            dark = np.zeros_like(flat) if fields.darkfield is None else fields.darkfield
         if baseline:
             baselines.append(_baselines(binned[:, channel], flat, dark))
         flats.append(_full(flat, grid, flat=True))
-        darks.append(_full(dark, grid, flat=False))
+        darks.append(frame[channel] if frame is not None else _full(dark, grid, flat=False))
     flatfield, darkfield_ = np.stack(flats), np.stack(darks)
     if not tiles.channel_axis:
         flatfield, darkfield_ = flatfield[0], darkfield_[0]
@@ -103,10 +119,30 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD, darkfiel
         base = np.stack(baselines, axis=1) if tiles.channel_axis else baselines[0]
     settings = {**resolved, "working_size": working_size, "tiles": tiles.count,
                 "tiles_fitted": len(fit_rows)}
+    if frame is not None:
+        settings["dark_frame"] = "measured, subtracted from the tiles before the fit"
     if any(chosen):  # what the method chose from the data, per channel
         settings["chosen"] = chosen
     return ShadingProfile(flatfield.astype(np.float32), darkfield_.astype(np.float32), base,
-                          shading.name, settings, bool(darkfield))
+                          shading.name, settings, given or estimated)
+
+
+def _dark_frame(frame: Any, channels: int, shape: tuple[int, int]) -> np.ndarray:
+    """A measured dark frame (a number, or (Y, X) / (C, Y, X)) as float64 (C, Y, X)."""
+    if isinstance(frame, (str, bytes)) or hasattr(frame, "__fspath__"):
+        raise TypeError("darkfield takes True/False or the dark frame's pixels, not a path; "
+                        "read it with bgsub.io.read_image (the CLI: --dark-frame FILE)")
+    values = np.asarray(frame, dtype=np.float64)
+    if values.ndim == 2:
+        values = values[None]
+    if values.ndim not in (0, 3) or (values.ndim == 3 and (
+            values.shape[1:] != tuple(shape) or values.shape[0] not in (1, channels))):
+        want = f"({channels}, {shape[0]}, {shape[1]})" if channels > 1 else f"{tuple(shape)}"
+        raise ValueError(f"the dark frame has shape {np.shape(frame)}, the tiles {want}; give "
+                         "a number (a flat camera offset) or a frame of the tiles' shape")
+    if not np.isfinite(values).all():
+        raise ValueError("the dark frame contains NaN or infinite values")
+    return np.broadcast_to(values, (channels, *shape)).astype(np.float64)
 
 
 def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = False,

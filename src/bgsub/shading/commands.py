@@ -47,6 +47,10 @@ def methods_command() -> None:
               help="Shading method.")
 @click.option("--darkfield/--no-darkfield", default=False, show_default=True,
               help="Also estimate the dark-field (lowrank only).")
+@click.option("--dark-frame", default=None, metavar="FILE",
+              help="A measured dark frame (camera offset; e.g. the mean of frames taken with "
+                   "the shutter closed): subtracted from every tile before the fit, and saved "
+                   "as the profile's dark-field. Instead of --darkfield.")
 @click.option("--baseline", is_flag=True, help="Also estimate each tile's baseline (drift).")
 @click.option("--working-size", default=DEFAULT_WORKING_SIZE, show_default=True,
               type=click.IntRange(min=4),
@@ -59,9 +63,9 @@ def methods_command() -> None:
               help="Also write <output>.png: the fields and a before/after mosaic.")
 @click.option("--grid", "columns", default=3, show_default=True, type=click.IntRange(min=1),
               help="Tiles per row of the figure's mosaic (the first rows are shown).")
-def estimate_command(source: str, output: Path, method: str, darkfield: bool, baseline: bool,
-                     working_size: int, sample: int, options: tuple[str, ...], figure: bool,
-                     columns: int) -> None:
+def estimate_command(source: str, output: Path, method: str, darkfield: bool,
+                     dark_frame: str | None, baseline: bool, working_size: int, sample: int,
+                     options: tuple[str, ...], figure: bool, columns: int) -> None:
     """Estimate the shading of the tiles in SOURCE (a folder of images, a stack file or a Zarr
     store) and save it as an OME-TIFF profile for `bgsub run --flatfield`.
 
@@ -69,8 +73,16 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool, ba
     Examples:
       bgsub shading estimate tiles/ -o profile.ome.tif --figure
       bgsub shading estimate plate.zarr -o profile.ome.tif --darkfield
+      bgsub shading estimate tiles/ -o profile.ome.tif --dark-frame dark.tif
     """
     try:
+        if dark_frame is not None:
+            if darkfield:
+                raise ValueError("give --darkfield (estimate it) or --dark-frame FILE (a "
+                                 "measured one), not both")
+            from bgsub.shading.files import load_fields
+
+            darkfield = load_fields(None, dark_frame).darkfield
         profile = estimate_shading(source, method, darkfield, baseline=baseline,
                                    working_size=working_size, sample=sample,
                                    **_parse_options(options))
@@ -81,7 +93,8 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool, ba
     click.echo(f"profile    : {method}, {profile.options['tiles']} tiles "
                f"{profile.shape[0]}x{profile.shape[1]}; flat-field "
                f"{float(flat.min()):.3f}-{float(flat.max()):.3f}"
-               + (f"; dark-field mean {float(profile.darkfield.mean()):.1f}" if darkfield else ""))
+               + (f"; dark-field mean {float(profile.darkfield.mean()):.1f}"
+                  if profile.darkfield_estimated else ""))
     click.echo(f"wrote      : {output}")
     if figure:
         png = output.with_name(output.name.split(".")[0] + ".png")

@@ -196,9 +196,10 @@ def _mean_square(values: np.ndarray) -> float:
 
 
 def _warn_no_darkfield(reason: str) -> None:
-    warn(f"{reason}; the dark-field is set to 0 and the flat-field fitted without it. Give a "
-         "measured dark frame instead (darkfield=False, then --darkfield FILE), or tiles of "
-         "varying brightness (e.g. from a time-lapse or several exposures)", stacklevel=5)
+    warn(f"{reason}; the dark-field is set to 0 and the flat-field fitted without it (its "
+         "contrast then falls short by the offset / the tiles' level). Give a measured dark "
+         "frame instead (darkfield=FRAME, a number or an image; --dark-frame FILE), or tiles "
+         "of varying brightness (e.g. from a time-lapse or several exposures)", stacklevel=5)
 
 
 def _darkfield_implausible(stack: np.ndarray, dark: np.ndarray) -> str | None:
