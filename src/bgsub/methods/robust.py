@@ -17,7 +17,9 @@ where the envelope does not -- and removes that bias where it can be measured:
 3. **Envelope.** The block minima, smoothed over one cell (but never more than
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
-   trend (degree 4) fitted to the background cells of block minima on a grid
+   trend (degree 4, moved towards 6 where it misses the background's large scale
+   by more than the noise, and towards 8 where that leaves only noise: see
+   :func:`_fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
    ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
@@ -266,9 +268,11 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
-    # noise) above the block's own minimum: the objects around a narrow gap do not fill it
+    # noise; in the texture, on a background with texture of its own: there the minima's
+    # scatter is the texture's) above the block's own minimum: the objects around a narrow
+    # gap do not fill it
     if max(factor) > 1:
-        noise = float(model.sd(float(np.median(lowest))))
+        noise = float(model.sd(float(np.median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, work.shape))
@@ -311,10 +315,13 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: 
 @dataclass(frozen=True)
 class Trend:
     """A polynomial over the image's normalised pixel coordinates (-1 to 1 along each axis):
-    its monomials (each as the axes it multiplies) and their coefficients."""
+    its monomials (each as the axes it multiplies) and their coefficients; and ``texture``,
+    how many times what the noise explains the background's block minima spread about it
+    (1 unless that is clearly beyond ``TREND_BEYOND``: a background with texture of its own)."""
 
     terms: tuple[tuple[int, ...], ...]
     coeffs: np.ndarray
+    texture: float = 1.0
 
     def at(self, coords: list[np.ndarray]) -> np.ndarray:
         """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
@@ -336,7 +343,7 @@ class Trend:
         index = {term: i for i, term in enumerate(other.terms)}
         for c, term in zip(self.coeffs, self.terms, strict=True):
             coeffs[index[term]] += (1.0 - share) * c
-        return Trend(other.terms, coeffs)
+        return Trend(other.terms, coeffs, self.texture)
 
 
 def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
@@ -365,6 +372,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     coords = _block_coordinates(factor, work.shape)
     noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
     trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
+    least = spread  # the least spread any degree leaves: the background's own texture
     share = 1.0
     for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
         large = _beyond(misfit, noise)  # the lower degree misses the large scale
@@ -373,6 +381,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         first = degree == TREND_MORE[0]
         higher, less, further = _trend(lowest, coords, degree,
                                        TREND_SIDE if first else TREND_SIDE_MORE)
+        least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
             spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
         # the higher degree leaves only noise on its kept cells (not a background's texture,
@@ -386,7 +395,9 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
-    return trend
+    # a background with texture of its own: its block minima spread beyond the noise's
+    texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
+    return Trend(trend.terms, trend.coeffs, texture)
 
 
 def _beyond(value: float, noise: float) -> float:
