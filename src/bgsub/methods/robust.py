@@ -361,10 +361,19 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     call for a higher degree), by a smooth step of one noise either side, so that two images
     either side of the threshold get nearly the same trend. The large scale, not the spread
     of the kept cells, decides: on a background with texture of its own (bright field,
-    histology, phase) that spread is the texture's, whatever the degree. Once there, it is
-    raised to each further degree while the lower one leaves a spread of its kept cells more
-    than ``TREND_BEYOND`` times what the noise explains and the higher one at most
-    ``TREND_GAIN`` of it."""
+    histology, phase) that spread is the texture's, whatever the degree. The spread still
+    raises it where it is more than ``TREND_BEYOND`` times what the noise explains and the
+    higher degree leaves at most ``TREND_GAIN`` of it and no more than that many times the
+    noise. Each further degree (fitted to a subsample, ``TREND_SIDE_MORE``) is taken the same
+    way, but the large scale alone no longer suffices: it must leave only noise (degree 8's
+    many terms follow a textured background's accidents -- an IHC section flipped between
+    6 and 8 with an added field, the recovered field 19 grey levels off). The shares
+    multiply, so the trend moves continuously between degrees.
+
+    Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
+    of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
+    the block minima of a background with texture of its own scatter that much more than
+    the noise says (:func:`_envelope` caps the smoothed minima in that unit)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
