@@ -450,6 +450,26 @@ def test_the_default_follows_a_wave_on_real_images_better_than_fiji(name):
     assert error < _fiji_error(sign * image, sign * field)
 
 
+def test_a_textured_background_caps_its_minima_in_its_own_spread():
+    """scikit-image's phase image of a cell: its background's block minima scatter ~150x
+    what the noise explains (texture, not noise), so the narrow-gap cap on the smoothed
+    minima, counted in noise, made the envelope follow every minimum. A tilted, vignetted
+    field (the accuracy benchmark's) over half its 1-99 % range is recovered at half Fiji's
+    error. Measured when written at the auto radius (137.5): 0.66 grey levels, Fiji r=50 1.33
+    (capped in the noise: 1.16)."""
+    from skimage import data
+
+    image = data.cell().astype(np.float64)
+    low, high = np.percentile(image, [1, 99])
+    yy, xx = np.meshgrid(np.linspace(-1, 1, image.shape[0]), np.linspace(-1, 1, image.shape[1]),
+                         indexing="ij")
+    surface = 0.5 * (0.6 * xx - 0.4 * yy) + np.exp(-((xx - 0.2) ** 2 + (yy + 0.1) ** 2))
+    field = 0.5 * float(high - low) * (surface - surface.min()) / np.ptp(surface)
+    error = rmse(robust_background(image + field, (137.5, 137.5))
+                 - robust_background(image, (137.5, 137.5)), field)
+    assert error < 0.6 * _fiji_error(image, field)
+
+
 @pytest.mark.parametrize("shape", [(37, 41), (64, 64), (5, 9, 13)])
 @pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
 def test_block_reductions_equal_reduceat(shape, ufunc):
