@@ -98,7 +98,6 @@ TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times th
 TREND_MISFIT = 16.0  # the large scale: kept cells' residual smoothed over 1/16 of each axis
 TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
-TREND_ROUNDS_FROM = 2  # (a higher degree starting from a lower one's kept cells: this many)
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
@@ -381,7 +380,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
     noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
-    trend, spread, misfit, kept = _trend(lowest, coords, TREND_DEGREE)
+    trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
     least = spread  # the least spread any degree leaves: the background's own texture
     share = 1.0
     for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
@@ -389,9 +388,8 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         if not (large > 0.0 or _beyond(spread, noise) > 0.0):
             break
         first = degree == TREND_MORE[0]
-        # (the first starts from the lower degree's kept cells: fewer rounds)
-        higher, less, further, _ = _trend(lowest, coords, degree, TREND_SIDE, kept) if first \
-            else _trend(lowest, coords, degree, TREND_SIDE_MORE)
+        higher, less, further = _trend(lowest, coords, degree,
+                                       TREND_SIDE if first else TREND_SIDE_MORE)
         least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
             spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
@@ -444,8 +442,7 @@ def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[
 
 
 def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
-           side: int = TREND_SIDE, start: np.ndarray | None = None
-           ) -> tuple[Trend, float, float, np.ndarray]:
+           side: int = TREND_SIDE) -> tuple[Trend, float, float]:
     """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
     ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
     ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
@@ -470,11 +467,11 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     design = np.stack([np.prod([grids[axis] for axis in term], axis=0) if term else
                        np.ones(sample.size) for term in terms], axis=1)
     values = sample.ravel()
-    weights = np.ones(values.size) if start is None else start
+    weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
     coeffs[0] = float(np.median(values))
     spread = float("inf")
-    for _ in range(TREND_ROUNDS if start is None else TREND_ROUNDS_FROM):
+    for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
         coeffs = _least_squares(design * weights[:, None], values * weights)
@@ -498,7 +495,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
             smooth = smooth[inside] / support[inside]
             level = float(np.average(smooth, weights=support[inside]))
             misfit = float(np.sqrt(np.average((smooth - level) ** 2, weights=support[inside])))
-    return Trend(tuple(terms), coeffs), spread, misfit, weights
+    return Trend(tuple(terms), coeffs), spread, misfit
 
 
 def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
