@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -376,6 +378,96 @@ def test_a_wave_beyond_a_degree_4_trend_is_followed(seed):
     kept = float((image - estimate)[mask].sum() / objects[mask].sum())
     assert rmse(estimate, background) < 1.5
     assert 0.98 < kept < 1.02
+
+
+def _shade(shape: tuple[int, int], amplitude: float) -> np.ndarray:
+    """The field of :func:`_wavy` (an off-centre cos^4 vignetting 1 / (1 + r^2)^2 about
+    (x, y) = (0.3, -0.2) plus 0.15 sin(3x + 2y), x and y from -1 to 1), 0 to ``amplitude``."""
+    yy, xx = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]),
+                         indexing="ij")
+    shade = 1.0 / (1.0 + (xx - 0.3) ** 2 + (yy + 0.2) ** 2) ** 2 + 0.15 * np.sin(3 * xx + 2 * yy)
+    return amplitude * (shade - shade.min()) / np.ptp(shade)
+
+
+def _fiji_error(image: np.ndarray, field: np.ndarray) -> float:
+    """How far ImageJ's rolling ball at Fiji's default (rolling=50; bgsub's exact port)
+    misses an added ``field``."""
+    from bgsub.methods.imagej import imagej_background
+
+    def background(values: np.ndarray) -> np.ndarray:
+        return imagej_background(values.astype(np.float32), (50.0, 50.0)).astype(np.float64)
+
+    return rmse(background(image + field) - background(image), field)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_wave_on_a_textured_background_is_followed(seed):
+    """A background with texture of its own (6 grey levels over a few pixels, 20x the noise):
+    the kept cells' spread is the texture's at any degree, so it cannot call for a higher
+    one; the large scale that degree 4 misses does. The added field of :func:`_wavy` is
+    recovered (``estimate(image + field) - estimate(image)``) at well under Fiji's error.
+    Measured when written at r = 60: 1.02 / 1.27 grey levels, 0.33x / 0.44x Fiji's (3.07 /
+    2.90); degree 4 only: 3.81 / 2.38, 1.24x / 0.82x."""
+    rng = np.random.default_rng(seed)
+    n = 256
+    texture = ndi.gaussian_filter(rng.standard_normal((n, n)), 4.0)
+    texture *= 6.0 / texture.std()
+    rows, cols = np.mgrid[0:n, 0:n]
+    objects = np.zeros((n, n))
+    for _ in range(12):
+        y, x, r = rng.uniform(0, n), rng.uniform(0, n), rng.uniform(10, 20)
+        objects = np.maximum(objects, rng.uniform(40, 80) * (np.hypot(rows - y, cols - x) <= r))
+    image = 100.0 + texture + objects + rng.normal(0.0, 0.3, (n, n))
+    field = _shade((n, n), 60.0)
+    error = rmse(robust_background(image + field, (60.0, 60.0))
+                 - robust_background(image, (60.0, 60.0)), field)
+    assert error < 0.6 * _fiji_error(image, field)
+
+
+@pytest.mark.parametrize("name", ["cell", "immunohistochemistry"])
+def test_the_default_follows_a_wave_on_real_images_better_than_fiji(name):
+    """scikit-image's phase image of a cell and its immunohistochemistry section (grey: the
+    mean of its RGB; light background), the field of :func:`_wavy` over half their 1-99 %
+    range added: the default recovers it better than Fiji's default. Measured when written:
+    1.46 / 2.28 grey levels against Fiji's 2.03 / 3.71 (degree 4 only: 4.10 / 4.93)."""
+    from skimage import data
+
+    image = getattr(data, name)().astype(np.float64)
+    light = image.ndim == 3
+    if light:
+        image = np.rint(image.mean(axis=-1))
+    low, high = np.percentile(image, [1, 99])
+    field = _shade(image.shape, 0.5 * float(high - low))
+
+    def default(values: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+            return np.asarray(bgsub.estimate_background(values.astype(np.float32), radius="auto",
+                                                        light_background=light), np.float64)
+
+    sign = -1.0 if light else 1.0
+    error = rmse(default(image + field) - default(image), field)
+    assert error < _fiji_error(sign * image, sign * field)
+
+
+def test_a_textured_background_caps_its_minima_in_its_own_spread():
+    """scikit-image's phase image of a cell: its background's block minima scatter ~150x
+    what the noise explains (texture, not noise), so the narrow-gap cap on the smoothed
+    minima, counted in noise, made the envelope follow every minimum. A tilted, vignetted
+    field (the accuracy benchmark's) over half its 1-99 % range is recovered at half Fiji's
+    error. Measured when written at the auto radius (137.5): 0.66 grey levels, Fiji r=50 1.33
+    (capped in the noise: 1.16)."""
+    from skimage import data
+
+    image = data.cell().astype(np.float64)
+    low, high = np.percentile(image, [1, 99])
+    yy, xx = np.meshgrid(np.linspace(-1, 1, image.shape[0]), np.linspace(-1, 1, image.shape[1]),
+                         indexing="ij")
+    surface = 0.5 * (0.6 * xx - 0.4 * yy) + np.exp(-((xx - 0.2) ** 2 + (yy + 0.1) ** 2))
+    field = 0.5 * float(high - low) * (surface - surface.min()) / np.ptp(surface)
+    error = rmse(robust_background(image + field, (137.5, 137.5))
+                 - robust_background(image, (137.5, 137.5)), field)
+    assert error < 0.6 * _fiji_error(image, field)
 
 
 @pytest.mark.parametrize("shape", [(37, 41), (64, 64), (5, 9, 13)])

@@ -17,7 +17,9 @@ where the envelope does not -- and removes that bias where it can be measured:
 3. **Envelope.** The block minima, smoothed over one cell (but never more than
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
-   trend (degree 4) fitted to the background cells of block minima on a grid
+   trend (degree 4, moved towards 6 where it misses the background's large scale
+   by more than the noise, and towards 8 where that leaves only noise: see
+   :func:`_fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
    ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
@@ -89,9 +91,11 @@ MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise s
 MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
-TREND_MORE = (6, 8)  # ... or of these, where each leaves at most TREND_GAIN of the spread the
-TREND_GAIN = 0.6  # lower degree leaves on its kept cells, when that spread is more than
-TREND_BEYOND = 3.0  # this many times what the noise explains
+TREND_MORE = (6, 8)  # ... or of these, in turn, where the lower degree misses the background's
+# large scale (TREND_MISFIT), or where the higher one leaves at most TREND_GAIN of the spread
+TREND_GAIN = 0.6  # the lower one leaves on its kept cells, by more than (each; the second
+TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times the noise
+TREND_MISFIT = 16.0  # the large scale: kept cells' residual smoothed over 1/16 of each axis
 TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
@@ -276,9 +280,11 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
-    # noise) above the block's own minimum: the objects around a narrow gap do not fill it
+    # noise; in the texture, on a background with texture of its own: there the minima's
+    # scatter is the texture's) above the block's own minimum: the objects around a narrow
+    # gap do not fill it
     if max(factor) > 1:
-        noise = float(model.sd(float(np.median(lowest))))
+        noise = float(model.sd(float(np.median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, work.shape))
@@ -321,10 +327,13 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: 
 @dataclass(frozen=True)
 class Trend:
     """A polynomial over the image's normalised pixel coordinates (-1 to 1 along each axis):
-    its monomials (each as the axes it multiplies) and their coefficients."""
+    its monomials (each as the axes it multiplies) and their coefficients; and ``texture``,
+    how many times what the noise explains the background's block minima spread about it
+    (1 unless that is clearly beyond ``TREND_BEYOND``: a background with texture of its own)."""
 
     terms: tuple[tuple[int, ...], ...]
     coeffs: np.ndarray
+    texture: float = 1.0
 
     def at(self, coords: list[np.ndarray]) -> np.ndarray:
         """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
@@ -339,6 +348,15 @@ class Trend:
             fit += value
         return fit
 
+    def toward(self, other: Trend, share: float) -> Trend:
+        """``(1 - share)`` of this polynomial plus ``share`` of ``other`` (its terms: a
+        superset of this one's)."""
+        coeffs = share * np.asarray(other.coeffs, dtype=np.float64)
+        index = {term: i for i, term in enumerate(other.terms)}
+        for c, term in zip(self.coeffs, self.terms, strict=True):
+            coeffs[index[term]] += (1.0 - share) * c
+        return Trend(other.terms, coeffs, self.texture)
+
 
 def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     """The background's large-scale tilt, bending and vignetting, fitted once per image on
@@ -347,27 +365,71 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
 
     It is fitted to the block minima raised by their expected depth in the noise (deeper
     where shot noise is larger: without it the trend would bend with the noise, not with the
-    background). Its degree is ``TREND_DEGREE``, raised to each of ``TREND_MORE`` in turn
-    while the lower degree leaves a spread of its kept cells more than ``TREND_BEYOND``
-    times what the noise explains and the higher degree leaves at most ``TREND_GAIN`` of
-    it (a wave or an off-centre
-    vignetting that a degree-4 polynomial does not follow; objects are not kept cells, so
-    they do not call for a higher degree)."""
+    background). Its degree is ``TREND_DEGREE``, moved towards the first of ``TREND_MORE``
+    where the lower degree misses the background on the large scale -- its kept cells'
+    residual smoothed over ``1 / TREND_MISFIT`` of each axis (:func:`_trend`) -- by more
+    than ``TREND_BEYOND`` times what the noise explains (a wave or an off-centre vignetting
+    that a degree-4 polynomial does not follow; objects are not kept cells, so they do not
+    call for a higher degree), by a smooth step of one noise either side, so that two images
+    either side of the threshold get nearly the same trend. The large scale, not the spread
+    of the kept cells, decides: on a background with texture of its own (bright field,
+    histology, phase) that spread is the texture's, whatever the degree. The spread still
+    raises it where it is more than ``TREND_BEYOND`` times what the noise explains and the
+    higher degree leaves at most ``TREND_GAIN`` of it and no more than that many times the
+    noise. Each further degree (fitted to a subsample, ``TREND_SIDE_MORE``) is taken the same
+    way, but the large scale alone no longer suffices: it must leave only noise (degree 8's
+    many terms follow a textured background's accidents -- an IHC section flipped between
+    6 and 8 with an added field, the recovered field 19 grey levels off). The shares
+    multiply, so the trend moves continuously between degrees.
+
+    Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
+    of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
+    the block minima of a background with texture of its own scatter that much more than
+    the noise says (:func:`_envelope` caps the smoothed minima in that unit)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
     noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
-    trend, spread = _trend(lowest, coords, TREND_DEGREE)
-    for degree in TREND_MORE:
-        if not spread > TREND_BEYOND * noise:
+    trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
+    least = spread  # the least spread any degree leaves: the background's own texture
+    share = 1.0
+    for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
+        large = _beyond(misfit, noise)  # the lower degree misses the large scale
+        if not (large > 0.0 or _beyond(spread, noise) > 0.0):
             break
-        higher, less = _trend(lowest, coords, degree, TREND_SIDE_MORE)
-        if not less < TREND_GAIN * spread:
+        first = degree == TREND_MORE[0]
+        higher, less, further = _trend(lowest, coords, degree,
+                                       TREND_SIDE if first else TREND_SIDE_MORE)
+        least = min(least, less)
+        if not first:  # the lower degree's spread on the same subsample
+            spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
+        # the higher degree leaves only noise on its kept cells (not a background's texture,
+        # whose accidents many terms would follow) ...
+        noise_only = _smooth_step((TREND_BEYOND + 1.0 - less / max(noise, 1e-300)) / 2.0)
+        # ... and takes most of the lower one's spread
+        gain = _beyond(spread, noise) * _smooth_step(
+            (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
+        share *= max(large if first else large * noise_only, gain * noise_only)
+        if not share > 0.0:
             break
-        trend, spread = higher, less
-    return trend
+        trend = trend.toward(higher, share)
+        spread, misfit = less, further
+    # a background with texture of its own: its block minima spread beyond the noise's
+    texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
+    return Trend(trend.terms, trend.coeffs, texture)
+
+
+def _beyond(value: float, noise: float) -> float:
+    """How clearly ``value`` exceeds ``TREND_BEYOND`` x ``noise``: 0 up to one noise
+    below, 1 from one above, a smooth step between."""
+    return _smooth_step((value / max(noise, 1e-300) - TREND_BEYOND + 1.0) / 2.0)
+
+
+def _smooth_step(u: float) -> float:
+    """0 up to ``u = 0``, 1 from ``u = 1``, a cosine step between."""
+    return 0.5 - 0.5 * float(np.cos(np.pi * min(max(u, 0.0), 1.0)))
 
 
 @functools.cache
@@ -392,7 +454,7 @@ def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[
 
 
 def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
-           side: int = TREND_SIDE) -> tuple[Trend, float]:
+           side: int = TREND_SIDE) -> tuple[Trend, float, float]:
     """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
     ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
     ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
@@ -403,7 +465,10 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
     fit up. The fit sees every cell of a grid up to ``side`` a side, every second
     (third, ...) of a larger one. Also returned: the spread of the residual below its
-    background peak (what the fit leaves on the kept cells).
+    background peak (what the fit leaves on the kept cells), and its misfit on the large
+    scale: the root-mean-square of the kept cells' residual smoothed over ``1 /
+    TREND_MISFIT`` of each axis (a normalised convolution, about its weighted mean, where the
+    smoothed weights reach a fifth), what a higher degree could take.
     """
     strides = tuple(-(-n // side) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
@@ -430,7 +495,19 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         # first fit that objects pulled up) would leave the polynomial free everywhere else
         cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
         weights = _keep_weights(residual - cut, spread)
-    return Trend(tuple(terms), coeffs), spread
+    misfit = 0.0
+    if np.isfinite(spread) and weights.any():
+        sigma = tuple(n / TREND_MISFIT for n in sample.shape)
+        kept = weights.reshape(sample.shape)
+        support = ndi.gaussian_filter(kept, sigma, mode="nearest")
+        smooth = ndi.gaussian_filter((values - design @ coeffs).reshape(sample.shape) * kept,
+                                     sigma, mode="nearest")
+        inside = support > 0.2
+        if inside.any():
+            smooth = smooth[inside] / support[inside]
+            level = float(np.average(smooth, weights=support[inside]))
+            misfit = float(np.sqrt(np.average((smooth - level) ** 2, weights=support[inside])))
+    return Trend(tuple(terms), coeffs), spread, misfit
 
 
 def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
