@@ -120,7 +120,9 @@ def _first_tiles(source: str, count: int) -> np.ndarray:
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
 @click.option("--flatfield", default=None, metavar="FILE",
               help="A `bgsub shading estimate` profile or a flat-field image.")
-@click.option("--darkfield", default=None, metavar="FILE", help="A dark-frame image.")
+@click.option("--darkfield", default=None, metavar="FILE",
+              help="A dark-frame image, subtracted before --flatfield. To fit the flat-field "
+                   "with it removed, give it to `bgsub shading estimate --dark-frame` too.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
