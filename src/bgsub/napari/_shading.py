@@ -3,7 +3,8 @@
 Two magicgui functions, registered in ``napari.yaml`` like the background
 functions: :func:`estimate_shading` (a layer holding a (N, Y, X) or
 (N, C, Y, X) stack of tiles, and optionally a measured dark frame layer or a
-camera offset -> ``flatfield`` and, when asked or given, ``darkfield`` layers) and :func:`correct_shading` (a tile or stack plus those layers -> the
+camera offset -> ``flatfield`` and, when asked or given, ``darkfield``
+layers) and :func:`correct_shading` (a tile or stack plus those layers -> the
 corrected layer). Both call the API (:func:`bgsub.estimate_shading`,
 :func:`bgsub.correct_shading`) and return napari layer-data tuples placed like
 the source's Y, X plane (scale, translate, units). Bad input is the API's
