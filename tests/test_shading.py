@@ -573,6 +573,28 @@ def test_cli_estimate_with_a_measured_dark_frame(tmp_path):
     assert done.exit_code != 0 and "not both" in done.output
 
 
+def test_cli_estimate_with_a_dark_offset(tmp_path):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    dense = _tissue(dark=100.0)
+    tifffile.imwrite(tmp_path / "stack.tif", dense)
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "estimate", str(tmp_path / "stack.tif"), "-o",
+                                str(tmp_path / "p.ome.tif"), "--dark-offset", "100"])
+    assert done.exit_code == 0, done.output
+    assert "dark-field mean 100.0" in done.output
+    saved = ShadingProfile.load(tmp_path / "p.ome.tif")
+    assert_array_equal(saved.flatfield, bgsub.estimate_shading(dense, darkfield=100.0).flatfield)
+    assert_array_equal(saved.darkfield, np.full((SIZE, SIZE), 100.0, np.float32))
+    done = runner.invoke(main, ["shading", "estimate", str(tmp_path / "stack.tif"), "-o",
+                                str(tmp_path / "q.ome.tif"), "--dark-offset", "1",
+                                "--dark-frame", str(tmp_path / "stack.tif")])
+    assert done.exit_code != 0
+    assert "give one of --dark-frame and --dark-offset, not both" in done.output
+
+
 def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):
     # the same --flatfield path with new content: the earlier output is redone, not skipped
     from click.testing import CliRunner
