@@ -510,6 +510,18 @@ def test_measured_flatfield_image_is_normalised(tmp_path):
                                                        np.ones((SIZE, SIZE)))).max() == 6
 
 
+@pytest.mark.parametrize("flat", [True, False])
+def test_dark_frame_file_with_nan_is_named(tmp_path, flat):
+    # subtracted from a flat-field image, a NaN used to be reported as the flat-field's
+    # ("4096 pixel(s) that are zero, negative or not finite")
+    dark = np.full((SIZE, SIZE), 100, np.float32)
+    dark[3, 4] = np.nan
+    tifffile.imwrite(tmp_path / "dark.tif", dark)
+    tifffile.imwrite(tmp_path / "flat.tif", np.full((SIZE, SIZE), 900, np.float32))
+    with pytest.raises(ValueError, match=r"^the dark-field dark.tif has 1 NaN or infinite pixel"):
+        load_fields(str(tmp_path / "flat.tif") if flat else None, str(tmp_path / "dark.tif"))
+
+
 def test_cli_estimate_then_run(tmp_path, tiles):
     from click.testing import CliRunner
 
