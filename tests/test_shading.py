@@ -3,6 +3,8 @@ bad inputs, and the command line round trip (docs/shading.md)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -159,6 +161,46 @@ def test_bad_dark_frames(tiles):
         bgsub.estimate_shading(tiles, darkfield=[1.0, 2.0])
     with pytest.raises(TypeError, match="not a path.*--dark-frame"):
         bgsub.estimate_shading(tiles, darkfield="dark.tif")
+    with pytest.raises(ValueError, match=r"dark frame has shape \(3, 64, 64\), the tiles"):
+        bgsub.estimate_shading(np.stack([tiles, tiles], axis=1), darkfield=np.zeros((3, 64, 64)))
+    with pytest.raises(ValueError, match="dark frame contains NaN or infinite"):
+        bgsub.estimate_shading(tiles, darkfield=np.inf)
+
+
+@pytest.mark.parametrize("frame", [1000.0, "bright frame", "second channel"])
+def test_dark_frame_above_the_tiles_is_a_one_line_error(tiles, frame):
+    # a frame in other units (or from another exposure) leaves the tiles negative: the
+    # flat-field fitted to that would be nonsense, silently
+    stack = tiles
+    if frame == "bright frame":
+        frame = tiles.mean(axis=0) + 50.0
+    elif frame == "second channel":
+        stack = np.stack([tiles, tiles], axis=1)
+        frame = np.stack([np.zeros((SIZE, SIZE)), np.full((SIZE, SIZE), 5000.0)])
+    with pytest.raises(ValueError) as error:
+        bgsub.estimate_shading(stack, darkfield=frame)
+    message = str(error.value)
+    assert "dark frame lies at or above the tiles' mean at 100 % of the pixels" in message
+    assert "\n" not in message
+    assert ("channel 1" in message) == (stack.ndim == 4)
+
+
+@pytest.mark.parametrize("number", [0, 1, np.int64(1), np.array(0)])
+def test_integer_zero_or_one_dark_field_warns_that_it_is_an_offset(tiles, number):
+    # True is an int in Python: darkfield=1 reads as an offset of one count, which is
+    # rarely what was meant; the warning names both fixes
+    truth = bool(number)
+    with pytest.warns(bgsub.BackgroundWarning,
+                      match=rf"darkfield={int(number)} is read as a measured dark offset of "
+                            rf"{int(number)} counts?, not as {truth}; pass darkfield={truth}"):
+        profile = bgsub.estimate_shading(tiles, "gaussian", darkfield=number)
+    assert_array_equal(profile.darkfield, np.full((SIZE, SIZE), int(number), np.float32))
+    with warnings.catch_warnings():  # a float, a bool or another int: no warning
+        warnings.simplefilter("error", bgsub.BackgroundWarning)
+        for value in (1.0, 0.0, 2, False):
+            bgsub.estimate_shading(tiles, "gaussian", darkfield=value)
+        with pytest.raises(ValueError, match="does not estimate a dark-field"):
+            bgsub.estimate_shading(tiles, "gaussian", darkfield=np.True_)
 
 
 @pytest.mark.parametrize("kind, steadier", [("tissue", "absolute"), ("spots", "biweight")])
@@ -376,6 +418,29 @@ def test_dask_and_cluster_equal_memory(tiles):
     assert_array_equal(estimated.darkfield, profile.darkfield)
 
 
+def test_dask_and_cluster_equal_memory_with_a_measured_dark_frame():
+    import dask.array as da
+
+    distributed = pytest.importorskip("distributed")
+    dense, frame = _tissue(dark=_glow()), _glow()
+    profile = bgsub.estimate_shading(dense, darkfield=frame, baseline=True)
+    want = bgsub.correct_shading(dense, profile, baseline=True)
+    lazy = bgsub.correct_shading(da.from_array(dense, chunks=(7, 24, 40)), profile,
+                                 baseline=True)
+    assert_array_equal(lazy.compute(scheduler="threads"), want)
+    chunked = da.from_array(dense, chunks=(9, SIZE, SIZE))
+    assert_array_equal(bgsub.estimate_shading(chunked, darkfield=frame).flatfield,
+                       profile.flatfield)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            assert_array_equal(lazy.compute(), want)
+            estimated = bgsub.estimate_shading(chunked, darkfield=frame, baseline=True)
+    assert_array_equal(estimated.flatfield, profile.flatfield)
+    assert_array_equal(estimated.darkfield, profile.darkfield)
+    assert_array_equal(estimated.baseline, profile.baseline)
+
+
 # -- bad inputs ----------------------------------------------------------------------------
 
 def test_tiles_of_different_shapes(tiles):
@@ -445,6 +510,18 @@ def test_measured_flatfield_image_is_normalised(tmp_path):
                                                        np.ones((SIZE, SIZE)))).max() == 6
 
 
+@pytest.mark.parametrize("flat", [True, False])
+def test_dark_frame_file_with_nan_is_named(tmp_path, flat):
+    # subtracted from a flat-field image, a NaN used to be reported as the flat-field's
+    # ("4096 pixel(s) that are zero, negative or not finite")
+    dark = np.full((SIZE, SIZE), 100, np.float32)
+    dark[3, 4] = np.nan
+    tifffile.imwrite(tmp_path / "dark.tif", dark)
+    tifffile.imwrite(tmp_path / "flat.tif", np.full((SIZE, SIZE), 900, np.float32))
+    with pytest.raises(ValueError, match=r"^the dark-field dark.tif has 1 NaN or infinite pixel"):
+        load_fields(str(tmp_path / "flat.tif") if flat else None, str(tmp_path / "dark.tif"))
+
+
 def test_cli_estimate_then_run(tmp_path, tiles):
     from click.testing import CliRunner
 
@@ -506,6 +583,28 @@ def test_cli_estimate_with_a_measured_dark_frame(tmp_path):
                                 str(tmp_path / "q.ome.tif"), "--darkfield", "--dark-frame",
                                 str(tmp_path / "dark.tif")])
     assert done.exit_code != 0 and "not both" in done.output
+
+
+def test_cli_estimate_with_a_dark_offset(tmp_path):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    dense = _tissue(dark=100.0)
+    tifffile.imwrite(tmp_path / "stack.tif", dense)
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "estimate", str(tmp_path / "stack.tif"), "-o",
+                                str(tmp_path / "p.ome.tif"), "--dark-offset", "100"])
+    assert done.exit_code == 0, done.output
+    assert "dark-field mean 100.0" in done.output
+    saved = ShadingProfile.load(tmp_path / "p.ome.tif")
+    assert_array_equal(saved.flatfield, bgsub.estimate_shading(dense, darkfield=100.0).flatfield)
+    assert_array_equal(saved.darkfield, np.full((SIZE, SIZE), 100.0, np.float32))
+    done = runner.invoke(main, ["shading", "estimate", str(tmp_path / "stack.tif"), "-o",
+                                str(tmp_path / "q.ome.tif"), "--dark-offset", "1",
+                                "--dark-frame", str(tmp_path / "stack.tif")])
+    assert done.exit_code != 0
+    assert "give one of --dark-frame and --dark-offset, not both" in done.output
 
 
 def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):

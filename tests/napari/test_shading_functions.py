@@ -74,6 +74,33 @@ def test_estimate_equals_the_api_and_keeps_the_planes_placement(layer, tiles):
     np.testing.assert_array_equal(layers[1][0], expected.darkfield)
 
 
+def _glow() -> np.ndarray:
+    """A measured dark frame: a 100-count offset with a 24-count amplifier glow."""
+    x = (np.arange(SIZE) + 0.5) / SIZE
+    return np.broadcast_to(100.0 + 24.0 * (x - 0.5), (SIZE, SIZE)).astype(np.float32)
+
+
+def test_estimate_with_a_measured_dark_frame_or_offset_equals_the_api(tiles):
+    from napari.layers import Image
+
+    from bgsub.napari._shading import estimate_shading
+
+    dark = tiles + np.round(_glow()).astype(np.uint16)
+    layers = estimate_shading(Image(dark, scale=(1, 0.5, 0.5)), "lowrank",
+                              dark_frame=Image(_glow(), name="dark frame"))
+    expected = bgsub.estimate_shading(dark, "lowrank", darkfield=_glow())
+    assert [m["name"] for _, m, _ in layers] == ["flatfield", "darkfield"]
+    np.testing.assert_array_equal(layers[0][0], expected.flatfield)
+    np.testing.assert_array_equal(layers[1][0], _glow())
+    assert layers[1][1]["scale"] == (0.5, 0.5)
+    (flat, _, _), (offset, meta, _) = estimate_shading(Image(tiles + 100), "gaussian",
+                                                       dark_offset=100.0)
+    np.testing.assert_array_equal(
+        flat, bgsub.estimate_shading(tiles + 100, "gaussian", darkfield=100.0).flatfield)
+    np.testing.assert_array_equal(offset, np.full((SIZE, SIZE), 100.0, np.float32))
+    assert meta["name"] == "darkfield"
+
+
 def test_estimate_with_a_channel_axis_gives_one_field_per_channel(tiles):
     from napari.layers import Image
 
@@ -123,6 +150,26 @@ def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     assert viewer.layers["tiles corrected"].data.shape == tiles.shape
 
 
+def test_estimate_widget_takes_a_dark_frame_layer(make_napari_viewer, need_screen, tiles):
+    from napari.layers import Image
+
+    from bgsub.napari._shading import estimate_shading_widget
+
+    viewer = make_napari_viewer()
+    dark = tiles + np.round(_glow()).astype(np.uint16)
+    viewer.add_layer(Image(dark, name="tiles"))
+    frame = viewer.add_layer(Image(_glow(), name="dark frame"))
+    estimate = estimate_shading_widget()
+    viewer.window.add_dock_widget(estimate)
+    assert estimate.dark_frame.value is None  # optional: none unless chosen
+    estimate.image.value = viewer.layers["tiles"]
+    estimate.method.value, estimate.dark_frame.value = "gaussian", frame
+    estimate()
+    expected = bgsub.estimate_shading(dark, "gaussian", darkfield=_glow())
+    np.testing.assert_array_equal(viewer.layers["flatfield"].data, expected.flatfield)
+    np.testing.assert_array_equal(viewer.layers["darkfield"].data, _glow())
+
+
 @pytest.mark.parametrize("case, words", [
     ("not a stack", "stack of tiles"),
     ("fields of another shape", "profile is for tiles of shape"),
@@ -130,6 +177,11 @@ def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     ("dark-field of another shape", "of one shape"),
     ("dark-field from a method without one", "does not estimate a dark-field"),
     ("an RGB layer", "is RGB"),
+    ("dark-field estimated and given", "give one of darkfield and dark_frame"),
+    ("dark offset and frame", "give one of dark_frame and dark_offset"),
+    ("dark frame of another shape", "dark frame has shape (32, 32), the tiles (64, 64)"),
+    ("dark frame stack", "dark frame layer has shape (2, 3, 64, 64)"),
+    ("dark frame above the tiles", "dark frame lies at or above the tiles"),
 ])
 def test_bad_input_is_one_line(case, words, tiles):
     from napari.layers import Image
@@ -149,6 +201,16 @@ def test_bad_input_is_one_line(case, words, tiles):
             correct_shading(Image(tiles), Image(flat), Image(np.zeros((32, 32), np.float32)))
         elif case == "dark-field from a method without one":
             estimate_shading(Image(tiles), "gaussian", True)
+        elif case == "dark-field estimated and given":
+            estimate_shading(Image(tiles), "lowrank", True, Image(flat))
+        elif case == "dark offset and frame":
+            estimate_shading(Image(tiles), "lowrank", dark_frame=Image(flat), dark_offset=5.0)
+        elif case == "dark frame of another shape":
+            estimate_shading(Image(tiles), dark_frame=Image(np.zeros((32, 32), np.float32)))
+        elif case == "dark frame stack":
+            estimate_shading(Image(tiles), dark_frame=Image(np.zeros((2, 3, SIZE, SIZE))))
+        elif case == "dark frame above the tiles":
+            estimate_shading(Image(tiles), dark_offset=float(tiles.max()) + 1)
         else:
             estimate_shading(Image(np.zeros((4, 8, 8, 3), np.uint8), rgb=True))
     assert words in str(error.value) and "\n" not in str(error.value)

@@ -2,7 +2,8 @@
 
 Two magicgui functions, registered in ``napari.yaml`` like the background
 functions: :func:`estimate_shading` (a layer holding a (N, Y, X) or
-(N, C, Y, X) stack of tiles -> ``flatfield`` and, when asked, ``darkfield``
+(N, C, Y, X) stack of tiles, and optionally a measured dark frame layer or a
+camera offset -> ``flatfield`` and, when asked or given, ``darkfield``
 layers) and :func:`correct_shading` (a tile or stack plus those layers -> the
 corrected layer). Both call the API (:func:`bgsub.estimate_shading`,
 :func:`bgsub.correct_shading`) and return napari layer-data tuples placed like
@@ -43,7 +44,8 @@ SHADING_METHOD_CHOICES = [m.name for m in list_shading_methods()]
 
 
 def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
-                     darkfield: bool = False) -> list[LayerDataTuple]:
+                     darkfield: bool = False, dark_frame: Image | None = None,
+                     dark_offset: float = 0.0) -> list[LayerDataTuple]:
     """Estimate the flat-field (and dark-field) shared by a stack of tiles.
 
     Parameters
@@ -57,23 +59,52 @@ def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
     darkfield : bool
         Also estimate the additive dark-field (``lowrank`` only; needs tiles of
         different brightness).
+    dark_frame : napari.layers.Image or array_like, optional
+        A measured dark frame (e.g. the mean of frames taken with the shutter
+        closed), (Y, X) or (C, Y, X): subtracted from every tile before the
+        flat-field is fitted, with any method, and returned as the
+        ``darkfield`` layer. Instead of ``darkfield``.
+    dark_offset : float
+        A flat camera offset in the tiles' units, used like ``dark_frame``
+        when no frame is given; 0: none.
 
     Returns
     -------
     list of napari layer-data tuples
-        ``flatfield`` (mean 1 per channel) and, when asked, ``darkfield``:
-        ``bgsub.estimate_shading(stack, method, darkfield)``'s fields, placed
-        like the source's Y, X plane.
+        ``flatfield`` (mean 1 per channel) and, when estimated or given,
+        ``darkfield``: ``bgsub.estimate_shading(stack, method, darkfield)``'s
+        fields, placed like the source's Y, X plane.
     """
     data, place = _data_and_placement(image)
     if data.ndim not in (3, 4):
         raise ValueError(f"the layer has shape {data.shape}; shading is estimated from a stack of "
                          "tiles (N, Y, X) or (N, C, Y, X): stack the tiles into one layer")
-    profile = _estimate_profile(data, method=method, darkfield=darkfield)
+    dark = _dark_argument(darkfield, dark_frame, float(dark_offset))
+    profile = _estimate_profile(data, method=method, darkfield=dark)
     layers = [_layer(profile.flatfield, "flatfield", place)]
-    if darkfield:
+    if dark is not False:
         layers.append(_layer(profile.darkfield, "darkfield", place))
     return layers
+
+
+def _dark_argument(darkfield: bool, frame: Any, offset: float) -> Any:
+    """The API's ``darkfield``: True / False, the frame's pixels, or the offset."""
+    given = [name for name, on in (("darkfield", darkfield), ("dark_frame", frame is not None),
+                                   ("dark_offset", offset != 0.0)) if on]
+    if len(given) > 1:
+        raise ValueError(f"give one of {' and '.join(given)}: estimate the dark-field "
+                         "(darkfield), or give a measured one (dark_frame, or dark_offset for "
+                         "a flat offset)")
+    if frame is not None:
+        pixels = np.asarray(_data_and_placement(frame)[0], dtype=np.float64)
+        if pixels.ndim not in (2, 3):
+            raise ValueError(f"the dark frame layer has shape {pixels.shape}; give one frame "
+                             "(Y, X) or one per channel (C, Y, X), e.g. the mean of a stack of "
+                             "dark frames")
+        return pixels
+    if offset != 0.0:
+        return offset
+    return bool(darkfield)
 
 
 def correct_shading(image: Image, flatfield: Image,
@@ -108,7 +139,8 @@ def correct_shading(image: Image, flatfield: Image,
 
 def estimate_shading_widget() -> FunctionGui:
     """The magicgui widget of :func:`estimate_shading` (method drop-down from the registry)."""
-    return magicgui(estimate_shading, method={"choices": SHADING_METHOD_CHOICES})
+    return magicgui(estimate_shading, method={"choices": SHADING_METHOD_CHOICES},
+                    dark_offset={"min": 0.0, "max": 1e9, "step": 1.0})
 
 
 def correct_shading_widget() -> FunctionGui:

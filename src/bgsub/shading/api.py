@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
+from bgsub._warnings import warn
 from bgsub.shading._fields import Grid, upsample
 from bgsub.shading._registry import get_shading_method
 from bgsub.shading._sources import is_dask_array, tile_set
@@ -46,12 +47,14 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
     darkfield : bool, float or array-like
         ``True``: also estimate an additive dark-field (``lowrank`` only). It is
         only identifiable when tiles differ in brightness, not under dense
-        content. A number (``1`` is an offset of one count, not ``True``) or an
-        array of the tiles' shape ((Y, X), or (C, Y, X)): a measured dark frame
-        (camera offset), subtracted from
+        content. A number or an array of the tiles' shape ((Y, X), or
+        (C, Y, X)): a measured dark frame (camera offset), subtracted from
         every tile before the flat-field is fitted (any method) and returned
         as the profile's dark-field. A flat-field fitted without subtracting
         an offset that is there is off by ``offset / level`` of its contrast.
+        The integers ``0`` and ``1`` are offsets of 0 and 1 count, not
+        ``False`` / ``True``; as that is rarely meant, they give a
+        :class:`~bgsub.BackgroundWarning` (``0.0`` / ``1.0`` do not).
     baseline : bool
         Also estimate every tile's baseline (its background level), for
         temporal drift; reads every tile, not only the sample.
@@ -81,7 +84,13 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
     """
     shading = get_shading_method(method)
     resolved = shading.resolve_options(options)
-    given = not isinstance(darkfield, (bool, np.bool_))
+    given = not isinstance(darkfield, (bool, np.bool_))  # bools first: True is an int too
+    if given and _is_int_like_bool(darkfield):
+        number = int(darkfield)
+        warn(f"darkfield={number} is read as a measured dark offset of {number} count"
+             f"{'s' if number != 1 else ''}, not as {bool(number)}; pass darkfield="
+             f"{bool(number)} to {'estimate a dark-field' if number else 'leave it out'}, "
+             f"or darkfield={number}.0 for the offset")
     estimated = not given and bool(darkfield)
     if estimated and not shading.darkfield:
         raise ValueError(f"shading method {shading.name!r} does not estimate a dark-field; use "
@@ -100,6 +109,7 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
         stack = np.ascontiguousarray(fit_stack[:, channel])
         if frame is not None:  # the measured offset comes off before any fit
             stack = stack - grid.bin(frame[channel])
+            _check_below_tiles(stack, channel, tiles.channel_axis)
         fields = shading.estimate(stack, estimated, centres=grid.centres, **resolved)
         flat = _normalised_flat(fields.flatfield, shading.name)
         chosen.append(fields.chosen)
@@ -125,6 +135,26 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
         settings["chosen"] = chosen
     return ShadingProfile(flatfield.astype(np.float32), darkfield_.astype(np.float32), base,
                           shading.name, settings, given or estimated)
+
+
+def _is_int_like_bool(value: Any) -> bool:
+    """True for an integer 0 or 1 (Python or NumPy, or a 0-d integer array): a bool meant?"""
+    if isinstance(value, (int, np.integer)) or (
+            isinstance(value, np.ndarray) and value.ndim == 0
+            and np.issubdtype(value.dtype, np.integer)):
+        return int(value) in (0, 1)
+    return False
+
+
+def _check_below_tiles(stack: np.ndarray, channel: int, channel_axis: bool) -> None:
+    """A dark frame at or above the tiles' mean over most of the tile is not their offset."""
+    above = float(np.mean(stack.mean(axis=0) <= 0))
+    if above > 0.5:
+        where = f" of channel {channel}" if channel_axis else ""
+        raise ValueError(f"the dark frame lies at or above the tiles' mean at {100 * above:.0f} % "
+                         f"of the pixels{where}; give a frame in the tiles' units, taken with "
+                         "the same exposure and gain (the mean of frames with the shutter "
+                         "closed)")
 
 
 def _dark_frame(frame: Any, channels: int, shape: tuple[int, int]) -> np.ndarray:

@@ -51,6 +51,9 @@ def methods_command() -> None:
               help="A measured dark frame (camera offset; e.g. the mean of frames taken with "
                    "the shutter closed): subtracted from every tile before the fit, and saved "
                    "as the profile's dark-field. Instead of --darkfield.")
+@click.option("--dark-offset", default=None, type=float, metavar="COUNTS",
+              help="A flat camera offset in the tiles' units, used like --dark-frame (e.g. "
+                   "the offset in the camera's specification). Instead of --darkfield.")
 @click.option("--baseline", is_flag=True, help="Also estimate each tile's baseline (drift).")
 @click.option("--working-size", default=DEFAULT_WORKING_SIZE, show_default=True,
               type=click.IntRange(min=4),
@@ -64,7 +67,8 @@ def methods_command() -> None:
 @click.option("--grid", "columns", default=3, show_default=True, type=click.IntRange(min=1),
               help="Tiles per row of the figure's mosaic (the first rows are shown).")
 def estimate_command(source: str, output: Path, method: str, darkfield: bool,
-                     dark_frame: str | None, baseline: bool, working_size: int, sample: int,
+                     dark_frame: str | None, dark_offset: float | None, baseline: bool,
+                     working_size: int, sample: int,
                      options: tuple[str, ...], figure: bool, columns: int) -> None:
     """Estimate the shading of the tiles in SOURCE (a folder of images, a stack file or a Zarr
     store) and save it as an OME-TIFF profile for `bgsub run --flatfield`.
@@ -74,15 +78,22 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
       bgsub shading estimate tiles/ -o profile.ome.tif --figure
       bgsub shading estimate plate.zarr -o profile.ome.tif --darkfield
       bgsub shading estimate tiles/ -o profile.ome.tif --dark-frame dark.tif
+      bgsub shading estimate tiles/ -o profile.ome.tif --dark-offset 100
     """
     try:
+        given = [name for name, on in (("--darkfield", darkfield),
+                                       ("--dark-frame", dark_frame is not None),
+                                       ("--dark-offset", dark_offset is not None)) if on]
+        if len(given) > 1:
+            raise ValueError(f"give one of {' and '.join(given)}, not both: --darkfield "
+                             "estimates the dark-field, --dark-frame FILE or --dark-offset "
+                             "COUNTS is a measured one")
         if dark_frame is not None:
-            if darkfield:
-                raise ValueError("give --darkfield (estimate it) or --dark-frame FILE (a "
-                                 "measured one), not both")
             from bgsub.shading.files import load_fields
 
             darkfield = load_fields(None, dark_frame).darkfield
+        elif dark_offset is not None:
+            darkfield = float(dark_offset)  # a float: never read as True / False
         profile = estimate_shading(source, method, darkfield, baseline=baseline,
                                    working_size=working_size, sample=sample,
                                    **_parse_options(options))
@@ -120,7 +131,9 @@ def _first_tiles(source: str, count: int) -> np.ndarray:
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the results.")
 @click.option("--flatfield", default=None, metavar="FILE",
               help="A `bgsub shading estimate` profile or a flat-field image.")
-@click.option("--darkfield", default=None, metavar="FILE", help="A dark-frame image.")
+@click.option("--darkfield", default=None, metavar="FILE",
+              help="A dark-frame image, subtracted before --flatfield. To fit the flat-field "
+                   "with it removed, give it to `bgsub shading estimate --dark-frame` too.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,

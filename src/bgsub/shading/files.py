@@ -69,7 +69,7 @@ def _load_fields(flatfield: str | None, darkfield: str | None, stamps: tuple) ->
         image, meta = io.read_image(flatfield)
         if (meta.provenance or {}).get("kind") == PROFILE_KIND:
             profile = ShadingProfile.load(flatfield)
-    dark = None if darkfield is None else _fields_image(Path(darkfield))
+    dark = None if darkfield is None else _finite_dark(_fields_image(Path(darkfield)), darkfield)
     if profile is not None:
         if dark is None:
             return profile
@@ -102,6 +102,17 @@ def _fields_image(path: Path) -> np.ndarray:
         raise ValueError(f"{path.name} has axes {axes}; a flat- or dark-field image is one "
                          "2D plane, or one per channel (CYX)")
     return np.asarray(image, dtype=np.float32)
+
+
+def _finite_dark(dark: np.ndarray, name: str) -> np.ndarray:
+    """``dark``, or a one-line error naming the file: a NaN would spread through the
+    flat-field it is subtracted from, and be reported as the flat-field's."""
+    bad = int(np.count_nonzero(~np.isfinite(dark)))
+    if bad:
+        raise ValueError(f"the dark-field {Path(name).name} has {bad} NaN or infinite "
+                         "pixel(s); replace them (e.g. np.nan_to_num) or take the dark frame "
+                         "again")
+    return dark
 
 
 def _shaped(dark: np.ndarray, flat: np.ndarray, name: str) -> np.ndarray:
