@@ -630,6 +630,32 @@ def test_changed_profile_makes_run_outputs_stale(tmp_path, tiles):
     assert_array_equal(tifffile.imread(tmp_path / "out" / "t.tif"), want)
 
 
+@pytest.mark.parametrize("bad", ["missing", "nan_flat", "nan_dark"])
+def test_run_refuses_bad_fields_once_before_the_batch(tmp_path, tiles, bad):
+    # a field that cannot be read or is not valid is one error, exit 2, nothing written --
+    # not the same failure repeated for every file of the batch
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"t{i}.tif", tiles[i])
+    flat, dark = tmp_path / "flat.tif", tmp_path / "dark.tif"
+    tifffile.imwrite(flat, np.full((SIZE, SIZE), np.nan if bad == "nan_flat" else 1.0,
+                                   np.float32))
+    tifffile.imwrite(dark, np.full((SIZE, SIZE), np.nan if bad == "nan_dark" else 0.0,
+                                   np.float32))
+    fields = ["--flatfield", str(tmp_path / "absent.tif") if bad == "missing" else str(flat),
+              "--darkfield", str(dark)]
+    out = tmp_path / "out"
+    done = CliRunner().invoke(main, ["run", *(str(tmp_path / f"t{i}.tif") for i in range(3)),
+                                     "-o", str(out), *fields])
+    assert done.exit_code == 2, done.output
+    errors = [line for line in done.output.splitlines() if "error" in line]
+    assert len(errors) == 1 and "--flatfield / --darkfield" in errors[0], done.output
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, tiles):
     from click.testing import CliRunner
     from PIL import Image

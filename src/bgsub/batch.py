@@ -196,8 +196,10 @@ def plan_jobs(
     Raises
     ------
     PlanError
-        Two jobs would write the same file, or an input would be overwritten.
+        Two jobs would write the same file, an input would be overwritten, or the
+        ``--flatfield`` / ``--darkfield`` files cannot be read or are not valid fields.
     """
+    _check_shading_fields(settings)
     jobs: list[Job] = []
     problems: list[Result] = []
     for source in sources:
@@ -211,6 +213,18 @@ def plan_jobs(
     for job in jobs:
         _decide(job, settings, force)
     return jobs, problems
+
+
+def _check_shading_fields(settings: Settings) -> None:
+    """Load the batch's shading fields once: a missing, unreadable or invalid field is
+    one error before anything runs, not the same failure for every file. (Whether a
+    field's shape fits is per image, and stays a per-file failure.)"""
+    if settings.flatfield is None and settings.darkfield is None:
+        return
+    try:
+        load_fields(settings.flatfield, settings.darkfield)
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"--flatfield / --darkfield: {one_line(exc)}") from exc
 
 
 def _jobs_for(source: Source, outdir: Path, settings: Settings) -> list[Job]:

@@ -266,7 +266,9 @@ class Interrupted(KeyboardInterrupt):
 @click.option("--flatfield", default=None, metavar="FILE", help="Divide by this flat-field "
               "first: a `bgsub shading estimate` profile or a flat-field image.")
 @click.option("--darkfield", default=None, metavar="FILE",
-              help="Subtract this dark-field (a dark-frame image) before --flatfield.")
+              help="Subtract this dark-field (a dark-frame image) before --flatfield. Give "
+                   "the same file to `bgsub shading estimate --dark-frame` when estimating "
+                   "the profile, or the flat-field's contrast falls short by offset / level.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders (and **).")
 @click.option("--overwrite", is_flag=True,
               help="Allow an output to replace its own input (-o the input folder).")
