@@ -359,7 +359,11 @@ def quality(
 
     Background pixels are those near the foreground's background peak (the
     lowest histogram peak at least a quarter as high as the highest): bright
-    objects and dark halos, dilated, are left out. Levels are means, not
+    objects and dark halos, dilated, are left out. An object stands out of
+    its surroundings at a few object radii or lies far above the background
+    (5 noise sds; of the background peak's own noise where that is less than
+    the noise model's, which a specimen's texture inflates), so a wide region
+    where the background is too low still counts. Levels are means, not
     medians, so that on photon-counting images (a few discrete values) they
     follow the background smoothly.
 
