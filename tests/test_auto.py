@@ -126,6 +126,24 @@ def test_quality_sees_the_noise_floor_offset_of_minimum_based_methods():
         quality(s.image, s.background[:10])
 
 
+@pytest.mark.parametrize("level, texture", [(8.0, 8.0), (12.0, 10.0), (15.0, 12.0)])
+def test_quality_counts_wide_textured_tissue_as_objects(level, texture):
+    """Tissue with a fine texture over almost the whole field (histology): the noise model
+    measures the texture, so the tissue is only a few of its sds above the background and
+    no brighter than its wide surroundings; it is still no background sitting too low.
+    The true (flat) background must score better than one raised 2 grey levels under the
+    tissue (the old code counted the faintest tissue as background: 0.16 against 0.11)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:256, :256]
+    tissue = yy > 30 + 6 * np.sin(xx / 20)  # 88 % of the field
+    image = 20 + rng.normal(0, 1, tissue.shape) + tissue * (
+        level + texture * rng.normal(0, 1, tissue.shape))
+    flat = np.full(tissue.shape, 20.0)
+    true = quality(image, flat, object_radius=60)["expected_error"]
+    raised = quality(image, flat + 2 * tissue, object_radius=60)["expected_error"]
+    assert true < 0.5 * raised
+
+
 def test_api_auto_radius_and_recommended_method():
     s = synthetic((128, 128), object_radius=5, seed=6)
     suggestion = suggest_radius(s.image)

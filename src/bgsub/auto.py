@@ -49,6 +49,7 @@ TILES = 8
 PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
 LOCAL_SCALE = 2.0  # x the detail scale: quality()'s objects stand out of this much around
 OBJECT_LEVEL = 5.0  # noise sds above the background peak: an object however wide
+SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1 Gaussian (2D)
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
@@ -358,7 +359,11 @@ def quality(
 
     Background pixels are those near the foreground's background peak (the
     lowest histogram peak at least a quarter as high as the highest): bright
-    objects and dark halos, dilated, are left out. Levels are means, not
+    objects and dark halos, dilated, are left out. An object stands out of
+    its surroundings at a few object radii or lies far above the background
+    (5 noise sds; of the background peak's own noise where that is less than
+    the noise model's, which a specimen's texture inflates), so a wide region
+    where the background is too low still counts. Levels are means, not
     medians, so that on photon-counting images (a few discrete values) they
     follow the background smoothly.
 
@@ -492,7 +497,10 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     # object, and its level must count
     bright = smoothed - centre > 3.0 * spread
     local = _detail(smoothed, LOCAL_SCALE * detail_scale) > 3.0 * spread
-    bright &= local | (smoothed - centre > OBJECT_LEVEL)
+    # ... in the background's own noise where that is less than the noise model's (which a
+    # specimen's texture inflates: tissue covering most of a histology slide is no
+    # background too low, however wide)
+    bright &= local | (smoothed - centre > OBJECT_LEVEL * min(1.0, spread / SMOOTHED_NOISE))
     # dark halos (bright field, phase contrast) are no background either: far below the
     # background's peak they would pull its level down and hide a background too low
     objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)

@@ -481,3 +481,17 @@ def test_block_reductions_equal_reduceat(shape, ufunc):
         for f in (1, 2, 3, 4, 8, 16):
             expected = ufunc.reduceat(values, np.arange(0, shape[axis], f), axis=axis)
             np.testing.assert_array_equal(_reduce_blocks(ufunc, values, f, axis), expected)
+
+
+def test_background_mode_uses_no_blas_dot(monkeypatch):
+    """The background peak's mean shift sums with NumPy's own reduction, not a threaded
+    BLAS dot product, whose last bits depend on the BLAS thread count (and which is slow
+    on a loaded machine): the estimate must not call ``np.dot``."""
+
+    def no_dot(*args, **kwargs):
+        raise AssertionError("np.dot called")
+
+    image = synthetic((192, 192), object_radius=6, seed=3).image
+    monkeypatch.setattr(np, "dot", no_dot)
+    background = robust_background(image, (18.0, 18.0))
+    assert np.isfinite(background).all()

@@ -606,7 +606,10 @@ def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
         total = float(weights.sum())
         if not total > 0:
             break
-        centre = float(np.dot(weights, near) / total)
+        # NumPy's pairwise sum, not np.dot: a threaded BLAS's last bits depend on its
+        # thread count (and it is slow on a loaded machine)
+        weights *= near
+        centre = float(weights.sum() / total)
     return centre
 
 
