@@ -395,7 +395,8 @@ cdef extern from *:
 
     /* Append to blocks[:nb] the blocks where lower + off < dst somewhere (live flags those
        listed): first the blocks whose minimum of lower plus off is below top (an upper bound
-       of dst's maximum), a byte each in maybe, then pixel by pixel.  Returns the count. */
+       of dst's maximum), 64 blocks to a bit mask, then pixel by pixel (maybe is unused).  Returns
+       the count. */
     BALL_INLINE int64_t ball_flag_live_impl(
         const double* lower, const double* lower_min, double off, const void* dst,
         const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
@@ -403,13 +404,15 @@ cdef extern from *:
     {
         int64_t nfull = n / 16;
         ball_v4d voff = {off, off, off, off};
-        for (int64_t blk = 0; blk < nblk; blk++)
-            maybe[blk] = lower_min[blk] + off < (double)top[blk];
-        for (int64_t wi = 0; wi < nmaybe / 8; wi++) {
-            uint64_t word;
-            memcpy(&word, maybe + 8 * wi, 8);
+        (void)maybe;
+        (void)nmaybe;
+        for (int64_t base = 0; base < nblk; base += 64) {
+            int64_t cnt = nblk - base < 64 ? nblk - base : 64;
+            uint64_t word = 0;
+            for (int64_t k = 0; k < cnt; k++)
+                word |= (uint64_t)(lower_min[base + k] + off < (double)top[base + k]) << k;
             while (word != 0) {
-                int64_t blk = wi * 8 + (__builtin_ctzll(word) >> 3);
+                int64_t blk = base + __builtin_ctzll(word);
                 word &= word - 1;
                 if (live[blk]) continue;
                 int64_t x0 = blk * 16;
