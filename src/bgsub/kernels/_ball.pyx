@@ -308,6 +308,34 @@ cdef extern from *:
         for (int64_t x = 0; x < n; x++) line[x] = sign * src[x];
     }
 
+    /* The largest sign * (b[x] - a[x]) over the row in float64 (+inf if a value of either
+       row is not finite): how much higher than a any pixel of b is, in the kernel's sign. */
+    BALL_CLONES
+    static double ball_row_rise_f(const float* restrict a, const float* restrict b, double sign,
+                                  int64_t n)
+    {
+        double hi = -INFINITY, bad = 0.0;
+        for (int64_t x = 0; x < n; x++) {
+            double d = sign * ((double)b[x] - (double)a[x]);
+            bad += d - d;  /* NaN once an input is not finite */
+            hi = d > hi ? d : hi;
+        }
+        return bad == bad ? hi : INFINITY;
+    }
+
+    BALL_CLONES
+    static double ball_row_rise_d(const double* restrict a, const double* restrict b,
+                                  double sign, int64_t n)
+    {
+        double hi = -INFINITY, bad = 0.0;
+        for (int64_t x = 0; x < n; x++) {
+            double d = sign * (b[x] - a[x]);
+            bad += d - d;
+            hi = d > hi ? d : hi;
+        }
+        return bad == bad ? hi : INFINITY;
+    }
+
     /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
        in one fixed order whatever the target: minima and maxima "a < b ? a : b" per
        lane, then across the lanes.  The output rows are float32 or float64 (f32), compiled
@@ -720,6 +748,8 @@ cdef extern from *:
                              const double* dst, const float* top, int64_t nblk, uint8_t* live,
                              int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
                              int64_t n) noexcept nogil
+    double ball_row_rise_f(const float* a, const float* b, double sign, int64_t n) noexcept nogil
+    double ball_row_rise_d(const double* a, const double* b, double sign, int64_t n) noexcept nogil
     void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
@@ -790,6 +820,12 @@ cdef struct Params:
     double* e0all
     double* e0min_all
     Py_ssize_t lmax
+    # neighbour domination (2D coarse to fine): rise[dy], the least increase of the cost from
+    # row dy - 1 to row dy at any column (made non-decreasing in dy); reach[2 row + side], the
+    # largest dy for which input row ``row`` can matter to output row row - dy (side 0) or
+    # row + dy (side 1); NULL: every dy
+    const double* rise
+    int64_t* reach
     # two sweeps: each input row's central-cap erosion and its block minima, kept from
     # the first sweep for the second (NULL: recomputed), e0rows rows per block of rows
     double* e0keep
@@ -1162,6 +1198,38 @@ cdef inline Py_ssize_t _row_level(Py_ssize_t k, Py_ssize_t j, Py_ssize_t lmax) n
     return lev
 
 
+cdef int64_t _reach(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize_t yt,
+                    Py_ssize_t yn) noexcept nogil:
+    """The largest ``dy`` for which input row ``yt`` can matter to output row ``yt + dy * (yn - yt)``.
+
+    Neighbour domination: where the centre ``(yn, x)`` one row nearer to the output row is
+    lower (in the kernel's sign) than ``(yt, x)`` by at most the least cost increase between
+    the caps ``dy`` and ``dy - 1`` (``rise[dy]``, minus the slack), the centre ``(yn, x)`` gives
+    a strictly smaller value than ``(yt, x)`` at every pixel of the output row, so row ``yt``
+    cannot win there. The test takes the row's largest ``sign * (row yn - row yt)``.
+    """
+    cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
+    cdef const real_in* bn = img + (zt * p.ny + yn) * p.nx
+    cdef double thr
+    cdef int64_t lo = 0, hi = p.fy, mid
+    if yn < 0 or yn >= p.ny:
+        return p.fy
+    if real_in is float:
+        thr = ball_row_rise_f(a, bn, p.sign, p.nx)
+    else:
+        thr = ball_row_rise_d(a, bn, p.sign, p.nx)
+    thr = thr + p.slack
+    if not thr < INFINITY:
+        return p.fy
+    while lo < hi:  # the largest dy in [0, fy] with rise[dy] < thr (rise[0] = -inf)
+        mid = (lo + hi + 1) // 2
+        if p.rise[mid] < thr:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 cdef void _central_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
                          Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
                          Py_ssize_t y1) noexcept nogil:
@@ -1190,6 +1258,9 @@ cdef void _central_block(const real_in* img, real_out* out, const Params* p, con
             for x in range(nx):
                 dst[x] = INFINITY
             _update_target(dst, e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
+            if p.reach != NULL:
+                p.reach[2 * row] = _reach(img, p, zt, yt, yt - 1)
+                p.reach[2 * row + 1] = _reach(img, p, zt, yt, yt + 1)
 
 
 cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1244,7 +1315,8 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                         zt = k - dz if side_z == 0 else k + dz
                         for side_y in range(1 if dy == 0 else 2):
                             yt = j - dy if side_y == 0 else j + dy
-                            if z0 <= zt < z1 and y0 <= yt < y1:
+                            if z0 <= zt < z1 and y0 <= yt < y1 and (
+                                    p.reach == NULL or dy <= p.reach[2 * row + side_y]):
                                 tz[nt] = zt
                                 ty[nt] = yt
                                 nt += 1
@@ -1450,7 +1522,8 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
              const double[:, :, ::1] costs, const double[:, :, ::1] ctabs,
              const double[:, ::1] offs, const int64_t[:, ::1] groups, double inv_s,
              const double[::1] method, const double[:, ::1] margins, double slack,
-             Py_ssize_t bz, Py_ssize_t by, int nthreads, alloc=None):
+             Py_ssize_t bz, Py_ssize_t by, int nthreads, alloc=None,
+             const double[::1] rise=None):
     """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel.
 
     ``alloc(shape, dtype)``, when given, supplies the image-sized scratch arrays (any
@@ -1570,6 +1643,14 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     cdef double[:, :, ::1] e0min_all = alloc((nz, ny, nblk), np.float64)
     p.e0all = &e0all[0, 0, 0]
     p.e0min_all = &e0min_all[0, 0, 0]
+    # neighbour domination: 2D only (rise[dy] for dy = 0 .. fy)
+    cdef int64_t[::1] reach
+    p.rise = NULL
+    p.reach = NULL
+    if rise is not None and p.fz == 0 and p.fy >= 1 and rise.shape[0] == p.fy + 1:
+        reach = np.empty(2 * nz * ny, dtype=np.int64)
+        p.rise = &rise[0]
+        p.reach = &reach[0]
     p.lmax = 0
     while (4 << p.lmax) < p.fy:
         p.lmax += 1

@@ -400,6 +400,32 @@ def _cap_tables(
     return ctabs, offs, groups, margins
 
 
+def _rise_table(widths: np.ndarray, costs: np.ndarray) -> np.ndarray | None:
+    """Least cost increase from row ``dy - 1`` to row ``dy`` of the ball, non-decreasing in ``dy``.
+
+    ``rise[dy] = min over dy' >= dy and |dx| <= widths[0, dy'] of
+    costs[0, dy', dx] - costs[0, dy' - 1, dx]`` (``rise[0] = -inf``), for the neighbour
+    domination of the coarse-to-fine driver (2D only: ``None`` when the ball has outer rows
+    in z, or no row besides the central one). A centre ``(y, x)`` whose neighbour
+    ``(y + 1, x)`` is lower than it by at most ``rise[dy]`` (minus a slack for rounding) gives a
+    larger value than that neighbour at every pixel of output row ``y + dy``.
+    """
+    if widths.shape[0] != 1 or widths.shape[1] < 2:
+        return None
+    pad = (costs.shape[2] - 1) // 2
+    fy = widths.shape[1] - 1
+    rise = np.full(fy + 1, np.inf)
+    rise[0] = -np.inf
+    for dy in range(1, fy + 1):
+        w = int(widths[0, dy])
+        if w < 0:
+            break
+        window = slice(pad - w, pad + w + 1)
+        rise[dy] = float(np.min(costs[0, dy, window] - costs[0, dy - 1, window]))
+    rise[1:] = np.minimum.accumulate(rise[1:][::-1])[::-1]
+    return rise
+
+
 #: Image-sized scratch arrays (the kernel's bounds and row erosions, the opening's eroded
 #: image) are kept between calls, up to this many bytes in all, the least recently used
 #: dropped first: a fresh array costs its page faults and the zeroing of its pages by the
@@ -511,7 +537,7 @@ def _morph(
         try:
             _ball.erode_nd(
                 img3, out, float(sign), widths, rhos, costs, ctabs, offs, groups, inv_s, method,
-                margins, slack, bz, by, num_threads(), alloc,
+                margins, slack, bz, by, num_threads(), alloc, _rise_table(widths, costs),
             )
         finally:
             _pool_give(taken)
