@@ -336,6 +336,30 @@ cdef extern from *:
         return bad == bad ? hi : INFINITY;
     }
 
+    /* out[sg] = the largest sign * (b[x] - a[x]) over the segment's pixels and both rows b
+       (up, dn; NULL: none, +inf), plus slack; +inf if a value is not finite. */
+    #define BALL_SEG_RISE_DEFINE(NAME, T)                                                 \
+        BALL_CLONES                                                                       \
+        static void NAME(const T* a, const T* up, const T* dn, double sign, int64_t n,    \
+                         int64_t nblk, double slack, double* out)                         \
+        {                                                                                 \
+            for (int64_t sg = 0; sg < nblk; sg++) {                                       \
+                int64_t x0 = sg * 16, x1 = x0 + 16 < n ? x0 + 16 : n;                     \
+                double hi = -INFINITY, bad = 0.0;                                         \
+                if (up == NULL || dn == NULL) { out[sg] = INFINITY; continue; }           \
+                for (int64_t x = x0; x < x1; x++) {                                       \
+                    double u = sign * ((double)up[x] - (double)a[x]);                     \
+                    double d = sign * ((double)dn[x] - (double)a[x]);                     \
+                    bad += (u - u) + (d - d);                                             \
+                    hi = u > hi ? u : hi;                                                 \
+                    hi = d > hi ? d : hi;                                                 \
+                }                                                                         \
+                out[sg] = bad == bad ? hi + slack : INFINITY;                             \
+            }                                                                             \
+        }
+    BALL_SEG_RISE_DEFINE(ball_seg_rise_f, float)
+    BALL_SEG_RISE_DEFINE(ball_seg_rise_d, double)
+
     /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
        in one fixed order whatever the target: minima and maxima "a < b ? a : b" per
        lane, then across the lanes.  The output rows are float32 or float64 (f32), compiled
@@ -590,9 +614,10 @@ cdef extern from *:
             int64_t cnt = sg_end - base < 64 ? sg_end - base : 64;                        \
             const double* sm_ = segmin + base;                                            \
             const double* cs_ = c16s + ms_ + base - blk;                                  \
+            const double* st_ = segthr + base;                                            \
             uint64_t mask = 0;                                                            \
             for (int64_t k = 0; k < cnt; k++)                                             \
-                mask |= (uint64_t)(sm_[k] + cs_[k] < tmax) << k;                          \
+                mask |= (uint64_t)((sm_[k] + cs_[k] < tmax) & (st_[k] > rise_dy)) << k;   \
             while (mask != 0) {                                                           \
                 int64_t sg = base + __builtin_ctzll(mask);                                \
                 mask &= mask - 1;                                                         \
@@ -657,7 +682,8 @@ cdef extern from *:
     static void ball_gather_filtered_generic(
         const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
         const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
+        const double* segmin, const double* segthr, double rise_dy, const double* thr,
+        double* res)
     {
         const int dense_ = 0;
         BALL_FILTER_LOOP(
@@ -682,7 +708,8 @@ cdef extern from *:
         static void NAME(                                                                 \
             const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,     \
             const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,             \
-            const double* segmin, const double* thr, double* res)                         \
+            const double* segmin, const double* segthr, double rise_dy, const double* thr, \
+            double* res)                                                                  \
         {                                                                                 \
             const int dense_ = DENSE;                                                     \
             BALL_FILTER_LOOP(                                                             \
@@ -706,18 +733,19 @@ cdef extern from *:
     static void ball_gather_filtered(
         int avx2, int dense, const int64_t* cpos, const double* cval, const int64_t* first,
         int64_t n, const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
+        const double* segmin, const double* segthr, double rise_dy, const double* thr,
+        double* res)
     {
         if (avx2 == 2 && dense)
-            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
         else if (avx2 == 2)
-            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
         else if (avx2 && dense)
-            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
         else if (avx2)
-            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
         else
-            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
     }
 
 
@@ -749,6 +777,10 @@ cdef extern from *:
                              int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
                              int64_t n) noexcept nogil
     double ball_row_rise_f(const float* a, const float* b, double sign, int64_t n) noexcept nogil
+    void ball_seg_rise_f(const float* a, const float* up, const float* dn, double sign, int64_t n,
+                         int64_t nblk, double slack, double* out) noexcept nogil
+    void ball_seg_rise_d(const double* a, const double* up, const double* dn, double sign,
+                         int64_t n, int64_t nblk, double slack, double* out) noexcept nogil
     double ball_row_rise_d(const double* a, const double* b, double sign, int64_t n) noexcept nogil
     void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
@@ -761,7 +793,8 @@ cdef extern from *:
     void ball_gather_filtered(int avx2, int dense, const int64_t* cpos, const double* cval,
                               const int64_t* first, int64_t n, const double* ctab, int64_t w,
                               const int64_t* blocks, int64_t nb, const double* segmin,
-                              const double* thr, double* res) noexcept nogil
+                              const double* segthr, double rise_dy, const double* thr,
+                              double* res) noexcept nogil
     const int64_t* ball_tier_level
     const int64_t* ball_tier_lo
     const int64_t* ball_tier_hi
@@ -826,6 +859,7 @@ cdef struct Params:
     # row + dy (side 1); NULL: every dy
     const double* rise
     int64_t* reach
+    double* segthr
     # two sweeps: each input row's central-cap erosion and its block minima, kept from
     # the first sweep for the second (NULL: recomputed), e0rows rows per block of rows
     double* e0keep
@@ -858,6 +892,11 @@ cdef struct Scratch:
     double* segmin
     double* thr
     bint use_thr
+    # the filtered gather's neighbour domination: the input row's segment thresholds and
+    # rise[dy] of the cap being eroded (a segment goes when rise[dy] >= its threshold)
+    const double* segthr
+    double rise_dy
+    const double* inf_seg
     Py_ssize_t n16, nmaybe
 
 
@@ -1113,7 +1152,7 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
         if use == 2 and s.use_thr:
             ball_gather_filtered(AVX2, g == 0, s.cpos + g * n, values, s.first + g * (n + 1), n,
                                  p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive,
-                                 s.segmin, s.thr, res)
+                                 s.segmin, s.segthr, s.rise_dy, s.thr, res)
         elif use == 2:
             ball_gather_rows(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
                              p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive, res)
@@ -1173,6 +1212,9 @@ cdef void _scratch_for(const Params* p, const Scratch* s0, Py_ssize_t b,
     s.segmin = s0.segmin + b * nblk
     s.thr = s0.thr + b * n16
     s.use_thr = False
+    s.segthr = NULL
+    s.rise_dy = -INFINITY
+    s.inf_seg = s0.inf_seg
 
 
 cdef void _load_row(const real_in* img, const Params* p, const Scratch* s, Py_ssize_t k,
@@ -1230,6 +1272,20 @@ cdef int64_t _reach(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize
     return lo
 
 
+cdef void _segment_thresholds(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize_t yt,
+                              double* out) noexcept nogil:
+    """Per 16-pixel segment of input row ``yt``: the largest rise to either neighbouring row
+    plus the slack (``+inf`` at the image's first and last rows): no centre of the segment can
+    matter to the output rows ``dy`` away, on either side, where ``rise[dy]`` reaches it."""
+    cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
+    cdef const real_in* up = a - p.nx if yt > 0 else NULL
+    cdef const real_in* dn = a + p.nx if yt + 1 < p.ny else NULL
+    if real_in is float:
+        ball_seg_rise_f(a, up, dn, p.sign, p.nx, p.nblk, p.slack, out)
+    else:
+        ball_seg_rise_d(a, up, dn, p.sign, p.nx, p.nblk, p.slack, out)
+
+
 cdef void _central_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
                          Py_ssize_t b, Py_ssize_t z0, Py_ssize_t z1, Py_ssize_t y0,
                          Py_ssize_t y1) noexcept nogil:
@@ -1261,6 +1317,7 @@ cdef void _central_block(const real_in* img, real_out* out, const Params* p, con
             if p.reach != NULL:
                 p.reach[2 * row] = _reach(img, p, zt, yt, yt - 1)
                 p.reach[2 * row + 1] = _reach(img, p, zt, yt, yt + 1)
+                _segment_thresholds(img, p, zt, yt, p.segthr + row * nblk)
 
 
 cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1348,6 +1405,12 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                         else:
                             ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
                         s.use_thr = True
+                        if p.reach != NULL:
+                            s.segthr = p.segthr + row * nblk
+                            s.rise_dy = p.rise[dy]
+                        else:
+                            s.segthr = s.inf_seg
+                            s.rise_dy = -INFINITY
                         levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
                         s.use_thr = False
                     for t in range(nt):
@@ -1645,12 +1708,18 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     p.e0min_all = &e0min_all[0, 0, 0]
     # neighbour domination: 2D only (rise[dy] for dy = 0 .. fy)
     cdef int64_t[::1] reach
+    cdef double[:, :, ::1] segthr
+    cdef double[::1] inf_seg = np.full(nblk, np.inf)
     p.rise = NULL
     p.reach = NULL
+    p.segthr = NULL
+    s.inf_seg = &inf_seg[0]
     if rise is not None and p.fz == 0 and p.fy >= 1 and rise.shape[0] == p.fy + 1:
         reach = np.empty(2 * nz * ny, dtype=np.int64)
+        segthr = alloc((nz, ny, nblk), np.float64)
         p.rise = &rise[0]
         p.reach = &reach[0]
+        p.segthr = &segthr[0, 0, 0]
     p.lmax = 0
     while (4 << p.lmax) < p.fy:
         p.lmax += 1
