@@ -83,7 +83,21 @@ tests in one vector compare, after one scalar test that rules out most segments:
 the segment's minimum plus the cost at its nearest distance to the block against the
 block's largest such value.  Everything skipped is beaten by a value already in
 place (up to the same rounding slack), so the results are those of the two
-sweeps, bit for bit; only the order of the minima changes.  For wide 2D balls
+sweeps, bit for bit; only the order of the minima changes.
+
+Neighbour domination (the coarse-to-fine driver, 2D).  Each cap ``dy`` costs at
+least ``rise[dy]`` more than the cap ``dy - 1`` in every column (the table made
+non-decreasing in ``dy``).  So where the centre ``(y + 1, x)`` is lower than
+``(y, x)`` by at most ``rise[dy]`` (less a rounding slack), it gives every pixel of
+output row ``y + dy`` a strictly smaller value than ``(y, x)`` does (likewise
+``(y - 1, x)`` for row ``y - dy``), and ``(y, x)`` cannot win there.  An input row
+skips the output rows beyond the reach of its largest such rise, and the filtered
+gather skips a 16-pixel segment whose centres are all dominated on both sides (the
+segment's largest rise, kept per row: 2 MB on 2048x2048).  The dominating centre
+is itself served by the cap ``dy - 1``, so every chain of dominations ends at a
+centre that is evaluated, and the minima are unchanged, bit for bit.  On an eroded
+image about two thirds of the (row, cap) pairs at r = 150-200 are skipped this way;
+on a noisy one almost none.  For wide 2D balls
 (radius along the rows at least ``_OPENING_EROSION_C2F_MIN_RADIUS``) the opening's
 erosion half runs the same driver: on the raw image it gains only there (measured
 crossover between r = 180 and 200 on the benchmark image).
