@@ -336,22 +336,20 @@ cdef extern from *:
         return bad == bad ? hi : INFINITY;
     }
 
-    /* out[sg] = the largest sign * (b[x] - a[x]) over the segment's pixels and both rows b
-       (up, dn; NULL: none, +inf), plus slack; +inf if a value is not finite. */
+    /* out[sg] = the largest sign * (b[x] - a[x]) over the segment's pixels, plus slack (+inf
+       if b is NULL or a value is not finite). */
     #define BALL_SEG_RISE_DEFINE(NAME, T)                                                 \
         BALL_CLONES                                                                       \
-        static void NAME(const T* a, const T* up, const T* dn, double sign, int64_t n,    \
-                         int64_t nblk, double slack, double* out)                         \
+        static void NAME(const T* a, const T* b, double sign, int64_t n, int64_t nblk,    \
+                         double slack, double* out)                                       \
         {                                                                                 \
             for (int64_t sg = 0; sg < nblk; sg++) {                                       \
                 int64_t x0 = sg * 16, x1 = x0 + 16 < n ? x0 + 16 : n;                     \
                 double hi = -INFINITY, bad = 0.0;                                         \
-                if (up == NULL || dn == NULL) { out[sg] = INFINITY; continue; }           \
+                if (b == NULL) { out[sg] = INFINITY; continue; }                          \
                 for (int64_t x = x0; x < x1; x++) {                                       \
-                    double u = sign * ((double)up[x] - (double)a[x]);                     \
-                    double d = sign * ((double)dn[x] - (double)a[x]);                     \
-                    bad += (u - u) + (d - d);                                             \
-                    hi = u > hi ? u : hi;                                                 \
+                    double d = sign * ((double)b[x] - (double)a[x]);                      \
+                    bad += d - d;                                                         \
                     hi = d > hi ? d : hi;                                                 \
                 }                                                                         \
                 out[sg] = bad == bad ? hi + slack : INFINITY;                             \
@@ -777,10 +775,10 @@ cdef extern from *:
                              int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
                              int64_t n) noexcept nogil
     double ball_row_rise_f(const float* a, const float* b, double sign, int64_t n) noexcept nogil
-    void ball_seg_rise_f(const float* a, const float* up, const float* dn, double sign, int64_t n,
-                         int64_t nblk, double slack, double* out) noexcept nogil
-    void ball_seg_rise_d(const double* a, const double* up, const double* dn, double sign,
-                         int64_t n, int64_t nblk, double slack, double* out) noexcept nogil
+    void ball_seg_rise_f(const float* a, const float* b, double sign, int64_t n, int64_t nblk,
+                         double slack, double* out) noexcept nogil
+    void ball_seg_rise_d(const double* a, const double* b, double sign, int64_t n, int64_t nblk,
+                         double slack, double* out) noexcept nogil
     double ball_row_rise_d(const double* a, const double* b, double sign, int64_t n) noexcept nogil
     void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
@@ -810,6 +808,9 @@ ctypedef fused real_out:
 
 cdef enum:
     BLOCK = 16
+    # the coarse-to-fine driver erodes an input row for each of its two output rows apart
+    # (each with its own neighbour domination) from this cap half-width on
+    SPLIT_MIN_WIDTH = 64
     NGROUPS = 7
     KMAX = 32
 
@@ -897,6 +898,7 @@ cdef struct Scratch:
     const double* segthr
     double rise_dy
     const double* inf_seg
+    double* segcomb
     Py_ssize_t n16, nmaybe
 
 
@@ -1215,6 +1217,7 @@ cdef void _scratch_for(const Params* p, const Scratch* s0, Py_ssize_t b,
     s.segthr = NULL
     s.rise_dy = -INFINITY
     s.inf_seg = s0.inf_seg
+    s.segcomb = s0.segcomb + b * nblk
 
 
 cdef void _load_row(const real_in* img, const Params* p, const Scratch* s, Py_ssize_t k,
@@ -1280,10 +1283,13 @@ cdef void _segment_thresholds(const real_in* img, const Params* p, Py_ssize_t zt
     cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
     cdef const real_in* up = a - p.nx if yt > 0 else NULL
     cdef const real_in* dn = a + p.nx if yt + 1 < p.ny else NULL
+    cdef double* out_dn = out + p.nz * p.ny * p.nblk
     if real_in is float:
-        ball_seg_rise_f(a, up, dn, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_f(a, up, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_f(a, dn, p.sign, p.nx, p.nblk, p.slack, out_dn)
     else:
-        ball_seg_rise_d(a, up, dn, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_d(a, up, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_d(a, dn, p.sign, p.nx, p.nblk, p.slack, out_dn)
 
 
 cdef void _central_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1337,7 +1343,11 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
     cdef void* dptr[4]
     cdef Py_ssize_t tz[4]
     cdef Py_ssize_t ty[4]
-    cdef bint loaded
+    cdef Py_ssize_t ts[4]
+    cdef Py_ssize_t ngrp, grp, gsel, ntall
+    cdef bint loaded, split, have_comb
+    cdef const double* up_t
+    cdef const double* dn_t
     cdef double off
     cdef const double* lower
     cdef const double* lower_min
@@ -1358,6 +1368,7 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
             lower = p.e0all + row * s.n16
             lower_min = p.e0min_all + row * nblk
             loaded = False
+            have_comb = False
             levels = 0
             for dz in range(fz + 1):
                 for dy in range(fy + 1):
@@ -1376,47 +1387,71 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                                     p.reach == NULL or dy <= p.reach[2 * row + side_y]):
                                 tz[nt] = zt
                                 ty[nt] = yt
+                                ts[nt] = side_y
                                 nt += 1
                     if nt == 0:
                         continue
-                    off = p.offs[cap] - p.slack
-                    nlive = 0
-                    for t in range(nt):
-                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
-                        dst = out + (tz[t] * p.ny + ty[t]) * nx
-                        nlive = _flag_live(lower, lower_min, off, dst, top, nblk, s.live,
-                                           s.blocks, nlive, s.maybe, s.nmaybe, nx)
-                    for i in range(nlive):
-                        s.live[s.blocks[i]] = 0
-                    if nlive == 0:
-                        continue
-                    if not loaded:
-                        _load_row(img, p, &s, k, j)
-                        ball_block_minima(s.row + p.pad, nx, s.segmin, nblk)
-                        loaded = True
-                    if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
-                        _erode_line_direct(s.row, p.pad, nx,
-                                           p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
-                    else:
-                        for t in range(nt):  # what a candidate must beat, per pixel
-                            dptr[t] = <void*>(out + (tz[t] * p.ny + ty[t]) * nx)
-                        if real_out is float:
-                            ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                    # 2D with neighbour domination, caps at least SPLIT_MIN_WIDTH wide: each
+                    # target row on its own (its side's segment thresholds, its own pixel
+                    # thresholds); else all together (narrow caps: one erosion of the row)
+                    split = p.reach != NULL and w >= SPLIT_MIN_WIDTH
+                    ngrp = nt if split else 1
+                    ntall = nt
+                    for grp in range(ngrp):
+                        if split:
+                            nt = 1
+                            gsel = grp
                         else:
-                            ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
-                        s.use_thr = True
-                        if p.reach != NULL:
-                            s.segthr = p.segthr + row * nblk
-                            s.rise_dy = p.rise[dy]
+                            nt = ntall
+                            gsel = 0
+                        off = p.offs[cap] - p.slack
+                        nlive = 0
+                        for t in range(nt):
+                            top = p.tops + (tz[gsel + t] * p.ny + ty[gsel + t]) * nblk
+                            dst = out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx
+                            nlive = _flag_live(lower, lower_min, off, dst, top, nblk, s.live,
+                                               s.blocks, nlive, s.maybe, s.nmaybe, nx)
+                        for i in range(nlive):
+                            s.live[s.blocks[i]] = 0
+                        if nlive == 0:
+                            continue
+                        if not loaded:
+                            _load_row(img, p, &s, k, j)
+                            ball_block_minima(s.row + p.pad, nx, s.segmin, nblk)
+                            loaded = True
+                        if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
+                            _erode_line_direct(s.row, p.pad, nx,
+                                               p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
                         else:
-                            s.segthr = s.inf_seg
-                            s.rise_dy = -INFINITY
-                        levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
-                        s.use_thr = False
-                    for t in range(nt):
-                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
-                        dst = out + (tz[t] * p.ny + ty[t]) * nx
-                        _update_target(dst, s.res, s.blocks, nlive, top, nx)
+                            for t in range(nt):  # what a candidate must beat, per pixel
+                                dptr[t] = <void*>(out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx)
+                            if real_out is float:
+                                ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                            else:
+                                ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                            s.use_thr = True
+                            if split:
+                                s.segthr = (p.segthr + ts[gsel] * p.nz * p.ny * nblk
+                                            + row * nblk)
+                                s.rise_dy = p.rise[dy]
+                            elif p.reach != NULL:  # both sides dominated
+                                if not have_comb:
+                                    up_t = p.segthr + row * nblk
+                                    dn_t = up_t + p.nz * p.ny * nblk
+                                    for i in range(nblk):
+                                        s.segcomb[i] = up_t[i] if up_t[i] > dn_t[i] else dn_t[i]
+                                    have_comb = True
+                                s.segthr = s.segcomb
+                                s.rise_dy = p.rise[dy]
+                            else:
+                                s.segthr = s.inf_seg
+                                s.rise_dy = -INFINITY
+                            levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
+                            s.use_thr = False
+                        for t in range(nt):
+                            top = p.tops + (tz[gsel + t] * p.ny + ty[gsel + t]) * nblk
+                            dst = out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx
+                            _update_target(dst, s.res, s.blocks, nlive, top, nx)
     if p.sign < 0:
         for zt in range(z0, z1):
             for yt in range(y0, y1):
@@ -1710,13 +1745,15 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     cdef int64_t[::1] reach
     cdef double[:, :, ::1] segthr
     cdef double[::1] inf_seg = np.full(nblk, np.inf)
+    cdef double[:, ::1] segcomb = np.empty((nb, nblk))
+    s.segcomb = &segcomb[0, 0]
     p.rise = NULL
     p.reach = NULL
     p.segthr = NULL
     s.inf_seg = &inf_seg[0]
     if rise is not None and p.fz == 0 and p.fy >= 1 and rise.shape[0] == p.fy + 1:
         reach = np.empty(2 * nz * ny, dtype=np.int64)
-        segthr = alloc((nz, ny, nblk), np.float64)
+        segthr = alloc((2 * nz, ny, nblk), np.float64)
         p.rise = &rise[0]
         p.reach = &reach[0]
         p.segthr = &segthr[0, 0, 0]

@@ -92,8 +92,11 @@ non-decreasing in ``dy``).  So where the centre ``(y + 1, x)`` is lower than
 output row ``y + dy`` a strictly smaller value than ``(y, x)`` does (likewise
 ``(y - 1, x)`` for row ``y - dy``), and ``(y, x)`` cannot win there.  An input row
 skips the output rows beyond the reach of its largest such rise, and the filtered
-gather skips a 16-pixel segment whose centres are all dominated on both sides (the
-segment's largest rise, kept per row: 2 MB on 2048x2048).  The dominating centre
+gather skips a 16-pixel segment whose centres are all dominated (the segment's largest
+rise to each neighbouring row, kept per row and side: 4 MB on 2048x2048).  For caps at
+least 64 pixels wide the two output rows an input row serves are eroded apart, each with
+its own side's domination and its own thresholds; narrower caps erode the row once for
+both (the segment then needs both sides dominated).  The dominating centre
 is itself served by the cap ``dy - 1``, so every chain of dominations ends at a
 centre that is evaluated, and the minima are unchanged, bit for bit.  On an eroded
 image about two thirds of the (row, cap) pairs at r = 150-200 are skipped this way;
