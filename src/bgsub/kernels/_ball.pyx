@@ -308,34 +308,6 @@ cdef extern from *:
         for (int64_t x = 0; x < n; x++) line[x] = sign * src[x];
     }
 
-    /* The largest sign * (b[x] - a[x]) over the row in float64 (+inf if a value of either
-       row is not finite): how much higher than a any pixel of b is, in the kernel's sign. */
-    BALL_CLONES
-    static double ball_row_rise_f(const float* restrict a, const float* restrict b, double sign,
-                                  int64_t n)
-    {
-        double hi = -INFINITY, bad = 0.0;
-        for (int64_t x = 0; x < n; x++) {
-            double d = sign * ((double)b[x] - (double)a[x]);
-            bad += d - d;  /* NaN once an input is not finite */
-            hi = d > hi ? d : hi;
-        }
-        return bad == bad ? hi : INFINITY;
-    }
-
-    BALL_CLONES
-    static double ball_row_rise_d(const double* restrict a, const double* restrict b,
-                                  double sign, int64_t n)
-    {
-        double hi = -INFINITY, bad = 0.0;
-        for (int64_t x = 0; x < n; x++) {
-            double d = sign * (b[x] - a[x]);
-            bad += d - d;
-            hi = d > hi ? d : hi;
-        }
-        return bad == bad ? hi : INFINITY;
-    }
-
     /* out[sg] = the largest sign * (b[x] - a[x]) over the segment's pixels, plus slack (+inf
        if b is NULL or a value is not finite). */
     #define BALL_SEG_RISE_DEFINE(NAME, T)                                                 \
@@ -774,12 +746,10 @@ cdef extern from *:
                              const double* dst, const float* top, int64_t nblk, uint8_t* live,
                              int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
                              int64_t n) noexcept nogil
-    double ball_row_rise_f(const float* a, const float* b, double sign, int64_t n) noexcept nogil
     void ball_seg_rise_f(const float* a, const float* b, double sign, int64_t n, int64_t nblk,
                          double slack, double* out) noexcept nogil
     void ball_seg_rise_d(const double* a, const double* b, double sign, int64_t n, int64_t nblk,
                          double slack, double* out) noexcept nogil
-    double ball_row_rise_d(const double* a, const double* b, double sign, int64_t n) noexcept nogil
     void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
@@ -1243,9 +1213,9 @@ cdef inline Py_ssize_t _row_level(Py_ssize_t k, Py_ssize_t j, Py_ssize_t lmax) n
     return lev
 
 
-cdef int64_t _reach(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize_t yt,
-                    Py_ssize_t yn) noexcept nogil:
-    """The largest ``dy`` for which input row ``yt`` can matter to output row ``yt + dy * (yn - yt)``.
+cdef int64_t _reach(const Params* p, const double* seg) noexcept nogil:
+    """The largest ``dy`` for which an input row can matter to the output row ``dy`` away on
+    one side, from the row's segment thresholds ``seg`` for that side.
 
     Neighbour domination: where the centre ``(yn, x)`` one row nearer to the output row is
     lower (in the kernel's sign) than ``(yt, x)`` by at most the least cost increase between
@@ -1253,17 +1223,11 @@ cdef int64_t _reach(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize
     a strictly smaller value than ``(yt, x)`` at every pixel of the output row, so row ``yt``
     cannot win there. The test takes the row's largest ``sign * (row yn - row yt)``.
     """
-    cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
-    cdef const real_in* bn = img + (zt * p.ny + yn) * p.nx
-    cdef double thr
+    cdef double thr = -INFINITY
+    cdef Py_ssize_t sg
     cdef int64_t lo = 0, hi = p.fy, mid
-    if yn < 0 or yn >= p.ny:
-        return p.fy
-    if real_in is float:
-        thr = ball_row_rise_f(a, bn, p.sign, p.nx)
-    else:
-        thr = ball_row_rise_d(a, bn, p.sign, p.nx)
-    thr = thr + p.slack
+    for sg in range(p.nblk):
+        thr = seg[sg] if seg[sg] > thr else thr
     if not thr < INFINITY:
         return p.fy
     while lo < hi:  # the largest dy in [0, fy] with rise[dy] < thr (rise[0] = -inf)
@@ -1321,9 +1285,9 @@ cdef void _central_block(const real_in* img, real_out* out, const Params* p, con
                 dst[x] = INFINITY
             _update_target(dst, e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
             if p.reach != NULL:
-                p.reach[2 * row] = _reach(img, p, zt, yt, yt - 1)
-                p.reach[2 * row + 1] = _reach(img, p, zt, yt, yt + 1)
                 _segment_thresholds(img, p, zt, yt, p.segthr + row * nblk)
+                p.reach[2 * row] = _reach(p, p.segthr + row * nblk)
+                p.reach[2 * row + 1] = _reach(p, p.segthr + (p.nz * p.ny + row) * nblk)
 
 
 cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
