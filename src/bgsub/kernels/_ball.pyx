@@ -707,15 +707,20 @@ cdef extern from *:
         double* res)
     {
         if (avx2 == 2 && dense)
-            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
+            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                     segthr, rise_dy, thr, res);
         else if (avx2 == 2)
-            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
+            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                        segthr, rise_dy, thr, res);
         else if (avx2 && dense)
-            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
+            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                   segthr, rise_dy, thr, res);
         else if (avx2)
-            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
+            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                      segthr, rise_dy, thr, res);
         else
-            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin, segthr, rise_dy, thr, res);
+            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                         segthr, rise_dy, thr, res);
     }
 
 
@@ -830,6 +835,7 @@ cdef struct Params:
     # row + dy (side 1); NULL: every dy
     const double* rise
     int64_t* reach
+    # segthr[side * nz * ny * nblk + row * nblk + sg]: see _segment_thresholds
     double* segthr
     # two sweeps: each input row's central-cap erosion and its block minima, kept from
     # the first sweep for the second (NULL: recomputed), e0rows rows per block of rows
@@ -867,8 +873,8 @@ cdef struct Scratch:
     # rise[dy] of the cap being eroded (a segment goes when rise[dy] >= its threshold)
     const double* segthr
     double rise_dy
-    const double* inf_seg
-    double* segcomb
+    const double* inf_seg  # nblk times +inf (no domination)
+    double* segcomb  # the larger of the loaded row's two sides' thresholds
     Py_ssize_t n16, nmaybe
 
 
@@ -1241,9 +1247,10 @@ cdef int64_t _reach(const Params* p, const double* seg) noexcept nogil:
 
 cdef void _segment_thresholds(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize_t yt,
                               double* out) noexcept nogil:
-    """Per 16-pixel segment of input row ``yt``: the largest rise to either neighbouring row
-    plus the slack (``+inf`` at the image's first and last rows): no centre of the segment can
-    matter to the output rows ``dy`` away, on either side, where ``rise[dy]`` reaches it."""
+    """Per 16-pixel segment of input row ``yt``: the largest rise to the row above (``out``)
+    and to the row below (``out + nz * ny * nblk``), plus the slack (``+inf`` where that row is
+    missing): no centre of the segment can matter to the output row ``dy`` away on that side
+    where ``rise[dy]`` reaches it."""
     cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
     cdef const real_in* up = a - p.nx if yt > 0 else NULL
     cdef const real_in* dn = a + p.nx if yt + 1 < p.ny else NULL
@@ -1388,7 +1395,8 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                                                p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
                         else:
                             for t in range(nt):  # what a candidate must beat, per pixel
-                                dptr[t] = <void*>(out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx)
+                                dptr[t] = <void*>(out + (tz[gsel + t] * p.ny + ty[gsel + t])
+                                                  * nx)
                             if real_out is float:
                                 ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
                             else:
@@ -1589,7 +1597,9 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel.
 
     ``alloc(shape, dtype)``, when given, supplies the image-sized scratch arrays (any
-    contents) instead of ``np.empty``, e.g. from a pool kept between calls.
+    contents) instead of ``np.empty``, e.g. from a pool kept between calls. ``rise`` (length
+    ``fy + 1``, ``ball._rise_table``) turns on the neighbour domination of the coarse-to-fine
+    driver for 2D balls.
     """
     cdef Params p
     cdef Scratch s
