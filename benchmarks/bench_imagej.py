@@ -31,7 +31,8 @@ imagej``); without them it prints why and exits successfully.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/bench_imagej.py [--quick]
+    PYTHONPATH=src python benchmarks/bench_imagej.py [--quick] [--radii 50,150,200]
+        [--paraboloid-radii 10,50]
 """
 
 from __future__ import annotations
@@ -222,10 +223,20 @@ def table_row(kind: str, radius: int, ij: Timing, ours: dict[str, Timing], cold:
     )
 
 
+def _radii(text: str) -> tuple[int, ...]:
+    """Parse a comma-separated list of radii (empty: none)."""
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="one timed call each (ImageJ: after one warm-up)")
+    parser.add_argument("--radii", type=_radii, default=BALL_RADII, metavar="R,R,...",
+                        help="rolling-ball radii to run (default: %(default)s)")
+    parser.add_argument("--paraboloid-radii", type=_radii, default=PARABOLOID_RADII,
+                        metavar="R,R,...",
+                        help="sliding-paraboloid radii to run, '' for none (default: %(default)s)")
     args = parser.parse_args()
     if not _imagej_runner.available():
         print("skipped: ImageJ 1.x not found (needs java, javac and "
@@ -233,7 +244,7 @@ def main() -> int:
         return 0
     from bgsub.kernels.threads import max_threads
 
-    jobs = [("ball", r) for r in BALL_RADII] + [("paraboloid", r) for r in PARABOLOID_RADII]
+    jobs = [("ball", r) for r in args.radii] + [("paraboloid", r) for r in args.paraboloid_radii]
     image = benchmark_image()
     warmup, repeats = (1, 1) if args.quick else (2, 3)
     print(f"image: {SIZE}x{SIZE} uint16, values {image.min()}..{image.max()}; "

@@ -388,6 +388,23 @@ def test_cap_offsets_bound_every_cap():
             assert offs[idx] >= 0.0
 
 
+def test_rise_bounds_the_cost_increase_between_neighbouring_caps():
+    """Neighbour domination: every cap ``dy`` costs at least ``rise[dy]`` more than the cap
+    ``dy - 1`` in every column of its row, and ``rise`` does not decrease with ``dy``."""
+    for radius, height in [((7.5, 30.0), 12.0), ((50.0, 50.0), 50.0), ((20.0, 3.5), 40.0)]:
+        widths, _, costs = ball._row_profiles(radius, height, (120, 120))
+        rise = ball._rise_table(widths, costs)
+        pad = (costs.shape[2] - 1) // 2
+        assert rise[0] == -np.inf
+        assert np.all(np.diff(rise[1:]) >= 0.0)
+        for dy in range(1, widths.shape[1]):
+            w = widths[0, dy]
+            window = slice(pad - w, pad + w + 1)
+            assert np.all(costs[0, dy, window] - costs[0, dy - 1, window] >= rise[dy])
+            assert rise[dy] > 0.0
+    assert ball._rise_table(*ball._row_profiles((3.0, 4.0, 9.0), 2.0, (20, 20, 20))[::2]) is None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [16, 53, 130])
 def test_block_update_and_live_test(n, dtype):

@@ -308,6 +308,28 @@ cdef extern from *:
         for (int64_t x = 0; x < n; x++) line[x] = sign * src[x];
     }
 
+    /* out[sg] = the largest sign * (b[x] - a[x]) over the segment's pixels, plus slack (+inf
+       if b is NULL or a value is not finite). */
+    #define BALL_SEG_RISE_DEFINE(NAME, T)                                                 \
+        BALL_CLONES                                                                       \
+        static void NAME(const T* a, const T* b, double sign, int64_t n, int64_t nblk,    \
+                         double slack, double* out)                                       \
+        {                                                                                 \
+            for (int64_t sg = 0; sg < nblk; sg++) {                                       \
+                int64_t x0 = sg * 16, x1 = x0 + 16 < n ? x0 + 16 : n;                     \
+                double hi = -INFINITY, bad = 0.0;                                         \
+                if (b == NULL) { out[sg] = INFINITY; continue; }                          \
+                for (int64_t x = x0; x < x1; x++) {                                       \
+                    double d = sign * ((double)b[x] - (double)a[x]);                      \
+                    bad += d - d;                                                         \
+                    hi = d > hi ? d : hi;                                                 \
+                }                                                                         \
+                out[sg] = bad == bad ? hi + slack : INFINITY;                             \
+            }                                                                             \
+        }
+    BALL_SEG_RISE_DEFINE(ball_seg_rise_f, float)
+    BALL_SEG_RISE_DEFINE(ball_seg_rise_d, double)
+
     /* Blocks of 16 pixels as four vectors of four float64 lanes (GCC vector extensions),
        in one fixed order whatever the target: minima and maxima "a < b ? a : b" per
        lane, then across the lanes.  The output rows are float32 or float64 (f32), compiled
@@ -395,7 +417,8 @@ cdef extern from *:
 
     /* Append to blocks[:nb] the blocks where lower + off < dst somewhere (live flags those
        listed): first the blocks whose minimum of lower plus off is below top (an upper bound
-       of dst's maximum), a byte each in maybe, then pixel by pixel.  Returns the count. */
+       of dst's maximum), 64 blocks to a bit mask, then pixel by pixel (maybe is unused).  Returns
+       the count. */
     BALL_INLINE int64_t ball_flag_live_impl(
         const double* lower, const double* lower_min, double off, const void* dst,
         const float* top, int64_t nblk, uint8_t* live, int64_t* blocks, int64_t nb,
@@ -403,13 +426,15 @@ cdef extern from *:
     {
         int64_t nfull = n / 16;
         ball_v4d voff = {off, off, off, off};
-        for (int64_t blk = 0; blk < nblk; blk++)
-            maybe[blk] = lower_min[blk] + off < (double)top[blk];
-        for (int64_t wi = 0; wi < nmaybe / 8; wi++) {
-            uint64_t word;
-            memcpy(&word, maybe + 8 * wi, 8);
+        (void)maybe;
+        (void)nmaybe;
+        for (int64_t base = 0; base < nblk; base += 64) {
+            int64_t cnt = nblk - base < 64 ? nblk - base : 64;
+            uint64_t word = 0;
+            for (int64_t k = 0; k < cnt; k++)
+                word |= (uint64_t)(lower_min[base + k] + off < (double)top[base + k]) << k;
             while (word != 0) {
-                int64_t blk = wi * 8 + (__builtin_ctzll(word) >> 3);
+                int64_t blk = base + __builtin_ctzll(word);
                 word &= word - 1;
                 if (live[blk]) continue;
                 int64_t x0 = blk * 16;
@@ -559,9 +584,10 @@ cdef extern from *:
             int64_t cnt = sg_end - base < 64 ? sg_end - base : 64;                        \
             const double* sm_ = segmin + base;                                            \
             const double* cs_ = c16s + ms_ + base - blk;                                  \
+            const double* st_ = segthr + base;                                            \
             uint64_t mask = 0;                                                            \
             for (int64_t k = 0; k < cnt; k++)                                             \
-                mask |= (uint64_t)(sm_[k] + cs_[k] < tmax) << k;                          \
+                mask |= (uint64_t)((sm_[k] + cs_[k] < tmax) & (st_[k] > rise_dy)) << k;   \
             while (mask != 0) {                                                           \
                 int64_t sg = base + __builtin_ctzll(mask);                                \
                 mask &= mask - 1;                                                         \
@@ -626,7 +652,8 @@ cdef extern from *:
     static void ball_gather_filtered_generic(
         const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,
         const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
+        const double* segmin, const double* segthr, double rise_dy, const double* thr,
+        double* res)
     {
         const int dense_ = 0;
         BALL_FILTER_LOOP(
@@ -651,7 +678,8 @@ cdef extern from *:
         static void NAME(                                                                 \
             const int64_t* cpos, const double* cval, const int64_t* first, int64_t n,     \
             const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,             \
-            const double* segmin, const double* thr, double* res)                         \
+            const double* segmin, const double* segthr, double rise_dy, const double* thr, \
+            double* res)                                                                  \
         {                                                                                 \
             const int dense_ = DENSE;                                                     \
             BALL_FILTER_LOOP(                                                             \
@@ -675,18 +703,24 @@ cdef extern from *:
     static void ball_gather_filtered(
         int avx2, int dense, const int64_t* cpos, const double* cval, const int64_t* first,
         int64_t n, const double* ctab, int64_t w, const int64_t* blocks, int64_t nb,
-        const double* segmin, const double* thr, double* res)
+        const double* segmin, const double* segthr, double rise_dy, const double* thr,
+        double* res)
     {
         if (avx2 == 2 && dense)
-            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_dense_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                     segthr, rise_dy, thr, res);
         else if (avx2 == 2)
-            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_avx512(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                        segthr, rise_dy, thr, res);
         else if (avx2 && dense)
-            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_dense_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                   segthr, rise_dy, thr, res);
         else if (avx2)
-            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_avx2(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                      segthr, rise_dy, thr, res);
         else
-            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin, thr, res);
+            ball_gather_filtered_generic(cpos, cval, first, n, ctab, w, blocks, nb, segmin,
+                                         segthr, rise_dy, thr, res);
     }
 
 
@@ -717,6 +751,10 @@ cdef extern from *:
                              const double* dst, const float* top, int64_t nblk, uint8_t* live,
                              int64_t* blocks, int64_t nb, uint8_t* maybe, int64_t nmaybe,
                              int64_t n) noexcept nogil
+    void ball_seg_rise_f(const float* a, const float* b, double sign, int64_t n, int64_t nblk,
+                         double slack, double* out) noexcept nogil
+    void ball_seg_rise_d(const double* a, const double* b, double sign, int64_t n, int64_t nblk,
+                         double slack, double* out) noexcept nogil
     void ball_block_minima(const double* src, int64_t n, double* out, int64_t nblk) noexcept nogil
     void ball_lower_margin(const double* nb, double m, double* acc, int64_t n) noexcept nogil
     void ball_keep(const double* g, const double* ar, const double* al, uint8_t* keep,
@@ -728,7 +766,8 @@ cdef extern from *:
     void ball_gather_filtered(int avx2, int dense, const int64_t* cpos, const double* cval,
                               const int64_t* first, int64_t n, const double* ctab, int64_t w,
                               const int64_t* blocks, int64_t nb, const double* segmin,
-                              const double* thr, double* res) noexcept nogil
+                              const double* segthr, double rise_dy, const double* thr,
+                              double* res) noexcept nogil
     const int64_t* ball_tier_level
     const int64_t* ball_tier_lo
     const int64_t* ball_tier_hi
@@ -744,6 +783,9 @@ ctypedef fused real_out:
 
 cdef enum:
     BLOCK = 16
+    # the coarse-to-fine driver erodes an input row for each of its two output rows apart
+    # (each with its own neighbour domination) from this cap half-width on
+    SPLIT_MIN_WIDTH = 64
     NGROUPS = 7
     KMAX = 32
 
@@ -787,6 +829,14 @@ cdef struct Params:
     double* e0all
     double* e0min_all
     Py_ssize_t lmax
+    # neighbour domination (2D coarse to fine): rise[dy], the least increase of the cost from
+    # row dy - 1 to row dy at any column (made non-decreasing in dy); reach[2 row + side], the
+    # largest dy for which input row ``row`` can matter to output row row - dy (side 0) or
+    # row + dy (side 1); NULL: every dy
+    const double* rise
+    int64_t* reach
+    # segthr[side * nz * ny * nblk + row * nblk + sg]: see _segment_thresholds
+    double* segthr
     # two sweeps: each input row's central-cap erosion and its block minima, kept from
     # the first sweep for the second (NULL: recomputed), e0rows rows per block of rows
     double* e0keep
@@ -819,6 +869,12 @@ cdef struct Scratch:
     double* segmin
     double* thr
     bint use_thr
+    # the filtered gather's neighbour domination: the input row's segment thresholds and
+    # rise[dy] of the cap being eroded (a segment goes when rise[dy] >= its threshold)
+    const double* segthr
+    double rise_dy
+    const double* inf_seg  # nblk times +inf (no domination)
+    double* segcomb  # the larger of the loaded row's two sides' thresholds
     Py_ssize_t n16, nmaybe
 
 
@@ -1074,7 +1130,7 @@ cdef Py_ssize_t _erode_row(const Params* p, const Scratch* s, Py_ssize_t dz, Py_
         if use == 2 and s.use_thr:
             ball_gather_filtered(AVX2, g == 0, s.cpos + g * n, values, s.first + g * (n + 1), n,
                                  p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive,
-                                 s.segmin, s.thr, res)
+                                 s.segmin, s.segthr, s.rise_dy, s.thr, res)
         elif use == 2:
             ball_gather_rows(AVX2, s.cpos + g * n, values, s.first + g * (n + 1), n,
                              p.ctabs + cap * p.nctab + BLOCK + p.pad_c, w, blocks, nlive, res)
@@ -1134,6 +1190,10 @@ cdef void _scratch_for(const Params* p, const Scratch* s0, Py_ssize_t b,
     s.segmin = s0.segmin + b * nblk
     s.thr = s0.thr + b * n16
     s.use_thr = False
+    s.segthr = NULL
+    s.rise_dy = -INFINITY
+    s.inf_seg = s0.inf_seg
+    s.segcomb = s0.segcomb + b * nblk
 
 
 cdef void _load_row(const real_in* img, const Params* p, const Scratch* s, Py_ssize_t k,
@@ -1157,6 +1217,50 @@ cdef inline Py_ssize_t _row_level(Py_ssize_t k, Py_ssize_t j, Py_ssize_t lmax) n
     while lev < lmax and (j >> lev) & 1 == 0 and (k >> lev) & 1 == 0:
         lev += 1
     return lev
+
+
+cdef int64_t _reach(const Params* p, const double* seg) noexcept nogil:
+    """The largest ``dy`` for which an input row can matter to the output row ``dy`` away on
+    one side, from the row's segment thresholds ``seg`` for that side.
+
+    Neighbour domination: where the centre ``(yn, x)`` one row nearer to the output row is
+    lower (in the kernel's sign) than ``(yt, x)`` by at most the least cost increase between
+    the caps ``dy`` and ``dy - 1`` (``rise[dy]``, minus the slack), the centre ``(yn, x)`` gives
+    a strictly smaller value than ``(yt, x)`` at every pixel of the output row, so row ``yt``
+    cannot win there. The test takes the row's largest ``sign * (row yn - row yt)``.
+    """
+    cdef double thr = -INFINITY
+    cdef Py_ssize_t sg
+    cdef int64_t lo = 0, hi = p.fy, mid
+    for sg in range(p.nblk):
+        thr = seg[sg] if seg[sg] > thr else thr
+    if not thr < INFINITY:
+        return p.fy
+    while lo < hi:  # the largest dy in [0, fy] with rise[dy] < thr (rise[0] = -inf)
+        mid = (lo + hi + 1) // 2
+        if p.rise[mid] < thr:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+cdef void _segment_thresholds(const real_in* img, const Params* p, Py_ssize_t zt, Py_ssize_t yt,
+                              double* out) noexcept nogil:
+    """Per 16-pixel segment of input row ``yt``: the largest rise to the row above (``out``)
+    and to the row below (``out + nz * ny * nblk``), plus the slack (``+inf`` where that row is
+    missing): no centre of the segment can matter to the output row ``dy`` away on that side
+    where ``rise[dy]`` reaches it."""
+    cdef const real_in* a = img + (zt * p.ny + yt) * p.nx
+    cdef const real_in* up = a - p.nx if yt > 0 else NULL
+    cdef const real_in* dn = a + p.nx if yt + 1 < p.ny else NULL
+    cdef double* out_dn = out + p.nz * p.ny * p.nblk
+    if real_in is float:
+        ball_seg_rise_f(a, up, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_f(a, dn, p.sign, p.nx, p.nblk, p.slack, out_dn)
+    else:
+        ball_seg_rise_d(a, up, p.sign, p.nx, p.nblk, p.slack, out)
+        ball_seg_rise_d(a, dn, p.sign, p.nx, p.nblk, p.slack, out_dn)
 
 
 cdef void _central_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1187,6 +1291,10 @@ cdef void _central_block(const real_in* img, real_out* out, const Params* p, con
             for x in range(nx):
                 dst[x] = INFINITY
             _update_target(dst, e0, p.all_blocks, nblk, p.tops + row * nblk, nx)
+            if p.reach != NULL:
+                _segment_thresholds(img, p, zt, yt, p.segthr + row * nblk)
+                p.reach[2 * row] = _reach(p, p.segthr + row * nblk)
+                p.reach[2 * row + 1] = _reach(p, p.segthr + (p.nz * p.ny + row) * nblk)
 
 
 cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, const Scratch* s0,
@@ -1206,7 +1314,11 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
     cdef void* dptr[4]
     cdef Py_ssize_t tz[4]
     cdef Py_ssize_t ty[4]
-    cdef bint loaded
+    cdef Py_ssize_t ts[4]
+    cdef Py_ssize_t ngrp, grp, gsel, ntall
+    cdef bint loaded, split, have_comb
+    cdef const double* up_t
+    cdef const double* dn_t
     cdef double off
     cdef const double* lower
     cdef const double* lower_min
@@ -1227,6 +1339,7 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
             lower = p.e0all + row * s.n16
             lower_min = p.e0min_all + row * nblk
             loaded = False
+            have_comb = False
             levels = 0
             for dz in range(fz + 1):
                 for dy in range(fy + 1):
@@ -1241,44 +1354,76 @@ cdef void _bounded_block(const real_in* img, real_out* out, const Params* p, con
                         zt = k - dz if side_z == 0 else k + dz
                         for side_y in range(1 if dy == 0 else 2):
                             yt = j - dy if side_y == 0 else j + dy
-                            if z0 <= zt < z1 and y0 <= yt < y1:
+                            if z0 <= zt < z1 and y0 <= yt < y1 and (
+                                    p.reach == NULL or dy <= p.reach[2 * row + side_y]):
                                 tz[nt] = zt
                                 ty[nt] = yt
+                                ts[nt] = side_y
                                 nt += 1
                     if nt == 0:
                         continue
-                    off = p.offs[cap] - p.slack
-                    nlive = 0
-                    for t in range(nt):
-                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
-                        dst = out + (tz[t] * p.ny + ty[t]) * nx
-                        nlive = _flag_live(lower, lower_min, off, dst, top, nblk, s.live,
-                                           s.blocks, nlive, s.maybe, s.nmaybe, nx)
-                    for i in range(nlive):
-                        s.live[s.blocks[i]] = 0
-                    if nlive == 0:
-                        continue
-                    if not loaded:
-                        _load_row(img, p, &s, k, j)
-                        ball_block_minima(s.row + p.pad, nx, s.segmin, nblk)
-                        loaded = True
-                    if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
-                        _erode_line_direct(s.row, p.pad, nx,
-                                           p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
-                    else:
-                        for t in range(nt):  # what a candidate must beat, per pixel
-                            dptr[t] = <void*>(out + (tz[t] * p.ny + ty[t]) * nx)
-                        if real_out is float:
-                            ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                    # 2D with neighbour domination, caps at least SPLIT_MIN_WIDTH wide: each
+                    # target row on its own (its side's segment thresholds, its own pixel
+                    # thresholds); else all together (narrow caps: one erosion of the row)
+                    split = p.reach != NULL and w >= SPLIT_MIN_WIDTH
+                    ngrp = nt if split else 1
+                    ntall = nt
+                    for grp in range(ngrp):
+                        if split:
+                            nt = 1
+                            gsel = grp
                         else:
-                            ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
-                        s.use_thr = True
-                        levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
-                        s.use_thr = False
-                    for t in range(nt):
-                        top = p.tops + (tz[t] * p.ny + ty[t]) * nblk
-                        dst = out + (tz[t] * p.ny + ty[t]) * nx
-                        _update_target(dst, s.res, s.blocks, nlive, top, nx)
+                            nt = ntall
+                            gsel = 0
+                        off = p.offs[cap] - p.slack
+                        nlive = 0
+                        for t in range(nt):
+                            top = p.tops + (tz[gsel + t] * p.ny + ty[gsel + t]) * nblk
+                            dst = out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx
+                            nlive = _flag_live(lower, lower_min, off, dst, top, nblk, s.live,
+                                               s.blocks, nlive, s.maybe, s.nmaybe, nx)
+                        for i in range(nlive):
+                            s.live[s.blocks[i]] = 0
+                        if nlive == 0:
+                            continue
+                        if not loaded:
+                            _load_row(img, p, &s, k, j)
+                            ball_block_minima(s.row + p.pad, nx, s.segmin, nblk)
+                            loaded = True
+                        if _direct_first(p.method, w, nlive, nx, s.nks[p.groups[cap]] < 0):
+                            _erode_line_direct(s.row, p.pad, nx,
+                                               p.costs + cap * p.ncost + p.pad_c - w, w, s.res)
+                        else:
+                            for t in range(nt):  # what a candidate must beat, per pixel
+                                dptr[t] = <void*>(out + (tz[gsel + t] * p.ny + ty[gsel + t])
+                                                  * nx)
+                            if real_out is float:
+                                ball_thresholds_f(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                            else:
+                                ball_thresholds_d(dptr, <int>nt, s.blocks, nlive, s.thr, nx)
+                            s.use_thr = True
+                            if split:
+                                s.segthr = (p.segthr + ts[gsel] * p.nz * p.ny * nblk
+                                            + row * nblk)
+                                s.rise_dy = p.rise[dy]
+                            elif p.reach != NULL:  # both sides dominated
+                                if not have_comb:
+                                    up_t = p.segthr + row * nblk
+                                    dn_t = up_t + p.nz * p.ny * nblk
+                                    for i in range(nblk):
+                                        s.segcomb[i] = up_t[i] if up_t[i] > dn_t[i] else dn_t[i]
+                                    have_comb = True
+                                s.segthr = s.segcomb
+                                s.rise_dy = p.rise[dy]
+                            else:
+                                s.segthr = s.inf_seg
+                                s.rise_dy = -INFINITY
+                            levels = _erode_row(p, &s, dz, dy, levels, s.blocks, nlive, s.res)
+                            s.use_thr = False
+                        for t in range(nt):
+                            top = p.tops + (tz[gsel + t] * p.ny + ty[gsel + t]) * nblk
+                            dst = out + (tz[gsel + t] * p.ny + ty[gsel + t]) * nx
+                            _update_target(dst, s.res, s.blocks, nlive, top, nx)
     if p.sign < 0:
         for zt in range(z0, z1):
             for yt in range(y0, y1):
@@ -1447,11 +1592,14 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
              const double[:, :, ::1] costs, const double[:, :, ::1] ctabs,
              const double[:, ::1] offs, const int64_t[:, ::1] groups, double inv_s,
              const double[::1] method, const double[:, ::1] margins, double slack,
-             Py_ssize_t bz, Py_ssize_t by, int nthreads, alloc=None):
+             Py_ssize_t bz, Py_ssize_t by, int nthreads, alloc=None,
+             const double[::1] rise=None):
     """Erode ``sign * img`` into ``out`` (``sign`` applied back), blocks of rows in parallel.
 
     ``alloc(shape, dtype)``, when given, supplies the image-sized scratch arrays (any
-    contents) instead of ``np.empty``, e.g. from a pool kept between calls.
+    contents) instead of ``np.empty``, e.g. from a pool kept between calls. ``rise`` (length
+    ``fy + 1``, ``ball._rise_table``) turns on the neighbour domination of the coarse-to-fine
+    driver for 2D balls.
     """
     cdef Params p
     cdef Scratch s
@@ -1567,6 +1715,22 @@ def erode_nd(const real_in[:, :, ::1] img, real_out[:, :, ::1] out, double sign,
     cdef double[:, :, ::1] e0min_all = alloc((nz, ny, nblk), np.float64)
     p.e0all = &e0all[0, 0, 0]
     p.e0min_all = &e0min_all[0, 0, 0]
+    # neighbour domination: 2D only (rise[dy] for dy = 0 .. fy)
+    cdef int64_t[::1] reach
+    cdef double[:, :, ::1] segthr
+    cdef double[::1] inf_seg = np.full(nblk, np.inf)
+    cdef double[:, ::1] segcomb = np.empty((nb, nblk))
+    s.segcomb = &segcomb[0, 0]
+    p.rise = NULL
+    p.reach = NULL
+    p.segthr = NULL
+    s.inf_seg = &inf_seg[0]
+    if rise is not None and p.fz == 0 and p.fy >= 1 and rise.shape[0] == p.fy + 1:
+        reach = np.empty(2 * nz * ny, dtype=np.int64)
+        segthr = alloc((2 * nz, ny, nblk), np.float64)
+        p.rise = &rise[0]
+        p.reach = &reach[0]
+        p.segthr = &segthr[0, 0, 0]
     p.lmax = 0
     while (4 << p.lmax) < p.fy:
         p.lmax += 1

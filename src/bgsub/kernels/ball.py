@@ -83,7 +83,24 @@ tests in one vector compare, after one scalar test that rules out most segments:
 the segment's minimum plus the cost at its nearest distance to the block against the
 block's largest such value.  Everything skipped is beaten by a value already in
 place (up to the same rounding slack), so the results are those of the two
-sweeps, bit for bit; only the order of the minima changes.  For wide 2D balls
+sweeps, bit for bit; only the order of the minima changes.
+
+Neighbour domination (the coarse-to-fine driver, 2D).  Each cap ``dy`` costs at
+least ``rise[dy]`` more than the cap ``dy - 1`` in every column (the table made
+non-decreasing in ``dy``).  So where the centre ``(y + 1, x)`` is lower than
+``(y, x)`` by at most ``rise[dy]`` (less a rounding slack), it gives every pixel of
+output row ``y + dy`` a strictly smaller value than ``(y, x)`` does (likewise
+``(y - 1, x)`` for row ``y - dy``), and ``(y, x)`` cannot win there.  An input row
+skips the output rows beyond the reach of its largest such rise, and the filtered
+gather skips a 16-pixel segment whose centres are all dominated (the segment's largest
+rise to each neighbouring row, kept per row and side: 4 MB on 2048x2048).  For caps at
+least 64 pixels wide the two output rows an input row serves are eroded apart, each with
+its own side's domination and its own thresholds; narrower caps erode the row once for
+both (the segment then needs both sides dominated).  The dominating centre
+is itself served by the cap ``dy - 1``, so every chain of dominations ends at a
+centre that is evaluated, and the minima are unchanged, bit for bit.  On an eroded
+image about two thirds of the (row, cap) pairs at r = 150-200 are skipped this way;
+on a noisy one almost none.  For wide 2D balls
 (radius along the rows at least ``_OPENING_EROSION_C2F_MIN_RADIUS``) the opening's
 erosion half runs the same driver: on the raw image it gains only there (measured
 crossover between r = 180 and 200 on the benchmark image).
@@ -400,6 +417,32 @@ def _cap_tables(
     return ctabs, offs, groups, margins
 
 
+def _rise_table(widths: np.ndarray, costs: np.ndarray) -> np.ndarray | None:
+    """Least cost increase from row ``dy - 1`` to row ``dy`` of the ball, non-decreasing in ``dy``.
+
+    ``rise[dy] = min over dy' >= dy and |dx| <= widths[0, dy'] of
+    costs[0, dy', dx] - costs[0, dy' - 1, dx]`` (``rise[0] = -inf``), for the neighbour
+    domination of the coarse-to-fine driver (2D only: ``None`` when the ball has outer rows
+    in z, or no row besides the central one). A centre ``(y, x)`` whose neighbour
+    ``(y + 1, x)`` is lower than it by at most ``rise[dy]`` (minus a slack for rounding) gives a
+    larger value than that neighbour at every pixel of output row ``y + dy``.
+    """
+    if widths.shape[0] != 1 or widths.shape[1] < 2:
+        return None
+    pad = (costs.shape[2] - 1) // 2
+    fy = widths.shape[1] - 1
+    rise = np.full(fy + 1, np.inf)
+    rise[0] = -np.inf
+    for dy in range(1, fy + 1):
+        w = int(widths[0, dy])
+        if w < 0:
+            break
+        window = slice(pad - w, pad + w + 1)
+        rise[dy] = float(np.min(costs[0, dy, window] - costs[0, dy - 1, window]))
+    rise[1:] = np.minimum.accumulate(rise[1:][::-1])[::-1]
+    return rise
+
+
 #: Image-sized scratch arrays (the kernel's bounds and row erosions, the opening's eroded
 #: image) are kept between calls, up to this many bytes in all, the least recently used
 #: dropped first: a fresh array costs its page faults and the zeroing of its pages by the
@@ -511,7 +554,7 @@ def _morph(
         try:
             _ball.erode_nd(
                 img3, out, float(sign), widths, rhos, costs, ctabs, offs, groups, inv_s, method,
-                margins, slack, bz, by, num_threads(), alloc,
+                margins, slack, bz, by, num_threads(), alloc, _rise_table(widths, costs),
             )
         finally:
             _pool_give(taken)
