@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
 from bgsub.methods.robust import estimate_noise, robust_background, robust_centre_scale
@@ -272,46 +273,19 @@ def _otsu(values: np.ndarray) -> float:
 def _block_mean(plane: np.ndarray, step: int) -> np.ndarray:
     """Means of ``step`` x ``step`` blocks (the last partial row and column of blocks left
     out): ``mean(axis=(1, 3))`` of the blocks, bit for bit, 2.5x faster -- NumPy sums each
-    block's rows pairwise along the row (:func:`_pairwise_last`) and adds the rows in order
-    to a zero."""
+    block's rows pairwise along the row (:func:`bgsub._arrays.pairwise_sum`) and adds the
+    rows in order to a zero."""
     if step == 1:
         return plane
     rows, cols = (n // step * step for n in plane.shape)
     blocks = plane[:rows, :cols].reshape(rows // step, step, cols // step, step)
     if rows // step < 2 or cols // step < 2 or blocks.dtype != np.float64:
         return blocks.mean(axis=(1, 3))  # (NumPy's order differs on a single row of blocks)
-    total = _pairwise_last(blocks[:, 0], step)
+    total = pairwise_sum(blocks[:, 0], -1, 0, step)
     total += 0.0  # NumPy starts from +0.0: a block of -0.0 has the mean +0.0
     for k in range(1, step):
-        total += _pairwise_last(blocks[:, k], step)
+        total += pairwise_sum(blocks[:, k], -1, 0, step)
     total /= step * step
-    return total
-
-
-def _pairwise_last(values: np.ndarray, count: int, start: int = 0) -> np.ndarray:
-    """The sum of ``values[..., start:start + count]`` over the last axis as NumPy's float
-    add reduction sums a run (pairwise: below 8 terms in order from -0.0, up to 128 in 8
-    partial sums, beyond that split in two), for all the other axes at once."""
-    if count < 8:
-        total = values[..., start].copy()
-        for i in range(start + 1, start + count):
-            total += values[..., i]
-        return total
-    if count <= 128:
-        partial = [values[..., start + j].copy() for j in range(8)]
-        whole = count - count % 8
-        for i in range(8, whole, 8):
-            for j in range(8):
-                partial[j] += values[..., start + i + j]
-        total = (partial[0] + partial[1]) + (partial[2] + partial[3])
-        total += (partial[4] + partial[5]) + (partial[6] + partial[7])
-        for i in range(whole, count):
-            total += values[..., start + i]
-        return total
-    half = count // 2
-    half -= half % 8
-    total = _pairwise_last(values, half, start)
-    total += _pairwise_last(values, count - half, start + half)
     return total
 
 

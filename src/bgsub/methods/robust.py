@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
@@ -723,7 +724,7 @@ def _block_sums(array: np.ndarray, f: int, axis: int) -> np.ndarray:
 
     ``reduceat`` walks an outer axis line by line (20 ms on a 2048 x 2048 image); here the
     blocks are added as whole lines, in the order ``reduceat`` adds them: the block's first
-    line plus NumPy's pairwise sum of the others (:func:`_pairwise_lines`).
+    line plus NumPy's pairwise sum of the others (:func:`bgsub._arrays.pairwise_sum`).
     """
     n = array.shape[axis]
     if axis == array.ndim - 1:
@@ -734,39 +735,12 @@ def _block_sums(array: np.ndarray, f: int, axis: int) -> np.ndarray:
     for start, stop, size in ((0, whole, f), (whole, n, n - whole)):
         if stop > start:
             blocks = lines[:, start:stop].reshape(-1, size, lines.shape[2])
-            total = blocks[:, 0].copy() if size == 1 else _pairwise_lines(blocks, 1, size - 1)
+            total = blocks[:, 0].copy() if size == 1 else pairwise_sum(blocks, 1, 1, size - 1)
             if size > 1:
                 np.add(blocks[:, 0], total, out=total)
             parts.append(total.reshape(lines.shape[0], -1, lines.shape[2]))
     sums = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     return sums.reshape(array.shape[:axis] + (sums.shape[1],) + array.shape[axis + 1:])
-
-
-def _pairwise_lines(blocks: np.ndarray, start: int, count: int) -> np.ndarray:
-    """The sum of ``blocks[:, start:start + count]`` over axis 1 as NumPy's float add
-    reduction sums a strided run (pairwise: below 8 terms in order, up to 128 in 8 partial
-    sums, beyond that split in two), one whole line at a time."""
-    if count < 8:
-        total = blocks[:, start].copy()
-        for i in range(start + 1, start + count):
-            total += blocks[:, i]
-        return total
-    if count <= 128:
-        partial = [blocks[:, start + j].copy() for j in range(8)]
-        whole = count - count % 8
-        for i in range(8, whole, 8):
-            for j in range(8):
-                partial[j] += blocks[:, start + i + j]
-        total = (partial[0] + partial[1]) + (partial[2] + partial[3])
-        total += (partial[4] + partial[5]) + (partial[6] + partial[7])
-        for i in range(whole, count):
-            total += blocks[:, start + i]
-        return total
-    half = count // 2
-    half -= half % 8
-    total = _pairwise_lines(blocks, start, half)
-    total += _pairwise_lines(blocks, start + half, count - half)
-    return total
 
 
 @functools.cache
