@@ -209,6 +209,28 @@ def test_mean_box_bits_equal_scipy_uniform_filter(shape, radius) -> None:
         np.testing.assert_array_equal(mean_filter(img, radius, "box"), expected)
 
 
+@pytest.mark.parametrize("dtype", SUPPORTED_DTYPES)
+@pytest.mark.parametrize("threads", [1, 3])
+def test_mean_box_bits_equal_scipy_for_every_dtype(
+    dtype: np.dtype, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled moving sums convert each value exactly and round the last pass as
+    ``astype`` does: SciPy's float64 result bit for bit, in 2D and 3D, for windows from 3
+    up to the axis length, with more columns than one block of the outer pass (512)."""
+    monkeypatch.setattr(flat, "_MIN_WORK_PER_THREAD", 1)
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "3")
+    out_dtype = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    cases = [((9, 1100), (4, 1)), ((31, 40), (2, 3)), ((4, 11, 13), (1, 5, 6)),
+             ((3, 7, 5), (1, 3, 2)), ((40, 7), (19, 3))]
+    with limit_threads(threads):
+        for seed, (shape, radius) in enumerate(cases):
+            img = random_image(shape, dtype, seed=40 + seed)
+            size = [2 * r + 1 for r in radius]
+            expected = ndi.uniform_filter(img.astype(np.float64), size, mode="reflect")
+            np.testing.assert_array_equal(mean_filter(img, radius, "box"),
+                                          expected.astype(out_dtype))
+
+
 def test_mean_integer_sums_are_exact() -> None:
     img = np.full((20, 20), 2**32 - 1, dtype=np.uint32)
     assert (mean_filter(img, 7) == np.float32(2**32 - 1)).all()

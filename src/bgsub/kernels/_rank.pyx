@@ -2,7 +2,7 @@
 """Compiled loops of :mod:`bgsub.kernels.rank` (no validation: the wrapper checks)."""
 
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int32_t, int64_t, uint16_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
 from libc.string cimport memset
 
 import numpy as np
@@ -261,3 +261,107 @@ def segment_sums(acc_t[:, :, ::1] prefix, acc_t[:, :, ::1] out, const int64_t[::
                 bgsub_add_diff_f64(orow, hi, lo, nx)
             else:
                 bgsub_add_diff_i64(orow, hi, lo, nx)
+
+
+# ---------------------------------------------------------------------------
+# Box mean: SciPy's moving sum (uniform_filter1d, mode "reflect"), bit for bit
+# ---------------------------------------------------------------------------
+
+ctypedef fused box_in:
+    uint8_t
+    uint16_t
+    int16_t
+    uint32_t
+    int32_t
+    float
+    double
+
+ctypedef fused box_out:
+    float
+    double
+
+cdef enum:
+    BOX_COLUMNS = 512  # columns per task of the outer-axis pass (its sums stay in L1)
+
+
+cdef inline Py_ssize_t _reflected(Py_ssize_t k, Py_ssize_t half, Py_ssize_t n) noexcept nogil:
+    """Index of extended position ``k`` (``k - half`` reflected once at each end)."""
+    cdef Py_ssize_t i = k - half
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - 1 - i
+    return i
+
+
+def box_mean_outer(const box_in[:, :, ::1] src, double[:, :, ::1] out, Py_ssize_t size,
+                   int nthreads):
+    """The moving mean along the middle axis of ``src`` (outer, axis, inner), column by column:
+    the sum starts from 0.0, adds the first ``size`` extended values in order, then moves by
+    ``sum += (entering - leaving)`` (each difference in float64); every output is
+    ``sum / size``. Needs ``size <= n``."""
+    cdef Py_ssize_t nb = src.shape[0], n = src.shape[1], inner = src.shape[2]
+    cdef Py_ssize_t chunks = (inner + BOX_COLUMNS - 1) // BOX_COLUMNS
+    cdef Py_ssize_t task, b, c0, width, k, j, half = size // 2
+    cdef double divisor = <double>size
+    cdef double[:, ::1] sums = np.empty((max(nthreads, 1), BOX_COLUMNS))
+    cdef double* total
+    cdef const box_in* enter
+    cdef const box_in* leave
+    cdef double* dst
+    if nb == 0 or n == 0 or inner == 0:
+        return
+    for task in prange(nb * chunks, nogil=True, num_threads=nthreads, schedule="static"):
+        b = task // chunks
+        c0 = (task - b * chunks) * BOX_COLUMNS
+        width = inner - c0
+        if width > BOX_COLUMNS:
+            width = BOX_COLUMNS
+        total = &sums[threadid(), 0]
+        for j in range(width):
+            total[j] = 0.0
+        for k in range(size):
+            enter = &src[b, _reflected(k, half, n), c0]
+            for j in range(width):
+                total[j] = total[j] + <double>enter[j]
+        dst = &out[b, 0, c0]
+        for j in range(width):
+            dst[j] = total[j] / divisor
+        for k in range(1, n):
+            enter = &src[b, _reflected(k + size - 1, half, n), c0]
+            leave = &src[b, _reflected(k - 1, half, n), c0]
+            dst = &out[b, k, c0]
+            for j in range(width):
+                total[j] = total[j] + (<double>enter[j] - <double>leave[j])
+                dst[j] = total[j] / divisor
+
+
+def box_mean_last(const box_in[:, ::1] src, box_out[:, ::1] out, Py_ssize_t size,
+                  int nthreads):
+    """The moving mean along each row of ``src`` (the same recurrence as
+    :func:`box_mean_outer`, each value converted to float64 first), rounded to ``out``'s
+    dtype. Needs ``size <= n``."""
+    cdef Py_ssize_t lines = src.shape[0], n = src.shape[1], half = size // 2
+    cdef Py_ssize_t line, k
+    cdef double divisor = <double>size, total
+    cdef const box_in* row
+    cdef box_out* dst
+    if lines == 0 or n == 0:
+        return
+    for line in prange(lines, nogil=True, num_threads=nthreads, schedule="static"):
+        row = &src[line, 0]
+        dst = &out[line, 0]
+        total = 0.0
+        for k in range(size):
+            total = total + <double>row[_reflected(k, half, n)]
+        dst[0] = <box_out>(total / divisor)
+        for k in range(1, half + 1):
+            total = total + (<double>row[k + half] - <double>row[_reflected(k - 1, half, n)])
+            dst[k] = <box_out>(total / divisor)
+        for k in range(half + 1, n - half):
+            total = total + (<double>row[k + half] - <double>row[k - half - 1])
+            dst[k] = <box_out>(total / divisor)
+        for k in range(n - half if n - half > half + 1 else half + 1, n):
+            total = total + (<double>row[_reflected(k + size - 1, half, n)]
+                             - <double>row[k - half - 1])
+            dst[k] = <box_out>(total / divisor)
