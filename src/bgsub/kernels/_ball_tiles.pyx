@@ -20,10 +20,14 @@ cdef extern from *:
     #define TILE_NSEED 32
 
     typedef struct {
-        const double* V;        /* sign * image, ny x nx, every value finite */
+        const double* V;        /* sign * image by 16 x 16 blocks (row-major inside, +inf
+                                   outside the image), every value finite */
         int64_t ny, nx;
         const double* ctab;     /* cost rows dy = 0..fy, each nctab long, dx = 0 at c0 */
         int64_t nctab, c0, fy, P;
+        const double* CT;       /* CT[gx * nct + dy] = cost (dy, gx), +inf for dy > fy */
+        int64_t nct;
+        const double* RM;       /* the minimum of each row of each block, 16 per block */
         const double* BM;       /* minimum of each 16 x 16 block of V */
         const int64_t* BA;      /* its position (flat index) */
         int64_t nby, nbx;
@@ -45,9 +49,19 @@ cdef extern from *:
         int64_t seeds[TILE_NSEED];
         int nseeds;
         int64_t* cand;          /* scratch: candidate positions (TILE * TILE) */
+        double* candv;          /* and their values */
         double* lb;             /* scratch: block lower bounds */
+        double* ql;             /* scratch: the blocks to scan, their bounds */
+        int64_t* qb;
         int64_t work;
     } TileS;
+
+    /* The value at flat position j = y * nx + x. */
+    static inline double tile_v(const TileP* p, int64_t j)
+    {
+        int64_t y = j / p->nx, x = j - y * p->nx;
+        return p->V[((y / TILE) * p->nbx + x / TILE) * (TILE * TILE) + (y % TILE) * TILE + x % TILE];
+    }
 
     /* Least distance from pixel coordinate u to the tile range [t0, t1). */
     static inline int64_t tile_gap(int64_t u, int64_t t0, int64_t t1)
@@ -97,6 +111,18 @@ cdef extern from *:
     #define TILE_MASK_AVX2(vr, cr, ub) (TILE_MASK4_AVX2(vr, cr, ub, 0)                     \
         | TILE_MASK4_AVX2(vr, cr, ub, 4) | TILE_MASK4_AVX2(vr, cr, ub, 8)                 \
         | TILE_MASK4_AVX2(vr, cr, ub, 12))
+    #define TILE_MASKV_AVX512(v, cr, ubv) (                                               \
+        (unsigned)_mm512_cmp_pd_mask(_mm512_add_pd(_mm512_set1_pd(v), _mm512_loadu_pd(cr)), \
+                                     _mm512_loadu_pd(ubv), _CMP_LT_OQ)                    \
+        | ((unsigned)_mm512_cmp_pd_mask(_mm512_add_pd(_mm512_set1_pd(v),                   \
+                                                      _mm512_loadu_pd((cr) + 8)),         \
+                                        _mm512_loadu_pd((ubv) + 8), _CMP_LT_OQ) << 8))
+    #define TILE_MASKV4_AVX2(v, cr, ubv, k) ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(    \
+        _mm256_add_pd(_mm256_set1_pd(v), _mm256_loadu_pd((cr) + (k))),                    \
+        _mm256_loadu_pd((ubv) + (k)), _CMP_LT_OQ)) << (k))
+    #define TILE_MASKV_AVX2(v, cr, ubv) (TILE_MASKV4_AVX2(v, cr, ubv, 0)                   \
+        | TILE_MASKV4_AVX2(v, cr, ubv, 4) | TILE_MASKV4_AVX2(v, cr, ubv, 8)               \
+        | TILE_MASKV4_AVX2(v, cr, ubv, 12))
     #define TILE_MAX_AVX512(a) _mm512_reduce_max_pd(                                        \
         _mm512_max_pd(_mm512_loadu_pd(a), _mm512_loadu_pd((a) + 8)))
     #define TILE_MAX_AVX2(a) tile_hmax4(_mm256_max_pd(                                      \
@@ -123,6 +149,13 @@ cdef extern from *:
         return m;
     }
     #define TILE_MASK_GENERIC(vr, cr, ub) tile_mask_generic(vr, cr, ub)
+    static inline unsigned tile_maskv_generic(double v, const double* cr, const double* ubv)
+    {
+        unsigned m = 0;
+        for (int l = 0; l < 16; l++) m |= (unsigned)(v + cr[l] < ubv[l]) << l;
+        return m;
+    }
+    #define TILE_MASKV_GENERIC(v, cr, ubv) tile_maskv_generic(v, cr, ubv)
     static inline double tile_max_generic(const double* a)
     {
         double m = -INFINITY;
@@ -136,25 +169,33 @@ cdef extern from *:
        tile rows where even the least cost over the row leaves the sum at or above every
        lane's value; returns the rows touched), cands (the pixels u of a block with v(u) + the
        least cost to the tile < s->ub) and refresh (the rows' largest values, and theirs). */
-    #define TILE_DEFINE(SUF, ATTR, ROW, MASK, MAX)                                         \
+    #define TILE_DEFINE(SUF, ATTR, ROW, MASK, MASKV, MAX)                                         \
     ATTR static unsigned tile_eval_##SUF(const TileP* p, TileS* s, int64_t ty, int64_t tx, \
-                                         int64_t tx1, int64_t j)                          \
+                                         int64_t tx1, int64_t j, double v)                \
     {                                                                                     \
         int64_t uy = j / p->nx, ux = j - uy * p->nx;                                      \
-        double v = p->V[j];                                                               \
         int64_t gx = tile_gap(ux, tx, tx1);                                               \
-        unsigned touched = 0;                                                             \
+        unsigned touched, m;                                                              \
+        double rc[TILE];                                                                  \
         if (gx > p->P) return 0;  /* beyond every row of the ball */                      \
+        /* the least cost over each tile row, then the rows where the sum may win */       \
+        const double* ct = p->CT + gx * p->nct;                                           \
+        int64_t dmax = p->nct - 1;                                                        \
         for (int r = 0; r < TILE; r++) {                                                  \
-            int64_t cy = ty + r;                                                          \
-            int64_t dy = uy > cy ? uy - cy : cy - uy;                                     \
-            if (dy > p->fy) continue;                                                     \
-            const double* crow = p->ctab + dy * p->nctab + p->c0;                         \
-            if (!(v + crow[gx] < s->ubrow[r])) continue;                                  \
-            ROW(v, crow + (tx - ux), s->acc + r * TILE, s->arg + r * TILE, j);            \
-            touched |= 1u << r;                                                           \
+            int64_t dy = uy - ty - r;                                                     \
+            dy = dy < 0 ? -dy : dy;                                                       \
+            rc[r] = ct[dy < dmax ? dy : dmax];                                            \
         }                                                                                 \
-        s->work += __builtin_popcount(touched);                                           \
+        touched = m = MASKV(v, rc, s->ubrow);                                             \
+        while (m) {                                                                       \
+            int r = __builtin_ctz(m);                                                     \
+            m &= m - 1;                                                                   \
+            int64_t dy = uy - ty - r;                                                     \
+            dy = dy < 0 ? -dy : dy;                                                       \
+            const double* crow = p->ctab + dy * p->nctab + p->c0;                         \
+            ROW(v, crow + (tx - ux), s->acc + r * TILE, s->arg + r * TILE, j);            \
+        }                                                                                 \
+        s->work += __builtin_popcount(touched); tile_stats[2] += __builtin_popcount(touched); tile_stats[5]++;   \
         return touched;                                                                   \
     }                                                                                     \
     ATTR static int64_t tile_cands_##SUF(const TileP* p, TileS* s, int64_t bi, int64_t bj, \
@@ -162,30 +203,38 @@ cdef extern from *:
     {                                                                                     \
         int64_t n = 0, nx = p->nx;                                                        \
         int64_t y0 = bi * TILE, y1 = y0 + TILE < p->ny ? y0 + TILE : p->ny;               \
-        int64_t x0 = bj * TILE, x1 = x0 + TILE < nx ? x0 + TILE : nx;                     \
-        double ub = s->ub, flat[TILE];                                                    \
+        int64_t x0 = bj * TILE;                                                           \
+        double ub = s->ub, flat[TILE], rc[TILE];                                          \
         /* the least cost to the tile's columns, by symmetry crow[ux - ref] */            \
-        int64_t ref = x0 < tx ? tx : tx1 - 1, full = x1 - x0 == TILE;                     \
+        int64_t ref = x0 < tx ? tx : tx1 - 1;                                             \
         int inside = x0 >= tx && x0 < tx1;                                                \
-        for (int64_t uy = y0; uy < y1; uy++) {                                            \
+        int64_t gxb = inside ? 0 : (x0 < tx ? tx - (x0 + TILE - 1) : x0 - (tx1 - 1));     \
+        int64_t dmax = p->nct - 1;                                                        \
+        if (gxb > p->P) return 0;                                                         \
+        /* the block's rows whose minimum may win */                                      \
+        const double* ct = p->CT + gxb * p->nct;                                          \
+        for (int k = 0; k < TILE; k++) {                                                  \
+            int64_t gy = tile_gap(y0 + k, ty, ty1);                                       \
+            rc[k] = ct[gy < dmax ? gy : dmax];                                            \
+        }                                                                                 \
+        unsigned rows = MASK(p->RM + (bi * p->nbx + bj) * TILE, rc, ub);                  \
+        while (rows) {                                                                    \
+            int64_t uy = y0 + __builtin_ctz(rows);                                        \
+            rows &= rows - 1;                                                             \
             int64_t gy = tile_gap(uy, ty, ty1);                                           \
-            if (gy > p->fy) continue;                                                     \
             const double* crow = p->ctab + gy * p->nctab + p->c0;                         \
-            const double* vr = p->V + uy * nx;                                            \
+            const double* vr = p->V + (bi * p->nbx + bj) * (TILE * TILE) + (uy - y0) * TILE; \
             s->work += 1;                                                                 \
-            if (!full) {                                                                  \
-                for (int64_t ux = x0; ux < x1; ux++)                                      \
-                    if (vr[ux] + crow[tile_gap(ux, tx, tx1)] < ub) s->cand[n++] = uy * nx + ux; \
-                continue;                                                                 \
-            }                                                                             \
             const double* cr = crow + (x0 - ref);                                         \
             if (inside) {                                                                 \
                 for (int l = 0; l < TILE; l++) flat[l] = crow[0];                         \
                 cr = flat;                                                                \
             }                                                                             \
-            unsigned m = MASK(vr + x0, cr, ub);                                           \
+            unsigned m = MASK(vr, cr, ub);                                                \
             while (m) {                                                                   \
-                s->cand[n++] = uy * nx + x0 + __builtin_ctz(m);                           \
+                int l = __builtin_ctz(m);                                                 \
+                s->candv[n] = vr[l];                                                      \
+                s->cand[n++] = uy * nx + x0 + l;                                          \
                 m &= m - 1;                                                               \
             }                                                                             \
         }                                                                                 \
@@ -203,11 +252,12 @@ cdef extern from *:
         s->ub = ub;                                                                       \
     }
 
-    TILE_DEFINE(generic, , TILE_ROW_GENERIC, TILE_MASK_GENERIC, TILE_MAX_GENERIC)
+    TILE_DEFINE(generic, , TILE_ROW_GENERIC, TILE_MASK_GENERIC, TILE_MASKV_GENERIC,
+                TILE_MAX_GENERIC)
     #ifdef TILE_X86
-    TILE_DEFINE(avx2, __attribute__((target("avx2"))), TILE_ROW_AVX2, TILE_MASK_AVX2,
+    TILE_DEFINE(avx2, __attribute__((target("avx2"))), TILE_ROW_AVX2, TILE_MASK_AVX2, TILE_MASKV_AVX2,
                 TILE_MAX_AVX2)
-    TILE_DEFINE(avx512, __attribute__((target("avx512f"))), TILE_ROW_AVX512, TILE_MASK_AVX512,
+    TILE_DEFINE(avx512, __attribute__((target("avx512f"))), TILE_ROW_AVX512, TILE_MASK_AVX512, TILE_MASKV_AVX512,
                 TILE_MAX_AVX512)
     #endif
 
@@ -246,7 +296,8 @@ cdef extern from *:
             for (int l = 0; l < TILE; l++) {
                 int ok = ty + r < ty1 && tx + l < tx1;
                 int64_t j = (ty + r) * nx + tx + l;
-                s->acc[r * TILE + l] = ok ? p->V[j] + p->ctab[p->c0] : -INFINITY;
+                double v = p->V[(ti * p->nbx + tj) * (TILE * TILE) + r * TILE + l];
+                s->acc[r * TILE + l] = ok ? v + p->ctab[p->c0] : -INFINITY;
                 s->arg[r * TILE + l] = ok ? j : -1;
             }
         /* the blocks in reach and their lower bounds */
@@ -287,21 +338,39 @@ cdef extern from *:
         }
         TILE_ISA_CALL(isa, tile_refresh, s, 0xFFFFu);
         for (int k = 0; k < s->nseeds; k++)
-            touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k]);
+            touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k],
+                                     tile_v(p, s->seeds[k]));
         TILE_ISA_CALL(isa, tile_refresh, s, touched);
-        /* every block that may hold a better sum: its pixels that may, evaluated */
+        /* every block that may hold a better sum, the lowest bound first: its pixels that
+           may, evaluated */
+        int64_t nq = 0;
+        double ub0 = s->ub;
         for (int64_t bi = bi0; bi < bi1; bi++) {
             const double* lb = s->lb + (bi - bi0) * nbj - bj0;
             for (int64_t bj = bj0; bj < bj1; bj++) {
-                if (!(lb[bj] < s->ub)) continue;
-                int64_t n = TILE_ISA_CALL(isa, tile_cands, p, s, bi, bj, ty, ty1, tx, tx1);
-                tile_stats[0]++; tile_stats[1] += n;
-                if (n == 0) continue;
-                touched = 0;
-                for (int64_t k = 0; k < n; k++)
-                    touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->cand[k]);
-                if (touched) TILE_ISA_CALL(isa, tile_refresh, s, touched);
+                double x = lb[bj];
+                if (!(x < ub0)) continue;
+                int64_t k = nq++;
+                while (k > 0 && x < s->ql[k - 1]) {
+                    s->ql[k] = s->ql[k - 1];
+                    s->qb[k] = s->qb[k - 1];
+                    k--;
+                }
+                s->ql[k] = x;
+                s->qb[k] = bi * p->nbx + bj;
             }
+        }
+        tile_stats[6] += nq;
+        for (int64_t q = 0; q < nq && s->ql[q] < s->ub; q++) {
+            int64_t bi = s->qb[q] / p->nbx, bj = s->qb[q] - bi * p->nbx;
+            int64_t n = TILE_ISA_CALL(isa, tile_cands, p, s, bi, bj, ty, ty1, tx, tx1);
+            tile_stats[0]++; tile_stats[1] += n; tile_stats[4] += n == 0;
+            if (n == 0) continue;
+            touched = 0;
+            for (int64_t k = 0; k < n; k++)
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->cand[k],
+                                         s->candv[k]);
+            if (touched) TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
         tile_stats[3]++;
         /* the result, and the distinct winners as the next tile's seeds */
@@ -328,11 +397,14 @@ cdef extern from *:
     }
 
     /* One row of tiles; returns 0, or 1 when the shared budget ran out. */
-    static int tile_row(const TileP* p, int64_t ti, int64_t* cand, double* lb)
+    static int tile_row(const TileP* p, int64_t ti, int64_t* cand, double* lb, int64_t nlb)
     {
         TileS s;
         s.cand = cand;
+        s.candv = (double*)(cand + TILE * TILE);
         s.lb = lb;
+        s.ql = lb + nlb;
+        s.qb = (int64_t*)(lb + 2 * nlb);
         s.nseeds = 0;
         int64_t ntj = (p->nx + TILE - 1) / TILE;
         int isa = tile_isa();
@@ -349,31 +421,54 @@ cdef extern from *:
         return 0;
     }
 
-    /* Minimum and its position of each 16 x 16 block. */
-    static void tile_block_minima(const double* V, int64_t ny, int64_t nx, int64_t bi,
-                                  double* BM, int64_t* BA, int64_t nbx)
-    {
-        int64_t y0 = bi * TILE, y1 = y0 + TILE < ny ? y0 + TILE : ny;
-        for (int64_t bj = 0; bj < nbx; bj++) {
-            int64_t x0 = bj * TILE, x1 = x0 + TILE < nx ? x0 + TILE : nx;
-            double m = INFINITY;
-            int64_t a = y0 * nx + x0;
-            for (int64_t y = y0; y < y1; y++)
-                for (int64_t x = x0; x < x1; x++)
-                    if (V[y * nx + x] < m) {
-                        m = V[y * nx + x];
-                        a = y * nx + x;
-                    }
-            BM[bi * nbx + bj] = m;
-            BA[bi * nbx + bj] = a;
-        }
+    /* One row of blocks: VB (sign * image by blocks, +inf outside it), the minimum of each
+       block and its position, and the minima of its rows. */
+    #define TILE_PREP_DEFINE(NAME, T)                                                     \
+    static void NAME(const T* img, double sign, int64_t ny, int64_t nx, int64_t bi,       \
+                     double* VB, double* BM, int64_t* BA, double* RM, int64_t nbx)        \
+    {                                                                                     \
+        int64_t y0 = bi * TILE;                                                           \
+        for (int64_t bj = 0; bj < nbx; bj++) {                                            \
+            int64_t x0 = bj * TILE;                                                       \
+            int64_t w = x0 + TILE < nx ? TILE : nx - x0;                                  \
+            double* vb = VB + (bi * nbx + bj) * (TILE * TILE);                            \
+            double* rm = RM + (bi * nbx + bj) * TILE;                                     \
+            double m = INFINITY;                                                          \
+            int64_t a = y0 * nx + x0;                                                     \
+            for (int64_t k = 0; k < TILE; k++) {                                          \
+                double* row = vb + k * TILE;                                              \
+                double mr = INFINITY;                                                     \
+                if (y0 + k < ny) {                                                        \
+                    const T* src = img + (y0 + k) * nx + x0;                              \
+                    for (int64_t l = 0; l < w; l++) row[l] = sign * (double)src[l];       \
+                }                                                                         \
+                for (int64_t l = y0 + k < ny ? w : 0; l < TILE; l++) row[l] = INFINITY;   \
+                for (int64_t l = 0; l < TILE; l++) mr = row[l] < mr ? row[l] : mr;        \
+                rm[k] = mr;                                                               \
+                if (mr < m) {                                                             \
+                    m = mr;                                                               \
+                    for (int64_t l = 0; l < TILE; l++)                                    \
+                        if (row[l] == mr) {                                               \
+                            a = (y0 + k) * nx + x0 + l;                                   \
+                            break;                                                        \
+                        }                                                                 \
+                }                                                                         \
+            }                                                                             \
+            BM[bi * nbx + bj] = m;                                                        \
+            BA[bi * nbx + bj] = a;                                                        \
+        }                                                                                 \
     }
+    TILE_PREP_DEFINE(tile_prep_f, float)
+    TILE_PREP_DEFINE(tile_prep_d, double)
     """
     ctypedef struct TileP:
         const double* V
         int64_t ny, nx
         const double* ctab
         int64_t nctab, c0, fy, P
+        const double* CT
+        int64_t nct
+        const double* RM
         const double* BM
         const int64_t* BA
         int64_t nby, nbx
@@ -387,29 +482,39 @@ cdef extern from *:
         int* abort_flag
     int TILE
     int64_t tile_stats[8]
-    int tile_row(const TileP* p, int64_t ti, int64_t* cand, double* lb) noexcept nogil
-    void tile_block_minima(const double* V, int64_t ny, int64_t nx, int64_t bi, double* BM,
-                           int64_t* BA, int64_t nbx) noexcept nogil
+    int tile_row(const TileP* p, int64_t ti, int64_t* cand, double* lb, int64_t nlb) noexcept nogil
+    void tile_prep_f(const float* img, double sign, int64_t ny, int64_t nx, int64_t bi,
+                     double* VB, double* BM, int64_t* BA, double* RM, int64_t nbx) noexcept nogil
+    void tile_prep_d(const double* img, double sign, int64_t ny, int64_t nx, int64_t bi,
+                     double* VB, double* BM, int64_t* BA, double* RM, int64_t nbx) noexcept nogil
 
 TILE_SIZE = TILE
 
 
-def tile_erode(const double[:, ::1] V, out, const double[:, ::1] ctab, Py_ssize_t c0,
-               Py_ssize_t P, const double[:, ::1] bg, double sign, double budget, int nthreads):
-    """Erode ``V`` (``sign`` times the image, every pixel finite) by the tabulated 2D ball.
+ctypedef fused real_in:
+    float
+    double
+
+
+def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, ::1] ctab, Py_ssize_t c0,
+               Py_ssize_t P, const double[:, ::1] ct, const double[:, ::1] bg, double sign, double budget, int nthreads):
+    """Erode ``sign * img`` (every pixel finite) by the tabulated 2D ball.
 
     ``ctab[dy, c0 + dx]``: the cost of offset ``(dy, dx)`` (``+inf`` outside the ball, whose
     rows are at most ``P`` wide on each side), for ``0 <= dy <= fy`` and ``|dx| <= P + 16``, non-decreasing in ``|dy|`` and ``|dx|``.
-    ``bg[di, ndj - 1 + dj]``: the cost at the least distance between two 16 x 16 tiles
+    ``ct[gx, dy] = ctab[dy, c0 + gx]`` for ``gx <= P + 16``, ``dy <= fy + 16`` (``+inf``
+    beyond ``fy``). ``bg[di, ndj - 1 + dj]``: the cost at the least distance between two 16 x 16 tiles
     ``di >= 0`` and ``|dj| < ndj`` tiles apart (``+inf`` beyond the ball). ``out`` (float32 or float64, the image's shape)
-    receives ``sign`` times the erosion. Returns False, with ``out`` partly written, when the
+    receives ``sign`` times the erosion. ``vb``: scratch of at least as many float64 as the
+    image padded to a multiple of 16 on each axis. Returns False, with ``out`` partly written, when the
     work (rows of 16 sums evaluated, rows of blocks scanned) would exceed ``budget``.
     """
     cdef TileP p
-    cdef Py_ssize_t ny = V.shape[0], nx = V.shape[1], ti, bi
+    cdef Py_ssize_t ny = img.shape[0], nx = img.shape[1], ti, bi
     cdef Py_ssize_t nby = (ny + TILE - 1) // TILE, nbx = (nx + TILE - 1) // TILE
     cdef double[:, ::1] bm = np.empty((nby, nbx))
     cdef int64_t[:, ::1] ba = np.empty((nby, nbx), dtype=np.int64)
+    cdef double[:, :, ::1] rm = np.empty((nby, nbx, TILE))
     cdef int64_t[::1] spent = np.zeros(1, dtype=np.int64)
     cdef int[::1] abort_flag = np.zeros(1, dtype=np.intc)
     cdef int[::1] failed = np.zeros(nby, dtype=np.intc)
@@ -417,7 +522,8 @@ def tile_erode(const double[:, ::1] V, out, const double[:, ::1] ctab, Py_ssize_
     cdef float[:, ::1] out_f
     if ny == 0 or nx == 0:
         return True
-    p.V = &V[0, 0]
+    assert vb.shape[0] >= nby * nbx * TILE * TILE
+    p.V = &vb[0]
     p.ny = ny
     p.nx = nx
     p.ctab = &ctab[0, 0]
@@ -425,6 +531,9 @@ def tile_erode(const double[:, ::1] V, out, const double[:, ::1] ctab, Py_ssize_
     p.c0 = c0
     p.fy = ctab.shape[0] - 1
     p.P = P
+    p.CT = &ct[0, 0]
+    p.nct = ct.shape[1]
+    p.RM = &rm[0, 0, 0]
     p.BM = &bm[0, 0]
     p.BA = &ba[0, 0]
     p.nby = nby
@@ -445,12 +554,17 @@ def tile_erode(const double[:, ::1] V, out, const double[:, ::1] ctab, Py_ssize_
     p.spent = &spent[0]
     p.abort_flag = &abort_flag[0]
     cdef Py_ssize_t nlb = (2 * p.ndi + 1) * (2 * p.ndj + 1)
-    cdef int64_t[:, ::1] cand = np.empty((nby, TILE * TILE), dtype=np.int64)
-    cdef double[:, ::1] lb = np.empty((nby, nlb))
+    cdef int64_t[:, ::1] cand = np.empty((nby, 2 * TILE * TILE), dtype=np.int64)
+    cdef double[:, ::1] lb = np.empty((nby, 3 * nlb))
     for bi in prange(nby, nogil=True, num_threads=nthreads, schedule="static"):
-        tile_block_minima(p.V, ny, nx, bi, &bm[0, 0], &ba[0, 0], nbx)
+        if real_in is float:
+            tile_prep_f(&img[0, 0], sign, ny, nx, bi, &vb[0], &bm[0, 0], &ba[0, 0], &rm[0, 0, 0],
+                        nbx)
+        else:
+            tile_prep_d(&img[0, 0], sign, ny, nx, bi, &vb[0], &bm[0, 0], &ba[0, 0], &rm[0, 0, 0],
+                        nbx)
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
-        failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0])
+        failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
     return abort_flag[0] == 0
 
 
