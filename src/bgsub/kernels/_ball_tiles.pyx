@@ -17,7 +17,7 @@ cdef extern from *:
 
     #define TILE 16
     static int64_t tile_stats[8];
-    #define TILE_NSEED 32
+    #define TILE_NSEED TILE
 
     typedef struct {
         const double* V;        /* sign * image by 16 x 16 blocks (row-major inside, +inf
@@ -28,6 +28,8 @@ cdef extern from *:
         const double* CT;       /* CT[gx * nct + dy] = cost (dy, gx), +inf for dy > fy */
         int64_t nct;
         const double* RM;       /* the minimum of each row of each block, 16 per block */
+        const double* BM4;      /* minimum of each 64 x 64 superblock of V */
+        int64_t nsy, nsx;
         const double* BM;       /* minimum of each 16 x 16 block of V */
         const int64_t* BA;      /* its position (flat index) */
         int64_t nby, nbx;
@@ -61,6 +63,12 @@ cdef extern from *:
     {
         int64_t y = j / p->nx, x = j - y * p->nx;
         return p->V[((y / TILE) * p->nbx + x / TILE) * (TILE * TILE) + (y % TILE) * TILE + x % TILE];
+    }
+
+    /* Least distance between the ranges [a0, a1) and [t0, t1). */
+    static inline int64_t tile_gap2(int64_t a0, int64_t a1, int64_t t0, int64_t t1)
+    {
+        return a1 <= t0 ? t0 - (a1 - 1) : (a0 >= t1 ? a0 - (t1 - 1) : 0);
     }
 
     /* Least distance from pixel coordinate u to the tile range [t0, t1). */
@@ -300,67 +308,64 @@ cdef extern from *:
                 s->acc[r * TILE + l] = ok ? v + p->ctab[p->c0] : -INFINITY;
                 s->arg[r * TILE + l] = ok ? j : -1;
             }
-        /* the blocks in reach and their lower bounds */
-        int64_t bi0 = ti - (p->ndi - 1), bi1 = ti + p->ndi, bj0 = tj - (p->ndj - 1), bj1 = tj + p->ndj;
-        if (bi0 < 0) bi0 = 0;
-        if (bj0 < 0) bj0 = 0;
-        if (bi1 > p->nby) bi1 = p->nby;
-        if (bj1 > p->nbx) bj1 = p->nbx;
-        int64_t nbj = bj1 - bj0;
-        for (int64_t bi = bi0; bi < bi1; bi++) {
-            int64_t di = bi > ti ? bi - ti : ti - bi;
-            const double* bg = p->BG + di * (2 * p->ndj - 1) + (p->ndj - 1) - tj;
-            const double* bm = p->BM + bi * p->nbx;
-            double* lb = s->lb + (bi - bi0) * nbj - bj0;
-            for (int64_t bj = bj0; bj < bj1; bj++) lb[bj] = bm[bj] + bg[bj];
-        }
-        /* seeds: the previous tile's winners, or the minima of the four most promising blocks */
-        if (s->nseeds == 0) {
-            int64_t best[4] = {-1, -1, -1, -1};
-            double bestv[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
-            for (int64_t bi = bi0; bi < bi1; bi++) {
-                const double* lb = s->lb + (bi - bi0) * nbj - bj0;
-                for (int64_t bj = bj0; bj < bj1; bj++) {
-                    double x = lb[bj];
-                    if (!(x < bestv[3])) continue;
-                    int k = 3;
-                    while (k > 0 && x < bestv[k - 1]) {
-                        bestv[k] = bestv[k - 1];
-                        best[k] = best[k - 1];
-                        k--;
-                    }
-                    bestv[k] = x;
-                    best[k] = bi * p->nbx + bj;
-                }
-            }
-            for (int k = 0; k < 4; k++)
-                if (best[k] >= 0) s->seeds[s->nseeds++] = p->BA[best[k]];
+        if (s->nseeds > 0) {
+            /* the previous tile's winners */
+            TILE_ISA_CALL(isa, tile_refresh, s, 0xFFFFu);
+            for (int k = 0; k < s->nseeds; k++)
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k],
+                                         tile_v(p, s->seeds[k]));
         }
         TILE_ISA_CALL(isa, tile_refresh, s, 0xFFFFu);
-        for (int k = 0; k < s->nseeds; k++)
-            touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k],
-                                     tile_v(p, s->seeds[k]));
-        TILE_ISA_CALL(isa, tile_refresh, s, touched);
-        /* every block that may hold a better sum, the lowest bound first: its pixels that
-           may, evaluated */
-        int64_t nq = 0;
+        /* the blocks that may hold a better sum, lowest bound first, found through the
+           64 x 64 superblocks in reach */
+        int64_t nq = 0, dmax = p->nct - 1;
         double ub0 = s->ub;
-        for (int64_t bi = bi0; bi < bi1; bi++) {
-            const double* lb = s->lb + (bi - bi0) * nbj - bj0;
-            for (int64_t bj = bj0; bj < bj1; bj++) {
-                double x = lb[bj];
-                if (!(x < ub0)) continue;
-                int64_t k = nq++;
-                while (k > 0 && x < s->ql[k - 1]) {
-                    s->ql[k] = s->ql[k - 1];
-                    s->qb[k] = s->qb[k - 1];
-                    k--;
+        int64_t sy0 = ty - p->fy, sy1 = ty1 - 1 + p->fy, sx0 = tx - p->P, sx1 = tx1 - 1 + p->P;
+        sy0 = sy0 < 0 ? 0 : sy0 / (4 * TILE);
+        sx0 = sx0 < 0 ? 0 : sx0 / (4 * TILE);
+        sy1 = (sy1 < ny ? sy1 : ny - 1) / (4 * TILE);
+        sx1 = (sx1 < nx ? sx1 : nx - 1) / (4 * TILE);
+        for (int64_t si = sy0; si <= sy1; si++) {
+            int64_t gy = tile_gap2(si * 4 * TILE, si * 4 * TILE + 4 * TILE, ty, ty1);
+            if (gy > p->fy) continue;
+            for (int64_t sj = sx0; sj <= sx1; sj++) {
+                int64_t gx = tile_gap2(sj * 4 * TILE, sj * 4 * TILE + 4 * TILE, tx, tx1);
+                if (gx > p->P) continue;
+                if (!(p->BM4[si * p->nsx + sj] + p->CT[gx * p->nct + gy] < ub0)) continue;
+                int64_t bi1 = 4 * si + 4 < p->nby ? 4 * si + 4 : p->nby;
+                int64_t bj1 = 4 * sj + 4 < p->nbx ? 4 * sj + 4 : p->nbx;
+                for (int64_t bi = 4 * si; bi < bi1; bi++) {
+                    int64_t di = bi > ti ? bi - ti : ti - bi;
+                    if (di >= p->ndi) continue;
+                    for (int64_t bj = 4 * sj; bj < bj1; bj++) {
+                        int64_t dj = bj > tj ? bj - tj : tj - bj;
+                        if (dj >= p->ndj) continue;
+                        double x = p->BM[bi * p->nbx + bj] + p->BG[di * p->ndj + dj];
+                        if (!(x < ub0)) continue;
+                        int64_t k = nq++;
+                        while (k > 0 && x < s->ql[k - 1]) {
+                            s->ql[k] = s->ql[k - 1];
+                            s->qb[k] = s->qb[k - 1];
+                            k--;
+                        }
+                        s->ql[k] = x;
+                        s->qb[k] = bi * p->nbx + bj;
+                    }
                 }
-                s->ql[k] = x;
-                s->qb[k] = bi * p->nbx + bj;
             }
         }
+        (void)dmax;
         tile_stats[6] += nq;
+        if (s->nseeds == 0) {
+            /* no winners to start from: the minima of the most promising blocks */
+            touched = 0;
+            for (int64_t q = 0; q < nq && q < 4; q++) {
+                int64_t j = p->BA[s->qb[q]];
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, j, tile_v(p, j));
+            }
+            TILE_ISA_CALL(isa, tile_refresh, s, touched);
+        }
+        /* every block that may hold a better sum: its pixels that may, evaluated */
         for (int64_t q = 0; q < nq && s->ql[q] < s->ub; q++) {
             int64_t bi = s->qb[q] / p->nbx, bj = s->qb[q] - bi * p->nbx;
             int64_t n = TILE_ISA_CALL(isa, tile_cands, p, s, bi, bj, ty, ty1, tx, tx1);
@@ -373,26 +378,31 @@ cdef extern from *:
             if (touched) TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
         tile_stats[3]++;
-        /* the result, and the distinct winners as the next tile's seeds */
+        /* the result */
+        for (int r = 0; r < ty1 - ty; r++) {
+            const double* acc = s->acc + r * TILE;
+            int64_t w = tx1 - tx;
+            if (p->f32) {
+                float* o = (float*)p->out + (ty + r) * nx + tx;
+                if (p->sign < 0)
+                    for (int l = 0; l < w; l++) o[l] = (float)(0.0 - (double)(float)(acc[l] + 0.0));
+                else
+                    for (int l = 0; l < w; l++) o[l] = (float)(acc[l] + 0.0);
+            } else {
+                double* o = (double*)p->out + (ty + r) * nx + tx;
+                if (p->sign < 0)
+                    for (int l = 0; l < w; l++) o[l] = 0.0 - (acc[l] + 0.0);
+                else
+                    for (int l = 0; l < w; l++) o[l] = acc[l] + 0.0;
+            }
+        }
+        /* the distinct winners of the last column: the next tile's seeds */
         s->nseeds = 0;
         for (int r = 0; r < ty1 - ty; r++) {
-            for (int l = 0; l < tx1 - tx; l++) {
-                double a = s->acc[r * TILE + l] + 0.0;
-                int64_t j = (ty + r) * nx + tx + l;
-                if (p->f32) {
-                    float f = (float)a;
-                    ((float*)p->out)[j] = p->sign < 0 ? (float)(0.0 - (double)f) : f;
-                } else {
-                    ((double*)p->out)[j] = p->sign < 0 ? 0.0 - a : a;
-                }
-                int64_t w = s->arg[r * TILE + l];
-                if ((l > 0 && w == s->arg[r * TILE + l - 1])
-                        || (r > 0 && w == s->arg[(r - 1) * TILE + l]))
-                    continue;
-                int dup = 0;
-                for (int k = 0; k < s->nseeds; k++) dup |= s->seeds[k] == w;
-                if (!dup && s->nseeds < TILE_NSEED) s->seeds[s->nseeds++] = w;
-            }
+            int64_t w = s->arg[r * TILE + (tx1 - tx - 1)];
+            int dup = 0;
+            for (int k = 0; k < s->nseeds; k++) dup |= s->seeds[k] == w;
+            if (!dup) s->seeds[s->nseeds++] = w;
         }
     }
 
@@ -469,6 +479,8 @@ cdef extern from *:
         const double* CT
         int64_t nct
         const double* RM
+        const double* BM4
+        int64_t nsy, nsx
         const double* BM
         const int64_t* BA
         int64_t nby, nbx
@@ -503,8 +515,8 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     ``ctab[dy, c0 + dx]``: the cost of offset ``(dy, dx)`` (``+inf`` outside the ball, whose
     rows are at most ``P`` wide on each side), for ``0 <= dy <= fy`` and ``|dx| <= P + 16``, non-decreasing in ``|dy|`` and ``|dx|``.
     ``ct[gx, dy] = ctab[dy, c0 + gx]`` for ``gx <= P + 16``, ``dy <= fy + 16`` (``+inf``
-    beyond ``fy``). ``bg[di, ndj - 1 + dj]``: the cost at the least distance between two 16 x 16 tiles
-    ``di >= 0`` and ``|dj| < ndj`` tiles apart (``+inf`` beyond the ball). ``out`` (float32 or float64, the image's shape)
+    beyond ``fy``). ``bg[di, dj]``: the cost at the least distance between two 16 x 16 tiles
+    ``di`` and ``dj`` tiles apart (``+inf`` beyond the ball). ``out`` (float32 or float64, the image's shape)
     receives ``sign`` times the erosion. ``vb``: scratch of at least as many float64 as the
     image padded to a multiple of 16 on each axis. Returns False, with ``out`` partly written, when the
     work (rows of 16 sums evaluated, rows of blocks scanned) would exceed ``budget``.
@@ -513,6 +525,8 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     cdef Py_ssize_t ny = img.shape[0], nx = img.shape[1], ti, bi
     cdef Py_ssize_t nby = (ny + TILE - 1) // TILE, nbx = (nx + TILE - 1) // TILE
     cdef double[:, ::1] bm = np.empty((nby, nbx))
+    cdef Py_ssize_t nsy = (nby + 3) // 4, nsx = (nbx + 3) // 4
+    cdef double[:, ::1] bm4
     cdef int64_t[:, ::1] ba = np.empty((nby, nbx), dtype=np.int64)
     cdef double[:, :, ::1] rm = np.empty((nby, nbx, TILE))
     cdef int64_t[::1] spent = np.zeros(1, dtype=np.int64)
@@ -534,13 +548,15 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     p.CT = &ct[0, 0]
     p.nct = ct.shape[1]
     p.RM = &rm[0, 0, 0]
+    p.nsy = nsy
+    p.nsx = nsx
     p.BM = &bm[0, 0]
     p.BA = &ba[0, 0]
     p.nby = nby
     p.nbx = nbx
     p.BG = &bg[0, 0]
     p.ndi = bg.shape[0]
-    p.ndj = (bg.shape[1] + 1) // 2
+    p.ndj = bg.shape[1]
     p.sign = sign
     if out.dtype == np.float32:
         out_f = out
@@ -563,6 +579,9 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
         else:
             tile_prep_d(&img[0, 0], sign, ny, nx, bi, &vb[0], &bm[0, 0], &ba[0, 0], &rm[0, 0, 0],
                         nbx)
+    bm4 = np.pad(np.asarray(bm), ((0, 4 * nsy - nby), (0, 4 * nsx - nbx)),
+                 constant_values=np.inf).reshape(nsy, 4, nsx, 4).min(axis=(1, 3))
+    p.BM4 = &bm4[0, 0]
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
     return abort_flag[0] == 0
