@@ -142,7 +142,7 @@ def test_tiles_non_finite_pixels(force_tiles):
 
 def test_tiles_give_up_within_budget(force_tiles, monkeypatch):
     # a tiny budget makes the tiles give up part way: the row-based kernel redoes everything
-    monkeypatch.setattr(ball, "_TILES_BUDGET", 1e-3)
+    monkeypatch.setattr(ball, "_TILES_BUDGET", (1e-3, 0.0))
     x = np.random.default_rng(8).normal(0, 30, (70, 90))
     want = brute_erosion(x, 36.0, 36.0, 36.0)
     assert np.array_equal(bits(ball_erosion(x, 36.0)), bits(want))

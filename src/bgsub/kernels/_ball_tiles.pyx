@@ -27,6 +27,8 @@ cdef extern from *:
         int64_t nctab, c0, fy, P;
         const double* CT;       /* CT[gx * nct + dy] = cost (dy, gx), +inf for dy > fy */
         int64_t nct;
+        const double* CM;       /* CM[gx * ncm + cm0 + k] = CT[gx * nct + |k|] */
+        int64_t ncm, cm0;
         const double* RM;       /* the minimum of each row of each block, 16 per block */
         const double* BM4;      /* minimum of each 64 x 64 superblock of V */
         int64_t nsy, nsx;
@@ -38,8 +40,9 @@ cdef extern from *:
         double sign;
         int f32;
         void* out;
-        int64_t budget;         /* work units before giving up (see tile_erode) */
-        int64_t* spent;         /* shared work counter */
+        double rate;            /* work units per pixel before giving up (see tile_erode) */
+        int64_t slack;          /* work units allowed beyond the rate */
+        int64_t* spent;         /* shared counters: work, tiles done */
         int* abort_flag;
     } TileP;
 
@@ -179,22 +182,15 @@ cdef extern from *:
        least cost to the tile < s->ub) and refresh (the rows' largest values, and theirs). */
     #define TILE_DEFINE(SUF, ATTR, ROW, MASK, MASKV, MAX)                                         \
     ATTR static unsigned tile_eval_##SUF(const TileP* p, TileS* s, int64_t ty, int64_t tx, \
-                                         int64_t tx1, int64_t j, double v)                \
+                                         int64_t tx1, int64_t uy, int64_t ux, double v)   \
     {                                                                                     \
-        int64_t uy = j / p->nx, ux = j - uy * p->nx;                                      \
-        int64_t gx = tile_gap(ux, tx, tx1);                                               \
+        int64_t gx = tile_gap(ux, tx, tx1), j = uy * p->nx + ux, k0 = ty - uy;            \
         unsigned touched, m;                                                              \
-        double rc[TILE];                                                                  \
-        if (gx > p->P) return 0;  /* beyond every row of the ball */                      \
-        /* the least cost over each tile row, then the rows where the sum may win */       \
-        const double* ct = p->CT + gx * p->nct;                                           \
-        int64_t dmax = p->nct - 1;                                                        \
-        for (int r = 0; r < TILE; r++) {                                                  \
-            int64_t dy = uy - ty - r;                                                     \
-            dy = dy < 0 ? -dy : dy;                                                       \
-            rc[r] = ct[dy < dmax ? dy : dmax];                                            \
-        }                                                                                 \
-        touched = m = MASKV(v, rc, s->ubrow);                                             \
+        /* beyond every row or column of the ball */                                      \
+        if (gx > p->P || k0 > p->fy || k0 + TILE - 1 < -p->fy) return 0;                  \
+        /* the least cost over each tile row (at |ty + r - uy| rows), then the rows where  \
+           the sum may win */                                                             \
+        touched = m = MASKV(v, p->CM + gx * p->ncm + p->cm0 + k0, s->ubrow);              \
         while (m) {                                                                       \
             int r = __builtin_ctz(m);                                                     \
             m &= m - 1;                                                                   \
@@ -242,7 +238,7 @@ cdef extern from *:
             while (m) {                                                                   \
                 int l = __builtin_ctz(m);                                                 \
                 s->candv[n] = vr[l];                                                      \
-                s->cand[n++] = uy * nx + x0 + l;                                          \
+                s->cand[n++] = (uy << 32) | (x0 + l);                                     \
                 m &= m - 1;                                                               \
             }                                                                             \
         }                                                                                 \
@@ -312,8 +308,8 @@ cdef extern from *:
             /* the previous tile's winners */
             TILE_ISA_CALL(isa, tile_refresh, s, 0xFFFFu);
             for (int k = 0; k < s->nseeds; k++)
-                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k],
-                                         tile_v(p, s->seeds[k]));
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->seeds[k] / nx,
+                                         s->seeds[k] % nx, tile_v(p, s->seeds[k]));
         }
         TILE_ISA_CALL(isa, tile_refresh, s, 0xFFFFu);
         /* the blocks that may hold a better sum, lowest bound first, found through the
@@ -361,7 +357,8 @@ cdef extern from *:
             touched = 0;
             for (int64_t q = 0; q < nq && q < 4; q++) {
                 int64_t j = p->BA[s->qb[q]];
-                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, j, tile_v(p, j));
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, j / nx, j % nx,
+                                         tile_v(p, j));
             }
             TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
@@ -373,8 +370,8 @@ cdef extern from *:
             if (n == 0) continue;
             touched = 0;
             for (int64_t k = 0; k < n; k++)
-                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->cand[k],
-                                         s->candv[k]);
+                touched |= TILE_ISA_CALL(isa, tile_eval, p, s, ty, tx, tx1, s->cand[k] >> 32,
+                                         s->cand[k] & 0xFFFFFFFF, s->candv[k]);
             if (touched) TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
         tile_stats[3]++;
@@ -423,7 +420,8 @@ cdef extern from *:
             s.work = 0;
             tile_one(p, &s, ti, tj, isa);
             int64_t total = __atomic_add_fetch(p->spent, s.work, __ATOMIC_RELAXED);
-            if (total > p->budget) {
+            int64_t done = __atomic_add_fetch(p->spent + 1, 1, __ATOMIC_RELAXED);
+            if ((double)total > p->rate * (double)(done * TILE * TILE) + (double)p->slack) {
                 __atomic_store_n(p->abort_flag, 1, __ATOMIC_RELAXED);
                 return 1;
             }
@@ -478,6 +476,8 @@ cdef extern from *:
         int64_t nctab, c0, fy, P
         const double* CT
         int64_t nct
+        const double* CM
+        int64_t ncm, cm0
         const double* RM
         const double* BM4
         int64_t nsy, nsx
@@ -489,7 +489,8 @@ cdef extern from *:
         double sign
         int f32
         void* out
-        int64_t budget
+        double rate
+        int64_t slack
         int64_t* spent
         int* abort_flag
     int TILE
@@ -509,7 +510,7 @@ ctypedef fused real_in:
 
 
 def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, ::1] ctab, Py_ssize_t c0,
-               Py_ssize_t P, const double[:, ::1] ct, const double[:, ::1] bg, double sign, double budget, int nthreads):
+               Py_ssize_t P, const double[:, ::1] ct, const double[:, ::1] bg, double sign, double rate, int nthreads):
     """Erode ``sign * img`` (every pixel finite) by the tabulated 2D ball.
 
     ``ctab[dy, c0 + dx]``: the cost of offset ``(dy, dx)`` (``+inf`` outside the ball, whose
@@ -529,7 +530,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     cdef double[:, ::1] bm4
     cdef int64_t[:, ::1] ba = np.empty((nby, nbx), dtype=np.int64)
     cdef double[:, :, ::1] rm = np.empty((nby, nbx, TILE))
-    cdef int64_t[::1] spent = np.zeros(1, dtype=np.int64)
+    cdef int64_t[::1] spent = np.zeros(2, dtype=np.int64)
     cdef int[::1] abort_flag = np.zeros(1, dtype=np.intc)
     cdef int[::1] failed = np.zeros(nby, dtype=np.intc)
     cdef double[:, ::1] out_d
@@ -547,6 +548,10 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     p.P = P
     p.CT = &ct[0, 0]
     p.nct = ct.shape[1]
+    cdef double[:, ::1] cm = np.ascontiguousarray(np.concatenate([ct[:, :0:-1], ct], axis=1))
+    p.CM = &cm[0, 0]
+    p.ncm = cm.shape[1]
+    p.cm0 = ct.shape[1] - 1
     p.RM = &rm[0, 0, 0]
     p.nsy = nsy
     p.nsx = nsx
@@ -566,7 +571,8 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
         out_d = out
         p.f32 = 0
         p.out = <void*>&out_d[0, 0]
-    p.budget = <int64_t>min(budget, 9e18)
+    p.rate = rate
+    p.slack = <int64_t>min(rate * max(4 * TILE * nx, ny * nx / 8), 9e18)
     p.spent = &spent[0]
     p.abort_flag = &abort_flag[0]
     cdef Py_ssize_t nlb = (2 * p.ndi + 1) * (2 * p.ndj + 1)
@@ -584,6 +590,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     p.BM4 = &bm4[0, 0]
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
+    tile_stats[7] = spent[0]
     return abort_flag[0] == 0
 
 

@@ -308,10 +308,13 @@ _OPENING_EROSION_C2F_MIN_RADIUS = 190.0
 #: 0.17 / 0.14 s at 30, 0.17 / 0.11 s at 40, 0.29 / 0.09 s at 150.
 _TILES_MIN_RADIUS = 32.0
 
-#: The tiled branch and bound gives up (and the row-based kernel runs instead) after this much
-#: work per pixel: rows of 16 sums evaluated plus rows of 16 pixels tested (about 1 per pixel on
-#: the benchmark image at r = 50-200).
-_TILES_BUDGET = 12.0
+#: The tiled branch and bound gives up (and the row-based kernel runs instead) when its work per
+#: pixel (rows of 16 sums evaluated plus rows of 16 pixels tested, about 8 ns each beside some
+#: 20 ns per pixel of fixed costs) exceeds ``_TILES_BUDGET[0] + _TILES_BUDGET[1] * radius`` so
+#: far: about where the row-based kernel (35-120 ns per pixel at r = 50-150) would be faster.
+#: Work per pixel at r = 50 / 100 / 150: benchmark image 1.2 / 1.0 / 1.0, 4x4 tiles of the
+#: stardist nuclei 5.1 / 2.0 / 1.1, of the napari time-lapse frame (uint8) 13.8 / 10.3 / 7.4.
+_TILES_BUDGET = (1.0, 0.05)
 
 #: Testing hook: the tiled branch and bound for every 2D call with finite pixels (True), never
 #: (False), or by radius (None).
@@ -633,16 +636,17 @@ def _tile_morph(
     image: np.ndarray, out: np.ndarray, sign: float, widths: np.ndarray, ctabs: np.ndarray
 ) -> bool:
     """The tiled branch and bound into ``out``; False (``out`` partly written) where it does
-    not apply or gave up after :data:`_TILES_BUDGET` work per pixel."""
+    not apply or gave up (see :data:`_TILES_BUDGET`)."""
     tables = _tile_tables(widths, ctabs)
+    rate = _TILES_BUDGET[0] + _TILES_BUDGET[1] * float(min(widths.shape[1] - 1, widths.max()))
     if tables is None:
         return False
     block = _ball_tiles.TILE_SIZE
     ny, nx = image.shape
     scratch = _pool_take((-(-ny // block) * -(-nx // block) * block * block,), np.float64)
     try:
-        return bool(_ball_tiles.tile_erode(image, scratch, out, *tables, float(sign),
-                                           _TILES_BUDGET * image.size, num_threads()))
+        return bool(_ball_tiles.tile_erode(image, scratch, out, *tables, float(sign), rate,
+                                           num_threads()))
     finally:
         _pool_give([scratch])
 
