@@ -140,12 +140,19 @@ def test_tiles_non_finite_pixels(force_tiles):
         assert np.array_equal(bits(fn(x, 40.0)), bits(ref(x, 40.0, 40.0, 40.0)))
 
 
-def test_tiles_give_up_within_budget(force_tiles, monkeypatch):
-    # a tiny budget makes the tiles give up part way: the row-based kernel redoes everything
-    monkeypatch.setattr(ball, "_TILES_BUDGET", (1e-3, 0.0))
-    x = np.random.default_rng(8).normal(0, 30, (70, 90))
-    want = brute_erosion(x, 36.0, 36.0, 36.0)
-    assert np.array_equal(bits(ball_erosion(x, 36.0)), bits(want))
+@pytest.mark.parametrize("budget", [(1e-3, 0.0), (0.3, 0.0), (1.0, 0.0)])
+def test_tiles_give_up_within_budget(force_tiles, monkeypatch, budget):
+    # a small budget makes the tiles give up part way (or at once): the row-based kernel does
+    # the rows they left, from the input rows those need
+    monkeypatch.setattr(ball, "_TILES_BUDGET", budget)
+    rng = np.random.default_rng(8)
+    x = rng.normal(0, 30, (300, 90))
+    x[150:] = np.round(x[150:] / 40) * 40  # heavier below: ties
+    for radius in (36.0, 70.0):
+        want = brute_erosion(x, radius, radius, radius)
+        assert np.array_equal(bits(ball_erosion(x, radius)), bits(want))
+        want = brute_dilation(x, radius, radius, radius)
+        assert np.array_equal(bits(ball_dilation(x, radius)), bits(want))
 
 
 def test_tiles_and_rows_agree(monkeypatch):

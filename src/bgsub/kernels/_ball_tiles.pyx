@@ -338,8 +338,9 @@ cdef extern from *:
                         if (dj >= p->ndj) continue;
                         double x = p->BM[bi * p->nbx + bj] + p->BG[di * p->ndj + dj];
                         if (!(x < ub0)) continue;
+                        /* sorted while the queue is short (bounded cost) */
                         int64_t k = nq++;
-                        while (k > 0 && x < s->ql[k - 1]) {
+                        while (k > 0 && k < 64 && x < s->ql[k - 1]) {
                             s->ql[k] = s->ql[k - 1];
                             s->qb[k] = s->qb[k - 1];
                             k--;
@@ -363,7 +364,9 @@ cdef extern from *:
             TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
         /* every block that may hold a better sum: its pixels that may, evaluated */
-        for (int64_t q = 0; q < nq && s->ql[q] < s->ub; q++) {
+        s->work += nq / 4;
+        for (int64_t q = 0; q < nq; q++) {
+            if (!(s->ql[q] < s->ub)) continue;
             int64_t bi = s->qb[q] / p->nbx, bj = s->qb[q] - bi * p->nbx;
             int64_t n = TILE_ISA_CALL(isa, tile_cands, p, s, bi, bj, ty, ty1, tx, tx1);
             tile_stats[0]++; tile_stats[1] += n; tile_stats[4] += n == 0;
@@ -536,7 +539,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     cdef double[:, ::1] out_d
     cdef float[:, ::1] out_f
     if ny == 0 or nx == 0:
-        return True
+        return ny
     assert vb.shape[0] >= nby * nbx * TILE * TILE
     p.V = &vb[0]
     p.ny = ny
@@ -591,7 +594,10 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
     tile_stats[7] = spent[0]
-    return abort_flag[0] == 0
+    for ti in range(nby):
+        if failed[ti]:
+            return ti * TILE
+    return ny
 
 
 def stats(reset=False):

@@ -309,12 +309,14 @@ _OPENING_EROSION_C2F_MIN_RADIUS = 190.0
 _TILES_MIN_RADIUS = 32.0
 
 #: The tiled branch and bound gives up (and the row-based kernel runs instead) when its work per
-#: pixel (rows of 16 sums evaluated plus rows of 16 pixels tested, about 8 ns each beside some
-#: 20 ns per pixel of fixed costs) exceeds ``_TILES_BUDGET[0] + _TILES_BUDGET[1] * radius`` so
-#: far: about where the row-based kernel (35-120 ns per pixel at r = 50-150) would be faster.
-#: Work per pixel at r = 50 / 100 / 150: benchmark image 1.2 / 1.0 / 1.0, 4x4 tiles of the
-#: stardist nuclei 5.1 / 2.0 / 1.1, of the napari time-lapse frame (uint8) 13.8 / 10.3 / 7.4.
-_TILES_BUDGET = (1.0, 0.05)
+#: pixel (rows of 16 sums evaluated plus rows of 16 pixels tested, about 6.5 ns each beside some
+#: 5 ns per pixel of fixed costs) exceeds ``_TILES_BUDGET[0] + _TILES_BUDGET[1] * radius`` so
+#: far: about where the row-based kernel (45 / 75 ns per pixel at r = 50 / 100 on the images
+#: below) would be faster. Work per pixel at r = 50 / 100 / 150: benchmark image 1.2 / 1.0 /
+#: 1.0, 4x4 tiles of the stardist nuclei 5.1 / 2.0 / 1.1, of the napari time-lapse frame
+#: (uint8) 13.8 / 10.3 / 7.4 (single-thread times rows / tiles 222 / 366 ms at r = 50, 312 /
+#: 295 ms at r = 100).
+_TILES_BUDGET = (1.0, 0.1)
 
 #: Testing hook: the tiled branch and bound for every 2D call with finite pixels (True), never
 #: (False), or by radius (None).
@@ -603,8 +605,18 @@ def _morph(
         ctabs, offs, groups, margins = _cap_tables(widths, costs, scale, prune)
         if tiles and _use_tiles(radii, image.ndim) and (
             _all_finite(image) if finite is None else finite
-        ) and _tile_morph(image, out.reshape(image.shape), sign, widths, ctabs):
-            return out.reshape(image.shape)
+        ):
+            out2 = out.reshape(image.shape)
+            done = _tile_morph(image, out2, sign, widths, ctabs)
+            if done >= image.shape[0]:
+                return out2
+            if done > 0:
+                # the rows the tiles left: the row-based kernel on the rows they need
+                first = max(done - (widths.shape[1] - 1), 0)
+                rest = _morph(image[first:], radii, h, sign, out_dtype=out.dtype,
+                              coarse_to_fine=coarse_to_fine, scale=scale, prune=prune)
+                out2[done:] = rest[done - first:]
+                return out2
         nrows = int((widths >= 0).sum()) - 1
         bounds = nrows >= _BOUNDS_MIN_ROWS and widths[0, 0] >= _BOUNDS_MIN_WIDTH
         if _FORCE_BOUNDS >= 0:
@@ -634,19 +646,19 @@ def _morph(
 
 def _tile_morph(
     image: np.ndarray, out: np.ndarray, sign: float, widths: np.ndarray, ctabs: np.ndarray
-) -> bool:
-    """The tiled branch and bound into ``out``; False (``out`` partly written) where it does
-    not apply or gave up (see :data:`_TILES_BUDGET`)."""
+) -> int:
+    """The tiled branch and bound into ``out``: the number of leading rows it completed (all,
+    or fewer where it gave up, see :data:`_TILES_BUDGET`; 0 where it does not apply)."""
     tables = _tile_tables(widths, ctabs)
-    rate = _TILES_BUDGET[0] + _TILES_BUDGET[1] * float(min(widths.shape[1] - 1, widths.max()))
     if tables is None:
-        return False
+        return 0
+    rate = _TILES_BUDGET[0] + _TILES_BUDGET[1] * float(min(widths.shape[1] - 1, widths.max()))
     block = _ball_tiles.TILE_SIZE
     ny, nx = image.shape
     scratch = _pool_take((-(-ny // block) * -(-nx // block) * block * block,), np.float64)
     try:
-        return bool(_ball_tiles.tile_erode(image, scratch, out, *tables, float(sign), rate,
-                                           num_threads()))
+        return int(_ball_tiles.tile_erode(image, scratch, out, *tables, float(sign), rate,
+                                          num_threads()))
     finally:
         _pool_give([scratch])
 
