@@ -16,7 +16,13 @@ cdef extern from *:
     #include <math.h>
 
     #define TILE 16
+    /* counters for development (built with -DTILE_STATS; not thread-safe); stats() */
     static int64_t tile_stats[8];
+    #ifdef TILE_STATS
+    #define TILE_STAT(x) x
+    #else
+    #define TILE_STAT(x)
+    #endif
     #define TILE_NSEED TILE
 
     typedef struct {
@@ -199,14 +205,14 @@ cdef extern from *:
             const double* crow = p->ctab + dy * p->nctab + p->c0;                         \
             ROW(v, crow + (tx - ux), s->acc + r * TILE, s->arg + r * TILE, j);            \
         }                                                                                 \
-        s->work += __builtin_popcount(touched); tile_stats[2] += __builtin_popcount(touched); tile_stats[5]++;   \
+        s->work += __builtin_popcount(touched);                                           \
+        TILE_STAT(tile_stats[2] += __builtin_popcount(touched); tile_stats[5]++);         \
         return touched;                                                                   \
     }                                                                                     \
     ATTR static int64_t tile_cands_##SUF(const TileP* p, TileS* s, int64_t bi, int64_t bj, \
                                          int64_t ty, int64_t ty1, int64_t tx, int64_t tx1) \
     {                                                                                     \
-        int64_t n = 0, nx = p->nx;                                                        \
-        int64_t y0 = bi * TILE, y1 = y0 + TILE < p->ny ? y0 + TILE : p->ny;               \
+        int64_t n = 0, y0 = bi * TILE;                                                    \
         int64_t x0 = bj * TILE;                                                           \
         double ub = s->ub, flat[TILE], rc[TILE];                                          \
         /* the least cost to the tile's columns, by symmetry crow[ux - ref] */            \
@@ -352,7 +358,7 @@ cdef extern from *:
             }
         }
         (void)dmax;
-        tile_stats[6] += nq;
+        TILE_STAT(tile_stats[6] += nq);
         if (s->nseeds == 0) {
             /* no winners to start from: the minima of the most promising blocks */
             touched = 0;
@@ -369,7 +375,7 @@ cdef extern from *:
             if (!(s->ql[q] < s->ub)) continue;
             int64_t bi = s->qb[q] / p->nbx, bj = s->qb[q] - bi * p->nbx;
             int64_t n = TILE_ISA_CALL(isa, tile_cands, p, s, bi, bj, ty, ty1, tx, tx1);
-            tile_stats[0]++; tile_stats[1] += n; tile_stats[4] += n == 0;
+            TILE_STAT(tile_stats[0]++; tile_stats[1] += n; tile_stats[4] += n == 0);
             if (n == 0) continue;
             touched = 0;
             for (int64_t k = 0; k < n; k++)
@@ -377,7 +383,6 @@ cdef extern from *:
                                          s->cand[k] & 0xFFFFFFFF, s->candv[k]);
             if (touched) TILE_ISA_CALL(isa, tile_refresh, s, touched);
         }
-        tile_stats[3]++;
         /* the result */
         for (int r = 0; r < ty1 - ty; r++) {
             const double* acc = s->acc + r * TILE;
@@ -593,6 +598,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     p.BM4 = &bm4[0, 0]
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
+    tile_stats[3] = spent[1]
     tile_stats[7] = spent[0]
     for ti in range(nby):
         if failed[ti]:
@@ -601,6 +607,9 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
 
 
 def stats(reset=False):
+    """Counters of the last call: [3] tiles done, [7] work; the others only in a build with
+    ``-DTILE_STATS`` (blocks scanned, candidates, rows evaluated, calls, empty blocks,
+    blocks queued, summed over calls until reset)."""
     r = [tile_stats[i] for i in range(8)]
     if reset:
         for i in range(8):
