@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bgsub.kernels import ball
+from bgsub.kernels import _ball_tiles, ball
 from bgsub.kernels.ball import ball_dilation, ball_erosion, ball_opening
 
 
@@ -102,6 +102,21 @@ def test_tiles_match_brute_force(force_tiles, dtype, radius):
             want = ref(x, radius, radius, radius)
             assert got.dtype == dtype
             assert np.array_equal(bits(got), bits(want)), (name, fn.__name__)
+
+
+@pytest.mark.parametrize("isa", [0, 1, 2])
+def test_tiles_instruction_sets(force_tiles, monkeypatch, isa):
+    # the scalar, AVX2 and AVX-512 versions (those the CPU has) give the same bits
+    if isa > _ball_tiles.cpu_isa():
+        pytest.skip("the CPU lacks this instruction set")
+    monkeypatch.setattr(ball, "_TILES_ISA", isa)
+    for name, img in _images(isa, shape=(64, 97)):
+        for dtype in (np.float32, np.float64):
+            x = img.astype(dtype)
+            want = brute_erosion(x, 40.0, 40.0, 40.0)
+            assert np.array_equal(bits(ball_erosion(x, 40.0)), bits(want)), (name, dtype)
+            want = brute_dilation(x, 40.0, 40.0, 40.0)
+            assert np.array_equal(bits(ball_dilation(x, 40.0)), bits(want)), (name, dtype)
 
 
 @pytest.mark.parametrize("radius, height", [((40.0, 70.0), 10.0), ((64.0, 35.5), 300.0)])

@@ -50,6 +50,7 @@ cdef extern from *:
         int64_t slack;          /* work units allowed beyond the rate */
         int64_t* spent;         /* shared counters: work, tiles done */
         int* abort_flag;
+        int isa;                /* -1: the best the CPU has; else at most this (tests) */
     } TileP;
 
     typedef struct {
@@ -423,6 +424,7 @@ cdef extern from *:
         s.nseeds = 0;
         int64_t ntj = (p->nx + TILE - 1) / TILE;
         int isa = tile_isa();
+        if (p->isa >= 0 && p->isa < isa) isa = p->isa;
         for (int64_t tj = 0; tj < ntj; tj++) {
             if (__atomic_load_n(p->abort_flag, __ATOMIC_RELAXED)) return 1;
             s.work = 0;
@@ -501,8 +503,10 @@ cdef extern from *:
         int64_t slack
         int64_t* spent
         int* abort_flag
+        int isa
     int TILE
     int64_t tile_stats[8]
+    int tile_isa()
     int tile_row(const TileP* p, int64_t ti, int64_t* cand, double* lb, int64_t nlb) noexcept nogil
     void tile_prep_f(const float* img, double sign, int64_t ny, int64_t nx, int64_t bi,
                      double* VB, double* BM, int64_t* BA, double* RM, int64_t nbx) noexcept nogil
@@ -512,23 +516,34 @@ cdef extern from *:
 TILE_SIZE = TILE
 
 
+def cpu_isa():
+    """The instruction set the tiles use on this CPU: 2 AVX-512, 1 AVX2, 0 neither."""
+    return tile_isa()
+
+
 ctypedef fused real_in:
     float
     double
 
 
-def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, ::1] ctab, Py_ssize_t c0,
-               Py_ssize_t P, const double[:, ::1] ct, const double[:, ::1] bg, double sign, double rate, int nthreads):
+def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, ::1] ctab,
+               Py_ssize_t c0, Py_ssize_t P, const double[:, ::1] ct, const double[:, ::1] bg,
+               double sign, double rate, int nthreads, int isa=-1):
     """Erode ``sign * img`` (every pixel finite) by the tabulated 2D ball.
 
     ``ctab[dy, c0 + dx]``: the cost of offset ``(dy, dx)`` (``+inf`` outside the ball, whose
-    rows are at most ``P`` wide on each side), for ``0 <= dy <= fy`` and ``|dx| <= P + 16``, non-decreasing in ``|dy|`` and ``|dx|``.
-    ``ct[gx, dy] = ctab[dy, c0 + gx]`` for ``gx <= P + 16``, ``dy <= fy + 16`` (``+inf``
-    beyond ``fy``). ``bg[di, dj]``: the cost at the least distance between two 16 x 16 tiles
-    ``di`` and ``dj`` tiles apart (``+inf`` beyond the ball). ``out`` (float32 or float64, the image's shape)
-    receives ``sign`` times the erosion. ``vb``: scratch of at least as many float64 as the
-    image padded to a multiple of 16 on each axis. Returns False, with ``out`` partly written, when the
-    work (rows of 16 sums evaluated, rows of blocks scanned) would exceed ``budget``.
+    rows are at most ``P`` wide on each side), for ``0 <= dy <= fy`` and ``|dx| <= P + 16``,
+    symmetric in ``dx`` and non-decreasing in ``|dy|`` and ``|dx|``. ``ct[gx, dy] = ctab[dy,
+    c0 + gx]`` for ``gx <= P + 16``, ``dy <= fy + 16`` (``+inf`` beyond ``fy``). ``bg[di,
+    dj]``: the cost at the least distance between two 16 x 16 tiles ``di`` and ``dj`` tiles
+    apart (``+inf`` beyond the ball). ``out`` (float32 or float64, the image's shape) receives
+    ``sign`` times the erosion. ``vb``: scratch of at least as many float64 as the image padded
+    to a multiple of 16 on each axis. Returns the number of leading rows of ``out`` that are
+    complete: all of them, or fewer when the work (rows of 16 sums evaluated, rows of blocks
+    scanned, blocks queued / 4) exceeds ``rate`` per pixel of the tiles done so far (plus that
+    of an eighth of the image, at least four rows of tiles): it gives up early on an image
+    where the tiles' bounds prune little. ``isa`` (tests): at most this instruction set (0
+    scalar, 1 AVX2, 2 AVX-512; -1 the best the CPU has).
     """
     cdef TileP p
     cdef Py_ssize_t ny = img.shape[0], nx = img.shape[1], ti, bi
@@ -583,6 +598,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     p.slack = <int64_t>min(rate * max(4 * TILE * nx, ny * nx / 8), 9e18)
     p.spent = &spent[0]
     p.abort_flag = &abort_flag[0]
+    p.isa = isa
     cdef Py_ssize_t nlb = (2 * p.ndi + 1) * (2 * p.ndj + 1)
     cdef int64_t[:, ::1] cand = np.empty((nby, 2 * TILE * TILE), dtype=np.int64)
     cdef double[:, ::1] lb = np.empty((nby, 3 * nlb))

@@ -338,9 +338,11 @@ _TILES_MIN_RADIUS = 32.0
 #: 295 ms at r = 100).
 _TILES_BUDGET = (1.0, 0.1)
 
-#: Testing hook: the tiled branch and bound for every 2D call with finite pixels (True), never
-#: (False), or by radius (None).
+#: Testing hooks: the tiled branch and bound for every 2D call with finite pixels (True), never
+#: (False), or by radius (None); the instruction set it may use at most (-1: the best the CPU
+#: has, 0: scalar, 1: AVX2, 2: AVX-512).
 _FORCE_TILES: bool | None = None
+_TILES_ISA = -1
 
 #: Candidate pruning in the opening's dilation. Its input, an erosion by the same ball, is
 #: (sign flipped) an upper envelope of the ball's translates: a pixel has a lower neighbour
@@ -678,7 +680,7 @@ def _tile_morph(
     scratch = _pool_take((-(-ny // block) * -(-nx // block) * block * block,), np.float64)
     try:
         return int(_ball_tiles.tile_erode(image, scratch, out, *tables, float(sign), rate,
-                                          num_threads()))
+                                          num_threads(), _TILES_ISA))
     finally:
         _pool_give([scratch])
 
