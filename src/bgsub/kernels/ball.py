@@ -623,7 +623,13 @@ def _morph(
     if image.size:
         bz, by = _block_shape(img3.shape[0], img3.shape[1])
         if scale is None:
-            scale = _max_abs_finite(img3) + _largest_cost(costs)
+            top, bottom = float(img3.max()), float(img3.min())
+            if math.isfinite(top) and math.isfinite(bottom):
+                finite = True if finite is None else finite
+                scale = max(abs(top), abs(bottom)) + _largest_cost(costs)
+            else:
+                finite = False
+                scale = _max_abs_finite(img3) + _largest_cost(costs)
         ctabs, offs, groups, margins = _cap_tables(widths, costs, scale, prune)
         if tiles and _use_tiles(radii, image.ndim) and (
             _all_finite(image) if finite is None else finite
