@@ -541,7 +541,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     to a multiple of 16 on each axis. Returns the number of leading rows of ``out`` that are
     complete: all of them, or fewer when the work (rows of 16 sums evaluated, rows of blocks
     scanned, blocks queued / 4) exceeds ``rate`` per pixel of the tiles done so far (plus that
-    of an eighth of the image, at least four rows of tiles): it gives up early on an image
+    of a 32nd of the image, at least four rows of tiles): it gives up early on an image
     where the tiles' bounds prune little. ``isa`` (tests): at most this instruction set (0
     scalar, 1 AVX2, 2 AVX-512; -1 the best the CPU has).
     """
@@ -595,7 +595,7 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
         p.f32 = 0
         p.out = <void*>&out_d[0, 0]
     p.rate = rate
-    p.slack = <int64_t>min(rate * max(4 * TILE * nx, ny * nx / 8), 9e18)
+    p.slack = <int64_t>min(rate * max(4 * TILE * nx, ny * nx / 32), 9e18)
     p.spent = &spent[0]
     p.abort_flag = &abort_flag[0]
     p.isa = isa
