@@ -75,6 +75,12 @@ cdef extern from *:
         return p->V[((y / TILE) * p->nbx + x / TILE) * (TILE * TILE) + (y % TILE) * TILE + x % TILE];
     }
 
+    /* The value at (y, x). */
+    static inline double tile_vxy(const TileP* p, int64_t y, int64_t x)
+    {
+        return p->V[((y / TILE) * p->nbx + x / TILE) * (TILE * TILE) + (y % TILE) * TILE + x % TILE];
+    }
+
     /* Least distance between the ranges [a0, a1) and [t0, t1). */
     static inline int64_t tile_gap2(int64_t a0, int64_t a1, int64_t t0, int64_t t1)
     {
@@ -244,9 +250,19 @@ cdef extern from *:
             unsigned m = MASK(vr, cr, ub);                                                \
             while (m) {                                                                   \
                 int l = __builtin_ctz(m);                                                 \
-                s->candv[n] = vr[l];                                                      \
-                s->cand[n++] = (uy << 32) | (x0 + l);                                     \
+                int64_t ux = x0 + l;                                                      \
                 m &= m - 1;                                                               \
+                /* a neighbour towards the tile no higher is at least as good for every   \
+                   centre (its costs are no larger): it is evaluated or bounded itself */  \
+                double v = vr[l];                                                         \
+                if (ux < tx ? tile_vxy(p, uy, ux + 1) <= v                                 \
+                        : ux >= tx1 && tile_vxy(p, uy, ux - 1) <= v)                       \
+                    continue;                                                             \
+                if (uy < ty ? tile_vxy(p, uy + 1, ux) <= v                                 \
+                        : uy >= ty1 && tile_vxy(p, uy - 1, ux) <= v)                       \
+                    continue;                                                             \
+                s->candv[n] = v;                                                          \
+                s->cand[n++] = (uy << 32) | ux;                                           \
             }                                                                             \
         }                                                                                 \
         return n;                                                                         \
