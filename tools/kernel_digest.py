@@ -39,8 +39,10 @@ def _cases() -> Iterator[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
             yield f"flat_erosion r={r} {shape}", lambda x, r=r, s=shape: flat.flat_erosion(x, r, s)
         yield f"median r=5 {shape}", lambda x, s=shape: rank.median_filter(x, 5, s)
         yield f"mean r=5 {shape}", lambda x, s=shape: rank.mean_filter(x, 5, s)
-    for r in (3.0, 12.5):
+    for r in (3.0, 12.5, 40.0, 150.0):
         yield f"ball_opening r={r}", lambda x, r=r: ball.ball_opening(x.astype(np.float32), r)
+    for r in (40.0, 150.0):
+        yield f"ball_erosion r={r}", lambda x, r=r: ball.ball_erosion(x.astype(np.float64), r)
     for c in (0.01, 0.3):
         yield f"paraboloid_opening c={c}", lambda x, c=c: parabola.paraboloid_opening(
             x.astype(np.float64), c)
