@@ -45,6 +45,8 @@ __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radiu
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
+PEAK_LEVEL = 6.0  # ... and an object peaks at least this many above its surroundings
+SURROUND = 8.0  # cells: the Gaussian window of an object's surroundings
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
@@ -253,13 +255,42 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         return Objects(np.empty(0), np.empty(0))
     index = np.arange(1, count + 1)
     area = ndi.sum_labels(mask, labels, index)
+    # an object rises clearly out of the noise somewhere: PEAK_LEVEL noise sds above the
+    # flattened background's own peak (which the flattening can leave above 0); the noise
+    # of a blank field, smoothed, reaches NOISE_LEVEL in a few specks, never PEAK_LEVEL
+    rise = flat - _surroundings(flat, mask, max(0.0, _noise_centre(flat, noise)))
+    peak = ndi.maximum(rise, labels, index)
+    seed = PEAK_LEVEL * noise
     # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x slower)
     inscribed = np.zeros(count + 1)
     np.maximum.at(inscribed, labels.ravel(), ndi.distance_transform_edt(mask).ravel())
     inscribed = inscribed[1:]
-    keep = area >= MIN_AREA
+    keep = (area >= MIN_AREA) & (np.asarray(peak) >= seed)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
+
+
+def _surroundings(flat: np.ndarray, mask: np.ndarray, default: float) -> float:
+    """The flattened image's level around the objects: the mean of the pixels outside
+    ``mask`` in a Gaussian window of SURROUND cells (a normalised convolution), ``default``
+    where no such pixel is near."""
+    outside = (~mask).astype(np.float64)
+    weight = ndi.gaussian_filter(outside, SURROUND, mode="nearest")
+    level = ndi.gaussian_filter(flat * outside, SURROUND, mode="nearest")
+    near = weight > 0.05
+    return np.where(near, level / np.where(near, weight, 1.0), default)
+
+
+def _noise_centre(flat: np.ndarray, noise: float) -> float:
+    """The flattened image's background peak: mean shift from 0 with a window of 2 noise sds
+    either side."""
+    centre = 0.0
+    for _ in range(10):
+        near = flat[np.abs(flat - centre) < 2.0 * noise]
+        if near.size == 0:
+            break
+        centre = float(near.mean())
+    return centre
 
 
 def _otsu(values: np.ndarray) -> float:
