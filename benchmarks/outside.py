@@ -94,8 +94,8 @@ FIELDS: dict[str, Field] = {
     "bench": accuracy._field,
     "wavy": wavy,
     "cos4wave": cos4_wave(0.3, -0.2, 0.6),
-    "cos4 (-.4,.3)": cos4_wave(-0.4, 0.3, 0.8),
-    "cos4 (.5,.5)": cos4_wave(0.5, 0.5, 0.7),
+    "cos4 -.4/.3": cos4_wave(-0.4, 0.3, 0.8),
+    "cos4 .5/.5": cos4_wave(0.5, 0.5, 0.7),
     "tilt": tilt,
 }
 AMPLITUDES = (0.5, 2.0)  # x the image's 1-99 % range

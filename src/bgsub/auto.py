@@ -45,7 +45,7 @@ __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radiu
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
-PEAK_LEVEL = 6.0  # ... and an object peaks at least this many above its surroundings
+PEAK_LEVEL = 6.0  # ... and one object at least rises this many above its surroundings
 SURROUND = 8.0  # cells: the Gaussian window of an object's surroundings
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
@@ -162,8 +162,10 @@ def suggest_radius(
     Assumes the objects are brighter than their surroundings (darker with
     ``light_background``) and stand out of the noise. Thin filaments give
     their half-width; a field filled edge to edge with merged objects gives
-    the size of the widest clump; when nothing stands out of the noise the
-    radius falls back to an eighth of the image's smaller side.
+    the size of the widest clump; when nothing stands out of the noise (no
+    object rises 6 noise sds of the smoothed image above its surroundings: a
+    blank field, whatever smooth field lies on it) the radius falls back to
+    an eighth of the image's smaller side.
 
     Examples
     --------
@@ -259,11 +261,15 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     inscribed = np.zeros(count + 1)
     np.maximum.at(inscribed, labels.ravel(), ndi.distance_transform_edt(mask).ravel())
     inscribed = inscribed[1:]
-    # an object rises clearly out of the noise somewhere: PEAK_LEVEL noise sds above its
-    # surroundings (a flattening that misses a steep field leaves low hills, on which the
-    # smoothed noise of a blank field reaches NOISE_LEVEL in a few specks, never PEAK_LEVEL)
+    # a field holds objects only where one rises clearly out of the noise: PEAK_LEVEL noise
+    # sds above its surroundings. On a blank field (an empty well, a plane outside the
+    # sample) the flattening leaves the noise's centre above 0 and, under a steep field, low
+    # hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a pixel or two,
+    # which would set a radius of a few pixels, but never PEAK_LEVEL above its surroundings
     peak = _rise(flat, mask, labels, count, max(0.0, _noise_centre(flat, noise)))
-    keep = (area >= MIN_AREA) & (peak >= PEAK_LEVEL * noise)
+    keep = area >= MIN_AREA
+    if not np.any(peak[keep] >= PEAK_LEVEL * noise):
+        keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
 
