@@ -212,7 +212,7 @@ def test_a_blank_field_with_vignetting_has_no_objects(seed):
             suggestion = suggest_radius(shaded)
             assert np.isnan(suggestion.object_radius), (centre, amplitude)
             assert suggestion.radius == 32.0
-    # while objects 3 noise sds above the background (9.5 sds of the smoothed image) on the
+    # while objects 3 noise sds above the background (about 11 sds of the smoothed image) on the
     # same noise still rise clearly out of it: found, with about their radius
     yy, xx = np.mgrid[0:256, 0:256]
     objects = np.zeros(image.shape)
