@@ -45,6 +45,8 @@ __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radiu
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
+PEAK_LEVEL = 6.0  # ... and one object at least rises this many above its surroundings
+SURROUND = 8.0  # cells: the Gaussian window of an object's surroundings
 MIN_AREA = 9  # smaller specks (in measured cells) are noise
 TILES = 8
 PEAK_SMOOTHING = 0.1  # noise sds: the background peak's histogram is smoothed over this
@@ -160,8 +162,10 @@ def suggest_radius(
     Assumes the objects are brighter than their surroundings (darker with
     ``light_background``) and stand out of the noise. Thin filaments give
     their half-width; a field filled edge to edge with merged objects gives
-    the size of the widest clump; when nothing stands out of the noise the
-    radius falls back to an eighth of the image's smaller side.
+    the size of the widest clump; when nothing stands out of the noise (no
+    object rises 6 noise sds of the smoothed image above its surroundings: a
+    blank field, whatever smooth field lies on it) the radius falls back to
+    an eighth of the image's smaller side.
 
     Examples
     --------
@@ -257,9 +261,52 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     inscribed = np.zeros(count + 1)
     np.maximum.at(inscribed, labels.ravel(), ndi.distance_transform_edt(mask).ravel())
     inscribed = inscribed[1:]
+    # a field holds objects only where one rises clearly out of the noise: PEAK_LEVEL noise
+    # sds above its surroundings. On a blank field (an empty well, a plane outside the
+    # sample) the flattening leaves the noise's centre above 0 and, under a steep field, low
+    # hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a pixel or two,
+    # which would set a radius of a few pixels, but never PEAK_LEVEL above its surroundings
+    peak = _rise(flat, mask, labels, count, max(0.0, _noise_centre(flat, noise)))
     keep = area >= MIN_AREA
+    if not np.any(peak[keep] >= PEAK_LEVEL * noise):
+        keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
+
+
+def _rise(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, count: int,
+          default: float) -> np.ndarray:
+    """Each object's highest rise above its surroundings: the mean of the pixels outside
+    ``mask`` in a Gaussian window of ``SURROUND`` cells (a normalised convolution, on blocks
+    of 4 x 4 cells), ``default`` where no such pixel is near."""
+    step = 4
+    outside = (~mask).astype(np.float64)
+    weight = ndi.gaussian_filter(_block_mean(outside, step), SURROUND / step, mode="nearest")
+    level = ndi.gaussian_filter(_block_mean(flat * outside, step), SURROUND / step,
+                                mode="nearest")
+    near = weight > 0.05
+    around = np.where(near, level / np.where(near, weight, 1.0), default)
+    ys, xs = np.nonzero(mask)
+    rise = flat[ys, xs] - around[np.minimum(ys // step, around.shape[0] - 1),
+                                 np.minimum(xs // step, around.shape[1] - 1)]
+    peak = np.full(count + 1, -np.inf)
+    np.maximum.at(peak, labels[ys, xs], rise)
+    return peak[1:]
+
+
+def _noise_centre(flat: np.ndarray, noise: float) -> float:
+    """The flattened image's background peak: mean shift from 0 with a window of 2 noise sds
+    either side (on every fourth row and column)."""
+    values = flat[::4, ::4].ravel()
+    centre = 0.0
+    for _ in range(10):
+        near = values[np.abs(values - centre) < 2.0 * noise]
+        if near.size == 0:
+            break
+        moved, centre = centre, float(near.mean())
+        if abs(centre - moved) < 0.01 * noise:
+            break
+    return centre
 
 
 def _otsu(values: np.ndarray) -> float:

@@ -17,6 +17,7 @@ BINS = 16
 MIN_PER_BIN = 64
 EDGE_FACTOR = 2.0
 MAX_SAMPLES = 1 << 16
+NEGATIVE_SHARE = 0.01  # more local means below zero than this: no photon counts
 CLIP = 3.0  # the robust spread clips deviations at this many MAD-based sds ...
 WINSORISED_SD = 0.9975  # ... which leaves this much of a Gaussian's sd
 
@@ -65,8 +66,10 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     through the bins by Theil-Sen (robust to the few bins that object edges
     inflate). The Poisson term is kept only where the data say so: a positive
     slope that changes the variance by at least 20 % over the intensities
-    seen, on non-negative intensities (a negated light-background image's noise
-    cannot grow with the negated value: that is texture); otherwise the noise
+    seen, on non-negative intensities (at most 1 % of the local means below zero: a
+    negated light-background image's noise cannot grow with the negated value, that is
+    texture, and an image with values below zero -- a reconstruction, an offset already
+    subtracted -- holds no raw photon counts); otherwise the noise
     is taken as constant. Pixels on edges (a
     gradient well above the typical, noise-made one) are left out.
 
@@ -102,8 +105,11 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     constant = _spread(residual[flat]) ** 2
     predicted = gain * centres + offset
     # photon counts are not negative: on a negated (light-background) image a variance that
-    # grows with the value grows where there is *less* light -- texture, not shot noise
-    negated = float(np.median(centres)) < 0
+    # grows with the value grows where there is *less* light -- texture, not shot noise; and
+    # an image whose local means dip below zero (a reconstruction such as a tomogram, an
+    # offset or background already subtracted) holds no raw counts either: a smooth field
+    # added to it would otherwise switch the Poisson term on where it lifts the values
+    negated = float(np.mean(level[flat] < 0)) > NEGATIVE_SHARE
     if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)

