@@ -1,0 +1,185 @@
+# cython: language_level=3
+"""Scatter dilation of a smooth 2D image by the ball (the opening's dilation, see
+:mod:`bgsub.kernels.ball`): each centre is evaluated only at the output pixels where no
+neighbouring centre beats it.
+
+No validation: the wrapper checks the arguments and that every pixel is finite.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+
+cdef struct SP:
+    const double* A        # the image (times the sign is applied on reading)
+    double sign
+    int64_t ny, nx
+    const double* C        # C[j * nc + o + dx]: cost of offset (dx, j), j = 0..fy + 1 (+inf rows)
+    const double* L        # L[j * nc + o + u]: non-decreasing lower envelope of C(u, j) - C(u - 1, j)
+    const double* rise     # rise[j], j = 0..fy + 1: non-decreasing lower bound of C(dx, j) - C(dx, j - 1)
+    const int64_t* W       # half-width of row j (-1: empty), j = 0..fy + 1
+    int64_t nc, o, fy
+    double slack
+    double* M              # the running minima (image-sized, +inf at the start)
+    int64_t y0, y1         # output rows this call may write
+    int64_t c0, c1         # centre rows this call visits
+
+
+cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
+                                    double a) noexcept nogil:
+    """The smallest u in [lo, hi] with Lj[u] >= a (Lj non-decreasing, Lj[hi] >= a assumed),
+    searched from the guess g."""
+    if g < lo:
+        g = lo
+    elif g > hi:
+        g = hi
+    if Lj[g] >= a:
+        while g > lo and Lj[g - 1] >= a:
+            g -= 1
+    else:
+        while g < hi and Lj[g] < a:
+            g += 1
+    return g
+
+
+cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
+    cdef int64_t ny = p.ny, nx = p.nx, nc = p.nc, o = p.o, fy = p.fy
+    cdef const double* A = p.A
+    cdef const double* C = p.C
+    cdef const double* L = p.L
+    cdef const double* rise = p.rise
+    cdef const int64_t* W = p.W
+    cdef double* M = p.M
+    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, v
+    cdef double* Mrow
+    cdef const double* Cj
+    cdef const double* Cd
+    cdef const double* Cu
+    cdef int64_t y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t nrows = 0, ntest = 0, nhit = 0
+    for y in range(p.c0, p.c1):
+        gr = 0
+        gl = 0
+        for x in range(nx):
+            a = sign * A[y * nx + x]
+            ar = sign * A[y * nx + x + 1] - a + s if x + 1 < nx else INFINITY
+            al = sign * A[y * nx + x - 1] - a + s if x > 0 else INFINITY
+            ad = sign * A[(y + 1) * nx + x] - a + s if y + 1 < ny else INFINITY
+            au = sign * A[(y - 1) * nx + x] - a + s if y > 0 else INFINITY
+            # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
+            k = 1
+            while k <= fy and rise[k] < ad:
+                k += 1
+            dy_hi = k - 1
+            k = 1
+            while k <= fy and rise[k] < au:
+                k += 1
+            dy_lo = 1 - k
+            if dy_hi > p.y1 - 1 - y:
+                dy_hi = p.y1 - 1 - y
+            if dy_lo < p.y0 - y:
+                dy_lo = p.y0 - y
+            for dy in range(dy_lo, dy_hi + 1):
+                j = dy if dy >= 0 else -dy
+                w = W[j]
+                if w < 0:
+                    continue
+                nrows += 1
+                # right neighbour wins at dx >= xr, left one at dx <= -xl
+                xr = _first_at_least(L + j * nc + o, 1 - w, w + 1, gr, ar)
+                xl = _first_at_least(L + j * nc + o, 1 - w, w + 1, gl, al)
+                gr = xr
+                gl = xl
+                dxlo = 1 - xl
+                dxhi = xr - 1
+                if dxlo < -x:
+                    dxlo = -x
+                if dxhi > nx - 1 - x:
+                    dxhi = nx - 1 - x
+                Cj = C + j * nc + o
+                Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
+                Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
+                Mrow = M + (y + dy) * nx + x
+                for dx in range(dxlo, dxhi + 1):
+                    ntest += 1
+                    if Cj[dx] - Cd[dx] >= ad or Cj[dx] - Cu[dx] >= au:
+                        continue
+                    nhit += 1
+                    v = a + Cj[dx]
+                    if v < Mrow[dx]:
+                        Mrow[dx] = v
+    stats[0] += nrows
+    stats[1] += ntest
+    stats[2] += nhit
+
+
+def tables(ctab, c0):
+    """The kernel's tables from the cost rows ``ctab`` (rows ``dy = 0..fy``, ``dx = 0`` at
+    column ``c0``, +inf outside the ball): ``C``, ``L``, ``rise``, ``W`` and the origin column."""
+    ctab = np.asarray(ctab, dtype=np.float64)
+    fy = ctab.shape[0] - 1
+    right = ctab[:, c0:]
+    W = np.array([int(np.sum(np.isfinite(r))) - 1 for r in right] + [-1], dtype=np.int64)
+    P = max(int(W.max()), 0)
+    o = P + 2
+    nc = 2 * P + 5
+    C = np.full((fy + 2, nc), np.inf)
+    for j in range(fy + 1):
+        w = int(W[j])
+        if w >= 0:
+            C[j, o - w: o + w + 1] = ctab[j, c0 - w: c0 + w + 1]
+    L = np.full((fy + 2, nc), np.inf)
+    for j in range(fy + 1):
+        w = int(W[j])
+        if w < 0:
+            continue
+        f = np.full(nc, np.inf)
+        u = np.arange(1 - w, w + 1)
+        f[o + u] = C[j, o + u] - C[j, o + u - 1]
+        f[: o - w + 1] = -np.inf
+        L[j] = np.minimum.accumulate(f[::-1])[::-1]
+    rise = np.full(fy + 2, np.inf)
+    rise[0] = -np.inf
+    for j in range(1, fy + 1):
+        w = int(W[j])
+        if w < 0:
+            break
+        rise[j] = float(np.min(C[j, o - w: o + w + 1] - C[j - 1, o - w: o + w + 1]))
+    rise[1:] = np.minimum.accumulate(rise[1:][::-1])[::-1]
+    return C, L, rise, W, o
+
+
+def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sign, tabs,
+                   double slack, int64_t nthreads):
+    """``minima[p] = min over centres c of sign * image[c] + C(p - c)`` (``minima`` starts at
+    +inf), evaluated only where no neighbour of ``c`` wins. Returns the development counters
+    (rows visited, pixels tested, pixels written)."""
+    cdef const double[:, ::1] Cv = tabs[0]
+    cdef const double[:, ::1] Lv = tabs[1]
+    cdef const double[::1] rv = tabs[2]
+    cdef const int64_t[::1] Wv = tabs[3]
+    cdef SP p
+    cdef int64_t[::1] stats = np.zeros(4, dtype=np.int64)
+    p.A = &image[0, 0]
+    p.sign = sign
+    p.ny = image.shape[0]
+    p.nx = image.shape[1]
+    p.C = &Cv[0, 0]
+    p.L = &Lv[0, 0]
+    p.rise = &rv[0]
+    p.W = &Wv[0]
+    p.nc = Cv.shape[1]
+    p.o = tabs[4]
+    p.fy = Cv.shape[0] - 2
+    p.slack = slack
+    p.M = &minima[0, 0]
+    p.y0 = 0
+    p.y1 = p.ny
+    p.c0 = 0
+    p.c1 = p.ny
+    with nogil:
+        _scatter_rows(&p, &stats[0])
+    return np.asarray(stats)
