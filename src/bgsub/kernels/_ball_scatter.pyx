@@ -21,6 +21,9 @@ cdef struct SP:
     const double* L        # L[j * nc + o + u]: non-decreasing lower envelope of C(u, j) - C(u - 1, j)
     const double* rise     # rise[j], j = 0..fy + 1: non-decreasing lower bound of C(dx, j) - C(dx, j - 1)
     const int64_t* W       # half-width of row j (-1: empty), j = 0..fy + 1
+    const double* K        # K[j * nc + o + u] = min over rows j' >= j of L[j' * nc + o + u]
+    const double* G        # G[v * ng + i]: upper envelope (v' <= v, i' <= i) of C(i', v') - C(i', v' - 1)
+    int64_t ng
     int64_t nc, o, fy
     double slack
     double* M              # the running minima (image-sized, +inf at the start)
@@ -45,6 +48,32 @@ cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, in
     return g
 
 
+cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dmax,
+                      int64_t* kr, int64_t* kl) noexcept nogil:
+    """The first row ``D >= 0`` (at most ``dmax``) where the neighbour on the near side may
+    lose: rows ``|dy| < D`` on the far side of a one-sided centre are beaten by it everywhere
+    the x-neighbours leave (``lim`` = minus its threshold)."""
+    cdef int64_t d = 0, v, xr, xl, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    while True:
+        xr = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], ar)
+        xl = _first_at_least(p.K + d * nc + o, -P, P + 1, kl[0], al)
+        kr[0] = xr
+        kl[0] = xl
+        xb = xr - 1 if xr > xl else xl - 1
+        if xb < 0:
+            xb = 0
+        elif xb > P + 1:
+            xb = P + 1
+        v = d + 1
+        while v <= fy + 1 and p.G[v * p.ng + xb] <= lim:
+            v += 1
+        if v - 1 == d:
+            return d
+        d = v - 1
+        if d >= dmax:
+            return dmax
+
+
 cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef int64_t ny = p.ny, nx = p.nx, nc = p.nc, o = p.o, fy = p.fy
     cdef const double* A = p.A
@@ -53,12 +82,12 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef const double* rise = p.rise
     cdef const int64_t* W = p.W
     cdef double* M = p.M
-    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, v
+    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
     cdef double* Mrow
     cdef const double* Cj
     cdef const double* Cd
     cdef const double* Cu
-    cdef int64_t y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
     cdef int64_t nrows = 0, ntest = 0, nhit = 0
     for y in range(p.c0, p.c1):
         gr = 0
@@ -69,15 +98,20 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
             al = sign * A[y * nx + x - 1] - a + s if x > 0 else INFINITY
             ad = sign * A[(y + 1) * nx + x] - a + s if y + 1 < ny else INFINITY
             au = sign * A[(y - 1) * nx + x] - a + s if y > 0 else INFINITY
+            ard = sign * A[(y + 1) * nx + x + 1] - a + s if y + 1 < ny and x + 1 < nx else INFINITY
+            ald = sign * A[(y + 1) * nx + x - 1] - a + s if y + 1 < ny and x > 0 else INFINITY
+            aru = sign * A[(y - 1) * nx + x + 1] - a + s if y > 0 and x + 1 < nx else INFINITY
+            alu = sign * A[(y - 1) * nx + x - 1] - a + s if y > 0 and x > 0 else INFINITY
             # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
-            k = 1
-            while k <= fy and rise[k] < ad:
-                k += 1
-            dy_hi = k - 1
-            k = 1
-            while k <= fy and rise[k] < au:
-                k += 1
-            dy_lo = 1 - k
+            hd = _first_at_least(rise, 1, fy + 1, hd, ad)
+            dy_hi = hd - 1
+            hu = _first_at_least(rise, 1, fy + 1, hu, au)
+            dy_lo = 1 - hu
+            # one side only: rows near the centre beaten by the neighbour on the other side
+            if dy_lo == 0 and dy_hi > 0:
+                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl)
+            elif dy_hi == 0 and dy_lo < 0:
+                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl)
             if dy_hi > p.y1 - 1 - y:
                 dy_hi = p.y1 - 1 - y
             if dy_lo < p.y0 - y:
@@ -105,7 +139,10 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 Mrow = M + (y + dy) * nx + x
                 for dx in range(dxlo, dxhi + 1):
                     ntest += 1
-                    if Cj[dx] - Cd[dx] >= ad or Cj[dx] - Cu[dx] >= au:
+                    v = Cj[dx]
+                    if (v - Cd[dx] >= ad or v - Cu[dx] >= au or v - Cd[dx - 1] >= ard
+                            or v - Cd[dx + 1] >= ald or v - Cu[dx - 1] >= aru
+                            or v - Cu[dx + 1] >= alu):
                         continue
                     nhit += 1
                     v = a + Cj[dx]
@@ -149,7 +186,17 @@ def tables(ctab, c0):
             break
         rise[j] = float(np.min(C[j, o - w: o + w + 1] - C[j - 1, o - w: o + w + 1]))
     rise[1:] = np.minimum.accumulate(rise[1:][::-1])[::-1]
-    return C, L, rise, W, o
+    K = np.minimum.accumulate(L[::-1], axis=0)[::-1].copy()
+    ng = P + 2
+    G = np.full((fy + 2, ng), np.inf)
+    G[0] = -np.inf
+    with np.errstate(invalid="ignore"):
+        for v in range(1, fy + 2):
+            g = C[v, o: o + ng] - C[v - 1, o: o + ng]
+            G[v] = np.where(np.isfinite(C[v - 1, o: o + ng]), g, np.inf)
+            G[v] = np.where(np.isnan(G[v]), np.inf, G[v])
+    G = np.maximum.accumulate(np.maximum.accumulate(G, axis=0), axis=1)
+    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G)
 
 
 def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sign, tabs,
@@ -161,6 +208,8 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
     cdef const int64_t[::1] Wv = tabs[3]
+    cdef const double[:, ::1] Kv = tabs[5]
+    cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
     cdef int64_t[::1] stats = np.zeros(4, dtype=np.int64)
     p.A = &image[0, 0]
@@ -171,6 +220,9 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     p.L = &Lv[0, 0]
     p.rise = &rv[0]
     p.W = &Wv[0]
+    p.K = &Kv[0, 0]
+    p.G = &Gv[0, 0]
+    p.ng = Gv.shape[1]
     p.nc = Cv.shape[1]
     p.o = tabs[4]
     p.fy = Cv.shape[0] - 2
