@@ -22,13 +22,16 @@ cdef struct SP:
     const double* rise     # rise[j], j = 0..fy + 1: non-decreasing lower bound of C(dx, j) - C(dx, j - 1)
     const int64_t* W       # half-width of row j (-1: empty), j = 0..fy + 1
     const double* K        # K[j * nc + o + u] = min over rows j' >= j of L[j' * nc + o + u]
-    const double* G        # G[v * ng + i]: upper envelope (v' <= v, i' <= i) of C(i', v') - C(i', v' - 1)
+    const double* GT       # GT[i * (fy + 2) + v]: upper envelope (v' <= v, i' <= i) of C(i', v') - C(i', v' - 1)
     int64_t ng
     int64_t nc, o, fy
     double slack
     double* M              # the running minima (image-sized, +inf at the start)
     int64_t y0, y1         # output rows this call may write
     int64_t c0, c1         # centre rows this call visits
+
+
+cdef int64_t _steps[4]
 
 
 cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
@@ -41,15 +44,36 @@ cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, in
         g = hi
     if Lj[g] >= a:
         while g > lo and Lj[g - 1] >= a:
+            _steps[0] += 1
             g -= 1
     else:
         while g < hi and Lj[g] < a:
+            _steps[0] += 1
+            g += 1
+    return g
+
+
+cdef inline int64_t _first_above(const double* Gi, int64_t lo, int64_t hi, int64_t g,
+                                 double lim) noexcept nogil:
+    """The smallest v in [lo, hi] with Gi[v] > lim (Gi non-decreasing, Gi[hi] > lim
+    assumed), searched from the guess g."""
+    if g < lo:
+        g = lo
+    elif g > hi:
+        g = hi
+    if Gi[g] > lim:
+        while g > lo and Gi[g - 1] > lim:
+            _steps[1] += 1
+            g -= 1
+    else:
+        while g < hi and Gi[g] <= lim:
+            _steps[1] += 1
             g += 1
     return g
 
 
 cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dmax,
-                      int64_t* kr, int64_t* kl) noexcept nogil:
+                      int64_t* kr, int64_t* kl, int64_t* kv) noexcept nogil:
     """The first row ``D >= 0`` (at most ``dmax``) where the neighbour on the near side may
     lose: rows ``|dy| < D`` on the far side of a one-sided centre are beaten by it everywhere
     the x-neighbours leave (``lim`` = minus its threshold)."""
@@ -64,10 +88,11 @@ cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dma
             xb = 0
         elif xb > P + 1:
             xb = P + 1
-        v = d + 1
-        while v <= fy + 1 and p.G[v * p.ng + xb] <= lim:
-            v += 1
-        if v - 1 == d:
+        # rows v - 1 with G(v, xb) <= lim are beaten (G non-decreasing in v)
+        v = _first_above(p.GT + xb * (fy + 2), 0, fy + 1, kv[0], lim)
+        kv[0] = v
+        _steps[2] += 1
+        if v - 1 <= d:
             return d
         d = v - 1
         if d >= dmax:
@@ -82,12 +107,13 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef const double* rise = p.rise
     cdef const int64_t* W = p.W
     cdef double* M = p.M
-    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
+    cdef bint ok
+    cdef double t, sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
     cdef double* Mrow
     cdef const double* Cj
     cdef const double* Cd
     cdef const double* Cu
-    cdef int64_t kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
     cdef int64_t nrows = 0, ntest = 0, nhit = 0
     for y in range(p.c0, p.c1):
         gr = 0
@@ -109,9 +135,9 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
             dy_lo = 1 - hu
             # one side only: rows near the centre beaten by the neighbour on the other side
             if dy_lo == 0 and dy_hi > 0:
-                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl)
+                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl, &kv)
             elif dy_hi == 0 and dy_lo < 0:
-                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl)
+                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl, &kv)
             if dy_hi > p.y1 - 1 - y:
                 dy_hi = p.y1 - 1 - y
             if dy_lo < p.y0 - y:
@@ -138,16 +164,13 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy) * nx + x
                 for dx in range(dxlo, dxhi + 1):
-                    ntest += 1
                     v = Cj[dx]
-                    if (v - Cd[dx] >= ad or v - Cu[dx] >= au or v - Cd[dx - 1] >= ard
-                            or v - Cd[dx + 1] >= ald or v - Cu[dx - 1] >= aru
-                            or v - Cu[dx + 1] >= alu):
-                        continue
-                    nhit += 1
-                    v = a + Cj[dx]
-                    if v < Mrow[dx]:
-                        Mrow[dx] = v
+                    ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                          & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
+                          & (v - Cu[dx + 1] < alu))
+                    t = a + v if ok else INFINITY
+                    Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                ntest += dxhi + 1 - dxlo
     stats[0] += nrows
     stats[1] += ntest
     stats[2] += nhit
@@ -196,7 +219,7 @@ def tables(ctab, c0):
             G[v] = np.where(np.isfinite(C[v - 1, o: o + ng]), g, np.inf)
             G[v] = np.where(np.isnan(G[v]), np.inf, G[v])
     G = np.maximum.accumulate(np.maximum.accumulate(G, axis=0), axis=1)
-    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G)
+    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
 
 
 def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sign, tabs,
@@ -221,8 +244,8 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     p.rise = &rv[0]
     p.W = &Wv[0]
     p.K = &Kv[0, 0]
-    p.G = &Gv[0, 0]
-    p.ng = Gv.shape[1]
+    p.GT = &Gv[0, 0]
+    p.ng = Gv.shape[0]
     p.nc = Cv.shape[1]
     p.o = tabs[4]
     p.fy = Cv.shape[0] - 2
@@ -234,4 +257,7 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     p.c1 = p.ny
     with nogil:
         _scatter_rows(&p, &stats[0])
-    return np.asarray(stats)
+    stats[3] = _steps[0]
+    res = np.asarray(stats).tolist() + [_steps[1], _steps[2]]
+    _steps[0] = _steps[1] = _steps[2] = 0
+    return np.array(res)
