@@ -31,9 +31,6 @@ cdef struct SP:
     int64_t c0, c1         # centre rows this call visits
 
 
-cdef int64_t _steps[4]
-
-
 cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
                                     double a) noexcept nogil:
     """The smallest u in [lo, hi] with Lj[u] >= a (Lj non-decreasing, Lj[hi] >= a assumed),
@@ -44,11 +41,9 @@ cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, in
         g = hi
     if Lj[g] >= a:
         while g > lo and Lj[g - 1] >= a:
-            _steps[0] += 1
             g -= 1
     else:
         while g < hi and Lj[g] < a:
-            _steps[0] += 1
             g += 1
     return g
 
@@ -63,11 +58,9 @@ cdef inline int64_t _first_above(const double* Gi, int64_t lo, int64_t hi, int64
         g = hi
     if Gi[g] > lim:
         while g > lo and Gi[g - 1] > lim:
-            _steps[1] += 1
             g -= 1
     else:
         while g < hi and Gi[g] <= lim:
-            _steps[1] += 1
             g += 1
     return g
 
@@ -91,7 +84,6 @@ cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dma
         # rows v - 1 with G(v, xb) <= lim are beaten (G non-decreasing in v)
         v = _first_above(p.GT + xb * (fy + 2), 0, fy + 1, kv[0], lim)
         kv[0] = v
-        _steps[2] += 1
         if v - 1 <= d:
             return d
         d = v - 1
@@ -222,11 +214,18 @@ def tables(ctab, c0):
     return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
 
 
-def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sign, tabs,
-                   double slack, int64_t nthreads):
-    """``minima[p] = min over centres c of sign * image[c] + C(p - c)`` (``minima`` starts at
-    +inf), evaluated only where no neighbour of ``c`` wins. Returns the development counters
-    (rows visited, pixels tested, pixels written)."""
+ctypedef fused real_out:
+    float
+    double
+
+
+def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :, ::1] minima,
+                   double sign, tabs, double slack, int64_t nthreads):
+    """``out = sign * min over centres c of (sign * image[c] + C(p - c))`` (the minimum rounded
+    to ``out``'s type first, as the row-based kernel does), each centre evaluated only where no
+    neighbour wins. ``minima``: scratch, ``nthreads`` images (any contents); the centres are
+    split into that many bands of rows, each band's minima in its own image. Returns the
+    development counters (rows visited, pixels tested)."""
     cdef const double[:, ::1] Cv = tabs[0]
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
@@ -234,11 +233,15 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     cdef const double[:, ::1] Kv = tabs[5]
     cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
-    cdef int64_t[::1] stats = np.zeros(4, dtype=np.int64)
+    cdef SP q
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 8), dtype=np.int64)
+    cdef int64_t t, y, x, u, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
+    cdef double m
+    cdef real_out r
     p.A = &image[0, 0]
     p.sign = sign
-    p.ny = image.shape[0]
-    p.nx = image.shape[1]
+    p.ny = ny
+    p.nx = nx
     p.C = &Cv[0, 0]
     p.L = &Lv[0, 0]
     p.rise = &rv[0]
@@ -250,14 +253,28 @@ def scatter_dilate(const double[:, ::1] image, double[:, ::1] minima, double sig
     p.o = tabs[4]
     p.fy = Cv.shape[0] - 2
     p.slack = slack
-    p.M = &minima[0, 0]
     p.y0 = 0
-    p.y1 = p.ny
-    p.c0 = 0
-    p.c1 = p.ny
-    with nogil:
-        _scatter_rows(&p, &stats[0])
-    stats[3] = _steps[0]
-    res = np.asarray(stats).tolist() + [_steps[1], _steps[2]]
-    _steps[0] = _steps[1] = _steps[2] = 0
-    return np.array(res)
+    p.y1 = ny
+    if ny == 0 or nx == 0:
+        return np.asarray(stats).sum(axis=0)
+    for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+        q = p
+        q.c0 = ny * t // nt
+        q.c1 = ny * (t + 1) // nt
+        q.M = &minima[t, 0, 0]
+        lo = q.c0 - q.fy if q.c0 > q.fy else 0
+        hi = q.c1 + q.fy if q.c1 + q.fy < ny else ny
+        for y in range(lo * nx, hi * nx):
+            q.M[y] = INFINITY
+        _scatter_rows(&q, &stats[t, 0])
+    for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
+        for x in range(nx):
+            m = INFINITY
+            for u in range(nt):
+                if y >= ny * u // nt - p.fy and y < ny * (u + 1) // nt + p.fy:
+                    m = minima[u, y, x] if minima[u, y, x] < m else m
+            r = <real_out>m
+            if sign < 0:
+                r = <real_out>(0.0 - <double>r)
+            out[y, x] = r
+    return np.asarray(stats).sum(axis=0)
