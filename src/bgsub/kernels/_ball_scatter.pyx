@@ -12,6 +12,60 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <math.h>
+    #include <string.h>
+    #if (defined(__x86_64__) || defined(__i386__)) && defined(__linux__) && defined(__GNUC__)
+    #define SC_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define SC_CLONES
+    #endif
+
+    /* M[dx] = min(M[dx], a + Cj[dx]) for dx in [lo, hi] where no neighbour (thresholds ad, au
+       below/above, ard, ald, aru, alu diagonally) wins: branch-free, vectorised. */
+    #pragma GCC diagnostic ignored "-Wpsabi"
+    typedef double sc_v4d __attribute__((vector_size(32)));
+    typedef int64_t sc_v4l __attribute__((vector_size(32)));
+    #define sc_ld(p) __extension__ ({ sc_v4d sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
+
+    SC_CLONES
+    static void sc_scan(const double* Cj, const double* Cd, const double* Cu,
+                        double* restrict M, double a, double ad, double au, double ard,
+                        double ald, double aru, double alu, int64_t lo, int64_t hi)
+    {
+        int64_t dx = lo;
+        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};
+        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};
+        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};
+        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+        for (; dx + 3 <= hi; dx += 4) {
+            sc_v4d v = sc_ld(Cj + dx);
+            sc_v4l ok = (v - sc_ld(Cd + dx) < vad) & (v - sc_ld(Cu + dx) < vau)
+                        & (v - sc_ld(Cd + dx - 1) < vard) & (v - sc_ld(Cd + dx + 1) < vald)
+                        & (v - sc_ld(Cu + dx - 1) < varu) & (v - sc_ld(Cu + dx + 1) < valu);
+            sc_v4d t = va + v;
+            t = (sc_v4d)((ok & (sc_v4l)t) | (~ok & (sc_v4l)vinf));
+            sc_v4d m = sc_ld(M + dx);
+            sc_v4l lt = t < m;
+            m = (sc_v4d)((lt & (sc_v4l)t) | (~lt & (sc_v4l)m));
+            memcpy(M + dx, &m, sizeof m);
+        }
+        for (; dx <= hi; dx++) {
+            double v = Cj[dx];
+            int ok = (v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                     & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu);
+            double t = ok ? a + v : INFINITY;
+            double m = M[dx];
+            M[dx] = t < m ? t : m;
+        }
+    }
+    """
+    void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
+                 double ad, double au, double ard, double ald, double aru, double alu,
+                 int64_t lo, int64_t hi) noexcept nogil
+
 
 cdef struct SP:
     const double* A        # the image (times the sign is applied on reading)
@@ -155,13 +209,16 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy) * nx + x
-                for dx in range(dxlo, dxhi + 1):
-                    v = Cj[dx]
-                    ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                          & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
-                          & (v - Cu[dx + 1] < alu))
-                    t = a + v if ok else INFINITY
-                    Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                if dxhi - dxlo >= 4:
+                    sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                else:
+                    for dx in range(dxlo, dxhi + 1):
+                        v = Cj[dx]
+                        ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                              & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
+                              & (v - Cu[dx + 1] < alu))
+                        t = a + v if ok else INFINITY
+                        Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
                 ntest += dxhi + 1 - dxlo
     stats[0] += nrows
     stats[1] += ntest
