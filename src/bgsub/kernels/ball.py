@@ -140,7 +140,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bgsub._axes import per_axis
-from bgsub.kernels import _ball, _ball_tiles
+from bgsub.kernels import _ball, _ball_scatter, _ball_tiles
 from bgsub.kernels.threads import num_threads
 
 __all__ = ["ball_erosion", "ball_dilation", "ball_opening", "ball_support"]
@@ -685,6 +685,43 @@ def _tile_morph(
         _pool_give([scratch])
 
 
+#: The opening's dilation (2D, every pixel finite) runs the scatter kernel
+#: (:mod:`bgsub.kernels._ball_scatter`) from this radius on (the smaller of the two).
+_SCATTER_MIN_RADIUS = 20.0
+
+#: Testing hook: the scatter kernel for every 2D opening with finite pixels (True), never
+#: (False), or by radius (None).
+_FORCE_SCATTER: bool | None = None
+
+
+def _use_scatter(radii: tuple[float, ...], ndim: int, finite: bool, scale: float | None) -> bool:
+    """Whether the opening's dilation runs the scatter kernel (2D, finite, not near overflow)."""
+    if ndim != 2 or not finite or scale is None or not scale <= 1e300:
+        return False
+    if _FORCE_SCATTER is not None:
+        return _FORCE_SCATTER
+    return min(radii) >= _SCATTER_MIN_RADIUS
+
+
+def _scatter_dilation(
+    eroded: np.ndarray, profiles: tuple[np.ndarray, np.ndarray, np.ndarray], scale: float,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """The opening's dilation of ``eroded`` (2D, finite) by the scatter kernel: the same values
+    as :func:`_morph` with ``sign=-1``, bit for bit. ``scale`` as in :func:`_cap_tables`."""
+    costs = profiles[2]
+    tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    nt = max(1, min(num_threads(), eroded.shape[0] // 64))
+    out = np.empty(eroded.shape, dtype)
+    scratch = _pool_take((nt, *eroded.shape), np.float64)
+    try:
+        _ball_scatter.scatter_dilate(eroded, out, scratch, -1.0, tabs, 2.0**-49 * scale + 1e-300,
+                                     nt)
+    finally:
+        _pool_give([scratch])
+    return out
+
+
 # ----------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------
@@ -811,8 +848,11 @@ def ball_opening(
     eroded = _morph(image, radii, h, 1.0, out_dtype=np.float64,
                     coarse_to_fine=_erosion_coarse_to_fine(image.ndim, radii),
                     profiles=profiles, scale=scale, out=buffer, tiles=True, finite=finite)
-    opened = _morph(eroded, radii, h, -1.0, out_dtype=image.dtype, coarse_to_fine=True,
-                    profiles=profiles, scale=None if scale is None else scale + cost,
-                    prune=_OPENING_DILATION_PRUNE)
+    if _use_scatter(radii, image.ndim, finite, scale):
+        opened = _scatter_dilation(eroded, profiles, scale + cost, image.dtype)
+    else:
+        opened = _morph(eroded, radii, h, -1.0, out_dtype=image.dtype, coarse_to_fine=True,
+                        profiles=profiles, scale=None if scale is None else scale + cost,
+                        prune=_OPENING_DILATION_PRUNE)
     _pool_give([buffer])
     return opened
