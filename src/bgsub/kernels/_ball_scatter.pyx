@@ -160,7 +160,7 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef const double* Cd
     cdef const double* Cu
     cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
-    cdef int64_t nrows = 0, ntest = 0, nhit = 0
+    cdef int64_t nrows = 0, ntest = 0
     for y in range(p.c0, p.c1):
         gr = 0
         gl = 0
@@ -222,7 +222,6 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 ntest += dxhi + 1 - dxlo
     stats[0] += nrows
     stats[1] += ntest
-    stats[2] += nhit
 
 
 def tables(ctab, c0):
@@ -291,7 +290,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
     cdef SP q
-    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 8), dtype=np.int64)
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 2), dtype=np.int64)
     cdef int64_t t, y, x, u, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
     cdef real_out r
