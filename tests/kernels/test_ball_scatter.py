@@ -34,7 +34,7 @@ def scatter(image: np.ndarray, radii: tuple[float, float], height: float, dtype:
     tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
     scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
     out = np.empty(image.shape, dtype)
-    scratch = np.full((nthreads, *image.shape), np.nan)
+    scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan)
     _ball_scatter.scatter_dilate(np.ascontiguousarray(image, dtype=np.float64), out, scratch,
                                  -1.0, tabs, 2.0**-49 * scale + 1e-300, nthreads)
     return out
@@ -69,7 +69,7 @@ def test_scatter_matches_brute_force(radius: float, dtype: type) -> None:
     shape = (53, 61)
     for name, image in _images(shape, radius, int(radius)).items():
         expected = brute_dilation(image, (radius, radius), radius, dtype)
-        for nthreads in (1, 3):
+        for nthreads in (1, 3, 7):
             got = scatter(image, (radius, radius), radius, dtype, nthreads)
             assert np.array_equal(got, expected), (name, nthreads)
 

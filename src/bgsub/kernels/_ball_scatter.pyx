@@ -80,7 +80,8 @@ cdef struct SP:
     int64_t ng
     int64_t nc, o, fy
     double slack
-    double* M              # the running minima (image-sized, +inf at the start)
+    double* M              # the running minima of image rows m0.., +inf at the start
+    int64_t m0
     int64_t y0, y1         # output rows this call may write
     int64_t c0, c1         # centre rows this call visits
 
@@ -208,7 +209,7 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 Cj = C + j * nc + o
                 Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
-                Mrow = M + (y + dy) * nx + x
+                Mrow = M + (y + dy - p.m0) * nx + x
                 if dxhi - dxlo >= 4:
                     sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
                 else:
@@ -270,6 +271,12 @@ def tables(ctab, c0):
     return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
 
 
+def scratch_shape(int64_t ny, int64_t nx, int64_t nthreads, tabs):
+    """The shape of :func:`scatter_dilate`'s scratch for an ``ny x nx`` image."""
+    fy = tabs[0].shape[0] - 2
+    return (nthreads, min(ny, (ny + nthreads - 1) // nthreads + 2 * fy), nx)
+
+
 ctypedef fused real_out:
     float
     double
@@ -279,9 +286,10 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
                    double sign, tabs, double slack, int64_t nthreads):
     """``out = sign * min over centres c of (sign * image[c] + C(p - c))`` (the minimum rounded
     to ``out``'s type first, as the row-based kernel does), each centre evaluated only where no
-    neighbour wins. ``minima``: scratch, ``nthreads`` images (any contents); the centres are
-    split into that many bands of rows, each band's minima in its own image. Returns the
-    development counters (rows visited, pixels tested)."""
+    neighbour wins. ``minima``: scratch of :func:`scratch_shape` (any contents); the centres
+    are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
+    each side) in its own part. Returns the development counters (rows visited, pixels
+    tested)."""
     cdef const double[:, ::1] Cv = tabs[0]
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
@@ -311,24 +319,31 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     p.slack = slack
     p.y0 = 0
     p.y1 = ny
+    p.m0 = 0
     if ny == 0 or nx == 0:
         return np.asarray(stats).sum(axis=0)
+    assert minima.shape[0] >= nt and minima.shape[2] == nx
+    assert minima.shape[1] >= min(ny, (ny + nt - 1) // nt + 2 * p.fy)
     for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
         q = p
         q.c0 = ny * t // nt
         q.c1 = ny * (t + 1) // nt
-        q.M = &minima[t, 0, 0]
         lo = q.c0 - q.fy if q.c0 > q.fy else 0
         hi = q.c1 + q.fy if q.c1 + q.fy < ny else ny
-        for y in range(lo * nx, hi * nx):
+        q.M = &minima[t, 0, 0]
+        q.m0 = lo
+        for y in range((hi - lo) * nx):
             q.M[y] = INFINITY
         _scatter_rows(&q, &stats[t, 0])
     for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
         for x in range(nx):
             m = INFINITY
             for u in range(nt):
-                if y >= ny * u // nt - p.fy and y < ny * (u + 1) // nt + p.fy:
-                    m = minima[u, y, x] if minima[u, y, x] < m else m
+                lo = ny * u // nt - p.fy
+                if lo < 0:
+                    lo = 0
+                if y >= lo and y < ny * (u + 1) // nt + p.fy:
+                    m = minima[u, y - lo, x] if minima[u, y - lo, x] < m else m
             r = <real_out>m
             if sign < 0:
                 r = <real_out>(0.0 - <double>r)

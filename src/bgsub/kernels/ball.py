@@ -733,7 +733,7 @@ def _scatter_dilation(
     tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
     nt = max(1, min(num_threads(), eroded.shape[0] // 64))
     out = np.empty(eroded.shape, dtype)
-    scratch = _pool_take((nt, *eroded.shape), np.float64)
+    scratch = _pool_take(_ball_scatter.scratch_shape(*eroded.shape, nt, tabs), np.float64)
     try:
         _ball_scatter.scatter_dilate(eroded, out, scratch, -1.0, tabs, 2.0**-49 * scale + 1e-300,
                                      nt)
