@@ -137,10 +137,11 @@ envelope ``rise`` of the column differences, then, on the near side of a centre 
 y-neighbour, rows where that neighbour wins over every column the x-neighbours leave), and the
 pixels left are tested against the y- and diagonal neighbours (four at a time).  Every value
 is one of the row kernel's sums, so the maxima are the same bits.  Bands of centre rows run
-in parallel, each into its own image of minima.  Benchmark image, r = 150: about 4 pixels
-written and 12 tested per centre; single-thread CPU time of the dilation 0.41 -> 0.24 s at
-r = 150, 0.47 -> 0.29 s at 200, even at 50, slower below (0.16 -> 0.26 s at r = 20: the
-eroded image is less smooth, more centres win at many pixels).
+in parallel, each into its own rows of minima (its centres' reach).  Benchmark image,
+r = 150: 2.2 cost rows visited, 12 pixels tested and 4 written per centre; single-thread CPU
+time of the dilation, rows / scatter, 0.39 / 0.22 s at r = 150, 0.43 / 0.23 s at 200, even
+at 50, slower below (0.21 / 0.25 s at r = 30: the eroded image is less smooth, more
+centres win at many pixels); of the whole opening 0.52 / 0.31 s at r = 150.
 
 So the time per pixel is at most O(r) row operations in 2D (O(r^2) in 3D)
 whatever the radius, small radii run the vectorised direct minimum, and with
@@ -705,8 +706,8 @@ def _tile_morph(
 #: The opening's dilation (2D, every pixel finite) runs the scatter kernel
 #: (:mod:`bgsub.kernels._ball_scatter`) from this radius on (the smaller of the two):
 #: single-thread CPU time of the dilation of the eroded 2048x2048 benchmark image, rows /
-#: scatter, 0.16 / 0.26 s at r = 20, 0.20 / 0.25 s at 30, 0.27 / 0.25 s at 50, 0.33 / 0.24 s
-#: at 100, 0.41 / 0.24 s at 150.
+#: scatter, 0.16 / 0.26 s at r = 20, 0.21 / 0.25 s at 30, 0.26 / 0.24 s at 50, 0.32 / 0.23 s
+#: at 100, 0.39 / 0.22 s at 150.
 _SCATTER_MIN_RADIUS = 50.0
 
 #: Testing hook: the scatter kernel for every 2D opening with finite pixels (True), never
