@@ -1,0 +1,351 @@
+# cython: language_level=3
+"""Scatter dilation of a smooth 2D image by the ball (the opening's dilation, see
+:mod:`bgsub.kernels.ball`): each centre is evaluated only at the output pixels where no
+neighbouring centre beats it.
+
+No validation: the wrapper checks the arguments and that every pixel is finite.
+"""
+
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <math.h>
+    #include <string.h>
+    #if (defined(__x86_64__) || defined(__i386__)) && defined(__linux__) && defined(__GNUC__)
+    #define SC_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define SC_CLONES
+    #endif
+
+    /* M[dx] = min(M[dx], a + Cj[dx]) for dx in [lo, hi] where no neighbour (thresholds ad, au
+       below/above, ard, ald, aru, alu diagonally) wins: branch-free, vectorised. */
+    #pragma GCC diagnostic ignored "-Wpsabi"
+    typedef double sc_v4d __attribute__((vector_size(32)));
+    typedef int64_t sc_v4l __attribute__((vector_size(32)));
+    #define sc_ld(p) __extension__ ({ sc_v4d sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
+
+    SC_CLONES
+    static void sc_scan(const double* Cj, const double* Cd, const double* Cu,
+                        double* restrict M, double a, double ad, double au, double ard,
+                        double ald, double aru, double alu, int64_t lo, int64_t hi)
+    {
+        int64_t dx = lo;
+        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};
+        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};
+        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};
+        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+        for (; dx + 3 <= hi; dx += 4) {
+            sc_v4d v = sc_ld(Cj + dx);
+            sc_v4l ok = (v - sc_ld(Cd + dx) < vad) & (v - sc_ld(Cu + dx) < vau)
+                        & (v - sc_ld(Cd + dx - 1) < vard) & (v - sc_ld(Cd + dx + 1) < vald)
+                        & (v - sc_ld(Cu + dx - 1) < varu) & (v - sc_ld(Cu + dx + 1) < valu);
+            sc_v4d t = va + v;
+            t = (sc_v4d)((ok & (sc_v4l)t) | (~ok & (sc_v4l)vinf));
+            sc_v4d m = sc_ld(M + dx);
+            sc_v4l lt = t < m;
+            m = (sc_v4d)((lt & (sc_v4l)t) | (~lt & (sc_v4l)m));
+            memcpy(M + dx, &m, sizeof m);
+        }
+        for (; dx <= hi; dx++) {
+            double v = Cj[dx];
+            int ok = (v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                     & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu);
+            double t = ok ? a + v : INFINITY;
+            double m = M[dx];
+            M[dx] = t < m ? t : m;
+        }
+    }
+    """
+    void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
+                 double ad, double au, double ard, double ald, double aru, double alu,
+                 int64_t lo, int64_t hi) noexcept nogil
+
+
+cdef struct SP:
+    const double* A        # the image (times the sign is applied on reading)
+    double sign
+    int64_t ny, nx
+    const double* C        # C[j * nc + o + dx]: cost of offset (dx, j), j = 0..fy + 1 (+inf rows)
+    const double* L        # L[j * nc + o + u]: non-decreasing lower envelope of C(u, j) - C(u - 1, j)
+    const double* rise     # rise[j], j = 0..fy + 1: non-decreasing lower bound of C(dx, j) - C(dx, j - 1)
+    const int64_t* W       # half-width of row j (-1: empty), j = 0..fy + 1
+    const double* K        # K[j * nc + o + u] = min over rows j' >= j of L[j' * nc + o + u]
+    const double* GT       # GT[i * (fy + 2) + v]: upper envelope (v' <= v, i' <= i) of C(i', v') - C(i', v' - 1)
+    int64_t ng
+    int64_t nc, o, fy
+    double slack
+    double* M              # the running minima of image rows m0.., +inf at the start
+    int64_t m0
+    int64_t y0, y1         # output rows this call may write
+    int64_t c0, c1         # centre rows this call visits
+
+
+cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
+                                    double a) noexcept nogil:
+    """The smallest u in [lo, hi] with Lj[u] >= a (Lj non-decreasing, Lj[hi] >= a assumed),
+    searched from the guess g."""
+    if g < lo:
+        g = lo
+    elif g > hi:
+        g = hi
+    if Lj[g] >= a:
+        while g > lo and Lj[g - 1] >= a:
+            g -= 1
+    else:
+        while g < hi and Lj[g] < a:
+            g += 1
+    return g
+
+
+cdef inline int64_t _first_above(const double* Gi, int64_t lo, int64_t hi, int64_t g,
+                                 double lim) noexcept nogil:
+    """The smallest v in [lo, hi] with Gi[v] > lim (Gi non-decreasing, Gi[hi] > lim
+    assumed), searched from the guess g."""
+    if g < lo:
+        g = lo
+    elif g > hi:
+        g = hi
+    if Gi[g] > lim:
+        while g > lo and Gi[g - 1] > lim:
+            g -= 1
+    else:
+        while g < hi and Gi[g] <= lim:
+            g += 1
+    return g
+
+
+cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dmax,
+                      int64_t* kr, int64_t* kl, int64_t* kv) noexcept nogil:
+    """The first row ``D >= 0`` (at most ``dmax``) where the neighbour on the near side may
+    lose: rows ``|dy| < D`` on the far side of a one-sided centre are beaten by it everywhere
+    the x-neighbours leave (``lim`` = minus its threshold)."""
+    cdef int64_t d = 0, v, xr, xl, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    while True:
+        xr = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], ar)
+        xl = _first_at_least(p.K + d * nc + o, -P, P + 1, kl[0], al)
+        kr[0] = xr
+        kl[0] = xl
+        xb = xr - 1 if xr > xl else xl - 1
+        if xb < 0:
+            xb = 0
+        elif xb > P + 1:
+            xb = P + 1
+        # rows v - 1 with G(v, xb) <= lim are beaten (G non-decreasing in v)
+        v = _first_above(p.GT + xb * (fy + 2), 0, fy + 1, kv[0], lim)
+        kv[0] = v
+        if v - 1 <= d:
+            return d
+        d = v - 1
+        if d >= dmax:
+            return dmax
+
+
+cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
+    cdef int64_t ny = p.ny, nx = p.nx, nc = p.nc, o = p.o, fy = p.fy
+    cdef const double* A = p.A
+    cdef const double* C = p.C
+    cdef const double* L = p.L
+    cdef const double* rise = p.rise
+    cdef const int64_t* W = p.W
+    cdef double* M = p.M
+    cdef bint ok
+    cdef double t, sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
+    cdef double* Mrow
+    cdef const double* Cj
+    cdef const double* Cd
+    cdef const double* Cu
+    cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t nrows = 0, ntest = 0
+    for y in range(p.c0, p.c1):
+        gr = 0
+        gl = 0
+        for x in range(nx):
+            a = sign * A[y * nx + x]
+            ar = sign * A[y * nx + x + 1] - a + s if x + 1 < nx else INFINITY
+            al = sign * A[y * nx + x - 1] - a + s if x > 0 else INFINITY
+            ad = sign * A[(y + 1) * nx + x] - a + s if y + 1 < ny else INFINITY
+            au = sign * A[(y - 1) * nx + x] - a + s if y > 0 else INFINITY
+            ard = sign * A[(y + 1) * nx + x + 1] - a + s if y + 1 < ny and x + 1 < nx else INFINITY
+            ald = sign * A[(y + 1) * nx + x - 1] - a + s if y + 1 < ny and x > 0 else INFINITY
+            aru = sign * A[(y - 1) * nx + x + 1] - a + s if y > 0 and x + 1 < nx else INFINITY
+            alu = sign * A[(y - 1) * nx + x - 1] - a + s if y > 0 and x > 0 else INFINITY
+            # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
+            hd = _first_at_least(rise, 1, fy + 1, hd, ad)
+            dy_hi = hd - 1
+            hu = _first_at_least(rise, 1, fy + 1, hu, au)
+            dy_lo = 1 - hu
+            # one side only: rows near the centre beaten by the neighbour on the other side
+            if dy_lo == 0 and dy_hi > 0:
+                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl, &kv)
+            elif dy_hi == 0 and dy_lo < 0:
+                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl, &kv)
+            if dy_hi > p.y1 - 1 - y:
+                dy_hi = p.y1 - 1 - y
+            if dy_lo < p.y0 - y:
+                dy_lo = p.y0 - y
+            for dy in range(dy_lo, dy_hi + 1):
+                j = dy if dy >= 0 else -dy
+                w = W[j]
+                if w < 0:
+                    continue
+                nrows += 1
+                # right neighbour wins at dx >= xr, left one at dx <= -xl
+                xr = _first_at_least(L + j * nc + o, 1 - w, w + 1, gr, ar)
+                xl = _first_at_least(L + j * nc + o, 1 - w, w + 1, gl, al)
+                gr = xr
+                gl = xl
+                dxlo = 1 - xl
+                dxhi = xr - 1
+                if dxlo < -x:
+                    dxlo = -x
+                if dxhi > nx - 1 - x:
+                    dxhi = nx - 1 - x
+                Cj = C + j * nc + o
+                Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
+                Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
+                Mrow = M + (y + dy - p.m0) * nx + x
+                if dxhi - dxlo >= 4:
+                    sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                else:
+                    for dx in range(dxlo, dxhi + 1):
+                        v = Cj[dx]
+                        ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                              & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
+                              & (v - Cu[dx + 1] < alu))
+                        t = a + v if ok else INFINITY
+                        Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                ntest += dxhi + 1 - dxlo
+    stats[0] += nrows
+    stats[1] += ntest
+
+
+def tables(ctab, c0):
+    """The kernel's tables from the cost rows ``ctab`` (rows ``dy = 0..fy``, ``dx = 0`` at
+    column ``c0``, +inf outside the ball): ``C``, ``L``, ``rise``, ``W`` and the origin column."""
+    ctab = np.asarray(ctab, dtype=np.float64)
+    fy = ctab.shape[0] - 1
+    right = ctab[:, c0:]
+    W = np.array([int(np.sum(np.isfinite(r))) - 1 for r in right] + [-1], dtype=np.int64)
+    P = max(int(W.max()), 0)
+    o = P + 2
+    nc = 2 * P + 5
+    C = np.full((fy + 2, nc), np.inf)
+    for j in range(fy + 1):
+        w = int(W[j])
+        if w >= 0:
+            C[j, o - w: o + w + 1] = ctab[j, c0 - w: c0 + w + 1]
+    L = np.full((fy + 2, nc), np.inf)
+    for j in range(fy + 1):
+        w = int(W[j])
+        if w < 0:
+            continue
+        f = np.full(nc, np.inf)
+        u = np.arange(1 - w, w + 1)
+        f[o + u] = C[j, o + u] - C[j, o + u - 1]
+        f[: o - w + 1] = -np.inf
+        L[j] = np.minimum.accumulate(f[::-1])[::-1]
+    rise = np.full(fy + 2, np.inf)
+    rise[0] = -np.inf
+    for j in range(1, fy + 1):
+        w = int(W[j])
+        if w < 0:
+            break
+        rise[j] = float(np.min(C[j, o - w: o + w + 1] - C[j - 1, o - w: o + w + 1]))
+    rise[1:] = np.minimum.accumulate(rise[1:][::-1])[::-1]
+    K = np.minimum.accumulate(L[::-1], axis=0)[::-1].copy()
+    ng = P + 2
+    G = np.full((fy + 2, ng), np.inf)
+    G[0] = -np.inf
+    with np.errstate(invalid="ignore"):
+        for v in range(1, fy + 2):
+            g = C[v, o: o + ng] - C[v - 1, o: o + ng]
+            G[v] = np.where(np.isfinite(C[v - 1, o: o + ng]), g, np.inf)
+            G[v] = np.where(np.isnan(G[v]), np.inf, G[v])
+    G = np.maximum.accumulate(np.maximum.accumulate(G, axis=0), axis=1)
+    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
+
+
+def scratch_shape(int64_t ny, int64_t nx, int64_t nthreads, tabs):
+    """The shape of :func:`scatter_dilate`'s scratch for an ``ny x nx`` image."""
+    fy = tabs[0].shape[0] - 2
+    return (nthreads, min(ny, (ny + nthreads - 1) // nthreads + 2 * fy), nx)
+
+
+ctypedef fused real_out:
+    float
+    double
+
+
+def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :, ::1] minima,
+                   double sign, tabs, double slack, int64_t nthreads):
+    """``out = sign * min over centres c of (sign * image[c] + C(p - c))`` (the minimum rounded
+    to ``out``'s type first, as the row-based kernel does), each centre evaluated only where no
+    neighbour wins. ``minima``: scratch of :func:`scratch_shape` (any contents); the centres
+    are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
+    each side) in its own part. Returns the development counters (rows visited, pixels
+    tested)."""
+    cdef const double[:, ::1] Cv = tabs[0]
+    cdef const double[:, ::1] Lv = tabs[1]
+    cdef const double[::1] rv = tabs[2]
+    cdef const int64_t[::1] Wv = tabs[3]
+    cdef const double[:, ::1] Kv = tabs[5]
+    cdef const double[:, ::1] Gv = tabs[6]
+    cdef SP p
+    cdef SP q
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 2), dtype=np.int64)
+    cdef int64_t t, y, x, u, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
+    cdef double m
+    cdef real_out r
+    p.A = &image[0, 0]
+    p.sign = sign
+    p.ny = ny
+    p.nx = nx
+    p.C = &Cv[0, 0]
+    p.L = &Lv[0, 0]
+    p.rise = &rv[0]
+    p.W = &Wv[0]
+    p.K = &Kv[0, 0]
+    p.GT = &Gv[0, 0]
+    p.ng = Gv.shape[0]
+    p.nc = Cv.shape[1]
+    p.o = tabs[4]
+    p.fy = Cv.shape[0] - 2
+    p.slack = slack
+    p.y0 = 0
+    p.y1 = ny
+    p.m0 = 0
+    if ny == 0 or nx == 0:
+        return np.asarray(stats).sum(axis=0)
+    assert minima.shape[0] >= nt and minima.shape[2] == nx
+    assert minima.shape[1] >= min(ny, (ny + nt - 1) // nt + 2 * p.fy)
+    for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
+        q = p
+        q.c0 = ny * t // nt
+        q.c1 = ny * (t + 1) // nt
+        lo = q.c0 - q.fy if q.c0 > q.fy else 0
+        hi = q.c1 + q.fy if q.c1 + q.fy < ny else ny
+        q.M = &minima[t, 0, 0]
+        q.m0 = lo
+        for y in range((hi - lo) * nx):
+            q.M[y] = INFINITY
+        _scatter_rows(&q, &stats[t, 0])
+    for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
+        for x in range(nx):
+            m = INFINITY
+            for u in range(nt):
+                lo = ny * u // nt - p.fy
+                if lo < 0:
+                    lo = 0
+                if y >= lo and y < ny * (u + 1) // nt + p.fy:
+                    m = minima[u, y - lo, x] if minima[u, y - lo, x] < m else m
+            r = <real_out>m
+            if sign < 0:
+                r = <real_out>(0.0 - <double>r)
+            out[y, x] = r
+    return np.asarray(stats).sum(axis=0)

@@ -1,0 +1,116 @@
+"""The opening's scatter dilation (bgsub.kernels._ball_scatter) against a brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bgsub.kernels import _ball_scatter, ball
+
+
+def brute_dilation(image: np.ndarray, radii: tuple[float, float], height: float,
+                   dtype: type) -> np.ndarray:
+    """``-round(min over offsets of (-image[c]) + cost(p - c))``: the row kernel's sums."""
+    widths, _, costs = ball._row_profiles(radii, height, image.shape)
+    pad = (costs.shape[2] - 1) // 2
+    ny, nx = image.shape
+    neg = -image.astype(np.float64)
+    best = np.full(image.shape, np.inf)
+    for dy in range(-(widths.shape[1] - 1), widths.shape[1]):
+        w = int(widths[0, abs(dy)])
+        for dx in range(-w, w + 1):
+            cost = costs[0, abs(dy), pad + dx]
+            # output p = c + (dy, dx)
+            ys, yd = slice(max(0, -dy), min(ny, ny - dy)), slice(max(0, dy), min(ny, ny + dy))
+            xs, xd = slice(max(0, -dx), min(nx, nx - dx)), slice(max(0, dx), min(nx, nx + dx))
+            np.minimum(best[yd, xd], neg[ys, xs] + cost, out=best[yd, xd])
+    rounded = best.astype(dtype)
+    return (0.0 - rounded.astype(np.float64)).astype(dtype)
+
+
+def scatter(image: np.ndarray, radii: tuple[float, float], height: float, dtype: type,
+            nthreads: int) -> np.ndarray:
+    widths, _, costs = ball._row_profiles(radii, height, image.shape)
+    tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
+    out = np.empty(image.shape, dtype)
+    scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan)
+    _ball_scatter.scatter_dilate(np.ascontiguousarray(image, dtype=np.float64), out, scratch,
+                                 -1.0, tabs, 2.0**-49 * scale + 1e-300, nthreads)
+    return out
+
+
+def _images(shape: tuple[int, int], radius: float, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    yy, xx = np.mgrid[:ny, :nx]
+    noise = rng.normal(100.0, 20.0, shape)
+    blobs = 50.0 * np.sin(yy / 7.0) * np.cos(xx / 5.0) + 0.3 * xx + 0.1 * yy * yy / ny
+    spikes = np.full(shape, 10.0)
+    spikes[rng.integers(0, ny, 6), rng.integers(0, nx, 6)] = 400.0
+    out = {
+        "flat": np.full(shape, 7.0),
+        "ramp": 3.0 * xx - 2.0 * yy,
+        "steep": 40.0 * xx + 25.0 * yy,
+        "spikes": spikes,
+        "noise": noise,
+        "quantised": np.round(noise / 16.0) * 16.0,
+        "blobs": blobs,
+    }
+    # the opening's real input: an erosion by the same ball (smooth, creases, near-ties)
+    for name in ("noise", "blobs", "quantised"):
+        out[f"eroded_{name}"] = ball._morph(out[name], radius, None, 1.0, out_dtype=np.float64)
+    return out
+
+
+@pytest.mark.parametrize("radius", [3.0, 7.5, 16.0, 40.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_matches_brute_force(radius: float, dtype: type) -> None:
+    shape = (53, 61)
+    for name, image in _images(shape, radius, int(radius)).items():
+        expected = brute_dilation(image, (radius, radius), radius, dtype)
+        for nthreads in (1, 3, 7):
+            got = scatter(image, (radius, radius), radius, dtype, nthreads)
+            assert np.array_equal(got, expected), (name, nthreads)
+
+
+@pytest.mark.parametrize("radii,height", [((5.0, 12.0), 3.0), ((20.0, 6.5), 50.0),
+                                          ((30.0, 30.0), 0.5)])
+def test_scatter_anisotropic_and_flat_balls(radii: tuple[float, float], height: float) -> None:
+    for name, image in _images((47, 38), min(radii), 5).items():
+        if name.startswith("eroded"):
+            image = ball._morph(image * 0 + _images((47, 38), 3.0, 1)["noise"], radii, height,
+                                1.0, out_dtype=np.float64)
+        expected = brute_dilation(image, radii, height, np.float64)
+        assert np.array_equal(scatter(image, radii, height, np.float64, 2), expected), name
+
+
+def test_scatter_ball_larger_than_image() -> None:
+    image = ball._morph(np.random.default_rng(3).normal(0.0, 5.0, (9, 23)), 40.0, None, 1.0,
+                        out_dtype=np.float64)
+    for radius in (40.0, 200.0):
+        expected = brute_dilation(image, (radius, radius), radius, np.float64)
+        assert np.array_equal(scatter(image, (radius, radius), radius, np.float64, 2), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_opening_same_with_and_without_scatter(dtype: type, monkeypatch) -> None:
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[:90, :110]
+    image = 200.0 + 30.0 * np.sin(xx / 9.0) + 0.5 * yy + rng.normal(0.0, 4.0, xx.shape)
+    image = image.astype(dtype)
+    for radius in (4.0, 25.0, (12.0, 30.0)):
+        height = None if np.ndim(radius) == 0 else 20.0
+        monkeypatch.setattr(ball, "_FORCE_SCATTER", False)
+        before = ball.ball_opening(image, radius, height)
+        monkeypatch.setattr(ball, "_FORCE_SCATTER", True)
+        after = ball.ball_opening(image, radius, height)
+        assert after.dtype == image.dtype
+        assert np.array_equal(before, after), radius
+
+
+def test_tables_envelopes_are_monotone() -> None:
+    _, _, costs = ball._row_profiles((25.0, 25.0), 25.0, (100, 100))
+    C, L, rise, W, o, K, GT = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    for table in (L, K, GT, GT.T, rise[np.newaxis]):
+        assert np.all(table[:, 1:] >= table[:, :-1])
