@@ -56,7 +56,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,8 @@ from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.parabola import paraboloid_opening
+from bgsub.kernels.resample import block_centres, upsample_centres
+from bgsub.kernels.threads import num_threads
 from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
@@ -242,25 +245,31 @@ def _estimate(
     # raise the background into the objects
     depth = _minimum_depth(factor) * model.sd(envelope)
     ceiling = envelope + CEILING * depth + threshold * model.sd(envelope) * reduction
-    lift = np.minimum(_lift(cells - envelope, background, window), ceiling - envelope)
-    # under an object the dome rests on the background either side and rises into it; the
-    # background around it says how high it really is there
-    floor = envelope - _dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
-                                  background, window)
+    # the windowed means of the lift and of the dome's rise, and the local extremes below,
+    # are independent: computed side by side
+    (lift, upper), (rise, lower) = _side_by_side(
+        lambda: (_lift(cells - envelope, background, window),
+                 # never above the data's local maximum (the noise allowance above the
+                 # smoothed data could lift it there on a nearly noise-free image)
+                 _window_filter(ndi.maximum_filter, _block_max(work, factor),
+                                tuple(c - 0.5 for c in cell_radius))),
+        # under an object the dome rests on the background either side and rises into it;
+        # the background around it says how high it really is there. And the trend may carry
+        # the envelope below the data: never under the local minimum (over the radius, less
+        # the cell that interpolation reaches across)
+        lambda: (_dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
+                            background, window),
+                 _window_filter(ndi.minimum_filter, minima,
+                                tuple(c - 1.5 for c in cell_radius))))
+    lift = np.minimum(lift, ceiling - envelope)
+    floor = envelope - rise
     result = floor + lift
     np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
     np.maximum(result, floor, out=result)
-    # never above the data's local maximum (the noise allowance above the smoothed data could
-    # lift it there on a nearly noise-free image)
-    upper = _window_filter(ndi.maximum_filter, _block_max(work, factor),
-                           tuple(c - 0.5 for c in cell_radius))
     np.minimum(result, upper, out=result)
-    # the trend may carry the envelope below the data: never under the local minimum (over
-    # the radius, less the cell that interpolation reaches across)
-    lower = _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius))
     np.maximum(result, lower, out=result)
     checkpoint()
-    return _upsample(result.astype(work.dtype), factor, work.shape)
+    return upsample_centres(result.astype(work.dtype), factor, work.shape)
 
 
 
@@ -291,16 +300,28 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
     trend = trend.at(_block_coordinates(factor, work.shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
-    coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius))
     # ... and over half a radius where the steep dome rests on the data (the lower half of
     # its gap under the block means: not on the objects, which it cuts under). Over a whole
     # radius a bump of the background as wide as the radius reads 0.35x as curved (a
     # Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half a
     # radius 0.72x, so that the dome (FOLLOW x) still follows it (a narrow vignetting).
     gap = means - trend - first
-    coeff = np.maximum(coeff, FOLLOW * _local_bending(first, cell_radius, BENDING_NEAR,
-                                                       gap <= np.median(gap)))
+    everywhere, near = _side_by_side(
+        lambda: _local_bending(first, cell_radius),
+        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
+    coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
     return paraboloid_opening(flat, tuple(coeff)) + trend, minima
+
+
+def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+    """``(first(), second())``, the second on another thread where bgsub may use two: NumPy's
+    and SciPy's loops release the GIL, so two independent steps take the time of one where a
+    core is free (the same values either way)."""
+    if num_threads() < 2:
+        return first(), second()
+    with ThreadPoolExecutor(1) as pool:
+        later = pool.submit(second)
+        return first(), later.result()
 
 
 def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: float = 1.0,
@@ -444,12 +465,11 @@ def _smoothed_minimum_spread(factor: tuple[int, ...], ndim: int) -> float:
 
 
 def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Per axis, the centres of the blocks (as :func:`_upsample` places them) in normalised
-    pixel coordinates (-1 at the first pixel, 1 at the last)."""
+    """Per axis, the centres of the blocks (where :func:`upsample_centres` places them) in
+    normalised pixel coordinates (-1 at the first pixel, 1 at the last)."""
     coords = []
     for f, n in zip(factor, shape, strict=True):
-        m = -(-n // f)
-        centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+        centres = block_centres(f, n)
         coords.append(2.0 * centres / (n - 1) - 1.0 if n > 1 else np.zeros(1))
     return coords
 
@@ -479,6 +499,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
                                              indexing="ij")]
     design = np.stack([np.prod([grids[axis] for axis in term], axis=0) if term else
                        np.ones(sample.size) for term in terms], axis=1)
+    powers = _axis_powers([c[::k] for c, k in zip(coords, strides, strict=True)], terms)
     values = sample.ravel()
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
@@ -487,7 +508,8 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
-        coeffs = _least_squares(design * weights[:, None], values * weights)
+        coeffs = _least_squares(terms, powers, weights.reshape(sample.shape) ** 2, sample,
+                                design * weights[:, None], values * weights)
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = centre - residual[residual < centre]
@@ -521,16 +543,43 @@ def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
     return 0.5 + 0.5 * np.cos(np.pi * u)
 
 
-def _least_squares(design: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients through the normal equations (a few columns, many rows:
-    far cheaper than an SVD); an SVD where they are singular. The products are summed by
-    ``einsum``, not a threaded BLAS: on a busy machine BLAS threads waiting for a core made
-    these few-millisecond products take up to 0.1 s each."""
-    gram = np.einsum("ij,ik->jk", design, design)
+def _axis_powers(coords: list[np.ndarray], terms: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Per axis, its coordinates' powers 0 to twice the highest in ``terms`` (one column
+    each): every product of two of the trend's monomials is a product of these."""
+    powers = []
+    for axis, c in enumerate(coords):
+        top = 2 * max(term.count(axis) for term in terms)
+        powers.append(np.cumprod(np.column_stack([np.ones(c.size)] + [c] * top), axis=1))
+    return powers
+
+
+def _grid_moments(weights: np.ndarray, powers: list[np.ndarray]) -> np.ndarray:
+    """``M[a, b, ...] = sum over the grid of weights * x ** a * y ** b * ...``, one axis at a
+    time (``einsum``: single-threaded, the same bits on any machine load)."""
+    moments = weights
+    for power in powers:
+        moments = np.einsum("i...,ia->...a", moments, power)
+    return moments
+
+
+def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
+                   weights: np.ndarray, values: np.ndarray, design: np.ndarray,
+                   rhs: np.ndarray) -> np.ndarray:
+    """The weighted least-squares coefficients of the monomials ``terms`` on a grid (the
+    squared ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis)
+    through the normal equations. Their entries are the grid's weighted moments, one per
+    sum of two monomials' exponents, so they are summed axis by axis (:func:`_grid_moments`)
+    rather than over the design matrix (about 25x fewer products at degree 4, 60x at 8).
+    Where they are singular, an SVD of the weighted ``design`` against ``rhs``."""
+    exps = np.array([[term.count(axis) for axis in range(values.ndim)] for term in terms])
+    pairs = tuple((exps[:, None, axis] + exps[None, :, axis]) for axis in range(values.ndim))
+    gram = _grid_moments(weights, powers)[pairs]
+    ones = tuple(exps[:, axis] for axis in range(values.ndim))
+    moment = _grid_moments(weights * values, powers)[ones]
     try:
-        return np.linalg.solve(gram, np.einsum("ij,i->j", design, values))
+        return np.linalg.solve(gram, moment)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(design, values, rcond=None)[0]
+        return np.linalg.lstsq(design, rhs, rcond=None)[0]
 
 
 def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
@@ -814,36 +863,6 @@ def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
         if f > 1:
             result = _reduce_blocks(np.maximum, result, f, axis)
     return np.asarray(result, dtype=np.float64)
-
-
-def _upsample(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
-    """Linear interpolation from block centres back to every pixel, axis by axis."""
-    result = cells
-    for axis, (f, n) in enumerate(zip(factor, shape, strict=True)):
-        if f == 1:
-            continue
-        m = result.shape[axis]
-        centres = np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
-        position = np.interp(np.arange(n), centres, np.arange(m))
-        low = np.floor(position).astype(np.intp)
-        weight = position - low
-        shape_w = [1] * result.ndim
-        shape_w[axis] = n
-        weight = weight.reshape(shape_w)
-        # the step to the next centre (the last cell's own difference, 0: high == low there),
-        # taken per cell and then spread: one full-size take and subtraction fewer
-        upper = np.take(np.concatenate([np.diff(result, axis=axis),
-                                        _last(result, axis) - _last(result, axis)], axis=axis),
-                        low, axis=axis)
-        result = np.take(result, low, axis=axis)
-        upper *= weight
-        result += upper
-    return result
-
-
-def _last(array: np.ndarray, axis: int) -> np.ndarray:
-    """The last cell along ``axis`` (the axis kept, of length 1)."""
-    return np.take(array, [array.shape[axis] - 1], axis=axis)
 
 
 def _crop(image: np.ndarray) -> np.ndarray:

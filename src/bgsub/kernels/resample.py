@@ -1,0 +1,107 @@
+"""Linear interpolation from a grid of block centres back to every pixel.
+
+The interpolation runs axis by axis: along each axis a pixel takes the value of the block
+centre at or before it plus the step to the next centre times its fractional position
+(``low + (high - low) * weight``, as NumPy computes it for arrays of the image's dtype: the
+step in that dtype, its product with the float64 weight rounded back to it). The 2D case runs
+as one compiled pass over the output (threads over rows); other dimensions go axis by axis
+in NumPy, with the same arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgsub.kernels._resample import upsample_2d
+from bgsub.kernels.threads import threads_for_work
+
+__all__ = ["block_centres", "upsample_centres"]
+
+#: Output pixels per thread below which one thread does the whole interpolation.
+_PIXELS_PER_THREAD = 262_144
+
+
+def block_centres(f: int, n: int) -> np.ndarray:
+    """The centres, in pixels, of the blocks of ``f`` pixels along an axis of ``n`` (the last
+    block possibly shorter, its centre halfway along what it holds).
+
+    Examples
+    --------
+    >>> block_centres(4, 10)
+    array([1.5, 5.5, 8.5])
+    """
+    m = -(-n // f)
+    return np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+
+
+def _positions(m: int, f: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of an axis of ``n`` pixels in blocks of ``f`` (``m`` blocks): the block at or
+    before it and the weight of the next one."""
+    position = np.interp(np.arange(n), block_centres(f, n), np.arange(m))
+    low = np.floor(position).astype(np.intp)
+    return low, position - low
+
+
+def _last(array: np.ndarray, axis: int) -> np.ndarray:
+    """The last slice of ``array`` along ``axis``, the axis kept (length 1)."""
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(-1, None)
+    return array[tuple(index)]
+
+
+def _upsample_axis(values: np.ndarray, low: np.ndarray, weight: np.ndarray,
+                   axis: int) -> np.ndarray:
+    shape_w = [1] * values.ndim
+    shape_w[axis] = weight.size
+    # the step to the next centre (the last cell's own difference, 0), taken per cell and
+    # then spread: one full-size take and subtraction fewer
+    upper = np.take(np.concatenate([np.diff(values, axis=axis),
+                                    _last(values, axis) - _last(values, axis)], axis=axis),
+                    low, axis=axis)
+    result = np.take(values, low, axis=axis)
+    upper *= weight.reshape(shape_w)
+    result += upper
+    return result
+
+
+def upsample_centres(cells: np.ndarray, factor: tuple[int, ...],
+                     shape: tuple[int, ...]) -> np.ndarray:
+    """Interpolate ``cells`` (one value per block of ``factor`` pixels) to ``shape``.
+
+    Parameters
+    ----------
+    cells : ndarray of float32 or float64
+        One value per block; its shape is ``ceil(shape / factor)`` along every axis.
+    factor : tuple of int
+        Block size per axis (1: that axis is copied as it is).
+    shape : tuple of int
+        The output's shape.
+
+    Returns
+    -------
+    ndarray
+        ``cells``' dtype, of ``shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> upsample_centres(np.array([[0.0, 4.0]]), (1, 4), (1, 8))
+    array([[0. , 0. , 0.5, 1.5, 2.5, 3.5, 4. , 4. ]])
+    """
+    expected = tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
+    if cells.shape != expected:
+        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
+                         f"{shape}; expected {expected}")
+    axes = [axis for axis, f in enumerate(factor) if f > 1]
+    places = {axis: _positions(cells.shape[axis], factor[axis], shape[axis]) for axis in axes}
+    if cells.ndim == 2 and len(axes) == 2 and cells.dtype in (np.float32, np.float64):
+        (low0, w0), (low1, w1) = places[0], places[1]
+        out = np.empty(shape, dtype=cells.dtype)
+        threads = threads_for_work(out.size, _PIXELS_PER_THREAD)
+        rows = np.empty((threads, cells.shape[1]), dtype=cells.dtype)
+        upsample_2d(np.ascontiguousarray(cells), low0, w0, low1, w1, out, rows, threads)
+        return out
+    result = cells
+    for axis in axes:
+        result = _upsample_axis(result, *places[axis], axis)
+    return result
