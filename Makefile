@@ -6,7 +6,7 @@ STAMP      := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint fuzz bench bench-accuracy bench-shading figures screenshot clean
+.PHONY: demo test lint fuzz bench bench-accuracy bench-outside bench-shading figures screenshot clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard src/bgsub/kernels/*.pyx)
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { tools/system-deps.sh venv && $(PYTHON) -m venv $(VENV); }
@@ -58,6 +58,10 @@ bench: $(BENCH_STAMP)
 
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
+
+# The default against Fiji on images and fields outside the accuracy benchmark (docs/accuracy.md)
+bench-outside: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/outside.py --markdown
 
 # BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.
 # torch 2.13.0 first: that takes the CPU build instead of a several-GB CUDA one.
