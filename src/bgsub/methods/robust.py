@@ -67,9 +67,10 @@ from bgsub._arrays import pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
+from bgsub.kernels._blocks import block_max_2d, block_min_2d
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
-from bgsub.kernels.threads import num_threads
+from bgsub.kernels.threads import num_threads, threads_for_work
 from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
@@ -824,6 +825,14 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
 
     Computed a strip of about ``STRIP`` rows (whole blocks) at a time: the same values,
     without a moving average of the whole image in memory."""
+    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
+        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)),
+                       dtype=image.dtype)
+        threads = threads_for_work(out.shape[0], 8)
+        block_min_2d(np.ascontiguousarray(image), factor[0], factor[1],
+                     factor[0] > 1 and image.shape[0] > 1, factor[1] > 1 and image.shape[1] > 1,
+                     out, np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+        return out  # (the same values, one compiled pass: no moving average in memory)
     n = image.shape[0]
     rows = max(1, STRIP // factor[0]) * factor[0]
     if n <= rows or all(f == 1 for f in factor):
@@ -860,6 +869,11 @@ def _strip_min(strip: np.ndarray, factor: tuple[int, ...], keep: int,
 
 def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
+    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
+        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)))
+        block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
+                     threads_for_work(out.shape[0], 8))
+        return out  # (one compiled pass, the same values)
     result = image
     for axis, f in enumerate(factor):
         if f > 1:
