@@ -222,21 +222,33 @@ def _estimate(
     so that *Cancel* takes effect within a fraction of a second even on a large plane.
     """
     checkpoint()
-    cells = _block_mean(work, factor).astype(np.float64, copy=False)
-    checkpoint()
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
-    smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
-    gain = _smoothing_gain(presmooth)
-    scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed, model)
+
+    def means() -> tuple[np.ndarray, np.ndarray, float]:
+        cells = _block_mean(work, factor).astype(np.float64, copy=False)
+        scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
+        return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale
+
+    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        minima = _block_min(work, factor).astype(np.float64, copy=False)
+        return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), \
+            _block_max(work, factor)
+
+    # the full-resolution passes (block means; block minima and maxima) side by side
+    (cells, smoothed, scale), (minima, lowest, maxima) = _side_by_side(means, extremes)
     checkpoint()
-    sd_smoothed = model.sd(envelope) * reduction * gain
+    gain = _smoothing_gain(presmooth)
+    envelope, surface = _envelope(minima, lowest, factor, work.shape, cell_radius, scale, trend,
+                         smoothed, model)
+    checkpoint()
+    sd_envelope = model.sd(envelope)  # (read four times below)
+    sd_smoothed = sd_envelope * reduction * gain
     # blocks of several pixels are classified as they are: smoothing them over a cell would
     # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed)
     if max(factor) > 1:
-        residual, sd_residual = cells - envelope, model.sd(envelope) * reduction
+        residual, sd_residual = cells - envelope, sd_envelope * reduction
     else:
         residual, sd_residual = smoothed - envelope, sd_smoothed
     background = _background_cells(residual, sd_residual, threshold,
@@ -244,22 +256,21 @@ def _estimate(
     window = tuple(smoothing * c for c in cell_radius)
     # the lift never exceeds what the noise explains: a dense field's misread cells cannot
     # raise the background into the objects
-    depth = _minimum_depth(factor) * model.sd(envelope)
-    ceiling = envelope + CEILING * depth + threshold * model.sd(envelope) * reduction
+    depth = _minimum_depth(factor) * sd_envelope
+    ceiling = envelope + CEILING * depth + threshold * sd_envelope * reduction
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
         lambda: (_lift(cells - envelope, background, window),
                  # never above the data's local maximum (the noise allowance above the
                  # smoothed data could lift it there on a nearly noise-free image)
-                 _window_filter(ndi.maximum_filter, _block_max(work, factor),
+                 _window_filter(ndi.maximum_filter, maxima,
                                 tuple(c - 0.5 for c in cell_radius))),
         # under an object the dome rests on the background either side and rises into it;
         # the background around it says how high it really is there. And the trend may carry
         # the envelope below the data: never under the local minimum (over the radius, less
         # the cell that interpolation reaches across)
-        lambda: (_dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
-                            background, window),
+        lambda: (_dome_rise(envelope - surface, background, window),
                  _window_filter(ndi.minimum_filter, minima,
                                 tuple(c - 1.5 for c in cell_radius))))
     lift = np.minimum(lift, ceiling - envelope)
@@ -281,15 +292,15 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
 
 
-def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float, trend: Trend, means: np.ndarray, model: NoiseModel
+def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
+              shape: tuple[int, ...], cell_radius: tuple[float, ...], scale: float,
+              trend: Trend, means: np.ndarray, model: NoiseModel
               ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
-    the background, measured on a steeper dome's opening), of the smoothed block minima of
-    ``work`` less the ``trend``; and those minima. ``means``: the smoothed block means."""
-    presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
-    minima = _block_min(work, factor).astype(np.float64, copy=False)
-    lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
+    the background, measured on a steeper dome's opening), of the smoothed block minima
+    ``lowest`` (of the block ``minima`` of an image of ``shape``, smoothed over
+    ``PRESMOOTH`` cells; changed here) less the ``trend``. ``means``: the smoothed block
+    means. Also returned: the trend on the grid."""
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
     # noise; in the texture, on a background with texture of its own: there the minima's
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
@@ -298,7 +309,7 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
         noise = float(model.sd(float(np.median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    trend = trend.at(_block_coordinates(factor, work.shape))
+    trend = trend.at(_block_coordinates(factor, shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
     # ... and over half a radius where the steep dome rests on the data (the lower half of
@@ -311,7 +322,7 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
-    return paraboloid_opening(flat, tuple(coeff)) + trend, minima
+    return paraboloid_opening(flat, tuple(coeff)) + trend, trend
 
 
 def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
