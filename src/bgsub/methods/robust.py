@@ -87,6 +87,7 @@ CEILING = 2.0  # the lift is at most this many times the block minima's expected
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
+BLOCK_PIXELS_PER_THREAD = 1 << 23  # the compiled block extremes: a thread per 8 Mpixels
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
@@ -839,10 +840,10 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
         out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)),
                        dtype=image.dtype)
-        threads = threads_for_work(out.shape[0], 8)
+        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
         block_min_2d(np.ascontiguousarray(image), factor[0], factor[1],
                      factor[0] > 1 and image.shape[0] > 1, factor[1] > 1 and image.shape[1] > 1,
-                     out, np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+                     out, np.empty((2 * threads, image.shape[1]), dtype=image.dtype), threads)
         return out  # (the same values, one compiled pass: no moving average in memory)
     n = image.shape[0]
     rows = max(1, STRIP // factor[0]) * factor[0]
@@ -882,8 +883,9 @@ def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
     if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
         out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)))
+        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
         block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
-                     threads_for_work(out.shape[0], 8))
+                     np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
         return out  # (one compiled pass, the same values)
     result = image
     for axis, f in enumerate(factor):
