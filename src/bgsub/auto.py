@@ -250,28 +250,44 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
     level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
-    mask = ndi.binary_fill_holes(flat > level)
+    mask = _fill_holes(flat > level)
     mask = ndi.binary_opening(mask)
     labels, count = ndi.label(mask)
     if count == 0:
         return Objects(np.empty(0), np.empty(0))
     index = np.arange(1, count + 1)
-    area = ndi.sum_labels(mask, labels, index)
-    # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x slower)
-    inscribed = np.zeros(count + 1)
-    np.maximum.at(inscribed, labels.ravel(), ndi.distance_transform_edt(mask).ravel())
+    # the distance transform on a second thread meanwhile (the same values, sooner)
+    with ThreadPoolExecutor(1) as pool:
+        distance = pool.submit(ndi.distance_transform_edt, mask)
+        area = ndi.sum_labels(mask, labels, index)
+        # a field holds objects only where one rises clearly out of the noise: PEAK_LEVEL
+        # noise sds above its surroundings. On a blank field (an empty well, a plane outside
+        # the sample) the flattening leaves the noise's centre above 0 and, under a steep
+        # field, low hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a
+        # pixel or two, which would set a radius of a few pixels, but never PEAK_LEVEL above
+        # its surroundings
+        peak = _rise(flat, mask, labels, count, max(0.0, _noise_centre(flat, noise)))
+        # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x
+        # slower)
+        inscribed = np.zeros(count + 1)
+        np.maximum.at(inscribed, labels.ravel(), distance.result().ravel())
     inscribed = inscribed[1:]
-    # a field holds objects only where one rises clearly out of the noise: PEAK_LEVEL noise
-    # sds above its surroundings. On a blank field (an empty well, a plane outside the
-    # sample) the flattening leaves the noise's centre above 0 and, under a steep field, low
-    # hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a pixel or two,
-    # which would set a radius of a few pixels, but never PEAK_LEVEL above its surroundings
-    peak = _rise(flat, mask, labels, count, max(0.0, _noise_centre(flat, noise)))
     keep = area >= MIN_AREA
     if not np.any(peak[keep] >= PEAK_LEVEL * noise):
         keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndi.binary_fill_holes(mask)`` of a 2D mask (the same pixels, 3x faster): the
+    holes are the 4-connected parts of the rest that do not touch the image's edge."""
+    rest, count = ndi.label(~mask)
+    edge = np.zeros(count + 1, dtype=bool)
+    for side in (rest[0], rest[-1], rest[:, 0], rest[:, -1]):
+        edge[side] = True
+    edge[0] = False  # (the mask itself)
+    return ~edge[rest]
 
 
 def _rise(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, count: int,

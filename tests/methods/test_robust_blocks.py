@@ -82,3 +82,50 @@ def test_auto_block_mean_equals_numpy_mean(step):
         expected = plane[:rows, :cols].reshape(rows // step, step, cols // step, step).mean(
             axis=(1, 3))
         _same(auto_block_mean(plane, step), expected)
+
+
+def _block_min_reference(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
+    """The block minima of the 2-pixel moving average, as the docstring defines them."""
+    values = image.copy()
+    for axis, f in enumerate(factor):
+        if f > 1 and image.shape[axis] > 1:
+            here = [slice(None)] * image.ndim
+            ahead = [slice(None)] * image.ndim
+            here[axis], ahead[axis] = slice(0, -1), slice(1, None)
+            total = values[tuple(here)] + values[tuple(ahead)]
+            values[tuple(here)] = total * values.dtype.type(0.5)
+    for axis, f in enumerate(factor):
+        values = np.minimum.reduceat(values, np.arange(0, values.shape[axis], f), axis=axis)
+    return values
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (2, 2), (61, 47), (130, 7)])
+@pytest.mark.parametrize("factor", [(2, 2), (5, 3), (1, 4), (3, 1), (16, 16), (200, 200)])
+def test_compiled_block_extremes_equal_numpy(dtype, shape, factor):
+    # exact values (a zero extreme's sign may differ: NumPy's own depends on its SIMD path)
+    image = _values(shape, dtype, 3)
+    minima = robust._block_min(image, factor)
+    assert minima.dtype == image.dtype
+    np.testing.assert_array_equal(minima, _block_min_reference(image, factor))
+    maxima = robust._block_max(image, factor)
+    expected = image
+    for axis, f in enumerate(factor):
+        expected = np.maximum.reduceat(expected, np.arange(0, shape[axis], f), axis=axis)
+    assert maxima.dtype == np.float64
+    np.testing.assert_array_equal(maxima, expected.astype(np.float64))
+    image[0, -1] = np.nan  # NaN propagates, as in np.minimum and np.maximum
+    np.testing.assert_array_equal(robust._block_min(image, factor),
+                                  _block_min_reference(image, factor))
+    assert np.isnan(robust._block_max(image, factor)[0, -1])
+
+
+def test_fill_holes_equals_scipy():
+    from bgsub.auto import _fill_holes
+
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (1, 6), (6, 1), (3, 3), (40, 57), (256, 256)]:
+        for level in (0.0, 0.3, 0.5, 0.7, 1.1):
+            for sigma in (0.0, 1.5):
+                mask = ndi.gaussian_filter(rng.random(shape), sigma) > level
+                np.testing.assert_array_equal(_fill_holes(mask), ndi.binary_fill_holes(mask))

@@ -95,21 +95,22 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     level = ndi.uniform_filter(image, 3, mode="reflect")
     floor = _floor(image)
     flat = _flat_pixels(image)
-    centres, variances = _binned_variance(level[flat], residual[flat])
+    level, flat_residual = level[flat], residual[flat]  # (the flat pixels' only: read twice)
+    centres, variances = _binned_variance(level, flat_residual)
     if centres.size == 0:
         spread = MAD_TO_SD * _mad(residual.ravel())
         return NoiseModel(0.0, spread**2, floor)
     gain, offset = _theil_sen(centres, variances)
     # pooled over every flat pixel, not a median over intensity bins: a smooth field added to
     # the image reorders the bins (a textured image's bins differ) but not the pixels
-    constant = _spread(residual[flat]) ** 2
+    constant = _spread(flat_residual) ** 2
     predicted = gain * centres + offset
     # photon counts are not negative: on a negated (light-background) image a variance that
     # grows with the value grows where there is *less* light -- texture, not shot noise; and
     # an image whose local means dip below zero (a reconstruction such as a tomogram, an
     # offset or background already subtracted) holds no raw counts either: a smooth field
     # added to it would otherwise switch the Poisson term on where it lifts the values
-    negated = float(np.mean(level[flat] < 0)) > NEGATIVE_SHARE
+    negated = float(np.mean(level < 0)) > NEGATIVE_SHARE
     if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)

@@ -67,9 +67,10 @@ from bgsub._arrays import pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
+from bgsub.kernels._blocks import block_max_2d, block_min_2d
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
-from bgsub.kernels.threads import num_threads
+from bgsub.kernels.threads import num_threads, threads_for_work
 from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
@@ -86,6 +87,7 @@ CEILING = 2.0  # the lift is at most this many times the block minima's expected
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
+BLOCK_PIXELS_PER_THREAD = 1 << 23  # the compiled block extremes: a thread per 8 Mpixels
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
@@ -221,21 +223,33 @@ def _estimate(
     so that *Cancel* takes effect within a fraction of a second even on a large plane.
     """
     checkpoint()
-    cells = _block_mean(work, factor).astype(np.float64, copy=False)
-    checkpoint()
     reduction = 1.0 / np.sqrt(float(np.prod(factor)))
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
-    smoothed = ndi.gaussian_filter(cells, presmooth, mode="nearest")
-    gain = _smoothing_gain(presmooth)
-    scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-    envelope, minima = _envelope(work, factor, cell_radius, scale, trend, smoothed, model)
+
+    def means() -> tuple[np.ndarray, np.ndarray, float]:
+        cells = _block_mean(work, factor).astype(np.float64, copy=False)
+        scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
+        return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale
+
+    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        minima = _block_min(work, factor).astype(np.float64, copy=False)
+        return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), \
+            _block_max(work, factor)
+
+    # the full-resolution passes (block means; block minima and maxima) side by side
+    (cells, smoothed, scale), (minima, lowest, maxima) = _side_by_side(means, extremes)
     checkpoint()
-    sd_smoothed = model.sd(envelope) * reduction * gain
+    gain = _smoothing_gain(presmooth)
+    envelope, surface = _envelope(minima, lowest, factor, work.shape, cell_radius, scale, trend,
+                         smoothed, model)
+    checkpoint()
+    sd_envelope = model.sd(envelope)  # (read four times below)
+    sd_smoothed = sd_envelope * reduction * gain
     # blocks of several pixels are classified as they are: smoothing them over a cell would
     # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed)
     if max(factor) > 1:
-        residual, sd_residual = cells - envelope, model.sd(envelope) * reduction
+        residual, sd_residual = cells - envelope, sd_envelope * reduction
     else:
         residual, sd_residual = smoothed - envelope, sd_smoothed
     background = _background_cells(residual, sd_residual, threshold,
@@ -243,22 +257,21 @@ def _estimate(
     window = tuple(smoothing * c for c in cell_radius)
     # the lift never exceeds what the noise explains: a dense field's misread cells cannot
     # raise the background into the objects
-    depth = _minimum_depth(factor) * model.sd(envelope)
-    ceiling = envelope + CEILING * depth + threshold * model.sd(envelope) * reduction
+    depth = _minimum_depth(factor) * sd_envelope
+    ceiling = envelope + CEILING * depth + threshold * sd_envelope * reduction
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
         lambda: (_lift(cells - envelope, background, window),
                  # never above the data's local maximum (the noise allowance above the
                  # smoothed data could lift it there on a nearly noise-free image)
-                 _window_filter(ndi.maximum_filter, _block_max(work, factor),
+                 _window_filter(ndi.maximum_filter, maxima,
                                 tuple(c - 0.5 for c in cell_radius))),
         # under an object the dome rests on the background either side and rises into it;
         # the background around it says how high it really is there. And the trend may carry
         # the envelope below the data: never under the local minimum (over the radius, less
         # the cell that interpolation reaches across)
-        lambda: (_dome_rise(envelope - trend.at(_block_coordinates(factor, work.shape)),
-                            background, window),
+        lambda: (_dome_rise(envelope - surface, background, window),
                  _window_filter(ndi.minimum_filter, minima,
                                 tuple(c - 1.5 for c in cell_radius))))
     lift = np.minimum(lift, ceiling - envelope)
@@ -280,15 +293,15 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
 
 
-def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[float, ...],
-              scale: float, trend: Trend, means: np.ndarray, model: NoiseModel
+def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
+              shape: tuple[int, ...], cell_radius: tuple[float, ...], scale: float,
+              trend: Trend, means: np.ndarray, model: NoiseModel
               ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
-    the background, measured on a steeper dome's opening), of the smoothed block minima of
-    ``work`` less the ``trend``; and those minima. ``means``: the smoothed block means."""
-    presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
-    minima = _block_min(work, factor).astype(np.float64, copy=False)
-    lowest = ndi.gaussian_filter(minima, presmooth, mode="nearest")
+    the background, measured on a steeper dome's opening), of the smoothed block minima
+    ``lowest`` (of the block ``minima`` of an image of ``shape``, smoothed over
+    ``PRESMOOTH`` cells; changed here) less the ``trend``. ``means``: the smoothed block
+    means. Also returned: the trend on the grid."""
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
     # noise; in the texture, on a background with texture of its own: there the minima's
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
@@ -297,7 +310,7 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
         noise = float(model.sd(float(np.median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    trend = trend.at(_block_coordinates(factor, work.shape))
+    trend = trend.at(_block_coordinates(factor, shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
     first = paraboloid_opening(flat, tuple(STEEP * coeff))
     # ... and over half a radius where the steep dome rests on the data (the lower half of
@@ -310,7 +323,7 @@ def _envelope(work: np.ndarray, factor: tuple[int, ...], cell_radius: tuple[floa
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
-    return paraboloid_opening(flat, tuple(coeff)) + trend, minima
+    return paraboloid_opening(flat, tuple(coeff)) + trend, trend
 
 
 def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
@@ -509,7 +522,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
         coeffs = _least_squares(terms, powers, weights.reshape(sample.shape) ** 2, sample,
-                                design * weights[:, None], values * weights)
+                                design, values, weights)
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = centre - residual[residual < centre]
@@ -564,13 +577,14 @@ def _grid_moments(weights: np.ndarray, powers: list[np.ndarray]) -> np.ndarray:
 
 def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
                    weights: np.ndarray, values: np.ndarray, design: np.ndarray,
-                   rhs: np.ndarray) -> np.ndarray:
+                   flat_values: np.ndarray, flat_weights: np.ndarray) -> np.ndarray:
     """The weighted least-squares coefficients of the monomials ``terms`` on a grid (the
     squared ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis)
     through the normal equations. Their entries are the grid's weighted moments, one per
     sum of two monomials' exponents, so they are summed axis by axis (:func:`_grid_moments`)
     rather than over the design matrix (about 25x fewer products at degree 4, 60x at 8).
-    Where they are singular, an SVD of the weighted ``design`` against ``rhs``."""
+    Where they are singular, an SVD of the ``design`` against the ``flat_values``, both
+    weighted by ``flat_weights`` (formed only then)."""
     exps = np.array([[term.count(axis) for axis in range(values.ndim)] for term in terms])
     pairs = tuple((exps[:, None, axis] + exps[None, :, axis]) for axis in range(values.ndim))
     gram = _grid_moments(weights, powers)[pairs]
@@ -579,7 +593,8 @@ def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
     try:
         return np.linalg.solve(gram, moment)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(design, rhs, rcond=None)[0]
+        return np.linalg.lstsq(design * flat_weights[:, None], flat_values * flat_weights,
+                               rcond=None)[0]
 
 
 def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
@@ -822,6 +837,14 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
 
     Computed a strip of about ``STRIP`` rows (whole blocks) at a time: the same values,
     without a moving average of the whole image in memory."""
+    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
+        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)),
+                       dtype=image.dtype)
+        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
+        block_min_2d(np.ascontiguousarray(image), factor[0], factor[1],
+                     factor[0] > 1 and image.shape[0] > 1, factor[1] > 1 and image.shape[1] > 1,
+                     out, np.empty((2 * threads, image.shape[1]), dtype=image.dtype), threads)
+        return out  # (the same values, one compiled pass: no moving average in memory)
     n = image.shape[0]
     rows = max(1, STRIP // factor[0]) * factor[0]
     if n <= rows or all(f == 1 for f in factor):
@@ -858,6 +881,12 @@ def _strip_min(strip: np.ndarray, factor: tuple[int, ...], keep: int,
 
 def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
+    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
+        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)))
+        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
+        block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
+                     np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+        return out  # (one compiled pass, the same values)
     result = image
     for axis, f in enumerate(factor):
         if f > 1:

@@ -1,0 +1,107 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled block extremes of :mod:`bgsub.methods.robust` (no validation: the caller checks).
+
+Minima and maxima are exact, so these give NumPy's values whatever the order; the moving
+average before the minima is computed as NumPy computes it (each sum and halving in the
+array's own dtype). Each block row is reduced line by line into a row of running extremes
+(loops the compiler vectorises), then across each block's columns.
+"""
+
+from cython.parallel cimport prange, threadid
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline real _pair(real a, real b) noexcept nogil:
+    """``(a + b) * 0.5`` in ``real`` (as ``pairs += ahead; pairs *= 0.5`` on an array)."""
+    cdef real total = a + b
+    return total * <real>0.5
+
+
+cdef inline real _lower(real low, real value) noexcept nogil:
+    """``np.minimum(low, value)`` (NaN propagates)."""
+    return value if (value < low or value != value) else low
+
+
+cdef inline real _higher(real high, real value) noexcept nogil:
+    """``np.maximum(high, value)`` (NaN propagates)."""
+    return value if (value > high or value != value) else high
+
+
+def block_min_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, bint average0,
+                 bint average1, real[:, ::1] out, real[:, ::1] scratch, int nthreads):
+    """``out[b0, b1]``: the minimum over the block of ``f0`` x ``f1`` pixels (the last of an
+    axis may be shorter) of ``image``'s 2-pixel moving average along axis 0 (where
+    ``average0``: each row with the next, the last row as it is), then along axis 1 (where
+    ``average1``). NaN propagates as in ``np.minimum``. ``scratch`` (``2 * nthreads`` x
+    ``image.shape[1]``) is scratch."""
+    cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
+    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, stop, end
+    cdef real* row
+    cdef real* low
+    cdef real value
+    if n0 == 0 or n1 == 0:
+        return
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        row = &scratch[2 * threadid(), 0]
+        low = &scratch[2 * threadid() + 1, 0]
+        stop = (b0 + 1) * f0
+        if stop > n0:
+            stop = n0
+        for i in range(b0 * f0, stop):
+            if average0 and i + 1 < n0:
+                for j in range(n1):
+                    row[j] = _pair(image[i, j], image[i + 1, j])
+            else:
+                for j in range(n1):
+                    row[j] = image[i, j]
+            if average1:
+                for j in range(n1 - 1):  # ascending: each reads the next, unchanged
+                    row[j] = _pair(row[j], row[j + 1])
+            if i == b0 * f0:
+                for j in range(n1):
+                    low[j] = row[j]
+            else:
+                for j in range(n1):
+                    low[j] = _lower(low[j], row[j])
+        for b1 in range(m1):
+            end = (b1 + 1) * f1
+            if end > n1:
+                end = n1
+            value = low[b1 * f1]
+            for j in range(b1 * f1 + 1, end):
+                value = _lower(value, low[j])
+            out[b0, b1] = value
+
+
+def block_max_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, double[:, ::1] out,
+                 real[:, ::1] scratch, int nthreads):
+    """``out[b0, b1]``: the maximum of ``image`` over the block of ``f0`` x ``f1`` pixels (the
+    last of an axis may be shorter), as float64. NaN propagates as in ``np.maximum``.
+    ``scratch`` (``nthreads`` x ``image.shape[1]``) is scratch."""
+    cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
+    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, stop, end
+    cdef real* high
+    cdef real value
+    if n0 == 0 or n1 == 0:
+        return
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        high = &scratch[threadid(), 0]
+        stop = (b0 + 1) * f0
+        if stop > n0:
+            stop = n0
+        for j in range(n1):
+            high[j] = image[b0 * f0, j]
+        for i in range(b0 * f0 + 1, stop):
+            for j in range(n1):
+                high[j] = _higher(high[j], image[i, j])
+        for b1 in range(m1):
+            end = (b1 + 1) * f1
+            if end > n1:
+                end = n1
+            value = high[b1 * f1]
+            for j in range(b1 * f1 + 1, end):
+                value = _higher(value, high[j])
+            out[b0, b1] = value
