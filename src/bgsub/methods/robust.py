@@ -67,10 +67,10 @@ from bgsub._arrays import pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import lazy_module
 from bgsub._warnings import warn
-from bgsub.kernels._blocks import block_max_2d, block_min_2d
+from bgsub.kernels.blocks import block_maxima, block_minima
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
-from bgsub.kernels.threads import num_threads, threads_for_work
+from bgsub.kernels.threads import num_threads
 from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
@@ -87,7 +87,6 @@ CEILING = 2.0  # the lift is at most this many times the block minima's expected
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
-BLOCK_PIXELS_PER_THREAD = 1 << 23  # the compiled block extremes: a thread per 8 Mpixels
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
@@ -838,13 +837,7 @@ def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     Computed a strip of about ``STRIP`` rows (whole blocks) at a time: the same values,
     without a moving average of the whole image in memory."""
     if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
-        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)),
-                       dtype=image.dtype)
-        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
-        block_min_2d(np.ascontiguousarray(image), factor[0], factor[1],
-                     factor[0] > 1 and image.shape[0] > 1, factor[1] > 1 and image.shape[1] > 1,
-                     out, np.empty((2 * threads, image.shape[1]), dtype=image.dtype), threads)
-        return out  # (the same values, one compiled pass: no moving average in memory)
+        return block_minima(image, factor)  # the same values, no moving average in memory
     n = image.shape[0]
     rows = max(1, STRIP // factor[0]) * factor[0]
     if n <= rows or all(f == 1 for f in factor):
@@ -882,11 +875,7 @@ def _strip_min(strip: np.ndarray, factor: tuple[int, ...], keep: int,
 def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
     """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
     if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
-        out = np.empty(tuple(-(-n // f) for n, f in zip(image.shape, factor, strict=True)))
-        threads = min(threads_for_work(image.size, BLOCK_PIXELS_PER_THREAD), out.shape[0])
-        block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
-                     np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
-        return out  # (one compiled pass, the same values)
+        return block_maxima(image, factor)  # one compiled pass, the same values
     result = image
     for axis, f in enumerate(factor):
         if f > 1:

@@ -1,0 +1,69 @@
+"""Extremes over blocks of a 2D plane (`robust`'s block minima and maxima), compiled.
+
+Minima and maxima are exact, so these give NumPy's values (``np.minimum.reduceat`` /
+``np.maximum.reduceat`` over blocks) whatever the order; the 2-pixel moving average before
+the minima is computed as NumPy computes it on arrays of the plane's dtype. NaN propagates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgsub.kernels._blocks import block_max_2d, block_min_2d
+from bgsub.kernels.threads import threads_for_work
+
+__all__ = ["block_maxima", "block_minima"]
+
+#: A thread per this many pixels (more threads cost more CPU than they save on 2 cores).
+_PIXELS_PER_THREAD = 1 << 23
+
+
+def _blocks_shape(shape: tuple[int, ...], factor: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
+
+
+def block_minima(image: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """Minimum over blocks of ``factor`` pixels (the last of an axis may be shorter) of the
+    plane's 2-pixel moving average along each axis with ``factor > 1`` (each row or column
+    with the next, the last as it is).
+
+    Parameters
+    ----------
+    image : ndarray of float32 or float64, 2D
+    factor : tuple of two ints
+        Block size per axis.
+
+    Returns
+    -------
+    ndarray
+        ``image``'s dtype, one value per block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block_minima(np.array([[4.0, 0.0, 2.0, 6.0]]), (1, 2))
+    array([[1., 4.]])
+    """
+    out = np.empty(_blocks_shape(image.shape, factor), dtype=image.dtype)
+    threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_min_2d(np.ascontiguousarray(image), factor[0], factor[1],
+                 factor[0] > 1 and image.shape[0] > 1, factor[1] > 1 and image.shape[1] > 1,
+                 out, np.empty((2 * threads, image.shape[1]), dtype=image.dtype), threads)
+    return out
+
+
+def block_maxima(image: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """Maximum over blocks of ``factor`` pixels (the last of an axis may be shorter), in
+    float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block_maxima(np.array([[4.0, 0.0, 2.0]], dtype=np.float32), (1, 2))
+    array([[4., 2.]])
+    """
+    out = np.empty(_blocks_shape(image.shape, factor))
+    threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
+                 np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+    return out
