@@ -520,8 +520,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
-        coeffs = _least_squares(terms, powers, weights.reshape(sample.shape) ** 2, sample,
-                                design, values, weights)
+        coeffs = _least_squares(terms, powers, weights.reshape(sample.shape), sample, design)
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = centre - residual[residual < centre]
@@ -575,25 +574,25 @@ def _grid_moments(weights: np.ndarray, powers: list[np.ndarray]) -> np.ndarray:
 
 
 def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
-                   weights: np.ndarray, values: np.ndarray, design: np.ndarray,
-                   flat_values: np.ndarray, flat_weights: np.ndarray) -> np.ndarray:
+                   weights: np.ndarray, values: np.ndarray, design: np.ndarray) -> np.ndarray:
     """The weighted least-squares coefficients of the monomials ``terms`` on a grid (the
-    squared ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis)
-    through the normal equations. Their entries are the grid's weighted moments, one per
-    sum of two monomials' exponents, so they are summed axis by axis (:func:`_grid_moments`)
-    rather than over the design matrix (about 25x fewer products at degree 4, 60x at 8).
-    Where they are singular, an SVD of the ``design`` against the ``flat_values``, both
-    weighted by ``flat_weights`` (formed only then)."""
+    ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis) through
+    the normal equations. Their entries are the grid's moments weighted by ``weights ** 2``,
+    one per sum of two monomials' exponents, so they are summed axis by axis
+    (:func:`_grid_moments`) rather than over the design matrix (about 25x fewer products at
+    degree 4, 60x at 8). Where they are singular, an SVD of the weighted ``design`` (one row
+    per cell, in the grid's order), formed only then."""
     exps = np.array([[term.count(axis) for axis in range(values.ndim)] for term in terms])
     pairs = tuple((exps[:, None, axis] + exps[None, :, axis]) for axis in range(values.ndim))
-    gram = _grid_moments(weights, powers)[pairs]
+    squared = weights**2
+    gram = _grid_moments(squared, powers)[pairs]
     ones = tuple(exps[:, axis] for axis in range(values.ndim))
-    moment = _grid_moments(weights * values, powers)[ones]
+    moment = _grid_moments(squared * values, powers)[ones]
     try:
         return np.linalg.solve(gram, moment)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(design * flat_weights[:, None], flat_values * flat_weights,
-                               rcond=None)[0]
+        flat = weights.ravel()
+        return np.linalg.lstsq(design * flat[:, None], values.ravel() * flat, rcond=None)[0]
 
 
 def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
