@@ -221,10 +221,11 @@ def report(results: dict[str, list[Sweep]], detail: bool) -> str:
                          + (f"  MISS: {', '.join(misses)}" if misses else ""))
         if detail:
             for sw in found:
-                lines.append(f"    {sw.name}")
+                lines.append(f"    {sw.name}: Spearman within {sw.spearman():5.2f}, chosen/best "
+                             f"{sw.chosen_over_best():.2f}")
                 for method, radius, score, error in sw.settings:
                     lines.append(f"      {method:<13} r={radius:6.1f} score {score:.3f} "
-                                 f"(expected {1 / score - 1:7.2f}) error {error:7.2f}")
+                                 f"(expected {1 / score - 1:7.2f}) error {error:7.3f}")
     return "\n".join(lines)
 
 

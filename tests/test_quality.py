@@ -110,6 +110,37 @@ def test_a_background_raised_under_a_dense_field_scores_worse_than_a_smaller_til
     assert q_raised["score"] < q_tilted["score"]
 
 
+def tissue_image(seed=6, shape=(256, 256)):
+    """Bright field: white glass (noise sd 2) with faint, strongly textured tissue over the
+    right 70 % of the field -- too faint to stand out as objects, and its texture (sd 10)
+    inflates the noise model, as on an H&E section. Returns the image and its background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    background = 200.0 + 10.0 * (xx / shape[1] - 0.5)
+    tissue = ndi.gaussian_filter((xx > 0.3 * shape[1]).astype(float), 4.0)
+    image = background - tissue * (6.0 + rng.normal(0, 10.0, shape)) + rng.normal(0, 2.0, shape)
+    return image, background
+
+
+def test_a_specimens_faint_texture_is_no_offset_of_the_true_background():
+    # the tissue's level is the specimen's, not the background's error: the true background
+    # must read no offset (the old score read the tissue's tiles as a background too low)
+    image, background = tissue_image()
+    result = quality(image, background, light_background=True, object_radius=8)
+    assert abs(result["offset"]) < 0.15
+
+
+def test_the_true_background_beside_faint_textured_tissue_outscores_a_shifted_one():
+    # a background 4 grey levels off (2 of the glass's noise sds) everywhere is worse than
+    # the true one; counted with the tissue's tiles, its shift cancelled the tissue's level
+    # and it scored better
+    image, background = tissue_image()
+    true = quality(image, background, light_background=True, object_radius=8)
+    shifted = quality(image, background - 4.0, light_background=True, object_radius=8)
+    assert true["score"] > shifted["score"]
+    assert shifted["offset"] < true["offset"] - 0.3
+
+
 def test_too_small_an_image_gives_a_clear_warning_not_numpys():
     from bgsub.data import synthetic
 

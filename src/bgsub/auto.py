@@ -402,7 +402,12 @@ def quality(
     the noise model's, which a specimen's texture inflates), so a wide region
     where the background is too low still counts. Levels are means, not
     medians, so that on photon-counting images (a few discrete values) they
-    follow the background smoothly.
+    follow the background smoothly. A tile whose background pixels vary from
+    pixel to pixel (the variance of neighbours' differences) more than 16
+    times as much as the background peak's own pixels do is left out of
+    ``unevenness`` and ``offset``: that is a specimen's texture (faint
+    tissue in bright field, too broad and faint to stand out as objects),
+    whose level is no background error; a smooth error does not change it.
 
     ``expected_error = sqrt(copied_level**2 + raised_under_objects**2
     + unevenness**2 + offset**2)`` (noise sds) and
@@ -519,6 +524,11 @@ def _planes(image: Any, axes: str | None, light_background: bool,
 
 # --- quality -----------------------------------------------------------------
 
+# a tile whose background pixels vary from pixel to pixel this many times more (variance)
+# than the background peak's own pixels do shows a specimen's texture, not the background
+TEXTURE_LIMIT = 16.0
+
+
 def _plane_quality(image: np.ndarray, background: np.ndarray,
                    object_radius: float) -> dict[str, float]:
     model = estimate_noise(image)
@@ -542,7 +552,10 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     # background's peak they would pull its level down and hide a background too low
     objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)
     keep = ~objects
-    levels, sampling = _tile_levels(score, keep)
+    # ... and faint, broad structure (tissue in bright field) whose level is no error either:
+    # told by its texture, pixel to pixel, against the background peak's own pixels
+    roughness, own = _roughness(score, keep, np.abs(smoothed - centre) <= spread)
+    levels, sampling = _tile_levels(score, keep, roughness, TEXTURE_LIMIT * own)
     reference, reached = _fill_from(image, keep, detail_scale)
     # the objects' own light: the image over the background its surroundings show, so that
     # the true background's variation is no part of it
@@ -672,24 +685,59 @@ def _linear(small: np.ndarray, size: int, step: int, axis: int) -> np.ndarray:
             + np.take(small, above, axis=axis) * weight)
 
 
-def _tile_levels(score: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tile_levels(score: np.ndarray, keep: np.ndarray,
+                 roughness: tuple[np.ndarray, np.ndarray] | None = None,
+                 limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``score`` over the kept pixels of each tile of an 8x8 grid (fewer, at least
     ``MIN_TILE`` pixels a side, on a small image; tiles less than a tenth kept are skipped),
     and each mean's sampling variance. Means, not medians: on photon-counting images the
-    values are a few discrete steps and a median jumps between them."""
+    values are a few discrete steps and a median jumps between them.
+
+    With ``roughness`` (:func:`_roughness`'s squares and pairs), a tile whose kept pixels'
+    pixel-to-pixel variance exceeds ``limit`` is skipped too: its "background" is a
+    specimen's texture (faint tissue), whose level says nothing of the background's
+    error."""
     levels, sampling = [], []
-    rows = np.array_split(np.arange(score.shape[0]), _tile_count(score.shape[0]))
-    cols = np.array_split(np.arange(score.shape[1]), _tile_count(score.shape[1]))
-    for r in rows:
-        for c in cols:
-            if r.size == 0 or c.size == 0:
+    for r in _tile_slices(score.shape[0]):
+        for c in _tile_slices(score.shape[1]):
+            tile_keep = keep[r, c]
+            if not (tile_keep.mean() >= MIN_KEPT and tile_keep.sum() >= 4):
                 continue
-            tile_keep = keep[np.ix_(r, c)]
-            if tile_keep.mean() >= MIN_KEPT and tile_keep.sum() >= 4:
-                values = score[np.ix_(r, c)][tile_keep]
-                levels.append(float(np.mean(values)))
-                sampling.append(float(np.var(values, ddof=1)) / values.size)
+            if roughness is not None:
+                pairs = float(np.sum(roughness[1][r, c]))
+                if pairs > 0 and float(np.sum(roughness[0][r, c])) / pairs > limit:
+                    continue
+            values = score[r, c][tile_keep]
+            levels.append(float(np.mean(values)))
+            sampling.append(float(np.var(values, ddof=1)) / values.size)
     return np.asarray(levels), np.asarray(sampling)
+
+
+def _tile_slices(side: int) -> list[slice]:
+    """The tiles' extents along one axis (``np.array_split``'s: the first ones a pixel
+    longer)."""
+    count = _tile_count(side)
+    bounds = np.cumsum([0] + [side // count + (i < side % count) for i in range(count)])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _roughness(score: np.ndarray, keep: np.ndarray,
+               core: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+    """The squared difference of each pixel and its right-hand neighbour where both are
+    kept (0 elsewhere; one column fewer than ``score``) and where that is: summed over a
+    region and divided, twice the kept pixels' variance from pixel to pixel, which a smooth
+    error does not raise and a texture does. And the same mean over the ``core`` pixels
+    (the background peak's own), inf when no two of them are neighbours or they never
+    differ (a noise-free image: no texture can be told)."""
+    squares = np.subtract(score[:, 1:], score[:, :-1])
+    squares *= squares
+    pairs = keep[:, 1:] & keep[:, :-1]
+    core_pairs = pairs & core[:, 1:] & core[:, :-1]
+    count = int(np.count_nonzero(core_pairs))
+    own = float(np.sum(squares * core_pairs)) / count if count else 0.0
+    own = own if own > 0 else np.inf
+    np.multiply(squares, pairs, out=squares)
+    return (squares, pairs), own
 
 
 def _tile_count(side: int) -> int:
