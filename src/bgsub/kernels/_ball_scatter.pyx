@@ -386,8 +386,10 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     cdef SP p
     cdef SP q
     cdef int64_t[:, ::1] stats = np.zeros((nthreads, 3), dtype=np.int64)
-    cdef int64_t t, y, x, u, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
+    cdef int64_t t, y, x, u, u0, u1, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
+    cdef double* row
+    cdef double* row2
     cdef real_out r
     p.A = &image[0, 0]
     p.sign = sign
@@ -422,17 +424,39 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
         for y in range((hi - lo) * nx):
             q.M[y] = INFINITY
         _scatter_rows(&q, &stats[t, 0])
+    # the bands holding row y's minima are consecutive: the first one's row, min-ed with the
+    # others' (no -0.0 among the sums, so the minimum does not depend on the order)
     for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
-        for x in range(nx):
-            m = INFINITY
-            for u in range(nt):
-                lo = ny * u // nt - p.fy
-                if lo < 0:
-                    lo = 0
-                if y >= lo and y < ny * (u + 1) // nt + p.fy:
-                    m = minima[u, y - lo, x] if minima[u, y - lo, x] < m else m
-            r = <real_out>m
-            if sign < 0:
-                r = <real_out>(0.0 - <double>r)
-            out[y, x] = r
+        u0 = 0
+        while ny * (u0 + 1) // nt + p.fy <= y:
+            u0 = u0 + 1
+        lo = ny * u0 // nt - p.fy
+        if lo < 0:
+            lo = 0
+        row = &minima[u0, y - lo, 0]
+        u = u0 + 1
+        if u < nt and y >= ny * u // nt - p.fy:
+            lo = ny * u // nt - p.fy
+            if lo < 0:
+                lo = 0
+            row2 = &minima[u, y - lo, 0]
+            for x in range(nx):
+                m = row[x] if row[x] < row2[x] else row2[x]
+                u1 = u + 1
+                while u1 < nt and y >= ny * u1 // nt - p.fy:
+                    lo = ny * u1 // nt - p.fy
+                    if lo < 0:
+                        lo = 0
+                    m = minima[u1, y - lo, x] if minima[u1, y - lo, x] < m else m
+                    u1 = u1 + 1
+                r = <real_out>m
+                if sign < 0:
+                    r = <real_out>(0.0 - <double>r)
+                out[y, x] = r
+        else:
+            for x in range(nx):
+                r = <real_out>row[x]
+                if sign < 0:
+                    r = <real_out>(0.0 - <double>r)
+                out[y, x] = r
     return np.asarray(stats).sum(axis=0)
