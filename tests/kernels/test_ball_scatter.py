@@ -114,3 +114,25 @@ def test_tables_envelopes_are_monotone() -> None:
     C, L, rise, W, o, K, GT = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
     for table in (L, K, GT, GT.T, rise[np.newaxis]):
         assert np.all(table[:, 1:] >= table[:, :-1])
+
+
+@pytest.mark.parametrize("radius", [12.0, 60.0])
+def test_one_pixel_path_matches_brute_force(radius: float) -> None:
+    # inside an eroded bowl most centres are checked against their left neighbour's pixel
+    # without searching; the counters show that path ran, the brute force that it left out
+    # no pixel a centre wins (bounds loosened on purpose make this fail)
+    rng = np.random.default_rng(21)
+    yy, xx = np.mgrid[:96, :130]
+    raw = 150.0 + 20.0 * np.sin(xx / 11.0) * np.cos(yy / 8.0) + rng.normal(0.0, 6.0, xx.shape)
+    image = ball._morph(raw, radius, None, 1.0, out_dtype=np.float64)
+    expected = brute_dilation(image, (radius, radius), radius, np.float64)
+    widths, _, costs = ball._row_profiles((radius, radius), radius, image.shape)
+    tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
+    for nthreads in (1, 2):
+        out = np.empty(image.shape)
+        scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan)
+        counters = _ball_scatter.scatter_dilate(image, out, scratch, -1.0, tabs,
+                                                2.0**-49 * scale + 1e-300, nthreads)
+        assert counters[2] > image.size // 4
+        assert np.array_equal(out, expected)

@@ -146,6 +146,57 @@ cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dma
             return dmax
 
 
+cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* xg, double ar,
+                         double al, double ad, double au) noexcept nogil:
+    """Whether the pixels :func:`_scatter_rows`' bounds leave to the centre ``(y, x)`` (its
+    rows, each row's interval) lie within the one pixel ``(y + J, x + D)``: true only where the
+    searches of the general path would give rows ``J..J`` (hence its branch, and ``_tighten``
+    returning ``|J|`` on its first pass) and an interval within ``D..D``, each shown by a
+    comparison or two at the guessed indices instead of a search (the tables are monotone).
+    The general path then tests that pixel or none; testing it always adds at most a real sum
+    of the centre, so the minima are the same.
+
+    ``_tighten``'s first pass: its ``xb`` is bounded by one search in ``K[0]`` (from the guess
+    ``xg``, updated), and ``GT`` (non-decreasing in ``xb``) there bounds the one it reads."""
+    cdef const double* rise = p.rise
+    cdef const double* Lj
+    cdef int64_t m, w, xq, fy = p.fy, P = p.ng - 2
+    cdef double lim
+    if y + J < p.y0 or y + J >= p.y1:
+        return False
+    if J == 0:
+        # hd = hu = 1: rows 0..0, no tightening
+        if not (rise[1] >= ad and rise[1] >= au):
+            return False
+        m = 0
+    else:
+        if J > 0:
+            # hu = 1 (dy_lo = 0), hd = J + 1 (dy_hi = J > 0): _tighten(.., -au, J) must give J
+            m = J
+            if not (rise[1] >= au and rise[m] < ad and rise[m + 1] >= ad):
+                return False
+            lim = -au
+        else:
+            # hd = 1 (dy_hi = 0), hu = m + 1 (dy_lo = -m < 0): _tighten(.., -ad, m) must give m
+            m = -J
+            if not (rise[1] >= ad and rise[m] < au and rise[m + 1] >= au):
+                return False
+            lim = -ad
+        # K[0] non-decreasing: _tighten's first xr, xl are at most u = the first index where
+        # K[0] reaches both thresholds, so its xb is at most xq = max(u - 1, 0) (<= P)
+        xq = _first_at_least(p.K + p.o, -P, P + 1, xg[0] + 1, ar if ar > al else al) - 1
+        if xq < 0:
+            xq = 0
+        xg[0] = xq
+        if not p.GT[xq * (fy + 2) + m] <= lim:
+            return False
+    w = p.W[m]
+    if w < 0 or D < -w or D > w:
+        return False
+    Lj = p.L + m * p.nc + p.o
+    return Lj[D + 1] >= ar and Lj[1 - D] >= al
+
+
 cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef int64_t ny = p.ny, nx = p.nx, nc = p.nc, o = p.o, fy = p.fy
     cdef const double* A = p.A
@@ -161,11 +212,16 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
     cdef const double* Cd
     cdef const double* Cu
     cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
-    cdef int64_t nrows = 0, ntest = 0
+    cdef int64_t nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
     for y in range(p.c0, p.c1):
         gr = 0
         gl = 0
+        fX = -1
         for x in range(nx):
+            # the boundaries the x-neighbours leave move with the centre (a centre's pixels
+            # are at the same place as its left neighbour's): the searches' guesses too
+            gr -= 1
+            gl += 1
             a = sign * A[y * nx + x]
             ar = sign * A[y * nx + x + 1] - a + s if x + 1 < nx else INFINITY
             al = sign * A[y * nx + x - 1] - a + s if x > 0 else INFINITY
@@ -175,6 +231,26 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
             ald = sign * A[(y + 1) * nx + x - 1] - a + s if y + 1 < ny and x > 0 else INFINITY
             aru = sign * A[(y - 1) * nx + x + 1] - a + s if y > 0 and x + 1 < nx else INFINITY
             alu = sign * A[(y - 1) * nx + x - 1] - a + s if y > 0 and x > 0 else INFINITY
+            # inside an eroded bowl a centre's one pixel (its contact, a tie) is its left
+            # neighbour's: checked without searching (see _single)
+            if fX >= 0 and fX >= x - W[0] and fX <= x + W[0] and _single(
+                    p, y, fJ, fX - x, &xg, ar, al, ad, au):
+                dy = fJ
+                dx = fX - x
+                j = dy if dy >= 0 else -dy
+                Cj = C + j * nc + o
+                Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
+                Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
+                Mrow = M + (y + dy - p.m0) * nx + x
+                v = Cj[dx]
+                ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                      & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
+                      & (v - Cu[dx + 1] < alu))
+                t = a + v if ok else INFINITY
+                Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                nfast += 1
+                continue
+            npix = 0
             # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
             hd = _first_at_least(rise, 1, fy + 1, hd, ad)
             dy_hi = hd - 1
@@ -221,8 +297,19 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                         t = a + v if ok else INFINITY
                         Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
                 ntest += dxhi + 1 - dxlo
+                if dxhi >= dxlo:
+                    npix += dxhi + 1 - dxlo
+                    pJ = dy
+                    pX = x + dxlo
+            # the next centre's guess: this one's pixel, where it had only one
+            if npix == 1:
+                fJ = pJ
+                fX = pX
+            else:
+                fX = -1
     stats[0] += nrows
     stats[1] += ntest
+    stats[2] += nfast
 
 
 def tables(ctab, c0):
@@ -289,7 +376,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     neighbour wins. ``minima``: scratch of :func:`scratch_shape` (any contents); the centres
     are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
     each side) in its own part. Returns the development counters (rows visited, pixels
-    tested)."""
+    tested, centres that took the one-pixel path)."""
     cdef const double[:, ::1] Cv = tabs[0]
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
@@ -298,9 +385,11 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
     cdef SP q
-    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 2), dtype=np.int64)
-    cdef int64_t t, y, x, u, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 3), dtype=np.int64)
+    cdef int64_t t, y, x, u, u0, u1, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
+    cdef double* row
+    cdef double* row2
     cdef real_out r
     p.A = &image[0, 0]
     p.sign = sign
@@ -335,17 +424,39 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
         for y in range((hi - lo) * nx):
             q.M[y] = INFINITY
         _scatter_rows(&q, &stats[t, 0])
+    # the bands holding row y's minima are consecutive: the first one's row, min-ed with the
+    # others' (no -0.0 among the sums, so the minimum does not depend on the order)
     for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
-        for x in range(nx):
-            m = INFINITY
-            for u in range(nt):
-                lo = ny * u // nt - p.fy
-                if lo < 0:
-                    lo = 0
-                if y >= lo and y < ny * (u + 1) // nt + p.fy:
-                    m = minima[u, y - lo, x] if minima[u, y - lo, x] < m else m
-            r = <real_out>m
-            if sign < 0:
-                r = <real_out>(0.0 - <double>r)
-            out[y, x] = r
+        u0 = 0
+        while ny * (u0 + 1) // nt + p.fy <= y:
+            u0 = u0 + 1
+        lo = ny * u0 // nt - p.fy
+        if lo < 0:
+            lo = 0
+        row = &minima[u0, y - lo, 0]
+        u = u0 + 1
+        if u < nt and y >= ny * u // nt - p.fy:
+            lo = ny * u // nt - p.fy
+            if lo < 0:
+                lo = 0
+            row2 = &minima[u, y - lo, 0]
+            for x in range(nx):
+                m = row[x] if row[x] < row2[x] else row2[x]
+                u1 = u + 1
+                while u1 < nt and y >= ny * u1 // nt - p.fy:
+                    lo = ny * u1 // nt - p.fy
+                    if lo < 0:
+                        lo = 0
+                    m = minima[u1, y - lo, x] if minima[u1, y - lo, x] < m else m
+                    u1 = u1 + 1
+                r = <real_out>m
+                if sign < 0:
+                    r = <real_out>(0.0 - <double>r)
+                out[y, x] = r
+        else:
+            for x in range(nx):
+                r = <real_out>row[x]
+                if sign < 0:
+                    r = <real_out>(0.0 - <double>r)
+                out[y, x] = r
     return np.asarray(stats).sum(axis=0)
