@@ -102,12 +102,18 @@ TREND_GAIN = 0.6  # the lower one leaves on its kept cells, by more than (each; 
 TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times the noise
 TREND_MISFIT = 16.0  # the large scale: kept cells' residual smoothed over 1/16 of each axis
 TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
+HIDDEN_WINDOW = 8.0  # the residual's lower envelope: an opening over 1 / this of each axis ...
+HIDDEN_SIDE = 64  # ... on at most this many cells per axis
+HIDDEN_BEYOND = (1.0, 2.0)  # noise units of its rise above its median: no call / a full call
+HIDDEN_LEFT = (0.35, 0.55)  # ... for a higher degree leaving at most (full) / from (none) this
+HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
 TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
+_DEBUG: list = []  # DEBUG
 STRIP = 256  # _block_min averages about this many rows of the image at a time
 
 
@@ -425,17 +431,36 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
-    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
+    sd = model.sd(lowest)
+    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(sd))
     trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
+    # the dropped cells' lower envelope, on a subsample, in noise units (cell by cell)
+    grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
+    sample = [c[g] for c, g in zip(coords, grid, strict=True)]
+    unit = _smoothed_minimum_spread(factor, lowest.ndim) * sd[grid]
+    hidden = _hidden((lowest[grid] - trend.at(sample)) / unit)
     least = spread  # the least spread any degree leaves: the background's own texture
     share = 1.0
     for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
-        large = _beyond(misfit, noise)  # the lower degree misses the large scale
-        if not (large > 0.0 or _beyond(spread, noise) > 0.0):
-            break
         first = degree == TREND_MORE[0]
-        higher, less, further = _trend(lowest, coords, degree,
-                                       TREND_SIDE if first else TREND_SIDE_MORE)
+        large = _beyond(misfit, noise)  # the lower degree misses the large scale
+        # ... or leaves the lower envelope of every cell, dropped ones included, far above
+        # the background somewhere (a steep corner whose cells it drops as objects), and the
+        # higher degree, fitted to a screen (the second: to its own subsample), takes most
+        # of that rise: objects covering a region are not a polynomial, so they do not call
+        # for it
+        explained, higher = 0.0, None
+        rise = _smooth_step((hidden - HIDDEN_BEYOND[0]) / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
+        if rise > 0.0:
+            higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
+            left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
+            explained = rise * _smooth_step(
+                (HIDDEN_LEFT[1] - left / hidden) / (HIDDEN_LEFT[1] - HIDDEN_LEFT[0]))
+        if not (large > 0.0 or _beyond(spread, noise) > 0.0 or explained > 0.0):
+            break
+        if first or higher is None:
+            higher = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
+        higher, less, further = higher
         least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
             spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
@@ -445,14 +470,30 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         # ... and takes most of the lower one's spread
         gain = _beyond(spread, noise) * _smooth_step(
             (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
-        share *= max(large if first else large * noise_only, gain * noise_only)
+        share *= max(large if first else large * noise_only, gain * noise_only,
+                     explained if first else explained * noise_only)
+        _DEBUG.append((degree, round(hidden, 2), round(left / hidden, 2) if rise > 0 else None, round(large, 2), round(gain * noise_only, 2), round(explained, 2), round(share, 2)))  # DEBUG
         if not share > 0.0:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
+        if degree != TREND_MORE[-1]:
+            hidden = _hidden((lowest[grid] - higher.at(sample)) / unit)
     # a background with texture of its own: its block minima spread beyond the noise's
     texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
     return Trend(trend.terms, trend.coeffs, texture)
+
+
+def _hidden(residual: np.ndarray) -> float:
+    """How far the lower envelope of a trend's ``residual`` on every cell (in noise units;
+    a grey opening over ``1 / HIDDEN_WINDOW`` of each axis: objects narrower than that drop
+    out, a region the trend misses does not) rises above its median: the root-mean-square
+    of its positive part."""
+    size = tuple(max(1, int(n / HIDDEN_WINDOW)) for n in residual.shape)
+    envelope = ndi.grey_opening(residual, size=size, mode="nearest")
+    rise = envelope - float(np.median(envelope))
+    np.maximum(rise, 0.0, out=rise)
+    return float(np.sqrt(np.mean(rise**2)))
 
 
 def _beyond(value: float, noise: float) -> float:
