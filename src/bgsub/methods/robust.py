@@ -113,7 +113,6 @@ TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
 TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
-_DEBUG: list = []  # DEBUG
 STRIP = 256  # _block_min averages about this many rows of the image at a time
 
 
@@ -472,7 +471,6 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
             (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
         share *= max(large if first else large * noise_only, gain * noise_only,
                      explained if first else explained * noise_only)
-        _DEBUG.append((degree, round(hidden, 2), round(left / hidden, 2) if rise > 0 else None, round(large, 2), round(gain * noise_only, 2), round(explained, 2), round(share, 2)))  # DEBUG
         if not share > 0.0:
             break
         trend = trend.toward(higher, share)
