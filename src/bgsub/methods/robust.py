@@ -475,8 +475,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
-        if degree != TREND_MORE[-1]:
-            hidden = _hidden((lowest[grid] - higher.at(sample)) / unit)
+        hidden = 0.0  # (the first step only: a screen of degree 8 costs a fit of 64 a side)
     # a background with texture of its own: its block minima spread beyond the noise's
     texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
     return Trend(trend.terms, trend.coeffs, texture)
