@@ -475,7 +475,11 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
-        hidden = 0.0  # (the first step only: a screen of degree 8 costs a fit of 64 a side)
+        # the next step's envelope, only where this degree leaves only noise on its kept
+        # cells (there they no longer tell a higher degree; the dropped ones may): a screen
+        # of degree 8 costs a fit of 64 cells a side, which a textured or crowded background
+        # (the measurement's flattened image, too) would pay for nothing
+        hidden = _hidden((lowest[grid] - higher.at(sample)) / unit) if noise_only > 0 else 0.0
     # a background with texture of its own: its block minima spread beyond the noise's
     texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
     return Trend(trend.terms, trend.coeffs, texture)
