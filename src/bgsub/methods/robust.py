@@ -18,7 +18,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
    trend (degree 4, moved towards 6 where it misses the background's large scale
-   by more than the noise, and towards 8 where that leaves only noise: see
+   by more than the noise, or leaves the lower envelope of every cell far above the
+   background where 6 takes that rise, and towards 8 likewise: see
    :func:`_fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
@@ -421,6 +422,18 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     6 and 8 with an added field, the recovered field 19 grey levels off). The shares
     multiply, so the trend moves continuously between degrees.
 
+    Those rules see the kept cells only; a steep corner that the lower degree misses (a
+    cos^4 vignetting or a wave at twice an empty well's range) lies far above its fit, and
+    its cells are dropped as if they were objects. So the lower envelope of *every* cell is
+    judged too (:func:`_hidden`: the residual opened over ``1 / HIDDEN_WINDOW`` of each axis,
+    on a subsample of ``HIDDEN_SIDE`` cells a side, in noise units, its rise above its
+    median): where it rises beyond ``HIDDEN_BEYOND`` and the higher degree, fitted to a
+    screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself),
+    leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
+    both. Objects that fill a region and a textured background's accidents rise too, but no
+    polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
+    corner's), so they call for no higher degree.
+
     Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
     of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
     the block minima of a background with texture of its own scatter that much more than
@@ -444,10 +457,11 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         first = degree == TREND_MORE[0]
         large = _beyond(misfit, noise)  # the lower degree misses the large scale
         # ... or leaves the lower envelope of every cell, dropped ones included, far above
-        # the background somewhere (a steep corner whose cells it drops as objects), and the
-        # higher degree, fitted to a screen (the second: to its own subsample), takes most
-        # of that rise: objects covering a region are not a polynomial, so they do not call
-        # for it
+        # the background somewhere (a steep corner, whose cells it drops as objects, so the
+        # kept cells' rules never see it), and the higher degree, fitted to a screen (degree
+        # 8: to its own subsample), takes most of that rise. Objects covering a region, or a
+        # textured background's accidents, rise too, but no polynomial takes them: they do
+        # not call for it (so, unlike the spread, this needs no "only noise left" for 8)
         explained, higher = 0.0, None
         rise = _smooth_step((hidden - HIDDEN_BEYOND[0]) / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
         if rise > 0.0:
@@ -469,17 +483,13 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         # ... and takes most of the lower one's spread
         gain = _beyond(spread, noise) * _smooth_step(
             (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
-        share *= max(large if first else large * noise_only, gain * noise_only,
-                     explained if first else explained * noise_only)
+        share *= max(large if first else large * noise_only, gain * noise_only, explained)
         if not share > 0.0:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
-        # the next step's envelope, only where this degree leaves only noise on its kept
-        # cells (there they no longer tell a higher degree; the dropped ones may): a screen
-        # of degree 8 costs a fit of 64 cells a side, which a textured or crowded background
-        # (the measurement's flattened image, too) would pay for nothing
-        hidden = _hidden((lowest[grid] - higher.at(sample)) / unit) if noise_only > 0 else 0.0
+        if degree != TREND_MORE[-1]:
+            hidden = _hidden((lowest[grid] - higher.at(sample)) / unit)
     # a background with texture of its own: its block minima spread beyond the noise's
     texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
     return Trend(trend.terms, trend.coeffs, texture)
