@@ -429,12 +429,11 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     judged too (:func:`_hidden`: the residual opened over ``1 / HIDDEN_WINDOW`` of each axis,
     on a subsample of ``HIDDEN_SIDE`` cells a side, in noise units, its rise above its
     median): where it rises beyond ``HIDDEN_BEYOND`` and the higher degree, fitted to a
-    screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself;
-    degree 6 where the rules above call for it anyway: their own fit, handed over by a
-    smooth step, ``HIDDEN_HANDOVER``), leaves at most ``HIDDEN_LEFT`` of that rise, the
-    degree moves up, by smooth steps in both. Objects that fill a region and a textured
-    background's accidents rise too, but no polynomial takes them (degree 6 leaves 0.8-1.1
-    of their rise, 0.1-0.4 of a missed corner's), so they call for no higher degree.
+    screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself),
+    leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
+    both. Objects that fill a region and a textured background's accidents rise too, but no
+    polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
+    corner's), so they call for no higher degree.
 
     Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
     of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
