@@ -107,8 +107,7 @@ HIDDEN_WINDOW = 8.0  # the residual's lower envelope: an opening over 1 / this o
 HIDDEN_SIDE = 64  # ... on at most this many cells per axis
 HIDDEN_BEYOND = (1.0, 2.0)  # noise units of its rise above its median: no call / a full call
 HIDDEN_LEFT = (0.35, 0.55)  # ... for a higher degree leaving at most (full) / from (none) this
-HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis (degree 6;
-HIDDEN_HANDOVER = 4.0  # on its own fit from a quarter of a call of the rules before: no screen)
+HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
@@ -463,30 +462,18 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         # 8: to its own subsample), takes most of that rise. Objects covering a region, or a
         # textured background's accidents, rise too, but no polynomial takes them: they do
         # not call for it (so, unlike the spread, this needs no "only noise left" for 8)
-        # (where the rules above fit degree 6 anyway, their fit judges instead of the screen,
-        # handed over by a smooth step: no second fit of degree 6 on most images that take it)
-        called = max(large, _beyond(spread, noise))
-        fitted = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE) \
-            if called > 0.0 else None
-        explained = 0.0
+        explained, higher = 0.0, None
         rise = _smooth_step((hidden - HIDDEN_BEYOND[0]) / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
         if rise > 0.0:
-            if fitted is None and not first:
-                fitted = _trend(lowest, coords, degree, TREND_SIDE_MORE)
-            handed = 1.0 if not first else _smooth_step(HIDDEN_HANDOVER * called)
-            left = 0.0
-            if handed > 0.0:
-                left += handed * _hidden((lowest[grid] - fitted[0].at(sample)) / unit)
-            if handed < 1.0:
-                screen = _trend(lowest, coords, degree, HIDDEN_SCREEN)[0]
-                left += (1.0 - handed) * _hidden((lowest[grid] - screen.at(sample)) / unit)
+            higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
+            left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
             explained = rise * _smooth_step(
                 (HIDDEN_LEFT[1] - left / hidden) / (HIDDEN_LEFT[1] - HIDDEN_LEFT[0]))
-        if not (called > 0.0 or explained > 0.0):
+        if not (large > 0.0 or _beyond(spread, noise) > 0.0 or explained > 0.0):
             break
-        if fitted is None:
-            fitted = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
-        higher, less, further = fitted
+        if first or higher is None:
+            higher = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
+        higher, less, further = higher
         least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
             spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
