@@ -450,7 +450,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
     sample = [c[g] for c, g in zip(coords, grid, strict=True)]
     unit = _smoothed_minimum_spread(factor, lowest.ndim) * sd[grid]
-    hidden = _hidden((lowest[grid] - trend.at(sample)) / unit)
+    hidden = None  # (measured where it can matter)
     least = spread  # the least spread any degree leaves: the background's own texture
     share = 1.0
     for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
@@ -462,8 +462,12 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         # 8: to its own subsample), takes most of that rise. Objects covering a region, or a
         # textured background's accidents, rise too, but no polynomial takes them: they do
         # not call for it (so, unlike the spread, this needs no "only noise left" for 8)
-        explained, higher = 0.0, None
-        rise = _smooth_step((hidden - HIDDEN_BEYOND[0]) / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
+        explained, higher, rise = 0.0, None, 0.0
+        if not (first and large >= 1.0):  # (a full call to 6 already: nothing to add)
+            if hidden is None:
+                hidden = _hidden((lowest[grid] - trend.at(sample)) / unit)
+            rise = _smooth_step((hidden - HIDDEN_BEYOND[0])
+                                / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
         if rise > 0.0:
             higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
             left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
