@@ -18,7 +18,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
    trend (degree 4, moved towards 6 where it misses the background's large scale
-   by more than the noise, and towards 8 where that leaves only noise: see
+   by more than the noise, or leaves the lower envelope of every cell far above the
+   background where 6 takes that rise, and towards 8 likewise: see
    :func:`_fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
@@ -102,6 +103,11 @@ TREND_GAIN = 0.6  # the lower one leaves on its kept cells, by more than (each; 
 TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times the noise
 TREND_MISFIT = 16.0  # the large scale: kept cells' residual smoothed over 1/16 of each axis
 TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
+HIDDEN_WINDOW = 8.0  # the residual's lower envelope: an opening over 1 / this of each axis ...
+HIDDEN_SIDE = 64  # ... on at most this many cells per axis
+HIDDEN_BEYOND = (1.0, 2.0)  # noise units of its rise above its median: no call / a full call
+HIDDEN_LEFT = (0.35, 0.55)  # ... for a higher degree leaving at most (full) / from (none) this
+HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
 TREND_LEAST = 0.15  # ... but at least this fraction of the cells
@@ -416,6 +422,18 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     6 and 8 with an added field, the recovered field 19 grey levels off). The shares
     multiply, so the trend moves continuously between degrees.
 
+    Those rules see the kept cells only; a steep corner that the lower degree misses (a
+    cos^4 vignetting or a wave at twice an empty well's range) lies far above its fit, and
+    its cells are dropped as if they were objects. So the lower envelope of *every* cell is
+    judged too (:func:`_hidden`: the residual opened over ``1 / HIDDEN_WINDOW`` of each axis,
+    on a subsample of ``HIDDEN_SIDE`` cells a side, in noise units, its rise above its
+    median): where it rises beyond ``HIDDEN_BEYOND`` and the higher degree, fitted to a
+    screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself),
+    leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
+    both. Objects that fill a region and a textured background's accidents rise too, but no
+    polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
+    corner's), so they call for no higher degree.
+
     Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
     of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
     the block minima of a background with texture of its own scatter that much more than
@@ -425,17 +443,41 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     lowest = ndi.gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
-    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(model.sd(lowest)))
+    sd = model.sd(lowest)
+    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(sd))
     trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
+    # the dropped cells' lower envelope, on a subsample, in noise units (cell by cell)
+    grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
+    sample = [c[g] for c, g in zip(coords, grid, strict=True)]
+    unit = _smoothed_minimum_spread(factor, lowest.ndim) * sd[grid]
+    hidden = None  # (measured where it can matter)
     least = spread  # the least spread any degree leaves: the background's own texture
     share = 1.0
     for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
-        large = _beyond(misfit, noise)  # the lower degree misses the large scale
-        if not (large > 0.0 or _beyond(spread, noise) > 0.0):
-            break
         first = degree == TREND_MORE[0]
-        higher, less, further = _trend(lowest, coords, degree,
-                                       TREND_SIDE if first else TREND_SIDE_MORE)
+        large = _beyond(misfit, noise)  # the lower degree misses the large scale
+        # ... or leaves the lower envelope of every cell, dropped ones included, far above
+        # the background somewhere (a steep corner, whose cells it drops as objects, so the
+        # kept cells' rules never see it), and the higher degree, fitted to a screen (degree
+        # 8: to its own subsample), takes most of that rise. Objects covering a region, or a
+        # textured background's accidents, rise too, but no polynomial takes them: they do
+        # not call for it (so, unlike the spread, this needs no "only noise left" for 8)
+        explained, higher, rise = 0.0, None, 0.0
+        if not (first and large >= 1.0):  # (a full call to 6 already: nothing to add)
+            if hidden is None:
+                hidden = _hidden((lowest[grid] - trend.at(sample)) / unit)
+            rise = _smooth_step((hidden - HIDDEN_BEYOND[0])
+                                / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
+        if rise > 0.0:
+            higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
+            left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
+            explained = rise * _smooth_step(
+                (HIDDEN_LEFT[1] - left / hidden) / (HIDDEN_LEFT[1] - HIDDEN_LEFT[0]))
+        if not (large > 0.0 or _beyond(spread, noise) > 0.0 or explained > 0.0):
+            break
+        if first or higher is None:
+            higher = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
+        higher, less, further = higher
         least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
             spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
@@ -445,14 +487,28 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
         # ... and takes most of the lower one's spread
         gain = _beyond(spread, noise) * _smooth_step(
             (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
-        share *= max(large if first else large * noise_only, gain * noise_only)
+        share *= max(large if first else large * noise_only, gain * noise_only, explained)
         if not share > 0.0:
             break
         trend = trend.toward(higher, share)
         spread, misfit = less, further
+        if degree != TREND_MORE[-1]:
+            hidden = _hidden((lowest[grid] - higher.at(sample)) / unit)
     # a background with texture of its own: its block minima spread beyond the noise's
     texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
     return Trend(trend.terms, trend.coeffs, texture)
+
+
+def _hidden(residual: np.ndarray) -> float:
+    """How far the lower envelope of a trend's ``residual`` on every cell (in noise units;
+    a grey opening over ``1 / HIDDEN_WINDOW`` of each axis: objects narrower than that drop
+    out, a region the trend misses does not) rises above its median: the root-mean-square
+    of its positive part."""
+    size = tuple(max(1, int(n / HIDDEN_WINDOW)) for n in residual.shape)
+    envelope = ndi.grey_opening(residual, size=size, mode="nearest")
+    rise = envelope - float(np.median(envelope))
+    np.maximum(rise, 0.0, out=rise)
+    return float(np.sqrt(np.mean(rise**2)))
 
 
 def _beyond(value: float, noise: float) -> float:
