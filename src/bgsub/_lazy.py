@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["lazy_module"]
+__all__ = ["import_before_threads", "lazy_module"]
 
 
 class _LazyModule:
@@ -39,3 +39,23 @@ def lazy_module(name: str) -> Any:
     1.0
     """
     return _LazyModule(name)
+
+
+def import_before_threads(*names: str) -> None:
+    """Import modules ``names`` now, on the calling thread, before threads that use them start.
+
+    Two threads that import modules of one package for the first time at once can deadlock
+    in Python's per-module import locks; Python then breaks the cycle by handing one of them
+    a half-initialised module, and that thread fails with an ``ImportError`` ("partially
+    initialized module"). Importing first, on one thread, leaves the threads nothing to
+    import. A module already imported costs a dictionary lookup.
+
+    Examples
+    --------
+    >>> import_before_threads("scipy.ndimage")
+    >>> import sys
+    >>> "scipy.ndimage" in sys.modules
+    True
+    """
+    for name in names:
+        importlib.import_module(name)

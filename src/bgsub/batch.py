@@ -26,6 +26,7 @@ import numpy as np
 
 from bgsub import io, paths, provenance
 from bgsub import stream as _stream
+from bgsub._lazy import import_before_threads
 from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.engine import Cancelled, Progress
@@ -587,6 +588,8 @@ def run_batch(
     streamed = [job for job in jobs if streaming is not None and streaming.wants(job, settings)]
     jobs = [job for job in jobs if not any(job is other for other in streamed)]
     cancel = cancel or threading.Event()
+    # what every job imports on first use (the reader, the radius's planner with SciPy)
+    import_before_threads("tifffile", "bgsub.auto")
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bgsub")
     share = kernel_threads_per_worker(workers)
     futures = [pool.submit(_run_job_with_threads, share, job, settings, cancel)

@@ -45,6 +45,7 @@ from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import check_presmooth_fits, refuse_masked
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
+from bgsub._lazy import import_before_threads
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
@@ -408,6 +409,9 @@ def plan_prepared(image: Any, method: str | None = None,
         return plan(image, method, radius, **settings), None
     array = np.asarray(image)
     block = first.layout.block(array, next(iter(first.blocks(first.shape))))
+    # plan() below imports the radius's planner (bgsub.auto, SciPy with it) while the
+    # method's preparation may import SciPy too: imported here first, on one thread
+    import_before_threads("bgsub.auto")
     with ThreadPoolExecutor(1) as pool:
         prepared = pool.submit(first.prepare_block, block)
         final = plan(image, method, radius, **settings)

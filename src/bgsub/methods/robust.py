@@ -66,7 +66,7 @@ import numpy as np
 
 from bgsub._arrays import pairwise_sum
 from bgsub._cancel import checkpoint
-from bgsub._lazy import lazy_module
+from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.blocks import block_maxima, block_minima
 from bgsub.kernels.parabola import paraboloid_opening
@@ -337,6 +337,7 @@ def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[
     core is free (the same values either way)."""
     if num_threads() < 2:
         return first(), second()
+    import_before_threads("scipy.ndimage")  # not on both threads at once
     with ThreadPoolExecutor(1) as pool:
         later = pool.submit(second)
         return first(), later.result()
