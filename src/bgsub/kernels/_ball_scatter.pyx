@@ -30,36 +30,39 @@ cdef extern from *:
     typedef int64_t sc_v4l __attribute__((vector_size(32)));
     #define sc_ld(p) __extension__ ({ sc_v4d sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
 
+    /* The sums of pixels dx..dx + 3 where no neighbour wins, +inf elsewhere. */
+    #define SC_SUMS(dx) __extension__ ({                                                        \
+        sc_v4d v_ = sc_ld(Cj + (dx));                                                            \
+        sc_v4l ok_ = (v_ - sc_ld(Cd + (dx)) < vad) & (v_ - sc_ld(Cu + (dx)) < vau)                \
+                     & (v_ - sc_ld(Cd + (dx) - 1) < vard) & (v_ - sc_ld(Cd + (dx) + 1) < vald)    \
+                     & (v_ - sc_ld(Cu + (dx) - 1) < varu) & (v_ - sc_ld(Cu + (dx) + 1) < valu);   \
+        sc_v4d t_ = va + v_;                                                                     \
+        (sc_v4d)((ok_ & (sc_v4l)t_) | (~ok_ & (sc_v4l)vinf)); })
+    #define SC_SETUP                                                                             \
+        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};                \
+        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};                         \
+        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};                         \
+        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+
+    /* hi - lo >= 3. The last four pixels are done from the minima as they were on entry and
+       stored last: lanes the loop also did get the same min(M, sum) again (no scalar tail). */
     SC_CLONES
     static void sc_scan(const double* Cj, const double* Cd, const double* Cu,
                         double* restrict M, double a, double ad, double au, double ard,
                         double ald, double aru, double alu, int64_t lo, int64_t hi)
     {
-        int64_t dx = lo;
-        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};
-        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};
-        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};
-        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
-        for (; dx + 3 <= hi; dx += 4) {
-            sc_v4d v = sc_ld(Cj + dx);
-            sc_v4l ok = (v - sc_ld(Cd + dx) < vad) & (v - sc_ld(Cu + dx) < vau)
-                        & (v - sc_ld(Cd + dx - 1) < vard) & (v - sc_ld(Cd + dx + 1) < vald)
-                        & (v - sc_ld(Cu + dx - 1) < varu) & (v - sc_ld(Cu + dx + 1) < valu);
-            sc_v4d t = va + v;
-            t = (sc_v4d)((ok & (sc_v4l)t) | (~ok & (sc_v4l)vinf));
-            sc_v4d m = sc_ld(M + dx);
+        SC_SETUP
+        int64_t dx = lo, e = hi - 3;
+        sc_v4d te = SC_SUMS(e), me = sc_ld(M + e);
+        sc_v4l le = te < me;
+        me = (sc_v4d)((le & (sc_v4l)te) | (~le & (sc_v4l)me));
+        for (; dx < e; dx += 4) {
+            sc_v4d t = SC_SUMS(dx), m = sc_ld(M + dx);
             sc_v4l lt = t < m;
             m = (sc_v4d)((lt & (sc_v4l)t) | (~lt & (sc_v4l)m));
             memcpy(M + dx, &m, sizeof m);
         }
-        for (; dx <= hi; dx++) {
-            double v = Cj[dx];
-            int ok = (v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                     & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu);
-            double t = ok ? a + v : INFINITY;
-            double m = M[dx];
-            M[dx] = t < m ? t : m;
-        }
+        memcpy(M + e, &me, sizeof me);
     }
 
     /* The same with float32 minima: each sum rounded to float first (rounding is monotone,
@@ -73,32 +76,18 @@ cdef extern from *:
                           float* restrict M, double a, double ad, double au, double ard,
                           double ald, double aru, double alu, int64_t lo, int64_t hi)
     {
-        int64_t dx = lo;
-        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};
-        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};
-        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};
-        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
-        for (; dx + 3 <= hi; dx += 4) {
-            sc_v4d v = sc_ld(Cj + dx);
-            sc_v4l ok = (v - sc_ld(Cd + dx) < vad) & (v - sc_ld(Cu + dx) < vau)
-                        & (v - sc_ld(Cd + dx - 1) < vard) & (v - sc_ld(Cd + dx + 1) < vald)
-                        & (v - sc_ld(Cu + dx - 1) < varu) & (v - sc_ld(Cu + dx + 1) < valu);
-            sc_v4d t = va + v;
-            t = (sc_v4d)((ok & (sc_v4l)t) | (~ok & (sc_v4l)vinf));
-            sc_v4f tf = __builtin_convertvector(t, sc_v4f);
-            sc_v4f m = sc_ldf(M + dx);
-            sc_v4i lt = tf < m;
-            m = (sc_v4f)((lt & (sc_v4i)tf) | (~lt & (sc_v4i)m));
+        SC_SETUP
+        int64_t dx = lo, e = hi - 3;
+        sc_v4f te = __builtin_convertvector(SC_SUMS(e), sc_v4f), me = sc_ldf(M + e);
+        sc_v4i le = te < me;
+        me = (sc_v4f)((le & (sc_v4i)te) | (~le & (sc_v4i)me));
+        for (; dx < e; dx += 4) {
+            sc_v4f t = __builtin_convertvector(SC_SUMS(dx), sc_v4f), m = sc_ldf(M + dx);
+            sc_v4i lt = t < m;
+            m = (sc_v4f)((lt & (sc_v4i)t) | (~lt & (sc_v4i)m));
             memcpy(M + dx, &m, sizeof m);
         }
-        for (; dx <= hi; dx++) {
-            double v = Cj[dx];
-            int ok = (v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                     & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu);
-            float t = (float)(ok ? a + v : INFINITY);
-            float m = M[dx];
-            M[dx] = t < m ? t : m;
-        }
+        memcpy(M + e, &me, sizeof me);
     }
     """
     void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
@@ -337,7 +326,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy - p.m0) * nx + x
-                if dxhi - dxlo >= 4:
+                if dxhi - dxlo >= 3:
                     if mreal is float:
                         sc_scan_f(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
                     else:
