@@ -29,12 +29,14 @@ def brute_dilation(image: np.ndarray, radii: tuple[float, float], height: float,
 
 
 def scatter(image: np.ndarray, radii: tuple[float, float], height: float, dtype: type,
-            nthreads: int) -> np.ndarray:
+            nthreads: int, minima: type | None = None) -> np.ndarray:
+    """The kernel's dilation, its running minima in ``minima`` (default: ``dtype``)."""
     widths, _, costs = ball._row_profiles(radii, height, image.shape)
     tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
     scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
     out = np.empty(image.shape, dtype)
-    scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan)
+    scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan,
+                      dtype=minima or dtype)
     _ball_scatter.scatter_dilate(np.ascontiguousarray(image, dtype=np.float64), out, scratch,
                                  -1.0, tabs, 2.0**-49 * scale + 1e-300, nthreads)
     return out
@@ -72,6 +74,16 @@ def test_scatter_matches_brute_force(radius: float, dtype: type) -> None:
         for nthreads in (1, 3, 7):
             got = scatter(image, (radius, radius), radius, dtype, nthreads)
             assert np.array_equal(got, expected), (name, nthreads)
+        if dtype is np.float32:
+            # float64 minima rounded at the end: the same bits as float32 ones
+            got = scatter(image, (radius, radius), radius, dtype, 2, np.float64)
+            assert np.array_equal(got, expected), name
+
+
+def test_scatter_float32_minima_need_float32_output() -> None:
+    image = np.zeros((8, 9))
+    with pytest.raises(AssertionError):
+        scatter(image, (3.0, 3.0), 3.0, np.float64, 1, np.float32)
 
 
 @pytest.mark.parametrize("radii,height", [((5.0, 12.0), 3.0), ((20.0, 6.5), 50.0),
@@ -117,7 +129,8 @@ def test_tables_envelopes_are_monotone() -> None:
 
 
 @pytest.mark.parametrize("radius", [12.0, 60.0])
-def test_one_pixel_path_matches_brute_force(radius: float) -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_pixel_path_matches_brute_force(radius: float, dtype: type) -> None:
     # inside an eroded bowl most centres are checked against their left neighbour's pixel
     # without searching; the counters show that path ran, the brute force that it left out
     # no pixel a centre wins (bounds loosened on purpose make this fail)
@@ -125,13 +138,14 @@ def test_one_pixel_path_matches_brute_force(radius: float) -> None:
     yy, xx = np.mgrid[:96, :130]
     raw = 150.0 + 20.0 * np.sin(xx / 11.0) * np.cos(yy / 8.0) + rng.normal(0.0, 6.0, xx.shape)
     image = ball._morph(raw, radius, None, 1.0, out_dtype=np.float64)
-    expected = brute_dilation(image, (radius, radius), radius, np.float64)
+    expected = brute_dilation(image, (radius, radius), radius, dtype)
     widths, _, costs = ball._row_profiles((radius, radius), radius, image.shape)
     tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
     scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
     for nthreads in (1, 2):
-        out = np.empty(image.shape)
-        scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan)
+        out = np.empty(image.shape, dtype)
+        scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs), np.nan,
+                          dtype=dtype)
         counters = _ball_scatter.scatter_dilate(image, out, scratch, -1.0, tabs,
                                                 2.0**-49 * scale + 1e-300, nthreads)
         assert counters[2] > image.size // 4

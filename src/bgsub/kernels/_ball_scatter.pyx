@@ -30,41 +30,77 @@ cdef extern from *:
     typedef int64_t sc_v4l __attribute__((vector_size(32)));
     #define sc_ld(p) __extension__ ({ sc_v4d sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
 
+    /* The sums of pixels dx..dx + 3 where no neighbour wins, +inf elsewhere. */
+    #define SC_SUMS(dx) __extension__ ({                                                        \
+        sc_v4d v_ = sc_ld(Cj + (dx));                                                            \
+        sc_v4l ok_ = (v_ - sc_ld(Cd + (dx)) < vad) & (v_ - sc_ld(Cu + (dx)) < vau)                \
+                     & (v_ - sc_ld(Cd + (dx) - 1) < vard) & (v_ - sc_ld(Cd + (dx) + 1) < vald)    \
+                     & (v_ - sc_ld(Cu + (dx) - 1) < varu) & (v_ - sc_ld(Cu + (dx) + 1) < valu);   \
+        sc_v4d t_ = va + v_;                                                                     \
+        (sc_v4d)((ok_ & (sc_v4l)t_) | (~ok_ & (sc_v4l)vinf)); })
+    #define SC_SETUP                                                                             \
+        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};                \
+        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};                         \
+        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};                         \
+        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+
+    /* hi - lo >= 3. The last four pixels are done from the minima as they were on entry and
+       stored last: lanes the loop also did get the same min(M, sum) again (no scalar tail). */
     SC_CLONES
     static void sc_scan(const double* Cj, const double* Cd, const double* Cu,
                         double* restrict M, double a, double ad, double au, double ard,
                         double ald, double aru, double alu, int64_t lo, int64_t hi)
     {
-        int64_t dx = lo;
-        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};
-        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};
-        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};
-        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
-        for (; dx + 3 <= hi; dx += 4) {
-            sc_v4d v = sc_ld(Cj + dx);
-            sc_v4l ok = (v - sc_ld(Cd + dx) < vad) & (v - sc_ld(Cu + dx) < vau)
-                        & (v - sc_ld(Cd + dx - 1) < vard) & (v - sc_ld(Cd + dx + 1) < vald)
-                        & (v - sc_ld(Cu + dx - 1) < varu) & (v - sc_ld(Cu + dx + 1) < valu);
-            sc_v4d t = va + v;
-            t = (sc_v4d)((ok & (sc_v4l)t) | (~ok & (sc_v4l)vinf));
-            sc_v4d m = sc_ld(M + dx);
+        SC_SETUP
+        int64_t dx = lo, e = hi - 3;
+        sc_v4d te = SC_SUMS(e), me = sc_ld(M + e);
+        sc_v4l le = te < me;
+        me = (sc_v4d)((le & (sc_v4l)te) | (~le & (sc_v4l)me));
+        for (; dx < e; dx += 4) {
+            sc_v4d t = SC_SUMS(dx), m = sc_ld(M + dx);
             sc_v4l lt = t < m;
             m = (sc_v4d)((lt & (sc_v4l)t) | (~lt & (sc_v4l)m));
             memcpy(M + dx, &m, sizeof m);
         }
-        for (; dx <= hi; dx++) {
-            double v = Cj[dx];
-            int ok = (v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                     & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu);
-            double t = ok ? a + v : INFINITY;
-            double m = M[dx];
-            M[dx] = t < m ? t : m;
+        memcpy(M + e, &me, sizeof me);
+    }
+
+    /* The same with float32 minima: each sum rounded to float first (rounding is monotone,
+       so the minimum of the rounded sums is the rounded minimum). */
+    typedef float sc_v4f __attribute__((vector_size(16)));
+    typedef int32_t sc_v4i __attribute__((vector_size(16)));
+    #define sc_ldf(p) __extension__ ({ sc_v4f sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
+
+    SC_CLONES
+    static void sc_scan_f(const double* Cj, const double* Cd, const double* Cu,
+                          float* restrict M, double a, double ad, double au, double ard,
+                          double ald, double aru, double alu, int64_t lo, int64_t hi)
+    {
+        SC_SETUP
+        int64_t dx = lo, e = hi - 3;
+        sc_v4f te = __builtin_convertvector(SC_SUMS(e), sc_v4f), me = sc_ldf(M + e);
+        sc_v4i le = te < me;
+        me = (sc_v4f)((le & (sc_v4i)te) | (~le & (sc_v4i)me));
+        for (; dx < e; dx += 4) {
+            sc_v4f t = __builtin_convertvector(SC_SUMS(dx), sc_v4f), m = sc_ldf(M + dx);
+            sc_v4i lt = t < m;
+            m = (sc_v4f)((lt & (sc_v4i)t) | (~lt & (sc_v4i)m));
+            memcpy(M + dx, &m, sizeof m);
         }
+        memcpy(M + e, &me, sizeof me);
     }
     """
     void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
                  double ad, double au, double ard, double ald, double aru, double alu,
                  int64_t lo, int64_t hi) noexcept nogil
+    void sc_scan_f(const double* Cj, const double* Cd, const double* Cu, float* M, double a,
+                   double ad, double au, double ard, double ald, double aru, double alu,
+                   int64_t lo, int64_t hi) noexcept nogil
+
+
+ctypedef fused mreal:
+    float
+    double
 
 
 cdef struct SP:
@@ -80,8 +116,7 @@ cdef struct SP:
     int64_t ng
     int64_t nc, o, fy
     double slack
-    double* M              # the running minima of image rows m0.., +inf at the start
-    int64_t m0
+    int64_t m0             # the first image row of the running minima
     int64_t y0, y1         # output rows this call may write
     int64_t c0, c1         # centre rows this call visits
 
@@ -197,17 +232,19 @@ cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* 
     return Lj[D + 1] >= ar and Lj[1 - D] >= al
 
 
-cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
+cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
+    """The centre rows ``p.c0..p.c1`` into the running minima ``M`` (+inf at the start): float32 minima hold
+    each sum rounded to float32 (rounding is monotone: the minimum of the rounded sums is the
+    rounded minimum, which is all a float32 output keeps)."""
     cdef int64_t ny = p.ny, nx = p.nx, nc = p.nc, o = p.o, fy = p.fy
     cdef const double* A = p.A
     cdef const double* C = p.C
     cdef const double* L = p.L
     cdef const double* rise = p.rise
     cdef const int64_t* W = p.W
-    cdef double* M = p.M
     cdef bint ok
     cdef double t, sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
-    cdef double* Mrow
+    cdef mreal* Mrow
     cdef const double* Cj
     cdef const double* Cd
     cdef const double* Cu
@@ -247,7 +284,10 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                       & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
                       & (v - Cu[dx + 1] < alu))
                 t = a + v if ok else INFINITY
-                Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                if mreal is float:
+                    Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
+                else:
+                    Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
                 nfast += 1
                 continue
             npix = 0
@@ -286,8 +326,11 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                 Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy - p.m0) * nx + x
-                if dxhi - dxlo >= 4:
-                    sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                if dxhi - dxlo >= 3:
+                    if mreal is float:
+                        sc_scan_f(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                    else:
+                        sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
                 else:
                     for dx in range(dxlo, dxhi + 1):
                         v = Cj[dx]
@@ -295,7 +338,10 @@ cdef void _scatter_rows(const SP* p, int64_t* stats) noexcept nogil:
                               & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
                               & (v - Cu[dx + 1] < alu))
                         t = a + v if ok else INFINITY
-                        Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                        if mreal is float:
+                            Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
+                        else:
+                            Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
                 ntest += dxhi + 1 - dxlo
                 if dxhi >= dxlo:
                     npix += dxhi + 1 - dxlo
@@ -359,7 +405,8 @@ def tables(ctab, c0):
 
 
 def scratch_shape(int64_t ny, int64_t nx, int64_t nthreads, tabs):
-    """The shape of :func:`scatter_dilate`'s scratch for an ``ny x nx`` image."""
+    """The shape of :func:`scatter_dilate`'s scratch for an ``ny x nx`` image (float32 for a
+    float32 output, else float64)."""
     fy = tabs[0].shape[0] - 2
     return (nthreads, min(ny, (ny + nthreads - 1) // nthreads + 2 * fy), nx)
 
@@ -369,11 +416,12 @@ ctypedef fused real_out:
     double
 
 
-def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :, ::1] minima,
+def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :, ::1] minima,
                    double sign, tabs, double slack, int64_t nthreads):
     """``out = sign * min over centres c of (sign * image[c] + C(p - c))`` (the minimum rounded
     to ``out``'s type first, as the row-based kernel does), each centre evaluated only where no
-    neighbour wins. ``minima``: scratch of :func:`scratch_shape` (any contents); the centres
+    neighbour wins. ``minima``: scratch of :func:`scratch_shape` (any contents; float32 only
+    for a float32 output, where it halves the memory traffic); the centres
     are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
     each side) in its own part. Returns the development counters (rows visited, pixels
     tested, centres that took the one-pixel path)."""
@@ -388,8 +436,9 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     cdef int64_t[:, ::1] stats = np.zeros((nthreads, 3), dtype=np.int64)
     cdef int64_t t, y, x, u, u0, u1, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
-    cdef double* row
-    cdef double* row2
+    cdef mreal* row
+    cdef mreal* row2
+    cdef mreal* Mp
     cdef real_out r
     p.A = &image[0, 0]
     p.sign = sign
@@ -411,6 +460,8 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
     p.m0 = 0
     if ny == 0 or nx == 0:
         return np.asarray(stats).sum(axis=0)
+    if mreal is float:
+        assert real_out is float, "float32 minima need a float32 output"
     assert minima.shape[0] >= nt and minima.shape[2] == nx
     assert minima.shape[1] >= min(ny, (ny + nt - 1) // nt + 2 * p.fy)
     for t in prange(nt, nogil=True, num_threads=nt, schedule="static", chunksize=1):
@@ -419,11 +470,11 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, double[:, :
         q.c1 = ny * (t + 1) // nt
         lo = q.c0 - q.fy if q.c0 > q.fy else 0
         hi = q.c1 + q.fy if q.c1 + q.fy < ny else ny
-        q.M = &minima[t, 0, 0]
+        Mp = &minima[t, 0, 0]
         q.m0 = lo
         for y in range((hi - lo) * nx):
-            q.M[y] = INFINITY
-        _scatter_rows(&q, &stats[t, 0])
+            Mp[y] = INFINITY
+        _scatter_rows(&q, Mp, &stats[t, 0])
     # the bands holding row y's minima are consecutive: the first one's row, min-ed with the
     # others' (no -0.0 among the sums, so the minimum does not depend on the order)
     for y in prange(ny, nogil=True, num_threads=nt, schedule="static"):
