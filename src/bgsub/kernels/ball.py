@@ -114,9 +114,9 @@ promising blocks) are evaluated for the whole tile.  A 16 x 16 block of input pi
 a better sum only if its minimum plus the cost at its least distance to the tile is below the
 tile's largest current value (64 x 64 superblocks first, then a superblock's four blocks of
 a row at once; the blocks queued lowest bound first); within it a row only if the row's
-minimum is, and a pixel only if its value is.  A
-candidate pixel is then evaluated for each tile row where its value plus the least cost over
-that row is below the row's largest current value: sixteen centres at once, ``value +
+minimum is, and a pixel only if its value is.  A candidate pixel is then evaluated for each
+tile row where its value plus the least cost over that row is below the row's largest current
+value: sixteen centres at once, ``value +
 tab[...]`` with the same cost rows as the gather, so every result is one of the same double
 sums and the minima are the same bits.  The bounds need costs symmetric in ``dx`` and
 non-decreasing in ``|dx|`` and ``|dy|``, true of the tabulated ellipsoid (checked).  The
@@ -130,9 +130,8 @@ goes at r = 150 (perf): the candidate scan 26 % (some 40 % of it waiting for the
 row minima and values from memory; prefetching them gained nothing), the evaluation and the
 rows' maxima 23 %, the block queue 18 %, building the blocked copy and its minima 14 % (memory
 bound: a shorter minimum chain gained nothing), the rest per tile (own values, result, shared
-work counters) 19 %.  The next
-tile's own values are prefetched (they are read first thing, after scans that keep the hardware
-prefetcher away).
+work counters) 19 %.  The next tile's own values are prefetched (they are read first thing,
+after scans that keep the hardware prefetcher away).
 
 Scatter (the opening's dilation, 2D, from ``_SCATTER_MIN_RADIUS`` on;
 :mod:`bgsub.kernels._ball_scatter`).  On the eroded image most centres win at one pixel or
