@@ -43,6 +43,10 @@ cdef extern from *:
         int64_t nby, nbx;
         const double* BG;       /* cost at the least distance between a tile and a block */
         int64_t ndi, ndj;       /* BG is ndi x ndj, indexed by |block - tile| in blocks */
+        const double* BMP;      /* BM, each row padded with +inf to 4 * nsx blocks */
+        const double* BGS;      /* BGS[di * nbgs + nbgs0 + d] = BG[di * ndj + |d|], +inf for
+                                   |d| >= ndj, for |d| <= nbgs0 */
+        int64_t nbgs, nbgs0;
         double sign;
         int f32;
         void* out;
@@ -318,7 +322,20 @@ cdef extern from *:
         int64_t ty = ti * TILE, tx = tj * TILE;
         int64_t ty1 = ty + TILE < ny ? ty + TILE : ny, tx1 = tx + TILE < nx ? tx + TILE : nx;
         unsigned touched = 0;
+        /* the next tile's own values, read first thing there: fetched now (the blocks scanned
+           in between keep the hardware prefetcher off them) */
+        if (tj + 1 < p->nbx) {
+            const char* nb = (const char*)(p->V + (ti * p->nbx + tj + 1) * (TILE * TILE));
+            for (int k = 0; k < TILE * TILE * 8; k += 64) __builtin_prefetch(nb + k, 0, 3);
+        }
         /* start from the centres themselves (cost 0); lanes outside the image at -inf */
+        if (ty1 - ty == TILE && tx1 - tx == TILE) {
+            const double* vt = p->V + (ti * p->nbx + tj) * (TILE * TILE);
+            double c = p->ctab[p->c0];
+            for (int k = 0; k < TILE * TILE; k++) s->acc[k] = vt[k] + c;
+            for (int r = 0; r < TILE; r++)
+                for (int l = 0; l < TILE; l++) s->arg[r * TILE + l] = (ty + r) * nx + tx + l;
+        } else
         for (int r = 0; r < TILE; r++)
             for (int l = 0; l < TILE; l++) {
                 int ok = ty + r < ty1 && tx + l < tx1;
@@ -353,14 +370,26 @@ cdef extern from *:
                 if (!(p->BM4[si * p->nsx + sj] + p->CT[gx * p->nct + gy] < ub0)) continue;
                 int64_t bi1 = 4 * si + 4 < p->nby ? 4 * si + 4 : p->nby;
                 int64_t bj1 = 4 * sj + 4 < p->nbx ? 4 * sj + 4 : p->nbx;
+                (void)bj1;
                 for (int64_t bi = 4 * si; bi < bi1; bi++) {
                     int64_t di = bi > ti ? bi - ti : ti - bi;
                     if (di >= p->ndi) continue;
-                    for (int64_t bj = 4 * sj; bj < bj1; bj++) {
-                        int64_t dj = bj > tj ? bj - tj : tj - bj;
-                        if (dj >= p->ndj) continue;
-                        double x = p->BM[bi * p->nbx + bj] + p->BG[di * p->ndj + dj];
-                        if (!(x < ub0)) continue;
+                    /* the superblock's four blocks on this row at once (without branches):
+                       BMP pads the rows with +inf, BGS[di][nbgs0 + bj - tj] is BG[di][|bj -
+                       tj|], +inf from ndj on */
+                    const double* bm = p->BMP + bi * (4 * p->nsx) + 4 * sj;
+                    const double* bgs = p->BGS + di * p->nbgs + p->nbgs0 + 4 * sj - tj;
+                    double xs[4];
+                    unsigned m = 0;
+                    for (int l = 0; l < 4; l++) {
+                        xs[l] = bm[l] + bgs[l];
+                        m |= (unsigned)(xs[l] < ub0) << l;
+                    }
+                    while (m) {
+                        int l = __builtin_ctz(m);
+                        m &= m - 1;
+                        int64_t bj = 4 * sj + l;
+                        double x = xs[l];
                         /* sorted while the queue is short (bounded cost) */
                         int64_t k = nq++;
                         while (k > 0 && k < 64 && x < s->ql[k - 1]) {
@@ -512,6 +541,9 @@ cdef extern from *:
         int64_t nby, nbx
         const double* BG
         int64_t ndi, ndj
+        const double* BMP
+        const double* BGS
+        int64_t nbgs, nbgs0
         double sign
         int f32
         void* out
@@ -567,6 +599,8 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     cdef double[:, ::1] bm = np.empty((nby, nbx))
     cdef Py_ssize_t nsy = (nby + 3) // 4, nsx = (nbx + 3) // 4
     cdef double[:, ::1] bm4
+    cdef double[:, ::1] bmp
+    cdef double[:, ::1] bgs
     cdef int64_t[:, ::1] ba = np.empty((nby, nbx), dtype=np.int64)
     cdef double[:, :, ::1] rm = np.empty((nby, nbx, TILE))
     cdef int64_t[::1] spent = np.zeros(2, dtype=np.int64)
@@ -628,6 +662,16 @@ def tile_erode(const real_in[:, ::1] img, double[::1] vb, out, const double[:, :
     bm4 = np.pad(np.asarray(bm), ((0, 4 * nsy - nby), (0, 4 * nsx - nbx)),
                  constant_values=np.inf).reshape(nsy, 4, nsx, 4).min(axis=(1, 3))
     p.BM4 = &bm4[0, 0]
+    bmp = np.ascontiguousarray(np.pad(np.asarray(bm), ((0, 0), (0, 4 * nsx - nbx)),
+                                      constant_values=np.inf))
+    p.BMP = &bmp[0, 0]
+    p.nbgs0 = 4 * nsx + 4
+    p.nbgs = 2 * p.nbgs0 + 1
+    d = np.abs(np.arange(-p.nbgs0, p.nbgs0 + 1))
+    bgs = np.ascontiguousarray(np.where(d[np.newaxis, :] < p.ndj,
+                                        np.asarray(bg)[:, np.minimum(d, p.ndj - 1)], np.inf),
+                               dtype=np.float64)
+    p.BGS = &bgs[0, 0]
     for ti in prange(nby, nogil=True, num_threads=nthreads, schedule="dynamic", chunksize=1):
         failed[ti] = tile_row(&p, ti, &cand[ti, 0], &lb[ti, 0], nlb)
     tile_stats[3] = spent[1]

@@ -112,10 +112,11 @@ tiles of output pixels when every pixel is finite.  Each centre starts from its 
 0), then the previous tile's winners along its last column (or the minima of the four most
 promising blocks) are evaluated for the whole tile.  A 16 x 16 block of input pixels may hold
 a better sum only if its minimum plus the cost at its least distance to the tile is below the
-tile's largest current value (64 x 64 superblocks first; the blocks queued lowest bound
-first); within it a row only if the row's minimum is, and a pixel only if its value is.  A
-candidate pixel is then evaluated for each tile row where its value plus the least cost over
-that row is below the row's largest current value: sixteen centres at once, ``value +
+tile's largest current value (64 x 64 superblocks first, then a superblock's four blocks of
+a row at once; the blocks queued lowest bound first); within it a row only if the row's
+minimum is, and a pixel only if its value is.  A candidate pixel is then evaluated for each
+tile row where its value plus the least cost over that row is below the row's largest current
+value: sixteen centres at once, ``value +
 tab[...]`` with the same cost rows as the gather, so every result is one of the same double
 sums and the minima are the same bits.  The bounds need costs symmetric in ``dx`` and
 non-decreasing in ``|dx|`` and ``|dy|``, true of the tabulated ellipsoid (checked).  The
@@ -123,7 +124,14 @@ tiles give up when their work per pixel so far exceeds ``_TILES_BUDGET`` (images
 bounds prune little: steep ramps, quantised flat backgrounds at small radii); the row-based
 kernel then computes the rows they did not finish.  Single-thread CPU time of the erosion of
 the 2048x2048 benchmark image, rows / tiles: 0.13 / 0.07 s at r = 50, 0.25 / 0.09 s at 150,
-0.28 / 0.09 s at 200.
+0.28 / 0.09 s at 200 (an older, loaded measurement; the tiles alone, uint16-rounded image,
+unloaded: 48 / 35 / 33 / 32 / 34 ms at r = 32 / 50 / 100 / 150 / 200).  Where their time
+goes at r = 150 (perf): the candidate scan 26 % (some 40 % of it waiting for the blocks'
+row minima and values from memory; prefetching them gained nothing), the evaluation and the
+rows' maxima 23 %, the block queue 18 %, building the blocked copy and its minima 14 % (memory
+bound: a shorter minimum chain gained nothing), the rest per tile (own values, result, shared
+work counters) 19 %.  The next tile's own values are prefetched (they are read first thing,
+after scans that keep the hardware prefetcher away).
 
 Scatter (the opening's dilation, 2D, from ``_SCATTER_MIN_RADIUS`` on;
 :mod:`bgsub.kernels._ball_scatter`).  On the eroded image most centres win at one pixel or
