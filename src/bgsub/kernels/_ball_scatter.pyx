@@ -232,6 +232,22 @@ cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* 
     return Lj[D + 1] >= ar and Lj[1 - D] >= al
 
 
+cdef inline void _test_pixel(const double* Cj, const double* Cd, const double* Cu, mreal* Mrow,
+                             int64_t dx, double a, double ad, double au, double ard, double ald,
+                             double aru, double alu) noexcept nogil:
+    """Pixel ``dx`` of a cost row into the running minima, where none of the centre's 8
+    neighbours beats the centre there (``ad`` .. ``alu``: the neighbours' lead over it); the
+    scalar twin of ``sc_scan``."""
+    cdef double v = Cj[dx]
+    cdef bint ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
+                    & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu))
+    cdef double t = a + v if ok else INFINITY
+    if mreal is float:
+        Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
+    else:
+        Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+
+
 cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     """The centre rows ``p.c0..p.c1`` into the running minima ``M`` (+inf at the start): float32 minima hold
     each sum rounded to float32 (rounding is monotone: the minimum of the rounded sums is the
@@ -242,8 +258,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     cdef const double* L = p.L
     cdef const double* rise = p.rise
     cdef const int64_t* W = p.W
-    cdef bint ok
-    cdef double t, sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu, v
+    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu
     cdef mreal* Mrow
     cdef const double* Cj
     cdef const double* Cd
@@ -279,15 +294,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
                 Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy - p.m0) * nx + x
-                v = Cj[dx]
-                ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                      & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
-                      & (v - Cu[dx + 1] < alu))
-                t = a + v if ok else INFINITY
-                if mreal is float:
-                    Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
-                else:
-                    Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                _test_pixel(Cj, Cd, Cu, Mrow, dx, a, ad, au, ard, ald, aru, alu)
                 nfast += 1
                 continue
             npix = 0
@@ -333,15 +340,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                         sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
                 else:
                     for dx in range(dxlo, dxhi + 1):
-                        v = Cj[dx]
-                        ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                              & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru)
-                              & (v - Cu[dx + 1] < alu))
-                        t = a + v if ok else INFINITY
-                        if mreal is float:
-                            Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
-                        else:
-                            Mrow[dx] = t if t < Mrow[dx] else Mrow[dx]
+                        _test_pixel(Cj, Cd, Cu, Mrow, dx, a, ad, au, ard, ald, aru, alu)
                 ntest += dxhi + 1 - dxlo
                 if dxhi >= dxlo:
                     npix += dxhi + 1 - dxlo
