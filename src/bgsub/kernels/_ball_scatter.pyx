@@ -44,51 +44,39 @@ cdef extern from *:
         sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};                         \
         sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
 
-    /* hi - lo >= 3. The last four pixels are done from the minima as they were on entry and
-       stored last: lanes the loop also did get the same min(M, sum) again (no scalar tail). */
-    SC_CLONES
-    static void sc_scan(const double* Cj, const double* Cd, const double* Cu,
-                        double* restrict M, double a, double ad, double au, double ard,
-                        double ald, double aru, double alu, int64_t lo, int64_t hi)
-    {
-        SC_SETUP
-        int64_t dx = lo, e = hi - 3;
-        sc_v4d te = SC_SUMS(e), me = sc_ld(M + e);
-        sc_v4l le = te < me;
-        me = (sc_v4d)((le & (sc_v4l)te) | (~le & (sc_v4l)me));
-        for (; dx < e; dx += 4) {
-            sc_v4d t = SC_SUMS(dx), m = sc_ld(M + dx);
-            sc_v4l lt = t < m;
-            m = (sc_v4d)((lt & (sc_v4l)t) | (~lt & (sc_v4l)m));
-            memcpy(M + dx, &m, sizeof m);
-        }
-        memcpy(M + e, &me, sizeof me);
-    }
-
-    /* The same with float32 minima: each sum rounded to float first (rounding is monotone,
+    /* The float32 minima's vectors: each sum rounded to float first (rounding is monotone,
        so the minimum of the rounded sums is the rounded minimum). */
     typedef float sc_v4f __attribute__((vector_size(16)));
     typedef int32_t sc_v4i __attribute__((vector_size(16)));
     #define sc_ldf(p) __extension__ ({ sc_v4f sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
+    #define SC_AS_DOUBLE(x) (x)
+    #define SC_AS_FLOAT(x) __builtin_convertvector((x), sc_v4f)
 
-    SC_CLONES
-    static void sc_scan_f(const double* Cj, const double* Cd, const double* Cu,
-                          float* restrict M, double a, double ad, double au, double ard,
-                          double ald, double aru, double alu, int64_t lo, int64_t hi)
-    {
-        SC_SETUP
-        int64_t dx = lo, e = hi - 3;
-        sc_v4f te = __builtin_convertvector(SC_SUMS(e), sc_v4f), me = sc_ldf(M + e);
-        sc_v4i le = te < me;
-        me = (sc_v4f)((le & (sc_v4i)te) | (~le & (sc_v4i)me));
-        for (; dx < e; dx += 4) {
-            sc_v4f t = __builtin_convertvector(SC_SUMS(dx), sc_v4f), m = sc_ldf(M + dx);
-            sc_v4i lt = t < m;
-            m = (sc_v4f)((lt & (sc_v4i)t) | (~lt & (sc_v4i)m));
-            memcpy(M + dx, &m, sizeof m);
-        }
-        memcpy(M + e, &me, sizeof me);
+    /* The scan into minima of element MT (vector MV, lane mask MI, load LD, the sums through
+       CVT); hi - lo >= 3. The last four pixels are done from the minima as they were on entry
+       and stored last: lanes the loop also did get the same min(M, sum) again (no scalar
+       tail). */
+    #define SC_SCAN(NAME, MT, MV, MI, LD, CVT)                                                  \
+    SC_CLONES                                                                                   \
+    static void NAME(const double* Cj, const double* Cd, const double* Cu, MT* restrict M,      \
+                     double a, double ad, double au, double ard, double ald, double aru,        \
+                     double alu, int64_t lo, int64_t hi)                                        \
+    {                                                                                           \
+        SC_SETUP                                                                                \
+        int64_t dx = lo, e = hi - 3;                                                            \
+        MV te = CVT(SC_SUMS(e)), me = LD(M + e);                                                \
+        MI le = te < me;                                                                        \
+        me = (MV)((le & (MI)te) | (~le & (MI)me));                                              \
+        for (; dx < e; dx += 4) {                                                               \
+            MV t = CVT(SC_SUMS(dx)), m = LD(M + dx);                                            \
+            MI lt = t < m;                                                                      \
+            m = (MV)((lt & (MI)t) | (~lt & (MI)m));                                             \
+            memcpy(M + dx, &m, sizeof m);                                                       \
+        }                                                                                       \
+        memcpy(M + e, &me, sizeof me);                                                          \
     }
+    SC_SCAN(sc_scan, double, sc_v4d, sc_v4l, sc_ld, SC_AS_DOUBLE)
+    SC_SCAN(sc_scan_f, float, sc_v4f, sc_v4i, sc_ldf, SC_AS_FLOAT)
     """
     void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
                  double ad, double au, double ard, double ald, double aru, double alu,
