@@ -4,14 +4,16 @@
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
+cdef extern from *:
+    void __builtin_prefetch(const void* address, int write, int locality) nogil
+
 import numpy as np
 
 cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_set_simd(int on)
-    int bgsub_envelopes8(const double* f, double c, Py_ssize_t n, Py_ssize_t* v, double* z,
-                         double* fv, Py_ssize_t* k)
-    int bgsub_envelopes16(const double* f, double c, Py_ssize_t n, Py_ssize_t* v, double* z,
-                          double* fv, Py_ssize_t* k)
+    int bgsub_parabola_simd_on()
+    int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
+                       double* zprev, long long* top, double* ftop, double* ztop)
 
 bgsub_parabola_set_simd(-1)
 
@@ -28,12 +30,17 @@ ctypedef fused dst_t:
     float
     double
 
+ctypedef fused out_t:
+    float
+    double
+
 # lines are processed in blocks of this many (neighbours along a strided axis, so that every
-# cache line read or written holds block rows), their stacks stepped together in SIMD lanes
+# cache line read or written holds block rows): 16 in the AVX-512 loop (its lanes; the rows of
+# the contiguous axis in the scalar loop too), 8 along a strided axis in the scalar loop
 cdef enum:
     BLOCK = 16
-    LANES = 8
     STRIDED = 8
+    PREFETCH = 12  # rows ahead along a strided axis (each on its own page)
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
@@ -111,13 +118,11 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
                         Py_ssize_t step, Py_ssize_t width, double c, bint negate_in,
                         bint negate_out, double* lines, double* results, Py_ssize_t* v,
                         double* z, double* fv) noexcept nogil:
-    """Envelope of ``width`` lines of ``n`` points ``stride`` apart, ``step`` apart, src to dst."""
+    """Envelope of ``width`` lines of ``n`` points ``stride`` apart, ``step`` apart, src to dst
+    (the scalar loop, one line at a time)."""
     cdef Py_ssize_t x, b
     cdef const src_t* row
     cdef dst_t* out
-    cdef bint minus_inf = False
-    cdef Py_ssize_t done
-    cdef Py_ssize_t tops[2 * LANES]
     if step == 1:  # neighbouring lines: each cache line holds a row of the block
         for x in range(n):
             row = src + x * stride
@@ -136,18 +141,7 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
             else:
                 for x in range(n):
                     lines[b * n + x] = <double>row[x * stride]
-    for x in range(width * n):
-        minus_inf |= lines[x] == -INFINITY
-    done = 0
-    if not minus_inf:
-        if width >= 2 * LANES and bgsub_envelopes16(lines, c, n, v, z, fv, tops):
-            done = 2 * LANES
-        elif width >= LANES and bgsub_envelopes8(lines, c, n, v, z, fv, tops):
-            done = LANES
-        for b in range(done):
-            _read_out(lines + b * n, c, results + b * n, v + b * (n + 1), z + b * (n + 1),
-                      fv + b * (n + 1), tops[b], n)
-    for b in range(done, width):
+    for b in range(width):
         _lower_envelope(lines + b * n, c, results + b * n, v, z, fv, n)
     if step == 1:
         for x in range(n):
@@ -168,6 +162,157 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
                 for x in range(n):
                     out[x * stride] = <dst_t>results[b * n + x]
 
+
+cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
+                          Py_ssize_t step, Py_ssize_t width, double c, bint negate_in,
+                          bint negate_out, double* lines, long long* prev, double* fprev,
+                          double* zprev, Py_ssize_t* v, double* z, double* fv) noexcept nogil:
+    """:func:`_block` for up to 16 lines with the AVX-512 loop (``bgsub_stacks16``).
+
+    The lines are interleaved in ``lines`` (16 n; the lanes past ``width`` hold +inf, which
+    never takes part); ``prev``, ``fprev``, ``zprev`` (16 n) receive the stacks' records, and
+    each line's envelope is written straight into ``dst`` (:func:`_lane_out`). A block with a
+    -inf runs the scalar loop line by line (``fprev`` and ``zprev`` its line and result).
+    """
+    cdef Py_ssize_t x, b
+    cdef double value
+    cdef dst_t* out
+    cdef bint minus_inf = False
+    cdef long long top[BLOCK]
+    cdef double ftop[BLOCK]
+    cdef double ztop[BLOCK]
+    # a row of the block at a time (the writes contiguous; along the contiguous axis, width
+    # sequential reads), -inf looked for on the way
+    for x in range(n):
+        if step == 1:
+            if x + PREFETCH < n:  # the rows ahead: a page each, not prefetched else
+                _prefetch_run(src + (x + PREFETCH) * stride, width * sizeof(src_t), 0)
+        elif x % 8 == 0 and x + 64 < n:  # width lines read side by side
+            for b in range(width):
+                __builtin_prefetch(src + b * step + x + 64, 0, 3)
+        if negate_in:
+            for b in range(width):
+                value = -<double>src[b * step + x * stride]
+                minus_inf |= value == -INFINITY
+                lines[BLOCK * x + b] = value
+        else:
+            for b in range(width):
+                value = <double>src[b * step + x * stride]
+                minus_inf |= value == -INFINITY
+                lines[BLOCK * x + b] = value
+        for b in range(width, BLOCK):
+            lines[BLOCK * x + b] = INFINITY
+    if not minus_inf and bgsub_stacks16(lines, c, n, prev, fprev, zprev, top, ftop, ztop):
+        if step != 1:  # a line of dst per lane: straight there
+            for b in range(width):
+                _lane_out(lines, c, n, prev, fprev, zprev, top[b], ftop[b], ztop[b], b, v, z,
+                          fv, dst + b * step, stride, negate_out)
+            return
+        # lanes along a strided axis: into lines (each point read before it is replaced),
+        # then a row of the block at a time into dst (a lane at a time would touch a page
+        # of dst per point)
+        for b in range(width):
+            _lane_out(lines, c, n, prev, fprev, zprev, top[b], ftop[b], ztop[b], b, v, z, fv,
+                      lines + b, BLOCK, False)
+        for x in range(n):
+            out = dst + x * stride
+            if x + PREFETCH < n:
+                _prefetch_run(out + PREFETCH * stride, width * sizeof(dst_t), 1)
+            if negate_out:
+                for b in range(width):
+                    out[b] = <dst_t>(0.0 - lines[BLOCK * x + b])
+            else:
+                for b in range(width):
+                    out[b] = <dst_t>lines[BLOCK * x + b]
+        return
+    for b in range(width):
+        for x in range(n):
+            fprev[x] = lines[BLOCK * x + b]
+        _lower_envelope(fprev, c, zprev, v, z, fv, n)
+        _write(zprev, n, dst + b * step, stride, negate_out)
+
+
+cdef inline void _prefetch_run(const void* start, size_t size, int write) noexcept nogil:
+    """Prefetch the cache lines of ``size`` bytes from ``start``."""
+    cdef size_t offset = 0
+    while offset < size:
+        __builtin_prefetch(<const char*>start + offset, write, 3)
+        offset += 64
+    __builtin_prefetch(<const char*>start + size - 1, write, 3)
+
+
+cdef inline void _write(const double* values, Py_ssize_t n, dst_t* out, Py_ssize_t stride,
+                        bint negate) noexcept nogil:
+    """``out[x * stride] = values[x]`` (``0.0 - values[x]`` with ``negate``) in dst's dtype."""
+    cdef Py_ssize_t x
+    if negate:
+        for x in range(n):
+            out[x * stride] = <dst_t>(0.0 - values[x])
+    else:
+        for x in range(n):
+            out[x * stride] = <dst_t>values[x]
+
+
+cdef inline void _lane_out(const double* lines, double c, Py_ssize_t n, const long long* prev,
+                           const double* fprev, const double* zprev, long long top, double ftop,
+                           double ztop, Py_ssize_t b, Py_ssize_t* v, double* z, double* fv,
+                           out_t* out, Py_ssize_t stride, bint negate) noexcept nogil:
+    """Line ``b``'s envelope into ``out[x * stride]``, as :func:`_read_out` (then negated and
+    rounded to dst's dtype as :func:`_block` does): its stack, from the chain of records
+    below ``top``, into the ends of ``v``, ``z``, ``fv`` (length n + 1), bottom first."""
+    cdef Py_ssize_t k, j, x, end, vj
+    cdef long long e = top
+    cdef double d, a, zj, fj, f, value
+    if top < 0:
+        for x in range(n):
+            out[x * stride] = <out_t>(0.0 - INFINITY) if negate else <out_t>INFINITY
+        return
+    # the chain from the top down fills the arrays' ends (at most n elements), then they
+    # start where it stopped
+    j = n - 1
+    v[j] = top
+    fv[j] = ftop
+    z[j] = ztop
+    x = BLOCK * e + b
+    e = prev[x]
+    while e >= 0:
+        j -= 1
+        v[j] = e
+        fv[j] = fprev[x]
+        z[j] = zprev[x]
+        x = BLOCK * e + b
+        e = prev[x]
+    k = n - 1 - j
+    v += j
+    fv += j
+    z += j
+    z[k + 1] = INFINITY
+    x = 0
+    j = 0
+    while j <= k and x < n:
+        zj = z[j + 1]
+        if not (zj < <double>(n - 1)):
+            end = n
+        elif zj < <double>x:
+            j += 1
+            continue
+        else:
+            end = <Py_ssize_t>zj + 1  # 0 <= x <= zj: truncation is floor
+        vj = v[j]
+        fj = fv[j]
+        while x < end:
+            d = <double>(x - vj)
+            a = fj + c * d * d
+            f = lines[BLOCK * x + b]
+            value = f if f < a else a
+            if negate:
+                out[x * stride] = <out_t>(0.0 - value)
+            else:
+                out[x * stride] = <out_t>value
+            x += 1
+        j += 1
+
+
 def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint negate_in,
                   bint negate_out, int nthreads):
     """Lower envelope along axis 1 of ``src`` (negated if ``negate_in``) into ``dst``.
@@ -181,31 +326,44 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     # lines along the contiguous axis (n_inner == 1) are grouped BLOCK consecutive rows
     # at a time; otherwise BLOCK neighbouring lines of one outer index
     cdef bint rows = n_inner == 1
-    cdef Py_ssize_t width = BLOCK if rows else min(n_inner, STRIDED)
+    cdef bint simd = bgsub_parabola_simd_on()
+    cdef Py_ssize_t width = BLOCK if rows else min(n_inner, BLOCK if simd else STRIDED)
     cdef Py_ssize_t per_outer = (n_inner + width - 1) // width
     cdef Py_ssize_t units = (n_outer + BLOCK - 1) // BLOCK if rows else n_outer * per_outer
     nthreads = <int>max(1, min(<Py_ssize_t>nthreads, units))
     cdef Py_ssize_t chunk = max(1, units // (8 * nthreads))
     # scratch per thread, allocated here so that running out of memory raises
-    cdef double[:, ::1] lines = np.empty((nthreads, width * n))
-    cdef double[:, ::1] results = np.empty((nthreads, width * n))
-    cdef double[:, ::1] takeover = np.empty((nthreads, BLOCK * (n + 1)))
-    cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, BLOCK * (n + 1)), dtype=np.intp)
-    cdef double[:, ::1] heights = np.empty((nthreads, BLOCK * (n + 1)))
-    cdef Py_ssize_t unit, o, i0, w, tid
+    # (the AVX-512 loop: the interleaved lines, the records' indices, values and take-over
+    # points; the scalar loop: the lines, their results; both: the stack of one line)
+    cdef Py_ssize_t per_line = BLOCK * n if simd else width * n
+    cdef double[:, ::1] lines = np.empty((nthreads, per_line))
+    cdef long long[:, ::1] records = np.empty((nthreads, per_line if simd else 1), np.int64)
+    cdef double[:, ::1] results = np.empty((nthreads, per_line))
+    cdef double[:, ::1] results2 = np.empty((nthreads, per_line if simd else 1))
+    cdef double[:, ::1] takeover = np.empty((nthreads, n + 1))
+    cdef Py_ssize_t[:, ::1] vertices = np.empty((nthreads, n + 1), dtype=np.intp)
+    cdef double[:, ::1] heights = np.empty((nthreads, n + 1))
+    cdef Py_ssize_t unit, o, i0, w, tid, step, stride
     for unit in prange(units, nogil=True, num_threads=nthreads, schedule="dynamic",
                        chunksize=chunk):
         tid = threadid()
         if rows:
             o = unit * BLOCK
             w = min(BLOCK, n_outer - o)
-            _block(&src[o, 0, 0], &dst[o, 0, 0], n, 1, n, w, c, negate_in, negate_out,
-                   &lines[tid, 0], &results[tid, 0], &vertices[tid, 0], &takeover[tid, 0],
-                   &heights[tid, 0])
+            i0 = 0
+            step = n
+            stride = 1
         else:
             o = unit // per_outer
             i0 = (unit - o * per_outer) * width
             w = min(width, n_inner - i0)
-            _block(&src[o, 0, i0], &dst[o, 0, i0], n, n_inner, 1, w, c, negate_in,
+            step = 1
+            stride = n_inner
+        if simd:
+            _block16(&src[o, 0, i0], &dst[o, 0, i0], n, stride, step, w, c, negate_in,
+                     negate_out, &lines[tid, 0], &records[tid, 0], &results[tid, 0],
+                     &results2[tid, 0], &vertices[tid, 0], &takeover[tid, 0], &heights[tid, 0])
+        else:
+            _block(&src[o, 0, i0], &dst[o, 0, i0], n, stride, step, w, c, negate_in,
                    negate_out, &lines[tid, 0], &results[tid, 0], &vertices[tid, 0],
                    &takeover[tid, 0], &heights[tid, 0])
