@@ -61,3 +61,54 @@ def test_set_simd_reports_the_loop_in_use() -> None:
         assert isinstance(_parabola.set_simd(True), bool)
     finally:
         _parabola.set_simd(True)
+
+
+def _line_kinds(rng: np.random.Generator, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Noise (shallow stacks), a smooth ramp and its erosion (deep stacks: every point on
+    its stack), integer ties, lines of +inf among finite ones."""
+    noise = rng.gamma(2.0, 40.0, shape) + np.linspace(0.0, 60.0, shape[-1])
+    ties = rng.integers(0, 3, shape).astype(np.float64)
+    smooth = np.cumsum(rng.normal(0.0, 1.0, shape), axis=-1)
+    holes = noise.copy()
+    holes[..., ::5] = np.inf  # a whole line of +inf every 5 along the last axis
+    holes[(slice(None),) * (len(shape) - 1) + (slice(0, 1),)] = np.inf
+    return [noise, ties, smooth, paraboloid_erosion(smooth, 0.05), holes]
+
+
+@pytest.mark.parametrize("shape", [(37, 700), (700, 37), (16, 515), (3, 40, 129), (33, 8, 31)])
+def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...]) -> None:
+    """The AVX-512 path's moves in and out (8 x 8 transposes along the contiguous axis,
+    masked rows of up to 16 along a strided one, tails of fewer than 8 points), its stacks and
+    its read-out from the top down, on long lines, for every dtype in and out and both
+    signs (the opening's dilation of an erosion has every point on its stacks)."""
+    rng = np.random.default_rng(sum(shape))
+    try:
+        for image in _line_kinds(rng, shape):
+            for dtype in (np.float32, np.float64):
+                for function in _FUNCTIONS:
+                    for coeff in (0.003, 0.4):
+                        x = image.astype(dtype)
+                        _parabola.set_simd(True)
+                        vector = function(x, coeff)
+                        _parabola.set_simd(False)
+                        scalar = function(x, coeff)
+                        assert np.array_equal(vector, scalar), (function.__name__, dtype, coeff)
+    finally:
+        _parabola.set_simd(True)
+
+
+def test_simd_blocks_with_nan_or_minus_inf_take_the_scalar_loop() -> None:
+    """A block of 16 lines holding a NaN or a -inf is computed by the scalar loop (the
+    read-out from the top down needs take-over points that rise); the others are not."""
+    rng = np.random.default_rng(5)
+    try:
+        for bad in (np.nan, -np.inf):
+            image = rng.normal(0.0, 10.0, (40, 300))
+            image[20, 150] = bad
+            _parabola.set_simd(True)
+            vector = paraboloid_erosion(image, 0.01)
+            _parabola.set_simd(False)
+            scalar = paraboloid_erosion(image, 0.01)
+            assert np.array_equal(vector, scalar, equal_nan=True)
+    finally:
+        _parabola.set_simd(True)

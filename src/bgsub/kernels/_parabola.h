@@ -151,6 +151,233 @@ BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssi
     _mm512_storeu_pd(ztop, A.zp);
     _mm512_storeu_pd(ztop + 8, B.zp);
 }
+
+/* The read-out state of 8 lanes: the element serving x (index vd as a double, value fj,
+ * take-over point zj) and its index v, to find the element below in its record. */
+typedef struct {
+    __m512i v;
+    __m512d vd, fj, zj;
+} bgsub_serving;
+
+BGSUB_AVX512 static inline __attribute__((always_inline)) void
+bgsub_serving_init(bgsub_serving* S, const long long* top, const double* ftop, const double* ztop)
+{
+    const __m512i v = _mm512_loadu_si512((const void*)top);
+    const __mmask8 empty = _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
+    /* an empty stack (a line of +inf) reads out +inf: value +inf, never left */
+    S->v = v;
+    S->vd = _mm512_mask_blend_pd(empty, _mm512_cvtepi64_pd(v), _mm512_setzero_pd());
+    S->fj = _mm512_mask_blend_pd(empty, _mm512_loadu_pd(ftop), _mm512_set1_pd(INFINITY));
+    S->zj = _mm512_mask_blend_pd(empty, _mm512_loadu_pd(ztop), _mm512_set1_pd(-INFINITY));
+}
+
+/* Step the lanes in `down` to the element below (from the serving element's record). */
+BGSUB_AVX512 static inline __attribute__((always_inline)) void
+bgsub_serving_down(bgsub_serving* S, __mmask8 down, __m512i lane, const long long* prev,
+                   const double* fprev, const double* zprev)
+{
+    const __m512i i = _mm512_add_epi64(_mm512_slli_epi64(S->v, 4), lane);
+    S->v = _mm512_mask_i64gather_epi64(S->v, down, i, prev, 8);
+    S->fj = _mm512_mask_i64gather_pd(S->fj, down, i, fprev, 8);
+    S->zj = _mm512_mask_i64gather_pd(S->zj, down, i, zprev, 8);
+    S->vd = _mm512_mask_blend_pd(down, S->vd, _mm512_cvtepi64_pd(S->v));
+}
+
+/* Envelope of 8 lanes at x, min(f, fj + c * d * d) as the scalar read-out, over f in L. */
+BGSUB_AVX512 static inline __attribute__((always_inline)) void
+bgsub_serving_value(const bgsub_serving* S, __m512d c, __m512d xd, double* L)
+{
+    const __m512d d = _mm512_sub_pd(xd, S->vd);
+    const __m512d a = _mm512_add_pd(S->fj, _mm512_mul_pd(_mm512_mul_pd(c, d), d));
+    const __m512d f = _mm512_loadu_pd(L);
+    _mm512_storeu_pd(L, _mm512_mask_blend_pd(_mm512_cmp_pd_mask(f, a, _CMP_LT_OQ), a, f));
+}
+
+/* The envelopes of the 16 lines of L from their stacks (bgsub_stacks16), into L in place.
+ * Without NaN the take-over points of a stack rise strictly from -inf at its bottom, so the
+ * element that the scalar read-out (_read_out) picks for x, the first j with
+ * not z[j + 1] < x, is the last with z[j] < x: from x = n - 1 down, each lane steps down
+ * its chain while its element's take-over point is not below x. */
+BGSUB_AVX512 static void bgsub_readout16_avx512(double* L, double c, Py_ssize_t n,
+                                               const long long* prev, const double* fprev,
+                                               const double* zprev, const long long* top,
+                                               const double* ftop, const double* ztop)
+{
+    const __m512i lane_a = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i lane_b = _mm512_add_epi64(lane_a, _mm512_set1_epi64(8));
+    const __m512d cv = _mm512_set1_pd(c);
+    bgsub_serving A, B;
+    bgsub_serving_init(&A, top, ftop, ztop);
+    bgsub_serving_init(&B, top + 8, ftop + 8, ztop + 8);
+    for (Py_ssize_t x = n - 1; x >= 0; x--) {
+        const __m512d xd = _mm512_set1_pd((double)x);
+        __mmask8 down_a = _mm512_cmp_pd_mask(A.zj, xd, _CMP_NLT_UQ);
+        __mmask8 down_b = _mm512_cmp_pd_mask(B.zj, xd, _CMP_NLT_UQ);
+        while (down_a | down_b) {
+            if (down_a) {
+                bgsub_serving_down(&A, down_a, lane_a, prev, fprev, zprev);
+                down_a &= _mm512_cmp_pd_mask(A.zj, xd, _CMP_NLT_UQ);
+            }
+            if (down_b) {
+                bgsub_serving_down(&B, down_b, lane_b, prev, fprev, zprev);
+                down_b &= _mm512_cmp_pd_mask(B.zj, xd, _CMP_NLT_UQ);
+            }
+        }
+        bgsub_serving_value(&A, cv, xd, L + 16 * x);
+        bgsub_serving_value(&B, cv, xd, L + 16 * x + 8);
+    }
+}
+
+/* 8 x 8 transpose: c[j][i] = r[i][j]. */
+BGSUB_AVX512 static inline __attribute__((always_inline)) void bgsub_transpose8(__m512d* r)
+{
+    __m512d t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* rows 4h .. 4h + 3 */
+        u[4 * h + 0] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0x88);     /* cols 0, 4 */
+        u[4 * h + 1] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0xDD);     /* 2, 6 */
+        u[4 * h + 2] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0x88); /* 1, 5 */
+        u[4 * h + 3] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0xDD); /* 3, 7 */
+    }
+    r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x88);
+    r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xDD);
+    r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x88);
+    r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xDD);
+    r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x88);
+    r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xDD);
+    r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
+    r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xDD);
+}
+
+/* rows prefetched ahead along a strided axis; 8 values in and out (AVX-512F only, no VL) */
+#define BGSUB_AHEAD 12
+
+#define BGSUB_LOAD8_f32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define BGSUB_LOAD8_f64(p) _mm512_loadu_pd(p)
+#define BGSUB_MLOAD8_f32(m, p) \
+    _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)(m), p)))
+#define BGSUB_MLOAD8_f64(m, p) _mm512_maskz_loadu_pd(m, p)
+#define BGSUB_STORE8_f32(p, v) _mm256_storeu_ps(p, _mm512_cvtpd_ps(v))
+#define BGSUB_STORE8_f64(p, v) _mm512_storeu_pd(p, v)
+#define BGSUB_MSTORE8_f32(p, m, v) \
+    _mm512_mask_storeu_ps(p, (__mmask16)(m), _mm512_castps256_ps512(_mm512_cvtpd_ps(v)))
+#define BGSUB_MSTORE8_f64(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+
+/* bgsub_load16_T: the width (<= 16) lines of n points of src (point x of line b at
+ * src[b * step + x * stride]; step 1 or stride 1), as double, negated (-x) with negate, into
+ * L[16 * x + b], +inf in the lanes past width; returns whether a -inf or NaN was read.
+ * bgsub_store16_T: the inverse, L's lanes into dst, negated as 0.0 - x with negate, rounded
+ * to dst's type. */
+#define BGSUB_MOVES(T, CT)                                                                     \
+BGSUB_AVX512 static int bgsub_load16_##T##_avx512(const CT* src, Py_ssize_t n, Py_ssize_t stride, \
+                                                 Py_ssize_t step, Py_ssize_t width, int negate,  \
+                                                 double* L)                                      \
+{                                                                                              \
+    const __m512d sign = _mm512_set1_pd(negate ? -0.0 : 0.0), inf = _mm512_set1_pd(INFINITY);  \
+    const __m512d minus_inf = _mm512_set1_pd(-INFINITY);                                       \
+    __mmask8 special = 0;                                                                      \
+    Py_ssize_t x = 0;                                                                          \
+    if (step == 1) {                                                                           \
+        const __mmask8 ma = (__mmask8)(width >= 8 ? 0xFF : (1u << width) - 1);                \
+        const __mmask8 mb = (__mmask8)(width >= 16 ? 0xFF : width <= 8 ? 0 : (1u << (width - 8)) - 1); \
+        for (; x < n; x++) {                                                                   \
+            const CT* row = src + x * stride;                                                  \
+            if (x + BGSUB_AHEAD < n) { /* a page a row: not prefetched by the CPU */           \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride, 0, 3);                          \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride + width - 1, 0, 3);              \
+            }                                                                                  \
+            __m512d a = _mm512_xor_pd(BGSUB_MLOAD8_##T(ma, row), sign);                        \
+            __m512d b = _mm512_xor_pd(BGSUB_MLOAD8_##T(mb, row + 8), sign);                    \
+            a = _mm512_mask_blend_pd(ma, inf, a);                                              \
+            b = _mm512_mask_blend_pd(mb, inf, b);                                              \
+            special |= _mm512_cmp_pd_mask(a, minus_inf, _CMP_EQ_OQ)                            \
+                | _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q)                                       \
+                | _mm512_cmp_pd_mask(b, minus_inf, _CMP_EQ_OQ)                                 \
+                | _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q);                                      \
+            _mm512_storeu_pd(L + 16 * x, a);                                                   \
+            _mm512_storeu_pd(L + 16 * x + 8, b);                                               \
+        }                                                                                      \
+        return special != 0;                                                                   \
+    }                                                                                          \
+    if (width == 16) { /* stride 1: 8 x 8 transposes */                                        \
+        for (; x + 8 <= n; x += 8) {                                                           \
+            for (int g = 0; g < 2; g++) {                                                      \
+                __m512d r[8];                                                                  \
+                for (int i = 0; i < 8; i++) {                                                  \
+                    r[i] = _mm512_xor_pd(BGSUB_LOAD8_##T(src + (8 * g + i) * step + x), sign); \
+                    special |= _mm512_cmp_pd_mask(r[i], minus_inf, _CMP_EQ_OQ)                \
+                        | _mm512_cmp_pd_mask(r[i], r[i], _CMP_UNORD_Q);                        \
+                }                                                                              \
+                bgsub_transpose8(r);                                                           \
+                for (int i = 0; i < 8; i++)                                                    \
+                    _mm512_storeu_pd(L + 16 * (x + i) + 8 * g, r[i]);                          \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    for (; x < n; x++) {                                                                       \
+        for (Py_ssize_t b = 0; b < 16; b++) {                                                  \
+            double value = INFINITY;                                                           \
+            if (b < width) {                                                                   \
+                value = negate ? -(double)src[b * step + x] : (double)src[b * step + x];       \
+                special |= (value == -INFINITY) | (value != value);                            \
+            }                                                                                  \
+            L[16 * x + b] = value;                                                             \
+        }                                                                                      \
+    }                                                                                          \
+    return special != 0;                                                                       \
+}                                                                                              \
+                                                                                               \
+BGSUB_AVX512 static void bgsub_store16_##T##_avx512(const double* L, CT* dst, Py_ssize_t n,   \
+                                                   Py_ssize_t stride, Py_ssize_t step,         \
+                                                   Py_ssize_t width, int negate)               \
+{                                                                                              \
+    const __m512d zero = _mm512_setzero_pd();                                                  \
+    Py_ssize_t x = 0;                                                                          \
+    if (step == 1) {                                                                           \
+        const __mmask8 ma = (__mmask8)(width >= 8 ? 0xFF : (1u << width) - 1);                \
+        const __mmask8 mb = (__mmask8)(width >= 16 ? 0xFF : width <= 8 ? 0 : (1u << (width - 8)) - 1); \
+        for (; x < n; x++) {                                                                   \
+            CT* row = dst + x * stride;                                                        \
+            if (x + BGSUB_AHEAD < n) {                                                         \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride, 1, 3);                          \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride + width - 1, 1, 3);              \
+            }                                                                                  \
+            __m512d a = _mm512_loadu_pd(L + 16 * x), b = _mm512_loadu_pd(L + 16 * x + 8);     \
+            if (negate) {                                                                      \
+                a = _mm512_sub_pd(zero, a);                                                    \
+                b = _mm512_sub_pd(zero, b);                                                    \
+            }                                                                                  \
+            BGSUB_MSTORE8_##T(row, ma, a);                                                     \
+            if (mb)                                                                            \
+                BGSUB_MSTORE8_##T(row + 8, mb, b);                                             \
+        }                                                                                      \
+        return;                                                                                \
+    }                                                                                          \
+    if (width == 16) {                                                                         \
+        for (; x + 8 <= n; x += 8) {                                                           \
+            for (int g = 0; g < 2; g++) {                                                      \
+                __m512d r[8];                                                                  \
+                for (int i = 0; i < 8; i++) {                                                  \
+                    r[i] = _mm512_loadu_pd(L + 16 * (x + i) + 8 * g);                          \
+                    if (negate)                                                                \
+                        r[i] = _mm512_sub_pd(zero, r[i]);                                      \
+                }                                                                              \
+                bgsub_transpose8(r);                                                           \
+                for (int i = 0; i < 8; i++)                                                    \
+                    BGSUB_STORE8_##T(dst + (8 * g + i) * step + x, r[i]);                      \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    for (; x < n; x++)                                                                         \
+        for (Py_ssize_t b = 0; b < width; b++)                                                 \
+            dst[b * step + x] = (CT)(negate ? 0.0 - L[16 * x + b] : L[16 * x + b]);            \
+}
+
+BGSUB_MOVES(f32, float)
+BGSUB_MOVES(f64, double)
 #endif
 
 /* Whether the AVX-512 loop runs; 0 forces the scalar loop (tests), -1 probes the CPU. */
@@ -184,6 +411,61 @@ static int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* pr
     (void)ztop;
     return 0;
 }
+
+/* The envelopes of the 16 lines of L (no NaN) from bgsub_stacks16's output, into L in place:
+ * L[16 * x + b] = min(f, the parabola serving x), as the scalar read-out gives it. Returns 0
+ * (nothing done) where the AVX-512 loop is off. */
+static int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
+                           const double* fprev, const double* zprev, const long long* top,
+                           const double* ftop, const double* ztop)
+{
+#ifdef BGSUB_PARABOLA_AVX512
+    if (bgsub_parabola_simd == 1) {
+        bgsub_readout16_avx512(L, c, n, prev, fprev, zprev, top, ftop, ztop);
+        return 1;
+    }
+#endif
+    (void)L; (void)c; (void)n; (void)prev; (void)fprev; (void)zprev; (void)top; (void)ftop;
+    (void)ztop;
+    return 0;
+}
+
+/* bgsub_load16_f32/f64 and bgsub_store16_f32/f64 (see BGSUB_MOVES); -1 and nothing done
+ * where the AVX-512 loop is off. */
+#ifdef BGSUB_PARABOLA_AVX512
+#define BGSUB_ENTRY(T, CT)                                                                     \
+static int bgsub_load16_##T(const CT* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,   \
+                            Py_ssize_t width, int negate, double* L)                           \
+{                                                                                              \
+    if (bgsub_parabola_simd != 1)                                                              \
+        return -1;                                                                             \
+    return bgsub_load16_##T##_avx512(src, n, stride, step, width, negate, L);                  \
+}                                                                                              \
+static int bgsub_store16_##T(const double* L, CT* dst, Py_ssize_t n, Py_ssize_t stride,        \
+                             Py_ssize_t step, Py_ssize_t width, int negate)                    \
+{                                                                                              \
+    if (bgsub_parabola_simd != 1)                                                              \
+        return -1;                                                                             \
+    bgsub_store16_##T##_avx512(L, dst, n, stride, step, width, negate);                        \
+    return 0;                                                                                  \
+}
+#else
+#define BGSUB_ENTRY(T, CT)                                                                     \
+static int bgsub_load16_##T(const CT* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,   \
+                            Py_ssize_t width, int negate, double* L)                           \
+{                                                                                              \
+    (void)src; (void)n; (void)stride; (void)step; (void)width; (void)negate; (void)L;          \
+    return -1;                                                                                 \
+}                                                                                              \
+static int bgsub_store16_##T(const double* L, CT* dst, Py_ssize_t n, Py_ssize_t stride,        \
+                             Py_ssize_t step, Py_ssize_t width, int negate)                    \
+{                                                                                              \
+    (void)L; (void)dst; (void)n; (void)stride; (void)step; (void)width; (void)negate;          \
+    return -1;                                                                                 \
+}
+#endif
+BGSUB_ENTRY(f32, float)
+BGSUB_ENTRY(f64, double)
 
 /* Whether bgsub_stacks16 runs. */
 static int bgsub_parabola_simd_on(void)

@@ -4,9 +4,6 @@
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
-cdef extern from *:
-    void __builtin_prefetch(const void* address, int write, int locality) nogil
-
 import numpy as np
 
 cdef extern from "_parabola.h" nogil:
@@ -14,6 +11,17 @@ cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_simd_on()
     int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
                        double* zprev, long long* top, double* ftop, double* ztop)
+    int bgsub_load16_f32(const float* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,
+                         Py_ssize_t width, int negate, double* L)
+    int bgsub_load16_f64(const double* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,
+                         Py_ssize_t width, int negate, double* L)
+    int bgsub_store16_f32(const double* L, float* dst, Py_ssize_t n, Py_ssize_t stride,
+                          Py_ssize_t step, Py_ssize_t width, int negate)
+    int bgsub_store16_f64(const double* L, double* dst, Py_ssize_t n, Py_ssize_t stride,
+                          Py_ssize_t step, Py_ssize_t width, int negate)
+    int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
+                        const double* fprev, const double* zprev, const long long* top,
+                        const double* ftop, const double* ztop)
 
 bgsub_parabola_set_simd(-1)
 
@@ -30,17 +38,12 @@ ctypedef fused dst_t:
     float
     double
 
-ctypedef fused out_t:
-    float
-    double
-
 # lines are processed in blocks of this many (neighbours along a strided axis, so that every
 # cache line read or written holds block rows): 16 in the AVX-512 loop (its lanes; the rows of
 # the contiguous axis in the scalar loop too), 8 along a strided axis in the scalar loop
 cdef enum:
     BLOCK = 16
     STRIDED = 8
-    PREFETCH = 12  # rows ahead along a strided axis (each on its own page)
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
@@ -169,76 +172,35 @@ cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t
                           double* zprev, Py_ssize_t* v, double* z, double* fv) noexcept nogil:
     """:func:`_block` for up to 16 lines with the AVX-512 loop (``bgsub_stacks16``).
 
-    The lines are interleaved in ``lines`` (16 n; the lanes past ``width`` hold +inf, which
-    never takes part); ``prev``, ``fprev``, ``zprev`` (16 n) receive the stacks' records, and
-    each line's envelope is written straight into ``dst`` (:func:`_lane_out`). A block with a
-    -inf runs the scalar loop line by line (``fprev`` and ``zprev`` its line and result).
+    Only with the AVX-512 loop on, and ``step`` or ``stride`` 1. The lines are interleaved in
+    ``lines`` (16 n; the lanes past ``width`` hold +inf, which never takes part; moved in and
+    out by ``bgsub_load16_*`` and ``bgsub_store16_*``); ``prev``, ``fprev``, ``zprev`` (16 n)
+    receive the stacks' records, and the envelopes (``bgsub_readout16``) replace the lines,
+    then go to ``dst``. A block with a -inf or a NaN runs the scalar loop line by line
+    (``fprev`` and ``zprev`` its line and result; ``v``, ``z``, ``fv`` (n + 1) its stack).
     """
     cdef Py_ssize_t x, b
-    cdef double value
-    cdef dst_t* out
-    cdef bint minus_inf = False
+    cdef int special
     cdef long long top[BLOCK]
     cdef double ftop[BLOCK]
     cdef double ztop[BLOCK]
-    # a row of the block at a time (the writes contiguous; along the contiguous axis, width
-    # sequential reads), -inf looked for on the way
-    for x in range(n):
-        if step == 1:
-            if x + PREFETCH < n:  # the rows ahead: a page each, not prefetched else
-                _prefetch_run(src + (x + PREFETCH) * stride, width * sizeof(src_t), 0)
-        elif x % 8 == 0 and x + 64 < n:  # width lines read side by side
-            for b in range(width):
-                __builtin_prefetch(src + b * step + x + 64, 0, 3)
-        if negate_in:
-            for b in range(width):
-                value = -<double>src[b * step + x * stride]
-                minus_inf |= value == -INFINITY
-                lines[BLOCK * x + b] = value
+    # the lines, interleaved; -inf and NaN looked for on the way
+    if src_t is float:
+        special = bgsub_load16_f32(src, n, stride, step, width, negate_in, lines)
+    else:
+        special = bgsub_load16_f64(src, n, stride, step, width, negate_in, lines)
+    if not special and bgsub_stacks16(lines, c, n, prev, fprev, zprev, top, ftop, ztop):
+        bgsub_readout16(lines, c, n, prev, fprev, zprev, top, ftop, ztop)
+        if dst_t is float:
+            bgsub_store16_f32(lines, dst, n, stride, step, width, negate_out)
         else:
-            for b in range(width):
-                value = <double>src[b * step + x * stride]
-                minus_inf |= value == -INFINITY
-                lines[BLOCK * x + b] = value
-        for b in range(width, BLOCK):
-            lines[BLOCK * x + b] = INFINITY
-    if not minus_inf and bgsub_stacks16(lines, c, n, prev, fprev, zprev, top, ftop, ztop):
-        if step != 1:  # a line of dst per lane: straight there
-            for b in range(width):
-                _lane_out(lines, c, n, prev, fprev, zprev, top[b], ftop[b], ztop[b], b, v, z,
-                          fv, dst + b * step, stride, negate_out)
-            return
-        # lanes along a strided axis: into lines (each point read before it is replaced),
-        # then a row of the block at a time into dst (a lane at a time would touch a page
-        # of dst per point)
-        for b in range(width):
-            _lane_out(lines, c, n, prev, fprev, zprev, top[b], ftop[b], ztop[b], b, v, z, fv,
-                      lines + b, BLOCK, False)
-        for x in range(n):
-            out = dst + x * stride
-            if x + PREFETCH < n:
-                _prefetch_run(out + PREFETCH * stride, width * sizeof(dst_t), 1)
-            if negate_out:
-                for b in range(width):
-                    out[b] = <dst_t>(0.0 - lines[BLOCK * x + b])
-            else:
-                for b in range(width):
-                    out[b] = <dst_t>lines[BLOCK * x + b]
+            bgsub_store16_f64(lines, dst, n, stride, step, width, negate_out)
         return
     for b in range(width):
         for x in range(n):
             fprev[x] = lines[BLOCK * x + b]
         _lower_envelope(fprev, c, zprev, v, z, fv, n)
         _write(zprev, n, dst + b * step, stride, negate_out)
-
-
-cdef inline void _prefetch_run(const void* start, size_t size, int write) noexcept nogil:
-    """Prefetch the cache lines of ``size`` bytes from ``start``."""
-    cdef size_t offset = 0
-    while offset < size:
-        __builtin_prefetch(<const char*>start + offset, write, 3)
-        offset += 64
-    __builtin_prefetch(<const char*>start + size - 1, write, 3)
 
 
 cdef inline void _write(const double* values, Py_ssize_t n, dst_t* out, Py_ssize_t stride,
@@ -251,66 +213,6 @@ cdef inline void _write(const double* values, Py_ssize_t n, dst_t* out, Py_ssize
     else:
         for x in range(n):
             out[x * stride] = <dst_t>values[x]
-
-
-cdef inline void _lane_out(const double* lines, double c, Py_ssize_t n, const long long* prev,
-                           const double* fprev, const double* zprev, long long top, double ftop,
-                           double ztop, Py_ssize_t b, Py_ssize_t* v, double* z, double* fv,
-                           out_t* out, Py_ssize_t stride, bint negate) noexcept nogil:
-    """Line ``b``'s envelope into ``out[x * stride]``, as :func:`_read_out` (then negated and
-    rounded to dst's dtype as :func:`_block` does): its stack, from the chain of records
-    below ``top``, into the ends of ``v``, ``z``, ``fv`` (length n + 1), bottom first."""
-    cdef Py_ssize_t k, j, x, end, vj
-    cdef long long e = top
-    cdef double d, a, zj, fj, f, value
-    if top < 0:
-        for x in range(n):
-            out[x * stride] = <out_t>(0.0 - INFINITY) if negate else <out_t>INFINITY
-        return
-    # the chain from the top down fills the arrays' ends (at most n elements), then they
-    # start where it stopped
-    j = n - 1
-    v[j] = top
-    fv[j] = ftop
-    z[j] = ztop
-    x = BLOCK * e + b
-    e = prev[x]
-    while e >= 0:
-        j -= 1
-        v[j] = e
-        fv[j] = fprev[x]
-        z[j] = zprev[x]
-        x = BLOCK * e + b
-        e = prev[x]
-    k = n - 1 - j
-    v += j
-    fv += j
-    z += j
-    z[k + 1] = INFINITY
-    x = 0
-    j = 0
-    while j <= k and x < n:
-        zj = z[j + 1]
-        if not (zj < <double>(n - 1)):
-            end = n
-        elif zj < <double>x:
-            j += 1
-            continue
-        else:
-            end = <Py_ssize_t>zj + 1  # 0 <= x <= zj: truncation is floor
-        vj = v[j]
-        fj = fv[j]
-        while x < end:
-            d = <double>(x - vj)
-            a = fj + c * d * d
-            f = lines[BLOCK * x + b]
-            value = f if f < a else a
-            if negate:
-                out[x * stride] = <out_t>(0.0 - value)
-            else:
-                out[x * stride] = <out_t>value
-            x += 1
-        j += 1
 
 
 def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint negate_in,
