@@ -75,12 +75,14 @@ def _line_kinds(rng: np.random.Generator, shape: tuple[int, ...]) -> list[np.nda
     return [noise, ties, smooth, paraboloid_erosion(smooth, 0.05), holes]
 
 
-@pytest.mark.parametrize("shape", [(37, 700), (700, 37), (16, 515), (3, 40, 129), (33, 8, 31)])
+@pytest.mark.parametrize("shape", [(37, 700), (700, 37), (16, 515), (3, 40, 129), (33, 8, 31),
+                                   (300, 9), (300, 10), (200, 11), (9, 300), (2, 150, 7)])
 def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...]) -> None:
     """The AVX-512 path's moves in and out (8 x 8 transposes along the contiguous axis,
     masked rows of up to 16 along a strided one, tails of fewer than 8 points), its stacks and
     its read-out from the top down, on long lines, for every dtype in and out and both
-    signs (the opening's dilation of an erosion has every point on its stacks)."""
+    signs (the opening's dilation of an erosion has every point on its stacks); blocks of 9
+    or 10 lines (8 lanes and the scalar loop) and of fewer than 8 (the scalar loop)."""
     rng = np.random.default_rng(sum(shape))
     try:
         for image in _line_kinds(rng, shape):

@@ -106,9 +106,10 @@ bgsub_group_push(bgsub_group* g, const bgsub_consts* K, __m512d fq, __mmask8 act
     g->zp = _mm512_mask_blend_pd(act, g->zp, zs);
 }
 
-BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssize_t n,
-                                              long long* prev, double* fprev, double* zprev,
-                                              long long* top, double* ftop, double* ztop)
+/* With `two` 0 only the first 8 lanes (the others hold +inf: nothing to do). */
+BGSUB_AVX512 static inline __attribute__((always_inline)) void
+bgsub_stacks16_loop(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
+                    double* zprev, long long* top, double* ftop, double* ztop, const int two)
 {
     bgsub_consts K;
     K.half = _mm512_set1_pd(0.5);
@@ -123,26 +124,29 @@ BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssi
     bgsub_group_init(&A, &K);
     bgsub_group_init(&B, &K);
     for (Py_ssize_t q = 0; q < n; q++) {
-        const __m512d fa = _mm512_loadu_pd(L + 16 * q), fb = _mm512_loadu_pd(L + 16 * q + 8);
+        const __m512d fa = _mm512_loadu_pd(L + 16 * q);
+        const __m512d fb = two ? _mm512_loadu_pd(L + 16 * q + 8) : K.inf;
         /* +inf never takes part (the scalar loop skips it); NaN does, as there */
         const __mmask8 act_a = _mm512_cmp_pd_mask(fa, K.inf, _CMP_NEQ_UQ);
-        const __mmask8 act_b = _mm512_cmp_pd_mask(fb, K.inf, _CMP_NEQ_UQ);
+        const __mmask8 act_b = two ? _mm512_cmp_pd_mask(fb, K.inf, _CMP_NEQ_UQ) : 0;
         K.qd = _mm512_set1_pd((double)q);
         bgsub_group_test(&A, &K, fa, act_a);
-        bgsub_group_test(&B, &K, fb, act_b);
+        if (two)
+            bgsub_group_test(&B, &K, fb, act_b);
         while (A.pop | B.pop) {
             if (A.pop) {
                 bgsub_group_pop(&A, &K, lane_a, prev, fprev, zprev);
                 bgsub_group_test(&A, &K, fa, act_a);
             }
-            if (B.pop) {
+            if (two && B.pop) {
                 bgsub_group_pop(&B, &K, lane_b, prev, fprev, zprev);
                 bgsub_group_test(&B, &K, fb, act_b);
             }
         }
         bgsub_group_push(&A, &K, fa, act_a, q, prev + 16 * q, fprev + 16 * q, zprev + 16 * q);
-        bgsub_group_push(&B, &K, fb, act_b, q, prev + 16 * q + 8, fprev + 16 * q + 8,
-                         zprev + 16 * q + 8);
+        if (two)
+            bgsub_group_push(&B, &K, fb, act_b, q, prev + 16 * q + 8, fprev + 16 * q + 8,
+                             zprev + 16 * q + 8);
     }
     _mm512_storeu_si512((void*)top, A.p);
     _mm512_storeu_si512((void*)(top + 8), B.p);
@@ -150,6 +154,17 @@ BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssi
     _mm512_storeu_pd(ftop + 8, B.fp);
     _mm512_storeu_pd(ztop, A.zp);
     _mm512_storeu_pd(ztop + 8, B.zp);
+}
+
+BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssize_t n,
+                                              long long* prev, double* fprev, double* zprev,
+                                              long long* top, double* ftop, double* ztop,
+                                              Py_ssize_t width)
+{
+    if (width > 8)
+        bgsub_stacks16_loop(L, c, n, prev, fprev, zprev, top, ftop, ztop, 1);
+    else
+        bgsub_stacks16_loop(L, c, n, prev, fprev, zprev, top, ftop, ztop, 0);
 }
 
 /* The read-out state of 8 lanes: the element serving x (index vd as a double, value fj,
@@ -198,10 +213,10 @@ bgsub_serving_value(const bgsub_serving* S, __m512d c, __m512d xd, double* L)
  * element that the scalar read-out (_read_out) picks for x, the first j with
  * not z[j + 1] < x, is the last with z[j] < x: from x = n - 1 down, each lane steps down
  * its chain while its element's take-over point is not below x. */
-BGSUB_AVX512 static void bgsub_readout16_avx512(double* L, double c, Py_ssize_t n,
-                                               const long long* prev, const double* fprev,
-                                               const double* zprev, const long long* top,
-                                               const double* ftop, const double* ztop)
+BGSUB_AVX512 static inline __attribute__((always_inline)) void
+bgsub_readout16_loop(double* L, double c, Py_ssize_t n, const long long* prev,
+                     const double* fprev, const double* zprev, const long long* top,
+                     const double* ftop, const double* ztop, const int two)
 {
     const __m512i lane_a = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i lane_b = _mm512_add_epi64(lane_a, _mm512_set1_epi64(8));
@@ -212,20 +227,33 @@ BGSUB_AVX512 static void bgsub_readout16_avx512(double* L, double c, Py_ssize_t 
     for (Py_ssize_t x = n - 1; x >= 0; x--) {
         const __m512d xd = _mm512_set1_pd((double)x);
         __mmask8 down_a = _mm512_cmp_pd_mask(A.zj, xd, _CMP_NLT_UQ);
-        __mmask8 down_b = _mm512_cmp_pd_mask(B.zj, xd, _CMP_NLT_UQ);
+        __mmask8 down_b = two ? _mm512_cmp_pd_mask(B.zj, xd, _CMP_NLT_UQ) : 0;
         while (down_a | down_b) {
             if (down_a) {
                 bgsub_serving_down(&A, down_a, lane_a, prev, fprev, zprev);
                 down_a &= _mm512_cmp_pd_mask(A.zj, xd, _CMP_NLT_UQ);
             }
-            if (down_b) {
+            if (two && down_b) {
                 bgsub_serving_down(&B, down_b, lane_b, prev, fprev, zprev);
                 down_b &= _mm512_cmp_pd_mask(B.zj, xd, _CMP_NLT_UQ);
             }
         }
         bgsub_serving_value(&A, cv, xd, L + 16 * x);
-        bgsub_serving_value(&B, cv, xd, L + 16 * x + 8);
+        if (two)
+            bgsub_serving_value(&B, cv, xd, L + 16 * x + 8);
     }
+}
+
+BGSUB_AVX512 static void bgsub_readout16_avx512(double* L, double c, Py_ssize_t n,
+                                               const long long* prev, const double* fprev,
+                                               const double* zprev, const long long* top,
+                                               const double* ftop, const double* ztop,
+                                               Py_ssize_t width)
+{
+    if (width > 8)
+        bgsub_readout16_loop(L, c, n, prev, fprev, zprev, top, ftop, ztop, 1);
+    else
+        bgsub_readout16_loop(L, c, n, prev, fprev, zprev, top, ftop, ztop, 0);
 }
 
 /* 8 x 8 transpose: c[j][i] = r[i][j]. */
@@ -396,37 +424,38 @@ static int bgsub_parabola_set_simd(int on)
 /* The stacks of the 16 interleaved lines of L (16 * n values, no -inf): record q of line b at
  * 16 * q + b in prev, fprev, zprev (the element below q when q was pushed: index, -1 for none,
  * value and take-over point), the top of line b in top[b], ftop[b], ztop[b] (top[b] -1: empty
- * stack). Returns 0 (nothing done) where the AVX-512 loop is off. */
+ * stack); only the first 8 lines (the others are +inf) where width <= 8. Returns 0 (nothing
+ * done) where the AVX-512 loop is off. */
 static int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev,
                           double* fprev, double* zprev, long long* top, double* ftop,
-                          double* ztop)
+                          double* ztop, Py_ssize_t width)
 {
 #ifdef BGSUB_PARABOLA_AVX512
     if (bgsub_parabola_simd == 1) {
-        bgsub_stacks16_avx512(L, c, n, prev, fprev, zprev, top, ftop, ztop);
+        bgsub_stacks16_avx512(L, c, n, prev, fprev, zprev, top, ftop, ztop, width);
         return 1;
     }
 #endif
     (void)L; (void)c; (void)n; (void)prev; (void)fprev; (void)zprev; (void)top; (void)ftop;
-    (void)ztop;
+    (void)ztop; (void)width;
     return 0;
 }
 
 /* The envelopes of the 16 lines of L (no NaN) from bgsub_stacks16's output, into L in place:
- * L[16 * x + b] = min(f, the parabola serving x), as the scalar read-out gives it. Returns 0
- * (nothing done) where the AVX-512 loop is off. */
+ * L[16 * x + b] = min(f, the parabola serving x), as the scalar read-out gives it (the first 8
+ * lines only where width <= 8). Returns 0 (nothing done) where the AVX-512 loop is off. */
 static int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
                            const double* fprev, const double* zprev, const long long* top,
-                           const double* ftop, const double* ztop)
+                           const double* ftop, const double* ztop, Py_ssize_t width)
 {
 #ifdef BGSUB_PARABOLA_AVX512
     if (bgsub_parabola_simd == 1) {
-        bgsub_readout16_avx512(L, c, n, prev, fprev, zprev, top, ftop, ztop);
+        bgsub_readout16_avx512(L, c, n, prev, fprev, zprev, top, ftop, ztop, width);
         return 1;
     }
 #endif
     (void)L; (void)c; (void)n; (void)prev; (void)fprev; (void)zprev; (void)top; (void)ftop;
-    (void)ztop;
+    (void)ztop; (void)width;
     return 0;
 }
 

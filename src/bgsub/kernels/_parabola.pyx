@@ -10,7 +10,8 @@ cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_set_simd(int on)
     int bgsub_parabola_simd_on()
     int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
-                       double* zprev, long long* top, double* ftop, double* ztop)
+                       double* zprev, long long* top, double* ftop, double* ztop,
+                       Py_ssize_t width)
     int bgsub_load16_f32(const float* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,
                          Py_ssize_t width, int negate, double* L)
     int bgsub_load16_f64(const double* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,
@@ -21,7 +22,7 @@ cdef extern from "_parabola.h" nogil:
                           Py_ssize_t step, Py_ssize_t width, int negate)
     int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
                         const double* fprev, const double* zprev, const long long* top,
-                        const double* ftop, const double* ztop)
+                        const double* ftop, const double* ztop, Py_ssize_t width)
 
 bgsub_parabola_set_simd(-1)
 
@@ -44,6 +45,10 @@ ctypedef fused dst_t:
 cdef enum:
     BLOCK = 16
     STRIDED = 8
+    # a block of fewer lines than this runs the scalar loop (_block: the AVX-512 loop steps
+    # 8 lanes or 16 whatever the lines in them)
+    SIMD_WIDTH = 8
+    SECOND_GROUP = 3
 
 
 cdef void _lower_envelope(const double* f, double c, double* out, Py_ssize_t* v, double* z,
@@ -177,9 +182,10 @@ cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t
     out by ``bgsub_load16_*`` and ``bgsub_store16_*``); ``prev``, ``fprev``, ``zprev`` (16 n)
     receive the stacks' records, and the envelopes (``bgsub_readout16``) replace the lines,
     then go to ``dst``. A block with a -inf or a NaN runs the scalar loop line by line
-    (``fprev`` and ``zprev`` its line and result; ``v``, ``z``, ``fv`` (n + 1) its stack).
+    (``fprev`` and ``zprev`` its line and result; ``v``, ``z``, ``fv`` (n + 1) its stack), and
+    so do the lines past 8 where they are fewer than ``SECOND_GROUP``.
     """
-    cdef Py_ssize_t x, b
+    cdef Py_ssize_t x, b, lanes
     cdef int special
     cdef long long top[BLOCK]
     cdef double ftop[BLOCK]
@@ -189,8 +195,16 @@ cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t
         special = bgsub_load16_f32(src, n, stride, step, width, negate_in, lines)
     else:
         special = bgsub_load16_f64(src, n, stride, step, width, negate_in, lines)
-    if not special and bgsub_stacks16(lines, c, n, prev, fprev, zprev, top, ftop, ztop):
-        bgsub_readout16(lines, c, n, prev, fprev, zprev, top, ftop, ztop)
+    # a second group of 8 lanes for fewer than SECOND_GROUP lines costs more than they do
+    lanes = width if width >= 8 + SECOND_GROUP else 8
+    if not special and bgsub_stacks16(lines, c, n, prev, fprev, zprev, top, ftop, ztop, lanes):
+        bgsub_readout16(lines, c, n, prev, fprev, zprev, top, ftop, ztop, lanes)
+        for b in range(lanes, width):  # the others: the scalar loop, into their lanes
+            for x in range(n):
+                fprev[x] = lines[BLOCK * x + b]
+            _lower_envelope(fprev, c, zprev, v, z, fv, n)
+            for x in range(n):
+                lines[BLOCK * x + b] = zprev[x]
         if dst_t is float:
             bgsub_store16_f32(lines, dst, n, stride, step, width, negate_out)
         else:
@@ -228,7 +242,9 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     # lines along the contiguous axis (n_inner == 1) are grouped BLOCK consecutive rows
     # at a time; otherwise BLOCK neighbouring lines of one outer index
     cdef bint rows = n_inner == 1
-    cdef bint simd = bgsub_parabola_simd_on()
+    # the AVX-512 loop where a block may have enough lines for it (see SIMD_WIDTH)
+    cdef bint simd = bgsub_parabola_simd_on() and min(n_outer if rows else n_inner,
+                                                      BLOCK) >= SIMD_WIDTH
     cdef Py_ssize_t width = BLOCK if rows else min(n_inner, BLOCK if simd else STRIDED)
     cdef Py_ssize_t per_outer = (n_inner + width - 1) // width
     cdef Py_ssize_t units = (n_outer + BLOCK - 1) // BLOCK if rows else n_outer * per_outer
@@ -261,7 +277,7 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
             w = min(width, n_inner - i0)
             step = 1
             stride = n_inner
-        if simd:
+        if simd and w >= SIMD_WIDTH:
             _block16(&src[o, 0, i0], &dst[o, 0, i0], n, stride, step, w, c, negate_in,
                      negate_out, &lines[tid, 0], &records[tid, 0], &results[tid, 0],
                      &results2[tid, 0], &vertices[tid, 0], &takeover[tid, 0], &heights[tid, 0])
