@@ -6,10 +6,12 @@
  * -ffp-contract=off), then pushes q. The stacks and take-over points are therefore the same
  * doubles. A stack is a chain of records, one per point pushed: record q (at 16 * q + b) holds
  * the element below q (its index, value and take-over point), written with plain stores when q
- * is pushed; the top two elements of every stack stay in registers, so a push needs no
- * scatter and a pop three gathers (the new second, from the old second's record) that do not
- * wait for one another. Chosen at run time: on a CPU without AVX-512F/DQ, or off x86-64/GCC,
- * bgsub_stacks16 returns 0 and the caller runs its scalar loop.
+ * is pushed; the top three elements of every stack stay in registers, so a push needs no
+ * scatter and a pop gathers a record only when the cache runs down to one element. The
+ * envelopes are then read from the top of each stack down (bgsub_readout16), and the lines
+ * moved in and out with 8 x 8 transposes (bgsub_load16_*, bgsub_store16_*). Chosen at run
+ * time: on a CPU without AVX-512F/DQ, or off x86-64/GCC, these return 0 or -1 and the caller
+ * runs its scalar loop.
  */
 #ifndef BGSUB_PARABOLA_H
 #define BGSUB_PARABOLA_H
@@ -29,26 +31,31 @@ static int bgsub_parabola_simd = -1; /* -1: not probed yet; 0: off; 1: on */
 
 #define BGSUB_AVX512 __attribute__((target("avx512f,avx512dq")))
 
-/* The stack of each of 8 lanes: top (index p, as a double pd too, value fp, take-over point
- * zp) and second (p2, p2d, fp2, z2); index -1 where there is none. s, ne, pop: the current
- * test (its take-over point, which lanes have a top, which pop). */
+/* The top BGSUB_CACHED elements of the stacks of 8 lanes, level 0 the top: index (a double,
+ * exact; -1 where the stack has no element there, -2 where it has one that is not cached),
+ * value and take-over point. Below a -1 all are -1, below a -2 all are -2; level 1 is never
+ * -2 between steps, so a pop finds its new top in a register and reads a record (a gather)
+ * only when the cache runs down to one element. s, ne, pop: the current test (its take-over
+ * point, which lanes have a top, which pop). */
+#define BGSUB_CACHED 3
+
 typedef struct {
-    __m512i p, p2;
-    __m512d pd, fp, zp, p2d, fp2, z2, s;
+    __m512d p[BGSUB_CACHED], f[BGSUB_CACHED], z[BGSUB_CACHED], s;
     __mmask8 ne, pop;
 } bgsub_group;
 
 typedef struct {
-    __m512d half, c2, inf, minus_inf, zero, qd;
-    __m512i none;
+    __m512d half, c2, inf, minus_inf, zero, qd, none, uncached;
 } bgsub_consts;
 
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
 bgsub_group_init(bgsub_group* g, const bgsub_consts* K)
 {
-    g->p = g->p2 = K->none;
-    g->pd = g->p2d = _mm512_set1_pd(-1.0);
-    g->fp = g->zp = g->fp2 = g->z2 = g->s = K->zero;
+    for (int i = 0; i < BGSUB_CACHED; i++) {
+        g->p[i] = K->none;
+        g->f[i] = g->z[i] = K->zero;
+    }
+    g->s = K->zero;
     g->ne = g->pop = 0;
 }
 
@@ -58,58 +65,63 @@ bgsub_group_init(bgsub_group* g, const bgsub_consts* K)
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
 bgsub_group_test(bgsub_group* g, const bgsub_consts* K, __m512d fq, __mmask8 act)
 {
-    g->ne = _mm512_cmp_pd_mask(g->pd, K->zero, _CMP_GE_OQ);
-    g->s = _mm512_add_pd(_mm512_mul_pd(K->half, _mm512_add_pd(K->qd, g->pd)),
-                         _mm512_div_pd(_mm512_sub_pd(fq, g->fp),
-                                       _mm512_mul_pd(K->c2, _mm512_sub_pd(K->qd, g->pd))));
-    g->pop = act & g->ne & _mm512_cmp_pd_mask(g->s, g->zp, _CMP_LE_OQ);
+    g->ne = _mm512_cmp_pd_mask(g->p[0], K->zero, _CMP_GE_OQ);
+    g->s = _mm512_add_pd(_mm512_mul_pd(K->half, _mm512_add_pd(K->qd, g->p[0])),
+                         _mm512_div_pd(_mm512_sub_pd(fq, g->f[0]),
+                                       _mm512_mul_pd(K->c2, _mm512_sub_pd(K->qd, g->p[0]))));
+    g->pop = act & g->ne & _mm512_cmp_pd_mask(g->s, g->z[0], _CMP_LE_OQ);
 }
 
-/* Pop the lanes in g->pop: second becomes top, the element below it (its record) second. */
+/* Pop the lanes in g->pop: each cached level moves up; where level 1 is then not cached, it
+ * is read from the new top's record (the element below it). */
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_group_pop(bgsub_group* g, const bgsub_consts* K, __m512i lane, const long long* prev,
+bgsub_group_pop(bgsub_group* g, const bgsub_consts* K, __m512i lane, const double* prev,
                 const double* fprev, const double* zprev)
 {
     const __mmask8 pop = g->pop;
-    const __mmask8 below = pop & _mm512_cmpge_epi64_mask(g->p2, _mm512_setzero_si512());
-    const __m512i i2 = _mm512_add_epi64(_mm512_slli_epi64(g->p2, 4), lane);
-    const __m512i p3 = _mm512_mask_i64gather_epi64(K->none, below, i2, prev, 8);
-    const __m512d fp3 = _mm512_mask_i64gather_pd(K->zero, below, i2, fprev, 8);
-    const __m512d z3 = _mm512_mask_i64gather_pd(K->zero, below, i2, zprev, 8);
-    g->p = _mm512_mask_blend_epi64(pop, g->p, g->p2);
-    g->pd = _mm512_mask_blend_pd(pop, g->pd, g->p2d);
-    g->fp = _mm512_mask_blend_pd(pop, g->fp, g->fp2);
-    g->zp = _mm512_mask_blend_pd(pop, g->zp, g->z2);
-    g->p2 = _mm512_mask_blend_epi64(pop, g->p2, p3);
-    g->p2d = _mm512_mask_blend_pd(pop, g->p2d, _mm512_cvtepi64_pd(p3));
-    g->fp2 = _mm512_mask_blend_pd(pop, g->fp2, fp3);
-    g->z2 = _mm512_mask_blend_pd(pop, g->z2, z3);
+    for (int i = 0; i + 1 < BGSUB_CACHED; i++) {
+        g->p[i] = _mm512_mask_blend_pd(pop, g->p[i], g->p[i + 1]);
+        g->f[i] = _mm512_mask_blend_pd(pop, g->f[i], g->f[i + 1]);
+        g->z[i] = _mm512_mask_blend_pd(pop, g->z[i], g->z[i + 1]);
+    }
+    /* below a -1 stays -1 */
+    g->p[BGSUB_CACHED - 1] = _mm512_mask_blend_pd(
+        pop & _mm512_cmp_pd_mask(g->p[BGSUB_CACHED - 1], K->zero, _CMP_GE_OQ),
+        g->p[BGSUB_CACHED - 1], K->uncached);
+    const __mmask8 read = pop & _mm512_cmp_pd_mask(g->p[1], K->uncached, _CMP_EQ_OQ);
+    if (read) {
+        const __m512i i = _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvttpd_epi64(g->p[0]), 4),
+                                           lane);
+        g->p[1] = _mm512_mask_i64gather_pd(g->p[1], read, i, prev, 8);
+        g->f[1] = _mm512_mask_i64gather_pd(g->f[1], read, i, fprev, 8);
+        g->z[1] = _mm512_mask_i64gather_pd(g->z[1], read, i, zprev, 8);
+    }
 }
 
 /* Push q on the live lanes (take-over point s, -inf on an empty stack): record q holds the
- * old top, which becomes second. */
+ * old top; each cached level moves down (the lowest leaves the cache, not the stack). */
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_group_push(bgsub_group* g, const bgsub_consts* K, __m512d fq, __mmask8 act, Py_ssize_t q,
-                 long long* prev, double* fprev, double* zprev)
+bgsub_group_push(bgsub_group* g, const bgsub_consts* K, __m512d fq, __mmask8 act, double* prev,
+                 double* fprev, double* zprev)
 {
     const __m512d zs = _mm512_mask_blend_pd(g->ne, K->minus_inf, g->s);
-    _mm512_storeu_si512((void*)prev, g->p);
-    _mm512_storeu_pd(fprev, g->fp);
-    _mm512_storeu_pd(zprev, g->zp);
-    g->p2 = _mm512_mask_blend_epi64(act, g->p2, g->p);
-    g->p2d = _mm512_mask_blend_pd(act, g->p2d, g->pd);
-    g->fp2 = _mm512_mask_blend_pd(act, g->fp2, g->fp);
-    g->z2 = _mm512_mask_blend_pd(act, g->z2, g->zp);
-    g->p = _mm512_mask_blend_epi64(act, g->p, _mm512_set1_epi64((long long)q));
-    g->pd = _mm512_mask_blend_pd(act, g->pd, K->qd);
-    g->fp = _mm512_mask_blend_pd(act, g->fp, fq);
-    g->zp = _mm512_mask_blend_pd(act, g->zp, zs);
+    _mm512_storeu_pd(prev, g->p[0]);
+    _mm512_storeu_pd(fprev, g->f[0]);
+    _mm512_storeu_pd(zprev, g->z[0]);
+    for (int i = BGSUB_CACHED - 1; i > 0; i--) {
+        g->p[i] = _mm512_mask_blend_pd(act, g->p[i], g->p[i - 1]);
+        g->f[i] = _mm512_mask_blend_pd(act, g->f[i], g->f[i - 1]);
+        g->z[i] = _mm512_mask_blend_pd(act, g->z[i], g->z[i - 1]);
+    }
+    g->p[0] = _mm512_mask_blend_pd(act, g->p[0], K->qd);
+    g->f[0] = _mm512_mask_blend_pd(act, g->f[0], fq);
+    g->z[0] = _mm512_mask_blend_pd(act, g->z[0], zs);
 }
 
 /* With `two` 0 only the first 8 lanes (the others hold +inf: nothing to do). */
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_stacks16_loop(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
-                    double* zprev, long long* top, double* ftop, double* ztop, const int two)
+bgsub_stacks16_loop(const double* L, double c, Py_ssize_t n, double* prev, double* fprev,
+                    double* zprev, double* top, double* ftop, double* ztop, const int two)
 {
     bgsub_consts K;
     K.half = _mm512_set1_pd(0.5);
@@ -117,7 +129,8 @@ bgsub_stacks16_loop(const double* L, double c, Py_ssize_t n, long long* prev, do
     K.inf = _mm512_set1_pd(INFINITY);
     K.minus_inf = _mm512_set1_pd(-INFINITY);
     K.zero = _mm512_setzero_pd();
-    K.none = _mm512_set1_epi64(-1);
+    K.none = _mm512_set1_pd(-1.0);
+    K.uncached = _mm512_set1_pd(-2.0);
     const __m512i lane_a = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i lane_b = _mm512_add_epi64(lane_a, _mm512_set1_epi64(8));
     bgsub_group A, B;
@@ -143,22 +156,22 @@ bgsub_stacks16_loop(const double* L, double c, Py_ssize_t n, long long* prev, do
                 bgsub_group_test(&B, &K, fb, act_b);
             }
         }
-        bgsub_group_push(&A, &K, fa, act_a, q, prev + 16 * q, fprev + 16 * q, zprev + 16 * q);
+        bgsub_group_push(&A, &K, fa, act_a, prev + 16 * q, fprev + 16 * q, zprev + 16 * q);
         if (two)
-            bgsub_group_push(&B, &K, fb, act_b, q, prev + 16 * q + 8, fprev + 16 * q + 8,
+            bgsub_group_push(&B, &K, fb, act_b, prev + 16 * q + 8, fprev + 16 * q + 8,
                              zprev + 16 * q + 8);
     }
-    _mm512_storeu_si512((void*)top, A.p);
-    _mm512_storeu_si512((void*)(top + 8), B.p);
-    _mm512_storeu_pd(ftop, A.fp);
-    _mm512_storeu_pd(ftop + 8, B.fp);
-    _mm512_storeu_pd(ztop, A.zp);
-    _mm512_storeu_pd(ztop + 8, B.zp);
+    _mm512_storeu_pd(top, A.p[0]);
+    _mm512_storeu_pd(top + 8, B.p[0]);
+    _mm512_storeu_pd(ftop, A.f[0]);
+    _mm512_storeu_pd(ftop + 8, B.f[0]);
+    _mm512_storeu_pd(ztop, A.z[0]);
+    _mm512_storeu_pd(ztop + 8, B.z[0]);
 }
 
 BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssize_t n,
-                                              long long* prev, double* fprev, double* zprev,
-                                              long long* top, double* ftop, double* ztop,
+                                              double* prev, double* fprev, double* zprev,
+                                              double* top, double* ftop, double* ztop,
                                               Py_ssize_t width)
 {
     if (width > 8)
@@ -167,35 +180,32 @@ BGSUB_AVX512 static void bgsub_stacks16_avx512(const double* L, double c, Py_ssi
         bgsub_stacks16_loop(L, c, n, prev, fprev, zprev, top, ftop, ztop, 0);
 }
 
-/* The read-out state of 8 lanes: the element serving x (index vd as a double, value fj,
- * take-over point zj) and its index v, to find the element below in its record. */
+/* The read-out state of 8 lanes: the element serving x (index vd, a double, value fj,
+ * take-over point zj). */
 typedef struct {
-    __m512i v;
     __m512d vd, fj, zj;
 } bgsub_serving;
 
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_serving_init(bgsub_serving* S, const long long* top, const double* ftop, const double* ztop)
+bgsub_serving_init(bgsub_serving* S, const double* top, const double* ftop, const double* ztop)
 {
-    const __m512i v = _mm512_loadu_si512((const void*)top);
-    const __mmask8 empty = _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
+    const __m512d v = _mm512_loadu_pd(top);
+    const __mmask8 empty = _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_LT_OQ);
     /* an empty stack (a line of +inf) reads out +inf: value +inf, never left */
-    S->v = v;
-    S->vd = _mm512_mask_blend_pd(empty, _mm512_cvtepi64_pd(v), _mm512_setzero_pd());
+    S->vd = _mm512_mask_blend_pd(empty, v, _mm512_setzero_pd());
     S->fj = _mm512_mask_blend_pd(empty, _mm512_loadu_pd(ftop), _mm512_set1_pd(INFINITY));
     S->zj = _mm512_mask_blend_pd(empty, _mm512_loadu_pd(ztop), _mm512_set1_pd(-INFINITY));
 }
 
 /* Step the lanes in `down` to the element below (from the serving element's record). */
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_serving_down(bgsub_serving* S, __mmask8 down, __m512i lane, const long long* prev,
+bgsub_serving_down(bgsub_serving* S, __mmask8 down, __m512i lane, const double* prev,
                    const double* fprev, const double* zprev)
 {
-    const __m512i i = _mm512_add_epi64(_mm512_slli_epi64(S->v, 4), lane);
-    S->v = _mm512_mask_i64gather_epi64(S->v, down, i, prev, 8);
+    const __m512i i = _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvttpd_epi64(S->vd), 4), lane);
+    S->vd = _mm512_mask_i64gather_pd(S->vd, down, i, prev, 8);
     S->fj = _mm512_mask_i64gather_pd(S->fj, down, i, fprev, 8);
     S->zj = _mm512_mask_i64gather_pd(S->zj, down, i, zprev, 8);
-    S->vd = _mm512_mask_blend_pd(down, S->vd, _mm512_cvtepi64_pd(S->v));
 }
 
 /* Envelope of 8 lanes at x, min(f, fj + c * d * d) as the scalar read-out, over f in L. */
@@ -214,8 +224,8 @@ bgsub_serving_value(const bgsub_serving* S, __m512d c, __m512d xd, double* L)
  * not z[j + 1] < x, is the last with z[j] < x: from x = n - 1 down, each lane steps down
  * its chain while its element's take-over point is not below x. */
 BGSUB_AVX512 static inline __attribute__((always_inline)) void
-bgsub_readout16_loop(double* L, double c, Py_ssize_t n, const long long* prev,
-                     const double* fprev, const double* zprev, const long long* top,
+bgsub_readout16_loop(double* L, double c, Py_ssize_t n, const double* prev,
+                     const double* fprev, const double* zprev, const double* top,
                      const double* ftop, const double* ztop, const int two)
 {
     const __m512i lane_a = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
@@ -245,8 +255,8 @@ bgsub_readout16_loop(double* L, double c, Py_ssize_t n, const long long* prev,
 }
 
 BGSUB_AVX512 static void bgsub_readout16_avx512(double* L, double c, Py_ssize_t n,
-                                               const long long* prev, const double* fprev,
-                                               const double* zprev, const long long* top,
+                                               const double* prev, const double* fprev,
+                                               const double* zprev, const double* top,
                                                const double* ftop, const double* ztop,
                                                Py_ssize_t width)
 {
@@ -422,12 +432,12 @@ static int bgsub_parabola_set_simd(int on)
 }
 
 /* The stacks of the 16 interleaved lines of L (16 * n values, no -inf): record q of line b at
- * 16 * q + b in prev, fprev, zprev (the element below q when q was pushed: index, -1 for none,
- * value and take-over point), the top of line b in top[b], ftop[b], ztop[b] (top[b] -1: empty
- * stack); only the first 8 lines (the others are +inf) where width <= 8. Returns 0 (nothing
+ * 16 * q + b in prev, fprev, zprev (the element below q when q was pushed: index as a double,
+ * -1 for none, value and take-over point), the top of line b in top[b], ftop[b], ztop[b]
+ * (-1: empty stack); only the first 8 lines (the others are +inf) where width <= 8. Returns 0 (nothing
  * done) where the AVX-512 loop is off. */
-static int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev,
-                          double* fprev, double* zprev, long long* top, double* ftop,
+static int bgsub_stacks16(const double* L, double c, Py_ssize_t n, double* prev,
+                          double* fprev, double* zprev, double* top, double* ftop,
                           double* ztop, Py_ssize_t width)
 {
 #ifdef BGSUB_PARABOLA_AVX512
@@ -444,8 +454,8 @@ static int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* pr
 /* The envelopes of the 16 lines of L (no NaN) from bgsub_stacks16's output, into L in place:
  * L[16 * x + b] = min(f, the parabola serving x), as the scalar read-out gives it (the first 8
  * lines only where width <= 8). Returns 0 (nothing done) where the AVX-512 loop is off. */
-static int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
-                           const double* fprev, const double* zprev, const long long* top,
+static int bgsub_readout16(double* L, double c, Py_ssize_t n, const double* prev,
+                           const double* fprev, const double* zprev, const double* top,
                            const double* ftop, const double* ztop, Py_ssize_t width)
 {
 #ifdef BGSUB_PARABOLA_AVX512

@@ -9,8 +9,8 @@ import numpy as np
 cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_set_simd(int on)
     int bgsub_parabola_simd_on()
-    int bgsub_stacks16(const double* L, double c, Py_ssize_t n, long long* prev, double* fprev,
-                       double* zprev, long long* top, double* ftop, double* ztop,
+    int bgsub_stacks16(const double* L, double c, Py_ssize_t n, double* prev, double* fprev,
+                       double* zprev, double* top, double* ftop, double* ztop,
                        Py_ssize_t width)
     int bgsub_load16_f32(const float* src, Py_ssize_t n, Py_ssize_t stride, Py_ssize_t step,
                          Py_ssize_t width, int negate, double* L)
@@ -20,8 +20,8 @@ cdef extern from "_parabola.h" nogil:
                           Py_ssize_t step, Py_ssize_t width, int negate)
     int bgsub_store16_f64(const double* L, double* dst, Py_ssize_t n, Py_ssize_t stride,
                           Py_ssize_t step, Py_ssize_t width, int negate)
-    int bgsub_readout16(double* L, double c, Py_ssize_t n, const long long* prev,
-                        const double* fprev, const double* zprev, const long long* top,
+    int bgsub_readout16(double* L, double c, Py_ssize_t n, const double* prev,
+                        const double* fprev, const double* zprev, const double* top,
                         const double* ftop, const double* ztop, Py_ssize_t width)
 
 bgsub_parabola_set_simd(-1)
@@ -173,7 +173,7 @@ cdef inline void _block(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t s
 
 cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t stride,
                           Py_ssize_t step, Py_ssize_t width, double c, bint negate_in,
-                          bint negate_out, double* lines, long long* prev, double* fprev,
+                          bint negate_out, double* lines, double* prev, double* fprev,
                           double* zprev, Py_ssize_t* v, double* z, double* fv) noexcept nogil:
     """:func:`_block` for up to 16 lines with the AVX-512 loop (``bgsub_stacks16``).
 
@@ -187,7 +187,7 @@ cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t
     """
     cdef Py_ssize_t x, b, lanes
     cdef int special
-    cdef long long top[BLOCK]
+    cdef double top[BLOCK]
     cdef double ftop[BLOCK]
     cdef double ztop[BLOCK]
     # the lines, interleaved; -inf and NaN looked for on the way
@@ -255,7 +255,7 @@ def envelope_pass(src_t[:, :, ::1] src, dst_t[:, :, ::1] dst, double c, bint neg
     # points; the scalar loop: the lines, their results; both: the stack of one line)
     cdef Py_ssize_t per_line = BLOCK * n if simd else width * n
     cdef double[:, ::1] lines = np.empty((nthreads, per_line))
-    cdef long long[:, ::1] records = np.empty((nthreads, per_line if simd else 1), np.int64)
+    cdef double[:, ::1] records = np.empty((nthreads, per_line if simd else 1))
     cdef double[:, ::1] results = np.empty((nthreads, per_line))
     cdef double[:, ::1] results2 = np.empty((nthreads, per_line if simd else 1))
     cdef double[:, ::1] takeover = np.empty((nthreads, n + 1))
