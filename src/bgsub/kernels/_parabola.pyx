@@ -1,5 +1,12 @@
 # cython: language_level=3
-"""Compiled loops of :mod:`bgsub.kernels.parabola` (no validation: the wrapper checks)."""
+"""Compiled loops of :mod:`bgsub.kernels.parabola` (no validation: the wrapper checks).
+
+Lines go through in blocks (:func:`envelope_pass`). Where the CPU has AVX-512 a block of 8
+to 16 lines is interleaved and its stacks built point by point in SIMD lanes, then read out
+from the top down (:func:`_block16`, ``_parabola.h``); elsewhere, and for narrow blocks or
+blocks with a -inf or NaN, each line runs the scalar loop (:func:`_lower_envelope`). Both
+give the same doubles.
+"""
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
@@ -46,8 +53,10 @@ cdef enum:
     BLOCK = 16
     STRIDED = 8
     # a block of fewer lines than this runs the scalar loop (_block: the AVX-512 loop steps
-    # 8 lanes or 16 whatever the lines in them)
+    # 8 lanes or 16 whatever the lines in them; 6 lines took 10-25 % longer in 8 lanes)
     SIMD_WIDTH = 8
+    # the lines past 8 take the second group of 8 lanes when they are this many or more, the
+    # scalar loop otherwise (9 lines took 12 % longer in 16 lanes than in 8 + 1 scalar)
     SECOND_GROUP = 3
 
 
