@@ -123,7 +123,8 @@ def test_opening_same_with_and_without_scatter(dtype: type, monkeypatch) -> None
 
 def test_tables_envelopes_are_monotone() -> None:
     _, _, costs = ball._row_profiles((25.0, 25.0), 25.0, (100, 100))
-    C, L, rise, W, o, K, GT = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    C, L, rise, W, o, K, GT, mono = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    assert mono
     for table in (L, K, GT, GT.T, rise[np.newaxis]):
         assert np.all(table[:, 1:] >= table[:, :-1])
 

@@ -33,11 +33,7 @@ cdef extern from *:
     /* The sums of pixels dx..dx + 3 where no neighbour wins, +inf elsewhere. */
     #define SC_SUMS(dx) __extension__ ({                                                        \
         sc_v4d v_ = sc_ld(Cj + (dx));                                                            \
-        sc_v4l ok_ = (v_ - sc_ld(Cd + (dx)) < vad) & (v_ - sc_ld(Cu + (dx)) < vau)                \
-                     & (v_ - sc_ld(Cd + (dx) - 1) < vard) & (v_ - sc_ld(Cd + (dx) + 1) < vald)    \
-                     & (v_ - sc_ld(Cu + (dx) - 1) < varu) & (v_ - sc_ld(Cu + (dx) + 1) < valu);   \
-        sc_v4d t_ = va + v_;                                                                     \
-        (sc_v4d)((ok_ & (sc_v4l)t_) | (~ok_ & (sc_v4l)vinf)); })
+        va + v_; })
     #define SC_SETUP                                                                             \
         sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};                \
         sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};                         \
@@ -77,6 +73,33 @@ cdef extern from *:
     }
     SC_SCAN(sc_scan, double, sc_v4d, sc_v4l, sc_ld, SC_AS_DOUBLE)
     SC_SCAN(sc_scan_f, float, sc_v4f, sc_v4i, sc_ldf, SC_AS_FLOAT)
+
+    /* The rows dy = dlo..dhi (cost row |dy| at C + |dy| * nc, minima row at M + dy * nx),
+       pixels lo..hi (hi - lo >= 3) of each: SC_SCAN's loop for a block of rows. */
+    #define SC_BLOCK(NAME, MT, MV, MI, LD, CVT)                                                 \
+    SC_CLONES                                                                                   \
+    static void NAME(const double* C, int64_t nc, MT* restrict M, int64_t nx, double a,         \
+                     int64_t dlo, int64_t dhi, int64_t lo, int64_t hi)                          \
+    {                                                                                           \
+        sc_v4d va = {a, a, a, a};                                                               \
+        int64_t e = hi - 3;                                                                     \
+        for (int64_t dy = dlo; dy <= dhi; dy++) {                                               \
+            const double* Cj = C + (dy >= 0 ? dy : -dy) * nc;                                   \
+            MT* Mr = M + dy * nx;                                                               \
+            MV te = CVT(va + sc_ld(Cj + e)), me = LD(Mr + e);                                   \
+            MI le = te < me;                                                                    \
+            me = (MV)((le & (MI)te) | (~le & (MI)me));                                          \
+            for (int64_t dx = lo; dx < e; dx += 4) {                                            \
+                MV t = CVT(va + sc_ld(Cj + dx)), m = LD(Mr + dx);                               \
+                MI lt = t < m;                                                                  \
+                m = (MV)((lt & (MI)t) | (~lt & (MI)m));                                         \
+                memcpy(Mr + dx, &m, sizeof m);                                                  \
+            }                                                                                   \
+            memcpy(Mr + e, &me, sizeof me);                                                     \
+        }                                                                                       \
+    }
+    SC_BLOCK(sc_block, double, sc_v4d, sc_v4l, sc_ld, SC_AS_DOUBLE)
+    SC_BLOCK(sc_block_f, float, sc_v4f, sc_v4i, sc_ldf, SC_AS_FLOAT)
     """
     void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
                  double ad, double au, double ard, double ald, double aru, double alu,
@@ -84,12 +107,19 @@ cdef extern from *:
     void sc_scan_f(const double* Cj, const double* Cd, const double* Cu, float* M, double a,
                    double ad, double au, double ard, double ald, double aru, double alu,
                    int64_t lo, int64_t hi) noexcept nogil
+    void sc_block(const double* C, int64_t nc, double* M, int64_t nx, double a, int64_t dlo,
+                  int64_t dhi, int64_t lo, int64_t hi) noexcept nogil
+    void sc_block_f(const double* C, int64_t nc, float* M, int64_t nx, double a, int64_t dlo,
+                    int64_t dhi, int64_t lo, int64_t hi) noexcept nogil
 
 
 ctypedef fused mreal:
     float
     double
 
+
+cdef enum:
+    BLOCK_ROWS = 2
 
 cdef struct SP:
     const double* A        # the image (times the sign is applied on reading)
@@ -107,6 +137,7 @@ cdef struct SP:
     int64_t m0             # the first image row of the running minima
     int64_t y0, y1         # output rows this call may write
     int64_t c0, c1         # centre rows this call visits
+    bint mono              # L[j][u] non-decreasing in j for u >= 1, non-increasing for u <= 0
 
 
 cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
@@ -251,7 +282,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     cdef const double* Cj
     cdef const double* Cd
     cdef const double* Cu
-    cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t k2, xr2, xl2, kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
     cdef int64_t nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
     for y in range(p.c0, p.c1):
         gr = 0
@@ -300,6 +331,36 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 dy_hi = p.y1 - 1 - y
             if dy_lo < p.y0 - y:
                 dy_lo = p.y0 - y
+            if dy_hi - dy_lo >= BLOCK_ROWS and p.mono:
+                # many rows (a crease): one window for all of them. L[j][u] is monotone in
+                # |j| (checked), so each row's bounds lie within those of its nearest and
+                # farthest rows
+                k = 0 if dy_lo <= 0 <= dy_hi else (dy_lo if dy_lo > 0 else -dy_hi)
+                k2 = dy_hi if dy_hi > -dy_lo else -dy_lo
+                w = W[k]
+                xr = _first_at_least(L + k * nc + o, 1 - w, w + 1, gr, ar)
+                xl = _first_at_least(L + k * nc + o, 1 - w, w + 1, gl, al)
+                w = W[k2]
+                xr2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, gr, ar)
+                xl2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, gl, al)
+                gr = xr
+                gl = xl
+                dxlo = 1 - (xl if xl > xl2 else xl2)
+                dxhi = (xr if xr > xr2 else xr2) - 1
+                if dxlo < -x:
+                    dxlo = -x
+                if dxhi > nx - 1 - x:
+                    dxhi = nx - 1 - x
+                if dxhi - dxlo >= 3:
+                    nrows += dy_hi + 1 - dy_lo
+                    ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
+                    Mrow = M + (y - p.m0) * nx + x
+                    if mreal is float:
+                        sc_block_f(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
+                    else:
+                        sc_block(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
+                    fX = -1
+                    continue
             for dy in range(dy_lo, dy_hi + 1):
                 j = dy if dy >= 0 else -dy
                 w = W[j]
@@ -388,7 +449,11 @@ def tables(ctab, c0):
             G[v] = np.where(np.isfinite(C[v - 1, o: o + ng]), g, np.inf)
             G[v] = np.where(np.isnan(G[v]), np.inf, G[v])
     G = np.maximum.accumulate(np.maximum.accumulate(G, axis=0), axis=1)
-    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
+    with np.errstate(invalid="ignore"):
+        pos = np.arange(nc) - o >= 1
+        mono = not (np.any(L[1:fy + 1][:, pos] < L[:fy][:, pos])
+                    or np.any(L[1:fy + 1][:, ~pos] > L[:fy][:, ~pos]))
+    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T), mono
 
 
 def scratch_shape(int64_t ny, int64_t nx, int64_t nthreads, tabs):
@@ -442,6 +507,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     p.o = tabs[4]
     p.fy = Cv.shape[0] - 2
     p.slack = slack
+    p.mono = bool(tabs[7])
     p.y0 = 0
     p.y1 = ny
     p.m0 = 0
