@@ -315,16 +315,23 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                     dxlo = -x
                 if dxhi > nx - 1 - x:
                     dxhi = nx - 1 - x
+                nrows += dy_hi + 1 - dy_lo
+                Mrow = M + (y - p.m0) * nx + x
                 if dxhi - dxlo >= 3:
-                    nrows += dy_hi + 1 - dy_lo
                     ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
-                    Mrow = M + (y - p.m0) * nx + x
                     if mreal is float:
                         sc_block_f(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
                     else:
                         sc_block(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
-                    fX = -1
-                    continue
+                elif dxhi >= dxlo:
+                    # a narrow window (a crease across the rows): each pixel alone
+                    ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
+                    for dy in range(dy_lo, dy_hi + 1):
+                        j = dy if dy >= 0 else -dy
+                        for dx in range(dxlo, dxhi + 1):
+                            _test_pixel(C + j * nc + o, Mrow + dy * nx, dx, a)
+                fX = -1
+                continue
             for dy in range(dy_lo, dy_hi + 1):
                 j = dy if dy >= 0 else -dy
                 w = W[j]
