@@ -199,7 +199,7 @@ cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* 
     tested: testing it adds at most a real sum of the centre, so the minima are the same."""
     cdef const double* Lj
     cdef int64_t m, w, xq, fy = p.fy, P = p.ng - 2
-    cdef double near, far
+    cdef double near, far, thr
     if y + J < p.y0 or y + J >= p.y1:
         return False
     m = J if J >= 0 else -J
@@ -220,8 +220,14 @@ cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* 
     if m > 0:
         # K[0] non-decreasing: the x-neighbours leave rows >= 0 no pixel beyond |dx| = xq,
         # xq + 1 the first index where K[0] reaches both thresholds (<= P); rows 0..m-1 are
-        # beaten by the near y-neighbour within it
-        xq = _first_at_least(p.K + p.o, -P, P + 1, xg[0] + 1, ar if ar > al else al) - 1
+        # beaten by the near y-neighbour within it. GT is non-decreasing in xq: any xq' >= xq
+        # (K[0][xq' + 1] reaching both) with GT[xq'][m] <= -near shows it, first tried at the
+        # guess, then at xq itself (searched from the guess, which follows it)
+        xq = xg[0]
+        thr = ar if ar > al else al
+        if p.K[p.o + xq + 1] >= thr and p.GT[xq * (fy + 2) + m] <= -near:
+            return True
+        xq = _first_at_least(p.K + p.o, -P, P + 1, xq + 1, thr) - 1
         if xq < 0:
             xq = 0
         xg[0] = xq
@@ -281,6 +287,10 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 nfast += 1
                 continue
             npix = 0
+            if fX >= 0:
+                # the x-intervals are likely near the left neighbour's one pixel
+                gr = fX - x + 1
+                gl = x - fX + 1
             # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
             hd = _first_at_least(rise, 1, fy + 1, hd, ad)
             dy_hi = hd - 1
@@ -305,8 +315,8 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 xr = _first_at_least(L + k * nc + o, 1 - w, w + 1, gr, ar)
                 xl = _first_at_least(L + k * nc + o, 1 - w, w + 1, gl, al)
                 w = W[k2]
-                xr2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, gr, ar)
-                xl2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, gl, al)
+                xr2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, xr, ar)
+                xl2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, xl, al)
                 gr = xr
                 gl = xl
                 dxlo = 1 - (xl if xl > xl2 else xl2)
