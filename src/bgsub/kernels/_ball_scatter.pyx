@@ -259,7 +259,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     cdef mreal* Mrow
     cdef const double* Cj
     cdef int64_t k2, xr2, xl2, kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
-    cdef int64_t nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
+    cdef int64_t nwin = 0, nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
     for y in range(p.c0, p.c1):
         gr = 0
         gl = 0
@@ -326,6 +326,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 if dxhi > nx - 1 - x:
                     dxhi = nx - 1 - x
                 nrows += dy_hi + 1 - dy_lo
+                nwin += 1
                 Mrow = M + (y - p.m0) * nx + x
                 if dxhi - dxlo >= 3:
                     ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
@@ -383,6 +384,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     stats[0] += nrows
     stats[1] += ntest
     stats[2] += nfast
+    stats[3] += nwin
 
 
 def tables(ctab, c0):
@@ -458,7 +460,8 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     for a float32 output, where it halves the memory traffic); the centres
     are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
     each side) in its own part. Returns the development counters (rows visited, pixels
-    tested, centres that took the one-pixel path)."""
+    tested, centres that took the one-pixel path, centres that took one window for their
+    rows)."""
     cdef const double[:, ::1] Cv = tabs[0]
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
@@ -467,7 +470,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
     cdef SP q
-    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 3), dtype=np.int64)
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 4), dtype=np.int64)
     cdef int64_t t, y, x, u, u0, u1, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
     cdef mreal* row
