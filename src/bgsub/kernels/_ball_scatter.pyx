@@ -136,21 +136,20 @@ cdef inline int64_t _first_above(const double* Gi, int64_t lo, int64_t hi, int64
 
 
 cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dmax,
-                      int64_t* kr, int64_t* kl, int64_t* kv) noexcept nogil:
+                      int64_t* kr, int64_t* kv) noexcept nogil:
     """The first row ``D >= 0`` (at most ``dmax``) where the neighbour on the near side may
     lose: rows ``|dy| < D`` on the far side of a one-sided centre are beaten by it everywhere
     the x-neighbours leave (``lim`` = minus its threshold)."""
-    cdef int64_t d = 0, v, xr, xl, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    cdef int64_t d = 0, v, xq, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    cdef double thr = ar if ar > al else al
     while True:
-        xr = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], ar)
-        xl = _first_at_least(p.K + d * nc + o, -P, P + 1, kl[0], al)
-        kr[0] = xr
-        kl[0] = xl
-        xb = xr - 1 if xr > xl else xl - 1
+        # the x-neighbours leave rows >= d no pixel beyond |dx| = xb: K[d] non-decreasing,
+        # its first index reaching both thresholds is the larger of the two firsts
+        xq = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], thr)
+        kr[0] = xq
+        xb = xq - 1
         if xb < 0:
             xb = 0
-        elif xb > P + 1:
-            xb = P + 1
         # rows v - 1 with G(v, xb) <= lim are beaten (G non-decreasing in v)
         v = _first_above(p.GT + xb * (fy + 2), 0, fy + 1, kv[0], lim)
         kv[0] = v
@@ -258,7 +257,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au
     cdef mreal* Mrow
     cdef const double* Cj
-    cdef int64_t k2, xr2, xl2, kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t k2, xr2, xl2, kv = 1, kr = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
     cdef int64_t nwin = 0, nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
     for y in range(p.c0, p.c1):
         gr = 0
@@ -298,9 +297,9 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
             dy_lo = 1 - hu
             # one side only: rows near the centre beaten by the neighbour on the other side
             if dy_lo == 0 and dy_hi > 0:
-                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl, &kv)
+                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kv)
             elif dy_hi == 0 and dy_lo < 0:
-                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl, &kv)
+                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kv)
             if dy_hi > p.y1 - 1 - y:
                 dy_hi = p.y1 - 1 - y
             if dy_lo < p.y0 - y:
