@@ -793,9 +793,12 @@ def _tile_morph(
 #: (:mod:`bgsub.kernels._ball_scatter`) from this radius on (the smaller of the two):
 #: single-thread CPU time of the dilation of the eroded 2048x2048 benchmark image, rows /
 #: scatter, 0.16 / 0.26 s at r = 20, 0.21 / 0.25 s at 30, 0.26 / 0.24 s at 50, 0.32 / 0.23 s
-#: at 100, 0.39 / 0.22 s at 150 (the scatter about 15 % faster since, the crossover unmoved:
-#: 0.17 / 0.26 s at r = 20, 0.21 / 0.25 s at 30, 0.23 / 0.24 s at 40, 0.26 / 0.21 s at 50).
-_SCATTER_MIN_RADIUS = 50.0
+#: at 100, 0.39 / 0.22 s at 150 (an older scatter). Since the crease windows and the wider
+#: one-pixel check (loaded machine, best of 5): 27 / 234 ms at r = 5, 72 / 212 ms at 10,
+#: 140 / 182 ms at 15, 155 / 178 ms at 16, 213 / 174 ms at 18, 223-248 / 164-172 ms at 20,
+#: 292 / 196 ms at 30, 384 / 167 ms at 50 (2 threads, CPU: 162 / 198 ms at 16, 218 / 172 ms
+#: at 18); a 1024x1024 gamma-noise image, 64 / 49 ms at r = 18, 88 / 42 ms at 50.
+_SCATTER_MIN_RADIUS = 18.0
 
 #: Testing hook: the scatter kernel for every 2D opening with finite pixels (True), never
 #: (False), or by radius (None).
