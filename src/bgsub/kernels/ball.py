@@ -142,14 +142,15 @@ slack that covers rounding, so it beats it strictly and every chain of such wins
 centre that is evaluated.  The x-neighbours leave an interval of each cost row (searched in
 monotone lower envelopes ``L`` of the row's differences), the y-neighbours a range of rows (the
 envelope ``rise`` of the column differences, then, on the near side of a centre lower than one
-y-neighbour, rows where that neighbour wins over every column the x-neighbours leave).  Every
-pixel left is evaluated, without further tests: each value is one of the row kernel's sums, a
-real one, so evaluating a pixel the bounds could have left out changes no minimum, and the
-maxima are the same bits.  (Per-pixel tests against the y- and diagonal neighbours, in the
-vector scan, saved no work and cost 6 loads and compares per four pixels: dropped.)  For a
-float32 output the running minima are float32, each sum rounded first: rounding is monotone,
-so the least rounded sum is the rounded least sum, the same bits with half the memory
-traffic.
+y-neighbour, rows where that neighbour wins over every column the x-neighbours leave: the
+columns' bound is one search of the envelope ``K`` of the rows' ``L`` for the larger of the two
+x-thresholds, ``K`` being non-decreasing).  Every pixel left is evaluated, without further
+tests: each value is one of the row kernel's sums, a real one, so evaluating a pixel the
+bounds could have left out changes no minimum, and the maxima are the same bits.
+(Per-pixel tests against the y- and diagonal neighbours, in the vector scan, saved no work
+and cost 6 loads and compares per four pixels: dropped.)  For a float32 output the running
+minima are float32, each sum rounded first: rounding is monotone, so the least rounded sum
+is the rounded least sum, the same bits with half the memory traffic.
 
 Creases (the centres between bowls, where the ball touches two contacts: about 4 % of the
 centres, 12-20 rows each).  ``L[j][u]`` is monotone in ``|j|`` (the ball's rows steepen away
@@ -179,11 +180,14 @@ dilation, rows / scatter, 0.39 / 0.19 s at r = 150, 0.43 / 0.20 s at 200, even a
 slower below (0.21 / 0.25 s at r = 30: the eroded image is less smooth, more centres win at
 many pixels), before the changes above; the window per crease, the tests dropped and the
 wider one-pixel check took the scatter to about 0.6x of that (interleaved with the previous
-build, loaded machine).  Tried and dropped: the one-pixel check also from the centre above's
-pixel (5 % more centres by the check, 1-7 % slower), the tightening's searches started at the
-left neighbour's pixel (no gain); earlier, cutting a range's end rows where the x- and diagonal
-neighbours together beat every pixel (43 % fewer rows, yet 5-15 % slower: each cut row still
-paid two searches).
+build, loaded machine; a 1024x1024 gamma-noise image: about 0.5x), and it now beats the row
+kernel from about r = 17 (see :data:`_SCATTER_MIN_RADIUS`).  Tried and dropped: the one-pixel
+check also from the centre above's pixel (5 % more centres by the check, 1-7 % slower); the
+window from two rows on (more centres lose the one-pixel guess their left neighbour gives:
+3 % slower) or from four (no gain); the searches of the range and of the tightening started
+from the left neighbour's pixel (no gain); earlier, cutting a range's end rows where the x-
+and diagonal neighbours together beat every pixel (43 % fewer rows, yet 5-15 % slower: each
+cut row still paid two searches).
 
 So the time per pixel is at most O(r) row operations in 2D (O(r^2) in 3D)
 whatever the radius, small radii run the vectorised direct minimum, and with
