@@ -275,8 +275,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
             au = sign * A[(y - 1) * nx + x] - a + s if y > 0 else INFINITY
             # inside an eroded bowl a centre's one pixel (its contact, a tie) is its left
             # neighbour's: checked without searching (see _single)
-            if fX >= 0 and fX >= x - W[0] and fX <= x + W[0] and _single(
-                    p, y, fJ, fX - x, &xg, ar, al, ad, au):
+            if fX >= 0 and _single(p, y, fJ, fX - x, &xg, ar, al, ad, au):
                 dy = fJ
                 dx = fX - x
                 j = dy if dy >= 0 else -dy
