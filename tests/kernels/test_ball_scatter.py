@@ -123,7 +123,8 @@ def test_opening_same_with_and_without_scatter(dtype: type, monkeypatch) -> None
 
 def test_tables_envelopes_are_monotone() -> None:
     _, _, costs = ball._row_profiles((25.0, 25.0), 25.0, (100, 100))
-    C, L, rise, W, o, K, GT = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    C, L, rise, W, o, K, GT, mono = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+    assert mono
     for table in (L, K, GT, GT.T, rise[np.newaxis]):
         assert np.all(table[:, 1:] >= table[:, :-1])
 
@@ -150,3 +151,36 @@ def test_one_pixel_path_matches_brute_force(radius: float, dtype: type) -> None:
                                                 2.0**-49 * scale + 1e-300, nthreads)
         assert counters[2] > image.size // 4
         assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("radius", [9.0, 24.0, 60.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crease_window_matches_brute_force(radius: float, dtype: type) -> None:
+    # a centre with three rows or more (a crease between eroded bowls) scans one window for
+    # all of them, bounded by its nearest and farthest rows' searches (L monotone in |dy|);
+    # the counters show that path ran, the brute force that the window left out no pixel a
+    # centre wins (a window from the nearest row alone makes this fail), and the per-row path
+    # (tables marked not monotone) gives the same bits
+    rng = np.random.default_rng(int(radius))
+    yy, xx = np.mgrid[:88, :117]
+    raw = (120.0 + 25.0 * np.sin(xx / 6.0 + yy / 9.0) + 0.4 * xx
+           + rng.normal(0.0, 8.0, xx.shape))
+    raw[rng.integers(0, 88, 40), rng.integers(0, 117, 40)] -= 60.0  # pits: more creases
+    for image in (ball._morph(raw, radius, None, 1.0, out_dtype=np.float64),
+                  ball._morph(np.round(raw / 10.0) * 10.0, radius, None, 1.0,
+                              out_dtype=np.float64)):
+        expected = brute_dilation(image, (radius, radius), radius, dtype)
+        widths, _, costs = ball._row_profiles((radius, radius), radius, image.shape)
+        tabs = _ball_scatter.tables(costs[0], (costs.shape[2] - 1) // 2)
+        assert tabs[7]
+        scale = float(np.abs(image).max()) + float(costs[costs < np.inf].max())
+        for mono in (True, False):
+            for nthreads in (1, 2):
+                out = np.empty(image.shape, dtype)
+                scratch = np.full(_ball_scatter.scratch_shape(*image.shape, nthreads, tabs),
+                                  np.nan, dtype=dtype)
+                counters = _ball_scatter.scatter_dilate(
+                    image, out, scratch, -1.0, (*tabs[:7], mono), 2.0**-49 * scale + 1e-300,
+                    nthreads)
+                assert (counters[3] > 0) == mono
+                assert np.array_equal(out, expected), (mono, nthreads)

@@ -23,26 +23,12 @@ cdef extern from *:
     #define SC_CLONES
     #endif
 
-    /* M[dx] = min(M[dx], a + Cj[dx]) for dx in [lo, hi] where no neighbour (thresholds ad, au
-       below/above, ard, ald, aru, alu diagonally) wins: branch-free, vectorised. */
+    /* M[dx] = min(M[dx], a + Cj[dx]) for dx in [lo, hi]: branch-free, vectorised. No
+       neighbour tests: every sum is a real one, so testing a pixel more changes no minimum. */
     #pragma GCC diagnostic ignored "-Wpsabi"
     typedef double sc_v4d __attribute__((vector_size(32)));
     typedef int64_t sc_v4l __attribute__((vector_size(32)));
     #define sc_ld(p) __extension__ ({ sc_v4d sc_v_; memcpy(&sc_v_, (p), sizeof sc_v_); sc_v_; })
-
-    /* The sums of pixels dx..dx + 3 where no neighbour wins, +inf elsewhere. */
-    #define SC_SUMS(dx) __extension__ ({                                                        \
-        sc_v4d v_ = sc_ld(Cj + (dx));                                                            \
-        sc_v4l ok_ = (v_ - sc_ld(Cd + (dx)) < vad) & (v_ - sc_ld(Cu + (dx)) < vau)                \
-                     & (v_ - sc_ld(Cd + (dx) - 1) < vard) & (v_ - sc_ld(Cd + (dx) + 1) < vald)    \
-                     & (v_ - sc_ld(Cu + (dx) - 1) < varu) & (v_ - sc_ld(Cu + (dx) + 1) < valu);   \
-        sc_v4d t_ = va + v_;                                                                     \
-        (sc_v4d)((ok_ & (sc_v4l)t_) | (~ok_ & (sc_v4l)vinf)); })
-    #define SC_SETUP                                                                             \
-        sc_v4d va = {a, a, a, a}, vad = {ad, ad, ad, ad}, vau = {au, au, au, au};                \
-        sc_v4d vard = {ard, ard, ard, ard}, vald = {ald, ald, ald, ald};                         \
-        sc_v4d varu = {aru, aru, aru, aru}, valu = {alu, alu, alu, alu};                         \
-        sc_v4d vinf = {INFINITY, INFINITY, INFINITY, INFINITY};
 
     /* The float32 minima's vectors: each sum rounded to float first (rounding is monotone,
        so the minimum of the rounded sums is the rounded minimum). */
@@ -52,44 +38,49 @@ cdef extern from *:
     #define SC_AS_DOUBLE(x) (x)
     #define SC_AS_FLOAT(x) __builtin_convertvector((x), sc_v4f)
 
-    /* The scan into minima of element MT (vector MV, lane mask MI, load LD, the sums through
-       CVT); hi - lo >= 3. The last four pixels are done from the minima as they were on entry
-       and stored last: lanes the loop also did get the same min(M, sum) again (no scalar
-       tail). */
-    #define SC_SCAN(NAME, MT, MV, MI, LD, CVT)                                                  \
+    /* The rows dy = dlo..dhi (cost row |dy| at C + |dy| * nc, minima row at M + dy * nx),
+       pixels lo..hi (hi - lo >= 3) of each, into minima of element MT (vector MV, lane mask
+       MI, load LD, the sums through CVT). A row's last four pixels are done from the minima
+       as they were on entry and stored last: lanes the loop also did get the same
+       min(M, sum) again (no scalar tail). */
+    #define SC_BLOCK(NAME, MT, MV, MI, LD, CVT)                                                 \
     SC_CLONES                                                                                   \
-    static void NAME(const double* Cj, const double* Cd, const double* Cu, MT* restrict M,      \
-                     double a, double ad, double au, double ard, double ald, double aru,        \
-                     double alu, int64_t lo, int64_t hi)                                        \
+    static void NAME(const double* C, int64_t nc, MT* restrict M, int64_t nx, double a,         \
+                     int64_t dlo, int64_t dhi, int64_t lo, int64_t hi)                          \
     {                                                                                           \
-        SC_SETUP                                                                                \
-        int64_t dx = lo, e = hi - 3;                                                            \
-        MV te = CVT(SC_SUMS(e)), me = LD(M + e);                                                \
-        MI le = te < me;                                                                        \
-        me = (MV)((le & (MI)te) | (~le & (MI)me));                                              \
-        for (; dx < e; dx += 4) {                                                               \
-            MV t = CVT(SC_SUMS(dx)), m = LD(M + dx);                                            \
-            MI lt = t < m;                                                                      \
-            m = (MV)((lt & (MI)t) | (~lt & (MI)m));                                             \
-            memcpy(M + dx, &m, sizeof m);                                                       \
+        sc_v4d va = {a, a, a, a};                                                               \
+        int64_t e = hi - 3;                                                                     \
+        for (int64_t dy = dlo; dy <= dhi; dy++) {                                               \
+            const double* Cj = C + (dy >= 0 ? dy : -dy) * nc;                                   \
+            MT* Mr = M + dy * nx;                                                               \
+            MV te = CVT(va + sc_ld(Cj + e)), me = LD(Mr + e);                                   \
+            MI le = te < me;                                                                    \
+            me = (MV)((le & (MI)te) | (~le & (MI)me));                                          \
+            for (int64_t dx = lo; dx < e; dx += 4) {                                            \
+                MV t = CVT(va + sc_ld(Cj + dx)), m = LD(Mr + dx);                               \
+                MI lt = t < m;                                                                  \
+                m = (MV)((lt & (MI)t) | (~lt & (MI)m));                                         \
+                memcpy(Mr + dx, &m, sizeof m);                                                  \
+            }                                                                                   \
+            memcpy(Mr + e, &me, sizeof me);                                                     \
         }                                                                                       \
-        memcpy(M + e, &me, sizeof me);                                                          \
     }
-    SC_SCAN(sc_scan, double, sc_v4d, sc_v4l, sc_ld, SC_AS_DOUBLE)
-    SC_SCAN(sc_scan_f, float, sc_v4f, sc_v4i, sc_ldf, SC_AS_FLOAT)
+    SC_BLOCK(sc_block, double, sc_v4d, sc_v4l, sc_ld, SC_AS_DOUBLE)
+    SC_BLOCK(sc_block_f, float, sc_v4f, sc_v4i, sc_ldf, SC_AS_FLOAT)
     """
-    void sc_scan(const double* Cj, const double* Cd, const double* Cu, double* M, double a,
-                 double ad, double au, double ard, double ald, double aru, double alu,
-                 int64_t lo, int64_t hi) noexcept nogil
-    void sc_scan_f(const double* Cj, const double* Cd, const double* Cu, float* M, double a,
-                   double ad, double au, double ard, double ald, double aru, double alu,
-                   int64_t lo, int64_t hi) noexcept nogil
+    void sc_block(const double* C, int64_t nc, double* M, int64_t nx, double a, int64_t dlo,
+                  int64_t dhi, int64_t lo, int64_t hi) noexcept nogil
+    void sc_block_f(const double* C, int64_t nc, float* M, int64_t nx, double a, int64_t dlo,
+                    int64_t dhi, int64_t lo, int64_t hi) noexcept nogil
 
 
 ctypedef fused mreal:
     float
     double
 
+
+cdef enum:
+    BLOCK_ROWS = 2
 
 cdef struct SP:
     const double* A        # the image (times the sign is applied on reading)
@@ -107,6 +98,7 @@ cdef struct SP:
     int64_t m0             # the first image row of the running minima
     int64_t y0, y1         # output rows this call may write
     int64_t c0, c1         # centre rows this call visits
+    bint mono              # L[j][u] non-decreasing in j for u >= 1, non-increasing for u <= 0
 
 
 cdef inline int64_t _first_at_least(const double* Lj, int64_t lo, int64_t hi, int64_t g,
@@ -144,21 +136,20 @@ cdef inline int64_t _first_above(const double* Gi, int64_t lo, int64_t hi, int64
 
 
 cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dmax,
-                      int64_t* kr, int64_t* kl, int64_t* kv) noexcept nogil:
+                      int64_t* kr, int64_t* kv) noexcept nogil:
     """The first row ``D >= 0`` (at most ``dmax``) where the neighbour on the near side may
     lose: rows ``|dy| < D`` on the far side of a one-sided centre are beaten by it everywhere
     the x-neighbours leave (``lim`` = minus its threshold)."""
-    cdef int64_t d = 0, v, xr, xl, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    cdef int64_t d = 0, v, xq, xb, fy = p.fy, nc = p.nc, o = p.o, P = p.ng - 2
+    cdef double thr = ar if ar > al else al
     while True:
-        xr = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], ar)
-        xl = _first_at_least(p.K + d * nc + o, -P, P + 1, kl[0], al)
-        kr[0] = xr
-        kl[0] = xl
-        xb = xr - 1 if xr > xl else xl - 1
+        # the x-neighbours leave rows >= d no pixel beyond |dx| = xb: K[d] non-decreasing,
+        # its first index reaching both thresholds is the larger of the two firsts
+        xq = _first_at_least(p.K + d * nc + o, -P, P + 1, kr[0], thr)
+        kr[0] = xq
+        xb = xq - 1
         if xb < 0:
             xb = 0
-        elif xb > P + 1:
-            xb = P + 1
         # rows v - 1 with G(v, xb) <= lim are beaten (G non-decreasing in v)
         v = _first_above(p.GT + xb * (fy + 2), 0, fy + 1, kv[0], lim)
         kv[0] = v
@@ -169,67 +160,84 @@ cdef int64_t _tighten(const SP* p, double ar, double al, double lim, int64_t dma
             return dmax
 
 
+cdef inline bint _beyond(const SP* p, int64_t m, double thr, int64_t D, double ar,
+                         double al) noexcept nogil:
+    """Whether the rows ``|dy| > m`` on one side of a centre (the side of the y-neighbour with
+    threshold ``thr``) leave it no pixel: those from ``h`` on are beaten by that neighbour
+    (``rise[h] >= thr``), and the rows ``m + 1 .. h - 1`` have empty x-intervals, shown at
+    their nearest and farthest rows (``L[j][u]`` is monotone in ``j``, ``p.mono``) by the
+    x-neighbours' envelopes reaching their thresholds on either side of the column edge ``D``
+    or ``D + 1``."""
+    cdef const double* rise = p.rise
+    cdef const double* L1
+    cdef const double* L2
+    cdef int64_t h
+    if rise[m + 1] >= thr:
+        return True
+    if not p.mono:
+        return False
+    h = m + 2
+    while rise[h] < thr:  # rise[fy + 1] = +inf
+        h += 1
+    L1 = p.L + (m + 1) * p.nc + p.o
+    L2 = p.L + (h - 1) * p.nc + p.o
+    return ((L1[D] >= ar and L2[D] >= ar and L1[1 - D] >= al and L2[1 - D] >= al)
+            or (L1[D + 1] >= ar and L2[D + 1] >= ar and L1[-D] >= al and L2[-D] >= al))
+
+
 cdef inline bint _single(const SP* p, int64_t y, int64_t J, int64_t D, int64_t* xg, double ar,
                          double al, double ad, double au) noexcept nogil:
-    """Whether the pixels :func:`_scatter_rows`' bounds leave to the centre ``(y, x)`` (its
-    rows, each row's interval) lie within the one pixel ``(y + J, x + D)``: true only where the
-    searches of the general path would give rows ``J..J`` (hence its branch, and ``_tighten``
-    returning ``|J|`` on its first pass) and an interval within ``D..D``, each shown by a
-    comparison or two at the guessed indices instead of a search (the tables are monotone).
-    The general path then tests that pixel or none; testing it always adds at most a real sum
-    of the centre, so the minima are the same.
-
-    ``_tighten``'s first pass: its ``xb`` is bounded by one search in ``K[0]`` (from the guess
-    ``xg``, updated), and ``GT`` (non-decreasing in ``xb``) there bounds the one it reads."""
-    cdef const double* rise = p.rise
+    """Whether every pixel of the centre ``(y, x)`` but ``(y + J, x + D)`` is beaten by one of
+    its neighbours, shown by a few comparisons at the guessed indices (the tables are
+    monotone) instead of :func:`_scatter_rows`' searches: the rows beyond ``J`` by
+    :func:`_beyond`, those on the other side of the centre likewise (from row 1 on), the rows
+    between the centre and ``J`` by the y-neighbour on the centre's other side as in
+    ``_tighten``'s first pass (its ``xb`` is bounded by one search in ``K[0]`` from the guess
+    ``xg``, updated, and ``GT``, non-decreasing in ``xb``, there bounds the one it reads), and
+    row ``J`` by its x-neighbours' envelopes at ``D`` and ``D + 1``. Only that pixel is then
+    tested: testing it adds at most a real sum of the centre, so the minima are the same."""
     cdef const double* Lj
     cdef int64_t m, w, xq, fy = p.fy, P = p.ng - 2
-    cdef double lim
+    cdef double near, far, thr
     if y + J < p.y0 or y + J >= p.y1:
         return False
-    if J == 0:
-        # hd = hu = 1: rows 0..0, no tightening
-        if not (rise[1] >= ad and rise[1] >= au):
-            return False
-        m = 0
-    else:
-        if J > 0:
-            # hu = 1 (dy_lo = 0), hd = J + 1 (dy_hi = J > 0): _tighten(.., -au, J) must give J
-            m = J
-            if not (rise[1] >= au and rise[m] < ad and rise[m + 1] >= ad):
-                return False
-            lim = -au
-        else:
-            # hd = 1 (dy_hi = 0), hu = m + 1 (dy_lo = -m < 0): _tighten(.., -ad, m) must give m
-            m = -J
-            if not (rise[1] >= ad and rise[m] < au and rise[m + 1] >= au):
-                return False
-            lim = -ad
-        # K[0] non-decreasing: _tighten's first xr, xl are at most u = the first index where
-        # K[0] reaches both thresholds, so its xb is at most xq = max(u - 1, 0) (<= P)
-        xq = _first_at_least(p.K + p.o, -P, P + 1, xg[0] + 1, ar if ar > al else al) - 1
-        if xq < 0:
-            xq = 0
-        xg[0] = xq
-        if not p.GT[xq * (fy + 2) + m] <= lim:
-            return False
+    m = J if J >= 0 else -J
     w = p.W[m]
     if w < 0 or D < -w or D > w:
         return False
     Lj = p.L + m * p.nc + p.o
-    return Lj[D + 1] >= ar and Lj[1 - D] >= al
+    if not (Lj[D + 1] >= ar and Lj[1 - D] >= al):
+        return False
+    if J >= 0:
+        near = au
+        far = ad
+    else:
+        near = ad
+        far = au
+    if not (_beyond(p, 0, near, D, ar, al) and _beyond(p, m, far, D, ar, al)):
+        return False
+    if m > 0:
+        # K[0] non-decreasing: the x-neighbours leave rows >= 0 no pixel beyond |dx| = xq,
+        # xq + 1 the first index where K[0] reaches both thresholds (<= P); rows 0..m-1 are
+        # beaten by the near y-neighbour within it. GT is non-decreasing in xq: any xq' >= xq
+        # (K[0][xq' + 1] reaching both) with GT[xq'][m] <= -near shows it, first tried at the
+        # guess, then at xq itself (searched from the guess, which follows it)
+        xq = xg[0]
+        thr = ar if ar > al else al
+        if p.K[p.o + xq + 1] >= thr and p.GT[xq * (fy + 2) + m] <= -near:
+            return True
+        xq = _first_at_least(p.K + p.o, -P, P + 1, xq + 1, thr) - 1
+        if xq < 0:
+            xq = 0
+        xg[0] = xq
+        if not p.GT[xq * (fy + 2) + m] <= -near:
+            return False
+    return True
 
 
-cdef inline void _test_pixel(const double* Cj, const double* Cd, const double* Cu, mreal* Mrow,
-                             int64_t dx, double a, double ad, double au, double ard, double ald,
-                             double aru, double alu) noexcept nogil:
-    """Pixel ``dx`` of a cost row into the running minima, where none of the centre's 8
-    neighbours beats the centre there (``ad`` .. ``alu``: the neighbours' lead over it); the
-    scalar twin of ``sc_scan``."""
-    cdef double v = Cj[dx]
-    cdef bint ok = ((v - Cd[dx] < ad) & (v - Cu[dx] < au) & (v - Cd[dx - 1] < ard)
-                    & (v - Cd[dx + 1] < ald) & (v - Cu[dx - 1] < aru) & (v - Cu[dx + 1] < alu))
-    cdef double t = a + v if ok else INFINITY
+cdef inline void _test_pixel(const double* Cj, mreal* Mrow, int64_t dx, double a) noexcept nogil:
+    """Pixel ``dx`` of a cost row into the running minima: the scalar twin of ``sc_scan``."""
+    cdef double t = a + Cj[dx]
     if mreal is float:
         Mrow[dx] = <float>t if <float>t < Mrow[dx] else Mrow[dx]
     else:
@@ -246,13 +254,11 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     cdef const double* L = p.L
     cdef const double* rise = p.rise
     cdef const int64_t* W = p.W
-    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au, ard, ald, aru, alu
+    cdef double sign = p.sign, s = p.slack, a, ar, al, ad, au
     cdef mreal* Mrow
     cdef const double* Cj
-    cdef const double* Cd
-    cdef const double* Cu
-    cdef int64_t kv = 1, kr = 0, kl = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
-    cdef int64_t nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
+    cdef int64_t k2, xr2, xl2, kv = 1, kr = 0, hd = 1, hu = 1, y, x, dy, dy_lo, dy_hi, j, w, xr, xl, gr, gl, dxlo, dxhi, dx, k
+    cdef int64_t nwin = 0, nrows = 0, ntest = 0, nfast = 0, fJ = 0, fX = -1, xg = 0, npix, pJ = 0, pX = 0
     for y in range(p.c0, p.c1):
         gr = 0
         gl = 0
@@ -267,25 +273,22 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
             al = sign * A[y * nx + x - 1] - a + s if x > 0 else INFINITY
             ad = sign * A[(y + 1) * nx + x] - a + s if y + 1 < ny else INFINITY
             au = sign * A[(y - 1) * nx + x] - a + s if y > 0 else INFINITY
-            ard = sign * A[(y + 1) * nx + x + 1] - a + s if y + 1 < ny and x + 1 < nx else INFINITY
-            ald = sign * A[(y + 1) * nx + x - 1] - a + s if y + 1 < ny and x > 0 else INFINITY
-            aru = sign * A[(y - 1) * nx + x + 1] - a + s if y > 0 and x + 1 < nx else INFINITY
-            alu = sign * A[(y - 1) * nx + x - 1] - a + s if y > 0 and x > 0 else INFINITY
             # inside an eroded bowl a centre's one pixel (its contact, a tie) is its left
             # neighbour's: checked without searching (see _single)
-            if fX >= 0 and fX >= x - W[0] and fX <= x + W[0] and _single(
-                    p, y, fJ, fX - x, &xg, ar, al, ad, au):
+            if fX >= 0 and _single(p, y, fJ, fX - x, &xg, ar, al, ad, au):
                 dy = fJ
                 dx = fX - x
                 j = dy if dy >= 0 else -dy
                 Cj = C + j * nc + o
-                Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
-                Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy - p.m0) * nx + x
-                _test_pixel(Cj, Cd, Cu, Mrow, dx, a, ad, au, ard, ald, aru, alu)
+                _test_pixel(Cj, Mrow, dx, a)
                 nfast += 1
                 continue
             npix = 0
+            if fX >= 0:
+                # the x-intervals are likely near the left neighbour's one pixel
+                gr = fX - x + 1
+                gl = x - fX + 1
             # rows dy >= 1 where the lower neighbour wins everywhere, likewise above
             hd = _first_at_least(rise, 1, fy + 1, hd, ad)
             dy_hi = hd - 1
@@ -293,13 +296,51 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
             dy_lo = 1 - hu
             # one side only: rows near the centre beaten by the neighbour on the other side
             if dy_lo == 0 and dy_hi > 0:
-                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kl, &kv)
+                dy_lo = _tighten(p, ar, al, -au, dy_hi, &kr, &kv)
             elif dy_hi == 0 and dy_lo < 0:
-                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kl, &kv)
+                dy_hi = -_tighten(p, ar, al, -ad, -dy_lo, &kr, &kv)
             if dy_hi > p.y1 - 1 - y:
                 dy_hi = p.y1 - 1 - y
             if dy_lo < p.y0 - y:
                 dy_lo = p.y0 - y
+            if dy_hi - dy_lo >= BLOCK_ROWS and p.mono:
+                # many rows (a crease): one window for all of them. L[j][u] is monotone in
+                # |j| (checked), so each row's bounds lie within those of its nearest and
+                # farthest rows
+                k = 0 if dy_lo <= 0 <= dy_hi else (dy_lo if dy_lo > 0 else -dy_hi)
+                k2 = dy_hi if dy_hi > -dy_lo else -dy_lo
+                w = W[k]
+                xr = _first_at_least(L + k * nc + o, 1 - w, w + 1, gr, ar)
+                xl = _first_at_least(L + k * nc + o, 1 - w, w + 1, gl, al)
+                w = W[k2]
+                xr2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, xr, ar)
+                xl2 = _first_at_least(L + k2 * nc + o, 1 - w, w + 1, xl, al)
+                gr = xr
+                gl = xl
+                dxlo = 1 - (xl if xl > xl2 else xl2)
+                dxhi = (xr if xr > xr2 else xr2) - 1
+                if dxlo < -x:
+                    dxlo = -x
+                if dxhi > nx - 1 - x:
+                    dxhi = nx - 1 - x
+                nrows += dy_hi + 1 - dy_lo
+                nwin += 1
+                Mrow = M + (y - p.m0) * nx + x
+                if dxhi - dxlo >= 3:
+                    ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
+                    if mreal is float:
+                        sc_block_f(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
+                    else:
+                        sc_block(C + o, nc, Mrow, nx, a, dy_lo, dy_hi, dxlo, dxhi)
+                elif dxhi >= dxlo:
+                    # a narrow window (a crease across the rows): each pixel alone
+                    ntest += (dy_hi + 1 - dy_lo) * (dxhi + 1 - dxlo)
+                    for dy in range(dy_lo, dy_hi + 1):
+                        j = dy if dy >= 0 else -dy
+                        for dx in range(dxlo, dxhi + 1):
+                            _test_pixel(C + j * nc + o, Mrow + dy * nx, dx, a)
+                fX = -1
+                continue
             for dy in range(dy_lo, dy_hi + 1):
                 j = dy if dy >= 0 else -dy
                 w = W[j]
@@ -318,17 +359,15 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
                 if dxhi > nx - 1 - x:
                     dxhi = nx - 1 - x
                 Cj = C + j * nc + o
-                Cd = C + (dy - 1 if dy >= 1 else 1 - dy) * nc + o
-                Cu = C + (dy + 1 if dy >= 0 else -dy - 1) * nc + o
                 Mrow = M + (y + dy - p.m0) * nx + x
                 if dxhi - dxlo >= 3:
                     if mreal is float:
-                        sc_scan_f(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                        sc_block_f(C + o, nc, M + (y - p.m0) * nx + x, nx, a, dy, dy, dxlo, dxhi)
                     else:
-                        sc_scan(Cj, Cd, Cu, Mrow, a, ad, au, ard, ald, aru, alu, dxlo, dxhi)
+                        sc_block(C + o, nc, M + (y - p.m0) * nx + x, nx, a, dy, dy, dxlo, dxhi)
                 else:
                     for dx in range(dxlo, dxhi + 1):
-                        _test_pixel(Cj, Cd, Cu, Mrow, dx, a, ad, au, ard, ald, aru, alu)
+                        _test_pixel(Cj, Mrow, dx, a)
                 ntest += dxhi + 1 - dxlo
                 if dxhi >= dxlo:
                     npix += dxhi + 1 - dxlo
@@ -343,6 +382,7 @@ cdef void _scatter_rows(const SP* p, mreal* M, int64_t* stats) noexcept nogil:
     stats[0] += nrows
     stats[1] += ntest
     stats[2] += nfast
+    stats[3] += nwin
 
 
 def tables(ctab, c0):
@@ -388,7 +428,14 @@ def tables(ctab, c0):
             G[v] = np.where(np.isfinite(C[v - 1, o: o + ng]), g, np.inf)
             G[v] = np.where(np.isnan(G[v]), np.inf, G[v])
     G = np.maximum.accumulate(np.maximum.accumulate(G, axis=0), axis=1)
-    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T)
+    # L[j][u] non-decreasing in j for u >= 1, non-increasing for u <= 0 (the ball's rows
+    # steepen away from its centre): lets one row's bounds stand for a range of rows
+    pos = np.arange(nc) - o >= 1
+    with np.errstate(invalid="ignore"):
+        grows = np.all(L[1:fy + 1][:, pos] >= L[:fy][:, pos])
+        shrinks = np.all(L[1:fy + 1][:, ~pos] <= L[:fy][:, ~pos])
+    mono = bool(grows and shrinks)
+    return C, L, rise, W, o, np.ascontiguousarray(K), np.ascontiguousarray(G.T), mono
 
 
 def scratch_shape(int64_t ny, int64_t nx, int64_t nthreads, tabs):
@@ -411,7 +458,8 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     for a float32 output, where it halves the memory traffic); the centres
     are split into ``nthreads`` bands of rows, each band's minima (its rows and ``fy`` more on
     each side) in its own part. Returns the development counters (rows visited, pixels
-    tested, centres that took the one-pixel path)."""
+    tested, centres that took the one-pixel path, centres that took one window for their
+    rows)."""
     cdef const double[:, ::1] Cv = tabs[0]
     cdef const double[:, ::1] Lv = tabs[1]
     cdef const double[::1] rv = tabs[2]
@@ -420,7 +468,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     cdef const double[:, ::1] Gv = tabs[6]
     cdef SP p
     cdef SP q
-    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 3), dtype=np.int64)
+    cdef int64_t[:, ::1] stats = np.zeros((nthreads, 4), dtype=np.int64)
     cdef int64_t t, y, x, u, u0, u1, lo, hi, nt = nthreads, ny = image.shape[0], nx = image.shape[1]
     cdef double m
     cdef mreal* row
@@ -442,6 +490,7 @@ def scatter_dilate(const double[:, ::1] image, real_out[:, ::1] out, mreal[:, :,
     p.o = tabs[4]
     p.fy = Cv.shape[0] - 2
     p.slack = slack
+    p.mono = bool(tabs[7])
     p.y0 = 0
     p.y1 = ny
     p.m0 = 0

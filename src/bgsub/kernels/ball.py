@@ -135,45 +135,60 @@ after scans that keep the hardware prefetcher away).
 
 Scatter (the opening's dilation, 2D, from ``_SCATTER_MIN_RADIUS`` on;
 :mod:`bgsub.kernels._ball_scatter`).  On the eroded image most centres win at one pixel or
-a few, so each centre is evaluated only there: where none of its eight neighbours gives a
-smaller sum.  A neighbour ``c + e`` beats ``c`` at ``p`` when the cost difference
+a few, so each centre is evaluated only where none of its four edge neighbours is shown to
+give a smaller sum.  A neighbour ``c + e`` beats ``c`` at ``p`` when the cost difference
 ``C(p - c) - C(p - c - e)`` is at least ``E(c + e) - E(c)`` (the image times the sign) plus a
 slack that covers rounding, so it beats it strictly and every chain of such wins ends at a
 centre that is evaluated.  The x-neighbours leave an interval of each cost row (searched in
-monotone lower envelopes of the row's differences), the y-neighbours a range of rows (the
+monotone lower envelopes ``L`` of the row's differences), the y-neighbours a range of rows (the
 envelope ``rise`` of the column differences, then, on the near side of a centre lower than one
-y-neighbour, rows where that neighbour wins over every column the x-neighbours leave), and the
-pixels left are tested against the y- and diagonal neighbours (four at a time; a row's last
-four pixels as one vector overlapping the others, computed from the minima as they were and
-stored last, so no pixel is tested alone in a row of four or more).  Every value is one of the
-row kernel's sums, so the maxima are the same bits.  For a float32 output the running minima
-are float32, each sum rounded first: rounding is monotone, so the least rounded sum is the
-rounded least sum, the same bits with half the memory traffic.  Inside an eroded bowl
-(every centre of it touches the image at the same contact pixel, where they all tie) these
-bounds leave a centre one pixel, the contact, the same as its left neighbour's: that pixel
-is checked first by a few comparisons at the indices the searches would return (the tables
-are monotone, so a comparison or two shows where each search would stop) and tested alone;
-where a check fails the searches run.  The checks show the searches' pixels lie within that
-one, so testing it (a real sum of the centre at worst) changes no minimum.  Bands of centre
-rows run in parallel, each into its own rows of minima (its centres' reach), merged row by
-row.  Benchmark image, r = 150: 1.4 cost rows visited, 11 pixels tested per centre, 77 % of
-the centres by the one-pixel check; 4 % of the centres (the creases between bowls, where
-the ball touches two contacts) take 90 % of the tests.  Single-thread CPU time of the
+y-neighbour, rows where that neighbour wins over every column the x-neighbours leave: the
+columns' bound is one search of the envelope ``K`` of the rows' ``L`` for the larger of the two
+x-thresholds, ``K`` being non-decreasing).  Every pixel left is evaluated, without further
+tests: each value is one of the row kernel's sums, a real one, so evaluating a pixel the
+bounds could have left out changes no minimum, and the maxima are the same bits.
+(Per-pixel tests against the y- and diagonal neighbours, in the vector scan, saved no work
+and cost 6 loads and compares per four pixels: dropped.)  For a float32 output the running
+minima are float32, each sum rounded first: rounding is monotone, so the least rounded sum
+is the rounded least sum, the same bits with half the memory traffic.
+
+Creases (the centres between bowls, where the ball touches two contacts: about 4 % of the
+centres, 12-20 rows each).  ``L[j][u]`` is monotone in ``|j|`` (the ball's rows steepen away
+from its centre: non-decreasing for ``u >= 1``, non-increasing for ``u <= 0``; checked when
+the tables are built, the per-row path otherwise), so every row of a range has its interval
+within the hull of those of its nearest and farthest rows: a centre with three rows or more
+takes that hull, four searches, as one window for all its rows and scans them in one call
+(pixel by pixel when under four wide) instead of two searches per row; the window is about as
+wide as the rows' intervals (51.1 million pixels evaluated against 47.8 million tested by the
+per-row searches at r = 150).
+
+One-pixel centres.  Inside an eroded bowl every centre touches the image at the same contact
+pixel, where they all tie, and the bounds leave a centre that one pixel, the same as its left
+neighbour's.  A few comparisons at the indices where the searches would stop (the tables are
+monotone) show every other pixel beaten: the rows beyond the pixel's, and those on the
+centre's other side, beaten by the y-neighbour there from the row where ``rise`` reaches its
+threshold on, the rows before that with empty x-intervals (checked at their nearest and
+farthest rows, ``L`` being monotone, on either side of the pixel's column); the rows between
+the centre and the pixel's beaten by the other y-neighbour as in the one-sided range (its
+x-extent bound tried first at the previous centre's, two comparisons, then searched); the
+pixel's row by its x-neighbours' envelopes.  Only the pixel is then evaluated.  Where a check
+fails the searches run, starting at that pixel.  Bands of centre rows run in parallel, each
+into its own rows of minima (its centres' reach), merged row by row.  Benchmark image,
+r = 150: 85 % of the centres by the one-pixel check (77 % when it replayed the searches'
+exact outcome instead), 1.2 cost rows visited per centre.  Single-thread CPU time of the
 dilation, rows / scatter, 0.39 / 0.19 s at r = 150, 0.43 / 0.20 s at 200, even at 50,
 slower below (0.21 / 0.25 s at r = 30: the eroded image is less smooth, more centres win at
-many pixels); the vector tail and float32 minima took the scatter a further 10-12 % down
-(r = 150: 0.20 -> 0.18 s).  The creases still cost most: about 17 cost rows and 200 tested
-pixels per crease centre, of which the y-neighbours rule out only a tenth of the pixels (an
-exact per-row bound from them was slower than the tests it saved) and the diagonal
-neighbours about half, with about 12 rows holding a pixel no neighbour beats.  Those rows are
-consecutive: cutting a range's end rows where the x- and diagonal neighbours together beat
-every pixel (each diagonal beats a half-line of a row, found in a monotone envelope of its
-differences) leaves 11.4 of 17 rows and cuts 43 % of all rows visited (the bound is exact), yet
-was 5-15 % slower at best (searches only within the interval, ranges over 8 rows only; 1.2-1.6x
-without those limits), and a four-comparison form (one diagonal beating a row's whole
-x-interval: 10 % of the rows) saved nothing: a row costs its two envelope searches, which a row
-check needs as well, not its scan.  A faster range needs a bound per centre, without per-row
-searches.
+many pixels), before the changes above; the window per crease, the tests dropped and the
+wider one-pixel check took the scatter to about 0.6x of that (interleaved with the previous
+build, loaded machine; a 1024x1024 gamma-noise image: about 0.5x), and it now beats the row
+kernel from about r = 17 (see :data:`_SCATTER_MIN_RADIUS`).  Tried and dropped: the one-pixel
+check also from the centre above's pixel (5 % more centres by the check, 1-7 % slower; tried
+only where the left neighbour gives none, 0.93-1.06x, within the noise); the
+window from two rows on (more centres lose the one-pixel guess their left neighbour gives:
+3 % slower) or from four (no gain); the searches of the range and of the tightening started
+from the left neighbour's pixel (no gain); earlier, cutting a range's end rows where the x-
+and diagonal neighbours together beat every pixel (43 % fewer rows, yet 5-15 % slower: each
+cut row still paid two searches).
 
 So the time per pixel is at most O(r) row operations in 2D (O(r^2) in 3D)
 whatever the radius, small radii run the vectorised direct minimum, and with
@@ -783,9 +798,12 @@ def _tile_morph(
 #: (:mod:`bgsub.kernels._ball_scatter`) from this radius on (the smaller of the two):
 #: single-thread CPU time of the dilation of the eroded 2048x2048 benchmark image, rows /
 #: scatter, 0.16 / 0.26 s at r = 20, 0.21 / 0.25 s at 30, 0.26 / 0.24 s at 50, 0.32 / 0.23 s
-#: at 100, 0.39 / 0.22 s at 150 (the scatter about 15 % faster since, the crossover unmoved:
-#: 0.17 / 0.26 s at r = 20, 0.21 / 0.25 s at 30, 0.23 / 0.24 s at 40, 0.26 / 0.21 s at 50).
-_SCATTER_MIN_RADIUS = 50.0
+#: at 100, 0.39 / 0.22 s at 150 (an older scatter). Since the crease windows and the wider
+#: one-pixel check (loaded machine, best of 5): 27 / 234 ms at r = 5, 72 / 212 ms at 10,
+#: 140 / 182 ms at 15, 155 / 178 ms at 16, 213 / 174 ms at 18, 223-248 / 164-172 ms at 20,
+#: 292 / 196 ms at 30, 384 / 167 ms at 50 (2 threads, CPU: 162 / 198 ms at 16, 218 / 172 ms
+#: at 18); a 1024x1024 gamma-noise image, 64 / 49 ms at r = 18, 88 / 42 ms at 50.
+_SCATTER_MIN_RADIUS = 18.0
 
 #: Testing hook: the scatter kernel for every 2D opening with finite pixels (True), never
 #: (False), or by radius (None).
