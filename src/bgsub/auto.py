@@ -366,12 +366,14 @@ def quality(
     ``light_background``), combined into an estimate of the background's error:
 
     * ``object_signal_in_background`` -- how much of the objects' structure
-      the background repeats: the objects' detail (Gaussian high-pass at twice
-      the object radius of the lightly smoothed image, less the background
-      its surroundings show -- see below) is split into its bright and its
-      dark part, the background's detail is fitted on both (least squares),
-      and the fit's RMS, less what the same fit explains by chance (on the
-      objects' detail flipped), is taken over the objects' detail's RMS.
+      the background repeats: the objects' detail (a second-order Gaussian
+      high-pass -- the high-pass of the high-pass, blind to a curved field as
+      to a tilted one -- at twice the object radius of the lightly smoothed
+      image, less the background its surroundings show -- see below) is split
+      into its bright and its dark part, the background's detail (the same
+      high-pass) is fitted on both (least squares), and the fit's RMS, less
+      what the same fit explains by chance (on the objects' detail flipped),
+      is taken over the objects' detail's RMS.
       0: none; 1: the background follows the objects entirely (radius far too
       small). A background that dips under the objects (pulled down by dark
       halos) counts as well as one that follows them up.
@@ -559,9 +561,9 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     reference, reached = _fill_from(image, keep, detail_scale)
     # the objects' own light: the image over the background its surroundings show, so that
     # the true background's variation is no part of it
-    object_detail = _detail(ndi.gaussian_filter(image, 1.0, mode="reflect") - reference,
-                            detail_scale)
-    copied = _copied_fraction(object_detail, _detail(background, detail_scale))
+    object_detail = _flat_detail(ndi.gaussian_filter(image, 1.0, mode="reflect") - reference,
+                                 detail_scale)
+    copied = _copied_fraction(object_detail, _flat_detail(background, detail_scale))
     return {
         "object_signal_in_background": copied,
         "copied_level": copied * float(np.sqrt(np.mean(object_detail**2))) / noise,
@@ -658,18 +660,38 @@ def _detail(values: np.ndarray, scale: float) -> np.ndarray:
     return values - _blur(values, scale)
 
 
-def _blur(values: np.ndarray, sigma: float) -> np.ndarray:
+def _flat_detail(values: np.ndarray, scale: float) -> np.ndarray:
+    """The detail of the detail at ``scale`` (``values - 2 G values + G G values``): a
+    second-order Gaussian high-pass, 0 on a curved (quadratic) surface as on a plane. One
+    high-pass leaves about half the scale squared times the surface's curvature: on a
+    vignetted field, a background that follows the field exactly keeps that smooth
+    residue, which correlates with the objects by chance (the flips of
+    :func:`_copied_fraction` do not cancel it where the field is off centre) and counted
+    as copied signal."""
+    return values - _blur(values, scale, twiced=True)
+
+
+def _blur(values: np.ndarray, sigma: float, twiced: bool = False) -> np.ndarray:
     """Gaussian blur; a wide one on block means (a quarter sigma a side) interpolated back,
     which differs from the full one by a small fraction of its detail and takes a fraction
-    of its time on large planes."""
+    of its time on large planes. ``twiced``: ``2 G - G G`` instead of ``G`` (Tukey's
+    twicing), the second blur on the block means too, so that it costs about one blur."""
     step = int(sigma // 4)
     if step < 2 or min(values.shape) < 4 * step:
-        return ndi.gaussian_filter(values, sigma, mode="reflect")
-    small = ndi.gaussian_filter(_block_mean(values, step), sigma / step, mode="reflect")
+        return _twice(ndi.gaussian_filter(values, sigma, mode="reflect"), sigma, twiced)
+    small = _twice(ndi.gaussian_filter(_block_mean(values, step), sigma / step,
+                                       mode="reflect"), sigma / step, twiced)
     # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
     # them (and hold the edge values beyond the last one), one axis at a time
     between_rows = _linear(small, values.shape[0], step, axis=0)
     return _linear(between_rows, values.shape[1], step, axis=1)
+
+
+def _twice(blurred: np.ndarray, sigma: float, twiced: bool) -> np.ndarray:
+    """``blurred`` (``G values``) itself, or ``2 G values - G G values`` when ``twiced``."""
+    if not twiced:
+        return blurred
+    return 2.0 * blurred - ndi.gaussian_filter(blurred, sigma, mode="reflect")
 
 
 def _linear(small: np.ndarray, size: int, step: int, axis: int) -> np.ndarray:
