@@ -20,8 +20,6 @@ MAX_SAMPLES = 1 << 16
 NEGATIVE_SHARE = 0.01  # more local means below zero than this: no photon counts
 CLIP = 3.0  # the robust spread clips deviations at this many MAD-based sds ...
 WINSORISED_SD = 0.9975  # ... which leaves this much of a Gaussian's sd
-BACKGROUND_WINDOW = 8  # uniform noise: pixels at most the mean of 1/8 of the side around them
-# (accuracy.py seed 7: dense 9.63 -> 7.91, crowded 6.98 -> 6.21 against every flat pixel)
 
 
 @dataclass(frozen=True)
@@ -80,11 +78,8 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     image : ndarray
         2D or 3D float image without NaN.
     uniform : bool
-        One noise level for the whole image, no Poisson term: the spread pooled
-        over the flat pixels on the background's side (a local mean at most
-        that of the surroundings, over an eighth of the smaller side: the
-        objects' own shot noise left out, however much of the field they
-        cover), or over every flat pixel where fewer than 1024 are left. The
+        One noise level for the whole image: the pooled spread over every flat
+        pixel (the constant the model falls back to), no Poisson term. The
         Poisson term follows the intensity, so a smooth field added to the
         image that is not made of photons (stray light, an offset, shading
         added in processing) changes it, and with it every noise-scaled step
@@ -107,10 +102,6 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     level = ndi.uniform_filter(image, 3, mode="reflect")
     floor = _floor(image)
     flat = _flat_pixels(image)
-    if uniform:
-        low = flat & _background_side(level)
-        if np.count_nonzero(low) >= MIN_PER_BIN * BINS:
-            return NoiseModel(0.0, _spread(residual[low]) ** 2, floor)
     level, flat_residual = level[flat], residual[flat]  # (the flat pixels' only: read twice)
     centres, variances = _binned_variance(level, flat_residual)
     if centres.size == 0:
@@ -132,15 +123,6 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)
-
-
-def _background_side(level: np.ndarray) -> np.ndarray:
-    """Pixels whose local mean ``level`` is at most the mean of their surroundings (a window
-    of ``1 / BACKGROUND_WINDOW`` of the smaller side): the background's side of the image,
-    whatever the objects' share, and the same pixels under a smooth field (a mean filter
-    passes a linear field unchanged)."""
-    size = max(3, min(level.shape) // BACKGROUND_WINDOW)
-    return level <= ndi.uniform_filter(level, size, mode="reflect")
 
 
 def robust_centre_scale(values: np.ndarray, clip: float = 3.0, rounds: int = 5) -> tuple[float,

@@ -13,7 +13,7 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``f**ndim`` times less.
 2. **Noise.** The noise is measured on the full-resolution image, on its
    central 512-pixel crop: one level for the whole image, the spread of the
-   finest-scale residual pooled over the flat pixels on the background's side
+   finest-scale residual pooled over the flat pixels
    (:func:`bgsub.methods._noise.estimate_noise` with ``uniform=True``). Not
    the Poisson-Gaussian model, whose variance follows the intensity: a smooth
    field added to the image that is not photons (stray light, an offset,
