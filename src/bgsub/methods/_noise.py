@@ -56,7 +56,7 @@ class NoiseModel:
         return np.maximum(np.sqrt(np.clip(variance, 0.0, None)), self.floor)
 
 
-def estimate_noise(image: np.ndarray) -> NoiseModel:
+def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     """Measure the noise of ``image`` from its finest-scale residual.
 
     Each pixel is compared with the mean of its neighbours (a high-pass that a
@@ -77,6 +77,13 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     ----------
     image : ndarray
         2D or 3D float image without NaN.
+    uniform : bool
+        One noise level for the whole image: the pooled spread over every flat
+        pixel (the constant the model falls back to), no Poisson term. The
+        Poisson term follows the intensity, so a smooth field added to the
+        image that is not made of photons (stray light, an offset, shading
+        added in processing) changes it, and with it every noise-scaled step
+        of a method; the pooled spread barely moves.
 
     Returns
     -------
@@ -100,10 +107,12 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     if centres.size == 0:
         spread = MAD_TO_SD * _mad(residual.ravel())
         return NoiseModel(0.0, spread**2, floor)
-    gain, offset = _theil_sen(centres, variances)
     # pooled over every flat pixel, not a median over intensity bins: a smooth field added to
     # the image reorders the bins (a textured image's bins differ) but not the pixels
     constant = _spread(flat_residual) ** 2
+    if uniform:
+        return NoiseModel(0.0, constant, floor)
+    gain, offset = _theil_sen(centres, variances)
     predicted = gain * centres + offset
     # photon counts are not negative: on a negated (light-background) image a variance that
     # grows with the value grows where there is *less* light -- texture, not shot noise; and

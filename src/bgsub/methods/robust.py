@@ -11,9 +11,14 @@ where the envelope does not -- and removes that bias where it can be measured:
    radius); block minima of its 2-pixel moving average are kept too (so narrow
    gaps between crowded objects still count). Every later step costs
    ``f**ndim`` times less.
-2. **Noise.** The noise is measured on the full-resolution image
-   (:func:`bgsub.methods._noise.estimate_noise`: Poisson-Gaussian, variance
-   linear in the intensity), on its central 512-pixel crop.
+2. **Noise.** The noise is measured on the full-resolution image, on its
+   central 512-pixel crop: one level for the whole image, the spread of the
+   finest-scale residual pooled over the flat pixels
+   (:func:`bgsub.methods._noise.estimate_noise` with ``uniform=True``). Not
+   the Poisson-Gaussian model, whose variance follows the intensity: a smooth
+   field added to the image that is not photons (stray light, an offset,
+   shading added in processing) would change it where it hides or mimics a
+   Poisson term, and with it every noise-scaled step below.
 3. **Envelope.** The block minima, smoothed over one cell (but never more than
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
@@ -196,7 +201,7 @@ def prepare_robust(image: np.ndarray) -> tuple[NoiseModel, Trend]:
     """What :func:`robust_background` measures on ``image`` whatever the radius: the noise
     model (on the central crop) and the trend (on a grid fixed by the image's size)."""
     work = _as_float(image)
-    model = estimate_noise(_crop(work))
+    model = estimate_noise(_crop(work), uniform=True)
     return model, _fit_trend(work, model)
 
 
