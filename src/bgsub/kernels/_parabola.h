@@ -422,8 +422,9 @@ BGSUB_MOVES(f64, double)
 #ifdef BGSUB_PARABOLA_AVX512
 /* The AVX2 loop: the same steps as the AVX-512 one in groups of 4 lanes (__m256d; compare
  * results as lane masks, records read with 32-bit-index gathers, so lines of fewer than 2^26
- * points), run where the CPU has AVX2 but not AVX-512; the lines move in and out with plain
- * loops (bgsub_load16_*_plain, bgsub_store16_*_plain). */
+ * points), run where the CPU has AVX2 but not AVX-512; the lines move in and out in groups of
+ * 4 lanes (bgsub_load16_*_avx2, bgsub_store16_*_avx2: 4 x 4 transposes, masked rows) or, for
+ * the tails and narrow blocks along the contiguous axis, with plain loops (*_plain). */
 #define BGSUB_AVX2 __attribute__((target("avx2")))
 
 typedef struct {
@@ -675,6 +676,139 @@ BGSUB_AVX2 static void bgsub_store16_##T##_plain(const double* L, CT* dst, Py_ss
 
 BGSUB_MOVES_PLAIN(f32, float)
 BGSUB_MOVES_PLAIN(f64, double)
+
+/* bgsub_load16_T / bgsub_store16_T (see BGSUB_MOVES) in groups of 4 lanes: masked rows along a
+ * strided axis, 4 x 4 transposes along the contiguous one (16 lines), plain loops for the rest. */
+#define BGSUB_LOAD4_f32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define BGSUB_LOAD4_f64(p) _mm256_loadu_pd(p)
+#define BGSUB_MLOAD4_f32(m32, m64, p) ((void)(m64), _mm256_cvtps_pd(_mm_maskload_ps(p, m32)))
+#define BGSUB_MLOAD4_f64(m32, m64, p) _mm256_maskload_pd(p, m64)
+#define BGSUB_STORE4_f32(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v))
+#define BGSUB_STORE4_f64(p, v) _mm256_storeu_pd(p, v)
+#define BGSUB_MSTORE4_f32(p, m32, m64, v) ((void)(m64), _mm_maskstore_ps(p, m32, _mm256_cvtpd_ps(v)))
+#define BGSUB_MSTORE4_f64(p, m32, m64, v) _mm256_maskstore_pd(p, m64, v)
+
+/* 4 x 4 transpose: c[j][i] = r[i][j]. */
+BGSUB_AVX2 static inline __attribute__((always_inline)) void bgsub_transpose4(__m256d* r)
+{
+    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+#define BGSUB_MOVES4(T, CT)                                                                    \
+BGSUB_AVX2 static int bgsub_load16_##T##_avx2(const CT* src, Py_ssize_t n, Py_ssize_t stride,  \
+                                              Py_ssize_t step, Py_ssize_t width, int negate,   \
+                                              double* L)                                       \
+{                                                                                              \
+    const __m256d sign = _mm256_set1_pd(negate ? -0.0 : 0.0), inf = _mm256_set1_pd(INFINITY); \
+    const __m256d minus_inf = _mm256_set1_pd(-INFINITY);                                       \
+    __m256d special = _mm256_setzero_pd();                                                     \
+    if (step == 1) {                                                                           \
+        __m128i m32[4];                                                                        \
+        __m256i m64[4];                                                                        \
+        __m256d mk[4];                                                                         \
+        for (int k = 0; k < 4; k++) {                                                          \
+            m32[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)(width - 4 * k)),                     \
+                                     _mm_set_epi32(3, 2, 1, 0));                               \
+            m64[k] = _mm256_cvtepi32_epi64(m32[k]);                                            \
+            mk[k] = _mm256_castsi256_pd(m64[k]);                                               \
+        }                                                                                      \
+        for (Py_ssize_t x = 0; x < n; x++) {                                                   \
+            const CT* row = src + x * stride;                                                  \
+            if (x + BGSUB_AHEAD < n) { /* a page a row: not prefetched by the CPU */           \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride, 0, 3);                          \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride + width - 1, 0, 3);              \
+            }                                                                                  \
+            for (int k = 0; k < 4; k++) {                                                      \
+                __m256d a = _mm256_xor_pd(BGSUB_MLOAD4_##T(m32[k], m64[k], row + 4 * k), sign); \
+                a = _mm256_blendv_pd(inf, a, mk[k]);                                           \
+                special = _mm256_or_pd(special, _mm256_or_pd(                                  \
+                    _mm256_cmp_pd(a, minus_inf, _CMP_EQ_OQ), _mm256_cmp_pd(a, a, _CMP_UNORD_Q))); \
+                _mm256_storeu_pd(L + 16 * x + 4 * k, a);                                       \
+            }                                                                                  \
+        }                                                                                      \
+        return _mm256_movemask_pd(special) != 0;                                               \
+    }                                                                                          \
+    if (width != 16)                                                                           \
+        return bgsub_load16_##T##_plain(src, n, stride, step, width, negate, L);               \
+    Py_ssize_t x = 0;                                                                          \
+    for (; x + 4 <= n; x += 4) {                                                               \
+        for (int g = 0; g < 4; g++) {                                                          \
+            __m256d r[4];                                                                      \
+            for (int i = 0; i < 4; i++) {                                                      \
+                r[i] = _mm256_xor_pd(BGSUB_LOAD4_##T(src + (4 * g + i) * step + x), sign);     \
+                special = _mm256_or_pd(special, _mm256_or_pd(                                  \
+                    _mm256_cmp_pd(r[i], minus_inf, _CMP_EQ_OQ),                                \
+                    _mm256_cmp_pd(r[i], r[i], _CMP_UNORD_Q)));                                 \
+            }                                                                                  \
+            bgsub_transpose4(r);                                                               \
+            for (int i = 0; i < 4; i++)                                                        \
+                _mm256_storeu_pd(L + 16 * (x + i) + 4 * g, r[i]);                              \
+        }                                                                                      \
+    }                                                                                          \
+    int tail = 0;                                                                              \
+    if (x < n)                                                                                 \
+        tail = bgsub_load16_##T##_plain(src + x, n - x, stride, step, width, negate,           \
+                                        L + 16 * x);                                           \
+    return (_mm256_movemask_pd(special) != 0) | tail;                                          \
+}                                                                                              \
+                                                                                               \
+BGSUB_AVX2 static void bgsub_store16_##T##_avx2(const double* L, CT* dst, Py_ssize_t n,       \
+                                                Py_ssize_t stride, Py_ssize_t step,            \
+                                                Py_ssize_t width, int negate)                  \
+{                                                                                              \
+    const __m256d zero = _mm256_setzero_pd();                                                  \
+    if (step == 1) {                                                                           \
+        __m128i m32[4];                                                                        \
+        __m256i m64[4];                                                                        \
+        for (int k = 0; k < 4; k++) {                                                          \
+            m32[k] = _mm_cmpgt_epi32(_mm_set1_epi32((int)(width - 4 * k)),                     \
+                                     _mm_set_epi32(3, 2, 1, 0));                               \
+            m64[k] = _mm256_cvtepi32_epi64(m32[k]);                                            \
+        }                                                                                      \
+        for (Py_ssize_t x = 0; x < n; x++) {                                                   \
+            CT* row = dst + x * stride;                                                        \
+            if (x + BGSUB_AHEAD < n) {                                                         \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride, 1, 3);                          \
+                __builtin_prefetch(row + BGSUB_AHEAD * stride + width - 1, 1, 3);              \
+            }                                                                                  \
+            for (int k = 0; k < 4 && 4 * k < width; k++) {                                     \
+                __m256d a = _mm256_loadu_pd(L + 16 * x + 4 * k);                               \
+                if (negate)                                                                    \
+                    a = _mm256_sub_pd(zero, a);                                                \
+                BGSUB_MSTORE4_##T(row + 4 * k, m32[k], m64[k], a);                             \
+            }                                                                                  \
+        }                                                                                      \
+        return;                                                                                \
+    }                                                                                          \
+    if (width != 16) {                                                                         \
+        bgsub_store16_##T##_plain(L, dst, n, stride, step, width, negate);                     \
+        return;                                                                                \
+    }                                                                                          \
+    Py_ssize_t x = 0;                                                                          \
+    for (; x + 4 <= n; x += 4) {                                                               \
+        for (int g = 0; g < 4; g++) {                                                          \
+            __m256d r[4];                                                                      \
+            for (int i = 0; i < 4; i++) {                                                      \
+                r[i] = _mm256_loadu_pd(L + 16 * (x + i) + 4 * g);                              \
+                if (negate)                                                                    \
+                    r[i] = _mm256_sub_pd(zero, r[i]);                                          \
+            }                                                                                  \
+            bgsub_transpose4(r);                                                               \
+            for (int i = 0; i < 4; i++)                                                        \
+                BGSUB_STORE4_##T(dst + (4 * g + i) * step + x, r[i]);                          \
+        }                                                                                      \
+    }                                                                                          \
+    if (x < n)                                                                                 \
+        bgsub_store16_##T##_plain(L + 16 * x, dst + x, n - x, stride, step, width, negate);   \
+}
+
+BGSUB_MOVES4(f32, float)
+BGSUB_MOVES4(f64, double)
 #endif
 
 /* The loop in use: 0 the scalar loop, 1 AVX2, 2 AVX-512. bgsub_parabola_set_simd(level) asks
@@ -752,7 +886,7 @@ static int bgsub_load16_##T(const CT* src, Py_ssize_t n, Py_ssize_t stride, Py_s
                             Py_ssize_t width, int negate, double* L)                           \
 {                                                                                              \
     if (bgsub_parabola_simd == 1)                                                              \
-        return bgsub_load16_##T##_plain(src, n, stride, step, width, negate, L);               \
+        return bgsub_load16_##T##_avx2(src, n, stride, step, width, negate, L);                \
     if (bgsub_parabola_simd != 2)                                                              \
         return -1;                                                                             \
     return bgsub_load16_##T##_avx512(src, n, stride, step, width, negate, L);                  \
@@ -761,7 +895,7 @@ static int bgsub_store16_##T(const double* L, CT* dst, Py_ssize_t n, Py_ssize_t 
                              Py_ssize_t step, Py_ssize_t width, int negate)                    \
 {                                                                                              \
     if (bgsub_parabola_simd == 1) {                                                            \
-        bgsub_store16_##T##_plain(L, dst, n, stride, step, width, negate);                     \
+        bgsub_store16_##T##_avx2(L, dst, n, stride, step, width, negate);                      \
         return 0;                                                                              \
     }                                                                                          \
     if (bgsub_parabola_simd != 2)                                                              \

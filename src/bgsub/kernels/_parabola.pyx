@@ -10,8 +10,8 @@ All give the same doubles.
 The loop is picked at load time, the best the CPU has (``__builtin_cpu_supports``), and can be
 forced with :func:`set_simd` (tests, benchmarks): level 2, AVX-512F/DQ (groups of 8 lanes,
 lines moved in and out by 8 x 8 transposes); level 1, AVX2 (the same steps in groups of 4
-lanes, 32-bit-index gathers, the lines moved with plain loops; CPUs without AVX-512: most
-laptops, AMD before Zen 4); level 0, the scalar loop (also off x86-64/GCC).
+lanes, 32-bit-index gathers, lines moved in and out by 4 x 4 transposes; CPUs without
+AVX-512: most laptops, AMD before Zen 4); level 0, the scalar loop (also off x86-64/GCC).
 """
 
 from cython.parallel cimport prange, threadid
