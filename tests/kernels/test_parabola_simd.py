@@ -9,6 +9,10 @@ the CPU has (a level it lacks is skipped). The references of the results themsel
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -137,5 +141,22 @@ def test_simd_blocks_with_nan_or_minus_inf_take_the_scalar_loop(level: int) -> N
             _parabola.set_simd(False)
             scalar = paraboloid_erosion(image, 0.01)
             assert np.array_equal(vector, scalar, equal_nan=True)
+    finally:
+        _parabola.set_simd(True)
+
+
+def test_environment_variable_forces_a_level() -> None:
+    """``BGSUB_PARABOLA_SIMD`` at import: at most that level (the whole suite can run at each)."""
+    try:
+        best = _parabola.set_simd(-1)
+        assert _parabola.current_level() == best
+        for level in (0, 1, 2):
+            env = {**os.environ, "BGSUB_PARABOLA_SIMD": str(level)}
+            out = subprocess.run(
+                [sys.executable, "-c",
+                 "from bgsub.kernels import _parabola; print(_parabola.current_level())"],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            assert int(out) == min(level, best)
     finally:
         _parabola.set_simd(True)

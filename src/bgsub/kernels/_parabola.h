@@ -921,6 +921,12 @@ static int bgsub_store16_##T(const double* L, CT* dst, Py_ssize_t n, Py_ssize_t 
 BGSUB_ENTRY(f32, float)
 BGSUB_ENTRY(f64, double)
 
+/* The level in use (see bgsub_parabola_set_simd). */
+static int bgsub_parabola_level(void)
+{
+    return bgsub_parabola_simd;
+}
+
 /* Whether bgsub_stacks16 runs (either SIMD level). */
 static int bgsub_parabola_simd_on(void)
 {

@@ -8,7 +8,8 @@ blocks or blocks with a -inf or NaN, each line runs the scalar loop (:func:`_low
 All give the same doubles.
 
 The loop is picked at load time, the best the CPU has (``__builtin_cpu_supports``), and can be
-forced with :func:`set_simd` (tests, benchmarks): level 2, AVX-512F/DQ (groups of 8 lanes,
+forced with :func:`set_simd` (tests, benchmarks) or, at import, with the environment variable
+``BGSUB_PARABOLA_SIMD`` (a level; the highest the CPU has at or below it is used): level 2, AVX-512F/DQ (groups of 8 lanes,
 lines moved in and out by 8 x 8 transposes); level 1, AVX2 (the same steps in groups of 4
 lanes, 32-bit-index gathers, lines moved in and out by 4 x 4 transposes; CPUs without
 AVX-512: most laptops, AMD before Zen 4); level 0, the scalar loop (also off x86-64/GCC).
@@ -17,11 +18,14 @@ AVX-512: most laptops, AMD before Zen 4); level 0, the scalar loop (also off x86
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
+import os
+
 import numpy as np
 
 cdef extern from "_parabola.h" nogil:
     int bgsub_parabola_set_simd(int level)
     int bgsub_parabola_simd_on()
+    int bgsub_parabola_level()
     int bgsub_stacks16(const double* L, double c, Py_ssize_t n, double* prev, double* fprev,
                        double* zprev, double* top, double* ftop, double* ztop,
                        Py_ssize_t width)
@@ -37,7 +41,19 @@ cdef extern from "_parabola.h" nogil:
                         const double* fprev, const double* zprev, const double* top,
                         const double* ftop, const double* ztop, Py_ssize_t width)
 
-bgsub_parabola_set_simd(-1)
+
+
+def _level_from_env():
+    """``BGSUB_PARABOLA_SIMD`` (0, 1, 2; forces at most that level, e.g. to run the tests at
+    each level), else -1 (the best)."""
+    value = os.environ.get("BGSUB_PARABOLA_SIMD", "").strip()
+    try:
+        return int(value) if value else -1
+    except ValueError:
+        return -1
+
+
+bgsub_parabola_set_simd(_level_from_env())
 
 
 def set_simd(on):
@@ -47,6 +63,11 @@ def set_simd(on):
     if isinstance(on, bool):
         return bgsub_parabola_set_simd(-1 if on else 0) > 0
     return bgsub_parabola_set_simd(int(on))
+
+
+def current_level():
+    """The loop in use: 0 scalar, 1 AVX2, 2 AVX-512 (see :func:`set_simd`)."""
+    return bgsub_parabola_level()
 
 ctypedef fused src_t:
     float
