@@ -1,12 +1,17 @@
-"""The paraboloid kernel's AVX-512 loop gives the same doubles as its scalar loop.
+"""The paraboloid kernel's SIMD loops give the same doubles as its scalar loop.
 
 The compiled module steps the stacks of 8 or 16 lines together in SIMD lanes where the CPU has
-AVX-512 (``_parabola.set_simd``); elsewhere every line runs the scalar loop. Both must give
-bit-identical results (on a CPU without AVX-512 both runs use the scalar loop and agree
-trivially). The references of the results themselves are in ``test_parabola.py``.
+AVX-512 or AVX2 (``_parabola.set_simd``: level 2 or 1); elsewhere every line runs the scalar
+loop (level 0). Every level must give bit-identical results; each test runs every SIMD level
+the CPU has (a level it lacks is skipped). The references of the results themselves are in
+``test_parabola.py``.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +20,17 @@ from bgsub.kernels import _parabola
 from bgsub.kernels.parabola import paraboloid_dilation, paraboloid_erosion, paraboloid_opening
 
 _FUNCTIONS = (paraboloid_erosion, paraboloid_dilation, paraboloid_opening)
+
+# the SIMD levels of set_simd: 1 AVX2, 2 AVX-512
+_LEVELS = pytest.mark.parametrize("level", [1, 2], ids=["avx2", "avx512"])
+
+
+def _use(level: int) -> None:
+    """Force ``level``; skip the test where the CPU lacks it."""
+    granted = _parabola.set_simd(level)
+    if granted != level:
+        _parabola.set_simd(True)
+        pytest.skip(f"the CPU has no SIMD level {level} (best {granted})")
 
 
 def _random_case(rng: np.random.Generator) -> tuple[np.ndarray, float | tuple[float, ...]]:
@@ -38,14 +54,16 @@ def _random_case(rng: np.random.Generator) -> tuple[np.ndarray, float | tuple[fl
     return image, tuple(float(10.0 ** rng.uniform(-5, 4)) for _ in range(ndim))
 
 
+@_LEVELS
 @pytest.mark.parametrize("seed", range(4))
-def test_simd_equals_scalar(seed: int) -> None:
+def test_simd_equals_scalar(seed: int, level: int) -> None:
+    _use(level)
     rng = np.random.default_rng(seed)
     try:
         for _ in range(40):
             image, coeff = _random_case(rng)
             function = _FUNCTIONS[int(rng.integers(0, 3))]
-            _parabola.set_simd(True)
+            _parabola.set_simd(level)
             vector = function(image, coeff)
             _parabola.set_simd(False)
             scalar = function(image, coeff)
@@ -59,6 +77,13 @@ def test_set_simd_reports_the_loop_in_use() -> None:
     try:
         assert _parabola.set_simd(False) is False
         assert isinstance(_parabola.set_simd(True), bool)
+        best = _parabola.set_simd(-1)
+        assert best in (0, 1, 2)
+        assert _parabola.set_simd(True) is (best > 0)
+        assert _parabola.set_simd(0) == 0
+        for level in (1, 2, 3):
+            # the highest level the CPU has at or below the one asked for
+            assert _parabola.set_simd(level) == min(level, best)
     finally:
         _parabola.set_simd(True)
 
@@ -77,12 +102,14 @@ def _line_kinds(rng: np.random.Generator, shape: tuple[int, ...]) -> list[np.nda
 
 @pytest.mark.parametrize("shape", [(37, 700), (700, 37), (16, 515), (3, 40, 129), (33, 8, 31),
                                    (300, 9), (300, 10), (200, 11), (9, 300), (2, 150, 7)])
-def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...]) -> None:
+@_LEVELS
+def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...], level: int) -> None:
     """The AVX-512 path's moves in and out (8 x 8 transposes along the contiguous axis,
     masked rows of up to 16 along a strided one, tails of fewer than 8 points), its stacks and
     its read-out from the top down, on long lines, for every dtype in and out and both
     signs (the opening's dilation of an erosion has every point on its stacks); blocks of 9
     or 10 lines (8 lanes and the scalar loop) and of fewer than 8 (the scalar loop)."""
+    _use(level)
     rng = np.random.default_rng(sum(shape))
     try:
         for image in _line_kinds(rng, shape):
@@ -90,7 +117,7 @@ def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...]) -> None:
                 for function in _FUNCTIONS:
                     for coeff in (0.003, 0.4):
                         x = image.astype(dtype)
-                        _parabola.set_simd(True)
+                        _parabola.set_simd(level)
                         vector = function(x, coeff)
                         _parabola.set_simd(False)
                         scalar = function(x, coeff)
@@ -99,18 +126,37 @@ def test_simd_blocks_of_16_equal_scalar(shape: tuple[int, ...]) -> None:
         _parabola.set_simd(True)
 
 
-def test_simd_blocks_with_nan_or_minus_inf_take_the_scalar_loop() -> None:
+@_LEVELS
+def test_simd_blocks_with_nan_or_minus_inf_take_the_scalar_loop(level: int) -> None:
     """A block of 16 lines holding a NaN or a -inf is computed by the scalar loop (the
     read-out from the top down needs take-over points that rise); the others are not."""
+    _use(level)
     rng = np.random.default_rng(5)
     try:
         for bad in (np.nan, -np.inf):
             image = rng.normal(0.0, 10.0, (40, 300))
             image[20, 150] = bad
-            _parabola.set_simd(True)
+            _parabola.set_simd(level)
             vector = paraboloid_erosion(image, 0.01)
             _parabola.set_simd(False)
             scalar = paraboloid_erosion(image, 0.01)
             assert np.array_equal(vector, scalar, equal_nan=True)
+    finally:
+        _parabola.set_simd(True)
+
+
+def test_environment_variable_forces_a_level() -> None:
+    """``BGSUB_PARABOLA_SIMD`` at import: at most that level (the whole suite can run at each)."""
+    try:
+        best = _parabola.set_simd(-1)
+        assert _parabola.current_level() == best
+        for level in (0, 1, 2):
+            env = {**os.environ, "BGSUB_PARABOLA_SIMD": str(level)}
+            out = subprocess.run(
+                [sys.executable, "-c",
+                 "from bgsub.kernels import _parabola; print(_parabola.current_level())"],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            assert int(out) == min(level, best)
     finally:
         _parabola.set_simd(True)

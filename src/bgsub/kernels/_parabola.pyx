@@ -1,21 +1,31 @@
 # cython: language_level=3
 """Compiled loops of :mod:`bgsub.kernels.parabola` (no validation: the wrapper checks).
 
-Lines go through in blocks (:func:`envelope_pass`). Where the CPU has AVX-512 a block of 8
-to 16 lines is interleaved and its stacks built point by point in SIMD lanes, then read out
-from the top down (:func:`_block16`, ``_parabola.h``); elsewhere, and for narrow blocks or
-blocks with a -inf or NaN, each line runs the scalar loop (:func:`_lower_envelope`). Both
-give the same doubles.
+Lines go through in blocks (:func:`envelope_pass`). Where the CPU has AVX-512 or AVX2 a
+block of 8 to 16 lines is interleaved and its stacks built point by point in SIMD lanes, then
+read out from the top down (:func:`_block16`, ``_parabola.h``); elsewhere, and for narrow
+blocks or blocks with a -inf or NaN, each line runs the scalar loop (:func:`_lower_envelope`).
+All give the same doubles.
+
+The loop is picked at load time, the best the CPU has (``__builtin_cpu_supports``), and can be
+forced with :func:`set_simd` (tests, benchmarks) or, at import, with the environment variable
+``BGSUB_PARABOLA_SIMD`` (a level; the highest the CPU has at or below it is used): level 2, AVX-512F/DQ (groups of 8 lanes,
+lines moved in and out by 8 x 8 transposes); level 1, AVX2 (the same steps in groups of 4
+lanes, 32-bit-index gathers, lines moved in and out by 4 x 4 transposes; CPUs without
+AVX-512: most laptops, AMD before Zen 4); level 0, the scalar loop (also off x86-64/GCC).
 """
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
+import os
+
 import numpy as np
 
 cdef extern from "_parabola.h" nogil:
-    int bgsub_parabola_set_simd(int on)
+    int bgsub_parabola_set_simd(int level)
     int bgsub_parabola_simd_on()
+    int bgsub_parabola_level()
     int bgsub_stacks16(const double* L, double c, Py_ssize_t n, double* prev, double* fprev,
                        double* zprev, double* top, double* ftop, double* ztop,
                        Py_ssize_t width)
@@ -31,12 +41,33 @@ cdef extern from "_parabola.h" nogil:
                         const double* fprev, const double* zprev, const double* top,
                         const double* ftop, const double* ztop, Py_ssize_t width)
 
-bgsub_parabola_set_simd(-1)
 
 
-def set_simd(int on):
-    """Use the AVX-512 loop where the CPU has it (``on`` -1), never (0); returns whether used."""
-    return bool(bgsub_parabola_set_simd(-1 if on else 0))
+def _level_from_env():
+    """``BGSUB_PARABOLA_SIMD`` (0, 1, 2; forces at most that level, e.g. to run the tests at
+    each level), else -1 (the best)."""
+    value = os.environ.get("BGSUB_PARABOLA_SIMD", "").strip()
+    try:
+        return int(value) if value else -1
+    except ValueError:
+        return -1
+
+
+bgsub_parabola_set_simd(_level_from_env())
+
+
+def set_simd(on):
+    """Pick the loop: ``True`` the best the CPU has, ``False`` the scalar loop (returns whether
+    a SIMD loop is in use), or a level (returns the level granted: the highest the CPU has at
+    or below it): 0 the scalar loop, 1 AVX2, 2 AVX-512, -1 the best."""
+    if isinstance(on, bool):
+        return bgsub_parabola_set_simd(-1 if on else 0) > 0
+    return bgsub_parabola_set_simd(int(on))
+
+
+def current_level():
+    """The loop in use: 0 scalar, 1 AVX2, 2 AVX-512 (see :func:`set_simd`)."""
+    return bgsub_parabola_level()
 
 ctypedef fused src_t:
     float
@@ -184,9 +215,9 @@ cdef inline void _block16(const src_t* src, dst_t* dst, Py_ssize_t n, Py_ssize_t
                           Py_ssize_t step, Py_ssize_t width, double c, bint negate_in,
                           bint negate_out, double* lines, double* prev, double* fprev,
                           double* zprev, Py_ssize_t* v, double* z, double* fv) noexcept nogil:
-    """:func:`_block` for up to 16 lines with the AVX-512 loop (``bgsub_stacks16``).
+    """:func:`_block` for up to 16 lines with a SIMD loop (``bgsub_stacks16``).
 
-    Only with the AVX-512 loop on, and ``step`` or ``stride`` 1. The lines are interleaved in
+    Only with a SIMD loop on, and ``step`` or ``stride`` 1. The lines are interleaved in
     ``lines`` (16 n; the lanes past ``width`` hold +inf, which never takes part; moved in and
     out by ``bgsub_load16_*`` and ``bgsub_store16_*``); ``prev``, ``fprev``, ``zprev`` (16 n)
     receive the stacks' records, and the envelopes (``bgsub_readout16``) replace the lines,
