@@ -56,6 +56,13 @@ SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
+# a filled object is a network (cell outlines, membranes, vessels) rather than an object with
+# texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
+# wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
+# lives at), together at least NETWORK_SHARE of its filled area
+NETWORK_HOLE = 8.0
+NETWORK_HOLES = 4
+NETWORK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -250,8 +257,9 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
     level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
-    mask = _fill_holes(flat > level)
-    mask = ndi.binary_opening(mask)
+    raw = flat > level
+    rest, edge = _holes(raw)
+    mask = ndi.binary_opening(~edge[rest])  # holes filled
     labels, count = ndi.label(mask)
     if count == 0:
         return Objects(np.empty(0), np.empty(0))
@@ -272,6 +280,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         inscribed = np.zeros(count + 1)
         np.maximum.at(inscribed, labels.ravel(), distance.result().ravel())
     inscribed = inscribed[1:]
+    # a network is measured by the cells it encloses, not as one object as wide as itself
+    inscribed = np.fmin(inscribed, _network_radius(raw, rest, edge, labels, count, area))
     keep = area >= MIN_AREA
     if not np.any(peak[keep] >= PEAK_LEVEL * noise):
         keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
@@ -282,12 +292,64 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """``ndi.binary_fill_holes(mask)`` of a 2D mask (the same pixels, 3x faster): the
     holes are the 4-connected parts of the rest that do not touch the image's edge."""
+    rest, edge = _holes(mask)
+    return ~edge[rest]
+
+
+def _holes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 4-connected parts of the rest of ``mask`` (labels, 0 on the mask) and which of
+    them touch the image's edge (``~edge[rest]`` is the mask with its holes filled)."""
     rest, count = ndi.label(~mask)
     edge = np.zeros(count + 1, dtype=bool)
     for side in (rest[0], rest[-1], rest[:, 0], rest[:, -1]):
         edge[side] = True
     edge[0] = False  # (the mask itself)
-    return ~edge[rest]
+    return rest, edge
+
+
+def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels: np.ndarray,
+                    count: int, area: np.ndarray) -> np.ndarray:
+    """Each filled object's radius as a network (in distance-transform units, as the
+    inscribed radii), ``inf`` for an object that is not one.
+
+    A network encloses at least ``NETWORK_HOLES`` holes at least ``NETWORK_HOLE`` cells wide,
+    together at least ``NETWORK_SHARE`` of its filled area. Filled, it is one object as wide
+    as itself, and a ball that wide bridges its cells; a ball a few times its cells' size
+    already stays under its walls. So its radius is that of the cells it encloses: three
+    times its holes' mean distance to their edge (a disk's radius; pooled over all its holes'
+    pixels, it moves little when a hole splits or merges, where a median of the holes' own
+    radii jumps), or its walls' half-width where they are wider (twice their median distance
+    to their edge: a strip's half-width)."""
+    radius = np.full(count, np.inf)
+    size = np.bincount(rest.ravel())
+    wide = ~edge & (size >= np.pi * NETWORK_HOLE**2)
+    wide[0] = False
+    if np.count_nonzero(wide) < NETWORK_HOLES:  # (the usual case: nothing more to measure)
+        return radius
+    hole = ~edge
+    hole[0] = False
+    inside = hole[rest]
+    ids = rest[inside]
+    distance = ndi.distance_transform_edt(inside)
+    width = np.zeros(size.size)  # each hole's inscribed radius
+    np.maximum.at(width, ids, distance[inside])
+    owner = np.zeros(size.size, dtype=np.intp)  # the object around each hole
+    np.maximum.at(owner, ids, labels[inside])
+    # (a distance transform reaches the first pixel outside: half a pixel beyond the edge, as
+    # for the inscribed radii; the means and medians below are converted to those units)
+    for k in np.unique(owner[wide & (width >= NETWORK_HOLE)]):
+        if k == 0:
+            continue
+        own = hole & (owner == k)
+        big = own & (width >= NETWORK_HOLE)
+        if (np.count_nonzero(big) < NETWORK_HOLES
+                or size[big].sum() < NETWORK_SHARE * area[k - 1]):
+            continue
+        cells = 3.0 * (float(distance[own[rest] & inside].mean()) - 0.5) + 0.5
+        walls = raw & (labels == k)
+        half_width = 2.0 * (float(np.median(ndi.distance_transform_edt(walls)[walls])) - 0.5) + 0.5
+        radius[k - 1] = max(cells, half_width)
+    return radius
 
 
 def _rise(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, count: int,
