@@ -4,11 +4,12 @@
 inside them: it segments a smoothed, flattened image (Otsu's threshold, never
 below the noise), fills the objects' holes and takes each connected object's
 inscribed radius (the largest distance from its inside to its edge, so
-touching objects that merge still measure as one), and picks the background
-radius from their size distribution (``factor`` times the area-weighted median
-object radius, 3 by default: the field's rule that the structuring element be
-about three times the object size, so that the background cannot follow, or
-"show", the objects).
+touching objects that merge still measure as one; a network of cell outlines
+or membranes, whose many wide holes are cells, by the cells it encloses), and
+picks the background radius from their size distribution (``factor`` times the
+area-weighted median object radius, 3 by default: the field's rule that the
+structuring element be about three times the object size, so that the
+background cannot follow, or "show", the objects).
 
 :func:`quality` scores a background without knowing the truth: how much of the
 objects' structure went into the background, and how flat and how close to
@@ -77,10 +78,14 @@ class Objects:
         member's radius, an elongated cell's half-width).
     area : ndarray
         Each object's area in pixels.
+    network : ndarray of bool, optional
+        Which objects are networks (cell outlines, membranes: many wide holes), whose
+        ``radius`` is that of the cells they enclose; none when omitted.
     """
 
     radius: np.ndarray
     area: np.ndarray
+    network: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.radius.size)
@@ -139,7 +144,11 @@ def suggest_radius(
     background and the objects' bodies even when bright texture inside them is
     the upper class); holes are filled, so bright spots inside an
     object count as the object. Each connected object's inscribed radius is
-    measured (touching objects that merge still measure as one of them).
+    measured (touching objects that merge still measure as one of them). An
+    object enclosing at least 4 holes at least 8 cells wide, together at
+    least a tenth of its filled area, is a network (cell outlines, membranes,
+    vessels): it is measured by the cells it encloses (three times its holes'
+    mean distance to their edge), or by its walls' half-width where wider.
     The typical object radius is the area-weighted median; the suggested
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
@@ -189,7 +198,8 @@ def suggest_radius(
         found.append(measure_objects(plane))
         sides.append(min(plane.shape))
     objects = Objects(np.concatenate([o.radius for o in found]),
-                      np.concatenate([o.area for o in found]))
+                      np.concatenate([o.area for o in found]),
+                      np.concatenate([_networks(o) for o in found]))
     smaller_side = min(sides)
     if len(objects) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
@@ -204,7 +214,16 @@ def suggest_radius(
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
     if radius > factor * typical + 1e-9:
         reason += " (raised to cover the largest objects)"
+    if np.any(objects.network):
+        reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
+                   "cells they enclose")
     return Suggestion(float(radius), float(typical), reason)
+
+
+def _networks(objects: Objects) -> np.ndarray:
+    if objects.network is None:
+        return np.zeros(len(objects), dtype=bool)
+    return np.asarray(objects.network, dtype=bool)
 
 
 def measure_objects(plane: np.ndarray) -> Objects:
@@ -281,12 +300,15 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         np.maximum.at(inscribed, labels.ravel(), distance.result().ravel())
     inscribed = inscribed[1:]
     # a network is measured by the cells it encloses, not as one object as wide as itself
-    inscribed = np.fmin(inscribed, _network_radius(raw, rest, edge, labels, count, area))
+    network = _network_radius(raw, rest, edge, labels, count, area)
+    is_network = network < inscribed
+    inscribed = np.where(is_network, network, inscribed)
     keep = area >= MIN_AREA
     if not np.any(peak[keep] >= PEAK_LEVEL * noise):
         keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
-    return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2)
+    return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2,
+                   is_network[keep])
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
