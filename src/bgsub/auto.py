@@ -64,6 +64,7 @@ MIN_RADIUS = 2.0
 NETWORK_HOLE = 8.0
 NETWORK_HOLES = 4
 NETWORK_SHARE = 0.1
+NETWORK_WALL = 1.75  # ... with thin walls: half-width at most this many times the cells' radius
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,9 @@ def suggest_radius(
     measured (touching objects that merge still measure as one of them). An
     object enclosing at least 4 holes at least 8 cells wide, together at
     least a tenth of its filled area, is a network (cell outlines, membranes,
-    vessels): it is measured by the cells it encloses (three times its holes'
-    mean distance to their edge), or by its walls' half-width where wider.
+    vessels) when its walls are thin (half-width at most 1.75 times the cells'
+    radius): it is measured by the cells it encloses (three times its holes'
+    mean distance to their edge).
     The typical object radius is the area-weighted median; the suggested
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
@@ -335,13 +337,14 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
     inscribed radii), ``inf`` for an object that is not one.
 
     A network encloses at least ``NETWORK_HOLES`` holes at least ``NETWORK_HOLE`` cells wide,
-    together at least ``NETWORK_SHARE`` of its filled area. Filled, it is one object as wide
-    as itself, and a ball that wide bridges its cells; a ball a few times its cells' size
-    already stays under its walls. So its radius is that of the cells it encloses: three
-    times its holes' mean distance to their edge (a disk's radius; pooled over all its holes'
-    pixels, it moves little when a hole splits or merges, where a median of the holes' own
-    radii jumps), or its walls' half-width where they are wider (twice their median distance
-    to their edge: a strip's half-width)."""
+    together at least ``NETWORK_SHARE`` of its filled area, with thin walls: their typical
+    half-width (twice their mean distance to their edge: a strip's half-width) at most
+    ``NETWORK_WALL`` times the cells' radius. Filled, it is one object as wide as itself, and
+    a ball that wide bridges its cells; a ball a few times its cells' size already stays under
+    its walls. So its radius is that of the cells it encloses: three times its holes' mean
+    distance to their edge (a disk's radius; pooled over all its holes' pixels, it moves
+    little when a hole splits or merges, where a median of the holes' own radii jumps). Thick
+    walls around wide holes (tissue, a clump of touching cells) stay one filled object."""
     radius = np.full(count, np.inf)
     size = np.bincount(rest.ravel())
     wide = ~edge & (size >= np.pi * NETWORK_HOLE**2)
@@ -369,8 +372,9 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
             continue
         cells = 3.0 * (float(distance[own[rest] & inside].mean()) - 0.5) + 0.5
         walls = raw & (labels == k)
-        half_width = 2.0 * (float(np.median(ndi.distance_transform_edt(walls)[walls])) - 0.5) + 0.5
-        radius[k - 1] = max(cells, half_width)
+        half_width = 2.0 * (float(ndi.distance_transform_edt(walls)[walls].mean()) - 0.5) + 0.5
+        if half_width <= NETWORK_WALL * cells:
+            radius[k - 1] = cells
     return radius
 
 
