@@ -35,6 +35,10 @@ error (unknown) is no part of it, while ``quality`` sees the sum. Where every
 setting recovers the field to a few hundredths of a noise sd, the ranking
 within a sweep is decided by the image's own error, which this measure cannot
 see; ``--detail`` prints the absolute errors so that such sweeps can be told.
+Where an image's object labels ship (stardist's 2D and 3D nuclei, napari's nuclei
+stack and its held-out planes), a second line scores the same sweeps by the field
+error plus that hidden part as the labels show it (:func:`labels_error`); the field
+error stays the set's figure.
 
 Errors are RMS in noise sds (generated: against the true background). The
 object radius given to ``quality`` is the true one for generated images and
