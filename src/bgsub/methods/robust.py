@@ -350,7 +350,7 @@ def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple
     shading the trend misses there) only a margin in from it, and cuts under the rise there
     (by ``slope**2 / (4 coeff)``: a linear ramp is lost where it climbs to the edge). Beyond
     each edge, the rows are continued by the odd reflection (``2 * edge - mirror``) of their
-    own openings along the edge (:func:`_edge_rows`): a rise of the background continues, an
+    own openings along the edge (:func:`_continue_rows`): a rise of the background continues, an
     object cut by the edge does not (the rows' openings pass under it, as the dome does).
     Never below the edge row's opening: the continuation only lets the dome follow a rise,
     it never pulls the opening down where the background falls towards the edge (there a dome
@@ -359,30 +359,31 @@ def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple
                   for c, n in zip(cell_radius, flat.shape, strict=True))
     if not any(reach):
         return paraboloid_opening(flat, coeff)
-    padded = flat
+    inner = tuple(slice(k, k + n) for k, n in zip(reach, flat.shape, strict=True))
+    padded = np.empty(tuple(n + 2 * k for k, n in zip(reach, flat.shape, strict=True)))
+    padded[inner] = flat
     for axis, k in enumerate(reach):
-        if k:
-            padded = _edge_rows(padded, axis, k, coeff)
-    opened = paraboloid_opening(padded, coeff)
-    return np.ascontiguousarray(opened[tuple(slice(k, k + n) for k, n in
-                                             zip(reach, flat.shape, strict=True))])
+        if k:  # (axes before this one are padded already: the corners are continued too)
+            before = (slice(None),) * axis
+            _continue_rows(np.moveaxis(padded[(*before, slice(None), *inner[axis + 1:])],
+                                       axis, 0), k, coeff[:axis] + coeff[axis + 1:])
+    return paraboloid_opening(padded, coeff)[inner]
 
 
-def _edge_rows(values: np.ndarray, axis: int, k: int, coeff: tuple[float, ...]) -> np.ndarray:
-    """``values`` with ``k`` rows added beyond both ends of ``axis``: the odd reflection about
-    the edge row of the ``k + 1`` rows at that end, each opened along the other axes only (by
-    ``coeff``, each on its own), never below the edge row's opening."""
-    along = tuple(c for i, c in enumerate(coeff) if i != axis)
-    lines = np.moveaxis(values, axis, 0)
-
-    def opened(rows: np.ndarray) -> np.ndarray:
-        return np.stack([paraboloid_opening(np.ascontiguousarray(row), along) for row in rows])
-
-    low = opened(lines[:k + 1])
-    high = opened(lines[-k - 1:])
-    before = np.maximum(2.0 * low[0] - low[k:0:-1], low[0])
-    after = np.maximum(2.0 * high[-1] - high[-2::-1], high[-1])
-    return np.moveaxis(np.concatenate([before, lines, after], axis=0), 0, axis)
+def _continue_rows(lines: np.ndarray, k: int, along: tuple[float, ...]) -> None:
+    """Fill the ``k`` rows at each end of ``lines`` (a view, rows along its first axis, the
+    ``k`` pad rows either side of the data's) with the odd reflection about the edge row of
+    the ``k + 1`` data rows at that end, each opened along its own axes (by ``along``), never
+    below the edge row's opening."""
+    n = lines.shape[0] - 2 * k
+    ends = np.concatenate([lines[k:2 * k + 1], lines[n - 1:n + k]])
+    # all rows in one opening: a dome steeper across the rows than their range keeps each to
+    # itself (a neighbouring row never wins the minimum or the maximum: exactly row by row)
+    apart = 2.0 * (float(np.ptp(ends)) + 1.0)
+    opened = paraboloid_opening(ends, (apart, *along))
+    low, high = opened[:k + 1], opened[k + 1:]
+    np.maximum(2.0 * low[0] - low[k:0:-1], low[0], out=lines[:k])
+    np.maximum(2.0 * high[-1] - high[-2::-1], high[-1], out=lines[n + k:])
 
 
 def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
