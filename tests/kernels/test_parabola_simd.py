@@ -160,3 +160,16 @@ def test_environment_variable_forces_a_level() -> None:
             assert int(out) == min(level, best)
     finally:
         _parabola.set_simd(True)
+
+
+@pytest.mark.parametrize("value", ["avx2", "3", "1.5"])
+def test_environment_variable_that_is_not_a_level_warns(value: str) -> None:
+    """A value that is not a level gets a one-line warning naming it, and the best loop."""
+    env = {**os.environ, "BGSUB_PARABOLA_SIMD": value}
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c",
+         "from bgsub.kernels import _parabola; print(_parabola.current_level())"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    assert f"BGSUB_PARABOLA_SIMD={value!r} is not a level" in out.stderr
+    assert int(out.stdout.strip()) == _parabola.set_simd(-1)

@@ -509,6 +509,41 @@ def test_the_default_follows_a_wave_on_real_images_better_than_fiji(name):
     assert error < _fiji_error(sign * image, sign * field)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_background_rising_to_the_edges_is_followed(seed):
+    """An empty 8-bit well (noise sd 3) under the field of :func:`_wavy` at twice its 1-99 %
+    range (28 grey levels), which rises steeply towards the edges. Inside the image a dome
+    rests on a rise to an edge only a margin in from it and cuts under it; with its apex free
+    to lie a third of the radius beyond the edge, on the rise's continuation, it follows.
+    Measured when written at r = 64: 0.075 / 0.072 grey levels against Fiji's 0.084 / 0.086
+    (apexes inside the image: 0.113 / 0.094, 1.35x / 1.10x)."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(np.rint(rng.normal(40.0, 3.0, (512, 512))), 0, 255)
+    field = _shade(image.shape, 28.0)
+    error = rmse(robust_background(image + field, (64.0, 64.0))
+                 - robust_background(image, (64.0, 64.0)), field)
+    assert error < 0.95 * _fiji_error(image, field)
+
+
+def test_objects_cut_by_the_edges_keep_their_light():
+    """The dome's apex may lie beyond the image's edges on the continuation of each edge row's
+    own opening (the rise of the background, not an object cut by the edge): half and quarter
+    disks on the edges and corners keep their light. Measured when written at r = 40: 99.1 /
+    98.5 % kept (apexes inside the image: 99.2 / 98.7 %)."""
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        rows, cols = np.mgrid[0:256, 0:256].astype(np.float64)
+        truth = 100.0 + 0.3 * cols + 0.2 * rows
+        objects = np.zeros((256, 256))
+        for y, x in [(0, 60), (130, 0), (255, 180), (90, 255), (0, 0), (255, 255)]:
+            objects = np.maximum(objects, 150.0 * (np.hypot(rows - y, cols - x) <= 12))
+        image = rng.poisson(truth + objects).astype(np.float64)
+        estimate = robust_background(image, (40.0, 40.0))
+        mask = objects > 0
+        assert float((image - estimate)[mask].sum() / objects[mask].sum()) > 0.97
+        assert rmse(estimate, truth) < 1.5
+
+
 def test_a_textured_background_caps_its_minima_in_its_own_spread():
     """scikit-image's phase image of a cell: its background's block minima scatter ~150x
     what the noise explains (texture, not noise), so the narrow-gap cap on the smoothed

@@ -19,6 +19,7 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
 
 import os
+import warnings
 
 import numpy as np
 
@@ -47,10 +48,13 @@ def _level_from_env():
     """``BGSUB_PARABOLA_SIMD`` (0, 1, 2; forces at most that level, e.g. to run the tests at
     each level), else -1 (the best)."""
     value = os.environ.get("BGSUB_PARABOLA_SIMD", "").strip()
-    try:
-        return int(value) if value else -1
-    except ValueError:
+    if not value:
         return -1
+    if value.lstrip("-").isdigit() and -1 <= int(value) <= 2:
+        return int(value)
+    warnings.warn(f"BGSUB_PARABOLA_SIMD={value!r} is not a level; using the best loop the CPU "
+                  f"has (set 0, 1 or 2, or unset it)", RuntimeWarning, stacklevel=2)
+    return -1
 
 
 bgsub_parabola_set_simd(_level_from_env())

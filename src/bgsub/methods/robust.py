@@ -34,8 +34,11 @@ where the envelope does not -- and removes that bias where it can be measured:
    radius from its apex, or bends more than the background does (over a radius, and
    over half a radius where a steeper dome rests on the data), whichever is
    steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
-   object up to about a third of ``radius``. Tied to the noise, not to grey
-   levels, the result does not depend on the intensity unit.
+   object up to about a third of ``radius``. Its apex may lie up to a third of
+   the radius beyond the image's edges, on the odd continuation of each edge
+   row's own opening (never below it): a background that rises to an edge is
+   followed up to it, an object cut by the edge is not climbed. Tied to the
+   noise, not to grey levels, the result does not depend on the intensity unit.
 4. **Lift.** Cells (block means as they are; single pixels smoothed over one
    pixel) within ``threshold`` robust spreads of the residual's
    background peak (the lowest histogram peak, as objects may outnumber the
@@ -119,6 +122,7 @@ TREND_LEAST = 0.15  # ... but at least this fraction of the cells
 SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
 TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
 TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
+EDGE_REACH = 1.0 / 3.0  # the dome's apex may lie this fraction of the radius beyond an edge
 STRIP = 256  # _block_min averages about this many rows of the image at a time
 
 
@@ -322,7 +326,7 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     trend = trend.at(_block_coordinates(factor, shape))
     flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
-    first = paraboloid_opening(flat, tuple(STEEP * coeff))
+    first = _edge_opening(flat, tuple(STEEP * coeff), cell_radius)
     # ... and over half a radius where the steep dome rests on the data (the lower half of
     # its gap under the block means: not on the objects, which it cuts under). Over a whole
     # radius a bump of the background as wide as the radius reads 0.35x as curved (a
@@ -333,7 +337,53 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
-    return paraboloid_opening(flat, tuple(coeff)) + trend, trend
+    return _edge_opening(flat, tuple(coeff), cell_radius) + trend, trend
+
+
+def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple[float, ...]
+                  ) -> np.ndarray:
+    """The opening of ``flat`` by the dome of ``coeff``, its apexes free to lie up to a third
+    of the radius (``EDGE_REACH``) beyond the image's edges, where the background goes on
+    rising as it rises towards the edge.
+
+    Inside the image alone a dome rests on a background that rises towards an edge (a steep
+    shading the trend misses there) only a margin in from it, and cuts under the rise there
+    (by ``slope**2 / (4 coeff)``: a linear ramp is lost where it climbs to the edge). Beyond
+    each edge, the rows are continued by the odd reflection (``2 * edge - mirror``) of their
+    own openings along the edge (:func:`_continue_rows`): a rise of the background continues, an
+    object cut by the edge does not (the rows' openings pass under it, as the dome does).
+    Never below the edge row's opening: the continuation only lets the dome follow a rise,
+    it never pulls the opening down where the background falls towards the edge (there a dome
+    resting on the edge already follows it)."""
+    reach = tuple(min(int(np.ceil(EDGE_REACH * c)), n - 1) if n > 1 else 0
+                  for c, n in zip(cell_radius, flat.shape, strict=True))
+    if not any(reach):
+        return paraboloid_opening(flat, coeff)
+    inner = tuple(slice(k, k + n) for k, n in zip(reach, flat.shape, strict=True))
+    padded = np.empty(tuple(n + 2 * k for k, n in zip(reach, flat.shape, strict=True)))
+    padded[inner] = flat
+    for axis, k in enumerate(reach):
+        if k:  # (axes before this one are padded already: the corners are continued too)
+            before = (slice(None),) * axis
+            _continue_rows(np.moveaxis(padded[(*before, slice(None), *inner[axis + 1:])],
+                                       axis, 0), k, coeff[:axis] + coeff[axis + 1:])
+    return paraboloid_opening(padded, coeff)[inner]
+
+
+def _continue_rows(lines: np.ndarray, k: int, along: tuple[float, ...]) -> None:
+    """Fill the ``k`` rows at each end of ``lines`` (a view, rows along its first axis, the
+    ``k`` pad rows either side of the data's) with the odd reflection about the edge row of
+    the ``k + 1`` data rows at that end, each opened along its own axes (by ``along``), never
+    below the edge row's opening."""
+    n = lines.shape[0] - 2 * k
+    ends = np.concatenate([lines[k:2 * k + 1], lines[n - 1:n + k]])
+    # all rows in one opening: a dome steeper across the rows than their range keeps each to
+    # itself (a neighbouring row never wins the minimum or the maximum: exactly row by row)
+    apart = 2.0 * (float(np.ptp(ends)) + 1.0)
+    opened = paraboloid_opening(ends, (apart, *along))
+    low, high = opened[:k + 1], opened[k + 1:]
+    np.maximum(2.0 * low[0] - low[k:0:-1], low[0], out=lines[:k])
+    np.maximum(2.0 * high[-1] - high[-2::-1], high[-1], out=lines[n + k:])
 
 
 def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
