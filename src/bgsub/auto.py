@@ -39,8 +39,12 @@ from scipy import ndimage as ndi
 from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
-from bgsub.methods._noise import MAD_TO_SD
-from bgsub.methods.robust import estimate_noise, robust_background, robust_centre_scale
+from bgsub.methods.robust import (
+    MAD_TO_SD,
+    estimate_noise,
+    robust_background,
+    robust_centre_scale,
+)
 
 __all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radius"]
 

@@ -80,7 +80,7 @@ from bgsub.kernels.blocks import block_maxima, block_minima
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
-from bgsub.methods._noise import NoiseModel, estimate_noise, robust_centre_scale
+from bgsub.methods._noise import MAD_TO_SD, NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
 ndi = lazy_module("scipy.ndimage")  # ~0.2 s to import: on the first estimate, not on import bgsub
@@ -1028,7 +1028,7 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
 
 
 # the noise model is public through this module (auto.py measures objects with it)
-__all__ = ["NoiseModel", "estimate_noise", "prepare_robust", "robust_background",
+__all__ = ["MAD_TO_SD", "NoiseModel", "estimate_noise", "prepare_robust", "robust_background",
            "robust_centre_scale"]
 
 register(
