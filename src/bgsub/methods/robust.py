@@ -51,7 +51,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    Gaussian window of ``smoothing`` x ``radius``, is added back. Where a window
    holds few background cells the lift falls back towards its image-wide value
    (``PRIOR``), and it never exceeds what white noise of the measured sd
-   explains, so a dense field degrades to the plain envelope instead of rising
+   explains (and the background's own slope across a block: a block's minimum lies
+   that much lower still), so a dense field degrades to the plain envelope instead of rising
    into the objects; a :class:`bgsub.BackgroundWarning` says so.
 5. **Bound.** The result never rises above the smoothed block means plus
    ``threshold`` of their noise or the local maximum, nor sinks below the
@@ -246,13 +247,13 @@ def _estimate(
         scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
         return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale
 
-    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         minima = _block_min(work, factor).astype(np.float64, copy=False)
         return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), \
-            _block_max(work, factor)
+            _block_max(work, factor), _sunk(work, factor, minima, trend)
 
     # the full-resolution passes (block means; block minima and maxima) side by side
-    (cells, smoothed, scale), (minima, lowest, maxima) = _side_by_side(means, extremes)
+    (cells, smoothed, scale), (minima, lowest, maxima, sunk) = _side_by_side(means, extremes)
     checkpoint()
     gain = _smoothing_gain(presmooth)
     envelope, surface = _envelope(minima, lowest, factor, work.shape, cell_radius, scale, trend,
@@ -273,6 +274,10 @@ def _estimate(
     # raise the background into the objects
     depth = _minimum_depth(factor) * sd_envelope
     ceiling = envelope + CEILING * depth + threshold * sd_envelope * reduction
+    # ... and what the background's own slope across a block sinks the block's minimum by
+    # (a field twice the image's range: ~8 grey levels over a 16-pixel block)
+    if sunk is not None:
+        ceiling += ndi.gaussian_filter(sunk, presmooth, mode="nearest")
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
@@ -299,6 +304,23 @@ def _estimate(
     return upsample_centres(result.astype(work.dtype), factor, work.shape)
 
 
+
+
+def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, trend: Trend
+          ) -> np.ndarray | None:
+    """How far the background's slope across each block (the ``trend``'s, interpolated
+    between block centres) sinks its minimum (``minima``, of ``work`` on blocks of
+    ``factor`` pixels) below where it lies on the data less that slope: measured, not
+    modelled, so that where noise or texture dominates the block's minimum the slope moves
+    it little, and the ceiling of the lift with it. None for single pixels."""
+    if max(factor) == 1:
+        return None
+    level = trend.at(_block_coordinates(factor, work.shape))
+    plane = upsample_centres(level.astype(work.dtype), factor, work.shape)
+    np.subtract(work, plane, out=plane)
+    sunk = _block_min(plane, factor).astype(np.float64, copy=False) + level
+    sunk -= minima
+    return np.maximum(sunk, 0.0, out=sunk)
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
