@@ -247,17 +247,19 @@ def _estimate(
         scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
         return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale
 
-    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         minima = _block_min(work, factor).astype(np.float64, copy=False)
+        on_grid = trend.at(_block_coordinates(factor, work.shape))  # (the envelope's too)
         return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), \
-            _block_max(work, factor), _sunk(work, factor, minima, trend)
+            _block_max(work, factor), on_grid, _sunk(work, factor, minima, on_grid)
 
     # the full-resolution passes (block means; block minima and maxima) side by side
-    (cells, smoothed, scale), (minima, lowest, maxima, sunk) = _side_by_side(means, extremes)
+    (cells, smoothed, scale), (minima, lowest, maxima, on_grid, sunk) = _side_by_side(
+        means, extremes)
     checkpoint()
     gain = _smoothing_gain(presmooth)
-    envelope, surface = _envelope(minima, lowest, factor, work.shape, cell_radius, scale, trend,
-                         smoothed, model)
+    envelope, surface = _envelope(minima, lowest, factor, on_grid, cell_radius, scale, trend,
+                                  smoothed, model)
     checkpoint()
     sd_envelope = model.sd(envelope)  # (read four times below)
     sd_smoothed = sd_envelope * reduction * gain
@@ -306,16 +308,15 @@ def _estimate(
 
 
 
-def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, trend: Trend
+def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, level: np.ndarray
           ) -> np.ndarray | None:
-    """How far the background's slope across each block (the ``trend``'s, interpolated
-    between block centres) sinks its minimum (``minima``, of ``work`` on blocks of
+    """How far the background's slope across each block (the trend's, ``level`` at the block
+    centres, interpolated between them) sinks its minimum (``minima``, of ``work`` on blocks of
     ``factor`` pixels) below where it lies on the data less that slope: measured, not
     modelled, so that where noise or texture dominates the block's minimum the slope moves
     it little, and the ceiling of the lift with it. None for single pixels."""
     if max(factor) == 1:
         return None
-    level = trend.at(_block_coordinates(factor, work.shape))
     plane = upsample_centres(level.astype(work.dtype), factor, work.shape)
     np.subtract(work, plane, out=plane)
     sunk = _block_min(plane, factor).astype(np.float64, copy=False) + level
@@ -330,14 +331,14 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
-              shape: tuple[int, ...], cell_radius: tuple[float, ...], scale: float,
+              on_grid: np.ndarray, cell_radius: tuple[float, ...], scale: float,
               trend: Trend, means: np.ndarray, model: NoiseModel
               ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
-    ``lowest`` (of the block ``minima`` of an image of ``shape``, smoothed over
-    ``PRESMOOTH`` cells; changed here) less the ``trend``. ``means``: the smoothed block
-    means. Also returned: the trend on the grid."""
+    ``lowest`` (of the block ``minima``, smoothed over ``PRESMOOTH`` cells; changed here)
+    less the ``trend`` (``on_grid``: evaluated at the block centres). ``means``: the
+    smoothed block means. Also returned: the trend on the grid."""
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
     # noise; in the texture, on a background with texture of its own: there the minima's
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
@@ -346,20 +347,19 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
         noise = float(model.sd(float(np.median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
-    trend = trend.at(_block_coordinates(factor, shape))
-    flat = lowest - trend  # the dome rests on what the trend leaves: no tilt offset
+    flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
     first = _edge_opening(flat, tuple(STEEP * coeff), cell_radius)
     # ... and over half a radius where the steep dome rests on the data (the lower half of
     # its gap under the block means: not on the objects, which it cuts under). Over a whole
     # radius a bump of the background as wide as the radius reads 0.35x as curved (a
     # Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half a
     # radius 0.72x, so that the dome (FOLLOW x) still follows it (a narrow vignetting).
-    gap = means - trend - first
+    gap = means - on_grid - first
     everywhere, near = _side_by_side(
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
-    return _edge_opening(flat, tuple(coeff), cell_radius) + trend, trend
+    return _edge_opening(flat, tuple(coeff), cell_radius) + on_grid, on_grid
 
 
 def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple[float, ...]
