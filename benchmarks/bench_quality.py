@@ -26,6 +26,12 @@ Sets of images:
   :func:`held_out_images`), scored as ``real``: a check that a change which
   helps ``real`` is no fit to its five images. Do not tune on it either.
 
+``--field-bias`` (real and held-out images, ``robust``) prints how much each term of
+``quality`` moves when the added field is added to the background too (see
+:func:`field_bias`): a background that follows the field exactly is the same background,
+and should score the same; what moves is the score's own bias, which the set's truth
+(the recovered field) cannot share.
+
 ``--other-field`` adds a different smooth field (an off-centre bowl and the
 opposite tilt, :func:`other_field`) to the ``real`` and ``held-out`` images,
 so that a change is no fit to the field's shape.
@@ -51,6 +57,7 @@ Usage::
     PYTHONPATH=src python benchmarks/bench_quality.py --set benchmark --set real
     PYTHONPATH=src python benchmarks/bench_quality.py --detail   # every setting's numbers
     PYTHONPATH=src python benchmarks/bench_quality.py --set held-out --other-field
+    PYTHONPATH=src python benchmarks/bench_quality.py --set real --field-bias
 
 Not part of the test suite; ``make bench`` runs it with the speed benchmarks.
 """
@@ -82,6 +89,8 @@ METHODS = ("robust", "rolling_ball", "tophat", "median")
 MEDIAN_MAX = 40  # bgsub's median beyond this radius is slow on the larger images
 SEEDS = (11, 23)
 WITHIN = 1.5
+# quality()'s parts of the expected error, as --detail and --field-bias print them
+TERMS = ("copied_level", "raised_under_objects", "unevenness", "offset")
 
 
 @dataclass
@@ -94,6 +103,8 @@ class Sweep:
     # the true error with the image's own error under its labels added (real images with
     # labels only; see labels_error): one per setting, or empty
     with_labels: list[float] = field(default_factory=list)
+    # quality()'s terms per setting (TERMS), for --detail
+    terms: list[tuple[float, ...]] = field(default_factory=list)
 
     def chosen_over_best(self) -> float:
         scores = np.array([s[2] for s in self.settings])
@@ -134,10 +145,11 @@ def generated(name: str, family: str, truth: _families.Truth,
             if method == "median" and radius > MEDIAN_MAX:
                 continue
             background = _estimate(truth.image, method, radius, light)
-            score = quality(truth.image, background, light_background=light,
-                            object_radius=truth.object_radius)["score"]
+            scored = quality(truth.image, background, light_background=light,
+                             object_radius=truth.object_radius)
             error = accuracy.rmse(background, truth.background) / noise
-            sweep.settings.append((method, radius, score, error))
+            sweep.settings.append((method, radius, scored["score"], error))
+            sweep.terms.append(tuple(scored[t] for t in TERMS))
     return sweep
 
 
@@ -290,14 +302,75 @@ def real(item: _real.RealImage, methods: tuple[str, ...],
                 continue
             clean = _estimate(image, method, radius, light)
             with_field = _estimate(shaded, method, radius, light)
-            score = quality(shaded, with_field, light_background=light,
-                            object_radius=objects)["score"]
+            scored = quality(shaded, with_field, light_background=light,
+                             object_radius=objects)
             error = _field_error(with_field - clean, fld) / noise
-            sweep.settings.append((method, radius, score, error))
+            sweep.settings.append((method, radius, scored["score"], error))
+            sweep.terms.append(tuple(scored[t] for t in TERMS))
             if labels is not None:
                 sweep.with_labels.append(float(np.hypot(error, labels_error(
                     image, clean, labels, objects, noise))))
     return sweep
+
+
+def field_bias(image: np.ndarray, background: np.ndarray, fld: np.ndarray,
+               object_radius: float, light: bool = False) -> dict[str, float]:
+    """How much ``quality``'s terms (and its expected error) move when a smooth field is
+    added to the image *and* to its background: ``quality(image + fld, background + fld)``
+    less ``quality(image, background)``, per key. A background that follows the field
+    exactly is the same background, so every difference is the score's own bias -- on the
+    real sets, a bias that the truth (the recovered field) does not share."""
+    keys = (*TERMS, "expected_error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        plain = quality(image, background, light_background=light,
+                        object_radius=object_radius)
+        shaded = quality(image + fld, background + fld, light_background=light,
+                         object_radius=object_radius)
+    return {k: float(np.nan_to_num(shaded[k]) - np.nan_to_num(plain[k])) for k in keys}
+
+
+def field_biases(items: list[_real.RealImage],
+                 make_field: Callable[[tuple[int, ...], float], np.ndarray]) -> str:
+    """``--field-bias``: per image and ``robust`` radius, the field error (the set's truth),
+    the expected error as scored (the estimate of the image with the field) and of the
+    image without the field (its own estimate), and each term's move when the field is
+    added to that image and its background alike (:func:`field_bias`)."""
+    lines = [f"{'image':<34} {'r':>6} {'error':>6} {'scored':>6} {'plain':>6}  move: "
+             + " ".join(f"{t.split('_')[0]:>7}" for t in TERMS)]
+    for item in items:
+        image = item.image.astype(np.float64)
+        light = item.light_background
+        low, high = np.percentile(image, [1, 99])
+        fld = make_field(image.shape, 0.5 * float(high - low))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+            objects = suggest_radius(image, light_background=light).object_radius
+        objects = objects if np.isfinite(objects) else min(image.shape[-2:]) / 24
+        plane = image if image.ndim == 2 else image[len(image) // 2]
+        from bgsub.methods._noise import estimate_noise
+
+        noise = float(np.median(estimate_noise(plane).sd(plane)))
+        for f in accuracy.REAL_FACTORS:
+            radius = f * objects
+            if radius > min(image.shape[-2:]) / 2:
+                continue
+            clean = _estimate(image, "robust", radius, light)
+            with_field = _estimate(image + fld, "robust", radius, light)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+                scored = quality(image + fld, with_field, light_background=light,
+                                 object_radius=objects)["expected_error"]
+            move = field_bias(image, clean, fld, objects, light)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+                plain = quality(image, clean, light_background=light,
+                                object_radius=objects)["expected_error"]
+            lines.append(f"{item.name[:34]:<34} {radius:6.1f} "
+                         f"{_field_error(with_field - clean, fld) / noise:6.3f} "
+                         f"{scored:6.2f} {plain:6.2f}  move: "
+                         + " ".join(f"{move[t]:+7.2f}" for t in TERMS))
+    return "\n".join(lines)
 
 
 def sweeps(chosen: set[str], make_field: Callable[[tuple[int, ...], float], np.ndarray]
@@ -372,6 +445,9 @@ def report(results: dict[str, list[Sweep]], detail: bool) -> str:
                 for i, (method, radius, score, error) in enumerate(sw.settings):
                     extra = (f" with labels {sw.with_labels[i]:7.3f}" if sw.with_labels
                              else "")
+                    if sw.terms:
+                        extra += " (" + " ".join(f"{t.split('_')[0]} {v:5.2f}" for t, v in
+                                                 zip(TERMS, sw.terms[i], strict=True)) + ")"
                     lines.append(f"      {method:<13} r={radius:6.1f} score {score:.3f} "
                                  f"(expected {1 / score - 1:7.2f}) error {error:7.3f}{extra}")
     return "\n".join(lines)
@@ -387,11 +463,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="the benchmark set only (as make bench BENCH_ARGS=--quick passes)")
     parser.add_argument("--other-field", action="store_true",
                         help="real and held-out images: another smooth field (other_field)")
+    parser.add_argument("--field-bias", action="store_true",
+                        help="real and held-out images: how quality's terms move with the "
+                        "field added to image and background alike (field_bias)")
     args = parser.parse_args(argv)
+    make_field = other_field if args.other_field else accuracy._field
+    if args.field_bias:
+        chosen = set(args.set or ["real"])
+        items = ([*_real.real_images()] if "real" in chosen else []) + (
+            held_out_images() if "held-out" in chosen else [])
+        print(field_biases(items, make_field))
+        return 0
     chosen = set(args.set or (["benchmark"] if args.quick else every))
     results: dict[str, list[Sweep]] = {}
     start = time.perf_counter()
-    for set_name, sweep in sweeps(chosen, other_field if args.other_field else accuracy._field):
+    for set_name, sweep in sweeps(chosen, make_field):
         if len(sweep.settings) > 1:  # a real image too small for two radii ranks nothing
             results.setdefault(set_name, []).append(sweep)
     print(report(results, args.detail))

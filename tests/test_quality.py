@@ -264,3 +264,34 @@ def test_bench_quality_labels_error_sees_the_error_under_the_labels():
     stack = labels_error(np.stack([image, image]), np.stack([raised, raised]),
                          np.stack([labels, labels]), radius, 1.0)
     assert stack == pytest.approx(lifted, rel=1e-6)
+
+
+def test_bench_quality_field_bias_is_the_scores_move_with_a_field_under_both():
+    """``benchmarks/bench_quality.py --field-bias``: a background that follows an added
+    smooth field exactly is the same background; ``field_bias`` reports how far each term
+    of ``quality`` moves anyway (the score's own bias, which the real sets' truth -- the
+    recovered field -- does not share): nothing without a field, nothing for a tilt (a
+    plane is no bias of the score's references), and the two scores' difference for a
+    curved field."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_quality import TERMS, field_bias
+
+    rng = np.random.default_rng(4)
+    shape = (256, 256)
+    cells = disks(shape, rng.uniform(15, 241, (30, 2)), 8)
+    image = 100.0 + 60.0 * cells + rng.normal(0, 10.0, shape)
+    background = np.full(shape, 100.0)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    keys = (*TERMS, "expected_error")
+    none = field_bias(image, background, np.zeros(shape), 8)
+    assert set(none) == set(keys) and all(v == 0.0 for v in none.values())
+    tilt = field_bias(image, background, 500.0 * xx / shape[1], 8)  # 50 noise sds
+    assert all(abs(v) < 0.01 for v in tilt.values())
+    dome = 1000.0 * np.exp(-((yy - 128) ** 2 + (xx - 128) ** 2) / (2 * 70.0**2))
+    moved = field_bias(image, background, dome, 8)
+    plain = quality(image, background, object_radius=8)
+    shaded = quality(image + dome, background + dome, object_radius=8)
+    for key in keys:
+        assert moved[key] == pytest.approx(shaded[key] - plain[key], abs=1e-12)
