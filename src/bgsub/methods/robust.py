@@ -78,6 +78,7 @@ from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.blocks import block_maxima, block_minima
+from bgsub.kernels.flat import flat_dilation, flat_erosion
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
@@ -873,11 +874,24 @@ def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.
     reach = tuple(max(0.0, r) for r in reach)
     inner = tuple(int(r) for r in reach)
     fraction = max(reach) - int(max(reach))
-    result = fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
+    result = _box_filter(fn, values, inner)
     if fraction > 0:
         outer = _widen(result, np.maximum if fn is ndi.maximum_filter else np.minimum)
         result += fraction * (outer - result)
     return result
+
+
+def _box_filter(fn: Any, values: np.ndarray, inner: tuple[int, ...]) -> np.ndarray:
+    """``fn(values, size=2 * inner + 1, mode="nearest")``: on a 2D or 3D float64 grid the
+    compiled box erosion or dilation (:mod:`bgsub.kernels.flat`: pixels outside ignored, the
+    nearest mode's values; about 10x faster) where the values are the same whatever the
+    order of the comparisons (no NaN, no negative zero)."""
+    box = {ndi.maximum_filter: flat_dilation, ndi.minimum_filter: flat_erosion}.get(fn)
+    if box is not None and values.ndim in (2, 3) and values.dtype == np.float64 \
+            and values.size and not (np.isnan(values).any()
+                                     or (np.signbit(values) & (values == 0)).any()):
+        return box(values, inner, "box")
+    return fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
 
 
 def _widen(filtered: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
