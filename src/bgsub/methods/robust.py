@@ -244,19 +244,21 @@ def _estimate(
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
 
-    def means() -> tuple[np.ndarray, np.ndarray, float]:
+    def means() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
-        return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale
+        # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
+        return cells, ndi.gaussian_filter(cells, presmooth, mode="nearest"), scale, \
+            _block_max(work, factor)
 
-    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         minima = _block_min(work, factor).astype(np.float64, copy=False)
         on_grid = trend.at(_block_coordinates(factor, work.shape))  # (the envelope's too)
-        return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), \
-            _block_max(work, factor), on_grid, _sunk(work, factor, minima, on_grid)
+        return minima, ndi.gaussian_filter(minima, presmooth, mode="nearest"), on_grid, \
+            _sunk(work, factor, minima, on_grid)
 
-    # the full-resolution passes (block means; block minima and maxima) side by side
-    (cells, smoothed, scale), (minima, lowest, maxima, on_grid, sunk) = _side_by_side(
+    # the full-resolution passes (block means and maxima; block minima) side by side
+    (cells, smoothed, scale, maxima), (minima, lowest, on_grid, sunk) = _side_by_side(
         means, extremes)
     checkpoint()
     gain = _smoothing_gain(presmooth)
