@@ -99,12 +99,12 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     """
     image = np.asarray(image, dtype=np.float64)
     residual = _highpass(image)
-    level = ndi.uniform_filter(image, 3, mode="reflect")
     floor = _floor(image)
     flat = _flat_pixels(image)
-    level, flat_residual = level[flat], residual[flat]  # (the flat pixels' only: read twice)
-    if uniform and _surely_binned(level.size, flat_residual):  # (the bins are not needed)
+    flat_residual = residual[flat]
+    if uniform and _surely_binned(flat_residual.size, flat_residual):  # (no bins, no levels)
         return NoiseModel(0.0, _spread(flat_residual) ** 2, floor)
+    level = ndi.uniform_filter(image, 3, mode="reflect")[flat]  # (the flat pixels' only)
     centres, variances = _binned_variance(level, flat_residual)
     if centres.size == 0:
         spread = MAD_TO_SD * _mad(residual.ravel())
