@@ -4,7 +4,8 @@ On a generated 2048x2048 uint16 image (nuclei r 5-20 on a vignetted background):
 ``bgsub.subtract_background(image, radius="auto")`` (the noise-aware ``robust``
 method, its radius measured by ``suggest_radius``), ``robust`` at a fixed radius
 and ``suggest_radius`` alone, each against ``method="rolling_ball"`` (exact) at
-r=50 in the same process, best of ``--repeat`` runs after a warm-up. Peak memory
+r=50 in the same process, best of ``--repeat`` runs after a warm-up (the calls in turn,
+round after round, so that a drifting load weighs on each alike). Peak memory
 is Python's traced allocations (NumPy's buffers) during one call, in units of
 one float32 copy of the image. Targets (issue #13): at most 5x the rolling ball,
 at most 6 image-sized float32 buffers.
@@ -28,13 +29,16 @@ from bgsub.auto import suggest_radius
 from bgsub.data import synthetic
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
+def best_times(calls: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best of ``repeat`` runs of each call, the calls taken in turn (round after round), so
+    that a machine whose load drifts weighs on each of them alike."""
+    times = [float("inf")] * len(calls)
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for i, fn in enumerate(calls):
+            start = time.perf_counter()
+            fn()
+            times[i] = min(times[i], time.perf_counter() - start)
+    return times
 
 
 def peak_buffers(fn: Callable[[], object], image: np.ndarray) -> float:
@@ -64,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     bgsub.subtract_background(image[:256, :256], "rolling_ball", 50)  # warm-up: lazy imports
     bgsub.subtract_background(image[:256, :256], radius="auto")
-    rows = []
-    for name, fn in calls.items():
-        rows.append((name, best_time(fn, repeat), peak_buffers(fn, image)))
+    seconds = best_times(list(calls.values()), repeat)
+    rows = [(name, t, peak_buffers(fn, image))
+            for (name, fn), t in zip(calls.items(), seconds, strict=True)]
     reference = rows[0][1]
     print(f"{side}x{side} uint16, best of {repeat}\n")
     print("| call | time (s) | x rolling ball | peak memory (float32 images) |")

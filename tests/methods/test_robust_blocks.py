@@ -130,3 +130,87 @@ def test_fill_holes_equals_scipy():
                 mask = ndi.gaussian_filter(rng.random(shape), sigma) > level
                 rest, edge = _holes(mask)
                 np.testing.assert_array_equal(~edge[rest], ndi.binary_fill_holes(mask))
+
+
+def _trend_by_terms(trend: robust.Trend, coords: list[np.ndarray]) -> np.ndarray:
+    """The polynomial term by term, each broadcast over the grid (the reference order)."""
+    fit = np.zeros(tuple(c.size for c in coords))
+    for c, term in zip(trend.coeffs, trend.terms, strict=True):
+        value = np.asarray(c, dtype=np.float64)
+        for axis in term:
+            shape = [1] * len(coords)
+            shape[axis] = -1
+            value = value * coords[axis].reshape(shape)
+        fit += value
+    return fit
+
+
+@pytest.mark.parametrize("degree", [0, 1, 2, 4, 6, 8])
+def test_trend_at_rows_equal_terms(degree):
+    rng = np.random.default_rng(degree)
+    for shape in [(70, 70), (33, 70), (70, 33), (1, 40), (40, 1), (5, 300)]:
+        terms = robust._trend_terms(shape, degree)
+        coeffs = rng.normal(0.0, 10.0 ** rng.uniform(-5, 5), len(terms))
+        coeffs[rng.random(len(terms)) < 0.3] = -0.0
+        trend = robust.Trend(tuple(terms), coeffs)
+        coords = [np.linspace(-1.0, 1.0, n) * rng.uniform(0.5, 1.5) for n in shape]
+        _same(trend.at(coords), _trend_by_terms(trend, coords))
+
+
+@pytest.mark.parametrize("degree", [1, 4, 8])
+def test_trend_design_products_equal_prod(degree):
+    rng = np.random.default_rng(degree)
+    for shape in [(20, 30), (12, 12, 5)]:
+        terms = robust._trend_terms(shape, degree)
+        grids = [g.ravel() for g in np.meshgrid(*[rng.normal(size=n) for n in shape],
+                                                 indexing="ij")]
+        expected = [np.prod([grids[axis] for axis in term], axis=0) if term
+                    else np.ones(grids[0].size) for term in terms]
+        for got, want in zip(robust._products(terms, grids), expected, strict=True):
+            _same(got, want)
+
+
+@pytest.mark.parametrize("fn", [ndi.maximum_filter, ndi.minimum_filter])
+def test_box_filter_equals_scipy(fn):
+    rng = np.random.default_rng(3)
+    for k, shape in enumerate([(60, 61), (1, 30), (30, 1), (9, 20, 7)]):
+        values = _values(shape, np.float64, k)
+        if k == 1:
+            values[rng.random(shape) < 0.1] = np.inf
+        if k == 2:
+            values[0] = np.nan
+        for inner in [(0,) * len(shape), tuple(int(r) for r in rng.integers(0, 40, len(shape)))]:
+            expected = fn(values, size=tuple(2 * r + 1 for r in inner), mode="nearest")
+            _same(robust._box_filter(fn, values, inner), expected)
+            positive = np.abs(values)  # (no negative zero: the compiled path)
+            _same(robust._box_filter(fn, positive, inner),
+                  fn(positive, size=tuple(2 * r + 1 for r in inner), mode="nearest"))
+
+
+def test_refine_mode_in_place_equals_steps():
+    rng = np.random.default_rng(5)
+    for k in range(20):
+        values = rng.normal(rng.normal(0, 100), 10.0 ** rng.uniform(-3, 3), 1 + 500 * k)
+        if k % 2:
+            values = np.round(values)
+        start, bandwidth = float(np.median(values)) + rng.normal(), 10.0 ** rng.uniform(-3, 2)
+        near = values[np.abs(values - start) <= 4 * bandwidth]
+        centre = start
+        for _ in range(robust.MODE_SHIFTS):
+            weights = np.exp(-0.5 * ((near - centre) / bandwidth) ** 2)
+            total = float(weights.sum())
+            if not total > 0:
+                break
+            weights *= near
+            centre = float(weights.sum() / total)
+        assert robust._refine_mode(values, start, bandwidth) == centre
+
+
+def test_uniform_noise_without_bins_equals_binned(monkeypatch):
+    rng = np.random.default_rng(6)
+    images = [rng.poisson(200.0, (96, 96)).astype(float), rng.normal(0.0, 1e-120, (64, 64)),
+              np.round(rng.normal(0.0, 1.0, (64, 64))), np.tile(np.arange(64.0), (64, 1)),
+              rng.normal(100.0, 5.0, (12, 40, 30))]
+    fast = [_noise.estimate_noise(image, uniform=True) for image in images]
+    monkeypatch.setattr(_noise, "_surely_binned", lambda size, residual: False)
+    assert fast == [_noise.estimate_noise(image, uniform=True) for image in images]
