@@ -671,3 +671,33 @@ def test_a_steep_tilt_does_not_sink_the_background_below_the_noise(slope):
     error = (robust_background(image, (192.0, 192.0)) - truth)[20:-20, 20:-20]
     assert abs(float(np.mean(error))) < 1.0
     assert rmse(error, 0.0) < 1.5
+
+
+def _crowded_nuclei(seed: int, n: int = 512) -> np.ndarray:
+    """120 soft disks (radius 10-22 px, 40-150 grey levels) over a third of an almost
+    noise-free 8-bit-like field (level 20, noise sd 1, rounded): a rendered screenshot."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:n, 0:n]
+    objects = np.zeros((n, n))
+    for _ in range(120):
+        y, x, r = rng.uniform(0, n), rng.uniform(0, n), rng.uniform(10, 22)
+        edge = np.clip(r - np.hypot(rows - y, cols - x), 0.0, 1.0)
+        objects = np.maximum(objects, rng.uniform(40, 150) * edge)
+    return np.rint(20.0 + objects + rng.normal(0.0, 1.0, (n, n)))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_wave_the_dome_cuts_under_lifts_the_ceiling(seed):
+    """The field of :func:`_wavy` at twice the range of crowded nuclei on a nearly noise-free
+    background, at a large radius (blocks of 12 pixels): the trend misses the wave's crest
+    and the dome, scaled to the small noise, cuts under it by several times the noise; the
+    lift, which would take the background cells back up, was held at the noise's share.
+    The ceiling now rises by how far the dome lies under the steeper dome beyond its
+    image-wide median. Measured when written, RMS error of the recovered field: 4.30 / 4.44
+    grey levels (before: 5.07 / 5.72)."""
+    image = _crowded_nuclei(seed)
+    low, high = np.percentile(image, [1, 99])
+    field = _shade(image.shape, 2.0 * float(high - low))
+    error = rmse(robust_background(image + field, (150.0, 150.0))
+                 - robust_background(image, (150.0, 150.0)), field)
+    assert error < 4.8

@@ -52,8 +52,10 @@ where the envelope does not -- and removes that bias where it can be measured:
    holds few background cells the lift falls back towards its image-wide value
    (``PRIOR``), and it never exceeds what white noise of the measured sd
    explains (and the background's own slope across a block: a block's minimum lies
-   that much lower still), so a dense field degrades to the plain envelope instead of rising
-   into the objects; a :class:`bgsub.BackgroundWarning` says so.
+   that much lower still; and a bend of the background that the dome cuts under: how
+   far it lies under the steeper dome, beyond that gap's image-wide median, which is
+   the noise's and a texture's share), so a dense field degrades to the plain envelope
+   instead of rising into the objects; a :class:`bgsub.BackgroundWarning` says so.
 5. **Bound.** The result never rises above the smoothed block means plus
    ``threshold`` of their noise or the local maximum, nor sinks below the
    envelope (less that rise) or the local minimum within the radius (windows
@@ -262,8 +264,8 @@ def _estimate(
         means, extremes)
     checkpoint()
     gain = _smoothing_gain(presmooth)
-    envelope, surface = _envelope(minima, lowest, factor, on_grid, cell_radius, scale, trend,
-                                  smoothed, model)
+    envelope, surface, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
+                                          trend, smoothed, model)
     checkpoint()
     sd_envelope = model.sd(envelope)  # (read four times below)
     sd_smoothed = sd_envelope * reduction * gain
@@ -284,6 +286,13 @@ def _estimate(
     # (a field twice the image's range: ~8 grey levels over a 16-pixel block)
     if sunk is not None:
         ceiling += ndi.gaussian_filter(sunk, presmooth, mode="nearest")
+    # ... and what the dome misses of a bend of the background: where it lies under the
+    # steeper dome by more than it does across the image (there: the noise's and a texture's
+    # share), averaged over the lift's window (a screenshot's nuclei under a wave twice their
+    # range: the dome 13 grey levels under the field's crest, the lift held at 4-8)
+    missed = ndi.gaussian_filter(missed, window, mode="nearest")
+    missed -= float(np.median(missed))
+    ceiling += np.maximum(missed, 0.0, out=missed)
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
@@ -337,12 +346,13 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
               on_grid: np.ndarray, cell_radius: tuple[float, ...], scale: float,
               trend: Trend, means: np.ndarray, model: NoiseModel
-              ) -> tuple[np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
     ``lowest`` (of the block ``minima``, smoothed over ``PRESMOOTH`` cells; changed here)
     less the ``trend`` (``on_grid``: evaluated at the block centres). ``means``: the
-    smoothed block means. Also returned: the trend on the grid."""
+    smoothed block means. Also returned: the trend on the grid, and how far the opening lies
+    under the steeper dome's (which follows a bend of the background that it cuts under)."""
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
     # noise; in the texture, on a background with texture of its own: there the minima's
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
@@ -363,7 +373,10 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, FOLLOW * everywhere), FOLLOW * near)
-    return _edge_opening(flat, tuple(coeff), cell_radius) + on_grid, on_grid
+    opened = _edge_opening(flat, tuple(coeff), cell_radius)
+    np.subtract(first, opened, out=first)
+    opened += on_grid
+    return opened, on_grid, np.maximum(first, 0.0, out=first)
 
 
 def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple[float, ...]
