@@ -277,21 +277,30 @@ def labels_error(image: np.ndarray, clean: np.ndarray, labels: np.ndarray,
     return float(np.hypot(lift, np.mean(offsets))) / noise
 
 
-def real(item: _real.RealImage, methods: tuple[str, ...],
-         make_field: Callable[[tuple[int, ...], float], np.ndarray] = accuracy._field) -> Sweep:
-    from bgsub.methods._noise import estimate_noise
+def _real_case(item: _real.RealImage,
+               make_field: Callable[[tuple[int, ...], float], np.ndarray]
+               ) -> tuple[np.ndarray, bool, np.ndarray, float, float]:
+    """A real image as the real sets score it: the image (float64), whether its background is
+    light, the added field (half its 1-99 % range), its measured object radius (a 24th of
+    the side where none is found) and its median pixel noise sd."""
+    from bgsub.methods.robust import estimate_noise
 
     image = item.image.astype(np.float64)
     light = item.light_background
     low, high = np.percentile(image, [1, 99])
     fld = make_field(image.shape, 0.5 * float(high - low))
-    shaded = image + fld
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
         objects = suggest_radius(image, light_background=light).object_radius
     objects = objects if np.isfinite(objects) else min(image.shape[-2:]) / 24
     plane = image if image.ndim == 2 else image[len(image) // 2]
-    noise = float(np.median(estimate_noise(plane).sd(plane)))
+    return image, light, fld, objects, float(np.median(estimate_noise(plane).sd(plane)))
+
+
+def real(item: _real.RealImage, methods: tuple[str, ...],
+         make_field: Callable[[tuple[int, ...], float], np.ndarray] = accuracy._field) -> Sweep:
+    image, light, fld, objects, noise = _real_case(item, make_field)
+    shaded = image + fld
     sweep = Sweep(item.name, "real")
     labels = _labels(item)
     for method in methods:
@@ -339,18 +348,7 @@ def field_biases(items: list[_real.RealImage],
     lines = [f"{'image':<34} {'r':>6} {'error':>6} {'scored':>6} {'plain':>6}  move: "
              + " ".join(f"{t.split('_')[0]:>7}" for t in TERMS)]
     for item in items:
-        image = item.image.astype(np.float64)
-        light = item.light_background
-        low, high = np.percentile(image, [1, 99])
-        fld = make_field(image.shape, 0.5 * float(high - low))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-            objects = suggest_radius(image, light_background=light).object_radius
-        objects = objects if np.isfinite(objects) else min(image.shape[-2:]) / 24
-        plane = image if image.ndim == 2 else image[len(image) // 2]
-        from bgsub.methods._noise import estimate_noise
-
-        noise = float(np.median(estimate_noise(plane).sd(plane)))
+        image, light, fld, objects, noise = _real_case(item, make_field)
         for f in accuracy.REAL_FACTORS:
             radius = f * objects
             if radius > min(image.shape[-2:]) / 2:
