@@ -62,8 +62,8 @@ SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
-THRESHOLD_BAND = 0.15  # objects are measured at the threshold and this fraction below and above
-THRESHOLD_STEPS = (0, -1, 1)
+THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
+THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -89,11 +89,15 @@ class Objects:
     network : ndarray of bool, optional
         Which objects are networks (cell outlines, membranes: many wide holes), whose
         ``radius`` is that of the cells they enclose; none when omitted.
+    across : tuple of Objects, optional
+        The same field's objects measured at thresholds a little below and above (see
+        :func:`suggest_radius`); none when omitted.
     """
 
     radius: np.ndarray
     area: np.ndarray
     network: np.ndarray | None = None
+    across: tuple[Objects, ...] = ()
 
     def __len__(self) -> int:
         return int(self.radius.size)
@@ -162,6 +166,12 @@ def suggest_radius(
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
     Objects under 3 cells across are re-measured on a full-resolution crop.
+    The objects are measured at the threshold and at 20 % below and above it,
+    pooled (each a third of the weight): an object whose edge is shallow
+    moves its inscribed radius by a whole pixel step when one edge pixel
+    crosses the threshold (under a smooth field added to the image, say), and
+    the pooled sizes move by a third of that, at crossings spread over the
+    band, so the radius follows the image more smoothly.
 
     Parameters
     ----------
@@ -209,9 +219,13 @@ def suggest_radius(
     for plane in _planes(image, axes, light_background, progress):  # one plane at a time
         found.append(measure_objects(plane))
         sides.append(min(plane.shape))
-    objects = Objects(np.concatenate([o.radius for o in found]),
-                      np.concatenate([o.area for o in found]),
-                      np.concatenate([_networks(o) for o in found]))
+    count = sum(len(o) for o in found)
+    # the objects at the threshold and across its band, pooled (each band a third of the
+    # weight; see THRESHOLD_BAND)
+    banded = [b for o in found for b in ((o, *o.across) if o.across else (o,) * 3)]
+    objects = Objects(np.concatenate([o.radius for o in banded]),
+                      np.concatenate([o.area for o in banded]),
+                      np.concatenate([_networks(o) for o in banded]))
     smaller_side = min(sides)
     if len(objects) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
@@ -221,7 +235,7 @@ def suggest_radius(
     typical, large = objects.quantile(0.5), objects.quantile(0.9)
     radius = max(factor * typical, 2.0 * large, MIN_RADIUS)
     radius = min(radius, max(MIN_RADIUS, smaller_side / 4))
-    reason = (f"{len(objects)} objects found: typical radius {typical:.3g} px "
+    reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
     if radius > factor * typical + 1e-9:
@@ -288,18 +302,18 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
     level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
-    # each object's size, pooled over three thresholds THRESHOLD_BAND apart (each weighted by a
-    # third): an object's edge crosses the threshold where its slope is shallow, and one
-    # crossing pixel moves its inscribed radius by a whole step (a faint streak's 7.56 -> 8.99
-    # px under a field adding a hundredth of a noise sd there); pooled, the size distribution
-    # moves by a third of that step at each crossing, at thresholds spread over the band
+    # the objects are also measured at thresholds THRESHOLD_BAND below and above (and pooled
+    # by suggest_radius, each a third of the weight): where an object's edge is shallow, a
+    # field's residual after the flattening (a fraction of a noise sd) moves its edge by a
+    # pixel, and its inscribed radius by a whole distance step (a faint streak's 7.56 -> 8.99
+    # px); pooled, the size distribution moves by a third of that at each crossing, the
+    # crossings spread over the band
     found = [_objects(flat, level * (1.0 + k * THRESHOLD_BAND), noise, step, blank_test=k == 0)
              for k in THRESHOLD_STEPS]
     if found[0] is None:  # blank: no object (the radius falls back to a fraction of the side)
         return Objects(np.empty(0), np.empty(0))
-    return Objects(np.concatenate([o.radius for o in found]),
-                   np.concatenate([o.area for o in found]) / len(found),
-                   np.concatenate([o.network for o in found]))
+    main = found[0]
+    return Objects(main.radius, main.area, main.network, tuple(found[1:]))
 
 
 def _objects(flat: np.ndarray, level: float, noise: float, step: int,
