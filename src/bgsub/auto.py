@@ -220,19 +220,24 @@ def suggest_radius(
         found.append(measure_objects(plane))
         sides.append(min(plane.shape))
     count = sum(len(o) for o in found)
-    # the objects at the threshold and across its band, pooled (each band a third of the
-    # weight; see THRESHOLD_BAND)
-    banded = [b for o in found for b in ((o, *o.across) if o.across else (o,) * 3)]
-    objects = Objects(np.concatenate([o.radius for o in banded]),
-                      np.concatenate([o.area for o in banded]),
-                      np.concatenate([_networks(o) for o in banded]))
+    # the objects at the threshold and across its band (see THRESHOLD_BAND), each pooled
+    # over the planes
+    bands = [_pooled([o.across[k - 1] if k and o.across else o for o in found])
+             for k in range(len(THRESHOLD_STEPS))]
+    objects = bands[0]
     smaller_side = min(sides)
     if len(objects) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)")
-    typical, large = objects.quantile(0.5), objects.quantile(0.9)
+    # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
+    # the bands' medians (pooled, where one object holds about half the area, the median
+    # would jump between it and the rest); the large radius is the 90th percentile of the
+    # bands' objects pooled (each a third of the weight), which interpolates between the
+    # largest objects' three sizes where a mean of three percentiles still steps with each
+    typical = float(np.mean([b.quantile(0.5) for b in bands if len(b)]))
+    large = _pooled(bands).quantile(0.9)
     radius = max(factor * typical, 2.0 * large, MIN_RADIUS)
     radius = min(radius, max(MIN_RADIUS, smaller_side / 4))
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
@@ -244,6 +249,12 @@ def suggest_radius(
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose")
     return Suggestion(float(radius), float(typical), reason)
+
+
+def _pooled(found: list[Objects]) -> Objects:
+    return Objects(np.concatenate([o.radius for o in found]),
+                   np.concatenate([o.area for o in found]),
+                   np.concatenate([_networks(o) for o in found]))
 
 
 def _networks(objects: Objects) -> np.ndarray:
