@@ -46,7 +46,7 @@ def _fields(shape: tuple[int, int], amplitude: float) -> list[np.ndarray]:
 def test_a_near_blank_planes_radius_does_not_move_with_a_field():
     """The tomogram's plane 5, outside the sample: correlated noise and faint streaks (the
     brightest rises about 7 noise sds). Its objects are measured at three thresholds 20 %
-    apart and pooled, so one edge pixel crossing the threshold moves the radius by a third of
+    apart and combined, so one edge pixel crossing the threshold moves the radius by a third of
     a step. Measured when written: the radius moves by at most 7.3 % with these fields at half
     and twice the plane's 1-99 % range (18.5 px plain); before, by 19 % (15.1 px plain, 18.0
     with the tilt at half the range: the largest streak's inscribed radius 7.56 -> 8.99)."""

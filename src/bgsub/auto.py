@@ -166,12 +166,13 @@ def suggest_radius(
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
     Objects under 3 cells across are re-measured on a full-resolution crop.
-    The objects are measured at the threshold and at 20 % below and above it,
-    pooled (each a third of the weight): an object whose edge is shallow
-    moves its inscribed radius by a whole pixel step when one edge pixel
-    crosses the threshold (under a smooth field added to the image, say), and
-    the pooled sizes move by a third of that, at crossings spread over the
-    band, so the radius follows the image more smoothly.
+    The objects are also measured at 20 % below and above the threshold: the
+    typical radius is the mean of the three medians, the 90th percentile that
+    of the three sets pooled (each a third of the weight). An object whose
+    edge is shallow moves its inscribed radius by a whole pixel step when one
+    edge pixel crosses the threshold (under a smooth field added to the image,
+    say); across the band the sizes move by a third of that, at crossings
+    spread over the band, so the radius follows the image more smoothly.
 
     Parameters
     ----------
@@ -313,8 +314,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
     level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
-    # the objects are also measured at thresholds THRESHOLD_BAND below and above (and pooled
-    # by suggest_radius, each a third of the weight): where an object's edge is shallow, a
+    # the objects are also measured at thresholds THRESHOLD_BAND below and above (and
+    # combined by suggest_radius, each a third of the weight): where an object's edge is shallow, a
     # field's residual after the flattening (a fraction of a noise sd) moves its edge by a
     # pixel, and its inscribed radius by a whole distance step (a faint streak's 7.56 -> 8.99
     # px); pooled, the size distribution moves by a third of that at each crossing, the
