@@ -32,6 +32,7 @@ Usage::
     PYTHONPATH=src python benchmarks/outside.py --amps 0.5 --fields bench,wavy
     PYTHONPATH=src python benchmarks/outside.py --markdown      # also the table of ratios
     PYTHONPATH=src python benchmarks/outside.py --planes 30,40,95 "(--planes)"  # more planes
+    PYTHONPATH=src python benchmarks/outside.py --radii   # only the radius's change with a field
 
 Not part of the test suite.
 """
@@ -195,6 +196,27 @@ def run(name: str, image: np.ndarray, light: bool, fields: list[str],
     return rows
 
 
+def radii(name: str, image: np.ndarray, light: bool, fields: list[str],
+          amplitudes: list[float]) -> float:
+    """``--radii``: the radius measured on ``image`` and on each ``image + field``; prints and
+    returns the worst ``|radius(image + field) / radius(image) - 1|`` (a radius that moves with
+    a smooth additive field makes ``estimate(image + field) - estimate(image)`` differ from the
+    field by more than the field's own error)."""
+    image = image.astype(np.float32)
+    low, high = np.percentile(image, [1, 99])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = suggest_radius(image, light_background=light).radius
+        shaded = {(f, a): suggest_radius(
+            image + FIELDS[f](image.shape, a * float(high - low)).astype(np.float32),
+            light_background=light).radius for f in fields for a in amplitudes}
+    (f, a), worst = max(shaded.items(), key=lambda item: abs(item[1] / plain - 1))
+    change = abs(worst / plain - 1)
+    print(f"{name:32s} r={plain:6.1f}  with the fields {min(shaded.values()):6.1f}-"
+          f"{max(shaded.values()):6.1f}  worst {100 * change:5.1f} % ({f} x{a:g})", flush=True)
+    return change
+
+
 def markdown(rows: list[dict], fields: list[str], amplitudes: list[float]) -> str:
     """Default's error over the better Fiji column, per image and field; losses in bold."""
     columns = [(f, a) for f in fields for a in amplitudes]
@@ -220,12 +242,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="also print the ratio table")
     parser.add_argument("--planes", default="", help="more planes of the tomogram, comma-"
                         "separated (e.g. 30,35,40,90,95: near or outside the sample)")
+    parser.add_argument("--radii", action="store_true", help="only the measured radius: its "
+                        "worst change with each field, |r(image + field) / r(image) - 1|")
     args = parser.parse_args(argv)
     fields = args.fields.split(",")
     amplitudes = [float(a) for a in args.amps.split(",")]
     start = time.perf_counter()
     rows: list[dict] = []
     planes = tuple(int(z) for z in args.planes.split(",") if z)
+    if args.radii:
+        changes = [radii(name, image, light, fields, amplitudes)
+                   for name, image, light in images(planes)
+                   if not args.names or any(n in name for n in args.names)]
+        print(f"\n{len(changes)} images: radius change with a field, worst "
+              f"{100 * max(changes):.1f} %, median {100 * np.median(changes):.1f} % "
+              f"({time.perf_counter() - start:.0f} s)")
+        return 0
     for name, image, light in images(planes):
         if not args.names or any(n in name for n in args.names):
             rows += run(name, image, light, fields, amplitudes)

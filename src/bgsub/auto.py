@@ -62,6 +62,8 @@ SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
+THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
+THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -87,11 +89,15 @@ class Objects:
     network : ndarray of bool, optional
         Which objects are networks (cell outlines, membranes: many wide holes), whose
         ``radius`` is that of the cells they enclose; none when omitted.
+    across : tuple of Objects, optional
+        The same field's objects measured at thresholds a little below and above (see
+        :func:`suggest_radius`); none when omitted.
     """
 
     radius: np.ndarray
     area: np.ndarray
     network: np.ndarray | None = None
+    across: tuple[Objects, ...] = ()
 
     def __len__(self) -> int:
         return int(self.radius.size)
@@ -160,6 +166,13 @@ def suggest_radius(
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
     Objects under 3 cells across are re-measured on a full-resolution crop.
+    The objects are also measured at 20 % below and above the threshold: the
+    typical radius is the mean of the three medians, the 90th percentile that
+    of the three sets pooled (each a third of the weight). An object whose
+    edge is shallow moves its inscribed radius by a whole pixel step when one
+    edge pixel crosses the threshold (under a smooth field added to the image,
+    say); across the band the sizes move by a third of that, at crossings
+    spread over the band, so the radius follows the image more smoothly.
 
     Parameters
     ----------
@@ -207,19 +220,28 @@ def suggest_radius(
     for plane in _planes(image, axes, light_background, progress):  # one plane at a time
         found.append(measure_objects(plane))
         sides.append(min(plane.shape))
-    objects = Objects(np.concatenate([o.radius for o in found]),
-                      np.concatenate([o.area for o in found]),
-                      np.concatenate([_networks(o) for o in found]))
+    count = sum(len(o) for o in found)
+    # the objects at the threshold and across its band (see THRESHOLD_BAND), each pooled
+    # over the planes
+    bands = [_pooled([o.across[k - 1] if k and o.across else o for o in found])
+             for k in range(len(THRESHOLD_STEPS))]
+    objects = bands[0]
     smaller_side = min(sides)
     if len(objects) == 0:
         radius = max(MIN_RADIUS, smaller_side / 8)
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)")
-    typical, large = objects.quantile(0.5), objects.quantile(0.9)
+    # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
+    # the bands' medians (pooled, where one object holds about half the area, the median
+    # would jump between it and the rest); the large radius is the 90th percentile of the
+    # bands' objects pooled (each a third of the weight), which interpolates between the
+    # largest objects' three sizes where a mean of three percentiles still steps with each
+    typical = float(np.mean([b.quantile(0.5) for b in bands if len(b)]))
+    large = _pooled(bands).quantile(0.9)
     radius = max(factor * typical, 2.0 * large, MIN_RADIUS)
     radius = min(radius, max(MIN_RADIUS, smaller_side / 4))
-    reason = (f"{len(objects)} objects found: typical radius {typical:.3g} px "
+    reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
     if radius > factor * typical + 1e-9:
@@ -228,6 +250,12 @@ def suggest_radius(
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose")
     return Suggestion(float(radius), float(typical), reason)
+
+
+def _pooled(found: list[Objects]) -> Objects:
+    return Objects(np.concatenate([o.radius for o in found]),
+                   np.concatenate([o.area for o in found]),
+                   np.concatenate([_networks(o) for o in found]))
 
 
 def _networks(objects: Objects) -> np.ndarray:
@@ -286,25 +314,44 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
     level = max(_otsu(flat[flat < upper]) if np.any(flat < upper) else upper, NOISE_LEVEL * noise)
+    # the objects are also measured at thresholds THRESHOLD_BAND below and above (and
+    # combined by suggest_radius, each a third of the weight): where an object's edge is shallow, a
+    # field's residual after the flattening (a fraction of a noise sd) moves its edge by a
+    # pixel, and its inscribed radius by a whole distance step (a faint streak's 7.56 -> 8.99
+    # px); pooled, the size distribution moves by a third of that at each crossing, the
+    # crossings spread over the band
+    found = [_objects(flat, level * (1.0 + k * THRESHOLD_BAND), noise, step, blank_test=k == 0)
+             for k in THRESHOLD_STEPS]
+    if found[0] is None:  # blank: no object (the radius falls back to a fraction of the side)
+        return Objects(np.empty(0), np.empty(0))
+    main = found[0]
+    return Objects(main.radius, main.area, main.network, tuple(found[1:]))
+
+
+def _objects(flat: np.ndarray, level: float, noise: float, step: int,
+             blank_test: bool) -> Objects | None:
+    """The filled objects above ``level`` in ``flat`` and their inscribed radii; ``None``
+    when ``blank_test`` and no object rises clearly out of the noise (see below)."""
     raw = flat > level
     rest, edge = _holes(raw)
     mask = ndi.binary_opening(~edge[rest])  # holes filled
     labels, count = ndi.label(mask)
     if count == 0:
-        return Objects(np.empty(0), np.empty(0))
+        return None if blank_test else Objects(np.empty(0), np.empty(0), np.empty(0, bool))
     index = np.arange(1, count + 1)
     # the distance transform on a second thread meanwhile (the same values, sooner)
     with ThreadPoolExecutor(1) as pool:
         distance = pool.submit(ndi.distance_transform_edt, mask)
         area = ndi.sum_labels(mask, labels, index)
-        # a field holds objects only where one rises clearly out of the noise: PEAK_LEVEL
-        # noise sds above its surroundings. On a blank field (an empty well, a plane outside
-        # the sample) the flattening leaves the noise's centre above 0 and, under a steep
-        # field, low hills; there the smoothed noise reaches NOISE_LEVEL in a few specks of a
-        # pixel or two, which would set a radius of a few pixels, but never PEAK_LEVEL above
-        # its surroundings
-        centre = _noise_centre(flat, noise)
-        peak = _rise(flat, mask, labels, count, max(0.0, centre))
+        if blank_test:
+            # a field holds objects only where one rises clearly out of the noise:
+            # PEAK_LEVEL noise sds above its surroundings. On a blank field (an empty well, a
+            # plane outside the sample) the flattening leaves the noise's centre above 0
+            # and, under a steep field, low hills; there the smoothed noise reaches
+            # NOISE_LEVEL in a few specks of a pixel or two, which would set a radius of a
+            # few pixels, but never PEAK_LEVEL above its surroundings
+            centre = _noise_centre(flat, noise)
+            peak = _rise(flat, mask, labels, count, max(0.0, centre))
         # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x
         # slower)
         inscribed = np.zeros(count + 1)
@@ -318,9 +365,9 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # the noise model (pixel differences, white noise smoothed) under-estimates correlated
     # noise (a cryo-electron tomogram's, an interpolated or denoised image's): its blobs
     # rise PEAK_LEVEL model sds; the flattened background's own spread measures them
-    if not np.any(peak[keep] >= PEAK_LEVEL * noise) or not np.any(
-            peak[keep] >= PEAK_LEVEL * _background_spread(flat, noise, centre)):
-        keep[:] = False  # blank: no object (the radius falls back to a fraction of the side)
+    if blank_test and (not np.any(peak[keep] >= PEAK_LEVEL * noise) or not np.any(
+            peak[keep] >= PEAK_LEVEL * _background_spread(flat, noise, centre))):
+        return None
     # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2,
                    is_network[keep])
