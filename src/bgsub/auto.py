@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
+from bgsub.kernels.binary import binary_opening_cross, distance_transform_edt
 from bgsub.methods.robust import (
     MAD_TO_SD,
     estimate_noise,
@@ -339,14 +340,14 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     when ``blank_test`` and no object rises clearly out of the noise (see below)."""
     raw = flat > level
     rest, edge = _holes(raw)
-    mask = ndi.binary_opening(~edge[rest])  # holes filled
+    mask = binary_opening_cross(~edge[rest])  # holes filled (ndi.binary_opening's values)
     labels, count = ndi.label(mask)
     if count == 0:
         return None if blank_test else Objects(np.empty(0), np.empty(0), np.empty(0, bool))
     index = np.arange(1, count + 1)
     # the distance transform on a second thread meanwhile (the same values, sooner)
     with ThreadPoolExecutor(1) as pool:
-        distance = pool.submit(ndi.distance_transform_edt, mask)
+        distance = pool.submit(distance_transform_edt, mask)  # (ndi's values, compiled)
         area = ndi.sum_labels(mask, labels, index)
         if blank_test:
             # a field holds objects only where one rises clearly out of the noise:
@@ -414,7 +415,7 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
     hole[0] = False
     inside = hole[rest]
     ids = rest[inside]
-    distance = ndi.distance_transform_edt(inside)
+    distance = distance_transform_edt(inside)
     width = np.zeros(size.size)  # each hole's inscribed radius
     np.maximum.at(width, ids, distance[inside])
     owner = np.zeros(size.size, dtype=np.intp)  # the object around each hole
@@ -431,7 +432,7 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
             continue
         cells = 3.0 * (float(distance[own[rest] & inside].mean()) - 0.5) + 0.5
         walls = raw & (labels == k)
-        half_width = 2.0 * (float(ndi.distance_transform_edt(walls)[walls].mean()) - 0.5) + 0.5
+        half_width = 2.0 * (float(distance_transform_edt(walls)[walls].mean()) - 0.5) + 0.5
         if half_width <= NETWORK_WALL * cells:
             radius[k - 1] = cells
     return radius
