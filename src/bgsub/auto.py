@@ -344,11 +344,11 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     labels, count = ndi.label(mask)
     if count == 0:
         return None if blank_test else Objects(np.empty(0), np.empty(0), np.empty(0, bool))
-    index = np.arange(1, count + 1)
     # the distance transform on a second thread meanwhile (the same values, sooner)
     with ThreadPoolExecutor(1) as pool:
         distance = pool.submit(distance_transform_edt, mask)  # (ndi's values, compiled)
-        area = ndi.sum_labels(mask, labels, index)
+        # (ndi.sum_labels(mask, labels, index)'s values: each label's pixel count, 3x sooner)
+        area = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)
         if blank_test:
             # a field holds objects only where one rises clearly out of the noise:
             # PEAK_LEVEL noise sds above its surroundings. On a blank field (an empty well, a
