@@ -39,7 +39,11 @@ from scipy import ndimage as ndi
 from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
-from bgsub.kernels.binary import binary_opening_cross, distance_transform_edt
+from bgsub.kernels.binary import (
+    binary_opening_cross,
+    clipped_histogram_centres,
+    distance_transform_edt,
+)
 from bgsub.methods.robust import (
     MAD_TO_SD,
     estimate_noise,
@@ -495,8 +499,11 @@ def _otsu(values: np.ndarray) -> float:
     from skimage.filters import threshold_otsu
 
     low, high = np.percentile(values, [0.1, 99.9])
-    clipped = np.clip(values, low, high)
-    return float(threshold_otsu(clipped)) if high > low else float(high)
+    if not high > low:
+        return float(high)
+    # threshold_otsu(np.clip(values, low, high))'s value: its histogram (the clipped values'
+    # extremes are low and high), 2x sooner without the copy
+    return float(threshold_otsu(hist=clipped_histogram_centres(values, low, high)))
 
 
 def _block_mean(plane: np.ndarray, step: int) -> np.ndarray:

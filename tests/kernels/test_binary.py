@@ -72,3 +72,27 @@ def test_non_2d_and_other_dtypes_as_scipy():
 def test_random_masks_equal_scipy(mask):
     assert _same(distance_transform_edt(mask), ndi.distance_transform_edt(mask))
     assert _same(binary_opening_cross(mask), ndi.binary_opening(mask))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_clipped_histogram_equals_skimage_and_otsu(seed):
+    from skimage.exposure import histogram
+    from skimage.filters import threshold_otsu
+
+    from bgsub.kernels.binary import clipped_histogram_centres
+
+    rng = np.random.default_rng(seed)
+    samples = [
+        rng.normal(size=5000),
+        rng.exponential(size=3000) * 10.0 ** rng.uniform(-5, 5),
+        np.round(rng.normal(size=4000) * 3) / 3,  # many values on the bins' edges
+        rng.integers(0, 20, 999).astype(np.float64) - 7.5,
+        ndi.gaussian_filter(rng.normal(size=(64, 80)), 1.0) + (rng.random((64, 80)) < 0.1) * 4,
+    ]
+    for values in samples:
+        low, high = np.percentile(values, [0.1, 99.9])
+        clipped = np.clip(values, low, high)
+        counts, centres = clipped_histogram_centres(values, low, high)
+        ref_counts, ref_centres = histogram(clipped.ravel(), 256, source_range="image")
+        assert np.array_equal(counts, ref_counts) and np.array_equal(centres, ref_centres)
+        assert threshold_otsu(hist=(counts, centres)) == threshold_otsu(clipped)

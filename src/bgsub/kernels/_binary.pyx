@@ -74,3 +74,30 @@ def edt_2d(const uint8_t[:, ::1] mask, double[:, ::1] out):
         free(f)
         free(s)
         free(t)
+
+
+def clipped_histogram(const double[::1] values, double low, double high,
+                      const double[::1] edges, int64_t[::1] counts):
+    """Counts of ``min(max(values, low), high)`` in the bins between ``edges`` (``low`` to
+    ``high`` in ``counts.size`` equal steps, the last bin closed): ``np.histogram`` of the
+    clipped values, bins found as NumPy finds them (scaled, then checked against the
+    edges)."""
+    cdef Py_ssize_t i, k, n = counts.shape[0]
+    cdef double x, span = high - low
+    with nogil:
+        for k in range(n):
+            counts[k] = 0
+        for i in range(values.shape[0]):
+            x = values[i]
+            if x < low:
+                x = low
+            if x > high:
+                x = high
+            k = <Py_ssize_t> (((x - low) / span) * n)
+            if k >= n:
+                k = n - 1
+            while k > 0 and x < edges[k]:
+                k -= 1
+            while k < n - 1 and x >= edges[k + 1]:
+                k += 1
+            counts[k] += 1

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bgsub.kernels._binary import edt_2d
+from bgsub.kernels._binary import clipped_histogram, edt_2d
 
-__all__ = ["binary_opening_cross", "distance_transform_edt"]
+__all__ = ["binary_opening_cross", "clipped_histogram_centres", "distance_transform_edt"]
 
 
 def distance_transform_edt(mask: np.ndarray) -> np.ndarray:
@@ -65,3 +65,24 @@ def binary_opening_cross(mask: np.ndarray) -> np.ndarray:
     opened[:, 1:] |= eroded[:, :-1]
     opened[:, :-1] |= eroded[:, 1:]
     return opened
+
+
+def clipped_histogram_centres(values: np.ndarray, low: float, high: float,
+                              bins: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of ``np.clip(values, low, high)`` (``low < high``, no NaN) and its bin
+    centres, over ``bins`` equal bins from ``low`` to ``high``: the counts and centres of
+    ``skimage.exposure.histogram(clipped, bins, source_range="image")`` when ``low`` and
+    ``high`` are the clipped values' extremes, without the clipped copy.
+
+    Examples
+    --------
+    >>> counts, centres = clipped_histogram_centres(np.array([-5.0, 0.0, 0.4, 9.0]), 0.0, 1.0, 2)
+    >>> counts.tolist(), centres.tolist()
+    ([2, 2], [0.25, 0.75])
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    low, high = np.float64(low), np.float64(high)
+    edges = np.linspace(low, high, bins + 1, endpoint=True, dtype=np.float64)
+    counts = np.empty(bins, dtype=np.int64)
+    clipped_histogram(values, float(low), float(high), edges, counts)
+    return counts, (edges[:-1] + edges[1:]) / 2.0
