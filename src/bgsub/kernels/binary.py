@@ -78,7 +78,7 @@ def clipped_histogram_centres(values: np.ndarray, low: float, high: float,
     --------
     >>> counts, centres = clipped_histogram_centres(np.array([-5.0, 0.0, 0.4, 9.0]), 0.0, 1.0, 2)
     >>> counts.tolist(), centres.tolist()
-    ([2, 2], [0.25, 0.75])
+    ([3, 1], [0.25, 0.75])
     """
     values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
     low, high = np.float64(low), np.float64(high)
