@@ -24,11 +24,17 @@ def edt_2d(const uint8_t[:, ::1] mask, double[:, ::1] out):
     cdef Py_ssize_t* t
     if m == 0 or n == 0:
         return
+    g = <int64_t*> malloc(m * n * sizeof(int64_t))
+    f = <int64_t*> malloc(n * sizeof(int64_t))
+    s = <Py_ssize_t*> malloc(n * sizeof(Py_ssize_t))
+    t = <Py_ssize_t*> malloc(n * sizeof(Py_ssize_t))
+    if g == NULL or f == NULL or s == NULL or t == NULL:
+        free(g)
+        free(f)
+        free(s)
+        free(t)
+        raise MemoryError()
     with nogil:
-        g = <int64_t*> malloc(m * n * sizeof(int64_t))
-        f = <int64_t*> malloc(n * sizeof(int64_t))
-        s = <Py_ssize_t*> malloc(n * sizeof(Py_ssize_t))
-        t = <Py_ssize_t*> malloc(n * sizeof(Py_ssize_t))
         # along the columns (row by row, contiguous): down, then up
         for x in range(n):
             g[x] = inf if mask[0, x] else 0
