@@ -39,6 +39,11 @@ from scipy import ndimage as ndi
 from bgsub._arrays import pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
+from bgsub.kernels.binary import (
+    binary_opening_cross,
+    clipped_histogram_centres,
+    distance_transform_edt,
+)
 from bgsub.methods.robust import (
     MAD_TO_SD,
     estimate_noise,
@@ -339,15 +344,15 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     when ``blank_test`` and no object rises clearly out of the noise (see below)."""
     raw = flat > level
     rest, edge = _holes(raw)
-    mask = ndi.binary_opening(~edge[rest])  # holes filled
+    mask = binary_opening_cross(~edge[rest])  # holes filled (ndi.binary_opening's values)
     labels, count = ndi.label(mask)
     if count == 0:
         return None if blank_test else Objects(np.empty(0), np.empty(0), np.empty(0, bool))
-    index = np.arange(1, count + 1)
     # the distance transform on a second thread meanwhile (the same values, sooner)
     with ThreadPoolExecutor(1) as pool:
-        distance = pool.submit(ndi.distance_transform_edt, mask)
-        area = ndi.sum_labels(mask, labels, index)
+        distance = pool.submit(distance_transform_edt, mask)  # (ndi's values, compiled)
+        # (ndi.sum_labels(mask, labels, index)'s values: each label's pixel count, 3x sooner)
+        area = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)
         if blank_test:
             # a field holds objects only where one rises clearly out of the noise:
             # PEAK_LEVEL noise sds above its surroundings. On a blank field (an empty well, a
@@ -414,7 +419,7 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
     hole[0] = False
     inside = hole[rest]
     ids = rest[inside]
-    distance = ndi.distance_transform_edt(inside)
+    distance = distance_transform_edt(inside)
     width = np.zeros(size.size)  # each hole's inscribed radius
     np.maximum.at(width, ids, distance[inside])
     owner = np.zeros(size.size, dtype=np.intp)  # the object around each hole
@@ -431,7 +436,7 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
             continue
         cells = 3.0 * (float(distance[own[rest] & inside].mean()) - 0.5) + 0.5
         walls = raw & (labels == k)
-        half_width = 2.0 * (float(ndi.distance_transform_edt(walls)[walls].mean()) - 0.5) + 0.5
+        half_width = 2.0 * (float(distance_transform_edt(walls)[walls].mean()) - 0.5) + 0.5
         if half_width <= NETWORK_WALL * cells:
             radius[k - 1] = cells
     return radius
@@ -494,8 +499,11 @@ def _otsu(values: np.ndarray) -> float:
     from skimage.filters import threshold_otsu
 
     low, high = np.percentile(values, [0.1, 99.9])
-    clipped = np.clip(values, low, high)
-    return float(threshold_otsu(clipped)) if high > low else float(high)
+    if not high > low:
+        return float(high)
+    # threshold_otsu(np.clip(values, low, high))'s value: its histogram (the clipped values'
+    # extremes are low and high), 2x sooner without the copy
+    return float(threshold_otsu(hist=clipped_histogram_centres(values, low, high)))
 
 
 def _block_mean(plane: np.ndarray, step: int) -> np.ndarray:
