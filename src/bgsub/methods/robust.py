@@ -473,9 +473,14 @@ class Trend:
     def at(self, coords: list[np.ndarray]) -> np.ndarray:
         """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
         evaluated term by term: no design matrix of the grid's size."""
-        fit = np.zeros(tuple(c.size for c in coords))
         if len(coords) == 2 and all(list(t) == sorted(t) for t in self.terms):
-            return self._at_rows(coords, fit)
+            return self._at_rows(coords, np.zeros((coords[0].size, coords[1].size)))
+        return self._at_terms(coords)
+
+    def _at_terms(self, coords: list[np.ndarray]) -> np.ndarray:
+        """:meth:`at` for any number of axes: each term broadcast over the whole grid (the
+        order of operations :meth:`_at_rows` keeps)."""
+        fit = np.zeros(tuple(c.size for c in coords))
         for c, term in zip(self.coeffs, self.terms, strict=True):
             value = np.asarray(c, dtype=np.float64)
             for axis in term:
