@@ -10,6 +10,7 @@ from skimage.filters import threshold_otsu
 import bgsub
 from bgsub.auto import Suggestion, measure_objects, quality, suggest_radius
 from bgsub.data import synthetic
+from textured import textured_nuclei
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,14 +92,12 @@ def test_measure_objects_finds_a_disk_and_ignores_its_texture():
 
 def test_texture_inside_objects_does_not_shrink_the_radius():
     # nuclei r 14-22 with bright spots of radius ~3 inside: the radius follows the nuclei
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:256, 0:256]
-    image = 300.0 + 0.5 * xx
-    for cy, cx, r in [(60, 60, 18), (70, 180, 16), (180, 90, 20), (190, 200, 18)]:
-        nucleus = (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
-        spots = ndi.gaussian_filter((rng.random(image.shape) < 0.03).astype(float), 2.5)
-        image = image + 500.0 * nucleus + 6000.0 * spots * nucleus
-    image = rng.poisson(image).astype(np.uint16)
+    def spots(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        return ndi.gaussian_filter((rng.random(shape) < 0.03).astype(float), 2.5)
+
+    image = textured_nuclei(np.random.default_rng(5), 256,
+                            [(60, 60, 18), (70, 180, 16), (180, 90, 20), (190, 200, 18)],
+                            slope=0.5, body=500.0, texture=6000.0, pattern=spots)
     suggestion = suggest_radius(image)
     assert 14 < suggestion.object_radius < 22 and 42 < suggestion.radius < 70
 

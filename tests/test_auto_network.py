@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 import bgsub
 from bgsub.auto import suggest_radius
 from bgsub.methods.imagej import imagej_background
+from textured import textured_nuclei
 
 
 def _membranes(side: int, cell: float, wall: float, seed: int):
@@ -75,15 +76,14 @@ def test_tissue_with_small_gaps_is_measured_filled():
 def test_textured_nuclei_with_dim_bodies_keep_their_filled_radius():
     # nuclei r 20-26 whose bright chromatin network leaves dim, hole-like patches in the
     # body: measured as whole nuclei, as before
-    rng = np.random.default_rng(6)
-    yy, xx = np.mgrid[0:320, 0:320]
-    image = 300.0 + 0.4 * xx
-    for cy, cx, r in [(70, 70, 22), (80, 230, 20), (230, 90, 26), (240, 240, 24)]:
-        nucleus = (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
-        chromatin = ndi.gaussian_filter(rng.random(image.shape), 2.0)
-        chromatin = chromatin > np.percentile(chromatin, 60)
-        image = image + 80.0 * nucleus + 600.0 * (chromatin & nucleus)
-    suggestion = suggest_radius(rng.poisson(image).astype(np.uint16))
+    def chromatin(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        network = ndi.gaussian_filter(rng.random(shape), 2.0)
+        return network > np.percentile(network, 60)
+
+    image = textured_nuclei(np.random.default_rng(6), 320,
+                            [(70, 70, 22), (80, 230, 20), (230, 90, 26), (240, 240, 24)],
+                            slope=0.4, body=80.0, texture=600.0, pattern=chromatin)
+    suggestion = suggest_radius(image)
     assert 18 < suggestion.object_radius < 28 and 54 < suggestion.radius < 84
 
 
