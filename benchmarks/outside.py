@@ -25,6 +25,20 @@ Subtract Background) at Fiji's default ``r = 50`` and at 3x the object radius th
 measured (only the former where it found no object). A case is a *loss* where the
 default's error exceeds the smaller of the two.
 
+``--set probe`` goes further afield (it never changes the default run's cases): other
+images (``probe_images()``: scikit-image's coins and page as non-microscopy controls, its
+retina ``microaneurysms``, one channel of the IHC and H&E images, crops, a half-size copy and
+uint8 / float32-in-0..1 conversions of stardist's nuclei, edge planes and a 3D stack of
+napari's nuclei, other time-lapse frames and a 5-frame stack, the grey of the screenshot's
+nuclei and membranes together, and, where ``BGSUB_PROBE_DIR`` names a folder holding the
+unpacked ``skan`` wheel, its scanning-electron micrograph), other fields (``PROBE_FIELDS``: a
+diagonal ramp, off-centre hot spots, a saddle, plane waves of half and one side's period, a
+lamp's corner) at 0.25, 1 and 4x the range, and a multiplicative vignette (``mult``). Two
+caveats when reading it: ``mult`` scores each method against its own estimate
+(``estimate(image * gain) - estimate(image) * gain``), which a plain minimum filter satisfies
+almost exactly whatever its error, and ImageJ's ball is in grey levels, so on an image scaled
+to 0..1 a ball of radius 50 is a flat minimum filter that follows any wave.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/outside.py                 # everything (~5 min)
