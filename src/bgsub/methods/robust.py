@@ -118,7 +118,7 @@ TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cell
 HIDDEN_WINDOW = 8.0  # the residual's lower envelope: an opening over 1 / this of each axis ...
 HIDDEN_SIDE = 64  # ... on at most this many cells per axis
 HIDDEN_BEYOND = (1.0, 2.0)  # noise units of its rise above its median: no call / a full call
-HIDDEN_LEFT = (0.35, 0.55)  # ... for a higher degree leaving at most (full) / from (none) this
+HIDDEN_LEFT = (0.55, 0.75)  # ... for a higher degree leaving at most (full) / from (none) this
 HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis
 TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
 TREND_KEEP = 3.0  # ... within about this many spreads of the peak
@@ -570,7 +570,11 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
     both. Objects that fill a region and a textured background's accidents rise too, but no
     polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
-    corner's), so they call for no higher degree.
+    corner's), so they call for no higher degree. The image's own rise stays in what the
+    higher degree leaves, whatever the field: it is a floor under ``left / hidden`` (a
+    tomogram's plane of streaks and noise rises 0.82 noise units, so a corner twice its
+    range, rising it to 1.53, which degree 6 takes entirely, still leaves 0.55 of it), hence
+    the step up to 0.75, still under the objects' 0.8.
 
     Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
     of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
