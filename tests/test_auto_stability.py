@@ -57,3 +57,25 @@ def test_a_near_blank_planes_radius_does_not_move_with_a_field():
                for amplitude in (0.5, 2.0)
                for field in _fields(plane.shape, amplitude * (high - low))]
     assert max(changes) < 0.12, changes
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: the flattening at a sixth of the "
+                   "side does not remove a strong wave's crest, which is segmented as objects")
+def test_the_radius_does_not_follow_a_strong_waves_crest():
+    """Synthetic blobs (object radius 8 px, 256 x 256) plus a plane wave of half the side's
+    period at 30 degrees, peak to peak the image's 1-99 % range (benchmarks/outside.py
+    ``--set probe``'s ``sine .5`` x1). Measured when written (main 85d65ac): 28.6 px plain,
+    39.7 px with the wave (seed 1; 28.5 -> 49.7 with seed 2; 64 px, the cap, at twice the
+    range): the wave's crest survives ``robust_background(smoothed, side / 6)`` (it leaves
+    about 40 % of such a wave even at a twelfth of the side) and merges with the blobs on it.
+    Strict: it fails (passes) once the radius stays within 15 %."""
+    from bgsub.data import synthetic
+
+    image = synthetic((256, 256), object_radius=8, seed=1).image
+    low, high = np.percentile(image, [1, 99])
+    yy, xx = np.meshgrid(np.linspace(-1, 1, 256), np.linspace(-1, 1, 256), indexing="ij")
+    angle = np.deg2rad(30.0)
+    wave = np.sin(np.pi * (np.cos(angle) * xx + np.sin(angle) * yy) / 0.5 + 0.7)
+    plain = suggest_radius(image).radius
+    waved = suggest_radius(image + 0.5 * (high - low) * wave).radius
+    assert abs(waved / plain - 1) < 0.15, (plain, waved)
