@@ -7,12 +7,14 @@ checks every target of issue #13 on them:
 
 (a) the default's background RMSE is at most ImageJ's rolling ball (the pixel-exact port,
     ``bgsub.methods.imagej.imagej_background``) at Fiji's ``r = 50`` and at 3x the true
-    object radius (``LOSS`` otherwise);
+    object radius (``LOSS`` otherwise; ``LOSS(radius)`` where ``robust`` at 3x the true object
+    radius beats Fiji, so that the loss is the measured radius's);
 (b) the median over the cases of the default's RMSE over the best peer's is at most 0.5 (the
     peers at their best radius among 2, 3, 4, 6x the true object radius, chosen with the
     truth: the exact rolling ball -- bgsub's, equal to ``skimage.restoration.rolling_ball``
     and seconds where that takes minutes --, OpenCV's grey opening (elliptic kernel), SciPy's
-    median filter (skipped where it would take minutes) and ImageJ);
+    median filter (on every k-th pixel, interpolated back, where the full one would take
+    minutes) and ImageJ);
 (c) the background stays inside [local minimum - 3 sigma, local maximum] of the image over a
     window of the radius (``BOUND`` where more than 0.1 % of the pixels leave it; sigma is the
     true noise sd at the true background, per pixel), and the objects keep at least 95 % of
@@ -702,6 +704,9 @@ def score(truth: Truth, peers: bool = True) -> dict:
     row["step"] = max(abs(_rmse(_robust(image, radius * f, light), truth.background)
                           - row["default"]) / row["default"] for f in (0.95, 1.05))
     three = 3.0 * truth.object_radius
+    # diagnosis: robust at 3x the TRUE object radius (a loss that this wins is the measured
+    # radius's fault, not the estimate's)
+    row["robust3x"] = _rmse(_robust(image, max(three, 2.0), light), truth.background)
     row["fiji50"] = _rmse(sign * _imagej(signed, 50.0), truth.background)
     row["fiji3x"] = _rmse(sign * _imagej(signed, three), truth.background)
     row["fiji"] = min(row["fiji50"], row["fiji3x"])
@@ -720,7 +725,8 @@ def score(truth: Truth, peers: bool = True) -> dict:
         row.update(peer="-", peer_error=np.nan, peer_radius=np.nan, ratio=np.nan)
     row["noise"] = float(np.median(truth.noise_sd))
     row["loss"] = row["default"] > row["fiji"]
-    row["fails"] = [k for k, bad in (("LOSS", row["loss"]),
+    loss = "LOSS(radius)" if row["robust3x"] <= row["fiji"] else "LOSS"
+    row["fails"] = [k for k, bad in ((loss, row["loss"]),
                                      ("BOUND", row["outside"] > BOUND_MAX),
                                      ("KEPT", row["kept"] < KEPT_MIN),
                                      ("STEP", row["step"] > STEP_MAX)) if bad]
@@ -732,6 +738,7 @@ def _line(row: dict) -> str:
             f"r {row['radius']:6.1f}  default {row['default']:9.4g} (noise {row['noise']:.3g})  "
             f"Fiji50 {row['fiji50']:9.4g} 3x {row['fiji3x']:9.4g}  "
             f"best {row['peer']:7s} {row['peer_error']:9.4g} ratio {row['ratio']:5.2f}  "
+            f"robust@3x true {row['robust3x']:9.4g}  "
             f"kept {100 * row['kept']:6.1f} %  out {100 * row['outside']:5.2f} %  "
             f"step {100 * row['step']:4.0f} %  {' '.join(row['fails'])}")
 
@@ -752,24 +759,28 @@ def summary(rows: list[dict]) -> str:
             f"{100 * min(r['kept'] for r in own):.1f} %, step max "
             f"{100 * max(r['step'] for r in own):.0f} %")
     fails = sum(bool(r["fails"]) for r in rows)
+    radius_losses = [r for r in rows if r["loss"] and r["robust3x"] <= r["fiji"]]
     lines.append(
         f"\n{len(rows)} cases: {sum(r['loss'] for r in rows)} losses vs Fiji (r = 50 or 3x); "
         f"median default / best peer {np.median(ratios) if ratios else np.nan:.2f} (target 0.5); "
         f"bound fails {sum(r['outside'] > BOUND_MAX for r in rows)}, kept < 95 % "
         f"{sum(r['kept'] < KEPT_MIN for r in rows)}, step > 25 % "
-        f"{sum(r['step'] > STEP_MAX for r in rows)}; {fails} cases fail something")
+        f"{sum(r['step'] > STEP_MAX for r in rows)}; {fails} cases fail something; "
+        f"{len(radius_losses)} of the losses are the radius's (robust at 3x the true object "
+        f"radius beats Fiji there)")
     return "\n".join(lines)
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["case", "parameters", "r obj / auto", "default", "Fiji r=50", "Fiji 3x",
+    head = ["case", "parameters", "r obj / auto", "default", "robust 3x true", "Fiji r=50",
+            "Fiji 3x",
             "best peer (r)", "default / peer", "kept", "outside", "step", "fails"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
             f"{r['family']} s{r['seed']}", r["describe"],
             f"{r['object_radius']:.3g} / {r['radius']:.3g}", f"{r['default']:.3g}",
-            f"{r['fiji50']:.3g}", f"{r['fiji3x']:.3g}",
+            f"{r['robust3x']:.3g}", f"{r['fiji50']:.3g}", f"{r['fiji3x']:.3g}",
             f"{r['peer']} {r['peer_error']:.3g} ({r['peer_radius']:.3g})",
             f"{r['ratio']:.2f}", f"{100 * r['kept']:.1f} %", f"{100 * r['outside']:.2f} %",
             f"{100 * r['step']:.0f} %", " ".join(f"**{f}**" for f in r["fails"])]) + " |")
