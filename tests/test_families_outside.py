@@ -1,0 +1,72 @@
+"""The outside generator's truth (``benchmarks/families_outside.py``): every family's image is
+its background, its objects and its noise, and the noise is what the camera model says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import families_outside  # noqa: E402
+
+
+@pytest.mark.parametrize("family", families_outside.FAMILIES)
+def test_image_is_background_objects_and_noise(family):
+    truth = families_outside.generate(family, 0, max_side=192)
+    sign = -1.0 if truth.light else 1.0
+    rebuilt = truth.background + sign * truth.objects + truth.noise
+    np.testing.assert_allclose(rebuilt, truth.image.astype(np.float64), rtol=0, atol=1e-3
+                               * max(1.0, float(np.abs(truth.background).max())))
+    assert truth.mask.shape == truth.image.shape and truth.mask.any() and not truth.mask.all()
+    assert truth.object_radius > 0
+    # the objects carry light in the mask (transmitted light: what they absorb)
+    assert truth.objects[truth.mask].sum() > 0
+    # away from the objects and from saturation, the noise has the model's sd and no bias
+    # (within 20 %: uint8 rounding and clipping, Poisson at a few photons)
+    quiet = ~truth.mask & (truth.image.astype(np.float64) < np.iinfo(np.uint8).max
+                           if truth.image.dtype == np.uint8 else ~truth.mask)
+    noise = truth.noise[quiet]
+    assert abs(noise.mean()) < 0.2 * float(np.median(truth.noise_sd))
+    assert 0.8 < noise.std() / float(np.median(truth.noise_sd[quiet])) < 1.25
+
+
+def test_draws_differ_by_seed_and_repeat():
+    a, b = (families_outside.generate("cells", 1, max_side=128) for _ in range(2))
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.describe() != families_outside.generate("cells", 2, max_side=128).describe()
+
+
+@pytest.mark.xfail(strict=True, reason="known: the dome's steepness is one number per image "
+                   "(the 90th percentile of the bending), so a hot spot under a tenth of the "
+                   "image is cut under (families_outside.py filaments seed 2: 2.05x Fiji r=50)")
+def test_robust_follows_a_hot_spot_under_a_tenth_of_the_image():
+    """A focused illumination's hot spot (a Gaussian sigma 35 px, 30 noise sds high, near an
+    edge, under a tenth of the image) under sparse spots, robust at radius 40: the dome, as
+    steep as the image's 90th percentile of the background's bending (which the hot spot
+    does not reach), cuts 163 grey levels under its crest, RMSE 28.7 = 0.98x Fiji's at
+    r = 50. Read at the 99th percentile where the steep dome rests on the data, the crest is
+    followed to 100 and the RMSE is 17.5 (0.6x), but a wave under crowded nuclei
+    (test_robust.py::test_a_wave_the_dome_cuts_under_lifts_the_ceiling[2]) goes 4.44 ->
+    4.96 (bound 4.8): not the fix yet."""
+    import warnings
+
+    import bgsub
+    from bgsub.methods.imagej import imagej_background
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:320, 0:352].astype(np.float64)
+    background = 500 + 300 * np.exp(-((yy - 150) ** 2 + (xx - 300) ** 2) / (2 * 35.0**2))
+    objects = np.zeros_like(background)
+    for _ in range(60):
+        cy, cx = rng.uniform(0, 320), rng.uniform(0, 352)
+        objects += 200 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 3.0**2))
+    image = (background + objects + rng.normal(0, 10, background.shape)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        estimate = bgsub.estimate_background(image, "robust", 40)
+    error = float(np.sqrt(np.mean((estimate - background) ** 2)))
+    fiji = float(np.sqrt(np.mean((imagej_background(image, (50.0, 50.0)) - background) ** 2)))
+    assert error < 0.75 * fiji, (error, fiji)
