@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
+from bgsub.kernels.gauss import ExactGaussians
 
-ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
+# imported on first use, not on import bgsub; its Gaussian filters compiled (SciPy's values)
+ndi = ExactGaussians(lazy_module("scipy.ndimage"))
 
 __all__ = ["NoiseModel", "estimate_noise", "robust_centre_scale"]
 

@@ -81,13 +81,16 @@ from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.blocks import block_maxima, block_minima
 from bgsub.kernels.flat import flat_dilation, flat_erosion
+from bgsub.kernels.gauss import ExactGaussians
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
 from bgsub.methods._noise import MAD_TO_SD, NoiseModel, estimate_noise, robust_centre_scale
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
-ndi = lazy_module("scipy.ndimage")  # ~0.2 s to import: on the first estimate, not on import bgsub
+# ~0.2 s to import: on the first estimate, not on import bgsub; its Gaussian filters compiled
+# (bgsub.kernels.gauss: SciPy's values bit for bit, 3-6x sooner on the block grids)
+ndi = ExactGaussians(lazy_module("scipy.ndimage"))
 
 CELLS_PER_RADIUS = 12.0  # the reduced grid has at least this many cells per radius
 PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
