@@ -194,3 +194,85 @@ def block_min_less_2d(const real[:, ::1] image, const real[:, ::1] cells,
             for j in range(b1 * f1 + 1, end):
                 value = _lower(value, low[j])
             out[b0, b1] = value
+
+
+ctypedef fused anyreal:
+    unsigned char
+    signed char
+    unsigned short
+    short
+    unsigned int
+    int
+    float
+    double
+
+
+cdef double _pairwise(const double* a, Py_ssize_t n) noexcept nogil:
+    """NumPy's pairwise float sum of ``a[0 .. n - 1]`` as :func:`bgsub._arrays.pairwise_sum`
+    replays it: below 8 terms in order, up to 128 in 8 partial sums, beyond that split in two
+    (the first half a multiple of 8)."""
+    cdef Py_ssize_t i, j, whole, half
+    cdef double total
+    cdef double p[8]
+    if n < 8:
+        total = a[0]
+        for i in range(1, n):
+            total = total + a[i]
+        return total
+    if n <= 128:
+        for j in range(8):
+            p[j] = a[j]
+        whole = n - n % 8
+        i = 8
+        while i < whole:
+            for j in range(8):
+                p[j] = p[j] + a[i + j]
+            i = i + 8
+        total = (p[0] + p[1]) + (p[2] + p[3])
+        total = total + ((p[4] + p[5]) + (p[6] + p[7]))
+        for i in range(whole, n):
+            total = total + a[i]
+        return total
+    half = n // 2
+    half = half - half % 8
+    total = _pairwise(a, half)
+    return total + _pairwise(a + half, n - half)
+
+
+def block_mean_2d(const anyreal[:, ::1] plane, Py_ssize_t step, bint negate, double[:, ::1] out,
+                  double[:, ::1] scratch, int nthreads):
+    """``out[b0, b1]``: the mean of the whole ``step`` x ``step`` block of ``plane`` read as
+    float64 (negated where ``negate``), as ``bgsub.auto._block_mean`` computes it: each of the
+    block's rows summed pairwise along the row, the first plus 0.0, the others added in order,
+    the total divided by ``step * step``. ``scratch``: ``2 * nthreads`` x ``out.shape[1] *
+    step``."""
+    cdef Py_ssize_t m0 = out.shape[0], m1 = out.shape[1], cols = m1 * step, b0, b1, k, j, t
+    cdef double* line
+    cdef double* acc
+    cdef double area = <double>(step * step)
+    cdef double total
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        t = threadid()
+        line = &scratch[2 * t, 0]
+        acc = &scratch[2 * t + 1, 0]
+        for k in range(step):
+            if negate:
+                for j in range(cols):
+                    line[j] = -(<double>plane[b0 * step + k, j])
+            else:
+                for j in range(cols):
+                    line[j] = <double>plane[b0 * step + k, j]
+            if step < 8:  # (the pairwise sum's first case, inline: in order)
+                for b1 in range(m1):
+                    total = line[b1 * step]
+                    for j in range(b1 * step + 1, (b1 + 1) * step):
+                        total = total + line[j]
+                    acc[b1] = total + 0.0 if k == 0 else acc[b1] + total
+            elif k == 0:
+                for b1 in range(m1):
+                    acc[b1] = _pairwise(line + b1 * step, step) + 0.0
+            else:
+                for b1 in range(m1):
+                    acc[b1] = acc[b1] + _pairwise(line + b1 * step, step)
+        for b1 in range(m1):
+            out[b0, b1] = acc[b1] / area

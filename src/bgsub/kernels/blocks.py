@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bgsub.kernels._blocks import block_max_2d, block_min_2d, block_min_less_2d
+from bgsub.kernels._blocks import block_max_2d, block_mean_2d, block_min_2d, block_min_less_2d
 from bgsub.kernels.resample import centre_positions
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["block_maxima", "block_minima", "block_minima_less"]
+__all__ = ["BLOCK_MEAN_DTYPES", "block_maxima", "block_means", "block_minima", "block_minima_less"]
 
 #: A thread per this many pixels (more threads cost more CPU than they save on 2 cores).
 _PIXELS_PER_THREAD = 1 << 23
@@ -99,4 +99,32 @@ def block_minima_less(image: np.ndarray, cells: np.ndarray,
                       w1, factor[0], factor[1], image.shape[0] > 1, image.shape[1] > 1, out,
                       np.empty((4 * threads, image.shape[1]), dtype=image.dtype),
                       np.empty((threads, cells.shape[1]), dtype=image.dtype), threads)
+    return out
+
+
+#: The dtypes :func:`block_means` reads (every value exact in float64).
+BLOCK_MEAN_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.uint32,
+                                               np.int32, np.float32, np.float64))
+
+
+def block_means(plane: np.ndarray, step: int, negate: bool = False) -> np.ndarray:
+    """Means of the whole ``step`` x ``step`` blocks of a plane (a last partial row and column
+    of blocks left out) read as float64, negated where ``negate``: the values of
+    ``bgsub.auto``'s block means of ``-np.array(plane, float64)`` (or of it, not negated), bit
+    for bit, without that float64 copy. At least two blocks per axis, ``step`` > 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block_means(np.arange(16, dtype=np.uint16).reshape(4, 4), 2, negate=True)
+    array([[ -2.5,  -4.5],
+           [-10.5, -12.5]])
+    """
+    if plane.ndim != 2 or plane.dtype not in BLOCK_MEAN_DTYPES or step < 2 \
+            or min(plane.shape) // step < 2:
+        raise ValueError("a plane of a listed dtype, at least two blocks of step > 1 per axis")
+    out = np.empty((plane.shape[0] // step, plane.shape[1] // step))
+    threads = min(threads_for_work(plane.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_mean_2d(np.ascontiguousarray(plane), step, bool(negate), out,
+                  np.empty((2 * threads, out.shape[1] * step)), threads)
     return out
