@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
 from bgsub.kernels import gauss
-from bgsub.kernels.gauss import ExactGaussians, gaussian_filter, gaussian_filter1d
+from bgsub.kernels.gauss import gaussian_filter, gaussian_filter1d
 
 
 def _same(got: np.ndarray, want: np.ndarray) -> bool:
@@ -94,10 +94,3 @@ def test_constant_mode_along_rows_of_a_plane_is_scipys() -> None:
         assert _same(gaussian_filter(values, sigma, mode="constant"),
                      ndi.gaussian_filter(values, sigma, mode="constant"))
 
-
-def test_stands_in_for_the_module() -> None:
-    """Bound as ``ndi``: the compiled filters, every other name SciPy's own."""
-    proxy = ExactGaussians(ndi)
-    assert proxy.gaussian_filter is gaussian_filter
-    assert proxy.gaussian_filter1d is gaussian_filter1d
-    assert proxy.maximum_filter is ndi.maximum_filter

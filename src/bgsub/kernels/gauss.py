@@ -21,7 +21,7 @@ import numpy as np
 from bgsub.kernels._gauss import gauss_2d
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["ExactGaussians", "gaussian_filter", "gaussian_filter1d", "line_indices"]
+__all__ = ["gaussian_filter", "gaussian_filter1d", "line_indices"]
 
 MODES = ("nearest", "reflect", "constant")
 
@@ -164,18 +164,3 @@ def gaussian_filter1d(input: Any, sigma: float, axis: int = -1, order: int = 0,
     return ndi.gaussian_filter1d(input, sigma, axis, order, output, mode, cval, truncate,
                                  **kwargs)
 
-
-class ExactGaussians:
-    """``module`` (``scipy.ndimage`` or a lazy stand-in for it) with this module's
-    :func:`gaussian_filter` and :func:`gaussian_filter1d`: a module that calls them as
-    ``ndi.gaussian_filter`` gets the compiled filters, the same values, by binding ``ndi`` to
-    this once."""
-
-    def __init__(self, module: Any) -> None:
-        self._module = module
-
-    gaussian_filter = staticmethod(gaussian_filter)
-    gaussian_filter1d = staticmethod(gaussian_filter1d)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)

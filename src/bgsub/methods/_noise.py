@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
-from bgsub.kernels.gauss import ExactGaussians
+from bgsub.kernels.gauss import gaussian_filter
 
-# imported on first use, not on import bgsub; its Gaussian filters compiled (SciPy's values)
-ndi = ExactGaussians(lazy_module("scipy.ndimage"))
+ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
 __all__ = ["NoiseModel", "estimate_noise", "robust_centre_scale"]
 
@@ -172,7 +171,7 @@ def _flat_pixels(image: np.ndarray) -> np.ndarray:
     """Pixels away from edges: a gradient no larger than noise typically makes."""
     if min(image.shape) < 2:
         return np.ones(image.shape, dtype=bool)
-    gradients = np.gradient(ndi.gaussian_filter(image, 1.0, mode="reflect"))
+    gradients = np.gradient(gaussian_filter(image, 1.0, mode="reflect"))
     magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
     magnitude *= magnitude
     for g in gradients[1:]:
