@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -706,7 +705,12 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     """
     strides = tuple(-(-n // side) for n in lowest.shape)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
-    terms, design, powers = _trend_design(lowest.shape, coords, strides, degree)
+    terms = _trend_terms(lowest.shape, degree)
+    grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
+                                                                      strict=True)],
+                                             indexing="ij")]
+    design = np.stack(_products(terms, grids), axis=1)
+    powers = _axis_powers([c[::k] for c, k in zip(coords, strides, strict=True)], terms)
     values = sample.ravel()
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
@@ -737,37 +741,6 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
             level = float(np.average(smooth, weights=support[inside]))
             misfit = float(np.sqrt(np.average((smooth - level) ** 2, weights=support[inside])))
     return Trend(tuple(terms), coeffs), spread, misfit
-
-
-_DESIGNS: dict[tuple, tuple[list[tuple[int, ...]], np.ndarray, list[np.ndarray]]] = {}
-DESIGNS_KEPT = 8  # the trend's design matrices kept for the grids seen last (an image size's)
-_DESIGNS_LOCK = threading.Lock()
-
-
-def _trend_design(shape: tuple[int, ...], coords: list[np.ndarray], strides: tuple[int, ...],
-                  degree: int) -> tuple[list[tuple[int, ...]], np.ndarray, list[np.ndarray]]:
-    """The monomials of :func:`_trend` on a grid of ``shape`` (``coords``) sampled every
-    ``strides``, their design matrix (a row per cell, read-only) and the coordinates' powers
-    per axis: made once per grid (an image size fits its trend 5 to 30 times on three or four
-    grids), the same values."""
-    key = (shape, strides, degree, tuple(c.tobytes() for c in coords))
-    made = _DESIGNS.get(key)
-    if made is None:
-        terms = _trend_terms(shape, degree)
-        grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
-                                                                          strict=True)],
-                                                 indexing="ij")]
-        design = np.stack(_products(terms, grids), axis=1)
-        design.flags.writeable = False
-        powers = _axis_powers([c[::k] for c, k in zip(coords, strides, strict=True)], terms)
-        for power in powers:
-            power.flags.writeable = False
-        made = (terms, design, powers)
-        with _DESIGNS_LOCK:  # (the trend may be fitted on two threads at once)
-            while len(_DESIGNS) >= DESIGNS_KEPT:
-                _DESIGNS.pop(next(iter(_DESIGNS)))
-            _DESIGNS[key] = made
-    return made
 
 
 def _products(terms: list[tuple[int, ...]], grids: list[np.ndarray]) -> list[np.ndarray]:
