@@ -105,3 +105,174 @@ def block_max_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, double[
             for j in range(b1 * f1 + 1, end):
                 value = _higher(value, high[j])
             out[b0, b1] = value
+
+
+cdef inline real _step(real low, real high, double weight) noexcept nogil:
+    """``low + (high - low) * weight`` as NumPy computes it for arrays of ``real`` (the
+    interpolation of :mod:`bgsub.kernels.resample`, operation for operation)."""
+    cdef real diff = high - low
+    cdef real part = <real>(<double>diff * weight)
+    return low + part
+
+
+cdef void _less_row(const real[:, ::1] image, const real[:, ::1] cells, Py_ssize_t i,
+                    const Py_ssize_t[::1] low0, const double[::1] w0,
+                    const Py_ssize_t[::1] low1, const double[::1] w1, real* cell_row,
+                    real* out) noexcept nogil:
+    """``out[j] = image[i, j] - up[i, j]``, ``up`` the interpolation of ``cells`` between block
+    centres (``upsample_2d``'s values: along axis 0, then axis 1)."""
+    cdef Py_ssize_t n1 = image.shape[1], m0 = cells.shape[0], m1 = cells.shape[1], j, a, b
+    a = low0[i]
+    b = a + 1 if a + 1 < m0 else a
+    for j in range(m1):
+        cell_row[j] = _step(cells[a, j], cells[b, j], w0[i])
+    for j in range(n1):
+        a = low1[j]
+        b = a + 1 if a + 1 < m1 else a
+        out[j] = image[i, j] - _step(cell_row[a], cell_row[b], w1[j])
+
+
+def block_min_less_2d(const real[:, ::1] image, const real[:, ::1] cells,
+                      const Py_ssize_t[::1] low0, const double[::1] w0,
+                      const Py_ssize_t[::1] low1, const double[::1] w1,
+                      Py_ssize_t f0, Py_ssize_t f1, bint average0, bint average1,
+                      real[:, ::1] out, real[:, ::1] scratch, real[:, ::1] cell_rows,
+                      int nthreads):
+    """:func:`block_min_2d` of ``image`` less the interpolation of ``cells`` between block
+    centres (``low0``, ``w0``, ``low1``, ``w1``: as for ``upsample_2d``), without that
+    difference in memory: each of its rows computed as ``np.subtract(image, upsampled)``
+    computes it, once per block row (the row after a block, which the moving average reads,
+    twice). ``scratch``: ``4 * nthreads`` x ``image.shape[1]``; ``cell_rows``: ``nthreads`` x
+    ``cells.shape[1]``."""
+    cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
+    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, stop, end, t
+    cdef real* row
+    cdef real* low
+    cdef real* here
+    cdef real* ahead
+    cdef real* swap
+    cdef real* cell_row
+    cdef real value
+    if n0 == 0 or n1 == 0:
+        return
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        t = threadid()
+        row = &scratch[4 * t, 0]
+        low = &scratch[4 * t + 1, 0]
+        here = &scratch[4 * t + 2, 0]
+        ahead = &scratch[4 * t + 3, 0]
+        cell_row = &cell_rows[t, 0]
+        stop = (b0 + 1) * f0
+        if stop > n0:
+            stop = n0
+        _less_row(image, cells, b0 * f0, low0, w0, low1, w1, cell_row, here)
+        for i in range(b0 * f0, stop):
+            if average0 and i + 1 < n0:
+                _less_row(image, cells, i + 1, low0, w0, low1, w1, cell_row, ahead)
+                for j in range(n1):
+                    row[j] = _pair(here[j], ahead[j])
+                swap = here
+                here = ahead
+                ahead = swap
+            else:
+                for j in range(n1):
+                    row[j] = here[j]
+            if average1:
+                for j in range(n1 - 1):  # ascending: each reads the next, unchanged
+                    row[j] = _pair(row[j], row[j + 1])
+            if i == b0 * f0:
+                for j in range(n1):
+                    low[j] = row[j]
+            else:
+                for j in range(n1):
+                    low[j] = _lower(low[j], row[j])
+        for b1 in range(m1):
+            end = (b1 + 1) * f1
+            if end > n1:
+                end = n1
+            value = low[b1 * f1]
+            for j in range(b1 * f1 + 1, end):
+                value = _lower(value, low[j])
+            out[b0, b1] = value
+
+
+ctypedef fused anyreal:
+    unsigned char
+    signed char
+    unsigned short
+    short
+    unsigned int
+    int
+    float
+    double
+
+
+cdef double _pairwise(const double* a, Py_ssize_t n) noexcept nogil:
+    """NumPy's pairwise float sum of ``a[0 .. n - 1]`` as :func:`bgsub._arrays.pairwise_sum`
+    replays it: below 8 terms in order, up to 128 in 8 partial sums, beyond that split in two
+    (the first half a multiple of 8)."""
+    cdef Py_ssize_t i, j, whole, half
+    cdef double total
+    cdef double p[8]
+    if n < 8:
+        total = a[0]
+        for i in range(1, n):
+            total = total + a[i]
+        return total
+    if n <= 128:
+        for j in range(8):
+            p[j] = a[j]
+        whole = n - n % 8
+        i = 8
+        while i < whole:
+            for j in range(8):
+                p[j] = p[j] + a[i + j]
+            i = i + 8
+        total = (p[0] + p[1]) + (p[2] + p[3])
+        total = total + ((p[4] + p[5]) + (p[6] + p[7]))
+        for i in range(whole, n):
+            total = total + a[i]
+        return total
+    half = n // 2
+    half = half - half % 8
+    total = _pairwise(a, half)
+    return total + _pairwise(a + half, n - half)
+
+
+def block_mean_2d(const anyreal[:, ::1] plane, Py_ssize_t step, bint negate, double[:, ::1] out,
+                  double[:, ::1] scratch, int nthreads):
+    """``out[b0, b1]``: the mean of the whole ``step`` x ``step`` block of ``plane`` read as
+    float64 (negated where ``negate``), as ``bgsub.auto._block_mean`` computes it: each of the
+    block's rows summed pairwise along the row, the first plus 0.0, the others added in order,
+    the total divided by ``step * step``. ``scratch``: ``2 * nthreads`` x ``out.shape[1] *
+    step``."""
+    cdef Py_ssize_t m0 = out.shape[0], m1 = out.shape[1], cols = m1 * step, b0, b1, k, j, t
+    cdef double* line
+    cdef double* acc
+    cdef double area = <double>(step * step)
+    cdef double total
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        t = threadid()
+        line = &scratch[2 * t, 0]
+        acc = &scratch[2 * t + 1, 0]
+        for k in range(step):
+            if negate:
+                for j in range(cols):
+                    line[j] = -(<double>plane[b0 * step + k, j])
+            else:
+                for j in range(cols):
+                    line[j] = <double>plane[b0 * step + k, j]
+            if step < 8:  # (the pairwise sum's first case, inline: in order)
+                for b1 in range(m1):
+                    total = line[b1 * step]
+                    for j in range(b1 * step + 1, (b1 + 1) * step):
+                        total = total + line[j]
+                    acc[b1] = total + 0.0 if k == 0 else acc[b1] + total
+            elif k == 0:
+                for b1 in range(m1):
+                    acc[b1] = _pairwise(line + b1 * step, step) + 0.0
+            else:
+                for b1 in range(m1):
+                    acc[b1] = acc[b1] + _pairwise(line + b1 * step, step)
+        for b1 in range(m1):
+            out[b0, b1] = acc[b1] / area

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bgsub.kernels._blocks import block_max_2d, block_min_2d
+from bgsub.kernels._blocks import block_max_2d, block_mean_2d, block_min_2d, block_min_less_2d
+from bgsub.kernels.resample import centre_positions
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["block_maxima", "block_minima"]
+__all__ = ["BLOCK_MEAN_DTYPES", "block_maxima", "block_means", "block_minima", "block_minima_less"]
 
 #: A thread per this many pixels (more threads cost more CPU than they save on 2 cores).
 _PIXELS_PER_THREAD = 1 << 23
@@ -66,4 +67,64 @@ def block_maxima(image: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
     block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
                  np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+    return out
+
+
+def block_minima_less(image: np.ndarray, cells: np.ndarray,
+                      factor: tuple[int, int]) -> np.ndarray:
+    """:func:`block_minima` of ``image - upsample_centres(cells, factor, image.shape)`` (in
+    ``image``'s dtype, ``cells`` of it too; blocks of more than one pixel along both axes),
+    the same values, without the interpolated plane or the difference in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgsub.kernels.resample import upsample_centres
+    >>> image = np.arange(48.0).reshape(6, 8) % 7
+    >>> cells = np.array([[0.0, 1.0], [2.0, 0.5]])
+    >>> bool((block_minima_less(image, cells, (3, 4))
+    ...       == block_minima(image - upsample_centres(cells, (3, 4), image.shape), (3, 4))).all())
+    True
+    """
+    if image.ndim != 2 or min(factor) < 2 or cells.dtype != image.dtype:
+        raise ValueError("a plane, blocks of more than one pixel per axis, cells of its dtype")
+    out = np.empty(_blocks_shape(image.shape, factor), dtype=image.dtype)
+    if cells.shape != out.shape:
+        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
+                         f"{image.shape}; expected {out.shape}")
+    (low0, w0), (low1, w1) = (centre_positions(f, n) for f, n in zip(factor, image.shape,
+                                                                    strict=True))
+    threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_min_less_2d(np.ascontiguousarray(image), np.ascontiguousarray(cells), low0, w0, low1,
+                      w1, factor[0], factor[1], image.shape[0] > 1, image.shape[1] > 1, out,
+                      np.empty((4 * threads, image.shape[1]), dtype=image.dtype),
+                      np.empty((threads, cells.shape[1]), dtype=image.dtype), threads)
+    return out
+
+
+#: The dtypes :func:`block_means` reads (every value exact in float64).
+BLOCK_MEAN_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.uint32,
+                                               np.int32, np.float32, np.float64))
+
+
+def block_means(plane: np.ndarray, step: int, negate: bool = False) -> np.ndarray:
+    """Means of the whole ``step`` x ``step`` blocks of a plane (a last partial row and column
+    of blocks left out) read as float64, negated where ``negate``: the values of
+    ``bgsub.auto``'s block means of ``-np.array(plane, float64)`` (or of it, not negated), bit
+    for bit, without that float64 copy. At least two blocks per axis, ``step`` > 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block_means(np.arange(16, dtype=np.uint16).reshape(4, 4), 2, negate=True)
+    array([[ -2.5,  -4.5],
+           [-10.5, -12.5]])
+    """
+    if plane.ndim != 2 or plane.dtype not in BLOCK_MEAN_DTYPES or step < 2 \
+            or min(plane.shape) // step < 2:
+        raise ValueError("a plane of a listed dtype, at least two blocks of step > 1 per axis")
+    out = np.empty((plane.shape[0] // step, plane.shape[1] // step))
+    threads = min(threads_for_work(plane.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_mean_2d(np.ascontiguousarray(plane), step, bool(negate), out,
+                  np.empty((2 * threads, out.shape[1] * step)), threads)
     return out

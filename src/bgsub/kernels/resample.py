@@ -15,7 +15,7 @@ import numpy as np
 from bgsub.kernels._resample import upsample_2d
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["block_centres", "upsample_centres"]
+__all__ = ["block_centres", "centre_positions", "upsample_centres"]
 
 #: Output pixels per thread below which one thread does the whole interpolation.
 _PIXELS_PER_THREAD = 262_144
@@ -32,6 +32,19 @@ def block_centres(f: int, n: int) -> np.ndarray:
     """
     m = -(-n // f)
     return np.minimum(np.arange(m) * f + (f - 1) / 2, (np.arange(m) * f + n - 1) / 2)
+
+
+def centre_positions(f: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of an axis of ``n`` pixels in blocks of ``f``: the block whose centre lies at
+    or before it and the weight of the next block's (what :func:`upsample_centres` uses).
+
+    Examples
+    --------
+    >>> low, weight = centre_positions(4, 10)
+    >>> low.tolist(), weight.tolist()[:4]
+    ([0, 0, 0, 0, 0, 0, 1, 1, 1, 2], [0.0, 0.0, 0.125, 0.375])
+    """
+    return _positions(-(-n // f), f, n)
 
 
 def _positions(m: int, f: int, n: int) -> tuple[np.ndarray, np.ndarray]:
