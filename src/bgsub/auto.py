@@ -45,7 +45,7 @@ from bgsub.kernels.binary import (
     distance_transform_edt,
 )
 from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, block_means
-from bgsub.kernels.gauss import gaussian_filter, gaussian_filter1d
+from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
 from bgsub.methods.robust import (
     MAD_TO_SD,
     estimate_noise,
@@ -325,7 +325,7 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     """Otsu objects of ``cells`` (each ``step`` pixels a side), holes filled."""
     if min(cells.shape) < 8:
         return Objects(np.empty(0), np.empty(0))
-    smoothed = gaussian_filter(cells, 1.0, mode="nearest")
+    smoothed = direct_gaussian_filter(cells, 1.0, mode="nearest")
     side = min(cells.shape)
     # the cells' noise is measured on a second thread meanwhile (NumPy's and SciPy's loops
     # release the GIL): the same values, sooner where a core is free
@@ -469,8 +469,8 @@ def _rise(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, count: int,
     of 4 x 4 cells), ``default`` where no such pixel is near."""
     step = 4
     outside = (~mask).astype(np.float64)
-    weight = gaussian_filter(_block_mean(outside, step), SURROUND / step, mode="nearest")
-    level = gaussian_filter(_block_mean(flat * outside, step), SURROUND / step,
+    weight = direct_gaussian_filter(_block_mean(outside, step), SURROUND / step, mode="nearest")
+    level = direct_gaussian_filter(_block_mean(flat * outside, step), SURROUND / step,
                                 mode="nearest")
     near = weight > 0.05
     around = np.where(near, level / np.where(near, weight, 1.0), default)
@@ -742,7 +742,7 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     noise = float(np.median(sd))
     detail_scale = max(2.0 * object_radius, 1.0)
     score = foreground / sd
-    smoothed = gaussian_filter(score, 1.0, mode="reflect")
+    smoothed = direct_gaussian_filter(score, 1.0, mode="reflect")
     centre, spread = _background_peak(smoothed)
     # an object is bright *and* brighter than its surroundings at a few object radii (or
     # far above the background): a wide region where the background is too low is no
@@ -764,7 +764,7 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     reference, reached = _fill_from(image, keep, detail_scale)
     # the objects' own light: the image over the background its surroundings show, so that
     # the true background's variation is no part of it
-    object_detail = _flat_detail(gaussian_filter(image, 1.0, mode="reflect") - reference,
+    object_detail = _flat_detail(direct_gaussian_filter(image, 1.0, mode="reflect") - reference,
                                  detail_scale)
     copied = _copied_fraction(object_detail, _flat_detail(background, detail_scale))
     return {
@@ -849,7 +849,7 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     # smoothed over a tenth of a noise sd at least (the values are in noise sds), so that
     # the histogram's own sampling wiggles on a peak's flank are no peaks
     width = max(2.0, PEAK_SMOOTHING / float(edges[1] - edges[0]))
-    counts = gaussian_filter1d(counts.astype(np.float64), width, mode="constant")
+    counts = direct_gaussian_filter1d(counts.astype(np.float64), width, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= 0.25 * counts.max())
     index = int(np.flatnonzero(peaks)[0])
@@ -881,8 +881,8 @@ def _blur(values: np.ndarray, sigma: float, twiced: bool = False) -> np.ndarray:
     twicing), the second blur on the block means too, so that it costs about one blur."""
     step = int(sigma // 4)
     if step < 2 or min(values.shape) < 4 * step:
-        return _twice(gaussian_filter(values, sigma, mode="reflect"), sigma, twiced)
-    small = _twice(gaussian_filter(_block_mean(values, step), sigma / step,
+        return _twice(direct_gaussian_filter(values, sigma, mode="reflect"), sigma, twiced)
+    small = _twice(direct_gaussian_filter(_block_mean(values, step), sigma / step,
                                        mode="reflect"), sigma / step, twiced)
     # block centres sit at (i + 0.5) * step - 0.5 in pixels; interpolate linearly between
     # them (and hold the edge values beyond the last one), one axis at a time
@@ -894,7 +894,7 @@ def _twice(blurred: np.ndarray, sigma: float, twiced: bool) -> np.ndarray:
     """``blurred`` (``G values``) itself, or ``2 G values - G G values`` when ``twiced``."""
     if not twiced:
         return blurred
-    return 2.0 * blurred - gaussian_filter(blurred, sigma, mode="reflect")
+    return 2.0 * blurred - direct_gaussian_filter(blurred, sigma, mode="reflect")
 
 
 def _linear(small: np.ndarray, size: int, step: int, axis: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
-from bgsub.kernels.gauss import gaussian_filter
+from bgsub.kernels.gaussian import direct_gaussian_filter
 
 ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
@@ -171,7 +171,7 @@ def _flat_pixels(image: np.ndarray) -> np.ndarray:
     """Pixels away from edges: a gradient no larger than noise typically makes."""
     if min(image.shape) < 2:
         return np.ones(image.shape, dtype=bool)
-    gradients = np.gradient(gaussian_filter(image, 1.0, mode="reflect"))
+    gradients = np.gradient(direct_gaussian_filter(image, 1.0, mode="reflect"))
     magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
     magnitude *= magnitude
     for g in gradients[1:]:

@@ -81,7 +81,7 @@ from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
 from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
-from bgsub.kernels.gauss import gaussian_filter, gaussian_filter1d
+from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
@@ -251,13 +251,13 @@ def _estimate(
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
         # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
-        return cells, gaussian_filter(cells, presmooth, mode="nearest"), scale, \
+        return cells, direct_gaussian_filter(cells, presmooth, mode="nearest"), scale, \
             _block_max(work, factor)
 
     def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         minima = _block_min(work, factor).astype(np.float64, copy=False)
         on_grid = trend.at(_block_coordinates(factor, work.shape))  # (the envelope's too)
-        return minima, gaussian_filter(minima, presmooth, mode="nearest"), on_grid, \
+        return minima, direct_gaussian_filter(minima, presmooth, mode="nearest"), on_grid, \
             _sunk(work, factor, minima, on_grid)
 
     # the full-resolution passes (block means and maxima; block minima) side by side
@@ -286,12 +286,12 @@ def _estimate(
     # ... and what the background's own slope across a block sinks the block's minimum by
     # (a field twice the image's range: ~8 grey levels over a 16-pixel block)
     if sunk is not None:
-        ceiling += gaussian_filter(sunk, presmooth, mode="nearest")
+        ceiling += direct_gaussian_filter(sunk, presmooth, mode="nearest")
     # ... and what the dome misses of a bend of the background: where it lies under the
     # steeper dome by more than it does across the image (there: the noise's and a texture's
     # share), averaged over the lift's window (a screenshot's nuclei under a wave twice their
     # range: the dome 13 grey levels under the field's crest, the lift held at 4-8)
-    missed = gaussian_filter(missed, window, mode="nearest")
+    missed = direct_gaussian_filter(missed, window, mode="nearest")
     missed -= float(np.median(missed))
     ceiling += np.maximum(missed, 0.0, out=missed)
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
@@ -450,7 +450,7 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: 
     an eighth of the image), halved: a dome's coefficient."""
     sigma = tuple(min(window * c, n / 8) for c, n in zip(cell_radius, surface.shape,
                                                          strict=True))
-    smooth = gaussian_filter(surface, sigma, mode="nearest")
+    smooth = direct_gaussian_filter(surface, sigma, mode="nearest")
     result = []
     for axis in range(surface.ndim):
         if surface.shape[axis] < 3:
@@ -588,7 +588,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     the noise says (:func:`_envelope` caps the smoothed minima in that unit)."""
     factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
     minima = _block_min(work, factor).astype(np.float64, copy=False)
-    lowest = gaussian_filter(minima, PRESMOOTH, mode="nearest")
+    lowest = direct_gaussian_filter(minima, PRESMOOTH, mode="nearest")
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
     sd = model.sd(lowest)
@@ -677,7 +677,7 @@ def _smoothed_minimum_spread(factor: tuple[int, ...], ndim: int) -> float:
     cells = 64 if ndim <= 2 else 16
     shape = tuple(f * cells for f in factor)
     noise = np.random.default_rng(0).standard_normal(shape)
-    return float(np.std(gaussian_filter(_block_min(noise, factor), PRESMOOTH)))
+    return float(np.std(direct_gaussian_filter(_block_min(noise, factor), PRESMOOTH)))
 
 
 def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -736,8 +736,8 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     if np.isfinite(spread) and weights.any():
         sigma = tuple(n / TREND_MISFIT for n in sample.shape)
         kept = weights.reshape(sample.shape)
-        support = gaussian_filter(kept, sigma, mode="nearest")
-        smooth = gaussian_filter((values - design @ coeffs).reshape(sample.shape) * kept,
+        support = direct_gaussian_filter(kept, sigma, mode="nearest")
+        smooth = direct_gaussian_filter((values - design @ coeffs).reshape(sample.shape) * kept,
                                      sigma, mode="nearest")
         inside = support > 0.2
         if inside.any():
@@ -867,7 +867,7 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     bin_width = float(edges[1] - edges[0])
     # (never wider than the histogram: scores spread over a tiny range give tiny bins)
     sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
-    counts = gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
+    counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
     peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
@@ -952,8 +952,8 @@ def _dome_rise(envelope: np.ndarray, background: np.ndarray, sigma: tuple[float,
     weights = background.astype(np.float64)
     if not weights.any() or weights.all():
         return np.zeros_like(envelope)
-    support = gaussian_filter(weights, sigma, mode="reflect")
-    level = gaussian_filter(envelope * weights, sigma, mode="reflect")
+    support = direct_gaussian_filter(weights, sigma, mode="reflect")
+    level = direct_gaussian_filter(envelope * weights, sigma, mode="reflect")
     level /= np.maximum(support, 1e-12)
     rise = np.clip(envelope - level, 0.0, None)
     rise *= support / (support + PRIOR)
@@ -971,8 +971,8 @@ def _lift(
     if count == 0:
         return np.zeros_like(residual)
     overall = float(np.sum(residual * weights) / count)
-    total = gaussian_filter(residual * weights, sigma, mode="reflect")
-    support = gaussian_filter(weights, sigma, mode="reflect")
+    total = direct_gaussian_filter(residual * weights, sigma, mode="reflect")
+    support = direct_gaussian_filter(weights, sigma, mode="reflect")
     lift = (total + PRIOR * overall) / (support + PRIOR)
     return np.maximum(lift, 0.0, out=lift)
 
@@ -1138,7 +1138,7 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
         reach = int(4 * s + 0.5)
         impulse = np.zeros(2 * reach + 1)
         impulse[reach] = 1.0
-        kernel = gaussian_filter1d(impulse, s, mode="constant")
+        kernel = direct_gaussian_filter1d(impulse, s, mode="constant")
         gain *= float(np.sqrt(np.sum(kernel**2)))
     return gain
 
