@@ -789,3 +789,21 @@ def test_coarse_to_fine_winner_at_every_distance_from_a_block(dtype, monkeypatch
         two, one = _both_drivers(ball_dilation, x, radius, height, monkeypatch)
         np.testing.assert_array_equal(one, two)
         assert_close(one, ref_dilation(x, radius, height), dtype)
+
+
+@pytest.mark.parametrize("path", [(0, True), (2, True), (3, False)])
+def test_a_semi_axis_just_under_an_integer_reaches_it_on_every_path(path):
+    """``r = 2 - 2e-15`` keeps offset 2 (on the surface within the support's tolerance) in the
+    row profiles' outer extent too, as in ``ball_support`` (found by hypothesis: the dilation
+    of a 3x1 column left the last row finite)."""
+    x = np.array([[np.inf], [0.0], [0.0]])
+    radius = (1.9999999999999982, 1.0)
+    force, prune = path
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ball, "_FORCE_BOUNDS", 1)
+        mp.setattr(ball, "_FORCE_METHOD", force)
+        mp.setattr(ball, "_PRUNE", prune)
+        if force == 3:
+            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        got = ball_dilation(x, radius, 1.0)
+    np.testing.assert_array_equal(got, ref_dilation(x, radius, 1.0))

@@ -215,6 +215,12 @@ __all__ = ["ball_erosion", "ball_dilation", "ball_opening", "ball_support"]
 _SUPPORT_TOL = 1e-12
 
 
+def _reach(r: float) -> int:
+    """The largest integer offset along a semi-axis ``r`` that the support keeps (offsets on
+    the surface within :data:`_SUPPORT_TOL` count: 2 for ``r = 2 - 2e-15``)."""
+    return int(math.floor(r * math.sqrt(1.0 + _SUPPORT_TOL)))
+
+
 # ----------------------------------------------------------------------------
 # Parameter handling
 # ----------------------------------------------------------------------------
@@ -308,8 +314,8 @@ def _make_row_profiles(
     rz, ry = outer
     rx = radii[-1]
     limits = [10**18] * len(radii) if shape is None else [max(n - 1, 0) for n in shape]
-    fz = min(int(math.floor(rz)), limits[0]) if len(radii) == 3 else 0
-    fy = min(int(math.floor(ry)), limits[-2])
+    fz = min(_reach(rz), limits[0]) if len(radii) == 3 else 0
+    fy = min(_reach(ry), limits[-2])
     kmax = limits[-1]
     widths = np.full((fz + 1, fy + 1), -1, dtype=np.int64)
     rhos = np.zeros((fz + 1, fy + 1))
@@ -373,7 +379,7 @@ def ball_support(
         ndim = 2 if np.ndim(radius) == 0 else len(radius)
     radii = per_axis(radius, ndim, "radius")
     h = _normalize_height(radii, height)
-    half = [int(math.floor(r * math.sqrt(1.0 + _SUPPORT_TOL))) for r in radii]
+    half = [_reach(r) for r in radii]
     grids = np.meshgrid(*[np.arange(-f, f + 1) for f in half], indexing="ij")
     q = np.zeros(grids[0].shape)
     for g, r in zip(grids, radii, strict=True):
