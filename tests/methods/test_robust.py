@@ -741,3 +741,25 @@ def test_a_wave_the_dome_cuts_under_lifts_the_ceiling(seed):
     error = rmse(robust_background(image + field, (150.0, 150.0))
                  - robust_background(image, (150.0, 150.0)), field)
     assert error < 4.8
+
+
+@pytest.mark.xfail(strict=True, reason="the hard peak choice jumps between sampling-noise "
+                   "peaks; a continuous choice (mode25's soft crossing, not merged) passes "
+                   "but moves the near-blank plane's radius 12.3 % (test_auto_stability)")
+def test_the_background_mode_moves_continuously_with_the_scores():
+    """On a small grid (2,500 cells) whose scores are a broad crowd (H&E skin's blue channel:
+    no clear background peak), the histogram's sampling-noise peaks sit at PEAK_SHARE: a
+    hard choice of the lowest peak over it jumped between them under a jitter of 0.02 noise
+    sds (seed 1: 0.71 -> 2.41 sds; a faint field added to the image did the same, and the
+    lift dropped 11.8 grey levels). A continuous choice should move it by a few hundredths
+    (mode25's soft crossing: at most 0.099 over 30 seeds), and keep a background peak of a
+    fifth of the cells under a crowd where it is."""
+    from bgsub.methods.robust import MODE_WIDTH, _mode
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        crowd = rng.normal(12.0, 7.0, 2500)
+        jittered = crowd + rng.normal(0.0, 0.02, crowd.size)
+        assert abs(_mode(jittered, MODE_WIDTH) - _mode(crowd, MODE_WIDTH)) < 0.1, seed
+        dense = np.r_[rng.normal(0.0, 1.0, 500), rng.normal(10.0, 6.0, 2000)]
+        assert abs(_mode(dense, MODE_WIDTH)) < 0.5, seed
