@@ -60,9 +60,12 @@ bench: $(BENCH_STAMP)
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 
-# The default against Fiji on images and fields outside the accuracy benchmark (docs/accuracy.md)
+# The default against Fiji on images and fields outside the accuracy benchmark, on the probe
+# set (other images, fields and amplitudes) and on an independent generator (docs/accuracy.md)
 bench-outside: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/outside.py --markdown
+	$(BIN)/python benchmarks/outside.py --set probe
+	$(BIN)/python benchmarks/families_outside.py --markdown
 
 # BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.
 # torch 2.13.0 first: that takes the CPU build instead of a several-GB CUDA one.
