@@ -65,7 +65,7 @@ bench-accuracy: $(BENCH_STAMP)
 bench-outside: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/outside.py --markdown
 	$(BIN)/python benchmarks/outside.py --set probe
-	$(BIN)/python benchmarks/families_outside.py --markdown
+	$(BIN)/python benchmarks/families_outside.py --seeds 0-5 --markdown
 
 # BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.
 # torch 2.13.0 first: that takes the CPU build instead of a several-GB CUDA one.
