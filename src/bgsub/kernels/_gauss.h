@@ -14,17 +14,7 @@
 
 #include <stddef.h>
 
-/* -DBGSUB_CLONES= builds the baseline only. */
-#ifndef BGSUB_CLONES
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define BGSUB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#endif
-#ifndef BGSUB_CLONES
-#define BGSUB_CLONES
-#endif
+#include "_clones.h"
 
 /* Eight doubles, element by element (IEEE operations each: the same bits as scalar code);
  * AVX-512 holds one in a register, AVX2 two, SSE2 four. */

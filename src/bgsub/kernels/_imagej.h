@@ -11,17 +11,7 @@
 
 #include <stddef.h>
 
-/* -DBGSUB_CLONES= builds the baseline only (the tests of the other widths use it). */
-#ifndef BGSUB_CLONES
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define BGSUB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#endif
-#ifndef BGSUB_CLONES
-#define BGSUB_CLONES
-#endif
+#include "_clones.h"
 
 /* Elements of a row handled together: their running minima/maxima stay in registers while
  * all the ball's offsets of one row are applied. */
