@@ -30,6 +30,38 @@ cdef inline real _higher(real high, real value) noexcept nogil:
     return value if (value > high or value != value) else high
 
 
+cdef inline void _fold_row(real* row, real* low, Py_ssize_t n1, bint average1,
+                           bint first) noexcept nogil:
+    """``row``'s moving average along axis 1 (where ``average1``), folded into the running
+    minima ``low`` of its block row (copied where it is the block's ``first`` row)."""
+    cdef Py_ssize_t j
+    if average1:
+        for j in range(n1 - 1):  # ascending: each reads the next, unchanged
+            row[j] = _pair(row[j], row[j + 1])
+    if first:
+        for j in range(n1):
+            low[j] = row[j]
+    else:
+        for j in range(n1):
+            low[j] = _lower(low[j], row[j])
+
+
+cdef inline void _block_minima_of_row(real* low, real* out, Py_ssize_t m1, Py_ssize_t f1,
+                                      Py_ssize_t n1) noexcept nogil:
+    """``out[b1]``: the minimum of ``low`` over each block of ``f1`` columns (the last may be
+    shorter)."""
+    cdef Py_ssize_t b1, j, end
+    cdef real value
+    for b1 in range(m1):
+        end = (b1 + 1) * f1
+        if end > n1:
+            end = n1
+        value = low[b1 * f1]
+        for j in range(b1 * f1 + 1, end):
+            value = _lower(value, low[j])
+        out[b1] = value
+
+
 def block_min_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, bint average0,
                  bint average1, real[:, ::1] out, real[:, ::1] scratch, int nthreads):
     """``out[b0, b1]``: the minimum over the block of ``f0`` x ``f1`` pixels (the last of an
@@ -38,10 +70,9 @@ def block_min_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, bint av
     ``average1``). NaN propagates as in ``np.minimum``. ``scratch`` (``2 * nthreads`` x
     ``image.shape[1]``) is scratch."""
     cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
-    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, stop, end
+    cdef Py_ssize_t m1 = out.shape[1], b0, i, j, stop
     cdef real* row
     cdef real* low
-    cdef real value
     if n0 == 0 or n1 == 0:
         return
     for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
@@ -57,23 +88,8 @@ def block_min_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, bint av
             else:
                 for j in range(n1):
                     row[j] = image[i, j]
-            if average1:
-                for j in range(n1 - 1):  # ascending: each reads the next, unchanged
-                    row[j] = _pair(row[j], row[j + 1])
-            if i == b0 * f0:
-                for j in range(n1):
-                    low[j] = row[j]
-            else:
-                for j in range(n1):
-                    low[j] = _lower(low[j], row[j])
-        for b1 in range(m1):
-            end = (b1 + 1) * f1
-            if end > n1:
-                end = n1
-            value = low[b1 * f1]
-            for j in range(b1 * f1 + 1, end):
-                value = _lower(value, low[j])
-            out[b0, b1] = value
+            _fold_row(row, low, n1, average1, i == b0 * f0)
+        _block_minima_of_row(low, &out[b0, 0], m1, f1, n1)
 
 
 def block_max_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, double[:, ::1] out,
@@ -145,14 +161,13 @@ def block_min_less_2d(const real[:, ::1] image, const real[:, ::1] cells,
     twice). ``scratch``: ``4 * nthreads`` x ``image.shape[1]``; ``cell_rows``: ``nthreads`` x
     ``cells.shape[1]``."""
     cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
-    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, stop, end, t
+    cdef Py_ssize_t m1 = out.shape[1], b0, i, j, stop, t
     cdef real* row
     cdef real* low
     cdef real* here
     cdef real* ahead
     cdef real* swap
     cdef real* cell_row
-    cdef real value
     if n0 == 0 or n1 == 0:
         return
     for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
@@ -177,23 +192,8 @@ def block_min_less_2d(const real[:, ::1] image, const real[:, ::1] cells,
             else:
                 for j in range(n1):
                     row[j] = here[j]
-            if average1:
-                for j in range(n1 - 1):  # ascending: each reads the next, unchanged
-                    row[j] = _pair(row[j], row[j + 1])
-            if i == b0 * f0:
-                for j in range(n1):
-                    low[j] = row[j]
-            else:
-                for j in range(n1):
-                    low[j] = _lower(low[j], row[j])
-        for b1 in range(m1):
-            end = (b1 + 1) * f1
-            if end > n1:
-                end = n1
-            value = low[b1 * f1]
-            for j in range(b1 * f1 + 1, end):
-                value = _lower(value, low[j])
-            out[b0, b1] = value
+            _fold_row(row, low, n1, average1, i == b0 * f0)
+        _block_minima_of_row(low, &out[b0, 0], m1, f1, n1)
 
 
 ctypedef fused anyreal:
