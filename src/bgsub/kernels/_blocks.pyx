@@ -9,9 +9,7 @@ array's own dtype). Each block row is reduced line by line into a row of running
 
 from cython.parallel cimport prange, threadid
 
-ctypedef fused real:
-    float
-    double
+from bgsub.kernels._interpolation cimport real, upsampled_row
 
 
 cdef inline real _pair(real a, real b) noexcept nogil:
@@ -123,29 +121,16 @@ def block_max_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1, double[
             out[b0, b1] = value
 
 
-cdef inline real _step(real low, real high, double weight) noexcept nogil:
-    """``low + (high - low) * weight`` as NumPy computes it for arrays of ``real`` (the
-    interpolation of :mod:`bgsub.kernels.resample`, operation for operation)."""
-    cdef real diff = high - low
-    cdef real part = <real>(<double>diff * weight)
-    return low + part
-
-
 cdef void _less_row(const real[:, ::1] image, const real[:, ::1] cells, Py_ssize_t i,
                     const Py_ssize_t[::1] low0, const double[::1] w0,
                     const Py_ssize_t[::1] low1, const double[::1] w1, real* cell_row,
                     real* out) noexcept nogil:
     """``out[j] = image[i, j] - up[i, j]``, ``up`` the interpolation of ``cells`` between block
     centres (``upsample_2d``'s values: along axis 0, then axis 1)."""
-    cdef Py_ssize_t n1 = image.shape[1], m0 = cells.shape[0], m1 = cells.shape[1], j, a, b
-    a = low0[i]
-    b = a + 1 if a + 1 < m0 else a
-    for j in range(m1):
-        cell_row[j] = _step(cells[a, j], cells[b, j], w0[i])
+    cdef Py_ssize_t n1 = image.shape[1], j
+    upsampled_row(cells, i, low0, w0, low1, w1, cell_row, out, n1)
     for j in range(n1):
-        a = low1[j]
-        b = a + 1 if a + 1 < m1 else a
-        out[j] = image[i, j] - _step(cell_row[a], cell_row[b], w1[j])
+        out[j] = image[i, j] - out[j]
 
 
 def block_min_less_2d(const real[:, ::1] image, const real[:, ::1] cells,
