@@ -34,7 +34,8 @@ and should score the same; what moves is the score's own bias, which the set's t
 
 ``--other-field`` adds a different smooth field (an off-centre bowl and the
 opposite tilt, :func:`other_field`) to the ``real`` and ``held-out`` images,
-so that a change is no fit to the field's shape.
+so that a change is no fit to the field's shape; ``--vignette-field`` a third
+(off-centre cos^4 vignetting and a wave, :func:`vignette_field`).
 
 The ``real`` error is only the recovered field's: the image's own background
 error (unknown) is no part of it, while ``quality`` sees the sum. Where every
@@ -228,6 +229,18 @@ def other_field(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
     yy, xx = np.meshgrid(np.linspace(-1, 1, shape[-2]), np.linspace(-1, 1, shape[-1]),
                          indexing="ij")
     surface = -0.4 * xx + 0.3 * yy - 0.8 * ((xx + 0.3) ** 2 + (yy - 0.4) ** 2)
+    surface = (surface - surface.min()) / np.ptp(surface)
+    return np.broadcast_to(amplitude * surface, shape).copy()
+
+
+def vignette_field(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """A third smooth field, unlike ``accuracy._field`` and :func:`other_field`: cos^4
+    vignetting centred off the image's centre (up and right) and a gentle wave along x,
+    from 0 to ``amplitude``."""
+    yy, xx = np.meshgrid(np.linspace(-1, 1, shape[-2]), np.linspace(-1, 1, shape[-1]),
+                         indexing="ij")
+    distance = np.hypot(yy + 0.35, xx - 0.25) / 1.4
+    surface = np.cos(np.clip(distance, 0, 1.5)) ** 4 + 0.15 * np.sin(2.2 * xx + 1.0)
     surface = (surface - surface.min()) / np.ptp(surface)
     return np.broadcast_to(amplitude * surface, shape).copy()
 
@@ -461,11 +474,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the benchmark set only (as make bench BENCH_ARGS=--quick passes)")
     parser.add_argument("--other-field", action="store_true",
                         help="real and held-out images: another smooth field (other_field)")
+    parser.add_argument("--vignette-field", action="store_true",
+                        help="real and held-out images: a third smooth field, cos^4 "
+                        "vignetting off centre and a wave (vignette_field)")
     parser.add_argument("--field-bias", action="store_true",
                         help="real and held-out images: how quality's terms move with the "
                         "field added to image and background alike (field_bias)")
     args = parser.parse_args(argv)
-    make_field = other_field if args.other_field else accuracy._field
+    make_field = (other_field if args.other_field else vignette_field
+                  if args.vignette_field else accuracy._field)
     if args.field_bias:
         chosen = set(args.set or ["real"])
         items = ([*_real.real_images()] if "real" in chosen else []) + (

@@ -295,3 +295,22 @@ def test_bench_quality_field_bias_is_the_scores_move_with_a_field_under_both():
     shaded = quality(image + dome, background + dome, object_radius=8)
     for key in keys:
         assert moved[key] == pytest.approx(shaded[key] - plain[key], abs=1e-12)
+
+def test_bench_quality_vignette_field_is_a_third_smooth_field():
+    """``benchmarks/bench_quality.py --vignette-field``: a field unlike the two others
+    (off-centre cos^4 vignetting and a wave), from 0 to the amplitude, smooth."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import accuracy
+    from bench_quality import main, other_field, vignette_field
+
+    shape = (3, 120, 160)
+    fld = vignette_field(shape, 50.0)
+    assert fld.shape == shape and fld.min() == pytest.approx(0.0, abs=1e-9)
+    assert fld.max() == pytest.approx(50.0)
+    assert np.abs(np.diff(fld[0], axis=1)).max() < 2.0  # smooth: under 2 of 50 a pixel
+    for other in (other_field(shape, 50.0), accuracy._field(shape, 50.0)):
+        assert np.abs(fld - other).max() > 0.3 * 50.0  # another shape, not a rescaling
+    with pytest.raises(SystemExit):  # the flag is known to the parser
+        main(["--vignette-field", "--help"])
