@@ -876,11 +876,14 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     MODE_SMOOTH_CAP sds), where it first rises to PEAK_SHARE of its highest is found as a
     smooth step (each bin's weight: its step over the share times what the lower bins
     leave over), and the mode is climbed to from there by mean shift with that bandwidth."""
+    if width > 0:  # (the quartiles with the range: one partial sort)
+        low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
+        if not high > low:
+            return float(low)
+        return _soft_mode(score, width, float(low), float(high), float(q3 - q1))
     low, high = np.percentile(score, [0.5, 99])
     if not high > low:
         return float(low)
-    if width > 0:
-        return _soft_mode(score, width, float(low), float(high))
     counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
     bin_width = float(edges[1] - edges[0])
     # (never wider than the histogram: scores spread over a tiny range give tiny bins)
@@ -893,11 +896,12 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
                         max(MODE_BANDWIDTH * bin_width, min(width, float(high - low))))
 
 
-def _soft_mode(score: np.ndarray, width: float, low: float, high: float) -> float:
+def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
+               quartiles: float) -> float:
     """``_mode`` with a ``width``: the mean shift from the histogram's soft first crossing
-    of PEAK_SHARE of its highest (see ``_mode``)."""
-    q1, q3 = np.percentile(score, [25, 75])
-    spread = min(float(np.std(score)), float(q3 - q1) / 1.34)
+    of PEAK_SHARE of its highest (see ``_mode``; ``low`` and ``high``: the scores' 0.5 and
+    99th percentiles, ``quartiles``: their interquartile range)."""
+    spread = min(float(np.std(score)), quartiles / 1.34)
     bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
     bandwidth = min(bandwidth, high - low)
     counts, edges = np.histogram(score, bins=MODE_BINS, range=(low, high))
