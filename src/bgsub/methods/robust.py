@@ -875,7 +875,12 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     share): the histogram is smoothed over at least Silverman's bandwidth (capped at
     MODE_SMOOTH_CAP sds), where it first rises to PEAK_SHARE of its highest is found as a
     smooth step (each bin's weight: its step over the share times what the lower bins
-    leave over), and the mode is climbed to from there by mean shift with that bandwidth."""
+    leave over), and the mode is climbed to from there by mean shift with that bandwidth
+    (at least MODE_CLIMB_WIDTH sds; at most MODE_CLIMB shifts), then refined with a
+    narrow kernel (at most MODE_NARROW shifts: on a peakless ramp -- a near-blank plane's
+    flattening -- it would crawl on up, and the measured radius with it), each stage
+    ending once a shift moves less than MODE_SETTLED of its bandwidth: at most
+    MODE_CLIMB + MODE_NARROW passes over the cells near the peak."""
     if width > 0:  # (the quartiles with the range: one partial sort)
         low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
         if not high > low:
