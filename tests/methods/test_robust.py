@@ -727,9 +727,6 @@ def test_a_wave_the_dome_cuts_under_lifts_the_ceiling(seed):
     assert error < 4.8
 
 
-@pytest.mark.xfail(strict=True, reason="the hard peak choice jumps between sampling-noise "
-                   "peaks; a continuous choice (mode25's soft crossing, not merged) passes "
-                   "but moves the near-blank plane's radius 12.3 % (test_auto_stability)")
 def test_the_background_mode_moves_continuously_with_the_scores():
     """On a small grid (2,500 cells) whose scores are a broad crowd (H&E skin's blue channel:
     no clear background peak), the histogram's sampling-noise peaks sit at PEAK_SHARE: a

@@ -107,6 +107,14 @@ MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins w
 MODE_SHIFTS = 8
 MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise sds (the block
 # means of photon-counting data take discrete values: a comb of narrow peaks)
+# the background cells' mode (see _mode): their histogram smoothed over Silverman's bandwidth,
+MODE_SILVERMAN = 0.9  # this times min(sd, IQR / 1.34) n^(-1/5), where wider than MODE_WIDTH,
+MODE_SMOOTH_CAP = 1.0  # ... up to this many noise sds; its first rise to PEAK_SHARE of the
+PEAK_SOFT = 0.1  # highest, a smooth step over this share either side; and from there
+MODE_CLIMB = 20  # at most this many mean shifts with the bandwidth, at least MODE_CLIMB_WIDTH
+MODE_CLIMB_WIDTH = 1.0  # sds (from a flank, a narrow kernel crawls), then at most MODE_NARROW
+MODE_NARROW = 4  # with a narrow one (more crawl on up a peakless ramp), each stage ending once
+MODE_SETTLED = 1e-3  # a shift moves less than this share of its bandwidth
 MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
@@ -859,7 +867,25 @@ def _background_cells(
 def _mode(score: np.ndarray, width: float = 0.0) -> float:
     """The background's most common value of ``score``: the lowest peak of its histogram
     (smoothed over ``width``, at least two bins) at least a quarter as high as the
-    highest -- in a dense field the objects' residuals may outnumber the background's."""
+    highest -- in a dense field the objects' residuals may outnumber the background's.
+
+    With a ``width`` (scores in noise sds: the background's cells, see
+    ``_background_cells``) the choice is continuous in the scores, so that a faint field
+    does not swing it between peaks (on a small grid, peaks of sampling noise sit at the
+    share): the histogram is smoothed over at least Silverman's bandwidth (capped at
+    MODE_SMOOTH_CAP sds), where it first rises to PEAK_SHARE of its highest is found as a
+    smooth step (each bin's weight: its step over the share times what the lower bins
+    leave over), and the mode is climbed to from there by mean shift with that bandwidth
+    (at least MODE_CLIMB_WIDTH sds; at most MODE_CLIMB shifts), then refined with a
+    narrow kernel (at most MODE_NARROW shifts: on a peakless ramp -- a near-blank plane's
+    flattening -- it would crawl on up, and the measured radius with it), each stage
+    ending once a shift moves less than MODE_SETTLED of its bandwidth: at most
+    MODE_CLIMB + MODE_NARROW passes over the cells near the peak."""
+    if width > 0:  # (the quartiles with the range: one partial sort)
+        low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
+        if not high > low:
+            return float(low)
+        return _soft_mode(score, width, float(low), float(high), float(q3 - q1))
     low, high = np.percentile(score, [0.5, 99])
     if not high > low:
         return float(low)
@@ -875,13 +901,39 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
                         max(MODE_BANDWIDTH * bin_width, min(width, float(high - low))))
 
 
-def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
+def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
+               quartiles: float) -> float:
+    """``_mode`` with a ``width``: the mean shift from the histogram's soft first crossing
+    of PEAK_SHARE of its highest (see ``_mode``; ``low`` and ``high``: the scores' 0.5 and
+    99th percentiles, ``quartiles``: their interquartile range)."""
+    spread = min(float(np.std(score)), quartiles / 1.34)
+    bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
+    bandwidth = min(bandwidth, high - low)
+    counts, edges = np.histogram(score, bins=MODE_BINS, range=(low, high))
+    bin_width = float(edges[1] - edges[0])
+    sigma = min(max(2.0, bandwidth / bin_width), float(MODE_BINS))
+    counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
+    step = np.clip((counts / counts.max() - (PEAK_SHARE - PEAK_SOFT)) / (2.0 * PEAK_SOFT),
+                   0.0, 1.0)
+    step = 0.5 - 0.5 * np.cos(np.pi * step)
+    weights = step * np.r_[1.0, np.cumprod(1.0 - step)[:-1]]
+    start = float(np.sum(weights * 0.5 * (edges[:-1] + edges[1:])) / np.sum(weights))
+    start = _refine_mode(score, start, max(bandwidth, MODE_CLIMB_WIDTH, MODE_BANDWIDTH * bin_width),
+                         MODE_CLIMB, MODE_SETTLED)
+    # ... and the peak's top with the narrow kernel (a wide one leans towards the objects)
+    return _refine_mode(score, start, max(MODE_BANDWIDTH * bin_width, min(width, high - low)),
+                        MODE_NARROW, MODE_SETTLED)
+
+
+def _refine_mode(values: np.ndarray, start: float, bandwidth: float,
+                 shifts: int = MODE_SHIFTS, settled: float = 0.0) -> float:
     """Mean shift from ``start`` (a Gaussian kernel of ``bandwidth``): the peak's position
-    no longer depends on where the histogram's bins happen to fall."""
+    no longer depends on where the histogram's bins happen to fall. At most ``shifts``
+    shifts, ending sooner once one moves less than ``settled`` times the bandwidth."""
     near = values[np.abs(values - start) <= 4 * bandwidth]
     centre = start
     weights = np.empty_like(near)  # (each step's weights, in place: the same operations)
-    for _ in range(MODE_SHIFTS):
+    for _ in range(shifts):
         np.subtract(near, centre, out=weights)
         weights /= bandwidth
         np.square(weights, out=weights)
@@ -893,7 +945,9 @@ def _refine_mode(values: np.ndarray, start: float, bandwidth: float) -> float:
         # NumPy's pairwise sum, not np.dot: a threaded BLAS's last bits depend on its
         # thread count (and it is slow on a loaded machine)
         weights *= near
-        centre = float(weights.sum() / total)
+        moved, centre = centre, float(weights.sum() / total)
+        if abs(centre - moved) < settled * bandwidth:
+            break
     return centre
 
 
