@@ -32,7 +32,12 @@ memory, against BaSiCPy fitting the same stack held in memory.
 Usage::
 
     PYTHONPATH=src python benchmarks/bench_shading.py [--quick] [--extra] [--outside]
-        [--speed] [--tiles 1000] [--size 256] [--no-basicpy]
+        [--speed] [--tiles 1000] [--size 256] [--no-basicpy] [--fields]
+
+``--fields`` runs only the field study: the unshaded tiles of the real images where bgsub
+loses to a CellProfiler-style function, each under eight fields (bgsub, BaSiCPy and every
+function at working sizes 32 and 64): does the best function win because it suits the
+image, or only as the best of ten picked with the truth known on one field?
 """
 
 from __future__ import annotations
@@ -297,6 +302,77 @@ def outside_cases() -> list[Case]:
     return cases
 
 
+def field_study_images() -> dict[str, np.ndarray]:
+    """Unshaded tiles of the real images where bgsub loses to a CellProfiler-style function
+    (``--fields``): stardist's H&E ``histo.jpg`` (50 px tiles), stardist's small 3D nuclei
+    stack (each plane in 2 x 2), stardist's 2D nuclei in 24 px tiles, the centre of
+    scikit-image's retina (100 px tiles) and ``cell`` in 24 px tiles."""
+    from PIL import Image
+    from skimage import color, data
+
+    images = {}
+    histo_path = _installed_file("stardist", "stardist/data/images/histo.jpg")
+    if histo_path is not None:
+        histo = np.asarray(Image.open(histo_path)).astype(np.float64).mean(axis=-1)
+        images["H&E histo, 50 px"] = cut(_scaled(histo, 1500.0), 50)[0]
+    volume = _installed_tiff("stardist", "stardist/data/images/img3d.tif")
+    if volume is not None:
+        planes = np.stack([_scaled(plane, 1500.0) for plane in volume[:, :60, :56]])
+        images["stardist 3D planes, 30x28"] = planes.reshape(-1, 2, 30, 2, 28).transpose(
+            0, 1, 3, 2, 4).reshape(-1, 30, 28)
+    nuclei = _installed_tiff("stardist", "stardist/data/images/img2d.tif")
+    if nuclei is not None:
+        images["stardist 2D nuclei, 24 px"] = cut(_scaled(nuclei, 2000.0), 24)[0]
+    retina = color.rgb2gray(data.retina())
+    middle = retina.shape[0] // 2
+    images["retina centre, 100 px"] = cut(_scaled(retina[middle - 500:middle + 500,
+                                                         middle - 500:middle + 500], 1500.0),
+                                          100)[0]
+    images["cell, 24 px"] = cut(_scaled(data.cell(), 1500.0), 24)[0]
+    return images
+
+
+def field_study(use_basicpy: bool, workdir: Path) -> None:
+    """``--fields``: the same tiles under eight fields each, bgsub against every
+    CellProfiler-style function (working sizes 32 and 64): whether the best function wins
+    on an image because it suits the image, or only as the best of ten picked with the truth
+    known on one field."""
+    rng = np.random.default_rng(5)
+    plans = [(kind, strength) for kind, strength in (("radial", 0.4), ("tilted", 0.4),
+                                                     ("elliptic", 0.4), ("corner", 0.4),
+                                                     ("gaussian", 0.5))]
+    beams = [((0.3, 0.3), 0.4), ((0.6, 0.7), 0.5), ((0.5, 0.2), 0.3)]
+    print("\n### the same tiles under eight fields: flat-field RMSE\n")
+    print("| tiles | field | bgsub lowrank | BaSiCPy 2.0 | bgsub / BaSiCPy | best CP-style | "
+          "bgsub / best CP | bgsub / the CP-style function best on this image over the "
+          "eight |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, clean in field_study_images().items():
+        shape = clean.shape[1:]
+        fields = ([(f"{k} {s:.0%}", vignetting(shape, k, s)) for k, s in plans]
+                  + [(f"beam at {c} {s:.0%}", beam(shape, c, s)) for c, s in beams])
+        rows = []
+        for label, flat in fields:
+            case = _field_on(name, clean, flat, rng)
+            row = {"lowrank": rmse(bgsub.estimate_shading(case.tiles).flatfield, flat)}
+            for method in CELLPROFILER:
+                for size in (32, 64):
+                    field = bgsub.estimate_shading(case.tiles, method,
+                                                   working_size=size).flatfield
+                    row[f"{method} @{size}"] = rmse(field / field.mean(), flat)
+            peer = run_basicpy(case.tiles, False, workdir) if use_basicpy else None
+            rows.append((label, row, None if peer is None else rmse(peer["flat"], flat)))
+        peers = [k for k in rows[0][1] if k != "lowrank"]
+        steady = min(peers, key=lambda k: np.mean([np.log(r[k]) for _, r, _ in rows]))
+        for label, row, basic in rows:
+            best = min(peers, key=row.get)
+            versus = ("| |" if basic is None else
+                      f"| {basic:.4f} | {row['lowrank'] / basic:.2f} |")
+            print(f"| {name} ({len(clean)}) | {label} | {row['lowrank']:.4f} {versus} "
+                  f"{row[best]:.4f} ({best}) | {row['lowrank'] / row[best]:.2f} | "
+                  f"{row['lowrank'] / row[steady]:.2f} ({steady}) |", flush=True)
+
+
 # -- scores ------------------------------------------------------------------------------
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -544,6 +620,9 @@ def main() -> int:
     parser.add_argument("--apply-size", type=int, default=1024,
                         help="their size (square, uint16)")
     parser.add_argument("--apply-only", action="store_true", help="only the apply-speed case")
+    parser.add_argument("--fields", action="store_true",
+                        help="only the field study: the real images where bgsub loses to a "
+                             "CellProfiler-style function, under eight fields each")
     parser.add_argument("--no-basicpy", action="store_true", help="leave BaSiCPy out")
     parser.add_argument("--speed-only", action="store_true", help="only the throughput case")
     args = parser.parse_args()
@@ -552,6 +631,10 @@ def main() -> int:
         print(f"BaSiCPy not installed ({BASICPY}): `make bench-shading` builds it; "
               "its rows are left out", file=sys.stderr)
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if args.fields:
+        with tempfile.TemporaryDirectory() as tmp:
+            field_study(use_basicpy and BASICPY.exists(), Path(tmp))
+        return 0
     summaries = []
     with tempfile.TemporaryDirectory() as tmp:
         only = args.speed_only or args.extra_only or args.apply_only or args.outside
