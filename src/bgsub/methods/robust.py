@@ -100,6 +100,7 @@ PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
 FAR_MARGIN = 0.15  # the far background: cells at least this fraction of the radius from objects
 FAR_WINDOW = 0.5  # ... whose envelope, in a Gaussian window of this x the radius, levels the
 # envelope's rise into the objects (the dome rises over about half a radius around each)
+FAR_BLOCKS = 4.0  # ... summed on blocks of about 1 / this of the window (its sigma)
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
@@ -979,16 +980,32 @@ def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float,
     if max(reach) < 0.5:
         far = background.astype(np.float64)
     else:
-        far = 1.0 - ndi.grey_dilation(1.0 - background, footprint=_ellipse(reach),
-                                      mode="nearest")
+        # (the compiled flat dilation: the same values as SciPy's grey dilation by _ellipse)
+        far = 1.0 - flat_dilation(np.ascontiguousarray(1.0 - background, dtype=np.float64),
+                                  reach, "disk")
     if not far.any() or far.all():
         return rise
     sigma = tuple(max(w, FAR_WINDOW * c) for w, c in zip(window, cell_radius, strict=True))
-    support = direct_gaussian_filter(far, sigma, mode="reflect")
+    # the level is smooth over its window: its sums are taken on blocks of about a
+    # FAR_BLOCKS-th of the window (single cells on a coarse grid; on a grid of single pixels,
+    # 3.5x fewer operations at r = 20) and carried back by linear interpolation
+    step = tuple(max(1, min(int(s / FAR_BLOCKS), n)) for s, n in zip(sigma, far.shape,
+                                                                     strict=True))
+    shape = far.shape
+
+    def windowed(values: np.ndarray) -> np.ndarray:
+        if max(step) == 1:
+            return direct_gaussian_filter(values, sigma, mode="reflect")
+        small = direct_gaussian_filter(_block_mean(values, step),
+                                       tuple(s / k for s, k in zip(sigma, step, strict=True)),
+                                       mode="reflect")
+        return upsample_centres(small, step, shape)
+
+    support = windowed(far)
     safe = np.maximum(support, 1e-12)
-    level = direct_gaussian_filter(envelope * far, sigma, mode="reflect")
+    level = windowed(envelope * far)
     level /= safe
-    bias = direct_gaussian_filter((level - envelope) * far, sigma, mode="reflect")
+    bias = windowed((level - envelope) * far)
     bias /= safe
     level -= bias
     np.subtract(envelope, level, out=level)
