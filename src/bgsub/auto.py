@@ -74,10 +74,11 @@ THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a plane is flattened by its noise-aware background at 1 / FLATTENING of its smaller side;
 # where the objects found would set a radius wider than that, it is measured again on a
 # flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
-# FINER_DROP of the wider one's
+# FINER_DROP of the wider one's; only while the objects cover under FINER_COVER of the plane
 FLATTENING = 6.0
 FINER_STEPS = 3
 FINER_DROP = 0.85
+FINER_COVER = 0.5
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -169,8 +170,9 @@ def suggest_radius(
     wider than that flattening -- a smooth field's crest that it left, a strong
     wave's or a hot spot's, is segmented as objects that wide -- measured again
     on flattenings half, a quarter and an eighth as wide while the radius they
-    set drops by at least 15 %: the noise-aware background bridges real
-    objects, so they stay, while the residue goes), then thresholded (Otsu's threshold within
+    set drops by at least 15 % and the objects cover under half the plane: the
+    noise-aware background bridges real objects, so they stay, while the
+    residue goes), then thresholded (Otsu's threshold within
     Otsu's lower class, never below 4 noise standard deviations: between the
     background and the objects' bodies even when bright texture inside them is
     the upper class); holes are filled, so bright spots inside an
@@ -357,7 +359,10 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         # it finds the objects smaller
         # (the radii as suggest_radius caps them, at a quarter of the side: a field filled
         # by one wide object, which the finer flattenings cut into, keeps its radius)
-        if found is None or _radius(found, cap) <= scale * step:
+        # (only where the objects cover under FINER_COVER of the plane: a field filled by
+        # tissue, which the finer flattenings cut up, keeps the first measurement)
+        if (found is None or _radius(found, cap) <= scale * step
+                or float(found.area.sum()) >= FINER_COVER * cells.size * step**2):
             break
         scale /= 2.0
         finer = _segment_flat(_flattened(smoothed, scale), noise, step)
