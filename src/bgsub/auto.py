@@ -71,6 +71,14 @@ MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
 THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
 THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
+# a plane is flattened by its noise-aware background at 1 / FLATTENING of its smaller side;
+# where the objects found would set a radius wider than that, it is measured again on a
+# flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
+# FINER_DROP of the wider one's; only while the objects cover under FINER_COVER of the plane
+FLATTENING = 6.0
+FINER_STEPS = 3
+FINER_DROP = 0.85
+FINER_COVER = 0.5
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -158,7 +166,13 @@ def suggest_radius(
     Each Y-X plane (up to 8, evenly spaced, for a stack; pooled, so every
     plane gets the same radius) is averaged down to at most 512 cells a side,
     smoothed over one cell and flattened (its noise-aware background at a
-    sixth of its size subtracted), then thresholded (Otsu's threshold within
+    sixth of its size subtracted; where the objects found would set a radius
+    wider than that flattening -- a smooth field's crest that it left, a strong
+    wave's or a hot spot's, is segmented as objects that wide -- measured again
+    on flattenings half, a quarter and an eighth as wide while the radius they
+    set drops by at least 15 % and the objects cover under half the plane: the
+    noise-aware background bridges real objects, so they stay, while the
+    residue goes), then thresholded (Otsu's threshold within
     Otsu's lower class, never below 4 noise standard deviations: between the
     background and the objects' bodies even when bright texture inside them is
     the upper class); holes are filled, so bright spots inside an
@@ -331,10 +345,53 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     # release the GIL): the same values, sooner where a core is free
     with ThreadPoolExecutor(1) as pool:
         model = pool.submit(estimate_noise, cells)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
-            flat = smoothed - robust_background(smoothed, (side / 6.0,) * 2)
+        scale = side / FLATTENING
+        flat = _flattened(smoothed, scale)
         noise = float(model.result().sd(float(np.median(cells)))) * 0.28  # after sigma 1
+    found = _segment_flat(flat, noise, step)
+    cap = side * step / 4.0
+    for _ in range(FINER_STEPS):
+        # a smooth field's crest or slope that the flattening left (a strong wave's, a hot
+        # spot's) is segmented as objects as wide as the flattening; where the objects found
+        # would set a radius wider than the flattening that found them, they are measured again
+        # on a flattening half as wide, which removes such a residue but not real objects
+        # (the noise-aware background bridges them): the finer measurement is taken where
+        # it finds the objects smaller
+        # (the radii as suggest_radius caps them, at a quarter of the side: a field filled
+        # by one wide object, which the finer flattenings cut into, keeps its radius)
+        # (only where the objects cover under FINER_COVER of the plane: a field filled by
+        # tissue, which the finer flattenings cut up, keeps the first measurement)
+        if (found is None or _radius(found, cap) <= scale * step
+                or float(found.area.sum()) >= FINER_COVER * cells.size * step**2):
+            break
+        scale /= 2.0
+        finer = _segment_flat(_flattened(smoothed, scale), noise, step)
+        if finer is None or _radius(finer, cap) >= FINER_DROP * _radius(found, cap):
+            break
+        found = finer
+    if found is None:  # blank: no object (the radius falls back to a fraction of the side)
+        return Objects(np.empty(0), np.empty(0))
+    return found
+
+
+def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
+    """``smoothed`` less its noise-aware background at ``scale`` cells."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
+        return smoothed - robust_background(smoothed, (scale,) * 2)
+
+
+def _radius(objects: Objects, cap: float) -> float:
+    """The radius :func:`suggest_radius` would set (``factor`` 3) from one plane's objects, at
+    most ``cap``."""
+    bands = [objects, *objects.across]
+    typical = float(np.mean([b.quantile(0.5) for b in bands if len(b)]))
+    return min(max(3.0 * typical, 2.0 * _pooled(bands).quantile(0.9)), cap)
+
+
+def _segment_flat(flat: np.ndarray, noise: float, step: int) -> Objects | None:
+    """The objects of a flattened plane at the threshold and across its band (``None``: the
+    plane is blank)."""
     # Otsu's threshold within the lower of Otsu's two classes: between the background and
     # the objects' bodies even when bright texture inside them (chromatin) is the upper class
     upper = _otsu(flat)
@@ -352,8 +409,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
                             False) for k in THRESHOLD_STEPS[1:]]
         found = [_objects(flat, level, noise, step, blank_test=True)]
         found += [f.result() for f in band]
-    if found[0] is None:  # blank: no object (the radius falls back to a fraction of the side)
-        return Objects(np.empty(0), np.empty(0))
+    if found[0] is None:
+        return None
     main = found[0]
     return Objects(main.radius, main.area, main.network, tuple(found[1:]))
 
