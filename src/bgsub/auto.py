@@ -350,25 +350,29 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         noise = float(model.result().sd(float(np.median(cells)))) * 0.28  # after sigma 1
     found = _segment_flat(flat, noise, step)
     cap = side * step / 4.0
+    chain = found
     for _ in range(FINER_STEPS):
         # a smooth field's crest or slope that the flattening left (a strong wave's, a hot
         # spot's) is segmented as objects as wide as the flattening; where the objects found
         # would set a radius wider than the flattening that found them, they are measured again
         # on a flattening half as wide, which removes such a residue but not real objects
         # (the noise-aware background bridges them): the finer measurement is taken where
-        # it finds the objects smaller
+        # it finds the objects smaller than the last one taken by FINER_DROP, and the chain
+        # goes on while they shrink (a crest may shrink by less than that in one halving)
         # (the radii as suggest_radius caps them, at a quarter of the side: a field filled
         # by one wide object, which the finer flattenings cut into, keeps its radius)
         # (only where the objects cover under FINER_COVER of the plane: a field filled by
         # tissue, which the finer flattenings cut up, keeps the first measurement)
-        if (found is None or _radius(found, cap) <= scale * step
-                or float(found.area.sum()) >= FINER_COVER * cells.size * step**2):
+        if (chain is None or _radius(chain, cap) <= scale * step
+                or float(chain.area.sum()) >= FINER_COVER * cells.size * step**2):
             break
         scale /= 2.0
         finer = _segment_flat(_flattened(smoothed, scale), noise, step)
-        if finer is None or _radius(finer, cap) >= FINER_DROP * _radius(found, cap):
+        if finer is None or _radius(finer, cap) >= _radius(chain, cap):
             break
-        found = finer
+        chain = finer
+        if _radius(chain, cap) < FINER_DROP * _radius(found, cap):
+            found = chain
     if found is None:  # blank: no object (the radius falls back to a fraction of the side)
         return Objects(np.empty(0), np.empty(0))
     return found
