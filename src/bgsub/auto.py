@@ -69,6 +69,7 @@ SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
+FACTOR = 3.0  # the radius: this many times the typical object radius (suggest_radius's default)
 THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
 THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a plane is flattened by its noise-aware background at 1 / FLATTENING of its smaller side;
@@ -158,7 +159,7 @@ def suggest_radius(
     axes: str | None = None,
     *,
     light_background: bool = False,
-    factor: float = 3.0,
+    factor: float = FACTOR,
     progress: Callable[[int, int], Any] | None = None,
 ) -> Suggestion:
     """Suggest a background radius from the size of the objects in ``image``.
@@ -259,10 +260,8 @@ def suggest_radius(
     # would jump between it and the rest); the large radius is the 90th percentile of the
     # bands' objects pooled (each a third of the weight), which interpolates between the
     # largest objects' three sizes where a mean of three percentiles still steps with each
-    typical = float(np.mean([b.quantile(0.5) for b in bands if len(b)]))
-    large = _pooled(bands).quantile(0.9)
-    radius = max(factor * typical, 2.0 * large, MIN_RADIUS)
-    radius = min(radius, max(MIN_RADIUS, smaller_side / 4))
+    typical, large = _typical_and_large(bands)
+    radius = min(_radius_of(typical, large, factor), max(MIN_RADIUS, smaller_side / 4))
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
@@ -386,11 +385,22 @@ def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _radius(objects: Objects, cap: float) -> float:
-    """The radius :func:`suggest_radius` would set (``factor`` 3) from one plane's objects, at
-    most ``cap``."""
-    bands = [objects, *objects.across]
+    """The radius :func:`suggest_radius` would set (``factor`` FACTOR) from one plane's
+    objects, at most ``cap``."""
+    typical, large = _typical_and_large([objects, *objects.across])
+    return min(_radius_of(typical, large, FACTOR), cap)
+
+
+def _typical_and_large(bands: list[Objects]) -> tuple[float, float]:
+    """The typical object radius (the mean of the bands' medians) and the large one (the 90th
+    percentile of the bands' objects pooled)."""
     typical = float(np.mean([b.quantile(0.5) for b in bands if len(b)]))
-    return min(max(3.0 * typical, 2.0 * _pooled(bands).quantile(0.9)), cap)
+    return typical, _pooled(bands).quantile(0.9)
+
+
+def _radius_of(typical: float, large: float, factor: float) -> float:
+    """``factor`` times the ``typical`` object radius, raised to cover the ``large`` objects."""
+    return max(factor * typical, 2.0 * large, MIN_RADIUS)
 
 
 def _segment_flat(flat: np.ndarray, noise: float, step: int) -> Objects | None:
