@@ -62,7 +62,7 @@ bench-accuracy: $(BENCH_STAMP)
 
 # The default against Fiji on images and fields outside the accuracy benchmark, on the probe
 # set (other images, fields and amplitudes) and on an independent generator (docs/accuracy.md)
-bench-outside: $(BENCH_STAMP)
+bench-outside: $(BENCH_STAMP) $(NAPARI_STAMP)
 	$(BIN)/python benchmarks/outside.py --markdown
 	$(BIN)/python benchmarks/outside.py --set probe
 	$(BIN)/python benchmarks/families_outside.py --seeds 0-5 --markdown

