@@ -83,3 +83,21 @@ def test_a_fields_residue_does_not_set_the_radius(family, seed):
     truth = families_outside.generate(family, seed)
     radius = suggest_radius(truth.image, light_background=truth.light).radius
     assert 0.6 < radius / (3.0 * truth.object_radius) < 1.5, radius
+
+
+def test_the_finer_flattenings_do_not_cut_the_objects_they_measure():
+    """benchmarks/families_outside.py's bright-field halo seed 5 (flat-bodied cells of radius
+    21.1 px, low contrast): the finer flattenings' chain measured 55.5 / 54.1 / 53.0 px at
+    flattenings of 46 / 23 / 11.5 px, then at 5.8 px -- narrower than a third of the cells --
+    cut them into specks of 1.7 px and set a radius of 6.2 px (Session 15's code; the objects
+    kept 2.7 % of their light). A flattening is never narrower than FINER_FIT of the objects'
+    typical radius: 55.5 px (objects 18.5 px)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import families_outside
+
+    truth = families_outside.generate("halo", 5)
+    radius = suggest_radius(truth.image, light_background=truth.light).radius
+    assert 0.6 < radius / (3.0 * truth.object_radius) < 1.5, radius

@@ -80,6 +80,7 @@ FLATTENING = 6.0
 FINER_STEPS = 3
 FINER_DROP = 0.85
 FINER_COVER = 0.5
+FINER_FIT = 0.5  # ... and never at a scale under this fraction of the objects' typical radius
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -362,8 +363,11 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         # by one wide object, which the finer flattenings cut into, keeps its radius)
         # (only where the objects cover under FINER_COVER of the plane: a field filled by
         # tissue, which the finer flattenings cut up, keeps the first measurement)
+        # (and never narrower than FINER_FIT of the objects' typical radius: a narrower
+        # flattening cuts into real objects and texture alike, measuring the pieces)
         if (chain is None or _radius(chain, cap) <= scale * step
-                or float(chain.area.sum()) >= FINER_COVER * cells.size * step**2):
+                or float(chain.area.sum()) >= FINER_COVER * cells.size * step**2
+                or scale * step / 2.0 < FINER_FIT * _typical_and_large([chain, *chain.across])[0]):
             break
         scale /= 2.0
         finer = _segment_flat(_flattened(smoothed, scale), noise, step)
