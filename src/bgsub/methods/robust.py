@@ -45,9 +45,10 @@ where the envelope does not -- and removes that bias where it can be measured:
    highest, as objects may outnumber the background, taken as a smooth step and
    climbed by mean shift, so that it moves continuously with the data) and more
    than ``grow`` pixels from any cell above it are background (a smooth step of
-   one spread either side of the threshold, not a hard cut); the envelope's rise on the object cells
-   above its mean over the background cells around them (the dome resting on
-   the background either side of an object rises into it), or above the far
+   one spread either side of the threshold, not a hard cut); the envelope's
+   rise on the object cells above its mean over the background cells around
+   them (the dome resting on the background either side of an object rises
+   into it), or above the far
    background's level where that is larger (``_far_rise``), is taken off, and
    the mean of the block means above the envelope over the background, in a
    Gaussian window of ``smoothing`` x ``radius``, is added back. Where a window
