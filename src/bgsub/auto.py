@@ -49,6 +49,7 @@ from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filte
 from bgsub.methods.robust import (
     MAD_TO_SD,
     estimate_noise,
+    prepare_robust,
     robust_background,
     robust_centre_scale,
 )
@@ -385,7 +386,10 @@ def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
     """``smoothed`` less its noise-aware background at ``scale`` cells."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
-        return smoothed - robust_background(smoothed, (scale,) * 2)
+        # (one noise level for the plane: the objects are measured as before the noise's
+        # shading was taken into robust_background)
+        return smoothed - robust_background(
+            smoothed, (scale,) * 2, prepared=prepare_robust(smoothed, shading=False))
 
 
 def _radius(objects: Objects, cap: float) -> float:

@@ -11,7 +11,8 @@ from bgsub.kernels.gaussian import direct_gaussian_filter
 
 ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
-__all__ = ["NoiseModel", "estimate_noise", "robust_centre_scale"]
+__all__ = ["NoiseModel", "NoiseShading", "estimate_noise", "noise_shading",
+           "robust_centre_scale"]
 
 MAD_TO_SD = 1.482602218505602
 BINS = 16
@@ -21,6 +22,19 @@ MAX_SAMPLES = 1 << 16
 NEGATIVE_SHARE = 0.01  # more local means below zero than this: no photon counts
 CLIP = 3.0  # the robust spread clips deviations at this many MAD-based sds ...
 WINSORISED_SD = 0.9975  # ... which leaves this much of a Gaussian's sd
+# the noise's shading (noise_shading): its spread measured on SHADING_TILES x SHADING_TILES
+# tiles of a grid of block means, on the background's side of each tile's flat cells
+SHADING_TILES = 8
+SHADING_LEAST = 32  # cells a tile needs to count
+SHADING_FEWEST = 12  # tiles that must count
+# taken where the fitted map varies (max / min - 1) by more than the first (fully from the
+# second) ...
+SHADING_VARIES = (0.1, 0.2)
+# ... and the tiles' log-spreads lie about it within what sampling explains (texture --
+# tissue, phase, a specimen's own -- scatters them further): fully up to the first, not from
+# the second
+SHADING_TEXTURE = (0.09, 0.12)
+SHADING_GRID = 65  # the map's variation is read on this many points a side
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,148 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)
+
+
+@dataclass(frozen=True)
+class NoiseShading:
+    """The noise's smooth variation over a plane: ``exp`` of a quadratic in the plane's
+    coordinates (each axis -1 to 1), ``share`` of it taken (see :func:`noise_shading`).
+
+    Attributes
+    ----------
+    coeffs : ndarray
+        The quadratic's coefficients: 1, y, x, y^2, xy, x^2.
+    share : float
+        The power the map is raised to (0-1): it is phased in between clearly flat and
+        clearly shaded.
+    """
+
+    coeffs: np.ndarray
+    share: float
+
+    def at(self, shape: tuple[int, int], dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """The map on a plane of ``shape`` pixels, its geometric mean 1 (over the plane's
+        extent).
+
+        Examples
+        --------
+        >>> shading = NoiseShading(np.array([0.0, 0.0, 0.5, 0.0, 0.0, 0.0]), 1.0)
+        >>> values = shading.at((2, 3))
+        >>> [round(float(v), 3) for v in values[0]]
+        [0.607, 1.0, 1.649]
+        """
+        y = np.linspace(-1.0, 1.0, shape[0], dtype=dtype)[:, None]
+        x = np.linspace(-1.0, 1.0, shape[1], dtype=dtype)[None, :]
+        return np.exp(self._log(y, x) - self._centre())
+
+    def variation(self) -> float:
+        """How much the full map varies over the plane: its max / min - 1."""
+        y, x = self._grid()
+        values = self._log(y, x)
+        return float(np.expm1(values.max() - values.min()))
+
+    def _grid(self) -> tuple[np.ndarray, np.ndarray]:
+        points = np.linspace(-1.0, 1.0, SHADING_GRID)
+        return points[:, None], points[None, :]
+
+    def _centre(self) -> float:
+        return float(self._log(*self._grid()).mean())
+
+    def _log(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        c = [float(v) * self.share for v in self.coeffs]
+        return c[0] + y * (c[1] + c[3] * y + c[4] * x) + x * (c[2] + c[5] * x)
+
+
+def noise_shading(cells: np.ndarray) -> NoiseShading | None:
+    """The noise's smooth variation over a 2D grid of block means, or None where it is flat.
+
+    A multiplicative shading (vignetting, uneven illumination) scales the noise with the
+    light, so one noise level for the whole plane over-reads it in the dim parts and
+    under-reads it in the bright ones. Each cell less the mean of its neighbours is measured
+    on ``SHADING_TILES`` x ``SHADING_TILES`` tiles, on the flat cells on the background's side
+    (at or below the tile's median), both judged on the cells less their mean over half a
+    tile, so that a smooth field added to the plane moves neither; a quadratic is fitted to the
+    tiles' log-spreads (three rounds, misfits beyond 3 robust sds left out). It is taken where
+    it varies by more than ``SHADING_VARIES`` over the plane, and only where the tiles scatter
+    about it within ``SHADING_TEXTURE`` (the log-spread's robust sd): a background with
+    texture of its own -- tissue, phase, a specimen -- scatters them further, and its
+    "noise" is not the camera's. Both are phased in linearly.
+
+    Parameters
+    ----------
+    cells : ndarray
+        2D float grid (block means of the plane: their noise scales as the pixels').
+
+    Returns
+    -------
+    NoiseShading or None
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> gain = np.linspace(0.5, 1.0, 256)[None, :]
+    >>> cells = 100 + rng.normal(0, 5, (256, 256)) * gain
+    >>> shading = noise_shading(cells)
+    >>> map_ = shading.at(cells.shape)
+    >>> round(float(map_[128, -1] / map_[128, 0]), 1)
+    2.0
+    >>> noise_shading(100 + rng.normal(0, 5, (256, 256))) is None
+    True
+    """
+    cells = np.asarray(cells, dtype=np.float64)
+    if cells.ndim != 2 or min(cells.shape) < 4 * SHADING_TILES:
+        return None
+    tiles = _tile_log_spreads(cells)
+    if tiles.shape[0] < SHADING_FEWEST:
+        return None
+    coeffs, scatter = _fit_log_quadratic(tiles)
+    shading = NoiseShading(coeffs, 1.0)
+    share = _ramp(shading.variation(), SHADING_VARIES) * (1.0 - _ramp(scatter, SHADING_TEXTURE))
+    return NoiseShading(coeffs, share) if share > 0.0 else None
+
+
+def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
+    """(y, x, log spread) of each tile that counts: the tile's centre in -1..1."""
+    residual = _highpass(cells)
+    detail = cells - direct_gaussian_filter(cells, min(cells.shape) / (2.0 * SHADING_TILES),
+                                            mode="nearest")
+    level = ndi.uniform_filter(detail, 3, mode="reflect")
+    flat = _flat_pixels(detail)
+    edges = [np.linspace(0, n, SHADING_TILES + 1).astype(int) for n in cells.shape]
+    rows = []
+    for i in range(SHADING_TILES):
+        for j in range(SHADING_TILES):
+            tile = (slice(edges[0][i], edges[0][i + 1]), slice(edges[1][j], edges[1][j + 1]))
+            keep = flat[tile]
+            levels = level[tile][keep]
+            if levels.size < 2 * SHADING_LEAST:
+                continue
+            chosen = residual[tile][keep][levels <= np.median(levels)]
+            spread = _spread(chosen)
+            if chosen.size < SHADING_LEAST or not spread > 0:
+                continue
+            rows.append(((edges[0][i] + edges[0][i + 1]) / cells.shape[0] - 1.0,
+                         (edges[1][j] + edges[1][j + 1]) / cells.shape[1] - 1.0,
+                         np.log(spread)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _fit_log_quadratic(tiles: np.ndarray) -> tuple[np.ndarray, float]:
+    """A quadratic fitted to the tiles' log-spreads, and their robust sd about it."""
+    y, x, values = tiles.T
+    design = np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=1)
+    weights = np.ones_like(values)
+    for _ in range(3):
+        coeffs = np.linalg.lstsq(design * weights[:, None], values * weights, rcond=None)[0]
+        misfit = values - design @ coeffs
+        scatter = MAD_TO_SD * _mad(misfit)
+        weights = (np.abs(misfit) <= CLIP * max(scatter, 1e-3)).astype(np.float64)
+    return coeffs, scatter
+
+
+def _ramp(value: float, span: tuple[float, float]) -> float:
+    """0 up to ``span[0]``, 1 from ``span[1]``, linear between."""
+    return min(1.0, max(0.0, (value - span[0]) / (span[1] - span[0])))
 
 
 def robust_centre_scale(values: np.ndarray, clip: float = 3.0, rounds: int = 5) -> tuple[float,

@@ -88,7 +88,13 @@ from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filte
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
-from bgsub.methods._noise import MAD_TO_SD, NoiseModel, estimate_noise, robust_centre_scale
+from bgsub.methods._noise import (
+    MAD_TO_SD,
+    NoiseModel,
+    estimate_noise,
+    noise_shading,
+    robust_centre_scale,
+)
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
 ndi = lazy_module("scipy.ndimage")  # ~0.2 s to import: on the first estimate, not on import bgsub
@@ -145,6 +151,7 @@ TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radi
 EDGE_REACH = 1.0 / 3.0  # the dome's apex may lie this fraction of the radius beyond an edge
 STRIP = 256  # _block_min averages about this many rows of the image at a time
 AT_ROWS = 32  # Trend.at evaluates a plane this many rows at a time
+NOISE_MAP_SIDE = 256  # the noise's shading is measured on at most this many cells a side
 
 
 def robust_background(
@@ -154,7 +161,7 @@ def robust_background(
     threshold: float = 3.0,
     smoothing: float = 0.25,
     grow: float = 2.0,
-    prepared: tuple[NoiseModel, Trend] | None = None,
+    prepared: tuple[NoiseModel, Trend, np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
@@ -202,7 +209,9 @@ def robust_background(
     True
     """
     work = _as_float(image)
-    model, trend = prepare_robust(work) if prepared is None else prepared
+    model, trend, shading = prepare_robust(work) if prepared is None else prepared
+    if shading is not None:
+        work = work / shading
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
@@ -219,15 +228,33 @@ def robust_background(
         other = _estimate(work, radius, high, model, warn_dense=False, **options)
         other *= share
         result += other
+    if shading is not None:
+        result *= shading
     return result.astype(image.dtype, copy=False)
 
 
-def prepare_robust(image: np.ndarray) -> tuple[NoiseModel, Trend]:
-    """What :func:`robust_background` measures on ``image`` whatever the radius: the noise
-    model (on the central crop) and the trend (on a grid fixed by the image's size)."""
+def prepare_robust(image: np.ndarray, *, shading: bool = True
+                   ) -> tuple[NoiseModel, Trend, np.ndarray | None]:
+    """What :func:`robust_background` measures on ``image`` whatever the radius: the noise's
+    shading (:func:`_noise_shading`, None where flat), then, on the image in its units, the
+    noise model (on the central crop) and the trend (on a grid fixed by the image's size)."""
     work = _as_float(image)
+    measured = _noise_shading(work) if shading else None
+    if measured is not None:
+        work = work / measured
     model = estimate_noise(_crop(work), uniform=True)
-    return model, _fit_trend(work, model)
+    return model, _fit_trend(work, model), measured
+
+
+def _noise_shading(work: np.ndarray) -> np.ndarray | None:
+    """The noise's smooth variation over a plane (:func:`bgsub.methods._noise.noise_shading`,
+    on block means of at most ``NOISE_MAP_SIDE`` cells a side) in ``work``'s dtype, geometric
+    mean 1; None where it is flat, or for a volume."""
+    if work.ndim != 2:
+        return None
+    step = max(1, -(-min(work.shape) // NOISE_MAP_SIDE))
+    shading = noise_shading(_block_mean(work, (step, step)))
+    return None if shading is None else shading.at(work.shape, work.dtype)
 
 
 def _factors(radius: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], float]:
