@@ -60,7 +60,8 @@ def test_a_gain_across_the_plane_is_measured(seed):
 
 def test_an_added_smooth_field_leaves_the_map_as_it_is():
     """Objects and noise under a vignetting (gain 0.45-1), with and without a tilt plus a bend
-    of 30 noise sds added: the two maps agree within 3 % (measured when written: 0.9 %; the map itself varies 2.1x)."""
+    of 30 noise sds added: the two maps agree within 3 % (measured when written: 0.9 %; the
+    map itself varies 2.1x)."""
     s = synthetic((SIDE, SIDE), object_radius=(5, 8), dtype=np.float32, poisson=False,
                   read_noise=20.0, seed=3)
     shaded = s.image.astype(np.float64) * _vignette(0.55)

@@ -144,13 +144,14 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
 
 @dataclass(frozen=True)
 class NoiseShading:
-    """The noise's smooth variation over a plane: ``exp`` of a quadratic in the plane's
-    coordinates (each axis -1 to 1), ``share`` of it taken (see :func:`noise_shading`).
+    """The noise's smooth variation over a plane: ``exp`` of a quadratic along each axis of
+    the plane (each axis -1 to 1; a vignetting's circular fall-off has no cross term), ``share``
+    of it taken (see :func:`noise_shading`), its geometric mean over the plane 1.
 
     Attributes
     ----------
     coeffs : ndarray
-        The quadratic's coefficients: 1, y, x, y^2, xy, x^2.
+        The log-map's coefficients: 1, y, x, y^2, x^2.
     share : float
         The power the map is raised to (0-1): it is phased in between clearly flat and
         clearly shaded.
@@ -160,36 +161,42 @@ class NoiseShading:
     share: float
 
     def at(self, shape: tuple[int, int], dtype: np.dtype | type = np.float64) -> np.ndarray:
-        """The map on a plane of ``shape`` pixels, its geometric mean 1 (over the plane's
-        extent).
+        """The map on a plane of ``shape`` pixels.
 
         Examples
         --------
-        >>> shading = NoiseShading(np.array([0.0, 0.0, 0.5, 0.0, 0.0, 0.0]), 1.0)
+        >>> shading = NoiseShading(np.array([0.0, 0.0, 0.5, 0.0, 0.0]), 1.0)
         >>> values = shading.at((2, 3))
         >>> [round(float(v), 3) for v in values[0]]
         [0.607, 1.0, 1.649]
         """
-        y = np.linspace(-1.0, 1.0, shape[0], dtype=dtype)[:, None]
-        x = np.linspace(-1.0, 1.0, shape[1], dtype=dtype)[None, :]
-        return np.exp(self._log(y, x) - self._centre())
+        return self.apply(np.ones(shape, dtype=dtype))
+
+    def apply(self, values: np.ndarray, *, divide: bool = False,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """``values`` times the map (divided by it where ``divide``), into ``out`` (which may
+        be ``values``) or a new array: the map is a product of one factor per row and one per
+        column, so no image-sized map is made."""
+        rows, columns = (np.exp(-f if divide else f).astype(values.dtype, copy=False)
+                         for f in self._logs(values.shape[0], values.shape[1]))
+        out = np.multiply(values, rows[:, None], out=out)
+        out *= columns[None, :]
+        return out
 
     def variation(self) -> float:
-        """How much the full map varies over the plane: its max / min - 1."""
-        y, x = self._grid()
-        values = self._log(y, x)
-        return float(np.expm1(values.max() - values.min()))
+        """How much the map varies over the plane: its max / min - 1."""
+        rows, columns = self._logs(SHADING_GRID, SHADING_GRID)
+        return float(np.expm1(np.ptp(rows) + np.ptp(columns)))
 
-    def _grid(self) -> tuple[np.ndarray, np.ndarray]:
-        points = np.linspace(-1.0, 1.0, SHADING_GRID)
-        return points[:, None], points[None, :]
-
-    def _centre(self) -> float:
-        return float(self._log(*self._grid()).mean())
-
-    def _log(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _logs(self, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+        """The log-map's row and column parts on a plane of ``ny`` x ``nx`` pixels, each of
+        mean 0 over the plane's extent (the constant left out)."""
         c = [float(v) * self.share for v in self.coeffs]
-        return c[0] + y * (c[1] + c[3] * y + c[4] * x) + x * (c[2] + c[5] * x)
+        grid = np.linspace(-1.0, 1.0, SHADING_GRID)
+        y, x = np.linspace(-1.0, 1.0, ny), np.linspace(-1.0, 1.0, nx)
+        rows = y * (c[1] + c[3] * y) - float(np.mean(grid * (c[1] + c[3] * grid)))
+        columns = x * (c[2] + c[4] * x) - float(np.mean(grid * (c[2] + c[4] * grid)))
+        return rows, columns
 
 
 def noise_shading(cells: np.ndarray) -> NoiseShading | None:
@@ -200,10 +207,11 @@ def noise_shading(cells: np.ndarray) -> NoiseShading | None:
     under-reads it in the bright ones. Each cell less the mean of its neighbours is measured
     on ``SHADING_TILES`` x ``SHADING_TILES`` tiles, on the flat cells on the background's side
     (at or below the tile's median), both judged on the cells less their mean over half a
-    tile, so that a smooth field added to the plane moves neither; a quadratic is fitted to the
-    tiles' log-spreads (three rounds, misfits beyond 3 robust sds left out). It is taken where
-    it varies by more than ``SHADING_VARIES`` over the plane, and only where the tiles scatter
-    about it within ``SHADING_TEXTURE`` (the log-spread's robust sd): a background with
+    tile, so that a smooth field added to the plane moves neither; a quadratic along each axis
+    is fitted to the tiles' log-spreads (three rounds, misfits beyond 3 robust sds left out).
+    It is taken where it varies by more than ``SHADING_VARIES`` over the plane, and only where
+    the tiles scatter about it within ``SHADING_TEXTURE`` (the log-spread's robust sd): a
+    background with
     texture of its own -- tissue, phase, a specimen -- scatters them further, and its
     "noise" is not the camera's. Both are phased in linearly.
 
@@ -269,7 +277,7 @@ def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
 def _fit_log_quadratic(tiles: np.ndarray) -> tuple[np.ndarray, float]:
     """A quadratic fitted to the tiles' log-spreads, and their robust sd about it."""
     y, x, values = tiles.T
-    design = np.stack([np.ones_like(y), y, x, y * y, x * y, x * x], axis=1)
+    design = np.stack([np.ones_like(y), y, x, y * y, x * x], axis=1)
     weights = np.ones_like(values)
     for _ in range(3):
         coeffs = np.linalg.lstsq(design * weights[:, None], values * weights, rcond=None)[0]

@@ -91,6 +91,7 @@ from bgsub.kernels.threads import num_threads
 from bgsub.methods._noise import (
     MAD_TO_SD,
     NoiseModel,
+    NoiseShading,
     estimate_noise,
     noise_shading,
     robust_centre_scale,
@@ -161,7 +162,7 @@ def robust_background(
     threshold: float = 3.0,
     smoothing: float = 0.25,
     grow: float = 2.0,
-    prepared: tuple[NoiseModel, Trend, np.ndarray | None] | None = None,
+    prepared: tuple[NoiseModel, Trend, NoiseShading | None] | None = None,
 ) -> np.ndarray:
     """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
@@ -209,9 +210,14 @@ def robust_background(
     True
     """
     work = _as_float(image)
-    model, trend, shading = prepare_robust(work) if prepared is None else prepared
-    if shading is not None:
-        work = work / shading
+    owned = work is not image  # (a copy made here: divided by the shading in place)
+    if prepared is None:
+        shading = _noise_shading(work)
+        work = _in_units(work, shading, owned)
+        model, trend = _measured(work)
+    else:
+        model, trend, shading = prepared
+        work = _in_units(work, shading, owned)
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
@@ -229,32 +235,42 @@ def robust_background(
         other *= share
         result += other
     if shading is not None:
-        result *= shading
+        shading.apply(result, out=result)
     return result.astype(image.dtype, copy=False)
 
 
 def prepare_robust(image: np.ndarray, *, shading: bool = True
-                   ) -> tuple[NoiseModel, Trend, np.ndarray | None]:
+                   ) -> tuple[NoiseModel, Trend, NoiseShading | None]:
     """What :func:`robust_background` measures on ``image`` whatever the radius: the noise's
     shading (:func:`_noise_shading`, None where flat), then, on the image in its units, the
     noise model (on the central crop) and the trend (on a grid fixed by the image's size)."""
     work = _as_float(image)
     measured = _noise_shading(work) if shading else None
-    if measured is not None:
-        work = work / measured
+    return (*_measured(_in_units(work, measured, work is not image)), measured)
+
+
+def _measured(work: np.ndarray) -> tuple[NoiseModel, Trend]:
+    """The noise model (on the central crop) and the trend of ``work``."""
     model = estimate_noise(_crop(work), uniform=True)
-    return model, _fit_trend(work, model), measured
+    return model, _fit_trend(work, model)
 
 
-def _noise_shading(work: np.ndarray) -> np.ndarray | None:
+def _noise_shading(work: np.ndarray) -> NoiseShading | None:
     """The noise's smooth variation over a plane (:func:`bgsub.methods._noise.noise_shading`,
-    on block means of at most ``NOISE_MAP_SIDE`` cells a side) in ``work``'s dtype, geometric
-    mean 1; None where it is flat, or for a volume."""
+    on block means of at most ``NOISE_MAP_SIDE`` cells a side); None where it is flat, or for
+    a volume."""
     if work.ndim != 2:
         return None
     step = max(1, -(-min(work.shape) // NOISE_MAP_SIDE))
-    shading = noise_shading(_block_mean(work, (step, step)))
-    return None if shading is None else shading.at(work.shape, work.dtype)
+    return noise_shading(_block_mean(work, (step, step)))
+
+
+def _in_units(work: np.ndarray, shading: NoiseShading | None, owned: bool) -> np.ndarray:
+    """``work`` in units of the noise's ``shading`` (in place where ``owned``: a copy of the
+    caller's image made here, so that no second image-sized buffer is held)."""
+    if shading is None:
+        return work
+    return shading.apply(work, divide=True, out=work if owned else None)
 
 
 def _factors(radius: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], float]:
