@@ -24,7 +24,7 @@ where the envelope does not -- and removes that bias where it can be measured:
    that the objects around a narrow gap do not fill it), less a polynomial
    trend (degree 4, moved towards 6 where it misses the background's large scale
    by more than the noise, or leaves the lower envelope of every cell far above the
-   background where 6 takes that rise, and towards 8 likewise: see
+   background where 6 takes that rise, and towards 8 and 10 likewise: see
    :func:`_fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
@@ -132,7 +132,7 @@ MODE_SETTLED = 1e-3  # a shift moves less than this share of its bandwidth
 MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
 PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
 TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
-TREND_MORE = (6, 8)  # ... or of these, in turn, where the lower degree misses the background's
+TREND_MORE = (6, 8, 10)  # ... or of these, in turn, where the lower degree misses the background's
 # large scale (TREND_MISFIT), or where the higher one leaves at most TREND_GAIN of the spread
 TREND_GAIN = 0.6  # the lower one leaves on its kept cells, by more than (each; the second
 TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times the noise
@@ -632,7 +632,8 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     median): where it rises beyond ``HIDDEN_BEYOND`` and the higher degree, fitted to a
     screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself),
     leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
-    both. Objects that fill a region and a textured background's accidents rise too, but no
+    both (after 8, towards 10 the same way). Objects that fill a region and a textured
+    background's accidents rise too, but no
     polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
     corner's), so they call for no higher degree. The image's own rise stays in what the
     higher degree leaves, whatever the field: it is a floor under ``left / hidden`` (a
