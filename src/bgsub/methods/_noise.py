@@ -211,9 +211,8 @@ def noise_shading(cells: np.ndarray) -> NoiseShading | None:
     is fitted to the tiles' log-spreads (three rounds, misfits beyond 3 robust sds left out).
     It is taken where it varies by more than ``SHADING_VARIES`` over the plane, and only where
     the tiles scatter about it within ``SHADING_TEXTURE`` (the log-spread's robust sd): a
-    background with
-    texture of its own -- tissue, phase, a specimen -- scatters them further, and its
-    "noise" is not the camera's. Both are phased in linearly.
+    background with texture of its own -- tissue, phase, a specimen -- scatters them further,
+    and its "noise" is not the camera's. Both are phased in linearly.
 
     Parameters
     ----------

@@ -210,14 +210,10 @@ def robust_background(
     True
     """
     work = _as_float(image)
-    owned = work is not image  # (a copy made here: divided by the shading in place)
-    if prepared is None:
-        shading = _noise_shading(work)
-        work = _in_units(work, shading, owned)
-        model, trend = _measured(work)
-    else:
-        model, trend, shading = prepared
-        work = _in_units(work, shading, owned)
+    # (prepare_robust's steps, inline: its division by the shading would be a second copy)
+    shading = _noise_shading(work) if prepared is None else prepared[2]
+    work = _in_units(work, shading, work is not image)
+    model, trend = _measured(work) if prepared is None else prepared[:2]
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend)
     (low, high), weight = _factors(radius)
