@@ -5,7 +5,8 @@ inside them: it segments a smoothed, flattened image (Otsu's threshold, never
 below the noise), fills the objects' holes and takes each connected object's
 inscribed radius (the largest distance from its inside to its edge, so
 touching objects that merge still measure as one; a network of cell outlines
-or membranes, whose many wide holes are cells, by the cells it encloses), and
+or membranes, whose many wide holes are cells, as objects half as wide as the
+cells it encloses), and
 picks the background radius from their size distribution (``factor`` times the
 area-weighted median object radius, 3 by default: the field's rule that the
 structuring element be about three times the object size, so that the
@@ -90,6 +91,10 @@ NETWORK_HOLE = 8.0
 NETWORK_HOLES = 4
 NETWORK_SHARE = 0.1
 NETWORK_WALL = 1.75  # ... with thin walls: half-width at most this many times the cells' radius
+# ... and it counts as objects this fraction of its cells' radius: at the default FACTOR the
+# radius is 1.5 cells' radii, which bridges a cell but still follows a background that bends
+# over a few cells (a hot spot as wide as the holes, which 3 cells' radii cut under)
+NETWORK_OBJECTS = 0.5
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class Objects:
         Each object's area in pixels.
     network : ndarray of bool, optional
         Which objects are networks (cell outlines, membranes: many wide holes), whose
-        ``radius`` is that of the cells they enclose; none when omitted.
+        ``radius`` is half that of the cells they enclose; none when omitted.
     across : tuple of Objects, optional
         The same field's objects measured at thresholds a little below and above (see
         :func:`suggest_radius`); none when omitted.
@@ -185,7 +190,9 @@ def suggest_radius(
     least a tenth of its filled area, is a network (cell outlines, membranes,
     vessels) when its walls are thin (half-width at most 1.75 times the cells'
     radius): it is measured by the cells it encloses (three times its holes'
-    mean distance to their edge).
+    mean distance to their edge) and counts as objects half as wide, so that
+    the radius (at the default factor) is 1.5 times the cells': it bridges a
+    cell, yet follows a background that bends over a few cells.
     The typical object radius is the area-weighted median; the suggested
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background).
@@ -271,7 +278,7 @@ def suggest_radius(
         reason += " (raised to cover the largest objects)"
     if np.any(objects.network):
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
-                   "cells they enclose")
+                   "cells they enclose, as objects half their radius")
     return Suggestion(float(radius), float(typical), reason)
 
 
@@ -469,7 +476,8 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     # a network is measured by the cells it encloses, not as one object as wide as itself
     network = _network_radius(raw, rest, edge, labels, count, area)
     is_network = network < inscribed
-    inscribed = np.where(is_network, network, inscribed)
+    # (in distance-transform units: half a pixel beyond the radius, as the inscribed radii)
+    inscribed = np.where(is_network, NETWORK_OBJECTS * (network - 0.5) + 0.5, inscribed)
     keep = area >= MIN_AREA
     # the noise model (pixel differences, white noise smoothed) under-estimates correlated
     # noise (a cryo-electron tomogram's, an interpolated or denoised image's): its blobs
@@ -503,8 +511,9 @@ def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels:
     together at least ``NETWORK_SHARE`` of its filled area, with thin walls: their typical
     half-width (twice their mean distance to their edge: a strip's half-width) at most
     ``NETWORK_WALL`` times the cells' radius. Filled, it is one object as wide as itself, and
-    a ball that wide bridges its cells; a ball a few times its cells' size already stays under
-    its walls. So its radius is that of the cells it encloses: three times its holes' mean
+    a ball that wide bridges its cells; a ball about its cells' size already stays under
+    its walls. So its radius is that of the cells it encloses (the caller counts it as
+    objects ``NETWORK_OBJECTS`` as wide): three times its holes' mean
     distance to their edge (a disk's radius; pooled over all its holes' pixels, it moves
     little when a hole splits or merges, where a median of the holes' own radii jumps). Thick
     walls around wide holes (tissue, a clump of touching cells) stay one filled object."""
