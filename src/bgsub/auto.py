@@ -71,6 +71,10 @@ SMOOTHED_NOISE = 0.5 / np.sqrt(np.pi)  # a unit white noise's sd after a sigma-1
 MIN_KEPT = 0.1  # a tile counts in quality() when at least this fraction of it is background
 MIN_TILE = 8  # pixels: a tile's smallest side in quality()
 MIN_RADIUS = 2.0
+# the suggested radius is never under this (but a quarter of the side): small objects (spots r
+# 2-5) set 6-15 px, where the background is an average of so few pixels that it follows the
+# noise and rises into the objects' skirts; a background bends far more slowly than that
+MIN_AUTO_RADIUS = 16.0
 FACTOR = 3.0  # the radius: this many times the typical object radius (suggest_radius's default)
 THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
 THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
@@ -195,7 +199,11 @@ def suggest_radius(
     cell, yet follows a background that bends over a few cells.
     The typical object radius is the area-weighted median; the suggested
     radius is ``factor`` times it, but at least twice the area-weighted 90th
-    percentile (the largest objects still stay out of the background).
+    percentile (the largest objects still stay out of the background), and
+    at least 16 px (small spots would set a radius of a few pixels, over
+    which the background averages so few pixels that it follows the noise
+    and rises into the spots' skirts) and at most a quarter of the image's
+    smaller side.
     Objects under 3 cells across are re-measured on a full-resolution crop.
     The objects are also measured at 20 % below and above the threshold: the
     typical radius is the mean of the three medians, the 90th percentile that
@@ -270,11 +278,15 @@ def suggest_radius(
     # bands' objects pooled (each a third of the weight), which interpolates between the
     # largest objects' three sizes where a mean of three percentiles still steps with each
     typical, large = _typical_and_large(bands)
-    radius = min(_radius_of(typical, large, factor), max(MIN_RADIUS, smaller_side / 4))
+    measured = _radius_of(typical, large, factor)
+    radius = min(max(measured, MIN_AUTO_RADIUS), max(MIN_RADIUS, smaller_side / 4))
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
-    if radius > factor * typical + 1e-9:
+    if radius > measured + 1e-9:
+        reason += (f" (raised to {MIN_AUTO_RADIUS:g} px: a narrower background follows the "
+                   "noise)")
+    elif radius > factor * typical + 1e-9:
         reason += " (raised to cover the largest objects)"
     if np.any(objects.network):
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
