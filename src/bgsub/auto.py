@@ -282,16 +282,28 @@ def suggest_radius(
     radius = min(max(measured, MIN_AUTO_RADIUS), max(MIN_RADIUS, smaller_side / 4))
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
-              f"radius = {factor:g} x {typical:.3g} = {radius:.3g} px")
-    if radius > measured + 1e-9:
-        reason += (f" (raised to {MIN_AUTO_RADIUS:g} px: a narrower background follows the "
-                   "noise)")
-    elif radius > factor * typical + 1e-9:
-        reason += " (raised to cover the largest objects)"
+              f"radius = {factor:g} x {typical:.3g} = {factor * typical:.3g} px"
+              f"{_adjusted(radius, factor * typical, 2.0 * large)}")
     if np.any(objects.network):
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose, as objects half their radius")
     return Suggestion(float(radius), float(typical), reason)
+
+
+def _adjusted(radius: float, scaled: float, covering: float) -> str:
+    """What moved the suggested ``radius`` from ``scaled`` (factor x the typical object
+    radius), for the reason: the largest objects (twice their radius, ``covering``), the
+    floor, the cap."""
+    notes, reached = [], scaled
+    if covering > reached + 1e-9:
+        reached = covering
+        notes.append(f"raised to {reached:.3g} px to cover the largest objects")
+    if MIN_AUTO_RADIUS > reached + 1e-9 and radius > reached + 1e-9:
+        reached = min(radius, MIN_AUTO_RADIUS)
+        notes.append(f"raised to {reached:.3g} px: a narrower background follows the noise")
+    if radius < reached - 1e-9:
+        notes.append(f"capped at {radius:.3g} px, a quarter of the image's smaller side")
+    return "".join(f" ({note})" for note in notes)
 
 
 def _pooled(found: list[Objects]) -> Objects:
