@@ -50,6 +50,17 @@ def test_small_spots_get_at_least_16_px_and_a_better_background(seed):
     assert at_floor < 0.85 * at_three
 
 
+def test_min_radius_sets_or_lifts_the_floor():
+    s = synthetic((384, 384), object_radius=(2.0, 3.0), density=0.05, object_brightness=200.0,
+                  seed=0)
+    plain = suggest_radius(s.image, min_radius=0)
+    assert plain.radius == pytest.approx(3 * plain.object_radius, rel=0.01)
+    assert "noise" not in plain.reason
+    assert suggest_radius(s.image, min_radius=24).radius == 24.0
+    with pytest.raises(ValueError, match="min_radius"):
+        suggest_radius(s.image, min_radius=-1)
+
+
 def test_a_quarter_of_the_side_still_caps_the_floor():
     s = synthetic((60, 60), object_radius=(2.0, 3.0), density=0.1, seed=1)
     suggestion = suggest_radius(s.image)

@@ -171,6 +171,7 @@ def suggest_radius(
     *,
     light_background: bool = False,
     factor: float = FACTOR,
+    min_radius: float = MIN_AUTO_RADIUS,
     progress: Callable[[int, int], Any] | None = None,
 ) -> Suggestion:
     """Suggest a background radius from the size of the objects in ``image``.
@@ -224,6 +225,10 @@ def suggest_radius(
         Dark objects on a bright background.
     factor : float
         Radius as a multiple of the typical object radius.
+    min_radius : float
+        The suggested radius is at least this many pixels (16 by default; but
+        at most a quarter of the image's smaller side); 0 for ``factor``
+        times the objects alone.
     progress : callable, optional
         ``progress(done, total)``: called with ``(0, total)``, then after each
         plane measured (``total`` planes in all).
@@ -255,6 +260,10 @@ def suggest_radius(
     factor = float(factor)
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")
+    min_radius = float(min_radius)
+    if not (np.isfinite(min_radius) and min_radius >= 0):
+        raise ValueError(f"min_radius={min_radius!r} is out of range; use a number >= 0 "
+                         "(0: no floor)")
     found, sides = [], []
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, integers=True):
@@ -279,27 +288,27 @@ def suggest_radius(
     # largest objects' three sizes where a mean of three percentiles still steps with each
     typical, large = _typical_and_large(bands)
     measured = _radius_of(typical, large, factor)
-    radius = min(max(measured, MIN_AUTO_RADIUS), max(MIN_RADIUS, smaller_side / 4))
+    radius = min(max(measured, min_radius), max(MIN_RADIUS, smaller_side / 4))
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
               f"(90% of their area in objects up to {large:.3g} px); "
               f"radius = {factor:g} x {typical:.3g} = {factor * typical:.3g} px"
-              f"{_adjusted(radius, factor * typical, 2.0 * large)}")
+              f"{_adjusted(radius, factor * typical, 2.0 * large, min_radius)}")
     if np.any(objects.network):
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose, as objects half their radius")
     return Suggestion(float(radius), float(typical), reason)
 
 
-def _adjusted(radius: float, scaled: float, covering: float) -> str:
+def _adjusted(radius: float, scaled: float, covering: float, floor: float) -> str:
     """What moved the suggested ``radius`` from ``scaled`` (factor x the typical object
     radius), for the reason: the largest objects (twice their radius, ``covering``), the
-    floor, the cap."""
+    ``floor``, the cap."""
     notes, reached = [], scaled
     if covering > reached + 1e-9:
         reached = covering
         notes.append(f"raised to {reached:.3g} px to cover the largest objects")
-    if MIN_AUTO_RADIUS > reached + 1e-9 and radius > reached + 1e-9:
-        reached = min(radius, MIN_AUTO_RADIUS)
+    if floor > reached + 1e-9 and radius > reached + 1e-9:
+        reached = min(radius, floor)
         notes.append(f"raised to {reached:.3g} px: a narrower background follows the noise")
     if radius < reached - 1e-9:
         notes.append(f"capped at {radius:.3g} px, a quarter of the image's smaller side")
