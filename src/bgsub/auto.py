@@ -201,7 +201,7 @@ def suggest_radius(
     The typical object radius is the area-weighted median; the suggested
     radius is ``factor`` times it, but at least twice the area-weighted 90th
     percentile (the largest objects still stay out of the background), and
-    at least 16 px (small spots would set a radius of a few pixels, over
+    at least ``min_radius`` (16 px: small spots would set a few pixels, over
     which the background averages so few pixels that it follows the noise
     and rises into the spots' skirts) and at most a quarter of the image's
     smaller side.
