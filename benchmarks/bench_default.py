@@ -10,7 +10,11 @@ is Python's traced allocations (NumPy's buffers) during one call, in units of
 one float32 copy of the image. Targets (issue #13): at most 5x the rolling ball,
 at most 6 image-sized float32 buffers.
 
-Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N]``.
+``--small``: spots of radius 2-3 instead (5 % of the field), whose suggested radius, 16 px,
+falls where ``robust`` estimates at full resolution (radii under 24 px: 12 cells a radius):
+the default's slowest range, far from the target (see docs/accuracy.md, Session 18).
+
+Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small]``.
 """
 
 from __future__ import annotations
@@ -54,10 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1024x1024, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="spots r 2-3 (radius 16 px)")
     args = parser.parse_args(argv)
     side = 1024 if args.quick else 2048
     repeat = 1 if args.quick else args.repeat
-    image = synthetic((side, side), object_radius=(5, 20), seed=1).image
+    image = (synthetic((side, side), object_radius=(2.0, 3.0), density=0.05,
+                       object_brightness=300.0, seed=0) if args.small
+             else synthetic((side, side), object_radius=(5, 20), seed=1)).image
     warnings.simplefilter("ignore", bgsub.BackgroundWarning)
     calls = {
         "rolling_ball r=50 (exact)": lambda: bgsub.subtract_background(image, "rolling_ball",
