@@ -10,12 +10,8 @@ from skimage.filters import threshold_otsu
 import bgsub
 from bgsub.auto import Suggestion, measure_objects, quality, suggest_radius
 from bgsub.data import synthetic
+from errors import rmse
 from textured import textured_nuclei
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - b) ** 2)))
-
 
 # Object radius -> image size: small images, a few dozen objects each.
 SIZES = {4: (160, 160), 8: (192, 192), 16: (256, 256), 32: (384, 384)}

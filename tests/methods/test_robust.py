@@ -14,12 +14,8 @@ from bgsub.data import synthetic
 from bgsub.methods import Extent
 from bgsub.methods._noise import estimate_noise
 from bgsub.methods.robust import robust_background
+from errors import rmse
 from sample_data import tomogram
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - b) ** 2)))
-
 
 # Background RMSE bounds (grey levels) of robust at radius 3x the largest object radius, on
 # small generated images (background 400-1500, noise sd ~33 grey levels for uint16, ~2.3 for
