@@ -445,6 +445,14 @@ def _shade(shape: tuple[int, int], amplitude: float) -> np.ndarray:
     return amplitude * (shade - shade.min()) / np.ptp(shade)
 
 
+def _default(values: np.ndarray, light: bool = False) -> np.ndarray:
+    """The default's background (``radius="auto"``) of ``values`` as float32, in float64."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        return np.asarray(bgsub.estimate_background(values.astype(np.float32), radius="auto",
+                                                    light_background=light), np.float64)
+
+
 def _fiji_error(image: np.ndarray, field: np.ndarray, radius: float = 50.0) -> float:
     """How far ImageJ's rolling ball (at Fiji's default, rolling=50, unless ``radius`` says
     otherwise; bgsub's exact port) misses an added ``field``."""
@@ -496,14 +504,8 @@ def test_the_default_follows_a_wave_on_real_images_better_than_fiji(name):
     low, high = np.percentile(image, [1, 99])
     field = _shade(image.shape, 0.5 * float(high - low))
 
-    def default(values: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-            return np.asarray(bgsub.estimate_background(values.astype(np.float32), radius="auto",
-                                                        light_background=light), np.float64)
-
     sign = -1.0 if light else 1.0
-    error = rmse(default(image + field) - default(image), field)
+    error = rmse(_default(image + field, light) - _default(image, light), field)
     assert error < _fiji_error(sign * image, sign * field)
 
 
@@ -534,16 +536,10 @@ def test_the_default_follows_a_half_side_wave_on_h_and_e_better_than_fiji(channe
     low, high = np.percentile(image, [1, 99])
     field = _half_side_wave(image.shape, strength * float(high - low)).astype(np.float32)
 
-    def default(values: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-            return np.asarray(bgsub.estimate_background(values, radius="auto",
-                                                        light_background=True), np.float64)
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
         objects = suggest_radius(image, light_background=True).object_radius
-    error = rmse(default(image + field) - default(image), field)
+    error = rmse(_default(image + field, True) - _default(image, True), field)
     fiji = min(_fiji_error(-image, -field, radius) for radius in (50.0, 3.0 * objects))
     assert error < fiji
 
@@ -651,13 +647,6 @@ def _corner(shape: tuple[int, int], amplitude: float) -> np.ndarray:
     shade = np.cos(0.7 * np.hypot(xx - 0.5, yy - 0.5)) ** 4
     shade = shade + 0.15 * shade.mean() * np.sin(3 * xx + 2 * yy)
     return amplitude * (shade - shade.min()) / np.ptp(shade)
-
-
-def _default(values: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-        return np.asarray(bgsub.estimate_background(values.astype(np.float32), radius="auto"),
-                          np.float64)
 
 
 @pytest.mark.parametrize(("shade", "seed"), [(_corner, 1), (_corner, 3), (_shade, 1),
