@@ -67,8 +67,16 @@ class NoiseModel:
         >>> NoiseModel(gain=1.0, offset=0.0, floor=1.0).sd(np.array([0.0, 100.0]))
         array([ 1., 10.])
         """
-        variance = self.gain * np.asarray(intensity, dtype=np.float64) + self.offset
-        return np.maximum(np.sqrt(np.clip(variance, 0.0, None)), self.floor)
+        values = np.asarray(intensity, dtype=np.float64)
+        if values.ndim == 0:
+            variance = self.gain * values + self.offset
+            return np.maximum(np.sqrt(np.clip(variance, 0.0, None)), self.floor)
+        # (the same operations in place: one image-sized buffer, not five)
+        variance = np.multiply(values, self.gain)
+        variance += self.offset
+        np.clip(variance, 0.0, None, out=variance)
+        np.sqrt(variance, out=variance)
+        return np.maximum(variance, self.floor, out=variance)
 
 
 def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:

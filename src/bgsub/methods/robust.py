@@ -328,22 +328,27 @@ def _estimate(
     gain = _smoothing_gain(presmooth)
     envelope, surface, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
                                           trend, smoothed, model, follow)
+    del lowest, on_grid  # (the envelope's inputs; ``surface`` is the trend on the grid)
     checkpoint()
     sd_envelope = model.sd(envelope)  # (read four times below)
-    sd_smoothed = sd_envelope * reduction * gain
+    # (image-sized steps in place, in the same order: on a grid of single pixels each new
+    # buffer costs more to map than the arithmetic)
+    sd_reduced = sd_envelope * reduction
+    sd_smoothed = sd_reduced * gain
     # blocks of several pixels are classified as they are: smoothing them over a cell would
     # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed)
     if max(factor) > 1:
-        residual, sd_residual = cells - envelope, sd_envelope * reduction
+        residual, sd_residual = cells - envelope, sd_reduced
     else:
         residual, sd_residual = smoothed - envelope, sd_smoothed
     background = _background_cells(residual, sd_residual, threshold,
                                    tuple(grow / f for f in factor), warn_dense)
+    if max(factor) == 1:  # (the lift's residual: of the block means, here the pixels)
+        np.subtract(cells, envelope, out=residual)
+    del sd_residual
     window = tuple(smoothing * c for c in cell_radius)
-    # the lift never exceeds what the noise explains: a dense field's misread cells cannot
-    # raise the background into the objects
-    depth = _minimum_depth(factor) * sd_envelope
-    ceiling = envelope + CEILING * depth + threshold * sd_envelope * reduction
+    ceiling = _ceiling(envelope, sd_envelope, factor, threshold, reduction)
+    del sd_reduced, sd_envelope
     # ... and what the background's own slope across a block sinks the block's minimum by
     # (a field twice the image's range: ~8 grey levels over a 16-pixel block)
     if sunk is not None:
@@ -355,10 +360,11 @@ def _estimate(
     missed = direct_gaussian_filter(missed, window, mode="nearest")
     missed -= float(np.median(missed))
     ceiling += np.maximum(missed, 0.0, out=missed)
+    del missed
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
-        lambda: (_lift(cells - envelope, background, window),
+        lambda: (_lift(residual, background, window),
                  # never above the data's local maximum (the noise allowance above the
                  # smoothed data could lift it there on a nearly noise-free image)
                  _window_filter(ndi.maximum_filter, maxima,
@@ -367,13 +373,18 @@ def _estimate(
         # the background around it says how high it really is there. And the trend may carry
         # the envelope below the data: never under the local minimum (over the radius, less
         # the cell that interpolation reaches across)
-        lambda: (_far_rise(envelope - surface, background, window, cell_radius),
+        lambda: (_far_rise(np.subtract(envelope, surface, out=surface), background, window,
+                           cell_radius),
                  _window_filter(ndi.minimum_filter, minima,
                                 tuple(c - 1.5 for c in cell_radius))))
-    lift = np.minimum(lift, ceiling - envelope)
-    floor = envelope - rise
-    result = floor + lift
-    np.minimum(result, np.minimum(smoothed + threshold * sd_smoothed, ceiling), out=result)
+    # result = max(lower, min(upper, max(floor, min(floor + min(lift, ceiling - envelope),
+    #              smoothed + threshold * sd_smoothed, ceiling)))), floor = envelope - rise
+    floor = np.subtract(envelope, rise, out=rise)
+    np.minimum(lift, np.subtract(ceiling, envelope, out=envelope), out=lift)
+    result = np.add(floor, lift, out=lift)
+    np.multiply(sd_smoothed, threshold, out=sd_smoothed)
+    np.add(smoothed, sd_smoothed, out=sd_smoothed)
+    np.minimum(result, np.minimum(sd_smoothed, ceiling, out=sd_smoothed), out=result)
     np.maximum(result, floor, out=result)
     np.minimum(result, upper, out=result)
     np.maximum(result, lower, out=result)
@@ -381,6 +392,21 @@ def _estimate(
     return upsample_centres(result.astype(work.dtype), factor, work.shape)
 
 
+
+
+def _ceiling(envelope: np.ndarray, sd: np.ndarray, factor: tuple[int, ...], threshold: float,
+             reduction: float) -> np.ndarray:
+    """The lift's ceiling before the slope's and the bend's shares: the envelope plus
+    ``CEILING`` x the block minima's expected depth and ``threshold`` x the noise of the block
+    means (``sd``: the noise at the envelope) -- what the noise explains, so that a dense
+    field's misread cells cannot raise the background into the objects."""
+    ceiling = np.multiply(sd, _minimum_depth(factor))
+    ceiling *= CEILING
+    np.add(envelope, ceiling, out=ceiling)
+    noise = np.multiply(sd, threshold)
+    noise *= reduction
+    ceiling += noise
+    return ceiling
 
 
 def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, level: np.ndarray
@@ -438,7 +464,8 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     # A wave of period 4 radii reads 0.29x as curved over a radius and 0.73x over half
     # (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests of half-side waves
     # on real images (outside.py's probe: 18 of its 57 cases lost to Fiji's ball), at 2.5x 12
-    gap = means - on_grid - first
+    gap = np.subtract(means, on_grid)
+    gap -= first
     everywhere, near = _side_by_side(
         lambda: _local_bending(first, cell_radius),
         lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
@@ -525,7 +552,11 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: 
             inner = [slice(None)] * surface.ndim
             inner[axis] = slice(1, -1)
             second = second[where[tuple(inner)]]
-        result.append(0.5 * max(0.0, float(np.percentile(-second, 90))) if second.size else 0.0)
+        if not second.size:
+            result.append(0.0)
+            continue
+        strong = np.percentile(np.negative(second, out=second), 90, overwrite_input=True)
+        result.append(0.5 * max(0.0, float(strong)))
     return np.asarray(result)
 
 
@@ -911,14 +942,36 @@ def _background_cells(
         warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
              "falls back towards the plain envelope (a rolling ball's) and may take object "
              "signal: use a larger radius or method='rolling_ball'", stacklevel=4)
-    step = np.clip(((score - mode) / spread - (threshold - 1.0)) / 2.0, 0.0, 1.0)
-    objectness = 0.5 - 0.5 * np.cos(np.pi * step)
+    objectness = _soft_step(score, mode, spread, threshold)
     diagonal = float(np.sqrt(sum(n * n for n in objects.shape)))
     if objects.any() and min(grow) >= diagonal:  # reaches every cell: no footprint of grow**n
         objectness = np.ones_like(objectness)
     elif objectness.any() and max(grow) >= 0.5:
-        objectness = ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
-    return 1.0 - objectness
+        objectness = _grown(objectness, grow)
+    return np.subtract(1.0, objectness, out=objectness)
+
+
+def _soft_step(score: np.ndarray, mode: float, spread: float, threshold: float) -> np.ndarray:
+    """``0.5 - 0.5 cos(pi step)``, ``step = clip(((score - mode) / spread - (threshold - 1))
+    / 2, 0, 1)``: computed in ``score``'s buffer (changed), in that order."""
+    step = np.subtract(score, mode, out=score)
+    step /= spread
+    step -= threshold - 1.0
+    step /= 2.0
+    np.clip(step, 0.0, 1.0, out=step)
+    step *= np.pi
+    np.cos(step, out=step)
+    step *= 0.5
+    return np.subtract(0.5, step, out=step)
+
+
+def _grown(objectness: np.ndarray, grow: tuple[float, ...]) -> np.ndarray:
+    """Grey dilation of ``objectness`` by the ellipse of ``grow`` (``mode="nearest"``): the
+    compiled flat dilation on a 2D or 3D grid (the same values: clamping a point beyond the
+    edge moves it into the ellipse's window), SciPy's elsewhere."""
+    if objectness.ndim in (2, 3) and objectness.dtype == np.float64:
+        return flat_dilation(objectness, grow, "disk")
+    return ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
 
 
 def _mode(score: np.ndarray, width: float = 0.0) -> float:
@@ -1018,7 +1071,10 @@ def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.
     result = _box_filter(fn, values, inner)
     if fraction > 0:
         outer = _widen(result, np.maximum if fn is ndi.maximum_filter else np.minimum)
-        result += fraction * (outer - result)
+        if outer is not result:  # (a grid of one cell has no wider window)
+            outer -= result
+            outer *= fraction
+            result += outer
     return result
 
 
@@ -1060,16 +1116,24 @@ def _dome_rise(envelope: np.ndarray, background: np.ndarray, sigma: tuple[float,
     """How far the ``envelope`` (less the trend: no tilt to extrapolate) rises, on the object
     cells, above its own windowed mean over the background cells around them (0 on
     background cells; less where a window holds few background cells)."""
-    weights = background.astype(np.float64)
+    weights = np.asarray(background, dtype=np.float64)
     if not weights.any() or weights.all():
         return np.zeros_like(envelope)
     support = direct_gaussian_filter(weights, sigma, mode="reflect")
-    level = direct_gaussian_filter(envelope * weights, sigma, mode="reflect")
-    level /= np.maximum(support, 1e-12)
-    rise = np.clip(envelope - level, 0.0, None)
-    rise *= support / (support + PRIOR)
-    rise *= 1.0 - weights
+    spare = np.multiply(envelope, weights)
+    level = direct_gaussian_filter(spare, sigma, mode="reflect")
+    level /= np.maximum(support, 1e-12, out=spare)
+    rise = np.clip(np.subtract(envelope, level, out=level), 0.0, None, out=level)
+    rise *= _shrunk(support, spare)
+    rise *= np.subtract(1.0, weights, out=spare)
     return rise
+
+
+def _shrunk(support: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``support / (support + PRIOR)``, in ``out``: how far a window's own mean is trusted
+    against the image-wide prior."""
+    np.add(support, PRIOR, out=out)
+    return np.divide(support, out, out=out)
 
 
 def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float, ...],
@@ -1085,11 +1149,12 @@ def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float,
     rise = _dome_rise(envelope, background, window)
     reach = tuple(FAR_MARGIN * c for c in cell_radius)
     if max(reach) < 0.5:
-        far = background.astype(np.float64)
+        far = np.asarray(background, dtype=np.float64)
     else:
         # (the compiled flat dilation: the same values as SciPy's grey dilation by _ellipse)
-        far = 1.0 - flat_dilation(np.ascontiguousarray(1.0 - background, dtype=np.float64),
-                                  reach, "disk")
+        far = flat_dilation(np.ascontiguousarray(np.subtract(1.0, background), dtype=np.float64),
+                            reach, "disk")
+        np.subtract(1.0, far, out=far)
     if not far.any() or far.all():
         return rise
     sigma = tuple(max(w, FAR_WINDOW * c) for w, c in zip(window, cell_radius, strict=True))
@@ -1110,15 +1175,19 @@ def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float,
 
     support = windowed(far)
     safe = np.maximum(support, 1e-12)
-    level = windowed(envelope * far)
+    spare = np.multiply(envelope, far)
+    level = windowed(spare)
     level /= safe
-    bias = windowed((level - envelope) * far)
+    np.subtract(level, envelope, out=spare)
+    spare *= far
+    bias = windowed(spare)
     bias /= safe
     level -= bias
+    del bias, safe
     np.subtract(envelope, level, out=level)
     np.clip(level, 0.0, None, out=level)
-    level *= support / (support + PRIOR)
-    level *= 1.0 - far
+    level *= _shrunk(support, spare)
+    level *= np.subtract(1.0, far, out=spare)
     # near an edge the window is reflected: a background rising to the edge reads as lower
     # there than the correction carries (an empty well under a steep field lost 30 % of its
     # accuracy), so the far level takes over only a window in from the edges
@@ -1135,15 +1204,19 @@ def _lift(
 ) -> np.ndarray:
     """Windowed mean of ``residual`` over the background cells, shrunk to its global mean
     where the window holds few of them."""
-    weights = background.astype(np.float64)
+    weights = np.asarray(background, dtype=np.float64)
     count = float(weights.sum())
     if count == 0:
         return np.zeros_like(residual)
-    overall = float(np.sum(residual * weights) / count)
-    total = direct_gaussian_filter(residual * weights, sigma, mode="reflect")
+    weighted = np.multiply(residual, weights)
+    overall = float(np.sum(weighted) / count)
+    total = direct_gaussian_filter(weighted, sigma, mode="reflect")
+    del weighted
     support = direct_gaussian_filter(weights, sigma, mode="reflect")
-    lift = (total + PRIOR * overall) / (support + PRIOR)
-    return np.maximum(lift, 0.0, out=lift)
+    total += PRIOR * overall
+    support += PRIOR
+    total /= support
+    return np.maximum(total, 0.0, out=total)
 
 
 def _reduce_blocks(ufunc: np.ufunc, array: np.ndarray, f: int, axis: int) -> np.ndarray:
