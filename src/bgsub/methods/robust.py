@@ -361,6 +361,13 @@ def _estimate(
     missed -= float(np.median(missed))
     ceiling += np.maximum(missed, 0.0, out=missed)
     del missed
+    # the result's caps, ahead (the smoothed data are not needed beyond them): the noise
+    # allowance above the smoothed data, and the ceiling less the envelope for the lift
+    cap = np.multiply(sd_smoothed, threshold, out=sd_smoothed)
+    np.add(smoothed, cap, out=cap)
+    np.minimum(cap, ceiling, out=cap)
+    del smoothed, sd_smoothed
+    headroom = np.subtract(ceiling, envelope, out=ceiling)
     # the windowed means of the lift and of the dome's rise, and the local extremes below,
     # are independent: computed side by side
     (lift, upper), (rise, lower) = _side_by_side(
@@ -377,14 +384,11 @@ def _estimate(
                            cell_radius),
                  _window_filter(ndi.minimum_filter, minima,
                                 tuple(c - 1.5 for c in cell_radius))))
-    # result = max(lower, min(upper, max(floor, min(floor + min(lift, ceiling - envelope),
-    #              smoothed + threshold * sd_smoothed, ceiling)))), floor = envelope - rise
+    # result = max(lower, min(upper, max(floor, min(floor + min(lift, headroom), cap))))
     floor = np.subtract(envelope, rise, out=rise)
-    np.minimum(lift, np.subtract(ceiling, envelope, out=envelope), out=lift)
+    np.minimum(lift, headroom, out=lift)
     result = np.add(floor, lift, out=lift)
-    np.multiply(sd_smoothed, threshold, out=sd_smoothed)
-    np.add(smoothed, sd_smoothed, out=sd_smoothed)
-    np.minimum(result, np.minimum(sd_smoothed, ceiling, out=sd_smoothed), out=result)
+    np.minimum(result, cap, out=result)
     np.maximum(result, floor, out=result)
     np.minimum(result, upper, out=result)
     np.maximum(result, lower, out=result)
