@@ -434,7 +434,7 @@ def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
         # shading was taken into robust_background)
         return smoothed - robust_background(
             smoothed, (scale,) * 2, prepared=prepare_robust(smoothed, shading=False),
-            follow=FLATTENING_FOLLOW)
+            follow=FLATTENING_FOLLOW, steeper=0)
 
 
 def _radius(objects: Objects, cap: float) -> float:

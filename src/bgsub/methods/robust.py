@@ -104,6 +104,9 @@ CELLS_PER_RADIUS = 12.0  # the reduced grid has at least this many cells per rad
 PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
+SATURATED = 0.1  # ... where that reads (near the data) this share of the steep dome's own
+STEEPER = 4.0  # ... bending, it cut under the background's crests: read again on a dome this
+STEEPER_ROUNDS = 2  # ... many times steeper, at most this many times
 FOLLOW = 2.5  # the dome bends at least this much more than the background (as measured)
 BENDING_NEAR = 0.5  # ... also measured over this fraction of the radius where it rests on data
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
@@ -164,6 +167,7 @@ def robust_background(
     grow: float = 2.0,
     prepared: tuple[NoiseModel, Trend, NoiseShading | None] | None = None,
     follow: float = FOLLOW,
+    steeper: int = STEEPER_ROUNDS,
 ) -> np.ndarray:
     """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
@@ -189,6 +193,11 @@ def robust_background(
         The dome bends at least this many times more than the background's measured
         bending (``FOLLOW``), so that it follows a bend of the background instead of
         cutting under it. :func:`bgsub.auto.suggest_radius` flattens with a gentler dome.
+    steeper : int
+        Where the steep dome that measures the background's bending reads a large share of
+        its own (``SATURATED``), it cut under the background's crests and read them too
+        flat: the bending is read again on a dome ``STEEPER`` x steeper, at most this many
+        times (``STEEPER_ROUNDS``; ``suggest_radius`` flattens with none).
 
     Returns
     -------
@@ -221,7 +230,7 @@ def robust_background(
     model, trend = _measured(work) if prepared is None else prepared[:2]
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend,
-                   follow=follow)
+                   follow=follow, steeper=steeper)
     (low, high), weight = _factors(radius)
     if weight < BLEND[0]:
         result = _estimate(work, radius, low, model, **options)
@@ -296,6 +305,7 @@ def _estimate(
     grow: float,
     trend: Trend,
     follow: float,
+    steeper: int,
     warn_dense: bool = True,
 ) -> np.ndarray:
     """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype.
@@ -327,7 +337,7 @@ def _estimate(
     checkpoint()
     gain = _smoothing_gain(presmooth)
     envelope, surface, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
-                                          trend, smoothed, model, follow)
+                                          trend, smoothed, model, follow, steeper)
     del lowest, on_grid  # (the envelope's inputs; ``surface`` is the trend on the grid)
     checkpoint()
     sd_envelope = model.sd(envelope)  # (read four times below)
@@ -442,14 +452,16 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
               on_grid: np.ndarray, cell_radius: tuple[float, ...], scale: float,
-              trend: Trend, means: np.ndarray, model: NoiseModel, follow: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              trend: Trend, means: np.ndarray, model: NoiseModel, follow: float,
+              steeper: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
     ``lowest`` (of the block ``minima``, smoothed over ``PRESMOOTH`` cells; changed here)
     less the ``trend`` (``on_grid``: evaluated at the block centres). ``means``: the
     smoothed block means. Also returned: the trend on the grid, and how far the opening lies
-    under the steeper dome's (which follows a bend of the background that it cuts under)."""
+    under the steeper dome's (which follows a bend of the background that it cuts under).
+    ``steeper``: how many times the steep dome may be made steeper where it reads a large
+    share of its own bending (a tall wave's crests, which it cut under)."""
     # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
     # noise; in the texture, on a background with texture of its own: there the minima's
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
@@ -459,7 +471,16 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
-    first = _edge_opening(flat, tuple(STEEP * coeff), cell_radius)
+    steep = STEEP * coeff
+    for _ in range(1 + steeper):
+        first, everywhere, near = _steep_bending(flat, steep, means - on_grid, cell_radius)
+        saturated = near > SATURATED * steep
+        if not saturated.any():
+            break
+        # (a wave 50 noise sds tall, of period 4 radii: the steep dome, 0.2 of its crests'
+        # bending, read 0.14 of its own near the data, and the dome cut 65 grey levels
+        # under its crests; on images without such a bend the reading is 0.01-0.05)
+        steep = np.where(saturated, STEEPER * steep, steep)
     # ... and over half a radius where the steep dome rests on the data (the lower half of
     # its gap under the block means: not on the objects, which it cuts under). Over a whole
     # radius a bump of the background as wide as the radius reads 0.35x as curved (a
@@ -468,16 +489,25 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     # A wave of period 4 radii reads 0.29x as curved over a radius and 0.73x over half
     # (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests of half-side waves
     # on real images (outside.py's probe: 18 of its 57 cases lost to Fiji's ball), at 2.5x 12
-    gap = np.subtract(means, on_grid)
-    gap -= first
-    everywhere, near = _side_by_side(
-        lambda: _local_bending(first, cell_radius),
-        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
     coeff = np.maximum(np.maximum(coeff, follow * everywhere), follow * near)
     opened = _edge_opening(flat, tuple(coeff), cell_radius)
     np.subtract(first, opened, out=first)
     opened += on_grid
     return opened, on_grid, np.maximum(first, 0.0, out=first)
+
+
+def _steep_bending(flat: np.ndarray, steep: np.ndarray, means: np.ndarray,
+                   cell_radius: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The opening of ``flat`` by the steep dome of ``steep``, and the background's bending
+    measured on it (:func:`_local_bending`): over a radius, and over half a radius where it
+    rests on the data (the lower half of its gap under ``means``, the block means less the
+    trend)."""
+    first = _edge_opening(flat, tuple(steep), cell_radius)
+    gap = np.subtract(means, first)
+    everywhere, near = _side_by_side(
+        lambda: _local_bending(first, cell_radius),
+        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
+    return first, everywhere, near
 
 
 def _edge_opening(flat: np.ndarray, coeff: tuple[float, ...], cell_radius: tuple[float, ...]
