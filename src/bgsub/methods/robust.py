@@ -340,7 +340,7 @@ def _estimate(
                                           trend, smoothed, model, follow, steeper)
     del lowest, on_grid  # (the envelope's inputs; ``surface`` is the trend on the grid)
     checkpoint()
-    sd_envelope = model.sd(envelope)  # (read four times below)
+    sd_envelope = model.sd(envelope)  # (read three times below)
     # (image-sized steps in place, in the same order: on a grid of single pixels each new
     # buffer costs more to map than the arithmetic)
     sd_reduced = sd_envelope * reduction
