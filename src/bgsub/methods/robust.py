@@ -472,8 +472,17 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
     steep = STEEP * coeff
-    for _ in range(1 + steeper):
+    quiet = None
+    for round_ in range(1 + steeper):
         first, everywhere, near = _steep_bending(flat, steep, means - on_grid, cell_radius)
+        if round_ > 0:
+            # ... and on a steepened dome, also over the quiet blocks (their means in the
+            # lower half above their minima: no object in them), which keep the crests
+            # that the lower half of its gap leaves out (where it cut under, it is widest)
+            if quiet is None:
+                spread = means - on_grid - flat
+                quiet = spread <= np.median(spread)
+            near = np.maximum(near, _local_bending(first, cell_radius, BENDING_NEAR, quiet))
         saturated = near > SATURATED * steep
         if not saturated.any():
             break
