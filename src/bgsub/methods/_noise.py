@@ -68,15 +68,12 @@ class NoiseModel:
         array([ 1., 10.])
         """
         values = np.asarray(intensity, dtype=np.float64)
-        if values.ndim == 0:
-            variance = self.gain * values + self.offset
-            return np.maximum(np.sqrt(np.clip(variance, 0.0, None)), self.floor)
-        # (the same operations in place: one image-sized buffer, not five)
-        variance = np.multiply(values, self.gain)
+        # (in place: one image-sized buffer, not five; ``[()]``: a scalar for a scalar)
+        variance = np.multiply(values, self.gain, out=np.empty_like(values))
         variance += self.offset
         np.clip(variance, 0.0, None, out=variance)
         np.sqrt(variance, out=variance)
-        return np.maximum(variance, self.floor, out=variance)
+        return np.maximum(variance, self.floor, out=variance)[()]
 
 
 def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:

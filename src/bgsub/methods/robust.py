@@ -472,15 +472,16 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
     steep = STEEP * coeff
+    above = means - on_grid
     quiet = None
     for round_ in range(1 + steeper):
-        first, everywhere, near = _steep_bending(flat, steep, means - on_grid, cell_radius)
+        first, everywhere, near = _steep_bending(flat, steep, above, cell_radius)
         if round_ > 0:
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
             # that the lower half of its gap leaves out (where it cut under, it is widest)
             if quiet is None:
-                spread = means - on_grid - flat
+                spread = above - flat
                 quiet = spread <= np.median(spread)
             near = np.maximum(near, _local_bending(first, cell_radius, BENDING_NEAR, quiet))
         saturated = near > SATURATED * steep
@@ -1194,9 +1195,7 @@ def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float,
     if max(reach) < 0.5:
         far = np.asarray(background, dtype=np.float64)
     else:
-        # (the compiled flat dilation: the same values as SciPy's grey dilation by _ellipse)
-        far = flat_dilation(np.ascontiguousarray(np.subtract(1.0, background), dtype=np.float64),
-                            reach, "disk")
+        far = _grown(np.subtract(1.0, background, dtype=np.float64), reach)
         np.subtract(1.0, far, out=far)
     if not far.any() or far.all():
         return rise
