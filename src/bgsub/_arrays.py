@@ -1,5 +1,6 @@
-"""NumPy or Dask: what every face may hand over, told apart without importing Dask; and
-NumPy's pairwise float sum, replayed slice by slice."""
+"""NumPy or Dask: what every face may hand over, told apart without importing Dask;
+NumPy's pairwise float sum, replayed slice by slice; and the power of two that brings an
+image's values into an ordinary range."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_dask_array", "pairwise_sum", "value_span"]
+__all__ = ["ORDINARY_SPAN", "is_dask_array", "ordinary_unit", "pairwise_sum", "value_span"]
 
 
 def is_dask_array(image: Any) -> bool:
@@ -61,6 +62,40 @@ def _numpy_bounds(image: np.ndarray) -> tuple[float, float]:
         if finite.size:
             low, high = min(low, float(finite.min())), max(high, float(finite.max()))
     return low, high
+
+
+#: The span of values (max - min) that noise-tied estimates take as they are: outside it a
+#: float's absolute guards (a tiny positive noise level, a zero-division floor) or its squares'
+#: overflow would decide the result.
+ORDINARY_SPAN = (2.0**-16, 2.0**64)
+
+
+def ordinary_unit(values: np.ndarray) -> float:
+    """The power of two that brings the span of ``values`` (a float NumPy array) into
+    ``[1, 2)`` where it lies outside :data:`ORDINARY_SPAN`; 1.0 where inside, constant or not
+    finite.
+
+    Multiplying by a power of two is exact (short of overflow or subnormals), so an estimate
+    made on ``values * unit`` and divided by ``unit`` is the estimate the same arithmetic
+    would make on ``values``, free of the absolute guards and squares that do not scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ordinary_unit(np.array([0.0, 1e-14])) == 2.0**47
+    True
+    >>> ordinary_unit(np.array([0.0, 500.0]))
+    1.0
+    """
+    if values.size == 0:
+        return 1.0
+    low, high = float(values.min()), float(values.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low, high = _numpy_bounds(values)
+    span = high - low
+    if not np.isfinite(span) or span <= 0 or ORDINARY_SPAN[0] <= span <= ORDINARY_SPAN[1]:
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.clip(np.floor(np.log2(span)), -1000, 1000))))
 
 
 def _dask_bounds(image: Any) -> tuple[float, float]:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._arrays import pairwise_sum
+from bgsub._arrays import ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
 from bgsub.kernels.binary import (
@@ -381,9 +381,14 @@ def _as_floats(values: np.ndarray, negate: bool) -> np.ndarray:
 
 
 def _segment(cells: np.ndarray, step: int) -> Objects:
-    """Otsu objects of ``cells`` (each ``step`` pixels a side), holes filled."""
+    """Otsu objects of ``cells`` (each ``step`` pixels a side), holes filled; measured in a
+    unit that brings their span into an ordinary range (:func:`bgsub._arrays.ordinary_unit`:
+    a plane spanning 1e-14 or 1e200 would meet absolute guards that do not scale)."""
     if min(cells.shape) < 8:
         return Objects(np.empty(0), np.empty(0))
+    unit = ordinary_unit(cells)
+    if unit != 1.0:
+        cells = cells * unit
     smoothed = direct_gaussian_filter(cells, 1.0, mode="nearest")
     side = min(cells.shape)
     # the cells' noise is measured on a second thread meanwhile (NumPy's and SciPy's loops
@@ -792,7 +797,7 @@ def quality(
         object_radius = min(image.shape[-2:]) / 24
     images = list(_planes(image, axes, light_background))
     backgrounds = list(_planes(background, axes, light_background))
-    rows = [_plane_quality(i, b, float(object_radius)) for i, b in
+    rows = [_plane_quality(*_in_ordinary_unit(i, b), float(object_radius)) for i, b in
             zip(images, backgrounds, strict=True)]
     result = {key: _finite_mean([r[key] for r in rows]) for key in rows[0]}
     if not (np.isfinite(result["unevenness"]) and np.isfinite(result["offset"])):
@@ -808,6 +813,15 @@ def quality(
     result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
+
+
+def _in_ordinary_unit(image: np.ndarray, background: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """An image plane and its background, both times the power of two that brings the
+    image's span into an ordinary range (:func:`bgsub._arrays.ordinary_unit`): the scores are
+    in noise units, but their guards and kernels' widths are not."""
+    unit = ordinary_unit(image)
+    return (image, background) if unit == 1.0 else (image * unit, background * unit)
 
 
 def _finite_mean(values: list[float]) -> float:

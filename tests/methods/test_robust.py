@@ -847,3 +847,35 @@ def test_dim_objects_keep_their_light_against_the_far_background(seed):
         estimate = robust_background(image, (radius, radius))
         kept = float((image - estimate)[mask].sum() / objects[mask].sum())
         assert least < kept < 1.04, (radius, kept)
+
+
+@pytest.mark.parametrize("scale", [2.0**-50, 1e-14, 1e-30, 1e30, 1e200])
+def test_the_default_does_not_depend_on_the_intensity_unit(scale):
+    # values spanning 1e-11 or 1e203 (physical units, a rescaled float image) met absolute
+    # guards (a 1e-12 noise floor) and overflowing squares: at 1e-14 the background was off
+    # by 4 of the image's sds, at 1e200 suggest_radius raised an obscure ValueError
+    s = synthetic((128, 160), object_radius=(3, 6), seed=2)
+    image = s.image.astype(np.float64)
+    scaled = image * scale
+    assert np.isfinite(scaled).all() and (scaled > 0).any()
+    reference = robust_background(image, (20.0, 20.0))
+    background = robust_background(scaled, (20.0, 20.0)) / scale
+    assert np.abs(background - reference).max() < 1e-9 * image.std()
+    assert suggest_radius(scaled).radius == pytest.approx(suggest_radius(image).radius,
+                                                           rel=1e-9)
+    if scale > 1e30:
+        return  # (beyond float32)
+    as_float32 = robust_background(scaled.astype(np.float32), (20.0, 20.0)) / scale
+    assert np.abs(as_float32 - reference).max() < 1e-4 * image.std()
+
+
+def test_quality_does_not_depend_on_the_intensity_unit():
+    from bgsub.auto import quality
+
+    s = synthetic((160, 160), object_radius=(3, 6), seed=3)
+    image = s.image.astype(np.float64)
+    background = robust_background(image, (12.0, 12.0))
+    expected = quality(image, background, object_radius=5.0)
+    for scale in (2.0**-60, 2.0**700):
+        got = quality(image * scale, background * scale, object_radius=5.0)
+        assert got == pytest.approx(expected, rel=1e-9), scale
