@@ -69,30 +69,41 @@ def _numpy_bounds(image: np.ndarray) -> tuple[float, float]:
 #: overflow would decide the result.
 ORDINARY_SPAN = (2.0**-16, 2.0**64)
 
+#: Values :func:`ordinary_unit` looks at, at most (about; evenly spaced).
+UNIT_SAMPLES = 1 << 16
+
 
 def ordinary_unit(values: np.ndarray) -> float:
     """The power of two that brings the span of ``values`` (a float NumPy array) into
     ``[1, 2)`` where it lies outside :data:`ORDINARY_SPAN`; 1.0 where inside, constant or not
     finite.
 
-    Multiplying by a power of two is exact (short of overflow or subnormals), so an estimate
-    made on ``values * unit`` and divided by ``unit`` is the estimate the same arithmetic
-    would make on ``values``, free of the absolute guards and squares that do not scale.
+    The span is that of the bulk (1st to 99th percentile, of at most about
+    :data:`UNIT_SAMPLES` values spread evenly over the array), so that a few absurd pixels (a
+    division by a flat-field's zeros) do not set the unit of the rest; where the bulk is
+    constant, the whole range's. Multiplying by a power of two is exact (short of overflow or
+    subnormals), so an estimate made on ``values * unit`` and divided by ``unit`` is the
+    estimate the same arithmetic would make on ``values``, free of the absolute guards and
+    squares that do not scale.
 
     Examples
     --------
     >>> import numpy as np
-    >>> ordinary_unit(np.array([0.0, 1e-14])) == 2.0**47
+    >>> ordinary_unit(np.linspace(0.0, 1e-14, 100)) == 2.0**47
     True
     >>> ordinary_unit(np.array([0.0, 500.0]))
     1.0
     """
     if values.size == 0:
         return 1.0
-    low, high = float(values.min()), float(values.max())
-    if not (np.isfinite(low) and np.isfinite(high)):
+    sample = values.reshape(-1)[::max(1, values.size // UNIT_SAMPLES)]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 1.0
+    low, high = np.percentile(sample, [1, 99])
+    if not high > low:
         low, high = _numpy_bounds(values)
-    span = high - low
+    span = float(high - low)
     if not np.isfinite(span) or span <= 0 or ORDINARY_SPAN[0] <= span <= ORDINARY_SPAN[1]:
         return 1.0
     return float(np.ldexp(1.0, -int(np.clip(np.floor(np.log2(span)), -1000, 1000))))

@@ -49,6 +49,7 @@ from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
 from bgsub.methods.robust import (
     MAD_TO_SD,
+    clip_outliers,
     estimate_noise,
     prepare_robust,
     robust_background,
@@ -389,6 +390,7 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     unit = ordinary_unit(cells)
     if unit != 1.0:
         cells = cells * unit
+    cells = clip_outliers(cells)  # (hot pixels smoothed over their neighbours lift Otsu's)
     smoothed = direct_gaussian_filter(cells, 1.0, mode="nearest")
     side = min(cells.shape)
     # the cells' noise is measured on a second thread meanwhile (NumPy's and SciPy's loops

@@ -11,7 +11,7 @@ from bgsub.kernels.gaussian import direct_gaussian_filter
 
 ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
-__all__ = ["NoiseModel", "NoiseShading", "estimate_noise", "noise_shading",
+__all__ = ["NoiseModel", "NoiseShading", "clip_outliers", "estimate_noise", "noise_shading",
            "robust_centre_scale"]
 
 MAD_TO_SD = 1.482602218505602
@@ -34,6 +34,10 @@ SHADING_VARIES = (0.1, 0.2)
 # tissue, phase, a specimen's own -- scatters them further): fully up to the first, not from
 # the second
 SHADING_TEXTURE = (0.09, 0.12)
+OUTLIER_SPANS = 10.0  # cells beyond this many 1st-99th percentile spans outside it are
+# clipped to there first (clip_outliers): a hot or absurd pixel's block (a division by a
+# flat-field's zeros) would otherwise move the smoothed level, and the spreads, of every
+# tile around it
 SHADING_GRID = 65  # the map's variation is read on this many points a side
 
 
@@ -243,13 +247,31 @@ def noise_shading(cells: np.ndarray) -> NoiseShading | None:
     cells = np.asarray(cells, dtype=np.float64)
     if cells.ndim != 2 or min(cells.shape) < 4 * SHADING_TILES:
         return None
-    tiles = _tile_log_spreads(cells)
+    tiles = _tile_log_spreads(clip_outliers(cells))
     if tiles.shape[0] < SHADING_FEWEST:
         return None
     coeffs, scatter = _fit_log_quadratic(tiles)
     shading = NoiseShading(coeffs, 1.0)
     share = _ramp(shading.variation(), SHADING_VARIES) * (1.0 - _ramp(scatter, SHADING_TEXTURE))
     return NoiseShading(coeffs, share) if share > 0.0 else None
+
+
+def clip_outliers(values: np.ndarray) -> np.ndarray:
+    """``values`` clipped to ``OUTLIER_SPANS`` spans of their 1st to 99th percentiles beyond
+    them: a few absurd values no longer weigh on what is smoothed or thresholded around them.
+    ``values`` itself where none lies there (the same array, the same values).
+
+    Examples
+    --------
+    >>> clip_outliers(np.array([0.0, 1.0, 2.0, 1e30]))[-1] < 100
+    True
+    """
+    low, high = np.percentile(values, [1, 99])
+    reach = OUTLIER_SPANS * float(high - low)
+    low, high = float(low) - reach, float(high) + reach
+    if not (high > low) or (float(values.min()) >= low and float(values.max()) <= high):
+        return values
+    return np.clip(values, low, high)
 
 
 def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
@@ -373,9 +395,11 @@ def _spread(values: np.ndarray) -> float:
 
 
 def _floor(image: np.ndarray) -> float:
-    """A tiny positive noise level relative to the image's range."""
+    """A tiny positive noise level relative to the image's range and magnitude (both of its
+    1st to 99th percentiles: a few hot or absurd pixels -- a division by a flat-field's
+    zeros -- must not set the noise of the rest)."""
     low, high = np.percentile(image, [1, 99])
-    return max(1e-4 * float(high - low), 1e-6 * float(np.abs(image).max()), 1e-12)
+    return max(1e-4 * float(high - low), 1e-6 * max(abs(float(low)), abs(float(high))), 1e-12)
 
 
 def _surely_binned(size: int, residual: np.ndarray) -> bool:

@@ -92,6 +92,7 @@ from bgsub.methods._noise import (
     MAD_TO_SD,
     NoiseModel,
     NoiseShading,
+    clip_outliers,
     estimate_noise,
     noise_shading,
     robust_centre_scale,
@@ -1465,8 +1466,8 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
 
 
 # the noise model is public through this module (auto.py measures objects with it)
-__all__ = ["MAD_TO_SD", "NoiseModel", "estimate_noise", "prepare_robust", "robust_background",
-           "robust_centre_scale"]
+__all__ = ["MAD_TO_SD", "NoiseModel", "clip_outliers", "estimate_noise", "prepare_robust",
+           "robust_background", "robust_centre_scale"]
 
 register(
     Method(
