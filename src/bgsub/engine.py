@@ -46,6 +46,7 @@ from bgsub._bounds import check_presmooth_fits, refuse_masked
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
+from bgsub._padding import warn_if_padded
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
@@ -333,9 +334,13 @@ def plan(
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
     presmooth: Any = None,
+    warn_padding: bool = True,
     **options: Any,
 ) -> Plan:
     """Check an image and the settings once; the arguments of :func:`bgsub.estimate_background`.
+
+    ``warn_padding``: a :class:`bgsub.BackgroundWarning` where an in-memory image holds
+    padding (:func:`bgsub._padding.padding_share`).
 
     Raises
     ------
@@ -370,6 +375,9 @@ def plan(
     _check_reach(chosen, resolved, reach, extent)
     smoothing = parse_presmooth(presmooth)
     check_presmooth_fits(smoothing, radii, extent)
+    if warn_padding and not is_dask_array(array):  # (a lazy array is not read to plan it)
+        warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
+                       bool(light_background))
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach)
 
@@ -401,7 +409,7 @@ def plan_prepared(image: Any, method: str | None = None,
     # every check but the radius's, and the block the estimate will see (the same for any
     # radius: no pre-smoothing, whose scale follows the radius's per-axis ratios)
     try:
-        first = plan(image, method, 1.0, **settings)
+        first = plan(image, method, 1.0, warn_padding=False, **settings)
     except (TypeError, ValueError):  # let the real plan say what is wrong
         first = None
     if first is None or first.method.prepare is None or first.presmooth is not None \

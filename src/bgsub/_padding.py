@@ -1,0 +1,115 @@
+"""Padding told from data: solid regions of one extreme value that reach the image's edge.
+
+A stitched mosaic, a registered or rotated image, a crop pasted onto a canvas: the pixels
+outside the data hold one value (0, mostly), in solid regions that reach the edge and end in
+a jump to the data. Every minimum-based background rests on them as on dark background, and
+pulls the background beside them down by the data's level (a 512 px field with 30 % of it
+zero-padded: the default's background 229 grey levels off over the data, 3 when the padding
+is marked NaN). NaN pixels weigh on nothing, so the fix is the user's: mark them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgsub._warnings import warn
+
+__all__ = ["PADDING_SHARE", "padding_share", "warn_if_padded"]
+
+#: Planes smaller than this many pixels a side are not looked at.
+SMALLEST = 16
+#: Planes of a stack looked at, at most (evenly spaced).
+MAX_PLANES = 8
+#: Padding is worth a warning from this share of the image.
+PADDING_SHARE = 0.02
+#: ... and up to this share (beyond, it is more likely a noise-free image's background)
+PADDING_MOST = 0.8
+#: ... when at least this share of its pixels have all four neighbours in it (solid,
+#: not the scattered zeros of a dim, clipped background) ...
+SOLID = 0.9
+#: ... and the pixels beside it lie above it by at least this share of the data's median
+#: above it (a jump to the data, not a clipped background's slow rise out of the floor).
+JUMP = 0.5
+
+
+def padding_share(plane_stack: np.ndarray, light_background: bool = False
+                  ) -> tuple[float, float]:
+    """The share of ``plane_stack`` (``(..., Y, X)``) that is padding, and its value.
+
+    Padding: the pixels of the extreme value on the background's side (the minimum; the
+    maximum with ``light_background``), where they cover :data:`PADDING_SHARE` to
+    :data:`PADDING_MOST` of it,
+    lie in solid regions (:data:`SOLID`) that reach an edge of the plane and end in a jump
+    to the data (:data:`JUMP`). ``(0.0, nan)`` where there is none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).poisson(500, (64, 64)).astype(np.uint16)
+    >>> image[:, :16] = 0
+    >>> padding_share(image)
+    (0.25, 0.0)
+    >>> padding_share(np.random.default_rng(1).poisson(0.5, (64, 64)))
+    (0.0, nan)
+    """
+    none = (0.0, float("nan"))
+    values = np.asarray(plane_stack)
+    if values.ndim < 2 or values.size == 0 or values.dtype.kind not in "iuf":
+        return none
+    if min(values.shape[-2:]) < SMALLEST:
+        return none
+    values = values.reshape(-1, *values.shape[-2:])
+    if values.shape[0] > MAX_PLANES:  # (evenly spaced planes: memory bounded by a few)
+        values = values[np.linspace(0, values.shape[0] - 1, MAX_PLANES).round().astype(int)]
+    value = np.nanmax(values) if light_background else np.nanmin(values)
+    if not np.isfinite(value):
+        return none
+    mask = values == value
+    count = int(np.count_nonzero(mask))
+    if not PADDING_SHARE * values.size <= count <= PADDING_MOST * values.size:
+        return none
+    solid = mask[..., 1:-1, 1:-1] & mask[..., :-2, 1:-1] & mask[..., 2:, 1:-1] \
+        & mask[..., 1:-1, :-2] & mask[..., 1:-1, 2:]
+    inner = np.count_nonzero(solid)
+    if inner == 0 or inner < SOLID * count * _inner_share(values.shape):
+        return none
+    if not (mask[..., 0, :].any() or mask[..., -1, :].any() or mask[..., :, 0].any()
+            or mask[..., :, -1].any()):
+        return none
+    beside = _beside(mask) & ~mask
+    if not beside.any():
+        return none
+    sign = -1.0 if light_background else 1.0
+    step = sign * (float(np.median(values[beside])) - float(value))
+    level = sign * (float(np.median(values[~mask])) - float(value))
+    if not (level > 0 and step >= JUMP * level):
+        return none
+    return count / values.size, float(value)
+
+
+def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False) -> None:
+    """A :class:`bgsub.BackgroundWarning` naming the fix where :func:`padding_share` finds
+    padding in ``plane_stack``."""
+    share, value = padding_share(plane_stack, light_background)
+    if share > 0:
+        warn(f"{100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
+             "reaching its edge, as a stitched or registered image's padding is: the "
+             "background beside it is pulled towards it; mark those pixels missing (NaN in a "
+             f"float image, e.g. np.where(image == {value:g}, np.nan, image)): NaN pixels "
+             "weigh on no background and stay NaN", stacklevel=4)
+
+
+def _inner_share(shape: tuple[int, ...]) -> float:
+    """The share of a plane's pixels that have four neighbours in it."""
+    rows, cols = shape[-2:]
+    return max(rows - 2, 0) * max(cols - 2, 0) / (rows * cols)
+
+
+def _beside(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel along Y and X (4-neighbours)."""
+    grown = mask.copy()
+    grown[..., 1:, :] |= mask[..., :-1, :]
+    grown[..., :-1, :] |= mask[..., 1:, :]
+    grown[..., :, 1:] |= mask[..., :, :-1]
+    grown[..., :, :-1] |= mask[..., :, 1:]
+    return grown

@@ -1,0 +1,107 @@
+"""Padding (a stitched or registered image's solid regions of one value) is named in a
+warning, with the fix; a dim or clipped background is not."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+import bgsub
+from bgsub._padding import padding_share
+from bgsub.data import synthetic
+from errors import rmse
+
+
+def _field(seed: int = 4, shape: tuple[int, int] = (256, 256)):
+    return synthetic(shape, object_radius=(3, 6), seed=seed)
+
+
+def _caught(fn, *args, **kwargs) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args, **kwargs)
+    return [str(w.message) for w in caught if issubclass(w.category, bgsub.BackgroundWarning)]
+
+
+def test_a_zero_strip_a_rotated_canvas_and_white_padding_are_found():
+    image = _field().image
+    strip = image.copy()
+    strip[:, :64] = 0
+    assert padding_share(strip) == (0.25, 0.0)
+    # a registered image rotated by 10 degrees on a zero canvas: four triangles at the corners
+    rotated = ndi.rotate(image, 10.0, reshape=True, order=1, cval=0.0)
+    share, value = padding_share(rotated)
+    assert value == 0.0 and 0.05 < share < 0.3
+    # bright field: white padding on the background's side
+    light = (4000 - image.astype(np.int64)).astype(np.uint16)
+    light[:40] = 65535
+    assert padding_share(light, light_background=True) == pytest.approx((40 / 256, 65535.0))
+    # ... and in a stack, on the planes that have it
+    stack = np.stack([image, strip, strip])
+    assert padding_share(stack)[0] == pytest.approx(2 / 3 * 0.25)
+
+
+def test_zeros_of_a_dim_or_clipped_background_are_not_padding():
+    rng = np.random.default_rng(0)
+    assert padding_share(rng.poisson(0.7, (256, 256)))[0] == 0.0  # photon counting
+    # a background clipped at 0 on one side (an offset subtracted): it rises out of the floor
+    yy, xx = np.mgrid[0:256, 0:256]
+    clipped = np.clip(rng.normal(xx / 16.0 - 4.0, 1.0), 0, None).round().astype(np.uint8)
+    assert padding_share(clipped)[0] == 0.0
+    # one value in a solid region that does not reach the edge: an object, not padding
+    hole = _field().image.copy()
+    hole[100:160, 100:160] = 0
+    assert padding_share(hole)[0] == 0.0
+    # a noise-free image's constant background under sharp objects (most of the image)
+    spots = np.full((64, 64), 100.0)
+    spots[::16, ::16] = 600.0
+    assert padding_share(spots)[0] == 0.0
+    # a constant image, a tiny one, a few zeros, a NaN-marked padding
+    assert padding_share(np.zeros((64, 64)))[0] == 0.0
+    assert padding_share(np.array([[1, 2, 3], [4, 5, 6]]))[0] == 0.0
+    few = _field().image.copy()
+    few[:2, :2] = 0
+    assert padding_share(few)[0] == 0.0
+    marked = _field().image.astype(np.float32)
+    marked[:, :64] = np.nan
+    assert padding_share(marked)[0] == 0.0
+
+
+def test_the_default_warns_once_and_marking_the_padding_missing_is_the_fix():
+    s = _field(shape=(512, 512))
+    padded = s.image.copy()
+    padded[:, :150] = 0
+    messages = _caught(bgsub.subtract_background, padded, radius="auto")
+    assert len(messages) == 1, messages
+    assert "29 % of the image is one value (0)" in messages[0]
+    assert "np.where(image == 0, np.nan, image)" in messages[0]
+    marked = np.where(padded == 0, np.nan, padded)
+    assert _caught(bgsub.estimate_background, marked, radius="auto") == []
+    data = np.s_[:, 150:]
+    # (measured when written: 229 grey levels over the data with the zeros, 3.2 marked; the
+    # noise's sd is about 32)
+    assert rmse(bgsub.estimate_background(padded, radius="auto")[data], s.background[data]) > 100
+    fixed = bgsub.estimate_background(marked, radius="auto")
+    assert rmse(fixed[data], s.background[data]) < 8
+    assert np.isnan(bgsub.subtract_background(marked, radius="auto")[:, :150]).all()
+
+
+def test_every_method_and_the_cli_are_told(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    padded = _field().image.copy()
+    padded[:64] = 0
+    assert len(_caught(bgsub.estimate_background, padded, "rolling_ball", radius=20)) == 1
+    source = tmp_path / "mosaic.tif"
+    tifffile.imwrite(source, padded)
+    result = CliRunner().invoke(main, ["run", str(source), "-o", str(tmp_path / "out"),
+                                       "--radius", "20"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "bgsub: warning:" in line]
+    assert len(lines) == 1 and "mosaic.tif" in lines[0] and "padding" in lines[0], lines
