@@ -295,6 +295,19 @@ def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(vi
     assert "warning" not in widget.message.text()
 
 
+def test_preview_names_a_mosaics_padding(viewer_widget, qtbot):
+    """A zero-padded plane: the padding warning, with its fix, in the widget's message."""
+    viewer, widget = viewer_widget
+    padded = synthetic((256, 256), object_radius=(3, 6), seed=4).image
+    padded[:, :64] = 0
+    viewer.add_image(padded, name="mosaic")
+    widget.radius.setValue(20)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+    assert "25 % of the image is one value (0)" in widget.message.text()
+    assert "np.nan" in widget.message.text()
+
+
 def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeypatch):
     """One plane cut into tiles: *Cancel* after the first tile stops before the second
     ends, well inside the plane (the worker sees the cancel after each tile)."""
