@@ -116,3 +116,13 @@ def test_a_record_without_imagej_version_replays_1_53t(tmp_path):
     np.testing.assert_array_equal(
         tifffile.imread(tmp_path / "out" / "a_again.tif"),
         imagej_subtract(_elongated(), 50, sliding_paraboloid=True, version="1.53t"))
+
+
+def test_values_beyond_32_bit_float_are_refused_not_made_infinite():
+    # ImageJ computes in 32-bit float: a float64 image up to 1e200 became inf, the background
+    # NaN, silently
+    image = np.random.default_rng(0).random((64, 64)) * 1e200
+    with pytest.raises(ValueError, match=r"values up to 1e\+200 exceed its range"):
+        bgsub.estimate_background(image, "imagej", radius=10)
+    within = bgsub.estimate_background(image / 1e170, "imagej", radius=10)
+    assert np.isfinite(within).all()

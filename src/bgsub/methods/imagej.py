@@ -41,9 +41,22 @@ def imagej_background(image: np.ndarray, radius: tuple[float, ...], **options: A
     options = dict(options, create_background=True)
     options.pop("separate_colors", None)
     version = options.pop("imagej_version", DEFAULT_IMAGEJ_VERSION)
+    _check_float32_range(image)
     data = np.ascontiguousarray(image, dtype=np.float32)
     return imagej_subtract(data, float(radius[-1]), version=version,
                            **options).astype(image.dtype)
+
+
+def _check_float32_range(image: np.ndarray) -> None:
+    """Refuse values that ImageJ's 32-bit float cannot hold (they would become infinite)."""
+    if image.dtype.itemsize <= 4 or not image.size:
+        return
+    finite = np.abs(image[np.isfinite(image)])
+    peak = float(finite.max()) if finite.size else 0.0
+    if peak > float(np.finfo(np.float32).max):
+        raise ValueError(f"method 'imagej' computes in 32-bit float as ImageJ does, and values "
+                         f"up to {peak:.3g} exceed its range (3.4e+38); rescale the image, "
+                         "or use method='rolling_ball'")
 
 
 def _subtract(image: np.ndarray, layout: Layout, radius: tuple[float, ...],
