@@ -295,3 +295,18 @@ def test_objects_on_correlated_noise_are_still_found(seed):
         disks[np.hypot(yy - cy, xx - cx) <= 7] = 3.0
     faint = suggest_radius(100.0 + _correlated_noise(rng, (256, 256), 1.0, 0.5) + disks)
     assert np.isfinite(faint.object_radius)
+
+
+def test_the_reason_says_when_one_object_fills_the_image_and_caps_the_radius():
+    # a field stop: a bright disc of data (nuclei r 3-6) in a dark surround of camera offset;
+    # the disc is measured as one object of radius 239 px and the radius capped at 128
+    s = synthetic((512, 512), object_radius=(3, 6), seed=4)
+    yy, xx = np.mgrid[0:512, 0:512]
+    disc = (yy - 256) ** 2 + (xx - 256) ** 2 < 240 ** 2
+    noise = np.random.default_rng(0).normal(100.0, 3.0, disc.shape)
+    stop = np.where(disc, s.image.astype(np.float64), noise)
+    found = suggest_radius(stop)
+    assert found.radius == 128.0
+    assert "one object covers 69 % of the image" in found.reason
+    assert "field stop" in found.reason and "radius=" in found.reason
+    assert "one object covers" not in suggest_radius(s.image).reason
