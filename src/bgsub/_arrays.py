@@ -69,7 +69,7 @@ def _numpy_bounds(image: np.ndarray) -> tuple[float, float]:
 #: overflow would decide the result.
 ORDINARY_SPAN = (2.0**-16, 2.0**64)
 
-#: Values :func:`ordinary_unit` looks at, at most (about; evenly spaced).
+#: Values :func:`ordinary_unit` looks at (about; evenly spaced along each axis).
 UNIT_SAMPLES = 1 << 16
 
 
@@ -96,7 +96,8 @@ def ordinary_unit(values: np.ndarray) -> float:
     """
     if values.size == 0:
         return 1.0
-    sample = values.reshape(-1)[::max(1, values.size // UNIT_SAMPLES)]
+    side = UNIT_SAMPLES ** (1.0 / values.ndim)  # (a strided view: no copy of the array)
+    sample = values[tuple(slice(None, None, max(1, int(n / side))) for n in values.shape)]
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return 1.0
