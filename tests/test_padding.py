@@ -105,3 +105,12 @@ def test_every_method_and_the_cli_are_told(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "bgsub: warning:" in line]
     assert len(lines) == 1 and "mosaic.tif" in lines[0] and "padding" in lines[0], lines
+
+
+def test_looking_for_padding_warns_of_nothing_else():
+    # NumPy's "All-NaN slice encountered" leaked from the first nanmin on an all-NaN image
+    for image in (np.full((64, 64), np.nan, np.float32), np.full((32, 40), np.inf),
+                  np.zeros((64, 64), np.uint8)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            bgsub.subtract_background(image, "rolling_ball", radius=10)

@@ -61,7 +61,8 @@ def padding_share(plane_stack: np.ndarray, light_background: bool = False
     values = values.reshape(-1, *values.shape[-2:])
     if values.shape[0] > MAX_PLANES:  # (evenly spaced planes: memory bounded by a few)
         values = values[np.linspace(0, values.shape[0] - 1, MAX_PLANES).round().astype(int)]
-    value = np.nanmax(values) if light_background else np.nanmin(values)
+    # (fmax / fmin pass over NaN without NumPy's all-NaN warning; NaN when all are)
+    value = (np.fmax if light_background else np.fmin).reduce(values, axis=None)
     if not np.isfinite(value):
         return none
     mask = values == value
