@@ -77,7 +77,7 @@ def test_the_default_warns_once_and_marking_the_padding_missing_is_the_fix():
     messages = _caught(bgsub.subtract_background, padded, radius="auto")
     assert len(messages) == 1, messages
     assert "29 % of the image is one value (0)" in messages[0]
-    assert "np.where(image == 0, np.nan, image)" in messages[0]
+    assert "missing=0; on the command line --missing 0" in messages[0]
     marked = np.where(padded == 0, np.nan, padded)
     assert _caught(bgsub.estimate_background, marked, radius="auto") == []
     data = np.s_[:, 150:]
@@ -114,3 +114,70 @@ def test_looking_for_padding_warns_of_nothing_else():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             bgsub.subtract_background(image, "rolling_ball", radius=10)
+
+
+def _padded_field():
+    s = _field(shape=(256, 256))
+    padded = s.image.copy()
+    padded[:, :80] = 0
+    return s, padded
+
+
+def test_missing_leaves_the_padding_out_as_nan_does_and_keeps_it():
+    s, padded = _padded_field()
+    marked = np.where(padded == 0, np.nan, padded.astype(np.float64))
+    assert _caught(bgsub.subtract_background, padded, radius="auto", missing=0) == []
+    foreground, background = bgsub.subtract_background(padded, radius="auto", missing=0,
+                                                      return_background=True)
+    data = np.s_[:, 80:]
+    # (float32 work for uint16 against float64 for the NaN-marked float64 image)
+    np.testing.assert_allclose(background[data], bgsub.estimate_background(marked,
+                               radius="auto")[data], atol=0.05)
+    assert foreground.dtype == np.uint16 and not foreground[:, :80].any()
+    assert rmse(background[data], s.background[data]) < 8
+    from bgsub.auto import suggest_radius
+    assert suggest_radius(padded, missing=0).radius == suggest_radius(marked).radius
+    # white padding on a light background keeps its value too
+    light = (4000 - padded.astype(np.int64)).astype(np.uint16)
+    light[:, :80] = 65535
+    out = bgsub.subtract_background(light, radius=20, light_background=True, missing=65535)
+    assert (out[:, :80] == 65535).all()
+
+
+def test_missing_is_the_same_on_dask_and_refused_where_it_cannot_apply():
+    da = pytest.importorskip("dask.array")
+    _, padded = _padded_field()
+    for method, radius in (("robust", 20.0), ("tophat", 6.0)):
+        lazy = bgsub.subtract_background(da.from_array(padded, chunks=(128, 128)), method,
+                                         radius=radius, missing=0).compute()
+        np.testing.assert_array_equal(
+            lazy, bgsub.subtract_background(padded, method, radius=radius, missing=0))
+    with pytest.raises(ValueError, match="ImageJ, which has no missing pixels"):
+        bgsub.subtract_background(padded, "imagej", radius=20, missing=0)
+    with pytest.raises(TypeError, match="missing must be a number"):
+        bgsub.subtract_background(padded, radius=20, missing="0")
+    with pytest.raises(ValueError, match="must be finite"):
+        bgsub.estimate_background(padded, radius=20, missing=np.nan)
+
+
+def test_the_command_line_and_the_config_take_missing(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+    from bgsub.config import ConfigError, Settings
+
+    _, padded = _padded_field()
+    source = tmp_path / "mosaic.tif"
+    tifffile.imwrite(source, padded)
+    result = CliRunner().invoke(main, ["run", str(source), "-o", str(tmp_path / "out"),
+                                       "--radius", "20", "--missing", "0"])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    written = tifffile.imread(tmp_path / "out" / "mosaic.tif")
+    np.testing.assert_array_equal(written, bgsub.subtract_background(padded, radius=20,
+                                                                     missing=0))
+    assert '"missing": 0.0' in (tmp_path / "out" / "mosaic.tif.bgsub.json").read_text()
+    assert Settings().updated({"missing": 0}).validated().missing == 0.0
+    with pytest.raises(ConfigError, match="missing='x' must be a number"):
+        Settings().updated({"missing": "x"}).validated()

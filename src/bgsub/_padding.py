@@ -5,7 +5,8 @@ outside the data hold one value (0, mostly), in solid regions that reach the edg
 a jump to the data. Every minimum-based background rests on them as on dark background, and
 pulls the background beside them down by the data's level (a 512 px field with 30 % of it
 zero-padded: the default's background 229 grey levels off over the data, 3 when the padding
-is marked NaN). NaN pixels weigh on nothing, so the fix is the user's: mark them.
+is marked missing). Missing pixels weigh on nothing, so the fix is the user's: mark them
+(``missing=`` in the API, ``--missing`` on the command line, or NaN in a float image).
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False) -> N
     if share > 0:
         warn(f"{100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
              "reaching its edge, as a stitched or registered image's padding is: the "
-             "background beside it is pulled towards it; mark those pixels missing (NaN in a "
-             f"float image, e.g. np.where(image == {value:g}, np.nan, image)): NaN pixels "
-             "weigh on no background and stay NaN", stacklevel=4)
+             "background beside it is pulled towards it; mark those pixels missing "
+             f"(missing={value:g}; on the command line --missing {value:g}): they then weigh "
+             "on no background and keep their value", stacklevel=4)
 
 
 def _inner_share(shape: tuple[int, ...]) -> float:

@@ -40,6 +40,7 @@ def estimate_background(
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
     presmooth: Any = None,
+    missing: float | None = None,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
     **options: Any,
@@ -93,6 +94,12 @@ def estimate_background(
         Smooth the image before estimating: ``"mean:1"``, ``"median:1"``
         (box radius) or ``"gaussian:1"`` (sigma). The foreground is still
         computed from the unsmoothed image.
+    missing : float, optional
+        The value of pixels that are not data -- a stitched or registered
+        image's padding, e.g. ``0``. Like NaN pixels they weigh on no
+        background (the radius is measured without them too); the foreground
+        keeps them as they are. Without it, padding reaching the edge is named
+        in a :class:`bgsub.BackgroundWarning` (it pulls the background down).
     progress : callable, optional
         ``progress(done, total)``, called with ``(0, total)`` and then after
         each independent block (plane, volume) is done; in-memory arrays only.
@@ -133,7 +140,7 @@ def estimate_background(
     """
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
-                         presmooth=presmooth, **options)
+                         presmooth=presmooth, missing=missing, **options)
     if engine.is_dask_array(image):
         _no_progress_for_dask(progress, cancel)
         from bgsub import chunked
@@ -154,6 +161,7 @@ def subtract_background(
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
     presmooth: Any = None,
+    missing: float | None = None,
     output_dtype: str | np.dtype = "same",
     offset: float = 0.0,
     return_background: bool = False,
@@ -173,7 +181,7 @@ def subtract_background(
     Parameters
     ----------
     image, method, radius, axes, channel_axis, true_3d, spacing, light_background, presmooth
-        As for :func:`estimate_background`; ``**options`` too.
+        As for :func:`estimate_background`; ``missing`` and ``**options`` too.
     progress, cancel
         As for :func:`estimate_background`. A method that reproduces another
         program's whole command (``imagej``) counts a plane with its RGB
@@ -209,7 +217,7 @@ def subtract_background(
     """
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
-                         presmooth=presmooth, **options)
+                         presmooth=presmooth, missing=missing, **options)
     if engine.is_dask_array(image):
         _no_progress_for_dask(progress, cancel)
         from bgsub import chunked

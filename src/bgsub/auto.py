@@ -181,6 +181,7 @@ def suggest_radius(
     factor: float = FACTOR,
     min_radius: float = MIN_AUTO_RADIUS,
     progress: Callable[[int, int], Any] | None = None,
+    missing: float | None = None,
 ) -> Suggestion:
     """Suggest a background radius from the size of the objects in ``image``.
 
@@ -233,6 +234,8 @@ def suggest_radius(
         Dark objects on a bright background.
     factor : float
         Radius as a multiple of the typical object radius.
+    missing : float, optional
+        Pixels of this value are not data (a mosaic's padding): left out as NaN pixels are.
     min_radius : float
         The suggested radius is at least this many pixels (16 by default; but
         at most a quarter of the image's smaller side); 0 for ``factor``
@@ -274,7 +277,8 @@ def suggest_radius(
                          "(0: no floor)")
     found, sides, pixels = [], [], 0
     # one plane at a time; an integer plane as it is (read as float64 where measured)
-    for plane in _planes(image, axes, light_background, progress, integers=True):
+    for plane in _planes(image, axes, light_background, progress, integers=missing is None,
+                         missing=missing):
         found.append(_measure(plane, light_background and plane.dtype.kind in "iu"))
         sides.append(min(plane.shape))
         pixels = plane.size
@@ -856,11 +860,11 @@ def _finite_mean(values: list[float]) -> float:
 
 def _planes(image: Any, axes: str | None, light_background: bool,
             progress: Callable[[int, int], Any] | None = None,
-            integers: bool = False) -> Iterator[np.ndarray]:
-    """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN filled, dark objects
-    negated. A Dask array stays lazy: only the chosen planes are computed. ``progress``
-    hears of each plane once the caller is done with it. ``integers``: an integer plane (of
-    :data:`BLOCK_MEAN_DTYPES`) as it is, neither converted nor negated."""
+            integers: bool = False, missing: float | None = None) -> Iterator[np.ndarray]:
+    """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN (and ``missing``) filled,
+    dark objects negated. A Dask array stays lazy: only the chosen planes are computed.
+    ``progress`` hears of each plane once the caller is done with it. ``integers``: an
+    integer plane (of :data:`BLOCK_MEAN_DTYPES`) as it is, neither converted nor negated."""
     from bgsub._arrays import is_dask_array
 
     array = image if is_dask_array(image) else np.asarray(image)
@@ -881,9 +885,11 @@ def _planes(image: Any, axes: str | None, light_background: bool,
                 progress(done, len(chosen))
             continue
         plane = np.array(layout.block(array, selectors[i]), dtype=np.float64)
+        valid = None if missing is None else plane != missing
         if array.dtype.kind not in "iub" and not np.isfinite(plane).all():  # ints: finite
-            finite = np.isfinite(plane)
-            plane[~finite] = np.median(plane[finite]) if finite.any() else 0.0
+            valid = np.isfinite(plane) if valid is None else valid & np.isfinite(plane)
+        if valid is not None and not valid.all():
+            plane[~valid] = np.median(plane[valid]) if valid.any() else 0.0
         yield -plane if light_background else plane
         if progress is not None:
             progress(done, len(chosen))

@@ -241,7 +241,7 @@ def _background(image: da.Array, plan: Plan, fill_nan: str) -> da.Array:
     """The lazy background of ``image``, with its chunks."""
     depth = _depth(image, plan)
     source = image
-    if fill_nan == "exact" and np.issubdtype(image.dtype, np.floating):
+    if fill_nan == "exact" and plan.fills(image.dtype):
         source = _filled(image, plan)
     chunks, depth = _overlap_chunks(source.chunks, depth)
     meta = np.empty((0,) * image.ndim, dtype=plan.work_dtype)
@@ -253,7 +253,8 @@ def _background(image: da.Array, plan: Plan, fill_nan: str) -> da.Array:
 
 
 def _filled(image: da.Array, plan: Plan) -> da.Array:
-    """``image`` with NaN/inf filled per whole independent block, in the working dtype."""
+    """``image`` with NaN/inf (and ``missing``) filled per whole independent block, in the
+    working dtype."""
     whole = {axis: -1 for axis in plan.layout.spatial}
     meta = np.empty((0,) * image.ndim, dtype=plan.work_dtype)
     return image.rechunk(whole).map_blocks(_fill_chunk, dtype=plan.work_dtype, meta=meta,

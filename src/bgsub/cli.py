@@ -190,7 +190,8 @@ def _streaming(ctx: click.Context, jobs: int | None) -> Any:
 _SETTING_PARAMS = {
     "method": "method", "radius": "radius", "light_background": "light_background",
     "presmooth": "presmooth", "true_3d": "true_3d", "axes": "axes", "spacing": "spacing",
-    "offset": "offset", "output_dtype": "output_dtype", "save_background": "save_background",
+    "offset": "offset", "missing": "missing", "output_dtype": "output_dtype",
+    "save_background": "save_background",
     "fmt": "format", "suffix": "suffix", "series": "series",
     "figure": "figure", "figure_plane": "figure_plane", "pyramid": "pyramid",
     "flatfield": "flatfield", "darkfield": "darkfield",
@@ -229,6 +230,9 @@ class Interrupted(KeyboardInterrupt):
               help="A method option, e.g. -O footprint=box (repeatable).")
 @click.option("--offset", type=float, default=0.0, show_default=True,
               help="Added before rounding, to keep slightly negative values.")
+@click.option("--missing", type=float, default=None, metavar="VALUE",
+              help="Pixels of this value are not data (a mosaic's padding, e.g. 0): they "
+              "weigh on no background and keep their value.")
 @click.option("--output-dtype", type=click.Choice(["same", "float", "float32", "float64"]),
               default="same", show_default=True, help="Pixel type of the result.")
 @click.option("--save-background", is_flag=True,

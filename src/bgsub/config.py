@@ -39,7 +39,7 @@ __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_f
 OUTPUT_FORMATS = ("same", "tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
 PYRAMID_CHOICES = ("auto", "on", "off")
 _API_KEYS = ("method", "radius", "axes", "true_3d", "spacing", "light_background",
-             "presmooth", "output_dtype", "offset")
+             "presmooth", "output_dtype", "offset", "missing")
 _ALIASES = {"light": "light_background", "3d": "true_3d", "output-dtype": "output_dtype",
             "save-background": "save_background", "light-background": "light_background",
             "true-3d": "true_3d", "option": "options"}
@@ -56,7 +56,7 @@ class Settings:
 
     Attributes
     ----------
-    method, radius, axes, true_3d, light_background, presmooth, output_dtype, offset
+    method, radius, axes, true_3d, light_background, presmooth, output_dtype, offset, missing
         As for :func:`bgsub.subtract_background`; ``axes=None`` takes each
         file's own axes.
     spacing : "auto", "none" or tuple of float
@@ -95,6 +95,7 @@ class Settings:
     presmooth: str | None = None
     output_dtype: str = "same"
     offset: float = 0.0
+    missing: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
     save_background: bool = False
     format: str = "same"
@@ -132,6 +133,7 @@ class Settings:
             series=_series(self.series), output_dtype=str(self.output_dtype),
             suffix=_suffix(self.suffix),
             offset=_number(self.offset, "offset"), true_3d=_flag(self.true_3d, "true_3d"),
+            missing=None if self.missing is None else _number(self.missing, "missing"),
             light_background=_flag(self.light_background, "light"),
             save_background=_flag(self.save_background, "save_background"),
             figure=_flag(self.figure, "figure"), figure_plane=_figure_plane(self.figure_plane),

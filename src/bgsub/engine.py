@@ -51,11 +51,10 @@ from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
-           "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_offset", "estimate",
-           "estimate_steps",
-           "fill_from_nearest", "fill_steps", "is_dask_array", "plan", "plan_prepared", "run",
-           "subtract",
-           "subtract_steps", "tiles", "value_span"]
+           "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_missing",
+           "check_offset", "estimate", "estimate_steps", "fill_from_nearest", "fill_steps",
+           "is_dask_array", "plan", "plan_prepared", "run", "subtract", "subtract_steps",
+           "tiles", "value_span"]
 
 RadiusLike = float | Sequence[float]
 #: ``progress(done, total)``: called with ``(0, total)`` first, then after each block (or tile).
@@ -100,6 +99,9 @@ class Plan:
         The input's shape.
     reach : tuple of int
         The method's halo for the input (:attr:`Method.halo`), per spatial axis.
+    missing : float or None
+        Pixels of this value are not data (a mosaic's padding): they weigh on no background,
+        as NaN pixels do, and keep their value in the foreground.
     """
 
     method: Method
@@ -111,6 +113,7 @@ class Plan:
     dtype: np.dtype
     shape: tuple[int, ...]
     reach: tuple[int, ...]
+    missing: float | None = None
 
     @property
     def work_dtype(self) -> np.dtype:
@@ -198,13 +201,22 @@ class Plan:
     def _presmooth_scale(self) -> tuple[float, ...]:
         return tuple(r / self.radius[-1] for r in self.radius)
 
+    def fills(self, dtype: np.dtype) -> bool:
+        """Whether blocks of ``dtype`` may hold pixels to fill (NaN/inf, or ``missing``)."""
+        return np.issubdtype(dtype, np.floating) or self.missing is not None
+
     def filled(self, block: np.ndarray) -> np.ndarray:
-        """A C-contiguous working-dtype copy of a block, NaN/inf pixels replaced by their
-        nearest valid neighbour's value (left as they are when no pixel is valid)."""
+        """A C-contiguous working-dtype copy of a block, NaN/inf pixels (and those equal to
+        ``missing``) replaced by their nearest valid neighbour's value (left as they are when
+        no pixel is valid; ``missing`` ones then become NaN)."""
         work = np.array(block, dtype=self.work_dtype, order="C")
-        if np.issubdtype(block.dtype, np.floating):
+        if self.fills(block.dtype):
             invalid = ~np.isfinite(work)
-            if invalid.any() and not invalid.all():
+            if self.missing is not None:
+                invalid |= work == self.missing
+            if invalid.all():
+                work[...] = np.nan
+            elif invalid.any():
                 work = fill_from_nearest(work, invalid)
         return work
 
@@ -251,7 +263,11 @@ class Plan:
             work = np.subtract(background, work, out=work)
         else:
             work = np.subtract(work, background, out=work)
-        return cast_result(work, out_dtype, offset)
+        result = cast_result(work, out_dtype, offset)
+        if self.missing is not None:  # (not data: kept as it was)
+            result[values == self.missing] = cast_result(
+                np.array([self.missing], dtype=background.dtype), out_dtype)[0]
+        return result
 
     def command_of(self, block: np.ndarray, selector: tuple, background: bool) -> np.ndarray:
         """What a whole-command method leaves in one block (its background with
@@ -334,13 +350,14 @@ def plan(
     spacing: Sequence[float] | None = None,
     light_background: bool = False,
     presmooth: Any = None,
+    missing: Any = None,
     warn_padding: bool = True,
     **options: Any,
 ) -> Plan:
     """Check an image and the settings once; the arguments of :func:`bgsub.estimate_background`.
 
     ``warn_padding``: a :class:`bgsub.BackgroundWarning` where an in-memory image holds
-    padding (:func:`bgsub._padding.padding_share`).
+    padding (:func:`bgsub._padding.padding_share`) and ``missing`` is not given.
 
     Raises
     ------
@@ -362,10 +379,15 @@ def plan(
     for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
+    missing = check_missing(missing)
+    if missing is not None and chosen.subtract is not None:
+        raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
+                         "pixels; drop missing=, or use method='rolling_ball'")
     if isinstance(radius, str) and radius == AUTO:
         from bgsub.auto import suggest_radius
 
-        radius = suggest_radius(array, layout.axes, light_background=bool(light_background)).radius
+        radius = suggest_radius(array, layout.axes, light_background=bool(light_background),
+                                missing=missing).radius
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
@@ -375,11 +397,11 @@ def plan(
     _check_reach(chosen, resolved, reach, extent)
     smoothing = parse_presmooth(presmooth)
     check_presmooth_fits(smoothing, radii, extent)
-    if warn_padding and not is_dask_array(array):  # (a lazy array is not read to plan it)
+    if warn_padding and missing is None and not is_dask_array(array):  # (a lazy one: unread)
         warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
                        bool(light_background))
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
-                np.dtype(array.dtype), tuple(array.shape), reach)
+                np.dtype(array.dtype), tuple(array.shape), reach, missing)
 
 
 def plan_prepared(image: Any, method: str | None = None,
@@ -550,6 +572,25 @@ def check_offset(offset: Any) -> float:
     return float(offset)
 
 
+def check_missing(missing: Any) -> float | None:
+    """``missing`` as a finite float (None stays None), or a one-line error.
+
+    Examples
+    --------
+    >>> check_missing(0), check_missing(None)
+    (0.0, None)
+    """
+    if missing is None:
+        return None
+    if isinstance(missing, (bool, np.bool_)) or not isinstance(missing, (int, float, np.number)):
+        raise TypeError(f"missing must be a number (the value of pixels that are not data, "
+                        f"e.g. 0) or None, got {missing!r}")
+    if not np.isfinite(missing):
+        raise ValueError(f"missing={_plain(missing)} must be finite; NaN pixels are "
+                         "always left out")
+    return float(missing)
+
+
 def fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     """Replace missing pixels by their nearest valid neighbour's value.
 
@@ -610,7 +651,7 @@ class _Blocks:
 
     def _source(self, selector: tuple) -> np.ndarray:
         block = self.block(selector)
-        if not np.issubdtype(block.dtype, np.floating):
+        if not self.plan.fills(block.dtype):
             return block
         if self._filled is None or self._filled[0] != selector:
             self._filled = (selector, self.plan.filled(block))

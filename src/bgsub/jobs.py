@@ -52,6 +52,7 @@ def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[
         "presmooth": settings.presmooth,
         "output_dtype": settings.output_dtype,
         "offset": settings.offset,
+        **({} if settings.missing is None else {"missing": settings.missing}),
         "options": dict(settings.options),
     }
 

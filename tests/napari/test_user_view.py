@@ -124,7 +124,7 @@ def test_preview_and_results_carry_units_and_axis_labels(make_napari_viewer, nee
 # ---------------------------------------------------------------------- auto
 def test_auto_reason_stays_until_the_next_change(make_napari_viewer, need_screen, qtbot, image,
                                                  monkeypatch):
-    def suggest_radius(image, axes=None):
+    def suggest_radius(image, axes=None, **settings):  # (light_background=, missing=)
         return types.SimpleNamespace(radius=31.6053, object_radius=10.5351,
                                      reason="typical object radius 10.5 px (3x)")
 

@@ -208,8 +208,8 @@ def test_auto_radius_button(viewer_widget, qtbot, image, monkeypatch):
 
     seen = {}
 
-    def suggest_radius(image, axes=None):
-        seen["shape"], seen["axes"] = image.shape, axes
+    def suggest_radius(image, axes=None, **settings):
+        seen["shape"], seen["axes"], seen["settings"] = image.shape, axes, settings
         return types.SimpleNamespace(radius=17.0, object_radius=6.0, reason="objects ~6 px")
 
     monkeypatch.setitem(sys.modules, "bgsub.auto",
@@ -223,7 +223,9 @@ def test_auto_radius_button(viewer_widget, qtbot, image, monkeypatch):
     assert auto_widget.auto_button.isEnabled()
     auto_widget.auto_button.click()
     qtbot.waitUntil(lambda: auto_widget.radius.value() == 17.0, timeout=WAIT_MS)
-    assert seen == {"shape": image.shape, "axes": "YX"}
+    # (measured as radius="auto" measures it: the light and missing settings go along)
+    assert seen == {"shape": image.shape, "axes": "YX",
+                    "settings": {"light_background": False, "missing": None}}
     assert "objects ~6 px" in auto_widget.message.text()
 
 
@@ -305,7 +307,12 @@ def test_preview_names_a_mosaics_padding(viewer_widget, qtbot):
     widget.preview_check.setChecked(True)
     _settle(qtbot, widget)
     assert "25 % of the image is one value (0)" in widget.message.text()
-    assert "np.nan" in widget.message.text()
+    assert "missing=0" in widget.message.text()
+    widget.missing_check.setChecked(True)  # (the value: 0)
+    _settle(qtbot, widget)
+    assert "warning" not in widget.message.text()
+    assert widget.settings().kwargs()["missing"] == 0.0
+    assert "--missing 0" in widget.settings().as_cli()
 
 
 def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeypatch):

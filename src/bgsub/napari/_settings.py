@@ -50,6 +50,8 @@ class Settings:
         One letter per array axis; None lets bgsub guess.
     spacing : tuple of float, optional
         Pixel size per spatial axis (Z, Y, X or Y, X); None for square pixels.
+    missing : float, optional
+        Pixels of this value are not data (a mosaic's padding).
     """
 
     method: str = DEFAULT_METHOD
@@ -61,6 +63,7 @@ class Settings:
     options: Mapping[str, Any] = field(default_factory=dict)
     axes: str | None = None
     spacing: tuple[float, ...] | None = None
+    missing: float | None = None
 
     def presmooth_text(self) -> str | None:
         """The ``presmooth=`` argument: ``"gaussian:1"`` or None."""
@@ -83,6 +86,7 @@ class Settings:
             "spacing": self.spacing,
             "light_background": self.light_background or None,
             "presmooth": self.presmooth_text(),
+            "missing": self.missing,
         }
         kwargs.update({key: value for key, value in optional.items() if value is not None})
         kwargs.update(self.options)
@@ -119,6 +123,8 @@ class Settings:
             words += ["--axes", self.axes]
         if self.spacing is not None:
             words += ["--spacing", ",".join(_number(s) for s in self.spacing)]
+        if self.missing is not None:
+            words += ["--missing", _number(self.missing)]
         for key, value in self.options.items():
             words += ["-O", f"{key}={_cli_value(value)}"]
         return shlex.join(words)

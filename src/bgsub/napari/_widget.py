@@ -126,6 +126,14 @@ class BackgroundWidget(QWidget):
         self.presmooth_size.setSingleStep(0.5)
         self.presmooth_size.setKeyboardTracking(False)
         self.presmooth_size.setToolTip("box radius (mean, median) or sigma (gaussian), px")
+        self.missing_check = QCheckBox("leave out pixels of value")
+        self.missing_check.setToolTip("Pixels that are not data (a mosaic's padding): they "
+                                      "weigh on no background and keep their value.")
+        self.missing_value = QDoubleSpinBox()
+        self.missing_value.setRange(-1e12, 1e12)
+        self.missing_value.setDecimals(3)
+        self.missing_value.setValue(0.0)
+        self.missing_value.setKeyboardTracking(False)
         self.mode_combo = QComboBox()
         self.mode_combo.addItem("2D, each plane", False)
         self.mode_combo.addItem("3D neighbourhood", True)
@@ -149,6 +157,7 @@ class BackgroundWidget(QWidget):
         form.addRow("radius", _row(self.radius, self.auto_button))
         form.addRow("light", self.light_check)
         form.addRow("pre-smooth", _row(self.presmooth_combo, self.presmooth_size))
+        form.addRow("missing", _row(self.missing_check, self.missing_value))
         form.addRow("channels", self.channel_combo)
         form.addRow("stack", self.mode_combo)
         box = QGroupBox("method options")
@@ -171,7 +180,8 @@ class BackgroundWidget(QWidget):
         self.presmooth_combo.currentIndexChanged.connect(self._presmooth_changed)
         for signal in (self.radius.valueChanged, self.light_check.toggled,
                        self.presmooth_size.valueChanged, self.mode_combo.currentIndexChanged,
-                       self.options.changed):
+                       self.options.changed, self.missing_check.toggled,
+                       self.missing_value.valueChanged):
             signal.connect(self.schedule_preview)
         self.preview_check.toggled.connect(self._preview_toggled)
         self.auto_button.clicked.connect(self.auto_radius)
@@ -216,6 +226,7 @@ class BackgroundWidget(QWidget):
             options=self.options.values(),
             axes=axes,
             spacing=spacing,
+            missing=self.missing_value.value() if self.missing_check.isChecked() else None,
         )
 
     def is_busy(self) -> bool:
@@ -484,7 +495,11 @@ class BackgroundWidget(QWidget):
         settings = self.settings()
         plane_settings = Settings(axes=settings.axes)
         plane = Plane(layer.data, plane_settings, self._position(layer))
-        worker = create_worker(self._suggest, plane.data, axes=plane.axes, _start_thread=False)
+        # (as radius="auto" measures it: from above on a light background, without the
+        # missing pixels)
+        worker = create_worker(self._suggest, plane.data, axes=plane.axes,
+                               light_background=settings.light_background,
+                               missing=settings.missing, _start_thread=False)
         worker.returned.connect(self._on_suggestion)
         worker.errored.connect(self._on_error)
         worker.finished.connect(partial(setattr, self, "_auto_worker", None))
