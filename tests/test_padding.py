@@ -178,6 +178,10 @@ def test_the_command_line_and_the_config_take_missing(tmp_path):
     np.testing.assert_array_equal(written, bgsub.subtract_background(padded, radius=20,
                                                                      missing=0))
     assert '"missing": 0.0' in (tmp_path / "out" / "mosaic.tif.bgsub.json").read_text()
+    suggested = CliRunner().invoke(main, ["suggest", str(source), "-q", "--missing", "0"])
+    from bgsub.auto import suggest_radius
+    expected = suggest_radius(padded, missing=0).radius
+    assert f"radius        : {expected:.1f} px" in suggested.output, suggested.output
     assert Settings().updated({"missing": 0}).validated().missing == 0.0
     with pytest.raises(ConfigError, match="missing='x' must be a number"):
         Settings().updated({"missing": "x"}).validated()

@@ -644,19 +644,23 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--light/--dark", "light_background", default=False,
               help="Bright background, dark objects.")
+@click.option("--missing", type=float, default=None, metavar="VALUE",
+              help="Pixels of this value are not data (a mosaic's padding, e.g. 0).")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-def suggest_command(file: Path, light_background: bool, series: int, quiet: bool) -> None:
+def suggest_command(file: Path, light_background: bool, missing: float | None, series: int,
+                    quiet: bool) -> None:
     """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
     from bgsub.auto import suggest_radius
     from bgsub.batch import one_line
+    from bgsub.engine import check_missing
     from bgsub.progress import Reporter
 
     progress = Reporter(quiet=quiet).callback(file.name, "plane", leave=False)
     try:
         image, meta = _lazy_image(file, series)  # only the planes measured are read
         found = suggest_radius(image, meta.axes, light_background=light_background,
-                               progress=progress)
+                               progress=progress, missing=check_missing(missing))
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(f"object radius : {found.object_radius:.1f} px")
