@@ -1,8 +1,9 @@
 """Bounds on what a caller can make the API allocate, checked before any allocation.
 
 The API checks the radius and the methods' reach itself; these are the other
-sizes a user controls: the pre-smoothing size, and masked arrays, whose mask
-``np.asarray`` would silently drop.
+sizes a user controls: the pre-smoothing size, masked arrays, whose mask
+``np.asarray`` would silently drop, and the memory a method's estimate of one
+block needs against the memory free (a warning: the estimate may still fit).
 """
 
 from __future__ import annotations
@@ -11,10 +12,36 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_PADDED_PIXELS", "check_presmooth_fits", "refuse_masked"]
+__all__ = ["MAX_PADDED_PIXELS", "MEMORY_CHECK_FROM", "available_memory", "check_presmooth_fits",
+           "refuse_masked", "warn_if_short_of_memory"]
 
 #: Pixels a pre-smoothing step may pad a block to when its reach is beyond the image.
 MAX_PADDED_PIXELS = 2**24
+#: Bytes an estimate may need before the free memory is looked at (psutil is imported then).
+MEMORY_CHECK_FROM = 2**30
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (psutil's ``available``), if known."""
+    import psutil
+
+    try:
+        return int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError, AttributeError):
+        return None
+
+
+def warn_if_short_of_memory(need: float, what: str, fix: str) -> None:
+    """A :class:`bgsub.BackgroundWarning` where ``need`` bytes (``what`` needs them) exceed
+    the memory free; nothing below :data:`MEMORY_CHECK_FROM` or where it is not known."""
+    if need < MEMORY_CHECK_FROM:
+        return
+    free = available_memory()
+    if free is not None and need > free:
+        from bgsub._warnings import warn
+
+        warn(f"{what} needs about {need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} "
+             f"GiB of memory free: it may swap or be stopped; {fix}", stacklevel=4)
 
 
 def check_presmooth_fits(presmooth: Any, radius: tuple[float, ...],

@@ -42,7 +42,7 @@ import numpy as np
 
 from bgsub._arrays import is_dask_array, value_span
 from bgsub._axes import Layout, parse_axes
-from bgsub._bounds import check_presmooth_fits, refuse_masked
+from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_memory
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
@@ -351,13 +351,14 @@ def plan(
     light_background: bool = False,
     presmooth: Any = None,
     missing: Any = None,
-    warn_padding: bool = True,
+    warn_input: bool = True,
     **options: Any,
 ) -> Plan:
     """Check an image and the settings once; the arguments of :func:`bgsub.estimate_background`.
 
-    ``warn_padding``: a :class:`bgsub.BackgroundWarning` where an in-memory image holds
-    padding (:func:`bgsub._padding.padding_share`) and ``missing`` is not given.
+    ``warn_input``: a :class:`bgsub.BackgroundWarning` where an in-memory image holds
+    padding (:func:`bgsub._padding.padding_share`) and ``missing`` is not given, or where the
+    method's estimate of one block needs more memory than is free (``Method.peak_buffers``).
 
     Raises
     ------
@@ -397,7 +398,14 @@ def plan(
     _check_reach(chosen, resolved, reach, extent)
     smoothing = parse_presmooth(presmooth)
     check_presmooth_fits(smoothing, radii, extent)
-    if warn_padding and missing is None and not is_dask_array(array):  # (a lazy one: unread)
+    if warn_input and chosen.peak_buffers is not None:
+        warn_if_short_of_memory(
+            4.0 * chosen.peak_buffers(radii) * math.prod(extent),
+            f"method {chosen.name!r} at radius {max(radii):.3g} px on blocks of "
+            f"{'x'.join(map(str, extent))} pixels",
+            "a larger radius (from 24 px it works on coarser blocks) or "
+            "method='rolling_ball' needs less")
+    if warn_input and missing is None and not is_dask_array(array):  # (a lazy one: unread)
         warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
                        bool(light_background))
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
@@ -431,7 +439,7 @@ def plan_prepared(image: Any, method: str | None = None,
     # every check but the radius's, and the block the estimate will see (the same for any
     # radius: no pre-smoothing, whose scale follows the radius's per-axis ratios)
     try:
-        first = plan(image, method, 1.0, warn_padding=False, **settings)
+        first = plan(image, method, 1.0, warn_input=False, **settings)
     except (TypeError, ValueError):  # let the real plan say what is wrong
         first = None
     if first is None or first.method.prepare is None or first.presmooth is not None \

@@ -12,10 +12,12 @@ import os
 
 import numpy as np
 
+from bgsub._bounds import available_memory
 from bgsub.io._errors import ImageTooLargeError
 
-__all__ = ["ENV_VAR", "ImageTooLargeError", "check_block", "check_size", "check_tiff_blocks",
-           "format_bytes", "max_image_bytes", "max_stream_bytes", "parse_size"]
+__all__ = ["ENV_VAR", "ImageTooLargeError", "available_memory", "check_block", "check_size",
+           "check_tiff_blocks", "format_bytes", "max_image_bytes", "max_stream_bytes",
+           "parse_size"]
 
 #: Environment variable that overrides the limit, e.g. ``BGSUB_MAX_IMAGE_BYTES=64G``.
 ENV_VAR = "BGSUB_MAX_IMAGE_BYTES"
@@ -41,16 +43,6 @@ def parse_size(text: str) -> int:
     if size < 0:
         raise ValueError(f"{ENV_VAR}={text!r} is not a size; write e.g. 64GiB, 512M or 1000000")
     return int(size)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (psutil's ``available``), if known."""
-    import psutil
-
-    try:
-        return int(psutil.virtual_memory().available)
-    except (OSError, RuntimeError, AttributeError):
-        return None
 
 
 def max_image_bytes() -> int:

@@ -156,6 +156,10 @@ class Method:
         automatic radius (on a second thread) and pass its result to
         ``estimate(image, radius, prepared=prepared, **options)``, which must
         then give exactly the pixels it gives without it.
+    peak_buffers : callable, optional
+        ``peak_buffers(radius) -> float``: an upper bound on the memory the estimate of one
+        block needs, in float32 copies of the block (``robust``: 42 on single pixels, below
+        24 px). The engine warns where that exceeds the memory free.
     """
 
     name: str
@@ -170,6 +174,7 @@ class Method:
     subtract: Callable[..., np.ndarray] | None = None
     moving_sum: bool = False
     prepare: Callable[[np.ndarray], Any] | None = None
+    peak_buffers: Callable[[tuple[float, ...]], float] | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""
