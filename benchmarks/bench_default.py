@@ -14,12 +14,17 @@ at most 6 image-sized float32 buffers.
 falls where ``robust`` estimates at full resolution (radii under 24 px: 12 cells a radius):
 the default's slowest range, far from the target (see docs/accuracy.md, Session 18).
 
-Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small]``.
+``--sizes``: the default (automatic radius included) against the ball on fields of objects of
+several sizes, one row each: where the automatic radius falls between two block sizes
+(``robust.BLEND``, about half of all radii) two estimates are blended, and the time doubles.
+
+Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import tracemalloc
@@ -59,9 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1024x1024, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--small", action="store_true", help="spots r 2-3 (radius 16 px)")
+    parser.add_argument("--sizes", action="store_true",
+                        help="the default on objects of several sizes, a row each")
     args = parser.parse_args(argv)
     side = 1024 if args.quick else 2048
     repeat = 1 if args.quick else args.repeat
+    if args.sizes:
+        return by_object_size(side, repeat)
     image = (synthetic((side, side), object_radius=(2.0, 3.0), density=0.05,
                        object_brightness=300.0, seed=0) if args.small
              else synthetic((side, side), object_radius=(5, 20), seed=1)).image
@@ -84,6 +93,36 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, seconds, buffers in rows:
         print(f"| {name} | {seconds:.3f} | {seconds / reference:.2f} | {buffers:.1f} |")
+    return 0
+
+
+#: Object radius ranges of ``--sizes`` (the generator's nuclei, 12 % of the field).
+SIZES = ((3, 5), (5, 8), (8, 12), (12, 20), (5, 20))
+
+
+def by_object_size(side: int, repeat: int) -> int:
+    """``--sizes``: one row per object size: the automatic radius, the block sizes it uses
+    (two where it is blended), the default's time against the exact ball's, its peak."""
+    from bgsub.methods.robust import BLEND, _factors
+
+    warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+    print(f"{side}x{side} uint16, best of {repeat}\n")
+    print("| objects r (px) | auto radius | blocks | default (s) | ball r=50 (s) "
+          "| x ball | peak (float32 images) |")
+    print("|---|---|---|---|---|---|---|")
+    for size in SIZES:
+        image = synthetic((side, side), object_radius=size, seed=1).image
+        bgsub.subtract_background(image[:256, :256], radius="auto")  # warm-up
+        radius = suggest_radius(image).radius
+        (low, high), weight = _factors((radius, radius))
+        blocks = (f"{low[0]} + {high[0]}" if BLEND[0] <= weight <= BLEND[1]
+                  else str(low[0] if weight < BLEND[0] else high[0]))
+        ball_call = functools.partial(bgsub.subtract_background, image, "rolling_ball", 50)
+        default_call = functools.partial(bgsub.subtract_background, image, radius="auto")
+        ball, default = best_times([ball_call, default_call], repeat)
+        peak = peak_buffers(default_call, image)
+        print(f"| {size[0]}-{size[1]} | {radius:.1f} | {blocks} | {default:.3f} | {ball:.3f} "
+              f"| {default / ball:.1f} | {peak:.1f} |")
     return 0
 
 

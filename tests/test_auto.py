@@ -310,3 +310,15 @@ def test_the_reason_says_when_one_object_fills_the_image_and_caps_the_radius():
     assert "one object covers 69 % of the image" in found.reason
     assert "field stop" in found.reason and "radius=" in found.reason
     assert "one object covers" not in suggest_radius(s.image).reason
+
+
+def test_small_dense_spots_on_a_large_image_are_measured_at_full_resolution():
+    # spots of radius 2-3 px covering half of a 2048 px field average out over the 4 px cells
+    # of the measuring grid: nothing stood out, the radius fell back to an eighth of the side
+    # (256 px) and the default's background missed by 51 grey levels (noise sd 33); measured
+    # on the full-resolution crop: 6.5 px, radius 30 px (raised to cover merged clusters),
+    # 8.0 grey levels
+    s = synthetic((2048, 2048), object_radius=(2.0, 3.0), seed=1)
+    found = suggest_radius(s.image)
+    assert 2.0 <= found.object_radius <= 8.0, found.reason
+    assert 16.0 <= found.radius <= 40.0, found.reason
