@@ -14,9 +14,10 @@ at most 6 image-sized float32 buffers.
 falls where ``robust`` estimates at full resolution (radii under 24 px: 12 cells a radius):
 the default's slowest range, far from the target (see docs/accuracy.md, Session 18).
 
-``--sizes``: the default (automatic radius included) against the ball on fields of objects of
-several sizes, one row each: where the automatic radius falls between two block sizes
-(``robust.BLEND``, about half of all radii) two estimates are blended, and the time doubles.
+A second table (alone with ``--sizes``; not with ``--small``): the default (automatic radius
+included) against the ball on fields of objects of several sizes, one row each: where the
+automatic radius falls between two block sizes (``robust.BLEND``, about half of all radii) two
+estimates are blended, and the time doubles.
 
 Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes]``.
 """
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, seconds, buffers in rows:
         print(f"| {name} | {seconds:.3f} | {seconds / reference:.2f} | {buffers:.1f} |")
+    if not args.small:
+        print()
+        return by_object_size(side, repeat)
     return 0
 
 
