@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ORDINARY_SPAN", "is_dask_array", "ordinary_unit", "pairwise_sum", "value_span"]
+__all__ = ["ORDINARY_SPAN", "in_ordinary_unit", "is_dask_array", "ordinary_unit", "pairwise_sum",
+           "value_span"]
 
 
 def is_dask_array(image: Any) -> bool:
@@ -108,6 +109,21 @@ def ordinary_unit(values: np.ndarray) -> float:
     if not np.isfinite(span) or span <= 0 or ORDINARY_SPAN[0] <= span <= ORDINARY_SPAN[1]:
         return 1.0
     return float(np.ldexp(1.0, -int(np.clip(np.floor(np.log2(span)), -1000, 1000))))
+
+
+def in_ordinary_unit(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """``values`` times :func:`ordinary_unit` (a copy; ``values`` itself where the unit is 1),
+    and that unit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scaled, unit = in_ordinary_unit(np.array([0.0, 1e-14]))
+    >>> unit == 2.0**47, float(scaled[1]) == 1e-14 * 2.0**47
+    (True, True)
+    """
+    unit = ordinary_unit(values)
+    return (values, unit) if unit == 1.0 else (values * unit, unit)
 
 
 def _dask_bounds(image: Any) -> tuple[float, float]:

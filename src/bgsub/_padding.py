@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bgsub._warnings import warn
+from bgsub.kernels.binary import binary_dilation_cross, binary_erosion_cross
 
 __all__ = ["PADDING_SHARE", "padding_share", "warn_if_padded"]
 
@@ -70,15 +71,13 @@ def padding_share(plane_stack: np.ndarray, light_background: bool = False
     count = int(np.count_nonzero(mask))
     if not PADDING_SHARE * values.size <= count <= PADDING_MOST * values.size:
         return none
-    solid = mask[..., 1:-1, 1:-1] & mask[..., :-2, 1:-1] & mask[..., 2:, 1:-1] \
-        & mask[..., 1:-1, :-2] & mask[..., 1:-1, 2:]
-    inner = np.count_nonzero(solid)
+    inner = np.count_nonzero(binary_erosion_cross(mask))
     if inner == 0 or inner < SOLID * count * _inner_share(values.shape):
         return none
     if not (mask[..., 0, :].any() or mask[..., -1, :].any() or mask[..., :, 0].any()
             or mask[..., :, -1].any()):
         return none
-    beside = _beside(mask) & ~mask
+    beside = binary_dilation_cross(mask) & ~mask
     if not beside.any():
         return none
     sign = -1.0 if light_background else 1.0
@@ -106,12 +105,3 @@ def _inner_share(shape: tuple[int, ...]) -> float:
     rows, cols = shape[-2:]
     return max(rows - 2, 0) * max(cols - 2, 0) / (rows * cols)
 
-
-def _beside(mask: np.ndarray) -> np.ndarray:
-    """``mask`` grown by one pixel along Y and X (4-neighbours)."""
-    grown = mask.copy()
-    grown[..., 1:, :] |= mask[..., :-1, :]
-    grown[..., :-1, :] |= mask[..., 1:, :]
-    grown[..., :, 1:] |= mask[..., :, :-1]
-    grown[..., :, :-1] |= mask[..., :, 1:]
-    return grown

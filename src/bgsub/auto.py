@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._arrays import ordinary_unit, pairwise_sum
+from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._warnings import BackgroundWarning
 from bgsub.kernels.binary import (
@@ -414,10 +414,8 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     a plane spanning 1e-14 or 1e200 would meet absolute guards that do not scale)."""
     if min(cells.shape) < 8:
         return Objects(np.empty(0), np.empty(0))
-    unit = ordinary_unit(cells)
-    if unit != 1.0:
-        cells = cells * unit
-    cells = clip_outliers(cells)  # (hot pixels smoothed over their neighbours lift Otsu's)
+    # (hot pixels, smoothed over their neighbours, would lift Otsu's threshold)
+    cells = clip_outliers(in_ordinary_unit(cells)[0])
     smoothed = direct_gaussian_filter(cells, 1.0, mode="nearest")
     side = min(cells.shape)
     # the cells' noise is measured on a second thread meanwhile (NumPy's and SciPy's loops
@@ -849,8 +847,8 @@ def _in_ordinary_unit(image: np.ndarray, background: np.ndarray
     """An image plane and its background, both times the power of two that brings the
     image's span into an ordinary range (:func:`bgsub._arrays.ordinary_unit`): the scores are
     in noise units, but their guards and kernels' widths are not."""
-    unit = ordinary_unit(image)
-    return (image, background) if unit == 1.0 else (image * unit, background * unit)
+    image, unit = in_ordinary_unit(image)
+    return image, (background if unit == 1.0 else background * unit)
 
 
 def _finite_mean(values: list[float]) -> float:

@@ -207,8 +207,8 @@ class Plan:
 
     def filled(self, block: np.ndarray) -> np.ndarray:
         """A C-contiguous working-dtype copy of a block, NaN/inf pixels (and those equal to
-        ``missing``) replaced by their nearest valid neighbour's value (left as they are when
-        no pixel is valid; ``missing`` ones then become NaN)."""
+        ``missing``) replaced by their nearest valid neighbour's value (all NaN when no pixel
+        is valid)."""
         work = np.array(block, dtype=self.work_dtype, order="C")
         if self.fills(block.dtype):
             invalid = ~np.isfinite(work)

@@ -1,5 +1,6 @@
 """Binary morphology of 2D masks: exact Euclidean distance transform and the opening by
-the 4-connected cross, compiled or on NumPy slices.
+the 4-connected cross (and its erosion and dilation, also over a stack of planes),
+compiled or on NumPy slices.
 
 Both give :mod:`scipy.ndimage`'s values bit for bit (``distance_transform_edt`` and
 ``binary_opening`` with their defaults), faster: the distance transform is exact in
@@ -13,7 +14,8 @@ import numpy as np
 
 from bgsub.kernels._binary import clipped_histogram, edt_2d
 
-__all__ = ["binary_opening_cross", "clipped_histogram_centres", "distance_transform_edt"]
+__all__ = ["binary_dilation_cross", "binary_erosion_cross", "binary_opening_cross",
+           "clipped_histogram_centres", "distance_transform_edt"]
 
 
 def distance_transform_edt(mask: np.ndarray) -> np.ndarray:
@@ -52,19 +54,46 @@ def binary_opening_cross(mask: np.ndarray) -> np.ndarray:
         from scipy import ndimage as ndi
 
         return ndi.binary_opening(mask)
-    m = mask.astype(bool, copy=False)
+    return binary_dilation_cross(binary_erosion_cross(mask))
+
+
+def binary_erosion_cross(mask: np.ndarray) -> np.ndarray:
+    """Erosion by the 4-connected cross in the last two axes, pixels outside the array 0:
+    true where a pixel and its four neighbours are (never on the plane's edge).
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 5), bool); m[:, :4] = True
+    >>> binary_erosion_cross(m).astype(int)[1].tolist()
+    [0, 1, 1, 0, 0]
+    """
+    m = np.asarray(mask).astype(bool, copy=False)
     eroded = np.zeros(m.shape, dtype=bool)
-    core = eroded[1:-1, 1:-1]
-    np.logical_and(m[1:-1, 1:-1], m[:-2, 1:-1], out=core)
-    core &= m[2:, 1:-1]
-    core &= m[1:-1, :-2]
-    core &= m[1:-1, 2:]
-    opened = eroded.copy()
-    opened[1:] |= eroded[:-1]
-    opened[:-1] |= eroded[1:]
-    opened[:, 1:] |= eroded[:, :-1]
-    opened[:, :-1] |= eroded[:, 1:]
-    return opened
+    core = eroded[..., 1:-1, 1:-1]
+    np.logical_and(m[..., 1:-1, 1:-1], m[..., :-2, 1:-1], out=core)
+    core &= m[..., 2:, 1:-1]
+    core &= m[..., 1:-1, :-2]
+    core &= m[..., 1:-1, 2:]
+    return eroded
+
+
+def binary_dilation_cross(mask: np.ndarray) -> np.ndarray:
+    """Dilation by the 4-connected cross in the last two axes: true where a pixel or one of
+    its four neighbours is.
+
+    Examples
+    --------
+    >>> m = np.zeros((3, 5), bool); m[1, 2] = True
+    >>> binary_dilation_cross(m).astype(int).tolist()
+    [[0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 0, 0]]
+    """
+    m = np.asarray(mask).astype(bool, copy=False)
+    grown = m.copy()
+    grown[..., 1:, :] |= m[..., :-1, :]
+    grown[..., :-1, :] |= m[..., 1:, :]
+    grown[..., :, 1:] |= m[..., :, :-1]
+    grown[..., :, :-1] |= m[..., :, 1:]
+    return grown
 
 
 def clipped_histogram_centres(values: np.ndarray, low: float, high: float,

@@ -78,7 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._arrays import ordinary_unit, pairwise_sum
+from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
@@ -225,7 +225,7 @@ def robust_background(
     >>> bool(np.sqrt(np.mean((background - truth) ** 2)) < 6.0)  # the noise's sd: ~27
     True
     """
-    work, unit = _in_ordinary_range(_as_float(image))
+    work, unit = in_ordinary_unit(_as_float(image))
     # (prepare_robust's steps, inline: its division by the shading would be a second copy)
     shading = _noise_shading(work) if prepared is None else prepared[2]
     work = _in_units(work, shading, work is not image)
@@ -259,7 +259,7 @@ def prepare_robust(image: np.ndarray, *, shading: bool = True
     """What :func:`robust_background` measures on ``image`` whatever the radius: the noise's
     shading (:func:`_noise_shading`, None where flat), then, on the image in its units, the
     noise model (on the central crop) and the trend (on a grid fixed by the image's size)."""
-    work, _ = _in_ordinary_range(_as_float(image))
+    work, _ = in_ordinary_unit(_as_float(image))
     measured = _noise_shading(work) if shading else None
     return (*_measured(_in_units(work, measured, work is not image)), measured)
 
@@ -446,15 +446,6 @@ def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, level: 
     sunk = lowest.astype(np.float64, copy=False) + level
     sunk -= minima
     return np.maximum(sunk, 0.0, out=sunk)
-
-
-def _in_ordinary_range(work: np.ndarray) -> tuple[np.ndarray, float]:
-    """``work`` times the power of two (:func:`bgsub._arrays.ordinary_unit`) that brings its
-    span into an ordinary range (a copy; ``work`` itself, and 1.0, where it lies there), and
-    that power: values spanning 1e-14 or 1e200 would otherwise meet the absolute guards and
-    the squares' overflow, which do not scale with the unit."""
-    unit = ordinary_unit(work)
-    return (work, unit) if unit == 1.0 else (work * unit, unit)
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
