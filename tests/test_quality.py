@@ -208,6 +208,67 @@ def test_bgsub_sweep_of_a_small_image_prints_no_numpy_warning(tmp_path):
     assert result.stderr.count("too few background pixels") == 1
 
 
+@pytest.fixture(scope="module")
+def padded():
+    """A nuclei field, and the same field on a canvas 1.6x as wide padded with zeros (a
+    mosaic's edge), with backgrounds estimated at a good radius and one far too small."""
+    from bgsub.data import synthetic
+
+    image = synthetic((256, 256), object_radius=6, seed=1).image
+    canvas = np.zeros((256, 400), image.dtype)
+    canvas[:, :256] = image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        good, small = (bgsub.estimate_background(image, "robust", r) for r in (18, 6))
+        padded_good, padded_small = (bgsub.estimate_background(canvas, "robust", r, missing=0)
+                                     for r in (18, 6))
+    return image, canvas, (good, small), (padded_good, padded_small)
+
+
+def test_missing_pixels_count_in_no_score(padded):
+    # measured when written: crop 0.118 / 2.32 (good / small radius); padded, missing=0:
+    # 0.100 / 1.58; padded, the padding taken for data: 32.1 / 32.8 (the zeros scored as a
+    # background far too low), NaN padding before it was left out: 2.0 / 4.8
+    image, canvas, (good, small), (padded_good, padded_small) = padded
+    crop = [quality(image, b)["expected_error"] for b in (good, small)]
+    marked = [quality(canvas, b, missing=0)["expected_error"] for b in (padded_good,
+                                                                         padded_small)]
+    assert marked[0] < 0.25 and marked[0] < 0.2 * marked[1]
+    assert abs(marked[0] - crop[0]) < 0.1 and 0.5 * crop[1] < marked[1] < 1.5 * crop[1]
+    assert quality(canvas, padded_good)["expected_error"] > 10.0
+
+
+def test_nan_pixels_count_in_no_score_as_missing_ones_do(padded):
+    _, canvas, _, (padded_good, _) = padded
+    holes = np.where(canvas == 0, np.nan, canvas.astype(np.float64))
+    assert quality(holes, padded_good) == quality(canvas, padded_good, missing=0)
+
+
+def test_an_image_without_data_is_a_one_line_error():
+    with pytest.raises(ValueError, match="no pixel of the image is data"):
+        quality(np.zeros((32, 32)), np.zeros((32, 32)), missing=0)
+
+
+def test_bgsub_sweep_missing_scores_the_data_only(tmp_path, padded):
+    _, canvas, _, _ = padded
+    path = tmp_path / "mosaic.tif"
+    tifffile.imwrite(path, canvas)
+    tables = [subprocess.run([sys.executable, "-m", "bgsub", "sweep", str(path), "-m", "robust",
+                              "--radius", "18", "-q", "-o", str(tmp_path / "m.png"), *extra],
+                             capture_output=True, text=True, timeout=300)
+              for extra in ([], ["--missing", "0"])]
+    assert all(t.returncode == 0 for t in tables), tables[0].stderr + tables[1].stderr
+    scores = [float(_column(t.stdout, "robust", "score")) for t in tables]
+    assert scores[1] > 0.8 and scores[0] < 0.2  # score = 1 / (1 + expected error)
+
+
+def _column(table: str, row: str, name: str) -> str:
+    """The cell of a Markdown table's ``row`` (its first cell) under the header ``name``."""
+    lines = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0]]
+    return next(cells[header.index(name)] for cells in lines if cells[0].strip() == row)
+
+
 def vignetted(shape, amplitude, centre):
     """A broad Gaussian bump (sd 0.3 of the side) peaking ``amplitude`` above 0 at
     ``centre`` (fractions of the side): a vignetted illumination."""

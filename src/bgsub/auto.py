@@ -712,6 +712,7 @@ def quality(
     axes: str | None = None,
     light_background: bool = False,
     object_radius: float | None = None,
+    missing: float | None = None,
 ) -> dict[str, float]:
     """Score a background without ground truth.
 
@@ -779,6 +780,10 @@ def quality(
     object_radius : float, optional
         The objects' radius in pixels; measured with :func:`suggest_radius`
         when omitted.
+    missing : float, optional
+        Pixels of this value are not data (a mosaic's padding), as for
+        :func:`bgsub.estimate_background`: like NaN pixels, they count in
+        no score (the noise, the background's peak, the tiles, the objects).
 
     Returns
     -------
@@ -817,15 +822,22 @@ def quality(
     if image.shape != background.shape:
         raise ValueError(f"image {image.shape} and background {background.shape} differ in "
                          "shape; pass the background estimated from this image")
+    valid = _data(image, missing)
+    if valid is not None and not valid.any():
+        raise ValueError("no pixel of the image is data (all NaN, inf or missing); score a "
+                         "background of an image that holds some")
     if object_radius is None:
-        object_radius = suggest_radius(image, axes, light_background=light_background)\
-            .object_radius
+        object_radius = suggest_radius(image, axes, light_background=light_background,
+                                       missing=missing).object_radius
     if not np.isfinite(object_radius):
         object_radius = min(image.shape[-2:]) / 24
-    images = list(_planes(image, axes, light_background))
+    images = list(_planes(image, axes, light_background, missing=missing))
     backgrounds = list(_planes(background, axes, light_background))
-    rows = [_plane_quality(*_in_ordinary_unit(i, b), float(object_radius)) for i, b in
-            zip(images, backgrounds, strict=True)]
+    valids = ([None] * len(images) if valid is None
+              else [plane > 0.5 for plane in _planes(valid, axes, False)])
+    rows = [_plane_quality(*_in_ordinary_unit(i, b), float(object_radius), v)
+            for i, b, v in zip(images, backgrounds, valids, strict=True)]
+    rows = [r for r in rows if r is not None] or [dict.fromkeys(_SCORES, float("nan"))]
     result = {key: _finite_mean([r[key] for r in rows]) for key in rows[0]}
     if not (np.isfinite(result["unevenness"]) and np.isfinite(result["offset"])):
         warnings.warn(BackgroundWarning(
@@ -849,6 +861,14 @@ def _in_ordinary_unit(image: np.ndarray, background: np.ndarray
     in noise units, but their guards and kernels' widths are not."""
     image, unit = in_ordinary_unit(image)
     return image, (background if unit == 1.0 else background * unit)
+
+
+def _data(image: np.ndarray, missing: float | None) -> np.ndarray | None:
+    """Where ``image`` holds data: finite, and not ``missing``; None where every pixel does."""
+    valid = np.isfinite(image) if image.dtype.kind in "fc" else None
+    if missing is not None:
+        valid = image != missing if valid is None else valid & (image != missing)
+    return None if valid is None or valid.all() else valid
 
 
 def _finite_mean(values: list[float]) -> float:
@@ -903,16 +923,26 @@ def _planes(image: Any, axes: str | None, light_background: bool,
 TEXTURE_LIMIT = 16.0
 
 
-def _plane_quality(image: np.ndarray, background: np.ndarray,
-                   object_radius: float) -> dict[str, float]:
-    model = estimate_noise(image)
+_SCORES = ("object_signal_in_background", "copied_level", "raised_under_objects",
+           "unevenness", "offset")
+
+
+def _plane_quality(image: np.ndarray, background: np.ndarray, object_radius: float,
+                   valid: np.ndarray | None = None) -> dict[str, float] | None:
+    """The scores of one plane (see :func:`quality`); None where no pixel of it is data
+    (``valid``: where it is, all by default)."""
+    if valid is not None:
+        if not valid.any():
+            return None
+        image = np.where(valid, image, background)  # (no foreground where no data)
+    model = estimate_noise(image, where=valid)
     foreground = image - background
     sd = model.sd(background)
-    noise = float(np.median(sd))
+    noise = float(np.median(sd if valid is None else sd[valid]))
     detail_scale = max(2.0 * object_radius, 1.0)
     score = foreground / sd
     smoothed = direct_gaussian_filter(score, 1.0, mode="reflect")
-    centre, spread = _background_peak(smoothed)
+    centre, spread = _background_peak(smoothed if valid is None else smoothed[valid])
     # an object is bright *and* brighter than its surroundings at a few object radii (or
     # far above the background): a wide region where the background is too low is no
     # object, and its level must count
@@ -925,7 +955,9 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     # dark halos (bright field, phase contrast) are no background either: far below the
     # background's peak they would pull its level down and hide a background too low
     objects = ndi.binary_dilation(bright | (smoothed - centre < -3.0 * spread), iterations=2)
-    keep = ~objects
+    if valid is not None:
+        objects &= valid
+    keep = ~objects if valid is None else ~objects & valid
     # ... and faint, broad structure (tissue in bright field) whose level is no error either:
     # told by its texture, pixel to pixel, against the background peak's own pixels
     roughness, own = _roughness(score, keep, np.abs(smoothed - centre) <= spread)
@@ -935,6 +967,8 @@ def _plane_quality(image: np.ndarray, background: np.ndarray,
     # the true background's variation is no part of it
     object_detail = _flat_detail(direct_gaussian_filter(image, 1.0, mode="reflect") - reference,
                                  detail_scale)
+    if valid is not None:
+        object_detail[~valid] = 0.0
     copied = _copied_fraction(object_detail, _flat_detail(background, detail_scale))
     return {
         "object_signal_in_background": copied,

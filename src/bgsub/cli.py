@@ -713,16 +713,20 @@ def _radius_range(text: str) -> list[float]:
 @click.option("--show", type=click.Choice(["foreground", "background"]), default="foreground",
               show_default=True)
 @click.option("--light/--dark", "light_background", default=False)
+@click.option("--missing", type=float, default=None, metavar="VALUE",
+              help="Pixels of this value are not data (a mosaic's padding, e.g. 0): they "
+              "weigh on no background and no score.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="PNG of the montage (default: FILE stem + _sweep.png).")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
-                  max_size: str | None, show: str, light_background: bool, out: Path | None,
-                  series: int, quiet: bool) -> None:
+                  max_size: str | None, show: str, light_background: bool,
+                  missing: float | None, out: Path | None, series: int, quiet: bool) -> None:
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
     from bgsub import io
     from bgsub.batch import one_line
+    from bgsub.engine import check_missing
     from bgsub.plot import sweep
     from bgsub.progress import Reporter
 
@@ -736,12 +740,13 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
               "(fewer methods or radii)", 2)
     _check_sweep_output(out, file)
+    options = {} if missing is None else {"missing": check_missing(missing)}
     try:
         # the montage shows one plane: only that plane is read and swept
         lazy, meta = _lazy_image(file, series)
         image, axes = _middle_plane(lazy, meta.axes)
         result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
-                       axes=axes, light_background=light_background,
+                       axes=axes, light_background=light_background, **options,
                        progress=Reporter(quiet=quiet).callback(file.name, "cell", leave=False))
         with io.atomic_target(out) as tmp:
             result.figure.savefig(tmp, dpi=100, format="png")

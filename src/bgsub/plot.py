@@ -284,9 +284,9 @@ def sweep(
         like a grid of ``minimum_filter`` then ``maximum_filter`` sizes.
     score : callable, optional
         ``score(image, background) -> dict`` of quality numbers for each tile;
-        by default :func:`bgsub.auto.quality` with the ``axes`` and
-        ``light_background`` given in ``kwargs`` (the settings of the
-        backgrounds it scores), each of its warnings shown once per sweep.
+        by default :func:`bgsub.auto.quality` with the ``axes``,
+        ``light_background`` and ``missing`` given in ``kwargs`` (the settings
+        of the backgrounds it scores), each of its warnings shown once per sweep.
     path : str or Path, optional
         Where to save the PNG.
     plane, project
@@ -317,7 +317,8 @@ def sweep(
         raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
     if score is None:
         score = _default_score(axes=kwargs.get("axes"),
-                               light_background=bool(kwargs.get("light_background", False)))
+                               light_background=bool(kwargs.get("light_background", False)),
+                               missing=kwargs.get("missing"))
     cases = _sweep_cases(methods, radii, min_sizes, max_sizes)
     rows = list(dict.fromkeys(c[0] for c in cases))
     columns = list(dict.fromkeys(c[1] for c in cases))
@@ -359,10 +360,12 @@ def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
     return [(m, f"r={r:g}", m, r, {}) for m in methods for r in radii]
 
 
-def _default_score(*, axes: str | None = None, light_background: bool = False
+def _default_score(*, axes: str | None = None, light_background: bool = False,
+                   missing: float | None = None
                    ) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
     """:func:`bgsub.auto.quality` for the tiles of one sweep (one image), with the sweep's
-    own ``axes`` and ``light_background`` (the settings of the backgrounds it scores): the
+    own ``axes``, ``light_background`` and ``missing`` (the settings of the backgrounds it
+    scores): the
     objects' size, which it would measure again for every tile, is measured once, and each
     of its warnings is shown once, not once per tile."""
     try:
@@ -378,10 +381,10 @@ def _default_score(*, axes: str | None = None, light_background: bool = False
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if not measured:
-                measured.append(suggest_radius(image, axes,
-                                               light_background=light_background).object_radius)
+                measured.append(suggest_radius(image, axes, light_background=light_background,
+                                               missing=missing).object_radius)
             result = quality(image, background, axes=axes, light_background=light_background,
-                             object_radius=measured[0])
+                             object_radius=measured[0], missing=missing)
         for found in caught:
             if str(found.message) not in shown:
                 shown.add(str(found.message))

@@ -150,6 +150,17 @@ def test_noise_model_poisson_and_gaussian():
     assert model.gain == 0.0 and abs(float(model.sd(1000.0)) - 25) < 2
 
 
+def test_the_noise_is_measured_where_the_pixels_are_data():
+    # 60 % of the plane is padding (a constant, no noise): among all pixels the noise reads
+    # low (a median over mostly flat, noise-free pixels); among the data's, as it is
+    rng = np.random.default_rng(7)
+    image = np.zeros((128, 320))
+    image[:, :128] = 500.0 + rng.normal(0, 20, (128, 128))
+    data = image != 0
+    assert abs(float(estimate_noise(image, where=data).sd(500.0)) - 20.0) < 1.5
+    assert float(estimate_noise(image).sd(500.0)) < 10.0
+
+
 def test_dense_field_warns_and_stays_near_the_envelope():
     # objects over ~80 % of the field: too few background pixels to lift the envelope
     s = synthetic((128, 128), object_radius=(6, 10), density=1.5, seed=9)

@@ -80,7 +80,8 @@ class NoiseModel:
         return np.maximum(variance, self.floor, out=variance)[()]
 
 
-def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
+def estimate_noise(image: np.ndarray, *, uniform: bool = False,
+                   where: np.ndarray | None = None) -> NoiseModel:
     """Measure the noise of ``image`` from its finest-scale residual.
 
     Each pixel is compared with the mean of its neighbours (a high-pass that a
@@ -108,6 +109,9 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
         image that is not made of photons (stray light, an offset, shading
         added in processing) changes it, and with it every noise-scaled step
         of a method; the pooled spread barely moves.
+    where : ndarray of bool, optional
+        The pixels that are data (all by default): the noise is measured on
+        those whose neighbours are data too, whatever the others hold.
 
     Returns
     -------
@@ -124,14 +128,15 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False) -> NoiseModel:
     image = np.asarray(image, dtype=np.float64)
     residual = _highpass(image)
     floor = _floor(image)
-    flat = _flat_pixels(image)
+    inside = None if where is None else _inside(where)
+    flat = _flat_pixels(image, inside)
     flat_residual = residual[flat]
     if uniform and _surely_binned(flat_residual.size, flat_residual):  # (no bins, no levels)
         return NoiseModel(0.0, _spread(flat_residual) ** 2, floor)
     level = ndi.uniform_filter(image, 3, mode="reflect")[flat]  # (the flat pixels' only)
     centres, variances = _binned_variance(level, flat_residual)
     if centres.size == 0:
-        spread = MAD_TO_SD * _mad(residual.ravel())
+        spread = MAD_TO_SD * _mad(residual.ravel() if inside is None else residual[inside])
         return NoiseModel(0.0, spread**2, floor)
     # pooled over every flat pixel, not a median over intensity bins: a smooth field added to
     # the image reorders the bins (a textured image's bins differ) but not the pixels
@@ -361,10 +366,16 @@ def _highpass(image: np.ndarray) -> np.ndarray:
     return residual / np.sqrt(1.0 + 1.0 / count)
 
 
-def _flat_pixels(image: np.ndarray) -> np.ndarray:
-    """Pixels away from edges: a gradient no larger than noise typically makes."""
+def _inside(where: np.ndarray) -> np.ndarray:
+    """The pixels of ``where`` whose neighbours (the high-pass's) are all in it too."""
+    return ndi.binary_erosion(where, np.ones((3,) * where.ndim, dtype=bool), border_value=1)
+
+
+def _flat_pixels(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Pixels away from edges: a gradient no larger than noise typically makes (among those
+    ``where`` is true, all by default)."""
     if min(image.shape) < 2:
-        return np.ones(image.shape, dtype=bool)
+        return np.ones(image.shape, dtype=bool) if where is None else where.copy()
     gradients = np.gradient(direct_gaussian_filter(image, 1.0, mode="reflect"))
     magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
     magnitude *= magnitude
@@ -372,7 +383,11 @@ def _flat_pixels(image: np.ndarray) -> np.ndarray:
         g *= g
         magnitude += g
     np.sqrt(magnitude, out=magnitude)
-    return magnitude <= EDGE_FACTOR * np.median(magnitude)
+    if where is None:
+        return magnitude <= EDGE_FACTOR * np.median(magnitude)
+    if not where.any():
+        return where.copy()
+    return (magnitude <= EDGE_FACTOR * np.median(magnitude[where])) & where
 
 
 def _mad(values: np.ndarray) -> float:
