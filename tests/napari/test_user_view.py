@@ -259,14 +259,36 @@ def test_functions_take_what_napari_assistant_passes(image):
         assert all(p.annotation in (int, float, bool, str) for p in parameters[1:]), function
     plain = [p.name for p in inspect.signature(_functions.rolling_ball).parameters.values()][1:]
     assistant_values = {"radius": 10.0, "light_background": False, "presmooth": "",
-                        "presmooth_size": 10.0, "true_3d": False, "height": 0.0,
+                        "presmooth_size": 10.0, "true_3d": False, "missing": "", "height": 0.0,
                         "envelope": False}
     assert plain == list(assistant_values)
     np.testing.assert_array_equal(_functions.rolling_ball(image, *assistant_values.values()),
                                   bgsub.subtract_background(image, "rolling_ball", 10))
     # an empty text box for a choice is its default (tophat: footprint, dilation_radius)
-    np.testing.assert_array_equal(_functions.tophat(image, 10.0, False, "", 1.0, False, "", 0.0),
+    np.testing.assert_array_equal(_functions.tophat(image, 10.0, False, "", 1.0, False, "", "",
+                                                    0.0),
                                   bgsub.subtract_background(image, "tophat", 10))
+
+
+def test_functions_leave_out_missing_pixels(image):
+    """Each function's ``missing`` text box marks padding as the API's ``missing=`` does;
+    empty (its default, and what napari-assistant passes) marks none; ``imagej``, which
+    reproduces ImageJ's command, has none, as the API refuses it there."""
+    from bgsub.napari import _functions
+
+    canvas = np.zeros((image.shape[0], image.shape[1] + 40), image.dtype)
+    canvas[:, :image.shape[1]] = image
+    want = bgsub.subtract_background(canvas, "rolling_ball", 10, missing=0)
+    for value in ("0", " 0 ", 0):
+        np.testing.assert_array_equal(_functions.rolling_ball(canvas, 10.0, missing=value),
+                                      want)
+    np.testing.assert_array_equal(_functions.rolling_ball(canvas, 10.0),
+                                  bgsub.subtract_background(canvas, "rolling_ball", 10))
+    assert not np.array_equal(_functions.rolling_ball(canvas, 10.0), want)
+    with pytest.raises(ValueError, match="missing='zero' is not a number"):
+        _functions.rolling_ball(canvas, 10.0, missing="zero")
+    assert "missing" not in inspect.signature(_functions.imagej).parameters
+    assert "missing" not in _functions.imagej.__doc__
 
 
 def test_layers_filter_menu_of_a_running_napari_lists_the_plugin(make_napari_viewer,

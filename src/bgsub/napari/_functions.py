@@ -62,7 +62,12 @@ SHARED_DOCS = {
                                 "pre-smoothing, in pixels."),
     "true_3d": ("bool", "A 3D neighbourhood over Z, Y and X instead of each Y, X plane alone "
                         "(ignored for images without a Z axis)."),
+    "missing": ("str", "Pixels of this value are not data (a mosaic's padding, e.g. 0): they "
+                       "weigh on no background and keep their value. Empty: every pixel is "
+                       "data (NaN pixels never are)."),
 }
+#: the shared settings a method that reproduces another program's command lacks (imagej)
+NOT_FOR_COMMANDS = ("missing",)
 
 
 class OptionalFloatSpinBox(FloatSpinBox):
@@ -101,8 +106,12 @@ class OptionalFloatSpinBox(FloatSpinBox):
 Options = dict[str, Any]  # magicgui options of one parameter
 
 
-def _shared_parameters() -> list[tuple[inspect.Parameter, Options]]:
+def _shared_parameters(method: Method) -> list[tuple[inspect.Parameter, Options]]:
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    # missing: a text box, empty for none (napari-assistant passes a spin box's 0 for None,
+    # and 0 is the usual padding: a number box would mark every dark pixel as no data)
+    missing = [] if method.subtract is not None else [
+        (inspect.Parameter("missing", keyword, default="", annotation=str), {})]
     return [
         (inspect.Parameter("image", keyword, annotation=Image), {}),
         (inspect.Parameter("radius", keyword, default=DEFAULT_RADIUS, annotation=float),
@@ -113,6 +122,7 @@ def _shared_parameters() -> list[tuple[inspect.Parameter, Options]]:
         (inspect.Parameter("presmooth_size", keyword, default=1.0, annotation=float),
          {"min": 0.1, "max": 100.0, "step": 0.5}),
         (inspect.Parameter("true_3d", keyword, default=False, annotation=bool), {}),
+        *missing,
     ]
 
 
@@ -147,7 +157,7 @@ def _function_for(name: str) -> Callable[..., ImageData]:
     and ``default`` entries are in :data:`WIDGET_OPTIONS`, for :func:`widget_for`.
     """
     method = get_method(name)
-    entries = _shared_parameters() + [_option_parameter(p) for p in method.parameters]
+    entries = _shared_parameters(method) + [_option_parameter(p) for p in method.parameters]
     signature = inspect.Signature([p for p, _ in entries], return_annotation=ImageData)
     WIDGET_OPTIONS[name] = {p.name: options for p, options in entries if options}
 
@@ -194,7 +204,7 @@ def _widget_factory(name: str) -> Callable[[], FunctionGui]:
 
 
 def _subtract(method: Method, image: Any, radius: float, light_background: bool,
-              presmooth: str, presmooth_size: float, true_3d: bool,
+              presmooth: str, presmooth_size: float, true_3d: bool, missing: Any = "",
               **options: Any) -> ImageData:
     if isinstance(image, Image):
         data, rgb = image.data, bool(image.rgb)
@@ -214,7 +224,21 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
         np.asarray(data), method.name, radius, axes=axes, true_3d=true_3d, spacing=spacing,
         light_background=light_background,
         presmooth=None if presmooth in ("", "none") else f"{presmooth}:{presmooth_size:g}",
-        **options)
+        **_missing(missing), **options)
+
+
+def _missing(value: Any) -> dict[str, float]:
+    """``missing=`` for :func:`bgsub.subtract_background` from the text box (or a number
+    given in Python): none where it is empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        try:
+            return {"missing": float(value)}
+        except ValueError:
+            raise ValueError(f"missing={value!r} is not a number; give the padding's value "
+                             "(e.g. 0), or leave it empty") from None
+    return {"missing": value}
 
 
 def _docstring(method: Method) -> str:
@@ -222,7 +246,8 @@ def _docstring(method: Method) -> str:
     lines = [f"Subtract the background with bgsub's {method.name!r} method.", "",
              f"{method.summary}.", "", "Parameters", "----------"]
     for name, (kind, doc) in SHARED_DOCS.items():
-        lines += [f"{name} : {kind}", f"    {doc}"]
+        if not (method.subtract is not None and name in NOT_FOR_COMMANDS):
+            lines += [f"{name} : {kind}", f"    {doc}"]
     for option in method.parameters:
         doc = _sentence(option.doc)
         if option.default is None:
