@@ -352,6 +352,19 @@ def test_sweep_writes_a_montage_and_a_score_table(tmp_path):
     assert len(rows) == 4
 
 
+@pytest.mark.parametrize("command", ["suggest", "sweep"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_missing_value_that_is_no_number_is_a_one_line_usage_error(tmp_path, command, value):
+    from bgsub.data import sample_path
+
+    result = run_cli(command, sample_path(), "--missing", value, "-o", str(tmp_path / "m.png")
+                     ) if command == "sweep" else run_cli(command, sample_path(), "--missing",
+                                                          value)
+    assert result.returncode == 2
+    assert "Invalid value for '--missing'" in result.stderr and "must be finite" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "m.png").exists()
+
+
 def test_sweep_rejects_a_bad_range(tmp_path):
     from bgsub.data import sample_path
 

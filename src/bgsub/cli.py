@@ -640,11 +640,23 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
                    f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
 
 
+def _finite_missing(ctx: click.Context, param: click.Parameter, value: float | None
+                    ) -> float | None:
+    """``--missing``'s value, checked as the API checks ``missing=``: a usage error (exit 2)
+    before any file is read."""
+    from bgsub.engine import check_missing
+
+    try:
+        return check_missing(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command("suggest")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--light/--dark", "light_background", default=False,
               help="Bright background, dark objects.")
-@click.option("--missing", type=float, default=None, metavar="VALUE",
+@click.option("--missing", type=float, default=None, metavar="VALUE", callback=_finite_missing,
               help="Pixels of this value are not data (a mosaic's padding, e.g. 0).")
 @click.option("--series", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -653,14 +665,13 @@ def suggest_command(file: Path, light_background: bool, missing: float | None, s
     """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
     from bgsub.auto import suggest_radius
     from bgsub.batch import one_line
-    from bgsub.engine import check_missing
     from bgsub.progress import Reporter
 
     progress = Reporter(quiet=quiet).callback(file.name, "plane", leave=False)
     try:
         image, meta = _lazy_image(file, series)  # only the planes measured are read
         found = suggest_radius(image, meta.axes, light_background=light_background,
-                               progress=progress, missing=check_missing(missing))
+                               progress=progress, missing=missing)
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(f"object radius : {found.object_radius:.1f} px")
@@ -713,7 +724,7 @@ def _radius_range(text: str) -> list[float]:
 @click.option("--show", type=click.Choice(["foreground", "background"]), default="foreground",
               show_default=True)
 @click.option("--light/--dark", "light_background", default=False)
-@click.option("--missing", type=float, default=None, metavar="VALUE",
+@click.option("--missing", type=float, default=None, metavar="VALUE", callback=_finite_missing,
               help="Pixels of this value are not data (a mosaic's padding, e.g. 0): they "
               "weigh on no background and no score.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
@@ -726,7 +737,6 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
     from bgsub import io
     from bgsub.batch import one_line
-    from bgsub.engine import check_missing
     from bgsub.plot import sweep
     from bgsub.progress import Reporter
 
@@ -740,7 +750,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
               "(fewer methods or radii)", 2)
     _check_sweep_output(out, file)
-    options = {} if missing is None else {"missing": check_missing(missing)}
+    options = {} if missing is None else {"missing": missing}
     try:
         # the montage shows one plane: only that plane is read and swept
         lazy, meta = _lazy_image(file, series)
