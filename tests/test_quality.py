@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 
 import bgsub
 from bgsub import plot
-from bgsub.auto import quality
+from bgsub.auto import quality, suggest_radius
 
 
 def disks(shape, centres, radius, rng=None):
@@ -247,6 +247,20 @@ def test_nan_pixels_count_in_no_score_as_missing_ones_do(padded):
 def test_an_image_without_data_is_a_one_line_error():
     with pytest.raises(ValueError, match="no pixel of the image is data"):
         quality(np.zeros((32, 32)), np.zeros((32, 32)), missing=0)
+    with pytest.raises(TypeError, match="missing must be a number"):
+        quality(np.ones((32, 32)), np.ones((32, 32)), missing="0")
+    with pytest.raises(ValueError, match="must be finite"):
+        suggest_radius(np.ones((32, 32)), missing=float("inf"))
+
+
+def test_a_few_pixels_of_data_give_no_score_and_say_so(padded):
+    # one pixel of data scored a perfect 1.0 before: its noise, tiles and objects are nothing
+    image, _, (good, _), _ = padded
+    few = np.zeros_like(image)
+    few[100:105, 100:105] = image[100:105, 100:105]
+    with pytest.warns(bgsub.BackgroundWarning, match="too few background pixels"):
+        result = quality(few, good, missing=0)
+    assert np.isnan(result["score"])
 
 
 def test_bgsub_sweep_missing_scores_the_data_only(tmp_path, padded):

@@ -11,12 +11,14 @@ is marked missing). Missing pixels weigh on nothing, so the fix is the user's: m
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from bgsub._warnings import warn
 from bgsub.kernels.binary import binary_dilation_cross, binary_erosion_cross
 
-__all__ = ["PADDING_SHARE", "padding_share", "warn_if_padded"]
+__all__ = ["PADDING_SHARE", "check_missing", "padding_share", "warn_if_padded"]
 
 #: Planes smaller than this many pixels a side are not looked at.
 SMALLEST = 16
@@ -105,3 +107,21 @@ def _inner_share(shape: tuple[int, ...]) -> float:
     rows, cols = shape[-2:]
     return max(rows - 2, 0) * max(cols - 2, 0) / (rows * cols)
 
+
+def check_missing(missing: Any) -> float | None:
+    """``missing`` as a finite float (None stays None), or a one-line error.
+
+    Examples
+    --------
+    >>> check_missing(0), check_missing(None)
+    (0.0, None)
+    """
+    if missing is None:
+        return None
+    if isinstance(missing, (bool, np.bool_)) or not isinstance(missing, (int, float, np.number)):
+        raise TypeError(f"missing must be a number (the value of pixels that are not data, "
+                        f"e.g. 0) or None, got {missing!r}")
+    if not np.isfinite(missing):
+        shown = missing.item() if isinstance(missing, np.generic) else missing
+        raise ValueError(f"missing={shown!r} must be finite; NaN pixels are always left out")
+    return float(missing)

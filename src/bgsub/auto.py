@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
+from bgsub._padding import check_missing
 from bgsub._warnings import BackgroundWarning
 from bgsub.kernels.binary import (
     binary_opening_cross,
@@ -275,6 +276,7 @@ def suggest_radius(
     if not (np.isfinite(min_radius) and min_radius >= 0):
         raise ValueError(f"min_radius={min_radius!r} is out of range; use a number >= 0 "
                          "(0: no floor)")
+    missing = check_missing(missing)
     found, sides, pixels = [], [], 0
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, integers=missing is None,
@@ -822,6 +824,7 @@ def quality(
     if image.shape != background.shape:
         raise ValueError(f"image {image.shape} and background {background.shape} differ in "
                          "shape; pass the background estimated from this image")
+    missing = check_missing(missing)
     valid = _data(image, missing)
     if valid is not None and not valid.any():
         raise ValueError("no pixel of the image is data (all NaN, inf or missing); score a "
@@ -929,10 +932,10 @@ _SCORES = ("object_signal_in_background", "copied_level", "raised_under_objects"
 
 def _plane_quality(image: np.ndarray, background: np.ndarray, object_radius: float,
                    valid: np.ndarray | None = None) -> dict[str, float] | None:
-    """The scores of one plane (see :func:`quality`); None where no pixel of it is data
-    (``valid``: where it is, all by default)."""
+    """The scores of one plane (see :func:`quality`); None where fewer than a tile's
+    (``MIN_TILE`` squared) pixels of it are data (``valid``: where they are, all by default)."""
     if valid is not None:
-        if not valid.any():
+        if np.count_nonzero(valid) < MIN_TILE * MIN_TILE:
             return None
         image = np.where(valid, image, background)  # (no foreground where no data)
     model = estimate_noise(image, where=valid)

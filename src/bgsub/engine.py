@@ -46,7 +46,7 @@ from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
-from bgsub._padding import warn_if_padded
+from bgsub._padding import check_missing, warn_if_padded
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
@@ -578,25 +578,6 @@ def check_offset(offset: Any) -> float:
     if not np.isfinite(offset):
         raise ValueError(f"offset={offset!r} must be finite")
     return float(offset)
-
-
-def check_missing(missing: Any) -> float | None:
-    """``missing`` as a finite float (None stays None), or a one-line error.
-
-    Examples
-    --------
-    >>> check_missing(0), check_missing(None)
-    (0.0, None)
-    """
-    if missing is None:
-        return None
-    if isinstance(missing, (bool, np.bool_)) or not isinstance(missing, (int, float, np.number)):
-        raise TypeError(f"missing must be a number (the value of pixels that are not data, "
-                        f"e.g. 0) or None, got {missing!r}")
-    if not np.isfinite(missing):
-        raise ValueError(f"missing={_plain(missing)} must be finite; NaN pixels are "
-                         "always left out")
-    return float(missing)
 
 
 def fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
