@@ -253,6 +253,16 @@ def test_an_image_without_data_is_a_one_line_error():
         suggest_radius(np.ones((32, 32)), missing=float("inf"))
 
 
+def test_a_blank_plane_of_a_stack_weighs_on_no_score(padded):
+    # a plane of one value has no noise to measure in: its scores were in units of the noise
+    # floor (expected error 5.8e14 for the stack below), and the mean over planes was its
+    image, _, (good, _), _ = padded
+    stack = np.stack([image, image, np.zeros_like(image)])
+    backgrounds = np.stack([good, good, good])
+    assert quality(stack, backgrounds)["expected_error"] == pytest.approx(
+        quality(image, good)["expected_error"])
+
+
 def test_a_few_pixels_of_data_give_no_score_and_say_so(padded):
     # one pixel of data scored a perfect 1.0 before: its noise, tiles and objects are nothing
     image, _, (good, _), _ = padded

@@ -933,11 +933,15 @@ _SCORES = ("object_signal_in_background", "copied_level", "raised_under_objects"
 def _plane_quality(image: np.ndarray, background: np.ndarray, object_radius: float,
                    valid: np.ndarray | None = None) -> dict[str, float] | None:
     """The scores of one plane (see :func:`quality`); None where fewer than a tile's
-    (``MIN_TILE`` squared) pixels of it are data (``valid``: where they are, all by default)."""
+    (``MIN_TILE`` squared) pixels of it are data (``valid``: where they are, all by default),
+    or where its data are one value (a blank plane: no noise to measure the scores in)."""
     if valid is not None:
         if np.count_nonzero(valid) < MIN_TILE * MIN_TILE:
             return None
         image = np.where(valid, image, background)  # (no foreground where no data)
+    data = image if valid is None else image[valid]
+    if not np.ptp(data) > 0:
+        return None
     model = estimate_noise(image, where=valid)
     foreground = image - background
     sd = model.sd(background)
