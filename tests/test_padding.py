@@ -185,3 +185,20 @@ def test_the_command_line_and_the_config_take_missing(tmp_path):
     assert Settings().updated({"missing": 0}).validated().missing == 0.0
     with pytest.raises(ConfigError, match="missing='x' must be a number"):
         Settings().updated({"missing": "x"}).validated()
+
+
+def test_the_suggested_radius_names_padding_in_its_reason():
+    # bgsub suggest calls suggest_radius alone (no engine, no warning): its reason says that
+    # the objects were measured with the padding, and names the fix; for a light image
+    # (float: negated where measured) in the image's own sign
+    from bgsub.auto import suggest_radius
+
+    image = _field().image
+    strip = image.copy()
+    strip[:, :64] = 0
+    assert "give missing=0 (--missing 0)" in suggest_radius(strip).reason
+    assert "padding" not in suggest_radius(strip, missing=0).reason
+    assert "padding" not in suggest_radius(image).reason
+    light = (4000.0 - image).astype(np.float32)
+    light[:40] = 65535.0
+    assert "missing=65535" in suggest_radius(light, light_background=True).reason

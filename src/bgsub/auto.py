@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
-from bgsub._padding import check_missing
+from bgsub._padding import check_missing, padding_share
 from bgsub._warnings import BackgroundWarning
 from bgsub.kernels.binary import (
     binary_opening_cross,
@@ -277,13 +277,15 @@ def suggest_radius(
         raise ValueError(f"min_radius={min_radius!r} is out of range; use a number >= 0 "
                          "(0: no floor)")
     missing = check_missing(missing)
-    found, sides, pixels = [], [], 0
+    found, sides, pixels, padded = [], [], 0, (0.0, float("nan"))
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, integers=missing is None,
                          missing=missing):
         found.append(_measure(plane, light_background and plane.dtype.kind in "iu"))
         sides.append(min(plane.shape))
         pixels = plane.size
+        if missing is None:
+            padded = max(padded, _padding_of(plane, light_background))
     count = sum(len(o) for o in found)
     # the objects at the threshold and across its band (see THRESHOLD_BAND), each pooled
     # over the planes
@@ -295,7 +297,8 @@ def suggest_radius(
         radius = max(MIN_RADIUS, smaller_side / 8)
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
-                          f"eighth of the image's smaller side ({smaller_side} px)")
+                          f"eighth of the image's smaller side ({smaller_side} px)"
+                          f"{_padding_note(*padded)}")
     # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
     # the bands' medians (pooled, where one object holds about half the area, the median
     # would jump between it and the rest); the large radius is the 90th percentile of the
@@ -312,7 +315,28 @@ def suggest_radius(
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose, as objects half their radius")
     reason += _one_object_fills(objects, pixels, measured, radius)
+    reason += _padding_note(*padded)
     return Suggestion(float(radius), float(typical), reason)
+
+
+def _padding_of(plane: np.ndarray, light_background: bool) -> tuple[float, float]:
+    """:func:`bgsub._padding.padding_share` of one plane as :func:`_planes` yields it (a
+    float plane of a light background negated: its padding, at the maximum, is then the
+    minimum, and its value is told back in the image's own sign)."""
+    negated = light_background and plane.dtype.kind == "f"
+    share, value = padding_share(plane[None], light_background and not negated)
+    return share, (-value if negated else value)
+
+
+def _padding_note(share: float, value: float) -> str:
+    """For the reason, where the planes measured hold padding (solid regions of one extreme
+    value reaching the edge): the objects were measured with it; ``missing=`` leaves it out.
+    (The estimate's own warning is the engine's.)"""
+    if not share > 0:
+        return ""
+    return (f"; {100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
+            f"reaching its edge, as a stitched or registered image's padding is: give "
+            f"missing={value:g} (--missing {value:g}) to leave it out")
 
 
 def _one_object_fills(objects: Objects, pixels: int, measured: float, radius: float) -> str:
