@@ -18,7 +18,8 @@ import numpy as np
 from bgsub._warnings import warn
 from bgsub.kernels.binary import binary_dilation_cross, binary_erosion_cross
 
-__all__ = ["PADDING_SHARE", "check_missing", "padding_share", "warn_if_padded"]
+__all__ = ["PADDING_SHARE", "check_missing", "padding_finding", "padding_share", "valid_pixels",
+           "warn_if_padded"]
 
 #: Planes smaller than this many pixels a side are not looked at.
 SMALLEST = 16
@@ -95,11 +96,22 @@ def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False) -> N
     padding in ``plane_stack``."""
     share, value = padding_share(plane_stack, light_background)
     if share > 0:
-        warn(f"{100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
-             "reaching its edge, as a stitched or registered image's padding is: the "
-             "background beside it is pulled towards it; mark those pixels missing "
-             f"(missing={value:g}; on the command line --missing {value:g}): they then weigh "
-             "on no background and keep their value", stacklevel=4)
+        warn(f"{padding_finding(share, value)}: the background beside it is pulled towards "
+             f"it; mark those pixels missing (missing={value:g}; on the command line "
+             f"--missing {value:g}): they then weigh on no background and keep their value",
+             stacklevel=4)
+
+
+def padding_finding(share: float, value: float) -> str:
+    """What :func:`padding_share` found, in words (for a warning or a reason).
+
+    Examples
+    --------
+    >>> padding_finding(0.25, 0.0).split(" in solid")[0]
+    '25 % of the image is one value (0)'
+    """
+    return (f"{100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
+            "reaching its edge, as a stitched or registered image's padding is")
 
 
 def _inner_share(shape: tuple[int, ...]) -> float:
@@ -125,3 +137,21 @@ def check_missing(missing: Any) -> float | None:
         shown = missing.item() if isinstance(missing, np.generic) else missing
         raise ValueError(f"missing={shown!r} must be finite; NaN pixels are always left out")
     return float(missing)
+
+
+def valid_pixels(values: np.ndarray, missing: float | None, finite: bool = True
+                 ) -> np.ndarray | None:
+    """Where ``values`` hold data: finite (a float array, where ``finite``) and not equal to
+    ``missing``; None where every pixel does.
+
+    Examples
+    --------
+    >>> valid_pixels(np.array([0.0, np.nan, 3.0]), 0).tolist()
+    [False, False, True]
+    >>> valid_pixels(np.array([1, 2]), None) is None
+    True
+    """
+    valid = np.isfinite(values) if finite and values.dtype.kind in "fc" else None
+    if missing is not None:
+        valid = values != missing if valid is None else valid & (values != missing)
+    return None if valid is None or valid.all() else valid

@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
-from bgsub._padding import check_missing, padding_share
+from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
 from bgsub._warnings import BackgroundWarning
 from bgsub.kernels.binary import (
     binary_opening_cross,
@@ -334,9 +334,8 @@ def _padding_note(share: float, value: float) -> str:
     (The estimate's own warning is the engine's.)"""
     if not share > 0:
         return ""
-    return (f"; {100 * share:.0f} % of the image is one value ({value:g}) in solid regions "
-            f"reaching its edge, as a stitched or registered image's padding is: give "
-            f"missing={value:g} (--missing {value:g}) to leave it out")
+    return (f"; {padding_finding(share, value)}: give missing={value:g} (--missing {value:g}) "
+            "to leave it out")
 
 
 def _one_object_fills(objects: Objects, pixels: int, measured: float, radius: float) -> str:
@@ -849,7 +848,7 @@ def quality(
         raise ValueError(f"image {image.shape} and background {background.shape} differ in "
                          "shape; pass the background estimated from this image")
     missing = check_missing(missing)
-    valid = _data(image, missing)
+    valid = valid_pixels(image, missing)
     if valid is not None and not valid.any():
         raise ValueError("no pixel of the image is data (all NaN, inf or missing); score a "
                          "background of an image that holds some")
@@ -890,14 +889,6 @@ def _in_ordinary_unit(image: np.ndarray, background: np.ndarray
     return image, (background if unit == 1.0 else background * unit)
 
 
-def _data(image: np.ndarray, missing: float | None) -> np.ndarray | None:
-    """Where ``image`` holds data: finite, and not ``missing``; None where every pixel does."""
-    valid = np.isfinite(image) if image.dtype.kind in "fc" else None
-    if missing is not None:
-        valid = image != missing if valid is None else valid & (image != missing)
-    return None if valid is None or valid.all() else valid
-
-
 def _finite_mean(values: list[float]) -> float:
     """Mean of the finite values; NaN (without NumPy's empty-slice warning) when none is."""
     finite = [v for v in values if np.isfinite(v)]
@@ -933,10 +924,8 @@ def _planes(image: Any, axes: str | None, light_background: bool,
                 progress(done, len(chosen))
             continue
         plane = np.array(layout.block(array, selectors[i]), dtype=np.float64)
-        valid = None if missing is None else plane != missing
-        if array.dtype.kind not in "iub" and not np.isfinite(plane).all():  # ints: finite
-            valid = np.isfinite(plane) if valid is None else valid & np.isfinite(plane)
-        if valid is not None and not valid.all():
+        valid = valid_pixels(plane, missing, finite=array.dtype.kind not in "iub")  # ints: finite
+        if valid is not None:
             plane[~valid] = np.median(plane[valid]) if valid.any() else 0.0
         yield -plane if light_background else plane
         if progress is not None:

@@ -750,13 +750,12 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
               "(fewer methods or radii)", 2)
     _check_sweep_output(out, file)
-    options = {} if missing is None else {"missing": missing}
     try:
         # the montage shows one plane: only that plane is read and swept
         lazy, meta = _lazy_image(file, series)
         image, axes = _middle_plane(lazy, meta.axes)
         result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
-                       axes=axes, light_background=light_background, **options,
+                       axes=axes, light_background=light_background, missing=missing,
                        progress=Reporter(quiet=quiet).callback(file.name, "cell", leave=False))
         with io.atomic_target(out) as tmp:
             result.figure.savefig(tmp, dpi=100, format="png")

@@ -46,7 +46,7 @@ from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
-from bgsub._padding import check_missing, warn_if_padded
+from bgsub._padding import check_missing, valid_pixels, warn_if_padded
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
@@ -210,14 +210,12 @@ class Plan:
         ``missing``) replaced by their nearest valid neighbour's value (all NaN when no pixel
         is valid)."""
         work = np.array(block, dtype=self.work_dtype, order="C")
-        if self.fills(block.dtype):
-            invalid = ~np.isfinite(work)
-            if self.missing is not None:
-                invalid |= work == self.missing
-            if invalid.all():
+        valid = valid_pixels(work, self.missing) if self.fills(block.dtype) else None
+        if valid is not None:
+            if valid.any():
+                work = fill_from_nearest(work, ~valid)
+            else:
                 work[...] = np.nan
-            elif invalid.any():
-                work = fill_from_nearest(work, invalid)
         return work
 
     def background_of(self, block: np.ndarray, prepared: Any = None) -> np.ndarray:

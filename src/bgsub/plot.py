@@ -365,9 +365,8 @@ def _default_score(*, axes: str | None = None, light_background: bool = False,
                    ) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
     """:func:`bgsub.auto.quality` for the tiles of one sweep (one image), with the sweep's
     own ``axes``, ``light_background`` and ``missing`` (the settings of the backgrounds it
-    scores): the
-    objects' size, which it would measure again for every tile, is measured once, and each
-    of its warnings is shown once, not once per tile."""
+    scores): the objects' size, which it would measure again for every tile, is measured
+    once, and each of its warnings is shown once, not once per tile."""
     try:
         from bgsub.auto import quality, suggest_radius
     except ImportError:  # pragma: no cover - bgsub.auto is part of the package
