@@ -322,22 +322,32 @@ def _estimate(
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
 
+    # a block of one pixel is its own mean, minimum and maximum: one grid serves all three
+    # (and one smoothing both smoothed grids), read only below -- at full resolution each
+    # image-sized float64 copy costs more than the arithmetic, and memory
+    pixels = max(factor) == 1
+
     def means() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
         # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
         return cells, direct_gaussian_filter(cells, presmooth, mode="nearest"), scale, \
-            _block_max(work, factor)
+            cells if pixels else _block_max(work, factor)
 
-    def extremes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        minima = _block_min(work, factor).astype(np.float64, copy=False)
+    def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray,
+                            np.ndarray | None]:
         on_grid = trend.at(_block_coordinates(factor, work.shape))  # (the envelope's too)
+        if pixels:
+            return None, None, on_grid, None
+        minima = _block_min(work, factor).astype(np.float64, copy=False)
         return minima, direct_gaussian_filter(minima, presmooth, mode="nearest"), on_grid, \
             _sunk(work, factor, minima, on_grid)
 
     # the full-resolution passes (block means and maxima; block minima) side by side
     (cells, smoothed, scale, maxima), (minima, lowest, on_grid, sunk) = _side_by_side(
         means, extremes)
+    if pixels:
+        minima, lowest = cells, smoothed
     checkpoint()
     gain = _smoothing_gain(presmooth)
     envelope, surface, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
@@ -476,7 +486,7 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
     steep = STEEP * coeff
-    above = means - on_grid
+    above = flat if lowest is means else means - on_grid  # (single pixels: one grid)
     quiet = None
     for round_ in range(1 + steeper):
         first, everywhere, near = _steep_bending(flat, steep, above, cell_radius)
@@ -1451,10 +1461,10 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
 
 
 #: An upper bound on the memory of one estimate, in float32 copies of the block, by the finest
-#: block size it uses (1, 2, more): measured 36.0-39.6, 12.0-15.5 and 5.5-11.4 on uint16,
+#: block size it uses (1, 2, more): measured 34.5-36.6, 12.0-15.5 and 5.5-11.4 on uint16,
 #: float32 and float64 images of 1024x1024, the call through the API included
 #: (``test_the_declared_peak_memory_bounds_the_measured_one``).
-PEAK_BUFFERS = (42.0, 17.0, 12.0)
+PEAK_BUFFERS = (40.0, 17.0, 12.0)
 
 
 def _peak_buffers(radius: tuple[float, ...]) -> float:
