@@ -160,6 +160,20 @@ def test_missing_is_the_same_on_dask_and_refused_where_it_cannot_apply():
         bgsub.estimate_background(padded, radius=20, missing=np.nan)
 
 
+def test_a_lazy_mosaic_is_warned_of_from_the_planes_its_radius_read():
+    # planning does not read a Dask array, but the automatic radius reads its planes: what
+    # it found there is the same warning as an in-memory image's, and nothing is read for it
+    # at a fixed radius
+    da = pytest.importorskip("dask.array")
+    _, padded = _padded_field()
+    lazy = da.from_array(padded, chunks=(128, 128))
+    messages = _caught(bgsub.subtract_background, lazy, radius="auto")
+    assert messages == _caught(bgsub.subtract_background, padded, radius="auto")
+    assert len(messages) == 1 and "31 % of the image is one value (0)" in messages[0]
+    assert _caught(bgsub.subtract_background, lazy, radius="auto", missing=0) == []
+    assert _caught(bgsub.subtract_background, lazy, radius=20) == []
+
+
 def test_the_command_line_and_the_config_take_missing(tmp_path):
     tifffile = pytest.importorskip("tifffile")
     from click.testing import CliRunner
@@ -196,9 +210,11 @@ def test_the_suggested_radius_names_padding_in_its_reason():
     image = _field().image
     strip = image.copy()
     strip[:, :64] = 0
-    assert "give missing=0 (--missing 0)" in suggest_radius(strip).reason
+    found = suggest_radius(strip)
+    assert "give missing=0 (--missing 0)" in found.reason and found.padding == (0.25, 0.0)
     assert "padding" not in suggest_radius(strip, missing=0).reason
     assert "padding" not in suggest_radius(image).reason
+    assert suggest_radius(image).padding[0] == 0.0
     light = (4000.0 - image).astype(np.float32)
     light[:40] = 65535.0
     assert "missing=65535" in suggest_radius(light, light_background=True).reason

@@ -94,12 +94,18 @@ def padding_share(plane_stack: np.ndarray, light_background: bool = False
 def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False) -> None:
     """A :class:`bgsub.BackgroundWarning` naming the fix where :func:`padding_share` finds
     padding in ``plane_stack``."""
-    share, value = padding_share(plane_stack, light_background)
+    warn_of_padding(*padding_share(plane_stack, light_background), stacklevel=5)
+
+
+def warn_of_padding(share: float, value: float, stacklevel: int = 4) -> None:
+    """The warning of :func:`warn_if_padded` for a finding of :func:`padding_share` (none
+    where ``share`` is 0); ``stacklevel`` as :func:`warnings.warn` counts it from inside this
+    function (the default names its caller's caller)."""
     if share > 0:
         warn(f"{padding_finding(share, value)}: the background beside it is pulled towards "
              f"it; mark those pixels missing (missing={value:g}; on the command line "
              f"--missing {value:g}): they then weigh on no background and keep their value",
-             stacklevel=4)
+             stacklevel=stacklevel)
 
 
 def padding_finding(share: float, value: float) -> str:

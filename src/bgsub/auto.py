@@ -167,11 +167,17 @@ class Suggestion:
     reason : str
         One human-readable sentence: what was measured and how the radius
         follows from it.
+    padding : tuple of float
+        The share of the planes measured that looks like a stitched or
+        registered image's padding (solid regions of one extreme value reaching
+        the edge) and that value; ``(0.0, nan)`` where none was found or
+        ``missing`` was given.
     """
 
     radius: float
     object_radius: float
     reason: str
+    padding: tuple[float, float] = (0.0, float("nan"))
 
 
 def suggest_radius(
@@ -298,7 +304,7 @@ def suggest_radius(
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)"
-                          f"{_padding_note(*padded)}")
+                          f"{_padding_note(*padded)}", padded)
     # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
     # the bands' medians (pooled, where one object holds about half the area, the median
     # would jump between it and the rest); the large radius is the 90th percentile of the
@@ -316,7 +322,7 @@ def suggest_radius(
                    "cells they enclose, as objects half their radius")
     reason += _one_object_fills(objects, pixels, measured, radius)
     reason += _padding_note(*padded)
-    return Suggestion(float(radius), float(typical), reason)
+    return Suggestion(float(radius), float(typical), reason, padded)
 
 
 def _padding_of(plane: np.ndarray, light_background: bool) -> tuple[float, float]:

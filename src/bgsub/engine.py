@@ -46,7 +46,7 @@ from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
-from bgsub._padding import check_missing, valid_pixels, warn_if_padded
+from bgsub._padding import check_missing, valid_pixels, warn_if_padded, warn_of_padding
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
@@ -382,11 +382,13 @@ def plan(
     if missing is not None and chosen.subtract is not None:
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
                          "pixels; drop missing=, or use method='rolling_ball'")
+    padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
     if isinstance(radius, str) and radius == AUTO:
         from bgsub.auto import suggest_radius
 
-        radius = suggest_radius(array, layout.axes, light_background=bool(light_background),
-                                missing=missing).radius
+        suggestion = suggest_radius(array, layout.axes,
+                                    light_background=bool(light_background), missing=missing)
+        radius, padding = suggestion.radius, suggestion.padding
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
@@ -403,9 +405,12 @@ def plan(
             f"{'x'.join(map(str, extent))} pixels",
             "a larger radius (from 24 px it works on coarser blocks) or "
             "method='rolling_ball' needs less")
-    if warn_input and missing is None and not is_dask_array(array):  # (a lazy one: unread)
-        warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
-                       bool(light_background))
+    if warn_input and missing is None:
+        if not is_dask_array(array):
+            warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
+                           bool(light_background))
+        else:  # (a lazy one is not read here: only the planes the automatic radius read)
+            warn_of_padding(*padding)
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach, missing)
 
