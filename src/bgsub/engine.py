@@ -403,7 +403,7 @@ def plan(
             4.0 * chosen.peak_buffers(radii) * math.prod(extent),
             f"method {chosen.name!r} at radius {max(radii):.3g} px on blocks of "
             f"{'x'.join(map(str, extent))} pixels",
-            "a larger radius (from 24 px it works on coarser blocks) or "
+            "a larger radius (from 16 px it works on blocks of 2 pixels or more) or "
             "method='rolling_ball' needs less")
     if warn_input and missing is None:
         if not is_dask_array(array):

@@ -262,8 +262,10 @@ def test_a_field_that_is_not_photons_does_not_change_the_noise_robust_uses():
     a smooth tilt added to them afterwards (not photons) hides it, and a method whose noise
     follows the level would then see other noise under the tilt. ``robust`` uses one pooled
     noise level, so the tilt is recovered as the difference of the two backgrounds.
-    Measured when written (seeds 0-3, noise sd ~4.5): error 0.0061-0.0068; 0.027-0.047 with
-    the Poisson-Gaussian model (gain 0.7-1.1 without the tilt, 0 with it)."""
+    Measured when written (seeds 0-3, noise sd ~4.5, r = 15 on single pixels): error
+    0.0061-0.0068; 0.027-0.047 with the Poisson-Gaussian model (gain 0.7-1.1 without the
+    tilt, 0 with it). On single pixels now from r = 11 (0.0062-0.0071); on blocks of 2
+    pixels (r = 16) 0.024-0.026."""
     n = 192
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
     tilt = 50.0 * (0.7 * xx + 0.3 * yy) / n
@@ -274,9 +276,10 @@ def test_a_field_that_is_not_photons_does_not_change_the_noise_robust_uses():
             spots += 200.0 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 18.0)
         image = rng.poisson(20.0 + spots).astype(np.float64)
         assert estimate_noise(image).gain > 0.5 and estimate_noise(image + tilt).gain == 0.0
-        plain = robust_background(image, (15.0, 15.0))
-        shaded = robust_background(image + tilt, (15.0, 15.0))
-        assert rmse(shaded - plain, tilt) < 0.015
+        for radius, bound in ((11.0, 0.015), (16.0, 0.035)):
+            plain = robust_background(image, (radius, radius))
+            shaded = robust_background(image + tilt, (radius, radius))
+            assert rmse(shaded - plain, tilt) < bound, radius
 
 
 def test_uniform_noise_is_the_pooled_spread():
@@ -748,7 +751,8 @@ def test_a_steep_corner_over_an_image_with_its_own_rise_raises_the_trend_degree(
     fit (0.23 at the corner, 5 noise sds), were dropped and the estimate cut under them. At
     a fixed radius (the automatic one, 18.5 px), ``estimate(image + field) -
     estimate(image)`` against the field. Measured when written: 28 terms, RMS error 0.0015
-    (before: 15 terms, 0.0043; Fiji's rolling ball at 3x the object radius: 0.0015)."""
+    (before: 15 terms, 0.0043; Fiji's rolling ball at 3x the object radius: 0.0015); 0.0025
+    on blocks of 2 pixels (from 16 px, since Session 23)."""
     from bgsub.methods.robust import prepare_robust
 
     image = np.asarray(tomogram()[5], np.float64)
@@ -759,7 +763,7 @@ def test_a_steep_corner_over_an_image_with_its_own_rise_raises_the_trend_degree(
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
         error = rmse(robust_background(image + field, (18.5, 18.5))
                      - robust_background(image, (18.5, 18.5)), field)
-    assert error < 0.0025
+    assert error < 0.003
 
 
 @pytest.mark.parametrize("slope", [0.5, 1.0])
@@ -907,7 +911,7 @@ def test_a_few_absurd_pixels_move_neither_the_background_elsewhere_nor_the_radiu
     clean = robust_background(image, (20.0, 20.0))
     moved = np.abs(robust_background(hot, (20.0, 20.0)) - clean)
     noise = np.std((image - s.background - s.objects)[~s.mask])
-    assert np.mean(moved > 1.0) < 0.02  # (measured when written: 1.1-1.2 %)
+    assert np.mean(moved > 1.0) < 0.03  # (measured: 2.3-2.4 %; 1.1-1.2 % on single pixels)
     assert moved.max() < 0.4 * noise  # (measured: 7.0-7.1 grey levels, noise sd 32.5)
     assert suggest_radius(hot).radius == pytest.approx(suggest_radius(image).radius, rel=1e-9)
 
@@ -915,8 +919,8 @@ def test_a_few_absurd_pixels_move_neither_the_background_elsewhere_nor_the_radiu
 @pytest.mark.parametrize("dtype", [np.uint16, np.float64])
 def test_the_declared_peak_memory_bounds_the_measured_one(dtype):
     # what the engine's memory warning counts on: robust's peak through the API, in float32
-    # copies of a 1024x1024 block (measured: 34.5-36.6 below 24 px, 12.0-15.5
-    # on blocks of 2, 5.5-10.5 beyond)
+    # copies of a 1024x1024 block (measured: 34.5-36.6 on single pixels, 14.9-21.2 on
+    # blocks of 2 (16-33 px), 5.5-10.5 beyond)
     import tracemalloc
 
     from bgsub.methods.robust import _peak_buffers
@@ -943,10 +947,10 @@ def test_a_block_larger_than_the_free_memory_is_warned_of(monkeypatch):
     image = synthetic((64, 64), object_radius=(2.0, 3.0), seed=1).image
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bgsub.subtract_background(image, radius=16)  # 40 x 4 x 4096 bytes: 0.66 MB
+        bgsub.subtract_background(image, radius=10)  # 40 x 4 x 4096 bytes: 0.66 MB
         bgsub.subtract_background(image, radius=50)  # 12 x 4 x 4096: 0.20 MB
         bgsub.subtract_background(image, "rolling_ball", radius=16)  # (declares none)
     messages = [str(w.message) for w in caught if "memory free" in str(w.message)]
     assert len(messages) == 1, messages
-    assert "method 'robust' at radius 16 px on blocks of 64x64 pixels needs" in messages[0]
+    assert "method 'robust' at radius 10 px on blocks of 64x64 pixels needs" in messages[0]
     assert "method='rolling_ball' needs less" in messages[0]
