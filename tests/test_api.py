@@ -101,6 +101,17 @@ def test_offset_keeps_negative_values():
     assert 40 <= fg.min() < 50
 
 
+@pytest.mark.parametrize(("offset", "error", "message"), [
+    (np.float64("nan"), ValueError, "offset=nan must be finite"),
+    (np.inf, ValueError, "offset=inf must be finite"),
+    ("50", TypeError, "offset must be a number, got '50'"),
+    (True, TypeError, "offset must be a number, got True"),
+])
+def test_a_bad_offset_is_a_one_line_error(offset, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        bgsub.subtract_background(np.ones((32, 32), np.uint16), "mean", 3, offset=offset)
+
+
 @pytest.mark.parametrize("output_dtype", ["float", "float32", np.float64])
 def test_float_output_on_request(output_dtype):
     image = np.arange(64, dtype=np.uint8).reshape(8, 8)

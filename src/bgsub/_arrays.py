@@ -13,6 +13,27 @@ __all__ = ["ORDINARY_SPAN", "in_ordinary_unit", "is_dask_array", "ordinary_unit"
            "value_span"]
 
 
+def finite_number(value: Any, name: str, kind: str = "a number", hint: str = "") -> float:
+    """``value`` as a finite float, or a one-line error naming ``name`` (``kind``: what it
+    must be; ``hint``: what to do instead of a non-finite one, after "must be finite").
+
+    Examples
+    --------
+    >>> finite_number(100, "offset")
+    100.0
+    >>> finite_number(np.float64("nan"), "offset")
+    Traceback (most recent call last):
+    ...
+    ValueError: offset=nan must be finite
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be {kind}, got {value!r}")
+    if not np.isfinite(value):
+        shown = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(f"{name}={shown!r} must be finite{hint}")
+    return float(value)
+
+
 def is_dask_array(image: Any) -> bool:
     """Whether ``image`` is a Dask array, without importing Dask when it is not loaded.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import finite_number
 from bgsub._warnings import warn
 from bgsub.kernels.binary import binary_dilation_cross, binary_erosion_cross
 
@@ -136,13 +137,8 @@ def check_missing(missing: Any) -> float | None:
     """
     if missing is None:
         return None
-    if isinstance(missing, (bool, np.bool_)) or not isinstance(missing, (int, float, np.number)):
-        raise TypeError(f"missing must be a number (the value of pixels that are not data, "
-                        f"e.g. 0) or None, got {missing!r}")
-    if not np.isfinite(missing):
-        shown = missing.item() if isinstance(missing, np.generic) else missing
-        raise ValueError(f"missing={shown!r} must be finite; NaN pixels are always left out")
-    return float(missing)
+    return finite_number(missing, "missing", "a number (the value of pixels that are not "
+                         "data, e.g. 0) or None", "; NaN pixels are always left out")
 
 
 def valid_pixels(values: np.ndarray, missing: float | None, finite: bool = True

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._arrays import is_dask_array, value_span
+from bgsub._arrays import finite_number, is_dask_array, value_span
 from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_memory
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
@@ -576,11 +576,7 @@ def check_offset(offset: Any) -> float:
     >>> check_offset(100)
     100.0
     """
-    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, (int, float, np.number)):
-        raise TypeError(f"offset must be a number, got {offset!r}")
-    if not np.isfinite(offset):
-        raise ValueError(f"offset={offset!r} must be finite")
-    return float(offset)
+    return finite_number(offset, "offset")
 
 
 def fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
