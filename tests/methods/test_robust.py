@@ -954,3 +954,23 @@ def test_a_block_larger_than_the_free_memory_is_warned_of(monkeypatch):
     assert len(messages) == 1, messages
     assert "method 'robust' at radius 10 px on blocks of 64x64 pixels needs" in messages[0]
     assert "method='rolling_ball' needs less" in messages[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_small_spots_on_blocks_of_two_keep_their_light(seed, monkeypatch):
+    # from 16 px robust works on blocks of 2 pixels; a block's mean dilutes a small spot's
+    # faint edge, the block passes for background and the lift rises into the spot, so the
+    # blocks are judged pixel by pixel. Dim spots of radius 2-3 at r = 16, measured when
+    # written: 93.3-94.2 % of their light kept; 89.7-91.4 % judged by the blocks' means
+    from bgsub.methods import robust
+
+    s = synthetic((384, 384), object_radius=(2.0, 3.0), density=0.05,
+                  object_brightness=150.0, seed=seed)
+
+    def kept() -> float:
+        background = robust_background(s.image.astype(np.float64), (16.0, 16.0))
+        return 1.0 - float((background - s.background)[s.mask].sum() / s.objects[s.mask].sum())
+
+    by_pixel = kept()
+    monkeypatch.setattr(robust, "_by_pixel", lambda factor, radius: 0.0)
+    assert by_pixel > 0.925 and by_pixel > kept() + 0.015
