@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ORDINARY_SPAN", "in_ordinary_unit", "is_dask_array", "ordinary_unit", "pairwise_sum",
-           "value_span"]
+__all__ = ["ORDINARY_SPAN", "finite_number", "in_ordinary_unit", "is_dask_array", "is_number",
+           "ordinary_unit", "pairwise_sum", "plain", "value_span"]
 
 
 def finite_number(value: Any, name: str, kind: str = "a number", hint: str = "") -> float:
@@ -26,12 +26,33 @@ def finite_number(value: Any, name: str, kind: str = "a number", hint: str = "")
     ...
     ValueError: offset=nan must be finite
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+    if not is_number(value):
         raise TypeError(f"{name} must be {kind}, got {value!r}")
     if not np.isfinite(value):
-        shown = value.item() if isinstance(value, np.generic) else value
-        raise ValueError(f"{name}={shown!r} must be finite{hint}")
+        raise ValueError(f"{name}={plain(value)} must be finite{hint}")
     return float(value)
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python's or NumPy's), not a bool.
+
+    Examples
+    --------
+    >>> is_number(np.float32(2)), is_number(True), is_number("2")
+    (True, False, False)
+    """
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.number))
+
+
+def plain(value: Any) -> str:
+    """``np.float64(0.0)`` shown as ``0.0``: messages name values, not NumPy types.
+
+    Examples
+    --------
+    >>> plain(np.float64(0.5)), plain("x")
+    ('0.5', "'x'")
+    """
+    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
 
 def is_dask_array(image: Any) -> bool:

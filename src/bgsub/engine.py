@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._arrays import finite_number, is_dask_array, value_span
+from bgsub._arrays import finite_number, is_dask_array, is_number, plain, value_span
 from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_memory
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
@@ -555,17 +555,12 @@ def _resolve_radius(
 
 
 def _positive_number(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+    if not is_number(value):
         raise TypeError(f"{name} must be a number of pixels, got {value!r}")
     number = float(value)
     if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name}={_plain(value)} is out of range; use a finite number > 0")
+        raise ValueError(f"{name}={plain(value)} is out of range; use a finite number > 0")
     return number
-
-
-def _plain(value: Any) -> str:
-    """``np.float64(0.0)`` shown as ``0.0``: messages name values, not NumPy types."""
-    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
 
 def check_offset(offset: Any) -> float:
