@@ -405,7 +405,7 @@ def _estimate(
         # rest of the growth; with the whole of it the objects' surround was lost to the
         # lift, which then missed by 1.1-1.5x more on the benchmark's cases at 16-28 px)
         grown = tuple(max(0.0, grow - 0.5 * (f - 1)) / f for f in factor)
-        background = _pixel_background(work, envelope, model, factor,
+        background = _pixel_background(work, envelope, sd_envelope, factor,
                                        tuple(PRESMOOTH * r / max(radius) for r in radius),
                                        threshold, grown, warn_dense)
     if by_pixel < 1.0:
@@ -1084,12 +1084,13 @@ def _background_around(objectness: np.ndarray, found: bool, grow: tuple[float, .
     return np.subtract(1.0, objectness, out=objectness)
 
 
-def _pixel_background(work: np.ndarray, envelope: np.ndarray, model: NoiseModel,
+def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
                       factor: tuple[int, ...], sigma: tuple[float, ...], threshold: float,
                       grow: tuple[float, ...], warn_dense: bool) -> np.ndarray:
     """:func:`_background_cells` of blocks of ``factor`` pixels judged pixel by pixel, as
     single pixels are: the pixels smoothed over ``sigma``, less the ``envelope`` (of the
-    blocks, carried to every pixel), in units of the noise there; the background's peak and
+    blocks, carried to every pixel), in units of the noise there (``sd``: a pixel's, at the
+    envelope, on the blocks; times the smoothing's gain); the background's peak and
     spread are those of every pixel's score, and a block is as much an object as its most
     object-like pixel (the step is monotonic: the step of the block's largest score), grown
     by ``grow`` cells from there. (The peak measured on one pixel a block instead, 4x
@@ -1098,8 +1099,7 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, model: NoiseModel,
     score = direct_gaussian_filter(work.astype(np.float64, copy=False), sigma,
                                    mode="nearest").astype(work.dtype, copy=False)
     score -= upsample_centres(envelope.astype(work.dtype), factor, work.shape)
-    spread = model.sd(envelope)
-    spread *= _smoothing_gain(sigma)
+    spread = sd * _smoothing_gain(sigma)
     score /= upsample_centres(spread.astype(work.dtype), factor, work.shape)
     mode, width, found = _peak_and_spread(score, threshold, warn_dense, stacklevel=5)
     objectness = _soft_step(_block_max(score, factor), mode, width, threshold)
