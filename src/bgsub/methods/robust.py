@@ -1178,11 +1178,14 @@ def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
     bin_width = float(edges[1] - edges[0])
     sigma = min(max(2.0, bandwidth / bin_width), float(MODE_BINS))
     counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
-    step = np.clip((counts / counts.max() - (PEAK_SHARE - PEAK_SOFT)) / (2.0 * PEAK_SOFT),
-                   0.0, 1.0)
-    step = 0.5 - 0.5 * np.cos(np.pi * step)
-    weights = step * np.r_[1.0, np.cumprod(1.0 - step)[:-1]]
-    start = float(np.sum(weights * 0.5 * (edges[:-1] + edges[1:])) / np.sum(weights))
+    if counts.max() > 0:
+        step = np.clip((counts / counts.max() - (PEAK_SHARE - PEAK_SOFT)) / (2.0 * PEAK_SOFT),
+                       0.0, 1.0)
+        step = 0.5 - 0.5 * np.cos(np.pi * step)
+        weights = step * np.r_[1.0, np.cumprod(1.0 - step)[:-1]]
+        start = float(np.sum(weights * 0.5 * (edges[:-1] + edges[1:])) / np.sum(weights))
+    else:  # (two scores: both lie outside their own 0.5-99 % range, the histogram is empty)
+        start = float(np.median(score))
     start = _refine_mode(score, start, max(bandwidth, MODE_CLIMB_WIDTH, MODE_BANDWIDTH * bin_width),
                          MODE_CLIMB, MODE_SETTLED)
     # ... and the peak's top with the narrow kernel (a wide one leans towards the objects)
