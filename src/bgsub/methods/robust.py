@@ -86,6 +86,7 @@ from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
+from bgsub.kernels.bins import binned_counts_sums
 from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
 from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
@@ -1226,14 +1227,10 @@ def _refine_mode(values: np.ndarray, start: float, bandwidth: float,
 def _binned(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
     """The count and the sum of the ``values`` in ``[low, high]`` on each of
     ``MODE_FINE_BINS`` equal bins, the empty bins left out."""
-    inside = values[(values >= low) & (values <= high)]
     if not high > low:  # (a zero bandwidth: the values equal to ``low``, in one bin)
+        inside = values[(values >= low) & (values <= high)]
         return np.full(min(inside.size, 1), float(inside.size)), inside[:1] * inside.size
-    index = np.subtract(inside, low)
-    index *= MODE_FINE_BINS / (high - low)
-    index = np.minimum(index.astype(np.intp), MODE_FINE_BINS - 1)
-    counts = np.bincount(index, minlength=MODE_FINE_BINS).astype(np.float64)
-    sums = np.bincount(index, weights=inside, minlength=MODE_FINE_BINS)
+    counts, sums = binned_counts_sums(values, low, high, MODE_FINE_BINS)
     occupied = counts > 0
     return counts[occupied], sums[occupied]
 
