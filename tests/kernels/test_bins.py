@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgsub.kernels.bins import binned_counts_sums
+from bgsub.kernels.bins import binned_counts_sums, equal_bin_histogram, less_than
 
 
 def _numpy(values: np.ndarray, low: float, high: float, bins: int
@@ -65,3 +65,47 @@ def test_other_layouts_and_dtypes_are_read_in_c_order() -> None:
 def test_an_empty_range_or_no_bins_is_a_one_line_error(low, high, bins) -> None:
     with pytest.raises(ValueError, match="high > low and bins >= 1"):
         binned_counts_sums(np.zeros(3), low, high, bins)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 3000), dtype=st.sampled_from([np.float32, np.float64]),
+       centre=st.floats(-1e4, 1e4), width=st.floats(1e-3, 1e3), bins=st.integers(1, 1000),
+       scale=st.floats(0.01, 100.0), ties=st.booleans(), seed=st.integers(0, 2**16))
+def test_the_histogram_equals_numpys_bit_for_bit(n, dtype, centre, width, bins, scale, ties,
+                                                 seed) -> None:
+    """Values on and near every edge (ties on a grid of quarter bins) included."""
+    rng = np.random.default_rng(seed)
+    low, high = centre - width, centre + width
+    values = rng.normal(centre, scale * width, n)
+    if ties:
+        step = 2 * width / bins / 4
+        values = low + np.round((values - low) / step) * step
+    values = values.astype(dtype)
+    if n:
+        values[: min(n, 2)] = [low, high][: min(n, 2)]
+    try:
+        want_counts, want_edges = np.histogram(values, bins, range=(low, high))
+    except ValueError:  # (bins narrower than the dtype's spacing)
+        with pytest.raises(ValueError, match="narrower than"):
+            equal_bin_histogram(values, bins, low, high)
+        return
+    counts, edges = equal_bin_histogram(values, bins, low, high)
+    assert counts.dtype == want_counts.dtype and counts.tobytes() == want_counts.tobytes()
+    assert edges.dtype == want_edges.dtype and edges.tobytes() == want_edges.tobytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 2000), dtype=st.sampled_from([np.float32, np.float64]),
+       centre=st.floats(-10, 10), seed=st.integers(0, 2**16))
+def test_less_than_equals_numpys_bit_for_bit(n, dtype, centre, seed) -> None:
+    values = np.random.default_rng(seed).normal(0.0, 3.0, n).astype(dtype)
+    got = less_than(values, centre)
+    want = centre - values[values < centre]
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize(("low", "high", "bins"),
+                         [(1.0, 1.0, 4), (0.0, np.inf, 4), (np.nan, 1.0, 4), (0.0, 1.0, 0)])
+def test_a_histogram_without_a_finite_range_or_bins_is_a_one_line_error(low, high, bins) -> None:
+    with pytest.raises(ValueError, match="finite range with high > low"):
+        equal_bin_histogram(np.zeros(3), bins, low, high)

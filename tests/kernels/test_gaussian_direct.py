@@ -95,3 +95,29 @@ def test_constant_mode_along_rows_of_a_plane_is_scipys() -> None:
         assert _same(gaussian_filter(values, sigma, mode="constant"),
                      ndi.gaussian_filter(values, sigma, mode="constant"))
 
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n0=st.integers(1, 70), n1=st.integers(1, 70),
+    s0=st.floats(0.0, 25.0), s1=st.floats(0.0, 25.0),
+    mode=st.sampled_from(["nearest", "reflect", "constant"]), scale=st.floats(-3, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_a_float32_plane_in_double_equals_its_float64_copys_filter_cast(
+        n0, n1, s0, s1, mode, scale, seed) -> None:
+    """The float32 path reads the plane as doubles and rounds each row once: the values of
+    SciPy's filter of the float64 copy, cast to float32, bit for bit (and not SciPy's filter
+    of the float32 plane, which rounds between the axes)."""
+    values = np.random.default_rng(seed).normal(0.0, 10.0**scale, (n0, n1)).astype(np.float32)
+    want = ndi.gaussian_filter(values.astype(np.float64), (s0, s1), mode=mode)
+    got = gaussian.gaussian_filter_in_double(values, (s0, s1), mode=mode)
+    assert _same(got, want.astype(np.float32))
+
+
+def test_other_inputs_in_double_are_their_float64_copys_filter_cast() -> None:
+    volume = np.random.default_rng(1).random((3, 9, 11)).astype(np.float32)
+    want = ndi.gaussian_filter(volume.astype(np.float64), 1.2).astype(np.float32)
+    assert _same(gaussian.gaussian_filter_in_double(volume, 1.2), want)
+    plane = np.random.default_rng(2).random((9, 11))
+    assert _same(gaussian.gaussian_filter_in_double(plane, 1.2), ndi.gaussian_filter(plane, 1.2))

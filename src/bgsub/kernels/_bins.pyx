@@ -28,3 +28,40 @@ def binned_sums(const real[::1] values, real low, real high, real scale, Py_ssiz
                     b = <Py_ssize_t>position
                 counts[b] += 1.0
                 sums[b] += <double>value
+
+
+def equal_bins(const real[::1] values, real first, real last, double width,
+               double bins, const real[::1] edges, long long[::1] counts):
+    """NumPy's ``histogram`` on equal bins (``edges``: its ``bins + 1`` edges, in ``real``;
+    ``width``: ``last - first`` in double): each value in ``[first, last]`` to bin
+    ``int((value - first) / width * bins)``, moved by one where that misses its edges
+    by rounding, the last bin closed -- NumPy's steps, in its order."""
+    cdef Py_ssize_t i, b, n = values.shape[0], top = counts.shape[0] - 1
+    cdef real value, offset
+    with nogil:
+        for i in range(n):
+            value = values[i]
+            if value >= first and value <= last:
+                offset = value - first
+                b = <Py_ssize_t>((<double>offset / width) * bins)
+                if b > top:
+                    b = top
+                if value < edges[b] and b > 0:
+                    b -= 1
+                if value >= edges[b + 1] and b != top:
+                    b += 1
+                counts[b] += 1
+
+
+def below(const real[::1] values, real centre, real[::1] out):
+    """``centre - value`` for each value under ``centre``, in order, into ``out``; how many."""
+    cdef Py_ssize_t i, k = 0, n = values.shape[0]
+    cdef real value, difference
+    with nogil:
+        for i in range(n):
+            value = values[i]
+            if value < centre:
+                difference = centre - value
+                out[k] = difference
+                k += 1
+    return k

@@ -36,7 +36,7 @@ ndi = lazy_module("scipy.ndimage")  # (on first use: robust imports this module 
 sfft = lazy_module("scipy.fft")
 
 __all__ = ["direct_gaussian_filter", "direct_gaussian_filter1d", "gaussian_filter",
-           "gaussian_kernel1d", "line_indices", "reflect_indices"]
+           "gaussian_filter_in_double", "gaussian_kernel1d", "line_indices", "reflect_indices"]
 
 #: Kernel radius from which the FFT path is used (measured crossover: scipy's
 #: direct correlation costs O(radius) per pixel, the FFT O(log(n + radius))).
@@ -239,11 +239,13 @@ def _sigmas(sigma: Any, ndim: int) -> tuple[float, ...] | None:
 
 
 def _compiled(values: np.ndarray, sigmas: tuple[float, ...], mode: str, truncate: float,
-              axis: int | None = None) -> np.ndarray | None:
-    """The filter of 1D or 2D float64 ``values`` (along ``axis`` only, if given), or None where
+              axis: int | None = None, in_double: bool = False) -> np.ndarray | None:
+    """The filter of 1D or 2D float64 ``values`` (along ``axis`` only, if given), or (where
+    ``in_double``) of a 2D float32 plane computed in float64 and rounded once, or None where
     SciPy must do it."""
-    if not (isinstance(values, np.ndarray) and values.dtype == np.float64
-            and values.ndim in (1, 2) and values.size and mode in MODES):
+    if not (isinstance(values, np.ndarray) and values.size and mode in MODES
+            and (values.dtype == np.float64 and values.ndim in (1, 2)
+                 or in_double and values.dtype == np.float32 and values.ndim == 2)):
         return None
     plane = values.reshape(1, -1) if values.ndim == 1 else values
     sigmas = (0.0, *sigmas) if values.ndim == 1 else sigmas
@@ -266,11 +268,12 @@ def _compiled(values: np.ndarray, sigmas: tuple[float, ...], mode: str, truncate
     idx1 = _identity(1) if indices[1] is None else indices[1]
     r1 = w1.size - 1
     n0, n1 = plane.shape
-    out = np.empty((n0, n1))
+    out = np.empty((n0, n1), values.dtype)
     threads = min(threads_for_work(n0 * n1 * (w0.size + w1.size), _TAPS_PER_THREAD), n0)
+    rows = 1 if values.dtype == np.float64 else 2  # (a float32 row is summed in double first)
     gauss_2d(np.ascontiguousarray(plane), out, w0, idx0, weights[0] is not None, w1, idx1,
              _identity(n1 + 2 * r1), weights[1] is not None,
-             np.empty((threads, n1 + 2 * r1)), threads)
+             np.empty((threads, rows * (n1 + 2 * r1))), threads)
     return out.reshape(values.shape)
 
 
@@ -297,6 +300,32 @@ def direct_gaussian_filter(input: Any, sigma: Any, order: int = 0, output: Any =
             if result is not None:
                 return result
     return ndi.gaussian_filter(input, sigma, order, output, mode, cval, truncate, **kwargs)
+
+
+def gaussian_filter_in_double(values: np.ndarray, sigma: Any, mode: str = "reflect",
+                              truncate: float = 4.0) -> np.ndarray:
+    """``direct_gaussian_filter(values.astype(np.float64), ...).astype(values.dtype)``, the
+    same values; for a 2D float32 plane without either float64 copy (6 image-sized float32
+    buffers fewer, and 2x faster). (SciPy's own filter of a float32 plane rounds to float32
+    between the axes: not the same values.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.random.default_rng(0).random((40, 50), dtype=np.float32)
+    >>> want = direct_gaussian_filter(plane.astype(np.float64), 1.5, mode="nearest")
+    >>> bool((gaussian_filter_in_double(plane, 1.5, mode="nearest")
+    ...       == want.astype(np.float32)).all())
+    True
+    """
+    if values.dtype == np.float32 and values.ndim == 2:
+        sigmas = _sigmas(sigma, 2)
+        if sigmas is not None:
+            result = _compiled(values, sigmas, mode, float(truncate), in_double=True)
+            if result is not None:
+                return result
+    return direct_gaussian_filter(values.astype(np.float64, copy=False), sigma, mode=mode,
+                                  truncate=truncate).astype(values.dtype, copy=False)
 
 
 def direct_gaussian_filter1d(input: Any, sigma: float, axis: int = -1, order: int = 0,

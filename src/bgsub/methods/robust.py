@@ -86,10 +86,14 @@ from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
-from bgsub.kernels.bins import binned_counts_sums
+from bgsub.kernels.bins import binned_counts_sums, equal_bin_histogram, less_than
 from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
-from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
+from bgsub.kernels.gaussian import (
+    direct_gaussian_filter,
+    direct_gaussian_filter1d,
+    gaussian_filter_in_double,
+)
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import block_centres, upsample_centres
 from bgsub.kernels.threads import num_threads
@@ -932,7 +936,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         coeffs = _least_squares(terms, powers, weights.reshape(sample.shape), sample, design)
         residual = values - design @ coeffs
         centre = _mode(residual)
-        below = centre - residual[residual < centre]
+        below = less_than(residual, centre)
         spread = 1.4826 * float(np.median(below)) if below.size else 0.0
         # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
         # first fit that objects pulled up) would leave the polynomial free everywhere else
@@ -1062,8 +1066,9 @@ def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stac
     fewer than ``FEW_BACKGROUND`` of them do not (``stacklevel``: pointing at
     :func:`robust_background`)."""
     mode = _mode(score, MODE_WIDTH)
-    below = mode - score[score < mode]
-    spread = max(1.0, 1.4826 * float(np.median(below))) if below.size else 1.0
+    below = less_than(score, mode)
+    spread = max(1.0, 1.4826 * float(np.median(below, overwrite_input=True))) \
+        if below.size else 1.0
     objects = score > mode + threshold * spread
     fraction = 1.0 - float(objects.mean())
     if warn_dense and fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
@@ -1097,8 +1102,7 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     by ``grow`` cells from there. (The peak measured on one pixel a block instead, 4x
     cheaper, moved with the smaller sample: a retina's recovered field 1.1-1.9x as far off.)"""
     # (smoothed in float64: the compiled filter, 6x SciPy's on float32 with the copy)
-    score = direct_gaussian_filter(work.astype(np.float64, copy=False), sigma,
-                                   mode="nearest").astype(work.dtype, copy=False)
+    score = gaussian_filter_in_double(work, sigma, mode="nearest")
     score -= upsample_centres(envelope.astype(work.dtype), factor, work.shape)
     spread = sd * _smoothing_gain(sigma)
     score /= upsample_centres(spread.astype(work.dtype), factor, work.shape)
@@ -1155,7 +1159,7 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     low, high = np.percentile(score, [0.5, 99])
     if not high > low:
         return float(low)
-    counts, edges = np.histogram(score, bins=MODE_BINS, range=(float(low), float(high)))
+    counts, edges = equal_bin_histogram(score, MODE_BINS, float(low), float(high))
     bin_width = float(edges[1] - edges[0])
     # (never wider than the histogram: scores spread over a tiny range give tiny bins)
     sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
@@ -1175,7 +1179,7 @@ def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
     spread = min(float(np.std(score)), quartiles / 1.34)
     bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
     bandwidth = min(bandwidth, high - low)
-    counts, edges = np.histogram(score, bins=MODE_BINS, range=(low, high))
+    counts, edges = equal_bin_histogram(score, MODE_BINS, low, high)
     bin_width = float(edges[1] - edges[0])
     sigma = min(max(2.0, bandwidth / bin_width), float(MODE_BINS))
     counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
