@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgsub.kernels.bins import binned_counts_sums, equal_bin_histogram, less_than
+from bgsub.kernels import bins
+from bgsub.kernels.bins import (
+    binned_counts_sums,
+    equal_bin_histogram,
+    less_than,
+    median,
+    percentiles,
+)
 
 
 def _numpy(values: np.ndarray, low: float, high: float, bins: int
@@ -109,3 +116,52 @@ def test_less_than_equals_numpys_bit_for_bit(n, dtype, centre, seed) -> None:
 def test_a_histogram_without_a_finite_range_or_bins_is_a_one_line_error(low, high, bins) -> None:
     with pytest.raises(ValueError, match="finite range with high > low"):
         equal_bin_histogram(np.zeros(3), bins, low, high)
+
+
+def _values(seed: int, n: int, dtype: type, kind: str) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(rng.uniform(-50, 50), 10 ** rng.uniform(-3, 3), n)
+    if kind == "ties":
+        values = np.round(values)
+    elif kind == "signs":  # (negative and positive, zeros of both signs)
+        values = rng.exponential(1.0, n) - 1.0
+        values[:: 7] = 0.0
+        values[3:: 7] = -0.0
+    elif kind == "crowded":  # (most in one group of leading bits: NumPy's partition)
+        values[: n // 2] = 1.0
+    return values.astype(dtype)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 3000), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["normal", "ties", "signs", "crowded"]),
+       q=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=6), seed=st.integers(0, 2**16))
+def test_percentiles_and_the_median_equal_numpys_bit_for_bit(n, dtype, kind, q, seed) -> None:
+    """The compiled selection on small inputs too (``_SELECT_FROM`` lowered to 1). (Zeros of
+    either sign are equal values: the median of a tie between them may differ in sign.)"""
+    values = _values(seed, n, dtype, kind)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bins, "_SELECT_FROM", 1)
+        for fractions in (q, [0.5, 25, 75, 99], [0, 100]):
+            want = np.percentile(values, fractions)
+            got = percentiles(values, fractions)
+            assert got.dtype == want.dtype and (got == want).all()
+            if kind != "signs":
+                assert got.tobytes() == want.tobytes()
+        want = np.median(values)
+        assert type(median(values)) is type(want) and median(values) == want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_percentiles_of_many_values_equal_numpys(dtype) -> None:
+    values = _values(3, 300_001, dtype, "normal")
+    for q in ([0.5, 25, 75, 99], [1, 99], [50]):
+        assert percentiles(values, q).tobytes() == np.percentile(values, q).tobytes()
+    assert median(values).tobytes() == np.median(values).tobytes()
+    assert median(values[1:]).tobytes() == np.median(values[1:]).tobytes()
+
+
+def test_nan_leaves_the_percentiles_and_the_median_to_numpy(monkeypatch) -> None:
+    monkeypatch.setattr(bins, "_SELECT_FROM", 1)
+    values = np.array([1.0, np.nan, 3.0], np.float32)
+    assert np.isnan(percentiles(values, [50])).all() and np.isnan(median(values))

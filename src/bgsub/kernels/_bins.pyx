@@ -5,6 +5,8 @@ Each step is NumPy's on an array of the values' own dtype (``real``), in NumPy's
 that the counts and sums are those of the NumPy definition bit for bit.
 """
 
+from libc.string cimport memcpy
+
 from bgsub.kernels._interpolation cimport real
 
 
@@ -65,3 +67,50 @@ def below(const real[::1] values, real centre, real[::1] out):
                 out[k] = difference
                 k += 1
     return k
+
+
+cdef inline unsigned long long _key(real value) noexcept nogil:
+    """``value``'s bits as an unsigned integer in the values' order (negative values' bits
+    inverted, positive values' sign bit set), in its top 16 bits: the leading ones."""
+    cdef unsigned int bits32
+    cdef unsigned long long bits64
+    if real is float:
+        memcpy(&bits32, &value, 4)
+        bits32 = ~bits32 if bits32 >> 31 else bits32 | 0x80000000u
+        return bits32 >> 16
+    else:
+        memcpy(&bits64, &value, 8)
+        bits64 = ~bits64 if bits64 >> 63 else bits64 | 0x8000000000000000ull
+        return bits64 >> 48
+
+
+def leading_bits_histogram(const real[::1] values, long long[::1] counts):
+    """How many values have each of the 65536 leading 16 bits of their order key; how many
+    are NaN (counted nowhere else)."""
+    cdef Py_ssize_t i, n = values.shape[0]
+    cdef long long nans = 0
+    cdef real value
+    with nogil:
+        for i in range(n):
+            value = values[i]
+            if value != value:
+                nans += 1
+            else:
+                counts[_key(value)] += 1
+    return nans
+
+
+def gather_bins(const real[::1] values, const Py_ssize_t[::1] slot, Py_ssize_t[::1] filled,
+                real[::1] out):
+    """Each value whose leading 16 bits ``b`` have ``slot[b] >= 0`` to ``out`` at
+    ``filled[slot[b]]`` (then one further on), in order."""
+    cdef Py_ssize_t i, s, n = values.shape[0]
+    cdef real value
+    with nogil:
+        for i in range(n):
+            value = values[i]
+            if value == value:
+                s = slot[_key(value)]
+                if s >= 0:
+                    out[filled[s]] = value
+                    filled[s] += 1

@@ -86,7 +86,13 @@ from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
-from bgsub.kernels.bins import binned_counts_sums, equal_bin_histogram, less_than
+from bgsub.kernels.bins import (
+    binned_counts_sums,
+    equal_bin_histogram,
+    less_than,
+    median,
+    percentiles,
+)
 from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
 from bgsub.kernels.gaussian import (
@@ -366,7 +372,7 @@ def _estimate(
 
     def means() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
-        scale = max(float(model.sd(float(np.median(cells)))), _range_floor(cells))
+        scale = max(float(model.sd(float(median(cells)))), _range_floor(cells))
         # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
         return cells, direct_gaussian_filter(cells, presmooth, mode="nearest"), scale, \
             cells if pixels else _block_max(work, factor)
@@ -438,7 +444,7 @@ def _estimate(
     # share), averaged over the lift's window (a screenshot's nuclei under a wave twice their
     # range: the dome 13 grey levels under the field's crest, the lift held at 4-8)
     missed = direct_gaussian_filter(missed, window, mode="nearest")
-    missed -= float(np.median(missed))
+    missed -= float(median(missed))
     ceiling += np.maximum(missed, 0.0, out=missed)
     del missed
     # the result's caps, ahead (the smoothed data are not needed beyond them): the noise
@@ -537,7 +543,7 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     # scatter is the texture's) above the block's own minimum: the objects around a narrow
     # gap do not fill it
     if max(factor) > 1:
-        noise = float(model.sd(float(np.median(lowest)))) * trend.texture
+        noise = float(model.sd(float(median(lowest)))) * trend.texture
         np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     flat = lowest - on_grid  # the dome rests on what the trend leaves: no tilt offset
@@ -552,7 +558,7 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
             # that the lower half of its gap leaves out (where it cut under, it is widest)
             if quiet is None:
                 spread = above - flat
-                quiet = spread <= np.median(spread)
+                quiet = spread <= median(spread)
             near = np.maximum(near, _local_bending(first, cell_radius, BENDING_NEAR, quiet))
         saturated = near > SATURATED * steep
         if not saturated.any():
@@ -586,7 +592,7 @@ def _steep_bending(flat: np.ndarray, steep: np.ndarray, means: np.ndarray,
     gap = np.subtract(means, first)
     everywhere, near = _side_by_side(
         lambda: _local_bending(first, cell_radius),
-        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= np.median(gap)))
+        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= median(gap)))
     return first, everywhere, near
 
 
@@ -802,7 +808,7 @@ def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     lowest += _minimum_depth(factor) * model.sd(lowest)
     coords = _block_coordinates(factor, work.shape)
     sd = model.sd(lowest)
-    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(np.median(sd))
+    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(median(sd))
     trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
     # the dropped cells' lower envelope, on a subsample, in noise units (cell by cell)
     grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
@@ -864,7 +870,7 @@ def _hidden(residual: np.ndarray) -> float:
     of its positive part."""
     size = tuple(max(1, int(n / HIDDEN_WINDOW)) for n in residual.shape)
     envelope = ndi.grey_opening(residual, size=size, mode="nearest")
-    rise = envelope - float(np.median(envelope))
+    rise = envelope - float(median(envelope))
     np.maximum(rise, 0.0, out=rise)
     return float(np.sqrt(np.mean(rise**2)))
 
@@ -928,7 +934,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     values = sample.ravel()
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
-    coeffs[0] = float(np.median(values))
+    coeffs[0] = float(median(values))
     spread = float("inf")
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
@@ -937,7 +943,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         residual = values - design @ coeffs
         centre = _mode(residual)
         below = less_than(residual, centre)
-        spread = 1.4826 * float(np.median(below)) if below.size else 0.0
+        spread = 1.4826 * float(median(below)) if below.size else 0.0
         # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
         # first fit that objects pulled up) would leave the polynomial free everywhere else
         cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
@@ -1034,7 +1040,7 @@ def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
 
 def _range_floor(values: np.ndarray) -> float:
     """A dome scale for (nearly) noise-free images: 0.5 % of the intensity range."""
-    low, high = np.percentile(values, [1, 99])
+    low, high = percentiles(values, [1, 99])
     return max(0.005 * float(high - low), 1e-12)
 
 
@@ -1067,7 +1073,7 @@ def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stac
     :func:`robust_background`)."""
     mode = _mode(score, MODE_WIDTH)
     below = less_than(score, mode)
-    spread = max(1.0, 1.4826 * float(np.median(below, overwrite_input=True))) \
+    spread = max(1.0, 1.4826 * float(median(below))) \
         if below.size else 1.0
     objects = score > mode + threshold * spread
     fraction = 1.0 - float(objects.mean())
@@ -1152,11 +1158,11 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     ending once a shift moves less than MODE_SETTLED of its bandwidth: at most
     MODE_CLIMB + MODE_NARROW passes over the cells near the peak."""
     if width > 0:  # (the quartiles with the range: one partial sort)
-        low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
+        low, q1, q3, high = percentiles(score, [0.5, 25, 75, 99])
         if not high > low:
             return float(low)
         return _soft_mode(score, width, float(low), float(high), float(q3 - q1))
-    low, high = np.percentile(score, [0.5, 99])
+    low, high = percentiles(score, [0.5, 99])
     if not high > low:
         return float(low)
     counts, edges = equal_bin_histogram(score, MODE_BINS, float(low), float(high))
@@ -1190,7 +1196,7 @@ def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
         weights = step * np.r_[1.0, np.cumprod(1.0 - step)[:-1]]
         start = float(np.sum(weights * 0.5 * (edges[:-1] + edges[1:])) / np.sum(weights))
     else:  # (two scores: both lie outside their own 0.5-99 % range, the histogram is empty)
-        start = float(np.median(score))
+        start = float(median(score))
     start = _refine_mode(score, start, max(bandwidth, MODE_CLIMB_WIDTH, MODE_BANDWIDTH * bin_width),
                          MODE_CLIMB, MODE_SETTLED)
     # ... and the peak's top with the narrow kernel (a wide one leans towards the objects)
