@@ -1,6 +1,9 @@
-"""Counts and sums of values on equal bins, compiled, in one pass without copies of the values:
-NumPy's numbers bit for bit, for ``robust``'s peak of a histogram of every pixel's score (its
-histogram, the mean shift's binned sums, the spread below the peak)."""
+"""Statistics of many values in one or two compiled passes, without copies of the values, and
+NumPy's numbers bit for bit: counts and sums on equal bins (``robust``'s mean shift),
+``np.histogram`` on equal bins, the values under a centre, and ``np.percentile`` /
+``np.median`` (the order statistics they interpolate between, found among the values that
+share their leading 16 bits) -- for ``robust``'s peak and spread of every pixel's score and
+its image-sized medians."""
 
 from __future__ import annotations
 
@@ -200,12 +203,10 @@ def _order_statistics(values: np.ndarray, counts: np.ndarray, ranks: np.ndarray
     starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp)
     gathered = np.empty(int(sizes.sum()), values.dtype)
     gather_bins(values, slot, starts.copy(), gathered)
-    stats = {}
-    for rank, group in zip(ranks.tolist(), groups.tolist(), strict=True):
-        k = int(slot[group])
-        members = np.sort(gathered[starts[k]: starts[k] + sizes[k]])
-        stats[rank] = members[rank - int(ends[group] - counts[group])]
-    return stats
+    for k in range(wanted.size):  # (each group sorted in place, once)
+        gathered[starts[k]: starts[k] + sizes[k]].sort()
+    return {rank: gathered[starts[slot[group]] + rank - int(ends[group] - counts[group])]
+            for rank, group in zip(ranks.tolist(), groups.tolist(), strict=True)}
 
 
 def _as_real(values: np.ndarray) -> np.ndarray:
