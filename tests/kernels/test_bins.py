@@ -127,7 +127,7 @@ def _values(seed: int, n: int, dtype: type, kind: str) -> np.ndarray:
         values = rng.exponential(1.0, n) - 1.0
         values[:: 7] = 0.0
         values[3:: 7] = -0.0
-    elif kind == "crowded":  # (most in one group of leading bits: NumPy's partition)
+    elif kind == "crowded":  # (most in one group of leading bits: split on the next bits)
         values[: n // 2] = 1.0
     return values.astype(dtype)
 
@@ -137,11 +137,13 @@ def _values(seed: int, n: int, dtype: type, kind: str) -> np.ndarray:
        kind=st.sampled_from(["normal", "ties", "signs", "crowded"]),
        q=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=6), seed=st.integers(0, 2**16))
 def test_percentiles_and_the_median_equal_numpys_bit_for_bit(n, dtype, kind, q, seed) -> None:
-    """The compiled selection on small inputs too (``_SELECT_FROM`` lowered to 1). (Zeros of
-    either sign are equal values: the median of a tie between them may differ in sign.)"""
+    """The compiled selection on small inputs too (``_SELECT_FROM`` lowered to 1), its groups
+    sorted or (``_SORT_UP_TO`` lowered to 4) split again on their next bits. (Zeros of either
+    sign are equal values: the median of a tie between them may differ in sign.)"""
     values = _values(seed, n, dtype, kind)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bins, "_SELECT_FROM", 1)
+        patch.setattr(bins, "_SORT_UP_TO", 4 if seed % 2 else bins._SORT_UP_TO)
         for fractions in (q, [0.5, 25, 75, 99], [0, 100]):
             want = np.percentile(values, fractions)
             got = percentiles(values, fractions)

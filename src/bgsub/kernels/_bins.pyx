@@ -69,24 +69,25 @@ def below(const real[::1] values, real centre, real[::1] out):
     return k
 
 
-cdef inline unsigned long long _key(real value) noexcept nogil:
-    """``value``'s bits as an unsigned integer in the values' order (negative values' bits
-    inverted, positive values' sign bit set), in its top 16 bits: the leading ones."""
+cdef inline Py_ssize_t _key(real value, int shift) noexcept nogil:
+    """16 bits of ``value``'s order key (its bits as an unsigned integer, negative values'
+    bits inverted, positive values' sign bit set: unsigned order is the values' order),
+    from bit ``shift`` up."""
     cdef unsigned int bits32
     cdef unsigned long long bits64
     if real is float:
         memcpy(&bits32, &value, 4)
         bits32 = ~bits32 if bits32 >> 31 else bits32 | 0x80000000u
-        return bits32 >> 16
+        return (bits32 >> shift) & 0xFFFF
     else:
         memcpy(&bits64, &value, 8)
         bits64 = ~bits64 if bits64 >> 63 else bits64 | 0x8000000000000000ull
-        return bits64 >> 48
+        return (bits64 >> shift) & 0xFFFF
 
 
-def leading_bits_histogram(const real[::1] values, long long[::1] counts):
-    """How many values have each of the 65536 leading 16 bits of their order key; how many
-    are NaN (counted nowhere else)."""
+def key_histogram(const real[::1] values, int shift, long long[::1] counts):
+    """How many values have each of the 65536 values of their order key's 16 bits from bit
+    ``shift`` (:func:`_key`); how many are NaN (counted nowhere)."""
     cdef Py_ssize_t i, n = values.shape[0]
     cdef long long nans = 0
     cdef real value
@@ -96,21 +97,21 @@ def leading_bits_histogram(const real[::1] values, long long[::1] counts):
             if value != value:
                 nans += 1
             else:
-                counts[_key(value)] += 1
+                counts[_key(value, shift)] += 1
     return nans
 
 
-def gather_bins(const real[::1] values, const Py_ssize_t[::1] slot, Py_ssize_t[::1] filled,
-                real[::1] out):
-    """Each value whose leading 16 bits ``b`` have ``slot[b] >= 0`` to ``out`` at
-    ``filled[slot[b]]`` (then one further on), in order."""
+def gather_keys(const real[::1] values, int shift, const Py_ssize_t[::1] slot,
+                Py_ssize_t[::1] filled, real[::1] out):
+    """Each value whose key bits ``b`` (:func:`_key`) have ``slot[b] >= 0`` to ``out`` at
+    ``filled[slot[b]]`` (then one further on), in order; NaN nowhere."""
     cdef Py_ssize_t i, s, n = values.shape[0]
     cdef real value
     with nogil:
         for i in range(n):
             value = values[i]
             if value == value:
-                s = slot[_key(value)]
+                s = slot[_key(value, shift)]
                 if s >= 0:
                     out[filled[s]] = value
                     filled[s] += 1
