@@ -1073,8 +1073,7 @@ def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stac
     :func:`robust_background`)."""
     mode = _mode(score, MODE_WIDTH)
     below = less_than(score, mode)
-    spread = max(1.0, 1.4826 * float(median(below))) \
-        if below.size else 1.0
+    spread = max(1.0, 1.4826 * float(median(below))) if below.size else 1.0
     objects = score > mode + threshold * spread
     fraction = 1.0 - float(objects.mean())
     if warn_dense and fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
@@ -1157,7 +1156,7 @@ def _mode(score: np.ndarray, width: float = 0.0) -> float:
     flattening -- it would crawl on up, and the measured radius with it), each stage
     ending once a shift moves less than MODE_SETTLED of its bandwidth: at most
     MODE_CLIMB + MODE_NARROW passes over the cells near the peak."""
-    if width > 0:  # (the quartiles with the range: one partial sort)
+    if width > 0:  # (the quartiles with the range: one selection)
         low, q1, q3, high = percentiles(score, [0.5, 25, 75, 99])
         if not high > low:
             return float(low)
