@@ -13,7 +13,7 @@ at most 6 image-sized float32 buffers.
 ``--small``: spots of radius 2-3 instead (5 % of the field), whose suggested radius, 16 px,
 falls where ``robust`` estimates on blocks of 2 pixels classified pixel by pixel (16-24 px:
 8-12 cells a radius; single pixels before Session 23): the automatic radius's slowest range,
-far from the target (see docs/accuracy.md, Sessions 18 and 23).
+far from the target (see docs/accuracy.md, Sessions 18, 23 and 24).
 
 A second table (alone with ``--sizes``; not with ``--small``): the default (automatic radius
 included) against the ball on fields of objects of several sizes, one row each: where the
