@@ -1,9 +1,9 @@
 """Statistics of many values in one or two compiled passes, without copies of the values, and
 NumPy's numbers bit for bit: counts and sums on equal bins (``robust``'s mean shift),
 ``np.histogram`` on equal bins, the values under a centre, and ``np.percentile`` /
-``np.median`` (the order statistics they interpolate between, found among the values that
-share their leading 16 bits) -- for ``robust``'s peak and spread of every pixel's score and
-its image-sized medians."""
+``np.median`` (the order statistics they interpolate between, found by a radix selection
+on the values' order keys, 16 bits at a time) -- for ``robust``'s peak and spread of every
+pixel's score and its image-sized medians."""
 
 from __future__ import annotations
 

@@ -1106,7 +1106,7 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     object-like pixel (the step is monotonic: the step of the block's largest score), grown
     by ``grow`` cells from there. (The peak measured on one pixel a block instead, 4x
     cheaper, moved with the smaller sample: a retina's recovered field 1.1-1.9x as far off.)"""
-    # (smoothed in float64: the compiled filter, 6x SciPy's on float32 with the copy)
+    # (smoothed in float64, read from the float32 pixels without a float64 copy of them)
     score = gaussian_filter_in_double(work, sigma, mode="nearest")
     score -= upsample_centres(envelope.astype(work.dtype), factor, work.shape)
     spread = sd * _smoothing_gain(sigma)
