@@ -25,6 +25,10 @@ Sets of images:
 * ``held-out`` -- other real images that ship in installed wheels (see
   :func:`held_out_images`), scored as ``real``: a check that a change which
   helps ``real`` is no fit to its five images. Do not tune on it either.
+* ``outside`` -- the nine families of ``benchmarks/families_outside.py`` (another
+  generator, which neither ``quality`` nor ``robust`` was built on), seeds 0-11
+  (``--outside-seeds``), ``robust`` at the same multiples of the true object radius
+  (at least ``OUTSIDE_FLOOR`` pixels): 108 sweeps, about 12 min. Only when named.
 
 ``--field-bias`` (real and held-out images, ``robust``) prints how much each term of
 ``quality`` moves when the added field is added to the background too (see
@@ -59,6 +63,7 @@ Usage::
     PYTHONPATH=src python benchmarks/bench_quality.py --detail   # every setting's numbers
     PYTHONPATH=src python benchmarks/bench_quality.py --set held-out --other-field
     PYTHONPATH=src python benchmarks/bench_quality.py --set real --field-bias
+    PYTHONPATH=src python benchmarks/bench_quality.py --set outside --outside-seeds 0-5
 
 Not part of the test suite; ``make bench`` runs it with the speed benchmarks.
 """
@@ -69,9 +74,10 @@ import argparse
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -89,6 +95,8 @@ FACTORS = accuracy.QUALITY_FACTORS  # x the object radius
 METHODS = ("robust", "rolling_ball", "tophat", "median")
 MEDIAN_MAX = 40  # bgsub's median beyond this radius is slow on the larger images
 SEEDS = (11, 23)
+OUTSIDE_SEEDS = range(12)  # the outside families' seeds (--set outside)
+OUTSIDE_FLOOR = 2.0  # pixels: the outside families' thinnest filaments are under a pixel wide
 WITHIN = 1.5
 # quality()'s parts of the expected error, as --detail and --field-bias print them
 TERMS = ("copied_level", "raised_under_objects", "unevenness", "offset")
@@ -136,13 +144,13 @@ def _noise(truth: _families.Truth) -> float:
 
 
 def generated(name: str, family: str, truth: _families.Truth,
-              methods: tuple[str, ...]) -> Sweep:
+              methods: tuple[str, ...], floor: float = 0.0) -> Sweep:
     sweep = Sweep(name, family)
     noise = _noise(truth)
     light = truth.light_background
     for method in methods:
         for f in FACTORS:
-            radius = f * truth.object_radius
+            radius = max(f * truth.object_radius, floor)
             if method == "median" and radius > MEDIAN_MAX:
                 continue
             background = _estimate(truth.image, method, radius, light)
@@ -152,6 +160,29 @@ def generated(name: str, family: str, truth: _families.Truth,
             sweep.settings.append((method, radius, scored["score"], error))
             sweep.terms.append(tuple(scored[t] for t in TERMS))
     return sweep
+
+
+def outside(seeds: Iterable[int], max_side: int | None = None,
+            families: Iterable[str] | None = None) -> Iterator[Sweep]:
+    """Sweeps of ``robust`` on the outside families (``families_outside.generate``; all
+    nine unless ``families`` are named; each image at most ``max_side`` pixels a side where
+    given), scored as the generated sets."""
+    import families_outside
+
+    for family in families or families_outside.FAMILIES:
+        for seed in seeds:
+            drawn = families_outside.generate(family, seed, max_side)
+            truth = SimpleNamespace(image=drawn.image, background=drawn.background,
+                                    objects=drawn.objects, mask=drawn.mask,
+                                    light_background=drawn.light,
+                                    object_radius=drawn.object_radius)
+            yield generated(f"{family} s{seed}", family, truth, ("robust",), OUTSIDE_FLOOR)
+
+
+def _seed_range(text: str) -> range:
+    """``"0-5"`` -> ``range(0, 6)``; ``"7"`` -> ``range(7, 8)``."""
+    first, _, last = text.partition("-")
+    return range(int(first), int(last or first) + 1)
 
 
 def _case_options(case: accuracy.Case, seed: int) -> dict:
@@ -385,7 +416,8 @@ def field_biases(items: list[_real.RealImage],
 
 
 def sweeps(chosen: set[str], make_field: Callable[[tuple[int, ...], float], np.ndarray]
-           = accuracy._field) -> Iterator[tuple[str, Sweep]]:
+           = accuracy._field, outside_seeds: Iterable[int] = OUTSIDE_SEEDS
+           ) -> Iterator[tuple[str, Sweep]]:
     cases = accuracy.cases()
     if "benchmark" in chosen:
         for case in cases:
@@ -411,6 +443,9 @@ def sweeps(chosen: set[str], make_field: Callable[[tuple[int, ...], float], np.n
         for item in held_out_images():
             yield "held-out", real(item, ("robust",), make_field)
             yield "held-out methods", real(item, METHODS, make_field)
+    if "outside" in chosen:
+        for sweep in outside(outside_seeds):
+            yield "outside", sweep
 
 
 def report(results: dict[str, list[Sweep]], detail: bool) -> str:
@@ -467,8 +502,10 @@ def report(results: dict[str, list[Sweep]], detail: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     every = ["benchmark", "seeds", "variants", "methods", "real"]
-    parser.add_argument("--set", action="append", choices=[*every, "held-out"],
-                        help="only this set (held-out: only when named)")
+    parser.add_argument("--set", action="append", choices=[*every, "held-out", "outside"],
+                        help="only this set (held-out, outside: only when named)")
+    parser.add_argument("--outside-seeds", type=_seed_range, default=OUTSIDE_SEEDS,
+                        help="the outside families' seeds, e.g. 0-5 (default 0-11)")
     parser.add_argument("--detail", action="store_true", help="every setting's numbers")
     parser.add_argument("--quick", action="store_true",
                         help="the benchmark set only (as make bench BENCH_ARGS=--quick passes)")
@@ -492,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.set or (["benchmark"] if args.quick else every))
     results: dict[str, list[Sweep]] = {}
     start = time.perf_counter()
-    for set_name, sweep in sweeps(chosen, make_field):
+    for set_name, sweep in sweeps(chosen, make_field, args.outside_seeds):
         if len(sweep.settings) > 1:  # a real image too small for two radii ranks nothing
             results.setdefault(set_name, []).append(sweep)
     print(report(results, args.detail))

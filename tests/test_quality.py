@@ -402,3 +402,31 @@ def test_bench_quality_vignette_field_is_a_third_smooth_field():
         assert np.abs(fld - other).max() > 0.3 * 50.0  # another shape, not a rescaling
     with pytest.raises(SystemExit):  # the flag is known to the parser
         main(["--vignette-field", "--help"])
+
+
+def test_bench_quality_outside_sweeps_score_the_other_generators_truth():
+    """``benchmarks/bench_quality.py --set outside``: sweeps of ``robust`` on the families
+    of ``families_outside.py``, at the benchmark's multiples of the true object radius (never
+    under the floor), each setting's error the RMS against that generator's own true
+    background in its noise sds; ``--outside-seeds`` reads a range."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import families_outside
+    from bench_quality import FACTORS, OUTSIDE_FLOOR, _seed_range, outside
+
+    assert list(_seed_range("0-5")) == [0, 1, 2, 3, 4, 5] and list(_seed_range("7")) == [7]
+    (sweep,) = outside([3], max_side=160, families=["nuclei"])
+    truth = families_outside.generate("nuclei", 3, 160)
+    radii = [s[1] for s in sweep.settings]
+    assert radii == [max(f * truth.object_radius, OUTSIDE_FLOOR) for f in FACTORS]
+    method, radius, score, error = sweep.settings[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        estimate = bgsub.estimate_background(truth.image, "robust", radius)
+    residual = truth.image - truth.background - truth.objects
+    noise = float(np.std(residual[~truth.mask]))
+    assert error == pytest.approx(
+        float(np.sqrt(np.mean((estimate - truth.background) ** 2))) / noise, rel=1e-9)
+    assert method == "robust" and 0.0 < score <= 1.0
+
