@@ -984,3 +984,22 @@ def test_a_two_pixel_image_gives_a_finite_background_within_its_range(light):
     background = bgsub.estimate_background(image, "robust", 1.0, light_background=light)
     assert np.isfinite(background).all()
     assert background.min() >= -3 and background.max() <= 1
+
+
+@pytest.mark.parametrize("radius, estimates", [(27.0, 1), (30.0, 2), (33.0, 1), (39.0, 1),
+                                               (42.0, 2), (50.0, 1)])
+def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estimates):
+    """At an end of a blend between two block sizes the other block size weighs 0 (or 1):
+    it is not computed (the same values as blending it in at that weight)."""
+    from bgsub.methods import robust
+
+    image = synthetic((160, 160), object_radius=(4, 8), seed=3).image.astype(np.float32)
+    calls = []
+    original = robust._estimate
+    monkeypatch.setattr(robust, "_estimate",
+                        lambda *args, **kwargs: calls.append(args[2]) or original(*args,
+                                                                                    **kwargs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        robust.robust_background(image, (radius, radius))
+    assert len(calls) == estimates

@@ -9,7 +9,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``f`` about a twelfth of the radius (1 below 12 px, 2 from 16 to 24 px, where
    single pixels would cost four times the time and memory; between two block
    sizes the two results are blended, so the result varies smoothly with the
-   radius); block minima of its 2-pixel moving average are kept too (so narrow
+   radius; at either end of a blend the other size weighs nothing and is not
+   computed); block minima of its 2-pixel moving average are kept too (so narrow
    gaps between crowded objects still count). Every later step costs
    ``f**ndim`` times less.
 2. **Noise.** The noise is measured on the full-resolution image, on its
@@ -253,9 +254,9 @@ def robust_background(
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend,
                    follow=follow, steeper=steeper)
     (low, high), weight = _factors(radius)
-    if weight < BLEND[0]:
+    if weight <= BLEND[0]:
         result = _estimate(work, radius, low, model, **options)
-    elif weight > BLEND[1]:
+    elif weight >= BLEND[1]:
         result = _estimate(work, radius, high, model, **options)
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         share = (weight - BLEND[0]) / (BLEND[1] - BLEND[0])
