@@ -4,8 +4,11 @@ The interrupt tests signal a batch once it has finished some outputs and expect 
 still running. With the compiled kernels a batch of small files ends within a fraction of
 a second of its first output, less than a busy machine may take to schedule the test
 again; pausing after each TIFF is written to its temporary name (the batch still running,
-a partial output on disk) makes that window ``pause`` times the outputs left, whatever
-the load. Nothing else of the command changes.
+a partial output on disk) makes that window ``pause`` times the outputs left. Under heavy
+load even that window may pass unseen (three busy loops beside the suite on two cores: one
+run in two), so ``hold_from`` holds the batch after that many writes until it is signalled
+(at most ``HOLD_LIMIT`` seconds): then the window is the signal's, whatever the load.
+Nothing else of the command changes.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ import tifffile
 from bgsub.cli import main
 
 write = tifffile.imwrite
+written = 0
 
 def paced(*args, **kwargs):
+    global written
     result = write(*args, **kwargs)
+    written += 1
     time.sleep(PAUSE)
+    if HOLD_FROM and written >= HOLD_FROM:
+        time.sleep(HOLD_LIMIT)  # (until the signal ends it)
     return result
 
 tifffile.imwrite = paced
@@ -30,8 +38,14 @@ main(prog_name="bgsub")
 """
 
 
-def start_paced_cli(*args: str, pause: float = 0.25) -> subprocess.Popen:
-    """Start ``bgsub ARGS`` with every ``tifffile.imwrite`` followed by ``pause`` seconds."""
-    code = _PACED_MAIN.replace("PAUSE", repr(float(pause)))
+HOLD_LIMIT = 120.0
+
+
+def start_paced_cli(*args: str, pause: float = 0.25, hold_from: int = 0) -> subprocess.Popen:
+    """Start ``bgsub ARGS`` with every ``tifffile.imwrite`` followed by ``pause`` seconds,
+    and from the ``hold_from``-th write on (0: never) by ``HOLD_LIMIT`` seconds more, which
+    a signal cuts short."""
+    code = (_PACED_MAIN.replace("PAUSE", repr(float(pause)))
+            .replace("HOLD_FROM", repr(int(hold_from))).replace("HOLD_LIMIT", repr(HOLD_LIMIT)))
     return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
