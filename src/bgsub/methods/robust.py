@@ -398,6 +398,11 @@ def _estimate(
                                           trend, smoothed, model, follow, steeper)
     del lowest, on_grid  # (the envelope's inputs; ``surface`` is the trend on the grid)
     checkpoint()
+    if not pixels:  # (the block extremes are not read again: bounded now, they are freed
+        # before the lift's and the rise's windows; single pixels are the block means, which
+        # stay, so their bounds wait for the end)
+        bounds = _local_bounds(maxima, minima, cell_radius)
+        del maxima, minima
     sd_envelope = model.sd(envelope)  # (read three times below)
     # (image-sized steps in place, in the same order: on a grid of single pixels each new
     # buffer costs more to map than the arithmetic)
@@ -407,8 +412,8 @@ def _estimate(
     # spill the objects' light into the narrow gaps of a confluent field (a pixel is smoothed);
     # blocks of 2 pixel by pixel (a block's mean dilutes a small object's faint edge, which
     # then lifts the background into it: spots of radius 2-3 kept 85-92 % of their light)
-    if max(factor) > 1:
-        residual, sd_residual = cells - envelope, sd_reduced
+    if max(factor) > 1:  # (in the block means' buffer: they are not read again)
+        residual, sd_residual = np.subtract(cells, envelope, out=cells), sd_reduced
     else:
         residual, sd_residual = smoothed - envelope, sd_smoothed
     by_pixel = _by_pixel(factor, max(radius))
@@ -455,22 +460,14 @@ def _estimate(
     np.minimum(cap, ceiling, out=cap)
     del smoothed, sd_smoothed
     headroom = np.subtract(ceiling, envelope, out=ceiling)
-    # the windowed means of the lift and of the dome's rise, and the local extremes below,
-    # are independent: computed side by side
-    (lift, upper), (rise, lower) = _side_by_side(
-        lambda: (_lift(residual, background, window),
-                 # never above the data's local maximum (the noise allowance above the
-                 # smoothed data could lift it there on a nearly noise-free image)
-                 _window_filter(ndi.maximum_filter, maxima,
-                                tuple(c - 0.5 for c in cell_radius))),
-        # under an object the dome rests on the background either side and rises into it;
-        # the background around it says how high it really is there. And the trend may carry
-        # the envelope below the data: never under the local minimum (over the radius, less
-        # the cell that interpolation reaches across)
-        lambda: (_far_rise(np.subtract(envelope, surface, out=surface), background, window,
-                           cell_radius),
-                 _window_filter(ndi.minimum_filter, minima,
-                                tuple(c - 1.5 for c in cell_radius))))
+    # the windowed means of the lift and of the dome's rise are independent: computed side
+    # by side. Under an object the dome rests on the background either side and rises into
+    # it; the background around it says how high it really is there
+    lift, rise = _side_by_side(
+        lambda: _lift(residual, background, window),
+        lambda: _far_rise(np.subtract(envelope, surface, out=surface), background, window,
+                          cell_radius))
+    upper, lower = _local_bounds(maxima, minima, cell_radius) if pixels else bounds
     # result = max(lower, min(upper, max(floor, min(floor + min(lift, headroom), cap))))
     floor = np.subtract(envelope, rise, out=rise)
     np.minimum(lift, headroom, out=lift)
@@ -483,6 +480,18 @@ def _estimate(
     return upsample_centres(result.astype(work.dtype), factor, work.shape)
 
 
+
+
+def _local_bounds(maxima: np.ndarray, minima: np.ndarray, cell_radius: tuple[float, ...]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The result's local bounds: never above the data's local maximum (the noise allowance
+    above the smoothed data could lift it there on a nearly noise-free image), and never
+    under the local minimum (the trend may carry the envelope below the data): over the
+    radius less half a cell, and less a cell and a half below (the cell that interpolation
+    reaches across)."""
+    return _side_by_side(
+        lambda: _window_filter(ndi.maximum_filter, maxima, tuple(c - 0.5 for c in cell_radius)),
+        lambda: _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius)))
 
 
 def _ceiling(envelope: np.ndarray, sd: np.ndarray, factor: tuple[int, ...], threshold: float,
@@ -591,9 +600,11 @@ def _steep_bending(flat: np.ndarray, steep: np.ndarray, means: np.ndarray,
     trend)."""
     first = _edge_opening(flat, tuple(steep), cell_radius)
     gap = np.subtract(means, first)
+    resting = gap <= median(gap)
+    del gap  # (before the two bendings' windows)
     everywhere, near = _side_by_side(
         lambda: _local_bending(first, cell_radius),
-        lambda: _local_bending(first, cell_radius, BENDING_NEAR, gap <= median(gap)))
+        lambda: _local_bending(first, cell_radius, BENDING_NEAR, resting))
     return first, everywhere, near
 
 
