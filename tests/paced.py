@@ -6,18 +6,20 @@ a second of its first output, less than a busy machine may take to schedule the 
 again; pausing after each TIFF is written to its temporary name (the batch still running,
 a partial output on disk) makes that window ``pause`` times the outputs left. Under heavy
 load even that window may pass unseen (three busy loops beside the suite on two cores: one
-run in two), so ``hold_from`` holds the batch after that many writes until it is signalled
-(at most ``HOLD_LIMIT`` seconds): then the window is the signal's, whatever the load.
-Nothing else of the command changes.
+run in two), so ``hold_from`` holds the batch after that many writes until the test, having
+sent its signal, creates the ``release`` file (at most ``HOLD_LIMIT`` seconds): then the
+window is the signal's, whatever the load. (A file, not the signal itself: the write may
+run on a thread the signal does not reach.) Nothing else of the command changes.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 _PACED_MAIN = """
-import sys, time
+import os, sys, time
 import tifffile
 from bgsub.cli import main
 
@@ -30,7 +32,9 @@ def paced(*args, **kwargs):
     written += 1
     time.sleep(PAUSE)
     if HOLD_FROM and written >= HOLD_FROM:
-        time.sleep(HOLD_LIMIT)  # (until the signal ends it)
+        limit = time.monotonic() + HOLD_LIMIT
+        while not os.path.exists(RELEASE) and time.monotonic() < limit:
+            time.sleep(0.01)
     return result
 
 tifffile.imwrite = paced
@@ -41,11 +45,15 @@ main(prog_name="bgsub")
 HOLD_LIMIT = 120.0
 
 
-def start_paced_cli(*args: str, pause: float = 0.25, hold_from: int = 0) -> subprocess.Popen:
+def start_paced_cli(*args: str, pause: float = 0.25, hold_from: int = 0,
+                    release: Path | None = None) -> subprocess.Popen:
     """Start ``bgsub ARGS`` with every ``tifffile.imwrite`` followed by ``pause`` seconds,
-    and from the ``hold_from``-th write on (0: never) by ``HOLD_LIMIT`` seconds more, which
-    a signal cuts short."""
+    and from the ``hold_from``-th write on (0: never) by a wait until the ``release`` file
+    exists (at most ``HOLD_LIMIT`` seconds)."""
+    if hold_from and release is None:
+        raise ValueError("hold_from needs a release file")
     code = (_PACED_MAIN.replace("PAUSE", repr(float(pause)))
-            .replace("HOLD_FROM", repr(int(hold_from))).replace("HOLD_LIMIT", repr(HOLD_LIMIT)))
+            .replace("HOLD_FROM", repr(int(hold_from))).replace("HOLD_LIMIT", repr(HOLD_LIMIT))
+            .replace("RELEASE", repr(str(release))))
     return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -243,16 +243,18 @@ def test_an_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, signu
     for i in range(count):
         tifffile.imwrite(folder / f"f{i:02d}.tif", synthetic((256, 256), seed=i).image)
     # signalled once the first of 16 files is written; the batch is held after the second
-    # TIFF is written (to its temporary name) until the signal comes, so it is still running
-    # however fast the kernels or busy the machine
+    # TIFF is written (to its temporary name) until the signal has been sent, so it is still
+    # running however fast the kernels or busy the machine
     args = ["run", str(folder), "-o", str(tmp_path / "out"), "--method", "median",
             "--radius", "20", "--jobs", "1"]
-    process = start_paced_cli(*args, hold_from=2)
+    release = tmp_path / "release"
+    process = start_paced_cli(*args, hold_from=2, release=release)
     first = tmp_path / "out" / "f00.tif.bgsub.json"
     deadline = time.monotonic() + 120
     while not first.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     process.send_signal(signum)
+    release.touch()
     _, stderr = process.communicate(timeout=120)
     outputs = sorted((tmp_path / "out").glob("*.tif"))
     assert not hidden(tmp_path / "out"), stderr

@@ -335,12 +335,14 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
         out = tmp_path / f"out{attempt}"
         finished = rng.randint(1, 8)  # of 24 TIFF outputs: well inside the batch
         # each TIFF write paced by 0.1 s, and the batch held from the second write after
-        # those outputs (a file's foreground and background are two) until the signal: it
-        # is still running however busy the machine
+        # those outputs (a file's foreground and background are two) until the signal has
+        # been sent: it is still running however busy the machine
+        release = tmp_path / f"release{attempt}"
         process = start_paced_cli("run", str(folder), "-o", str(out), *options, pause=0.1,
-                                  hold_from=finished + 2)
+                                  hold_from=finished + 2, release=release)
         _wait_for_outputs(process, out, finished)
         process.send_signal(signum)
+        release.touch()
         _, stderr = process.communicate(timeout=120)
         print(f"signal after {finished} outputs: exit {process.returncode}, "
               f"{len(_outputs(out))} of {len(expected)} outputs")
