@@ -9,7 +9,9 @@ load even that window may pass unseen (three busy loops beside the suite on two 
 run in two), so ``hold_from`` holds the batch after that many writes until the test, having
 sent its signal, creates the ``release`` file (at most ``HOLD_LIMIT`` seconds): then the
 window is the signal's, whatever the load. (A file, not the signal itself: the write may
-run on a thread the signal does not reach.) Nothing else of the command changes.
+run on a thread the signal does not reach.) SIGINT is restored to Python's default first:
+a suite started under ``nohup`` passes it on ignored, and bgsub keeps it so. Nothing else
+of the command changes.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import sys
 from pathlib import Path
 
 _PACED_MAIN = """
-import os, sys, time
+import os, signal, sys, time
 import tifffile
 from bgsub.cli import main
+
+# SIGINT as at a terminal: a run started under nohup or as a script's background job inherits
+# it ignored, and bgsub rightly leaves an ignored SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 write = tifffile.imwrite
 written = 0
