@@ -120,8 +120,8 @@ def by_object_size(side: int, repeat: int) -> int:
         bgsub.subtract_background(image[:256, :256], radius="auto")  # warm-up
         radius = suggest_radius(image).radius
         (low, high), weight = _factors((radius, radius))
-        blocks = (f"{low[0]} + {high[0]}" if BLEND[0] <= weight <= BLEND[1]
-                  else str(low[0] if weight < BLEND[0] else high[0]))
+        blocks = (f"{low[0]} + {high[0]}" if BLEND[0] < weight < BLEND[1]
+                  else str(low[0] if weight <= BLEND[0] else high[0]))
         ball_call = functools.partial(bgsub.subtract_background, image, "rolling_ball", 50)
         default_call = functools.partial(bgsub.subtract_background, image, radius="auto")
         ball, default = best_times([ball_call, default_call], repeat)
