@@ -28,7 +28,7 @@ Sets of images:
 * ``outside`` -- the nine families of ``benchmarks/families_outside.py`` (another
   generator, which neither ``quality`` nor ``robust`` was built on), seeds 0-11
   (``--outside-seeds``), ``robust`` at the same multiples of the true object radius
-  (at least ``OUTSIDE_FLOOR`` pixels): 108 sweeps, about 12 min. Only when named.
+  (at least ``OUTSIDE_FLOOR`` pixels): 108 sweeps, about 3-4 min. Only when named.
 
 ``--field-bias`` (real and held-out images, ``robust``) prints how much each term of
 ``quality`` moves when the added field is added to the background too (see

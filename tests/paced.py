@@ -4,14 +4,13 @@ The interrupt tests signal a batch once it has finished some outputs and expect 
 still running. With the compiled kernels a batch of small files ends within a fraction of
 a second of its first output, less than a busy machine may take to schedule the test
 again; pausing after each TIFF is written to its temporary name (the batch still running,
-a partial output on disk) makes that window ``pause`` times the outputs left. Under heavy
-load even that window may pass unseen (three busy loops beside the suite on two cores: one
-run in two), so ``hold_from`` holds the batch after that many writes until the test, having
-sent its signal, creates the ``release`` file (at most ``HOLD_LIMIT`` seconds): then the
-window is the signal's, whatever the load. (A file, not the signal itself: the write may
-run on a thread the signal does not reach.) SIGINT is restored to Python's default first:
-a suite started under ``nohup`` passes it on ignored, and bgsub keeps it so. Nothing else
-of the command changes.
+a partial output on disk) makes that window ``pause`` times the outputs left. So that the
+window does not depend on the load at all, ``hold_from`` holds the batch after that many
+writes until the test, having sent its signal, creates the ``release`` file (at most
+``HOLD_LIMIT`` seconds). (A file, not the signal itself: the write may run on a thread the
+signal does not reach.) SIGINT is restored to Python's default first: a suite started as a
+shell's background job passes it on ignored, and bgsub keeps an ignored SIGINT so. Nothing
+else of the command changes.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ import os, signal, sys, time
 import tifffile
 from bgsub.cli import main
 
-# SIGINT as at a terminal: a run started under nohup or as a script's background job inherits
-# it ignored, and bgsub rightly leaves an ignored SIGINT ignored
+# SIGINT as at a terminal: a run started as a shell's background job inherits it ignored,
+# and bgsub rightly leaves an ignored SIGINT ignored
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 write = tifffile.imwrite

@@ -330,7 +330,6 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
     assert reference.returncode == 0, reference.stderr
     expected = _outputs(tmp_path / "ref")
     rng = random.Random(20240515)
-    interrupted = 0
     for attempt, signum in enumerate([signal.SIGINT, signal.SIGTERM] * 2):
         out = tmp_path / f"out{attempt}"
         finished = rng.randint(1, 8)  # of 24 TIFF outputs: well inside the batch
@@ -347,11 +346,7 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
         print(f"signal after {finished} outputs: exit {process.returncode}, "
               f"{len(_outputs(out))} of {len(expected)} outputs")
         assert "Traceback" not in stderr
-        if process.returncode in (0, -signum):  # it finished first (or was exiting)
-            assert _outputs(out) == expected
-            continue
-        interrupted += 1
-        assert process.returncode == 128 + signum, stderr
+        assert process.returncode == 128 + signum, stderr  # (held: it cannot finish first)
         said = [line for line in stderr.splitlines()  # progress lines aside (not a terminal)
                 if not re.match(r"bgsub: \d+/\d+ files", line)]
         assert len(said) == 1 and "interrupted by" in said[0], stderr
@@ -365,7 +360,6 @@ def test_random_interrupts_never_leave_a_partial_output_and_a_rerun_completes(tm
         for sidecar in (tmp_path / "ref").glob("*.bgsub.json"):
             ours = json.loads((out / sidecar.name).read_text())
             assert ours["parameters"] == json.loads(sidecar.read_text())["parameters"]
-    assert interrupted == 4  # every signal lands inside the batch
 
 
 def test_an_unreadable_input_fails_alone_with_one_line(tmp_path):
