@@ -91,7 +91,8 @@ def test_the_finer_flattenings_do_not_cut_the_objects_they_measure():
 
 def _radius_over_three_true(family: str, seed: int) -> float:
     """The automatic radius on benchmarks/families_outside.py's case over 3x its true object
-    radius."""
+    radius, before the wider radius for faint objects (the objects' size is the point here:
+    halo seed 2's cells, 1.6 noise sds, get 1.9x)."""
     import sys
     from pathlib import Path
 
@@ -99,5 +100,5 @@ def _radius_over_three_true(family: str, seed: int) -> float:
     import families_outside
 
     truth = families_outside.generate(family, seed)
-    radius = suggest_radius(truth.image, light_background=truth.light).radius
-    return radius / (3.0 * truth.object_radius)
+    suggestion = suggest_radius(truth.image, light_background=truth.light)
+    return suggestion.radius / suggestion.faint / (3.0 * truth.object_radius)
