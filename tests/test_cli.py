@@ -338,6 +338,21 @@ def test_suggest_prints_the_radius_and_why():
     radius = float(result.stdout.split("radius        :")[1].split("px")[0])
     assert 18 <= radius <= 45  # sample nuclei have radius 6-14 px
     assert "why" in result.stdout
+    contrast = float(result.stdout.split("contrast      :")[1].split("noise sds")[0])
+    assert contrast > 3.0 and "faint" not in result.stdout  # bright nuclei
+
+
+def test_suggest_says_when_faint_objects_widen_the_radius(tmp_path):
+    import tifffile
+
+    from bgsub.data import synthetic
+
+    path = tmp_path / "faint.tif"
+    tifffile.imwrite(path, synthetic((256, 256), object_radius=8, seed=1,
+                                     object_brightness=40.0).image.astype(np.uint16))
+    result = run_cli("suggest", path)
+    assert result.returncode == 0, result.stderr
+    assert "noise sds (faint: the radius 2x wider)" in result.stdout
 
 
 def test_sweep_writes_a_montage_and_a_score_table(tmp_path):

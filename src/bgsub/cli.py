@@ -675,6 +675,9 @@ def suggest_command(file: Path, light_background: bool, missing: float | None, s
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(f"object radius : {found.object_radius:.1f} px")
+    if math.isfinite(found.contrast):
+        faint = f" (faint: the radius {found.faint:.2g}x wider)" if found.faint > 1.0 else ""
+        click.echo(f"contrast      : {found.contrast:.2g} noise sds{faint}")
     click.echo(f"radius        : {found.radius:.1f} px")
     click.echo(f"why           : {found.reason}")
 
