@@ -65,6 +65,7 @@ bench-accuracy: $(BENCH_STAMP)
 bench-outside: $(BENCH_STAMP) $(NAPARI_STAMP)
 	$(BIN)/python benchmarks/outside.py --markdown
 	$(BIN)/python benchmarks/outside.py --set probe
+	$(BIN)/python benchmarks/outside.py --set photons
 	$(BIN)/python benchmarks/families_outside.py --seeds 0-5 --markdown
 
 # BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.

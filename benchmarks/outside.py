@@ -25,6 +25,12 @@ Subtract Background) at Fiji's default ``r = 50`` and at 3x the object radius th
 measured (only the former where it found no object). A case is a *loss* where the
 default's error exceeds the smaller of the two.
 
+``--set photons`` takes the main set's images (the blank fields left out) down to a mean of 3,
+10 and 30 photons a pixel: each pixel's count is the Poisson quantile of one uniform draw, the
+same draw with and without the field (``bench``, ``wavy``, ``tilt`` at half the photon image's
+range), so that the two differ by the field and by the photons it adds, not by a new noise
+(scored as the main set).
+
 ``--set probe`` goes further afield (it never changes the default run's cases): other
 images (``probe_images()``: scikit-image's coins and page as non-microscopy controls, its
 retina ``microaneurysms``, one channel of the IHC and H&E images, crops, a half-size copy and
@@ -48,6 +54,7 @@ Usage::
     PYTHONPATH=src python benchmarks/outside.py --planes 30,40,95 "(--planes)"  # more planes
     PYTHONPATH=src python benchmarks/outside.py --radii   # only the radius's change with a field
     PYTHONPATH=src python benchmarks/outside.py --set probe  # other images, fields, amplitudes
+    PYTHONPATH=src python benchmarks/outside.py --set photons  # the images at 3-30 photons
 
 Not part of the test suite.
 """
@@ -362,6 +369,58 @@ def run(name: str, image: np.ndarray, light: bool, fields: list[str],
     return rows
 
 
+PHOTONS = (3.0, 10.0, 30.0)  # --set photons: the images' mean count a pixel
+PHOTON_FIELDS = ("bench", "wavy", "tilt")
+
+
+def photon_run(name: str, image: np.ndarray, light: bool, fields: list[str],
+               amplitudes: list[float], photons: tuple[float, ...] = PHOTONS,
+               seed: int = 0) -> list[dict]:
+    """:func:`run`'s scores on ``image`` brought down to each mean count of ``photons``: the
+    counts with and without each field are Poisson quantiles of the same uniform draw."""
+    from scipy.stats import poisson
+
+    rows = []
+    values = image.astype(np.float64)
+    values = np.clip(values - np.percentile(values, 1), 0.0, None)
+    uniform = np.random.default_rng(seed).uniform(size=values.shape)
+    for mean in photons:
+        rate = values * (mean / max(float(values.mean()), 1e-300))
+        counts = poisson.ppf(uniform, rate).astype(np.float32)
+        low, high = np.percentile(counts, [1, 99])
+        plain, radius = accuracy.default(counts, light)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            objects = suggest_radius(counts, light_background=light).object_radius
+        sign = -1.0 if light else 1.0
+        signed = accuracy._signed(counts, light)
+        radii = [50.0] + ([3.0 * objects] if np.isfinite(objects) else [])
+        before = {r: fiji(signed, r) for r in radii}
+        for field_name in fields:
+            for amplitude in amplitudes:
+                fld = FIELDS[field_name](values.shape, amplitude * float(max(high - low, 1.0)))
+                shaded = poisson.ppf(uniform, np.clip(rate + fld, 0.0, None)).astype(np.float32)
+                estimate, shaded_radius = accuracy.default(shaded, light)
+                signed_shaded = accuracy._signed(shaded, light)
+                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
+                         for r in radii]
+                mine = accuracy.rmse(estimate - plain, fld)
+                label = f"{name}, {mean:g} photons"
+                row = dict(image=label, field=field_name, amplitude=amplitude, radius=radius,
+                           shaded_radius=shaded_radius, objects=objects, default=mine,
+                           fiji50=peers[0],
+                           fiji3x=peers[1] if len(peers) > 1 else float("nan"))
+                best = min(peers)  # (0 with a field of amplitude 0: the same counts twice)
+                row["ratio"] = mine / best if best > 0 else (np.inf if mine > 0 else 1.0)
+                rows.append(row)
+                print(f"{label:42s} {field_name:6s} x{amplitude:<4g} r={radius:6.1f}/"
+                      f"{shaded_radius:6.1f} objects {objects:6.1f} default "
+                      f"{row['default']:9.4g} Fiji r=50 {row['fiji50']:9.4g} 3x "
+                      f"{row['fiji3x']:9.4g} ratio {row['ratio']:5.2f}"
+                      f"{'  LOSS' if row['ratio'] > 1 else ''}", flush=True)
+    return rows
+
+
 def radii(name: str, image: np.ndarray, light: bool, fields: list[str],
           amplitudes: list[float]) -> float:
     """``--radii``: the radius measured on ``image`` and on each ``image + field``; prints and
@@ -403,11 +462,12 @@ def markdown(rows: list[dict], fields: list[str], amplitudes: list[float]) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="only images whose name contains one of these")
-    parser.add_argument("--set", default="main", choices=("main", "probe"),
+    parser.add_argument("--set", default="main", choices=("main", "probe", "photons"),
                         help="main: the images and fields above (the default run); probe: "
                         "other images, planes, channels, crops and dtypes (probe_images()), "
                         "other fields (PROBE_FIELDS and a multiplicative vignette, 'mult') at "
-                        "0.25, 1 and 4x the range")
+                        "0.25, 1 and 4x the range; photons: the main set's images at 3, 10 "
+                        "and 30 photons a pixel")
     parser.add_argument("--fields", default=None, help="comma-separated")
     parser.add_argument("--amps", default=None,
                         help="amplitudes, x the image's 1-99 %% range, comma-separated")
@@ -417,13 +477,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radii", action="store_true", help="only the measured radius: its "
                         "worst change with each field, |r(image + field) / r(image) - 1|")
     args = parser.parse_args(argv)
-    probe = args.set == "probe"
+    probe, photons = args.set == "probe", args.set == "photons"
     fields = (args.fields.split(",") if args.fields else
-              list(PROBE_FIELDS) + list(MULT_FIELDS) if probe else list(FIELDS))
-    amplitudes = [float(a) for a in args.amps.split(",")] if args.amps else list(
-        PROBE_AMPLITUDES if probe else AMPLITUDES)
+              list(PROBE_FIELDS) + list(MULT_FIELDS) if probe else
+              list(PHOTON_FIELDS) if photons else list(FIELDS))
+    amplitudes = [float(a) for a in args.amps.split(",")] if args.amps else (
+        list(PROBE_AMPLITUDES) if probe else [0.5] if photons else list(AMPLITUDES))
     listed = probe_images() if probe else images(
         tuple(int(z) for z in args.planes.split(",") if z))
+    if photons:
+        listed = [item for item in listed if not item[0].startswith("blank")]
     start = time.perf_counter()
     rows: list[dict] = []
     if args.radii:
@@ -434,9 +497,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * max(changes):.1f} %, median {100 * np.median(changes):.1f} % "
               f"({time.perf_counter() - start:.0f} s)")
         return 0
+    score = photon_run if photons else run
     for name, image, light in listed:
         if not args.names or any(n in name for n in args.names):
-            rows += run(name, image, light, fields, amplitudes)
+            rows += score(name, image, light, fields, amplitudes)
     losses = [r for r in rows if r["ratio"] > 1]
     ratios = [r["ratio"] for r in rows]
     print(f"\n{len(rows)} cases, {len(losses)} losses (default's error above Fiji's at r = 50 "
