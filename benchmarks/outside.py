@@ -322,18 +322,49 @@ def fiji(image: np.ndarray, radius: float) -> np.ndarray:
     return np.stack([fiji(p, radius) for p in image])
 
 
-def run(name: str, image: np.ndarray, light: bool, fields: list[str],
-        amplitudes: list[float]) -> list[dict]:
-    image = image.astype(np.float32)
-    low, high = np.percentile(image, [1, 99])
+def _reference(image: np.ndarray, light: bool) -> dict:
+    """What every field's case of ``image`` is scored against: the default's estimate and
+    radius, the object radius, and Fiji's estimates at r = 50 and 3x the object radius."""
     plain, radius = accuracy.default(image, light)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         objects = suggest_radius(image, light_background=light).object_radius
-    sign = -1.0 if light else 1.0
     signed = accuracy._signed(image, light)
     radii = [50.0] + ([3.0 * objects] if np.isfinite(objects) else [])
-    before = {r: fiji(signed, r) for r in radii}
+    return dict(plain=plain, radius=radius, objects=objects, light=light,
+                sign=-1.0 if light else 1.0, before={r: fiji(signed, r) for r in radii})
+
+
+def _added(shaded: np.ndarray, fld: np.ndarray, ref: dict) -> tuple[float, list[float], float]:
+    """The default's and Fiji's errors on the recovered additive field ``fld`` of ``shaded``,
+    and the default's radius there."""
+    estimate, shaded_radius = accuracy.default(shaded, ref["light"])
+    signed_shaded = accuracy._signed(shaded, ref["light"])
+    peers = [accuracy.rmse(ref["sign"] * (fiji(signed_shaded, r) - before), fld)
+             for r, before in ref["before"].items()]
+    return accuracy.rmse(estimate - ref["plain"], fld), peers, shaded_radius
+
+
+def _row(label: str, field_name: str, amplitude: float, ref: dict, shaded_radius: float,
+         mine: float, peers: list[float]) -> dict:
+    """One case's row (printed): a loss where the default's error exceeds both of Fiji's."""
+    best = min(peers)  # (0 with a field of amplitude 0: the same image twice)
+    row = dict(image=label, field=field_name, amplitude=amplitude, radius=ref["radius"],
+               shaded_radius=shaded_radius, objects=ref["objects"], default=mine,
+               fiji50=peers[0], fiji3x=peers[1] if len(peers) > 1 else float("nan"),
+               ratio=mine / best if best > 0 else (np.inf if mine > 0 else 1.0))
+    print(f"{label:32s} {field_name:13s} x{amplitude:<4g} r={ref['radius']:6.1f}/"
+          f"{shaded_radius:6.1f} objects {ref['objects']:6.1f} default {mine:9.4g} "
+          f"Fiji r=50 {row['fiji50']:9.4g} 3x {row['fiji3x']:9.4g} "
+          f"ratio {row['ratio']:5.2f}{'  LOSS' if row['ratio'] > 1 else ''}", flush=True)
+    return row
+
+
+def run(name: str, image: np.ndarray, light: bool, fields: list[str],
+        amplitudes: list[float]) -> list[dict]:
+    image = image.astype(np.float32)
+    low, high = np.percentile(image, [1, 99])
+    ref = _reference(image, light)
     rows = []
     for field_name in fields:
         for amplitude in amplitudes:
@@ -343,29 +374,14 @@ def run(name: str, image: np.ndarray, light: bool, fields: list[str],
                 estimate, shaded_radius = accuracy.default(shaded, light)
                 signed_shaded = accuracy._signed(shaded, light)
                 zero = np.zeros(image.shape)
-                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r] * gain), zero)
-                         for r in radii]
-                mine = accuracy.rmse(estimate - plain * gain, zero)
+                peers = [accuracy.rmse(ref["sign"] * (fiji(signed_shaded, r) - before * gain),
+                                       zero) for r, before in ref["before"].items()]
+                mine = accuracy.rmse(estimate - ref["plain"] * gain, zero)
             else:
                 all_fields = {**FIELDS, **PROBE_FIELDS}
                 fld = all_fields[field_name](image.shape, amplitude * float(high - low))
-                shaded = image + fld.astype(np.float32)
-                estimate, shaded_radius = accuracy.default(shaded, light)
-                signed_shaded = accuracy._signed(shaded, light)
-                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
-                         for r in radii]
-                mine = accuracy.rmse(estimate - plain, fld)
-            row = dict(image=name, field=field_name, amplitude=amplitude, radius=radius,
-                       shaded_radius=shaded_radius, objects=objects,
-                       default=mine, fiji50=peers[0],
-                       fiji3x=peers[1] if len(peers) > 1 else float("nan"))
-            row["ratio"] = row["default"] / min(peers)
-            rows.append(row)
-            print(f"{name:32s} {field_name:13s} x{amplitude:<4g} r={radius:6.1f}/"
-                  f"{shaded_radius:6.1f} objects {objects:6.1f} default {row['default']:9.4g} "
-                  f"Fiji r=50 {row['fiji50']:9.4g} 3x {row['fiji3x']:9.4g} "
-                  f"ratio {row['ratio']:5.2f}{'  LOSS' if row['ratio'] > 1 else ''}",
-                  flush=True)
+                mine, peers, shaded_radius = _added(image + fld.astype(np.float32), fld, ref)
+            rows.append(_row(name, field_name, amplitude, ref, shaded_radius, mine, peers))
     return rows
 
 
@@ -388,36 +404,14 @@ def photon_run(name: str, image: np.ndarray, light: bool, fields: list[str],
         rate = values * (mean / max(float(values.mean()), 1e-300))
         counts = poisson.ppf(uniform, rate).astype(np.float32)
         low, high = np.percentile(counts, [1, 99])
-        plain, radius = accuracy.default(counts, light)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            objects = suggest_radius(counts, light_background=light).object_radius
-        sign = -1.0 if light else 1.0
-        signed = accuracy._signed(counts, light)
-        radii = [50.0] + ([3.0 * objects] if np.isfinite(objects) else [])
-        before = {r: fiji(signed, r) for r in radii}
+        ref = _reference(counts, light)
         for field_name in fields:
             for amplitude in amplitudes:
                 fld = FIELDS[field_name](values.shape, amplitude * float(max(high - low, 1.0)))
                 shaded = poisson.ppf(uniform, np.clip(rate + fld, 0.0, None)).astype(np.float32)
-                estimate, shaded_radius = accuracy.default(shaded, light)
-                signed_shaded = accuracy._signed(shaded, light)
-                peers = [accuracy.rmse(sign * (fiji(signed_shaded, r) - before[r]), fld)
-                         for r in radii]
-                mine = accuracy.rmse(estimate - plain, fld)
-                label = f"{name}, {mean:g} photons"
-                row = dict(image=label, field=field_name, amplitude=amplitude, radius=radius,
-                           shaded_radius=shaded_radius, objects=objects, default=mine,
-                           fiji50=peers[0],
-                           fiji3x=peers[1] if len(peers) > 1 else float("nan"))
-                best = min(peers)  # (0 with a field of amplitude 0: the same counts twice)
-                row["ratio"] = mine / best if best > 0 else (np.inf if mine > 0 else 1.0)
-                rows.append(row)
-                print(f"{label:42s} {field_name:6s} x{amplitude:<4g} r={radius:6.1f}/"
-                      f"{shaded_radius:6.1f} objects {objects:6.1f} default "
-                      f"{row['default']:9.4g} Fiji r=50 {row['fiji50']:9.4g} 3x "
-                      f"{row['fiji3x']:9.4g} ratio {row['ratio']:5.2f}"
-                      f"{'  LOSS' if row['ratio'] > 1 else ''}", flush=True)
+                mine, peers, shaded_radius = _added(shaded, fld, ref)
+                rows.append(_row(f"{name}, {mean:g} photons", field_name, amplitude, ref,
+                                 shaded_radius, mine, peers))
     return rows
 
 
