@@ -259,13 +259,14 @@ def suggest_radius(
     light_background : bool
         Dark objects on a bright background.
     factor : float
-        Radius as a multiple of the typical object radius.
+        Radius as a multiple of the typical object radius (times
+        :attr:`Suggestion.faint` for faint objects).
     missing : float, optional
         Pixels of this value are not data (a mosaic's padding): left out as NaN pixels are.
     min_radius : float
-        The suggested radius is at least this many pixels (16 by default; but
-        at most a quarter of the image's smaller side); 0 for ``factor``
-        times the objects alone.
+        The suggested radius is at least this many pixels (16 by default;
+        times :attr:`Suggestion.faint` for faint objects; but at most a quarter
+        of the image's smaller side); 0 for ``factor`` times the objects alone.
     progress : callable, optional
         ``progress(done, total)``: called with ``(0, total)``, then after each
         plane measured (``total`` planes in all).
