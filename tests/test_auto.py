@@ -83,6 +83,21 @@ def test_faint_objects_get_a_wider_radius_and_a_better_background(brightness, wi
     assert error < 0.9 * plain
 
 
+def test_objects_fainter_than_the_wider_radius_reaches_are_warned_of():
+    import warnings
+
+    faint = synthetic((384, 384), object_radius=8, seed=1, object_brightness=30.0).image
+    with pytest.warns(bgsub.BackgroundWarning, match=r"the objects rise 1\.\d noise sds a "
+                      r"pixel .* radius=\"auto\" took 32 px, 2x as wide .* binning"):
+        bgsub.subtract_background(faint, radius="auto")
+    assert suggest_radius(faint).contrast < 1.5
+    bright = synthetic((384, 384), object_radius=8, seed=1, object_brightness=300.0).image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bgsub.BackgroundWarning)
+        bgsub.subtract_background(bright, radius="auto")
+        bgsub.subtract_background(faint, radius=32.0)  # (a radius set: nothing measured)
+
+
 def test_the_faint_factor_falls_smoothly_from_two_to_one():
     from bgsub.auto import FAINT, FAINT_FACTOR, _faint_factor
 

@@ -40,7 +40,7 @@ from scipy import ndimage as ndi
 from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
-from bgsub._warnings import BackgroundWarning
+from bgsub._warnings import BackgroundWarning, warn
 from bgsub.kernels.binary import (
     binary_opening_cross,
     clipped_histogram_centres,
@@ -348,6 +348,18 @@ def suggest_radius(
     reason += _one_object_fills(objects, pixels, measured, radius)
     reason += _padding_note(*padded)
     return Suggestion(float(radius), float(typical), reason, padded, contrast, faint)
+
+
+def warn_if_faint(suggestion: Suggestion, stacklevel: int = 4) -> None:
+    """A :class:`~bgsub.BackgroundWarning` where ``suggestion`` found objects fainter than its
+    wider radius reaches (``FAINT[0]`` noise sds a pixel, on average; none where no object
+    was found): the background may still take part of their light."""
+    if suggestion.contrast < FAINT[0]:
+        warn(f"the objects rise {suggestion.contrast:.2g} noise sds a pixel above their "
+             f"surroundings on average: radius=\"auto\" took {suggestion.radius:.3g} px, "
+             f"{suggestion.faint:.2g}x as wide as for bright objects, and the background may "
+             "still take part of their light; more signal (a longer exposure, binning) helps, "
+             "or a wider radius where the background is smooth", stacklevel=stacklevel)
 
 
 def _padding_of(plane: np.ndarray, light_background: bool) -> tuple[float, float]:
