@@ -350,16 +350,24 @@ def suggest_radius(
     return Suggestion(float(radius), float(typical), reason, padded, contrast, faint)
 
 
+def faint_finding(suggestion: Suggestion) -> str:
+    """Where ``suggestion`` found objects fainter than its wider radius reaches (``FAINT[0]``
+    noise sds a pixel, on average), that finding and its fix in one line; ``""`` otherwise
+    (and where no object was found)."""
+    if not suggestion.contrast < FAINT[0]:
+        return ""
+    return (f"the objects rise {suggestion.contrast:.2g} noise sds a pixel above their "
+            f"surroundings on average: radius=\"auto\" took {suggestion.radius:.3g} px, "
+            f"{suggestion.faint:.2g}x as wide as for bright objects, and the background may "
+            "still take part of their light; more signal (a longer exposure, binning) helps, "
+            "or a wider radius where the background is smooth")
+
+
 def warn_if_faint(suggestion: Suggestion, stacklevel: int = 4) -> None:
-    """A :class:`~bgsub.BackgroundWarning` where ``suggestion`` found objects fainter than its
-    wider radius reaches (``FAINT[0]`` noise sds a pixel, on average; none where no object
-    was found): the background may still take part of their light."""
-    if suggestion.contrast < FAINT[0]:
-        warn(f"the objects rise {suggestion.contrast:.2g} noise sds a pixel above their "
-             f"surroundings on average: radius=\"auto\" took {suggestion.radius:.3g} px, "
-             f"{suggestion.faint:.2g}x as wide as for bright objects, and the background may "
-             "still take part of their light; more signal (a longer exposure, binning) helps, "
-             "or a wider radius where the background is smooth", stacklevel=stacklevel)
+    """A :class:`~bgsub.BackgroundWarning` of :func:`faint_finding`, where it found one."""
+    finding = faint_finding(suggestion)
+    if finding:
+        warn(finding, stacklevel=stacklevel)
 
 
 def _padding_of(plane: np.ndarray, light_background: bool) -> tuple[float, float]:

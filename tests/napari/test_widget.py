@@ -229,6 +229,23 @@ def test_auto_radius_button(viewer_widget, qtbot, image, monkeypatch):
     assert "objects ~6 px" in auto_widget.message.text()
 
 
+def test_auto_on_faint_objects_says_what_the_api_warns(viewer_widget, qtbot):
+    """radius="auto"'s faint-objects warning, where napari's Auto sets a number (the preview's
+    estimate then measures nothing, so it would not be warned of)."""
+    from bgsub.auto import faint_finding, suggest_radius
+    from bgsub.data import synthetic
+
+    viewer, widget = viewer_widget
+    faint = synthetic((384, 384), object_radius=8, seed=1, object_brightness=30.0).image
+    expected = faint_finding(suggest_radius(faint))
+    assert expected
+    viewer.add_image(faint, name="faint")
+    widget.preview_check.setChecked(False)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: widget.radius.value() == 32.0, timeout=WAIT_MS)
+    assert f"warning: {expected}" in widget.message.text()
+
+
 def test_layer_choice_follows_viewer(viewer_widget, image):
     viewer, widget = viewer_widget
     assert widget.layer() is None and not widget.apply_button.isEnabled()

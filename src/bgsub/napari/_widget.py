@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -511,8 +512,14 @@ class BackgroundWidget(QWidget):
     def _on_suggestion(self, suggestion: Any) -> None:
         self.radius.setValue(float(np.ravel(suggestion.radius)[-1]))
         note = f"radius {self.radius.text()}: {suggestion.reason}"
+        # (objects too faint for the radius chosen: radius="auto"'s warning, here, where the
+        # radius set is a number and the preview's estimate measures nothing)
+        finding = getattr(sys.modules.get("bgsub.auto"), "faint_finding", None)
+        caveat = finding(suggestion) if finding is not None else ""
+        if caveat:
+            note = f"{note}\nwarning: {caveat}"
         self._note = (self.settings(), note)  # shown until the settings change
-        self._say(note)
+        self._say(note, warning=bool(caveat))
 
     def _with_note(self, text: str) -> str:
         """``text`` after *Auto*'s reason while the settings are those it chose."""
