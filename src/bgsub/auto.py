@@ -109,6 +109,7 @@ NETWORK_WALL = 1.75  # ... with thin walls: half-width at most this many times t
 # over a few cells (a hot spot as wide as the holes, which 3 cells' radii cut under)
 NETWORK_OBJECTS = 0.5
 SMOOTHED_CELLS = 0.28  # the cells' noise sd after their sigma-1 smoothing, per sd before
+#                        (SMOOTHED_NOISE rounded, as the segmentation has always taken it)
 FAINT = (1.5, 3.0)  # objects rising this many pixel noise sds (mean) or less / more ...
 FAINT_FACTOR = 2.0  # ... get this / 1 times the factor (log-linear between)
 
@@ -668,11 +669,11 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     if blank_test and (not np.any(peak[keep] >= PEAK_LEVEL * noise) or not np.any(
             peak[keep] >= PEAK_LEVEL * _background_spread(flat, noise, centre))):
         return None
-    # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     # each object's mean rise in noise sds of one pixel (the cells' noise is the smoothed
     # cells' ``noise`` before the smoothing; a cell averages step x step pixels)
     rise = np.bincount(labels.ravel(), flat.ravel(), minlength=count + 1)[1:] / area
     contrast = rise / (noise / SMOOTHED_CELLS * step)
+    # the distance transform reaches the first pixel outside: half a pixel beyond the edge
     return Objects((np.asarray(inscribed)[keep] - 0.5) * step, area[keep] * step**2,
                    is_network[keep], contrast=contrast[keep])
 
