@@ -84,8 +84,8 @@ FACTOR = 3.0  # the radius: this many times the typical object radius (suggest_r
 THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
 THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a plane is flattened by its noise-aware background at 1 / FLATTENING of its smaller side;
-# where the objects found would set a radius wider than that, it is measured again on a
-# flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
+# where the objects found would set a radius wider than that, it is measured again on
+# a flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
 # FINER_DROP of the wider one's; only while the objects cover under FINER_COVER of the plane
 FLATTENING = 6.0
 # ... by a dome that bends FLATTENING_FOLLOW x the background's measured bending, gentler than
@@ -96,6 +96,10 @@ FINER_STEPS = 3
 FINER_DROP = 0.85
 FINER_COVER = 0.5
 FINER_FIT = 0.5  # ... and never at a scale under this fraction of the objects' typical radius
+# that chain's choice is reviewed against two neighbouring flattenings that agree (the radii
+# they set within CONFIRM of each other): taken over a finer measurement under CUT of theirs
+CONFIRM = 0.15
+CUT = 0.5
 # a filled object is a network (cell outlines, membranes, vessels) rather than an object with
 # texture inside when it encloses at least NETWORK_HOLES holes each at least NETWORK_HOLE cells
 # wide (inscribed radius: an enclosed cell, far wider than the one-cell smoothing that texture
@@ -216,7 +220,11 @@ def suggest_radius(
     on flattenings half, a quarter and an eighth as wide while the radius they
     set drops by at least 15 % and the objects cover under half the plane: the
     noise-aware background bridges real objects, so they stay, while the
-    residue goes), then thresholded (Otsu's threshold within
+    residue goes; two neighbouring flattenings that agree on the radius
+    (within 15 %) overrule that chain where it went on to objects under half
+    their size, cut from the objects' texture, and where it stopped at the
+    first only because its objects covered half the plane), then
+    thresholded (Otsu's threshold within
     Otsu's lower class, never below 4 noise standard deviations: between the
     background and the objects' bodies even when bright texture inside them is
     the upper class); holes are filled, so bright spots inside an
@@ -509,10 +517,82 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         scale = side / FLATTENING
         flat = _flattened(smoothed, scale)
         noise = float(model.result().sd(float(np.median(cells)))) * SMOOTHED_CELLS
-    found = _segment_flat(flat, noise, step)
     cap = side * step / 4.0
-    chain = found
-    for _ in range(FINER_STEPS):
+    found = _chosen(_Flattenings(smoothed, noise, step, scale, first=flat), cap,
+                    cells.size * step**2)
+    if found is None:  # blank: no object (the radius falls back to a fraction of the side)
+        return Objects(np.empty(0), np.empty(0))
+    return found
+
+
+class _Flattenings:
+    """The objects of a plane measured on flattenings ``scale``, ``scale / 2``, ... cells
+    wide (:func:`_segment_flat` of each), each computed once, when first asked for."""
+
+    def __init__(self, smoothed: np.ndarray, noise: float, step: int, scale: float,
+                 first: np.ndarray) -> None:
+        self.smoothed, self.noise, self.step, self.scale = smoothed, noise, step, scale
+        self._found: dict[int, Objects | None] = {0: _segment_flat(first, noise, step)}
+
+    def at(self, k: int) -> Objects | None:
+        """The objects on the flattening ``scale / 2**k`` cells wide (``None``: blank)."""
+        if k not in self._found:
+            self._found[k] = _segment_flat(
+                _flattened(self.smoothed, self.scale / 2**k), self.noise, self.step)
+        return self._found[k]
+
+    def width(self, k: int) -> float:
+        """The flattening ``k``'s width in pixels."""
+        return self.scale / 2**k * self.step
+
+
+def _agreeing(flattenings: _Flattenings, cap: float, ks: range) -> int | None:
+    """The first ``k`` of ``ks`` whose measurement the next flattening, half as wide,
+    confirms: radii within ``CONFIRM`` of each other, not both at the ``cap`` (which is no
+    measurement); ``None`` where none is."""
+    for k in ks:
+        wider, finer = flattenings.at(k), flattenings.at(k + 1)
+        if wider is None or finer is None or not len(wider) or not len(finer):
+            continue
+        a, b = _radius(wider, cap), _radius(finer, cap)
+        if max(a, b) <= (1.0 + CONFIRM) * min(a, b) and min(a, b) < cap:
+            return k
+    return None
+
+
+def _chosen(flattenings: _Flattenings, cap: float, pixels: float) -> Objects | None:
+    """The objects measured on the first flattening, or on a finer one where the first
+    sets a radius wider than itself (:func:`_chain`), reviewed against two neighbouring
+    flattenings that agree (:func:`_agreeing`).
+
+    Real objects measure alike on flattenings of any width that bridges them, while a
+    smooth field's residue that a wide flattening leaves (a crest, a hot spot) shrinks with
+    the flattening, as do the pieces that a narrow one cuts from objects or their texture.
+    So (1) where the chain went on past an agreeing pair to objects under ``CUT`` of their
+    size (a narrow flattening cut textured nuclei into their chromatin's spots), the pair's
+    measurement is taken; (2) where the chain stopped at the first flattening only because
+    its objects covered over ``FINER_COVER`` of the plane (a steep field's residue joining
+    touching nuclei into clumps) and the next two flattenings agree, theirs is."""
+    taken, covered = _chain(flattenings, cap, pixels)
+    if taken > 0:
+        pair = _agreeing(flattenings, cap, range(taken - 1))
+        if pair is not None and (_radius(flattenings.at(taken), cap)
+                                 < CUT * _radius(flattenings.at(pair), cap)):
+            return flattenings.at(pair)
+    elif covered:
+        pair = _agreeing(flattenings, cap, range(1, FINER_STEPS))
+        if pair is not None:
+            return flattenings.at(pair)
+    return flattenings.at(taken)
+
+
+def _chain(flattenings: _Flattenings, cap: float, pixels: float) -> tuple[int, bool]:
+    """Which flattening's objects to take before the review (:func:`_chosen`): the first, or
+    a finer one where the first sets a radius wider than itself (see below); and whether the
+    chain stopped at the first only because its objects covered over ``FINER_COVER`` of the
+    plane."""
+    found = chain = 0
+    for k in range(FINER_STEPS):
         # a smooth field's crest or slope that the flattening left (a strong wave's, a hot
         # spot's) is segmented as objects as wide as the flattening; where the objects found
         # would set a radius wider than the flattening that found them, they are measured again
@@ -526,20 +606,22 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         # tissue, which the finer flattenings cut up, keeps the first measurement)
         # (and never narrower than FINER_FIT of the objects' typical radius: a narrower
         # flattening cuts into real objects and texture alike, measuring the pieces)
-        if (chain is None or _radius(chain, cap) <= scale * step
-                or float(chain.area.sum()) >= FINER_COVER * cells.size * step**2
-                or scale * step / 2.0 < FINER_FIT * _typical_and_large([chain, *chain.across])[0]):
+        objects = flattenings.at(chain)
+        if objects is None or _radius(objects, cap) <= flattenings.width(k):
             break
-        scale /= 2.0
-        finer = _segment_flat(_flattened(smoothed, scale), noise, step)
-        if finer is None or _radius(finer, cap) >= _radius(chain, cap):
+        if float(objects.area.sum()) >= FINER_COVER * pixels:
+            return found, k == 0 and (flattenings.width(k) / 2.0 >= FINER_FIT * _typical_and_large(
+                [objects, *objects.across])[0])
+        if flattenings.width(k) / 2.0 < FINER_FIT * _typical_and_large(
+                [objects, *objects.across])[0]:
             break
-        chain = finer
-        if _radius(chain, cap) < FINER_DROP * _radius(found, cap):
+        finer = flattenings.at(k + 1)
+        if finer is None or _radius(finer, cap) >= _radius(objects, cap):
+            break
+        chain = k + 1
+        if _radius(finer, cap) < FINER_DROP * _radius(flattenings.at(found), cap):
             found = chain
-    if found is None:  # blank: no object (the radius falls back to a fraction of the side)
-        return Objects(np.empty(0), np.empty(0))
-    return found
+    return found, False
 
 
 def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
