@@ -84,8 +84,8 @@ FACTOR = 3.0  # the radius: this many times the typical object radius (suggest_r
 THRESHOLD_BAND = 0.2  # objects are measured at the threshold and this fraction below and above
 THRESHOLD_STEPS = (0, -1, 1)  # (x THRESHOLD_BAND: the threshold itself first)
 # a plane is flattened by its noise-aware background at 1 / FLATTENING of its smaller side;
-# where the objects found would set a radius wider than that, it is measured again on
-# a flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
+# where the objects found would set a radius wider than that, it is measured again on a
+# flattening half as wide (at most FINER_STEPS times), taken where the radius drops below
 # FINER_DROP of the wider one's; only while the objects cover under FINER_COVER of the plane
 FLATTENING = 6.0
 # ... by a dome that bends FLATTENING_FOLLOW x the background's measured bending, gentler than
@@ -591,8 +591,8 @@ def _chain(flattenings: _Flattenings, cap: float, pixels: float) -> tuple[int, b
     a finer one where the first sets a radius wider than itself (see below); and whether the
     chain stopped at the first only because its objects covered over ``FINER_COVER`` of the
     plane."""
-    found = chain = 0
-    for k in range(FINER_STEPS):
+    found = 0
+    for k in range(FINER_STEPS):  # (on the flattening k: the chain goes on only to k + 1)
         # a smooth field's crest or slope that the flattening left (a strong wave's, a hot
         # spot's) is segmented as objects as wide as the flattening; where the objects found
         # would set a radius wider than the flattening that found them, they are measured again
@@ -606,21 +606,20 @@ def _chain(flattenings: _Flattenings, cap: float, pixels: float) -> tuple[int, b
         # tissue, which the finer flattenings cut up, keeps the first measurement)
         # (and never narrower than FINER_FIT of the objects' typical radius: a narrower
         # flattening cuts into real objects and texture alike, measuring the pieces)
-        objects = flattenings.at(chain)
+        objects = flattenings.at(k)
         if objects is None or _radius(objects, cap) <= flattenings.width(k):
             break
+        fits = (flattenings.width(k) / 2.0
+                >= FINER_FIT * _typical_and_large([objects, *objects.across])[0])
         if float(objects.area.sum()) >= FINER_COVER * pixels:
-            return found, k == 0 and (flattenings.width(k) / 2.0 >= FINER_FIT * _typical_and_large(
-                [objects, *objects.across])[0])
-        if flattenings.width(k) / 2.0 < FINER_FIT * _typical_and_large(
-                [objects, *objects.across])[0]:
+            return found, k == 0 and fits
+        if not fits:
             break
         finer = flattenings.at(k + 1)
         if finer is None or _radius(finer, cap) >= _radius(objects, cap):
             break
-        chain = k + 1
         if _radius(finer, cap) < FINER_DROP * _radius(flattenings.at(found), cap):
-            found = chain
+            found = k + 1
     return found, False
 
 
