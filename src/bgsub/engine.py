@@ -31,6 +31,7 @@ when planning), plus the pre-smoothing's, in finite pixels per spatial axis.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -228,6 +229,8 @@ class Plan:
         if not np.isfinite(work.flat[0]):  # still invalid after filling: none is valid
             return np.full(work.shape, np.nan, dtype=self.work_dtype)
         extra = {} if prepared is None else {"prepared": prepared}
+        if self.method.overwrites_input:  # (``work`` is this call's own copy of the block)
+            extra["overwrite_input"] = True
         background = self.method.estimate(self._method_input(work), self.radius,
                                           **self.options, **extra)
         background = np.asarray(background, dtype=self.work_dtype)
@@ -671,14 +674,15 @@ def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None,
     >>> next(steps)  # each 16x16 plane in 2x2 tiles of 8x8
     (0, 12)
     """
-    background = np.empty(image.shape, dtype=plan.work_dtype)
+    background = _made_when_read(image.shape, plan.work_dtype)
     blocks = _Blocks(plan, image, prepared)
 
     def one(selector: tuple, tile: Tile | None) -> None:
-        _put(plan, background, selector, tile, blocks.background(selector, tile))
+        values = blocks.background(selector, tile)
+        _put(plan, background(), selector, tile, values)
 
     yield from _each_block(plan, image.shape, False, one, split)
-    return background
+    return background()
 
 
 def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: float = 0.0,
@@ -697,27 +701,35 @@ def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: f
     >>> next(steps), next(steps), next(steps)
     ((0, 2), (1, 2), (2, 2))
     """
-    foreground = np.empty(image.shape, dtype=out_dtype)
-    background = np.empty(image.shape, dtype=plan.work_dtype) if return_background else None
+    foreground = _made_when_read(image.shape, out_dtype)
+    background = _made_when_read(image.shape, plan.work_dtype) if return_background else None
     blocks = _Blocks(plan, image, prepared)
 
     def one(selector: tuple, tile: Tile | None) -> None:
         bg = blocks.background(selector, tile)
         values = blocks.values(selector, tile)
-        _put(plan, foreground, selector, tile, plan.foreground_of(values, bg, out_dtype, offset))
+        _put(plan, foreground(), selector, tile,
+             plan.foreground_of(values, bg, out_dtype, offset))
         if background is not None:
-            _put(plan, background, selector, tile, bg)
+            _put(plan, background(), selector, tile, bg)
 
     def one_command(selector: tuple, tile: Tile | None) -> None:
         fg, bg = _command_block(plan, image[selector], selector, out_dtype, offset,
                                 return_background)
-        foreground[selector] = fg
+        foreground()[selector] = fg
         if background is not None:
-            background[selector] = bg
+            background()[selector] = bg
 
     yield from _each_block(plan, image.shape, plan.whole_command,
                            one_command if plan.whole_command else one, split)
-    return (foreground, background) if return_background else foreground
+    return (foreground(), background()) if background is not None else foreground()
+
+
+def _made_when_read(shape: tuple[int, ...], dtype: np.dtype) -> Callable[[], np.ndarray]:
+    """The same new array at each call, made at the first: a result array is not held
+    while the first block's background is estimated (one image-sized buffer less at the
+    peak of a one-block image)."""
+    return functools.cache(lambda: np.empty(shape, dtype=dtype))
 
 
 def fill_steps(plan: Plan, image: np.ndarray) -> Steps:

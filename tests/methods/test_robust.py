@@ -937,8 +937,8 @@ def test_a_few_absurd_pixels_move_neither_the_background_elsewhere_nor_the_radiu
 @pytest.mark.parametrize("dtype", [np.uint16, np.float64])
 def test_the_declared_peak_memory_bounds_the_measured_one(dtype):
     # what the engine's memory warning counts on: robust's peak through the API, in float32
-    # copies of a 1024x1024 block (measured: 34.6-36.1 on single pixels, 12.0-17.0 on
-    # blocks of 2 (16-33 px), 5.5-11.4 beyond)
+    # copies of a 1024x1024 block (measured: 26.0-26.1 on single pixels, 7.6-11.0 on
+    # blocks of 2 (16-33 px), 4.0-6.3 beyond)
     import tracemalloc
 
     from bgsub.methods.robust import _peak_buffers
@@ -1021,3 +1021,19 @@ def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estima
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
         robust.robust_background(image, (radius, radius))
     assert len(calls) == estimates
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overwriting_the_input_gives_the_same_background(dtype):
+    # the engine lets robust divide its own copy of a block by the noise's shading in place
+    # (one image-sized buffer less): the same pixels, the data's range clipped as before
+    image = synthetic((200, 240), object_radius=(3, 6), seed=5).image.astype(dtype)
+    kept = image.copy()
+    expected = robust_background(image, (18.0, 18.0))
+    assert np.array_equal(image, kept)  # (not asked to: left alone)
+    scratch = image.copy()
+    assert np.array_equal(robust_background(scratch, (18.0, 18.0), overwrite_input=True),
+                          expected)
+    assert not np.array_equal(scratch, kept)  # (this image's noise is shaded: divided)
+    assert np.array_equal(bgsub.estimate_background(image, radius=18.0), expected)
+    assert np.array_equal(image, kept)  # (the engine passes its own copy)

@@ -11,7 +11,8 @@ import numpy as np
 
 from bgsub.kernels._bins import below, binned_sums, equal_bins, gather_keys, key_histogram
 
-__all__ = ["binned_counts_sums", "equal_bin_histogram", "less_than", "median", "percentiles"]
+__all__ = ["binned_counts_sums", "equal_bin_histogram", "less_than", "median", "median_below",
+           "percentiles"]
 
 #: NumPy's own partition is as fast below this many values
 _SELECT_FROM = 1 << 16
@@ -172,6 +173,33 @@ def median(values: np.ndarray) -> np.floating:
         return np.median(values)
     stats = _order_statistics(values, counts, np.array(ranks))
     return np.mean(np.array([stats[k] for k in ranks], values.dtype))  # (NumPy's mean of them)
+
+
+def median_below(values: np.ndarray, centre: float) -> np.floating | None:
+    """``median(less_than(values, centre))``, the same value, without the copy of the values
+    below ``centre`` (they are the smallest: their median is found among all the values by
+    rank); None where no value lies below.
+
+    Examples
+    --------
+    >>> float(median_below(np.array([4.0, 1.0, 3.0, 0.0, 9.0]), 3.5))
+    2.0
+    """
+    values = np.ravel(_as_real(values))
+    counts = _leading_bits(values)
+    if counts is None:  # (few values, or NaN among them: as they are)
+        below_centre = less_than(values, centre)
+        return median(below_centre) if below_centre.size else None
+    top = values.dtype.type(centre)
+    m = sum(int(np.count_nonzero(values[i:i + _SELECT_FROM] < top))
+            for i in range(0, values.size, _SELECT_FROM))
+    if m == 0:
+        return None
+    # the j-th smallest distance below the centre is the centre less the (m - 1 - j)-th
+    # smallest value (the distance falls as the value rises, rounding included)
+    ranks = [m // 2 - 1, m // 2] if m % 2 == 0 else [(m - 1) // 2]
+    stats = _order_statistics(values, counts, np.array([m - 1 - r for r in ranks]))
+    return np.mean(np.array([top - stats[m - 1 - r] for r in ranks], values.dtype))
 
 
 def _leading_bits(values: np.ndarray) -> np.ndarray | None:

@@ -10,15 +10,19 @@ in NumPy, with the same arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from bgsub.kernels._resample import upsample_2d
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["block_centres", "centre_positions", "upsample_centres"]
+__all__ = ["block_centres", "centre_positions", "upsample_centres", "upsampled_strips"]
 
 #: Output pixels per thread below which one thread does the whole interpolation.
 _PIXELS_PER_THREAD = 262_144
+#: Output pixels per strip of :func:`upsampled_strips`.
+_PIXELS_PER_STRIP = 1 << 19
 
 
 def block_centres(f: int, n: int) -> np.ndarray:
@@ -118,3 +122,40 @@ def upsample_centres(cells: np.ndarray, factor: tuple[int, ...],
     for axis in axes:
         result = _upsample_axis(result, *places[axis], axis)
     return result
+
+
+def upsampled_strips(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]
+                     ) -> Iterator[tuple[slice, np.ndarray]]:
+    """:func:`upsample_centres` of ``cells`` a strip of rows at a time: ``(rows, values)``
+    pairs, ``values`` the upsampled ``[rows]`` (a buffer the next strip reuses). The same
+    values, without an image-sized copy, where the image is 2D and both axes are blocked;
+    elsewhere one strip of the whole.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cells = np.arange(12.0).reshape(3, 4)
+    >>> whole = upsample_centres(cells, (4, 4), (12, 16))
+    >>> all((whole[rows] == values).all()
+    ...     for rows, values in upsampled_strips(cells, (4, 4), (12, 16)))
+    True
+    """
+    if not (cells.ndim == 2 and min(factor) > 1 and cells.dtype in (np.float32, np.float64)):
+        yield slice(0, shape[0]), upsample_centres(cells, factor, shape)
+        return
+    expected = tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
+    if cells.shape != expected:
+        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
+                         f"{shape}; expected {expected}")
+    (low0, w0), (low1, w1) = (_positions(m, f, n)
+                              for m, f, n in zip(cells.shape, factor, shape, strict=True))
+    step = max(1, _PIXELS_PER_STRIP // max(1, shape[1]))
+    buffer = np.empty((min(step, shape[0]), shape[1]), dtype=cells.dtype)
+    source = np.ascontiguousarray(cells)
+    for start in range(0, shape[0], step):
+        rows = slice(start, min(start + step, shape[0]))
+        out = buffer[:rows.stop - rows.start]
+        threads = threads_for_work(out.size, _PIXELS_PER_THREAD)
+        upsample_2d(source, low0[rows], w0[rows], low1, w1, out,
+                    np.empty((threads, cells.shape[1]), dtype=cells.dtype), threads)
+        yield rows, out

@@ -158,8 +158,11 @@ class Method:
         then give exactly the pixels it gives without it.
     peak_buffers : callable, optional
         ``peak_buffers(radius) -> float``: an upper bound on the memory the estimate of one
-        block needs, in float32 copies of the block (``robust``: 42 on single pixels, below
-        24 px). The engine warns where that exceeds the memory free.
+        block needs, in float32 copies of the block (``robust``: 30 on single pixels, below
+        15 px). The engine warns where that exceeds the memory free.
+    overwrites_input : bool
+        ``estimate`` takes ``overwrite_input=True``, and may then change the array it is
+        given instead of a copy of it: the engine passes its own copy of each block so.
     """
 
     name: str
@@ -175,6 +178,7 @@ class Method:
     moving_sum: bool = False
     prepare: Callable[[np.ndarray], Any] | None = None
     peak_buffers: Callable[[tuple[float, ...]], float] | None = None
+    overwrites_input: bool = False
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""
