@@ -167,3 +167,26 @@ def test_nan_leaves_the_percentiles_and_the_median_to_numpy(monkeypatch) -> None
     monkeypatch.setattr(bins, "_SELECT_FROM", 1)
     values = np.array([1.0, np.nan, 3.0], np.float32)
     assert np.isnan(percentiles(values, [50])).all() and np.isnan(median(values))
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 3000), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["normal", "ties", "signs", "crowded"]), rank=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**16))
+def test_the_median_below_a_centre_equals_that_of_the_copy(n, dtype, kind, rank, seed) -> None:
+    """By rank among all the values (``_SELECT_FROM`` lowered to 1: the compiled selection
+    on small inputs too), the median of the copy's distances, bit for bit; None where no value
+    lies below."""
+    values = _values(seed, n, dtype, kind)
+    centre = float(np.quantile(values, rank)) if n else 0.0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bins, "_SELECT_FROM", 1)
+        got = bins.median_below(values, centre)
+    copy = less_than(values, centre)
+    if copy.size == 0:
+        assert got is None
+    else:
+        want = median(copy)
+        assert type(got) is type(want) and got == want
+        if kind != "signs":
+            assert got.tobytes() == want.tobytes()

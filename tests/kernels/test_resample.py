@@ -66,3 +66,31 @@ def test_block_centres_sit_halfway_along_each_block() -> None:
 def test_cells_of_the_wrong_shape_are_refused_in_one_line() -> None:
     with pytest.raises(ValueError, match=r"do not fit blocks of \(2, 2\)"):
         upsample_centres(np.zeros((3, 3)), (2, 2), (8, 8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n0=st.integers(1, 60), n1=st.integers(1, 60), f0=st.integers(1, 9), f1=st.integers(1, 9),
+    dtype=st.sampled_from([np.float32, np.float64]), strip=st.integers(1, 400),
+    seed=st.integers(0, 2**16),
+)
+def test_strips_are_the_whole_upsampled_rows(n0, n1, f0, f1, dtype, strip, seed) -> None:
+    """Strips of any height (``_PIXELS_PER_STRIP`` lowered) cover every row once, in order,
+    each the whole's rows bit for bit."""
+    shape, factor = (n0, n1), (f0, f1)
+    cells = np.random.default_rng(seed).normal(0.0, 100.0, (-(-n0 // f0), -(-n1 // f1)))
+    cells = cells.astype(dtype)
+    whole = upsample_centres(cells, factor, shape)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resample, "_PIXELS_PER_STRIP", strip)
+        rows = [(r, values.copy()) for r, values in resample.upsampled_strips(cells, factor,
+                                                                             shape)]
+    assert [r.start for r, _ in rows] == [0] + [r.stop for r, _ in rows[:-1]]
+    assert rows[-1][0].stop == n0
+    got = np.concatenate([values for _, values in rows])
+    assert got.dtype == dtype and got.tobytes() == whole.tobytes()
+
+
+def test_strips_of_cells_that_do_not_fit_are_a_one_line_error() -> None:
+    with pytest.raises(ValueError, match="do not fit blocks"):
+        next(resample.upsampled_strips(np.zeros((3, 3)), (2, 2), (9, 9)))

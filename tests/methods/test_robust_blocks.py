@@ -52,6 +52,27 @@ def test_widen_equals_filtering_again(shape, ufunc):
         narrow = filters[ufunc](values, size=2 * reach + 1, mode="nearest")
         wide = filters[ufunc](values, size=2 * reach + 3, mode="nearest")
         _same(robust._widen(narrow, ufunc), wide)
+        with pytest.MonkeyPatch.context() as patch:  # (strips of one row and more)
+            for cells in (1, 2 * values[0].size + 1):
+                patch.setattr(robust, "STRIP_CELLS", cells)
+                _same(robust._widen(narrow, ufunc), wide)
+
+
+@pytest.mark.parametrize("shape", [(3, 9), (17, 23), (5, 4, 8), (6, 7, 9)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_second_differences_equal_numpys_selection(shape, masked):
+    values = _values(shape, np.float64, 3)
+    where = _values(shape, np.float64, 4) > 0 if masked else None
+    for axis in range(len(shape)):
+        want = np.diff(values, 2, axis=axis)
+        if where is not None:
+            inner = [slice(None)] * len(shape)
+            inner[axis] = slice(1, -1)
+            want = want[where[tuple(inner)]]
+        for cells in (1, 7, robust.STRIP_CELLS):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(robust, "STRIP_CELLS", cells)
+                _same(robust._second_differences(values, axis, where), want.ravel())
 
 
 def test_stable_argsort_equals_numpy():

@@ -182,8 +182,8 @@ def median_below(values: np.ndarray, centre: float) -> np.floating | None:
 
     Examples
     --------
-    >>> float(median_below(np.array([4.0, 1.0, 3.0, 0.0, 9.0]), 3.5))
-    2.0
+    >>> float(median_below(np.array([4.0, 1.0, 3.0, 0.0, 9.0]), 3.5))  # of 2.5, 0.5, 3.5
+    2.5
     """
     values = np.ravel(_as_real(values))
     counts = _leading_bits(values)
