@@ -158,7 +158,7 @@ class Method:
         then give exactly the pixels it gives without it.
     peak_buffers : callable, optional
         ``peak_buffers(radius) -> float``: an upper bound on the memory the estimate of one
-        block needs, in float32 copies of the block (``robust``: 30 on single pixels, below
+        block needs, in float32 copies of the block (``robust``: 26 on single pixels, below
         15 px). The engine warns where that exceeds the memory free.
     overwrites_input : bool
         ``estimate`` takes ``overwrite_input=True``, and may then change the array it is

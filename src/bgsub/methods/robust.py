@@ -389,8 +389,11 @@ def _estimate(
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(median(cells)))), _range_floor(cells))
         # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
+        # (blocks of several pixels: their maxima bounded at once, in the result's dtype (see
+        # below), and freed; single pixels' are the block means, bounded at the end)
         return cells, direct_gaussian_filter(cells, presmooth, mode="nearest"), scale, \
-            cells if pixels else _block_max(work, factor)
+            cells if pixels else _upper_bound(_block_max(work, factor), cell_radius).astype(
+                work.dtype, copy=False)
 
     def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray,
                             np.ndarray | None]:
@@ -415,11 +418,10 @@ def _estimate(
     # the result's bounds and cap enter only its last minima and maxima: each may be held in
     # the result's dtype (rounding to it commutes with a minimum or a maximum: the same
     # result), a float32 grid in place of a float64 one
-    if not pixels:  # (the block extremes are not read again: bounded now, they are freed
+    if not pixels:  # (the block minima are not read again: bounded now, they are freed
         # before the lift's and the rise's windows; single pixels are the block means, which
         # stay, so their bounds wait for the end)
-        bounds = tuple(b.astype(work.dtype, copy=False)
-                       for b in _local_bounds(maxima, minima, cell_radius))
+        bounds = maxima, _lower_bound(minima, cell_radius).astype(work.dtype, copy=False)
         del maxima, minima
     sd_envelope = model.sd(envelope)
     window = tuple(smoothing * c for c in cell_radius)
@@ -447,6 +449,16 @@ def _estimate(
         residual = np.subtract(cells, envelope, out=cells)
     else:
         residual = smoothed - envelope
+    # the result's cap, ahead (the smoothed data are not needed beyond it): the noise
+    # allowance above the smoothed data (the smoothed pixels' noise: sd x reduction x gain,
+    # in that order), within the ceiling; in the result's dtype (see the bounds)
+    cap = np.multiply(sd_envelope, reduction)
+    cap *= gain
+    cap *= threshold
+    np.add(smoothed, cap, out=cap)
+    np.minimum(cap, ceiling, out=cap)
+    cap = cap.astype(work.dtype, copy=False)
+    del smoothed
     by_pixel = _by_pixel(factor, max(radius))
     if by_pixel > 0.0:
         # (a block already reaches (f - 1) / 2 pixels beyond a pixel in it, on average: the
@@ -471,19 +483,11 @@ def _estimate(
             background += by_means
         else:
             background = by_means
+        del by_means
     if max(factor) == 1:  # (the lift's residual: of the block means, here the pixels)
         np.subtract(cells, envelope, out=residual)
-    # the result's caps, ahead (the smoothed data are not needed beyond them): the noise
-    # allowance above the smoothed data (the smoothed pixels' noise: sd x reduction x gain,
-    # in the envelope's noise grid, in that order), and the ceiling less the envelope for
-    # the lift
-    cap = np.multiply(sd_envelope, reduction, out=sd_envelope)
-    cap *= gain
-    cap *= threshold
-    np.add(smoothed, cap, out=cap)
-    np.minimum(cap, ceiling, out=cap)
-    cap = cap.astype(work.dtype, copy=False)
-    del smoothed, sd_envelope
+    del sd_envelope
+    # the ceiling less the envelope: the lift's headroom
     headroom = np.subtract(ceiling, envelope, out=ceiling)
     # the windowed means of the lift, then of the dome's rise (one after the other: the
     # residual is freed before the rise's windows). Under an object the dome rests on the
@@ -493,12 +497,17 @@ def _estimate(
     del residual
     if not pixels:  # (the residual's buffer; single pixels' block means are their bounds')
         del cells
-    rise = _far_rise(np.subtract(envelope, surface, out=surface), background, window,
-                     cell_radius)
-    upper, lower = _local_bounds(maxima, minima, cell_radius) if pixels else bounds
     # result = max(lower, min(upper, max(floor, min(floor + min(lift, headroom), cap))))
-    floor = np.subtract(envelope, rise, out=rise)
     np.minimum(lift, headroom, out=lift)
+    del headroom, ceiling  # (one buffer)
+    less_trend = np.subtract(envelope, surface, out=surface)
+    near = _dome_rise(less_trend, background, window)
+    far = _far_cells(background, cell_radius)
+    del background  # (the far cells say all the rise reads of it)
+    rise = _far_rise(less_trend, far, near, window, cell_radius)
+    del far, less_trend, surface
+    upper, lower = _local_bounds(maxima, minima, cell_radius) if pixels else bounds
+    floor = np.subtract(envelope, rise, out=rise)
     result = np.add(floor, lift, out=lift)
     np.minimum(result, cap, out=result)
     np.maximum(result, floor, out=result)
@@ -517,9 +526,18 @@ def _local_bounds(maxima: np.ndarray, minima: np.ndarray, cell_radius: tuple[flo
     under the local minimum (the trend may carry the envelope below the data): over the
     radius less half a cell, and less a cell and a half below (the cell that interpolation
     reaches across)."""
-    return _side_by_side(
-        lambda: _window_filter(ndi.maximum_filter, maxima, tuple(c - 0.5 for c in cell_radius)),
-        lambda: _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius)))
+    return _side_by_side(lambda: _upper_bound(maxima, cell_radius),
+                         lambda: _lower_bound(minima, cell_radius))
+
+
+def _upper_bound(maxima: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
+    """The upper of :func:`_local_bounds`."""
+    return _window_filter(ndi.maximum_filter, maxima, tuple(c - 0.5 for c in cell_radius))
+
+
+def _lower_bound(minima: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
+    """The lower of :func:`_local_bounds`."""
+    return _window_filter(ndi.minimum_filter, minima, tuple(c - 1.5 for c in cell_radius))
 
 
 def _ceiling(envelope: np.ndarray, sd: np.ndarray, factor: tuple[int, ...], threshold: float,
@@ -1416,23 +1434,27 @@ def _shrunk(support: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.divide(support, out, out=out)
 
 
-def _far_rise(envelope: np.ndarray, background: np.ndarray, window: tuple[float, ...],
-              cell_radius: tuple[float, ...]) -> np.ndarray:
-    """The envelope's rise into the objects (:func:`_dome_rise`), also measured against the
-    *far* background: the dome resting on the background either side of an object rises
-    over about half a radius around it, so the background cells right beside an object
-    (those within ``FAR_MARGIN`` of the radius) hold a raised envelope, and the level they
-    give the object is raised with them (dim objects kept 0.1-0.3 noise sds less a pixel).
-    The far cells' level, in a window of ``FAR_WINDOW`` x the radius (wider: fewer cells),
-    less that window's own bias (the envelope's bending over it: the level less the envelope
-    on the far cells, carried into the objects the same way); the larger of the two rises."""
-    rise = _dome_rise(envelope, background, window)
+def _far_cells(background: np.ndarray, cell_radius: tuple[float, ...]) -> np.ndarray:
+    """The *far* background of :func:`_far_rise`: the ``background`` cells (a weight, 0-1) at
+    least ``FAR_MARGIN`` of the radius from the objects (the objects grown by that much)."""
     reach = tuple(FAR_MARGIN * c for c in cell_radius)
     if max(reach) < 0.5:
-        far = np.asarray(background, dtype=np.float64)
-    else:
-        far = _grown(np.subtract(1.0, background, dtype=np.float64), reach)
-        np.subtract(1.0, far, out=far)
+        return np.asarray(background, dtype=np.float64)
+    far = _grown(np.subtract(1.0, background, dtype=np.float64), reach)
+    return np.subtract(1.0, far, out=far)
+
+
+def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
+              window: tuple[float, ...], cell_radius: tuple[float, ...]) -> np.ndarray:
+    """The envelope's rise into the objects (``rise``: :func:`_dome_rise`, changed here),
+    also measured against the *far* background (``far``: :func:`_far_cells`): the dome
+    resting on the background either side of an object rises over about half a radius
+    around it, so the background cells right beside an object (those within ``FAR_MARGIN``
+    of the radius) hold a raised envelope, and the level they give the object is raised with
+    them (dim objects kept 0.1-0.3 noise sds less a pixel). The far cells' level, in a window
+    of ``FAR_WINDOW`` x the radius (wider: fewer cells), less that window's own bias (the
+    envelope's bending over it: the level less the envelope on the far cells, carried into
+    the objects the same way); the larger of the two rises."""
     if not far.any() or far.all():
         return rise
     sigma = tuple(max(w, FAR_WINDOW * c) for w, c in zip(window, cell_radius, strict=True))
@@ -1663,10 +1685,10 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
 
 
 #: An upper bound on the memory of one estimate, in float32 copies of the block, by the finest
-#: block size it uses (1, 2, more): measured 26.0-26.1, 7.6-11.0 and 4.0-6.3 on uint16,
+#: block size it uses (1, 2, more): measured 22.0-22.1, 7.3-11.0 and 4.0-6.2 on uint16,
 #: float32 and float64 images of 1024x1024, the call through the API included
 #: (``test_the_declared_peak_memory_bounds_the_measured_one``).
-PEAK_BUFFERS = (30.0, 13.0, 8.0)
+PEAK_BUFFERS = (26.0, 13.0, 8.0)
 
 
 def _peak_buffers(radius: tuple[float, ...]) -> float:
