@@ -105,10 +105,7 @@ def upsample_centres(cells: np.ndarray, factor: tuple[int, ...],
     >>> upsample_centres(np.array([[0.0, 4.0]]), (1, 4), (1, 8))
     array([[0. , 0. , 0.5, 1.5, 2.5, 3.5, 4. , 4. ]])
     """
-    expected = tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
-    if cells.shape != expected:
-        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
-                         f"{shape}; expected {expected}")
+    _check_fit(cells, factor, shape)
     axes = [axis for axis, f in enumerate(factor) if f > 1]
     places = {axis: _positions(cells.shape[axis], factor[axis], shape[axis]) for axis in axes}
     if cells.ndim == 2 and len(axes) == 2 and cells.dtype in (np.float32, np.float64):
@@ -143,10 +140,7 @@ def upsampled_strips(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[in
     if not (cells.ndim == 2 and min(factor) > 1 and cells.dtype in (np.float32, np.float64)):
         yield slice(0, shape[0]), upsample_centres(cells, factor, shape)
         return
-    expected = tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
-    if cells.shape != expected:
-        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
-                         f"{shape}; expected {expected}")
+    _check_fit(cells, factor, shape)
     (low0, w0), (low1, w1) = (_positions(m, f, n)
                               for m, f, n in zip(cells.shape, factor, shape, strict=True))
     step = max(1, _PIXELS_PER_STRIP // max(1, shape[1]))
@@ -159,3 +153,12 @@ def upsampled_strips(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[in
         upsample_2d(source, low0[rows], w0[rows], low1, w1, out,
                     np.empty((threads, cells.shape[1]), dtype=cells.dtype), threads)
         yield rows, out
+
+
+def _check_fit(cells: np.ndarray, factor: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    """A one-line error where ``cells`` are not one value per block of ``factor`` over
+    ``shape``."""
+    expected = tuple(-(-n // f) for n, f in zip(shape, factor, strict=True))
+    if cells.shape != expected:
+        raise ValueError(f"cells of shape {cells.shape} do not fit blocks of {factor} over "
+                         f"{shape}; expected {expected}")

@@ -405,7 +405,8 @@ def _estimate(
             _sunk(work, factor, minima, on_grid)
 
     # the full-resolution passes (block means and maxima; block minima) side by side
-    (cells, smoothed, scale, maxima), (minima, lowest, on_grid, sunk) = _side_by_side(
+    # (``highest``: the upper bound already, or single pixels' maxima, their means)
+    (cells, smoothed, scale, highest), (minima, lowest, on_grid, sunk) = _side_by_side(
         means, extremes)
     if pixels:
         minima, lowest = cells, smoothed
@@ -421,8 +422,8 @@ def _estimate(
     if not pixels:  # (the block minima are not read again: bounded now, they are freed
         # before the lift's and the rise's windows; single pixels are the block means, which
         # stay, so their bounds wait for the end)
-        bounds = maxima, _lower_bound(minima, cell_radius).astype(work.dtype, copy=False)
-        del maxima, minima
+        bounds = highest, _lower_bound(minima, cell_radius).astype(work.dtype, copy=False)
+        del highest, minima
     sd_envelope = model.sd(envelope)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift's ceiling first: the slope's and the bend's grids are freed before the
@@ -506,7 +507,7 @@ def _estimate(
     del background  # (the far cells say all the rise reads of it)
     rise = _far_rise(less_trend, far, near, window, cell_radius)
     del far, less_trend, surface
-    upper, lower = _local_bounds(maxima, minima, cell_radius) if pixels else bounds
+    upper, lower = _local_bounds(highest, minima, cell_radius) if pixels else bounds
     floor = np.subtract(envelope, rise, out=rise)
     result = np.add(floor, lift, out=lift)
     np.minimum(result, cap, out=result)
