@@ -190,3 +190,45 @@ def test_the_median_below_a_centre_equals_that_of_the_copy(n, dtype, kind, rank,
         assert type(got) is type(want) and got == want
         if kind != "signs":
             assert got.tobytes() == want.tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 3000), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["normal", "ties", "signs", "crowded"]),
+       q=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=4),
+       cuts=st.lists(st.integers(0, 3000), max_size=6), seed=st.integers(0, 2**16))
+def test_percentiles_of_parts_equal_numpys_on_the_joined_parts(n, dtype, kind, q, cuts,
+                                                                 seed) -> None:
+    """Any split into parts (empty ones included), each part made anew on each call, with
+    the compiled selection (``_SELECT_FROM`` lowered to 1) and NumPy's (few values)."""
+    values = _values(seed, n, dtype, kind)
+    bounds = [0, *sorted(min(c, n) for c in cuts), n]
+    calls = []
+
+    def parts():
+        calls.append(1)
+        return (values[a:b].copy() for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+
+    want = np.percentile(values, q)
+    for select_from in (1, bins._SELECT_FROM):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bins, "_SELECT_FROM", select_from)
+            patch.setattr(bins, "_SORT_UP_TO", 4 if seed % 2 else bins._SORT_UP_TO)
+            calls.clear()
+            got = bins.percentiles_of_parts(parts, q)
+            assert got.dtype == want.dtype and (got == want).all()
+            if kind != "signs":
+                assert got.tobytes() == want.tobytes()
+            assert len(calls) == 2  # (counted, then gathered or joined: never kept)
+
+
+def test_percentiles_of_many_parts_equal_numpys() -> None:
+    values = _values(5, 300_001, np.float64, "normal")
+    got = bins.percentiles_of_parts(lambda: np.array_split(values, 9), [1, 50, 90, 99])
+    assert got.tobytes() == np.percentile(values, [1, 50, 90, 99]).tobytes()
+
+
+def test_percentiles_of_parts_with_nan_are_numpys(monkeypatch) -> None:
+    monkeypatch.setattr(bins, "_SELECT_FROM", 1)
+    parts = [np.array([1.0, 2.0]), np.array([np.nan, 3.0])]
+    assert np.isnan(bins.percentiles_of_parts(lambda: iter(parts), [50])).all()

@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from bgsub.auto import _block_mean as auto_block_mean
+from bgsub.kernels import bins as robust_bins
 from bgsub.methods import _noise, robust
 
 
@@ -72,7 +73,92 @@ def test_second_differences_equal_numpys_selection(shape, masked):
         for cells in (1, 7, robust.STRIP_CELLS):
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(robust, "STRIP_CELLS", cells)
-                _same(robust._second_differences(values, axis, where), want.ravel())
+                strips = list(robust._second_differences(values, axis, where))
+                assert len(strips) > 1 or cells == robust.STRIP_CELLS
+                _same(np.concatenate(strips), want.ravel())
+
+
+@pytest.mark.parametrize("shape", [(3, 9), (40, 37), (6, 7, 9)])
+@pytest.mark.parametrize("masked", [False, True, "empty"])
+def test_local_bending_equals_numpys_percentile_of_the_copy(shape, masked):
+    """The bending's 90th percentile taken from strips made twice equals NumPy's on the
+    whole second differences (with any strip height and the compiled selection on few
+    values: ``_SELECT_FROM`` lowered)."""
+    surface = np.cumsum(np.cumsum(_values(shape, np.float64, 5), 0), -1)
+    where = None if masked is False else _values(shape, np.float64, 6) > 0
+    if masked == "empty":
+        where[...] = False
+    smooth = ndi.gaussian_filter(surface, [min(1.5, n / 8) for n in shape], mode="nearest")
+    want = []
+    for axis in range(len(shape)):
+        second = np.diff(smooth, 2, axis=axis)
+        if where is not None:
+            inner = [slice(None)] * len(shape)
+            inner[axis] = slice(1, -1)
+            second = second[where[tuple(inner)]]
+        want.append(0.0 if not second.size
+                    else 0.5 * max(0.0, float(np.percentile(-second, 90))))
+    for cells in (1, 7, robust.STRIP_CELLS):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(robust, "STRIP_CELLS", cells)
+            if cells == 7:  # (the compiled selection on these few values too)
+                patch.setattr(robust_bins, "_SELECT_FROM", 1)
+            got = robust._local_bending(surface, (1.5,) * len(shape), 1.0, where)
+            assert got.tolist() == want
+
+
+def test_over_support_equals_the_whole_division():
+    values, support = _values((37, 11), np.float64, 7), np.abs(_values((37, 11), np.float64, 8))
+    support[:3] = 0.0
+    want = values / np.maximum(support, 1e-12)
+    for cells in (1, 7, robust.STRIP_CELLS):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(robust, "STRIP_CELLS", cells)
+            got = values.copy()
+            robust._over_support(got, support)
+            _same(got, want)
+
+
+def _far_rise_whole(envelope, far, rise, window, cell_radius):
+    """``robust._far_rise`` as it was written before its grids were freed early: every
+    grid whole, the support held throughout (the reference for the same values)."""
+    if not far.any() or far.all():
+        return rise
+    sigma = tuple(max(w, robust.FAR_WINDOW * c) for w, c in zip(window, cell_radius, strict=True))
+    step = tuple(max(1, min(int(s / robust.FAR_BLOCKS), n))
+                 for s, n in zip(sigma, far.shape, strict=True))
+
+    def windowed(values):
+        if max(step) == 1:
+            return ndi.gaussian_filter(values, sigma, mode="reflect")
+        within = tuple(s / k for s, k in zip(sigma, step, strict=True))
+        small = ndi.gaussian_filter(robust._block_mean(values, step), within, mode="reflect")
+        return robust.upsample_centres(small, step, far.shape)
+
+    support = windowed(far)
+    level = windowed(envelope * far) / np.maximum(support, 1e-12)
+    bias = windowed((level - envelope) * far) / np.maximum(support, 1e-12)
+    level = np.clip(envelope - (level - bias), 0.0, None)
+    level *= support / (support + robust.PRIOR)
+    level *= 1.0 - far
+    for axis, (s, n) in enumerate(zip(sigma, level.shape, strict=True)):
+        inward = np.minimum(np.arange(n), np.arange(n)[::-1]) / max(s, 1e-12)
+        shape = [1] * level.ndim
+        shape[axis] = n
+        level *= np.clip(inward, 0.0, 1.0).reshape(shape)
+    return np.maximum(rise, level)
+
+
+@pytest.mark.parametrize("cell_radius", [4.0, 8.0, 30.0])  # (windows on single cells, blocks)
+def test_far_rise_equals_the_whole_computation(cell_radius):
+    rng = np.random.default_rng(int(cell_radius))
+    envelope = ndi.gaussian_filter(rng.normal(size=(90, 70)), 5.0) * 50.0
+    far = np.clip(ndi.gaussian_filter(rng.random((90, 70)), 3.0) * 4.0 - 1.5, 0.0, 1.0)
+    rise = np.abs(rng.normal(size=(90, 70)))
+    window = (0.25 * cell_radius,) * 2
+    want = _far_rise_whole(envelope, far, rise.copy(), window, (cell_radius,) * 2)
+    got = robust._far_rise(envelope, far, rise.copy(), window, (cell_radius,) * 2)
+    _same(got, want)
 
 
 def test_stable_argsort_equals_numpy():

@@ -7,12 +7,14 @@ pixel's score and its image-sized medians."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 
 from bgsub.kernels._bins import below, binned_sums, equal_bins, gather_keys, key_histogram
 
 __all__ = ["binned_counts_sums", "equal_bin_histogram", "less_than", "median", "median_below",
-           "percentiles"]
+           "percentiles", "percentiles_of_parts"]
 
 #: NumPy's own partition is as fast below this many values
 _SELECT_FROM = 1 << 16
@@ -134,20 +136,60 @@ def percentiles(values: np.ndarray, q: list[float]) -> np.ndarray:
     [0.5, 25.0, 99.0]
     """
     values = np.ravel(_as_real(values))
-    n = values.size
-    fractions = np.true_divide(q, 100)  # (NumPy's steps from here on)
     counts = _leading_bits(values)
-    if counts is None or fractions.ndim != 1 or not np.all((fractions >= 0) & (fractions <= 1)):
+    if counts is None or not _selectable(q):
         return np.percentile(values, q)
+    return _interpolated(lambda: (values,), values.size, values.dtype, counts, q)
+
+
+def percentiles_of_parts(parts: Callable[[], Iterable[np.ndarray]], q: list[float]
+                         ) -> np.ndarray:
+    """:func:`percentiles` of all the values of the arrays that ``parts()`` yields (as if
+    raveled and joined), the same values, with no part held beyond its turn: ``parts`` is
+    called twice (count, then gather) and must yield the same arrays, of one dtype, each
+    time -- so that values made a strip at a time (a grid's second differences, say) never
+    exist all at once. NumPy's own on the joined parts where they hold NaN or are few.
+
+    Examples
+    --------
+    >>> percentiles_of_parts(lambda: np.array_split(np.arange(101.0), 4), [0.5, 25, 99]).tolist()
+    [0.5, 25.0, 99.0]
+    """
+    counts = np.zeros(1 << 16, np.int64)
+    n, dtype, nans = 0, None, 0
+    for part in parts():
+        part = np.ravel(_as_real(part))
+        if part.size:
+            dtype = part.dtype
+            nans += key_histogram(part, _top_shift(part), counts)
+            n += part.size
+    if nans or n < _SELECT_FROM or not _selectable(q):
+        joined = [np.ravel(_as_real(part)) for part in parts()]
+        return np.percentile(np.concatenate(joined) if joined else np.empty(0), q)
+    return _interpolated(parts, n, dtype, counts, q)
+
+
+def _selectable(q: list[float]) -> bool:
+    """Whether ``q`` is a list of percentiles within [0, 100] (else NumPy's own, which
+    says what is wrong)."""
+    fractions = np.true_divide(q, 100)
+    return fractions.ndim == 1 and bool(np.all((fractions >= 0) & (fractions <= 1)))
+
+
+def _interpolated(parts: Callable[[], Iterable[np.ndarray]], n: int, dtype: np.dtype,
+                  counts: np.ndarray, q: list[float]) -> np.ndarray:
+    """NumPy's linear interpolation between the order statistics of the ``n`` values of
+    ``parts`` (``counts``: their leading bits' histogram), in NumPy's steps."""
+    fractions = np.true_divide(q, 100)
     virtual = (n - 1) * fractions
     previous = np.floor(virtual)
     following = previous + 1
     above = virtual >= n - 1
     previous[above] = following[above] = -1
     previous, following = previous.astype(np.intp), following.astype(np.intp)
-    stats = _order_statistics(values, counts, np.unique(np.r_[previous, following] % n))
-    low = np.array([stats[int(k) % n] for k in previous], values.dtype)
-    high = np.array([stats[int(k) % n] for k in following], values.dtype)
+    stats = _order_statistics(parts, dtype, counts, np.unique(np.r_[previous, following] % n))
+    low = np.array([stats[int(k) % n] for k in previous], dtype)
+    high = np.array([stats[int(k) % n] for k in following], dtype)
     gamma = np.asanyarray(np.asanyarray(virtual - previous), dtype=virtual.dtype)
     difference = high - low
     result = np.add(low, difference * gamma, out=...)
@@ -171,7 +213,7 @@ def median(values: np.ndarray) -> np.floating:
     ranks = [n // 2 - 1, n // 2] if n % 2 == 0 else [(n - 1) // 2]
     if counts is None:
         return np.median(values)
-    stats = _order_statistics(values, counts, np.array(ranks))
+    stats = _order_statistics(lambda: (values,), values.dtype, counts, np.array(ranks))
     return np.mean(np.array([stats[k] for k in ranks], values.dtype))  # (NumPy's mean of them)
 
 
@@ -198,7 +240,8 @@ def median_below(values: np.ndarray, centre: float) -> np.floating | None:
     # the j-th smallest distance below the centre is the centre less the (m - 1 - j)-th
     # smallest value (the distance falls as the value rises, rounding included)
     ranks = [m // 2 - 1, m // 2] if m % 2 == 0 else [(m - 1) // 2]
-    stats = _order_statistics(values, counts, np.array([m - 1 - r for r in ranks]))
+    stats = _order_statistics(lambda: (values,), values.dtype, counts,
+                              np.array([m - 1 - r for r in ranks]))
     return np.mean(np.array([top - stats[m - 1 - r] for r in ranks], values.dtype))
 
 
@@ -211,17 +254,19 @@ def _leading_bits(values: np.ndarray) -> np.ndarray | None:
     return None if key_histogram(values, _top_shift(values), counts) else counts
 
 
-def _top_shift(values: np.ndarray) -> int:
-    return 8 * values.dtype.itemsize - 16
+def _top_shift(values: np.ndarray | np.dtype) -> int:
+    return 8 * np.dtype(getattr(values, "dtype", values)).itemsize - 16
 
 
-def _order_statistics(values: np.ndarray, counts: np.ndarray, ranks: np.ndarray,
-                      shift: int | None = None) -> dict[int, float]:
-    """The ``ranks``-th smallest ``values`` (``counts``: how many share each value of their
-    key's 16 bits from bit ``shift``, the leading ones by default): each wanted group is
-    gathered, then sorted where small (or no bits are left), else split on the next 16 bits
-    -- a radix selection, whatever the values' spread."""
-    shift = _top_shift(values) if shift is None else shift
+def _order_statistics(parts: Callable[[], Iterable[np.ndarray]], dtype: np.dtype,
+                      counts: np.ndarray, ranks: np.ndarray, shift: int | None = None
+                      ) -> dict[int, float]:
+    """The ``ranks``-th smallest of the values of ``parts()`` (raveled arrays of ``dtype``;
+    ``counts``: how many share each value of their key's 16 bits from bit ``shift``, the
+    leading ones by default): each wanted group is gathered, then sorted where small (or no
+    bits are left), else split on the next 16 bits -- a radix selection, whatever the
+    values' spread."""
+    shift = _top_shift(dtype) if shift is None else shift
     ends = np.cumsum(counts)
     groups = np.searchsorted(ends, ranks, side="right")
     wanted = np.unique(groups)
@@ -229,8 +274,10 @@ def _order_statistics(values: np.ndarray, counts: np.ndarray, ranks: np.ndarray,
     slot = np.full(counts.size, -1, np.intp)
     slot[wanted] = np.arange(wanted.size)
     starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp)
-    gathered = np.empty(int(sizes.sum()), values.dtype)
-    gather_keys(values, shift, slot, starts.copy(), gathered)
+    gathered = np.empty(int(sizes.sum()), dtype)
+    filled = starts.copy()
+    for part in parts():
+        gather_keys(np.ravel(_as_real(part)), shift, slot, filled, gathered)
     stats: dict[int, float] = {}
     for k, group in enumerate(wanted.tolist()):
         members = gathered[starts[k]: starts[k] + sizes[k]]
@@ -242,7 +289,8 @@ def _order_statistics(values: np.ndarray, counts: np.ndarray, ranks: np.ndarray,
         else:
             finer = np.zeros(1 << 16, np.int64)
             key_histogram(members, shift - 16, finer)
-            found = _order_statistics(members, finer, np.array(inside) - before, shift - 16)
+            found = _order_statistics(lambda members=members: (members,), dtype, finer,
+                                      np.array(inside) - before, shift - 16)
             stats.update((r, found[r - before]) for r in inside)
     return stats
 

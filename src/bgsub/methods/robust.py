@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +94,7 @@ from bgsub.kernels.bins import (
     median,
     median_below,
     percentiles,
+    percentiles_of_parts,
 )
 from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
@@ -103,6 +104,7 @@ from bgsub.kernels.gaussian import (
     gaussian_filter_in_double,
 )
 from bgsub.kernels.parabola import paraboloid_opening
+from bgsub.kernels.polynomial import plane_of_terms
 from bgsub.kernels.resample import block_centres, upsample_centres, upsampled_strips
 from bgsub.kernels.threads import num_threads
 from bgsub.methods._noise import (
@@ -178,7 +180,6 @@ TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a s
 TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
 EDGE_REACH = 1.0 / 3.0  # the dome's apex may lie this fraction of the radius beyond an edge
 STRIP = 256  # _block_min averages about this many rows of the image at a time
-AT_ROWS = 32  # Trend.at evaluates a plane this many rows at a time
 NOISE_MAP_SIDE = 256  # the noise's shading is measured on at most this many cells a side
 
 
@@ -395,26 +396,31 @@ def _estimate(
             cells if pixels else _upper_bound(_block_max(work, factor), cell_radius).astype(
                 work.dtype, copy=False)
 
-    def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray,
-                            np.ndarray | None]:
-        on_grid = trend.at(_block_coordinates(factor, work.shape))  # (the envelope's too)
+    coordinates = _block_coordinates(factor, work.shape)
+
+    def on_grid() -> np.ndarray:
+        """The trend at the block centres: made each time it is read (a few milliseconds),
+        never held through the stages between."""
+        return trend.at(coordinates)
+
+    def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         if pixels:
-            return None, None, on_grid, None
+            return None, None, None
         minima = _block_min(work, factor).astype(np.float64, copy=False)
-        return minima, direct_gaussian_filter(minima, presmooth, mode="nearest"), on_grid, \
-            _sunk(work, factor, minima, on_grid)
+        return minima, direct_gaussian_filter(minima, presmooth, mode="nearest"), \
+            _sunk(work, factor, minima, on_grid())
 
     # the full-resolution passes (block means and maxima; block minima) side by side
     # (``highest``: the upper bound already, or single pixels' maxima, their means)
-    (cells, smoothed, scale, highest), (minima, lowest, on_grid, sunk) = _side_by_side(
+    (cells, smoothed, scale, highest), (minima, lowest, sunk) = _side_by_side(
         means, extremes)
     if pixels:
         minima, lowest = cells, smoothed
     checkpoint()
     gain = _smoothing_gain(presmooth)
-    envelope, surface, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
+    envelope, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
                                           trend, smoothed, model, follow, steeper)
-    del lowest, on_grid  # (the envelope's inputs; ``surface`` is the trend on the grid)
+    del lowest  # (the envelope's input)
     checkpoint()
     # the result's bounds and cap enter only its last minima and maxima: each may be held in
     # the result's dtype (rounding to it commutes with a minimum or a maximum: the same
@@ -501,12 +507,13 @@ def _estimate(
     # result = max(lower, min(upper, max(floor, min(floor + min(lift, headroom), cap))))
     np.minimum(lift, headroom, out=lift)
     del headroom, ceiling  # (one buffer)
-    less_trend = np.subtract(envelope, surface, out=surface)
+    less_trend = on_grid()
+    np.subtract(envelope, less_trend, out=less_trend)
     near = _dome_rise(less_trend, background, window)
     far = _far_cells(background, cell_radius)
     del background  # (the far cells say all the rise reads of it)
     rise = _far_rise(less_trend, far, near, window, cell_radius)
-    del far, less_trend, surface
+    del far, less_trend
     upper, lower = _local_bounds(highest, minima, cell_radius) if pixels else bounds
     floor = np.subtract(envelope, rise, out=rise)
     result = np.add(floor, lift, out=lift)
@@ -584,14 +591,14 @@ def _as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
-              on_grid: np.ndarray, cell_radius: tuple[float, ...], scale: float,
+              on_grid: Callable[[], np.ndarray], cell_radius: tuple[float, ...], scale: float,
               trend: Trend, means: np.ndarray, model: NoiseModel, follow: float,
-              steeper: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              steeper: int) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
     ``lowest`` (of the block ``minima``, smoothed over ``PRESMOOTH`` cells; changed here)
-    less the ``trend`` (``on_grid``: evaluated at the block centres). ``means``: the
-    smoothed block means. Also returned: the trend on the grid, and how far the opening lies
+    less the ``trend`` (``on_grid()``: evaluated at the block centres, each time it is
+    read). ``means``: the smoothed block means. Also returned: how far the opening lies
     under the steeper dome's (which follows a bend of the background that it cuts under).
     ``steeper``: how many times the steep dome may be made steeper where it reads a large
     share of its own bending (a tall wave's crests, which it cut under)."""
@@ -605,7 +612,7 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     # the dome rests on what the trend leaves: no tilt offset (in the minima's buffer, where
     # they are not the smoothed data, which stay)
-    flat = np.subtract(lowest, on_grid, out=None if lowest is means else lowest)
+    flat = np.subtract(lowest, on_grid(), out=None if lowest is means else lowest)
     steep = STEEP * coeff
 
     def less(values: np.ndarray) -> np.ndarray:
@@ -613,7 +620,8 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
         when read, not held through the rounds."""
         if lowest is means:
             return flat - values
-        above = np.subtract(means, on_grid)
+        above = on_grid()
+        np.subtract(means, above, out=above)
         return np.subtract(above, values, out=above)
 
     quiet = first = None
@@ -647,8 +655,8 @@ def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
     coeff = np.maximum(np.maximum(coeff, follow * everywhere), follow * near)
     opened = _edge_opening(flat, tuple(coeff), cell_radius)
     np.subtract(first, opened, out=first)
-    opened += on_grid
-    return opened, on_grid, np.maximum(first, 0.0, out=first)
+    opened += on_grid()
+    return opened, np.maximum(first, 0.0, out=first)
 
 
 def _steep_bending(flat: np.ndarray, steep: np.ndarray,
@@ -737,43 +745,39 @@ def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: 
     smooth = direct_gaussian_filter(surface, sigma, mode="nearest")
     result = []
     for axis in range(surface.ndim):
-        if surface.shape[axis] < 3:
+        if surface.shape[axis] < 3 or (where is not None and not _inner(where, axis).any()):
             result.append(0.0)
             continue
-        second = _second_differences(smooth, axis, where)
-        if not second.size:
-            result.append(0.0)
-            continue
-        strong = np.percentile(np.negative(second, out=second), 90, overwrite_input=True)
-        del second  # (before the next axis's)
+        # (the downward curvatures a strip at a time, twice: never a grid-sized copy)
+        strong = percentiles_of_parts(
+            lambda axis=axis: (np.negative(second, out=second)
+                               for second in _second_differences(smooth, axis, where)),
+            [90])[0]
         result.append(0.5 * max(0.0, float(strong)))
     return np.asarray(result)
 
 
-def _second_differences(values: np.ndarray, axis: int, where: np.ndarray | None
-                        ) -> np.ndarray:
-    """``np.diff(values, 2, axis)`` (flattened), only where ``where`` holds at the middle
-    cell, the same values: a strip of ``STRIP_CELLS`` at a time, so that the first
-    differences and the mask's selection are never grid-sized copies."""
-    n = values.shape[axis] - 2
+def _inner(values: np.ndarray, axis: int) -> np.ndarray:
+    """``values`` less the first and the last cell along ``axis``: where the second
+    differences along it are centred."""
     inner = [slice(None)] * values.ndim
     inner[axis] = slice(1, -1)
-    selected = None if where is None else where[tuple(inner)]
-    size = values.size // values.shape[axis] * n
-    out = np.empty(size if selected is None else int(np.count_nonzero(selected)),
-                   values.dtype)
+    return values[tuple(inner)]
+
+
+def _second_differences(values: np.ndarray, axis: int, where: np.ndarray | None
+                        ) -> Iterator[np.ndarray]:
+    """``np.diff(values, 2, axis)`` (flattened), only where ``where`` holds at the middle
+    cell, the same values in the same order: in strips of about ``STRIP_CELLS`` each, so
+    that neither the first differences, the mask's selection nor the result is ever a
+    grid-sized array."""
+    selected = None if where is None else _inner(where, axis)
     rows = values.shape[0] - (2 if axis == 0 else 0)  # (the output's rows)
     step = max(1, STRIP_CELLS // max(1, values.size // values.shape[0]))
-    filled = 0
     for start in range(0, rows, step):
         stop = min(start + step, rows)
-        part = values[start:stop + (2 if axis == 0 else 0)]
-        second = np.diff(part, 2, axis=axis)
-        if selected is not None:
-            second = second[selected[start:stop]]
-        out[filled:filled + second.size] = second.ravel()
-        filled += second.size
-    return out
+        second = np.diff(values[start:stop + (2 if axis == 0 else 0)], 2, axis=axis)
+        yield np.ravel(second if selected is None else second[selected[start:stop]])
 
 
 @dataclass(frozen=True)
@@ -791,7 +795,7 @@ class Trend:
         """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
         evaluated term by term: no design matrix of the grid's size."""
         if len(coords) == 2 and all(list(t) == sorted(t) for t in self.terms):
-            return self._at_rows(coords, np.zeros((coords[0].size, coords[1].size)))
+            return self._at_rows(coords)
         return self._at_terms(coords)
 
     def _at_terms(self, coords: list[np.ndarray]) -> np.ndarray:
@@ -807,12 +811,12 @@ class Trend:
             fit += value
         return fit
 
-    def _at_rows(self, coords: list[np.ndarray], fit: np.ndarray) -> np.ndarray:
-        """:meth:`at` on a plane, the same operations in the same order, ``AT_ROWS`` rows at a
-        time (in cache) and in place: a term's factors are in axis order, so its product of
-        the coefficient and the row coordinates is a column, and each column coordinate a
-        product over the grid (a column alone, or the coefficient and the column coordinates
-        alone, is added as it is, broadcast)."""
+    def _at_rows(self, coords: list[np.ndarray]) -> np.ndarray:
+        """:meth:`at` on a plane, the same operations in the same order, compiled a row at a
+        time (:func:`~bgsub.kernels.polynomial.plane_of_terms`): a term's factors are in
+        axis order, so its product of the coefficient and the row coordinates is a column,
+        and each column coordinate a product over the grid (a column alone, or the
+        coefficient and the column coordinates alone, is added as it is, broadcast)."""
         y, x = coords
         parts = []  # per term: its column (or row, or scalar), its x factors, which
         for c, term in zip(self.coeffs, self.terms, strict=True):
@@ -825,23 +829,7 @@ class Trend:
                 for _ in range(times):
                     value = value * x
             parts.append((value, times, column))
-        buffer = np.empty((min(AT_ROWS, y.size), x.size))
-        for start in range(0, y.size, AT_ROWS):
-            rows = slice(start, start + AT_ROWS)
-            here = fit[rows]
-            grid = buffer[:here.shape[0]]
-            for value, times, column in parts:
-                if column:
-                    if times == 0:
-                        here += value[rows, None]
-                        continue
-                    np.multiply(value[rows, None], x, out=grid)
-                    for _ in range(times - 1):
-                        grid *= x
-                    here += grid
-                else:
-                    here += value
-        return fit
+        return plane_of_terms(parts, y.size, x)
 
     def toward(self, other: Trend, share: float) -> Trend:
         """``(1 - share)`` of this polynomial plus ``share`` of ``other`` (its terms: a
@@ -1467,25 +1455,39 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
     shape = far.shape
 
     def windowed(values: np.ndarray) -> np.ndarray:
+        """The windowed sums of ``values``, on the blocks (see :func:`carried`)."""
         if max(step) == 1:
             return direct_gaussian_filter(values, sigma, mode="reflect")
-        small = direct_gaussian_filter(_block_mean(values, step),
-                                       tuple(s / k for s, k in zip(sigma, step, strict=True)),
-                                       mode="reflect")
-        return upsample_centres(small, step, shape)
+        return direct_gaussian_filter(_block_mean(values, step),
+                                      tuple(s / k for s, k in zip(sigma, step, strict=True)),
+                                      mode="reflect")
 
-    support = windowed(far)
-    spare = np.multiply(envelope, far)
-    level = windowed(spare)
-    level /= np.maximum(support, 1e-12, out=spare)
-    np.subtract(level, envelope, out=spare)
+    def carried(sums: np.ndarray) -> np.ndarray:
+        """The windowed sums, from the blocks to every cell."""
+        return sums if max(step) == 1 else upsample_centres(sums, step, shape)
+
+    # (each grid the window reads is freed as soon as its block sums are taken; on single
+    # cells, where the window's sums are a grid made while its input is held, the support
+    # is made again after the bias's rather than held through it: a few milliseconds)
+    on_blocks = max(step) > 1
+    support = carried(windowed(far))
+    level = carried(windowed(np.multiply(envelope, far)))
+    _over_support(level, support)
+    if not on_blocks:
+        del support
+    spare = np.subtract(level, envelope)
     spare *= far
     bias = windowed(spare)
-    bias /= np.maximum(support, 1e-12, out=spare)
+    del spare
+    bias = carried(bias)
+    if not on_blocks:
+        support = windowed(far)
+    _over_support(bias, support)
     level -= bias
     del bias
     np.subtract(envelope, level, out=level)
     np.clip(level, 0.0, None, out=level)
+    spare = np.empty_like(level)
     level *= _shrunk(support, spare)
     level *= np.subtract(1.0, far, out=spare)
     # near an edge the window is reflected: a background rising to the edge reads as lower
@@ -1497,6 +1499,15 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
         shape[axis] = n
         level *= np.clip(inward, 0.0, 1.0).reshape(shape)
     return np.maximum(rise, level, out=rise)
+
+
+def _over_support(values: np.ndarray, support: np.ndarray) -> None:
+    """``values /= np.maximum(support, 1e-12)``, a strip of rows at a time: the same
+    values, without the floored support as a grid-sized copy."""
+    step = max(1, STRIP_CELLS // max(1, values.size // max(1, values.shape[0])))
+    for start in range(0, values.shape[0], step):
+        rows = slice(start, start + step)
+        values[rows] /= np.maximum(support[rows], 1e-12)
 
 
 def _lift(
