@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
 from bgsub.auto import _block_mean as auto_block_mean
@@ -311,3 +313,18 @@ def test_uniform_noise_without_bins_equals_binned(monkeypatch):
     fast = [_noise.estimate_noise(image, uniform=True) for image in images]
     monkeypatch.setattr(_noise, "_surely_binned", lambda size, residual: False)
     assert fast == [_noise.estimate_noise(image, uniform=True) for image in images]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(2, 5000), scale=st.floats(1e-3, 1e3), tail=st.floats(0.0, 0.9),
+       width=st.floats(0.01, 2.0), seed=st.integers(0, 2**16))
+def test_mode_bandwidth_equals_silvermans_with_the_sd(n, scale, tail, width, seed):
+    """The sd skipped where it cannot matter: the bandwidth of the formula with it."""
+    rng = np.random.default_rng(seed)
+    score = (rng.normal(size=n) * scale).astype(np.float32)
+    score[rng.random(n) < tail] += np.float32(10.0 * scale)  # (objects: a heavy right tail)
+    low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
+    spread = min(float(np.std(score)), float(q3 - q1) / 1.34)
+    want = max(width, min(robust.MODE_SMOOTH_CAP, robust.MODE_SILVERMAN * spread * n ** -0.2))
+    want = min(want, float(high - low))
+    assert robust._mode_bandwidth(score, width, float(high - low), float(q3 - q1)) == want

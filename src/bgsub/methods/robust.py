@@ -1200,8 +1200,9 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
         score[rows] /= values
     del spread
     mode, width, found = _peak_and_spread(score, threshold, warn_dense, stacklevel=5)
-    objectness = _soft_step(_block_max(score, factor), mode, width, threshold)
-    return _background_around(objectness, found, grow)
+    highest = _block_max(score, factor)
+    del score  # (before the objects are grown)
+    return _background_around(_soft_step(highest, mode, width, threshold), found, grow)
 
 
 def _soft_step(score: np.ndarray, mode: float, spread: float, threshold: float) -> np.ndarray:
@@ -1269,9 +1270,7 @@ def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
     """``_mode`` with a ``width``: the mean shift from the histogram's soft first crossing
     of PEAK_SHARE of its highest (see ``_mode``; ``low`` and ``high``: the scores' 0.5 and
     99th percentiles, ``quartiles``: their interquartile range)."""
-    spread = min(float(np.std(score)), quartiles / 1.34)
-    bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
-    bandwidth = min(bandwidth, high - low)
+    bandwidth = _mode_bandwidth(score, width, high - low, quartiles)
     counts, edges = equal_bin_histogram(score, MODE_BINS, low, high)
     bin_width = float(edges[1] - edges[0])
     sigma = min(max(2.0, bandwidth / bin_width), float(MODE_BINS))
@@ -1289,6 +1288,19 @@ def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
     # ... and the peak's top with the narrow kernel (a wide one leans towards the objects)
     return _refine_mode(score, start, max(MODE_BANDWIDTH * bin_width, min(width, high - low)),
                         MODE_NARROW, MODE_SETTLED)
+
+
+def _mode_bandwidth(score: np.ndarray, width: float, span: float, quartiles: float) -> float:
+    """:func:`_soft_mode`'s kernel: Silverman's bandwidth, ``MODE_SILVERMAN x min(sd,
+    quartiles / 1.34) x n^(-1/5)``, within ``width`` and ``MODE_SMOOTH_CAP`` and at most the
+    scores' ``span``. The sd is taken only where the quartiles' spread would widen the kernel
+    beyond ``width`` (where it does not, the smaller of the two cannot either): the same
+    bandwidth without an image-sized pass and its copy of the scores."""
+    spread = quartiles / 1.34
+    if MODE_SILVERMAN * spread * score.size ** -0.2 > width:
+        spread = min(float(np.std(score)), spread)
+    bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
+    return min(bandwidth, span)
 
 
 def _refine_mode(values: np.ndarray, start: float, bandwidth: float,
