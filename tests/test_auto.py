@@ -96,6 +96,9 @@ def test_objects_fainter_than_the_wider_radius_reaches_are_warned_of():
         warnings.simplefilter("error", bgsub.BackgroundWarning)
         bgsub.subtract_background(bright, radius="auto")
         bgsub.subtract_background(faint, radius=32.0)  # (a radius set: nothing measured)
+    # (the suggestion says it too, for the faces that set the radius it suggests)
+    assert suggest_radius(faint).caveat.startswith("the objects rise 1.")
+    assert suggest_radius(bright).caveat == ""
 
 
 def test_the_faint_factor_falls_smoothly_from_two_to_one():

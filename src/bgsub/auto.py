@@ -198,6 +198,12 @@ class Suggestion:
     contrast: float = float("nan")
     faint: float = 1.0
 
+    @property
+    def caveat(self) -> str:
+        """Where the objects found are fainter than the wider radius reaches, that finding
+        and its fix in one line (``radius="auto"``'s warning); ``""`` otherwise."""
+        return faint_finding(self)
+
 
 def suggest_radius(
     image: Any,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -514,8 +513,7 @@ class BackgroundWidget(QWidget):
         note = f"radius {self.radius.text()}: {suggestion.reason}"
         # (objects too faint for the radius chosen: radius="auto"'s warning, here, where the
         # radius set is a number and the preview's estimate measures nothing)
-        finding = getattr(sys.modules.get("bgsub.auto"), "faint_finding", None)
-        caveat = finding(suggestion) if finding is not None else ""
+        caveat = suggestion.caveat
         if caveat:
             note = f"{note}\nwarning: {caveat}"
         self._note = (self.settings(), note)  # shown until the settings change
