@@ -189,6 +189,10 @@ class Suggestion:
         How many times wider the radius is for faint objects (1 for objects
         rising at least 3 noise sds, 2 at 1.5 sds or less; see
         :func:`suggest_radius`).
+    caveat : str
+        Where the objects are fainter than even the wider radius reaches, that
+        finding and its fix in one line (what ``radius="auto"`` warns); ``""``
+        otherwise.
     """
 
     radius: float
