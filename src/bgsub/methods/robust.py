@@ -381,20 +381,21 @@ def _estimate(
     cell_radius = tuple(r / f for r, f in zip(radius, factor, strict=True))
     presmooth = tuple(PRESMOOTH * c / max(cell_radius) for c in cell_radius)
 
-    # a block of one pixel is its own mean, minimum and maximum: one grid serves all three
-    # (and one smoothing both smoothed grids), read only below -- at full resolution each
+    # a block of one pixel is its own mean, minimum and maximum: the pixels themselves serve
+    # all three (and one smoothing both smoothed grids) -- at full resolution each
     # image-sized float64 copy costs more than the arithmetic, and memory
     pixels = max(factor) == 1
 
-    def means() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    def means() -> tuple[np.ndarray | None, np.ndarray, float, np.ndarray | None]:
         cells = _block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(median(cells)))), _range_floor(cells))
-        # (the block maxima here: the minima's side, with the slope's sinking, is the longer)
-        # (blocks of several pixels: their maxima bounded at once, in the result's dtype (see
-        # below), and freed; single pixels' are the block means, bounded at the end)
-        return cells, direct_gaussian_filter(cells, presmooth, mode="nearest"), scale, \
-            cells if pixels else _upper_bound(_block_max(work, factor), cell_radius).astype(
-                work.dtype, copy=False)
+        smoothed = direct_gaussian_filter(cells, presmooth, mode="nearest")
+        if pixels:  # (single pixels are their own means: read from ``work`` from here on)
+            return None, smoothed, scale, None
+        # (the block maxima here: the minima's side, with the slope's sinking, is the longer;
+        # bounded at once, in the result's dtype (see below), and freed)
+        return cells, smoothed, scale, _upper_bound(_block_max(work, factor),
+                                                    cell_radius).astype(work.dtype, copy=False)
 
     coordinates = _block_coordinates(factor, work.shape)
 
@@ -415,7 +416,7 @@ def _estimate(
     (cells, smoothed, scale, highest), (minima, lowest, sunk) = _side_by_side(
         means, extremes)
     if pixels:
-        minima, lowest = cells, smoothed
+        lowest = smoothed
     checkpoint()
     gain = _smoothing_gain(presmooth)
     envelope, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
@@ -492,7 +493,7 @@ def _estimate(
             background = by_means
         del by_means
     if max(factor) == 1:  # (the lift's residual: of the block means, here the pixels)
-        np.subtract(cells, envelope, out=residual)
+        np.subtract(work, envelope, out=residual)
     del sd_envelope
     # the ceiling less the envelope: the lift's headroom
     headroom = np.subtract(ceiling, envelope, out=ceiling)
@@ -501,9 +502,7 @@ def _estimate(
     # background either side and rises into it; the background around it says how high it
     # really is there
     lift = _lift(residual, background, window)
-    del residual
-    if not pixels:  # (the residual's buffer; single pixels' block means are their bounds')
-        del cells
+    del residual, cells  # (blocks: the residual's buffer)
     # result = max(lower, min(upper, max(floor, min(floor + min(lift, headroom), cap))))
     np.minimum(lift, headroom, out=lift)
     del headroom, ceiling  # (one buffer)
@@ -514,7 +513,8 @@ def _estimate(
     del background  # (the far cells say all the rise reads of it)
     rise = _far_rise(less_trend, far, near, window, cell_radius)
     del far, less_trend
-    upper, lower = _local_bounds(highest, minima, cell_radius) if pixels else bounds
+    # (single pixels: their own maxima and minima, bounded in their dtype -- the same values)
+    upper, lower = _local_bounds(work, work, cell_radius) if pixels else bounds
     floor = np.subtract(envelope, rise, out=rise)
     result = np.add(floor, lift, out=lift)
     np.minimum(result, cap, out=result)
@@ -590,7 +590,7 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
 
 
-def _envelope(minima: np.ndarray, lowest: np.ndarray, factor: tuple[int, ...],
+def _envelope(minima: np.ndarray | None, lowest: np.ndarray, factor: tuple[int, ...],
               on_grid: Callable[[], np.ndarray], cell_radius: tuple[float, ...], scale: float,
               trend: Trend, means: np.ndarray, model: NoiseModel, follow: float,
               steeper: int) -> tuple[np.ndarray, np.ndarray]:
