@@ -22,6 +22,7 @@ pytest.importorskip("napari.viewer", reason="napari is not installed (extra bgsu
 pytest.importorskip("pytestqt", reason="pytest-qt is not installed (extra bgsub[napari-test])")
 
 import bgsub  # noqa: E402
+from bgsub.auto import Suggestion  # noqa: E402
 from bgsub.data import synthetic  # noqa: E402
 
 WAIT_MS = 120_000
@@ -125,8 +126,8 @@ def test_preview_and_results_carry_units_and_axis_labels(make_napari_viewer, nee
 def test_auto_reason_stays_until_the_next_change(make_napari_viewer, need_screen, qtbot, image,
                                                  monkeypatch):
     def suggest_radius(image, axes=None, **settings):  # (light_background=, missing=)
-        return types.SimpleNamespace(radius=31.6053, object_radius=10.5351,
-                                     reason="typical object radius 10.5 px (3x)")
+        return Suggestion(radius=31.6053, object_radius=10.5351,
+                          reason="typical object radius 10.5 px (3x)")
 
     monkeypatch.setitem(sys.modules, "bgsub.auto",
                         types.SimpleNamespace(suggest_radius=suggest_radius))

@@ -16,6 +16,7 @@ pytest.importorskip("napari.viewer", reason="napari is not installed (extra bgsu
 pytest.importorskip("pytestqt", reason="pytest-qt is not installed (extra bgsub[napari-test])")
 
 import bgsub  # noqa: E402
+from bgsub.auto import Suggestion  # noqa: E402
 from bgsub.data import synthetic  # noqa: E402
 
 WAIT_MS = 120_000
@@ -210,8 +211,7 @@ def test_auto_radius_button(viewer_widget, qtbot, image, monkeypatch):
 
     def suggest_radius(image, axes=None, **settings):
         seen["shape"], seen["axes"], seen["settings"] = image.shape, axes, settings
-        return types.SimpleNamespace(radius=17.0, object_radius=6.0, reason="objects ~6 px",
-                                     caveat="")
+        return Suggestion(radius=17.0, object_radius=6.0, reason="objects ~6 px")
 
     monkeypatch.setitem(sys.modules, "bgsub.auto",
                         types.SimpleNamespace(suggest_radius=suggest_radius))
