@@ -937,8 +937,8 @@ def test_a_few_absurd_pixels_move_neither_the_background_elsewhere_nor_the_radiu
 @pytest.mark.parametrize("dtype", [np.uint16, np.float64])
 def test_the_declared_peak_memory_bounds_the_measured_one(dtype):
     # what the engine's memory warning counts on: robust's peak through the API, in float32
-    # copies of a 1024x1024 block (measured: 22.0-22.1 on single pixels, 7.3-11.0 on
-    # blocks of 2 (16-33 px), 4.0-6.2 beyond)
+    # copies of a 1024x1024 block (measured: 18.1-20.1 on single pixels, 7.1-10.5 on
+    # blocks of 2 (16-33 px), 4.0-6.0 beyond)
     import tracemalloc
 
     from bgsub.methods.robust import _peak_buffers

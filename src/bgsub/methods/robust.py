@@ -1709,7 +1709,7 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
 
 
 #: An upper bound on the memory of one estimate, in float32 copies of the block, by the finest
-#: block size it uses (1, 2, more): measured 22.0-22.1, 7.3-11.0 and 4.0-6.2 on uint16,
+#: block size it uses (1, 2, more): measured 18.1-20.1, 7.1-10.5 and 4.0-6.0 on uint16,
 #: float32 and float64 images of 1024x1024, the call through the API included
 #: (``test_the_declared_peak_memory_bounds_the_measured_one``).
 PEAK_BUFFERS = (26.0, 13.0, 8.0)
