@@ -61,23 +61,30 @@ def test_widen_equals_filtering_again(shape, ufunc):
                 _same(robust._widen(narrow, ufunc), wide)
 
 
+def _numpy_second_differences(values, axis, where):
+    """The definition: NumPy's second differences along ``axis``, where ``where`` holds at
+    the middle cell."""
+    second = np.diff(values, 2, axis=axis)
+    if where is None:
+        return second.ravel()
+    inner = [slice(None)] * values.ndim
+    inner[axis] = slice(1, -1)
+    return second[where[tuple(inner)]]
+
+
 @pytest.mark.parametrize("shape", [(3, 9), (17, 23), (5, 4, 8), (6, 7, 9)])
 @pytest.mark.parametrize("masked", [False, True])
 def test_second_differences_equal_numpys_selection(shape, masked):
     values = _values(shape, np.float64, 3)
     where = _values(shape, np.float64, 4) > 0 if masked else None
     for axis in range(len(shape)):
-        want = np.diff(values, 2, axis=axis)
-        if where is not None:
-            inner = [slice(None)] * len(shape)
-            inner[axis] = slice(1, -1)
-            want = want[where[tuple(inner)]]
+        want = _numpy_second_differences(values, axis, where)
         for cells in (1, 7, robust.STRIP_CELLS):
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(robust, "STRIP_CELLS", cells)
                 strips = list(robust._second_differences(values, axis, where))
                 assert len(strips) > 1 or cells == robust.STRIP_CELLS
-                _same(np.concatenate(strips), want.ravel())
+                _same(np.concatenate(strips), want)
 
 
 @pytest.mark.parametrize("shape", [(3, 9), (40, 37), (6, 7, 9)])
@@ -93,11 +100,7 @@ def test_local_bending_equals_numpys_percentile_of_the_copy(shape, masked):
     smooth = ndi.gaussian_filter(surface, [min(1.5, n / 8) for n in shape], mode="nearest")
     want = []
     for axis in range(len(shape)):
-        second = np.diff(smooth, 2, axis=axis)
-        if where is not None:
-            inner = [slice(None)] * len(shape)
-            inner[axis] = slice(1, -1)
-            second = second[where[tuple(inner)]]
+        second = _numpy_second_differences(smooth, axis, where)
         want.append(0.0 if not second.size
                     else 0.5 * max(0.0, float(np.percentile(-second, 90))))
     for cells in (1, 7, robust.STRIP_CELLS):
