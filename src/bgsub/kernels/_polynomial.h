@@ -13,7 +13,7 @@
 #define BGSUB_TERM_LOOP(EXPR) \
     for (j = 0; j < n; j++) { double v = x[j]; double g = c * v; EXPR; row[j] = row[j] + g; }
 
-BGSUB_CLONES static void bgsub_add_term(double *restrict row, const double *restrict x,
+BGSUB_CLONES static void bgsub_add_term(double *row, const double *x,
                                         ptrdiff_t n, double c, int k)
 {
     ptrdiff_t j;
