@@ -513,8 +513,10 @@ def _estimate(
     del background  # (the far cells say all the rise reads of it)
     rise = _far_rise(less_trend, far, near, window, cell_radius)
     del far, less_trend
-    # (single pixels: their own maxima and minima, bounded in their dtype -- the same values)
-    upper, lower = _local_bounds(work, work, cell_radius) if pixels else bounds
+    # (single pixels: their own maxima and minima, bounded on a float64 copy made only now:
+    # the compiled windows, and the fraction's blend in float64)
+    upper, lower = _local_bounds(*(work.astype(np.float64, copy=False),) * 2, cell_radius) \
+        if pixels else bounds
     floor = np.subtract(envelope, rise, out=rise)
     result = np.add(floor, lift, out=lift)
     np.minimum(result, cap, out=result)
