@@ -412,7 +412,7 @@ def _estimate(
             _sunk(work, factor, minima, on_grid())
 
     # the full-resolution passes (block means and maxima; block minima) side by side
-    # (``highest``: the upper bound already, or single pixels' maxima, their means)
+    # (``highest``: the upper bound already; single pixels are bounded at the end)
     (cells, smoothed, scale, highest), (minima, lowest, sunk) = _side_by_side(
         means, extremes)
     if pixels:
