@@ -775,7 +775,7 @@ def _second_differences(values: np.ndarray, axis: int, where: np.ndarray | None
     grid-sized array."""
     selected = None if where is None else _inner(where, axis)
     rows = values.shape[0] - (2 if axis == 0 else 0)  # (the output's rows)
-    step = max(1, STRIP_CELLS // max(1, values.size // values.shape[0]))
+    step = _strip_rows(values)
     for start in range(0, rows, step):
         stop = min(start + step, rows)
         second = np.diff(values[start:stop + (2 if axis == 0 else 0)], 2, axis=axis)
@@ -1388,7 +1388,7 @@ def _widen(filtered: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     # axis)
     out = np.empty_like(filtered, order="C")
     n = filtered.shape[0]
-    step = max(1, STRIP_CELLS // max(1, filtered.size // n))
+    step = _strip_rows(filtered)
     for start in range(0, n, step):
         stop = min(start + step, n)
         low, high = max(start - 1, 0), min(stop + 1, n)
@@ -1397,6 +1397,12 @@ def _widen(filtered: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
             part = _widen_axis(part, axis, ufunc)
         out[start:stop] = part[start - low:start - low + stop - start]
     return out
+
+
+def _strip_rows(values: np.ndarray) -> int:
+    """How many rows of ``values`` (along its first axis) make a strip of about
+    ``STRIP_CELLS`` cells: at least one."""
+    return max(1, STRIP_CELLS // max(1, values.size // max(1, values.shape[0])))
 
 
 def _widen_axis(values: np.ndarray, axis: int, ufunc: np.ufunc) -> np.ndarray:
@@ -1518,7 +1524,7 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
 def _over_support(values: np.ndarray, support: np.ndarray) -> None:
     """``values /= np.maximum(support, 1e-12)``, a strip of rows at a time: the same
     values, without the floored support as a grid-sized copy."""
-    step = max(1, STRIP_CELLS // max(1, values.size // max(1, values.shape[0])))
+    step = _strip_rows(values)
     for start in range(0, values.shape[0], step):
         rows = slice(start, start + step)
         values[rows] /= np.maximum(support[rows], 1e-12)
