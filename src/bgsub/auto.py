@@ -525,10 +525,13 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     with ThreadPoolExecutor(1) as pool:
         model = pool.submit(estimate_noise, cells)
         scale = side / FLATTENING
-        flat = _flattened(smoothed, scale)
+        # (the noise model and trend of ``smoothed``, whatever the flattening's width:
+        # measured once for all the flattenings)
+        prepared = prepare_robust(smoothed, shading=False)
+        flat = _flattened(smoothed, scale, prepared)
         noise = float(model.result().sd(float(np.median(cells)))) * SMOOTHED_CELLS
     cap = side * step / 4.0
-    found = _chosen(_Flattenings(smoothed, noise, step, scale, first=flat), cap,
+    found = _chosen(_Flattenings(smoothed, prepared, noise, step, scale, first=flat), cap,
                     cells.size * step**2)
     if found is None:  # blank: no object (the radius falls back to a fraction of the side)
         return Objects(np.empty(0), np.empty(0))
@@ -539,16 +542,18 @@ class _Flattenings:
     """The objects of a plane measured on flattenings ``scale``, ``scale / 2``, ... cells
     wide (:func:`_segment_flat` of each), each computed once, when first asked for."""
 
-    def __init__(self, smoothed: np.ndarray, noise: float, step: int, scale: float,
-                 first: np.ndarray) -> None:
-        self.smoothed, self.noise, self.step, self.scale = smoothed, noise, step, scale
+    def __init__(self, smoothed: np.ndarray, prepared: Any, noise: float, step: int,
+                 scale: float, first: np.ndarray) -> None:
+        self.smoothed, self.prepared = smoothed, prepared
+        self.noise, self.step, self.scale = noise, step, scale
         self._found: dict[int, Objects | None] = {0: _segment_flat(first, noise, step)}
 
     def at(self, k: int) -> Objects | None:
         """The objects on the flattening ``scale / 2**k`` cells wide (``None``: blank)."""
         if k not in self._found:
             self._found[k] = _segment_flat(
-                _flattened(self.smoothed, self.scale / 2**k), self.noise, self.step)
+                _flattened(self.smoothed, self.scale / 2**k, self.prepared), self.noise,
+                self.step)
         return self._found[k]
 
     def width(self, k: int) -> float:
@@ -633,14 +638,15 @@ def _chain(flattenings: _Flattenings, cap: float, pixels: float) -> tuple[int, b
     return found, False
 
 
-def _flattened(smoothed: np.ndarray, scale: float) -> np.ndarray:
-    """``smoothed`` less its noise-aware background at ``scale`` cells."""
+def _flattened(smoothed: np.ndarray, scale: float, prepared: Any) -> np.ndarray:
+    """``smoothed`` less its noise-aware background at ``scale`` cells (``prepared``:
+    :func:`prepare_robust` of ``smoothed``, without the noise's shading)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
         # (one noise level for the plane: the objects are measured as before the noise's
         # shading was taken into robust_background)
         return smoothed - robust_background(
-            smoothed, (scale,) * 2, prepared=prepare_robust(smoothed, shading=False),
+            smoothed, (scale,) * 2, prepared=prepared,
             follow=FLATTENING_FOLLOW, steeper=0)
 
 
