@@ -362,8 +362,10 @@ def _highpass(image: np.ndarray) -> np.ndarray:
     kernel.flat[kernel.size // 2] = 0.0
     count = kernel.sum()
     kernel /= count
-    residual = image - ndi.correlate(image, kernel, mode="reflect")
-    return residual / np.sqrt(1.0 + 1.0 / count)
+    residual = ndi.correlate(image, kernel, mode="reflect")
+    np.subtract(image, residual, out=residual)
+    residual /= np.sqrt(1.0 + 1.0 / count)
+    return residual
 
 
 def _inside(where: np.ndarray) -> np.ndarray:
