@@ -17,8 +17,9 @@ far from the target (see docs/accuracy.md, Sessions 18, 23 and 24).
 
 A second table (alone with ``--sizes``; not with ``--small``): the default (automatic radius
 included) against the ball on fields of objects of several sizes, one row each: where the
-automatic radius falls between two block sizes (``robust.BLEND``, about half of all radii) two
-estimates are blended, and the time doubles.
+automatic radius falls between two block sizes (``robust.BLEND`` and ``BLEND_SPAN``: half of
+the radii up to 50 px, more beyond, nearly all from 96 px) two estimates are blended, and the
+time doubles.
 
 Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes]``.
 """
@@ -108,7 +109,7 @@ SIZES = ((3, 5), (5, 8), (8, 12), (12, 20), (5, 20))
 def by_object_size(side: int, repeat: int) -> int:
     """``--sizes``: one row per object size: the automatic radius, the block sizes it uses
     (two where it is blended), the default's time against the exact ball's, its peak."""
-    from bgsub.methods.robust import BLEND, _factors
+    from bgsub.methods.robust import _blocks_used
 
     warnings.simplefilter("ignore", bgsub.BackgroundWarning)
     print(f"{side}x{side} uint16, best of {repeat}\n")
@@ -119,9 +120,9 @@ def by_object_size(side: int, repeat: int) -> int:
         image = synthetic((side, side), object_radius=size, seed=1).image
         bgsub.subtract_background(image[:256, :256], radius="auto")  # warm-up
         radius = suggest_radius(image).radius
-        (low, high), weight = _factors((radius, radius))
-        blocks = (f"{low[0]} + {high[0]}" if BLEND[0] < weight < BLEND[1]
-                  else str(low[0] if weight <= BLEND[0] else high[0]))
+        (low, high), share = _blocks_used((radius, radius))
+        blocks = (f"{low[0]} + {high[0]}" if 0.0 < share < 1.0
+                  else str(low[0] if share <= 0.0 else high[0]))
         ball_call = functools.partial(bgsub.subtract_background, image, "rolling_ball", 50)
         default_call = functools.partial(bgsub.subtract_background, image, radius="auto")
         ball, default = best_times([ball_call, default_call], repeat)

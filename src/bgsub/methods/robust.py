@@ -8,10 +8,11 @@ where the envelope does not -- and removes that bias where it can be measured:
 1. **Reduce.** The image is averaged over blocks of ``f`` pixels per axis,
    ``f`` about a twelfth of the radius (1 below 12 px, 2 from 16 to 24 px, where
    single pixels would cost four times the time and memory; between two block
-   sizes the two results are blended, so the result varies smoothly with the
-   radius; at either end of a blend the other size weighs nothing and is not
-   computed); block minima of its 2-pixel moving average are kept too (so narrow
-   gaps between crowded objects still count). Every later step costs
+   sizes the two results are blended, over at least 12 % of the radius, so the
+   result varies smoothly with the radius; at either end of a blend the other
+   size weighs nothing and is not computed); block minima of its 2-pixel
+   moving average are kept too (so narrow gaps between crowded objects still
+   count). Every later step costs
    ``f**ndim`` times less.
 2. **Noise.** The noise is measured on the full-resolution image, on its
    central 512-pixel crop: one level for the whole image, the spread of the
@@ -142,7 +143,9 @@ CEILING = 2.0  # the lift is at most this many times the block minima's expected
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 STRIP_CELLS = 1 << 16  # grid cells per strip where a step is taken a strip at a time
-BLEND = (0.25, 0.75)  # between block sizes, results are blended over this part of the step
+BLEND = 0.5  # between block sizes, results are blended over at least this middle part of
+BLEND_SPAN = 0.12  # ... the step, and over at least this fraction of the radius (the whole
+#                    step from blocks of 8 on: one block size is 1 / f of the radius apart)
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
@@ -262,13 +265,12 @@ def robust_background(
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend,
                    follow=follow, steeper=steeper)
-    (low, high), weight = _factors(radius)
-    if weight <= BLEND[0]:
+    (low, high), share = _blocks_used(radius)
+    if share <= 0.0:
         result = _estimate(work, radius, low, model, **options)
-    elif weight >= BLEND[1]:
+    elif share >= 1.0:
         result = _estimate(work, radius, high, model, **options)
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
-        share = (weight - BLEND[0]) / (BLEND[1] - BLEND[0])
         # the finer blocks judge how much is background (a coarser block straddling an
         # object's edge reads as background more often), so they alone may warn
         result = _estimate(work, radius, low, model, **options)
@@ -332,6 +334,18 @@ def _factors(radius: tuple[float, ...]) -> tuple[tuple[tuple[int, ...], tuple[in
     position = _position(max(radius))
     weight = position - int(position) if position >= 1 else 0.0
     return (low, high), weight
+
+
+def _blocks_used(radius: tuple[float, ...]
+                 ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], float]:
+    """The block sizes either side of ``radius`` (:func:`_factors`) and the coarser one's
+    share of the result (0: the finer alone, 1: the coarser alone): a linear ramp over the
+    middle ``BLEND`` of the step, widened to ``BLEND_SPAN`` of the radius where the step is
+    narrower than that in the radius (the results of neighbouring block sizes differ by up
+    to a third: a narrow ramp would pass most of that on between radii 5 % apart)."""
+    (low, high), weight = _factors(radius)
+    width = min(1.0, max(BLEND, BLEND_SPAN * (max(low) + 0.5)))
+    return (low, high), min(1.0, max(0.0, (weight - (0.5 - 0.5 * width)) / width))
 
 
 def _by_pixel(factor: tuple[int, ...], radius: float) -> float:
