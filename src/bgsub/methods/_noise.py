@@ -126,10 +126,10 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False,
     (0.0, 5.0)
     """
     image = np.asarray(image, dtype=np.float64)
-    residual = _highpass(image)
     floor = _floor(image)
     inside = None if where is None else _inside(where)
-    flat = _flat_pixels(image, inside)
+    flat = _flat_pixels(image, inside)  # (before the residual: their temporaries never meet)
+    residual = _highpass(image)
     flat_residual = residual[flat]
     if uniform and _surely_binned(flat_residual.size, flat_residual):  # (no bins, no levels)
         return NoiseModel(0.0, _spread(flat_residual) ** 2, floor)
