@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,27 @@ def test_plan_prepared_gives_the_same_pixels(image, light):
     without = engine.subtract(plan, image, image.dtype, return_background=True)
     for a, b in zip(with_it, without, strict=True):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(engine.estimate(plan, image, prepared=prepared),
+                                  engine.estimate(plan, image))
+
+
+@pytest.mark.parametrize("alongside", [False, True])
+def test_the_preparation_runs_alongside_only_on_a_large_block(image, monkeypatch, alongside):
+    """From ``PREPARE_ALONGSIDE_FROM`` pixels on a second thread while the radius is measured
+    (lowered here to take this small image), below it first, on the caller's thread; the
+    same preparation either way."""
+    threads = []
+    original = engine.Plan.prepare_block
+
+    def recorded(self, block):
+        threads.append(threading.current_thread())
+        return original(self, block)
+
+    monkeypatch.setattr(engine.Plan, "prepare_block", recorded)
+    if alongside:
+        monkeypatch.setattr(engine, "PREPARE_ALONGSIDE_FROM", image.size)
+    plan, prepared = engine.plan_prepared(image, radius="auto")
+    assert len(threads) == 1 and (threads[0] is not threading.current_thread()) == alongside
     np.testing.assert_array_equal(engine.estimate(plan, image, prepared=prepared),
                                   engine.estimate(plan, image))
 
