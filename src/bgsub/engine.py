@@ -20,9 +20,9 @@ does a running sum of non-integer values (:attr:`Plan.splits_exactly`).
 
 With ``radius="auto"``, :func:`plan_prepared` also runs what the method measures
 whatever the radius (``Method.prepare``: ``robust``'s noise model and trend) on a
-single-block image on a second thread while the radius is measured, and
-:func:`estimate` and :func:`subtract` pass it back to the method: the same pixels,
-sooner.
+single-block image -- on a second thread while the radius is measured, from
+``PREPARE_ALONGSIDE_FROM`` pixels -- and :func:`estimate` and :func:`subtract` pass it
+back to the method: the same pixels, sooner.
 
 A plan also knows how far each pixel's background looks (:meth:`Plan.halo`):
 the method's reach for the resolved radius, options and data (computed once,
