@@ -12,8 +12,7 @@ where the envelope does not -- and removes that bias where it can be measured:
    result varies smoothly with the radius; at either end of a blend the other
    size weighs nothing and is not computed); block minima of its 2-pixel
    moving average are kept too (so narrow gaps between crowded objects still
-   count). Every later step costs
-   ``f**ndim`` times less.
+   count). Every later step costs ``f**ndim`` times less.
 2. **Noise.** The noise is measured on the full-resolution image, on its
    central 512-pixel crop: one level for the whole image, the spread of the
    finest-scale residual pooled over the flat pixels
