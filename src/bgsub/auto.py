@@ -45,6 +45,7 @@ from bgsub.kernels.binary import (
     binary_opening_cross,
     clipped_histogram_centres,
     distance_transform_edt,
+    largest_distance_by_label,
 )
 from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
@@ -493,6 +494,7 @@ def _measure(plane: np.ndarray, negate: bool = False) -> Objects:
     else:
         cells = _block_mean(_as_floats(plane, negate), step)
     objects = _segment(cells, step)
+    del cells  # (not held through a second measurement)
     # (objects a few cells wide, or none at all -- small dense spots average out over the
     # cells: objects of radius 2-3 px covering half of a 2048 px field stood out nowhere, and
     # the radius fell back to an eighth of the side -- are measured again at full resolution)
@@ -735,9 +737,10 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
     labels, count = ndi.label(mask)
     if count == 0:
         return None if blank_test else Objects(np.empty(0), np.empty(0), np.empty(0, bool))
-    # the distance transform on a second thread meanwhile (the same values, sooner)
+    # each object's largest distance to its edge on a second thread meanwhile (the same
+    # values, sooner): ndi.distance_transform_edt's, without the distances as an image
     with ThreadPoolExecutor(1) as pool:
-        distance = pool.submit(distance_transform_edt, mask)  # (ndi's values, compiled)
+        inscribed = pool.submit(largest_distance_by_label, mask, labels, count)
         # (ndi.sum_labels(mask, labels, index)'s values: each label's pixel count, 3x sooner)
         area = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)
         if blank_test:
@@ -749,11 +752,7 @@ def _objects(flat: np.ndarray, level: float, noise: float, step: int,
             # few pixels, but never PEAK_LEVEL above its surroundings
             centre = _noise_centre(flat, noise)
             peak = _rise(flat, mask, labels, count, max(0.0, centre))
-        # each object's largest distance (ndi.maximum's values; it sorts the labels, 10x
-        # slower)
-        inscribed = np.zeros(count + 1)
-        np.maximum.at(inscribed, labels.ravel(), distance.result().ravel())
-    inscribed = inscribed[1:]
+    inscribed = inscribed.result()[1:]
     # a network is measured by the cells it encloses, not as one object as wide as itself
     network = _network_radius(raw, rest, edge, labels, count, area)
     is_network = network < inscribed
@@ -843,8 +842,9 @@ def _rise(flat: np.ndarray, mask: np.ndarray, labels: np.ndarray, count: int,
     step = 4
     outside = (~mask).astype(np.float64)
     weight = direct_gaussian_filter(_block_mean(outside, step), SURROUND / step, mode="nearest")
-    level = direct_gaussian_filter(_block_mean(flat * outside, step), SURROUND / step,
-                                mode="nearest")
+    level = direct_gaussian_filter(_block_mean(np.multiply(flat, outside, out=outside), step),
+                                   SURROUND / step, mode="nearest")
+    del outside
     near = weight > 0.05
     around = np.where(near, level / np.where(near, weight, 1.0), default)
     ys, xs = np.nonzero(mask)

@@ -1,4 +1,5 @@
-"""The 2D distance transform and cross opening against scipy.ndimage, bit for bit."""
+"""The 2D distance transform (also its largest value per label) and cross opening against
+scipy.ndimage, bit for bit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage as ndi
 
-from bgsub.kernels.binary import binary_opening_cross, distance_transform_edt
+from bgsub.kernels.binary import (
+    binary_opening_cross,
+    distance_transform_edt,
+    largest_distance_by_label,
+)
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 3), (5, 17), (31, 4), (64, 64), (100, 37)]
 
@@ -72,6 +77,59 @@ def test_non_2d_and_other_dtypes_as_scipy():
 def test_random_masks_equal_scipy(mask):
     assert _same(distance_transform_edt(mask), ndi.distance_transform_edt(mask))
     assert _same(binary_opening_cross(mask), ndi.binary_opening(mask))
+
+
+def _largest_by_scipy(mask: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Each label's largest distance, as SciPy's ``ndimage.maximum`` gives it (0 for a
+    label with no pixel, as for the mask's zeros)."""
+    distance = ndi.distance_transform_edt(mask)
+    found = ndi.maximum(distance, labels, np.arange(count + 1))
+    return np.nan_to_num(np.asarray(found, dtype=np.float64))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_largest_distance_by_label_equals_scipy(shape, seed, connectivity):
+    for mask in _masks(shape, seed):
+        labels, count = ndi.label(mask, ndi.generate_binary_structure(2, connectivity))
+        got = largest_distance_by_label(mask, labels, count)
+        assert _same(got, _largest_by_scipy(mask, labels, count))
+
+
+def test_largest_distance_by_label_of_other_labellings():
+    """Labels that are not the mask's own components (several per object, gaps, labels
+    past the last used one, wider integers), a 3D mask, and a mask without zeros."""
+    rng = np.random.default_rng(7)
+    mask = ndi.gaussian_filter(rng.random((90, 70)), 2.0) > 0.45
+    labels = np.where(mask, rng.integers(1, 40, mask.shape), 0).astype(np.int64)
+    got = largest_distance_by_label(mask, labels, 45)
+    assert _same(got, _largest_by_scipy(mask, labels, 45))
+    cube = rng.random((5, 9, 11)) < 0.8
+    labels3d, count = ndi.label(cube)
+    assert _same(largest_distance_by_label(cube, labels3d, count),
+                 _largest_by_scipy(cube, labels3d, count))
+    full = np.ones((6, 8), bool)
+    assert _same(largest_distance_by_label(full, full.astype(np.int32), 1),
+                 _largest_by_scipy(full, full.astype(np.int32), 1))
+
+
+def test_largest_distance_by_label_refuses_labels_it_cannot_hold():
+    mask = np.ones((4, 5), bool)
+    mask[0, 0] = False
+    with pytest.raises(ValueError, match="within 0..1"):
+        largest_distance_by_label(mask, mask.astype(np.int32) * 2, 1)
+    with pytest.raises(ValueError, match="do not match"):
+        largest_distance_by_label(mask, np.ones((5, 4), np.int32), 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(bool, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+                  elements=st.booleans()))
+def test_random_largest_distances_by_label_equal_scipy(mask):
+    labels, count = ndi.label(mask)
+    assert _same(largest_distance_by_label(mask, labels, count),
+                 _largest_by_scipy(mask, labels, count))
 
 
 @pytest.mark.parametrize("seed", range(6))

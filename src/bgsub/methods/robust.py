@@ -686,9 +686,8 @@ def _steep_bending(flat: np.ndarray, steep: np.ndarray,
     gap = less(first)
     resting = gap <= median(gap)
     del gap  # (before the two bendings' windows)
-    everywhere, near = _side_by_side(
-        lambda: _local_bending(first, cell_radius),
-        lambda: _local_bending(first, cell_radius, BENDING_NEAR, resting))
+    everywhere = _local_bending(first, cell_radius)
+    near = _local_bending(first, cell_radius, BENDING_NEAR, resting)
     return first, everywhere, near
 
 
@@ -1209,16 +1208,22 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     # (smoothed in float64, read from the float32 pixels without a float64 copy of them)
     score = gaussian_filter_in_double(work, sigma, mode="nearest")
     # (the grids carried to the pixels a strip at a time: no image-sized copy of either)
-    for rows, values in upsampled_strips(envelope.astype(work.dtype), factor, work.shape):
-        score[rows] -= values
-    spread = sd * _smoothing_gain(sigma)
-    for rows, values in upsampled_strips(spread.astype(work.dtype), factor, work.shape):
-        score[rows] /= values
-    del spread
+    _by_strips(np.subtract, score, envelope.astype(work.dtype), factor)
+    _by_strips(np.divide, score, np.multiply(sd, _smoothing_gain(sigma)).astype(work.dtype),
+               factor)
     mode, width, found = _peak_and_spread(score, threshold, warn_dense, stacklevel=5)
     highest = _block_max(score, factor)
     del score  # (before the objects are grown)
     return _background_around(_soft_step(highest, mode, width, threshold), found, grow)
+
+
+def _by_strips(ufunc: np.ufunc, values: np.ndarray, cells: np.ndarray,
+               factor: tuple[int, ...]) -> None:
+    """``values = ufunc(values, cells carried to every pixel)``, in ``values``, a strip of
+    rows at a time (:func:`bgsub.kernels.resample.upsampled_strips`): no image-sized copy of
+    the grid, and its strips' buffer freed on return."""
+    for rows, strip in upsampled_strips(cells, factor, values.shape):
+        ufunc(values[rows], strip, out=values[rows])
 
 
 def _soft_step(score: np.ndarray, mode: float, spread: float, threshold: float) -> np.ndarray:
