@@ -22,7 +22,7 @@ __all__ = ["block_centres", "centre_positions", "upsample_centres", "upsampled_s
 #: Output pixels per thread below which one thread does the whole interpolation.
 _PIXELS_PER_THREAD = 262_144
 #: Output pixels per strip of :func:`upsampled_strips`.
-_PIXELS_PER_STRIP = 1 << 19
+_PIXELS_PER_STRIP = 1 << 17
 
 
 def block_centres(f: int, n: int) -> np.ndarray:

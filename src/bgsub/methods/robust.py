@@ -1208,9 +1208,10 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     # (smoothed in float64, read from the float32 pixels without a float64 copy of them)
     score = gaussian_filter_in_double(work, sigma, mode="nearest")
     # (the grids carried to the pixels a strip at a time: no image-sized copy of either)
-    _by_strips(np.subtract, score, envelope.astype(work.dtype), factor)
-    _by_strips(np.divide, score, np.multiply(sd, _smoothing_gain(sigma)).astype(work.dtype),
-               factor)
+    _by_strips(np.subtract, score, envelope.astype(work.dtype, copy=False), factor)
+    spread = np.multiply(sd, _smoothing_gain(sigma)).astype(work.dtype, copy=False)
+    _by_strips(np.divide, score, spread, factor)
+    del spread
     mode, width, found = _peak_and_spread(score, threshold, warn_dense, stacklevel=5)
     highest = _block_max(score, factor)
     del score  # (before the objects are grown)
