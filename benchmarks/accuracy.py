@@ -224,7 +224,7 @@ def _outside(image: np.ndarray, background: np.ndarray, radius: float, light: bo
     size = [1] * (values.ndim - 2) + [2 * int(radius) + 1] * 2
     low = ndi.minimum_filter(values, size=size, mode="nearest")
     high = ndi.maximum_filter(values, size=size, mode="nearest")
-    from bgsub.methods._noise import estimate_noise
+    from bgsub.methods.robust import estimate_noise
 
     sd = estimate_noise(values if values.ndim == 2 else values[len(values) // 2]).sd(
         background)

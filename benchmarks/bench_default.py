@@ -20,7 +20,7 @@ far from the target (see docs/accuracy.md, Sessions 18, 23 and 24).
 
 A second table (alone with ``--sizes``; not with ``--small``): the default (automatic radius
 included) against the ball on fields of objects of several sizes, one row each: where the
-automatic radius falls between two block sizes (``robust.BLEND`` and ``BLEND_SPAN``: half of
+automatic radius falls between two block sizes (``bgsub.methods.robust.blocks_used``: half of
 the radii up to 50 px, more beyond, nearly all from 96 px) two estimates are blended, and the
 time doubles.
 
@@ -117,7 +117,7 @@ SIZES = ((3, 5), (5, 8), (8, 12), (12, 20), (5, 20))
 def by_object_size(side: int, repeat: int) -> int:
     """``--sizes``: one row per object size: the automatic radius, the block sizes it uses
     (two where it is blended), the default's time against the exact ball's, its peak."""
-    from bgsub.methods.robust import _blocks_used
+    from bgsub.methods.robust import blocks_used
 
     warnings.simplefilter("ignore", bgsub.BackgroundWarning)
     print(f"{side}x{side} uint16, best of {repeat}\n")
@@ -128,7 +128,7 @@ def by_object_size(side: int, repeat: int) -> int:
         image = synthetic((side, side), object_radius=size, seed=1).image
         bgsub.subtract_background(image[:256, :256], radius="auto")  # warm-up
         radius = suggest_radius(image).radius
-        (low, high), share = _blocks_used((radius, radius))
+        low, high, share = blocks_used(radius)
         blocks = (f"{low[0]} + {high[0]}" if 0.0 < share < 1.0
                   else str(low[0] if share <= 0.0 else high[0]))
         ball_call = functools.partial(bgsub.subtract_background, image, "rolling_ball", 50)

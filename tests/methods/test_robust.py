@@ -1024,6 +1024,38 @@ def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estima
     assert len(calls) == estimates
 
 
+@pytest.mark.parametrize("radius", [6.0, 20.0, 30.0, 42.0, 60.0, (9.0, 27.0), (42.0, 30.0)])
+def test_blocks_used_names_the_block_sizes_the_estimate_computes(monkeypatch, radius):
+    """``blocks_used`` (what ``bench_default.py`` labels its rows with) names the block sizes
+    ``robust_background`` estimates on: the finer alone at share 0, the coarser alone at 1,
+    both between."""
+    from bgsub.methods import robust
+
+    image = synthetic((160, 160), object_radius=(4, 8), seed=3).image.astype(np.float32)
+    radii = radius if isinstance(radius, tuple) else (radius, radius)
+    calls = []
+    original = robust._estimate
+    monkeypatch.setattr(robust, "_estimate",
+                        lambda *args, **kwargs: calls.append(args[2]) or original(*args,
+                                                                                    **kwargs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        robust.robust_background(image, radii)
+    used = robust.blocks_used(radius)
+    expected = ([used.finer] if used.share < 1.0 else []) + (
+        [used.coarser] if used.share > 0.0 else [])
+    assert sorted(calls) == sorted(expected)
+    assert 0.0 <= used.share <= 1.0
+
+
+@pytest.mark.parametrize("radius", [0.0, -3.0, float("nan"), float("inf"), (5.0, 0.0), ()])
+def test_blocks_used_refuses_a_radius_that_is_not_positive_and_finite(radius):
+    from bgsub.methods.robust import blocks_used
+
+    with pytest.raises(ValueError, match="radius must be positive and finite"):
+        blocks_used(radius)
+
+
 def test_the_blend_between_block_sizes_spans_a_share_of_the_radius():
     """The coarser block size's share ramps up without a jump over at least ``BLEND_SPAN``
     of the radius (or the whole step between the two sizes, where that is narrower): with

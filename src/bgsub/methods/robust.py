@@ -79,7 +79,7 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -346,6 +346,55 @@ def _blocks_used(radius: tuple[float, ...]
     (low, high), weight = _factors(radius)
     width = min(1.0, max(BLEND, BLEND_SPAN * (max(low) + 0.5)))
     return (low, high), min(1.0, max(0.0, (weight - (0.5 - 0.5 * width)) / width))
+
+
+class BlockSizes(NamedTuple):
+    """The block sizes :func:`robust_background` averages an image over at a radius
+    (:func:`blocks_used`)."""
+
+    finer: tuple[int, ...]
+    coarser: tuple[int, ...]
+    share: float
+
+
+def blocks_used(radius: float | tuple[float, ...], ndim: int = 2) -> BlockSizes:
+    """The block sizes ``robust`` averages the image over at ``radius``, and how the two
+    estimates either side of it are blended.
+
+    ``robust`` works on blocks of about a twelfth of the radius a side (single pixels below
+    12 px, pairs from 16 to 24 px). Where the radius falls between two block sizes it
+    computes both estimates and blends them, so that the result varies smoothly with the
+    radius; there it takes about a third more time than on one block size, up to twice.
+
+    Parameters
+    ----------
+    radius : float or tuple of float
+        The radius in pixels, one per axis, or one for all ``ndim`` axes (positive, finite).
+    ndim : int, optional
+        The image's number of axes, where ``radius`` is one number (2: a plane).
+
+    Returns
+    -------
+    BlockSizes
+        ``finer`` and ``coarser``, the block sizes per axis either side of the radius, and
+        ``share``, the coarser blocks' share of the result: 0 where the finer ones alone are
+        computed, 1 where the coarser ones alone are, both between.
+
+    Examples
+    --------
+    >>> blocks_used(20.0)
+    BlockSizes(finer=(2, 2), coarser=(3, 3), share=0.0)
+    >>> used = blocks_used((42.5, 42.5))
+    >>> used.finer, used.coarser, round(used.share, 2)
+    ((3, 3), (4, 4), 0.58)
+    """
+    radii = tuple(float(r) for r in np.ravel(np.asarray(radius, dtype=np.float64)))
+    if np.ndim(radius) == 0:
+        radii *= ndim
+    if not radii or not all(np.isfinite(r) and r > 0 for r in radii):
+        raise ValueError(f"radius must be positive and finite, got {radius!r}")
+    (finer, coarser), share = _blocks_used(radii)
+    return BlockSizes(finer, coarser, share)
 
 
 def _by_pixel(factor: tuple[int, ...], radius: float) -> float:
@@ -1756,8 +1805,8 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
 
 
 # the noise model is public through this module (auto.py measures objects with it)
-__all__ = ["MAD_TO_SD", "NoiseModel", "clip_outliers", "estimate_noise", "prepare_robust",
-           "robust_background", "robust_centre_scale"]
+__all__ = ["MAD_TO_SD", "BlockSizes", "NoiseModel", "blocks_used", "clip_outliers",
+           "estimate_noise", "prepare_robust", "robust_background", "robust_centre_scale"]
 
 register(
     Method(
