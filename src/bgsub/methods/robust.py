@@ -478,22 +478,21 @@ def _estimate(
     # (``highest``: the upper bound already; single pixels are bounded at the end)
     (cells, smoothed, scale, highest), (minima, lowest, sunk) = _side_by_side(
         means, extremes)
-    if pixels:
-        lowest = smoothed
-    checkpoint()
-    gain = _smoothing_gain(presmooth)
-    envelope, missed = _envelope(minima, lowest, factor, on_grid, cell_radius, scale,
-                                          trend, smoothed, model, follow, steeper)
-    del lowest  # (the envelope's input)
-    checkpoint()
     # the result's bounds and cap enter only its last minima and maxima: each may be held in
     # the result's dtype (rounding to it commutes with a minimum or a maximum: the same
     # result), a float32 grid in place of a float64 one
-    if not pixels:  # (the block minima are not read again: bounded now, they are freed
-        # before the lift's and the rise's windows; single pixels are the block means, which
-        # stay, so their bounds wait for the end)
+    if pixels:  # (single pixels are the block means, which stay: bounded at the end)
+        lowest = smoothed
+    else:  # (the block minima, read for the last time, are freed before the openings)
+        _cap_minima(lowest, minima, factor, model, trend)
         bounds = highest, _lower_bound(minima, cell_radius).astype(work.dtype, copy=False)
         del highest, minima
+    checkpoint()
+    gain = _smoothing_gain(presmooth)
+    envelope, missed = _envelope(lowest, on_grid, cell_radius, scale, trend, smoothed, follow,
+                                 steeper)
+    del lowest  # (the envelope's input)
+    checkpoint()
     sd_envelope = model.sd(envelope)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift's ceiling first: the slope's and the bend's grids are freed before the
@@ -655,25 +654,27 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return image if image.dtype in (np.float32, np.float64) else image.astype(np.float64)
 
 
-def _envelope(minima: np.ndarray | None, lowest: np.ndarray, factor: tuple[int, ...],
-              on_grid: Callable[[], np.ndarray], cell_radius: tuple[float, ...], scale: float,
-              trend: Trend, means: np.ndarray, model: NoiseModel, follow: float,
-              steeper: int) -> tuple[np.ndarray, np.ndarray]:
+def _cap_minima(lowest: np.ndarray, minima: np.ndarray, factor: tuple[int, ...],
+                model: NoiseModel, trend: Trend) -> None:
+    """The smoothed block minima ``lowest`` (changed), never more than ``MINIMA_CAP``
+    spreads (in the noise; in the texture, on a background with texture of its own: there
+    the minima's scatter is the texture's) above the block's own minimum (``minima``): the
+    objects around a narrow gap do not fill it."""
+    noise = float(model.sd(float(median(lowest)))) * trend.texture
+    np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
+
+
+def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
+              cell_radius: tuple[float, ...], scale: float, trend: Trend, means: np.ndarray,
+              follow: float, steeper: int) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
-    ``lowest`` (of the block ``minima``, smoothed over ``PRESMOOTH`` cells; changed here)
+    ``lowest`` (blocks of several pixels: capped by :func:`_cap_minima`; changed here)
     less the ``trend`` (``on_grid()``: evaluated at the block centres, each time it is
     read). ``means``: the smoothed block means. Also returned: how far the opening lies
     under the steeper dome's (which follows a bend of the background that it cuts under).
     ``steeper``: how many times the steep dome may be made steeper where it reads a large
     share of its own bending (a tall wave's crests, which it cut under)."""
-    # ... but, for blocks of several pixels, never more than MINIMA_CAP spreads (in the
-    # noise; in the texture, on a background with texture of its own: there the minima's
-    # scatter is the texture's) above the block's own minimum: the objects around a narrow
-    # gap do not fill it
-    if max(factor) > 1:
-        noise = float(model.sd(float(median(lowest)))) * trend.texture
-        np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     # the dome rests on what the trend leaves: no tilt offset (in the minima's buffer, where
     # they are not the smoothed data, which stay)
