@@ -1004,12 +1004,9 @@ def test_a_two_pixel_image_gives_a_finite_background_within_its_range(light):
     assert background.min() >= -3 and background.max() <= 1
 
 
-@pytest.mark.parametrize("radius, estimates", [(27.0, 1), (30.0, 2), (33.0, 1), (39.0, 1),
-                                               (42.0, 2), (50.0, 1), (60.0, 1), (62.5, 2),
-                                               (96.0, 1), (98.0, 2)])
-def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estimates):
-    """At an end of a blend between two block sizes the other block size weighs 0 (or 1):
-    it is not computed (the same values as blending it in at that weight)."""
+def _block_sizes_estimated(monkeypatch, radius: tuple[float, ...]) -> list[tuple[int, ...]]:
+    """The block sizes ``robust_background`` estimates on at ``radius`` (a generated field),
+    in the order it computes them."""
     from bgsub.methods import robust
 
     image = synthetic((160, 160), object_radius=(4, 8), seed=3).image.astype(np.float32)
@@ -1020,8 +1017,17 @@ def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estima
                                                                                     **kwargs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-        robust.robust_background(image, (radius, radius))
-    assert len(calls) == estimates
+        robust.robust_background(image, radius)
+    return calls
+
+
+@pytest.mark.parametrize("radius, estimates", [(27.0, 1), (30.0, 2), (33.0, 1), (39.0, 1),
+                                               (42.0, 2), (50.0, 1), (60.0, 1), (62.5, 2),
+                                               (96.0, 1), (98.0, 2)])
+def test_a_radius_at_a_blends_end_costs_one_estimate(monkeypatch, radius, estimates):
+    """At an end of a blend between two block sizes the other block size weighs 0 (or 1):
+    it is not computed (the same values as blending it in at that weight)."""
+    assert len(_block_sizes_estimated(monkeypatch, (radius, radius))) == estimates
 
 
 @pytest.mark.parametrize("radius", [6.0, 20.0, 30.0, 42.0, 60.0, (9.0, 27.0), (42.0, 30.0)])
@@ -1031,16 +1037,8 @@ def test_blocks_used_names_the_block_sizes_the_estimate_computes(monkeypatch, ra
     both between."""
     from bgsub.methods import robust
 
-    image = synthetic((160, 160), object_radius=(4, 8), seed=3).image.astype(np.float32)
     radii = radius if isinstance(radius, tuple) else (radius, radius)
-    calls = []
-    original = robust._estimate
-    monkeypatch.setattr(robust, "_estimate",
-                        lambda *args, **kwargs: calls.append(args[2]) or original(*args,
-                                                                                    **kwargs))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-        robust.robust_background(image, radii)
+    calls = _block_sizes_estimated(monkeypatch, radii)
     used = robust.blocks_used(radius)
     expected = ([used.finer] if used.share < 1.0 else []) + (
         [used.coarser] if used.share > 0.0 else [])
