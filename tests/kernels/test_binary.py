@@ -117,7 +117,7 @@ def test_largest_distance_by_label_of_other_labellings():
 def test_largest_distance_by_label_refuses_labels_it_cannot_hold():
     mask = np.ones((4, 5), bool)
     mask[0, 0] = False
-    with pytest.raises(ValueError, match="within 0..1"):
+    with pytest.raises(ValueError, match=r"within 0..count \(1\), found 0..2"):
         largest_distance_by_label(mask, mask.astype(np.int32) * 2, 1)
     with pytest.raises(ValueError, match="do not match"):
         largest_distance_by_label(mask, np.ones((5, 4), np.int32), 1)

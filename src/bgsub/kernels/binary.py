@@ -58,7 +58,8 @@ def largest_distance_by_label(mask: np.ndarray, labels: np.ndarray, count: int) 
     if labels.shape != mask.shape:
         raise ValueError(f"labels of shape {labels.shape} do not match the mask's {mask.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > count):
-        raise ValueError(f"labels must lie within 0..{count} (count={count})")
+        raise ValueError(f"labels must lie within 0..count ({count}), found "
+                         f"{labels.min()}..{labels.max()}: pass the largest label as count")
     if mask.ndim != 2 or mask.size == 0 or mask.all():
         result = np.zeros(count + 1)
         np.maximum.at(result, labels.ravel(), distance_transform_edt(mask).ravel())
