@@ -134,23 +134,30 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False,
     if uniform and _surely_binned(flat_residual.size, flat_residual):  # (no bins, no levels)
         return NoiseModel(0.0, _spread(flat_residual) ** 2, floor)
     level = ndi.uniform_filter(image, 3, mode="reflect")[flat]  # (the flat pixels' only)
-    centres, variances = _binned_variance(level, flat_residual)
-    if centres.size == 0:
-        spread = MAD_TO_SD * _mad(residual.ravel() if inside is None else residual[inside])
-        return NoiseModel(0.0, spread**2, floor)
+    if _bins(level.size) < 2:
+        return _mad_model(residual, inside, floor)
     # pooled over every flat pixel, not a median over intensity bins: a smooth field added to
     # the image reorders the bins (a textured image's bins differ) but not the pixels
-    constant = _spread(flat_residual) ** 2
-    if uniform:
-        return NoiseModel(0.0, constant, floor)
-    gain, offset = _theil_sen(centres, variances)
-    predicted = gain * centres + offset
+    constant = _spread(flat_residual) ** 2  # (in the pixels' order, before they are sorted)
     # photon counts are not negative: on a negated (light-background) image a variance that
     # grows with the value grows where there is *less* light -- texture, not shot noise; and
     # an image whose local means dip below zero (a reconstruction such as a tomogram, an
     # offset or background already subtracted) holds no raw counts either: a smooth field
     # added to it would otherwise switch the Poisson term on where it lifts the values
     negated = float(np.mean(level < 0)) > NEGATIVE_SHARE
+    del residual  # (made again for the rare model below)
+    # (sorted by level one array at a time, each unsorted one freed as it is replaced)
+    order = _stable_argsort(level)
+    level = level[order]
+    flat_residual = flat_residual[order]
+    del order
+    centres, variances = _binned_variance(level, flat_residual)
+    if centres.size == 0:  # (no bin with a spread)
+        return _mad_model(_highpass(image), inside, floor)
+    if uniform:
+        return NoiseModel(0.0, constant, floor)
+    gain, offset = _theil_sen(centres, variances)
+    predicted = gain * centres + offset
     if negated or gain <= 0 or predicted.min() <= 0 or predicted.max() < 1.2 * predicted.min():
         return NoiseModel(0.0, constant, floor)
     return NoiseModel(float(gain), float(offset), floor)
@@ -442,13 +449,24 @@ def _surely_binned(size: int, residual: np.ndarray) -> bool:
     return bool(float(magnitude.max()) < 1e300 and least >= 1e-100)  # (False on a NaN)
 
 
+def _mad_model(residual: np.ndarray, inside: np.ndarray | None, floor: float) -> NoiseModel:
+    """One noise level for the image: the MAD of the high-pass ``residual`` (of its pixels
+    ``inside``, all by default)."""
+    spread = MAD_TO_SD * _mad(residual.ravel() if inside is None else residual[inside])
+    return NoiseModel(0.0, spread**2, floor)
+
+
+def _bins(size: int) -> int:
+    """How many intensity bins :func:`_binned_variance` makes of ``size`` pixels."""
+    return min(BINS, size // MIN_PER_BIN)
+
+
 def _binned_variance(level: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Robust noise variance in bins of equal pixel count along the intensity."""
-    bins = min(BINS, level.size // MIN_PER_BIN)
+    """Robust noise variance in bins of equal pixel count along the intensity (``level``
+    sorted, ties in the pixels' order: :func:`_stable_argsort`; ``residual`` in its order)."""
+    bins = _bins(level.size)
     if bins < 2:
         return np.empty(0), np.empty(0)
-    order = _stable_argsort(level)
-    level, residual = level[order], residual[order]
     centres, variances = [], []
     # the bins of np.array_split: the first n % bins one longer
     size, longer = divmod(level.size, bins)
