@@ -315,6 +315,25 @@ def test_uniform_noise_is_the_pooled_spread():
     assert abs(float(tilted.sd(0.0)) - pooled) < 0.01 * pooled
 
 
+@pytest.mark.parametrize("uniform", [False, True])
+def test_too_few_flat_pixels_for_two_bins_give_one_level_from_the_mad(uniform):
+    """Under 128 flat pixels (two intensity bins of 64) the noise is one level: the MAD of
+    the whole high-pass residual (each pixel less the mean of its 8 neighbours, reflected at
+    the edges, over the sd that difference gives white noise), computed here from that
+    definition."""
+    from scipy import ndimage as ndi
+
+    image = 100.0 + np.random.default_rng(8).normal(0.0, 4.0, (10, 10))
+    kernel = np.full((3, 3), 1.0 / 8.0)
+    kernel[1, 1] = 0.0
+    residual = (image - ndi.correlate(image, kernel, mode="reflect")) / np.sqrt(1.0 + 1.0 / 8.0)
+    expected = 1.482602218505602 * np.median(np.abs(residual - np.median(residual)))
+    model = estimate_noise(image, uniform=uniform)
+    assert model.gain == 0.0
+    assert float(model.sd(100.0)) == pytest.approx(expected, rel=1e-12)
+    assert 2.0 < expected < 6.0  # (about the true 4)
+
+
 def _dim_blobs(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A dim field (10 photons per pixel of background, objects 2x brighter), r 6-9."""
     rng = np.random.default_rng(seed)
