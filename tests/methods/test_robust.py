@@ -1065,7 +1065,8 @@ def test_blocks_used_names_the_block_sizes_the_estimate_computes(monkeypatch, ra
     assert 0.0 <= used.share <= 1.0
 
 
-@pytest.mark.parametrize("radius", [0.0, -3.0, float("nan"), float("inf"), (5.0, 0.0), ()])
+@pytest.mark.parametrize("radius", [0.0, -3.0, float("nan"), float("inf"), (5.0, 0.0), (),
+                                    "x", None, [[1.0], ["a"]]])
 def test_blocks_used_refuses_a_radius_that_is_not_positive_and_finite(radius):
     from bgsub.methods.robust import blocks_used
 

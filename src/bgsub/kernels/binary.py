@@ -60,7 +60,7 @@ def largest_distance_by_label(mask: np.ndarray, labels: np.ndarray, count: int) 
     if labels.size and (labels.min() < 0 or labels.max() > count):
         raise ValueError(f"labels must lie within 0..count ({count}), found "
                          f"{labels.min()}..{labels.max()}: pass the largest label as count")
-    if mask.ndim != 2 or mask.size == 0 or mask.all():
+    if mask.ndim != 2 or mask.size == 0 or mask.all() or count >= np.iinfo(np.int32).max:
         result = np.zeros(count + 1)
         np.maximum.at(result, labels.ravel(), distance_transform_edt(mask).ravel())
         return result

@@ -388,11 +388,15 @@ def blocks_used(radius: float | tuple[float, ...], ndim: int = 2) -> BlockSizes:
     >>> used.finer, used.coarser, round(used.share, 2)
     ((3, 3), (4, 4), 0.58)
     """
-    radii = tuple(float(r) for r in np.ravel(np.asarray(radius, dtype=np.float64)))
+    message = f"radius must be positive and finite, got {radius!r}"
+    try:
+        radii = tuple(float(r) for r in np.ravel(np.asarray(radius, dtype=np.float64)))
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
     if np.ndim(radius) == 0:
         radii *= ndim
     if not radii or not all(np.isfinite(r) and r > 0 for r in radii):
-        raise ValueError(f"radius must be positive and finite, got {radius!r}")
+        raise ValueError(message)
     (finer, coarser), share = _blocks_used(radii)
     return BlockSizes(finer, coarser, share)
 
