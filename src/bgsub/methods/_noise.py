@@ -463,10 +463,9 @@ def _bins(size: int) -> int:
 
 def _binned_variance(level: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Robust noise variance in bins of equal pixel count along the intensity (``level``
-    sorted, ties in the pixels' order: :func:`_stable_argsort`; ``residual`` in its order)."""
+    sorted, ties in the pixels' order: :func:`_stable_argsort`; ``residual`` in its order;
+    at least two bins' pixels, :func:`_bins`: the caller checks)."""
     bins = _bins(level.size)
-    if bins < 2:
-        return np.empty(0), np.empty(0)
     centres, variances = [], []
     # the bins of np.array_split: the first n % bins one longer
     size, longer = divmod(level.size, bins)
