@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -99,6 +101,67 @@ def test_objects_fainter_than_the_wider_radius_reaches_are_warned_of():
     # (the suggestion says it too, for the faces that set the radius it suggests)
     assert suggest_radius(faint).caveat.startswith("the objects rise 1.")
     assert suggest_radius(bright).caveat == ""
+
+
+def test_a_radius_set_by_a_bright_patch_among_many_spots_is_warned_of_with_its_fix():
+    """A narrow illumination beam survives the flattenings as one object 75 px wide among
+    200 spots: it sets the radius (capped at 128 px), under which the background cannot
+    follow the beam. radius="auto" keeps that radius (a few giant objects among small ones
+    look the same) but says so, with the radius the spots alone set."""
+    from illumination import spots_under_a_beam
+
+    image, truth = spots_under_a_beam(seed=0)
+    found = suggest_radius(image)
+    assert found.radius == 128.0
+    assert found.dominant is not None
+    assert found.dominant.count == 1 and found.dominant.others > 150
+    assert 60 < found.dominant.radius < 90 and found.dominant.share > 0.5
+    assert 16.0 <= found.dominant.suggested <= 40.0
+    with pytest.warns(bgsub.BackgroundWarning) as record:
+        automatic = bgsub.estimate_background(image, radius="auto")
+    lines = [str(w.message) for w in record if "bright patch" in str(w.message)]
+    assert lines == [found.caveat.split("; ")[-1]]
+    assert re.fullmatch(r"one object \(radius \d+(\.\d+)? px\) holds \d+% of the objects' area "
+                        r"and set radius=\"auto\" to 128 px, while \d+ smaller ones are "
+                        r"typically [\d.]+ px: if it is a bright patch of the illumination "
+                        r"\(a laser beam's spot, a hot spot\) rather than objects to keep, "
+                        r"give radius=[\d.]+", lines[0])
+    # the fix it names is the right one here: the truth known, 13x closer
+    advised = bgsub.estimate_background(image, radius=found.dominant.suggested)
+    assert rmse(advised, truth) < 0.2 * rmse(automatic, truth)
+
+
+def test_dark_objects_on_a_light_background_are_not_taken_for_a_bright_patch():
+    from illumination import spots_under_a_beam
+
+    image, _ = spots_under_a_beam(seed=0)
+    assert suggest_radius(image.max() - image, light_background=True).dominant is None
+
+
+@pytest.mark.parametrize(("others", "radius", "count"), [
+    (40, 128.0, 1),    # the giant alone sets 128; the others 16 (their floor): found
+    (19, 128.0, None),  # too few others to tell what they would set
+    (40, 47.0, None),   # the others would set 16: under 3x of 47 -- no large gap
+    (40, 48.0, 1),
+    (500, 128.0, None),  # the giant holds under half the objects' area: it only raised the
+])                       # radius to cover it, as meant
+def test_a_few_large_objects_set_the_radius_only_with_many_others_far_smaller(others, radius,
+                                                                              count):
+    from bgsub.auto import Objects, _dominant
+
+    radii = np.r_[np.full(others, 3.0), 60.0]
+    found = _dominant(Objects(radii, np.pi * radii**2), radius, 3.0, 16.0, 128.0)
+    assert (None if found is None else found.count) == count
+
+
+def test_the_largest_objects_are_taken_a_few_at_a_time_per_plane():
+    from bgsub.auto import DOMINANT_FEW, Objects, _dominant
+
+    radii = np.r_[np.full(50, 3.0), np.full(2 * DOMINANT_FEW, 40.0)]
+    objects = Objects(radii, np.pi * radii**2)
+    assert _dominant(objects, 128.0, 3.0, 16.0, 128.0, planes=1) is None
+    found = _dominant(objects, 128.0, 3.0, 16.0, 128.0, planes=2)
+    assert (found.count, found.others, found.suggested) == (2 * DOMINANT_FEW, 50, 16.0)
 
 
 def test_the_faint_factor_falls_smoothly_from_two_to_one():

@@ -340,6 +340,24 @@ def test_suggest_prints_the_radius_and_why():
     assert "why" in result.stdout
     contrast = float(result.stdout.split("contrast      :")[1].split("noise sds")[0])
     assert contrast > 3.0 and "faint" not in result.stdout  # bright nuclei
+    assert "warning" not in result.stderr
+
+
+def test_suggest_warns_of_a_radius_set_by_a_bright_patch_as_run_does(tmp_path):
+    from illumination import spots_under_a_beam
+
+    path = tmp_path / "beam.tif"
+    tifffile.imwrite(path, spots_under_a_beam(seed=0)[0])
+    result = run_cli("suggest", path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "bright patch" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"bgsub: warning: {path}: one object")
+    suggested = float(warned[0].rsplit("give radius=", 1)[1])
+    assert 16.0 <= suggested <= 40.0
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto")
+    assert ran.returncode == 0, ran.stderr
+    assert [line.split(": ", 3)[-1] for line in ran.stderr.splitlines() if "bright patch" in line
+            ] == [warned[0].split(": ", 3)[-1]]
 
 
 def test_suggest_says_when_faint_objects_widen_the_radius(tmp_path):

@@ -117,6 +117,16 @@ SMOOTHED_CELLS = 0.28  # the cells' noise sd after their sigma-1 smoothing, per 
 #                        (SMOOTHED_NOISE rounded, as the segmentation has always taken it)
 FAINT = (1.5, 3.0)  # objects rising this many pixel noise sds (mean) or less / more ...
 FAINT_FACTOR = 2.0  # ... get this / 1 times the factor (log-linear between)
+# a radius set by a few large objects among many small ones is warned of (a bright patch of
+# the illumination -- a laser beam's spot, a hot spot -- segments as such objects): at most
+# DOMINANT_FEW of the largest objects per plane measured, holding at least DOMINANT_SHARE of
+# the objects' area (so that the typical radius is theirs: a few giants among small objects
+# that hold less only raise the radius to cover them, as meant), without which at least
+# DOMINANT_OTHERS others would set a radius at most 1 / DOMINANT_GAP of the one set
+DOMINANT_FEW = 5
+DOMINANT_SHARE = 0.5
+DOMINANT_OTHERS = 20
+DOMINANT_GAP = 3.0
 
 
 @dataclass(frozen=True)
@@ -190,10 +200,13 @@ class Suggestion:
         How many times wider the radius is for faint objects (1 for objects
         rising at least 3 noise sds, 2 at 1.5 sds or less; see
         :func:`suggest_radius`).
+    dominant : Dominant or None
+        Where a few large objects among many small ones set the radius, what
+        they are and the radius the others alone would set; None otherwise.
     caveat : str
-        Where the objects are fainter than even the wider radius reaches, that
-        finding and its fix in one line (what ``radius="auto"`` warns); ``""``
-        otherwise.
+        What ``radius="auto"`` warns of, in one line, each finding with its fix:
+        objects fainter than even the wider radius reaches, a radius set by a
+        few large objects among many small ones; ``""`` where neither holds.
     """
 
     radius: float
@@ -202,12 +215,41 @@ class Suggestion:
     padding: tuple[float, float] = (0.0, float("nan"))
     contrast: float = float("nan")
     faint: float = 1.0
+    dominant: Dominant | None = None
 
     @property
     def caveat(self) -> str:
-        """Where the objects found are fainter than the wider radius reaches, that finding
-        and its fix in one line (``radius="auto"``'s warning); ``""`` otherwise."""
-        return faint_finding(self)
+        """What ``radius="auto"`` warns of, each finding and its fix, in one line (``""``:
+        nothing)."""
+        return "; ".join(findings(self))
+
+
+@dataclass(frozen=True)
+class Dominant:
+    """A few large objects that set a suggested radius among many small ones.
+
+    Attributes
+    ----------
+    count : int
+        How many of the largest objects set the radius.
+    radius : float
+        The largest one's inscribed radius, in pixels.
+    share : float
+        The share of all the objects' area that they hold (0-1).
+    others : int
+        How many objects are smaller.
+    others_radius : float
+        The smaller objects' typical radius (area-weighted median), in pixels.
+    suggested : float
+        The radius the smaller objects alone would set, in pixels.
+    """
+
+    count: int
+    radius: float
+    share: float
+    others: int
+    others_radius: float
+    suggested: float
 
 
 def suggest_radius(
@@ -365,9 +407,71 @@ def suggest_radius(
     if np.any(objects.network):
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose, as objects half their radius")
-    reason += _one_object_fills(objects, pixels, measured, radius)
-    reason += _padding_note(*padded)
-    return Suggestion(float(radius), float(typical), reason, padded, contrast, faint)
+    fills = _one_object_fills(objects, pixels, measured, radius)
+    reason += fills + _padding_note(*padded)
+    # (on a light background a dark object as wide is tissue far more often than the shade
+    # of the illumination; where one object fills the plane, the reason says so already)
+    dominant = None if light_background or fills else _dominant(
+        objects, radius, factor * faint, faint * min_radius, max(MIN_RADIUS, smaller_side / 4),
+        len(found))
+    return Suggestion(float(radius), float(typical), reason, padded, contrast, faint, dominant)
+
+
+def _dominant(objects: Objects, radius: float, factor: float, floor: float, cap: float,
+              planes: int = 1) -> Dominant | None:
+    """The fewest of the largest ``objects`` (at most ``DOMINANT_FEW`` per plane of
+    ``planes``), holding at least ``DOMINANT_SHARE`` of their area, without which the others
+    (at least ``DOMINANT_OTHERS``) would set a radius at most ``1 / DOMINANT_GAP`` of
+    ``radius``; None where there are none. The others' radius is set as
+    :func:`suggest_radius` sets it (``factor``, its ``floor`` and ``cap``).
+
+    Examples
+    --------
+    >>> radii = np.r_[np.full(40, 3.0), 60.0, 20.0]
+    >>> found = _dominant(Objects(radii, np.pi * radii**2), 100.0, 3.0, 16.0, 128.0)
+    >>> (found.count, found.radius, found.others, round(found.share, 2), found.suggested)
+    (2, 60.0, 40, 0.92, 16.0)
+    """
+    order = np.argsort(objects.radius, kind="stable")[::-1]
+    for count in range(1, min(DOMINANT_FEW * planes, len(objects) - DOMINANT_OTHERS) + 1):
+        rest = order[count:]
+        others = Objects(objects.radius[rest], objects.area[rest])
+        share = 1.0 - float(others.area.sum() / objects.area.sum())
+        if share < DOMINANT_SHARE:
+            continue
+        typical = others.quantile(0.5)
+        suggested = min(max(_radius_of(typical, others.quantile(0.9), factor), floor), cap)
+        if DOMINANT_GAP * suggested <= radius:
+            return Dominant(count, float(objects.radius[order[0]]), share, len(others),
+                            typical, suggested)
+    return None
+
+
+def findings(suggestion: Suggestion) -> list[str]:
+    """What ``radius="auto"`` warns of (:func:`faint_finding`, :func:`dominant_finding`):
+    each finding and its fix in one line."""
+    return [line for line in (faint_finding(suggestion), dominant_finding(suggestion)) if line]
+
+
+def dominant_finding(suggestion: Suggestion) -> str:
+    """Where a few large objects among many small ones set ``suggestion``'s radius
+    (:attr:`Suggestion.dominant`), that finding and its fix in one line; ``""`` otherwise.
+    A bright patch of the illumination (a laser beam's spot, a hot spot) left by the
+    flattening segments as such an object, and sets a radius that cannot follow it (spots
+    under a beam of a tenth of the side: an error 2-3x Fiji's at 50 px, 10-20x that at the
+    radius the spots alone set)."""
+    found = suggestion.dominant
+    if found is None:
+        return ""
+    one = found.count == 1
+    which = (f"one object (radius {found.radius:.3g} px) holds" if one else
+             f"{found.count} objects (radius up to {found.radius:.3g} px) hold")
+    patch = "it is a bright patch" if one else "they are bright patches"
+    return (f"{which} "
+            f"{found.share:.0%} of the objects' area and set radius=\"auto\" to "
+            f"{suggestion.radius:.3g} px, while {found.others} smaller ones are typically "
+            f"{found.others_radius:.3g} px: if {patch} of the illumination (a laser beam's "
+            f"spot, a hot spot) rather than objects to keep, give radius={found.suggested:.3g}")
 
 
 def faint_finding(suggestion: Suggestion) -> str:
@@ -383,10 +487,9 @@ def faint_finding(suggestion: Suggestion) -> str:
             "or a wider radius where the background is smooth")
 
 
-def warn_if_faint(suggestion: Suggestion, stacklevel: int = 4) -> None:
-    """A :class:`~bgsub.BackgroundWarning` of :func:`faint_finding`, where it found one."""
-    finding = faint_finding(suggestion)
-    if finding:
+def warn_of_findings(suggestion: Suggestion, stacklevel: int = 4) -> None:
+    """A :class:`~bgsub.BackgroundWarning` of each of :func:`findings`."""
+    for finding in findings(suggestion):
         warn(finding, stacklevel=stacklevel)
 
 

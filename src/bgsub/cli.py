@@ -663,7 +663,7 @@ def _finite_missing(ctx: click.Context, param: click.Parameter, value: float | N
 def suggest_command(file: Path, light_background: bool, missing: float | None, series: int,
                     quiet: bool) -> None:
     """Estimate the objects' size in FILE and print the radius bgsub would choose, and why."""
-    from bgsub.auto import suggest_radius
+    from bgsub.auto import findings, suggest_radius
     from bgsub.batch import one_line
     from bgsub.progress import Reporter
 
@@ -680,6 +680,8 @@ def suggest_command(file: Path, light_background: bool, missing: float | None, s
         click.echo(f"contrast      : {found.contrast:.2g} noise sds{faint}")
     click.echo(f"radius        : {found.radius:.1f} px")
     click.echo(f"why           : {found.reason}")
+    for finding in findings(found):  # (what radius="auto" warns of, as `bgsub run` says it)
+        click.echo(f"bgsub: warning: {file}: {finding}", err=True)
 
 
 #: Most columns (radii) and cells (methods x radii) a sweep montage may have.

@@ -393,13 +393,13 @@ def plan(
                          "pixels; drop missing=, or use method='rolling_ball'")
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
     if isinstance(radius, str) and radius == AUTO:
-        from bgsub.auto import suggest_radius, warn_if_faint
+        from bgsub.auto import suggest_radius, warn_of_findings
 
         suggestion = suggest_radius(array, layout.axes,
                                     light_background=bool(light_background), missing=missing)
         radius, padding = suggestion.radius, suggestion.padding
         if warn_input:
-            warn_if_faint(suggestion)
+            warn_of_findings(suggestion)
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
