@@ -412,18 +412,18 @@ def suggest_radius(
     # (on a light background a dark object as wide is tissue far more often than the shade
     # of the illumination; where one object fills the plane, the reason says so already)
     dominant = None if light_background or fills else _dominant(
-        objects, radius, factor * faint, faint * min_radius, max(MIN_RADIUS, smaller_side / 4),
-        len(found))
+        objects, radius, factor, min_radius, max(MIN_RADIUS, smaller_side / 4), len(found))
     return Suggestion(float(radius), float(typical), reason, padded, contrast, faint, dominant)
 
 
-def _dominant(objects: Objects, radius: float, factor: float, floor: float, cap: float,
+def _dominant(objects: Objects, radius: float, factor: float, min_radius: float, cap: float,
               planes: int = 1) -> Dominant | None:
     """The fewest of the largest ``objects`` (at most ``DOMINANT_FEW`` per plane of
     ``planes``), holding at least ``DOMINANT_SHARE`` of their area, without which the others
     (at least ``DOMINANT_OTHERS``) would set a radius at most ``1 / DOMINANT_GAP`` of
     ``radius``; None where there are none. The others' radius is set as
-    :func:`suggest_radius` sets it (``factor``, its ``floor`` and ``cap``).
+    :func:`suggest_radius` sets it (``factor``, ``min_radius``, the ``cap``), from their own
+    sizes and contrast.
 
     Examples
     --------
@@ -435,12 +435,14 @@ def _dominant(objects: Objects, radius: float, factor: float, floor: float, cap:
     order = np.argsort(objects.radius, kind="stable")[::-1]
     for count in range(1, min(DOMINANT_FEW * planes, len(objects) - DOMINANT_OTHERS) + 1):
         rest = order[count:]
-        others = Objects(objects.radius[rest], objects.area[rest])
+        others = Objects(objects.radius[rest], objects.area[rest],
+                         contrast=_contrasts(objects)[rest])
         share = 1.0 - float(others.area.sum() / objects.area.sum())
         if share < DOMINANT_SHARE:
             continue
-        typical = others.quantile(0.5)
-        suggested = min(max(_radius_of(typical, others.quantile(0.9), factor), floor), cap)
+        typical, faint = others.quantile(0.5), _faint_factor(_typical_contrast(others))
+        suggested = min(max(_radius_of(typical, others.quantile(0.9), factor * faint),
+                            faint * min_radius), cap)
         if DOMINANT_GAP * suggested <= radius:
             return Dominant(count, float(objects.radius[order[0]]), share, len(others),
                             typical, suggested)
