@@ -247,6 +247,24 @@ def test_auto_on_faint_objects_says_what_the_api_warns(viewer_widget, qtbot):
     assert f"warning: {expected}" in widget.message.text()
 
 
+def test_auto_on_spots_under_a_beam_names_the_radius_the_spots_set(viewer_widget, qtbot):
+    """radius="auto"'s warning of a radius set by a bright patch, where napari's Auto sets
+    the (capped) radius: the message names the radius the spots alone set."""
+    from bgsub.auto import suggest_radius
+    from illumination import spots_under_a_beam
+
+    viewer, widget = viewer_widget
+    image = spots_under_a_beam(seed=0)[0]
+    suggestion = suggest_radius(image)
+    assert suggestion.dominant is not None
+    viewer.add_image(image, name="beam")
+    widget.preview_check.setChecked(False)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: widget.radius.value() == 128.0, timeout=WAIT_MS)
+    assert f"warning: {suggestion.caveat}" in widget.message.text()
+    assert f"give radius={suggestion.dominant.suggested:.3g}" in widget.message.text()
+
+
 def test_layer_choice_follows_viewer(viewer_widget, image):
     viewer, widget = viewer_widget
     assert widget.layer() is None and not widget.apply_button.isEnabled()
