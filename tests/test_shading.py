@@ -233,6 +233,20 @@ def test_auto_smoothness_smooths_more_where_the_content_dominates(tiles, profile
     assert profile.options["chosen"][0]["smoothness"] == 1e-6
 
 
+def test_the_choice_made_on_threads_is_the_one_made_in_turn(monkeypatch):
+    # the split-half choice's fits run side by side: the same profile, bit for bit, as
+    # one after the other (and the same choice, dark-field included)
+    from bgsub.shading import lowrank
+
+    stack = _tiles(dark=100.0, seed=3)
+    threaded = bgsub.estimate_shading(stack, darkfield=True)
+    monkeypatch.setattr(lowrank, "_FIT_THREADS", 1)
+    in_turn = bgsub.estimate_shading(stack, darkfield=True)
+    assert threaded.options["chosen"] == in_turn.options["chosen"]
+    assert_array_equal(threaded.flatfield, in_turn.flatfield)
+    assert_array_equal(threaded.darkfield, in_turn.darkfield)
+
+
 def test_pooled_fit_recovers_the_field_on_the_working_grid(tiles):
     # blocks of 2 x 2 bins averaged before the robust fit, the fields evaluated at every bin:
     # the same field within 1 % RMSE, and the pooling recorded with the other choices

@@ -35,6 +35,11 @@ that offset is flat.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import numpy as np
 
 from bgsub._warnings import warn
@@ -74,6 +79,7 @@ POOL_CHOICES = (1, 2, 3, 4)  # what ``pool=`` accepts
 # (with no margin, 3 of 15 outside checks came out 5-16 % worse, with 0.5 none)
 _POOL_GAIN = 0.5
 _ABSOLUTE_FLOOR = 0.05  # the L1 weights 1/|r| are capped at 1/(this x the noise's spread)
+_FIT_THREADS = 4  # the choice's independent fits run on up to this many threads (and cores)
 
 
 def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_terms: int = 3,
@@ -146,21 +152,30 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
         return {**settings, "loss": losses[0], "smoothness": penalties[0],
                 "pool": pools[0]}, None
     settings = {**settings, "pool": pools[0]}
-    splits = {name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]})
-              for name in losses}
+    splits = dict(zip(losses, _side_by_side(
+        lambda name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]}),
+        losses), strict=True))
     chosen = min(losses, key=lambda name: _mean_square(splits[name]))
     settings = {**settings, "loss": chosen}
     if len(penalties) == len(pools) == 1:
         return {**settings, "smoothness": penalties[0]}, None
     candidates = [(p, s) for p in pools for s in penalties]
-    fits = {candidates[0]: _fit(stack, False, **settings, smoothness=penalties[0])[0]}
+
+    def fitted(candidate: tuple[int, float]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The candidate's flat-field on all the tiles, and its split (not for the first)."""
+        here = {**settings, "pool": candidate[0], "smoothness": candidate[1]}
+        return (_fit(stack, False, **here)[0],
+                None if candidate == candidates[0] else _split_error(stack, here))
+
+    fits, split_of = {}, {}
+    for candidate, (fit, split) in zip(candidates, _side_by_side(fitted, candidates),
+                                       strict=True):
+        fits[candidate], split_of[candidate] = fit, split
     least, least_split = _unit_mean(fits[candidates[0]]), splits[chosen]
     risks = {candidates[0]: _mean_square(least_split)}
     variances = dict(risks)
     for factor, penalty in candidates[1:]:
-        here = {**settings, "smoothness": penalty, "pool": factor}
-        fits[factor, penalty] = _fit(stack, False, **here)[0]
-        split = _split_error(stack, here)
+        split = split_of[factor, penalty]
         variances[factor, penalty] = _mean_square(split)
         risks[factor, penalty] = (_mean_square(_unit_mean(fits[factor, penalty]) - least)
                                   - _mean_square(split - least_split) + variances[factor, penalty])
@@ -178,6 +193,22 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
         # 0.0191 -> 0.0109; risk ratio 0.8, variance ratio 0.4)
         best = steadier
     return {**settings, "pool": best[0], "smoothness": best[1]}, fits[best]
+
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def _side_by_side(fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
+    """``[fn(item) for item in items]``, the items on up to ``_FIT_THREADS`` threads (the
+    fits' NumPy loops release the GIL): the same results, in order, sooner where cores are
+    free."""
+    items = list(items)
+    workers = min(len(items), _FIT_THREADS, os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _usable_pools(shape: tuple[int, int], terms: int) -> tuple[int, ...]:
@@ -233,7 +264,7 @@ def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.nda
     """
     if len(stack) < 2 * _FEWEST_PER_HALF:
         return None
-    halves = [_fit(stack[start::2], True, **settings)[0] for start in (0, 1)]
+    halves = _side_by_side(lambda start: _fit(stack[start::2], True, **settings)[0], (0, 1))
     spread = _rms(_unit_mean(halves[0]) - _unit_mean(halves[1])) / 2  # of the full-set fit
     effect = _rms(_unit_mean(flat) - _unit_mean(without))
     if effect >= _SIGNIFICANCE * spread:
