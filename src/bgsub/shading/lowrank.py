@@ -152,7 +152,7 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
         return {**settings, "loss": losses[0], "smoothness": penalties[0],
                 "pool": pools[0]}, None
     settings = {**settings, "pool": pools[0]}
-    splits = dict(zip(losses, _side_by_side(
+    splits = dict(zip(losses, _on_threads(
         lambda name: _split_error(stack, {**settings, "loss": name, "smoothness": penalties[0]}),
         losses), strict=True))
     chosen = min(losses, key=lambda name: _mean_square(splits[name]))
@@ -168,7 +168,7 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
                 None if candidate == candidates[0] else _split_error(stack, here))
 
     fits, split_of = {}, {}
-    for candidate, (fit, split) in zip(candidates, _side_by_side(fitted, candidates),
+    for candidate, (fit, split) in zip(candidates, _on_threads(fitted, candidates),
                                        strict=True):
         fits[candidate], split_of[candidate] = fit, split
     least, least_split = _unit_mean(fits[candidates[0]]), splits[chosen]
@@ -199,7 +199,7 @@ _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
 
-def _side_by_side(fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
+def _on_threads(fn: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
     """``[fn(item) for item in items]``, the items on up to ``_FIT_THREADS`` threads (the
     fits' NumPy loops release the GIL): the same results, in order, sooner where cores are
     free."""
@@ -264,7 +264,7 @@ def _darkfield_identifiable(stack: np.ndarray, flat: np.ndarray, without: np.nda
     """
     if len(stack) < 2 * _FEWEST_PER_HALF:
         return None
-    halves = _side_by_side(lambda start: _fit(stack[start::2], True, **settings)[0], (0, 1))
+    halves = _on_threads(lambda start: _fit(stack[start::2], True, **settings)[0], (0, 1))
     spread = _rms(_unit_mean(halves[0]) - _unit_mean(halves[1])) / 2  # of the full-set fit
     effect = _rms(_unit_mean(flat) - _unit_mean(without))
     if effect >= _SIGNIFICANCE * spread:
