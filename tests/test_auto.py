@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
@@ -162,6 +164,35 @@ def test_the_largest_objects_are_taken_a_few_at_a_time_per_plane():
     assert _dominant(objects, 128.0, 3.0, 16.0, 128.0, planes=1) is None
     found = _dominant(objects, 128.0, 3.0, 16.0, 128.0, planes=2)
     assert (found.count, found.others, found.suggested) == (2 * DOMINANT_FEW, 50, 16.0)
+
+
+@given(small=st.lists(st.floats(1.0, 8.0), min_size=15, max_size=60),
+       large=st.lists(st.floats(8.0, 200.0), min_size=1, max_size=8),
+       radius=st.floats(16.0, 256.0), planes=st.integers(1, 3))
+@settings(max_examples=200, deadline=None)
+def test_a_dominant_finding_keeps_its_promises(small, large, radius, planes):
+    """Whatever the objects: the few it names are the largest, at most DOMINANT_FEW a plane,
+    hold at least DOMINANT_SHARE of the area, leave at least DOMINANT_OTHERS, and the radius
+    it names is within the floor and the cap and at most 1 / DOMINANT_GAP of the one set."""
+    from bgsub.auto import (
+        DOMINANT_FEW,
+        DOMINANT_GAP,
+        DOMINANT_OTHERS,
+        DOMINANT_SHARE,
+        Objects,
+        _dominant,
+    )
+
+    sizes = np.array(small + large, dtype=np.float64)
+    found = _dominant(Objects(sizes, np.pi * sizes**2), radius, 3.0, 16.0, 128.0, planes)
+    if found is None:
+        return
+    assert 1 <= found.count <= DOMINANT_FEW * planes
+    assert found.others == sizes.size - found.count >= DOMINANT_OTHERS
+    assert found.radius == sizes.max() and found.share >= DOMINANT_SHARE
+    assert found.others_radius <= np.sort(sizes)[::-1][found.count - 1]
+    assert 16.0 <= found.suggested <= 128.0
+    assert DOMINANT_GAP * found.suggested <= radius
 
 
 def test_the_faint_factor_falls_smoothly_from_two_to_one():
