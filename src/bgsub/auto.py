@@ -460,8 +460,8 @@ def dominant_finding(suggestion: Suggestion) -> str:
     (:attr:`Suggestion.dominant`), that finding and its fix in one line; ``""`` otherwise.
     A bright patch of the illumination (a laser beam's spot, a hot spot) left by the
     flattening segments as such an object, and sets a radius that cannot follow it (spots
-    under a beam of a tenth of the side: an error 2-3x Fiji's at 50 px, 10-20x that at the
-    radius the spots alone set)."""
+    under a beam of sigma an eighth of the side: up to 4x Fiji's error at 50 px, and 4.5-28x
+    the error at the radius the spots alone set; docs/accuracy.md, Session 32)."""
     found = suggestion.dominant
     if found is None:
         return ""
