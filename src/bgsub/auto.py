@@ -58,7 +58,7 @@ from bgsub.methods.robust import (
     robust_centre_scale,
 )
 
-__all__ = ["Objects", "Suggestion", "measure_objects", "quality", "suggest_radius"]
+__all__ = ["Dominant", "Objects", "Suggestion", "measure_objects", "quality", "suggest_radius"]
 
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
