@@ -397,7 +397,8 @@ def suggest_radius(
     contrast = _typical_contrast(objects)
     faint = _faint_factor(contrast)
     measured = _radius_of(typical, large, factor * faint)
-    radius = min(max(measured, faint * min_radius), max(MIN_RADIUS, smaller_side / 4))
+    cap = max(MIN_RADIUS, smaller_side / 4)
+    radius = _within(measured, faint * min_radius, cap)
     times = "" if faint == 1.0 else (f" x {faint:.2g} (faint objects, {contrast:.2g} noise sds: "
                                      "a background averaged over more pixels)")
     reason = (f"{count} objects found: typical radius {typical:.3g} px "
@@ -412,7 +413,7 @@ def suggest_radius(
     # (on a light background a dark object as wide is tissue far more often than the shade
     # of the illumination; where one object fills the plane, the reason says so already)
     dominant = None if light_background or fills else _dominant(
-        objects, radius, factor, min_radius, max(MIN_RADIUS, smaller_side / 4), len(found))
+        objects, radius, factor, min_radius, cap, len(found))
     return Suggestion(float(radius), float(typical), reason, padded, contrast, faint, dominant)
 
 
@@ -433,16 +434,16 @@ def _dominant(objects: Objects, radius: float, factor: float, min_radius: float,
     (2, 60.0, 40, 0.92, 16.0)
     """
     order = np.argsort(objects.radius, kind="stable")[::-1]
+    contrasts = _contrasts(objects)
     for count in range(1, min(DOMINANT_FEW * planes, len(objects) - DOMINANT_OTHERS) + 1):
         rest = order[count:]
-        others = Objects(objects.radius[rest], objects.area[rest],
-                         contrast=_contrasts(objects)[rest])
+        others = Objects(objects.radius[rest], objects.area[rest], contrast=contrasts[rest])
         share = 1.0 - float(others.area.sum() / objects.area.sum())
         if share < DOMINANT_SHARE:
             continue
         typical, faint = others.quantile(0.5), _faint_factor(_typical_contrast(others))
-        suggested = min(max(_radius_of(typical, others.quantile(0.9), factor * faint),
-                            faint * min_radius), cap)
+        suggested = _within(_radius_of(typical, others.quantile(0.9), factor * faint),
+                            faint * min_radius, cap)
         if DOMINANT_GAP * suggested <= radius:
             return Dominant(count, float(objects.radius[order[0]]), share, len(others),
                             typical, suggested)
@@ -799,6 +800,12 @@ def _faint_factor(contrast: float) -> float:
         return 1.0
     share = (np.log(high) - np.log(max(contrast, low))) / (np.log(high) - np.log(low))
     return float(np.exp(share * np.log(FAINT_FACTOR)))
+
+
+def _within(radius: float, floor: float, cap: float) -> float:
+    """``radius`` raised to the ``floor``, then at most the ``cap`` (which wins: a small
+    image's quarter side may lie under the floor)."""
+    return min(max(radius, floor), cap)
 
 
 def _radius_of(typical: float, large: float, factor: float) -> float:

@@ -93,7 +93,11 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     """Python's warnings as one ``bgsub: warning: FILE: message`` line on stderr."""
     from bgsub.batch import current_input
 
-    where = current_input()
+    _echo_warning(message, current_input())
+
+
+def _echo_warning(message: Warning | str, where: Path | None) -> None:
+    """One ``bgsub: warning: FILE: message`` line on stderr (``where``: the file, if any)."""
     prefix = f"{where}: " if where is not None else ""
     click.echo(f"bgsub: warning: {prefix}{' '.join(str(message).split())}", err=True)
 
@@ -681,7 +685,7 @@ def suggest_command(file: Path, light_background: bool, missing: float | None, s
     click.echo(f"radius        : {found.radius:.1f} px")
     click.echo(f"why           : {found.reason}")
     for finding in findings(found):  # (what radius="auto" warns of, as `bgsub run` says it)
-        click.echo(f"bgsub: warning: {file}: {finding}", err=True)
+        _echo_warning(finding, file)
 
 
 #: Most columns (radii) and cells (methods x radii) a sweep montage may have.
