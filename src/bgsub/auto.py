@@ -462,7 +462,19 @@ def dominant_finding(suggestion: Suggestion) -> str:
     A bright patch of the illumination (a laser beam's spot, a hot spot) left by the
     flattening segments as such an object, and sets a radius that cannot follow it (spots
     under a beam of sigma an eighth of the side: up to 4x Fiji's error at 50 px, and 4.5-28x
-    the error at the radius the spots alone set; docs/accuracy.md, Session 32)."""
+    the error at the radius the spots alone set; docs/accuracy.md, Session 32).
+
+    Examples
+    --------
+    >>> beam = Dominant(1, 75.5, 0.69, 217, 2.66, 27.6)
+    >>> line = dominant_finding(Suggestion(128.0, 75.5, "...", dominant=beam))
+    >>> line.startswith("one object (radius 75.5 px) holds 69% of the objects' area")
+    True
+    >>> line.endswith("rather than objects to keep, give radius=27.6")
+    True
+    >>> findings(Suggestion(128.0, 75.5, "...", dominant=beam)) == [line]
+    True
+    """
     found = suggestion.dominant
     if found is None:
         return ""
