@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -1110,3 +1111,51 @@ def test_overwriting_the_input_gives_the_same_background(dtype):
     assert not np.array_equal(scratch, kept)  # (this image's noise is shaded: divided)
     assert np.array_equal(bgsub.estimate_background(image, radius=18.0), expected)
     assert np.array_equal(image, kept)  # (the engine passes its own copy)
+
+
+def _blended_case() -> tuple[np.ndarray, tuple[float, float]]:
+    from bgsub.methods.robust import blocks_used
+
+    radius = 42.6
+    low, high, share = blocks_used(radius)
+    assert low != high and 0.0 < share < 1.0  # (between two block sizes: two estimates)
+    return synthetic((300, 280), object_radius=(5, 8), seed=4).image.astype(np.float32), \
+        (radius, radius)
+
+
+def test_blended_estimates_on_two_threads_equal_those_in_turn(monkeypatch):
+    from bgsub.kernels.threads import limit_threads
+    from bgsub.methods import robust
+
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    image, radius = _blended_case()
+    threads = []
+    estimate = robust._estimate
+
+    def spy(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return estimate(*args, **kwargs)
+
+    monkeypatch.setattr(robust, "_estimate", spy)
+    side_by_side = robust_background(image, radius)
+    assert len(set(threads)) == 2
+    threads.clear()
+    with limit_threads(1):
+        in_turn = robust_background(image, radius)
+    assert len(set(threads)) == 1
+    np.testing.assert_array_equal(side_by_side, in_turn)
+
+
+def test_a_cancel_reaches_the_blends_second_thread(monkeypatch):
+    from bgsub._cancel import Cancelled, cancellable
+
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    image, radius = _blended_case()
+    caller = threading.get_ident()
+
+    class OnOtherThreads:  # set as seen from any thread but the caller's
+        def is_set(self) -> bool:
+            return threading.get_ident() != caller
+
+    with cancellable(OnOtherThreads()), pytest.raises(Cancelled):
+        robust_background(image, radius)

@@ -74,6 +74,7 @@ where the envelope does not -- and removes that bias where it can be measured:
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping
@@ -106,7 +107,7 @@ from bgsub.kernels.gaussian import (
 from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.polynomial import plane_of_terms
 from bgsub.kernels.resample import block_centres, upsample_centres, upsampled_strips
-from bgsub.kernels.threads import num_threads
+from bgsub.kernels.threads import limit_threads, num_threads
 from bgsub.methods._noise import (
     MAD_TO_SD,
     NoiseModel,
@@ -272,9 +273,14 @@ def robust_background(
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         # the finer blocks judge how much is background (a coarser block straddling an
         # object's edge reads as background more often), so they alone may warn
-        result = _estimate(work, radius, low, model, **options)
+        # (the two estimates read ``work`` and write nothing shared: side by side)
+        def alone(factor: tuple[int, ...], warn_dense: bool) -> np.ndarray:
+            with limit_threads(1):  # (one core each: their steps side by side would crowd)
+                return _estimate(work, radius, factor, model, warn_dense=warn_dense,
+                                 **options)
+
+        result, other = _side_by_side(lambda: alone(low, True), lambda: alone(high, False))
         result *= 1.0 - share
-        other = _estimate(work, radius, high, model, warn_dense=False, **options)
         other *= share
         result += other
     if shading is not None:
@@ -795,12 +801,13 @@ def _continue_rows(lines: np.ndarray, k: int, along: tuple[float, ...]) -> None:
 def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
     """``(first(), second())``, the second on another thread where bgsub may use two: NumPy's
     and SciPy's loops release the GIL, so two independent steps take the time of one where a
-    core is free (the same values either way)."""
+    core is free (the same values either way). The second runs in a copy of the caller's
+    context, so that it sees the caller's cancel flag and NumPy error state."""
     if num_threads() < 2:
         return first(), second()
     import_before_threads("scipy.ndimage")  # not on both threads at once
     with ThreadPoolExecutor(1) as pool:
-        later = pool.submit(second)
+        later = pool.submit(contextvars.copy_context().run, second)
         return first(), later.result()
 
 
