@@ -146,6 +146,7 @@ STRIP_CELLS = 1 << 16  # grid cells per strip where a step is taken a strip at a
 BLEND = 0.5  # between block sizes, results are blended over at least this middle part of
 BLEND_SPAN = 0.12  # ... the step, and over at least this fraction of the radius (the whole
 #                    step from blocks of 8 on: one block size is 1 / f of the radius apart)
+SIDE_BY_SIDE_FROM = 3  # two blended estimates run side by side on blocks of at least this
 NOISE_CROP = 512
 MODE_BINS = 400  # histogram bins for the residual's mode
 MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
@@ -273,13 +274,7 @@ def robust_background(
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         # the finer blocks judge how much is background (a coarser block straddling an
         # object's edge reads as background more often), so they alone may warn
-        # (the two estimates read ``work`` and write nothing shared: side by side)
-        def alone(factor: tuple[int, ...], warn_dense: bool) -> np.ndarray:
-            with limit_threads(1):  # (one core each: their steps side by side would crowd)
-                return _estimate(work, radius, factor, model, warn_dense=warn_dense,
-                                 **options)
-
-        result, other = _side_by_side(lambda: alone(low, True), lambda: alone(high, False))
+        result, other = _blended_pair(work, radius, (low, high), model, options)
         result *= 1.0 - share
         other *= share
         result += other
@@ -294,6 +289,27 @@ def robust_background(
         # an eighth of the plane: 7 % of it up to 0.8 grey levels above 255)
         np.clip(result, *data_range, out=result)
     return result.astype(image.dtype, copy=False)
+
+
+def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
+                  factors: tuple[tuple[int, ...], tuple[int, ...]], model: NoiseModel,
+                  options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The estimates on the finer and the coarser of ``factors``, to be blended; only the
+    finer may warn. They read ``work`` and write nothing shared, so they run side by side,
+    one core each (their own steps side by side would crowd two cores), where both work on
+    blocks of at least ``SIDE_BY_SIDE_FROM`` pixels: finer blocks hold image-sized buffers
+    (blocks of 2 are judged pixel by pixel), and two of them at once would pass the
+    6-buffer peak (7.6 at 1024x1024)."""
+    low, high = factors
+
+    def alone(factor: tuple[int, ...], warn_dense: bool) -> np.ndarray:
+        with limit_threads(1):
+            return _estimate(work, radius, factor, model, warn_dense=warn_dense, **options)
+
+    if min(low) >= SIDE_BY_SIDE_FROM:
+        return _side_by_side(lambda: alone(low, True), lambda: alone(high, False))
+    return (_estimate(work, radius, low, model, **options),
+            _estimate(work, radius, high, model, warn_dense=False, **options))
 
 
 def prepare_robust(image: np.ndarray, *, shading: bool = True
@@ -1798,8 +1814,9 @@ def _smoothing_gain(sigma: tuple[float, ...]) -> float:
 
 
 #: An upper bound on the memory of one estimate, in float32 copies of the block, by the finest
-#: block size it uses (1, 2, more): measured 18.1-20.1, 7.1-10.5 and 4.0-6.0 on uint16,
-#: float32 and float64 images of 1024x1024, the call through the API included
+#: block size it uses (1, 2, more): measured 18.1-20.1, 7.1-10.5 and 4.0-7.6 on uint16,
+#: float32 and float64 images of 1024x1024, the call through the API included (7.6: float64
+#: at 40-44 px, two blended estimates side by side)
 #: (``test_the_declared_peak_memory_bounds_the_measured_one``).
 PEAK_BUFFERS = (26.0, 13.0, 8.0)
 
