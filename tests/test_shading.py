@@ -433,6 +433,30 @@ def test_dask_and_cluster_equal_memory(tiles):
     assert_array_equal(estimated.darkfield, profile.darkfield)
 
 
+def test_a_cluster_of_worker_processes_equals_memory(tiles):
+    # the tasks are pickled to other processes here, as on a real cluster (the tests above
+    # run the workers in this process); the background's planes go through it too
+    import dask.array as da
+
+    distributed = pytest.importorskip("distributed")
+    profile = bgsub.estimate_shading(tiles, darkfield=True, iterations=6)
+    want = bgsub.correct_shading(tiles, profile)
+    planes = tiles[:3].astype(np.float32)
+    want_background = bgsub.subtract_background(planes, radius=10, axes="TYX")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            lazy = bgsub.correct_shading(da.from_array(tiles, chunks=(7, 24, 40)), profile)
+            assert_array_equal(lazy.compute(), want)
+            estimated = bgsub.estimate_shading(da.from_array(tiles, chunks=(9, SIZE, SIZE)),
+                                               darkfield=True, iterations=6)
+            background = bgsub.subtract_background(
+                da.from_array(planes, chunks=(1, SIZE, SIZE)), radius=10, axes="TYX").compute()
+    assert_array_equal(estimated.flatfield, profile.flatfield)
+    assert_array_equal(estimated.darkfield, profile.darkfield)
+    assert_array_equal(background, want_background)
+
+
 def test_dask_and_cluster_equal_memory_with_a_measured_dark_frame():
     import dask.array as da
 
