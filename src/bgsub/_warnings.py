@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 __all__ = ["BackgroundWarning", "warn"]
@@ -26,6 +28,25 @@ class BackgroundWarning(UserWarning):
     """
 
 
+#: bgsub's own files: a warning points at the first line outside them
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: ... unless that line is a thread's start (a warning issued on a worker thread)
+_THREAD_STARTS = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
+
+
 def warn(message: str, stacklevel: int = 3) -> None:
-    """Issue a :class:`BackgroundWarning` with a one-line ``message``."""
-    warnings.warn(message, BackgroundWarning, stacklevel=stacklevel)
+    """Issue a :class:`BackgroundWarning` with a one-line ``message``, pointing at the line
+    that called bgsub (Python's ``skip_file_prefixes``, from 3.12): the user's own call to
+    ``subtract_background`` rather than a line inside bgsub, so that the default "once per
+    location" filter shows it once per call site. ``stacklevel`` is used where no such line
+    is on this thread's stack (a worker thread's)."""
+    warnings.warn(message, BackgroundWarning, stacklevel=_outside_level(stacklevel))
+
+
+def _outside_level(default: int) -> int:
+    frame, level = sys._getframe(2), 2  # (level 2: the caller of warn)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    if frame is None or frame.f_code.co_filename.endswith(_THREAD_STARTS):
+        return default
+    return level

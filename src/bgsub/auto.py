@@ -1180,11 +1180,10 @@ def quality(
     rows = [r for r in rows if r is not None] or [dict.fromkeys(_SCORES, float("nan"))]
     result = {key: _finite_mean([r[key] for r in rows]) for key in rows[0]}
     if not (np.isfinite(result["unevenness"]) and np.isfinite(result["offset"])):
-        warnings.warn(BackgroundWarning(
-            "quality: too few background pixels to measure the corrected background's "
-            "evenness and offset (a small image or a field covered by objects); the score "
-            "counts only the objects' signal copied into the background: compare settings "
-            "on a larger image or a crop with some background"), stacklevel=2)
+        warn("quality: too few background pixels to measure the corrected background's "
+             "evenness and offset (a small image or a field covered by objects); the score "
+             "counts only the objects' signal copied into the background: compare settings "
+             "on a larger image or a crop with some background", stacklevel=2)
     result["expected_error"] = float(np.sqrt(result["copied_level"] ** 2
                                              + result["raised_under_objects"] ** 2
                                              + np.nan_to_num(result["unevenness"]) ** 2

@@ -1163,3 +1163,14 @@ def test_a_cancel_reaches_the_blends_second_thread(monkeypatch):
 
     with cancellable(OnOtherThreads()), pytest.raises(Cancelled):
         robust_background(image, radius)
+
+
+@pytest.mark.parametrize("radius", [42.6, 60.0])  # two blended estimates side by side; one
+def test_a_warning_points_at_the_callers_line(radius):
+    dense = synthetic((300, 300), object_radius=(5, 8), density=0.9, seed=1).image
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bgsub.subtract_background(dense, radius=radius)
+    found = [w for w in caught if issubclass(w.category, bgsub.BackgroundWarning)]
+    assert found and all(w.filename == __file__ for w in found), \
+        [(w.filename, w.lineno) for w in found]
