@@ -242,3 +242,89 @@ def test_no_import_cycles_nor_private_imports():
     assert "bgsub.kernels._ball" in edges["bgsub.kernels.ball"]
     assert "bgsub.api" not in edges["bgsub.chunked"] and "bgsub.batch" not in edges[
         "bgsub.stream"]
+
+
+# --- the planes of a stack side by side ------------------------------------------------------
+
+_STACK_OPTIONS = {"dog": {"high_sigma": 6.0}, "gaussian": {"sigma": 4.0}}
+
+
+@pytest.mark.parametrize("method", [m.name for m in bgsub.list_methods()])
+def test_a_stacks_planes_side_by_side_equal_those_in_turn(monkeypatch, method):
+    from bgsub.kernels.threads import limit_threads
+
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    stack = np.stack([synthetic((72, 64), object_radius=(3, 6), seed=s).image
+                      for s in range(5)])
+    options = _STACK_OPTIONS.get(method, {})
+    threads = set()
+    background_of = engine.Plan.background_of
+
+    def spy(self, block, prepared=None):
+        threads.add(threading.get_ident())
+        return background_of(self, block, prepared)
+
+    monkeypatch.setattr(engine.Plan, "background_of", spy)
+    together = bgsub.subtract_background(stack, method, 9, axes="TYX",
+                                         return_background=True, **options)
+    # (ImageJ's whole command runs its planes in turn, through its own hook)
+    assert len(threads) == (0 if method == "imagej" else 2)
+    threads.clear()
+    with limit_threads(1):
+        in_turn = bgsub.subtract_background(stack, method, 9, axes="TYX",
+                                            return_background=True, **options)
+    assert len(threads) == (0 if method == "imagej" else 1)
+    for got, want in zip(together, in_turn, strict=True):
+        np.testing.assert_array_equal(got, want)
+    if method != "imagej":  # (the estimate's own loop)
+        np.testing.assert_array_equal(
+            bgsub.estimate_background(stack, method, 9, axes="TYX", **options), in_turn[1])
+
+
+def test_planes_side_by_side_report_each_once_and_stop_on_cancel(monkeypatch):
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    stack = np.stack([synthetic((64, 64), object_radius=(3, 6), seed=s).image
+                      for s in range(6)])
+    seen = []
+    bgsub.subtract_background(stack, radius=9, axes="TYX",
+                              progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 6) for k in range(7)]
+    cancel, seen = threading.Event(), []
+
+    def progress(done, total):
+        seen.append(done)
+        if done == 2:
+            cancel.set()
+
+    with pytest.raises(engine.Cancelled):
+        bgsub.subtract_background(stack, radius=9, axes="TYX", progress=progress,
+                                  cancel=cancel)
+    assert seen == [0, 1, 2]
+
+
+def test_an_error_in_a_plane_side_by_side_is_raised(monkeypatch):
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    stack = np.zeros((4, 32, 32), np.float32)
+    background_of = engine.Plan.background_of
+
+    def failing(self, block, prepared=None):
+        if block[0, 0] == 3:
+            raise RuntimeError("plane 3 failed")
+        return background_of(self, block, prepared)
+
+    stack[3, 0, 0] = 3
+    monkeypatch.setattr(engine.Plan, "background_of", failing)
+    with pytest.raises(RuntimeError, match="plane 3 failed"):
+        bgsub.subtract_background(stack, "mean", 3, axes="TYX")
+
+
+def test_planes_run_in_turn_where_memory_holds_one(monkeypatch):
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "4")
+    stack = np.zeros((6, 64, 64), np.float32)
+    plan = engine.plan(stack, "robust", 9, axes="TYX")
+    monkeypatch.setattr(engine, "available_memory", lambda: 10**12)
+    assert engine._blocks_at_once(plan, 6) == min(4, engine.BLOCKS_AT_ONCE)
+    assert engine._blocks_at_once(plan, 1) == 1
+    one_block = 4.0 * plan.method.peak_buffers(plan.radius) * 64 * 64
+    monkeypatch.setattr(engine, "available_memory", lambda: int(1.5 * one_block))
+    assert engine._blocks_at_once(plan, 6) == 1

@@ -263,12 +263,12 @@ def _filled(image: da.Array, plan: Plan) -> da.Array:
 
 def _background_chunk(chunk: np.ndarray, plan: Plan) -> np.ndarray:
     """Background of every independent block of one chunk (halo included)."""
-    return engine.estimate(plan, chunk)
+    return engine.estimate(plan, chunk, in_turn=True)  # (Dask runs the chunks side by side)
 
 
 def _fill_chunk(chunk: np.ndarray, plan: Plan) -> np.ndarray:
     """Fill NaN/inf of each whole block from the nearest valid pixel, as the API does."""
-    return engine.run(engine.fill_steps(plan, chunk))
+    return engine.run(engine.fill_steps(plan, chunk, in_turn=True))
 
 
 def _foreground_chunk(image: np.ndarray, background: np.ndarray, *, plan: Plan,
@@ -299,7 +299,8 @@ def _whole_command(
 def _command_chunk(chunk: np.ndarray, plan: Plan, out_dtype: np.dtype, offset: float,
                    background: bool) -> np.ndarray:
     """The foreground (or background) of whole blocks, as :func:`bgsub.subtract_background`."""
-    result = engine.subtract(plan, chunk, out_dtype, offset, return_background=background)
+    result = engine.subtract(plan, chunk, out_dtype, offset, return_background=background,
+                             in_turn=True)
     return result[1] if background else result
 
 

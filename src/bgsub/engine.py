@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,12 +44,18 @@ import numpy as np
 
 from bgsub._arrays import finite_number, is_dask_array, is_number, plain, value_span
 from bgsub._axes import Layout, parse_axes
-from bgsub._bounds import check_presmooth_fits, refuse_masked, warn_if_short_of_memory
+from bgsub._bounds import (
+    available_memory,
+    check_presmooth_fits,
+    refuse_masked,
+    warn_if_short_of_memory,
+)
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
 from bgsub._padding import check_missing, valid_pixels, warn_if_padded, warn_of_padding
 from bgsub._presmooth import Presmooth, parse_presmooth
+from bgsub.kernels.threads import map_in_order, num_threads
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
@@ -77,6 +84,12 @@ SPLIT_PIXELS = 2**20
 #: side by side at 1024x1024 they peaked at 8.0-9.9 float32 copies of it instead of 5.9-8.0,
 #: to save 3-6 ms of 0.19-0.34 s; at 2048x2048 they save 15-30 ms, the peak unchanged.
 PREPARE_ALONGSIDE_FROM = 2048 * 2048
+#: Independent blocks (the planes of a stack) run this many at a time at most, each on its
+#: share of the cores: one plane of the default keeps 1.1-1.4 cores busy.
+BLOCKS_AT_ONCE = 4
+#: The peak memory of one block, in float32 copies of it, assumed for a method that declares
+#: none (``Method.peak_buffers``) when deciding how many blocks run at once.
+UNDECLARED_PEAK_BUFFERS = 8.0
 #: A tile is at least this many halos wide, so that computing its halo too costs at most
 #: (1 + 2 / 4)**2 = 2.25 times the tile's own work (1.2 times for median r=50 at 1024).
 SPLIT_HALO_FACTOR = 4
@@ -608,15 +621,40 @@ def fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
 
 
 def _each_block(plan: Plan, shape: tuple[int, ...], command: bool,
-                work: Callable[[tuple, Tile | None], None], split: int | None = None
-                ) -> Generator[tuple[int, int], None, None]:
+                work: Callable[[tuple, Tile | None], None], split: int | None = None,
+                in_turn: bool = False) -> Generator[tuple[int, int], None, None]:
     """The block loop: ``work(selector, tile)`` for each block (or each tile of it, with
-    ``split``: :meth:`Plan.units`), yielding ``(done, total)``."""
+    ``split``: :meth:`Plan.units`), yielding ``(done, total)``. Whole blocks run
+    :func:`_blocks_at_once` at a time, each on its share of the cores
+    (:func:`bgsub.kernels.threads.map_in_order`): every block is the same as when run alone
+    (the kernels give the same values on any number of threads), and a cancel (its flag
+    reaches each block's thread) or an error waits for the blocks running. ``in_turn``:
+    one block at a time (a caller that runs several such loops side by side: Dask)."""
     units = plan.units(shape, command, split)
     yield 0, len(units)
-    for done, (selector, tile) in enumerate(units, start=1):
-        work(selector, tile)
+    workers = 1 if command or in_turn or split is not None else \
+        _blocks_at_once(plan, len(units))
+    if workers > 1:
+        import_before_threads("scipy.ndimage")  # (not on two threads at once)
+    ran = map_in_order(lambda unit: work(*unit), units, workers)
+    for done, _ in enumerate(ran, start=1):
         yield done, len(units)
+
+
+def _blocks_at_once(plan: Plan, count: int) -> int:
+    """How many of ``count`` independent blocks run at once: as many as this thread may use
+    cores (:func:`bgsub.kernels.threads.num_threads`), at most ``BLOCKS_AT_ONCE``, and
+    no more than the free memory holds (by the method's declared peak per block)."""
+    workers = min(count, num_threads(), BLOCKS_AT_ONCE)
+    if workers < 2:
+        return 1
+    buffers = plan.method.peak_buffers(plan.radius) if plan.method.peak_buffers else \
+        UNDECLARED_PEAK_BUFFERS
+    need = 4.0 * buffers * math.prod(plan.shape[axis] for axis in plan.layout.spatial)
+    free = available_memory()
+    if free is not None:
+        workers = min(workers, int(free // max(need, 1.0)))
+    return max(1, workers)
 
 
 class _Blocks:
@@ -666,12 +704,13 @@ def _put(plan: Plan, array: np.ndarray, selector: tuple, tile: Tile | None,
 
 
 def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None,
-                   prepared: Any = None) -> Steps:
+                   prepared: Any = None, in_turn: bool = False) -> Steps:
     """Estimate the background block by block, yielding ``(done, total)``; returns it.
 
     ``split``: cut blocks into tiles of about this many pixels where the
     method's halo allows (:func:`tiles`), for the same pixels in smaller steps.
-    ``prepared``: from :func:`plan_prepared` for this ``image``.
+    ``prepared``: from :func:`plan_prepared` for this ``image``. Independent blocks run a
+    few at a time (see :func:`_each_block`), or one at a time with ``in_turn``.
 
     Examples
     --------
@@ -691,17 +730,17 @@ def estimate_steps(plan: Plan, image: np.ndarray, split: int | None = None,
         values = blocks.background(selector, tile)
         _put(plan, background(), selector, tile, values)
 
-    yield from _each_block(plan, image.shape, False, one, split)
+    yield from _each_block(plan, image.shape, False, one, split, in_turn)
     return background()
 
 
 def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: float = 0.0,
                    return_background: bool = False, split: int | None = None,
-                   prepared: Any = None) -> Steps:
+                   prepared: Any = None, in_turn: bool = False) -> Steps:
     """Subtract block by block, yielding ``(done, total)``; returns what :func:`subtract` does.
 
-    ``split``, ``prepared``: as for :func:`estimate_steps` (a whole-command method's blocks
-    are never split).
+    ``split``, ``prepared``, ``in_turn``: as for :func:`estimate_steps` (a whole-command
+    method's blocks are never split, and run in turn).
 
     Examples
     --------
@@ -731,26 +770,37 @@ def subtract_steps(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: f
             background()[selector] = bg
 
     yield from _each_block(plan, image.shape, plan.whole_command,
-                           one_command if plan.whole_command else one, split)
+                           one_command if plan.whole_command else one, split, in_turn)
     return (foreground(), background()) if background is not None else foreground()
 
 
 def _made_when_read(shape: tuple[int, ...], dtype: np.dtype) -> Callable[[], np.ndarray]:
     """The same new array at each call, made at the first: a result array is not held
     while the first block's background is estimated (one image-sized buffer less at the
-    peak of a one-block image)."""
-    return functools.cache(lambda: np.empty(shape, dtype=dtype))
+    peak of a one-block image). Blocks that run at once all get the one array."""
+    lock = threading.Lock()
+
+    @functools.cache
+    def made() -> np.ndarray:
+        return np.empty(shape, dtype=dtype)
+
+    def read() -> np.ndarray:
+        with lock:
+            return made()
+
+    return read
 
 
-def fill_steps(plan: Plan, image: np.ndarray) -> Steps:
+def fill_steps(plan: Plan, image: np.ndarray, in_turn: bool = False) -> Steps:
     """``image`` in the working dtype, NaN/inf of each block filled from the nearest valid
-    pixel (as :meth:`Plan.background_of` does), block by block; returns it."""
+    pixel (as :meth:`Plan.background_of` does), block by block; returns it (``in_turn``: as
+    for :func:`estimate_steps`)."""
     filled = np.empty(image.shape, dtype=plan.work_dtype)
 
     def one(selector: tuple, tile: Tile | None) -> None:
         plan.layout.put(filled, selector, plan.filled(plan.layout.block(image, selector)))
 
-    yield from _each_block(plan, image.shape, False, one)
+    yield from _each_block(plan, image.shape, False, one, in_turn=in_turn)
     return filled
 
 
@@ -791,18 +841,18 @@ def run(steps: Steps, progress: Progress | None = None, cancel: CancelFlag | Non
 
 def estimate(plan: Plan, image: np.ndarray, progress: Progress | None = None,
              cancel: CancelFlag | None = None, split: int | None = None,
-             prepared: Any = None) -> np.ndarray:
+             prepared: Any = None, in_turn: bool = False) -> np.ndarray:
     """The background of ``image`` (shaped as the plan's input), block by block
     (tile by tile with ``split``, see :func:`estimate_steps`)."""
-    return run(estimate_steps(plan, image, split, prepared), progress, cancel)
+    return run(estimate_steps(plan, image, split, prepared, in_turn), progress, cancel)
 
 
 def subtract(plan: Plan, image: np.ndarray, out_dtype: np.dtype, offset: float = 0.0,
              return_background: bool = False, progress: Progress | None = None,
              cancel: CancelFlag | None = None, split: int | None = None,
-             prepared: Any = None) -> Any:
+             prepared: Any = None, in_turn: bool = False) -> Any:
     """The foreground of ``image`` (and its background), block by block (tile by tile
     with ``split``, see :func:`subtract_steps`)."""
     return run(subtract_steps(plan, image, out_dtype, offset, return_background, split,
-                              prepared), progress, cancel)
+                              prepared, in_turn), progress, cancel)
 

@@ -4,16 +4,25 @@ Every parallel kernel takes its thread count as an argument; this module is the 
 that decides it: ``BGSUB_NUM_THREADS`` if set, else the CPUs this process may run on, lowered
 for the calling thread inside :func:`limit_threads` (for instance while a small plane runs
 where starting a thread team would cost more than it saves, or inside a pool of workers).
+:func:`map_in_order` runs independent jobs (a stack's planes) a few at a time, each with its
+share of those threads.
 """
 
 from __future__ import annotations
 
+import collections
+import contextvars
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
-__all__ = ["max_threads", "num_threads", "limit_threads", "threads_for_work"]
+__all__ = ["max_threads", "num_threads", "limit_threads", "map_in_order", "threads_for_work"]
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 _local = threading.local()
 
@@ -78,3 +87,37 @@ def limit_threads(n: int) -> Iterator[None]:
         yield
     finally:
         _local.limit = before
+
+
+def map_in_order(fn: Callable[[_Item], _Result], items: Iterable[_Item], workers: int
+                 ) -> Iterator[_Result]:
+    """``fn(item)`` for each of ``items``, in their order, ``workers`` at a time on threads.
+
+    Each call runs with its share of this thread's :func:`num_threads` (at least one) and in
+    a copy of the caller's context (a cancel flag, NumPy's error state); ``items`` are read
+    only as calls start, at most ``workers`` ahead of the results taken. An error is raised
+    where its result is taken, after the calls running then have ended. With ``workers``
+    under 2, each call runs on this thread, in turn.
+
+    Examples
+    --------
+    >>> list(map_in_order(lambda x: x * x, range(5), workers=2))
+    [0, 1, 4, 9, 16]
+    """
+    if workers < 2:
+        yield from map(fn, items)
+        return
+    share = max(1, num_threads() // workers)
+
+    def one(item: _Item) -> _Result:
+        with limit_threads(share):
+            return fn(item)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="bgsub") as pool:
+        running: collections.deque = collections.deque()
+        for item in items:
+            running.append(pool.submit(contextvars.copy_context().run, one, item))
+            if len(running) == workers:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
