@@ -296,10 +296,18 @@ def test_planes_side_by_side_report_each_once_and_stop_on_cancel(monkeypatch):
         if done == 2:
             cancel.set()
 
-    with pytest.raises(engine.Cancelled):
+    threads = set()
+    background_of = engine.Plan.background_of
+
+    def spy(self, block, prepared=None):
+        threads.add(threading.get_ident())
+        return background_of(self, block, prepared)
+
+    monkeypatch.setattr(engine.Plan, "background_of", spy)
+    with pytest.raises(engine.Cancelled):  # (robust's planes are never cut: side by side)
         bgsub.subtract_background(stack, radius=9, axes="TYX", progress=progress,
                                   cancel=cancel)
-    assert seen == [0, 1, 2]
+    assert seen == [0, 1, 2] and len(threads) == 2
 
 
 def test_an_error_in_a_plane_side_by_side_is_raised(monkeypatch):

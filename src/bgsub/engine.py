@@ -624,7 +624,8 @@ def _each_block(plan: Plan, shape: tuple[int, ...], command: bool,
                 work: Callable[[tuple, Tile | None], None], split: int | None = None,
                 in_turn: bool = False) -> Generator[tuple[int, int], None, None]:
     """The block loop: ``work(selector, tile)`` for each block (or each tile of it, with
-    ``split``: :meth:`Plan.units`), yielding ``(done, total)``. Whole blocks run
+    ``split``: :meth:`Plan.units`), yielding ``(done, total)``. Whole blocks (none cut into
+    tiles) run
     :func:`_blocks_at_once` at a time, each on its share of the cores
     (:func:`bgsub.kernels.threads.map_in_order`): every block is the same as when run alone
     (the kernels give the same values on any number of threads), and a cancel (its flag
@@ -632,8 +633,8 @@ def _each_block(plan: Plan, shape: tuple[int, ...], command: bool,
     one block at a time (a caller that runs several such loops side by side: Dask)."""
     units = plan.units(shape, command, split)
     yield 0, len(units)
-    workers = 1 if command or in_turn or split is not None else \
-        _blocks_at_once(plan, len(units))
+    whole = not command and not in_turn and all(tile is None for _, tile in units)
+    workers = _blocks_at_once(plan, len(units)) if whole else 1
     if workers > 1:
         import_before_threads("scipy.ndimage")  # (not on two threads at once)
     ran = map_in_order(lambda unit: work(*unit), units, workers)
