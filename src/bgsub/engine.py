@@ -624,13 +624,14 @@ def _each_block(plan: Plan, shape: tuple[int, ...], command: bool,
                 work: Callable[[tuple, Tile | None], None], split: int | None = None,
                 in_turn: bool = False) -> Generator[tuple[int, int], None, None]:
     """The block loop: ``work(selector, tile)`` for each block (or each tile of it, with
-    ``split``: :meth:`Plan.units`), yielding ``(done, total)``. Whole blocks (none cut into
-    tiles) run
-    :func:`_blocks_at_once` at a time, each on its share of the cores
-    (:func:`bgsub.kernels.threads.map_in_order`): every block is the same as when run alone
-    (the kernels give the same values on any number of threads), and a cancel (its flag
-    reaches each block's thread) or an error waits for the blocks running. ``in_turn``:
-    one block at a time (a caller that runs several such loops side by side: Dask)."""
+    ``split``: :meth:`Plan.units`), yielding ``(done, total)``.
+
+    Where no block is cut into tiles, :func:`_blocks_at_once` blocks run at a time, each on
+    its share of the cores (:func:`bgsub.kernels.threads.map_in_order`): every block is the
+    same as when run alone (the kernels give the same values on any number of threads), and
+    a cancel (its flag reaches each block's thread) or an error waits for the blocks
+    running. ``in_turn``: one block at a time (a caller that runs several such loops side by
+    side: Dask)."""
     units = plan.units(shape, command, split)
     yield 0, len(units)
     whole = not command and not in_turn and all(tile is None for _, tile in units)
