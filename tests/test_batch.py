@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -291,3 +292,17 @@ def test_files_run_at_once_share_the_cores_between_their_kernels(tree, tmp_path,
     results = batch.run_batch(jobs, Settings(radius=5), workers=workers)
     assert {r.status for r in results} == {"done"} and len(seen) == len(jobs)
     assert set(seen) == {each}
+
+
+def test_small_files_run_one_per_core_by_default(tree, tmp_path, monkeypatch):
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    jobs, _ = plan(tree, tmp_path / "out")
+    assert len(jobs) == 4 and batch.default_workers(jobs) == 2
+    assert batch.default_workers(jobs[:1]) == 1  # (one file: its own planes share the cores)
+    monkeypatch.setattr(batch, "SMALL_FILE_BYTES", 100)  # every file now a large one
+    assert batch.default_workers(jobs) == 1
+    store = tmp_path / "stack.zarr"  # a folder (a Zarr store) is never small
+    store.mkdir()
+    folder = dataclasses.replace(jobs[0], source=batch.Source(store, Path("stack.zarr")))
+    monkeypatch.setattr(batch, "SMALL_FILE_BYTES", 10**9)
+    assert batch.default_workers([folder, *jobs[1:]]) == 1

@@ -612,6 +612,34 @@ def run_batch(
 # -- helpers ------------------------------------------------------------------------------
 
 
+#: ``bgsub run`` without ``--jobs`` runs files side by side only where each is at most this
+#: big on disk (a 4096x4096 uint16 plane): a larger file, a stack, already keeps the cores
+#: busy with its own planes (the engine runs them side by side), and several at once would
+#: multiply the memory.
+SMALL_FILE_BYTES = 32 * 2**20
+
+
+def default_workers(jobs: Sequence[Job]) -> int:
+    """Files run at once without ``--jobs``: one per core (at most one per file) where every
+    file is small (``SMALL_FILE_BYTES`` on disk, not a folder such as a Zarr store), else 1.
+
+    Examples
+    --------
+    >>> default_workers([])
+    1
+    """
+    def small(job: Job) -> bool:
+        try:
+            return job.source.path.is_file() and job.source.path.stat().st_size <= \
+                SMALL_FILE_BYTES
+        except OSError:
+            return False
+
+    if len(jobs) < 2 or not all(small(job) for job in jobs):
+        return 1
+    return min(len(jobs), max_threads())
+
+
 def kernel_threads_per_worker(workers: int) -> int:
     """Kernel threads for each of ``workers`` files run at once: the cores shared out.
 

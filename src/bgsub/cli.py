@@ -265,7 +265,8 @@ class Interrupted(KeyboardInterrupt):
 @click.option("--pipeline", default=None, help="Named pipeline of the --config file.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1, max=256), default=None,
               help="Files processed at once (threads); for a streamed input, its threads.  "
-                   "[default: 1 file; streamed: one thread per core]")
+                   "[default: one file per core where every file is at most 32 MiB, else "
+                   "1; streamed: one thread per core]")
 @click.option("--chunks", default=None, metavar="auto|Y,X|Z,Y,X", callback=_chunks_option,
               help="Stream TIFF and Zarr inputs in chunks of this many pixels (-1: whole axis); "
                    "Zarr and TIFFs over 1 GiB are streamed anyway.")
@@ -352,7 +353,7 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
         except batch.PlanError as exc:
             _fail(str(exc), 1)
     try:
-        results = _run(out, todo, settings, jobs or 1, streaming)
+        results = _run(out, todo, settings, jobs or batch.default_workers(todo), streaming)
     finally:
         if streaming.client is not None:
             streaming.client.close()
