@@ -249,40 +249,46 @@ def test_no_import_cycles_nor_private_imports():
 _STACK_OPTIONS = {"dog": {"high_sigma": 6.0}, "gaussian": {"sigma": 4.0}}
 
 
+@pytest.fixture()
+def workers(monkeypatch) -> list[int]:
+    """Two cores, planes of any size side by side; the workers of each block loop, recorded."""
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    monkeypatch.setattr(engine, "BLOCKS_SIDE_BY_SIDE_FROM", 0)
+    recorded = []
+    map_in_order = engine.map_in_order
+
+    def spy(fn, items, count):
+        recorded.append(count)
+        return map_in_order(fn, items, count)
+
+    monkeypatch.setattr(engine, "map_in_order", spy)
+    return recorded
+
+
 @pytest.mark.parametrize("method", [m.name for m in bgsub.list_methods()])
-def test_a_stacks_planes_side_by_side_equal_those_in_turn(monkeypatch, method):
+def test_a_stacks_planes_side_by_side_equal_those_in_turn(workers, method):
     from bgsub.kernels.threads import limit_threads
 
-    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
     stack = np.stack([synthetic((72, 64), object_radius=(3, 6), seed=s).image
                       for s in range(5)])
     options = _STACK_OPTIONS.get(method, {})
-    threads = set()
-    background_of = engine.Plan.background_of
-
-    def spy(self, block, prepared=None):
-        threads.add(threading.get_ident())
-        return background_of(self, block, prepared)
-
-    monkeypatch.setattr(engine.Plan, "background_of", spy)
     together = bgsub.subtract_background(stack, method, 9, axes="TYX",
                                          return_background=True, **options)
-    # (ImageJ's whole command runs its planes in turn, through its own hook)
-    assert len(threads) == (0 if method == "imagej" else 2)
-    threads.clear()
+    # (ImageJ's whole command runs its planes in turn)
+    assert workers == [1 if method == "imagej" else 2]
     with limit_threads(1):
         in_turn = bgsub.subtract_background(stack, method, 9, axes="TYX",
                                             return_background=True, **options)
-    assert len(threads) == (0 if method == "imagej" else 1)
+    assert workers[1:] == [1]
     for got, want in zip(together, in_turn, strict=True):
         np.testing.assert_array_equal(got, want)
     if method != "imagej":  # (the estimate's own loop)
         np.testing.assert_array_equal(
             bgsub.estimate_background(stack, method, 9, axes="TYX", **options), in_turn[1])
+        assert workers[2:] == [2]
 
 
-def test_planes_side_by_side_report_each_once_and_stop_on_cancel(monkeypatch):
-    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+def test_planes_side_by_side_report_each_once_and_stop_on_cancel(workers):
     stack = np.stack([synthetic((64, 64), object_radius=(3, 6), seed=s).image
                       for s in range(6)])
     seen = []
@@ -296,22 +302,21 @@ def test_planes_side_by_side_report_each_once_and_stop_on_cancel(monkeypatch):
         if done == 2:
             cancel.set()
 
-    threads = set()
-    background_of = engine.Plan.background_of
-
-    def spy(self, block, prepared=None):
-        threads.add(threading.get_ident())
-        return background_of(self, block, prepared)
-
-    monkeypatch.setattr(engine.Plan, "background_of", spy)
     with pytest.raises(engine.Cancelled):  # (robust's planes are never cut: side by side)
         bgsub.subtract_background(stack, radius=9, axes="TYX", progress=progress,
                                   cancel=cancel)
-    assert seen == [0, 1, 2] and len(threads) == 2
+    assert seen == [0, 1, 2] and workers == [2, 2]
 
 
-def test_an_error_in_a_plane_side_by_side_is_raised(monkeypatch):
+def test_small_planes_run_in_turn(monkeypatch):
     monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    monkeypatch.setattr(engine, "available_memory", lambda: 10**12)
+    small = engine.plan(np.zeros((6, 128, 128), np.float32), "robust", 9, axes="TYX")
+    large = engine.plan(np.zeros((6, 256, 256), np.float32), "robust", 9, axes="TYX")
+    assert engine._blocks_at_once(small, 6) == 1 and engine._blocks_at_once(large, 6) == 2
+
+
+def test_an_error_in_a_plane_side_by_side_is_raised(workers, monkeypatch):
     stack = np.zeros((4, 32, 32), np.float32)
     background_of = engine.Plan.background_of
 
@@ -328,6 +333,7 @@ def test_an_error_in_a_plane_side_by_side_is_raised(monkeypatch):
 
 def test_planes_run_in_turn_where_memory_holds_one(monkeypatch):
     monkeypatch.setenv("BGSUB_NUM_THREADS", "4")
+    monkeypatch.setattr(engine, "BLOCKS_SIDE_BY_SIDE_FROM", 0)
     stack = np.zeros((6, 64, 64), np.float32)
     plan = engine.plan(stack, "robust", 9, axes="TYX")
     monkeypatch.setattr(engine, "available_memory", lambda: 10**12)
