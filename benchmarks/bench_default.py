@@ -24,7 +24,12 @@ automatic radius falls between two block sizes (``bgsub.methods.robust.blocks_us
 the radii up to 50 px, more beyond, nearly all from 96 px) two estimates are blended, and the
 time doubles.
 
-Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes]``.
+A third table (alone with ``--stack``; not with ``--small``): the same on stacks of 8 planes
+(nuclei r 5-20, objects r 5-8, spots r 2-3), the radius measured once on the stack and the
+planes run side by side (``bgsub.engine``), in milliseconds a plane against the ball's on the
+same stack. At 1024x1024 (``--quick``) measuring the radius on 8 planes weighs most.
+
+Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes | --stack]``.
 """
 
 from __future__ import annotations
@@ -81,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", action="store_true", help="spots r 2-3 (radius 16 px)")
     parser.add_argument("--sizes", action="store_true",
                         help="the default on objects of several sizes, a row each")
+    parser.add_argument("--stack", action="store_true",
+                        help="the default on 8-plane stacks, in ms a plane")
     args = parser.parse_args(argv)
     side = 1024 if args.quick else 2048
     repeat = 1 if args.quick else args.repeat
     if args.sizes:
         return by_object_size(side, repeat)
+    if args.stack:
+        return on_stacks(side, repeat)
     image = (synthetic((side, side), object_radius=(2.0, 3.0), density=0.05,
                        object_brightness=300.0, seed=0) if args.small
              else synthetic((side, side), object_radius=(5, 20), seed=1)).image
@@ -115,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{rows[1][1] / rows[-1][1]:.2f}x")
     if not args.small:
         print()
-        return by_object_size(side, repeat)
+        by_object_size(side, repeat)
+        print()
+        return on_stacks(side, repeat)
     return 0
 
 
@@ -147,6 +158,33 @@ def by_object_size(side: int, repeat: int) -> int:
         peak = peak_buffers(default_call, image)
         print(f"| {size[0]}-{size[1]} | {radius:.1f} | {blocks} | {default:.3f} | {ball:.3f} "
               f"| {default / ball:.1f} | {same:.3f} | {default / same:.1f} | {peak:.1f} |")
+    return 0
+
+
+#: ``--stack``: (label, object radii, generator keywords) of each 8-plane stack.
+STACKS = (("nuclei r 5-20", (5, 20), {}), ("objects r 5-8", (5, 8), {}),
+          ("spots r 2-3", (2.0, 3.0), {"density": 0.05, "object_brightness": 300.0}))
+STACK_PLANES = 8
+
+
+def on_stacks(side: int, repeat: int) -> int:
+    """``--stack``: the default and the ball on 8-plane stacks, in ms a plane."""
+    warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+    print(f"{STACK_PLANES} x {side}x{side} uint16, best of {repeat}\n")
+    print("| stack | auto radius | default (ms a plane) | ball r=50 (ms a plane) | x ball |")
+    print("|---|---|---|---|---|")
+    for label, size, keywords in STACKS:
+        stack = np.stack([synthetic((side, side), object_radius=size, seed=seed,
+                                    **keywords).image for seed in range(STACK_PLANES)])
+        radius = suggest_radius(stack, "TYX").radius
+        default_call = functools.partial(bgsub.subtract_background, stack, radius="auto",
+                                         axes="TYX")
+        ball_call = functools.partial(bgsub.subtract_background, stack, "rolling_ball", 50,
+                                      axes="TYX")
+        default_call()  # (warm-up)
+        default, ball = best_times([default_call, ball_call], repeat)
+        print(f"| {label} | {radius:.1f} | {1000 * default / STACK_PLANES:.0f} "
+              f"| {1000 * ball / STACK_PLANES:.0f} | {default / ball:.1f} |")
     return 0
 
 
