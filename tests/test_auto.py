@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -473,3 +474,31 @@ def test_small_dense_spots_on_a_large_image_are_measured_at_full_resolution():
     found = suggest_radius(s.image)
     assert 2.0 <= found.object_radius <= 8.0, found.reason
     assert 16.0 <= found.radius <= 40.0, found.reason
+
+
+def test_the_radius_is_measured_without_touching_the_warning_filters(monkeypatch):
+    # warnings.catch_warnings changes process-wide state: two files measured at once (bgsub run
+    # with several jobs) could leave BackgroundWarning ignored for good; the flattenings ask
+    # robust_background not to warn instead
+    from bgsub.methods.robust import robust_background
+
+    dense = synthetic((256, 256), object_radius=(5, 8), density=0.9, seed=1).image
+    entered = []
+    real = warnings.catch_warnings
+
+    class Spy(real):
+        def __enter__(self):
+            entered.append(self)
+            return super().__enter__()
+
+    monkeypatch.setattr(warnings, "catch_warnings", Spy)
+    suggest_radius(dense)
+    assert entered == []
+    monkeypatch.setattr(warnings, "catch_warnings", real)
+    image = dense.astype(np.float64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet = robust_background(image, (40.0, 40.0), warn=False)
+        told = robust_background(image, (40.0, 40.0))
+    assert [str(w.message)[:4] for w in caught] == ["only"]  # (the second call's alone)
+    np.testing.assert_array_equal(quiet, told)

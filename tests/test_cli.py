@@ -478,3 +478,17 @@ def test_run_figure_is_listed_by_a_dry_run_and_not_written(plane_and_stack, tmp_
     bad = run_cli("run", str(plane_and_stack), "-o", str(tmp_path / "out"), "--figure",
                   "--figure-plane", "top")
     assert bad.returncode == 2 and "figure_plane='top' is not understood" in bad.stderr
+
+
+def test_warnings_from_a_stacks_planes_side_by_side_name_the_file(tmp_path, monkeypatch):
+    # the planes (256x256 and up) run on worker threads: each warning still names its file
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
+    path = tmp_path / "dense_stack.tif"
+    stack = np.stack([synthetic((300, 300), object_radius=(5, 8), density=0.9, seed=s).image
+                      for s in range(4)])
+    tifffile.imwrite(path, stack, metadata={"axes": "ZYX"})
+    result = run_cli("run", str(path), "-o", str(tmp_path / "out"), "--radius", "60")
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "look like background" in line]
+    assert len(warned) == 4, result.stderr
+    assert all(line.startswith(f"bgsub: warning: {path}: only ") for line in warned), warned

@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from scipy import ndimage as ndi
 from bgsub._arrays import in_ordinary_unit, pairwise_sum
 from bgsub._axes import parse_axes
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
-from bgsub._warnings import BackgroundWarning, warn
+from bgsub._warnings import warn
 from bgsub.kernels.binary import (
     binary_opening_cross,
     clipped_histogram_centres,
@@ -761,13 +760,10 @@ def _chain(flattenings: _Flattenings, cap: float, pixels: float) -> tuple[int, b
 def _flattened(smoothed: np.ndarray, scale: float, prepared: Any) -> np.ndarray:
     """``smoothed`` less its noise-aware background at ``scale`` cells (``prepared``:
     :func:`prepare_robust` of ``smoothed``, without the noise's shading)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BackgroundWarning)  # a dense field is fine here
-        # (one noise level for the plane: the objects are measured as before the noise's
-        # shading was taken into robust_background)
-        return smoothed - robust_background(
-            smoothed, (scale,) * 2, prepared=prepared,
-            follow=FLATTENING_FOLLOW, steeper=0)
+    # (a dense field is fine here: not warned of; one noise level for the plane: the objects
+    # are measured as before the noise's shading was taken into robust_background)
+    return smoothed - robust_background(smoothed, (scale,) * 2, prepared=prepared,
+                                        follow=FLATTENING_FOLLOW, steeper=0, warn=False)
 
 
 def _radius(objects: Objects, cap: float) -> float:

@@ -10,6 +10,7 @@ overwritten, a folder that cannot be written) before anything is written.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import dataclasses
 import errno
 import glob
@@ -426,7 +427,9 @@ def run_job(
     of at least ``progress_bytes`` reports its blocks to ``stack_progress``.
     """
     start = time.perf_counter()
-    _current.path = job.source.path  # for the warnings' one line (bgsub.cli)
+    # for the warnings' one line (bgsub.cli); a context variable, so that the threads that
+    # run the image's planes (copies of this context) name the file too
+    token = _current_path.set(job.source.path)
     try:
         _check(cancel)
         source = provenance.input_record(job.source.path, job.series)
@@ -456,17 +459,19 @@ def run_job(
         return Result(job.source.path, "failed", one_line(exc), job,
                       traceback.format_exc(), time.perf_counter() - start)
     finally:
-        _current.path = None
+        _current_path.reset(token)
     return Result(job.source.path, "done", str(job.output), job,
                   seconds=time.perf_counter() - start)
 
 
-_current = threading.local()
+_current_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "bgsub_current_input", default=None)
 
 
 def current_input() -> Path | None:
-    """The input file the calling thread is processing in :func:`run_job`, if any."""
-    return getattr(_current, "path", None)
+    """The input file the calling thread is processing in :func:`run_job`, if any (also
+    on the threads that run its planes)."""
+    return _current_path.get()
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

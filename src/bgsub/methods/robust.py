@@ -198,6 +198,7 @@ def robust_background(
     follow: float = FOLLOW,
     steeper: int = STEEPER_ROUNDS,
     overwrite_input: bool = False,
+    warn: bool = True,
 ) -> np.ndarray:
     """Noise-aware background: the exact envelope lifted to the middle of the noise.
 
@@ -231,6 +232,10 @@ def robust_background(
     overwrite_input : bool
         Whether a float ``image`` may be changed (divided by the noise's shading) in place
         instead of in a copy: one image-sized buffer less (the engine's own copy of a block).
+    warn : bool
+        Whether a field with little background is warned of (below). ``False`` where the
+        caller expects one: a flattening for the automatic radius (thread-safe, unlike
+        silencing the warning with :func:`warnings.catch_warnings`).
 
     Returns
     -------
@@ -268,13 +273,13 @@ def robust_background(
                    follow=follow, steeper=steeper)
     (low, high), share = _blocks_used(radius)
     if share <= 0.0:
-        result = _estimate(work, radius, low, model, **options)
+        result = _estimate(work, radius, low, model, warn_dense=warn, **options)
     elif share >= 1.0:
-        result = _estimate(work, radius, high, model, **options)
+        result = _estimate(work, radius, high, model, warn_dense=warn, **options)
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         # the finer blocks judge how much is background (a coarser block straddling an
         # object's edge reads as background more often), so they alone may warn
-        result, other = _blended_pair(work, radius, (low, high), model, options)
+        result, other = _blended_pair(work, radius, (low, high), model, options, warn)
         result *= 1.0 - share
         other *= share
         result += other
@@ -293,13 +298,14 @@ def robust_background(
 
 def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
                   factors: tuple[tuple[int, ...], tuple[int, ...]], model: NoiseModel,
-                  options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+                  options: dict[str, Any], warn: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The estimates on the finer and the coarser of ``factors``, to be blended; only the
-    finer may warn. They read ``work`` and write nothing shared, so they run side by side,
-    one core each (their own steps side by side would crowd two cores), where both work on
-    blocks of at least ``SIDE_BY_SIDE_FROM`` pixels: finer blocks hold image-sized buffers
-    (blocks of 2 are judged pixel by pixel), and two of them at once would pass the
-    6-buffer peak (7.6 at 1024x1024)."""
+    finer may warn (where ``warn``). They read ``work`` and write nothing shared, so they run
+    side by side, one core each (their own steps side by side would crowd two cores), where
+    both work on blocks of at least ``SIDE_BY_SIDE_FROM`` pixels: finer blocks hold
+    image-sized buffers (blocks of 2 are judged pixel by pixel), and two of them at once would
+    pass the 6-buffer peak (7.6 at 1024x1024)."""
     low, high = factors
 
     def alone(factor: tuple[int, ...], warn_dense: bool) -> np.ndarray:
@@ -307,8 +313,8 @@ def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
             return _estimate(work, radius, factor, model, warn_dense=warn_dense, **options)
 
     if min(low) >= SIDE_BY_SIDE_FROM:
-        return _side_by_side(lambda: alone(low, True), lambda: alone(high, False))
-    return (_estimate(work, radius, low, model, **options),
+        return _side_by_side(lambda: alone(low, warn), lambda: alone(high, False))
+    return (_estimate(work, radius, low, model, warn_dense=warn, **options),
             _estimate(work, radius, high, model, warn_dense=False, **options))
 
 
