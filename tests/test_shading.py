@@ -239,6 +239,7 @@ def test_the_choice_made_on_threads_is_the_one_made_in_turn(monkeypatch):
     from bgsub.shading import lowrank
 
     stack = _tiles(dark=100.0, seed=3)
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "4")
     monkeypatch.setattr(lowrank, "_THREADS_FROM", 0)  # (these few tiles: on threads too)
     threaded = bgsub.estimate_shading(stack, darkfield=True)
     monkeypatch.setattr(lowrank, "_FIT_THREADS", 1)

@@ -35,14 +35,13 @@ that offset is flat.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 
 from bgsub._warnings import warn
+from bgsub.kernels.threads import map_in_order, num_threads
 from bgsub.methods import Parameter
 from bgsub.shading._fields import cosine_basis, fit_smooth
 from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shading
@@ -199,23 +198,14 @@ def _tuned(stack: np.ndarray, settings: dict, loss: str, smoothness: float | Non
     return {**settings, "pool": best[0], "smoothness": best[1]}, fits[best]
 
 
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
-
-
-def _on_threads(fn: Callable[[_Item], _Result], items: Iterable[_Item], values: int
-                ) -> list[_Result]:
-    """``[fn(item) for item in items]``, the items on up to ``_FIT_THREADS`` threads where
-    the stack fitted holds at least ``_THREADS_FROM`` ``values`` (the fits' NumPy loops
-    release the GIL): the same results, in order, sooner where cores are free."""
+def _on_threads(fn: Callable[[Any], Any], items: Iterable[Any], values: int) -> list[Any]:
+    """``[fn(item) for item in items]``, the items on up to ``_FIT_THREADS`` threads (no more
+    than bgsub may use: :func:`bgsub.kernels.threads.num_threads`) where the stack fitted
+    holds at least ``_THREADS_FROM`` ``values`` (the fits' NumPy loops release the GIL): the
+    same results, in order, sooner where cores are free."""
     items = list(items)
-    workers = min(len(items), _FIT_THREADS, os.cpu_count() or 1)
-    if values < _THREADS_FROM:
-        workers = 1
-    if workers <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
+    workers = 1 if values < _THREADS_FROM else min(len(items), _FIT_THREADS, num_threads())
+    return list(map_in_order(fn, items, workers))
 
 
 def _usable_pools(shape: tuple[int, int], terms: int) -> tuple[int, ...]:
