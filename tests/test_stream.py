@@ -212,3 +212,18 @@ def test_streaming_memory_is_bounded_by_the_chunk_not_the_image(tmp_path):
     peak("warm.zarr", None)
     assert peak("stack.zarr", Streaming(threads=1)) < nbytes / 2
     assert peak("stack.zarr", None) > nbytes
+
+
+def test_the_local_scheduler_takes_bgsubs_thread_count(monkeypatch):
+    # one per core this process may use (BGSUB_NUM_THREADS; a batch job's share), not
+    # os.cpu_count(), which counts the machine's cores whatever the process's affinity
+    from bgsub.kernels.threads import limit_threads
+
+    monkeypatch.setenv("BGSUB_NUM_THREADS", "3")
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    with stream._Runner(Streaming()) as runner:
+        assert runner.workers == 3
+    with limit_threads(1), stream._Runner(Streaming()) as runner:
+        assert runner.workers == 1
+    with stream._Runner(Streaming(threads=5)) as runner:
+        assert runner.workers == 5

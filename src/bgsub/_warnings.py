@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-__all__ = ["BackgroundWarning", "warn"]
+__all__ = ["BackgroundWarning", "collected", "warn"]
 
 
 class BackgroundWarning(UserWarning):
@@ -34,13 +37,48 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _THREAD_STARTS = ("threading.py", os.path.join("concurrent", "futures", "thread.py"))
 
 
+#: where :func:`collected` gathers the messages instead of issuing them (None: issue them)
+_collecting: ContextVar[list[str] | None] = ContextVar("bgsub_collecting", default=None)
+
+
 def warn(message: str, stacklevel: int = 3) -> None:
     """Issue a :class:`BackgroundWarning` with a one-line ``message``, pointing at the line
     that called bgsub (Python's ``skip_file_prefixes``, from 3.12): the user's own call to
     ``subtract_background`` rather than a line inside bgsub, so that the default "once per
     location" filter shows it once per call site. ``stacklevel`` is used where no such line
-    is on this thread's stack (a worker thread's)."""
+    is on this thread's stack (a worker thread's). Inside :func:`collected` the message is
+    gathered instead."""
+    messages = _collecting.get()
+    if messages is not None:
+        messages.append(message)
+        return
     warnings.warn(message, BackgroundWarning, stacklevel=_outside_level(stacklevel))
+
+
+@contextmanager
+def collected() -> Iterator[list[str]]:
+    """Gather the messages of the :class:`BackgroundWarning` s issued inside the block, in
+    order, instead of issuing them: for a face that shows them its own way (napari's
+    message line) or once each (``bgsub sweep``).
+
+    Unlike :func:`warnings.catch_warnings`, whose filters are the whole process's, this is
+    thread-safe: it sees only this thread's warnings and those of the worker threads bgsub
+    starts from it (they run in a copy of its context), and leaves every other thread's
+    warnings, and the warning filters, alone.
+
+    Examples
+    --------
+    >>> with collected() as messages:
+    ...     warn("only 12 % of the pixels look like background; use a larger radius")
+    >>> messages
+    ['only 12 % of the pixels look like background; use a larger radius']
+    """
+    messages: list[str] = []
+    token = _collecting.set(messages)
+    try:
+        yield messages
+    finally:
+        _collecting.reset(token)
 
 
 def _outside_level(default: int) -> int:

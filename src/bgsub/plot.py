@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._warnings import collected, warn
 from bgsub.methods import DEFAULT_METHOD
 
 #: The rows of :func:`sweep` (and ``bgsub sweep``) when none are named: the default
@@ -371,24 +372,22 @@ def _default_score(*, axes: str | None = None, light_background: bool = False,
         from bgsub.auto import quality, suggest_radius
     except ImportError:  # pragma: no cover - bgsub.auto is part of the package
         return _residual_spread
-    import warnings
-
     measured: list[float] = []
     shown: set[str] = set()
 
     def score(image: np.ndarray, background: np.ndarray) -> dict[str, float]:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        # (gathered, not caught with warnings.catch_warnings, whose filters are the whole
+        # process's: a sweep run beside other threads must not take or silence theirs)
+        with collected() as messages:
             if not measured:
                 measured.append(suggest_radius(image, axes, light_background=light_background,
                                                missing=missing).object_radius)
             result = quality(image, background, axes=axes, light_background=light_background,
                              object_radius=measured[0], missing=missing)
-        for found in caught:
-            if str(found.message) not in shown:
-                shown.add(str(found.message))
-                warnings.warn_explicit(found.message, found.category, found.filename,
-                                       found.lineno)
+        for message in dict.fromkeys(messages):
+            if message not in shown:
+                shown.add(message)
+                warn(message)
         return result
 
     return score

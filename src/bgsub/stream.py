@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from bgsub._dtypes import output_dtype_for, work_dtype
 from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
+from bgsub.kernels.threads import num_threads
 
 __all__ = ["AUTO_CHUNK_BYTES", "STREAM_BYTES", "StreamError", "Streaming", "connect",
            "plan_chunks", "run_job"]
@@ -96,7 +96,8 @@ class Streaming:
         Chunk size per Z, Y, X (two values: Y, X), ``-1`` for a whole axis
         (:func:`bgsub.config.parse_chunks`); None chooses them (:func:`plan_chunks`).
     threads : int, optional
-        Threads of the local scheduler (``--jobs``); None: one per core.
+        Threads of the local scheduler (``--jobs``); None: one per core this process may
+        use (``BGSUB_NUM_THREADS`` where set; a batch job's share of them).
     always : bool
         Stream every TIFF and Zarr input, whatever its size (``--chunks``
         or ``--scheduler`` was given).
@@ -369,7 +370,9 @@ class _Runner:
             self.workers = max(1, sum(self.client.nthreads().values()))
             self._pool = None
         else:
-            self.workers = streaming.threads or os.cpu_count() or 1
+            # (bgsub's one thread count: BGSUB_NUM_THREADS, the usable cores, or a batch
+            # job's share of them -- not os.cpu_count(), which counts cores it may not use)
+            self.workers = streaming.threads or num_threads()
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bgsub-dask")
 
     def __enter__(self) -> _Runner:

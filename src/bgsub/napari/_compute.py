@@ -6,7 +6,6 @@ tests check them against :func:`bgsub.subtract_background` directly.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from bgsub import engine
 from bgsub._axes import default_axes
-from bgsub._warnings import BackgroundWarning
+from bgsub._warnings import collected
 from bgsub.api import subtract_background
 from bgsub.napari._settings import Settings
 
@@ -140,16 +139,13 @@ def preview_with_warnings(
     image: Any, settings: Settings, position: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """:func:`preview`, and the messages of the :class:`bgsub.BackgroundWarning` it raised
-    (the method's assumptions failed on this plane), for the widget to show."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", BackgroundWarning)
+    (the method's assumptions failed on this plane), each once, for the widget to show.
+
+    They are gathered with :func:`bgsub._warnings.collected`, not
+    :func:`warnings.catch_warnings`: the preview runs on a worker thread beside napari's
+    and, maybe, an *Apply*, whose warnings it must neither take nor switch off."""
+    with collected() as messages:
         background, foreground = preview(image, settings, position)
-    messages = []
-    for w in caught:
-        if issubclass(w.category, BackgroundWarning):
-            messages.append(str(w.message))
-        else:  # not ours to show: pass it on
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return background, foreground, list(dict.fromkeys(messages))
 
 
