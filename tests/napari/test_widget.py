@@ -120,14 +120,14 @@ def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
     viewer, widget = viewer_widget
     viewer.add_image(image, name="cells")
 
-    def endless(image, settings, cancel=None):
+    def endless(image, settings, split=None, cancel=None):
         done = 0
         while True:
             time.sleep(0.01)
             done += 1
             yield done, 10**6
 
-    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", endless)
+    monkeypatch.setattr("bgsub.napari._compute.subtract_in_blocks", endless)
     worker = widget.apply()
     assert widget.apply_button.text() == "Cancel" and not widget.progress.isHidden()
     with qtbot.waitSignal(worker.aborted, timeout=WAIT_MS):
@@ -333,6 +333,24 @@ def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(vi
     assert "warning" not in widget.message.text()
 
 
+def test_apply_shows_the_default_methods_warning_every_time(viewer_widget, qtbot):
+    """A dense field: Apply's BackgroundWarning is shown in the widget's message, on a second
+    Apply too (as a Python warning from the worker thread, the same message from the same
+    line would be shown once only)."""
+    viewer, widget = viewer_widget
+    dense = synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
+    viewer.add_image(dense, name="dense")
+    widget.radius.setValue(20)
+    for _ in range(2):
+        _apply(qtbot, widget)
+        assert "warning: only" in widget.message.text()
+        assert "look like background" in widget.message.text()
+        assert "added 'dense" in widget.message.text()
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
+    _apply(qtbot, widget)
+    assert "warning" not in widget.message.text()
+
+
 def test_preview_names_a_mosaics_padding(viewer_widget, qtbot):
     """A zero-padded plane: the padding warning, with its fix, in the widget's message."""
     viewer, widget = viewer_widget
@@ -368,8 +386,10 @@ def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeyp
     seen: list[tuple[int, int]] = []
     holding, clicked = threading.Event(), threading.Event()
 
-    def recorded(image, settings, cancel=None):  # the real computation, held after a tile
-        steps = _compute.subtract_in_blocks(image, settings, cancel=cancel)
+    real = _compute.subtract_in_blocks
+
+    def recorded(image, settings, split=None, cancel=None):  # the real one, held after a tile
+        steps = real(image, settings, split, cancel=cancel)
         for step in steps:
             seen.append(step)
             yield step
@@ -377,7 +397,7 @@ def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeyp
                 holding.set()
                 clicked.wait(WAIT_MS / 1000)
 
-    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", recorded)
+    monkeypatch.setattr("bgsub.napari._compute.subtract_in_blocks", recorded)
     worker = widget.apply()
     qtbot.waitUntil(holding.is_set, timeout=WAIT_MS)
     with qtbot.waitSignal(worker.aborted, timeout=WAIT_MS):
@@ -401,7 +421,7 @@ def test_cancel_inside_a_plane_that_stays_whole(viewer_widget, qtbot, image, mon
     viewer.add_image(image, name="cells")
     started, flags = threading.Event(), []
 
-    def stages(image, settings, cancel=None):  # as robust's checkpoints between its stages
+    def stages(image, settings, split=None, cancel=None):  # as robust's checkpoints between stages
         flags.append(cancel)
         yield 0, 1
         started.set()
@@ -411,7 +431,7 @@ def test_cancel_inside_a_plane_that_stays_whole(viewer_widget, qtbot, image, mon
                 raise engine.Cancelled("cancelled")
         yield 1, 1
 
-    monkeypatch.setattr("bgsub.napari._widget.subtract_in_blocks", stages)
+    monkeypatch.setattr("bgsub.napari._compute.subtract_in_blocks", stages)
     worker = widget.apply()
     qtbot.waitUntil(started.is_set, timeout=WAIT_MS)
     with qtbot.waitSignal(worker.finished, timeout=WAIT_MS):

@@ -17,7 +17,8 @@ from bgsub._warnings import collected
 from bgsub.api import subtract_background
 from bgsub.napari._settings import Settings
 
-__all__ = ["Plane", "preview", "preview_with_warnings", "subtract_in_blocks"]
+__all__ = ["Plane", "apply_with_warnings", "preview", "preview_with_warnings",
+           "subtract_in_blocks"]
 
 Progress = tuple[int, int]
 
@@ -63,6 +64,18 @@ def subtract_in_blocks(
     with engine.cancellable(cancel):
         return (yield from engine.subtract_steps(plan, data, plan.dtype,
                                                  return_background=True, split=split))
+
+
+def apply_with_warnings(
+    image: Any, settings: Settings, split: int | None = None, cancel: Any = None
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, list[str]]]:
+    """:func:`subtract_in_blocks`, and the messages of the :class:`bgsub.BackgroundWarning`
+    it raised, each once, for the widget to show beside the new layers (gathered as
+    :func:`preview_with_warnings` gathers them: issued as Python warnings from napari's
+    worker thread, a message repeated on a later *Apply* would be shown once only)."""
+    with collected() as messages:
+        foreground, background = yield from subtract_in_blocks(image, settings, split, cancel)
+    return foreground, background, list(dict.fromkeys(messages))
 
 
 class Plane:

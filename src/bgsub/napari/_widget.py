@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 
 import bgsub
 from bgsub.engine import Cancelled
-from bgsub.napari._compute import Plane, preview_with_warnings, subtract_in_blocks
+from bgsub.napari._compute import Plane, apply_with_warnings, preview_with_warnings
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import (
     DEFAULT_METHOD,
@@ -433,7 +433,7 @@ class BackgroundWidget(QWidget):
         self._cancel = threading.Event()
         # errors go to the widget's message only (a cancel inside a plane is one, see
         # _on_error), not also re-raised into napari's event loop
-        worker = create_worker(subtract_in_blocks, layer.data, settings, cancel=self._cancel,
+        worker = create_worker(apply_with_warnings, layer.data, settings, cancel=self._cancel,
                                _start_thread=False, _connect={"errored": self._on_error})
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_applied, layer, settings))
@@ -453,11 +453,13 @@ class BackgroundWidget(QWidget):
         self.progress.setValue(done)
 
     def _on_applied(self, source: Image, settings: Settings,
-                    result: tuple[np.ndarray, np.ndarray]) -> None:
-        foreground, background = result
+                    result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
+        foreground, background, cautions = result
         layers = (self._publish(source, settings, "background", background),
                   self._publish(source, settings, "foreground", foreground))
-        self._say(f"added {layers[1].name!r} and {layers[0].name!r}")
+        self._say("\n".join([*(f"warning: {c}" for c in cautions),
+                             f"added {layers[1].name!r} and {layers[0].name!r}"]),
+                  warning=bool(cautions))
         self.applied.emit(layers)
 
     def _on_apply_finished(self) -> None:
