@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -19,6 +20,23 @@ settings.register_profile(
 )
 settings.register_profile("explore", parent=settings.get_profile("bgsub"), derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bgsub"))
+
+
+@pytest.fixture
+def catch_warnings_entered(monkeypatch) -> list:
+    """The ``warnings.catch_warnings`` blocks entered while the test runs (collected here):
+    its filters are process-wide, so library code that may run on several threads must not
+    use it. ``monkeypatch.undo()`` ends the watch early."""
+    entered: list = []
+    real = warnings.catch_warnings
+
+    class Spy(real):
+        def __enter__(self):
+            entered.append(self)
+            return super().__enter__()
+
+    monkeypatch.setattr(warnings, "catch_warnings", Spy)
+    return entered
 
 
 @pytest.fixture(scope="session")

@@ -476,25 +476,17 @@ def test_small_dense_spots_on_a_large_image_are_measured_at_full_resolution():
     assert 16.0 <= found.radius <= 40.0, found.reason
 
 
-def test_the_radius_is_measured_without_touching_the_warning_filters(monkeypatch):
+def test_the_radius_is_measured_without_touching_the_warning_filters(catch_warnings_entered,
+                                                                     monkeypatch):
     # warnings.catch_warnings changes process-wide state: two files measured at once (bgsub run
     # with several jobs) could leave BackgroundWarning ignored for good; the flattenings ask
     # robust_background not to warn instead
     from bgsub.methods.robust import robust_background
 
     dense = synthetic((256, 256), object_radius=(5, 8), density=0.9, seed=1).image
-    entered = []
-    real = warnings.catch_warnings
-
-    class Spy(real):
-        def __enter__(self):
-            entered.append(self)
-            return super().__enter__()
-
-    monkeypatch.setattr(warnings, "catch_warnings", Spy)
     suggest_radius(dense)
-    assert entered == []
-    monkeypatch.setattr(warnings, "catch_warnings", real)
+    assert catch_warnings_entered == []
+    monkeypatch.undo()
     image = dense.astype(np.float64)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -78,28 +78,21 @@ def dense() -> np.ndarray:
     return synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
 
 
-def test_the_sweeps_score_shows_each_warning_once_without_catching_warnings(monkeypatch):
+def test_the_sweeps_score_shows_each_warning_once_without_catching_warnings(
+        catch_warnings_entered, monkeypatch):
     from bgsub import plot
 
     small = synthetic((12, 12), object_radius=2, seed=1).image  # one tile: no evenness
-    entered = []
-    real = warnings.catch_warnings
-
-    class Spy(real):
-        def __enter__(self):
-            entered.append(self)
-            return super().__enter__()
-
     background = np.full(small.shape, float(np.min(small)))
     with warnings.catch_warnings():  # (the modules it imports at first use: they may catch)
         warnings.simplefilter("ignore")
         plot._default_score()(small, background)
     score = plot._default_score()
-    monkeypatch.setattr(warnings, "catch_warnings", Spy)
+    catch_warnings_entered.clear()
     with pytest.warns(BackgroundWarning) as first:
         score(small, background)
-    monkeypatch.setattr(warnings, "catch_warnings", real)
-    assert entered == []
+    monkeypatch.undo()
+    assert catch_warnings_entered == []
     assert [str(w.message)[:29] for w in first] == ["quality: too few background p"]
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter("always")
@@ -107,21 +100,13 @@ def test_the_sweeps_score_shows_each_warning_once_without_catching_warnings(monk
     assert not [w for w in again if issubclass(w.category, BackgroundWarning)]
 
 
-def test_the_napari_preview_gathers_its_warnings_without_catching_warnings(monkeypatch,
-                                                                           dense):
+def test_the_napari_preview_gathers_its_warnings_without_catching_warnings(
+        catch_warnings_entered, dense):
     pytest.importorskip("napari")
     from bgsub.napari._compute import preview_with_warnings
     from bgsub.napari._settings import Settings
 
-    entered = []
-    real = warnings.catch_warnings
-
-    class Spy(real):
-        def __enter__(self):
-            entered.append(self)
-            return super().__enter__()
-
-    monkeypatch.setattr(warnings, "catch_warnings", Spy)
+    catch_warnings_entered.clear()  # (napari's own, on import)
     _, _, messages = preview_with_warnings(dense, Settings(radius=20.0), (0, 0))
-    assert entered == []
+    assert catch_warnings_entered == []
     assert any("look like background" in m for m in messages), messages
