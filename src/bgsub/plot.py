@@ -384,7 +384,7 @@ def _default_score(*, axes: str | None = None, light_background: bool = False,
                                                missing=missing).object_radius)
             result = quality(image, background, axes=axes, light_background=light_background,
                              object_radius=measured[0], missing=missing)
-        for message in dict.fromkeys(messages):
+        for message in messages:
             if message not in shown:
                 shown.add(message)
                 warn(message)

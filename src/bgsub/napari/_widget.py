@@ -353,8 +353,7 @@ class BackgroundWidget(QWidget):
         self._show_preview(source, "foreground", foreground)
         self.preview_settings = settings
         text = f"preview: {time.perf_counter() - started:.2f} s"
-        self._say(self._with_note("\n".join([*(f"warning: {c}" for c in cautions), text])),
-                  warning=bool(cautions))
+        self._say(self._with_note(_cautioned(text, cautions)), warning=bool(cautions))
         self.preview_updated.emit()
 
     def _on_preview_finished(self) -> None:
@@ -457,8 +456,7 @@ class BackgroundWidget(QWidget):
         foreground, background, cautions = result
         layers = (self._publish(source, settings, "background", background),
                   self._publish(source, settings, "foreground", foreground))
-        self._say("\n".join([*(f"warning: {c}" for c in cautions),
-                             f"added {layers[1].name!r} and {layers[0].name!r}"]),
+        self._say(_cautioned(f"added {layers[1].name!r} and {layers[0].name!r}", cautions),
                   warning=bool(cautions))
         self.applied.emit(layers)
 
@@ -585,3 +583,9 @@ def _disconnect(connections: list[tuple[Any, Callable[..., Any]]], *args: Any) -
             emitter.disconnect(callback)
         except (RuntimeError, TypeError, ValueError):
             pass
+
+
+def _cautioned(text: str, cautions: list[str]) -> str:
+    """``text`` under a ``warning: ...`` line for each of ``cautions`` (the method's
+    BackgroundWarnings on this result)."""
+    return "\n".join([*(f"warning: {c}" for c in cautions), text])
