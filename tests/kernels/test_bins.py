@@ -19,7 +19,7 @@ from bgsub.kernels.bins import (
 
 def _numpy(values: np.ndarray, low: float, high: float, bins: int
            ) -> tuple[np.ndarray, np.ndarray]:
-    """The definition, as ``robust._binned`` computed it before the kernel."""
+    """The definition, as ``_robust_mode._binned`` computed it before the kernel."""
     inside = values[(values >= low) & (values <= high)]
     index = np.subtract(inside, low)
     index *= bins / (high - low)

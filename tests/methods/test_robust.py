@@ -669,14 +669,14 @@ def test_a_textured_background_caps_its_minima_in_its_own_spread():
 @pytest.mark.parametrize("shape", [(37, 41), (64, 64), (5, 9, 13)])
 @pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
 def test_block_reductions_equal_reduceat(shape, ufunc):
-    from bgsub.methods.robust import _reduce_blocks
+    from bgsub.methods._robust_blocks import reduce_blocks
 
     values = np.random.default_rng(3).random(shape).astype(np.float32)
     values.flat[::17] = np.nan
     for axis in range(len(shape)):
         for f in (1, 2, 3, 4, 8, 16):
             expected = ufunc.reduceat(values, np.arange(0, shape[axis], f), axis=axis)
-            np.testing.assert_array_equal(_reduce_blocks(ufunc, values, f, axis), expected)
+            np.testing.assert_array_equal(reduce_blocks(ufunc, values, f, axis), expected)
 
 
 def test_background_mode_uses_no_blas_dot(monkeypatch):
@@ -722,7 +722,7 @@ def test_a_steep_field_over_a_sparse_image_is_recovered_better_than_fiji(shade, 
     """A steep curved field (twice the image's 1-99 % range) over a sparse field with a large
     radius: a degree-4 trend misses its steep corner, and the cells there, far above the fit,
     were dropped as objects, so the rules on the kept cells never called for a higher degree;
-    the lower envelope of every cell does (:func:`bgsub.methods.robust._hidden`). The field
+    the lower envelope of every cell does (:func:`bgsub.methods._robust_trend._hidden`). The field
     is recovered (``estimate(image + field) - estimate(image)``) better than by Fiji's
     default. Measured when written, over Fiji's error: the cos^4 corner 0.21 / 0.20 (before:
     2.01 / 2.38), the field of :func:`_wavy` 0.32 / 0.29 (before: 2.44 / 1.80)."""
@@ -758,7 +758,7 @@ def test_a_wave_of_half_the_sides_period_takes_the_trend_to_degree_10(seed, meas
     degree 8 misses two periods of it by several noise sds, the dome cuts under its crests.
     Measured when written, background RMSE in noise sds at r = 24 (degree 10 / at most 8):
     ``measured``; the trend takes 66 terms."""
-    from bgsub.methods import robust
+    from bgsub.methods import _robust_trend, robust
 
     s = synthetic((256, 256), object_radius=8, dtype=np.float32, poisson=False,
                   read_noise=20.0, seed=seed)
@@ -776,7 +776,7 @@ def test_a_wave_of_half_the_sides_period_takes_the_trend_to_degree_10(seed, meas
 
     assert len(robust.prepare_robust(image + wave)[1].terms) == 66
     with_ten = error()
-    monkeypatch.setattr(robust, "TREND_MORE", (6, 8))
+    monkeypatch.setattr(_robust_trend, "TREND_MORE", (6, 8))
     assert with_ten < 2.0 < error()
 
 
@@ -862,15 +862,16 @@ def test_the_background_mode_moves_continuously_with_the_scores():
     lift dropped 11.8 grey levels). A continuous choice should move it by a few hundredths
     (mode25's soft crossing: at most 0.099 over 30 seeds), and keep a background peak of a
     fifth of the cells under a crowd where it is."""
-    from bgsub.methods.robust import MODE_WIDTH, _mode
+    from bgsub.methods._robust_mode import lowest_peak
+    from bgsub.methods.robust import MODE_WIDTH
 
     for seed in range(3):
         rng = np.random.default_rng(seed)
         crowd = rng.normal(12.0, 7.0, 2500)
         jittered = crowd + rng.normal(0.0, 0.02, crowd.size)
-        assert abs(_mode(jittered, MODE_WIDTH) - _mode(crowd, MODE_WIDTH)) < 0.1, seed
+        assert abs(lowest_peak(jittered, MODE_WIDTH) - lowest_peak(crowd, MODE_WIDTH)) < 0.1, seed
         dense = np.r_[rng.normal(0.0, 1.0, 500), rng.normal(10.0, 6.0, 2000)]
-        assert abs(_mode(dense, MODE_WIDTH)) < 0.5, seed
+        assert abs(lowest_peak(dense, MODE_WIDTH)) < 0.5, seed
 
 
 def _dim_disks(seed: int, n: int = 384) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

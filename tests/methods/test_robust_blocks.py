@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from bgsub.auto import _block_mean as auto_block_mean
 from bgsub.kernels import bins as robust_bins
-from bgsub.methods import _noise, robust
+from bgsub.methods import _noise, _robust_blocks, _robust_mode, _robust_trend, robust
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> None:
@@ -33,17 +33,17 @@ def test_block_sums_equal_reduceat(dtype, f):
         values = _values(shape, dtype, f)
         for axis in range(len(shape)):
             expected = np.add.reduceat(values, np.arange(0, shape[axis], f), axis=axis)
-            _same(robust._block_sums(values, f, axis), expected)
+            _same(_robust_blocks.block_sums(values, f, axis), expected)
 
 
 @pytest.mark.parametrize("factor", [(5, 5), (16, 16), (1, 4), (3, 2, 2), (1, 3, 3)])
 def test_block_min_in_strips_equals_whole(monkeypatch, factor):
     image = _values((61, 47) if len(factor) == 2 else (13, 22, 17), np.float32, 1)
-    monkeypatch.setattr(robust, "STRIP", 10**9)
-    whole = robust._block_min(image, factor)
+    monkeypatch.setattr(_robust_blocks, "STRIP", 10**9)
+    whole = _robust_blocks.block_min(image, factor)
     for strip in (1, 4, 7, 32):
-        monkeypatch.setattr(robust, "STRIP", strip)
-        _same(robust._block_min(image, factor), whole)
+        monkeypatch.setattr(_robust_blocks, "STRIP", strip)
+        _same(_robust_blocks.block_min(image, factor), whole)
 
 
 @pytest.mark.parametrize("shape", [(1, 9), (2, 2), (17, 23), (5, 1, 8), (6, 7, 9)])
@@ -137,7 +137,7 @@ def _far_rise_whole(envelope, far, rise, window, cell_radius):
         if max(step) == 1:
             return ndi.gaussian_filter(values, sigma, mode="reflect")
         within = tuple(s / k for s, k in zip(sigma, step, strict=True))
-        small = ndi.gaussian_filter(robust._block_mean(values, step), within, mode="reflect")
+        small = ndi.gaussian_filter(_robust_blocks.block_mean(values, step), within, mode="reflect")
         return robust.upsample_centres(small, step, far.shape)
 
     support = windowed(far)
@@ -217,19 +217,19 @@ def _block_min_reference(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarr
 def test_compiled_block_extremes_equal_numpy(dtype, shape, factor):
     # exact values (a zero extreme's sign may differ: NumPy's own depends on its SIMD path)
     image = _values(shape, dtype, 3)
-    minima = robust._block_min(image, factor)
+    minima = _robust_blocks.block_min(image, factor)
     assert minima.dtype == image.dtype
     np.testing.assert_array_equal(minima, _block_min_reference(image, factor))
-    maxima = robust._block_max(image, factor)
+    maxima = _robust_blocks.block_max(image, factor)
     expected = image
     for axis, f in enumerate(factor):
         expected = np.maximum.reduceat(expected, np.arange(0, shape[axis], f), axis=axis)
     assert maxima.dtype == np.float64
     np.testing.assert_array_equal(maxima, expected.astype(np.float64))
     image[0, -1] = np.nan  # NaN propagates, as in np.minimum and np.maximum
-    np.testing.assert_array_equal(robust._block_min(image, factor),
+    np.testing.assert_array_equal(_robust_blocks.block_min(image, factor),
                                   _block_min_reference(image, factor))
-    assert np.isnan(robust._block_max(image, factor)[0, -1])
+    assert np.isnan(_robust_blocks.block_max(image, factor)[0, -1])
 
 
 def test_fill_holes_equals_scipy():
@@ -248,10 +248,10 @@ def test_fill_holes_equals_scipy():
 def test_trend_at_rows_equal_terms(degree):
     rng = np.random.default_rng(degree)
     for shape in [(70, 70), (33, 70), (70, 33), (1, 40), (40, 1), (5, 300)]:
-        terms = robust._trend_terms(shape, degree)
+        terms = _robust_trend._trend_terms(shape, degree)
         coeffs = rng.normal(0.0, 10.0 ** rng.uniform(-5, 5), len(terms))
         coeffs[rng.random(len(terms)) < 0.3] = -0.0
-        trend = robust.Trend(tuple(terms), coeffs)
+        trend = _robust_trend.Trend(tuple(terms), coeffs)
         coords = [np.linspace(-1.0, 1.0, n) * rng.uniform(0.5, 1.5) for n in shape]
         _same(trend.at(coords), trend._at_terms(coords))
 
@@ -260,12 +260,12 @@ def test_trend_at_rows_equal_terms(degree):
 def test_trend_design_products_equal_prod(degree):
     rng = np.random.default_rng(degree)
     for shape in [(20, 30), (12, 12, 5)]:
-        terms = robust._trend_terms(shape, degree)
+        terms = _robust_trend._trend_terms(shape, degree)
         grids = [g.ravel() for g in np.meshgrid(*[rng.normal(size=n) for n in shape],
                                                  indexing="ij")]
         expected = [np.prod([grids[axis] for axis in term], axis=0) if term
                     else np.ones(grids[0].size) for term in terms]
-        for got, want in zip(robust._products(terms, grids), expected, strict=True):
+        for got, want in zip(_robust_trend._products(terms, grids), expected, strict=True):
             _same(got, want)
 
 
@@ -297,14 +297,14 @@ def test_refine_mode_on_bins_follows_the_mean_shift_over_the_values():
         start, bandwidth = float(np.median(values)) + rng.normal(), 10.0 ** rng.uniform(-3, 2)
         near = values[np.abs(values - start) <= 4 * bandwidth]
         centre = start
-        for _ in range(robust.MODE_SHIFTS):
+        for _ in range(_robust_mode.MODE_SHIFTS):
             weights = np.exp(-0.5 * ((near - centre) / bandwidth) ** 2)
             total = float(weights.sum())
             if not total > 0:
                 break
             weights *= near
             centre = float(weights.sum() / total)
-        got = robust._refine_mode(values, start, bandwidth)
+        got = _robust_mode._refine_mode(values, start, bandwidth)
         assert abs(got - centre) <= 1e-5 * bandwidth + 1e-12 * abs(centre), (k, got, centre)
 
 
@@ -328,6 +328,7 @@ def test_mode_bandwidth_equals_silvermans_with_the_sd(n, scale, tail, width, see
     score[rng.random(n) < tail] += np.float32(10.0 * scale)  # (objects: a heavy right tail)
     low, q1, q3, high = np.percentile(score, [0.5, 25, 75, 99])
     spread = min(float(np.std(score)), float(q3 - q1) / 1.34)
-    want = max(width, min(robust.MODE_SMOOTH_CAP, robust.MODE_SILVERMAN * spread * n ** -0.2))
+    silverman = _robust_mode.MODE_SILVERMAN * spread * n ** -0.2
+    want = max(width, min(_robust_mode.MODE_SMOOTH_CAP, silverman))
     want = min(want, float(high - low))
-    assert robust._mode_bandwidth(score, width, float(high - low), float(q3 - q1)) == want
+    assert _robust_mode._mode_bandwidth(score, width, float(high - low), float(q3 - q1)) == want

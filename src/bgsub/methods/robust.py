@@ -27,7 +27,7 @@ where the envelope does not -- and removes that bias where it can be measured:
    trend (degree 4, moved towards 6 where it misses the background's large scale
    by more than the noise, or leaves the lower envelope of every cell far above the
    background where 6 takes that rise, and towards 8 and 10 likewise: see
-   :func:`_fit_trend`) fitted to the background cells of block minima on a grid
+   :func:`fit_trend`) fitted to the background cells of block minima on a grid
    that does not depend on the radius (``n // TREND_CELLS`` pixels a block,
    raised by their expected depth in the noise; smooth weights, at least
    ``TREND_LEAST`` of the cells: tilt and vignetting, no tilt offset, and the
@@ -75,29 +75,18 @@ where the envelope does not -- and removes that bias where it can be measured:
 from __future__ import annotations
 
 import contextvars
-import functools
-import itertools
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from bgsub._arrays import in_ordinary_unit, pairwise_sum
+from bgsub._arrays import in_ordinary_unit
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
-from bgsub.kernels.bins import (
-    binned_counts_sums,
-    equal_bin_histogram,
-    less_than,
-    median,
-    median_below,
-    percentiles,
-    percentiles_of_parts,
-)
-from bgsub.kernels.blocks import block_maxima, block_minima, block_minima_less
+from bgsub.kernels.bins import median, median_below, percentiles, percentiles_of_parts
+from bgsub.kernels.blocks import block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
 from bgsub.kernels.gaussian import (
     direct_gaussian_filter,
@@ -105,8 +94,7 @@ from bgsub.kernels.gaussian import (
     gaussian_filter_in_double,
 )
 from bgsub.kernels.parabola import paraboloid_opening
-from bgsub.kernels.polynomial import plane_of_terms
-from bgsub.kernels.resample import block_centres, upsample_centres, upsampled_strips
+from bgsub.kernels.resample import upsample_centres, upsampled_strips
 from bgsub.kernels.threads import limit_threads, num_threads
 from bgsub.methods._noise import (
     MAD_TO_SD,
@@ -118,6 +106,17 @@ from bgsub.methods._noise import (
     robust_centre_scale,
 )
 from bgsub.methods._registry import Extent, Method, Parameter, register
+from bgsub.methods._robust_blocks import (
+    PRESMOOTH,
+    block_coordinates,
+    block_max,
+    block_mean,
+    block_min,
+    minimum_depth,
+    minimum_spread,
+)
+from bgsub.methods._robust_mode import lowest_peak
+from bgsub.methods._robust_trend import Trend, fit_trend, smooth_step
 
 ndi = lazy_module("scipy.ndimage")  # ~0.2 s to import: on the first estimate, not on import bgsub
 
@@ -126,7 +125,6 @@ PAIRS_FROM = 16.0  # ... but from this radius on blocks are at least 2 pixels (8
 PAIRS_BLEND = 12.0  # ... blended in from single pixels from this radius
 PAIRS_BY_PIXEL = (20.0, 24.0)  # blocks of 2 judged pixel by pixel up to the first radius, by
 #                                their means from the second (4 times cheaper), blended between
-PRESMOOTH = 1.0  # Gaussian sigma, in cells, of the smoothing before the envelope
 DOME = 2.0  # the dome drops this many pixel noise sds at one radius from its apex
 STEEP = 8.0  # a first, steeper dome measures how much the background bends locally
 SATURATED = 0.1  # ... where that reads (near the data) this share of the steep dome's own
@@ -148,42 +146,11 @@ BLEND_SPAN = 0.12  # ... the step, and over at least this fraction of the radius
 #                    step from blocks of 8 on: one block size is 1 / f of the radius apart)
 SIDE_BY_SIDE_FROM = 3  # two blended estimates run side by side on blocks of at least this
 NOISE_CROP = 512
-MODE_BINS = 400  # histogram bins for the residual's mode
-MODE_BANDWIDTH = 3.0  # ... refined by mean shift with a kernel this many bins wide
-MODE_SHIFTS = 8
-MODE_FINE_BINS = 2048  # ... on the values summed on this many bins over 4 bandwidths either side
-MODE_WIDTH = 0.3  # ... and a histogram smoothed over at least this many noise sds (the block
-# means of photon-counting data take discrete values: a comb of narrow peaks)
-# the background cells' mode (see _mode): their histogram smoothed over Silverman's bandwidth,
-MODE_SILVERMAN = 0.9  # this times min(sd, IQR / 1.34) n^(-1/5), where wider than MODE_WIDTH,
-MODE_SMOOTH_CAP = 1.0  # ... up to this many noise sds; its first rise to PEAK_SHARE of the
-PEAK_SOFT = 0.1  # highest, a smooth step over this share either side; and from there
-MODE_CLIMB = 20  # at most this many mean shifts with the bandwidth, at least MODE_CLIMB_WIDTH
-MODE_CLIMB_WIDTH = 1.0  # sds (from a flank, a narrow kernel crawls), then at most MODE_NARROW
-MODE_NARROW = 4  # with a narrow one (more crawl on up a peakless ramp), each stage ending once
-MODE_SETTLED = 1e-3  # a shift moves less than this share of its bandwidth
+MODE_WIDTH = 0.3  # the background cells' peak: a histogram smoothed over at least this many
+# noise sds (the block means of photon-counting data take discrete values: a comb of narrow
+# peaks; see lowest_peak)
 MINIMA_CAP = 4.0  # smoothed block minima: at most this many of their spreads above the block's
-PEAK_SHARE = 0.25  # the background's peak is at least this share of the highest
-TREND_DEGREE = 4  # the trend: a polynomial of this total degree (vignetting is not quadratic)
-TREND_MORE = (6, 8, 10)  # ... or of these, in turn, where the lower degree misses the background's
-# large scale (TREND_MISFIT), or where the higher one leaves at most TREND_GAIN of the spread
-TREND_GAIN = 0.6  # the lower one leaves on its kept cells, by more than (each; the second
-TREND_BEYOND = 3.0  # degree up only where it leaves no more) this many times the noise
-TREND_MISFIT = 16.0  # the large scale: kept cells' residual smoothed over 1/16 of each axis
-TREND_SIDE_MORE = 64  # (the higher degrees are fitted to at most this many cells per axis)
-HIDDEN_WINDOW = 8.0  # the residual's lower envelope: an opening over 1 / this of each axis ...
-HIDDEN_SIDE = 64  # ... on at most this many cells per axis
-HIDDEN_BEYOND = (1.0, 2.0)  # noise units of its rise above its median: no call / a full call
-HIDDEN_LEFT = (0.55, 0.75)  # ... for a higher degree leaving at most (full) / from (none) this
-HIDDEN_SCREEN = 32  # ... of it, judged on a fit to at most this many cells per axis
-TREND_ROUNDS = 5  # fitted this many times, each time to the cells near its background peak
-TREND_KEEP = 3.0  # ... within about this many spreads of the peak
-TREND_LEAST = 0.15  # ... but at least this fraction of the cells
-SHORT_AXIS = 16  # an axis of fewer cells gets at most a quadratic
-TREND_SIDE = 256  # the trend is fitted to at most this many cells per axis (a subsample)
-TREND_CELLS = 128  # ... on blocks of n // TREND_CELLS pixels (whatever the radius)
 EDGE_REACH = 1.0 / 3.0  # the dome's apex may lie this fraction of the radius beyond an edge
-STRIP = 256  # _block_min averages about this many rows of the image at a time
 NOISE_MAP_SIDE = 256  # the noise's shading is measured on at most this many cells a side
 
 
@@ -331,7 +298,7 @@ def prepare_robust(image: np.ndarray, *, shading: bool = True
 def _measured(work: np.ndarray) -> tuple[NoiseModel, Trend]:
     """The noise model (on the central crop) and the trend of ``work``."""
     model = estimate_noise(_crop(work), uniform=True)
-    return model, _fit_trend(work, model)
+    return model, fit_trend(work, model)
 
 
 def _noise_shading(work: np.ndarray) -> NoiseShading | None:
@@ -341,7 +308,7 @@ def _noise_shading(work: np.ndarray) -> NoiseShading | None:
     if work.ndim != 2:
         return None
     step = max(1, -(-min(work.shape) // NOISE_MAP_SIDE))
-    return noise_shading(_block_mean(work, (step, step)))
+    return noise_shading(block_mean(work, (step, step)))
 
 
 def _in_units(work: np.ndarray, shading: NoiseShading | None, owned: bool) -> np.ndarray:
@@ -436,7 +403,7 @@ def _by_pixel(factor: tuple[int, ...], radius: float) -> float:
     if max(factor) != 2:
         return 0.0
     low, high = PAIRS_BY_PIXEL
-    return 1.0 - _smooth_step((radius - low) / (high - low))
+    return 1.0 - smooth_step((radius - low) / (high - low))
 
 
 def _position(radius: float) -> float:
@@ -482,17 +449,17 @@ def _estimate(
     pixels = max(factor) == 1
 
     def means() -> tuple[np.ndarray | None, np.ndarray, float, np.ndarray | None]:
-        cells = _block_mean(work, factor).astype(np.float64, copy=False)
+        cells = block_mean(work, factor).astype(np.float64, copy=False)
         scale = max(float(model.sd(float(median(cells)))), _range_floor(cells))
         smoothed = direct_gaussian_filter(cells, presmooth, mode="nearest")
         if pixels:  # (single pixels are their own means: read from ``work`` from here on)
             return None, smoothed, scale, None
         # (the block maxima here: the minima's side, with the slope's sinking, is the longer;
         # bounded at once, in the result's dtype (see below), and freed)
-        return cells, smoothed, scale, _upper_bound(_block_max(work, factor),
+        return cells, smoothed, scale, _upper_bound(block_max(work, factor),
                                                     cell_radius).astype(work.dtype, copy=False)
 
-    coordinates = _block_coordinates(factor, work.shape)
+    coordinates = block_coordinates(factor, work.shape)
 
     def on_grid() -> np.ndarray:
         """The trend at the block centres: made each time it is read (a few milliseconds),
@@ -502,7 +469,7 @@ def _estimate(
     def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         if pixels:
             return None, None, None
-        minima = _block_min(work, factor).astype(np.float64, copy=False)
+        minima = block_min(work, factor).astype(np.float64, copy=False)
         return minima, direct_gaussian_filter(minima, presmooth, mode="nearest"), \
             _sunk(work, factor, minima, on_grid())
 
@@ -650,7 +617,7 @@ def _ceiling(envelope: np.ndarray, sd: np.ndarray, factor: tuple[int, ...], thre
     ``CEILING`` x the block minima's expected depth and ``threshold`` x the noise of the block
     means (``sd``: the noise at the envelope) -- what the noise explains, so that a dense
     field's misread cells cannot raise the background into the objects."""
-    ceiling = np.multiply(sd, _minimum_depth(factor))
+    ceiling = np.multiply(sd, minimum_depth(factor))
     ceiling *= CEILING
     np.add(envelope, ceiling, out=ceiling)
     noise = np.multiply(sd, threshold)
@@ -674,7 +641,7 @@ def _sunk(work: np.ndarray, factor: tuple[int, ...], minima: np.ndarray, level: 
     else:
         plane = upsample_centres(level.astype(work.dtype), factor, work.shape)
         np.subtract(work, plane, out=plane)
-        lowest = _block_min(plane, factor)
+        lowest = block_min(plane, factor)
     sunk = lowest.astype(np.float64, copy=False) + level
     sunk -= minima
     return np.maximum(sunk, 0.0, out=sunk)
@@ -693,7 +660,7 @@ def _cap_minima(lowest: np.ndarray, minima: np.ndarray, factor: tuple[int, ...],
     the minima's scatter is the texture's) above the block's own minimum (``minima``): the
     objects around a narrow gap do not fill it."""
     noise = float(model.sd(float(median(lowest)))) * trend.texture
-    np.minimum(lowest, minima + MINIMA_CAP * _minimum_spread(factor) * noise, out=lowest)
+    np.minimum(lowest, minima + MINIMA_CAP * minimum_spread(factor) * noise, out=lowest)
 
 
 def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
@@ -878,346 +845,32 @@ def _second_differences(values: np.ndarray, axis: int, where: np.ndarray | None
         yield np.ravel(second if selected is None else second[selected[start:stop]])
 
 
-@dataclass(frozen=True)
-class Trend:
-    """A polynomial over the image's normalised pixel coordinates (-1 to 1 along each axis):
-    its monomials (each as the axes it multiplies) and their coefficients; and ``texture``,
-    how many times what the noise explains the background's block minima spread about it
-    (1 unless that is clearly beyond ``TREND_BEYOND``: a background with texture of its own)."""
-
-    terms: tuple[tuple[int, ...], ...]
-    coeffs: np.ndarray
-    texture: float = 1.0
-
-    def at(self, coords: list[np.ndarray]) -> np.ndarray:
-        """The polynomial on the grid spanned by ``coords`` (one 1D array per axis),
-        evaluated term by term: no design matrix of the grid's size."""
-        if len(coords) == 2 and all(list(t) == sorted(t) for t in self.terms):
-            return self._at_rows(coords)
-        return self._at_terms(coords)
-
-    def _at_terms(self, coords: list[np.ndarray]) -> np.ndarray:
-        """:meth:`at` for any number of axes: each term broadcast over the whole grid (the
-        order of operations :meth:`_at_rows` keeps)."""
-        fit = np.zeros(tuple(c.size for c in coords))
-        for c, term in zip(self.coeffs, self.terms, strict=True):
-            value = np.asarray(c, dtype=np.float64)
-            for axis in term:
-                shape = [1] * len(coords)
-                shape[axis] = -1
-                value = value * coords[axis].reshape(shape)
-            fit += value
-        return fit
-
-    def _at_rows(self, coords: list[np.ndarray]) -> np.ndarray:
-        """:meth:`at` on a plane, the same operations in the same order, compiled a row at a
-        time (:func:`~bgsub.kernels.polynomial.plane_of_terms`): a term's factors are in
-        axis order, so its product of the coefficient and the row coordinates is a column,
-        and each column coordinate a product over the grid (a column alone, or the
-        coefficient and the column coordinates alone, is added as it is, broadcast)."""
-        y, x = coords
-        parts = []  # per term: its column (or row, or scalar), its x factors, which
-        for c, term in zip(self.coeffs, self.terms, strict=True):
-            value = np.asarray(c, dtype=np.float64)
-            for _ in range(term.count(0)):
-                value = value * y
-            times = len(term) - term.count(0)
-            column = 0 in term
-            if not column:  # no row factor: the whole product is a row (or the scalar)
-                for _ in range(times):
-                    value = value * x
-            parts.append((value, times, column))
-        return plane_of_terms(parts, y.size, x)
-
-    def toward(self, other: Trend, share: float) -> Trend:
-        """``(1 - share)`` of this polynomial plus ``share`` of ``other`` (its terms: a
-        superset of this one's)."""
-        coeffs = share * np.asarray(other.coeffs, dtype=np.float64)
-        index = {term: i for i, term in enumerate(other.terms)}
-        for c, term in zip(self.coeffs, self.terms, strict=True):
-            coeffs[index[term]] += (1.0 - share) * c
-        return Trend(other.terms, coeffs, self.texture)
 
 
-def _fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
-    """The background's large-scale tilt, bending and vignetting, fitted once per image on
-    a grid that does not depend on the radius (blocks of ``n // TREND_CELLS`` pixels per
-    axis), so that neighbouring radii share it.
-
-    It is fitted to the block minima raised by their expected depth in the noise (deeper
-    where shot noise is larger: without it the trend would bend with the noise, not with the
-    background). Its degree is ``TREND_DEGREE``, moved towards the first of ``TREND_MORE``
-    where the lower degree misses the background on the large scale -- its kept cells'
-    residual smoothed over ``1 / TREND_MISFIT`` of each axis (:func:`_trend`) -- by more
-    than ``TREND_BEYOND`` times what the noise explains (a wave or an off-centre vignetting
-    that a degree-4 polynomial does not follow; objects are not kept cells, so they do not
-    call for a higher degree), by a smooth step of one noise either side, so that two images
-    either side of the threshold get nearly the same trend. The large scale, not the spread
-    of the kept cells, decides: on a background with texture of its own (bright field,
-    histology, phase) that spread is the texture's, whatever the degree. The spread still
-    raises it where it is more than ``TREND_BEYOND`` times what the noise explains and the
-    higher degree leaves at most ``TREND_GAIN`` of it and no more than that many times the
-    noise. Each further degree (fitted to a subsample, ``TREND_SIDE_MORE``) is taken the same
-    way, but the large scale alone no longer suffices: it must leave only noise (degree 8's
-    many terms follow a textured background's accidents -- an IHC section flipped between
-    6 and 8 with an added field, the recovered field 19 grey levels off). The shares
-    multiply, so the trend moves continuously between degrees.
-
-    Those rules see the kept cells only; a steep corner that the lower degree misses (a
-    cos^4 vignetting or a wave at twice an empty well's range) lies far above its fit, and
-    its cells are dropped as if they were objects. So the lower envelope of *every* cell is
-    judged too (:func:`_hidden`: the residual opened over ``1 / HIDDEN_WINDOW`` of each axis,
-    on a subsample of ``HIDDEN_SIDE`` cells a side, in noise units, its rise above its
-    median): where it rises beyond ``HIDDEN_BEYOND`` and the higher degree, fitted to a
-    screen of ``HIDDEN_SCREEN`` cells a side (degree 8: the ``TREND_SIDE_MORE`` fit itself),
-    leaves at most ``HIDDEN_LEFT`` of that rise, the degree moves up, by smooth steps in
-    both (after 8, towards 10 the same way). Objects that fill a region and a textured
-    background's accidents rise too, but no
-    polynomial takes them (degree 6 leaves 0.8-1.1 of their rise, 0.1-0.4 of a missed
-    corner's), so they call for no higher degree. The image's own rise stays in what the
-    higher degree leaves, whatever the field: it is a floor under ``left / hidden`` (a
-    tomogram's plane of streaks and noise rises 0.82 noise units, so a corner twice its
-    range, rising it to 1.53, which degree 6 takes entirely, still leaves 0.55 of it), hence
-    the step up to 0.75, still under the objects' 0.8.
-
-    Its ``texture`` is the least spread any degree tried leaves on its kept cells, in units
-    of what the noise explains, where that is clearly beyond ``TREND_BEYOND`` (1 otherwise):
-    the block minima of a background with texture of its own scatter that much more than
-    the noise says (:func:`_envelope` caps the smoothed minima in that unit)."""
-    factor = tuple(max(1, n // TREND_CELLS) for n in work.shape)
-    minima = _block_min(work, factor).astype(np.float64, copy=False)
-    lowest = direct_gaussian_filter(minima, PRESMOOTH, mode="nearest")
-    lowest += _minimum_depth(factor) * model.sd(lowest)
-    coords = _block_coordinates(factor, work.shape)
-    sd = model.sd(lowest)
-    noise = _smoothed_minimum_spread(factor, lowest.ndim) * float(median(sd))
-    trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
-    # the dropped cells' lower envelope, on a subsample, in noise units (cell by cell)
-    grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
-    sample = [c[g] for c, g in zip(coords, grid, strict=True)]
-    unit = _smoothed_minimum_spread(factor, lowest.ndim) * sd[grid]
-    hidden = None  # (measured where it can matter)
-    least = spread  # the least spread any degree leaves: the background's own texture
-    share = 1.0
-    for lower, degree in zip((TREND_DEGREE, *TREND_MORE[:-1]), TREND_MORE, strict=True):
-        first = degree == TREND_MORE[0]
-        large = _beyond(misfit, noise)  # the lower degree misses the large scale
-        # ... or leaves the lower envelope of every cell, dropped ones included, far above
-        # the background somewhere (a steep corner, whose cells it drops as objects, so the
-        # kept cells' rules never see it), and the higher degree, fitted to a screen (degree
-        # 8: to its own subsample), takes most of that rise. Objects covering a region, or a
-        # textured background's accidents, rise too, but no polynomial takes them: they do
-        # not call for it (so, unlike the spread, this needs no "only noise left" for 8)
-        explained, higher, rise = 0.0, None, 0.0
-        if not (first and large >= 1.0):  # (a full call to 6 already: nothing to add)
-            if hidden is None:
-                hidden = _hidden((lowest[grid] - trend.at(sample)) / unit)
-            rise = _smooth_step((hidden - HIDDEN_BEYOND[0])
-                                / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
-        if rise > 0.0:
-            higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
-            left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
-            explained = rise * _smooth_step(
-                (HIDDEN_LEFT[1] - left / hidden) / (HIDDEN_LEFT[1] - HIDDEN_LEFT[0]))
-        if not (large > 0.0 or _beyond(spread, noise) > 0.0 or explained > 0.0):
-            break
-        if first or higher is None:
-            higher = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
-        higher, less, further = higher
-        least = min(least, less)
-        if not first:  # the lower degree's spread on the same subsample
-            spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
-        # the higher degree leaves only noise on its kept cells (not a background's texture,
-        # whose accidents many terms would follow) ...
-        noise_only = _smooth_step((TREND_BEYOND + 1.0 - less / max(noise, 1e-300)) / 2.0)
-        # ... and takes most of the lower one's spread
-        gain = _beyond(spread, noise) * _smooth_step(
-            (TREND_GAIN + 0.1 - less / max(spread, 1e-300)) / 0.2)
-        share *= max(large if first else large * noise_only, gain * noise_only, explained)
-        if not share > 0.0:
-            break
-        trend = trend.toward(higher, share)
-        spread, misfit = less, further
-        if degree != TREND_MORE[-1]:
-            hidden = _hidden((lowest[grid] - higher.at(sample)) / unit)
-    # a background with texture of its own: its block minima spread beyond the noise's
-    texture = 1.0 + _beyond(least, noise) * (least / max(noise, 1e-300) - 1.0)
-    return Trend(trend.terms, trend.coeffs, texture)
 
 
-def _hidden(residual: np.ndarray) -> float:
-    """How far the lower envelope of a trend's ``residual`` on every cell (in noise units;
-    a grey opening over ``1 / HIDDEN_WINDOW`` of each axis: objects narrower than that drop
-    out, a region the trend misses does not) rises above its median: the root-mean-square
-    of its positive part."""
-    size = tuple(max(1, int(n / HIDDEN_WINDOW)) for n in residual.shape)
-    envelope = ndi.grey_opening(residual, size=size, mode="nearest")
-    rise = envelope - float(median(envelope))
-    np.maximum(rise, 0.0, out=rise)
-    return float(np.sqrt(np.mean(rise**2)))
 
 
-def _beyond(value: float, noise: float) -> float:
-    """How clearly ``value`` exceeds ``TREND_BEYOND`` x ``noise``: 0 up to one noise
-    below, 1 from one above, a smooth step between."""
-    return _smooth_step((value / max(noise, 1e-300) - TREND_BEYOND + 1.0) / 2.0)
 
 
-def _smooth_step(u: float) -> float:
-    """0 up to ``u = 0``, 1 from ``u = 1``, a cosine step between."""
-    return 0.5 - 0.5 * float(np.cos(np.pi * min(max(u, 0.0), 1.0)))
 
 
-@functools.cache
-def _smoothed_minimum_spread(factor: tuple[int, ...], ndim: int) -> float:
-    """The standard deviation, in noise sds, of block minima (as :func:`_block_min` takes
-    them) smoothed over ``PRESMOOTH`` cells, for white noise (simulated once, fixed seed)."""
-    cells = 64 if ndim <= 2 else 16
-    shape = tuple(f * cells for f in factor)
-    noise = np.random.default_rng(0).standard_normal(shape)
-    return float(np.std(direct_gaussian_filter(_block_min(noise, factor), PRESMOOTH)))
 
 
-def _block_coordinates(factor: tuple[int, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Per axis, the centres of the blocks (where :func:`upsample_centres` places them) in
-    normalised pixel coordinates (-1 at the first pixel, 1 at the last)."""
-    coords = []
-    for f, n in zip(factor, shape, strict=True):
-        centres = block_centres(f, n)
-        coords.append(2.0 * centres / (n - 1) - 1.0 if n > 1 else np.zeros(1))
-    return coords
 
 
-def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
-           side: int = TREND_SIDE) -> tuple[Trend, float, float]:
-    """A polynomial of total ``degree`` (at most 2 along an axis of fewer than
-    ``SHORT_AXIS`` cells) fitted to the block minima ``lowest`` (at ``coords``)
-    ``TREND_ROUNDS`` times, each time with less weight on the cells far above the previous
-    fit: the background's large-scale tilt, bending and vignetting.
-
-    The cells kept are those within about ``TREND_KEEP`` spreads of the residual's
-    background peak (its lowest histogram peak, as in :func:`_mode`, and the spread below
-    it; :func:`_keep_weights`), so that objects covering most of the field do not pull the
-    fit up. The fit sees every cell of a grid up to ``side`` a side, every second
-    (third, ...) of a larger one. Also returned: the spread of the residual below its
-    background peak (what the fit leaves on the kept cells), and its misfit on the large
-    scale: the root-mean-square of the kept cells' residual smoothed over ``1 /
-    TREND_MISFIT`` of each axis (a normalised convolution, about its weighted mean, where the
-    smoothed weights reach a fifth), what a higher degree could take.
-    """
-    strides = tuple(-(-n // side) for n in lowest.shape)
-    sample = lowest[tuple(slice(None, None, k) for k in strides)]
-    terms = _trend_terms(lowest.shape, degree)
-    grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
-                                                                      strict=True)],
-                                             indexing="ij")]
-    design = np.stack(_products(terms, grids), axis=1)
-    powers = _axis_powers([c[::k] for c, k in zip(coords, strides, strict=True)], terms)
-    values = sample.ravel()
-    weights = np.ones(values.size)
-    coeffs = np.zeros(len(terms))
-    coeffs[0] = float(median(values))
-    spread = float("inf")
-    for _ in range(TREND_ROUNDS):
-        if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
-            break
-        coeffs = _least_squares(terms, powers, weights.reshape(sample.shape), sample, design)
-        residual = values - design @ coeffs
-        centre = _mode(residual)
-        below = less_than(residual, centre)
-        spread = 1.4826 * float(median(below)) if below.size else 0.0
-        # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
-        # first fit that objects pulled up) would leave the polynomial free everywhere else
-        cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
-        weights = _keep_weights(residual - cut, spread)
-    misfit = 0.0
-    if np.isfinite(spread) and weights.any():
-        sigma = tuple(n / TREND_MISFIT for n in sample.shape)
-        kept = weights.reshape(sample.shape)
-        support = direct_gaussian_filter(kept, sigma, mode="nearest")
-        smooth = direct_gaussian_filter((values - design @ coeffs).reshape(sample.shape) * kept,
-                                     sigma, mode="nearest")
-        inside = support > 0.2
-        if inside.any():
-            smooth = smooth[inside] / support[inside]
-            level = float(np.average(smooth, weights=support[inside]))
-            misfit = float(np.sqrt(np.average((smooth - level) ** 2, weights=support[inside])))
-    return Trend(tuple(terms), coeffs), spread, misfit
 
 
-def _products(terms: list[tuple[int, ...]], grids: list[np.ndarray]) -> list[np.ndarray]:
-    """Each of the monomials ``terms`` on the cells (``grids``: their coordinates per axis),
-    ``np.prod`` of its factors bit for bit (a product along the first axis multiplies in
-    order): each from its prefix, a term already there, times its last factor."""
-    done: dict[tuple[int, ...], np.ndarray] = {(): np.ones(grids[0].size)}
-    for term in terms:
-        if term not in done:
-            prefix = done.get(term[:-1])
-            done[term] = (np.prod([grids[axis] for axis in term], axis=0) if prefix is None
-                          else prefix * grids[term[-1]] if term[:-1] else grids[term[0]].copy())
-    return [done[term] for term in terms]
 
 
-def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
-    """Weights of the trend's cells by their ``excess`` over the cut: 1 up to one ``spread``
-    below it, 0 from one spread above, a smooth (cosine) step between -- a cell near the cut
-    does not flip the fit between neighbouring images."""
-    if not spread > 0:
-        return (excess <= 0).astype(np.float64)
-    u = np.clip((excess / spread + 1.0) / 2.0, 0.0, 1.0)
-    return 0.5 + 0.5 * np.cos(np.pi * u)
 
 
-def _axis_powers(coords: list[np.ndarray], terms: list[tuple[int, ...]]) -> list[np.ndarray]:
-    """Per axis, its coordinates' powers 0 to twice the highest in ``terms`` (one column
-    each): every product of two of the trend's monomials is a product of these."""
-    powers = []
-    for axis, c in enumerate(coords):
-        top = 2 * max(term.count(axis) for term in terms)
-        powers.append(np.cumprod(np.column_stack([np.ones(c.size)] + [c] * top), axis=1))
-    return powers
 
 
-def _grid_moments(weights: np.ndarray, powers: list[np.ndarray]) -> np.ndarray:
-    """``M[a, b, ...] = sum over the grid of weights * x ** a * y ** b * ...``, one axis at a
-    time (``einsum``: single-threaded, the same bits on any machine load)."""
-    moments = weights
-    for power in powers:
-        moments = np.einsum("i...,ia->...a", moments, power)
-    return moments
 
 
-def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
-                   weights: np.ndarray, values: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """The weighted least-squares coefficients of the monomials ``terms`` on a grid (the
-    ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis) through
-    the normal equations. Their entries are the grid's moments weighted by ``weights ** 2``,
-    one per sum of two monomials' exponents, so they are summed axis by axis
-    (:func:`_grid_moments`) rather than over the design matrix (about 25x fewer products at
-    degree 4, 60x at 8). Where they are singular, an SVD of the weighted ``design`` (one row
-    per cell, in the grid's order), formed only then."""
-    exps = np.array([[term.count(axis) for axis in range(values.ndim)] for term in terms])
-    pairs = tuple((exps[:, None, axis] + exps[None, :, axis]) for axis in range(values.ndim))
-    squared = weights**2
-    gram = _grid_moments(squared, powers)[pairs]
-    ones = tuple(exps[:, axis] for axis in range(values.ndim))
-    moment = _grid_moments(squared * values, powers)[ones]
-    try:
-        return np.linalg.solve(gram, moment)
-    except np.linalg.LinAlgError:
-        flat = weights.ravel()
-        return np.linalg.lstsq(design * flat[:, None], values.ravel() * flat, rcond=None)[0]
 
 
-def _trend_terms(shape: tuple[int, ...], degree: int) -> list[tuple[int, ...]]:
-    """The trend's monomials, each as the axes it multiplies (``()`` the constant)."""
-    most = [degree if n >= SHORT_AXIS else 2 for n in shape]
-    terms: list[tuple[int, ...]] = [()]
-    for total in range(1, degree + 1):
-        for axes in itertools.combinations_with_replacement(range(len(shape)), total):
-            if all(axes.count(axis) <= most[axis] for axis in set(axes)):
-                terms.append(axes)
-    return terms
 
 
 def _range_floor(values: np.ndarray) -> float:
@@ -1249,11 +902,11 @@ def _objectness(score: np.ndarray, threshold: float, warn_dense: bool
 
 def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stacklevel: int
                      ) -> tuple[float, float, bool]:
-    """The background's peak of ``score`` (:func:`_mode`), its robust spread below the peak
+    """The background's peak of ``score`` (:func:`lowest_peak`), its robust spread below the peak
     (at least 1), and whether any score lies ``threshold`` spreads beyond; a warning where
     fewer than ``FEW_BACKGROUND`` of them do not (``stacklevel``: pointing at
     :func:`robust_background`)."""
-    mode = _mode(score, MODE_WIDTH)
+    mode = lowest_peak(score, MODE_WIDTH)
     below = median_below(score, mode)
     spread = 1.0 if below is None else max(1.0, 1.4826 * float(below))
     objects = score > mode + threshold * spread
@@ -1296,7 +949,7 @@ def _pixel_background(work: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     _by_strips(np.divide, score, spread, factor)
     del spread
     mode, width, found = _peak_and_spread(score, threshold, warn_dense, stacklevel=5)
-    highest = _block_max(score, factor)
+    highest = block_max(score, factor)
     del score  # (before the objects are grown)
     return _background_around(_soft_step(highest, mode, width, threshold), found, grow)
 
@@ -1333,120 +986,14 @@ def _grown(objectness: np.ndarray, grow: tuple[float, ...]) -> np.ndarray:
     return ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
 
 
-def _mode(score: np.ndarray, width: float = 0.0) -> float:
-    """The background's most common value of ``score``: the lowest peak of its histogram
-    (smoothed over ``width``, at least two bins) at least a quarter as high as the
-    highest -- in a dense field the objects' residuals may outnumber the background's.
-
-    With a ``width`` (scores in noise sds: the background's cells, see
-    ``_background_cells``) the choice is continuous in the scores, so that a faint field
-    does not swing it between peaks (on a small grid, peaks of sampling noise sit at the
-    share): the histogram is smoothed over at least Silverman's bandwidth (capped at
-    MODE_SMOOTH_CAP sds), where it first rises to PEAK_SHARE of its highest is found as a
-    smooth step (each bin's weight: its step over the share times what the lower bins
-    leave over), and the mode is climbed to from there by mean shift with that bandwidth
-    (at least MODE_CLIMB_WIDTH sds; at most MODE_CLIMB shifts), then refined with a
-    narrow kernel (at most MODE_NARROW shifts: on a peakless ramp -- a near-blank plane's
-    flattening -- it would crawl on up, and the measured radius with it), each stage
-    ending once a shift moves less than MODE_SETTLED of its bandwidth: at most
-    MODE_CLIMB + MODE_NARROW passes over the cells near the peak."""
-    if width > 0:  # (the quartiles with the range: one selection)
-        low, q1, q3, high = percentiles(score, [0.5, 25, 75, 99])
-        if not high > low:
-            return float(low)
-        return _soft_mode(score, width, float(low), float(high), float(q3 - q1))
-    low, high = percentiles(score, [0.5, 99])
-    if not high > low:
-        return float(low)
-    counts, edges = equal_bin_histogram(score, MODE_BINS, float(low), float(high))
-    bin_width = float(edges[1] - edges[0])
-    # (never wider than the histogram: scores spread over a tiny range give tiny bins)
-    sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
-    counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
-    peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
-        counts >= PEAK_SHARE * counts.max())
-    peak = int(np.flatnonzero(peaks)[0])
-    return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),
-                        max(MODE_BANDWIDTH * bin_width, min(width, float(high - low))))
 
 
-def _soft_mode(score: np.ndarray, width: float, low: float, high: float,
-               quartiles: float) -> float:
-    """``_mode`` with a ``width``: the mean shift from the histogram's soft first crossing
-    of PEAK_SHARE of its highest (see ``_mode``; ``low`` and ``high``: the scores' 0.5 and
-    99th percentiles, ``quartiles``: their interquartile range)."""
-    bandwidth = _mode_bandwidth(score, width, high - low, quartiles)
-    counts, edges = equal_bin_histogram(score, MODE_BINS, low, high)
-    bin_width = float(edges[1] - edges[0])
-    sigma = min(max(2.0, bandwidth / bin_width), float(MODE_BINS))
-    counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
-    if counts.max() > 0:
-        step = np.clip((counts / counts.max() - (PEAK_SHARE - PEAK_SOFT)) / (2.0 * PEAK_SOFT),
-                       0.0, 1.0)
-        step = 0.5 - 0.5 * np.cos(np.pi * step)
-        weights = step * np.r_[1.0, np.cumprod(1.0 - step)[:-1]]
-        start = float(np.sum(weights * 0.5 * (edges[:-1] + edges[1:])) / np.sum(weights))
-    else:  # (two scores: both lie outside their own 0.5-99 % range, the histogram is empty)
-        start = float(median(score))
-    start = _refine_mode(score, start, max(bandwidth, MODE_CLIMB_WIDTH, MODE_BANDWIDTH * bin_width),
-                         MODE_CLIMB, MODE_SETTLED)
-    # ... and the peak's top with the narrow kernel (a wide one leans towards the objects)
-    return _refine_mode(score, start, max(MODE_BANDWIDTH * bin_width, min(width, high - low)),
-                        MODE_NARROW, MODE_SETTLED)
 
 
-def _mode_bandwidth(score: np.ndarray, width: float, span: float, quartiles: float) -> float:
-    """:func:`_soft_mode`'s kernel: Silverman's bandwidth, ``MODE_SILVERMAN x min(sd,
-    quartiles / 1.34) x n^(-1/5)``, within ``width`` and ``MODE_SMOOTH_CAP`` and at most the
-    scores' ``span``. The sd is taken only where the quartiles' spread would widen the kernel
-    beyond ``width`` (where it does not, the smaller of the two cannot either): the same
-    bandwidth without an image-sized pass and its copy of the scores."""
-    spread = quartiles / 1.34
-    if MODE_SILVERMAN * spread * score.size ** -0.2 > width:
-        spread = min(float(np.std(score)), spread)
-    bandwidth = max(width, min(MODE_SMOOTH_CAP, MODE_SILVERMAN * spread * score.size ** -0.2))
-    return min(bandwidth, span)
 
 
-def _refine_mode(values: np.ndarray, start: float, bandwidth: float,
-                 shifts: int = MODE_SHIFTS, settled: float = 0.0) -> float:
-    """Mean shift from ``start`` (a Gaussian kernel of ``bandwidth``, over the values within
-    4 bandwidths of it): the peak's position no longer depends on where the histogram's bins
-    happen to fall. At most ``shifts`` shifts, ending sooner once one moves less than
-    ``settled`` times the bandwidth.
-
-    The values are first summed on ``MODE_FINE_BINS`` bins of that reach, and each bin's
-    values weighted at their mean (a pass over the data per call, not per shift: at 1 / 256
-    of the bandwidth a bin, the kernel's change across one moves the centre by about
-    1e-6 of the bandwidth)."""
-    counts, sums = _binned(values, start - 4 * bandwidth, start + 4 * bandwidth)
-    means = sums / counts
-    centre = start
-    weights = np.empty_like(means)
-    for _ in range(shifts):
-        np.subtract(means, centre, out=weights)
-        weights /= bandwidth
-        np.square(weights, out=weights)
-        weights *= -0.5
-        np.exp(weights, out=weights)
-        total = float(np.sum(weights * counts))
-        if not total > 0:
-            break
-        moved, centre = centre, float(np.sum(weights * sums) / total)
-        if abs(centre - moved) < settled * bandwidth:
-            break
-    return centre
 
 
-def _binned(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """The count and the sum of the ``values`` in ``[low, high]`` on each of
-    ``MODE_FINE_BINS`` equal bins, the empty bins left out."""
-    if not high > low:  # (a zero bandwidth: the values equal to ``low``, in one bin)
-        inside = values[(values >= low) & (values <= high)]
-        return np.full(min(inside.size, 1), float(inside.size)), inside[:1] * inside.size
-    counts, sums = binned_counts_sums(values, low, high, MODE_FINE_BINS)
-    occupied = counts > 0
-    return counts[occupied], sums[occupied]
 
 
 def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.ndarray:
@@ -1581,7 +1128,7 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
         """The windowed sums of ``values``, on the blocks (see :func:`carried`)."""
         if max(step) == 1:
             return direct_gaussian_filter(values, sigma, mode="reflect")
-        return direct_gaussian_filter(_block_mean(values, step),
+        return direct_gaussian_filter(block_mean(values, step),
                                       tuple(s / k for s, k in zip(sigma, step, strict=True)),
                                       mode="reflect")
 
@@ -1653,143 +1200,20 @@ def _lift(
     return np.maximum(total, 0.0, out=total)
 
 
-def _reduce_blocks(ufunc: np.ufunc, array: np.ndarray, f: int, axis: int) -> np.ndarray:
-    """``ufunc.reduceat`` (``np.minimum`` or ``np.maximum``: exact, so any order gives the same
-    values) over consecutive blocks of ``f`` along ``axis``; the last block may be shorter.
-
-    Along an outer axis the whole blocks are reduced as one reshaped axis: ``reduceat``
-    walks an outer axis line by line, 10-15x slower on a 2048 x 2048 image; along the last
-    axis ``reduceat`` is the faster of the two.
-    """
-    n = array.shape[axis]
-    if axis == array.ndim - 1 or n < f:
-        return ufunc.reduceat(array, np.arange(0, n, f), axis=axis)
-    whole = n - n % f
-    before = (slice(None),) * axis
-    body = array[(*before, slice(0, whole))] if whole < n else array  # a view, not a copy
-    shape = array.shape[:axis] + (whole // f, f) + array.shape[axis + 1:]
-    result = ufunc.reduce(body.reshape(shape), axis=axis + 1)
-    if whole < n:
-        tail = ufunc.reduce(array[(*before, slice(whole, n))], axis=axis, keepdims=True)
-        result = np.concatenate([result, tail], axis=axis)
-    return result
 
 
-def _block_mean(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
-    """Means over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
-    result = image
-    for axis, f in enumerate(factor):
-        if f == 1:
-            continue
-        n = result.shape[axis]
-        starts = np.arange(0, n, f)
-        sums = _block_sums(result, f, axis)
-        counts = np.diff(np.append(starts, n)).astype(np.float64)
-        shape = [1] * result.ndim
-        shape[axis] = counts.size
-        result = sums / counts.reshape(shape)
-    return result
 
 
-def _block_sums(array: np.ndarray, f: int, axis: int) -> np.ndarray:
-    """``np.add.reduceat(array, np.arange(0, n, f), axis=axis)``, bit for bit.
-
-    ``reduceat`` walks an outer axis line by line (20 ms on a 2048 x 2048 image); here the
-    blocks are added as whole lines, in the order ``reduceat`` adds them: the block's first
-    line plus NumPy's pairwise sum of the others (:func:`bgsub._arrays.pairwise_sum`).
-    """
-    n = array.shape[axis]
-    if axis == array.ndim - 1:
-        return np.add.reduceat(array, np.arange(0, n, f), axis=axis)
-    lines = array.reshape(int(np.prod(array.shape[:axis], dtype=np.int64)), n, -1)
-    whole = n - n % f
-    parts = []
-    for start, stop, size in ((0, whole, f), (whole, n, n - whole)):
-        if stop > start:
-            blocks = lines[:, start:stop].reshape(-1, size, lines.shape[2])
-            total = blocks[:, 0].copy() if size == 1 else pairwise_sum(blocks, 1, 1, size - 1)
-            if size > 1:
-                np.add(blocks[:, 0], total, out=total)
-            parts.append(total.reshape(lines.shape[0], -1, lines.shape[2]))
-    sums = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-    return sums.reshape(array.shape[:axis] + (sums.shape[1],) + array.shape[axis + 1:])
 
 
-@functools.cache
-def _minimum_depth(factor: tuple[int, ...]) -> float:
-    """How far, in noise sds, the minimum of a block (as :func:`_block_min` takes it) lies
-    below the block's mean, on average, for white noise (simulated once, fixed seed)."""
-    if all(f == 1 for f in factor):
-        return 0.0
-    blocks = max(8, 4096 // int(np.prod(factor)))
-    shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
-    noise = np.random.default_rng(0).standard_normal(shape)
-    return float(np.mean(_block_mean(noise, factor) - _block_min(noise, factor)))
 
 
-@functools.cache
-def _minimum_spread(factor: tuple[int, ...]) -> float:
-    """The standard deviation, in noise sds, of the minimum of a block (as
-    :func:`_block_min` takes it) for white noise (simulated once, fixed seed); 1 for
-    single pixels."""
-    blocks = max(8, 4096 // int(np.prod(factor)))
-    shape = tuple(f * (blocks if i == 0 else 1) for i, f in enumerate(factor))
-    noise = np.random.default_rng(0).standard_normal(shape)
-    return float(np.std(_block_min(noise, factor)))
 
 
-def _block_min(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
-    """Minimum over blocks of ``factor`` pixels of the image's 2-pixel moving average
-    (along each axis with ``factor > 1``): the averaging halves the noise's spread so
-    the minimum rests less deep in it.
-
-    Computed a strip of about ``STRIP`` rows (whole blocks) at a time: the same values,
-    without a moving average of the whole image in memory."""
-    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
-        return block_minima(image, factor)  # the same values, no moving average in memory
-    n = image.shape[0]
-    rows = max(1, STRIP // factor[0]) * factor[0]
-    if n <= rows or all(f == 1 for f in factor):
-        return _strip_min(image, factor, n, image.shape)
-    return np.concatenate([_strip_min(image[start:start + rows + 1], factor,
-                                      min(rows, n - start), image.shape)
-                           for start in range(0, n, rows)], axis=0)
 
 
-def _strip_min(strip: np.ndarray, factor: tuple[int, ...], keep: int,
-               shape: tuple[int, ...]) -> np.ndarray:
-    """:func:`_block_min` of the first ``keep`` rows of ``strip``: rows of an image of
-    ``shape`` from a block's first row on, and the row after them where there is one (the
-    moving average reads it)."""
-    result = strip
-    for axis, f in enumerate(factor):
-        if f == 1 or shape[axis] < 2:
-            continue
-        pairs = np.array(result, copy=True) if result is strip else result
-        here = [slice(None)] * strip.ndim
-        ahead = [slice(None)] * strip.ndim
-        here[axis], ahead[axis] = slice(0, -1), slice(1, None)
-        pairs[tuple(here)] += pairs[tuple(ahead)]  # ascending: each reads the next, unchanged
-        pairs[tuple(here)] *= 0.5
-        result = pairs
-    if keep < result.shape[0]:
-        result = result[:keep]
-    for axis, f in enumerate(factor):
-        if f == 1:
-            continue
-        result = _reduce_blocks(np.minimum, result, f, axis)
-    return result
 
 
-def _block_max(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
-    """Maximum over blocks of ``factor`` pixels (the last block of an axis may be shorter)."""
-    if image.ndim == 2 and image.dtype in (np.float32, np.float64) and max(factor) > 1:
-        return block_maxima(image, factor)  # one compiled pass, the same values
-    result = image
-    for axis, f in enumerate(factor):
-        if f > 1:
-            result = _reduce_blocks(np.maximum, result, f, axis)
-    return np.asarray(result, dtype=np.float64)
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
