@@ -13,7 +13,15 @@ SAMPLE_NAME = "sample_nuclei.tif"
 
 
 def sample_path() -> str:
-    """Path of the bundled sample: 512x512 uint16 nuclei on an uneven background."""
+    """Path of the bundled sample: 512x512 uint16 nuclei on an uneven background.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from bgsub.data import sample_path
+    >>> Path(sample_path()).name
+    'sample_nuclei.tif'
+    """
     return str(resources.files(__package__).joinpath(SAMPLE_NAME))
 
 

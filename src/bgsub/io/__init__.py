@@ -127,6 +127,13 @@ def detect_format(path: Path | str) -> str:
         When it is not a TIFF, PNG, JPEG or Zarr store, or is damaged.
     FileNotFoundError
         When ``path`` does not exist.
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> from bgsub.io import detect_format
+    >>> detect_format(sample_path())
+    'tiff'
     """
     return probe(path)[0]
 
@@ -143,6 +150,13 @@ def probe(path: Path | str) -> tuple[str, int]:
         ``path`` does not exist.
     OSError
         The operating system refused to read it (``PermissionError``, I/O error).
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> from bgsub.io import probe
+    >>> probe(sample_path())
+    ('tiff', 1)
     """
     path = Path(path)
     if not path.exists():
@@ -254,6 +268,14 @@ def read_image(path: Path | str, series: int | None = None, *, max_bytes: int | 
         ``max_bytes``; nothing was allocated.
     FileNotFoundError, OSError
         The file does not exist, or the operating system refused to read it.
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> from bgsub.io import read_image
+    >>> image, metadata = read_image(sample_path())
+    >>> image.shape, image.dtype.name, metadata.axes, metadata.format
+    ((512, 512), 'uint16', 'YX', 'tiff')
     """
     path = Path(path)
     fmt, _ = probe(path)
@@ -338,7 +360,15 @@ def _series_index(series: Any) -> int:
 
 
 def read_provenance(path: Path | str, series: int | None = None) -> dict[str, Any] | None:
-    """The bgsub provenance record stored inside an image file, or None."""
+    """The bgsub provenance record stored inside an image file, or None.
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> from bgsub.io import read_provenance
+    >>> read_provenance(sample_path()) is None  # (not written by bgsub)
+    True
+    """
     return read_image(path, series)[1].provenance
 
 
@@ -377,6 +407,19 @@ def write_image(
     -------
     Path
         ``path``. Nothing is left at ``path`` if writing fails or is interrupted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from bgsub.data import sample_path
+    >>> from bgsub.io import probe, read_image, read_provenance, write_image
+    >>> image, metadata = read_image(sample_path())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = write_image(Path(folder) / "copy.ome.tif", image, metadata,
+    ...                       {"note": "a copy"}, format="ome-tiff")
+    ...     probe(out), read_provenance(out), bool((read_image(out)[0] == image).all())
+    (('ome-tiff', 1), {'note': 'a copy'}, True)
     """
     path = Path(path)
     fmt = format or ("png" if metadata.format == "jpeg" else metadata.format)
