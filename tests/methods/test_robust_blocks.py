@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from bgsub.auto import _block_mean as auto_block_mean
 from bgsub.kernels import bins as robust_bins
+from bgsub.kernels.blocks import plane_block_means
 from bgsub.methods import _noise, _robust_blocks, _robust_mode, _robust_trend, robust
 
 
@@ -185,7 +185,7 @@ def test_sorted_median_equals_numpy():
 
 
 @pytest.mark.parametrize("step", [2, 3, 4, 8, 9, 17, 130])
-def test_auto_block_mean_equals_numpy_mean(step):
+def test_plane_block_means_equal_numpy_mean(step):
     # (its own pairwise sums: NumPy's order, below 8, up to 128 and beyond)
     for shape in [(5 * step + 3, 7 * step + 1), (2 * step, 40 * step), (step, 3 * step)]:
         plane = _values(shape, np.float64, step)
@@ -193,7 +193,7 @@ def test_auto_block_mean_equals_numpy_mean(step):
         rows, cols = (n // step * step for n in shape)
         expected = plane[:rows, :cols].reshape(rows // step, step, cols // step, step).mean(
             axis=(1, 3))
-        _same(auto_block_mean(plane, step), expected)
+        _same(plane_block_means(plane, step), expected)
 
 
 def _block_min_reference(image: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
