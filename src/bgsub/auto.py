@@ -39,6 +39,7 @@ from scipy import ndimage as ndi
 from bgsub._arrays import in_ordinary_unit
 from bgsub._axes import parse_axes
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
+from bgsub._polarity import LIGHT_MESSAGE, looks_light
 from bgsub._quality import SCORES, plane_quality
 from bgsub._warnings import warn
 from bgsub.kernels.binary import (
@@ -47,7 +48,7 @@ from bgsub.kernels.binary import (
     distance_transform_edt,
     largest_distance_by_label,
 )
-from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, block_means, plane_block_means
+from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, coarse_cells, plane_block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.methods.robust import (
     MAD_TO_SD,
@@ -195,10 +196,15 @@ class Suggestion:
     dominant : Dominant or None
         Where a few large objects among many small ones set the radius, what
         they are and the radius the others alone would set; None otherwise.
+    looks_light : bool
+        Measured without ``light_background``, most planes look like dark
+        objects on a light background (bright field): see
+        :func:`light_finding`.
     caveat : str
         What ``radius="auto"`` warns of, in one line, each finding with its fix:
         objects fainter than even the wider radius reaches, a radius set by a
-        few large objects among many small ones; ``""`` where neither holds.
+        few large objects among many small ones, an image that looks like a
+        light background measured as a dark one; ``""`` where none holds.
     """
 
     radius: float
@@ -208,6 +214,7 @@ class Suggestion:
     contrast: float = float("nan")
     faint: float = 1.0
     dominant: Dominant | None = None
+    looks_light: bool = False
 
     @property
     def caveat(self) -> str:
@@ -357,15 +364,19 @@ def suggest_radius(
         raise ValueError(f"min_radius={min_radius!r} is out of range; use a number >= 0 "
                          "(0: no floor)")
     missing = check_missing(missing)
-    found, sides, pixels, padded = [], [], 0, (0.0, float("nan"))
+    found, sides, pixels, padded, light = [], [], 0, (0.0, float("nan")), 0
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, integers=missing is None,
                          missing=missing):
-        found.append(_measure(plane, light_background and plane.dtype.kind in "iu"))
+        objects, plane_light = _measure(plane, light_background and plane.dtype.kind in "iu",
+                                        check_light=not light_background)
+        found.append(objects)
+        light += plane_light
         sides.append(min(plane.shape))
         pixels = plane.size
         if missing is None:
             padded = max(padded, _padding_of(plane, light_background))
+    seems_light = 2 * light >= len(found) > 0
     count = sum(len(o) for o in found)
     # the objects at the threshold and across its band (see THRESHOLD_BAND), each pooled
     # over the planes
@@ -378,7 +389,7 @@ def suggest_radius(
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)"
-                          f"{_padding_note(*padded)}", padded)
+                          f"{_padding_note(*padded)}", padded, looks_light=seems_light)
     # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
     # the bands' medians (pooled, where one object holds about half the area, the median
     # would jump between it and the rest); the large radius is the 90th percentile of the
@@ -406,7 +417,8 @@ def suggest_radius(
     # of the illumination; where one object fills the plane, the reason says so already)
     dominant = None if light_background or fills else _dominant(
         objects, radius, factor, min_radius, cap, len(found))
-    return Suggestion(float(radius), float(typical), reason, padded, contrast, faint, dominant)
+    return Suggestion(float(radius), float(typical), reason, padded, contrast, faint, dominant,
+                      seems_light)
 
 
 def _dominant(objects: Objects, radius: float, factor: float, min_radius: float, cap: float,
@@ -443,9 +455,27 @@ def _dominant(objects: Objects, radius: float, factor: float, min_radius: float,
 
 
 def findings(suggestion: Suggestion) -> list[str]:
-    """What ``radius="auto"`` warns of (:func:`faint_finding`, :func:`dominant_finding`):
-    each finding and its fix in one line."""
-    return [line for line in (faint_finding(suggestion), dominant_finding(suggestion)) if line]
+    """What ``radius="auto"`` warns of (:func:`light_finding`, :func:`faint_finding`,
+    :func:`dominant_finding`): each finding and its fix in one line."""
+    return [line for line in (light_finding(suggestion), faint_finding(suggestion),
+                              dominant_finding(suggestion)) if line]
+
+
+def light_finding(suggestion: Suggestion) -> str:
+    """Where ``suggestion`` was measured without ``light_background`` on planes that look
+    like dark objects on a light background (:attr:`Suggestion.looks_light`), that finding
+    and its fix in one line; ``""`` otherwise. A guess: a confluent fluorescent field with
+    dark gaps between the cells and even noise looks the same (docs/accuracy.md, Session 35).
+
+    Examples
+    --------
+    >>> light_finding(Suggestion(40.0, 12.0, "...", looks_light=True)).endswith(
+    ...     "give light_background=True (on the command line --light)")
+    True
+    >>> light_finding(Suggestion(40.0, 12.0, "..."))
+    ''
+    """
+    return LIGHT_MESSAGE if suggestion.looks_light else ""
 
 
 def dominant_finding(suggestion: Suggestion) -> str:
@@ -591,18 +621,18 @@ def measure_objects(plane: np.ndarray) -> Objects:
     >>> len(objects), 5 < objects.quantile(0.5) < 7
     (1, True)
     """
-    return _measure(np.asarray(plane, dtype=np.float64))
+    return _measure(np.asarray(plane, dtype=np.float64))[0]
 
 
-def _measure(plane: np.ndarray, negate: bool = False) -> Objects:
+def _measure(plane: np.ndarray, negate: bool = False, check_light: bool = False
+             ) -> tuple[Objects, bool]:
     """:func:`measure_objects` of ``plane`` read as float64 and negated where ``negate`` (an
     integer plane as it is: only its block means, or its crop's rows, become float64 -- the
-    same values and layouts, without a float64 copy of the whole plane)."""
-    step = max(1, int(np.ceil(min(plane.shape) / MEASURE_SIDE)))
-    if step > 1 and min(plane.shape) // step >= 2 and plane.dtype in BLOCK_MEAN_DTYPES:
-        cells = block_means(plane, step, negate)  # (_block_mean's values, compiled)
-    else:
-        cells = plane_block_means(_as_floats(plane, negate), step)
+    same values and layouts, without a float64 copy of the whole plane), and, where
+    ``check_light``, whether it looks like dark objects on a light background
+    (:func:`bgsub._polarity.looks_light`, on the same cells)."""
+    cells, step = coarse_cells(plane, MEASURE_SIDE, negate)
+    light = check_light and looks_light(cells)
     objects = _segment(cells, step)
     del cells  # (not held through a second measurement)
     # (objects a few cells wide, or none at all -- small dense spots average out over the
@@ -613,7 +643,7 @@ def _measure(plane: np.ndarray, negate: bool = False) -> Objects:
                                + MEASURE_SIDE) for n in plane.shape)
         # (a view of whole float64 rows, as of the whole float64 plane: the same strides)
         objects = _segment(_as_floats(plane[rows], negate)[:, columns], 1)
-    return objects
+    return objects, light
 
 
 def _as_floats(values: np.ndarray, negate: bool) -> np.ndarray:

@@ -54,6 +54,7 @@ from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
 from bgsub._padding import check_missing, valid_pixels, warn_if_padded, warn_of_padding
+from bgsub._polarity import warn_if_light
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.kernels.threads import map_in_order, num_threads
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
@@ -409,7 +410,8 @@ def plan(
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
                          "pixels; drop missing=, or use method='rolling_ball'")
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
-    if isinstance(radius, str) and radius == AUTO:
+    measured = isinstance(radius, str) and radius == AUTO
+    if measured:
         from bgsub.auto import suggest_radius, warn_of_findings
 
         suggestion = suggest_radius(array, layout.axes,
@@ -439,8 +441,18 @@ def plan(
                            bool(light_background))
         else:  # (a lazy one is not read here: only the planes the automatic radius read)
             warn_of_padding(*padding)
+    # (the automatic radius looked already: its findings; a lazy image is not read here)
+    if warn_input and not light_background and not measured and not is_dask_array(array):
+        warn_if_light(_middle_plane(np.asarray(array), layout.spatial[-2:]))
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach, missing)
+
+
+def _middle_plane(array: np.ndarray, plane_axes: tuple[int, ...]) -> np.ndarray:
+    """The middle Y-X plane of ``array`` (``plane_axes``: its Y and X axes), a view."""
+    planes = np.moveaxis(array, plane_axes, (-2, -1))
+    leading = planes.shape[:-2]
+    return planes[np.unravel_index(math.prod(leading) // 2, leading)] if leading else planes
 
 
 def plan_prepared(image: Any, method: str | None = None,

@@ -15,7 +15,7 @@ from bgsub.kernels.resample import centre_positions
 from bgsub.kernels.threads import threads_for_work
 
 __all__ = ["BLOCK_MEAN_DTYPES", "block_maxima", "block_means", "block_minima", "block_minima_less",
-           "plane_block_means"]
+           "coarse_cells", "plane_block_means"]
 
 #: A thread per this many pixels (more threads cost more CPU than they save on 2 cores).
 _PIXELS_PER_THREAD = 1 << 23
@@ -161,3 +161,23 @@ def plane_block_means(plane: np.ndarray, step: int) -> np.ndarray:
         total += pairwise_sum(blocks[:, k], -1, 0, step)
     total /= step * step
     return total
+
+
+def coarse_cells(plane: np.ndarray, side: int, negate: bool = False) -> tuple[np.ndarray, int]:
+    """A 2D ``plane``'s means over the fewest ``step`` x ``step`` blocks that leave at most
+    ``side`` cells on its smaller side (:func:`plane_block_means`; compiled from an integer
+    or float plane read as it is, :func:`block_means`), float64, negated where ``negate``;
+    and that ``step``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cells, step = coarse_cells(np.ones((1000, 700), np.uint16), 256)
+    >>> cells.shape, step
+    ((333, 233), 3)
+    """
+    step = max(1, int(np.ceil(min(plane.shape) / side)))
+    if step > 1 and min(plane.shape) // step >= 2 and plane.dtype in BLOCK_MEAN_DTYPES:
+        return block_means(plane, step, negate), step
+    values = np.asarray(plane, dtype=np.float64)
+    return plane_block_means(-values if negate else values, step), step
