@@ -441,8 +441,11 @@ def plan(
                            bool(light_background))
         else:  # (a lazy one is not read here: only the planes the automatic radius read)
             warn_of_padding(*padding)
-    # (the automatic radius looked already: its findings; a lazy image is not read here)
-    if warn_input and not light_background and not measured and not is_dask_array(array):
+    # (the automatic radius looked already: its findings; a lazy image is not read here; the
+    # exact methods, 10x faster than the default, are not slowed by the look: 5 ms of the
+    # rolling ball's 40 at 2048x2048)
+    if warn_input and not light_background and not measured and chosen.name == DEFAULT_METHOD \
+            and not is_dask_array(array):
         warn_if_light(_middle_plane(np.asarray(array), layout.spatial[-2:]))
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach, missing)
