@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bgsub
 from bgsub import BackgroundWarning
@@ -141,3 +143,21 @@ def test_the_command_line_says_it_once_and_not_with_light(tmp_path):
     lines = [line for line in run().splitlines() if "light background" in line]
     assert lines == [f"bgsub: warning: {tmp_path / 'bright_field.tif'}: {LIGHT_MESSAGE}"]
     assert "light background" not in run("--light")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([np.uint8, np.int16, np.uint16, np.int64, np.float16, np.float32,
+                        np.float64]),
+       st.integers(1, 400), st.integers(1, 400), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.0, 1e-30, 1.0, 1e30]))
+def test_any_plane_is_looked_at_without_an_error_or_a_warning(dtype, rows, columns, seed,
+                                                             scale):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, columns)) * scale
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        values = np.clip(values * 50 + 100, info.min, info.max)
+    plane = values.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert looks_light(coarse_cells(plane, 512)[0]) in (True, False)
