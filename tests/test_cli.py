@@ -480,15 +480,21 @@ def test_run_figure_is_listed_by_a_dry_run_and_not_written(plane_and_stack, tmp_
     assert bad.returncode == 2 and "figure_plane='top' is not understood" in bad.stderr
 
 
-def test_warnings_from_a_stacks_planes_side_by_side_name_the_file(tmp_path, monkeypatch):
-    # the planes (256x256 and up) run on worker threads: each warning still names its file
+def test_warnings_from_a_stacks_planes_side_by_side_name_the_file_once(tmp_path, monkeypatch):
+    # the planes (256x256 and up) run on worker threads: the warning still names its file,
+    # once for the file; the other planes' (the same words, other figures) are counted
     monkeypatch.setenv("BGSUB_NUM_THREADS", "2")
-    path = tmp_path / "dense_stack.tif"
-    stack = np.stack([synthetic((300, 300), object_radius=(5, 8), density=0.9, seed=s).image
-                      for s in range(4)])
-    tifffile.imwrite(path, stack, metadata={"axes": "ZYX"})
-    result = run_cli("run", str(path), "-o", str(tmp_path / "out"), "--radius", "60")
+    stacks = []
+    for name, first in (("dense_stack.tif", 0), ("another.tif", 4)):
+        stacks.append(tmp_path / name)
+        tifffile.imwrite(stacks[-1], np.stack([
+            synthetic((300, 300), object_radius=(5, 8), density=0.9, seed=s).image
+            for s in range(first, first + 4)]), metadata={"axes": "ZYX"})
+    result = run_cli("run", *map(str, stacks), "-o", str(tmp_path / "out"), "--radius", "60")
     assert result.returncode == 0, result.stderr
     warned = [line for line in result.stderr.splitlines() if "look like background" in line]
-    assert len(warned) == 4, result.stderr
-    assert all(line.startswith(f"bgsub: warning: {path}: only ") for line in warned), warned
+    assert [line.split(": only ")[0] for line in sorted(warned)] == sorted(
+        f"bgsub: warning: {path}" for path in stacks), result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "bgsub: 6 more warnings like those above (other planes or channels of the same files) "
+        "not shown"), result.stderr

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -83,17 +84,52 @@ def main() -> None:
     """Remove uneven background from microscopy images."""
     # tifffile logs every oddity of a damaged file; bgsub reports one line per file instead.
     logging.getLogger("tifffile").setLevel(logging.ERROR)
-    # a background that may be wrong: one "bgsub: warning:" line naming the file, each time
+    # a background that may be wrong: one "bgsub: warning:" line naming the file, for each
+    # file and warning (a stack's planes, an image's channels, warn alike: counted, not shown)
     warnings.simplefilter("always", bgsub.BackgroundWarning)
     warnings.showwarning = _show_warning
+    _SHOWN.clear()
+
+
+class _Shown:
+    """The warnings shown in this run: each file's each warning once, its numbers aside (a
+    stack's planes and an image's channels say the same with other figures); the rest
+    counted. Files are run on worker threads, hence the lock."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.repeats = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            self.repeats = 0
+
+    def first(self, where: Path | None, text: str) -> bool:
+        """Whether ``text`` (about the file ``where``) is the first of its kind; counted
+        as a repeat otherwise."""
+        key = (str(where), re.sub(r"\d+(?:\.\d+)?", "#", text))
+        with self._lock:
+            if key in self._seen:
+                self.repeats += 1
+                return False
+            self._seen.add(key)
+            return True
+
+
+_SHOWN = _Shown()
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: Any = None, line: str | None = None) -> None:
-    """Python's warnings as one ``bgsub: warning: FILE: message`` line on stderr."""
+    """Python's warnings as one ``bgsub: warning: FILE: message`` line on stderr, each
+    file's each warning once (:class:`_Shown`)."""
     from bgsub.batch import current_input
 
-    _echo_warning(message, current_input())
+    where = current_input()
+    if _SHOWN.first(where, " ".join(str(message).split())):
+        _echo_warning(message, where)
 
 
 def _echo_warning(message: Warning | str, where: Path | None) -> None:
@@ -536,6 +572,10 @@ class _Printer:
         if not self.quiet or failed:
             click.echo(f"bgsub: {done} done, {skipped} skipped (up to date), {failed} failed "
                        f"in {seconds:.1f} s", err=bool(failed))
+        if _SHOWN.repeats:
+            more = _SHOWN.repeats
+            click.echo(f"bgsub: {more} more warning{'s' if more > 1 else ''} like those above "
+                       "(other planes or channels of the same files) not shown", err=True)
         return 1 if failed else 0
 
 
