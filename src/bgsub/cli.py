@@ -106,7 +106,7 @@ class _Shown:
             self._seen.clear()
             self.repeats = 0
 
-    def first(self, where: Path | None, text: str) -> bool:
+    def first(self, where: Path, text: str) -> bool:
         """Whether ``text`` (about the file ``where``) is the first of its kind; counted
         as a repeat otherwise."""
         key = (str(where), re.sub(r"\d+(?:\.\d+)?", "#", text))
@@ -127,8 +127,8 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     file's each warning once (:class:`_Shown`)."""
     from bgsub.batch import current_input
 
-    where = current_input()
-    if _SHOWN.first(where, " ".join(str(message).split())):
+    where = current_input()  # (None outside `run`'s files: every warning shown)
+    if where is None or _SHOWN.first(where, " ".join(str(message).split())):
         _echo_warning(message, where)
 
 
