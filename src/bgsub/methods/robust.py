@@ -914,7 +914,9 @@ def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stac
     if warn_dense and fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:
         warn(f"only {100 * fraction:.0f} % of the pixels look like background; the estimate "
              "falls back towards the plain envelope (a rolling ball's) and may take object "
-             "signal: use a larger radius or method='rolling_ball'", stacklevel=stacklevel)
+             "signal: use a larger radius or method='rolling_ball' (and where the objects are "
+             "darker than their background, light_background=True: --light)",
+             stacklevel=stacklevel)
     return mode, spread, bool(objects.any())
 
 
