@@ -80,7 +80,7 @@ def looks_light(cells: np.ndarray) -> bool:
 
 def warn_if_light(plane: np.ndarray, stacklevel: int = 4) -> None:
     """A :class:`bgsub.BackgroundWarning` of :data:`LIGHT_MESSAGE` where one Y-X ``plane``
-    (any real dtype, NaN-free) :func:`looks_light` on its block means
+    (any real dtype; one holding NaN is not judged) :func:`looks_light` on its block means
     (:func:`~bgsub.kernels.blocks.coarse_cells`, at most :data:`SIDE` a side)."""
     if looks_light(coarse_cells(plane, SIDE)[0]):
         warn(LIGHT_MESSAGE, stacklevel=stacklevel)
