@@ -496,5 +496,5 @@ def test_warnings_from_a_stacks_planes_side_by_side_name_the_file_once(tmp_path,
     assert [line.split(": only ")[0] for line in sorted(warned)] == sorted(
         f"bgsub: warning: {path}" for path in stacks), result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "bgsub: 6 more warnings like those above (other planes or channels of the same files) "
-        "not shown"), result.stderr
+        "bgsub: 6 more warnings like those above (the same file's other planes, channels or "
+        "settings) not shown"), result.stderr

@@ -161,3 +161,17 @@ def test_any_plane_is_looked_at_without_an_error_or_a_warning(dtype, rows, colum
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert looks_light(coarse_cells(plane, 512)[0]) in (True, False)
+
+
+def test_sweep_names_the_file_once_and_counts_the_other_settings(tmp_path):
+    path = tmp_path / "bright_field.tif"
+    tifffile.imwrite(path, _negative(synthetic((256, 256), object_radius=8, seed=3).image))
+    result = subprocess.run([sys.executable, "-m", "bgsub", "sweep", str(path), "-m", "robust",
+                             "--radius", "20,30,40", "-o", str(tmp_path / "montage.png"), "-q"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if "light background" in line] == [
+        f"bgsub: warning: {path}: {LIGHT_MESSAGE}"], result.stderr
+    assert lines[-1] == ("bgsub: 2 more warnings like those above (the same file's other "
+                         "planes, channels or settings) not shown"), result.stderr

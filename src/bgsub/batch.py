@@ -10,6 +10,7 @@ overwritten, a folder that cannot be written) before anything is written.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import contextvars
 import dataclasses
 import errno
@@ -18,7 +19,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -429,37 +430,35 @@ def run_job(
     start = time.perf_counter()
     # for the warnings' one line (bgsub.cli); a context variable, so that the threads that
     # run the image's planes (copies of this context) name the file too
-    token = _current_path.set(job.source.path)
-    try:
-        _check(cancel)
-        source = provenance.input_record(job.source.path, job.series)
-        shaded = settings.flatfield is not None or settings.darkfield is not None
-        if streaming is not None and not shaded and streaming.wants(job, settings):
-            _run_streamed(job, settings, streaming, source, stack_progress)
-            return Result(job.source.path, "done", str(job.output), job,
-                          seconds=time.perf_counter() - start)
-        image, meta = io.read_image(job.source.path, job.series)
-        if shaded:  # shading correction first (docs/shading.md)
-            image = apply_to_image(image, meta.axes, load_fields(settings.flatfield,
-                                                                 settings.darkfield))
-        parameters = resolve_parameters(settings, meta, image.shape)
-        progress = None
-        if stack_progress is not None and image.nbytes >= progress_bytes:
-            progress = _bar(job, stack_progress)
-        _check(cancel)
-        foreground, background = process(image, parameters, settings.save_background or
-                                          job.figure is not None, progress, cancel)
-        planes = figure_planes(job, settings, parameters, image, background, foreground)
-        del image
-        _check(cancel)
-        _write_outputs(job, settings, meta, parameters, source, foreground, background, planes)
-    except Cancelled:
-        return Result(job.source.path, "cancelled", "interrupted", job)
-    except Exception as exc:  # one bad file must not stop the batch
-        return Result(job.source.path, "failed", one_line(exc), job,
-                      traceback.format_exc(), time.perf_counter() - start)
-    finally:
-        _current_path.reset(token)
+    with processing(job.source.path):
+        try:
+            _check(cancel)
+            source = provenance.input_record(job.source.path, job.series)
+            shaded = settings.flatfield is not None or settings.darkfield is not None
+            if streaming is not None and not shaded and streaming.wants(job, settings):
+                _run_streamed(job, settings, streaming, source, stack_progress)
+                return Result(job.source.path, "done", str(job.output), job,
+                              seconds=time.perf_counter() - start)
+            image, meta = io.read_image(job.source.path, job.series)
+            if shaded:  # shading correction first (docs/shading.md)
+                image = apply_to_image(image, meta.axes, load_fields(settings.flatfield,
+                                                                     settings.darkfield))
+            parameters = resolve_parameters(settings, meta, image.shape)
+            progress = None
+            if stack_progress is not None and image.nbytes >= progress_bytes:
+                progress = _bar(job, stack_progress)
+            _check(cancel)
+            foreground, background = process(image, parameters, settings.save_background or
+                                              job.figure is not None, progress, cancel)
+            planes = figure_planes(job, settings, parameters, image, background, foreground)
+            del image
+            _check(cancel)
+            _write_outputs(job, settings, meta, parameters, source, foreground, background, planes)
+        except Cancelled:
+            return Result(job.source.path, "cancelled", "interrupted", job)
+        except Exception as exc:  # one bad file must not stop the batch
+            return Result(job.source.path, "failed", one_line(exc), job,
+                          traceback.format_exc(), time.perf_counter() - start)
     return Result(job.source.path, "done", str(job.output), job,
                   seconds=time.perf_counter() - start)
 
@@ -469,9 +468,20 @@ _current_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 
 def current_input() -> Path | None:
-    """The input file the calling thread is processing in :func:`run_job`, if any (also
-    on the threads that run its planes)."""
+    """The input file the calling thread is processing in :func:`run_job` (or inside
+    :func:`processing`), if any (also on the threads that run its planes)."""
     return _current_path.get()
+
+
+@contextlib.contextmanager
+def processing(path: Path) -> Iterator[None]:
+    """Within: :func:`current_input` is ``path``, on this thread and on the threads it starts
+    with a copy of its context (a face working on one file: ``bgsub sweep``)."""
+    token = _current_path.set(path)
+    try:
+        yield
+    finally:
+        _current_path.reset(token)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

@@ -121,13 +121,21 @@ class _Shown:
 _SHOWN = _Shown()
 
 
+def _report_repeats() -> None:
+    """At the end of a command: how many warnings :class:`_Shown` counted and did not show."""
+    if _SHOWN.repeats:
+        more = _SHOWN.repeats
+        click.echo(f"bgsub: {more} more warning{'s' if more > 1 else ''} like those above (the "
+                   "same file's other planes, channels or settings) not shown", err=True)
+
+
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: Any = None, line: str | None = None) -> None:
     """Python's warnings as one ``bgsub: warning: FILE: message`` line on stderr, each
     file's each warning once (:class:`_Shown`)."""
     from bgsub.batch import current_input
 
-    where = current_input()  # (None outside `run`'s files: every warning shown)
+    where = current_input()  # (None outside a file's work -- shading: every one shown)
     if where is None or _SHOWN.first(where, " ".join(str(message).split())):
         _echo_warning(message, where)
 
@@ -572,10 +580,7 @@ class _Printer:
         if not self.quiet or failed:
             click.echo(f"bgsub: {done} done, {skipped} skipped (up to date), {failed} failed "
                        f"in {seconds:.1f} s", err=bool(failed))
-        if _SHOWN.repeats:
-            more = _SHOWN.repeats
-            click.echo(f"bgsub: {more} more warning{'s' if more > 1 else ''} like those above "
-                       "(other planes or channels of the same files) not shown", err=True)
+        _report_repeats()
         return 1 if failed else 0
 
 
@@ -786,7 +791,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                   missing: float | None, out: Path | None, series: int, quiet: bool) -> None:
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
     from bgsub import io
-    from bgsub.batch import one_line
+    from bgsub.batch import one_line, processing
     from bgsub.plot import sweep
     from bgsub.progress import Reporter
 
@@ -804,9 +809,11 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         # the montage shows one plane: only that plane is read and swept
         lazy, meta = _lazy_image(file, series)
         image, axes = _middle_plane(lazy, meta.axes)
-        result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
-                       axes=axes, light_background=light_background, missing=missing,
-                       progress=Reporter(quiet=quiet).callback(file.name, "cell", leave=False))
+        with processing(file):  # (its warnings name the file, once each)
+            result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
+                           axes=axes, light_background=light_background, missing=missing,
+                           progress=Reporter(quiet=quiet).callback(file.name, "cell",
+                                                                   leave=False))
         with io.atomic_target(out) as tmp:
             result.figure.savefig(tmp, dpi=100, format="png")
     except click.BadParameter:
@@ -815,6 +822,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(result.table())
     click.echo(f"wrote {out}")
+    _report_repeats()
 
 
 def _check_sweep_output(out: Path, file: Path) -> None:
