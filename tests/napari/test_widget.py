@@ -265,6 +265,30 @@ def test_auto_on_spots_under_a_beam_names_the_radius_the_spots_set(viewer_widget
     assert f"give radius={suggestion.dominant.suggested:.3g}" in widget.message.text()
 
 
+def test_auto_on_a_light_background_names_the_light_box(viewer_widget, qtbot):
+    """radius="auto"'s warning of dark objects on a light background while *light* is off:
+    the message names the fix; with the box on, Auto measures the dark objects, silently."""
+    from bgsub._polarity import LIGHT_MESSAGE
+    from bgsub.auto import suggest_radius
+    from bgsub.data import synthetic
+
+    viewer, widget = viewer_widget
+    image = synthetic((384, 384), object_radius=8, seed=3).image
+    negative = (image.max() - image).astype(image.dtype)
+    dark_radius = round(suggest_radius(negative).radius, 1)
+    light_radius = round(suggest_radius(negative, light_background=True).radius, 1)
+    assert dark_radius != light_radius
+    viewer.add_image(negative, name="bright field")
+    widget.preview_check.setChecked(False)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: widget.radius.value() == dark_radius, timeout=WAIT_MS)
+    assert f"warning: {LIGHT_MESSAGE}" in widget.message.text()
+    widget.light_check.setChecked(True)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: widget.radius.value() == light_radius, timeout=WAIT_MS)
+    assert "light background" not in widget.message.text()
+
+
 def test_layer_choice_follows_viewer(viewer_widget, image):
     viewer, widget = viewer_widget
     assert widget.layer() is None and not widget.apply_button.isEnabled()
