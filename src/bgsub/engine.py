@@ -435,27 +435,27 @@ def plan(
             f"{'x'.join(map(str, extent))} pixels",
             "a larger radius (from 16 px it works on blocks of 2 pixels or more) or "
             "method='rolling_ball' needs less")
-    if warn_input and missing is None:
-        if not is_dask_array(array):
-            warn_if_padded(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
-                           bool(light_background))
-        else:  # (a lazy one is not read here: only the planes the automatic radius read)
-            warn_of_padding(*padding)
-    # (the automatic radius looked already: its findings; a lazy image is not read here; the
-    # exact methods, 10x faster than the default, are not slowed by the look: 5 ms of the
-    # rolling ball's 40 at 2048x2048)
-    if warn_input and not light_background and not measured and chosen.name == DEFAULT_METHOD \
-            and not is_dask_array(array):
-        warn_if_light(_middle_plane(np.asarray(array), layout.spatial[-2:]))
+    if warn_input and not is_dask_array(array):
+        plane_stack = np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1))
+        if missing is None:
+            warn_if_padded(plane_stack, bool(light_background))
+        # (the automatic radius looked already: its findings; the exact methods, 10x faster
+        # than the default, are not slowed by the look: 5 ms of the rolling ball's 40 at
+        # 2048x2048)
+        if not light_background and not measured and chosen.name == DEFAULT_METHOD:
+            warn_if_light(_middle_plane(plane_stack))
+    elif warn_input and missing is None:
+        # (a lazy image is not read here: what the automatic radius found on the planes it read)
+        warn_of_padding(*padding)
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach, missing)
 
 
-def _middle_plane(array: np.ndarray, plane_axes: tuple[int, ...]) -> np.ndarray:
-    """The middle Y-X plane of ``array`` (``plane_axes``: its Y and X axes), a view."""
-    planes = np.moveaxis(array, plane_axes, (-2, -1))
-    leading = planes.shape[:-2]
-    return planes[np.unravel_index(math.prod(leading) // 2, leading)] if leading else planes
+def _middle_plane(plane_stack: np.ndarray) -> np.ndarray:
+    """The middle Y-X plane of ``plane_stack`` (``(..., Y, X)``), a view."""
+    leading = plane_stack.shape[:-2]
+    return plane_stack[np.unravel_index(math.prod(leading) // 2, leading)] if leading \
+        else plane_stack
 
 
 def plan_prepared(image: Any, method: str | None = None,
