@@ -55,6 +55,7 @@ from bgsub.methods.robust import (
     clip_outliers,
     estimate_noise,
     prepare_robust,
+    raise_cold_pixels,
     robust_background,
 )
 
@@ -658,8 +659,11 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
     a plane spanning 1e-14 or 1e200 would meet absolute guards that do not scale)."""
     if min(cells.shape) < 8:
         return Objects(np.empty(0), np.empty(0))
-    # (hot pixels, smoothed over their neighbours, would lift Otsu's threshold)
+    # (hot pixels, smoothed over their neighbours, would lift Otsu's threshold; dead ones
+    # would sink the flattening's envelope around them: the objects measured grew to the
+    # fallback's size where 0.02 % of the pixels were dead pairs)
     cells = clip_outliers(in_ordinary_unit(cells)[0])
+    cells = raise_cold_pixels(cells)
     smoothed = direct_gaussian_filter(cells, 1.0, mode="nearest")
     side = min(cells.shape)
     # the cells' noise is measured on a second thread meanwhile (NumPy's and SciPy's loops

@@ -20,7 +20,12 @@ where the envelope does not -- and removes that bias where it can be measured:
    the Poisson-Gaussian model, whose variance follows the intensity: a smooth
    field added to the image that is not photons (stray light, an offset,
    shading added in processing) would change it where it hides or mimics a
-   Poisson term, and with it every noise-scaled step below.
+   Poisson term, and with it every noise-scaled step below. Then dead (cold)
+   camera pixels -- below all their neighbours but one by more than
+   ``COLD_SDS`` noise sds and ``COLD_SPREAD`` times those neighbours' spread
+   (:func:`bgsub.methods._noise.raise_cold_pixels`) -- are raised to that
+   neighbour in the working copy, before the trend and the envelope rest on
+   them (the data are not changed).
 3. **Envelope.** The block minima, smoothed over one cell (but never more than
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
@@ -103,6 +108,7 @@ from bgsub.methods._noise import (
     clip_outliers,
     estimate_noise,
     noise_shading,
+    raise_cold_pixels,
     robust_centre_scale,
 )
 from bgsub.methods._registry import Extent, Method, Parameter, register
@@ -234,7 +240,10 @@ def robust_background(
     # (the data's range, for the last clip, read before ``image`` may be divided in place)
     data_range = None if shading is None else (np.min(image), np.max(image))
     work = _in_units(work, shading, overwrite_input or work is not image)
-    model, trend = _measured(work) if prepared is None else prepared[:2]
+    model = _noise_model(work) if prepared is None else prepared[0]
+    # (a dead pixel would pull the envelope down around it)
+    work = raise_cold_pixels(work, model, overwrite_input or work is not image)
+    trend = fit_trend(work, model) if prepared is None else prepared[1]
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend,
                    follow=follow, steeper=steeper)
@@ -292,13 +301,14 @@ def prepare_robust(image: np.ndarray, *, shading: bool = True
     noise model (on the central crop) and the trend (on a grid fixed by the image's size)."""
     work, _ = in_ordinary_unit(_as_float(image))
     measured = _noise_shading(work) if shading else None
-    return (*_measured(_in_units(work, measured, work is not image)), measured)
+    work = _in_units(work, measured, work is not image)
+    model = _noise_model(work)
+    return model, fit_trend(raise_cold_pixels(work, model, work is not image), model), measured
 
 
-def _measured(work: np.ndarray) -> tuple[NoiseModel, Trend]:
-    """The noise model (on the central crop) and the trend of ``work``."""
-    model = estimate_noise(_crop(work), uniform=True)
-    return model, fit_trend(work, model)
+def _noise_model(work: np.ndarray) -> NoiseModel:
+    """The noise model of ``work``, measured on its central crop."""
+    return estimate_noise(_crop(work), uniform=True)
 
 
 def _noise_shading(work: np.ndarray) -> NoiseShading | None:

@@ -1,0 +1,72 @@
+"""Cold pixels of a plane (dead or stuck-low camera pixels), compiled: `robust`'s estimate
+sets them aside before it rests its lower envelope on the data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgsub.kernels._outliers import cold_counts_2d, cold_pixels_2d
+from bgsub.kernels.threads import threads_for_work
+
+__all__ = ["cold_pixels"]
+
+#: A thread per this many pixels.
+_PIXELS_PER_THREAD = 1 << 21
+
+
+def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds: float,
+                spread: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of ``plane`` that lie below the second lowest of their 8 neighbours (5 on
+    an edge) by more than ``sds`` noise standard deviations, the noise at a level ``v``
+    being ``max(sqrt(max(gain * v + offset, 0)), floor)``
+    (:class:`bgsub.methods._noise.NoiseModel`'s) taken at that neighbour's level, and by
+    more than ``spread`` times what the highest neighbour lies above that one.
+
+    A dead pixel in the noise lies far below neighbours that lie close together; a pixel
+    on the flank of an object, however steep, in a dip of smoothed, correlated noise (where
+    a noise model read from the finest scale is too low) or in the shot noise of a bright
+    object (where a noise model of one level for the whole image is too low) has
+    neighbours that spread about as far as it lies below them. The second lowest
+    neighbour, not the lowest, so that two cold pixels side by side are both found; a line
+    of pixels is never cold (each has two neighbours on it), but at its ends. A pixel of
+    fewer than 5 neighbours (in a corner, or on a plane a pixel wide), which say little of
+    their spread, a NaN pixel, or one beside a NaN, is never cold.
+
+    Parameters
+    ----------
+    plane : ndarray of float32 or float64, 2D
+    gain, offset, floor : float
+        The noise model.
+    sds : float
+        How many of its standard deviations below makes a pixel cold ...
+    spread : float
+        ... and how many times the neighbours' spread above the second lowest.
+
+    Returns
+    -------
+    rows, cols : ndarray of intp
+        Where the cold pixels are, row after row.
+    values : ndarray of float64
+        The second lowest neighbour of each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.full((5, 6), 100.0)
+    >>> plane[2, 3] = 0.0
+    >>> cold_pixels(plane, gain=0.0, offset=1.0, floor=1.0, sds=6.0)
+    (array([2]), array([3]), array([100.]))
+    """
+    image = np.ascontiguousarray(plane)
+    threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), max(1, image.shape[0]))
+    counts = np.zeros(image.shape[0], dtype=np.intp)
+    args = (float(gain), float(offset), float(floor), float(sds), float(spread))
+    scratch = np.empty((threads, image.shape[1]), dtype=np.float64)
+    cold_counts_2d(image, *args, counts, scratch, threads)
+    total = int(counts.sum())
+    rows, cols = np.empty(total, dtype=np.intp), np.empty(total, dtype=np.intp)
+    values = np.empty(total, dtype=np.float64)
+    if total:
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
+        cold_pixels_2d(image, *args, counts, starts, rows, cols, values, threads)
+    return rows, cols, values
