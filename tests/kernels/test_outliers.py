@@ -16,7 +16,7 @@ def _reference(plane: np.ndarray, gain: float, offset: float, floor: float, sds:
                spread: float = 2.0) -> tuple[list[int], list[int], list[float]]:
     """The definition, one pixel at a time: below the second lowest of its 8 neighbours
     (5 on an edge; never with fewer) by more than ``sds`` sds at that level and by more than
-    ``spread`` times what the highest neighbour lies above it; never beside a NaN."""
+    ``spread`` times what the second highest neighbour lies above it; never beside a NaN."""
     rows, cols, values = [], [], []
     n0, n1 = plane.shape
     for i in range(n0):
@@ -30,7 +30,7 @@ def _reference(plane: np.ndarray, gain: float, offset: float, floor: float, sds:
             level = around[1]
             gap = level - float(plane[i, j])
             sd = max(np.sqrt(max(gain * level + offset, 0.0)), floor)
-            if gap > sds * sd and gap > spread * (around[-1] - level):
+            if gap > sds * sd and gap > spread * (around[-2] - level):
                 rows.append(i)
                 cols.append(j)
                 values.append(level)
@@ -46,7 +46,8 @@ def _reference(plane: np.ndarray, gain: float, offset: float, floor: float, sds:
 def test_equals_the_definition(n0, n1, dtype, dead, sd, gain, spread, seed) -> None:
     rng = np.random.default_rng(seed)
     plane = rng.normal(1000.0, sd, (n0, n1)).astype(dtype)
-    plane.flat[rng.integers(0, plane.size, dead)] = rng.choice([0.0, 900.0, 990.0], dead)
+    plane.flat[rng.integers(0, plane.size, dead)] = rng.choice([0.0, 900.0, 990.0, 5000.0],
+                                                               dead)
     args = (gain, sd**2, 0.1, 6.0, spread)
     rows, cols, values = cold_pixels(plane, *args)
     want = _reference(plane, *args)

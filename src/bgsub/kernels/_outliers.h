@@ -1,5 +1,5 @@
-/* The inner loop of _outliers.pyx: the second lowest and the highest of each pixel's 8
- * neighbours along a row, with selects instead of branches (a NaN neighbour counts as
+/* The inner loop of _outliers.pyx: the second lowest, the second highest and the highest of
+ * each pixel's 8 neighbours along a row, with selects instead of branches (a NaN neighbour counts as
  * +infinity), so that the compiler vectorises it. On x86-64 Linux with GCC or clang it is compiled for
  * AVX-512, AVX2 and baseline SSE2, picked when the module loads; minima and maxima are exact,
  * so all give the same values.
@@ -19,13 +19,16 @@
         T high_ = x_ > low ? x_ : low;                                                       \
         second_ = high_ < second_ ? high_ : second_;                                         \
         low = x_ < low ? x_ : low;                                                           \
+        T under_ = x_ < top ? x_ : top;                                                      \
+        upper = under_ > upper ? under_ : upper;                                             \
         top = x_ > top ? x_ : top;                                                           \
     } while (0)
 
 /* out[j] for 0 < j < n - 1: the second lowest of the 8 neighbours of mid[j] (rows up, mid,
  * down of n pixels each); returned: how many of those mid[j] lie below it by more than
  * sqrt(sds2 * max(gain * out[j] + offset, floor2)) and by more than spread times what the
- * highest neighbour lies above it (_outliers.pyx's _is_cold, the same operations). */
+ * second highest neighbour lies above it, none being NaN (_outliers.pyx's _is_cold, the same
+ * operations). */
 #define BGSUB_SECOND_ROW(NAME, T)                                                            \
 BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, double *out,    \
                                    ptrdiff_t n, double gain, double offset, double floor2,   \
@@ -33,7 +36,7 @@ BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, dou
 {                                                                                            \
     ptrdiff_t found = 0;                                                                     \
     for (ptrdiff_t j = 1; j < n - 1; j++) {                                                  \
-        T low = INFINITY, second_ = INFINITY, top = -INFINITY;                               \
+        T low = INFINITY, second_ = INFINITY, upper = -INFINITY, top = -INFINITY;            \
         BGSUB_TAKE(T, up[j - 1]);                                                            \
         BGSUB_TAKE(T, up[j]);                                                                \
         BGSUB_TAKE(T, up[j + 1]);                                                            \
@@ -45,7 +48,7 @@ BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, dou
         double second = second_; /* (exact: a float widened) */                              \
         out[j] = second;                                                                     \
         double gap = second - (double)mid[j];                                                \
-        double span = (double)top - second;                                                  \
+        double span = (double)upper - second;                                                \
         double variance = gain * second + offset;                                            \
         variance = variance < floor2 ? floor2 : variance;                                    \
         found += (top < INFINITY) & (gap > spread * span) & (gap * gap > sds2 * variance);   \

@@ -3,12 +3,12 @@
 caller checks).
 
 A pixel is cold where it lies below the second lowest of its 8 neighbours (5 on an edge; one
-with fewer, in a corner, never is) by more than ``sds`` noise standard deviations at that neighbour's level, the
-noise being ``sqrt(max(gain * level + offset, 0))``, at least ``floor``, and by more than
-``spread`` times what the highest neighbour lies above that one. Two passes over the rows,
-each row on its own: the first counts a row's cold pixels, the second writes where they
-are and that neighbour, at the offsets the counts give (so the order is the rows', whatever
-the threads)."""
+with fewer, in a corner, never is) by more than ``sds`` noise standard deviations at that
+neighbour's level, the noise being ``sqrt(max(gain * level + offset, 0))``, at least
+``floor``, and by more than ``spread`` times what the second highest neighbour lies above
+that one (none being NaN). Two passes over the rows, each row on its own: the first counts
+a row's cold pixels, the second writes where they are and that neighbour, at the offsets
+the counts give (so the order is the rows', whatever the threads)."""
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
@@ -29,12 +29,13 @@ cdef struct Rule:
     double offset
     double floor
     double sds  # cold: below the second lowest neighbour by more than this many sds ...
-    double spread  # ... and more than this many times the neighbours' spread above it
+    double spread  # ... and this many times the neighbours' spread (second highest less it)
 
 
 cdef struct Around:
     double low  # the lowest neighbour
     double second  # the second lowest
+    double upper  # the second highest
     double top  # the highest
 
 
@@ -44,17 +45,20 @@ cdef inline void _take(double value, Around* around) noexcept nogil:
     cdef double high = v if v > around.low else around.low
     around.second = high if high < around.second else around.second
     around.low = v if v < around.low else around.low
+    cdef double under = v if v < around.top else around.top
+    around.upper = under if under > around.upper else around.upper
     around.top = v if v > around.top else around.top
 
 
 cdef inline Around _around(const real[:, ::1] image, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
     """The neighbours of pixel ``(i, j)`` (``top``: INFINITY where there are fewer than five,
-    in a corner or along a plane one pixel wide: the spread of two others says little); inside the plane, ``_outliers.h``
-    computes the same a row at a time."""
+    in a corner or along a plane one pixel wide: the spread of two others says little);
+    inside the plane, ``_outliers.h`` computes the same a row at a time."""
     cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], a, b, count = 0
     cdef Around around
     around.low = INFINITY
     around.second = INFINITY
+    around.upper = -INFINITY
     around.top = -INFINITY
     for a in range(i - 1, i + 2):
         if a < 0 or a >= n0:
@@ -76,7 +80,7 @@ cdef inline bint _is_cold(double value, Around around, Rule rule) noexcept nogil
     cdef double variance = rule.gain * around.second + rule.offset
     if variance < rule.floor * rule.floor:
         variance = rule.floor * rule.floor
-    return around.top < INFINITY and gap > rule.spread * (around.top - around.second) \
+    return around.top < INFINITY and gap > rule.spread * (around.upper - around.second) \
         and gap * gap > rule.sds * rule.sds * variance
 
 

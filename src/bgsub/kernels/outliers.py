@@ -20,7 +20,8 @@ def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds
     an edge) by more than ``sds`` noise standard deviations, the noise at a level ``v``
     being ``max(sqrt(max(gain * v + offset, 0)), floor)``
     (:class:`bgsub.methods._noise.NoiseModel`'s) taken at that neighbour's level, and by
-    more than ``spread`` times what the highest neighbour lies above that one.
+    more than ``spread`` times what the second highest neighbour lies above that one (the
+    neighbours' spread, one hot neighbour left out as one cold one is).
 
     A dead pixel in the noise lies far below neighbours that lie close together; a pixel
     on the flank of an object, however steep, in a dip of smoothed, correlated noise (where
@@ -40,7 +41,7 @@ def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds
     sds : float
         How many of its standard deviations below makes a pixel cold ...
     spread : float
-        ... and how many times the neighbours' spread above the second lowest.
+        ... and how many times the neighbours' spread (second highest less second lowest).
 
     Returns
     -------

@@ -42,7 +42,8 @@ OUTLIER_SPANS = 10.0  # cells beyond this many 1st-99th percentile spans outside
 # tile around it
 SHADING_GRID = 65  # the map's variation is read on this many points a side
 COLD_SDS = 6.0  # a pixel this many noise sds below all its neighbours but one, and this many
-COLD_SPREAD = 2.0  # times their spread above that one, is a dead or cold camera pixel
+COLD_SPREAD = 2.0  # times their spread above that one, is a dead or cold camera pixel, where
+COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels around it too
 
 
 @dataclass(frozen=True)
@@ -303,14 +304,16 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     Cold: below all their neighbours but one by more than ``COLD_SDS`` of ``model``'s sds
     (None: one level from the neighbouring differences, :func:`difference_noise`) and
     ``COLD_SPREAD`` times those neighbours' spread, each Y-X plane on its own
-    (:func:`bgsub.kernels.outliers.cold_pixels`): dead or stuck-low camera pixels. A
+    (:func:`bgsub.kernels.outliers.cold_pixels`), and by ``COLD_SDS`` of the noise around
+    them (:func:`_confirmed`): dead or stuck-low camera pixels. A
     minimum-based envelope rests on the lowest pixels, so a dead pixel pulls it down over a
     radius around it: 0.02 % of the pixels at 0 in a background of about 1000 (209 on
     1024 x 1024) lowered ``robust``'s background by 85-100 grey levels over most of the
     field. Two side by side are found (each is beside one); a line of them (a dead column)
-    is not, but at its two ends. The spread keeps the shot noise of bright objects, where a
-    model of one noise level is too low, from counting (a dim time-lapse frame: 19 pixels of
-    261,000, inside cells; the background moved by under 1e-4 grey levels).
+    is not, but at its two ends. The neighbours' spread and the noise around keep a steep
+    flank and the shot noise of bright objects, where a model of one noise level is too
+    low, from counting. A pixel below a plateau of clipped (saturated) values counts: its
+    neighbours do not spread.
 
     Examples
     --------
@@ -322,8 +325,8 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     """
     if model is None:
         model = difference_noise(values)
-    found = {index: cold_pixels(values[index], model.gain, model.offset, model.floor,
-                                COLD_SDS, COLD_SPREAD)
+    found = {index: _confirmed(values[index], *cold_pixels(
+                 values[index], model.gain, model.offset, model.floor, COLD_SDS, COLD_SPREAD))
              for index in np.ndindex(values.shape[:-2])}
     if not any(rows.size for rows, _, _ in found.values()):
         return values
@@ -332,6 +335,29 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     for index, (rows, cols, lifted) in found.items():
         values[index][rows, cols] = lifted
     return values
+
+
+def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cold pixels of ``plane`` found by one noise level that lie ``COLD_SDS`` below
+    their neighbour by the noise around them too: the spread of the neighbouring
+    differences, about their median (a slope's step), in a window of ``COLD_REACH`` pixels
+    either side (the window's pixels repeated at the edges). A model of one level, measured
+    on the background, is far under the shot noise of bright objects, whose darkest pixels
+    passed for dead (a dim time-lapse frame: 50 of 261,000; the background moved by up to 11
+    grey levels at a radius of 8 px, under the cells)."""
+    if not rows.size:
+        return rows, cols, lifted
+    span = np.arange(-COLD_REACH, COLD_REACH + 1)
+    window = plane[np.clip(rows[:, None, None] + span[None, :, None], 0, plane.shape[0] - 1),
+                   np.clip(cols[:, None, None] + span[None, None, :], 0, plane.shape[1] - 1)]
+    window = window.astype(np.float64)
+    steps = np.concatenate([np.diff(window, axis=1).reshape(rows.size, -1),
+                            np.diff(window, axis=2).reshape(rows.size, -1)], axis=1)
+    steps -= np.median(steps, axis=1, keepdims=True)
+    local = MAD_TO_SD * np.median(np.abs(steps), axis=1) / np.sqrt(2.0)
+    keep = lifted - plane[rows, cols] > COLD_SDS * local
+    return rows[keep], cols[keep], lifted[keep]
 
 
 def difference_noise(values: np.ndarray) -> NoiseModel:
