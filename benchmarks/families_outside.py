@@ -48,9 +48,17 @@ cases. Noise: Poisson at 3-1000 photons per background pixel, Gaussian read nois
 offset of 100 counts (uint16), 8-bit with the brightest objects saturating (uint8), or float32
 scaled to about 1. Image sizes 256-1024, mostly not square.
 
+``--defects SHARE``: camera defects on top of every case -- ``SHARE`` of the pixels dead
+(stuck at 0, half of them as pairs side by side) and as many hot (stuck at the top of the
+range: 65535, 255, or 10x the image's 99.9th percentile for float32). The truth is unchanged:
+the defects are the camera's, not the specimen's ((c)'s local bounds, read on the image,
+take them in and hold more easily). A minimum-based background rests on the dead pixels;
+Fiji's and the peers' do too.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/families_outside.py                  # 3 seeds, all
+    PYTHONPATH=src python benchmarks/families_outside.py --defects 2e-4   # dead and hot pixels
     PYTHONPATH=src python benchmarks/families_outside.py --seeds 5 --families cells,halo
     PYTHONPATH=src python benchmarks/families_outside.py --markdown       # also a table
 
@@ -549,6 +557,29 @@ def generate(family: str, seed: int, max_side: int | None = None) -> Truth:
                  **truth)
 
 
+def with_defects(truth: Truth, share: float) -> Truth:
+    """``truth`` with ``share`` of its pixels dead (0; half of them in pairs along a row) and
+    as many hot (the top of its range), drawn from its seed.
+    ``noise`` takes the change, so ``image = background + objects + noise`` still holds."""
+    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), 29])
+    image = truth.image.copy()
+    n = max(1, int(share * image.size))
+    dead = rng.choice(image.size - 1, n, replace=False)
+    pairs = dead[: n // 4]  # (a quarter of the draws, each with its right-hand neighbour)
+    hot = rng.choice(image.size, n, replace=False)
+    top = (float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui"
+           else 10.0 * float(np.quantile(image, 0.999)))
+    flat = image.reshape(-1)  # (a view: the copy is contiguous)
+    flat[hot] = top
+    flat[dead] = 0
+    flat[pairs + 1] = 0
+    signed = truth.background - truth.objects if truth.light else truth.background + truth.objects
+    params = dict(truth.params, defects=share)
+    return Truth(truth.family, truth.seed, image, truth.background, truth.objects,
+                 image.astype(np.float64) - signed, truth.mask, truth.light,
+                 truth.object_radius, truth.noise_sd, params)
+
+
 def _capped(shape: tuple[int, ...], max_side: int | None) -> tuple[int, ...]:
     if max_side is None or max(shape) <= max_side:
         return shape
@@ -802,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated")
     parser.add_argument("--markdown", action="store_true", help="also print a table")
     parser.add_argument("--no-peers", action="store_true", help="only Fiji r=50 and 3x")
+    parser.add_argument("--defects", type=float, default=0.0, metavar="SHARE",
+                        help="this share of the pixels dead and as many hot (e.g. 2e-4)")
     args = parser.parse_args(argv)
     families = args.families.split(",")
     unknown = set(families) - set(FAMILIES)
@@ -812,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
     for family in families:
         for seed in _seeds(args.seeds):
             truth = generate(family, seed)
+            if args.defects > 0:
+                truth = with_defects(truth, args.defects)
             rows.append(score(truth, peers=not args.no_peers))
             print(_line(rows[-1]), flush=True)
             print(f"          {rows[-1]['describe']}", flush=True)

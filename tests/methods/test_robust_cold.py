@@ -141,18 +141,18 @@ def test_real_images_have_none(name, monkeypatch):
 
 def test_the_shot_noise_of_bright_cells_does_not_count_a_saturated_plateau_barely(monkeypatch):
     # a dim time-lapse frame (uint8, background ~5, cells up to saturation): robust's one
-    # noise level is the background's, far under the cells' shot noise, so 50 of their 261,000
-    # pixels passed the first tests; the noise around them sets all aside but 8, each a pixel
-    # below a plateau of saturated ones (measured when written). Raising those moves the
-    # background by under 1e-3 grey levels at the default and with "auto" (1.2e-4 measured)
+    # noise level is the background's, far under the cells' shot noise; the noise around
+    # them sets all their darkest pixels aside but 13 (of 261,000), each at the foot of a
+    # plateau of saturated ones (measured when written). Raising those moves the background by
+    # under 0.01 grey levels at the default and with "auto" (0.0026 measured)
     frames = sample_image("2D_timelapse.tif")
     plane = frames[frames.shape[0] // 2]
     found = _cold_found(monkeypatch)
     repaired = _estimates(plane, (50, "auto"))
-    assert 0 < max(found) <= 12
+    assert 0 < max(found) <= 20
     monkeypatch.setattr(_noise, "COLD_SDS", np.inf)
     for with_, without in zip(repaired, _estimates(plane, (50, "auto")), strict=True):
-        assert np.abs(with_ - without).max() < 1e-3
+        assert np.abs(with_ - without).max() < 1e-2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -42,7 +42,7 @@ OUTLIER_SPANS = 10.0  # cells beyond this many 1st-99th percentile spans outside
 # tile around it
 SHADING_GRID = 65  # the map's variation is read on this many points a side
 COLD_SDS = 6.0  # a pixel this many noise sds below all its neighbours but one, and this many
-COLD_SPREAD = 2.0  # times their spread above that one, is a dead or cold camera pixel, where
+COLD_SPREAD = 1.0  # times their spread above that one, is a dead or cold camera pixel, where
 COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels around it too
 
 
@@ -344,8 +344,8 @@ def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np
     differences, about their median (a slope's step), in a window of ``COLD_REACH`` pixels
     either side (the window's pixels repeated at the edges). A model of one level, measured
     on the background, is far under the shot noise of bright objects, whose darkest pixels
-    passed for dead (a dim time-lapse frame: 50 of 261,000; the background moved by up to 11
-    grey levels at a radius of 8 px, under the cells)."""
+    passed for dead (a dim time-lapse frame: 50 of 261,000 at twice the spread; the background
+    moved by up to 11 grey levels at a radius of 8 px, under the cells)."""
     if not rows.size:
         return rows, cols, lifted
     span = np.arange(-COLD_REACH, COLD_REACH + 1)
