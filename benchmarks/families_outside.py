@@ -52,8 +52,8 @@ scaled to about 1. Image sizes 256-1024, mostly not square.
 (stuck at 0, half of them as pairs side by side) and as many hot (stuck at the top of the
 range: 65535, 255, or 10x the image's 99.9th percentile for float32). The truth is unchanged:
 the defects are the camera's, not the specimen's ((c)'s local bounds, read on the image,
-take them in and hold more easily). A minimum-based background rests on the dead pixels;
-Fiji's and the peers' do too.
+take them in and hold more easily; the objects' light kept is summed without them). A
+minimum-based background rests on the dead pixels; Fiji's and the peers' do too.
 
 Usage::
 
@@ -111,6 +111,7 @@ class Truth:
     object_radius: float
     noise_sd: np.ndarray
     params: dict = field(default_factory=dict)
+    defects: np.ndarray | None = None  # (``with_defects``: the camera's dead and hot pixels)
 
     def describe(self) -> str:
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in self.params.items())
@@ -575,9 +576,11 @@ def with_defects(truth: Truth, share: float) -> Truth:
     flat[pairs + 1] = 0
     signed = truth.background - truth.objects if truth.light else truth.background + truth.objects
     params = dict(truth.params, defects=share)
+    defects = np.zeros(image.shape, dtype=bool)
+    defects.reshape(-1)[np.concatenate([hot, dead, pairs + 1])] = True
     return Truth(truth.family, truth.seed, image, truth.background, truth.objects,
                  image.astype(np.float64) - signed, truth.mask, truth.light,
-                 truth.object_radius, truth.noise_sd, params)
+                 truth.object_radius, truth.noise_sd, params, defects)
 
 
 def _capped(shape: tuple[int, ...], max_side: int | None) -> tuple[int, ...]:
@@ -730,7 +733,9 @@ def score(truth: Truth, peers: bool = True) -> dict:
                object_radius=truth.object_radius, radius=radius,
                default=_rmse(estimate, truth.background))
     foreground = sign * (image.astype(np.float64) - estimate)
-    row["kept"] = float(foreground[truth.mask].sum() / truth.objects[truth.mask].sum())
+    # (the objects' light where the camera recorded it: a hot pixel's count is not theirs)
+    kept = truth.mask if truth.defects is None else truth.mask & ~truth.defects
+    row["kept"] = float(foreground[kept].sum() / truth.objects[kept].sum())
     row["outside"] = _outside(truth, estimate, radius)
     row["step"] = max(abs(_rmse(_robust(image, radius * f, light), truth.background)
                           - row["default"]) / row["default"] for f in (0.95, 1.05))

@@ -65,3 +65,18 @@ def test_robust_follows_a_hot_spot_under_a_tenth_of_the_image():
     error = float(np.sqrt(np.mean((estimate - background) ** 2)))
     fiji = float(np.sqrt(np.mean((imagej_background(image, (50.0, 50.0)) - background) ** 2)))
     assert error < 0.75 * fiji, (error, fiji)
+
+
+@pytest.mark.parametrize("family", ["cells", "halo", "stack"])
+def test_defects_are_the_cameras_not_the_truths(family):
+    truth = families_outside.generate(family, 0, max_side=160)
+    broken = families_outside.with_defects(truth, 2e-3)
+    sign = -1.0 if truth.light else 1.0
+    rebuilt = broken.background + sign * broken.objects + broken.noise
+    np.testing.assert_allclose(rebuilt, broken.image.astype(np.float64), rtol=0, atol=1e-6
+                               * max(1.0, float(np.abs(broken.background).max())))
+    assert np.array_equal(broken.background, truth.background)
+    changed = broken.image != truth.image
+    assert changed.any() and not (changed & ~broken.defects).any()
+    assert (broken.image[broken.defects] == 0).sum() >= broken.defects.sum() // 3
+    assert np.array_equal(truth.image, families_outside.generate(family, 0, max_side=160).image)
