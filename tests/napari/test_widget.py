@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("napari.viewer", reason="napari is not installed (extra bgsub[napari])")
 pytest.importorskip("pytestqt", reason="pytest-qt is not installed (extra bgsub[napari-test])")
 
+from pytestqt.exceptions import TimeoutError as WaitTimeout  # noqa: E402
+
 import bgsub  # noqa: E402
 from bgsub.auto import Suggestion  # noqa: E402
 from bgsub.data import synthetic  # noqa: E402
@@ -283,9 +285,16 @@ def test_auto_on_a_light_background_names_the_light_box(viewer_widget, qtbot):
     widget.auto_button.click()
     qtbot.waitUntil(lambda: widget.radius.value() == dark_radius, timeout=WAIT_MS)
     assert f"warning: {LIGHT_MESSAGE}" in widget.message.text()
+    # (the radius is shown before the worker reports it has finished, and Auto is ignored
+    # while it runs: a click in between was lost on a loaded machine)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
     widget.light_check.setChecked(True)
     widget.auto_button.click()
-    qtbot.waitUntil(lambda: widget.radius.value() == light_radius, timeout=WAIT_MS)
+    try:
+        qtbot.waitUntil(lambda: widget.radius.value() == light_radius, timeout=WAIT_MS)
+    except WaitTimeout:  # (say what the widget shows instead)
+        pytest.fail(f"radius {widget.radius.value()}, not {light_radius}; the widget says "
+                    f"{widget.message.text()!r}")
     assert "light background" not in widget.message.text()
 
 
