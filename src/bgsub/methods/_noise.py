@@ -13,8 +13,9 @@ from bgsub.kernels.outliers import cold_pixels
 
 ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
-__all__ = ["NoiseModel", "NoiseShading", "clip_outliers", "difference_noise", "estimate_noise",
-           "noise_shading", "raise_cold_pixels", "robust_centre_scale"]
+__all__ = ["ColdPixels", "NoiseModel", "NoiseShading", "clip_outliers", "difference_noise",
+           "estimate_noise", "find_cold_pixels", "lift_cold_pixels", "noise_shading",
+           "raise_cold_pixels", "robust_centre_scale"]
 
 MAD_TO_SD = 1.482602218505602
 BINS = 16
@@ -44,6 +45,8 @@ SHADING_GRID = 65  # the map's variation is read on this many points a side
 COLD_SDS = 6.0  # a pixel this many noise sds below all its neighbours but one, and this many
 COLD_SPREAD = 1.0  # times their spread above that one, is a dead or cold camera pixel, where
 COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels around it too
+COLD_LINE_SAMPLES = 128  # a dead column (row): it dips below its two neighbours' mean by
+# COLD_SDS noise sds on over half of this many rows (columns) spread over the plane
 
 
 @dataclass(frozen=True)
@@ -305,14 +308,14 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     (None: one level from the neighbouring differences, :func:`difference_noise`) and
     ``COLD_SPREAD`` times those neighbours' spread, each Y-X plane on its own
     (:func:`bgsub.kernels.outliers.cold_pixels`), and by ``COLD_SDS`` of the noise around
-    them (:func:`_confirmed`): dead or stuck-low camera pixels. A
-    minimum-based envelope rests on the lowest pixels, so a dead pixel pulls it down over a
-    radius around it: 0.02 % of the pixels at 0 in a background of about 1000 (209 on
-    1024 x 1024) lowered ``robust``'s background by 85-100 grey levels over most of the
-    field. Two side by side are found (each is beside one); a line of them (a dead column)
-    is not, but at its two ends. The neighbours' spread and the noise around keep a steep
-    flank and the shot noise of bright objects, where a model of one noise level is too
-    low, from counting. A pixel below a plateau of clipped (saturated) values counts: its
+    them (:func:`_confirmed`): dead or stuck-low camera pixels; and the pixels of a dead
+    column or row one pixel wide (:func:`_cold_lines`). A minimum-based envelope rests on
+    the lowest pixels, so a dead pixel pulls it down over a radius around it: 0.02 % of the
+    pixels at 0 in a background of about 1000 (209 on 1024 x 1024) lowered ``robust``'s
+    background by 85-100 grey levels over most of the field. Two side by side are found
+    (each is beside one). The neighbours' spread and the noise around keep a steep flank
+    and the shot noise of bright objects, where a model of one noise level is too low,
+    from counting. A pixel below a plateau of clipped (saturated) values counts: its
     neighbours do not spread.
 
     Examples
@@ -323,11 +326,25 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     >>> bool(raised[2, 3] > 98.0), float(values[2, 3])  # (raised in a copy: not ``owned``)
     (True, 0.0)
     """
+    return lift_cold_pixels(values, find_cold_pixels(values, model), owned)
+
+
+#: Where each Y-X plane's cold pixels are (by the plane's index) and what they are raised to.
+ColdPixels = dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def find_cold_pixels(values: np.ndarray, model: NoiseModel | None = None) -> ColdPixels:
+    """:func:`raise_cold_pixels`' search alone: per Y-X plane of ``values``, the rows,
+    columns and raised values of its cold pixels (to be lifted by :func:`lift_cold_pixels`,
+    in these same values)."""
     if model is None:
         model = difference_noise(values)
-    found = {index: _confirmed(values[index], *cold_pixels(
-                 values[index], model.gain, model.offset, model.floor, COLD_SDS, COLD_SPREAD))
-             for index in np.ndindex(values.shape[:-2])}
+    return {index: _cold_in_plane(values[index], model) for index in np.ndindex(values.shape[:-2])}
+
+
+def lift_cold_pixels(values: np.ndarray, found: ColdPixels, owned: bool = False) -> np.ndarray:
+    """``values`` with the cold pixels ``found`` in them (:func:`find_cold_pixels`) raised:
+    in place where ``owned``, else in a copy made only where there are some."""
     if not any(rows.size for rows, _, _ in found.values()):
         return values
     if not owned:
@@ -335,6 +352,46 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     for index, (rows, cols, lifted) in found.items():
         values[index][rows, cols] = lifted
     return values
+
+
+def _cold_in_plane(plane: np.ndarray, model: NoiseModel
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cold pixels of a plane and what they are raised to: those of dead columns and
+    rows (:func:`_cold_lines`), and the others (:func:`bgsub.kernels.outliers.cold_pixels`,
+    :func:`_confirmed`)."""
+    points = _confirmed(plane, *cold_pixels(plane, model.gain, model.offset, model.floor,
+                                            COLD_SDS, COLD_SPREAD))
+    # (the noise at the plane's typical level: one level where the model has no Poisson term)
+    sd = float(model.sd(0.0 if model.gain == 0 else float(
+        median(plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)]))))
+    columns = _cold_lines(plane, sd)
+    rows = _cold_lines(plane.T, sd)
+    return (np.concatenate([points[0], columns[0], rows[1]]),
+            np.concatenate([points[1], columns[1], rows[0]]),
+            np.concatenate([points[2], columns[2], rows[2]]))
+
+
+def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of a plane's dead columns (a bad CCD column, a sensor's dead line) and the
+    mean of their two neighbours they are raised to: columns (not the first or last) that
+    dip below that mean by ``COLD_SDS`` noise sds (``sd``) or more on over half of
+    ``COLD_LINE_SAMPLES`` rows spread over the plane (their median dip is that deep); their
+    pixels that dip that far. A line one pixel wide only: in a band of three, the middle
+    column dips no lower than its dead neighbours, which the point rule cannot see either.
+    Rows: the transposed plane (rows and columns come back swapped)."""
+    none = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0))
+    if plane.shape[1] < 3 or plane.shape[0] < 8:
+        return none
+    sample = plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)].astype(np.float64)
+    dips = sample[:, 1:-1] - 0.5 * (sample[:, :-2] + sample[:, 2:])
+    deep = np.count_nonzero(dips < -COLD_SDS * sd, axis=0)
+    dead = np.flatnonzero(2 * deep > sample.shape[0]) + 1
+    if not dead.size:
+        return none
+    lines = plane[:, dead].astype(np.float64)
+    around = 0.5 * (plane[:, dead - 1].astype(np.float64) + plane[:, dead + 1])
+    rows, which = np.nonzero(lines < around - COLD_SDS * sd)
+    return rows, dead[which], around[rows, which]
 
 
 def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np.ndarray

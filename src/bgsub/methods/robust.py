@@ -103,10 +103,13 @@ from bgsub.kernels.resample import upsample_centres, upsampled_strips
 from bgsub.kernels.threads import limit_threads, num_threads
 from bgsub.methods._noise import (
     MAD_TO_SD,
+    ColdPixels,
     NoiseModel,
     NoiseShading,
     clip_outliers,
     estimate_noise,
+    find_cold_pixels,
+    lift_cold_pixels,
     noise_shading,
     raise_cold_pixels,
     robust_centre_scale,
@@ -160,6 +163,11 @@ EDGE_REACH = 1.0 / 3.0  # the dome's apex may lie this fraction of the radius be
 NOISE_MAP_SIDE = 256  # the noise's shading is measured on at most this many cells a side
 
 
+#: :func:`prepare_robust`'s measurements: the noise model, the trend, the noise's shading, the
+#: cold pixels.
+Prepared = tuple[NoiseModel, Trend, "NoiseShading | None", ColdPixels]
+
+
 def robust_background(
     image: np.ndarray,
     radius: tuple[float, ...],
@@ -167,7 +175,7 @@ def robust_background(
     threshold: float = 3.0,
     smoothing: float = 0.25,
     grow: float = 2.0,
-    prepared: tuple[NoiseModel, Trend, NoiseShading | None] | None = None,
+    prepared: Prepared | None = None,
     follow: float = FOLLOW,
     steeper: int = STEEPER_ROUNDS,
     overwrite_input: bool = False,
@@ -191,8 +199,9 @@ def robust_background(
         Pixels by which the cells above the threshold (objects) are grown
         before the rest is taken as background.
     prepared : tuple, optional
-        :func:`prepare_robust` of this same ``image`` (its noise model and
-        trend, which do not depend on the radius); measured here when omitted.
+        :func:`prepare_robust` of this same ``image`` (its noise model, trend, noise
+        shading and cold pixels, which do not depend on the radius); measured here when
+        omitted.
     follow : float
         The dome bends at least this many times more than the background's measured
         bending (``FOLLOW``), so that it follows a bend of the background instead of
@@ -241,8 +250,10 @@ def robust_background(
     data_range = None if shading is None else (np.min(image), np.max(image))
     work = _in_units(work, shading, overwrite_input or work is not image)
     model = _noise_model(work) if prepared is None else prepared[0]
-    # (a dead pixel would pull the envelope down around it)
-    work = raise_cold_pixels(work, model, overwrite_input or work is not image)
+    # (a dead pixel would pull the envelope down around it; where prepared, they were found
+    # in these same values)
+    cold = find_cold_pixels(work, model) if prepared is None else prepared[3]
+    work = lift_cold_pixels(work, cold, overwrite_input or work is not image)
     trend = fit_trend(work, model) if prepared is None else prepared[1]
     checkpoint()
     options = dict(threshold=threshold, smoothing=smoothing, grow=grow, trend=trend,
@@ -294,16 +305,18 @@ def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
             _estimate(work, radius, high, model, warn_dense=False, **options))
 
 
-def prepare_robust(image: np.ndarray, *, shading: bool = True
-                   ) -> tuple[NoiseModel, Trend, NoiseShading | None]:
+def prepare_robust(image: np.ndarray, *, shading: bool = True) -> Prepared:
     """What :func:`robust_background` measures on ``image`` whatever the radius: the noise's
     shading (:func:`_noise_shading`, None where flat), then, on the image in its units, the
-    noise model (on the central crop) and the trend (on a grid fixed by the image's size)."""
+    noise model (on the central crop), its cold pixels (dead camera pixels:
+    :func:`bgsub.methods._noise.find_cold_pixels`) and, with those raised, the trend (on a
+    grid fixed by the image's size). Returned as (model, trend, shading, cold pixels)."""
     work, _ = in_ordinary_unit(_as_float(image))
     measured = _noise_shading(work) if shading else None
     work = _in_units(work, measured, work is not image)
     model = _noise_model(work)
-    return model, fit_trend(raise_cold_pixels(work, model, work is not image), model), measured
+    cold = find_cold_pixels(work, model)
+    return model, fit_trend(lift_cold_pixels(work, cold, work is not image), model), measured, cold
 
 
 def _noise_model(work: np.ndarray) -> NoiseModel:
@@ -1275,9 +1288,11 @@ def _halo(radius: tuple[float, ...], options: Mapping[str, Any], extent: Extent
     return extent.shape
 
 
-# the noise model is public through this module (auto.py measures objects with it)
-__all__ = ["MAD_TO_SD", "BlockSizes", "NoiseModel", "blocks_used", "clip_outliers",
-           "estimate_noise", "prepare_robust", "robust_background", "robust_centre_scale"]
+# the noise model is public through this module (auto.py measures objects with it, and raises
+# the cold pixels of its cells)
+__all__ = ["MAD_TO_SD", "BlockSizes", "NoiseModel", "Prepared", "blocks_used", "clip_outliers",
+           "estimate_noise", "prepare_robust", "raise_cold_pixels", "robust_background",
+           "robust_centre_scale"]
 
 register(
     Method(
