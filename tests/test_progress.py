@@ -99,6 +99,35 @@ def test_slow_steps_show_seconds_each_and_a_stopped_task_says_where_it_stopped()
                                            "bgsub: 1/5 files, 30 s/file, 02:00 left"]
 
 
+class Writes(io.StringIO):
+    """A stream that keeps each ``write`` apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_each_log_line_is_one_write_with_its_newline(monkeypatch):
+    # ``print`` wrote a line and its newline apart, and another file's thread printed its
+    # warning between them: "bgsub: 1/2 files, 3.6 files/s, 00:00 leftbgsub: warning: ..."
+    # (a loaded fresh-clone run)
+    log, clock = Writes(), Clock()
+    task = progress.Reporter(stream=log, terminal=False, clock=clock).task(3, unit="file",
+                                                                          interval=0)
+    clock.now += 1
+    task.advance()
+    out = Writes()
+    monkeypatch.setattr(progress.sys, "stdout", out)
+    task.write("a line of its own")
+    assert log.calls and all(call.endswith("\n") and call.count("\n") == 1
+                             for call in log.calls)
+    assert out.calls == ["a line of its own\n"]
+
+
 def test_quiet_shows_nothing_and_a_terminal_gets_a_tqdm_bar():
     log = io.StringIO()
     quiet = progress.Reporter(quiet=True, stream=log, terminal=False)

@@ -61,7 +61,7 @@ class Task:
 
     def write(self, text: str, err: bool = False) -> None:
         """Print ``text`` on its own line (stdout, or stderr with ``err``), bar or not."""
-        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+        _line_to(sys.stderr if err else sys.stdout, text)
 
     def close(self) -> None:
         """The task is over (finished or not)."""
@@ -125,8 +125,16 @@ class _Lines(Task):
             text += f", {_rate(rate, self._unit)}, " + (
                 f"{tqdm.format_interval(elapsed)} elapsed" if self.done >= self.total else
                 f"{tqdm.format_interval((self.total - self.done) / rate)} left")
-        print(text, file=self._stream, flush=True)
+        _line_to(self._stream, text)
         self._last, self._shown = now, self.done
+
+
+def _line_to(stream: TextIO, text: str) -> None:
+    """``text`` and its newline in one write: ``print`` writes them apart, and a warning from
+    another file's thread could land between them (``bgsub: 1/2 files, ... leftbgsub:
+    warning: ...``, seen on a loaded machine)."""
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _rate(per_second: float, unit: str) -> str:
