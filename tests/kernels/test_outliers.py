@@ -13,7 +13,7 @@ from bgsub.kernels.outliers import cold_pixels
 
 
 def _reference(plane: np.ndarray, gain: float, offset: float, floor: float, sds: float,
-               spread: float = 2.0) -> tuple[list[int], list[int], list[float]]:
+               spread: float) -> tuple[list[int], list[int], list[float]]:
     """The definition, one pixel at a time: below the second lowest of its 8 neighbours
     (5 on an edge; never with fewer) by more than ``sds`` sds at that level and by more than
     ``spread`` times what the second highest neighbour lies above it; never beside a NaN."""
@@ -62,7 +62,7 @@ def test_a_lone_dead_pixel_and_a_pair_are_cold_a_line_but_its_ends_and_a_corner_
     plane[0, 0] = 0.0  # a corner: never
     plane[8, 4] = plane[8, 5] = 0.0  # a pair on an edge
     plane[:, 8] = 0.0  # a dead column: each pixel of it has two neighbours on it, but its ends
-    rows, cols, values = cold_pixels(plane, 0.0, 1.0, 1.0, 6.0)
+    rows, cols, values = cold_pixels(plane, 0.0, 1.0, 1.0, 6.0, 2.0)
     assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [
         (0, 8), (2, 3), (6, 2), (6, 3), (8, 4), (8, 5), (8, 8)]
     assert values.tolist() == [100.0] * 7
@@ -73,7 +73,7 @@ def test_a_steep_flank_a_smooth_dip_and_shallow_noise_are_not_cold() -> None:
     flank = 50.0 * np.hypot(yy - 20.0, xx - 70.0)  # a steep cone whose tip lies off the plane
     dip = 0.5 * ((yy - 30.0) ** 2 + (xx - 30.0) ** 2)  # a smooth pit, no noise
     for plane in (flank, dip, np.random.default_rng(0).normal(0.0, 1.0, (64, 64))):
-        assert cold_pixels(plane, 0.0, 1.0, 1.0, 6.0)[0].size == 0
+        assert cold_pixels(plane, 0.0, 1.0, 1.0, 6.0, 2.0)[0].size == 0
 
 
 def test_beside_a_nan_never_cold_and_a_nan_never_cold() -> None:
@@ -81,7 +81,7 @@ def test_beside_a_nan_never_cold_and_a_nan_never_cold() -> None:
     plane[2, 2] = 0.0
     plane[2, 3] = np.nan
     plane[4, 4] = np.nan
-    assert cold_pixels(plane, 0.0, 1.0, 1.0, 6.0)[0].size == 0
+    assert cold_pixels(plane, 0.0, 1.0, 1.0, 6.0, 2.0)[0].size == 0
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -91,7 +91,7 @@ def test_rows_split_over_threads(threads, monkeypatch) -> None:
     rng = np.random.default_rng(1)
     plane = rng.normal(1000.0, 30.0, (203, 157))
     plane.flat[rng.integers(0, plane.size, 300)] = 0.0
-    want = _reference(plane, 0.0, 900.0, 1.0, 6.0)
-    rows, cols, values = cold_pixels(plane, 0.0, 900.0, 1.0, 6.0)
+    want = _reference(plane, 0.0, 900.0, 1.0, 6.0, 2.0)
+    rows, cols, values = cold_pixels(plane, 0.0, 900.0, 1.0, 6.0, 2.0)
     assert (rows.tolist(), cols.tolist(), values.tolist()) == want
     assert len(want[0]) > 250

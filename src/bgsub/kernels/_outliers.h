@@ -1,8 +1,9 @@
-/* The inner loop of _outliers.pyx: the second lowest, the second highest and the highest of
- * each pixel's 8 neighbours along a row, with selects instead of branches (a NaN neighbour counts as
- * +infinity), so that the compiler vectorises it. On x86-64 Linux with GCC or clang it is compiled for
- * AVX-512, AVX2 and baseline SSE2, picked when the module loads; minima and maxima are exact,
- * so all give the same values.
+/* The inner loop of _outliers.pyx: each pixel's 8 neighbours along a row folded into their
+ * lowest, second lowest, second highest and highest with selects instead of branches (a NaN
+ * neighbour counts as +infinity), so that the compiler vectorises it, and the row's cold
+ * pixels counted. On x86-64 Linux with GCC or clang it is compiled for AVX-512, AVX2 and
+ * baseline SSE2, picked when the module loads; minima and maxima are exact, so all give the
+ * same values.
  */
 #ifndef BGSUB_OUTLIERS_H
 #define BGSUB_OUTLIERS_H
@@ -24,13 +25,12 @@
         top = x_ > top ? x_ : top;                                                           \
     } while (0)
 
-/* out[j] for 0 < j < n - 1: the second lowest of the 8 neighbours of mid[j] (rows up, mid,
- * down of n pixels each); returned: how many of those mid[j] lie below it by more than
- * sqrt(sds2 * max(gain * out[j] + offset, floor2)) and by more than spread times what the
- * second highest neighbour lies above it, none being NaN (_outliers.pyx's _is_cold, the same
- * operations). */
-#define BGSUB_SECOND_ROW(NAME, T)                                                            \
-BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, double *out,    \
+/* How many mid[j], 0 < j < n - 1 (rows up, mid, down of n pixels each), lie below the
+ * second lowest of their 8 neighbours by more than sqrt(sds2 * max(gain * that neighbour +
+ * offset, floor2)) and by more than spread times what the second highest lies above it, none
+ * being NaN (_outliers.pyx's _is_cold, the same operations). */
+#define BGSUB_COLD_IN_ROW(NAME, T)                                                            \
+BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down,                 \
                                    ptrdiff_t n, double gain, double offset, double floor2,   \
                                    double sds2, double spread)                               \
 {                                                                                            \
@@ -46,7 +46,6 @@ BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, dou
         BGSUB_TAKE(T, down[j]);                                                              \
         BGSUB_TAKE(T, down[j + 1]);                                                          \
         double second = second_; /* (exact: a float widened) */                              \
-        out[j] = second;                                                                     \
         double gap = second - (double)mid[j];                                                \
         double span = (double)upper - second;                                                \
         double variance = gain * second + offset;                                            \
@@ -56,7 +55,7 @@ BGSUB_CLONES static ptrdiff_t NAME(const T *up, const T *mid, const T *down, dou
     return found;                                                                            \
 }
 
-BGSUB_SECOND_ROW(bgsub_second_row, double)
-BGSUB_SECOND_ROW(bgsub_second_row_f, float)
+BGSUB_COLD_IN_ROW(bgsub_cold_in_row, double)
+BGSUB_COLD_IN_ROW(bgsub_cold_in_row_f, float)
 
 #endif

@@ -10,18 +10,18 @@ that one (none being NaN). Two passes over the rows, each row on its own: the fi
 a row's cold pixels, the second writes where they are and that neighbour, at the offsets
 the counts give (so the order is the rows', whatever the threads)."""
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport prange
 from libc.math cimport INFINITY
 
 from bgsub.kernels._interpolation cimport real
 
 cdef extern from "_outliers.h" nogil:
-    Py_ssize_t bgsub_second_row(const double *up, const double *mid, const double *down,
-                                double *out, Py_ssize_t n, double gain, double offset,
-                                double floor2, double sds2, double spread)
-    Py_ssize_t bgsub_second_row_f(const float *up, const float *mid, const float *down,
-                                  double *out, Py_ssize_t n, double gain, double offset,
-                                  double floor2, double sds2, double spread)
+    Py_ssize_t bgsub_cold_in_row(const double *up, const double *mid, const double *down,
+                                Py_ssize_t n, double gain, double offset, double floor2,
+                                double sds2, double spread)
+    Py_ssize_t bgsub_cold_in_row_f(const float *up, const float *mid, const float *down,
+                                  Py_ssize_t n, double gain, double offset, double floor2,
+                                  double sds2, double spread)
 
 
 cdef struct Rule:
@@ -84,28 +84,27 @@ cdef inline bint _is_cold(double value, Around around, Rule rule) noexcept nogil
         and gap * gap > rule.sds * rule.sds * variance
 
 
-cdef Py_ssize_t _inner_row(const real[:, ::1] image, Py_ssize_t i, Rule rule,
-                           double* scratch) noexcept nogil:
+cdef Py_ssize_t _inner_row(const real[:, ::1] image, Py_ssize_t i, Rule rule) noexcept nogil:
     """How many pixels of row ``i`` (not the first or last of the plane) but its two ends
-    are cold (``scratch``: the second lowest neighbours, not read)."""
+    are cold."""
     cdef Py_ssize_t n1 = image.shape[1]
     cdef double floor2 = rule.floor * rule.floor, sds2 = rule.sds * rule.sds
     if real is float:
-        return bgsub_second_row_f(&image[i - 1, 0], &image[i, 0], &image[i + 1, 0], scratch,
+        return bgsub_cold_in_row_f(&image[i - 1, 0], &image[i, 0], &image[i + 1, 0],
                                   n1, rule.gain, rule.offset, floor2, sds2, rule.spread)
     else:
-        return bgsub_second_row(&image[i - 1, 0], &image[i, 0], &image[i + 1, 0], scratch,
+        return bgsub_cold_in_row(&image[i - 1, 0], &image[i, 0], &image[i + 1, 0],
                                 n1, rule.gain, rule.offset, floor2, sds2, rule.spread)
 
 
-cdef Py_ssize_t _row(const real[:, ::1] image, Py_ssize_t i, Rule rule, double* scratch,
-                     Py_ssize_t* rows, Py_ssize_t* cols, double* values) noexcept nogil:
+cdef Py_ssize_t _row(const real[:, ::1] image, Py_ssize_t i, Rule rule, Py_ssize_t* rows,
+                     Py_ssize_t* cols, double* values) noexcept nogil:
     """The cold pixels of row ``i``: how many; where ``rows`` is not NULL, also written
     there (and to ``cols``, ``values``)."""
     cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], j, found = 0
     cdef Around around
     if rows == NULL and 0 < i < n0 - 1 and n1 > 2:  # (counting: the two ends are left)
-        found = _inner_row(image, i, rule, scratch)
+        found = _inner_row(image, i, rule)
         found += _is_cold(image[i, 0], _around(image, i, 0), rule)
         found += _is_cold(image[i, n1 - 1], _around(image, i, n1 - 1), rule)
         return found
@@ -131,14 +130,12 @@ cdef Rule _rule(double gain, double offset, double floor, double sds, double spr
 
 
 def cold_counts_2d(const real[:, ::1] image, double gain, double offset, double floor,
-                   double sds, double spread, Py_ssize_t[::1] counts, double[:, ::1] scratch,
-                   int nthreads):
-    """``counts[i]``: how many pixels of row ``i`` are cold (``scratch``: ``nthreads`` x
-    ``image.shape[1]``)."""
+                   double sds, double spread, Py_ssize_t[::1] counts, int nthreads):
+    """``counts[i]``: how many pixels of row ``i`` are cold."""
     cdef Py_ssize_t n0 = image.shape[0], i
     cdef Rule rule = _rule(gain, offset, floor, sds, spread)
     for i in prange(n0, nogil=True, num_threads=nthreads, schedule="static"):
-        counts[i] = _row(image, i, rule, &scratch[threadid(), 0], NULL, NULL, NULL)
+        counts[i] = _row(image, i, rule, NULL, NULL, NULL)
 
 
 def cold_pixels_2d(const real[:, ::1] image, double gain, double offset, double floor,
@@ -152,4 +149,4 @@ def cold_pixels_2d(const real[:, ::1] image, double gain, double offset, double 
     cdef Rule rule = _rule(gain, offset, floor, sds, spread)
     for i in prange(n0, nogil=True, num_threads=nthreads, schedule="static"):
         if counts[i] > 0:
-            _row(image, i, rule, NULL, &rows[starts[i]], &cols[starts[i]], &values[starts[i]])
+            _row(image, i, rule, &rows[starts[i]], &cols[starts[i]], &values[starts[i]])

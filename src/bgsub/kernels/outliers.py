@@ -15,7 +15,7 @@ _PIXELS_PER_THREAD = 1 << 21
 
 
 def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds: float,
-                spread: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                spread: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pixels of ``plane`` that lie below the second lowest of their 8 neighbours (5 on
     an edge) by more than ``sds`` noise standard deviations, the noise at a level ``v``
     being ``max(sqrt(max(gain * v + offset, 0)), floor)``
@@ -55,15 +55,14 @@ def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds
     >>> import numpy as np
     >>> plane = np.full((5, 6), 100.0)
     >>> plane[2, 3] = 0.0
-    >>> cold_pixels(plane, gain=0.0, offset=1.0, floor=1.0, sds=6.0)
+    >>> cold_pixels(plane, gain=0.0, offset=1.0, floor=1.0, sds=6.0, spread=1.0)
     (array([2]), array([3]), array([100.]))
     """
     image = np.ascontiguousarray(plane)
     threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), max(1, image.shape[0]))
     counts = np.zeros(image.shape[0], dtype=np.intp)
     args = (float(gain), float(offset), float(floor), float(sds), float(spread))
-    scratch = np.empty((threads, image.shape[1]), dtype=np.float64)
-    cold_counts_2d(image, *args, counts, scratch, threads)
+    cold_counts_2d(image, *args, counts, threads)
     total = int(counts.sum())
     rows, cols = np.empty(total, dtype=np.intp), np.empty(total, dtype=np.intp)
     values = np.empty(total, dtype=np.float64)
