@@ -55,12 +55,17 @@ the defects are the camera's, not the specimen's ((c)'s local bounds, read on th
 take them in and hold more easily; the objects' light kept is summed without them). A
 minimum-based background rests on the dead pixels; Fiji's and the peers' do too.
 
+``--bias``: where the objects' light goes -- the default's mean error in noise sds under the
+objects, in a ring of ``NEAR`` pixels around them and beyond, and the share of the objects'
+light that the error under them costs (``bias_by_region``).
+
 Usage::
 
     PYTHONPATH=src python benchmarks/families_outside.py                  # 3 seeds, all
     PYTHONPATH=src python benchmarks/families_outside.py --defects 2e-4   # dead and hot pixels
     PYTHONPATH=src python benchmarks/families_outside.py --seeds 5 --families cells,halo
     PYTHONPATH=src python benchmarks/families_outside.py --markdown       # also a table
+    PYTHONPATH=src python benchmarks/families_outside.py --bias           # where light goes
 
 Not part of the test suite (``tests/test_families_outside.py`` checks the generator's truth).
 """
@@ -86,6 +91,7 @@ MEDIAN_COST = 1.5e8  # SciPy's median runs on every k-th pixel where pixels x wi
 BOUND_MAX = 0.001  # (c): at most this fraction of the pixels outside the bounds
 KEPT_MIN = 0.95
 STEP_MAX = 0.25
+NEAR = 5  # pixels: the ring around the objects where ``--bias`` reads the background apart
 
 
 # --- the truth ------------------------------------------------------------------------
@@ -724,6 +730,30 @@ def _outside(truth: Truth, background: np.ndarray, radius: float) -> float:
     return float(np.mean((est > high + 1e-6) | (est < low - 3 * truth.noise_sd)))
 
 
+def bias_by_region(truth: Truth, background: np.ndarray, near: int = NEAR) -> dict[str, float]:
+    """The background's mean error, in noise sds (positive: raised, it takes the objects'
+    light), under the objects (``under``: their mask, defects left out), in the ring of
+    ``near`` pixels around them (``near``, within each plane) and beyond (``far``), and the
+    share of the objects' light that the raise under them costs (``cost``). Where ``kept``
+    is short of 1 and ``far`` is about 0, the background is raised under the objects, not
+    offset everywhere."""
+    sign = -1.0 if truth.light else 1.0
+    error = sign * (np.asarray(background, np.float64) - truth.background)
+    error /= float(np.median(truth.noise_sd))
+    under = truth.mask if truth.defects is None else truth.mask & ~truth.defects
+    structure = np.zeros((3,) * truth.mask.ndim, bool)
+    structure[(1,) * (truth.mask.ndim - 2) + (slice(None),) * 2] = ndi.generate_binary_structure(
+        2, 1)
+    grown = ndi.binary_dilation(truth.mask, structure, iterations=near)
+    ring, far = grown & ~truth.mask, ~grown
+
+    def mean(where: np.ndarray) -> float:
+        return float(error[where].mean()) if where.any() else float("nan")
+
+    cost = float(error[under].sum() * np.median(truth.noise_sd) / truth.objects[under].sum())
+    return dict(under=mean(under), near=mean(ring), far=mean(far), cost=cost)
+
+
 def score(truth: Truth, peers: bool = True) -> dict:
     image, light = truth.image, truth.light
     sign = -1.0 if light else 1.0
@@ -736,6 +766,7 @@ def score(truth: Truth, peers: bool = True) -> dict:
     # (the objects' light where the camera recorded it: a hot pixel's count is not theirs)
     kept = truth.mask if truth.defects is None else truth.mask & ~truth.defects
     row["kept"] = float(foreground[kept].sum() / truth.objects[kept].sum())
+    row["bias"] = bias_by_region(truth, estimate)
     row["outside"] = _outside(truth, estimate, radius)
     row["step"] = max(abs(_rmse(_robust(image, radius * f, light), truth.background)
                           - row["default"]) / row["default"] for f in (0.95, 1.05))
@@ -838,6 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated")
     parser.add_argument("--markdown", action="store_true", help="also print a table")
     parser.add_argument("--no-peers", action="store_true", help="only Fiji r=50 and 3x")
+    parser.add_argument("--bias", action="store_true",
+                        help="also the default's bias under, near and away from the objects")
     parser.add_argument("--defects", type=float, default=0.0, metavar="SHARE",
                         help="this share of the pixels dead and as many hot (e.g. 2e-4)")
     args = parser.parse_args(argv)
@@ -855,6 +888,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(score(truth, peers=not args.no_peers))
             print(_line(rows[-1]), flush=True)
             print(f"          {rows[-1]['describe']}", flush=True)
+            if args.bias:
+                print("          background's bias, noise sds: under the objects "
+                      "{under:+.3f}, within {n} px of them {near:+.3f}, beyond {far:+.3f}; "
+                      "light lost to the raise under them {cost:.1%}".format(
+                          n=NEAR, **rows[-1]["bias"]), flush=True)
     print(summary(rows) + f" ({time.perf_counter() - start:.0f} s)")
     if args.markdown:
         print()

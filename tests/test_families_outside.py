@@ -80,3 +80,22 @@ def test_defects_are_the_cameras_not_the_truths(family):
     assert changed.any() and not (changed & ~broken.defects).any()
     assert (broken.image[broken.defects] == 0).sum() >= broken.defects.sum() // 3
     assert np.array_equal(truth.image, families_outside.generate(family, 0, max_side=160).image)
+
+
+@pytest.mark.parametrize("family", ["spots", "stack", "histo"])
+def test_bias_by_region_reads_a_raise_under_the_objects_apart(family):
+    """A background raised by half a noise sd under the objects only reads +0.5 there, 0 in
+    the ring around them and beyond, and costs that raise's share of the objects' light; one
+    raised everywhere reads the same in all three (``--bias``; light backgrounds negated)."""
+    truth = families_outside.generate(family, 1, max_side=160)
+    sd = float(np.median(truth.noise_sd))
+    sign = -1.0 if truth.light else 1.0
+    raised = truth.background + sign * 0.5 * sd * truth.mask
+    bias = families_outside.bias_by_region(truth, raised)
+    assert bias["under"] == pytest.approx(0.5)
+    assert bias["near"] == pytest.approx(0.0, abs=1e-12)
+    assert bias["far"] == pytest.approx(0.0, abs=1e-12)
+    lost = 0.5 * sd * truth.mask.sum() / truth.objects[truth.mask].sum()
+    assert bias["cost"] == pytest.approx(lost)
+    everywhere = families_outside.bias_by_region(truth, truth.background + sign * sd)
+    assert [everywhere[k] for k in ("under", "near", "far")] == pytest.approx([1.0] * 3)
