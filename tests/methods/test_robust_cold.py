@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bgsub
 from bgsub import auto
@@ -179,3 +181,66 @@ def test_a_dead_column_or_row_one_pixel_wide(axis, length, monkeypatch):
     assert _error(dead, s, radius="auto") < 1.1 * _error(s.image, s, radius="auto") + 0.1
     monkeypatch.setattr(_noise, "COLD_SDS", np.inf)
     assert _error(dead, s, radius=40) > 5 * clean  # (the test can fail)
+
+
+@pytest.mark.parametrize(("axis", "width"), [(1, 2), (1, 5), (0, 8)])
+def test_a_dead_band_up_to_eight_pixels_wide(axis, width, monkeypatch):
+    # a band of dead columns (rows): measured before, a band of 3 set the default 128-173
+    # grey levels off (the middle column dips no lower than its dead neighbours), the exact
+    # ball at 50 px 382-407; now as clean, up to COLD_BAND (8) wide
+    s = synthetic((512, 512), object_radius=(5, 15), seed=8)
+    dead = s.image.copy()
+    band = slice(301, 301 + width)
+    dead[(slice(None), band) if axis == 1 else (band, slice(None))] = 0
+    clean = _error(s.image, s, radius=40)
+    assert _error(dead, s, radius=40) < 1.05 * clean + 0.1
+    monkeypatch.setattr(_noise, "COLD_SDS", np.inf)
+    assert _error(dead, s, radius=40) > 5 * clean  # (the test can fail)
+
+
+def test_the_dark_side_of_a_step_is_no_dead_column():
+    # an edge along the whole plane (a mosaic's seam, a field stop): the first column of the
+    # dark side dips below its neighbours' mean by half the step, but not below its own
+    # side; until the band rule, all 512 of its pixels were raised halfway up the step
+    plane = np.random.default_rng(0).normal(0.0, 10.0, (512, 512))
+    plane[:, :256] += 1000.0
+    plane[:, 256:] += 200.0
+    found = _noise.find_cold_pixels(plane)
+    assert not any(rows.size for rows, _, _ in found.values())
+
+
+def _dead_columns_by_definition(sample: np.ndarray, depth: float, widest: int) -> np.ndarray:
+    """``_noise._dead_columns`` written out: every band of 1 to ``widest`` columns, tried as
+    the definition says."""
+    rows, n = sample.shape
+    dead = np.zeros(n, dtype=bool)
+    for width in range(1, widest + 1):
+        for start in range(1, n - width):
+            left, right = sample[:, start - 1], sample[:, start + width]
+            deep = np.ones(rows, dtype=bool)
+            for k in range(width):
+                share = (k + 1) / (width + 1)
+                line = (1.0 - share) * left + share * right
+                column = sample[:, start + k]
+                deep &= (column < np.minimum(left, right) - depth) & (column < line - depth)
+            if 2 * np.count_nonzero(deep) > rows:
+                dead[start:start + width] = True
+    return dead
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 40), st.integers(0, 3))
+def test_dead_columns_are_the_bands_of_the_definition(seed, n, bands):
+    # noise, a slope, steps, and planted bands of 1-10 columns (some beyond COLD_BAND, some
+    # at the edges, some only over part of the rows, some shallow): the prefiltered search
+    # finds the columns that trying every band finds
+    rng = np.random.default_rng(seed)
+    sample = rng.normal(0.0, 1.0, (9, n)).astype(np.float32)
+    sample += np.linspace(0.0, rng.uniform(-30.0, 30.0), n, dtype=np.float32)
+    sample[:, rng.integers(0, n):] += np.float32(rng.uniform(-40.0, 40.0))
+    for _ in range(bands):
+        start, width = int(rng.integers(0, n)), int(rng.integers(1, 11))
+        rows = rng.random(9) < rng.uniform(0.3, 1.0)
+        sample[rows, start:start + width] -= np.float32(rng.uniform(0.0, 40.0))
+    expected = _dead_columns_by_definition(sample, 6.0, _noise.COLD_BAND)
+    assert np.array_equal(_noise._dead_columns(sample, 6.0), expected)

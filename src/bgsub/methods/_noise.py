@@ -45,8 +45,9 @@ SHADING_GRID = 65  # the map's variation is read on this many points a side
 COLD_SDS = 6.0  # a pixel this many noise sds below all its neighbours but one, and this many
 COLD_SPREAD = 1.0  # times their spread above that one, is a dead or cold camera pixel, where
 COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels around it too
-COLD_LINE_SAMPLES = 128  # a dead column (row): it dips below its two neighbours' mean by
-# COLD_SDS noise sds on over half of this many rows (columns) spread over the plane
+COLD_LINE_SAMPLES = 128  # a band of dead columns (rows): each dips below both live ones
+# beside it by COLD_SDS noise sds on over half of this many rows (columns) over the plane
+COLD_BAND = 8  # ... in bands up to this many wide (wider: a region, not a line)
 
 
 @dataclass(frozen=True)
@@ -308,12 +309,12 @@ def raise_cold_pixels(values: np.ndarray, model: NoiseModel | None = None, owned
     (None: one level from the neighbouring differences, :func:`difference_noise`) and
     ``COLD_SPREAD`` times those neighbours' spread, each Y-X plane on its own
     (:func:`bgsub.kernels.outliers.cold_pixels`), and by ``COLD_SDS`` of the noise around
-    them (:func:`_confirmed`): dead or stuck-low camera pixels; and the pixels of a dead
-    column or row one pixel wide (:func:`_cold_lines`). A minimum-based envelope rests on
-    the lowest pixels, so a dead pixel pulls it down over a radius around it: 0.02 % of the
-    pixels at 0 in a background of about 1000 (209 on 1024 x 1024) lowered ``robust``'s
-    background by 85-100 grey levels over most of the field. Two side by side are found
-    (each is beside one). The neighbours' spread and the noise around keep a steep flank
+    them (:func:`_confirmed`): dead or stuck-low camera pixels; and the pixels of a band of
+    dead columns or rows up to ``COLD_BAND`` wide (:func:`_cold_lines`). A minimum-based
+    envelope rests on the lowest pixels, so a dead pixel pulls it down over a radius around
+    it: 0.02 % of the pixels at 0 in a background of about 1000 (209 on 1024 x 1024) lowered
+    ``robust``'s background by 85-100 grey levels over most of the field. Two side by side
+    are found (each is beside one). The neighbours' spread and the noise around keep a steep flank
     and the shot noise of bright objects, where a model of one noise level is too low,
     from counting. A pixel below a plateau of clipped (saturated) values counts: its
     neighbours do not spread.
@@ -372,26 +373,84 @@ def _cold_in_plane(plane: np.ndarray, model: NoiseModel
 
 
 def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pixels of a plane's dead columns (a bad CCD column, a sensor's dead line) and the
-    mean of their two neighbours they are raised to: columns (not the first or last) that
-    dip below that mean by ``COLD_SDS`` noise sds (``sd``) or more on over half of
-    ``COLD_LINE_SAMPLES`` rows spread over the plane (their median dip is that deep); their
-    pixels that dip that far. A line one pixel wide only: in a band of three, the middle
-    column dips no lower than its dead neighbours, which the point rule cannot see either.
-    Rows: the transposed plane (rows and columns come back swapped)."""
+    """The pixels of a plane's dead columns (a bad CCD column, a sensor's dead line) and what
+    they are raised to: bands of up to ``COLD_BAND`` columns (not the first or last) that dip
+    below both columns beside them by ``COLD_SDS`` noise sds (``sd``) or more, and below the
+    straight line between those two by as much, on over half of ``COLD_LINE_SAMPLES`` rows
+    spread over the plane (:func:`_dead_columns`); their pixels that dip that far below the
+    line, raised to it (one column: its two neighbours' mean). Below *both* sides: the dark
+    side of a step (an edge along the plane, a mosaic's padding) dips below the line but not
+    below its own side. Rows: the transposed plane (rows and columns come back swapped)."""
     none = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0))
     if plane.shape[1] < 3 or plane.shape[0] < 8:
         return none
-    sample = plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)].astype(np.float64)
-    dips = sample[:, 1:-1] - 0.5 * (sample[:, :-2] + sample[:, 2:])
-    deep = np.count_nonzero(dips < -COLD_SDS * sd, axis=0)
-    dead = np.flatnonzero(2 * deep > sample.shape[0]) + 1
-    if not dead.size:
+    # (in float32 where that holds the values exactly: half the memory to compare)
+    sample = plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)].astype(
+        np.result_type(plane.dtype, np.float32))
+    dead = _dead_columns(sample, COLD_SDS * sd)
+    if not dead.any():
         return none
-    lines = plane[:, dead].astype(np.float64)
-    around = 0.5 * (plane[:, dead - 1].astype(np.float64) + plane[:, dead + 1])
-    rows, which = np.nonzero(lines < around - COLD_SDS * sd)
-    return rows, dead[which], around[rows, which]
+    # each run of dead columns is raised to the line between the live columns either side
+    # (the first and last columns are never dead: both exist)
+    edges = np.flatnonzero(np.diff(dead.astype(np.int8)))
+    found = []
+    for first, last in zip(edges[::2] + 1, edges[1::2], strict=True):
+        left = plane[:, first - 1].astype(np.float64)
+        right = plane[:, last + 1].astype(np.float64)
+        columns = np.arange(first, last + 1)
+        share = (columns - (first - 1)) / (last + 2 - first)
+        line = (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
+        rows, which = np.nonzero(plane[:, first:last + 1] < line - COLD_SDS * sd)
+        found.append((rows, columns[which], line[rows, which]))
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+
+def _dead_columns(sample: np.ndarray, depth: float) -> np.ndarray:
+    """Which columns of ``sample`` (rows spread over a plane) lie in a band of 1 to
+    ``COLD_BAND`` columns whose every column, on over half of the rows, dips more than
+    ``depth`` below both columns beside the band and below the straight line between them."""
+    n = sample.shape[1]
+    dead = np.zeros(n, dtype=bool)
+    reach = min(COLD_BAND, n - 2)
+    # a column of such a band lies below the highest column within ``reach`` on either side
+    # (the band's live neighbours are among them): only bands of such columns are tried
+    below = np.full_like(sample, -np.inf)
+    below[:, 1:] = _highest_ending(sample, reach)[:, :-1]
+    below[:, :-1] = np.minimum(below[:, :-1], _highest_ending(sample[:, ::-1], reach)[:, -2::-1])
+    below -= depth
+    candidate = 2 * np.count_nonzero(sample < below, axis=0) > sample.shape[0]
+    candidate[[0, -1]] = False
+    if not candidate.any():
+        return dead
+    for width in range(1, reach + 1):
+        for start in np.flatnonzero(candidate[1: n - width]) + 1:
+            if candidate[start: start + width].all() and _dips(sample, start, width, depth):
+                dead[start: start + width] = True
+    return dead
+
+
+def _highest_ending(values: np.ndarray, reach: int) -> np.ndarray:
+    """The highest of ``values`` over the ``reach`` columns ending at each column (fewer at
+    the start): windows doubled, then one shift to the full width."""
+    highest, width = values.copy(), 1
+    while 2 * width <= reach:
+        highest[:, width:] = np.maximum(highest[:, width:], highest[:, :-width])
+        width *= 2
+    if width < reach:
+        rest = reach - width
+        highest[:, rest:] = np.maximum(highest[:, rest:], highest[:, :-rest])
+    return highest
+
+
+def _dips(sample: np.ndarray, start: int, width: int, depth: float) -> bool:
+    """Whether the band of ``width`` columns from ``start`` dips more than ``depth`` below both
+    columns beside it and below the straight line between them, on over half of the rows."""
+    left, right = sample[:, start - 1], sample[:, start + width]
+    share = np.arange(1, width + 1) / (width + 1)
+    line = (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
+    band = sample[:, start: start + width]
+    deep = (band < np.minimum(left, right)[:, None] - depth) & (band < line - depth)
+    return 2 * int(np.count_nonzero(deep.all(axis=1))) > sample.shape[0]
 
 
 def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np.ndarray
