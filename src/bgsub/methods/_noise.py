@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,9 @@ COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels 
 COLD_LINE_SAMPLES = 128  # a band of dead columns (rows): each dips below both live ones
 # beside it by COLD_SDS noise sds on over half of this many rows (columns) over the plane
 COLD_BAND = 8  # ... in bands up to this many wide (wider: a region, not a line)
+COLD_RUN = 1 / 8  # ... or on this share of those rows in one run, at least COLD_RUN_ROWS
+COLD_RUN_ROWS = 4  # of them and COLD_RUN_PIXELS of the plane: a CCD column dead from its
+COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a gap in the data)
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,9 @@ def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, n
     they are raised to: bands of up to ``COLD_BAND`` columns (not the first or last) that dip
     below both columns beside them by ``COLD_SDS`` noise sds (``sd``) or more, and below the
     straight line between those two by as much, on over half of ``COLD_LINE_SAMPLES`` rows
-    spread over the plane (:func:`_dead_columns`); their pixels that dip that far below the
+    spread over the plane or on an eighth of them in one run over at least
+    ``COLD_RUN_PIXELS`` (:func:`_dead_columns`, :func:`_often`: a CCD column dead from its
+    defect on); their pixels that dip that far below the
     line, raised to it (one column: its two neighbours' mean). Below *both* sides: the dark
     side of a step (an edge along the plane, a mosaic's padding) dips below the line but not
     below its own side. Rows: the transposed plane (rows and columns come back swapped)."""
@@ -385,9 +391,11 @@ def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, n
     if plane.shape[1] < 3 or plane.shape[0] < 8:
         return none
     # (in float32 where that holds the values exactly: half the memory to compare)
-    sample = plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)].astype(
-        np.result_type(plane.dtype, np.float32))
-    dead = _dead_columns(sample, COLD_SDS * sd)
+    step = max(1, plane.shape[0] // COLD_LINE_SAMPLES)
+    sample = plane[::step].astype(np.result_type(plane.dtype, np.float32))
+    run = max(COLD_RUN_ROWS, math.ceil(COLD_RUN * sample.shape[0]),
+              math.ceil(COLD_RUN_PIXELS / step))
+    dead = _dead_columns(sample, COLD_SDS * sd, run)
     if not dead.any():
         return none
     # each run of dead columns is raised to the line between the live columns either side
@@ -405,10 +413,11 @@ def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, n
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
 
-def _dead_columns(sample: np.ndarray, depth: float) -> np.ndarray:
+def _dead_columns(sample: np.ndarray, depth: float, run: int) -> np.ndarray:
     """Which columns of ``sample`` (rows spread over a plane) lie in a band of 1 to
-    ``COLD_BAND`` columns whose every column, on over half of the rows, dips more than
-    ``depth`` below both columns beside the band and below the straight line between them."""
+    ``COLD_BAND`` columns whose every column, on over half of the rows or on ``run`` of them
+    one after another (:func:`_often`), dips more than ``depth`` below both columns beside
+    the band and below the straight line between them."""
     n = sample.shape[1]
     dead = np.zeros(n, dtype=bool)
     reach = min(COLD_BAND, n - 2)
@@ -418,13 +427,14 @@ def _dead_columns(sample: np.ndarray, depth: float) -> np.ndarray:
     below[:, 1:] = _highest_ending(sample, reach)[:, :-1]
     below[:, :-1] = np.minimum(below[:, :-1], _highest_ending(sample[:, ::-1], reach)[:, -2::-1])
     below -= depth
-    candidate = 2 * np.count_nonzero(sample < below, axis=0) > sample.shape[0]
+    candidate = _often(sample < below, run)
     candidate[[0, -1]] = False
     if not candidate.any():
         return dead
     for width in range(1, reach + 1):
         for start in np.flatnonzero(candidate[1: n - width]) + 1:
-            if candidate[start: start + width].all() and _dips(sample, start, width, depth):
+            if candidate[start: start + width].all() and _dips(sample, start, width, depth,
+                                                               run):
                 dead[start: start + width] = True
     return dead
 
@@ -442,15 +452,27 @@ def _highest_ending(values: np.ndarray, reach: int) -> np.ndarray:
     return highest
 
 
-def _dips(sample: np.ndarray, start: int, width: int, depth: float) -> bool:
+def _dips(sample: np.ndarray, start: int, width: int, depth: float, run: int) -> bool:
     """Whether the band of ``width`` columns from ``start`` dips more than ``depth`` below both
-    columns beside it and below the straight line between them, on over half of the rows."""
+    columns beside it and below the straight line between them, on over half of the rows or
+    on ``run`` of them one after another (:func:`_often`)."""
     left, right = sample[:, start - 1], sample[:, start + width]
     share = np.arange(1, width + 1) / (width + 1)
     line = (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
     band = sample[:, start: start + width]
     deep = (band < np.minimum(left, right)[:, None] - depth) & (band < line - depth)
-    return 2 * int(np.count_nonzero(deep.all(axis=1))) > sample.shape[0]
+    return bool(_often(deep.all(axis=1)[:, None], run)[0])
+
+
+def _often(deep: np.ndarray, run: int) -> np.ndarray:
+    """Which columns of ``deep`` (rows spread over a plane) are true on over half of the
+    rows, or on ``run`` of them one after another."""
+    counts = np.count_nonzero(deep, axis=0)
+    often = 2 * counts > deep.shape[0]
+    for column in np.flatnonzero(~often & (counts >= run)):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], deep[:, column].view(np.int8), [0]))))
+        often[column] = bool(np.max(edges[1::2] - edges[::2]) >= run)
+    return often
 
 
 def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np.ndarray
