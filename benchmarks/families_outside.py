@@ -55,6 +55,10 @@ the defects are the camera's, not the specimen's ((c)'s local bounds, read on th
 take them in and hold more easily; the objects' light kept is summed without them). A
 minimum-based background rests on the dead pixels; Fiji's and the peers' do too.
 
+``--dead-lines N``: ``N`` dead bands on top of every case -- columns or rows at 0, 1-8 wide,
+each over 15-100 % of the plane (a CCD column dead from its defect to the readout), at the same
+place in every plane of a stack (``with_dead_lines``; the truth unchanged, as above).
+
 ``--bias``: where the objects' light goes -- the default's mean error in noise sds under the
 objects, in a ring of ``NEAR`` pixels around them and beyond, and the share of the objects'
 light that the error under them costs (``bias_by_region``).
@@ -589,6 +593,34 @@ def with_defects(truth: Truth, share: float) -> Truth:
                  truth.object_radius, truth.noise_sd, params, defects)
 
 
+def with_dead_lines(truth: Truth, count: int) -> Truth:
+    """``truth`` with ``count`` dead bands (0) drawn from its seed: columns or rows, 1-8
+    wide, each over 15-100 % of the plane from a random start (a CCD column dead from its
+    defect to the readout), at the same place in every plane of a stack. The pixels join
+    ``defects``; ``noise`` takes the change, as in :func:`with_defects`."""
+    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), 31])
+    image = truth.image.copy()
+    defects = (np.zeros(image.shape, dtype=bool) if truth.defects is None
+               else truth.defects.copy())
+    ny, nx = image.shape[-2:]
+    for _ in range(count):
+        across = bool(rng.random() < 0.5)  # (a row band: the plane's rows)
+        width = int(rng.integers(1, 9))
+        side, extent = (ny, nx) if across else (nx, ny)
+        start = int(rng.integers(1, side - width - 1))
+        length = max(1, int(rng.uniform(0.15, 1.0) * extent))
+        first = int(rng.integers(0, extent - length + 1))
+        band, along = slice(start, start + width), slice(first, first + length)
+        where = (..., band, along) if across else (..., along, band)
+        image[where] = 0
+        defects[where] = True
+    signed = truth.background - truth.objects if truth.light else truth.background + truth.objects
+    params = dict(truth.params, dead_lines=count)
+    return Truth(truth.family, truth.seed, image, truth.background, truth.objects,
+                 image.astype(np.float64) - signed, truth.mask, truth.light,
+                 truth.object_radius, truth.noise_sd, params, defects)
+
+
 def _capped(shape: tuple[int, ...], max_side: int | None) -> tuple[int, ...]:
     if max_side is None or max(shape) <= max_side:
         return shape
@@ -871,6 +903,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peers", action="store_true", help="only Fiji r=50 and 3x")
     parser.add_argument("--bias", action="store_true",
                         help="also the default's bias under, near and away from the objects")
+    parser.add_argument("--dead-lines", type=int, default=0, metavar="N",
+                        help="N dead bands of columns or rows (1-8 wide, 15-100 %% long)")
     parser.add_argument("--defects", type=float, default=0.0, metavar="SHARE",
                         help="this share of the pixels dead and as many hot (e.g. 2e-4)")
     args = parser.parse_args(argv)
@@ -885,6 +919,8 @@ def main(argv: list[str] | None = None) -> int:
             truth = generate(family, seed)
             if args.defects > 0:
                 truth = with_defects(truth, args.defects)
+            if args.dead_lines > 0:
+                truth = with_dead_lines(truth, args.dead_lines)
             rows.append(score(truth, peers=not args.no_peers))
             print(_line(rows[-1]), flush=True)
             print(f"          {rows[-1]['describe']}", flush=True)

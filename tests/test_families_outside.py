@@ -99,3 +99,22 @@ def test_bias_by_region_reads_a_raise_under_the_objects_apart(family):
     assert bias["cost"] == pytest.approx(lost)
     everywhere = families_outside.bias_by_region(truth, truth.background + sign * sd)
     assert [everywhere[k] for k in ("under", "near", "far")] == pytest.approx([1.0] * 3)
+
+
+@pytest.mark.parametrize("family", ["cells", "stack", "halo"])
+def test_dead_lines_are_bands_at_zero_the_truth_unchanged(family):
+    """``--dead-lines``: the bands are 0 in the image and marked as defects, at the same
+    place in every plane; the truth is unchanged and ``image = background + objects +
+    noise`` still holds."""
+    truth = families_outside.generate(family, 2, max_side=160)
+    dead = families_outside.with_dead_lines(truth, 3)
+    assert dead.defects is not None and dead.defects.any()
+    assert np.all(dead.image[dead.defects] == 0)
+    np.testing.assert_array_equal(dead.image[~dead.defects], truth.image[~dead.defects])
+    np.testing.assert_array_equal(dead.background, truth.background)
+    if dead.image.ndim == 3:
+        assert all(np.array_equal(dead.defects[0], plane) for plane in dead.defects)
+    sign = -1.0 if dead.light else 1.0
+    rebuilt = dead.background + sign * dead.objects + dead.noise
+    np.testing.assert_allclose(rebuilt, dead.image.astype(np.float64), rtol=0, atol=1e-3
+                               * max(1.0, float(np.abs(dead.background).max())))

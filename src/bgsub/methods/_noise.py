@@ -370,7 +370,15 @@ def _cold_in_plane(plane: np.ndarray, model: NoiseModel
     sd = float(model.sd(0.0 if model.gain == 0 else float(
         median(plane[:: max(1, plane.shape[0] // COLD_LINE_SAMPLES)]))))
     columns = _cold_lines(plane, sd)
-    rows = _cold_lines(plane.T, sd)
+    # (rows on the plane with its dead columns raised: where a dead row crosses a dead band
+    # of columns, the lines either side of each are dead there, and neither pass alone would
+    # raise the crossing)
+    if columns[0].size:
+        lifted = plane.copy()
+        lifted[columns[0], columns[1]] = columns[2]
+    else:
+        lifted = plane
+    rows = _cold_lines(lifted.T, sd)
     return (np.concatenate([points[0], columns[0], rows[1]]),
             np.concatenate([points[1], columns[1], rows[0]]),
             np.concatenate([points[2], columns[2], rows[2]]))
