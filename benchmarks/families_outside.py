@@ -584,13 +584,10 @@ def with_defects(truth: Truth, share: float) -> Truth:
     flat[hot] = top
     flat[dead] = 0
     flat[pairs + 1] = 0
-    signed = truth.background - truth.objects if truth.light else truth.background + truth.objects
     params = dict(truth.params, defects=share)
     defects = np.zeros(image.shape, dtype=bool)
     defects.reshape(-1)[np.concatenate([hot, dead, pairs + 1])] = True
-    return Truth(truth.family, truth.seed, image, truth.background, truth.objects,
-                 image.astype(np.float64) - signed, truth.mask, truth.light,
-                 truth.object_radius, truth.noise_sd, params, defects)
+    return _with_image(truth, image, params, defects)
 
 
 def with_dead_lines(truth: Truth, count: int) -> Truth:
@@ -614,8 +611,13 @@ def with_dead_lines(truth: Truth, count: int) -> Truth:
         where = (..., band, along) if across else (..., along, band)
         image[where] = 0
         defects[where] = True
+    return _with_image(truth, image, dict(truth.params, dead_lines=count), defects)
+
+
+def _with_image(truth: Truth, image: np.ndarray, params: dict, defects: np.ndarray) -> Truth:
+    """``truth`` with the camera's defects in ``image``: ``noise`` takes the change, so that
+    ``image = background + objects + noise`` still holds; the truth itself is unchanged."""
     signed = truth.background - truth.objects if truth.light else truth.background + truth.objects
-    params = dict(truth.params, dead_lines=count)
     return Truth(truth.family, truth.seed, image, truth.background, truth.objects,
                  image.astype(np.float64) - signed, truth.mask, truth.light,
                  truth.object_radius, truth.noise_sd, params, defects)

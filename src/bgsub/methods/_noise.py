@@ -391,8 +391,8 @@ def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, n
     straight line between those two by as much, on over half of ``COLD_LINE_SAMPLES`` rows
     spread over the plane or on an eighth of them in one run over at least
     ``COLD_RUN_PIXELS`` (:func:`_dead_columns`, :func:`_often`: a CCD column dead from its
-    defect on); their pixels that dip that far below the
-    line, raised to it (one column: its two neighbours' mean). Below *both* sides: the dark
+    defect on); their pixels that dip that far below the line, raised to it (one column: its
+    two neighbours' mean). Below *both* sides: the dark
     side of a step (an edge along the plane, a mosaic's padding) dips below the line but not
     below its own side. Rows: the transposed plane (rows and columns come back swapped)."""
     none = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0))
@@ -408,16 +408,12 @@ def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, n
         return none
     # each run of dead columns is raised to the line between the live columns either side
     # (the first and last columns are never dead: both exist)
-    edges = np.flatnonzero(np.diff(dead.astype(np.int8)))
     found = []
-    for first, last in zip(edges[::2] + 1, edges[1::2], strict=True):
-        left = plane[:, first - 1].astype(np.float64)
-        right = plane[:, last + 1].astype(np.float64)
-        columns = np.arange(first, last + 1)
-        share = (columns - (first - 1)) / (last + 2 - first)
-        line = (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
-        rows, which = np.nonzero(plane[:, first:last + 1] < line - COLD_SDS * sd)
-        found.append((rows, columns[which], line[rows, which]))
+    for first, stop in zip(*_runs(dead), strict=True):
+        line = _line_between(plane[:, first - 1].astype(np.float64),
+                             plane[:, stop].astype(np.float64), stop - first)
+        rows, which = np.nonzero(plane[:, first:stop] < line - COLD_SDS * sd)
+        found.append((rows, first + which, line[rows, which]))
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
 
@@ -465,11 +461,23 @@ def _dips(sample: np.ndarray, start: int, width: int, depth: float, run: int) ->
     columns beside it and below the straight line between them, on over half of the rows or
     on ``run`` of them one after another (:func:`_often`)."""
     left, right = sample[:, start - 1], sample[:, start + width]
-    share = np.arange(1, width + 1) / (width + 1)
-    line = (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
     band = sample[:, start: start + width]
-    deep = (band < np.minimum(left, right)[:, None] - depth) & (band < line - depth)
+    deep = ((band < np.minimum(left, right)[:, None] - depth)
+            & (band < _line_between(left, right, width) - depth))
     return bool(_often(deep.all(axis=1)[:, None], run)[0])
+
+
+def _line_between(left: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """The straight line from the column ``left`` to the column ``right`` across the
+    ``width`` columns between them, row by row (one column: the two's mean, exactly)."""
+    share = np.arange(1, width + 1) / (width + 1)
+    return (1.0 - share)[None, :] * left[:, None] + share[None, :] * right[:, None]
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of true ``flags`` starts, and where it stops (one past its end)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+    return edges[::2], edges[1::2]
 
 
 def _often(deep: np.ndarray, run: int) -> np.ndarray:
@@ -478,8 +486,8 @@ def _often(deep: np.ndarray, run: int) -> np.ndarray:
     counts = np.count_nonzero(deep, axis=0)
     often = 2 * counts > deep.shape[0]
     for column in np.flatnonzero(~often & (counts >= run)):
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], deep[:, column].view(np.int8), [0]))))
-        often[column] = bool(np.max(edges[1::2] - edges[::2]) >= run)
+        starts, stops = _runs(deep[:, column])
+        often[column] = bool(np.max(stops - starts) >= run)
     return often
 
 
