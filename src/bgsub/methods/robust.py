@@ -25,7 +25,8 @@ where the envelope does not -- and removes that bias where it can be measured:
    ``COLD_SDS`` noise sds and ``COLD_SPREAD`` times those neighbours' spread
    (:func:`bgsub.methods._noise.raise_cold_pixels`) -- are raised to that
    neighbour in the working copy, before the trend and the envelope rest on
-   them (the data are not changed).
+   them (the data are not changed); so are bands of dead columns or rows, and
+   clusters of pixels at one value far below the data.
 3. **Envelope.** The block minima, smoothed over one cell (but never more than
    ``MINIMA_CAP`` of their spreads in the noise above the block's own minimum, so
    that the objects around a narrow gap do not fill it), less a polynomial
@@ -252,7 +253,7 @@ def robust_background(
     model = _noise_model(work) if prepared is None else prepared[0]
     # (a dead pixel would pull the envelope down around it; where prepared, they were found
     # in these same values)
-    cold = find_cold_pixels(work, model) if prepared is None else prepared[3]
+    cold = find_cold_pixels(work, model, shading) if prepared is None else prepared[3]
     work = lift_cold_pixels(work, cold, overwrite_input or work is not image)
     trend = fit_trend(work, model) if prepared is None else prepared[1]
     checkpoint()
@@ -315,7 +316,7 @@ def prepare_robust(image: np.ndarray, *, shading: bool = True) -> Prepared:
     measured = _noise_shading(work) if shading else None
     work = _in_units(work, measured, work is not image)
     model = _noise_model(work)
-    cold = find_cold_pixels(work, model)
+    cold = find_cold_pixels(work, model, measured)
     return model, fit_trend(lift_cold_pixels(work, cold, work is not image), model), measured, cold
 
 
