@@ -54,8 +54,8 @@ COLD_RUN_ROWS = 4  # of them and COLD_RUN_PIXELS of the plane: a CCD column dead
 COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a gap in the data)
 # dead pixels the rules above leave (clusters, short or wide bands): those at the plane's
 # lowest value where it lies COLD_SDS noise sds below the plane's DEAD_LOW-th percentile
-# (below the data: no background lies there) on DEAD_LEAST to DEAD_MOST of the plane (more
-# may be padding, which the engine warns of, or a noise-free background)
+# and below the next value up (apart from the data: no background lies there), on
+# DEAD_LEAST to DEAD_MOST of the plane (more may be padding, which the engine warns of)
 DEAD_LOW = 10.0
 DEAD_LEAST = 3  # (fewer: the lowest of a noisy plane, or a pair the rules above judge)
 DEAD_MOST = 0.02
@@ -418,8 +418,8 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     """The dead pixels of a plane that the other rules leave (``found``: theirs) and what
     they are raised to: those that read the plane's lowest value (before the noise's
     ``shading``), where it lies ``COLD_SDS`` noise sds below the plane's ``DEAD_LOW``-th
-    percentile, on ``DEAD_LEAST`` to ``DEAD_MOST`` of the plane, each raised to the nearest
-    other pixel's value. A camera's dead pixels read one value (0, or its offset) in
+    percentile and below the next value up, on ``DEAD_LEAST`` to ``DEAD_MOST`` of the plane,
+    each raised to the nearest other pixel's value. A camera's dead pixels read one value (0, or its offset) in
     clusters and bands of any shape: 3 columns dead over 16 rows of a 1024 px field set the
     default's background 364 grey levels off (its radius 53 -> 256 px)."""
     none = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, plane.dtype))
@@ -431,16 +431,24 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     if not sample.size:
         return none
     low = float(np.percentile(sample, DEAD_LOW))
-    far = low - COLD_SDS * float(model.sd(low))
+    sd = float(model.sd(low))
+    far = low - COLD_SDS * sd
     if not lowest < far:
         return none
     # the pixels below the data (one value among them is dead); flat indices, 10x sooner
     # than np.nonzero's two
     rows, cols = np.divmod(np.flatnonzero(np.ravel(plane) < far), plane.shape[1])
-    read = _before_shading(plane[rows, cols], rows, cols, plane.shape, shading)
+    values = plane[rows, cols]
+    read = _before_shading(values, rows, cols, plane.shape, shading)
     # (one value to within the roundings of the shading's division and of its undoing)
     eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
     at = read <= np.min(read) + np.abs(np.min(read)) * 8 * eps
+    # the dead value lies apart: the next value up is COLD_SDS noise sds above it too (a
+    # background clipped at the value reads the values just above it as well: a light
+    # background's saturated glass, inverted)
+    above = np.min(values[~at], initial=far)
+    if not above - np.max(values[at]) > COLD_SDS * sd:
+        return none
     rows, cols = rows[at], cols[at]
     if not DEAD_LEAST <= rows.size <= DEAD_MOST * plane.size:
         return none
