@@ -59,6 +59,10 @@ minimum-based background rests on the dead pixels; Fiji's and the peers' do too.
 each over 15-100 % of the plane (a CCD column dead from its defect to the readout), at the same
 place in every plane of a stack (``with_dead_lines``; the truth unchanged, as above).
 
+``--dead-clusters N``: ``N`` dead regions at 0 on top of every case, in turn a cluster (2-8 x
+2-8 pixels), a short line (1-3 wide, 8-100 long, columns then rows) and a band 9-16 wide over
+30-100 % of the plane, the same place in every plane of a stack (``with_dead_clusters``).
+
 ``--bias``: where the objects' light goes -- the default's mean error in noise sds under the
 objects, in a ring of ``NEAR`` pixels around them and beyond, and the share of the objects'
 light that the error under them costs (``bias_by_region``).
@@ -614,6 +618,35 @@ def with_dead_lines(truth: Truth, count: int) -> Truth:
     return _with_image(truth, image, dict(truth.params, dead_lines=count), defects)
 
 
+#: ``with_dead_clusters``' shapes: (rows, columns) ranges, drawn in turn
+CLUSTER_SHAPES = (((2, 9), (2, 9)),  # a cluster
+                  ((8, 101), (1, 4)),  # a short line of 1-3 columns
+                  ((1, 4), (8, 101)),  # ... or rows
+                  (None, (9, 17)))  # a band 9-16 wide over 30-100 % of the plane
+
+
+def with_dead_clusters(truth: Truth, count: int) -> Truth:
+    """``truth`` with ``count`` dead regions at 0 drawn from its seed, the shapes of
+    :data:`CLUSTER_SHAPES` in turn (clusters, short lines, bands too wide for the line rule),
+    at the same place in every plane of a stack. The pixels join ``defects``, as in
+    :func:`with_dead_lines`."""
+    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), 37])
+    image = truth.image.copy()
+    defects = (np.zeros(image.shape, dtype=bool) if truth.defects is None
+               else truth.defects.copy())
+    ny, nx = image.shape[-2:]
+    for k in range(count):
+        rows, cols = CLUSTER_SHAPES[k % len(CLUSTER_SHAPES)]
+        height = (int(rng.uniform(0.3, 1.0) * ny) if rows is None
+                  else min(ny - 2, int(rng.integers(*rows))))
+        width = min(nx - 2, int(rng.integers(*cols)))
+        top, left = int(rng.integers(0, ny - height + 1)), int(rng.integers(1, nx - width))
+        where = (..., slice(top, top + height), slice(left, left + width))
+        image[where] = 0
+        defects[where] = True
+    return _with_image(truth, image, dict(truth.params, dead_clusters=count), defects)
+
+
 def _with_image(truth: Truth, image: np.ndarray, params: dict, defects: np.ndarray) -> Truth:
     """``truth`` with the camera's defects in ``image``: ``noise`` takes the change, so that
     ``image = background + objects + noise`` still holds; the truth itself is unchanged."""
@@ -907,6 +940,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the default's bias under, near and away from the objects")
     parser.add_argument("--dead-lines", type=int, default=0, metavar="N",
                         help="N dead bands of columns or rows (1-8 wide, 15-100 %% long)")
+    parser.add_argument("--dead-clusters", type=int, default=0, metavar="N",
+                        help="N dead regions: clusters, short lines, bands 9-16 wide")
     parser.add_argument("--defects", type=float, default=0.0, metavar="SHARE",
                         help="this share of the pixels dead and as many hot (e.g. 2e-4)")
     args = parser.parse_args(argv)
@@ -923,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
                 truth = with_defects(truth, args.defects)
             if args.dead_lines > 0:
                 truth = with_dead_lines(truth, args.dead_lines)
+            if args.dead_clusters > 0:
+                truth = with_dead_clusters(truth, args.dead_clusters)
             rows.append(score(truth, peers=not args.no_peers))
             print(_line(rows[-1]), flush=True)
             print(f"          {rows[-1]['describe']}", flush=True)

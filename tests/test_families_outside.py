@@ -102,12 +102,13 @@ def test_bias_by_region_reads_a_raise_under_the_objects_apart(family):
 
 
 @pytest.mark.parametrize("family", ["cells", "stack", "halo"])
-def test_dead_lines_are_bands_at_zero_the_truth_unchanged(family):
-    """``--dead-lines``: the bands are 0 in the image and marked as defects, at the same
-    place in every plane; the truth is unchanged and ``image = background + objects +
-    noise`` still holds."""
+@pytest.mark.parametrize("kind", ["with_dead_lines", "with_dead_clusters"])
+def test_dead_lines_are_bands_at_zero_the_truth_unchanged(family, kind):
+    """``--dead-lines``, ``--dead-clusters``: the dead pixels are 0 in the image and marked as
+    defects, at the same place in every plane; the truth is unchanged and ``image =
+    background + objects + noise`` still holds."""
     truth = families_outside.generate(family, 2, max_side=160)
-    dead = families_outside.with_dead_lines(truth, 3)
+    dead = getattr(families_outside, kind)(truth, 4)
     assert dead.defects is not None and dead.defects.any()
     assert np.all(dead.image[dead.defects] == 0)
     np.testing.assert_array_equal(dead.image[~dead.defects], truth.image[~dead.defects])

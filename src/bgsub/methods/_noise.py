@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
+from bgsub._padding import PADDING_SHARE, padding_share
 from bgsub.kernels.bins import median
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.outliers import cold_pixels
@@ -52,13 +53,13 @@ COLD_BAND = 8  # ... in bands up to this many wide (wider: a region, not a line)
 COLD_RUN = 1 / 8  # ... or on this share of those rows in one run, at least COLD_RUN_ROWS
 COLD_RUN_ROWS = 4  # of them and COLD_RUN_PIXELS of the plane: a CCD column dead from its
 COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a gap in the data)
-# dead pixels the rules above leave (clusters, short or wide bands): those at the plane's
-# lowest value where it lies COLD_SDS noise sds below the plane's DEAD_LOW-th percentile
-# and below the next value up (apart from the data: no background lies there), on
-# DEAD_LEAST to DEAD_MOST of the plane (more may be padding, which the engine warns of)
-DEAD_LOW = 10.0
+# dead pixels the rules above leave (clusters, short or wide bands): clusters of pixels at
+# the plane's lowest value, COLD_SDS noise sds below the pixels around them, on DEAD_LEAST
+# pixels to DEAD_MOST of the plane (more than DEAD_PADDING: not where the engine finds
+# padding, which it warns of -- the user marks it missing)
 DEAD_LEAST = 3  # (fewer: the lowest of a noisy plane, or a pair the rules above judge)
-DEAD_MOST = 0.02
+DEAD_MOST = 0.1
+DEAD_PADDING = PADDING_SHARE
 
 
 @dataclass(frozen=True)
@@ -416,42 +417,20 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
                  found: tuple[np.ndarray, np.ndarray, np.ndarray], shading: NoiseShading | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The dead pixels of a plane that the other rules leave (``found``: theirs) and what
-    they are raised to: those that read the plane's lowest value (before the noise's
-    ``shading``), where it lies ``COLD_SDS`` noise sds below the plane's ``DEAD_LOW``-th
-    percentile and below the next value up, on ``DEAD_LEAST`` to ``DEAD_MOST`` of the plane,
-    each raised to the nearest other pixel's value. A camera's dead pixels read one value (0, or its offset) in
-    clusters and bands of any shape: 3 columns dead over 16 rows of a 1024 px field set the
-    default's background 364 grey levels off (its radius 53 -> 256 px)."""
+    they are raised to: the clusters of pixels that read the plane's lowest value (before
+    the noise's ``shading``) and lie ``COLD_SDS`` noise sds below the pixels around them
+    (:func:`_raised_to_nearest`), ``DEAD_LEAST`` pixels to ``DEAD_MOST`` of the plane in all
+    (more than ``DEAD_PADDING``: not where it is padding, which the engine warns of). A
+    camera's dead pixels read one value (0, or its offset) in clusters and bands of any
+    shape: 3 columns dead over 16 rows of a 1024 px field set the default's background 364
+    grey levels off (its radius 53 -> 256 px)."""
     none = (np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, plane.dtype))
-    lowest = np.min(plane)
-    # (the percentile on every 4th column of the lines' sampled rows: enough for a 10th)
-    step = max(1, plane.shape[0] // COLD_LINE_SAMPLES)
-    sample = plane[::step, ::4]
-    sample = sample[sample > lowest]
-    if not sample.size:
+    at = _at_lowest(plane, shading)
+    if not DEAD_LEAST <= at.size <= DEAD_MOST * plane.size:
         return none
-    low = float(np.percentile(sample, DEAD_LOW))
-    sd = float(model.sd(low))
-    far = low - COLD_SDS * sd
-    if not lowest < far:
+    if at.size > DEAD_PADDING * plane.size and padding_share(plane)[0] > 0:
         return none
-    # the pixels below the data (one value among them is dead); flat indices, 10x sooner
-    # than np.nonzero's two
-    rows, cols = np.divmod(np.flatnonzero(np.ravel(plane) < far), plane.shape[1])
-    values = plane[rows, cols]
-    read = _before_shading(values, rows, cols, plane.shape, shading)
-    # (one value to within the roundings of the shading's division and of its undoing)
-    eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
-    at = read <= np.min(read) + np.abs(np.min(read)) * 8 * eps
-    # the dead value lies apart: the next value up is COLD_SDS noise sds above it too (a
-    # background clipped at the value reads the values just above it as well: a light
-    # background's saturated glass, inverted)
-    above = np.min(values[~at], initial=far)
-    if not above - np.max(values[at]) > COLD_SDS * sd:
-        return none
-    rows, cols = rows[at], cols[at]
-    if not DEAD_LEAST <= rows.size <= DEAD_MOST * plane.size:
-        return none
+    rows, cols = np.divmod(at, plane.shape[1])
     box = (slice(max(0, rows.min() - 1), min(plane.shape[0], rows.max() + 2)),
            slice(max(0, cols.min() - 1), min(plane.shape[1], cols.max() + 2)))
     invalid = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), dtype=bool)
@@ -460,33 +439,53 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     taken = ((found[0] >= box[0].start) & (found[0] < box[0].stop)
              & (found[1] >= box[1].start) & (found[1] < box[1].stop))
     chosen[found[0][taken] - box[0].start, found[1][taken] - box[1].start] = False
-    rows, cols, values = _raised_to_nearest(plane[box], chosen, invalid)
+    rows, cols, values = _raised_to_nearest(plane[box], chosen, invalid, model)
     return rows + box[0].start, cols + box[1].start, values
 
 
-def _before_shading(values: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                    shape: tuple[int, int], shading: NoiseShading | None) -> np.ndarray:
-    """``values`` of a plane's pixels at ``rows``, ``cols``, as they read before it was
-    divided by ``shading`` (to within rounding)."""
-    return values if shading is None else values * shading.at_pixels(shape, rows, cols)
+def _at_lowest(plane: np.ndarray, shading: NoiseShading | None) -> np.ndarray:
+    """The flat indices of the pixels of ``plane`` that read its lowest value before it was
+    divided by ``shading`` (to within the roundings of the division and of its undoing)."""
+    lowest = np.min(plane)
+    if shading is None:
+        return np.flatnonzero(np.ravel(plane) == lowest)
+    # (the map spans 1 + its variation: those pixels lie within that factor of the lowest)
+    span = 1.01 * (1.0 + shading.variation())
+    bound = lowest * span if lowest >= 0 else lowest / span
+    at = np.flatnonzero(np.ravel(plane) <= bound)
+    rows, cols = np.divmod(at, plane.shape[1])
+    read = plane[rows, cols] * shading.at_pixels(plane.shape, rows, cols)
+    eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
+    return at[read <= np.min(read) + np.abs(np.min(read)) * 8 * eps]
 
 
-def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``chosen`` pixels of ``plane`` (among the ``invalid`` ones) and the value of the
-    nearest pixel not ``invalid`` to each, found in a window around each cluster of them
-    (the whole plane where a window holds no valid pixel)."""
+def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarray,
+                       model: NoiseModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``chosen`` pixels of ``plane`` (among the ``invalid`` ones, at one value) in
+    clusters that lie ``COLD_SDS`` noise sds (``model``'s) below the median of the pixels
+    around them, and the value of the nearest pixel not ``invalid`` to each, found in a
+    window around each cluster (the whole plane where a window holds no valid pixel). A
+    background clipped at the value reads the values just above it beside it (a light
+    background's saturated glass, inverted: 0, then 1, 2, 3 ...), so it is left."""
     labels, _ = ndi.label(chosen, structure=np.ones((3, 3), dtype=bool))
     found = []
-    for window in ndi.find_objects(labels):
+    for label, window in enumerate(ndi.find_objects(labels), start=1):
         window = tuple(slice(max(0, w.start - 1), w.stop + 1) for w in window)
+        cluster = labels[window] == label
+        ring = ndi.binary_dilation(cluster, np.ones((3, 3), dtype=bool)) & ~invalid[window]
+        if ring.any():
+            around = float(np.median(plane[window][ring]))
+            if not around - float(np.max(plane[window][cluster])) > COLD_SDS * float(
+                    model.sd(around)):
+                continue
         if invalid[window].all():
             window = (slice(0, plane.shape[0]), slice(0, plane.shape[1]))
             if invalid.all():
                 continue
+            cluster = labels == label
         nearest = ndi.distance_transform_edt(invalid[window], return_distances=False,
                                              return_indices=True)
-        rows, cols = np.nonzero(chosen[window])
+        rows, cols = np.nonzero(cluster)
         values = plane[window][nearest[0][rows, cols], nearest[1][rows, cols]]
         found.append((rows + window[0].start, cols + window[1].start, values))
     if not found:
