@@ -388,6 +388,9 @@ def test_a_clipped_background_is_no_dead_value():
     rows, cols, _ = _noise._dead_valued(dead, model, nothing, None)
     assert np.array_equal(np.unique(rows * 400 + cols),
                           np.flatnonzero(np.pad(np.ones((10, 4), bool), ((20, 270), (100, 296)))))
+    # a light background reaches the estimate negated: its lowest value, its saturation
+    # (glass clipped in the tissue's holes), is background, whatever lies around it
+    assert _noise._dead_valued(-(255.0 - dead), model, nothing, None)[0].size == 0
 
 
 def test_clean_vignetting_leaves_its_lowest_pixels():
