@@ -599,23 +599,18 @@ def with_dead_lines(truth: Truth, count: int) -> Truth:
     wide, each over 15-100 % of the plane from a random start (a CCD column dead from its
     defect to the readout), at the same place in every plane of a stack. The pixels join
     ``defects``; ``noise`` takes the change, as in :func:`with_defects`."""
-    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), 31])
-    image = truth.image.copy()
-    defects = (np.zeros(image.shape, dtype=bool) if truth.defects is None
-               else truth.defects.copy())
-    ny, nx = image.shape[-2:]
-    for _ in range(count):
+
+    def band(rng: np.random.Generator, k: int, ny: int, nx: int) -> tuple:
         across = bool(rng.random() < 0.5)  # (a row band: the plane's rows)
         width = int(rng.integers(1, 9))
         side, extent = (ny, nx) if across else (nx, ny)
         start = int(rng.integers(1, side - width - 1))
         length = max(1, int(rng.uniform(0.15, 1.0) * extent))
         first = int(rng.integers(0, extent - length + 1))
-        band, along = slice(start, start + width), slice(first, first + length)
-        where = (..., band, along) if across else (..., along, band)
-        image[where] = 0
-        defects[where] = True
-    return _with_image(truth, image, dict(truth.params, dead_lines=count), defects)
+        lines, along = slice(start, start + width), slice(first, first + length)
+        return (..., lines, along) if across else (..., along, lines)
+
+    return _with_dead(truth, count, band, 31, "dead_lines")
 
 
 #: ``with_dead_clusters``' shapes: (rows, columns) ranges, drawn in turn
@@ -630,21 +625,32 @@ def with_dead_clusters(truth: Truth, count: int) -> Truth:
     :data:`CLUSTER_SHAPES` in turn (clusters, short lines, bands too wide for the line rule),
     at the same place in every plane of a stack. The pixels join ``defects``, as in
     :func:`with_dead_lines`."""
-    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), 37])
-    image = truth.image.copy()
-    defects = (np.zeros(image.shape, dtype=bool) if truth.defects is None
-               else truth.defects.copy())
-    ny, nx = image.shape[-2:]
-    for k in range(count):
+
+    def region(rng: np.random.Generator, k: int, ny: int, nx: int) -> tuple:
         rows, cols = CLUSTER_SHAPES[k % len(CLUSTER_SHAPES)]
         height = (int(rng.uniform(0.3, 1.0) * ny) if rows is None
                   else min(ny - 2, int(rng.integers(*rows))))
         width = min(nx - 2, int(rng.integers(*cols)))
         top, left = int(rng.integers(0, ny - height + 1)), int(rng.integers(1, nx - width))
-        where = (..., slice(top, top + height), slice(left, left + width))
+        return (..., slice(top, top + height), slice(left, left + width))
+
+    return _with_dead(truth, count, region, 37, "dead_clusters")
+
+
+def _with_dead(truth: Truth, count: int, draw: Callable, salt: int, name: str) -> Truth:
+    """``truth`` with ``count`` regions at 0, each ``draw(rng, k, ny, nx)`` (an index into
+    the image) from a generator seeded by the case and ``salt``; they join ``defects``, and
+    the parameter ``name`` records ``count``."""
+    rng = np.random.default_rng([truth.seed, FAMILIES.index(truth.family), salt])
+    image = truth.image.copy()
+    defects = (np.zeros(image.shape, dtype=bool) if truth.defects is None
+               else truth.defects.copy())
+    ny, nx = image.shape[-2:]
+    for k in range(count):
+        where = draw(rng, k, ny, nx)
         image[where] = 0
         defects[where] = True
-    return _with_image(truth, image, dict(truth.params, dead_clusters=count), defects)
+    return _with_image(truth, image, dict(truth.params, **{name: count}), defects)
 
 
 def _with_image(truth: Truth, image: np.ndarray, params: dict, defects: np.ndarray) -> Truth:
