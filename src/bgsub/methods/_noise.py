@@ -428,9 +428,10 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     # (a light background reaches the estimate negated: its lowest value is its saturation,
     # the glass clipped in holes of the tissue -- background, not dead; measured raised on
     # outside.py's H&E images: 0.25 -> 0.39 under an added spot, others moved by 1-13 %)
-    if np.min(plane) < 0:
+    lowest = np.min(plane)
+    if lowest < 0:
         return none
-    at = _at_lowest(plane, shading)
+    at = _at_lowest(plane, lowest, shading)
     if not DEAD_LEAST <= at.size <= DEAD_MOST * plane.size:
         return none
     if at.size > DEAD_PADDING * plane.size and padding_share(plane)[0] > 0:
@@ -448,10 +449,10 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     return rows + box[0].start, cols + box[1].start, values
 
 
-def _at_lowest(plane: np.ndarray, shading: NoiseShading | None) -> np.ndarray:
-    """The flat indices of the pixels of ``plane`` that read its lowest value before it was
-    divided by ``shading`` (to within the roundings of the division and of its undoing)."""
-    lowest = np.min(plane)
+def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None) -> np.ndarray:
+    """The flat indices of the pixels of ``plane`` (whose lowest value is ``lowest``) that
+    read its lowest value before it was divided by ``shading`` (to within the roundings of
+    the division and of its undoing)."""
     if shading is None:
         return np.flatnonzero(np.ravel(plane) == lowest)
     # (the map spans 1 + its variation: those pixels lie within that factor of the lowest)
