@@ -55,11 +55,10 @@ COLD_RUN_ROWS = 4  # of them and COLD_RUN_PIXELS of the plane: a CCD column dead
 COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a gap in the data)
 # dead pixels the rules above leave (clusters, short or wide bands): clusters of pixels at
 # the plane's lowest value, COLD_SDS noise sds below the pixels around them, on DEAD_LEAST
-# pixels to DEAD_MOST of the plane (more than DEAD_PADDING: not where the engine finds
-# padding, which it warns of -- the user marks it missing)
+# pixels to DEAD_MOST of the plane (more than the padding rule's PADDING_SHARE: not where
+# the engine finds padding, which it warns of -- the user marks it missing)
 DEAD_LEAST = 3  # (fewer: the lowest of a noisy plane, or a pair the rules above judge)
 DEAD_MOST = 0.1
-DEAD_PADDING = PADDING_SHARE
 
 
 @dataclass(frozen=True)
@@ -420,7 +419,7 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     they are raised to: the clusters of pixels that read the plane's lowest value (before
     the noise's ``shading``) and lie ``COLD_SDS`` noise sds below the pixels around them
     (:func:`_raised_to_nearest`), ``DEAD_LEAST`` pixels to ``DEAD_MOST`` of the plane in all
-    (more than ``DEAD_PADDING``: not where it is padding, which the engine warns of), where
+    (more than ``PADDING_SHARE``: not where it is padding, which the engine warns of), where
     that value is not negative (a camera's 0 or offset). A camera's dead pixels read one
     value in clusters and bands of any shape: 3 columns dead over 16 rows of a 1024 px
     field set the default's background 364 grey levels off (its radius 53 -> 256 px)."""
@@ -434,7 +433,8 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     at = _at_lowest(plane, lowest, shading)
     if not DEAD_LEAST <= at.size <= DEAD_MOST * plane.size:
         return none
-    if at.size > DEAD_PADDING * plane.size and padding_share(plane)[0] > 0:
+    # (padding_share finds none under its PADDING_SHARE: not asked there)
+    if at.size > PADDING_SHARE * plane.size and padding_share(plane)[0] > 0:
         return none
     rows, cols = np.divmod(at, plane.shape[1])
     box = (slice(max(0, rows.min() - 1), min(plane.shape[0], rows.max() + 2)),
