@@ -59,6 +59,7 @@ COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a ga
 # the engine finds padding, which it warns of -- the user marks it missing)
 DEAD_LEAST = 3  # (fewer: the lowest of a noisy plane, or a pair the rules above judge)
 DEAD_MOST = 0.1
+LOWEST_STRIP = 64  # rows read at a time in looking for them under a shading (float64)
 
 
 @dataclass(frozen=True)
@@ -224,19 +225,18 @@ class NoiseShading:
         out *= columns[None, :]
         return out
 
-    def at_pixels(self, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray
-                  ) -> np.ndarray:
-        """The map at the pixels ``rows``, ``cols`` of a plane of ``shape`` pixels.
+    def factors(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The map on a plane of ``shape`` pixels as its two factors (float64): one per row
+        and one per column, their outer product the map.
 
         Examples
         --------
         >>> shading = NoiseShading(np.array([0.0, 0.0, 0.5, 0.0, 0.0]), 1.0)
-        >>> [round(float(v), 3) for v in shading.at_pixels((2, 3), np.array([0, 1]),
-        ...                                                 np.array([2, 0]))]
-        [1.649, 0.607]
+        >>> rows, columns = shading.factors((2, 3))
+        >>> [round(float(v), 3) for v in rows], [round(float(v), 3) for v in columns]
+        ([1.0, 1.0], [0.607, 1.0, 1.649])
         """
-        row_logs, column_logs = self._logs(*shape)
-        return np.exp(row_logs[rows] + column_logs[cols])
+        return tuple(np.exp(f) for f in self._logs(*shape))
 
     def variation(self) -> float:
         """How much the map varies over the plane: its max / min - 1."""
@@ -455,14 +455,28 @@ def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None) -
     the division and of its undoing)."""
     if shading is None:
         return np.flatnonzero(np.ravel(plane) == lowest)
-    # (the map spans 1 + its variation: those pixels lie within that factor of the lowest)
-    span = 1.01 * (1.0 + shading.variation())
-    bound = lowest * span if lowest >= 0 else lowest / span
-    at = np.flatnonzero(np.ravel(plane) <= bound)
-    rows, cols = np.divmod(at, plane.shape[1])
-    read = plane[rows, cols] * shading.at_pixels(plane.shape, rows, cols)
+    row_scale, column_scale = shading.factors(plane.shape)
     eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
-    return at[read <= np.min(read) + np.abs(np.min(read)) * 8 * eps]
+    # (only rows whose least read value can reach the plane's: in a vignetted plane most of
+    # its rows are passed over, and those read are read in strips, the reads never held whole)
+    row_at = np.argmin(plane, axis=1)
+    row_lows = plane[np.arange(plane.shape[0]), row_at].astype(np.float64) * row_scale
+    least = float(np.min(row_lows * column_scale[row_at]))
+    reach = row_lows * (np.min(column_scale) if least >= 0 else np.max(column_scale))
+    rows = np.flatnonzero(reach <= least + abs(least) * 8 * eps)
+    found, least_read = [], np.inf
+    for start in range(0, rows.size, LOWEST_STRIP):
+        strip = rows[start:start + LOWEST_STRIP]
+        read = plane[strip].astype(np.float64)
+        read *= row_scale[strip, None]
+        read *= column_scale
+        least_read = min(least_read, float(np.min(read)))
+        at = np.flatnonzero(read <= least_read + abs(least_read) * 8 * eps)
+        found.append((strip[at // plane.shape[1]] * plane.shape[1] + at % plane.shape[1],
+                      read.ravel()[at]))
+    at = np.concatenate([f[0] for f in found])
+    read = np.concatenate([f[1] for f in found])
+    return np.sort(at[read <= least_read + abs(least_read) * 8 * eps])
 
 
 def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarray,
