@@ -53,7 +53,13 @@ from bgsub._bounds import (
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, check_dtype, work_dtype
 from bgsub._lazy import import_before_threads
-from bgsub._padding import check_missing, valid_pixels, warn_if_padded, warn_of_padding
+from bgsub._padding import (
+    check_missing,
+    fill_from_nearest,
+    valid_pixels,
+    warn_if_padded,
+    warn_of_padding,
+)
 from bgsub._polarity import warn_if_light
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.kernels.threads import map_in_order, num_threads
@@ -61,7 +67,7 @@ from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_me
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
            "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_missing",
-           "check_offset", "estimate", "estimate_steps", "fill_from_nearest", "fill_steps",
+           "check_offset", "estimate", "estimate_steps", "fill_steps",
            "is_dask_array", "plan", "plan_prepared", "run", "subtract", "subtract_steps",
            "tiles", "value_span"]
 
@@ -619,21 +625,6 @@ def check_offset(offset: Any) -> float:
     100.0
     """
     return finite_number(offset, "offset")
-
-
-def fill_from_nearest(work: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-    """Replace missing pixels by their nearest valid neighbour's value.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> fill_from_nearest(np.array([[1.0, np.nan, 5.0]]), np.array([[False, True, False]]))
-    array([[1., 1., 5.]])
-    """
-    from scipy import ndimage as ndi  # ~0.15 s to import: only images with NaNs need it
-
-    nearest = ndi.distance_transform_edt(invalid, return_distances=False, return_indices=True)
-    return np.ascontiguousarray(work[tuple(nearest)])
 
 
 # --- the block loop ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
-from bgsub._padding import PADDING_SHARE, padding_share
+from bgsub._padding import PADDING_SHARE, fill_from_nearest, padding_share
 from bgsub.kernels.bins import median
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.outliers import cold_pixels
@@ -503,10 +503,8 @@ def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarra
             if invalid.all():
                 continue
             cluster = labels == label
-        nearest = ndi.distance_transform_edt(invalid[window], return_distances=False,
-                                             return_indices=True)
         rows, cols = np.nonzero(cluster)
-        values = plane[window][nearest[0][rows, cols], nearest[1][rows, cols]]
+        values = fill_from_nearest(plane[window], invalid[window])[rows, cols]
         found.append((rows + window[0].start, cols + window[1].start, values))
     if not found:
         return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, plane.dtype)
