@@ -442,7 +442,7 @@ def test_the_lowest_value_under_a_shading_is_read_back(seed, dead, dtype):
     read = plane * np.outer(rows, columns)
     eps = np.finfo(dtype).eps
     reference = np.flatnonzero(read <= read.min() + abs(read.min()) * 8 * eps)
-    found = _noise._at_lowest(plane, float(plane.min()), shading)
+    found = _noise._at_lowest(plane, float(plane.min()), shading, plane.size)
     assert np.array_equal(found, reference)
     assert np.array_equal(found, np.sort(chosen))
 
@@ -463,3 +463,28 @@ def test_a_shaded_plane_is_searched_in_little_memory():
     finally:
         tracemalloc.stop()
     assert peak <= robust._peak_buffers((60.0, 60.0))
+
+
+@pytest.mark.parametrize("shaded", [False, True])
+def test_too_many_at_the_lowest_value_are_counted_not_gathered(shaded):
+    # half a plane of padding at 0: more than DEAD_MOST of it, so None, found without
+    # holding an index per pixel (gathered first, they took 1.25 float32 copies of the plane,
+    # 6.0 under a shading with their read values)
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    plane = (500.0 + rng.normal(0.0, 20.0, (1024, 1024))).astype(np.float32)
+    plane[:, :512] = 0.0
+    shading = _noise.NoiseShading(np.array([0.0, 0.1, 0.3, 0.0, 0.1]), 1.0) if shaded else None
+    if shaded:
+        plane = shading.apply(plane, divide=True)
+    tracemalloc.start()
+    try:
+        found = _noise._at_lowest(plane, 0.0, shading, _noise.DEAD_MOST * plane.size)
+        peak = tracemalloc.get_traced_memory()[1] / plane.nbytes
+    finally:
+        tracemalloc.stop()
+    assert found is None
+    assert peak < 0.6  # (measured 0.45: the indices gathered up to DEAD_MOST, 0.2, and a strip)
+    everything = _noise._at_lowest(plane, 0.0, shading, plane.size)
+    assert np.array_equal(everything, np.flatnonzero(plane == 0.0))

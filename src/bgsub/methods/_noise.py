@@ -430,8 +430,8 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     lowest = np.min(plane)
     if lowest < 0:
         return none
-    at = _at_lowest(plane, lowest, shading)
-    if not DEAD_LEAST <= at.size <= DEAD_MOST * plane.size:
+    at = _at_lowest(plane, lowest, shading, DEAD_MOST * plane.size)
+    if at is None or at.size < DEAD_LEAST:
         return none
     # (padding_share finds none under its PADDING_SHARE: not asked there)
     if at.size > PADDING_SHARE * plane.size and padding_share(plane)[0] > 0:
@@ -449,12 +449,16 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     return rows + box[0].start, cols + box[1].start, values
 
 
-def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None) -> np.ndarray:
+def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None,
+               most: float) -> np.ndarray | None:
     """The flat indices of the pixels of ``plane`` (whose lowest value is ``lowest``) that
     read its lowest value before it was divided by ``shading`` (to within the roundings of
-    the division and of its undoing)."""
+    the division and of its undoing), or None where there are more than ``most`` (counted
+    before they are gathered: half a plane of padding would take a plane's worth of
+    indices)."""
     if shading is None:
-        return np.flatnonzero(np.ravel(plane) == lowest)
+        at = np.ravel(plane) == lowest
+        return np.flatnonzero(at) if np.count_nonzero(at) <= most else None
     row_scale, column_scale = shading.factors(plane.shape)
     eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
     # (only rows whose least read value can reach the plane's: in a vignetted plane most of
@@ -464,19 +468,23 @@ def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None) -
     least = float(np.min(row_lows * column_scale[row_at]))
     reach = row_lows * (np.min(column_scale) if least >= 0 else np.max(column_scale))
     rows = np.flatnonzero(reach <= least + abs(least) * 8 * eps)
-    found, least_read = [], np.inf
-    for start in range(0, rows.size, LOWEST_STRIP):
-        strip = rows[start:start + LOWEST_STRIP]
-        read = plane[strip].astype(np.float64)
-        read *= row_scale[strip, None]
-        read *= column_scale
-        least_read = min(least_read, float(np.min(read)))
-        at = np.flatnonzero(read <= least_read + abs(least_read) * 8 * eps)
-        found.append((strip[at // plane.shape[1]] * plane.shape[1] + at % plane.shape[1],
-                      read.ravel()[at]))
-    at = np.concatenate([f[0] for f in found])
-    read = np.concatenate([f[1] for f in found])
-    return np.sort(at[read <= least_read + abs(least_read) * 8 * eps])
+    strips = [rows[start:start + LOWEST_STRIP] for start in range(0, rows.size, LOWEST_STRIP)]
+
+    def read(strip: np.ndarray) -> np.ndarray:
+        values = plane[strip].astype(np.float64)
+        values *= row_scale[strip, None]
+        values *= column_scale
+        return values
+
+    least = min(float(np.min(read(strip))) for strip in strips)
+    found, count = [], 0
+    for strip in strips:
+        at = np.flatnonzero(read(strip) <= least + abs(least) * 8 * eps)
+        count += at.size
+        if count > most:
+            return None
+        found.append(strip[at // plane.shape[1]] * plane.shape[1] + at % plane.shape[1])
+    return np.concatenate(found)
 
 
 def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarray,
