@@ -85,8 +85,10 @@ def padding_share(plane_stack: np.ndarray, light_background: bool = False
     if not beside.any():
         return none
     sign = -1.0 if light_background else 1.0
-    step = sign * (float(np.median(values[beside])) - float(value))
-    level = sign * (float(np.median(values[~mask])) - float(value))
+    # (each median sorts its own gathered copy in place: no second copy of the data)
+    step = sign * (float(np.median(values[beside], overwrite_input=True)) - float(value))
+    del beside
+    level = sign * (float(np.median(values[~mask], overwrite_input=True)) - float(value))
     if not (level > 0 and step >= JUMP * level):
         return none
     return count / values.size, float(value)
