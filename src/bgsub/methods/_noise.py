@@ -60,6 +60,7 @@ COLD_RUN_PIXELS = 64  # defect to the readout (a shorter dark streak may be a ga
 DEAD_LEAST = 3  # (fewer: the lowest of a noisy plane, or a pair the rules above judge)
 DEAD_MOST = 0.1
 LOWEST_STRIP = 64  # rows read at a time in looking for them under a shading (float64)
+CONFIRM_AT_ONCE = 1024  # cold candidates confirmed at a time (7x7 windows: about 3 MB)
 
 
 @dataclass(frozen=True)
@@ -648,6 +649,20 @@ def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np
     moved by up to 11 grey levels at a radius of 8 px, under the cells)."""
     if not rows.size:
         return rows, cols, lifted
+    # (a thousand candidates at a time: each takes 84 float64 steps and their copies, and
+    # a salt-and-pepper or padded plane has tens of thousands -- 3.7 copies of a 2048x2048
+    # float32 plane at once)
+    keep = np.concatenate([_above_local_noise(plane, rows[i:i + CONFIRM_AT_ONCE],
+                                              cols[i:i + CONFIRM_AT_ONCE],
+                                              lifted[i:i + CONFIRM_AT_ONCE])
+                           for i in range(0, rows.size, CONFIRM_AT_ONCE)])
+    return rows[keep], cols[keep], lifted[keep]
+
+
+def _above_local_noise(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                       lifted: np.ndarray) -> np.ndarray:
+    """:func:`_confirmed`'s test of each of these candidates: whether it lies ``COLD_SDS``
+    noise sds, measured around it, below ``lifted``."""
     span = np.arange(-COLD_REACH, COLD_REACH + 1)
     window = plane[np.clip(rows[:, None, None] + span[None, :, None], 0, plane.shape[0] - 1),
                    np.clip(cols[:, None, None] + span[None, None, :], 0, plane.shape[1] - 1)]
@@ -656,8 +671,7 @@ def _confirmed(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, lifted: np
                             np.diff(window, axis=2).reshape(rows.size, -1)], axis=1)
     steps -= np.median(steps, axis=1, keepdims=True)
     local = MAD_TO_SD * np.median(np.abs(steps), axis=1) / np.sqrt(2.0)
-    keep = lifted - plane[rows, cols] > COLD_SDS * local
-    return rows[keep], cols[keep], lifted[keep]
+    return lifted - plane[rows, cols] > COLD_SDS * local
 
 
 def difference_noise(values: np.ndarray) -> NoiseModel:
