@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
 import bgsub
@@ -235,3 +237,35 @@ def test_looking_for_padding_copies_the_data_once():
         tracemalloc.stop()
     assert found == (100 / 1024, 0.0)
     assert peak < 1.8
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), share=st.floats(0.01, 0.9))
+def test_filling_in_place_is_the_same_fill(seed, share):
+    from bgsub._padding import fill_from_nearest
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(100.0, 10.0, tuple(int(n) for n in rng.integers(2, 40, 2)))
+    invalid = rng.random(values.shape) < share
+    invalid.flat[0] = False  # (at least one valid pixel)
+    copied = fill_from_nearest(values, invalid)
+    assert np.array_equal(fill_from_nearest(values.copy(), invalid, in_place=True), copied)
+    assert np.array_equal(copied[~invalid], values[~invalid])
+
+
+def test_an_image_with_holes_is_prepared_before_its_radius():
+    # NaN pixels are filled for the estimate (a distance transform) and for the radius (a
+    # float64 copy): the two side by side peaked at 9.6 float32 copies of a 2048x2048 image
+    # with 10 % NaN; in turn, the fill in place: 4.1
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    image = synthetic((2048, 2048), object_radius=(5, 20), seed=1).image.astype(np.float32)
+    image[tuple(rng.integers(0, 2048, (2, image.size // 10)))] = np.nan
+    tracemalloc.start()
+    try:
+        bgsub.subtract_background(image, radius="auto")
+        peak = tracemalloc.get_traced_memory()[1] / (image.size * 4)
+    finally:
+        tracemalloc.stop()
+    assert peak < 6.0

@@ -161,9 +161,11 @@ def valid_pixels(values: np.ndarray, missing: float | None, finite: bool = True
     return None if valid is None or valid.all() else valid
 
 
-def fill_from_nearest(values: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+def fill_from_nearest(values: np.ndarray, invalid: np.ndarray, *, in_place: bool = False
+                      ) -> np.ndarray:
     """``values`` with each ``invalid`` pixel replaced by the value of the nearest valid one
-    (a missing pixel in the engine, a dead camera pixel in ``robust``).
+    (a missing pixel in the engine, a dead camera pixel in ``robust``): in ``values`` itself
+    where ``in_place`` (no second copy of the data), else in a C-contiguous copy.
 
     Examples
     --------
@@ -173,4 +175,7 @@ def fill_from_nearest(values: np.ndarray, invalid: np.ndarray) -> np.ndarray:
     from scipy import ndimage as ndi  # ~0.15 s to import: only images with NaNs need it
 
     nearest = ndi.distance_transform_edt(invalid, return_distances=False, return_indices=True)
-    return np.ascontiguousarray(values[tuple(nearest)])
+    if not in_place:
+        return np.ascontiguousarray(values[tuple(nearest)])
+    values[invalid] = values[tuple(axis[invalid] for axis in nearest)]
+    return values
