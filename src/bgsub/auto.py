@@ -1220,8 +1220,9 @@ def _planes(image: Any, axes: str | None, light_background: bool,
             integers: bool = False, missing: float | None = None) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN (and ``missing``) filled,
     dark objects negated. A Dask array stays lazy: only the chosen planes are computed.
-    ``progress`` hears of each plane once the caller is done with it. ``integers``: an
-    integer plane (of :data:`BLOCK_MEAN_DTYPES`) as it is, neither converted nor negated."""
+    ``progress`` hears of each plane once the caller is done with it. ``integers``: a plane
+    of :data:`BLOCK_MEAN_DTYPES` as it is, neither converted nor negated, where it is of
+    integers, or of floats with nothing to fill on a dark background."""
     from bgsub._arrays import is_dask_array
 
     array = image if is_dask_array(image) else np.asarray(image)
@@ -1234,17 +1235,24 @@ def _planes(image: Any, axes: str | None, light_background: bool,
                        .round().astype(int))
     if progress is not None:
         progress(0, len(chosen))
-    raw = integers and array.dtype.kind in "iu" and array.dtype in BLOCK_MEAN_DTYPES
+    # (a float plane as it is too, where it has nothing to fill or negate: its float64 copy
+    # alone was two float32 copies of the image)
+    raw = integers and array.dtype in BLOCK_MEAN_DTYPES and (
+        array.dtype.kind in "iu" or not light_background)
     for done, i in enumerate(chosen, start=1):
-        if raw:
-            yield np.asarray(layout.block(array, selectors[i]))
+        plane = np.asarray(layout.block(array, selectors[i])) if raw else None
+        if plane is not None and (plane.dtype.kind in "iu" or np.isfinite(plane).all()):
+            yield plane
             if progress is not None:
                 progress(done, len(chosen))
             continue
-        plane = np.array(layout.block(array, selectors[i]), dtype=np.float64)
+        plane = np.array(layout.block(array, selectors[i]) if plane is None else plane,
+                         dtype=np.float64)
         valid = valid_pixels(plane, missing, finite=array.dtype.kind not in "iub")  # ints: finite
         if valid is not None:
-            plane[~valid] = np.median(plane[valid]) if valid.any() else 0.0
-        yield -plane if light_background else plane
+            # (the median sorts its own gathered copy: no second copy of the plane's data)
+            plane[~valid] = np.median(plane[valid], overwrite_input=True) if valid.any() else 0.0
+            del valid
+        yield np.negative(plane, out=plane) if light_background else plane
         if progress is not None:
             progress(done, len(chosen))
