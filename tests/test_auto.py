@@ -515,6 +515,19 @@ def test_a_float_plane_is_measured_as_it_is(scale):
     assert (found.radius, found.reason, found.contrast) == (twin.radius, twin.reason,
                                                             twin.contrast)
     assert peak < 6.0
+    # to fill or to negate: a float32 copy (float64 where the fill falls between two float32
+    # values), measured as its float64 copy is
     nan = image.copy()
-    nan[5, 7] = np.nan  # (to fill: measured on a filled float64 copy, as before)
-    assert suggest_radius(nan).radius == pytest.approx(found.radius, rel=0.02)
+    nan.ravel()[np.random.default_rng(2).choice(nan.size, nan.size // 20, replace=False)] = np.nan
+    for kind, values, keywords in (("nan", nan, {}), ("light", -image, {"light_background": True})):
+        here, there = (suggest_radius(v, **keywords) for v in (values, values.astype(np.float64)))
+        assert (here.radius, here.reason) == (there.radius, there.reason), kind
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
+def test_the_fill_median_is_numpys_in_double(values):
+    from bgsub.auto import _median_in_double
+
+    values = np.array(values, np.float32)
+    assert _median_in_double(values.copy()) == float(np.median(values.astype(np.float64)))

@@ -1207,6 +1207,21 @@ def _in_ordinary_unit(image: np.ndarray, background: np.ndarray
     return image, (background if unit == 1.0 else background * unit)
 
 
+def _median_in_double(values: np.ndarray) -> float:
+    """``np.median`` of ``values`` (a copy, sorted in place) as NumPy finds it on their
+    float64 copy: the middle value, or the float64 mean of the middle two.
+
+    Examples
+    --------
+    >>> _median_in_double(np.array([1.0, 2.0, 4.0, 8.0], np.float32))
+    3.0
+    """
+    n = values.size
+    middle = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    values.partition(middle)
+    return float(np.mean(values[middle].astype(np.float64)))
+
+
 def _finite_mean(values: list[float]) -> float:
     """Mean of the finite values; NaN (without NumPy's empty-slice warning) when none is."""
     finite = [v for v in values if np.isfinite(v)]
@@ -1246,12 +1261,18 @@ def _planes(image: Any, axes: str | None, light_background: bool,
             if progress is not None:
                 progress(done, len(chosen))
             continue
-        plane = np.array(layout.block(array, selectors[i]) if plane is None else plane,
-                         dtype=np.float64)
+        block = layout.block(array, selectors[i]) if plane is None else plane
+        # (a float32 copy where it holds every value exactly, for the radius's measurement,
+        # which reads its block means as float64 all the same; float64 for quality's sums)
+        narrow = integers and (array.dtype == np.float32 or (
+            array.dtype.kind in "iu" and array.dtype.itemsize <= 2))
+        plane = np.array(block, dtype=np.float32 if narrow else np.float64)
         valid = valid_pixels(plane, missing, finite=array.dtype.kind not in "iub")  # ints: finite
         if valid is not None:
-            # (the median sorts its own gathered copy: no second copy of the plane's data)
-            plane[~valid] = np.median(plane[valid], overwrite_input=True) if valid.any() else 0.0
+            fill = _median_in_double(plane[valid]) if valid.any() else 0.0
+            if plane.dtype != np.float64 and float(plane.dtype.type(fill)) != fill:
+                plane = plane.astype(np.float64)  # (a fill between two float32 values)
+            plane[~valid] = fill
             del valid
         yield np.negative(plane, out=plane) if light_background else plane
         if progress is not None:
