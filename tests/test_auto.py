@@ -525,7 +525,8 @@ def test_a_float_plane_is_measured_as_it_is(scale):
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1, max_size=40))
+@given(values=st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False),
+                       min_size=1, max_size=40))
 def test_the_fill_median_is_numpys_in_double(values):
     from bgsub.auto import _median_in_double
 
