@@ -367,7 +367,7 @@ def suggest_radius(
     missing = check_missing(missing)
     found, sides, pixels, padded, light = [], [], 0, (0.0, float("nan")), 0
     # one plane at a time; an integer plane as it is (read as float64 where measured)
-    for plane in _planes(image, axes, light_background, progress, integers=missing is None,
+    for plane in _planes(image, axes, light_background, progress, measured=True,
                          missing=missing):
         objects, plane_light = _measure(plane, light_background and plane.dtype.kind in "iu",
                                         check_light=not light_background)
@@ -1232,12 +1232,14 @@ def _finite_mean(values: list[float]) -> float:
 
 def _planes(image: Any, axes: str | None, light_background: bool,
             progress: Callable[[int, int], Any] | None = None,
-            integers: bool = False, missing: float | None = None) -> Iterator[np.ndarray]:
+            measured: bool = False, missing: float | None = None) -> Iterator[np.ndarray]:
     """Up to ``MAX_PLANES`` evenly spaced Y-X planes, float64, NaN (and ``missing``) filled,
     dark objects negated. A Dask array stays lazy: only the chosen planes are computed.
-    ``progress`` hears of each plane once the caller is done with it. ``integers``: a plane
-    of :data:`BLOCK_MEAN_DTYPES` as it is, neither converted nor negated, where it is of
-    integers, or of floats with nothing to fill on a dark background."""
+    ``progress`` hears of each plane once the caller is done with it. ``measured`` (for the
+    radius's measurement, which reads block means as float64): a plane of
+    :data:`BLOCK_MEAN_DTYPES` as it is, neither converted nor negated, where it has nothing
+    to fill (no ``missing``) and is of integers, or of floats on a dark background; else a
+    float32 copy where that holds its values and the fill."""
     from bgsub._arrays import is_dask_array
 
     array = image if is_dask_array(image) else np.asarray(image)
@@ -1252,7 +1254,7 @@ def _planes(image: Any, axes: str | None, light_background: bool,
         progress(0, len(chosen))
     # (a float plane as it is too, where it has nothing to fill or negate: its float64 copy
     # alone was two float32 copies of the image)
-    raw = integers and array.dtype in BLOCK_MEAN_DTYPES and (
+    raw = measured and missing is None and array.dtype in BLOCK_MEAN_DTYPES and (
         array.dtype.kind in "iu" or not light_background)
     for done, i in enumerate(chosen, start=1):
         plane = np.asarray(layout.block(array, selectors[i])) if raw else None
@@ -1264,7 +1266,7 @@ def _planes(image: Any, axes: str | None, light_background: bool,
         block = layout.block(array, selectors[i]) if plane is None else plane
         # (a float32 copy where it holds every value exactly, for the radius's measurement,
         # which reads its block means as float64 all the same; float64 for quality's sums)
-        narrow = integers and (array.dtype == np.float32 or (
+        narrow = measured and (array.dtype == np.float32 or (
             array.dtype.kind in "iu" and array.dtype.itemsize <= 2))
         plane = np.array(block, dtype=np.float32 if narrow else np.float64)
         valid = valid_pixels(plane, missing, finite=array.dtype.kind not in "iub")  # ints: finite
