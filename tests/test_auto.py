@@ -532,3 +532,15 @@ def test_the_fill_median_is_numpys_in_double(values):
 
     values = np.array(values, np.float32)
     assert _median_in_double(values.copy()) == float(np.median(values.astype(np.float64)))
+
+
+def test_a_missing_value_is_the_images_own_dtypes():
+    # missing=0.1 on a float32 image names the pixels that read float32's 0.1, in the
+    # radius's measurement as in the engine's fill: measured as if they were NaN
+    image = synthetic((256, 256), object_radius=(5, 10), seed=1).image.astype(np.float32)
+    image[:, :40] = np.float32(0.1)
+    holes = image.copy()
+    holes[:, :40] = np.nan
+    found = suggest_radius(image, missing=0.1)
+    assert (found.radius, found.reason) == (suggest_radius(holes).radius,
+                                            suggest_radius(holes).reason)
