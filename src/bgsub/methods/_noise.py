@@ -477,10 +477,12 @@ def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None,
         values *= column_scale
         return values
 
-    least = min(float(np.min(read(strip))) for strip in strips)
+    lows = [float(np.min(read(strip))) for strip in strips]
+    least = min(lows)
+    bound = least + abs(least) * 8 * eps
     found, count = [], 0
-    for strip in strips:
-        at = np.flatnonzero(read(strip) <= least + abs(least) * 8 * eps)
+    for strip in (strip for strip, low in zip(strips, lows, strict=True) if low <= bound):
+        at = np.flatnonzero(read(strip) <= bound)
         count += at.size
         if count > most:
             return None
