@@ -1256,6 +1256,10 @@ def _planes(image: Any, axes: str | None, light_background: bool,
     # alone was two float32 copies of the image)
     raw = measured and missing is None and array.dtype in BLOCK_MEAN_DTYPES and (
         array.dtype.kind in "iu" or not light_background)
+    # (else a float32 copy where it holds every value exactly, for the radius's measurement,
+    # which reads its block means as float64 all the same; float64 for quality's sums)
+    narrow = measured and (array.dtype == np.float32 or (
+        array.dtype.kind in "iu" and array.dtype.itemsize <= 2))
     for done, i in enumerate(chosen, start=1):
         plane = np.asarray(layout.block(array, selectors[i])) if raw else None
         if plane is not None and (plane.dtype.kind in "iu" or np.isfinite(plane).all()):
@@ -1264,10 +1268,6 @@ def _planes(image: Any, axes: str | None, light_background: bool,
                 progress(done, len(chosen))
             continue
         block = layout.block(array, selectors[i]) if plane is None else plane
-        # (a float32 copy where it holds every value exactly, for the radius's measurement,
-        # which reads its block means as float64 all the same; float64 for quality's sums)
-        narrow = measured and (array.dtype == np.float32 or (
-            array.dtype.kind in "iu" and array.dtype.itemsize <= 2))
         plane = np.array(block, dtype=np.float32 if narrow else np.float64)
         valid = valid_pixels(plane, missing, finite=array.dtype.kind not in "iub")  # ints: finite
         if valid is not None:
