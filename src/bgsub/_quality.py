@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from bgsub.kernels.bins import median, percentiles
 from bgsub.kernels.blocks import plane_block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
 from bgsub.methods.robust import estimate_noise, robust_centre_scale
@@ -46,7 +47,7 @@ def plane_quality(image: np.ndarray, background: np.ndarray, object_radius: floa
     model = estimate_noise(image, where=valid)
     foreground = image - background
     sd = model.sd(background)
-    noise = float(np.median(sd if valid is None else sd[valid]))
+    noise = float(median(sd if valid is None else sd[valid]))
     detail_scale = max(2.0 * object_radius, 1.0)
     score = foreground / sd
     smoothed = direct_gaussian_filter(score, 1.0, mode="reflect")
@@ -153,7 +154,7 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     a quarter as high as the highest (objects may outnumber the background), and the
     spread of the values below it."""
     values = values.ravel()
-    low, high = np.percentile(values, [0.5, 99])
+    low, high = percentiles(values, [0.5, 99])
     if not high > low:
         return robust_centre_scale(values)
     counts, edges = np.histogram(values, bins=400, range=(float(low), float(high)))
@@ -166,7 +167,7 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     index = int(np.flatnonzero(peaks)[0])
     centre = float(0.5 * (edges[index] + edges[index + 1]))
     below = centre - values[values < centre]
-    spread = 1.4826 * float(np.median(below)) if below.size else 0.0
+    spread = 1.4826 * float(median(below)) if below.size else 0.0
     return centre, max(spread, 1e-12)
 
 

@@ -48,6 +48,7 @@ from bgsub.kernels.binary import (
     distance_transform_edt,
     largest_distance_by_label,
 )
+from bgsub.kernels.bins import median, percentiles
 from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, coarse_cells, plane_block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.methods.robust import (
@@ -675,7 +676,7 @@ def _segment(cells: np.ndarray, step: int) -> Objects:
         # measured once for all the flattenings)
         prepared = prepare_robust(smoothed, shading=False)
         flat = _flattened(smoothed, scale, prepared)
-        noise = float(model.result().sd(float(np.median(cells)))) * SMOOTHED_CELLS
+        noise = float(model.result().sd(float(median(cells)))) * SMOOTHED_CELLS
     cap = side * step / 4.0
     found = _chosen(_Flattenings(smoothed, prepared, noise, step, scale, first=flat), cap,
                     cells.size * step**2)
@@ -1033,13 +1034,13 @@ def _background_spread(flat: np.ndarray, noise: float, centre: float) -> float:
 def _spread_below(values: np.ndarray, centre: float) -> float:
     """The MAD-based sd of ``values`` below ``centre``, mirrored (0 when none is)."""
     below = centre - values[values < centre]
-    return MAD_TO_SD * float(np.median(below)) if below.size else 0.0
+    return MAD_TO_SD * float(median(below)) if below.size else 0.0
 
 
 def _otsu(values: np.ndarray) -> float:
     from skimage.filters import threshold_otsu
 
-    low, high = np.percentile(values, [0.1, 99.9])
+    low, high = percentiles(values, [0.1, 99.9])
     if not high > low:
         return float(high)
     # threshold_otsu(np.clip(values, low, high))'s value: its histogram (the clipped values'

@@ -137,21 +137,52 @@ def _values(seed: int, n: int, dtype: type, kind: str) -> np.ndarray:
        kind=st.sampled_from(["normal", "ties", "signs", "crowded"]),
        q=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=6), seed=st.integers(0, 2**16))
 def test_percentiles_and_the_median_equal_numpys_bit_for_bit(n, dtype, kind, q, seed) -> None:
-    """The compiled selection on small inputs too (``_SELECT_FROM`` lowered to 1), its groups
-    sorted or (``_SORT_UP_TO`` lowered to 4) split again on their next bits. (Zeros of either
-    sign are equal values: the median of a tie between them may differ in sign.)"""
+    """Both selections: NumPy's partition (few values) and the compiled one on small inputs
+    too (``_SELECT_FROM`` lowered to 1), its groups sorted or (``_SORT_UP_TO`` lowered to 4)
+    split again on their next bits. (Zeros of either sign are equal values: the median of a
+    tie between them may differ in sign.)"""
     values = _values(seed, n, dtype, kind)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bins, "_SELECT_FROM", 1)
-        patch.setattr(bins, "_SORT_UP_TO", 4 if seed % 2 else bins._SORT_UP_TO)
-        for fractions in (q, [0.5, 25, 75, 99], [0, 100]):
-            want = np.percentile(values, fractions)
-            got = percentiles(values, fractions)
-            assert got.dtype == want.dtype and (got == want).all()
+    for select_from in (1, bins._SELECT_FROM):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bins, "_SELECT_FROM", select_from)
+            patch.setattr(bins, "_SORT_UP_TO", 4 if seed % 2 else bins._SORT_UP_TO)
+            for fractions in (q, [0.5, 25, 75, 99], [0, 100]):
+                want = np.percentile(values, fractions)
+                got = percentiles(values, fractions)
+                assert got.dtype == want.dtype and (got == want).all()
+                if kind != "signs":
+                    assert got.tobytes() == want.tobytes()
+            want = np.median(values)
+            assert type(median(values)) is type(want) and median(values) == want
             if kind != "signs":
-                assert got.tobytes() == want.tobytes()
-        want = np.median(values)
-        assert type(median(values)) is type(want) and median(values) == want
+                assert median(values).tobytes() == want.tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 3000), dtype=st.sampled_from([np.float32, np.float64]),
+       kind=st.sampled_from(["normal", "ties", "signs", "crowded"]),
+       fraction=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.15, 0.5, 0.9, 1.0])),
+       seed=st.integers(0, 2**16))
+def test_a_quantile_equals_numpys_bit_for_bit(n, dtype, kind, fraction, seed) -> None:
+    """``np.quantile`` with one Python float: its result in the values' dtype (NumPy's
+    interpolation with a weak fraction), by either selection."""
+    values = _values(seed, n, dtype, kind)
+    want = np.quantile(values, fraction)
+    for select_from in (1, bins._SELECT_FROM):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bins, "_SELECT_FROM", select_from)
+            got = bins.quantile(values, fraction)
+        assert type(got) is type(want) and got == want
+        if kind != "signs":
+            assert got.tobytes() == want.tobytes()
+
+
+def test_a_quantile_of_many_values_or_with_nan_equals_numpys() -> None:
+    values = _values(4, 300_001, np.float32, "normal")
+    assert bins.quantile(values, 0.15).tobytes() == np.quantile(values, 0.15).tobytes()
+    values[7] = np.nan
+    assert np.isnan(bins.quantile(values, 0.15))
+    assert np.isnan(bins.quantile(values[:1000], 0.15))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -163,8 +194,9 @@ def test_percentiles_of_many_values_equal_numpys(dtype) -> None:
     assert median(values[1:]).tobytes() == np.median(values[1:]).tobytes()
 
 
-def test_nan_leaves_the_percentiles_and_the_median_to_numpy(monkeypatch) -> None:
-    monkeypatch.setattr(bins, "_SELECT_FROM", 1)
+@pytest.mark.parametrize("select_from", [1, bins._SELECT_FROM])
+def test_nan_leaves_the_percentiles_and_the_median_to_numpy(monkeypatch, select_from) -> None:
+    monkeypatch.setattr(bins, "_SELECT_FROM", select_from)
     values = np.array([1.0, np.nan, 3.0], np.float32)
     assert np.isnan(percentiles(values, [50])).all() and np.isnan(median(values))
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from bgsub._lazy import lazy_module
 from bgsub._padding import PADDING_SHARE, fill_from_nearest, padding_share
-from bgsub.kernels.bins import median
+from bgsub.kernels.bins import median, percentiles
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.outliers import cold_pixels
 
@@ -317,7 +317,7 @@ def clip_outliers(values: np.ndarray) -> np.ndarray:
     >>> clip_outliers(ordinary) is ordinary
     True
     """
-    low, high = np.percentile(values, [1, 99])
+    low, high = percentiles(values, [1, 99])
     reach = OUTLIER_SPANS * float(high - low)
     low, high = float(low) - reach, float(high) + reach
     if not (high > low) or (float(values.min()) >= low and float(values.max()) <= high):
@@ -714,7 +714,7 @@ def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
             levels = level[tile][keep]
             if levels.size < 2 * SHADING_LEAST:
                 continue
-            chosen = residual[tile][keep][levels <= np.median(levels)]
+            chosen = residual[tile][keep][levels <= median(levels)]
             spread = _spread(chosen)
             if chosen.size < SHADING_LEAST or not spread > 0:
                 continue
@@ -754,13 +754,13 @@ def robust_centre_scale(values: np.ndarray, clip: float = 3.0, rounds: int = 5) 
     (10, 2)
     """
     values = _subsample(np.asarray(values, dtype=np.float64).ravel())
-    centre = float(np.median(values))
+    centre = float(median(values))
     scale = MAD_TO_SD * _mad(values)
     for _ in range(rounds):
         kept = values[np.abs(values - centre) <= clip * scale] if scale > 0 else values
         if kept.size == 0:
             break
-        centre = float(np.median(kept))
+        centre = float(median(kept))
         scale = MAD_TO_SD * _mad(kept)
     return centre, scale
 
@@ -801,16 +801,16 @@ def _flat_pixels(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarr
         magnitude += g
     np.sqrt(magnitude, out=magnitude)
     if where is None:
-        return magnitude <= EDGE_FACTOR * np.median(magnitude)
+        return magnitude <= EDGE_FACTOR * median(magnitude)
     if not where.any():
         return where.copy()
-    return (magnitude <= EDGE_FACTOR * np.median(magnitude[where])) & where
+    return (magnitude <= EDGE_FACTOR * median(magnitude[where])) & where
 
 
 def _mad(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
-    return float(np.median(np.abs(values - np.median(values))))
+    return float(median(np.abs(values - median(values))))
 
 
 def _spread(values: np.ndarray) -> float:
@@ -820,9 +820,9 @@ def _spread(values: np.ndarray) -> float:
     values = _subsample(np.asarray(values, dtype=np.float64).ravel())
     if values.size == 0:
         return 0.0
-    centre = float(np.median(values))
+    centre = float(median(values))
     deviation = values - centre
-    mad = MAD_TO_SD * float(np.median(np.abs(deviation)))  # _mad, its median reused
+    mad = MAD_TO_SD * float(median(np.abs(deviation)))  # _mad, its median reused
     limit = CLIP * mad if mad > 0 else float(np.max(np.abs(deviation)))
     if not limit > 0:
         return 0.0
@@ -834,7 +834,7 @@ def _floor(image: np.ndarray) -> float:
     """A tiny positive noise level relative to the image's range and magnitude (both of its
     1st to 99th percentiles: a few hot or absurd pixels -- a division by a flat-field's
     zeros -- must not set the noise of the rest)."""
-    low, high = np.percentile(image, [1, 99])
+    low, high = percentiles(image, [1, 99])
     return max(1e-4 * float(high - low), 1e-6 * max(abs(float(low)), abs(float(high))), 1e-12)
 
 

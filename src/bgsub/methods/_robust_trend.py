@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
-from bgsub.kernels.bins import less_than, median
+from bgsub.kernels.bins import less_than, median, quantile
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.polynomial import plane_of_terms
 from bgsub.methods._noise import NoiseModel
@@ -159,7 +159,17 @@ def fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
     coords = block_coordinates(factor, work.shape)
     sd = model.sd(lowest)
     noise = smoothed_minimum_spread(factor, lowest.ndim) * float(median(sd))
-    trend, spread, misfit = _trend(lowest, coords, TREND_DEGREE)
+    fitted: dict[tuple[int, tuple[int, ...]], tuple[Trend, float, float]] = {}
+
+    def fit(degree: int, side: int = TREND_SIDE) -> tuple[Trend, float, float]:
+        """:func:`_trend` of ``degree`` on ``side`` cells a side, each fit made once (the
+        lower degree's spread on the higher one's subsample may be a fit made before)."""
+        key = (degree, _strides(lowest.shape, side))
+        if key not in fitted:
+            fitted[key] = _trend(lowest, coords, degree, side)
+        return fitted[key]
+
+    trend, spread, misfit = fit(TREND_DEGREE)
     # the dropped cells' lower envelope, on a subsample, in noise units (cell by cell)
     grid = tuple(slice(None, None, -(-n // HIDDEN_SIDE)) for n in lowest.shape)
     sample = [c[g] for c, g in zip(coords, grid, strict=True)]
@@ -183,18 +193,18 @@ def fit_trend(work: np.ndarray, model: NoiseModel) -> Trend:
             rise = smooth_step((hidden - HIDDEN_BEYOND[0])
                                 / (HIDDEN_BEYOND[1] - HIDDEN_BEYOND[0]))
         if rise > 0.0:
-            higher = _trend(lowest, coords, degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
+            higher = fit(degree, HIDDEN_SCREEN if first else TREND_SIDE_MORE)
             left = _hidden((lowest[grid] - higher[0].at(sample)) / unit)
             explained = rise * smooth_step(
                 (HIDDEN_LEFT[1] - left / hidden) / (HIDDEN_LEFT[1] - HIDDEN_LEFT[0]))
         if not (large > 0.0 or _beyond(spread, noise) > 0.0 or explained > 0.0):
             break
         if first or higher is None:
-            higher = _trend(lowest, coords, degree, TREND_SIDE if first else TREND_SIDE_MORE)
+            higher = fit(degree, TREND_SIDE if first else TREND_SIDE_MORE)
         higher, less, further = higher
         least = min(least, less)
         if not first:  # the lower degree's spread on the same subsample
-            spread = _trend(lowest, coords, lower, TREND_SIDE_MORE)[1]
+            spread = fit(lower, TREND_SIDE_MORE)[1]
         # the higher degree leaves only noise on its kept cells (not a background's texture,
         # whose accidents many terms would follow) ...
         noise_only = smooth_step((TREND_BEYOND + 1.0 - less / max(noise, 1e-300)) / 2.0)
@@ -253,7 +263,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     TREND_MISFIT`` of each axis (a normalised convolution, about its weighted mean, where the
     smoothed weights reach a fifth), what a higher degree could take.
     """
-    strides = tuple(-(-n // side) for n in lowest.shape)
+    strides = _strides(lowest.shape, side)
     sample = lowest[tuple(slice(None, None, k) for k in strides)]
     terms = _trend_terms(lowest.shape, degree)
     grids = [g.ravel() for g in np.meshgrid(*[c[::k] for c, k in zip(coords, strides,
@@ -276,7 +286,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         spread = 1.4826 * float(median(below)) if below.size else 0.0
         # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
         # first fit that objects pulled up) would leave the polynomial free everywhere else
-        cut = max(centre + TREND_KEEP * spread, float(np.quantile(residual, TREND_LEAST)))
+        cut = max(centre + TREND_KEEP * spread, float(quantile(residual, TREND_LEAST)))
         weights = _keep_weights(residual - cut, spread)
     misfit = 0.0
     if np.isfinite(spread) and weights.any():
@@ -291,6 +301,11 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
             level = float(np.average(smooth, weights=support[inside]))
             misfit = float(np.sqrt(np.average((smooth - level) ** 2, weights=support[inside])))
     return Trend(tuple(terms), coeffs), spread, misfit
+
+
+def _strides(shape: tuple[int, ...], side: int) -> tuple[int, ...]:
+    """The steps of :func:`_trend`'s subsample of at most ``side`` cells a side."""
+    return tuple(-(-n // side) for n in shape)
 
 
 def _products(terms: list[tuple[int, ...]], grids: list[np.ndarray]) -> list[np.ndarray]:
