@@ -269,6 +269,23 @@ def test_trend_design_products_equal_prod(degree):
             _same(got, want)
 
 
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 5000), spread=st.floats(0.0, 10.0), nan=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_keep_weights_equal_the_cosine_step_everywhere(n, spread, nan, seed):
+    """The trend's cell weights, the cosine taken only between the ends: the same weights as
+    the step written out over every cell, bit for bit (NaN where the excess is NaN)."""
+    excess = np.random.default_rng(seed).normal(0.0, 3.0, n)
+    if nan and n:
+        excess[n // 2] = np.nan
+    got = _robust_trend._keep_weights(excess, spread)
+    if spread > 0:
+        want = 0.5 + 0.5 * np.cos(np.pi * np.clip((excess / spread + 1.0) / 2.0, 0.0, 1.0))
+    else:
+        want = (excess <= 0).astype(np.float64)
+    assert got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("fn", [ndi.maximum_filter, ndi.minimum_filter])
 def test_box_filter_equals_scipy(fn):
     rng = np.random.default_rng(3)

@@ -143,7 +143,7 @@ def percentiles(values: np.ndarray, q: list[float]) -> np.ndarray:
     if not _selectable(q):
         return np.percentile(values, q)
     if values.size < _SELECT_FROM:
-        found = _interpolated(_partitioned(values), values.size, values.dtype, q)
+        found = _few_percentiles(values, q)
         return np.percentile(values, q) if found is None else found
     counts = _leading_bits(values)
     if counts is None:
@@ -241,6 +241,27 @@ def _interpolated(select: Callable[[np.ndarray], dict[int, Any] | None], n: int,
     return result
 
 
+def _few_percentiles(values: np.ndarray, q: list[float]) -> np.ndarray | None:
+    """:func:`_interpolated`'s steps on a few raveled ``values`` (by :func:`_partitioned`),
+    each percentile as Python floats: NumPy's arithmetic on them is IEEE double's, the
+    difference of the two order statistics in the values' dtype (float32's is rounded to
+    float32 before NumPy's float64 gamma multiplies it). None where NaN is among them."""
+    n = values.size
+    virtual = [(n - 1) * (float(x) / 100) for x in q]
+    previous = [-1 if v >= n - 1 else math.floor(v) for v in virtual]
+    following = [-1 if k < 0 else k + 1 for k in previous]
+    stats = _partitioned(values)(np.unique(np.array(previous + following, np.intp) % n))
+    if stats is None:
+        return None
+    found = []
+    for v, k in zip(virtual, previous, strict=True):
+        low, high = stats[k % n], stats[(k + 1 if k >= 0 else -1) % n]
+        difference, gamma = float(high - low), v - k
+        found.append(float(high) - difference * (1 - gamma) if gamma >= 0.5
+                     else float(low) + difference * gamma)
+    return np.array(found)
+
+
 def _partitioned(values: np.ndarray) -> Callable[[np.ndarray], dict[int, Any] | None]:
     """The order statistics of a few raveled ``values`` by NumPy's partition of a copy (with
     the largest, which tells a NaN: NumPy sorts NaN last), as a selection for
@@ -280,7 +301,10 @@ def median(values: np.ndarray) -> np.floating:
             lambda: (values,), values.dtype, counts, ranks)
     if stats is None:
         return np.median(values)
-    return np.mean(np.array([stats[k] for k in ranks.tolist()], values.dtype))  # (NumPy's mean)
+    if n % 2:
+        return stats[int(ranks[0])]
+    # (NumPy's mean of the two: their sum in their dtype, over 2)
+    return (stats[int(ranks[0])] + stats[int(ranks[1])]) / 2
 
 
 def median_below(values: np.ndarray, centre: float) -> np.floating | None:

@@ -54,7 +54,9 @@ def lowest_peak(score: np.ndarray, width: float = 0.0) -> float:
     # (never wider than the histogram: scores spread over a tiny range give tiny bins)
     sigma = min(max(2.0, width / bin_width), float(MODE_BINS))
     counts = direct_gaussian_filter1d(counts.astype(np.float64), sigma, mode="constant")
-    peaks = (counts >= np.maximum(np.r_[0.0, counts[:-1]], np.r_[counts[1:], 0.0])) & (
+    before, after = np.zeros_like(counts), np.zeros_like(counts)  # (each bin's neighbours)
+    before[1:], after[:-1] = counts[:-1], counts[1:]
+    peaks = (counts >= np.maximum(before, after)) & (
         counts >= PEAK_SHARE * counts.max())
     peak = int(np.flatnonzero(peaks)[0])
     return _refine_mode(score, float(0.5 * (edges[peak] + edges[peak + 1])),

@@ -271,6 +271,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
                                              indexing="ij")]
     design = np.stack(_products(terms, grids), axis=1)
     powers = _axis_powers([c[::k] for c, k in zip(coords, strides, strict=True)], terms)
+    exps = np.array([[term.count(axis) for axis in range(lowest.ndim)] for term in terms])
     values = sample.ravel()
     weights = np.ones(values.size)
     coeffs = np.zeros(len(terms))
@@ -279,7 +280,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
     for _ in range(TREND_ROUNDS):
         if np.count_nonzero(weights > 0.5) < design.shape[1] * 4:
             break
-        coeffs = _least_squares(terms, powers, weights.reshape(sample.shape), sample, design)
+        coeffs = _least_squares(exps, powers, weights.reshape(sample.shape), sample, design)
         residual = values - design @ coeffs
         centre = lowest_peak(residual)
         below = less_than(residual, centre)
@@ -327,8 +328,14 @@ def _keep_weights(excess: np.ndarray, spread: float) -> np.ndarray:
     does not flip the fit between neighbouring images."""
     if not spread > 0:
         return (excess <= 0).astype(np.float64)
-    u = np.clip((excess / spread + 1.0) / 2.0, 0.0, 1.0)
-    return 0.5 + 0.5 * np.cos(np.pi * u)
+    u = excess / spread
+    u += 1.0
+    u /= 2.0
+    low, high = u <= 0.0, u >= 1.0
+    weights = low.astype(np.float64)  # (1 and 0 at the ends: the cosine's own values there)
+    between = ~(low | high)  # (NaN too, whose weight is NaN)
+    weights[between] = 0.5 + 0.5 * np.cos(np.pi * u[between])
+    return weights
 
 
 def _axis_powers(coords: list[np.ndarray], terms: list[tuple[int, ...]]) -> list[np.ndarray]:
@@ -350,16 +357,16 @@ def _grid_moments(weights: np.ndarray, powers: list[np.ndarray]) -> np.ndarray:
     return moments
 
 
-def _least_squares(terms: list[tuple[int, ...]], powers: list[np.ndarray],
+def _least_squares(exps: np.ndarray, powers: list[np.ndarray],
                    weights: np.ndarray, values: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """The weighted least-squares coefficients of the monomials ``terms`` on a grid (the
+    """The weighted least-squares coefficients of the monomials ``exps`` (one row each: its
+    exponent along each axis) on a grid (the
     ``weights`` and ``values`` of its cells, the coordinates' ``powers`` per axis) through
     the normal equations. Their entries are the grid's moments weighted by ``weights ** 2``,
     one per sum of two monomials' exponents, so they are summed axis by axis
     (:func:`_grid_moments`) rather than over the design matrix (about 25x fewer products at
     degree 4, 60x at 8). Where they are singular, an SVD of the weighted ``design`` (one row
     per cell, in the grid's order), formed only then."""
-    exps = np.array([[term.count(axis) for axis in range(values.ndim)] for term in terms])
     pairs = tuple((exps[:, None, axis] + exps[None, :, axis]) for axis in range(values.ndim))
     squared = weights**2
     gram = _grid_moments(squared, powers)[pairs]
