@@ -17,9 +17,9 @@ from bgsub.kernels._bins import below, binned_sums, equal_bins, gather_keys, key
 __all__ = ["binned_counts_sums", "equal_bin_histogram", "less_than", "median", "median_below",
            "percentiles", "percentiles_of_parts", "quantile"]
 
-#: NumPy's partition (of a copy) is faster below this many values (float64, 2 cores: 0.6 against
-#: 1.0 ms at 65,536, 3.2 against 1.7 ms at 262,144)
-_SELECT_FROM = 1 << 17
+#: NumPy's partition (of a copy) below this many values, the radix selection (no copy) from here
+#: (float64, 2 cores: 0.6 against 1.0 ms at 65,536, but 3.2 against 1.7 ms at 262,144)
+_SELECT_FROM = 1 << 16
 #: a group of values sharing key bits is sorted from here down, split on the next 16 above
 _SORT_UP_TO = 1 << 17
 
