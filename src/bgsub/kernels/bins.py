@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -163,22 +164,13 @@ def quantile(values: np.ndarray, fraction: float) -> np.floating:
     n = values.size
     if not (n and 0.0 <= fraction <= 1.0):
         return np.quantile(values, fraction)
-    virtual = (n - 1) * fraction
-    previous = -1 if virtual >= n - 1 else math.floor(virtual)
-    following = -1 if previous < 0 else previous + 1
-    ranks = sorted({previous % n, following % n})
-    if n < _SELECT_FROM:
-        stats = _partitioned(values, ranks)
-    else:
-        counts = _leading_bits(values)
-        stats = None if counts is None else _order_statistics(
-            lambda: (values,), values.dtype, counts, np.array(ranks))
+    virtual, previous, following = _neighbours(n, fraction)
+    stats = _selected(values, sorted({previous % n, following % n}))
     if stats is None:
         return np.quantile(values, fraction)
     low, high = stats[previous % n], stats[following % n]
-    gamma = float(virtual - previous)
-    difference = high - low  # (NumPy's _lerp on scalars of the values' dtype, gamma weak)
-    return high - difference * (1 - gamma) if gamma >= 0.5 else low + difference * gamma
+    # (NumPy's _lerp on scalars of the values' dtype, its gamma a weak Python float)
+    return _lerp(low, high, high - low, float(virtual - previous))
 
 
 def percentiles_of_parts(parts: Callable[[], Iterable[np.ndarray]], q: list[float]
@@ -243,19 +235,39 @@ def _few_percentiles(values: np.ndarray, q: list[float]) -> np.ndarray | None:
     difference of the two order statistics in the values' dtype (float32's is rounded to
     float32 before NumPy's float64 gamma multiplies it). None where NaN is among them."""
     n = values.size
-    virtual = [(n - 1) * (float(x) / 100) for x in q]
-    previous = [-1 if v >= n - 1 else math.floor(v) for v in virtual]
-    following = [-1 if k < 0 else k + 1 for k in previous]
-    stats = _partitioned(values, sorted({k % n for k in previous + following}))
+    neighbours = [_neighbours(n, float(x) / 100) for x in q]
+    stats = _partitioned(values, sorted({k % n for _, *pair in neighbours for k in pair}))
     if stats is None:
         return None
-    found = []
-    for v, k in zip(virtual, previous, strict=True):
-        low, high = stats[k % n], stats[(k + 1 if k >= 0 else -1) % n]
-        difference, gamma = float(high - low), v - k
-        found.append(float(high) - difference * (1 - gamma) if gamma >= 0.5
-                     else float(low) + difference * gamma)
-    return np.array(found)
+    return np.array([_lerp(float(stats[k % n]), float(stats[j % n]),
+                           float(stats[j % n] - stats[k % n]), v - k)
+                     for v, k, j in neighbours])
+
+
+def _neighbours(n: int, fraction: float) -> tuple[float, int, int]:
+    """NumPy's virtual index of ``fraction`` among ``n`` sorted values (linear method) and the
+    ranks either side of it (-1 for both beyond the last: the largest value, interpolated
+    with itself)."""
+    virtual = (n - 1) * fraction
+    previous = -1 if virtual >= n - 1 else math.floor(virtual)
+    return virtual, previous, -1 if previous < 0 else previous + 1
+
+
+def _lerp(low: Any, high: Any, difference: Any, gamma: float) -> Any:
+    """NumPy's ``_lerp``: ``low + difference * gamma``, or from ``high`` down where ``gamma``
+    is at least a half (``difference``: ``high - low``, rounded as the caller's dtype does)."""
+    return high - difference * (1 - gamma) if gamma >= 0.5 else low + difference * gamma
+
+
+def _selected(values: np.ndarray, ranks: list[int]) -> Any:
+    """The values of ``ranks`` among the raveled ``values`` (indexable by rank): by NumPy's
+    partition where few (:func:`_partitioned`), else by the radix selection; None where NaN
+    is among them."""
+    if 0 < values.size < _SELECT_FROM:
+        return _partitioned(values, ranks)
+    counts = _leading_bits(values)
+    return None if counts is None else _order_statistics(
+        lambda: (values,), values.dtype, counts, np.array(ranks))
 
 
 def _partitioned(values: np.ndarray, ranks: list[int]) -> np.ndarray | None:
@@ -277,12 +289,7 @@ def median(values: np.ndarray) -> np.floating:
     values = np.ravel(_as_real(values))
     n = values.size
     ranks = [n // 2 - 1, n // 2] if n % 2 == 0 else [n // 2]
-    if 0 < n < _SELECT_FROM:
-        stats = _partitioned(values, ranks)
-    else:
-        counts = None if n == 0 else _leading_bits(values)
-        stats = None if counts is None else _order_statistics(
-            lambda: (values,), values.dtype, counts, np.array(ranks))
+    stats = _selected(values, ranks)
     if stats is None:
         return np.median(values)
     if n % 2:
