@@ -1048,8 +1048,6 @@ def _otsu(values: np.ndarray) -> float:
     return float(threshold_otsu(hist=clipped_histogram_centres(values, low, high)))
 
 
-
-
 def quality(
     image: Any,
     background: Any,

@@ -612,8 +612,6 @@ def _estimate(
     return upsample_centres(result.astype(work.dtype), factor, work.shape)
 
 
-
-
 def _local_bounds(maxima: np.ndarray, minima: np.ndarray, cell_radius: tuple[float, ...]
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The result's local bounds: never above the data's local maximum (the noise allowance
@@ -869,34 +867,6 @@ def _second_differences(values: np.ndarray, axis: int, where: np.ndarray | None
         yield np.ravel(second if selected is None else second[selected[start:stop]])
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _range_floor(values: np.ndarray) -> float:
     """A dome scale for (nearly) noise-free images: 0.5 % of the intensity range."""
     low, high = percentiles(values, [1, 99])
@@ -1010,16 +980,6 @@ def _grown(objectness: np.ndarray, grow: tuple[float, ...]) -> np.ndarray:
     if objectness.ndim in (2, 3) and objectness.dtype == np.float64:
         return flat_dilation(objectness, grow, "disk")
     return ndi.grey_dilation(objectness, footprint=_ellipse(grow), mode="nearest")
-
-
-
-
-
-
-
-
-
-
 
 
 def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.ndarray:
@@ -1224,22 +1184,6 @@ def _lift(
     support += PRIOR
     total /= support
     return np.maximum(total, 0.0, out=total)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
