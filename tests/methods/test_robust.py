@@ -1151,6 +1151,30 @@ def test_blended_estimates_on_two_threads_equal_those_in_turn(monkeypatch):
     assert len(threads) == 2 and len(set(threads)) == 1
 
 
+@pytest.mark.parametrize("radius", [42.6, 60.0, 130.0])
+def test_grids_held_for_reuse_give_the_same_background(monkeypatch, radius):
+    # on blocks of 3 pixels or more the trend's grid and the far rise's support are made once
+    # and held; made again each time they are read, every pixel is the same
+    from bgsub.methods import robust
+
+    image = synthetic((420, 380), object_radius=(5, 12), seed=6).image.astype(np.float32)
+    made = []
+    at = robust.Trend.at
+
+    def counted(self, coords):
+        made.append(coords[0].size)
+        return at(self, coords)
+
+    monkeypatch.setattr(robust.Trend, "at", counted)
+    held = robust_background(image, (radius, radius))
+    once = len(made)
+    made.clear()
+    monkeypatch.setattr(robust, "HOLD_FROM", 10**6)
+    again = robust_background(image, (radius, radius))
+    assert len(made) >= once + 3  # (each estimate reads its trend four times or more)
+    np.testing.assert_array_equal(held, again)
+
+
 def test_a_cancel_reaches_the_blends_second_thread(monkeypatch):
     from bgsub._cancel import Cancelled, cancellable
 

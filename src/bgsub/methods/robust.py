@@ -151,6 +151,7 @@ CEILING = 2.0  # the lift is at most this many times the block minima's expected
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
 STRIP_CELLS = 1 << 16  # grid cells per strip where a step is taken a strip at a time
+HOLD_FROM = 3  # on blocks of this many pixels a side or more, a grid may be held to be reused
 BLEND = 0.5  # between block sizes, results are blended over at least this middle part of
 BLEND_SPAN = 0.12  # ... the step, and over at least this fraction of the radius (the whole
 #                    step from blocks of 8 on: one block size is 1 / f of the radius apart)
@@ -484,11 +485,21 @@ def _estimate(
                                                     cell_radius).astype(work.dtype, copy=False)
 
     coordinates = block_coordinates(factor, work.shape)
+    # a grid more may be held where blocks are of HOLD_FROM pixels or more (a float64 grid is
+    # then at most 2/9 of a float32 image); on finer ones each grid is held no longer than
+    # it is read
+    hold = min(factor) >= HOLD_FROM
+    held: list[np.ndarray] = []
 
     def on_grid() -> np.ndarray:
-        """The trend at the block centres: made each time it is read (a few milliseconds),
-        never held through the stages between."""
-        return trend.at(coordinates)
+        """The trend at the block centres (a grid of the caller's own): made each time it is
+        read (a few milliseconds), never held through the stages between, unless ``hold``
+        (then made once, and copied)."""
+        if not hold:
+            return trend.at(coordinates)
+        if not held:
+            held.append(trend.at(coordinates))
+        return held[0].copy()
 
     def extremes() -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         if pixels:
@@ -592,11 +603,12 @@ def _estimate(
     np.minimum(lift, headroom, out=lift)
     del headroom, ceiling  # (one buffer)
     less_trend = on_grid()
+    held.clear()  # (the trend is not read again)
     np.subtract(envelope, less_trend, out=less_trend)
     near = _dome_rise(less_trend, background, window)
     far = _far_cells(background, cell_radius)
     del background  # (the far cells say all the rise reads of it)
-    rise = _far_rise(less_trend, far, near, window, cell_radius)
+    rise = _far_rise(less_trend, far, near, window, cell_radius, hold)
     del far, less_trend
     # (single pixels: their own maxima and minima, bounded on a float64 copy made only now:
     # the compiled windows, and the fraction's blend in float64)
@@ -1090,7 +1102,8 @@ def _far_cells(background: np.ndarray, cell_radius: tuple[float, ...]) -> np.nda
 
 
 def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
-              window: tuple[float, ...], cell_radius: tuple[float, ...]) -> np.ndarray:
+              window: tuple[float, ...], cell_radius: tuple[float, ...], hold: bool = False
+              ) -> np.ndarray:
     """The envelope's rise into the objects (``rise``: :func:`_dome_rise`, changed here),
     also measured against the *far* background (``far``: :func:`_far_cells`): the dome
     resting on the background either side of an object rises over about half a radius
@@ -1099,7 +1112,8 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
     them (dim objects kept 0.1-0.3 noise sds less a pixel). The far cells' level, in a window
     of ``FAR_WINDOW`` x the radius (wider: fewer cells), less that window's own bias (the
     envelope's bending over it: the level less the envelope on the far cells, carried into
-    the objects the same way); the larger of the two rises."""
+    the objects the same way); the larger of the two rises. ``hold``: whether a grid more may
+    be held (blocks of ``HOLD_FROM`` pixels or more)."""
     if not far.any() or far.all():
         return rise
     sigma = tuple(max(w, FAR_WINDOW * c) for w, c in zip(window, cell_radius, strict=True))
@@ -1124,19 +1138,20 @@ def _far_rise(envelope: np.ndarray, far: np.ndarray, rise: np.ndarray,
 
     # (each grid the window reads is freed as soon as its block sums are taken; on single
     # cells, where the window's sums are a grid made while its input is held, the support
-    # is made again after the bias's rather than held through it: a few milliseconds)
-    on_blocks = max(step) > 1
+    # is made again after the bias's rather than held through it, unless ``hold``: a few
+    # milliseconds)
+    held = max(step) > 1 or hold  # (the support, through the bias's window)
     support = carried(windowed(far))
     level = carried(windowed(np.multiply(envelope, far)))
     _over_support(level, support)
-    if not on_blocks:
+    if not held:
         del support
     spare = np.subtract(level, envelope)
     spare *= far
     bias = windowed(spare)
     del spare
     bias = carried(bias)
-    if not on_blocks:
+    if not held:
         support = windowed(far)
     _over_support(bias, support)
     level -= bias
