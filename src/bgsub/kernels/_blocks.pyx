@@ -261,3 +261,88 @@ def block_mean_2d(const anyreal[:, ::1] plane, Py_ssize_t step, bint negate, dou
                     acc[b1] = acc[b1] + _pairwise(line + b1 * step, step)
         for b1 in range(m1):
             out[b0, b1] = acc[b1] / area
+
+
+cdef real _pairwise_down(const real[:, ::1] image, Py_ssize_t first, Py_ssize_t n,
+                         Py_ssize_t j) noexcept nogil:
+    """``image[first .. first + n - 1, j]`` summed in ``real`` as
+    :func:`bgsub._arrays.pairwise_sum` adds whole rows: below 8 terms in order, up to 128 in
+    8 partial sums, beyond that split in two (the first half a multiple of 8)."""
+    cdef Py_ssize_t i, k, whole, half
+    cdef real total
+    cdef real p[8]
+    if n < 8:
+        total = image[first, j]
+        for i in range(first + 1, first + n):
+            total = total + image[i, j]
+        return total
+    if n <= 128:
+        for k in range(8):
+            p[k] = image[first + k, j]
+        whole = n - n % 8
+        i = 8
+        while i < whole:
+            for k in range(8):
+                p[k] = p[k] + image[first + i + k, j]
+            i = i + 8
+        total = (p[0] + p[1]) + (p[2] + p[3])
+        total = total + ((p[4] + p[5]) + (p[6] + p[7]))
+        for i in range(whole, n):
+            total = total + image[first + i, j]
+        return total
+    half = n // 2
+    half = half - half % 8
+    total = _pairwise_down(image, first, half, j)
+    return total + _pairwise_down(image, first + half, n - half, j)
+
+
+def block_mean_by_axis_2d(const real[:, ::1] image, Py_ssize_t f0, Py_ssize_t f1,
+                          double[:, ::1] out, real[:, ::1] sums, double[:, ::1] means,
+                          int nthreads):
+    """``out[b0, b1]``: the mean of ``image`` over the block of ``f0`` x ``f1`` pixels (the last
+    of an axis may be shorter) as ``bgsub.methods._robust_blocks.block_mean`` takes it: each
+    block row's rows added in ``real`` (the first plus the pairwise sum of the others), divided
+    by their count in float64; then each block's columns of that added as ``np.add.reduceat``
+    adds them (the first plus NumPy's pairwise sum of the others) and divided by their count.
+    ``sums`` (``nthreads`` x ``image.shape[1]``, ``real``) and ``means`` (the same, float64)
+    are scratch."""
+    cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], m0 = out.shape[0]
+    cdef Py_ssize_t m1 = out.shape[1], b0, b1, i, j, t, start, stop, size, end
+    cdef real* added
+    cdef double* line
+    cdef double total
+    if n0 == 0 or n1 == 0:
+        return
+    for b0 in prange(m0, nogil=True, num_threads=nthreads, schedule="static"):
+        t = threadid()
+        added = &sums[t, 0]
+        line = &means[t, 0]
+        start = b0 * f0
+        stop = start + f0
+        if stop > n0:
+            stop = n0
+        size = stop - start
+        if size == 1:
+            for j in range(n1):
+                line[j] = <double>image[start, j]
+        elif size <= 8:  # (the others' pairwise sum below 8 terms: in order, a row at a time)
+            for j in range(n1):
+                added[j] = image[start + 1, j]
+            for i in range(start + 2, stop):
+                for j in range(n1):
+                    added[j] = added[j] + image[i, j]
+            for j in range(n1):
+                added[j] = image[start, j] + added[j]
+                line[j] = <double>added[j] / <double>size
+        else:
+            for j in range(n1):
+                added[j] = image[start, j] + _pairwise_down(image, start + 1, size - 1, j)
+                line[j] = <double>added[j] / <double>size
+        for b1 in range(m1):
+            end = (b1 + 1) * f1
+            if end > n1:
+                end = n1
+            total = line[b1 * f1]
+            if end - b1 * f1 > 1:
+                total = total + _pairwise(line + b1 * f1 + 1, end - b1 * f1 - 1)
+            out[b0, b1] = total / <double>(end - b1 * f1)

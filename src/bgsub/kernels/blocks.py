@@ -10,12 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from bgsub._arrays import pairwise_sum
-from bgsub.kernels._blocks import block_max_2d, block_mean_2d, block_min_2d, block_min_less_2d
+from bgsub.kernels._blocks import (
+    block_max_2d,
+    block_mean_2d,
+    block_mean_by_axis_2d,
+    block_min_2d,
+    block_min_less_2d,
+)
 from bgsub.kernels.resample import centre_positions
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["BLOCK_MEAN_DTYPES", "block_maxima", "block_means", "block_minima", "block_minima_less",
-           "coarse_cells", "plane_block_means"]
+__all__ = ["BLOCK_MEAN_DTYPES", "block_maxima", "block_means", "block_means_by_axis",
+           "block_minima", "block_minima_less", "coarse_cells", "plane_block_means"]
 
 #: A thread per this many pixels (more threads cost more CPU than they save on 2 cores).
 _PIXELS_PER_THREAD = 1 << 23
@@ -69,6 +75,38 @@ def block_maxima(image: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
     threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
     block_max_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
                  np.empty((threads, image.shape[1]), dtype=image.dtype), threads)
+    return out
+
+
+def block_means_by_axis(image: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """Means over blocks of ``factor`` pixels (the last of an axis may be shorter), in float64,
+    as :func:`bgsub.methods._robust_blocks.block_mean` takes them, bit for bit, in one pass:
+    along axis 0 first (each block's first row plus the pairwise sum of its others, in
+    ``image``'s dtype, over their count), then along axis 1 (as ``np.add.reduceat`` adds).
+
+    Parameters
+    ----------
+    image : ndarray of float32 or float64, 2D
+    factor : tuple of two ints
+        Block size per axis.
+
+    Returns
+    -------
+    ndarray
+        float64, one value per block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block_means_by_axis(np.arange(15.0).reshape(3, 5), (2, 2))
+    array([[ 3. ,  5. ,  6.5],
+           [10.5, 12.5, 14. ]])
+    """
+    out = np.empty(_blocks_shape(image.shape, factor))
+    threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
+    block_mean_by_axis_2d(np.ascontiguousarray(image), factor[0], factor[1], out,
+                          np.empty((threads, image.shape[1]), dtype=image.dtype),
+                          np.empty((threads, image.shape[1])), threads)
     return out
 
 
