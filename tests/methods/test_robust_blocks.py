@@ -46,6 +46,14 @@ def test_block_min_in_strips_equals_whole(monkeypatch, factor):
         _same(_robust_blocks.block_min(image, factor), whole)
 
 
+def _widened(narrow, ufunc):
+    """The wider windows' result, assembled from ``robust._wider_strips``."""
+    out = np.empty_like(narrow)
+    for rows, strip in robust._wider_strips(narrow, ufunc):
+        out[rows] = strip
+    return out
+
+
 @pytest.mark.parametrize("shape", [(1, 9), (2, 2), (17, 23), (5, 1, 8), (6, 7, 9)])
 @pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
 def test_widen_equals_filtering_again(shape, ufunc):
@@ -54,11 +62,32 @@ def test_widen_equals_filtering_again(shape, ufunc):
     for reach in range(4):
         narrow = filters[ufunc](values, size=2 * reach + 1, mode="nearest")
         wide = filters[ufunc](values, size=2 * reach + 3, mode="nearest")
-        _same(robust._widen(narrow, ufunc), wide)
+        _same(_widened(narrow, ufunc), wide)
         with pytest.MonkeyPatch.context() as patch:  # (strips of one row and more)
             for cells in (1, 2 * values[0].size + 1):
                 patch.setattr(robust, "STRIP_CELLS", cells)
-                _same(robust._widen(narrow, ufunc), wide)
+                _same(_widened(narrow, ufunc), wide)
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (2, 2), (17, 23), (5, 1, 8), (6, 7, 9)])
+@pytest.mark.parametrize("ufunc", [np.minimum, np.maximum])
+def test_blend_in_place_reads_each_strips_neighbours_as_they_were(shape, ufunc):
+    """The blend towards the wider windows, made strip by strip in the filter's own buffer,
+    gives the values of blending with the whole wider result made first (the rows either
+    side of a strip are read before their own blend)."""
+    values = _values(shape, np.float64, 3)
+    filters = {np.minimum: ndi.minimum_filter, np.maximum: ndi.maximum_filter}
+    narrow = filters[ufunc](values, size=3, mode="nearest")
+    outer = filters[ufunc](values, size=5, mode="nearest")
+    outer -= narrow
+    outer *= 0.3
+    expected = narrow + outer
+    for cells in (1, 7, 10**6):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(robust, "STRIP_CELLS", cells)
+            blended = narrow.copy()
+            robust._blend_wider(blended, ufunc, 0.3)
+        _same(blended, expected)
 
 
 def _numpy_second_differences(values, axis, where):

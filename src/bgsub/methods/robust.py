@@ -1002,12 +1002,8 @@ def _window_filter(fn: Any, values: np.ndarray, reach: tuple[float, ...]) -> np.
     inner = tuple(int(r) for r in reach)
     fraction = max(reach) - int(max(reach))
     result = _box_filter(fn, values, inner)
-    if fraction > 0:
-        outer = _widen(result, np.maximum if fn is ndi.maximum_filter else np.minimum)
-        if outer is not result:  # (a grid of one cell has no wider window)
-            outer -= result
-            outer *= fraction
-            result += outer
+    if fraction > 0 and result.ndim and result.size:
+        _blend_wider(result, np.maximum if fn is ndi.maximum_filter else np.minimum, fraction)
     return result
 
 
@@ -1024,27 +1020,39 @@ def _box_filter(fn: Any, values: np.ndarray, inner: tuple[int, ...]) -> np.ndarr
     return fn(values, size=tuple(2 * k + 1 for k in inner), mode="nearest")
 
 
-def _widen(filtered: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+def _blend_wider(filtered: np.ndarray, ufunc: np.ufunc, fraction: float) -> None:
+    """``filtered`` (a min or max ``ufunc`` filter's result, ``mode="nearest"``; changed) moved
+    ``fraction`` of the way to its result over windows one cell wider either side
+    (:func:`_wider_strips`), a strip of rows at a time: no grid-sized array."""
+    for rows, outer in _wider_strips(filtered, ufunc):
+        here = filtered[rows]
+        outer -= here
+        outer *= fraction
+        here += outer
+
+
+def _wider_strips(filtered: np.ndarray, ufunc: np.ufunc
+                  ) -> Iterator[tuple[slice, np.ndarray]]:
     """A min or max ``ufunc`` filter's result (``mode="nearest"``) over windows one cell
-    wider either side along every axis, from its result over the narrower windows: each
-    wider window is the union of the narrower ones one cell before, at and after it (at an
-    edge, the edge cell's own window stands in for the one beyond it: a subset of the
-    wider window). The same values as filtering again, at a fraction of the cost."""
-    if filtered.ndim == 0 or filtered.size == 0:
-        return filtered
-    # (a strip of rows at a time, each with the row either side: one new grid, not one per
-    # axis)
-    out = np.empty_like(filtered, order="C")
+    wider either side along every axis, from its result ``filtered`` over the narrower
+    windows, a strip of rows at a time (the rows, and the strip's values: an array of its
+    own): each wider window is the union of the narrower ones one cell before, at and after
+    it (at an edge, the edge cell's own window stands in for the one beyond it: a subset of
+    the wider window) -- the same values as filtering again, at a fraction of the cost. Each
+    strip is read with the row either side as they were when the strips began (the one above
+    kept aside), so the caller may change a strip's rows once it has it."""
     n = filtered.shape[0]
     step = _strip_rows(filtered)
+    above = None  # (the row above the strip, as it was)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        low, high = max(start - 1, 0), min(stop + 1, n)
-        part = filtered[low:high]
+        rows = filtered[start:min(stop + 1, n)]
+        part = rows if above is None else np.concatenate([above, rows])
         for axis in range(filtered.ndim):
             part = _widen_axis(part, axis, ufunc)
-        out[start:stop] = part[start - low:start - low + stop - start]
-    return out
+        first = 0 if above is None else 1
+        above = filtered[stop - 1:stop].copy()
+        yield slice(start, stop), part[first:first + stop - start].copy()
 
 
 def _strip_rows(values: np.ndarray) -> int:
@@ -1054,7 +1062,8 @@ def _strip_rows(values: np.ndarray) -> int:
 
 
 def _widen_axis(values: np.ndarray, axis: int, ufunc: np.ufunc) -> np.ndarray:
-    """:func:`_widen` along one ``axis`` (``values`` itself where it is shorter than 2)."""
+    """:func:`_wider_strips` along one ``axis`` (``values`` itself where it is shorter than
+    2)."""
     if values.shape[axis] < 2:
         return values
     lines = np.moveaxis(values, axis, 0)
