@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 import bgsub
 from bgsub.auto import suggest_radius
 from bgsub.data import synthetic
-from bgsub.methods import Extent
+from bgsub.methods import Extent, robust
 from bgsub.methods._noise import estimate_noise
 from bgsub.methods.robust import robust_background
 from errors import rmse
@@ -1199,3 +1199,18 @@ def test_a_warning_points_at_the_callers_line(radius):
     found = [w for w in caught if issubclass(w.category, bgsub.BackgroundWarning)]
     assert found and all(w.filename == __file__ for w in found), \
         [(w.filename, w.lineno) for w in found]
+
+
+def test_noise_measured_on_the_crop_in_the_noises_units_as_on_the_whole_image_in_them():
+    """``prepare_robust`` measures the noise on the central crop divided by the noise's
+    shading there before the whole image is divided (its grids freed first): the model of
+    dividing the whole image, then cropping, to the last bit."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:700, 0:900] / 700.0
+    level = 300.0 + 200.0 * xx
+    image = rng.poisson(level * (1.0 + 0.8 * (yy - 0.5) ** 2)).astype(np.float32)
+    shading = robust._noise_shading(image)
+    assert shading is not None  # (the case this is about)
+    whole = shading.apply(image, divide=True)
+    assert robust._noise_model(image, shading) == robust._noise_model(whole)
+    assert robust.prepare_robust(image)[0] == robust._noise_model(whole)

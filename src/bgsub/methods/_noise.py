@@ -216,12 +216,26 @@ class NoiseShading:
         return self.apply(np.ones(shape, dtype=dtype))
 
     def apply(self, values: np.ndarray, *, divide: bool = False,
-              out: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None,
+              part: tuple[tuple[int, int], tuple[slice, slice]] | None = None) -> np.ndarray:
         """``values`` times the map (divided by it where ``divide``), into ``out`` (which may
         be ``values``) or a new array: the map is a product of one factor per row and one per
-        column, so no image-sized map is made."""
-        rows, columns = (np.exp(-f if divide else f).astype(values.dtype, copy=False)
-                         for f in self._logs(values.shape[0], values.shape[1]))
+        column, so no image-sized map is made. ``part``: ``values`` is the part (a row and a
+        column slice) of a plane of that shape, and gets the plane's map there (the values
+        of applying it to the whole plane, then cutting the part out).
+
+        Examples
+        --------
+        >>> shading = NoiseShading(np.array([0.0, 0.3, 0.5, 0.0, 0.1]), 1.0)
+        >>> plane = np.arange(20.0).reshape(4, 5)
+        >>> where = (slice(1, 3), slice(2, 5))
+        >>> bool((shading.apply(plane[where], part=(plane.shape, where))
+        ...       == shading.apply(plane)[where]).all())
+        True
+        """
+        shape, where = part if part is not None else (values.shape, (slice(None),) * 2)
+        rows, columns = (np.exp(-f if divide else f).astype(values.dtype, copy=False)[cut]
+                         for f, cut in zip(self._logs(shape[0], shape[1]), where, strict=True))
         out = np.multiply(values, rows[:, None], out=out)
         out *= columns[None, :]
         return out

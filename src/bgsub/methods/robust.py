@@ -315,15 +315,22 @@ def prepare_robust(image: np.ndarray, *, shading: bool = True) -> Prepared:
     grid fixed by the image's size). Returned as (model, trend, shading, cold pixels)."""
     work, _ = in_ordinary_unit(_as_float(image))
     measured = _noise_shading(work) if shading else None
+    # (the noise on the crop in the noise's units first: its measurement's grids are freed
+    # before a copy of the whole image in those units is made)
+    model = _noise_model(work, measured)
     work = _in_units(work, measured, work is not image)
-    model = _noise_model(work)
     cold = find_cold_pixels(work, model, measured)
     return model, fit_trend(lift_cold_pixels(work, cold, work is not image), model), measured, cold
 
 
-def _noise_model(work: np.ndarray) -> NoiseModel:
-    """The noise model of ``work``, measured on its central crop."""
-    return estimate_noise(_crop(work), uniform=True)
+def _noise_model(work: np.ndarray, shading: NoiseShading | None = None) -> NoiseModel:
+    """The noise model of ``work``, measured on its central crop (divided by the noise's
+    ``shading`` there, where given: the crop of :func:`_in_units`, the same values)."""
+    where = _crop_slices(work.shape)
+    crop = work[where]
+    if shading is not None:
+        crop = shading.apply(crop, divide=True, part=(work.shape, where))
+    return estimate_noise(crop, uniform=True)
 
 
 def _noise_shading(work: np.ndarray) -> NoiseShading | None:
@@ -1210,13 +1217,11 @@ def _lift(
     return np.maximum(total, 0.0, out=total)
 
 
-def _crop(image: np.ndarray) -> np.ndarray:
-    """The central ``NOISE_CROP`` pixels of each axis (the noise is measured there)."""
-    slices = []
-    for n in image.shape:
-        start = max(0, (n - NOISE_CROP) // 2)
-        slices.append(slice(start, start + NOISE_CROP))
-    return image[tuple(slices)]
+def _crop_slices(shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The central ``NOISE_CROP`` pixels of each axis of ``shape`` (the noise is measured
+    there)."""
+    return tuple(slice(max(0, (n - NOISE_CROP) // 2), max(0, (n - NOISE_CROP) // 2) + NOISE_CROP)
+                 for n in shape)
 
 
 def _ellipse(radius: tuple[float, ...]) -> np.ndarray:
