@@ -1214,3 +1214,27 @@ def test_noise_measured_on_the_crop_in_the_noises_units_as_on_the_whole_image_in
     whole = shading.apply(image, divide=True)
     assert robust._noise_model(image, shading) == robust._noise_model(whole)
     assert robust.prepare_robust(image)[0] == robust._noise_model(whole)
+
+
+@pytest.mark.parametrize("factors, dtype", [(((2, 2), (3, 3)), np.float32),
+                                            (((3, 3), (4, 4)), np.float64),
+                                            (((1, 1), (2, 2)), np.float32),
+                                            (((1, 2, 2), (1, 3, 3)), np.float32)])
+def test_blend_carried_to_the_pixels_a_strip_at_a_time(factors, dtype):
+    """The blend of two block sizes' estimates, each carried to the pixels a strip at a
+    time into one array, gives the values of carrying both to the pixels and blending them
+    there (the order of the operations kept), bit for bit."""
+    from bgsub.kernels.resample import upsample_centres
+
+    rng = np.random.default_rng(7)
+    shape = (3, 301, 257) if len(factors[0]) == 3 else (1001, 997)
+    cells = tuple(rng.normal(100.0, 10.0, tuple(-(-n // k) for n, k in zip(shape, f, strict=True)))
+                  .astype(dtype) for f in factors)
+    share = 0.37
+    finer = upsample_centres(cells[0], factors[0], shape).copy()
+    coarser = upsample_centres(cells[1], factors[1], shape)
+    finer *= 1.0 - share
+    coarser *= share
+    finer += coarser
+    blended = robust._blend_on_pixels(tuple(c.copy() for c in cells), factors, share, shape)
+    assert blended.dtype == finer.dtype and blended.tobytes() == finer.tobytes()

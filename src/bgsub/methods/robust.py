@@ -268,10 +268,9 @@ def robust_background(
     else:  # between two block sizes: blend, so the result varies smoothly with the radius
         # the finer blocks judge how much is background (a coarser block straddling an
         # object's edge reads as background more often), so they alone may warn
-        result, other = _blended_pair(work, radius, (low, high), model, options, warn)
-        result *= 1.0 - share
-        other *= share
-        result += other
+        finer, coarser = _blended_pair(work, radius, (low, high), model, options, warn)
+        result = _blend_on_pixels((finer, coarser), (low, high), share, work.shape)
+        del finer, coarser
     if shading is not None:
         shading.apply(result, out=result)
     if unit != 1.0:
@@ -285,13 +284,34 @@ def robust_background(
     return result.astype(image.dtype, copy=False)
 
 
+def _blend_on_pixels(cells: tuple[np.ndarray, np.ndarray],
+                     factors: tuple[tuple[int, ...], tuple[int, ...]], share: float,
+                     shape: tuple[int, ...]) -> np.ndarray:
+    """``(1 - share)`` x the finer estimate plus ``share`` x the coarser (``cells``: each on
+    its blocks of ``factors``), each carried to every pixel a strip of rows at a time
+    (:func:`bgsub.kernels.resample.upsampled_strips`): the values of carrying both to the
+    pixels and then blending them, without the second image-sized array."""
+    if max(factors[0]) == 1:  # (single pixels: already on the pixels, blended in place)
+        result = cells[0]
+        result *= 1.0 - share
+    else:
+        result = np.empty(shape, dtype=cells[0].dtype)
+        for rows, strip in upsampled_strips(cells[0], factors[0], shape):
+            np.multiply(strip, 1.0 - share, out=result[rows])
+    for rows, strip in upsampled_strips(cells[1], factors[1], shape):
+        strip *= share
+        result[rows] += strip
+    return result
+
+
 def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
                   factors: tuple[tuple[int, ...], tuple[int, ...]], model: NoiseModel,
                   options: dict[str, Any], warn: bool
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The estimates on the finer and the coarser of ``factors``, to be blended; only the
-    finer may warn (where ``warn``). They read ``work`` and write nothing shared, so they run
-    side by side, one core each (their own steps side by side would crowd two cores), where
+    """The estimates on the finer and the coarser of ``factors`` (each on its blocks, in
+    ``work``'s dtype: :func:`_blend_on_pixels` carries them to the pixels), to be blended;
+    only the finer may warn (where ``warn``). They read ``work`` and write nothing shared, so
+    they run side by side, one core each (their own steps side by side would crowd two cores), where
     both work on blocks of at least ``SIDE_BY_SIDE_FROM`` pixels: finer blocks hold
     image-sized buffers (blocks of 2 are judged pixel by pixel), and two of them at once would
     pass the 6-buffer peak (7.6 at 1024x1024)."""
@@ -299,12 +319,13 @@ def _blended_pair(work: np.ndarray, radius: tuple[float, ...],
 
     def alone(factor: tuple[int, ...], warn_dense: bool) -> np.ndarray:
         with limit_threads(1):
-            return _estimate(work, radius, factor, model, warn_dense=warn_dense, **options)
+            return _estimate(work, radius, factor, model, warn_dense=warn_dense,
+                             on_pixels=False, **options)
 
     if min(low) >= SIDE_BY_SIDE_FROM:
         return _side_by_side(lambda: alone(low, warn), lambda: alone(high, False))
-    return (_estimate(work, radius, low, model, warn_dense=warn, **options),
-            _estimate(work, radius, high, model, warn_dense=False, **options))
+    return (_estimate(work, radius, low, model, warn_dense=warn, on_pixels=False, **options),
+            _estimate(work, radius, high, model, warn_dense=False, on_pixels=False, **options))
 
 
 def prepare_robust(image: np.ndarray, *, shading: bool = True) -> Prepared:
@@ -464,8 +485,10 @@ def _estimate(
     follow: float,
     steeper: int,
     warn_dense: bool = True,
+    on_pixels: bool = True,
 ) -> np.ndarray:
-    """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype.
+    """Steps 1-5 on blocks of ``factor`` pixels; the background in ``work``'s dtype, carried
+    to every pixel (or, unless ``on_pixels``, on the blocks).
 
     A cancel (:func:`bgsub._cancel.checkpoint`) is seen between the full-resolution stages,
     so that *Cancel* takes effect within a fraction of a second even on a large plane.
@@ -628,7 +651,8 @@ def _estimate(
     np.minimum(result, upper, out=result)
     np.maximum(result, lower, out=result)
     checkpoint()
-    return upsample_centres(result.astype(work.dtype), factor, work.shape)
+    result = result.astype(work.dtype)
+    return upsample_centres(result, factor, work.shape) if on_pixels else result
 
 
 def _local_bounds(maxima: np.ndarray, minima: np.ndarray, cell_radius: tuple[float, ...]
