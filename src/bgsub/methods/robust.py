@@ -150,7 +150,8 @@ FAR_BLOCKS = 4.0  # ... summed on blocks of about 1 / this of the window (its si
 CEILING = 2.0  # the lift is at most this many times the block minima's expected depth
 FEW_BACKGROUND = 0.2  # warn below this fraction of background cells
 MIN_CELLS_TO_WARN = 256  # (on a smaller grid the fraction says little)
-STRIP_CELLS = 1 << 16  # grid cells per strip where a step is taken a strip at a time
+STRIP_CELLS = 1 << 14  # grid cells per strip where a step is taken a strip at a time (its
+# temporaries and strips of 2^16 float64 cells weighed a sixth of an image buffer at 768x768)
 HOLD_FROM = 3  # on blocks of this many pixels a side or more, a grid may be held to be reused
 BLEND = 0.5  # between block sizes, results are blended over at least this middle part of
 BLEND_SPAN = 0.12  # ... the step, and over at least this fraction of the radius (the whole
