@@ -11,7 +11,7 @@ a row's cold pixels, the second writes where they are and that neighbour, at the
 the counts give (so the order is the rows', whatever the threads)."""
 
 from cython.parallel cimport prange
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt
 
 from bgsub.kernels._interpolation cimport real
 
@@ -150,3 +150,25 @@ def cold_pixels_2d(const real[:, ::1] image, double gain, double offset, double 
     for i in prange(n0, nogil=True, num_threads=nthreads, schedule="static"):
         if counts[i] > 0:
             _row(image, i, rule, &rows[starts[i]], &cols[starts[i]], &values[starts[i]])
+
+
+def gradient_magnitude_2d(const double[:, ::1] image, double[:, ::1] out, int nthreads):
+    """``out``: ``sqrt(gy * gy + gx * gx)``, ``gy``, ``gx`` ``np.gradient``'s (unit spacing,
+    first-order edges: ``(f[i + 1] - f[i - 1]) / 2`` inside, ``f[1] - f[0]`` and ``f[-1] -
+    f[-2]`` at the ends) along axes 0 and 1 -- the same operations in the same order, each
+    pixel on its own. At least 2 pixels along each axis."""
+    cdef Py_ssize_t n0 = image.shape[0], n1 = image.shape[1], i, j, up, down, left, right
+    cdef double gy, gx, dy, dx, total
+    for i in prange(n0, nogil=True, num_threads=nthreads, schedule="static"):
+        up = i - 1 if i > 0 else 0
+        down = i + 1 if i < n0 - 1 else n0 - 1
+        dy = 2.0 if (i > 0 and i < n0 - 1) else 1.0
+        for j in range(n1):
+            left = j - 1 if j > 0 else 0
+            right = j + 1 if j < n1 - 1 else n1 - 1
+            dx = 2.0 if (j > 0 and j < n1 - 1) else 1.0
+            gy = (image[down, j] - image[up, j]) / dy
+            gx = (image[i, right] - image[i, left]) / dx
+            total = gy * gy
+            total = total + gx * gx
+            out[i, j] = sqrt(total)

@@ -1,14 +1,15 @@
 """Cold pixels of a plane (dead or stuck-low camera pixels), compiled: `robust`'s estimate
-sets them aside before it rests its lower envelope on the data."""
+sets them aside before it rests its lower envelope on the data; and the gradient magnitude
+by which the noise measurement tells edges from flat pixels."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bgsub.kernels._outliers import cold_counts_2d, cold_pixels_2d
+from bgsub.kernels._outliers import cold_counts_2d, cold_pixels_2d, gradient_magnitude_2d
 from bgsub.kernels.threads import threads_for_work
 
-__all__ = ["cold_pixels"]
+__all__ = ["cold_pixels", "gradient_magnitude"]
 
 #: A thread per this many pixels.
 _PIXELS_PER_THREAD = 1 << 21
@@ -70,3 +71,25 @@ def cold_pixels(plane: np.ndarray, gain: float, offset: float, floor: float, sds
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
         cold_pixels_2d(image, *args, counts, starts, rows, cols, values, threads)
     return rows, cols, values
+
+
+def gradient_magnitude(plane: np.ndarray) -> np.ndarray:
+    """``sqrt(gy ** 2 + gx ** 2)`` of ``np.gradient(plane)`` (a float64 plane of at least 2
+    pixels a side), the same values as squaring the two gradients in place, adding them and
+    taking the root, in one pass and without either gradient in memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.random.default_rng(0).random((5, 7))
+    >>> gy, gx = np.gradient(plane)
+    >>> bool((gradient_magnitude(plane) == np.sqrt(gy * gy + gx * gx)).all())
+    True
+    """
+    image = np.ascontiguousarray(plane, dtype=np.float64)
+    if image.ndim != 2 or min(image.shape) < 2:
+        raise ValueError("a plane of at least 2 x 2 pixels")
+    out = np.empty(image.shape)
+    gradient_magnitude_2d(image, out, min(threads_for_work(image.size, _PIXELS_PER_THREAD),
+                                          image.shape[0]))
+    return out

@@ -11,7 +11,7 @@ from bgsub._lazy import lazy_module
 from bgsub._padding import PADDING_SHARE, fill_from_nearest, padding_share
 from bgsub.kernels.bins import median, percentiles
 from bgsub.kernels.gaussian import direct_gaussian_filter
-from bgsub.kernels.outliers import cold_pixels
+from bgsub.kernels.outliers import cold_pixels, gradient_magnitude
 
 ndi = lazy_module("scipy.ndimage")  # imported on first use, not on import bgsub
 
@@ -807,13 +807,18 @@ def _flat_pixels(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarr
     ``where`` is true, all by default)."""
     if min(image.shape) < 2:
         return np.ones(image.shape, dtype=bool) if where is None else where.copy()
-    gradients = np.gradient(direct_gaussian_filter(image, 1.0, mode="reflect"))
-    magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
-    magnitude *= magnitude
-    for g in gradients[1:]:
-        g *= g
-        magnitude += g
-    np.sqrt(magnitude, out=magnitude)
+    smooth = direct_gaussian_filter(image, 1.0, mode="reflect")
+    if smooth.ndim == 2 and smooth.dtype == np.float64:
+        magnitude = gradient_magnitude(smooth)  # (the values below, in one pass)
+    else:
+        gradients = np.gradient(smooth)
+        magnitude = gradients[0]  # the sum of the squares, in place (as sum(g**2) adds them)
+        magnitude *= magnitude
+        for g in gradients[1:]:
+            g *= g
+            magnitude += g
+        np.sqrt(magnitude, out=magnitude)
+    del smooth
     if where is None:
         return magnitude <= EDGE_FACTOR * median(magnitude)
     if not where.any():
