@@ -121,3 +121,12 @@ def test_gradient_magnitude_refuses_what_it_does_not_do() -> None:
         gradient_magnitude(np.zeros((1, 5)))
     with pytest.raises(ValueError, match="2 x 2"):
         gradient_magnitude(np.zeros((3, 4, 5)))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gradient_magnitude_on_any_number_of_threads(threads, monkeypatch) -> None:
+    monkeypatch.setattr(outliers, "threads_for_work", lambda *_: threads)
+    plane = np.random.default_rng(5).random((41, 90))[:, ::2]  # (not contiguous)
+    gy, gx = np.gradient(plane)
+    expected = np.sqrt(gy * gy + gx * gx)
+    assert outliers.gradient_magnitude(plane).tobytes() == expected.tobytes()
