@@ -59,3 +59,13 @@ def test_strided_plane_on_any_number_of_threads(threads, monkeypatch) -> None:
     monkeypatch.setattr(blocks, "threads_for_work", lambda *_: threads)
     image = np.random.default_rng(3).random((97, 250))[:, ::2]  # (not contiguous)
     assert _same_bits(block_means_by_axis(image, (4, 3)), _reference(image, (4, 3)))
+
+
+def test_refuses_what_it_does_not_do() -> None:
+    """Single rows (a float32 plane's columns are added in float32 by ``block_mean``), other
+    dtypes and volumes are refused, not answered with other values."""
+    for image, factor in ((np.zeros((4, 6), np.float32), (1, 2)),
+                          (np.zeros((4, 6), np.int32), (2, 2)),
+                          (np.zeros((2, 4, 6)), (2, 2))):
+        with pytest.raises(ValueError, match="at least 2 rows"):
+            block_means_by_axis(image, factor)

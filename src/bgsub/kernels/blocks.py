@@ -88,7 +88,8 @@ def block_means_by_axis(image: np.ndarray, factor: tuple[int, int]) -> np.ndarra
     ----------
     image : ndarray of float32 or float64, 2D
     factor : tuple of two ints
-        Block size per axis.
+        Block size per axis; at least 2 rows (on single rows a float32 plane's columns would
+        be added in float64 here, in float32 by ``block_mean``).
 
     Returns
     -------
@@ -102,6 +103,9 @@ def block_means_by_axis(image: np.ndarray, factor: tuple[int, int]) -> np.ndarra
     array([[ 3. ,  5. ,  6.5],
            [10.5, 12.5, 14. ]])
     """
+    if image.ndim != 2 or image.dtype not in (np.float32, np.float64) or factor[0] < 2 \
+            or factor[1] < 1:
+        raise ValueError("a float32 or float64 plane, blocks of at least 2 rows")
     out = np.empty(_blocks_shape(image.shape, factor))
     threads = min(threads_for_work(image.size, _PIXELS_PER_THREAD), out.shape[0])
     block_mean_by_axis_2d(np.ascontiguousarray(image), factor[0], factor[1], out,

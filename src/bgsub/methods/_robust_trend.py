@@ -318,9 +318,7 @@ def _design(terms: list[tuple[int, ...]], grids: list[np.ndarray]) -> np.ndarray
     design = np.empty((grids[0].size, len(terms)))
     column: dict[tuple[int, ...], int] = {}
     for j, term in enumerate(terms):
-        if term in column:
-            design[:, j] = design[:, column[term]]
-        elif not term:
+        if not term:
             design[:, j] = 1.0
         elif len(term) == 1:
             design[:, j] = grids[term[0]]
@@ -328,7 +326,7 @@ def _design(terms: list[tuple[int, ...]], grids: list[np.ndarray]) -> np.ndarray
             np.multiply(design[:, column[term[:-1]]], grids[term[-1]], out=design[:, j])
         else:
             design[:, j] = np.prod([grids[axis] for axis in term], axis=0)
-        column.setdefault(term, j)
+        column[term] = j
     return design
 
 

@@ -1245,8 +1245,8 @@ def _lift(
 def _crop_slices(shape: tuple[int, ...]) -> tuple[slice, ...]:
     """The central ``NOISE_CROP`` pixels of each axis of ``shape`` (the noise is measured
     there)."""
-    return tuple(slice(max(0, (n - NOISE_CROP) // 2), max(0, (n - NOISE_CROP) // 2) + NOISE_CROP)
-                 for n in shape)
+    starts = (max(0, (n - NOISE_CROP) // 2) for n in shape)
+    return tuple(slice(start, start + NOISE_CROP) for start in starts)
 
 
 def _ellipse(radius: tuple[float, ...]) -> np.ndarray:
