@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 OUTPUT_DTYPES = ("same", "float", "float32", "float64")
@@ -33,9 +35,34 @@ def work_dtype(dtype: np.dtype) -> np.dtype:
     """The float dtype the background is computed in.
 
     float64 for float64, long double and 32/64-bit integer input (float32
-    cannot hold their values exactly), float32 for everything else.
+    cannot hold their values exactly), float32 for everything else, in either
+    byte order.
+
+    Examples
+    --------
+    >>> work_dtype(np.dtype(">f8")), work_dtype(np.dtype(">u2"))
+    (dtype('float64'), dtype('float32'))
     """
-    return np.dtype(np.float64) if np.dtype(dtype) in _WIDE else np.dtype(np.float32)
+    native = np.dtype(dtype).newbyteorder("=")
+    return np.dtype(np.float64) if native in _WIDE else np.dtype(np.float32)
+
+
+def in_native_byte_order(image: Any) -> Any:
+    """``image`` with its pixels in this machine's byte order: the same values, copied only
+    where their bytes are swapped (a FITS file's, an N5 store's, a raw camera dump read as
+    ``>u2``), so that every dtype rule downstream sees NumPy's own dtypes (a big-endian
+    float64 image was otherwise computed in float32). Anything else as it is.
+
+    Examples
+    --------
+    >>> swapped = np.arange(3, dtype=">f8")
+    >>> in_native_byte_order(swapped).dtype, in_native_byte_order(swapped).tolist()
+    (dtype('float64'), [0.0, 1.0, 2.0])
+    """
+    dtype = getattr(image, "dtype", None)
+    if not isinstance(dtype, np.dtype) or dtype.isnative:
+        return image
+    return image.astype(dtype.newbyteorder("="))
 
 
 def output_dtype_for(input_dtype: np.dtype, output_dtype: str | np.dtype) -> np.dtype:

@@ -14,7 +14,7 @@ import numpy as np
 
 from bgsub import engine
 from bgsub._axes import resolve_axes
-from bgsub._dtypes import output_dtype_for
+from bgsub._dtypes import in_native_byte_order, output_dtype_for
 from bgsub.engine import CancelFlag, Progress
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
@@ -138,6 +138,7 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 20)  # noise sd ~30
     True
     """
+    image = in_native_byte_order(image)
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
                          presmooth=presmooth, missing=missing, **options)
@@ -187,7 +188,9 @@ def subtract_background(
         program's whole command (``imagej``) counts a plane with its RGB
         samples as one block.
     output_dtype : {"same", "float", "float32", "float64"}
-        ``"same"`` (default) keeps the input dtype; ``"float"`` returns the
+        ``"same"`` (default) keeps the input dtype (in this machine's byte
+        order: big-endian pixels, a FITS file's or an N5 store's, are read as
+        the same values in native order first); ``"float"`` returns the
         working float type (float32, or float64 for wide input).
     offset : float
         Added to the foreground before rounding and clipping, to keep
@@ -215,6 +218,7 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
+    image = in_native_byte_order(image)
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
                          presmooth=presmooth, missing=missing, **options)
