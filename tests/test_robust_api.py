@@ -7,6 +7,8 @@ promises as properties over every registered method.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -366,3 +368,63 @@ def test_arbitrary_arguments_raise_only_documented_one_line_errors(image, radius
         assert str(exc) and "\n" not in str(exc)
     else:
         assert result.shape == image.shape and result.dtype == image.dtype
+
+
+# --- RGBA: the alpha sample is no image data -----------------------------------------------
+
+def _rgba(alpha: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:40, :48]
+    grey = 30.0 + 0.5 * xx + rng.poisson(5.0, yy.shape)
+    grey[12:18, 20:26] += 120.0
+    colour = np.stack([grey, 0.7 * grey, 0.4 * grey], axis=-1)
+    return np.concatenate([colour, np.full(yy.shape + (1,), alpha)], axis=-1).astype(np.uint8)
+
+
+def test_the_alpha_of_an_rgba_image_passes_through_and_the_colours_are_as_rgb():
+    # before, alpha was a fourth colour: a fully opaque PNG came out fully transparent
+    image = _rgba()
+    with pytest.warns(bgsub.BackgroundWarning, match="read as RGBA"):
+        foreground, background = bgsub.subtract_background(image, "rolling_ball", 10,
+                                                           return_background=True)
+    colour, colour_background = bgsub.subtract_background(
+        image[..., :3], "rolling_ball", 10, return_background=True)
+    assert foreground.dtype == np.uint8 and foreground.shape == image.shape
+    assert np.array_equal(foreground[..., 3], image[..., 3])
+    assert np.array_equal(foreground[..., :3], colour)
+    assert np.array_equal(background[..., :3], colour_background)
+    assert not background[..., 3].any()
+    estimated = bgsub.estimate_background(image, "rolling_ball", 10, axes="YXS")
+    assert np.array_equal(estimated[..., :3], colour_background) and not estimated[..., 3].any()
+
+
+def test_rgba_axes_given_are_not_warned_of_and_four_channels_are_all_processed():
+    image = _rgba(alpha=255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bgsub.BackgroundWarning)
+        kept = bgsub.subtract_background(image, "tophat", 10, axes="YXS",
+                                         output_dtype="float32")
+        channels = bgsub.subtract_background(image, "tophat", 10, channel_axis=-1)
+    assert kept.dtype == np.float32 and (kept[..., 3] == 255).all()
+    assert not channels[..., 3].any()  # (a constant fourth channel: no foreground)
+
+
+def test_rgba_on_dask_and_with_imagej_keeps_alpha():
+    da = pytest.importorskip("dask.array")
+    image = _rgba()
+    expected = bgsub.subtract_background(image, "rolling_ball", 10, axes="YXS")
+    lazy = bgsub.subtract_background(da.from_array(image, chunks=(20, 24, 4)), "rolling_ball",
+                                     10, axes="YXS")
+    assert np.array_equal(lazy.compute(), expected)
+    imagej = bgsub.subtract_background(image, "imagej", 10, axes="YXS")
+    assert np.array_equal(imagej[..., 3], image[..., 3])
+    assert np.array_equal(imagej[..., :3], bgsub.subtract_background(image[..., :3], "imagej",
+                                                                     10, axes="YXS"))
+
+
+def test_grey_plus_alpha_samples_keep_their_alpha():
+    image = _rgba()[..., ::3]  # (grey, alpha): YXS with two samples, as a PNG's "LA"
+    foreground = bgsub.subtract_background(image, "rolling_ball", 10, axes="YXS")
+    assert np.array_equal(foreground[..., 1], image[..., 1])
+    assert np.array_equal(foreground[..., :1], bgsub.subtract_background(
+        image[..., :1], "rolling_ball", 10, axes="YXS"))
