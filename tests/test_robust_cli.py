@@ -388,3 +388,23 @@ def test_an_unreadable_input_fails_alone_with_one_line(tmp_path):
         assert (folder / "out" / "open.tif").exists() and "Traceback" not in result.stderr
     finally:
         shutil.rmtree(folder)
+
+
+def test_four_samples_of_a_tiff_are_channels_unless_the_fourth_is_alpha(tmp_path):
+    # a grey TIFF of four samples per pixel, or RGB with an unspecified extra sample, holds four
+    # channels: all are processed; only RGB with an alpha extra sample keeps its alpha
+    folder = tmp_path / "in"
+    folder.mkdir()
+    yy, xx = np.mgrid[:40, :48]
+    plane = 100 + xx + 400 * (((yy - 20) ** 2 + (xx - 24) ** 2) < 25)
+    data = np.stack([plane] * 4, axis=-1).astype(np.uint16)
+    tifffile.imwrite(folder / "grey.tif", data, photometric="minisblack", planarconfig="contig")
+    tifffile.imwrite(folder / "extra.tif", data, photometric="rgb", extrasamples=["unspecified"])
+    tifffile.imwrite(folder / "alpha.tif", data, photometric="rgb", extrasamples=["unassalpha"])
+    result = run_cli("run", str(folder), "-o", str(tmp_path / "out"), "-m", "rolling_ball",
+                     "--radius", "8")
+    assert result.returncode == 0, result.stderr
+    for name, kept in (("grey", False), ("extra", False), ("alpha", True)):
+        out = tifffile.imread(tmp_path / "out" / f"{name}.tif")
+        assert np.array_equal(out[..., 3], data[..., 3]) == kept, name
+        assert np.array_equal(out[..., 0], out[..., 2]) and out[..., 0].max() > 300

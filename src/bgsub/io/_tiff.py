@@ -144,6 +144,8 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
     meta.original["resolution"] = _resolution(s.keyframe)
+    if "S" in s.axes and not _colour_samples(s.keyframe):
+        meta.original["samples"] = "channels"
     if len(s.levels) > 1:
         meta.original["level_shapes"] = [tuple(int(n) for n in level.shape)
                                          for level in s.levels]
@@ -155,6 +157,17 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
         _read_shaped(tif.shaped_metadata, series, meta)
     _check_axes(meta.axes, shape)
     return s, meta
+
+
+def _colour_samples(page: Any) -> bool:
+    """Whether a page's samples are colours (RGB, with an alpha as its extra sample where it
+    has one), not channels: a grey page of several samples, or an RGB one whose extra sample
+    is unspecified data, holds channels, whose last is no alpha."""
+    extra = tuple(int(e) for e in (getattr(page, "extrasamples", None) or ()))
+    alpha = (int(tifffile.EXTRASAMPLE.ASSOCALPHA), int(tifffile.EXTRASAMPLE.UNASSALPHA))
+    if int(page.photometric) != int(tifffile.PHOTOMETRIC.RGB):
+        return False
+    return all(e in alpha for e in extra)
 
 
 def _check_axes(axes: str, shape: tuple[int, ...]) -> None:
