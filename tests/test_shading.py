@@ -488,6 +488,16 @@ def test_tiles_of_different_shapes(tiles):
         bgsub.estimate_shading([tiles[0], tiles[1][:60], tiles[2]])
 
 
+@pytest.mark.parametrize("as_list", [False, True])
+def test_rgb_tiles_with_samples_last_are_refused_not_read_as_channels(tiles, as_list):
+    # (N, Y, X, 3) was read as (N, C, Y, X): a flat-field of Y channels, each X by 3 pixels
+    rgb = np.stack([tiles] * 3, axis=-1)
+    with pytest.raises(ValueError, match=r"last axis of 3 looks like RGB.*np.moveaxis"):
+        bgsub.estimate_shading(list(rgb) if as_list else rgb)
+    assert bgsub.estimate_shading(np.moveaxis(rgb, -1, -3)).flatfield.shape == (
+        3, *tiles.shape[1:])
+
+
 def test_profile_of_the_wrong_shape(profile):
     with pytest.raises(ValueError, match="profile is for tiles of shape.*estimate a profile"):
         bgsub.correct_shading(np.zeros((32, 32), np.uint16), profile)

@@ -109,6 +109,12 @@ def _checked(shape: tuple[int, ...], dtype: Any, what: str) -> tuple[int, bool]:
     if shape[0] < 2:
         raise ValueError(f"{what} holds {shape[0]} tile; shading is estimated from many tiles "
                          "(at least 2, ideally 50 or more)")
+    if len(shape) == 4 and shape[-1] in (3, 4) and min(shape[-3:-1]) > 4:
+        # (read as channels first, RGB tiles would give a flat-field of Y channels, each X
+        # by 3 pixels)
+        raise ValueError(f"{what} has shape {tuple(shape)}: its last axis of {shape[-1]} looks "
+                         "like RGB samples, but shading reads (N, C, Y, X) tiles; move the "
+                         "samples before Y and X: np.moveaxis(tiles, -1, -3)")
     return (shape[1] if len(shape) == 4 else 1), len(shape) == 4
 
 
