@@ -62,6 +62,8 @@ def in_native_byte_order(image: Any) -> Any:
     dtype = getattr(image, "dtype", None)
     if not isinstance(dtype, np.dtype) or dtype.isnative:
         return image
+    if not (isinstance(image, np.ndarray) or type(image).__module__.startswith("dask")):
+        image = np.asarray(image)  # (an h5py dataset's astype is a lazy wrapper of its own)
     return image.astype(dtype.newbyteorder("="))
 
 
