@@ -401,10 +401,15 @@ def test_four_samples_of_a_tiff_are_channels_unless_the_fourth_is_alpha(tmp_path
     tifffile.imwrite(folder / "grey.tif", data, photometric="minisblack", planarconfig="contig")
     tifffile.imwrite(folder / "extra.tif", data, photometric="rgb", extrasamples=["unspecified"])
     tifffile.imwrite(folder / "alpha.tif", data, photometric="rgb", extrasamples=["unassalpha"])
+    tifffile.imwrite(folder / "grey-alpha.tif", data[..., 2:], photometric="minisblack",
+                     extrasamples=["unassalpha"], planarconfig="contig")
+    tifffile.imwrite(folder / "two.tif", data[..., 2:], photometric="minisblack",
+                     planarconfig="contig")
     result = run_cli("run", str(folder), "-o", str(tmp_path / "out"), "-m", "rolling_ball",
                      "--radius", "8")
     assert result.returncode == 0, result.stderr
-    for name, kept in (("grey", False), ("extra", False), ("alpha", True)):
+    for name, kept in (("grey", False), ("extra", False), ("alpha", True),
+                       ("grey-alpha", True), ("two", False)):
         out = tifffile.imread(tmp_path / "out" / f"{name}.tif")
-        assert np.array_equal(out[..., 3], data[..., 3]) == kept, name
-        assert np.array_equal(out[..., 0], out[..., 2]) and out[..., 0].max() > 300
+        assert np.array_equal(out[..., -1], data[..., -1]) == kept, name
+        assert out[..., 0].max() > 300 and out[..., 0].min() < 20, name  # (the ramp removed)

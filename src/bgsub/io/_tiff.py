@@ -160,14 +160,17 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
 
 
 def _colour_samples(page: Any) -> bool:
-    """Whether a page's samples are colours (RGB, with an alpha as its extra sample where it
-    has one), not channels: a grey page of several samples, or an RGB one whose extra sample
-    is unspecified data, holds channels, whose last is no alpha."""
+    """Whether a page's samples are colours, not channels: RGB, or grey with an alpha extra
+    sample (each with at most that alpha). A grey page of several samples, or an RGB one whose
+    extra sample is unspecified data, holds channels, whose last is no alpha."""
     extra = tuple(int(e) for e in (getattr(page, "extrasamples", None) or ()))
     alpha = (int(tifffile.EXTRASAMPLE.ASSOCALPHA), int(tifffile.EXTRASAMPLE.UNASSALPHA))
-    if int(page.photometric) != int(tifffile.PHOTOMETRIC.RGB):
+    if not all(e in alpha for e in extra) or len(extra) > 1:
         return False
-    return all(e in alpha for e in extra)
+    if int(page.photometric) == int(tifffile.PHOTOMETRIC.RGB):
+        return True
+    grey = (int(tifffile.PHOTOMETRIC.MINISBLACK), int(tifffile.PHOTOMETRIC.MINISWHITE))
+    return int(page.photometric) in grey and len(extra) == 1
 
 
 def _check_axes(axes: str, shape: tuple[int, ...]) -> None:
