@@ -413,3 +413,21 @@ def test_four_samples_of_a_tiff_are_channels_unless_the_fourth_is_alpha(tmp_path
         out = tifffile.imread(tmp_path / "out" / f"{name}.tif")
         assert np.array_equal(out[..., -1], data[..., -1]) == kept, name
         assert out[..., 0].max() > 300 and out[..., 0].min() < 20, name  # (the ramp removed)
+        # ... and written back as they were: channels stay grey samples (they were written as
+        # RGB with an alpha), an alpha stays one
+        with tifffile.TiffFile(tmp_path / "out" / f"{name}.tif") as tif:
+            page = tif.pages[0]
+            assert len(tif.pages) == 1 and page.samplesperpixel == out.shape[-1], name
+            assert (page.photometric == tifffile.PHOTOMETRIC.RGB) == (name == "alpha"), name
+            assert (tifffile.EXTRASAMPLE.UNASSALPHA in page.extrasamples) == kept, name
+
+
+def test_float_samples_are_written_as_one_page_of_samples(tmp_path):
+    # (four float32 samples were written as one page per row: 40 pages of 50 x 4)
+    data = np.random.default_rng(1).random((40, 50, 4)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", data, photometric="minisblack", planarconfig="contig")
+    result = run_cli("run", str(tmp_path / "f.tif"), "-o", str(tmp_path / "out"), "-m",
+                     "rolling_ball", "--radius", "5")
+    assert result.returncode == 0, result.stderr
+    with tifffile.TiffFile(tmp_path / "out" / "f.tif") as tif:
+        assert len(tif.pages) == 1 and tif.pages[0].shape == (40, 50, 4)

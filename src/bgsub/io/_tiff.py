@@ -707,6 +707,9 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
               "ome": fmt == "ome-tiff", "imagej": fmt == "imagej"}
     kwargs: dict[str, Any] = {"photometric": _photometric(shape, dtype, meta.axes),
                               "software": "bgsub"}
+    if fmt != "imagej" and meta.axes.endswith("S") and (
+            kwargs["photometric"] != "rgb" or meta.original.get("samples") == "channels"):
+        kwargs.update(_grey_samples(shape, meta))
     if fmt == "ome-tiff":
         kwargs.update(**_ZLIB, metadata=_ome_metadata(meta))
     elif fmt == "imagej":
@@ -715,6 +718,16 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
         kwargs.update(**_ZLIB, metadata=_shaped_metadata(meta, provenance))
     kwargs.update(_resolution_kwargs(meta, fmt))
     return writer, kwargs
+
+
+def _grey_samples(shape: tuple[int, ...], meta: ImageMetadata) -> dict[str, Any]:
+    """Keywords for samples that are not RGB (channels read as samples, grey + alpha, float
+    colours): grey pages of contiguous samples, as the reader found them (without
+    ``planarconfig`` tifffile writes each row as a page; channels were written as RGB with an
+    alpha, which the next read takes as one); a grey + alpha keeps its alpha."""
+    alpha = shape[-1] == 2 and meta.original.get("samples") != "channels"
+    return {"photometric": "minisblack", "planarconfig": "contig",
+            **({"extrasamples": ["unassalpha"]} if alpha else {})}
 
 
 def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:
