@@ -428,3 +428,14 @@ def test_grey_plus_alpha_samples_keep_their_alpha():
     assert np.array_equal(foreground[..., 1], image[..., 1])
     assert np.array_equal(foreground[..., :1], bgsub.subtract_background(
         image[..., :1], "rolling_ball", 10, axes="YXS"))
+
+
+def test_imagej_on_sixteen_bit_samples_processes_each_as_a_plane():
+    # ImageJ's RGB is 8-bit; three 16-bit samples are a composite's channels there (the
+    # method refused them: "rgb=True needs a uint8 array")
+    rng = np.random.default_rng(8)
+    image = (rng.poisson(200.0, (3, 40, 48)) + np.arange(48)).astype(np.uint16)
+    image[:, 15:20, 20:26] += 500
+    samples = bgsub.subtract_background(np.moveaxis(image, 0, -1), "imagej", 10, axes="YXS")
+    planes = bgsub.subtract_background(image, "imagej", 10, axes="CYX")
+    assert np.array_equal(np.moveaxis(samples, -1, 0), planes)

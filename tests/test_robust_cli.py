@@ -431,3 +431,32 @@ def test_float_samples_are_written_as_one_page_of_samples(tmp_path):
     assert result.returncode == 0, result.stderr
     with tifffile.TiffFile(tmp_path / "out" / "f.tif") as tif:
         assert len(tif.pages) == 1 and tif.pages[0].shape == (40, 50, 4)
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "ome-tiff"])
+def test_a_planar_rgb_tiff_is_written_back_as_planar_rgb(tmp_path, fmt):
+    # (it was written as three grey pages, and as OME-TIFF not at all: "shape does not match")
+    image = synthetic((48, 56), object_radius=(3, 5), seed=6).image
+    grey = np.clip(image // 16, 0, 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "p.tif", np.stack([grey, grey // 2, grey // 3]),
+                     photometric="rgb", planarconfig="separate")
+    result = run_cli("run", str(tmp_path / "p.tif"), "-o", str(tmp_path / "out"), "--format",
+                     fmt, "-m", "rolling_ball", "--radius", "8")
+    assert result.returncode == 0, result.stderr
+    name = "p.ome.tif" if fmt == "ome-tiff" else "p.tif"
+    with tifffile.TiffFile(tmp_path / "out" / name) as tif:
+        assert tif.series[0].axes == "SYX" and tif.series[0].shape == (3, 48, 56)
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+
+
+def test_sixteen_bit_samples_are_a_composite_in_the_imagej_format(tmp_path):
+    # ImageJ's RGB is 8-bit: three 16-bit samples are written as its channels (they failed:
+    # "the ImageJ format does not support data type uint16 for RGB")
+    image = synthetic((48, 56), object_radius=(3, 5), seed=6).image
+    tifffile.imwrite(tmp_path / "p.tif", np.stack([image, image // 2, image // 3]),
+                     photometric="rgb", planarconfig="separate")
+    result = run_cli("run", str(tmp_path / "p.tif"), "-o", str(tmp_path / "out"), "--format",
+                     "imagej", "-m", "rolling_ball", "--radius", "8")
+    assert result.returncode == 0, result.stderr
+    out, meta = read_image(tmp_path / "out" / "p.tif")
+    assert meta.axes == "CYX" and out.shape == (3, 48, 56) and out.dtype == np.uint16

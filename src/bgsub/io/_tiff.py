@@ -411,7 +411,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
         pages = data.reshape(-1, *data.shape[data.ndim - ndim:])
         write_pages(path, iter(pages), data.shape, data.dtype, meta, fmt, provenance, pyramid)
         return
-    writer, kwargs = _write_kwargs(data.shape, data.dtype, meta, fmt, provenance)
+    writer, kwargs = _write_kwargs(data.shape, data.dtype, meta, fmt, provenance, whole=True)
     tifffile.imwrite(path, data, **writer, **kwargs)
     _finish(path, meta, fmt, provenance)
 
@@ -671,6 +671,10 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
         raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not "
                          f"{np.dtype(dtype)}; use --output-dtype float32 or --format tiff")
     order = "TZCYXS"
+    if "S" in meta.axes and "C" not in meta.axes and (
+            meta.original.get("samples") == "channels" or np.dtype(dtype) != np.uint8):
+        # (ImageJ's RGB is 8-bit: other samples are a composite's channels there)
+        meta = dataclasses.replace(meta, axes=meta.axes.replace("S", "C"))
     if any(a not in order for a in meta.axes):
         raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
                          f"{meta.axes!r}; use --format tiff or ome-tiff")
@@ -699,8 +703,10 @@ def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
 
 
 def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
-                  provenance: dict | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``TiffWriter`` and ``TiffWriter.write`` keywords for ``shape`` in ``fmt``'s order."""
+                  provenance: dict | None, whole: bool = False
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``TiffWriter`` and ``TiffWriter.write`` keywords for ``shape`` in ``fmt``'s order
+    (``whole``: written in one call, not page by page: then planar RGB stays RGB)."""
     nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
     # a pyramid adds a third; BigTIFF also past 4 GiB of compressed data
     writer = {"bigtiff": nbytes * 4 // 3 > 2**32 - 2**25 and fmt != "imagej",
@@ -710,6 +716,8 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
     if fmt != "imagej" and meta.axes.endswith("S") and (
             kwargs["photometric"] != "rgb" or meta.original.get("samples") == "channels"):
         kwargs.update(_grey_samples(shape, meta))
+    elif whole and fmt != "imagej" and _planar_rgb(shape, dtype, meta):
+        kwargs.update(photometric="rgb", planarconfig="separate")
     if fmt == "ome-tiff":
         kwargs.update(**_ZLIB, metadata=_ome_metadata(meta))
     elif fmt == "imagej":
@@ -728,6 +736,14 @@ def _grey_samples(shape: tuple[int, ...], meta: ImageMetadata) -> dict[str, Any]
     alpha = shape[-1] == 2 and meta.original.get("samples") != "channels"
     return {"photometric": "minisblack", "planarconfig": "contig",
             **({"extrasamples": ["unassalpha"]} if alpha else {})}
+
+
+def _planar_rgb(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata) -> bool:
+    """Whether an image is RGB(A) with its samples before Y and X (``...SYX``, as a planar
+    RGB TIFF reads): written as one, not as grey pages of its samples."""
+    return (meta.axes.endswith("SYX") and shape[-3] in (3, 4)
+            and np.dtype(dtype) in (np.uint8, np.uint16)
+            and meta.original.get("samples") != "channels")
 
 
 def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:

@@ -66,7 +66,10 @@ def _subtract(image: np.ndarray, layout: Layout, radius: tuple[float, ...],
     if len(set(radius)) != 1 or layout.ndim_spatial != 2:
         raise ValueError("method 'imagej' works plane by plane with one radius; "
                          "drop true_3d and per-axis radii")
-    rgb = "S" in layout.axes and image.shape[layout.axes.index("S")] == 3
+    # (ImageJ's RGB is 8-bit; three 16-bit or float samples are a composite of three
+    # channels there, each processed as its own plane)
+    rgb = ("S" in layout.axes and image.shape[layout.axes.index("S")] == 3
+           and image.dtype == np.uint8)
     spatial = [layout.axes.index(a) for a in ("Y", "X")] + (
         [layout.axes.index("S")] if rgb else [])
     moved = np.moveaxis(image, spatial, range(-len(spatial), 0))
