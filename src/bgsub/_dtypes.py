@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import is_dask_array
+
 OUTPUT_DTYPES = ("same", "float", "float32", "float64")
 
 _WIDE = {np.dtype(t) for t in (np.float64, np.longdouble, np.int32, np.uint32, np.int64,
@@ -62,7 +64,7 @@ def in_native_byte_order(image: Any) -> Any:
     dtype = getattr(image, "dtype", None)
     if not isinstance(dtype, np.dtype) or dtype.isnative:
         return image
-    if not (isinstance(image, np.ndarray) or type(image).__module__.startswith("dask")):
+    if not (isinstance(image, np.ndarray) or is_dask_array(image)):
         image = np.asarray(image)  # (an h5py dataset's astype is a lazy wrapper of its own)
     return image.astype(dtype.newbyteorder("="))
 
