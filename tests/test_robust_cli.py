@@ -460,3 +460,17 @@ def test_sixteen_bit_samples_are_a_composite_in_the_imagej_format(tmp_path):
     assert result.returncode == 0, result.stderr
     out, meta = read_image(tmp_path / "out" / "p.tif")
     assert meta.axes == "CYX" and out.shape == (3, 48, 56) and out.dtype == np.uint16
+
+
+@pytest.mark.parametrize(("fmt", "axes", "shape"), [("zarr", "YXC", (40, 48, 4)),
+                                                     ("ome-zarr", "CYX", (4, 40, 48))])
+def test_samples_that_are_channels_are_stored_as_channels_in_zarr(tmp_path, fmt, axes, shape):
+    # (stored as YXS, a later run kept the fourth channel as an alpha; OME-Zarr refused them)
+    data = np.random.default_rng(2).integers(0, 4000, (40, 48, 4)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c.tif", data, photometric="minisblack", planarconfig="contig")
+    result = run_cli("run", str(tmp_path / "c.tif"), "-o", str(tmp_path / "out"), "--format",
+                     fmt, "-m", "rolling_ball", "--radius", "5")
+    assert result.returncode == 0, result.stderr
+    name = "c.ome.zarr" if fmt == "ome-zarr" else "c.zarr"
+    image, meta = read_image(tmp_path / "out" / name)
+    assert meta.axes == axes and image.shape == shape
