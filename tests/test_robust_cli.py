@@ -474,3 +474,20 @@ def test_samples_that_are_channels_are_stored_as_channels_in_zarr(tmp_path, fmt,
     name = "c.ome.zarr" if fmt == "ome-zarr" else "c.zarr"
     image, meta = read_image(tmp_path / "out" / name)
     assert meta.axes == axes and image.shape == shape
+
+
+def test_channels_last_are_written_to_tiff_as_one_page_of_samples(tmp_path):
+    # (a YXC image, as a Zarr store of a TIFF's channel samples reads, was written one page
+    # per row: 40 pages of 48 x 4)
+    data = np.random.default_rng(3).integers(0, 4000, (40, 48, 4)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c.tif", data, photometric="minisblack", planarconfig="contig")
+    first = run_cli("run", str(tmp_path / "c.tif"), "-o", str(tmp_path / "z"), "--format",
+                    "zarr", "-m", "rolling_ball", "--radius", "5")
+    assert first.returncode == 0, first.stderr
+    again = run_cli("run", str(tmp_path / "z" / "c.zarr"), "-o", str(tmp_path / "t"),
+                    "--format", "tiff", "-m", "rolling_ball", "--radius", "5")
+    assert again.returncode == 0, again.stderr
+    with tifffile.TiffFile(tmp_path / "t" / "c.tif") as tif:
+        assert len(tif.pages) == 1 and tif.pages[0].shape == (40, 48, 4)
+    image, meta = read_image(tmp_path / "t" / "c.tif")
+    assert meta.axes == "YXC" and image.shape == (40, 48, 4)

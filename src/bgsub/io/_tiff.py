@@ -713,8 +713,8 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
               "ome": fmt == "ome-tiff", "imagej": fmt == "imagej"}
     kwargs: dict[str, Any] = {"photometric": _photometric(shape, dtype, meta.axes),
                               "software": "bgsub"}
-    if fmt != "imagej" and meta.axes.endswith("S") and (
-            kwargs["photometric"] != "rgb" or meta.original.get("samples") == "channels"):
+    if fmt != "imagej" and (meta.axes.endswith("YXC") or meta.axes.endswith("S") and (
+            kwargs["photometric"] != "rgb" or meta.original.get("samples") == "channels")):
         kwargs.update(_grey_samples(shape, meta))
     elif whole and fmt != "imagej" and _planar_rgb(shape, dtype, meta):
         kwargs.update(photometric="rgb", planarconfig="separate")
@@ -729,11 +729,12 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
 
 
 def _grey_samples(shape: tuple[int, ...], meta: ImageMetadata) -> dict[str, Any]:
-    """Keywords for samples that are not RGB (channels read as samples, grey + alpha, float
-    colours): grey pages of contiguous samples, as the reader found them (without
+    """Keywords for samples that are not RGB (channels read as samples or stored last, grey +
+    alpha, float colours): grey pages of contiguous samples, as the reader found them (without
     ``planarconfig`` tifffile writes each row as a page; channels were written as RGB with an
     alpha, which the next read takes as one); a grey + alpha keeps its alpha."""
-    alpha = shape[-1] == 2 and meta.original.get("samples") != "channels"
+    alpha = (shape[-1] == 2 and meta.axes.endswith("S")
+             and meta.original.get("samples") != "channels")
     return {"photometric": "minisblack", "planarconfig": "contig",
             **({"extrasamples": ["unassalpha"]} if alpha else {})}
 
