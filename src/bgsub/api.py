@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bgsub import engine
-from bgsub._axes import parse_axes, resolve_axes
+from bgsub._alpha import alpha_axis, with_alpha, without_alpha, zeros_like
+from bgsub._axes import resolve_axes
 from bgsub._dtypes import in_native_byte_order, output_dtype_for
-from bgsub._warnings import warn
 from bgsub.engine import CancelFlag, Progress
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
@@ -147,13 +147,13 @@ def estimate_background(
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
                          presmooth=presmooth, missing=missing, **options)
-    alpha = _alpha_samples(image, settings)
+    alpha = alpha_axis(image, settings)
     if alpha is None:
         return _estimated(image, settings, progress, cancel)
-    colour, opacity = _without_alpha(image, alpha)
+    colour, opacity = without_alpha(image, alpha)
     background = _estimated(colour, settings, progress, cancel)
-    nothing = _zeros_like(opacity, background.dtype)
-    return _joined(background, nothing, alpha)
+    nothing = zeros_like(opacity, background.dtype)
+    return with_alpha(background, nothing, alpha)
 
 
 def _estimated(image: Any, settings: dict[str, Any], progress: Progress | None,
@@ -241,17 +241,17 @@ def subtract_background(
                          presmooth=presmooth, missing=missing, **options)
     subtract = dict(output_dtype=output_dtype, offset=offset,
                     return_background=return_background, progress=progress, cancel=cancel)
-    alpha = _alpha_samples(image, settings)
+    alpha = alpha_axis(image, settings)
     if alpha is None:
         return _subtracted(image, settings, **subtract)
-    colour, opacity = _without_alpha(image, alpha)
+    colour, opacity = without_alpha(image, alpha)
     result = _subtracted(colour, settings, **subtract)
     foreground, background = result if return_background else (result, None)
     # (the alpha sample as it was, in the foreground's dtype: no background under it)
-    foreground = _joined(foreground, opacity.astype(foreground.dtype), alpha)
+    foreground = with_alpha(foreground, opacity.astype(foreground.dtype), alpha)
     if background is None:
         return foreground
-    return foreground, _joined(background, _zeros_like(opacity, background.dtype), alpha)
+    return foreground, with_alpha(background, zeros_like(opacity, background.dtype), alpha)
 
 
 def _subtracted(image: Any, settings: dict[str, Any], *, output_dtype: str | np.dtype,
@@ -268,51 +268,6 @@ def _subtracted(image: Any, settings: dict[str, Any], *, output_dtype: str | np.
     out_dtype = output_dtype_for(plan.dtype, output_dtype)
     return engine.subtract(plan, np.asarray(image), out_dtype, engine.check_offset(offset),
                            return_background, progress, cancel, _split(cancel), prepared)
-
-
-def _alpha_samples(image: Any, settings: dict[str, Any]) -> int | None:
-    """The axis of RGBA or grey + alpha samples (``S``, four or two long) whose last, alpha,
-    is no image data: None where there is none (or the axes are invalid: planning says what
-    is wrong). A guessed ``S`` axis is warned of: four channels last are read as RGBA."""
-    try:
-        shape = tuple(np.shape(image))
-        layout = parse_axes(settings["axes"], shape, bool(settings["true_3d"]))
-    except (TypeError, ValueError):
-        return None
-    if "S" not in layout.axes or shape[layout.axes.index("S")] not in (2, 4):
-        return None
-    if settings["axes"] is None:
-        warn(f"an image of shape {shape} is read as RGBA: its alpha sample passes through "
-             "unchanged; give channel_axis=-1 if the last axis holds four channels")
-    settings["axes"] = layout.axes  # (the colour samples alone: the same axes, not a guess)
-    return layout.axes.index("S")
-
-
-def _without_alpha(image: Any, axis: int) -> tuple[Any, Any]:
-    """The colour (or grey) samples of ``image`` and its alpha sample, the last along
-    ``axis``."""
-    colour = tuple(slice(0, -1) if i == axis else slice(None) for i in range(np.ndim(image)))
-    alpha = tuple(slice(-1, None) if i == axis else slice(None) for i in range(np.ndim(image)))
-    if not engine.is_dask_array(image):
-        image = np.asarray(image)
-    return image[colour], image[alpha]
-
-
-def _zeros_like(values: Any, dtype: np.dtype) -> Any:
-    if engine.is_dask_array(values):
-        import dask.array as dask_array
-
-        return dask_array.zeros(values.shape, dtype=dtype, chunks=values.chunks)
-    return np.zeros(np.shape(values), dtype=dtype)
-
-
-def _joined(colour: Any, alpha: Any, axis: int) -> Any:
-    """The colour samples and the alpha sample as one array again."""
-    if engine.is_dask_array(colour):
-        import dask.array as dask_array
-
-        return dask_array.concatenate([colour, alpha], axis=axis)
-    return np.concatenate([colour, alpha], axis=axis)
 
 
 def _split(cancel: CancelFlag | None) -> int | None:

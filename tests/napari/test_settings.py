@@ -156,3 +156,21 @@ def test_2d_preview_clips_the_position_and_keeps_rgb():
     background, foreground = preview(rgb, Settings("mean", 4), (99, 99, 0))
     np.testing.assert_array_equal(foreground, bgsub.subtract_background(rgb, "mean", 4))
     assert background.shape == rgb.shape
+
+
+def test_apply_keeps_an_rgba_layers_alpha_and_reads_big_endian_as_the_preview_does():
+    # (Apply ran the engine on all four samples: the alpha of an opaque layer came out 0,
+    # while the preview, through subtract_background, kept it)
+    rng = np.random.default_rng(0)
+    grey = (rng.poisson(50, (60, 64)) + np.arange(64)).astype(np.uint8)
+    rgba = np.dstack([grey, grey // 2, grey // 3, np.full_like(grey, 255)])
+    settings = Settings("rolling_ball", 10)
+    _, (foreground, background) = _run(subtract_in_blocks(rgba, settings))
+    expected = bgsub.subtract_background(rgba, "rolling_ball", 10, axes="YXS",
+                                         return_background=True)
+    assert np.array_equal(foreground, expected[0]) and np.array_equal(background, expected[1])
+    assert (foreground[..., 3] == 255).all()
+    swapped = (rng.poisson(100, (48, 40)) + 1e9).astype(">f8")
+    _, (foreground, _) = _run(subtract_in_blocks(swapped, Settings("robust", 20)))
+    assert np.array_equal(foreground, bgsub.subtract_background(swapped.astype("<f8"),
+                                                                "robust", 20))

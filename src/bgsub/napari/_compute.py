@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from bgsub import engine
+from bgsub._alpha import alpha_axis, with_alpha, without_alpha, zeros_like
 from bgsub._axes import default_axes
+from bgsub._dtypes import in_native_byte_order
 from bgsub._warnings import collected
 from bgsub.api import subtract_background
 from bgsub.napari._settings import Settings
@@ -58,12 +60,20 @@ def subtract_in_blocks(
     foreground, background : ndarray
         As ``subtract_background(..., return_background=True)`` returns them.
     """
-    data = np.asarray(image)
-    plan = engine.plan(data, **settings.kwargs())
+    data = in_native_byte_order(np.asarray(image))
+    kwargs = settings.kwargs()
+    # (an RGBA layer's alpha passes through, as subtract_background passes it)
+    alpha = alpha_axis(data, kwargs)
+    colour, opacity = (data, None) if alpha is None else without_alpha(data, alpha)
+    plan = engine.plan(colour, **kwargs)
     split = engine.SPLIT_PIXELS if split is None else split
     with engine.cancellable(cancel):
-        return (yield from engine.subtract_steps(plan, data, plan.dtype,
-                                                 return_background=True, split=split))
+        fg, bg = yield from engine.subtract_steps(plan, colour, plan.dtype,
+                                                  return_background=True, split=split)
+    if opacity is None:
+        return fg, bg
+    return (with_alpha(fg, opacity.astype(fg.dtype), alpha),
+            with_alpha(bg, zeros_like(opacity, bg.dtype), alpha))
 
 
 def apply_with_warnings(
