@@ -34,7 +34,9 @@ def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[
     >>> parameters["method"], parameters["axes"], parameters["spacing"]
     ('median', 'TYX', None)
     """
-    axes = settings.axes or _processing_axes(meta)
+    # (samples that the reader found to be channels as C: the last is processed, not passed
+    # through as an alpha)
+    axes = settings.axes or meta.samples_as_channels().axes
     if len(axes) != len(shape):
         raise ValueError(f"axes {axes!r} name {len(axes)} axes but the image has "
                          f"{len(shape)} (shape {shape}); give one letter per axis with --axes")
@@ -55,15 +57,6 @@ def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[
         **({} if settings.missing is None else {"missing": settings.missing}),
         "options": dict(settings.options),
     }
-
-
-def _processing_axes(meta: io.ImageMetadata) -> str:
-    """The file's axes as the API reads them: samples that the reader found to be channels
-    (a grey TIFF of several samples per pixel, an RGB one with unspecified extra samples) as
-    ``C``, so that the last is processed, not passed through as an alpha."""
-    if meta.original.get("samples") == "channels":
-        return meta.axes.replace("S", "C")
-    return meta.axes
 
 
 def _spacing_for(settings: Settings, meta: io.ImageMetadata, axes: str) -> list[float] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 FORMATS = ("tiff", "ome-tiff", "imagej", "png", "jpeg", "zarr", "ome-zarr")
@@ -46,6 +46,10 @@ class ImageMetadata:
         TIFF resolution, NGFF attributes and version, Zarr format, pyramid.
     provenance : dict, optional
         The bgsub provenance record found in the file, if it was written by bgsub.
+    channel_samples : bool
+        Whether its ``S`` samples are channels, not colours (a grey TIFF of several samples
+        per pixel, or RGB with an unspecified extra sample): processed and stored as ``C``,
+        their last no alpha.
     """
 
     axes: str
@@ -60,6 +64,22 @@ class ImageMetadata:
     name: str | None = None
     original: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] | None = None
+    channel_samples: bool = False
+
+    def samples_as_channels(self, always: bool = False) -> ImageMetadata:
+        """This metadata with its ``S`` axis named ``C`` where its samples are channels (or
+        ``always``), unless it has a ``C`` axis already.
+
+        Examples
+        --------
+        >>> ImageMetadata("YXS", channel_samples=True).samples_as_channels().axes
+        'YXC'
+        >>> ImageMetadata("YXS").samples_as_channels().axes
+        'YXS'
+        """
+        if not (self.channel_samples or always) or "S" not in self.axes or "C" in self.axes:
+            return self
+        return replace(self, axes=self.axes.replace("S", "C"))
 
     def spatial_spacing(self, letters: str) -> tuple[float, ...] | None:
         """Pixel sizes for ``letters`` (e.g. ``"ZYX"``), or None if any is unknown."""

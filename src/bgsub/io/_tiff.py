@@ -144,8 +144,7 @@ def _open_series(tif: tifffile.TiffFile, path: Path, series: int, max_bytes: int
     shape = tuple(s.shape)
     meta = ImageMetadata(axes=s.axes, series=series, series_count=count)
     meta.original["resolution"] = _resolution(s.keyframe)
-    if "S" in s.axes and not _colour_samples(s.keyframe):
-        meta.original["samples"] = "channels"
+    meta.channel_samples = "S" in s.axes and not _colour_samples(s.keyframe)
     if len(s.levels) > 1:
         meta.original["level_shapes"] = [tuple(int(n) for n in level.shape)
                                          for level in s.levels]
@@ -671,10 +670,8 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
         raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not "
                          f"{np.dtype(dtype)}; use --output-dtype float32 or --format tiff")
     order = "TZCYXS"
-    if "S" in meta.axes and "C" not in meta.axes and (
-            meta.original.get("samples") == "channels" or np.dtype(dtype) != np.uint8):
-        # (ImageJ's RGB is 8-bit: other samples are a composite's channels there)
-        meta = dataclasses.replace(meta, axes=meta.axes.replace("S", "C"))
+    # (ImageJ's RGB is 8-bit: other samples are a composite's channels there)
+    meta = meta.samples_as_channels(always=np.dtype(dtype) != np.uint8)
     if any(a not in order for a in meta.axes):
         raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
                          f"{meta.axes!r}; use --format tiff or ome-tiff")
@@ -714,7 +711,7 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
     kwargs: dict[str, Any] = {"photometric": _photometric(shape, dtype, meta.axes),
                               "software": "bgsub"}
     if fmt != "imagej" and (meta.axes.endswith("YXC") or meta.axes.endswith("S") and (
-            kwargs["photometric"] != "rgb" or meta.original.get("samples") == "channels")):
+            kwargs["photometric"] != "rgb" or meta.channel_samples)):
         kwargs.update(_grey_samples(shape, meta))
     elif whole and fmt != "imagej" and _planar_rgb(shape, dtype, meta):
         kwargs.update(photometric="rgb", planarconfig="separate")
@@ -733,8 +730,7 @@ def _grey_samples(shape: tuple[int, ...], meta: ImageMetadata) -> dict[str, Any]
     alpha, float colours): grey pages of contiguous samples, as the reader found them (without
     ``planarconfig`` tifffile writes each row as a page; channels were written as RGB with an
     alpha, which the next read takes as one); a grey + alpha keeps its alpha."""
-    alpha = (shape[-1] == 2 and meta.axes.endswith("S")
-             and meta.original.get("samples") != "channels")
+    alpha = shape[-1] == 2 and meta.axes.endswith("S") and not meta.channel_samples
     return {"photometric": "minisblack", "planarconfig": "contig",
             **({"extrasamples": ["unassalpha"]} if alpha else {})}
 
@@ -743,8 +739,7 @@ def _planar_rgb(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata) ->
     """Whether an image is RGB(A) with its samples before Y and X (``...SYX``, as a planar
     RGB TIFF reads): written as one, not as grey pages of its samples."""
     return (meta.axes.endswith("SYX") and shape[-3] in (3, 4)
-            and np.dtype(dtype) in (np.uint8, np.uint16)
-            and meta.original.get("samples") != "channels")
+            and np.dtype(dtype) in (np.uint8, np.uint16) and not meta.channel_samples)
 
 
 def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:

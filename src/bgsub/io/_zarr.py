@@ -469,10 +469,9 @@ def output_order(meta: ImageMetadata, fmt: str) -> tuple[tuple[int, ...], ImageM
     ValueError
         OME-Zarr cannot hold one of the axes.
     """
-    if meta.original.get("samples") == "channels" and "C" not in meta.axes:
-        # (a TIFF's samples that are channels: stored as such, not as colours whose last a
-        # later read would take as an alpha)
-        meta = dataclasses.replace(meta, axes=meta.axes.replace("S", "C"))
+    # (a TIFF's samples that are channels: stored as such, not as colours whose last a later
+    # read would take as an alpha)
+    meta = meta.samples_as_channels()
     if fmt != "ome-zarr":
         return tuple(range(len(meta.axes))), meta
     axes = ngff_order(meta.axes)
