@@ -13,7 +13,7 @@ import pytest
 import tifffile
 
 import bgsub
-from bgsub import batch, io
+from bgsub import batch, cli, io
 from bgsub.config import ConfigError, Settings, load_config, parse_option
 from bgsub.data import synthetic
 
@@ -47,6 +47,32 @@ def test_folders_globs_and_recursion_expand_to_images(tree):
                                              str(tree / "nope.tif")])
     assert names(sources) == ["a.tif"]  # deduplicated
     assert [p.status for p in problems] == ["failed"]
+
+
+def test_an_input_that_finds_nothing_says_why(tree, tmp_path):
+    """A missing path, a folder without images (or with them only below), a pattern that
+    matches nothing and a folder of earlier outputs each get their own reason and fix."""
+    (tmp_path / "empty").mkdir()
+    only_below = tmp_path / "below"
+    (only_below / "deep").mkdir(parents=True)
+    tifffile.imwrite(only_below / "deep" / "a.tif", np.zeros((8, 8), np.uint16))
+    outputs = tmp_path / "out"
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["run", str(tree / "a.tif"), "-o", str(outputs), "--radius", "5"],
+                 standalone_mode=False)
+    assert ended.value.code == 0
+
+    def why(pattern: str) -> str:
+        sources, problems = batch.expand_inputs([pattern])
+        assert not sources and [p.status for p in problems] == ["failed"]
+        return problems[0].message
+
+    assert why(str(tmp_path / "nope.tif")).startswith("no such file or folder")
+    assert "no image files in this folder (" in why(str(tmp_path / "empty"))
+    assert "add -r" in why(str(only_below))
+    assert why(f"{tree}/*.jpg").startswith("no image file matches this pattern")
+    assert why(str(outputs)).startswith("the image found is an output of an earlier bgsub run")
+    assert batch.expand_inputs([str(outputs / "a.tif")])[0]  # named itself: taken
 
 
 def plan(tree, outdir, settings=None, **kwargs):

@@ -117,11 +117,10 @@ def expand_inputs(patterns: Sequence[str], recursive: bool = False
     problems: list[Result] = []
     seen: set[str] = set()
     for pattern in patterns:
-        found = _expand_one(pattern, recursive)
+        found, earlier = _expand_one(pattern, recursive)
         if not found:
             problems.append(Result(Path(pattern), "failed",
-                                   "no such file or folder, and no file matches it; "
-                                   "check the path or quote the pattern"))
+                                   _nothing_found(pattern, recursive, earlier)))
         for source in found:
             key = _key(source.path)
             if key not in seen:
@@ -130,21 +129,44 @@ def expand_inputs(patterns: Sequence[str], recursive: bool = False
     return sources, problems
 
 
-def _expand_one(pattern: str, recursive: bool) -> list[Source]:
+def _expand_one(pattern: str, recursive: bool) -> tuple[list[Source], int]:
+    """The image sources ``pattern`` names, and how many images it found that earlier runs
+    wrote (left out)."""
     path = Path(pattern)
     if path.is_dir() and not io.is_zarr(path):
         found = [Source(p, p.relative_to(path)) for p in _walk(path, recursive)]
     elif path.exists():
-        return [Source(path, Path(path.name))]  # named explicitly: always taken
+        return [Source(path, Path(path.name))], 0  # named explicitly: always taken
     elif not glob.has_magic(pattern):
-        return []
+        return [], 0
     else:
         root = _static_root(pattern)
         found = [Source(Path(m), Path(m).relative_to(root))
                  for m in paths.glob_once(pattern, root, recursive, io.is_zarr)
                  if _is_image_candidate(Path(m))]
     outputs = _outputs_recorded_near(s.path.parent for s in found)
-    return [s for s in found if _key(s.path) not in outputs]
+    kept = [s for s in found if _key(s.path) not in outputs]
+    return kept, len(found) - len(kept)
+
+
+def _nothing_found(pattern: str, recursive: bool, earlier: int) -> str:
+    """Why ``pattern`` gave no input, and what to do: a missing path, a folder without
+    images (or with them only in subfolders), or only earlier runs' outputs."""
+    path = Path(pattern)
+    if earlier:
+        found = "the image found is an output" if earlier == 1 else (
+            f"all {earlier} images found are outputs")
+        return (f"{found} of an earlier bgsub run (recorded in the .bgsub.json beside it), "
+                f"not processed again; give the original images, or name an output file "
+                f"itself to process it")
+    if path.is_dir():
+        below = not recursive and any(True for _ in _walk(path, True))
+        return ("no image files in this folder, only in its subfolders; add -r to include "
+                "them" if below else
+                "no image files in this folder (TIFF, PNG, JPEG or Zarr); check the path")
+    if glob.has_magic(pattern):
+        return "no image file matches this pattern; check it"
+    return "no such file or folder; check the path, or quote a glob pattern"
 
 
 def _outputs_recorded_near(folders: Iterable[Path]) -> set[str]:
