@@ -173,6 +173,27 @@ def test_an_all_infinite_image_gives_nan():
     assert np.isnan(foreground).all()
 
 
+@pytest.mark.parametrize("method", ["gaussian", "mean", "dog"])
+def test_linear_filters_near_the_largest_float_give_the_scaled_result_not_nan(method):
+    # their sums overflowed: a float64 image around 1e306 gave a background of NaN, silently
+    rng = np.random.default_rng(3)
+    image = rng.uniform(1.0, 2.0, (256, 256)) * 2.0**1020
+    background = bgsub.estimate_background(image, method, 10)
+    expected = bgsub.estimate_background(image * 2.0**-1020, method, 10) * 2.0**1020
+    assert np.isfinite(background).all()
+    np.testing.assert_array_equal(background, expected)  # (powers of two scale exactly)
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 1.7e308, 1e-300, 1e-10])
+def test_the_default_on_a_constant_image_of_any_magnitude_gives_zero_silently(value):
+    # 1e300 let NumPy's "overflow encountered in square" through; 1.7e308 raised
+    # "coeff entries must be finite and > 0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        foreground = bgsub.subtract_background(np.full((64, 64), value), radius="auto")
+    assert not foreground.any()
+
+
 # --- dtypes -------------------------------------------------------------------------------
 
 ACCEPTED = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",

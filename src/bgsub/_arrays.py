@@ -5,12 +5,13 @@ image's values into an ordinary range."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 __all__ = ["ORDINARY_SPAN", "finite_number", "in_ordinary_unit", "is_dask_array", "is_number",
-           "ordinary_unit", "pairwise_sum", "plain", "value_span"]
+           "ordinary_unit", "pairwise_sum", "plain", "value_span", "without_overflow"]
 
 
 def finite_number(value: Any, name: str, kind: str = "a number", hint: str = "") -> float:
@@ -118,8 +119,8 @@ UNIT_SAMPLES = 1 << 16
 
 def ordinary_unit(values: np.ndarray) -> float:
     """The power of two that brings the span of ``values`` (a float NumPy array) into
-    ``[1, 2)`` where it lies outside :data:`ORDINARY_SPAN`; 1.0 where inside, constant or not
-    finite.
+    ``[1, 2)`` where it lies outside :data:`ORDINARY_SPAN` (a constant array: its magnitude);
+    1.0 where inside, zero or not finite.
 
     The span is that of the bulk (1st to 99th percentile, of at most about
     :data:`UNIT_SAMPLES` values spread evenly over the array), so that a few absurd pixels (a
@@ -147,7 +148,8 @@ def ordinary_unit(values: np.ndarray) -> float:
     low, high = np.percentile(sample, [1, 99])
     if not high > low:
         low, high = _numpy_bounds(values)
-    span = float(high - low)
+    # (a constant image: its magnitude, so that 1e300 is not squared into an overflow)
+    span = float(high - low) if high > low else max(abs(float(low)), abs(float(high)))
     if not np.isfinite(span) or span <= 0 or ORDINARY_SPAN[0] <= span <= ORDINARY_SPAN[1]:
         return 1.0
     return float(np.ldexp(1.0, -int(np.clip(np.floor(np.log2(span)), -1000, 1000))))
@@ -166,6 +168,33 @@ def in_ordinary_unit(values: np.ndarray) -> tuple[np.ndarray, float]:
     """
     unit = ordinary_unit(values)
     return (values, unit) if unit == 1.0 else (values * unit, unit)
+
+
+def without_overflow(estimate: Callable[[np.ndarray], np.ndarray], image: np.ndarray
+                     ) -> np.ndarray:
+    """``estimate(image)`` for an estimate that scales with the intensity (a linear filter:
+    ``estimate(c * image) == c * estimate(image)``); where its sums overflow (values near
+    the dtype's largest, 1e305 in float64: a non-finite result from a finite image), made
+    again on ``image`` divided by the power of two that brings its largest magnitude into
+    ``[1, 2)`` and multiplied back -- scaling by a power of two is exact, so the result is
+    what the same arithmetic would give without overflow. One pass over the result where
+    nothing overflows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> huge = np.full((4, 4), 1e308)
+    >>> float(without_overflow(lambda a: a + a - a, huge)[0, 0])
+    1e+308
+    """
+    result = estimate(image)
+    if np.isfinite(np.sum(result, dtype=np.float64)) or not np.isfinite(image).all():
+        return result
+    largest = float(np.max(np.abs(image)))
+    unit = float(np.ldexp(1.0, -int(np.floor(np.log2(largest)))))
+    result = estimate(image * np.asarray(unit, dtype=image.dtype))
+    result /= np.asarray(unit, dtype=result.dtype)
+    return result
 
 
 def _dask_bounds(image: Any) -> tuple[float, float]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import without_overflow
 from bgsub.methods._registry import Extent, Method, Parameter, register
 
 TRUNCATE = 4.0
@@ -27,7 +28,9 @@ def gaussian_background(
     """
     from bgsub.kernels.gaussian import gaussian_filter  # scipy.fft: imported when first used
 
-    return gaussian_filter(image, _sigmas(radius, sigma), TRUNCATE).astype(image.dtype, copy=False)
+    sigmas = _sigmas(radius, sigma)
+    return without_overflow(lambda values: gaussian_filter(values, sigmas, TRUNCATE),
+                            image).astype(image.dtype, copy=False)
 
 
 def dog_background(
@@ -54,9 +57,12 @@ def dog_background(
     """
     from bgsub.kernels.gaussian import gaussian_filter
 
-    low = gaussian_filter(image, _sigmas(radius, low_sigma), TRUNCATE)
-    high = gaussian_filter(image, _sigmas(radius, high_sigma), TRUNCATE)
-    return (image - low + high).astype(image.dtype, copy=False)
+    def difference(values: np.ndarray) -> np.ndarray:
+        low = gaussian_filter(values, _sigmas(radius, low_sigma), TRUNCATE)
+        high = gaussian_filter(values, _sigmas(radius, high_sigma), TRUNCATE)
+        return values - low + high
+
+    return without_overflow(difference, image).astype(image.dtype, copy=False)
 
 
 def _sigmas(radius: tuple[float, ...], sigma: float | None) -> tuple[float, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bgsub._arrays import without_overflow
 from bgsub.kernels.flat import FOOTPRINT_SHAPES
 from bgsub.methods._registry import Method, Parameter, register
 
@@ -44,7 +45,8 @@ def mean_background(
     """
     from bgsub.kernels.rank import mean_filter
 
-    return mean_filter(image, radius, footprint).astype(image.dtype, copy=False)
+    return without_overflow(lambda values: mean_filter(values, radius, footprint),
+                            image).astype(image.dtype, copy=False)
 
 
 _FOOTPRINT = Parameter("footprint", "disk", "neighbourhood shape", choices=FOOTPRINT_SHAPES,
