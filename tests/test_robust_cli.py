@@ -462,6 +462,20 @@ def test_sixteen_bit_samples_are_a_composite_in_the_imagej_format(tmp_path):
     assert meta.axes == "CYX" and out.shape == (3, 48, 56) and out.dtype == np.uint16
 
 
+def test_grey_plus_alpha_is_two_channels_in_the_imagej_format(tmp_path):
+    # (it failed with tifffile's "ImageJ hyperstack must contain 1, 3, or 4 samples")
+    rng = np.random.default_rng(4)
+    data = np.dstack([rng.integers(0, 200, (30, 32)), np.full((30, 32), 255)]).astype(np.uint8)
+    data[:4, :, 1] = 0
+    (tmp_path / "ga.png").write_bytes(imagecodecs.png_encode(data))
+    result = run_cli("run", str(tmp_path / "ga.png"), "-o", str(tmp_path / "out"), "--format",
+                     "imagej", "--radius", "4")
+    assert result.returncode == 0, result.stderr
+    out, meta = read_image(tmp_path / "out" / "ga.tif")
+    assert meta.axes == "CYX" and out.shape == (2, 30, 32)
+    assert np.array_equal(out[1], data[..., 1])  # the alpha, as it was
+
+
 @pytest.mark.parametrize(("fmt", "axes", "shape"), [("zarr", "YXC", (40, 48, 4)),
                                                      ("ome-zarr", "CYX", (4, 40, 48))])
 def test_samples_that_are_channels_are_stored_as_channels_in_zarr(tmp_path, fmt, axes, shape):

@@ -90,7 +90,7 @@ def pages_fit(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt:
     if fmt not in TIFF_FORMATS:
         return True
     try:
-        order, stored = _tiff.output_order(meta, dtype, fmt)
+        order, stored = _tiff.output_order(meta, dtype, fmt, tuple(shape))
     except ValueError:
         return True
     return _tiff.page_ndim(tuple(shape[i] for i in order), dtype, stored.axes) is not None
@@ -145,7 +145,8 @@ def _write_tiff(targets: Sequence[ChunkedOutput], tmps: list[Path], runner: Runn
     """
     stored, writers = [], []
     for target, tmp in zip(targets, tmps, strict=True):
-        order, meta = _tiff.output_order(target.meta, target.data.dtype, target.fmt)
+        order, meta = _tiff.output_order(target.meta, target.data.dtype, target.fmt,
+                                          target.data.shape)
         data = target.data.transpose(order)
         ndim = _tiff.page_ndim(data.shape, data.dtype, meta.axes)
         if ndim is None:

@@ -403,7 +403,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
 
     ``pyramid`` (``auto``, ``on``, ``off``): see :func:`pyramid_shapes`.
     """
-    order, meta = output_order(meta, data.dtype, fmt)
+    order, meta = output_order(meta, data.dtype, fmt, data.shape)
     data = np.transpose(data, order)
     ndim = page_ndim(data.shape, data.dtype, meta.axes)
     if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim):
@@ -653,9 +653,10 @@ def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) 
     tifffile.tiffcomment(path, xml.encode("utf-8"))
 
 
-def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
+def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[int, ...]
                  ) -> tuple[tuple[int, ...], ImageMetadata]:
-    """The axis permutation ``fmt`` stores an image in, and ``meta`` in that order.
+    """The axis permutation ``fmt`` stores an image of ``shape`` in, and ``meta`` in that
+    order.
 
     ImageJ hyperstacks are TZCYX(S); the other formats keep the image's order.
 
@@ -670,8 +671,11 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str
         raise ValueError(f"ImageJ hyperstacks hold uint8, uint16 or float32, not "
                          f"{np.dtype(dtype)}; use --output-dtype float32 or --format tiff")
     order = "TZCYXS"
-    # (ImageJ's RGB is 8-bit: other samples are a composite's channels there)
-    meta = meta.samples_as_channels(always=np.dtype(dtype) != np.uint8)
+    # (ImageJ's RGB is 8-bit, of 3 samples (or 4): others are a composite's channels there,
+    # grey + alpha two of them)
+    samples = shape[meta.axes.index("S")] if "S" in meta.axes else 3
+    meta = meta.samples_as_channels(
+        always=np.dtype(dtype) != np.uint8 or samples not in (3, 4))
     if any(a not in order for a in meta.axes):
         raise ValueError(f"ImageJ hyperstacks hold T, Z, C, Y, X (and S) axes only, not "
                          f"{meta.axes!r}; use --format tiff or ome-tiff")
