@@ -449,6 +449,25 @@ def test_a_planar_rgb_tiff_is_written_back_as_planar_rgb(tmp_path, fmt):
         assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
 
 
+@pytest.mark.parametrize("how", [["--chunks", "32,48"], ["--pyramid", "on"]])
+def test_a_streamed_or_pyramid_planar_rgb_stack_stays_planar_rgb(tmp_path, how):
+    # (written page by page, its samples became grey pages: a stack of six grey planes)
+    image = synthetic((72, 80), object_radius=(3, 5), seed=7).image
+    grey = np.clip(image // 16, 0, 255).astype(np.uint8)
+    stack = np.stack([np.stack([grey, grey // 2, grey // 3]), np.stack([grey // 3, grey, grey])])
+    tifffile.imwrite(tmp_path / "p.tif", stack, photometric="rgb", planarconfig="separate",
+                     metadata={"axes": "TSYX"})
+    args = ["-m", "rolling_ball", "--radius", "8"]
+    whole = run_cli("run", str(tmp_path / "p.tif"), "-o", str(tmp_path / "whole"), *args)
+    paged = run_cli("run", str(tmp_path / "p.tif"), "-o", str(tmp_path / "out"), *args, *how)
+    assert whole.returncode == 0 and paged.returncode == 0, paged.stderr
+    with tifffile.TiffFile(tmp_path / "out" / "p.tif") as tif:
+        assert tif.series[0].axes == "TSYX" and len(tif.pages) == 2
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+        assert tif.pages[0].planarconfig == tifffile.PLANARCONFIG.SEPARATE
+        assert np.array_equal(tif.asarray(), tifffile.imread(tmp_path / "whole" / "p.tif"))
+
+
 def test_sixteen_bit_samples_are_a_composite_in_the_imagej_format(tmp_path):
     # ImageJ's RGB is 8-bit: three 16-bit samples are written as its channels (they failed:
     # "the ImageJ format does not support data type uint16 for RGB")

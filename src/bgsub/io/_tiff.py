@@ -410,7 +410,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
         pages = data.reshape(-1, *data.shape[data.ndim - ndim:])
         write_pages(path, iter(pages), data.shape, data.dtype, meta, fmt, provenance, pyramid)
         return
-    writer, kwargs = _write_kwargs(data.shape, data.dtype, meta, fmt, provenance, whole=True)
+    writer, kwargs = _write_kwargs(data.shape, data.dtype, meta, fmt, provenance)
     tifffile.imwrite(path, data, **writer, **kwargs)
     _finish(path, meta, fmt, provenance)
 
@@ -429,13 +429,16 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
     a time, and each page's reduced levels are kept in a temporary file
     beside ``path`` until they are written after level 0: memory holds the
     band given and a row of tiles, never a whole page that was given in
-    bands. Without a pyramid the bands of a page are joined into the page.
+    bands. Without a pyramid the bands of a page are joined into the page, except planar
+    RGB's (``...SYX``), which is written in tiles as with one.
     """
     dtype = np.dtype(dtype)
     writer, kwargs = _write_kwargs(shape, dtype, meta, fmt, provenance)
     ndim = page_ndim(shape, dtype, meta.axes)
     levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim) if ndim else []
-    if not levels:
+    # (a planar RGB page is its samples' planes, which tifffile takes whole or in tiles: tiles,
+    # so that a page given in bands is never whole in memory)
+    if not levels and kwargs.get("planarconfig") != "separate":
         page_shape = shape[len(shape) - (ndim or 2):]
         tifffile.imwrite(path, _whole_pages(pages, page_shape), shape=shape, dtype=dtype,
                          **writer, **kwargs)
@@ -490,7 +493,8 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
 def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndarray],
                    shape: tuple[int, ...], dtype: np.dtype, kwargs: dict[str, Any],
                    levels: list[tuple[int, int]], ndim: int) -> None:
-    """Level 0 in tiles with ``len(levels)`` SubIFDs per page, then each reduced level.
+    """Level 0 in tiles with ``len(levels)`` SubIFDs per page (none: tiles alone), then each
+    reduced level.
 
     The reduced levels wait in raw files beside ``path`` (plain reads and
     writes, not memory maps, so that they stay out of the process's memory).
@@ -509,15 +513,17 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
         def level0() -> Iterator[np.ndarray]:
             for index, start, rows in _tile_rows(pages, height):
                 # before its tiles: tifffile stops drawing once it has the last tile
-                _reduce_rows(rows, stores, index, start, start + len(rows) == height)
+                if stores:
+                    _reduce_rows(rows, stores, index, start, start + len(rows) == height)
                 yield from _tiles(rows)
                 del rows  # let the next band be computed without this one still held
 
         tif.write(level0(), shape=shape, dtype=dtype, tile=PYRAMID_TILE,
                   subifds=len(levels), buffersize=_TILE_BUFFER, **kwargs)
         count = int(np.prod(leading, dtype=np.int64))
-        sub = {k: v for k, v in kwargs.items() if k in ("photometric", "compression",
-                                                        "compressionargs", "resolutionunit")}
+        sub = {k: v for k, v in kwargs.items() if k in ("photometric", "planarconfig",
+                                                        "compression", "compressionargs",
+                                                        "resolutionunit")}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
@@ -704,10 +710,8 @@ def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
 
 
 def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
-                  provenance: dict | None, whole: bool = False
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``TiffWriter`` and ``TiffWriter.write`` keywords for ``shape`` in ``fmt``'s order
-    (``whole``: written in one call, not page by page: then planar RGB stays RGB)."""
+                  provenance: dict | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``TiffWriter`` and ``TiffWriter.write`` keywords for ``shape`` in ``fmt``'s order."""
     nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
     # a pyramid adds a third; BigTIFF also past 4 GiB of compressed data
     writer = {"bigtiff": nbytes * 4 // 3 > 2**32 - 2**25 and fmt != "imagej",
@@ -717,7 +721,7 @@ def _write_kwargs(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, 
     if fmt != "imagej" and (meta.axes.endswith("YXC") or meta.axes.endswith("S") and (
             kwargs["photometric"] != "rgb" or meta.channel_samples)):
         kwargs.update(_grey_samples(shape, meta))
-    elif whole and fmt != "imagej" and _planar_rgb(shape, dtype, meta):
+    elif fmt != "imagej" and _planar_rgb(shape, dtype, meta):
         kwargs.update(photometric="rgb", planarconfig="separate")
     if fmt == "ome-tiff":
         kwargs.update(**_ZLIB, metadata=_ome_metadata(meta))
