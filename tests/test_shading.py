@@ -608,6 +608,76 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code != 0 and "stack of tiles" in done.output
 
 
+@pytest.mark.parametrize(("output", "figure", "expected"), [
+    ("tiles/t00.tif", False, "tiles/t00.tif is an input and would be overwritten"),
+    ("tiles/profile.ome.tif", False, "would be written among the tiles of"),
+    ("p.png", False, "a shading profile is an OME-TIFF, so p.png must end in .tif or .tiff"),
+    ("tiles/t00.ome.tif", True, "tiles/t00.png is an input and would be overwritten"),
+])
+def test_cli_estimate_refuses_to_write_over_a_tile_or_among_them(tmp_path, tiles, output,
+                                                                  figure, expected):
+    # -o tiles/t00.tif wrote the profile over a tile; -o tiles/profile.ome.tif made the next
+    # estimate read the profile as a tile; -o p.png wrote an OME-TIFF named .png, which
+    # --figure then overwrote; the figure (named like the profile up to its first dot) replaced
+    # a PNG tile of that name
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:4]):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    tifffile.imwrite(folder / "t00.png", tiles[4])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    target = tmp_path / output
+    done = CliRunner().invoke(main, ["shading", "estimate", str(folder), "-o", str(target),
+                                     *(["--figure"] if figure else [])])
+    assert done.exit_code != 0 and expected in done.output.replace(str(tmp_path) + "/", "")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_cli_estimate_makes_the_profiles_folder_and_refuses_a_profile_as_a_tile(tmp_path,
+                                                                              tiles):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:4]):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    runner = CliRunner()
+    profile = tmp_path / "new" / "sub" / "p.ome.tif"  # (its folder made, as bgsub run's -o)
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", str(profile)])
+    assert done.exit_code == 0, done.output
+    (folder / "zz.ome.tif").write_bytes(profile.read_bytes())  # put there by hand
+    with pytest.raises(ValueError, match=r"^zz.ome.tif is a bgsub shading profile, not a tile"):
+        bgsub.estimate_shading(folder)
+
+
+def test_cli_apply_skips_the_profile_and_refuses_two_inputs_to_one_output(tmp_path, tiles):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        tifffile.imwrite(tmp_path / name / "x.tif", tiles[0])
+    profile = tmp_path / "a" / "p.ome.tif"
+    ShadingProfile(_vignetting(), np.zeros((SIZE, SIZE))).save(profile)
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "a" / "x.tif"),
+                                str(tmp_path / "b" / "x.tif"), "-o", str(tmp_path / "out"),
+                                "--flatfield", str(profile), "--overwrite"])
+    assert done.exit_code != 0 and "would both write" in done.output
+    assert not (tmp_path / "out").exists()
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "a"), "-o",
+                                str(tmp_path / "out"), "--flatfield", str(profile)])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.tif"]
+
+
 def test_cli_estimate_with_a_measured_dark_frame(tmp_path):
     from click.testing import CliRunner
 

@@ -176,8 +176,12 @@ def _from_files(files: list[Path]) -> TileSet:
 def _read_tile(path: Path) -> np.ndarray:
     """One tile file as (C, Y, X): a 2D image, a CYX stack or an RGB image (samples last)."""
     from bgsub import io
+    from bgsub.shading.profile import PROFILE_KIND
 
     image, meta = io.read_image(path)
+    if (meta.provenance or {}).get("kind") == PROFILE_KIND:
+        raise ValueError(f"{path.name} is a bgsub shading profile, not a tile; move it out of "
+                         "the tiles' folder")
     axes = meta.axes
     if axes.endswith("S"):
         image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"

@@ -80,7 +80,9 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
       bgsub shading estimate tiles/ -o profile.ome.tif --dark-frame dark.tif
       bgsub shading estimate tiles/ -o profile.ome.tif --dark-offset 100
     """
+    png = output.with_name(output.name.split(".")[0] + ".png") if figure else None
     try:
+        _check_profile_paths(source, output, png)
         given = [name for name, on in (("--darkfield", darkfield),
                                        ("--dark-frame", dark_frame is not None),
                                        ("--dark-offset", dark_offset is not None)) if on]
@@ -99,6 +101,7 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
                                    **_parse_options(options))
     except (TypeError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
     profile.save(output)
     flat = profile.flatfield
     click.echo(f"profile    : {method}, {profile.options['tiles']} tiles "
@@ -107,13 +110,41 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
                + (f"; dark-field mean {float(profile.darkfield.mean()):.1f}"
                   if profile.darkfield_estimated else ""))
     click.echo(f"wrote      : {output}")
-    if figure:
-        png = output.with_name(output.name.split(".")[0] + ".png")
+    if png is not None:
         tiles = _first_tiles(source, columns * min(columns, 3))
         from bgsub.shading.figure import profile_figure
 
         profile_figure(profile, tiles, columns, title=f"bgsub shading: {method}", path=png)
         click.echo(f"wrote      : {png}")
+
+
+def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None:
+    """Refuse, before anything is read, a profile name that is not a TIFF's, and a profile
+    or figure that would replace one of the tiles (or the stack) of ``source`` or land in
+    the tiles' folder, where the next estimate would read the profile as a tile."""
+    from bgsub import io
+    from bgsub.paths import check_not_input, is_inside, real
+    from bgsub.shading.profile import check_profile_name
+
+    check_profile_name(output)
+    source_path = Path(source)
+    hint = "choose another -o"
+    folder = source_path.is_dir() and not io.is_zarr(source_path)
+    inputs = [source_path, *(source_path.iterdir() if folder else ())]
+    for path in (output, figure):
+        if path is not None:
+            check_not_input(path, inputs, hint)
+    if folder:
+        if real(output).parent == real(source_path):
+            raise ValueError(f"the profile {output} would be written among the tiles of "
+                             f"{source}, where the next estimate would read it as a tile; "
+                             f"{hint} outside that folder")
+    elif is_inside(output, source_path):
+        raise ValueError(f"the profile {output} would be written inside {source}; {hint} "
+                         "outside it")
+    if figure is not None and real(figure) == real(output):
+        raise ValueError(f"the figure {figure} would replace the profile {output}; name the "
+                         "profile e.g. profile.ome.tif")
 
 
 def _first_tiles(source: str, count: int) -> np.ndarray:
@@ -151,7 +182,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     from bgsub import io
     from bgsub._version import __version__
     from bgsub.batch import expand_inputs
-    from bgsub.paths import check_inside
+    from bgsub.paths import check_inside, real
     from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
     try:
@@ -162,13 +193,15 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     failed = len(problems)
     for problem in problems:
         click.echo(f"failed     : {problem.path}: {problem.message}", err=True)
+    # (the fields' own files, in the inputs' folder, are not images to correct)
+    fields = {real(f) for f in (flatfield, darkfield) if f is not None}
+    sources = [s for s in sources if real(s.path) not in fields]
+    targets = [_apply_target(outdir, source.relative) for source in sources]
+    _refuse_shared_targets(sources, targets)
     record = {"kind": "bgsub shading correction", "bgsub": __version__,
               "flatfield": flatfield, "darkfield": darkfield, "method": profile.method,
               **fields_identity(flatfield, darkfield)}
-    for source in sources:
-        target = outdir / source.relative
-        if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG is lossy: written as PNG
-            target = target.with_suffix(".png")
+    for source, target in zip(sources, targets, strict=True):
         try:
             check_inside(target, outdir)
             if target.exists() and not overwrite:
@@ -186,3 +219,22 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
             click.echo(f"failed     : {source.path}: {exc}", err=True)
     if failed:
         raise click.ClickException(f"{failed} input(s) failed")
+
+
+def _apply_target(outdir: Path, relative: Path) -> Path:
+    """Where ``bgsub shading apply`` writes an input's correction (JPEG, lossy, as PNG)."""
+    target = outdir / relative
+    return target.with_suffix(".png") if target.suffix.lower() in (".jpg", ".jpeg") else target
+
+
+def _refuse_shared_targets(sources: list[Any], targets: list[Path]) -> None:
+    """Refuse, before anything is written, two inputs that would write one output."""
+    from bgsub.paths import real
+
+    seen: dict[Path, Any] = {}
+    for source, target in zip(sources, targets, strict=True):
+        first = seen.setdefault(real(target), source)
+        if first is not source:
+            raise click.ClickException(
+                f"{first.path} and {source.path} would both write {target}; rename one, or "
+                "process them into separate folders")

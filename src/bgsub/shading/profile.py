@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PROFILE_KIND", "ShadingProfile", "check_fields"]
+__all__ = ["PROFILE_KIND", "ShadingProfile", "check_fields", "check_profile_name"]
 
 PROFILE_KIND = "bgsub shading profile"
 
@@ -71,13 +71,15 @@ class ShadingProfile:
                 "baseline": None if self.baseline is None else self.baseline.tolist()}
 
     def save(self, path: Path | str) -> Path:
-        """Write the profile as an OME-TIFF: planes flat-field(s) then dark-field(s).
+        """Write the profile as an OME-TIFF: planes flat-field(s) then dark-field(s), to a
+        path ending in ``.tif`` or ``.tiff`` (e.g. ``profile.ome.tif``).
 
         The provenance record (method, options, baseline) is stored in the file
         and read back by :meth:`load`.
         """
         from bgsub import io
 
+        check_profile_name(path)
         channels = self.flatfield.shape[0] if self.channel_axis else 1
         planes = np.concatenate([self.flatfield.reshape(channels, *self.shape),
                                  self.darkfield.reshape(channels, *self.shape)])
@@ -123,3 +125,22 @@ def check_fields(flatfield: np.ndarray, darkfield: np.ndarray) -> None:
     if not np.isfinite(darkfield).all():
         raise ValueError("the dark-field has NaN or infinite pixels; replace them "
                          "(e.g. np.nan_to_num) or re-estimate it")
+
+
+def check_profile_name(path: Path | str) -> Path:
+    """Refuse a profile path that does not end in ``.tif`` or ``.tiff``: a profile is an
+    OME-TIFF, and a ``profile.png`` holding one would be taken for a PNG (and its
+    ``--figure`` would be written over it).
+
+    Examples
+    --------
+    >>> check_profile_name("profile.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: a shading profile is an OME-TIFF, so profile.png must end in .tif or .tiff; ...
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"a shading profile is an OME-TIFF, so {path.name} must end in .tif "
+                         "or .tiff; name it e.g. profile.ome.tif")
+    return path
