@@ -336,6 +336,17 @@ def test_function_and_sample_contributions(viewer_widget, image):
     np.testing.assert_array_equal(viewer.layers[-1].data, bgsub.data.sample())
 
 
+def test_a_function_on_a_multiscale_layer_works_on_its_full_resolution(image):
+    # (the layer's data read as an array was its smallest level: a result 4x smaller)
+    from napari.layers import Image
+
+    from bgsub.napari import _functions
+
+    layer = Image([image, image[::2, ::2], image[::4, ::4]], multiscale=True)
+    np.testing.assert_array_equal(_functions.mean(layer, radius=5),
+                                  bgsub.subtract_background(image, "mean", 5))
+
+
 def test_manifest_is_valid_and_lists_every_method():
     from npe2 import PluginManifest
 

@@ -207,7 +207,9 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
               presmooth: str, presmooth_size: float, true_3d: bool, missing: Any = "",
               **options: Any) -> ImageData:
     if isinstance(image, Image):
-        data, rgb = image.data, bool(image.rgb)
+        # (a multiscale layer's array reads as its smallest level: the full resolution is the
+        # first, as the shading widgets take it)
+        data, rgb = image.data[0] if image.multiscale else image.data, bool(image.rgb)
         scale, labels = tuple(image.scale), tuple(image.axis_labels)
     else:
         data, rgb, scale, labels = image, False, None, None
