@@ -14,7 +14,7 @@ from bgsub.auto import suggest_radius
 from bgsub.data import synthetic
 from bgsub.methods import Extent, robust
 from bgsub.methods._noise import estimate_noise
-from bgsub.methods.robust import robust_background
+from bgsub.methods.robust import prepare_robust, robust_background
 from errors import rmse
 from sample_data import sample_image, tomogram
 
@@ -1238,3 +1238,40 @@ def test_blend_carried_to_the_pixels_a_strip_at_a_time(factors, dtype):
     finer += coarser
     blended = robust._blend_on_pixels(tuple(c.copy() for c in cells), factors, share, shape)
     assert blended.dtype == finer.dtype and blended.tobytes() == finer.tobytes()
+
+
+def _vignetted_nuclei(side: int = 256, seed: int = 8) -> np.ndarray:
+    """Poisson nuclei under a strong vignetting: the noise's shading is measured and taken."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    light = 400.0 * (1.0 - 1.2 * ((yy - 0.5) ** 2 + (xx - 0.5) ** 2))
+    objects = np.zeros((side, side))
+    for _ in range(25):
+        cy, cx, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.015, 0.03)
+        objects += 3.0 * ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r)
+    return rng.poisson(light * (1.0 + objects)).astype(np.float64)
+
+
+def test_an_offset_far_beyond_the_span_of_a_shaded_image_neither_bends_the_default():
+    # the plane was divided by the noise's shading about 0: 1e6 added became a bowl of
+    # ~1e5 grey levels that the trend had to follow to the noise; the background then
+    # missed by 450 grey levels (RMS; 6.4 without the offset), by 60 at 1e5. Far above its
+    # span, the plane is scaled about a level a few spans below its background, which moves
+    # with the offset: every such offset gives the same background, and it is as close to
+    # the truth as the plane's own
+    rng = np.random.default_rng(8)
+    s = synthetic((256, 256), object_radius=(4, 9), seed=8)
+    image = s.image.astype(np.float64)
+    assert prepare_robust(image)[2] is not None  # (the case: the shading is taken)
+    near = bgsub.estimate_background(image, radius=30)
+    far = [bgsub.estimate_background(image + offset, radius=30) - offset
+           for offset in (1e5, 1e7 * rng.uniform(1, 2))]
+    np.testing.assert_allclose(far[1], far[0], atol=1e-4)  # (the noise sd: ~30)
+    assert rmse(far[0], s.background) < 1.05 * rmse(near, s.background)
+
+
+def test_the_radius_of_a_float64_image_far_above_zero_is_its_radius_near_zero():
+    # the noise floor was 1e-6 of the values' magnitude whatever their dtype: 1e9 above zero,
+    # 1,000 grey levels against a noise of 20, and no object stood out of it
+    image = _vignetted_nuclei()
+    assert suggest_radius(image + 1e9).radius == suggest_radius(image).radius

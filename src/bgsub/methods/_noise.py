@@ -44,6 +44,8 @@ OUTLIER_SPANS = 10.0  # cells beyond this many 1st-99th percentile spans outside
 # flat-field's zeros) would otherwise move the smoothed level, and the spreads, of every
 # tile around it
 SHADING_GRID = 65  # the map's variation is read on this many points a side
+SHADING_ABOVE = 1.0  # values are scaled about 0, or (further above it) this many spans below
+# the background
 COLD_SDS = 6.0  # a pixel this many noise sds below all its neighbours but one, and this many
 COLD_SPREAD = 1.0  # times their spread above that one, is a dead or cold camera pixel, where
 COLD_REACH = 3  # it lies COLD_SDS below by the noise measured this many pixels around it too
@@ -147,8 +149,9 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False,
     >>> model.gain, round(float(model.sd(100.0)), 0)
     (0.0, 5.0)
     """
+    precision = _precision(np.asarray(image).dtype)
     image = np.asarray(image, dtype=np.float64)
-    floor = _floor(image)
+    floor = _floor(image, precision)
     inside = None if where is None else _inside(where)
     flat = _flat_pixels(image, inside)  # (before the residual: their temporaries never meet)
     residual = _highpass(image)
@@ -189,7 +192,8 @@ def estimate_noise(image: np.ndarray, *, uniform: bool = False,
 class NoiseShading:
     """The noise's smooth variation over a plane: ``exp`` of a quadratic along each axis of
     the plane (each axis -1 to 1; a vignetting's circular fall-off has no cross term), ``share``
-    of it taken (see :func:`noise_shading`), its geometric mean over the plane 1.
+    of it taken (see :func:`noise_shading`), its geometric mean over the plane 1; and the
+    ``level`` about which values are scaled by it.
 
     Attributes
     ----------
@@ -198,10 +202,16 @@ class NoiseShading:
     share : float
         The power the map is raised to (0-1): it is phased in between clearly flat and
         clearly shaded.
+    level : float
+        The value the map leaves where it is: values are scaled about it, ``level + (value -
+        level) * map``, so that an offset added to the plane moves the result by the same
+        offset (scaled about 0, a plane raised by 1e5 became a bowl of 20,000 grey levels
+        for a map varying by 20 %).
     """
 
     coeffs: np.ndarray
     share: float
+    level: float = 0.0
 
     def at(self, shape: tuple[int, int], dtype: np.dtype | type = np.float64) -> np.ndarray:
         """The map on a plane of ``shape`` pixels.
@@ -213,31 +223,41 @@ class NoiseShading:
         >>> [round(float(v), 3) for v in values[0]]
         [0.607, 1.0, 1.649]
         """
-        return self.apply(np.ones(shape, dtype=dtype))
+        rows, columns = self.factors(shape)
+        return np.multiply.outer(rows, columns).astype(dtype, copy=False)
 
     def apply(self, values: np.ndarray, *, divide: bool = False,
               out: np.ndarray | None = None,
               part: tuple[tuple[int, int], tuple[slice, slice]] | None = None) -> np.ndarray:
-        """``values`` times the map (divided by it where ``divide``), into ``out`` (which may
-        be ``values``) or a new array: the map is a product of one factor per row and one per
-        column, so no image-sized map is made. ``part``: ``values`` is the part (a row and a
-        column slice) of a plane of that shape, and gets the plane's map there (the values
-        of applying it to the whole plane, then cutting the part out).
+        """``values`` scaled about ``level`` by the map, ``level + (values - level) * map``
+        (divided by it where ``divide``), into ``out`` (which may be ``values``) or a new
+        array: the map is a product of one factor per row and one per column, so no
+        image-sized map is made. ``part``: ``values`` is the part (a row and a column slice)
+        of a plane of that shape, and gets the plane's map there (the values of applying it to
+        the whole plane, then cutting the part out).
 
         Examples
         --------
-        >>> shading = NoiseShading(np.array([0.0, 0.3, 0.5, 0.0, 0.1]), 1.0)
+        >>> shading = NoiseShading(np.array([0.0, 0.3, 0.5, 0.0, 0.1]), 1.0, level=7.0)
         >>> plane = np.arange(20.0).reshape(4, 5)
         >>> where = (slice(1, 3), slice(2, 5))
         >>> bool((shading.apply(plane[where], part=(plane.shape, where))
         ...       == shading.apply(plane)[where]).all())
         True
+        >>> bool(np.allclose(shading.apply(shading.apply(plane), divide=True), plane))
+        True
         """
         shape, where = part if part is not None else (values.shape, (slice(None),) * 2)
         rows, columns = (np.exp(-f if divide else f).astype(values.dtype, copy=False)[cut]
                          for f, cut in zip(self._logs(shape[0], shape[1]), where, strict=True))
+        level = np.asarray(self.level, dtype=values.dtype)
+        if self.level:
+            out = np.subtract(values, level, out=out)
+            values = out
         out = np.multiply(values, rows[:, None], out=out)
         out *= columns[None, :]
+        if self.level:
+            out += level
         return out
 
     def factors(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -311,10 +331,23 @@ def noise_shading(cells: np.ndarray) -> NoiseShading | None:
     tiles = _tile_log_spreads(clip_outliers(cells))
     if tiles.shape[0] < SHADING_FEWEST:
         return None
-    coeffs, scatter = _fit_log_quadratic(tiles)
+    coeffs, scatter = _fit_log_quadratic(tiles[:, :3])
     shading = NoiseShading(coeffs, 1.0)
     share = _ramp(shading.variation(), SHADING_VARIES) * (1.0 - _ramp(scatter, SHADING_TEXTURE))
-    return NoiseShading(coeffs, share) if share > 0.0 else None
+    return NoiseShading(coeffs, share, _scaled_about(cells, tiles[:, 3])) if share > 0.0 else None
+
+
+def _scaled_about(cells: np.ndarray, levels: np.ndarray) -> float:
+    """The level the noise's shading scales values about: 0, the dark level of counts, about
+    which a vignetting scales the light and its noise alike (so that the map undoes it),
+    while the background's level (the median of the tiles' ``levels``) lies within
+    ``SHADING_ABOVE`` spans of ``cells`` (1st to 99th percentile) above 0 -- every ordinary
+    image; beyond, that far below the background, a level that moves with an offset added to
+    the plane. Scaled about 0, an offset of 1e5 on a span of 2,000 became a bowl of 20 % of it
+    that the trend had to follow to the noise: the background missed by 63 grey levels
+    instead of 6.4 (451 at 1e6; 765 instead of 3.8 on a 256x256 plane at 1e7)."""
+    low, high = percentiles(cells, [1, 99])
+    return max(0.0, float(median(levels)) - SHADING_ABOVE * float(high - low))
 
 
 def clip_outliers(values: np.ndarray) -> np.ndarray:
@@ -443,10 +476,10 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     # the glass clipped in holes of the tissue -- background, not dead; measured raised on
     # outside.py's H&E images: 0.25 -> 0.39 under an added spot, others moved by 1-13 %)
     lowest = np.min(plane)
-    if lowest < 0:
+    if lowest < 0 and shading is None:
         return none
     at = _at_lowest(plane, lowest, shading, DEAD_MOST * plane.size)
-    if at is None or at.size < DEAD_LEAST:
+    if at is None or at.size < DEAD_LEAST or _read_below_zero(plane, int(at[0]), shading):
         return none
     # (padding_share finds none under its PADDING_SHARE: not asked there)
     if at.size > PADDING_SHARE * plane.size and padding_share(plane)[0] > 0:
@@ -464,6 +497,19 @@ def _dead_valued(plane: np.ndarray, model: NoiseModel,
     return rows + box[0].start, cols + box[1].start, values
 
 
+def _read_below_zero(plane: np.ndarray, index: int, shading: NoiseShading | None) -> bool:
+    """Whether the pixel at flat ``index`` of ``plane`` read a negative value before it was
+    divided by ``shading`` (beyond the roundings of the division and of its undoing)."""
+    if shading is None:
+        return bool(plane.flat[index] < 0)
+    row, column = divmod(index, plane.shape[1])
+    rows, columns = shading.factors(plane.shape)
+    level = shading.level
+    before = level + (float(plane.flat[index]) - level) * float(rows[row] * columns[column])
+    eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
+    return before < -2 * abs(level) * 8 * eps
+
+
 def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None,
                most: float) -> np.ndarray | None:
     """The flat indices of the pixels of ``plane`` (whose lowest value is ``lowest``) that
@@ -476,24 +522,26 @@ def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None,
         return np.flatnonzero(at) if np.count_nonzero(at) <= most else None
     row_scale, column_scale = shading.factors(plane.shape)
     eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
+    level = shading.level  # (the values read less it: scaled by the map, as read before)
     # (only rows whose least read value can reach the plane's: in a vignetted plane most of
     # its rows are passed over, and those read are read in strips, the reads never held whole)
     row_at = np.argmin(plane, axis=1)
-    row_lows = plane[np.arange(plane.shape[0]), row_at].astype(np.float64) * row_scale
+    row_lows = (plane[np.arange(plane.shape[0]), row_at].astype(np.float64) - level) * row_scale
     least = float(np.min(row_lows * column_scale[row_at]))
-    reach = row_lows * (np.min(column_scale) if least >= 0 else np.max(column_scale))
-    rows = np.flatnonzero(reach <= least + abs(least) * 8 * eps)
+    reach = row_lows * np.where(row_lows >= 0, np.min(column_scale), np.max(column_scale))
+    rows = np.flatnonzero(reach <= least + (abs(least) + 2 * abs(level)) * 8 * eps)
     strips = [rows[start:start + LOWEST_STRIP] for start in range(0, rows.size, LOWEST_STRIP)]
 
     def read(strip: np.ndarray) -> np.ndarray:
         values = plane[strip].astype(np.float64)
+        values -= level
         values *= row_scale[strip, None]
         values *= column_scale
         return values
 
     lows = [float(np.min(read(strip))) for strip in strips]
     least = min(lows)
-    bound = least + abs(least) * 8 * eps
+    bound = least + (abs(least) + 2 * abs(level)) * 8 * eps
     found, count = [], 0
     for strip in (strip for strip, low in zip(strips, lows, strict=True) if low <= bound):
         at = np.flatnonzero(read(strip) <= bound)
@@ -713,7 +761,8 @@ def difference_noise(values: np.ndarray) -> NoiseModel:
 
 
 def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
-    """(y, x, log spread) of each tile that counts: the tile's centre in -1..1."""
+    """(y, x, log spread, level) of each tile that counts: the tile's centre in -1..1, the
+    spread and the median of its flat cells on the background's side."""
     residual = _highpass(cells)
     detail = cells - direct_gaussian_filter(cells, min(cells.shape) / (2.0 * SHADING_TILES),
                                             mode="nearest")
@@ -728,14 +777,15 @@ def _tile_log_spreads(cells: np.ndarray) -> np.ndarray:
             levels = level[tile][keep]
             if levels.size < 2 * SHADING_LEAST:
                 continue
-            chosen = residual[tile][keep][levels <= median(levels)]
+            below = levels <= median(levels)
+            chosen = residual[tile][keep][below]
             spread = _spread(chosen)
             if chosen.size < SHADING_LEAST or not spread > 0:
                 continue
             rows.append(((edges[0][i] + edges[0][i + 1]) / cells.shape[0] - 1.0,
                          (edges[1][j] + edges[1][j + 1]) / cells.shape[1] - 1.0,
-                         np.log(spread)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+                         np.log(spread), float(median(cells[tile][keep][below]))))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
 def _fit_log_quadratic(tiles: np.ndarray) -> tuple[np.ndarray, float]:
@@ -849,12 +899,24 @@ def _spread(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(clipped**2)) / WINSORISED_SD)
 
 
-def _floor(image: np.ndarray) -> float:
-    """A tiny positive noise level relative to the image's range and magnitude (both of its
-    1st to 99th percentiles: a few hot or absurd pixels -- a division by a flat-field's
-    zeros -- must not set the noise of the rest)."""
+def _floor(image: np.ndarray, precision: float) -> float:
+    """A tiny positive noise level relative to the image's range, and to its magnitude times
+    ``precision`` (the rounding of its values' dtype: both of its 1st to 99th percentiles, so
+    that a few hot or absurd pixels -- a division by a flat-field's zeros -- do not set the
+    noise of the rest)."""
     low, high = percentiles(image, [1, 99])
-    return max(1e-4 * float(high - low), 1e-6 * max(abs(float(low)), abs(float(high))), 1e-12)
+    magnitude = max(abs(float(low)), abs(float(high)))
+    return max(1e-4 * float(high - low), precision * magnitude, 1e-12)
+
+
+def _precision(dtype: np.dtype) -> float:
+    """How finely ``dtype`` holds a value, relative to it: 1e-6 for float32 (about 8 of its
+    steps), as many steps of another float (2e-15 for float64: with float32's 1e-6, a float64
+    plane 1e9 above zero with a noise of 30 had a floor of 1,000, and no object stood out of
+    it), 0 for integers (exact)."""
+    if not np.issubdtype(dtype, np.floating):
+        return 0.0
+    return 1e-6 * float(np.finfo(dtype).eps) / float(np.finfo(np.float32).eps)
 
 
 def _surely_binned(size: int, residual: np.ndarray) -> bool:
