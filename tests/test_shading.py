@@ -560,6 +560,17 @@ def test_measured_flatfield_image_is_normalised(tmp_path):
                                                        np.ones((SIZE, SIZE)))).max() == 6
 
 
+def test_a_stack_of_unknown_planes_as_a_flat_field_says_what_to_do(tmp_path):
+    # (saved without axes, per-channel fields and repeated flat frames both read as QYX)
+    tifffile.imwrite(tmp_path / "flats.tif", np.ones((2, SIZE, SIZE), np.float32))
+    with pytest.raises(ValueError, match=r"^flats.tif holds 2 planes \(axes QYX\); .* axes CYX, "
+                                         r"and average repeated frames first"):
+        load_fields(str(tmp_path / "flats.tif"), None)
+    # three float planes read as planar samples (SYX): one field per channel
+    tifffile.imwrite(tmp_path / "three.tif", np.ones((3, SIZE, SIZE), np.float32))
+    assert load_fields(str(tmp_path / "three.tif"), None).flatfield.shape == (3, SIZE, SIZE)
+
+
 @pytest.mark.parametrize("flat", [True, False])
 def test_dark_frame_file_with_nan_is_named(tmp_path, flat):
     # subtracted from a flat-field image, a NaN used to be reported as the flat-field's

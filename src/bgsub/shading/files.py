@@ -98,9 +98,16 @@ def _fields_image(path: Path) -> np.ndarray:
     axes = meta.axes
     if axes.endswith("S"):
         image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
+    elif axes == "SYX":  # (planar samples: a plane each, as three float planes read)
+        axes = "CYX"
     if axes not in ("YX", "CYX"):
-        raise ValueError(f"{path.name} has axes {axes}; a flat- or dark-field image is one "
-                         "2D plane, or one per channel (CYX)")
+        # (a stack saved without axes reads as Q, tifffile's unknown axis: per-channel fields
+        # or repeated frames, which only the user can tell apart)
+        planes = f"{image.shape[0]} planes" if len(axes) == 3 else f"shape {image.shape}"
+        raise ValueError(f"{path.name} holds {planes} (axes {axes}); a flat- or dark-field "
+                         "image is one 2D plane, or one per channel: save fields per channel "
+                         "with axes CYX, and average repeated frames first "
+                         "(np.mean(frames, axis=0))")
     return np.asarray(image, dtype=np.float32)
 
 
