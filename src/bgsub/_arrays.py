@@ -187,8 +187,10 @@ def without_overflow(estimate: Callable[[np.ndarray], np.ndarray], image: np.nda
     >>> float(without_overflow(lambda a: a + a - a, huge)[0, 0])
     1e+308
     """
-    result = estimate(image)
-    if np.isfinite(np.sum(result, dtype=np.float64)) or not np.isfinite(image).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # (an overflow here is made again)
+        result = estimate(image)
+        done = np.isfinite(np.sum(result, dtype=np.float64))
+    if done or not np.isfinite(image).all():
         return result
     largest = float(np.max(np.abs(image)))
     unit = float(np.ldexp(1.0, -int(np.floor(np.log2(largest)))))
