@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -560,9 +561,12 @@ def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarra
     window around each cluster (the whole plane where a window holds no valid pixel). A
     background clipped at the value reads the values just above it beside it (a light
     background's saturated glass, inverted: 0, then 1, 2, 3 ...), so it is left."""
-    labels, _ = ndi.label(chosen, structure=np.ones((3, 3), dtype=bool))
+    labels, count = ndi.label(chosen, structure=np.ones((3, 3), dtype=bool))
     found = []
+    possible = _possibly_below(plane, labels, count, invalid, model)
     for label, window in enumerate(ndi.find_objects(labels), start=1):
+        if not possible[label - 1]:
+            continue
         window = tuple(slice(max(0, w.start - 1), w.stop + 1) for w in window)
         cluster = labels[window] == label
         ring = ndi.binary_dilation(cluster, np.ones((3, 3), dtype=bool)) & ~invalid[window]
@@ -582,6 +586,32 @@ def _raised_to_nearest(plane: np.ndarray, chosen: np.ndarray, invalid: np.ndarra
     if not found:
         return np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, plane.dtype)
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+
+def _possibly_below(plane: np.ndarray, labels: np.ndarray, count: int, invalid: np.ndarray,
+                    model: NoiseModel) -> np.ndarray:
+    """Per cluster of ``labels`` (1 to ``count``), whether :func:`_raised_to_nearest` may
+    raise it, told for all of them at once: the median of the pixels around a cluster is at
+    most their largest, and the noise sd is not below its value at the cluster's (it does
+    not fall with the intensity), so a cluster whose largest valid neighbour rises less than
+    ``COLD_SDS`` sds above it stays; so does one with no valid neighbour (it is looked at).
+    The scattered 0s of a dim 8-bit frame (8,000 one-pixel clusters in a 511x511 time-lapse
+    frame, each looked at in turn: 1.2 s a frame) are passed over without a loop. Read at
+    the clusters' pixels and their neighbours only: no array of the plane's size."""
+    if count == 0 or model.gain < 0:
+        return np.ones(count, dtype=bool)
+    rows, cols = np.nonzero(labels)
+    index = labels[rows, cols] - 1
+    highest = np.full(count, -np.inf)
+    for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+        r, c = rows + dy, cols + dx
+        inside = (r >= 0) & (r < plane.shape[0]) & (c >= 0) & (c < plane.shape[1])
+        r, c = r[inside], c[inside]
+        valid = ~invalid[r, c]
+        np.maximum.at(highest, index[inside][valid], plane[r[valid], c[valid]])
+    top = np.full(count, -np.inf)
+    np.maximum.at(top, index, plane[rows, cols])
+    return ~np.isfinite(highest) | (highest - top > COLD_SDS * model.sd(top))
 
 
 def _cold_lines(plane: np.ndarray, sd: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
