@@ -509,6 +509,16 @@ def test_samples_that_are_channels_are_stored_as_channels_in_zarr(tmp_path, fmt,
     assert meta.axes == axes and image.shape == shape
 
 
+def test_info_says_when_samples_are_processed_as_channels(tmp_path):
+    data = np.random.default_rng(2).integers(0, 4000, (40, 48, 4)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c.tif", data, photometric="minisblack", planarconfig="contig")
+    tifffile.imwrite(tmp_path / "rgb.tif", data[..., :3].astype(np.uint8), photometric="rgb")
+    shown = run_cli("info", str(tmp_path / "c.tif"), str(tmp_path / "rgb.tif"))
+    assert shown.returncode == 0, shown.stderr
+    assert "axes       : YXS (samples are channels: processed as YXC)\n" in shown.stdout
+    assert "axes       : YXS\n" in shown.stdout  # (the RGB file's samples are colours)
+
+
 def test_channels_last_are_written_to_tiff_as_one_page_of_samples(tmp_path):
     # (a YXC image, as a Zarr store of a TIFF's channel samples reads, was written one page
     # per row: 40 pages of 48 x 4)

@@ -658,13 +658,20 @@ def _middle_plane(image: Any, axes: str) -> tuple[np.ndarray, str]:
     return np.asarray(image[index]), "".join(a for a in axes if a in "YXS")
 
 
+def _samples_note(meta: Any) -> str:
+    """How ``bgsub run`` reads the samples of a file whose samples are channels (a grey TIFF
+    of several samples per pixel), which ``info`` shows as the file stores them."""
+    processed = meta.samples_as_channels().axes
+    return f" (samples are channels: processed as {processed})" if processed != meta.axes else ""
+
+
 def _print_series(image: Any, meta: Any, count: int) -> None:
     indent = "  "
     if count > 1:
         click.echo(f"  series {meta.series}:")
         indent = "    "
     click.echo(f"{indent}shape      : {image.shape}")
-    click.echo(f"{indent}axes       : {meta.axes}")
+    click.echo(f"{indent}axes       : {meta.axes}{_samples_note(meta)}")
     click.echo(f"{indent}dtype      : {image.dtype}")
     sizes = ", ".join(f"{a} {meta.spacing[a]:g} {meta.units.get(a, '')}".rstrip()
                       for a in meta.axes if a in meta.spacing)
