@@ -75,6 +75,29 @@ def test_an_input_that_finds_nothing_says_why(tree, tmp_path):
     assert batch.expand_inputs([str(outputs / "a.tif")])[0]  # named itself: taken
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--format", "png", "--output-dtype", "float"], "PNG holds uint8 or uint16 pixels"),
+    (["--format", "imagej", "--output-dtype", "float64"], "ImageJ hyperstacks hold uint8"),
+])
+def test_an_output_the_format_cannot_hold_fails_before_the_image_is_computed(
+        tree, tmp_path, monkeypatch, capsys, args, message):
+    # (the writer refused it after the background was computed: minutes on a large image)
+    def never(*_args, **_kwargs):
+        raise AssertionError("computed before the output was checked")
+
+    monkeypatch.setattr(batch, "process", never)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["run", str(tree / "a.tif"), "-o", str(tmp_path / "out"), "--radius", "5",
+                  *args], standalone_mode=False)
+    said = capsys.readouterr().err
+    assert ended.value.code == 1 and message in said and "computed before" not in said
+    monkeypatch.undo()  # (and a writable one is computed and written)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["run", str(tree / "a.tif"), "-o", str(tmp_path / "ok"), "--radius", "5",
+                  "--format", args[1]], standalone_mode=False)
+    assert ended.value.code == 0
+
+
 def plan(tree, outdir, settings=None, **kwargs):
     sources, _ = batch.expand_inputs([str(tree)], recursive=True)
     return batch.plan_jobs(sources, outdir, (settings or Settings(radius=5)).validated(),

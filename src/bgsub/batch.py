@@ -28,6 +28,7 @@ import numpy as np
 
 from bgsub import io, paths, provenance
 from bgsub import stream as _stream
+from bgsub._dtypes import output_dtype_for
 from bgsub._lazy import import_before_threads
 from bgsub.api import subtract_background
 from bgsub.config import Settings
@@ -466,6 +467,7 @@ def run_job(
                 image = apply_to_image(image, meta.axes, load_fields(settings.flatfield,
                                                                      settings.darkfield))
             parameters = resolve_parameters(settings, meta, image.shape)
+            _check_writable(job, settings, meta, image)
             progress = None
             if stack_progress is not None and image.nbytes >= progress_bytes:
                 progress = _bar(job, stack_progress)
@@ -504,6 +506,18 @@ def processing(path: Path) -> Iterator[None]:
         yield
     finally:
         _current_path.reset(token)
+
+
+def _check_writable(job: Job, settings: Settings, meta: io.ImageMetadata,
+                    image: np.ndarray) -> None:
+    """The error writing the outputs would raise (a PNG of floats, an ImageJ hyperstack of
+    float64), before the image is computed rather than after."""
+    native = image.dtype.newbyteorder("=")
+    io.check_writable(image.shape, output_dtype_for(native, settings.output_dtype), meta,
+                      job.output_format)
+    if job.background is not None:
+        io.check_writable(image.shape, np.float32, meta,
+                          job.background_format or job.output_format)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

@@ -56,7 +56,7 @@ from bgsub.io._zarr import is_zarr
 
 __all__ = [
     "FORMATS", "MAX_BYTES_ENV", "TIFF_FORMATS", "ZARR_FORMATS", "ChunkedOutput", "ImageMetadata",
-    "ImageTooLargeError", "Runner", "UnsupportedFileError", "atomic_target",
+    "ImageTooLargeError", "Runner", "UnsupportedFileError", "atomic_target", "check_writable",
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
     "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
     "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
@@ -435,6 +435,31 @@ def write_image(
         else:
             _png.write(tmp, image, metadata, provenance)
     return path
+
+
+def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
+                   format: str | None = None) -> None:
+    """Raise the one-line error :func:`write_image` would raise for an image of ``shape`` and
+    ``dtype`` in ``format`` (a PNG of floats, an ImageJ hyperstack of float64, OME-Zarr axes
+    it cannot hold), before anything is computed; nothing where it can be written.
+
+    Examples
+    --------
+    >>> check_writable((64, 64), "float32", ImageMetadata("YX"), "png")
+    Traceback (most recent call last):
+    ...
+    ValueError: PNG holds uint8 or uint16 pixels, not float32; use --format tiff
+    >>> check_writable((64, 64), "uint16", ImageMetadata("YX"), "png")
+    """
+    fmt = format or ("png" if metadata.format == "jpeg" else metadata.format)
+    if fmt not in WRITABLE_FORMATS:
+        raise ValueError(f"cannot write format {fmt!r}; use one of {', '.join(WRITABLE_FORMATS)}")
+    if _FAMILY[fmt] == "tiff":
+        _tiff.output_order(metadata, np.dtype(dtype), fmt, tuple(shape))
+    elif _FAMILY[fmt] == "zarr":
+        _zarr.output_order(metadata, fmt)
+    else:
+        _png.check(tuple(shape), np.dtype(dtype), metadata)
 
 
 def write_json(path: Path | str, record: dict[str, Any]) -> Path:

@@ -111,15 +111,21 @@ def _read_text(value: str | None) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | None) -> None:
-    """Write ``data`` (uint8/uint16, ``YX`` or ``YXS``) as PNG with its provenance."""
-    if data.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"PNG holds uint8 or uint16 pixels, not {data.dtype}; "
+def check(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata) -> None:
+    """Refuse what PNG cannot hold: other dtypes than uint8/uint16, other axes than ``YX`` or
+    ``YXS`` of 2-4 samples."""
+    if np.dtype(dtype) not in (np.uint8, np.uint16):
+        raise ValueError(f"PNG holds uint8 or uint16 pixels, not {np.dtype(dtype)}; "
                          "use --format tiff")
-    if meta.axes not in ("YX", "YXS") or (meta.axes == "YXS" and data.shape[-1] not in (2, 3, 4)):
+    if meta.axes not in ("YX", "YXS") or (meta.axes == "YXS" and shape[-1] not in (2, 3, 4)):
         raise ValueError(f"PNG holds a single grey, grey+alpha or RGB(A) plane, not axes "
                          f"{meta.axes!r}; "
                          "use --format tiff")
+
+
+def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | None) -> None:
+    """Write ``data`` (uint8/uint16, ``YX`` or ``YXS``) as PNG with its provenance."""
+    check(data.shape, data.dtype, meta)
     import imagecodecs
 
     encoded = imagecodecs.png_encode(np.ascontiguousarray(data))
