@@ -503,6 +503,15 @@ def test_profile_of_the_wrong_shape(profile):
         bgsub.correct_shading(np.zeros((32, 32), np.uint16), profile)
 
 
+def test_a_profile_of_another_channel_count_says_so():
+    # (it said "the profile is for tiles of shape (C, Y, X) = (3, 16, 16) ... estimate a
+    # profile from tiles of this size", also of a measured flat-field file)
+    three = ShadingProfile(np.ones((3, 16, 16), np.float32), np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(ValueError, match=r"^the profile has 3 channels, the images 2 \(shape "
+                                         r"\(2, 16, 16\)\); give one field per channel"):
+        bgsub.correct_shading(np.zeros((2, 16, 16), np.uint16), three)
+
+
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan])
 def test_flatfield_with_zero_negative_or_nan(bad):
     flat = np.ones((8, 8), np.float32)

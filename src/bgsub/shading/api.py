@@ -266,6 +266,11 @@ def _correct_dask(images: Any, flat: np.ndarray, dark: np.ndarray, drift: np.nda
 
 def _check_fits(shape: tuple[int, ...], profile: ShadingProfile, baseline: bool) -> None:
     fields = profile.flatfield.shape
+    if (profile.channel_axis and len(shape) >= 3 and tuple(shape[-2:]) == fields[-2:]
+            and shape[-3] != fields[0]):
+        raise ValueError(f"the profile has {fields[0]} channels, the images {shape[-3]} (shape "
+                         f"{tuple(shape)}); give one field per channel of the images, or one "
+                         "single-channel field for every plane")
     if len(shape) < len(fields) or tuple(shape[-len(fields):]) != fields:
         what = "(C, Y, X)" if profile.channel_axis else "(Y, X)"
         raise ValueError(f"the profile is for tiles of shape {what} = {fields}, the images have "
