@@ -28,12 +28,11 @@ import numpy as np
 
 from bgsub import io, paths, provenance
 from bgsub import stream as _stream
-from bgsub._dtypes import output_dtype_for
 from bgsub._lazy import import_before_threads
 from bgsub.api import subtract_background
 from bgsub.config import Settings
 from bgsub.engine import Cancelled, Progress
-from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
+from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import limit_threads, max_threads
 from bgsub.shading.files import apply_to_image, fields_identity, load_fields
 
@@ -512,12 +511,9 @@ def _check_writable(job: Job, settings: Settings, meta: io.ImageMetadata,
                     image: np.ndarray) -> None:
     """The error writing the outputs would raise (a PNG of floats, an ImageJ hyperstack of
     float64), before the image is computed rather than after."""
-    native = image.dtype.newbyteorder("=")
-    io.check_writable(image.shape, output_dtype_for(native, settings.output_dtype), meta,
-                      job.output_format)
-    if job.background is not None:
-        io.check_writable(image.shape, np.float32, meta,
-                          job.background_format or job.output_format)
+    # (in native byte order: the API's results are)
+    for fmt, dtype in image_outputs(job, settings, image.dtype.newbyteorder("=")):
+        io.check_writable(image.shape, dtype, meta, fmt)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

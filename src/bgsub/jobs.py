@@ -5,7 +5,7 @@ streamed chunk by chunk) both turn a file's metadata and the run's settings
 into the exact keyword arguments of :func:`bgsub.subtract_background`
 (:func:`resolve_parameters`, recorded in provenance as they are, and
 :func:`api_keywords`), and both pick the planes a ``--figure`` shows
-(:func:`figure_planes`).
+(:func:`figure_planes`), and what each image they write is (:func:`image_outputs`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from bgsub import io
+from bgsub._dtypes import output_dtype_for
 from bgsub.config import Settings
 
-__all__ = ["api_keywords", "figure_planes", "resolve_parameters"]
+__all__ = ["api_keywords", "figure_planes", "image_outputs", "resolve_parameters"]
 
 
 def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[int, ...]
@@ -57,6 +58,24 @@ def resolve_parameters(settings: Settings, meta: io.ImageMetadata, shape: tuple[
         **({} if settings.missing is None else {"missing": settings.missing}),
         "options": dict(settings.options),
     }
+
+
+def image_outputs(job: Any, settings: Settings, dtype: np.dtype
+                  ) -> list[tuple[str, np.dtype]]:
+    """The format and dtype of each image ``job`` writes from an input of ``dtype``: the
+    foreground in the run's output dtype and, where it saves one, the background in float32.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> job = SimpleNamespace(output_format="png", background="b.tif", background_format="tiff")
+    >>> image_outputs(job, Settings(), np.dtype("uint16"))
+    [('png', dtype('uint16')), ('tiff', dtype('float32'))]
+    """
+    outputs = [(job.output_format, output_dtype_for(dtype, settings.output_dtype))]
+    if job.background is not None:
+        outputs.append((job.background_format or job.output_format, np.dtype(np.float32)))
+    return outputs
 
 
 def _spacing_for(settings: Settings, meta: io.ImageMetadata, axes: str) -> list[float] | None:

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from bgsub import io, provenance
-from bgsub._dtypes import output_dtype_for, work_dtype
+from bgsub._dtypes import work_dtype
 from bgsub.api import subtract_background
 from bgsub.config import Settings
-from bgsub.jobs import api_keywords, figure_planes, resolve_parameters
+from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import num_threads
 
 __all__ = ["AUTO_CHUNK_BYTES", "STREAM_BYTES", "StreamError", "Streaming", "connect",
@@ -153,10 +153,8 @@ def _key(job: Any) -> tuple[Path, int]:
 
 def _pages_fit(job: Any, settings: Settings, array: Any, meta: io.ImageMetadata) -> bool:
     """A TIFF output can be written page by page (its pages are the last axes)."""
-    outputs = [(job.output_format, output_dtype_for(array.dtype, settings.output_dtype))]
-    if job.background is not None:
-        outputs.append((job.background_format or job.output_format, np.dtype(np.float32)))
-    return all(io.pages_fit(array.shape, dtype, meta, fmt) for fmt, dtype in outputs)
+    return all(io.pages_fit(array.shape, dtype, meta, fmt)
+               for fmt, dtype in image_outputs(job, settings, array.dtype))
 
 
 # --- chunks ----------------------------------------------------------------------------------

@@ -422,9 +422,7 @@ def write_image(
     (('ome-tiff', 1), {'note': 'a copy'}, True)
     """
     path = Path(path)
-    fmt = format or ("png" if metadata.format == "jpeg" else metadata.format)
-    if fmt not in WRITABLE_FORMATS:
-        raise ValueError(f"cannot write format {fmt!r}; use one of {', '.join(WRITABLE_FORMATS)}")
+    fmt = _format_to_write(metadata, format)
     if image.ndim != len(metadata.axes):
         raise ValueError(f"axes {metadata.axes!r} do not match the image's shape {image.shape}")
     with atomic_target(path) as tmp:
@@ -451,15 +449,22 @@ def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
     ValueError: PNG holds uint8 or uint16 pixels, not float32; use --format tiff
     >>> check_writable((64, 64), "uint16", ImageMetadata("YX"), "png")
     """
-    fmt = format or ("png" if metadata.format == "jpeg" else metadata.format)
-    if fmt not in WRITABLE_FORMATS:
-        raise ValueError(f"cannot write format {fmt!r}; use one of {', '.join(WRITABLE_FORMATS)}")
+    fmt = _format_to_write(metadata, format)
     if _FAMILY[fmt] == "tiff":
         _tiff.output_order(metadata, np.dtype(dtype), fmt, tuple(shape))
     elif _FAMILY[fmt] == "zarr":
         _zarr.output_order(metadata, fmt)
     else:
         _png.check(tuple(shape), np.dtype(dtype), metadata)
+
+
+def _format_to_write(metadata: ImageMetadata, format: str | None) -> str:
+    """``format``, or the image's own (JPEG's as PNG); a one-line error where it is none bgsub
+    writes."""
+    fmt = format or ("png" if metadata.format == "jpeg" else metadata.format)
+    if fmt not in WRITABLE_FORMATS:
+        raise ValueError(f"cannot write format {fmt!r}; use one of {', '.join(WRITABLE_FORMATS)}")
+    return fmt
 
 
 def write_json(path: Path | str, record: dict[str, Any]) -> Path:
