@@ -504,11 +504,10 @@ def _read_below_zero(plane: np.ndarray, index: int, shading: NoiseShading | None
     if shading is None:
         return bool(plane.flat[index] < 0)
     row, column = divmod(index, plane.shape[1])
-    rows, columns = shading.factors(plane.shape)
-    level = shading.level
-    before = level + (float(plane.flat[index]) - level) * float(rows[row] * columns[column])
+    where = (slice(row, row + 1), slice(column, column + 1))
+    before = float(shading.apply(plane[where].astype(np.float64), part=(plane.shape, where))[0, 0])
     eps = np.finfo(np.result_type(plane.dtype, np.float32)).eps
-    return before < -2 * abs(level) * 8 * eps
+    return before < -2 * abs(shading.level) * 8 * eps
 
 
 def _at_lowest(plane: np.ndarray, lowest: float, shading: NoiseShading | None,
