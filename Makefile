@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml setup.py $(wildcard src/bgsub/kernels/*.pyx)
 demo: $(STAMP)
 	$(BIN)/bgsub demo --output demo-output
 
-$(TEST_STAMP): $(STAMP) tests/requirements-data.txt
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+# The extras' requirements only: `pip install -e ".[test]"` would compile the kernels again.
+$(TEST_STAMP): $(STAMP) tests/requirements-data.txt tools/install_extras.py
+	$(BIN)/python tools/install_extras.py test
 	$(BIN)/python -m pip install --quiet --no-deps -r tests/requirements-data.txt
 	@touch $@
 
@@ -28,7 +29,7 @@ lint: $(TEST_STAMP)
 NAPARI_STAMP := $(VENV)/.installed-napari
 $(NAPARI_STAMP): $(TEST_STAMP)
 	@tools/system-deps.sh napari
-	$(BIN)/python -m pip install --quiet -e ".[napari-test]"
+	$(BIN)/python tools/install_extras.py napari-test
 	@touch $@
 
 test: $(TEST_STAMP) $(NAPARI_STAMP) lint
