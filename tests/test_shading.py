@@ -676,6 +676,49 @@ def test_cli_estimate_makes_the_profiles_folder_and_refuses_a_profile_as_a_tile(
         bgsub.estimate_shading(folder)
 
 
+def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
+    # -o an existing image of the user's silently replaced it with the profile
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:4]):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    image = tmp_path / "image.tif"
+    tifffile.imwrite(image, tiles[5])
+    kept = image.read_bytes()
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", str(image)])
+    assert done.exit_code != 0
+    assert f"{image} exists and is not a bgsub shading profile; choose another -o" in done.output
+    assert image.read_bytes() == kept
+    profile = tmp_path / "p.ome.tif"
+    for _ in range(2):  # (a rerun replaces the earlier profile)
+        done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", str(profile)])
+        assert done.exit_code == 0, done.output
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_rgb_tile_files_interleaved_or_planar_give_a_field_per_colour(tmp_path, tiles, planar):
+    # planar RGB tiles (SYX) were refused ("has axes SYX"), and an RGB stack file (QYXS) was
+    # refused with a NumPy hint its command-line user cannot follow
+    rgb = np.stack([tiles[:6], tiles[6:12] // 2, tiles[12:18] // 3], axis=1)  # (N, S, Y, X)
+    layout = {"photometric": "rgb", "planarconfig": "separate"} if planar else {
+        "photometric": "rgb"}
+    files = []
+    for i, tile in enumerate(rgb):
+        files.append(tmp_path / f"t{i}.tif")
+        tifffile.imwrite(files[-1], tile if planar else np.moveaxis(tile, 0, -1), **layout)
+    tifffile.imwrite(tmp_path / "stack.tif", rgb if planar else np.moveaxis(rgb, 1, -1),
+                     **layout)
+    want = bgsub.estimate_shading(rgb).flatfield
+    assert want.shape == (3, SIZE, SIZE)
+    assert_array_equal(bgsub.estimate_shading(files).flatfield, want)
+    assert_array_equal(bgsub.estimate_shading(tmp_path / "stack.tif").flatfield, want)
+
+
 def test_cli_apply_skips_the_profile_and_refuses_two_inputs_to_one_output(tmp_path, tiles):
     from click.testing import CliRunner
 

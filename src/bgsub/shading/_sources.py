@@ -19,7 +19,7 @@ import numpy as np
 from bgsub._dtypes import check_dtype
 from bgsub.shading._fields import Grid
 
-__all__ = ["TileSet", "is_dask_array", "tile_set"]
+__all__ = ["TileSet", "is_dask_array", "samples_as_channels", "tile_set"]
 
 
 def is_dask_array(value: Any) -> bool:
@@ -146,10 +146,26 @@ def _from_path(path: Path) -> TileSet:
                              "give the folder of the tiles")
         return _from_files(files)
     array, meta = io.open_image(path)
-    if "C" in meta.axes and meta.axes.index("C") != len(meta.axes) - 3:
+    if meta.axes.endswith("YXS"):  # (an RGB stack: its samples are the channels)
+        array = _SamplesFirst(array)
+    elif "C" in meta.axes and meta.axes.index("C") != len(meta.axes) - 3:
         raise ValueError(f"{path.name} has axes {meta.axes}; shading reads stacks whose axes "
                          "end in CYX or YX")
     return _from_stack(array, what=path.name)
+
+
+class _SamplesFirst:
+    """A stack file's (N, Y, X, S) array read as (N, S, Y, X), a tile at a time: its RGB
+    samples are the tiles' channels, and a stack file's axes say so (an array's do not)."""
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
+        *tiles, y, x, samples = array.shape
+        self.shape = (*tiles, samples, y, x)
+        self.dtype = array.dtype
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return np.moveaxis(np.asarray(self._array[index]), -1, -3)
 
 
 def _is_store(path: Path) -> bool:
@@ -182,12 +198,20 @@ def _read_tile(path: Path) -> np.ndarray:
     if (meta.provenance or {}).get("kind") == PROFILE_KIND:
         raise ValueError(f"{path.name} is a bgsub shading profile, not a tile; move it out of "
                          "the tiles' folder")
-    axes = meta.axes
-    if axes.endswith("S"):
-        image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
+    image, axes = samples_as_channels(image, meta.axes)
     if axes == "YX":
         return image[None]
     if axes == "CYX":
         return image
     raise ValueError(f"{path.name} has axes {axes}; shading expects one 2D (or multichannel "
                      "CYX) tile per file, or one stack file given on its own")
+
+
+def samples_as_channels(image: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """``image`` and its ``axes`` with RGB samples, interleaved (``...YXS``) or planar
+    (``...SYX``), as the channel axis before Y and X (``...CYX``): a flat-field per colour."""
+    if axes.endswith("YXS"):
+        return np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
+    if axes.endswith("SYX"):
+        return image, axes[:-3] + "CYX"
+    return image, axes

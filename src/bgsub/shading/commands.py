@@ -145,6 +145,24 @@ def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None
     if figure is not None and real(figure) == real(output):
         raise ValueError(f"the figure {figure} would replace the profile {output}; name the "
                          "profile e.g. profile.ome.tif")
+    _check_not_replacing_data(output)
+
+
+def _check_not_replacing_data(output: Path) -> None:
+    """Refuse to write the profile over an existing file that is not one: an image of the
+    user's, named by mistake, would be lost. An earlier profile is replaced (a rerun)."""
+    from bgsub import io
+    from bgsub.shading.profile import PROFILE_KIND
+
+    if not output.exists() and not output.is_symlink():
+        return
+    try:
+        kind = (io.read_provenance(output) or {}).get("kind")
+    except (OSError, ValueError, io.UnsupportedFileError):
+        kind = None
+    if kind != PROFILE_KIND or not output.is_file():
+        raise ValueError(f"{output} exists and is not a bgsub shading profile; choose another "
+                         "-o, or move that file away first")
 
 
 def _first_tiles(source: str, count: int) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bgsub.shading._sources import samples_as_channels
 from bgsub.shading.api import correct_shading
 from bgsub.shading.profile import PROFILE_KIND, ShadingProfile
 
@@ -95,11 +96,7 @@ def _fields_image(path: Path) -> np.ndarray:
     from bgsub import io
 
     image, meta = io.read_image(path)
-    axes = meta.axes
-    if axes.endswith("S"):
-        image, axes = np.moveaxis(image, -1, -3), axes[:-3] + "CYX"
-    elif axes == "SYX":  # (planar samples: a plane each, as three float planes read)
-        axes = "CYX"
+    image, axes = samples_as_channels(image, meta.axes)
     if axes not in ("YX", "CYX"):
         # (a stack saved without axes reads as Q, tifffile's unknown axis: per-channel fields
         # or repeated frames, which only the user can tell apart)
