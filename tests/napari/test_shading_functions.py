@@ -112,6 +112,28 @@ def test_estimate_with_a_channel_axis_gives_one_field_per_channel(tiles):
     assert flat.shape == (2, SIZE, SIZE) and meta["scale"] == (1.0, 0.5, 0.5)
 
 
+def test_an_rgb_layer_gives_a_field_per_colour_and_is_corrected_as_rgb(tiles):
+    # an RGB layer (slide-scanner tiles, H&E) was refused: "split the channels into a
+    # (N, C, Y, X) stack first", which napari's own Split RGB does not make
+    from napari.layers import Image
+
+    from bgsub.napari._shading import correct_shading, estimate_shading
+
+    colours = np.stack([tiles, tiles // 2, tiles // 3], axis=-1).astype(np.uint16)  # (N,Y,X,S)
+    layer = Image(colours, rgb=True, scale=(1, 0.5, 0.5), contrast_limits=(0, 2000))
+    (flat, meta, _), = estimate_shading(layer, "gaussian")
+    profile = bgsub.estimate_shading(np.moveaxis(colours, -1, 1), "gaussian")
+    np.testing.assert_array_equal(flat, profile.flatfield)
+    assert flat.shape == (3, SIZE, SIZE) and meta["scale"] == (1.0, 0.5, 0.5)
+    corrected, meta, _ = correct_shading(layer, Image(flat))
+    want = np.moveaxis(bgsub.correct_shading(np.moveaxis(colours, -1, 1), profile), 1, -1)
+    np.testing.assert_array_equal(corrected, want)
+    assert meta["rgb"] and meta["scale"] == (1.0, 0.5, 0.5) and corrected.dtype == np.uint16
+    one, _, _ = correct_shading(Image(colours[2], rgb=True, contrast_limits=(0, 2000)),
+                                Image(flat))
+    np.testing.assert_array_equal(one, want[2])
+
+
 def test_correct_equals_the_api(layer, tiles):
     from napari.layers import Image
 
@@ -176,7 +198,7 @@ def test_estimate_widget_takes_a_dark_frame_layer(make_napari_viewer, need_scree
     ("zeros in the flat-field", "zero, negative or not finite"),
     ("dark-field of another shape", "of one shape"),
     ("dark-field from a method without one", "does not estimate a dark-field"),
-    ("an RGB layer", "is RGB"),
+    ("one RGB tile", "shape (8, 8, 3); shading is estimated from a stack of tiles (N, Y, X, RGB)"),
     ("dark-field estimated and given", "give one of darkfield and dark_frame"),
     ("dark offset and frame", "give one of dark_frame and dark_offset"),
     ("dark frame of another shape", "dark frame has shape (32, 32), the tiles (64, 64)"),
@@ -212,7 +234,7 @@ def test_bad_input_is_one_line(case, words, tiles):
         elif case == "dark frame above the tiles":
             estimate_shading(Image(tiles), dark_offset=float(tiles.max()) + 1)
         else:
-            estimate_shading(Image(np.zeros((4, 8, 8, 3), np.uint8), rgb=True))
+            estimate_shading(Image(np.zeros((8, 8, 3), np.uint8), rgb=True))
     assert words in str(error.value) and "\n" not in str(error.value)
 
 

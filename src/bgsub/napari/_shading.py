@@ -52,7 +52,8 @@ def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
     ----------
     image : napari.layers.Image or array_like
         A stack of tiles: (N, Y, X), or (N, C, Y, X) with a channel axis
-        (one field per channel).
+        (one field per channel); an RGB layer's colours are channels (a field
+        per colour, (3, Y, X)).
     method : str
         The shading method (``bgsub.shading.list_shading_methods()``); ``lowrank``
         is BaSiC-style, the others CellProfiler-style.
@@ -76,9 +77,12 @@ def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
         fields, placed like the source's Y, X plane.
     """
     data, place = _data_and_placement(image)
-    if data.ndim not in (3, 4):
-        raise ValueError(f"the layer has shape {data.shape}; shading is estimated from a stack of "
-                         "tiles (N, Y, X) or (N, C, Y, X): stack the tiles into one layer")
+    rgb = isinstance(image, Image) and image.rgb
+    if data.ndim != 4 if rgb else data.ndim not in (3, 4):
+        shape = image.data.shape if rgb else data.shape
+        raise ValueError(f"the layer has shape {shape}; shading is estimated from a stack of "
+                         f"tiles ({'N, Y, X, RGB' if rgb else 'N, Y, X) or (N, C, Y, X'}): "
+                         "stack the tiles into one layer")
     dark = _dark_argument(darkfield, dark_frame, float(dark_offset))
     profile = _estimate_profile(data, method=method, darkfield=dark)
     layers = [_layer(profile.flatfield, "flatfield", place)]
@@ -115,7 +119,8 @@ def correct_shading(image: Image, flatfield: Image,
     ----------
     image : napari.layers.Image or array_like
         A tile (Y, X) or a stack whose last axes are the fields' ((..., Y, X),
-        or (..., C, Y, X) for fields with channels).
+        or (..., C, Y, X) for fields with channels; an RGB layer, with fields
+        (3, Y, X) or RGB fields, stays RGB).
     flatfield : napari.layers.Image or array_like
         The flat-field, e.g. from *Estimate shading*; positive everywhere.
     darkfield : napari.layers.Image or array_like, optional
@@ -134,6 +139,9 @@ def correct_shading(image: Image, flatfield: Image,
     profile = ShadingProfile(flat, dark)
     corrected = _correct_with_profile(data, profile)
     name = f"{image.name} corrected" if isinstance(image, Image) else "corrected"
+    if isinstance(image, Image) and image.rgb:  # (the colours back last: an RGB layer again)
+        corrected = np.moveaxis(corrected, -3, -1)
+        return corrected, {**place(corrected.ndim - 1), "name": name, "rgb": True}, "image"
     return corrected, {**place(corrected.ndim), "name": name}, "image"
 
 
@@ -152,11 +160,10 @@ Placement = Any  # ndim -> {"scale", "translate", "units"} of the source's last 
 
 
 def _data_and_placement(image: Any) -> tuple[np.ndarray, Placement]:
+    """The layer's pixels, an RGB layer's samples moved before Y and X as channels (a field
+    per colour: ``(..., Y, X, S)`` read as ``(..., S, Y, X)``), and its placement."""
     if not isinstance(image, Image):
         return np.asarray(image), lambda ndim: {}
-    if image.rgb:
-        raise ValueError(f"layer {image.name!r} is RGB; shading needs one channel per field: "
-                         "split the channels into a (N, C, Y, X) stack first")
     scale = tuple(float(s) for s in image.scale)
     translate = tuple(float(t) for t in image.translate)
     units = tuple(str(u) for u in image.units)
@@ -166,7 +173,8 @@ def _data_and_placement(image: Any) -> tuple[np.ndarray, Placement]:
         return {"scale": scale[-ndim:], "translate": translate[-ndim:], "units": units[-ndim:]}
 
     # the layer's own array: a Dask or Zarr layer stays lazy (the API reads it tile by tile)
-    return (image.data[0] if image.multiscale else image.data), place
+    data = image.data[0] if image.multiscale else image.data
+    return (np.moveaxis(data, -1, -3) if image.rgb else data), place
 
 
 def _layer(field: np.ndarray, name: str, place: Placement) -> LayerDataTuple:
