@@ -620,6 +620,12 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code == 0, done.output
     assert_array_equal(tifffile.imread(tmp_path / "flat" / "t03.tif"),
                        bgsub.correct_shading(tiles[3], saved))
+    # bgsub info says what made each (it said nothing of a profile or a correction)
+    done = runner.invoke(main, ["info", str(tmp_path / "p.ome.tif")])
+    assert "bgsub      : shading profile, lowrank, 12 tiles (bgsub " in done.output
+    done = runner.invoke(main, ["info", str(tmp_path / "flat" / "t03.tif")])
+    assert (f"bgsub      : shading correction of {folder / 't03.tif'}, flat-field "
+            f"{tmp_path / 'p.ome.tif'} (bgsub ") in done.output
     done = runner.invoke(main, ["shading", "apply", str(folder), "-o", str(tmp_path / "flat"),
                                 "--flatfield", str(tmp_path / "p.ome.tif")])
     assert done.exit_code != 0 and "--overwrite" in done.output

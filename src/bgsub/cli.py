@@ -689,12 +689,32 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
         else:
             low, high = dask.compute(image.min(), image.max())
         click.echo(f"{indent}range      : {low} - {high}")
-    record = meta.provenance
-    if record and "parameters" in record:
-        params = record["parameters"]
-        click.echo(f"{indent}bgsub      : {record.get('kind', 'output')} of "
-                   f"{record.get('input', {}).get('name')}, {params.get('method')} radius "
-                   f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
+    made = _made_by_bgsub(meta.provenance)
+    if made:
+        click.echo(f"{indent}bgsub      : {made}")
+
+
+def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
+    """What ``bgsub info`` says of a file bgsub wrote: a background's foreground or
+    background, a shading profile, a shading correction (None: not bgsub's)."""
+    if not isinstance(record, dict):
+        return None
+    kind = record.get("kind")
+    if "parameters" in record:
+        params, source = record["parameters"], record.get("input")
+        name = source.get("name") if isinstance(source, dict) else source
+        return (f"{kind or 'output'} of {name}, {params.get('method')} radius "
+                f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
+    if kind == "bgsub shading profile":
+        tiles = (record.get("options") or {}).get("tiles")
+        dark = ", dark-field estimated" if record.get("darkfield_estimated") else ""
+        return (f"shading profile, {record.get('method')}, {tiles} tiles{dark} "
+                f"(bgsub {record.get('bgsub')})")
+    if kind == "bgsub shading correction":
+        dark = f", dark-field {record['darkfield']}" if record.get("darkfield") else ""
+        return (f"shading correction of {record.get('input')}, flat-field "
+                f"{record.get('flatfield')}{dark} (bgsub {record.get('bgsub')})")
+    return None
 
 
 def _finite_missing(ctx: click.Context, param: click.Parameter, value: float | None
