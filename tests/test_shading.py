@@ -706,6 +706,15 @@ def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
         assert done.exit_code == 0, done.output
 
 
+def test_a_grey_tile_among_rgb_ones_names_the_channel_count(tmp_path, tiles):
+    # it said "tile t1.tif has shape (64, 64) but the first has (64, 64)"
+    tifffile.imwrite(tmp_path / "t0.tif", tiles[0])
+    tifffile.imwrite(tmp_path / "t1.tif", np.stack([tiles[1]] * 3, axis=-1), photometric="rgb")
+    with pytest.raises(ValueError, match=r"^tile t1.tif has shape \(3, 64, 64\) but the first "
+                                         r"has \(1, 64, 64\); .* each channel count separately"):
+        bgsub.estimate_shading(tmp_path)
+
+
 @pytest.mark.parametrize("planar", [False, True])
 def test_rgb_tile_files_interleaved_or_planar_give_a_field_per_colour(tmp_path, tiles, planar):
     # planar RGB tiles (SYX) were refused ("has axes SYX"), and an RGB stack file (QYXS) was

@@ -62,11 +62,15 @@ class TileSet:
         tile = np.asarray(self.read(index))
         tile = tile.reshape(1, *tile.shape) if tile.ndim == 2 else tile
         if tile.shape != (self.channels, *self.shape):
-            first = (self.channels, *self.shape) if self.channel_axis else self.shape
-            here = tile.shape if self.channel_axis else tile.shape[-2:]
+            # (with or without channels alike where the channel counts differ: a grey tile
+            # among RGB ones, whose Y, X match, was "(64, 64) but the first has (64, 64)")
+            both = self.channel_axis or tile.shape[0] != self.channels
+            first = (self.channels, *self.shape) if both else self.shape
+            here = tile.shape if both else tile.shape[-2:]
+            kind = "channel count" if tile.shape[0] != self.channels else "size"
             raise ValueError(f"tile {self.names[index]} has shape {tuple(here)} but the first "
                              f"has {tuple(first)}; all tiles must have one shape: estimate "
-                             "each size separately")
+                             f"each {kind} separately")
         return tile
 
 
