@@ -706,6 +706,20 @@ def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
         assert done.exit_code == 0, done.output
 
 
+def test_tiles_of_another_dtype_are_warned_of_once(tmp_path, tiles):
+    # 8-bit tiles among 16-bit ones were fitted together without a word
+    for i, tile in enumerate(tiles[:6]):
+        tifffile.imwrite(tmp_path / f"t{i}.tif", tile if i % 3 else (tile // 8).astype(np.uint8))
+    with pytest.warns(bgsub.BackgroundWarning) as caught:
+        bgsub.estimate_shading(tmp_path)
+    assert [str(w.message) for w in caught] == [
+        "tile t1.tif (and 3 more) is uint16, the first, t0.tif, uint8; tiles of one acquisition "
+        "share one dtype: check that they belong together, or estimate each kind separately"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bgsub.estimate_shading(tiles[:6])  # (one dtype: no warning)
+
+
 def test_a_grey_tile_among_rgb_ones_names_the_channel_count(tmp_path, tiles):
     # it said "tile t1.tif has shape (64, 64) but the first has (64, 64)"
     tifffile.imwrite(tmp_path / "t0.tif", tiles[0])

@@ -47,16 +47,37 @@ class TileSet:
         else:
             stack = np.empty((len(indices), self.channels, *grid.shape))
             # reading and binning release the GIL: a few threads overlap file reads
+            other_dtypes: dict[str, np.dtype] = {}
             with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-                for row, binned in enumerate(pool.map(lambda i: grid.bin(self._tile(i)),
-                                                      indices)):
-                    stack[row] = binned
+                for row, tile in enumerate(pool.map(lambda i: self._binned_tile(i, grid),
+                                                    indices)):
+                    stack[row], dtype = tile
+                    if dtype != self.dtype:
+                        other_dtypes.setdefault(self.names[indices[row]], dtype)
+            if other_dtypes:
+                self._warn_of_dtypes(other_dtypes)
         bad = ~np.isfinite(stack).all(axis=(1, 2, 3))
         if bad.any():
             first = self.names[indices[int(np.argmax(bad))]]
             raise ValueError(f"tile {first} contains NaN or infinite values; replace them "
                              "first (e.g. np.nan_to_num) or leave that tile out")
         return stack
+
+    def _binned_tile(self, index: int, grid: Grid) -> tuple[np.ndarray, np.dtype]:
+        tile = self._tile(index)
+        return grid.bin(tile), tile.dtype
+
+    def _warn_of_dtypes(self, other: dict[str, np.dtype]) -> None:
+        """One warning for tiles whose dtype is not the first's: tiles of one acquisition
+        share one (8-bit among 16-bit tiles are usually another camera setting or an
+        export), and one profile of both may fit neither."""
+        from bgsub._warnings import warn
+
+        name, dtype = next(iter(other.items()))
+        more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
+        warn(f"tile {name}{more} is {dtype}, the first, {self.names[0]}, {self.dtype}; "
+             "tiles of one acquisition share one dtype: check that they belong together, "
+             "or estimate each kind separately")
 
     def _tile(self, index: int) -> np.ndarray:
         tile = np.asarray(self.read(index))
