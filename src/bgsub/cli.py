@@ -697,6 +697,8 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
 def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
     """What ``bgsub info`` says of a file bgsub wrote: a background's foreground or
     background, a shading profile, a shading correction (None: not bgsub's)."""
+    from bgsub.shading.profile import CORRECTION_KIND, PROFILE_KIND
+
     if not isinstance(record, dict):
         return None
     kind = record.get("kind")
@@ -705,12 +707,12 @@ def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
         name = source.get("name") if isinstance(source, dict) else source
         return (f"{kind or 'output'} of {name}, {params.get('method')} radius "
                 f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
-    if kind == "bgsub shading profile":
+    if kind == PROFILE_KIND:
         tiles = (record.get("options") or {}).get("tiles")
         dark = ", dark-field estimated" if record.get("darkfield_estimated") else ""
         return (f"shading profile, {record.get('method')}, {tiles} tiles{dark} "
                 f"(bgsub {record.get('bgsub')})")
-    if kind == "bgsub shading correction":
+    if kind == CORRECTION_KIND:
         dark = f", dark-field {record['darkfield']}" if record.get("darkfield") else ""
         return (f"shading correction of {record.get('input')}, flat-field "
                 f"{record.get('flatfield')}{dark} (bgsub {record.get('bgsub')})")

@@ -202,6 +202,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     from bgsub.batch import expand_inputs
     from bgsub.paths import check_inside, real
     from bgsub.shading.files import apply_to_image, fields_identity, load_fields
+    from bgsub.shading.profile import CORRECTION_KIND
 
     try:
         profile = load_fields(flatfield, darkfield)
@@ -216,7 +217,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     sources = [s for s in sources if real(s.path) not in fields]
     targets = [_apply_target(outdir, source.relative) for source in sources]
     _refuse_shared_targets(sources, targets)
-    record = {"kind": "bgsub shading correction", "bgsub": __version__,
+    record = {"kind": CORRECTION_KIND, "bgsub": __version__,
               "flatfield": flatfield, "darkfield": darkfield, "method": profile.method,
               **fields_identity(flatfield, darkfield)}
     for source, target in zip(sources, targets, strict=True):

@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PROFILE_KIND", "ShadingProfile", "check_fields", "check_profile_name"]
+__all__ = ["CORRECTION_KIND", "PROFILE_KIND", "ShadingProfile", "check_fields",
+           "check_profile_name"]
 
-PROFILE_KIND = "bgsub shading profile"
+PROFILE_KIND = "bgsub shading profile"  # the provenance "kind" of a profile's file ...
+CORRECTION_KIND = "bgsub shading correction"  # ... and of a `bgsub shading apply` output
 
 
 @dataclass(frozen=True)
