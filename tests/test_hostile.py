@@ -208,8 +208,82 @@ def test_sweep_never_replaces_a_file_that_is_not_a_png(one, monkeypatch):
     before = other.read_bytes()
     code, _, err = invoke(["sweep", one, "-o", other, "-m", "gaussian", "--radius", "2"],
                           monkeypatch)
-    one_line_error(code, err, "is not a PNG")
+    one_line_error(code, err, "exists and is not a figure bgsub wrote")
     assert other.read_bytes() == before
+
+
+def _plain_png(path: Path) -> bytes:
+    """A PNG figure saved by matplotlib itself (a user's plot), its bytes."""
+    from matplotlib.figure import Figure
+
+    Figure((1, 1)).savefig(path, format="png")
+    return path.read_bytes()
+
+
+def test_sweep_replaces_its_own_montage_but_never_a_png_it_did_not_write(one, monkeypatch):
+    """A user's plot named like the montage (a.png, or the default a_sweep.png) is refused,
+    so is a corrected image bgsub wrote as PNG (data, not a figure); a rerun replaces the
+    montage it wrote before."""
+    args = ["-m", "gaussian", "--radius", "2"]
+    for name in ("a_sweep.png", "plot.png"):
+        theirs = one.parent / name
+        before = _plain_png(theirs)
+        out = [] if name == "a_sweep.png" else ["-o", theirs]
+        code, _, err = invoke(["sweep", one, *out, *args], monkeypatch)
+        one_line_error(code, err, f"{name} exists and is not a figure bgsub wrote; choose "
+                       "another -o, e.g. montage.png, or move that file away first")
+        assert theirs.read_bytes() == before
+        theirs.unlink()
+    corrected = one.parent / "corrected.png"
+    io.write_image(corrected, image(2) // 256, io.ImageMetadata(axes="YX"), format="png",
+                   provenance={"bgsub_provenance": 1})
+    assert io.written_by_bgsub(corrected) and not io.is_bgsub_figure(corrected)
+    code, _, err = invoke(["sweep", one, "-o", corrected, *args], monkeypatch)
+    one_line_error(code, err, "is not a figure bgsub wrote")
+    montage = one.parent / "montage.png"
+    for _ in range(2):  # (the second run replaces the first's montage)
+        code, _, err = invoke(["sweep", one, "-o", montage, *args], monkeypatch)
+        assert code == 0, err
+        assert io.is_bgsub_figure(montage)
+
+
+def test_run_never_replaces_a_users_file_where_its_figure_or_background_would_go(
+        one, monkeypatch):
+    """Only the main output was checked: a user's a_comparison.png or a_background.tif in
+    the output folder was replaced without a word."""
+    out = one.parent.parent / "out"
+    out.mkdir()
+    extra = ["--figure", "--save-background"]
+    for name in ("a_comparison.png", "a_background.tif"):
+        theirs = out / name
+        if name.endswith(".png"):
+            before = _plain_png(theirs)
+        else:
+            tifffile.imwrite(theirs, image(5))
+            before = theirs.read_bytes()
+        code, _, err = invoke([*RUN, one, "-o", out, *extra], monkeypatch)
+        assert code == 1 and f"{theirs} exists and was not written by bgsub; pass --force " \
+            "to replace it" in err, err
+        assert theirs.read_bytes() == before and not (out / "a.tif").exists()
+        theirs.unlink()
+    code, _, err = invoke([*RUN, one, "-o", out, *extra], monkeypatch)
+    assert code == 0, err
+    assert io.is_bgsub_figure(out / "a_comparison.png")
+    # a rerun with other settings replaces what the first run wrote, figure included, also a
+    # figure of an earlier bgsub that carried no mark (its sidecar records it)
+    _plain_png(out / "a_comparison.png")
+    code, _, err = invoke([*RUN[:2], "4", *RUN[3:], one, "-o", out, *extra], monkeypatch)
+    assert code == 0, err
+    assert provenance.read_sidecar(out / "a.tif.bgsub.json")["parameters"]["radius"] == 4.0
+    # --force replaces a user's file, as it does the main output
+    (out / "a.tif.bgsub.json").unlink()
+    (out / "a.tif").unlink()
+    _plain_png(out / "a_comparison.png")
+    code, _, err = invoke([*RUN, one, "-o", out, *extra], monkeypatch)
+    assert code == 1
+    code, _, err = invoke([*RUN, one, "-o", out, *extra, "--force"], monkeypatch)
+    assert code == 0, err
+    assert io.is_bgsub_figure(out / "a_comparison.png")
 
 
 def test_sweep_into_a_folder_is_a_usage_error(one, monkeypatch):

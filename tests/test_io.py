@@ -194,3 +194,17 @@ def test_split_name_and_extensions():
     assert io.extension_for("tiff", "x.TIFF") == ".TIFF"
     assert io.extension_for("png", "x.jpg") == ".png"
     assert io.extension_for("ome-zarr", "x.tif") == ".ome.zarr"
+
+
+def test_a_figure_bgsub_wrote_is_told_from_other_files(tmp_path):
+    from matplotlib.figure import Figure
+
+    ours = io.write_figure(Figure((1, 1)), tmp_path / "ours.png", dpi=50)
+    theirs = tmp_path / "theirs.png"
+    Figure((1, 1)).savefig(theirs, format="png")  # matplotlib's own mark, not bgsub's
+    text = tmp_path / "notes.png"
+    text.write_text("bgsub")
+    assert io.is_bgsub_figure(ours) and io.written_by_bgsub(ours)
+    assert not any(io.is_bgsub_figure(p) or io.written_by_bgsub(p)
+                   for p in (theirs, text, tmp_path / "missing.png", tmp_path))
+    assert not list(tmp_path.glob(".*"))  # (written atomically: no temporary left)

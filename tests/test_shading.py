@@ -706,6 +706,35 @@ def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
         assert done.exit_code == 0, done.output
 
 
+def test_cli_estimate_figure_replaces_its_own_but_not_a_users_png(tmp_path, tiles):
+    # --figure wrote <profile stem>.png over whatever had that name
+    from click.testing import CliRunner
+    from matplotlib.figure import Figure
+
+    from bgsub import io
+    from bgsub.cli import main
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:4]):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    png = tmp_path / "p.png"
+    Figure((1, 1)).savefig(png, format="png")  # a plot of the user's
+    kept = png.read_bytes()
+    args = ["shading", "estimate", str(folder), "-o", str(tmp_path / "p.ome.tif"), "--figure"]
+    runner = CliRunner()
+    done = runner.invoke(main, args)
+    assert done.exit_code != 0
+    assert (f"{png} exists and is not a figure bgsub wrote; choose another -o (the figure is "
+            "named after it), or move that file away first") in done.output
+    assert png.read_bytes() == kept and not (tmp_path / "p.ome.tif").exists()
+    png.unlink()
+    for _ in range(2):  # (a rerun replaces the figure it wrote)
+        done = runner.invoke(main, args)
+        assert done.exit_code == 0, done.output
+        assert io.is_bgsub_figure(png)
+
+
 def test_tiles_of_another_dtype_are_warned_of_once(tmp_path, tiles):
     # 8-bit tiles among 16-bit ones were fitted together without a word
     for i, tile in enumerate(tiles[:6]):

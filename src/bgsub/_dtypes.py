@@ -19,11 +19,12 @@ def check_dtype(dtype: np.dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         raise TypeError(
-            "boolean images have no background to subtract; "
-            "convert with image.astype(np.uint8) if that is what you mean"
+            "boolean images (masks) have no background to subtract; give the image of "
+            "intensities (a mask as numbers: image.astype(np.uint8))"
         )
     if np.issubdtype(dtype, np.complexfloating):
-        raise TypeError("complex images are not supported; pass np.abs(image) or image.real")
+        raise TypeError("complex images are not supported; give their magnitude or real part "
+                        "as an image of its own (np.abs(image), image.real)")
     # kinds, not issubdtype: NumPy counts timedelta64 as an integer type
     if dtype.kind not in "iuf":
         raise TypeError(

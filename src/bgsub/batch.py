@@ -332,33 +332,51 @@ def check_collisions(jobs: Sequence[Job], inputs: Sequence[Path], overwrite: boo
 
 
 def _decide(job: Job, settings: Settings, force: bool) -> None:
+    """Run, skip (up to date) or refuse ``job``: refused where one of its outputs exists
+    and bgsub did not write it (a user's file of that name), unless ``force``."""
     if force:
         job.reason = "--force" if job.output.exists() else ""
         return
-    if not job.output.exists():
-        return
-    record = provenance.read_sidecar(job.sidecar)
-    ok, reason = provenance.up_to_date(record, _request(settings), job.source.path,
-                                       job.outputs(), job.in_place)
-    if ok:
-        job.action, job.reason = "skip", "up to date"
-        return
-    if job.in_place or not job.output.exists() or record is not None:
-        job.reason = reason
-        return
-    if _written_by_bgsub(job.output):
-        job.reason = "incomplete earlier run"
-        return
+    if job.output.exists():
+        record = provenance.read_sidecar(job.sidecar)
+        ok, reason = provenance.up_to_date(record, _request(settings), job.source.path,
+                                           job.outputs(), job.in_place)
+        if ok:
+            job.action, job.reason = "skip", "up to date"
+            return
+        if job.in_place or record is not None:
+            job.reason = reason
+        elif io.written_by_bgsub(job.output):
+            job.reason = "incomplete earlier run"
+        else:
+            _refuse(job, job.output)
+            return
+    foreign = _foreign_output(job)
+    if foreign is not None:
+        _refuse(job, foreign)
+
+
+def _refuse(job: Job, path: Path) -> None:
     job.action = "refuse"
-    job.reason = (f"{job.output} exists and was not written by bgsub; "
-                  "pass --force to replace it")
+    job.reason = f"{path} exists and was not written by bgsub; pass --force to replace it"
 
 
-def _written_by_bgsub(path: Path) -> bool:
-    try:
-        return io.read_provenance(path) is not None
-    except Exception:
-        return False
+def _foreign_output(job: Job) -> Path | None:
+    """The first of ``job``'s other outputs (its background, its figure) that exists and
+    was not written by bgsub: neither recorded in the job's sidecar as written by an earlier
+    run nor carrying bgsub's own mark (a user's ``cells_comparison.png`` would be lost)."""
+    recorded = None
+    for role, path in job.outputs().items():
+        if role == "image" or not (path.exists() or path.is_symlink()):
+            continue
+        if recorded is None:
+            recorded = {_key(p) for p in provenance.recorded_outputs(job.sidecar)}
+        if _key(path) in recorded:
+            continue
+        ours = io.is_bgsub_figure if role == "figure" else io.written_by_bgsub
+        if not (path.is_file() and ours(path)):
+            return path
+    return None
 
 
 def prepare_folders(jobs: Sequence[Job]) -> None:
@@ -589,8 +607,7 @@ def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
                          unit=unit or "", axes="CYX" if planes[0].ndim == 3 else None,
                          channel_names=meta.channel_names)
         FigureCanvasAgg(figure)
-        with io.atomic_target(job.figure) as tmp:
-            figure.savefig(tmp, format="png", dpi=FIGURE_DPI)
+        io.write_figure(figure, job.figure, dpi=FIGURE_DPI)
 
 
 def _check(cancel: threading.Event | None) -> None:

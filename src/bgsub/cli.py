@@ -193,8 +193,7 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
     _atomic_tiff(tif, foreground, tifffile)
     figure = compare(image, background, foreground,
                      title=f"bgsub demo: {method}, radius {size:.1f}")
-    with io.atomic_target(png) as tmp:
-        figure.savefig(tmp, format="png")
+    io.write_figure(figure, png)
     click.echo(f"input      : bundled sample {image.shape} {image.dtype}, "
                f"range {int(image.min())}-{int(image.max())}")
     click.echo(f"background : {method}, radius {size:.1f} ({radius}); "
@@ -843,8 +842,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                            axes=axes, light_background=light_background, missing=missing,
                            progress=Reporter(quiet=quiet).callback(file.name, "cell",
                                                                    leave=False))
-        with io.atomic_target(out) as tmp:
-            result.figure.savefig(tmp, dpi=100, format="png")
+        io.write_figure(result.figure, out, dpi=100)
     except click.BadParameter:
         raise
     except Exception as exc:
@@ -855,7 +853,8 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
 
 
 def _check_sweep_output(out: Path, file: Path) -> None:
-    """Refuse a montage path that is the input, a folder, or a file that is not a PNG."""
+    """Refuse a montage path that is the input, a folder, or a file other than a figure
+    bgsub wrote (a user's image or figure of that name would be lost)."""
     from bgsub import paths
 
     try:
@@ -865,14 +864,7 @@ def _check_sweep_output(out: Path, file: Path) -> None:
         _fail(str(exc), 2)
     if out.is_dir():
         _fail(f"{out} is a folder; give the montage's file name with -o, e.g. montage.png", 2)
-    if out.exists() and not _is_png(out):
-        _fail(f"{out} exists and is not a PNG image; choose another -o (the montage is a PNG)",
-              2)
-
-
-def _is_png(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return handle.read(8) == b"\x89PNG\r\n\x1a\n"
-    except OSError:
-        return False
+        paths.check_not_replacing(out, "choose another -o, e.g. montage.png", figure=True)
+    except ValueError as exc:
+        _fail(str(exc), 2)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 __all__ = ["OutsideOutputError", "check_inside", "check_name", "check_not_input",
-           "glob_once", "is_inside", "real", "walk_once"]
+           "check_not_replacing", "glob_once", "is_inside", "real", "walk_once"]
 
 #: The longest file name (bytes) most file systems accept.
 NAME_MAX = 255
@@ -108,6 +108,33 @@ def check_not_input(path: Path | str, inputs: Iterable[Path | str], hint: str) -
     if any(real(p) == target for p in inputs):
         raise OutsideOutputError(f"{path} is an input and would be overwritten; {hint}")
     return Path(path)
+
+
+def check_not_replacing(path: Path | str, hint: str, *, figure: bool = False) -> Path:
+    """Refuse to write ``path`` over a file bgsub did not write (a user's image or figure
+    named by chance: it would be lost); a file bgsub wrote (:func:`bgsub.io.written_by_bgsub`)
+    is replaced, as a rerun does. For a ``figure``, only a figure bgsub wrote is
+    (:func:`bgsub.io.is_bgsub_figure`: a montage never replaces a corrected image).
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> check_not_replacing(sample_path(), "choose another -o")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...sample_nuclei.tif exists and was not written by bgsub; choose another -o,
+    or move that file away first
+    """
+    from bgsub.io import is_bgsub_figure, written_by_bgsub
+
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        return path
+    ours = is_bgsub_figure if figure else written_by_bgsub
+    if not (path.is_file() and ours(path)):
+        made = "is not a figure bgsub wrote" if figure else "was not written by bgsub"
+        raise ValueError(f"{path} exists and {made}; {hint}, or move that file away first")
+    return path
 
 
 def walk_once(folder: Path, recursive: bool, is_leaf: Callable[[Path], bool]

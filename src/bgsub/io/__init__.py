@@ -9,6 +9,10 @@
 * :func:`write_image` -- write pixels, metadata and a provenance record,
   atomically (a temporary file in the target folder, renamed when complete).
 * :func:`probe` -- a file's format and number of series, without its pixels.
+* :func:`write_figure` -- save a matplotlib figure as PNG, atomically, marked as
+  bgsub's; :func:`is_bgsub_figure` and :func:`written_by_bgsub` (a figure, or an
+  image carrying bgsub's provenance) tell such a file from a user's file of the
+  same name, which no face replaces.
 * :func:`write_chunked` -- write lazily computed (Dask) images chunk by chunk:
   Zarr stores, TIFFs page by page (:func:`pages_fit` says whether they can be).
 
@@ -60,7 +64,7 @@ __all__ = [
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
     "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
     "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
-    "write_json",
+    "is_bgsub_figure", "write_figure", "write_json", "written_by_bgsub",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -370,6 +374,50 @@ def read_provenance(path: Path | str, series: int | None = None) -> dict[str, An
     True
     """
     return read_image(path, series)[1].provenance
+
+
+def written_by_bgsub(path: Path | str) -> bool:
+    """Whether the file at ``path`` is one bgsub wrote: a figure of :func:`write_figure`,
+    or an image that carries a bgsub provenance record (False for anything unreadable).
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> written_by_bgsub(sample_path())
+    False
+    """
+    path = Path(path)
+    if is_bgsub_figure(path):
+        return True
+    try:
+        return read_provenance(path) is not None
+    except Exception:  # (unreadable, damaged, not an image: not bgsub's)
+        return False
+
+
+def is_bgsub_figure(path: Path | str) -> bool:
+    """Whether ``path`` is a PNG figure that :func:`write_figure` wrote (its text chunks
+    read, not its pixels; False for anything else, unreadable files included)."""
+    return _png.is_figure(Path(path))
+
+
+def write_figure(figure: Any, path: Path | str, *, dpi: float = 100.0) -> Path:
+    """Save a matplotlib ``figure`` as PNG at ``path``, atomically (a temporary file renamed
+    when complete), with ``Software: bgsub <version>`` in a text chunk
+    (:func:`written_by_bgsub` reads it).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from matplotlib.figure import Figure
+    >>> path = write_figure(Figure((1, 1)), pathlib.Path(tempfile.mkdtemp()) / "figure.png")
+    >>> written_by_bgsub(path)
+    True
+    """
+    path = Path(path)
+    with atomic_target(path) as tmp:
+        _png.write_figure(figure, tmp, dpi)
+    return path
 
 
 def write_image(

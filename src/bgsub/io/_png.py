@@ -7,7 +7,9 @@ encodes the pixels (it keeps 16-bit colour, which Pillow reduces to 8 bits).
 PNG keeps the pixel size in ``pHYs`` and bgsub's provenance in a ``tEXt``
 chunk with the keyword ``bgsub``, both written with Pillow's chunk writer.
 JPEG is read only: a lossy format is never written (JPEG inputs are written
-as PNG).
+as PNG). bgsub's figures (matplotlib's PNGs) carry ``Software: bgsub <version>``
+in a text chunk, so that a figure bgsub wrote can be told from a user's image of
+the same name (:func:`is_figure`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import io
 import json
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from bgsub.io._metadata import ImageMetadata
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_KEY = "bgsub"
+_FIGURE_KEY = "Software"  # (matplotlib's own key for the program that made a PNG)
+_FIGURE_MARK = "bgsub"
 _INCH_UM = 25400.0
 # Pillow modes that may hold 16-bit samples (Pillow shows 16-bit RGB as "RGB")
 _MAYBE_16_BIT = ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA")
@@ -137,6 +141,27 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
         text = json.dumps(provenance, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         extra.append((b"tEXt", _TEXT_KEY.encode("latin-1") + b"\0" + text.encode("latin-1")))
     path.write_bytes(_with_chunks(encoded, extra))
+
+
+def write_figure(figure: Any, path: Path, dpi: float) -> None:
+    """Save a matplotlib ``figure`` at ``path`` as PNG, marked as bgsub's figure."""
+    from bgsub._version import __version__
+
+    figure.savefig(path, format="png", dpi=dpi,
+                   metadata={_FIGURE_KEY: f"{_FIGURE_MARK} {__version__}"})
+
+
+def is_figure(path: Path) -> bool:
+    """Whether ``path`` is a PNG that :func:`write_figure` wrote (its text chunk read,
+    not its pixels)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path, formats=["PNG"]) as image:
+            software = image.info.get(_FIGURE_KEY, "")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return False
+    return isinstance(software, str) and software.split(" ")[0] == _FIGURE_MARK
 
 
 def _with_chunks(encoded: bytes, extra: list[tuple[bytes, bytes]]) -> bytes:

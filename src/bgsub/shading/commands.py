@@ -112,9 +112,11 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
     click.echo(f"wrote      : {output}")
     if png is not None:
         tiles = _first_tiles(source, columns * min(columns, 3))
+        from bgsub import io
         from bgsub.shading.figure import profile_figure
 
-        profile_figure(profile, tiles, columns, title=f"bgsub shading: {method}", path=png)
+        io.write_figure(profile_figure(profile, tiles, columns,
+                                       title=f"bgsub shading: {method}"), png, dpi=110)
         click.echo(f"wrote      : {png}")
 
 
@@ -123,7 +125,7 @@ def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None
     or figure that would replace one of the tiles (or the stack) of ``source`` or land in
     the tiles' folder, where the next estimate would read the profile as a tile."""
     from bgsub import io
-    from bgsub.paths import check_not_input, is_inside, real
+    from bgsub.paths import check_not_input, check_not_replacing, is_inside, real
     from bgsub.shading.profile import check_profile_name
 
     check_profile_name(output)
@@ -146,6 +148,9 @@ def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None
         raise ValueError(f"the figure {figure} would replace the profile {output}; name the "
                          "profile e.g. profile.ome.tif")
     _check_not_replacing_data(output)
+    if figure is not None:
+        check_not_replacing(figure, "choose another -o (the figure is named after it)",
+                            figure=True)
 
 
 def _check_not_replacing_data(output: Path) -> None:
