@@ -4,6 +4,7 @@ bad inputs, and the command line round trip (docs/shading.md)."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,15 @@ def _tiles(dark: float | np.ndarray = 0.0, spots: bool = True, seed: int = 0,
             ys, xs = rng.integers(0, SIZE, (2, 6))
             scene[i, ys, xs] += rng.uniform(2000, 4000, 6)
     return rng.poisson(scene * flat + dark).astype(np.uint16)
+
+
+def _tile_folder(tmp_path: Path, tiles) -> Path:
+    """tmp_path/tiles/t00.tif, t01.tif, ...: one file per tile."""
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for i, tile in enumerate(tiles):
+        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -597,10 +607,7 @@ def test_cli_estimate_then_run(tmp_path, tiles):
 
     from bgsub.cli import main
 
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(tiles[:12]):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, tiles[:12])
     runner = CliRunner()
     done = runner.invoke(main, ["shading", "estimate", str(folder), "-o",
                                 str(tmp_path / "p.ome.tif"), "--figure"])
@@ -650,10 +657,7 @@ def test_cli_estimate_refuses_to_write_over_a_tile_or_among_them(tmp_path, tiles
 
     from bgsub.cli import main
 
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(tiles[:4]):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, tiles[:4])
     tifffile.imwrite(folder / "t00.png", tiles[4])
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     target = tmp_path / output
@@ -669,10 +673,7 @@ def test_cli_estimate_makes_the_profiles_folder_and_refuses_a_profile_as_a_tile(
 
     from bgsub.cli import main
 
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(tiles[:4]):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, tiles[:4])
     runner = CliRunner()
     profile = tmp_path / "new" / "sub" / "p.ome.tif"  # (its folder made, as bgsub run's -o)
     done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", str(profile)])
@@ -688,10 +689,7 @@ def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
 
     from bgsub.cli import main
 
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(tiles[:4]):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, tiles[:4])
     image = tmp_path / "image.tif"
     tifffile.imwrite(image, tiles[5])
     kept = image.read_bytes()
@@ -714,10 +712,7 @@ def test_cli_estimate_figure_replaces_its_own_but_not_a_users_png(tmp_path, tile
     from bgsub import io
     from bgsub.cli import main
 
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(tiles[:4]):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, tiles[:4])
     png = tmp_path / "p.png"
     Figure((1, 1)).savefig(png, format="png")  # a plot of the user's
     kept = png.read_bytes()
@@ -805,10 +800,7 @@ def test_cli_estimate_with_a_measured_dark_frame(tmp_path):
     from bgsub.cli import main
 
     dense = _tissue(dark=_glow())
-    folder = tmp_path / "tiles"
-    folder.mkdir()
-    for i, tile in enumerate(dense):
-        tifffile.imwrite(folder / f"t{i:02d}.tif", tile)
+    folder = _tile_folder(tmp_path, dense)
     tifffile.imwrite(tmp_path / "dark.tif", _glow().astype(np.float32))
     runner = CliRunner()
     done = runner.invoke(main, ["shading", "estimate", str(folder), "-o",
