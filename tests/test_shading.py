@@ -590,6 +590,18 @@ def test_a_stack_of_unknown_planes_as_a_flat_field_says_what_to_do(tmp_path):
     assert load_fields(str(tmp_path / "three.tif"), None).flatfield.shape == (3, SIZE, SIZE)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_flat_field_image_with_a_nan_names_that_pixel_not_every_one(tmp_path, bad):
+    # the NaN spread through the mean that scales the image: "4096 pixel(s) that are zero,
+    # negative or not finite" for one NaN
+    flat = np.full((SIZE, SIZE), 900, np.float32)
+    flat[3, 4] = bad
+    tifffile.imwrite(tmp_path / "flat.tif", flat)
+    with pytest.raises(ValueError, match=r"^the flat-field flat.tif has 1 NaN or infinite "
+                                         r"pixel\(s\); .* take the flat-field image again$"):
+        load_fields(str(tmp_path / "flat.tif"), None)
+
+
 @pytest.mark.parametrize("flat", [True, False])
 def test_dark_frame_file_with_nan_is_named(tmp_path, flat):
     # subtracted from a flat-field image, a NaN used to be reported as the flat-field's

@@ -70,7 +70,8 @@ def _load_fields(flatfield: str | None, darkfield: str | None, stamps: tuple) ->
         image, meta = io.read_image(flatfield)
         if (meta.provenance or {}).get("kind") == PROFILE_KIND:
             profile = ShadingProfile.load(flatfield)
-    dark = None if darkfield is None else _finite_dark(_fields_image(Path(darkfield)), darkfield)
+    dark = None if darkfield is None else _finite(_fields_image(Path(darkfield)), darkfield,
+                                                   "dark-field", "dark frame")
     if profile is not None:
         if dark is None:
             return profile
@@ -80,7 +81,8 @@ def _load_fields(flatfield: str | None, darkfield: str | None, stamps: tuple) ->
         if dark is None:
             raise ValueError("give --flatfield, --darkfield or both")
         return ShadingProfile(np.ones_like(dark), dark, method="dark frame")
-    flat = _fields_image(Path(flatfield))
+    # (a NaN would spread through the mean that scales the image: every pixel reported)
+    flat = _finite(_fields_image(Path(flatfield)), flatfield, "flat-field", "flat-field image")
     dark = np.zeros_like(flat) if dark is None else _shaped(dark, flat, darkfield)
     flat = flat - dark
     means = flat.mean(axis=(-2, -1), keepdims=True)
@@ -108,15 +110,17 @@ def _fields_image(path: Path) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
-def _finite_dark(dark: np.ndarray, name: str) -> np.ndarray:
-    """``dark``, or a one-line error naming the file: a NaN would spread through the
-    flat-field it is subtracted from, and be reported as the flat-field's."""
-    bad = int(np.count_nonzero(~np.isfinite(dark)))
+def _finite(field: np.ndarray, name: str, what: str, taken: str) -> np.ndarray:
+    """``field``, or a one-line error naming the file (``what``: the field it holds,
+    ``taken``: what to take again): a NaN would spread through whatever it enters (the
+    flat-field's scale, the flat-field a dark-field is subtracted from) and be reported as
+    every pixel of another field."""
+    bad = int(np.count_nonzero(~np.isfinite(field)))
     if bad:
-        raise ValueError(f"the dark-field {Path(name).name} has {bad} NaN or infinite "
-                         "pixel(s); replace them (e.g. np.nan_to_num) or take the dark frame "
+        raise ValueError(f"the {what} {Path(name).name} has {bad} NaN or infinite "
+                         f"pixel(s); replace them (e.g. np.nan_to_num) or take the {taken} "
                          "again")
-    return dark
+    return field
 
 
 def _shaped(dark: np.ndarray, flat: np.ndarray, name: str) -> np.ndarray:
