@@ -653,6 +653,69 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code != 0 and "stack of tiles" in done.output
 
 
+def test_values_clipped_at_the_dtypes_top_are_warned_of_and_kept_in_float():
+    # a bright pixel divided by a flat-field under 1 passed 65535 and was clipped silently
+    flat = np.ones((4, 4), np.float32)
+    flat[0] = 0.5
+    profile = ShadingProfile(flat / flat.mean(), np.zeros((4, 4), np.float32))
+    image = np.full((2, 4, 4), 20000, np.uint16)
+    image[1, 0, :2] = 60000
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^2 pixel\(s\) \(6.2 %\) of the "
+                      r"corrected image exceed uint16's 65535 and were clipped there .*"
+                      r"output_dtype='float32'"):
+        clipped = bgsub.correct_shading(image, profile)
+    assert clipped.max() == 65535
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bgsub.BackgroundWarning)
+        kept = bgsub.correct_shading(image, profile, output_dtype="float32")
+        bgsub.correct_shading(image[:1], profile)  # (nothing clipped: no warning)
+        # (a value that rounds to the top is not clipped: 65535 / 0.9999954 = 65535.3)
+        near = np.ones((4, 4), np.float32)
+        near[0, 0] = 65535 / 65535.3
+        top = bgsub.correct_shading(np.full((4, 4), 65535, np.uint16),
+                                    ShadingProfile(near, np.zeros((4, 4), np.float32)))
+        assert (top == 65535).all()
+    assert kept.max() == pytest.approx(60000 / (0.5 / 0.875))
+    assert_array_equal(np.rint(np.minimum(kept, 65535)).astype(np.uint16), clipped)
+
+
+def test_cli_keeps_what_the_flat_field_lifts_past_the_dtype_in_float(tmp_path):
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    flat = np.linspace(0.5, 1.5, SIZE * SIZE, dtype=np.float32).reshape(SIZE, SIZE)
+    tifffile.imwrite(tmp_path / "flat.tif", flat)
+    rng = np.random.default_rng(3)
+    tile = rng.integers(40000, 60000, (SIZE, SIZE)).astype(np.uint16)
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "t.tif", tile)
+    profile = load_fields(str(tmp_path / "flat.tif"), None)
+    in_float = bgsub.correct_shading(tile, profile, output_dtype="float32")
+    assert in_float.max() > 65535
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "in"), "-o",
+                                str(tmp_path / "same"), "--flatfield", str(tmp_path / "flat.tif")])
+    assert done.exit_code == 0, done.output
+    assert f"bgsub: warning: {tmp_path / 'in' / 't.tif'}: " in done.output
+    assert "--output-dtype float32" in done.output
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "in"), "-o",
+                                str(tmp_path / "float"), "--flatfield", str(tmp_path / "flat.tif"),
+                                "--output-dtype", "float32"])
+    assert done.exit_code == 0, done.output
+    assert "warning" not in done.output
+    assert_array_equal(tifffile.imread(tmp_path / "float" / "t.tif"), in_float)
+    # bgsub run --flatfield --output-dtype float32: the correction was cast to uint16 (and
+    # clipped) before the background was subtracted
+    done = runner.invoke(main, ["run", str(tmp_path / "in" / "t.tif"), "-o",
+                                str(tmp_path / "run"), "--flatfield", str(tmp_path / "flat.tif"),
+                                "-m", "rolling_ball", "--radius", "8", "--output-dtype",
+                                "float32", "-q"])
+    assert done.exit_code == 0, done.output
+    want = bgsub.subtract_background(in_float, "rolling_ball", 8, output_dtype="float32")
+    assert_array_equal(tifffile.imread(tmp_path / "run" / "t.tif"), want)
+
+
 @pytest.mark.parametrize(("output", "figure", "expected"), [
     ("tiles/t00.tif", False, "tiles/t00.tif is an input and would be overwritten"),
     ("tiles/profile.ome.tif", False, "would be written among the tiles of"),

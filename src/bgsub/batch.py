@@ -481,8 +481,10 @@ def run_job(
                               seconds=time.perf_counter() - start)
             image, meta = io.read_image(job.source.path, job.series)
             if shaded:  # shading correction first (docs/shading.md)
-                image = apply_to_image(image, meta.axes, load_fields(settings.flatfield,
-                                                                     settings.darkfield))
+                # (in floats where the output is: what passes an integer dtype's top is kept)
+                image = apply_to_image(image, meta.axes,
+                                       load_fields(settings.flatfield, settings.darkfield),
+                                       "same" if settings.output_dtype == "same" else "float")
             parameters = resolve_parameters(settings, meta, image.shape)
             _check_writable(job, settings, meta, image)
             progress = None

@@ -24,6 +24,7 @@ import click
 import numpy as np
 
 import bgsub
+from bgsub._dtypes import OUTPUT_DTYPES
 from bgsub.api import subtract_background
 from bgsub.config import (
     OUTPUT_FORMATS,
@@ -280,7 +281,7 @@ class Interrupted(KeyboardInterrupt):
 @click.option("--missing", type=float, default=None, metavar="VALUE",
               help="Pixels of this value are not data (a mosaic's padding, e.g. 0): they "
               "weigh on no background and keep their value.")
-@click.option("--output-dtype", type=click.Choice(["same", "float", "float32", "float64"]),
+@click.option("--output-dtype", type=click.Choice(OUTPUT_DTYPES),
               default="same", show_default=True, help="Pixel type of the result.")
 @click.option("--save-background", is_flag=True,
               help="Also write the background (float32) as <name>_background.")

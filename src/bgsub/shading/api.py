@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._dtypes import cast_result, check_dtype, output_dtype_for, work_dtype
+from bgsub._dtypes import (
+    cast_result,
+    check_dtype,
+    integer_bounds,
+    output_dtype_for,
+    work_dtype,
+)
 from bgsub._warnings import warn
 from bgsub.shading._fields import Grid, upsample
 from bgsub.shading._registry import get_shading_method
@@ -191,7 +197,12 @@ def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = Fa
         which needs the stack the profile was estimated from.
     output_dtype : {"same", "float", "float32", "float64"}
         ``"same"``: the input's dtype (integers rounded and clipped, never
-        wrapped); ``"float"``: the float type the work is done in.
+        wrapped); ``"float"``: the float type the work is done in. Where an
+        integer result is clipped at the top of its dtype (a bright pixel
+        divided by a flat-field under 1: a corrected value past 65535 or
+        255), a :class:`bgsub.BackgroundWarning` says how many pixels were
+        (not for a Dask or Zarr input, computed later): a float output keeps
+        them.
 
     Returns
     -------
@@ -230,24 +241,44 @@ def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = Fa
     drift = _drift(profile, images.shape, work) if baseline else None
     if lazy:
         return _correct_dask(images, flat, dark, drift, work, out)
+    clipped = [0]
     if images.ndim == flat.ndim:
-        return _correct_block(images, flat, dark, drift, work, out)
-    result = np.empty(images.shape, out)
-    lead = images.shape[: images.ndim - flat.ndim]
-    for index in np.ndindex(*lead):
-        here = None if drift is None else drift[index[:1]]
-        result[index] = _correct_block(images[index], flat, dark, here, work, out)
+        result = _correct_block(images, flat, dark, drift, work, out, clipped)
+    else:
+        result = np.empty(images.shape, out)
+        lead = images.shape[: images.ndim - flat.ndim]
+        for index in np.ndindex(*lead):
+            here = None if drift is None else drift[index[:1]]
+            result[index] = _correct_block(images[index], flat, dark, here, work, out, clipped)
+    if clipped[0]:
+        _warn_of_clipping(clipped[0], images.size, out)
     return result
 
 
 def _correct_block(block: np.ndarray, flat: np.ndarray, dark: np.ndarray,
-                   drift: np.ndarray | None, work: np.dtype, out: np.dtype) -> np.ndarray:
+                   drift: np.ndarray | None, work: np.dtype, out: np.dtype,
+                   clipped: list[int] | None = None) -> np.ndarray:
+    """``(block - dark) / flat`` (less the ``drift``) in ``work``, cast to ``out``; the pixels
+    an integer ``out`` clips at its top are added to ``clipped[0]``, where given."""
     values = block.astype(work)
     values -= dark
     values /= flat
     if drift is not None:
         values -= drift
+    if clipped is not None and np.issubdtype(out, np.integer):
+        # (rounded as cast_result rounds: a value that rounds to the top is not clipped)
+        top = integer_bounds(out, work)[1]
+        clipped[0] += int(np.count_nonzero(np.rint(values[values > top]) > top))
     return cast_result(values, out)
+
+
+def _warn_of_clipping(count: int, size: int, dtype: np.dtype) -> None:
+    """Warn that ``count`` of ``size`` corrected pixels were clipped at ``dtype``'s top."""
+    top = np.iinfo(dtype).max
+    warn(f"{count} pixel(s) ({100 * count / size:.2g} %) of the corrected image exceed "
+         f"{dtype}'s {top} and were clipped there (bright pixels divided by a flat-field under "
+         "1); keep them with output_dtype='float32' (on the command line: --output-dtype "
+         "float32)", stacklevel=3)
 
 
 def _correct_dask(images: Any, flat: np.ndarray, dark: np.ndarray, drift: np.ndarray | None,

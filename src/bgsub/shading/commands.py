@@ -8,6 +8,7 @@ from typing import Any
 import click
 import numpy as np
 
+from bgsub._dtypes import OUTPUT_DTYPES
 from bgsub.shading._registry import list_shading_methods
 from bgsub.shading.api import DEFAULT_SHADING_METHOD, DEFAULT_WORKING_SIZE, estimate_shading
 
@@ -190,8 +191,12 @@ def _first_tiles(source: str, count: int) -> np.ndarray:
                    "with it removed, give it to `bgsub shading estimate --dark-frame` too.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
+@click.option("--output-dtype", type=click.Choice(OUTPUT_DTYPES), default="same",
+              show_default=True, help="Pixel type of the result (same: the input's, values "
+              "past its top clipped, with a warning; float32 keeps them).")
 def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
-                  darkfield: str | None, recursive: bool, overwrite: bool) -> None:
+                  darkfield: str | None, recursive: bool, overwrite: bool,
+                  output_dtype: str) -> None:
     """Correct the shading of every INPUT, instead of subtracting a background (for both in
     one pass: `bgsub run ... --flatfield FILE`). Outputs keep the input's name, format,
     dtype and metadata, with a provenance record.
@@ -204,7 +209,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
 
     from bgsub import io
     from bgsub._version import __version__
-    from bgsub.batch import expand_inputs
+    from bgsub.batch import expand_inputs, processing
     from bgsub.paths import check_inside, real
     from bgsub.shading.files import apply_to_image, fields_identity, load_fields
     from bgsub.shading.profile import CORRECTION_KIND
@@ -233,7 +238,8 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
             if target.resolve() == source.path.resolve():
                 raise ValueError("the output would replace its input; choose another -o")
             image, meta = io.read_image(source.path)
-            corrected = apply_to_image(image, meta.axes, profile)
+            with processing(source.path):  # (its warnings name the file)
+                corrected = apply_to_image(image, meta.axes, profile, output_dtype)
             target.parent.mkdir(parents=True, exist_ok=True)
             io.write_image(target, corrected, dataclasses.replace(meta, provenance=None),
                            {**record, "input": str(source.path)})

@@ -130,8 +130,10 @@ def _shaped(dark: np.ndarray, flat: np.ndarray, name: str) -> np.ndarray:
     return dark
 
 
-def apply_to_image(image: np.ndarray, axes: str, profile: ShadingProfile) -> np.ndarray:
-    """Correct every Y-X plane of ``image`` (axes as the file names them), dtype kept.
+def apply_to_image(image: np.ndarray, axes: str, profile: ShadingProfile,
+                   output_dtype: str = "same") -> np.ndarray:
+    """Correct every Y-X plane of ``image`` (axes as the file names them), in ``output_dtype``
+    (:func:`~bgsub.shading.api.correct_shading`'s: the input's dtype by default).
 
     A profile with channels is matched to the image's ``C`` (or RGB ``S``) axis;
     a single-channel profile applies to every plane.
@@ -146,5 +148,5 @@ def apply_to_image(image: np.ndarray, axes: str, profile: ShadingProfile) -> np.
     else:
         order = [i for i in range(image.ndim) if i not in (y, x)] + [y, x]
     moved = np.transpose(image, order)
-    corrected = correct_shading(moved, profile)
+    corrected = correct_shading(moved, profile, output_dtype=output_dtype)
     return np.transpose(corrected, np.argsort(order))
