@@ -149,6 +149,10 @@ def test_correct_equals_the_api(layer, tiles):
     one, _, _ = correct_shading(Image(tiles[3]), flat)  # a single tile, no dark-field
     no_dark = bgsub.shading.ShadingProfile(profile.flatfield, np.zeros_like(profile.darkfield))
     np.testing.assert_array_equal(one, bgsub.correct_shading(tiles[3], no_dark))
+    # (floats keep what the flat-field lifts past the dtype's top, which "same" clips)
+    floats, _, _ = correct_shading(layer, flat, dark, "float32")
+    np.testing.assert_array_equal(floats, bgsub.correct_shading(tiles, profile,
+                                                                output_dtype="float32"))
 
 
 def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
@@ -170,6 +174,10 @@ def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     correct.image.value, correct.flatfield.value = layer, added
     correct()
     assert viewer.layers["tiles corrected"].data.shape == tiles.shape
+    assert correct.output_dtype.choices == ("same", "float", "float32", "float64")
+    correct.output_dtype.value = "float32"
+    correct()
+    assert viewer.layers["tiles corrected"].data.dtype == np.float32
 
 
 def test_estimate_widget_takes_a_dark_frame_layer(make_napari_viewer, need_screen, tiles):

@@ -28,6 +28,7 @@ from magicgui.widgets import FunctionGui
 from napari.layers import Image
 from napari.types import LayerDataTuple
 
+from bgsub._dtypes import OUTPUT_DTYPES
 from bgsub.shading import (
     DEFAULT_SHADING_METHOD,
     ShadingProfile,
@@ -111,8 +112,8 @@ def _dark_argument(darkfield: bool, frame: Any, offset: float) -> Any:
     return bool(darkfield)
 
 
-def correct_shading(image: Image, flatfield: Image,
-                    darkfield: Image | None = None) -> LayerDataTuple:
+def correct_shading(image: Image, flatfield: Image, darkfield: Image | None = None,
+                    output_dtype: str = "same") -> LayerDataTuple:
     """Correct the shading of a tile or a stack: ``(image - darkfield) / flatfield``.
 
     Parameters
@@ -125,19 +126,22 @@ def correct_shading(image: Image, flatfield: Image,
         The flat-field, e.g. from *Estimate shading*; positive everywhere.
     darkfield : napari.layers.Image or array_like, optional
         The dark-field, same shape as the flat-field; none: zeros.
+    output_dtype : {"same", "float", "float32", "float64"}
+        ``"same"``: the image's dtype, rounded and clipped (values the flat-field
+        lifts past its top are clipped there, with a warning); ``"float32"`` keeps them.
 
     Returns
     -------
     napari layer-data tuple
-        ``<image> corrected``: ``bgsub.correct_shading`` with these fields (the
-        image's dtype, rounded and clipped), placed like the source.
+        ``<image> corrected``: ``bgsub.correct_shading`` with these fields, placed like
+        the source.
     """
     data, place = _data_and_placement(image)
     flat = np.asarray(_data_and_placement(flatfield)[0], dtype=np.float32)
     dark = (np.zeros_like(flat) if darkfield is None
             else np.asarray(_data_and_placement(darkfield)[0], dtype=np.float32))
     profile = ShadingProfile(flat, dark)
-    corrected = _correct_with_profile(data, profile)
+    corrected = _correct_with_profile(data, profile, output_dtype=output_dtype)
     name = f"{image.name} corrected" if isinstance(image, Image) else "corrected"
     if isinstance(image, Image) and image.rgb:  # (the colours back last: an RGB layer again)
         corrected = np.moveaxis(corrected, -3, -1)
@@ -152,8 +156,8 @@ def estimate_shading_widget() -> FunctionGui:
 
 
 def correct_shading_widget() -> FunctionGui:
-    """The magicgui widget of :func:`correct_shading`."""
-    return magicgui(correct_shading)
+    """The magicgui widget of :func:`correct_shading` (output dtype drop-down)."""
+    return magicgui(correct_shading, output_dtype={"choices": list(OUTPUT_DTYPES)})
 
 
 Placement = Any  # ndim -> {"scale", "translate", "units"} of the source's last ndim axes
