@@ -716,6 +716,36 @@ def test_cli_keeps_what_the_flat_field_lifts_past_the_dtype_in_float(tmp_path):
     assert_array_equal(tifffile.imread(tmp_path / "run" / "t.tif"), want)
 
 
+def test_cli_estimate_takes_method_options(tmp_path, tiles):
+    # every -O failed: "dictionary update sequence element #0 has length 5; 2 is required"
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = _tile_folder(tmp_path, tiles[:6])
+    runner = CliRunner()
+    out = str(tmp_path / "p.ome.tif")
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", out, "-m", "gaussian",
+                                "-O", "size=0.2", "-O", "source=median"])
+    assert done.exit_code == 0, done.output
+    want = bgsub.estimate_shading(folder, "gaussian", size=0.2, source="median")
+    assert_array_equal(ShadingProfile.load(out).flatfield, want.flatfield)
+    for option, expected in [("bogus=1", "got unknown option(s) bogus; accepted options: "),
+                             ("size", "option 'size' is not KEY=VALUE")]:
+        done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", out, "-m",
+                                    "gaussian", "-O", option])
+        assert done.exit_code != 0 and expected in done.output, done.output
+
+
+def test_a_dark_offset_must_be_finite_and_is_warned_of_when_negative(tiles):
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^the dark offset (nan|inf) is not a finite number"):
+            bgsub.estimate_shading(tiles[:6], "gaussian", darkfield=bad)
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^the dark offset -5 is negative: 5 counts "
+                      r"are added to every tile"):
+        bgsub.estimate_shading(tiles[:6], "gaussian", darkfield=-5.0)
+
+
 @pytest.mark.parametrize(("output", "figure", "expected"), [
     ("tiles/t00.tif", False, "tiles/t00.tif is an input and would be overwritten"),
     ("tiles/profile.ome.tif", False, "would be written among the tiles of"),

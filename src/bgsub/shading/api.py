@@ -176,9 +176,23 @@ def _dark_frame(frame: Any, channels: int, shape: tuple[int, int]) -> np.ndarray
         want = f"({channels}, {shape[0]}, {shape[1]})" if channels > 1 else f"{tuple(shape)}"
         raise ValueError(f"the dark frame has shape {np.shape(frame)}, the tiles {want}; give "
                          "a number (a flat camera offset) or a frame of the tiles' shape")
+    if values.ndim == 0:
+        _check_offset(float(values))
     if not np.isfinite(values).all():
         raise ValueError("the dark frame contains NaN or infinite values")
     return np.broadcast_to(values, (channels, *shape)).astype(np.float64)
+
+
+def _check_offset(offset: float) -> None:
+    """A flat camera offset: finite (a one-line error), and a warning where it is negative
+    (added to every tile, not taken off: a closed shutter reads 0 counts or more)."""
+    if not np.isfinite(offset):
+        raise ValueError(f"the dark offset {offset} is not a finite number; give the counts a "
+                         "closed shutter reads (the camera's offset), e.g. 100")
+    if offset < 0:
+        warn(f"the dark offset {offset:g} is negative: {-offset:g} counts are added to every "
+             "tile, not taken off; a closed shutter reads 0 counts or more (check the sign)",
+             stacklevel=4)
 
 
 def correct_shading(images: Any, profile: ShadingProfile, *, baseline: bool = False,

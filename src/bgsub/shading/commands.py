@@ -18,10 +18,7 @@ __all__ = ["shading_group"]
 def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
     from bgsub.config import parse_option
 
-    options: dict[str, Any] = {}
-    for text in values:
-        options.update(parse_option(text))
-    return options
+    return dict(parse_option(text) for text in values)
 
 
 @click.group("shading")
