@@ -746,6 +746,39 @@ def test_a_dark_offset_must_be_finite_and_is_warned_of_when_negative(tiles):
         bgsub.estimate_shading(tiles[:6], "gaussian", darkfield=-5.0)
 
 
+def test_a_glob_pattern_or_several_files_pick_one_channel_of_a_screens_folder(tmp_path, tiles):
+    # a screen writes every well, site and channel into one folder (A01_s0_w1.tif, ...): the
+    # CLI took one folder, a stack or a store, and refused two files or a pattern
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for i, tile in enumerate(tiles[:6]):
+        tifffile.imwrite(folder / f"A01_s{i}_w1.tif", tile)
+        tifffile.imwrite(folder / f"A01_s{i}_w2.tif", tile[::-1])
+    ones = sorted(folder.glob("*_w1.tif"))
+    want = bgsub.estimate_shading(ones, "gaussian").flatfield
+    assert_array_equal(bgsub.estimate_shading(str(folder / "*_w1.tif"), "gaussian").flatfield,
+                       want)
+    runner = CliRunner()
+    for given in ([str(folder / "*_w1.tif")], [str(p) for p in ones]):
+        out = tmp_path / "w1.ome.tif"
+        done = runner.invoke(main, ["shading", "estimate", *given, "-o", str(out), "-m",
+                                    "gaussian"])
+        assert done.exit_code == 0, done.output
+        assert_array_equal(ShadingProfile.load(out).flatfield, want)
+    for given, expected in [
+            (str(folder / "*_w9.tif"), "*_w9.tif matches no image file (TIFF, PNG, JPEG or Zarr); "
+                                       "check the pattern (quote it"),
+            (str(folder / "*.tif"), "p_w1.ome.tif matches the tiles' pattern")]:
+        done = runner.invoke(main, ["shading", "estimate", given, "-o",
+                                    str(folder / "p_w1.ome.tif")])
+        assert done.exit_code != 0 and expected in done.output, done.output
+    assert not (folder / "p_w1.ome.tif").exists()
+
+
 @pytest.mark.parametrize(("output", "figure", "expected"), [
     ("tiles/t00.tif", False, "tiles/t00.tif is an input and would be overwritten"),
     ("tiles/profile.ome.tif", False, "would be written among the tiles of"),

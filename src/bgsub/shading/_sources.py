@@ -7,7 +7,9 @@ grid) one at a time: memory holds the binned stack and one tile, never the set.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -108,7 +110,8 @@ def tile_set(images: Any) -> TileSet:
 
     Accepts a (N, Y, X) or (N, C, Y, X) array, a Dask or Zarr array of that
     shape, a list of (Y, X) or (C, Y, X) arrays, a list of image files, a
-    folder of image files, or one file or Zarr store holding a stack.
+    folder of image files, a glob pattern of image files (``"plate/*_w1.tif"``:
+    one channel of a screen's folder), or one file or Zarr store holding a stack.
     """
     if isinstance(images, (str, Path)):
         return _from_path(Path(images))
@@ -164,11 +167,16 @@ def _from_path(path: Path) -> TileSet:
     from bgsub import io
 
     if path.is_dir() and not _is_store(path):
-        files = sorted(p for p in path.iterdir() if not p.name.startswith(".")
-                       and (p.suffix.lower() in io.IMAGE_SUFFIXES))
+        files = _image_files(path.iterdir())
         if not files:
             raise ValueError(f"{path} holds no image files (TIFF, PNG, JPEG or Zarr); "
                              "give the folder of the tiles")
+        return _from_files(files)
+    if not path.exists() and is_pattern(str(path)):
+        files = _image_files(Path(p) for p in glob.glob(str(path), recursive=True))
+        if not files:
+            raise ValueError(f"{path} matches no image file (TIFF, PNG, JPEG or Zarr); check "
+                             "the pattern (quote it, so that the shell leaves it to bgsub)")
         return _from_files(files)
     array, meta = io.open_image(path)
     if meta.axes.endswith("YXS"):  # (an RGB stack: its samples are the channels)
@@ -191,6 +199,19 @@ class _SamplesFirst:
 
     def __getitem__(self, index: int) -> np.ndarray:
         return np.moveaxis(np.asarray(self._array[index]), -1, -3)
+
+
+def is_pattern(text: str) -> bool:
+    """Whether ``text`` holds glob wildcards (``*``, ``?``, ``[``)."""
+    return re.search(r"[*?[]", text) is not None
+
+
+def _image_files(paths: Any) -> list[Path]:
+    """The image files among ``paths`` (by suffix; hidden ones left out), sorted by path."""
+    from bgsub import io
+
+    return sorted(p for p in paths if not p.name.startswith(".")
+                  and p.suffix.lower() in io.IMAGE_SUFFIXES)
 
 
 def _is_store(path: Path) -> bool:

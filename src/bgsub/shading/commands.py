@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ def methods_command() -> None:
 
 
 @shading_group.command("estimate")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The profile to write, e.g. profile.ome.tif (OME-TIFF).")
 @click.option("-m", "--method", default=DEFAULT_SHADING_METHOD, show_default=True,
@@ -64,20 +66,24 @@ def methods_command() -> None:
               help="Also write <output>.png: the fields and a before/after mosaic.")
 @click.option("--grid", "columns", default=3, show_default=True, type=click.IntRange(min=1),
               help="Tiles per row of the figure's mosaic (the first rows are shown).")
-def estimate_command(source: str, output: Path, method: str, darkfield: bool,
+def estimate_command(sources: tuple[str, ...], output: Path, method: str, darkfield: bool,
                      dark_frame: str | None, dark_offset: float | None, baseline: bool,
                      working_size: int, sample: int,
                      options: tuple[str, ...], figure: bool, columns: int) -> None:
-    """Estimate the shading of the tiles in SOURCE (a folder of images, a stack file or a Zarr
-    store) and save it as an OME-TIFF profile for `bgsub run --flatfield`.
+    """Estimate the shading of the tiles in SOURCE (a folder of images, a quoted glob pattern
+    of image files, a stack file or a Zarr store; or several image files) and save it as an
+    OME-TIFF profile for `bgsub run --flatfield`.
 
     \b
     Examples:
       bgsub shading estimate tiles/ -o profile.ome.tif --figure
+      bgsub shading estimate "plate/*_w1.tif" -o w1.ome.tif
       bgsub shading estimate plate.zarr -o profile.ome.tif --darkfield
       bgsub shading estimate tiles/ -o profile.ome.tif --dark-frame dark.tif
       bgsub shading estimate tiles/ -o profile.ome.tif --dark-offset 100
     """
+    # (several arguments: files, the shell's expansion of an unquoted pattern among them)
+    source: str | list[str] = sources[0] if len(sources) == 1 else list(sources)
     png = output.with_name(output.name.split(".")[0] + ".png") if figure else None
     try:
         _check_profile_paths(source, output, png)
@@ -118,19 +124,24 @@ def estimate_command(source: str, output: Path, method: str, darkfield: bool,
         click.echo(f"wrote      : {png}")
 
 
-def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None:
+def _check_profile_paths(source: str | list[str], output: Path, figure: Path | None) -> None:
     """Refuse, before anything is read, a profile name that is not a TIFF's, and a profile
     or figure that would replace one of the tiles (or the stack) of ``source`` or land in
-    the tiles' folder, where the next estimate would read the profile as a tile."""
+    the tiles' folder (or match their pattern), where the next estimate would read the
+    profile as a tile."""
     from bgsub import io
     from bgsub.paths import check_not_input, check_not_replacing, is_inside, real
+    from bgsub.shading._sources import is_pattern
     from bgsub.shading.profile import check_profile_name
 
     check_profile_name(output)
-    source_path = Path(source)
     hint = "choose another -o"
-    folder = source_path.is_dir() and not io.is_zarr(source_path)
-    inputs = [source_path, *(source_path.iterdir() if folder else ())]
+    paths = [Path(s) for s in ([source] if isinstance(source, str) else source)]
+    source_path = paths[0]
+    folder = len(paths) == 1 and source_path.is_dir() and not io.is_zarr(source_path)
+    pattern = len(paths) == 1 and not source_path.exists() and is_pattern(str(source_path))
+    inputs = [*paths, *(source_path.iterdir() if folder else ()),
+              *(Path(p) for p in glob.glob(str(source_path), recursive=True) if pattern)]
     for path in (output, figure):
         if path is not None:
             check_not_input(path, inputs, hint)
@@ -139,7 +150,11 @@ def _check_profile_paths(source: str, output: Path, figure: Path | None) -> None
             raise ValueError(f"the profile {output} would be written among the tiles of "
                              f"{source}, where the next estimate would read it as a tile; "
                              f"{hint} outside that folder")
-    elif is_inside(output, source_path):
+    elif pattern:
+        if fnmatch.fnmatch(str(output), str(source_path)):
+            raise ValueError(f"the profile {output} matches the tiles' pattern {source}, so "
+                             f"the next estimate would read it as a tile; {hint}")
+    elif len(paths) == 1 and is_inside(output, source_path):
         raise ValueError(f"the profile {output} would be written inside {source}; {hint} "
                          "outside it")
     if figure is not None and real(figure) == real(output):
@@ -168,7 +183,7 @@ def _check_not_replacing_data(output: Path) -> None:
                          "-o, or move that file away first")
 
 
-def _first_tiles(source: str, count: int) -> np.ndarray:
+def _first_tiles(source: str | list[str], count: int) -> np.ndarray:
     """The first ``count`` tiles of ``source``, first channel: (count, Y, X)."""
     from bgsub.shading._sources import tile_set
 
