@@ -208,3 +208,15 @@ def test_a_figure_bgsub_wrote_is_told_from_other_files(tmp_path):
     assert not any(io.is_bgsub_figure(p) or io.written_by_bgsub(p)
                    for p in (theirs, text, tmp_path / "missing.png", tmp_path))
     assert not list(tmp_path.glob(".*"))  # (written atomically: no temporary left)
+    pdf = io.write_figure(Figure((1, 1)), tmp_path / "f.pdf")  # (another format: as named)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and not io.written_by_bgsub(pdf)
+
+
+def test_the_plots_saved_figures_are_marked_as_bgsubs(tmp_path):
+    import bgsub
+    from bgsub.plot import compare
+
+    image = bgsub.data.sample()[:64, :64]
+    background = bgsub.estimate_background(image, "rolling_ball", 10)
+    compare(image, background, image - background, path=tmp_path / "c.png")
+    assert io.is_bgsub_figure(tmp_path / "c.png")

@@ -193,7 +193,9 @@ def compare(
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(path, dpi=110)
+        from bgsub import io  # (tifffile and imagecodecs: not on `bgsub --help`)
+
+        io.write_figure(fig, path, dpi=110)
     return fig
 
 
@@ -346,7 +348,9 @@ def sweep(
             progress(done, len(cases))
     fig.suptitle(f"{show} over {'min x max sizes' if min_sizes else 'methods x radii'}")
     if path is not None:
-        fig.savefig(path, dpi=100)
+        from bgsub import io
+
+        io.write_figure(fig, path, dpi=100)
     return result
 
 

@@ -404,7 +404,8 @@ def is_bgsub_figure(path: Path | str) -> bool:
 def write_figure(figure: Any, path: Path | str, *, dpi: float = 100.0) -> Path:
     """Save a matplotlib ``figure`` as PNG at ``path``, atomically (a temporary file renamed
     when complete), with ``Software: bgsub <version>`` in a text chunk
-    (:func:`written_by_bgsub` reads it).
+    (:func:`written_by_bgsub` reads it). A path ending in another of matplotlib's formats
+    (``.pdf``, ``.svg``) is written in that format, unmarked.
 
     Examples
     --------
@@ -415,8 +416,10 @@ def write_figure(figure: Any, path: Path | str, *, dpi: float = 100.0) -> Path:
     True
     """
     path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    fmt = suffix if suffix in figure.canvas.get_supported_filetypes() else "png"
     with atomic_target(path) as tmp:
-        _png.write_figure(figure, tmp, dpi)
+        _png.write_figure(figure, tmp, dpi, fmt)
     return path
 
 

@@ -143,12 +143,12 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
     path.write_bytes(_with_chunks(encoded, extra))
 
 
-def write_figure(figure: Any, path: Path, dpi: float) -> None:
-    """Save a matplotlib ``figure`` at ``path`` as PNG, marked as bgsub's figure."""
+def write_figure(figure: Any, path: Path, dpi: float, fmt: str = "png") -> None:
+    """Save a matplotlib ``figure`` at ``path`` in ``fmt``; a PNG marked as bgsub's figure."""
     from bgsub._version import __version__
 
-    figure.savefig(path, format="png", dpi=dpi,
-                   metadata={_FIGURE_KEY: f"{_FIGURE_MARK} {__version__}"})
+    mark = {_FIGURE_KEY: f"{_FIGURE_MARK} {__version__}"} if fmt == "png" else None
+    figure.savefig(path, format=fmt, dpi=dpi, metadata=mark)
 
 
 def is_figure(path: Path) -> bool:

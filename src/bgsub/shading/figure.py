@@ -81,5 +81,7 @@ def profile_figure(profile: ShadingProfile, tiles: np.ndarray | None = None, col
     if title:
         fig.suptitle(title)
     if path is not None:
-        fig.savefig(path, dpi=110)
+        from bgsub import io
+
+        io.write_figure(fig, path, dpi=110)
     return fig
