@@ -537,6 +537,28 @@ def test_a_provenance_record_whose_input_changed_says_so(one, monkeypatch):
     assert "bgsub: warning:" in err and "has changed since the record was made" in err
 
 
+def test_a_record_reproduces_a_shading_corrected_output_and_says_when_its_field_changed(
+        one, monkeypatch):
+    """The record kept the flat-field's name and hash but --config RECORD left the correction
+    out: the reproduced output differed by up to 323 grey levels."""
+    root = one.parent.parent
+    flat = root / "flat.tif"
+    tifffile.imwrite(flat, np.linspace(0.5, 1.5, 24 * 28, dtype=np.float32).reshape(24, 28))
+    assert invoke([*RUN, one, "-o", root / "out", "--flatfield", flat], monkeypatch)[0] == 0
+    monkeypatch.chdir(one.parent)  # (from another folder: the record holds resolved paths)
+    code, _, err = invoke(["run", "-q", "--config", root / "out" / "a.tif.bgsub.json", "-o",
+                           root / "again"], monkeypatch)
+    assert code == 0 and "warning" not in err, err
+    np.testing.assert_array_equal(tifffile.imread(root / "again" / "a.tif"),
+                                  tifffile.imread(root / "out" / "a.tif"))
+    tifffile.imwrite(flat, np.full((24, 28), 1.0, np.float32))
+    code, _, err = invoke(["run", "-q", "--config", root / "out" / "a.tif.bgsub.json", "-o",
+                           root / "third"], monkeypatch)
+    assert code == 0
+    assert f"bgsub: warning: {root / 'out' / 'a.tif.bgsub.json'}: {flat} has changed since " \
+        "the record was made" in err, err
+
+
 def test_a_masked_array_is_refused_not_silently_unmasked():
     data = np.ma.masked_array(image().astype(np.float32), mask=np.zeros((24, 28), bool))
     data.mask[3:6, 3:6] = True
@@ -630,6 +652,7 @@ RECORDS = {
     "options a list": ({"parameters": {"options": [1, 2]}}, "must be a table"),
     "radius text": ({"parameters": {"radius": "big"}}, "radius='big' must be a number"),
     "suffix a path": ({"settings": {"suffix": "/../x"}}, "suffix='/../x'"),
+    "flatfield a number": ({"settings": {"flatfield": 5}}, "flatfield=5 must be a file name"),
 }
 
 

@@ -563,6 +563,10 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
                     "suffix": settings.suffix}
     if settings.figure:
         run_settings.update(figure=True, figure_plane=settings.figure_plane)
+    # (resolved: --config RECORD, run from another folder, finds the same files)
+    run_settings.update({role: str(Path(name).resolve()) for role, name in
+                         (("flatfield", settings.flatfield), ("darkfield", settings.darkfield))
+                         if name is not None})
     io.write_json(job.sidecar, provenance.sidecar_record(
         parameters, source, _request(settings), run_settings, outputs))
 

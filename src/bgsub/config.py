@@ -137,7 +137,9 @@ class Settings:
             light_background=_flag(self.light_background, "light"),
             save_background=_flag(self.save_background, "save_background"),
             figure=_flag(self.figure, "figure"), figure_plane=_figure_plane(self.figure_plane),
-            pyramid=_choice(self.pyramid, PYRAMID_CHOICES, "pyramid"))
+            pyramid=_choice(self.pyramid, PYRAMID_CHOICES, "pyramid"),
+            flatfield=_file_name(self.flatfield, "flatfield"),
+            darkfield=_file_name(self.darkfield, "darkfield"))
 
     def request(self) -> dict[str, Any]:
         """The settings that decide an output's content, as JSON-friendly values."""
@@ -205,6 +207,24 @@ def _options_table(value: Any, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where} = {value!r} must be a table of method options; write e.g. "
                           "options = {sigma = 2} (TOML) or options: {sigma: 2} (YAML)")
     return {str(key): option for key, option in value.items()}
+
+
+def _file_name(value: Any, key: str) -> str | None:
+    """A file setting (``flatfield``, ``darkfield``): a path as text, or None.
+
+    Examples
+    --------
+    >>> _file_name(5, "flatfield")
+    Traceback (most recent call last):
+    ...
+    bgsub.config.ConfigError: flatfield=5 must be a file name, e.g. flatfield = "profile.ome.tif"
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}={value!r} must be a file name, e.g. "
+                          f'{key} = "profile.ome.tif"')
+    return value
 
 
 def _suffix(value: Any) -> str:
@@ -507,7 +527,8 @@ def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
     if values.get("spacing") is None:
         values["spacing"] = "none"
     settings = _table(record, "settings")
-    for key in ("save_background", "format", "suffix", "figure", "figure_plane"):
+    for key in ("save_background", "format", "suffix", "figure", "figure_plane", "flatfield",
+                "darkfield"):
         if key in settings:
             values[key] = settings[key]
     series = _table(record, "input").get("series")

@@ -163,17 +163,28 @@ def recorded_outputs(sidecar: Path) -> list[Path]:
 
 
 def input_mismatch(record: dict[str, Any]) -> str | None:
-    """Why the input a provenance record names is not the one it was made from, or None.
+    """Why the input a provenance record names, or a shading file it was corrected with
+    (``--flatfield`` / ``--darkfield``), is not the one it was made from, or None.
 
     Used by ``--config RECORD``: reproducing from a changed input gives another result.
     """
     entry = _table(record, "input")
-    path, digest = entry.get("path"), entry.get("sha256")
+    why = _file_mismatch(entry.get("path"), entry.get("sha256"), "the input")
+    settings, request = _table(record, "settings"), _table(record, "request")
+    for role in ("flatfield", "darkfield"):
+        why = why or _file_mismatch(settings.get(role), request.get(f"{role}_sha256"),
+                                    f"the --{role} file")
+    return why
+
+
+def _file_mismatch(path: Any, digest: Any, what: str) -> str | None:
+    """Why the file at ``path`` (``what`` the record names) no longer has the SHA-256
+    ``digest``, or None (also where the record holds no such entry)."""
     if not isinstance(path, str) or not isinstance(digest, str):
         return None
     source = Path(path)
     if not source.exists():
-        return f"{path}, the input the record names, does not exist"
+        return f"{path}, {what} the record names, does not exist"
     if sha256_of(source) != digest:
         return (f"{path} has changed since the record was made (its SHA-256 differs); "
                 "the result will not reproduce the recorded output")
