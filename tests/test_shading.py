@@ -174,6 +174,8 @@ def test_bad_dark_frames(tiles):
     with pytest.raises(ValueError, match=r"dark frame has shape \(3, 64, 64\), the tiles"):
         bgsub.estimate_shading(np.stack([tiles, tiles], axis=1), darkfield=np.zeros((3, 64, 64)))
     with pytest.raises(ValueError, match="dark frame contains NaN or infinite"):
+        bgsub.estimate_shading(tiles, darkfield=np.full((SIZE, SIZE), np.inf))
+    with pytest.raises(ValueError, match="the dark offset inf is not a finite number"):
         bgsub.estimate_shading(tiles, darkfield=np.inf)
 
 
