@@ -739,6 +739,25 @@ def test_cli_estimate_takes_method_options(tmp_path, tiles):
         assert done.exit_code != 0 and expected in done.output, done.output
 
 
+def test_cli_estimate_speaks_in_its_own_options(tmp_path, tiles):
+    # the API's message named darkfield=FRAME; the summary did not say --sample left tiles out
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    folder = _tile_folder(tmp_path, tiles[:8])
+    runner = CliRunner()
+    out = str(tmp_path / "p.ome.tif")
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", out, "-m", "spline",
+                                "--darkfield"])
+    assert done.exit_code != 0
+    assert ("-m spline does not estimate a dark-field; use -m lowrank for --darkfield, or give "
+            "a measured one with --dark-frame FILE or --dark-offset COUNTS") in done.output
+    done = runner.invoke(main, ["shading", "estimate", str(folder), "-o", out, "-m", "gaussian",
+                                "--sample", "3"])
+    assert done.exit_code == 0 and "gaussian, 8 tiles (3 fitted, --sample) 64x64" in done.output
+
+
 def test_a_dark_offset_must_be_finite_and_is_warned_of_when_negative(tiles):
     for bad in (np.nan, np.inf):
         with pytest.raises(ValueError, match=r"^the dark offset (nan|inf) is not a finite number"):

@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from bgsub._dtypes import OUTPUT_DTYPES
-from bgsub.shading._registry import list_shading_methods
+from bgsub.shading._registry import get_shading_method, list_shading_methods
 from bgsub.shading.api import DEFAULT_SHADING_METHOD, DEFAULT_WORKING_SIZE, estimate_shading
 
 __all__ = ["shading_group"]
@@ -94,6 +94,11 @@ def estimate_command(sources: tuple[str, ...], output: Path, method: str, darkfi
             raise ValueError(f"give one of {' and '.join(given)}, not both: --darkfield "
                              "estimates the dark-field, --dark-frame FILE or --dark-offset "
                              "COUNTS is a measured one")
+        if darkfield and not get_shading_method(method).darkfield:
+            # (the API's own message names its keywords: darkfield=FRAME)
+            raise ValueError(f"-m {method} does not estimate a dark-field; use -m lowrank for "
+                             "--darkfield, or give a measured one with --dark-frame FILE or "
+                             "--dark-offset COUNTS")
         if dark_frame is not None:
             from bgsub.shading.files import load_fields
 
@@ -108,8 +113,10 @@ def estimate_command(sources: tuple[str, ...], output: Path, method: str, darkfi
     output.parent.mkdir(parents=True, exist_ok=True)
     profile.save(output)
     flat = profile.flatfield
+    fitted = profile.options.get("tiles_fitted", profile.options["tiles"])
     click.echo(f"profile    : {method}, {profile.options['tiles']} tiles "
-               f"{profile.shape[0]}x{profile.shape[1]}; flat-field "
+               + (f"({fitted} fitted, --sample) " if fitted < profile.options["tiles"] else "")
+               + f"{profile.shape[0]}x{profile.shape[1]}; flat-field "
                f"{float(flat.min()):.3f}-{float(flat.max()):.3f}"
                + (f"; dark-field mean {float(profile.darkfield.mean()):.1f}"
                   if profile.darkfield_estimated else ""))
