@@ -758,6 +758,28 @@ def test_cli_estimate_speaks_in_its_own_options(tmp_path, tiles):
     assert done.exit_code == 0 and "gaussian, 8 tiles (3 fitted, --sample) 64x64" in done.output
 
 
+def test_cli_apply_writes_float_corrections_of_png_tiles_as_tiff(tmp_path, tiles):
+    # a PNG cannot hold floats: each file failed with "use --format tiff", an option
+    # shading apply does not have
+    import imagecodecs
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    (tmp_path / "in").mkdir()
+    for i, tile in enumerate(tiles[:3]):
+        (tmp_path / "in" / f"t{i}.png").write_bytes(imagecodecs.png_encode(tile))
+    flat = np.linspace(0.5, 1.5, SIZE * SIZE, dtype=np.float32).reshape(SIZE, SIZE)
+    tifffile.imwrite(tmp_path / "flat.tif", flat)
+    done = CliRunner().invoke(main, ["shading", "apply", str(tmp_path / "in"), "-o",
+                                     str(tmp_path / "out"), "--flatfield",
+                                     str(tmp_path / "flat.tif"), "--output-dtype", "float32"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t0.tif", "t1.tif", "t2.tif"]
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "t1.tif"), bgsub.correct_shading(
+        tiles[1], load_fields(str(tmp_path / "flat.tif"), None), output_dtype="float32"))
+
+
 def test_a_dark_offset_must_be_finite_and_is_warned_of_when_negative(tiles):
     for bad in (np.nan, np.inf):
         with pytest.raises(ValueError, match=r"^the dark offset (nan|inf) is not a finite number"):

@@ -244,7 +244,8 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
     # (the fields' own files, in the inputs' folder, are not images to correct)
     fields = {real(f) for f in (flatfield, darkfield) if f is not None}
     sources = [s for s in sources if real(s.path) not in fields]
-    targets = [_apply_target(outdir, source.relative) for source in sources]
+    in_float = output_dtype != "same"
+    targets = [_apply_target(outdir, source.relative, in_float) for source in sources]
     _refuse_shared_targets(sources, targets)
     record = {"kind": CORRECTION_KIND, "bgsub": __version__,
               "flatfield": flatfield, "darkfield": darkfield, "method": profile.method,
@@ -261,7 +262,9 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
                 corrected = apply_to_image(image, meta.axes, profile, output_dtype)
             target.parent.mkdir(parents=True, exist_ok=True)
             io.write_image(target, corrected, dataclasses.replace(meta, provenance=None),
-                           {**record, "input": str(source.path)})
+                           {**record, "input": str(source.path)},
+                           format="tiff" if meta.format in ("png", "jpeg")
+                           and target.suffix == ".tif" else None)
             click.echo(f"done       : {target}")
         except (TypeError, ValueError, OSError) as exc:
             failed += 1
@@ -270,10 +273,14 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
         raise click.ClickException(f"{failed} input(s) failed")
 
 
-def _apply_target(outdir: Path, relative: Path) -> Path:
-    """Where ``bgsub shading apply`` writes an input's correction (JPEG, lossy, as PNG)."""
+def _apply_target(outdir: Path, relative: Path, in_float: bool = False) -> Path:
+    """Where ``bgsub shading apply`` writes an input's correction (JPEG, lossy, as PNG; a
+    PNG or JPEG corrected ``in_float``, which they cannot hold, as TIFF)."""
     target = outdir / relative
-    return target.with_suffix(".png") if target.suffix.lower() in (".jpg", ".jpeg") else target
+    suffix = target.suffix.lower()
+    if in_float and suffix in (".png", ".jpg", ".jpeg"):
+        return target.with_suffix(".tif")
+    return target.with_suffix(".png") if suffix in (".jpg", ".jpeg") else target
 
 
 def _refuse_shared_targets(sources: list[Any], targets: list[Path]) -> None:
