@@ -498,3 +498,17 @@ def test_warnings_from_a_stacks_planes_side_by_side_name_the_file_once(tmp_path,
     assert result.stderr.splitlines()[-1] == (
         "bgsub: 6 more warnings like those above (the same file's other planes, channels or "
         "settings) not shown"), result.stderr
+
+
+def test_info_into_a_reader_that_stops_ends_without_an_error_line(tmp_path):
+    # `bgsub info *.tif | head` printed "bgsub: error: a.tif: Broken pipe" for every file
+    names = []
+    for i in range(3):
+        tifffile.imwrite(tmp_path / f"a{i}.tif", np.zeros((8, 8), np.uint16))
+        names.append(str(tmp_path / f"a{i}.tif"))
+    process = subprocess.Popen([sys.executable, "-m", "bgsub", "info", *names],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # (the reader gone before the first line is written)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert b"error" not in err and b"Traceback" not in err, err
