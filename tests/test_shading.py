@@ -758,7 +758,7 @@ def test_cli_estimate_speaks_in_its_own_options(tmp_path, tiles):
     assert done.exit_code == 0 and "gaussian, 8 tiles (3 fitted, --sample) 64x64" in done.output
 
 
-def test_cli_apply_writes_float_corrections_of_png_tiles_as_tiff(tmp_path, tiles):
+def test_cli_apply_writes_float_corrections_the_input_format_cannot_hold_as_tiff(tmp_path, tiles):
     # a PNG cannot hold floats: each file failed with "use --format tiff", an option
     # shading apply does not have
     import imagecodecs
@@ -778,6 +778,15 @@ def test_cli_apply_writes_float_corrections_of_png_tiles_as_tiff(tmp_path, tiles
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t0.tif", "t1.tif", "t2.tif"]
     assert_array_equal(tifffile.imread(tmp_path / "out" / "t1.tif"), bgsub.correct_shading(
         tiles[1], load_fields(str(tmp_path / "flat.tif"), None), output_dtype="float32"))
+    # (an ImageJ hyperstack holds float32 at most: float64 was refused file by file with a
+    # "--format tiff" the command does not have; now a plain TIFF)
+    tifffile.imwrite(tmp_path / "ij.tif", tiles[:3], imagej=True, metadata={"axes": "ZYX"})
+    done = CliRunner().invoke(main, ["shading", "apply", str(tmp_path / "ij.tif"), "-o",
+                                     str(tmp_path / "out64"), "--flatfield",
+                                     str(tmp_path / "flat.tif"), "--output-dtype", "float64"])
+    assert done.exit_code == 0, done.output
+    written = tifffile.imread(tmp_path / "out64" / "ij.tif")
+    assert written.dtype == np.float64 and written.shape == (3, SIZE, SIZE)
 
 
 def test_a_dark_offset_must_be_finite_and_is_warned_of_when_negative(tiles):

@@ -263,8 +263,7 @@ def apply_command(inputs: tuple[str, ...], outdir: Path, flatfield: str | None,
             target.parent.mkdir(parents=True, exist_ok=True)
             io.write_image(target, corrected, dataclasses.replace(meta, provenance=None),
                            {**record, "input": str(source.path)},
-                           format="tiff" if meta.format in ("png", "jpeg")
-                           and target.suffix == ".tif" else None)
+                           format=_written_format(corrected, meta, target))
             click.echo(f"done       : {target}")
         except (TypeError, ValueError, OSError) as exc:
             failed += 1
@@ -281,6 +280,22 @@ def _apply_target(outdir: Path, relative: Path, in_float: bool = False) -> Path:
     if in_float and suffix in (".png", ".jpg", ".jpeg"):
         return target.with_suffix(".tif")
     return target.with_suffix(".png") if suffix in (".jpg", ".jpeg") else target
+
+
+def _written_format(image: np.ndarray, meta: Any, target: Path) -> str | None:
+    """The input's own format (None), or plain TIFF where that cannot hold the corrected
+    pixels: floats from a PNG or JPEG (``target``, from :func:`_apply_target`, is then a
+    ``.tif``), float64 in an ImageJ hyperstack (ImageJ reads float32 at most)."""
+    from bgsub import io
+
+    if meta.format in ("png", "jpeg") and target.suffix == ".tif":
+        return "tiff"
+    if meta.format == "imagej":
+        try:
+            io.check_writable(image.shape, image.dtype, meta)
+        except ValueError:
+            return "tiff"
+    return None
 
 
 def _refuse_shared_targets(sources: list[Any], targets: list[Path]) -> None:
