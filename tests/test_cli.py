@@ -450,6 +450,10 @@ def test_run_figure_writes_a_comparison_png_per_input_and_skips_it_when_up_to_da
     record = json.loads((out / "stack.ome.tif.bgsub.json").read_text())
     assert record["outputs"]["figure"]["path"] == str((out / "stack_comparison.png").resolve())
     assert record["settings"]["figure"] is True
+    # (bgsub info says it is bgsub's figure, as it says what made a corrected image)
+    info = run_cli("info", str(out / "plain_comparison.png"))
+    assert "  bgsub      : a figure bgsub wrote (a picture, not data to process)" in info.stdout
+    assert "a figure bgsub wrote" not in run_cli("info", str(plane_and_stack / "plain.tif")).stdout
     assert not hidden(out)
     # up to date: nothing redone; a deleted figure is redone (with its image)
     before = (out / "plain_comparison.png").stat().st_mtime_ns

@@ -620,6 +620,8 @@ def info_command(files: tuple[str, ...], series: int | None) -> None:
             click.echo(f"{name}: {fmt}, {count} series")
             for index in [series] if series is not None else range(count):
                 _print_series(*_lazy_image(name, index), count)
+            if fmt == "png" and io.is_bgsub_figure(name):
+                click.echo("  bgsub      : a figure bgsub wrote (a picture, not data to process)")
         except BrokenPipeError:  # (`bgsub info *.tif | head`: click ends quietly)
             raise
         except Exception as exc:
