@@ -247,6 +247,26 @@ def test_sweep_replaces_its_own_montage_but_never_a_png_it_did_not_write(one, mo
         assert io.is_bgsub_figure(montage)
 
 
+def test_a_sweeps_montage_beside_its_input_is_not_an_image_to_process(one, monkeypatch):
+    """`bgsub sweep in/a.tif` writes in/a_sweep.png; `bgsub run in/` then corrected the montage
+    as an image (out/a_sweep.png, a picture of pictures)."""
+    code, _, err = invoke(["sweep", one, "-m", "gaussian", "--radius", "2"], monkeypatch)
+    assert code == 0 and (one.parent / "a_sweep.png").exists(), err
+    out = one.parent.parent / "out"
+    for given in (one.parent, one.parent / "*.png"):
+        code, stdout, err = invoke(["run", "--radius", "3", "-m", "gaussian", given, "-o", out],
+                                   monkeypatch)
+        if given == one.parent:
+            assert code == 0 and sorted(p.name for p in out.glob("*.*")) == [
+                "a.tif", "a.tif.bgsub.json"], (stdout, err)
+        else:  # (only the montage matches: nothing to do, and why)
+            assert code != 0 and "or a figure it drew" in err, err
+    # named explicitly, a file is always taken (a PNG figure to process on purpose)
+    code, _, err = invoke(["run", "--radius", "3", "-m", "gaussian", one.parent / "a_sweep.png",
+                           "-o", out], monkeypatch)
+    assert code == 0 and (out / "a_sweep.png").exists(), err
+
+
 def test_run_never_replaces_a_users_file_where_its_figure_or_background_would_go(
         one, monkeypatch):
     """Only the main output was checked: a user's a_comparison.png or a_background.tif in

@@ -873,6 +873,20 @@ def test_cli_estimate_makes_the_profiles_folder_and_refuses_a_profile_as_a_tile(
         bgsub.estimate_shading(folder)
 
 
+def test_a_figure_bgsub_drew_among_the_tiles_is_not_a_tile(tmp_path, tiles):
+    # a montage or comparison PNG in the tiles' folder failed the estimate: "tile x.png has
+    # shape (4, 825, 1430) but the first has (1, 64, 64)"
+    from matplotlib.figure import Figure
+
+    from bgsub import io
+
+    folder = _tile_folder(tmp_path, tiles[:6])
+    io.write_figure(Figure((2, 1)), folder / "t00_sweep.png")
+    want = bgsub.estimate_shading(sorted(folder.glob("*.tif")), "gaussian").flatfield
+    for source in (folder, str(folder / "t0*")):
+        assert_array_equal(bgsub.estimate_shading(source, "gaussian").flatfield, want)
+
+
 def test_cli_estimate_replaces_a_profile_but_not_an_image(tmp_path, tiles):
     # -o an existing image of the user's silently replaced it with the profile
     from click.testing import CliRunner

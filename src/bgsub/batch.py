@@ -145,7 +145,8 @@ def _expand_one(pattern: str, recursive: bool) -> tuple[list[Source], int]:
                  for m in paths.glob_once(pattern, root, recursive, io.is_zarr)
                  if _is_image_candidate(Path(m))]
     outputs = _outputs_recorded_near(s.path.parent for s in found)
-    kept = [s for s in found if _key(s.path) not in outputs]
+    # (a figure bgsub drew -- a sweep's montage beside its input -- is a picture, not data)
+    kept = [s for s in found if _key(s.path) not in outputs and not io.is_bgsub_figure(s.path)]
     return kept, len(found) - len(kept)
 
 
@@ -156,9 +157,9 @@ def _nothing_found(pattern: str, recursive: bool, earlier: int) -> str:
     if earlier:
         found = "the image found is an output" if earlier == 1 else (
             f"all {earlier} images found are outputs")
-        return (f"{found} of an earlier bgsub run (recorded in the .bgsub.json beside it), "
-                f"not processed again; give the original images, or name an output file "
-                f"itself to process it")
+        return (f"{found} of an earlier bgsub run (recorded in the .bgsub.json beside it, "
+                f"or a figure it drew), not processed again; give the original images, or "
+                f"name an output file itself to process it")
     if path.is_dir():
         below = not recursive and any(True for _ in _walk(path, True))
         return ("no image files in this folder, only in its subfolders; add -r to include "

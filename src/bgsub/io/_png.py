@@ -156,7 +156,12 @@ def is_figure(path: Path) -> bool:
     not its pixels)."""
     from PIL import Image, UnidentifiedImageError
 
+    if not path.is_file():  # (a folder, a device, a named pipe, which would block a read)
+        return False
     try:
+        with open(path, "rb") as handle:  # (any other file: its first bytes say no)
+            if handle.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                return False
         with Image.open(path, formats=["PNG"]) as image:
             software = image.info.get(_FIGURE_KEY, "")
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):

@@ -207,11 +207,12 @@ def is_pattern(text: str) -> bool:
 
 
 def _image_files(paths: Any) -> list[Path]:
-    """The image files among ``paths`` (by suffix; hidden ones left out), sorted by path."""
+    """The image files among ``paths`` (by suffix; hidden ones and figures bgsub drew left
+    out), sorted by path."""
     from bgsub import io
 
     return sorted(p for p in paths if not p.name.startswith(".")
-                  and p.suffix.lower() in io.IMAGE_SUFFIXES)
+                  and p.suffix.lower() in io.IMAGE_SUFFIXES and not io.is_bgsub_figure(p))
 
 
 def _is_store(path: Path) -> bool:
