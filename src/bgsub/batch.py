@@ -372,10 +372,8 @@ def _foreign_output(job: Job) -> Path | None:
             continue
         if recorded is None:
             recorded = {_key(p) for p in provenance.recorded_outputs(job.sidecar)}
-        if _key(path) in recorded:
-            continue
-        ours = io.is_bgsub_figure if role == "figure" else io.written_by_bgsub
-        if not (path.is_file() and ours(path)):
+        if _key(path) not in recorded and paths.replaces_foreign_file(
+                path, figure=role == "figure"):
             return path
     return None
 

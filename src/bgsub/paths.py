@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 __all__ = ["OutsideOutputError", "check_inside", "check_name", "check_not_input",
-           "check_not_replacing", "glob_once", "is_inside", "real", "walk_once"]
+           "check_not_replacing", "glob_once", "is_inside", "real", "replaces_foreign_file",
+           "walk_once"]
 
 #: The longest file name (bytes) most file systems accept.
 NAME_MAX = 255
@@ -125,16 +126,23 @@ def check_not_replacing(path: Path | str, hint: str, *, figure: bool = False) ->
     ValueError: ...sample_nuclei.tif exists and was not written by bgsub; choose another -o,
     or move that file away first
     """
-    from bgsub.io import is_bgsub_figure, written_by_bgsub
-
     path = Path(path)
-    if not (path.exists() or path.is_symlink()):
-        return path
-    ours = is_bgsub_figure if figure else written_by_bgsub
-    if not (path.is_file() and ours(path)):
+    if replaces_foreign_file(path, figure=figure):
         made = "is not a figure bgsub wrote" if figure else "was not written by bgsub"
         raise ValueError(f"{path} exists and {made}; {hint}, or move that file away first")
     return path
+
+
+def replaces_foreign_file(path: Path, *, figure: bool = False) -> bool:
+    """Whether writing ``path`` would replace something bgsub did not write: an existing
+    entry (a dangling link included) that is not a regular file bgsub wrote
+    (:func:`bgsub.io.written_by_bgsub`; for a ``figure``, :func:`bgsub.io.is_bgsub_figure`)."""
+    from bgsub.io import is_bgsub_figure, written_by_bgsub
+
+    if not (path.exists() or path.is_symlink()):
+        return False
+    ours = is_bgsub_figure if figure else written_by_bgsub
+    return not (path.is_file() and ours(path))
 
 
 def walk_once(folder: Path, recursive: bool, is_leaf: Callable[[Path], bool]

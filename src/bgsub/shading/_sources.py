@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -172,7 +171,7 @@ def _from_path(path: Path) -> TileSet:
             raise ValueError(f"{path} holds no image files (TIFF, PNG, JPEG or Zarr); "
                              "give the folder of the tiles")
         return _from_files(files)
-    if not path.exists() and is_pattern(str(path)):
+    if not path.exists() and glob.has_magic(str(path)):
         files = _image_files(Path(p) for p in glob.glob(str(path), recursive=True))
         if not files:
             raise ValueError(f"{path} matches no image file (TIFF, PNG, JPEG or Zarr); check "
@@ -199,11 +198,6 @@ class _SamplesFirst:
 
     def __getitem__(self, index: int) -> np.ndarray:
         return np.moveaxis(np.asarray(self._array[index]), -1, -3)
-
-
-def is_pattern(text: str) -> bool:
-    """Whether ``text`` holds glob wildcards (``*``, ``?``, ``[``)."""
-    return re.search(r"[*?[]", text) is not None
 
 
 def _image_files(paths: Any) -> list[Path]:

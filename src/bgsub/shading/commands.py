@@ -138,7 +138,6 @@ def _check_profile_paths(source: str | list[str], output: Path, figure: Path | N
     profile as a tile."""
     from bgsub import io
     from bgsub.paths import check_not_input, check_not_replacing, is_inside, real
-    from bgsub.shading._sources import is_pattern
     from bgsub.shading.profile import check_profile_name
 
     check_profile_name(output)
@@ -146,7 +145,7 @@ def _check_profile_paths(source: str | list[str], output: Path, figure: Path | N
     paths = [Path(s) for s in ([source] if isinstance(source, str) else source)]
     source_path = paths[0]
     folder = len(paths) == 1 and source_path.is_dir() and not io.is_zarr(source_path)
-    pattern = len(paths) == 1 and not source_path.exists() and is_pattern(str(source_path))
+    pattern = len(paths) == 1 and not source_path.exists() and glob.has_magic(str(source_path))
     inputs = [*paths, *(source_path.iterdir() if folder else ()),
               *(Path(p) for p in glob.glob(str(source_path), recursive=True) if pattern)]
     for path in (output, figure):
