@@ -181,6 +181,25 @@ def test_demo_refuses_an_output_that_links_outside(tmp_path, monkeypatch):
     assert target.read_text() == "mine"
 
 
+@pytest.mark.parametrize("name", ["sample_nuclei_foreground.tif", "sample_nuclei_comparison.png"])
+def test_demo_never_replaces_a_users_file_but_replaces_its_own(tmp_path, name, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_bytes(b"the user's")
+    code, _, err = invoke(["demo", "-o", out, "--radius", "10", "--method", "gaussian"],
+                          monkeypatch)
+    one_line_error(code, err, "exists and")
+    assert (out / name).read_bytes() == b"the user's"
+    assert sorted(p.name for p in out.iterdir()) == [name]  # (nothing written beside it)
+    (out / name).unlink()
+    for _ in range(2):  # (a rerun replaces what the demo wrote)
+        code, _, err = invoke(["demo", "-o", out, "--radius", "10", "--method", "gaussian"],
+                              monkeypatch)
+        assert code == 0, err
+    assert io.written_by_bgsub(out / "sample_nuclei_foreground.tif")
+    assert io.is_bgsub_figure(out / "sample_nuclei_comparison.png")
+
+
 # --- 2. lost inputs ----------------------------------------------------------------------------
 
 

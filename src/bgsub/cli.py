@@ -171,14 +171,12 @@ def methods_command() -> None:
               help="Radius in pixels, or 'auto' to measure it from the objects.")
 def demo_command(outdir: Path, method: str, radius: str) -> None:
     """Correct the bundled sample image and write the result and a comparison figure."""
-    import tifffile
-
-    from bgsub import io, paths
+    from bgsub import io, provenance
     from bgsub.auto import suggest_radius
-    from bgsub.data import sample
+    from bgsub.data import sample_path
     from bgsub.plot import compare
 
-    image = sample()
+    image, meta = io.read_image(sample_path())
     try:
         size = suggest_radius(image).radius if radius == "auto" else float(radius)
     except ValueError:
@@ -186,12 +184,16 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
     try:
         foreground, background = subtract_background(image, method, size,
                                                      return_background=True)
-        tif = paths.check_inside(outdir / "sample_nuclei_foreground.tif", outdir)
-        png = paths.check_inside(outdir / "sample_nuclei_comparison.png", outdir)
+        tif = _demo_target(outdir / "sample_nuclei_foreground.tif", outdir, figure=False)
+        png = _demo_target(outdir / "sample_nuclei_comparison.png", outdir, figure=True)
     except (TypeError, ValueError) as exc:
         _fail(str(exc), 2)
     outdir.mkdir(parents=True, exist_ok=True)
-    _atomic_tiff(tif, foreground, tifffile)
+    # (with its provenance, as bgsub run writes: a rerun knows the file for its own)
+    record = provenance.embedded_record({"method": method, "radius": size},
+                                        provenance.input_record(Path(sample_path()), None),
+                                        "foreground")
+    io.write_image(tif, foreground, meta, record, format="tiff")
     figure = compare(image, background, foreground,
                      title=f"bgsub demo: {method}, radius {size:.1f}")
     io.write_figure(figure, png)
@@ -203,11 +205,12 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
     click.echo(f"wrote      : {png}")
 
 
-def _atomic_tiff(path: Path, data: np.ndarray, tifffile) -> None:
-    from bgsub import io
+def _demo_target(path: Path, outdir: Path, *, figure: bool) -> Path:
+    """``path`` inside ``outdir``, and not a file of the user's that the demo would replace."""
+    from bgsub import paths
 
-    with io.atomic_target(path) as tmp:
-        tifffile.imwrite(tmp, data, compression="zlib")
+    return paths.check_not_replacing(paths.check_inside(path, outdir),
+                                     "choose another --output", figure=figure)
 
 
 # -- bgsub run ----------------------------------------------------------------------------
