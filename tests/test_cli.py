@@ -27,7 +27,7 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def hidden(folder: Path) -> list[Path]:
-    """Temporary (partial) files: ``.<name>.<pid>.bgsub-tmp``."""
+    """Temporary (partial) files: ``.<name>.<pid>-<host>.bgsub-tmp``."""
     return [p for p in folder.rglob(".*") if is_temp_name(p.name) or "bgsub" in p.name]
 
 

@@ -78,6 +78,11 @@ def dead_pid() -> int:
     return process.pid
 
 
+def dead_tag() -> str:
+    """The tag of a temporary file that a process of this machine left when it died."""
+    return f"{dead_pid()}-{_atomic.host_token()}"
+
+
 @pytest.fixture()
 def one(tmp_path) -> Path:
     """tmp/in/a.tif (a small uint16 image)."""
@@ -339,9 +344,9 @@ def _zarr_input(folder: Path) -> tuple[Path, bytes]:
 
 def test_a_zarr_input_moved_aside_by_a_killed_overwrite_is_restored_not_deleted(tmp_path):
     store, pixels = _zarr_input(tmp_path)
-    old = tmp_path / f".x.zarr.{dead_pid()}.bgsub-old"
+    old = tmp_path / f".x.zarr.{dead_tag()}.bgsub-old"
     os.replace(store, old)  # killed between the two renames: the input is only here
-    tmp = tmp_path / f".x.zarr.{dead_pid()}.bgsub-tmp"
+    tmp = tmp_path / f".x.zarr.{dead_tag()}.bgsub-tmp"
     tmp.mkdir()
     removed = io.remove_stale_temp_files(tmp_path)
     assert removed == [tmp] and not old.exists()
@@ -351,7 +356,7 @@ def test_a_zarr_input_moved_aside_by_a_killed_overwrite_is_restored_not_deleted(
 def test_a_killed_overwrite_then_a_rerun_keeps_the_input(tmp_path, monkeypatch):
     store, pixels = _zarr_input(tmp_path)
     tifffile.imwrite(tmp_path / "b.tif", image(1))
-    os.replace(store, tmp_path / f".x.zarr.{dead_pid()}.bgsub-old")
+    os.replace(store, tmp_path / f".x.zarr.{dead_tag()}.bgsub-old")
     code, _, err = invoke([*RUN, tmp_path / "b.tif", "-o", tmp_path, "--suffix", "_bg"],
                           monkeypatch)
     assert code == 0, err
@@ -360,15 +365,30 @@ def test_a_killed_overwrite_then_a_rerun_keeps_the_input(tmp_path, monkeypatch):
 
 def test_a_moved_aside_folder_whose_target_is_back_is_removed(tmp_path):
     store, _ = _zarr_input(tmp_path)
-    old = tmp_path / f".x.zarr.{dead_pid()}.bgsub-old"
+    old = tmp_path / f".x.zarr.{dead_tag()}.bgsub-old"
     old.mkdir()
     assert io.remove_stale_temp_files(tmp_path) == [old] and store.exists()
 
 
 def test_a_moved_aside_folder_with_a_shortened_name_is_kept(tmp_path):
-    old = tmp_path / f".{'x' * 40}~0123456789ab.{dead_pid()}.bgsub-old"
+    old = tmp_path / f".{'x' * 40}~0123456789ab.{dead_tag()}.bgsub-old"
     old.mkdir()
     assert io.remove_stale_temp_files(tmp_path) == [] and old.exists()
+
+
+@pytest.mark.parametrize("tag", ["-0123abcd", ""])  # another machine's, none (an older bgsub)
+def test_temporary_files_of_another_machine_are_never_touched(tmp_path, tag):
+    # a run on another node of a cluster sharing the folder, or in another container: its
+    # process id says nothing here, and its live store must not be deleted under it
+    store, pixels = _zarr_input(tmp_path)
+    pid = dead_pid()
+    live = tmp_path / f".y.zarr.{pid}{tag}.bgsub-tmp"
+    live.mkdir()
+    (live / "zarr.json").write_text("{}")
+    old = tmp_path / f".x.zarr.{pid}{tag}.bgsub-old"
+    os.replace(store, old)  # (between its two renames, over there)
+    assert io.remove_stale_temp_files(tmp_path) == []
+    assert (live / "zarr.json").exists() and old.exists() and not store.exists()
 
 
 def test_an_interrupt_between_the_two_renames_puts_the_input_back(tmp_path, monkeypatch):

@@ -172,7 +172,7 @@ def test_a_failed_write_leaves_neither_output_nor_temporary_file(tmp_path, monke
 
 
 def test_stale_temporary_files_of_dead_processes_are_removed(tmp_path):
-    stale = tmp_path / ".a.tif.999999999.bgsub-tmp"
+    stale = tmp_path / f".a.tif.999999999-{io._atomic.host_token()}.bgsub-tmp"
     stale.write_bytes(b"partial")
     live = io._atomic.temp_path_for(tmp_path / "b.tif")
     live.write_bytes(b"being written by this process")

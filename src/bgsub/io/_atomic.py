@@ -1,8 +1,12 @@
 """Atomic writes: a temporary file in the target folder, renamed when complete.
 
-A temporary file is named ``.<target name>.<pid>.bgsub-tmp``: hidden, next to
-its target (so the final rename never crosses file systems), and tagged with
-the writing process so that a later run can tell a stale one from a live one.
+A temporary file is named ``.<target name>.<pid>-<host>.bgsub-tmp``: hidden, next
+to its target (so the final rename never crosses file systems), and tagged with
+the writing process and its machine (:func:`host_token`: the host, its boot and
+its PID namespace), so that a later run can tell a stale one from a live one. Only
+a file tagged with this machine's token can be judged: a process id means nothing
+on another node of a cluster sharing the folder, or in another container, and a
+live run there must not lose its temporary store.
 A target name too long for the tags is shortened and marked with a hash of
 the full name (``.<start of name>~<hash>.<pid>.bgsub-tmp``), so that a legal
 250-character name never fails for its temporary name.
@@ -16,18 +20,21 @@ between the two, the old folder may be the user's only copy of an input
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
 import shutil
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_TAG = ".bgsub-tmp"
 OLD_TAG = ".bgsub-old"
-_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.bgsub-(?P<kind>tmp|old)$")
+_TEMP_RE = re.compile(
+    r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:-(?P<host>[0-9a-f]{8}))?\.bgsub-(?P<kind>tmp|old)$")
 _HASHED_RE = re.compile(r"~[0-9a-f]{12}$")
 _NAME_MAX = 255
 
@@ -40,7 +47,7 @@ def temp_path_for(target: Path) -> Path:
 
     Examples
     --------
-    >>> temp_path_for(Path("out/a.tif")).name == f".a.tif.{os.getpid()}.bgsub-tmp"
+    >>> temp_path_for(Path("out/a.tif")).name == f".a.tif.{os.getpid()}-{host_token()}.bgsub-tmp"
     True
     >>> len(temp_path_for(Path("out/" + "x" * 250 + ".tif")).name.encode()) <= 255
     True
@@ -49,8 +56,9 @@ def temp_path_for(target: Path) -> Path:
 
 
 def _tagged(target: Path, tag: str) -> Path:
-    """``.<name>.<pid><tag>`` next to ``target``; a name too long is cut and hashed."""
-    end = f".{os.getpid()}{tag}"
+    """``.<name>.<pid>-<host><tag>`` next to ``target``; a name too long is cut and
+    hashed."""
+    end = f".{os.getpid()}-{host_token()}{tag}"
     name = f".{target.name}{end}"
     if len(os.fsencode(name)) <= _NAME_MAX:
         return target.with_name(name)
@@ -59,6 +67,18 @@ def _tagged(target: Path, tag: str) -> Path:
     while len(os.fsencode(f".{head}{mark}{end}")) > _NAME_MAX:
         head = head[:-1]
     return target.with_name(f".{head}{mark}{end}")
+
+
+@functools.cache
+def host_token() -> str:
+    """Eight hex digits naming where this process's id means something: the host name,
+    its boot (Linux) and its PID namespace (a container's own), hashed."""
+    parts = [socket.gethostname()]
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        with contextlib.suppress(OSError):
+            parts.append(os.readlink(source) if source.endswith("/pid")
+                         else Path(source).read_text().strip())
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
 
 
 def is_temp_name(name: str) -> bool:
@@ -172,7 +192,9 @@ def remove_stale_temp_files(folder: Path | str) -> list[Path]:
     A folder moved aside (``.bgsub-old``) by a process that died before the
     new one took its place is put back under its name, never removed: it may
     be the only copy of an input. One whose name cannot be told (a shortened
-    long name) is left alone.
+    long name) is left alone, and so is everything written on another machine or
+    in another container (another :func:`host_token`), or by a bgsub that did not
+    tag its files: whether that process still runs cannot be told from here.
     """
     folder = Path(folder)
     removed = []
@@ -182,7 +204,8 @@ def remove_stale_temp_files(folder: Path | str) -> list[Path]:
         return removed
     for entry in sorted(entries, key=lambda e: e.name.endswith(OLD_TAG), reverse=True):
         match = _TEMP_RE.match(entry.name)
-        if match is None or _pid_alive(int(match.group("pid"))):
+        if (match is None or match.group("host") != host_token()
+                or _pid_alive(int(match.group("pid")))):
             continue
         with contextlib.suppress(OSError):
             if match.group("kind") == "old" and not _replaced(entry, match.group("name")):
