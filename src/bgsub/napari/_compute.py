@@ -15,6 +15,7 @@ from bgsub import engine
 from bgsub._alpha import alpha_axis, with_alpha, without_alpha, zeros_like
 from bgsub._axes import default_axes
 from bgsub._dtypes import in_native_byte_order
+from bgsub._padding import valid_pixels
 from bgsub._warnings import collected
 from bgsub.api import subtract_background
 from bgsub.napari._settings import Settings
@@ -131,6 +132,13 @@ class Plane:
         self.axes = "".join(a for a, s in zip(axes, selector, strict=True)
                             if isinstance(s, slice))
         self.data = np.asarray(image[tuple(selector)])
+        if self.z is not None and valid_pixels(self.data, settings.missing) is not None:
+            # pixels to fill (NaN, missing) in the window: their fill is the nearest valid
+            # pixel across the whole block, which may lie beyond it -- so the whole Z extent
+            z_axis = axes.index("Z")
+            self.z = int(np.clip(position[z_axis], 0, image.shape[z_axis] - 1))
+            selector[z_axis] = slice(None)
+            self.data = np.asarray(image[tuple(selector)])
 
     def shown(self, block: np.ndarray) -> np.ndarray:
         """The shown plane of a result computed on ``data``."""
