@@ -232,3 +232,44 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path):
                                     "tcp://127.0.0.1:9 (")
     assert "check the address" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def _padded_and_light(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A stitched mosaic's plane (an L of zeros reaching two edges) and a negative (dark
+    objects on a light background), each written as a TIFF and a Zarr store."""
+    plane = synthetic((256, 256), object_radius=6, seed=4).image
+    padded = plane.copy()
+    padded[:, :80] = 0
+    padded[:60, :] = 0
+    light = (plane.max() - plane).astype(plane.dtype)
+    for name, data in (("padded", padded), ("light", light)):
+        tifffile.imwrite(folder / f"{name}.tif", data)
+        zarr.open_array(folder / f"{name}.zarr", mode="w", shape=data.shape, dtype=data.dtype,
+                        chunks=(128, 128))[:] = data
+    return padded, light
+
+
+def _warnings(result: subprocess.CompletedProcess) -> list[str]:
+    return [line.split(": ", 3)[-1] for line in result.stderr.splitlines()
+            if line.startswith("bgsub: warning")]
+
+
+def test_a_streamed_file_is_warned_of_as_the_same_file_in_memory(tmp_path):
+    """Padding and a light background are named whether the file is read whole or streamed
+    (a Zarr store always is; a TIFF with --chunks): planning reads nothing of a Dask array,
+    so the streamed job looks at its middle plane first."""
+    _padded_and_light(tmp_path)
+    for name, extra in (("padded", ()), ("light", ("--method", "robust"))):
+        whole = run_cli("run", str(tmp_path / f"{name}.tif"), "-o", str(tmp_path / "whole"),
+                        "--radius", "20", *extra)
+        assert whole.returncode == 0, whole.stderr
+        expected_lines = _warnings(whole)
+        assert len(expected_lines) == 1, whole.stderr
+        for source, chunks in ((f"{name}.zarr", ()), (f"{name}.tif", ("--chunks", "-1,128"))):
+            streamed = run_cli("run", str(tmp_path / source), "-o", str(tmp_path / source[-4:]),
+                               "--radius", "20", *extra, *chunks)
+            assert streamed.returncode == 0, streamed.stderr
+            assert _warnings(streamed) == expected_lines, (source, streamed.stderr)
+    quiet = run_cli("run", str(tmp_path / "padded.zarr"), "-o", str(tmp_path / "missing"),
+                    "--radius", "20", "--missing", "0")
+    assert quiet.returncode == 0 and _warnings(quiet) == [], quiet.stderr

@@ -4,6 +4,7 @@ warning, with the fix; a dim or clipped background is not."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -269,3 +270,17 @@ def test_an_image_with_holes_is_prepared_before_its_radius():
     finally:
         tracemalloc.stop()
     assert peak < 6.0
+
+
+def test_the_input_warnings_point_at_the_callers_line():
+    """A warning's file and line are the user's call, not bgsub's inside (both checks)."""
+    plane = synthetic((128, 128), object_radius=5, seed=2).image
+    padded = plane.copy()
+    padded[:, :40] = 0
+    light = (plane.max() - plane).astype(plane.dtype)
+    for image in (padded, light):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bgsub.subtract_background(image, radius=10)
+        assert [Path(w.filename).name for w in caught
+                if issubclass(w.category, bgsub.BackgroundWarning)] == [Path(__file__).name]

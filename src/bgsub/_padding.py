@@ -94,10 +94,11 @@ def padding_share(plane_stack: np.ndarray, light_background: bool = False
     return count / values.size, float(value)
 
 
-def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False) -> None:
+def warn_if_padded(plane_stack: np.ndarray, light_background: bool = False,
+                   stacklevel: int = 5) -> None:
     """A :class:`bgsub.BackgroundWarning` naming the fix where :func:`padding_share` finds
     padding in ``plane_stack``."""
-    warn_of_padding(*padding_share(plane_stack, light_background), stacklevel=5)
+    warn_of_padding(*padding_share(plane_stack, light_background), stacklevel=stacklevel)
 
 
 def warn_of_padding(share: float, value: float, stacklevel: int = 4) -> None:

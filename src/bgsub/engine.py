@@ -85,6 +85,9 @@ MAX_REACH = 2**20
 #: Pixels of a tile (its inside, without the halo) when a block is split so that a cancel
 #: is seen often: a 1024x1024 tile takes 0.25 s with the slowest method (``median``, r=50).
 SPLIT_PIXELS = 2**20
+#: A streamed file's checks (padding, polarity) read its middle plane sampled to at most
+#: this many pixels a side.
+SAMPLE_SIDE = 2048
 #: ``radius="auto"``: from this many pixels, a block's preparation runs on a second thread
 #: while its radius is measured; below, one after the other. Both work on grids of a fixed
 #: size (a 512-pixel crop, at most 512 cells a side), which weigh more than a smaller image:
@@ -446,19 +449,44 @@ def plan(
             "a larger radius (from 16 px it works on blocks of 2 pixels or more) or "
             "method='rolling_ball' needs less")
     if warn_input and not is_dask_array(array):
-        plane_stack = np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1))
-        if missing is None:
-            warn_if_padded(plane_stack, bool(light_background))
-        # (the automatic radius looked already: its findings; the exact methods, 10x faster
-        # than the default, are not slowed by the look: 5 ms of the rolling ball's 40 at
-        # 2048x2048)
-        if not light_background and not measured and chosen.name == DEFAULT_METHOD:
-            warn_if_light(_middle_plane(plane_stack))
+        warn_of_input(np.moveaxis(np.asarray(array), layout.spatial[-2:], (-2, -1)),
+                      chosen.name, bool(light_background), measured, missing, stacklevel=6)
     elif warn_input and missing is None:
         # (a lazy image is not read here: what the automatic radius found on the planes it read)
         warn_of_padding(*padding)
     return Plan(chosen, layout, radii, bool(light_background), smoothing, resolved,
                 np.dtype(array.dtype), tuple(array.shape), reach, missing)
+
+
+def warn_of_input(plane_stack: np.ndarray, method: str, light_background: bool,
+                  measured: bool = False, missing: float | None = None,
+                  stacklevel: int = 5) -> None:
+    """The warnings planning gives on an image's pixels (``plane_stack``: ``(..., Y, X)``):
+    a mosaic's padding where ``missing`` is not given
+    (:func:`bgsub._padding.warn_if_padded`), and, for the default ``method`` at a radius
+    not ``measured`` on the image, a light background read as a dark one
+    (:func:`bgsub._polarity.warn_if_light`; the automatic radius's findings say it
+    otherwise). A streamed file gives :func:`sampled_plane` here, as an in-memory image
+    gives its planes."""
+    if missing is None:
+        warn_if_padded(plane_stack, light_background, stacklevel=stacklevel)
+    # (the exact methods, 10x faster than the default, are not slowed by the look: 5 ms of
+    # the rolling ball's 40 at 2048x2048)
+    if not light_background and not measured and method == DEFAULT_METHOD:
+        warn_if_light(_middle_plane(plane_stack), stacklevel=stacklevel - 1)
+
+
+def sampled_plane(image: Any, axes: str | None, true_3d: bool = False,
+                  side: int = SAMPLE_SIDE) -> np.ndarray:
+    """The middle Y-X plane of a lazy ``image`` (a Dask array), every k-th pixel along Y and
+    X so that at most ``side`` remain a side, computed: what :func:`warn_of_input` reads of
+    a file that is streamed (one plane's chunks are read; a fraction of it is held)."""
+    layout = parse_axes(axes, image.shape, true_3d)
+    plane_stack = image.transpose(*[a for a in range(image.ndim)
+                                    if a not in layout.spatial[-2:]], *layout.spatial[-2:])
+    plane = _middle_plane(plane_stack)
+    steps = tuple(max(1, -(-n // side)) for n in plane.shape)
+    return np.asarray(plane[::steps[0], ::steps[1]])
 
 
 def _middle_plane(plane_stack: np.ndarray) -> np.ndarray:

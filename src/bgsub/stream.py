@@ -38,6 +38,7 @@ from bgsub import io, provenance
 from bgsub._dtypes import work_dtype
 from bgsub.api import subtract_background
 from bgsub.config import Settings
+from bgsub.engine import AUTO, sampled_plane, warn_of_input
 from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import num_threads
 
@@ -321,6 +322,12 @@ def run_job(
         name = "bgsub-read-" + _token(job, source)
         image = da.from_array(array, chunks=chunks, name=name, lock=False, asarray=True,
                               meta=np.empty((0,) * array.ndim, dtype=array.dtype))
+        if parameters["radius"] != AUTO:  # (the automatic radius reads planes: its findings)
+            # (planning reads nothing of a Dask array: a file is read here, as one in memory
+            # is looked at before it is processed)
+            warn_of_input(sampled_plane(image, parameters["axes"], parameters["true_3d"]),
+                          parameters["method"], parameters["light_background"],
+                          missing=parameters.get("missing"))
         with_background = settings.save_background or job.figure is not None
         result = subtract_background(image, return_background=with_background,
                                      **api_keywords(parameters))
