@@ -191,7 +191,10 @@ def subtract_background(
 
     The foreground is ``image - background`` for a dark background and
     ``background - image`` for a light one, so objects are always positive
-    on a zero background. Integer images come back in their own dtype,
+    on a zero background -- except for ``method="imagej"``, which returns what
+    ImageJ leaves in the image: with ``light_background=True`` dark objects on a
+    background at the dtype's top (255, 65535), where an ``offset`` clips
+    (docs/imagej.md). Integer images come back in their own dtype,
     rounded and clipped to its range -- never the wrap-around of
     ``uint16_image - background``. NaN pixels stay NaN and do not affect the
     background around them.
