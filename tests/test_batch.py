@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from click.testing import CliRunner
 
 import bgsub
 from bgsub import batch, cli, io
@@ -355,3 +356,48 @@ def test_small_files_run_one_per_core_by_default(tree, tmp_path, monkeypatch):
     folder = dataclasses.replace(jobs[0], source=batch.Source(store, Path("stack.zarr")))
     monkeypatch.setattr(batch, "SMALL_FILE_BYTES", 10**9)
     assert batch.default_workers([folder, *jobs[1:]]) == 1
+
+
+def _multifile_ome(folder: Path) -> list[Path]:
+    """A multi-file OME-TIFF (one file per time point, as Micro-Manager or bfconvert split
+    them): each file's OME-XML describes both, with the file that holds each plane."""
+    import uuid
+
+    folder.mkdir()
+    uuids = [f"urn:uuid:{uuid.uuid4()}" for _ in range(2)]
+    planes = "".join(
+        f'<TiffData FirstT="{t}" IFD="0" PlaneCount="1">'
+        f'<UUID FileName="mf_t{t}.ome.tif">{uuids[t]}</UUID></TiffData>' for t in range(2))
+    files = []
+    for t in range(2):
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><OME xmlns="http://www.openmicroscopy.org/'
+               f'Schemas/OME/2016-06" UUID="{uuids[t]}"><Image ID="Image:0" Name="mf">'
+               '<Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="40" '
+               'SizeY="32" SizeZ="1" SizeC="1" SizeT="2" PhysicalSizeX="0.5" '
+               'PhysicalSizeY="0.5"><Channel ID="Channel:0:0" SamplesPerPixel="1"/>'
+               f'{planes}</Pixels></Image></OME>')
+        files.append(folder / f"mf_t{t}.ome.tif")
+        tifffile.imwrite(files[-1], synthetic((32, 40), seed=t).image, description=xml,
+                         metadata=None)
+    return files
+
+
+def test_a_multifile_ome_tiff_is_processed_once_and_redone_when_any_file_changes(tmp_path):
+    files = _multifile_ome(tmp_path / "mf")
+    assert io.dataset_files(files[1]) == [files[0].resolve(), files[1].resolve()]
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "mf"), "-o", str(out), "-m", "mean", "--radius", "5", "-v"]
+    first = CliRunner().invoke(cli.main, args)
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["mf_t0.ome.tif"]  # (not once a file)
+    assert io.read_image(out / "mf_t0.ome.tif")[0].shape == (2, 32, 40)
+    assert "processed once from it" in first.output
+    assert "up to date" in CliRunner().invoke(cli.main, args).output
+    with tifffile.TiffFile(files[1]) as tif:
+        xml = tif.pages[0].description
+    tifffile.imwrite(files[1], synthetic((32, 40), seed=9).image, description=xml,
+                     metadata=None)  # (new pixels in the second file)
+    again = CliRunner().invoke(cli.main, args)
+    assert "1 done" in again.output, again.output  # (redone: its second file changed)
+    record = json.loads((out / "mf_t0.ome.tif.bgsub.json").read_text())
+    assert [Path(c["path"]).name for c in record["input"]["companions"]] == ["mf_t1.ome.tif"]

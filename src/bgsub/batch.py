@@ -238,7 +238,29 @@ def plan_jobs(
     check_collisions(jobs, [s.path for s in sources], overwrite)
     for job in jobs:
         _decide(job, settings, force)
+    _skip_dataset_members(jobs, sources)
     return jobs, problems
+
+
+def _companions(path: Path, series: int | None) -> list[Path]:
+    """The other files ``path``'s image is read from (a multi-file OME-TIFF's)."""
+    return [p for p in io.dataset_files(path, series) if _key(p) != _key(path)]
+
+
+def _skip_dataset_members(jobs: Sequence[Job], sources: Sequence[Source]) -> None:
+    """Skip the jobs of a multi-file OME-TIFF's other files where the file of its first
+    plane is an input too: tifffile reads the whole dataset from any of them, so each
+    would be processed (and written) once more as the whole."""
+    inputs = {_key(s.path) for s in sources}
+    for job in jobs:
+        if job.action != "run" or not job.source.path.name.lower().endswith(
+                (".ome.tif", ".ome.tiff")):
+            continue
+        first = io.dataset_files(job.source.path, job.series)[0]
+        if _key(first) != _key(job.source.path) and _key(first) in inputs:
+            job.action = "skip"
+            job.reason = (f"a file of the multi-file OME-TIFF dataset read whole from "
+                          f"{first.name}, processed once from it")
 
 
 def _check_shading_fields(settings: Settings) -> None:
@@ -472,7 +494,8 @@ def run_job(
     with processing(job.source.path):
         try:
             _check(cancel)
-            source = provenance.input_record(job.source.path, job.series)
+            source = provenance.input_record(job.source.path, job.series,
+                                             _companions(job.source.path, job.series))
             shaded = settings.flatfield is not None or settings.darkfield is not None
             if streaming is not None and not shaded and streaming.wants(job, settings):
                 _run_streamed(job, settings, streaming, source, stack_progress)

@@ -13,6 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +79,24 @@ def file_identity(path: Path) -> dict[str, int]:
             "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
 
 
-def input_record(path: Path, series: int | None) -> dict[str, Any]:
+def input_record(path: Path, series: int | None, companions: Sequence[Path] = ()
+                 ) -> dict[str, Any]:
     """Name, series, size, time, file identity and hash of an input, taken before it is read.
 
     ``device`` and ``inode`` tell a file from another one of the same name,
     size and time (copied with ``cp -p`` into its place, or in another folder).
+    ``companions``: the other files the image is read from (a multi-file OME-TIFF's),
+    recorded by path, size and time, so that a change to any of them is seen.
     """
     identity = file_identity(path)
     stat = path.stat()
-    return {"path": str(path.resolve()), "name": path.name, "series": series,
-            **identity, "device": stat.st_dev, "inode": stat.st_ino, "sha256": sha256_of(path)}
+    record = {"path": str(path.resolve()), "name": path.name, "series": series,
+              **identity, "device": stat.st_dev, "inode": stat.st_ino,
+              "sha256": sha256_of(path)}
+    if companions:
+        record["companions"] = [{"path": str(p.resolve()), **file_identity(p)}
+                                for p in companions]
+    return record
 
 
 def embedded_record(parameters: dict[str, Any], source: dict[str, Any], kind: str
@@ -229,7 +238,20 @@ def _up_to_date(record: dict[str, Any], request: dict[str, Any], source: Path,
             return False, f"{role} modified or incomplete"
     if in_place:
         return True, ""
-    return _same_input(record.get("input", {}), source)
+    same, why = _same_input(record.get("input", {}), source)
+    return (same, why) if not same else _same_companions(record.get("input", {}))
+
+
+def _same_companions(entry: dict[str, Any]) -> tuple[bool, str]:
+    """The other files of a multi-file input are as recorded (size and time)."""
+    for companion in entry.get("companions", []):
+        path = Path(companion["path"])
+        if not path.exists():
+            return False, f"{path.name}, a file of the input's dataset, is missing"
+        if file_identity(path) != {"size": companion.get("size"),
+                                   "mtime_ns": companion.get("mtime_ns")}:
+            return False, f"{path.name}, a file of the input's dataset, changed"
+    return True, ""
 
 
 def _same_input(entry: dict[str, Any], source: Path) -> tuple[bool, str]:

@@ -64,7 +64,7 @@ __all__ = [
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
     "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
     "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
-    "is_bgsub_figure", "write_figure", "write_json", "written_by_bgsub",
+    "is_bgsub_figure", "write_figure", "write_json", "written_by_bgsub", "dataset_files",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -374,6 +374,25 @@ def read_provenance(path: Path | str, series: int | None = None) -> dict[str, An
     True
     """
     return read_image(path, series)[1].provenance
+
+
+def dataset_files(path: Path | str, series: int | None = None) -> list[Path]:
+    """Every file that ``path``'s image (``series``) is read from, the file of its first
+    plane first: several for a multi-file OME-TIFF dataset (one file per time point or
+    position, which is read whole from any of its files), else ``[path]`` (also for a
+    file that cannot be read: its reader names the problem).
+
+    Examples
+    --------
+    >>> from bgsub.data import sample_path
+    >>> [p.name for p in dataset_files(sample_path())]
+    ['sample_nuclei.tif']
+    """
+    path = Path(path)
+    try:
+        return [Path(p) for p in _tiff.dataset_files(path, series)]
+    except Exception:  # (not a TIFF, damaged, no such series: read_image says which)
+        return [path]
 
 
 def written_by_bgsub(path: Path | str) -> bool:

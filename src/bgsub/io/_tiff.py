@@ -37,6 +37,24 @@ def open_tiff(path: Path) -> tifffile.TiffFile:
     return tifffile.TiffFile(path)
 
 
+def dataset_files(path: Path, series: int | None = None) -> list[Path]:
+    """The files holding the pages of ``path``'s series (0 by default), the file of its
+    first page first: more than one for a multi-file OME-TIFF (one file per time point or
+    position, each file's OME-XML describing the whole dataset, which tifffile reads from
+    any of them); ``[path]`` for any other file. Only an ``.ome.tif(f)`` is opened."""
+    if not path.name.lower().endswith((".ome.tif", ".ome.tiff")):
+        return [path]
+    files: dict[str, Path] = {}
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            return [path]
+        for page in tif.series[series or 0].pages:
+            if page is not None:
+                name = page.parent.filehandle.path
+                files.setdefault(name, Path(name))
+    return list(files.values()) or [path]
+
+
 def check_ifd_chain(path: Path) -> int:
     """Walk the file's chain of image directories (IFDs); return how many there are.
 
