@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from ome_types import from_xml, to_xml
 from ome_types import model as ome
 
+from bgsub import io
 from bgsub.cli import main
 from bgsub.io import ImageMetadata, read_image, write_image
 
@@ -276,6 +277,38 @@ def test_streamed_pyramid_from_bands_of_rows_across_tile_rows(tmp_path):
             if level is not levels[-1]:
                 two = expected.reshape(2, expected.shape[1] // 2, 2, expected.shape[2] // 2, 2)
                 expected = np.rint(two.mean(axis=(2, 4))).astype(np.uint16)
+
+def test_a_plain_tiff_stack_with_a_pyramid_reads_back_as_one_image(tmp_path):
+    # its reduced pages read as a second series, QQYX, which a rerun failed on
+    data = RNG.integers(0, 4000, (2, 600, 520), dtype=np.uint16)
+    write_image(tmp_path / "c.tif", data, ImageMetadata("CYX"), format="tiff", pyramid="on")
+    with tifffile.TiffFile(tmp_path / "c.tif") as tif:
+        assert len(tif.series) == 1 and tif.series[0].axes == "CYX"
+        assert [level.shape for level in tif.series[0].levels] == [
+            (2, 600, 520), (2, 300, 260), (2, 150, 130)]
+    run(str(tmp_path / "c.tif"), "-o", str(tmp_path / "out"))  # its pyramid kept (auto)
+    with tifffile.TiffFile(tmp_path / "out" / "c.tif") as tif:
+        assert len(tif.series) == 1 and len(tif.series[0].levels) == 3
+
+
+def test_a_plain_tiff_with_a_z_axis_gets_no_pyramid(tmp_path):
+    # tifffile reads a Z stack's reduced pages as a second series whatever they say
+    data = RNG.integers(0, 4000, (2, 3, 64, 80), dtype=np.uint16)
+    meta = ImageMetadata("CZYX")
+    with pytest.raises(ValueError, match="Z axis.*--format ome-tiff") as error:
+        write_image(tmp_path / "z.tif", data, meta, format="tiff", pyramid="on")
+    assert "\n" not in str(error.value) and not (tmp_path / "z.tif").exists()
+    with pytest.raises(ValueError, match="--format ome-tiff"):  # before any computing
+        io.check_writable(data.shape, data.dtype, meta, "tiff", "on")
+    pyramidal = ImageMetadata("CZYX", original={"level_shapes": [(2, 3, 64, 80), (2, 3, 32, 40)]})
+    with pytest.warns(UserWarning, match="--format ome-tiff"):
+        write_image(tmp_path / "z.tif", data, pyramidal, format="tiff")  # auto: as the input
+    with tifffile.TiffFile(tmp_path / "z.tif") as tif:
+        assert [(s.axes, len(s.levels)) for s in tif.series] == [("CZYX", 1)]
+    write_image(tmp_path / "z.ome.tif", data, pyramidal, format="ome-tiff")
+    with tifffile.TiffFile(tmp_path / "z.ome.tif") as tif:
+        assert [(s.axes, len(s.levels)) for s in tif.series] == [("CZYX", 2)]
+
 
 # --- across formats --------------------------------------------------------------------------
 

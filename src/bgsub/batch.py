@@ -532,7 +532,7 @@ def _check_writable(job: Job, settings: Settings, meta: io.ImageMetadata,
     float64), before the image is computed rather than after."""
     # (in native byte order: the API's results are)
     for fmt, dtype in image_outputs(job, settings, image.dtype.newbyteorder("=")):
-        io.check_writable(image.shape, dtype, meta, fmt)
+        io.check_writable(image.shape, dtype, meta, fmt, settings.pyramid)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

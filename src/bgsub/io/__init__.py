@@ -487,10 +487,11 @@ def write_image(
 
 
 def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
-                   format: str | None = None) -> None:
+                   format: str | None = None, pyramid: str = "auto") -> None:
     """Raise the one-line error :func:`write_image` would raise for an image of ``shape`` and
-    ``dtype`` in ``format`` (a PNG of floats, an ImageJ hyperstack of float64, OME-Zarr axes
-    it cannot hold), before anything is computed; nothing where it can be written.
+    ``dtype`` in ``format`` with ``pyramid`` (a PNG of floats, an ImageJ hyperstack of
+    float64, an OME-TIFF of float16, OME-Zarr axes it cannot hold, sub-resolutions a plain
+    TIFF cannot hold), before anything is computed; nothing where it can be written.
 
     Examples
     --------
@@ -502,7 +503,7 @@ def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
     """
     fmt = _format_to_write(metadata, format)
     if _FAMILY[fmt] == "tiff":
-        _tiff.output_order(metadata, np.dtype(dtype), fmt, tuple(shape))
+        _tiff.check(tuple(shape), np.dtype(dtype), metadata, fmt, pyramid)
     elif _FAMILY[fmt] == "zarr":
         _zarr.output_order(metadata, fmt)
     else:

@@ -7,6 +7,7 @@ import json
 import shutil
 import struct
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -406,7 +407,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
     order, meta = output_order(meta, data.dtype, fmt, data.shape)
     data = np.transpose(data, order)
     ndim = page_ndim(data.shape, data.dtype, meta.axes)
-    if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim):
+    if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim, warn=True):
         pages = data.reshape(-1, *data.shape[data.ndim - ndim:])
         write_pages(path, iter(pages), data.shape, data.dtype, meta, fmt, provenance, pyramid)
         return
@@ -435,7 +436,7 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
     dtype = np.dtype(dtype)
     writer, kwargs = _write_kwargs(shape, dtype, meta, fmt, provenance)
     ndim = page_ndim(shape, dtype, meta.axes)
-    levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim) if ndim else []
+    levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim, warn=True) if ndim else []
     # (a planar RGB page is its samples' planes, which tifffile takes whole or in tiles: tiles,
     # so that a page given in bands is never whole in memory)
     if not levels and kwargs.get("planarconfig") != "separate":
@@ -444,19 +445,22 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
                          **writer, **kwargs)
     else:
         with tifffile.TiffWriter(path, **writer) as tif:
-            _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2)
+            _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2,
+                           named=fmt == "tiff")
     _finish(path, meta, fmt, provenance)
 
 
 def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyramid: str,
-                   ndim: int | None = 2) -> list[tuple[int, int]]:
+                   ndim: int | None = 2, *, warn: bool = False) -> list[tuple[int, int]]:
     """The (Y, X) shapes of the sub-resolutions a TIFF output gets, halved one after another.
 
     ``pyramid="off"``: none. ``"on"``: halvings until the longer side is at
     most 256 (at least one). ``"auto"``: as many as the input's pyramid had
     (``meta.original["level_shapes"]``), else as ``"on"`` when a side of the
     plane is larger than :data:`PYRAMID_MIN_SIDE`, else none. ImageJ
-    hyperstacks, and images whose Y and X are not the last axes, get none.
+    hyperstacks, and images whose Y and X are not the last axes, get none;
+    so does a plain TIFF with a Z axis (see :func:`_plain_tiff_holds_pyramid`): a
+    one-line error with ``"on"``, a warning (where ``warn``) with ``"auto"``.
 
     Examples
     --------
@@ -465,7 +469,40 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
     [(500, 300), (250, 150)]
     >>> pyramid_shapes((2, 1000, 600), meta, "ome-tiff", "auto")
     []
+    >>> pyramid_shapes((3, 1000, 600), ImageMetadata("ZYX"), "tiff", "on")
+    Traceback (most recent call last):
+    ...
+    ValueError: a plain TIFF cannot hold the sub-resolutions of an image with a Z axis (tifffile reads them as a second image); use --format ome-tiff, or --pyramid off
     """
+    shapes = _pyramid_shapes(shape, meta, fmt, pyramid, ndim)
+    if shapes and not _plain_tiff_holds_pyramid(meta, fmt):
+        if pyramid == "on":
+            raise ValueError(_NO_Z_PYRAMID + "; use --format ome-tiff, or --pyramid off")
+        if warn:
+            warnings.warn(_NO_Z_PYRAMID + "; written without them: use --format ome-tiff to "
+                          "keep them", stacklevel=2)
+        return []
+    return shapes
+
+
+_NO_Z_PYRAMID = ("a plain TIFF cannot hold the sub-resolutions of an image with a Z axis "
+                 "(tifffile reads them as a second image)")
+
+
+def _plain_tiff_holds_pyramid(meta: ImageMetadata, fmt: str) -> bool:
+    """Whether the sub-resolutions of ``meta``'s image read back as its levels.
+
+    A plain TIFF's reduced pages read as levels of the image only where only
+    Y and X are reduced: tifffile takes a Z axis as spatial too, and one that
+    keeps its size makes them a second image (series) of other axes, which a
+    rerun fails on. OME-TIFF says which pages are levels.
+    """
+    return fmt != "tiff" or "Z" not in meta.axes
+
+
+def _pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyramid: str,
+                    ndim: int | None) -> list[tuple[int, int]]:
+    """:func:`pyramid_shapes` before a plain TIFF's Z axis is considered."""
     if pyramid not in PYRAMID_CHOICES:
         raise ValueError(f"pyramid={pyramid!r}; use one of {', '.join(PYRAMID_CHOICES)}")
     if pyramid == "off" or fmt == "imagej" or ndim is None:
@@ -492,9 +529,9 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
 
 def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndarray],
                    shape: tuple[int, ...], dtype: np.dtype, kwargs: dict[str, Any],
-                   levels: list[tuple[int, int]], ndim: int) -> None:
+                   levels: list[tuple[int, int]], ndim: int, named: bool = False) -> None:
     """Level 0 in tiles with ``len(levels)`` SubIFDs per page (none: tiles alone), then each
-    reduced level.
+    reduced level (``named``: with the axes in their description, as a plain TIFF needs).
 
     The reduced levels wait in raw files beside ``path`` (plain reads and
     writes, not memory maps, so that they stay out of the process's memory).
@@ -524,6 +561,8 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
         sub = {k: v for k, v in kwargs.items() if k in ("photometric", "planarconfig",
                                                         "compression", "compressionargs",
                                                         "resolutionunit")}
+        if named:  # else a plain TIFF's reduced pages of several planes read as a second image
+            sub["metadata"] = {"axes": kwargs["metadata"]["axes"]}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
@@ -657,6 +696,17 @@ def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) 
         written = tif.pages[0].description
     xml = _ome.merged_xml(written, meta, provenance)
     tifffile.tiffcomment(path, xml.encode("utf-8"))
+
+
+def check(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
+          pyramid: str) -> None:
+    """Raise the one-line error :func:`write` would raise for an image of ``shape`` and
+    ``dtype`` (in ``meta``'s order) in ``fmt`` with ``pyramid``, without writing."""
+    order, stored = output_order(meta, dtype, fmt, shape)
+    stored_shape = tuple(shape[i] for i in order)
+    ndim = page_ndim(stored_shape, dtype, stored.axes)
+    if ndim is not None:
+        pyramid_shapes(stored_shape, stored, fmt, pyramid, ndim)
 
 
 def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[int, ...]
