@@ -719,8 +719,10 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[in
     Raises
     ------
     ValueError
-        ImageJ cannot hold ``dtype`` or one of the axes.
+        ImageJ cannot hold ``dtype`` or one of the axes; OME-TIFF cannot hold ``dtype``.
     """
+    if fmt == "ome-tiff":
+        _check_ome_dtype(np.dtype(dtype))
     if fmt != "imagej":
         return tuple(range(len(meta.axes))), meta
     if np.dtype(dtype) not in (np.uint8, np.uint16, np.float32):
@@ -737,6 +739,27 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[in
                          f"{meta.axes!r}; use --format tiff or ome-tiff")
     axes = "".join(sorted(meta.axes, key=order.index))
     return tuple(meta.axes.index(a) for a in axes), dataclasses.replace(meta, axes=axes)
+
+
+#: The pixel types of OME-XML (``Pixels/@Type``) among those bgsub processes.
+_OME_DTYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float32", "float64")
+
+
+def _check_ome_dtype(dtype: np.dtype) -> None:
+    """Refuse a pixel type OME-XML has no name for (float16, 64-bit integers, long double).
+
+    Examples
+    --------
+    >>> _check_ome_dtype(np.dtype("float16"))
+    Traceback (most recent call last):
+    ...
+    ValueError: OME-TIFF holds no float16 pixels; use --output-dtype float32, or --format tiff
+    """
+    if dtype.name in _OME_DTYPES:
+        return
+    wider = "float32" if dtype.itemsize <= 2 else "float64"
+    raise ValueError(f"OME-TIFF holds no {dtype.name} pixels; use --output-dtype {wider}, or "
+                     "--format tiff")
 
 
 def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
