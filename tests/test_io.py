@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -44,6 +45,34 @@ def test_stack_metadata_round_trips(tmp_path, stack, fmt, name):
     assert meta.channel_names == ("DAPI", "GFP")
     assert meta.provenance == RECORD
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "ome-tiff", "imagej", "zarr", "ome-zarr", "png"])
+@pytest.mark.parametrize("field, values", [
+    ("channel_names", ("DAPI", "GFP")), ("channel_colors", ("0000FF", "00FF00")),
+    ("display_ranges", ((0.0, 1.0), (0.0, 2.0)))])
+def test_metadata_of_other_channels_than_the_image_is_one_clear_error(tmp_path, stack, fmt,
+                                                                        field, values):
+    # the first channel with both channels' names: ImageJ raised a bare IndexError, TIFF
+    # wrote both names, OME-TIFF dropped them
+    one = stack[:1, 0]
+    meta = ImageMetadata("CYX", format=fmt, **{field: values})
+    message = f"metadata.{field} holds 2 entries but the image has 1 channel"
+    with pytest.raises(ValueError, match=message) as error:
+        write_image(tmp_path / "a", one, meta, format=fmt)
+    assert "\n" not in str(error.value) and "dataclasses.replace" in str(error.value)
+    with pytest.raises(ValueError, match=message):
+        io.check_writable(one.shape, one.dtype, meta, fmt)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_names_of_the_channels_kept_are_written(tmp_path, stack):
+    meta = czyx_meta("imagej")
+    kept = dataclasses.replace(meta, channel_names=meta.channel_names[1:])
+    write_image(tmp_path / "a.tif", stack[1:], kept, format="imagej")  # (C of 1: no labels)
+    for fmt, name in [("tiff", "b.tif"), ("ome-tiff", "c.ome.tif"), ("ome-zarr", "d.ome.zarr")]:
+        write_image(tmp_path / name, stack[1:], kept, format=fmt)
+        assert read_image(tmp_path / name)[1].channel_names == ("GFP",)
 
 
 def test_imagej_hyperstack_from_tifffile_keeps_resolution_and_frame_interval(tmp_path, stack):

@@ -55,7 +55,7 @@ from bgsub.io._chunked import (
 from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
 from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
 from bgsub.io._limits import max_image_bytes, max_stream_bytes
-from bgsub.io._metadata import FORMATS, ImageMetadata
+from bgsub.io._metadata import FORMATS, ImageMetadata, check_channels
 from bgsub.io._zarr import is_zarr
 
 __all__ = [
@@ -476,6 +476,7 @@ def write_image(
     fmt = _format_to_write(metadata, format)
     if image.ndim != len(metadata.axes):
         raise ValueError(f"axes {metadata.axes!r} do not match the image's shape {image.shape}")
+    check_channels(image.shape, metadata)
     with atomic_target(path) as tmp:
         if _FAMILY[fmt] == "tiff":
             _tiff.write(tmp, image, metadata, fmt, provenance, pyramid)
@@ -502,6 +503,7 @@ def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
     >>> check_writable((64, 64), "uint16", ImageMetadata("YX"), "png")
     """
     fmt = _format_to_write(metadata, format)
+    check_channels(tuple(shape), metadata)
     if _FAMILY[fmt] == "tiff":
         _tiff.check(tuple(shape), np.dtype(dtype), metadata, fmt, pyramid)
     elif _FAMILY[fmt] == "zarr":

@@ -88,6 +88,41 @@ class ImageMetadata:
         return tuple(float(self.spacing[letter]) for letter in letters)
 
 
+_PER_CHANNEL = ("channel_names", "channel_colors", "display_ranges")
+
+
+def check_channels(shape: tuple[int, ...], meta: ImageMetadata) -> None:
+    """Refuse names, colours or display ranges that are not one per channel of the image.
+
+    Every writer would otherwise do something else with them: ImageJ failed
+    with an ``IndexError``, TIFF stored the extra names, OME-TIFF dropped them.
+
+    Examples
+    --------
+    >>> check_channels((1, 8, 8), ImageMetadata("CYX", channel_names=("DAPI", "GFP")))
+    Traceback (most recent call last):
+    ...
+    ValueError: metadata.channel_names holds 2 entries but the image has 1 channel (axes CYX, shape (1, 8, 8)); give one per channel kept, e.g. dataclasses.replace(metadata, channel_names=...), or None
+    """
+    count = _channel_count(shape, meta)
+    for name in _PER_CHANNEL:
+        values = getattr(meta, name)
+        if count is not None and values and len(values) != count:
+            raise ValueError(
+                f"metadata.{name} holds {len(values)} entries but the image has {count} "
+                f"channel{'s' if count != 1 else ''} (axes {meta.axes}, shape {tuple(shape)}); give one "
+                f"per channel kept, e.g. dataclasses.replace(metadata, {name}=...), or None")
+
+
+def _channel_count(shape: tuple[int, ...], meta: ImageMetadata) -> int | None:
+    """The image's channels: its ``C`` axis (samples that are channels included), 1 without
+    one; None for colour samples (an RGB image names one channel or each sample)."""
+    axes = meta.samples_as_channels().axes
+    if "C" in axes:
+        return int(shape[axes.index("C")])
+    return None if "S" in axes else 1
+
+
 def normalise_unit(unit: Any) -> str:
     """``"micron"``, ``"um"``, ``"\\u00b5m"`` and friends become ``"µm"``; others pass."""
     text = str(unit).strip()
