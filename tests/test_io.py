@@ -149,6 +149,50 @@ def test_ome_zarr_05_and_bioformats2raw_are_read(tmp_path):
     np.testing.assert_array_equal(read_image(b2r, series=1)[0], data + 1)
 
 
+def test_zarr_dimension_names_are_written_back_as_the_input_named_them(tmp_path):
+    # they became axis letters: xarray's ["time", "y", "x"] was written ["T", "Y", "X"]
+    data = np.full((2, 16, 16), 100, np.uint16)
+    xr = zarr.create_array(tmp_path / "xr.zarr", shape=data.shape, dtype="uint16",
+                           zarr_format=2)
+    xr.attrs["_ARRAY_DIMENSIONS"] = ["time", "y", "x"]
+    zarr.create_array(tmp_path / "v3.zarr", shape=data.shape, dtype="uint16", zarr_format=3,
+                      dimension_names=["z", "y", "x"])
+    (tmp_path / "out").mkdir()
+    for name, axes in (("xr.zarr", "TYX"), ("v3.zarr", "ZYX")):
+        image, meta = read_image(tmp_path / name)
+        assert meta.axes == axes
+        write_image(tmp_path / "out" / name, image, meta, RECORD)
+    out = zarr.open_array(tmp_path / "out" / "xr.zarr", mode="r")
+    assert out.attrs["_ARRAY_DIMENSIONS"] == ["time", "y", "x"]
+    assert zarr.open_array(tmp_path / "out" / "v3.zarr", mode="r").metadata.dimension_names == (
+        "z", "y", "x")
+    assert read_image(tmp_path / "out" / "xr.zarr")[1].axes == "TYX"
+    # other axes than the input's (here from --axes): letters
+    image, meta = read_image(tmp_path / "v3.zarr")
+    write_image(tmp_path / "c.zarr", image, dataclasses.replace(meta, axes="CYX"))
+    assert zarr.open_array(tmp_path / "c.zarr", mode="r").metadata.dimension_names == (
+        "C", "Y", "X")
+
+
+def test_ome_zarr_05_dimension_names_are_its_axes_names(tmp_path):
+    # NGFF 0.5 requires them equal; an input's "time" axis was written with dimension "t"
+    from ome_zarr_models.v05.image import Image
+
+    group = zarr.open_group(tmp_path / "in.ome.zarr", mode="w", zarr_format=3)
+    group.create_array("0", data=np.full((2, 16, 16), 100, "u2"),
+                       dimension_names=["time", "y", "x"])
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "time", "type": "time"}, {"name": "y", "type": "space"},
+                 {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 1.0, 1.0]}]}]}]}
+    image, meta = read_image(tmp_path / "in.ome.zarr")
+    write_image(tmp_path / "out.ome.zarr", image, meta, RECORD)
+    out = zarr.open_group(tmp_path / "out.ome.zarr", mode="r")
+    assert out["0"].metadata.dimension_names == ("time", "y", "x")
+    Image.from_zarr(out)  # valid NGFF 0.5
+
+
 def test_png_8_and_16_bit_rgb_and_jpeg(tmp_path):
     grey = np.arange(12 * 14, dtype=np.uint16).reshape(12, 14) * 300
     rgb = np.random.default_rng(0).integers(0, 255, (12, 14, 3), dtype=np.uint8)
