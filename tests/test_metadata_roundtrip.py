@@ -8,6 +8,7 @@ only ones excluded below.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -145,6 +146,52 @@ def test_imagej_hyperstack_as_ome_tiff_keeps_calibration_and_frame_interval(tmp_
     assert meta.units == {"T": "s", "Z": "µm", "Y": "µm", "X": "µm"}
     assert meta.channel_names == ("DAPI", "GFP")
     assert meta.channel_colors == ("FF00FF", "00FF00")  # the LUTs' colours
+
+
+def test_ome_tiff_of_mixed_units_as_imagej_has_every_size_in_one_unit(tmp_path):
+    # ImageJ has one unit: Z 0.3 µm beside Y, X 108 nm was written "Z 0.3 nm", 1000x too small
+    data = RNG.integers(0, 4000, (4, 32, 40), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "nm.ome.tif", data, metadata={
+        "axes": "ZYX", "PhysicalSizeX": 108.0, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 108.0,
+        "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": 0.3, "PhysicalSizeZUnit": "µm"})
+    run(str(tmp_path / "nm.ome.tif"), "-o", str(tmp_path / "out"), "--format", "imagej")
+    meta = read_image(tmp_path / "out" / "nm.tif")[1]
+    assert meta.format == "imagej"
+    assert meta.spacing == pytest.approx({"Z": 300.0, "Y": 108.0, "X": 108.0})
+    assert meta.units == {"Z": "nm", "Y": "nm", "X": "nm"}
+    # Y in another unit than X: the resolution tags too (of TIFF and PNG: in µm)
+    mixed = ImageMetadata("YX", spacing={"Y": 0.108, "X": 108.0}, units={"Y": "µm", "X": "nm"})
+    plane = data[0]
+    write_image(tmp_path / "ij.tif", plane, mixed, format="imagej")
+    assert read_image(tmp_path / "ij.tif")[1].spacing == pytest.approx({"Y": 108.0, "X": 108.0})
+    write_image(tmp_path / "plain.tif", plane, mixed, format="tiff")
+    with tifffile.TiffFile(tmp_path / "plain.tif") as tif:
+        assert tif.pages[0].resolution == pytest.approx((1e4 / 0.108, 1e4 / 0.108))
+    write_image(tmp_path / "p.png", plane, dataclasses.replace(mixed, format="png"))
+    assert read_image(tmp_path / "p.png")[1].spacing == pytest.approx({"Y": 0.108, "X": 0.108},
+                                                                      rel=1e-5)
+
+
+def test_a_size_in_no_length_unit_is_left_out_of_imagej_with_a_warning(tmp_path):
+    meta = ImageMetadata("ZYX", spacing={"Z": 2.0, "Y": 0.5, "X": 0.5},
+                         units={"Z": "pixel", "Y": "µm", "X": "µm"})
+    with pytest.warns(UserWarning, match="Z pixel size is in pixel.*--format ome-tiff"):
+        write_image(tmp_path / "a.tif", np.zeros((2, 8, 8), np.uint16), meta, format="imagej")
+    assert read_image(tmp_path / "a.tif")[1].spacing == pytest.approx({"Y": 0.5, "X": 0.5})
+
+
+def test_length_factor_and_sizes_in_one_unit():
+    assert io.length_factor("µm", "nm") == 1000.0 and io.length_factor("nm", "micron") == 0.001
+    assert io.length_factor("Å", "nm") == 0.1 and io.length_factor("in", "mm") == 25.4
+    assert io.length_factor("s", "µm") is None and io.length_factor(None, "µm") is None
+    meta = ImageMetadata("ZYX", spacing={"Z": 0.3, "Y": 108.0, "X": 0.108},
+                         units={"Z": "µm", "Y": "nm", "X": "µm"})
+    assert meta.spacing_in_one_unit("ZYX") == ((0.3, 0.108, 0.108), "µm")
+    assert meta.spacing_in_one_unit("ZYX", "nm") == ((300.0, 108.0, 108.0), "nm")
+    assert ImageMetadata("YX", spacing={"Y": 1.0, "X": 1.0}, units={"Y": "pixel", "X": "µm"}
+                         ).spacing_in_one_unit("YX") is None
+    assert ImageMetadata("YX", spacing={"Y": 2.0, "X": 2.0}).spacing_in_one_unit("YX") == (
+        (2.0, 2.0), None)
 
 
 # --- OME-Zarr --------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ from bgsub.io._chunked import (
 from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
 from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
 from bgsub.io._limits import max_image_bytes, max_stream_bytes
-from bgsub.io._metadata import FORMATS, ImageMetadata, check_channels
+from bgsub.io._metadata import FORMATS, ImageMetadata, check_channels, length_factor
 from bgsub.io._zarr import is_zarr
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
     "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
     "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
-    "is_bgsub_figure", "write_figure", "write_json", "written_by_bgsub",
+    "is_bgsub_figure", "length_factor", "write_figure", "write_json", "written_by_bgsub",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")

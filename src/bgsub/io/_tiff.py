@@ -18,7 +18,7 @@ import tifffile
 from bgsub.io import _ome
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size, check_tiff_blocks
-from bgsub.io._metadata import ImageMetadata, hex_color, normalise_unit, rgb_of
+from bgsub.io._metadata import ImageMetadata, hex_color, length_factor, normalise_unit, rgb_of
 
 PROVENANCE_KEY = "bgsub"
 OME_NAMESPACE = _ome.NAMESPACE
@@ -831,12 +831,14 @@ def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:
 
 def _resolution_kwargs(meta: ImageMetadata, fmt: str) -> dict[str, Any]:
     """TIFF resolution tags from the pixel size, else as read from the input."""
-    has_xy = "X" in meta.spacing and "Y" in meta.spacing
-    if fmt == "imagej" and has_xy:
-        return {"resolution": (1 / meta.spacing["X"], 1 / meta.spacing["Y"])}
-    if has_xy and meta.units.get("X") == "µm":
-        return {"resolution": (1e4 / meta.spacing["X"], 1e4 / meta.spacing["Y"]),
-                "resolutionunit": _RESOLUTION_CM}
+    if fmt == "imagej":
+        sizes = _imagej_spacing(meta)[0]
+        return {"resolution": (1 / sizes["X"], 1 / sizes["Y"])} if (
+            "X" in sizes and "Y" in sizes) else {}
+    microns = meta.spacing_in_one_unit("YX", "µm")
+    if microns is not None:
+        (y, x), _ = microns
+        return {"resolution": (1e4 / x, 1e4 / y), "resolutionunit": _RESOLUTION_CM}
     original = meta.original.get("resolution")
     if original is not None:
         return {"resolution": (original[0], original[1]), "resolutionunit": original[2]}
@@ -851,13 +853,42 @@ def _ome_metadata(meta: ImageMetadata) -> dict[str, Any]:
     return metadata
 
 
+def _imagej_spacing(meta: ImageMetadata) -> tuple[dict[str, float], str | None]:
+    """The Z, Y and X pixel sizes in one unit, and that unit: ImageJ has one for all three.
+
+    X's unit (else Y's, else Z's); a size in a unit that is not a length
+    cannot be converted, and is left out with a warning.
+
+    Examples
+    --------
+    >>> _imagej_spacing(ImageMetadata("ZYX", spacing={"Z": 0.3, "Y": 108.0, "X": 108.0},
+    ...                               units={"Z": "µm", "Y": "nm", "X": "nm"}))
+    ({'Z': 300.0, 'Y': 108.0, 'X': 108.0}, 'nm')
+    """
+    unit = next((meta.units[a] for a in "XYZ" if a in meta.spacing and a in meta.units), None)
+    sizes = {}
+    for letter in "ZYX":
+        if letter not in meta.spacing:
+            continue
+        own = meta.units.get(letter)
+        factor = 1.0 if own == unit else length_factor(own, unit)
+        if factor is None:
+            warnings.warn(f"the {letter} pixel size is in {own or 'no unit'}, which cannot be "
+                          f"converted to {unit or 'no unit'}, the one unit of an ImageJ "
+                          "hyperstack: it is left out; use --format ome-tiff to keep it",
+                          stacklevel=2)
+            continue
+        sizes[letter] = meta.spacing[letter] * factor
+    return sizes, unit
+
+
 def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: dict | None
                      ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"axes": meta.axes}
     metadata.update(meta.original.get("imagej", {}))
-    if "Z" in meta.spacing:
-        metadata["spacing"] = meta.spacing["Z"]
-    unit = meta.units.get("X")
+    sizes, unit = _imagej_spacing(meta)
+    if "Z" in sizes:
+        metadata["spacing"] = sizes["Z"]
     if unit and "unit" not in metadata:
         metadata["unit"] = "micron" if unit == "µm" else unit
     if "T" in meta.spacing and "finterval" not in metadata:
