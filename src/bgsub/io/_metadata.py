@@ -164,7 +164,9 @@ def check_channels(shape: tuple[int, ...], meta: ImageMetadata) -> None:
     >>> check_channels((1, 8, 8), ImageMetadata("CYX", channel_names=("DAPI", "GFP")))
     Traceback (most recent call last):
     ...
-    ValueError: metadata.channel_names holds 2 entries but the image has 1 channel (axes CYX, shape (1, 8, 8)); give one per channel kept, e.g. dataclasses.replace(metadata, channel_names=...), or None
+    ValueError: metadata.channel_names holds 2 entries but the image has 1 channel (axes CYX,
+    shape (1, 8, 8)); give one per channel kept, e.g. dataclasses.replace(metadata,
+    channel_names=...), or None
     """
     count = _channel_count(shape, meta)
     for name in _PER_CHANNEL:
@@ -172,8 +174,9 @@ def check_channels(shape: tuple[int, ...], meta: ImageMetadata) -> None:
         if count is not None and values and len(values) != count:
             raise ValueError(
                 f"metadata.{name} holds {len(values)} entries but the image has {count} "
-                f"channel{'s' if count != 1 else ''} (axes {meta.axes}, shape {tuple(shape)}); give one "
-                f"per channel kept, e.g. dataclasses.replace(metadata, {name}=...), or None")
+                f"channel{'s' if count != 1 else ''} (axes {meta.axes}, shape {tuple(shape)}); "
+                f"give one per channel kept, e.g. dataclasses.replace(metadata, {name}=...), "
+                "or None")
 
 
 def _channel_count(shape: tuple[int, ...], meta: ImageMetadata) -> int | None:

@@ -472,7 +472,8 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
     >>> pyramid_shapes((3, 1000, 600), ImageMetadata("ZYX"), "tiff", "on")
     Traceback (most recent call last):
     ...
-    ValueError: a plain TIFF cannot hold the sub-resolutions of an image with a Z axis (tifffile reads them as a second image); use --format ome-tiff, or --pyramid off
+    ValueError: a plain TIFF cannot hold the sub-resolutions of an image with a Z axis
+    (tifffile reads them as a second image); use --format ome-tiff, or --pyramid off
     """
     shapes = _pyramid_shapes(shape, meta, fmt, pyramid, ndim)
     if shapes and not _plain_tiff_holds_pyramid(meta, fmt):
