@@ -193,6 +193,57 @@ def test_ome_zarr_05_dimension_names_are_its_axes_names(tmp_path):
     Image.from_zarr(out)  # valid NGFF 0.5
 
 
+def hcs_plate(path: Path, wells=("A/1", "A/2"), fields=("0", "1")) -> Path:
+    """An NGFF 0.4 HCS plate: wells of fields, each a one-level OME-Zarr image."""
+    plate = zarr.open_group(path, mode="w", zarr_format=2)
+    plate.attrs["plate"] = {
+        "version": "0.4", "rows": [{"name": "A"}], "columns": [{"name": "1"}, {"name": "2"}],
+        "wells": [{"path": w, "rowIndex": 0, "columnIndex": i} for i, w in enumerate(wells)]}
+    for well_path in wells:
+        well = plate.create_group(well_path)
+        well.attrs["well"] = {"version": "0.4", "images": [{"path": f} for f in fields]}
+        for field in fields:
+            write_image(path / well_path / f"{field}.ome.zarr", np.full((16, 16), 100, "u2"),
+                        ImageMetadata("YX"), format="ome-zarr")
+            (path / well_path / f"{field}.ome.zarr").rename(path / well_path / field)
+    return path
+
+
+def test_an_hcs_plate_or_well_is_refused_naming_a_field_to_give(tmp_path):
+    # a plate was "zarr, 1 series", then "the Zarr group is neither OME-Zarr nor a single array"
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    for path, kind in ((plate, "plate"), (plate / "A" / "2", "well")):
+        for call in (io.probe, read_image, io.open_image):
+            with pytest.raises(io.UnsupportedFileError, match=f"OME-Zarr HCS {kind}") as error:
+                call(path)
+            message = str(error.value)
+            assert "\n" not in message
+        field = "A/1/0" if kind == "plate" else "0"
+        assert message.endswith(f"give each field's own path, e.g. {path}/{field}")
+    assert io.probe(plate / "A" / "2" / "1") == ("ome-zarr", 1)  # a field is one image
+
+
+def test_an_hcs_fields_output_is_named_for_the_plate_well_and_field(tmp_path):
+    # every field was named 0.ome.zarr (or 1.ome.zarr): two wells' fields wrote one path
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    assert io.hcs_field_stem(plate / "A" / "1" / "0") == "hcs_A_1_0"
+    assert io.hcs_field_stem(plate / "A" / "2" / "1") == "hcs_A_2_1"
+    write_image(tmp_path / "0.ome.zarr", np.full((16, 16), 1, "u2"), ImageMetadata("YX"),
+                format="ome-zarr")
+    assert io.hcs_field_stem(tmp_path / "0.ome.zarr") is None  # not in a plate's well
+    assert io.hcs_field_stem(plate / "A" / "1") is None  # a well
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    result = CliRunner().invoke(main, [
+        "run", str(plate / "A" / "1" / "0"), str(plate / "A" / "2" / "0"), "-o",
+        str(tmp_path / "out"), "-q", "-m", "tophat", "--radius", "3"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.ome.zarr")) == [
+        "hcs_A_1_0.ome.zarr", "hcs_A_2_0.ome.zarr"]
+
+
 def test_png_8_and_16_bit_rgb_and_jpeg(tmp_path):
     grey = np.arange(12 * 14, dtype=np.uint16).reshape(12, 14) * 300
     rgb = np.random.default_rng(0).integers(0, 255, (12, 14, 3), dtype=np.uint8)

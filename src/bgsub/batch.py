@@ -263,7 +263,7 @@ def _jobs_for(source: Source, outdir: Path, settings: Settings) -> list[Job]:
         raise ValueError(f"series {settings.series} does not exist (the file has {count}); "
                          f"use --series 0 to {count - 1} or --series all")
     out_fmt = _output_format(fmt, settings)
-    stem, _ = io.split_name(source.relative.name)
+    stem = io.hcs_field_stem(source.path) or io.split_name(source.relative.name)[0]
     folder = outdir / source.relative.parent
     jobs = []
     for index in indices:

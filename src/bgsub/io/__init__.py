@@ -62,9 +62,10 @@ __all__ = [
     "FORMATS", "MAX_BYTES_ENV", "TIFF_FORMATS", "ZARR_FORMATS", "ChunkedOutput", "ImageMetadata",
     "ImageTooLargeError", "Runner", "UnsupportedFileError", "atomic_target", "check_writable",
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
-    "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
-    "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
-    "is_bgsub_figure", "length_factor", "write_figure", "write_json", "written_by_bgsub",
+    "max_image_bytes", "open_image", "hcs_field_stem", "pages_fit", "probe", "read_image",
+    "read_provenance", "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked",
+    "write_image", "is_bgsub_figure", "length_factor", "write_figure", "write_json",
+    "written_by_bgsub",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -90,6 +91,24 @@ def split_name(name: str) -> tuple[str, str]:
             return name[: -len(suffix)], name[-len(suffix):]
     stem, dot, ext = name.rpartition(".")
     return (stem, dot + ext) if dot and stem else (name, "")
+
+
+def hcs_field_stem(path: Path | str) -> str | None:
+    """For a field of an HCS plate, the name its output is given before its extension: the
+    plate's and the field's path (``plate.ome.zarr/A/1/0`` -> ``plate_A_1_0``, each field's
+    own, where its own name, ``0``, is every well's first field's); None for other paths.
+
+    Examples
+    --------
+    >>> hcs_field_stem("raw/cells.ome.tif") is None
+    True
+    """
+    path = Path(path)
+    field = _zarr.hcs_field(path) if path.is_dir() else None
+    if field is None:
+        return None
+    plate, *names = field
+    return "_".join([split_name(plate.name)[0], *names])
 
 
 def extension_for(fmt: str, input_name: str | None = None) -> str:

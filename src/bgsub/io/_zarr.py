@@ -110,21 +110,75 @@ def _read_omero(omero: Any, shape: tuple[int, ...], meta: ImageMetadata) -> None
         meta.display_ranges = tuple(ranges)
 
 
-def _series_groups(root: Any) -> list[Any]:
-    """The images of a store: one per bioformats2raw series, else the store itself."""
+def _series_groups(root: Any, path: Path) -> list[Any]:
+    """The images of a store: one per bioformats2raw series, else the store itself.
+
+    Raises
+    ------
+    UnsupportedFileError
+        For an HCS plate or well, naming the path of a field to give instead.
+    """
     import zarr
 
     if isinstance(root, zarr.Array):
         return [root]
+    _refuse_hcs(root, path)
     if "bioformats2raw.layout" in attributes(root):
         keys = sorted((k for k in root.group_keys() if k.isdigit()), key=int)
         return [root[k] for k in keys]
     return [root]
 
 
+def hcs_field(path: Path) -> tuple[Path, str, str, str] | None:
+    """``(plate, row, column, field)`` where ``path`` is a field of an NGFF HCS plate's
+    well (``plate.ome.zarr/A/1/0``), else None.
+
+    The well's metadata must list the field, and the plate's the well.
+    """
+    import zarr
+
+    field, column, row, plate = path, path.parent, path.parent.parent, path.parent.parent.parent
+    try:
+        well = attributes(zarr.open_group(store=str(column), mode="r")).get("well") or {}
+        listed = {str(image.get("path")) for image in well.get("images") or []}
+        wells = (attributes(zarr.open_group(store=str(plate), mode="r")).get("plate") or {}
+                 ).get("wells") or []
+    except Exception:  # (not Zarr groups, unreadable: not a field of a plate)
+        return None
+    if field.name not in listed or f"{row.name}/{column.name}" not in {
+            str(w.get("path")) for w in wells if isinstance(w, dict)}:
+        return None
+    return plate, row.name, column.name, field.name
+
+
+def _refuse_hcs(group: Any, path: Path) -> None:
+    """A one-line error for an NGFF HCS plate or well: many images, each a field of a well,
+    which bgsub processes one at a time, given by its path (``plate.ome.zarr/A/1/0``)."""
+    attrs = attributes(group)
+    kind = ("plate (wells of fields of view)" if isinstance(attrs.get("plate"), dict) else
+            "well (fields of view)" if isinstance(attrs.get("well"), dict) else None)
+    if kind is None:
+        return
+    field = _first_field(group, attrs)
+    example = f"{path}/{field}" if field else f"{path}/A/1/0" if "plate" in kind else f"{path}/0"
+    raise UnsupportedFileError(f"an OME-Zarr HCS {kind}, not one image; give each field's "
+                               f"own path, e.g. {example}")
+
+
+def _first_field(group: Any, attrs: dict[str, Any]) -> str | None:
+    """The path of the first field of a plate's first well (or of a well), if it has one."""
+    try:
+        if "plate" in attrs:
+            well = attrs["plate"]["wells"][0]["path"]
+            return f"{well}/{attributes(group[well])['well']['images'][0]['path']}"
+        return str(attrs["well"]["images"][0]["path"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def series_count(path: Path) -> int:
     """Number of images (series) in the Zarr store at ``path``."""
-    return len(_series_groups(_open(path)))
+    return len(_series_groups(_open(path), path))
 
 
 def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
@@ -144,7 +198,7 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
     """
     import zarr
 
-    groups = _series_groups(_open(path))
+    groups = _series_groups(_open(path), path)
     if not 0 <= series < len(groups):
         raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
                          f"use --series 0 to {len(groups) - 1}")
