@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -44,6 +45,34 @@ def test_stack_metadata_round_trips(tmp_path, stack, fmt, name):
     assert meta.channel_names == ("DAPI", "GFP")
     assert meta.provenance == RECORD
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "ome-tiff", "imagej", "zarr", "ome-zarr", "png"])
+@pytest.mark.parametrize("field, values", [
+    ("channel_names", ("DAPI", "GFP")), ("channel_colors", ("0000FF", "00FF00")),
+    ("display_ranges", ((0.0, 1.0), (0.0, 2.0)))])
+def test_metadata_of_other_channels_than_the_image_is_one_clear_error(tmp_path, stack, fmt,
+                                                                        field, values):
+    # the first channel with both channels' names: ImageJ raised a bare IndexError, TIFF
+    # wrote both names, OME-TIFF dropped them
+    one = stack[:1, 0]
+    meta = ImageMetadata("CYX", format=fmt, **{field: values})
+    message = f"metadata.{field} holds 2 entries but the image has 1 channel"
+    with pytest.raises(ValueError, match=message) as error:
+        write_image(tmp_path / "a", one, meta, format=fmt)
+    assert "\n" not in str(error.value) and "dataclasses.replace" in str(error.value)
+    with pytest.raises(ValueError, match=message):
+        io.check_writable(one.shape, one.dtype, meta, fmt)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_names_of_the_channels_kept_are_written(tmp_path, stack):
+    meta = czyx_meta("imagej")
+    kept = dataclasses.replace(meta, channel_names=meta.channel_names[1:])
+    write_image(tmp_path / "a.tif", stack[1:], kept, format="imagej")  # (C of 1: no labels)
+    for fmt, name in [("tiff", "b.tif"), ("ome-tiff", "c.ome.tif"), ("ome-zarr", "d.ome.zarr")]:
+        write_image(tmp_path / name, stack[1:], kept, format=fmt)
+        assert read_image(tmp_path / name)[1].channel_names == ("GFP",)
 
 
 def test_imagej_hyperstack_from_tifffile_keeps_resolution_and_frame_interval(tmp_path, stack):
@@ -118,6 +147,101 @@ def test_ome_zarr_05_and_bioformats2raw_are_read(tmp_path):
         (tmp_path / f"img{i}.ome.zarr").rename(b2r / str(i))
     assert io.probe(b2r) == ("ome-zarr", 2)
     np.testing.assert_array_equal(read_image(b2r, series=1)[0], data + 1)
+
+
+def test_zarr_dimension_names_are_written_back_as_the_input_named_them(tmp_path):
+    # they became axis letters: xarray's ["time", "y", "x"] was written ["T", "Y", "X"]
+    data = np.full((2, 16, 16), 100, np.uint16)
+    xr = zarr.create_array(tmp_path / "xr.zarr", shape=data.shape, dtype="uint16",
+                           zarr_format=2)
+    xr.attrs["_ARRAY_DIMENSIONS"] = ["time", "y", "x"]
+    zarr.create_array(tmp_path / "v3.zarr", shape=data.shape, dtype="uint16", zarr_format=3,
+                      dimension_names=["z", "y", "x"])
+    (tmp_path / "out").mkdir()
+    for name, axes in (("xr.zarr", "TYX"), ("v3.zarr", "ZYX")):
+        image, meta = read_image(tmp_path / name)
+        assert meta.axes == axes
+        write_image(tmp_path / "out" / name, image, meta, RECORD)
+    out = zarr.open_array(tmp_path / "out" / "xr.zarr", mode="r")
+    assert out.attrs["_ARRAY_DIMENSIONS"] == ["time", "y", "x"]
+    assert zarr.open_array(tmp_path / "out" / "v3.zarr", mode="r").metadata.dimension_names == (
+        "z", "y", "x")
+    assert read_image(tmp_path / "out" / "xr.zarr")[1].axes == "TYX"
+    # other axes than the input's (here from --axes): letters
+    image, meta = read_image(tmp_path / "v3.zarr")
+    write_image(tmp_path / "c.zarr", image, dataclasses.replace(meta, axes="CYX"))
+    assert zarr.open_array(tmp_path / "c.zarr", mode="r").metadata.dimension_names == (
+        "C", "Y", "X")
+
+
+def test_ome_zarr_05_dimension_names_are_its_axes_names(tmp_path):
+    # NGFF 0.5 requires them equal; an input's "time" axis was written with dimension "t"
+    from ome_zarr_models.v05.image import Image
+
+    group = zarr.open_group(tmp_path / "in.ome.zarr", mode="w", zarr_format=3)
+    group.create_array("0", data=np.full((2, 16, 16), 100, "u2"),
+                       dimension_names=["time", "y", "x"])
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "time", "type": "time"}, {"name": "y", "type": "space"},
+                 {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 1.0, 1.0]}]}]}]}
+    image, meta = read_image(tmp_path / "in.ome.zarr")
+    write_image(tmp_path / "out.ome.zarr", image, meta, RECORD)
+    out = zarr.open_group(tmp_path / "out.ome.zarr", mode="r")
+    assert out["0"].metadata.dimension_names == ("time", "y", "x")
+    Image.from_zarr(out)  # valid NGFF 0.5
+
+
+def hcs_plate(path: Path, wells=("A/1", "A/2"), fields=("0", "1")) -> Path:
+    """An NGFF 0.4 HCS plate: wells of fields, each a one-level OME-Zarr image."""
+    plate = zarr.open_group(path, mode="w", zarr_format=2)
+    plate.attrs["plate"] = {
+        "version": "0.4", "rows": [{"name": "A"}], "columns": [{"name": "1"}, {"name": "2"}],
+        "wells": [{"path": w, "rowIndex": 0, "columnIndex": i} for i, w in enumerate(wells)]}
+    for well_path in wells:
+        well = plate.create_group(well_path)
+        well.attrs["well"] = {"version": "0.4", "images": [{"path": f} for f in fields]}
+        for field in fields:
+            write_image(path / well_path / f"{field}.ome.zarr", np.full((16, 16), 100, "u2"),
+                        ImageMetadata("YX"), format="ome-zarr")
+            (path / well_path / f"{field}.ome.zarr").rename(path / well_path / field)
+    return path
+
+
+def test_an_hcs_plate_or_well_is_refused_naming_a_field_to_give(tmp_path):
+    # a plate was "zarr, 1 series", then "the Zarr group is neither OME-Zarr nor a single array"
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    for path, kind in ((plate, "plate"), (plate / "A" / "2", "well")):
+        for call in (io.probe, read_image, io.open_image):
+            with pytest.raises(io.UnsupportedFileError, match=f"OME-Zarr HCS {kind}") as error:
+                call(path)
+            message = str(error.value)
+            assert "\n" not in message
+        field = "A/1/0" if kind == "plate" else "0"
+        assert message.endswith(f"give each field's own path, e.g. {path}/{field}")
+    assert io.probe(plate / "A" / "2" / "1") == ("ome-zarr", 1)  # a field is one image
+
+
+def test_an_hcs_fields_output_is_named_for_the_plate_well_and_field(tmp_path):
+    # every field was named 0.ome.zarr (or 1.ome.zarr): two wells' fields wrote one path
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    assert io.hcs_field_stem(plate / "A" / "1" / "0") == "hcs_A_1_0"
+    assert io.hcs_field_stem(plate / "A" / "2" / "1") == "hcs_A_2_1"
+    write_image(tmp_path / "0.ome.zarr", np.full((16, 16), 1, "u2"), ImageMetadata("YX"),
+                format="ome-zarr")
+    assert io.hcs_field_stem(tmp_path / "0.ome.zarr") is None  # not in a plate's well
+    assert io.hcs_field_stem(plate / "A" / "1") is None  # a well
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    result = CliRunner().invoke(main, [
+        "run", str(plate / "A" / "1" / "0"), str(plate / "A" / "2" / "0"), "-o",
+        str(tmp_path / "out"), "-q", "-m", "tophat", "--radius", "3"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.ome.zarr")) == [
+        "hcs_A_1_0.ome.zarr", "hcs_A_2_0.ome.zarr"]
 
 
 def test_png_8_and_16_bit_rgb_and_jpeg(tmp_path):

@@ -8,6 +8,7 @@ only ones excluded below.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from ome_types import from_xml, to_xml
 from ome_types import model as ome
 
+from bgsub import io
 from bgsub.cli import main
 from bgsub.io import ImageMetadata, read_image, write_image
 
@@ -144,6 +146,52 @@ def test_imagej_hyperstack_as_ome_tiff_keeps_calibration_and_frame_interval(tmp_
     assert meta.units == {"T": "s", "Z": "µm", "Y": "µm", "X": "µm"}
     assert meta.channel_names == ("DAPI", "GFP")
     assert meta.channel_colors == ("FF00FF", "00FF00")  # the LUTs' colours
+
+
+def test_ome_tiff_of_mixed_units_as_imagej_has_every_size_in_one_unit(tmp_path):
+    # ImageJ has one unit: Z 0.3 µm beside Y, X 108 nm was written "Z 0.3 nm", 1000x too small
+    data = RNG.integers(0, 4000, (4, 32, 40), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "nm.ome.tif", data, metadata={
+        "axes": "ZYX", "PhysicalSizeX": 108.0, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 108.0,
+        "PhysicalSizeYUnit": "nm", "PhysicalSizeZ": 0.3, "PhysicalSizeZUnit": "µm"})
+    run(str(tmp_path / "nm.ome.tif"), "-o", str(tmp_path / "out"), "--format", "imagej")
+    meta = read_image(tmp_path / "out" / "nm.tif")[1]
+    assert meta.format == "imagej"
+    assert meta.spacing == pytest.approx({"Z": 300.0, "Y": 108.0, "X": 108.0})
+    assert meta.units == {"Z": "nm", "Y": "nm", "X": "nm"}
+    # Y in another unit than X: the resolution tags too (of TIFF and PNG: in µm)
+    mixed = ImageMetadata("YX", spacing={"Y": 0.108, "X": 108.0}, units={"Y": "µm", "X": "nm"})
+    plane = data[0]
+    write_image(tmp_path / "ij.tif", plane, mixed, format="imagej")
+    assert read_image(tmp_path / "ij.tif")[1].spacing == pytest.approx({"Y": 108.0, "X": 108.0})
+    write_image(tmp_path / "plain.tif", plane, mixed, format="tiff")
+    with tifffile.TiffFile(tmp_path / "plain.tif") as tif:
+        assert tif.pages[0].resolution == pytest.approx((1e4 / 0.108, 1e4 / 0.108))
+    write_image(tmp_path / "p.png", plane, dataclasses.replace(mixed, format="png"))
+    assert read_image(tmp_path / "p.png")[1].spacing == pytest.approx({"Y": 0.108, "X": 0.108},
+                                                                      rel=1e-5)
+
+
+def test_a_size_in_no_length_unit_is_left_out_of_imagej_with_a_warning(tmp_path):
+    meta = ImageMetadata("ZYX", spacing={"Z": 2.0, "Y": 0.5, "X": 0.5},
+                         units={"Z": "pixel", "Y": "µm", "X": "µm"})
+    with pytest.warns(UserWarning, match="Z pixel size is in pixel.*--format ome-tiff"):
+        write_image(tmp_path / "a.tif", np.zeros((2, 8, 8), np.uint16), meta, format="imagej")
+    assert read_image(tmp_path / "a.tif")[1].spacing == pytest.approx({"Y": 0.5, "X": 0.5})
+
+
+def test_length_factor_and_sizes_in_one_unit():
+    assert io.length_factor("µm", "nm") == 1000.0 and io.length_factor("nm", "micron") == 0.001
+    assert io.length_factor("Å", "nm") == 0.1 and io.length_factor("in", "mm") == 25.4
+    assert io.length_factor("s", "µm") is None and io.length_factor(None, "µm") is None
+    meta = ImageMetadata("ZYX", spacing={"Z": 0.3, "Y": 108.0, "X": 0.108},
+                         units={"Z": "µm", "Y": "nm", "X": "µm"})
+    assert meta.spacing_in_one_unit("ZYX") == ((0.3, 0.108, 0.108), "µm")
+    assert meta.spacing_in_one_unit("ZYX", "nm") == ((300.0, 108.0, 108.0), "nm")
+    assert ImageMetadata("YX", spacing={"Y": 1.0, "X": 1.0}, units={"Y": "pixel", "X": "µm"}
+                         ).spacing_in_one_unit("YX") is None
+    assert ImageMetadata("YX", spacing={"Y": 2.0, "X": 2.0}).spacing_in_one_unit("YX") == (
+        (2.0, 2.0), None)
 
 
 # --- OME-Zarr --------------------------------------------------------------------------------
@@ -276,6 +324,38 @@ def test_streamed_pyramid_from_bands_of_rows_across_tile_rows(tmp_path):
             if level is not levels[-1]:
                 two = expected.reshape(2, expected.shape[1] // 2, 2, expected.shape[2] // 2, 2)
                 expected = np.rint(two.mean(axis=(2, 4))).astype(np.uint16)
+
+def test_a_plain_tiff_stack_with_a_pyramid_reads_back_as_one_image(tmp_path):
+    # its reduced pages read as a second series, QQYX, which a rerun failed on
+    data = RNG.integers(0, 4000, (2, 600, 520), dtype=np.uint16)
+    write_image(tmp_path / "c.tif", data, ImageMetadata("CYX"), format="tiff", pyramid="on")
+    with tifffile.TiffFile(tmp_path / "c.tif") as tif:
+        assert len(tif.series) == 1 and tif.series[0].axes == "CYX"
+        assert [level.shape for level in tif.series[0].levels] == [
+            (2, 600, 520), (2, 300, 260), (2, 150, 130)]
+    run(str(tmp_path / "c.tif"), "-o", str(tmp_path / "out"))  # its pyramid kept (auto)
+    with tifffile.TiffFile(tmp_path / "out" / "c.tif") as tif:
+        assert len(tif.series) == 1 and len(tif.series[0].levels) == 3
+
+
+def test_a_plain_tiff_with_a_z_axis_gets_no_pyramid(tmp_path):
+    # tifffile reads a Z stack's reduced pages as a second series whatever they say
+    data = RNG.integers(0, 4000, (2, 3, 64, 80), dtype=np.uint16)
+    meta = ImageMetadata("CZYX")
+    with pytest.raises(ValueError, match="Z axis.*--format ome-tiff") as error:
+        write_image(tmp_path / "z.tif", data, meta, format="tiff", pyramid="on")
+    assert "\n" not in str(error.value) and not (tmp_path / "z.tif").exists()
+    with pytest.raises(ValueError, match="--format ome-tiff"):  # before any computing
+        io.check_writable(data.shape, data.dtype, meta, "tiff", "on")
+    pyramidal = ImageMetadata("CZYX", original={"level_shapes": [(2, 3, 64, 80), (2, 3, 32, 40)]})
+    with pytest.warns(UserWarning, match="--format ome-tiff"):
+        write_image(tmp_path / "z.tif", data, pyramidal, format="tiff")  # auto: as the input
+    with tifffile.TiffFile(tmp_path / "z.tif") as tif:
+        assert [(s.axes, len(s.levels)) for s in tif.series] == [("CZYX", 1)]
+    write_image(tmp_path / "z.ome.tif", data, pyramidal, format="ome-tiff")
+    with tifffile.TiffFile(tmp_path / "z.ome.tif") as tif:
+        assert [(s.axes, len(s.levels)) for s in tif.series] == [("CZYX", 2)]
+
 
 # --- across formats --------------------------------------------------------------------------
 

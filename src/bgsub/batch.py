@@ -285,7 +285,7 @@ def _jobs_for(source: Source, outdir: Path, settings: Settings) -> list[Job]:
         raise ValueError(f"series {settings.series} does not exist (the file has {count}); "
                          f"use --series 0 to {count - 1} or --series all")
     out_fmt = _output_format(fmt, settings)
-    stem, _ = io.split_name(source.relative.name)
+    stem = io.hcs_field_stem(source.path) or io.split_name(source.relative.name)[0]
     folder = outdir / source.relative.parent
     jobs = []
     for index in indices:
@@ -555,7 +555,7 @@ def _check_writable(job: Job, settings: Settings, meta: io.ImageMetadata,
     float64), before the image is computed rather than after."""
     # (in native byte order: the API's results are)
     for fmt, dtype in image_outputs(job, settings, image.dtype.newbyteorder("=")):
-        io.check_writable(image.shape, dtype, meta, fmt)
+        io.check_writable(image.shape, dtype, meta, fmt, settings.pyramid)
 
 
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,

@@ -55,16 +55,17 @@ from bgsub.io._chunked import (
 from bgsub.io._errors import ImageTooLargeError, UnsupportedFileError
 from bgsub.io._limits import ENV_VAR as MAX_BYTES_ENV
 from bgsub.io._limits import max_image_bytes, max_stream_bytes
-from bgsub.io._metadata import FORMATS, ImageMetadata
+from bgsub.io._metadata import FORMATS, ImageMetadata, check_channels, length_factor
 from bgsub.io._zarr import is_zarr
 
 __all__ = [
     "FORMATS", "MAX_BYTES_ENV", "TIFF_FORMATS", "ZARR_FORMATS", "ChunkedOutput", "ImageMetadata",
     "ImageTooLargeError", "Runner", "UnsupportedFileError", "atomic_target", "check_writable",
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
-    "max_image_bytes", "open_image", "pages_fit", "probe", "read_image", "read_provenance",
-    "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked", "write_image",
-    "is_bgsub_figure", "write_figure", "write_json", "written_by_bgsub", "dataset_files",
+    "max_image_bytes", "open_image", "hcs_field_stem", "pages_fit", "probe", "read_image",
+    "read_provenance", "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked",
+    "write_image", "is_bgsub_figure", "length_factor", "write_figure", "write_json",
+    "written_by_bgsub", "dataset_files",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")
@@ -90,6 +91,24 @@ def split_name(name: str) -> tuple[str, str]:
             return name[: -len(suffix)], name[-len(suffix):]
     stem, dot, ext = name.rpartition(".")
     return (stem, dot + ext) if dot and stem else (name, "")
+
+
+def hcs_field_stem(path: Path | str) -> str | None:
+    """For a field of an HCS plate, the name its output is given before its extension: the
+    plate's and the field's path (``plate.ome.zarr/A/1/0`` -> ``plate_A_1_0``, each field's
+    own, where its own name, ``0``, is every well's first field's); None for other paths.
+
+    Examples
+    --------
+    >>> hcs_field_stem("raw/cells.ome.tif") is None
+    True
+    """
+    path = Path(path)
+    field = _zarr.hcs_field(path) if path.is_dir() else None
+    if field is None:
+        return None
+    plate, *names = field
+    return "_".join([split_name(plate.name)[0], *names])
 
 
 def extension_for(fmt: str, input_name: str | None = None) -> str:
@@ -495,6 +514,7 @@ def write_image(
     fmt = _format_to_write(metadata, format)
     if image.ndim != len(metadata.axes):
         raise ValueError(f"axes {metadata.axes!r} do not match the image's shape {image.shape}")
+    check_channels(image.shape, metadata)
     with atomic_target(path) as tmp:
         if _FAMILY[fmt] == "tiff":
             _tiff.write(tmp, image, metadata, fmt, provenance, pyramid)
@@ -506,10 +526,11 @@ def write_image(
 
 
 def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
-                   format: str | None = None) -> None:
+                   format: str | None = None, pyramid: str = "auto") -> None:
     """Raise the one-line error :func:`write_image` would raise for an image of ``shape`` and
-    ``dtype`` in ``format`` (a PNG of floats, an ImageJ hyperstack of float64, OME-Zarr axes
-    it cannot hold), before anything is computed; nothing where it can be written.
+    ``dtype`` in ``format`` with ``pyramid`` (a PNG of floats, an ImageJ hyperstack of
+    float64, an OME-TIFF of float16, OME-Zarr axes it cannot hold, sub-resolutions a plain
+    TIFF cannot hold), before anything is computed; nothing where it can be written.
 
     Examples
     --------
@@ -520,8 +541,9 @@ def check_writable(shape: tuple[int, ...], dtype: Any, metadata: ImageMetadata,
     >>> check_writable((64, 64), "uint16", ImageMetadata("YX"), "png")
     """
     fmt = _format_to_write(metadata, format)
+    check_channels(tuple(shape), metadata)
     if _FAMILY[fmt] == "tiff":
-        _tiff.output_order(metadata, np.dtype(dtype), fmt, tuple(shape))
+        _tiff.check(tuple(shape), np.dtype(dtype), metadata, fmt, pyramid)
     elif _FAMILY[fmt] == "zarr":
         _zarr.output_order(metadata, fmt)
     else:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bgsub.io import _tiff, _zarr
 from bgsub.io._atomic import atomic_target
-from bgsub.io._metadata import ImageMetadata
+from bgsub.io._metadata import ImageMetadata, check_channels
 
 TIFF_FORMATS = ("tiff", "ome-tiff", "imagej")
 ZARR_FORMATS = ("zarr", "ome-zarr")
@@ -68,6 +68,8 @@ def write_chunked(outputs: Sequence[ChunkedOutput], open_runner: Callable[[], An
     update : callable, optional
         ``update(n)`` as ``n`` more chunks are written.
     """
+    for target in outputs:
+        check_channels(target.data.shape, target.meta)
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_target(t.path)) for t in outputs]
         with open_runner() as runner:

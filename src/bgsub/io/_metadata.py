@@ -87,6 +87,106 @@ class ImageMetadata:
             return None
         return tuple(float(self.spacing[letter]) for letter in letters)
 
+    def spacing_in_one_unit(self, letters: str, unit: str | None = None
+                            ) -> tuple[tuple[float, ...], str | None] | None:
+        """Pixel sizes for ``letters`` in one unit, and that unit: ``unit``, else the
+        last letter's (X's of ``"ZYX"``); None if a size is unknown, or if the units differ
+        and one is not a length :func:`length_factor` knows.
+
+        Examples
+        --------
+        >>> meta = ImageMetadata("ZYX", spacing={"Z": 0.3, "Y": 108.0, "X": 108.0},
+        ...                      units={"Z": "µm", "Y": "nm", "X": "nm"})
+        >>> meta.spacing_in_one_unit("ZYX")
+        ((300.0, 108.0, 108.0), 'nm')
+        >>> meta.spacing_in_one_unit("YX", "µm")
+        ((0.108, 0.108), 'µm')
+        """
+        sizes = self.spatial_spacing(letters)
+        if sizes is None:
+            return None
+        target = self.units.get(letters[-1]) if unit is None else unit
+        converted = []
+        for letter, size in zip(letters, sizes, strict=True):
+            factor = 1.0 if self.units.get(letter) == target else length_factor(
+                self.units.get(letter), target)
+            if factor is None:
+                return None
+            converted.append(size * factor)
+        return tuple(converted), target
+
+
+#: The power of ten of a metre in each metric length unit bgsub reads (OME's ``UnitsLength``
+#: symbols, after :func:`normalise_unit`; NGFF's names are turned into them when read), and
+#: the metres in the others: exact factors between metric units (1000.0, not 999.9999999999999).
+_POWERS = {"Ym": 24, "Zm": 21, "Em": 18, "Pm": 15, "Tm": 12, "Gm": 9, "Mm": 6, "km": 3, "hm": 2,
+           "dam": 1, "m": 0, "dm": -1, "cm": -2, "mm": -3, "µm": -6, "nm": -9, "Å": -10,
+           "pm": -12, "fm": -15, "am": -18, "zm": -21, "ym": -24}
+_METRES = {"in": 0.0254, "ft": 0.3048, "yd": 0.9144, "mi": 1609.344, "pt": 0.0254 / 72}
+
+
+def length_factor(unit_from: str | None, unit_to: str | None) -> float | None:
+    """How many ``unit_to`` one ``unit_from`` is, or None unless both are lengths.
+
+    Units are as :class:`ImageMetadata` holds them (``"µm"``, ``"nm"``, ``"Å"``;
+    ``"micron"`` and the like are normalised first).
+
+    Examples
+    --------
+    >>> length_factor("µm", "nm"), length_factor("micron", "µm"), length_factor("s", "nm")
+    (1000.0, 1.0, None)
+    >>> length_factor("in", "mm")
+    25.4
+    """
+    if unit_from is None or unit_to is None:
+        return None
+    source, target = normalise_unit(unit_from), normalise_unit(unit_to)
+    if source in _POWERS and target in _POWERS:
+        return 10.0 ** (_POWERS[source] - _POWERS[target])
+    metres = [_METRES.get(u, 10.0 ** _POWERS[u] if u in _POWERS else None)
+              for u in (source, target)]
+    if metres[0] is None or metres[1] is None:
+        return None
+    return metres[0] / metres[1]
+
+
+_PER_CHANNEL = ("channel_names", "channel_colors", "display_ranges")
+
+
+def check_channels(shape: tuple[int, ...], meta: ImageMetadata) -> None:
+    """Refuse names, colours or display ranges that are not one per channel of the image.
+
+    Every writer would otherwise do something else with them: ImageJ failed
+    with an ``IndexError``, TIFF stored the extra names, OME-TIFF dropped them.
+
+    Examples
+    --------
+    >>> check_channels((1, 8, 8), ImageMetadata("CYX", channel_names=("DAPI", "GFP")))
+    Traceback (most recent call last):
+    ...
+    ValueError: metadata.channel_names holds 2 entries but the image has 1 channel (axes CYX,
+    shape (1, 8, 8)); give one per channel kept, e.g. dataclasses.replace(metadata,
+    channel_names=...), or None
+    """
+    count = _channel_count(shape, meta)
+    for name in _PER_CHANNEL:
+        values = getattr(meta, name)
+        if count is not None and values and len(values) != count:
+            raise ValueError(
+                f"metadata.{name} holds {len(values)} entries but the image has {count} "
+                f"channel{'s' if count != 1 else ''} (axes {meta.axes}, shape {tuple(shape)}); "
+                f"give one per channel kept, e.g. dataclasses.replace(metadata, {name}=...), "
+                "or None")
+
+
+def _channel_count(shape: tuple[int, ...], meta: ImageMetadata) -> int | None:
+    """The image's channels: its ``C`` axis (samples that are channels included), 1 without
+    one; None for colour samples (an RGB image names one channel or each sample)."""
+    axes = meta.samples_as_channels().axes
+    if "C" in axes:
+        return int(shape[axes.index("C")])
+    return None if "S" in axes else 1
+
 
 def normalise_unit(unit: Any) -> str:
     """``"micron"``, ``"um"``, ``"\\u00b5m"`` and friends become ``"µm"``; others pass."""

@@ -134,9 +134,10 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, provenance: dict | 
 
     encoded = imagecodecs.png_encode(np.ascontiguousarray(data))
     extra: list[tuple[bytes, bytes]] = []
-    if meta.units.get("X") == "µm" and "X" in meta.spacing and "Y" in meta.spacing:
-        per_metre = (round(1e6 / meta.spacing["X"]), round(1e6 / meta.spacing["Y"]))
-        extra.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
+    microns = meta.spacing_in_one_unit("YX", "µm")
+    if microns is not None:
+        (y, x), _ = microns
+        extra.append((b"pHYs", struct.pack(">IIB", round(1e6 / x), round(1e6 / y), 1)))
     if provenance is not None:
         text = json.dumps(provenance, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         extra.append((b"tEXt", _TEXT_KEY.encode("latin-1") + b"\0" + text.encode("latin-1")))

@@ -7,6 +7,7 @@ import json
 import shutil
 import struct
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import tifffile
 from bgsub.io import _ome
 from bgsub.io._errors import UnsupportedFileError
 from bgsub.io._limits import check_size, check_tiff_blocks
-from bgsub.io._metadata import ImageMetadata, hex_color, normalise_unit, rgb_of
+from bgsub.io._metadata import ImageMetadata, hex_color, length_factor, normalise_unit, rgb_of
 
 PROVENANCE_KEY = "bgsub"
 OME_NAMESPACE = _ome.NAMESPACE
@@ -424,7 +425,7 @@ def write(path: Path, data: np.ndarray, meta: ImageMetadata, fmt: str,
     order, meta = output_order(meta, data.dtype, fmt, data.shape)
     data = np.transpose(data, order)
     ndim = page_ndim(data.shape, data.dtype, meta.axes)
-    if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim):
+    if ndim is not None and pyramid_shapes(data.shape, meta, fmt, pyramid, ndim, warn=True):
         pages = data.reshape(-1, *data.shape[data.ndim - ndim:])
         write_pages(path, iter(pages), data.shape, data.dtype, meta, fmt, provenance, pyramid)
         return
@@ -453,7 +454,7 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
     dtype = np.dtype(dtype)
     writer, kwargs = _write_kwargs(shape, dtype, meta, fmt, provenance)
     ndim = page_ndim(shape, dtype, meta.axes)
-    levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim) if ndim else []
+    levels = pyramid_shapes(shape, meta, fmt, pyramid, ndim, warn=True) if ndim else []
     # (a planar RGB page is its samples' planes, which tifffile takes whole or in tiles: tiles,
     # so that a page given in bands is never whole in memory)
     if not levels and kwargs.get("planarconfig") != "separate":
@@ -462,19 +463,22 @@ def write_pages(path: Path, pages: Iterable[np.ndarray], shape: tuple[int, ...],
                          **writer, **kwargs)
     else:
         with tifffile.TiffWriter(path, **writer) as tif:
-            _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2)
+            _write_pyramid(tif, path, pages, shape, dtype, kwargs, levels, ndim or 2,
+                           named=fmt == "tiff")
     _finish(path, meta, fmt, provenance)
 
 
 def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyramid: str,
-                   ndim: int | None = 2) -> list[tuple[int, int]]:
+                   ndim: int | None = 2, *, warn: bool = False) -> list[tuple[int, int]]:
     """The (Y, X) shapes of the sub-resolutions a TIFF output gets, halved one after another.
 
     ``pyramid="off"``: none. ``"on"``: halvings until the longer side is at
     most 256 (at least one). ``"auto"``: as many as the input's pyramid had
     (``meta.original["level_shapes"]``), else as ``"on"`` when a side of the
     plane is larger than :data:`PYRAMID_MIN_SIDE`, else none. ImageJ
-    hyperstacks, and images whose Y and X are not the last axes, get none.
+    hyperstacks, and images whose Y and X are not the last axes, get none;
+    so does a plain TIFF with a Z axis (see :func:`_plain_tiff_holds_pyramid`): a
+    one-line error with ``"on"``, a warning (where ``warn``) with ``"auto"``.
 
     Examples
     --------
@@ -483,7 +487,41 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
     [(500, 300), (250, 150)]
     >>> pyramid_shapes((2, 1000, 600), meta, "ome-tiff", "auto")
     []
+    >>> pyramid_shapes((3, 1000, 600), ImageMetadata("ZYX"), "tiff", "on")
+    Traceback (most recent call last):
+    ...
+    ValueError: a plain TIFF cannot hold the sub-resolutions of an image with a Z axis
+    (tifffile reads them as a second image); use --format ome-tiff, or --pyramid off
     """
+    shapes = _pyramid_shapes(shape, meta, fmt, pyramid, ndim)
+    if shapes and not _plain_tiff_holds_pyramid(meta, fmt):
+        if pyramid == "on":
+            raise ValueError(_NO_Z_PYRAMID + "; use --format ome-tiff, or --pyramid off")
+        if warn:
+            warnings.warn(_NO_Z_PYRAMID + "; written without them: use --format ome-tiff to "
+                          "keep them", stacklevel=2)
+        return []
+    return shapes
+
+
+_NO_Z_PYRAMID = ("a plain TIFF cannot hold the sub-resolutions of an image with a Z axis "
+                 "(tifffile reads them as a second image)")
+
+
+def _plain_tiff_holds_pyramid(meta: ImageMetadata, fmt: str) -> bool:
+    """Whether the sub-resolutions of ``meta``'s image read back as its levels.
+
+    A plain TIFF's reduced pages read as levels of the image only where only
+    Y and X are reduced: tifffile takes a Z axis as spatial too, and one that
+    keeps its size makes them a second image (series) of other axes, which a
+    rerun fails on. OME-TIFF says which pages are levels.
+    """
+    return fmt != "tiff" or "Z" not in meta.axes
+
+
+def _pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyramid: str,
+                    ndim: int | None) -> list[tuple[int, int]]:
+    """:func:`pyramid_shapes` before a plain TIFF's Z axis is considered."""
     if pyramid not in PYRAMID_CHOICES:
         raise ValueError(f"pyramid={pyramid!r}; use one of {', '.join(PYRAMID_CHOICES)}")
     if pyramid == "off" or fmt == "imagej" or ndim is None:
@@ -510,9 +548,9 @@ def pyramid_shapes(shape: tuple[int, ...], meta: ImageMetadata, fmt: str, pyrami
 
 def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndarray],
                    shape: tuple[int, ...], dtype: np.dtype, kwargs: dict[str, Any],
-                   levels: list[tuple[int, int]], ndim: int) -> None:
+                   levels: list[tuple[int, int]], ndim: int, named: bool = False) -> None:
     """Level 0 in tiles with ``len(levels)`` SubIFDs per page (none: tiles alone), then each
-    reduced level.
+    reduced level (``named``: with the axes in their description, as a plain TIFF needs).
 
     The reduced levels wait in raw files beside ``path`` (plain reads and
     writes, not memory maps, so that they stay out of the process's memory).
@@ -542,6 +580,8 @@ def _write_pyramid(tif: tifffile.TiffWriter, path: Path, pages: Iterable[np.ndar
         sub = {k: v for k, v in kwargs.items() if k in ("photometric", "planarconfig",
                                                         "compression", "compressionargs",
                                                         "resolutionunit")}
+        if named:  # else a plain TIFF's reduced pages of several planes read as a second image
+            sub["metadata"] = {"axes": kwargs["metadata"]["axes"]}
         for k, store in enumerate(stores, start=1):
             if "resolution" in kwargs:
                 sub["resolution"] = tuple(_number(r) / 2**k for r in kwargs["resolution"])
@@ -677,6 +717,17 @@ def _finish(path: Path, meta: ImageMetadata, fmt: str, provenance: dict | None) 
     tifffile.tiffcomment(path, xml.encode("utf-8"))
 
 
+def check(shape: tuple[int, ...], dtype: np.dtype, meta: ImageMetadata, fmt: str,
+          pyramid: str) -> None:
+    """Raise the one-line error :func:`write` would raise for an image of ``shape`` and
+    ``dtype`` (in ``meta``'s order) in ``fmt`` with ``pyramid``, without writing."""
+    order, stored = output_order(meta, dtype, fmt, shape)
+    stored_shape = tuple(shape[i] for i in order)
+    ndim = page_ndim(stored_shape, dtype, stored.axes)
+    if ndim is not None:
+        pyramid_shapes(stored_shape, stored, fmt, pyramid, ndim)
+
+
 def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[int, ...]
                  ) -> tuple[tuple[int, ...], ImageMetadata]:
     """The axis permutation ``fmt`` stores an image of ``shape`` in, and ``meta`` in that
@@ -687,8 +738,10 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[in
     Raises
     ------
     ValueError
-        ImageJ cannot hold ``dtype`` or one of the axes.
+        ImageJ cannot hold ``dtype`` or one of the axes; OME-TIFF cannot hold ``dtype``.
     """
+    if fmt == "ome-tiff":
+        _check_ome_dtype(np.dtype(dtype))
     if fmt != "imagej":
         return tuple(range(len(meta.axes))), meta
     if np.dtype(dtype) not in (np.uint8, np.uint16, np.float32):
@@ -705,6 +758,27 @@ def output_order(meta: ImageMetadata, dtype: np.dtype, fmt: str, shape: tuple[in
                          f"{meta.axes!r}; use --format tiff or ome-tiff")
     axes = "".join(sorted(meta.axes, key=order.index))
     return tuple(meta.axes.index(a) for a in axes), dataclasses.replace(meta, axes=axes)
+
+
+#: The pixel types of OME-XML (``Pixels/@Type``) among those bgsub processes.
+_OME_DTYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float32", "float64")
+
+
+def _check_ome_dtype(dtype: np.dtype) -> None:
+    """Refuse a pixel type OME-XML has no name for (float16, 64-bit integers, long double).
+
+    Examples
+    --------
+    >>> _check_ome_dtype(np.dtype("float16"))
+    Traceback (most recent call last):
+    ...
+    ValueError: OME-TIFF holds no float16 pixels; use --output-dtype float32, or --format tiff
+    """
+    if dtype.name in _OME_DTYPES:
+        return
+    wider = "float32" if dtype.itemsize <= 2 else "float64"
+    raise ValueError(f"OME-TIFF holds no {dtype.name} pixels; use --output-dtype {wider}, or "
+                     "--format tiff")
 
 
 def page_ndim(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> int | None:
@@ -776,12 +850,14 @@ def _photometric(shape: tuple[int, ...], dtype: np.dtype, axes: str) -> str:
 
 def _resolution_kwargs(meta: ImageMetadata, fmt: str) -> dict[str, Any]:
     """TIFF resolution tags from the pixel size, else as read from the input."""
-    has_xy = "X" in meta.spacing and "Y" in meta.spacing
-    if fmt == "imagej" and has_xy:
-        return {"resolution": (1 / meta.spacing["X"], 1 / meta.spacing["Y"])}
-    if has_xy and meta.units.get("X") == "µm":
-        return {"resolution": (1e4 / meta.spacing["X"], 1e4 / meta.spacing["Y"]),
-                "resolutionunit": _RESOLUTION_CM}
+    if fmt == "imagej":
+        sizes = _imagej_spacing(meta)[0]
+        return {"resolution": (1 / sizes["X"], 1 / sizes["Y"])} if (
+            "X" in sizes and "Y" in sizes) else {}
+    microns = meta.spacing_in_one_unit("YX", "µm")
+    if microns is not None:
+        (y, x), _ = microns
+        return {"resolution": (1e4 / x, 1e4 / y), "resolutionunit": _RESOLUTION_CM}
     original = meta.original.get("resolution")
     if original is not None:
         return {"resolution": (original[0], original[1]), "resolutionunit": original[2]}
@@ -796,13 +872,42 @@ def _ome_metadata(meta: ImageMetadata) -> dict[str, Any]:
     return metadata
 
 
+def _imagej_spacing(meta: ImageMetadata) -> tuple[dict[str, float], str | None]:
+    """The Z, Y and X pixel sizes in one unit, and that unit: ImageJ has one for all three.
+
+    X's unit (else Y's, else Z's); a size in a unit that is not a length
+    cannot be converted, and is left out with a warning.
+
+    Examples
+    --------
+    >>> _imagej_spacing(ImageMetadata("ZYX", spacing={"Z": 0.3, "Y": 108.0, "X": 108.0},
+    ...                               units={"Z": "µm", "Y": "nm", "X": "nm"}))
+    ({'Z': 300.0, 'Y': 108.0, 'X': 108.0}, 'nm')
+    """
+    unit = next((meta.units[a] for a in "XYZ" if a in meta.spacing and a in meta.units), None)
+    sizes = {}
+    for letter in "ZYX":
+        if letter not in meta.spacing:
+            continue
+        own = meta.units.get(letter)
+        factor = 1.0 if own == unit else length_factor(own, unit)
+        if factor is None:
+            warnings.warn(f"the {letter} pixel size is in {own or 'no unit'}, which cannot be "
+                          f"converted to {unit or 'no unit'}, the one unit of an ImageJ "
+                          "hyperstack: it is left out; use --format ome-tiff to keep it",
+                          stacklevel=2)
+            continue
+        sizes[letter] = meta.spacing[letter] * factor
+    return sizes, unit
+
+
 def _imagej_metadata(meta: ImageMetadata, shape: tuple[int, ...], provenance: dict | None
                      ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"axes": meta.axes}
     metadata.update(meta.original.get("imagej", {}))
-    if "Z" in meta.spacing:
-        metadata["spacing"] = meta.spacing["Z"]
-    unit = meta.units.get("X")
+    sizes, unit = _imagej_spacing(meta)
+    if "Z" in sizes:
+        metadata["spacing"] = sizes["Z"]
     if unit and "unit" not in metadata:
         metadata["unit"] = "micron" if unit == "µm" else unit
     if "T" in meta.spacing and "finterval" not in metadata:

@@ -110,21 +110,75 @@ def _read_omero(omero: Any, shape: tuple[int, ...], meta: ImageMetadata) -> None
         meta.display_ranges = tuple(ranges)
 
 
-def _series_groups(root: Any) -> list[Any]:
-    """The images of a store: one per bioformats2raw series, else the store itself."""
+def _series_groups(root: Any, path: Path) -> list[Any]:
+    """The images of a store: one per bioformats2raw series, else the store itself.
+
+    Raises
+    ------
+    UnsupportedFileError
+        For an HCS plate or well, naming the path of a field to give instead.
+    """
     import zarr
 
     if isinstance(root, zarr.Array):
         return [root]
+    _refuse_hcs(root, path)
     if "bioformats2raw.layout" in attributes(root):
         keys = sorted((k for k in root.group_keys() if k.isdigit()), key=int)
         return [root[k] for k in keys]
     return [root]
 
 
+def hcs_field(path: Path) -> tuple[Path, str, str, str] | None:
+    """``(plate, row, column, field)`` where ``path`` is a field of an NGFF HCS plate's
+    well (``plate.ome.zarr/A/1/0``), else None.
+
+    The well's metadata must list the field, and the plate's the well.
+    """
+    import zarr
+
+    field, column, row, plate = path, path.parent, path.parent.parent, path.parent.parent.parent
+    try:
+        well = attributes(zarr.open_group(store=str(column), mode="r")).get("well") or {}
+        listed = {str(image.get("path")) for image in well.get("images") or []}
+        wells = (attributes(zarr.open_group(store=str(plate), mode="r")).get("plate") or {}
+                 ).get("wells") or []
+    except Exception:  # (not Zarr groups, unreadable: not a field of a plate)
+        return None
+    if field.name not in listed or f"{row.name}/{column.name}" not in {
+            str(w.get("path")) for w in wells if isinstance(w, dict)}:
+        return None
+    return plate, row.name, column.name, field.name
+
+
+def _refuse_hcs(group: Any, path: Path) -> None:
+    """A one-line error for an NGFF HCS plate or well: many images, each a field of a well,
+    which bgsub processes one at a time, given by its path (``plate.ome.zarr/A/1/0``)."""
+    attrs = attributes(group)
+    kind = ("plate (wells of fields of view)" if isinstance(attrs.get("plate"), dict) else
+            "well (fields of view)" if isinstance(attrs.get("well"), dict) else None)
+    if kind is None:
+        return
+    field = _first_field(group, attrs)
+    example = f"{path}/{field}" if field else f"{path}/A/1/0" if "plate" in kind else f"{path}/0"
+    raise UnsupportedFileError(f"an OME-Zarr HCS {kind}, not one image; give each field's "
+                               f"own path, e.g. {example}")
+
+
+def _first_field(group: Any, attrs: dict[str, Any]) -> str | None:
+    """The path of the first field of a plate's first well (or of a well), if it has one."""
+    try:
+        if "plate" in attrs:
+            well = attrs["plate"]["wells"][0]["path"]
+            return f"{well}/{attributes(group[well])['well']['images'][0]['path']}"
+        return str(attrs["well"]["images"][0]["path"])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def series_count(path: Path) -> int:
     """Number of images (series) in the Zarr store at ``path``."""
-    return len(_series_groups(_open(path)))
+    return len(_series_groups(_open(path), path))
 
 
 def read(path: Path, series: int, max_bytes: int) -> tuple[np.ndarray, ImageMetadata]:
@@ -144,7 +198,7 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
     """
     import zarr
 
-    groups = _series_groups(_open(path))
+    groups = _series_groups(_open(path), path)
     if not 0 <= series < len(groups):
         raise UnsupportedFileError(f"series {series} does not exist (the store has {len(groups)}); "
                          f"use --series 0 to {len(groups) - 1}")
@@ -152,6 +206,10 @@ def open_array(path: Path, series: int, max_bytes: int) -> tuple[Any, ImageMetad
     if isinstance(node, zarr.Array):
         array = _checked(node, path, max_bytes)
         meta = ImageMetadata(axes=_array_axes(node, array.shape), format="zarr")
+        names = _dimension_names(node)
+        if names is not None and len(names) == len(meta.axes):
+            # written back where the output has these axes (xarray's "time", not "T")
+            meta.original["dimension_names"] = (meta.axes, names)
         attrs = dict(node.attrs)
         if isinstance(attrs.get("spacing"), dict):
             meta.spacing = {k: float(v) for k, v in attrs["spacing"].items()}
@@ -260,11 +318,35 @@ def _declared_size(codec: str, head: bytes) -> int | None:
 
 def _array_axes(array: Any, shape: tuple[int, ...]) -> str:
     """Axes from ``dimension_names`` (Zarr 3), ``_ARRAY_DIMENSIONS`` (xarray) or a guess."""
-    names = getattr(array.metadata, "dimension_names", None) or array.attrs.get(
-        "_ARRAY_DIMENSIONS") or array.attrs.get("axes")
+    names = _dimension_names(array) or array.attrs.get("axes")
     if names and len(names) == len(shape) and all(names):
         return "".join(_AXIS_NAMES.get(str(n).lower(), str(n)[:1].upper()) for n in names)
     return default_axes(shape)
+
+
+def _dimension_names(array: Any) -> list[str] | None:
+    """The array's own names of its dimensions: ``dimension_names`` (Zarr 3) or
+    ``_ARRAY_DIMENSIONS`` (xarray's, Zarr 2), when each is a non-empty string."""
+    names = getattr(array.metadata, "dimension_names", None) or array.attrs.get(
+        "_ARRAY_DIMENSIONS")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        return None
+    return list(names)
+
+
+def _own_dimension_names(meta: ImageMetadata, axes: str) -> list[str]:
+    """The input's dimension names where the output's ``axes`` are the input's, else the
+    axis letters.
+
+    Examples
+    --------
+    >>> meta = ImageMetadata("TYX", format="zarr",
+    ...                      original={"dimension_names": ("TYX", ["time", "y", "x"])})
+    >>> _own_dimension_names(meta, "TYX"), _own_dimension_names(meta, "CYX")
+    (['time', 'y', 'x'], ['C', 'Y', 'X'])
+    """
+    read_as, names = meta.original.get("dimension_names") or ("", [])
+    return list(names) if meta.format == "zarr" and read_as == axes else list(axes)
 
 
 def _open_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
@@ -429,14 +511,15 @@ def _create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMeta
         chunks = tuple(max(1, min(int(chunks[i]), n)) for i, n in zip(order, shape, strict=True))
     if fmt != "ome-zarr":
         zarr_format = int(meta.original.get("zarr_format", 3)) if meta.format == "zarr" else 3
-        names = {"dimension_names": list(stored.axes)} if zarr_format == 3 else {}
+        dimensions = _own_dimension_names(meta, stored.axes)
+        names = {"dimension_names": dimensions} if zarr_format == 3 else {}
         root = zarr.create_array(store=str(path), shape=shape, dtype=dtype, chunks=chunks,
                                  zarr_format=zarr_format, **names)
         attrs: dict[str, Any] = dict(meta.original.get("attributes") or {}) if (
             meta.format == "zarr") else {}
         attrs["axes"] = stored.axes
         if zarr_format == 2:
-            attrs["_ARRAY_DIMENSIONS"] = list(stored.axes)
+            attrs["_ARRAY_DIMENSIONS"] = dimensions
         if stored.spacing:
             attrs.update(spacing=stored.spacing, units=stored.units)
         if stored.channel_names:
@@ -447,14 +530,16 @@ def _create(path: Path, shape: tuple[int, ...], dtype: np.dtype, meta: ImageMeta
         zarr_format = 3 if version == "0.5" else 2
         levels = pyramid_levels(meta, order, shape)
         root = zarr.open_group(store=str(path), mode="w", zarr_format=zarr_format)
-        names = {"dimension_names": [a.lower() for a in stored.axes]} if zarr_format == 3 else {}
+        attrs = dict(meta.original.get("attributes") or {}) if meta.format == "ome-zarr" else {}
+        attrs.update(ngff_attributes(stored, levels, _translations(meta, order), version,
+                                     np.dtype(dtype)))
+        # NGFF 0.5: the names of the multiscale's axes, which keep the input's ("time")
+        axes = (attrs.get("ome") or attrs)["multiscales"][0]["axes"]
+        names = {"dimension_names": [a["name"] for a in axes]} if zarr_format == 3 else {}
         arrays = [root.create_array("0", shape=shape, dtype=dtype, chunks=chunks, **names)]
         for k, level in enumerate(levels, start=1):
             arrays.append(root.create_array(str(k), shape=level.shape, dtype=dtype, chunks=tuple(
                 min(c, n) for c, n in zip(chunks, level.shape, strict=True)), **names))
-        attrs = dict(meta.original.get("attributes") or {}) if meta.format == "ome-zarr" else {}
-        attrs.update(ngff_attributes(stored, levels, _translations(meta, order), version,
-                                     np.dtype(dtype)))
     if provenance is not None:
         attrs[PROVENANCE_KEY] = provenance
     root.attrs.update(attrs)
