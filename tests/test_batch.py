@@ -401,3 +401,19 @@ def test_a_multifile_ome_tiff_is_processed_once_and_redone_when_any_file_changes
     assert "1 done" in again.output, again.output  # (redone: its second file changed)
     record = json.loads((out / "mf_t0.ome.tif.bgsub.json").read_text())
     assert [Path(c["path"]).name for c in record["input"]["companions"]] == ["mf_t1.ome.tif"]
+
+
+def test_the_3d_spacing_is_taken_in_one_unit_and_a_unitless_one_is_warned_of():
+    from bgsub.jobs import resolve_parameters
+
+    settings = Settings(method="tophat", radius=4, true_3d=True).validated()
+    mixed = io.ImageMetadata("ZYX", spacing={"Z": 2000.0, "Y": 0.5, "X": 0.5},
+                             units={"Z": "nm", "Y": "µm", "X": "µm"})
+    # (Z in nm beside Y and X in µm: it was left out, and the stack treated as isotropic)
+    assert resolve_parameters(settings, mixed, (4, 16, 16))["spacing"] == [2.0, 0.5, 0.5]
+    unitless = dataclasses.replace(mixed, units={"Y": "µm", "X": "µm"})
+    with pytest.warns(UserWarning, match=r"Z 2000 \(no unit\).*--spacing Z,Y,X"):
+        assert resolve_parameters(settings, unitless, (4, 16, 16))["spacing"] is None
+    flat = dataclasses.replace(settings, true_3d=False)
+    assert resolve_parameters(flat, dataclasses.replace(mixed, axes="ZYX"),
+                              (4, 16, 16))["spacing"] is None  # (2D: Y and X alike)

@@ -10,6 +10,7 @@ into the exact keyword arguments of :func:`bgsub.subtract_background`
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -84,9 +85,19 @@ def _spacing_for(settings: Settings, meta: io.ImageMetadata, axes: str) -> list[
     if settings.spacing == "none" or isinstance(settings.radius, tuple):
         return None
     letters = "ZYX" if settings.true_3d else "YX"
-    sizes = meta.spatial_spacing(letters) if all(a in axes for a in letters) else None
-    if sizes is None or len({meta.units.get(a) for a in letters}) != 1:
+    if not all(a in axes for a in letters) or meta.spatial_spacing(letters) is None:
         return None
+    # (in one unit: a Z step in µm beside Y and X in nm is 1000 of theirs)
+    one = meta.spacing_in_one_unit(letters)
+    if one is None:
+        if settings.true_3d:
+            units = ", ".join(f"{a} {meta.spacing[a]:g} {meta.units.get(a) or '(no unit)'}"
+                              for a in letters)
+            warnings.warn(f"the pixel sizes ({units}) are not all lengths in known units, so "
+                          "the voxel's shape is unknown and Z is treated as Y and X are; give "
+                          "it with --spacing Z,Y,X (in one unit)", stacklevel=2)
+        return None
+    sizes = one[0]
     if not settings.true_3d and np.isclose(sizes[0], sizes[1], rtol=1e-6, atol=0):
         return None
     return list(sizes)
