@@ -751,6 +751,14 @@ def test_demo_with_an_unknown_method_is_one_line(tmp_path, monkeypatch):
     one_line_error(code, err, "unknown method 'rolling_pin'")
 
 
+def test_dog_with_low_sigma_above_the_radius_is_one_line_before_any_file(one, monkeypatch):
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, "-m", "dog", "--radius", "5", "-O",
+                           "low_sigma=8"], monkeypatch)
+    one_line_error(code, err, "dog: low_sigma=8 must be below high_sigma (default: the radius, 5)")
+    assert not out.exists()
+
+
 # --- 6. misleading and permanent failures -----------------------------------------------------
 
 

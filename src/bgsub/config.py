@@ -118,6 +118,9 @@ class Settings:
         try:
             method = get_method(self.method)
             options = method.resolve_options(self.options)
+            radius = _radius(self.radius)
+            if method.check is not None and radius != "auto":  # (auto: when planning a file)
+                method.check(tuple(np.atleast_1d(radius)), options)
             presmooth = parse_presmooth(self.presmooth)
             output_dtype_for(np.dtype(np.uint16), self.output_dtype)
         except ConfigError:
@@ -126,7 +129,7 @@ class Settings:
             raise ConfigError(str(exc).splitlines()[0] if str(exc) else
                               f"{type(exc).__name__} in the settings") from None
         return dataclasses.replace(
-            self, method=method.name, options=options, radius=_radius(self.radius),
+            self, method=method.name, options=options, radius=radius,
             spacing=_spacing(self.spacing), presmooth=None if presmooth is None else str(
                 presmooth), axes=_axes(self.axes), format=_choice(self.format, OUTPUT_FORMATS,
                                                                   "format"),

@@ -433,6 +433,8 @@ def plan(
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
+    if chosen.check is not None:
+        chosen.check(radii, resolved)
     reach = tuple(int(h) for h in chosen.halo(radii, resolved, Extent(
         extent, lambda: value_span(array))))  # the value range only if the method asks
     _check_reach(chosen, resolved, reach, extent)

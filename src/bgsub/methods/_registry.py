@@ -51,6 +51,7 @@ class Extent:
 
 
 HaloFunc = Callable[[Radius, Mapping[str, Any], Extent], tuple[int, ...]]
+CheckFunc = Callable[[Radius, Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,11 @@ class Method:
     overwrites_input : bool
         ``estimate`` takes ``overwrite_input=True``, and may then change the array it is
         given instead of a copy of it: the engine passes its own copy of each block so.
+    check : callable, optional
+        ``check(radius, options)``: raise a one-line ValueError where the resolved options
+        do not fit each other or the radius (per axis, in pixels) -- ``dog``'s ``low_sigma``
+        at or above its ``high_sigma``. Called by the engine's plan, and by the settings of
+        a batch whose radius is given.
     """
 
     name: str
@@ -179,6 +185,7 @@ class Method:
     prepare: Callable[[np.ndarray], Any] | None = None
     peak_buffers: Callable[[tuple[float, ...]], float] | None = None
     overwrites_input: bool = False
+    check: CheckFunc | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""
