@@ -62,9 +62,11 @@ def test_true_3d_needs_z():
         bgsub.subtract_background(np.zeros((4, 8, 8)), **FAST, axes="TYX", true_3d=True)
 
 
-@pytest.mark.parametrize("output_dtype", ["int", "uint8", "double-ish"])
+@pytest.mark.parametrize("output_dtype", ["int", "uint8", "double-ish", None])
 def test_bad_output_dtype(output_dtype):
-    with pytest.raises(ValueError, match="output_dtype"):
+    # (None: NumPy's np.dtype(None) is float64, which came back silently)
+    with pytest.raises(ValueError, match=f"output_dtype={output_dtype!r} is not accepted; use "
+                       "one of 'same', 'float', 'float32', 'float64'"):
         bgsub.subtract_background(np.zeros((8, 8)), **FAST, output_dtype=output_dtype)
 
 

@@ -208,7 +208,8 @@ def subtract_background(
         ``"same"`` (default) keeps the input dtype (in this machine's byte
         order: big-endian pixels, a FITS file's or an N5 store's, are read as
         the same values in native order first); ``"float"`` returns the
-        working float type (float32, or float64 for wide input).
+        working float type (float32, or float64 for wide input). Anything
+        else, ``None`` included, is a ``ValueError``.
     offset : float
         Added to the foreground before rounding and clipping, to keep
         slightly negative values of integer images (e.g. ``offset=100``).
