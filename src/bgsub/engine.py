@@ -47,11 +47,11 @@ from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import (
     available_memory,
     check_presmooth_fits,
-    refuse_masked,
     warn_if_short_of_memory,
 )
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
-from bgsub._dtypes import cast_result, check_dtype, work_dtype
+from bgsub._dtypes import cast_result, work_dtype
+from bgsub._inputs import check_flag, check_image
 from bgsub._lazy import import_before_threads
 from bgsub._padding import (
     check_missing,
@@ -407,14 +407,13 @@ def plan(
     >>> p.method.name, p.radius, p.block_count()
     ('median', (3.0, 3.0), 2)
     """
-    array = _check_image(image)
+    array = check_image(image)
     chosen = get_method(DEFAULT_METHOD if method is None else method)
     layout = parse_axes(axes, array.shape, bool(true_3d))
     if layout.ndim_spatial == 3 and not chosen.supports_3d:
         raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
     for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+        check_flag(flag, name)
     missing = check_missing(missing)
     if missing is not None and chosen.subtract is not None:
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
@@ -519,36 +518,6 @@ def plan_prepared(image: Any, method: str | None = None,
         prepared = pool.submit(first.prepare_block, block)
         final = plan(image, method, radius, **settings)
         return final, prepared.result()
-
-
-def _check_image(image: Any) -> Any:
-    if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(
-            f"image must be an array, got {type(image).__name__}; "
-            "read files with bgsub.io.read_image(path)"
-        )
-    refuse_masked(image)
-    array = image if is_dask_array(image) else _as_array(image)
-    check_dtype(array.dtype)
-    if array.ndim < 2:
-        raise ValueError(
-            f"image must have at least 2 dimensions (Y, X), got shape {array.shape}; "
-            "for a 1D profile pass image[np.newaxis, :]"
-        )
-    if array.size == 0:
-        raise ValueError(f"image is empty (shape {array.shape}); there is nothing to process")
-    return array
-
-
-def _as_array(image: Any) -> np.ndarray:
-    """``np.asarray(image)``, with a one-line error for what NumPy cannot make an array of."""
-    try:
-        return np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        # NumPy's first sentence: "setting an array element with a sequence"
-        reason = str(exc).split(". ")[0].strip() if str(exc) else type(exc).__name__
-        raise TypeError(f"image cannot be made into an array ({reason}); pass a rectangular "
-                        "NumPy array") from None
 
 
 def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> None:
