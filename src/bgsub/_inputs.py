@@ -1,5 +1,5 @@
 """What a caller hands bgsub, checked once where it enters (the API, ``bgsub.auto``): the
-image, and flags that must be True or False.
+image, flags that must be True or False, and the ``progress`` and ``cancel`` callbacks.
 
 One definition of each check, so that every public entry point refuses the same input with
 the same one-line message.
@@ -7,6 +7,7 @@ the same one-line message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from bgsub._arrays import is_dask_array
 from bgsub._bounds import refuse_masked
 from bgsub._dtypes import check_dtype
 
-__all__ = ["check_flag", "check_image"]
+__all__ = ["check_cancel", "check_flag", "check_image", "check_progress"]
 
 
 def check_image(image: Any, name: str = "image") -> Any:
@@ -80,3 +81,37 @@ def check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_progress(progress: Any) -> Callable[[int, int], Any] | None:
+    """``progress``: None or a function ``progress(done, total)``; else a one-line TypeError
+    (before any work, not at the first block).
+
+    Examples
+    --------
+    >>> check_progress(5)
+    Traceback (most recent call last):
+    ...
+    TypeError: progress must be a function progress(done, total) or None, got 5
+    """
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function progress(done, total) or None, got "
+                        f"{progress!r}")
+    return progress
+
+
+def check_cancel(cancel: Any) -> Any:
+    """``cancel``: None or anything with ``is_set()`` (a ``threading.Event``); else a one-line
+    TypeError.
+
+    Examples
+    --------
+    >>> check_cancel(True)
+    Traceback (most recent call last):
+    ...
+    TypeError: cancel must have is_set(), as a threading.Event has, or be None; got True
+    """
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise TypeError(f"cancel must have is_set(), as a threading.Event has, or be None; got "
+                        f"{cancel!r}")
+    return cancel

@@ -38,7 +38,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import finite_number, in_ordinary_unit, is_number, plain
 from bgsub._axes import parse_axes
-from bgsub._inputs import check_flag, check_image
+from bgsub._inputs import check_flag, check_image, check_progress
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
 from bgsub._polarity import LIGHT_MESSAGE, looks_light
 from bgsub._quality import SCORES, plane_quality
@@ -361,6 +361,7 @@ def suggest_radius(
     """
     image = check_image(image)  # (the API's checks: the same image refused the same way)
     light_background = check_flag(light_background, "light_background")
+    progress = check_progress(progress)
     factor = float(factor)
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")

@@ -409,11 +409,11 @@ def plan(
     """
     array = check_image(image)
     chosen = get_method(DEFAULT_METHOD if method is None else method)
+    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
+        check_flag(flag, name)
     layout = parse_axes(axes, array.shape, bool(true_3d))
     if layout.ndim_spatial == 3 and not chosen.supports_3d:
         raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
-    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
-        check_flag(flag, name)
     missing = check_missing(missing)
     if missing is not None and chosen.subtract is not None:
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
@@ -567,14 +567,14 @@ def _resolve_radius(
         value = _positive_number(radius, "radius")
         if spacing is None:
             return (value,) * ndim
-        sizes = [_positive_number(s, "spacing") for s in np.ravel(spacing)]
+        sizes = [_positive_number(s, "spacing") for s in _entries(spacing)]
         if len(sizes) != ndim:
             raise ValueError(
                 f"spacing has {len(sizes)} entries but {ndim} spatial axes are processed; "
                 "give one pixel size per spatial axis (Z, Y, X or Y, X)"
             )
         return tuple(value * sizes[-1] / s for s in sizes)
-    values = [_positive_number(r, "radius") for r in np.ravel(radius)]
+    values = [_positive_number(r, "radius") for r in _entries(radius)]
     if len(values) != ndim:
         raise ValueError(
             f"radius has {len(values)} entries but {ndim} spatial axes are processed; "
@@ -583,6 +583,18 @@ def _resolve_radius(
     if spacing is not None:
         raise ValueError("give either a per-axis radius or spacing, not both")
     return tuple(values)
+
+
+def _entries(values: Any) -> np.ndarray:
+    """The entries of a per-axis value, each as given: ``np.ravel((5, "a"))`` would make
+    both text (``'5'``), and a message would name the wrong one.
+
+    Examples
+    --------
+    >>> _entries((5, "a")).tolist(), _entries(np.float32(2)).tolist()
+    ([5, 'a'], [2.0])
+    """
+    return np.asarray(values, dtype=object).ravel()
 
 
 def _positive_number(value: Any, name: str) -> float:
