@@ -759,6 +759,35 @@ def test_dog_with_low_sigma_above_the_radius_is_one_line_before_any_file(one, mo
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["-m", "gaussian", "-O", "sigma=nan"], "gaussian: sigma=nan is out of range; use a finite "
+                                            "number > 0"),
+    (["-m", "gaussian", "-O", "sigma=-inf"], "gaussian: sigma=-inf is out of range"),
+    (["--imagej", "rolling=50 light", "-m", "tophat"],
+     "--imagej 'rolling=50 light' runs the imagej method, but --method tophat asks for another; "
+     "drop --method to reproduce ImageJ, or drop --imagej and set tophat with --radius"),
+])
+def test_a_misleading_usage_error_names_the_problem_and_the_fix(one, args, expected,
+                                                               monkeypatch):
+    # (sigma=nan "must be a number, got 'nan'"; --imagej with -m tophat listed the imagej
+    # options the user never typed, create_background, ..., as unknown to tophat)
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, *args], monkeypatch)
+    one_line_error(code, err, expected)
+    assert not out.exists()
+
+
+def test_radius_auto_in_any_case_is_the_automatic_radius_on_every_face(one, monkeypatch):
+    image = tifffile.imread(one)
+    expected = bgsub.subtract_background(image, "tophat", "auto")
+    np.testing.assert_array_equal(bgsub.subtract_background(image, "tophat", "Auto"), expected)
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, "-m", "tophat", "--radius", "AUTO", "-q"],
+                          monkeypatch)
+    assert code == 0, err
+    np.testing.assert_array_equal(tifffile.imread(out / "a.tif"), expected)
+
+
 # --- 6. misleading and permanent failures -----------------------------------------------------
 
 

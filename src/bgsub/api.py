@@ -67,7 +67,7 @@ def estimate_background(
     radius : float, sequence of float or "auto"
         Size of the neighbourhood in pixels (the ball's radius, the footprint's
         radius, the Gaussian's sigma). A sequence gives one radius per spatial
-        axis in Z, Y, X order. ``"auto"`` measures the objects' size on the
+        axis in Z, Y, X order. ``"auto"`` (any case) measures the objects' size on the
         whole image and takes three times their typical radius
         (:func:`bgsub.auto.suggest_radius`); one radius, measured in the Y-X
         plane, serves every plane of a stack so the planes stay comparable

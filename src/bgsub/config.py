@@ -31,7 +31,7 @@ import numpy as np
 
 from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
-from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, get_method
+from bgsub.methods import AUTO_RADIUS, DEFAULT_METHOD, DEFAULT_RADIUS, get_method, is_auto_radius
 from bgsub.methods.imagej import UNVERSIONED_IMAGEJ_VERSION
 
 __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
@@ -119,7 +119,7 @@ class Settings:
             method = get_method(self.method)
             options = method.resolve_options(self.options)
             radius = _radius(self.radius)
-            if method.check is not None and radius != "auto":  # (auto: when planning a file)
+            if method.check is not None and radius != AUTO_RADIUS:  # (auto: when planning a file)
                 method.check(tuple(np.atleast_1d(radius)), options)
             presmooth = parse_presmooth(self.presmooth)
             output_dtype_for(np.dtype(np.uint16), self.output_dtype)
@@ -170,8 +170,8 @@ def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _radius(value: Any) -> float | tuple[float, ...] | str:
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
+    if is_auto_radius(value):
+        return AUTO_RADIUS
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
@@ -307,12 +307,14 @@ def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
 
 
 def parse_option(text: str) -> tuple[str, Any]:
-    """``"footprint=box"`` -> ``("footprint", "box")``; values are JSON-ish typed.
+    """``"footprint=box"`` -> ``("footprint", "box")``; values are JSON-ish typed, and what
+    Python reads as a float (``nan``, ``inf``, ``.5``) is that float, so that the method's
+    check says what is wrong with the number.
 
     Examples
     --------
-    >>> parse_option("envelope=true"), parse_option("height=20")
-    (('envelope', True), ('height', 20))
+    >>> parse_option("envelope=true"), parse_option("height=20"), parse_option("sigma=nan")
+    (('envelope', True), ('height', 20), ('sigma', nan))
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
@@ -325,6 +327,10 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key.strip(), None
     try:
         return key.strip(), json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return key.strip(), float(raw)
     except ValueError:
         return key.strip(), raw
 

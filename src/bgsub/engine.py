@@ -63,7 +63,15 @@ from bgsub._padding import (
 from bgsub._polarity import warn_if_light
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.kernels.threads import map_in_order, num_threads
-from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
+from bgsub.methods import (
+    AUTO_RADIUS,
+    DEFAULT_METHOD,
+    DEFAULT_RADIUS,
+    Extent,
+    Method,
+    get_method,
+    is_auto_radius,
+)
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
            "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_missing",
@@ -75,7 +83,7 @@ RadiusLike = float | Sequence[float]
 #: ``progress(done, total)``: called with ``(0, total)`` first, then after each block (or tile).
 Progress = Callable[[int, int], Any]
 Steps = Generator[tuple[int, int], None, Any]
-AUTO = "auto"
+AUTO = AUTO_RADIUS
 
 #: A radius larger than the image is accepted while its neighbourhood (2r+1 pixels per
 #: spatial axis) holds at most this many pixels; beyond, footprints would need gigabytes.
@@ -419,7 +427,7 @@ def plan(
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
                          "pixels; drop missing=, or use method='rolling_ball'")
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
-    measured = isinstance(radius, str) and radius == AUTO
+    measured = is_auto_radius(radius)
     if measured:
         from bgsub.auto import suggest_radius, warn_of_findings
 
@@ -493,7 +501,7 @@ def plan_prepared(image: Any, method: str | None = None,
     >>> plan_prepared(image, radius=10)[1] is None
     True
     """
-    if not (isinstance(radius, str) and radius == AUTO) or is_dask_array(image):
+    if not is_auto_radius(radius) or is_dask_array(image):
         return plan(image, method, radius, **settings), None
     # every check but the radius's, and the block the estimate will see (the same for any
     # radius: no pre-smoothing, whose scale follows the radius's per-axis ratios)

@@ -8,13 +8,28 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "Registry",
-           "get_method", "list_methods", "register", "resolve_options"]
+__all__ = ["AUTO_RADIUS", "DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter",
+           "Registry", "get_method", "is_auto_radius", "list_methods", "register",
+           "resolve_options"]
 
 #: The method every face uses when none is named: noise-aware, through the middle of the noise.
 DEFAULT_METHOD = "robust"
 #: The radius (pixels) every face uses when none is given.
 DEFAULT_RADIUS = 50.0
+#: The radius that is measured from the objects (``bgsub.auto.suggest_radius``), any case.
+AUTO_RADIUS = "auto"
+
+
+def is_auto_radius(radius: object) -> bool:
+    """Whether ``radius`` asks for the automatic radius: ``"auto"`` in any case, as method
+    names are read (the API's ``radius="Auto"`` and the command line's ``--radius Auto`` alike).
+
+    Examples
+    --------
+    >>> is_auto_radius("Auto"), is_auto_radius(" auto"), is_auto_radius(5.0)
+    (True, True, False)
+    """
+    return isinstance(radius, str) and radius.strip().lower() == AUTO_RADIUS
 
 Radius = tuple[float, ...]
 EstimateFunc = Callable[..., np.ndarray]
