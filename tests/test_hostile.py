@@ -788,6 +788,31 @@ def test_radius_auto_in_any_case_is_the_automatic_radius_on_every_face(one, monk
     np.testing.assert_array_equal(tifffile.imread(out / "a.tif"), expected)
 
 
+def test_a_records_method_replaced_on_the_command_line_leaves_its_options(one, monkeypatch):
+    # (the record holds every option of its method: "got unknown option(s) dilation_radius,
+    # footprint" for rolling_ball)
+    root = one.parent.parent
+    assert invoke(["run", one, "-o", root / "rec", "-m", "tophat", "--radius", "5", "-q"],
+                  monkeypatch)[0] == 0
+    record = root / "rec" / "a.tif.bgsub.json"
+    code, _, err = invoke(["run", "--config", record, "-o", root / "out", "-m", "rolling_ball",
+                           "-O", "height=4", "-q"], monkeypatch)
+    assert code == 0, err
+    parameters = json.loads((root / "out" / "a.tif.bgsub.json").read_text())["parameters"]
+    assert (parameters["method"], parameters["radius"]) == ("rolling_ball", 5.0)
+    assert parameters["options"] == {"envelope": False, "height": 4}
+    expected = bgsub.subtract_background(tifffile.imread(one), "rolling_ball", 5, height=4)
+    np.testing.assert_array_equal(tifffile.imread(root / "out" / "a.tif"), expected)
+
+
+def test_a_bad_option_in_a_toml_config_is_told_in_tomls_words(one, monkeypatch):
+    config = one.parent.parent / "lab.toml"
+    config.write_text('method = "rolling_ball"\nradius = 5\noptions = {envelope = "true"}\n')
+    code, _, err = invoke(["run", one, "-o", one.parent.parent / "out", "--config", config],
+                          monkeypatch)
+    one_line_error(code, err, 'rolling_ball: envelope="true" must be true or false')
+
+
 # --- 6. misleading and permanent failures -----------------------------------------------------
 
 

@@ -411,17 +411,20 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
 def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
               pipeline: str | None, imagej: str | None, options: tuple[str, ...]
               ) -> tuple[Settings, list[str]]:
-    """Defaults < config file < --imagej < options given on the command line."""
+    """Defaults < config file < --imagej < options given on the command line; a method named
+    later leaves the options of the method named before behind."""
     settings = Settings()
     found: list[str] = []
+    named = None  # (the method named so far: its options go where another replaces it)
     if config is not None:
         values, found = load_config(config, pipeline)
-        settings = settings.updated(values)
+        settings, named = settings.updated(values), values.get("method")
     elif pipeline is not None:
         raise ConfigError("--pipeline needs --config FILE; add the config file or drop "
                           "--pipeline")
     if imagej is not None:
-        settings = settings.updated(settings_from_imagej(imagej))
+        values = settings_from_imagej(imagej)
+        settings, named = settings.updated(values, named), values.get("method")
     explicit: dict[str, Any] = {}
     for param, name in _SETTING_PARAMS.items():
         if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE:
@@ -429,7 +432,7 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
     explicit["options"] = dict(parse_option(text) for text in options)
     if imagej is not None and "method" in explicit:
         _check_imagej_method(imagej, explicit["method"])
-    settings = settings.updated(explicit).validated()
+    settings = settings.updated(explicit, named).validated()
     version = ctx.params.get("imagej_version")
     if version is not None:
         if settings.method != "imagej":

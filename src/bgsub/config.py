@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import plain
 from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
 from bgsub.methods import AUTO_RADIUS, DEFAULT_METHOD, DEFAULT_RADIUS, get_method, is_auto_radius
@@ -107,17 +108,36 @@ class Settings:
     darkfield: str | None = None
     pyramid: str = "auto"
 
-    def updated(self, values: Mapping[str, Any]) -> Settings:
-        """A copy with ``values`` (setting names or aliases) applied; options are merged."""
+    def updated(self, values: Mapping[str, Any], named: str | None = None) -> Settings:
+        """A copy with ``values`` (setting names or aliases) applied; options are merged.
+
+        ``named``: the method these settings were given with (a config file's ``method``,
+        ``--imagej``'s; None where none was named, the default's). Where ``values`` names
+        another, this one's options are left behind: they belong to the method replaced (a
+        provenance record holds every option of its method), and only the options given
+        with ``values`` apply.
+
+        Examples
+        --------
+        >>> record = Settings().updated({"method": "tophat", "options": {"footprint": "box"}})
+        >>> record.updated({"method": "rolling_ball"}, named="tophat").options
+        {}
+        >>> record.updated({"method": "opening"}, named="tophat").options
+        {'footprint': 'box'}
+        """
         values = normalise_keys(values)
-        options = {**self.options, **_options_table(values.pop("options", None), "options")}
+        kept = self.options
+        if named is not None and "method" in values and not _same_method(named,
+                                                                         values["method"]):
+            kept = {}
+        options = {**kept, **_options_table(values.pop("options", None), "options")}
         return dataclasses.replace(self, **values, options=options)
 
     def validated(self) -> Settings:
         """A copy in canonical form (method name, full options, numbers); raise ConfigError."""
         try:
             method = get_method(self.method)
-            options = method.resolve_options(self.options)
+            options = method.resolve_options(self.options, spell=as_written)
             radius = _radius(self.radius)
             if method.check is not None and radius != AUTO_RADIUS:  # (auto: when planning a file)
                 method.check(tuple(np.atleast_1d(radius)), options)
@@ -151,6 +171,15 @@ class Settings:
             if isinstance(record[key], tuple):
                 record[key] = list(record[key])
         return record
+
+
+def _same_method(first: Any, second: Any) -> bool:
+    """Whether two method names (or aliases, any case) name one method; an unknown name is
+    only itself (the settings' validation names it)."""
+    try:
+        return get_method(first).name == get_method(second).name
+    except (TypeError, ValueError):
+        return first == second
 
 
 def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -291,6 +320,24 @@ def _number(value: Any, name: str, positive: bool = False) -> float:
     return number
 
 
+def as_written(value: Any) -> str:
+    """``value`` as a config file (TOML, YAML) and ``-O`` write it, for messages about them:
+    ``true``/``false``, ``none``, text in double quotes, numbers as they are.
+
+    Examples
+    --------
+    >>> as_written(True), as_written("true"), as_written(None), as_written(2.5)
+    ('true', '"true"', 'none', '2.5')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return plain(value)
+
+
 def _flag(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -420,6 +467,10 @@ def _from_settings(values: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"imagej = {imagej!r} must be text; write e.g. imagej = "
                           '"rolling=50 light"')
     merged = settings_from_imagej(imagej) if imagej else {}
+    method = values.get("method")
+    if imagej and method is not None and not _same_method(method, merged.get("method")):
+        raise ConfigError(f"imagej = {imagej!r} runs the imagej method, but method = "
+                          f"{method!r} asks for another; keep one of them")
     options = {**merged.pop("options", {}), **_options_table(values.pop("options", None),
                                                              "options")}
     merged.update(normalise_keys(values))

@@ -66,6 +66,9 @@ class Extent:
 
 
 HaloFunc = Callable[[Radius, Mapping[str, Any], Extent], tuple[int, ...]]
+#: How a message writes a value: Python's ``repr`` for the API; a config file's spelling
+#: (``true``, ``"box"``) for the settings of the command line and its config files.
+Spelling = Callable[[Any], str]
 CheckFunc = Callable[[Radius, Mapping[str, Any]], None]
 
 
@@ -95,24 +98,37 @@ class Parameter:
     exclusive: bool = True
     allow_none: bool = True
 
-    def validate(self, value: Any, method: str) -> Any:
-        """Return ``value`` if acceptable, else raise a one-line error."""
+    def validate(self, value: Any, method: str, spell: Spelling = repr) -> Any:
+        """Return ``value`` if acceptable, else raise a one-line error; ``spell`` writes the
+        values it names (``repr``: as Python writes them).
+
+        Examples
+        --------
+        >>> flag = Parameter("envelope", False, "a flag", choices=(False, True))
+        >>> flag.validate("true", "rolling_ball")
+        Traceback (most recent call last):
+        ...
+        ValueError: rolling_ball: envelope='true' must be True or False
+        """
         if value is None and self.allow_none:
             return value
         if self.choices is not None and value not in self.choices:
+            if set(self.choices) == {False, True}:
+                raise ValueError(f"{method}: {self.name}={spell(value)} must be {spell(True)} "
+                                 f"or {spell(False)}")
             raise ValueError(
-                f"{method}: {self.name}={value!r} is not accepted; use one of "
-                f"{', '.join(repr(c) for c in self.choices)}"
+                f"{method}: {self.name}={spell(value)} is not accepted; use one of "
+                f"{', '.join(spell(c) for c in self.choices)}"
             )
         if self.minimum is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"{method}: {self.name} must be a number, got {value!r}")
+                raise TypeError(f"{method}: {self.name} must be a number, got {spell(value)}")
             bad = value <= self.minimum if self.exclusive else value < self.minimum
             if bad or not np.isfinite(value):
                 op = ">" if self.exclusive else ">="
                 raise ValueError(
-                    f"{method}: {self.name}={value!r} is out of range; use a finite number "
-                    f"{op} {self.minimum}"
+                    f"{method}: {self.name}={spell(value)} is out of range; use a finite "
+                    f"number {op} {self.minimum}"
                 )
         return value
 
@@ -206,15 +222,20 @@ class Method:
         """The default value of every option."""
         return {p.name: p.default for p in self.parameters}
 
-    def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate ``options`` and fill in defaults; unknown keys are an error."""
-        return resolve_options(self.parameters, options, f"method {self.name!r}", self.name)
+    def resolve_options(self, options: Mapping[str, Any], spell: Spelling = repr
+                        ) -> dict[str, Any]:
+        """Validate ``options`` and fill in defaults; unknown keys are an error (``spell``:
+        see :func:`resolve_options`)."""
+        return resolve_options(self.parameters, options, f"method {self.name!r}", self.name,
+                               spell)
 
 
 def resolve_options(parameters: tuple[Parameter, ...], options: Mapping[str, Any], what: str,
-                    name: str) -> dict[str, Any]:
+                    name: str, spell: Spelling = repr) -> dict[str, Any]:
     """``options`` validated against ``parameters``, defaults filled in; an unknown key is a
     one-line TypeError naming ``what`` (e.g. ``"method 'median'"``) and the accepted keys.
+    ``spell`` writes the values a message names: as Python does (the API), or as a config
+    file does (``true``, ``"box"``: the command line's settings).
 
     Examples
     --------
@@ -229,7 +250,7 @@ def resolve_options(parameters: tuple[Parameter, ...], options: Mapping[str, Any
                         f"accepted options: {accepted}")
     resolved = {p.name: p.default for p in parameters}
     for key, value in options.items():
-        resolved[key] = known[key].validate(value, name)
+        resolved[key] = known[key].validate(value, name, spell)
     return resolved
 
 
