@@ -599,8 +599,8 @@ def _entries(values: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> _entries((5, "a")).tolist(), _entries(np.float32(2)).tolist()
-    ([5, 'a'], [2.0])
+    >>> _entries((5, "a")).tolist(), _entries([[2.0, 3.0]]).tolist()
+    ([5, 'a'], [2.0, 3.0])
     """
     return np.asarray(values, dtype=object).ravel()
 
