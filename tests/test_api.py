@@ -35,6 +35,15 @@ def test_bad_radius_gets_a_clear_error(radius):
         bgsub.subtract_background(np.zeros((8, 8)), "tophat", radius)
 
 
+@pytest.mark.parametrize(("radius", "spacing", "named"), [
+    ((5, "a"), None, "radius must be a number of pixels, got 'a'"),
+    (5, (1, "x"), "spacing must be a number of pixels, got 'x'")])
+def test_a_bad_entry_among_numbers_is_the_one_named(radius, spacing, named):
+    # (np.ravel((5, "a")) made both text, and the message named '5')
+    with pytest.raises(TypeError, match=named):
+        bgsub.subtract_background(np.zeros((8, 8)), "tophat", radius, spacing=spacing)
+
+
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(ValueError, match="available methods: .*rolling_ball"):
         bgsub.subtract_background(np.zeros((8, 8)), "rolling-pin", 3)
@@ -62,9 +71,34 @@ def test_true_3d_needs_z():
         bgsub.subtract_background(np.zeros((4, 8, 8)), **FAST, axes="TYX", true_3d=True)
 
 
-@pytest.mark.parametrize("output_dtype", ["int", "uint8", "double-ish"])
+@pytest.mark.parametrize("call", [bgsub.estimate_background, bgsub.subtract_background])
+def test_flags_must_be_bools_before_anything_else_is_read(call):
+    # (true_3d="yes" on a 2D image said "true_3d=True needs a 'Z' axis")
+    for name in ("true_3d", "light_background"):
+        with pytest.raises(TypeError, match=f"^{name} must be True or False, got 'yes'$"):
+            call(np.zeros((8, 8)), **FAST, **{name: "yes"})
+    with pytest.raises(TypeError, match="return_background must be True or False, got 'no'"):
+        bgsub.subtract_background(np.zeros((8, 8)), **FAST, return_background="no")
+
+
+@pytest.mark.parametrize("call", [bgsub.estimate_background, bgsub.subtract_background])
+@pytest.mark.parametrize(("given", "message"), [
+    (dict(progress=5), "progress must be a function progress(done, total) or None, got 5"),
+    (dict(cancel=True), "cancel must have is_set(), as a threading.Event has, or be None; "
+                        "got True")])
+def test_progress_and_cancel_of_the_wrong_kind_are_refused_before_any_work(call, given,
+                                                                           message):
+    # (they failed at the first block: "'int' object is not callable", an AttributeError)
+    with pytest.raises(TypeError) as info:
+        call(np.zeros((8, 8)), **FAST, **given)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("output_dtype", ["int", "uint8", "double-ish", None])
 def test_bad_output_dtype(output_dtype):
-    with pytest.raises(ValueError, match="output_dtype"):
+    # (None: NumPy's np.dtype(None) is float64, which came back silently)
+    with pytest.raises(ValueError, match=f"output_dtype={output_dtype!r} is not accepted; use "
+                       "one of 'same', 'float', 'float32', 'float64'"):
         bgsub.subtract_background(np.zeros((8, 8)), **FAST, output_dtype=output_dtype)
 
 

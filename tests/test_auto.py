@@ -264,6 +264,32 @@ def test_dark_objects_and_pure_noise():
         suggest_radius(noise, factor=0)
 
 
+@pytest.mark.parametrize(("image", "error"), [
+    (np.zeros((0, 5)), ValueError), (np.zeros((8, 8), bool), TypeError),
+    ("cells.tif", TypeError), (np.ones((16, 16), complex), TypeError),
+    (np.zeros(5), ValueError)])
+def test_suggest_radius_refuses_what_the_api_refuses_in_the_same_words(image, error):
+    # (it measured 2.0 px on an empty array and on a mask, cast complex with NumPy's warning)
+    with pytest.raises(error) as api:
+        bgsub.subtract_background(image, radius="auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no ComplexWarning on the way)
+        with pytest.raises(error) as own:
+            suggest_radius(image)
+    assert str(own.value) == str(api.value) and "\n" not in str(own.value)
+
+
+def test_light_background_must_be_a_bool_as_in_the_api():
+    image = synthetic((64, 64), object_radius=4, seed=1).image
+    message = "light_background must be True or False, got 'no'"
+    for call in (lambda: bgsub.subtract_background(image, radius=5, light_background="no"),
+                 lambda: suggest_radius(image, light_background="no"),
+                 lambda: quality(image, image, light_background="no")):
+        with pytest.raises(TypeError, match=message):  # ("no" is truthy: it meant True)
+            call()
+    assert suggest_radius(image, light_background=np.False_).radius == suggest_radius(image).radius
+
+
 def test_measure_objects_finds_a_disk_and_ignores_its_texture():
     yy, xx = np.mgrid[0:128, 0:128]
     disk = (yy - 60) ** 2 + (xx - 70) ** 2 <= 20**2

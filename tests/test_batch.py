@@ -294,6 +294,40 @@ def test_settings_are_validated_with_one_line_errors():
     assert parse_option("height=2.5") == ("height", 2.5)
 
 
+@pytest.mark.parametrize(("options", "config", "api"), [
+    ({"envelope": "true"}, 'rolling_ball: envelope="true" must be true or false',
+     "rolling_ball: envelope='true' must be True or False"),
+    ({"footprint": "star"}, 'footprint="star" is not accepted; use one of "disk", "box"',
+     "footprint='star' is not accepted; use one of 'disk', 'box'"),
+])
+def test_a_bad_option_value_is_written_as_the_settings_write_it(options, config, api):
+    # (a TOML config's envelope = "true" was told to "use one of False, True": Python's words)
+    method = "rolling_ball" if "envelope" in options else "tophat"
+    with pytest.raises(ConfigError) as info:
+        Settings(method=method, radius=5, options=options).validated()
+    assert config in str(info.value)
+    with pytest.raises(ValueError) as info:  # (the API keeps Python's spelling)
+        bgsub.subtract_background(np.zeros((8, 8)), method, 3, **options)
+    assert api in str(info.value)
+
+
+def test_a_method_named_later_leaves_the_options_of_the_one_it_replaces(tmp_path):
+    record = Settings().updated({"method": "tophat", "options": {"footprint": "box",
+                                                                 "dilation_radius": None}})
+    other = record.updated({"method": "rolling_ball", "options": {"height": 5.0}}, "tophat")
+    assert other.validated().options == {"envelope": False, "height": 5.0}
+    alias = record.updated({"method": "Opening"}, "tophat")  # (the same method: kept)
+    assert alias.validated().options == {"footprint": "box", "dilation_radius": None}
+    # a config that names no method gives its options to the one named later
+    loose = Settings().updated({"options": {"footprint": "box"}})
+    assert loose.updated({"method": "median"}, None).validated().options["footprint"] == "box"
+    both = tmp_path / "both.toml"
+    both.write_text('imagej = "rolling=50"\nmethod = "tophat"\n')
+    with pytest.raises(ConfigError, match="imagej = 'rolling=50' runs the imagej method, but "
+                       "method = 'tophat' asks for another; keep one of them"):
+        load_config(both)
+
+
 def test_a_provenance_record_is_a_config_that_reproduces_its_output(tree, tmp_path):
     settings = Settings(method="tophat", radius=5, presmooth="median:1")
     jobs, _ = plan(tree, tmp_path / "out", settings)

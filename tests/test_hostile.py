@@ -771,6 +771,68 @@ def test_demo_with_an_unknown_method_is_one_line(tmp_path, monkeypatch):
     one_line_error(code, err, "unknown method 'rolling_pin'")
 
 
+def test_dog_with_low_sigma_above_the_radius_is_one_line_before_any_file(one, monkeypatch):
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, "-m", "dog", "--radius", "5", "-O",
+                           "low_sigma=8"], monkeypatch)
+    one_line_error(code, err, "dog: low_sigma=8 must be below high_sigma (default: the radius, 5)")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["-m", "gaussian", "-O", "sigma=nan"], "gaussian: sigma=nan is out of range; use a finite "
+                                            "number > 0"),
+    (["-m", "gaussian", "-O", "sigma=-inf"], "gaussian: sigma=-inf is out of range"),
+    (["--imagej", "rolling=50 light", "-m", "tophat"],
+     "--imagej 'rolling=50 light' runs the imagej method, but --method tophat asks for another; "
+     "drop --method to reproduce ImageJ, or drop --imagej and set tophat with --radius"),
+])
+def test_a_misleading_usage_error_names_the_problem_and_the_fix(one, args, expected,
+                                                               monkeypatch):
+    # (sigma=nan "must be a number, got 'nan'"; --imagej with -m tophat listed the imagej
+    # options the user never typed, create_background, ..., as unknown to tophat)
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, *args], monkeypatch)
+    one_line_error(code, err, expected)
+    assert not out.exists()
+
+
+def test_radius_auto_in_any_case_is_the_automatic_radius_on_every_face(one, monkeypatch):
+    image = tifffile.imread(one)
+    expected = bgsub.subtract_background(image, "tophat", "auto")
+    np.testing.assert_array_equal(bgsub.subtract_background(image, "tophat", "Auto"), expected)
+    out = one.parent.parent / "out"
+    code, _, err = invoke(["run", one, "-o", out, "-m", "tophat", "--radius", "AUTO", "-q"],
+                          monkeypatch)
+    assert code == 0, err
+    np.testing.assert_array_equal(tifffile.imread(out / "a.tif"), expected)
+
+
+def test_a_records_method_replaced_on_the_command_line_leaves_its_options(one, monkeypatch):
+    # (the record holds every option of its method: "got unknown option(s) dilation_radius,
+    # footprint" for rolling_ball)
+    root = one.parent.parent
+    assert invoke(["run", one, "-o", root / "rec", "-m", "tophat", "--radius", "5", "-q"],
+                  monkeypatch)[0] == 0
+    record = root / "rec" / "a.tif.bgsub.json"
+    code, _, err = invoke(["run", "--config", record, "-o", root / "out", "-m", "rolling_ball",
+                           "-O", "height=4", "-q"], monkeypatch)
+    assert code == 0, err
+    parameters = json.loads((root / "out" / "a.tif.bgsub.json").read_text())["parameters"]
+    assert (parameters["method"], parameters["radius"]) == ("rolling_ball", 5.0)
+    assert parameters["options"] == {"envelope": False, "height": 4}
+    expected = bgsub.subtract_background(tifffile.imread(one), "rolling_ball", 5, height=4)
+    np.testing.assert_array_equal(tifffile.imread(root / "out" / "a.tif"), expected)
+
+
+def test_a_bad_option_in_a_toml_config_is_told_in_tomls_words(one, monkeypatch):
+    config = one.parent.parent / "lab.toml"
+    config.write_text('method = "rolling_ball"\nradius = 5\noptions = {envelope = "true"}\n')
+    code, _, err = invoke(["run", one, "-o", one.parent.parent / "out", "--config", config],
+                          monkeypatch)
+    one_line_error(code, err, 'rolling_ball: envelope="true" must be true or false')
+
+
 # --- 6. misleading and permanent failures -----------------------------------------------------
 
 

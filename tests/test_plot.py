@@ -32,6 +32,15 @@ def test_compare_has_raw_background_foreground_and_profile(small, tmp_path):
     assert fig.axes[0].images[0].get_clim() == fig.axes[1].images[0].get_clim()
 
 
+def test_compare_of_arrays_of_other_shapes_is_a_one_line_error(small):
+    # (it drew the raw image and failed deep inside with an IndexError)
+    with pytest.raises(ValueError) as info:
+        plot.compare(small, small[:10], small)
+    assert str(info.value) == ("image (64, 72), background (10, 72) and foreground (64, 72) "
+                               "differ in shape; pass the background and foreground computed "
+                               "from this image")
+
+
 def test_compare_of_a_stack_shows_a_plane_or_projection(small):
     stack = np.stack([small, small * 2])
     fig = plot.compare(stack, stack * 0, stack, plane=1)

@@ -6,6 +6,7 @@ score that a user's choice depends on; none compares the score with itself.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -251,6 +252,34 @@ def test_an_image_without_data_is_a_one_line_error():
         quality(np.ones((32, 32)), np.ones((32, 32)), missing="0")
     with pytest.raises(ValueError, match="must be finite"):
         suggest_radius(np.ones((32, 32)), missing=float("inf"))
+
+
+@pytest.mark.parametrize(("radius", "error", "message"), [
+    (0, ValueError, "object_radius=0 is out of range; use a number of pixels > 0"),
+    (-3, ValueError, "object_radius=-3 is out of range"),
+    (np.inf, ValueError, "object_radius=inf must be finite"),
+    ("5", TypeError, "object_radius must be a number of pixels, got '5'")])
+def test_a_bad_object_radius_is_a_one_line_error(radius, error, message):
+    # (0 and -3 were taken: a score of the objects' signal at no radius at all)
+    image, background, _ = photon_image(shape=(64, 64))
+    with pytest.raises(error, match=re.escape(message)):
+        quality(image, background, object_radius=radius)
+
+
+def test_no_object_found_scores_at_a_24th_of_the_side_as_documented():
+    image, background, _ = photon_image(shape=(96, 96))
+    assert quality(image, background, object_radius=np.nan)["object_radius"] == 4.0
+
+
+@pytest.mark.parametrize(("image", "background", "error", "message"), [
+    ("cells.tif", np.zeros((8, 8)), TypeError, "image must be an array, got str"),
+    (np.zeros((0, 8)), np.zeros((0, 8)), ValueError, "image is empty (shape (0, 8))"),
+    (np.zeros((8, 8)), np.zeros((8, 8), bool), TypeError, "boolean images (masks)"),
+    (np.zeros((8, 8), complex), np.zeros((8, 8)), TypeError, "complex images"),
+    (np.zeros((8, 8)), None, TypeError, "background must be an array, got NoneType")])
+def test_quality_refuses_what_the_api_refuses(image, background, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        quality(image, background, object_radius=2.0)
 
 
 def test_a_blank_plane_of_a_stack_weighs_on_no_score(padded):

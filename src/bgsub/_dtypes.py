@@ -71,11 +71,24 @@ def in_native_byte_order(image: Any) -> Any:
 
 
 def output_dtype_for(input_dtype: np.dtype, output_dtype: str | np.dtype) -> np.dtype:
-    """Resolve the ``output_dtype`` argument to a concrete dtype."""
+    """Resolve the ``output_dtype`` argument to a concrete dtype.
+
+    ``None`` is refused like any other value outside :data:`OUTPUT_DTYPES` (and the float32
+    and float64 dtypes): NumPy reads ``np.dtype(None)`` as float64, which no caller means.
+
+    Examples
+    --------
+    >>> output_dtype_for(np.dtype(np.uint16), "float")
+    dtype('float32')
+    >>> output_dtype_for(np.dtype(np.uint16), None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: output_dtype=None is not accepted; use one of 'same', 'float', ...
+    """
     if isinstance(output_dtype, str) and output_dtype in ("same", "float"):
         return np.dtype(input_dtype) if output_dtype == "same" else work_dtype(input_dtype)
     try:
-        resolved = np.dtype(output_dtype)
+        resolved = None if output_dtype is None else np.dtype(output_dtype)
     except TypeError:
         resolved = None
     if resolved is None or resolved not in (np.dtype(np.float32), np.dtype(np.float64)):

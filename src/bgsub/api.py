@@ -16,6 +16,7 @@ from bgsub import engine
 from bgsub._alpha import alpha_axis, with_alpha, without_alpha, zeros_like
 from bgsub._axes import resolve_axes
 from bgsub._dtypes import in_native_byte_order, output_dtype_for
+from bgsub._inputs import check_cancel, check_flag, check_progress
 from bgsub.engine import CancelFlag, Progress
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
@@ -66,7 +67,7 @@ def estimate_background(
     radius : float, sequence of float or "auto"
         Size of the neighbourhood in pixels (the ball's radius, the footprint's
         radius, the Gaussian's sigma). A sequence gives one radius per spatial
-        axis in Z, Y, X order. ``"auto"`` measures the objects' size on the
+        axis in Z, Y, X order. ``"auto"`` (any case) measures the objects' size on the
         whole image and takes three times their typical radius
         (:func:`bgsub.auto.suggest_radius`); one radius, measured in the Y-X
         plane, serves every plane of a stack so the planes stay comparable
@@ -108,9 +109,11 @@ def estimate_background(
     progress : callable, optional
         ``progress(done, total)``, called with ``(0, total)`` and then after
         each independent block (plane, volume) is done; in-memory arrays only.
+        Anything not callable is a ``TypeError`` before any work.
     cancel : threading.Event, optional
-        Anything with ``is_set()``; once set, the computation stops before
-        the next block and raises :class:`bgsub.engine.Cancelled`. With it,
+        Anything with ``is_set()`` (else a ``TypeError`` before any work); once
+        set, the computation stops before the next block and raises
+        :class:`bgsub.engine.Cancelled`. With it,
         planes larger than :data:`bgsub.engine.SPLIT_PIXELS` are computed in
         tiles (each with the halo that makes it exact: the same pixels), so
         that the flag is seen within about a second; a method whose reach
@@ -143,6 +146,7 @@ def estimate_background(
     >>> bool(np.sqrt(np.mean((background - s.background) ** 2)) < 20)  # noise sd ~30
     True
     """
+    progress, cancel = check_progress(progress), check_cancel(cancel)
     image = in_native_byte_order(image)
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,
@@ -211,12 +215,14 @@ def subtract_background(
         ``"same"`` (default) keeps the input dtype (in this machine's byte
         order: big-endian pixels, a FITS file's or an N5 store's, are read as
         the same values in native order first); ``"float"`` returns the
-        working float type (float32, or float64 for wide input).
+        working float type (float32, or float64 for wide input). Anything
+        else, ``None`` included, is a ``ValueError``.
     offset : float
         Added to the foreground before rounding and clipping, to keep
         slightly negative values of integer images (e.g. ``offset=100``).
     return_background : bool
-        Also return the background (float).
+        Also return the background (float). True or False: anything else
+        (``"no"``, which is truthy) is a ``TypeError``.
 
     Returns
     -------
@@ -238,6 +244,8 @@ def subtract_background(
     Recommended: ``bgsub.subtract_background(image, radius="auto")`` -- the
     noise-aware method, its radius measured from the objects.
     """
+    progress, cancel = check_progress(progress), check_cancel(cancel)
+    return_background = check_flag(return_background, "return_background")
     image = in_native_byte_order(image)
     settings = _settings(image, channel_axis, method=method, radius=radius, axes=axes,
                          true_3d=true_3d, spacing=spacing, light_background=light_background,

@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub._arrays import in_ordinary_unit
+from bgsub._arrays import finite_number, in_ordinary_unit, is_number, plain
 from bgsub._axes import parse_axes
+from bgsub._inputs import check_flag, check_image, check_progress
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
 from bgsub._polarity import LIGHT_MESSAGE, looks_light
 from bgsub._quality import SCORES, plane_quality
@@ -358,6 +359,9 @@ def suggest_radius(
     >>> 8 < suggest_radius(s.image).object_radius < 12
     True
     """
+    image = check_image(image)  # (the API's checks: the same image refused the same way)
+    light_background = check_flag(light_background, "light_background")
+    progress = check_progress(progress)
     factor = float(factor)
     if not (np.isfinite(factor) and factor > 0):
         raise ValueError(f"factor={factor!r} is out of range; use a number > 0")
@@ -1123,8 +1127,9 @@ def quality(
     axes, light_background
         As for :func:`bgsub.estimate_background`.
     object_radius : float, optional
-        The objects' radius in pixels; measured with :func:`suggest_radius`
-        when omitted.
+        The objects' radius in pixels (> 0); measured with :func:`suggest_radius`
+        when omitted. NaN, which :func:`suggest_radius` gives where no object
+        stood out, takes a 24th of the image's smaller side.
     missing : float, optional
         Pixels of this value are not data (a mosaic's padding), as for
         :func:`bgsub.estimate_background`: like NaN pixels, they count in
@@ -1162,8 +1167,10 @@ def quality(
     >>> good["score"] > bad["score"]
     True
     """
-    image = np.asarray(image)
-    background = np.asarray(background)
+    image = np.asarray(check_image(image))
+    background = np.asarray(check_image(background, "background"))
+    light_background = check_flag(light_background, "light_background")
+    object_radius = _check_object_radius(object_radius)
     if image.shape != background.shape:
         raise ValueError(f"image {image.shape} and background {background.shape} differ in "
                          "shape; pass the background estimated from this image")
@@ -1197,6 +1204,26 @@ def quality(
     result["score"] = 1.0 / (1.0 + result["expected_error"])
     result["object_radius"] = float(object_radius)
     return result
+
+
+def _check_object_radius(value: Any) -> float | None:
+    """``quality``'s ``object_radius``: None (measure it), NaN (what :func:`suggest_radius`
+    gives where no object stood out) or a finite number of pixels > 0; else a one-line error.
+
+    Examples
+    --------
+    >>> _check_object_radius(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: object_radius=0 is out of range; use a number of pixels > 0, or None to measure it
+    """
+    if value is None or (is_number(value) and np.isnan(value)):
+        return value
+    radius = finite_number(value, "object_radius", "a number of pixels")
+    if radius <= 0:
+        raise ValueError(f"object_radius={plain(value)} is out of range; use a number of "
+                         "pixels > 0, or None to measure it")
+    return radius
 
 
 def _in_ordinary_unit(image: np.ndarray, background: np.ndarray

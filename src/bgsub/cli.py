@@ -35,7 +35,7 @@ from bgsub.config import (
     parse_option,
     settings_from_imagej,
 )
-from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
+from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, get_method, is_auto_radius
 from bgsub.methods.imagej import DEFAULT_IMAGEJ_VERSION, IMAGEJ_VERSIONS
 from bgsub.plot import SWEEP_METHODS
 from bgsub.shading.commands import shading_group
@@ -178,7 +178,7 @@ def demo_command(outdir: Path, method: str, radius: str) -> None:
 
     image, meta = io.read_image(sample_path())
     try:
-        size = suggest_radius(image).radius if radius == "auto" else float(radius)
+        size = suggest_radius(image).radius if is_auto_radius(radius) else float(radius)
     except ValueError:
         _fail(f"--radius {radius!r} is not a number; give pixels or 'auto'", 2)
     try:
@@ -411,23 +411,28 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
 def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
               pipeline: str | None, imagej: str | None, options: tuple[str, ...]
               ) -> tuple[Settings, list[str]]:
-    """Defaults < config file < --imagej < options given on the command line."""
+    """Defaults < config file < --imagej < options given on the command line; a method named
+    later leaves the options of the method named before behind."""
     settings = Settings()
     found: list[str] = []
+    named = None  # (the method named so far: its options go where another replaces it)
     if config is not None:
         values, found = load_config(config, pipeline)
-        settings = settings.updated(values)
+        settings, named = settings.updated(values), values.get("method")
     elif pipeline is not None:
         raise ConfigError("--pipeline needs --config FILE; add the config file or drop "
                           "--pipeline")
     if imagej is not None:
-        settings = settings.updated(settings_from_imagej(imagej))
+        values = settings_from_imagej(imagej)
+        settings, named = settings.updated(values, named), values.get("method")
     explicit: dict[str, Any] = {}
     for param, name in _SETTING_PARAMS.items():
         if ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE:
             explicit[name] = ctx.params[param]
     explicit["options"] = dict(parse_option(text) for text in options)
-    settings = settings.updated(explicit).validated()
+    if imagej is not None and "method" in explicit:
+        _check_imagej_method(imagej, explicit["method"])
+    settings = settings.updated(explicit, named).validated()
     version = ctx.params.get("imagej_version")
     if version is not None:
         if settings.method != "imagej":
@@ -435,6 +440,19 @@ def _settings(ctx: click.Context, inputs: tuple[str, ...], config: Path | None,
                               f"{settings.method!r}; add --imagej OPTIONS or --method imagej")
         settings = settings.updated({"options": {"imagej_version": version}}).validated()
     return settings, list(inputs) or found
+
+
+def _check_imagej_method(imagej: str, method: str) -> None:
+    """``--imagej`` runs the imagej method: a ``--method`` naming another contradicts it (its
+    ImageJ options would reach a method that has none of them)."""
+    try:
+        name = get_method(method).name
+    except (TypeError, ValueError):
+        return  # (the settings' validation names the unknown method)
+    if name != "imagej":
+        raise ConfigError(f"--imagej {imagej!r} runs the imagej method, but --method {method} "
+                          f"asks for another; drop --method to reproduce ImageJ, or drop "
+                          f"--imagej and set {method} with --radius, --light and -O")
 
 
 def _warn_if_record_input_changed(config: Path) -> None:

@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._arrays import plain
 from bgsub._dtypes import output_dtype_for
 from bgsub._presmooth import parse_presmooth
-from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, get_method
+from bgsub.methods import AUTO_RADIUS, DEFAULT_METHOD, DEFAULT_RADIUS, get_method, is_auto_radius
 from bgsub.methods.imagej import UNVERSIONED_IMAGEJ_VERSION
 
 __all__ = ["ConfigError", "Settings", "load_config", "parse_chunks", "settings_from_imagej"]
@@ -107,17 +108,39 @@ class Settings:
     darkfield: str | None = None
     pyramid: str = "auto"
 
-    def updated(self, values: Mapping[str, Any]) -> Settings:
-        """A copy with ``values`` (setting names or aliases) applied; options are merged."""
+    def updated(self, values: Mapping[str, Any], named: str | None = None) -> Settings:
+        """A copy with ``values`` (setting names or aliases) applied; options are merged.
+
+        ``named``: the method these settings were given with (a config file's ``method``,
+        ``--imagej``'s; None where none was named, the default's). Where ``values`` names
+        another, this one's options are left behind: they belong to the method replaced (a
+        provenance record holds every option of its method), and only the options given
+        with ``values`` apply.
+
+        Examples
+        --------
+        >>> record = Settings().updated({"method": "tophat", "options": {"footprint": "box"}})
+        >>> record.updated({"method": "rolling_ball"}, named="tophat").options
+        {}
+        >>> record.updated({"method": "opening"}, named="tophat").options
+        {'footprint': 'box'}
+        """
         values = normalise_keys(values)
-        options = {**self.options, **_options_table(values.pop("options", None), "options")}
+        kept = self.options
+        if named is not None and "method" in values and not _same_method(named,
+                                                                         values["method"]):
+            kept = {}
+        options = {**kept, **_options_table(values.pop("options", None), "options")}
         return dataclasses.replace(self, **values, options=options)
 
     def validated(self) -> Settings:
         """A copy in canonical form (method name, full options, numbers); raise ConfigError."""
         try:
             method = get_method(self.method)
-            options = method.resolve_options(self.options)
+            options = method.resolve_options(self.options, spell=as_written)
+            radius = _radius(self.radius)
+            if method.check is not None and radius != AUTO_RADIUS:  # (auto: when planning a file)
+                method.check(tuple(np.atleast_1d(radius)), options)
             presmooth = parse_presmooth(self.presmooth)
             output_dtype_for(np.dtype(np.uint16), self.output_dtype)
         except ConfigError:
@@ -126,7 +149,7 @@ class Settings:
             raise ConfigError(str(exc).splitlines()[0] if str(exc) else
                               f"{type(exc).__name__} in the settings") from None
         return dataclasses.replace(
-            self, method=method.name, options=options, radius=_radius(self.radius),
+            self, method=method.name, options=options, radius=radius,
             spacing=_spacing(self.spacing), presmooth=None if presmooth is None else str(
                 presmooth), axes=_axes(self.axes), format=_choice(self.format, OUTPUT_FORMATS,
                                                                   "format"),
@@ -150,6 +173,15 @@ class Settings:
         return record
 
 
+def _same_method(first: Any, second: Any) -> bool:
+    """Whether two method names (or aliases, any case) name one method; an unknown name is
+    only itself (the settings' validation names it)."""
+    try:
+        return get_method(first).name == get_method(second).name
+    except (TypeError, ValueError):
+        return first == second
+
+
 def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
     """Map aliases (``light``, ``3d``, dashes) to setting names; reject unknown keys."""
     known = {f.name for f in dataclasses.fields(Settings)}
@@ -167,8 +199,8 @@ def normalise_keys(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _radius(value: Any) -> float | tuple[float, ...] | str:
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
+    if is_auto_radius(value):
+        return AUTO_RADIUS
     if isinstance(value, str):
         value = [part for part in value.replace(",", " ").split() if part]
     if isinstance(value, (list, tuple)):
@@ -288,6 +320,24 @@ def _number(value: Any, name: str, positive: bool = False) -> float:
     return number
 
 
+def as_written(value: Any) -> str:
+    """``value`` as a config file (TOML, YAML) and ``-O`` write it, for messages about them:
+    ``true``/``false``, ``none``, text in double quotes, numbers as they are.
+
+    Examples
+    --------
+    >>> as_written(True), as_written("true"), as_written(None), as_written(2.5)
+    ('true', '"true"', 'none', '2.5')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return plain(value)
+
+
 def _flag(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -304,12 +354,14 @@ def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
 
 
 def parse_option(text: str) -> tuple[str, Any]:
-    """``"footprint=box"`` -> ``("footprint", "box")``; values are JSON-ish typed.
+    """``"footprint=box"`` -> ``("footprint", "box")``; values are JSON-ish typed, and what
+    Python reads as a float (``nan``, ``inf``, ``.5``) is that float, so that the method's
+    check says what is wrong with the number.
 
     Examples
     --------
-    >>> parse_option("envelope=true"), parse_option("height=20")
-    (('envelope', True), ('height', 20))
+    >>> parse_option("envelope=true"), parse_option("height=20"), parse_option("sigma=nan")
+    (('envelope', True), ('height', 20), ('sigma', nan))
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
@@ -322,6 +374,10 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key.strip(), None
     try:
         return key.strip(), json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return key.strip(), float(raw)
     except ValueError:
         return key.strip(), raw
 
@@ -411,6 +467,10 @@ def _from_settings(values: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"imagej = {imagej!r} must be text; write e.g. imagej = "
                           '"rolling=50 light"')
     merged = settings_from_imagej(imagej) if imagej else {}
+    method = values.get("method")
+    if imagej and method is not None and not _same_method(method, merged.get("method")):
+        raise ConfigError(f"imagej = {imagej!r} runs the imagej method, but method = "
+                          f"{method!r} asks for another; keep one of them")
     options = {**merged.pop("options", {}), **_options_table(values.pop("options", None),
                                                              "options")}
     merged.update(normalise_keys(values))

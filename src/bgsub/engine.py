@@ -47,11 +47,11 @@ from bgsub._axes import Layout, parse_axes
 from bgsub._bounds import (
     available_memory,
     check_presmooth_fits,
-    refuse_masked,
     warn_if_short_of_memory,
 )
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
-from bgsub._dtypes import cast_result, check_dtype, work_dtype
+from bgsub._dtypes import cast_result, work_dtype
+from bgsub._inputs import check_flag, check_image
 from bgsub._lazy import import_before_threads
 from bgsub._padding import (
     check_missing,
@@ -63,7 +63,15 @@ from bgsub._padding import (
 from bgsub._polarity import warn_if_light
 from bgsub._presmooth import Presmooth, parse_presmooth
 from bgsub.kernels.threads import map_in_order, num_threads
-from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS, Extent, Method, get_method
+from bgsub.methods import (
+    AUTO_RADIUS,
+    DEFAULT_METHOD,
+    DEFAULT_RADIUS,
+    Extent,
+    Method,
+    get_method,
+    is_auto_radius,
+)
 
 __all__ = ["AUTO", "DEFAULT_METHOD", "DEFAULT_RADIUS", "SPLIT_HALO_FACTOR", "SPLIT_PIXELS",
            "Cancelled", "Plan", "Progress", "Tile", "cancellable", "check_missing",
@@ -75,7 +83,7 @@ RadiusLike = float | Sequence[float]
 #: ``progress(done, total)``: called with ``(0, total)`` first, then after each block (or tile).
 Progress = Callable[[int, int], Any]
 Steps = Generator[tuple[int, int], None, Any]
-AUTO = "auto"
+AUTO = AUTO_RADIUS
 
 #: A radius larger than the image is accepted while its neighbourhood (2r+1 pixels per
 #: spatial axis) holds at most this many pixels; beyond, footprints would need gigabytes.
@@ -410,20 +418,19 @@ def plan(
     >>> p.method.name, p.radius, p.block_count()
     ('median', (3.0, 3.0), 2)
     """
-    array = _check_image(image)
+    array = check_image(image)
     chosen = get_method(DEFAULT_METHOD if method is None else method)
+    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
+        check_flag(flag, name)
     layout = parse_axes(axes, array.shape, bool(true_3d))
     if layout.ndim_spatial == 3 and not chosen.supports_3d:
         raise ValueError(f"method {chosen.name!r} has no true 3D mode; use true_3d=False")
-    for name, flag in (("light_background", light_background), ("true_3d", true_3d)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
     missing = check_missing(missing)
     if missing is not None and chosen.subtract is not None:
         raise ValueError(f"method {chosen.name!r} reproduces ImageJ, which has no missing "
                          "pixels; drop missing=, or use method='rolling_ball'")
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
-    measured = isinstance(radius, str) and radius == AUTO
+    measured = is_auto_radius(radius)
     if measured:
         from bgsub.auto import suggest_radius, warn_of_findings
 
@@ -436,6 +443,8 @@ def plan(
     extent = tuple(array.shape[ax] for ax in layout.spatial)
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
+    if chosen.check is not None:
+        chosen.check(radii, resolved)
     reach = tuple(int(h) for h in chosen.halo(radii, resolved, Extent(
         extent, lambda: value_span(array))))  # the value range only if the method asks
     _check_reach(chosen, resolved, reach, extent)
@@ -520,7 +529,7 @@ def plan_prepared(image: Any, method: str | None = None,
     >>> plan_prepared(image, radius=10)[1] is None
     True
     """
-    if not (isinstance(radius, str) and radius == AUTO) or is_dask_array(image):
+    if not is_auto_radius(radius) or is_dask_array(image):
         return plan(image, method, radius, **settings), None
     # every check but the radius's, and the block the estimate will see (the same for any
     # radius: no pre-smoothing, whose scale follows the radius's per-axis ratios)
@@ -545,36 +554,6 @@ def plan_prepared(image: Any, method: str | None = None,
         prepared = pool.submit(first.prepare_block, block)
         final = plan(image, method, radius, **settings)
         return final, prepared.result()
-
-
-def _check_image(image: Any) -> Any:
-    if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(
-            f"image must be an array, got {type(image).__name__}; "
-            "read files with bgsub.io.read_image(path)"
-        )
-    refuse_masked(image)
-    array = image if is_dask_array(image) else _as_array(image)
-    check_dtype(array.dtype)
-    if array.ndim < 2:
-        raise ValueError(
-            f"image must have at least 2 dimensions (Y, X), got shape {array.shape}; "
-            "for a 1D profile pass image[np.newaxis, :]"
-        )
-    if array.size == 0:
-        raise ValueError(f"image is empty (shape {array.shape}); there is nothing to process")
-    return array
-
-
-def _as_array(image: Any) -> np.ndarray:
-    """``np.asarray(image)``, with a one-line error for what NumPy cannot make an array of."""
-    try:
-        return np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        # NumPy's first sentence: "setting an array element with a sequence"
-        reason = str(exc).split(". ")[0].strip() if str(exc) else type(exc).__name__
-        raise TypeError(f"image cannot be made into an array ({reason}); pass a rectangular "
-                        "NumPy array") from None
 
 
 def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> None:
@@ -624,14 +603,14 @@ def _resolve_radius(
         value = _positive_number(radius, "radius")
         if spacing is None:
             return (value,) * ndim
-        sizes = [_positive_number(s, "spacing") for s in np.ravel(spacing)]
+        sizes = [_positive_number(s, "spacing") for s in _entries(spacing)]
         if len(sizes) != ndim:
             raise ValueError(
                 f"spacing has {len(sizes)} entries but {ndim} spatial axes are processed; "
                 "give one pixel size per spatial axis (Z, Y, X or Y, X)"
             )
         return tuple(value * sizes[-1] / s for s in sizes)
-    values = [_positive_number(r, "radius") for r in np.ravel(radius)]
+    values = [_positive_number(r, "radius") for r in _entries(radius)]
     if len(values) != ndim:
         raise ValueError(
             f"radius has {len(values)} entries but {ndim} spatial axes are processed; "
@@ -640,6 +619,18 @@ def _resolve_radius(
     if spacing is not None:
         raise ValueError("give either a per-axis radius or spacing, not both")
     return tuple(values)
+
+
+def _entries(values: Any) -> np.ndarray:
+    """The entries of a per-axis value, each as given: ``np.ravel((5, "a"))`` would make
+    both text (``'5'``), and a message would name the wrong one.
+
+    Examples
+    --------
+    >>> _entries((5, "a")).tolist(), _entries([[2.0, 3.0]]).tolist()
+    ([5, 'a'], [2.0, 3.0])
+    """
+    return np.asarray(values, dtype=object).ravel()
 
 
 def _positive_number(value: Any, name: str) -> float:

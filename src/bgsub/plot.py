@@ -140,7 +140,8 @@ def compare(
     Parameters
     ----------
     image, background, foreground : ndarray
-        Same-shaped 2D images or stacks (see ``plane`` and ``project``).
+        Same-shaped 2D images or stacks (see ``plane`` and ``project``); other
+        shapes are a ``ValueError`` naming them.
     title : str
         Figure title (e.g. the method and radius).
     path : str or Path, optional
@@ -176,6 +177,11 @@ def compare(
     """
     from matplotlib.figure import Figure
 
+    shapes = [np.shape(a) for a in (image, background, foreground)]
+    if len(set(shapes)) > 1:
+        raise ValueError(f"image {shapes[0]}, background {shapes[1]} and foreground "
+                         f"{shapes[2]} differ in shape; pass the background and foreground "
+                         "computed from this image")
     image, background, foreground = (to_plane(a, plane=plane, project=project, axes=axes)
                                      for a in (image, background, foreground))
     if image.ndim == 2:

@@ -142,6 +142,22 @@ def test_dog_equals_skimage(blobs_2d):
     np.testing.assert_allclose(fg, ref, atol=1e-6 * np.ptp(image))
 
 
+@pytest.mark.parametrize(("radius", "options", "named"), [
+    (5, {"low_sigma": 8.0}, "low_sigma=8 must be below high_sigma (default: the radius, 5)"),
+    (1, {}, "low_sigma=1 must be below high_sigma (default: the radius, 1)"),
+    (20, {"low_sigma": 4.0, "high_sigma": 3.0}, "low_sigma=4 must be below high_sigma=3"),
+    (20, {"low_sigma": 3.0, "high_sigma": 3.0}, "low_sigma=3 must be below high_sigma=3"),
+])
+def test_dog_refuses_a_low_sigma_at_or_above_the_high_one(blobs_2d, radius, options, named):
+    # the reference refuses it too; bgsub gave the inverted band-pass, or zeros where equal
+    with pytest.raises(ValueError, match="high_sigma must be equal to or larger"):
+        filters.difference_of_gaussians(blobs_2d.astype(float), 8.0, 5.0)
+    with pytest.raises(ValueError) as info:
+        bgsub.subtract_background(blobs_2d, "dog", radius, **options)
+    message = str(info.value)
+    assert named in message and "give" in message and "\n" not in message
+
+
 def test_paraboloid_is_opening_by_paraboloid(blobs_2d):
     r = 10.0
     # scaled to a range of 100: the reference's structuring element must reach as far as the

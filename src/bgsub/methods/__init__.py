@@ -14,6 +14,7 @@ from bgsub.methods import (  # noqa: F401
     rolling_ball,
 )
 from bgsub.methods._registry import (
+    AUTO_RADIUS,
     DEFAULT_METHOD,
     DEFAULT_RADIUS,
     Extent,
@@ -21,10 +22,12 @@ from bgsub.methods._registry import (
     Parameter,
     Registry,
     get_method,
+    is_auto_radius,
     list_methods,
     register,
     resolve_options,
 )
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "Registry",
-           "get_method", "list_methods", "register", "resolve_options"]
+__all__ = ["AUTO_RADIUS", "DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter",
+           "Registry", "get_method", "is_auto_radius", "list_methods", "register",
+           "resolve_options"]

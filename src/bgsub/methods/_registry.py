@@ -8,13 +8,28 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter", "Registry",
-           "get_method", "list_methods", "register", "resolve_options"]
+__all__ = ["AUTO_RADIUS", "DEFAULT_METHOD", "DEFAULT_RADIUS", "Extent", "Method", "Parameter",
+           "Registry", "get_method", "is_auto_radius", "list_methods", "register",
+           "resolve_options"]
 
 #: The method every face uses when none is named: noise-aware, through the middle of the noise.
 DEFAULT_METHOD = "robust"
 #: The radius (pixels) every face uses when none is given.
 DEFAULT_RADIUS = 50.0
+#: The radius that is measured from the objects (``bgsub.auto.suggest_radius``), any case.
+AUTO_RADIUS = "auto"
+
+
+def is_auto_radius(radius: object) -> bool:
+    """Whether ``radius`` asks for the automatic radius: ``"auto"`` in any case, as method
+    names are read (the API's ``radius="Auto"`` and the command line's ``--radius Auto`` alike).
+
+    Examples
+    --------
+    >>> is_auto_radius("Auto"), is_auto_radius(" auto"), is_auto_radius(5.0)
+    (True, True, False)
+    """
+    return isinstance(radius, str) and radius.strip().lower() == AUTO_RADIUS
 
 Radius = tuple[float, ...]
 EstimateFunc = Callable[..., np.ndarray]
@@ -51,6 +66,10 @@ class Extent:
 
 
 HaloFunc = Callable[[Radius, Mapping[str, Any], Extent], tuple[int, ...]]
+#: How a message writes a value: Python's ``repr`` for the API; a config file's spelling
+#: (``true``, ``"box"``) for the settings of the command line and its config files.
+Spelling = Callable[[Any], str]
+CheckFunc = Callable[[Radius, Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -79,24 +98,37 @@ class Parameter:
     exclusive: bool = True
     allow_none: bool = True
 
-    def validate(self, value: Any, method: str) -> Any:
-        """Return ``value`` if acceptable, else raise a one-line error."""
+    def validate(self, value: Any, method: str, spell: Spelling = repr) -> Any:
+        """Return ``value`` if acceptable, else raise a one-line error; ``spell`` writes the
+        values it names (``repr``: as Python writes them).
+
+        Examples
+        --------
+        >>> flag = Parameter("envelope", False, "a flag", choices=(False, True))
+        >>> flag.validate("true", "rolling_ball")
+        Traceback (most recent call last):
+        ...
+        ValueError: rolling_ball: envelope='true' must be True or False
+        """
         if value is None and self.allow_none:
             return value
         if self.choices is not None and value not in self.choices:
+            if set(self.choices) == {False, True}:
+                raise ValueError(f"{method}: {self.name}={spell(value)} must be {spell(True)} "
+                                 f"or {spell(False)}")
             raise ValueError(
-                f"{method}: {self.name}={value!r} is not accepted; use one of "
-                f"{', '.join(repr(c) for c in self.choices)}"
+                f"{method}: {self.name}={spell(value)} is not accepted; use one of "
+                f"{', '.join(spell(c) for c in self.choices)}"
             )
         if self.minimum is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"{method}: {self.name} must be a number, got {value!r}")
+                raise TypeError(f"{method}: {self.name} must be a number, got {spell(value)}")
             bad = value <= self.minimum if self.exclusive else value < self.minimum
             if bad or not np.isfinite(value):
                 op = ">" if self.exclusive else ">="
                 raise ValueError(
-                    f"{method}: {self.name}={value!r} is out of range; use a finite number "
-                    f"{op} {self.minimum}"
+                    f"{method}: {self.name}={spell(value)} is out of range; use a finite "
+                    f"number {op} {self.minimum}"
                 )
         return value
 
@@ -163,6 +195,11 @@ class Method:
     overwrites_input : bool
         ``estimate`` takes ``overwrite_input=True``, and may then change the array it is
         given instead of a copy of it: the engine passes its own copy of each block so.
+    check : callable, optional
+        ``check(radius, options)``: raise a one-line ValueError where the resolved options
+        do not fit each other or the radius (per axis, in pixels) -- ``dog``'s ``low_sigma``
+        at or above its ``high_sigma``. Called by the engine's plan, and by the settings of
+        a batch whose radius is given.
     """
 
     name: str
@@ -179,20 +216,26 @@ class Method:
     prepare: Callable[[np.ndarray], Any] | None = None
     peak_buffers: Callable[[tuple[float, ...]], float] | None = None
     overwrites_input: bool = False
+    check: CheckFunc | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The default value of every option."""
         return {p.name: p.default for p in self.parameters}
 
-    def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate ``options`` and fill in defaults; unknown keys are an error."""
-        return resolve_options(self.parameters, options, f"method {self.name!r}", self.name)
+    def resolve_options(self, options: Mapping[str, Any], spell: Spelling = repr
+                        ) -> dict[str, Any]:
+        """Validate ``options`` and fill in defaults; unknown keys are an error (``spell``:
+        see :func:`resolve_options`)."""
+        return resolve_options(self.parameters, options, f"method {self.name!r}", self.name,
+                               spell)
 
 
 def resolve_options(parameters: tuple[Parameter, ...], options: Mapping[str, Any], what: str,
-                    name: str) -> dict[str, Any]:
+                    name: str, spell: Spelling = repr) -> dict[str, Any]:
     """``options`` validated against ``parameters``, defaults filled in; an unknown key is a
     one-line TypeError naming ``what`` (e.g. ``"method 'median'"``) and the accepted keys.
+    ``spell`` writes the values a message names: as Python does (the API), or as a config
+    file does (``true``, ``"box"``: the command line's settings).
 
     Examples
     --------
@@ -207,7 +250,7 @@ def resolve_options(parameters: tuple[Parameter, ...], options: Mapping[str, Any
                         f"accepted options: {accepted}")
     resolved = {p.name: p.default for p in parameters}
     for key, value in options.items():
-        resolved[key] = known[key].validate(value, name)
+        resolved[key] = known[key].validate(value, name, spell)
     return resolved
 
 

@@ -46,7 +46,9 @@ def dog_background(
     band-pass *feature enhancer*, not a model of the illumination: the
     foreground it leaves is smoothed and has negative lobes around objects.
     This returns ``image - DoG`` so that ``subtract_background`` yields the
-    DoG (``high_sigma`` defaults to ``radius``).
+    DoG (``high_sigma`` defaults to ``radius``). ``low_sigma`` must be below
+    ``high_sigma``, as in ``skimage.filters.difference_of_gaussians``: the
+    engine refuses it otherwise (:func:`_check_sigmas`).
 
     Examples
     --------
@@ -70,6 +72,30 @@ def _sigmas(radius: tuple[float, ...], sigma: float | None) -> tuple[float, ...]
         return tuple(radius)
     # a scalar sigma is in X pixels; keep the per-axis anisotropy of radius
     return tuple(float(sigma) * r / radius[-1] for r in radius)
+
+
+def _check_sigmas(radius: tuple[float, ...], options: Mapping[str, Any]) -> None:
+    """Refuse ``low_sigma`` at or above ``high_sigma`` (in X pixels; the radius by default),
+    as ``skimage.filters.difference_of_gaussians`` does: the difference would be inverted
+    (a band-stop with the objects negative) or, at equal sigmas, zero everywhere.
+
+    Examples
+    --------
+    >>> _check_sigmas((5.0, 5.0), {"low_sigma": 8.0, "high_sigma": None})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: dog: low_sigma=8 must be below high_sigma (default: the radius, 5), ...
+    """
+    low, high = float(options["low_sigma"]), options.get("high_sigma")
+    if low < (radius[-1] if high is None else float(high)):
+        return
+    if high is None:
+        wider, fix = f"high_sigma (default: the radius, {radius[-1]:g})", f"a radius above {low:g}"
+    else:
+        wider, fix = f"high_sigma={float(high):g}", f"a high_sigma above {low:g}"
+    raise ValueError(f"dog: low_sigma={low:g} must be below {wider}, or the difference of "
+                     f"Gaussians is inverted (zero where equal); give {fix} or a smaller "
+                     "low_sigma")
 
 
 def _gauss_halo(sigma: float | None, radius: tuple[float, ...]) -> tuple[int, ...]:
@@ -105,12 +131,14 @@ register(
         summary="Difference of Gaussians (feature enhancer, not a background model)",
         estimate=dog_background,
         parameters=(
-            Parameter("low_sigma", 1.0, "sigma of the small (denoising) Gaussian", minimum=0.0,
+            Parameter("low_sigma", 1.0, "sigma of the small (denoising) Gaussian, below "
+                      "high_sigma", minimum=0.0,
                       allow_none=False),
             Parameter("high_sigma", None, "sigma of the large (background) Gaussian "
                       "(default: radius)", minimum=0.0),
         ),
         halo=_dog_halo,
+        check=_check_sigmas,
         background_model=False,
         reference="skimage.filters.difference_of_gaussians",
     )

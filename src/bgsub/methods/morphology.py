@@ -9,7 +9,7 @@ import numpy as np
 
 from bgsub._axes import per_axis
 from bgsub.kernels.flat import FOOTPRINT_SHAPES, flat_dilation, flat_erosion
-from bgsub.methods._registry import Extent, Method, Parameter, register
+from bgsub.methods._registry import Extent, Method, Parameter, Spelling, register
 
 
 def opening_background(
@@ -70,7 +70,7 @@ def _check_dilation_radius(value: Any) -> None:
 
 
 class _DilationRadius(Parameter):
-    def validate(self, value: Any, method: str) -> Any:
+    def validate(self, value: Any, method: str, spell: Spelling = repr) -> Any:
         try:
             _check_dilation_radius(value)
         except (TypeError, ValueError) as err:
