@@ -167,7 +167,13 @@ def in_ordinary_unit(values: np.ndarray) -> tuple[np.ndarray, float]:
     (True, True)
     """
     unit = ordinary_unit(values)
-    return (values, unit) if unit == 1.0 else (values * unit, unit)
+    if unit == 1.0:
+        return values, unit
+    if values.dtype.kind == "f" and unit > float(np.finfo(values.dtype).max):
+        # (float32 values below its normal range, 1e-40: their unit, 2**133, is infinite in
+        # float32, and the scaled image would be too)
+        values = values.astype(np.float64)
+    return values * unit, unit
 
 
 def without_overflow(estimate: Callable[[np.ndarray], np.ndarray], image: np.ndarray
