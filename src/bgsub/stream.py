@@ -38,9 +38,10 @@ from bgsub import io, provenance
 from bgsub._dtypes import work_dtype
 from bgsub.api import subtract_background
 from bgsub.config import Settings
-from bgsub.engine import AUTO, sampled_plane, warn_of_input
+from bgsub.engine import sampled_plane, warn_of_input
 from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import num_threads
+from bgsub.methods import is_auto_radius
 
 __all__ = ["AUTO_CHUNK_BYTES", "STREAM_BYTES", "StreamError", "Streaming", "connect",
            "plan_chunks", "run_job"]
@@ -322,7 +323,7 @@ def run_job(
         name = "bgsub-read-" + _token(job, source)
         image = da.from_array(array, chunks=chunks, name=name, lock=False, asarray=True,
                               meta=np.empty((0,) * array.ndim, dtype=array.dtype))
-        if parameters["radius"] != AUTO:  # (the automatic radius reads planes: its findings)
+        if not is_auto_radius(parameters["radius"]):  # (the automatic radius reads planes)
             # (planning reads nothing of a Dask array: a file is read here, as one in memory
             # is looked at before it is processed)
             warn_of_input(sampled_plane(image, parameters["axes"], parameters["true_3d"]),
