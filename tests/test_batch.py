@@ -451,3 +451,47 @@ def test_the_3d_spacing_is_taken_in_one_unit_and_a_unitless_one_is_warned_of():
     flat = dataclasses.replace(settings, true_3d=False)
     assert resolve_parameters(flat, dataclasses.replace(mixed, axes="ZYX"),
                               (4, 16, 16))["spacing"] is None  # (2D: Y and X alike)
+
+
+def test_a_record_reproduces_a_pyramid_byte_for_byte(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", synthetic((600, 640), seed=3).image)
+    first = CliRunner().invoke(cli.main, ["run", str(tmp_path / "a.tif"), "-o",
+                                          str(tmp_path / "out"), "-m", "tophat", "--radius",
+                                          "6", "--pyramid", "on"])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli.main, ["run", "--config",
+                                          str(tmp_path / "out" / "a.tif.bgsub.json"), "-o",
+                                          str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    # (the record's --pyramid was not read back: the copy had no sub-resolutions)
+    assert (tmp_path / "again" / "a.tif").read_bytes() == (tmp_path / "out" / "a.tif").read_bytes()
+
+
+@pytest.mark.parametrize("value", [1.7, True, "1.0", 2.0])
+def test_a_series_that_is_not_a_whole_number_is_refused(value):
+    with pytest.raises(ConfigError, match="whole number"):
+        Settings(series=value).validated()
+
+
+def test_axes_given_are_the_outputs_axes_and_the_figures_channels(tmp_path):
+    stack = synthetic((5, 48, 52), seed=4).image
+    tifffile.imwrite(tmp_path / "plain.tif", stack)  # (read as QYX: no axes in the file)
+    code = CliRunner().invoke(cli.main, ["run", str(tmp_path / "plain.tif"), "-o",
+                                         str(tmp_path / "z"), "--axes", "ZYX", "--3d",
+                                         "--format", "ome-tiff", "-m", "tophat", "--radius",
+                                         "5"])
+    assert code.exit_code == 0, code.output
+    assert io.read_image(tmp_path / "z" / "plain.ome.tif")[1].axes == "ZYX"  # (was TYX)
+    two = np.stack([stack[:2], stack[2:4]], axis=1)  # C, Z, Y, X as the file names it
+    tifffile.imwrite(tmp_path / "czyx.ome.tif", two, metadata={
+        "axes": "ZCYX", "Channel": {"Name": ["a", "b"]}})
+    # the file's channels (2) named Z, its Z planes as channels: the figure's two names
+    # no longer fit (an IndexError, after the image was written without its record)
+    result = CliRunner().invoke(cli.main, ["run", str(tmp_path / "czyx.ome.tif"), "-o",
+                                           str(tmp_path / "c"), "--axes", "CZYX", "--figure",
+                                           "-m", "tophat", "--radius", "5"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c" / "czyx_comparison.png").exists()
+    assert (tmp_path / "c" / "czyx.ome.tif.bgsub.json").exists()
+    written = io.read_image(tmp_path / "c" / "czyx.ome.tif")[1]
+    assert written.axes == "CZYX" and written.channel_names is None

@@ -267,6 +267,17 @@ def test_png_keeps_its_pixel_size(tmp_path):
         {"Y": 0.5, "X": 0.5}, rel=1e-5)
 
 
+@pytest.mark.parametrize("dpi", [72, 96, 300])
+def test_a_pngs_screen_resolution_is_no_pixel_size(tmp_path, dpi):
+    # (a screenshot's or an editor's 72 dpi read as pixels of 352.7 um, and figures drew a
+    # 1 cm scale bar; a TIFF's resolution in inches was already no pixel size)
+    from PIL import Image
+
+    Image.fromarray(RNG.integers(0, 255, (20, 24), dtype=np.uint8)).save(
+        tmp_path / "s.png", dpi=(dpi, dpi))
+    assert read_image(tmp_path / "s.png")[1].spacing == {}
+
+
 # --- pyramids --------------------------------------------------------------------------------
 
 

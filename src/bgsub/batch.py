@@ -508,6 +508,8 @@ def run_job(
                                        load_fields(settings.flatfield, settings.darkfield),
                                        "same" if settings.output_dtype == "same" else "float")
             parameters = resolve_parameters(settings, meta, image.shape)
+            if settings.axes is not None:  # (written with the axes it was processed with)
+                meta = meta.with_axes(parameters["axes"])
             _check_writable(job, settings, meta, image)
             progress = None
             if stack_progress is not None and image.nbytes >= progress_bytes:
@@ -582,7 +584,7 @@ def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
 def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
                    source: dict[str, Any], outputs: dict[str, tuple[Path, str]]) -> None:
     run_settings = {"format": job.output_format, "save_background": settings.save_background,
-                    "suffix": settings.suffix}
+                    "suffix": settings.suffix, "pyramid": settings.pyramid}
     if settings.figure:
         run_settings.update(figure=True, figure_plane=settings.figure_plane)
     # (resolved: --config RECORD, run from another folder, finds the same files)

@@ -287,7 +287,11 @@ def _series(value: Any) -> str | int:
     try:
         index = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"series={value!r} is not understood; use all or a number") from None
+        index = None
+    # (int() would take series = 1.7 as 1, and true as 1)
+    if index is None or isinstance(value, bool) or str(index) != str(value).strip():
+        raise ConfigError(f"series={value!r} is not understood; use all or a whole number "
+                          "0, 1, ...")
     if index < 0:
         raise ConfigError(f"series={value!r} is out of range; use all or a number 0, 1, ...")
     return index
@@ -588,7 +592,7 @@ def _from_provenance(record: dict[str, Any]) -> dict[str, Any]:
         values["spacing"] = "none"
     settings = _table(record, "settings")
     for key in ("save_background", "format", "suffix", "figure", "figure_plane", "flatfield",
-                "darkfield"):
+                "darkfield", "pyramid"):
         if key in settings:
             values[key] = settings[key]
     series = _table(record, "input").get("series")

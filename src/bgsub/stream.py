@@ -317,6 +317,8 @@ def run_job(
     array, meta = streaming.open(job)
     try:
         parameters = resolve_parameters(settings, meta, array.shape)
+        if settings.axes is not None:  # (written with the axes it was processed with)
+            meta = meta.with_axes(parameters["axes"])
         chunks = plan_chunks(array.shape, array.dtype, parameters["axes"],
                              parameters["true_3d"], streaming.chunks,
                              getattr(array, "chunks", None))

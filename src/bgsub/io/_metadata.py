@@ -81,6 +81,35 @@ class ImageMetadata:
             return self
         return replace(self, axes=self.axes.replace("S", "C"))
 
+    def with_axes(self, axes: str) -> ImageMetadata:
+        """This metadata for the same pixels named by other ``axes`` (``--axes``): a
+        letter's size and unit are kept where it names the same array axis as before, the
+        channels' names, colours and ranges where ``C`` does; the format's own descriptions
+        of the old layout (OME model, ImageJ's hyperstack, NGFF axes, Zarr dimension names)
+        are dropped, so that the output is written with the axes it was processed with.
+
+        Examples
+        --------
+        >>> meta = ImageMetadata("QYX", spacing={"Y": 0.5, "X": 0.5}, units={"Y": "µm",
+        ...                      "X": "µm"})
+        >>> relabelled = meta.with_axes("ZYX")
+        >>> relabelled.axes, relabelled.spacing
+        ('ZYX', {'Y': 0.5, 'X': 0.5})
+        >>> ImageMetadata("CZYX", channel_names=("a", "b")).with_axes("ZCYX").channel_names
+        """
+        if axes == self.axes:
+            return self
+        same = {a for a, b in zip(axes, self.axes, strict=False) if a == b}
+        keep_channels = "C" in same
+        original = {k: v for k, v in self.original.items() if k not in _LAYOUT_KEYS}
+        return replace(
+            self, axes=axes, original=original,
+            spacing={a: v for a, v in self.spacing.items() if a in same},
+            units={a: u for a, u in self.units.items() if a in same},
+            channel_names=self.channel_names if keep_channels else None,
+            channel_colors=self.channel_colors if keep_channels else None,
+            display_ranges=self.display_ranges if keep_channels else None)
+
     def spatial_spacing(self, letters: str) -> tuple[float, ...] | None:
         """Pixel sizes for ``letters`` (e.g. ``"ZYX"``), or None if any is unknown."""
         if not all(letter in self.spacing for letter in letters):
@@ -115,6 +144,9 @@ class ImageMetadata:
             converted.append(size * factor)
         return tuple(converted), target
 
+
+#: Keys of ``ImageMetadata.original`` that describe the axes' layout (dropped with new axes).
+_LAYOUT_KEYS = ("ome", "ome_xml", "imagej", "multiscale", "omero", "dimension_names")
 
 #: The power of ten of a metre in each metric length unit bgsub reads (OME's ``UnitsLength``
 #: symbols, after :func:`normalise_unit`; NGFF's names are turned into them when read), and

@@ -31,6 +31,10 @@ _TEXT_KEY = "bgsub"
 _FIGURE_KEY = "Software"  # (matplotlib's own key for the program that made a PNG)
 _FIGURE_MARK = "bgsub"
 _INCH_UM = 25400.0
+#: Screen and print resolutions (dots per inch) that a PNG's pHYs holds when it is no
+#: pixel size: screenshots and editors' exports (72, 96, 144, 192), figures (100-300),
+#: scans and prints (300-1200). A microscope's pixel of these sizes (21-353 µm) is not met.
+SCREEN_DPI = (72, 96, 100, 110, 120, 144, 150, 192, 200, 240, 300, 400, 600, 720, 1200)
 # Pillow modes that may hold 16-bit samples (Pillow shows 16-bit RGB as "RGB")
 _MAYBE_16_BIT = ("I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA")
 
@@ -99,10 +103,19 @@ def jpeg_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _read_dpi(dpi: tuple[float, float] | None, meta: ImageMetadata) -> None:
-    """Pillow gives ``pHYs`` in dots per inch (only when its unit is the metre)."""
-    if dpi and dpi[0] > 0 and dpi[1] > 0:
+    """Pillow gives ``pHYs`` in dots per inch (only when its unit is the metre). A screen's
+    or a printer's resolution (:data:`SCREEN_DPI`: a screenshot, an editor's export, a
+    figure) is not a pixel size, as a TIFF's resolution in inches is not: 72 dpi would read
+    as pixels of 352.8 µm."""
+    if dpi and dpi[0] > 0 and dpi[1] > 0 and not _screen_dpi(dpi):
         meta.spacing = {"Y": _INCH_UM / dpi[1], "X": _INCH_UM / dpi[0]}
         meta.units = {"Y": "µm", "X": "µm"}
+
+
+def _screen_dpi(dpi: tuple[float, float]) -> bool:
+    """Whether both ``dpi`` are one of :data:`SCREEN_DPI`, as a PNG stores them (whole dots
+    a metre: 72 dpi is 2835, read back as 72.009)."""
+    return all(any(abs(d - screen) <= 0.0254 for screen in SCREEN_DPI) for d in dpi)
 
 
 def _read_text(value: str | None) -> dict | None:
