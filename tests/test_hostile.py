@@ -232,8 +232,25 @@ def test_sweep_never_replaces_a_file_that_is_not_a_png(one, monkeypatch):
     before = other.read_bytes()
     code, _, err = invoke(["sweep", one, "-o", other, "-m", "gaussian", "--radius", "2"],
                           monkeypatch)
-    one_line_error(code, err, "exists and is not a figure bgsub wrote")
+    one_line_error(code, err, "a montage is a PNG")
     assert other.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["montage.tif", "montage.JPG", "montage.pdf", "montage"])
+def test_a_montage_other_than_a_png_is_refused_before_reading(one, name, monkeypatch):
+    """`sweep -o montage.tif` wrote a TIFF without bgsub's figure mark: a second sweep
+    refused to replace it and `bgsub run` on the folder corrected it as an image."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-o", one.parent / name, "-m", "gaussian",
+                           "--radius", "2"], monkeypatch)
+    stem = name.split(".")[0]
+    one_line_error(code, err, f"a montage is a PNG, the format bgsub marks as its figure (a "
+                   f"rerun replaces it, a run on its folder leaves it out); give -o "
+                   f"{one.parent / stem}.png")
+    assert sorted(p.name for p in one.parent.iterdir()) == ["a.tif"]
 
 
 def _plain_png(path: Path) -> bytes:

@@ -66,6 +66,17 @@ def test_sweep_of_min_and_max_sizes(small):
     np.testing.assert_allclose(tile, small - expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("draw", ["compare", "sweep"])
+def test_a_figure_saved_under_an_image_name_bgsub_reads_is_refused(small, tmp_path, draw):
+    """plot.compare(path="c.tif") wrote an unmarked TIFF, which a folder's run took for data."""
+    with pytest.raises(ValueError, match="a figure is written as PNG"):
+        if draw == "compare":
+            plot.compare(small, small * 0, small, path=tmp_path / "c.tif")
+        else:
+            plot.sweep(small, ["tophat"], [4], path=tmp_path / "c.jpg")
+    assert not list(tmp_path.iterdir())
+
+
 def test_sweep_rejects_bad_show(small):
     with pytest.raises(ValueError, match="show="):
         plot.sweep(small, ["tophat"], [3], show="both")

@@ -879,8 +879,8 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
 
 
 def _check_sweep_output(out: Path, file: Path) -> None:
-    """Refuse a montage path that is the input, a folder, or a file other than a figure
-    bgsub wrote (a user's image or figure of that name would be lost)."""
+    """Refuse a montage path that is the input, not a PNG's, a folder, or a file other than
+    a figure bgsub wrote (a user's image or figure of that name would be lost)."""
     from bgsub import paths
 
     try:
@@ -890,6 +890,11 @@ def _check_sweep_output(out: Path, file: Path) -> None:
         _fail(str(exc), 2)
     if out.is_dir():
         _fail(f"{out} is a folder; give the montage's file name with -o, e.g. montage.png", 2)
+    if out.suffix.lower() != ".png":
+        # (a .tif or .jpg montage carried no mark: a rerun refused it, `run` read it as data)
+        _fail(f"{out}: a montage is a PNG, the format bgsub marks as its figure (a rerun "
+              "replaces it, a run on its folder leaves it out); give -o "
+              f"{out.with_suffix('.png')}", 2)
     try:
         paths.check_not_replacing(out, "choose another -o, e.g. montage.png", figure=True)
     except ValueError as exc:

@@ -145,7 +145,9 @@ def compare(
     title : str
         Figure title (e.g. the method and radius).
     path : str or Path, optional
-        Where to save a PNG; the figure is returned either way.
+        Where to save a PNG (or a PDF or SVG; a name of another image format bgsub
+        reads, ``.tif`` or ``.jpg``, is a ``ValueError``: see
+        :func:`bgsub.io.write_figure`); the figure is returned either way.
     profile_row : int, optional
         Row of the line profile; the middle row by default.
     pixel_size : float, optional
@@ -177,6 +179,7 @@ def compare(
     """
     from matplotlib.figure import Figure
 
+    _check_figure_path(path)
     shapes = [np.shape(a) for a in (image, background, foreground)]
     if len(set(shapes)) > 1:
         raise ValueError(f"image {shapes[0]}, background {shapes[1]} and foreground "
@@ -203,6 +206,15 @@ def compare(
 
         io.write_figure(fig, path, dpi=110)
     return fig
+
+
+def _check_figure_path(path: str | Path | None) -> None:
+    """Refuse, before drawing, a ``path`` the figure may not be written at
+    (:func:`bgsub.io.check_figure_name`: a ``.tif`` or ``.jpg`` figure would carry no mark)."""
+    if path is not None:
+        from bgsub import io  # (tifffile and imagecodecs: not on `bgsub --help`)
+
+        io.check_figure_name(path)
 
 
 def _channel_rows(fig: Any, grid: Any, top: int, planes: tuple[np.ndarray, ...], row: int,
@@ -297,7 +309,7 @@ def sweep(
         ``light_background`` and ``missing`` given in ``kwargs`` (the settings
         of the backgrounds it scores), each of its warnings shown once per sweep.
     path : str or Path, optional
-        Where to save the PNG.
+        Where to save the PNG (as for :func:`compare`).
     plane, project
         Which plane of a stack is shown (see :func:`compare`).
     progress : callable, optional
@@ -324,6 +336,7 @@ def sweep(
 
     if show not in ("foreground", "background"):
         raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
+    _check_figure_path(path)
     if score is None:
         score = _default_score(axes=kwargs.get("axes"),
                                light_background=bool(kwargs.get("light_background", False)),
