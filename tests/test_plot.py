@@ -144,6 +144,21 @@ def test_to_plane_follows_the_axes_and_keeps_channels_apart():
                                   stack[1].max(axis=1))  # middle time point, each channel
 
 
+def test_to_plane_leaves_the_alpha_sample_out():
+    """Grey + alpha was shown as the mean of grey and alpha ([..., :3] holds both): a
+    --figure of such a PNG drew every panel and profile half alpha."""
+    grey = np.arange(6 * 7, dtype=np.uint8).reshape(6, 7)
+    alpha = np.full_like(grey, 255)
+    np.testing.assert_array_equal(plot.to_plane(np.stack([grey, alpha], -1), axes="YXS"), grey)
+    rgba = np.random.default_rng(2).integers(0, 200, (6, 7, 4)).astype(np.uint8)
+    for axes in ("YXS", None):
+        np.testing.assert_allclose(plot.to_plane(rgba, axes=axes), rgba[..., :3].mean(-1))
+    rgb = rgba[..., :3]
+    np.testing.assert_allclose(plot.to_plane(rgb, axes="YXS"), rgb.mean(-1))
+    fig = plot.compare(*(np.stack([grey, alpha], -1),) * 3, axes="YXS")
+    np.testing.assert_array_equal(fig.axes[3].get_lines()[0].get_ydata(), grey[3])
+
+
 def test_compare_draws_one_row_per_channel():
     image = np.random.default_rng(1).random((2, 16, 18))
     fig = plot.compare(image, image / 2, image / 2, axes="CYX", channel_names=["DAPI", "GFP"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._alpha import colour_samples
 from bgsub._warnings import collected, warn
 from bgsub.methods import DEFAULT_METHOD
 
@@ -30,8 +31,9 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
     ----------
     data : array-like
         A 2D image or a stack whose last two axes are Y, X (an RGB image is
-        shown as its mean over R, G, B). A Dask array stays lazy until only
-        the plane shown (or the projection) is computed.
+        shown as its mean over R, G, B; the alpha sample of RGBA or, with
+        ``axes``, of grey + alpha is left out). A Dask array stays lazy until
+        only the plane shown (or the projection) is computed.
     plane : int, optional
         Index into the flattened leading axes (other than ``C``); the middle
         plane by default.
@@ -97,8 +99,8 @@ def _one_plane(data: Any, plane: int | None, project: bool, lazy: bool, samples:
                 raise ValueError(f"plane {index} does not exist (the image has "
                                  f"{flat.shape[0]} planes); use 0 to {flat.shape[0] - 1}")
             data = flat[index]
-    if samples:
-        data = data[..., :3].astype(np.float64).mean(axis=-1)
+    if samples:  # (the mean of the colour samples: an alpha sample is no image data)
+        data = colour_samples(data).astype(np.float64).mean(axis=-1)
     return np.asarray(data)
 
 
