@@ -77,6 +77,21 @@ def test_a_figure_saved_under_an_image_name_bgsub_reads_is_refused(small, tmp_pa
     assert not list(tmp_path.iterdir())
 
 
+def test_sweep_shows_and_scores_the_colour_samples_and_one_channel(small):
+    """A grey + alpha image was shown as slivers (to_plane without the axes) and scored with
+    its alpha as a second plane; an image of two channels could not be drawn."""
+    grey = small.astype(np.float32)
+    plain = plot.sweep(grey, ["tophat"], [6])
+    alpha = plot.sweep(np.stack([grey, np.full_like(grey, 1.0)], -1), ["tophat"], [6],
+                       axes="YXS")
+    assert alpha.scores == plain.scores
+    np.testing.assert_array_equal(alpha.figure.axes[0].images[0].get_array(),
+                                  plain.figure.axes[0].images[0].get_array())
+    channels = plot.sweep(np.stack([grey * 0, grey]), ["tophat"], [6], axes="CYX")
+    np.testing.assert_array_equal(channels.figure.axes[0].images[0].get_array(),
+                                  plain.figure.axes[0].images[0].get_array())
+
+
 def test_sweep_rejects_bad_show(small):
     with pytest.raises(ValueError, match="show="):
         plot.sweep(small, ["tophat"], [3], show="both")

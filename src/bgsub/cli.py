@@ -860,9 +860,10 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
               "(fewer methods or radii)", 2)
     _check_sweep_output(out, file)
     try:
-        # the montage shows one plane: only that plane is read and swept
+        # the montage shows one plane: only that plane is read and swept (samples that
+        # `run` processes as channels are a C axis, of which the middle channel is shown)
         lazy, meta = _lazy_image(file, series)
-        image, axes = _middle_plane(lazy, meta.axes)
+        image, axes = _middle_plane(lazy, meta.samples_as_channels().axes)
         with processing(file):  # (its warnings name the file, once each)
             result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
                            axes=axes, light_background=light_background, missing=missing,

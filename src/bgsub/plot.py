@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bgsub._alpha import colour_samples
+from bgsub._alpha import alpha_axis, colour_samples, without_alpha
 from bgsub._warnings import collected, warn
 from bgsub.methods import DEFAULT_METHOD
 
@@ -294,7 +294,10 @@ def sweep(
     Parameters
     ----------
     image : ndarray
-        The image (a stack is shown by one plane or its projection).
+        The image (a stack is shown by one plane or its projection, an image of
+        several channels, named by a ``C`` in ``axes``, by its middle channel;
+        the alpha sample of grey + alpha or RGBA is neither computed nor
+        scored, as the API passes it through).
     methods : sequence of str
         Methods to compare, one montage row each.
     radii : sequence of float
@@ -339,6 +342,7 @@ def sweep(
     if show not in ("foreground", "background"):
         raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
     _check_figure_path(path)
+    image, kwargs = _colour_image(image, kwargs)
     if score is None:
         score = _default_score(axes=kwargs.get("axes"),
                                light_background=bool(kwargs.get("light_background", False)),
@@ -350,13 +354,14 @@ def sweep(
                  layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), len(columns), squeeze=False))
     result = SweepResult(fig, rows, columns)
-    raw_plane = to_plane(image, plane=plane, project=project)
+    where = {"plane": plane, "project": project, "axes": kwargs.get("axes")}
+    raw_plane = _cell_plane(image, **where)
     if progress is not None:
         progress(0, len(cases))
     for done, (row_label, col_label, method, radius, options) in enumerate(cases, start=1):
         fg, bg = subtract_background(image, method, radius, return_background=True,
                                      output_dtype="float", **options, **kwargs)
-        shown = to_plane(fg if show == "foreground" else bg, plane=plane, project=project)
+        shown = _cell_plane(fg if show == "foreground" else bg, **where)
         ax = axes[rows.index(row_label), columns.index(col_label)]
         vmin, vmax = _contrast(shown if show == "foreground" else raw_plane)
         ax.imshow(shown, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -373,6 +378,25 @@ def sweep(
 
         io.write_figure(fig, path, dpi=100)
     return result
+
+
+def _colour_image(image: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``image`` without the alpha sample of grey + alpha or RGBA, and ``kwargs`` with the
+    axes that tell it (the API passes an alpha through untouched: its background is 0, and a
+    score of it would be averaged into the image's)."""
+    settings = dict(kwargs)
+    axis = alpha_axis(image, settings)
+    if axis is None:
+        return image, kwargs
+    return without_alpha(image, axis)[0], settings
+
+
+def _cell_plane(data: Any, *, plane: int | None, project: bool, axes: str | None
+                ) -> np.ndarray:
+    """The plane a montage cell shows (:func:`to_plane`): of several channels, the middle
+    one, as ``bgsub sweep`` reads a file's middle entry of every axis but Y and X."""
+    shown = to_plane(data, plane=plane, project=project, axes=axes)
+    return shown[shown.shape[0] // 2] if shown.ndim == 3 else shown
 
 
 def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:
