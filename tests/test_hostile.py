@@ -481,6 +481,29 @@ def test_a_sweep_with_too_many_cells_is_refused(one, monkeypatch):
     one_line_error(code, err, "cells")
 
 
+@pytest.mark.parametrize(("sizes", "expected"), [
+    (["--min-size", "1:15:1", "--max-size", "1:15:1"], "225 cells (15 minimum x 15 maximum "
+     "sizes); it shows at most 200: use a larger step, e.g. --min-size 1:15:2, --max-size "
+     "1:15:2"),
+    (["--min-size", "1:50:1"], "2500 cells (50 minimum x 50 maximum sizes); it shows at most "
+     "200: use a larger step, e.g. --min-size 1:50:4"),
+    (["--max-size", "1:14:1"], None),  # (196 cells: computed)
+])
+def test_a_min_by_max_sweep_counts_its_real_cells(one, sizes, expected, monkeypatch):
+    """The cap multiplied the unused -m methods by the longest list: a 15 x 15 grid (225
+    cells) was drawn, --min-size 1:50:1 alone 2500."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        OSError("read")))
+    with alarm(60):
+        code, _, err = invoke(["sweep", one, "-o", one.parent / "m.png", *sizes], monkeypatch)
+    if expected is None:
+        one_line_error(code, err, "a.tif: OSError: read", exit_code=1)
+    else:
+        one_line_error(code, err, f"the montage would have {expected}")
+
+
 def test_a_tiny_zarr_store_with_huge_chunks_is_refused_under_the_limit(tmp_path, monkeypatch):
     import zarr
 

@@ -854,10 +854,7 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     columns = _radius_range(radii)
     mins = _radius_range(min_size) if min_size else None
     maxs = _radius_range(max_size) if max_size else None
-    cells = len(chosen) * max(len(columns), len(mins or ()), len(maxs or ()))
-    if cells > MAX_SWEEP_CELLS:
-        _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
-              "(fewer methods or radii)", 2)
+    _check_sweep_cells(chosen, (radii, columns), (min_size, mins), (max_size, maxs))
     _check_sweep_output(out, file)
     try:
         # the montage shows one plane: only that plane is read and swept (samples that
@@ -877,6 +874,56 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     click.echo(result.table())
     click.echo(f"wrote {out}")
     _report_repeats()
+
+
+def _check_sweep_cells(methods: list[str], radii: tuple[str, list[float]],
+                       mins: tuple[str | None, list[float] | None],
+                       maxs: tuple[str | None, list[float] | None]) -> None:
+    """Refuse, before reading the image, a montage of more than :data:`MAX_SWEEP_CELLS`
+    cells: methods x radii, or with ``--min-size`` / ``--max-size`` minimum x maximum sizes
+    (the methods and radii unused; one of the two alone is both), naming a larger step."""
+    if mins[1] is None and maxs[1] is None:
+        lists = {"--radius": radii}
+        rows, what = len(methods), f"{len(methods)} methods x {len(radii[1])} radii"
+    else:
+        lists = {flag: given for flag, given in (("--min-size", mins), ("--max-size", maxs))
+                 if given[1] is not None}
+        rows = len((mins[1] or maxs[1]) or ())
+        what = f"{rows} minimum x {len((maxs[1] or mins[1]) or ())} maximum sizes"
+    columns = len((maxs[1] or mins[1] or radii[1]) or ())
+    cells = rows * columns
+    if cells <= MAX_SWEEP_CELLS:
+        return
+    steps = _larger_steps(lists, rows if len(lists) == 1 and "--radius" in lists else None)
+    fix = ", ".join(f"{flag} {text}" for flag, text in steps.items())
+    _fail(f"the montage would have {cells} cells ({what}); it shows at most "
+          f"{MAX_SWEEP_CELLS}: " + (f"use a larger step, e.g. {fix}" if fix else
+                                    "give fewer methods"), 2)
+
+
+def _larger_steps(lists: dict[str, tuple[str | None, list[float] | None]], rows: int | None
+                  ) -> dict[str, str]:
+    """The ranges of ``lists`` (flag: its text and values) with their steps multiplied by the
+    least factor that leaves at most :data:`MAX_SWEEP_CELLS` cells: ``rows`` rows (methods)
+    times the one list's values, or the lists' values multiplied (one list alone: squared)."""
+    counts = [len(values or ()) for _, values in lists.values()]
+    for factor in range(1, max(counts) + 1):
+        thinned = [-(-n // factor) for n in counts]
+        cells = rows * thinned[0] if rows is not None else (
+            thinned[0] * (thinned[1] if len(thinned) > 1 else thinned[0]))
+        if cells <= MAX_SWEEP_CELLS:
+            break
+    else:
+        return {}  # (rows alone exceed the cap: fewer methods)
+    steps = {}
+    for flag, (text, _) in lists.items():
+        parts = (text or "").split(":")
+        if len(parts) == 3:
+            start, stop, step = (float(v) for v in parts)
+            steps[flag] = f"{start:g}:{stop:g}:{step * factor:g}"
+        else:
+            steps[flag] = "with fewer values" if factor > 1 else text
+    return steps
 
 
 def _check_sweep_output(out: Path, file: Path) -> None:
