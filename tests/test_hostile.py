@@ -347,6 +347,40 @@ def test_run_never_replaces_a_users_file_where_its_figure_or_background_would_go
     assert io.is_bgsub_figure(out / "a_comparison.png")
 
 
+@pytest.mark.parametrize(("methods", "expected"), [
+    ("bogus", "-m: unknown method 'bogus'; available methods: "),
+    (",", "-m ',' names no method; give e.g. -m tophat,median"),
+])
+def test_sweep_of_an_unknown_method_is_a_usage_error_before_reading(one, methods, expected,
+                                                                      monkeypatch):
+    """`sweep -m bogus` read the image, then failed with exit 1."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-m", methods, "-o", one.parent / "m.png"],
+                          monkeypatch)
+    one_line_error(code, err, expected)
+
+
+def test_sweep_makes_its_montages_folder_as_run_makes_its_output_folder(one, monkeypatch):
+    """`sweep -o nodir/x.png` computed every cell, then failed blaming the input."""
+    from bgsub import cli
+
+    out = one.parent.parent / "new" / "sub" / "m.png"
+    code, _, err = invoke(["sweep", one, "-o", out, "-m", "gaussian", "--radius", "2"],
+                          monkeypatch)
+    assert code == 0 and io.is_bgsub_figure(out), err
+    blocker = one.parent.parent / "file"
+    blocker.write_text("mine")
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-o", blocker / "m.png", "-m", "gaussian",
+                           "--radius", "2"], monkeypatch)
+    one_line_error(code, err, f"cannot write to output folder {blocker}: ", exit_code=1)
+    assert blocker.read_text() == "mine"
+
+
 def test_sweep_into_a_folder_is_a_usage_error(one, monkeypatch):
     code, _, err = invoke(["sweep", one, "-o", one.parent, "-m", "gaussian", "--radius", "2"],
                           monkeypatch)

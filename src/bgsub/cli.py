@@ -844,18 +844,22 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                   max_size: str | None, show: str, light_background: bool,
                   missing: float | None, out: Path | None, series: int, quiet: bool) -> None:
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
-    from bgsub import io
+    from bgsub import batch, io
     from bgsub.batch import one_line, processing
     from bgsub.plot import sweep
     from bgsub.progress import Reporter
 
     out = out or file.with_name(f"{io.split_name(file.name)[0]}_sweep.png")
-    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = _sweep_methods(methods)
     columns = _radius_range(radii)
     mins = _radius_range(min_size) if min_size else None
     maxs = _radius_range(max_size) if max_size else None
     _check_sweep_cells(chosen, (radii, columns), (min_size, mins), (max_size, maxs))
     _check_sweep_output(out, file)
+    try:  # (created as `run` creates -o, before anything is computed)
+        batch.make_writable_folder(out.parent)
+    except batch.PlanError as exc:
+        _fail(str(exc), 1)
     try:
         # the montage shows one plane: only that plane is read and swept (samples that
         # `run` processes as channels are a C axis, of which the middle channel is shown)
@@ -866,14 +870,32 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                            axes=axes, light_background=light_background, missing=missing,
                            progress=Reporter(quiet=quiet).callback(file.name, "cell",
                                                                    leave=False))
-        io.write_figure(result.figure, out, dpi=100)
     except click.BadParameter:
         raise
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
+    try:
+        io.write_figure(result.figure, out, dpi=100)
+    except Exception as exc:  # (the montage, not the input, could not be written)
+        _fail(f"{out}: {one_line(exc)}", 1)
     click.echo(result.table())
     click.echo(f"wrote {out}")
     _report_repeats()
+
+
+def _sweep_methods(text: str) -> list[str]:
+    """``-m``'s methods, each known (a usage error, exit 2, before the image is read)."""
+    from bgsub.methods import get_method
+
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    if not chosen:
+        _fail(f"-m {text!r} names no method; give e.g. -m tophat,median", 2)
+    for name in chosen:
+        try:
+            get_method(name)
+        except ValueError as exc:
+            _fail(f"-m: {exc}", 2)
+    return chosen
 
 
 def _check_sweep_cells(methods: list[str], radii: tuple[str, list[float]],
