@@ -146,6 +146,32 @@ def test_run_figure_shows_the_chosen_plane_of_the_computed_background(tmp_path, 
     assert not (tmp_path / "c" / "s.ome.tif").exists()
 
 
+def test_a_plane_a_2d_image_lacks_is_refused(small, tmp_path):
+    """`--figure-plane 7` of a 2D image drew its one plane without a word, where cli.md says
+    a plane the file does not have fails that file."""
+    import tifffile
+
+    from bgsub import batch
+    from bgsub.config import Settings
+
+    for plane in (0, -1, None):
+        np.testing.assert_array_equal(plot.to_plane(small, plane=plane), small)
+    with pytest.raises(ValueError, match=r"^plane 7 does not exist \(the image has 1 plane\); "
+                       "use 0$"):
+        plot.to_plane(small, plane=7)
+    with pytest.raises(ValueError, match="plane 1 does not exist"):
+        plot.to_plane(np.stack([small, small]), axes="CYX", plane=1)  # (one plane a channel)
+    tifffile.imwrite(tmp_path / "flat.tif", small)
+    settings = Settings(method="tophat", radius=6, figure=True, figure_plane=7).validated()
+    jobs, _ = batch.plan_jobs([batch.Source(tmp_path / "flat.tif", Path("flat.tif"))],
+                              tmp_path / "out", settings)
+    batch.prepare_folders(jobs)
+    failed = batch.run_batch(jobs, settings)[0]
+    assert failed.status == "failed" and failed.message == (
+        "--figure-plane 7: plane 7 does not exist (the image has 1 plane); use 0, middle or max")
+    assert not (tmp_path / "out" / "flat.tif").exists()
+
+
 def test_to_plane_follows_the_axes_and_keeps_channels_apart():
     data = np.arange(2 * 3 * 4 * 5 * 3).reshape(2, 4, 5, 3, 3)  # C, Y, X, Z, S
     shown = plot.to_plane(data, axes="CYXZS", plane=1)  # z=1 of each channel

@@ -94,14 +94,32 @@ def _one_plane(data: Any, plane: int | None, project: bool, lazy: bool, samples:
         if project:
             data = _max_ignoring_nan(flat) if lazy else np.fmax.reduce(flat, axis=0)
         else:
-            index = flat.shape[0] // 2 if plane is None else int(plane)
-            if not -flat.shape[0] <= index < flat.shape[0]:
-                raise ValueError(f"plane {index} does not exist (the image has "
-                                 f"{flat.shape[0]} planes); use 0 to {flat.shape[0] - 1}")
-            data = flat[index]
+            data = flat[_plane_index(plane, flat.shape[0])]
+    elif plane is not None and not project:  # (one plane: plane 7 of it was shown as 0)
+        _plane_index(plane, 1)
     if samples:  # (the mean of the colour samples: an alpha sample is no image data)
         data = colour_samples(data).astype(np.float64).mean(axis=-1)
     return np.asarray(data)
+
+
+def _plane_index(plane: int | None, count: int) -> int:
+    """``plane`` (the middle one by default) of ``count`` planes, checked.
+
+    Examples
+    --------
+    >>> _plane_index(None, 5), _plane_index(-1, 5)
+    (2, -1)
+    >>> _plane_index(7, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: plane 7 does not exist (the image has 1 plane); use 0
+    """
+    index = count // 2 if plane is None else int(plane)
+    if not -count <= index < count:
+        planes, use = ("1 plane", "0") if count == 1 else (f"{count} planes",
+                                                          f"0 to {count - 1}")
+        raise ValueError(f"plane {index} does not exist (the image has {planes}); use {use}")
+    return index
 
 
 def _is_dask_array(data: Any) -> bool:
