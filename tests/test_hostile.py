@@ -487,6 +487,21 @@ def test_a_presmooth_size_far_beyond_the_image_is_refused_before_smoothing(monke
             bgsub.subtract_background(image(0, (64, 64)), "gaussian", 5, presmooth=spec)
 
 
+@pytest.mark.parametrize("spelling", ["NONE", "None", " none "])
+def test_presmooth_none_is_read_in_any_case(one, spelling, monkeypatch):
+    """`--presmooth NONE` failed (`presmooth kind 'none' is not known`) where `none` worked;
+    methods, kinds and 'auto' are read in any case."""
+    data = image(0, (32, 32))
+    np.testing.assert_array_equal(
+        bgsub.subtract_background(data, "gaussian", 5, presmooth=spelling),
+        bgsub.subtract_background(data, "gaussian", 5, presmooth=None))
+    code, _, err = invoke([*RUN, one, "-o", one.parent.parent / "out", "--presmooth", spelling],
+                          monkeypatch)
+    assert code == 0, err
+    record = provenance.read_sidecar(one.parent.parent / "out" / "a.tif.bgsub.json")
+    assert record["parameters"]["presmooth"] is None
+
+
 def test_a_presmooth_size_a_little_beyond_the_image_still_runs():
     out = bgsub.subtract_background(image(0, (16, 16)), "gaussian", 5, presmooth="median:20")
     assert out.shape == (16, 16)
