@@ -386,6 +386,30 @@ def test_sweep_writes_a_montage_and_a_score_table(tmp_path):
     assert len(rows) == 4
 
 
+def test_sweep_reads_samples_as_run_does(tmp_path):
+    """A grey + alpha PNG and a TIFF of two samples per pixel (processed by `run` as YXC)
+    were swept with the trailing axis of 2 as X: 256x2 slivers and nonsense scores. The grey
+    + alpha sweeps as its grey, the two samples as their middle channel, as a C axis does."""
+    grey = synthetic((72, 80), object_radius=4, seed=3).image
+    small = (grey // 64).astype(np.uint8)
+    pngs = {"grey.png": small, "la.png": np.stack([small, np.full_like(small, 255)], -1)}
+    for name, data in pngs.items():
+        (tmp_path / name).write_bytes(imagecodecs.png_encode(data))
+    tifffile.imwrite(tmp_path / "yxc2.tif", np.stack([grey // 2, grey], -1),
+                     photometric="minisblack", planarconfig="contig")
+    tifffile.imwrite(tmp_path / "second.tif", grey)
+    assert "processed as YXC" in run_cli("info", str(tmp_path / "yxc2.tif")).stdout
+
+    def table(name: str) -> list[str]:
+        result = run_cli("sweep", str(tmp_path / name), "-m", "tophat", "--radius", "8,16",
+                         "-q", "-o", str(tmp_path / f"{name}_sweep.png"))
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[:-1]  # (less "wrote ...")
+
+    assert table("la.png") == table("grey.png")
+    assert table("yxc2.tif") == table("second.tif")
+
+
 @pytest.mark.parametrize("command", ["suggest", "sweep"])
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_missing_value_that_is_no_number_is_a_one_line_usage_error(tmp_path, command, value):

@@ -232,8 +232,25 @@ def test_sweep_never_replaces_a_file_that_is_not_a_png(one, monkeypatch):
     before = other.read_bytes()
     code, _, err = invoke(["sweep", one, "-o", other, "-m", "gaussian", "--radius", "2"],
                           monkeypatch)
-    one_line_error(code, err, "exists and is not a figure bgsub wrote")
+    one_line_error(code, err, "a montage is a PNG")
     assert other.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["montage.tif", "montage.JPG", "montage.pdf", "montage"])
+def test_a_montage_other_than_a_png_is_refused_before_reading(one, name, monkeypatch):
+    """`sweep -o montage.tif` wrote a TIFF without bgsub's figure mark: a second sweep
+    refused to replace it and `bgsub run` on the folder corrected it as an image."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-o", one.parent / name, "-m", "gaussian",
+                           "--radius", "2"], monkeypatch)
+    stem = name.split(".")[0]
+    one_line_error(code, err, f"a montage is a PNG, the format bgsub marks as its figure (a "
+                   f"rerun replaces it, a run on its folder leaves it out); give -o "
+                   f"{one.parent / stem}.png")
+    assert sorted(p.name for p in one.parent.iterdir()) == ["a.tif"]
 
 
 def _plain_png(path: Path) -> bytes:
@@ -328,6 +345,40 @@ def test_run_never_replaces_a_users_file_where_its_figure_or_background_would_go
     code, _, err = invoke([*RUN, one, "-o", out, *extra, "--force"], monkeypatch)
     assert code == 0, err
     assert io.is_bgsub_figure(out / "a_comparison.png")
+
+
+@pytest.mark.parametrize(("methods", "expected"), [
+    ("bogus", "-m: unknown method 'bogus'; available methods: "),
+    (",", "-m ',' names no method; give e.g. -m tophat,median"),
+])
+def test_sweep_of_an_unknown_method_is_a_usage_error_before_reading(one, methods, expected,
+                                                                      monkeypatch):
+    """`sweep -m bogus` read the image, then failed with exit 1."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-m", methods, "-o", one.parent / "m.png"],
+                          monkeypatch)
+    one_line_error(code, err, expected)
+
+
+def test_sweep_makes_its_montages_folder_as_run_makes_its_output_folder(one, monkeypatch):
+    """`sweep -o nodir/x.png` computed every cell, then failed blaming the input."""
+    from bgsub import cli
+
+    out = one.parent.parent / "new" / "sub" / "m.png"
+    code, _, err = invoke(["sweep", one, "-o", out, "-m", "gaussian", "--radius", "2"],
+                          monkeypatch)
+    assert code == 0 and io.is_bgsub_figure(out), err
+    blocker = one.parent.parent / "file"
+    blocker.write_text("mine")
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("read")))
+    code, _, err = invoke(["sweep", one, "-o", blocker / "m.png", "-m", "gaussian",
+                           "--radius", "2"], monkeypatch)
+    one_line_error(code, err, f"cannot write to output folder {blocker}: ", exit_code=1)
+    assert blocker.read_text() == "mine"
 
 
 def test_sweep_into_a_folder_is_a_usage_error(one, monkeypatch):
@@ -436,6 +487,21 @@ def test_a_presmooth_size_far_beyond_the_image_is_refused_before_smoothing(monke
             bgsub.subtract_background(image(0, (64, 64)), "gaussian", 5, presmooth=spec)
 
 
+@pytest.mark.parametrize("spelling", ["NONE", "None", " none "])
+def test_presmooth_none_is_read_in_any_case(one, spelling, monkeypatch):
+    """`--presmooth NONE` failed (`presmooth kind 'none' is not known`) where `none` worked;
+    methods, kinds and 'auto' are read in any case."""
+    data = image(0, (32, 32))
+    np.testing.assert_array_equal(
+        bgsub.subtract_background(data, "gaussian", 5, presmooth=spelling),
+        bgsub.subtract_background(data, "gaussian", 5, presmooth=None))
+    code, _, err = invoke([*RUN, one, "-o", one.parent.parent / "out", "--presmooth", spelling],
+                          monkeypatch)
+    assert code == 0, err
+    record = provenance.read_sidecar(one.parent.parent / "out" / "a.tif.bgsub.json")
+    assert record["parameters"]["presmooth"] is None
+
+
 def test_a_presmooth_size_a_little_beyond_the_image_still_runs():
     out = bgsub.subtract_background(image(0, (16, 16)), "gaussian", 5, presmooth="median:20")
     assert out.shape == (16, 16)
@@ -462,6 +528,29 @@ def test_a_sweep_with_too_many_cells_is_refused(one, monkeypatch):
     methods = ",".join(["gaussian"] * 5)
     code, _, err = invoke(["sweep", one, "-m", methods, "--radius", "1:50:1"], monkeypatch)
     one_line_error(code, err, "cells")
+
+
+@pytest.mark.parametrize(("sizes", "expected"), [
+    (["--min-size", "1:15:1", "--max-size", "1:15:1"], "225 cells (15 minimum x 15 maximum "
+     "sizes); it shows at most 200: use a larger step, e.g. --min-size 1:15:2, --max-size "
+     "1:15:2"),
+    (["--min-size", "1:50:1"], "2500 cells (50 minimum x 50 maximum sizes); it shows at most "
+     "200: use a larger step, e.g. --min-size 1:50:4"),
+    (["--max-size", "1:14:1"], None),  # (196 cells: computed)
+])
+def test_a_min_by_max_sweep_counts_its_real_cells(one, sizes, expected, monkeypatch):
+    """The cap multiplied the unused -m methods by the longest list: a 15 x 15 grid (225
+    cells) was drawn, --min-size 1:50:1 alone 2500."""
+    from bgsub import cli
+
+    monkeypatch.setattr(cli, "_lazy_image", lambda *a, **k: (_ for _ in ()).throw(
+        OSError("read")))
+    with alarm(60):
+        code, _, err = invoke(["sweep", one, "-o", one.parent / "m.png", *sizes], monkeypatch)
+    if expected is None:
+        one_line_error(code, err, "a.tif: OSError: read", exit_code=1)
+    else:
+        one_line_error(code, err, f"the montage would have {expected}")
 
 
 def test_a_tiny_zarr_store_with_huge_chunks_is_refused_under_the_limit(tmp_path, monkeypatch):

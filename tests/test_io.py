@@ -336,6 +336,18 @@ def test_a_figure_bgsub_wrote_is_told_from_other_files(tmp_path):
     assert pdf.read_bytes()[:5] == b"%PDF-" and not io.written_by_bgsub(pdf)
 
 
+@pytest.mark.parametrize("name", ["f.tif", "f.TIFF", "f.jpg", "f.jpeg"])
+def test_a_figure_is_never_written_as_an_image_bgsub_would_read_unmarked(tmp_path, name):
+    """A .tif or .jpg figure (matplotlib writes both) carried no mark: bgsub could not tell
+    it from data, so a rerun refused to replace it and a folder's run corrected it."""
+    from matplotlib.figure import Figure
+
+    with pytest.raises(ValueError, match=r"a figure is written as PNG, marked as bgsub's .*"
+                       r"name it f\.png$"):
+        io.write_figure(Figure((1, 1)), tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_plots_saved_figures_are_marked_as_bgsubs(tmp_path):
     import bgsub
     from bgsub.plot import compare

@@ -66,6 +66,32 @@ def test_sweep_of_min_and_max_sizes(small):
     np.testing.assert_allclose(tile, small - expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("draw", ["compare", "sweep"])
+def test_a_figure_saved_under_an_image_name_bgsub_reads_is_refused(small, tmp_path, draw):
+    """plot.compare(path="c.tif") wrote an unmarked TIFF, which a folder's run took for data."""
+    with pytest.raises(ValueError, match="a figure is written as PNG"):
+        if draw == "compare":
+            plot.compare(small, small * 0, small, path=tmp_path / "c.tif")
+        else:
+            plot.sweep(small, ["tophat"], [4], path=tmp_path / "c.jpg")
+    assert not list(tmp_path.iterdir())
+
+
+def test_sweep_shows_and_scores_the_colour_samples_and_one_channel(small):
+    """A grey + alpha image was shown as slivers (to_plane without the axes) and scored with
+    its alpha as a second plane; an image of two channels could not be drawn."""
+    grey = small.astype(np.float32)
+    plain = plot.sweep(grey, ["tophat"], [6])
+    alpha = plot.sweep(np.stack([grey, np.full_like(grey, 1.0)], -1), ["tophat"], [6],
+                       axes="YXS")
+    assert alpha.scores == plain.scores
+    np.testing.assert_array_equal(alpha.figure.axes[0].images[0].get_array(),
+                                  plain.figure.axes[0].images[0].get_array())
+    channels = plot.sweep(np.stack([grey * 0, grey]), ["tophat"], [6], axes="CYX")
+    np.testing.assert_array_equal(channels.figure.axes[0].images[0].get_array(),
+                                  plain.figure.axes[0].images[0].get_array())
+
+
 def test_sweep_rejects_bad_show(small):
     with pytest.raises(ValueError, match="show="):
         plot.sweep(small, ["tophat"], [3], show="both")
@@ -120,6 +146,32 @@ def test_run_figure_shows_the_chosen_plane_of_the_computed_background(tmp_path, 
     assert not (tmp_path / "c" / "s.ome.tif").exists()
 
 
+def test_a_plane_a_2d_image_lacks_is_refused(small, tmp_path):
+    """`--figure-plane 7` of a 2D image drew its one plane without a word, where cli.md says
+    a plane the file does not have fails that file."""
+    import tifffile
+
+    from bgsub import batch
+    from bgsub.config import Settings
+
+    for plane in (0, -1, None):
+        np.testing.assert_array_equal(plot.to_plane(small, plane=plane), small)
+    with pytest.raises(ValueError, match=r"^plane 7 does not exist \(the image has 1 plane\); "
+                       "use 0$"):
+        plot.to_plane(small, plane=7)
+    with pytest.raises(ValueError, match="plane 1 does not exist"):
+        plot.to_plane(np.stack([small, small]), axes="CYX", plane=1)  # (one plane a channel)
+    tifffile.imwrite(tmp_path / "flat.tif", small)
+    settings = Settings(method="tophat", radius=6, figure=True, figure_plane=7).validated()
+    jobs, _ = batch.plan_jobs([batch.Source(tmp_path / "flat.tif", Path("flat.tif"))],
+                              tmp_path / "out", settings)
+    batch.prepare_folders(jobs)
+    failed = batch.run_batch(jobs, settings)[0]
+    assert failed.status == "failed" and failed.message == (
+        "--figure-plane 7: plane 7 does not exist (the image has 1 plane); use 0, middle or max")
+    assert not (tmp_path / "out" / "flat.tif").exists()
+
+
 def test_to_plane_follows_the_axes_and_keeps_channels_apart():
     data = np.arange(2 * 3 * 4 * 5 * 3).reshape(2, 4, 5, 3, 3)  # C, Y, X, Z, S
     shown = plot.to_plane(data, axes="CYXZS", plane=1)  # z=1 of each channel
@@ -131,6 +183,21 @@ def test_to_plane_follows_the_axes_and_keeps_channels_apart():
     stack = np.random.default_rng(0).random((3, 2, 4, 6, 7))  # T, C, Z, Y, X
     np.testing.assert_array_equal(plot.to_plane(stack, axes="TCZYX", project=True),
                                   stack[1].max(axis=1))  # middle time point, each channel
+
+
+def test_to_plane_leaves_the_alpha_sample_out():
+    """Grey + alpha was shown as the mean of grey and alpha ([..., :3] holds both): a
+    --figure of such a PNG drew every panel and profile half alpha."""
+    grey = np.arange(6 * 7, dtype=np.uint8).reshape(6, 7)
+    alpha = np.full_like(grey, 255)
+    np.testing.assert_array_equal(plot.to_plane(np.stack([grey, alpha], -1), axes="YXS"), grey)
+    rgba = np.random.default_rng(2).integers(0, 200, (6, 7, 4)).astype(np.uint8)
+    for axes in ("YXS", None):
+        np.testing.assert_allclose(plot.to_plane(rgba, axes=axes), rgba[..., :3].mean(-1))
+    rgb = rgba[..., :3]
+    np.testing.assert_allclose(plot.to_plane(rgb, axes="YXS"), rgb.mean(-1))
+    fig = plot.compare(*(np.stack([grey, alpha], -1),) * 3, axes="YXS")
+    np.testing.assert_array_equal(fig.axes[3].get_lines()[0].get_ydata(), grey[3])
 
 
 def test_compare_draws_one_row_per_channel():

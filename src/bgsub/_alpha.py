@@ -11,7 +11,11 @@ from bgsub._arrays import is_dask_array
 from bgsub._axes import parse_axes
 from bgsub._warnings import warn
 
-__all__ = ["alpha_axis", "with_alpha", "without_alpha", "zeros_like"]
+__all__ = ["ALPHA_SAMPLES", "alpha_axis", "colour_samples", "with_alpha", "without_alpha",
+           "zeros_like"]
+
+#: The lengths of an ``S`` axis whose last sample is an alpha: grey + alpha, RGBA.
+ALPHA_SAMPLES = (2, 4)
 
 
 def alpha_axis(image: Any, settings: dict[str, Any]) -> int | None:
@@ -33,7 +37,7 @@ def alpha_axis(image: Any, settings: dict[str, Any]) -> int | None:
         layout = parse_axes(settings.get("axes"), shape, bool(settings.get("true_3d")))
     except (TypeError, ValueError):
         return None
-    if "S" not in layout.axes or shape[layout.axes.index("S")] not in (2, 4):
+    if "S" not in layout.axes or shape[layout.axes.index("S")] not in ALPHA_SAMPLES:
         return None
     if settings.get("axes") is None:
         warn(f"an image of shape {shape} is read as RGBA: its alpha sample passes through "
@@ -50,6 +54,18 @@ def without_alpha(image: Any, axis: int) -> tuple[Any, Any]:
     if not is_dask_array(image):
         image = np.asarray(image)
     return image[colour], image[alpha]
+
+
+def colour_samples(image: Any) -> Any:
+    """The samples along ``image``'s last axis, ``S``, that hold image data: the grey of grey +
+    alpha, R, G, B of RGBA or RGB (the first three of more).
+
+    Examples
+    --------
+    >>> colour_samples(np.zeros((8, 8, 2))).shape, colour_samples(np.zeros((8, 8, 4))).shape
+    ((8, 8, 1), (8, 8, 3))
+    """
+    return image[..., :-1] if np.shape(image)[-1] in ALPHA_SAMPLES else image[..., :3]
 
 
 def zeros_like(values: Any, dtype: np.dtype) -> Any:

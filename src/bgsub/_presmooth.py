@@ -68,12 +68,15 @@ def parse_presmooth(value: object) -> Presmooth | None:
     A bare kind uses size 1 (a 3x3 box for mean/median -- ImageJ's default
     smoothing -- or sigma 1 for gaussian).
 
+    ``"none"`` (any case) is None.
+
     Examples
     --------
-    >>> parse_presmooth("median:2")
-    Presmooth(kind='median', size=2.0)
+    >>> parse_presmooth("median:2"), parse_presmooth("NONE")
+    (Presmooth(kind='median', size=2.0), None)
     """
-    if value is None or value is False or value == "none":
+    if value is None or value is False or (isinstance(value, str)
+                                           and value.strip().lower() == "none"):
         return None
     if isinstance(value, Presmooth):
         return value

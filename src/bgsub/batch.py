@@ -410,16 +410,28 @@ def prepare_folders(jobs: Sequence[Job]) -> None:
     """
     folders = sorted({job.output.parent for job in jobs if job.action == "run"}, key=str)
     for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = io.temp_path_for(folder / "write-probe")
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise PlanError(f"cannot write to output folder {folder}: {reason}; "
-                            "choose a writable folder with -o") from None
+        make_writable_folder(folder)
         io.remove_stale_temp_files(folder)
+
+
+def make_writable_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) where it is missing, and check a file can be
+    written in it: an output folder of ``run``, the folder of ``sweep``'s montage.
+
+    Raises
+    ------
+    PlanError
+        The folder cannot be created (a file of that name is in the way) or written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = io.temp_path_for(folder / "write-probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PlanError(f"cannot write to output folder {folder}: {reason}; "
+                        "choose a writable folder with -o") from None
 
 
 # -- running ------------------------------------------------------------------------------

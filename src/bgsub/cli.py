@@ -844,43 +844,113 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
                   max_size: str | None, show: str, light_background: bool,
                   missing: float | None, out: Path | None, series: int, quiet: bool) -> None:
     """Montage of FILE's foreground over methods x radii, with a table of quality scores."""
-    from bgsub import io
+    from bgsub import batch, io
     from bgsub.batch import one_line, processing
     from bgsub.plot import sweep
     from bgsub.progress import Reporter
 
     out = out or file.with_name(f"{io.split_name(file.name)[0]}_sweep.png")
-    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    chosen = _sweep_methods(methods)
     columns = _radius_range(radii)
     mins = _radius_range(min_size) if min_size else None
     maxs = _radius_range(max_size) if max_size else None
-    cells = len(chosen) * max(len(columns), len(mins or ()), len(maxs or ()))
-    if cells > MAX_SWEEP_CELLS:
-        _fail(f"the montage would have {cells} cells; give at most {MAX_SWEEP_CELLS} "
-              "(fewer methods or radii)", 2)
+    _check_sweep_cells(chosen, (radii, columns), (min_size, mins), (max_size, maxs))
     _check_sweep_output(out, file)
+    try:  # (created as `run` creates -o, before anything is computed)
+        batch.make_writable_folder(out.parent)
+    except batch.PlanError as exc:
+        _fail(str(exc), 1)
     try:
-        # the montage shows one plane: only that plane is read and swept
+        # the montage shows one plane: only that plane is read and swept (samples that
+        # `run` processes as channels are a C axis, of which the middle channel is shown)
         lazy, meta = _lazy_image(file, series)
-        image, axes = _middle_plane(lazy, meta.axes)
+        image, axes = _middle_plane(lazy, meta.samples_as_channels().axes)
         with processing(file):  # (its warnings name the file, once each)
             result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
                            axes=axes, light_background=light_background, missing=missing,
                            progress=Reporter(quiet=quiet).callback(file.name, "cell",
                                                                    leave=False))
-        io.write_figure(result.figure, out, dpi=100)
     except click.BadParameter:
         raise
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
+    try:
+        io.write_figure(result.figure, out, dpi=100)
+    except Exception as exc:  # (the montage, not the input, could not be written)
+        _fail(f"{out}: {one_line(exc)}", 1)
     click.echo(result.table())
     click.echo(f"wrote {out}")
     _report_repeats()
 
 
+def _sweep_methods(text: str) -> list[str]:
+    """``-m``'s methods, each known (a usage error, exit 2, before the image is read)."""
+    from bgsub.methods import get_method
+
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    if not chosen:
+        _fail(f"-m {text!r} names no method; give e.g. -m tophat,median", 2)
+    for name in chosen:
+        try:
+            get_method(name)
+        except ValueError as exc:
+            _fail(f"-m: {exc}", 2)
+    return chosen
+
+
+def _check_sweep_cells(methods: list[str], radii: tuple[str, list[float]],
+                       mins: tuple[str | None, list[float] | None],
+                       maxs: tuple[str | None, list[float] | None]) -> None:
+    """Refuse, before reading the image, a montage of more than :data:`MAX_SWEEP_CELLS`
+    cells: methods x radii, or with ``--min-size`` / ``--max-size`` minimum x maximum sizes
+    (the methods and radii unused; one of the two alone is both), naming a larger step."""
+    if mins[1] is None and maxs[1] is None:
+        lists = {"--radius": radii}
+        rows, what = len(methods), f"{len(methods)} methods x {len(radii[1])} radii"
+    else:
+        lists = {flag: given for flag, given in (("--min-size", mins), ("--max-size", maxs))
+                 if given[1] is not None}
+        rows = len((mins[1] or maxs[1]) or ())
+        what = f"{rows} minimum x {len((maxs[1] or mins[1]) or ())} maximum sizes"
+    columns = len((maxs[1] or mins[1] or radii[1]) or ())
+    cells = rows * columns
+    if cells <= MAX_SWEEP_CELLS:
+        return
+    steps = _larger_steps(lists, rows if len(lists) == 1 and "--radius" in lists else None)
+    fix = ", ".join(f"{flag} {text}" for flag, text in steps.items())
+    _fail(f"the montage would have {cells} cells ({what}); it shows at most "
+          f"{MAX_SWEEP_CELLS}: " + (f"use a larger step, e.g. {fix}" if fix else
+                                    "give fewer methods"), 2)
+
+
+def _larger_steps(lists: dict[str, tuple[str | None, list[float] | None]], rows: int | None
+                  ) -> dict[str, str]:
+    """The ranges of ``lists`` (flag: its text and values) with their steps multiplied by the
+    least factor that leaves at most :data:`MAX_SWEEP_CELLS` cells: ``rows`` rows (methods)
+    times the one list's values, or the lists' values multiplied (one list alone: squared)."""
+    counts = [len(values or ()) for _, values in lists.values()]
+    for factor in range(1, max(counts) + 1):
+        thinned = [-(-n // factor) for n in counts]
+        cells = rows * thinned[0] if rows is not None else (
+            thinned[0] * (thinned[1] if len(thinned) > 1 else thinned[0]))
+        if cells <= MAX_SWEEP_CELLS:
+            break
+    else:
+        return {}  # (rows alone exceed the cap: fewer methods)
+    steps = {}
+    for flag, (text, _) in lists.items():
+        parts = (text or "").split(":")
+        if len(parts) == 3:
+            start, stop, step = (float(v) for v in parts)
+            steps[flag] = f"{start:g}:{stop:g}:{step * factor:g}"
+        else:
+            steps[flag] = "with fewer values" if factor > 1 else text
+    return steps
+
+
 def _check_sweep_output(out: Path, file: Path) -> None:
-    """Refuse a montage path that is the input, a folder, or a file other than a figure
-    bgsub wrote (a user's image or figure of that name would be lost)."""
+    """Refuse a montage path that is the input, not a PNG's, a folder, or a file other than
+    a figure bgsub wrote (a user's image or figure of that name would be lost)."""
     from bgsub import paths
 
     try:
@@ -890,6 +960,11 @@ def _check_sweep_output(out: Path, file: Path) -> None:
         _fail(str(exc), 2)
     if out.is_dir():
         _fail(f"{out} is a folder; give the montage's file name with -o, e.g. montage.png", 2)
+    if out.suffix.lower() != ".png":
+        # (a .tif or .jpg montage carried no mark: a rerun refused it, `run` read it as data)
+        _fail(f"{out}: a montage is a PNG, the format bgsub marks as its figure (a rerun "
+              "replaces it, a run on its folder leaves it out); give -o "
+              f"{out.with_suffix('.png')}", 2)
     try:
         paths.check_not_replacing(out, "choose another -o, e.g. montage.png", figure=True)
     except ValueError as exc:

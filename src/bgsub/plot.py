@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bgsub._alpha import alpha_axis, colour_samples, without_alpha
 from bgsub._warnings import collected, warn
 from bgsub.methods import DEFAULT_METHOD
 
@@ -30,8 +31,9 @@ def to_plane(data: np.ndarray, *, plane: int | None = None, project: bool = Fals
     ----------
     data : array-like
         A 2D image or a stack whose last two axes are Y, X (an RGB image is
-        shown as its mean over R, G, B). A Dask array stays lazy until only
-        the plane shown (or the projection) is computed.
+        shown as its mean over R, G, B; the alpha sample of RGBA or, with
+        ``axes``, of grey + alpha is left out). A Dask array stays lazy until
+        only the plane shown (or the projection) is computed.
     plane : int, optional
         Index into the flattened leading axes (other than ``C``); the middle
         plane by default.
@@ -92,14 +94,32 @@ def _one_plane(data: Any, plane: int | None, project: bool, lazy: bool, samples:
         if project:
             data = _max_ignoring_nan(flat) if lazy else np.fmax.reduce(flat, axis=0)
         else:
-            index = flat.shape[0] // 2 if plane is None else int(plane)
-            if not -flat.shape[0] <= index < flat.shape[0]:
-                raise ValueError(f"plane {index} does not exist (the image has "
-                                 f"{flat.shape[0]} planes); use 0 to {flat.shape[0] - 1}")
-            data = flat[index]
-    if samples:
-        data = data[..., :3].astype(np.float64).mean(axis=-1)
+            data = flat[_plane_index(plane, flat.shape[0])]
+    elif plane is not None and not project:  # (one plane: plane 7 of it was shown as 0)
+        _plane_index(plane, 1)
+    if samples:  # (the mean of the colour samples: an alpha sample is no image data)
+        data = colour_samples(data).astype(np.float64).mean(axis=-1)
     return np.asarray(data)
+
+
+def _plane_index(plane: int | None, count: int) -> int:
+    """``plane`` (the middle one by default) of ``count`` planes, checked.
+
+    Examples
+    --------
+    >>> _plane_index(None, 5), _plane_index(-1, 5)
+    (2, -1)
+    >>> _plane_index(7, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: plane 7 does not exist (the image has 1 plane); use 0
+    """
+    index = count // 2 if plane is None else int(plane)
+    if not -count <= index < count:
+        planes, use = ("1 plane", "0") if count == 1 else (f"{count} planes",
+                                                          f"0 to {count - 1}")
+        raise ValueError(f"plane {index} does not exist (the image has {planes}); use {use}")
+    return index
 
 
 def _is_dask_array(data: Any) -> bool:
@@ -145,7 +165,9 @@ def compare(
     title : str
         Figure title (e.g. the method and radius).
     path : str or Path, optional
-        Where to save a PNG; the figure is returned either way.
+        Where to save a PNG (or a PDF or SVG; a name of another image format bgsub
+        reads, ``.tif`` or ``.jpg``, is a ``ValueError``: see
+        :func:`bgsub.io.write_figure`); the figure is returned either way.
     profile_row : int, optional
         Row of the line profile; the middle row by default.
     pixel_size : float, optional
@@ -177,6 +199,7 @@ def compare(
     """
     from matplotlib.figure import Figure
 
+    _check_figure_path(path)
     shapes = [np.shape(a) for a in (image, background, foreground)]
     if len(set(shapes)) > 1:
         raise ValueError(f"image {shapes[0]}, background {shapes[1]} and foreground "
@@ -203,6 +226,15 @@ def compare(
 
         io.write_figure(fig, path, dpi=110)
     return fig
+
+
+def _check_figure_path(path: str | Path | None) -> None:
+    """Refuse, before drawing, a ``path`` the figure may not be written at
+    (:func:`bgsub.io.check_figure_name`: a ``.tif`` or ``.jpg`` figure would carry no mark)."""
+    if path is not None:
+        from bgsub import io  # (tifffile and imagecodecs: not on `bgsub --help`)
+
+        io.check_figure_name(path)
 
 
 def _channel_rows(fig: Any, grid: Any, top: int, planes: tuple[np.ndarray, ...], row: int,
@@ -280,7 +312,10 @@ def sweep(
     Parameters
     ----------
     image : ndarray
-        The image (a stack is shown by one plane or its projection).
+        The image (a stack is shown by one plane or its projection, an image of
+        several channels, named by a ``C`` in ``axes``, by its middle channel;
+        the alpha sample of grey + alpha or RGBA is neither computed nor
+        scored, as the API passes it through).
     methods : sequence of str
         Methods to compare, one montage row each.
     radii : sequence of float
@@ -297,7 +332,7 @@ def sweep(
         ``light_background`` and ``missing`` given in ``kwargs`` (the settings
         of the backgrounds it scores), each of its warnings shown once per sweep.
     path : str or Path, optional
-        Where to save the PNG.
+        Where to save the PNG (as for :func:`compare`).
     plane, project
         Which plane of a stack is shown (see :func:`compare`).
     progress : callable, optional
@@ -324,6 +359,8 @@ def sweep(
 
     if show not in ("foreground", "background"):
         raise ValueError(f"show={show!r} is not accepted; use 'foreground' or 'background'")
+    _check_figure_path(path)
+    image, kwargs = _colour_image(image, kwargs)
     if score is None:
         score = _default_score(axes=kwargs.get("axes"),
                                light_background=bool(kwargs.get("light_background", False)),
@@ -335,13 +372,14 @@ def sweep(
                  layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(rows), len(columns), squeeze=False))
     result = SweepResult(fig, rows, columns)
-    raw_plane = to_plane(image, plane=plane, project=project)
+    where = {"plane": plane, "project": project, "axes": kwargs.get("axes")}
+    raw_plane = _cell_plane(image, **where)
     if progress is not None:
         progress(0, len(cases))
     for done, (row_label, col_label, method, radius, options) in enumerate(cases, start=1):
         fg, bg = subtract_background(image, method, radius, return_background=True,
                                      output_dtype="float", **options, **kwargs)
-        shown = to_plane(fg if show == "foreground" else bg, plane=plane, project=project)
+        shown = _cell_plane(fg if show == "foreground" else bg, **where)
         ax = axes[rows.index(row_label), columns.index(col_label)]
         vmin, vmax = _contrast(shown if show == "foreground" else raw_plane)
         ax.imshow(shown, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
@@ -358,6 +396,25 @@ def sweep(
 
         io.write_figure(fig, path, dpi=100)
     return result
+
+
+def _colour_image(image: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``image`` without the alpha sample of grey + alpha or RGBA, and ``kwargs`` with the
+    axes that tell it (the API passes an alpha through untouched: its background is 0, and a
+    score of it would be averaged into the image's)."""
+    settings = dict(kwargs)
+    axis = alpha_axis(image, settings)
+    if axis is None:
+        return image, kwargs
+    return without_alpha(image, axis)[0], settings
+
+
+def _cell_plane(data: Any, *, plane: int | None, project: bool, axes: str | None
+                ) -> np.ndarray:
+    """The plane a montage cell shows (:func:`to_plane`): of several channels, the middle
+    one, as ``bgsub sweep`` reads a file's middle entry of every axis but Y and X."""
+    shown = to_plane(data, plane=plane, project=project, axes=axes)
+    return shown[shown.shape[0] // 2] if shown.ndim == 3 else shown
 
 
 def _sweep_cases(methods, radii, min_sizes, max_sizes) -> list[tuple]:

@@ -10,7 +10,8 @@
   atomically (a temporary file in the target folder, renamed when complete).
 * :func:`probe` -- a file's format and number of series, without its pixels.
 * :func:`write_figure` -- save a matplotlib figure as PNG, atomically, marked as
-  bgsub's; :func:`is_bgsub_figure` and :func:`written_by_bgsub` (a figure, or an
+  bgsub's (:func:`check_figure_name` refuses a name of another image format bgsub
+  reads); :func:`is_bgsub_figure` and :func:`written_by_bgsub` (a figure, or an
   image carrying bgsub's provenance) tell such a file from a user's file of the
   same name, which no face replaces.
 * :func:`write_chunked` -- write lazily computed (Dask) images chunk by chunk:
@@ -64,7 +65,8 @@ __all__ = [
     "cleanup_live_temp_files", "detect_format", "extension_for", "is_temp_name", "is_zarr",
     "max_image_bytes", "open_image", "hcs_field_stem", "pages_fit", "probe", "read_image",
     "read_provenance", "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked",
-    "write_image", "is_bgsub_figure", "length_factor", "write_figure", "write_json",
+    "write_image", "check_figure_name", "is_bgsub_figure", "length_factor", "write_figure",
+    "write_json",
     "written_by_bgsub", "dataset_files",
 ]
 
@@ -443,7 +445,14 @@ def write_figure(figure: Any, path: Path | str, *, dpi: float = 100.0) -> Path:
     """Save a matplotlib ``figure`` as PNG at ``path``, atomically (a temporary file renamed
     when complete), with ``Software: bgsub <version>`` in a text chunk
     (:func:`written_by_bgsub` reads it). A path ending in another of matplotlib's formats
-    (``.pdf``, ``.svg``) is written in that format, unmarked.
+    that bgsub reads no image from (``.pdf``, ``.svg``) is written in that format, unmarked.
+
+    Raises
+    ------
+    ValueError
+        ``path`` ends in another image format bgsub reads (``.tif``, ``.jpg``): such a
+        figure could carry no mark, so a rerun could not replace it and a folder's ``bgsub
+        run`` would correct it as an image.
 
     Examples
     --------
@@ -452,12 +461,40 @@ def write_figure(figure: Any, path: Path | str, *, dpi: float = 100.0) -> Path:
     >>> path = write_figure(Figure((1, 1)), pathlib.Path(tempfile.mkdtemp()) / "figure.png")
     >>> written_by_bgsub(path)
     True
+    >>> write_figure(Figure((1, 1)), "figure.jpg")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: figure.jpg: a figure is written as PNG, marked as bgsub's ...
     """
-    path = Path(path)
+    path = check_figure_name(path)
     suffix = path.suffix.lower().lstrip(".")
     fmt = suffix if suffix in figure.canvas.get_supported_filetypes() else "png"
     with atomic_target(path) as tmp:
         _png.write_figure(figure, tmp, dpi, fmt)
+    return path
+
+
+def check_figure_name(path: Path | str) -> Path:
+    """Refuse a figure's ``path`` that ends in an image format bgsub reads other than PNG
+    (``.tif``, ``.jpg``, ...): only a PNG carries bgsub's figure mark
+    (:func:`is_bgsub_figure`), by which a rerun replaces the figure and a folder's run
+    leaves it out.
+
+    Examples
+    --------
+    >>> check_figure_name("montage.png").name
+    'montage.png'
+    >>> check_figure_name("montage.TIF")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: montage.TIF: a figure is written as PNG, marked as bgsub's (a .tif one ...
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix != ".png" and suffix in IMAGE_SUFFIXES:
+        raise ValueError(f"{path}: a figure is written as PNG, marked as bgsub's (a {suffix} "
+                         "one would carry no mark and be read as an image to process); "
+                         f"name it {path.stem}.png")
     return path
 
 
