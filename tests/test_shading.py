@@ -1112,3 +1112,44 @@ def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, ti
     assert [n for n in written if n.endswith((".png", ".jpg"))] == ["t0.png", "t1.png", "t2.png"]
     with Image.open(tmp_path / "flat" / "t0.png") as im:
         assert im.format == "PNG"
+
+
+# -- what a tester found (Session 47) -------------------------------------------------------
+
+
+def _aperture(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """A circular field stop's flat-field, 0 in the corners, and each pixel's radius."""
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot(yy - (size - 1) / 2, xx - (size - 1) / 2)
+    return np.where(radius < 36, 1.2 - 0.5 * (radius / 36) ** 2, 0.0), radius
+
+
+def test_lowrank_fits_tiles_with_an_area_that_received_no_light():
+    """A field stop's black corners or a few pixels of zero padding: the bins without light
+    (and their rim) are left out of the fit, with a warning naming their share; the fit
+    failed with 'found no usable flat-field (mean nan)' (the median start was 0 there)."""
+    rng = np.random.default_rng(0)
+    flat, radius = _aperture()
+    tiles = rng.poisson(500 * flat * rng.uniform(0.8, 1.2, (30, 1, 1))).astype(np.uint16)
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^8% of the tiles' area received no "):
+        found = bgsub.estimate_shading(tiles).flatfield
+    inside = radius < 30
+    error = found / found[inside].mean() - flat / flat[inside].mean()
+    assert np.sqrt(np.mean(error[inside] ** 2)) < 0.003  # gaussian: 0.023, polynomial: 0.065
+    assert np.isfinite(found).all() and found.min() > 0.5
+    padded = rng.poisson(500, (30, SIZE, SIZE)).astype(np.uint16)
+    padded[:, :, :3] = 0
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^3% of the tiles' area"):
+        found = bgsub.estimate_shading(padded).flatfield
+    assert_allclose(found[:, 3:], 1.0, atol=0.005)  # the part-dark bins did not pull it down
+
+
+def test_lowrank_fits_tiles_so_dim_that_most_bins_read_zero():
+    """0.2 photons a pixel: most bins read 0 in most tiles, but every bin got light over the
+    tiles; started from each bin's mean where its median is 0, the fit no longer fails
+    (with 'mean nan') and warns of no unlit area."""
+    dim = np.random.default_rng(0).poisson(0.2 * _vignetting(), (40, SIZE, SIZE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = bgsub.estimate_shading(dim.astype(np.uint16)).flatfield
+    assert np.sqrt(np.mean((found - _vignetting()) ** 2)) < 0.1  # gaussian: 0.084
