@@ -1153,3 +1153,16 @@ def test_lowrank_fits_tiles_so_dim_that_most_bins_read_zero():
         warnings.simplefilter("error")
         found = bgsub.estimate_shading(dim.astype(np.uint16)).flatfield
     assert np.sqrt(np.mean((found - _vignetting()) ** 2)) < 0.1  # gaussian: 0.084
+
+
+@pytest.mark.parametrize("chunks", [(5, 2, SIZE, SIZE), (7, 1, 24, 40)])
+def test_dask_removes_each_channels_drift_as_memory_does(chunks):
+    """``baseline=True`` with a profile per channel on Dask: it failed with 'Chunks do not add
+    up to shape' (the drift, (N, C, 1, 1), was chunked as one channel)."""
+    import dask.array as da
+
+    stack = np.stack([_tiles(seed=1, count=20), _tiles(seed=2, count=20)], axis=1)
+    profile = bgsub.estimate_shading(stack, baseline=True, iterations=6)
+    want = bgsub.correct_shading(stack, profile, baseline=True)
+    lazy = bgsub.correct_shading(da.from_array(stack, chunks=chunks), profile, baseline=True)
+    assert_array_equal(lazy.compute(scheduler="threads"), want)

@@ -305,7 +305,11 @@ def _correct_dask(images: Any, flat: np.ndarray, dark: np.ndarray, drift: np.nda
     dark_d = da.from_array(dark, chunks=field_chunks)
     if drift is None:
         return da.map_blocks(_correct_block, images, flat_d, dark_d, None, work, out, dtype=out)
-    drift_d = da.from_array(drift, chunks=images.chunks[:1] + ((1,),) * (drift.ndim - 1))
+    # (the drift is (N, 1, 1) or, per channel, (N, C, 1, 1): chunked as the images along N
+    # and C, whole along the axes it is broadcast over)
+    drift_d = da.from_array(drift, chunks=tuple(
+        chunks if size > 1 else (1,) for chunks, size in zip(images.chunks, drift.shape,
+                                                             strict=True)))
     return da.map_blocks(_correct_block, images, flat_d, dark_d, drift_d, work, out, dtype=out)
 
 
