@@ -3,6 +3,7 @@ bad inputs, and the command line round trip (docs/shading.md)."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -652,7 +653,7 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code != 0 and "--overwrite" in done.output
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
-    assert done.exit_code != 0 and "stack of tiles" in done.output
+    assert done.exit_code != 0 and "is one image (axes YX), not a set of tiles" in done.output
 
 
 def test_values_clipped_at_the_dtypes_top_are_warned_of_and_kept_in_float():
@@ -1166,3 +1167,53 @@ def test_dask_removes_each_channels_drift_as_memory_does(chunks):
     want = bgsub.correct_shading(stack, profile, baseline=True)
     lazy = bgsub.correct_shading(da.from_array(stack, chunks=chunks), profile, baseline=True)
     assert_array_equal(lazy.compute(scheduler="threads"), want)
+
+
+def test_a_stack_files_axes_other_than_c_y_x_count_tiles(tmp_path):
+    """A TZYX OME-TIFF's Z planes were read as 4 channels (4 flat-fields); a TCZYX or CTYX
+    file (an OME-Zarr as bioformats2raw writes it) was refused ('axes end in CYX or YX').
+    Every axis but C (or RGB samples), Y and X counts tiles, in the file's order."""
+    from bgsub import io
+
+    tiles = _tiles(count=20)
+    tifffile.imwrite(tmp_path / "tzyx.ome.tif", tiles.reshape(5, 4, SIZE, SIZE), ome=True,
+                     metadata={"axes": "TZYX"})
+    want = bgsub.estimate_shading(tiles)
+    found = bgsub.estimate_shading(tmp_path / "tzyx.ome.tif")
+    assert found.flatfield.shape == (SIZE, SIZE) and found.options["tiles"] == 20
+    assert_array_equal(found.flatfield, want.flatfield)
+    two = np.stack([tiles, _tiles(seed=2, count=20)], axis=1)  # (N, C, Y, X)
+    want = bgsub.estimate_shading(two).flatfield
+    for axes, layout in (("TCZYX", two.reshape(10, 2, 2, SIZE, SIZE).transpose(0, 2, 1, 3, 4)),
+                         ("CTYX", two.transpose(1, 0, 2, 3))):
+        path = tmp_path / f"{axes}.ome.zarr"
+        io.write_image(path, np.ascontiguousarray(layout),
+                       io.ImageMetadata(axes=axes, format="ome-zarr"), None, format="ome-zarr")
+        assert_array_equal(bgsub.estimate_shading(path).flatfield, want)
+
+
+@pytest.mark.parametrize("name", ["one.ome.tif", "one.png"])
+def test_one_image_file_is_not_a_set_of_tiles(tmp_path, name):
+    """One CYX image was fitted as 3 single-channel tiles (its channels taken for tiles); one
+    RGB PNG failed with NumPy's 'AxisError: destination: axis -3 is out of bounds'."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    rng = np.random.default_rng(0)
+    if name.endswith(".png"):
+        import imageio.v3 as iio
+
+        iio.imwrite(tmp_path / name, rng.integers(0, 255, (48, SIZE, 3), dtype=np.uint8))
+        axes = "YXS"
+    else:
+        tifffile.imwrite(tmp_path / name, rng.poisson(300, (3, 48, SIZE)).astype(np.uint16),
+                         ome=True, metadata={"axes": "CYX"})
+        axes = "CYX"
+    message = f"{name} is one image (axes {axes}), not a set of tiles; "
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        bgsub.estimate_shading(tmp_path / name)
+    done = CliRunner().invoke(main, ["shading", "estimate", str(tmp_path / name), "-o",
+                                     str(tmp_path / "p.ome.tif")])
+    assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
+
