@@ -1217,3 +1217,14 @@ def test_one_image_file_is_not_a_set_of_tiles(tmp_path, name):
                                      str(tmp_path / "p.ome.tif")])
     assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
 
+
+def test_an_hcs_plate_names_a_field_to_give(tmp_path):
+    """An HCS plate given as the tiles: its reader's one line naming a field's path, as `bgsub
+    run` gives; it said '... holds no image files; give the folder of the tiles'."""
+    from test_io import hcs_plate
+
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    with pytest.raises(ValueError, match="^an OME-Zarr HCS plate .* give each field's own path"):
+        bgsub.estimate_shading(plate)
+    fields = [plate / "A" / well / field for well in "12" for field in "01"]
+    assert bgsub.estimate_shading(fields).options["tiles"] == 4  # the fields, as tiles

@@ -223,12 +223,11 @@ def _image_files(paths: Any) -> list[Path]:
 
 
 def _is_store(path: Path) -> bool:
+    """Whether the folder ``path`` is a Zarr store (read as a stack), not a folder of tiles;
+    an HCS plate is one too, and its reader says which of its fields to give."""
     from bgsub import io
 
-    try:
-        return io.detect_format(path) in ("zarr", "ome-zarr")
-    except io.UnsupportedFileError:
-        return False
+    return io.is_zarr(path)
 
 
 def _from_files(files: list[Path]) -> TileSet:
