@@ -1228,3 +1228,25 @@ def test_an_hcs_plate_names_a_field_to_give(tmp_path):
         bgsub.estimate_shading(plate)
     fields = [plate / "A" / well / field for well in "12" for field in "01"]
     assert bgsub.estimate_shading(fields).options["tiles"] == 4  # the fields, as tiles
+
+
+def test_run_corrects_the_shading_on_the_axes_given_with_axes(tmp_path):
+    """`bgsub run --axes CYX --flatfield` of a file saved without axes (2 planes: IYX): the
+    shading step used the file's axes ('the profile has 2 channels, the image (axes IYX) has
+    none'), --axes only the background subtraction after it."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    two = np.stack([_tiles(seed=1, count=12), _tiles(seed=2, count=12)], axis=1)
+    profile = bgsub.estimate_shading(two, iterations=6)
+    profile.save(tmp_path / "p.ome.tif")
+    tifffile.imwrite(tmp_path / "a.tif", two[0], metadata=None)
+    done = CliRunner().invoke(main, ["run", str(tmp_path / "a.tif"), "--axes", "CYX", "-o",
+                                     str(tmp_path / "out"), "--flatfield",
+                                     str(tmp_path / "p.ome.tif"), "--method", "rolling_ball",
+                                     "--radius", "10", "-q"])
+    assert done.exit_code == 0, done.output
+    want = bgsub.subtract_background(bgsub.correct_shading(two[0], profile), "rolling_ball", 10,
+                                     axes="CYX")
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "a.tif"), want)
