@@ -1250,3 +1250,42 @@ def test_run_corrects_the_shading_on_the_axes_given_with_axes(tmp_path):
     want = bgsub.subtract_background(bgsub.correct_shading(two[0], profile), "rolling_ball", 10,
                                      axes="CYX")
     assert_array_equal(tifffile.imread(tmp_path / "out" / "a.tif"), want)
+
+
+def test_one_dark_frame_serves_every_channel_of_a_profile_everywhere(tmp_path):
+    """A camera's one (Y, X) dark frame beside a (C, Y, X) flat-field: estimate took it for
+    every channel, but ShadingProfile, `shading apply --darkfield` and `run --darkfield` (with
+    the profile that estimate wrote) refused it ('give fields of one shape')."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    two = np.stack([_tiles(dark=50.0, seed=1, count=12), _tiles(dark=50.0, seed=2, count=12)],
+                   axis=1)
+    frame = np.full((SIZE, SIZE), 50, np.float32)
+    profile = bgsub.estimate_shading(two, darkfield=frame, iterations=6)
+    assert profile.darkfield.shape == (2, SIZE, SIZE)
+    given = ShadingProfile(profile.flatfield, frame)
+    assert_array_equal(given.darkfield, profile.darkfield)
+    want = bgsub.correct_shading(two[0], profile)
+    assert_array_equal(bgsub.correct_shading(two[0], given), want)
+    profile.save(tmp_path / "p.ome.tif")
+    tifffile.imwrite(tmp_path / "dark.tif", frame)
+    tifffile.imwrite(tmp_path / "flat.tif", 1000 * profile.flatfield + frame,
+                     metadata={"axes": "CYX"})  # a fluorescent slide's image
+    assert_array_equal(load_fields(str(tmp_path / "p.ome.tif"),
+                                   str(tmp_path / "dark.tif")).darkfield, profile.darkfield)
+    measured = load_fields(str(tmp_path / "flat.tif"), str(tmp_path / "dark.tif"))
+    assert_allclose(measured.flatfield, profile.flatfield, rtol=1e-5)
+    tifffile.imwrite(tmp_path / "a.tif", two[0], metadata={"axes": "CYX"})
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "a.tif"), "-o",
+                                str(tmp_path / "flat"), "--flatfield",
+                                str(tmp_path / "p.ome.tif"), "--darkfield",
+                                str(tmp_path / "dark.tif")])
+    assert done.exit_code == 0, done.output
+    assert_array_equal(tifffile.imread(tmp_path / "flat" / "a.tif"), want)
+    done = runner.invoke(main, ["run", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"),
+                                "--flatfield", str(tmp_path / "p.ome.tif"), "--darkfield",
+                                str(tmp_path / "dark.tif"), "--radius", "10", "-q"])
+    assert done.exit_code == 0, done.output
