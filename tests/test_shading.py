@@ -1300,3 +1300,23 @@ def test_spline_fits_noise_free_tiles():
     flat = np.broadcast_to(1 + 0.3 * (x - 0.5), (SIZE, SIZE))
     tiles = np.linspace(500, 1500, 20)[:, None, None] * flat
     assert_allclose(bgsub.estimate_shading(tiles, "spline").flatfield, flat, atol=1e-6)
+
+
+def test_a_profile_the_tiles_pattern_would_match_is_refused_however_spelt(tmp_path, tiles,
+                                                                          monkeypatch):
+    """`shading estimate "tiles/t*.tif" -o /abs/tiles/tp.ome.tif` (or `../x/tiles/...`) wrote
+    the profile among the tiles: the pattern and the profile were compared as written."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    _tile_folder(tmp_path, tiles[:10])
+    monkeypatch.chdir(tmp_path)
+    for output in (tmp_path / "tiles" / "tp.ome.tif", f"../{tmp_path.name}/tiles/tp.ome.tif"):
+        done = CliRunner().invoke(main, ["shading", "estimate", "tiles/t*.tif", "-o",
+                                         str(output)])
+        assert done.exit_code == 1 and "matches the tiles' pattern tiles/t*.tif" in done.output
+        assert not (tmp_path / "tiles" / "tp.ome.tif").exists()
+    done = CliRunner().invoke(main, ["shading", "estimate", str(tmp_path / "tiles" / "t*.tif"),
+                                     "-o", "tiles/tp.ome.tif"])
+    assert done.exit_code == 1 and "matches the tiles' pattern" in done.output
