@@ -1320,3 +1320,27 @@ def test_a_profile_the_tiles_pattern_would_match_is_refused_however_spelt(tmp_pa
     done = CliRunner().invoke(main, ["shading", "estimate", str(tmp_path / "tiles" / "t*.tif"),
                                      "-o", "tiles/tp.ome.tif"])
     assert done.exit_code == 1 and "matches the tiles' pattern" in done.output
+
+
+@pytest.mark.parametrize(("working_size", "pool"), [(8, 4), (7, 3), (8, 2)])
+def test_a_pool_that_leaves_too_few_blocks_is_refused(tiles, working_size, pool):
+    """pool=4 on an 8-bin working grid gave a constant flat-field without a word (2 x 2
+    blocks: one basis function), pool=2 on it one far off (0.13 RMSE: 4 blocks fitted
+    exactly)."""
+    with pytest.raises(ValueError, match=rf"^pool={pool} leaves \d x \d blocks of the "
+                                         f"{working_size} x {working_size} working grid"):
+        bgsub.estimate_shading(tiles, pool=pool, working_size=working_size)
+    assert bgsub.estimate_shading(tiles, pool=pool, working_size=5 * pool).flatfield.min() > 0.1
+
+
+def test_an_empty_channel_is_named_and_a_kept_flat_field_warned_of_as_bgsub_does():
+    """One empty channel: 'found no usable flat-field (mean nan)' named no channel. A
+    flat-field kept at 0.05 of its mean was a plain UserWarning, not bgsub's own."""
+    two = np.stack([_tiles(count=12), np.zeros((12, SIZE, SIZE), np.uint16)], axis=1)
+    with pytest.raises(ValueError, match="no usable flat-field of channel 1 .*the tiles of "
+                                         "channel 1 are not empty"):
+        bgsub.estimate_shading(two)
+    flat, _ = _aperture()
+    dark_corners = np.random.default_rng(0).poisson(500 * flat, (12, SIZE, SIZE))
+    with pytest.warns(bgsub.BackgroundWarning, match="flat-field falls to -?[0-9.]+ of its mean"):
+        bgsub.estimate_shading(dark_corners, "polynomial", degree=6)

@@ -77,6 +77,7 @@ SMOOTHNESS_GRID = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
 # are single grainy pixels: stardist's nuclei in 32-pixel tiles 0.0109 -> 0.0075
 POOLS = (1, 2, 4)
 POOL_CHOICES = (1, 2, 3, 4)  # what ``pool=`` accepts
+_FEWEST_BLOCKS = 5  # a pool given must leave at least this many blocks along each axis
 # a pooled fit is kept only if its estimated error is under this fraction of the best unpooled
 # one: the risk estimates are noisy, and choosing among more candidates favours lucky draws
 # (with no margin, 3 of 15 outside checks came out 5-16 % worse, with 0.5 none)
@@ -110,6 +111,8 @@ def estimate(stack: np.ndarray, darkfield: bool, *, terms: int = 8, darkfield_te
     n, ny, nx = stack.shape
     if centres is None:
         centres = ((np.arange(ny) + 0.5) / ny, (np.arange(nx) + 0.5) / nx)
+    if pool is not None:
+        _check_pool(pool, (ny, nx))
     unlit = _unlit_bins(stack)
     if unlit is not None:
         _warn_unlit(float(unlit.mean()))
@@ -213,6 +216,18 @@ def _on_threads(fn: Callable[[Any], Any], items: Iterable[Any], values: int) -> 
     items = list(items)
     workers = 1 if values < _THREADS_FROM else min(len(items), _FIT_THREADS, num_threads())
     return list(map_in_order(fn, items, workers))
+
+
+def _check_pool(pool: int, shape: tuple[int, int]) -> None:
+    """Refuse a ``pool`` that leaves fewer than ``_FEWEST_BLOCKS`` blocks along an axis of the
+    working grid ``shape``: on 3 or fewer the flat-field came out constant, on 4 the fit
+    interpolated the blocks exactly and swung far beyond them (0.13 RMSE on 64-px tiles)."""
+    blocks = [-(-n // pool) for n in shape]
+    if min(blocks) < _FEWEST_BLOCKS:
+        raise ValueError(f"pool={pool} leaves {blocks[0]} x {blocks[1]} blocks of the "
+                         f"{shape[0]} x {shape[1]} working grid, too few to fit a shading (at "
+                         f"least {_FEWEST_BLOCKS} a side); use a smaller pool, or a working_size "
+                         f"of at least {pool * (_FEWEST_BLOCKS - 1) + 1} (on tiles that large)")
 
 
 def _usable_pools(shape: tuple[int, int], terms: int) -> tuple[int, ...]:
