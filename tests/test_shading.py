@@ -3,6 +3,7 @@ bad inputs, and the command line round trip (docs/shading.md)."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -652,7 +653,7 @@ def test_cli_estimate_then_run(tmp_path, tiles):
     assert done.exit_code != 0 and "--overwrite" in done.output
     done = runner.invoke(main, ["shading", "estimate", str(folder / "t00.tif"), "-o",
                                 str(tmp_path / "q.ome.tif")])
-    assert done.exit_code != 0 and "stack of tiles" in done.output
+    assert done.exit_code != 0 and "is one image (axes YX), not a set of tiles" in done.output
 
 
 def test_values_clipped_at_the_dtypes_top_are_warned_of_and_kept_in_float():
@@ -1112,3 +1113,234 @@ def test_shading_apply_writes_a_jpeg_input_as_png_inside_the_output(tmp_path, ti
     assert [n for n in written if n.endswith((".png", ".jpg"))] == ["t0.png", "t1.png", "t2.png"]
     with Image.open(tmp_path / "flat" / "t0.png") as im:
         assert im.format == "PNG"
+
+
+# -- what a tester found (Session 47) -------------------------------------------------------
+
+
+def _aperture(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """A circular field stop's flat-field, 0 in the corners, and each pixel's radius."""
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot(yy - (size - 1) / 2, xx - (size - 1) / 2)
+    return np.where(radius < 36, 1.2 - 0.5 * (radius / 36) ** 2, 0.0), radius
+
+
+def test_lowrank_fits_tiles_with_an_area_that_received_no_light():
+    """A field stop's black corners or a few pixels of zero padding: the bins without light
+    (and their rim) are left out of the fit, with a warning naming their share; the fit
+    failed with 'found no usable flat-field (mean nan)' (the median start was 0 there)."""
+    rng = np.random.default_rng(0)
+    flat, radius = _aperture()
+    tiles = rng.poisson(500 * flat * rng.uniform(0.8, 1.2, (30, 1, 1))).astype(np.uint16)
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^8% of the tiles' area received no "):
+        found = bgsub.estimate_shading(tiles).flatfield
+    inside = radius < 30
+    error = found / found[inside].mean() - flat / flat[inside].mean()
+    assert np.sqrt(np.mean(error[inside] ** 2)) < 0.003  # gaussian: 0.023, polynomial: 0.065
+    assert np.isfinite(found).all() and found.min() > 0.5
+    padded = rng.poisson(500, (30, SIZE, SIZE)).astype(np.uint16)
+    padded[:, :, :3] = 0
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^3% of the tiles' area"):
+        found = bgsub.estimate_shading(padded).flatfield
+    assert_allclose(found[:, 3:], 1.0, atol=0.005)  # the part-dark bins did not pull it down
+
+
+def test_lowrank_fits_tiles_so_dim_that_most_bins_read_zero():
+    """0.2 photons a pixel: most bins read 0 in most tiles, but every bin got light over the
+    tiles; started from each bin's mean where its median is 0, the fit no longer fails
+    (with 'mean nan') and warns of no unlit area."""
+    dim = np.random.default_rng(0).poisson(0.2 * _vignetting(), (40, SIZE, SIZE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = bgsub.estimate_shading(dim.astype(np.uint16)).flatfield
+    assert np.sqrt(np.mean((found - _vignetting()) ** 2)) < 0.1  # gaussian: 0.084
+
+
+@pytest.mark.parametrize("chunks", [(5, 2, SIZE, SIZE), (7, 1, 24, 40)])
+def test_dask_removes_each_channels_drift_as_memory_does(chunks):
+    """``baseline=True`` with a profile per channel on Dask: it failed with 'Chunks do not add
+    up to shape' (the drift, (N, C, 1, 1), was chunked as one channel)."""
+    import dask.array as da
+
+    stack = np.stack([_tiles(seed=1, count=20), _tiles(seed=2, count=20)], axis=1)
+    profile = bgsub.estimate_shading(stack, baseline=True, iterations=6)
+    want = bgsub.correct_shading(stack, profile, baseline=True)
+    lazy = bgsub.correct_shading(da.from_array(stack, chunks=chunks), profile, baseline=True)
+    assert_array_equal(lazy.compute(scheduler="threads"), want)
+
+
+def test_a_stack_files_axes_other_than_c_y_x_count_tiles(tmp_path):
+    """A TZYX OME-TIFF's Z planes were read as 4 channels (4 flat-fields); a TCZYX or CTYX
+    file (an OME-Zarr as bioformats2raw writes it) was refused ('axes end in CYX or YX').
+    Every axis but C (or RGB samples), Y and X counts tiles, in the file's order."""
+    from bgsub import io
+
+    tiles = _tiles(count=20)
+    tifffile.imwrite(tmp_path / "tzyx.ome.tif", tiles.reshape(5, 4, SIZE, SIZE), ome=True,
+                     metadata={"axes": "TZYX"})
+    want = bgsub.estimate_shading(tiles)
+    found = bgsub.estimate_shading(tmp_path / "tzyx.ome.tif")
+    assert found.flatfield.shape == (SIZE, SIZE) and found.options["tiles"] == 20
+    assert_array_equal(found.flatfield, want.flatfield)
+    two = np.stack([tiles, _tiles(seed=2, count=20)], axis=1)  # (N, C, Y, X)
+    want = bgsub.estimate_shading(two).flatfield
+    for axes, layout in (("TCZYX", two.reshape(10, 2, 2, SIZE, SIZE).transpose(0, 2, 1, 3, 4)),
+                         ("CTYX", two.transpose(1, 0, 2, 3))):
+        path = tmp_path / f"{axes}.ome.zarr"
+        io.write_image(path, np.ascontiguousarray(layout),
+                       io.ImageMetadata(axes=axes, format="ome-zarr"), None, format="ome-zarr")
+        assert_array_equal(bgsub.estimate_shading(path).flatfield, want)
+
+
+@pytest.mark.parametrize("name", ["one.ome.tif", "one.png"])
+def test_one_image_file_is_not_a_set_of_tiles(tmp_path, name):
+    """One CYX image was fitted as 3 single-channel tiles (its channels taken for tiles); one
+    RGB PNG failed with NumPy's 'AxisError: destination: axis -3 is out of bounds'."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    rng = np.random.default_rng(0)
+    if name.endswith(".png"):
+        import imageio.v3 as iio
+
+        iio.imwrite(tmp_path / name, rng.integers(0, 255, (48, SIZE, 3), dtype=np.uint8))
+        axes = "YXS"
+    else:
+        tifffile.imwrite(tmp_path / name, rng.poisson(300, (3, 48, SIZE)).astype(np.uint16),
+                         ome=True, metadata={"axes": "CYX"})
+        axes = "CYX"
+    message = f"{name} is one image (axes {axes}), not a set of tiles; "
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        bgsub.estimate_shading(tmp_path / name)
+    done = CliRunner().invoke(main, ["shading", "estimate", str(tmp_path / name), "-o",
+                                     str(tmp_path / "p.ome.tif")])
+    assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
+
+
+def test_an_hcs_plate_names_a_field_to_give(tmp_path):
+    """An HCS plate given as the tiles: its reader's one line naming a field's path, as `bgsub
+    run` gives; it said '... holds no image files; give the folder of the tiles'."""
+    from test_io import hcs_plate
+
+    plate = hcs_plate(tmp_path / "hcs.ome.zarr")
+    with pytest.raises(ValueError, match="^an OME-Zarr HCS plate .* give each field's own path"):
+        bgsub.estimate_shading(plate)
+    fields = [plate / "A" / well / field for well in "12" for field in "01"]
+    assert bgsub.estimate_shading(fields).options["tiles"] == 4  # the fields, as tiles
+
+
+def test_run_corrects_the_shading_on_the_axes_given_with_axes(tmp_path):
+    """`bgsub run --axes CYX --flatfield` of a file saved without axes (2 planes: IYX): the
+    shading step used the file's axes ('the profile has 2 channels, the image (axes IYX) has
+    none'), --axes only the background subtraction after it."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    two = np.stack([_tiles(seed=1, count=12), _tiles(seed=2, count=12)], axis=1)
+    profile = bgsub.estimate_shading(two, iterations=6)
+    profile.save(tmp_path / "p.ome.tif")
+    tifffile.imwrite(tmp_path / "a.tif", two[0], metadata=None)
+    done = CliRunner().invoke(main, ["run", str(tmp_path / "a.tif"), "--axes", "CYX", "-o",
+                                     str(tmp_path / "out"), "--flatfield",
+                                     str(tmp_path / "p.ome.tif"), "--method", "rolling_ball",
+                                     "--radius", "10", "-q"])
+    assert done.exit_code == 0, done.output
+    want = bgsub.subtract_background(bgsub.correct_shading(two[0], profile), "rolling_ball", 10,
+                                     axes="CYX")
+    assert_array_equal(tifffile.imread(tmp_path / "out" / "a.tif"), want)
+
+
+def test_one_dark_frame_serves_every_channel_of_a_profile_everywhere(tmp_path):
+    """A camera's one (Y, X) dark frame beside a (C, Y, X) flat-field: estimate took it for
+    every channel, but ShadingProfile, `shading apply --darkfield` and `run --darkfield` (with
+    the profile that estimate wrote) refused it ('give fields of one shape')."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    two = np.stack([_tiles(dark=50.0, seed=1, count=12), _tiles(dark=50.0, seed=2, count=12)],
+                   axis=1)
+    frame = np.full((SIZE, SIZE), 50, np.float32)
+    profile = bgsub.estimate_shading(two, darkfield=frame, iterations=6)
+    assert profile.darkfield.shape == (2, SIZE, SIZE)
+    given = ShadingProfile(profile.flatfield, frame)
+    assert_array_equal(given.darkfield, profile.darkfield)
+    want = bgsub.correct_shading(two[0], profile)
+    assert_array_equal(bgsub.correct_shading(two[0], given), want)
+    profile.save(tmp_path / "p.ome.tif")
+    tifffile.imwrite(tmp_path / "dark.tif", frame)
+    tifffile.imwrite(tmp_path / "flat.tif", 1000 * profile.flatfield + frame,
+                     metadata={"axes": "CYX"})  # a fluorescent slide's image
+    assert_array_equal(load_fields(str(tmp_path / "p.ome.tif"),
+                                   str(tmp_path / "dark.tif")).darkfield, profile.darkfield)
+    measured = load_fields(str(tmp_path / "flat.tif"), str(tmp_path / "dark.tif"))
+    assert_allclose(measured.flatfield, profile.flatfield, rtol=1e-5)
+    tifffile.imwrite(tmp_path / "a.tif", two[0], metadata={"axes": "CYX"})
+    runner = CliRunner()
+    done = runner.invoke(main, ["shading", "apply", str(tmp_path / "a.tif"), "-o",
+                                str(tmp_path / "flat"), "--flatfield",
+                                str(tmp_path / "p.ome.tif"), "--darkfield",
+                                str(tmp_path / "dark.tif")])
+    assert done.exit_code == 0, done.output
+    assert_array_equal(tifffile.imread(tmp_path / "flat" / "a.tif"), want)
+    done = runner.invoke(main, ["run", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"),
+                                "--flatfield", str(tmp_path / "p.ome.tif"), "--darkfield",
+                                str(tmp_path / "dark.tif"), "--radius", "10", "-q"])
+    assert done.exit_code == 0, done.output
+
+
+def test_spline_fits_noise_free_tiles():
+    """Tiles exactly level x flat-field: the residuals' spread was the arithmetic's rounding
+    (1e-7 counts), so each round rejected bins at random until half were gone and the
+    B-spline's coefficients left without data fell to 0 (0.86 off at a corner). The spread
+    is floored at 1e-6 of the tiles' level."""
+    x = (np.arange(SIZE) + 0.5) / SIZE
+    flat = np.broadcast_to(1 + 0.3 * (x - 0.5), (SIZE, SIZE))
+    tiles = np.linspace(500, 1500, 20)[:, None, None] * flat
+    assert_allclose(bgsub.estimate_shading(tiles, "spline").flatfield, flat, atol=1e-6)
+
+
+def test_a_profile_the_tiles_pattern_would_match_is_refused_however_spelt(tmp_path, tiles,
+                                                                          monkeypatch):
+    """`shading estimate "tiles/t*.tif" -o /abs/tiles/tp.ome.tif` (or `../x/tiles/...`) wrote
+    the profile among the tiles: the pattern and the profile were compared as written."""
+    from click.testing import CliRunner
+
+    from bgsub.cli import main
+
+    _tile_folder(tmp_path, tiles[:10])
+    monkeypatch.chdir(tmp_path)
+    for output in (tmp_path / "tiles" / "tp.ome.tif", f"../{tmp_path.name}/tiles/tp.ome.tif"):
+        done = CliRunner().invoke(main, ["shading", "estimate", "tiles/t*.tif", "-o",
+                                         str(output)])
+        assert done.exit_code == 1 and "matches the tiles' pattern tiles/t*.tif" in done.output
+        assert not (tmp_path / "tiles" / "tp.ome.tif").exists()
+    done = CliRunner().invoke(main, ["shading", "estimate", str(tmp_path / "tiles" / "t*.tif"),
+                                     "-o", "tiles/tp.ome.tif"])
+    assert done.exit_code == 1 and "matches the tiles' pattern" in done.output
+
+
+@pytest.mark.parametrize(("working_size", "pool"), [(8, 4), (7, 3), (8, 2)])
+def test_a_pool_that_leaves_too_few_blocks_is_refused(tiles, working_size, pool):
+    """pool=4 on an 8-bin working grid gave a constant flat-field without a word (2 x 2
+    blocks: one basis function), pool=2 on it one far off (0.13 RMSE: 4 blocks fitted
+    exactly)."""
+    with pytest.raises(ValueError, match=rf"^pool={pool} leaves \d x \d blocks of the "
+                                         f"{working_size} x {working_size} working grid"):
+        bgsub.estimate_shading(tiles, pool=pool, working_size=working_size)
+    assert bgsub.estimate_shading(tiles, pool=pool, working_size=5 * pool).flatfield.min() > 0.1
+
+
+def test_an_empty_channel_is_named_and_a_kept_flat_field_warned_of_as_bgsub_does():
+    """One empty channel: 'found no usable flat-field (mean nan)' named no channel. A
+    flat-field kept at 0.05 of its mean was a plain UserWarning, not bgsub's own."""
+    two = np.stack([_tiles(count=12), np.zeros((12, SIZE, SIZE), np.uint16)], axis=1)
+    with pytest.raises(ValueError, match="no usable flat-field of channel 1 .*the tiles of "
+                                         "channel 1 are not empty"):
+        bgsub.estimate_shading(two)
+    flat, _ = _aperture()
+    dark_corners = np.random.default_rng(0).poisson(500 * flat, (12, SIZE, SIZE))
+    with pytest.warns(bgsub.BackgroundWarning, match="flat-field falls to -?[0-9.]+ of its mean"):
+        bgsub.estimate_shading(dark_corners, "polynomial", degree=6)

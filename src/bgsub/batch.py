@@ -514,14 +514,14 @@ def run_job(
                 return Result(job.source.path, "done", str(job.output), job,
                               seconds=time.perf_counter() - start)
             image, meta = io.read_image(job.source.path, job.series)
-            if shaded:  # shading correction first (docs/shading.md)
-                # (in floats where the output is: what passes an integer dtype's top is kept)
-                image = apply_to_image(image, meta.axes,
-                                       load_fields(settings.flatfield, settings.darkfield),
-                                       "same" if settings.output_dtype == "same" else "float")
             parameters = resolve_parameters(settings, meta, image.shape)
             if settings.axes is not None:  # (written with the axes it was processed with)
                 meta = meta.with_axes(parameters["axes"])
+            if shaded:  # shading correction first (docs/shading.md), on the axes --axes names
+                # (in floats where the output is: what passes an integer dtype's top is kept)
+                image = apply_to_image(image, parameters["axes"],
+                                       load_fields(settings.flatfield, settings.darkfield),
+                                       "same" if settings.output_dtype == "same" else "float")
             _check_writable(job, settings, meta, image)
             progress = None
             if stack_progress is not None and image.nbytes >= progress_bytes:

@@ -155,6 +155,20 @@ def test_correct_equals_the_api(layer, tiles):
                                                                 output_dtype="float32"))
 
 
+def test_correct_takes_one_dark_frame_for_every_channel(tiles):
+    # a (Y, X) dark-frame layer with a (C, Y, X) flat-field was refused ("a flat-field of
+    # shape (2, 64, 64) and a dark-field of shape (64, 64) ..."); estimate takes it so
+    from napari.layers import Image
+
+    from bgsub.napari._shading import correct_shading
+
+    stack = np.stack([tiles, tiles // 2 + 5], axis=1)  # (N, C, Y, X)
+    frame = np.full((SIZE, SIZE), 3, np.float32)
+    profile = bgsub.estimate_shading(stack, "gaussian", darkfield=frame)
+    data, _, _ = correct_shading(Image(stack), Image(profile.flatfield), Image(frame))
+    np.testing.assert_array_equal(data, bgsub.correct_shading(stack, profile))
+
+
 def test_widgets_run_in_a_viewer(make_napari_viewer, need_screen, layer, tiles):
     from bgsub.napari._shading import correct_shading_widget, estimate_shading_widget
 

@@ -125,7 +125,8 @@ def correct_shading(image: Image, flatfield: Image, darkfield: Image | None = No
     flatfield : napari.layers.Image or array_like
         The flat-field, e.g. from *Estimate shading*; positive everywhere.
     darkfield : napari.layers.Image or array_like, optional
-        The dark-field, same shape as the flat-field; none: zeros.
+        The dark-field, same shape as the flat-field, or one (Y, X) frame for every
+        channel of a (C, Y, X) flat-field; none: zeros.
     output_dtype : {"same", "float", "float32", "float64"}
         ``"same"``: the image's dtype, rounded and clipped (values the flat-field
         lifts past its top are clipped there, with a warning); ``"float32"`` keeps them.

@@ -178,26 +178,39 @@ def _from_path(path: Path) -> TileSet:
                              "the pattern (quote it, so that the shell leaves it to bgsub)")
         return _from_files(files)
     array, meta = io.open_image(path)
-    if meta.axes.endswith("YXS"):  # (an RGB stack: its samples are the channels)
-        array = _SamplesFirst(array)
-    elif "C" in meta.axes and meta.axes.index("C") != len(meta.axes) - 3:
-        raise ValueError(f"{path.name} has axes {meta.axes}; shading reads stacks whose axes "
-                         "end in CYX or YX")
-    return _from_stack(array, what=path.name)
+    tiles = _FileTiles(array, meta.axes, path.name)
+    if tiles.shape[0] == 1:  # (its channels or colours are not tiles)
+        raise ValueError(f"{path.name} is one image (axes {meta.axes}), not a set of tiles; "
+                         "shading is estimated from many tiles: give their folder, several "
+                         "files, or a stack file with the tiles along T, Z or another axis")
+    return _from_stack(tiles, what=path.name)
 
 
-class _SamplesFirst:
-    """A stack file's (N, Y, X, S) array read as (N, S, Y, X), a tile at a time: its RGB
-    samples are the tiles' channels, and a stack file's axes say so (an array's do not)."""
+class _FileTiles:
+    """A stack file's array read as (N, C, Y, X) or (N, Y, X), a tile at a time: its channel
+    axis (``C``, or RGB samples ``S``) is the tiles' channels, and every other axis but Y and
+    X (``T``, ``Z``, ``Q``, in the file's order) counts tiles, as a file's axes say (an
+    array's do not: an (N, C, Y, X) array is taken as it is)."""
 
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: Any, axes: str, name: str) -> None:
+        channels = [a for a in "CS" if a in axes]
+        if len(channels) > 1:
+            raise ValueError(f"{name} has axes {axes}: both channels (C) and RGB samples (S); "
+                             "shading reads one channel axis: save the channels as one axis")
         self._array = array
-        *tiles, y, x, samples = array.shape
-        self.shape = (*tiles, samples, y, x)
+        self._tail = [axes.index(a) for a in (*channels, "Y", "X")]
+        self._lead = [i for i in range(len(axes)) if i not in self._tail]
+        self._counts = tuple(array.shape[i] for i in self._lead)
+        self.shape = (int(np.prod(self._counts)), *(array.shape[i] for i in self._tail))
         self.dtype = array.dtype
 
     def __getitem__(self, index: int) -> np.ndarray:
-        return np.moveaxis(np.asarray(self._array[index]), -1, -3)
+        key: list[Any] = [slice(None)] * len(self._array.shape)
+        for axis, at in zip(self._lead, np.unravel_index(index, self._counts), strict=True):
+            key[axis] = int(at)
+        kept = sorted(self._tail)  # the axes the key leaves, in the file's order
+        return np.transpose(np.asarray(self._array[tuple(key)]),
+                            [kept.index(axis) for axis in self._tail])
 
 
 def _image_files(paths: Any) -> list[Path]:
@@ -210,12 +223,11 @@ def _image_files(paths: Any) -> list[Path]:
 
 
 def _is_store(path: Path) -> bool:
+    """Whether the folder ``path`` is a Zarr store (read as a stack), not a folder of tiles;
+    an HCS plate is one too, and its reader says which of its fields to give."""
     from bgsub import io
 
-    try:
-        return io.detect_format(path) in ("zarr", "ome-zarr")
-    except io.UnsupportedFileError:
-        return False
+    return io.is_zarr(path)
 
 
 def _from_files(files: list[Path]) -> TileSet:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -117,7 +116,8 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
             stack = stack - grid.bin(frame[channel])
             _check_below_tiles(stack, channel, tiles.channel_axis)
         fields = shading.estimate(stack, estimated, centres=grid.centres, **resolved)
-        flat = _normalised_flat(fields.flatfield, shading.name)
+        flat = _normalised_flat(fields.flatfield, shading.name,
+                                f" of channel {channel}" if tiles.channel_axis else "")
         chosen.append(fields.chosen)
         if frame is not None:
             dark = grid.bin(frame[channel])
@@ -305,7 +305,11 @@ def _correct_dask(images: Any, flat: np.ndarray, dark: np.ndarray, drift: np.nda
     dark_d = da.from_array(dark, chunks=field_chunks)
     if drift is None:
         return da.map_blocks(_correct_block, images, flat_d, dark_d, None, work, out, dtype=out)
-    drift_d = da.from_array(drift, chunks=images.chunks[:1] + ((1,),) * (drift.ndim - 1))
+    # (the drift is (N, 1, 1) or, per channel, (N, C, 1, 1): chunked as the images along N
+    # and C, whole along the axes it is broadcast over)
+    drift_d = da.from_array(drift, chunks=tuple(
+        chunks if size > 1 else (1,) for chunks, size in zip(images.chunks, drift.shape,
+                                                             strict=True)))
     return da.map_blocks(_correct_block, images, flat_d, dark_d, drift_d, work, out, dtype=out)
 
 
@@ -335,16 +339,18 @@ def _drift(profile: ShadingProfile, shape: tuple[int, ...], work: np.dtype) -> n
     return drift.reshape(drift.shape + (1,) * (len(shape) - drift.ndim))
 
 
-def _normalised_flat(flat: np.ndarray, method: str) -> np.ndarray:
+def _normalised_flat(flat: np.ndarray, method: str, where: str = "") -> np.ndarray:
+    """``flat`` at mean 1, kept at least ``_SMALLEST_FLAT`` (with a warning), or a one-line
+    error where it is unusable; ``where`` names the channel (" of channel 1")."""
     flat = np.asarray(flat, dtype=np.float64)
     mean = float(flat.mean())
     if not np.isfinite(flat).all() or mean <= 0:
-        raise ValueError(f"shading method {method!r} found no usable flat-field (mean {mean:g}); "
-                         "check that the tiles are not empty or constant")
+        raise ValueError(f"shading method {method!r} found no usable flat-field{where} (mean "
+                         f"{mean:g}); check that the tiles{where} are not empty or constant")
     flat = flat / mean
     if flat.min() < _SMALLEST_FLAT:
-        warnings.warn(f"the {method} flat-field falls to {flat.min():.3g} of its mean; kept at "
-                      f"{_SMALLEST_FLAT} there (are the tiles mostly empty?)", stacklevel=3)
+        warn(f"the {method} flat-field{where} falls to {flat.min():.3g} of its mean; kept at "
+             f"{_SMALLEST_FLAT} there (are the tiles mostly empty?)", stacklevel=3)
         flat = np.maximum(flat, _SMALLEST_FLAT)
     return flat
 

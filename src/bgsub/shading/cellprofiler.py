@@ -74,15 +74,21 @@ def spline(stack: np.ndarray, darkfield: bool, *, points: int = 5, rejection: fl
     image = _combined(stack, source)
     bases = [(_bspline_design(image.shape[0], points), _bspline_design(image.shape[1], points))]
     weights = np.ones_like(image)
+    # noise-free tiles (a synthetic check, a smooth slide in floats) leave residuals of the
+    # arithmetic's rounding, whose spread would reject half the bins in every round
+    floor = max(_LEAST_SPREAD * float(np.median(np.abs(image))), 1e-12)
     for _ in range(iterations):
         (fitted,) = fit_smooth([[weights]], [weights * image], bases, 0.0)
         residual = image - fitted
-        spread = 1.4826 * float(np.median(np.abs(residual[weights > 0]))) or 1e-12
+        spread = max(1.4826 * float(np.median(np.abs(residual[weights > 0]))), floor)
         new = (np.abs(residual) <= rejection * spread).astype(np.float64)
         if np.array_equal(new, weights):
             break
         weights = new
     return FieldEstimate(fitted)
+
+
+_LEAST_SPREAD = 1e-6  # the spline's rejection spread, at least this share of the tiles' level
 
 
 def _bspline_design(n: int, points: int, order: int = 3) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import os
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def _check_profile_paths(source: str | list[str], output: Path, figure: Path | N
                              f"{source}, where the next estimate would read it as a tile; "
                              f"{hint} outside that folder")
     elif pattern:
-        if fnmatch.fnmatch(str(output), str(source_path)):
+        if _matches(output, str(source_path)):
             raise ValueError(f"the profile {output} matches the tiles' pattern {source}, so "
                              f"the next estimate would read it as a tile; {hint}")
     elif len(paths) == 1 and is_inside(output, source_path):
@@ -170,6 +171,21 @@ def _check_profile_paths(source: str | list[str], output: Path, figure: Path | N
     if figure is not None:
         check_not_replacing(figure, "choose another -o (the figure is named after it)",
                             figure=True)
+
+
+def _matches(path: Path, pattern: str) -> bool:
+    """Whether the glob ``pattern`` would find ``path`` (once written), both resolved: an
+    absolute ``-o``, or one through ``..`` or a link, names the same file as a relative one.
+    The folders the pattern's folder part matches are compared with the path's, resolved,
+    and its last part with the path's name; the absolute spellings are compared as well,
+    for a folder the pattern would match that does not exist yet."""
+    from bgsub.paths import real
+
+    folder, name = os.path.split(pattern)
+    folders = glob.glob(folder, recursive=True) if glob.has_magic(folder) else [folder or "."]
+    if fnmatch.fnmatch(path.name, name) and any(real(f) == real(path.parent) for f in folders):
+        return True
+    return fnmatch.fnmatch(os.path.abspath(path), os.path.abspath(pattern))
 
 
 def _check_not_replacing_data(output: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from bgsub.shading._sources import samples_as_channels
 from bgsub.shading.api import correct_shading
-from bgsub.shading.profile import PROFILE_KIND, ShadingProfile
+from bgsub.shading.profile import PROFILE_KIND, ShadingProfile, dark_per_channel
 
 __all__ = ["apply_to_image", "fields_identity", "load_fields"]
 
@@ -124,6 +124,9 @@ def _finite(field: np.ndarray, name: str, what: str, taken: str) -> np.ndarray:
 
 
 def _shaped(dark: np.ndarray, flat: np.ndarray, name: str) -> np.ndarray:
+    """``dark`` of ``flat``'s shape (one (Y, X) frame is every channel's), or a one-line
+    error naming the file ``name``."""
+    dark = dark_per_channel(dark, flat)
     if dark.shape != flat.shape:
         raise ValueError(f"the dark-field {Path(name).name} has shape {dark.shape}, the "
                          f"flat-field {flat.shape}; give fields of one shape")

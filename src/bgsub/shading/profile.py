@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CORRECTION_KIND", "PROFILE_KIND", "ShadingProfile", "check_fields",
-           "check_profile_name"]
+           "check_profile_name", "dark_per_channel"]
 
 PROFILE_KIND = "bgsub shading profile"  # the provenance "kind" of a profile's file ...
 CORRECTION_KIND = "bgsub shading correction"  # ... and of a `bgsub shading apply` output
@@ -24,7 +24,8 @@ class ShadingProfile:
     flatfield : ndarray
         float32 (Y, X), or (C, Y, X) for tiles with channels; mean 1 per channel.
     darkfield : ndarray
-        float32, same shape, in the tiles' intensity units (zeros when not estimated).
+        float32, same shape, in the tiles' intensity units (zeros when not estimated); one
+        (Y, X) frame given with a (C, Y, X) flat-field is every channel's.
     baseline : ndarray, optional
         Per-tile baseline (N,) or (N, C): each tile's background level in the
         flat-field's units, when estimated (``baseline=True``).
@@ -51,6 +52,8 @@ class ShadingProfile:
     darkfield_estimated: bool = False
 
     def __post_init__(self) -> None:
+        # (frozen: the one dark frame of a camera, (Y, X), set as every channel's)
+        object.__setattr__(self, "darkfield", dark_per_channel(self.darkfield, self.flatfield))
         check_fields(self.flatfield, self.darkfield)
 
     @property
@@ -111,6 +114,22 @@ class ShadingProfile:
         return cls(flat, dark, None if baseline is None else np.asarray(baseline),
                    record.get("method", "given"), record.get("options", {}),
                    bool(record.get("darkfield_estimated")))
+
+
+def dark_per_channel(darkfield: np.ndarray, flatfield: np.ndarray) -> np.ndarray:
+    """``darkfield`` as every channel's where it is one (Y, X) frame and ``flatfield`` has
+    channels (C, Y, X) (one camera's offset under every channel, as ``estimate_shading``
+    takes it); otherwise as it is.
+
+    Examples
+    --------
+    >>> dark_per_channel(np.zeros((4, 5)), np.ones((3, 4, 5))).shape
+    (3, 4, 5)
+    """
+    darkfield, flatfield = np.asarray(darkfield), np.asarray(flatfield)
+    if flatfield.ndim == 3 and darkfield.shape == flatfield.shape[1:]:
+        return np.repeat(darkfield[None], flatfield.shape[0], axis=0)
+    return darkfield
 
 
 def check_fields(flatfield: np.ndarray, darkfield: np.ndarray) -> None:
