@@ -20,6 +20,7 @@ from pytestqt.exceptions import TimeoutError as WaitTimeout  # noqa: E402
 import bgsub  # noqa: E402
 from bgsub.auto import Suggestion  # noqa: E402
 from bgsub.data import synthetic  # noqa: E402
+from bgsub.napari._widget import PREVIEW_DELAY_MS  # noqa: E402
 
 WAIT_MS = 120_000
 WIDGET = ("bgsub", "Background subtraction")
@@ -483,3 +484,47 @@ def test_cancel_inside_a_plane_that_stays_whole(viewer_widget, qtbot, image, mon
     assert flags[0] is not None and flags[0].is_set()
     assert widget.message.text() == "cancelled: no layers were added"
     assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def _preview_names(viewer) -> list[str]:
+    return [layer.name for layer in viewer.layers if layer.name.startswith("bgsub preview")]
+
+
+def _docked(make_napari_viewer):
+    """A viewer, the plugin's dock (napari's panel) and the widget inside it."""
+    viewer = make_napari_viewer()
+    dock, widget = viewer.window.add_plugin_dock_widget(*WIDGET)
+    return viewer, dock, widget
+
+
+def test_a_hidden_panel_previews_nothing(make_napari_viewer, need_screen, qtbot, stack):
+    """napari's *hide this panel*: scrolling after it brought deleted preview layers back."""
+    viewer, dock, widget = _docked(make_napari_viewer)
+    viewer.add_image(stack, name="stack")
+    _settle(qtbot, widget)
+    dock.close()
+    for name in _preview_names(viewer):
+        viewer.layers.remove(name)
+    viewer.dims.set_current_step(0, 3)
+    widget.radius.setValue(20)
+    qtbot.wait(2 * PREVIEW_DELAY_MS)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert _preview_names(viewer) == []
+    dock.show()  # shown again: the next change previews
+    viewer.dims.set_current_step(0, 4)
+    _settle(qtbot, widget)
+    assert len(_preview_names(viewer)) == 2
+
+
+def test_closing_the_panel_removes_its_preview(make_napari_viewer, need_screen, qtbot, stack):
+    """napari's *close this panel*: the preview layers stayed, stale, and nothing updated them."""
+    viewer, dock, widget = _docked(make_napari_viewer)
+    viewer.add_image(stack, name="stack")
+    _settle(qtbot, widget)
+    assert len(_preview_names(viewer)) == 2
+    viewer.window.remove_dock_widget(dock)
+    assert _preview_names(viewer) == []
+    viewer.dims.set_current_step(0, 3)
+    qtbot.wait(2 * PREVIEW_DELAY_MS)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert [layer.name for layer in viewer.layers] == ["stack"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import create_worker
-from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -311,21 +311,68 @@ class BackgroundWidget(QWidget):
         if checked:
             self.schedule_preview()
         else:
-            self._generation += 1
-            self._timer.stop()
+            self._stop_previews()
             self._remove_preview_layers()
+
+    # ------------------------------------------------- hidden, shown, closed
+    def hideEvent(self, event: Any) -> None:
+        """A hidden panel previews nothing (a minimised window is not hidden by the user)."""
+        super().hideEvent(event)
+        if not event.spontaneous():
+            self._stop_previews()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.schedule_preview()
+
+    def event(self, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            self._parent_changed()
+        return super().event(event)
+
+    def _parent_changed(self) -> None:
+        """Docked: preview; taken out of its dock (napari's *close this panel*): stop
+        previewing and remove the preview layers, which nothing would update any more."""
+        if self.parentWidget() is None:
+            self._stop_previews()
+            self._remove_preview_layers()
+        else:
+            self.schedule_preview()
+
+    def _stop_previews(self) -> None:
+        """Start no preview, and drop the result of one on its way."""
+        self._generation += 1
+        self._timer.stop()
+        self._preview_pending = False
+
+    def _in_view(self) -> bool:
+        """Whether the widget is docked and no panel holding it is hidden.
+
+        Not ``isVisible()``: that is False in a viewer not shown yet (scripts, tests),
+        which previews as a shown one does.
+        """
+        widget = self
+        while (parent := widget.parentWidget()) is not None:
+            if widget.isHidden():
+                return False
+            widget = parent
+        return widget is not self or self.isVisible()
 
     # ---------------------------------------------------------------- preview
     def schedule_preview(self, *args: Any) -> None:
         """Recompute the preview 300 ms after the last change (results already on
         their way become stale and are dropped)."""
         self._generation += 1
-        if self.preview_check.isChecked() and self.layer() is not None:
+        if self._previewing() and self.layer() is not None:
             self._timer.start()
+
+    def _previewing(self) -> bool:
+        """Whether previews are wanted: the box ticked, the widget neither hidden nor closed."""
+        return self.preview_check.isChecked() and self._in_view()
 
     def _start_preview(self) -> None:
         layer = self.layer()
-        if layer is None or not self.preview_check.isChecked():
+        if layer is None or not self._previewing():
             return
         if self._preview_worker is not None:
             self._preview_pending = True
