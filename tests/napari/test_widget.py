@@ -116,7 +116,7 @@ def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
     assert foreground_layer.units == source.units
     assert foreground_layer.axis_labels == source.axis_labels
     assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method gaussian --radius 3 "
-                                    "--light --3d --spacing 2,0.5,0.5")
+                                    "--light --3d --axes ZYX --spacing 2,0.5,0.5")
 
 
 def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
@@ -528,3 +528,33 @@ def test_closing_the_panel_removes_its_preview(make_napari_viewer, need_screen, 
     qtbot.wait(2 * PREVIEW_DELAY_MS)
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
     assert [layer.name for layer in viewer.layers] == ["stack"]
+
+
+@pytest.mark.parametrize(("planes", "true_3d"), [(8, True), (4, False)])
+def test_copy_as_cli_of_a_stack_reproduces_apply_on_the_file_napari_saves(
+        viewer_widget, qtbot, tmp_path, planes, true_3d):
+    """A plain Z stack saved by napari reads as QYX, SYX or CYX in `bgsub run`: without
+    --axes the 3D command failed and the 2D one gave other pixels."""
+    import shlex
+
+    import tifffile
+    from napari.utils.io import imsave_tiff
+
+    from bgsub import cli
+
+    viewer, widget = viewer_widget
+    stack = synthetic((planes, 48, 52), object_radius=(2, 4), density=0.05, seed=8).image
+    viewer.add_image(stack, name="stack")
+    widget.radius.setValue(12.5)
+    widget.mode_combo.setCurrentIndex(int(true_3d))
+    _, foreground = _apply(qtbot, widget)
+    imsave_tiff(str(tmp_path / "stack.tif"), stack)  # what File > Save Selected Layers writes
+    words = shlex.split(widget.copy_as_cli())
+    assert words[:5] == ["bgsub", "run", "INPUT", "-o", "OUTDIR"]
+    assert words[words.index("--axes") + 1] == "ZYX"
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["run", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "out"), *words[5:]],
+                 standalone_mode=False)
+    assert ended.value.code == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "stack.tif"),
+                                  foreground.data)

@@ -37,6 +37,7 @@ from bgsub.napari._settings import (
     DEFAULT_RADIUS,
     PRESMOOTH_CHOICES,
     Settings,
+    array_layout,
     guess_channel_axis,
     layer_axes,
 )
@@ -211,11 +212,12 @@ class BackgroundWidget(QWidget):
         """The current settings, with the axes and pixel sizes of the chosen layer."""
         layer = self.layer()
         true_3d = bool(self.mode_combo.currentData()) and self.mode_combo.isEnabled()
-        axes = spacing = None
+        axes = spacing = layout = None
         if layer is not None:
-            axes, spacing, true_3d = layer_axes(
-                layer.ndim + int(layer.rgb), bool(layer.rgb), tuple(layer.scale), true_3d,
-                self.channel_combo.currentData())
+            ndim, channel_axis = layer.ndim + int(layer.rgb), self.channel_combo.currentData()
+            axes, spacing, true_3d = layer_axes(ndim, bool(layer.rgb), tuple(layer.scale),
+                                                true_3d, channel_axis)
+            layout = array_layout(ndim, bool(layer.rgb), channel_axis) if ndim > 2 else None
         return Settings(
             method=self.method_combo.currentData(),
             radius=self.radius.value(),
@@ -227,6 +229,7 @@ class BackgroundWidget(QWidget):
             axes=axes,
             spacing=spacing,
             missing=self.missing_value.value() if self.missing_check.isChecked() else None,
+            layout=layout,
         )
 
     def is_busy(self) -> bool:
