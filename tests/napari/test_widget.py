@@ -558,3 +558,27 @@ def test_copy_as_cli_of_a_stack_reproduces_apply_on_the_file_napari_saves(
     assert ended.value.code == 0
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "stack.tif"),
                                   foreground.data)
+
+
+def test_applying_again_updates_contrast_and_placement_as_the_first_apply_sets_them(
+        viewer_widget, qtbot, image):
+    """Applying again updated the data only: a wider radius's foreground was saturated at the
+    first one's top, and a source moved or rescaled meanwhile left its results behind."""
+    viewer, widget = viewer_widget
+    source = viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(3)
+    _apply(qtbot, widget)
+    widget.radius.setValue(40)
+    source.scale, source.translate, source.units = (0.25, 0.5), (10, -3), ("um", "um")
+    source.contrast_limits = (100, 900)
+    background, foreground = _apply(qtbot, widget)
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells background",
+                                                       "cells foreground"]
+    data = foreground.data
+    assert tuple(foreground.contrast_limits) == (data.min(), data.max())
+    assert tuple(background.contrast_limits) == (100, 900)
+    for layer in (background, foreground):
+        np.testing.assert_array_equal(layer.scale, source.scale)
+        np.testing.assert_array_equal(layer.translate, source.translate)
+        assert layer.units == source.units

@@ -431,10 +431,7 @@ class BackgroundWidget(QWidget):
             self.viewer.layers.selection.update(selection[0])
             self.viewer.layers.selection.active = selection[1]
         if not source.rgb:
-            if kind == "background":
-                existing.contrast_limits = source.contrast_limits
-            else:
-                existing.reset_contrast_limits()
+            _set_contrast(existing, source, kind)
 
     def _preview_layer(self, kind: str) -> Image | None:
         for layer in self.viewer.layers:
@@ -521,14 +518,19 @@ class BackgroundWidget(QWidget):
         name = f"{source.name} {kind}"
         record = {**settings.metadata(), "source": source.name, "output": kind}
         metadata = {**source.metadata, "bgsub": record}
+        state = source.as_layer_data_tuple()[1]
+        geometry = {key: state[key] for key in GEOMETRY if key in state}
         for layer in self.viewer.layers:
             old = layer.metadata.get("bgsub", {}) if isinstance(layer, Image) else {}
             if layer.name == name and old.get("source") == source.name:
+                # (as a new layer gets them: where the source is now, the new data's contrast)
                 layer.data = data
                 layer.metadata = metadata
+                for key, value in geometry.items():
+                    setattr(layer, key, value)
+                if not source.rgb:
+                    _set_contrast(layer, source, kind)
                 return layer
-        state = source.as_layer_data_tuple()[1]
-        geometry = {key: state[key] for key in GEOMETRY if key in state}
         extra: dict[str, Any] = {"rgb": source.rgb}
         if not source.rgb:
             extra["colormap"] = source.colormap.name
@@ -616,6 +618,14 @@ def _plane_geometry(source: Image) -> dict[str, Any]:
     """Scale, translate, units and axis labels of the source's Y, X plane."""
     state = source.as_layer_data_tuple()[1]
     return {key: tuple(state[key])[-2:] for key in PLANE_GEOMETRY if key in state}
+
+
+def _set_contrast(layer: Image, source: Image, kind: str) -> None:
+    """The background in the source's contrast limits, the foreground in its own data's."""
+    if kind == "background":
+        layer.contrast_limits = source.contrast_limits
+    else:
+        layer.reset_contrast_limits()
 
 
 def _row(*widgets: QWidget) -> QWidget:
