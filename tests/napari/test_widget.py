@@ -582,3 +582,26 @@ def test_applying_again_updates_contrast_and_placement_as_the_first_apply_sets_t
         np.testing.assert_array_equal(layer.scale, source.scale)
         np.testing.assert_array_equal(layer.translate, source.translate)
         assert layer.units == source.units
+
+
+def test_a_function_widgets_result_is_named_for_its_layer_and_placed_like_it(
+        make_napari_viewer, need_screen, image):
+    """Run on a second layer, the function widget put its result over the first's, in the
+    layer napari names `<function> result`, placed like the first layer."""
+    viewer = make_napari_viewer()
+    first = viewer.add_image(image, name="A", scale=(0.5, 0.5), translate=(100, 200))
+    second = viewer.add_image(image[::-1], name="B", scale=(2.0, 2.0))
+    _, gui = viewer.window.add_plugin_dock_widget(
+        "bgsub", "Filtering / background removal > Subtract background: rolling ball")
+    gui.radius.value = 10
+    for source in (first, second, first):
+        gui.image.value = source
+        gui()
+    assert [layer.name for layer in viewer.layers] == [
+        "A", "B", "A rolling_ball foreground", "B rolling_ball foreground"]
+    for source in (first, second):
+        result = viewer.layers[f"{source.name} rolling_ball foreground"]
+        np.testing.assert_array_equal(result.data,
+                                      bgsub.subtract_background(source.data, "rolling_ball", 10))
+        np.testing.assert_array_equal(result.scale, source.scale)
+        np.testing.assert_array_equal(result.translate, source.translate)
