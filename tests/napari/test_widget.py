@@ -605,3 +605,36 @@ def test_a_function_widgets_result_is_named_for_its_layer_and_placed_like_it(
                                       bgsub.subtract_background(source.data, "rolling_ball", 10))
         np.testing.assert_array_equal(result.scale, source.scale)
         np.testing.assert_array_equal(result.translate, source.translate)
+
+
+def test_preview_and_auto_errors_are_told_once_in_the_widget(viewer_widget, qtbot, image,
+                                                            monkeypatch):
+    """A failing preview or Auto was also re-raised into napari's event loop (an error
+    notification with a traceback on every change), where Apply's errors are not."""
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("dog"))
+    widget.radius.setValue(3)
+    widget.options.editor("low_sigma").setValue(5)  # above high_sigma (the radius): refused
+    with qtbot.capture_exceptions() as raised:
+        widget.preview_check.setChecked(True)
+        qtbot.waitUntil(lambda: "low_sigma=5" in widget.message.text(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert raised == []
+    assert widget.message.text().startswith("ValueError: dog: low_sigma=5")
+
+    def suggest_radius(image, axes=None, **settings):
+        raise ValueError("no objects to measure")
+
+    monkeypatch.setitem(sys.modules, "bgsub.auto",
+                        types.SimpleNamespace(suggest_radius=suggest_radius))
+    from bgsub.napari._widget import BackgroundWidget
+
+    auto_widget = BackgroundWidget(viewer)
+    viewer.window.add_dock_widget(auto_widget, name="bgsub with auto")
+    auto_widget.preview_check.setChecked(False)
+    with qtbot.capture_exceptions() as raised:
+        auto_widget.auto_button.click()
+        qtbot.waitUntil(lambda: not auto_widget.is_busy(), timeout=WAIT_MS)
+    assert raised == []
+    assert auto_widget.message.text() == "ValueError: no objects to measure"

@@ -384,11 +384,11 @@ class BackgroundWidget(QWidget):
             self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
             return
         settings = self.settings()
-        worker = create_worker(preview_with_warnings, layer.data, settings, self._position(layer),
-                               _start_thread=False)
+        # (errors to the widget's message only, as Apply's: see _worker)
+        worker = _worker(self._on_error, preview_with_warnings, layer.data, settings,
+                         self._position(layer))
         worker.returned.connect(partial(self._on_preview, self._generation, layer, settings,
                                         time.perf_counter()))
-        worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_preview_finished)
         self._preview_worker = worker
         self._say(self._with_note("computing the preview ..."))
@@ -477,10 +477,9 @@ class BackgroundWidget(QWidget):
             return None
         settings = self.settings()
         self._cancel = threading.Event()
-        # errors go to the widget's message only (a cancel inside a plane is one, see
-        # _on_error), not also re-raised into napari's event loop
-        worker = create_worker(apply_with_warnings, layer.data, settings, cancel=self._cancel,
-                               _start_thread=False, _connect={"errored": self._on_error})
+        # (a cancel inside a plane is an error too, see _on_error)
+        worker = _worker(self._on_error, apply_with_warnings, layer.data, settings,
+                         cancel=self._cancel)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_applied, layer, settings))
         worker.aborted.connect(partial(self._say, "cancelled: no layers were added"))
@@ -549,11 +548,9 @@ class BackgroundWidget(QWidget):
         plane = Plane(layer.data, plane_settings, self._position(layer))
         # (as radius="auto" measures it: from above on a light background, without the
         # missing pixels)
-        worker = create_worker(self._suggest, plane.data, axes=plane.axes,
-                               light_background=settings.light_background,
-                               missing=settings.missing, _start_thread=False)
+        worker = _worker(self._on_error, self._suggest, plane.data, axes=plane.axes,
+                         light_background=settings.light_background, missing=settings.missing)
         worker.returned.connect(self._on_suggestion)
-        worker.errored.connect(self._on_error)
         worker.finished.connect(partial(setattr, self, "_auto_worker", None))
         self._auto_worker = worker
         self._say("looking at the objects' size ...")
@@ -612,6 +609,18 @@ def _find_suggest_radius() -> tuple[Callable[..., Any] | None, str]:
     if suggest is None:
         return None, "Needs bgsub.auto.suggest_radius, which this bgsub lacks."
     return suggest, "Suggest a radius from the size of the objects in the shown plane."
+
+
+def _worker(on_error: Callable[[Exception], None], function: Callable[..., Any], *args: Any,
+            **kwargs: Any) -> WorkerBase:
+    """An unstarted napari worker whose errors go to ``on_error`` only.
+
+    Connected through ``_connect``: a worker created without an ``errored`` connection there
+    also re-raises its errors into napari's event loop (an error notification, with a
+    traceback, besides the widget's message).
+    """
+    return create_worker(function, *args, _start_thread=False,
+                         _connect={"errored": on_error}, **kwargs)
 
 
 def _plane_geometry(source: Image) -> dict[str, Any]:
