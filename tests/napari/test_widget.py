@@ -638,3 +638,28 @@ def test_preview_and_auto_errors_are_told_once_in_the_widget(viewer_widget, qtbo
         qtbot.waitUntil(lambda: not auto_widget.is_busy(), timeout=WAIT_MS)
     assert raised == []
     assert auto_widget.message.text() == "ValueError: no objects to measure"
+
+
+def test_a_command_method_on_non_square_pixels_is_refused_with_the_way_on(
+        viewer_widget, qtbot, image):
+    """imagej takes one radius in pixels (the API refuses spacing=, `bgsub run` a file whose
+    pixels are not square): the widget passed the layer's scale and showed the API's
+    "drop per-axis radii", which a widget user cannot do; the way on is named instead."""
+    from bgsub.napari import _functions
+
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(image, name="kymograph", scale=(0.5, 0.1))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("imagej"))
+    widget.radius.setValue(10)
+    reason = "this layer's pixels are not square (Y, X scale 0.5, 0.1)"
+    with qtbot.capture_exceptions() as raised:
+        widget.preview_check.setChecked(True)
+        qtbot.waitUntil(lambda: reason in widget.message.text(), timeout=WAIT_MS)
+        assert widget.apply() is None and reason in widget.message.text()
+    assert raised == [] and [layer.name for layer in viewer.layers] == ["kymograph"]
+    with pytest.raises(ValueError, match=r"not square .* give the layer a square scale"):
+        _functions.imagej(layer, radius=10)
+    layer.scale = (0.5, 0.5)
+    widget.preview_check.setChecked(False)
+    _, foreground = _apply(qtbot, widget)
+    np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))

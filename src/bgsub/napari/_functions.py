@@ -34,8 +34,10 @@ from bgsub.methods import Method, Parameter, get_method
 from bgsub.napari._settings import (
     DEFAULT_RADIUS,
     PRESMOOTH_CHOICES,
+    Settings,
     guess_channel_axis,
     layer_axes,
+    spacing_refusal,
 )
 
 __all__ = ["WIDGET_OPTIONS", "OptionalFloatSpinBox", "dog", "dog_widget", "gaussian",
@@ -247,6 +249,9 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
     ndim = np.ndim(data)
     channel_axis = guess_channel_axis(labels) if labels is not None else None
     axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
+    refusal = spacing_refusal(Settings(method.name, radius, spacing=spacing))
+    if refusal is not None:
+        raise ValueError(refusal)
     for option in method.parameters:
         value = options.get(option.name)
         if option.default is None and value is not None and value <= (option.minimum or 0.0):

@@ -15,7 +15,8 @@ import bgsub
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 __all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "PRESMOOTH_CHOICES", "Settings", "array_axes",
-           "array_layout", "guess_channel_axis", "layer_axes", "spatial_spacing"]
+           "array_layout", "guess_channel_axis", "layer_axes", "spacing_refusal",
+           "spatial_spacing"]
 
 
 PRESMOOTH_CHOICES = ("none", "mean", "median", "gaussian")
@@ -145,6 +146,30 @@ class Settings:
             "python": self.as_python(),
             "cli": self.as_cli(),
         }
+
+
+def spacing_refusal(settings: Settings) -> str | None:
+    """Why the method cannot take the layer's pixel sizes, or None where it can.
+
+    A method that reproduces another program's command (``imagej``) takes one radius in
+    pixels, as that program does: the API refuses ``spacing=``, and ``bgsub run`` fails on a
+    file whose pixels are not square, so the faces refuse such a layer, saying how to go on.
+
+    Examples
+    --------
+    >>> spacing_refusal(Settings("imagej", 10)) is None
+    True
+    >>> print(spacing_refusal(Settings("imagej", 10, spacing=(0.5, 0.1))))  # doctest: +ELLIPSIS
+    method 'imagej' takes one radius in pixels, ... not square (Y, X scale 0.5, 0.1); ...
+    """
+    if settings.spacing is None or bgsub.get_method(settings.method).subtract is None:
+        return None
+    letters = ", ".join("ZYX"[-len(settings.spacing):])
+    sizes = ", ".join(_number(s) for s in settings.spacing)
+    return (f"method {settings.method!r} takes one radius in pixels, as the command it "
+            f"reproduces does, and this layer's pixels are not square ({letters} scale "
+            f"{sizes}); give the layer a square scale, or use rolling_ball, whose ball is "
+            "scaled per axis")
 
 
 def array_axes(ndim: int, rgb: bool = False, channel_axis: int | None = None) -> str | None:

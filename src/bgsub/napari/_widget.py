@@ -40,6 +40,7 @@ from bgsub.napari._settings import (
     array_layout,
     guess_channel_axis,
     layer_axes,
+    spacing_refusal,
 )
 
 if TYPE_CHECKING:
@@ -380,10 +381,10 @@ class BackgroundWidget(QWidget):
         if self._preview_worker is not None:
             self._preview_pending = True
             return
-        if layer.multiscale:
-            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
-            return
         settings = self.settings()
+        if self._refused(layer, settings):
+            self._remove_preview_layers()  # (they would show other settings' result)
+            return
         # (errors to the widget's message only, as Apply's: see _worker)
         worker = _worker(self._on_error, preview_with_warnings, layer.data, settings,
                          self._position(layer))
@@ -472,10 +473,9 @@ class BackgroundWidget(QWidget):
         if layer is None:
             self._say("Add an image layer first.", error=True)
             return None
-        if layer.multiscale:
-            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
-            return None
         settings = self.settings()
+        if self._refused(layer, settings):
+            return None
         self._cancel = threading.Event()
         # (a cancel inside a plane is an error too, see _on_error)
         worker = _worker(self._on_error, apply_with_warnings, layer.data, settings,
@@ -491,6 +491,15 @@ class BackgroundWidget(QWidget):
         self._say(f"applying {settings.method} to {layer.name!r} ...")
         worker.start()
         return worker
+
+    def _refused(self, layer: Image, settings: Settings) -> bool:
+        """Say why ``layer`` cannot be computed with ``settings``, if it cannot."""
+        reason = spacing_refusal(settings)
+        if layer.multiscale:
+            reason = "bgsub works on single-scale layers; this one is multiscale."
+        if reason is not None:
+            self._say(reason, error=True)
+        return reason is not None
 
     def _on_progress(self, progress: tuple[int, int]) -> None:
         done, total = progress
