@@ -663,3 +663,20 @@ def test_a_command_method_on_non_square_pixels_is_refused_with_the_way_on(
     widget.preview_check.setChecked(False)
     _, foreground = _apply(qtbot, widget)
     np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))
+
+
+def test_missing_is_not_offered_for_a_command_method(viewer_widget, qtbot, image):
+    """*missing* stayed enabled, and ticked, for imagej, which the API refuses it for: every
+    preview and Apply failed until the user found the box to untick."""
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="mosaic")
+    widget.radius.setValue(10)
+    widget.missing_check.setChecked(True)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("imagej"))
+    assert not widget.missing_check.isEnabled() and not widget.missing_value.isEnabled()
+    assert "imagej" in widget.missing_check.toolTip()
+    assert widget.settings().missing is None
+    _, foreground = _apply(qtbot, widget)
+    np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
+    assert widget.missing_check.isEnabled() and widget.settings().missing == 0.0

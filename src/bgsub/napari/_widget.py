@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 
 import bgsub
 from bgsub.engine import Cancelled
+from bgsub.methods import Method
 from bgsub.napari._compute import Plane, apply_with_warnings, preview_with_warnings
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import (
@@ -57,6 +58,10 @@ PREVIEW_NAMES = {"background": "bgsub preview: background",
 GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
 # What a preview (one plane of the source) copies for its two axes.
 PLANE_GEOMETRY = ("scale", "translate", "units", "axis_labels")
+MISSING_TIP = ("Pixels that are not data (a mosaic's padding): they weigh on no background "
+               "and keep their value.")
+NO_MISSING_TIP = ("Method {!r} reproduces another program's command, which has no pixels "
+                  "that are not data.")
 NO_CHANNELS = "none"
 ERROR_STYLE = "color: #ff6b6b;"
 WARNING_STYLE = "color: #f0b030;"
@@ -129,8 +134,7 @@ class BackgroundWidget(QWidget):
         self.presmooth_size.setKeyboardTracking(False)
         self.presmooth_size.setToolTip("box radius (mean, median) or sigma (gaussian), px")
         self.missing_check = QCheckBox("leave out pixels of value")
-        self.missing_check.setToolTip("Pixels that are not data (a mosaic's padding): they "
-                                      "weigh on no background and keep their value.")
+        self.missing_check.setToolTip(MISSING_TIP)
         self.missing_value = QDoubleSpinBox()
         self.missing_value.setRange(-1e12, 1e12)
         self.missing_value.setDecimals(3)
@@ -229,9 +233,12 @@ class BackgroundWidget(QWidget):
             options=self.options.values(),
             axes=axes,
             spacing=spacing,
-            missing=self.missing_value.value() if self.missing_check.isChecked() else None,
+            missing=self.missing_value.value() if self._missing_on() else None,
             layout=layout,
         )
+
+    def _missing_on(self) -> bool:
+        return self.missing_check.isChecked() and self.missing_check.isEnabled()
 
     def is_busy(self) -> bool:
         """Whether a preview or an apply is waiting or running."""
@@ -292,6 +299,15 @@ class BackgroundWidget(QWidget):
         method = bgsub.get_method(self.method_combo.currentData())
         self.mode_combo.setEnabled(has_z and method.supports_3d)
 
+    def _update_missing(self, method: Method) -> None:
+        """*missing* is offered where the method takes it: not for a program's command
+        (``imagej``), which the API refuses it for."""
+        takes_missing = method.subtract is None
+        for control in (self.missing_check, self.missing_value):
+            control.setEnabled(takes_missing)
+        self.missing_check.setToolTip(MISSING_TIP if takes_missing
+                                      else NO_MISSING_TIP.format(method.name))
+
     def _channels_changed(self, index: int | None = None) -> None:
         self._update_mode()
         self.schedule_preview()
@@ -302,6 +318,7 @@ class BackgroundWidget(QWidget):
         self.options.set_method(method)
         self.options_box.setVisible(bool(method.parameters))
         self._update_mode()
+        self._update_missing(method)
         self.schedule_preview()
 
     def _presmooth_changed(self, index: int | None = None) -> None:
