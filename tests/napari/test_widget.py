@@ -680,3 +680,23 @@ def test_missing_is_not_offered_for_a_command_method(viewer_widget, qtbot, image
     np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
     assert widget.missing_check.isEnabled() and widget.settings().missing == 0.0
+
+
+def test_no_preview_while_the_view_shows_other_axes_than_the_image_plane(viewer_widget, qtbot,
+                                                                         stack):
+    """Dims rolled to a Z, X view: the preview still showed a Y, X plane over the Z, X slice."""
+    viewer, widget = viewer_widget
+    viewer.add_image(stack, name="stack", axis_labels=("z", "y", "x"))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(4)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+    viewer.dims.order = (1, 0, 2)
+    qtbot.waitUntil(lambda: "no preview" in widget.message.text(), timeout=WAIT_MS)
+    assert "the view shows axes 0 and 2 (z, x)" in widget.message.text()
+    assert _preview_names(viewer) == []
+    viewer.dims.order = (0, 1, 2)
+    viewer.dims.set_current_step(0, 5)
+    _settle(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["bgsub preview: foreground"].data,
+                                  bgsub.subtract_background(stack, "tophat", 4)[5])

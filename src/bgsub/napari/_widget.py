@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -202,7 +202,9 @@ class BackgroundWidget(QWidget):
                        (events.removed, self.refresh_layers),
                        (events.reordered, self.refresh_layers),
                        (events.renamed, self.refresh_layers),
-                       (self.viewer.dims.events.current_step, self._dims_changed)]
+                       (self.viewer.dims.events.current_step, self._dims_changed),
+                       (self.viewer.dims.events.order, self._dims_changed),
+                       (self.viewer.dims.events.ndisplay, self._dims_changed)]
         for emitter, callback in connections:
             emitter.connect(callback)
         self.destroyed.connect(partial(_disconnect, connections))
@@ -399,8 +401,8 @@ class BackgroundWidget(QWidget):
             self._preview_pending = True
             return
         settings = self.settings()
-        if self._refused(layer, settings):
-            self._remove_preview_layers()  # (they would show other settings' result)
+        if self._refused(layer, settings) or not self._plane_shown(layer):
+            self._remove_preview_layers()  # (they would show another result, or plane)
             return
         # (errors to the widget's message only, as Apply's: see _worker)
         worker = _worker(self._on_error, preview_with_warnings, layer.data, settings,
@@ -463,6 +465,20 @@ class BackgroundWidget(QWidget):
             if layer is not None:
                 self.viewer.layers.remove(layer)
         self.preview_settings = None
+
+    def _plane_shown(self, layer: Image) -> bool:
+        """Whether the view shows the layer's Y, X planes (its last two axes), the planes
+        the preview computes; if not (dims rolled or transposed: a Z, X view), say so."""
+        dims = self.viewer.dims
+        offset = dims.ndim - layer.ndim  # (a layer's axes are the world's last ones)
+        shown = [axis - offset for axis in dims.displayed if axis >= offset]
+        if {layer.ndim - 2, layer.ndim - 1} <= set(shown):
+            return True
+        self._say(f"no preview: the view shows axes {_axis_names(layer, shown)}, and the "
+                  "preview computes Y, X planes, the layer's last two axes "
+                  f"({_axis_names(layer, range(layer.ndim - 2, layer.ndim))}); put the dims "
+                  "back in order to preview (Apply is not affected)")
+        return False
 
     def _position(self, layer: Image) -> tuple[int, ...]:
         """Index of the shown plane along every array axis of ``layer``."""
@@ -647,6 +663,17 @@ def _worker(on_error: Callable[[Exception], None], function: Callable[..., Any],
     """
     return create_worker(function, *args, _start_thread=False,
                          _connect={"errored": on_error}, **kwargs)
+
+
+def _axis_names(layer: Image, axes: Iterable[int]) -> str:
+    """``"0 and 2 (z, x)"``: the axes, and their labels where they are not napari's default
+    (the negative index)."""
+    axes = list(axes)
+    labels = [str(layer.axis_labels[axis]) for axis in axes]
+    numbers = " and ".join(str(axis) for axis in axes)
+    if all(label == str(axis - layer.ndim) for label, axis in zip(labels, axes, strict=True)):
+        return numbers
+    return f"{numbers} ({', '.join(labels)})"
 
 
 def _plane_geometry(source: Image) -> dict[str, Any]:
