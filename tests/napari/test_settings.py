@@ -16,6 +16,7 @@ from bgsub.napari._compute import Plane, preview, subtract_in_blocks
 from bgsub.napari._settings import (
     Settings,
     array_axes,
+    array_layout,
     guess_channel_axis,
     layer_axes,
     spatial_spacing,
@@ -62,6 +63,14 @@ def test_every_setting_reaches_python_and_cli():
         "bgsub", "run", "in.tif", "-o", "out", "--method", "rolling_ball", "--radius", "12.5",
         "--presmooth", "gaussian:1.5", "--3d", "--axes", "TZYX", "--spacing", "2,0.5,0.5",
         "-O", "envelope=true", "-O", "height=30"]
+
+
+def test_cli_names_the_layout_bgsub_would_guess_but_a_file_may_not_have():
+    # (a Z stack napari saves reads as QYX in `bgsub run`; the API guesses ZYX for an array)
+    settings = Settings("mean", 5, layout=array_layout(3))
+    assert settings.as_cli() == "bgsub run INPUT -o OUTDIR --method mean --radius 5 --axes ZYX"
+    assert settings.as_python() == 'bgsub.subtract_background(image, method="mean", radius=5)'
+    assert "--axes TZYX" in Settings(axes="TZYX", layout="TZYX").as_cli()
 
 
 def test_python_text_evaluates_to_the_same_result(stack):

@@ -120,15 +120,19 @@ def test_an_rgb_layer_gives_a_field_per_colour_and_is_corrected_as_rgb(tiles):
     from bgsub.napari._shading import correct_shading, estimate_shading
 
     colours = np.stack([tiles, tiles // 2, tiles // 3], axis=-1).astype(np.uint16)  # (N,Y,X,S)
-    layer = Image(colours, rgb=True, scale=(1, 0.5, 0.5), contrast_limits=(0, 2000))
+    layer = Image(colours, rgb=True, scale=(10, 0.5, 0.5), translate=(500, 0, 0),
+                  contrast_limits=(0, 2000))
     (flat, meta, _), = estimate_shading(layer, "gaussian")
     profile = bgsub.estimate_shading(np.moveaxis(colours, -1, 1), "gaussian")
     np.testing.assert_array_equal(flat, profile.flatfield)
+    # (the colour axis took the tiles' scale and translate: 10 and 500)
     assert flat.shape == (3, SIZE, SIZE) and meta["scale"] == (1.0, 0.5, 0.5)
+    assert meta["translate"] == (0.0, 0.0, 0.0)
     corrected, meta, _ = correct_shading(layer, Image(flat))
     want = np.moveaxis(bgsub.correct_shading(np.moveaxis(colours, -1, 1), profile), 1, -1)
     np.testing.assert_array_equal(corrected, want)
-    assert meta["rgb"] and meta["scale"] == (1.0, 0.5, 0.5) and corrected.dtype == np.uint16
+    assert meta["rgb"] and meta["scale"] == (10.0, 0.5, 0.5) and corrected.dtype == np.uint16
+    assert meta["translate"] == (500.0, 0.0, 0.0)
     one, _, _ = correct_shading(Image(colours[2], rgb=True, contrast_limits=(0, 2000)),
                                 Image(flat))
     np.testing.assert_array_equal(one, want[2])
@@ -212,6 +216,30 @@ def test_estimate_widget_takes_a_dark_frame_layer(make_napari_viewer, need_scree
     expected = bgsub.estimate_shading(dark, "gaussian", darkfield=_glow())
     np.testing.assert_array_equal(viewer.layers["flatfield"].data, expected.flatfield)
     np.testing.assert_array_equal(viewer.layers["darkfield"].data, _glow())
+
+
+def test_estimating_again_without_a_dark_field_removes_the_earlier_one(make_napari_viewer,
+                                                                       need_screen, layer):
+    """The earlier estimate's `darkfield` stayed, and Correct shading offered it beside the
+    new flat-field it does not belong to; a layer of that name the widget did not add stays."""
+    from napari.layers import Image
+
+    from bgsub.napari._shading import estimate_shading_widget
+
+    viewer = make_napari_viewer()
+    viewer.add_layer(layer)
+    estimate = estimate_shading_widget()
+    viewer.window.add_dock_widget(estimate)
+    assert "viewer" not in [w.name for w in estimate if w.visible]
+    estimate.darkfield.value = True
+    estimate()
+    assert [lay.name for lay in viewer.layers] == ["tiles", "flatfield", "darkfield"]
+    estimate.darkfield.value = False
+    estimate()
+    assert [lay.name for lay in viewer.layers] == ["tiles", "flatfield"]
+    viewer.add_layer(Image(np.zeros((SIZE, SIZE)), name="darkfield"))  # the user's own
+    estimate()
+    assert [lay.name for lay in viewer.layers] == ["tiles", "flatfield", "darkfield"]
 
 
 @pytest.mark.parametrize("case, words", [

@@ -20,6 +20,7 @@ from pytestqt.exceptions import TimeoutError as WaitTimeout  # noqa: E402
 import bgsub  # noqa: E402
 from bgsub.auto import Suggestion  # noqa: E402
 from bgsub.data import synthetic  # noqa: E402
+from bgsub.napari._widget import PREVIEW_DELAY_MS  # noqa: E402
 
 WAIT_MS = 120_000
 WIDGET = ("bgsub", "Background subtraction")
@@ -115,7 +116,7 @@ def test_apply_3d_stack_with_anisotropic_scale(viewer_widget, qtbot, stack):
     assert foreground_layer.units == source.units
     assert foreground_layer.axis_labels == source.axis_labels
     assert widget.copy_as_cli() == ("bgsub run INPUT -o OUTDIR --method gaussian --radius 3 "
-                                    "--light --3d --spacing 2,0.5,0.5")
+                                    "--light --3d --axes ZYX --spacing 2,0.5,0.5")
 
 
 def test_second_click_cancels_apply(viewer_widget, qtbot, image, monkeypatch):
@@ -483,3 +484,219 @@ def test_cancel_inside_a_plane_that_stays_whole(viewer_widget, qtbot, image, mon
     assert flags[0] is not None and flags[0].is_set()
     assert widget.message.text() == "cancelled: no layers were added"
     assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def _preview_names(viewer) -> list[str]:
+    return [layer.name for layer in viewer.layers if layer.name.startswith("bgsub preview")]
+
+
+def _docked(make_napari_viewer):
+    """A viewer, the plugin's dock (napari's panel) and the widget inside it."""
+    viewer = make_napari_viewer()
+    dock, widget = viewer.window.add_plugin_dock_widget(*WIDGET)
+    return viewer, dock, widget
+
+
+def test_a_hidden_panel_previews_nothing(make_napari_viewer, need_screen, qtbot, stack):
+    """napari's *hide this panel*: scrolling after it brought deleted preview layers back."""
+    viewer, dock, widget = _docked(make_napari_viewer)
+    viewer.add_image(stack, name="stack")
+    _settle(qtbot, widget)
+    dock.close()
+    for name in _preview_names(viewer):
+        viewer.layers.remove(name)
+    viewer.dims.set_current_step(0, 3)
+    widget.radius.setValue(20)
+    qtbot.wait(2 * PREVIEW_DELAY_MS)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert _preview_names(viewer) == []
+    dock.show()  # shown again: the next change previews
+    viewer.dims.set_current_step(0, 4)
+    _settle(qtbot, widget)
+    assert len(_preview_names(viewer)) == 2
+
+
+def test_closing_the_panel_removes_its_preview(make_napari_viewer, need_screen, qtbot, stack):
+    """napari's *close this panel*: the preview layers stayed, stale, and nothing updated them."""
+    viewer, dock, widget = _docked(make_napari_viewer)
+    viewer.add_image(stack, name="stack")
+    _settle(qtbot, widget)
+    assert len(_preview_names(viewer)) == 2
+    viewer.window.remove_dock_widget(dock)
+    assert _preview_names(viewer) == []
+    viewer.dims.set_current_step(0, 3)
+    qtbot.wait(2 * PREVIEW_DELAY_MS)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert [layer.name for layer in viewer.layers] == ["stack"]
+
+
+@pytest.mark.parametrize(("planes", "true_3d"), [(8, True), (4, False)])
+def test_copy_as_cli_of_a_stack_reproduces_apply_on_the_file_napari_saves(
+        viewer_widget, qtbot, tmp_path, planes, true_3d):
+    """A plain Z stack saved by napari reads as QYX, SYX or CYX in `bgsub run`: without
+    --axes the 3D command failed and the 2D one gave other pixels."""
+    import shlex
+
+    import tifffile
+    from napari.utils.io import imsave_tiff
+
+    from bgsub import cli
+
+    viewer, widget = viewer_widget
+    stack = synthetic((planes, 48, 52), object_radius=(2, 4), density=0.05, seed=8).image
+    viewer.add_image(stack, name="stack")
+    widget.radius.setValue(12.5)
+    widget.mode_combo.setCurrentIndex(int(true_3d))
+    _, foreground = _apply(qtbot, widget)
+    imsave_tiff(str(tmp_path / "stack.tif"), stack)  # what File > Save Selected Layers writes
+    words = shlex.split(widget.copy_as_cli())
+    assert words[:5] == ["bgsub", "run", "INPUT", "-o", "OUTDIR"]
+    assert words[words.index("--axes") + 1] == "ZYX"
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["run", str(tmp_path / "stack.tif"), "-o", str(tmp_path / "out"), *words[5:]],
+                 standalone_mode=False)
+    assert ended.value.code == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "stack.tif"),
+                                  foreground.data)
+
+
+def test_applying_again_updates_contrast_and_placement_as_the_first_apply_sets_them(
+        viewer_widget, qtbot, image):
+    """Applying again updated the data only: a wider radius's foreground was saturated at the
+    first one's top, and a source moved or rescaled meanwhile left its results behind."""
+    viewer, widget = viewer_widget
+    source = viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(3)
+    _apply(qtbot, widget)
+    widget.radius.setValue(40)
+    source.scale, source.translate, source.units = (0.25, 0.5), (10, -3), ("um", "um")
+    source.contrast_limits = (100, 900)
+    background, foreground = _apply(qtbot, widget)
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells background",
+                                                       "cells foreground"]
+    data = foreground.data
+    assert tuple(foreground.contrast_limits) == (data.min(), data.max())
+    assert tuple(background.contrast_limits) == (100, 900)
+    for layer in (background, foreground):
+        np.testing.assert_array_equal(layer.scale, source.scale)
+        np.testing.assert_array_equal(layer.translate, source.translate)
+        assert layer.units == source.units
+
+
+def test_a_function_widgets_result_is_named_for_its_layer_and_placed_like_it(
+        make_napari_viewer, need_screen, image):
+    """Run on a second layer, the function widget put its result over the first's, in the
+    layer napari names `<function> result`, placed like the first layer."""
+    viewer = make_napari_viewer()
+    first = viewer.add_image(image, name="A", scale=(0.5, 0.5), translate=(100, 200))
+    second = viewer.add_image(image[::-1], name="B", scale=(2.0, 2.0))
+    _, gui = viewer.window.add_plugin_dock_widget(
+        "bgsub", "Filtering / background removal > Subtract background: rolling ball")
+    gui.radius.value = 10
+    for source in (first, second, first):
+        gui.image.value = source
+        gui()
+    assert [layer.name for layer in viewer.layers] == [
+        "A", "B", "A rolling_ball foreground", "B rolling_ball foreground"]
+    for source in (first, second):
+        result = viewer.layers[f"{source.name} rolling_ball foreground"]
+        np.testing.assert_array_equal(result.data,
+                                      bgsub.subtract_background(source.data, "rolling_ball", 10))
+        np.testing.assert_array_equal(result.scale, source.scale)
+        np.testing.assert_array_equal(result.translate, source.translate)
+
+
+def test_preview_and_auto_errors_are_told_once_in_the_widget(viewer_widget, qtbot, image,
+                                                            monkeypatch):
+    """A failing preview or Auto was also re-raised into napari's event loop (an error
+    notification with a traceback on every change), where Apply's errors are not."""
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="cells")
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("dog"))
+    widget.radius.setValue(3)
+    widget.options.editor("low_sigma").setValue(5)  # above high_sigma (the radius): refused
+    with qtbot.capture_exceptions() as raised:
+        widget.preview_check.setChecked(True)
+        qtbot.waitUntil(lambda: "low_sigma=5" in widget.message.text(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not widget.is_busy(), timeout=WAIT_MS)
+    assert raised == []
+    assert widget.message.text().startswith("ValueError: dog: low_sigma=5")
+
+    def suggest_radius(image, axes=None, **settings):
+        raise ValueError("no objects to measure")
+
+    monkeypatch.setitem(sys.modules, "bgsub.auto",
+                        types.SimpleNamespace(suggest_radius=suggest_radius))
+    from bgsub.napari._widget import BackgroundWidget
+
+    auto_widget = BackgroundWidget(viewer)
+    viewer.window.add_dock_widget(auto_widget, name="bgsub with auto")
+    auto_widget.preview_check.setChecked(False)
+    with qtbot.capture_exceptions() as raised:
+        auto_widget.auto_button.click()
+        qtbot.waitUntil(lambda: not auto_widget.is_busy(), timeout=WAIT_MS)
+    assert raised == []
+    assert auto_widget.message.text() == "ValueError: no objects to measure"
+
+
+def test_a_command_method_on_non_square_pixels_is_refused_with_the_way_on(
+        viewer_widget, qtbot, image):
+    """imagej takes one radius in pixels (the API refuses spacing=, `bgsub run` a file whose
+    pixels are not square): the widget passed the layer's scale and showed the API's
+    "drop per-axis radii", which a widget user cannot do; the way on is named instead."""
+    from bgsub.napari import _functions
+
+    viewer, widget = viewer_widget
+    layer = viewer.add_image(image, name="kymograph", scale=(0.5, 0.1))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("imagej"))
+    widget.radius.setValue(10)
+    reason = "this layer's pixels are not square (Y, X scale 0.5, 0.1)"
+    with qtbot.capture_exceptions() as raised:
+        widget.preview_check.setChecked(True)
+        qtbot.waitUntil(lambda: reason in widget.message.text(), timeout=WAIT_MS)
+        assert widget.apply() is None and reason in widget.message.text()
+    assert raised == [] and [layer.name for layer in viewer.layers] == ["kymograph"]
+    with pytest.raises(ValueError, match=r"not square .* give the layer a square scale"):
+        _functions.imagej(layer, radius=10)
+    layer.scale = (0.5, 0.5)
+    widget.preview_check.setChecked(False)
+    _, foreground = _apply(qtbot, widget)
+    np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))
+
+
+def test_missing_is_not_offered_for_a_command_method(viewer_widget, qtbot, image):
+    """*missing* stayed enabled, and ticked, for imagej, which the API refuses it for: every
+    preview and Apply failed until the user found the box to untick."""
+    viewer, widget = viewer_widget
+    viewer.add_image(image, name="mosaic")
+    widget.radius.setValue(10)
+    widget.missing_check.setChecked(True)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("imagej"))
+    assert not widget.missing_check.isEnabled() and not widget.missing_value.isEnabled()
+    assert "imagej" in widget.missing_check.toolTip()
+    assert widget.settings().missing is None
+    _, foreground = _apply(qtbot, widget)
+    np.testing.assert_array_equal(foreground.data, bgsub.subtract_background(image, "imagej", 10))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
+    assert widget.missing_check.isEnabled() and widget.settings().missing == 0.0
+
+
+def test_no_preview_while_the_view_shows_other_axes_than_the_image_plane(viewer_widget, qtbot,
+                                                                         stack):
+    """Dims rolled to a Z, X view: the preview still showed a Y, X plane over the Z, X slice."""
+    viewer, widget = viewer_widget
+    viewer.add_image(stack, name="stack", axis_labels=("z", "y", "x"))
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("tophat"))
+    widget.radius.setValue(4)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+    viewer.dims.order = (1, 0, 2)
+    qtbot.waitUntil(lambda: "no preview" in widget.message.text(), timeout=WAIT_MS)
+    assert "the view shows axes 0 and 2 (z, x)" in widget.message.text()
+    assert _preview_names(viewer) == []
+    viewer.dims.order = (0, 1, 2)
+    viewer.dims.set_current_step(0, 5)
+    _settle(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["bgsub preview: foreground"].data,
+                                  bgsub.subtract_background(stack, "tophat", 4)[5])

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from magicgui import magicgui
 from magicgui.widgets import FloatSpinBox, FunctionGui
 from napari.layers import Image
 from napari.types import ImageData
@@ -35,14 +34,17 @@ from bgsub.methods import Method, Parameter, get_method
 from bgsub.napari._settings import (
     DEFAULT_RADIUS,
     PRESMOOTH_CHOICES,
+    Settings,
     guess_channel_axis,
     layer_axes,
+    spacing_refusal,
 )
 
 __all__ = ["WIDGET_OPTIONS", "OptionalFloatSpinBox", "dog", "dog_widget", "gaussian",
            "gaussian_widget", "imagej", "imagej_widget", "mean", "mean_widget", "median",
            "median_widget", "paraboloid", "paraboloid_widget", "robust", "robust_widget",
-           "rolling_ball", "rolling_ball_widget", "tophat", "tophat_widget", "widget_for"]
+           "result_name", "rolling_ball", "rolling_ball_widget", "tophat", "tophat_widget",
+           "widget_for"]
 
 OPTION_MAX = 100_000.0
 DEFAULT_TEXT = "default"
@@ -188,7 +190,38 @@ def widget_for(name: str) -> FunctionGui:
         for options whose default is None, and tooltips from the docstring.
     """
     function = globals()[name]
-    return magicgui(function, **WIDGET_OPTIONS[name])
+    return _ForegroundGui(function, param_options=WIDGET_OPTIONS[name])
+
+
+class _ForegroundGui(FunctionGui):
+    """A method's widget whose result layer is named for its image layer
+    (:func:`result_name`): napari updates a result of the same name in place, so a
+    fixed name put the result of a second layer over the first's, placed like the first."""
+
+    def __init__(self, function: Callable[..., ImageData], **kwargs: Any) -> None:
+        super().__init__(function, **kwargs)
+        self._method = function.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        image = args[0] if args else kwargs.get("image", self.image.value)
+        self.result_name = result_name(image, self._method)
+        return super().__call__(*args, **kwargs)
+
+
+def result_name(image: Any, method: str) -> str:
+    """The name of a function widget's result: ``"<image> <method> foreground"``.
+
+    The dock widget's ``"<image> foreground"`` with the method, which tells the results of
+    several methods (and the dock widget's own) apart.
+
+    Examples
+    --------
+    >>> from napari.layers import Image
+    >>> result_name(Image(np.zeros((4, 4)), name="cells"), "rolling_ball")
+    'cells rolling_ball foreground'
+    """
+    source = f"{image.name} " if isinstance(image, Image) else ""
+    return f"{source}{method} foreground"
 
 
 def _widget_factory(name: str) -> Callable[[], FunctionGui]:
@@ -216,6 +249,9 @@ def _subtract(method: Method, image: Any, radius: float, light_background: bool,
     ndim = np.ndim(data)
     channel_axis = guess_channel_axis(labels) if labels is not None else None
     axes, spacing, true_3d = layer_axes(ndim, rgb, scale, true_3d, channel_axis)
+    refusal = spacing_refusal(Settings(method.name, radius, spacing=spacing))
+    if refusal is not None:
+        raise ValueError(refusal)
     for option in method.parameters:
         value = options.get(option.name)
         if option.default is None and value is not None and value <= (option.minimum or 0.0):

@@ -15,7 +15,8 @@ import bgsub
 from bgsub.methods import DEFAULT_METHOD, DEFAULT_RADIUS
 
 __all__ = ["DEFAULT_METHOD", "DEFAULT_RADIUS", "PRESMOOTH_CHOICES", "Settings", "array_axes",
-           "guess_channel_axis", "layer_axes", "spatial_spacing"]
+           "array_layout", "guess_channel_axis", "layer_axes", "spacing_refusal",
+           "spatial_spacing"]
 
 
 PRESMOOTH_CHOICES = ("none", "mean", "median", "gaussian")
@@ -52,6 +53,11 @@ class Settings:
         Pixel size per spatial axis (Z, Y, X or Y, X); None for square pixels.
     missing : float, optional
         Pixels of this value are not data (a mosaic's padding).
+    layout : str, optional
+        All the array's axes as the widget reads them (``"ZYX"``, ``"YXS"``; see
+        :func:`array_layout`), also where ``axes`` is None because bgsub guesses the
+        same: the command line gets them, since ``bgsub run`` reads a file's own axes
+        (a Z stack napari saves reads as ``QYX`` there). None for a plane.
     """
 
     method: str = DEFAULT_METHOD
@@ -64,6 +70,7 @@ class Settings:
     axes: str | None = None
     spacing: tuple[float, ...] | None = None
     missing: float | None = None
+    layout: str | None = None
 
     def presmooth_text(self) -> str | None:
         """The ``presmooth=`` argument: ``"gaussian:1"`` or None."""
@@ -119,8 +126,8 @@ class Settings:
             words += ["--presmooth", self.presmooth_text()]
         if self.true_3d:
             words.append("--3d")
-        if self.axes is not None:
-            words += ["--axes", self.axes]
+        if (self.axes or self.layout) is not None:
+            words += ["--axes", self.axes or self.layout]
         if self.spacing is not None:
             words += ["--spacing", ",".join(_number(s) for s in self.spacing)]
         if self.missing is not None:
@@ -141,8 +148,48 @@ class Settings:
         }
 
 
+def spacing_refusal(settings: Settings) -> str | None:
+    """Why the method cannot take the layer's pixel sizes, or None where it can.
+
+    A method that reproduces another program's command (``imagej``) takes one radius in
+    pixels, as that program does: the API refuses ``spacing=``, and ``bgsub run`` fails on a
+    file whose pixels are not square, so the faces refuse such a layer, saying how to go on.
+
+    Examples
+    --------
+    >>> spacing_refusal(Settings("imagej", 10)) is None
+    True
+    >>> print(spacing_refusal(Settings("imagej", 10, spacing=(0.5, 0.1))))  # doctest: +ELLIPSIS
+    method 'imagej' takes one radius in pixels, ... not square (Y, X scale 0.5, 0.1); ...
+    """
+    if settings.spacing is None or bgsub.get_method(settings.method).subtract is None:
+        return None
+    letters = ", ".join("ZYX"[-len(settings.spacing):])
+    sizes = ", ".join(_number(s) for s in settings.spacing)
+    return (f"method {settings.method!r} takes one radius in pixels, as the command it "
+            f"reproduces does, and this layer's pixels are not square ({letters} scale "
+            f"{sizes}); give the layer a square scale, or use rolling_ball, whose ball is "
+            "scaled per axis")
+
+
 def array_axes(ndim: int, rgb: bool = False, channel_axis: int | None = None) -> str | None:
     """Axes letters for an array shown by napari, or None where bgsub's guess is right.
+
+    :func:`array_layout`, left out for ``YX``, ``ZYX`` and ``YXS``.
+
+    Examples
+    --------
+    >>> array_axes(2), array_axes(3), array_axes(5), array_axes(4, rgb=True)
+    (None, None, 'TQZYX', 'ZYXS')
+    >>> array_axes(3, channel_axis=0), array_axes(4, channel_axis=1)
+    ('CYX', 'ZCYX')
+    """
+    axes = array_layout(ndim, rgb, channel_axis)
+    return None if axes in ("YX", "ZYX", "YXS") else axes
+
+
+def array_layout(ndim: int, rgb: bool = False, channel_axis: int | None = None) -> str:
+    """Axes letters for every axis of an array shown by napari.
 
     napari shows the last two axes (before an RGB(A) axis) as the image plane.
     The channel axis, if any, is ``C`` (processed channel by channel); of the
@@ -161,15 +208,13 @@ def array_axes(ndim: int, rgb: bool = False, channel_axis: int | None = None) ->
 
     Returns
     -------
-    str or None
-        E.g. ``"TZYX"``; None for ``YX``, ``ZYX`` and ``YXS`` (bgsub's guess).
+    str
+        E.g. ``"TZYX"``, ``"ZYX"``, ``"YXS"``.
 
     Examples
     --------
-    >>> array_axes(2), array_axes(3), array_axes(5), array_axes(4, rgb=True)
-    (None, None, 'TQZYX', 'ZYXS')
-    >>> array_axes(3, channel_axis=0), array_axes(4, channel_axis=1)
-    ('CYX', 'ZCYX')
+    >>> array_layout(2), array_layout(3), array_layout(3, rgb=True), array_layout(4)
+    ('YX', 'ZYX', 'YXS', 'TZYX')
     """
     plane = "YXS" if rgb else "YX"
     count = ndim - len(plane)
@@ -187,8 +232,7 @@ def array_axes(ndim: int, rgb: bool = False, channel_axis: int | None = None) ->
         leading[free[-1]] = "Z"
     for i, letter in zip(free[:-1], _OTHER_AXES, strict=False):
         leading[i] = letter
-    axes = "".join(leading) + plane
-    return None if axes in ("YX", "ZYX", "YXS") else axes
+    return "".join(leading) + plane
 
 
 def layer_axes(

@@ -27,6 +27,7 @@ from magicgui import magicgui
 from magicgui.widgets import FunctionGui
 from napari.layers import Image
 from napari.types import LayerDataTuple
+from napari.viewer import Viewer
 
 from bgsub._dtypes import OUTPUT_DTYPES
 from bgsub.shading import (
@@ -40,13 +41,16 @@ from bgsub.shading import estimate_shading as _estimate_profile
 __all__ = ["correct_shading", "correct_shading_widget", "estimate_shading",
            "estimate_shading_widget"]
 
+#: The metadata key that marks the fields' layers (its value: ``flatfield``, ``darkfield``).
+FIELD_TAG = "bgsub_shading"
 #: The shading methods offered in the drop-down (the registry's names).
 SHADING_METHOD_CHOICES = [m.name for m in list_shading_methods()]
 
 
 def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
                      darkfield: bool = False, dark_frame: Image | None = None,
-                     dark_offset: float = 0.0) -> list[LayerDataTuple]:
+                     dark_offset: float = 0.0, viewer: Viewer | None = None
+                     ) -> list[LayerDataTuple]:
     """Estimate the flat-field (and dark-field) shared by a stack of tiles.
 
     Parameters
@@ -69,13 +73,18 @@ def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
     dark_offset : float
         A flat camera offset in the tiles' units, used like ``dark_frame``
         when no frame is given; 0: none.
+    viewer : napari.Viewer, optional
+        The viewer (napari passes the widget's own): where no dark-field is
+        estimated or given, the ``darkfield`` layer of an earlier estimate is
+        removed from it, as it belongs to the earlier flat-field.
 
     Returns
     -------
     list of napari layer-data tuples
         ``flatfield`` (mean 1 per channel) and, when estimated or given,
         ``darkfield``: ``bgsub.estimate_shading(stack, method, darkfield)``'s
-        fields, placed like the source's Y, X plane.
+        fields, placed like the source's Y, X plane (a channel axis like the
+        source's; an RGB layer's colours at scale 1, translate 0).
     """
     data, place = _data_and_placement(image)
     rgb = isinstance(image, Image) and image.rgb
@@ -86,10 +95,23 @@ def estimate_shading(image: Image, method: str = DEFAULT_SHADING_METHOD,
                          "stack the tiles into one layer")
     dark = _dark_argument(darkfield, dark_frame, float(dark_offset))
     profile = _estimate_profile(data, method=method, darkfield=dark)
+    if rgb:
+        place = _colours_unplaced(place)
     layers = [_layer(profile.flatfield, "flatfield", place)]
     if dark is not False:
         layers.append(_layer(profile.darkfield, "darkfield", place))
+    elif viewer is not None:
+        _remove_earlier_darkfield(viewer)
     return layers
+
+
+def _remove_earlier_darkfield(viewer: Viewer) -> None:
+    """Remove the ``darkfield`` layer an earlier estimate added (never a layer of that name
+    that it did not add): *Correct shading* would offer it beside a flat-field it does not
+    belong to."""
+    for layer in list(viewer.layers):
+        if layer.name == "darkfield" and layer.metadata.get(FIELD_TAG) == "darkfield":
+            viewer.layers.remove(layer)
 
 
 def _dark_argument(darkfield: bool, frame: Any, offset: float) -> Any:
@@ -182,5 +204,18 @@ def _data_and_placement(image: Any) -> tuple[np.ndarray, Placement]:
     return (np.moveaxis(data, -1, -3) if image.rgb else data), place
 
 
+def _colours_unplaced(place: Placement) -> Placement:
+    """An RGB layer's placement for its fields, (3, Y, X): its scale and translate have no
+    entry for the colours, whose axis takes the place of its last other one (the tiles')."""
+
+    def colours_first(ndim: int) -> dict[str, Any]:
+        placed, colour_axes = place(ndim), ndim - 2
+        return {**placed,
+                "scale": (1.0,) * colour_axes + placed["scale"][-2:],
+                "translate": (0.0,) * colour_axes + placed["translate"][-2:]}
+
+    return colours_first
+
+
 def _layer(field: np.ndarray, name: str, place: Placement) -> LayerDataTuple:
-    return field, {**place(field.ndim), "name": name}, "image"
+    return field, {**place(field.ndim), "name": name, "metadata": {FIELD_TAG: name}}, "image"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import create_worker
-from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 
 import bgsub
 from bgsub.engine import Cancelled
+from bgsub.methods import Method
 from bgsub.napari._compute import Plane, apply_with_warnings, preview_with_warnings
 from bgsub.napari._controls import OptionsForm, RadiusControl
 from bgsub.napari._settings import (
@@ -37,8 +38,10 @@ from bgsub.napari._settings import (
     DEFAULT_RADIUS,
     PRESMOOTH_CHOICES,
     Settings,
+    array_layout,
     guess_channel_axis,
     layer_axes,
+    spacing_refusal,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +58,10 @@ PREVIEW_NAMES = {"background": "bgsub preview: background",
 GEOMETRY = ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels")
 # What a preview (one plane of the source) copies for its two axes.
 PLANE_GEOMETRY = ("scale", "translate", "units", "axis_labels")
+MISSING_TIP = ("Pixels that are not data (a mosaic's padding): they weigh on no background "
+               "and keep their value.")
+NO_MISSING_TIP = ("Method {!r} reproduces another program's command, which has no pixels "
+                  "that are not data.")
 NO_CHANNELS = "none"
 ERROR_STYLE = "color: #ff6b6b;"
 WARNING_STYLE = "color: #f0b030;"
@@ -127,8 +134,7 @@ class BackgroundWidget(QWidget):
         self.presmooth_size.setKeyboardTracking(False)
         self.presmooth_size.setToolTip("box radius (mean, median) or sigma (gaussian), px")
         self.missing_check = QCheckBox("leave out pixels of value")
-        self.missing_check.setToolTip("Pixels that are not data (a mosaic's padding): they "
-                                      "weigh on no background and keep their value.")
+        self.missing_check.setToolTip(MISSING_TIP)
         self.missing_value = QDoubleSpinBox()
         self.missing_value.setRange(-1e12, 1e12)
         self.missing_value.setDecimals(3)
@@ -196,7 +202,9 @@ class BackgroundWidget(QWidget):
                        (events.removed, self.refresh_layers),
                        (events.reordered, self.refresh_layers),
                        (events.renamed, self.refresh_layers),
-                       (self.viewer.dims.events.current_step, self._dims_changed)]
+                       (self.viewer.dims.events.current_step, self._dims_changed),
+                       (self.viewer.dims.events.order, self._dims_changed),
+                       (self.viewer.dims.events.ndisplay, self._dims_changed)]
         for emitter, callback in connections:
             emitter.connect(callback)
         self.destroyed.connect(partial(_disconnect, connections))
@@ -211,11 +219,12 @@ class BackgroundWidget(QWidget):
         """The current settings, with the axes and pixel sizes of the chosen layer."""
         layer = self.layer()
         true_3d = bool(self.mode_combo.currentData()) and self.mode_combo.isEnabled()
-        axes = spacing = None
+        axes = spacing = layout = None
         if layer is not None:
-            axes, spacing, true_3d = layer_axes(
-                layer.ndim + int(layer.rgb), bool(layer.rgb), tuple(layer.scale), true_3d,
-                self.channel_combo.currentData())
+            ndim, channel_axis = layer.ndim + int(layer.rgb), self.channel_combo.currentData()
+            axes, spacing, true_3d = layer_axes(ndim, bool(layer.rgb), tuple(layer.scale),
+                                                true_3d, channel_axis)
+            layout = array_layout(ndim, bool(layer.rgb), channel_axis) if ndim > 2 else None
         return Settings(
             method=self.method_combo.currentData(),
             radius=self.radius.value(),
@@ -226,8 +235,12 @@ class BackgroundWidget(QWidget):
             options=self.options.values(),
             axes=axes,
             spacing=spacing,
-            missing=self.missing_value.value() if self.missing_check.isChecked() else None,
+            missing=self.missing_value.value() if self._missing_on() else None,
+            layout=layout,
         )
+
+    def _missing_on(self) -> bool:
+        return self.missing_check.isChecked() and self.missing_check.isEnabled()
 
     def is_busy(self) -> bool:
         """Whether a preview or an apply is waiting or running."""
@@ -288,6 +301,15 @@ class BackgroundWidget(QWidget):
         method = bgsub.get_method(self.method_combo.currentData())
         self.mode_combo.setEnabled(has_z and method.supports_3d)
 
+    def _update_missing(self, method: Method) -> None:
+        """*missing* is offered where the method takes it: not for a program's command
+        (``imagej``), which the API refuses it for."""
+        takes_missing = method.subtract is None
+        for control in (self.missing_check, self.missing_value):
+            control.setEnabled(takes_missing)
+        self.missing_check.setToolTip(MISSING_TIP if takes_missing
+                                      else NO_MISSING_TIP.format(method.name))
+
     def _channels_changed(self, index: int | None = None) -> None:
         self._update_mode()
         self.schedule_preview()
@@ -298,6 +320,7 @@ class BackgroundWidget(QWidget):
         self.options.set_method(method)
         self.options_box.setVisible(bool(method.parameters))
         self._update_mode()
+        self._update_missing(method)
         self.schedule_preview()
 
     def _presmooth_changed(self, index: int | None = None) -> None:
@@ -311,34 +334,81 @@ class BackgroundWidget(QWidget):
         if checked:
             self.schedule_preview()
         else:
-            self._generation += 1
-            self._timer.stop()
+            self._stop_previews()
             self._remove_preview_layers()
+
+    # ------------------------------------------------- hidden, shown, closed
+    def hideEvent(self, event: Any) -> None:
+        """A hidden panel previews nothing (a minimised window is not hidden by the user)."""
+        super().hideEvent(event)
+        if not event.spontaneous():
+            self._stop_previews()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.schedule_preview()
+
+    def event(self, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            self._parent_changed()
+        return super().event(event)
+
+    def _parent_changed(self) -> None:
+        """Docked: preview; taken out of its dock (napari's *close this panel*): stop
+        previewing and remove the preview layers, which nothing would update any more."""
+        if self.parentWidget() is None:
+            self._stop_previews()
+            self._remove_preview_layers()
+        else:
+            self.schedule_preview()
+
+    def _stop_previews(self) -> None:
+        """Start no preview, and drop the result of one on its way."""
+        self._generation += 1
+        self._timer.stop()
+        self._preview_pending = False
+
+    def _in_view(self) -> bool:
+        """Whether the widget is docked and no panel holding it is hidden.
+
+        Not ``isVisible()``: that is False in a viewer not shown yet (scripts, tests),
+        which previews as a shown one does.
+        """
+        widget = self
+        while (parent := widget.parentWidget()) is not None:
+            if widget.isHidden():
+                return False
+            widget = parent
+        return widget is not self or self.isVisible()
 
     # ---------------------------------------------------------------- preview
     def schedule_preview(self, *args: Any) -> None:
         """Recompute the preview 300 ms after the last change (results already on
         their way become stale and are dropped)."""
         self._generation += 1
-        if self.preview_check.isChecked() and self.layer() is not None:
+        if self._previewing() and self.layer() is not None:
             self._timer.start()
+
+    def _previewing(self) -> bool:
+        """Whether previews are wanted: the box ticked, the widget neither hidden nor closed."""
+        return self.preview_check.isChecked() and self._in_view()
 
     def _start_preview(self) -> None:
         layer = self.layer()
-        if layer is None or not self.preview_check.isChecked():
+        if layer is None or not self._previewing():
             return
         if self._preview_worker is not None:
             self._preview_pending = True
             return
-        if layer.multiscale:
-            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
-            return
         settings = self.settings()
-        worker = create_worker(preview_with_warnings, layer.data, settings, self._position(layer),
-                               _start_thread=False)
+        if self._refused(layer, settings) or not self._plane_shown(layer):
+            self._remove_preview_layers()  # (they would show another result, or plane)
+            return
+        # (errors to the widget's message only, as Apply's: see _worker)
+        worker = _worker(self._on_error, preview_with_warnings, layer.data, settings,
+                         self._position(layer))
         worker.returned.connect(partial(self._on_preview, self._generation, layer, settings,
                                         time.perf_counter()))
-        worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_preview_finished)
         self._preview_worker = worker
         self._say(self._with_note("computing the preview ..."))
@@ -381,10 +451,7 @@ class BackgroundWidget(QWidget):
             self.viewer.layers.selection.update(selection[0])
             self.viewer.layers.selection.active = selection[1]
         if not source.rgb:
-            if kind == "background":
-                existing.contrast_limits = source.contrast_limits
-            else:
-                existing.reset_contrast_limits()
+            _set_contrast(existing, source, kind)
 
     def _preview_layer(self, kind: str) -> Image | None:
         for layer in self.viewer.layers:
@@ -398,6 +465,20 @@ class BackgroundWidget(QWidget):
             if layer is not None:
                 self.viewer.layers.remove(layer)
         self.preview_settings = None
+
+    def _plane_shown(self, layer: Image) -> bool:
+        """Whether the view shows the layer's Y, X planes (its last two axes), the planes
+        the preview computes; if not (dims rolled or transposed: a Z, X view), say so."""
+        dims = self.viewer.dims
+        offset = dims.ndim - layer.ndim  # (a layer's axes are the world's last ones)
+        shown = [axis - offset for axis in dims.displayed if axis >= offset]
+        if {layer.ndim - 2, layer.ndim - 1} <= set(shown):
+            return True
+        self._say(f"no preview: the view shows axes {_axis_names(layer, shown)}, and the "
+                  "preview computes Y, X planes, the layer's last two axes "
+                  f"({_axis_names(layer, range(layer.ndim - 2, layer.ndim))}); put the dims "
+                  "back in order to preview (Apply is not affected)")
+        return False
 
     def _position(self, layer: Image) -> tuple[int, ...]:
         """Index of the shown plane along every array axis of ``layer``."""
@@ -425,15 +506,13 @@ class BackgroundWidget(QWidget):
         if layer is None:
             self._say("Add an image layer first.", error=True)
             return None
-        if layer.multiscale:
-            self._say("bgsub works on single-scale layers; this one is multiscale.", error=True)
-            return None
         settings = self.settings()
+        if self._refused(layer, settings):
+            return None
         self._cancel = threading.Event()
-        # errors go to the widget's message only (a cancel inside a plane is one, see
-        # _on_error), not also re-raised into napari's event loop
-        worker = create_worker(apply_with_warnings, layer.data, settings, cancel=self._cancel,
-                               _start_thread=False, _connect={"errored": self._on_error})
+        # (a cancel inside a plane is an error too, see _on_error)
+        worker = _worker(self._on_error, apply_with_warnings, layer.data, settings,
+                         cancel=self._cancel)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_applied, layer, settings))
         worker.aborted.connect(partial(self._say, "cancelled: no layers were added"))
@@ -445,6 +524,15 @@ class BackgroundWidget(QWidget):
         self._say(f"applying {settings.method} to {layer.name!r} ...")
         worker.start()
         return worker
+
+    def _refused(self, layer: Image, settings: Settings) -> bool:
+        """Say why ``layer`` cannot be computed with ``settings``, if it cannot."""
+        reason = spacing_refusal(settings)
+        if layer.multiscale:
+            reason = "bgsub works on single-scale layers; this one is multiscale."
+        if reason is not None:
+            self._say(reason, error=True)
+        return reason is not None
 
     def _on_progress(self, progress: tuple[int, int]) -> None:
         done, total = progress
@@ -471,14 +559,19 @@ class BackgroundWidget(QWidget):
         name = f"{source.name} {kind}"
         record = {**settings.metadata(), "source": source.name, "output": kind}
         metadata = {**source.metadata, "bgsub": record}
+        state = source.as_layer_data_tuple()[1]
+        geometry = {key: state[key] for key in GEOMETRY if key in state}
         for layer in self.viewer.layers:
             old = layer.metadata.get("bgsub", {}) if isinstance(layer, Image) else {}
             if layer.name == name and old.get("source") == source.name:
+                # (as a new layer gets them: where the source is now, the new data's contrast)
                 layer.data = data
                 layer.metadata = metadata
+                for key, value in geometry.items():
+                    setattr(layer, key, value)
+                if not source.rgb:
+                    _set_contrast(layer, source, kind)
                 return layer
-        state = source.as_layer_data_tuple()[1]
-        geometry = {key: state[key] for key in GEOMETRY if key in state}
         extra: dict[str, Any] = {"rgb": source.rgb}
         if not source.rgb:
             extra["colormap"] = source.colormap.name
@@ -497,11 +590,9 @@ class BackgroundWidget(QWidget):
         plane = Plane(layer.data, plane_settings, self._position(layer))
         # (as radius="auto" measures it: from above on a light background, without the
         # missing pixels)
-        worker = create_worker(self._suggest, plane.data, axes=plane.axes,
-                               light_background=settings.light_background,
-                               missing=settings.missing, _start_thread=False)
+        worker = _worker(self._on_error, self._suggest, plane.data, axes=plane.axes,
+                         light_background=settings.light_background, missing=settings.missing)
         worker.returned.connect(self._on_suggestion)
-        worker.errored.connect(self._on_error)
         worker.finished.connect(partial(setattr, self, "_auto_worker", None))
         self._auto_worker = worker
         self._say("looking at the objects' size ...")
@@ -562,10 +653,41 @@ def _find_suggest_radius() -> tuple[Callable[..., Any] | None, str]:
     return suggest, "Suggest a radius from the size of the objects in the shown plane."
 
 
+def _worker(on_error: Callable[[Exception], None], function: Callable[..., Any], *args: Any,
+            **kwargs: Any) -> WorkerBase:
+    """An unstarted napari worker whose errors go to ``on_error`` only.
+
+    Connected through ``_connect``: a worker created without an ``errored`` connection there
+    also re-raises its errors into napari's event loop (an error notification, with a
+    traceback, besides the widget's message).
+    """
+    return create_worker(function, *args, _start_thread=False,
+                         _connect={"errored": on_error}, **kwargs)
+
+
+def _axis_names(layer: Image, axes: Iterable[int]) -> str:
+    """``"0 and 2 (z, x)"``: the axes, and their labels where they are not napari's default
+    (the negative index)."""
+    axes = list(axes)
+    labels = [str(layer.axis_labels[axis]) for axis in axes]
+    numbers = " and ".join(str(axis) for axis in axes)
+    if all(label == str(axis - layer.ndim) for label, axis in zip(labels, axes, strict=True)):
+        return numbers
+    return f"{numbers} ({', '.join(labels)})"
+
+
 def _plane_geometry(source: Image) -> dict[str, Any]:
     """Scale, translate, units and axis labels of the source's Y, X plane."""
     state = source.as_layer_data_tuple()[1]
     return {key: tuple(state[key])[-2:] for key in PLANE_GEOMETRY if key in state}
+
+
+def _set_contrast(layer: Image, source: Image, kind: str) -> None:
+    """The background in the source's contrast limits, the foreground in its own data's."""
+    if kind == "background":
+        layer.contrast_limits = source.contrast_limits
+    else:
+        layer.reset_contrast_limits()
 
 
 def _row(*widgets: QWidget) -> QWidget:
