@@ -200,8 +200,9 @@ def subtract_background(
     background at the dtype's top (255, 65535), where an ``offset`` clips
     (docs/imagej.md). Integer images come back in their own dtype,
     rounded and clipped to its range -- never the wrap-around of
-    ``uint16_image - background``. NaN pixels stay NaN and do not affect the
-    background around them.
+    ``uint16_image - background``. NaN pixels stay NaN and bring no value of
+    their own into the background: each is filled from the nearest valid
+    pixel first.
 
     Parameters
     ----------
