@@ -207,6 +207,26 @@ def test_a_distributed_scheduler_gives_the_same_result(tmp_path):
     assert [levels[str(k)].shape for k in range(3)] == LEVELS
 
 
+def test_relative_paths_reach_workers_that_run_in_another_folder(tmp_path):
+    """A worker reads and writes from its own working folder (on a cluster: its home, a job
+    folder): relative paths found no chunk there, Zarr gave its fill value, and the output was
+    all zeros, reported done."""
+    distributed = pytest.importorskip("distributed")
+    write_pyramid(tmp_path / "cells.ome.zarr", STACK)
+    # the workers are threads of this process, whose folder is not the command's
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        result = subprocess.run(
+            [sys.executable, "-m", "bgsub", "run", "cells.ome.zarr", "-o", "out", *ARGS,
+             "--scheduler", cluster.scheduler_address, "--chunks", "1,48,64"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / "cells.ome.zarr")[0],
+                                  expected()[0])
+    assert not list(Path.cwd().glob("out*"))  # (no chunk written where the workers run)
+
+
 # --- usage errors ----------------------------------------------------------------------------
 
 

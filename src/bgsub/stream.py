@@ -145,7 +145,9 @@ class Streaming:
     def _open(self, job: Any) -> tuple[Any, io.ImageMetadata]:
         key = _key(job)
         if key not in self._opened:
-            self._opened[key] = io.open_image(job.source.path, job.series)
+            # (absolute: a dask.distributed worker reads it from its own working folder,
+            # where a relative path found no chunk, and Zarr gave its fill value, zeros)
+            self._opened[key] = io.open_image(job.source.path.absolute(), job.series)
         return self._opened[key]
 
 
@@ -336,13 +338,14 @@ def run_job(
                                      **api_keywords(parameters))
         foreground, background = result if with_background else (result, None)
         out_meta = dataclasses.replace(meta, provenance=None)
+        # (absolute, as the input: a worker writes Zarr chunks from its own working folder)
         targets = [io.ChunkedOutput(
-            job.output, job.output_format, foreground, out_meta,
+            job.output.absolute(), job.output_format, foreground, out_meta,
             provenance.embedded_record(parameters, source, "foreground"),
             settings.pyramid)]
         if background is not None and job.background is not None:
             targets.append(io.ChunkedOutput(
-                job.background, job.background_format or job.output_format,
+                job.background.absolute(), job.background_format or job.output_format,
                 background.astype(np.float32), out_meta,
                 provenance.embedded_record(parameters, source, "background"),
                 settings.pyramid))
