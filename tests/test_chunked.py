@@ -307,6 +307,12 @@ def test_overlap_depth_rules(method, radius, options, expected):
                                                                        1: expected}
 
 
+def test_overlap_depth_takes_subtract_backgrounds_keywords():
+    # (light_background: an internal TypeError, "got multiple values for keyword argument")
+    image = da.zeros((64, 70), dtype=np.uint16, chunks=CHUNKS_2D)
+    assert chunked.overlap_depth(image, "tophat", 4, light_background=True) == {0: 8, 1: 8}
+
+
 # --- any chunking ---------------------------------------------------------------------------
 
 HYPOTHESIS_IMAGE = synthetic((40, 44), object_radius=(2, 4), seed=5).image

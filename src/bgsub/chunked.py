@@ -179,6 +179,7 @@ def overlap_depth(
     axes: str | None = None,
     true_3d: bool = False,
     spacing: Sequence[float] | None = None,
+    light_background: bool = False,
     presmooth: Any = None,
     **options: Any,
 ) -> dict[int, int]:
@@ -189,6 +190,8 @@ def overlap_depth(
     that depends on the data (the paraboloid's) is derived from the image's
     value range (computed now, a min/max reduction); a method that looks at
     the whole block (``robust``, ``imagej``) reaches the axis' whole length.
+    It takes :func:`subtract_background`'s keywords (``light_background``
+    adds nothing to the halo, but was refused with an internal error).
 
     Examples
     --------
@@ -200,7 +203,8 @@ def overlap_depth(
     ...               presmooth="median:1")
     {0: 13, 1: 13, 2: 13}
     """
-    plan = _lazy_plan(image, method, radius, axes, true_3d, spacing, False, presmooth, options)
+    plan = _lazy_plan(image, method, radius, axes, true_3d, spacing, light_background,
+                      presmooth, options)
     return _depth(image, plan)
 
 
