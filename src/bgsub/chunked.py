@@ -247,6 +247,9 @@ def _background(image: da.Array, plan: Plan, fill_nan: str) -> da.Array:
     source = image
     if fill_nan == "exact" and plan.fills(image.dtype):
         source = _filled(image, plan)
+    if not plan.splits_exactly:  # (a running sum of non-integers: exact on whole blocks only)
+        source = source.rechunk(dict.fromkeys(plan.layout.spatial, -1))
+        depth = dict.fromkeys(depth, 0)
     chunks, depth = _overlap_chunks(source.chunks, depth)
     meta = np.empty((0,) * image.ndim, dtype=plan.work_dtype)
     background = source.rechunk(chunks).map_overlap(

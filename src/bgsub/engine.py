@@ -213,9 +213,11 @@ class Plan:
         """Whether a tile computed on its window gives the whole block's pixels bit for bit.
 
         Not when a running sum (the ``mean`` method or pre-smoothing) adds
-        non-integer values: its rounding depends on where the window starts.
+        non-integer values: its rounding depends on where the window starts. Integers of
+        32 bits or more count as such: their float64 sums of means differ by a few ulps
+        (8- and 16-bit ones are computed into float32, which rounds those away).
         """
-        integers = not np.issubdtype(self.dtype, np.floating)
+        integers = self.dtype.kind in "iu" and self.dtype.itemsize <= 2
         if self.presmooth is not None:
             if self.presmooth.moving_sum and not integers:
                 return False
