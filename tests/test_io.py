@@ -356,3 +356,39 @@ def test_the_plots_saved_figures_are_marked_as_bgsubs(tmp_path):
     background = bgsub.estimate_background(image, "rolling_ball", 10)
     compare(image, background, image - background, path=tmp_path / "c.png")
     assert io.is_bgsub_figure(tmp_path / "c.png")
+
+
+def _transforms(path: Path, k: int) -> list[dict]:
+    import zarr
+
+    attrs = zarr.open_group(str(path), mode="r").attrs.asdict()
+    return (attrs.get("ome") or attrs)["multiscales"][0]["datasets"][k]["coordinateTransformations"]
+
+
+def test_ome_zarr_levels_keep_their_place_in_space(tmp_path):
+    """Each level's own scale and translation, the multiscale's folded in as NGFF composes
+    them: ``(x * s + t) * S + T``. Its translation was dropped (the image moved by 100 um),
+    and a level whose shape is not half the one above (97 -> 48: 2.0208) got 2.0."""
+    data = np.random.default_rng(0).poisson(200, (97, 81)).astype(np.uint16)
+    group = zarr.open_group(str(tmp_path / "in.ome.zarr"), mode="w", zarr_format=2)
+    group.create_array("0", data=data, chunks=(64, 64))
+    group.create_array("1", data=data[:96:2, :80:2], chunks=(64, 64))
+    axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "yx"]
+    level1 = [{"type": "scale", "scale": [97 / 48, 81 / 40]},
+              {"type": "translation", "translation": [0.5, 0.5]}]
+    group.attrs["multiscales"] = [{
+        "version": "0.4", "axes": axes,
+        "datasets": [{"path": "0", "coordinateTransformations": [
+                         {"type": "scale", "scale": [1.0, 1.0]},
+                         {"type": "translation", "translation": [10.0, 20.0]}]},
+                     {"path": "1", "coordinateTransformations": level1}],
+        "coordinateTransformations": [{"type": "scale", "scale": [0.5, 0.5]},
+                                      {"type": "translation", "translation": [100.0, 200.0]}]}]
+    image, meta = read_image(tmp_path / "in.ome.zarr")
+    write_image(tmp_path / "out.ome.zarr", image, meta)
+    assert _transforms(tmp_path / "out.ome.zarr", 0) == [
+        {"type": "scale", "scale": [0.5, 0.5]},
+        {"type": "translation", "translation": [105.0, 210.0]}]
+    assert _transforms(tmp_path / "out.ome.zarr", 1) == [
+        {"type": "scale", "scale": [97 / 96, 81 / 80]},
+        {"type": "translation", "translation": [100.25, 200.25]}]

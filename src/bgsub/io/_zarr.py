@@ -629,16 +629,39 @@ def downsample(data: np.ndarray, factors: tuple[int, ...], scheme: str = "mean"
     return values.astype(data.dtype)
 
 
-def _translations(meta: ImageMetadata, order: tuple[int, ...]) -> list[list[float] | None]:
-    """The input's translation of each level, in the stored order (None where it had none)."""
-    datasets = (meta.original.get("multiscale") or {}).get("datasets") or []
-    found: list[list[float] | None] = []
-    for dataset in datasets:
-        shift = next((t.get("translation") for t in dataset.get("coordinateTransformations")
-                      or [] if t.get("type") == "translation"), None)
-        found.append([float(shift[i]) for i in order] if shift and len(shift) == len(order)
-                     else None)
+def _translations(meta: ImageMetadata, order: tuple[int, ...]
+                  ) -> list[tuple[list[float] | None, list[float] | None]]:
+    """The input's scale and translation of each level, in the stored order (None where it
+    had none), with the multiscale's own transformations folded in: NGFF applies them after
+    each level's, so a level's point ``x`` lies at ``(x * s + t) * S + T`` -- scale
+    ``s * S``, translation ``t * S + T`` (its scale alone was folded, and the image moved)."""
+    multiscale = meta.original.get("multiscale") or {}
+    outer_scale, outer_shift = _transform(multiscale.get("coordinateTransformations"))
+    found: list[tuple[list[float] | None, list[float] | None]] = []
+    for dataset in multiscale.get("datasets") or []:
+        scale, shift = _transform(dataset.get("coordinateTransformations"))
+        if outer_scale is not None and scale is not None and len(outer_scale) == len(scale):
+            scale = [a * b for a, b in zip(scale, outer_scale, strict=True)]
+        if outer_shift is not None and len(outer_shift) == len(order):
+            base = shift if shift is not None and len(shift) == len(order) else [0.0] * len(order)
+            factor = outer_scale if outer_scale is not None and len(outer_scale) == len(order) \
+                else [1.0] * len(order)
+            shift = [t * f + u for t, f, u in zip(base, factor, outer_shift, strict=True)]
+        found.append(tuple(  # type: ignore[arg-type]
+            [float(v[i]) for i in order] if v is not None and len(v) == len(order) else None
+            for v in (scale, shift)))
     return found
+
+
+def _transform(transforms: Any) -> tuple[list[float] | None, list[float] | None]:
+    """The scale and the translation in a list of NGFF coordinate transformations."""
+    scale = shift = None
+    for t in transforms or []:
+        if isinstance(t, dict) and t.get("type") == "scale" and t.get("scale") is not None:
+            scale = [float(v) for v in t["scale"]]
+        elif isinstance(t, dict) and t.get("type") == "translation" and t.get("translation"):
+            shift = [float(v) for v in t["translation"]]
+    return scale, shift
 
 
 def ngff_version(meta: ImageMetadata) -> str:
@@ -715,7 +738,8 @@ def _dtype_range(dtype: np.dtype) -> tuple[float, float]:
 
 
 def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
-                translations: list[list[float] | None] | None = None) -> dict[str, Any]:
+                translations: list[tuple[list[float] | None, list[float] | None]] | None = None
+                ) -> dict[str, Any]:
     source = meta.original.get("multiscale") if meta.format == "ome-zarr" else None
     source_axes = {_AXIS_NAMES.get(str(a.get("name")).lower()): a
                    for a in (source or {}).get("axes") or [] if isinstance(a, dict)}
@@ -730,11 +754,16 @@ def _multiscale(meta: ImageMetadata, levels: list[Level] | None = None,
     scale = np.array([float(meta.spacing.get(letter, 1.0)) if letter != "C" else 1.0
                       for letter in meta.axes])
     datasets = []
+    given = translations or []
     for k, level in enumerate([None, *(levels or [])]):
         if level is not None:
             scale = scale * np.asarray(level.factors, dtype=float)
-        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale.tolist()}]
-        shift = (translations or [])[k] if k < len(translations or []) else None
+        own, shift = given[k] if k < len(given) else (None, None)
+        # (a level of the input's shape keeps its own scale: ome-zarr-py's halving of 97
+        # px, 48, is 2.0208 of it, not 2)
+        shown = own if k > 0 and own is not None and len(given) == len(levels or []) + 1 \
+            else scale.tolist()
+        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": shown}]
         if shift is not None:
             transforms.append({"type": "translation", "translation": shift})
         datasets.append({"path": str(k), "coordinateTransformations": transforms})
