@@ -683,6 +683,13 @@ def test_a_provenance_record_whose_input_changed_says_so(one, monkeypatch):
                            one.parent.parent / "again"], monkeypatch)
     assert code == 0
     assert "bgsub: warning:" in err and "has changed since the record was made" in err
+    # the record's settings on other images: its own input is not read, so not told of
+    other = one.parent / "b.tif"
+    tifffile.imwrite(other, image(5))
+    one.unlink()
+    code, _, err = invoke(["run", "-q", "--config", out / "a.tif.bgsub.json", other, "-o",
+                           one.parent.parent / "others"], monkeypatch)
+    assert code == 0 and "warning" not in err, err
 
 
 def test_a_record_reproduces_a_shading_corrected_output_and_says_when_its_field_changed(

@@ -366,12 +366,13 @@ def _run_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path,
                  ) -> NoReturn:
     from bgsub import batch
 
+    named = bool(inputs)  # (INPUT given: the record's own input is not read)
     try:
         settings, inputs = _settings(ctx, inputs, config, pipeline, imagej, options)
     except ConfigError as exc:
         _fail(str(exc), 2)
     if config is not None:
-        _warn_if_record_input_changed(config)
+        _warn_if_record_input_changed(config, with_input=not named)
     if not inputs:
         _fail("no INPUT given; name files, folders or patterns (or a provenance --config)", 2)
     sources, problems = batch.expand_inputs(inputs, recursive)
@@ -455,12 +456,13 @@ def _check_imagej_method(imagej: str, method: str) -> None:
                           f"--imagej and set {method} with --radius, --light and -O")
 
 
-def _warn_if_record_input_changed(config: Path) -> None:
-    """``--config RECORD``: say so when the input the record names is not what it was made from."""
+def _warn_if_record_input_changed(config: Path, with_input: bool = True) -> None:
+    """``--config RECORD``: say so when the input the record names (where it is the one read:
+    ``with_input``) or a shading file it was corrected with is not what it was made from."""
     from bgsub import provenance
 
     record = provenance.read_sidecar(config)
-    why = provenance.input_mismatch(record) if record is not None else None
+    why = provenance.input_mismatch(record, with_input) if record is not None else None
     if why:
         click.echo(f"bgsub: warning: {config}: {why}", err=True)
 

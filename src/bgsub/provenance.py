@@ -171,14 +171,16 @@ def recorded_outputs(sidecar: Path) -> list[Path]:
     return found
 
 
-def input_mismatch(record: dict[str, Any]) -> str | None:
-    """Why the input a provenance record names, or a shading file it was corrected with
-    (``--flatfield`` / ``--darkfield``), is not the one it was made from, or None.
+def input_mismatch(record: dict[str, Any], with_input: bool = True) -> str | None:
+    """Why the input a provenance record names (unless not ``with_input``: other inputs are
+    given), or a shading file it was corrected with (``--flatfield`` / ``--darkfield``), is
+    not the one it was made from, or None.
 
     Used by ``--config RECORD``: reproducing from a changed input gives another result.
     """
     entry = _table(record, "input")
-    why = _file_mismatch(entry.get("path"), entry.get("sha256"), "the input")
+    why = _file_mismatch(entry.get("path"), entry.get("sha256"), "the input") \
+        if with_input else None
     settings, request = _table(record, "settings"), _table(record, "request")
     for role in ("flatfield", "darkfield"):
         why = why or _file_mismatch(settings.get(role), request.get(f"{role}_sha256"),
