@@ -508,12 +508,14 @@ def _run(out: _Printer, todo: list, settings: Settings, workers: int, streaming:
         return results
     except KeyboardInterrupt as exc:
         cancel.set()
-        removed = io.cleanup_live_temp_files()
+        io.cleanup_live_temp_files()
         files.close()
         signum = getattr(exc, "signum", signal.SIGINT)
+        # (no count: a write the interrupt unwound through removed its own partial file
+        # already, and "removed 0" then read as if nothing had been cleaned)
         out.error(f"interrupted by {signal.Signals(signum).name}: {out.count('done')} done, "
-                  f"the rest not written (removed {removed} partial file(s)); run the same "
-                  "command again to resume")
+                  "the rest not written (partial files removed); run the same command again "
+                  "to resume")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(128 + signum)  # do not wait for worker threads still computing
