@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -644,7 +644,8 @@ def info_command(files: tuple[str, ...], series: int | None) -> None:
             fmt, count = io.probe(name)
             click.echo(f"{name}: {fmt}, {count} series")
             for index in [series] if series is not None else range(count):
-                _print_series(*_lazy_image(name, index), count)
+                with _lazy_image(name, index) as (image, meta):
+                    _print_series(image, meta, count)
             if fmt == "png" and io.is_bgsub_figure(name):
                 click.echo("  bgsub      : a figure bgsub wrote (a picture, not data to process)")
         except BrokenPipeError:  # (`bgsub info *.tif | head`: click ends quietly)
@@ -655,17 +656,29 @@ def info_command(files: tuple[str, ...], series: int | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _lazy_image(path: str | Path, series: int) -> tuple[Any, Any]:
-    """A file's image as a Dask array of Y-X planes (bands of rows when a plane is large).
+@contextlib.contextmanager
+def _lazy_image(path: str | Path, series: int) -> Iterator[tuple[Any, Any]]:
+    """A file's image as a Dask array of Y-X planes (bands of rows when a plane is large),
+    the file closed when the block ends (left to the garbage collector, an open TIFF's
+    ResourceWarning came at a random later moment).
 
     TIFF and Zarr stay on disk until a chunk is computed; what reads them
     holds a few planes at a time.
     """
-    import dask.array as da
-
     from bgsub import io
 
     array, meta = io.open_image(path, series)
+    try:
+        yield _planes_of(array, meta), meta
+    finally:
+        if hasattr(array, "close"):
+            array.close()
+
+
+def _planes_of(array: Any, meta: Any) -> Any:
+    """``array`` (a file's lazily read image) as a Dask array of Y-X planes."""
+    import dask.array as da
+
     itemsize = np.dtype(array.dtype).itemsize
     chunks = []
     for axis, size in zip(meta.axes, array.shape, strict=True):
@@ -675,9 +688,8 @@ def _lazy_image(path: str | Path, series: int) -> tuple[Any, Any]:
                                  if a in "XS"])) * itemsize
         y = meta.axes.index("Y")
         chunks[y] = max(1, min(array.shape[y], (64 * 2**20) // max(row_bytes, 1)))
-    lazy = da.from_array(array, chunks=tuple(chunks), lock=False, asarray=True,
+    return da.from_array(array, chunks=tuple(chunks), lock=False, asarray=True,
                          meta=np.empty((0,) * array.ndim, dtype=array.dtype))
-    return lazy, meta
 
 
 def _middle_plane(image: Any, axes: str) -> tuple[np.ndarray, str]:
@@ -777,9 +789,9 @@ def suggest_command(file: Path, light_background: bool, missing: float | None, s
 
     progress = Reporter(quiet=quiet).callback(file.name, "plane", leave=False)
     try:
-        image, meta = _lazy_image(file, series)  # only the planes measured are read
-        found = suggest_radius(image, meta.axes, light_background=light_background,
-                               progress=progress, missing=missing)
+        with _lazy_image(file, series) as (image, meta):  # (only the planes measured read)
+            found = suggest_radius(image, meta.axes, light_background=light_background,
+                                   progress=progress, missing=missing)
     except Exception as exc:
         _fail(f"{file}: {one_line(exc)}", 1)
     click.echo(f"object radius : {found.object_radius:.1f} px")
@@ -867,8 +879,8 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
     try:
         # the montage shows one plane: only that plane is read and swept (samples that
         # `run` processes as channels are a C axis, of which the middle channel is shown)
-        lazy, meta = _lazy_image(file, series)
-        image, axes = _middle_plane(lazy, meta.samples_as_channels().axes)
+        with _lazy_image(file, series) as (lazy, meta):
+            image, axes = _middle_plane(lazy, meta.samples_as_channels().axes)
         with processing(file):  # (its warnings name the file, once each)
             result = sweep(image, chosen, columns, show=show, min_sizes=mins, max_sizes=maxs,
                            axes=axes, light_background=light_background, missing=missing,
