@@ -253,10 +253,9 @@ def _skip_dataset_members(jobs: Sequence[Job], sources: Sequence[Source]) -> Non
     would be processed (and written) once more as the whole."""
     inputs = {_key(s.path) for s in sources}
     for job in jobs:
-        if job.action != "run" or not job.source.path.name.lower().endswith(
-                (".ome.tif", ".ome.tiff")):
+        if job.action != "run":
             continue
-        first = io.dataset_files(job.source.path, job.series)[0]
+        first = io.dataset_files(job.source.path, job.series)[0]  # (only OME-TIFFs opened)
         if _key(first) != _key(job.source.path) and _key(first) in inputs:
             job.action = "skip"
             job.reason = (f"a file of the multi-file OME-TIFF dataset read whole from "

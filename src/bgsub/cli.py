@@ -901,8 +901,6 @@ def sweep_command(file: Path, methods: str, radii: str, min_size: str | None,
 
 def _sweep_methods(text: str) -> list[str]:
     """``-m``'s methods, each known (a usage error, exit 2, before the image is read)."""
-    from bgsub.methods import get_method
-
     chosen = [m.strip() for m in text.split(",") if m.strip()]
     if not chosen:
         _fail(f"-m {text!r} names no method; give e.g. -m tophat,median", 2)

@@ -284,12 +284,8 @@ def _suffix(value: Any) -> str:
 def _series(value: Any) -> str | int:
     if isinstance(value, str) and value.lower() == "all":
         return "all"
-    try:
-        index = int(value)
-    except (TypeError, ValueError):
-        index = None
-    # (int() would take series = 1.7 as 1, and true as 1)
-    if index is None or isinstance(value, bool) or str(index) != str(value).strip():
+    index = _whole_number(value)
+    if index is None:
         raise ConfigError(f"series={value!r} is not understood; use all or a whole number "
                           "0, 1, ...")
     if index < 0:
@@ -300,13 +296,28 @@ def _series(value: Any) -> str | int:
 def _figure_plane(value: Any) -> str | int:
     if isinstance(value, str) and value.strip().lower() in ("middle", "max"):
         return value.strip().lower()
+    index = _whole_number(value)
+    if index is None or index < 0:
+        raise ConfigError(f"figure_plane={value!r} is not understood; use middle, max or a "
+                          "plane number 0, 1, ...")
+    return index
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as the whole number it is written as (``3``, ``"3"``), or None: ``int()``
+    alone would take ``1.7`` as 1, and ``true`` as 1.
+
+    Examples
+    --------
+    >>> _whole_number(" 3"), _whole_number(-1), _whole_number(1.7), _whole_number(True)
+    (3, -1, None, None)
+    """
     try:
         index = int(value)
     except (TypeError, ValueError):
-        index = -1
-    if isinstance(value, bool) or index < 0 or str(index) != str(value).strip():
-        raise ConfigError(f"figure_plane={value!r} is not understood; use middle, max or a "
-                          "plane number 0, 1, ...")
+        return None
+    if isinstance(value, bool) or str(index) != str(value).strip():
+        return None
     return index
 
 

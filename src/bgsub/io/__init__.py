@@ -66,8 +66,7 @@ __all__ = [
     "max_image_bytes", "open_image", "hcs_field_stem", "pages_fit", "probe", "read_image",
     "read_provenance", "remove_stale_temp_files", "split_name", "temp_path_for", "write_chunked",
     "write_image", "check_figure_name", "is_bgsub_figure", "length_factor", "write_figure",
-    "write_json",
-    "written_by_bgsub", "dataset_files",
+    "write_json", "written_by_bgsub", "dataset_files",
 ]
 
 WRITABLE_FORMATS = ("tiff", "ome-tiff", "imagej", "png", "zarr", "ome-zarr")

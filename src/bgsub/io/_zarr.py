@@ -365,9 +365,9 @@ def _open_multiscale(group: Any, multiscale: dict, root: Path, max_bytes: int
     scale = np.ones(array.ndim)
     for transforms in (level0.get("coordinateTransformations"),
                        multiscale.get("coordinateTransformations")):
-        for t in transforms or []:
-            if t.get("type") == "scale":
-                scale = scale * np.asarray(t["scale"], dtype=float)
+        own = _transform(transforms)[0]
+        if own is not None:
+            scale = scale * np.asarray(own)
     for letter, info, size in zip(axes, axes_info, scale, strict=True):
         unit = {v: k for k, v in _NGFF_UNITS.items()}.get(info.get("unit"), info.get("unit"))
         if letter in "ZYX" or (letter == "T" and (unit or size != 1.0)):
@@ -654,12 +654,15 @@ def _translations(meta: ImageMetadata, order: tuple[int, ...]
 
 
 def _transform(transforms: Any) -> tuple[list[float] | None, list[float] | None]:
-    """The scale and the translation in a list of NGFF coordinate transformations."""
+    """The scale (several multiplied) and the first translation in a list of NGFF
+    coordinate transformations."""
     scale = shift = None
     for t in transforms or []:
         if isinstance(t, dict) and t.get("type") == "scale" and t.get("scale") is not None:
-            scale = [float(v) for v in t["scale"]]
-        elif isinstance(t, dict) and t.get("type") == "translation" and t.get("translation"):
+            own = [float(v) for v in t["scale"]]
+            scale = own if scale is None else [a * b for a, b in zip(scale, own, strict=True)]
+        elif isinstance(t, dict) and t.get("type") == "translation" and t.get("translation") \
+                and shift is None:
             shift = [float(v) for v in t["translation"]]
     return scale, shift
 
