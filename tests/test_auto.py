@@ -106,6 +106,43 @@ def test_objects_fainter_than_the_wider_radius_reaches_are_warned_of():
     assert suggest_radius(bright).caveat == ""
 
 
+def test_a_crop_a_few_objects_wide_is_warned_of_and_a_whole_field_is_not():
+    """Nuclei of radius 15-20 px in a 64x64 crop: most of their area lies in nuclei cut by
+    the crop's edge, where the default's background rises into them (it lost to the rolling
+    ball on such crops: docs/accuracy.md, Session 48). The whole field, and the same field
+    cut by nothing, say nothing of it."""
+    field = synthetic((512, 512), object_radius=(15, 20), seed=16).image
+    crop = field[200:264, 300:364]
+    found = suggest_radius(crop)
+    assert found.cut_share >= 0.8
+    with pytest.warns(bgsub.BackgroundWarning, match=r"^\d+% of the objects' area lies in "
+                      r"objects cut by the image's edge: .* took 16 px\) .* crop afterwards"):
+        bgsub.subtract_background(crop, radius="auto")
+    assert found.caveat.startswith(f"{found.cut_share:.0%} of the objects' area")
+    whole = suggest_radius(field)
+    assert whole.cut_share < 0.3
+    assert "cut by the image's edge" not in whole.caveat
+    one = np.zeros((96, 96))
+    one[48 - 10:48 + 10, 48 - 10:48 + 10] = 100.0
+    one += np.random.default_rng(0).normal(0.0, 1.0, one.shape)
+    assert suggest_radius(one).cut_share == 0.0
+
+
+def test_the_objects_cut_by_the_edge_are_those_touching_it():
+    from bgsub.auto import Objects, _cut_share, _touching_edge
+
+    labels = np.zeros((10, 10), dtype=int)
+    labels[0:2, 4:6] = 1  # touches the top
+    labels[4:6, 4:6] = 2  # inside
+    labels[8:10, 9] = 3  # the bottom-right corner
+    assert _touching_edge(labels, 3).tolist() == [True, False, True]
+    objects = Objects(np.ones(3), np.array([4.0, 4.0, 2.0]), cut=np.array([True, False, True]))
+    assert _cut_share(objects, 100) == pytest.approx(0.6)
+    # (one object covering half the plane: a tissue section, not a crop)
+    assert np.isnan(_cut_share(objects, 8))
+    assert np.isnan(_cut_share(Objects(np.empty(0), np.empty(0)), 100))
+
+
 def test_a_radius_set_by_a_bright_patch_among_many_spots_is_warned_of_with_its_fix():
     """A narrow illumination beam survives the flattenings as one object 75 px wide among
     200 spots: it sets the radius (capped at 128 px), under which the background cannot

@@ -360,6 +360,25 @@ def test_suggest_warns_of_a_radius_set_by_a_bright_patch_as_run_does(tmp_path):
             ] == [warned[0].split(": ", 3)[-1]]
 
 
+def test_suggest_and_run_say_once_that_a_crop_is_a_few_objects_wide(tmp_path):
+    import tifffile
+
+    from bgsub.data import synthetic
+
+    path = tmp_path / "crop.tif"
+    tifffile.imwrite(path, synthetic((512, 512), object_radius=(15, 20),
+                                     seed=16).image[200:264, 300:364])
+    said = run_cli("suggest", path)
+    assert said.returncode == 0, said.stderr
+    warned = [line for line in said.stderr.splitlines() if "cut by the image's edge" in line]
+    assert len(warned) == 1 and warned[0].endswith("correct the whole field and crop "
+                                                   "afterwards, or give radius= 3x their radius")
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto")
+    assert ran.returncode == 0, ran.stderr
+    assert [line.split(": ", 3)[-1] for line in ran.stderr.splitlines()
+            if "cut by the image's edge" in line] == [warned[0].split(": ", 3)[-1]]
+
+
 def test_suggest_says_when_faint_objects_widen_the_radius(tmp_path):
     import tifffile
 
