@@ -51,6 +51,7 @@ from bgsub._bounds import (
 )
 from bgsub._cancel import CancelFlag, Cancelled, cancellable
 from bgsub._dtypes import cast_result, work_dtype
+from bgsub._field_stop import warn_if_field_stop
 from bgsub._inputs import check_flag, check_image
 from bgsub._lazy import import_before_threads
 from bgsub._padding import (
@@ -474,13 +475,16 @@ def warn_of_input(plane_stack: np.ndarray, method: str, light_background: bool,
                   stacklevel: int = 5) -> None:
     """The warnings planning gives on an image's pixels (``plane_stack``: ``(..., Y, X)``):
     a mosaic's padding where ``missing`` is not given
-    (:func:`bgsub._padding.warn_if_padded`), and, for the default ``method`` at a radius
+    (:func:`bgsub._padding.warn_if_padded`), a field stop's dark surround of a disc of light
+    (:func:`bgsub._field_stop.warn_if_field_stop`, on the middle plane), and, for the default
+    ``method`` at a radius
     not ``measured`` on the image, a light background read as a dark one
     (:func:`bgsub._polarity.warn_if_light`; the automatic radius's findings say it
     otherwise). A streamed file gives :func:`sampled_plane` here, as an in-memory image
     gives its planes."""
     if missing is None:
         warn_if_padded(plane_stack, light_background, stacklevel=stacklevel)
+    warn_if_field_stop(_middle_plane(plane_stack), stacklevel=stacklevel)
     # (the exact methods, 10x faster than the default, are not slowed by the look: 5 ms of
     # the rolling ball's 40 at 2048x2048)
     if not light_background and not measured and method == DEFAULT_METHOD:
