@@ -776,12 +776,29 @@ def _median(image: np.ndarray, radius: float) -> np.ndarray:
 PEERS = {"ball": _ball, "opening": _opening, "median": _median, "imagej": _imagej}
 
 
-def _default(image: np.ndarray, light: bool) -> tuple[np.ndarray, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+def _default(image: np.ndarray, light: bool) -> tuple[np.ndarray, float, list[str]]:
+    """The default's background, its radius, and what it warned of (:func:`_warned`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bgsub.BackgroundWarning)
         radius = suggest_radius(image, light_background=light).radius
+        caught.clear()  # (suggest_radius itself warns of nothing: the estimate's own)
         background = bgsub.estimate_background(image, radius="auto", light_background=light)
-    return np.asarray(background, np.float64), float(radius)
+    said = [str(w.message) for w in caught if issubclass(w.category, bgsub.BackgroundWarning)]
+    return np.asarray(background, np.float64), float(radius), _warned(said)
+
+
+#: What the default's warnings are about, by a phrase each holds.
+WARNINGS = {"faint": "noise sds a pixel above", "patch": "of the objects' area and set",
+            "light": "light background", "crop": "cut by the image's edge",
+            "few-bg": "look like background", "padding": "one value",
+            "field-stop": "round disc of light"}
+
+
+def _warned(said: list[str]) -> list[str]:
+    """The short names (:data:`WARNINGS`) of the warnings ``said``; ``other`` for the rest."""
+    names = [next((k for k, phrase in WARNINGS.items() if phrase in line), "other")
+             for line in said]
+    return sorted(set(names))
 
 
 def _robust(image: np.ndarray, radius: float, light: bool) -> np.ndarray:
@@ -831,10 +848,10 @@ def score(truth: Truth, peers: bool = True) -> dict:
     image, light = truth.image, truth.light
     sign = -1.0 if light else 1.0
     signed = sign * image.astype(np.float64)
-    estimate, radius = _default(image, light)
+    estimate, radius, warned = _default(image, light)
     row = dict(family=truth.family, seed=truth.seed, describe=truth.describe(),
                object_radius=truth.object_radius, radius=radius,
-               default=_rmse(estimate, truth.background))
+               default=_rmse(estimate, truth.background), warned=warned)
     foreground = sign * (image.astype(np.float64) - estimate)
     # (the objects' light where the camera recorded it: a hot pixel's count is not theirs)
     kept = truth.mask if truth.defects is None else truth.mask & ~truth.defects
@@ -880,7 +897,8 @@ def _line(row: dict) -> str:
             f"best {row['peer']:7s} {row['peer_error']:9.4g} ratio {row['ratio']:5.2f}  "
             f"robust@3x true {row['robust3x']:9.4g}  "
             f"kept {100 * row['kept']:6.1f} %  out {100 * row['outside']:5.2f} %  "
-            f"step {100 * row['step']:4.0f} %  {' '.join(row['fails'])}")
+            f"step {100 * row['step']:4.0f} %  {' '.join(row['fails'])}"
+            f"{'  warned: ' + ','.join(row['warned']) if row['warned'] else ''}")
 
 
 def summary(rows: list[dict]) -> str:
@@ -908,13 +926,20 @@ def summary(rows: list[dict]) -> str:
         f"{sum(r['step'] > STEP_MAX for r in rows)}; {fails} cases fail something; "
         f"{len(radius_losses)} of the losses are the radius's (robust at 3x the true object "
         f"radius beats Fiji there)")
+    failing = [r for r in rows if r["fails"]]
+    lines.append(
+        f"warned of (radius=\"auto\"'s BackgroundWarnings): "
+        f"{sum(bool(r['warned']) for r in failing)} of the {len(failing)} cases that fail "
+        "something, "
+        f"{sum(bool(r['warned']) for r in rows if not r['fails'])} of the "
+        f"{len(rows) - len(failing)} that fail nothing")
     return "\n".join(lines)
 
 
 def markdown(rows: list[dict]) -> str:
     head = ["case", "parameters", "r obj / auto", "default", "robust 3x true", "Fiji r=50",
             "Fiji 3x",
-            "best peer (r)", "default / peer", "kept", "outside", "step", "fails"]
+            "best peer (r)", "default / peer", "kept", "outside", "step", "fails", "warned"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
@@ -923,7 +948,8 @@ def markdown(rows: list[dict]) -> str:
             f"{r['robust3x']:.3g}", f"{r['fiji50']:.3g}", f"{r['fiji3x']:.3g}",
             f"{r['peer']} {r['peer_error']:.3g} ({r['peer_radius']:.3g})",
             f"{r['ratio']:.2f}", f"{100 * r['kept']:.1f} %", f"{100 * r['outside']:.2f} %",
-            f"{100 * r['step']:.0f} %", " ".join(f"**{f}**" for f in r["fails"])]) + " |")
+            f"{100 * r['step']:.0f} %", " ".join(f"**{f}**" for f in r["fails"]),
+            ", ".join(r["warned"])]) + " |")
     return "\n".join(lines)
 
 

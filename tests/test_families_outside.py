@@ -119,3 +119,18 @@ def test_dead_lines_are_bands_at_zero_the_truth_unchanged(family, kind):
     rebuilt = dead.background + sign * dead.objects + dead.noise
     np.testing.assert_allclose(rebuilt, dead.image.astype(np.float64), rtol=0, atol=1e-3
                                * max(1.0, float(np.abs(dead.background).max())))
+
+
+def test_the_defaults_warnings_are_named_by_what_they_are_about():
+    from bgsub._field_stop import field_stop_finding
+    from bgsub._padding import padding_finding
+    from bgsub._polarity import LIGHT_MESSAGE
+    from bgsub.auto import Suggestion, cut_finding, faint_finding
+
+    said = [LIGHT_MESSAGE, padding_finding(0.3, 0.0), field_stop_finding(0.3),
+            cut_finding(Suggestion(16.0, 6.0, "...", cut_share=0.9)),
+            faint_finding(Suggestion(32.0, 8.0, "...", contrast=1.2, faint=2.0)),
+            "something else"]
+    assert families_outside._warned(said) == ["crop", "faint", "field-stop", "light", "other",
+                                              "padding"]
+    assert families_outside._warned([]) == []

@@ -68,8 +68,12 @@ MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells p
 #: :func:`suggest_radius` says so where one object covers this share of a plane and the
 #: radius it sets is capped.
 ONE_OBJECT_FILLS = 0.5
-#: ... and warns where objects cut by the image's edge hold this share of the objects' area
+#: ... and warns where compact objects cut by the image's edge hold this share of the
+#: objects' area ...
 CUT_BY_EDGE = 0.8
+#: ... compact: at most this many times the area of a disc of their inscribed radius (a disc
+#: cut in half: 2; a few merged discs: 2-8; a filament crossing the image: 20 or more)
+CUT_COMPACT = 12.0
 NOISE_LEVEL = 4.0  # the threshold is never below this many noise sds of the smoothed image
 PEAK_LEVEL = 6.0  # ... and one object at least rises this many above its surroundings
 SURROUND = 8.0  # cells: the Gaussian window of an object's surroundings
@@ -211,7 +215,8 @@ class Suggestion:
         objects on a light background (bright field): see
         :func:`light_finding`.
     cut_share : float
-        The share of the objects' area in objects cut by the image's edge (0-1;
+        The share of the objects' area in compact objects cut by the image's
+        edge (0-1; filaments and networks, long rather than cut, are not counted;
         ``nan`` when no object was found, or where one covers half the image: a
         tissue section): most of it in an image a few objects wide (a crop). See
         :func:`cut_finding`.
@@ -537,8 +542,8 @@ def cut_finding(suggestion: Suggestion) -> str:
     line; ``""`` otherwise. An image a few objects wide (a crop): the cut objects measure
     short, and over so few background pixels the default's background may rise into the
     objects. On crops of generated fields (objects of radius 3-30 px, crops 48-256 px a side:
-    264 cases) the default lost to the rolling ball in 28, 22 of them warned of, and 45 of
-    the 236 it won were warned of too (docs/accuracy.md, Session 48).
+    256 cases) the default lost to the rolling ball in 28, 19 of them warned of, and 38 of
+    the 228 it won were warned of too (docs/accuracy.md, Session 48).
 
     Examples
     --------
@@ -641,13 +646,17 @@ def _cut(objects: Objects) -> np.ndarray:
 
 
 def _cut_share(objects: Objects, pixels: int) -> float:
-    """The share of ``objects``' area in those cut by the edge of their plane (of ``pixels``);
-    ``nan`` where there are none, or where one of them covers ``ONE_OBJECT_FILLS`` of the
-    plane (a tissue section, a confluent sheet: the objects to keep lie inside it)."""
+    """The share of ``objects``' area in compact ones cut by the edge of their plane (of
+    ``pixels``; compact: at most ``CUT_COMPACT`` times the area of a disc of their inscribed
+    radius -- a filament or a network crosses the edge by being long, not because the image
+    is a crop); ``nan`` where there are none, or where one of them covers
+    ``ONE_OBJECT_FILLS`` of the plane (a tissue section, a confluent sheet: the objects to
+    keep lie inside it)."""
     total = float(objects.area.sum())
     if not total > 0 or float(objects.area.max()) >= ONE_OBJECT_FILLS * pixels:
         return float("nan")
-    return float(objects.area[_cut(objects)].sum()) / total
+    compact = objects.area <= CUT_COMPACT * np.pi * objects.radius**2
+    return float(objects.area[_cut(objects) & compact].sum()) / total
 
 
 def _contrasts(objects: Objects) -> np.ndarray:

@@ -414,6 +414,22 @@ def test_preview_names_a_mosaics_padding(viewer_widget, qtbot):
     assert "--missing 0" in widget.settings().as_cli()
 
 
+def test_preview_names_a_field_stop(viewer_widget, qtbot):
+    """A disc of light in a dark, flat surround: the field stop's warning, with its fix, in
+    the widget's message."""
+    viewer, widget = viewer_widget
+    yy, xx = np.mgrid[0:256, 0:256]
+    disc = np.hypot(yy - 128, xx - 128) < 120
+    image = synthetic((256, 256), object_radius=(3, 6), seed=4).image.astype(np.float64)
+    stop = np.where(disc, image, np.random.default_rng(0).normal(100.0, 3.0, disc.shape))
+    viewer.add_image(stop, name="field stop")
+    widget.radius.setValue(20)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+    assert "round disc of light" in widget.message.text()
+    assert "mark the surround NaN" in widget.message.text()
+
+
 def test_cancel_stops_apply_inside_one_large_plane(viewer_widget, qtbot, monkeypatch):
     """One plane cut into tiles: *Cancel* after the first tile stops before the second
     ends, well inside the plane (the worker sees the cancel after each tile)."""
