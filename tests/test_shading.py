@@ -1346,3 +1346,49 @@ def test_an_empty_channel_is_named_and_a_kept_flat_field_warned_of_as_bgsub_does
     dark_corners = np.random.default_rng(0).poisson(500 * flat, (12, SIZE, SIZE))
     with pytest.warns(bgsub.BackgroundWarning, match="flat-field falls to -?[0-9.]+ of its mean"):
         bgsub.estimate_shading(dark_corners, "polynomial", degree=6)
+
+
+def test_lowrank_pools_bins_of_a_few_counts():
+    """Tiles of 0.3 photons a pixel (whole counts): a robust location of bins holding ~5
+    counts is biased by a share that varies with the shading, so the bins are pooled until
+    a block holds ~15 counts. Measured when written: flat-field RMSE 0.0469 unpooled,
+    0.0135 pooled (the best CellProfiler-style function 0.0128). The same values as float32
+    are not known to be counts: fitted as before."""
+    size = 128
+    y, x = (np.mgrid[:size, :size] + 0.5) / size
+    flat = 1.0 / (1.0 + ((y - 0.45) ** 2 + (x - 0.55) ** 2) / 0.25) ** 2
+    flat /= flat.mean()
+    rng = np.random.default_rng(1)
+    scene = np.ones((100, size, size)) * rng.uniform(0.8, 1.2, 100)[:, None, None]
+    for i in range(100):
+        ys, xs = rng.integers(0, size, (2, 6))
+        scene[i, ys, xs] += rng.uniform(10, 20, 6)
+    tiles = rng.poisson(0.3 * scene * flat).astype(np.uint16)
+    counts = bgsub.estimate_shading(tiles)
+    assert counts.options["chosen"][0]["pool"] >= 2
+    assert np.sqrt(np.mean((counts.flatfield - flat) ** 2)) < 0.02
+    floats = bgsub.estimate_shading(tiles.astype(np.float32))
+    assert floats.options["chosen"][0]["pool"] == 1
+    assert np.sqrt(np.mean((floats.flatfield - flat) ** 2)) > 0.03
+
+
+def test_a_shading_method_registered_without_bin_pixels_still_runs(tiles):
+    """``bin_pixels`` reaches only the methods that take it: one written to the contract
+    before it (``estimate(stack, darkfield, *, centres)``) runs as it did."""
+    from bgsub.shading import ShadingMethod
+    from bgsub.shading._registry import FieldEstimate
+
+    seen = []
+
+    def plain(stack, darkfield, *, centres):
+        seen.append(stack.shape)
+        return FieldEstimate(stack.mean(axis=0), None)
+
+    method = ShadingMethod("plain-test", "the mean tile", plain)
+    taking = ShadingMethod("taking-test", "the mean tile",
+                           lambda stack, darkfield, *, centres, bin_pixels: (
+                               seen.append(bin_pixels) or FieldEstimate(stack.mean(axis=0), None)))
+    stack = np.ones((3, 4, 4))
+    method.fit(stack, False, (np.ones(4), np.ones(4)), 16.0, {})
+    taking.fit(stack, False, (np.ones(4), np.ones(4)), 16.0, {})
+    assert seen == [(3, 4, 4), 16.0]

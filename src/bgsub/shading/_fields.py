@@ -35,6 +35,11 @@ class Grid:
                              for e, n in zip(self.edges, self.full, strict=True))
         self._counts = np.outer(np.diff(self.edges[0]), np.diff(self.edges[1])).astype(np.float64)
 
+    @property
+    def pixels_per_bin(self) -> float:
+        """The median number of the tile's pixels a bin averages."""
+        return float(np.median(self._counts))
+
     def bin(self, tile: np.ndarray) -> np.ndarray:
         """The mean of each bin of a (..., Y, X) tile, float64."""
         summed = np.add.reduceat(tile, self.edges[0][:-1], axis=-2, dtype=np.float64)

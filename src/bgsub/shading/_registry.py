@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,11 +46,13 @@ class ShadingMethod:
     summary : str
         One-line description.
     estimate : callable
-        ``estimate(stack, darkfield, *, centres, **options) -> FieldEstimate``.
-        ``stack`` is a C-contiguous float64 array (n_images, y, x) of one
-        channel at working size, finite; ``darkfield`` says whether an additive
-        field is wanted; ``centres`` are the bins' centres per axis, as
-        fractions of the tile's size (bins may differ by a pixel).
+        ``estimate(stack, darkfield, *, centres, bin_pixels, **options) ->
+        FieldEstimate``. ``stack`` is a C-contiguous float64 array (n_images, y,
+        x) of one channel at working size, finite; ``darkfield`` says whether an
+        additive field is wanted; ``centres`` are the bins' centres per axis, as
+        fractions of the tile's size (bins may differ by a pixel); ``bin_pixels``
+        (passed only where ``estimate`` takes it) is the pixels a bin averages
+        where the tiles hold whole counts (integer data), None otherwise.
     parameters : tuple of Parameter
         The method's own keyword options.
     darkfield : bool
@@ -68,10 +71,28 @@ class ShadingMethod:
     reference: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
+    def fit(self, stack: np.ndarray, darkfield: bool, centres: tuple[np.ndarray, ...],
+            bin_pixels: float | None, options: Mapping[str, Any]) -> FieldEstimate:
+        """``estimate`` of ``stack``; ``bin_pixels`` is passed only where ``estimate`` takes
+        it (by name or through ``**options``): a method registered before it existed still
+        runs."""
+        extra = {"bin_pixels": bin_pixels} if _takes(self.estimate, "bin_pixels") else {}
+        return self.estimate(stack, darkfield, centres=centres, **extra, **options)
+
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``options`` and fill in defaults; unknown keys are an error."""
         return resolve_options(self.parameters, options, f"shading method {self.name!r}",
                                self.name)
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+               or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 _SHADING_METHODS: Registry[ShadingMethod] = Registry("shading method")

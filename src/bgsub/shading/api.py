@@ -110,12 +110,14 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
     binned = tiles.binned(rows, grid)
     fit_stack = binned[np.searchsorted(rows, fit_rows)] if baseline else binned
     flats, darks, baselines, chosen = [], [], [], []
+    # (tiles of whole counts: their bins' values are whole counts over the pixels they average)
+    bin_pixels = grid.pixels_per_bin if tiles.dtype.kind in "iu" else None
     for channel in range(tiles.channels):
         stack = np.ascontiguousarray(fit_stack[:, channel])
         if frame is not None:  # the measured offset comes off before any fit
             stack = stack - grid.bin(frame[channel])
             _check_below_tiles(stack, channel, tiles.channel_axis)
-        fields = shading.estimate(stack, estimated, centres=grid.centres, **resolved)
+        fields = shading.fit(stack, estimated, grid.centres, bin_pixels, resolved)
         flat = _normalised_flat(fields.flatfield, shading.name,
                                 f" of channel {channel}" if tiles.channel_axis else "")
         chosen.append(fields.chosen)
