@@ -129,3 +129,13 @@ def test_bgsub_run_says_it_once(tmp_path):
                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert len([line for line in ran.stderr.splitlines() if "round disc of light" in line]) == 1
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_a_field_stop_is_found_at_any_magnitude_and_constants_are_silent(scale):
+    image = _stop(240)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no overflow on the way: a median of 1e308s)
+        assert field_stop_share(image * scale) == pytest.approx(field_stop_share(image))
+        for value in (1.7e308, -1.7e308, 5e-324, 0.0):
+            assert field_stop_share(np.full((128, 128), value)) == 0.0

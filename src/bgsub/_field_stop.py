@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bgsub._arrays import in_ordinary_unit
 from bgsub._warnings import warn
 from bgsub.kernels.blocks import coarse_cells
 
@@ -68,6 +69,7 @@ def field_stop_share(plane: np.ndarray) -> float:
     cells = coarse_cells(plane, CELLS)[0]
     if not np.isfinite(cells).all():  # (NaN pixels: the surround is marked already)
         return 0.0
+    cells = in_ordinary_unit(cells)[0]  # (a median of two values near 1e308 overflows)
     rows, cols = cells.shape
     k = max(2, int(round(CORNER * min(rows, cols))))
     corners = [cells[:k, :k], cells[:k, -k:], cells[-k:, :k], cells[-k:, -k:]]
