@@ -139,3 +139,12 @@ def test_a_field_stop_is_found_at_any_magnitude_and_constants_are_silent(scale):
         assert field_stop_share(image * scale) == pytest.approx(field_stop_share(image))
         for value in (1.7e308, -1.7e308, 5e-324, 0.0):
             assert field_stop_share(np.full((128, 128), value)) == 0.0
+
+
+def test_suggest_names_a_field_stop_in_its_reason():
+    from bgsub.auto import suggest_radius
+
+    found = suggest_radius(_stop(240)[0])
+    assert ("31 % of the image is a dark, flat surround of one round disc of light: if it is "
+            "a field stop's, mark the surround NaN or crop inside the disc") in found.reason
+    assert "round disc" not in suggest_radius(_stop(240)[0][100:400, 100:400]).reason

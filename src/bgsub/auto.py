@@ -38,6 +38,7 @@ from scipy import ndimage as ndi
 
 from bgsub._arrays import finite_number, in_ordinary_unit, is_number, plain
 from bgsub._axes import parse_axes
+from bgsub._field_stop import field_stop_finding, field_stop_share
 from bgsub._inputs import check_flag, check_image, check_progress
 from bgsub._padding import check_missing, padding_finding, padding_share, valid_pixels
 from bgsub._polarity import LIGHT_MESSAGE, looks_light
@@ -389,7 +390,7 @@ def suggest_radius(
         raise ValueError(f"min_radius={min_radius!r} is out of range; use a number >= 0 "
                          "(0: no floor)")
     missing = check_missing(missing)
-    found, sides, pixels, padded, light = [], [], 0, (0.0, float("nan")), 0
+    found, sides, pixels, padded, light, stop = [], [], 0, (0.0, float("nan")), 0, 0.0
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, measured=True,
                          missing=missing):
@@ -401,6 +402,7 @@ def suggest_radius(
         pixels = plane.size
         if missing is None:
             padded = max(padded, _padding_of(plane, light_background))
+        stop = max(stop, field_stop_share(plane))
     seems_light = 2 * light >= len(found) > 0
     count = sum(len(o) for o in found)
     # the objects at the threshold and across its band (see THRESHOLD_BAND), each pooled
@@ -414,7 +416,8 @@ def suggest_radius(
         return Suggestion(radius, float("nan"),
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)"
-                          f"{_padding_note(*padded)}", padded, looks_light=seems_light)
+                          f"{_padding_note(*padded)}{_field_stop_note(stop)}", padded,
+                          looks_light=seems_light)
     # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
     # the bands' medians (pooled, where one object holds about half the area, the median
     # would jump between it and the rest); the large radius is the 90th percentile of the
@@ -437,7 +440,7 @@ def suggest_radius(
         reason += ("; networks (cell outlines, membranes: many wide holes) measured by the "
                    "cells they enclose, as objects half their radius")
     fills = _one_object_fills(objects, pixels, measured, radius)
-    reason += fills + _padding_note(*padded)
+    reason += fills + _padding_note(*padded) + _field_stop_note(stop)
     # (on a light background a dark object as wide is tissue far more often than the shade
     # of the illumination; where one object fills the plane, the reason says so already)
     dominant = None if light_background or fills else _dominant(
@@ -598,6 +601,16 @@ def _padding_note(share: float, value: float) -> str:
         return ""
     return (f"; {padding_finding(share, value)}: give missing={value:g} (--missing {value:g}) "
             "to leave it out")
+
+
+def _field_stop_note(share: float) -> str:
+    """For the reason, where the planes measured look like a field stop's disc of light
+    (:func:`bgsub._field_stop.field_stop_share`); the estimate's own warning is the
+    engine's."""
+    if not share > 0:
+        return ""
+    return (f"; {field_stop_finding(share)}: if it is a field stop's, mark the surround NaN "
+            "or crop inside the disc")
 
 
 def _one_object_fills(objects: Objects, pixels: int, measured: float, radius: float) -> str:
