@@ -647,15 +647,9 @@ def _adjusted(radius: float, scaled: float, covering: float, floor: float) -> st
 def _pooled(found: list[Objects]) -> Objects:
     return Objects(np.concatenate([o.radius for o in found]),
                    np.concatenate([o.area for o in found]),
-                   np.concatenate([_networks(o) for o in found]),
+                   np.concatenate([_flags(o, o.network) for o in found]),
                    contrast=np.concatenate([_contrasts(o) for o in found]),
-                   cut=np.concatenate([_cut(o) for o in found]))
-
-
-def _cut(objects: Objects) -> np.ndarray:
-    if objects.cut is None:
-        return np.zeros(len(objects), dtype=bool)
-    return np.asarray(objects.cut, dtype=bool)
+                   cut=np.concatenate([_flags(o, o.cut) for o in found]))
 
 
 def _cut_share(objects: Objects, pixels: int) -> float:
@@ -669,7 +663,7 @@ def _cut_share(objects: Objects, pixels: int) -> float:
     if not total > 0 or float(objects.area.max()) >= ONE_OBJECT_FILLS * pixels:
         return float("nan")
     compact = objects.area <= CUT_COMPACT * np.pi * objects.radius**2
-    return float(objects.area[_cut(objects) & compact].sum()) / total
+    return float(objects.area[_flags(objects, objects.cut) & compact].sum()) / total
 
 
 def _contrasts(objects: Objects) -> np.ndarray:
@@ -678,10 +672,12 @@ def _contrasts(objects: Objects) -> np.ndarray:
     return np.asarray(objects.contrast, dtype=np.float64)
 
 
-def _networks(objects: Objects) -> np.ndarray:
-    if objects.network is None:
+def _flags(objects: Objects, flags: np.ndarray | None) -> np.ndarray:
+    """One of ``objects``' per-object flags (``network``, ``cut``) as booleans, all False
+    where it was not measured (None)."""
+    if flags is None:
         return np.zeros(len(objects), dtype=bool)
-    return np.asarray(objects.network, dtype=bool)
+    return np.asarray(flags, dtype=bool)
 
 
 def measure_objects(plane: np.ndarray) -> Objects:
@@ -1024,11 +1020,8 @@ def _holes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     them touch the image's edge: ``~edge[rest]`` is ``ndi.binary_fill_holes(mask)`` of a 2D
     mask (the same pixels, 3x faster)."""
     rest, count = ndi.label(~mask)
-    edge = np.zeros(count + 1, dtype=bool)
-    for side in (rest[0], rest[-1], rest[:, 0], rest[:, -1]):
-        edge[side] = True
-    edge[0] = False  # (the mask itself)
-    return rest, edge
+    # (label 0, the mask itself, is no part of the rest)
+    return rest, np.concatenate(([False], _touching_edge(rest, count)))
 
 
 def _network_radius(raw: np.ndarray, rest: np.ndarray, edge: np.ndarray, labels: np.ndarray,
