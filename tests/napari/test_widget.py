@@ -54,6 +54,14 @@ def _settle(qtbot, widget) -> None:
                     timeout=WAIT_MS)
 
 
+def _preview(qtbot, viewer, widget, image, name: str) -> None:
+    """``image`` added as layer ``name`` and previewed at a radius of 20 px."""
+    viewer.add_image(image, name=name)
+    widget.radius.setValue(20)
+    widget.preview_check.setChecked(True)
+    _settle(qtbot, widget)
+
+
 def _apply(qtbot, widget):
     with qtbot.waitSignal(widget.applied, timeout=WAIT_MS) as blocker:
         widget.apply_button.click()
@@ -366,11 +374,8 @@ def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(vi
     """A dense field: the default's BackgroundWarning is shown in the widget's message."""
     viewer, widget = viewer_widget
     dense = synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
-    viewer.add_image(dense, name="dense")
     assert widget.method_combo.currentData() == bgsub.methods.DEFAULT_METHOD
-    widget.radius.setValue(20)
-    widget.preview_check.setChecked(True)
-    _settle(qtbot, widget)
+    _preview(qtbot, viewer, widget, dense, "dense")
     assert "warning: only" in widget.message.text()
     assert "look like background" in widget.message.text()
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("rolling_ball"))
@@ -401,10 +406,7 @@ def test_preview_names_a_mosaics_padding(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     padded = synthetic((256, 256), object_radius=(3, 6), seed=4).image
     padded[:, :64] = 0
-    viewer.add_image(padded, name="mosaic")
-    widget.radius.setValue(20)
-    widget.preview_check.setChecked(True)
-    _settle(qtbot, widget)
+    _preview(qtbot, viewer, widget, padded, "mosaic")
     assert "25 % of the image is one value (0)" in widget.message.text()
     assert "missing=0" in widget.message.text()
     widget.missing_check.setChecked(True)  # (the value: 0)
@@ -422,10 +424,7 @@ def test_preview_names_a_field_stop(viewer_widget, qtbot):
     disc = np.hypot(yy - 128, xx - 128) < 120
     image = synthetic((256, 256), object_radius=(3, 6), seed=4).image.astype(np.float64)
     stop = np.where(disc, image, np.random.default_rng(0).normal(100.0, 3.0, disc.shape))
-    viewer.add_image(stop, name="field stop")
-    widget.radius.setValue(20)
-    widget.preview_check.setChecked(True)
-    _settle(qtbot, widget)
+    _preview(qtbot, viewer, widget, stop, "field stop")
     assert "round disc of light" in widget.message.text()
     assert "mark the surround NaN" in widget.message.text()
 
