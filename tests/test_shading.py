@@ -1352,8 +1352,9 @@ def test_lowrank_pools_bins_of_a_few_counts():
     """Tiles of 0.3 photons a pixel (whole counts): a robust location of bins holding ~5
     counts is biased by a share that varies with the shading, so the bins are pooled until
     a block holds ~15 counts. Measured when written: flat-field RMSE 0.0469 unpooled,
-    0.0135 pooled (the best CellProfiler-style function 0.0128). The same values as float32
-    are not known to be counts: fitted as before."""
+    0.0135 pooled (the best CellProfiler-style function 0.0128). The same counts saved as
+    float32 are pooled alike; float tiles of other values (the counts scaled by 1/3) are not
+    known to be counts and are fitted unpooled."""
     size = 128
     y, x = (np.mgrid[:size, :size] + 0.5) / size
     flat = 1.0 / (1.0 + ((y - 0.45) ** 2 + (x - 0.55) ** 2) / 0.25) ** 2
@@ -1368,8 +1369,11 @@ def test_lowrank_pools_bins_of_a_few_counts():
     assert counts.options["chosen"][0]["pool"] >= 2
     assert np.sqrt(np.mean((counts.flatfield - flat) ** 2)) < 0.02
     floats = bgsub.estimate_shading(tiles.astype(np.float32))
-    assert floats.options["chosen"][0]["pool"] == 1
-    assert np.sqrt(np.mean((floats.flatfield - flat) ** 2)) > 0.03
+    assert floats.options["chosen"] == counts.options["chosen"]
+    np.testing.assert_allclose(floats.flatfield, counts.flatfield, rtol=1e-6)
+    scaled = bgsub.estimate_shading(tiles.astype(np.float32) / 3)
+    assert scaled.options["chosen"][0]["pool"] == 1
+    assert np.sqrt(np.mean((scaled.flatfield - flat) ** 2)) > 0.03
 
 
 def test_a_shading_method_registered_without_bin_pixels_still_runs(tiles):

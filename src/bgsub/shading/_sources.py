@@ -64,6 +64,25 @@ class TileSet:
                              "first (e.g. np.nan_to_num) or leave that tile out")
         return stack
 
+    def holds_whole_counts(self, index: int) -> bool:
+        """Whether the tiles hold whole counts: an integer dtype, or float tiles whose values
+        (tile ``index``'s, read again) are all whole numbers -- integer data saved as float,
+        whose bins are as grainy as the integers' (see ``lowrank.QUANTUM_COUNTS``).
+
+        Examples
+        --------
+        >>> tile_set(np.array([[[1.0, 2.0]], [[0.0, 3.0]]])).holds_whole_counts(0)
+        True
+        >>> tile_set(np.array([[[1.5, 2.0]], [[0.0, 3.0]]])).holds_whole_counts(0)
+        False
+        """
+        if self.dtype.kind in "iu":
+            return True
+        if self.dtype.kind != "f":
+            return False
+        tile = self._tile(index)
+        return bool(np.isfinite(tile).all() and np.array_equal(tile, np.rint(tile)))
+
     def _binned_tile(self, index: int, grid: Grid) -> tuple[np.ndarray, np.dtype]:
         tile = self._tile(index)
         return grid.bin(tile), tile.dtype

@@ -111,7 +111,7 @@ def estimate_shading(images: Any, method: str = DEFAULT_SHADING_METHOD,
     fit_stack = binned[np.searchsorted(rows, fit_rows)] if baseline else binned
     flats, darks, baselines, chosen = [], [], [], []
     # (tiles of whole counts: their bins' values are whole counts over the pixels they average)
-    bin_pixels = grid.pixels_per_bin if tiles.dtype.kind in "iu" else None
+    bin_pixels = grid.pixels_per_bin if tiles.holds_whole_counts(int(fit_rows[0])) else None
     for channel in range(tiles.channels):
         stack = np.ascontiguousarray(fit_stack[:, channel])
         if frame is not None:  # the measured offset comes off before any fit
