@@ -1001,19 +1001,24 @@ def _stable_argsort(values: np.ndarray) -> np.ndarray:
     large float array: the unstable (vectorised) sort, then the indices of each run of equal
     values sorted, in one integer sort of (run, index) keys."""
     order = np.argsort(values)
-    ordered = values[order]
-    if ordered.size < 2:
+    size = order.size
+    if size < 2:
         return order
+    ordered = values[order]
     differs = ordered[1:] != ordered[:-1]
     if np.isnan(ordered[-1]):  # NaNs (sorted last) are equal to each other, as the sort has it
         differs &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
-    key = np.empty(ordered.size, dtype=np.int64)
+    del ordered  # (each array freed once used: at most two of the values' size at a time)
+    key = np.empty(size, dtype=np.int64)
     key[0] = 0
     np.cumsum(differs, out=key[1:])
-    key *= ordered.size
+    del differs
+    key *= size
     key += order
+    del order
     key.sort(kind="stable")  # (distinct keys, so the same order; nearly sorted: 40x faster)
-    return key % ordered.size
+    np.remainder(key, size, out=key)
+    return key
 
 
 def _sorted_median(values: np.ndarray) -> float:
