@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from bgsub.kernels.bins import median, percentiles
+from bgsub.kernels.bins import MAD_TO_SD, median, percentiles
 from bgsub.kernels.blocks import plane_block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter, direct_gaussian_filter1d
 from bgsub.methods.robust import estimate_noise, robust_centre_scale
@@ -167,7 +167,7 @@ def _background_peak(values: np.ndarray) -> tuple[float, float]:
     index = int(np.flatnonzero(peaks)[0])
     centre = float(0.5 * (edges[index] + edges[index + 1]))
     below = centre - values[values < centre]
-    spread = 1.4826 * float(median(below)) if below.size else 0.0
+    spread = MAD_TO_SD * float(median(below)) if below.size else 0.0
     return centre, max(spread, 1e-12)
 
 

@@ -50,11 +50,10 @@ from bgsub.kernels.binary import (
     distance_transform_edt,
     largest_distance_by_label,
 )
-from bgsub.kernels.bins import median, percentiles
+from bgsub.kernels.bins import MAD_TO_SD, median, percentiles
 from bgsub.kernels.blocks import BLOCK_MEAN_DTYPES, coarse_cells, plane_block_means
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.methods.robust import (
-    MAD_TO_SD,
     clip_outliers,
     estimate_noise,
     prepare_robust,

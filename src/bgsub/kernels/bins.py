@@ -15,8 +15,12 @@ import numpy as np
 
 from bgsub.kernels._bins import below, binned_sums, equal_bins, gather_keys, key_histogram
 
-__all__ = ["binned_counts_sums", "equal_bin_histogram", "less_than", "median", "median_below",
-           "percentiles", "percentiles_of_parts", "quantile"]
+__all__ = ["MAD_TO_SD", "binned_counts_sums", "equal_bin_histogram", "less_than", "median",
+           "median_below", "percentiles", "percentiles_of_parts", "quantile"]
+
+#: A Gaussian's sd over its median absolute deviation (``1 / Phi^-1(3/4)``): the robust spread
+#: of every module is its median absolute deviation times this
+MAD_TO_SD = 1.482602218505602
 
 #: NumPy's partition (of a copy) below this many values, the radix selection (no copy) from here
 #: (float64, 2 cores: 0.6 against 1.0 ms at 65,536, but 3.2 against 1.7 ms at 262,144)

@@ -10,7 +10,7 @@ import numpy as np
 
 from bgsub._lazy import lazy_module
 from bgsub._padding import PADDING_SHARE, fill_from_nearest, padding_share
-from bgsub.kernels.bins import median, percentiles
+from bgsub.kernels.bins import MAD_TO_SD, median, percentiles
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.outliers import cold_pixels, gradient_magnitude
 
@@ -20,7 +20,6 @@ __all__ = ["ColdPixels", "NoiseModel", "NoiseShading", "clip_outliers", "differe
            "estimate_noise", "find_cold_pixels", "lift_cold_pixels", "noise_shading",
            "raise_cold_pixels", "robust_centre_scale"]
 
-MAD_TO_SD = 1.482602218505602
 BINS = 16
 MIN_PER_BIN = 64
 EDGE_FACTOR = 2.0

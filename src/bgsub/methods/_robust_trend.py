@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgsub._lazy import lazy_module
-from bgsub.kernels.bins import less_than, median, quantile
+from bgsub.kernels.bins import MAD_TO_SD, less_than, median, quantile
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.polynomial import plane_of_terms
 from bgsub.methods._noise import NoiseModel
@@ -284,7 +284,7 @@ def _trend(lowest: np.ndarray, coords: list[np.ndarray], degree: int,
         residual = values - design @ coeffs
         centre = lowest_peak(residual)
         below = less_than(residual, centre)
-        spread = 1.4826 * float(median(below)) if below.size else 0.0
+        spread = MAD_TO_SD * float(median(below)) if below.size else 0.0
         # never fewer than TREND_LEAST of the cells: a narrow low peak of a few cells (under a
         # first fit that objects pulled up) would leave the polynomial free everywhere else
         cut = max(centre + TREND_KEEP * spread, float(quantile(residual, TREND_LEAST)))

@@ -91,7 +91,7 @@ from bgsub._arrays import in_ordinary_unit
 from bgsub._cancel import checkpoint
 from bgsub._lazy import import_before_threads, lazy_module
 from bgsub._warnings import warn
-from bgsub.kernels.bins import median, median_below, percentiles, percentiles_of_parts
+from bgsub.kernels.bins import MAD_TO_SD, median, median_below, percentiles, percentiles_of_parts
 from bgsub.kernels.blocks import block_minima_less
 from bgsub.kernels.flat import flat_dilation, flat_erosion
 from bgsub.kernels.gaussian import (
@@ -103,7 +103,6 @@ from bgsub.kernels.parabola import paraboloid_opening
 from bgsub.kernels.resample import upsample_centres, upsampled_strips
 from bgsub.kernels.threads import limit_threads, num_threads
 from bgsub.methods._noise import (
-    MAD_TO_SD,
     ColdPixels,
     NoiseModel,
     NoiseShading,
@@ -946,7 +945,7 @@ def _peak_and_spread(score: np.ndarray, threshold: float, warn_dense: bool, stac
     :func:`robust_background`)."""
     mode = lowest_peak(score, MODE_WIDTH)
     below = median_below(score, mode)
-    spread = 1.0 if below is None else max(1.0, 1.4826 * float(below))
+    spread = 1.0 if below is None else max(1.0, MAD_TO_SD * float(below))
     objects = score > mode + threshold * spread
     fraction = 1.0 - float(objects.mean())
     if warn_dense and fraction < FEW_BACKGROUND and objects.size >= MIN_CELLS_TO_WARN:

@@ -14,6 +14,7 @@ from bgsub._dtypes import (
     work_dtype,
 )
 from bgsub._warnings import warn
+from bgsub.kernels.bins import MAD_TO_SD
 from bgsub.shading._fields import Grid, upsample
 from bgsub.shading._registry import get_shading_method
 from bgsub.shading._sources import is_dask_array, tile_set
@@ -372,7 +373,7 @@ def _baselines(stack: np.ndarray, flat: np.ndarray, dark: np.ndarray,
     b = np.median(data / f, axis=1)
     for _ in range(iterations):
         residual = data - b[:, None] * f
-        spread = 1.4826 * np.median(np.abs(residual), axis=1, keepdims=True)
+        spread = MAD_TO_SD * np.median(np.abs(residual), axis=1, keepdims=True)
         weights = 1.0 / (1.0 + (residual / (_CAUCHY * np.maximum(spread, 1e-12))) ** 2)
         b = (weights * data) @ f / np.maximum(weights @ f**2, np.finfo(float).tiny)
     return b

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bgsub._lazy import lazy_module
+from bgsub.kernels.bins import MAD_TO_SD
 from bgsub.methods import Parameter
 from bgsub.shading._fields import fit_smooth
 from bgsub.shading._registry import FieldEstimate, ShadingMethod, register_shading
@@ -80,7 +81,7 @@ def spline(stack: np.ndarray, darkfield: bool, *, points: int = 5, rejection: fl
     for _ in range(iterations):
         (fitted,) = fit_smooth([[weights]], [weights * image], bases, 0.0)
         residual = image - fitted
-        spread = max(1.4826 * float(np.median(np.abs(residual[weights > 0]))), floor)
+        spread = max(MAD_TO_SD * float(np.median(np.abs(residual[weights > 0]))), floor)
         new = (np.abs(residual) <= rejection * spread).astype(np.float64)
         if np.array_equal(new, weights):
             break
