@@ -791,7 +791,7 @@ def _default(image: np.ndarray, light: bool) -> tuple[np.ndarray, float, list[st
 WARNINGS = {"faint": "noise sds a pixel above", "patch": "of the objects' area and set",
             "light": "light background", "crop": "cut by the image's edge",
             "few-bg": "look like background", "padding": "one value",
-            "field-stop": "round disc of light"}
+            "field-stop": "round disc of light", "blank": "found no object standing out"}
 
 
 def _warned(said: list[str]) -> list[str]:

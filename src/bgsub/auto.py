@@ -119,6 +119,10 @@ SMOOTHED_CELLS = 0.28  # the cells' noise sd after their sigma-1 smoothing, per 
 #                        (_quality.SMOOTHED_NOISE rounded, as the segmentation has always taken it)
 FAINT = (1.5, 3.0)  # objects rising this many pixel noise sds (mean) or less / more ...
 FAINT_FACTOR = 2.0  # ... get this / 1 times the factor (log-linear between)
+# ... and are warned of below this many (measured above the threshold, the objects' mean rise
+# reads 0.5-0.8 sds above their true one where they are faint: 1.51 for cells rising 0.79,
+# keeping 72 % of their light; 144 generated cases, docs/accuracy.md, Session 49)
+FAINT_WARN = 2.0
 # a radius set by a few large objects among many small ones is warned of (a bright patch of
 # the illumination -- a laser beam's spot, a hot spot -- segments as such objects): at most
 # DOMINANT_FEW of the largest objects per plane measured, holding at least DOMINANT_SHARE of
@@ -220,9 +224,13 @@ class Suggestion:
         ``nan`` when no object was found, or where one covers half the image: a
         tissue section): most of it in an image a few objects wide (a crop). See
         :func:`cut_finding`.
+    guessed : bool
+        No object stood out of the noise of planes that are not constant, and the
+        radius is a fallback: a blank field's, or objects too faint to measure (see
+        :func:`blank_finding`).
     caveat : str
         What ``radius="auto"`` warns of, in one line, each finding with its fix:
-        objects fainter than even the wider radius reaches, a radius set by a
+        no object found (the radius a fallback), faint objects, a radius set by a
         few large objects among many small ones, an image that looks like a
         light background measured as a dark one, an image a few objects wide;
         ``""`` where none holds.
@@ -237,6 +245,7 @@ class Suggestion:
     dominant: Dominant | None = None
     looks_light: bool = False
     cut_share: float = float("nan")
+    guessed: bool = False
 
     @property
     def caveat(self) -> str:
@@ -390,12 +399,15 @@ def suggest_radius(
                          "(0: no floor)")
     missing = check_missing(missing)
     found, sides, pixels, padded, light, stop = [], [], 0, (0.0, float("nan")), 0, 0.0
+    varies = False  # (some plane without objects is not constant: a radius then guessed)
     # one plane at a time; an integer plane as it is (read as float64 where measured)
     for plane in _planes(image, axes, light_background, progress, measured=True,
                          missing=missing):
         objects, plane_light = _measure(plane, light_background and plane.dtype.kind in "iu",
                                         check_light=not light_background)
         found.append(objects)
+        if len(objects) == 0 and not varies:
+            varies = bool(np.max(plane) > np.min(plane))
         light += plane_light
         sides.append(min(plane.shape))
         pixels = plane.size
@@ -416,7 +428,7 @@ def suggest_radius(
                           f"no object stood out of the noise; radius {radius:.3g} px is an "
                           f"eighth of the image's smaller side ({smaller_side} px)"
                           f"{_padding_note(*padded)}{_field_stop_note(stop)}", padded,
-                          looks_light=seems_light)
+                          looks_light=seems_light, guessed=varies)
     # across the threshold's band (see THRESHOLD_BAND): the typical radius is the mean of
     # the bands' medians (pooled, where one object holds about half the area, the median
     # would jump between it and the rest); the large radius is the 90th percentile of the
@@ -482,10 +494,12 @@ def _dominant(objects: Objects, radius: float, factor: float, min_radius: float,
 
 
 def findings(suggestion: Suggestion) -> list[str]:
-    """What ``radius="auto"`` warns of (:func:`light_finding`, :func:`faint_finding`,
-    :func:`dominant_finding`, :func:`cut_finding`): each finding and its fix in one line."""
-    return [line for line in (light_finding(suggestion), faint_finding(suggestion),
-                              dominant_finding(suggestion), cut_finding(suggestion)) if line]
+    """What ``radius="auto"`` warns of (:func:`light_finding`, :func:`blank_finding`,
+    :func:`faint_finding`, :func:`dominant_finding`, :func:`cut_finding`): each finding and
+    its fix in one line."""
+    return [line for line in (light_finding(suggestion), blank_finding(suggestion),
+                              faint_finding(suggestion), dominant_finding(suggestion),
+                              cut_finding(suggestion)) if line]
 
 
 def light_finding(suggestion: Suggestion) -> str:
@@ -564,11 +578,41 @@ def cut_finding(suggestion: Suggestion) -> str:
             "their radius")
 
 
+def blank_finding(suggestion: Suggestion) -> str:
+    """Where ``suggestion`` found no object in planes that vary and fell back to a fraction of
+    the image's side (:attr:`Suggestion.guessed`), that finding and its fix in one line;
+    ``""`` otherwise. Right for a blank field (an empty well, a plane outside the sample),
+    where any wide radius does; a guess where the objects are too faint to stand out of the
+    noise: on 144 generated cases 3 fell back, all holding
+    objects (0.1-0.8 noise sds above the background), which kept 34-60 % of their light
+    (docs/accuracy.md, Session 49).
+
+    Examples
+    --------
+    >>> line = blank_finding(Suggestion(32.0, float("nan"), "...", guessed=True))
+    >>> line.startswith('radius="auto" found no object standing out of the noise and took 32 px')
+    True
+    >>> blank_finding(Suggestion(40.0, 12.0, "..."))
+    ''
+
+    A constant image holds no object for sure: nothing to warn of.
+    """
+    if not suggestion.guessed:
+        return ""
+    return (f"radius=\"auto\" found no object standing out of the noise and took "
+            f"{suggestion.radius:.3g} px, a fraction of the image's side: right for a blank "
+            "field; if the image holds objects (too faint to measure), give radius= 3x their "
+            "radius, or average frames or bin pixels for more signal")
+
+
 def faint_finding(suggestion: Suggestion) -> str:
-    """Where ``suggestion`` found objects fainter than its wider radius reaches (``FAINT[0]``
-    noise sds a pixel, on average), that finding and its fix in one line; ``""`` otherwise
-    (and where no object was found)."""
-    if not suggestion.contrast < FAINT[0]:
+    """Where ``suggestion`` found faint objects (under ``FAINT_WARN`` noise sds a pixel above
+    their surroundings, on average, as measured: over the threshold, which reads faint objects
+    brighter than they are), that finding and its fix in one line; ``""`` otherwise (and
+    where no object was found). Its wider radius (``FAINT``) takes less of their light, but
+    not none: on 144 generated cases, the objects of 23 of the 31 so warned kept under 95 %
+    of their light, of 27 of the 113 others (docs/accuracy.md, Session 49)."""
+    if not suggestion.contrast < FAINT_WARN:
         return ""
     return (f"the objects rise {suggestion.contrast:.2g} noise sds a pixel above their "
             f"surroundings on average: radius=\"auto\" took {suggestion.radius:.3g} px, "
