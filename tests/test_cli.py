@@ -379,6 +379,23 @@ def test_suggest_and_run_say_once_that_a_crop_is_a_few_objects_wide(tmp_path):
             if "cut by the image's edge" in line] == [warned[0].split(": ", 3)[-1]]
 
 
+def test_suggest_and_run_say_once_that_no_object_stood_out(tmp_path):
+    """An empty well: the radius falls back to an eighth of the side, a guess that both
+    commands name in one stderr line."""
+    import tifffile
+
+    path = tmp_path / "well.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).poisson(100.0, (256, 256)).astype(np.uint16))
+    said = run_cli("suggest", path)
+    assert said.returncode == 0, said.stderr
+    warned = [line for line in said.stderr.splitlines() if "found no object" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"bgsub: warning: {path}: radius=\"auto\"")
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto")
+    assert ran.returncode == 0, ran.stderr
+    assert [line.split(": ", 3)[-1] for line in ran.stderr.splitlines()
+            if "found no object" in line] == [warned[0].split(": ", 3)[-1]]
+
+
 def test_suggest_says_when_faint_objects_widen_the_radius(tmp_path):
     import tifffile
 

@@ -258,6 +258,25 @@ def test_auto_on_faint_objects_says_what_the_api_warns(viewer_widget, qtbot):
     assert f"warning: {expected}" in widget.message.text()
 
 
+def test_auto_on_a_field_with_no_object_says_the_radius_is_a_guess(viewer_widget, qtbot):
+    """radius="auto"'s fallback warning: no object stood out of the noise, so Auto's radius
+    (an eighth of the side) is a guess -- right for a blank well, not for objects too faint
+    to measure; the message says so and names the fix."""
+    import numpy as np
+
+    from bgsub.auto import suggest_radius
+
+    viewer, widget = viewer_widget
+    blank = np.random.default_rng(0).poisson(100.0, (256, 256)).astype(np.uint16)
+    expected = suggest_radius(blank).caveat
+    assert expected.startswith('radius="auto" found no object')
+    viewer.add_image(blank, name="empty well")
+    widget.preview_check.setChecked(False)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: widget.radius.value() == 32.0, timeout=WAIT_MS)
+    assert f"warning: {expected}" in widget.message.text()
+
+
 def test_auto_on_spots_under_a_beam_names_the_radius_the_spots_set(viewer_widget, qtbot):
     """radius="auto"'s warning of a radius set by a bright patch, where napari's Auto sets
     the (capped) radius: the message names the radius the spots alone set."""
