@@ -29,7 +29,13 @@ A third table (alone with ``--stack``; not with ``--small``): the same on stacks
 planes run side by side (``bgsub.engine``), in milliseconds a plane against the ball's on the
 same stack. At 1024x1024 (``--quick``) measuring the radius on 8 planes weighs most.
 
-Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes | --stack]``.
+A fourth table (alone with ``--small-images``): the default against the ball on planes of
+256-1024 px a side (time, peak memory) and on stacks of 20 frames of up to 512x512 (ms a
+frame, the radius measured once on the stack): where the fixed parts of the default's work
+outweigh the image.
+
+Usage: ``python benchmarks/bench_default.py [--quick] [--repeat N] [--small | --sizes | --stack
+| --small-images]``.
 """
 
 from __future__ import annotations
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the default on objects of several sizes, a row each")
     parser.add_argument("--stack", action="store_true",
                         help="the default on 8-plane stacks, in ms a plane")
+    parser.add_argument("--small-images", action="store_true",
+                        help="the default on planes of 256-1024 px and stacks of small frames")
     args = parser.parse_args(argv)
     side = 1024 if args.quick else 2048
     repeat = 1 if args.quick else args.repeat
@@ -95,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return by_object_size(side, repeat)
     if args.stack:
         return on_stacks(side, repeat)
+    if args.small_images:
+        return on_small_images(repeat)
     image = (synthetic((side, side), object_radius=(2.0, 3.0), density=0.05,
                        object_brightness=300.0, seed=0) if args.small
              else synthetic((side, side), object_radius=(5, 20), seed=1)).image
@@ -185,6 +195,48 @@ def on_stacks(side: int, repeat: int) -> int:
         default, ball = best_times([default_call, ball_call], repeat)
         print(f"| {label} | {radius:.1f} | {1000 * default / STACK_PLANES:.0f} "
               f"| {1000 * ball / STACK_PLANES:.0f} | {default / ball:.1f} |")
+    return 0
+
+
+#: ``--small-images``: the plane sizes (objects r 3-8, the generator's nuclei).
+SMALL_SIDES = (256, 384, 512, 640, 1024)
+#: ... and the frames of the time-lapse timed a frame at a time
+SMALL_FRAMES = 20
+
+
+def on_small_images(repeat: int) -> int:
+    """``--small-images``: the default (automatic radius included) against the ball on
+    planes under 2048x2048, time and peak memory, and a stack of small frames in ms a frame.
+    Below about 700x700 the fixed parts (the radius's measuring grid of up to 512x512 cells,
+    two noise models, the trend's 128x128 cells) outweigh the image."""
+    warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+    print(f"objects r 3-8, uint16, best of {repeat}\n")
+    print("| plane | default (s) | ball r=50 (s) | x ball | peak (float32 images) | "
+          f"{SMALL_FRAMES} frames: default (ms a frame) | ball (ms a frame) | x ball |")
+    print("|---|---|---|---|---|---|---|---|")
+    for side in SMALL_SIDES:
+        image = synthetic((side, side), object_radius=(3, 8), seed=1).image
+        frames = np.stack([synthetic((side, side), object_radius=(3, 8), seed=seed).image
+                           for seed in range(SMALL_FRAMES)]) if side <= 512 else None
+        calls = [functools.partial(bgsub.subtract_background, image, radius="auto"),
+                 functools.partial(bgsub.subtract_background, image, "rolling_ball", 50)]
+        if frames is not None:
+            calls += [functools.partial(bgsub.subtract_background, frames, radius="auto",
+                                        axes="TYX"),
+                      functools.partial(bgsub.subtract_background, frames, "rolling_ball", 50,
+                                        axes="TYX")]
+        for call in calls:  # (warm-up)
+            call()
+        times = best_times(calls, repeat)
+        peak = peak_buffers(calls[0], image)
+        row = (f"| {side}x{side} | {times[0]:.3f} | {times[1]:.3f} | {times[0] / times[1]:.1f} "
+               f"| {peak:.1f} |")
+        if frames is None:
+            row += " - | - | - |"
+        else:
+            row += (f" {1000 * times[2] / SMALL_FRAMES:.0f} | {1000 * times[3] / SMALL_FRAMES:.1f}"
+                    f" | {times[2] / times[3]:.1f} |")
+        print(row)
     return 0
 
 
