@@ -527,8 +527,8 @@ def plan_prepared(image: Any, method: str | None = None,
 
     Examples
     --------
-    >>> import numpy as np
-    >>> image = np.random.default_rng(0).poisson(100, (64, 64)).astype(np.uint16)
+    >>> from bgsub.data import synthetic
+    >>> image = synthetic((64, 64), object_radius=4, seed=0).image
     >>> p, prepared = plan_prepared(image, radius="auto")
     >>> p.method.name, prepared is not None
     ('robust', True)
