@@ -175,3 +175,43 @@ def test_sweep_names_the_file_once_and_counts_the_other_settings(tmp_path):
         f"bgsub: warning: {path}: {LIGHT_MESSAGE}"], result.stderr
     assert lines[-1] == ("bgsub: 2 more warnings like those above (the same file's other "
                          "planes, channels or settings) not shown"), result.stderr
+
+
+def _saturated_fluorescence(seed: int) -> np.ndarray:
+    """uint8 fluorescence at a high gain (27 counts a photon over 5 photons of background):
+    the disks' 25 photons more clip at 255, flat plateaus as bright as nothing else."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:384, :384]
+    photons = np.full((384, 384), 5.0)
+    for cy, cx in rng.integers(0, 384, (40, 2)):
+        photons[(yy - cy) ** 2 + (xx - cx) ** 2 <= 100] += 20.0
+    return np.clip(5.0 + 27.0 * rng.poisson(photons), 0, 255).astype(np.uint8)
+
+
+def _overexposed_bright_field(seed: int, level: float) -> np.ndarray:
+    """uint8 bright field: dark disks on a background at ``level`` (noise sd 10), clipped at 255
+    where it is over (0.5-76 % of the pixels from 230 to 270)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:384, :384]
+    image = np.full((384, 384), level)
+    for cy, cx in rng.integers(0, 384, (25, 2)):
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 <= 400] -= 80.0
+    return np.clip(image + rng.normal(0, 10.0, image.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_saturated_objects_do_not_make_fluorescence_look_light(seed):
+    """Saturated cells are flat because the camera stopped counting: read as the flattest,
+    brightest tiles, they made uint8 fluorescence look like a light background (5 of 168
+    generated dark-background planes; every one of these). A tile's roughness and level are
+    read on its unclipped cells."""
+    image = _saturated_fluorescence(seed)
+    assert (image == 255).mean() > 0.1
+    assert not looks_light(coarse_cells(image, 512)[0])
+
+
+@pytest.mark.parametrize("level", [230.0, 255.0, 270.0])
+def test_an_overexposed_bright_field_still_looks_light(level):
+    """Its background clips at 255 in 0.5-76 % of the pixels: still the flattest, brightest
+    part once the clipped cells are left out of each tile's roughness and level."""
+    assert looks_light(coarse_cells(_overexposed_bright_field(0, level), 512)[0])

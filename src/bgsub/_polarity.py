@@ -39,6 +39,15 @@ FLATTEST = 0.2
 TILE = 16
 BRIGHTER = 0.6
 FEWEST_TILES = 8
+#: A plane whose maximum at least ``CLIPPED`` of its cells (and two) hold is clipped there: its
+#: saturated cells are flat because the camera stopped counting, not because they are an empty
+#: background, so each tile's roughness and level are read on its other cells, and a tile of
+#: fewer than ``UNCLIPPED_CELLS`` of them (a saturated plateau) is not ranked. uint8
+#: fluorescence with its brightest objects saturated looked light before (5 of 168 generated
+#: dark-background planes; 3 since), an overexposed bright field still does (docs/accuracy.md,
+#: Session 49)
+CLIPPED = 0.001
+UNCLIPPED_CELLS = 8
 
 #: The finding and its fix (the warning's text; ``radius="auto"`` reports it as a finding).
 LIGHT_MESSAGE = ("the image looks like dark objects on a light background (bright field, H&E, "
@@ -71,11 +80,44 @@ def looks_light(cells: np.ndarray) -> bool:
     rows, columns = (n * TILE for n in tiles)
     detail = cells - ndi.uniform_filter(cells, 3, mode="nearest")
     shape = (tiles[0], TILE, tiles[1], TILE)
-    roughness = np.square(detail[:rows, :columns]).reshape(shape).mean(axis=(1, 3)).ravel()
-    levels = cells[:rows, :columns].reshape(shape).mean(axis=(1, 3)).ravel()
+    counted = _unclipped(cells)[:rows, :columns].reshape(shape)
+    per_tile = counted.sum(axis=(1, 3)).ravel()
+    ranked = per_tile >= UNCLIPPED_CELLS
+    if np.count_nonzero(ranked) < FEWEST_TILES:
+        return False  # (nearly all of it saturated: no judgement)
+    roughness = _tile_means(np.square(detail[:rows, :columns]), counted, per_tile, ranked)
+    # (a tile of background crossed by a saturated object is as bright as its background)
+    levels = _tile_means(cells[:rows, :columns], counted, per_tile, ranked)
     flattest = roughness <= np.quantile(roughness, FLATTEST)
     brighter = np.searchsorted(np.sort(levels), levels[flattest], side="left") / levels.size
     return float(np.mean(brighter)) > BRIGHTER
+
+
+def _tile_means(values: np.ndarray, counted: np.ndarray, per_tile: np.ndarray,
+                ranked: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` over each ``ranked`` tile's counted cells (``counted``: 1 or 0
+    per cell, reshaped to tiles; ``per_tile``: their number)."""
+    sums = (values.reshape(counted.shape) * counted).sum(axis=(1, 3)).ravel()
+    return sums[ranked] / per_tile[ranked]
+
+
+def _unclipped(cells: np.ndarray) -> np.ndarray:
+    """1.0 where a cell is not at the plane's clip level, 0.0 where it is: its maximum where
+    at least :data:`CLIPPED` of the cells (and two) hold it (1 everywhere where none does).
+
+    Examples
+    --------
+    >>> cells = np.arange(16.0).reshape(4, 4)
+    >>> int(_unclipped(cells).sum())
+    16
+    >>> cells[2:, 2:] = 100.0
+    >>> int(_unclipped(cells).sum())
+    12
+    """
+    at_top = cells == cells.max()
+    if np.count_nonzero(at_top) < max(2, CLIPPED * cells.size):
+        return np.ones(cells.shape)
+    return (~at_top).astype(np.float64)
 
 
 def warn_if_light(plane: np.ndarray, stacklevel: int = 4) -> None:
