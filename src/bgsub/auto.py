@@ -583,9 +583,8 @@ def blank_finding(suggestion: Suggestion) -> str:
     the image's side (:attr:`Suggestion.guessed`), that finding and its fix in one line;
     ``""`` otherwise. Right for a blank field (an empty well, a plane outside the sample),
     where any wide radius does; a guess where the objects are too faint to stand out of the
-    noise: on 144 generated cases 3 fell back, all holding
-    objects (0.1-0.8 noise sds above the background), which kept 34-60 % of their light
-    (docs/accuracy.md, Session 49).
+    noise: on 144 generated cases 3 fell back, all holding objects (0.1-0.8 noise sds above
+    the background), which kept 34-60 % of their light (docs/accuracy.md, Session 49).
 
     Examples
     --------
