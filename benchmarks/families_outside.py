@@ -65,7 +65,10 @@ place in every plane of a stack (``with_dead_lines``; the truth unchanged, as ab
 
 ``--bias``: where the objects' light goes -- the default's mean error in noise sds under the
 objects, in a ring of ``NEAR`` pixels around them and beyond, and the share of the objects'
-light that the error under them costs (``bias_by_region``).
+light that the error under them costs (``bias_by_region``). The summary says, without it,
+in how many of the cases keeping under 95 % that raise costs over 5 % (the rest lose the
+light otherwise: a uint8 camera's clipping, which the truth takes as an expectation and the
+image count by count, or a halo's light netting out).
 
 Usage::
 
@@ -926,6 +929,13 @@ def summary(rows: list[dict]) -> str:
         f"{sum(r['step'] > STEP_MAX for r in rows)}; {fails} cases fail something; "
         f"{len(radius_losses)} of the losses are the radius's (robust at 3x the true object "
         f"radius beats Fiji there)")
+    short = [r for r in rows if r["kept"] < KEPT_MIN]
+    if short:  # (what the raise under the objects costs, against what else they lose)
+        raised = sum(r["bias"]["cost"] > 1 - KEPT_MIN for r in short)
+        lines.append(
+            f"kept < 95 %: {len(short)} cases, in {raised} of them the background's raise "
+            f"under the objects costs over {100 * (1 - KEPT_MIN):.0f} % of their light (the "
+            "rest lose it otherwise: a uint8 camera's clipping, halos' light netting out)")
     failing = [r for r in rows if r["fails"]]
     lines.append(
         f"warned of (radius=\"auto\"'s BackgroundWarnings): "
