@@ -52,7 +52,8 @@ class ShadingMethod:
         additive field is wanted; ``centres`` are the bins' centres per axis, as
         fractions of the tile's size (bins may differ by a pixel); ``bin_pixels``
         (passed only where ``estimate`` takes it) is the pixels a bin averages
-        where the tiles hold whole counts (integer data), None otherwise.
+        where the tiles hold whole counts (integer data, or floats whose values
+        are all whole: ``TileSet.holds_whole_counts``), None otherwise.
     parameters : tuple of Parameter
         The method's own keyword options.
     darkfield : bool
