@@ -16,7 +16,7 @@ import numpy as np
 
 from bgsub._arrays import in_ordinary_unit
 from bgsub._warnings import warn
-from bgsub.kernels.bins import MAD_TO_SD
+from bgsub.kernels.bins import MAD_TO_SD, mad
 from bgsub.kernels.blocks import coarse_cells
 
 __all__ = ["field_stop_finding", "field_stop_share", "warn_if_field_stop"]
@@ -77,7 +77,7 @@ def field_stop_share(plane: np.ndarray) -> float:
     levels = np.array([np.median(c) for c in corners])
     darkest = corners[int(np.argmin(levels))]
     low = float(levels.min())
-    noise = MAD_TO_SD * float(np.median(np.abs(darkest - np.median(darkest))))
+    noise = MAD_TO_SD * mad(darkest)
     centre = cells[rows // 4:rows - rows // 4, cols // 4:cols - cols // 4]
     high = float(np.percentile(centre, 25))
     step = high - low

@@ -15,8 +15,8 @@ import numpy as np
 
 from bgsub.kernels._bins import below, binned_sums, equal_bins, gather_keys, key_histogram
 
-__all__ = ["MAD_TO_SD", "binned_counts_sums", "equal_bin_histogram", "less_than", "median",
-           "median_below", "percentiles", "percentiles_of_parts", "quantile"]
+__all__ = ["MAD_TO_SD", "binned_counts_sums", "equal_bin_histogram", "less_than", "mad",
+           "median", "median_below", "percentiles", "percentiles_of_parts", "quantile"]
 
 #: A Gaussian's sd over its median absolute deviation (``1 / Phi^-1(3/4)``): the robust spread
 #: of every module is its median absolute deviation times this
@@ -279,6 +279,23 @@ def _partitioned(values: np.ndarray, ranks: list[int]) -> np.ndarray | None:
     largest, which tells a NaN (NumPy sorts NaN last: then None)."""
     part = np.partition(values, [*ranks, values.size - 1])
     return None if part[-1] != part[-1] else part
+
+
+def mad(values: np.ndarray) -> float:
+    """The median absolute deviation of ``values`` about their median (0.0 for none): times
+    :data:`MAD_TO_SD`, every module's robust spread.
+
+    Examples
+    --------
+    >>> mad(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    1.0
+    >>> round(MAD_TO_SD * mad(np.random.default_rng(0).normal(0.0, 2.0, 100_000)), 2)
+    2.0
+    """
+    values = np.ravel(values)
+    if values.size == 0:
+        return 0.0
+    return float(median(np.abs(values - median(values))))
 
 
 def median(values: np.ndarray) -> np.floating:

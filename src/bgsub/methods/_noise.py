@@ -10,7 +10,7 @@ import numpy as np
 
 from bgsub._lazy import lazy_module
 from bgsub._padding import PADDING_SHARE, fill_from_nearest, padding_share
-from bgsub.kernels.bins import MAD_TO_SD, median, percentiles
+from bgsub.kernels.bins import MAD_TO_SD, mad, median, percentiles
 from bgsub.kernels.gaussian import direct_gaussian_filter
 from bgsub.kernels.outliers import cold_pixels, gradient_magnitude
 
@@ -824,7 +824,7 @@ def _fit_log_quadratic(tiles: np.ndarray) -> tuple[np.ndarray, float]:
     for _ in range(3):
         coeffs = np.linalg.lstsq(design * weights[:, None], values * weights, rcond=None)[0]
         misfit = values - design @ coeffs
-        scatter = MAD_TO_SD * _mad(misfit)
+        scatter = MAD_TO_SD * mad(misfit)
         weights = (np.abs(misfit) <= CLIP * max(scatter, 1e-3)).astype(np.float64)
     return coeffs, scatter
 
@@ -847,13 +847,13 @@ def robust_centre_scale(values: np.ndarray, clip: float = 3.0, rounds: int = 5) 
     """
     values = _subsample(np.asarray(values, dtype=np.float64).ravel())
     centre = float(median(values))
-    scale = MAD_TO_SD * _mad(values)
+    scale = MAD_TO_SD * mad(values)
     for _ in range(rounds):
         kept = values[np.abs(values - centre) <= clip * scale] if scale > 0 else values
         if kept.size == 0:
             break
         centre = float(median(kept))
-        scale = MAD_TO_SD * _mad(kept)
+        scale = MAD_TO_SD * mad(kept)
     return centre, scale
 
 
@@ -904,12 +904,6 @@ def _flat_pixels(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarr
     return (magnitude <= EDGE_FACTOR * median(magnitude[where])) & where
 
 
-def _mad(values: np.ndarray) -> float:
-    if values.size == 0:
-        return 0.0
-    return float(median(np.abs(values - median(values))))
-
-
 def _spread(values: np.ndarray) -> float:
     """Robust standard deviation: the RMS of ``values`` about their median, each clipped at
     ``CLIP`` MAD-based sds (consistent for Gaussian noise). Unlike the MAD alone it does not
@@ -919,7 +913,7 @@ def _spread(values: np.ndarray) -> float:
         return 0.0
     centre = float(median(values))
     deviation = values - centre
-    mad = MAD_TO_SD * float(median(np.abs(deviation)))  # _mad, its median reused
+    mad = MAD_TO_SD * float(median(np.abs(deviation)))  # mad, its median reused
     limit = CLIP * mad if mad > 0 else float(np.max(np.abs(deviation)))
     if not limit > 0:
         return 0.0
@@ -969,7 +963,7 @@ def _surely_binned(size: int, residual: np.ndarray) -> bool:
 def _mad_model(residual: np.ndarray, inside: np.ndarray | None, floor: float) -> NoiseModel:
     """One noise level for the image: the MAD of the high-pass ``residual`` (of its pixels
     ``inside``, all by default)."""
-    spread = MAD_TO_SD * _mad(residual.ravel() if inside is None else residual[inside])
+    spread = MAD_TO_SD * mad(residual.ravel() if inside is None else residual[inside])
     return NoiseModel(0.0, spread**2, floor)
 
 

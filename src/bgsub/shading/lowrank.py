@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from bgsub._warnings import warn
-from bgsub.kernels.bins import MAD_TO_SD
+from bgsub.kernels.bins import MAD_TO_SD, mad
 from bgsub.kernels.threads import map_in_order, num_threads
 from bgsub.methods import Parameter
 from bgsub.shading._fields import cosine_basis, fit_smooth
@@ -302,7 +302,7 @@ def _darkfield_implausible(stack: np.ndarray, dark: np.ndarray,
     data, are not counted.
     """
     steps = np.diff(stack, axis=-1).ravel()[::_STRIDE]
-    noise = MAD_TO_SD * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0)
+    noise = MAD_TO_SD * mad(steps) / np.sqrt(2.0)
     below = stack < dark - 3.0 * noise
     below = float(np.mean(below if unlit is None else below[:, ~_left_out(unlit)]))
     if below <= _MOST_BELOW_DARK:
