@@ -648,3 +648,39 @@ def test_a_missing_value_is_the_images_own_dtypes():
     found = suggest_radius(image, missing=0.1)
     assert (found.radius, found.reason) == (suggest_radius(holes).radius,
                                             suggest_radius(holes).reason)
+
+
+def _z_stack(planes: int = 5) -> np.ndarray:
+    """Nuclei on a vignetted background, ``planes`` planes of a z-stack."""
+    return np.stack([synthetic((96, 96), object_radius=(4, 6), seed=seed).image
+                     for seed in range(planes)])
+
+
+def test_auto_radius_of_a_true_3d_volume_without_spacing_warns_that_z_is_a_guess():
+    """The objects are measured in the Y, X planes: without a spacing the same number of
+    pixels along Z is a guess (right for cubic voxels only), named with the fix."""
+    stack = _z_stack()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bgsub.BackgroundWarning)
+        bgsub.estimate_background(stack, radius="auto", true_3d=True)
+    said = [str(w.message) for w in caught if "along Z" in str(w.message)]
+    assert len(said) == 1
+    assert "more than the stack's 5" in said[0] and "spacing=(dz, dy, dx)" in said[0]
+
+
+@pytest.mark.parametrize("given_too", [{"true_3d": True, "spacing": (4.0, 1.0, 1.0)},
+                                       {"true_3d": True, "radius": (2.0, 12.0, 12.0)}, {}])
+def test_a_spacing_a_radius_per_axis_or_planes_alone_raise_no_z_warning(given_too):
+    stack = _z_stack()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bgsub.BackgroundWarning)
+        bgsub.estimate_background(stack, **{"radius": "auto", **given_too})
+    assert not [w for w in caught if "along Z" in str(w.message)]
+
+
+def test_the_z_radius_follows_the_spacing_given_with_an_automatic_radius():
+    from bgsub import engine
+
+    stack = _z_stack()
+    flat = engine.plan(stack, radius="auto", true_3d=True, spacing=(4.0, 1.0, 1.0))
+    assert flat.radius[0] == pytest.approx(flat.radius[1] / 4.0)

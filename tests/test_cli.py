@@ -576,3 +576,21 @@ def test_info_into_a_reader_that_stops_ends_without_an_error_line(tmp_path):
     _, err = process.communicate(timeout=300)
     assert process.returncode != 0
     assert b"error" not in err and b"Traceback" not in err, err
+
+
+def test_run_in_3d_with_an_automatic_radius_and_no_z_spacing_says_so_once(tmp_path):
+    """A z-stack without pixel sizes run with --3d --radius auto: one stderr line names the
+    Z radius as a guess and the fix (--spacing)."""
+    stack = np.stack([synthetic((96, 96), object_radius=(4, 6), seed=seed).image
+                      for seed in range(5)])
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, stack)
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto", "--3d",
+                  "--axes", "ZYX")
+    assert ran.returncode == 0, ran.stderr
+    warned = [line for line in ran.stderr.splitlines() if "along Z" in line]
+    assert len(warned) == 1 and "--spacing Z,Y,X" in warned[0]
+    spaced = run_cli("run", path, "-o", str(tmp_path / "spaced"), "--radius", "auto", "--3d",
+                     "--axes", "ZYX", "--spacing", "4,1,1")
+    assert spaced.returncode == 0, spaced.stderr
+    assert "along Z" not in spaced.stderr

@@ -435,7 +435,7 @@ def plan(
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
     measured = is_auto_radius(radius)
     if measured:
-        from bgsub.auto import suggest_radius, warn_of_findings
+        from bgsub.auto import suggest_radius, warn_of_findings, warn_of_volume_radius
 
         suggestion = suggest_radius(array, layout.axes,
                                     light_background=bool(light_background), missing=missing)
@@ -444,6 +444,8 @@ def plan(
             warn_of_findings(suggestion)
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     extent = tuple(array.shape[ax] for ax in layout.spatial)
+    if measured and warn_input and layout.ndim_spatial == 3 and spacing is None:
+        warn_of_volume_radius(radii[0], extent[0])
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
     if chosen.check is not None:
