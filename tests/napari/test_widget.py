@@ -734,3 +734,30 @@ def test_no_preview_while_the_view_shows_other_axes_than_the_image_plane(viewer_
     _settle(qtbot, widget)
     np.testing.assert_array_equal(viewer.layers["bgsub preview: foreground"].data,
                                   bgsub.subtract_background(stack, "tophat", 4)[5])
+
+
+def test_auto_in_3d_on_a_layer_without_a_voxel_size_says_the_z_radius_is_a_guess(
+        viewer_widget, qtbot):
+    """radius="auto"'s warning of a true 3D run without a spacing, where Auto sets a number:
+    the same number of pixels along Z, right for cubic voxels only; none where the layer's
+    scale gives the voxel size."""
+    from bgsub.auto import volume_radius_finding
+    from bgsub.data import synthetic
+
+    viewer, widget = viewer_widget
+    stack = np.stack([synthetic((128, 128), object_radius=(4, 6), seed=seed).image
+                      for seed in range(5)])
+    viewer.add_image(stack, name="stack")
+    widget.preview_check.setChecked(False)
+    widget.mode_combo.setCurrentIndex(1)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: "radius" in widget.message.text(), timeout=WAIT_MS)
+    expected = volume_radius_finding(widget.radius.value(), 5)
+    assert f"warning: {expected}" in widget.message.text()
+    viewer.layers.clear()
+    viewer.add_image(stack, name="scaled", scale=(4.0, 1.0, 1.0))
+    widget.mode_combo.setCurrentIndex(1)
+    widget.auto_button.click()
+    qtbot.waitUntil(lambda: "radius" in widget.message.text()
+                    and "looking" not in widget.message.text(), timeout=WAIT_MS)
+    assert "along Z" not in widget.message.text()
