@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
 import bgsub
-from bgsub.auto import Suggestion, measure_objects, quality, suggest_radius
+from bgsub.auto import Suggestion, depth_radius, measure_objects, quality, suggest_radius
 from bgsub.data import synthetic
 from errors import rmse
 from textured import textured_nuclei
@@ -656,16 +656,39 @@ def _z_stack(planes: int = 5) -> np.ndarray:
                      for seed in range(planes)])
 
 
-def test_auto_radius_of_a_true_3d_volume_without_spacing_warns_that_z_is_a_guess():
-    """The objects are measured in the Y, X planes: without a spacing the same number of
-    pixels along Z is a guess (right for cubic voxels only), named with the fix."""
+def test_auto_radius_of_a_true_3d_volume_without_spacing_measures_the_depth():
+    """Without a spacing, the radius along Z comes from the objects' depth (3x their
+    half-depth, as the Y, X radius is 3x their radius): nothing to warn of."""
+    from bgsub import engine
+
     stack = _z_stack()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bgsub.BackgroundWarning)
+        measured = engine.plan(stack, radius="auto", true_3d=True)
+    assert not [w for w in caught if "along Z" in str(w.message)]
+    assert measured.radius[0] == depth_radius(stack, measured.radius[-1])
+    assert 1.0 <= measured.radius[0] < measured.radius[-1]
+
+
+@pytest.mark.parametrize("half_depth", [2.0, 6.0])
+def test_depth_radius_is_three_times_the_half_depth_of_ellipsoids(half_depth):
+    zz, yy, xx = np.mgrid[:40, :160, :160]
+    rng = np.random.default_rng(int(half_depth))
+    volume = 100.0 + rng.normal(0.0, 2.0, zz.shape)
+    for cz, cy, cx in rng.uniform((8, 15, 15), (32, 145, 145), (12, 3)):
+        volume[((zz - cz) / half_depth) ** 2 + ((yy - cy) ** 2 + (xx - cx) ** 2) / 64 <= 1] += 40
+    assert 3.0 * half_depth / 1.5 < depth_radius(volume, 24.0) < 3.0 * half_depth * 1.5
+
+
+def test_too_few_planes_to_measure_the_depth_warn_that_z_is_a_guess():
+    """Two planes: no depth to measure; the same pixels along Z, named a guess with the fix."""
+    stack = _z_stack(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bgsub.BackgroundWarning)
         bgsub.estimate_background(stack, radius="auto", true_3d=True)
     said = [str(w.message) for w in caught if "along Z" in str(w.message)]
     assert len(said) == 1
-    assert "more than the stack's 5" in said[0] and "spacing=(dz, dy, dx)" in said[0]
+    assert "more than the stack's 2" in said[0] and "spacing=(dz, dy, dx)" in said[0]
 
 
 @pytest.mark.parametrize("given_too", [{"true_3d": True, "spacing": (4.0, 1.0, 1.0)},

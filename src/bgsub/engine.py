@@ -435,7 +435,7 @@ def plan(
     padding = (0.0, float("nan"))  # (what the automatic radius found on the planes it read)
     measured = is_auto_radius(radius)
     if measured:
-        from bgsub.auto import suggest_radius, warn_of_findings, warn_of_volume_radius
+        from bgsub.auto import suggest_radius, warn_of_findings
 
         suggestion = suggest_radius(array, layout.axes,
                                     light_background=bool(light_background), missing=missing)
@@ -444,8 +444,9 @@ def plan(
             warn_of_findings(suggestion)
     radii = _resolve_radius(radius, layout.ndim_spatial, spacing)
     extent = tuple(array.shape[ax] for ax in layout.spatial)
-    if measured and warn_input and layout.ndim_spatial == 3 and spacing is None:
-        warn_of_volume_radius(radii[0], extent[0])
+    if measured and layout.ndim_spatial == 3 and spacing is None:
+        radii = _volume_radius(array, layout, radii, bool(light_background), missing,
+                               warn_input)
     _check_radius_fits(radii, extent)
     resolved = chosen.resolve_options(options)
     if chosen.check is not None:
@@ -562,6 +563,26 @@ def plan_prepared(image: Any, method: str | None = None,
         prepared = pool.submit(first.prepare_block, block)
         final = plan(image, method, radius, **settings)
         return final, prepared.result()
+
+
+def _volume_radius(array: Any, layout: Layout, radii: tuple[float, ...],
+                   light_background: bool, missing: float | None, warn: bool
+                   ) -> tuple[float, ...]:
+    """``radius="auto"``'s radii of a true 3D volume without a ``spacing``: along Z, from the
+    objects' depth in the middle volume (:func:`bgsub.auto.depth_radius`); where that cannot
+    be measured (too few planes, pixels to fill or marked ``missing``), the Y, X radius,
+    warned of as a guess (right for cubic voxels only) where ``warn``."""
+    from bgsub.auto import depth_radius, warn_of_volume_radius
+
+    selectors = list(layout.planes(array.shape))
+    volume = layout.block(array, selectors[len(selectors) // 2])
+    depth = float("nan") if missing is not None else depth_radius(volume, radii[-1],
+                                                                  light_background)
+    if np.isfinite(depth):
+        return (depth, *radii[1:])
+    if warn:
+        warn_of_volume_radius(radii[0], volume.shape[0])
+    return radii
 
 
 def _check_radius_fits(radius: tuple[float, ...], extent: tuple[int, ...]) -> None:
