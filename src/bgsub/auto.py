@@ -645,9 +645,11 @@ def depth_radius(volume: Any, radius: float, light_background: bool = False) -> 
     over the volume; an ellipsoid's mean chord along Z is 4/3 of its half-depth, so the
     half-depth is 3/4 of the object cells' mean run along Z. On the 48 stacks of
     ``benchmarks/families_outside.py`` (seeds 0-47) it came within 1.5x of the true half-depth
-    on 29, 1.3x too deep on average (the generator's blur along Z), and the estimate with it
-    missed by 0.83x the plane-by-plane error (geometric mean; 30 cases better by over 10 %,
-    7 worse), as with the true depth, where the Y, X radius along Z missed by 2.48x.
+    on 30, 1.13x too deep on average (the generator's blur along Z), and the estimate with it
+    missed by 0.84x the plane-by-plane error (geometric mean; 32 cases better by over 10 %,
+    6 worse), about as with the true depth (0.83x), where the Y, X radius along Z missed by
+    2.48x; on the two real stacks under added fields (docs/accuracy.md, Session 50) by
+    0.29-0.96x, against 0.37-7.6x.
 
     Examples
     --------

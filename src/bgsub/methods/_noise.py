@@ -913,8 +913,8 @@ def _spread(values: np.ndarray) -> float:
         return 0.0
     centre = float(median(values))
     deviation = values - centre
-    mad = MAD_TO_SD * float(median(np.abs(deviation)))  # mad, its median reused
-    limit = CLIP * mad if mad > 0 else float(np.max(np.abs(deviation)))
+    sd = MAD_TO_SD * float(median(np.abs(deviation)))  # (mad(), its median reused)
+    limit = CLIP * sd if sd > 0 else float(np.max(np.abs(deviation)))
     if not limit > 0:
         return 0.0
     clipped = np.clip(deviation, -limit, limit)
