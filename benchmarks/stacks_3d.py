@@ -7,7 +7,8 @@
 real stacks of ``_real.py`` under added fields (the error of the recovered field,
 ``estimate(stack + field) - estimate(stack)`` against the field), the default plane by plane,
 true 3D with the Y, X radius along Z (what ``true_3d=True`` did before Session 50), and true 3D
-with the automatic radius (the measured depth).
+with the automatic radius (the measured depth), the radius and the depth measured on the
+generated stack, or on the real stack before the field is added.
 
 Usage: ``python benchmarks/stacks_3d.py [--seeds 0-47] [--no-real]``.
 """
@@ -32,10 +33,9 @@ import families_outside as families  # noqa: E402
 ROWS = ("planes", "3D, Y-X radius along Z", "3D, measured depth")
 
 
-def _three(image: np.ndarray, radius: float) -> list[np.ndarray]:
+def _three(image: np.ndarray, radius: float, depth: float) -> list[np.ndarray]:
     """The backgrounds of ``image`` plane by plane, in 3D with ``radius`` along Z too, and in
-    3D with the measured depth along Z, all at the Y, X ``radius``."""
-    depth = depth_radius(image, radius)
+    3D with ``depth`` along Z (:func:`bgsub.auto.depth_radius`), all at the Y, X ``radius``."""
     settings = ({"radius": radius}, {"radius": radius, "true_3d": True},
                 {"radius": (depth, radius, radius), "true_3d": True})
     return [np.asarray(bgsub.estimate_background(image, "robust", **s), np.float64)
@@ -49,11 +49,13 @@ def generated(seeds: list[int]) -> None:
     for seed in seeds:
         truth = families.generate("stack", seed)
         radius = suggest_radius(truth.image).radius
-        errors = [families._rmse(b, truth.background) for b in _three(truth.image, radius)]
+        depth = depth_radius(truth.image, radius)
+        errors = [families._rmse(b, truth.background)
+                  for b in _three(truth.image, radius, depth)]
         fiji = min(families._rmse(families._imagej(truth.image.astype(np.float64), r),
                                   truth.background)
                    for r in (50.0, 3.0 * truth.object_radius))
-        measured = depth_radius(truth.image, radius) / 3.0
+        measured = depth / 3.0
         rows.append((errors, fiji, truth.params["zdepth"], measured))
         print(f"| {seed} | {truth.image.shape[0]} | {truth.params['zdepth']:.2f} | "
               f"{measured:.2f} | " + " | ".join(f"{e:.4g}" for e in errors) + f" | {fiji:.4g} |",
@@ -90,13 +92,16 @@ def real() -> None:
         vignette = half * (1 - 2 * ((y - 0.5) ** 2 + (x - 0.5) ** 2))
         fields = {"vignetting": vignette, "vignetting x haze along Z": vignette * (2 - z),
                   "tilt + ramp along Z": half * (x + 0.5 * y + 0.8 * z)}
+        # (the radius and the depth measured on the stack, the same for it and its shaded
+        # copies: the difference is the recovered field)
         radius = suggest_radius(stack).radius
-        clean = _three(stack, radius)
+        depth = depth_radius(stack, radius)
+        clean = _three(stack, radius, depth)
         for label, field in fields.items():
-            shaded = _three(stack + field, radius)
+            shaded = _three(stack + field, radius, depth)
             errors = [float(np.sqrt(np.mean((a - b - field) ** 2)))
                       for a, b in zip(shaded, clean, strict=True)]
-            print(f"| {name} (half-depth {depth_radius(stack, radius) / 3:.1f}) | {label} | "
+            print(f"| {name} (half-depth {depth / 3:.1f}) | {label} | "
                   + " | ".join(f"{e:.3g}" for e in errors) + " |", flush=True)
 
 
