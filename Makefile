@@ -62,12 +62,14 @@ bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 
 # The default against Fiji on images and fields outside the accuracy benchmark, on the probe
-# set (other images, fields and amplitudes) and on an independent generator (docs/accuracy.md)
+# set (other images, fields and amplitudes) and on an independent generator (docs/accuracy.md);
+# and z-stacks plane by plane against true 3D with the automatic radius
 bench-outside: $(BENCH_STAMP) $(NAPARI_STAMP)
 	$(BIN)/python benchmarks/outside.py --markdown
 	$(BIN)/python benchmarks/outside.py --set probe
 	$(BIN)/python benchmarks/outside.py --set photons
 	$(BIN)/python benchmarks/families_outside.py --seeds 0-5 --markdown
+	$(BIN)/python benchmarks/stacks_3d.py
 
 # BaSiCPy, the peer of bench_shading.py, pins scipy<1.13 (so NumPy 1.x): it gets its own venv.
 # torch 2.13.0 first: that takes the CPU build instead of a several-GB CUDA one.
