@@ -604,17 +604,19 @@ class BackgroundWidget(QWidget):
         note = f"radius {self.radius.text()}: {suggestion.reason}"
         # (objects too faint for the radius chosen: radius="auto"'s warnings, here, where the
         # radius set is a number and the preview's estimate measures nothing)
-        caveats = [c for c in (suggestion.caveat, self._volume_caveat()) if c]
+        settings = self.settings()
+        caveats = [c for c in (suggestion.caveat, self._volume_caveat(settings)) if c]
         for caveat in caveats:
             note = f"{note}\nwarning: {caveat}"
-        self._note = (self.settings(), note)  # shown until the settings change
+        self._note = (settings, note)  # shown until the settings change
         self._say(note, warning=bool(caveats))
 
-    def _volume_caveat(self) -> str:
-        """radius="auto"'s warning of a 3D run whose layer has no voxel size along Z: Auto
-        measured the plane, and the same number of pixels along Z suits cubic voxels only
-        (``bgsub.auto.volume_radius_finding``, where this bgsub has it); "" otherwise."""
-        settings, layer = self.settings(), self.layer()
+    def _volume_caveat(self, settings: Settings) -> str:
+        """radius="auto"'s warning of a 3D run (``settings``) whose layer has no voxel size
+        along Z: Auto measured the plane, and the same number of pixels along Z suits cubic
+        voxels only (``bgsub.auto.volume_radius_finding``, where this bgsub has it); ""
+        otherwise."""
+        layer = self.layer()
         finding = getattr(importlib.import_module("bgsub.auto"), "volume_radius_finding", None)
         if finding is None or layer is None or not settings.true_3d \
                 or settings.spacing is not None or "Z" not in (settings.layout or ""):
