@@ -707,3 +707,20 @@ def test_the_z_radius_follows_the_spacing_given_with_an_automatic_radius():
     stack = _z_stack()
     flat = engine.plan(stack, radius="auto", true_3d=True, spacing=(4.0, 1.0, 1.0))
     assert flat.radius[0] == pytest.approx(flat.radius[1] / 4.0)
+
+
+def test_the_radius_measured_is_reported_once_per_automatic_plan_with_its_depth():
+    """``engine.measured_radii``: the radius an automatic plan used, the depth's along Z in
+    true 3D; once for the API's call (whose first, fixed-radius plan is not one), nothing
+    for a radius given, nothing outside the context."""
+    from bgsub import engine
+
+    stack = _z_stack()
+    with engine.measured_radii() as radii:
+        planned = engine.plan(stack, radius="auto", true_3d=True)
+        bgsub.estimate_background(stack, radius=12.0)
+    assert radii == [planned.radius]
+    with engine.measured_radii() as radii:
+        bgsub.subtract_background(stack[2], radius="auto")
+    assert radii == [(suggest_radius(stack[2]).radius,) * 2]
+    engine.plan(stack, radius="auto")  # (no context open: nothing kept, nothing raised)

@@ -594,3 +594,35 @@ def test_run_in_3d_with_an_automatic_radius_and_no_z_spacing_says_so_once(tmp_pa
                      "--axes", "ZYX", "--spacing", "4,1,1")
     assert spaced.returncode == 0, spaced.stderr
     assert "along Z" not in spaced.stderr
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["in memory", "streamed"])
+def test_an_automatic_radius_is_recorded_as_measured_beside_auto(tmp_path, streamed):
+    """``--radius auto``: the sidecar, the output's embedded record and ``bgsub info`` give
+    the radius measured (``suggest_radius``'s on the same image), the parameters keep
+    "auto", and a rerun from the record gives the same pixels; a radius given records none."""
+    from bgsub.auto import suggest_radius
+
+    image = synthetic((160, 176), object_radius=(5, 8), seed=3).image
+    path = tmp_path / "cells.tif"
+    tifffile.imwrite(path, image)
+    chunks = ["--chunks", "auto"] if streamed else []
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto", *chunks)
+    assert ran.returncode == 0, ran.stderr
+    expected = suggest_radius(image).radius
+    record = json.loads((tmp_path / "out" / "cells.tif.bgsub.json").read_text())
+    assert record["parameters"]["radius"] == "auto"
+    assert record["measured_radius"] == pytest.approx([expected, expected], abs=1e-3)
+    _, meta = read_image(tmp_path / "out" / "cells.tif")
+    assert meta.provenance["measured_radius"] == record["measured_radius"]
+    info = run_cli("info", str(tmp_path / "out" / "cells.tif"))
+    assert f"radius auto (measured: {record['measured_radius'][0]:g} px)" in info.stdout
+    again = run_cli("run", "--config", str(tmp_path / "out" / "cells.tif.bgsub.json"),
+                    "-o", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(read_image(tmp_path / "again" / "cells.tif")[0],
+                          read_image(tmp_path / "out" / "cells.tif")[0])
+    fixed = run_cli("run", path, "-o", str(tmp_path / "fixed"), "--radius", "20", *chunks)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "measured_radius" not in json.loads(
+        (tmp_path / "fixed" / "cells.tif.bgsub.json").read_text())

@@ -31,7 +31,7 @@ from bgsub import stream as _stream
 from bgsub._lazy import import_before_threads
 from bgsub.api import subtract_background
 from bgsub.config import Settings
-from bgsub.engine import Cancelled, Progress
+from bgsub.engine import Cancelled, Progress, measured_radii
 from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import limit_threads, max_threads
 from bgsub.shading.files import apply_to_image, fields_identity, load_fields
@@ -526,12 +526,14 @@ def run_job(
             if stack_progress is not None and image.nbytes >= progress_bytes:
                 progress = _bar(job, stack_progress)
             _check(cancel)
-            foreground, background = process(image, parameters, settings.save_background or
-                                              job.figure is not None, progress, cancel)
+            with measured_radii() as radii:
+                foreground, background = process(image, parameters, settings.save_background
+                                                  or job.figure is not None, progress, cancel)
             planes = figure_planes(job, settings, parameters, image, background, foreground)
             del image
             _check(cancel)
-            _write_outputs(job, settings, meta, parameters, source, foreground, background, planes)
+            _write_outputs(job, settings, meta, parameters, source, foreground, background, planes,
+                           radii[0] if radii else None)
         except Cancelled:
             return Result(job.source.path, "cancelled", "interrupted", job)
         except Exception as exc:  # one bad file must not stop the batch
@@ -574,26 +576,30 @@ def _check_writable(job: Job, settings: Settings, meta: io.ImageMetadata,
 def _write_outputs(job: Job, settings: Settings, meta: io.ImageMetadata,
                    parameters: dict[str, Any], source: dict[str, Any],
                    foreground: np.ndarray, background: np.ndarray | None,
-                   planes: tuple[tuple[np.ndarray, ...], str] | None = None) -> None:
+                   planes: tuple[tuple[np.ndarray, ...], str] | None = None,
+                   measured: tuple[float, ...] | None = None) -> None:
+    """Write the foreground (and background, figure) and the sidecar; ``measured``: the radius
+    ``radius="auto"`` measured, recorded beside the parameters (:mod:`bgsub.provenance`)."""
     out_meta = dataclasses.replace(meta, provenance=None)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     io.write_image(job.output, foreground, out_meta,
-                   provenance.embedded_record(parameters, source, "foreground"),
+                   provenance.embedded_record(parameters, source, "foreground", measured),
                    format=job.output_format, pyramid=settings.pyramid)
     outputs = {"image": (job.output, job.output_format)}
     if background is not None and job.background is not None:
         io.write_image(job.background, background.astype(np.float32), out_meta,
-                       provenance.embedded_record(parameters, source, "background"),
+                       provenance.embedded_record(parameters, source, "background", measured),
                        format=job.background_format, pyramid=settings.pyramid)
         outputs["background"] = (job.background, job.background_format or job.output_format)
     if job.figure is not None and planes is not None:
-        _write_figure(job, meta, parameters, *planes)
+        _write_figure(job, meta, parameters, *planes, measured=measured)
         outputs["figure"] = (job.figure, "png")
-    _write_sidecar(job, settings, parameters, source, outputs)
+    _write_sidecar(job, settings, parameters, source, outputs, measured)
 
 
 def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
-                   source: dict[str, Any], outputs: dict[str, tuple[Path, str]]) -> None:
+                   source: dict[str, Any], outputs: dict[str, tuple[Path, str]],
+                   measured: tuple[float, ...] | None = None) -> None:
     run_settings = {"format": job.output_format, "save_background": settings.save_background,
                     "suffix": settings.suffix, "pyramid": settings.pyramid}
     if settings.figure:
@@ -603,7 +609,7 @@ def _write_sidecar(job: Job, settings: Settings, parameters: dict[str, Any],
                          (("flatfield", settings.flatfield), ("darkfield", settings.darkfield))
                          if name is not None})
     io.write_json(job.sidecar, provenance.sidecar_record(
-        parameters, source, _request(settings), run_settings, outputs))
+        parameters, source, _request(settings), run_settings, outputs, measured))
 
 
 def _request(settings: Settings) -> dict[str, Any]:
@@ -622,15 +628,17 @@ def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
     if job.background is not None:
         outputs["background"] = (job.background, job.background_format or job.output_format)
     if job.figure is not None and done.figure is not None:
-        _write_figure(job, done.metadata, done.parameters, *done.figure)
+        _write_figure(job, done.metadata, done.parameters, *done.figure, measured=done.measured)
         outputs["figure"] = (job.figure, "png")
-    _write_sidecar(job, settings, done.parameters, source, outputs)
+    _write_sidecar(job, settings, done.parameters, source, outputs, done.measured)
 
 
 def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
-                  planes: tuple[np.ndarray, ...], shown: str) -> None:
+                  planes: tuple[np.ndarray, ...], shown: str,
+                  measured: tuple[float, ...] | None = None) -> None:
     """raw | background | foreground with a line profile, as :func:`bgsub.plot.compare`,
-    drawn with matplotlib's Agg canvas (no pyplot) and written atomically."""
+    drawn with matplotlib's Agg canvas (no pyplot) and written atomically; the title names
+    the radius, and the one ``radius="auto"`` ``measured``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from bgsub.plot import compare
@@ -638,6 +646,8 @@ def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
     radius = parameters["radius"]
     radius = ",".join(f"{r:g}" for r in radius) if isinstance(radius, list) else (
         f"{radius:g}" if isinstance(radius, float) else str(radius))
+    if measured is not None:
+        radius += f" ({','.join(f'{r:.3g}' for r in dict.fromkeys(measured))} px)"
     series = f" [series {job.series}]" if job.series is not None else ""
     title = f"{job.source.path.name}{series}: {parameters['method']}, radius {radius}"
     if shown:

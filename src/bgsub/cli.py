@@ -746,8 +746,11 @@ def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
     if "parameters" in record:
         params, source = record["parameters"], record.get("input")
         name = source.get("name") if isinstance(source, dict) else source
+        measured = record.get("measured_radius")
+        measured = (f" (measured: {','.join(f'{r:g}' for r in dict.fromkeys(measured))} px)"
+                    if isinstance(measured, list) and measured else "")
         return (f"{kind or 'output'} of {name}, {params.get('method')} radius "
-                f"{params.get('radius')} (bgsub {record.get('bgsub_version')})")
+                f"{params.get('radius')}{measured} (bgsub {record.get('bgsub_version')})")
     if kind == PROFILE_KIND:
         tiles = (record.get("options") or {}).get("tiles")
         dark = ", dark-field estimated" if record.get("darkfield_estimated") else ""

@@ -31,6 +31,8 @@ when planning), plus the pre-smoothing's, in finite pixels per spatial axis.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import itertools
 import math
@@ -448,6 +450,8 @@ def plan(
         radii = _volume_radius(array, layout, radii, bool(light_background), missing,
                                warn_input)
     _check_radius_fits(radii, extent)
+    if measured:
+        _report_measured(radii)
     resolved = chosen.resolve_options(options)
     if chosen.check is not None:
         chosen.check(radii, resolved)
@@ -563,6 +567,40 @@ def plan_prepared(image: Any, method: str | None = None,
         prepared = pool.submit(first.prepare_block, block)
         final = plan(image, method, radius, **settings)
         return final, prepared.result()
+
+
+_measured_radii: contextvars.ContextVar[list[tuple[float, ...]] | None] = \
+    contextvars.ContextVar("bgsub_measured_radii", default=None)
+
+
+@contextlib.contextmanager
+def measured_radii() -> Iterator[list[tuple[float, ...]]]:
+    """Within: each radius that ``radius="auto"`` measures in :func:`plan` (pixels per
+    spatial axis, Z, Y, X order, after any spacing) is appended to the list yielded, in the
+    order planned: what a face records of the radius it did not choose.
+
+    Examples
+    --------
+    >>> from bgsub.data import synthetic
+    >>> image = synthetic((96, 96), object_radius=4, seed=0).image
+    >>> with measured_radii() as radii:
+    ...     _ = plan(image, radius="auto")
+    >>> len(radii), len(radii[0])
+    (1, 2)
+    """
+    radii: list[tuple[float, ...]] = []
+    token = _measured_radii.set(radii)
+    try:
+        yield radii
+    finally:
+        _measured_radii.reset(token)
+
+
+def _report_measured(radii: tuple[float, ...]) -> None:
+    """Append ``radii`` to the list of :func:`measured_radii`, where one is open."""
+    listening = _measured_radii.get()
+    if listening is not None:
+        listening.append(tuple(float(r) for r in radii))
 
 
 def _volume_radius(array: Any, layout: Layout, radii: tuple[float, ...],

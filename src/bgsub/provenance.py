@@ -99,16 +99,24 @@ def input_record(path: Path, series: int | None, companions: Sequence[Path] = ()
     return record
 
 
-def embedded_record(parameters: dict[str, Any], source: dict[str, Any], kind: str
-                    ) -> dict[str, Any]:
-    """The record stored inside an output file (no times, no output path)."""
-    return {
+def embedded_record(parameters: dict[str, Any], source: dict[str, Any], kind: str,
+                    measured_radius: Sequence[float] | None = None) -> dict[str, Any]:
+    """The record stored inside an output file (no times, no output path).
+
+    ``measured_radius``: what ``radius="auto"`` measured (pixels per spatial axis), recorded
+    beside the parameters as ``"measured_radius"``; the parameters keep ``"auto"``, so that
+    a rerun from the record measures again, as the first run did.
+    """
+    record = {
         "bgsub_provenance": RECORD_VERSION,
         "bgsub_version": bgsub.__version__,
         "kind": kind,
         "parameters": parameters,
         "input": {key: source[key] for key in ("name", "series", "size", "sha256")},
     }
+    if measured_radius is not None:
+        record["measured_radius"] = [round(float(r), 3) for r in measured_radius]
+    return record
 
 
 def sidecar_record(
@@ -117,13 +125,15 @@ def sidecar_record(
     request: dict[str, Any],
     settings: dict[str, Any],
     outputs: dict[str, tuple[Path, str]],
+    measured_radius: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The full record written to ``<output>.bgsub.json``.
 
     ``outputs`` maps a role (``"image"``, ``"background"``) to its path and
     format; their sizes and times are taken now, after they were written.
+    ``measured_radius`` as :func:`embedded_record`'s.
     """
-    record = embedded_record(parameters, source, "foreground")
+    record = embedded_record(parameters, source, "foreground", measured_radius)
     record.pop("kind")
     record["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     record["input"] = dict(source)

@@ -38,7 +38,7 @@ from bgsub import io, provenance
 from bgsub._dtypes import work_dtype
 from bgsub.api import subtract_background
 from bgsub.config import Settings
-from bgsub.engine import sampled_plane, warn_of_input
+from bgsub.engine import measured_radii, sampled_plane, warn_of_input
 from bgsub.jobs import api_keywords, figure_planes, image_outputs, resolve_parameters
 from bgsub.kernels.threads import num_threads
 from bgsub.methods import is_auto_radius
@@ -276,11 +276,15 @@ class Streamed:
     figure : tuple, optional
         ``((raw, background, foreground), caption)``: the planes ``--figure``
         shows, computed after the outputs were written; None without ``--figure``.
+    measured : tuple of float, optional
+        The radius ``radius="auto"`` measured (pixels per spatial axis); None for a radius
+        given.
     """
 
     parameters: dict[str, Any]
     metadata: io.ImageMetadata
     figure: tuple[tuple[np.ndarray, ...], str] | None = None
+    measured: tuple[float, ...] | None = None
 
 
 def run_job(
@@ -334,20 +338,22 @@ def run_job(
                           parameters["method"], parameters["light_background"],
                           missing=parameters.get("missing"))
         with_background = settings.save_background or job.figure is not None
-        result = subtract_background(image, return_background=with_background,
-                                     **api_keywords(parameters))
+        with measured_radii() as radii:  # (a Dask array's plan is made here, its radius too)
+            result = subtract_background(image, return_background=with_background,
+                                         **api_keywords(parameters))
+        measured = radii[0] if radii else None
         foreground, background = result if with_background else (result, None)
         out_meta = dataclasses.replace(meta, provenance=None)
         # (absolute, as the input: a worker writes Zarr chunks from its own working folder)
         targets = [io.ChunkedOutput(
             job.output.absolute(), job.output_format, foreground, out_meta,
-            provenance.embedded_record(parameters, source, "foreground"),
+            provenance.embedded_record(parameters, source, "foreground", measured),
             settings.pyramid)]
         if background is not None and job.background is not None:
             targets.append(io.ChunkedOutput(
                 job.background.absolute(), job.background_format or job.output_format,
                 background.astype(np.float32), out_meta,
-                provenance.embedded_record(parameters, source, "background"),
+                provenance.embedded_record(parameters, source, "background", measured),
                 settings.pyramid))
         update = progress(math.prod(foreground.numblocks)) if progress else None
         io.write_chunked(targets, lambda: _Runner(streaming), update)
@@ -355,7 +361,7 @@ def run_job(
     finally:
         if hasattr(array, "close"):
             array.close()
-    return Streamed(parameters, meta, figure)
+    return Streamed(parameters, meta, figure, measured)
 
 
 def _token(job: Any, source: dict[str, Any]) -> str:
