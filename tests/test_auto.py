@@ -724,3 +724,29 @@ def test_the_radius_measured_is_reported_once_per_automatic_plan_with_its_depth(
         bgsub.subtract_background(stack[2], radius="auto")
     assert radii == [(suggest_radius(stack[2]).radius,) * 2]
     engine.plan(stack, radius="auto")  # (no context open: nothing kept, nothing raised)
+
+
+def test_large_objects_off_the_crop_that_small_ones_are_measured_on_still_set_the_radius():
+    """Small spots are measured again on a full-resolution central crop; two discs of radius
+    75 px near the corners, off that crop, still count (the 90 % of the objects' area rule:
+    at least twice their radius), and the default keeps their light (it kept 21 %, at 16 px,
+    before the grid's large objects were kept beside the crop's)."""
+    rng = np.random.default_rng(5)
+    n = 1100
+    yy, xx = np.mgrid[:n, :n]
+    objects = np.zeros((n, n))
+    dy, dx = np.mgrid[-3:4, -3:4]
+    for cy, cx in rng.integers(20, n - 20, (2500, 2)):
+        objects[cy - 3:cy + 4, cx - 3:cx + 4][dy**2 + dx**2 <= 9] = 60.0
+    giants = np.zeros((n, n), bool)
+    for cy, cx in ((150, 150), (930, 900)):
+        giants |= (yy - cy) ** 2 + (xx - cx) ** 2 <= 75**2
+    objects[giants] = 60.0
+    image = (500 + 0.1 * xx + objects + rng.normal(0, 8, (n, n))).astype(np.float32)
+    found = suggest_radius(image)
+    assert 2.5 < found.object_radius < 4.5  # (the spots stay the typical objects)
+    assert found.radius >= 2 * 0.9 * 75
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bgsub.BackgroundWarning)
+        background = bgsub.estimate_background(image, radius="auto")
+    assert (image - background)[giants].sum() / objects[giants].sum() > 0.9

@@ -65,6 +65,10 @@ __all__ = ["Dominant", "Objects", "Suggestion", "measure_objects", "quality", "s
 
 MAX_PLANES = 8
 MEASURE_SIDE = 512  # planes are measured on a grid of at most this many cells per side
+# objects under 3 cells across are measured again on a full-resolution crop of MEASURE_SIDE;
+# the grid's objects at least LARGE_CELLS cells in radius (well measured on it, and likely
+# outside the crop) are kept beside the crop's smaller ones, which stand for the whole plane
+LARGE_CELLS = 8.0
 #: :func:`suggest_radius` says so where one object covers this share of a plane and the
 #: radius it sets is capped.
 ONE_OBJECT_FILLS = 0.5
@@ -340,7 +344,11 @@ def suggest_radius(
     (log-linear between; :attr:`Suggestion.contrast`, :attr:`Suggestion.faint`).
     Such objects barely lift a pixel out of the noise, so a background
     averaged over few pixels rises into them; over more it passes under.
-    Objects under 3 cells across are re-measured on a full-resolution crop.
+    Objects under 3 cells across are re-measured on a full-resolution crop
+    (``MEASURE_SIDE`` pixels a side, in the middle), which stands for the whole
+    plane; the plane's objects of ``LARGE_CELLS`` cells or more in radius, measured
+    on the cells, are kept beside them, so that a few large objects off the crop
+    still keep the radius at twice their size.
     The objects are also measured at 20 % below and above the threshold: the
     typical radius is the mean of the three medians, the 90th percentile that
     of the three sets pooled (each a third of the weight). An object whose
@@ -851,10 +859,49 @@ def _measure(plane: np.ndarray, negate: bool = False, check_light: bool = False
         rows, columns = (slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2)
                                + MEASURE_SIDE) for n in plane.shape)
         # (a view of whole float64 rows, as of the whole float64 plane: the same strides)
-        objects = _segment(_as_floats(plane[rows], negate)[:, columns], 1)
+        crop = _segment(_as_floats(plane[rows], negate)[:, columns], 1)
         # (the crop's edges are not the plane's: its objects are not told cut)
-        objects = replace(objects, cut=None)
+        crop = replace(crop, cut=None)
+        share = (min(plane.shape[0], MEASURE_SIDE) * min(plane.shape[1], MEASURE_SIDE)
+                 / plane.size)
+        objects = _with_large(crop, objects, LARGE_CELLS * step, share) if len(crop) else crop
     return objects, light
+
+
+def _with_large(crop: Objects, grid: Objects, large: float, share: float) -> Objects:
+    """The objects of a full-resolution ``crop`` (``share`` of the plane) under ``large`` px
+    in radius, their areas scaled to the whole plane, with the objects of the whole plane's
+    coarse ``grid`` from ``large`` px (at each threshold of the band: :attr:`Objects.across`).
+
+    Small objects, measured again on the crop, would otherwise leave out the plane's few
+    large ones: three objects of radius 60-80 px among 3-px ones (18 % of the objects' area,
+    off the crop) were not measured, the radius was 20 px and took 27 % of the objects'
+    light (``benchmarks/families_outside.py``, ``sizes`` s96; docs/accuracy.md, Session 51).
+
+    Examples
+    --------
+    >>> crop = Objects(np.array([3.0, 3.5, 40.0]), np.array([28.0, 38.0, 5000.0]))
+    >>> grid = Objects(np.array([4.0, 40.0, 70.0]), np.array([50.0, 5000.0, 15000.0]))
+    >>> both = _with_large(crop, grid, 16.0, 0.25)
+    >>> both.radius.tolist(), both.area.tolist()
+    ([3.0, 3.5, 40.0, 70.0], [112.0, 152.0, 5000.0, 15000.0])
+    """
+
+    def joined(fine: Objects, coarse: Objects) -> Objects:
+        small, wide = fine.radius < large, coarse.radius >= large
+        return Objects(
+            np.concatenate([fine.radius[small], coarse.radius[wide]]),
+            np.concatenate([fine.area[small] / share, coarse.area[wide]]),
+            np.concatenate([_flags(fine, fine.network)[small],
+                            _flags(coarse, coarse.network)[wide]]),
+            contrast=np.concatenate([_contrasts(fine)[small], _contrasts(coarse)[wide]]),
+            cut=np.concatenate([_flags(fine, fine.cut)[small], _flags(coarse, coarse.cut)[wide]]))
+
+    if not np.any(grid.radius >= large):
+        return crop
+    coarse_across = grid.across or (grid,) * len(crop.across)
+    return replace(joined(crop, grid), across=tuple(
+        joined(fine, coarse) for fine, coarse in zip(crop.across, coarse_across, strict=False)))
 
 
 def _as_floats(values: np.ndarray, negate: bool) -> np.ndarray:
