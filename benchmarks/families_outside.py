@@ -724,7 +724,7 @@ def _stack(rng, seed, p, max_side=None):
 
 # --- scoring ----------------------------------------------------------------------------
 
-def _rmse(estimate: np.ndarray, truth: np.ndarray) -> float:
+def rmse(estimate: np.ndarray, truth: np.ndarray) -> float:
     error = np.asarray(estimate, np.float64) - truth
     return float(np.sqrt(np.mean(error**2))) if np.isfinite(error).all() else float("nan")
 
@@ -738,7 +738,7 @@ def _planes(fn: Callable[[np.ndarray, float], np.ndarray]) -> Callable:
 
 
 @_planes
-def _imagej(image: np.ndarray, radius: float) -> np.ndarray:
+def fiji_background(image: np.ndarray, radius: float) -> np.ndarray:
     return imagej_background(image.astype(np.float32), (radius, radius)).astype(np.float64)
 
 
@@ -776,18 +776,18 @@ def _median(image: np.ndarray, radius: float) -> np.ndarray:
         :image.shape[0], :image.shape[1]]
 
 
-PEERS = {"ball": _ball, "opening": _opening, "median": _median, "imagej": _imagej}
+PEERS = {"ball": _ball, "opening": _opening, "median": _median, "imagej": fiji_background}
 
 
 def _default(image: np.ndarray, light: bool) -> tuple[np.ndarray, float, list[str]]:
-    """The default's background, its radius, and what it warned of (:func:`_warned`)."""
+    """The default's background, its radius, and what it warned of (:func:`warned_of`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bgsub.BackgroundWarning)
         radius = suggest_radius(image, light_background=light).radius
         caught.clear()  # (suggest_radius itself warns of nothing: the estimate's own)
         background = bgsub.estimate_background(image, radius="auto", light_background=light)
     said = [str(w.message) for w in caught if issubclass(w.category, bgsub.BackgroundWarning)]
-    return np.asarray(background, np.float64), float(radius), _warned(said)
+    return np.asarray(background, np.float64), float(radius), warned_of(said)
 
 
 #: What the default's warnings are about, by a phrase each holds.
@@ -797,7 +797,7 @@ WARNINGS = {"faint": "noise sds a pixel above", "patch": "of the objects' area a
             "field-stop": "round disc of light", "blank": "found no object standing out"}
 
 
-def _warned(said: list[str]) -> list[str]:
+def warned_of(said: list[str]) -> list[str]:
     """The short names (:data:`WARNINGS`) of the warnings ``said``; ``other`` for the rest."""
     names = [next((k for k, phrase in WARNINGS.items() if phrase in line), "other")
              for line in said]
@@ -854,27 +854,27 @@ def score(truth: Truth, peers: bool = True) -> dict:
     estimate, radius, warned = _default(image, light)
     row = dict(family=truth.family, seed=truth.seed, describe=truth.describe(),
                object_radius=truth.object_radius, radius=radius,
-               default=_rmse(estimate, truth.background), warned=warned)
+               default=rmse(estimate, truth.background), warned=warned)
     foreground = sign * (image.astype(np.float64) - estimate)
     # (the objects' light where the camera recorded it: a hot pixel's count is not theirs)
     kept = truth.mask if truth.defects is None else truth.mask & ~truth.defects
     row["kept"] = float(foreground[kept].sum() / truth.objects[kept].sum())
     row["bias"] = bias_by_region(truth, estimate)
     row["outside"] = _outside(truth, estimate, radius)
-    row["step"] = max(abs(_rmse(_robust(image, radius * f, light), truth.background)
+    row["step"] = max(abs(rmse(_robust(image, radius * f, light), truth.background)
                           - row["default"]) / row["default"] for f in (0.95, 1.05))
     three = 3.0 * truth.object_radius
     # diagnosis: robust at 3x the TRUE object radius (a loss that this wins is the measured
     # radius's fault, not the estimate's)
-    row["robust3x"] = _rmse(_robust(image, max(three, 2.0), light), truth.background)
-    row["fiji50"] = _rmse(sign * _imagej(signed, 50.0), truth.background)
-    row["fiji3x"] = _rmse(sign * _imagej(signed, three), truth.background)
+    row["robust3x"] = rmse(_robust(image, max(three, 2.0), light), truth.background)
+    row["fiji50"] = rmse(sign * fiji_background(signed, 50.0), truth.background)
+    row["fiji3x"] = rmse(sign * fiji_background(signed, three), truth.background)
     row["fiji"] = min(row["fiji50"], row["fiji3x"])
     if peers:
         radii = [f * truth.object_radius for f in FACTORS]
         best = {}
         for name, fn in PEERS.items():
-            errors = [(_rmse(sign * fn(signed, r), truth.background), r) for r in radii]
+            errors = [(rmse(sign * fn(signed, r), truth.background), r) for r in radii]
             errors = [e for e in errors if np.isfinite(e[0])]
             if errors:
                 best[name] = min(errors)
@@ -963,7 +963,7 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _seeds(text: str) -> list[int]:
+def parse_seeds(text: str) -> list[int]:
     if "-" in text:
         a, b = text.split("-")
         return list(range(int(a), int(b) + 1))
@@ -994,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = []
     for family in families:
-        for seed in _seeds(args.seeds):
+        for seed in parse_seeds(args.seeds):
             truth = generate(family, seed)
             if args.defects > 0:
                 truth = with_defects(truth, args.defects)

@@ -50,9 +50,9 @@ def generated(seeds: list[int]) -> None:
         truth = families.generate("stack", seed)
         radius = suggest_radius(truth.image).radius
         depth = depth_radius(truth.image, radius)
-        errors = [families._rmse(b, truth.background)
+        errors = [families.rmse(b, truth.background)
                   for b in _three(truth.image, radius, depth)]
-        fiji = min(families._rmse(families._imagej(truth.image.astype(np.float64), r),
+        fiji = min(families.rmse(families.fiji_background(truth.image.astype(np.float64), r),
                                   truth.background)
                    for r in (50.0, 3.0 * truth.object_radius))
         measured = depth / 3.0
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", bgsub.BackgroundWarning)
-    generated(families._seeds(args.seeds))
+    generated(families.parse_seeds(args.seeds))
     if not args.no_real:
         real()
     return 0

@@ -131,6 +131,6 @@ def test_the_defaults_warnings_are_named_by_what_they_are_about():
             cut_finding(Suggestion(16.0, 6.0, "...", cut_share=0.9)),
             faint_finding(Suggestion(32.0, 8.0, "...", contrast=1.2, faint=2.0)),
             "something else"]
-    assert families_outside._warned(said) == ["crop", "faint", "field-stop", "light", "other",
+    assert families_outside.warned_of(said) == ["crop", "faint", "field-stop", "light", "other",
                                               "padding"]
-    assert families_outside._warned([]) == []
+    assert families_outside.warned_of([]) == []
