@@ -607,9 +607,10 @@ def test_an_automatic_radius_is_recorded_as_measured_beside_auto(tmp_path, strea
     path = tmp_path / "cells.tif"
     tifffile.imwrite(path, image)
     chunks = ["--chunks", "auto"] if streamed else []
-    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto", *chunks)
+    ran = run_cli("run", path, "-o", str(tmp_path / "out"), "--radius", "auto", "-v", *chunks)
     assert ran.returncode == 0, ran.stderr
     expected = suggest_radius(image).radius
+    assert f"(radius auto: {expected:.3g} px, " in ran.stdout
     record = json.loads((tmp_path / "out" / "cells.tif.bgsub.json").read_text())
     assert record["parameters"]["radius"] == "auto"
     assert record["measured_radius"] == pytest.approx([expected, expected], abs=1e-3)
@@ -622,7 +623,8 @@ def test_an_automatic_radius_is_recorded_as_measured_beside_auto(tmp_path, strea
     assert again.returncode == 0, again.stderr
     assert np.array_equal(read_image(tmp_path / "again" / "cells.tif")[0],
                           read_image(tmp_path / "out" / "cells.tif")[0])
-    fixed = run_cli("run", path, "-o", str(tmp_path / "fixed"), "--radius", "20", *chunks)
+    fixed = run_cli("run", path, "-o", str(tmp_path / "fixed"), "--radius", "20", "-v", *chunks)
     assert fixed.returncode == 0, fixed.stderr
+    assert "done: " in fixed.stdout and "radius auto" not in fixed.stdout
     assert "measured_radius" not in json.loads(
         (tmp_path / "fixed" / "cells.tif.bgsub.json").read_text())

@@ -105,6 +105,8 @@ class Result:
     job: Job | None = None
     details: str = ""
     seconds: float = 0.0
+    #: the radius ``radius="auto"`` measured (pixels per spatial axis); None for one given
+    radius: tuple[float, ...] | None = None
 
 
 # -- inputs -------------------------------------------------------------------------------
@@ -509,9 +511,9 @@ def run_job(
                                              _companions(job.source.path, job.series))
             shaded = settings.flatfield is not None or settings.darkfield is not None
             if streaming is not None and not shaded and streaming.wants(job, settings):
-                _run_streamed(job, settings, streaming, source, stack_progress)
+                measured = _run_streamed(job, settings, streaming, source, stack_progress)
                 return Result(job.source.path, "done", str(job.output), job,
-                              seconds=time.perf_counter() - start)
+                              seconds=time.perf_counter() - start, radius=measured)
             image, meta = io.read_image(job.source.path, job.series)
             parameters = resolve_parameters(settings, meta, image.shape)
             if settings.axes is not None:  # (written with the axes it was processed with)
@@ -532,15 +534,16 @@ def run_job(
             planes = figure_planes(job, settings, parameters, image, background, foreground)
             del image
             _check(cancel)
+            measured = radii[0] if radii else None
             _write_outputs(job, settings, meta, parameters, source, foreground, background, planes,
-                           radii[0] if radii else None)
+                           measured)
         except Cancelled:
             return Result(job.source.path, "cancelled", "interrupted", job)
         except Exception as exc:  # one bad file must not stop the batch
             return Result(job.source.path, "failed", one_line(exc), job,
                           traceback.format_exc(), time.perf_counter() - start)
     return Result(job.source.path, "done", str(job.output), job,
-                  seconds=time.perf_counter() - start)
+                  seconds=time.perf_counter() - start, radius=measured)
 
 
 _current_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
@@ -619,8 +622,10 @@ def _request(settings: Settings) -> dict[str, Any]:
 
 
 def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
-                  source: dict[str, Any], stack_progress: StackProgress | None) -> None:
-    """Stream one job (read, subtract, write chunk by chunk), then its figure and sidecar."""
+                  source: dict[str, Any], stack_progress: StackProgress | None
+                  ) -> tuple[float, ...] | None:
+    """Stream one job (read, subtract, write chunk by chunk), then its figure and sidecar;
+    the radius ``radius="auto"`` measured (None for one given)."""
     progress = None if stack_progress is None else (
         lambda total: stack_progress(job, total, "chunk"))
     done = _stream.run_job(job, settings, streaming, source, progress)
@@ -631,6 +636,7 @@ def _run_streamed(job: Job, settings: Settings, streaming: _stream.Streaming,
         _write_figure(job, done.metadata, done.parameters, *done.figure, measured=done.measured)
         outputs["figure"] = (job.figure, "png")
     _write_sidecar(job, settings, done.parameters, source, outputs, done.measured)
+    return done.measured
 
 
 def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],

@@ -593,8 +593,10 @@ class _Printer:
                 line += "\n" + result.details.rstrip()
             _write(line, task, err=True)
         elif self.verbose and result.status == "done":
+            measured = ("" if result.radius is None else "radius auto: " + ",".join(
+                f"{r:.3g}" for r in dict.fromkeys(result.radius)) + " px, ")
             _write(f"done: {result.path}{series} -> {result.message} "
-                   f"({result.seconds:.1f} s)", task)
+                   f"({measured}{result.seconds:.1f} s)", task)
         elif self.verbose and result.status == "skipped":
             _write(f"skip: {result.job.output} ({result.message})", task)
 
