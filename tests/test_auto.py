@@ -750,3 +750,21 @@ def test_large_objects_off_the_crop_that_small_ones_are_measured_on_still_set_th
         warnings.simplefilter("ignore", bgsub.BackgroundWarning)
         background = bgsub.estimate_background(image, radius="auto")
     assert (image - background)[giants].sum() / objects[giants].sum() > 0.9
+
+
+def test_small_objects_around_an_empty_middle_are_measured_not_taken_for_a_blank_field():
+    """Small spots (radius 3 px, 7.5 noise sds) only in the outer part of a 1200 px field --
+    cells grown at a well's rim: the full-resolution crop in the middle holds none, which was
+    taken for a blank field (radius 150 px, the blank warning); the windows around the
+    quadrants' middles measure them."""
+    rng = np.random.default_rng(2)
+    n = 1200
+    image = 500 + rng.normal(0, 8, (n, n))
+    dy, dx = np.mgrid[-3:4, -3:4]
+    centres = rng.integers(10, n - 10, (6000, 2))
+    outer = centres[(np.abs(centres - n / 2) >= 300).any(axis=1)][:1500]
+    for cy, cx in outer:
+        image[cy - 3:cy + 4, cx - 3:cx + 4][dy**2 + dx**2 <= 9] += 60
+    found = suggest_radius(image.astype(np.float32))
+    assert 2.5 < found.object_radius < 4.5
+    assert found.radius == pytest.approx(16.0) and not found.caveat  # (the documented floor)

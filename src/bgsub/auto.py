@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -345,7 +346,8 @@ def suggest_radius(
     Such objects barely lift a pixel out of the noise, so a background
     averaged over few pixels rises into them; over more it passes under.
     Objects under 3 cells across are re-measured on a full-resolution crop
-    (``MEASURE_SIDE`` pixels a side, in the middle), which stands for the whole
+    (``MEASURE_SIDE`` pixels a side, in the middle; where it holds none, on the
+    windows around the quadrants' middles too), which stands for the whole
     plane; the plane's objects of ``LARGE_CELLS`` cells or more in radius, measured
     on the cells, are kept beside them, so that a few large objects off the crop
     still keep the radius at twice their size.
@@ -856,16 +858,59 @@ def _measure(plane: np.ndarray, negate: bool = False, check_light: bool = False
     # cells: objects of radius 2-3 px covering half of a 2048 px field stood out nowhere, and
     # the radius fell back to an eighth of the side -- are measured again at full resolution)
     if step > 1 and (not len(objects) or objects.quantile(0.5) < 3 * step):
-        rows, columns = (slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2)
-                               + MEASURE_SIDE) for n in plane.shape)
-        # (a view of whole float64 rows, as of the whole float64 plane: the same strides)
-        crop = _segment(_as_floats(plane[rows], negate)[:, columns], 1)
-        # (the crop's edges are not the plane's: its objects are not told cut)
-        crop = replace(crop, cut=None)
-        share = (min(plane.shape[0], MEASURE_SIDE) * min(plane.shape[1], MEASURE_SIDE)
-                 / plane.size)
-        objects = _with_large(crop, objects, LARGE_CELLS * step, share) if len(crop) else crop
+        windows = _crop_windows(plane.shape)
+        crops = [_segment_crop(plane, windows[0], negate)]
+        if not len(crops[0]) and len(objects):
+            # (none in the middle, but the cells hold objects around it -- cells grown at a
+            # well's rim: 1,500 spots of 3 px, none within 300 px of the middle of a 1200 px
+            # field, fell back to a blank field's radius, 150 px, warned of as blank): the
+            # windows around the quadrants' middles too
+            crops += [_segment_crop(plane, window, negate) for window in windows[1:]]
+        found = [crop for crop in crops if len(crop)]
+        share = min(1.0, len(crops) * math.prod(min(n, MEASURE_SIDE) for n in plane.shape)
+                    / plane.size)
+        # (where no window holds an object, the cells' objects stand: not a blank plane)
+        if found:
+            objects = _with_large(_pooled_bands(found), objects, LARGE_CELLS * step, share)
     return objects, light
+
+
+def _crop_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """The full-resolution windows of at most ``MEASURE_SIDE`` px a side that small objects
+    are measured on: the plane's middle first, then those around each quadrant's middle
+    (those that differ from it)."""
+    def window(centres: tuple[float, float]) -> tuple[slice, slice]:
+        return tuple(slice(start, start + min(n, MEASURE_SIDE)) for start, n in (
+            (min(max(0, int(c) - MEASURE_SIDE // 2), max(0, n - MEASURE_SIDE)), n)
+            for c, n in zip(centres, shape, strict=True)))
+
+    middle = tuple(slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2)
+                         + MEASURE_SIDE) for n in shape)
+    windows = [middle]
+    for fy in (0.25, 0.75):
+        for fx in (0.25, 0.75):
+            candidate = window((fy * shape[0], fx * shape[1]))
+            if candidate not in windows:
+                windows.append(candidate)
+    return windows
+
+
+def _segment_crop(plane: np.ndarray, window: tuple[slice, slice], negate: bool) -> Objects:
+    """:func:`_segment` of ``plane``'s full-resolution ``window``; its objects are not told
+    cut (the window's edges are not the plane's)."""
+    rows, columns = window
+    # (a view of whole float64 rows, as of the whole float64 plane: the same strides)
+    return replace(_segment(_as_floats(plane[rows], negate)[:, columns], 1), cut=None)
+
+
+def _pooled_bands(found: list[Objects]) -> Objects:
+    """``found`` pooled (:func:`_pooled`), at the threshold and across its band."""
+    if len(found) == 1:
+        return found[0]
+    bands = max(len(o.across) for o in found)
+    return replace(_pooled(found), across=tuple(
+        _pooled([o.across[k] if len(o.across) > k else o for o in found])
+        for k in range(bands)))
 
 
 def _with_large(crop: Objects, grid: Objects, large: float, share: float) -> Objects:
