@@ -867,10 +867,12 @@ def _measure(plane: np.ndarray, negate: bool = False, check_light: bool = False
             # windows around the quadrants' middles too
             crops += [_segment_crop(plane, window, negate) for window in windows[1:]]
         found = [crop for crop in crops if len(crop)]
+        pooled = _pooled_bands(found) if found else None
         share = min(1.0, len(crops) * math.prod(min(n, MEASURE_SIDE) for n in plane.shape)
                     / plane.size)
-        if found and (len(crops) == 1 or _typical_contrast(_pooled_bands(found)) >= FAINT[1]):
-            objects = _with_large(_pooled_bands(found), objects, LARGE_CELLS * step, share)
+        if pooled is not None and (len(crops) == 1
+                                   or _typical_contrast(pooled) >= FAINT[1]):
+            objects = _with_large(pooled, objects, LARGE_CELLS * step, share)
         else:  # (a blank middle, with at most faint specks around it: the blank field's
             # fallback, wider, suits objects that faint better -- 3 generated fields of objects
             # at 0.3-0.6 noise sds missed by 1.1-2.5x more at the specks' radius)
@@ -887,9 +889,7 @@ def _crop_windows(shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
             (min(max(0, int(c) - MEASURE_SIDE // 2), max(0, n - MEASURE_SIDE)), n)
             for c, n in zip(centres, shape, strict=True)))
 
-    middle = tuple(slice(max(0, (n - MEASURE_SIDE) // 2), max(0, (n - MEASURE_SIDE) // 2)
-                         + MEASURE_SIDE) for n in shape)
-    windows = [middle]
+    windows = [window((0.5 * shape[0], 0.5 * shape[1]))]
     for fy in (0.25, 0.75):
         for fx in (0.25, 0.75):
             candidate = window((fy * shape[0], fx * shape[1]))
