@@ -653,7 +653,7 @@ def _write_figure(job: Job, meta: io.ImageMetadata, parameters: dict[str, Any],
     radius = ",".join(f"{r:g}" for r in radius) if isinstance(radius, list) else (
         f"{radius:g}" if isinstance(radius, float) else str(radius))
     if measured is not None:
-        radius += f" ({','.join(f'{r:.3g}' for r in dict.fromkeys(measured))} px)"
+        radius += f" ({provenance.radius_text(measured)} px)"
     series = f" [series {job.series}]" if job.series is not None else ""
     title = f"{job.source.path.name}{series}: {parameters['method']}, radius {radius}"
     if shown:

@@ -593,8 +593,10 @@ class _Printer:
                 line += "\n" + result.details.rstrip()
             _write(line, task, err=True)
         elif self.verbose and result.status == "done":
-            measured = ("" if result.radius is None else "radius auto: " + ",".join(
-                f"{r:.3g}" for r in dict.fromkeys(result.radius)) + " px, ")
+            from bgsub.provenance import radius_text
+
+            measured = ("" if result.radius is None else
+                        f"radius auto: {radius_text(result.radius)} px, ")
             _write(f"done: {result.path}{series} -> {result.message} "
                    f"({measured}{result.seconds:.1f} s)", task)
         elif self.verbose and result.status == "skipped":
@@ -740,6 +742,7 @@ def _print_series(image: Any, meta: Any, count: int) -> None:
 def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
     """What ``bgsub info`` says of a file bgsub wrote: a background's foreground or
     background, a shading profile, a shading correction (None: not bgsub's)."""
+    from bgsub.provenance import radius_text
     from bgsub.shading.profile import CORRECTION_KIND, PROFILE_KIND
 
     if not isinstance(record, dict):
@@ -749,7 +752,7 @@ def _made_by_bgsub(record: dict[str, Any] | None) -> str | None:
         params, source = record["parameters"], record.get("input")
         name = source.get("name") if isinstance(source, dict) else source
         measured = record.get("measured_radius")
-        measured = (f" (measured: {','.join(f'{r:g}' for r in dict.fromkeys(measured))} px)"
+        measured = (f" (measured: {radius_text(measured, 'g')} px)"
                     if isinstance(measured, list) and measured else "")
         return (f"{kind or 'output'} of {name}, {params.get('method')} radius "
                 f"{params.get('radius')}{measured} (bgsub {record.get('bgsub_version')})")

@@ -119,6 +119,18 @@ def embedded_record(parameters: dict[str, Any], source: dict[str, Any], kind: st
     return record
 
 
+def radius_text(radii: Sequence[float], spec: str = ".3g") -> str:
+    """A measured radius (one value per spatial axis) as the faces show it: each distinct
+    value once, in order, formatted with ``spec``, joined by commas.
+
+    Examples
+    --------
+    >>> radius_text((25.881, 25.881)), radius_text([3.0, 25.881, 25.881], "g")
+    ('25.9', '3,25.881')
+    """
+    return ",".join(format(float(r), spec) for r in dict.fromkeys(radii))
+
+
 def sidecar_record(
     parameters: dict[str, Any],
     source: dict[str, Any],
