@@ -40,8 +40,9 @@ where the envelope does not -- and removes that bias where it can be measured:
    same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
    radius from its apex, or bends more than the background does (over a radius, and
-   over half a radius where a steeper dome rests on the data), whichever is
-   steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
+   over half a radius where a steeper dome rests on the data; each at most an eighth of
+   the side, the second a twelfth where the envelope leaves enough background cells),
+   whichever is steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
    object up to about a third of ``radius``. Its apex may lie up to a third of
    the radius beyond the image's edges, on the odd continuation of each edge
    row's own opening (never below it): a background that rises to an edge is
@@ -774,7 +775,8 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     quiet = first = None
     for round_ in range(1 + steeper):
         first = None  # (the last round's: not read again)
-        first, everywhere, near = _steep_bending(flat, steep, less, cell_radius, narrowed)
+        first, everywhere, (near, read) = _steep_bending(flat, steep, less, cell_radius,
+                                                         narrowed)
         if round_ > 0:
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
@@ -783,7 +785,11 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
                 spread = less(flat)
                 quiet = spread <= median(spread)
                 del spread
-            near = np.maximum(near, _near_bending(first, cell_radius, quiet, narrowed))
+            quiet_near, quiet_read = _near_bending(first, cell_radius, quiet, narrowed)
+            near = np.maximum(near, quiet_near)
+            read = np.maximum(read, quiet_read)
+        # (the narrower window's reading bends the dome, but never decides a steeper round:
+        # a decision that flips between neighbouring radii)
         saturated = near > SATURATED * steep
         if not saturated.any():
             break
@@ -799,7 +805,7 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     # A wave of period 4 radii reads 0.29x as curved over a radius and 0.73x over half
     # (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests of half-side waves
     # on real images (outside.py's probe: 18 of its 57 cases lost to Fiji's ball), at 2.5x 12
-    coeff = np.maximum(np.maximum(coeff, follow * everywhere), follow * near)
+    coeff = np.maximum(np.maximum(coeff, follow * everywhere), follow * read)
     opened = _edge_opening(flat, tuple(coeff), cell_radius)
     np.subtract(first, opened, out=first)
     opened += on_grid()
@@ -808,30 +814,30 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
 
 def _steep_bending(flat: np.ndarray, steep: np.ndarray,
                    less: Callable[[np.ndarray], np.ndarray], cell_radius: tuple[float, ...],
-                   narrowed: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   narrowed: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """The opening of ``flat`` by the steep dome of ``steep``, and the background's bending
     measured on it (:func:`_local_bending`): over a radius, and over half a radius where it
     rests on the data (the lower half of its gap under the block means less the trend:
-    ``less(opening)``; :func:`_near_bending`)."""
+    ``less(opening)``; :func:`_near_bending`'s pair)."""
     first = _edge_opening(flat, tuple(steep), cell_radius)
     gap = less(first)
     resting = gap <= median(gap)
     del gap  # (before the two bendings' windows)
     everywhere = _local_bending(first, cell_radius)
-    near = _near_bending(first, cell_radius, resting, narrowed)
-    return first, everywhere, near
+    return first, everywhere, _near_bending(first, cell_radius, resting, narrowed)
 
 
 def _near_bending(surface: np.ndarray, cell_radius: tuple[float, ...], where: np.ndarray,
-                  narrowed: float) -> np.ndarray:
+                  narrowed: float) -> tuple[np.ndarray, np.ndarray]:
     """The bending of ``surface`` near the data (over ``where``): over ``BENDING_NEAR`` x the
-    radius, at most an eighth of the side; moved by ``narrowed`` (0-1) towards its reading
-    over at most ``NEAR_MOST`` of the side (:func:`_narrowed_near`)."""
+    radius, at most an eighth of the side; and that reading moved by ``narrowed`` (0-1)
+    towards the one over at most ``NEAR_MOST`` of the side (:func:`_narrowed_near`)."""
     near = _local_bending(surface, cell_radius, BENDING_NEAR, where)
-    if narrowed > 0.0:
-        narrow = _local_bending(surface, cell_radius, BENDING_NEAR, where, NEAR_MOST)
-        near += narrowed * (narrow - near)
-    return near
+    if narrowed <= 0.0:
+        return near, near
+    narrow = _local_bending(surface, cell_radius, BENDING_NEAR, where, NEAR_MOST)
+    return near, near + narrowed * (narrow - near)
 
 
 def _near_window_narrows(cell_radius: tuple[float, ...], shape: tuple[int, ...]) -> bool:
@@ -850,12 +856,12 @@ def _narrowed_near(values: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
     At a radius over a sixth of the side, an eighth of the side smooths a background's wave
     of period about two radii to a fraction of its bending (a third at a period of 2.2
     radii: ``exp(-2 (pi w / period)**2)``), and the dome cut under its crests (the
-    generated `histo` s106, 1.6x Fiji's error; real images under added waves: 29 losses to
-    Fiji's ball in 456 cases, 23 over a twelfth of the side). But where objects fill most of
-    the field, the steep dome rests in the gaps between them and arcs under each: over a
-    narrower window the arcs read as the background's bend, and the dome rose into the
-    objects (1.3-2.1x further off). The envelope's own segmentation tells them apart:
-    0.09-0.20 of the cells are background in such fields, 0.35-0.72 in the waves'."""
+    generated `histo` s106: 1.61x Fiji's error, 1.01x over a twelfth). But where objects fill
+    most of the field, the steep dome rests in the gaps between them and arcs under each:
+    over a narrower window the arcs read as the background's bend, and the dome rose into
+    the objects (1.3-2.1x further off). The envelope's own segmentation tells them apart:
+    0.09-0.20 of the cells are background in such fields, 0.35-0.72 under the waves of
+    docs/accuracy.md's Session 53."""
     score = np.subtract(values, envelope)
     score /= sd
     share = _background_peak(score, threshold)[2]
