@@ -84,6 +84,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -557,23 +558,15 @@ def _estimate(
         del highest, minima
     checkpoint()
     gain = _smoothing_gain(presmooth)
-    narrows = _near_window_narrows(cell_radius, lowest.shape)
-    # (the envelope changes the block minima: kept for a second envelope where it may be read)
-    kept = lowest.copy() if narrows and lowest is not smoothed else lowest
+    narrowing = None
+    if _near_window_narrows(cell_radius, lowest.shape):
+        narrowing = partial(_narrowed_by, smoothed if pixels else cells, model,
+                            reduction * gain if pixels else reduction, threshold)
     envelope, missed = _envelope(lowest, on_grid, cell_radius, scale, trend, smoothed, follow,
-                                 steeper)
-    del lowest  # (the envelope's input)
-    sd_envelope = model.sd(envelope)
-    if narrows:
-        sd_cells = sd_envelope * (reduction * gain if pixels else reduction)
-        narrowed = _narrowed_near(smoothed if pixels else cells, envelope, sd_cells, threshold)
-        del sd_cells
-        if narrowed > 0.0:
-            envelope, missed = _envelope(kept, on_grid, cell_radius, scale, trend, smoothed,
-                                         follow, steeper, narrowed)
-            sd_envelope = model.sd(envelope)
-    del kept
+                                 steeper, narrowing)
+    del lowest, narrowing  # (the envelope's input)
     checkpoint()
+    sd_envelope = model.sd(envelope)
     window = tuple(smoothing * c for c in cell_radius)
     # the lift's ceiling first: the slope's and the bend's grids are freed before the
     # objects are found (each grid held no longer than it is read)
@@ -746,7 +739,8 @@ def _cap_minima(lowest: np.ndarray, minima: np.ndarray, factor: tuple[int, ...],
 
 def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
               cell_radius: tuple[float, ...], scale: float, trend: Trend, means: np.ndarray,
-              follow: float, steeper: int, narrowed: float = 0.0
+              follow: float, steeper: int,
+              narrowing: Callable[[np.ndarray], float] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
     """Opening, by a dome dropping ``DOME * scale`` at one radius (or bending more than
     the background, measured on a steeper dome's opening), of the smoothed block minima
@@ -755,13 +749,16 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     read). ``means``: the smoothed block means. Also returned: how far the opening lies
     under the steeper dome's (which follows a bend of the background that it cuts under).
     ``steeper``: how many times the steep dome may be made steeper where it reads a large
-    share of its own bending (a tall wave's crests, which it cut under). ``narrowed``: how
-    much the bending near the data is read over the narrower window (:func:`_near_bending`)."""
+    share of its own bending (a tall wave's crests, which it cut under). ``narrowing``:
+    where the near window narrows (:func:`_near_window_narrows`), how much of the way to
+    read the bending near the data over the narrower window, given the envelope
+    (:func:`_narrowed_near`); the opening is then made again with that reading."""
     coeff = np.array([DOME * scale / c**2 for c in cell_radius])
     # the dome rests on what the trend leaves: no tilt offset (in the minima's buffer, where
     # they are not the smoothed data, which stay)
     flat = np.subtract(lowest, on_grid(), out=None if lowest is means else lowest)
     steep = STEEP * coeff
+    narrows = narrowing is not None
 
     def less(values: np.ndarray) -> np.ndarray:
         """The block means less the trend (single pixels: ``flat``), less ``values``: made
@@ -775,8 +772,8 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     quiet = first = None
     for round_ in range(1 + steeper):
         first = None  # (the last round's: not read again)
-        first, everywhere, (near, read) = _steep_bending(flat, steep, less, cell_radius,
-                                                         narrowed)
+        first, everywhere, readings = _steep_bending(flat, steep, less, cell_radius, narrows)
+        readings = [readings]
         if round_ > 0:
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
@@ -785,9 +782,8 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
                 spread = less(flat)
                 quiet = spread <= median(spread)
                 del spread
-            quiet_near, quiet_read = _near_bending(first, cell_radius, quiet, narrowed)
-            near = np.maximum(near, quiet_near)
-            read = np.maximum(read, quiet_read)
+            readings.append(_near_bending(first, cell_radius, quiet, narrows))
+        near = _read_near(readings, 0.0)
         # (the narrower window's reading bends the dome, but never decides a steeper round:
         # a decision that flips between neighbouring radii)
         saturated = near > SATURATED * steep
@@ -805,16 +801,29 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     # A wave of period 4 radii reads 0.29x as curved over a radius and 0.73x over half
     # (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests of half-side waves
     # on real images (outside.py's probe: 18 of its 57 cases lost to Fiji's ball), at 2.5x 12
-    coeff = np.maximum(np.maximum(coeff, follow * everywhere), follow * read)
-    opened = _edge_opening(flat, tuple(coeff), cell_radius)
+    coeff = np.maximum(coeff, follow * everywhere)
+    opened = _edge_opening(flat, tuple(np.maximum(coeff, follow * near)), cell_radius)
+    if narrowing is not None:
+        share = narrowing(opened + on_grid())
+        if share > 0.0:
+            read = _read_near(readings, share)
+            opened = _edge_opening(flat, tuple(np.maximum(coeff, follow * read)), cell_radius)
     np.subtract(first, opened, out=first)
     opened += on_grid()
     return opened, np.maximum(first, 0.0, out=first)
 
 
+def _read_near(readings: list[tuple[np.ndarray, np.ndarray]], share: float) -> np.ndarray:
+    """The larger of the near bendings ``readings`` (:func:`_near_bending`'s pairs), each
+    moved by ``share`` (0-1) from its reading over the near window to the narrower one."""
+    moved = [near + share * (narrow - near) if share > 0.0 else near
+             for near, narrow in readings]
+    return moved[0] if len(moved) == 1 else np.maximum(*moved)
+
+
 def _steep_bending(flat: np.ndarray, steep: np.ndarray,
                    less: Callable[[np.ndarray], np.ndarray], cell_radius: tuple[float, ...],
-                   narrowed: float = 0.0
+                   narrows: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """The opening of ``flat`` by the steep dome of ``steep``, and the background's bending
     measured on it (:func:`_local_bending`): over a radius, and over half a radius where it
@@ -825,19 +834,18 @@ def _steep_bending(flat: np.ndarray, steep: np.ndarray,
     resting = gap <= median(gap)
     del gap  # (before the two bendings' windows)
     everywhere = _local_bending(first, cell_radius)
-    return first, everywhere, _near_bending(first, cell_radius, resting, narrowed)
+    return first, everywhere, _near_bending(first, cell_radius, resting, narrows)
 
 
 def _near_bending(surface: np.ndarray, cell_radius: tuple[float, ...], where: np.ndarray,
-                  narrowed: float) -> tuple[np.ndarray, np.ndarray]:
+                  narrows: bool) -> tuple[np.ndarray, np.ndarray]:
     """The bending of ``surface`` near the data (over ``where``): over ``BENDING_NEAR`` x the
-    radius, at most an eighth of the side; and that reading moved by ``narrowed`` (0-1)
-    towards the one over at most ``NEAR_MOST`` of the side (:func:`_narrowed_near`)."""
+    radius, at most an eighth of the side; and (where ``narrows``; else the same) over at
+    most ``NEAR_MOST`` of the side."""
     near = _local_bending(surface, cell_radius, BENDING_NEAR, where)
-    if narrowed <= 0.0:
+    if not narrows:
         return near, near
-    narrow = _local_bending(surface, cell_radius, BENDING_NEAR, where, NEAR_MOST)
-    return near, near + narrowed * (narrow - near)
+    return near, _local_bending(surface, cell_radius, BENDING_NEAR, where, NEAR_MOST)
 
 
 def _near_window_narrows(cell_radius: tuple[float, ...], shape: tuple[int, ...]) -> bool:
@@ -845,6 +853,13 @@ def _near_window_narrows(cell_radius: tuple[float, ...], shape: tuple[int, ...])
     radius over a sixth of the side)."""
     return any(BENDING_NEAR * c > NEAR_MOST * n
                for c, n in zip(cell_radius, shape, strict=True))
+
+
+def _narrowed_by(values: np.ndarray, model: NoiseModel, reduction: float, threshold: float,
+                 envelope: np.ndarray) -> float:
+    """:func:`_narrowed_near` of ``values`` (their noise: ``model``'s at the envelope, times
+    ``reduction``)."""
+    return _narrowed_near(values, envelope, model.sd(envelope) * reduction, threshold)
 
 
 def _narrowed_near(values: np.ndarray, envelope: np.ndarray, sd: np.ndarray,
