@@ -576,6 +576,22 @@ def test_a_wave_at_a_radius_over_a_sixth_of_the_side_is_followed():
     assert error < 0.67 * _fiji_error(image, field)
 
 
+@pytest.mark.parametrize(("radius", "narrows"), [(85.0, False), (137.0, True)])
+def test_the_near_window_narrows_only_at_radii_over_a_sixth_of_the_side(monkeypatch, radius,
+                                                                         narrows):
+    """scikit-image's `cell` (660 x 550: a sixth of the shorter side is 91.7 px, and most of
+    it is background) under the wavy field: the narrower window changes nothing at r = 85
+    (bit for bit) and bends the dome at r = 137 (the default's radius)."""
+    from skimage import data
+
+    image = data.cell().astype(np.float64)
+    image += _shade(image.shape, 2.0 * float(np.ptp(np.percentile(image, [1, 99]))))
+    now = robust_background(image, (radius, radius))
+    monkeypatch.setattr(robust, "NEAR_NARROWED", (2.0, 3.0))  # (never narrowed)
+    before = robust_background(image, (radius, radius))
+    assert np.array_equal(now, before) != narrows
+
+
 @pytest.mark.parametrize(("share", "narrowed"), [(0.1, 0.0), (0.2, 0.0), (0.27, 0.5),
                                                  (0.4, 1.0), (0.9, 1.0)])
 def test_the_near_window_narrows_with_the_share_of_background(share, narrowed):
