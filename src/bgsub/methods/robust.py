@@ -143,7 +143,8 @@ STEEPER = 4.0  # ... bending, it cut under the background's crests: read again o
 STEEPER_ROUNDS = 2  # ... many times steeper, at most this many times
 FOLLOW = 2.5  # the dome bends at least this much more than the background (as measured)
 BENDING_NEAR = 0.5  # ... also measured over this fraction of the radius where it rests on data
-NEAR_MOST = 1.0 / 12.0  # ... and over at most this fraction of the side (not 1/8) where the
+BENDING_MOST = 1.0 / 8.0  # ... each window at most this fraction of the side
+NEAR_MOST = 1.0 / 12.0  # ... the near one at most this fraction of the side where the
 NEAR_NARROWED = (0.22, 0.32)  # ... envelope leaves this share of background cells (in part
 #                               from the first, wholly from the second; see _narrowed_near)
 PRIOR = 0.1  # weight, in full windows, of the image-wide lift in each window
@@ -772,8 +773,8 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     quiet = first = None
     for round_ in range(1 + steeper):
         first = None  # (the last round's: not read again)
-        first, everywhere, readings = _steep_bending(flat, steep, less, cell_radius, narrows)
-        readings = [readings]
+        first, everywhere, resting = _steep_bending(flat, steep, less, cell_radius, narrows)
+        readings = [resting]
         if round_ > 0:
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
@@ -945,7 +946,8 @@ def _side_by_side(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[
 
 
 def _local_bending(surface: np.ndarray, cell_radius: tuple[float, ...], window: float = 1.0,
-                   where: np.ndarray | None = None, most: float = 0.125) -> np.ndarray:
+                   where: np.ndarray | None = None, most: float = BENDING_MOST
+                   ) -> np.ndarray:
     """Per axis, the strong (90th percentile, over the cells ``where`` is true; all by
     default) downward curvature of ``surface`` smoothed over ``window`` x the radius (at most
     ``most`` of the image's side), halved: a dome's coefficient."""
