@@ -40,7 +40,9 @@ where the envelope does not -- and removes that bias where it can be measured:
    same trend at every radius), are opened by a
    dome (a paraboloid) that drops ``DOME`` noise standard deviations at one
    radius from its apex, or bends more than the background does (over a radius, and
-   over half a radius where a steeper dome rests on the data; each at most an eighth of
+   over half a radius where a steeper dome rests on the data -- read again on a steeper
+   dome, the results blended near the threshold, where that reads much of its own
+   bending; each at most an eighth of
    the side, the second a twelfth where the envelope leaves enough background cells),
    whichever is steeper: the exact opening (:mod:`bgsub.kernels.parabola`) lies under every
    object up to about a third of ``radius``. Its apex may lie up to a third of
@@ -141,6 +143,8 @@ STEEP = 8.0  # a first, steeper dome measures how much the background bends loca
 SATURATED = 0.1  # ... where that reads (near the data) this share of the steep dome's own
 STEEPER = 4.0  # ... bending, it cut under the background's crests: read again on a dome this
 STEEPER_ROUNDS = 2  # ... many times steeper, at most this many times
+SATURATED_BAND = (0.75, 1.25)  # ... by a smooth step over these multiples of SATURATED (the
+#                                envelopes with and without the steeper round blended by it)
 FOLLOW = 2.5  # the dome bends at least this much more than the background (as measured)
 BENDING_NEAR = 0.5  # ... also measured over this fraction of the radius where it rests on data
 BENDING_MOST = 1.0 / 8.0  # ... each window at most this fraction of the side
@@ -218,7 +222,10 @@ def robust_background(
         Where the steep dome that measures the background's bending reads a large share of
         its own (``SATURATED``), it cut under the background's crests and read them too
         flat: the bending is read again on a dome ``STEEPER`` x steeper, at most this many
-        times (``STEEPER_ROUNDS``; ``suggest_radius`` flattens with none).
+        times (``STEEPER_ROUNDS``; ``suggest_radius`` flattens with none). Near the
+        threshold (``SATURATED_BAND``) the dome is made only part of that steeper and the
+        envelopes with and without the steeper round are blended by that part, so that the
+        result moves smoothly with the radius.
     overwrite_input : bool
         Whether a float ``image`` may be changed (divided by the noise's shading) in place
         instead of in a copy: one image-sized buffer less (the engine's own copy of a block).
@@ -758,7 +765,6 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     # the dome rests on what the trend leaves: no tilt offset (in the minima's buffer, where
     # they are not the smoothed data, which stay)
     flat = np.subtract(lowest, on_grid(), out=None if lowest is means else lowest)
-    steep = STEEP * coeff
     narrows = narrowing is not None
 
     def less(values: np.ndarray) -> np.ndarray:
@@ -770,48 +776,80 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
         np.subtract(means, above, out=above)
         return np.subtract(above, values, out=above)
 
-    quiet = first = None
-    for round_ in range(1 + steeper):
-        first = None  # (the last round's: not read again)
+    quiet: list[np.ndarray] = []  # (the quiet blocks: found once, when first read)
+
+    def quiet_blocks() -> np.ndarray:
+        if not quiet:
+            spread = less(flat)
+            quiet.append(spread <= median(spread))
+        return quiet[0]
+
+    def finished(first: np.ndarray, everywhere: np.ndarray,
+                 readings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """The opening by the dome that follows the bending read, and how far it lies under
+        the steep one (``first``, made into that)."""
+        # ... and over half a radius where the steep dome rests on the data (the lower half
+        # of its gap under the block means: not on the objects, which it cuts under). Over a
+        # whole radius a bump of the background as wide as the radius reads 0.35x as curved
+        # (a Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half
+        # a radius 0.72x, so that the dome (``follow`` x) still follows it (a narrow
+        # vignetting). A wave of period 4 radii reads 0.29x as curved over a radius and
+        # 0.73x over half (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests
+        # of half-side waves on real images (outside.py's probe: 18 of its 57 cases lost to
+        # Fiji's ball), at 2.5x 12
+        bent = np.maximum(coeff, follow * everywhere)
+        opened = _edge_opening(flat, tuple(np.maximum(bent, follow * _read_near(readings, 0.0))),
+                               cell_radius)
+        if narrowing is not None:
+            share = narrowing(opened + on_grid())
+            if share > 0.0:
+                opened = _edge_opening(flat, tuple(np.maximum(
+                    bent, follow * _read_near(readings, share))), cell_radius)
+        np.subtract(first, opened, out=first)
+        return opened, np.maximum(first, 0.0, out=first)
+
+    def from_round(round_: int, steep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first, everywhere, resting = _steep_bending(flat, steep, less, cell_radius, narrows)
         readings = [resting]
         if round_ > 0:
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
             # that the lower half of its gap leaves out (where it cut under, it is widest)
-            if quiet is None:
-                spread = less(flat)
-                quiet = spread <= median(spread)
-                del spread
-            readings.append(_near_bending(first, cell_radius, quiet, narrows))
-        near = _read_near(readings, 0.0)
+            readings.append(_near_bending(first, cell_radius, quiet_blocks(), narrows))
         # (the narrower window's reading bends the dome, but never decides a steeper round:
         # a decision that flips between neighbouring radii)
-        saturated = near > SATURATED * steep
-        if not saturated.any():
-            break
+        saturated = _saturation(_read_near(readings, 0.0) / steep)
+        onward = float(saturated.max())
+        if round_ == steeper or onward == 0.0:
+            return finished(first, everywhere, readings)
         # (a wave 50 noise sds tall, of period 4 radii: the steep dome, 0.2 of its crests'
         # bending, read 0.14 of its own near the data, and the dome cut 65 grey levels
         # under its crests; on images without such a bend the reading is 0.01-0.05)
-        steep = np.where(saturated, STEEPER * steep, steep)
-    # ... and over half a radius where the steep dome rests on the data (the lower half of
-    # its gap under the block means: not on the objects, which it cuts under). Over a whole
-    # radius a bump of the background as wide as the radius reads 0.35x as curved (a
-    # Gaussian bump of width s smoothed by w: (s**2 / (s**2 + w**2))**1.5), over half a
-    # radius 0.72x, so that the dome (``follow`` x) still follows it (a narrow vignetting).
-    # A wave of period 4 radii reads 0.29x as curved over a radius and 0.73x over half
-    # (exp(-2 (pi w / period)**2)): at 1.5x the dome cut under the crests of half-side waves
-    # on real images (outside.py's probe: 18 of its 57 cases lost to Fiji's ball), at 2.5x 12
-    coeff = np.maximum(coeff, follow * everywhere)
-    opened = _edge_opening(flat, tuple(np.maximum(coeff, follow * near)), cell_radius)
-    if narrowing is not None:
-        share = narrowing(opened + on_grid())
-        if share > 0.0:
-            read = _read_near(readings, share)
-            opened = _edge_opening(flat, tuple(np.maximum(coeff, follow * read)), cell_radius)
-    np.subtract(first, opened, out=first)
+        here = finished(first, everywhere, readings) if onward < 1.0 else None
+        del first, everywhere, resting, readings
+        further = from_round(round_ + 1, steep * STEEPER**saturated)
+        if here is None:
+            return further
+        # (read a little past the threshold, the dome is made a little steeper: the two
+        # results blended by how far, so that neighbouring radii get nearly the same one)
+        for mine, theirs in zip(here, further, strict=True):
+            mine *= 1.0 - onward
+            mine += onward * theirs
+        return here
+
+    opened, missed = from_round(0, STEEP * coeff)
     opened += on_grid()
-    return opened, np.maximum(first, 0.0, out=first)
+    return opened, missed
+
+
+def _saturation(share: np.ndarray) -> np.ndarray:
+    """How far (0-1, per axis) a steep dome that reads ``share`` of its own bending near the
+    data is steepened: a smooth step over ``SATURATED`` x ``SATURATED_BAND``, so that
+    neighbouring radii, reading nearly the same share, get nearly the same dome."""
+    low, high = (SATURATED * b for b in SATURATED_BAND)
+    if not high > low:
+        return (share > SATURATED).astype(np.float64)
+    return np.array([smooth_step((s - low) / (high - low)) for s in np.ravel(share)])
 
 
 def _read_near(readings: list[tuple[np.ndarray, np.ndarray]], share: float) -> np.ndarray:
