@@ -18,7 +18,9 @@ checks every target of issue #13 on them:
 (c) the background stays inside [local minimum - 3 sigma, local maximum] of the image over a
     window of the radius (``BOUND`` where more than 0.1 % of the pixels leave it; sigma is the
     true noise sd at the true background, per pixel), and the objects keep at least 95 % of
-    their true integrated intensity in the foreground (``KEPT``);
+    their true integrated intensity in the foreground (``KEPT``; the summary gives the same
+    share after Fiji's default, whose ball lies under the background and so mostly passes
+    "at least 95 %" by adding light: within 95-105 % is the fair comparison);
 (d) the error is smooth in the radius: ``robust`` at 0.95 and 1.05 x the default's radius
     changes the RMSE by at most 25 % (``STEP``).
 
@@ -867,7 +869,11 @@ def score(truth: Truth, peers: bool = True) -> dict:
     # diagnosis: robust at 3x the TRUE object radius (a loss that this wins is the measured
     # radius's fault, not the estimate's)
     row["robust3x"] = rmse(_robust(image, max(three, 2.0), light), truth.background)
-    row["fiji50"] = rmse(sign * fiji_background(signed, 50.0), truth.background)
+    fiji50 = sign * fiji_background(signed, 50.0)
+    row["fiji50"] = rmse(fiji50, truth.background)
+    # (the same share for Fiji's default: how far the 95 % target is the objects' faintness)
+    row["fiji_kept"] = float((sign * (image.astype(np.float64) - fiji50))[kept].sum()
+                             / truth.objects[kept].sum())
     row["fiji3x"] = rmse(sign * fiji_background(signed, three), truth.background)
     row["fiji"] = min(row["fiji50"], row["fiji3x"])
     if peers:
@@ -899,7 +905,8 @@ def _line(row: dict) -> str:
             f"Fiji50 {row['fiji50']:9.4g} 3x {row['fiji3x']:9.4g}  "
             f"best {row['peer']:7s} {row['peer_error']:9.4g} ratio {row['ratio']:5.2f}  "
             f"robust@3x true {row['robust3x']:9.4g}  "
-            f"kept {100 * row['kept']:6.1f} %  out {100 * row['outside']:5.2f} %  "
+            f"kept {100 * row['kept']:6.1f} % (Fiji {100 * row['fiji_kept']:6.1f} %)  "
+            f"out {100 * row['outside']:5.2f} %  "
             f"step {100 * row['step']:4.0f} %  {' '.join(row['fails'])}"
             f"{'  warned: ' + ','.join(row['warned']) if row['warned'] else ''}")
 
@@ -936,6 +943,17 @@ def summary(rows: list[dict]) -> str:
             f"kept < 95 %: {len(short)} cases, in {raised} of them the background's raise "
             f"under the objects costs over {100 * (1 - KEPT_MIN):.0f} % of their light (the "
             "rest lose it otherwise: a uint8 camera's clipping, halos' light netting out)")
+    # (Fiji's ball mostly lies under the background, so its foreground gains light: over
+    # 100 %, which the target's "at least 95 %" alone would count as a pass)
+    def near(share: float) -> bool:
+        return abs(share - 1.0) <= 1.0 - KEPT_MIN
+
+    lines.append(
+        f"objects' light within 95-105 %: the default {sum(near(r['kept']) for r in rows)}, "
+        f"Fiji's default (r = 50) {sum(near(r['fiji_kept']) for r in rows)} of {len(rows)}; "
+        f"Fiji keeps under 95 % on {sum(r['fiji_kept'] < KEPT_MIN for r in rows)}; the default "
+        f"is the closer to 100 % on "
+        f"{sum(abs(r['kept'] - 1) < abs(r['fiji_kept'] - 1) for r in rows)}")
     failing = [r for r in rows if r["fails"]]
     lines.append(
         f"warned of (radius=\"auto\"'s BackgroundWarnings): "
