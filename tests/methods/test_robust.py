@@ -663,9 +663,9 @@ def _first_saturation(monkeypatch, image: np.ndarray, radius: float) -> float:
     seen: list[float] = []
     saturation = robust._saturation
 
-    def spy(share: np.ndarray) -> np.ndarray:
-        seen.append(float(np.max(share)))
-        return saturation(share)
+    def spy(near: np.ndarray, steep: np.ndarray) -> np.ndarray:
+        seen.append(float(np.max(near / steep)))
+        return saturation(near, steep)
 
     with monkeypatch.context() as patch:
         patch.setattr(robust, "_saturation", spy)
@@ -701,10 +701,19 @@ def test_a_reading_either_side_of_the_steepening_threshold_gives_nearly_the_same
                                                   (0.125, 1.0), (0.3, 1.0)])
 def test_the_steep_dome_is_steepened_by_a_smooth_step_in_its_reading(share, steepened):
     """Steepened not at all up to 0.075 of its own bending read near the data, wholly from
-    0.125, by a smooth step between (half at the threshold, 0.1)."""
-    got = robust._saturation(np.array([share, 0.0]))
+    0.125, by a smooth step between (half at the threshold, 0.1); per axis."""
+    got = robust._saturation(np.array([share, 0.0]), np.ones(2))
     assert got[0] == pytest.approx(steepened, abs=1e-12)
     assert got[1] == 0.0
+
+
+def test_a_flat_steep_dome_is_steepened_only_where_it_reads_a_bending():
+    """A steep dome of no bending (a constant plane's) that reads none is not steepened; one
+    that reads some is, wholly (as the yes/no rule did), with no warning of the division."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = robust._saturation(np.array([0.0, 0.01]), np.zeros(2))
+    assert got.tolist() == [0.0, 1.0]
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -818,7 +818,7 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
             readings.append(_near_bending(first, cell_radius, quiet_blocks(), narrows))
         # (the narrower window's reading bends the dome, but never decides a steeper round:
         # a decision that flips between neighbouring radii)
-        saturated = _saturation(_read_near(readings, 0.0) / steep)
+        saturated = _saturation(_read_near(readings, 0.0), steep)
         onward = float(saturated.max())
         if round_ == steeper or onward == 0.0:
             return finished(first, everywhere, readings)
@@ -842,10 +842,13 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     return opened, missed
 
 
-def _saturation(share: np.ndarray) -> np.ndarray:
-    """How far (0-1, per axis) a steep dome that reads ``share`` of its own bending near the
-    data is steepened: a smooth step over ``SATURATED`` x ``SATURATED_BAND``, so that
-    neighbouring radii, reading nearly the same share, get nearly the same dome."""
+def _saturation(near: np.ndarray, steep: np.ndarray) -> np.ndarray:
+    """How far (0-1, per axis) a steep dome bending ``steep`` that reads ``near`` near the data
+    is steepened: a smooth step in their ratio over ``SATURATED`` x ``SATURATED_BAND``, so that
+    neighbouring radii, reading nearly the same share, get nearly the same dome (none where
+    nothing is read, wholly where a flat dome reads a bending)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.nan_to_num(np.divide(near, steep), nan=0.0, posinf=np.inf)
     low, high = (SATURATED * b for b in SATURATED_BAND)
     if not high > low:
         return (share > SATURATED).astype(np.float64)
