@@ -392,7 +392,7 @@ def test_preview_shows_the_default_methods_warning_until_it_no_longer_applies(vi
                                                                                qtbot):
     """A dense field: the default's BackgroundWarning is shown in the widget's message."""
     viewer, widget = viewer_widget
-    dense = synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
+    dense = synthetic((256, 256), object_radius=6, density=1.5, seed=1).image  # (15 % bg)
     assert widget.method_combo.currentData() == bgsub.methods.DEFAULT_METHOD
     _preview(qtbot, viewer, widget, dense, "dense")
     assert "warning: only" in widget.message.text()
@@ -407,7 +407,7 @@ def test_apply_shows_the_default_methods_warning_every_time(viewer_widget, qtbot
     Apply too (as a Python warning from the worker thread, the same message from the same
     line would be shown once only)."""
     viewer, widget = viewer_widget
-    dense = synthetic((256, 256), object_radius=6, density=0.9, seed=1).image
+    dense = synthetic((256, 256), object_radius=6, density=1.5, seed=1).image  # (15 % bg)
     viewer.add_image(dense, name="dense")
     widget.radius.setValue(20)
     for _ in range(2):
