@@ -808,7 +808,14 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
         np.subtract(first, opened, out=first)
         return opened, np.maximum(first, 0.0, out=first)
 
-    def from_round(round_: int, steep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # the rounds, each on a steeper dome than the last where its reading calls for it; the
+    # envelope of a round whose reading lies in the band is blended with what follows. (A
+    # loop, not a recursive closure: a closure that refers to itself is a reference cycle,
+    # which held this function's grids until the garbage collector ran, an image-sized
+    # buffer more at the estimate's peak.)
+    blends: list[tuple[tuple[np.ndarray, np.ndarray] | None, float]] = []
+    steep = STEEP * coeff
+    for round_ in range(1 + steeper):
         first, everywhere, resting = _steep_bending(flat, steep, less, cell_radius, narrows)
         readings = [resting]
         if round_ > 0:
@@ -821,23 +828,24 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
         saturated = _saturation(_read_near(readings, 0.0), steep)
         onward = float(saturated.max())
         if round_ == steeper or onward == 0.0:
-            return finished(first, everywhere, readings)
+            result = finished(first, everywhere, readings)
+            break
         # (a wave 50 noise sds tall, of period 4 radii: the steep dome, 0.2 of its crests'
         # bending, read 0.14 of its own near the data, and the dome cut 65 grey levels
         # under its crests; on images without such a bend the reading is 0.01-0.05)
-        here = finished(first, everywhere, readings) if onward < 1.0 else None
+        blends.append((finished(first, everywhere, readings) if onward < 1.0 else None,
+                       onward))
         del first, everywhere, resting, readings
-        further = from_round(round_ + 1, steep * STEEPER**saturated)
-        if here is None:
-            return further
-        # (read a little past the threshold, the dome is made a little steeper: the two
-        # results blended by how far, so that neighbouring radii get nearly the same one)
-        for mine, theirs in zip(here, further, strict=True):
-            mine *= 1.0 - onward
-            mine += onward * theirs
-        return here
-
-    opened, missed = from_round(0, STEEP * coeff)
+        steep = steep * STEEPER**saturated
+    for here, onward in reversed(blends):
+        if here is not None:
+            # (read a little past the threshold, the dome is made a little steeper: the two
+            # results blended by how far, so that neighbouring radii get nearly the same one)
+            for mine, theirs in zip(here, result, strict=True):
+                mine *= 1.0 - onward
+                mine += onward * theirs
+            result = here
+    opened, missed = result
     opened += on_grid()
     return opened, missed
 
