@@ -757,7 +757,10 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     read). ``means``: the smoothed block means. Also returned: how far the opening lies
     under the steeper dome's (which follows a bend of the background that it cuts under).
     ``steeper``: how many times the steep dome may be made steeper where it reads a large
-    share of its own bending (a tall wave's crests, which it cut under). ``narrowing``:
+    share of its own bending (a tall wave's crests, which it cut under); where that share
+    lies in ``SATURATED_BAND``, part of the way, and the envelopes without and with the
+    steeper round are blended by that part (the first one held meanwhile: two grids more,
+    6.6 image buffers at the default's peak on blocks of 2 at 2048 px). ``narrowing``:
     where the near window narrows (:func:`_near_window_narrows`), how much of the way to
     read the bending near the data over the narrower window, given the envelope
     (:func:`_narrowed_near`); the opening is then made again with that reading."""
