@@ -779,14 +779,6 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
         np.subtract(means, above, out=above)
         return np.subtract(above, values, out=above)
 
-    quiet: list[np.ndarray] = []  # (the quiet blocks: found once, when first read)
-
-    def quiet_blocks() -> np.ndarray:
-        if not quiet:
-            spread = less(flat)
-            quiet.append(spread <= median(spread))
-        return quiet[0]
-
     def finished(first: np.ndarray, everywhere: np.ndarray,
                  readings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """The opening by the dome that follows the bending read, and how far it lies under
@@ -818,6 +810,7 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
     # buffer more at the estimate's peak.)
     blends: list[tuple[tuple[np.ndarray, np.ndarray] | None, float]] = []
     steep = STEEP * coeff
+    quiet = None
     for round_ in range(1 + steeper):
         first, everywhere, resting = _steep_bending(flat, steep, less, cell_radius, narrows)
         readings = [resting]
@@ -825,7 +818,11 @@ def _envelope(lowest: np.ndarray, on_grid: Callable[[], np.ndarray],
             # ... and on a steepened dome, also over the quiet blocks (their means in the
             # lower half above their minima: no object in them), which keep the crests
             # that the lower half of its gap leaves out (where it cut under, it is widest)
-            readings.append(_near_bending(first, cell_radius, quiet_blocks(), narrows))
+            if quiet is None:
+                spread = less(flat)
+                quiet = spread <= median(spread)
+                del spread
+            readings.append(_near_bending(first, cell_radius, quiet, narrows))
         # (the narrower window's reading bends the dome, but never decides a steeper round:
         # a decision that flips between neighbouring radii)
         saturated = _saturation(_read_near(readings, 0.0), steep)
